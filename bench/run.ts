@@ -1,0 +1,99 @@
+// `npm run bench`: Weir against its peers on the same inputs in one run; results go to bench/RESULTS.md.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { makeBenchInput } from './make-input.js';
+import { readCaptureSync } from '../src/capture/source.js';
+import { DissectPipeline } from '../src/dissect/pipeline.js';
+import { Inventory } from '../src/discover/inventory.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const shared = path.resolve(root, '../shared/pcaps');
+const work = path.join(os.tmpdir(), 'weir-bench');
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const FRAMES = Number(process.env.BENCH_FRAMES ?? 1_000_000);
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+function timeCommand(cmd: string, args: string[]): number {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 26 });
+  const dt = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr?.toString()}`);
+  return dt;
+}
+
+/** Pipeline and inventory only, in this process: the per-core rate without process start-up. */
+function inProcess(file: string): { seconds: number; frames: number } {
+  const inv = new Inventory();
+  const p = new DissectPipeline({ onPacket: (x) => inv.onPacket(x), onMessage: (m) => inv.onMessage(m) });
+  const t0 = process.hrtime.bigint();
+  const summary = readCaptureSync(file, (f) => p.push(f));
+  inv.snapshot();
+  return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, frames: summary.frames };
+}
+
+function machine(): string {
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  const tshark = execFileSync('tshark', ['--version']).toString().split('\n')[0];
+  return `${cpu}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${tshark}`;
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(shared)) throw new Error(`bench needs the real captures in ${shared}`);
+  mkdirSync(work, { recursive: true });
+  const big = path.join(work, `ics-${FRAMES}.pcap`);
+  const sources = ['icsnpp/modbus_example.pcap', 'icsnpp/s7comm_snap7.pcap', 'icsnpp/s7comm_plus.pcap', 'icsnpp/dnp3_example.pcap',
+    'icsnpp/enip_cip_example.pcap', 'icsnpp/bacnet_example.pcap', 'icsnpp/bacnet_services.pcap', 'ics-pcap/s7_1200_hmi_timer_sync.pcapng']
+    .map((f) => path.join(shared, f));
+  const made = await makeBenchInput(sources, FRAMES, big);
+  const mib = statSync(big).size / 2 ** 20;
+  console.log(`input: ${made.frames} frames (${made.reps} repetitions), ${mib.toFixed(1)} MiB`);
+
+  const cli = path.join(root, 'dist/src/cli/main.js');
+  const weirCli: number[] = [], tshark: number[] = [], weirIn: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    // Interleave the tools so machine noise hits both alike.
+    weirCli.push(timeCommand(process.execPath, [cli, 'discover', big, '--json']));
+    tshark.push(timeCommand('tshark', ['-r', big, '-q']));
+    weirIn.push(inProcess(big).seconds);
+    console.log(`run ${i + 1}: weir discover ${weirCli.at(-1)!.toFixed(2)} s, tshark -q ${tshark.at(-1)!.toFixed(2)} s, in-process ${weirIn.at(-1)!.toFixed(2)} s`);
+  }
+  const rate = (s: number) => Math.round(made.frames / s);
+  const rows = [
+    ['weir discover (CLI, whole command, JSON out)', median(weirCli), rate(median(weirCli))],
+    ['weir pipeline + inventory (in-process, one core)', median(weirIn), rate(median(weirIn))],
+    ['tshark -r FILE -q', median(tshark), rate(median(tshark))],
+  ] as const;
+  const table = [
+    '| tool | median s | packets/s |', '| --- | ---: | ---: |',
+    ...rows.map(([n, s, r]) => `| ${n} | ${s.toFixed(2)} | ${r.toLocaleString('en-US')} |`),
+  ].join('\n');
+  const ratio = median(tshark) / median(weirCli);
+  const section = [
+    `## discover throughput (${new Date().toISOString().slice(0, 10)})`, '',
+    `Machine: ${machine()}.`, '',
+    `Input: ${made.frames.toLocaleString('en-US')} frames (${mib.toFixed(0)} MiB) built from the real captures in ../shared/pcaps (${sources.length} files), repeated ${made.reps}× with time moving forward and IPv4 addresses shifted per repetition (bench/make-input.ts). Median of ${RUNS} interleaved runs.`, '',
+    table, '',
+    `weir discover vs tshark -q: **${ratio.toFixed(1)}×** (whole commands, same file, same run). Per-run times: weir ${weirCli.map((x) => x.toFixed(2)).join(', ')}; tshark ${tshark.map((x) => x.toFixed(2)).join(', ')}.`, '',
+  ].join('\n');
+  console.log(section);
+  writeSection('discover throughput', section);
+}
+
+/** Replace the section with this heading in bench/RESULTS.md, keeping the others. */
+function writeSection(name: string, body: string): void {
+  const file = path.join(root, 'bench/RESULTS.md');
+  const head = '# Benchmark results\n\nRecorded by `npm run bench`. Each section is rewritten by its benchmark; machines are noisy, so read ratios and medians.\n\n';
+  let text = existsSync(file) ? readFileSync(file, 'utf8') : head;
+  const re = new RegExp(`## ${name} \\([^)]*\\)[\\s\\S]*?(?=\\n## |$)`);
+  text = re.test(text) ? text.replace(re, body.trimEnd() + '\n') : text.trimEnd() + '\n\n' + body;
+  writeFileSync(file, text);
+}
+
+main().catch((e: unknown) => { console.error(e); process.exit(1); });

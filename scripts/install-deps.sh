@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs everything Weir needs on a fresh Debian 12 machine with Node 20: system packages (as root, with apt-get)
+# and the npm dependencies, then builds. Idempotent: a second run only checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  tshark            # dissection oracle in tests, peer in benchmarks
+  tcpdump           # live capture and lab captures
+  nftables          # enforcement backend
+  iproute2          # network-namespace lab
+  python3-pymodbus  # real Modbus/TCP peers in the lab
+  ieee-data         # OUI registry used to regenerate the vendor table
+  nmap              # scans against the lab in detection tests
+  hyperfine         # whole-command timing in benchmarks
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: need root to apt-get install: ${missing[*]}" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if [ ! -d node_modules ] || [ package.json -nt node_modules/.package-lock.json ]; then
+  npm install --no-fund --no-audit
+fi
+npm run build --silent

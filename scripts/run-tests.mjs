@@ -1,0 +1,25 @@
+// Runs every compiled test file explicitly (node --test on Node 20 does not discover .ts, and a run with
+// no test must not pass silently).
+import { readdirSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const files = [];
+const walk = (d) => {
+  for (const n of readdirSync(d).sort()) {
+    const p = path.join(d, n);
+    if (statSync(p).isDirectory()) walk(p);
+    else if (n.endsWith('.test.js')) files.push(p);
+  }
+};
+walk(path.join(root, 'dist', 'test'));
+const only = process.argv.slice(2);
+const selected = only.length ? files.filter((f) => only.some((o) => f.includes(o))) : files;
+if (selected.length === 0) {
+  console.error('run-tests: no test files found');
+  process.exit(1);
+}
+console.log(`run-tests: ${selected.length} test files`);
+const r = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...selected], { stdio: 'inherit', cwd: root });
+process.exit(r.status ?? 1);

@@ -1,0 +1,64 @@
+import type { Command } from 'commander';
+import Table from 'cli-table3';
+import { DetectionEngine } from '../../detect/engine.js';
+import type { Detection } from '../../detect/detection.js';
+import { openStore } from '../../store/db.js';
+import { latestBaseline, baselineVersion, listMutes, saveDetections } from '../../store/baseline-store.js';
+import { runCaptures, runLive, warnCaptureErrors } from '../run-capture.js';
+import { LineWriter } from '../line-writer.js';
+
+export function detectionLine(d: Detection): string {
+  const when = new Date(d.ts * 1000).toISOString().replace('T', ' ').slice(0, 19);
+  return `${when} ${d.severity.toUpperCase().padEnd(8)} ${d.type} ${d.src} → ${d.dst}${d.count > 1 ? ` ×${d.count}` : ''}: ${d.explanation}`;
+}
+
+export function registerDetect(program: Command): void {
+  program
+    .command('detect')
+    .description('check traffic against the learned baseline and report detections')
+    .argument('[files...]', 'capture files (pcap/pcapng, "-" for stdin)')
+    .requiredOption('--baseline <db>', 'store holding the baseline (from `weir learn`)')
+    .option('--version <n>', 'baseline version to use (default: latest)')
+    .option('--jsonl', 'one JSON object per detection')
+    .option('-i, --interface <name>', 'follow live traffic on an interface (needs tcpdump and capture rights)')
+    .option('--bpf <filter>', 'capture filter for --interface')
+    .option('--duration <seconds>', 'stop live capture after this many seconds')
+    .option('--window <seconds>', 'fold repeats of a detection within this window', '600')
+    .option('--no-save', 'do not store the detections')
+    .action(async (files: string[], opts: { baseline: string; version?: string; jsonl?: boolean; interface?: string; bpf?: string; duration?: string; window: string; save: boolean }) => {
+      if (!opts.interface && files.length === 0) throw new Error('give capture files, "-" for stdin, or --interface');
+      const db = openStore(opts.baseline);
+      try {
+        const b = opts.version ? baselineVersion(db, Number(opts.version)) : latestBaseline(db);
+        if (!b) throw new Error(`no baseline${opts.version ? ` version ${opts.version}` : ''} in ${opts.baseline}: run \`weir learn\` first`);
+        const out = new LineWriter(process.stdout);
+        const follow = Boolean(opts.interface) || files.includes('-');
+        const engine = new DetectionEngine(b, {
+          windowSeconds: Number(opts.window), mutes: listMutes(db),
+          onDetection: follow ? (d) => out.write(opts.jsonl ? JSON.stringify(d) : detectionLine(d)) : undefined,
+        });
+        const hooks = { onPacket: engine.onPacket.bind(engine), onMessage: engine.onMessage.bind(engine) };
+        if (opts.interface) {
+          await runLive(opts.interface, hooks, { bpf: opts.bpf, seconds: opts.duration ? Number(opts.duration) : undefined });
+        } else {
+          warnCaptureErrors(await runCaptures(files, hooks));
+        }
+        const ds = engine.finish();
+        if (opts.save) saveDetections(db, ds, b.version);
+        if (!follow) {
+          if (opts.jsonl) for (const d of ds) out.write(JSON.stringify(d));
+          else out.write(renderDetections(ds, engine.muted));
+        }
+        await out.end();
+      } finally {
+        db.close();
+      }
+    });
+}
+
+function renderDetections(ds: Detection[], muted: number): string {
+  if (ds.length === 0) return `no detections${muted ? ` (${muted} muted)` : ''}`;
+  const t = new Table({ head: ['first seen', 'severity', 'type', 'source → destination', 'count', 'explanation'], colWidths: [21, 10, 26, 36, 7, 80], wordWrap: true, style: { head: [], border: [] } });
+  for (const d of ds) t.push([new Date(d.ts * 1000).toISOString().replace('T', ' ').slice(0, 19), d.severity, d.type, `${d.src} → ${d.dst}`, String(d.count), d.explanation]);
+  return `${t.toString()}\n${ds.length} detections${muted ? `, ${muted} muted findings` : ''}`;
+}

@@ -1,0 +1,41 @@
+import type { Command } from 'commander';
+import { Inventory } from '../../discover/inventory.js';
+import { ValueRanges } from '../../discover/values.js';
+import { baselineFrom } from '../../discover/baseline.js';
+import { openStore } from '../../store/db.js';
+import { loadInventory, saveInventory } from '../../store/inventory-store.js';
+import { nextBaselineVersion, saveBaseline } from '../../store/baseline-store.js';
+import { runCaptures, warnCaptureErrors } from '../run-capture.js';
+
+export function registerLearn(program: Command): void {
+  program
+    .command('learn')
+    .description('learn a baseline of normal from captures of known-good traffic (adds a new baseline version)')
+    .argument('<files...>', 'capture files (pcap/pcapng, "-" for stdin)')
+    .requiredOption('--db <path>', 'SQLite store for the inventory and baselines')
+    .option('--note <text>', 'why this baseline is trusted (who reviewed the traffic, which period)', '')
+    .option('--fresh', 'learn from these captures only, ignoring the stored inventory')
+    .action(async (files: string[], opts: { db: string; note: string; fresh?: boolean }) => {
+      const db = openStore(opts.db);
+      try {
+        const inv = new Inventory();
+        if (!opts.fresh) inv.load(loadInventory(db));
+        const values = new ValueRanges();
+        const results = await runCaptures(files, {
+          onPacket: (p) => inv.onPacket(p),
+          onMessage: (m) => { inv.onMessage(m); values.onMessage(m); },
+        });
+        const snap = inv.snapshot();
+        const version = nextBaselineVersion(db);
+        const b = baselineFrom(snap, values.ranges(), { version, sources: files, note: opts.note });
+        saveInventory(db, snap);
+        saveBaseline(db, b);
+        warnCaptureErrors(results);
+        const polled = Object.values(b.edges).filter((e) => e.pollInterval !== null).length;
+        process.stdout.write(`baseline v${version}: ${b.assets.length} assets, ${Object.keys(b.edges).length} edges (${polled} polled), `
+          + `${Object.values(b.edges).reduce((n, e) => n + Object.keys(e.values).length, 0)} value ranges, from ${new Date(b.from * 1000).toISOString()} to ${new Date(b.to * 1000).toISOString()}\n`);
+      } finally {
+        db.close();
+      }
+    });
+}

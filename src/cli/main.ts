@@ -1,0 +1,24 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { registerDissect } from './commands/dissect.js';
+import { registerDiscover } from './commands/discover.js';
+import { registerLearn } from './commands/learn.js';
+import { registerDetect } from './commands/detect.js';
+import { registerBaseline } from './commands/baseline.js';
+
+const program = new Command();
+program
+  .name('weir')
+  .description('Weir: passive discovery, assessment and safe protection for industrial networks')
+  .version('0.1.0')
+  .showHelpAfterError();
+registerDissect(program);
+registerDiscover(program);
+registerLearn(program);
+registerDetect(program);
+registerBaseline(program);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`weir: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,47 @@
+export type Severity = 'info' | 'low' | 'medium' | 'high' | 'critical';
+
+export const SEVERITY_RANK: Record<Severity, number> = { info: 0, low: 1, medium: 2, high: 3, critical: 4 };
+
+export type DetectionType =
+  | 'new_asset' | 'new_edge' | 'new_protocol' | 'function_outside_profile' | 'write_new_range'
+  | 'program_download' | 'program_upload' | 'cpu_stop' | 'cpu_start' | 'device_restart' | 'firmware_change'
+  | 'config_change' | 'file_transfer' | 'device_probe' | 'diagnostic_command'
+  | 'port_scan' | 'host_scan' | 'value_out_of_range' | 'polling_stopped' | 'flood' | 'malformed_pdu'
+  | 'arp_spoofing' | 'ip_conflict';
+
+/** What a detector reports for one observation; the aggregator folds repeats into one Detection. */
+export interface Finding {
+  type: DetectionType;
+  severity: Severity;
+  ts: number;
+  frame: number;
+  src: string;
+  dst: string;
+  protocol: string;
+  /** Distinguishes findings of one type on one pair that must not be folded together (e.g. the function). */
+  detail: string;
+  /** Evidence fields: the function, addresses, values, baseline expectation. */
+  fields: Record<string, unknown>;
+  explanation: string;
+  response: string;
+}
+
+/** A detection as an analyst sees it: explained, evidenced, and counted rather than repeated. */
+export interface Detection {
+  id: string;
+  type: DetectionType;
+  severity: Severity;
+  /** First and last occurrence (epoch seconds) and how many times it happened in the window. */
+  ts: number;
+  lastTs: number;
+  count: number;
+  src: string;
+  dst: string;
+  protocol: string;
+  /** What separates this detection from others of its type on the pair (function, address, …); used by mutes. */
+  detail: string;
+  zone: string | null;
+  evidence: { frames: number[]; fields: Record<string, unknown> };
+  explanation: string;
+  suggestedResponse: string;
+}

@@ -1,0 +1,20 @@
+import type { Detector } from '../detector.js';
+import { newAsset } from './new-asset.js';
+import { newEdge } from './new-edge.js';
+import { newProtocol } from './new-protocol.js';
+import { functionOutsideProfile } from './function-profile.js';
+import { writeNewRange } from './write-range.js';
+import { engineeringOps } from './engineering-ops.js';
+import { scans } from './scan.js';
+import { valueOutOfRange } from './process-values.js';
+import { timing } from './timing.js';
+import { malformedPdu } from './malformed.js';
+import { arpSpoofing } from './arp-spoof.js';
+
+/** A fresh set of every detector (they hold per-run state). */
+export function allDetectors(): Detector[] {
+  return [
+    newAsset(), newEdge(), newProtocol(), functionOutsideProfile(), writeNewRange(), engineeringOps(),
+    scans(), valueOutOfRange(), timing(), malformedPdu(), arpSpoofing(),
+  ];
+}

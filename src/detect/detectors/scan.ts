@@ -1,0 +1,76 @@
+import type { Detector } from '../detector.js';
+import { TcpFlag } from '../../dissect/packet.js';
+
+/** Window over which probes from one source are counted. */
+const WINDOW = 60;
+/** Distinct ports on one host (vertical) / hosts on one port (horizontal) that make a scan. */
+const VERTICAL = 10;
+const HORIZONTAL = 8;
+
+interface SourceWindow {
+  start: number;
+  portsByHost: Map<string, Set<number>>;
+  hostsByPort: Map<number, Set<string>>;
+  reportedHosts: Set<string>;
+  reportedPorts: Set<number>;
+}
+
+/**
+ * Port scans (many ports on one host) and host sweeps (one port, or ICMP echo, across many hosts). Only
+ * probes outside the baseline count, so a SCADA server polling fifty RTUs is not a sweep.
+ */
+export function scans(): Detector {
+  const sources = new Map<string, SourceWindow>();
+  return {
+    name: 'scan',
+    onPacket(pkt, ctx) {
+      let port: number;
+      if (pkt.ipProto === 6) {
+        if ((pkt.tcpFlags & (TcpFlag.SYN | TcpFlag.ACK)) !== TcpFlag.SYN) return;
+        port = pkt.dstPort;
+      } else if (pkt.ipProto === 17) {
+        if (!ctx.toServer) return;
+        port = pkt.dstPort;
+      } else if (pkt.ipProto === 1) {
+        const b = pkt.data, o = pkt.payloadOffset;
+        if (pkt.payloadLength < 1 || b[o] !== 8) return; // echo request
+        port = -1;
+      } else return;
+      if (ctx.edge?.profile) return;
+      const src = pkt.srcIp, dst = pkt.dstIp;
+      let w = sources.get(src);
+      if (w === undefined || pkt.ts - w.start > WINDOW) {
+        w = { start: pkt.ts, portsByHost: new Map(), hostsByPort: new Map(), reportedHosts: new Set(), reportedPorts: new Set() };
+        sources.set(src, w);
+      }
+      if (port >= 0) {
+        let ports = w.portsByHost.get(dst);
+        if (ports === undefined) { ports = new Set(); w.portsByHost.set(dst, ports); }
+        ports.add(port);
+        if (ports.size >= VERTICAL && !w.reportedHosts.has(dst)) {
+          w.reportedHosts.add(dst);
+          ctx.report({
+            type: 'port_scan', severity: 'high', ts: pkt.ts, frame: pkt.frame, src, dst, protocol: pkt.ipProto === 6 ? 'tcp' : 'udp', detail: '',
+            fields: { ports_probed: ports.size, sample_ports: [...ports].slice(0, 20), window_s: WINDOW },
+            explanation: `${src} probed ${ports.size} ${pkt.ipProto === 6 ? 'TCP' : 'UDP'} ports on ${dst} within ${WINDOW} s.`,
+            response: 'Scanning a control network is reconnaissance: identify the source; if it is not an approved assessment, block it and check what it reached.',
+          });
+        }
+      }
+      let hosts = w.hostsByPort.get(port);
+      if (hosts === undefined) { hosts = new Set(); w.hostsByPort.set(port, hosts); }
+      hosts.add(dst);
+      if (hosts.size >= HORIZONTAL && !w.reportedPorts.has(port)) {
+        w.reportedPorts.add(port);
+        const what = port < 0 ? 'ICMP echo' : `${pkt.ipProto === 6 ? 'TCP' : 'UDP'} port ${port}`;
+        ctx.report({
+          type: 'host_scan', severity: 'high', ts: pkt.ts, frame: pkt.frame, src, dst: port < 0 ? 'icmp' : `*:${port}`,
+          protocol: port < 0 ? 'icmp' : pkt.ipProto === 6 ? 'tcp' : 'udp', detail: String(port),
+          fields: { hosts_probed: hosts.size, sample_hosts: [...hosts].slice(0, 20), port, window_s: WINDOW },
+          explanation: `${src} swept ${hosts.size} hosts with ${what} within ${WINDOW} s.`,
+          response: 'A sweep maps the plant before an attack: identify the source and block it unless it is an approved scan.',
+        });
+      }
+    },
+  };
+}

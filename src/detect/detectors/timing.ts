@@ -1,0 +1,54 @@
+import type { Detector, EdgeRuntime } from '../detector.js';
+
+/** Silence longer than this many polling periods (and at least MIN_SILENCE seconds) means polling stopped. */
+const SILENT_PERIODS = 10;
+const MIN_SILENCE = 5;
+/** Requests per second above this many times the learned rate (and above FLOOR) is a flood. */
+const FLOOD_FACTOR = 10;
+const FLOOR = 50;
+const UNPROFILED_FLOOR = 200;
+
+/**
+ * Timing against the learned polling: a polled edge going quiet (HMI lost its PLC, or a controller
+ * silenced), or a burst of requests far above the learned rate (flood, brute force, a runaway script).
+ */
+export function timing(): Detector {
+  const polled = new Set<EdgeRuntime>();
+  return {
+    name: 'timing',
+    onMessage(m, ctx) {
+      if (m.role !== 'request') return;
+      const e = ctx.edge;
+      if (e === undefined) return;
+      const ts = m.ts;
+      if (e.profile?.p.pollInterval != null) polled.add(e);
+      if (e.pollingStoppedReported) e.pollingStoppedReported = false;
+      e.lastRequest = ts;
+      if (ts - e.bucketStart >= 1) { e.bucketStart = ts; e.bucketRequests = 0; }
+      e.bucketRequests++;
+      const limit = e.profile ? Math.max(FLOOR, FLOOD_FACTOR * e.profile.p.requestRate) : UNPROFILED_FLOOR;
+      if (e.bucketRequests === Math.ceil(limit)) {
+        ctx.report({
+          type: 'flood', severity: 'high', ts, frame: m.frame, src: e.addr.client, dst: e.addr.server, protocol: m.protocol, detail: '',
+          fields: { requests_in_1s: e.bucketRequests, limit: Math.ceil(limit), learned_rate: e.profile?.p.requestRate ?? null },
+          explanation: `${e.addr.client} sent over ${Math.ceil(limit)} ${m.protocol} requests to ${e.addr.server} within one second${e.profile ? ` (learned rate ${e.profile.p.requestRate.toFixed(1)}/s)` : ''}.`,
+          response: 'A request flood can starve a controller\'s communication processor: find the source and rate-limit or block it.',
+        });
+      }
+    },
+    tick(ts, ctx) {
+      for (const e of polled) {
+        const period = e.profile!.p.pollInterval!;
+        const silence = Math.max(SILENT_PERIODS * period, MIN_SILENCE);
+        if (e.pollingStoppedReported || ts - e.lastRequest <= silence) continue;
+        e.pollingStoppedReported = true;
+        ctx.report({
+          type: 'polling_stopped', severity: 'high', ts, frame: 0, src: e.addr.client, dst: e.addr.server, protocol: e.profile!.p.protocols[0] ?? '',
+          detail: '', fields: { poll_interval: period, silent_for_s: Math.round((ts - e.lastRequest) * 1000) / 1000, last_request: e.lastRequest },
+          explanation: `${e.addr.client} stopped polling ${e.addr.server}: it polled every ${period.toFixed(3)} s and has been silent for ${(ts - e.lastRequest).toFixed(1)} s.`,
+          response: 'Check the HMI/SCADA and the controller: a stopped poll means operators may be blind to this part of the process.',
+        });
+      }
+    },
+  };
+}

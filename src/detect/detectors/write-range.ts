@@ -1,0 +1,24 @@
+import type { Detector } from '../detector.js';
+
+/** A write to registers/objects this edge never wrote during learning: setpoints or logic being changed. */
+export function writeNewRange(): Detector {
+  return {
+    name: 'write_new_range',
+    onMessage(m, ctx) {
+      if (!m.write || m.role === 'response' || m.targets === null) return;
+      const p = ctx.edge?.profile;
+      if (p === undefined || p === null) return;
+      for (const t of m.targets) {
+        if (p.writes.get(t.space)?.covers(t.start, t.count)) continue;
+        const known = p.p.writes[t.space];
+        ctx.report({
+          type: 'write_new_range', severity: 'high', ts: m.ts, frame: m.frame, src: m.srcIp, dst: m.dstIp, protocol: m.protocol,
+          detail: `${t.space}:${t.start}`,
+          fields: { func: m.func, func_name: m.funcName, space: t.space, start: t.start, count: t.count, values: m.values, baseline_writes: known ?? [] },
+          explanation: `${m.srcIp} wrote ${t.space} ${t.start}${t.count > 1 ? `..${t.start + t.count - 1}` : ''} on ${m.dstIp}, where it never wrote before${known ? ` (it writes ${known.map(([a, b]) => (a === b ? `${a}` : `${a}..${b}`)).join(', ')})` : ''}.`,
+          response: 'Confirm with the controls engineer; an unknown write can change the process. Block writes outside the profile at the gateway if unintended.',
+        });
+      }
+    },
+  };
+}

@@ -1,0 +1,95 @@
+import type { Packet } from '../dissect/packet.js';
+import type { Message } from '../dissect/message.js';
+import type { Baseline } from '../discover/baseline.js';
+import { EdgeTable } from '../discover/edge-table.js';
+import { CompiledBaseline } from './profile.js';
+import { Aggregator } from './aggregator.js';
+import type { Detection, DetectionType, Finding } from './detection.js';
+import type { DetectContext, Detector, EdgeRuntime } from './detector.js';
+import { allDetectors } from './detectors/index.js';
+
+/** A muted finding pattern: analysts silence known-benign noise without unlearning the baseline. */
+export interface Mute {
+  type?: DetectionType;
+  src?: string;
+  dst?: string;
+  detail?: string;
+  /** Epoch seconds after which the mute lapses. */
+  until?: number;
+}
+
+export interface EngineOptions {
+  /** Repeats of a finding within this many seconds fold into one detection. Default 600. */
+  windowSeconds?: number;
+  mutes?: Mute[];
+  zoneOf?: (ip: string) => string | null;
+  detectors?: Detector[];
+  /** Called when a new detection opens (live mode prints/exports it at once). */
+  onDetection?: (d: Detection) => void;
+}
+
+/** Runs every detector over the traffic against one baseline. Synchronous hooks, like the inventory. */
+export class DetectionEngine implements DetectContext {
+  readonly baseline: CompiledBaseline;
+  edge: EdgeRuntime | undefined;
+  toServer = true;
+  muted = 0;
+  private readonly detectors: Detector[];
+  private readonly agg: Aggregator;
+  private readonly table: EdgeTable<EdgeRuntime>;
+  private readonly mutes: Mute[];
+  private nextTick = -Infinity;
+  private lastTs = 0;
+
+  constructor(baseline: Baseline, private readonly opts: EngineOptions = {}) {
+    this.baseline = new CompiledBaseline(baseline);
+    this.detectors = opts.detectors ?? allDetectors();
+    this.agg = new Aggregator(opts.windowSeconds ?? 600, opts.zoneOf);
+    this.mutes = opts.mutes ?? [];
+    this.table = new EdgeTable<EdgeRuntime>((addr) => ({
+      addr, profile: this.baseline.edges.get(addr.id) ?? null, answered: false, newEdgeReported: false,
+      lastRequest: 0, bucketStart: 0, bucketRequests: 0, pollingStoppedReported: false,
+    }));
+  }
+
+  onPacket(pkt: Packet): void {
+    const ts = pkt.ts;
+    if (ts > this.lastTs) this.lastTs = ts;
+    if (ts >= this.nextTick) {
+      if (this.nextTick !== -Infinity) for (const d of this.detectors) d.tick?.(ts, this, false);
+      this.nextTick = ts + 1;
+    }
+    if (pkt.ipVersion !== 0 && !pkt.fragment) {
+      this.edge = this.table.lookup(pkt);
+      this.toServer = this.table.toServer;
+      if (!this.toServer) this.edge.answered = true;
+    } else {
+      this.edge = undefined;
+    }
+    for (const d of this.detectors) d.onPacket?.(pkt, this);
+  }
+
+  onMessage(m: Message): void {
+    for (const d of this.detectors) d.onMessage?.(m, this);
+  }
+
+  edges(): Iterable<EdgeRuntime> {
+    return this.table.values();
+  }
+
+  report(f: Finding): void {
+    for (const mu of this.mutes) {
+      if ((mu.type === undefined || mu.type === f.type) && (mu.src === undefined || mu.src === f.src)
+        && (mu.dst === undefined || mu.dst === f.dst) && (mu.detail === undefined || mu.detail === f.detail)
+        && (mu.until === undefined || f.ts <= mu.until)) { this.muted++; return; }
+    }
+    const opened = this.agg.add(f);
+    if (opened !== null) this.opts.onDetection?.(opened);
+  }
+
+  /** Run end-of-input sweeps and return every detection. */
+  finish(): Detection[] {
+    for (const d of this.detectors) d.tick?.(this.lastTs, this, true);
+    return this.agg.all();
+  }
+}

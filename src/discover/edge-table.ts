@@ -1,0 +1,71 @@
+import type { Packet } from '../dissect/packet.js';
+import { serverIsDst } from './services.js';
+
+export type EdgeTransport = 'tcp' | 'udp' | 'ip';
+
+/** Where a packet sits on the communication map: its edge's identity and which way it travels. */
+export interface EdgeAddress {
+  id: string;
+  client: string;
+  server: string;
+  transport: EdgeTransport;
+  /** Server port (0 for IP protocols without ports). */
+  port: number;
+  /** IP protocol number. */
+  proto: number;
+}
+
+/**
+ * Maps packets to per-edge state (client → server, transport, server port) with numeric keys for IPv4, so the
+ * per-packet lookup allocates nothing once the edge exists. `toServer` tells the direction of the last lookup.
+ */
+export class EdgeTable<T> {
+  private readonly byProto: (Map<number, Map<number, T>> | undefined)[] = new Array(256);
+  private readonly text = new Map<string, T>();
+  toServer = true;
+
+  constructor(private readonly create: (addr: EdgeAddress, pkt: Packet) => T) {}
+
+  /** The edge of an IP packet (not a non-first fragment), created on first sight. */
+  lookup(pkt: Packet): T {
+    const proto = pkt.ipProto;
+    let transport: EdgeTransport = 'ip';
+    let toServer = true, port = 0;
+    if (proto === 6 || proto === 17) {
+      transport = proto === 6 ? 'tcp' : 'udp';
+      toServer = serverIsDst(transport, pkt.srcPort, pkt.dstPort);
+      port = toServer ? pkt.dstPort : pkt.srcPort;
+    }
+    this.toServer = toServer;
+    if (pkt.ipVersion === 4) {
+      let byServer = this.byProto[proto];
+      if (byServer === undefined) { byServer = new Map(); this.byProto[proto] = byServer; }
+      const k1 = (toServer ? pkt.dstIp4 : pkt.srcIp4) * 65536 + port;
+      let inner = byServer.get(k1);
+      if (inner === undefined) { inner = new Map(); byServer.set(k1, inner); }
+      const k2 = toServer ? pkt.srcIp4 : pkt.dstIp4;
+      let v = inner.get(k2);
+      if (v === undefined) { v = this.create(address(pkt, transport, port, proto, toServer), pkt); inner.set(k2, v); }
+      return v;
+    }
+    const client = toServer ? pkt.srcIp : pkt.dstIp, server = toServer ? pkt.dstIp : pkt.srcIp;
+    const key = `${client}|${server}|${proto}|${port}`;
+    let v = this.text.get(key);
+    if (v === undefined) { v = this.create(address(pkt, transport, port, proto, toServer), pkt); this.text.set(key, v); }
+    return v;
+  }
+
+  *values(): Iterable<T> {
+    for (const m of this.byProto) if (m) for (const inner of m.values()) yield* inner.values();
+    yield* this.text.values();
+  }
+}
+
+function address(pkt: Packet, transport: EdgeTransport, port: number, proto: number, toServer: boolean): EdgeAddress {
+  const client = toServer ? pkt.srcIp : pkt.dstIp, server = toServer ? pkt.dstIp : pkt.srcIp;
+  return { id: edgeId(client, server, transport, port, proto), client, server, transport, port, proto };
+}
+
+export function edgeId(client: string, server: string, transport: EdgeTransport, port: number, proto: number): string {
+  return transport === 'ip' ? `${client}>${server}/ip/${proto}` : `${client}>${server}/${transport}/${port}`;
+}

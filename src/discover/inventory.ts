@@ -1,0 +1,301 @@
+import type { Packet } from '../dissect/packet.js';
+import { functionKeyNumber, PROTOCOL_INDEX, type IdentityFacts, type Message } from '../dissect/message.js';
+import type { Asset, Edge, FunctionStats, InventorySnapshot, TargetRanges } from './model.js';
+import { RangeSet } from './ranges.js';
+import { serviceName } from './services.js';
+import { EdgeTable, type EdgeAddress } from './edge-table.js';
+import { vendorOf } from './oui.js';
+import { inferRoles } from './roles.js';
+import { PollTimer } from './polling.js';
+
+/** A MAC seen as the source of this many IPs is a router or firewall, not the hosts behind it. */
+const GATEWAY_MAC_IPS = 4;
+
+interface AssetState {
+  a: Asset;
+  /** Last source MAC seen for this IP (fast path: most packets repeat it). */
+  lastMac: string;
+  /** MAC announced by ARP/DHCP for this IP: authoritative over Ethernet headers. */
+  announcedMac: string | null;
+}
+
+interface EdgeState {
+  e: Edge;
+  client: AssetState | undefined;
+  server: AssetState | undefined;
+  funcs: Map<number, FunctionStats>;
+  /** space → [read ranges, written ranges] */
+  targets: Map<string, [RangeSet, RangeSet]>;
+  poll: PollTimer;
+}
+
+const IDENTITY_PROTOCOLS = new Set(['arp', 'dhcp', 'lldp', 'cdp', 'profinet_dcp', 'dns', 'nbns']);
+
+/**
+ * Folds packets and messages into the asset inventory and the communication map. Passive: it only counts
+ * what it is shown. Hooks are synchronous and run on the capture hot path.
+ */
+export class Inventory {
+  private readonly assets4 = new Map<number, AssetState>();
+  private readonly assetsText = new Map<string, AssetState>();
+  private readonly l2Assets = new Map<string, AssetState>();
+  /** Source MAC → source IPs seen behind it, to recognise gateways. */
+  private readonly macIps = new Map<string, Set<string>>();
+  private readonly edges = new EdgeTable<EdgeState>((addr, pkt) => this.newEdge(addr, pkt.ts));
+  /** Edges from a loaded snapshot not yet seen again in this run (once seen, they move to the maps above). */
+  private readonly loadedEdges = new Map<string, EdgeState>();
+  /** Edge of the packet being processed: its messages arrive right after it. */
+  private current: EdgeState | undefined;
+
+  onPacket(pkt: Packet): void {
+    this.current = undefined;
+    if (pkt.ipVersion === 0) return;
+    const src = this.sourceAsset(pkt);
+    const dst = pkt.ipVersion === 4 ? this.assets4.get(pkt.dstIp4) : this.assetsText.get(pkt.dstIp);
+    const ts = pkt.ts, len = pkt.wireLen;
+    const sa = src.a;
+    sa.packetsSent++; sa.bytesSent += len; sa.lastSeen = ts;
+    if (dst !== undefined) { const da = dst.a; da.packetsReceived++; da.bytesReceived += len; }
+    if (pkt.fragment) return;
+
+    const e = this.edges.lookup(pkt);
+    if (e.client === undefined || e.server === undefined) {
+      const toServer = this.edges.toServer;
+      e.client ??= toServer ? src : dst;
+      e.server ??= toServer ? dst : src;
+    }
+    const ee = e.e;
+    ee.packets++; ee.bytes += len; ee.lastSeen = ts;
+    this.current = e;
+  }
+
+  onMessage(m: Message): void {
+    if (m.identity !== null) this.applyIdentity(m, m.identity);
+    if (m.transport === 'l2') return;
+    const es = this.current;
+    if (es === undefined) return;
+    const e = es.e;
+    if (e.protocol !== m.protocol && !e.protocols.includes(m.protocol)) this.addProtocol(es, m.protocol);
+
+    const pidx = PROTOCOL_INDEX[m.protocol] ?? 0;
+    const fkey = functionKeyNumber(m.protocol, m.func);
+    let f = es.funcs.get(fkey);
+    if (f === undefined) {
+      f = { protocol: m.protocol, func: m.func, name: m.funcName, count: 0, writes: 0, exceptions: 0 };
+      es.funcs.set(fkey, f);
+    }
+    f.count++;
+    if (m.write && m.role !== 'response') f.writes++;
+    if (m.exception !== -1) f.exceptions++;
+    if (m.anomaly !== null) e.anomalies++;
+    if (m.role === 'request') e.requests++;
+    else if (m.role === 'response') e.responses++;
+
+    const targets = m.targets;
+    if (targets !== null) {
+      for (let i = 0; i < targets.length; i++) {
+        const t = targets[i]!;
+        let pair = es.targets.get(t.space);
+        if (pair === undefined) { pair = [new RangeSet(), new RangeSet()]; es.targets.set(t.space, pair); }
+        pair[m.write ? 1 : 0].add(t.start, t.count);
+      }
+    }
+    if (m.role === 'request' && !IDENTITY_PROTOCOLS.has(m.protocol)) {
+      const start = targets !== null && targets.length > 0 ? targets[0]!.start : 0;
+      es.poll.request((pidx * 256 + (m.func & 0xff)) * 16777216 + (start & 0xffffff), m.ts);
+    }
+  }
+
+  /** The inventory as plain data, with roles inferred. */
+  snapshot(): InventorySnapshot {
+    const assets: Asset[] = [];
+    const byId = new Map<string, Asset>();
+    const byMac = new Map<string, Asset>();
+    for (const s of [...this.assets4.values(), ...this.assetsText.values()]) {
+      const a = s.a;
+      a.mac = s.announcedMac ?? (s.lastMac !== '' && (this.macIps.get(s.lastMac)?.size ?? 0) < GATEWAY_MAC_IPS ? s.lastMac : a.mac);
+      if (a.mac !== null) { a.macVendor = vendorOf(a.mac) ?? a.macVendor; byMac.set(a.mac, a); }
+      assets.push(a); byId.set(a.id, a);
+    }
+    for (const s of this.l2Assets.values()) {
+      const twin = byMac.get(s.a.id);
+      if (twin !== undefined) { mergeInto(twin, s.a); continue; }
+      s.a.macVendor = vendorOf(s.a.id) ?? null;
+      assets.push(s.a); byId.set(s.a.id, s.a);
+    }
+    const edges: Edge[] = [];
+    for (const es of this.allEdges()) edges.push(this.edgeOut(es));
+    inferRoles(assets, edges);
+    assets.sort((x, y) => compareAddr(x.id, y.id));
+    edges.sort((x, y) => compareAddr(x.server, y.server) || compareAddr(x.client, y.client) || x.port - y.port);
+    return { assets, edges };
+  }
+
+  /** Continue from an earlier snapshot (e.g. loaded from the store), so several captures build one inventory. */
+  load(snap: InventorySnapshot): void {
+    for (const a of snap.assets) {
+      const s: AssetState = { a: structuredClone(a), lastMac: '', announcedMac: a.mac };
+      if (a.ips.length === 0) this.l2Assets.set(a.id, s);
+      else this.putAsset(a.ips[0]!, s);
+    }
+    for (const e of snap.edges) {
+      const es: EdgeState = {
+        e: structuredClone(e), client: this.lookupText(e.client), server: this.lookupText(e.server),
+        funcs: new Map(), targets: new Map(), poll: PollTimer.resume(e.pollInterval, e.pollJitter),
+      };
+      for (const f of e.functions) es.funcs.set(functionKeyNumber(f.protocol, f.func), { ...f });
+      for (const t of e.targets) {
+        let pair = es.targets.get(t.space);
+        if (pair === undefined) { pair = [new RangeSet(), new RangeSet()]; es.targets.set(t.space, pair); }
+        pair[t.access === 'write' ? 1 : 0] = RangeSet.from(t.ranges);
+      }
+      this.loadedEdges.set(e.id, es);
+    }
+  }
+
+  private *allEdges(): Iterable<EdgeState> {
+    yield* this.edges.values();
+    yield* this.loadedEdges.values();
+  }
+
+  private sourceAsset(pkt: Packet): AssetState {
+    let s = pkt.ipVersion === 4 ? this.assets4.get(pkt.srcIp4) : this.assetsText.get(pkt.srcIp);
+    if (s === undefined) {
+      s = { a: newAsset(pkt.srcIp, pkt.ts), lastMac: '', announcedMac: null };
+      if (pkt.ipVersion === 4) this.assets4.set(pkt.srcIp4, s); else this.assetsText.set(pkt.srcIp, s);
+    }
+    if (s.lastMac !== pkt.srcMac && pkt.srcMac !== '') {
+      s.lastMac = pkt.srcMac;
+      let ips = this.macIps.get(pkt.srcMac);
+      if (ips === undefined) { ips = new Set(); this.macIps.set(pkt.srcMac, ips); }
+      ips.add(pkt.srcIp);
+    }
+    return s;
+  }
+
+  private newEdge(addr: EdgeAddress, ts: number): EdgeState {
+    const loaded = this.loadedEdges.get(addr.id);
+    if (loaded !== undefined) {
+      // Continue the stored edge instead of starting a twin.
+      this.loadedEdges.delete(addr.id);
+      loaded.client = undefined; loaded.server = undefined;
+      return loaded;
+    }
+    const { id, client, server, transport, port, proto } = addr;
+    const protocol = transport === 'ip' ? ipProtoName(proto) : serviceName(transport, port) ?? `${transport}/${port}`;
+    const e: Edge = {
+      id, client, server, transport, port, protocol, protocols: [],
+      packets: 0, bytes: 0, firstSeen: ts, lastSeen: ts, functions: [], targets: [], requests: 0, responses: 0,
+      pollInterval: null, pollJitter: null, anomalies: 0,
+    };
+    return { e, client: undefined, server: undefined, funcs: new Map(), targets: new Map(), poll: new PollTimer() };
+  }
+
+  private addProtocol(es: EdgeState, protocol: string): void {
+    const e = es.e;
+    if (!e.protocols.includes(protocol)) e.protocols.push(protocol);
+    if (IDENTITY_PROTOCOLS.has(protocol)) return;
+    // The first industrial protocol names the edge (ENIP carries CIP: keep 'enip').
+    if (!e.protocols.some((p) => p !== protocol && !IDENTITY_PROTOCOLS.has(p))) e.protocol = protocol;
+    if (es.server !== undefined && !es.server.a.serves.includes(protocol)) es.server.a.serves.push(protocol);
+    if (es.client !== undefined && !es.client.a.uses.includes(protocol)) es.client.a.uses.push(protocol);
+  }
+
+  private applyIdentity(m: Message, id: IdentityFacts): void {
+    const aboutDst = id.about === 'dst';
+    const ip = id.ip ?? (aboutDst ? m.dstIp : m.srcIp);
+    const mac = id.mac ?? (aboutDst ? m.dstMac : m.srcMac);
+    let s: AssetState | undefined;
+    if (ip !== '' && ip !== '0.0.0.0') {
+      s = this.lookupText(ip);
+      if (s === undefined) { s = { a: newAsset(ip, m.ts), lastMac: '', announcedMac: null }; this.putAsset(ip, s); }
+      if (id.mac !== undefined) s.announcedMac = id.mac;
+    } else if (mac !== '') {
+      s = this.l2Assets.get(mac);
+      if (s === undefined) { s = { a: newAsset('', m.ts, mac), lastMac: mac, announcedMac: mac }; this.l2Assets.set(mac, s); }
+    }
+    if (s === undefined) return;
+    const a = s.a;
+    if (m.ts > a.lastSeen) a.lastSeen = m.ts;
+    if (id.hostname !== undefined && id.hostname !== '' && !a.hostnames.includes(id.hostname)) a.hostnames.push(id.hostname);
+    const source = `${m.protocol}${m.func >= 0 ? `:${m.func}` : ''} frame ${m.frame}`;
+    for (const k of IDENTITY_KEYS) {
+      const v = id[k];
+      if (v !== undefined && v !== '' && a.identity[k] !== v) { a.identity[k] = v; a.identitySources[k] = source; }
+    }
+  }
+
+  private lookupText(ip: string): AssetState | undefined {
+    const n = ipv4Number(ip);
+    return n >= 0 ? this.assets4.get(n) : this.assetsText.get(ip);
+  }
+
+  private putAsset(ip: string, s: AssetState): void {
+    const n = ipv4Number(ip);
+    if (n >= 0) this.assets4.set(n, s); else this.assetsText.set(ip, s);
+  }
+
+  private edgeOut(es: EdgeState): Edge {
+    const e = es.e;
+    e.functions = [...es.funcs.values()].sort((x, y) => (x.protocol < y.protocol ? -1 : x.protocol > y.protocol ? 1 : x.func - y.func));
+    const targets: TargetRanges[] = [];
+    for (const [space, [r, w]] of es.targets) {
+      const rr = r.toArray(), wr = w.toArray();
+      if (rr.length) targets.push({ space, access: 'read', ranges: rr });
+      if (wr.length) targets.push({ space, access: 'write', ranges: wr });
+    }
+    e.targets = targets;
+    const p = es.poll.period();
+    if (p !== null) { e.pollInterval = p.median; e.pollJitter = p.iqr; }
+    return e;
+  }
+}
+
+const IDENTITY_KEYS = ['vendor', 'product', 'model', 'firmware', 'hardware', 'serial', 'deviceType', 'plcMode'] as const;
+
+function newAsset(ip: string, ts: number, mac: string | null = null): Asset {
+  return {
+    id: ip !== '' ? ip : mac!, ips: ip !== '' ? [ip] : [], mac, macVendor: null, hostnames: [], identity: {},
+    identitySources: {}, role: 'unknown', roleReasons: [], serves: [], uses: [], firstSeen: ts, lastSeen: ts,
+    packetsSent: 0, bytesSent: 0, packetsReceived: 0, bytesReceived: 0,
+  };
+}
+
+/** Fold what a layer-2-only record knows into the IP asset with the same MAC. */
+function mergeInto(into: Asset, from: Asset): void {
+  for (const h of from.hostnames) if (!into.hostnames.includes(h)) into.hostnames.push(h);
+  for (const k of IDENTITY_KEYS) {
+    if (into.identity[k] === undefined && from.identity[k] !== undefined) {
+      into.identity[k] = from.identity[k];
+      into.identitySources[k] = from.identitySources[k] ?? '';
+    }
+  }
+  into.firstSeen = Math.min(into.firstSeen, from.firstSeen);
+  into.lastSeen = Math.max(into.lastSeen, from.lastSeen);
+}
+
+function ipv4Number(ip: string): number {
+  const p = ip.split('.');
+  if (p.length !== 4) return -1;
+  let n = 0;
+  for (const x of p) {
+    const v = Number(x);
+    if (!Number.isInteger(v) || v < 0 || v > 255 || x === '') return -1;
+    n = n * 256 + v;
+  }
+  return n;
+}
+
+const IP_PROTOCOLS: Record<number, string> = { 1: 'icmp', 2: 'igmp', 47: 'gre', 50: 'esp', 58: 'icmpv6', 89: 'ospf', 112: 'vrrp' };
+function ipProtoName(p: number): string {
+  return IP_PROTOCOLS[p] ?? `ip/${p}`;
+}
+
+/** Numeric order for IPv4 text, text order otherwise: tables read like an address plan. */
+export function compareAddr(x: string, y: string): number {
+  const a = ipv4Number(x), b = ipv4Number(y);
+  if (a >= 0 && b >= 0) return a - b;
+  if (a >= 0) return -1;
+  if (b >= 0) return 1;
+  return x < y ? -1 : x > y ? 1 : 0;
+}

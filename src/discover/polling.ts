@@ -1,0 +1,45 @@
+/** How many recent request intervals an edge keeps to estimate its polling period. */
+const SAMPLES = 256;
+/** Distinct request signatures tracked per edge before the table is reset (bounded memory under odd traffic). */
+const MAX_SIGNATURES = 4096;
+
+/**
+ * Estimates an edge's polling period from the time between repeats of the same request (same function and
+ * start address): SCADA polls are periodic, so the median is the configured scan rate and the IQR its jitter.
+ */
+export class PollTimer {
+  private readonly last = new Map<number, number>();
+  private readonly deltas = new Float64Array(SAMPLES);
+  private n = 0;
+  private prior: { median: number; iqr: number } | null = null;
+
+  static resume(median: number | null, iqr: number | null): PollTimer {
+    const t = new PollTimer();
+    if (median !== null) t.prior = { median, iqr: iqr ?? 0 };
+    return t;
+  }
+
+  request(signature: number, ts: number): void {
+    const prev = this.last.get(signature);
+    if (prev !== undefined) {
+      const d = ts - prev;
+      if (d > 0) this.deltas[this.n++ % SAMPLES] = d;
+    } else if (this.last.size >= MAX_SIGNATURES) {
+      this.last.clear();
+    }
+    this.last.set(signature, ts);
+  }
+
+  /** Median and interquartile range of the intervals, or the resumed estimate, or null with under 3 samples. */
+  period(): { median: number; iqr: number } | null {
+    const k = Math.min(this.n, SAMPLES);
+    if (k < 3) return this.prior;
+    const xs = Array.from(this.deltas.subarray(0, k)).sort((a, b) => a - b);
+    const q = (p: number) => xs[Math.min(k - 1, Math.floor(p * (k - 1) + 0.5))]!;
+    return { median: round6(q(0.5)), iqr: round6(q(0.75) - q(0.25)) };
+  }
+}
+
+function round6(x: number): number {
+  return Math.round(x * 1e6) / 1e6;
+}

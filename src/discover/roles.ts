@@ -1,0 +1,92 @@
+import type { Asset, AssetRole, Edge } from './model.js';
+
+/**
+ * Functions that program, configure or probe a controller rather than run the process: the signature of an
+ * engineering workstation (project download, PLC stop, device identification, restarts, file transfer).
+ */
+const ENGINEERING_FUNCTIONS: Record<string, ReadonlySet<number>> = {
+  modbus: new Set([8, 17, 43, 90]),
+  s7comm: new Set([0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f, 0x28, 0x29]),
+  s7comm_plus: new Set([]),
+  dnp3: new Set([13, 14, 15, 16, 17, 18, 25, 26, 27, 29, 30]),
+  cip: new Set([0x05, 0x06, 0x07]),
+  iec104: new Set([105, 120, 121, 122, 123, 124, 125, 126]),
+};
+const INDUSTRIAL = new Set(['modbus', 's7comm', 's7comm_plus', 'dnp3', 'enip', 'cip', 'bacnet', 'iec104']);
+const OUTSTATION_PROTOCOLS = new Set(['dnp3', 'iec104']);
+
+/** Infer each asset's role from its identity and behaviour, with the reasons in plain words. Mutates assets. */
+export function inferRoles(assets: Asset[], edges: Edge[]): void {
+  const asClient = new Map<string, Edge[]>(), asServer = new Map<string, Edge[]>();
+  for (const e of edges) {
+    push(asClient, e.client, e);
+    push(asServer, e.server, e);
+  }
+  for (const a of assets) {
+    const cl = a.ips.flatMap((ip) => asClient.get(ip) ?? []);
+    const sv = a.ips.flatMap((ip) => asServer.get(ip) ?? []);
+    const [role, reasons] = decide(a, cl, sv);
+    a.role = role;
+    a.roleReasons = reasons;
+  }
+}
+
+function decide(a: Asset, client: Edge[], server: Edge[]): [AssetRole, string[]] {
+  const dt = (a.identity.deviceType ?? '').toLowerCase();
+  if (/programmable logic controller|\bplc\b|\bcpu\b/.test(dt)) return ['plc', [`device reports type "${a.identity.deviceType}"`]];
+  if (/human.machine|\bhmi\b|operator (panel|interface)/.test(dt)) return ['hmi', [`device reports type "${a.identity.deviceType}"`]];
+  if (/adapter|i\/o|\bio\b|drive/.test(dt)) return ['io_device', [`device reports type "${a.identity.deviceType}"`]];
+
+  const served = server.filter((e) => INDUSTRIAL.has(e.protocol) && e.responses + e.requests > 0 && e.server !== e.client);
+  const servedProtos = uniq(served.map((e) => e.protocol));
+  const clients = uniq(served.map((e) => e.client));
+  const used = client.filter((e) => INDUSTRIAL.has(e.protocol) && e.requests > 0);
+
+  const engineering: string[] = [];
+  for (const e of used) {
+    for (const f of e.functions) {
+      if (f.count > 0 && ENGINEERING_FUNCTIONS[f.protocol]?.has(f.func)) engineering.push(`${f.name || `${f.protocol} ${f.func}`} to ${e.server}`);
+    }
+  }
+  const polled = used.filter((e) => e.pollInterval !== null && e.requests >= 10);
+  const writes = used.reduce((n, e) => n + e.functions.reduce((m, f) => m + f.writes, 0), 0);
+
+  if (servedProtos.length > 0 && !servedProtos.every((p) => p === 'bacnet')) {
+    const outstation = servedProtos.some((p) => OUTSTATION_PROTOCOLS.has(p));
+    const reason = `serves ${servedProtos.join(', ')} to ${clients.length} client${clients.length === 1 ? '' : 's'}`;
+    if (outstation && !servedProtos.some((p) => p === 's7comm' || p === 'modbus' || p === 'enip' || p === 'cip')) {
+      return ['rtu', [reason]];
+    }
+    return ['plc', [reason]];
+  }
+  if (dt.includes('bacnet') || servedProtos.includes('bacnet') || a.uses.includes('bacnet') && used.length === 0) {
+    return ['bacnet_device', ['speaks BACnet/IP']];
+  }
+  if (used.length > 0) {
+    const servers = uniq(used.map((e) => e.server));
+    if (engineering.length > 0) return ['engineering_workstation', [`issued engineering functions: ${uniq(engineering).slice(0, 4).join('; ')}`]];
+    if (used.some((e) => OUTSTATION_PROTOCOLS.has(e.protocol))) return ['scada_server', [`master station for ${servers.length} outstation${servers.length === 1 ? '' : 's'}`]];
+    if (polled.length > 0) {
+      const fastest = Math.min(...polled.map((e) => e.pollInterval!));
+      const every = `polls ${polled.length} server${polled.length === 1 ? '' : 's'} (fastest every ${fastest.toFixed(3)} s)`;
+      if (writes > 0 || fastest < 1) return ['hmi', [every, writes > 0 ? `${writes} write${writes === 1 ? '' : 's'}` : 'sub-second polling']];
+      return ['historian', [every, 'reads only, slow periodic polling']];
+    }
+    if (writes > 0) return ['engineering_workstation', [`${writes} ad-hoc write${writes === 1 ? '' : 's'} to ${servers.join(', ')} without polling`]];
+    return ['hmi', [`industrial client of ${servers.join(', ')}`]];
+  }
+  if (/router|bridge|switch/.test(dt)) return ['network_device', [`announces capabilities "${a.identity.deviceType}"`]];
+  if (server.some((e) => e.transport === 'udp' && e.port === 67 && e.packets > 0 && e.server !== '0.0.0.0')) return ['dhcp_server', ['answers DHCP']];
+  if (server.some((e) => e.port === 53 && e.server === a.ips[0])) return ['dns_server', ['answers DNS']];
+  if (client.length > 0) return ['workstation', ['IT client traffic only']];
+  return ['unknown', []];
+}
+
+function push(m: Map<string, Edge[]>, k: string, e: Edge): void {
+  const l = m.get(k);
+  if (l) l.push(e); else m.set(k, [e]);
+}
+
+function uniq<T>(xs: T[]): T[] {
+  return [...new Set(xs)];
+}

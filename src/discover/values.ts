@@ -1,0 +1,80 @@
+import type { Message } from '../dissect/message.js';
+
+/** Registers tracked per edge at most: value learning must stay bounded on odd traffic. */
+const MAX_POINTS_PER_EDGE = 4096;
+/** Requests awaiting their response, per edge. */
+const MAX_PENDING = 256;
+
+/** The edge id a message belongs to, in Inventory's form (client > server / transport / server port). */
+export function messageEdgeId(m: Message): string {
+  const toServer = m.role !== 'response';
+  const client = toServer ? m.srcIp : m.dstIp, server = toServer ? m.dstIp : m.srcIp;
+  return `${client}>${server}/${m.transport}/${toServer ? m.dstPort : m.srcPort}`;
+}
+
+export interface Placement {
+  edge: string;
+  space: string;
+  /** Address of values[0]. */
+  start: number;
+}
+
+/**
+ * Places the process values of a message on addresses: values written by a request sit on its target;
+ * values in a read response sit on the target of the request with the same transaction id.
+ */
+export class ValuePlacer {
+  private readonly pending = new Map<string, Map<number, { space: string; start: number }>>();
+
+  place(m: Message): Placement | null {
+    if (m.values === null && m.targets === null) return null;
+    const edge = messageEdgeId(m);
+    const t0 = m.targets !== null && m.targets.length > 0 ? m.targets[0]! : null;
+    if (m.role === 'request' && t0 !== null && m.txId !== -1 && !m.write) {
+      let p = this.pending.get(edge);
+      if (p === undefined) { p = new Map(); this.pending.set(edge, p); }
+      if (p.size >= MAX_PENDING) p.clear();
+      p.set(m.txId, { space: t0.space, start: t0.start });
+    }
+    if (m.values === null || m.values.length === 0) return null;
+    if (t0 !== null && m.values.length <= t0.count) return { edge, space: t0.space, start: t0.start };
+    if (m.role !== 'response' || m.txId === -1) return null;
+    const p = this.pending.get(edge);
+    const req = p?.get(m.txId);
+    if (req === undefined) return null;
+    p!.delete(m.txId);
+    return { edge, space: req.space, start: req.start };
+  }
+}
+
+/** Learns the observed range of each register/point per edge. */
+export class ValueRanges {
+  private readonly byEdge = new Map<string, Map<string, [number, number]>>();
+  private readonly placer = new ValuePlacer();
+
+  onMessage(m: Message): void {
+    const at = this.placer.place(m);
+    if (at === null) return;
+    let r = this.byEdge.get(at.edge);
+    if (r === undefined) { r = new Map(); this.byEdge.set(at.edge, r); }
+    const values = m.values!;
+    for (let i = 0; i < values.length; i++) {
+      const k = `${at.space}:${at.start + i}`;
+      const v = values[i]!;
+      const cur = r.get(k);
+      if (cur === undefined) {
+        if (r.size < MAX_POINTS_PER_EDGE) r.set(k, [v, v]);
+      } else {
+        if (v < cur[0]) cur[0] = v;
+        if (v > cur[1]) cur[1] = v;
+      }
+    }
+  }
+
+  /** Ranges per edge id, as plain records for the baseline. */
+  ranges(): Map<string, Record<string, [number, number]>> {
+    const out = new Map<string, Record<string, [number, number]>>();
+    for (const [id, r] of this.byEdge) out.set(id, Object.fromEntries(r));
+    return out;
+  }
+}

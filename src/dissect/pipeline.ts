@@ -1,0 +1,168 @@
+import type { Frame } from '../capture/frame.js';
+import { decodeFrame } from './link.js';
+import { newPacket, TcpFlag, type Packet } from './packet.js';
+import type { Message, PduContext } from './message.js';
+import type { DatagramDissector, StreamDissector } from './protocol.js';
+import type { LinkDissector } from './link-dissector.js';
+import { feedSegment, newHalfStream, type TcpHalfStream } from './tcp-reassembly.js';
+import { streamDissectors, datagramDissectors, linkDissectors } from './registry.js';
+
+/** Upper bound on tracked TCP half-streams; a scan must not grow memory without limit. */
+const MAX_STREAMS = 200_000;
+
+export interface DissectStats {
+  frames: number;
+  ipPackets: number;
+  tcpSegments: number;
+  udpDatagrams: number;
+  messages: number;
+  /** Messages per protocol. */
+  protocols: Record<string, number>;
+  /** Counted anomalies: malformed frames, TCP gaps, PDUs that are not what their port says, … */
+  anomalies: Record<string, number>;
+}
+
+export interface PipelineHooks {
+  /** Every decoded frame (reused object: copy what you keep). Called before the frame's messages. */
+  onPacket?(pkt: Packet): void;
+  onMessage?(msg: Message): void;
+}
+
+/**
+ * Frame → Packet → PDUs. Owns TCP reassembly state; synchronous and allocation-light so it can sit on the
+ * hot path of file reads and live capture alike.
+ */
+export class DissectPipeline {
+  readonly stats: DissectStats = {
+    frames: 0, ipPackets: 0, tcpSegments: 0, udpDatagrams: 0, messages: 0, protocols: {}, anomalies: {},
+  };
+  private readonly pkt = newPacket();
+  private readonly out: Message[] = [];
+  private readonly ctx: PduContext = {
+    frame: 0, ts: 0, transport: 'tcp', srcMac: '', dstMac: '', srcIp: '', dstIp: '', srcPort: 0, dstPort: 0,
+  };
+  private readonly tcpByPort: (StreamDissector | undefined)[] = new Array(65536);
+  private readonly udpByPort: (DatagramDissector | undefined)[] = new Array(65536);
+  private readonly byEtherType = new Map<number, LinkDissector>();
+  /** IPv4 half-streams: (srcIp,srcPort) → (dstIp,dstPort) → state. IPv6 ones under a text key. */
+  private readonly streams4 = new Map<number, Map<number, TcpHalfStream>>();
+  private readonly streams6 = new Map<string, TcpHalfStream>();
+  private streamCount = 0;
+  private readonly countAnomaly = (what: string): void => {
+    this.stats.anomalies[what] = (this.stats.anomalies[what] ?? 0) + 1;
+  };
+
+  constructor(private readonly hooks: PipelineHooks = {}) {
+    for (const d of streamDissectors) for (const p of d.ports) this.tcpByPort[p] = d;
+    for (const d of datagramDissectors) for (const p of d.ports) this.udpByPort[p] = d;
+    for (const d of linkDissectors) for (const t of d.etherTypes) this.byEtherType.set(t, d);
+  }
+
+  push(frame: Frame): void {
+    const pkt = this.pkt;
+    const st = this.stats;
+    st.frames++;
+    decodeFrame(frame, pkt);
+    if (pkt.anomaly !== null) this.countAnomaly(pkt.anomaly);
+    this.hooks.onPacket?.(pkt);
+    const out = this.out;
+    if (pkt.ipVersion !== 0) {
+      st.ipPackets++;
+      if (pkt.fragment) return;
+      if (pkt.ipProto === 6) { st.tcpSegments++; this.tcp(pkt, out); }
+      else if (pkt.ipProto === 17) { st.udpDatagrams++; this.udp(pkt, out); }
+    } else if (pkt.etherType !== 0) {
+      const d = this.byEtherType.get(pkt.etherType);
+      if (d !== undefined && pkt.payloadLength > 0) {
+        const ctx = this.fillContext(pkt, 'l2');
+        try { d.dissect(pkt.data, pkt.payloadOffset, pkt.payloadLength, ctx, out); }
+        catch { this.countAnomaly(`${d.protocol}_dissector_error`); }
+      }
+    }
+    if (out.length > 0) this.emit(out);
+  }
+
+  private tcp(pkt: Packet, out: Message[]): void {
+    const flags = pkt.tcpFlags;
+    let d = this.tcpByPort[pkt.dstPort];
+    let toServer = true;
+    if (d === undefined) { d = this.tcpByPort[pkt.srcPort]; toServer = false; }
+    if (d === undefined) return;
+    const closing = (flags & (TcpFlag.FIN | TcpFlag.RST)) !== 0;
+    if (pkt.payloadLength === 0) {
+      if (closing) this.dropStream(pkt);
+      return;
+    }
+    const s = this.stream(pkt, d, toServer);
+    s.lastTs = pkt.ts;
+    feedSegment(s, pkt.tcpSeq, pkt.data, pkt.payloadOffset, pkt.payloadLength, this.fillContext(pkt, 'tcp'), out, this.countAnomaly);
+    if (closing) this.dropStream(pkt);
+  }
+
+  private udp(pkt: Packet, out: Message[]): void {
+    let d = this.udpByPort[pkt.dstPort];
+    let toServer = true;
+    if (d === undefined) { d = this.udpByPort[pkt.srcPort]; toServer = false; }
+    if (d === undefined || pkt.payloadLength === 0) return;
+    const ctx = this.fillContext(pkt, 'udp');
+    try { d.dissect(pkt.data, pkt.payloadOffset, pkt.payloadLength, ctx, toServer, out); }
+    catch { this.countAnomaly(`${d.protocol}_dissector_error`); }
+  }
+
+  private stream(pkt: Packet, d: StreamDissector, toServer: boolean): TcpHalfStream {
+    if (pkt.ipVersion === 4) {
+      const k1 = pkt.srcIp4 * 65536 + pkt.srcPort;
+      const k2 = pkt.dstIp4 * 65536 + pkt.dstPort;
+      let inner = this.streams4.get(k1);
+      if (inner === undefined) { inner = new Map(); this.streams4.set(k1, inner); }
+      let s = inner.get(k2);
+      if (s === undefined) { s = newHalfStream(d, toServer); inner.set(k2, s); this.added(); }
+      return s;
+    }
+    const key = `${pkt.srcIp}|${pkt.srcPort}|${pkt.dstIp}|${pkt.dstPort}`;
+    let s = this.streams6.get(key);
+    if (s === undefined) { s = newHalfStream(d, toServer); this.streams6.set(key, s); this.added(); }
+    return s;
+  }
+
+  private added(): void {
+    if (++this.streamCount <= MAX_STREAMS) return;
+    // Too many open streams (scan, or capture without FINs): forget them all rather than grow without bound.
+    this.countAnomaly('tcp_stream_table_reset');
+    this.streams4.clear(); this.streams6.clear(); this.streamCount = 0;
+  }
+
+  private dropStream(pkt: Packet): void {
+    if (pkt.ipVersion === 4) {
+      const k1 = pkt.srcIp4 * 65536 + pkt.srcPort;
+      const inner = this.streams4.get(k1);
+      if (inner !== undefined && inner.delete(pkt.dstIp4 * 65536 + pkt.dstPort)) {
+        this.streamCount--;
+        if (inner.size === 0) this.streams4.delete(k1);
+      }
+    } else if (this.streams6.delete(`${pkt.srcIp}|${pkt.srcPort}|${pkt.dstIp}|${pkt.dstPort}`)) {
+      this.streamCount--;
+    }
+  }
+
+  private fillContext(pkt: Packet, transport: PduContext['transport']): PduContext {
+    const c = this.ctx;
+    c.frame = pkt.frame; c.ts = pkt.ts; c.transport = transport;
+    c.srcMac = pkt.srcMac; c.dstMac = pkt.dstMac; c.srcIp = pkt.srcIp; c.dstIp = pkt.dstIp;
+    c.srcPort = pkt.srcPort; c.dstPort = pkt.dstPort;
+    return c;
+  }
+
+  private emit(out: Message[]): void {
+    const st = this.stats;
+    const onMessage = this.hooks.onMessage;
+    for (let i = 0; i < out.length; i++) {
+      const m = out[i]!;
+      st.messages++;
+      st.protocols[m.protocol] = (st.protocols[m.protocol] ?? 0) + 1;
+      if (m.anomaly !== null) this.countAnomaly(`${m.protocol}_malformed`);
+      onMessage?.(m);
+    }
+    out.length = 0;
+  }
+}
