@@ -1,24 +1,20 @@
 // `npm run bench`: Weir against its peers on the same inputs in one run; results go to bench/RESULTS.md.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { makeBenchInput } from './make-input.js';
+import { recordDetection } from './detect.js';
+import { machine, median, root, sharedPcaps, writeSection } from './results.js';
 import { readCaptureSync } from '../src/capture/source.js';
 import { DissectPipeline } from '../src/dissect/pipeline.js';
 import { Inventory } from '../src/discover/inventory.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const shared = path.resolve(root, '../shared/pcaps');
+const shared = sharedPcaps;
 const work = path.join(os.tmpdir(), 'weir-bench');
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const FRAMES = Number(process.env.BENCH_FRAMES ?? 1_000_000);
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
 function timeCommand(cmd: string, args: string[]): number {
   const t0 = process.hrtime.bigint();
@@ -38,11 +34,6 @@ function inProcess(file: string): { seconds: number; frames: number } {
   return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, frames: summary.frames };
 }
 
-function machine(): string {
-  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-  const tshark = execFileSync('tshark', ['--version']).toString().split('\n')[0];
-  return `${cpu}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${tshark}`;
-}
 
 async function main(): Promise<void> {
   if (!existsSync(shared)) throw new Error(`bench needs the real captures in ${shared}`);
@@ -84,16 +75,7 @@ async function main(): Promise<void> {
   ].join('\n');
   console.log(section);
   writeSection('discover throughput', section);
-}
-
-/** Replace the section with this heading in bench/RESULTS.md, keeping the others. */
-function writeSection(name: string, body: string): void {
-  const file = path.join(root, 'bench/RESULTS.md');
-  const head = '# Benchmark results\n\nRecorded by `npm run bench`. Each section is rewritten by its benchmark; machines are noisy, so read ratios and medians.\n\n';
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : head;
-  const re = new RegExp(`## ${name} \\([^)]*\\)[\\s\\S]*?(?=\\n## |$)`);
-  text = re.test(text) ? text.replace(re, body.trimEnd() + '\n') : text.trimEnd() + '\n\n' + body;
-  writeFileSync(file, text);
+  recordDetection(big, RUNS);
 }
 
 main().catch((e: unknown) => { console.error(e); process.exit(1); });

@@ -22,6 +22,8 @@ export interface EdgeAddress {
 export class EdgeTable<T> {
   private readonly byProto: (Map<number, Map<number, T>> | undefined)[] = new Array(256);
   private readonly text = new Map<string, T>();
+  /** IPv4 server endpoints (ip * 65536 + port) seen on edges with distinct ports, to orient same-port peers. */
+  private readonly servers = new Set<number>();
   toServer = true;
 
   constructor(private readonly create: (addr: EdgeAddress, pkt: Packet) => T) {}
@@ -33,7 +35,7 @@ export class EdgeTable<T> {
     let toServer = true, port = 0;
     if (proto === 6 || proto === 17) {
       transport = proto === 6 ? 'tcp' : 'udp';
-      toServer = serverIsDst(transport, pkt.srcPort, pkt.dstPort);
+      toServer = pkt.srcPort === pkt.dstPort ? this.samePortToServer(pkt) : serverIsDst(transport, pkt.srcPort, pkt.dstPort);
       port = toServer ? pkt.dstPort : pkt.srcPort;
     }
     this.toServer = toServer;
@@ -45,7 +47,11 @@ export class EdgeTable<T> {
       if (inner === undefined) { inner = new Map(); byServer.set(k1, inner); }
       const k2 = toServer ? pkt.srcIp4 : pkt.dstIp4;
       let v = inner.get(k2);
-      if (v === undefined) { v = this.create(address(pkt, transport, port, proto, toServer), pkt); inner.set(k2, v); }
+      if (v === undefined) {
+        v = this.create(address(pkt, transport, port, proto, toServer), pkt);
+        inner.set(k2, v);
+        if (transport !== 'ip' && pkt.srcPort !== pkt.dstPort) this.servers.add(k1);
+      }
       return v;
     }
     const client = toServer ? pkt.srcIp : pkt.dstIp, server = toServer ? pkt.dstIp : pkt.srcIp;
@@ -53,6 +59,16 @@ export class EdgeTable<T> {
     let v = this.text.get(key);
     if (v === undefined) { v = this.create(address(pkt, transport, port, proto, toServer), pkt); this.text.set(key, v); }
     return v;
+  }
+
+  /**
+   * Peers on the same port (DNP3 20000↔20000, BACnet 47808↔47808): the end already seen serving that port to
+   * an ephemeral client is the server; otherwise the higher address, so both directions share one edge.
+   */
+  private samePortToServer(pkt: Packet): boolean {
+    if (pkt.ipVersion !== 4) return pkt.dstIp >= pkt.srcIp;
+    const d = this.servers.has(pkt.dstIp4 * 65536 + pkt.dstPort), s = this.servers.has(pkt.srcIp4 * 65536 + pkt.srcPort);
+    return d !== s ? d : pkt.dstIp4 >= pkt.srcIp4;
   }
 
   *values(): Iterable<T> {

@@ -1,0 +1,42 @@
+import { spawn } from 'node:child_process';
+import type { CaptureSummary, FrameSink } from './frame.js';
+import { CaptureParser } from './parser.js';
+
+export interface LiveOptions {
+  /** Capture filter (BPF syntax), e.g. 'tcp port 502'. */
+  bpf?: string;
+  /** Abort to stop capturing; the promise then resolves with what was read. */
+  signal?: AbortSignal;
+  /** Snap length; default captures whole frames. */
+  snapLen?: number;
+}
+
+/**
+ * Live capture through tcpdump writing pcap to a pipe (-U flushes per packet, so detections are not held back
+ * by buffering). Passive: tcpdump only listens; on a SPAN/mirror port promiscuous mode is what we want.
+ */
+export function liveCapture(iface: string, sink: FrameSink, opts: LiveOptions = {}): Promise<CaptureSummary> {
+  const args = ['-i', iface, '-U', '-n', '-w', '-', '-s', String(opts.snapLen ?? 0)];
+  if (opts.bpf) args.push(...opts.bpf.split(/\s+/).filter(Boolean));
+  const parser = new CaptureParser(sink);
+  return new Promise((resolve, reject) => {
+    const child = spawn('tcpdump', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    let aborted = false;
+    child.stdout.on('data', (b: Buffer) => parser.feed(b));
+    child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); if (stderr.length > 8192) stderr = stderr.slice(-8192); });
+    const stop = () => { aborted = true; child.kill('SIGINT'); };
+    if (opts.signal) {
+      if (opts.signal.aborted) stop();
+      else opts.signal.addEventListener('abort', stop, { once: true });
+    }
+    child.on('error', (e) => reject(new Error(`cannot start tcpdump: ${e.message}`)));
+    child.on('close', (code) => {
+      opts.signal?.removeEventListener('abort', stop);
+      const s = parser.end();
+      // tcpdump stopped by us leaves no partial-record error worth reporting beyond what the parser saw.
+      if (!aborted && code !== 0 && s.frames === 0) reject(new Error(`tcpdump on ${iface} failed: ${stderr.trim().split('\n').pop() ?? code}`));
+      else resolve(s);
+    });
+  });
+}

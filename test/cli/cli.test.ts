@@ -1,0 +1,89 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdtempSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { repoRoot, sharedCapture } from '../helpers/paths.js';
+
+const run = promisify(execFile);
+const cli = path.join(repoRoot, 'dist/src/cli/main.js');
+const weir = (...args: string[]) => run(process.execPath, [cli, ...args], { maxBuffer: 1 << 27 });
+
+test('weir dissect --jsonl prints one JSON line per ICS message, with frame, addressing and function', async (t) => {
+  const f = sharedCapture('icsnpp/modbus_example.pcap');
+  if (!f) return t.skip('capture missing');
+  const { stdout } = await weir('dissect', f, '--jsonl');
+  const lines = stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.ok(lines.length > 40, `${lines.length} messages`);
+  for (const m of lines) {
+    assert.equal(m.protocol, 'modbus');
+    for (const k of ['frame', 'ts', 'src', 'dst', 'func', 'role']) assert.ok(k in m, `field ${k}`);
+  }
+  const fc3 = lines.find((m) => m.func === 3 && m.role === 'request')!;
+  assert.ok(Array.isArray(fc3.targets), 'FC3 request has a register range');
+});
+
+test('weir dissect reads a capture from stdin', async (t) => {
+  const f = sharedCapture('icsnpp/dnp3_example.pcap');
+  if (!f) return t.skip('capture missing');
+  const child = execFile(process.execPath, [cli, 'dissect', '-', '--jsonl'], { maxBuffer: 1 << 27 });
+  const out: string[] = [];
+  child.stdout!.on('data', (d: Buffer) => out.push(d.toString()));
+  child.stdin!.end(readFileSync(f));
+  const code = await new Promise<number>((r) => child.on('close', (c) => r(c ?? 1)));
+  assert.equal(code, 0);
+  const n = out.join('').trim().split('\n').length;
+  const direct = (await weir('dissect', f, '--jsonl')).stdout.trim().split('\n').length;
+  assert.equal(n, direct);
+});
+
+test('weir discover --json and --db; learn, detect, accept and mute through the CLI', async (t) => {
+  const f = sharedCapture('icsnpp/dnp3_example.pcap');
+  const m = sharedCapture('icsnpp/modbus_example.pcap');
+  if (!f || !m) return t.skip('captures missing');
+  const dir = mkdtempSync(path.join(tmpdir(), 'weir-cli-'));
+  try {
+    const db = path.join(dir, 'plant.db');
+    const { stdout } = await weir('discover', f, '--json', '--db', db);
+    const inv = JSON.parse(stdout) as { assets: Array<{ id: string; role: string }>; edges: unknown[] };
+    assert.equal(inv.assets.find((a) => a.id === '10.10.20.8')?.role, 'rtu');
+    const table = (await weir('discover', f)).stdout;
+    assert.match(table, /ASSETS/);
+    assert.match(table, /10\.10\.20\.8/);
+
+    const learned = (await weir('learn', f, '--db', db, '--note', 'test')).stdout;
+    assert.match(learned, /baseline v1/);
+    const same = (await weir('detect', f, '--baseline', db)).stdout;
+    assert.match(same, /no detections/);
+    const other = (await weir('detect', m, '--baseline', db, '--jsonl')).stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: string; type: string });
+    assert.ok(other.some((d) => d.type === 'new_asset'));
+    const newAsset = other.find((d) => d.type === 'new_asset')!;
+    assert.match((await weir('baseline', 'accept', newAsset.id, '--db', db)).stdout, /baseline v2/);
+    const edge = other.find((d) => d.type === 'new_edge' || d.type === 'device_probe' || d.type === 'diagnostic_command')!;
+    assert.match((await weir('baseline', 'mute', edge.id, '--db', db, '--reason', 'lab')).stdout, /mute #1/);
+    const list = (await weir('baseline', 'list', '--db', db)).stdout;
+    assert.match(list, /v1\t.*\ttest/);
+    assert.match(list, /v2/);
+    await assert.rejects(weir('detect', f, '--baseline', path.join(dir, 'empty.db')), /no baseline/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a truncated capture yields its good frames and says where it stopped', async (t) => {
+  const f = sharedCapture('icsnpp/modbus_example.pcap');
+  if (!f) return t.skip('capture missing');
+  const dir = mkdtempSync(path.join(tmpdir(), 'weir-cli-'));
+  try {
+    const cut = path.join(dir, 'cut.pcap');
+    const bytes = readFileSync(f);
+    writeFileSync(cut, bytes.subarray(0, Math.floor(bytes.length * 0.6)));
+    const { stdout, stderr } = await weir('dissect', cut, '--jsonl');
+    assert.ok(stdout.trim().split('\n').length > 10);
+    assert.match(stderr, /stopped at byte \d+ after \d+ good frames/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
