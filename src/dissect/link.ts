@@ -2,6 +2,7 @@ import type { Frame } from '../capture/frame.js';
 import { LinkType } from '../capture/frame.js';
 import type { Packet } from './packet.js';
 import { ipv4String, ipv6String, macString } from './bytes.js';
+import { llcType } from './link-dissector.js';
 
 // Text forms are cached: a plant has few addresses and every packet repeats them.
 const ip4Text = new Map<number, string>();
@@ -105,6 +106,13 @@ function llc(b: Uint8Array, o: number, end: number, pkt: Packet): boolean {
     pkt.etherType = oui === 0 ? pid : oui * 65536 + pid;
     pkt.payloadOffset = o + 8; pkt.payloadLength = end - o - 8;
     if (oui === 0 && pid === 0x0800) return ipv4(b, o + 8, end, pkt);
+    return false;
+  }
+  if (end - o >= 3) {
+    // Plain LLC (e.g. BACnet/Ethernet, STP): report DSAP/SSAP; payload after the control field (U-format).
+    pkt.etherType = llcType(b[o]!, b[o + 1]!);
+    const ctl = (b[o + 2]! & 3) === 3 ? 1 : 2;
+    pkt.payloadOffset = o + 2 + ctl; pkt.payloadLength = Math.max(0, end - o - 2 - ctl);
     return false;
   }
   pkt.payloadOffset = o; pkt.payloadLength = Math.max(0, end - o);

@@ -13,8 +13,11 @@ export interface StreamDissector {
    * or -1 when the bytes cannot be this protocol (the stream is then resynchronised or given up).
    */
   pduLength(b: Uint8Array, off: number, avail: number): number;
-  /** Dissect one whole PDU into `out`. `toServer` is true when the PDU travels client → server. */
-  dissect(b: Uint8Array, off: number, len: number, ctx: PduContext, toServer: boolean, out: Message[]): void;
+  /**
+   * Dissect one whole PDU into `out`. `toServer` is true when the PDU travels client → server. `state` is a
+   * per-direction object the dissector may use to join protocol-level fragments (e.g. DNP3 transport segments).
+   */
+  dissect(b: Uint8Array, off: number, len: number, ctx: PduContext, toServer: boolean, out: Message[], state?: Record<string, unknown>): void;
 }
 
 /** A protocol carried in UDP datagrams or directly over Ethernet. */

@@ -16,12 +16,14 @@ export interface TcpHalfStream {
   /** Set after the bytes stopped looking like the protocol; cleared at the next segment boundary that parses. */
   lost: boolean;
   lastTs: number;
+  /** Scratch space of the protocol dissector for this direction (fragment reassembly above TCP). */
+  state: Record<string, unknown>;
 }
 
 export type AnomalyCounter = (what: string) => void;
 
 export function newHalfStream(dissector: StreamDissector, toServer: boolean): TcpHalfStream {
-  return { dissector, toServer, nextSeq: -1, pending: null, pendingLen: 0, lost: false, lastTs: 0 };
+  return { dissector, toServer, nextSeq: -1, pending: null, pendingLen: 0, lost: false, lastTs: 0, state: {} };
 }
 
 /**
@@ -95,7 +97,7 @@ function parse(
     }
     s.lost = false;
     try {
-      d.dissect(b, pos, n, ctx, s.toServer, out);
+      d.dissect(b, pos, n, ctx, s.toServer, out, s.state);
     } catch {
       anomaly(`${d.protocol}_dissector_error`);
     }

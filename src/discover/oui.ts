@@ -1,0 +1,35 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** 24-bit prefix (6 hex digits) → vendor, loaded once on first use from data/oui.tsv.gz (IEEE MA-L registry). */
+let table: Map<string, string> | null = null;
+
+function load(): Map<string, string> {
+  const t = new Map<string, string>();
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6 && !existsSync(path.join(dir, 'data/oui.tsv.gz')); i++) dir = path.dirname(dir);
+  const file = path.join(dir, 'data/oui.tsv.gz');
+  if (!existsSync(file)) return t;
+  for (const line of gunzipSync(readFileSync(file)).toString('utf8').split('\n')) {
+    const tab = line.indexOf('\t');
+    if (tab > 0) t.set(line.slice(0, tab), shorten(line.slice(tab + 1)));
+  }
+  return t;
+}
+
+/** 'Siemens AG' stays, 'Rockwell Automation' stays; legal suffixes go so tables stay narrow. */
+function shorten(v: string): string {
+  return v.replace(/[,.]?\s+(Inc|Incorporated|Corp|Corporation|Co|Ltd|Limited|LLC|GmbH & Co\. KG|GmbH|S\.A|SA|AB|BV|B\.V|Srl|S\.r\.l|Pty|PLC|KG)\.?$/i, '').trim();
+}
+
+/** Vendor of a MAC address's OUI block; undefined for locally administered, multicast or unknown MACs. */
+export function vendorOf(mac: string): string | undefined {
+  const hex = mac.replace(/[^0-9a-fA-F]/g, '').toUpperCase();
+  if (hex.length !== 12) return undefined;
+  const first = parseInt(hex.slice(0, 2), 16);
+  if (first & 0x03) return undefined; // multicast or locally administered: no registered vendor
+  table ??= load();
+  return table.get(hex.slice(0, 6));
+}

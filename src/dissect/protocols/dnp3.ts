@@ -1,0 +1,184 @@
+import type { DatagramDissector, StreamDissector } from '../protocol.js';
+import { newMessage, type Message, type PduContext, type Target } from '../message.js';
+import { u16le, u32le } from '../bytes.js';
+import { DNP3_FUNCTIONS, DNP3_WRITES, OBJECT_SIZE } from './dnp3-tables.js';
+
+const CRC_TABLE = (() => {
+  const t = new Uint16Array(256);
+  for (let i = 0; i < 256; i++) {
+    let c = i;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xa6bc : c >>> 1;
+    t[i] = c;
+  }
+  return t;
+})();
+
+/** DNP3 link CRC (polynomial 0x3D65, reflected, complemented), stored little-endian after each block. */
+function crcOk(b: Uint8Array, o: number, n: number): boolean {
+  let c = 0;
+  for (let i = 0; i < n; i++) c = (c >>> 8) ^ CRC_TABLE[(c ^ b[o + i]!) & 0xff]!;
+  return ((~c) & 0xffff) === u16le(b, o + n);
+}
+
+/** On-wire size of a link frame whose LENGTH field is `len` (header 10 bytes, 16-byte blocks with 2-byte CRCs). */
+function frameSize(len: number): number {
+  const user = len - 5;
+  return 10 + user + 2 * Math.ceil(user / 16);
+}
+
+function pduLength(b: Uint8Array, off: number, avail: number): number {
+  if (avail < 1) return 0;
+  if (b[off] !== 0x05) return -1;
+  if (avail < 2) return 0;
+  if (b[off + 1] !== 0x64) return -1;
+  if (avail < 3) return 0;
+  const len = b[off + 2]!;
+  return len < 5 ? -1 : frameSize(len);
+}
+
+/** Transport-layer reassembly state for one direction: application data of fragments seen so far. */
+interface Reassembly { parts: Uint8Array[]; size: number; seq: number; src: number; dest: number }
+
+/** Application fragments larger than this are not DNP3 (the standard's maximum is 2048). */
+const MAX_FRAGMENT = 4096;
+
+function dissect(b: Uint8Array, off: number, len: number, ctx: PduContext, _toServer: boolean, out: Message[], state?: Record<string, unknown>): void {
+  if (len < 10 || pduLength(b, off, len) !== len) return;
+  const linkLen = b[off + 2]!;
+  const ctrl = b[off + 3]!;
+  const dest = u16le(b, off + 4), src = u16le(b, off + 6);
+  let crcBad = !crcOk(b, off, 8);
+  const user = linkLen - 5;
+  if (user === 0) return; // link-layer only (reset, link status): no application PDU
+  // Remove the block CRCs into a contiguous copy (small: at most 250 bytes).
+  const data = new Uint8Array(user);
+  for (let i = 0, q = off + 10; i < user; ) {
+    const blk = Math.min(16, user - i);
+    if (!crcOk(b, q, blk)) crcBad = true;
+    data.set(b.subarray(q, q + blk), i);
+    i += blk; q += blk + 2;
+  }
+  const transport = data[0]!;
+  const fir = (transport & 0x40) !== 0, fin = (transport & 0x80) !== 0, seq = transport & 0x3f;
+  let app: Uint8Array = data.subarray(1);
+  if (!(fir && fin)) {
+    // Multi-frame fragment: join transport segments and report the fragment when its last segment arrives.
+    if (state === undefined) { if (!fir) return; }
+    else {
+      const prev = state.dnp3 as Reassembly | undefined;
+      if (fir) {
+        state.dnp3 = { parts: [app.slice()], size: app.length, seq, src, dest } satisfies Reassembly;
+        return;
+      }
+      if (prev === undefined || prev.src !== src || prev.dest !== dest || ((prev.seq + 1) & 0x3f) !== seq || prev.size + app.length > MAX_FRAGMENT) {
+        state.dnp3 = undefined;
+        return;
+      }
+      prev.parts.push(app.slice()); prev.size += app.length; prev.seq = seq;
+      if (!fin) return;
+      state.dnp3 = undefined;
+      const joined = new Uint8Array(prev.size);
+      let at = 0;
+      for (const part of prev.parts) { joined.set(part, at); at += part.length; }
+      app = joined;
+    }
+  }
+  application(app, ctx, out, { ctrl, src, dest, crcBad, fin });
+}
+
+function application(d: Uint8Array, ctx: PduContext, out: Message[], link: { ctrl: number; src: number; dest: number; crcBad: boolean; fin: boolean }): void {
+  const m = newMessage(ctx, 'dnp3');
+  out.push(m);
+  m.unit = link.dest;
+  const fields: Record<string, string | number | boolean> = { link_dir: (link.ctrl & 0x80) !== 0, src_addr: link.src, dst_addr: link.dest, transport_fin: link.fin };
+  m.fields = fields;
+  if (link.crcBad) m.anomaly = 'link CRC mismatch';
+  const n = d.length;
+  if (n < 2) { m.anomaly ??= 'application header truncated'; return; }
+  const ac = d[0]!, fc = d[1]!;
+  m.txId = ac & 0x0f;
+  m.func = fc;
+  m.funcName = DNP3_FUNCTIONS[fc] ?? `FUNCTION_${fc}`;
+  fields.app_control = ac;
+  const response = fc >= 129;
+  m.role = fc === 130 ? 'unsolicited' : response ? 'response' : 'request';
+  fields[response ? 'fc_reply' : 'fc_request'] = m.funcName;
+  let p = 2;
+  if (response) {
+    if (n < 4) { m.anomaly ??= 'IIN truncated'; return; }
+    fields.iin = (d[2]! << 8) | d[3]!;
+    // IIN2: bit 0 function not supported, 1 object unknown, 2 parameter error.
+    if (d[3]! & 0x07) m.exception = d[3]! & 0x07;
+    p = 4;
+  } else {
+    m.write = DNP3_WRITES.has(fc);
+  }
+  m.targets = objectHeaders(d, p, n, m);
+}
+
+/** Walk object headers: group, variation, qualifier and range; stops at objects of unknown size. */
+function objectHeaders(d: Uint8Array, p: number, end: number, m: Message): Target[] | null {
+  const targets: Target[] = [];
+  const values: number[] = [];
+  while (p + 3 <= end && targets.length < 32) {
+    const g = d[p]!, v = d[p + 1]!, q = d[p + 2]!;
+    const prefix = (q >> 4) & 7, range = q & 0x0f;
+    p += 3;
+    let start = 0, count = 0;
+    if (range === 0 || range === 1 || range === 2) {
+      const w = range === 0 ? 1 : range === 1 ? 2 : 4;
+      if (p + 2 * w > end) { m.anomaly ??= 'object range truncated'; break; }
+      start = w === 1 ? d[p]! : w === 2 ? u16le(d, p) : u32le(d, p);
+      const stop = w === 1 ? d[p + w]! : w === 2 ? u16le(d, p + w) : u32le(d, p + w);
+      if (stop < start) { m.anomaly ??= `object range ${start}..${stop} reversed`; break; }
+      count = stop - start + 1;
+      p += 2 * w;
+    } else if (range === 6) {
+      count = 0;
+    } else if (range === 7 || range === 8 || range === 9) {
+      const w = range === 7 ? 1 : range === 8 ? 2 : 4;
+      if (p + w > end) { m.anomaly ??= 'object count truncated'; break; }
+      count = w === 1 ? d[p]! : w === 2 ? u16le(d, p) : u32le(d, p);
+      p += w;
+    } else {
+      break; // virtual addresses / free format: stop walking
+    }
+    const space = `g${g}v${v}`;
+    const size = OBJECT_SIZE[g * 256 + v];
+    const prefixBytes = prefix === 1 ? 1 : prefix === 2 ? 2 : prefix === 3 ? 4 : 0;
+    if (prefixBytes > 0 && count > 0 && size !== undefined) {
+      // Indexed objects (e.g. CROB with a 2-byte index): the first index is the point number.
+      if (p + prefixBytes <= end) start = prefixBytes === 1 ? d[p]! : prefixBytes === 2 ? u16le(d, p) : u32le(d, p);
+    }
+    targets.push({ space, start, count: range === 6 ? 0 : count });
+    if (m.role === 'request' && m.func === 1) continue; // READ carries headers only
+    if (size === undefined) break;
+    if (size > 0 && count > 0 && g === 30 && (v === 2 || v === 4) && prefixBytes === 0) {
+      for (let i = 0; i < count && p + i * size + size <= end && values.length < 256; i++) {
+        const o = p + i * size + (v === 2 ? 1 : 0);
+        values.push((u16le(d, o) << 16) >> 16);
+      }
+    }
+    p += count * (size + prefixBytes);
+  }
+  if (values.length) m.values = values;
+  return targets.length ? targets : null;
+}
+
+export const dnp3Tcp: StreamDissector = { protocol: 'dnp3', ports: [20000], pduLength, dissect };
+
+/** DNP3 over UDP: a datagram may hold several link frames. */
+export const dnp3Udp: DatagramDissector = {
+  protocol: 'dnp3',
+  ports: [20000],
+  dissect(b, off, len, ctx, toServer, out) {
+    let p = off;
+    const end = off + len;
+    while (p < end) {
+      const n = pduLength(b, p, end - p);
+      if (n <= 0 || p + n > end) return;
+      dissect(b, p, n, ctx, toServer, out);
+      p += n;
+    }
+  },
+};

@@ -1,0 +1,112 @@
+import type { DatagramDissector, StreamDissector } from '../protocol.js';
+import { newMessage, type IdentityFacts, type Message, type PduContext } from '../message.js';
+import { ascii, u16be, u16le, u32le, ipv4String, u32be, hex } from '../bytes.js';
+import { dissectCip } from './cip.js';
+
+const COMMANDS: Record<number, string> = {
+  0x00: 'NOP', 0x04: 'LIST_SERVICES', 0x63: 'LIST_IDENTITY', 0x64: 'LIST_INTERFACES', 0x65: 'REGISTER_SESSION',
+  0x66: 'UNREGISTER_SESSION', 0x6f: 'SEND_RR_DATA', 0x70: 'SEND_UNIT_DATA', 0x72: 'INDICATE_STATUS', 0x73: 'CANCEL',
+};
+/** CIP device types (Volume 1, device profiles). */
+const DEVICE_TYPES: Record<number, string> = {
+  0x00: 'Generic Device', 0x02: 'AC Drive', 0x07: 'General Purpose Discrete I/O', 0x0c: 'Communications Adapter',
+  0x0e: 'Programmable Logic Controller', 0x18: 'Human-Machine Interface', 0x2b: 'Generic Device (keyable)',
+};
+const VENDORS: Record<number, string> = { 1: 'Rockwell Automation/Allen-Bradley' };
+
+function pduLength(b: Uint8Array, off: number, avail: number): number {
+  if (avail < 24) return 0;
+  const cmd = u16le(b, off);
+  if (COMMANDS[cmd] === undefined) return -1;
+  const len = u16le(b, off + 2);
+  return 24 + len;
+}
+
+function encapsulation(b: Uint8Array, off: number, len: number, ctx: PduContext, toServer: boolean, out: Message[]): void {
+  const m = newMessage(ctx, 'enip');
+  out.push(m);
+  const cmd = u16le(b, off);
+  m.func = cmd;
+  m.funcName = COMMANDS[cmd] ?? `COMMAND_0x${cmd.toString(16)}`;
+  const status = u32le(b, off + 8);
+  m.fields = { enip_command: m.funcName, session_handle: u32le(b, off + 4), enip_status: status };
+  if (status !== 0) m.exception = status;
+  const end = off + len;
+  const d = off + 24;
+  if (24 + u16le(b, off + 2) !== len) m.anomaly = 'encapsulation length mismatch';
+  // ListIdentity/ListServices requests have no data; replies carry items.
+  const isReply = end > d;
+  m.role = cmd === 0x63 || cmd === 0x04 || cmd === 0x64 ? (isReply ? 'response' : 'request') : toServer ? 'request' : 'response';
+  if (cmd === 0x63 && isReply) { listIdentity(m, b, d, end); return; }
+  if ((cmd === 0x6f || cmd === 0x70) && d + 8 <= end) cpfItems(b, d + 6, end, ctx, out, m, cmd === 0x70);
+}
+
+/** Common Packet Format: item count, then (type, length, data); CIP rides in data items. */
+function cpfItems(b: Uint8Array, p: number, end: number, ctx: PduContext, out: Message[], m: Message, connected: boolean): void {
+  const count = u16le(b, p);
+  p += 2;
+  for (let i = 0; i < count && p + 4 <= end; i++) {
+    const type = u16le(b, p), ilen = u16le(b, p + 2);
+    const data = p + 4;
+    if (data + ilen > end) { m.anomaly = 'CPF item overruns the packet'; return; }
+    if (type === 0x00b2 && !connected) dissectCip(b, data, data + ilen, ctx, out);
+    else if (type === 0x00b1 && connected && ilen > 2) dissectCip(b, data + 2, data + ilen, ctx, out);
+    else if (type === 0x00a1 && ilen >= 4) m.fields!.connection_id = u32le(b, data);
+    p = data + ilen;
+  }
+}
+
+function listIdentity(m: Message, b: Uint8Array, p: number, end: number): void {
+  if (p + 2 > end) return;
+  const count = u16le(b, p);
+  p += 2;
+  for (let i = 0; i < count && p + 4 <= end; i++) {
+    const type = u16le(b, p), ilen = u16le(b, p + 2);
+    const d = p + 4;
+    if (d + ilen > end) { m.anomaly = 'identity item overruns the packet'; return; }
+    if (type === 0x0c && ilen >= 33) {
+      const vendor = u16le(b, d + 18), dtype = u16le(b, d + 20), product = u16le(b, d + 22);
+      const nameLen = b[d + 32]!;
+      const id: IdentityFacts = {
+        vendor: VENDORS[vendor] ?? `CIP vendor ${vendor}`,
+        deviceType: DEVICE_TYPES[dtype] ?? `CIP device type 0x${dtype.toString(16)}`,
+        firmware: `${b[d + 24]}.${b[d + 25]}`,
+        serial: hex(b, d + 28, 4).match(/../g)!.reverse().join(''),
+        product: d + 33 + nameLen <= d + ilen ? ascii(b, d + 33, nameLen) : undefined,
+      };
+      if (id.product === undefined) delete id.product;
+      const ip = u32be(b, d + 6);
+      if (ip !== 0) id.ip = ipv4String(ip);
+      m.identity = id;
+      m.fields = { ...m.fields, vendor_id: vendor, device_type: dtype, product_code: product, status: u16le(b, d + 26), socket_port: u16be(b, d + 4) };
+    }
+    p = d + ilen;
+  }
+}
+
+export const enipTcp: StreamDissector = { protocol: 'enip', ports: [44818], pduLength, dissect: encapsulation };
+
+/** UDP 44818 carries encapsulation (ListIdentity broadcasts); UDP 2222 carries class 0/1 I/O in bare CPF. */
+export const enipUdp: DatagramDissector = {
+  protocol: 'enip',
+  ports: [44818, 2222],
+  dissect(b, off, len, ctx, toServer, out) {
+    if (ctx.srcPort === 2222 || ctx.dstPort === 2222) {
+      if (len < 2) return;
+      const m = newMessage(ctx, 'enip');
+      m.funcName = 'IO';
+      m.role = 'unsolicited';
+      if (len >= 10 && u16le(b, off + 2) === 0x8002) m.fields = { connection_id: u32le(b, off + 6), sequence: len >= 14 ? u32le(b, off + 10) : -1 };
+      out.push(m);
+      return;
+    }
+    let p = off;
+    const end = off + len;
+    while (end - p >= 24) {
+      const n = pduLength(b, p, end - p);
+      if (n <= 0 || p + n > end) return;
+      encapsulation(b, p, n, ctx, toServer, out);
+      p += n;
+    }
+  },
+};

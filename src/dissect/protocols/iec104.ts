@@ -1,0 +1,111 @@
+import type { StreamDissector } from '../protocol.js';
+import { newMessage, type Target } from '../message.js';
+import { u16le, u24le } from '../bytes.js';
+import { CAUSES, ELEMENT_SIZE, TYPE_NAMES, U_FUNCTIONS } from './iec104-tables.js';
+
+/**
+ * Command and parameter types change the controlled station (interrogation and read are requests for data,
+ * not changes; clock sync, reset process, set-points and parameters are).
+ */
+function isWrite(type: number): boolean {
+  return (type >= 45 && type <= 69) || type === 103 || type === 104 || type === 105 || type === 106 || type === 107
+    || (type >= 110 && type <= 113) || type === 124 || type === 125;
+}
+
+/** IEC 60870-5-104: APCI (start 0x68, length, four control octets) and, in I-format, one ASDU. */
+export const iec104: StreamDissector = {
+  protocol: 'iec104',
+  ports: [2404],
+  pduLength(b, off, avail) {
+    if (avail < 1) return 0;
+    if (b[off] !== 0x68) return -1;
+    if (avail < 2) return 0;
+    const len = b[off + 1]!;
+    return len < 4 ? -1 : len + 2;
+  },
+  dissect(b, off, len, ctx, toServer, out) {
+    const m = newMessage(ctx, 'iec104');
+    out.push(m);
+    const c1 = b[off + 2]!;
+    m.role = toServer ? 'request' : 'response';
+    if ((c1 & 1) === 1) {
+      if ((c1 & 3) === 1) {
+        m.funcName = 'S';
+        m.fields = { apdu_type: 'S', recv_seq: u16le(b, off + 4) >> 1 };
+      } else {
+        const bits = c1 & 0xfc;
+        m.subfunc = bits;
+        m.funcName = U_FUNCTIONS[bits] ?? `U_0x${bits.toString(16)}`;
+        m.fields = { apdu_type: 'U', u_function: m.funcName };
+        m.role = (bits & 0x54) !== 0 ? 'request' : 'response';
+      }
+      if (len !== 6) m.anomaly = `${m.funcName}-format APDU of length ${len - 2}, expected 4`;
+      return;
+    }
+    const fields: Record<string, string | number | boolean> = { apdu_type: 'I', send_seq: u16le(b, off + 2) >> 1, recv_seq: u16le(b, off + 4) >> 1 };
+    m.fields = fields;
+    const a = off + 6, end = off + len;
+    if (end - a < 6) { m.anomaly = 'ASDU header truncated'; return; }
+    const type = b[a]!, vsq = b[a + 1]!, cot = b[a + 2]!;
+    const sq = (vsq & 0x80) !== 0, n = vsq & 0x7f;
+    const cause = cot & 0x3f;
+    m.func = type;
+    m.funcName = TYPE_NAMES[type] ?? `TYPE_${type}`;
+    m.unit = u16le(b, a + 4);
+    fields.info_obj_type = m.funcName;
+    fields.cause_tx = CAUSES[cause] ?? `cause_${cause}`;
+    fields.negative = (cot & 0x40) !== 0;
+    fields.test = (cot & 0x80) !== 0;
+    fields.originator_address = b[a + 3]!;
+    fields.common_address = m.unit;
+    fields.num_objects = n;
+    fields.sq = sq;
+    if (fields.negative) m.exception = cause;
+    // Direction by cause: activation/deactivation go to the controlled station; confirmations come back.
+    m.role = cause === 6 || cause === 8 || cause === 5 ? 'request' : cause === 3 || cause === 1 || cause === 2 || cause === 20 ? 'unsolicited' : 'response';
+    m.write = isWrite(type) && (cause === 6 || cause === 8);
+    const size = ELEMENT_SIZE[type];
+    let p = a + 6;
+    if (n === 0) return;
+    if (size === undefined) {
+      if (p + 3 <= end) m.targets = [{ space: 'ioa', start: u24le(b, p), count: 1 }];
+      return;
+    }
+    const values: number[] = [];
+    const targets: Target[] = [];
+    if (sq) {
+      if (p + 3 + n * size > end) { m.anomaly = 'information objects truncated'; }
+      const ioa = p + 3 <= end ? u24le(b, p) : 0;
+      targets.push({ space: 'ioa', start: ioa, count: n });
+      p += 3;
+      for (let i = 0; i < n && p + size <= end; i++, p += size) { const v = value(b, p, type); if (v !== null) values.push(v); }
+    } else {
+      if (p + n * (3 + size) > end) m.anomaly = 'information objects truncated';
+      for (let i = 0; i < n && p + 3 + size <= end; i++, p += 3 + size) {
+        const ioa = u24le(b, p);
+        const last = targets[targets.length - 1];
+        if (last && last.start + last.count === ioa) last.count++;
+        else targets.push({ space: 'ioa', start: ioa, count: 1 });
+        const v = value(b, p + 3, type);
+        if (v !== null) values.push(v);
+      }
+    }
+    m.targets = targets.length ? targets : null;
+    if (values.length) m.values = values;
+  },
+};
+
+/** The process value of one element for the common measured and command types. */
+function value(b: Uint8Array, p: number, type: number): number | null {
+  switch (type) {
+    case 1: case 2: case 30: case 45: case 58: return b[p]! & 1;
+    case 3: case 4: case 31: case 46: case 59: return b[p]! & 3;
+    case 9: case 10: case 11: case 12: case 34: case 35: case 48: case 49: case 61: case 62: case 110: case 111:
+      return (u16le(b, p) << 16) >> 16;
+    case 13: case 14: case 36: case 50: case 63: case 112: {
+      const f = new DataView(b.buffer, b.byteOffset + p, 4).getFloat32(0, true);
+      return Number.isFinite(f) ? Math.round(f * 1e6) / 1e6 : null;
+    }
+    default: return null;
+  }
+}

@@ -1,0 +1,242 @@
+import type { StreamDissector } from '../protocol.js';
+import { newMessage, type Message, type Target, type IdentityFacts } from '../message.js';
+import { u16be, ascii } from '../bytes.js';
+
+/** Public Modbus function codes (Modbus Application Protocol v1.1b3), names in Zeek ICSNPP style. */
+const NAMES: Record<number, string> = {
+  1: 'READ_COILS', 2: 'READ_DISCRETE_INPUTS', 3: 'READ_HOLDING_REGISTERS', 4: 'READ_INPUT_REGISTERS',
+  5: 'WRITE_SINGLE_COIL', 6: 'WRITE_SINGLE_REGISTER', 7: 'READ_EXCEPTION_STATUS', 8: 'DIAGNOSTICS',
+  11: 'GET_COMM_EVENT_COUNTER', 12: 'GET_COMM_EVENT_LOG', 15: 'WRITE_MULTIPLE_COILS', 16: 'WRITE_MULTIPLE_REGISTERS',
+  17: 'REPORT_SLAVE_ID', 20: 'READ_FILE_RECORD', 21: 'WRITE_FILE_RECORD', 22: 'MASK_WRITE_REGISTER',
+  23: 'READ_WRITE_MULTIPLE_REGISTERS', 24: 'READ_FIFO_QUEUE', 43: 'ENCAP_INTERFACE_TRANSPORT', 90: 'UMAS',
+};
+const FUNC_NAMES: string[] = Array.from({ length: 128 }, (_, i) => NAMES[i] ?? `FUNCTION_${i}`);
+const DEVICE_ID_OBJECTS: Record<number, keyof IdentityFacts | 'url' | 'application'> = {
+  0: 'vendor', 1: 'product', 2: 'firmware', 3: 'url', 4: 'product', 5: 'model', 6: 'application',
+};
+/** Diagnostics sub-functions that change the device's state (restart comms, force listen-only, clear counters). */
+const DIAG_WRITES = new Set([1, 4, 10, 20]);
+
+/** Modbus/TCP: MBAP header (transaction, protocol 0, length, unit) then the PDU. */
+export const modbus: StreamDissector = {
+  protocol: 'modbus',
+  ports: [502],
+  pduLength(b, off, avail) {
+    if (avail < 8) return avail >= 4 && (b[off + 2] !== 0 || b[off + 3] !== 0) ? -1 : 0;
+    if (b[off + 2] !== 0 || b[off + 3] !== 0) return -1;
+    const len = u16be(b, off + 4);
+    if (len < 2 || len > 254) return -1;
+    return 6 + len;
+  },
+  dissect(b, off, len, ctx, toServer, out) {
+    const m = newMessage(ctx, 'modbus');
+    m.txId = u16be(b, off);
+    m.unit = b[off + 6]!;
+    m.role = toServer ? 'request' : 'response';
+    out.push(m);
+    const fc = b[off + 7]!;
+    const p = off + 8, end = off + len;
+    if (fc & 0x80) {
+      m.func = fc & 0x7f;
+      m.funcName = FUNC_NAMES[m.func]!;
+      m.exception = end > p ? b[p]! : -1;
+      if (end <= p) m.anomaly = 'exception response without code';
+      return;
+    }
+    m.func = fc;
+    m.funcName = FUNC_NAMES[fc]!;
+    if (toServer) request(m, b, p, end); else response(m, b, p, end);
+  },
+};
+
+function range(space: string, start: number, count: number): Target[] {
+  return [{ space, start, count }];
+}
+
+function words(b: Uint8Array, p: number, n: number, end: number): number[] {
+  const v: number[] = [];
+  for (let i = 0; i < n && p + 2 * i + 1 < end; i++) v.push(u16be(b, p + 2 * i));
+  return v;
+}
+
+function bits(b: Uint8Array, p: number, n: number, end: number): number[] {
+  const v: number[] = [];
+  for (let i = 0; i < n && p + (i >> 3) < end; i++) v.push((b[p + (i >> 3)]! >> (i & 7)) & 1);
+  return v;
+}
+
+function need(m: Message, have: number, want: number): boolean {
+  if (have >= want) return true;
+  m.anomaly = `${m.funcName} truncated: ${have} of ${want} bytes`;
+  return false;
+}
+
+const READ_SPACE: Record<number, string> = { 1: 'coil', 2: 'discrete_input', 3: 'holding_register', 4: 'input_register' };
+
+function request(m: Message, b: Uint8Array, p: number, end: number): void {
+  const n = end - p;
+  switch (m.func) {
+    case 1: case 2: case 3: case 4: {
+      if (!need(m, n, 4)) return;
+      const qty = u16be(b, p + 2);
+      m.targets = range(READ_SPACE[m.func]!, u16be(b, p), qty);
+      const max = m.func <= 2 ? 2000 : 125;
+      if (qty === 0 || qty > max) m.anomaly = `quantity ${qty} outside 1..${max}`;
+      return;
+    }
+    case 5: {
+      if (!need(m, n, 4)) return;
+      m.write = true;
+      const v = u16be(b, p + 2);
+      m.targets = range('coil', u16be(b, p), 1);
+      m.values = [v === 0xff00 ? 1 : 0];
+      if (v !== 0xff00 && v !== 0) m.anomaly = `coil value 0x${v.toString(16)} is neither ON nor OFF`;
+      return;
+    }
+    case 6:
+      if (!need(m, n, 4)) return;
+      m.write = true;
+      m.targets = range('holding_register', u16be(b, p), 1);
+      m.values = [u16be(b, p + 2)];
+      return;
+    case 15: case 16: {
+      if (!need(m, n, 5)) return;
+      m.write = true;
+      const qty = u16be(b, p + 2), bc = b[p + 4]!;
+      const coils = m.func === 15;
+      m.targets = range(coils ? 'coil' : 'holding_register', u16be(b, p), qty);
+      m.values = coils ? bits(b, p + 5, qty, end) : words(b, p + 5, qty, end);
+      const want = coils ? (qty + 7) >> 3 : qty * 2;
+      if (bc !== want || n - 5 < bc) m.anomaly = `byte count ${bc} does not match quantity ${qty}`;
+      return;
+    }
+    case 8:
+      if (!need(m, n, 2)) return;
+      m.subfunc = u16be(b, p);
+      m.write = DIAG_WRITES.has(m.subfunc);
+      return;
+    case 22:
+      if (!need(m, n, 6)) return;
+      m.write = true;
+      m.targets = range('holding_register', u16be(b, p), 1);
+      m.fields = { and_mask: u16be(b, p + 2), or_mask: u16be(b, p + 4) };
+      return;
+    case 23: {
+      if (!need(m, n, 9)) return;
+      m.write = true;
+      const wq = u16be(b, p + 6);
+      m.targets = [
+        { space: 'holding_register', start: u16be(b, p), count: u16be(b, p + 2) },
+        { space: 'holding_register', start: u16be(b, p + 4), count: wq },
+      ];
+      m.values = words(b, p + 9, wq, end);
+      m.fields = { read_start: u16be(b, p), read_quantity: u16be(b, p + 2), write_start: u16be(b, p + 4), write_quantity: wq };
+      return;
+    }
+    case 24:
+      if (!need(m, n, 2)) return;
+      m.targets = range('fifo', u16be(b, p), 1);
+      return;
+    case 20: case 21: {
+      if (!need(m, n, 1)) return;
+      m.write = m.func === 21;
+      // Sub-requests: reference type 6, file number, record number, record length.
+      const targets: Target[] = [];
+      for (let q = p + 1; q + 7 <= end && targets.length < 35; ) {
+        const recLen = u16be(b, q + 5);
+        targets.push({ space: `file_${u16be(b, q + 1)}`, start: u16be(b, q + 3), count: recLen });
+        q += 7 + (m.func === 21 ? recLen * 2 : 0);
+      }
+      m.targets = targets.length ? targets : null;
+      return;
+    }
+    case 43:
+      if (!need(m, n, 1)) return;
+      m.subfunc = b[p]!;
+      if (m.subfunc === 14 && n >= 3) m.fields = { read_device_id_code: b[p + 1]!, object_id: b[p + 2]! };
+      return;
+    case 90:
+      // Schneider UMAS: session/function byte follows; program download/start/stop travel here.
+      if (n >= 2) { m.subfunc = b[p + 1]!; m.write = [0x40, 0x41, 0x42, 0x30, 0x31, 0x32, 0x33, 0x34, 0x40].includes(m.subfunc); }
+      return;
+    default:
+      return;
+  }
+}
+
+function response(m: Message, b: Uint8Array, p: number, end: number): void {
+  const n = end - p;
+  switch (m.func) {
+    case 1: case 2: case 3: case 4: {
+      if (!need(m, n, 1)) return;
+      const bc = b[p]!;
+      if (n - 1 < bc) m.anomaly = `byte count ${bc} exceeds PDU (${n - 1} bytes)`;
+      m.values = m.func <= 2 ? bits(b, p + 1, bc * 8, end) : words(b, p + 1, bc >> 1, end);
+      return;
+    }
+    case 5: case 6:
+      if (!need(m, n, 4)) return;
+      m.write = true;
+      m.targets = range(m.func === 5 ? 'coil' : 'holding_register', u16be(b, p), 1);
+      m.values = [m.func === 5 ? (u16be(b, p + 2) === 0xff00 ? 1 : 0) : u16be(b, p + 2)];
+      return;
+    case 15: case 16:
+      if (!need(m, n, 4)) return;
+      m.write = true;
+      m.targets = range(m.func === 15 ? 'coil' : 'holding_register', u16be(b, p), u16be(b, p + 2));
+      return;
+    case 23: {
+      if (!need(m, n, 1)) return;
+      m.values = words(b, p + 1, b[p]! >> 1, end);
+      return;
+    }
+    case 8:
+      if (n >= 2) m.subfunc = u16be(b, p);
+      return;
+    case 17: {
+      if (!need(m, n, 1)) return;
+      const bc = b[p]!;
+      if (bc >= 2 && n >= 1 + bc) {
+        const run = b[p + bc]!; // run indicator status is the last byte of the server id block
+        const id: IdentityFacts = { plcMode: run === 0xff ? 'RUN' : run === 0 ? 'STOP' : undefined };
+        const text = ascii(b, p + 2, bc - 2);
+        if (text.length >= 3) id.product = text;
+        if (id.plcMode === undefined) delete id.plcMode;
+        m.identity = id;
+        m.fields = { server_id: b[p + 1]! };
+      }
+      return;
+    }
+    case 43:
+      if (!need(m, n, 1)) return;
+      m.subfunc = b[p]!;
+      if (m.subfunc === 14) deviceIdentification(m, b, p, end);
+      return;
+    default:
+      return;
+  }
+}
+
+/** FC 43 / MEI 14 response: conformity, more-follows, next id, count, then (id, length, value) objects. */
+function deviceIdentification(m: Message, b: Uint8Array, p: number, end: number): void {
+  if (end - p < 6) { m.anomaly = 'device identification truncated'; return; }
+  const count = b[p + 5]!;
+  const id: IdentityFacts = {};
+  const fields: Record<string, string | number> = { conformity_level: b[p + 2]!, more_follows: b[p + 3]! };
+  let q = p + 6;
+  for (let i = 0; i < count; i++) {
+    if (q + 2 > end) { m.anomaly = 'device identification object truncated'; break; }
+    const oid = b[q]!, olen = b[q + 1]!;
+    if (q + 2 + olen > end) { m.anomaly = 'device identification object truncated'; break; }
+    const text = ascii(b, q + 2, olen);
+    const key = DEVICE_ID_OBJECTS[oid];
+    if (key === 'url' || key === 'application') fields[key === 'url' ? 'vendor_url' : 'user_application'] = text;
+    else if (key === 'product' && oid === 4) { id.product = text; fields.product_name = text; }
+    else if (key === 'product') { fields.product_code = text; if (!id.product) id.product = text; }
+    else if (key !== undefined) (id as Record<string, string>)[key] = text;
+    else fields[`object_${oid}`] = text;
+    q += 2 + olen;
+  }
+  m.identity = id;
+  m.fields = fields;
+}

@@ -1,0 +1,174 @@
+import type { StreamDissector } from '../protocol.js';
+import { newMessage, type IdentityFacts, type Message, type PduContext, type Target } from '../message.js';
+import { ascii, u16be, u24be } from '../bytes.js';
+import { COTP_DT, parseCotp, tpktLength } from './tpkt-cotp.js';
+import { AREAS, ELEMENT_BYTES, JOB_FUNCTIONS, ROSCTR, USERDATA_GROUPS, USERDATA_SUBFUNCTIONS } from './s7comm-names.js';
+
+const WRITE_FUNCTIONS = new Set([0x05, 0x1a, 0x1b, 0x1c, 0x28, 0x29]);
+
+/** S7comm (0x32) and S7comm-plus (0x72) over COTP over TPKT, TCP port 102. */
+export const s7comm: StreamDissector = {
+  protocol: 's7comm',
+  ports: [102],
+  pduLength: tpktLength,
+  dissect(b, off, len, ctx, toServer, out) {
+    const cotp = parseCotp(b, off, len);
+    if (cotp === null || cotp.pduType !== COTP_DT || cotp.dataLength < 1) return;
+    const p = cotp.dataOffset, n = cotp.dataLength;
+    if (b[p] === 0x32) s7(b, p, n, ctx, toServer, out);
+    else if (b[p] === 0x72) s7plus(b, p, n, ctx, toServer, out);
+  },
+};
+
+function s7(b: Uint8Array, p: number, n: number, ctx: PduContext, toServer: boolean, out: Message[]): void {
+  const m = newMessage(ctx, 's7comm');
+  out.push(m);
+  if (n < 10) { m.anomaly = 'S7 header truncated'; return; }
+  const rosctr = b[p + 1]!;
+  m.txId = u16be(b, p + 4);
+  const plen = u16be(b, p + 6), dlen = u16be(b, p + 8);
+  const hlen = rosctr === 2 || rosctr === 3 ? 12 : 10;
+  if (n < hlen) { m.anomaly = 'S7 header truncated'; return; }
+  const fields: Record<string, string | number | boolean> = { rosctr: ROSCTR[rosctr] ?? `ROSCTR_${rosctr}`, pdu_reference: m.txId };
+  m.fields = fields;
+  if (hlen === 12) {
+    const ec = b[p + 10]!, code = b[p + 11]!;
+    if (ec !== 0 || code !== 0) { m.exception = (ec << 8) | code; fields.error_class = ec; fields.error_code = code; }
+  }
+  const par = p + hlen, dat = par + plen, end = p + n;
+  if (dat + dlen > end) m.anomaly = `parameter/data lengths (${plen}+${dlen}) exceed the PDU`;
+  m.role = rosctr === 1 ? 'request' : rosctr === 7 ? (toServer ? 'request' : 'response') : 'response';
+  if (rosctr === 7) { userdata(m, b, par, plen, dat, Math.min(dlen, Math.max(0, end - dat)), end, fields); return; }
+  if (plen < 1 || par >= end) { if (rosctr !== 2) m.anomaly ??= 'S7 PDU without parameters'; return; }
+  const fn = b[par]!;
+  m.func = fn;
+  m.funcName = JOB_FUNCTIONS[fn] ?? `FUNCTION_0x${fn.toString(16)}`;
+  fields.function_code = fn; fields.function_name = m.funcName;
+  m.write = rosctr === 1 && WRITE_FUNCTIONS.has(fn);
+  if ((fn === 0x04 || fn === 0x05) && rosctr === 1 && par + 2 <= end) m.targets = items(b, par + 2, b[par + 1]!, Math.min(end, par + plen));
+  if (fn === 0x28 && rosctr === 1) {
+    // PI service name is the last string in the parameter block (e.g. _INSE, _DELE, P_PROGRAM, _MODU).
+    const name = piService(b, par, Math.min(end, par + plen));
+    if (name) { fields.pi_service = name; m.funcName = `PI_SERVICE ${name}`; }
+  }
+  if (fn === 0xf0 && plen >= 8) { fields.max_amq_calling = u16be(b, par + 2); fields.max_amq_called = u16be(b, par + 4); fields.pdu_length = u16be(b, par + 6); }
+}
+
+function items(b: Uint8Array, q: number, count: number, end: number): Target[] | null {
+  const out: Target[] = [];
+  for (let i = 0; i < count && q + 2 <= end; i++) {
+    const spec = b[q]!, ilen = b[q + 1]!;
+    if (spec === 0x12 && ilen >= 10 && b[q + 2] === 0x10 && q + 12 <= end) {
+      const ts = b[q + 3]!, length = u16be(b, q + 4), db = u16be(b, q + 6), area = b[q + 8]!, addr = u24be(b, q + 9);
+      const name = area === 0x84 || area === 0x85 ? `${AREAS[area]}${db}` : AREAS[area] ?? `AREA_0x${area.toString(16)}`;
+      const bytes = ts === 1 ? 1 : length * (ELEMENT_BYTES[ts] ?? 1);
+      out.push({ space: name, start: ts === 1 ? addr >> 3 : addr >> 3, count: Math.max(1, bytes) });
+    }
+    q += 2 + ilen;
+  }
+  return out.length ? out : null;
+}
+
+function piService(b: Uint8Array, par: number, end: number): string {
+  // Layout: function, 7 unknown bytes, parameter block length (2), block, string length, service name.
+  if (par + 10 > end) return '';
+  const blockLen = u16be(b, par + 8);
+  const s = par + 10 + blockLen;
+  if (s >= end) return '';
+  const slen = b[s]!;
+  return s + 1 + slen <= end ? ascii(b, s + 1, slen) : '';
+}
+
+function userdata(m: Message, b: Uint8Array, par: number, plen: number, dat: number, dlen: number, end: number, fields: Record<string, string | number | boolean>): void {
+  if (plen < 8 || par + 8 > end) { m.anomaly = 'userdata parameters truncated'; return; }
+  const typeGroup = b[par + 5]!;
+  const group = typeGroup & 0x0f, type = typeGroup >> 4;
+  const sub = b[par + 6]!;
+  m.func = group;
+  m.subfunc = sub;
+  m.funcName = USERDATA_GROUPS[group] ?? `GROUP_${group}`;
+  const subName = USERDATA_SUBFUNCTIONS[group]?.[sub] ?? `SUBFUNCTION_${sub}`;
+  fields.function_code = group; fields.function_name = m.funcName;
+  fields.subfunction_code = sub; fields.subfunction_name = subName;
+  m.role = type === 4 ? 'request' : type === 8 ? 'response' : type === 0 ? 'unsolicited' : m.role;
+  if (plen >= 12 && par + 12 <= end) {
+    const err = u16be(b, par + 10);
+    if (err !== 0) { m.exception = err; fields.error_code = err; }
+  }
+  m.write = (group === 7 && (sub === 2 || sub === 4)) || (group === 1 && sub === 0x10) || (group === 5 && sub === 1);
+  if (group === 4 && sub === 1 && dlen >= 8 && dat + 8 <= end && b[dat] === 0xff) szl(m, b, dat, Math.min(end, dat + dlen), type === 4, fields);
+}
+
+/** SZL (system status list) read: the request names id/index; responses carry identity and CPU mode. */
+function szl(m: Message, b: Uint8Array, d: number, end: number, request: boolean, fields: Record<string, string | number | boolean>): void {
+  const id = u16be(b, d + 4), index = u16be(b, d + 6);
+  fields.szl_id = `0x${id.toString(16).padStart(4, '0')}`; fields.szl_index = `0x${index.toString(16).padStart(4, '0')}`;
+  m.targets = [{ space: 'SZL', start: id, count: 1 }];
+  if (request || d + 12 > end) return;
+  const recLen = u16be(b, d + 8), count = u16be(b, d + 10);
+  let r = d + 12;
+  const idf: IdentityFacts = {};
+  const key = id & 0x00ff;
+  for (let i = 0; i < count && recLen > 0 && r + recLen <= end; i++, r += recLen) {
+    if (key === 0x11 && recLen >= 28) {
+      const idx = u16be(b, r);
+      const text = ascii(b, r + 2, 20);
+      if (idx === 1 && text) idf.model = text;
+      if (idx === 6 && text) idf.hardware = text;
+      // Firmware version: the record's last three bytes (major, minor, patch) for the firmware index.
+      if (idx === 7 || (idx === 1 && !idf.firmware)) idf.firmware = `V${b[r + recLen - 3]}.${b[r + recLen - 2]}.${b[r + recLen - 1]}`;
+    } else if (key === 0x1c && recLen >= 34) {
+      const idx = u16be(b, r);
+      const text = ascii(b, r + 2, 32);
+      if (!text) continue;
+      if (idx === 1) idf.hostname = text;
+      else if (idx === 2) idf.product = text;
+      else if (idx === 3) fields.plant_id = text;
+      else if (idx === 4) fields.copyright = text;
+      else if (idx === 5) idf.serial = text;
+      else if (idx === 7) idf.model ??= text;
+    } else if (key === 0x24 && recLen >= 4) {
+      const mode = b[r + 3]!;
+      idf.plcMode = mode === 0x08 ? 'RUN' : mode === 0x03 || mode === 0x04 ? 'STOP' : mode === 0x05 ? 'STARTUP' : `MODE_${mode}`;
+    }
+  }
+  if (Object.keys(idf).length) {
+    if (!idf.vendor) idf.vendor = 'Siemens';
+    m.identity = idf;
+  }
+}
+
+const PLUS_OPCODES: Record<number, string> = { 0x31: 'REQUEST', 0x32: 'RESPONSE', 0x33: 'NOTIFICATION', 0x02: 'RESPONSE2' };
+const PLUS_FUNCTIONS: Record<number, string> = {
+  0x04bb: 'EXPLORE', 0x04ca: 'CREATE_OBJECT', 0x04d4: 'DELETE_OBJECT', 0x04f2: 'SET_VARIABLE', 0x0524: 'GET_VARIABLE',
+  0x0542: 'SET_MULTI_VARIABLES', 0x054c: 'GET_MULTI_VARIABLES', 0x0556: 'BEGIN_SEQUENCE', 0x0560: 'END_SEQUENCE',
+  0x056b: 'INVOKE', 0x0586: 'GET_VAR_SUBSTREAMED', 0x0598: 'SET_VAR_SUBSTREAMED',
+};
+const PLUS_WRITES = new Set([0x04ca, 0x04d4, 0x04f2, 0x0542, 0x056b, 0x0598]);
+
+/** S7comm-plus (S7-1200/1500): version, length, then opcode and function for data PDUs (v1–v3). */
+function s7plus(b: Uint8Array, p: number, n: number, ctx: PduContext, toServer: boolean, out: Message[]): void {
+  const m = newMessage(ctx, 's7comm_plus');
+  out.push(m);
+  if (n < 4) { m.anomaly = 'S7comm-plus header truncated'; return; }
+  const version = b[p + 1]!;
+  m.fields = { version };
+  m.role = toServer ? 'request' : 'response';
+  // Integrity-protected versions carry a digest before the data (v3: 1 length byte + 32 bytes).
+  let q = p + 4;
+  if (version === 3 && n >= 4 + 33) q += 1 + b[q]!;
+  if (q + 5 > p + n) return;
+  const opcode = b[q]!;
+  m.fields.opcode = PLUS_OPCODES[opcode] ?? `OPCODE_0x${opcode.toString(16)}`;
+  if (opcode === 0x31 || opcode === 0x32) {
+    const fn = u16be(b, q + 3);
+    m.func = fn;
+    m.funcName = PLUS_FUNCTIONS[fn] ?? `FUNCTION_0x${fn.toString(16)}`;
+    m.role = opcode === 0x31 ? 'request' : 'response';
+    m.write = opcode === 0x31 && PLUS_WRITES.has(fn);
+    if (q + 7 <= p + n) m.txId = u16be(b, q + 5);
+  } else if (opcode === 0x33) {
+    m.role = 'unsolicited';
+    m.funcName = 'NOTIFICATION';
+  }
+}
