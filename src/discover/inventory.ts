@@ -75,7 +75,7 @@ export class Inventory {
     const es = this.current;
     if (es === undefined) return;
     const e = es.e;
-    if (e.protocol !== m.protocol && !e.protocols.includes(m.protocol)) this.addProtocol(es, m.protocol);
+    if (!e.protocols.includes(m.protocol)) this.addProtocol(es, m.protocol);
 
     const pidx = PROTOCOL_INDEX[m.protocol] ?? 0;
     const fkey = functionKeyNumber(m.protocol, m.func);
@@ -124,7 +124,17 @@ export class Inventory {
       assets.push(s.a); byId.set(s.a.id, s.a);
     }
     const edges: Edge[] = [];
-    for (const es of this.allEdges()) edges.push(this.edgeOut(es));
+    for (const es of this.allEdges()) {
+      const e = this.edgeOut(es);
+      edges.push(e);
+      // Who serves and who uses each industrial protocol, from the edges that carried its messages.
+      for (const p of e.protocols) {
+        if (IDENTITY_PROTOCOLS.has(p)) continue;
+        const server = byId.get(e.server), client = byId.get(e.client);
+        if (server && !server.serves.includes(p)) server.serves.push(p);
+        if (client && !client.uses.includes(p)) client.uses.push(p);
+      }
+    }
     inferRoles(assets, edges);
     assets.sort((x, y) => compareAddr(x.id, y.id));
     edges.sort((x, y) => compareAddr(x.server, y.server) || compareAddr(x.client, y.client) || x.port - y.port);
@@ -197,8 +207,6 @@ export class Inventory {
     if (IDENTITY_PROTOCOLS.has(protocol)) return;
     // The first industrial protocol names the edge (ENIP carries CIP: keep 'enip').
     if (!e.protocols.some((p) => p !== protocol && !IDENTITY_PROTOCOLS.has(p))) e.protocol = protocol;
-    if (es.server !== undefined && !es.server.a.serves.includes(protocol)) es.server.a.serves.push(protocol);
-    if (es.client !== undefined && !es.client.a.uses.includes(protocol)) es.client.a.uses.push(protocol);
   }
 
   private applyIdentity(m: Message, id: IdentityFacts): void {
