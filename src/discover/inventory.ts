@@ -111,11 +111,21 @@ export class Inventory {
     const assets: Asset[] = [];
     const byId = new Map<string, Asset>();
     const byMac = new Map<string, Asset>();
-    for (const s of [...this.assets4.values(), ...this.assetsText.values()]) {
+    for (const s of this.assets4.values()) this.placeAsset(s, assets, byId, byMac);
+    // IPv6 link-local and unspecified sources are the same NICs as the IPv4 hosts: fold them in by MAC.
+    for (const s of this.assetsText.values()) {
       const a = s.a;
-      a.mac = s.announcedMac ?? (s.lastMac !== '' && (this.macIps.get(s.lastMac)?.size ?? 0) < GATEWAY_MAC_IPS ? s.lastMac : a.mac);
-      if (a.mac !== null) { a.macVendor = vendorOf(a.mac) ?? a.macVendor; byMac.set(a.mac, a); }
-      assets.push(a); byId.set(a.id, a);
+      const local = a.id === '::' || a.id.startsWith('fe80:');
+      const twin = local && s.lastMac !== '' ? byMac.get(s.lastMac) : undefined;
+      if (twin !== undefined) {
+        if (a.id !== '::') twin.ips.push(a.id);
+        twin.packetsSent += a.packetsSent; twin.bytesSent += a.bytesSent;
+        twin.packetsReceived += a.packetsReceived; twin.bytesReceived += a.bytesReceived;
+        byId.set(a.id, twin);
+        continue;
+      }
+      if (a.id === '::') continue;
+      this.placeAsset(s, assets, byId, byMac);
     }
     for (const s of this.l2Assets.values()) {
       const twin = byMac.get(s.a.id);
@@ -139,6 +149,13 @@ export class Inventory {
     assets.sort((x, y) => compareAddr(x.id, y.id));
     edges.sort((x, y) => compareAddr(x.server, y.server) || compareAddr(x.client, y.client) || x.port - y.port);
     return { assets, edges };
+  }
+
+  private placeAsset(s: AssetState, assets: Asset[], byId: Map<string, Asset>, byMac: Map<string, Asset>): void {
+    const a = s.a;
+    a.mac = s.announcedMac ?? (s.lastMac !== '' && (this.macIps.get(s.lastMac)?.size ?? 0) < GATEWAY_MAC_IPS ? s.lastMac : a.mac);
+    if (a.mac !== null) { a.macVendor = vendorOf(a.mac) ?? a.macVendor; if (!byMac.has(a.mac)) byMac.set(a.mac, a); }
+    assets.push(a); byId.set(a.id, a);
   }
 
   /** Continue from an earlier snapshot (e.g. loaded from the store), so several captures build one inventory. */

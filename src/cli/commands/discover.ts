@@ -53,7 +53,20 @@ function renderInventory(snap: InventorySnapshot, results: FileResult[]): string
   lines.push(at.toString());
   lines.push('', 'EDGES (client → server)');
   const et = new Table({ head: ['client', 'server', 'protocol', 'port', 'packets', 'functions', 'poll', 'last seen'], style: { head: [], border: [] } });
-  for (const e of snap.edges) et.push(edgeRow(e));
+  // Connection attempts that never carried data (closed ports, scans) fold into one row per pair.
+  const attempts = new Map<string, Edge[]>();
+  for (const e of snap.edges) {
+    if (e.transport === 'tcp' && e.packets <= 3 && e.functions.length === 0 && e.protocols.length === 0) {
+      const k = `${e.client}>${e.server}`;
+      attempts.set(k, [...(attempts.get(k) ?? []), e]);
+    } else et.push(edgeRow(e));
+  }
+  for (const list of attempts.values()) {
+    if (list.length === 1) { et.push(edgeRow(list[0]!)); continue; }
+    const ports = list.map((e) => e.port).sort((a, b) => a - b);
+    const last = Math.max(...list.map((e) => e.lastSeen));
+    et.push([list[0]!.client, list[0]!.server, `${list.length} ports tried`, `tcp/${ports[0]}..${ports.at(-1)}`, String(list.reduce((n, e) => n + e.packets, 0)), 'connection attempts only', '', new Date(last * 1000).toISOString().replace('T', ' ').slice(0, 19)]);
+  }
   lines.push(et.toString());
   const anomalies: Record<string, number> = {};
   for (const r of results) for (const [k, v] of Object.entries({ ...r.summary.anomalies, ...r.stats.anomalies })) anomalies[k] = (anomalies[k] ?? 0) + v;

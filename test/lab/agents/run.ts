@@ -1,0 +1,113 @@
+// Lab agents: real Modbus (modbus-serial) and S7 (snap7) peers, one role per process, run inside a namespace.
+// Usage: node run.js <role> [args]; roles: s7-server IP | hmi PLC SECONDS | historian PLC1 PLC2 SECONDS
+//        | ews PLC1 PLC2 | ews-stop PLC2 | attacker-write PLC1 | reader PLC1 (one FC3 read, prints values)
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+// CommonJS packages without types: the lab only needs a few calls of each.
+/* eslint-disable @typescript-eslint/no-explicit-any */
+const ModbusRTU: any = require('modbus-serial');
+const snap7: any = require('node-snap7');
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function modbusClient(ip: string): Promise<any> {
+  const c = new ModbusRTU();
+  await c.connectTCP(ip, { port: 502 });
+  c.setID(1);
+  c.setTimeout(2000);
+  return c;
+}
+
+function s7Client(ip: string): Promise<any> {
+  const c = new snap7.S7Client();
+  return new Promise((resolve, reject) => c.ConnectTo(ip, 0, 2, (err: unknown) => (err ? reject(new Error(c.ErrorText(err))) : resolve(c))));
+}
+
+function s7<T>(c: any, fn: string, ...args: unknown[]): Promise<T> {
+  return new Promise((resolve, reject) => c[fn](...args, (err: unknown, data: T) => (err ? reject(new Error(`${fn}: ${c.ErrorText(err)}`)) : resolve(data))));
+}
+
+async function main(): Promise<void> {
+  const [role, a, b, c] = process.argv.slice(2);
+  switch (role) {
+    case 's7-server': {
+      const server = new snap7.S7Server();
+      const db1 = Buffer.alloc(64);
+      for (let i = 0; i < 64; i++) db1[i] = i;
+      server.RegisterArea(server.srvAreaDB, 1, db1);
+      server.StartTo(a);
+      // snap7 serves from native threads: hold the server object (GC would stop it) and the event loop open.
+      setInterval(() => server.ServerStatus?.(), 1 << 30);
+      await new Promise(() => undefined);
+      break;
+    }
+    case 'hmi': {
+      // Operator station: fast polling of process values and coils, a setpoint now and then.
+      const m = await modbusClient(a!);
+      const until = Date.now() + Number(b) * 1000;
+      let n = 0;
+      while (Date.now() < until) {
+        await m.readHoldingRegisters(0, 10);
+        await m.readCoils(0, 16);
+        if (++n % 25 === 0) await m.writeRegister(100, 20 + (n / 25) % 3);
+        await sleep(200);
+      }
+      m.close(() => undefined);
+      break;
+    }
+    case 'historian': {
+      const m = await modbusClient(a!);
+      const s = await s7Client(b!);
+      const until = Date.now() + Number(c) * 1000;
+      while (Date.now() < until) {
+        await m.readInputRegisters(0, 20);
+        await s7(s, 'DBRead', 1, 0, 16);
+        await sleep(1000);
+      }
+      m.close(() => undefined);
+      s.Disconnect();
+      break;
+    }
+    case 'ews': {
+      // Engineering workstation: identify the PLCs, read their identity lists, adjust a recipe value.
+      const m = await modbusClient(a!);
+      await m.readDeviceIdentification(1, 0);
+      await m.writeRegisters(110, [5, 6]);
+      m.close(() => undefined);
+      const s = await s7Client(b!);
+      for (const [id, index] of [[0x0011, 0], [0x001c, 0], [0x0424, 0]] as const) {
+        try { await s7(s, 'ReadSZL', id, index); } catch (e) { console.error(String(e)); }
+      }
+      await s7(s, 'DBRead', 1, 0, 32);
+      await s7(s, 'DBWrite', 1, 40, 4, Buffer.from([1, 2, 3, 4]));
+      s.Disconnect();
+      break;
+    }
+    case 'ews-stop': {
+      const s = await s7Client(a!);
+      try { await s7(s, 'PlcStop'); } catch (e) { console.error(String(e)); }
+      s.Disconnect();
+      break;
+    }
+    case 'attacker-write': {
+      // An unauthorised host writing where nobody writes: register 200 and a coil.
+      const m = await modbusClient(a!);
+      await m.writeRegister(200, 9999);
+      await m.writeCoil(5, true);
+      m.close(() => undefined);
+      break;
+    }
+    case 'reader': {
+      const m = await modbusClient(a!);
+      const r = await m.readHoldingRegisters(0, 3);
+      console.log(JSON.stringify(r.data));
+      m.close(() => undefined);
+      break;
+    }
+    default:
+      throw new Error(`unknown role ${role}`);
+  }
+}
+
+main().then(() => process.exit(0), (e: unknown) => { console.error(e instanceof Error ? e.message : e); process.exit(1); });
