@@ -15,7 +15,8 @@ test('the lab plant answers real Modbus and S7 requests from every host, and tea
     await startPlcs(lab);
     for (const host of ['hmi', 'ews', 'historian', 'attacker'] as const) {
       const out = lab.exec(host, process.execPath, [agent, 'reader', HOSTS.plc1]);
-      assert.deepEqual(JSON.parse(out), [0, 10, 20], `${host} reads plc1 holding registers`);
+      // pymodbus 3.0's sequential data block is addressed from 1, so register 0 holds the second value.
+      assert.deepEqual(JSON.parse(out), [10, 20, 30], `${host} reads plc1 holding registers`);
     }
     lab.exec('ews', process.execPath, [agent, 'ews', HOSTS.plc1, HOSTS.plc2]);
   } finally {
