@@ -9,6 +9,8 @@ export interface LiveOptions {
   signal?: AbortSignal;
   /** Snap length; default captures whole frames. */
   snapLen?: number;
+  /** Capture inside this network namespace (`ip netns exec`), e.g. a lab or a container's namespace. */
+  netns?: string;
 }
 
 /**
@@ -20,7 +22,9 @@ export function liveCapture(iface: string, sink: FrameSink, opts: LiveOptions = 
   if (opts.bpf) args.push(...opts.bpf.split(/\s+/).filter(Boolean));
   const parser = new CaptureParser(sink);
   return new Promise((resolve, reject) => {
-    const child = spawn('tcpdump', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = opts.netns
+      ? spawn('ip', ['netns', 'exec', opts.netns, 'tcpdump', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn('tcpdump', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     let aborted = false;
     child.stdout.on('data', (b: Buffer) => parser.feed(b));
