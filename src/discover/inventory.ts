@@ -50,6 +50,7 @@ export class Inventory {
   onPacket(pkt: Packet): void {
     this.current = undefined;
     if (pkt.ipVersion === 0) return;
+    if (!isHostAddress(pkt)) return;
     const src = this.sourceAsset(pkt);
     const dst = pkt.ipVersion === 4 ? this.assets4.get(pkt.dstIp4) : this.assetsText.get(pkt.dstIp);
     const ts = pkt.ts, len = pkt.wireLen;
@@ -235,6 +236,7 @@ export class Inventory {
       s = this.lookupText(ip);
       if (s === undefined) { s = { a: newAsset(ip, m.ts), lastMac: '', announcedMac: null }; this.putAsset(ip, s); }
       if (id.mac !== undefined) s.announcedMac = id.mac;
+      else if (m.transport === 'l2' && !aboutDst && m.srcMac !== '') s.announcedMac ??= m.srcMac;
     } else if (mac !== '') {
       s = this.l2Assets.get(mac);
       if (s === undefined) { s = { a: newAsset('', m.ts, mac), lastMac: mac, announcedMac: mac }; this.l2Assets.set(mac, s); }
@@ -297,6 +299,15 @@ function mergeInto(into: Asset, from: Asset): void {
   }
   into.firstSeen = Math.min(into.firstSeen, from.firstSeen);
   into.lastSeen = Math.max(into.lastSeen, from.lastSeen);
+}
+
+/** Unspecified, broadcast and multicast sources are not devices (DHCP clients without an address, odd stacks). */
+function isHostAddress(pkt: Packet): boolean {
+  if (pkt.ipVersion === 4) {
+    const a = pkt.srcIp4;
+    return a !== 0 && a !== 0xffffffff && (a >>> 28) !== 0xe;
+  }
+  return pkt.srcIp !== '::' && !pkt.srcIp.startsWith('ff');
 }
 
 function ipv4Number(ip: string): number {

@@ -33,9 +33,9 @@ export function inferRoles(assets: Asset[], edges: Edge[]): void {
 
 function decide(a: Asset, client: Edge[], server: Edge[]): [AssetRole, string[]] {
   const dt = (a.identity.deviceType ?? '').toLowerCase();
-  if (/programmable logic controller|\bplc\b|\bcpu\b/.test(dt)) return ['plc', [`device reports type "${a.identity.deviceType}"`]];
+  if (/programmable logic controller|io-controller|\bplc\b|\bcpu\b/.test(dt)) return ['plc', [`device reports type "${a.identity.deviceType}"`]];
   if (/human.machine|\bhmi\b|operator (panel|interface)/.test(dt)) return ['hmi', [`device reports type "${a.identity.deviceType}"`]];
-  if (/adapter|i\/o|\bio\b|drive/.test(dt)) return ['io_device', [`device reports type "${a.identity.deviceType}"`]];
+  if (/adapter|i\/o|io-device|drive/.test(dt)) return ['io_device', [`device reports type "${a.identity.deviceType}"`]];
 
   const served = server.filter((e) => INDUSTRIAL.has(e.protocol) && e.responses + e.requests > 0 && e.server !== e.client);
   const servedProtos = uniq(served.map((e) => e.protocol));

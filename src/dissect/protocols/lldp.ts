@@ -31,7 +31,12 @@ export const lldp: LinkDissector = {
         case 6: {
           const d = ascii(b, p, tlen);
           fields.sys_desc = d;
-          id.product = d.split(/[,;]/)[0]!.trim().slice(0, 80);
+          // Industrial switches write "Vendor, family, model, order number, HW: …, FW: …".
+          const parts = d.split(/[,;]/).map((x) => x.trim()).filter(Boolean);
+          if (parts.length >= 3) {
+            id.vendor = parts[0];
+            id.product = parts.slice(1).filter((x) => !/^(HW|FW|SW)\b/i.test(x)).join(', ').slice(0, 80);
+          } else id.product = d.slice(0, 80);
           const fw = /\b(?:V|version\s*)(\d+(?:\.\d+){1,3})/i.exec(d);
           if (fw) id.firmware = fw[1];
           break;
