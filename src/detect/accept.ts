@@ -27,7 +27,7 @@ export function acceptIntoBaseline(b: Baseline, d: Detection, note: string): Bas
       const server = rest.split('/')[0]!;
       next.edges[id] = {
         id, client: d.src, server, transport: f.transport as EdgeProfile['transport'], port: Number(f.port), protocols: [d.protocol],
-        functions: [], reads: {}, writes: {}, values: {}, pollInterval: null, pollJitter: null, requestRate: 0,
+        functions: [], reads: {}, writes: {}, values: {}, pollInterval: null, pollJitter: null, maxRequestGap: 0, requestRate: 0, requests: 0, anomalyKinds: [],
         firstSeen: d.ts, lastSeen: d.lastTs,
       };
       for (const ip of [d.src, server]) if (!next.assets.includes(ip)) next.assets.push(ip);

@@ -3,6 +3,7 @@ import type { Message } from '../dissect/message.js';
 import type { EdgeAddress } from '../discover/edge-table.js';
 import type { CompiledBaseline, CompiledProfile } from './profile.js';
 import type { Finding } from './detection.js';
+import type { PendingReads } from '../discover/values.js';
 
 /** Per-edge state the engine keeps while detecting; detectors read and update their own fields. */
 export interface EdgeRuntime {
@@ -15,6 +16,8 @@ export interface EdgeRuntime {
   bucketStart: number;
   bucketRequests: number;
   pollingStoppedReported: boolean;
+  /** Read requests awaiting responses, to place response values on addresses (created on demand). */
+  pending?: PendingReads;
 }
 
 export interface DetectContext {

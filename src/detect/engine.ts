@@ -35,6 +35,9 @@ export class DetectionEngine implements DetectContext {
   toServer = true;
   muted = 0;
   private readonly detectors: Detector[];
+  // Each hook only on the detectors that have it: the per-packet loop stays short.
+  private readonly packetHooks: Detector[];
+  private readonly messageHooks: Detector[];
   private readonly agg: Aggregator;
   private readonly table: EdgeTable<EdgeRuntime>;
   private readonly mutes: Mute[];
@@ -44,6 +47,8 @@ export class DetectionEngine implements DetectContext {
   constructor(baseline: Baseline, private readonly opts: EngineOptions = {}) {
     this.baseline = new CompiledBaseline(baseline);
     this.detectors = opts.detectors ?? allDetectors();
+    this.packetHooks = this.detectors.filter((d) => d.onPacket);
+    this.messageHooks = this.detectors.filter((d) => d.onMessage);
     this.agg = new Aggregator(opts.windowSeconds ?? 600, opts.zoneOf);
     this.mutes = opts.mutes ?? [];
     this.table = new EdgeTable<EdgeRuntime>((addr) => ({
@@ -62,15 +67,18 @@ export class DetectionEngine implements DetectContext {
     if (pkt.ipVersion !== 0 && !pkt.fragment) {
       this.edge = this.table.lookup(pkt);
       this.toServer = this.table.toServer;
-      if (!this.toServer) this.edge.answered = true;
+      // A TCP server answers with SYN+ACK or data; a RST from a closed port is no conversation.
+      if (!this.toServer && (pkt.ipProto !== 6 || pkt.payloadLength > 0 || (pkt.tcpFlags & 0x12) === 0x12)) this.edge.answered = true;
     } else {
       this.edge = undefined;
     }
-    for (const d of this.detectors) d.onPacket?.(pkt, this);
+    const hooks = this.packetHooks;
+    for (let i = 0; i < hooks.length; i++) hooks[i]!.onPacket!(pkt, this);
   }
 
   onMessage(m: Message): void {
-    for (const d of this.detectors) d.onMessage?.(m, this);
+    const hooks = this.messageHooks;
+    for (let i = 0; i < hooks.length; i++) hooks[i]!.onMessage!(m, this);
   }
 
   edges(): Iterable<EdgeRuntime> {

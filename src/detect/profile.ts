@@ -8,7 +8,8 @@ export interface CompiledProfile {
   functions: Set<number>;
   protocols: Set<string>;
   writes: Map<string, RangeSet>;
-  values: Map<string, [number, number]>;
+  /** Learned value range per address space and address. */
+  values: Map<string, Map<number, [number, number]>>;
 }
 
 export class CompiledBaseline {
@@ -27,8 +28,21 @@ export class CompiledBaseline {
         functions: new Set(p.functions.map((k) => { const i = k.lastIndexOf(':'); return functionKeyNumber(k.slice(0, i), Number(k.slice(i + 1))); })),
         protocols: new Set(p.protocols),
         writes,
-        values: new Map(Object.entries(p.values)),
+        values: pointsBySpace(p.values),
       });
     }
   }
+}
+
+/** 'space:address' keys from the baseline, regrouped so the hot path looks up numbers, not strings. */
+function pointsBySpace(values: Record<string, [number, number]>): Map<string, Map<number, [number, number]>> {
+  const out = new Map<string, Map<number, [number, number]>>();
+  for (const [key, range] of Object.entries(values)) {
+    const i = key.lastIndexOf(':');
+    const space = key.slice(0, i);
+    let m = out.get(space);
+    if (m === undefined) { m = new Map(); out.set(space, m); }
+    m.set(Number(key.slice(i + 1)), range);
+  }
+  return out;
 }

@@ -17,8 +17,13 @@ export interface EdgeProfile {
   values: Record<string, [min: number, max: number]>;
   pollInterval: number | null;
   pollJitter: number | null;
-  /** Requests per second while the edge was active. */
+  /** Longest pause between requests while learning, seconds. */
+  maxRequestGap: number;
+  /** Requests per second while the edge was active, and how many were seen. */
   requestRate: number;
+  requests: number;
+  /** Kinds of malformed PDUs this edge produced while learning (some devices are just like that). */
+  anomalyKinds: string[];
   firstSeen: number;
   lastSeen: number;
 }
@@ -60,15 +65,18 @@ export function baselineFrom(
       protocols: e.protocols.length ? e.protocols : [e.protocol],
       functions: [...new Set(e.functions.map((f) => functionKey(f.protocol, f.func)))],
       reads, writes, values: values.get(e.id) ?? {},
-      pollInterval: e.pollInterval, pollJitter: e.pollJitter,
-      requestRate: e.requests / active, firstSeen: e.firstSeen, lastSeen: e.lastSeen,
+      pollInterval: e.pollInterval, pollJitter: e.pollJitter, maxRequestGap: e.maxRequestGap ?? 0,
+      requestRate: e.requests / active, requests: e.requests, anomalyKinds: e.anomalyKinds ?? [],
+      firstSeen: e.firstSeen, lastSeen: e.lastSeen,
     };
   }
   const macs: Record<string, string> = {};
   for (const a of snap.assets) if (a.mac) for (const ip of a.ips) macs[ip] = a.mac;
+  // Every address of every asset is known (an asset may have IPv4 and link-local IPv6 addresses).
+  const assets = [...new Set(snap.assets.flatMap((a) => [a.id, ...a.ips]))];
   return {
     version: meta.version, createdAt: new Date().toISOString(), sources: meta.sources, note: meta.note ?? '',
     from: Number.isFinite(from) ? from : 0, to: Number.isFinite(to) ? to : 0,
-    assets: snap.assets.map((a) => a.id), macs, edges,
+    assets, macs, edges,
   };
 }

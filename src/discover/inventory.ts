@@ -7,6 +7,7 @@ import { EdgeTable, type EdgeAddress } from './edge-table.js';
 import { vendorOf } from './oui.js';
 import { inferRoles } from './roles.js';
 import { PollTimer } from './polling.js';
+import { anomalyKind } from './anomaly-kind.js';
 
 /** A MAC seen as the source of this many IPs is a router or firewall, not the hosts behind it. */
 const GATEWAY_MAC_IPS = 4;
@@ -29,6 +30,8 @@ interface EdgeState {
   poll: PollTimer;
 }
 
+/** PROTOCOL_INDEX values 1..8 are the industrial protocols. */
+const LAST_ICS_INDEX = 8;
 const IDENTITY_PROTOCOLS = new Set(['arp', 'dhcp', 'lldp', 'cdp', 'profinet_dcp', 'dns', 'nbns']);
 
 /**
@@ -79,7 +82,7 @@ export class Inventory {
     if (!e.protocols.includes(m.protocol)) this.addProtocol(es, m.protocol);
 
     const pidx = PROTOCOL_INDEX[m.protocol] ?? 0;
-    const fkey = functionKeyNumber(m.protocol, m.func);
+    const fkey = pidx * 0x20000 + (m.func + 1);
     let f = es.funcs.get(fkey);
     if (f === undefined) {
       f = { protocol: m.protocol, func: m.func, name: m.funcName, count: 0, writes: 0, exceptions: 0 };
@@ -88,7 +91,11 @@ export class Inventory {
     f.count++;
     if (m.write && m.role !== 'response') f.writes++;
     if (m.exception !== -1) f.exceptions++;
-    if (m.anomaly !== null) e.anomalies++;
+    if (m.anomaly !== null) {
+      e.anomalies++;
+      const kind = anomalyKind(m.protocol, m.anomaly);
+      if (e.anomalyKinds.length < 16 && !e.anomalyKinds.includes(kind)) e.anomalyKinds.push(kind);
+    }
     if (m.role === 'request') e.requests++;
     else if (m.role === 'response') e.responses++;
 
@@ -101,7 +108,7 @@ export class Inventory {
         pair[m.write ? 1 : 0].add(t.start, t.count);
       }
     }
-    if (m.role === 'request' && !IDENTITY_PROTOCOLS.has(m.protocol)) {
+    if (m.role === 'request' && pidx > 0 && pidx <= LAST_ICS_INDEX) {
       const start = targets !== null && targets.length > 0 ? targets[0]!.start : 0;
       es.poll.request((pidx * 256 + (m.func & 0xff)) * 16777216 + (start & 0xffffff), m.ts);
     }
@@ -147,9 +154,7 @@ export class Inventory {
       }
     }
     inferRoles(assets, edges);
-    assets.sort((x, y) => compareAddr(x.id, y.id));
-    edges.sort((x, y) => compareAddr(x.server, y.server) || compareAddr(x.client, y.client) || x.port - y.port);
-    return { assets, edges };
+    return { assets: sortByAddress(assets, (a) => [a.id]), edges: sortByAddress(edges, (e) => [e.server, e.client], (e) => e.port) };
   }
 
   private placeAsset(s: AssetState, assets: Asset[], byId: Map<string, Asset>, byMac: Map<string, Asset>): void {
@@ -168,8 +173,8 @@ export class Inventory {
     }
     for (const e of snap.edges) {
       const es: EdgeState = {
-        e: structuredClone(e), client: this.lookupText(e.client), server: this.lookupText(e.server),
-        funcs: new Map(), targets: new Map(), poll: PollTimer.resume(e.pollInterval, e.pollJitter),
+        e: { ...structuredClone(e), anomalyKinds: e.anomalyKinds ?? [] }, client: this.lookupText(e.client), server: this.lookupText(e.server),
+        funcs: new Map(), targets: new Map(), poll: PollTimer.resume(e.pollInterval, e.pollJitter, e.maxRequestGap ?? 0),
       };
       for (const f of e.functions) es.funcs.set(functionKeyNumber(f.protocol, f.func), { ...f });
       for (const t of e.targets) {
@@ -214,7 +219,7 @@ export class Inventory {
     const e: Edge = {
       id, client, server, transport, port, protocol, protocols: [],
       packets: 0, bytes: 0, firstSeen: ts, lastSeen: ts, functions: [], targets: [], requests: 0, responses: 0,
-      pollInterval: null, pollJitter: null, anomalies: 0,
+      pollInterval: null, pollJitter: null, maxRequestGap: 0, anomalies: 0, anomalyKinds: [],
     };
     return { e, client: undefined, server: undefined, funcs: new Map(), targets: new Map(), poll: new PollTimer() };
   }
@@ -274,6 +279,7 @@ export class Inventory {
     e.targets = targets;
     const p = es.poll.period();
     if (p !== null) { e.pollInterval = p.median; e.pollJitter = p.iqr; }
+    e.maxRequestGap = Math.round(es.poll.maxGap * 1e6) / 1e6;
     return e;
   }
 }
@@ -327,11 +333,20 @@ function ipProtoName(p: number): string {
   return IP_PROTOCOLS[p] ?? `ip/${p}`;
 }
 
-/** Numeric order for IPv4 text, text order otherwise: tables read like an address plan. */
-export function compareAddr(x: string, y: string): number {
-  const a = ipv4Number(x), b = ipv4Number(y);
-  if (a >= 0 && b >= 0) return a - b;
-  if (a >= 0) return -1;
-  if (b >= 0) return 1;
-  return x < y ? -1 : x > y ? 1 : 0;
+/** Sort by address keys (numeric for IPv4, text otherwise) computed once per item, then a number. */
+function sortByAddress<T>(xs: T[], keys: (x: T) => string[], tie: (x: T) => number = () => 0): T[] {
+  const k = xs.map((x) => ({ x, a: keys(x).map((s) => { const n = ipv4Number(s); return n >= 0 ? n : s; }), t: tie(x) }));
+  k.sort((p, q) => {
+    for (let i = 0; i < p.a.length; i++) {
+      const u = p.a[i]!, v = q.a[i]!;
+      if (u === v) continue;
+      if (typeof u === 'number' && typeof v === 'number') return u - v;
+      if (typeof u === 'number') return -1;
+      if (typeof v === 'number') return 1;
+      return u < v ? -1 : 1;
+    }
+    return p.t - q.t;
+  });
+  return k.map((e) => e.x);
 }
+

@@ -71,7 +71,11 @@ export interface Edge {
   pollInterval: number | null;
   /** Spread of that period (interquartile range), seconds. */
   pollJitter: number | null;
+  /** Longest pause between two requests, seconds (0 with fewer than two requests). */
+  maxRequestGap: number;
   anomalies: number;
+  /** Kinds of malformed PDUs seen (numbers stripped), at most 16. */
+  anomalyKinds: string[];
 }
 
 export interface InventorySnapshot {

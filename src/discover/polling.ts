@@ -8,32 +8,40 @@ const MAX_SIGNATURES = 4096;
  * start address): SCADA polls are periodic, so the median is the configured scan rate and the IQR its jitter.
  */
 export class PollTimer {
-  private readonly last = new Map<number, number>();
-  private readonly deltas = new Float64Array(SAMPLES);
+  // Allocated on the first request: most edges (scans, one-off connections) never poll.
+  private last: Map<number, number> | null = null;
+  private deltas: Float64Array | null = null;
   private n = 0;
   private prior: { median: number; iqr: number } | null = null;
+  /** Longest pause between any two requests on the edge (bursty pollers pause between bursts). */
+  private lastAny = -1;
+  maxGap = 0;
 
-  static resume(median: number | null, iqr: number | null): PollTimer {
+  static resume(median: number | null, iqr: number | null, maxGap = 0): PollTimer {
     const t = new PollTimer();
+    t.maxGap = maxGap;
     if (median !== null) t.prior = { median, iqr: iqr ?? 0 };
     return t;
   }
 
   request(signature: number, ts: number): void {
-    const prev = this.last.get(signature);
+    if (this.lastAny >= 0 && ts - this.lastAny > this.maxGap) this.maxGap = ts - this.lastAny;
+    this.lastAny = ts;
+    const last = (this.last ??= new Map());
+    const prev = last.get(signature);
     if (prev !== undefined) {
       const d = ts - prev;
-      if (d > 0) this.deltas[this.n++ % SAMPLES] = d;
-    } else if (this.last.size >= MAX_SIGNATURES) {
-      this.last.clear();
+      if (d > 0) (this.deltas ??= new Float64Array(SAMPLES))[this.n++ % SAMPLES] = d;
+    } else if (last.size >= MAX_SIGNATURES) {
+      last.clear();
     }
-    this.last.set(signature, ts);
+    last.set(signature, ts);
   }
 
   /** Median and interquartile range of the intervals, or the resumed estimate, or null with under 3 samples. */
   period(): { median: number; iqr: number } | null {
     const k = Math.min(this.n, SAMPLES);
-    if (k < 3) return this.prior;
+    if (k < 3 || this.deltas === null) return this.prior;
     const xs = Array.from(this.deltas.subarray(0, k)).sort((a, b) => a - b);
     const q = (p: number) => xs[Math.min(k - 1, Math.floor(p * (k - 1) + 0.5))]!;
     return { median: round6(q(0.5)), iqr: round6(q(0.75) - q(0.25)) };

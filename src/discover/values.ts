@@ -12,51 +12,49 @@ export function messageEdgeId(m: Message): string {
   return `${client}>${server}/${m.transport}/${toServer ? m.dstPort : m.srcPort}`;
 }
 
+/** Where a message's values sit: address space and the address of values[0]. */
 export interface Placement {
-  edge: string;
   space: string;
-  /** Address of values[0]. */
   start: number;
 }
 
-/**
- * Places the process values of a message on addresses: values written by a request sit on its target;
- * values in a read response sit on the target of the request with the same transaction id.
- */
-export class ValuePlacer {
-  private readonly pending = new Map<string, Map<number, { space: string; start: number }>>();
+/** Read requests of one edge awaiting their response, by transaction id. */
+export type PendingReads = Map<number, Placement>;
 
-  place(m: Message): Placement | null {
-    if (m.values === null && m.targets === null) return null;
-    const edge = messageEdgeId(m);
-    const t0 = m.targets !== null && m.targets.length > 0 ? m.targets[0]! : null;
-    if (m.role === 'request' && t0 !== null && m.txId !== -1 && !m.write) {
-      let p = this.pending.get(edge);
-      if (p === undefined) { p = new Map(); this.pending.set(edge, p); }
-      if (p.size >= MAX_PENDING) p.clear();
-      p.set(m.txId, { space: t0.space, start: t0.start });
-    }
-    if (m.values === null || m.values.length === 0) return null;
-    if (t0 !== null && m.values.length <= t0.count) return { edge, space: t0.space, start: t0.start };
-    if (m.role !== 'response' || m.txId === -1) return null;
-    const p = this.pending.get(edge);
-    const req = p?.get(m.txId);
-    if (req === undefined) return null;
-    p!.delete(m.txId);
-    return { edge, space: req.space, start: req.start };
+/**
+ * Place the process values of a message on addresses: values written by a request sit on its target;
+ * values in a read response sit on the target of the request with the same transaction id (kept in
+ * `pending`, one map per edge, owned by the caller).
+ */
+export function placeValues(m: Message, pending: PendingReads): Placement | null {
+  const t0 = m.targets !== null && m.targets.length > 0 ? m.targets[0]! : null;
+  if (m.role === 'request' && t0 !== null && m.txId !== -1 && !m.write) {
+    if (pending.size >= MAX_PENDING) pending.clear();
+    pending.set(m.txId, { space: t0.space, start: t0.start });
   }
+  if (m.values === null || m.values.length === 0) return null;
+  if (t0 !== null && m.values.length <= t0.count) return t0;
+  if (m.role !== 'response' || m.txId === -1) return null;
+  const req = pending.get(m.txId);
+  if (req === undefined) return null;
+  pending.delete(m.txId);
+  return req;
 }
 
 /** Learns the observed range of each register/point per edge. */
 export class ValueRanges {
   private readonly byEdge = new Map<string, Map<string, [number, number]>>();
-  private readonly placer = new ValuePlacer();
+  private readonly pending = new Map<string, PendingReads>();
 
   onMessage(m: Message): void {
-    const at = this.placer.place(m);
+    if (m.values === null && m.targets === null) return;
+    const edge = messageEdgeId(m);
+    let pend = this.pending.get(edge);
+    if (pend === undefined) { pend = new Map(); this.pending.set(edge, pend); }
+    const at = placeValues(m, pend);
     if (at === null) return;
-    let r = this.byEdge.get(at.edge);
-    if (r === undefined) { r = new Map(); this.byEdge.set(at.edge, r); }
+    let r = this.byEdge.get(edge);
+    if (r === undefined) { r = new Map(); this.byEdge.set(edge, r); }
     const values = m.values!;
     for (let i = 0; i < values.length; i++) {
       const k = `${at.space}:${at.start + i}`;

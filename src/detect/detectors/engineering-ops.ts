@@ -65,7 +65,9 @@ export function engineeringOps(): Detector {
       const op = operationOf(m);
       if (op === undefined) return;
       const usual = ctx.edge?.profile?.functions.has(functionKeyNumber(m.protocol, m.func)) ?? false;
-      const severity: Severity = usual && op.severity !== 'low' ? 'medium' : op.severity;
+      // What this pair routinely did while learning is only repeated when it touches the running program.
+      if (usual && op.severity !== 'critical') return;
+      const severity: Severity = usual ? 'medium' : op.severity;
       ctx.report({
         type: op.type, severity, ts: m.ts, frame: m.frame, src: m.srcIp || m.srcMac, dst: m.dstIp || m.dstMac,
         protocol: m.protocol, detail: `${m.protocol}:${m.func}`,

@@ -1,5 +1,6 @@
 import { functionKeyNumber, ICS_PROTOCOLS } from '../../dissect/message.js';
 import type { Detector } from '../detector.js';
+import { operationOf } from './engineering-ops.js';
 
 const ICS = new Set<string>(ICS_PROTOCOLS);
 
@@ -11,6 +12,7 @@ export function functionOutsideProfile(): Detector {
       if (m.role === 'response' || m.func < 0 || !ICS.has(m.protocol)) return;
       const p = ctx.edge?.profile;
       if (p === undefined || p === null || p.functions.has(functionKeyNumber(m.protocol, m.func))) return;
+      if (operationOf(m) !== undefined) return; // engineering operations get their own, sharper detection
       ctx.report({
         type: 'function_outside_profile', severity: m.write ? 'high' : 'medium', ts: m.ts, frame: m.frame,
         src: m.srcIp, dst: m.dstIp, protocol: m.protocol, detail: `${m.protocol}:${m.func}`,

@@ -1,28 +1,30 @@
 import type { Detector } from '../detector.js';
-import { ValuePlacer } from '../../discover/values.js';
+import { placeValues } from '../../discover/values.js';
 
 /**
  * Values read or written outside the range learned for that register/point, with a margin of a tenth of the
  * learned span (at least 1) so normal drift stays quiet.
  */
 export function valueOutOfRange(): Detector {
-  const placer = new ValuePlacer();
   return {
     name: 'value_out_of_range',
     onMessage(m, ctx) {
       if (m.values === null && m.targets === null) return;
-      const p = ctx.edge?.profile;
-      if (p === undefined || p === null || p.values.size === 0) return;
-      const at = placer.place(m);
+      const e = ctx.edge;
+      const p = e?.profile;
+      if (e === undefined || p === undefined || p === null || p.values.size === 0) return;
+      const at = placeValues(m, (e.pending ??= new Map()));
       if (at === null) return;
+      const points = p.values.get(at.space);
+      if (points === undefined) return;
       const values = m.values!;
       for (let i = 0; i < values.length; i++) {
-        const key = `${at.space}:${at.start + i}`;
-        const r = p.values.get(key);
+        const r = points.get(at.start + i);
         if (r === undefined) continue;
         const v = values[i]!;
         const margin = Math.max(1, (r[1] - r[0]) * 0.1);
         if (v >= r[0] - margin && v <= r[1] + margin) continue;
+        const key = `${at.space}:${at.start + i}`;
         ctx.report({
           type: 'value_out_of_range', severity: m.write ? 'high' : 'medium', ts: m.ts, frame: m.frame,
           src: m.srcIp, dst: m.dstIp, protocol: m.protocol, detail: key,

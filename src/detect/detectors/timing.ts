@@ -1,12 +1,22 @@
 import type { Detector, EdgeRuntime } from '../detector.js';
+import type { EdgeProfile } from '../../discover/baseline.js';
 
 /** Silence longer than this many polling periods (and at least MIN_SILENCE seconds) means polling stopped. */
 const SILENT_PERIODS = 10;
 const MIN_SILENCE = 5;
+const GAP_FACTOR = 2;
 /** Requests per second above this many times the learned rate (and above FLOOR) is a flood. */
 const FLOOD_FACTOR = 10;
 const FLOOR = 50;
 const UNPROFILED_FLOOR = 200;
+/** Shorter periods are bursts (a script reading in a loop), not a configured scan. */
+const MIN_PERIOD = 0.05;
+const MIN_REQUESTS = 20;
+
+/** A learned edge counts as polled when it repeated requests on a steady period (SCADA scan, not a burst). */
+function isPolled(p: EdgeProfile): boolean {
+  return p.pollInterval !== null && p.pollInterval >= MIN_PERIOD && (p.pollJitter ?? 0) <= p.pollInterval && p.requests >= MIN_REQUESTS;
+}
 
 /**
  * Timing against the learned polling: a polled edge going quiet (HMI lost its PLC, or a controller
@@ -21,8 +31,8 @@ export function timing(): Detector {
       const e = ctx.edge;
       if (e === undefined) return;
       const ts = m.ts;
-      if (e.profile?.p.pollInterval != null) polled.add(e);
-      if (e.pollingStoppedReported) e.pollingStoppedReported = false;
+      if (e.profile !== null && isPolled(e.profile.p)) polled.add(e);
+      e.pollingStoppedReported = false;
       e.lastRequest = ts;
       if (ts - e.bucketStart >= 1) { e.bucketStart = ts; e.bucketRequests = 0; }
       e.bucketRequests++;
@@ -39,8 +49,11 @@ export function timing(): Detector {
     tick(ts, ctx) {
       for (const e of polled) {
         const period = e.profile!.p.pollInterval!;
-        const silence = Math.max(SILENT_PERIODS * period, MIN_SILENCE);
-        if (e.pollingStoppedReported || ts - e.lastRequest <= silence) continue;
+        // Quiet for many periods, and clearly longer than any pause the edge took while learning.
+        const silence = Math.max(SILENT_PERIODS * period, MIN_SILENCE, GAP_FACTOR * e.profile!.p.maxRequestGap);
+        if (ts - e.lastRequest <= silence) continue;
+        // Reported once; the edge rejoins the watch list with its next request.
+        polled.delete(e);
         e.pollingStoppedReported = true;
         ctx.report({
           type: 'polling_stopped', severity: 'high', ts, frame: 0, src: e.addr.client, dst: e.addr.server, protocol: e.profile!.p.protocols[0] ?? '',
