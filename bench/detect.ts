@@ -22,7 +22,11 @@ export interface SplitResult {
 export function learnThenDetect(file: string, fraction: number): SplitResult {
   let first = Infinity, last = -Infinity;
   readCaptureSync(file, (f) => { if (f.ts < first) first = f.ts; if (f.ts > last) last = f.ts; });
-  const split = first + (last - first) * fraction;
+  return learnThenDetectAt(file, first + (last - first) * fraction);
+}
+
+/** Learn on frames before `split` (epoch seconds), detect on the rest, in one pass. */
+export function learnThenDetectAt(file: string, split: number): SplitResult {
   const inv = new Inventory();
   const values = new ValueRanges();
   let learnFrames = 0, detectFrames = 0, detectMessages = 0;

@@ -13,6 +13,7 @@ APT_PACKAGES=(
   ieee-data         # OUI registry used to regenerate the vendor table
   nmap              # scans against the lab in detection tests
   hyperfine         # whole-command timing in benchmarks
+  iputils-arping    # ARP spoofing from the lab attacker in detection tests
 )
 
 missing=()

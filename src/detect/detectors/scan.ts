@@ -6,6 +6,8 @@ const WINDOW = 60;
 /** Distinct ports on one host (vertical) / hosts on one port (horizontal) that make a scan. */
 const VERTICAL = 10;
 const HORIZONTAL = 8;
+/** Distinct addresses asked for by one MAC in ARP requests; hosts normally resolve a handful. */
+const ARP_SWEEP = 16;
 
 interface SourceWindow {
   start: number;
@@ -21,8 +23,26 @@ interface SourceWindow {
  */
 export function scans(): Detector {
   const sources = new Map<string, SourceWindow>();
+  const arpSweeps = new Map<string, { start: number; targets: Set<string>; reported: boolean }>();
   return {
     name: 'scan',
+    onMessage(m, ctx) {
+      // ARP sweeps: how scanners (nmap's default on a LAN) find hosts before touching them.
+      if (m.protocol !== 'arp' || m.func !== 1 || m.fields === null) return;
+      const target = String(m.fields.target_ip), sender = String(m.fields.sender_ip);
+      if (target === sender || sender === '0.0.0.0') return;
+      let w = arpSweeps.get(m.srcMac);
+      if (w === undefined || m.ts - w.start > WINDOW) { w = { start: m.ts, targets: new Set(), reported: false }; arpSweeps.set(m.srcMac, w); }
+      w.targets.add(target);
+      if (w.targets.size < ARP_SWEEP || w.reported) return;
+      w.reported = true;
+      ctx.report({
+        type: 'host_scan', severity: 'high', ts: m.ts, frame: m.frame, src: sender, dst: 'arp', protocol: 'arp', detail: 'arp',
+        fields: { hosts_probed: w.targets.size, sample_hosts: [...w.targets].slice(0, 20), mac: m.srcMac, window_s: WINDOW },
+        explanation: `${sender} (${m.srcMac}) asked ARP for ${w.targets.size} addresses within ${WINDOW} s: a host sweep.`,
+        response: 'A sweep maps the plant before an attack: identify the source and block it unless it is an approved scan.',
+      });
+    },
     onPacket(pkt, ctx) {
       let port: number;
       if (pkt.ipProto === 6) {

@@ -98,6 +98,22 @@ async function main(): Promise<void> {
       m.close(() => undefined);
       break;
     }
+    case 'hmi-odd': {
+      // The HMI doing what it never did: reading input registers, and a setpoint far outside its range.
+      const m = await modbusClient(a!);
+      await m.readInputRegisters(0, 4);
+      await m.writeRegister(100, 999);
+      m.close(() => undefined);
+      break;
+    }
+    case 'flood': {
+      // A runaway client: back-to-back reads for a couple of seconds.
+      const m = await modbusClient(a!);
+      const until = Date.now() + Number(b ?? 2) * 1000;
+      while (Date.now() < until) await m.readHoldingRegisters(0, 10);
+      m.close(() => undefined);
+      break;
+    }
     case 'reader': {
       const m = await modbusClient(a!);
       const r = await m.readHoldingRegisters(0, 3);
