@@ -6,6 +6,9 @@ import { openStore } from '../../store/db.js';
 import { latestBaseline, baselineVersion, listMutes, saveDetections } from '../../store/baseline-store.js';
 import { runCaptures, runLive, warnCaptureErrors } from '../run-capture.js';
 import { LineWriter } from '../line-writer.js';
+import { parseTimeArg } from '../time-arg.js';
+import type { Packet } from '../../dissect/packet.js';
+import type { Message } from '../../dissect/message.js';
 
 export function detectionLine(d: Detection): string {
   const when = new Date(d.ts * 1000).toISOString().replace('T', ' ').slice(0, 19);
@@ -25,8 +28,10 @@ export function registerDetect(program: Command): void {
     .option('--duration <seconds>', 'stop live capture after this many seconds')
     .option('--window <seconds>', 'fold repeats of a detection within this window', '600')
     .option('--no-save', 'do not store the detections')
-    .action(async (files: string[], opts: { baseline: string; version?: string; jsonl?: boolean; interface?: string; bpf?: string; duration?: string; window: string; save: boolean }) => {
+    .option('--from <time>', 'check only traffic from this time on (ISO 8601, epoch seconds, or N% of the captures)')
+    .action(async (files: string[], opts: { baseline: string; version?: string; jsonl?: boolean; interface?: string; bpf?: string; duration?: string; window: string; save: boolean; from?: string }) => {
       if (!opts.interface && files.length === 0) throw new Error('give capture files, "-" for stdin, or --interface');
+      const from = opts.from !== undefined ? parseTimeArg(opts.from, files) : -Infinity;
       const db = openStore(opts.baseline);
       try {
         const b = opts.version ? baselineVersion(db, Number(opts.version)) : latestBaseline(db);
@@ -37,7 +42,10 @@ export function registerDetect(program: Command): void {
           windowSeconds: Number(opts.window), mutes: listMutes(db),
           onDetection: follow ? (d) => out.write(opts.jsonl ? JSON.stringify(d) : detectionLine(d)) : undefined,
         });
-        const hooks = { onPacket: engine.onPacket.bind(engine), onMessage: engine.onMessage.bind(engine) };
+        const hooks = {
+          onPacket: (p: Packet) => { if (p.ts >= from) engine.onPacket(p); },
+          onMessage: (m: Message) => { if (m.ts >= from) engine.onMessage(m); },
+        };
         if (opts.interface) {
           await runLive(opts.interface, hooks, { bpf: opts.bpf, seconds: opts.duration ? Number(opts.duration) : undefined });
         } else {

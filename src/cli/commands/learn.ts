@@ -3,9 +3,9 @@ import { Inventory } from '../../discover/inventory.js';
 import { ValueRanges } from '../../discover/values.js';
 import { baselineFrom } from '../../discover/baseline.js';
 import { openStore } from '../../store/db.js';
-import { loadInventory, saveInventory } from '../../store/inventory-store.js';
 import { nextBaselineVersion, saveBaseline } from '../../store/baseline-store.js';
 import { runCaptures, warnCaptureErrors } from '../run-capture.js';
+import { parseTimeArg } from '../time-arg.js';
 
 export function registerLearn(program: Command): void {
   program
@@ -14,21 +14,22 @@ export function registerLearn(program: Command): void {
     .argument('<files...>', 'capture files (pcap/pcapng, "-" for stdin)')
     .requiredOption('--db <path>', 'SQLite store for the inventory and baselines')
     .option('--note <text>', 'why this baseline is trusted (who reviewed the traffic, which period)', '')
-    .option('--fresh', 'learn from these captures only, ignoring the stored inventory')
-    .action(async (files: string[], opts: { db: string; note: string; fresh?: boolean }) => {
+    .option('--until <time>', 'learn only from traffic before this time (ISO 8601, epoch seconds, or N% of the captures)')
+    .action(async (files: string[], opts: { db: string; note: string; until?: string }) => {
+      const until = opts.until !== undefined ? parseTimeArg(opts.until, files) : Infinity;
       const db = openStore(opts.db);
       try {
+        // The baseline is what these captures show, nothing else: the stored inventory may hold traffic
+        // nobody vouched for.
         const inv = new Inventory();
-        if (!opts.fresh) inv.load(loadInventory(db));
         const values = new ValueRanges();
         const results = await runCaptures(files, {
-          onPacket: (p) => inv.onPacket(p),
-          onMessage: (m) => { inv.onMessage(m); values.onMessage(m); },
+          onPacket: (p) => { if (p.ts < until) inv.onPacket(p); },
+          onMessage: (m) => { if (m.ts < until) { inv.onMessage(m); values.onMessage(m); } },
         });
         const snap = inv.snapshot();
         const version = nextBaselineVersion(db);
         const b = baselineFrom(snap, values.ranges(), { version, sources: files, note: opts.note });
-        saveInventory(db, snap);
         saveBaseline(db, b);
         warnCaptureErrors(results);
         const polled = Object.values(b.edges).filter((e) => e.pollInterval !== null).length;
