@@ -72,7 +72,7 @@ export function scans(): Detector {
           ctx.report({
             type: 'port_scan', severity: 'high', ts: pkt.ts, frame: pkt.frame, src, dst, protocol: pkt.ipProto === 6 ? 'tcp' : 'udp', detail: '',
             fields: { ports_probed: ports.size, sample_ports: [...ports].slice(0, 20), window_s: WINDOW },
-            explanation: `${src} probed ${ports.size} ${pkt.ipProto === 6 ? "TCP" : "UDP"} ports on ${dst} within ${WINDOW} s (further probes are counted on this detection).`,
+            explanation: `${src} probed at least ${ports.size} ${pkt.ipProto === 6 ? "TCP" : "UDP"} ports on ${dst} within ${WINDOW} s.`,
             response: 'Scanning a control network is reconnaissance: identify the source; if it is not an approved assessment, block it and check what it reached.',
           });
         }
