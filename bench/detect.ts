@@ -88,7 +88,7 @@ export function detectionOverhead(file: string, runs: number): { discover: numbe
     tDisc.push(Number(process.hrtime.bigint() - t0) / 1e9);
     t0 = process.hrtime.bigint();
     const inv2 = new Inventory();
-    const eng = new DetectionEngine(baseline);
+    const eng = new DetectionEngine(baseline, { inventory: inv2 });
     const p2 = new DissectPipeline({
       onPacket: (x) => { inv2.onPacket(x); eng.onPacket(x); },
       onMessage: (m) => { inv2.onMessage(m); eng.onMessage(m); },

@@ -1,7 +1,8 @@
 import type { Packet } from '../dissect/packet.js';
 import type { Message } from '../dissect/message.js';
 import type { Baseline } from '../discover/baseline.js';
-import { EdgeTable } from '../discover/edge-table.js';
+import { EdgeTable, type EdgeAddress } from '../discover/edge-table.js';
+import type { Inventory } from '../discover/inventory.js';
 import { CompiledBaseline } from './profile.js';
 import { Aggregator } from './aggregator.js';
 import type { Detection, DetectionType, Finding } from './detection.js';
@@ -26,6 +27,11 @@ export interface EngineOptions {
   detectors?: Detector[];
   /** Called when a new detection opens (live mode prints/exports it at once). */
   onDetection?: (d: Detection) => void;
+  /**
+   * Share this inventory's per-packet edge lookup instead of keeping a table of our own. The inventory must
+   * see each packet first (call its onPacket before the engine's).
+   */
+  inventory?: Inventory;
 }
 
 /** Runs every detector over the traffic against one baseline. Synchronous hooks, like the inventory. */
@@ -42,6 +48,8 @@ export class DetectionEngine implements DetectContext {
   private readonly table: EdgeTable<EdgeRuntime>;
   private readonly mutes: Mute[];
   private nextTick = -Infinity;
+  private readonly inventory: Inventory | undefined;
+  private readonly sharedEdges: EdgeRuntime[] = [];
   private lastTs = 0;
 
   constructor(baseline: Baseline, private readonly opts: EngineOptions = {}) {
@@ -51,10 +59,8 @@ export class DetectionEngine implements DetectContext {
     this.messageHooks = this.detectors.filter((d) => d.onMessage);
     this.agg = new Aggregator(opts.windowSeconds ?? 600, opts.zoneOf);
     this.mutes = opts.mutes ?? [];
-    this.table = new EdgeTable<EdgeRuntime>((addr) => ({
-      addr, profile: this.baseline.edges.get(addr.id) ?? null, answered: false, newEdgeReported: false,
-      lastRequest: 0, bucketStart: 0, bucketRequests: 0, pollingStoppedReported: false,
-    }));
+    this.table = new EdgeTable<EdgeRuntime>((addr) => this.runtime(addr));
+    this.inventory = opts.inventory;
   }
 
   onPacket(pkt: Packet): void {
@@ -64,11 +70,17 @@ export class DetectionEngine implements DetectContext {
       if (this.nextTick !== -Infinity) for (const d of this.detectors) d.tick?.(ts, this, false);
       this.nextTick = ts + 1;
     }
-    if (pkt.ipVersion !== 0 && !pkt.fragment) {
+    const shared = this.inventory?.currentEdge();
+    if (shared !== undefined) {
+      let rt = shared.slot as EdgeRuntime | undefined;
+      if (rt === undefined) { rt = this.runtime(shared.addr); this.inventory!.setCurrentSlot(rt); this.sharedEdges.push(rt); }
+      this.edge = rt;
+      this.toServer = shared.toServer;
+      markAnswered(rt, pkt, this.toServer);
+    } else if (this.inventory === undefined && pkt.ipVersion !== 0 && !pkt.fragment) {
       this.edge = this.table.lookup(pkt);
       this.toServer = this.table.toServer;
-      // A TCP server answers with SYN+ACK or data; a RST from a closed port is no conversation.
-      if (!this.toServer && (pkt.ipProto !== 6 || pkt.payloadLength > 0 || (pkt.tcpFlags & 0x12) === 0x12)) this.edge.answered = true;
+      markAnswered(this.edge, pkt, this.toServer);
     } else {
       this.edge = undefined;
     }
@@ -82,7 +94,14 @@ export class DetectionEngine implements DetectContext {
   }
 
   edges(): Iterable<EdgeRuntime> {
-    return this.table.values();
+    return this.inventory !== undefined ? this.sharedEdges : this.table.values();
+  }
+
+  private runtime(addr: EdgeAddress): EdgeRuntime {
+    return {
+      addr, profile: this.baseline.edges.get(addr.id) ?? null, answered: false, newEdgeReported: false,
+      lastRequest: 0, bucketStart: 0, bucketRequests: 0, pollingStoppedReported: false,
+    };
   }
 
   report(f: Finding): void {
@@ -100,4 +119,9 @@ export class DetectionEngine implements DetectContext {
     for (const d of this.detectors) d.tick?.(this.lastTs, this, true);
     return this.agg.all();
   }
+}
+
+/** A server answers with SYN+ACK or data (any UDP reply counts); a RST from a closed port is no conversation. */
+function markAnswered(rt: EdgeRuntime, pkt: Packet, toServer: boolean): void {
+  if (!toServer && (pkt.ipProto !== 6 || pkt.payloadLength > 0 || (pkt.tcpFlags & 0x12) === 0x12)) rt.answered = true;
 }

@@ -28,6 +28,17 @@ interface EdgeState {
   /** space → [read ranges, written ranges] */
   targets: Map<string, [RangeSet, RangeSet]>;
   poll: PollTimer;
+  /** Identity of the edge, as the edge table made it. */
+  addr: EdgeAddress | null;
+  /** Per-edge state of a consumer riding on this inventory's edge lookup (the detection engine). */
+  slot: unknown;
+}
+
+/** The edge of the packet just seen, for consumers that share the inventory's per-packet edge lookup. */
+export interface CurrentEdge {
+  addr: EdgeAddress;
+  toServer: boolean;
+  slot: unknown;
 }
 
 /** PROTOCOL_INDEX values 1..8 are the industrial protocols. */
@@ -72,6 +83,25 @@ export class Inventory {
     ee.packets++; ee.bytes += len; ee.lastSeen = ts;
     this.current = e;
   }
+
+  /**
+   * The edge of the packet passed to the last onPacket (undefined for non-IP frames), with a slot where a
+   * consumer keeps its own per-edge state: one edge lookup per packet serves discovery and detection.
+   */
+  currentEdge(): CurrentEdge | undefined {
+    const es = this.current;
+    if (es === undefined || es.addr === null) return undefined;
+    const c = this.cur;
+    c.addr = es.addr; c.toServer = this.edges.toServer; c.slot = es.slot;
+    return c;
+  }
+
+  /** Store a consumer's per-edge state on the current packet's edge. */
+  setCurrentSlot(value: unknown): void {
+    if (this.current !== undefined) this.current.slot = value;
+  }
+
+  private readonly cur: CurrentEdge = { addr: null as unknown as EdgeAddress, toServer: true, slot: undefined };
 
   onMessage(m: Message): void {
     if (m.identity !== null) this.applyIdentity(m, m.identity);
@@ -175,6 +205,7 @@ export class Inventory {
       const es: EdgeState = {
         e: { ...structuredClone(e), anomalyKinds: e.anomalyKinds ?? [] }, client: this.lookupText(e.client), server: this.lookupText(e.server),
         funcs: new Map(), targets: new Map(), poll: PollTimer.resume(e.pollInterval, e.pollJitter, e.maxRequestGap ?? 0),
+        addr: null, slot: undefined,
       };
       for (const f of e.functions) es.funcs.set(functionKeyNumber(f.protocol, f.func), { ...f });
       for (const t of e.targets) {
@@ -211,7 +242,7 @@ export class Inventory {
     if (loaded !== undefined) {
       // Continue the stored edge instead of starting a twin.
       this.loadedEdges.delete(addr.id);
-      loaded.client = undefined; loaded.server = undefined;
+      loaded.client = undefined; loaded.server = undefined; loaded.addr = addr;
       return loaded;
     }
     const { id, client, server, transport, port, proto } = addr;
@@ -221,7 +252,7 @@ export class Inventory {
       packets: 0, bytes: 0, firstSeen: ts, lastSeen: ts, functions: [], targets: [], requests: 0, responses: 0,
       pollInterval: null, pollJitter: null, maxRequestGap: 0, anomalies: 0, anomalyKinds: [],
     };
-    return { e, client: undefined, server: undefined, funcs: new Map(), targets: new Map(), poll: new PollTimer() };
+    return { e, client: undefined, server: undefined, funcs: new Map(), targets: new Map(), poll: new PollTimer(), addr, slot: undefined };
   }
 
   private addProtocol(es: EdgeState, protocol: string): void {

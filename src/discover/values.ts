@@ -30,7 +30,7 @@ export function placeValues(m: Message, pending: PendingReads): Placement | null
   const t0 = m.targets !== null && m.targets.length > 0 ? m.targets[0]! : null;
   if (m.role === 'request' && t0 !== null && m.txId !== -1 && !m.write) {
     if (pending.size >= MAX_PENDING) pending.clear();
-    pending.set(m.txId, { space: t0.space, start: t0.start });
+    pending.set(m.txId, t0); // the message's own target: no allocation on the hot path
   }
   if (m.values === null || m.values.length === 0) return null;
   if (t0 !== null && m.values.length <= t0.count) return t0;
