@@ -74,13 +74,14 @@ function apdu(m: Message, b: Uint8Array, p: number, end: number, fields: Record<
   fields.pdu_type = PDU_TYPES[type] ?? `pdu-type-${type}`;
   let q = p, svc = -1;
   switch (type) {
-    case 0: { // confirmed request
-      const seg = (b[p]! & 0x08) !== 0;
-      if (p + 4 > end) break;
-      m.txId = b[p + 2]!;
-      q = p + (seg ? 6 : 4);
+    case 0: case 3: { // confirmed request / complex ack: invoke id, then the service after optional segment fields
+      const request = type === 0;
+      const idAt = request ? p + 2 : p + 1;
+      if (idAt + 2 > end) break;
+      m.txId = b[idAt]!;
+      q = idAt + 1 + ((b[p]! & 0x08) !== 0 ? 2 : 0) + 1;
       if (q - 1 < end) svc = b[q - 1]!;
-      m.role = 'request';
+      m.role = request ? 'request' : 'response';
       break;
     }
     case 1:
@@ -93,15 +94,6 @@ function apdu(m: Message, b: Uint8Array, p: number, end: number, fields: Record<
       if (p + 3 > end) break;
       m.txId = b[p + 1]!; svc = b[p + 2]!; m.role = 'response';
       break;
-    case 3: {
-      const seg = (b[p]! & 0x08) !== 0;
-      if (p + 3 > end) break;
-      m.txId = b[p + 1]!;
-      q = p + (seg ? 5 : 3);
-      if (q - 1 < end) svc = b[q - 1]!;
-      m.role = 'response';
-      break;
-    }
     case 5:
       if (p + 3 > end) break;
       m.txId = b[p + 1]!; svc = b[p + 2]!; m.role = 'response';
@@ -151,32 +143,27 @@ function iAm(m: Message, b: Uint8Array, q: number, end: number, fields: Record<s
   if (q + 5 > end || b[q] !== 0xc4) return;
   const inst = u32be(b, q + 1) & 0x3fffff;
   fields.instance_number = inst; fields.object_type = 'device';
-  let p = q + 5;
-  const unsigned = (): number => {
-    if (p >= end) return -1;
-    const l = b[p]! & 7;
-    let v = 0;
-    for (let i = 0; i < l && p + 1 + i < end; i++) v = v * 256 + b[p + 1 + i]!;
-    p += 1 + l;
-    return v;
-  };
-  fields.max_apdu = unsigned();
-  fields.segmentation = unsigned();
-  const vendor = unsigned();
+  const at = { p: q + 5 };
+  fields.max_apdu = appValue(b, at, end);
+  fields.segmentation = appValue(b, at, end);
+  const vendor = appValue(b, at, end);
   fields.vendor_id = vendor;
   m.identity = { deviceType: 'bacnet-device', ...(vendor >= 0 ? { vendor: `BACnet vendor ${vendor}` } : {}), model: `device ${inst}` };
 }
 
 /** Error PDU: error class and code as two enumerated application tags; returns class * 256 + code. */
 function errorCode(b: Uint8Array, p: number, end: number): number {
-  const read = (): number => {
-    if (p >= end) return 0;
-    const l = b[p]! & 7;
-    let v = 0;
-    for (let i = 0; i < l && p + 1 + i < end; i++) v = v * 256 + b[p + 1 + i]!;
-    p += 1 + l;
-    return v;
-  };
-  const cls = read(), code = read();
+  const at = { p };
+  const cls = Math.max(0, appValue(b, at, end)), code = Math.max(0, appValue(b, at, end));
   return cls * 256 + code;
+}
+
+/** An unsigned/enumerated application tag (short length form) at `at.p`, advancing it; -1 past the end. */
+function appValue(b: Uint8Array, at: { p: number }, end: number): number {
+  if (at.p >= end) return -1;
+  const l = b[at.p]! & 7;
+  let v = 0;
+  for (let i = 0; i < l && at.p + 1 + i < end; i++) v = v * 256 + b[at.p + 1 + i]!;
+  at.p += 1 + l;
+  return v;
 }
