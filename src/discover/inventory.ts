@@ -150,19 +150,17 @@ export class Inventory {
     const byId = new Map<string, Asset>();
     const byMac = new Map<string, Asset>();
     for (const s of this.assets4.values()) this.placeAsset(s, assets, byId, byMac);
-    // IPv6 link-local and unspecified sources are the same NICs as the IPv4 hosts: fold them in by MAC.
+    // IPv6 link-local sources are the same NICs as the IPv4 hosts: fold them in by MAC.
     for (const s of this.assetsText.values()) {
       const a = s.a;
-      const local = a.id === '::' || a.id.startsWith('fe80:');
-      const twin = local && s.lastMac !== '' ? byMac.get(s.lastMac) : undefined;
+      const twin = a.id.startsWith('fe80:') && s.lastMac !== '' ? byMac.get(s.lastMac) : undefined;
       if (twin !== undefined) {
-        if (a.id !== '::') twin.ips.push(a.id);
+        twin.ips.push(a.id);
         twin.packetsSent += a.packetsSent; twin.bytesSent += a.bytesSent;
         twin.packetsReceived += a.packetsReceived; twin.bytesReceived += a.bytesReceived;
         byId.set(a.id, twin);
         continue;
       }
-      if (a.id === '::') continue;
       this.placeAsset(s, assets, byId, byMac);
     }
     for (const s of this.l2Assets.values()) {

@@ -1,4 +1,5 @@
 import type { Message } from '../dissect/message.js';
+import { edgeId } from './edge-table.js';
 
 /** Registers tracked per edge at most: value learning must stay bounded on odd traffic. */
 const MAX_POINTS_PER_EDGE = 4096;
@@ -9,7 +10,7 @@ const MAX_PENDING = 256;
 export function messageEdgeId(m: Message): string {
   const toServer = m.role !== 'response';
   const client = toServer ? m.srcIp : m.dstIp, server = toServer ? m.dstIp : m.srcIp;
-  return `${client}>${server}/${m.transport}/${toServer ? m.dstPort : m.srcPort}`;
+  return edgeId(client, server, m.transport === 'udp' ? 'udp' : 'tcp', toServer ? m.dstPort : m.srcPort, 0);
 }
 
 /** Where a message's values sit: address space and the address of values[0]. */

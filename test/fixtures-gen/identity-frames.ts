@@ -1,5 +1,5 @@
 // Identity-protocol frames crafted from their public specifications, for tests verified against tshark.
-import { ethernet, llcSnap, mac, pcap, udp, type Endpoint } from './pcap-writer.js';
+import { ethernet, internetChecksum, llcSnap, mac, pcap, udp, type Endpoint } from './pcap-writer.js';
 
 const SWITCH = '02:00:5e:10:00:01';
 const PLC = '02:1b:1b:00:00:15';
@@ -29,14 +29,6 @@ function lldp(): Buffer {
   return ethernet('01:80:c2:00:00:0e', SWITCH, 0x88cc, body);
 }
 
-function checksum(b: Buffer): number {
-  let sum = 0;
-  for (let i = 0; i + 1 < b.length; i += 2) sum += b.readUInt16BE(i);
-  if (b.length & 1) sum += b[b.length - 1]! << 8;
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >> 16);
-  return ~sum & 0xffff;
-}
-
 function cdp(): Buffer {
   const t = (type: number, v: Buffer) => { const h = Buffer.alloc(4); h.writeUInt16BE(type); h.writeUInt16BE(4 + v.length, 2); return Buffer.concat([h, v]); };
   const addr = Buffer.from([0, 0, 0, 1, 1, 1, 0xcc, 0, 4, 10, 50, 0, 3]);
@@ -47,7 +39,7 @@ function cdp(): Buffer {
     t(5, Buffer.from('Cisco IOS Software, IE3000 Software (IE3000-IPSERVICESK9-M), Version 15.2(4)EA9, RELEASE SOFTWARE (fc1)')),
     t(6, Buffer.from('cisco IE-3000-8TC')),
   ]);
-  pdu.writeUInt16BE(checksum(pdu), 2);
+  pdu.writeUInt16BE(internetChecksum(pdu), 2);
   return llcSnap('01:00:0c:cc:cc:cc', '02:00:0c:00:00:03', 0x00000c, 0x2000, pdu);
 }
 

@@ -26,11 +26,17 @@ function ipv4(src: string, dst: string, proto: number, payload: Buffer): Buffer 
   const h = Buffer.alloc(20);
   h[0] = 0x45; h.writeUInt16BE(20 + payload.length, 2); h[8] = 64; h[9] = proto;
   ip4(src).copy(h, 12); ip4(dst).copy(h, 16);
-  let sum = 0;
-  for (let i = 0; i < 20; i += 2) sum += h.readUInt16BE(i);
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >> 16);
-  h.writeUInt16BE(~sum & 0xffff, 10);
+  h.writeUInt16BE(internetChecksum(h), 10);
   return Buffer.concat([h, payload]);
+}
+
+/** RFC 1071 one's-complement checksum (IPv4 header, CDP). */
+export function internetChecksum(b: Buffer): number {
+  let sum = 0;
+  for (let i = 0; i + 1 < b.length; i += 2) sum += b.readUInt16BE(i);
+  if (b.length & 1) sum += b[b.length - 1]! << 8;
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >> 16);
+  return ~sum & 0xffff;
 }
 
 export interface Endpoint { mac: string; ip: string; port: number }

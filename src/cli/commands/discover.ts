@@ -58,7 +58,8 @@ function renderInventory(snap: InventorySnapshot, results: FileResult[]): string
   for (const e of snap.edges) {
     if (e.transport === 'tcp' && e.packets <= 3 && e.functions.length === 0 && e.protocols.length === 0) {
       const k = `${e.client}>${e.server}`;
-      attempts.set(k, [...(attempts.get(k) ?? []), e]);
+      const list = attempts.get(k);
+      if (list) list.push(e); else attempts.set(k, [e]);
     } else et.push(edgeRow(e));
   }
   for (const list of attempts.values()) {
