@@ -46,6 +46,8 @@ async function main(): Promise<void> {
   const mib = statSync(big).size / 2 ** 20;
   console.log(`input: ${made.frames} frames (${made.reps} repetitions), ${mib.toFixed(1)} MiB`);
 
+  // BENCH_ONLY=detection re-measures just the detection section (it is the noisier one).
+  if (process.env.BENCH_ONLY === 'detection') { recordDetection(big, RUNS); return; }
   const cli = path.join(root, 'dist/src/cli/main.js');
   const weirCli: number[] = [], tshark: number[] = [], tsharkPhs: number[] = [], weirIn: number[] = [];
   for (let i = 0; i < RUNS; i++) {

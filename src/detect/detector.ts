@@ -16,6 +16,8 @@ export interface EdgeRuntime {
   bucketStart: number;
   bucketRequests: number;
   pollingStoppedReported: boolean;
+  /** On the polling watch list of the timing detector. */
+  watched: boolean;
   /** Read requests awaiting responses, to place response values on addresses (created on demand). */
   pending?: PendingReads;
 }

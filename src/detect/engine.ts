@@ -100,7 +100,7 @@ export class DetectionEngine implements DetectContext {
   private runtime(addr: EdgeAddress): EdgeRuntime {
     return {
       addr, profile: this.baseline.edges.get(addr.id) ?? null, answered: false, newEdgeReported: false,
-      lastRequest: 0, bucketStart: 0, bucketRequests: 0, pollingStoppedReported: false,
+      lastRequest: 0, bucketStart: 0, bucketRequests: 0, pollingStoppedReported: false, watched: false,
     };
   }
 

@@ -31,7 +31,8 @@ export function timing(): Detector {
       const e = ctx.edge;
       if (e === undefined) return;
       const ts = m.ts;
-      if (e.profile !== null && isPolled(e.profile.p)) polled.add(e);
+      // Join the watch list once (a flag, not a set lookup per request).
+      if (!e.watched && e.profile !== null && isPolled(e.profile.p)) { e.watched = true; polled.add(e); }
       e.pollingStoppedReported = false;
       e.lastRequest = ts;
       if (ts - e.bucketStart >= 1) { e.bucketStart = ts; e.bucketRequests = 0; }
@@ -54,6 +55,7 @@ export function timing(): Detector {
         if (ts - e.lastRequest <= silence) continue;
         // Reported once; the edge rejoins the watch list with its next request.
         polled.delete(e);
+        e.watched = false;
         e.pollingStoppedReported = true;
         ctx.report({
           type: 'polling_stopped', severity: 'high', ts, frame: 0, src: e.addr.client, dst: e.addr.server, protocol: e.profile!.p.protocols[0] ?? '',
