@@ -10,6 +10,7 @@ APT_PACKAGES=(
   nftables          # enforcement backend
   iproute2          # network-namespace lab
   python3-pymodbus  # real Modbus/TCP peers in the lab
+  python3-serial-asyncio  # pymodbus imports serial even for TCP (only a Recommends of python3-pymodbus)
   ieee-data         # OUI registry used to regenerate the vendor table
   nmap              # scans against the lab in detection tests
   hyperfine         # whole-command timing in benchmarks

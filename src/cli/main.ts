@@ -5,6 +5,8 @@ import { registerDiscover } from './commands/discover.js';
 import { registerLearn } from './commands/learn.js';
 import { registerDetect } from './commands/detect.js';
 import { registerBaseline } from './commands/baseline.js';
+import { registerPolicy } from './commands/policy.js';
+import { registerUser } from './commands/user.js';
 
 const program = new Command();
 program
@@ -17,6 +19,8 @@ registerDiscover(program);
 registerLearn(program);
 registerDetect(program);
 registerBaseline(program);
+registerPolicy(program);
+registerUser(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`weir: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -18,6 +18,15 @@ export interface EdgeRuntime {
   pollingStoppedReported: boolean;
   /** On the polling watch list of the timing detector. */
   watched: boolean;
+  /** Timing detector's verdict on the profile: 0 not yet judged, 1 steadily polled, 2 not polled. */
+  pollKind: 0 | 1 | 2;
+  /** Requests per second that make a flood on this edge (timing detector; 0 until first computed). */
+  floodLimit: number;
+  /** Seconds without a request after which a polled edge counts as stopped (timing detector). */
+  pollSilence: number;
+  /** A packet from this end of the edge was already seen (for 'new-sender' detectors). */
+  clientSent: boolean;
+  serverSent: boolean;
   /** Read requests awaiting responses, to place response values on addresses (created on demand). */
   pending?: PendingReads;
 }
@@ -28,14 +37,29 @@ export interface DetectContext {
   readonly edge: EdgeRuntime | undefined;
   /** Direction of the current packet on its edge. */
   readonly toServer: boolean;
+  /** functionKeyNumber(protocol, func) of the current request (set for 'requests' detectors only). */
+  readonly funcKey: number;
   /** Every edge seen in this run, for sweeps. */
   edges(): Iterable<EdgeRuntime>;
   report(f: Finding): void;
 }
 
+/**
+ * Which messages a detector's onMessage needs to see. The engine sorts messages once and calls only the
+ * detectors that want them: at a million messages the calls themselves are most of the cost.
+ */
+export type MessageInterest = 'all' | 'requests' | 'arp' | 'anomalies' | 'placed';
+
 /** One kind of detection. Pure logic over packets/messages and the baseline; no I/O. */
 export interface Detector {
   readonly name: string;
+  /** Default 'all'. 'requests': everything but responses; 'placed': messages with values or targets. */
+  readonly messages?: MessageInterest;
+  /**
+   * Default 'all'. 'unprofiled': only packets off any baseline edge (no edge, or an edge the baseline lacks).
+   * 'new-sender': the first packet from each end of each edge, and every IP packet without an edge.
+   */
+  readonly packets?: 'all' | 'unprofiled' | 'new-sender';
   onPacket?(pkt: Packet, ctx: DetectContext): void;
   onMessage?(m: Message, ctx: DetectContext): void;
   /** Called about once a second of capture time, and once at the end with `final`. */

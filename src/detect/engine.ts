@@ -1,12 +1,12 @@
 import type { Packet } from '../dissect/packet.js';
-import type { Message } from '../dissect/message.js';
+import { functionKeyNumber, type Message } from '../dissect/message.js';
 import type { Baseline } from '../discover/baseline.js';
 import { EdgeTable, type EdgeAddress } from '../discover/edge-table.js';
 import type { Inventory } from '../discover/inventory.js';
 import { CompiledBaseline } from './profile.js';
 import { Aggregator } from './aggregator.js';
 import type { Detection, DetectionType, Finding } from './detection.js';
-import type { DetectContext, Detector, EdgeRuntime } from './detector.js';
+import type { DetectContext, Detector, EdgeRuntime, MessageInterest } from './detector.js';
 import { allDetectors } from './detectors/index.js';
 
 /** A muted finding pattern: analysts silence known-benign noise without unlearning the baseline. */
@@ -39,11 +39,18 @@ export class DetectionEngine implements DetectContext {
   readonly baseline: CompiledBaseline;
   edge: EdgeRuntime | undefined;
   toServer = true;
+  funcKey = 0;
   muted = 0;
   private readonly detectors: Detector[];
   // Each hook only on the detectors that have it: the per-packet loop stays short.
   private readonly packetHooks: Detector[];
-  private readonly messageHooks: Detector[];
+  private readonly unprofiledHooks: Detector[];
+  private readonly newSenderHooks: Detector[];
+  private readonly onAll: Detector[];
+  private readonly onRequests: Detector[];
+  private readonly onArp: Detector[];
+  private readonly onAnomalies: Detector[];
+  private readonly onPlaced: Detector[];
   private readonly agg: Aggregator;
   private readonly table: EdgeTable<EdgeRuntime>;
   private readonly mutes: Mute[];
@@ -55,8 +62,15 @@ export class DetectionEngine implements DetectContext {
   constructor(baseline: Baseline, private readonly opts: EngineOptions = {}) {
     this.baseline = new CompiledBaseline(baseline);
     this.detectors = opts.detectors ?? allDetectors();
-    this.packetHooks = this.detectors.filter((d) => d.onPacket);
-    this.messageHooks = this.detectors.filter((d) => d.onMessage);
+    this.packetHooks = this.detectors.filter((d) => d.onPacket && (d.packets ?? 'all') === 'all');
+    this.unprofiledHooks = this.detectors.filter((d) => d.onPacket && d.packets === 'unprofiled');
+    this.newSenderHooks = this.detectors.filter((d) => d.onPacket && d.packets === 'new-sender');
+    const wants = (i: MessageInterest): Detector[] => this.detectors.filter((d) => d.onMessage && (d.messages ?? 'all') === i);
+    this.onAll = wants('all');
+    this.onRequests = wants('requests');
+    this.onArp = wants('arp');
+    this.onAnomalies = wants('anomalies');
+    this.onPlaced = wants('placed');
     this.agg = new Aggregator(opts.windowSeconds ?? 600, opts.zoneOf);
     this.mutes = opts.mutes ?? [];
     this.table = new EdgeTable<EdgeRuntime>((addr) => this.runtime(addr));
@@ -76,20 +90,41 @@ export class DetectionEngine implements DetectContext {
       if (rt === undefined) { rt = this.runtime(shared.addr); this.inventory!.setCurrentSlot(rt); this.sharedEdges.push(rt); }
       this.edge = rt;
       this.toServer = shared.toServer;
-      markAnswered(rt, pkt, this.toServer);
+      if (!rt.answered) markAnswered(rt, pkt, this.toServer);
     } else if (this.inventory === undefined && pkt.ipVersion !== 0 && !pkt.fragment) {
       this.edge = this.table.lookup(pkt);
       this.toServer = this.table.toServer;
-      markAnswered(this.edge, pkt, this.toServer);
+      if (!this.edge.answered) markAnswered(this.edge, pkt, this.toServer);
     } else {
       this.edge = undefined;
     }
-    const hooks = this.packetHooks;
-    for (let i = 0; i < hooks.length; i++) hooks[i]!.onPacket!(pkt, this);
+    this.packetTo(this.packetHooks, pkt);
+    const e = this.edge;
+    if (e === undefined || e.profile === null) this.packetTo(this.unprofiledHooks, pkt);
+    if (e === undefined) {
+      if (pkt.ipVersion !== 0) this.packetTo(this.newSenderHooks, pkt);
+    } else if (this.toServer ? !e.clientSent : !e.serverSent) {
+      if (this.toServer) e.clientSent = true; else e.serverSent = true;
+      this.packetTo(this.newSenderHooks, pkt);
+    }
   }
 
   onMessage(m: Message): void {
-    const hooks = this.messageHooks;
+    this.dispatch(this.onAll, m);
+    if (m.role !== 'response') {
+      this.funcKey = functionKeyNumber(m.protocol, m.func);
+      this.dispatch(this.onRequests, m);
+    }
+    if (m.values !== null || m.targets !== null) this.dispatch(this.onPlaced, m);
+    if (m.anomaly !== null) this.dispatch(this.onAnomalies, m);
+    if (m.protocol === 'arp') this.dispatch(this.onArp, m);
+  }
+
+  private packetTo(hooks: Detector[], pkt: Packet): void {
+    for (let i = 0; i < hooks.length; i++) hooks[i]!.onPacket!(pkt, this);
+  }
+
+  private dispatch(hooks: Detector[], m: Message): void {
     for (let i = 0; i < hooks.length; i++) hooks[i]!.onMessage!(m, this);
   }
 
@@ -99,8 +134,9 @@ export class DetectionEngine implements DetectContext {
 
   private runtime(addr: EdgeAddress): EdgeRuntime {
     return {
-      addr, profile: this.baseline.edges.get(addr.id) ?? null, answered: false, newEdgeReported: false,
+      addr, profile: this.baseline.profile(addr.id), answered: false, newEdgeReported: false,
       lastRequest: 0, bucketStart: 0, bucketRequests: 0, pollingStoppedReported: false, watched: false,
+      pollKind: 0, floodLimit: 0, pollSilence: 0, clientSent: false, serverSent: false,
     };
   }
 

@@ -8,30 +8,38 @@ export interface CompiledProfile {
   functions: Set<number>;
   protocols: Set<string>;
   writes: Map<string, RangeSet>;
-  /** Learned value range per address space and address. */
-  values: Map<string, Map<number, [number, number]>>;
+  /** Learned value range per address space and address; built on first use (see pointsOf). */
+  values: Map<string, Map<number, [number, number]>> | null;
 }
 
 export class CompiledBaseline {
   readonly assets: Set<string>;
-  readonly edges = new Map<string, CompiledProfile>();
   readonly macs: Map<string, string>;
 
   constructor(readonly baseline: Baseline) {
     this.assets = new Set(baseline.assets);
     this.macs = new Map(Object.entries(baseline.macs));
-    for (const [id, p] of Object.entries(baseline.edges)) {
-      const writes = new Map<string, RangeSet>();
-      for (const [space, ranges] of Object.entries(p.writes)) writes.set(space, RangeSet.from(ranges));
-      this.edges.set(id, {
-        p,
-        functions: new Set(p.functions.map((k) => { const i = k.lastIndexOf(':'); return functionKeyNumber(k.slice(0, i), Number(k.slice(i + 1))); })),
-        protocols: new Set(p.protocols),
-        writes,
-        values: pointsBySpace(p.values),
-      });
-    }
   }
+
+  /** The profile of an edge, compiled when the edge first shows up (most of a large baseline may stay idle). */
+  profile(id: string): CompiledProfile | null {
+    const p = Object.hasOwn(this.baseline.edges, id) ? this.baseline.edges[id]! : undefined;
+    if (p === undefined) return null;
+    const writes = new Map<string, RangeSet>();
+    for (const [space, ranges] of Object.entries(p.writes)) writes.set(space, RangeSet.from(ranges));
+    return {
+      p,
+      functions: new Set(p.functions.map((k) => { const i = k.lastIndexOf(':'); return functionKeyNumber(k.slice(0, i), Number(k.slice(i + 1))); })),
+      protocols: new Set(p.protocols),
+      writes,
+      values: null,
+    };
+  }
+}
+
+/** Learned value ranges of a profile by space and address (the largest part of a profile, so built lazily). */
+export function pointsOf(cp: CompiledProfile): Map<string, Map<number, [number, number]>> {
+  return cp.values ??= pointsBySpace(cp.p.values);
 }
 
 /** 'space:address' keys from the baseline, regrouped so the hot path looks up numbers, not strings. */

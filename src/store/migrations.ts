@@ -83,4 +83,80 @@ export const MIGRATIONS: readonly string[] = [
     created_at TEXT NOT NULL
   );
   `,
+  // 3: policy as code and change control. The audit log is append-only (triggers refuse UPDATE and DELETE)
+  // and hash-chained: each row's hash covers the previous row's, so a rewritten history shows.
+  `
+  CREATE TABLE users (
+    name TEXT PRIMARY KEY,
+    roles TEXT NOT NULL,
+    created_at TEXT NOT NULL
+  );
+  CREATE TABLE policies (
+    sha256 TEXT PRIMARY KEY,
+    rules_sha256 TEXT NOT NULL,
+    source TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    text TEXT NOT NULL
+  );
+  CREATE TABLE active_policy (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    sha256 TEXT NOT NULL REFERENCES policies(sha256),
+    proposal_id INTEGER,
+    applied_at TEXT NOT NULL
+  );
+  CREATE TABLE simulations (
+    id TEXT PRIMARY KEY,
+    policy_sha256 TEXT NOT NULL,
+    rules_sha256 TEXT NOT NULL,
+    baseline_version INTEGER,
+    created_at TEXT NOT NULL,
+    captures TEXT NOT NULL,
+    first_ts REAL NOT NULL,
+    last_ts REAL NOT NULL,
+    packets INTEGER NOT NULL,
+    blocked_flows INTEGER NOT NULL,
+    baseline_blocked INTEGER NOT NULL,
+    zones TEXT NOT NULL,
+    doc TEXT NOT NULL
+  );
+  CREATE INDEX simulations_rules ON simulations(rules_sha256, created_at);
+  CREATE TABLE proposals (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    zone TEXT,
+    policy_sha256 TEXT NOT NULL REFERENCES policies(sha256),
+    base_sha256 TEXT,
+    required_roles TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    note TEXT NOT NULL,
+    doc TEXT NOT NULL
+  );
+  CREATE TABLE approvals (
+    proposal_id INTEGER NOT NULL REFERENCES proposals(id),
+    user TEXT NOT NULL,
+    role TEXT NOT NULL,
+    at TEXT NOT NULL,
+    note TEXT NOT NULL,
+    UNIQUE (proposal_id, role),
+    UNIQUE (proposal_id, user)
+  );
+  CREATE TABLE audit_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    simulation_id TEXT,
+    details TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+  );
+  CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+  CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+  CREATE TRIGGER audit_log_chain BEFORE INSERT ON audit_log
+    WHEN NEW.prev_hash IS NOT COALESCE((SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1), '')
+    BEGIN SELECT RAISE(ABORT, 'audit log chain broken: prev_hash is not the last hash'); END;
+  `,
 ];

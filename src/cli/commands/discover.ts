@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import Table from 'cli-table3';
 import { Inventory } from '../../discover/inventory.js';
 import type { Asset, Edge, InventorySnapshot } from '../../discover/model.js';
 import { openStore } from '../../store/db.js';
 import { loadInventory, saveInventory, type CaptureRecord } from '../../store/inventory-store.js';
+import { renderColumns } from '../columns.js';
 import { runCaptures, warnCaptureErrors, type FileResult } from '../run-capture.js';
 
 export function registerDiscover(program: Command): void {
@@ -48,11 +48,9 @@ function renderInventory(snap: InventorySnapshot, results: FileResult[]): string
   const msgs = results.reduce((n, r) => n + r.stats.messages, 0);
   lines.push(`${frames} frames, ${msgs} protocol messages, ${snap.assets.length} assets, ${snap.edges.length} edges`);
   lines.push('', 'ASSETS');
-  const at = new Table({ head: ['address', 'mac', 'role', 'vendor / product', 'firmware', 'serves', 'uses', 'names'], style: { head: [], border: [] } });
-  for (const a of snap.assets) at.push(assetRow(a));
-  lines.push(at.toString());
+  lines.push(renderColumns(['address', 'mac', 'role', 'vendor / product', 'firmware', 'serves', 'uses', 'names'], snap.assets.map(assetRow)));
   lines.push('', 'EDGES (client → server)');
-  const et = new Table({ head: ['client', 'server', 'protocol', 'port', 'packets', 'functions', 'poll', 'last seen'], style: { head: [], border: [] } });
+  const et: string[][] = [];
   // Connection attempts that never carried data (closed ports, scans) fold into one row per pair.
   const attempts = new Map<string, Edge[]>();
   for (const e of snap.edges) {
@@ -68,7 +66,7 @@ function renderInventory(snap: InventorySnapshot, results: FileResult[]): string
     const last = Math.max(...list.map((e) => e.lastSeen));
     et.push([list[0]!.client, list[0]!.server, `${list.length} ports tried`, `tcp/${ports[0]}..${ports.at(-1)}`, String(list.reduce((n, e) => n + e.packets, 0)), 'connection attempts only', '', new Date(last * 1000).toISOString().replace('T', ' ').slice(0, 19)]);
   }
-  lines.push(et.toString());
+  lines.push(renderColumns(['client', 'server', 'protocol', 'port', 'packets', 'functions', 'poll', 'last seen'], et));
   const anomalies: Record<string, number> = {};
   for (const r of results) for (const [k, v] of Object.entries({ ...r.summary.anomalies, ...r.stats.anomalies })) anomalies[k] = (anomalies[k] ?? 0) + v;
   const list = Object.entries(anomalies).sort((a, b) => b[1] - a[1]);

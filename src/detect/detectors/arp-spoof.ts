@@ -8,6 +8,7 @@ export function arpSpoofing(): Detector {
   const seen = new Map<string, string>();
   return {
     name: 'arp_spoofing',
+    messages: 'arp',
     onMessage(m, ctx) {
       if (m.protocol !== 'arp' || m.identity === null) return;
       const ip = m.identity.ip, mac = m.identity.mac ?? m.srcMac;

@@ -52,19 +52,27 @@ const OPS: Record<string, Record<number, Op>> = {
   },
 };
 
-export function operationOf(m: Message): Op | undefined {
+/** The same table keyed by functionKeyNumber: one numeric lookup per request on the hot path. */
+const OPS_BY_KEY = new Map<number, Op>();
+for (const [protocol, ops] of Object.entries(OPS)) for (const [func, op] of Object.entries(ops)) OPS_BY_KEY.set(functionKeyNumber(protocol, Number(func)), op);
+
+/** The engineering operation a request performs, if any; `key` is functionKeyNumber(m.protocol, m.func). */
+export function operationOf(m: Message, key: number): Op | undefined {
+  const op = OPS_BY_KEY.get(key);
+  if (op === undefined) return undefined;
   if (m.protocol === 's7comm' && m.fields?.rosctr !== undefined && m.fields.rosctr !== 1 && m.fields.rosctr !== 'JOB') return undefined;
-  return OPS[m.protocol]?.[m.func];
+  return op;
 }
 
 export function engineeringOps(): Detector {
   return {
     name: 'engineering_ops',
+    messages: 'requests',
     onMessage(m, ctx) {
       if (m.role === 'response') return;
-      const op = operationOf(m);
+      const op = operationOf(m, ctx.funcKey);
       if (op === undefined) return;
-      const usual = ctx.edge?.profile?.functions.has(functionKeyNumber(m.protocol, m.func)) ?? false;
+      const usual = ctx.edge?.profile?.functions.has(ctx.funcKey) ?? false;
       // What this pair routinely did while learning is only repeated when it touches the running program.
       if (usual && op.severity !== 'critical') return;
       const severity: Severity = usual ? 'medium' : op.severity;

@@ -1,4 +1,4 @@
-import { functionKeyNumber, ICS_PROTOCOLS } from '../../dissect/message.js';
+import { ICS_PROTOCOLS } from '../../dissect/message.js';
 import type { Detector } from '../detector.js';
 import { operationOf } from './engineering-ops.js';
 
@@ -8,11 +8,12 @@ const ICS = new Set<string>(ICS_PROTOCOLS);
 export function functionOutsideProfile(): Detector {
   return {
     name: 'function_outside_profile',
+    messages: 'requests',
     onMessage(m, ctx) {
       if (m.role === 'response' || m.func < 0 || !ICS.has(m.protocol)) return;
       const p = ctx.edge?.profile;
-      if (p === undefined || p === null || p.functions.has(functionKeyNumber(m.protocol, m.func))) return;
-      if (operationOf(m) !== undefined) return; // engineering operations get their own, sharper detection
+      if (p === undefined || p === null || p.functions.has(ctx.funcKey)) return;
+      if (operationOf(m, ctx.funcKey) !== undefined) return; // engineering operations get their own, sharper detection
       ctx.report({
         type: 'function_outside_profile', severity: m.write ? 'high' : 'medium', ts: m.ts, frame: m.frame,
         src: m.srcIp, dst: m.dstIp, protocol: m.protocol, detail: `${m.protocol}:${m.func}`,

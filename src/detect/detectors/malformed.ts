@@ -5,6 +5,7 @@ import { anomalyKind } from '../../discover/anomaly-kind.js';
 export function malformedPdu(): Detector {
   return {
     name: 'malformed_pdu',
+    messages: 'anomalies',
     onMessage(m, ctx) {
       if (m.anomaly === null) return;
       const kind = anomalyKind(m.protocol, m.anomaly);

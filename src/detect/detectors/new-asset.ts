@@ -5,6 +5,8 @@ export function newAsset(): Detector {
   const reported = new Set<string>();
   return {
     name: 'new_asset',
+    // The sender of a packet is one end of its edge: once that end has sent, later packets add nothing.
+    packets: 'new-sender',
     onPacket(pkt, ctx) {
       if (pkt.ipVersion === 0) return;
       const ip = pkt.srcIp;

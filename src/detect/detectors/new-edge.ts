@@ -8,6 +8,7 @@ import { serviceName } from '../../discover/services.js';
 export function newEdge(): Detector {
   return {
     name: 'new_edge',
+    packets: 'unprofiled',
     onPacket(pkt, ctx) {
       const e = ctx.edge;
       if (e === undefined || e.profile !== null || e.newEdgeReported) return;

@@ -1,5 +1,6 @@
 import type { Detector } from '../detector.js';
 import { placeValues } from '../../discover/values.js';
+import { pointsOf } from '../profile.js';
 
 /**
  * Values read or written outside the range learned for that register/point, with a margin of a tenth of the
@@ -8,14 +9,17 @@ import { placeValues } from '../../discover/values.js';
 export function valueOutOfRange(): Detector {
   return {
     name: 'value_out_of_range',
+    messages: 'placed',
     onMessage(m, ctx) {
       if (m.values === null && m.targets === null) return;
       const e = ctx.edge;
       const p = e?.profile;
-      if (e === undefined || p === undefined || p === null || p.values.size === 0) return;
+      if (e === undefined || p === undefined || p === null) return;
+      const learned = pointsOf(p);
+      if (learned.size === 0) return;
       const at = placeValues(m, (e.pending ??= new Map()));
       if (at === null) return;
-      const points = p.values.get(at.space);
+      const points = learned.get(at.space);
       if (points === undefined) return;
       const values = m.values!;
       for (let i = 0; i < values.length; i++) {

@@ -26,6 +26,8 @@ export function scans(): Detector {
   const arpSweeps = new Map<string, { start: number; targets: Set<string>; reported: boolean }>();
   return {
     name: 'scan',
+    packets: 'unprofiled',
+    messages: 'arp',
     onMessage(m, ctx) {
       // ARP sweeps: how scanners (nmap's default on a LAN) find hosts before touching them.
       if (m.protocol !== 'arp' || m.func !== 1 || m.fields === null) return;

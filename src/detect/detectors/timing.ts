@@ -18,6 +18,11 @@ function isPolled(p: EdgeProfile): boolean {
   return p.pollInterval !== null && p.pollInterval >= MIN_PERIOD && (p.pollJitter ?? 0) <= p.pollInterval && p.requests >= MIN_REQUESTS;
 }
 
+/** Quiet for many periods, and clearly longer than any pause the edge took while learning. */
+function silenceOf(p: EdgeProfile): number {
+  return Math.max(SILENT_PERIODS * p.pollInterval!, MIN_SILENCE, GAP_FACTOR * p.maxRequestGap);
+}
+
 /**
  * Timing against the learned polling: a polled edge going quiet (HMI lost its PLC, or a controller
  * silenced), or a burst of requests far above the learned rate (flood, brute force, a runaway script).
@@ -26,33 +31,37 @@ export function timing(): Detector {
   const polled = new Set<EdgeRuntime>();
   return {
     name: 'timing',
+    messages: 'requests',
     onMessage(m, ctx) {
       if (m.role !== 'request') return;
       const e = ctx.edge;
       if (e === undefined) return;
       const ts = m.ts;
+      if (e.pollKind === 0) {
+        e.pollKind = e.profile !== null && isPolled(e.profile.p) ? 1 : 2;
+        if (e.pollKind === 1) e.pollSilence = silenceOf(e.profile!.p);
+        e.floodLimit = Math.ceil(e.profile ? Math.max(FLOOR, FLOOD_FACTOR * e.profile.p.requestRate) : UNPROFILED_FLOOR);
+      }
       // Join the watch list once (a flag, not a set lookup per request).
-      if (!e.watched && e.profile !== null && isPolled(e.profile.p)) { e.watched = true; polled.add(e); }
+      if (!e.watched && e.pollKind === 1) { e.watched = true; polled.add(e); }
       e.pollingStoppedReported = false;
       e.lastRequest = ts;
       if (ts - e.bucketStart >= 1) { e.bucketStart = ts; e.bucketRequests = 0; }
       e.bucketRequests++;
-      const limit = e.profile ? Math.max(FLOOR, FLOOD_FACTOR * e.profile.p.requestRate) : UNPROFILED_FLOOR;
-      if (e.bucketRequests === Math.ceil(limit)) {
+      const limit = e.floodLimit;
+      if (e.bucketRequests === limit) {
         ctx.report({
           type: 'flood', severity: 'high', ts, frame: m.frame, src: e.addr.client, dst: e.addr.server, protocol: m.protocol, detail: '',
-          fields: { requests_in_1s: e.bucketRequests, limit: Math.ceil(limit), learned_rate: e.profile?.p.requestRate ?? null },
-          explanation: `${e.addr.client} sent over ${Math.ceil(limit)} ${m.protocol} requests to ${e.addr.server} within one second${e.profile ? ` (learned rate ${e.profile.p.requestRate.toFixed(1)}/s)` : ''}.`,
+          fields: { requests_in_1s: e.bucketRequests, limit, learned_rate: e.profile?.p.requestRate ?? null },
+          explanation: `${e.addr.client} sent over ${limit} ${m.protocol} requests to ${e.addr.server} within one second${e.profile ? ` (learned rate ${e.profile.p.requestRate.toFixed(1)}/s)` : ''}.`,
           response: 'A request flood can starve a controller\'s communication processor: find the source and rate-limit or block it.',
         });
       }
     },
     tick(ts, ctx) {
       for (const e of polled) {
+        if (ts - e.lastRequest <= e.pollSilence) continue;
         const period = e.profile!.p.pollInterval!;
-        // Quiet for many periods, and clearly longer than any pause the edge took while learning.
-        const silence = Math.max(SILENT_PERIODS * period, MIN_SILENCE, GAP_FACTOR * e.profile!.p.maxRequestGap);
-        if (ts - e.lastRequest <= silence) continue;
         // Reported once; the edge rejoins the watch list with its next request.
         polled.delete(e);
         e.watched = false;

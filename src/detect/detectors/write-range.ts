@@ -4,6 +4,7 @@ import type { Detector } from '../detector.js';
 export function writeNewRange(): Detector {
   return {
     name: 'write_new_range',
+    messages: 'requests',
     onMessage(m, ctx) {
       if (!m.write || m.role === 'response' || m.targets === null) return;
       const e = ctx.edge;

@@ -2,7 +2,7 @@ import { newMessage, type Message, type PduContext } from '../message.js';
 import { ascii, u16le, u32le } from '../bytes.js';
 
 /** CIP common services (Volume 1, Appendix A) and frequent object-specific ones. */
-const SERVICES: Record<number, string> = {
+export const CIP_SERVICES: Record<number, string> = {
   0x01: 'GET_ATTRIBUTE_ALL', 0x02: 'SET_ATTRIBUTE_ALL', 0x03: 'GET_ATTRIBUTE_LIST', 0x04: 'SET_ATTRIBUTE_LIST',
   0x05: 'RESET', 0x06: 'START', 0x07: 'STOP', 0x08: 'CREATE', 0x09: 'DELETE', 0x0a: 'MULTIPLE_SERVICE_PACKET',
   0x0d: 'APPLY_ATTRIBUTES', 0x0e: 'GET_ATTRIBUTE_SINGLE', 0x10: 'SET_ATTRIBUTE_SINGLE', 0x11: 'FIND_NEXT_OBJECT_INSTANCE',
@@ -59,7 +59,7 @@ export function dissectCip(b: Uint8Array, p: number, end: number, ctx: PduContex
   const sc = b[p]!;
   const response = (sc & 0x80) !== 0;
   m.func = sc & 0x7f;
-  m.funcName = SERVICES[m.func] ?? `SERVICE_0x${m.func.toString(16)}`;
+  m.funcName = CIP_SERVICES[m.func] ?? `SERVICE_0x${m.func.toString(16)}`;
   m.role = response ? 'response' : 'request';
   const fields: Record<string, string | number | boolean> = { cip_service: m.funcName };
   m.fields = fields;

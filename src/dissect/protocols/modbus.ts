@@ -3,14 +3,14 @@ import { newMessage, type Message, type Target, type IdentityFacts } from '../me
 import { u16be, ascii } from '../bytes.js';
 
 /** Public Modbus function codes (Modbus Application Protocol v1.1b3), names in Zeek ICSNPP style. */
-const NAMES: Record<number, string> = {
+export const MODBUS_FUNCTIONS: Record<number, string> = {
   1: 'READ_COILS', 2: 'READ_DISCRETE_INPUTS', 3: 'READ_HOLDING_REGISTERS', 4: 'READ_INPUT_REGISTERS',
   5: 'WRITE_SINGLE_COIL', 6: 'WRITE_SINGLE_REGISTER', 7: 'READ_EXCEPTION_STATUS', 8: 'DIAGNOSTICS',
   11: 'GET_COMM_EVENT_COUNTER', 12: 'GET_COMM_EVENT_LOG', 15: 'WRITE_MULTIPLE_COILS', 16: 'WRITE_MULTIPLE_REGISTERS',
   17: 'REPORT_SLAVE_ID', 20: 'READ_FILE_RECORD', 21: 'WRITE_FILE_RECORD', 22: 'MASK_WRITE_REGISTER',
   23: 'READ_WRITE_MULTIPLE_REGISTERS', 24: 'READ_FIFO_QUEUE', 43: 'ENCAP_INTERFACE_TRANSPORT', 90: 'UMAS',
 };
-const FUNC_NAMES: string[] = Array.from({ length: 128 }, (_, i) => NAMES[i] ?? `FUNCTION_${i}`);
+const FUNC_NAMES: string[] = Array.from({ length: 128 }, (_, i) => MODBUS_FUNCTIONS[i] ?? `FUNCTION_${i}`);
 const DEVICE_ID_OBJECTS: Record<number, keyof IdentityFacts | 'url' | 'application'> = {
   0: 'vendor', 1: 'product', 2: 'firmware', 3: 'url', 4: 'product', 5: 'model', 6: 'application',
 };

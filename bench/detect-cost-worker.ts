@@ -1,0 +1,29 @@
+// One timed pass in a fresh process: `discover` (pipeline + inventory) or `detect` (the same plus the detection
+// engine against a baseline JSON). Separate processes keep one variant's JIT feedback from slowing the other.
+import { readFileSync } from 'node:fs';
+import { readCaptureSync } from '../src/capture/source.js';
+import { DissectPipeline } from '../src/dissect/pipeline.js';
+import { Inventory } from '../src/discover/inventory.js';
+import type { Baseline } from '../src/discover/baseline.js';
+import { DetectionEngine } from '../src/detect/engine.js';
+
+const [mode, file, baselineFile] = process.argv.slice(2);
+if (!file || (mode !== 'discover' && mode !== 'detect')) throw new Error('usage: detect-cost-worker discover|detect FILE [BASELINE.json]');
+const baseline = mode === 'detect' ? (JSON.parse(readFileSync(baselineFile!, 'utf8')) as Baseline) : null;
+const t0 = process.hrtime.bigint();
+const inv = new Inventory();
+if (baseline === null) {
+  const p = new DissectPipeline({ onPacket: (x) => inv.onPacket(x), onMessage: (m) => inv.onMessage(m) });
+  readCaptureSync(file, (f) => p.push(f));
+  inv.snapshot();
+} else {
+  const eng = new DetectionEngine(baseline, { inventory: inv });
+  const p = new DissectPipeline({
+    onPacket: (x) => { inv.onPacket(x); eng.onPacket(x); },
+    onMessage: (m) => { inv.onMessage(m); eng.onMessage(m); },
+  });
+  readCaptureSync(file, (f) => p.push(f));
+  inv.snapshot();
+  eng.finish();
+}
+process.stdout.write(`${Number(process.hrtime.bigint() - t0) / 1e9}\n`);

@@ -1,0 +1,204 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { openStore, type Db } from '../../store/db.js';
+import { baselineVersion, latestBaseline } from '../../store/baseline-store.js';
+import { loadInventory } from '../../store/inventory-store.js';
+import { approvalsOf, listProposals } from '../../store/change-store.js';
+import { listAudit, verifyAudit } from '../../store/audit-store.js';
+import type { Baseline } from '../../discover/baseline.js';
+import { parsePolicy } from '../../policy/load.js';
+import { formatPolicyError } from '../../policy/errors.js';
+import type { Policy } from '../../policy/model.js';
+import { ZONE_MODES, type ZoneMode } from '../../policy/model.js';
+import { CompiledPolicy } from '../../policy/evaluate.js';
+import { Simulator, type SimulationResult } from '../../policy/simulate.js';
+import { proposePolicy } from '../../policy/propose.js';
+import { policyToYaml } from '../../policy/write.js';
+import { plainSummary, TABLE_HEAD, tableRows, toHtml, toJson } from '../../policy/report.js';
+import { driftOf, driftSummary } from '../../assess/drift.js';
+import { applyProposal, approveProposal, promoteZone, recordSimulation, rejectProposal, submitPolicy } from '../../respond/change-control.js';
+import { runCaptures, warnCaptureErrors } from '../run-capture.js';
+import { parseTimeArg } from '../time-arg.js';
+import { renderColumns } from '../columns.js';
+
+/** Read and check a policy file; print every error with file, line and field, and fail. */
+export function readPolicyFile(file: string): { policy: Policy; text: string } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read policy ${file}: ${(err as Error).message}`);
+  }
+  const r = parsePolicy(text, file);
+  if (!r.ok) throw new Error(`${file} is not a valid policy (${r.errors.length} problem${r.errors.length === 1 ? '' : 's'}):\n${r.errors.map(formatPolicyError).join('\n')}`);
+  return { policy: r.policy, text };
+}
+
+function withDb<T>(path: string, fn: (db: Db) => T | Promise<T>): Promise<T> {
+  const db = openStore(path);
+  return Promise.resolve().then(() => fn(db)).finally(() => db.close());
+}
+
+/** Replay captures (optionally a time slice) against a policy. */
+async function simulate(policy: Policy, files: string[], baseline: Baseline | null, from: number, until: number): Promise<SimulationResult> {
+  const sim = new Simulator(new CompiledPolicy(policy), baseline);
+  const results = await runCaptures(files, {
+    onPacket: (p) => { if (p.ts >= from && p.ts < until) sim.onPacket(p); },
+    onMessage: (m) => { if (m.ts >= from && m.ts < until) sim.onMessage(m); },
+  });
+  warnCaptureErrors(results);
+  return sim.result();
+}
+
+interface SimOpts { capture: string[]; baseline?: string; version?: string; db?: string; json?: boolean; html?: string; from?: string; until?: string; as?: string }
+
+export function registerPolicy(program: Command): void {
+  const policy = program.command('policy').description('policy as code: validate, propose, simulate, drift and change control');
+
+  policy.command('validate')
+    .description('check policy files; errors name file, line and field')
+    .argument('<files...>', 'policy YAML files')
+    .action((files: string[]) => {
+      let bad = 0;
+      for (const f of files) {
+        let text: string;
+        try { text = readFileSync(f, 'utf8'); } catch (err) { process.stderr.write(`${f}: ${(err as Error).message}\n`); bad++; continue; }
+        const r = parsePolicy(text, f);
+        if (r.ok) process.stdout.write(`${f}: ok (${r.policy.zones.length} zones, ${r.policy.conduits.length} conduits, ${r.policy.groups.length} context groups, ${r.policy.windows.length} windows)\n`);
+        else { bad++; for (const e of r.errors) process.stderr.write(`${formatPolicyError(e)}\n`); }
+      }
+      if (bad) process.exitCode = 1;
+    });
+
+  policy.command('propose')
+    .description('write a least-privilege candidate policy from a learned baseline')
+    .requiredOption('--baseline <db>', 'store holding the baseline (and inventory, for roles and names)')
+    .option('--version <n>', 'baseline version (default: latest)')
+    .option('--out <file>', 'write here instead of stdout')
+    .option('--site <name>', 'site name')
+    .option('--timezone <tz>', 'IANA time zone for time windows', 'UTC')
+    .action((opts: { baseline: string; version?: string; out?: string; site?: string; timezone: string }) => withDb(opts.baseline, (db) => {
+      const b = opts.version ? baselineVersion(db, Number(opts.version)) : latestBaseline(db);
+      if (!b) throw new Error(`no baseline in ${opts.baseline}: run \`weir learn\` first`);
+      const p = proposePolicy(b, loadInventory(db).assets, { site: opts.site, timezone: opts.timezone });
+      const header = [
+        `Proposed by weir from baseline version ${b.version} (${new Date(b.from * 1000).toISOString()} – ${new Date(b.to * 1000).toISOString()}).`,
+        'Least privilege: each context group is one flow seen while learning, with the functions and addresses it used.',
+        'Zones start in observe mode. Review, simulate (`weir policy simulate`), then submit for approval.',
+      ].join('\n');
+      const yaml = policyToYaml(p, header);
+      if (opts.out) { writeFileSync(opts.out, yaml); process.stderr.write(`wrote ${opts.out}: ${p.zones.length} zones, ${p.conduits.length} conduits, ${p.groups.length} context groups\n`); }
+      else process.stdout.write(yaml);
+    }));
+
+  policy.command('simulate')
+    .description('replay recorded traffic against a policy and show, flow by flow, what it would block')
+    .argument('<policy>', 'policy YAML file')
+    .requiredOption('--capture <files...>', 'capture files to replay')
+    .option('--baseline <db>', 'store with the baseline: marks blocked flows that are learned normal traffic')
+    .option('--version <n>', 'baseline version (default: latest)')
+    .option('--db <db>', 'record the simulation in this store (evidence for change control)')
+    .option('--as <user>', 'who ran it (for the audit log)', process.env.USER ?? 'unknown')
+    .option('--json', 'print JSON')
+    .option('--html <file>', 'also write an HTML report')
+    .option('--from <time>', 'replay from this time (ISO 8601, epoch seconds or N%)')
+    .option('--until <time>', 'replay until this time')
+    .action(async (file: string, opts: SimOpts) => {
+      const { policy: p, text } = readPolicyFile(file);
+      const from = opts.from !== undefined ? parseTimeArg(opts.from, opts.capture) : -Infinity;
+      const until = opts.until !== undefined ? parseTimeArg(opts.until, opts.capture) : Infinity;
+      let baseline: Baseline | null = null;
+      if (opts.baseline) {
+        baseline = await withDb(opts.baseline, (db) => (opts.version ? baselineVersion(db, Number(opts.version)) : latestBaseline(db)));
+        if (!baseline) throw new Error(`no baseline in ${opts.baseline}`);
+      }
+      const r = await simulate(p, opts.capture, baseline, from, until);
+      let simulationId: string | undefined;
+      if (opts.db) simulationId = await withDb(opts.db, (db) => recordSimulation(db, { text, source: file, policy: p, result: r, captures: opts.capture, baselineVersion: baseline?.version ?? null, actor: opts.as ?? 'unknown' }));
+      if (opts.html) writeFileSync(opts.html, toHtml(r, { policy: file, captures: opts.capture, simulationId, generated: new Date().toISOString() }));
+      if (opts.json) process.stdout.write(`${toJson(r, { policy: file, captures: opts.capture, simulation_id: simulationId ?? null, baseline_version: baseline?.version ?? null })}\n`);
+      else {
+        process.stdout.write(`${plainSummary(r)}\n`);
+        if (r.blocked.length) process.stdout.write(`\n${renderColumns(TABLE_HEAD, tableRows(r))}\n`);
+        if (simulationId) process.stdout.write(`\nrecorded as ${simulationId}\n`);
+      }
+    });
+
+  policy.command('drift')
+    .description('compare the documented policy with observed traffic')
+    .argument('<policy>', 'policy YAML file')
+    .requiredOption('--capture <files...>', 'capture files of current traffic')
+    .option('--json', 'print JSON')
+    .action(async (file: string, opts: { capture: string[]; json?: boolean }) => {
+      const { policy: p } = readPolicyFile(file);
+      const r = await simulate(p, opts.capture, null, -Infinity, Infinity);
+      const d = driftOf(p, r);
+      const compiled = new CompiledPolicy(p);
+      process.stdout.write(opts.json ? `${JSON.stringify(d, null, 1)}\n` : `${driftSummary(d, (ip) => compiled.nameOf(ip))}\n`);
+    });
+
+  policy.command('submit')
+    .description('propose a policy change for approval')
+    .argument('<policy>', 'policy YAML file')
+    .requiredOption('--db <db>', 'store')
+    .requiredOption('--as <user>', 'who proposes it')
+    .option('--note <text>', 'why')
+    .action((file: string, opts: { db: string; as: string; note?: string }) => withDb(opts.db, (db) => {
+      const { text } = readPolicyFile(file);
+      const id = submitPolicy(db, { text, source: file, actor: opts.as, note: opts.note });
+      process.stdout.write(`proposal ${id} created; needs approval by: ${listProposals(db).find((x) => x.id === id)!.requiredRoles.join(', ')}\n`);
+    }));
+
+  policy.command('promote')
+    .description(`propose moving a zone on the ladder (${ZONE_MODES.join(' → ')})`)
+    .argument('<zone>').argument('<mode>')
+    .requiredOption('--db <db>', 'store').requiredOption('--as <user>', 'who proposes it').option('--note <text>', 'why')
+    .action((zone: string, mode: string, opts: { db: string; as: string; note?: string }) => withDb(opts.db, (db) => {
+      if (!(ZONE_MODES as readonly string[]).includes(mode)) throw new Error(`mode must be one of ${ZONE_MODES.join(', ')}`);
+      const id = promoteZone(db, { zone, to: mode as ZoneMode, actor: opts.as, note: opts.note });
+      process.stdout.write(`proposal ${id} created: zone ${zone} → ${mode}\n`);
+    }));
+
+  policy.command('approve')
+    .description('approve a proposal in one of your roles')
+    .argument('<id>')
+    .requiredOption('--db <db>', 'store').requiredOption('--as <user>', 'approver').requiredOption('--role <role>', 'security, engineering or operations')
+    .option('--note <text>', 'comment')
+    .action((id: string, opts: { db: string; as: string; role: string; note?: string }) => withDb(opts.db, (db) => {
+      const p = approveProposal(db, { id: Number(id), actor: opts.as, role: opts.role, note: opts.note });
+      const have = approvalsOf(db, p.id).map((a) => a.role);
+      process.stdout.write(`proposal ${p.id}: ${p.status}${p.status === 'open' ? `; still needs ${p.requiredRoles.filter((r) => !have.includes(r)).join(', ')}` : ''}\n`);
+    }));
+
+  policy.command('reject')
+    .argument('<id>').requiredOption('--db <db>', 'store').requiredOption('--as <user>', 'who').option('--note <text>', 'why')
+    .action((id: string, opts: { db: string; as: string; note?: string }) => withDb(opts.db, (db) => { rejectProposal(db, { id: Number(id), actor: opts.as, note: opts.note }); process.stdout.write(`proposal ${id} rejected\n`); }));
+
+  policy.command('apply')
+    .description('make an approved proposal the active policy (zones going to enforce need a clean simulation)')
+    .argument('<id>').requiredOption('--db <db>', 'store').requiredOption('--as <user>', 'who applies it')
+    .action((id: string, opts: { db: string; as: string }) => withDb(opts.db, (db) => {
+      const r = applyProposal(db, { id: Number(id), actor: opts.as });
+      process.stdout.write(`proposal ${id} applied${r.simulationId ? ` (evidence: ${r.simulationId})` : ''}\n`);
+    }));
+
+  policy.command('proposals')
+    .requiredOption('--db <db>', 'store')
+    .action((opts: { db: string }) => withDb(opts.db, (db) => {
+      const rows = listProposals(db).map((p) => [String(p.id), p.kind, p.zone ?? '', p.status, p.createdBy, p.createdAt.slice(0, 19),
+        p.requiredRoles.join(','), approvalsOf(db, p.id).map((a) => `${a.user}:${a.role}`).join(' '), p.note]);
+      process.stdout.write(`${renderColumns(['id', 'kind', 'zone', 'status', 'by', 'created', 'needs', 'approved', 'note'], rows)}\n`);
+    }));
+
+  policy.command('audit')
+    .description('print the audit log and check its hash chain')
+    .requiredOption('--db <db>', 'store').option('--json', 'JSON lines')
+    .action((opts: { db: string; json?: boolean }) => withDb(opts.db, (db) => {
+      const entries = listAudit(db, 100_000);
+      if (opts.json) for (const e of entries) process.stdout.write(`${JSON.stringify(e)}\n`);
+      else process.stdout.write(`${renderColumns(['seq', 'at', 'actor', 'action', 'subject', 'simulation', 'details'], entries.map((e) => [String(e.seq), e.at, e.actor, e.action, e.subject, e.simulationId ?? '', JSON.stringify(e.details)]))}\n`);
+      const bad = verifyAudit(db);
+      if (bad) { process.stderr.write(`audit log tampered at entry ${bad.seq}: ${bad.problem}\n`); process.exitCode = 2; }
+      else process.stderr.write(`audit chain intact (${entries.length} entries)\n`);
+    }));
+}

@@ -1,0 +1,175 @@
+import type { Message } from '../dissect/message.js';
+import { HostSet, parseCidr } from './hosts.js';
+import type { ContextGroup, Policy, TimeWindow, Zone } from './model.js';
+import { dayMask, inWindow, LocalClock } from './windows.js';
+
+/** Why a policy would refuse traffic. */
+export type BlockReason = 'no_rule' | 'outside_window' | 'function_not_allowed' | 'write_not_allowed' | 'address_not_allowed' | 'protocol_not_allowed';
+
+export interface CompiledGroup {
+  g: ContextGroup;
+  clients: HostSet;
+  servers: HostSet;
+  ports: Set<number>;
+  functions: Set<number> | null;
+  windows: Array<{ w: TimeWindow; mask: number; clock: LocalClock }>;
+  /** Addresses per space as sorted [lo, hi] ranges. */
+  addresses: Map<string, Array<[number, number]>> | null;
+}
+
+/** What the policy says about one flow (client → server, transport, server port), worked out once per flow. */
+export interface FlowRules {
+  clientZone: Zone | null;
+  serverZone: Zone | null;
+  /** The zone whose ladder decides (the server's, else the client's); null when the policy does not cover the flow. */
+  zone: Zone | null;
+  /** Allowed whatever it carries: inside a zone that allows internal traffic. */
+  open: boolean;
+  groups: CompiledGroup[];
+  timed: boolean;
+}
+
+/** Layers of one protocol family: a group for `enip` also carries the CIP it encapsulates. */
+const FAMILY: Record<string, string> = { cip: 'enip', s7comm_plus: 's7comm' };
+
+/** A loaded policy in the form the simulator and the gateway check traffic against. */
+export class CompiledPolicy {
+  readonly groups: CompiledGroup[];
+  private readonly zoneSets: Array<[Zone, HostSet]>;
+  private readonly zoneCache = new Map<string, Zone | null>();
+  private readonly conduits: Map<string, { from: string; to: string }>;
+  private readonly names = new Map<string, string>();
+
+  constructor(readonly policy: Policy) {
+    this.zoneSets = policy.zones.map((z) => [z, setOf(z.members)]);
+    const byZone = new Map(this.zoneSets.map(([z, s]) => [z.name, s]));
+    const assetIp = new Map(policy.assets.map((a) => [a.name, a.ip]));
+    for (const a of policy.assets) this.names.set(a.ip, a.name);
+    const resolve = (hosts: string[]): HostSet => {
+      const s = new HostSet();
+      for (const h of hosts) {
+        const zone = byZone.get(h);
+        if (zone !== undefined) for (const b of zone.blocks) s.add(b);
+        else { const c = parseCidr(assetIp.get(h) ?? h); if (c !== null) s.add(c); }
+      }
+      return s;
+    };
+    const windows = new Map(policy.windows.map((w) => [w.name, { w, mask: dayMask(w), clock: new LocalClock(w.timezone) }]));
+    this.groups = policy.groups.map((g) => ({
+      g, clients: resolve(g.clients), servers: resolve(g.servers), ports: new Set(g.ports),
+      functions: g.functions ? new Set(g.functions) : null,
+      windows: (g.windows ?? []).map((n) => windows.get(n)!).filter(Boolean),
+      addresses: g.addresses ? new Map(Object.entries(g.addresses).map(([k, v]) => [k, [...v].sort((a, b) => a[0] - b[0])])) : null,
+    }));
+    this.conduits = new Map(policy.conduits.map((c) => [c.name, c]));
+  }
+
+  /** The zone an address belongs to, or null. */
+  zoneOf(ip: string): Zone | null {
+    let z = this.zoneCache.get(ip);
+    if (z === undefined) {
+      z = this.zoneSets.find(([, s]) => s.has(ip))?.[0] ?? null;
+      if (this.zoneCache.size > 100_000) this.zoneCache.clear();
+      this.zoneCache.set(ip, z);
+    }
+    return z;
+  }
+
+  /** The policy's name for an address, or the address. */
+  nameOf(ip: string): string {
+    return this.names.get(ip) ?? ip;
+  }
+
+  /** The rules that can apply to a flow. */
+  rules(client: string, server: string, transport: string, port: number): FlowRules {
+    const clientZone = this.zoneOf(client), serverZone = this.zoneOf(server);
+    const zone = serverZone ?? clientZone;
+    const open = zone === null || (clientZone === serverZone && zone.internal === 'allow');
+    const groups = open ? [] : this.groups.filter((c) => c.g.transport === transport && c.ports.has(port) && c.clients.has(client)
+      && c.servers.has(server) && this.conduitFits(c.g, clientZone, serverZone));
+    return { clientZone, serverZone, zone, open, groups, timed: groups.some((c) => c.windows.length > 0) };
+  }
+
+  private conduitFits(g: ContextGroup, from: Zone | null, to: Zone | null): boolean {
+    if (g.conduit === undefined) return true;
+    const c = this.conduits.get(g.conduit);
+    return c !== undefined && c.from === from?.name && c.to === to?.name;
+  }
+}
+
+function setOf(members: string[]): HostSet {
+  const s = new HostSet();
+  for (const m of members) { const c = parseCidr(m); if (c !== null) s.add(c); }
+  return s;
+}
+
+/** Whether a group's time windows admit an instant (a group without windows always does). */
+export function groupOpenAt(c: CompiledGroup, ts: number): boolean {
+  if (c.windows.length === 0) return true;
+  for (const x of c.windows) {
+    const [day, minute] = x.clock.at(ts);
+    if (inWindow(x.w, x.mask, day, minute)) return true;
+  }
+  return false;
+}
+
+/**
+ * The group that lets a flow's packet at `ts` through, null when the flow is open (ungoverned or inside a
+ * zone), or why it is refused.
+ */
+export function flowVerdict(r: FlowRules, ts: number): CompiledGroup | BlockReason | null {
+  if (r.open || r.zone === null) return null;
+  if (r.groups.length === 0) return 'no_rule';
+  for (const c of r.groups) if (groupOpenAt(c, ts)) return c;
+  return 'outside_window';
+}
+
+/**
+ * The group that allows a request entirely (its protocol, function, write access and every address it
+ * touches), null when the flow is open, or why every group of the flow refuses it.
+ */
+export function messageVerdict(r: FlowRules, m: Message): CompiledGroup | BlockReason | null {
+  if (r.open || r.zone === null) return null;
+  let reason: BlockReason = r.groups.length === 0 ? 'no_rule' : 'outside_window';
+  let rank = 0;
+  for (const c of r.groups) {
+    if (!groupOpenAt(c, m.ts)) continue;
+    const why = groupRefuses(c, m);
+    if (why === null) return c;
+    // Report the most specific refusal among the groups that cover the flow.
+    const k = RANK[why];
+    if (k > rank) { rank = k; reason = why; }
+  }
+  return reason;
+}
+
+const RANK: Record<BlockReason, number> = { no_rule: 0, outside_window: 1, protocol_not_allowed: 2, function_not_allowed: 3, write_not_allowed: 4, address_not_allowed: 5 };
+
+function groupRefuses(c: CompiledGroup, m: Message): BlockReason | null {
+  const g = c.g;
+  if (g.protocol === undefined) return g.access === 'read-only' && m.write ? 'write_not_allowed' : null;
+  const same = m.protocol === g.protocol;
+  if (!same && FAMILY[m.protocol] !== g.protocol && FAMILY[g.protocol] !== m.protocol) return 'protocol_not_allowed';
+  if (g.access === 'read-only' && m.write) return 'write_not_allowed';
+  // Function and address lists speak the group protocol's language; other layers of the family pass.
+  if (!same) return null;
+  if (c.functions !== null && m.func >= 0 && !c.functions.has(m.func)) return 'function_not_allowed';
+  if (c.addresses !== null && m.targets !== null) {
+    for (const t of m.targets) {
+      const ranges = c.addresses.get(t.space);
+      if (ranges === undefined || !covered(ranges, t.start, t.start + Math.max(1, t.count) - 1)) return 'address_not_allowed';
+    }
+  }
+  return null;
+}
+
+/** Whether sorted ranges cover lo..hi entirely (adjacent ranges join). */
+function covered(ranges: Array<[number, number]>, lo: number, hi: number): boolean {
+  let need = lo;
+  for (const [a, b] of ranges) {
+    if (a > need) return false;
+    if (b >= need) need = b + 1;
+    if (need > hi) return true;
+  }
+  return need > hi;
+}

@@ -1,0 +1,72 @@
+import { BlockList, isIP } from 'node:net';
+
+/** An address or CIDR block from a policy file. */
+export interface Cidr {
+  address: string;
+  prefix: number;
+  family: 'ipv4' | 'ipv6';
+}
+
+/** Parse '10.1.2.0/24', '10.1.2.3' or 'fd00::/8'; null when it is neither an address nor a block. */
+export function parseCidr(spec: string): Cidr | null {
+  const slash = spec.indexOf('/');
+  const address = slash < 0 ? spec : spec.slice(0, slash);
+  const v = isIP(address);
+  if (v === 0) return null;
+  const max = v === 4 ? 32 : 128;
+  let prefix = max;
+  if (slash >= 0) {
+    const p = spec.slice(slash + 1);
+    if (!/^[0-9]{1,3}$/.test(p) || Number(p) > max) return null;
+    prefix = Number(p);
+  }
+  return { address, prefix, family: v === 4 ? 'ipv4' : 'ipv6' };
+}
+
+/** A set of addresses made of blocks; membership by the kernel-style prefix match of node:net's BlockList. */
+export class HostSet {
+  private readonly list = new BlockList();
+  readonly blocks: Cidr[] = [];
+
+  add(c: Cidr): void {
+    this.list.addSubnet(c.address, c.prefix, c.family);
+    this.blocks.push(c);
+  }
+
+  has(ip: string): boolean {
+    const v = isIP(ip);
+    return v !== 0 && this.list.check(ip, v === 4 ? 'ipv4' : 'ipv6');
+  }
+
+  /** True when some block of this set shares an address with some block of the other. */
+  overlaps(other: HostSet): boolean {
+    // Two prefix blocks overlap exactly when one contains the other's first address.
+    return this.blocks.some((b) => other.list.check(networkOf(b), b.family)) || other.blocks.some((b) => this.list.check(networkOf(b), b.family));
+  }
+}
+
+/** First address of a block (the address with host bits cleared). */
+export function networkOf(c: Cidr): string {
+  if (c.family === 'ipv4') {
+    const n = c.address.split('.').reduce((a, o) => a * 256 + Number(o), 0);
+    const size = 2 ** (32 - c.prefix);
+    const net = n - (n % size);
+    return [24, 16, 8, 0].map((s) => Math.floor(net / 2 ** s) % 256).join('.');
+  }
+  const words = expandIpv6(c.address);
+  let bits = c.prefix;
+  const out = words.map((w) => {
+    const keep = Math.max(0, Math.min(16, bits));
+    bits -= 16;
+    return keep === 0 ? 0 : w & (0xffff << (16 - keep)) & 0xffff;
+  });
+  return out.map((w) => w.toString(16)).join(':');
+}
+
+function expandIpv6(a: string): number[] {
+  const [head, tail] = a.includes('::') ? a.split('::') as [string, string] : [a, null];
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const parts = tail === null ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
+  return parts.map((p) => parseInt(p, 16) || 0);
+}

@@ -1,0 +1,373 @@
+import { Ajv, type ErrorObject } from 'ajv';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { functionCode, namedProtocols } from '../dissect/function-names.js';
+import type { PolicyError } from './errors.js';
+import { HostSet, parseCidr } from './hosts.js';
+import type { AddressRanges, ApproverRole, ContextGroup, Policy, TimeWindow, Weekday, Zone, ZoneMode } from './model.js';
+import { POLICY_SCHEMA } from './schema.js';
+
+/** Server port and transport of each industrial protocol, used when a group names a protocol but no ports. */
+export const PROTOCOL_PORTS: Record<string, { transport: 'tcp' | 'udp'; ports: number[] }> = {
+  modbus: { transport: 'tcp', ports: [502] },
+  s7comm: { transport: 'tcp', ports: [102] },
+  s7comm_plus: { transport: 'tcp', ports: [102] },
+  dnp3: { transport: 'tcp', ports: [20000] },
+  enip: { transport: 'tcp', ports: [44818] },
+  cip: { transport: 'tcp', ports: [44818] },
+  bacnet: { transport: 'udp', ports: [47808] },
+  iec104: { transport: 'tcp', ports: [2404] },
+  opcua: { transport: 'tcp', ports: [4840] },
+};
+
+/** Address spaces with a fixed set of names (others, like S7 data blocks or DNP3 groups, are open-ended). */
+const KNOWN_SPACES: Record<string, string[]> = { modbus: ['coil', 'discrete_input', 'holding_register', 'input_register'] };
+
+const DEFAULT_APPROVALS: ApproverRole[] = ['security', 'engineering', 'operations'];
+/** Default evidence before enforce: a week of traffic, so weekly jobs (backups, reports) are in it. */
+const DEFAULT_SIMULATION_WINDOW = 7 * 86400;
+const MAX_FILE_BYTES = 4 * 1024 * 1024;
+
+export type LoadResult = { ok: true; policy: Policy } | { ok: false; errors: PolicyError[] };
+
+const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true });
+const validateShape = ajv.compile(POLICY_SCHEMA);
+
+/** Parse and check a policy file's text. Every problem found is returned, each with file, line and field. */
+export function parsePolicy(text: string, file: string): LoadResult {
+  if (Buffer.byteLength(text, 'utf8') > MAX_FILE_BYTES) return fail([{ file, line: 1, column: 1, field: '', message: `file is larger than ${MAX_FILE_BYTES} bytes` }]);
+  const lc = new LineCounter();
+  let doc: Document;
+  try {
+    doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false, strict: true });
+  } catch (err) {
+    // The YAML parser recurses per nesting level; absurd nesting exhausts the stack instead of erroring.
+    if (err instanceof RangeError) return fail([{ file, line: deepestLine(text), column: 1, field: '', message: 'the document nests too deeply' }]);
+    throw err;
+  }
+  const at = (offset: number): { line: number; column: number } => {
+    const p = lc.linePos(offset);
+    return { line: p.line, column: p.col };
+  };
+  if (doc.errors.length > 0) {
+    return fail(doc.errors.map((e) => {
+      const message = e.message.split('\n')[0]!;
+      // The parser notices an unclosed bracket where the next thing starts; point at the bracket itself.
+      const close = /end with a ([\]}])/.exec(message)?.[1];
+      const offset = close !== undefined ? openingBracket(text, e.pos[0], close === ']' ? '[' : '{', close) : e.pos[0];
+      // Only a duplicate key sits in an otherwise sound tree; elsewhere the tree around the error is debris.
+      const field = e.code === 'DUPLICATE_KEY' ? fieldName(pathAt(doc.contents, offset)) : '';
+      return { file, ...at(offset), field, message };
+    }));
+  }
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    return fail([{ file, line: 1, column: 1, field: '', message: (err as Error).message }]);
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    return fail([{ file, line: 1, column: 1, field: '', message: 'a policy is a mapping with `weir: policy/1` and `zones:`' }]);
+  }
+  const place = (path: Array<string | number>, key = false): { line: number; column: number } => at(offsetOf(doc, path, key));
+  if (!validateShape(raw)) {
+    // Branches of an anyOf each report their own failure; the anyOf's own error says it better.
+    const all = validateShape.errors ?? [];
+    const errors = dedupe(all.filter((e) => !/\/anyOf\/[0-9]+\//.test(e.schemaPath)).map((e) => shapeError(e, file, place)));
+    return fail(errors);
+  }
+  return new Checker(raw as RawPolicy, file, place).run();
+}
+
+function fail(errors: PolicyError[]): LoadResult {
+  return { ok: false, errors };
+}
+
+// ---- shape errors ---------------------------------------------------------------------------------------
+
+function shapeError(e: ErrorObject, file: string, place: (p: Array<string | number>, key?: boolean) => { line: number; column: number }): PolicyError {
+  const path = e.instancePath.split('/').slice(1).map((s) => (/^[0-9]+$/.test(s) ? Number(s) : s.replace(/~1/g, '/').replace(/~0/g, '~')));
+  let message = e.message ?? 'is invalid';
+  let where = place(path);
+  let field = fieldName(path);
+  if (e.keyword === 'additionalProperties') {
+    const extra = String((e.params as { additionalProperty: string }).additionalProperty);
+    where = place([...path, extra], true);
+    field = fieldName([...path, extra]);
+    message = `unknown field${suggestion(extra, e.parentSchema)}`;
+  } else if (e.keyword === 'required') {
+    message = `missing required field '${(e.params as { missingProperty: string }).missingProperty}'`;
+  } else if (e.keyword === 'enum') {
+    message = `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`;
+  } else if (e.keyword === 'const') {
+    message = `must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}`;
+  } else if (e.keyword === 'pattern') {
+    const last = path.at(-1);
+    message = last === 'from' || last === 'to' ? 'must be a time HH:MM' : last === 'simulation_window' ? 'must be a duration like 30m, 12h, 7d or 2w' : path.includes('addresses') ? 'must be an address or a range like 100-199' : `must match ${(e.params as { pattern: string }).pattern}`;
+  } else if (e.keyword === 'anyOf') {
+    const last = path.at(-1);
+    message = last === 'simulation_window' ? 'must be seconds or a duration like 30m, 12h, 7d or 2w' : path.includes('addresses') ? 'must be an address or a range like 100-199' : path.includes('functions') ? 'must be a function code or name' : 'has the wrong type';
+  }
+  return { file, ...where, field, message };
+}
+
+function suggestion(extra: string, parentSchema: unknown): string {
+  const props = Object.keys((parentSchema as { properties?: Record<string, unknown> } | undefined)?.properties ?? {});
+  const near = props.find((p) => editDistance(p, extra) <= 2);
+  return near ? ` (did you mean '${near}'?)` : props.length ? ` (expected one of ${props.join(', ')})` : '';
+}
+
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) for (let j = 1; j <= b.length; j++) {
+    d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** anyOf reports each branch too; keep one error per field, the most specific. */
+function dedupe(errors: PolicyError[]): PolicyError[] {
+  const byField = new Map<string, PolicyError>();
+  for (const e of errors) {
+    const prev = byField.get(e.field);
+    if (prev === undefined || (prev.message.startsWith('must be') && !e.message.startsWith('must be'))) byField.set(e.field, e);
+  }
+  return [...byField.values()].sort((a, b) => a.line - b.line || a.column - b.column);
+}
+
+function fieldName(path: Array<string | number>): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+}
+
+/** Source offset of the node at `path` (or of its key), falling back to the nearest existing parent. */
+function offsetOf(doc: Document, path: Array<string | number>, key: boolean): number {
+  let node: unknown = doc.contents;
+  let best = (doc.contents as Node | null)?.range?.[0] ?? 0;
+  for (let i = 0; i < path.length; i++) {
+    const seg = path[i]!;
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === seg);
+      if (pair === undefined) return best;
+      const k = pair.key as Node;
+      if (key && i === path.length - 1) return k.range?.[0] ?? best;
+      best = k.range?.[0] ?? best;
+      node = pair.value;
+      const v = node as Node | null;
+      if (v?.range) best = v.range[0];
+    } else if (isSeq(node) && typeof seg === 'number') {
+      node = node.items[seg];
+      const v = node as Node | null;
+      if (v?.range) best = v.range[0]; else return best;
+    } else return best;
+  }
+  return best;
+}
+
+// ---- meaning ------------------------------------------------------------------------------------------------
+
+interface RawPolicy {
+  weir: string;
+  site?: string;
+  timezone?: string;
+  assets?: Array<{ name: string; ip: string; role?: string }>;
+  zones: Array<{ name: string; description?: string; members: string[]; security_level?: number; mode?: ZoneMode; internal?: 'allow' | 'restrict'; approvals?: ApproverRole[]; simulation_window?: number | string }>;
+  conduits?: Array<{ name: string; from: string; to: string; description?: string }>;
+  groups?: Array<{ name: string; description?: string; conduit?: string; clients: string[]; servers: string[]; protocol?: string; transport?: 'tcp' | 'udp'; ports?: number[]; functions?: Array<number | string>; addresses?: Record<string, Array<number | string>>; access?: 'read-only' | 'read-write'; windows?: string[] }>;
+  windows?: Array<{ name: string; days: Weekday[]; from: string; to: string; timezone?: string }>;
+}
+
+/** Checks references, addresses, times and protocols once the shape is right. */
+class Checker {
+  private readonly errors: PolicyError[] = [];
+
+  constructor(private readonly raw: RawPolicy, private readonly file: string,
+    private readonly place: (p: Array<string | number>, key?: boolean) => { line: number; column: number }) {}
+
+  private err(path: Array<string | number>, message: string): void {
+    this.errors.push({ file: this.file, ...this.place(path), field: fieldName(path), message });
+  }
+
+  run(): LoadResult {
+    const r = this.raw;
+    const timezone = r.timezone ?? 'UTC';
+    if (r.timezone !== undefined && !validTimezone(r.timezone)) this.err(['timezone'], `unknown time zone '${r.timezone}' (use an IANA name such as Europe/Berlin)`);
+    const assets = r.assets ?? [];
+    this.unique('assets', assets);
+    assets.forEach((a, i) => { if (parseCidr(a.ip)?.prefix !== (a.ip.includes(':') ? 128 : 32) || a.ip.includes('/')) this.err(['assets', i, 'ip'], `'${a.ip}' is not an IP address`); });
+    const assetIps = new Map(assets.map((a) => [a.name, a.ip]));
+
+    this.unique('zones', r.zones);
+    const zoneSets = new Map<string, HostSet>();
+    const zones: Zone[] = r.zones.map((z, i) => {
+      const set = new HostSet();
+      z.members.forEach((m, j) => {
+        const c = parseCidr(assetIps.get(m) ?? m);
+        if (c === null) this.err(['zones', i, 'members', j], `'${m}' is not an address, a CIDR block or a named asset`);
+        else set.add(c);
+      });
+      for (const [other, os] of zoneSets) if (set.blocks.length && set.overlaps(os)) this.err(['zones', i, 'members'], `overlaps zone '${other}': an address must belong to one zone`);
+      if (!zoneSets.has(z.name)) zoneSets.set(z.name, set);
+      const window = z.simulation_window === undefined ? DEFAULT_SIMULATION_WINDOW : parseDuration(z.simulation_window);
+      return {
+        name: z.name, description: z.description, members: z.members.map((m) => assetIps.get(m) ?? m), securityLevel: z.security_level,
+        mode: z.mode ?? 'observe', internal: z.internal ?? 'allow', approvals: z.approvals ?? DEFAULT_APPROVALS, simulationWindow: window,
+      };
+    });
+
+    const conduits = r.conduits ?? [];
+    this.unique('conduits', conduits);
+    conduits.forEach((c, i) => {
+      if (!zoneSets.has(c.from)) this.err(['conduits', i, 'from'], `no zone named '${c.from}'${this.known('zones')}`);
+      if (!zoneSets.has(c.to)) this.err(['conduits', i, 'to'], `no zone named '${c.to}'${this.known('zones')}`);
+      if (c.from === c.to) this.err(['conduits', i, 'to'], 'a conduit joins two different zones; traffic inside a zone needs no conduit');
+    });
+
+    const windows: TimeWindow[] = [];
+    const rawWindows = r.windows ?? [];
+    this.unique('windows', rawWindows);
+    rawWindows.forEach((w, i) => {
+      const from = minutes(w.from, false), to = minutes(w.to, true);
+      if (from === null) this.err(['windows', i, 'from'], `'${w.from}' is not a time of day (00:00–23:59)`);
+      if (to === null) this.err(['windows', i, 'to'], `'${w.to}' is not a time of day (00:00–24:00)`);
+      if (from !== null && to !== null && from === to) this.err(['windows', i, 'to'], 'the window is empty: from and to are the same time');
+      const tz = w.timezone ?? timezone;
+      if (w.timezone !== undefined && !validTimezone(w.timezone)) this.err(['windows', i, 'timezone'], `unknown time zone '${w.timezone}'`);
+      windows.push({ name: w.name, days: w.days, from: from ?? 0, to: to ?? 0, timezone: tz });
+    });
+
+    const groups = (r.groups ?? []).map((g, i) => this.group(g, i, assetIps, zoneSets, new Set(conduits.map((c) => c.name)), new Set(rawWindows.map((w) => w.name))));
+    this.unique('groups', r.groups ?? []);
+    if (this.errors.length) return fail(this.errors.sort((a, b) => a.line - b.line || a.column - b.column));
+    return {
+      ok: true,
+      policy: { site: r.site ?? '', timezone, assets: assets.map((a) => ({ ...a })), zones, conduits: conduits.map((c) => ({ ...c })), groups, windows },
+    };
+  }
+
+  private group(g: NonNullable<RawPolicy['groups']>[number], i: number, assetIps: Map<string, string>, zoneSets: Map<string, HostSet>,
+    conduitNames: Set<string>, windowNames: Set<string>): ContextGroup {
+    for (const side of ['clients', 'servers'] as const) {
+      g[side].forEach((h, j) => {
+        if (!assetIps.has(h) && !zoneSets.has(h) && parseCidr(h) === null) this.err(['groups', i, side, j], `'${h}' is not an address, a CIDR block, a named asset or a zone`);
+      });
+    }
+    if (g.conduit !== undefined && !conduitNames.has(g.conduit)) this.err(['groups', i, 'conduit'], `no conduit named '${g.conduit}'${this.known('conduits')}`);
+    let transport = g.transport, ports = g.ports;
+    const proto = g.protocol;
+    if (proto !== undefined && PROTOCOL_PORTS[proto] === undefined) this.err(['groups', i, 'protocol'], `unknown protocol '${proto}' (one of ${Object.keys(PROTOCOL_PORTS).join(', ')})`);
+    const known = proto !== undefined ? PROTOCOL_PORTS[proto] : undefined;
+    transport ??= known?.transport ?? 'tcp';
+    if (ports === undefined) {
+      if (known === undefined) this.err(['groups', i], 'needs `ports:` (or a `protocol:` whose ports are known)');
+      ports = known?.ports ?? [];
+    }
+    let functions: number[] | undefined;
+    if (g.functions !== undefined) {
+      if (proto === undefined) this.err(['groups', i, 'functions'], 'functions need the group\'s `protocol:`');
+      functions = [];
+      g.functions.forEach((f, j) => {
+        if (typeof f === 'number') { functions!.push(f); return; }
+        if (/^[0-9]+$/.test(f)) { functions!.push(Number(f)); return; }
+        const code = proto !== undefined ? functionCode(proto, f) : undefined;
+        if (code === undefined) {
+          if (proto !== undefined && namedProtocols().includes(proto)) this.err(['groups', i, 'functions', j], `'${f}' is not a ${proto} function`);
+          else if (proto !== undefined) this.err(['groups', i, 'functions', j], `${proto} functions are given by number`);
+        } else functions!.push(code);
+      });
+    }
+    let addresses: AddressRanges | undefined;
+    if (g.addresses !== undefined) {
+      if (proto === undefined) this.err(['groups', i, 'addresses'], 'addresses need the group\'s `protocol:`');
+      addresses = {};
+      for (const [space, list] of Object.entries(g.addresses)) {
+        const spaces = proto !== undefined ? KNOWN_SPACES[proto] : undefined;
+        if (spaces !== undefined && !spaces.includes(space)) this.err(['groups', i, 'addresses', space], `'${space}' is not a ${proto} address space (one of ${spaces.join(', ')})`);
+        addresses[space] = list.map((a, j) => {
+          const [lo, hi] = typeof a === 'number' ? [a, a] : a.split('-').map(Number) as [number, number?];
+          const top = hi ?? lo;
+          if (top < lo) this.err(['groups', i, 'addresses', space, j], `range ${a} runs backwards`);
+          return [lo, top] as [number, number];
+        });
+      }
+    }
+    g.windows?.forEach((w, j) => { if (!windowNames.has(w)) this.err(['groups', i, 'windows', j], `no window named '${w}'${this.known('windows')}`); });
+    return {
+      name: g.name, description: g.description, conduit: g.conduit, clients: g.clients, servers: g.servers, transport, ports,
+      protocol: proto, functions, addresses, access: g.access ?? 'read-only', windows: g.windows,
+    };
+  }
+
+  private unique(section: 'assets' | 'zones' | 'conduits' | 'groups' | 'windows', items: Array<{ name: string }>): void {
+    const seen = new Set<string>();
+    items.forEach((it, i) => {
+      if (seen.has(it.name)) this.err([section, i, 'name'], `'${it.name}' is defined twice in ${section}`);
+      seen.add(it.name);
+    });
+  }
+
+  private known(section: 'zones' | 'conduits' | 'windows'): string {
+    const names = (this.raw[section] ?? []).map((x) => x.name);
+    return names.length ? ` (defined: ${names.join(', ')})` : ` (no ${section} are defined)`;
+  }
+}
+
+/** Minutes after midnight; 24:00 only as the end of a window. */
+function minutes(hhmm: string, end: boolean): number | null {
+  const [h, m] = hhmm.split(':').map(Number) as [number, number];
+  if (m > 59 || h > 24 || (h === 24 && (m !== 0 || !end))) return null;
+  return h * 60 + m;
+}
+
+/** The unmatched opening bracket before `from`, or `from` when there is none. */
+function openingBracket(text: string, from: number, open: string, close: string): number {
+  let depth = 0;
+  for (let i = Math.min(from, text.length - 1); i >= 0; i--) {
+    const ch = text[i];
+    if (ch === close) depth++;
+    else if (ch === open && depth-- === 0) return i;
+  }
+  return from;
+}
+
+/** Path of the innermost key whose entry spans `offset` (for YAML-level errors such as duplicate keys). */
+function pathAt(node: unknown, offset: number): Array<string | number> {
+  if (isMap(node)) {
+    for (const p of node.items) {
+      const k = p.key as Node | null, v = p.value as Node | null;
+      const start = k?.range?.[0] ?? Infinity, end = v?.range?.[2] ?? k?.range?.[2] ?? -1;
+      if (offset >= start && offset <= end) return [isScalar(k) ? String(k.value) : '?', ...pathAt(v, offset)];
+    }
+  } else if (isSeq(node)) {
+    for (let i = 0; i < node.items.length; i++) {
+      const r = (node.items[i] as Node | null)?.range;
+      if (r && offset >= r[0] && offset <= r[2]) return [i, ...pathAt(node.items[i], offset)];
+    }
+  }
+  return [];
+}
+
+/** Line where bracket nesting first gets absurd (for the error of a document too deep to parse). */
+function deepestLine(text: string): number {
+  let depth = 0, line = 1;
+  for (const ch of text) {
+    if (ch === '\n') line++;
+    else if (ch === '[' || ch === '{') { if (++depth > 64) return line; }
+    else if (ch === ']' || ch === '}') depth--;
+  }
+  return 1;
+}
+
+export function parseDuration(d: number | string): number {
+  if (typeof d === 'number') return d;
+  const n = Number(d.slice(0, -1));
+  return n * { s: 1, m: 60, h: 3600, d: 86400, w: 604800 }[d.at(-1) as 's' | 'm' | 'h' | 'd' | 'w'];
+}
+
+function validTimezone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,94 @@
+/** Policy as code: the plant's documented zones, conduits and allowed communication (IEC 62443 words). */
+
+/** The rollout ladder of a zone: watch, alert on violations, simulate blocking, then block. */
+export const ZONE_MODES = ['observe', 'monitor', 'simulate', 'enforce'] as const;
+export type ZoneMode = (typeof ZONE_MODES)[number];
+
+/** People who approve changes, by what they answer for. */
+export const APPROVER_ROLES = ['security', 'engineering', 'operations'] as const;
+export type ApproverRole = (typeof APPROVER_ROLES)[number];
+
+export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+export type Weekday = (typeof WEEKDAYS)[number];
+
+/** A named host, so policy and reports say "HMI-2", not 10.1.2.12. */
+export interface NamedAsset {
+  name: string;
+  ip: string;
+  role?: string;
+}
+
+export interface Zone {
+  name: string;
+  description?: string;
+  /** CIDRs or single addresses (IPv4/IPv6) that belong to the zone. */
+  members: string[];
+  /** IEC 62443-3-3 target security level, 1..4. */
+  securityLevel?: number;
+  mode: ZoneMode;
+  /** Traffic between two members of the zone: allowed without rules (the default), or held to the groups. */
+  internal: 'allow' | 'restrict';
+  /** Roles that must approve a change touching this zone or its promotion. */
+  approvals: ApproverRole[];
+  /** Promotion to enforce needs a simulation over at least this many seconds of traffic with no baseline flow blocked. */
+  simulationWindow: number;
+}
+
+/** A path between two zones that context groups may use. */
+export interface Conduit {
+  name: string;
+  from: string;
+  to: string;
+  description?: string;
+}
+
+/** Addresses per space, as inclusive ranges ('holding_register' → [[0, 99]]). */
+export type AddressRanges = Record<string, Array<[number, number]>>;
+
+/**
+ * Allowed communication: which clients may reach which servers, over what, doing what. Everything a group
+ * does not name is refused once the zone enforces.
+ */
+export interface ContextGroup {
+  name: string;
+  description?: string;
+  /** Conduit it travels (checked against the zones of its ends), or absent for traffic inside one zone. */
+  conduit?: string;
+  /** Hosts: addresses, CIDRs, named assets or zone names. */
+  clients: string[];
+  servers: string[];
+  transport: 'tcp' | 'udp';
+  /** Server ports. */
+  ports: number[];
+  /** Industrial protocol expected on the ports, when the group restricts functions or addresses. */
+  protocol?: string;
+  /** Allowed function codes (absent: any function the access allows). */
+  functions?: number[];
+  /** Allowed addresses per space (absent: any address). */
+  addresses?: AddressRanges;
+  /** read-only refuses every write (function codes that change the device). */
+  access: 'read-only' | 'read-write';
+  /** Only within these time windows (absent: always). */
+  windows?: string[];
+}
+
+/** A recurring window in local time, e.g. Saturday 02:00–04:00 Europe/Berlin. */
+export interface TimeWindow {
+  name: string;
+  days: Weekday[];
+  /** Minutes after local midnight; `to` may be ≤ `from` for windows across midnight. */
+  from: number;
+  to: number;
+  timezone: string;
+}
+
+export interface Policy {
+  site: string;
+  /** Default time zone of windows that do not name one. */
+  timezone: string;
+  assets: NamedAsset[];
+  zones: Zone[];
+  conduits: Conduit[];
+  groups: ContextGroup[];
+  windows: TimeWindow[];
+}

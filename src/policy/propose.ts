@@ -1,0 +1,130 @@
+import { ICS_PROTOCOLS } from '../dissect/message.js';
+import type { Baseline, EdgeProfile } from '../discover/baseline.js';
+import type { Asset, AssetRole } from '../discover/model.js';
+import { RangeSet } from '../discover/ranges.js';
+import { PROTOCOL_PORTS } from './load.js';
+import type { AddressRanges, ContextGroup, Conduit, NamedAsset, Policy, Zone } from './model.js';
+
+/** IEC 62443 style tiers: controllers in one zone, the people and servers that supervise them in another. */
+const TIER: Record<AssetRole, 'control' | 'supervisory' | 'other'> = {
+  plc: 'control', rtu: 'control', io_device: 'control', bacnet_device: 'control',
+  hmi: 'supervisory', engineering_workstation: 'supervisory', historian: 'supervisory', scada_server: 'supervisory',
+  network_device: 'other', dhcp_server: 'other', dns_server: 'other', workstation: 'other', unknown: 'other',
+};
+const TIER_LEVEL: Record<string, number> = { control: 3, supervisory: 2, other: 1 };
+/** More ranges than this in one space are widened to their span: a readable policy beats a perfect one. */
+const MAX_RANGES = 12;
+const ICS = new Set<string>(ICS_PROTOCOLS);
+
+/**
+ * A least-privilege candidate policy from a learned baseline: a zone per tier, a conduit per pair of zones
+ * that talk, and one context group per learned flow with exactly the functions and addresses it used. Zones
+ * start at `observe`: the ladder is climbed by proposals, not by this command.
+ */
+export function proposePolicy(b: Baseline, assets: Asset[], opts: { site?: string; timezone?: string } = {}): Policy {
+  const byIp = new Map<string, Asset>();
+  for (const a of assets) for (const ip of a.ips) byIp.set(ip, a);
+  const hosts = new Set<string>();
+  const edges = Object.values(b.edges).filter((e) => e.transport !== 'ip' && isUnicast(e.client) && isUnicast(e.server));
+  for (const e of edges) { hosts.add(e.client); hosts.add(e.server); }
+
+  const names = new Map<string, string>();
+  const used = new Set<string>();
+  const named: NamedAsset[] = [];
+  for (const ip of [...hosts].sort(compareIp)) {
+    const a = byIp.get(ip);
+    const base = sanitize(a?.hostnames[0] ?? `${(a?.role ?? 'host').replace(/_/g, '-')}-${ip.split(/[.:]/).filter(Boolean).at(-1)}`);
+    let n = base, i = 2;
+    while (used.has(n)) n = `${base}-${i++}`;
+    used.add(n);
+    names.set(ip, n);
+    named.push({ name: n, ip, ...(a ? { role: a.role } : {}) });
+  }
+
+  const tierOf = (ip: string): string => TIER[byIp.get(ip)?.role ?? 'unknown'];
+  const members = new Map<string, string[]>();
+  for (const ip of [...hosts].sort(compareIp)) {
+    const t = tierOf(ip);
+    members.set(t, [...(members.get(t) ?? []), names.get(ip)!]);
+  }
+  const zones: Zone[] = [...members].sort((x, y) => TIER_LEVEL[y[0]]! - TIER_LEVEL[x[0]]!).map(([t, m]) => ({
+    name: t, description: describeTier(t), members: m, securityLevel: t === 'control' ? 3 : 2, mode: 'observe',
+    internal: 'restrict', approvals: ['security', 'engineering', 'operations'], simulationWindow: 7 * 86400,
+  }));
+
+  const conduits = new Map<string, Conduit>();
+  const groups: ContextGroup[] = [];
+  const groupNames = new Set<string>();
+  for (const e of edges.sort((x, y) => x.id.localeCompare(y.id))) {
+    const from = tierOf(e.client), to = tierOf(e.server);
+    let conduit: string | undefined;
+    if (from !== to) {
+      conduit = `${from}-to-${to}`;
+      if (!conduits.has(conduit)) conduits.set(conduit, { name: conduit, from, to });
+    }
+    for (const g of groupsFor(e, names.get(e.client)!, names.get(e.server)!, conduit)) {
+      let n = g.name, i = 2;
+      while (groupNames.has(n)) n = `${g.name}-${i++}`;
+      groupNames.add(n);
+      groups.push({ ...g, name: n });
+    }
+  }
+  return {
+    site: opts.site ?? '', timezone: opts.timezone ?? 'UTC', assets: named, zones, conduits: [...conduits.values()], groups, windows: [],
+  };
+}
+
+function groupsFor(e: EdgeProfile, client: string, server: string, conduit: string | undefined): ContextGroup[] {
+  const transport = e.transport as 'tcp' | 'udp';
+  const ics = e.protocols.filter((p) => ICS.has(p));
+  // CIP rides in EtherNet/IP and S7comm-plus beside S7comm: one group speaks for the family.
+  const primary = ics.includes('cip') ? ['cip'] : ics.includes('s7comm') ? ['s7comm'] : ics.filter((p) => PROTOCOL_PORTS[p] !== undefined);
+  const base = { conduit, clients: [client], servers: [server], transport, ports: [e.port] };
+  if (primary.length === 0) {
+    return [{ name: `${client}-to-${server}-${transport}-${e.port}`, description: 'learned flow', ...base, access: 'read-write' }];
+  }
+  return primary.map((protocol) => {
+    const funcs = e.functions.filter((k) => k.startsWith(`${protocol}:`)).map((k) => Number(k.slice(k.lastIndexOf(':') + 1))).filter((f) => f >= 0).sort((a, b) => a - b);
+    const addresses: AddressRanges = {};
+    for (const space of new Set([...Object.keys(e.reads), ...Object.keys(e.writes)])) {
+      const set = new RangeSet();
+      for (const [lo, hi] of [...(e.reads[space] ?? []), ...(e.writes[space] ?? [])]) set.add(lo, hi - lo + 1);
+      const rs = set.toArray();
+      addresses[space] = rs.length > MAX_RANGES ? [[rs[0]![0], rs.at(-1)![1]]] : rs;
+    }
+    const writes = Object.keys(e.writes).length > 0 || e.functions.some((k) => WRITE_FUNCS.has(k));
+    return {
+      name: `${client}-to-${server}-${protocol}`,
+      description: `learned: ${e.requests} requests${e.pollInterval ? `, polled every ${e.pollInterval.toFixed(2)} s` : ''}`,
+      ...base, protocol, functions: funcs.length ? funcs : undefined,
+      addresses: Object.keys(addresses).length ? addresses : undefined, access: writes ? 'read-write' : 'read-only',
+    };
+  });
+}
+
+/** Function keys that write even when no address is visible (S7 write var, DNP3 operate, Modbus writes, CIP set). */
+const WRITE_FUNCS = new Set(['modbus:5', 'modbus:6', 'modbus:15', 'modbus:16', 'modbus:22', 'modbus:23', 's7comm:5', 'dnp3:3', 'dnp3:4', 'dnp3:5', 'dnp3:6', 'cip:16', 'cip:77']);
+
+function describeTier(t: string): string {
+  return t === 'control' ? 'controllers and field devices (Purdue level 1)' : t === 'supervisory' ? 'HMIs, SCADA, historians and engineering workstations (level 2)' : 'other hosts seen on the control network';
+}
+
+function isUnicast(ip: string): boolean {
+  if (ip.includes(':')) return !ip.toLowerCase().startsWith('ff');
+  const first = Number(ip.split('.')[0]);
+  return first < 224 && !ip.endsWith('.255') && ip !== '0.0.0.0';
+}
+
+function sanitize(s: string): string {
+  const n = s.replace(/[^A-Za-z0-9_.:-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 60);
+  return n || 'host';
+}
+
+function compareIp(a: string, b: string): number {
+  const na = a.split('.').map(Number), nb = b.split('.').map(Number);
+  if (na.length === 4 && nb.length === 4 && !na.some(Number.isNaN) && !nb.some(Number.isNaN)) {
+    for (let i = 0; i < 4; i++) if (na[i] !== nb[i]) return na[i]! - nb[i]!;
+    return 0;
+  }
+  return a < b ? -1 : a > b ? 1 : 0;
+}

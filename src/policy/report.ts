@@ -1,0 +1,89 @@
+import type { BlockReason } from './evaluate.js';
+import type { BlockedFlow, SimulationResult } from './simulate.js';
+
+const REASON: Record<BlockReason, string> = {
+  no_rule: 'no context group allows this flow',
+  outside_window: 'outside the time windows of its group',
+  function_not_allowed: 'function not allowed',
+  write_not_allowed: 'write on a read-only group',
+  address_not_allowed: 'address outside the allowed ranges',
+  protocol_not_allowed: 'protocol not allowed on this port',
+};
+
+/** "HMI-2 → PLC-7 modbus read_holding_registers every 1 s" */
+export function describeFlow(b: BlockedFlow): string {
+  const what = b.func !== null ? `${b.protocol} ${b.funcName}` : `${b.transport}/${b.port}`;
+  const how = b.period !== null ? `every ${fmtPeriod(b.period)}` : `${b.requests || b.packets} ${b.requests ? 'requests' : 'packets'}`;
+  return `${b.clientName} → ${b.serverName} ${what} ${how}`;
+}
+
+function fmtPeriod(s: number): string {
+  return s >= 60 ? `${(s / 60).toFixed(s % 60 === 0 ? 0 : 1)} min` : s >= 1 ? `${s.toFixed(s % 1 === 0 ? 0 : 1)} s` : `${Math.round(s * 1000)} ms`;
+}
+
+/** Local hours with refusals, as compact spans: "08–17h". */
+function hoursOf(b: BlockedFlow): string {
+  const spans: string[] = [];
+  for (let h = 0; h < 24; h++) {
+    if (b.hours[h] === 0) continue;
+    let e = h;
+    while (e + 1 < 24 && b.hours[e + 1]! > 0) e++;
+    spans.push(e === h ? `${String(h).padStart(2, '0')}h` : `${String(h).padStart(2, '0')}–${String(e + 1).padStart(2, '0')}h`);
+    h = e;
+  }
+  return spans.join(', ');
+}
+
+/** A few sentences a plant manager can act on. */
+export function plainSummary(r: SimulationResult): string {
+  const flows = new Set(r.blocked.map((b) => `${b.client}>${b.server}:${b.port}`));
+  const base = r.blocked.filter((b) => b.baseline);
+  const span = r.lastTs > r.firstTs ? ` over ${fmtSpan(r.lastTs - r.firstTs)} of recorded traffic` : '';
+  if (r.blocked.length === 0) return `Nothing would break: the policy allows every flow${span} (${r.packets.toLocaleString('en-US')} packets).`;
+  const lines = [`${flows.size} flow${flows.size === 1 ? '' : 's'} would break${span}${base.length ? `, ${new Set(base.map((b) => `${b.client}>${b.server}:${b.port}`)).size} of them learned as normal` : ''}:`];
+  for (const b of r.blocked.slice(0, 10)) lines.push(`  - ${describeFlow(b)} (${REASON[b.reason]}; zone ${b.zone}, ${b.mode})${b.baseline ? ' — part of the baseline' : ''}`);
+  if (r.blocked.length > 10) lines.push(`  … and ${r.blocked.length - 10} more`);
+  return lines.join('\n');
+}
+
+function fmtSpan(s: number): string {
+  return s >= 86400 ? `${(s / 86400).toFixed(1)} days` : s >= 3600 ? `${(s / 3600).toFixed(1)} h` : s >= 60 ? `${(s / 60).toFixed(1)} min` : `${s.toFixed(1)} s`;
+}
+
+export const TABLE_HEAD = ['zone', 'mode', 'client → server', 'what', 'reason', 'count', 'when (local)', 'baseline'];
+
+export function tableRows(r: SimulationResult): string[][] {
+  return r.blocked.map((b) => [
+    b.zone, b.mode, `${b.clientName} → ${b.serverName}`,
+    b.func !== null ? `${b.protocol} ${b.funcName}` : `${b.transport}/${b.port}`, b.reason,
+    b.requests ? `${b.requests} req` : `${b.packets} pkt`, hoursOf(b), b.baseline ? 'yes' : '',
+  ]);
+}
+
+/** Machine-readable result, with the summary the humans read. */
+export function toJson(r: SimulationResult, meta: Record<string, unknown>): string {
+  return JSON.stringify({ ...meta, summary: plainSummary(r), ...r }, null, 1);
+}
+
+const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** A self-contained HTML report for the change-control board (no scripts, no external assets). */
+export function toHtml(r: SimulationResult, meta: { policy: string; captures: string[]; simulationId?: string; generated: string }): string {
+  const byZone = new Map<string, BlockedFlow[]>();
+  for (const b of r.blocked) byZone.set(b.zone, [...(byZone.get(b.zone) ?? []), b]);
+  const zoneRows = Object.entries(r.zones).map(([z, s]) => `<tr><td>${esc(z)}</td><td>${s.mode}</td><td>${s.flows}</td><td>${s.blockedFlows}</td><td class="${s.baselineBlocked ? 'bad' : 'ok'}">${s.baselineBlocked}</td></tr>`).join('');
+  const sections = [...byZone].map(([z, list]) => `<h2>Zone ${esc(z)}</h2><table><thead><tr>${TABLE_HEAD.slice(2).map((h) => `<th>${esc(h)}</th>`).join('')}<th>frames</th></tr></thead><tbody>${
+    list.map((b) => `<tr class="${b.baseline ? 'bad' : ''}"><td>${esc(b.clientName)} → ${esc(b.serverName)}</td><td>${esc(b.func !== null ? `${b.protocol} ${b.funcName}` : `${b.transport}/${b.port}`)}</td><td>${esc(REASON[b.reason])}</td><td>${b.requests ? `${b.requests} requests` : `${b.packets} packets`}${b.period !== null ? `, every ${fmtPeriod(b.period)}` : ''}</td><td>${esc(hoursOf(b))}<br><small>${new Date(b.firstTs * 1000).toISOString()} – ${new Date(b.lastTs * 1000).toISOString()}</small></td><td>${b.baseline ? 'yes' : ''}</td><td>${b.frames.join(', ')}</td></tr>`).join('')
+  }</tbody></table>`).join('');
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Weir policy simulation</title><style>
+body{font:14px system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f3f3f3}.bad{background:#fde8e8}.ok{background:#e8f6e8}pre{background:#f7f7f7;padding:1em;white-space:pre-wrap}</style></head><body>
+<h1>Policy simulation</h1><p>Policy <code>${esc(meta.policy)}</code> replayed on ${meta.captures.map((c) => `<code>${esc(c)}</code>`).join(', ')}${meta.simulationId ? `; simulation <code>${esc(meta.simulationId)}</code>` : ''}. Generated ${esc(meta.generated)}.</p>
+<p>${r.packets.toLocaleString('en-US')} packets, ${r.messages.toLocaleString('en-US')} protocol messages, ${new Date(r.firstTs * 1000).toISOString()} – ${new Date(r.lastTs * 1000).toISOString()}.</p>
+<h2>Summary</h2><pre>${esc(plainSummary(r))}</pre>
+<h2>Zones</h2><table><thead><tr><th>zone</th><th>mode</th><th>flows</th><th>flows that would break</th><th>of them baseline</th></tr></thead><tbody>${zoneRows}</tbody></table>
+${sections || '<p>No flow would be blocked.</p>'}
+<h2>Context groups never used in this traffic</h2><p>${Object.entries(r.groupUse).filter(([, n]) => n === 0).map(([g]) => `<code>${esc(g)}</code>`).join(', ') || 'none'}</p>
+</body></html>
+`;
+}

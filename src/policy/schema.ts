@@ -1,0 +1,81 @@
+import { APPROVER_ROLES, WEEKDAYS, ZONE_MODES } from './model.js';
+
+/** The policy file's shape (JSON Schema for ajv). Meaning (references, addresses, times) is checked after. */
+const name = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]*$', maxLength: 64 };
+const hostList = { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } };
+const duration = { anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string', pattern: '^[0-9]+[smhdw]$' }] };
+const address = { anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string', pattern: '^[0-9]+(-[0-9]+)?$' }] };
+
+export const POLICY_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['weir', 'zones'],
+  properties: {
+    weir: { const: 'policy/1' },
+    site: { type: 'string' },
+    timezone: { type: 'string' },
+    assets: {
+      type: 'array',
+      items: {
+        type: 'object', additionalProperties: false, required: ['name', 'ip'],
+        properties: { name, ip: { type: 'string' }, role: { type: 'string' } },
+      },
+    },
+    zones: {
+      type: 'array',
+      items: {
+        type: 'object', additionalProperties: false, required: ['name', 'members'],
+        properties: {
+          name,
+          description: { type: 'string' },
+          members: hostList,
+          security_level: { type: 'integer', minimum: 1, maximum: 4 },
+          mode: { enum: [...ZONE_MODES] },
+          internal: { enum: ['allow', 'restrict'] },
+          approvals: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: [...APPROVER_ROLES] } },
+          simulation_window: duration,
+        },
+      },
+    },
+    conduits: {
+      type: 'array',
+      items: {
+        type: 'object', additionalProperties: false, required: ['name', 'from', 'to'],
+        properties: { name, from: { type: 'string' }, to: { type: 'string' }, description: { type: 'string' } },
+      },
+    },
+    groups: {
+      type: 'array',
+      items: {
+        type: 'object', additionalProperties: false, required: ['name', 'clients', 'servers'],
+        properties: {
+          name,
+          description: { type: 'string' },
+          conduit: { type: 'string' },
+          clients: hostList,
+          servers: hostList,
+          protocol: { type: 'string' },
+          transport: { enum: ['tcp', 'udp'] },
+          ports: { type: 'array', minItems: 1, items: { type: 'integer', minimum: 1, maximum: 65535 } },
+          functions: { type: 'array', minItems: 1, items: { anyOf: [{ type: 'integer', minimum: 0, maximum: 65535 }, { type: 'string', minLength: 1 }] } },
+          addresses: { type: 'object', additionalProperties: { type: 'array', minItems: 1, items: address } },
+          access: { enum: ['read-only', 'read-write'] },
+          windows: { type: 'array', minItems: 1, items: { type: 'string' } },
+        },
+      },
+    },
+    windows: {
+      type: 'array',
+      items: {
+        type: 'object', additionalProperties: false, required: ['name', 'days', 'from', 'to'],
+        properties: {
+          name,
+          days: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: [...WEEKDAYS] } },
+          from: { type: 'string', pattern: '^[0-9]{2}:[0-9]{2}$' },
+          to: { type: 'string', pattern: '^[0-9]{2}:[0-9]{2}$' },
+          timezone: { type: 'string' },
+        },
+      },
+    },
+  },
+} as const;

@@ -1,0 +1,188 @@
+import type { Packet } from '../dissect/packet.js';
+import type { Message } from '../dissect/message.js';
+import { functionLabel } from '../dissect/function-names.js';
+import { EdgeTable, type EdgeAddress } from '../discover/edge-table.js';
+import type { Baseline } from '../discover/baseline.js';
+import { PollTimer } from '../discover/polling.js';
+import { flowVerdict, messageVerdict, type BlockReason, type CompiledPolicy, type FlowRules } from './evaluate.js';
+import type { ZoneMode } from './model.js';
+import { LocalClock } from './windows.js';
+
+const SAMPLE_FRAMES = 5;
+
+/** Traffic of one flow that the policy would refuse, for one reason (and one function, for refused requests). */
+export interface BlockedFlow {
+  zone: string;
+  mode: ZoneMode;
+  client: string;
+  server: string;
+  clientName: string;
+  serverName: string;
+  transport: string;
+  port: number;
+  protocol: string;
+  reason: BlockReason;
+  /** Function of refused requests (null when the whole flow is refused). */
+  func: number | null;
+  funcName: string | null;
+  write: boolean;
+  /** Packets of the flow that would be dropped (flow refusals) and requests refused. */
+  packets: number;
+  requests: number;
+  firstTs: number;
+  lastTs: number;
+  /** Refusals per local hour of day (policy time zone), 0..23. */
+  hours: number[];
+  /** Typical seconds between refused requests (polling), when steady. */
+  period: number | null;
+  /** The baseline has this flow (and, for requests, this function): blocking it breaks learned normal traffic. */
+  baseline: boolean;
+  frames: number[];
+}
+
+export interface SimulationResult {
+  packets: number;
+  messages: number;
+  firstTs: number;
+  lastTs: number;
+  blocked: BlockedFlow[];
+  /** Packets and requests each context group let through, by group name (unused groups are drift). */
+  groupUse: Record<string, number>;
+  /** Addresses seen in any flow, and those outside every zone that talked to a zone. */
+  hosts: string[];
+  unzonedHosts: string[];
+  /** Flows by the zone deciding them: seen and refused. */
+  zones: Record<string, { mode: ZoneMode; flows: number; blockedFlows: number; baselineBlocked: number }>;
+}
+
+interface FlowState {
+  addr: EdgeAddress;
+  rules: FlowRules;
+  /** Refusal of the whole flow, per key reason (kept while the verdict holds). */
+  seen: boolean;
+}
+
+interface Acc {
+  b: BlockedFlow;
+  poll: PollTimer;
+}
+
+/**
+ * Replays traffic against a policy: every packet of a refused flow, every request a group would refuse,
+ * counted per flow, reason and function. Pure: fed by the dissect pipeline's hooks.
+ */
+export class Simulator {
+  private readonly edges: EdgeTable<FlowState>;
+  private current: FlowState | undefined;
+  private toServer = true;
+  private readonly acc = new Map<string, Acc>();
+  private readonly groupUse = new Map<string, number>();
+  private readonly hosts = new Set<string>();
+  private readonly unzoned = new Set<string>();
+  private readonly clock: LocalClock;
+  private readonly baselineFns: Map<string, Set<string>> | null;
+  packets = 0;
+  messages = 0;
+  private firstTs = Infinity;
+  private lastTs = -Infinity;
+
+  constructor(private readonly policy: CompiledPolicy, baseline: Baseline | null = null) {
+    this.edges = new EdgeTable<FlowState>((addr) => {
+      const rules = policy.rules(addr.client, addr.server, addr.transport, addr.port);
+      this.hosts.add(addr.client); this.hosts.add(addr.server);
+      // A host outside every zone talking to a zone member: the documentation is missing a device.
+      if (rules.zone !== null && rules.clientZone === null) this.unzoned.add(addr.client);
+      if (rules.zone !== null && rules.serverZone === null) this.unzoned.add(addr.server);
+      return { addr, rules, seen: false };
+    });
+    this.clock = new LocalClock(policy.policy.timezone);
+    this.baselineFns = baseline ? new Map(Object.values(baseline.edges).map((e) => [e.id, new Set(e.functions)])) : null;
+  }
+
+  onPacket(pkt: Packet): void {
+    this.packets++;
+    const ts = pkt.ts;
+    if (ts < this.firstTs) this.firstTs = ts;
+    if (ts > this.lastTs) this.lastTs = ts;
+    this.current = undefined;
+    if (pkt.ipVersion === 0 || pkt.fragment) return;
+    const f = this.edges.lookup(pkt);
+    this.current = f;
+    this.toServer = this.edges.toServer;
+    f.seen = true;
+    const r = f.rules;
+    if (r.open || r.zone === null) return;
+    const v = flowVerdict(r, ts);
+    if (v === null) return;
+    if (typeof v !== 'string') { this.use(v.g.name); return; }
+    this.block(f, v, null, pkt.frame, ts, false, 'packet');
+  }
+
+  onMessage(m: Message): void {
+    this.messages++;
+    const f = this.current;
+    if (f === undefined || m.transport === 'l2' || !this.toServer || m.role === 'response') return;
+    const r = f.rules;
+    if (r.open || r.zone === null || r.groups.length === 0) return;
+    const v = messageVerdict(r, m);
+    // Groups that carry a request are in use; flow refusals are counted per packet.
+    if (v === null || v === 'no_rule' || v === 'outside_window') return;
+    if (typeof v !== 'string') { this.use(v.g.name); return; }
+    this.block(f, v, m, m.frame, m.ts, m.write, 'request');
+  }
+
+  private use(group: string): void {
+    this.groupUse.set(group, (this.groupUse.get(group) ?? 0) + 1);
+  }
+
+  private block(f: FlowState, reason: BlockReason, m: Message | null, frame: number, ts: number, write: boolean, what: 'packet' | 'request'): void {
+    const a = f.addr, zone = f.rules.zone!;
+    const key = m === null ? `${a.id}|${reason}` : `${a.id}|${reason}|${m.protocol}:${m.func}`;
+    let x = this.acc.get(key);
+    if (x === undefined) {
+      const inBaseline = this.baselineFns !== null && this.baselineFns.has(a.id)
+        && (m === null || this.baselineFns.get(a.id)!.has(`${m.protocol}:${m.func}`));
+      x = {
+        b: {
+          zone: zone.name, mode: zone.mode, client: a.client, server: a.server, clientName: this.policy.nameOf(a.client), serverName: this.policy.nameOf(a.server),
+          transport: a.transport, port: a.port, protocol: m?.protocol ?? '', reason, func: m?.func ?? null,
+          funcName: m === null ? null : functionLabel(m.protocol, m.func) ?? (m.funcName || String(m.func)), write,
+          packets: 0, requests: 0, firstTs: ts, lastTs: ts, hours: new Array<number>(24).fill(0), period: null, baseline: inBaseline, frames: [],
+        },
+        poll: new PollTimer(),
+      };
+      this.acc.set(key, x);
+    }
+    const b = x.b;
+    if (what === 'packet') b.packets++; else { b.requests++; x.poll.request(0, ts); }
+    if (what === 'packet' && b.requests === 0) x.poll.request(0, ts);
+    b.lastTs = ts;
+    b.hours[Math.floor(this.clock.at(ts)[1] / 60)]!++;
+    if (b.frames.length < SAMPLE_FRAMES) b.frames.push(frame);
+  }
+
+  result(): SimulationResult {
+    const blocked = [...this.acc.values()].map(({ b, poll }) => {
+      const p = poll.period();
+      b.period = p !== null && p.iqr <= p.median ? p.median : null;
+      return b;
+    }).sort((a, b) => Number(b.baseline) - Number(a.baseline) || a.zone.localeCompare(b.zone) || (b.packets + b.requests) - (a.packets + a.requests));
+    const zones: SimulationResult['zones'] = {};
+    for (const z of this.policy.policy.zones) zones[z.name] = { mode: z.mode, flows: 0, blockedFlows: 0, baselineBlocked: 0 };
+    for (const f of this.edges.values()) if (f.seen && f.rules.zone !== null && !f.rules.open) zones[f.rules.zone.name]!.flows++;
+    const blockedIds = new Map<string, boolean>();
+    for (const [key, { b }] of this.acc) {
+      const id = key.split('|')[0]!;
+      blockedIds.set(`${b.zone}|${id}`, (blockedIds.get(`${b.zone}|${id}`) ?? false) || b.baseline);
+    }
+    for (const [k, base] of blockedIds) {
+      const z = zones[k.split('|')[0]!]!;
+      z.blockedFlows++;
+      if (base) z.baselineBlocked++;
+    }
+    return {
+      packets: this.packets, messages: this.messages, firstTs: Number.isFinite(this.firstTs) ? this.firstTs : 0, lastTs: Number.isFinite(this.lastTs) ? this.lastTs : 0,
+      blocked, hosts: [...this.hosts].sort(), unzonedHosts: [...this.unzoned].sort(), groupUse: Object.fromEntries(this.policy.groups.map((g) => [g.g.name, this.groupUse.get(g.g.name) ?? 0])), zones,
+    };
+  }
+}
