@@ -41,9 +41,9 @@ export class CompiledPolicy {
   private readonly names = new Map<string, string>();
 
   constructor(readonly policy: Policy) {
-    this.zoneSets = policy.zones.map((z) => [z, setOf(z.members)]);
-    const byZone = new Map(this.zoneSets.map(([z, s]) => [z.name, s]));
     const assetIp = new Map(policy.assets.map((a) => [a.name, a.ip]));
+    this.zoneSets = policy.zones.map((z) => [z, setOf(z.members.map((m) => assetIp.get(m) ?? m))]);
+    const byZone = new Map(this.zoneSets.map(([z, s]) => [z.name, s]));
     for (const a of policy.assets) this.names.set(a.ip, a.name);
     const resolve = (hosts: string[]): HostSet => {
       const s = new HostSet();
@@ -150,12 +150,13 @@ function groupRefuses(c: CompiledGroup, m: Message): BlockReason | null {
   if (g.protocol === undefined) return g.access === 'read-only' && m.write ? 'write_not_allowed' : null;
   const same = m.protocol === g.protocol;
   if (!same && FAMILY[m.protocol] !== g.protocol && FAMILY[g.protocol] !== m.protocol) return 'protocol_not_allowed';
-  if (g.access === 'read-only' && m.write) return 'write_not_allowed';
   // Function and address lists speak the group protocol's language; other layers of the family pass.
+  if (same && c.functions !== null && m.func >= 0 && !c.functions.has(m.func)) return 'function_not_allowed';
+  if (g.access === 'read-only' && m.write) return 'write_not_allowed';
   if (!same) return null;
-  if (c.functions !== null && m.func >= 0 && !c.functions.has(m.func)) return 'function_not_allowed';
   if (c.addresses !== null && m.targets !== null) {
     for (const t of m.targets) {
+      if (t.count === 0) continue; // a whole-class or all-objects request names no address range
       const ranges = c.addresses.get(t.space);
       if (ranges === undefined || !covered(ranges, t.start, t.start + Math.max(1, t.count) - 1)) return 'address_not_allowed';
     }

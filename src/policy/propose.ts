@@ -1,6 +1,6 @@
 import { ICS_PROTOCOLS } from '../dissect/message.js';
 import type { Baseline, EdgeProfile } from '../discover/baseline.js';
-import type { Asset, AssetRole } from '../discover/model.js';
+import type { Asset, AssetRole, Edge } from '../discover/model.js';
 import { RangeSet } from '../discover/ranges.js';
 import { PROTOCOL_PORTS } from './load.js';
 import type { AddressRanges, ContextGroup, Conduit, NamedAsset, Policy, Zone } from './model.js';
@@ -21,12 +21,15 @@ const ICS = new Set<string>(ICS_PROTOCOLS);
  * that talk, and one context group per learned flow with exactly the functions and addresses it used. Zones
  * start at `observe`: the ladder is climbed by proposals, not by this command.
  */
-export function proposePolicy(b: Baseline, assets: Asset[], opts: { site?: string; timezone?: string } = {}): Policy {
+export function proposePolicy(b: Baseline, assets: Asset[], opts: { site?: string; timezone?: string; edges?: Edge[] } = {}): Policy {
+  // The inventory knows which requests changed state (writes, control); the baseline keeps only function codes.
+  const writers = new Set((opts.edges ?? []).filter((e) => e.functions.some((f) => f.writes > 0)).map((e) => e.id));
   const byIp = new Map<string, Asset>();
   for (const a of assets) for (const ip of a.ips) byIp.set(ip, a);
   const hosts = new Set<string>();
-  const edges = Object.values(b.edges).filter((e) => e.transport !== 'ip' && isUnicast(e.client) && isUnicast(e.server));
-  for (const e of edges) { hosts.add(e.client); hosts.add(e.server); }
+  // Broadcast and multicast servers stay (BACnet Who-Is, I-Am); they just get no zone.
+  const edges = Object.values(b.edges).filter((e) => e.transport !== 'ip' && isUnicast(e.client));
+  for (const e of edges) { hosts.add(e.client); if (isUnicast(e.server)) hosts.add(e.server); }
 
   const names = new Map<string, string>();
   const used = new Set<string>();
@@ -56,13 +59,13 @@ export function proposePolicy(b: Baseline, assets: Asset[], opts: { site?: strin
   const groups: ContextGroup[] = [];
   const groupNames = new Set<string>();
   for (const e of edges.sort((x, y) => x.id.localeCompare(y.id))) {
-    const from = tierOf(e.client), to = tierOf(e.server);
+    const from = tierOf(e.client), to = isUnicast(e.server) ? tierOf(e.server) : null;
     let conduit: string | undefined;
-    if (from !== to) {
+    if (to !== null && from !== to) {
       conduit = `${from}-to-${to}`;
       if (!conduits.has(conduit)) conduits.set(conduit, { name: conduit, from, to });
     }
-    for (const g of groupsFor(e, names.get(e.client)!, names.get(e.server)!, conduit)) {
+    for (const g of groupsFor(e, names.get(e.client)!, names.get(e.server) ?? e.server, conduit, writers.has(e.id))) {
       let n = g.name, i = 2;
       while (groupNames.has(n)) n = `${g.name}-${i++}`;
       groupNames.add(n);
@@ -74,7 +77,7 @@ export function proposePolicy(b: Baseline, assets: Asset[], opts: { site?: strin
   };
 }
 
-function groupsFor(e: EdgeProfile, client: string, server: string, conduit: string | undefined): ContextGroup[] {
+function groupsFor(e: EdgeProfile, client: string, server: string, conduit: string | undefined, wrote: boolean): ContextGroup[] {
   const transport = e.transport as 'tcp' | 'udp';
   const ics = e.protocols.filter((p) => ICS.has(p));
   // CIP rides in EtherNet/IP and S7comm-plus beside S7comm: one group speaks for the family.
@@ -92,7 +95,7 @@ function groupsFor(e: EdgeProfile, client: string, server: string, conduit: stri
       const rs = set.toArray();
       addresses[space] = rs.length > MAX_RANGES ? [[rs[0]![0], rs.at(-1)![1]]] : rs;
     }
-    const writes = Object.keys(e.writes).length > 0 || e.functions.some((k) => WRITE_FUNCS.has(k));
+    const writes = wrote || Object.keys(e.writes).length > 0 || e.functions.some((k) => WRITE_FUNCS.has(k));
     return {
       name: `${client}-to-${server}-${protocol}`,
       description: `learned: ${e.requests} requests${e.pollInterval ? `, polled every ${e.pollInterval.toFixed(2)} s` : ''}`,

@@ -33,7 +33,7 @@ export interface BlockedFlow {
   lastTs: number;
   /** Refusals per local hour of day (policy time zone), 0..23. */
   hours: number[];
-  /** Typical seconds between refused requests (polling), when steady. */
+  /** Typical seconds between refused requests (polling), when steady; null for whole-flow refusals. */
   period: number | null;
   /** The baseline has this flow (and, for requests, this function): blocking it breaks learned normal traffic. */
   baseline: boolean;
@@ -155,7 +155,6 @@ export class Simulator {
     }
     const b = x.b;
     if (what === 'packet') b.packets++; else { b.requests++; x.poll.request(0, ts); }
-    if (what === 'packet' && b.requests === 0) x.poll.request(0, ts);
     b.lastTs = ts;
     b.hours[Math.floor(this.clock.at(ts)[1] / 60)]!++;
     if (b.frames.length < SAMPLE_FRAMES) b.frames.push(frame);

@@ -108,5 +108,5 @@ export function addApproval(db: Db, a: { proposalId: number; user: string; role:
 }
 
 export function approvalsOf(db: Db, proposalId: number): Array<{ user: string; role: string; at: string; note: string }> {
-  return db.prepare('SELECT user, role, at, note FROM approvals WHERE proposal_id = ? ORDER BY at').all(proposalId) as Array<{ user: string; role: string; at: string; note: string }>;
+  return db.prepare('SELECT user, role, at, note FROM approvals WHERE proposal_id = ? ORDER BY rowid').all(proposalId) as Array<{ user: string; role: string; at: string; note: string }>;
 }

@@ -80,7 +80,8 @@ export function registerPolicy(program: Command): void {
     .action((opts: { baseline: string; version?: string; out?: string; site?: string; timezone: string }) => withDb(opts.baseline, (db) => {
       const b = opts.version ? baselineVersion(db, Number(opts.version)) : latestBaseline(db);
       if (!b) throw new Error(`no baseline in ${opts.baseline}: run \`weir learn\` first`);
-      const p = proposePolicy(b, loadInventory(db).assets, { site: opts.site, timezone: opts.timezone });
+      const inv = loadInventory(db);
+      const p = proposePolicy(b, inv.assets, { site: opts.site, timezone: opts.timezone, edges: inv.edges });
       const header = [
         `Proposed by weir from baseline version ${b.version} (${new Date(b.from * 1000).toISOString()} – ${new Date(b.to * 1000).toISOString()}).`,
         'Least privilege: each context group is one flow seen while learning, with the functions and addresses it used.',
