@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { makeBenchInput } from './make-input.js';
 import { recordDetection } from './detect.js';
+import { recordPolicySimulation } from './policy.js';
 import { machine, median, root, sharedPcaps, writeSection } from './results.js';
 import { readCaptureSync } from '../src/capture/source.js';
 import { DissectPipeline } from '../src/dissect/pipeline.js';
@@ -48,6 +49,7 @@ async function main(): Promise<void> {
 
   // BENCH_ONLY=detection re-measures just the detection section (it is the noisier one).
   if (process.env.BENCH_ONLY === 'detection') { recordDetection(big, RUNS); return; }
+  if (process.env.BENCH_ONLY === 'policy') { recordPolicySimulation(big, RUNS); return; }
   const cli = path.join(root, 'dist/src/cli/main.js');
   const weirCli: number[] = [], tshark: number[] = [], tsharkPhs: number[] = [], weirIn: number[] = [];
   for (let i = 0; i < RUNS; i++) {
@@ -83,6 +85,7 @@ async function main(): Promise<void> {
   console.log(section);
   writeSection('discover throughput', section);
   recordDetection(big, RUNS);
+  recordPolicySimulation(big, RUNS);
 }
 
 main().catch((e: unknown) => { console.error(e); process.exit(1); });

@@ -62,7 +62,19 @@ export class CompiledPolicy {
       addresses: g.addresses ? new Map(Object.entries(g.addresses).map(([k, v]) => [k, [...v].sort((a, b) => a[0] - b[0])])) : null,
     }));
     this.conduits = new Map(policy.conduits.map((c) => [c.name, c]));
+    // Most groups name single servers: index them by address so a policy of thousands of groups stays cheap.
+    for (const c of this.groups) {
+      const single = c.servers.blocks.every((b) => b.prefix === (b.family === 'ipv4' ? 32 : 128));
+      if (!single) { this.wide.push(c); continue; }
+      for (const b of c.servers.blocks) {
+        const list = this.byServer.get(b.address);
+        if (list) list.push(c); else this.byServer.set(b.address, [c]);
+      }
+    }
   }
+
+  private readonly byServer = new Map<string, CompiledGroup[]>();
+  private readonly wide: CompiledGroup[] = [];
 
   /** The zone an address belongs to, or null. */
   zoneOf(ip: string): Zone | null {
@@ -85,7 +97,8 @@ export class CompiledPolicy {
     const clientZone = this.zoneOf(client), serverZone = this.zoneOf(server);
     const zone = serverZone ?? clientZone;
     const open = zone === null || (clientZone === serverZone && zone.internal === 'allow');
-    const groups = open ? [] : this.groups.filter((c) => c.g.transport === transport && c.ports.has(port) && c.clients.has(client)
+    const candidates = open ? [] : [...(this.byServer.get(server) ?? []), ...this.wide];
+    const groups = candidates.filter((c) => c.g.transport === transport && c.ports.has(port) && c.clients.has(client)
       && c.servers.has(server) && this.conduitFits(c.g, clientZone, serverZone));
     return { clientZone, serverZone, zone, open, groups, timed: groups.some((c) => c.windows.length > 0) };
   }

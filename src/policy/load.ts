@@ -20,12 +20,13 @@ export const PROTOCOL_PORTS: Record<string, { transport: 'tcp' | 'udp'; ports: n
 };
 
 /** Address spaces with a fixed set of names (others, like S7 data blocks or DNP3 groups, are open-ended). */
-const KNOWN_SPACES: Record<string, string[]> = { modbus: ['coil', 'discrete_input', 'holding_register', 'input_register'] };
+const KNOWN_SPACES: Record<string, RegExp> = { modbus: /^(coil|discrete_input|holding_register|input_register|fifo|file_[0-9]+)$/ };
 
 const DEFAULT_APPROVALS: ApproverRole[] = ['security', 'engineering', 'operations'];
 /** Default evidence before enforce: a week of traffic, so weekly jobs (backups, reports) are in it. */
 const DEFAULT_SIMULATION_WINDOW = 7 * 86400;
-const MAX_FILE_BYTES = 4 * 1024 * 1024;
+/** A plant of ten thousand flows writes a few MiB; far beyond that is not a policy. */
+const MAX_FILE_BYTES = 32 * 1024 * 1024;
 
 export type LoadResult = { ok: true; policy: Policy } | { ok: false; errors: PolicyError[] };
 
@@ -281,7 +282,7 @@ class Checker {
       addresses = {};
       for (const [space, list] of Object.entries(g.addresses)) {
         const spaces = proto !== undefined ? KNOWN_SPACES[proto] : undefined;
-        if (spaces !== undefined && !spaces.includes(space)) this.err(['groups', i, 'addresses', space], `'${space}' is not a ${proto} address space (one of ${spaces.join(', ')})`);
+        if (spaces !== undefined && !spaces.test(space)) this.err(['groups', i, 'addresses', space], `'${space}' is not a ${proto} address space (coil, discrete_input, holding_register, input_register, fifo or file_N)`);
         addresses[space] = list.map((a, j) => {
           const [lo, hi] = typeof a === 'number' ? [a, a] : a.split('-').map(Number) as [number, number?];
           const top = hi ?? lo;

@@ -15,6 +15,8 @@ const TIER_LEVEL: Record<string, number> = { control: 3, supervisory: 2, other: 
 /** More ranges than this in one space are widened to their span: a readable policy beats a perfect one. */
 const MAX_RANGES = 12;
 const ICS = new Set<string>(ICS_PROTOCOLS);
+/** Names in a policy file are at most this long (schema); room is left for a -N suffix. */
+const MAX_NAME = 64;
 
 /**
  * A least-privilege candidate policy from a learned baseline: a zone per tier, a conduit per pair of zones
@@ -36,7 +38,7 @@ export function proposePolicy(b: Baseline, assets: Asset[], opts: { site?: strin
   const named: NamedAsset[] = [];
   for (const ip of [...hosts].sort(compareIp)) {
     const a = byIp.get(ip);
-    const base = sanitize(a?.hostnames[0] ?? `${(a?.role ?? 'host').replace(/_/g, '-')}-${ip.split(/[.:]/).filter(Boolean).at(-1)}`);
+    const base = sanitize(a?.hostnames[0] ?? `${(a?.role ?? 'host').replace(/_/g, '-')}-${ip.split(/[.:]/).filter(Boolean).at(-1)}`).slice(0, MAX_NAME - 6);
     let n = base, i = 2;
     while (used.has(n)) n = `${base}-${i++}`;
     used.add(n);
@@ -66,8 +68,9 @@ export function proposePolicy(b: Baseline, assets: Asset[], opts: { site?: strin
       if (!conduits.has(conduit)) conduits.set(conduit, { name: conduit, from, to });
     }
     for (const g of groupsFor(e, names.get(e.client)!, names.get(e.server) ?? e.server, conduit, writers.has(e.id))) {
-      let n = g.name, i = 2;
-      while (groupNames.has(n)) n = `${g.name}-${i++}`;
+      const base = g.name.slice(0, MAX_NAME - 6);
+      let n = base, i = 2;
+      while (groupNames.has(n)) n = `${base}-${i++}`;
       groupNames.add(n);
       groups.push({ ...g, name: n });
     }

@@ -135,8 +135,8 @@ const CASES: Case[] = [
   { name: 'unknown time zone at the top', text: edit([3, 'Europe/Berlin', 'Europe/Berln']), expected: { line: 3, field: 'timezone', messageIncludes: "unknown time zone 'Europe/Berln'" } },
   { name: 'unknown time zone in a window', text: edit([52, 'Europe/Berlin', 'Mars/Olympus']), expected: { line: 52, field: 'windows[0].timezone', messageIncludes: "unknown time zone 'Mars/Olympus'" } },
   // size and depth
-  { name: 'file larger than 4 MiB', text: VALID + '#'.repeat(79).concat('\n').repeat(54_000), expected: { line: 1, field: '', messageIncludes: 'larger than 4194304 bytes' } },
-  { name: 'file larger than 4 MiB in UTF-8 but not in UTF-16 units', text: VALID + '# ' + 'ä'.repeat(2_200_000) + '\n', expected: { line: 1, field: '', messageIncludes: 'larger than 4194304 bytes' } },
+  { name: 'file larger than 32 MiB', text: VALID + '#'.repeat(79).concat('\n').repeat(430_000), expected: { line: 1, field: '', messageIncludes: 'larger than 33554432 bytes' } },
+  { name: 'file larger than 32 MiB in UTF-8 but not in UTF-16 units', text: VALID + '# ' + 'ä'.repeat(17_000_000) + '\n', expected: { line: 1, field: '', messageIncludes: 'larger than 33554432 bytes' } },
   { name: 'flow sequences nested 1000 deep (2 KB)', text: edit([2, 'Lab 77', '['.repeat(1000) + ']'.repeat(1000)]), expected: { line: 2, field: '', messageIncludes: 'nest' } },
 ];
 
