@@ -46,6 +46,10 @@ export function dayMask(w: TimeWindow): number {
 
 /** "sat 02:00–04:00 Europe/Berlin" */
 export function describeWindow(w: TimeWindow): string {
-  const hhmm = (m: number): string => `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
   return `${w.days.join(',')} ${hhmm(w.from)}–${hhmm(w.to)} ${w.timezone}`;
+}
+
+/** Minutes after midnight as HH:MM. */
+export function hhmm(m: number): string {
+  return `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
 }

@@ -1,6 +1,7 @@
 import { Document, isScalar, isSeq, visit } from 'yaml';
 import { functionLabel } from '../dissect/function-names.js';
 import type { Policy } from './model.js';
+import { hhmm } from './windows.js';
 
 /** A policy as the YAML people review: function names instead of codes, short lists on one line, stable order. */
 export function policyToYaml(p: Policy, header?: string): string {
@@ -32,10 +33,6 @@ export function policyToYaml(p: Policy, header?: string): string {
   visit(doc, { Seq(_, node) { if (isSeq(node) && node.items.every((i) => isScalar(i))) node.flow = true; } });
   if (header) doc.commentBefore = header.split('\n').map((l) => ` ${l}`).join('\n');
   return doc.toString({ lineWidth: 140 });
-}
-
-function hhmm(m: number): string {
-  return `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
 }
 
 function duration(s: number): string | number {
