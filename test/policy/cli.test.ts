@@ -35,6 +35,12 @@ test('weir policy: learn, propose, validate, simulate (table, JSON, HTML, record
     assert.match(audit.stdout, /simulation\.recorded/);
     assert.match(audit.stderr, /audit chain intact/);
 
+    // Detections carry the zone of the policy they were checked under.
+    const det = (await weir('detect', plant, '--baseline', db, '--from', '50%', '--policy', policyFile, '--jsonl', '--no-save')).stdout
+      .trim().split('\n').map((l) => JSON.parse(l) as { type: string; dst: string; zone: string | null });
+    assert.ok(det.length > 0);
+    assert.equal(det.find((d) => d.type === 'cpu_stop')?.zone, 'control', 'the stopped PLC sits in the control zone');
+
     const drift = await weir('policy', 'drift', policyFile, '--capture', plant);
     assert.match(drift.stdout, /flow\(s\) run that the policy does not allow/);
 

@@ -7,6 +7,9 @@ import { latestBaseline, baselineVersion, listMutes, saveDetections } from '../.
 import { runCaptures, runLive, warnCaptureErrors } from '../run-capture.js';
 import { LineWriter } from '../line-writer.js';
 import { parseTimeArg } from '../time-arg.js';
+import { readPolicyFile } from './policy.js';
+import { CompiledPolicy } from '../../policy/evaluate.js';
+import { activePolicy } from '../../respond/change-control.js';
 import type { Packet } from '../../dissect/packet.js';
 import type { Message } from '../../dissect/message.js';
 
@@ -29,17 +32,20 @@ export function registerDetect(program: Command): void {
     .option('--window <seconds>', 'fold repeats of a detection within this window', '600')
     .option('--no-save', 'do not store the detections')
     .option('--from <time>', 'check only traffic from this time on (ISO 8601, epoch seconds, or N% of the captures)')
-    .action(async (files: string[], opts: { baseline: string; version?: string; jsonl?: boolean; interface?: string; bpf?: string; duration?: string; window: string; save: boolean; from?: string }) => {
+    .option('--policy <file>', 'policy whose zones name each detection\'s zone (default: the active policy in the store)')
+    .action(async (files: string[], opts: { baseline: string; version?: string; jsonl?: boolean; interface?: string; bpf?: string; duration?: string; window: string; save: boolean; from?: string; policy?: string }) => {
       if (!opts.interface && files.length === 0) throw new Error('give capture files, "-" for stdin, or --interface');
       const from = opts.from !== undefined ? parseTimeArg(opts.from, files) : -Infinity;
       const db = openStore(opts.baseline);
       try {
         const b = opts.version ? baselineVersion(db, Number(opts.version)) : latestBaseline(db);
         if (!b) throw new Error(`no baseline${opts.version ? ` version ${opts.version}` : ''} in ${opts.baseline}: run \`weir learn\` first`);
+        const policy = opts.policy ? readPolicyFile(opts.policy).policy : activePolicy(db)?.policy;
+        const zones = policy ? new CompiledPolicy(policy) : null;
         const out = new LineWriter(process.stdout);
         const follow = Boolean(opts.interface) || files.includes('-');
         const engine = new DetectionEngine(b, {
-          windowSeconds: Number(opts.window), mutes: listMutes(db),
+          windowSeconds: Number(opts.window), mutes: listMutes(db), zoneOf: zones ? (ip) => zones.zoneOf(ip)?.name ?? null : undefined,
           onDetection: follow ? (d) => out.write(opts.jsonl ? JSON.stringify(d) : detectionLine(d)) : undefined,
         });
         const hooks = {
