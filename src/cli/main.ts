@@ -7,6 +7,7 @@ import { registerDetect } from './commands/detect.js';
 import { registerBaseline } from './commands/baseline.js';
 import { registerPolicy } from './commands/policy.js';
 import { registerUser } from './commands/user.js';
+import { registerEnforce } from './commands/enforce.js';
 
 const program = new Command();
 program
@@ -21,6 +22,7 @@ registerDetect(program);
 registerBaseline(program);
 registerPolicy(program);
 registerUser(program);
+registerEnforce(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`weir: ${err instanceof Error ? err.message : String(err)}\n`);

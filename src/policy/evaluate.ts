@@ -1,5 +1,5 @@
 import type { Message } from '../dissect/message.js';
-import { HostSet, parseCidr } from './hosts.js';
+import { HostSet, parseCidr, type Cidr } from './hosts.js';
 import type { ContextGroup, Policy, TimeWindow, Zone } from './model.js';
 import { dayMask, inWindow, LocalClock } from './windows.js';
 
@@ -75,6 +75,11 @@ export class CompiledPolicy {
 
   private readonly byServer = new Map<string, CompiledGroup[]>();
   private readonly wide: CompiledGroup[] = [];
+
+  /** The address blocks of a zone (named assets resolved). */
+  zoneBlocks(z: Zone): Cidr[] {
+    return this.zoneSets.find(([x]) => x === z)?.[1].blocks ?? [];
+  }
 
   /** The zone an address belongs to, or null. */
   zoneOf(ip: string): Zone | null {

@@ -1,6 +1,7 @@
 // Lab agents: real Modbus (modbus-serial) and S7 (snap7) peers, one role per process, run inside a namespace.
 // Usage: node run.js <role> [args]; roles: s7-server IP | hmi PLC SECONDS | historian PLC1 PLC2 SECONDS
 //        | ews PLC1 PLC2 | ews-stop PLC2 | attacker-write PLC1 | reader PLC1 (one FC3 read, prints values)
+//        | probe PLC1 OP... (reads/writes, one JSON result each) | poll PLC1 MS SECONDS (prints times of answers)
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
@@ -118,6 +119,36 @@ async function main(): Promise<void> {
       const m = await modbusClient(a!);
       const r = await m.readHoldingRegisters(0, 3);
       console.log(JSON.stringify(r.data));
+      m.close(() => undefined);
+      break;
+    }
+    case 'probe': {
+      // probe PLC OP...: each OP is read:ADDR:N, write:ADDR:VALUE or coils:ADDR:N; prints one JSON result per OP.
+      const ops = process.argv.slice(4);
+      let m: any;
+      try { m = await modbusClient(a!); } catch (e) { console.log(JSON.stringify({ op: 'connect', ok: false, error: (e as Error).message })); break; }
+      m.setTimeout(1500);
+      for (const op of ops) {
+        const [kind, x, y] = op.split(':');
+        try {
+          const r = kind === 'read' ? await m.readHoldingRegisters(Number(x), Number(y)) : kind === 'coils' ? await m.readCoils(Number(x), Number(y)) : await m.writeRegister(Number(x), Number(y));
+          console.log(JSON.stringify({ op, ok: true, data: r.data ?? null }));
+        } catch (e) {
+          console.log(JSON.stringify({ op, ok: false, error: (e as Error).message, modbusCode: (e as { modbusCode?: number }).modbusCode ?? null }));
+        }
+      }
+      m.close(() => undefined);
+      break;
+    }
+    case 'poll': {
+      // poll PLC MS SECONDS: one FC3 read every MS ms; prints the time of each answered read.
+      const m = await modbusClient(a!);
+      m.setTimeout(200);
+      const until = Date.now() + Number(c) * 1000;
+      while (Date.now() < until) {
+        try { await m.readHoldingRegisters(0, 2); process.stdout.write(`${Date.now()}\n`); } catch { /* cut off: keep trying */ }
+        await sleep(Number(b));
+      }
       m.close(() => undefined);
       break;
     }

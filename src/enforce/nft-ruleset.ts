@@ -1,0 +1,226 @@
+import type { CompiledPolicy, CompiledGroup } from '../policy/evaluate.js';
+import type { Cidr } from '../policy/hosts.js';
+import { dayMask } from '../policy/windows.js';
+import type { TimeWindow, Zone } from '../policy/model.js';
+
+/** Where the enforcement host sits: a bridge between plant segments, or a router between subnets. */
+export type NftFamily = 'bridge' | 'inet';
+
+export const TABLE = 'weir';
+
+/** Inline gateway: PDUs of these servers are steered to local listeners for protocol-aware checks. */
+export interface SteerTarget {
+  server: string;
+  port: number;
+  /** Gateway listener for this server: the DNAT target. */
+  listenIp: string;
+  listenPort: number;
+}
+
+export interface CompileOptions {
+  family: NftFamily;
+  /** MAC of the bridge the gateway listens on (bridge family only): steered frames are addressed to it. */
+  bridgeMac?: string;
+  steer?: SteerTarget[];
+  /** Rate of "blocked"/"would block" log lines per second (the kernel drops the excess, not the verdicts). */
+  logRate?: number;
+  /** Seconds east of UTC for each time zone now; windows are compiled to UTC (recompile when offsets change). */
+  utcOffset?: (timezone: string, at: Date) => number;
+}
+
+export interface CompiledRuleset {
+  /** The libnftables JSON document to load with `nft -j -f`. */
+  json: { nftables: unknown[] };
+  warnings: string[];
+  /** Zones per mode, for status output. */
+  enforced: string[];
+  simulated: string[];
+}
+
+type Expr = Record<string, unknown>;
+const payload = (protocol: string, field: string): Expr => ({ payload: { protocol, field } });
+const match = (left: unknown, right: unknown, op = '=='): Expr => ({ match: { op, left, right } });
+const FLOW = { concat: [payload('ip', 'saddr'), payload('ip', 'daddr'), { meta: { key: 'l4proto' } }, payload('th', 'dport')] };
+const REVERSE = { concat: [payload('ip', 'daddr'), payload('ip', 'saddr'), { meta: { key: 'l4proto' } }, payload('th', 'sport')] };
+const DAYS = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'];
+const WEEK = 7 * 1440;
+
+/**
+ * Compile the zones in simulate and enforce mode into one nftables table: allowlists as concatenated interval
+ * sets (client . server . protocol . port, answered in both directions without conntrack), time-windowed groups
+ * as rules with meta day/hour in UTC, a blocklist and temporary permits with per-element timeouts, a drop with
+ * a log line for enforce zones and a log line only ("would block") for simulate zones. Pure.
+ */
+export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): CompiledRuleset {
+  const fam = opts.family;
+  const warnings: string[] = [];
+  const zones = cp.policy.zones;
+  const active = zones.filter((z) => z.mode === 'enforce' || z.mode === 'simulate');
+  const enforced = zones.filter((z) => z.mode === 'enforce');
+  const simulated = zones.filter((z) => z.mode === 'simulate');
+  const t = { family: fam, table: TABLE };
+  const cmds: unknown[] = [
+    // Atomic replace: create (so delete cannot fail), delete, create again, all in one transaction.
+    { add: { table: { family: fam, name: TABLE } } },
+    { delete: { table: { family: fam, name: TABLE } } },
+    { add: { table: { family: fam, name: TABLE } } },
+  ];
+  const set = (name: string, type: string | string[], flags: string[], elem?: unknown[]): void => {
+    cmds.push({ add: { set: { ...t, name, type, flags, ...(elem && elem.length ? { elem } : {}) } } });
+  };
+  const rule = (chain: string, expr: Expr[], comment?: string): void => {
+    cmds.push({ add: { rule: { ...t, chain, expr, ...(comment ? { comment: comment.slice(0, 128) } : {}) } } });
+  };
+
+  set('blocklist', 'ipv4_addr', ['timeout']);
+  set('permits', ['ipv4_addr', 'ipv4_addr', 'inet_proto', 'inet_service'], ['timeout']);
+  const v4 = (hs: Cidr[]): Cidr[] => hs.filter((c) => c.family === 'ipv4');
+  for (const z of zones) if (cp.zoneBlocks(z).some((c) => c.family === 'ipv6')) warnings.push(`zone ${z.name}: IPv6 members are not enforced by the nftables backend`);
+  const zoneSet = (name: string, zs: Zone[]): void => set(name, 'ipv4_addr', ['interval'], mergeIntervals(zs.flatMap((z) => v4(cp.zoneBlocks(z)))).map(prefixElem));
+  zoneSet('zoned', zones);
+  zoneSet('enforced', enforced);
+  zoneSet('simulated', simulated);
+
+  // Groups that can apply to traffic of an active zone; windows split them into their own sets.
+  const always: unknown[] = [];
+  const windowed = new Map<string, { w: TimeWindow; elems: unknown[] }>();
+  for (const c of cp.groups) {
+    if (!touchesActive(cp, c, active)) continue;
+    const elems = groupElems(c, v4);
+    if (c.windows.length === 0) { always.push(...elems); continue; }
+    for (const { w } of c.windows) {
+      const e = windowed.get(w.name) ?? { w, elems: [] };
+      e.elems.push(...elems);
+      windowed.set(w.name, e);
+    }
+  }
+  set('allow', ['ipv4_addr', 'ipv4_addr', 'inet_proto', 'inet_service'], ['interval'], always);
+  let wi = 0;
+  const windowSets: Array<{ name: string; w: TimeWindow }> = [];
+  for (const { w, elems } of windowed.values()) {
+    const name = `allow_w${wi++}`;
+    set(name, ['ipv4_addr', 'ipv4_addr', 'inet_proto', 'inet_service'], ['interval'], elems);
+    windowSets.push({ name, w });
+  }
+
+  if (opts.steer?.length) {
+    if (fam === 'bridge') {
+      if (!opts.bridgeMac) throw new Error('steering on a bridge needs the bridge MAC');
+      cmds.push({ add: { chain: { ...t, name: 'steer', type: 'filter', hook: 'prerouting', prio: -200, policy: 'accept' } } });
+    }
+    // DNAT lives in the IP layer; on a bridge the steer chain first hands the frame up to it.
+    cmds.push({ add: { table: { family: 'ip', name: TABLE } } }, { delete: { table: { family: 'ip', name: TABLE } } }, { add: { table: { family: 'ip', name: TABLE } } });
+    cmds.push({ add: { chain: { family: 'ip', table: TABLE, name: 'steer_nat', type: 'nat', hook: 'prerouting', prio: -100, policy: 'accept' } } });
+    for (const s of opts.steer) {
+      const to = [match(payload('ip', 'daddr'), s.server), match(payload('tcp', 'dport'), s.port)];
+      if (fam === 'bridge') rule('steer', [match(payload('ip', 'saddr'), s.listenIp, '!='), ...to, { mangle: { key: { meta: { key: 'pkttype' } }, value: 'host' } }, { mangle: { key: payload('ether', 'daddr'), value: opts.bridgeMac } }], `steer ${s.server}:${s.port} to the gateway`);
+      cmds.push({ add: { rule: { family: 'ip', table: TABLE, chain: 'steer_nat', expr: [...to, { dnat: { addr: s.listenIp, port: s.listenPort } }] } } });
+    }
+  }
+
+  // Blocked sources are cut before anything else, steering to the gateway included.
+  const counter = { counter: null };
+  cmds.push({ add: { chain: { ...t, name: 'guard', type: 'filter', hook: 'prerouting', prio: -300, policy: 'accept' } } });
+  rule('guard', [match(payload('ip', 'saddr'), '@blocklist'), counter, { drop: null }], 'blocked source');
+  rule('guard', [match(payload('ip', 'daddr'), '@blocklist'), counter, { drop: null }], 'blocked source (replies)');
+  cmds.push({ add: { chain: { ...t, name: 'forward', type: 'filter', hook: 'forward', prio: 0, policy: 'accept' } } });
+  rule('forward', [match(FLOW, '@permits'), { accept: null }], 'temporary permit');
+  rule('forward', [match(REVERSE, '@permits'), { accept: null }], 'temporary permit (replies)');
+  rule('forward', [match(FLOW, '@allow'), { accept: null }], 'context groups');
+  rule('forward', [match(REVERSE, '@allow'), { accept: null }], 'context groups (replies)');
+  for (const { name, w } of windowSets) {
+    for (const span of utcSpans(w, opts.utcOffset ?? utcOffsetOf)) {
+      const when = [match({ meta: { key: 'day' } }, DAYS[span.day]), match({ meta: { key: 'hour' } }, { range: [hhmmss(span.from), hhmmss(span.to)] })];
+      rule('forward', [...when, match(FLOW, `@${name}`), { accept: null }], `window ${w.name}`);
+      rule('forward', [...when, match(REVERSE, `@${name}`), { accept: null }], `window ${w.name} (replies)`);
+    }
+  }
+  // ICMP errors keep TCP working (path MTU, unreachable); echo is not part of any context group.
+  rule('forward', [match(payload('icmp', 'type'), { set: ['destination-unreachable', 'time-exceeded', 'parameter-problem'] }), { accept: null }], 'ICMP errors');
+  for (const z of zones.filter((x) => x.internal === 'allow' && (x.mode === 'enforce' || x.mode === 'simulate'))) {
+    const blocks = mergeIntervals(v4(cp.zoneBlocks(z))).map(prefixElem);
+    // nft lists a one-element set as the element itself; compile it that way so diffs compare.
+    const right = blocks.length === 1 ? blocks[0] : { set: blocks };
+    if (blocks.length) rule('forward', [match(payload('ip', 'saddr'), right), match(payload('ip', 'daddr'), right), { accept: null }], `inside zone ${z.name}`);
+  }
+  const limit = { limit: { rate: opts.logRate ?? 20, burst: 5, per: 'second' } };
+  // The server's zone decides; a client's zone decides only for servers outside every zone (as in simulation).
+  const toZone = (setName: string): Expr[][] => [[match(payload('ip', 'daddr'), `@${setName}`)], [match(payload('ip', 'saddr'), `@${setName}`), match(payload('ip', 'daddr'), '@zoned', '!=')]];
+  for (const cond of toZone('simulated')) rule('forward', [...cond, limit, { log: { prefix: 'weir-would-block ' } }, counter], 'simulate: log only');
+  for (const cond of toZone('enforced')) {
+    rule('forward', [...cond, limit, { log: { prefix: 'weir-block ' } }], 'enforce: log');
+    rule('forward', [...cond, counter, { drop: null }], 'enforce: drop');
+  }
+  return { json: { nftables: cmds }, warnings, enforced: enforced.map((z) => z.name), simulated: simulated.map((z) => z.name) };
+}
+
+/** A group matters for the ruleset when one of its ends is in an active zone. */
+function touchesActive(cp: CompiledPolicy, c: CompiledGroup, active: Zone[]): boolean {
+  const names = new Set(active.map((z) => z.name));
+  const ends = [...c.clients.blocks, ...c.servers.blocks];
+  return ends.some((b) => { const z = cp.zoneOf(b.address); return z !== null && names.has(z.name); }) || ends.some((b) => b.prefix < 32);
+}
+
+function groupElems(c: CompiledGroup, v4: (hs: Cidr[]) => Cidr[]): unknown[] {
+  const out: unknown[] = [];
+  for (const a of v4(c.clients.blocks)) for (const b of v4(c.servers.blocks)) for (const port of c.ports) {
+    out.push({ concat: [prefixElem(a), prefixElem(b), c.g.transport, port] });
+  }
+  return out;
+}
+
+function prefixElem(c: Cidr): unknown {
+  return c.prefix === 32 ? c.address : { prefix: { addr: networkAddress(c), len: c.prefix } };
+}
+
+function networkAddress(c: Cidr): string {
+  const n = ipv4ToInt(c.address);
+  const mask = c.prefix === 0 ? 0 : (0xffffffff << (32 - c.prefix)) >>> 0;
+  return intToIpv4((n & mask) >>> 0);
+}
+
+const ipv4ToInt = (s: string): number => s.split('.').reduce((a, o) => a * 256 + Number(o), 0);
+const intToIpv4 = (n: number): string => [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.');
+
+/** nftables refuses overlapping elements in interval sets: drop blocks contained in others. */
+function mergeIntervals(cs: Cidr[]): Cidr[] {
+  const spans = cs.map((c) => { const lo = ipv4ToInt(networkAddress(c)); return { c, lo, hi: lo + 2 ** (32 - c.prefix) - 1 }; }).sort((a, b) => a.lo - b.lo || b.hi - a.hi);
+  const out: typeof spans = [];
+  for (const s of spans) if (out.length === 0 || s.lo > out.at(-1)!.hi) out.push(s);
+  return out.map((s) => s.c);
+}
+
+/** A window's local days and hours as UTC [day, from, to) spans in minutes, split at UTC midnight. */
+export function utcSpans(w: TimeWindow, offsetOf: (tz: string, at: Date) => number, at = new Date()): Array<{ day: number; from: number; to: number }> {
+  const off = Math.round(offsetOf(w.timezone, at) / 60);
+  const mask = dayMask(w);
+  const out: Array<{ day: number; from: number; to: number }> = [];
+  for (let d = 0; d < 7; d++) {
+    if ((mask & (1 << d)) === 0) continue;
+    const len = w.to > w.from ? w.to - w.from : 1440 - w.from + w.to;
+    let start = (((d * 1440 + w.from - off) % WEEK) + WEEK) % WEEK;
+    let left = len;
+    while (left > 0) {
+      const day = Math.floor(start / 1440), inDay = start % 1440;
+      const take = Math.min(left, 1440 - inDay);
+      out.push({ day, from: inDay, to: inDay + take });
+      left -= take;
+      start = (start + take) % WEEK;
+    }
+  }
+  return out;
+}
+
+/** Seconds east of UTC of a time zone at an instant (Intl, no tz database of our own). */
+export function utcOffsetOf(timezone: string, at: Date): number {
+  const parts = new Intl.DateTimeFormat('en-US', { timeZone: timezone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' }).formatToParts(at);
+  const v = (k: string): number => Number(parts.find((p) => p.type === k)!.value);
+  const local = Date.UTC(v('year'), v('month') - 1, v('day'), v('hour'), v('minute'), v('second'));
+  return Math.round((local - at.getTime()) / 1000);
+}
+
+/** Time of day as nft lists it back ("21:00"; the end of a day is "23:59:59"). */
+function hhmmss(m: number): string {
+  if (m >= 1440) return '23:59:59';
+  return `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
+}

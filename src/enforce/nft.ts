@@ -1,0 +1,176 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { TABLE, type CompiledRuleset, type NftFamily } from './nft-ruleset.js';
+
+/** Where nft runs: the host, or a network namespace (labs, tests). */
+export interface NftTarget {
+  family: NftFamily;
+  netns?: string;
+}
+
+function run(target: NftTarget, args: string[]): { ok: boolean; stdout: string; stderr: string } {
+  const cmd = target.netns ? ['ip', ['netns', 'exec', target.netns, 'nft', ...args]] as const : ['nft', args] as const;
+  // Hours in rules are UTC (the compiler converts each window's time zone); nft must not shift them again.
+  const r = spawnSync(cmd[0], [...cmd[1]], { encoding: 'utf8', env: { ...process.env, TZ: 'UTC' }, timeout: 30_000 });
+  if (r.error) throw new Error(`cannot run nft: ${r.error.message} (is nftables installed?)`);
+  return { ok: r.status === 0, stdout: r.stdout, stderr: r.stderr.trim() };
+}
+
+/** Load a libnftables JSON document from a file, as one kernel transaction. */
+function loadJson(target: NftTarget, doc: unknown): void {
+  const dir = mkdtempSync(path.join(tmpdir(), 'weir-nft-'));
+  try {
+    const file = path.join(dir, 'ruleset.json');
+    writeFileSync(file, JSON.stringify(doc));
+    const r = run(target, ['-j', '-f', file]);
+    if (!r.ok) throw new Error(`nft refused the ruleset: ${r.stderr}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** Weir's tables as loaded now (both the filter table and the steering NAT table), or [] when absent. */
+export function loadedObjects(target: NftTarget): Obj[] {
+  const out: Obj[] = [];
+  for (const family of [target.family, 'ip']) {
+    const r = run(target, ['-j', 'list', 'table', family, TABLE]);
+    if (!r.ok) continue; // no such table
+    out.push(...((JSON.parse(r.stdout) as { nftables: Obj[] }).nftables.filter((o) => !('metainfo' in o))));
+  }
+  return out;
+}
+
+/** A comparable form of a ruleset: one line per set element and per rule (handles and counters left out). */
+function fingerprint(objs: Obj[]): Set<string> {
+  const lines = new Set<string>();
+  for (const o of objs) {
+    const cmd = o.add ?? o;
+    if (cmd.rule) {
+      const expr = (cmd.rule.expr as Obj[]).map((e) => ('counter' in e ? { counter: null } : e));
+      lines.add(`rule ${cmd.rule.family} ${cmd.rule.chain} ${canon(expr)}`);
+    } else if (cmd.set) {
+      lines.add(`set ${cmd.set.family} ${cmd.set.name} ${canon(cmd.set.type)}`);
+      // The dynamic sets (blocklist, permits) change at run time; they are carried over, not compared.
+      if (cmd.set.name !== 'blocklist' && cmd.set.name !== 'permits') for (const e of (cmd.set.elem ?? []) as unknown[]) lines.add(`elem ${cmd.set.name} ${canon(e)}`);
+    } else if (cmd.chain) lines.add(`chain ${cmd.chain.family} ${cmd.chain.name} ${cmd.chain.hook ?? ''}`);
+  }
+  return lines;
+}
+
+/** JSON with numbers and strings alike ("502" vs 502) and object keys sorted, so loaded and compiled compare. */
+function canon(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) => {
+    if (typeof x === 'number') return String(x);
+    if (x && typeof x === 'object' && !Array.isArray(x)) return Object.fromEntries(Object.entries(x as Obj).sort(([a], [b]) => a.localeCompare(b)));
+    return x;
+  });
+}
+
+export interface ApplyResult {
+  changed: boolean;
+  added: string[];
+  removed: string[];
+}
+
+/**
+ * Replace Weir's tables with a compiled ruleset in one transaction, keeping blocked sources and permits with
+ * their remaining time. Nothing is loaded when the ruleset equals what runs. If what the kernel holds
+ * afterwards is not what was compiled, the previous tables are put back and the apply fails.
+ */
+export function applyRuleset(target: NftTarget, r: CompiledRuleset): ApplyResult {
+  const before = loadedObjects(target);
+  const want = fingerprint(r.json.nftables.map((c) => c as Obj));
+  const have = fingerprint(before);
+  const added = [...want].filter((l) => !have.has(l));
+  const removed = [...have].filter((l) => !want.has(l));
+  if (before.length > 0 && added.length === 0 && removed.length === 0) return { changed: false, added, removed };
+  const carried = carryDynamic(before, target.family);
+  const extraTables = before.some((o) => o.table?.family === 'ip') && !r.json.nftables.some((c) => (c as Obj).add?.table?.family === 'ip')
+    ? [{ add: { table: { family: 'ip', name: TABLE } } }, { delete: { table: { family: 'ip', name: TABLE } } }] : [];
+  loadJson(target, { nftables: [...extraTables, ...r.json.nftables, ...carried] });
+  const after = fingerprint(loadedObjects(target));
+  const missing = [...want].filter((l) => !after.has(l));
+  if (missing.length > 0) {
+    restore(target, before);
+    throw new Error(`the kernel holds a different ruleset than compiled (${missing.length} differences:\n${missing.join('\n')}); previous ruleset restored`);
+  }
+  return { changed: true, added, removed };
+}
+
+/** Elements of the blocklist and permits with the time they have left. */
+function carryDynamic(objs: Obj[], family: NftFamily): unknown[] {
+  const out: unknown[] = [];
+  for (const o of objs) {
+    const s = o.set;
+    if (!s || s.family !== family || (s.name !== 'blocklist' && s.name !== 'permits') || !s.elem) continue;
+    const elem = (s.elem as Obj[]).map((e) => (e.elem ? { elem: { val: e.elem.val, timeout: Math.max(1, Math.ceil(e.elem.expires ?? e.elem.timeout ?? 1)) } } : e));
+    out.push({ add: { element: { family, table: TABLE, name: s.name, elem } } });
+  }
+  return out;
+}
+
+/** Put a listed ruleset back (objects as `nft -j list` gives them, re-added in order). */
+function restore(target: NftTarget, objs: Obj[]): void {
+  const cmds: unknown[] = [];
+  for (const fam of new Set([target.family, 'ip'])) cmds.push({ add: { table: { family: fam, name: TABLE } } }, { delete: { table: { family: fam, name: TABLE } } });
+  for (const o of objs) {
+    const [kind, body] = Object.entries(o)[0] as [string, Obj];
+    const { handle: _h, ...rest } = body;
+    if (kind === 'rule') rest.expr = (rest.expr as Obj[]).map((e) => ('counter' in e ? { counter: null } : e));
+    if (kind === 'set' && rest.elem) rest.elem = (rest.elem as Obj[]).map((e) => (e.elem ? { elem: { val: e.elem.val, timeout: Math.max(1, Math.ceil(e.elem.expires ?? 1)) } } : e));
+    cmds.push({ add: { [kind]: rest } });
+  }
+  loadJson(target, { nftables: cmds });
+}
+
+/** Remove Weir's tables: traffic flows as before enforcement. */
+export function removeRuleset(target: NftTarget): boolean {
+  let any = false;
+  for (const family of [target.family, 'ip']) if (run(target, ['delete', 'table', family, TABLE]).ok) any = true;
+  return any;
+}
+
+function element(target: NftTarget, op: 'add' | 'delete', set: 'blocklist' | 'permits', val: unknown, timeout?: number): void {
+  const elem = timeout !== undefined ? [{ elem: { val, timeout } }] : [val];
+  loadJson(target, { nftables: [{ [op]: { element: { family: target.family, table: TABLE, name: set, elem } } }] });
+}
+
+/** Drop everything from and to an address, at once, for `ttl` seconds. */
+export function blockSource(target: NftTarget, ip: string, ttl: number): void {
+  element(target, 'add', 'blocklist', ip, ttl);
+}
+
+export function unblockSource(target: NftTarget, ip: string): void {
+  element(target, 'delete', 'blocklist', ip);
+}
+
+/** Let one flow through for `ttl` seconds whatever the groups say (maintenance, a vendor's remote session). */
+export function permitFlow(target: NftTarget, f: { client: string; server: string; transport: 'tcp' | 'udp'; port: number }, ttl: number): void {
+  element(target, 'add', 'permits', { concat: [f.client, f.server, f.transport, f.port] }, ttl);
+}
+
+export interface EnforcementStatus {
+  loaded: boolean;
+  blocked: Array<{ ip: string; expiresIn: number | null }>;
+  permits: Array<{ flow: string; expiresIn: number | null }>;
+  /** Packets and bytes per commented rule (drops, would-block logs). */
+  counters: Array<{ rule: string; packets: number; bytes: number }>;
+}
+
+export function status(target: NftTarget): EnforcementStatus {
+  const objs = loadedObjects(target);
+  const out: EnforcementStatus = { loaded: objs.length > 0, blocked: [], permits: [], counters: [] };
+  for (const o of objs) {
+    if (o.set?.name === 'blocklist') for (const e of (o.set.elem ?? []) as Obj[]) out.blocked.push({ ip: String(e.elem?.val ?? e), expiresIn: e.elem?.expires ?? null });
+    if (o.set?.name === 'permits') for (const e of (o.set.elem ?? []) as Obj[]) out.permits.push({ flow: canon(e.elem?.val ?? e), expiresIn: e.elem?.expires ?? null });
+    if (o.rule) {
+      const c = (o.rule.expr as Obj[]).find((e) => 'counter' in e)?.counter as { packets: number; bytes: number } | undefined;
+      if (c) out.counters.push({ rule: String(o.rule.comment ?? o.rule.chain), packets: c.packets, bytes: c.bytes });
+    }
+  }
+  return out;
+}
