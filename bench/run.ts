@@ -6,6 +6,7 @@ import path from 'node:path';
 import { makeBenchInput } from './make-input.js';
 import { recordDetection } from './detect.js';
 import { recordPolicySimulation } from './policy.js';
+import { recordGateway } from './gateway.js';
 import { machine, median, root, sharedPcaps, writeSection } from './results.js';
 import { readCaptureSync } from '../src/capture/source.js';
 import { DissectPipeline } from '../src/dissect/pipeline.js';
@@ -50,6 +51,7 @@ async function main(): Promise<void> {
   // BENCH_ONLY=detection re-measures just the detection section (it is the noisier one).
   if (process.env.BENCH_ONLY === 'detection') { recordDetection(big, RUNS); return; }
   if (process.env.BENCH_ONLY === 'policy') { recordPolicySimulation(big, RUNS); return; }
+  if (process.env.BENCH_ONLY === 'gateway') { await recordGateway(RUNS); return; }
   const cli = path.join(root, 'dist/src/cli/main.js');
   const weirCli: number[] = [], tshark: number[] = [], tsharkPhs: number[] = [], weirIn: number[] = [];
   for (let i = 0; i < RUNS; i++) {
@@ -86,6 +88,7 @@ async function main(): Promise<void> {
   writeSection('discover throughput', section);
   recordDetection(big, RUNS);
   recordPolicySimulation(big, RUNS);
+  await recordGateway(RUNS);
 }
 
 main().catch((e: unknown) => { console.error(e); process.exit(1); });
