@@ -1,6 +1,7 @@
 import type { CompiledPolicy, CompiledGroup } from '../policy/evaluate.js';
 import type { Cidr } from '../policy/hosts.js';
 import { dayMask } from '../policy/windows.js';
+import { intToIpv4, packFlows, span, type FlowElem } from './nft-sets.js';
 import type { TimeWindow, Zone } from '../policy/model.js';
 
 /** Where the enforcement host sits: a bridge between plant segments, or a router between subnets. */
@@ -82,8 +83,8 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
   zoneSet('simulated', simulated);
 
   // Groups that can apply to traffic of an active zone; windows split them into their own sets.
-  const always: unknown[] = [];
-  const windowed = new Map<string, { w: TimeWindow; elems: unknown[] }>();
+  const always: FlowElem[] = [];
+  const windowed = new Map<string, { w: TimeWindow; elems: FlowElem[] }>();
   for (const c of cp.groups) {
     if (!touchesActive(cp, c, active)) continue;
     const elems = groupElems(c, v4);
@@ -94,13 +95,18 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
       windowed.set(w.name, e);
     }
   }
-  set('allow', ['ipv4_addr', 'ipv4_addr', 'inet_proto', 'inet_service'], ['interval'], always);
+  const flowType = ['ipv4_addr', 'ipv4_addr', 'inet_proto', 'inet_service'];
+  const allowSets: string[] = [];
+  packFlows(always).forEach((elems, i) => { const name = i === 0 ? 'allow' : `allow_${i}`; set(name, flowType, ['interval'], elems.map(flowElem)); allowSets.push(name); });
+  if (allowSets.length === 0) { set('allow', flowType, ['interval']); allowSets.push('allow'); }
   let wi = 0;
   const windowSets: Array<{ name: string; w: TimeWindow }> = [];
   for (const { w, elems } of windowed.values()) {
-    const name = `allow_w${wi++}`;
-    set(name, ['ipv4_addr', 'ipv4_addr', 'inet_proto', 'inet_service'], ['interval'], elems);
-    windowSets.push({ name, w });
+    for (const part of packFlows(elems)) {
+      const name = `allow_w${wi++}`;
+      set(name, flowType, ['interval'], part.map(flowElem));
+      windowSets.push({ name, w });
+    }
   }
 
   if (opts.steer?.length) {
@@ -126,8 +132,10 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
   cmds.push({ add: { chain: { ...t, name: 'forward', type: 'filter', hook: 'forward', prio: 0, policy: 'accept' } } });
   rule('forward', [match(FLOW, '@permits'), { accept: null }], 'temporary permit');
   rule('forward', [match(REVERSE, '@permits'), { accept: null }], 'temporary permit (replies)');
-  rule('forward', [match(FLOW, '@allow'), { accept: null }], 'context groups');
-  rule('forward', [match(REVERSE, '@allow'), { accept: null }], 'context groups (replies)');
+  for (const name of allowSets) {
+    rule('forward', [match(FLOW, `@${name}`), { accept: null }], 'context groups');
+    rule('forward', [match(REVERSE, `@${name}`), { accept: null }], 'context groups (replies)');
+  }
   for (const { name, w } of windowSets) {
     for (const span of utcSpans(w, opts.utcOffset ?? utcOffsetOf)) {
       const when = [match({ meta: { key: 'day' } }, DAYS[span.day]), match({ meta: { key: 'hour' } }, { range: [hhmmss(span.from), hhmmss(span.to)] })];
@@ -161,30 +169,27 @@ function touchesActive(cp: CompiledPolicy, c: CompiledGroup, active: Zone[]): bo
   return ends.some((b) => { const z = cp.zoneOf(b.address); return z !== null && names.has(z.name); }) || ends.some((b) => b.prefix < 32);
 }
 
-function groupElems(c: CompiledGroup, v4: (hs: Cidr[]) => Cidr[]): unknown[] {
-  const out: unknown[] = [];
-  for (const a of v4(c.clients.blocks)) for (const b of v4(c.servers.blocks)) for (const port of c.ports) {
-    out.push({ concat: [prefixElem(a), prefixElem(b), c.g.transport, port] });
+function groupElems(c: CompiledGroup, v4: (hs: Cidr[]) => Cidr[]): FlowElem[] {
+  const out: FlowElem[] = [];
+  for (const client of mergeIntervals(v4(c.clients.blocks))) for (const server of mergeIntervals(v4(c.servers.blocks))) for (const port of c.ports) {
+    out.push({ client, server, transport: c.g.transport, port });
   }
   return out;
 }
+
+const flowElem = (e: FlowElem): unknown => ({ concat: [prefixElem(e.client), prefixElem(e.server), e.transport, e.port] });
 
 function prefixElem(c: Cidr): unknown {
   return c.prefix === 32 ? c.address : { prefix: { addr: networkAddress(c), len: c.prefix } };
 }
 
 function networkAddress(c: Cidr): string {
-  const n = ipv4ToInt(c.address);
-  const mask = c.prefix === 0 ? 0 : (0xffffffff << (32 - c.prefix)) >>> 0;
-  return intToIpv4((n & mask) >>> 0);
+  return intToIpv4(span(c).lo);
 }
-
-const ipv4ToInt = (s: string): number => s.split('.').reduce((a, o) => a * 256 + Number(o), 0);
-const intToIpv4 = (n: number): string => [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.');
 
 /** nftables refuses overlapping elements in interval sets: drop blocks contained in others. */
 function mergeIntervals(cs: Cidr[]): Cidr[] {
-  const spans = cs.map((c) => { const lo = ipv4ToInt(networkAddress(c)); return { c, lo, hi: lo + 2 ** (32 - c.prefix) - 1 }; }).sort((a, b) => a.lo - b.lo || b.hi - a.hi);
+  const spans = cs.map((c) => ({ c, ...span(c) })).sort((a, b) => a.lo - b.lo || b.hi - a.hi);
   const out: typeof spans = [];
   for (const s of spans) if (out.length === 0 || s.lo > out.at(-1)!.hi) out.push(s);
   return out.map((s) => s.c);

@@ -1,0 +1,94 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parsePolicy } from '../../src/policy/load.js';
+import { CompiledPolicy } from '../../src/policy/evaluate.js';
+import type { TimeWindow } from '../../src/policy/model.js';
+import { compileRuleset, utcOffsetOf, utcSpans } from '../../src/enforce/nft-ruleset.js';
+import { gatewayTargets } from '../../src/enforce/steer.js';
+import { canBuildLab } from '../lab/plant.js';
+
+const POLICY = `weir: policy/1
+timezone: Europe/Berlin
+zones:
+  - { name: sup, members: [10.77.0.0/28], mode: monitor }
+  - { name: ctl, members: [10.77.0.16/28, 10.77.0.21], mode: enforce, internal: allow }
+  - { name: lab, members: [10.77.1.0/24], mode: simulate }
+conduits: [{ name: c, from: sup, to: ctl }, { name: l, from: sup, to: lab }]
+groups:
+  - { name: hmi, conduit: c, clients: [10.77.0.10], servers: [10.77.0.21], protocol: modbus, functions: [3], access: read-only }
+  - { name: ews, conduit: c, clients: [10.77.0.0/28], servers: [ctl], ports: [102, 502], access: read-write, windows: [maint] }
+  - { name: lab, conduit: l, clients: [10.77.0.10], servers: [10.77.1.5], protocol: dnp3 }
+  - { name: hist, conduit: c, clients: [10.77.0.0/28], servers: [10.77.0.21], protocol: modbus }
+  - { name: scada, conduit: c, clients: [10.77.0.12], servers: [10.77.0.16/28], protocol: modbus }
+windows:
+  - { name: maint, days: [sat], from: "22:00", to: "02:00" }
+`;
+
+function policy(): CompiledPolicy {
+  const r = parsePolicy(POLICY, 'p.yaml');
+  assert.ok(r.ok);
+  return new CompiledPolicy(r.policy);
+}
+
+test('time zones: windows become UTC spans for the offset in force, split at midnight', () => {
+  assert.equal(utcOffsetOf('Europe/Berlin', new Date('2026-01-15T12:00:00Z')), 3600);
+  assert.equal(utcOffsetOf('Europe/Berlin', new Date('2026-07-15T12:00:00Z')), 7200);
+  assert.equal(utcOffsetOf('America/New_York', new Date('2026-01-15T12:00:00Z')), -18000);
+  const w: TimeWindow = { name: 'm', days: ['sat'], from: 22 * 60, to: 2 * 60, timezone: 'Europe/Berlin' };
+  assert.deepEqual(utcSpans(w, utcOffsetOf, new Date('2026-01-15T12:00:00Z')), [{ day: 5, from: 21 * 60, to: 1440 }, { day: 6, from: 0, to: 60 }]);
+  assert.deepEqual(utcSpans(w, utcOffsetOf, new Date('2026-07-15T12:00:00Z')), [{ day: 5, from: 20 * 60, to: 1440 }]);
+  // Monday 00:30–01:00 in Berlin is Sunday evening in UTC: the week wraps.
+  assert.deepEqual(utcSpans({ ...w, days: ['mon'], from: 30, to: 60 }, utcOffsetOf, new Date('2026-01-15T12:00:00Z')), [{ day: 6, from: 23 * 60 + 30, to: 1440 }]);
+});
+
+test('the ruleset holds the groups of active zones as set elements, windows as timed rules, and zones by mode', () => {
+  const cp = policy();
+  const rs = compileRuleset(cp, { family: 'bridge' });
+  const text = JSON.stringify(rs.json);
+  assert.deepEqual(rs.enforced, ['ctl']);
+  assert.deepEqual(rs.simulated, ['lab']);
+  const sets = new Map((rs.json.nftables as Array<{ add?: { set?: { name: string; elem?: unknown[] } } }>).filter((c) => c.add?.set).map((c) => [c.add!.set!.name, c.add!.set!.elem ?? []]));
+  // hmi (10.77.0.10 → .21) is inside hist (/28 → .21) and is dropped; hist and scada cross, so they go to two sets.
+  const allow = [...(sets.get('allow') ?? []), ...(sets.get('allow_1') ?? [])].map((e) => JSON.stringify(e)).sort();
+  assert.deepEqual(allow, [
+    { concat: ['10.77.0.10', '10.77.1.5', 'tcp', 20000] },
+    { concat: ['10.77.0.12', { prefix: { addr: '10.77.0.16', len: 28 } }, 'tcp', 502] },
+    { concat: [{ prefix: { addr: '10.77.0.0', len: 28 } }, '10.77.0.21', 'tcp', 502] },
+  ].map((e) => JSON.stringify(e)).sort());
+  assert.ok(sets.has('allow_1'), 'crossing entries need a second set');
+  assert.equal(sets.get('allow_w0')!.length, 2, 'the EWS block × the control /28 (which holds .21) × two ports');
+  assert.deepEqual(sets.get('enforced'), [{ prefix: { addr: '10.77.0.16', len: 28 } }], '10.77.0.21 sits inside the /28 and is merged');
+  assert.match(text, /"key":"day"}},"right":"Saturday"/);
+  assert.match(text, /weir-would-block/);
+  assert.doesNotMatch(text, /steer/);
+  const steer = gatewayTargets(cp, '10.77.0.2');
+  assert.deepEqual(steer.map((s) => `${s.server}:${s.port}>${s.listenPort}/${s.protocol}`), ['10.77.0.21:502>15000/modbus'], 'only enforced servers of protocol groups');
+  assert.match(JSON.stringify(compileRuleset(cp, { family: 'bridge', steer, bridgeMac: '02:00:00:00:00:01' }).json), /"dnat":\{"addr":"10.77.0.2","port":15000\}/);
+});
+
+test('nft accepts the compiled ruleset (check mode, in a namespace of its own)', (t) => {
+  if (!canBuildLab()) {
+    if (process.env.CI === 'true') throw new Error('needs root and iproute2');
+    return t.skip('needs root');
+  }
+  const ns = `weir-nftc-${randomBytes(3).toString('hex')}`;
+  const dir = mkdtempSync(path.join(tmpdir(), 'weir-nftc-'));
+  execFileSync('ip', ['netns', 'add', ns]);
+  try {
+    const cp = policy();
+    for (const family of ['bridge', 'inet'] as const) {
+      const rs = compileRuleset(cp, { family, steer: gatewayTargets(cp, '10.77.0.2'), bridgeMac: '02:00:00:00:00:01' });
+      const f = path.join(dir, `${family}.json`);
+      writeFileSync(f, JSON.stringify(rs.json));
+      execFileSync('ip', ['netns', 'exec', ns, 'nft', '-c', '-j', '-f', f], { env: { ...process.env, TZ: 'UTC' } });
+    }
+  } finally {
+    execFileSync('ip', ['netns', 'del', ns]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
