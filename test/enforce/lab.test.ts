@@ -29,6 +29,7 @@ groups:
   - { name: hmi-polls, conduit: sup-ctl, clients: [HMI-1], servers: [PLC-1], protocol: modbus,
       functions: [read_coils, read_holding_registers, write_single_register], addresses: { holding_register: [0-99, 100], coil: [0-15] }, access: read-write }
   - { name: historian-reads, conduit: sup-ctl, clients: [HIST-1], servers: [PLC-1], protocol: modbus, access: read-only }
+  - { name: historian-s7, conduit: sup-ctl, clients: [HIST-1], servers: [PLC-2], protocol: s7comm, access: read-only }
   - { name: ews, conduit: sup-ctl, clients: [EWS-1], servers: [PLC-1, PLC-2], ports: [502, 102], access: read-write }
 `;
 
@@ -61,7 +62,7 @@ test('enforcement lab: gateway checks Modbus per request, nftables stops scans a
     assert.equal(probe('attacker', 'read:0:2')[0]!.ok, true);
 
     const applied = weirIn('fw', 'enforce', 'apply', '--policy', policyFile, '--family', 'bridge', '--gateway-ip', GATEWAY_IP, '--bridge', 'br0');
-    assert.match(applied, /loaded: .*enforcing control.*1 server\(s\) steered to the gateway/);
+    assert.match(applied, /loaded: .*enforcing control.*2 server\(s\) steered to the gateway/);
     assert.match(weirIn('fw', 'enforce', 'apply', '--policy', policyFile, '--family', 'bridge', '--gateway-ip', GATEWAY_IP, '--bridge', 'br0'), /unchanged/);
     const log = path.join(dir, 'gateway.jsonl');
     let stopGateway = startGateway(log);
@@ -82,6 +83,14 @@ test('enforcement lab: gateway checks Modbus per request, nftables stops scans a
     const denied = events(log).filter((e) => e.event === 'denied');
     assert.ok(denied.some((e) => e.client === HOSTS.historian && e.func === 6 && e.reason === 'write_not_allowed'), JSON.stringify(denied));
     assert.ok(denied.some((e) => e.client === HOSTS.hmi && e.reason === 'address_not_allowed'));
+    // S7comm through the same gateway: the historian reads DB1, its write is dropped and logged.
+    const s7 = lab.exec('historian', process.execPath, [agent, 's7probe', HOSTS.plc2, 'read:1:0:4', 'write:1:8:99'], { timeoutMs: 30_000 }).trim().split('\n').map((l) => JSON.parse(l) as Probe);
+    assert.deepEqual(s7[0], { op: 'read:1:0:4', ok: true, data: [0, 1, 2, 3] });
+    assert.equal(s7[1]!.ok, false, JSON.stringify(s7));
+    const s7after = lab.exec('ews', process.execPath, [agent, 's7probe', HOSTS.plc2, 'read:1:8:1'], { timeoutMs: 30_000 }).trim().split('\n').map((l) => JSON.parse(l) as Probe);
+    assert.deepEqual(s7after[0]!.data, [8], 'DB1.DBB8 is unchanged');
+    await sleep(200);
+    assert.ok(events(log).some((e) => e.event === 'denied' && e.client === HOSTS.historian && e.protocol === 's7comm' && e.reason === 'write_not_allowed'), 'S7 write denial logged');
     // A host with no context group does not get a connection at all.
     assert.equal(probe('attacker', 'read:0:2')[0]!.ok, false);
     await sleep(200);

@@ -10,6 +10,7 @@ import { CompiledPolicy } from '../../src/policy/evaluate.js';
 import type { TimeWindow } from '../../src/policy/model.js';
 import { compileRuleset, utcOffsetOf, utcSpans } from '../../src/enforce/nft-ruleset.js';
 import { gatewayTargets } from '../../src/enforce/steer.js';
+import { applyRuleset, blockSource, removeRuleset, status } from '../../src/enforce/nft.js';
 import { canBuildLab } from '../lab/plant.js';
 
 const POLICY = `weir: policy/1
@@ -90,5 +91,38 @@ test('nft accepts the compiled ruleset (check mode, in a namespace of its own)',
   } finally {
     execFileSync('ip', ['netns', 'del', ns]);
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('apply is atomic and checked: a refused ruleset changes nothing, a mismatch restores the previous one, blocks survive', (t) => {
+  if (!canBuildLab()) {
+    if (process.env.CI === 'true') throw new Error('needs root and iproute2');
+    return t.skip('needs root');
+  }
+  const ns = `weir-nfta-${randomBytes(3).toString('hex')}`;
+  execFileSync('ip', ['netns', 'add', ns]);
+  const target = { family: 'bridge' as const, netns: ns };
+  try {
+    const cp = policy();
+    const good = compileRuleset(cp, { family: 'bridge' });
+    assert.equal(applyRuleset(target, good).changed, true);
+    blockSource(target, '10.77.0.66', 300);
+    const before = status(target);
+    // nft itself refuses this one: the kernel transaction never starts.
+    const refused = structuredClone(good);
+    (refused.json.nftables as Array<{ add?: { set?: { type: unknown } } }>).find((c) => c.add?.set)!.add!.set!.type = 'no_such_type';
+    assert.throws(() => applyRuleset(target, refused), /nft refused the ruleset/);
+    // This one loads but reads back differently than compiled: the previous ruleset is put back.
+    const odd = structuredClone(good);
+    odd.json.nftables.push({ add: { rule: { family: 'bridge', table: 'weir', chain: 'forward', expr: [{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'saddr' } }, right: { set: ['10.9.9.9'] } } }, { accept: null }] } } });
+    assert.throws(() => applyRuleset(target, odd), /previous ruleset restored/);
+    const after = status(target);
+    assert.deepEqual(after.blocked.map((b) => b.ip), ['10.77.0.66'], 'the block survived both attempts');
+    assert.equal(after.counters.length, before.counters.length);
+    assert.equal(applyRuleset(target, good).changed, false, 'what runs is the good ruleset again');
+    assert.equal(removeRuleset(target), true);
+    assert.equal(status(target).loaded, false);
+  } finally {
+    execFileSync('ip', ['netns', 'del', ns]);
   }
 });

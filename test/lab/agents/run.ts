@@ -2,6 +2,7 @@
 // Usage: node run.js <role> [args]; roles: s7-server IP | hmi PLC SECONDS | historian PLC1 PLC2 SECONDS
 //        | ews PLC1 PLC2 | ews-stop PLC2 | attacker-write PLC1 | reader PLC1 (one FC3 read, prints values)
 //        | probe PLC1 OP... (reads/writes, one JSON result each) | poll PLC1 MS SECONDS (prints times of answers)
+//        | s7probe PLC2 OP... (DB reads/writes, PLC stop)
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
@@ -138,6 +139,25 @@ async function main(): Promise<void> {
         }
       }
       m.close(() => undefined);
+      break;
+    }
+    case 's7probe': {
+      // s7probe PLC OP...: read:DB:START:SIZE, write:DB:START:BYTE or stop; one JSON result per OP.
+      let s: any;
+      try { s = await s7Client(a!); } catch (e) { console.log(JSON.stringify({ op: 'connect', ok: false, error: (e as Error).message })); break; }
+      s.SetParam?.(snap7.S7Client?.RecvTimeout ?? 3, 1500);
+      for (const op of process.argv.slice(4)) {
+        const [kind, x, y, z] = op.split(':');
+        try {
+          const r = kind === 'read' ? await s7<Buffer>(s, 'DBRead', Number(x), Number(y), Number(z))
+            : kind === 'write' ? await s7(s, 'DBWrite', Number(x), Number(y), 1, Buffer.from([Number(z)])) : await s7(s, 'PlcStop');
+          console.log(JSON.stringify({ op, ok: true, data: Buffer.isBuffer(r) ? [...r] : null }));
+        } catch (e) {
+          console.log(JSON.stringify({ op, ok: false, error: (e as Error).message }));
+          break; // a dropped request leaves the S7 connection without its answer: stop here
+        }
+      }
+      try { s.Disconnect(); } catch { /* gone */ }
       break;
     }
     case 'poll': {
