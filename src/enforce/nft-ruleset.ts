@@ -8,6 +8,8 @@ import type { TimeWindow, Zone } from '../policy/model.js';
 export type NftFamily = 'bridge' | 'inet';
 
 export const TABLE = 'weir';
+/** Packet mark of frames the bridge hands to the gateway ("WE"). */
+const STEER_MARK = 0x5745;
 
 /** Inline gateway: PDUs of these servers are steered to local listeners for protocol-aware checks. */
 export interface SteerTarget {
@@ -113,14 +115,18 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
     if (fam === 'bridge') {
       if (!opts.bridgeMac) throw new Error('steering on a bridge needs the bridge MAC');
       cmds.push({ add: { chain: { ...t, name: 'steer', type: 'filter', hook: 'prerouting', prio: -200, policy: 'accept' } } });
+      // A temporary permit overrides the groups, the gateway's checks included: such flows stay on the bridge.
+      rule('steer', [match(FLOW, '@permits'), { accept: null }], 'permitted flows bypass the gateway');
     }
     // DNAT lives in the IP layer; on a bridge the steer chain first hands the frame up to it.
     cmds.push({ add: { table: { family: 'ip', name: TABLE } } }, { delete: { table: { family: 'ip', name: TABLE } } }, { add: { table: { family: 'ip', name: TABLE } } });
     cmds.push({ add: { chain: { family: 'ip', table: TABLE, name: 'steer_nat', type: 'nat', hook: 'prerouting', prio: -100, policy: 'accept' } } });
     for (const s of opts.steer) {
       const to = [match(payload('ip', 'daddr'), s.server), match(payload('tcp', 'dport'), s.port)];
-      if (fam === 'bridge') rule('steer', [match(payload('ip', 'saddr'), s.listenIp, '!='), ...to, { mangle: { key: { meta: { key: 'pkttype' } }, value: 'host' } }, { mangle: { key: payload('ether', 'daddr'), value: opts.bridgeMac } }], `steer ${s.server}:${s.port} to the gateway`);
-      cmds.push({ add: { rule: { family: 'ip', table: TABLE, chain: 'steer_nat', expr: [...to, { dnat: { addr: s.listenIp, port: s.listenPort } }] } } });
+      // With br_netfilter, bridged packets cross the IP hooks too: DNAT only what the steer chain marked.
+      const marked = fam === 'bridge' ? [match({ meta: { key: 'mark' } }, STEER_MARK)] : [];
+      if (fam === 'bridge') rule('steer', [match(payload('ip', 'saddr'), s.listenIp, '!='), ...to, { mangle: { key: { meta: { key: 'mark' } }, value: STEER_MARK } }, { mangle: { key: { meta: { key: 'pkttype' } }, value: 'host' } }, { mangle: { key: payload('ether', 'daddr'), value: opts.bridgeMac } }], `steer ${s.server}:${s.port} to the gateway`);
+      cmds.push({ add: { rule: { family: 'ip', table: TABLE, chain: 'steer_nat', expr: [...marked, ...to, { dnat: { addr: s.listenIp, port: s.listenPort } }] } } });
     }
   }
 

@@ -96,6 +96,12 @@ test('enforcement lab: gateway checks Modbus per request, nftables stops scans a
     await sleep(200);
     assert.ok(events(log).some((e) => e.event === 'connection_refused' && e.client === HOSTS.attacker));
 
+    // A temporary permit lets the attacker's host reach the PLC past the groups and the gateway, until it expires.
+    weirIn('fw', 'permit', HOSTS.attacker, HOSTS.plc1, 'tcp/502', '--ttl', '3s');
+    assert.equal(probe('attacker', 'read:0:2')[0]!.ok, true, 'permitted');
+    await sleep(3500);
+    assert.equal(probe('attacker', 'read:0:2')[0]!.ok, false, 'the permit expired');
+
     // A port scan from the attacker meets nothing but drops.
     const scan = lab.exec('attacker', 'nmap', ['-n', '-Pn', '-sS', '-p', '1-200', '--max-retries', '0', '-T4', HOSTS.plc1], { timeoutMs: 60_000 });
     assert.match(scan, /200 filtered/, scan);
