@@ -10,10 +10,46 @@ const REASON: Record<BlockReason, string> = {
   protocol_not_allowed: 'protocol not allowed on this port',
 };
 
+/** A blocked flow for people: one entry, or many refused connection attempts of one pair folded into one row. */
+interface Row extends BlockedFlow {
+  /** Ports of a folded probe (a scan), lowest first. */
+  ports?: number[];
+}
+
+/** Refused connection attempts from one client to one server on more than this many ports read as a scan. */
+const SCAN_PORTS = 3;
+
+/** Fold the many refused ports of a scan into one row per pair, so the real breakage stays readable. */
+export function foldScans(blocked: BlockedFlow[]): Row[] {
+  const probes = new Map<string, BlockedFlow[]>();
+  for (const b of blocked) {
+    if (b.reason !== 'no_rule' || b.baseline || b.packets > 3) continue;
+    const k = `${b.client}>${b.server}|${b.transport}`;
+    probes.set(k, [...(probes.get(k) ?? []), b]);
+  }
+  const folded = new Set<BlockedFlow>();
+  const out: Row[] = [];
+  for (const b of blocked) {
+    const group = probes.get(`${b.client}>${b.server}|${b.transport}`);
+    if (group === undefined || group.length <= SCAN_PORTS || !group.includes(b)) { out.push(b); continue; }
+    if (folded.has(group[0]!)) continue;
+    for (const g of group) folded.add(g);
+    const hours = b.hours.map((_, h) => group.reduce((n, g) => n + g.hours[h]!, 0));
+    out.push({
+      ...b, ports: group.map((g) => g.port).sort((x, y) => x - y), packets: group.reduce((n, g) => n + g.packets, 0), hours,
+      firstTs: Math.min(...group.map((g) => g.firstTs)), lastTs: Math.max(...group.map((g) => g.lastTs)), frames: group.flatMap((g) => g.frames).slice(0, 5),
+    });
+  }
+  return out;
+}
+
+const service = (b: Row): string => (b.ports ? `${b.transport} ${b.ports.length} ports (${b.ports[0]}..${b.ports.at(-1)})` : `${b.transport}/${b.port}`);
+
 /** "HMI-2 → PLC-7 modbus read_holding_registers every 1 s" */
-export function describeFlow(b: BlockedFlow): string {
-  const what = b.func !== null ? `${b.protocol} ${b.funcName}` : `${b.transport}/${b.port}`;
-  const how = b.period !== null ? `every ${fmtPeriod(b.period)}` : `${b.requests || b.packets} ${b.requests ? 'requests' : 'packets'}`;
+export function describeFlow(b: Row): string {
+  const what = b.func !== null ? `${b.protocol} ${b.funcName}` : service(b);
+  const n = b.requests || b.packets;
+  const how = b.period !== null ? `every ${fmtPeriod(b.period)}` : `${n} ${b.requests ? 'request' : 'packet'}${n === 1 ? '' : 's'}`;
   return `${b.clientName} → ${b.serverName} ${what} ${how}`;
 }
 
@@ -41,8 +77,9 @@ export function plainSummary(r: SimulationResult): string {
   const span = r.lastTs > r.firstTs ? ` over ${fmtSpan(r.lastTs - r.firstTs)} of recorded traffic` : '';
   if (r.blocked.length === 0) return `Nothing would break: the policy allows every flow${span} (${r.packets.toLocaleString('en-US')} packets).`;
   const lines = [`${flows.size} flow${flows.size === 1 ? '' : 's'} would break${span}${base.length ? `, ${new Set(base.map((b) => `${b.client}>${b.server}:${b.port}`)).size} of them learned as normal` : ''}:`];
-  for (const b of r.blocked.slice(0, 10)) lines.push(`  - ${describeFlow(b)} (${REASON[b.reason]}; zone ${b.zone}, ${b.mode})${b.baseline ? ' — part of the baseline' : ''}`);
-  if (r.blocked.length > 10) lines.push(`  … and ${r.blocked.length - 10} more`);
+  const rows = foldScans(r.blocked);
+  for (const b of rows.slice(0, 10)) lines.push(`  - ${describeFlow(b)} (${b.ports ? 'connection attempts on ports no group allows: a scan' : REASON[b.reason]}; zone ${b.zone}, ${b.mode})${b.baseline ? ' — part of the baseline' : ''}`);
+  if (rows.length > 10) lines.push(`  … and ${rows.length - 10} more`);
   return lines.join('\n');
 }
 
@@ -53,9 +90,9 @@ function fmtSpan(s: number): string {
 export const TABLE_HEAD = ['zone', 'mode', 'client → server', 'what', 'reason', 'count', 'when (local)', 'baseline'];
 
 export function tableRows(r: SimulationResult): string[][] {
-  return r.blocked.map((b) => [
+  return foldScans(r.blocked).map((b) => [
     b.zone, b.mode, `${b.clientName} → ${b.serverName}`,
-    b.func !== null ? `${b.protocol} ${b.funcName}` : `${b.transport}/${b.port}`, b.reason,
+    b.func !== null ? `${b.protocol} ${b.funcName}` : service(b), b.ports ? 'no_rule (scan)' : b.reason,
     b.requests ? `${b.requests} req` : `${b.packets} pkt`, hoursOf(b), b.baseline ? 'yes' : '',
   ]);
 }
@@ -69,11 +106,11 @@ const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeA
 
 /** A self-contained HTML report for the change-control board (no scripts, no external assets). */
 export function toHtml(r: SimulationResult, meta: { policy: string; captures: string[]; simulationId?: string; generated: string }): string {
-  const byZone = new Map<string, BlockedFlow[]>();
-  for (const b of r.blocked) byZone.set(b.zone, [...(byZone.get(b.zone) ?? []), b]);
+  const byZone = new Map<string, Row[]>();
+  for (const b of foldScans(r.blocked)) byZone.set(b.zone, [...(byZone.get(b.zone) ?? []), b]);
   const zoneRows = Object.entries(r.zones).map(([z, s]) => `<tr><td>${esc(z)}</td><td>${s.mode}</td><td>${s.flows}</td><td>${s.blockedFlows}</td><td class="${s.baselineBlocked ? 'bad' : 'ok'}">${s.baselineBlocked}</td></tr>`).join('');
   const sections = [...byZone].map(([z, list]) => `<h2>Zone ${esc(z)}</h2><table><thead><tr>${TABLE_HEAD.slice(2).map((h) => `<th>${esc(h)}</th>`).join('')}<th>frames</th></tr></thead><tbody>${
-    list.map((b) => `<tr class="${b.baseline ? 'bad' : ''}"><td>${esc(b.clientName)} → ${esc(b.serverName)}</td><td>${esc(b.func !== null ? `${b.protocol} ${b.funcName}` : `${b.transport}/${b.port}`)}</td><td>${esc(REASON[b.reason])}</td><td>${b.requests ? `${b.requests} requests` : `${b.packets} packets`}${b.period !== null ? `, every ${fmtPeriod(b.period)}` : ''}</td><td>${esc(hoursOf(b))}<br><small>${new Date(b.firstTs * 1000).toISOString()} – ${new Date(b.lastTs * 1000).toISOString()}</small></td><td>${b.baseline ? 'yes' : ''}</td><td>${b.frames.join(', ')}</td></tr>`).join('')
+    list.map((b) => `<tr class="${b.baseline ? 'bad' : ''}"><td>${esc(b.clientName)} → ${esc(b.serverName)}</td><td>${esc(b.func !== null ? `${b.protocol} ${b.funcName}` : service(b))}</td><td>${esc(REASON[b.reason])}</td><td>${b.requests ? `${b.requests} requests` : `${b.packets} packets`}${b.period !== null ? `, every ${fmtPeriod(b.period)}` : ''}</td><td>${esc(hoursOf(b))}<br><small>${new Date(b.firstTs * 1000).toISOString()} – ${new Date(b.lastTs * 1000).toISOString()}</small></td><td>${b.baseline ? 'yes' : ''}</td><td>${b.frames.join(', ')}</td></tr>`).join('')
   }</tbody></table>`).join('');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Weir policy simulation</title><style>
 body{font:14px system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
