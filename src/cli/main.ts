@@ -8,6 +8,7 @@ import { registerBaseline } from './commands/baseline.js';
 import { registerPolicy } from './commands/policy.js';
 import { registerUser } from './commands/user.js';
 import { registerEnforce } from './commands/enforce.js';
+import { registerServe } from './commands/serve.js';
 
 const program = new Command();
 program
@@ -23,6 +24,7 @@ registerBaseline(program);
 registerPolicy(program);
 registerUser(program);
 registerEnforce(program);
+registerServe(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`weir: ${err instanceof Error ? err.message : String(err)}\n`);

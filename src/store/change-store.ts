@@ -4,7 +4,7 @@ export type ProposalStatus = 'open' | 'approved' | 'applied' | 'rejected';
 
 export interface ProposalRow {
   id: number;
-  kind: 'policy_change' | 'zone_promotion';
+  kind: 'policy_change' | 'zone_promotion' | 'source_block';
   zone: string | null;
   policySha: string;
   baseSha: string | null;

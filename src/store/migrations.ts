@@ -159,4 +159,15 @@ export const MIGRATIONS: readonly string[] = [
     WHEN NEW.prev_hash IS NOT COALESCE((SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1), '')
     BEGIN SELECT RAISE(ABORT, 'audit log chain broken: prev_hash is not the last hash'); END;
   `,
+  // 4: the web server: local passwords (scrypt) and sessions (only a hash of each token is stored).
+  `
+  ALTER TABLE users ADD COLUMN password_hash TEXT;
+  CREATE TABLE sessions (
+    token_hash TEXT PRIMARY KEY,
+    user TEXT NOT NULL REFERENCES users(name),
+    created_at TEXT NOT NULL,
+    expires_at REAL NOT NULL
+  );
+  CREATE INDEX sessions_expiry ON sessions(expires_at);
+  `,
 ];

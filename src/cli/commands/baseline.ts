@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { openStore } from '../../store/db.js';
-import { addMute, getDetection, latestBaseline, baselineVersion, listBaselines, saveBaseline } from '../../store/baseline-store.js';
-import { acceptIntoBaseline } from '../../detect/accept.js';
+import { getDetection, latestBaseline, baselineVersion, listBaselines } from '../../store/baseline-store.js';
+import { learnDetection, muteDetection } from '../../respond/detection-actions.js';
 
 export function registerBaseline(program: Command): void {
   const cmd = program.command('baseline').description('review and curate learned baselines');
@@ -21,32 +21,26 @@ export function registerBaseline(program: Command): void {
       } finally { db.close(); }
     });
   cmd.command('accept').argument('<detection-id>').requiredOption('--db <path>').option('--note <text>', 'why it is normal', '')
+    .option('--as <user>', 'who (audit log)', process.env.USER ?? 'unknown')
     .description('learn what a detection saw into a new baseline version')
-    .action((id: string, opts: { db: string; note: string }) => {
+    .action((id: string, opts: { db: string; note: string; as: string }) => {
       const db = openStore(opts.db);
       try {
         const d = getDetection(db, id);
-        if (!d) throw new Error(`no detection ${id}`);
-        const b = latestBaseline(db);
-        if (!b) throw new Error('no baseline to extend');
-        const next = acceptIntoBaseline(b, d, opts.note);
-        if (!next) throw new Error(`${d.type} is an event, not a profile: mute it instead (weir baseline mute ${id})`);
-        saveBaseline(db, next);
-        process.stdout.write(`baseline v${next.version}: accepted ${d.type} ${d.src} → ${d.dst}\n`);
+        const { version } = learnDetection(db, id, opts.as, opts.note);
+        process.stdout.write(`baseline v${version}: accepted ${d!.type} ${d!.src} → ${d!.dst}\n`);
       } finally { db.close(); }
     });
   cmd.command('mute').argument('<detection-id>').requiredOption('--db <path>').requiredOption('--reason <text>')
     .option('--days <n>', 'mute for this many days (default: until removed)')
+    .option('--as <user>', 'who (audit log)', process.env.USER ?? 'unknown')
     .description('silence findings like this one (same type, source, destination and detail)')
-    .action((id: string, opts: { db: string; reason: string; days?: string }) => {
+    .action((id: string, opts: { db: string; reason: string; days?: string; as: string }) => {
       const db = openStore(opts.db);
       try {
         const d = getDetection(db, id);
-        if (!d) throw new Error(`no detection ${id}`);
-        const detail = d.detail || undefined;
-        const until = opts.days ? Date.now() / 1000 + Number(opts.days) * 86400 : undefined;
-        const n = addMute(db, { type: d.type, src: d.src, dst: d.dst, ...(detail ? { detail } : {}), ...(until ? { until } : {}) }, opts.reason);
-        process.stdout.write(`mute #${n}: ${d.type} ${d.src} → ${d.dst}\n`);
+        const { mute } = muteDetection(db, id, opts.as, opts.reason, opts.days ? Number(opts.days) : undefined);
+        process.stdout.write(`mute #${mute}: ${d!.type} ${d!.src} → ${d!.dst}\n`);
       } finally { db.close(); }
     });
 }

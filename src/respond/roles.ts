@@ -1,0 +1,16 @@
+import { APPROVER_ROLES } from '../policy/model.js';
+
+/** Who people are to Weir: approvers by what they answer for, plus readers, analysts and administrators. */
+export const USER_ROLES = ['viewer', 'analyst', ...APPROVER_ROLES, 'admin'] as const;
+export type UserRole = (typeof USER_ROLES)[number];
+
+/** What each kind of change needs; reading needs any role. */
+export const CAN: Record<'actOnDetections' | 'propose' | 'manageUsers', readonly UserRole[]> = {
+  actOnDetections: ['analyst', 'security', 'admin'],
+  propose: ['security', 'engineering', 'operations', 'admin'],
+  manageUsers: ['admin'],
+};
+
+export function isUserRole(r: string): r is UserRole {
+  return (USER_ROLES as readonly string[]).includes(r);
+}

@@ -1,0 +1,154 @@
+import type { FastifyInstance } from 'fastify';
+import type { Db } from '../store/db.js';
+import { getDetection, latestBaseline } from '../store/baseline-store.js';
+import { approvalsOf, addUser, insertProposal, listProposals } from '../store/change-store.js';
+import { listAudit, verifyAudit, appendAudit } from '../store/audit-store.js';
+import { listUsers, setPasswordHash } from '../store/session-store.js';
+import {
+  countRows, detectionCounts, edgesOf, getAsset, listSimulations, queryAssets, queryDetections, simulationDoc, topEdges,
+} from '../store/read-store.js';
+import { activePolicy, approveProposal, ChangeRefused, rejectProposal } from '../respond/change-control.js';
+import { learnDetection, muteDetection, NotFound, setDetectionStatus } from '../respond/detection-actions.js';
+import { CAN, USER_ROLES } from '../respond/roles.js';
+import { CompiledPolicy } from '../policy/evaluate.js';
+import { requireRole } from './app.js';
+import { hashPassword } from './passwords.js';
+
+const id = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9:._/>|-]+$' };
+const page = { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 }, offset: { type: 'integer', minimum: 0, maximum: 10_000_000, default: 0 } };
+const note = { type: 'string', maxLength: 2000 };
+const params = (p: Record<string, unknown>) => ({ type: 'object', additionalProperties: false, required: Object.keys(p), properties: p });
+const body = (required: string[], props: Record<string, unknown>) => ({ type: 'object', additionalProperties: false, required, properties: props });
+
+export async function registerRoutes(app: FastifyInstance, db: Db): Promise<void> {
+  const zonesOf = (): CompiledPolicy | null => { const a = activePolicy(db); return a ? new CompiledPolicy(a.policy) : null; };
+
+  app.get('/api/me', async (req) => req.caller);
+
+  app.get('/api/overview', async () => {
+    const cp = zonesOf();
+    const counts = detectionCounts(db);
+    const open = Object.values(counts.open ?? {}).reduce((a, b) => a + b, 0);
+    const critical = (counts.open?.critical ?? 0) + (counts.open?.high ?? 0);
+    const assets = countRows(db, 'assets');
+    const zones = cp?.policy.zones.map((z) => ({ name: z.name, mode: z.mode, securityLevel: z.securityLevel ?? null, members: z.members.length })) ?? [];
+    const enforcing = zones.filter((z) => z.mode === 'enforce').map((z) => z.name);
+    const health = [
+      `${assets} assets on the map${cp ? ` in ${zones.length} zones` : ', no policy yet'}.`,
+      open === 0 ? 'No open detections.' : `${open} open detection${open === 1 ? '' : 's'}${critical ? `, ${critical} of them high or critical: look at these first` : ''}.`,
+      enforcing.length ? `Blocking is on in ${enforcing.join(', ')}; other zones only watch.` : 'Nothing is blocked: every zone only watches or simulates.',
+    ].join(' ');
+    return { assets, edges: countRows(db, 'edges'), detections: counts, openDetections: open, baselineVersion: latestBaseline(db)?.version ?? null, zones, health };
+  });
+
+  app.get('/api/assets', {
+    schema: { querystring: { type: 'object', additionalProperties: false, properties: { q: { type: 'string', maxLength: 200 }, role: { type: 'string', maxLength: 40 }, zone: { type: 'string', maxLength: 64 }, ...page } } },
+  }, async (req) => {
+    const q = req.query as { q?: string; role?: string; zone?: string; limit: number; offset: number };
+    const cp = zonesOf();
+    const r = queryAssets(db, { text: q.q, role: q.role, limit: q.zone ? 100_000 : q.limit, offset: q.zone ? 0 : q.offset });
+    let items = r.items.map((a) => ({ ...a, zone: cp?.zoneOf(a.ips[0] ?? a.id)?.name ?? null }));
+    let total = r.total;
+    if (q.zone) { items = items.filter((a) => a.zone === q.zone); total = items.length; items = items.slice(q.offset, q.offset + q.limit); }
+    return { total, items };
+  });
+
+  app.get('/api/assets/:id', { schema: { params: params({ id }) } }, async (req) => {
+    const a = getAsset(db, (req.params as { id: string }).id);
+    if (a === null) throw new NotFound('no such asset');
+    const cp = zonesOf();
+    return {
+      asset: { ...a, zone: cp?.zoneOf(a.ips[0] ?? a.id)?.name ?? null },
+      edges: edgesOf(db, a.ips.length ? a.ips : [a.id], 500),
+      detections: queryDetections(db, { ip: a.ips[0] ?? a.id, limit: 200, offset: 0 }).items,
+    };
+  });
+
+  app.get('/api/map', { schema: { querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'integer', minimum: 1, maximum: 20_000, default: 2000 } } } } }, async (req) => {
+    const { limit } = req.query as { limit: number };
+    const cp = zonesOf();
+    const edges = topEdges(db, limit);
+    const ips = new Set(edges.items.flatMap((e) => [e.client, e.server]));
+    const assets = queryAssets(db, { ids: [...ips], limit: ips.size + 1, offset: 0 }).items;
+    const byIp = new Map(assets.flatMap((a) => a.ips.map((ip) => [ip, a] as const)));
+    return {
+      totalEdges: edges.total,
+      nodes: [...ips].map((ip) => ({ id: ip, role: byIp.get(ip)?.role ?? 'unknown', name: byIp.get(ip)?.hostnames[0] ?? null, zone: cp?.zoneOf(ip)?.name ?? null })),
+      edges: edges.items,
+    };
+  });
+
+  app.get('/api/detections', {
+    schema: { querystring: { type: 'object', additionalProperties: false, properties: { status: { enum: ['open', 'acknowledged', 'learned', 'muted'] }, severity: { enum: ['low', 'medium', 'high', 'critical'] }, ...page } } },
+  }, async (req) => queryDetections(db, req.query as { status?: string; severity?: string; limit: number; offset: number }));
+
+  const act = { preHandler: requireRole(CAN.actOnDetections) };
+  app.post('/api/detections/:id/acknowledge', { ...act, schema: { params: params({ id }), body: body([], { note }) } }, async (req) => {
+    setDetectionStatus(db, (req.params as { id: string }).id, 'acknowledged', req.caller!.name, (req.body as { note?: string } | undefined)?.note ?? '');
+    return { ok: true };
+  });
+  app.post('/api/detections/:id/learn', { ...act, schema: { params: params({ id }), body: body([], { note }) } }, async (req) =>
+    learnDetection(db, (req.params as { id: string }).id, req.caller!.name, (req.body as { note?: string } | undefined)?.note ?? ''));
+  app.post('/api/detections/:id/mute', { ...act, schema: { params: params({ id }), body: body(['reason'], { reason: { type: 'string', minLength: 1, maxLength: 2000 }, days: { type: 'integer', minimum: 1, maximum: 3650 } }) } }, async (req) => {
+    const b = req.body as { reason: string; days?: number };
+    return muteDetection(db, (req.params as { id: string }).id, req.caller!.name, b.reason, b.days);
+  });
+  app.post('/api/detections/:id/propose-block', { ...act, schema: { params: params({ id }), body: body([], { ttl: { type: 'integer', minimum: 60, maximum: 30 * 86400 }, note }) } }, async (req) => {
+    const detId = (req.params as { id: string }).id;
+    const det = getDetection(db, detId);
+    if (det === null) throw new NotFound(`no detection ${detId}`);
+    const active = activePolicy(db);
+    if (active === null) throw new ChangeRefused('no active policy: block proposals are approved by the roles of the zone they protect');
+    const cp = new CompiledPolicy(active.policy);
+    const zone = cp.zoneOf(det.dst) ?? cp.zoneOf(det.src);
+    const b = req.body as { ttl?: number; note?: string } | undefined;
+    const ttl = b?.ttl ?? 3600;
+    const pid = insertProposal(db, {
+      kind: 'source_block', zone: zone?.name ?? null, policySha: active.sha, baseSha: active.sha, requiredRoles: zone?.approvals ?? ['security'],
+      createdBy: req.caller!.name, note: b?.note ?? `block ${det.src} after ${det.type}`, doc: { ip: det.src, ttl_s: ttl, detection: detId },
+    });
+    appendAudit(db, { actor: req.caller!.name, action: 'proposal.created', subject: `proposal ${pid}`, details: { kind: 'source_block', ip: det.src, ttl_s: ttl, detection: detId } });
+    return { proposal: pid };
+  });
+
+  app.get('/api/policy', async () => {
+    const a = activePolicy(db);
+    return a === null ? { active: null } : { active: { sha: a.sha, source: a.source, text: a.text, zones: a.policy.zones, conduits: a.policy.conduits, groups: a.policy.groups.length } };
+  });
+  app.get('/api/simulations', async () => ({ items: listSimulations(db, 100) }));
+  app.get('/api/simulations/:id', { schema: { params: params({ id }) } }, async (req) => {
+    const doc = simulationDoc(db, (req.params as { id: string }).id);
+    if (doc === null) throw new NotFound('no such simulation');
+    return doc;
+  });
+
+  app.get('/api/proposals', async () => ({ items: listProposals(db).map((p) => ({ ...p, approvals: approvalsOf(db, p.id) })) }));
+  const pid = { type: 'string', pattern: '^[0-9]{1,9}$' };
+  app.post('/api/proposals/:id/approve', { schema: { params: params({ id: pid }), body: body(['role'], { role: { type: 'string', maxLength: 32 }, note }) } }, async (req) => {
+    const b = req.body as { role: string; note?: string };
+    const p = approveProposal(db, { id: Number((req.params as { id: string }).id), actor: req.caller!.name, role: b.role, note: b.note });
+    return { status: p.status };
+  });
+  app.post('/api/proposals/:id/reject', { preHandler: requireRole(CAN.propose), schema: { params: params({ id: pid }), body: body([], { note }) } }, async (req) => {
+    rejectProposal(db, { id: Number((req.params as { id: string }).id), actor: req.caller!.name, note: (req.body as { note?: string } | undefined)?.note });
+    return { ok: true };
+  });
+
+  app.get('/api/audit', { schema: { querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'integer', minimum: 1, maximum: 10_000, default: 500 } } } } }, async (req) => {
+    const { limit } = req.query as { limit: number };
+    return { items: listAudit(db, limit).reverse(), chain: verifyAudit(db) ?? 'intact' };
+  });
+
+  const admin = { preHandler: requireRole(CAN.manageUsers) };
+  app.get('/api/users', admin, async () => ({ items: listUsers(db) }));
+  app.post('/api/users', { ...admin, schema: { body: body(['name', 'roles', 'password'], {
+    name: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' }, roles: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: [...USER_ROLES] } },
+    password: { type: 'string', minLength: 12, maxLength: 256 },
+  }) } }, async (req) => {
+    const b = req.body as { name: string; roles: string[]; password: string };
+    addUser(db, b.name, b.roles);
+    setPasswordHash(db, b.name, await hashPassword(b.password));
+    appendAudit(db, { actor: req.caller!.name, action: 'user.added', subject: b.name, details: { roles: b.roles } });
+    return { name: b.name, roles: b.roles };
+  });
+}

@@ -1,0 +1,75 @@
+import type { Db } from './db.js';
+import type { Asset, Edge } from '../discover/model.js';
+import type { Detection } from '../detect/detection.js';
+
+/** Paged, filtered reads for the API: the database filters, so 10k assets and 100k edges stay cheap. */
+export interface Page<T> { total: number; items: T[] }
+
+export function countRows(db: Db, table: 'assets' | 'edges' | 'detections'): number {
+  return (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
+}
+
+export function queryAssets(db: Db, q: { text?: string; role?: string; ids?: string[]; limit: number; offset: number }): Page<Asset> {
+  const where: string[] = [];
+  const args: unknown[] = [];
+  if (q.role) { where.push('role = ?'); args.push(q.role); }
+  if (q.text) { where.push("(id LIKE ? ESCAPE '\\' OR doc LIKE ? ESCAPE '\\')"); const like = `%${q.text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`; args.push(like, like); }
+  if (q.ids) { where.push(`id IN (${q.ids.map(() => '?').join(',') || "''"})`); args.push(...q.ids); }
+  const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
+  const total = (db.prepare(`SELECT COUNT(*) AS n FROM assets ${w}`).get(...args) as { n: number }).n;
+  const items = (db.prepare(`SELECT doc FROM assets ${w} ORDER BY id LIMIT ? OFFSET ?`).all(...args, q.limit, q.offset) as Array<{ doc: string }>).map((r) => JSON.parse(r.doc) as Asset);
+  return { total, items };
+}
+
+export function getAsset(db: Db, id: string): Asset | null {
+  const r = db.prepare('SELECT doc FROM assets WHERE id = ?').get(id) as { doc: string } | undefined;
+  return r ? (JSON.parse(r.doc) as Asset) : null;
+}
+
+export function edgesOf(db: Db, ips: string[], limit: number): Edge[] {
+  if (ips.length === 0) return [];
+  const marks = ips.map(() => '?').join(',');
+  return (db.prepare(`SELECT doc FROM edges WHERE client IN (${marks}) OR server IN (${marks}) ORDER BY packets DESC LIMIT ?`).all(...ips, ...ips, limit) as Array<{ doc: string }>)
+    .map((r) => JSON.parse(r.doc) as Edge);
+}
+
+/** The busiest edges (for the map): the map shows what matters first and says how much it left out. */
+export function topEdges(db: Db, limit: number): Page<Pick<Edge, 'id' | 'client' | 'server' | 'protocol' | 'transport' | 'port' | 'packets'>> {
+  const total = countRows(db, 'edges');
+  const items = db.prepare('SELECT id, client, server, protocol, transport, port, packets FROM edges ORDER BY packets DESC LIMIT ?').all(limit) as Array<Pick<Edge, 'id' | 'client' | 'server' | 'protocol' | 'transport' | 'port' | 'packets'>>;
+  return { total, items };
+}
+
+export type DetectionRow = Detection & { status: string };
+
+export function queryDetections(db: Db, q: { status?: string; severity?: string; ip?: string; limit: number; offset: number }): Page<DetectionRow> {
+  const where: string[] = [];
+  const args: unknown[] = [];
+  if (q.status) { where.push('status = ?'); args.push(q.status); }
+  if (q.severity) { where.push('severity = ?'); args.push(q.severity); }
+  if (q.ip) { where.push('(src = ? OR dst = ?)'); args.push(q.ip, q.ip); }
+  const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
+  const total = (db.prepare(`SELECT COUNT(*) AS n FROM detections ${w}`).get(...args) as { n: number }).n;
+  const items = (db.prepare(`SELECT doc, status FROM detections ${w} ORDER BY ts DESC LIMIT ? OFFSET ?`).all(...args, q.limit, q.offset) as Array<{ doc: string; status: string }>)
+    .map((r) => ({ ...(JSON.parse(r.doc) as Detection), status: r.status }));
+  return { total, items };
+}
+
+export function detectionCounts(db: Db): Record<string, Record<string, number>> {
+  const out: Record<string, Record<string, number>> = {};
+  for (const r of db.prepare('SELECT status, severity, COUNT(*) AS n FROM detections GROUP BY status, severity').all() as Array<{ status: string; severity: string; n: number }>) {
+    (out[r.status] ??= {})[r.severity] = r.n;
+  }
+  return out;
+}
+
+export function listSimulations(db: Db, limit: number): Array<Record<string, unknown>> {
+  return (db.prepare(`SELECT id, policy_sha256 AS policySha, baseline_version AS baselineVersion, created_at AS createdAt, captures, first_ts AS firstTs,
+    last_ts AS lastTs, packets, blocked_flows AS blockedFlows, baseline_blocked AS baselineBlocked, zones FROM simulations ORDER BY created_at DESC LIMIT ?`).all(limit) as Array<Record<string, string>>)
+    .map((r) => ({ ...r, captures: JSON.parse(r.captures!), zones: JSON.parse(r.zones!) }));
+}
+
+export function simulationDoc(db: Db, id: string): unknown {
+  const r = db.prepare('SELECT doc FROM simulations WHERE id = ?').get(id) as { doc: string } | undefined;
+  return r ? JSON.parse(r.doc) : null;
+}
