@@ -35,7 +35,7 @@ declare module 'fastify' {
 
 /** The HTTP API (and the dashboard's files) over one store. Every route but login needs a session. */
 export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
-  const app = Fastify({ logger: opts.logger ?? false, bodyLimit: 64 * 1024, maxParamLength: 200, trustProxy: false });
+  const app = Fastify({ logger: opts.logger ?? false, bodyLimit: 64 * 1024, routerOptions: { maxParamLength: 200 }, trustProxy: false });
   await app.register(cookie);
   app.decorateRequest('caller', null);
   const { db } = opts;

@@ -33,10 +33,15 @@ export function edgesOf(db: Db, ips: string[], limit: number): Edge[] {
     .map((r) => JSON.parse(r.doc) as Edge);
 }
 
-/** The busiest edges (for the map): the map shows what matters first and says how much it left out. */
-export function topEdges(db: Db, limit: number): Page<Pick<Edge, 'id' | 'client' | 'server' | 'protocol' | 'transport' | 'port' | 'packets'>> {
-  const total = countRows(db, 'edges');
-  const items = db.prepare('SELECT id, client, server, protocol, transport, port, packets FROM edges ORDER BY packets DESC LIMIT ?').all(limit) as Array<Pick<Edge, 'id' | 'client' | 'server' | 'protocol' | 'transport' | 'port' | 'packets'>>;
+/** Communication between two assets, all edges (protocols, ports) of the pair folded into one line for the map. */
+export interface PairLink { id: string; client: string; server: string; protocols: string; services: number; firstService: string; packets: number }
+
+/** The busiest pairs (for the map): the map shows what matters first and says how much it left out. */
+export function topPairs(db: Db, limit: number): Page<PairLink> {
+  const total = (db.prepare('SELECT COUNT(*) AS n FROM (SELECT 1 FROM edges GROUP BY client, server)').get() as { n: number }).n;
+  const items = db.prepare(`SELECT client || '>' || server AS id, client, server, GROUP_CONCAT(DISTINCT protocol) AS protocols, COUNT(*) AS services,
+      MIN(transport || '/' || port) AS firstService, SUM(packets) AS packets
+    FROM edges GROUP BY client, server ORDER BY SUM(packets) DESC LIMIT ?`).all(limit) as PairLink[];
   return { total, items };
 }
 

@@ -1,0 +1,106 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { openStore } from '../../src/store/db.js';
+import { buildServer } from '../../src/server/app.js';
+import { repoRoot, testOutput } from '../helpers/paths.js';
+
+const cli = path.join(repoRoot, 'dist/src/cli/main.js');
+const plant = path.join(repoRoot, 'fixtures/plant.pcap');
+const CHROMIUM = '/usr/bin/chromium';
+const PASSWORD = 'analyst-password-1';
+
+test('dashboard in headless Chromium: log in, every page shows the plant, act on a detection', { timeout: 120_000 }, async (t) => {
+  if (!existsSync(CHROMIUM)) {
+    if (process.env.CI === 'true') throw new Error(`${CHROMIUM} missing: scripts/install-deps.sh installs Debian's chromium`);
+    return t.skip('chromium not installed');
+  }
+  const dir = mkdtempSync(path.join(tmpdir(), 'weir-web-'));
+  const shots = path.join(testOutput, 'dashboard');
+  mkdirSync(shots, { recursive: true });
+  const file = path.join(dir, 'weir.db');
+  const weir = (args: string[], input?: string) => execFileSync(process.execPath, [cli, ...args], { input, stdio: ['pipe', 'ignore', 'pipe'] });
+  weir(['discover', plant, '--db', file]);
+  weir(['learn', plant, '--db', file, '--until', '50%']);
+  weir(['detect', plant, '--baseline', file, '--from', '50%', '--jsonl']);
+  weir(['user', 'add', 'ana', '--role', 'analyst', '--db', file, '--password-stdin'], `${PASSWORD}\n`);
+  const db = openStore(file);
+  const app = await buildServer({ db, webRoot: path.join(repoRoot, 'dist/web') });
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  const errors: string[] = [];
+  try {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    page.on('pageerror', (e) => errors.push(e.message));
+    const shot = (name: string) => page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+    await page.goto(url);
+    await page.fill('input[name=user]', 'ana');
+    await page.fill('input[name=password]', 'wrong password');
+    await page.click('button[type=submit]');
+    await page.getByRole('alert').waitFor();
+    assert.match(await page.getByRole('alert').innerText(), /wrong user or password/);
+    await page.fill('input[name=password]', PASSWORD);
+    await page.click('button[type=submit]');
+
+    await page.getByTestId('health').waitFor();
+    assert.equal(await page.getByTestId('asset-count').innerText(), '7');
+    assert.match(await page.getByTestId('health').innerText(), /7 assets on the map.*open detections/);
+    await shot('overview');
+
+    await page.click('a[href="#/assets"]');
+    await page.getByTestId('assets').waitFor();
+    assert.ok((await page.locator('[data-testid=assets] tbody tr').count()) >= 7);
+    await page.getByLabel('search').fill('SNAP7');
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=assets] tbody tr').length === 1);
+    await shot('assets');
+    await page.click('[data-testid=assets] tbody tr a');
+    await page.getByTestId('asset-edges').waitFor();
+    assert.match(await page.locator('h1').innerText(), /SNAP7-SERVER/);
+    assert.match(await page.locator('.facts').innerText(), /Siemens/);
+    await shot('asset');
+
+    await page.click('a[href="#/map"]');
+    await page.getByTestId('map-summary').waitFor();
+    await page.locator('[data-testid=map] canvas').first().waitFor();
+    assert.match(await page.getByTestId('map-summary').innerText(), /\d+ assets, \d+ of \d+ communicating pairs/);
+    await shot('map');
+
+    await page.click('a[href="#/detections"]');
+    await page.getByTestId('detections').waitFor();
+    const rows = page.locator('[data-testid=detections] tbody tr');
+    assert.equal(await rows.count(), 6);
+    const stop = rows.filter({ hasText: 'cpu_stop' });
+    await stop.click();
+    assert.match(await page.locator('.evidence').innerText(), /Suggested response/);
+    await stop.getByRole('button', { name: 'Acknowledge' }).click();
+    await page.getByRole('status').waitFor();
+    assert.match(await page.getByRole('status').innerText(), /acknowledge cpu_stop 10\.77\.0\.30 → 10\.77\.0\.22: done/);
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=detections] tbody tr:not(.evidence)').length === 5);
+    await shot('detections');
+
+    for (const [href, check] of [['#/policy', /No active policy|Simulations/], ['#/approvals', /Approvals/]] as const) {
+      await page.click(`a[href="${href}"]`);
+      await page.waitForTimeout(300);
+      assert.match(await page.locator('main').innerText(), check);
+      await shot(href.slice(2));
+    }
+    await page.click('a[href="#/audit"]');
+    await page.getByTestId('audit').waitFor();
+    assert.match(await page.getByTestId('chain').innerText(), /intact/);
+    assert.match(await page.getByTestId('audit').innerText(), /ana\s+detection\.acknowledged/);
+    await shot('audit');
+
+    await page.click('text=Log out');
+    await page.locator('input[name=user]').waitFor();
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+    await app.close();
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,50 @@
+import { useEffect, useState } from 'react';
+import { api, type Me } from './api';
+import { Login } from './pages/Login';
+import { Overview } from './pages/Overview';
+import { Assets } from './pages/Assets';
+import { AssetPage } from './pages/AssetPage';
+import { MapPage } from './pages/MapPage';
+import { Detections } from './pages/Detections';
+import { PolicyPage } from './pages/PolicyPage';
+import { Approvals } from './pages/Approvals';
+import { Audit } from './pages/Audit';
+
+const PAGES: Array<[string, string]> = [['overview', 'Overview'], ['assets', 'Assets'], ['map', 'Network map'], ['detections', 'Detections'], ['policy', 'Policy'], ['approvals', 'Approvals'], ['audit', 'Audit log']];
+
+/** Hash routes (#/assets/10.0.0.5): the server serves one page, the browser keeps the place. */
+function useRoute(): string[] {
+  const read = (): string[] => window.location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent).filter(Boolean);
+  const [route, setRoute] = useState(read);
+  useEffect(() => { const f = () => setRoute(read()); window.addEventListener('hashchange', f); return () => window.removeEventListener('hashchange', f); }, []);
+  return route;
+}
+
+export function App() {
+  const [me, setMe] = useState<Me | null | undefined>(undefined);
+  const route = useRoute();
+  useEffect(() => { api<Me>('/me').then(setMe, () => setMe(null)); }, []);
+  useEffect(() => { const f = () => setMe(null); window.addEventListener('weir:logged-out', f); return () => window.removeEventListener('weir:logged-out', f); }, []);
+  if (me === undefined) return <p className="loading">Loading…</p>;
+  if (me === null) return <Login onLogin={setMe} />;
+  const [page = 'overview', arg] = route;
+  const logout = async () => { await api('/session', { method: 'DELETE' }); setMe(null); };
+  return (
+    <div className="shell">
+      <nav>
+        <strong className="brand">Weir</strong>
+        {PAGES.map(([id, label]) => <a key={id} href={`#/${id}`} className={page === id ? 'active' : ''}>{label}</a>)}
+        <span className="who">{me.name} ({me.roles.join(', ')}) <button onClick={logout}>Log out</button></span>
+      </nav>
+      <main>
+        {page === 'overview' && <Overview />}
+        {page === 'assets' && (arg ? <AssetPage id={arg} /> : <Assets />)}
+        {page === 'map' && <MapPage />}
+        {page === 'detections' && <Detections me={me} />}
+        {page === 'policy' && <PolicyPage />}
+        {page === 'approvals' && <Approvals me={me} />}
+        {page === 'audit' && <Audit />}
+      </main>
+    </div>
+  );
+}

@@ -1,0 +1,33 @@
+import { useApi } from '../useApi';
+
+interface OverviewData {
+  assets: number; edges: number; openDetections: number; baselineVersion: number | null; health: string;
+  detections: Record<string, Record<string, number>>;
+  zones: Array<{ name: string; mode: string; securityLevel: number | null; members: number }>;
+}
+
+export function Overview() {
+  const { data, error } = useApi<OverviewData>('/overview');
+  if (error) return <p className="error">{error}</p>;
+  if (!data) return <p className="loading">Loading…</p>;
+  const open = data.detections.open ?? {};
+  return (
+    <section>
+      <h1>Overview</h1>
+      <p className="health" data-testid="health">{data.health}</p>
+      <div className="cards">
+        <a className="card" href="#/assets"><b data-testid="asset-count">{data.assets}</b> assets</a>
+        <a className="card" href="#/map"><b>{data.edges}</b> communication edges</a>
+        <a className="card" href="#/detections"><b data-testid="open-detections">{data.openDetections}</b> open detections</a>
+        <div className="card"><b>{data.baselineVersion ?? '—'}</b> baseline version</div>
+      </div>
+      <h2>Open detections by severity</h2>
+      <p>{['critical', 'high', 'medium', 'low'].map((s) => <span key={s} className={`sev ${s}`}>{s}: {open[s] ?? 0}</span>)}</p>
+      <h2>Zones and enforcement</h2>
+      {data.zones.length === 0 ? <p>No active policy: Weir watches only. Propose one with <code>weir policy propose</code>.</p> : (
+        <table><thead><tr><th>zone</th><th>mode</th><th>security level</th><th>members</th></tr></thead>
+          <tbody>{data.zones.map((z) => <tr key={z.name}><td>{z.name}</td><td className={`mode ${z.mode}`}>{z.mode}</td><td>{z.securityLevel ?? ''}</td><td>{z.members}</td></tr>)}</tbody></table>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,15 @@
+import { useCallback, useEffect, useState } from 'react';
+import { api } from './api';
+
+/** Load an API resource; `reload` fetches it again after an action. */
+export function useApi<T>(path: string): { data: T | null; error: string | null; reload: () => void } {
+  const [data, setData] = useState<T | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    let live = true;
+    api<T>(path).then((d) => { if (live) { setData(d); setError(null); } }, (e: Error) => { if (live) setError(e.message); });
+    return () => { live = false; };
+  }, [path, tick]);
+  return { data, error, reload: useCallback(() => setTick((t) => t + 1), []) };
+}
