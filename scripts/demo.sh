@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the bundled sample plant: inventory, a baseline learned from the normal first half,
 # detection on the rest (an engineering stop, a scan, an intruder writing to a PLC), then a least-privilege
-# policy proposed from the baseline and simulated on the second half.
+# policy proposed from the baseline and simulated on the second half; then the dashboard over the result.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 db="${WEIR_DEMO_DB:-weir-demo.db}"
@@ -22,3 +22,12 @@ echo
 echo "== weir policy simulate weir-demo-policy.yaml --capture fixtures/plant.pcap --from 50% --baseline $db"
 weir policy simulate weir-demo-policy.yaml --capture fixtures/plant.pcap --from 50% --baseline "$db" --db "$db" --html weir-demo-simulation.html --as demo
 echo "(HTML report: weir-demo-simulation.html)"
+echo
+# The dashboard over the same store: a fresh admin password each run, printed once here.
+password="$(node -e "console.log(require('node:crypto').randomBytes(12).toString('base64url'))")"
+printf '%s\n' "$password" | weir user add admin --role admin security --db "$db" --password-stdin >/dev/null
+port="${WEIR_DEMO_PORT:-8080}"
+echo "== weir serve --db $db --port $port"
+echo "Dashboard: http://127.0.0.1:$port  (user: admin, password: $password)  — Ctrl-C stops it"
+if [ "${WEIR_DEMO_NO_SERVE:-}" = "1" ]; then exit 0; fi
+exec node dist/src/cli/main.js serve --db "$db" --port "$port"

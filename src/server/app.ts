@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import cookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
+import websocket from '@fastify/websocket';
 import { existsSync } from 'node:fs';
 import type { Db } from '../store/db.js';
 import { userRoles } from '../store/change-store.js';
@@ -12,6 +13,7 @@ import { PolicyInvalid } from '../policy/errors.js';
 import type { UserRole } from '../respond/roles.js';
 import { newToken, tokenHash, verifyPassword } from './passwords.js';
 import { registerRoutes } from './routes.js';
+import type { LiveFeed } from './live.js';
 
 export const SESSION_COOKIE = 'weir_session';
 const SESSION_SECONDS = 8 * 3600;
@@ -20,6 +22,8 @@ const LOGIN_FAILURES = 10;
 
 export interface ServerOptions {
   db: Db;
+  /** Live events of a followed capture, pushed to dashboards over /api/live. */
+  feed?: LiveFeed;
   /** Built dashboard (index.html and assets); the API works without it. */
   webRoot?: string;
   logger?: boolean;
@@ -37,6 +41,7 @@ declare module 'fastify' {
 export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
   const app = Fastify({ logger: opts.logger ?? false, bodyLimit: 64 * 1024, routerOptions: { maxParamLength: 200 }, trustProxy: false });
   await app.register(cookie);
+  await app.register(websocket, { options: { maxPayload: 4096 } });
   app.decorateRequest('caller', null);
   const { db } = opts;
   const failures = new Map<string, { n: number; since: number }>();
@@ -95,6 +100,15 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   });
 
   await registerRoutes(app, db);
+  const feed = opts.feed;
+  // Live updates: the session is checked by the hooks above before the upgrade; clients only listen.
+  app.get('/api/live', { websocket: true }, (socket) => {
+    if (feed === undefined) { socket.send(JSON.stringify({ type: 'idle' })); socket.close(1000, 'no capture is being followed'); return; }
+    if (feed.last) socket.send(JSON.stringify(feed.last));
+    const off = feed.subscribe((e) => { if (socket.readyState === 1) socket.send(JSON.stringify(e)); });
+    socket.on('close', off);
+    socket.on('message', () => socket.close(1008, 'this feed only talks'));
+  });
 
   if (opts.webRoot && existsSync(opts.webRoot)) {
     await app.register(fastifyStatic, { root: opts.webRoot, prefix: '/', wildcard: false });

@@ -28,8 +28,10 @@ export function nextBaselineVersion(db: Db): number {
 }
 
 export function saveDetections(db: Db, ds: Detection[], baselineVersionUsed: number | null): void {
-  const ins = db.prepare(`INSERT OR REPLACE INTO detections (id, type, severity, ts, last_ts, count, src, dst, protocol, zone, baseline_version, doc)
-    VALUES (@id, @type, @severity, @ts, @lastTs, @count, @src, @dst, @protocol, @zone, @bv, @doc)`);
+  // A detection seen again updates its count and evidence; what an analyst decided (status) stays.
+  const ins = db.prepare(`INSERT INTO detections (id, type, severity, ts, last_ts, count, src, dst, protocol, zone, baseline_version, doc)
+    VALUES (@id, @type, @severity, @ts, @lastTs, @count, @src, @dst, @protocol, @zone, @bv, @doc)
+    ON CONFLICT(id) DO UPDATE SET last_ts = excluded.last_ts, count = excluded.count, zone = excluded.zone, doc = excluded.doc`);
   db.transaction(() => {
     for (const d of ds) ins.run({ ...d, bv: baselineVersionUsed, doc: JSON.stringify(d) });
   })();

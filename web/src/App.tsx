@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'react';
 import { api, type Me } from './api';
+import { useLive } from './useLive';
 import { Login } from './pages/Login';
 import { Overview } from './pages/Overview';
 import { Assets } from './pages/Assets';
@@ -23,6 +24,7 @@ function useRoute(): string[] {
 export function App() {
   const [me, setMe] = useState<Me | null | undefined>(undefined);
   const route = useRoute();
+  const live = useLive(Boolean(me));
   useEffect(() => { api<Me>('/me').then(setMe, () => setMe(null)); }, []);
   useEffect(() => { const f = () => setMe(null); window.addEventListener('weir:logged-out', f); return () => window.removeEventListener('weir:logged-out', f); }, []);
   if (me === undefined) return <p className="loading">Loading…</p>;
@@ -34,6 +36,7 @@ export function App() {
       <nav>
         <strong className="brand">Weir</strong>
         {PAGES.map(([id, label]) => <a key={id} href={`#/${id}`} className={page === id ? 'active' : ''}>{label}</a>)}
+        {live.stats && <span className="live" data-testid="live">{live.ended ? 'capture finished' : '● live'}: {live.stats.packets.toLocaleString()} packets, {live.stats.assets} assets, {live.stats.detections} new detections{live.lastDetection ? ` — last: ${live.lastDetection}` : ''}</span>}
         <span className="who">{me.name} ({me.roles.join(', ')}) <button onClick={logout}>Log out</button></span>
       </nav>
       <main>

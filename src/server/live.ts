@@ -1,0 +1,25 @@
+import { EventEmitter } from 'node:events';
+
+/** Events the dashboard receives while a capture is being followed. */
+export type LiveEvent =
+  | { type: 'stats'; source: string; packets: number; messages: number; assets: number; edges: number; detections: number; lastTs: number | null }
+  | { type: 'detection'; detection: { id: string; type: string; severity: string; src: string; dst: string; explanation: string; ts: number } }
+  | { type: 'ended'; source: string; error: string | null };
+
+/** Fan-out of live events to every connected dashboard; the last stats are replayed to newcomers. */
+export class LiveFeed {
+  private readonly bus = new EventEmitter();
+  last: LiveEvent | null = null;
+
+  constructor() { this.bus.setMaxListeners(1000); }
+
+  publish(e: LiveEvent): void {
+    if (e.type !== 'detection') this.last = e;
+    this.bus.emit('event', e);
+  }
+
+  subscribe(fn: (e: LiveEvent) => void): () => void {
+    this.bus.on('event', fn);
+    return () => this.bus.off('event', fn);
+  }
+}
