@@ -7,6 +7,7 @@ import { makeBenchInput } from './make-input.js';
 import { recordDetection } from './detect.js';
 import { recordPolicySimulation } from './policy.js';
 import { recordGateway } from './gateway.js';
+import { recordDashboard } from './dashboard.js';
 import { machine, median, root, sharedPcaps, writeSection } from './results.js';
 import { readCaptureSync } from '../src/capture/source.js';
 import { DissectPipeline } from '../src/dissect/pipeline.js';
@@ -52,6 +53,7 @@ async function main(): Promise<void> {
   if (process.env.BENCH_ONLY === 'detection') { recordDetection(big, RUNS); return; }
   if (process.env.BENCH_ONLY === 'policy') { recordPolicySimulation(big, RUNS); return; }
   if (process.env.BENCH_ONLY === 'gateway') { await recordGateway(RUNS); return; }
+  if (process.env.BENCH_ONLY === 'dashboard') { await recordDashboard(RUNS); return; }
   const cli = path.join(root, 'dist/src/cli/main.js');
   const weirCli: number[] = [], tshark: number[] = [], tsharkPhs: number[] = [], weirIn: number[] = [];
   for (let i = 0; i < RUNS; i++) {
@@ -89,6 +91,7 @@ async function main(): Promise<void> {
   recordDetection(big, RUNS);
   recordPolicySimulation(big, RUNS);
   await recordGateway(RUNS);
+  await recordDashboard(RUNS);
 }
 
 main().catch((e: unknown) => { console.error(e); process.exit(1); });

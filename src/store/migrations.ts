@@ -169,5 +169,10 @@ export const MIGRATIONS: readonly string[] = [
     expires_at REAL NOT NULL
   );
   CREATE INDEX sessions_expiry ON sessions(expires_at);
+  CREATE INDEX detections_status ON detections(status, severity);
+  CREATE INDEX detections_src ON detections(src);
+  CREATE INDEX detections_dst ON detections(dst);
+  -- Covers the map's per-pair roll-up, so it never sorts the whole edge table.
+  CREATE INDEX edges_pair ON edges(client, server, packets, protocol, transport, port);
   `,
 ];
