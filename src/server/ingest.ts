@@ -7,6 +7,9 @@ import { activePolicy } from '../respond/change-control.js';
 import { CompiledPolicy } from '../policy/evaluate.js';
 import type { PipelineHooks } from '../dissect/pipeline.js';
 import type { LiveFeed } from './live.js';
+import type { TrafficSeries } from '../assess/traffic.js';
+import { addTraffic } from '../store/traffic-store.js';
+import { trafficFor } from '../respond/zones.js';
 
 /** How often the followed traffic is written to the store and summarised to the dashboards. */
 const FLUSH_MS = 1000;
@@ -24,6 +27,7 @@ export class Ingest {
   private detections = 0;
   private lastTs: number | null = null;
   private timer: NodeJS.Timeout | null = null;
+  private readonly traffic: TrafficSeries;
 
   constructor(private readonly db: Db, private readonly feed: LiveFeed, private readonly source: string) {
     this.inv.load(loadInventory(db));
@@ -39,8 +43,10 @@ export class Ingest {
       },
     });
     const engine = this.engine;
+    this.traffic = trafficFor(db);
+    const traffic = this.traffic;
     this.hooks = {
-      onPacket: (p) => { this.packets++; this.lastTs = p.ts; this.inv.onPacket(p); engine?.onPacket(p); },
+      onPacket: (p) => { this.packets++; this.lastTs = p.ts; this.inv.onPacket(p); engine?.onPacket(p); traffic.onPacket(p); },
       onMessage: (m) => { this.messages++; this.inv.onMessage(m); engine?.onMessage(m); },
     };
   }
@@ -54,6 +60,7 @@ export class Ingest {
   flush(): void {
     const snap = this.inv.snapshot();
     saveInventory(this.db, snap);
+    addTraffic(this.db, this.traffic.take());
     this.feed.publish({ type: 'stats', source: this.source, packets: this.packets, messages: this.messages, assets: snap.assets.length, edges: snap.edges.length, detections: this.detections, lastTs: this.lastTs });
   }
 

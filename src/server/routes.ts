@@ -4,6 +4,7 @@ import { getDetection, latestBaseline } from '../store/baseline-store.js';
 import { approvalsOf, addUser, insertProposal, listProposals } from '../store/change-store.js';
 import { listAudit, verifyAudit, appendAudit } from '../store/audit-store.js';
 import { listUsers, setPasswordHash } from '../store/session-store.js';
+import { trafficSeries } from '../store/traffic-store.js';
 import {
   countRows, detectionCounts, edgesOf, getAsset, listSimulations, queryAssets, queryDetections, simulationDoc, topPairs,
 } from '../store/read-store.js';
@@ -109,6 +110,20 @@ export async function registerRoutes(app: FastifyInstance, db: Db): Promise<void
     });
     appendAudit(db, { actor: req.caller!.name, action: 'proposal.created', subject: `proposal ${pid}`, details: { kind: 'source_block', ip: det.src, ttl_s: ttl, detection: detId } });
     return { proposal: pid };
+  });
+
+  app.get('/api/flows', { schema: { querystring: { type: 'object', additionalProperties: false, properties: { zone: { type: 'string', maxLength: 64 }, limit: { type: 'integer', minimum: 1, maximum: 200_000, default: 20_000 } } } } }, async (req) => {
+    const q = req.query as { zone?: string; limit: number };
+    // Columns for a chart: one time axis, and per zone and direction the packets per bucket (0 where none).
+    const rows = trafficSeries(db, q.zone, q.limit);
+    const buckets = [...new Set(rows.map((r) => r.bucket))].sort((a, b) => a - b);
+    const at = new Map(buckets.map((b, i) => [b, i]));
+    const zones: Record<string, Record<'in' | 'out' | 'within', number[]>> = {};
+    for (const r of rows) {
+      const z = (zones[r.zone] ??= { in: new Array<number>(buckets.length).fill(0), out: new Array<number>(buckets.length).fill(0), within: new Array<number>(buckets.length).fill(0) });
+      z[r.direction][at.get(r.bucket)!] = r.packets;
+    }
+    return { buckets, zones };
   });
 
   app.get('/api/policy', async () => {

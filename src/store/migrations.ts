@@ -174,5 +174,14 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX detections_dst ON detections(dst);
   -- Covers the map's per-pair roll-up, so it never sorts the whole edge table.
   CREATE INDEX edges_pair ON edges(client, server, packets, protocol, transport, port);
+  -- Traffic per zone and minute, in / out / within, for the flows chart.
+  CREATE TABLE traffic (
+    bucket REAL NOT NULL,
+    zone TEXT NOT NULL,
+    direction TEXT NOT NULL,
+    packets INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    PRIMARY KEY (bucket, zone, direction)
+  );
   `,
 ];

@@ -47,7 +47,7 @@ after(async () => {
 const as = (user: string) => ({ cookie: `weir_session=${cookies.get(user)}` });
 const get = (user: string | null, url: string) => app.inject({ method: 'GET', url, headers: user ? as(user) : {} });
 const post = (user: string | null, url: string, payload: unknown = {}) => app.inject({ method: 'POST', url, payload: payload as Record<string, unknown>, headers: user ? as(user) : {} });
-const READS = ['/api/me', '/api/overview', '/api/assets', '/api/assets?q=plc&limit=5', '/api/map', '/api/detections', '/api/detections?status=open&severity=critical', '/api/policy', '/api/simulations', '/api/proposals', '/api/audit'];
+const READS = ['/api/me', '/api/overview', '/api/flows', '/api/assets', '/api/assets?q=plc&limit=5', '/api/map', '/api/detections', '/api/detections?status=open&severity=critical', '/api/policy', '/api/simulations', '/api/proposals', '/api/audit'];
 
 test('without a session every endpoint answers 401; wrong passwords get 401 and then 429', async () => {
   for (const url of [...READS, '/api/users']) assert.equal((await get(null, url)).statusCode, 401, url);
@@ -76,6 +76,8 @@ test('every read endpoint answers a viewer with real data; admin-only and change
   assert.ok(map.nodes.length > 0 && map.edges.length === 5 && map.totalPairs > 5);
   const all = (await get('vera', '/api/map')).json() as typeof map;
   assert.ok(all.edges.find((e) => e.client === '10.77.0.66' && e.server === '10.77.0.21')!.services > 100, 'the scan is one line with its many ports');
+  const flows = (await get('vera', '/api/flows')).json() as { buckets: number[]; zones: Record<string, { within: number[] }> };
+  assert.ok(flows.buckets.length >= 1 && flows.zones.plant!.within.reduce((a, b) => a + b, 0) > 1500, 'discover --db recorded the traffic per minute');
   assert.equal((await get('vera', '/api/users')).statusCode, 403);
   const d = ((await get('vera', '/api/detections')).json() as { items: Array<{ id: string }> }).items[0]!;
   assert.equal((await post('vera', `/api/detections/${d.id}/acknowledge`)).statusCode, 403);

@@ -69,6 +69,12 @@ test('dashboard in headless Chromium: log in, every page shows the plant, act on
     assert.match(await page.getByTestId('map-summary').innerText(), /\d+ assets, \d+ of \d+ communicating pairs/);
     await shot('map');
 
+    await page.click('a[href="#/flows"]');
+    await page.getByTestId('flows-plant').waitFor();
+    await page.locator('[data-testid=flows-plant] canvas').waitFor();
+    assert.match(await page.getByTestId('flows-plant').innerText(), /zone plant: packets per minute/);
+    await shot('flows');
+
     await page.click('a[href="#/detections"]');
     await page.getByTestId('detections').waitFor();
     const rows = page.locator('[data-testid=detections] tbody tr');

@@ -6,12 +6,13 @@ import { Overview } from './pages/Overview';
 import { Assets } from './pages/Assets';
 import { AssetPage } from './pages/AssetPage';
 import { MapPage } from './pages/MapPage';
+import { Flows } from './pages/Flows';
 import { Detections } from './pages/Detections';
 import { PolicyPage } from './pages/PolicyPage';
 import { Approvals } from './pages/Approvals';
 import { Audit } from './pages/Audit';
 
-const PAGES: Array<[string, string]> = [['overview', 'Overview'], ['assets', 'Assets'], ['map', 'Network map'], ['detections', 'Detections'], ['policy', 'Policy'], ['approvals', 'Approvals'], ['audit', 'Audit log']];
+const PAGES: Array<[string, string]> = [['overview', 'Overview'], ['assets', 'Assets'], ['map', 'Network map'], ['flows', 'Flows'], ['detections', 'Detections'], ['policy', 'Policy'], ['approvals', 'Approvals'], ['audit', 'Audit log']];
 
 /** Hash routes (#/assets/10.0.0.5): the server serves one page, the browser keeps the place. */
 function useRoute(): string[] {
@@ -43,6 +44,7 @@ export function App() {
         {page === 'overview' && <Overview />}
         {page === 'assets' && (arg ? <AssetPage id={arg} /> : <Assets />)}
         {page === 'map' && <MapPage />}
+        {page === 'flows' && <Flows />}
         {page === 'detections' && <Detections me={me} />}
         {page === 'policy' && <PolicyPage />}
         {page === 'approvals' && <Approvals me={me} />}

@@ -4,6 +4,8 @@ import type { Asset, Edge, InventorySnapshot } from '../../discover/model.js';
 import { openStore } from '../../store/db.js';
 import { loadInventory, saveInventory, type CaptureRecord } from '../../store/inventory-store.js';
 import { renderColumns } from '../columns.js';
+import { addTraffic } from '../../store/traffic-store.js';
+import { trafficFor } from '../../respond/zones.js';
 import { runCaptures, warnCaptureErrors, type FileResult } from '../run-capture.js';
 
 export function registerDiscover(program: Command): void {
@@ -18,9 +20,14 @@ export function registerDiscover(program: Command): void {
       const db = opts.db ? openStore(opts.db) : null;
       try {
         if (db) inv.load(loadInventory(db));
-        const results = await runCaptures(files, { onPacket: (p) => inv.onPacket(p), onMessage: (m) => inv.onMessage(m) });
+        // With a store, traffic per zone and minute is kept too (for the dashboard's flows chart).
+        const traffic = db ? trafficFor(db) : null;
+        const results = await runCaptures(files, traffic
+          ? { onPacket: (p) => { inv.onPacket(p); traffic.onPacket(p); }, onMessage: (m) => inv.onMessage(m) }
+          : { onPacket: (p) => inv.onPacket(p), onMessage: (m) => inv.onMessage(m) });
         const snap = inv.snapshot();
         if (db) saveInventory(db, snap, results.map(captureRecord));
+        if (db && traffic) addTraffic(db, traffic.take());
         if (opts.json) process.stdout.write(JSON.stringify({ ...snap, captures: results.map(captureJson) }, null, 1) + '\n');
         else process.stdout.write(renderInventory(snap, results));
         warnCaptureErrors(results);
