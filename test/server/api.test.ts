@@ -118,9 +118,28 @@ zones:
   assert.equal((await post('sec', `/api/proposals/${id}/approve`, { role: 'security' })).statusCode, 200);
   const done = await post('ops', `/api/proposals/${id}/approve`, { role: 'operations' });
   assert.deepEqual(done.json(), { status: 'approved' });
+  const other = (await post('ana', `/api/detections/${d.id}/propose-block`, { ttl: 600 })).json() as { proposal: number };
+  assert.equal((await post('vera', `/api/proposals/${other.proposal}/reject`)).statusCode, 403);
+  assert.equal((await post('sec', `/api/proposals/${other.proposal}/reject`, { note: 'duplicate' })).statusCode, 200);
+  assert.equal((await post('sec', `/api/proposals/${other.proposal}/approve`, { role: 'security' })).statusCode, 409, 'a rejected proposal takes no approvals');
   const props = (await get('vera', '/api/proposals')).json() as { items: Array<{ id: number; kind: string; doc: { ip: string } }> };
   assert.equal(props.items.find((x) => x.id === id)!.doc.ip, '10.77.0.66');
   assert.equal(((await get('vera', '/api/overview')).json() as { zones: unknown[] }).zones.length, 1);
+});
+
+test('simulations recorded by the CLI are listed and shown flow by flow; logging out ends the session', async () => {
+  const policyFile = path.join(dir, 'p.yaml');
+  execFileSync(process.execPath, [cli, 'policy', 'propose', '--baseline', path.join(dir, 'weir.db'), '--out', policyFile], { stdio: 'ignore' });
+  execFileSync(process.execPath, [cli, 'policy', 'simulate', policyFile, '--capture', plant, '--from', '50%', '--db', path.join(dir, 'weir.db'), '--baseline', path.join(dir, 'weir.db'), '--as', 'eng'], { stdio: 'ignore' });
+  const list = (await get('vera', '/api/simulations')).json() as { items: Array<{ id: string; blockedFlows: number }> };
+  assert.equal(list.items.length, 1);
+  const sim = (await get('vera', `/api/simulations/${list.items[0]!.id}`)).json() as { blocked: Array<{ client: string }> };
+  assert.ok(sim.blocked.some((b) => b.client === '10.77.0.66'));
+  assert.equal((await get('vera', '/api/simulations/sim-000000000000')).statusCode, 404);
+  const login = await post(null, '/api/session', { user: 'vera', password: PASSWORD });
+  const cookie = `weir_session=${login.cookies.find((c) => c.name === 'weir_session')!.value}`;
+  assert.equal((await app.inject({ method: 'DELETE', url: '/api/session', headers: { cookie } })).statusCode, 200);
+  assert.equal((await app.inject({ method: 'GET', url: '/api/me', headers: { cookie } })).statusCode, 401, 'the token is dead on the server, not just forgotten by the browser');
 });
 
 test('an admin adds users; passwords are checked and never echoed', async () => {
