@@ -25,20 +25,21 @@ export function foldScans(blocked: BlockedFlow[]): Row[] {
   for (const b of blocked) {
     if (b.reason !== 'no_rule' || b.baseline || b.packets > 3) continue;
     const k = `${b.client}>${b.server}|${b.transport}`;
-    probes.set(k, [...(probes.get(k) ?? []), b]);
+    const list = probes.get(k);
+    if (list) list.push(b); else probes.set(k, [b]);
   }
-  const folded = new Set<BlockedFlow>();
+  // Each member of a scan knows its group (a full port scan has 65,535 members: no list searches here).
+  const groupOf = new Map<BlockedFlow, BlockedFlow[]>();
+  for (const group of probes.values()) if (group.length > SCAN_PORTS) for (const g of group) groupOf.set(g, group);
   const out: Row[] = [];
   for (const b of blocked) {
-    const group = probes.get(`${b.client}>${b.server}|${b.transport}`);
-    if (group === undefined || group.length <= SCAN_PORTS || !group.includes(b)) { out.push(b); continue; }
-    if (folded.has(group[0]!)) continue;
-    for (const g of group) folded.add(g);
+    const group = groupOf.get(b);
+    if (group === undefined) { out.push(b); continue; }
+    if (group[0] !== b) continue; // the group is written once, where its first member stands
     const hours = b.hours.map((_, h) => group.reduce((n, g) => n + g.hours[h]!, 0));
-    out.push({
-      ...b, ports: group.map((g) => g.port).sort((x, y) => x - y), packets: group.reduce((n, g) => n + g.packets, 0), hours,
-      firstTs: Math.min(...group.map((g) => g.firstTs)), lastTs: Math.max(...group.map((g) => g.lastTs)), frames: group.flatMap((g) => g.frames).slice(0, 5),
-    });
+    let firstTs = Infinity, lastTs = -Infinity, packets = 0;
+    for (const g of group) { firstTs = Math.min(firstTs, g.firstTs); lastTs = Math.max(lastTs, g.lastTs); packets += g.packets; }
+    out.push({ ...b, ports: group.map((g) => g.port).sort((x, y) => x - y), packets, hours, firstTs, lastTs, frames: group.slice(0, 5).flatMap((g) => g.frames).slice(0, 5) });
   }
   return out;
 }
@@ -72,12 +73,13 @@ function hoursOf(b: BlockedFlow): string {
 
 /** A few sentences a plant manager can act on. */
 export function plainSummary(r: SimulationResult): string {
-  const flows = new Set(r.blocked.map((b) => `${b.client}>${b.server}:${b.port}`));
+  const rows = foldScans(r.blocked);
+  // A scan counts as one flow: the plant manager needs the breakage, not the probe count.
+  const flows = new Set(rows.map((b) => `${b.client}>${b.server}:${b.ports ? 'scan' : b.port}`));
   const base = r.blocked.filter((b) => b.baseline);
   const span = r.lastTs > r.firstTs ? ` over ${fmtSpan(r.lastTs - r.firstTs)} of recorded traffic` : '';
   if (r.blocked.length === 0) return `Nothing would break: the policy allows every flow${span} (${r.packets.toLocaleString('en-US')} packets).`;
   const lines = [`${flows.size} flow${flows.size === 1 ? '' : 's'} would break${span}${base.length ? `, ${new Set(base.map((b) => `${b.client}>${b.server}:${b.port}`)).size} of them learned as normal` : ''}:`];
-  const rows = foldScans(r.blocked);
   for (const b of rows.slice(0, 10)) lines.push(`  - ${describeFlow(b)} (${b.ports ? 'connection attempts on ports no group allows: a scan' : REASON[b.reason]}; zone ${b.zone}, ${b.mode})${b.baseline ? ' — part of the baseline' : ''}`);
   if (rows.length > 10) lines.push(`  … and ${rows.length - 10} more`);
   return lines.join('\n');

@@ -52,7 +52,16 @@ export class Ingest {
   }
 
   start(): void {
-    this.timer = setInterval(() => this.flush(), FLUSH_MS);
+    this.schedule(FLUSH_MS);
+  }
+
+  /** A large inventory takes a while to write: wait ten times as long as the last write, so ingest keeps up. */
+  private schedule(ms: number): void {
+    this.timer = setTimeout(() => {
+      const t0 = Date.now();
+      this.flush();
+      this.schedule(Math.max(FLUSH_MS, 10 * (Date.now() - t0)));
+    }, ms);
     this.timer.unref();
   }
 
@@ -66,7 +75,7 @@ export class Ingest {
 
   /** End of the capture: final sweeps (stopped polling), a last write. */
   finish(error: string | null): void {
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer) clearTimeout(this.timer);
     if (this.engine) {
       const all = this.engine.finish();
       saveDetections(this.db, all, latestBaseline(this.db)?.version ?? null);

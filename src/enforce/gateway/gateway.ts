@@ -95,7 +95,7 @@ export class Gateway {
       for (const a of actions) {
         // Below enforce the gateway only reports; the refused PDU travels on like any other.
         if (a.kind === 'forward' || !enforce) {
-          if (!upstream.write(a.kind === 'forward' ? a.bytes : a.pdu)) { client.pause(); upstream.once('drain', () => client.resume()); }
+          if (!upstream.write(a.kind === 'forward' ? a.bytes : a.pdu) && !client.isPaused()) { client.pause(); upstream.once('drain', () => client.resume()); }
           continue;
         }
         this.stats.pdusDenied++;
