@@ -114,12 +114,19 @@ export function rejectProposal(db: Db, s: { id: number; actor: string; note?: st
  * Make an approved proposal the active policy. Every zone that would enforce needs the latest simulation of
  * these rules, against a baseline, over at least the zone's window, to show no baseline flow blocked.
  */
-export function applyProposal(db: Db, s: { id: number; actor: string }): { simulationId: string | null } {
+export function applyProposal(db: Db, s: { id: number; actor: string }): { simulationId: string | null; block?: { ip: string; ttl: number } } {
   const p = getProposal(db, s.id);
   if (p === null) throw new ChangeRefused(`no proposal ${s.id}`);
   if (p.status !== 'approved') {
     const missing = p.requiredRoles.filter((r) => !approvalsOf(db, s.id).some((a) => a.role === r));
     throw new ChangeRefused(`proposal ${s.id} is ${p.status}${p.status === 'open' ? `; waiting for: ${missing.join(', ')}` : ''}`);
+  }
+  if (p.kind === 'source_block') {
+    // A block changes no rule of the policy: the caller carries it out on the enforcement host.
+    const block = { ip: String(p.doc.ip), ttl: Number(p.doc.ttl_s) };
+    setProposalStatus(db, p.id, 'applied');
+    appendAudit(db, { actor: s.actor, action: 'source.block_applied', subject: `proposal ${s.id}`, details: { ...block, approvals: approvalsOf(db, p.id).map((a) => `${a.user} (${a.role})`) } });
+    return { simulationId: null, block };
   }
   const active = activePolicySha(db);
   if (active !== p.baseSha) throw new ChangeRefused(`the active policy changed since proposal ${s.id} was made; propose again against the current one`);

@@ -118,6 +118,8 @@ zones:
   assert.equal((await post('sec', `/api/proposals/${id}/approve`, { role: 'security' })).statusCode, 200);
   const done = await post('ops', `/api/proposals/${id}/approve`, { role: 'operations' });
   assert.deepEqual(done.json(), { status: 'approved' });
+  // Applying an approved block changes no policy; it hands the block to the enforcement host.
+  assert.deepEqual(applyProposal(db, { id, actor: 'sec' }), { simulationId: null, block: { ip: '10.77.0.66', ttl: 3600 } });
   const other = (await post('ana', `/api/detections/${d.id}/propose-block`, { ttl: 600 })).json() as { proposal: number };
   assert.equal((await post('vera', `/api/proposals/${other.proposal}/reject`)).statusCode, 403);
   assert.equal((await post('sec', `/api/proposals/${other.proposal}/reject`, { note: 'duplicate' })).statusCode, 200);

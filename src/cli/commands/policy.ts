@@ -18,6 +18,7 @@ import { plainSummary, TABLE_HEAD, tableRows, toHtml, toJson } from '../../polic
 import { driftOf, driftSummary } from '../../assess/drift.js';
 import { applyProposal, approveProposal, promoteZone, recordSimulation, rejectProposal, submitPolicy } from '../../respond/change-control.js';
 import { runCaptures, warnCaptureErrors } from '../run-capture.js';
+import { blockSource } from '../../enforce/nft.js';
 import { parseTimeArg } from '../time-arg.js';
 import { renderColumns } from '../columns.js';
 
@@ -176,10 +177,18 @@ export function registerPolicy(program: Command): void {
     .action((id: string, opts: { db: string; as: string; note?: string }) => withDb(opts.db, (db) => { rejectProposal(db, { id: Number(id), actor: opts.as, note: opts.note }); process.stdout.write(`proposal ${id} rejected\n`); }));
 
   policy.command('apply')
-    .description('make an approved proposal the active policy (zones going to enforce need a clean simulation)')
+    .description('make an approved proposal the active policy (zones going to enforce need a clean simulation); an approved block is loaded into nftables here')
     .argument('<id>').requiredOption('--db <db>', 'store').requiredOption('--as <user>', 'who applies it')
-    .action((id: string, opts: { db: string; as: string }) => withDb(opts.db, (db) => {
+    .option('--family <family>', 'nftables family for an approved block: bridge or inet', 'bridge')
+    .option('--netns <name>', 'network namespace of the enforcement host (labs)')
+    .action((id: string, opts: { db: string; as: string; family: string; netns?: string }) => withDb(opts.db, (db) => {
+      if (opts.family !== 'bridge' && opts.family !== 'inet') throw new Error('--family is bridge or inet');
       const r = applyProposal(db, { id: Number(id), actor: opts.as });
+      if (r.block) {
+        blockSource({ family: opts.family, netns: opts.netns }, r.block.ip, r.block.ttl);
+        process.stdout.write(`proposal ${id} applied: ${r.block.ip} blocked for ${r.block.ttl} s\n`);
+        return;
+      }
       process.stdout.write(`proposal ${id} applied${r.simulationId ? ` (evidence: ${r.simulationId})` : ''}\n`);
     }));
 
