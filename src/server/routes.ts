@@ -6,7 +6,7 @@ import { listAudit, verifyAudit, appendAudit } from '../store/audit-store.js';
 import { listUsers, setPasswordHash } from '../store/session-store.js';
 import { trafficSeries } from '../store/traffic-store.js';
 import {
-  countRows, detectionCounts, edgesOf, getAsset, listSimulations, queryAssets, queryDetections, simulationDoc, topPairs,
+  countRows, detectionCounts, edgesOf, getAsset, listSimulations, queryAssets, queryDetections, simulationDoc, topPairs, pairFunctions,
 } from '../store/read-store.js';
 import { activePolicy, approveProposal, ChangeRefused, rejectProposal } from '../respond/change-control.js';
 import { learnDetection, muteDetection, NotFound, setDetectionStatus } from '../respond/detection-actions.js';
@@ -65,17 +65,18 @@ export async function registerRoutes(app: FastifyInstance, db: Db): Promise<void
     };
   });
 
-  app.get('/api/map', { schema: { querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'integer', minimum: 1, maximum: 20_000, default: 2000 } } } } }, async (req) => {
-    const { limit } = req.query as { limit: number };
+  app.get('/api/map', { schema: { querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'integer', minimum: 1, maximum: 20_000, default: 2000 }, group: { type: 'boolean', default: false } } } } }, async (req) => {
+    const { limit, group } = req.query as { limit: number; group: boolean };
     const cp = zonesOf();
-    const edges = topPairs(db, limit);
+    const edges = topPairs(db, limit, group);
     const ips = new Set(edges.items.flatMap((e) => [e.client, e.server]));
     const assets = queryAssets(db, { ids: [...ips], limit: ips.size + 1, offset: 0 }).items;
     const byIp = new Map(assets.flatMap((a) => a.ips.map((ip) => [ip, a] as const)));
     return {
       totalPairs: edges.total,
       nodes: [...ips].map((ip) => ({ id: ip, role: byIp.get(ip)?.role ?? 'unknown', name: byIp.get(ip)?.hostnames[0] ?? null, zone: cp?.zoneOf(ip)?.name ?? null })),
-      edges: edges.items,
+      // Small maps name what travels on each line; large ones stay light.
+      edges: edges.items.length <= 300 ? edges.items.map((e) => ({ ...e, functions: pairFunctions(db, e.client, e.server) })) : edges.items,
     };
   });
 

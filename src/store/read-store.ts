@@ -37,12 +37,23 @@ export function edgesOf(db: Db, ips: string[], limit: number): Edge[] {
 export interface PairLink { id: string; client: string; server: string; protocols: string; services: number; firstService: string; packets: number }
 
 /** The busiest pairs (for the map): the map shows what matters first and says how much it left out. */
-export function topPairs(db: Db, limit: number): Page<PairLink> {
-  const total = (db.prepare('SELECT COUNT(*) AS n FROM (SELECT 1 FROM edges GROUP BY client, server)').get() as { n: number }).n;
+export function topPairs(db: Db, limit: number, groupTraffic = false): Page<PairLink> {
+  // Multicast and broadcast (neighbour discovery, Who-Is, SSDP) crowd a map without saying who talks to whom.
+  const where = groupTraffic ? '' : `WHERE server NOT LIKE 'ff%' AND server NOT LIKE '%.255' AND NOT (server GLOB '22[4-9].*' OR server GLOB '23[0-9].*')`;
+  const total = (db.prepare(`SELECT COUNT(*) AS n FROM (SELECT 1 FROM edges ${where} GROUP BY client, server)`).get() as { n: number }).n;
   const items = db.prepare(`SELECT client || '>' || server AS id, client, server, GROUP_CONCAT(DISTINCT protocol) AS protocols, COUNT(*) AS services,
       MIN(transport || '/' || port) AS firstService, SUM(packets) AS packets
-    FROM edges GROUP BY client, server ORDER BY SUM(packets) DESC LIMIT ?`).all(limit) as PairLink[];
+    FROM edges ${where} GROUP BY client, server ORDER BY SUM(packets) DESC LIMIT ?`).all(limit) as PairLink[];
   return { total, items };
+}
+
+/** The most used function names on the edges between two assets (for map labels of small plants). */
+export function pairFunctions(db: Db, client: string, server: string, max = 3): string[] {
+  const counts = new Map<string, number>();
+  for (const r of db.prepare('SELECT doc FROM edges WHERE client = ? AND server = ? ORDER BY packets DESC LIMIT 20').all(client, server) as Array<{ doc: string }>) {
+    for (const f of (JSON.parse(r.doc) as Edge).functions) if (f.func >= 0) counts.set(f.name || String(f.func), (counts.get(f.name || String(f.func)) ?? 0) + f.count);
+  }
+  return [...counts].sort((a, b) => b[1] - a[1]).slice(0, max).map(([n]) => n);
 }
 
 export type DetectionRow = Detection & { status: string };

@@ -76,6 +76,8 @@ test('every read endpoint answers a viewer with real data; admin-only and change
   assert.ok(map.nodes.length > 0 && map.edges.length === 5 && map.totalPairs > 5);
   const all = (await get('vera', '/api/map')).json() as typeof map;
   assert.ok(all.edges.find((e) => e.client === '10.77.0.66' && e.server === '10.77.0.21')!.services > 100, 'the scan is one line with its many ports');
+  const hmi = all.edges.find((e) => e.client === '10.77.0.10' && e.server === '10.77.0.21') as unknown as { functions: string[] };
+  assert.deepEqual(hmi.functions.slice(0, 2).sort(), ['READ_COILS', 'READ_HOLDING_REGISTERS'], 'lines name the functions they carry');
   const flows = (await get('vera', '/api/flows')).json() as { buckets: number[]; zones: Record<string, { within: number[] }> };
   assert.ok(flows.buckets.length >= 1 && flows.zones.plant!.within.reduce((a, b) => a + b, 0) > 1500, 'discover --db recorded the traffic per minute');
   assert.equal((await get('vera', '/api/users')).statusCode, 403);
