@@ -1,7 +1,7 @@
 import type { CompiledPolicy, CompiledGroup } from '../policy/evaluate.js';
-import type { Cidr } from '../policy/hosts.js';
-import { dayMask } from '../policy/windows.js';
-import { intToIpv4, packFlows, span, type FlowElem } from './nft-sets.js';
+import { ipv4Span, networkOf, type Cidr } from '../policy/hosts.js';
+import { dayMask, hhmm } from '../policy/windows.js';
+import { packFlows, type FlowElem } from './nft-sets.js';
 import type { TimeWindow, Zone } from '../policy/model.js';
 
 /** Where the enforcement host sits: a bridge between plant segments, or a router between subnets. */
@@ -186,16 +186,12 @@ function groupElems(c: CompiledGroup, v4: (hs: Cidr[]) => Cidr[]): FlowElem[] {
 const flowElem = (e: FlowElem): unknown => ({ concat: [prefixElem(e.client), prefixElem(e.server), e.transport, e.port] });
 
 function prefixElem(c: Cidr): unknown {
-  return c.prefix === 32 ? c.address : { prefix: { addr: networkAddress(c), len: c.prefix } };
-}
-
-function networkAddress(c: Cidr): string {
-  return intToIpv4(span(c).lo);
+  return c.prefix === 32 ? c.address : { prefix: { addr: networkOf(c), len: c.prefix } };
 }
 
 /** nftables refuses overlapping elements in interval sets: drop blocks contained in others. */
 function mergeIntervals(cs: Cidr[]): Cidr[] {
-  const spans = cs.map((c) => ({ c, ...span(c) })).sort((a, b) => a.lo - b.lo || b.hi - a.hi);
+  const spans = cs.map((c) => ({ c, ...ipv4Span(c) })).sort((a, b) => a.lo - b.lo || b.hi - a.hi);
   const out: typeof spans = [];
   for (const s of spans) if (out.length === 0 || s.lo > out.at(-1)!.hi) out.push(s);
   return out.map((s) => s.c);
@@ -232,6 +228,5 @@ export function utcOffsetOf(timezone: string, at: Date): number {
 
 /** Time of day as nft lists it back ("21:00"; the end of a day is "23:59:59"). */
 function hhmmss(m: number): string {
-  if (m >= 1440) return '23:59:59';
-  return `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
+  return m >= 1440 ? '23:59:59' : hhmm(m);
 }

@@ -1,4 +1,4 @@
-import type { Cidr } from '../policy/hosts.js';
+import { ipv4Span, type Cidr } from '../policy/hosts.js';
 
 /** One allowlist entry: client block . server block . protocol . server port. */
 export interface FlowElem {
@@ -10,15 +10,6 @@ export interface FlowElem {
 
 interface Span { lo: number; hi: number }
 
-export const ipv4ToInt = (s: string): number => s.split('.').reduce((a, o) => a * 256 + Number(o), 0);
-export const intToIpv4 = (n: number): string => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
-
-export function span(c: Cidr): Span {
-  const size = 2 ** (32 - c.prefix);
-  const lo = ipv4ToInt(c.address) - (ipv4ToInt(c.address) % size);
-  return { lo, hi: lo + size - 1 };
-}
-
 const within = (a: Span, b: Span): boolean => a.lo >= b.lo && a.hi <= b.hi;
 const meets = (a: Span, b: Span): boolean => a.lo <= b.hi && b.lo <= a.hi;
 
@@ -28,7 +19,7 @@ const meets = (a: Span, b: Span): boolean => a.lo <= b.hi && b.lo <= a.hi;
  * only when groups cross, e.g. a /28 of clients to one server beside one client to a /28 of servers).
  */
 export function packFlows(elems: FlowElem[]): FlowElem[][] {
-  const items = elems.map((e) => ({ e, c: span(e.client), s: span(e.server), key: `${e.transport}/${e.port}` }));
+  const items = elems.map((e) => ({ e, c: ipv4Span(e.client), s: ipv4Span(e.server), key: `${e.transport}/${e.port}` }));
   // Widest first, so a covered entry always meets its cover already kept.
   items.sort((a, b) => (b.c.hi - b.c.lo) + (b.s.hi - b.s.lo) - ((a.c.hi - a.c.lo) + (a.s.hi - a.s.lo)));
   const byService = new Map<string, typeof items>();

@@ -45,14 +45,19 @@ export class HostSet {
   }
 }
 
+export const ipv4ToInt = (s: string): number => s.split('.').reduce((a, o) => a * 256 + Number(o), 0);
+export const intToIpv4 = (n: number): string => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
+
+/** First and last address of an IPv4 block, as numbers. */
+export function ipv4Span(c: Cidr): { lo: number; hi: number } {
+  const n = ipv4ToInt(c.address), size = 2 ** (32 - c.prefix);
+  const lo = n - (n % size);
+  return { lo, hi: lo + size - 1 };
+}
+
 /** First address of a block (the address with host bits cleared). */
 export function networkOf(c: Cidr): string {
-  if (c.family === 'ipv4') {
-    const n = c.address.split('.').reduce((a, o) => a * 256 + Number(o), 0);
-    const size = 2 ** (32 - c.prefix);
-    const net = n - (n % size);
-    return [24, 16, 8, 0].map((s) => Math.floor(net / 2 ** s) % 256).join('.');
-  }
+  if (c.family === 'ipv4') return intToIpv4(ipv4Span(c).lo);
   const words = expandIpv6(c.address);
   let bits = c.prefix;
   const out = words.map((w) => {

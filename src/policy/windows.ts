@@ -44,11 +44,6 @@ export function dayMask(w: TimeWindow): number {
   return w.days.reduce((m, d) => m | (1 << WEEKDAYS.indexOf(d)), 0);
 }
 
-/** "sat 02:00–04:00 Europe/Berlin" */
-export function describeWindow(w: TimeWindow): string {
-  return `${w.days.join(',')} ${hhmm(w.from)}–${hhmm(w.to)} ${w.timezone}`;
-}
-
 /** Minutes after midnight as HH:MM. */
 export function hhmm(m: number): string {
   return `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;

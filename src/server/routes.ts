@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Db } from '../store/db.js';
 import { getDetection, latestBaseline } from '../store/baseline-store.js';
-import { approvalsOf, addUser, insertProposal, listProposals } from '../store/change-store.js';
+import { activePolicySha, approvalsOf, addUser, insertProposal, listProposals } from '../store/change-store.js';
 import { listAudit, verifyAudit, appendAudit } from '../store/audit-store.js';
 import { listUsers, setPasswordHash } from '../store/session-store.js';
 import { trafficSeries } from '../store/traffic-store.js';
@@ -22,7 +22,14 @@ const params = (p: Record<string, unknown>) => ({ type: 'object', additionalProp
 const body = (required: string[], props: Record<string, unknown>) => ({ type: 'object', additionalProperties: false, required, properties: props });
 
 export async function registerRoutes(app: FastifyInstance, db: Db): Promise<void> {
-  const zonesOf = (): CompiledPolicy | null => { const a = activePolicy(db); return a ? new CompiledPolicy(a.policy) : null; };
+  // Reading and compiling a large policy takes a while: do it once per active version, not per request.
+  let compiled: { sha: string; cp: CompiledPolicy } | null = null;
+  const zonesOf = (): CompiledPolicy | null => {
+    const sha = activePolicySha(db);
+    if (sha === null) return null;
+    if (compiled?.sha !== sha) { const a = activePolicy(db)!; compiled = { sha, cp: new CompiledPolicy(a.policy) }; }
+    return compiled.cp;
+  };
 
   app.get('/api/me', async (req) => req.caller);
 
