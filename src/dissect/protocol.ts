@@ -1,6 +1,13 @@
 import type { Message, PduContext, ProtocolName } from './message.js';
 
 /**
+ * What a request does to the device. A read-only context group admits only read, identity, session and
+ * diagnostic requests; everything else (and anything the protocol file does not know) changes the device
+ * or cannot be judged.
+ */
+export type FunctionCategory = 'read' | 'identity' | 'session' | 'diagnostic' | 'write' | 'control' | 'program' | 'config' | 'unknown';
+
+/**
  * A protocol carried over a TCP byte stream. The reassembler asks `pduLength` where each PDU ends,
  * then hands whole PDUs to `dissect`. Both are pure: bytes in, values out.
  */
@@ -18,6 +25,14 @@ export interface StreamDissector {
    * per-direction object the dissector may use to join protocol-level fragments (e.g. DNP3 transport segments).
    */
   dissect(b: Uint8Array, off: number, len: number, ctx: PduContext, toServer: boolean, out: Message[], state?: Record<string, unknown>): void;
+  /**
+   * True when the whole PDU at `off` (as framed by `pduLength`) is a fragment of a larger protocol unit that
+   * only means something once complete (a COTP DT without end-of-TSDU, a DNP3 link frame whose transport
+   * segment is not FIN). The gateway holds such fragments and judges the unit when it is whole.
+   */
+  partial?(b: Uint8Array, off: number, len: number): boolean;
+  /** What a client request does to the device (read-only groups admit read, identity, session, diagnostic). */
+  category?(m: Message): FunctionCategory;
 }
 
 /** A protocol carried in UDP datagrams or directly over Ethernet. */
