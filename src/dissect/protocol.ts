@@ -31,6 +31,11 @@ export interface StreamDissector {
    * segment is not FIN). The gateway holds such fragments and judges the unit when it is whole.
    */
   partial?(b: Uint8Array, off: number, len: number): boolean;
+  /**
+   * True when the PDU carries no operation at all, only connection or link upkeep (a COTP connection request,
+   * a DNP3 link-layer frame without user data): it may pass the gateway though it yields no message.
+   */
+  linkControl?(b: Uint8Array, off: number, len: number): boolean;
   /** What a client request does to the device (read-only groups admit read, identity, session, diagnostic). */
   category?(m: Message): FunctionCategory;
 }

@@ -11,20 +11,19 @@ export const TABLE = 'weir';
 /** Packet mark of frames the bridge hands to the gateway ("WE"). */
 const STEER_MARK = 0x5745;
 
-/** Inline gateway: PDUs of these servers are steered to local listeners for protocol-aware checks. */
-export interface SteerTarget {
-  server: string;
-  port: number;
-  /** Gateway listener for this server: the DNAT target. */
-  listenIp: string;
-  listenPort: number;
+/** Inline gateway: PDUs of these servers are steered to it while its heartbeat keeps their leases alive. */
+export interface SteerPlan {
+  /** Address the gateway listens on (the DNAT target). */
+  gatewayIp: string;
+  /** Servers it guards (listed in `gw_steered` for status; the live leases come from the gateway itself). */
+  targets: Array<{ server: string; port: number }>;
 }
 
 export interface CompileOptions {
   family: NftFamily;
   /** MAC of the bridge the gateway listens on (bridge family only): steered frames are addressed to it. */
   bridgeMac?: string;
-  steer?: SteerTarget[];
+  steer?: SteerPlan;
   /** Rate of "blocked"/"would block" log lines per second (the kernel drops the excess, not the verdicts). */
   logRate?: number;
   /** Seconds east of UTC for each time zone now; windows are compiled to UTC (recompile when offsets change). */
@@ -111,23 +110,28 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
     }
   }
 
-  if (opts.steer?.length) {
+  if (opts.steer?.targets.length) {
+    const gw = opts.steer.gatewayIp;
+    set('gw_steered', ['ipv4_addr', 'inet_service'], [], opts.steer.targets.map((x) => ({ concat: [x.server, x.port] })));
+    const dest = { concat: [payload('ip', 'daddr'), payload('tcp', 'dport')] };
     if (fam === 'bridge') {
       if (!opts.bridgeMac) throw new Error('steering on a bridge needs the bridge MAC');
+      // Renewed by the gateway's heartbeat: when it stops, the leases expire and frames stay on the bridge.
+      set('gw_live', ['ipv4_addr', 'inet_service'], ['timeout']);
       cmds.push({ add: { chain: { ...t, name: 'steer', type: 'filter', hook: 'prerouting', prio: -200, policy: 'accept' } } });
       // A temporary permit overrides the groups, the gateway's checks included: such flows stay on the bridge.
       rule('steer', [match(FLOW, '@permits'), { accept: null }], 'permitted flows bypass the gateway');
+      rule('steer', [match(payload('ip', 'saddr'), gw, '!='), match({ meta: { key: 'l4proto' } }, 'tcp'), match(dest, '@gw_live'),
+        { mangle: { key: { meta: { key: 'mark' } }, value: STEER_MARK } }, { mangle: { key: { meta: { key: 'pkttype' } }, value: 'host' } },
+        { mangle: { key: payload('ether', 'daddr'), value: opts.bridgeMac } }], 'steer live gateway targets');
     }
-    // DNAT lives in the IP layer; on a bridge the steer chain first hands the frame up to it.
+    // DNAT lives in the IP layer; the port comes from the gateway's own leases (server . port → its listener).
     cmds.push({ add: { table: { family: 'ip', name: TABLE } } }, { delete: { table: { family: 'ip', name: TABLE } } }, { add: { table: { family: 'ip', name: TABLE } } });
+    cmds.push({ add: { map: { family: 'ip', table: TABLE, name: 'gw_port', type: ['ipv4_addr', 'inet_service'], map: 'inet_service', flags: ['timeout'] } } });
     cmds.push({ add: { chain: { family: 'ip', table: TABLE, name: 'steer_nat', type: 'nat', hook: 'prerouting', prio: -100, policy: 'accept' } } });
-    for (const s of opts.steer) {
-      const to = [match(payload('ip', 'daddr'), s.server), match(payload('tcp', 'dport'), s.port)];
-      // With br_netfilter, bridged packets cross the IP hooks too: DNAT only what the steer chain marked.
-      const marked = fam === 'bridge' ? [match({ meta: { key: 'mark' } }, STEER_MARK)] : [];
-      if (fam === 'bridge') rule('steer', [match(payload('ip', 'saddr'), s.listenIp, '!='), ...to, { mangle: { key: { meta: { key: 'mark' } }, value: STEER_MARK } }, { mangle: { key: { meta: { key: 'pkttype' } }, value: 'host' } }, { mangle: { key: payload('ether', 'daddr'), value: opts.bridgeMac } }], `steer ${s.server}:${s.port} to the gateway`);
-      cmds.push({ add: { rule: { family: 'ip', table: TABLE, chain: 'steer_nat', expr: [...marked, ...to, { dnat: { addr: s.listenIp, port: s.listenPort } }] } } });
-    }
+    // With br_netfilter, bridged packets cross the IP hooks too: DNAT only what the steer chain marked.
+    const marked = fam === 'bridge' ? [match({ meta: { key: 'mark' } }, STEER_MARK)] : [];
+    cmds.push({ add: { rule: { family: 'ip', table: TABLE, chain: 'steer_nat', expr: [...marked, match({ meta: { key: 'l4proto' } }, 'tcp'), { dnat: { addr: gw, port: { map: { key: dest, data: '@gw_port' } } } }] } } });
   }
 
   // Blocked sources are cut before anything else, steering to the gateway included.

@@ -33,6 +33,9 @@ function loadJson(target: NftTarget, doc: unknown): void {
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
+/** Sets and maps whose elements change at run time: carried over by an apply, never compared. */
+const DYNAMIC = new Set(['blocklist', 'permits', 'gw_live', 'gw_port']);
+
 /** Weir's tables as loaded now (both the filter table and the steering NAT table), or [] when absent. */
 export function loadedObjects(target: NftTarget): Obj[] {
   const out: Obj[] = [];
@@ -54,8 +57,10 @@ function fingerprint(objs: Obj[]): Set<string> {
       lines.add(`rule ${cmd.rule.family} ${cmd.rule.chain} ${canon(expr)}`);
     } else if (cmd.set) {
       lines.add(`set ${cmd.set.family} ${cmd.set.name} ${canon(cmd.set.type)}`);
-      // The dynamic sets (blocklist, permits) change at run time; they are carried over, not compared.
-      if (cmd.set.name !== 'blocklist' && cmd.set.name !== 'permits') for (const e of (cmd.set.elem ?? []) as unknown[]) lines.add(`elem ${cmd.set.name} ${canon(e)}`);
+      // The dynamic sets (blocklist, permits, gateway leases) change at run time; they are carried over, not compared.
+      if (!DYNAMIC.has(cmd.set.name)) for (const e of (cmd.set.elem ?? []) as unknown[]) lines.add(`elem ${cmd.set.name} ${canon(e)}`);
+    } else if (cmd.map) {
+      lines.add(`map ${cmd.map.family} ${cmd.map.name} ${canon(cmd.map.type)} ${canon(cmd.map.map)}`);
     } else if (cmd.chain) lines.add(`chain ${cmd.chain.family} ${cmd.chain.name} ${cmd.chain.hook ?? ''}`);
   }
   return lines;
@@ -88,7 +93,9 @@ export function applyRuleset(target: NftTarget, r: CompiledRuleset): ApplyResult
   const added = [...want].filter((l) => !have.has(l));
   const removed = [...have].filter((l) => !want.has(l));
   if (before.length > 0 && added.length === 0 && removed.length === 0) return { changed: false, added, removed };
-  const carried = carryDynamic(before, target.family);
+  // Carry only into sets the new ruleset still has (a ruleset without steering has no gateway leases).
+  const defined = new Set(r.json.nftables.map((c) => { const a = (c as Obj).add; const x = a?.set ?? a?.map; return x ? `${x.family} ${x.name}` : ''; }));
+  const carried = carryDynamic(before, target.family).filter((c) => { const e = (c as Obj).add.element; return defined.has(`${e.family} ${e.name}`); });
   const extraTables = before.some((o) => o.table?.family === 'ip') && !r.json.nftables.some((c) => (c as Obj).add?.table?.family === 'ip')
     ? [{ add: { table: { family: 'ip', name: TABLE } } }, { delete: { table: { family: 'ip', name: TABLE } } }] : [];
   loadJson(target, { nftables: [...extraTables, ...r.json.nftables, ...carried] });
@@ -101,16 +108,22 @@ export function applyRuleset(target: NftTarget, r: CompiledRuleset): ApplyResult
   return { changed: true, added, removed };
 }
 
-/** Elements of the blocklist and permits with the time they have left. */
+/** Elements of the dynamic sets (blocklist, permits, gateway leases) with the time they have left. */
 function carryDynamic(objs: Obj[], family: NftFamily): unknown[] {
   const out: unknown[] = [];
   for (const o of objs) {
-    const s = o.set;
-    if (!s || s.family !== family || (s.name !== 'blocklist' && s.name !== 'permits') || !s.elem) continue;
-    const elem = (s.elem as Obj[]).map((e) => (e.elem ? { elem: { val: e.elem.val, timeout: Math.max(1, Math.ceil(e.elem.expires ?? e.elem.timeout ?? 1)) } } : e));
-    out.push({ add: { element: { family, table: TABLE, name: s.name, elem } } });
+    const s = o.set ?? o.map;
+    if (!s || !DYNAMIC.has(s.name) || !s.elem || (s.family !== family && s.family !== 'ip')) continue;
+    out.push({ add: { element: { family: s.family, table: TABLE, name: s.name, elem: (s.elem as unknown[]).map(withTimeLeft) } } });
   }
   return out;
+}
+
+/** A listed element (or map entry [element, data]) with its remaining time as the timeout to load. */
+function withTimeLeft(e: unknown): unknown {
+  if (Array.isArray(e)) return [withTimeLeft(e[0]), e[1]];
+  const x = e as Obj;
+  return x.elem ? { elem: { val: x.elem.val, timeout: Math.max(1, Math.ceil(x.elem.expires ?? x.elem.timeout ?? 1)) } } : e;
 }
 
 /** Put a listed ruleset back (objects as `nft -j list` gives them, re-added in order). */
@@ -121,7 +134,7 @@ function restore(target: NftTarget, objs: Obj[]): void {
     const [kind, body] = Object.entries(o)[0] as [string, Obj];
     const { handle: _h, ...rest } = body;
     if (kind === 'rule') rest.expr = (rest.expr as Obj[]).map((e) => ('counter' in e ? { counter: null } : e));
-    if (kind === 'set' && rest.elem) rest.elem = (rest.elem as Obj[]).map((e) => (e.elem ? { elem: { val: e.elem.val, timeout: Math.max(1, Math.ceil(e.elem.expires ?? 1)) } } : e));
+    if ((kind === 'set' || kind === 'map') && rest.elem) rest.elem = (rest.elem as unknown[]).map(withTimeLeft);
     cmds.push({ add: { [kind]: rest } });
   }
   loadJson(target, { nftables: cmds });
@@ -159,14 +172,21 @@ export interface EnforcementStatus {
   permits: Array<{ flow: string; expiresIn: number | null }>;
   /** Packets and bytes per commented rule (drops, would-block logs). */
   counters: Array<{ rule: string; packets: number; bytes: number }>;
+  /** Servers the ruleset steers to the gateway, and those whose lease the gateway holds right now. */
+  steered: string[];
+  live: string[];
 }
 
 export function status(target: NftTarget): EnforcementStatus {
   const objs = loadedObjects(target);
-  const out: EnforcementStatus = { loaded: objs.length > 0, blocked: [], permits: [], counters: [] };
+  const out: EnforcementStatus = { loaded: objs.length > 0, blocked: [], permits: [], counters: [], steered: [], live: [] };
+  const pair = (e: Obj): string => { const v = (e.elem?.val ?? e) as Obj; return Array.isArray(v.concat) ? `${String(v.concat[0])}:${String(v.concat[1])}` : canon(v); };
   for (const o of objs) {
     if (o.set?.name === 'blocklist') for (const e of (o.set.elem ?? []) as Obj[]) out.blocked.push({ ip: String(e.elem?.val ?? e), expiresIn: e.elem?.expires ?? null });
     if (o.set?.name === 'permits') for (const e of (o.set.elem ?? []) as Obj[]) out.permits.push({ flow: canon(e.elem?.val ?? e), expiresIn: e.elem?.expires ?? null });
+    if (o.set?.name === 'gw_steered') for (const e of (o.set.elem ?? []) as Obj[]) out.steered.push(pair(e));
+    if (o.set?.name === 'gw_live') for (const e of (o.set.elem ?? []) as Obj[]) out.live.push(pair(e));
+    if (o.map?.name === 'gw_port' && target.family !== 'bridge') for (const e of (o.map.elem ?? []) as Obj[][]) out.live.push(pair(e[0]!));
     if (o.rule) {
       const c = (o.rule.expr as Obj[]).find((e) => 'counter' in e)?.counter as { packets: number; bytes: number } | undefined;
       if (c) out.counters.push({ rule: String(o.rule.comment ?? o.rule.chain), packets: c.packets, bytes: c.bytes });

@@ -1,10 +1,16 @@
 import type { Message } from '../dissect/message.js';
+import type { FunctionCategory } from '../dissect/protocol.js';
+import { classifies, functionCategory } from '../dissect/registry.js';
 import { HostSet, parseCidr, type Cidr } from './hosts.js';
 import type { ContextGroup, Policy, TimeWindow, Zone } from './model.js';
 import { dayMask, inWindow, LocalClock } from './windows.js';
 
 /** Why a policy would refuse traffic. */
-export type BlockReason = 'no_rule' | 'outside_window' | 'function_not_allowed' | 'write_not_allowed' | 'address_not_allowed' | 'protocol_not_allowed';
+export type BlockReason = 'no_rule' | 'outside_window' | 'function_not_allowed' | 'write_not_allowed' | 'address_not_allowed' | 'protocol_not_allowed'
+  | 'unknown_function' | 'malformed_pdu' | 'not_a_request';
+
+/** What a read-only group admits: requests that read, identify, run the session or diagnose without change. */
+export const READ_ONLY_CATEGORIES: ReadonlySet<FunctionCategory> = new Set(['read', 'identity', 'session', 'diagnostic']);
 
 export interface CompiledGroup {
   g: ContextGroup;
@@ -15,6 +21,11 @@ export interface CompiledGroup {
   windows: Array<{ w: TimeWindow; mask: number; clock: LocalClock }>;
   /** Addresses per space as sorted [lo, hi] ranges. */
   addresses: Map<string, Array<[number, number]>> | null;
+  /**
+   * Checked request by request by the inline gateway (a TCP protocol whose file classifies its requests): such
+   * groups refuse what a real client never sends — malformed PDUs, unknown functions, responses.
+   */
+  inspected: boolean;
 }
 
 /** What the policy says about one flow (client → server, transport, server port), worked out once per flow. */
@@ -60,6 +71,7 @@ export class CompiledPolicy {
       functions: g.functions ? new Set(g.functions) : null,
       windows: (g.windows ?? []).map((n) => windows.get(n)!).filter(Boolean),
       addresses: g.addresses ? new Map(Object.entries(g.addresses).map(([k, v]) => [k, [...v].sort((a, b) => a[0] - b[0])])) : null,
+      inspected: isInspected(g),
     }));
     this.conduits = new Map(policy.conduits.map((c) => [c.name, c]));
     // Most groups name single servers: index them by address so a policy of thousands of groups stays cheap.
@@ -161,16 +173,35 @@ export function messageVerdict(r: FlowRules, m: Message): CompiledGroup | BlockR
   return reason;
 }
 
-const RANK: Record<BlockReason, number> = { no_rule: 0, outside_window: 1, protocol_not_allowed: 2, function_not_allowed: 3, write_not_allowed: 4, address_not_allowed: 5 };
+const RANK: Record<BlockReason, number> = {
+  no_rule: 0, outside_window: 1, protocol_not_allowed: 2, not_a_request: 3, malformed_pdu: 4, unknown_function: 5,
+  function_not_allowed: 6, write_not_allowed: 7, address_not_allowed: 8,
+};
+
+/** Whether the gateway checks a group request by request (see CompiledGroup.inspected). */
+export function isInspected(g: ContextGroup): boolean {
+  return g.protocol !== undefined && g.transport === 'tcp' && classifies(g.protocol);
+}
 
 function groupRefuses(c: CompiledGroup, m: Message): BlockReason | null {
   const g = c.g;
-  if (g.protocol === undefined) return g.access === 'read-only' && m.write ? 'write_not_allowed' : null;
+  const category = functionCategory(m);
+  // Clients send requests (and link upkeep such as an IEC 104 TESTFR confirmation); anything else from them
+  // is not what a real client sends on an inspected conduit.
+  if (m.role !== 'request' && category !== 'session' && c.inspected) return 'not_a_request';
+  if (m.role === 'response') return null;
+  // Read-only is an allow-list: what the protocol's file does not call a read is refused.
+  const readOnly = g.access === 'read-only';
+  if (g.protocol === undefined) return readOnlyRefusal(g, category);
   const same = m.protocol === g.protocol;
   if (!same && FAMILY[m.protocol] !== g.protocol && FAMILY[g.protocol] !== m.protocol) return 'protocol_not_allowed';
+  if (c.inspected && m.anomaly !== null) return 'malformed_pdu';
+  const listed = same && c.functions !== null && m.func >= 0 && c.functions.has(m.func);
   // Function and address lists speak the group protocol's language; other layers of the family pass.
-  if (same && c.functions !== null && m.func >= 0 && !c.functions.has(m.func)) return 'function_not_allowed';
-  if (g.access === 'read-only' && m.write) return 'write_not_allowed';
+  if (same && c.functions !== null && m.func >= 0 && !listed) return 'function_not_allowed';
+  // A function the protocol's file does not know is only let through where the group names its code.
+  if (c.inspected && category === 'unknown' && !listed) return 'unknown_function';
+  if (readOnly && !READ_ONLY_CATEGORIES.has(category)) return 'write_not_allowed';
   if (!same) return null;
   if (c.addresses !== null && m.targets !== null) {
     for (const t of m.targets) {
@@ -180,6 +211,10 @@ function groupRefuses(c: CompiledGroup, m: Message): BlockReason | null {
     }
   }
   return null;
+}
+
+function readOnlyRefusal(g: ContextGroup, category: FunctionCategory): BlockReason | null {
+  return g.access === 'read-only' && !READ_ONLY_CATEGORIES.has(category) ? 'write_not_allowed' : null;
 }
 
 /** Whether sorted ranges cover lo..hi entirely (adjacent ranges join). */

@@ -1,7 +1,8 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import jsYaml from 'js-yaml';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
-import { functionCode, namedProtocols } from '../dissect/function-names.js';
+import { functionCode, functionLabel, namedProtocols } from '../dissect/function-names.js';
+import { functionCodeCategory } from '../dissect/registry.js';
 import type { PolicyError } from './errors.js';
 import { HostSet, parseCidr } from './hosts.js';
 import type { AddressRanges, ApproverRole, ContextGroup, Policy, TimeWindow, Weekday, Zone, ZoneMode } from './model.js';
@@ -298,6 +299,15 @@ class Checker {
           if (proto !== undefined && namedProtocols().includes(proto)) this.err(['groups', i, 'functions', j], `'${f}' is not a ${proto} function`);
           else if (proto !== undefined) this.err(['groups', i, 'functions', j], `${proto} functions are given by number`);
         } else functions!.push(code);
+      });
+    }
+    // Read-only (also by default) admits only reads: a listed function that changes the device contradicts it.
+    if (functions !== undefined && proto !== undefined && (g.access ?? 'read-only') === 'read-only') {
+      functions.forEach((f, j) => {
+        const cat = functionCodeCategory(proto, f);
+        if (cat === 'write' || cat === 'control' || cat === 'program' || cat === 'config') {
+          this.err(['groups', i, 'functions', j], `${functionLabel(proto, f) ?? f} is a ${cat} function, but the group is read-only${g.access === undefined ? ' (the default)' : ''}: set \`access: read-write\` or remove it`);
+        }
       });
     }
     let addresses: AddressRanges | undefined;

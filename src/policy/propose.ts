@@ -4,6 +4,8 @@ import type { Asset, AssetRole, Edge } from '../discover/model.js';
 import { RangeSet } from '../discover/ranges.js';
 import { PROTOCOL_PORTS } from './load.js';
 import type { AddressRanges, ContextGroup, Conduit, NamedAsset, Policy, Zone } from './model.js';
+import { functionCodeCategory } from '../dissect/registry.js';
+import { READ_ONLY_CATEGORIES } from './evaluate.js';
 
 /** IEC 62443 style tiers: controllers in one zone, the people and servers that supervise them in another. */
 const TIER: Record<AssetRole, 'control' | 'supervisory' | 'other'> = {
@@ -98,7 +100,7 @@ function groupsFor(e: EdgeProfile, client: string, server: string, conduit: stri
       const rs = set.toArray();
       addresses[space] = rs.length > MAX_RANGES ? [[rs[0]![0], rs.at(-1)![1]]] : rs;
     }
-    const writes = wrote || Object.keys(e.writes).length > 0 || e.functions.some((k) => WRITE_FUNCS.has(k));
+    const writes = wrote || Object.keys(e.writes).length > 0 || e.functions.some(changesDevice);
     return {
       name: `${client}-to-${server}-${protocol}`,
       description: `learned: ${e.requests} requests${e.pollInterval ? `, polled every ${e.pollInterval.toFixed(2)} s` : ''}`,
@@ -108,8 +110,14 @@ function groupsFor(e: EdgeProfile, client: string, server: string, conduit: stri
   });
 }
 
-/** Function keys that write even when no address is visible (S7 write var, DNP3 operate, Modbus writes, CIP set). */
-const WRITE_FUNCS = new Set(['modbus:5', 'modbus:6', 'modbus:15', 'modbus:16', 'modbus:22', 'modbus:23', 's7comm:5', 'dnp3:3', 'dnp3:4', 'dnp3:5', 'dnp3:6', 'cip:16', 'cip:77']);
+/**
+ * Whether a learned function key ('protocol:code') is one a read-only group refuses: writes, control, program
+ * transfer, configuration, and codes whose meaning depends on a sub-function the baseline does not keep.
+ */
+function changesDevice(key: string): boolean {
+  const at = key.lastIndexOf(':');
+  return !READ_ONLY_CATEGORIES.has(functionCodeCategory(key.slice(0, at), Number(key.slice(at + 1))));
+}
 
 function describeTier(t: string): string {
   return t === 'control' ? 'controllers and field devices (Purdue level 1)' : t === 'supervisory' ? 'HMIs, SCADA, historians and engineering workstations (level 2)' : 'other hosts seen on the control network';

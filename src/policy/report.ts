@@ -5,9 +5,12 @@ const REASON: Record<BlockReason, string> = {
   no_rule: 'no context group allows this flow',
   outside_window: 'outside the time windows of its group',
   function_not_allowed: 'function not allowed',
-  write_not_allowed: 'write on a read-only group',
+  write_not_allowed: 'changes the device, and the group is read-only',
   address_not_allowed: 'address outside the allowed ranges',
   protocol_not_allowed: 'protocol not allowed on this port',
+  unknown_function: 'function unknown to Weir and not named by the group',
+  malformed_pdu: 'malformed request (no real client sends it)',
+  not_a_request: 'a client sent something that is not a request',
 };
 
 /** A blocked flow for people: one entry, or many refused connection attempts of one pair folded into one row. */

@@ -121,7 +121,7 @@ export class Simulator {
   onMessage(m: Message): void {
     this.messages++;
     const f = this.current;
-    if (f === undefined || m.transport === 'l2' || !this.toServer || m.role === 'response') return;
+    if (f === undefined || m.transport === 'l2' || !this.toServer) return;
     const r = f.rules;
     if (r.open || r.zone === null || r.groups.length === 0) return;
     const v = messageVerdict(r, m);

@@ -9,7 +9,7 @@ import { parsePolicy } from '../../src/policy/load.js';
 import { CompiledPolicy } from '../../src/policy/evaluate.js';
 import type { TimeWindow } from '../../src/policy/model.js';
 import { compileRuleset, utcOffsetOf, utcSpans } from '../../src/enforce/nft-ruleset.js';
-import { gatewayTargets } from '../../src/enforce/steer.js';
+import { enforcementPlan, gatewayTargets } from '../../src/enforce/steer.js';
 import { applyRuleset, blockSource, removeRuleset, status } from '../../src/enforce/nft.js';
 import { canBuildLab } from '../lab/plant.js';
 
@@ -67,9 +67,39 @@ test('the ruleset holds the groups of active zones as set elements, windows as t
   assert.match(text, /"key":"day"}},"right":"Saturday"/);
   assert.match(text, /weir-would-block/);
   assert.doesNotMatch(text, /steer/);
+  // Groups whose servers are a CIDR block are steered server by server (item 6), not widened to a port allow.
   const steer = gatewayTargets(cp, '10.77.0.2');
-  assert.deepEqual(steer.map((s) => `${s.server}:${s.port}>${s.listenPort}/${s.protocol}`), ['10.77.0.21:502>15000/modbus'], 'only enforced servers of protocol groups');
-  assert.match(JSON.stringify(compileRuleset(cp, { family: 'bridge', steer, bridgeMac: '02:00:00:00:00:01' }).json), /"dnat":\{"addr":"10.77.0.2","port":15000\}/);
+  assert.deepEqual(steer.map((s) => `${s.server}:${s.port}/${s.protocol}`), Array.from({ length: 14 }, (_, i) => `10.77.0.${17 + i}:502/modbus`), 'enforced servers of protocol groups, the /28 expanded');
+  const steered = JSON.stringify(compileRuleset(cp, { family: 'bridge', steer: { gatewayIp: '10.77.0.2', targets: steer }, bridgeMac: '02:00:00:00:00:01' }).json);
+  assert.match(steered, /"dnat":\{"addr":"10.77.0.2","port":\{"map":\{"key":\{"concat":\[\{"payload":\{"protocol":"ip","field":"daddr"\}\},\{"payload":\{"protocol":"tcp","field":"dport"\}\}\]\},"data":"@gw_port"\}\}\}/, 'the listener port comes from the gateway\'s own leases');
+  assert.match(steered, /"right":"@gw_live"/, 'steering only while the gateway renews its leases');
+});
+
+test('enforcement plan: limits nothing would check are refused by name, never widened to a port allow (item 6)', () => {
+  const r = parsePolicy(`weir: policy/1
+zones:
+  - { name: sup, members: [10.0.0.0/28], mode: monitor }
+  - { name: ctl, members: [10.0.1.0/29], mode: enforce }
+conduits: [{ name: c, from: sup, to: ctl }]
+groups:
+  - { name: modbus-zone, conduit: c, clients: [10.0.0.10], servers: [ctl], protocol: modbus }
+  - { name: iec104, conduit: c, clients: [10.0.0.10], servers: [10.0.1.2], protocol: iec104, functions: [100] }
+  - { name: dnp3-udp, conduit: c, clients: [10.0.0.10], servers: [10.0.1.3], protocol: dnp3, transport: udp }
+  - { name: bacnet-whole, conduit: c, clients: [10.0.0.10], servers: [10.0.1.4], protocol: bacnet, access: read-write }
+  - { name: no-protocol, conduit: c, clients: [10.0.0.10], servers: [10.0.1.5], ports: [8080] }
+  - { name: no-protocol-rw, conduit: c, clients: [10.0.0.10], servers: [10.0.1.5], ports: [22], access: read-write }
+`, 'p.yaml');
+  assert.ok(r.ok, JSON.stringify(!r.ok && r.errors));
+  const cp = new CompiledPolicy(r.policy);
+  const plan = enforcementPlan(cp, '10.0.0.2');
+  assert.deepEqual(plan.targets.map((x) => `${x.server}:${x.port}/${x.protocol}`), [
+    '10.0.1.1:502/modbus', '10.0.1.2:502/modbus', '10.0.1.2:2404/iec104', '10.0.1.3:502/modbus', '10.0.1.4:502/modbus', '10.0.1.5:502/modbus', '10.0.1.6:502/modbus',
+  ]);
+  assert.deepEqual(plan.unenforceable.map((u) => u.group), ['dnp3-udp', 'no-protocol']);
+  assert.deepEqual(plan.portLevel.map((u) => u.group), ['bacnet-whole', 'no-protocol-rw']);
+  const none = enforcementPlan(cp, null);
+  assert.ok(none.unenforceable.some((u) => u.group === 'modbus-zone' && /no gateway/.test(u.why)), 'without a gateway, protocol groups are not silently port-level');
+  assert.ok(enforcementPlan(cp, null, { portLevelOk: true }).portLevel.some((u) => u.group === 'modbus-zone'), 'unless the people applying accept it');
 });
 
 test('nft accepts the compiled ruleset (check mode, in a namespace of its own)', (t) => {
@@ -83,7 +113,7 @@ test('nft accepts the compiled ruleset (check mode, in a namespace of its own)',
   try {
     const cp = policy();
     for (const family of ['bridge', 'inet'] as const) {
-      const rs = compileRuleset(cp, { family, steer: gatewayTargets(cp, '10.77.0.2'), bridgeMac: '02:00:00:00:00:01' });
+      const rs = compileRuleset(cp, { family, steer: { gatewayIp: '10.77.0.2', targets: gatewayTargets(cp, '10.77.0.2') }, bridgeMac: '02:00:00:00:00:01' });
       const f = path.join(dir, `${family}.json`);
       writeFileSync(f, JSON.stringify(rs.json));
       execFileSync('ip', ['netns', 'exec', ns, 'nft', '-c', '-j', '-f', f], { env: { ...process.env, TZ: 'UTC' } });

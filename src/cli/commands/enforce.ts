@@ -1,16 +1,16 @@
 import { execFileSync } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createHash } from 'node:crypto';
 import type { Command } from 'commander';
 import { openStore } from '../../store/db.js';
 import { appendAudit } from '../../store/audit-store.js';
 import type { Policy } from '../../policy/model.js';
 import { parseDuration } from '../../policy/load.js';
-import { CompiledPolicy } from '../../policy/evaluate.js';
-import { compileRuleset, type NftFamily } from '../../enforce/nft-ruleset.js';
-import { applyRuleset, blockSource, permitFlow, removeRuleset, status, unblockSource, type NftTarget } from '../../enforce/nft.js';
-import { gatewayTargets } from '../../enforce/steer.js';
-import { Gateway } from '../../enforce/gateway/gateway.js';
+import type { NftFamily } from '../../enforce/nft-ruleset.js';
+import { blockSource, permitFlow, removeRuleset, status, unblockSource, type NftTarget } from '../../enforce/nft.js';
 import type { DenyMode } from '../../enforce/gateway/inspector.js';
+import { DEFAULT_STATE_DIR, describeGateway, gatewayState, readApplied } from '../../enforce/state.js';
+import { applyEnforcement } from '../enforce-apply.js';
+import { appliedSource, runGateway } from '../gateway-runner.js';
 import { activePolicy } from '../../respond/change-control.js';
 import { readPolicyFile } from './policy.js';
 
@@ -21,15 +21,18 @@ function target(o: TargetOpts): NftTarget {
   return { family: o.family as NftFamily, netns: o.netns };
 }
 
-/** The policy to enforce: a file, or the store's active (approved and applied) policy. */
-function policyFrom(o: { policy?: string; db?: string }): Policy {
-  if (o.policy) return readPolicyFile(o.policy).policy;
+/** The policy to enforce, with its text and hash: a file, or the store's active (approved and applied) policy. */
+function policyFrom(o: { policy?: string; db?: string }): { policy: Policy; text: string; source: string; sha: string } {
+  if (o.policy) {
+    const r = readPolicyFile(o.policy);
+    return { policy: r.policy, text: r.text, source: o.policy, sha: createHash('sha256').update(r.text).digest('hex') };
+  }
   if (!o.db) throw new Error('give --policy FILE or --db STORE (its active policy)');
   const db = openStore(o.db);
   try {
     const a = activePolicy(db);
     if (a === null) throw new Error(`no active policy in ${o.db}: submit, approve and apply one first`);
-    return a.policy;
+    return { policy: a.policy, text: a.text, source: `${o.db} (active policy)`, sha: a.sha };
   } finally {
     db.close();
   }
@@ -56,33 +59,53 @@ export function registerEnforce(program: Command): void {
   const enforce = program.command('enforce').description('nftables enforcement of the zones in simulate and enforce mode');
 
   withTarget(enforce.command('apply'))
-    .description('compile the policy and load it atomically (unchanged rulesets are left alone)')
+    .description('compile the policy and load it atomically; a running gateway switches to it first (unchanged rulesets are left alone)')
     .option('--policy <file>', 'policy file (default: the active policy in --db)')
     .option('--db <db>', 'store with the active policy; the apply is audited there')
     .option('--as <user>', 'who applies it (audit)')
     .option('--gateway-ip <ip>', 'steer protocol traffic of enforced servers to the gateway at this address')
     .option('--bridge <iface>', 'bridge the gateway listens on (bridge family)', 'br0')
+    .option('--port-level-ok', 'without --gateway-ip: accept that protocol groups are enforced by client, server and port only')
+    .option('--state-dir <dir>', 'runtime state of this enforcement host (applied policy, gateway health)', DEFAULT_STATE_DIR)
     .option('--dry-run', 'print the nftables JSON instead of loading it')
-    .action((o: TargetOpts & { policy?: string; db?: string; as?: string; gatewayIp?: string; bridge: string; dryRun?: boolean }) => {
-      const cp = new CompiledPolicy(policyFrom(o));
+    .action(async (o: TargetOpts & { policy?: string; db?: string; as?: string; gatewayIp?: string; bridge: string; portLevelOk?: boolean; stateDir: string; dryRun?: boolean }) => {
       const t = target(o);
-      const steer = o.gatewayIp ? gatewayTargets(cp, o.gatewayIp) : [];
-      const rs = compileRuleset(cp, { family: t.family, steer, bridgeMac: steer.length && t.family === 'bridge' ? bridgeMac(o.bridge, o.netns) : undefined });
+      const src = policyFrom(o);
+      const out = await applyEnforcement({
+        target: t, source: src, actor: o.as ?? process.env.USER ?? 'unknown', gatewayIp: o.gatewayIp ?? null, bridgeMac: () => bridgeMac(o.bridge, o.netns),
+        stateDir: o.stateDir, portLevelOk: o.portLevelOk === true, dryRun: o.dryRun === true,
+      });
+      const rs = out.ruleset;
       for (const w of rs.warnings) process.stderr.write(`warning: ${w}\n`);
       if (o.dryRun) { process.stdout.write(`${JSON.stringify(rs.json, null, 1)}\n`); return; }
-      const r = applyRuleset(t, rs);
-      audit(o, 'enforcement.applied', 'nftables', { changed: r.changed, added: r.added.length, removed: r.removed.length, enforced: rs.enforced, simulated: rs.simulated, steered: steer.length });
+      const r = out.result!;
+      const steered = out.plan.targets.length;
+      audit(o, 'enforcement.applied', 'nftables', { policy: src.sha.slice(0, 12), changed: r.changed, added: r.added.length, removed: r.removed.length, enforced: rs.enforced, simulated: rs.simulated, steered, port_level: out.plan.portLevel.map((g) => g.group), gateway: out.gateway });
       process.stdout.write(r.changed
-        ? `loaded: ${r.added.length} rules/elements added, ${r.removed.length} removed; enforcing ${rs.enforced.join(', ') || 'no zone'}; simulating ${rs.simulated.join(', ') || 'no zone'}${steer.length ? `; ${steer.length} server(s) steered to the gateway` : ''}\n`
+        ? `loaded: ${r.added.length} rules/elements added, ${r.removed.length} removed; enforcing ${rs.enforced.join(', ') || 'no zone'}; simulating ${rs.simulated.join(', ') || 'no zone'}${steered ? `; ${steered} server(s) steered to the gateway` : ''}\n`
         : 'unchanged: the loaded ruleset already matches the policy\n');
+      for (const g of out.plan.portLevel) process.stdout.write(`  port-level only: group ${g.group} (${g.why})\n`);
+      if (steered > 0) process.stdout.write(out.gateway === 'reloaded' ? '  the running gateway switched to this policy first\n'
+        : `  no gateway runs yet: until \`weir gateway --listen ${o.gatewayIp}\` starts, these servers are reached directly (uninspected; the allowlists hold)\n`);
     });
 
   withTarget(enforce.command('status'))
     .option('--json', 'print JSON')
-    .action((o: TargetOpts & { json?: boolean }) => {
+    .option('--state-dir <dir>', 'runtime state of this enforcement host', DEFAULT_STATE_DIR)
+    .action((o: TargetOpts & { json?: boolean; stateDir: string }) => {
       const s = status(target(o));
-      if (o.json) { process.stdout.write(`${JSON.stringify(s, null, 1)}\n`); return; }
+      const gw = gatewayState(o.stateDir);
+      const applied = readApplied(o.stateDir);
+      // Steering set up but no lease held: whatever the gateway's record says, traffic is not inspected now.
+      const uninspected = s.steered.length > 0 && s.live.length === 0;
+      const gateway = uninspected && gw.state === 'up' ? { state: 'down' as const, since: gw.health.beatAt, health: gw.health } : gw;
+      if (o.json) { process.stdout.write(`${JSON.stringify({ ...s, applied: applied && { sha: applied.sha, source: applied.source, appliedAt: applied.appliedAt, actor: applied.actor }, gateway, uninspected }, null, 1)}\n`); return; }
       if (!s.loaded) { process.stdout.write('no Weir ruleset loaded\n'); return; }
+      if (applied) process.stdout.write(`policy: ${applied.sha.slice(0, 12)} from ${applied.source}, applied ${applied.appliedAt} by ${applied.actor}\n`);
+      if (s.steered.length > 0) {
+        process.stdout.write(`${describeGateway(gateway)}\n`);
+        if (uninspected) process.stdout.write(`  ${s.steered.length} steered server port(s) reached directly: traffic passing uninspected${gateway.state === 'down' ? ` since ${gateway.since}` : ''}\n`);
+      }
       process.stdout.write(`blocked sources: ${s.blocked.map((b) => `${b.ip}${b.expiresIn !== null ? ` (${b.expiresIn} s left)` : ''}`).join(', ') || 'none'}\n`);
       process.stdout.write(`permits: ${s.permits.length}\n`);
       for (const c of s.counters) if (c.packets > 0) process.stdout.write(`  ${c.rule}: ${c.packets} packets\n`);
@@ -133,28 +156,25 @@ export function registerEnforce(program: Command): void {
     });
 
   program.command('gateway')
-    .description('run the protocol-aware inline gateway (Modbus, S7comm, DNP3, EtherNet/IP); fails open')
-    .option('--policy <file>', 'policy file (default: the active policy in --db)')
+    .description('run the protocol-aware inline gateway (Modbus, S7comm, DNP3, EtherNet/IP, IEC 104): refused requests never pass; its own faults fail open')
+    .option('--policy <file>', 'policy file (default: what `enforce apply` loaded, from --state-dir)')
     .option('--db <db>', 'store with the active policy')
     .requiredOption('--listen <ip>', 'address the steered traffic arrives at (the --gateway-ip of enforce apply)')
+    .option('--family <family>', 'bridge (the host bridges plant segments) or inet (it routes)', 'bridge')
+    .option('--state-dir <dir>', 'runtime state of this enforcement host', DEFAULT_STATE_DIR)
     .option('--deny <mode>', 'exception (answer refused Modbus requests) or drop', 'exception')
-    .option('--budget-us <n>', 'inspection time budget per PDU; beyond it the PDU passes (fail-open)', '2000')
+    .option('--budget-us <n>', 'inspection time per PDU beyond which a slow_inspection event is logged (the verdict holds)', '2000')
+    .option('--rate <n>', 'requests per second one client may send through the gateway (refusals cost 50)', '2000')
     .option('--log <file>', 'append JSON-line events here instead of stdout')
+    .option('--log-max-mb <n>', 'rotate the log beyond this size', '64')
     .option('--inject-fault <kind>', 'test only: make inspection throw, to prove the gateway fails open')
-    .action(async (o: { policy?: string; db?: string; listen: string; deny: string; budgetUs: string; log?: string; injectFault?: string }) => {
+    .action(async (o: { policy?: string; db?: string; listen: string; family: string; stateDir: string; deny: string; budgetUs: string; rate: string; log?: string; logMaxMb: string; injectFault?: string }) => {
       if (o.deny !== 'exception' && o.deny !== 'drop') throw new Error('--deny is exception or drop');
-      const cp = new CompiledPolicy(policyFrom(o));
-      const targets = gatewayTargets(cp, o.listen);
-      if (targets.length === 0) throw new Error('no server to guard: the policy has no enforced zone with protocol groups the gateway reads');
-      const sink = o.log ? createWriteStream(o.log, { flags: 'a' }) : process.stdout;
-      const gw = new Gateway({
-        policy: cp, targets, deny: o.deny as DenyMode, budgetMicros: Number(o.budgetUs),
-        log: (e) => sink.write(`${JSON.stringify({ ts: new Date().toISOString(), ...e })}\n`),
+      const load = o.policy || o.db ? () => policyFrom(o) : appliedSource(o.stateDir);
+      await runGateway({
+        listen: o.listen, family: target({ family: o.family }).family, stateDir: o.stateDir, deny: o.deny as DenyMode, budgetMicros: Number(o.budgetUs),
+        rate: Number(o.rate), log: o.log ?? null, logMaxBytes: Number(o.logMaxMb) * 1024 * 1024, load,
         fault: o.injectFault ? () => { throw new Error(`injected fault (${o.injectFault})`); } : undefined,
       });
-      await gw.start();
-      await new Promise<void>((resolve) => { process.once('SIGTERM', resolve); process.once('SIGINT', resolve); });
-      await gw.stop();
-      if (sink !== process.stdout) await new Promise<void>((r) => (sink as NodeJS.WritableStream).end(r));
     });
 }

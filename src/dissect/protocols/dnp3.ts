@@ -2,6 +2,7 @@ import type { DatagramDissector, StreamDissector } from '../protocol.js';
 import { newMessage, type Message, type PduContext, type Target } from '../message.js';
 import { u16le, u32le } from '../bytes.js';
 import { DNP3_FUNCTIONS, DNP3_WRITES, OBJECT_SIZE } from './dnp3-tables.js';
+import { dnp3Category, dnp3LinkControl } from './dnp3-categories.js';
 
 const CRC_TABLE = (() => {
   const t = new Uint16Array(256);
@@ -165,7 +166,7 @@ function objectHeaders(d: Uint8Array, p: number, end: number, m: Message): Targe
   return targets.length ? targets : null;
 }
 
-export const dnp3Tcp: StreamDissector = { protocol: 'dnp3', ports: [20000], pduLength, dissect };
+export const dnp3Tcp: StreamDissector = { protocol: 'dnp3', ports: [20000], pduLength, dissect, category: dnp3Category, linkControl: dnp3LinkControl };
 
 /** DNP3 over UDP: a datagram may hold several link frames. */
 export const dnp3Udp: DatagramDissector = {

@@ -2,6 +2,7 @@ import type { DatagramDissector, StreamDissector } from '../protocol.js';
 import { newMessage, type IdentityFacts, type Message, type PduContext } from '../message.js';
 import { ascii, u16be, u16le, u32le, ipv4String, u32be, hex } from '../bytes.js';
 import { dissectCip } from './cip.js';
+import { enipCategory } from './enip-categories.js';
 
 const COMMANDS: Record<number, string> = {
   0x00: 'NOP', 0x04: 'LIST_SERVICES', 0x63: 'LIST_IDENTITY', 0x64: 'LIST_INTERFACES', 0x65: 'REGISTER_SESSION',
@@ -84,7 +85,7 @@ function listIdentity(m: Message, b: Uint8Array, p: number, end: number): void {
   }
 }
 
-export const enipTcp: StreamDissector = { protocol: 'enip', ports: [44818], pduLength, dissect: encapsulation };
+export const enipTcp: StreamDissector = { protocol: 'enip', ports: [44818], pduLength, dissect: encapsulation, category: enipCategory };
 
 /** UDP 44818 carries encapsulation (ListIdentity broadcasts); UDP 2222 carries class 0/1 I/O in bare CPF. */
 export const enipUdp: DatagramDissector = {

@@ -2,6 +2,7 @@ import type { StreamDissector } from '../protocol.js';
 import { newMessage, type Target } from '../message.js';
 import { u16le, u24le } from '../bytes.js';
 import { CAUSES, ELEMENT_SIZE, TYPE_NAMES, U_FUNCTIONS } from './iec104-tables.js';
+import { iec104Category } from './iec104-categories.js';
 
 /**
  * Command and parameter types change the controlled station (interrogation and read are requests for data,
@@ -16,6 +17,7 @@ function isWrite(type: number): boolean {
 export const iec104: StreamDissector = {
   protocol: 'iec104',
   ports: [2404],
+  category: iec104Category,
   pduLength(b, off, avail) {
     if (avail < 1) return 0;
     if (b[off] !== 0x68) return -1;

@@ -1,6 +1,7 @@
 import type { StreamDissector } from '../protocol.js';
 import { newMessage, type Message, type Target, type IdentityFacts } from '../message.js';
 import { u16be, ascii } from '../bytes.js';
+import { modbusCategory } from './modbus-categories.js';
 
 /** Public Modbus function codes (Modbus Application Protocol v1.1b3), names in Zeek ICSNPP style. */
 export const MODBUS_FUNCTIONS: Record<number, string> = {
@@ -21,6 +22,7 @@ const DIAG_WRITES = new Set([1, 4, 10, 20]);
 export const modbus: StreamDissector = {
   protocol: 'modbus',
   ports: [502],
+  category: modbusCategory,
   pduLength(b, off, avail) {
     if (avail < 8) return avail >= 4 && (b[off + 2] !== 0 || b[off + 3] !== 0) ? -1 : 0;
     if (b[off + 2] !== 0 || b[off + 3] !== 0) return -1;

@@ -3,6 +3,7 @@ import { newMessage, type IdentityFacts, type Message, type PduContext, type Tar
 import { ascii, u16be, u24be } from '../bytes.js';
 import { COTP_DT, parseCotp, tpktLength } from './tpkt-cotp.js';
 import { AREAS, ELEMENT_BYTES, JOB_FUNCTIONS, ROSCTR, USERDATA_GROUPS, USERDATA_SUBFUNCTIONS } from './s7comm-names.js';
+import { cotpLinkControl, s7Category } from './s7comm-categories.js';
 
 const WRITE_FUNCTIONS = new Set([0x05, 0x1a, 0x1b, 0x1c, 0x28, 0x29]);
 
@@ -10,6 +11,8 @@ const WRITE_FUNCTIONS = new Set([0x05, 0x1a, 0x1b, 0x1c, 0x28, 0x29]);
 export const s7comm: StreamDissector = {
   protocol: 's7comm',
   ports: [102],
+  category: s7Category,
+  linkControl: cotpLinkControl,
   pduLength: tpktLength,
   dissect(b, off, len, ctx, toServer, out) {
     const cotp = parseCotp(b, off, len);

@@ -1,129 +1,208 @@
 import net from 'node:net';
 import { streamDissectors } from '../../dissect/registry.js';
 import type { StreamDissector } from '../../dissect/protocol.js';
-import { flowVerdict, type CompiledPolicy } from '../../policy/evaluate.js';
+import { flowVerdict, type CompiledPolicy, type FlowRules } from '../../policy/evaluate.js';
 import type { GatewayTarget } from '../steer.js';
-import { StreamInspector, type DenyMode } from './inspector.js';
+import { StreamInspector, type DenyMode, type InspectorEvent } from './inspector.js';
+import { ClientThrottle, type ThrottleOptions } from './throttle.js';
+import { FailOpenWindows } from './fail-open.js';
 
 export interface GatewayOptions {
   policy: CompiledPolicy;
-  targets: GatewayTarget[];
+  /** Which servers to guard under a policy (recomputed when the policy is reloaded). */
+  targetsOf: (p: CompiledPolicy) => GatewayTarget[];
+  listenIp: string;
   deny: DenyMode;
   budgetMicros: number;
-  /** One structured event per line: denials, refused connections, fail-open windows. */
+  throttle?: Partial<ThrottleOptions>;
+  /** One structured event per call: denials, refused connections, fail-open windows, throttling. */
   log: (event: Record<string, unknown>) => void;
   fault?: () => void;
-  /** Seconds without a fail-open after which its window is closed and summarised. */
+  /** Seconds without a fail-open after which a client's window is closed and summarised. */
   failOpenQuietSeconds?: number;
 }
 
 export interface GatewayStats {
   connections: number;
   refused: number;
+  pdusForwarded: number;
   pdusDenied: number;
   failOpen: number;
+  throttled: number;
 }
 
+interface Listener { target: GatewayTarget; server: net.Server; dissector: StreamDissector; port: number }
+interface Conn { client: net.Socket; upstream: net.Socket; clientIp: string; target: GatewayTarget; inspector: StreamInspector }
+
+const key = (server: string, port: number): string => `${server}:${port}`;
+
 /**
- * The protocol-aware inline gateway: one listener per steered server, a connection to the real server per
- * client connection, every client PDU checked against the policy. Whatever goes wrong in the checking, the
- * PDU goes through and the window of unchecked traffic is logged.
+ * The protocol-aware inline gateway: one listener per steered server (on a port the OS picks; the kernel learns
+ * it from the heartbeat), a connection to the real server per client connection, every client request checked
+ * against the policy. A refused request never reaches the server; input no client sends closes the connection;
+ * a client flooding the gateway is slowed down. Only a fault of the inspection itself lets a PDU through
+ * unchecked, and that window is logged per client.
  */
 export class Gateway {
-  readonly stats: GatewayStats = { connections: 0, refused: 0, pdusDenied: 0, failOpen: 0 };
-  private readonly servers: net.Server[] = [];
-  private readonly sockets = new Set<net.Socket>();
-  private window: { from: number; to: number; pdus: number; reasons: Set<string> } | null = null;
-  private windowTimer: NodeJS.Timeout | null = null;
+  readonly stats: GatewayStats = { connections: 0, refused: 0, pdusForwarded: 0, pdusDenied: 0, failOpen: 0, throttled: 0 };
+  private readonly listeners = new Map<string, Listener>();
+  private readonly conns = new Set<Conn>();
+  private readonly throttle: ClientThrottle;
+  private readonly paused = new Map<string, NodeJS.Timeout>();
+  readonly windows: FailOpenWindows;
+  private policy: CompiledPolicy;
 
-  constructor(private readonly opts: GatewayOptions) {}
+  constructor(private readonly opts: GatewayOptions) {
+    this.policy = opts.policy;
+    this.throttle = new ClientThrottle({ rate: 2000, burst: 4000, refusalCost: 50, ...opts.throttle });
+    this.windows = new FailOpenWindows(opts.log, opts.failOpenQuietSeconds ?? 1);
+  }
+
+  /** The servers guarded now, with the ports the gateway listens on for them. */
+  get targets(): Array<GatewayTarget & { listenPort: number }> {
+    return [...this.listeners.values()].map((l) => ({ ...l.target, listenPort: l.port }));
+  }
 
   async start(): Promise<void> {
-    for (const t of this.opts.targets) {
-      const d = streamDissectors.find((s) => s.protocol === t.protocol);
-      if (d === undefined) throw new Error(`the gateway has no stream dissector for ${t.protocol}`);
-      const srv = net.createServer({ noDelay: true }, (sock) => this.accept(sock, t, d));
-      this.servers.push(srv);
-      await new Promise<void>((resolve, reject) => { srv.once('error', reject); srv.listen(t.listenPort, t.listenIp, () => resolve()); });
+    await this.load(this.policy);
+    this.opts.log({ event: 'gateway_started', targets: this.targets.map((t) => `${t.listenIp}:${t.listenPort} → ${t.server}:${t.port} (${t.protocol})`) });
+  }
+
+  /**
+   * Switch to another policy: listeners for new servers open first, connections are re-judged under the new
+   * rules (a flow the new policy refuses is closed), listeners of servers no longer guarded close last.
+   */
+  async reload(policy: CompiledPolicy): Promise<void> {
+    await this.load(policy);
+    for (const c of [...this.conns]) {
+      const rules = this.rulesFor(c.clientIp, c.target);
+      if (typeof flowVerdict(rules, Date.now() / 1000) === 'string' || !this.listeners.has(key(c.target.server, c.target.port))) {
+        this.opts.log({ event: 'connection_closed', client: c.clientIp, server: c.target.server, port: c.target.port, reason: 'the new policy no longer allows this flow through the gateway' });
+        this.end(c);
+      } else c.inspector.rules = rules;
     }
-    this.opts.log({ event: 'gateway_started', targets: this.opts.targets.map((t) => `${t.listenIp}:${t.listenPort} → ${t.server}:${t.port} (${t.protocol})`) });
+    this.opts.log({ event: 'gateway_reloaded', targets: this.targets.map((t) => `${t.server}:${t.port} (${t.protocol})`) });
   }
 
   async stop(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
-    this.closeWindow();
+    for (const c of [...this.conns]) this.end(c);
+    await Promise.all([...this.listeners.values()].map((l) => new Promise<void>((r) => l.server.close(() => r()))));
+    this.listeners.clear();
+    for (const t of this.paused.values()) clearTimeout(t);
+    this.windows.closeAll();
   }
 
-  private accept(client: net.Socket, t: GatewayTarget, d: StreamDissector): void {
+  private async load(policy: CompiledPolicy): Promise<void> {
+    const want = this.opts.targetsOf(policy);
+    const wanted = new Set(want.map((t) => key(t.server, t.port)));
+    for (const t of want) {
+      const k = key(t.server, t.port);
+      const have = this.listeners.get(k);
+      if (have !== undefined) { have.target = t; continue; }
+      const d = streamDissectors.find((s) => s.protocol === t.protocol);
+      if (d === undefined) throw new Error(`the gateway has no stream dissector for ${t.protocol}`);
+      const l: Listener = { target: t, dissector: d, port: 0, server: net.createServer({ noDelay: true, pauseOnConnect: true }, (sock) => this.accept(sock, l)) };
+      await new Promise<void>((resolve, reject) => { l.server.once('error', reject); l.server.listen(0, this.opts.listenIp, () => resolve()); });
+      l.server.on('error', (err) => this.opts.log({ event: 'listener_error', server: t.server, port: t.port, error: err.message }));
+      l.port = (l.server.address() as net.AddressInfo).port;
+      this.listeners.set(k, l);
+    }
+    this.policy = policy;
+    for (const [k, l] of this.listeners) if (!wanted.has(k)) { this.listeners.delete(k); l.server.close(); }
+  }
+
+  private rulesFor(clientIp: string, t: GatewayTarget): FlowRules {
+    return this.policy.rules(clientIp, t.server, 'tcp', t.port);
+  }
+
+  private accept(client: net.Socket, l: Listener): void {
     this.stats.connections++;
+    const t = l.target;
     const clientIp = (client.remoteAddress ?? '').replace(/^::ffff:/, '');
-    const rules = this.opts.policy.rules(clientIp, t.server, 'tcp', t.port);
-    const enforce = rules.zone?.mode === 'enforce';
+    client.on('error', () => client.destroy());
+    const rules = this.rulesFor(clientIp, t);
     const flow = flowVerdict(rules, Date.now() / 1000);
-    if (typeof flow === 'string' && enforce) {
+    if (typeof flow === 'string') {
       this.stats.refused++;
       this.opts.log({ event: 'connection_refused', client: clientIp, server: t.server, port: t.port, reason: flow, zone: rules.zone?.name });
       client.resetAndDestroy();
       return;
     }
     const upstream = net.connect({ host: t.server, port: t.port, noDelay: true });
-    this.sockets.add(client); this.sockets.add(upstream);
-    const inspector = new StreamInspector(d, rules, {
+    const inspector = new StreamInspector(l.dissector, rules, {
       frame: 0, ts: 0, transport: 'tcp', srcMac: '', dstMac: '', srcIp: clientIp, dstIp: t.server, srcPort: client.remotePort ?? 0, dstPort: t.port,
     }, { deny: this.opts.deny, budgetMicros: this.opts.budgetMicros, fault: this.opts.fault });
-    const end = (): void => { client.destroy(); upstream.destroy(); this.sockets.delete(client); this.sockets.delete(upstream); };
-    client.on('error', end); upstream.on('error', (err) => { this.opts.log({ event: 'upstream_error', server: t.server, port: t.port, error: err.message }); end(); });
-    client.on('close', end); upstream.on('close', end);
+    const c: Conn = { client, upstream, clientIp, target: t, inspector };
+    this.conns.add(c);
+    const end = (): void => this.end(c);
+    client.on('close', end);
+    upstream.on('error', (err) => { this.opts.log({ event: 'upstream_error', client: clientIp, server: t.server, port: t.port, error: err.message }); end(); });
+    upstream.on('close', end);
     upstream.pipe(client);
-    client.on('data', (chunk: Buffer) => {
-      let actions;
-      try {
-        actions = inspector.push(chunk);
-      } catch (err) {
-        // Should the inspector itself break, the bytes still go through.
-        this.failOpen(`inspector error: ${(err as Error).message}`, clientIp, t);
-        actions = [{ kind: 'forward' as const, bytes: chunk }];
-      }
-      for (const e of inspector.events.splice(0)) {
-        if (e.kind === 'fail_open') this.failOpen(e.reason, clientIp, t);
-        else {
-          const m = e.message!;
-          this.opts.log({ event: enforce ? 'denied' : 'would_deny', client: clientIp, server: t.server, port: t.port, zone: rules.zone?.name, protocol: m.protocol, func: m.func, func_name: m.funcName, targets: m.targets, reason: e.reason, micros: Math.round(e.micros) });
-        }
-      }
-      for (const a of actions) {
-        // Below enforce the gateway only reports; the refused PDU travels on like any other.
-        if (a.kind === 'forward' || !enforce) {
-          if (!upstream.write(a.kind === 'forward' ? a.bytes : a.pdu) && !client.isPaused()) { client.pause(); upstream.once('drain', () => client.resume()); }
-          continue;
-        }
-        this.stats.pdusDenied++;
-        if (a.kind === 'reply') client.write(a.bytes);
-      }
-    });
+    client.on('data', (chunk: Buffer) => this.onData(c, chunk));
+    if (!this.paused.has(clientIp)) client.resume();
   }
 
-  private failOpen(reason: string, client: string, t: GatewayTarget): void {
-    this.stats.failOpen++;
-    const now = Date.now() / 1000;
-    if (this.window === null) {
-      this.window = { from: now, to: now, pdus: 0, reasons: new Set() };
-      this.opts.log({ event: 'fail_open', phase: 'start', client, server: t.server, port: t.port, reason, from: new Date(now * 1000).toISOString() });
+  private onData(c: Conn, chunk: Buffer): void {
+    const { client, upstream, clientIp, target: t, inspector } = c;
+    let actions;
+    try {
+      actions = inspector.push(chunk);
+    } catch (err) {
+      // The inspector itself broke (our fault): these bytes pass, the window is logged.
+      this.stats.failOpen++;
+      this.windows.note(clientIp, t.server, t.port, `inspector error: ${(err as Error).message}`);
+      actions = [{ kind: 'forward' as const, bytes: chunk }];
     }
-    this.window.to = now;
-    this.window.pdus++;
-    this.window.reasons.add(reason.replace(/[0-9.]+ µs/, 'N µs'));
-    if (this.windowTimer) clearTimeout(this.windowTimer);
-    this.windowTimer = setTimeout(() => this.closeWindow(), (this.opts.failOpenQuietSeconds ?? 1) * 1000);
-    this.windowTimer.unref();
+    this.report(c, inspector.events.splice(0));
+    let requests = 0, refused = 0;
+    for (const a of actions) {
+      if (a.kind === 'close') {
+        this.stats.refused++;
+        this.end(c);
+        return;
+      }
+      if (a.kind === 'forward') {
+        requests++;
+        this.stats.pdusForwarded++;
+        if (!upstream.write(a.bytes) && !client.isPaused()) { client.pause(); upstream.once('drain', () => { if (!this.paused.has(clientIp)) client.resume(); }); }
+        continue;
+      }
+      refused++;
+      this.stats.pdusDenied++;
+      if (a.kind === 'reply') client.write(a.bytes);
+    }
+    const wait = this.throttle.spend(clientIp, requests, refused);
+    if (wait > 0) this.pauseClient(clientIp, t, wait);
   }
 
-  private closeWindow(): void {
-    if (this.windowTimer) { clearTimeout(this.windowTimer); this.windowTimer = null; }
-    const w = this.window;
-    if (w === null) return;
-    this.window = null;
-    this.opts.log({ event: 'fail_open', phase: 'end', from: new Date(w.from * 1000).toISOString(), to: new Date(w.to * 1000).toISOString(), pdus_unchecked: w.pdus, reasons: [...w.reasons] });
+  /** Stop reading from every connection of a client until its budget refills. */
+  private pauseClient(clientIp: string, t: GatewayTarget, ms: number): void {
+    if (this.paused.has(clientIp)) return;
+    this.stats.throttled++;
+    this.opts.log({ event: 'client_throttled', client: clientIp, server: t.server, port: t.port, pause_ms: ms });
+    for (const c of this.conns) if (c.clientIp === clientIp) c.client.pause();
+    this.paused.set(clientIp, setTimeout(() => {
+      this.paused.delete(clientIp);
+      for (const c of this.conns) if (c.clientIp === clientIp && !c.client.destroyed) c.client.resume();
+    }, ms));
+  }
+
+  private report(c: Conn, events: InspectorEvent[]): void {
+    const t = c.target;
+    for (const e of events) {
+      if (e.kind === 'fail_open') { this.stats.failOpen++; this.windows.note(c.clientIp, t.server, t.port, e.reason); continue; }
+      const base = { client: c.clientIp, server: t.server, port: t.port, zone: c.inspector.rules.zone?.name };
+      if (e.kind === 'refused') { this.opts.log({ event: 'connection_refused', ...base, reason: e.reason }); continue; }
+      if (e.kind === 'slow') { this.opts.log({ event: 'slow_inspection', ...base, reason: e.reason }); continue; }
+      const m = e.message!;
+      this.opts.log({ event: 'denied', ...base, protocol: m.protocol, func: m.func, func_name: m.funcName, targets: m.targets, reason: e.reason, micros: Math.round(e.micros) });
+    }
+  }
+
+  private end(c: Conn): void {
+    if (!this.conns.delete(c)) return;
+    c.client.destroy();
+    c.upstream.destroy();
   }
 }

@@ -9,10 +9,13 @@ export type DenyMode = 'exception' | 'drop';
 export type Action =
   | { kind: 'forward'; bytes: Uint8Array }
   | { kind: 'reply'; bytes: Uint8Array; pdu: Uint8Array; reason: BlockReason; message: Message }
-  | { kind: 'drop'; pdu: Uint8Array; reason: BlockReason; message: Message };
+  | { kind: 'drop'; pdu: Uint8Array; reason: BlockReason; message: Message | null }
+  /** The client sent what no real client sends (unframeable, unknown): the connection is closed, nothing more passes. */
+  | { kind: 'close'; reason: string };
 
 export interface InspectorEvent {
-  kind: 'denied' | 'fail_open';
+  /** denied: a request refused; refused: the connection closed on bad input; fail_open: our own fault let a PDU through; slow: judged beyond the budget. */
+  kind: 'denied' | 'refused' | 'fail_open' | 'slow';
   reason: string;
   message?: Message;
   /** Inspection time of the PDU, microseconds. */
@@ -21,93 +24,133 @@ export interface InspectorEvent {
 
 export interface InspectorOptions {
   deny: DenyMode;
-  /** Inspection of one PDU may take this long; beyond it the PDU is forwarded and a fail-open logged. */
+  /** Inspection of one PDU should take this long; beyond it the verdict still holds and a `slow` event is kept. */
   budgetMicros: number;
   /** A test hook that runs inside inspection (to prove that a fault fails open). */
   fault?: () => void;
   now?: () => number;
 }
 
-/** Buffered bytes beyond this without a whole PDU mean it is not the expected protocol: pass through. */
-const MAX_PENDING = 1 << 20;
+/** Buffered bytes without a whole PDU beyond this: no real client of these protocols sends it. */
+const MAX_PENDING = 1 << 17;
+/** A fragmented unit (COTP, DNP3 transport) larger than this, or in more pieces, is refused. */
+const MAX_HELD_BYTES = 1 << 17;
+const MAX_HELD_PIECES = 256;
 
 /**
  * Checks the client → server byte stream of one connection PDU by PDU against the flow's context groups.
- * Pure apart from the clock: bytes in, actions out. Any fault, overrun or unknown framing fails open.
+ * Pure apart from the clock: bytes in, actions out. A refused request is never forwarded, whatever the
+ * inspection cost; input that cannot be framed or judged closes the connection. Only a fault of the inspection
+ * itself (an exception) lets a PDU through unchecked (fail-open), and says so.
  */
 export class StreamInspector {
   private pending: Uint8Array = new Uint8Array(0);
-  private passThrough = false;
+  private closed = false;
+  private held: Uint8Array[] = [];
+  private heldBytes = 0;
   private readonly state: Record<string, unknown> = {};
   private frame = 0;
   readonly events: InspectorEvent[] = [];
 
-  constructor(private readonly dissector: StreamDissector, private readonly rules: FlowRules, private readonly ctx: PduContext,
+  constructor(private readonly dissector: StreamDissector, public rules: FlowRules, private readonly ctx: PduContext,
     private readonly opts: InspectorOptions) {}
 
-  /** Feed bytes from the client; returns what to send on, in order. */
+  /** Feed bytes from the client; returns what to send on, in order. After a `close` action nothing more passes. */
   push(chunk: Uint8Array): Action[] {
-    if (this.passThrough) return [{ kind: 'forward', bytes: chunk }];
+    if (this.closed) return [];
     const buf = this.pending.length ? concat(this.pending, chunk) : chunk;
     const out: Action[] = [];
     let off = 0;
     while (off < buf.length) {
       const len = this.dissector.pduLength(buf, off, buf.length - off);
-      if (len < 0) return this.giveUp(out, buf.subarray(off), 'stream is not ' + this.dissector.protocol);
+      if (len < 0) return this.refuse(out, `bytes that are not ${this.dissector.protocol}`);
       if (len === 0 || off + len > buf.length) break;
-      out.push(this.judge(buf.subarray(off, off + len)));
+      const pdu = buf.slice(off, off + len);
       off += len;
+      if (this.dissector.partial?.(pdu, 0, len)) {
+        this.held.push(pdu);
+        this.heldBytes += len;
+        if (this.heldBytes > MAX_HELD_BYTES || this.held.length > MAX_HELD_PIECES) return this.refuse(out, `a fragmented ${this.dissector.protocol} unit beyond ${MAX_HELD_PIECES} pieces or ${MAX_HELD_BYTES} bytes`);
+        continue;
+      }
+      const unit = this.held.length ? [...this.held, pdu] : [pdu];
+      this.held = []; this.heldBytes = 0;
+      const a = this.judge(unit);
+      out.push(a);
+      if (a.kind === 'close') { this.closed = true; return out; }
     }
-    this.pending = buf.subarray(off).slice();
-    if (this.pending.length > MAX_PENDING) { const rest = this.pending; this.pending = new Uint8Array(0); return this.giveUp(out, rest, 'no PDU boundary within 1 MiB'); }
+    this.pending = buf.slice(off);
+    if (this.pending.length + this.heldBytes > MAX_PENDING) return this.refuse(out, `no ${this.dissector.protocol} PDU boundary within ${MAX_PENDING} bytes`);
     return out;
   }
 
-  private giveUp(out: Action[], rest: Uint8Array, reason: string): Action[] {
-    this.passThrough = true;
-    this.events.push({ kind: 'fail_open', reason: `${reason}; passing the connection through`, micros: 0 });
-    out.push({ kind: 'forward', bytes: rest.slice() });
+  private refuse(out: Action[], reason: string): Action[] {
+    this.closed = true;
+    this.pending = new Uint8Array(0);
+    this.held = [];
+    this.events.push({ kind: 'refused', reason, micros: 0 });
+    out.push({ kind: 'close', reason });
     return out;
   }
 
-  private judge(pdu: Uint8Array): Action {
+  /** Judge one unit (a PDU, or the fragments of one): every request in it must be allowed. */
+  private judge(unit: Uint8Array[]): Action {
     const t0 = process.hrtime.bigint();
-    let verdict: { reason: BlockReason; message: Message } | null = null;
+    const msgs: Message[] = [];
+    let verdict: BlockReason | null = null;
+    let culprit: Message | null = null;
     try {
       this.opts.fault?.();
       const ctx = this.ctx;
       ctx.ts = (this.opts.now ?? Date.now)() / 1000;
-      ctx.frame = ++this.frame;
-      const msgs: Message[] = [];
-      this.dissector.dissect(pdu, 0, pdu.length, ctx, true, msgs, this.state);
+      for (const piece of unit) {
+        ctx.frame = ++this.frame;
+        this.dissector.dissect(piece, 0, piece.length, ctx, true, msgs, this.state);
+      }
       for (const m of msgs) {
-        if (m.role === 'response') continue;
         const v = messageVerdict(this.rules, m);
-        if (typeof v === 'string') { verdict = { reason: v, message: m }; break; }
+        if (typeof v === 'string') { verdict = v; culprit = m; break; }
       }
     } catch (err) {
-      return this.failOpen(pdu, `inspection failed: ${(err as Error).message}`, t0);
+      // Our own fault: the unit goes through unchecked, and the window is reported.
+      this.events.push({ kind: 'fail_open', reason: `inspection failed: ${(err as Error).message}`, micros: micros(t0) });
+      return { kind: 'forward', bytes: unit.length === 1 ? unit[0]! : concatAll(unit) };
     }
-    const micros = Number(process.hrtime.bigint() - t0) / 1000;
-    if (micros > this.opts.budgetMicros) return this.failOpen(pdu, `inspection took ${micros.toFixed(0)} µs (budget ${this.opts.budgetMicros} µs)`, t0);
-    if (verdict === null) return { kind: 'forward', bytes: pdu.slice() };
-    this.events.push({ kind: 'denied', reason: verdict.reason, message: verdict.message, micros });
-    if (this.opts.deny === 'exception') {
-      const reply = this.dissector.protocol === 'modbus' ? modbusException(pdu, verdict.reason) : null;
-      if (reply !== null) return { kind: 'reply', bytes: reply, pdu: pdu.slice(), ...verdict };
+    const us = micros(t0);
+    if (us > this.opts.budgetMicros) this.events.push({ kind: 'slow', reason: `inspection took ${us.toFixed(0)} µs (budget ${this.opts.budgetMicros} µs)`, micros: us });
+    const pdu = unit.length === 1 ? unit[0]! : concatAll(unit);
+    if (msgs.length === 0 && !this.rules.open && this.rules.zone !== null && !this.dissector.linkControl?.(pdu, 0, pdu.length)) {
+      // Nothing in it the protocol's file can read: not a request we could judge.
+      this.events.push({ kind: 'refused', reason: `a ${this.dissector.protocol} PDU that carries no request Weir can read`, micros: us });
+      return { kind: 'close', reason: 'unreadable PDU' };
     }
-    return { kind: 'drop', pdu: pdu.slice(), ...verdict };
-  }
-
-  private failOpen(pdu: Uint8Array, reason: string, t0: bigint): Action {
-    this.events.push({ kind: 'fail_open', reason, micros: Number(process.hrtime.bigint() - t0) / 1000 });
-    return { kind: 'forward', bytes: pdu.slice() };
+    if (verdict === null) return { kind: 'forward', bytes: pdu };
+    this.events.push({ kind: 'denied', reason: verdict, message: culprit!, micros: us });
+    // Input no real client sends ends the connection; a request the groups do not allow is answered or dropped.
+    if (verdict === 'malformed_pdu' || verdict === 'not_a_request' || verdict === 'unknown_function') {
+      this.closed = true;
+      return { kind: 'close', reason: verdict };
+    }
+    if (this.opts.deny === 'exception' && this.dissector.protocol === 'modbus') {
+      const reply = modbusException(pdu, verdict);
+      if (reply !== null) return { kind: 'reply', bytes: reply, pdu, reason: verdict, message: culprit! };
+    }
+    return { kind: 'drop', pdu, reason: verdict, message: culprit };
   }
 }
+
+const micros = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1000;
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   const out = new Uint8Array(a.length + b.length);
   out.set(a, 0);
   out.set(b, a.length);
+  return out;
+}
+
+function concatAll(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
   return out;
 }

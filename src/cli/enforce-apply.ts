@@ -1,0 +1,76 @@
+import { CompiledPolicy } from '../policy/evaluate.js';
+import type { Policy } from '../policy/model.js';
+import { compileRuleset, type CompiledRuleset } from '../enforce/nft-ruleset.js';
+import { applyRuleset, type ApplyResult, type NftTarget } from '../enforce/nft.js';
+import { enforcementPlan, type EnforcementPlan } from '../enforce/steer.js';
+import { gatewayState, readApplied, readHealth, writeApplied, type AppliedPolicy } from '../enforce/state.js';
+
+export interface ApplyRequest {
+  target: NftTarget;
+  source: { policy: Policy; text: string; source: string; sha: string };
+  actor: string;
+  gatewayIp: string | null;
+  bridgeMac: () => string;
+  stateDir: string;
+  portLevelOk: boolean;
+  dryRun: boolean;
+  /** How long a running gateway may take to switch to the new policy. */
+  reloadTimeoutMs?: number;
+}
+
+export interface ApplyOutcome {
+  plan: EnforcementPlan;
+  ruleset: CompiledRuleset;
+  result: ApplyResult | null;
+  /** What the running gateway did: reloaded to this policy, or none ran. */
+  gateway: 'reloaded' | 'not running';
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Load a policy on the enforcement host so that the kernel and the gateway run the same one: refuse what
+ * nothing would enforce, switch a running gateway first (its checks are the finer ones, so for a moment the
+ * new fine rules meet the old coarse ones, never the reverse), then load the ruleset in one transaction.
+ * If the gateway does not take the new policy in time, nothing changes.
+ */
+export async function applyEnforcement(r: ApplyRequest): Promise<ApplyOutcome> {
+  const cp = new CompiledPolicy(r.source.policy);
+  const plan = enforcementPlan(cp, r.gatewayIp, { portLevelOk: r.portLevelOk });
+  if (plan.unenforceable.length > 0) {
+    throw new Error(`refusing to enforce ${r.source.source}: nothing would check these limits, and "enforce" would be untrue:\n${plan.unenforceable.map((u) => `  group ${u.group}: ${u.why}`).join('\n')}`);
+  }
+  const steer = r.gatewayIp !== null && plan.targets.length > 0 ? { gatewayIp: r.gatewayIp, targets: plan.targets } : undefined;
+  const ruleset = compileRuleset(cp, { family: r.target.family, steer, bridgeMac: steer && r.target.family === 'bridge' ? r.bridgeMac() : undefined });
+  if (r.dryRun) return { plan, ruleset, result: null, gateway: 'not running' };
+
+  const applied: AppliedPolicy = { sha: r.source.sha, source: r.source.source, text: r.source.text, appliedAt: new Date().toISOString(), actor: r.actor, family: r.target.family, gatewayIp: r.gatewayIp };
+  const previous = readApplied(r.stateDir);
+  const gw = gatewayState(r.stateDir);
+  let gateway: ApplyOutcome['gateway'] = 'not running';
+  if (gw.state === 'up') {
+    writeApplied(r.stateDir, applied);
+    const ok = await reloadGateway(r.stateDir, gw.health.pid, r.source.sha, r.reloadTimeoutMs ?? 5000);
+    if (!ok.ok) {
+      if (previous !== null) writeApplied(r.stateDir, previous);
+      try { process.kill(gw.health.pid, 'SIGHUP'); } catch { /* gone */ }
+      throw new Error(`the running gateway (pid ${gw.health.pid}) did not switch to the new policy: ${ok.why}; nothing was changed`);
+    }
+    gateway = 'reloaded';
+  }
+  const result = applyRuleset(r.target, ruleset);
+  writeApplied(r.stateDir, applied);
+  return { plan, ruleset, result, gateway };
+}
+
+async function reloadGateway(dir: string, pid: number, sha: string, timeoutMs: number): Promise<{ ok: true } | { ok: false; why: string }> {
+  try { process.kill(pid, 'SIGHUP'); } catch (err) { return { ok: false, why: (err as Error).message }; }
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    await sleep(50);
+    const h = readHealth(dir);
+    if (h?.policySha === sha && h.steering.error?.startsWith('reload failed') !== true) return { ok: true };
+    if (h?.steering.error?.startsWith('reload failed')) return { ok: false, why: h.steering.error };
+  }
+  return { ok: false, why: `no answer within ${timeoutMs} ms` };
+}

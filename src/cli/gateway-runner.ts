@@ -1,0 +1,107 @@
+import { createHash } from 'node:crypto';
+import { parsePolicy } from '../policy/load.js';
+import { CompiledPolicy } from '../policy/evaluate.js';
+import { enforcementPlan } from '../enforce/steer.js';
+import { Gateway } from '../enforce/gateway/gateway.js';
+import { EventLog } from '../enforce/gateway/event-log.js';
+import { SteeringHeartbeat } from '../enforce/gateway/heartbeat.js';
+import type { DenyMode } from '../enforce/gateway/inspector.js';
+import type { NftFamily } from '../enforce/nft-ruleset.js';
+import { readApplied, writeHealth, type GatewayHealth } from '../enforce/state.js';
+
+export interface GatewayRun {
+  listen: string;
+  family: NftFamily;
+  stateDir: string;
+  deny: DenyMode;
+  budgetMicros: number;
+  log: string | null;
+  logMaxBytes: number;
+  rate: number;
+  /** Where the policy comes from: a loader called at start and on every reload (SIGHUP). */
+  load: () => { text: string; source: string; sha: string };
+  fault?: () => void;
+}
+
+/** The policy `enforce apply` last loaded into the kernel (the gateway's default source). */
+export function appliedSource(stateDir: string): () => { text: string; source: string; sha: string } {
+  return () => {
+    const a = readApplied(stateDir);
+    if (a === null) throw new Error(`nothing applied yet (no ${stateDir}/applied.json): run \`weir enforce apply\` first`);
+    return { text: a.text, source: a.source, sha: a.sha };
+  };
+}
+
+function compile(src: { text: string; source: string; sha: string }): CompiledPolicy {
+  const r = parsePolicy(src.text, src.source);
+  if (!r.ok) throw new Error(`${src.source} is not a valid policy`);
+  if (createHash('sha256').update(src.text).digest('hex') !== src.sha) throw new Error(`${src.source}: text does not match its hash`);
+  return new CompiledPolicy(r.policy);
+}
+
+/**
+ * Run the gateway until SIGTERM/SIGINT: listen, renew the kernel steering leases, keep the health record, reload
+ * the policy on SIGHUP. Any fault of its own ends steering at once (traffic goes direct, kernel rules stay) and
+ * is recorded; a crash it cannot catch ends it one lease later.
+ */
+export async function runGateway(o: GatewayRun): Promise<void> {
+  const log = new EventLog({ file: o.log, maxBytes: o.logMaxBytes });
+  let src = o.load();
+  const targetsOf = (cp: CompiledPolicy) => enforcementPlan(cp, o.listen).targets;
+  const gw = new Gateway({ policy: compile(src), targetsOf, listenIp: o.listen, deny: o.deny, budgetMicros: o.budgetMicros, throttle: { rate: o.rate, burst: o.rate * 2 }, log: (e) => log.write(e), fault: o.fault });
+  let steering: GatewayHealth['steering'] = { ok: false, error: 'starting' };
+  const beat = new SteeringHeartbeat({ family: o.family, onResult: (ok, error) => {
+    if (ok !== steering.ok) log.write({ event: ok ? 'steering_renewed' : 'steering_failed', error });
+    steering = { ok, error };
+  } });
+  const started = new Date().toISOString();
+  let reloadError: string | null = null;
+  const health = (extra: Partial<GatewayHealth> = {}): void => {
+    try {
+      writeHealth(o.stateDir, {
+        pid: process.pid, startedAt: started, beatAt: new Date().toISOString(), listen: o.listen, policySha: src.sha, policySource: src.source,
+        targets: gw.targets.map((t) => ({ server: t.server, port: t.port, protocol: t.protocol, listenPort: t.listenPort })),
+        steering: reloadError ? { ok: steering.ok, error: `reload failed: ${reloadError}` } : steering, stats: { ...gw.stats }, failOpenOpen: gw.windows.count, log: log.health, ...extra,
+      });
+    } catch { /* the record is best effort; the kernel leases are what steer */ }
+  };
+  const leases = (): void => beat.set(gw.targets.map((t) => ({ server: t.server, port: t.port, listenPort: t.listenPort })));
+
+  const die = (reason: string): void => {
+    // Our own fault: stop steering now rather than one lease later, say so, and exit for the supervisor.
+    beat.stop();
+    log.write({ event: 'gateway_fault', reason, action: 'steering removed: traffic passes uninspected until the gateway is back' });
+    health({ stoppedAt: new Date().toISOString(), stopReason: `fault: ${reason}` });
+    process.exit(70);
+  };
+  process.on('uncaughtException', (err) => die(err.stack ?? err.message));
+  process.on('unhandledRejection', (err) => die(String(err)));
+
+  await gw.start();
+  leases();
+  beat.start();
+  const timer = setInterval(() => health(), 250);
+  health();
+  process.on('SIGHUP', () => {
+    void (async () => {
+      try {
+        const next = o.load();
+        await gw.reload(compile(next));
+        src = next;
+        reloadError = null;
+        leases();
+      } catch (err) {
+        reloadError = (err as Error).message;
+        log.write({ event: 'reload_failed', error: reloadError, keeping: src.sha.slice(0, 12) });
+      }
+      health();
+    })();
+  });
+  const signal = await new Promise<string>((resolve) => { process.once('SIGTERM', () => resolve('SIGTERM')); process.once('SIGINT', () => resolve('SIGINT')); });
+  clearInterval(timer);
+  beat.stop();
+  await gw.stop();
+  log.write({ event: 'gateway_stopped', signal });
+  health({ stoppedAt: new Date().toISOString(), stopReason: `stopped (${signal})` });
+  log.close();
+}

@@ -1,0 +1,96 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+/**
+ * What the enforcement host runs, kept in a runtime directory (default /run/weir) beside the kernel ruleset it
+ * describes: the policy `enforce apply` loaded, and the gateway's health record. Both vanish with a reboot, like
+ * the ruleset. Written atomically (temp file + rename) so a reader never sees half a record.
+ */
+export const DEFAULT_STATE_DIR = process.env.WEIR_STATE_DIR ?? '/run/weir';
+
+/** The policy `enforce apply` loaded into the kernel; the gateway runs the same one. */
+export interface AppliedPolicy {
+  sha: string;
+  source: string;
+  text: string;
+  appliedAt: string;
+  actor: string;
+  family: string;
+  gatewayIp: string | null;
+}
+
+export interface GatewayTargetState { server: string; port: number; protocol: string; listenPort: number }
+
+/** The gateway's own account of itself, rewritten on every heartbeat. */
+export interface GatewayHealth {
+  pid: number;
+  startedAt: string;
+  /** Last heartbeat: the kernel steers to the gateway only while heartbeats renew its elements. */
+  beatAt: string;
+  listen: string;
+  policySha: string;
+  policySource: string;
+  targets: GatewayTargetState[];
+  /** Whether the last heartbeat renewed the kernel steering; why not, if not. */
+  steering: { ok: boolean; error: string | null };
+  stats: Record<string, number>;
+  /** Fail-open windows still open (per client and server). */
+  failOpenOpen: number;
+  log: { lost: number; error: string | null };
+  /** Set when the gateway stopped on purpose (SIGTERM) or on a fault it could report. */
+  stoppedAt?: string;
+  stopReason?: string;
+}
+
+function writeAtomic(file: string, data: string): void {
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o750 });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, data, { mode: 0o640 });
+  renameSync(tmp, file);
+}
+
+function readJson<T>(file: string): T | null {
+  if (!existsSync(file)) return null;
+  try { return JSON.parse(readFileSync(file, 'utf8')) as T; } catch { return null; }
+}
+
+export const appliedFile = (dir: string): string => path.join(dir, 'applied.json');
+export const healthFile = (dir: string): string => path.join(dir, 'gateway.json');
+
+export const readApplied = (dir: string): AppliedPolicy | null => readJson<AppliedPolicy>(appliedFile(dir));
+export const writeApplied = (dir: string, a: AppliedPolicy): void => writeAtomic(appliedFile(dir), JSON.stringify(a));
+export const readHealth = (dir: string): GatewayHealth | null => readJson<GatewayHealth>(healthFile(dir));
+export const writeHealth = (dir: string, h: GatewayHealth): void => writeAtomic(healthFile(dir), JSON.stringify(h));
+
+/** A heartbeat older than this means the kernel has stopped steering to the gateway (its elements expired). */
+export const BEAT_STALE_MS = 1500;
+
+export type GatewayState =
+  | { state: 'none' }
+  | { state: 'up'; health: GatewayHealth }
+  | { state: 'down'; since: string; health: GatewayHealth };
+
+/** Whether the gateway runs, from its health record and its process. */
+export function gatewayState(dir: string, now = Date.now()): GatewayState {
+  const h = readHealth(dir);
+  if (h === null) return { state: 'none' };
+  const alive = processAlive(h.pid);
+  const fresh = now - Date.parse(h.beatAt) < BEAT_STALE_MS;
+  if (alive && fresh && h.stoppedAt === undefined && h.steering.ok) return { state: 'up', health: h };
+  // Steering lapses one element timeout after the last renewed heartbeat.
+  return { state: 'down', since: h.stoppedAt ?? h.beatAt, health: h };
+}
+
+export function processAlive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+
+/** One line for people: what the gateway does to plant traffic right now. */
+export function describeGateway(s: GatewayState): string {
+  if (s.state === 'none') return 'gateway: not running on this host (no health record)';
+  const h = s.health;
+  const targets = `${h.targets.length} steered server${h.targets.length === 1 ? '' : 's'}`;
+  if (s.state === 'up') return `gateway: up since ${h.startedAt} (pid ${h.pid}, policy ${h.policySha.slice(0, 12)}, ${targets})`;
+  const why = h.stopReason ?? (processAlive(h.pid) ? (h.steering.ok ? 'heartbeats stopped (overloaded or hung)' : `steering not renewed: ${h.steering.error ?? 'unknown'}`) : 'process gone');
+  return `gateway: DOWN since ${s.since} (${why}); traffic to ${targets} passing uninspected, kernel rules still in force`;
+}
