@@ -121,7 +121,7 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
       cmds.push({ add: { chain: { ...t, name: 'steer', type: 'filter', hook: 'prerouting', prio: -200, policy: 'accept' } } });
       // A temporary permit overrides the groups, the gateway's checks included: such flows stay on the bridge.
       rule('steer', [match(FLOW, '@permits'), { accept: null }], 'permitted flows bypass the gateway');
-      rule('steer', [match(payload('ip', 'saddr'), gw, '!='), match({ meta: { key: 'l4proto' } }, 'tcp'), match(dest, '@gw_live'),
+      rule('steer', [match(payload('ip', 'saddr'), gw, '!='), match(dest, '@gw_live'),
         { mangle: { key: { meta: { key: 'mark' } }, value: STEER_MARK } }, { mangle: { key: { meta: { key: 'pkttype' } }, value: 'host' } },
         { mangle: { key: payload('ether', 'daddr'), value: opts.bridgeMac } }], 'steer live gateway targets');
     }

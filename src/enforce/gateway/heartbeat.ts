@@ -29,8 +29,8 @@ export class SteeringHeartbeat {
   private readonly intervalMs: number;
 
   constructor(private readonly opts: HeartbeatOptions) {
-    this.leaseMs = opts.leaseMs ?? 1000;
-    this.intervalMs = opts.intervalMs ?? 250;
+    this.leaseMs = opts.leaseMs ?? 800;
+    this.intervalMs = opts.intervalMs ?? 200;
   }
 
   /** Steer these servers to the gateway from now on (replaces the previous list at the next renewal). */

@@ -5,10 +5,12 @@ from pymodbus.datastore import ModbusSequentialDataBlock, ModbusSlaveContext, Mo
 from pymodbus.device import ModbusDeviceIdentification
 
 logging.basicConfig(level=logging.ERROR)
+# Optional second argument: added to every holding register, so two lab PLCs answer differently.
+OFFSET = int(sys.argv[2]) if len(sys.argv) > 2 else 0
 store = ModbusSlaveContext(
     di=ModbusSequentialDataBlock(0, [0, 1] * 100),
     co=ModbusSequentialDataBlock(0, [1, 0] * 100),
-    hr=ModbusSequentialDataBlock(0, [i * 10 for i in range(300)]),
+    hr=ModbusSequentialDataBlock(0, [OFFSET + i * 10 for i in range(300)]),
     ir=ModbusSequentialDataBlock(0, [200 + i for i in range(300)]),
 )
 identity = ModbusDeviceIdentification(info_name={

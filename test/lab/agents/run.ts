@@ -2,8 +2,10 @@
 // Usage: node run.js <role> [args]; roles: s7-server IP | hmi PLC SECONDS | historian PLC1 PLC2 SECONDS
 //        | ews PLC1 PLC2 | ews-stop PLC2 | attacker-write PLC1 | reader PLC1 (one FC3 read, prints values)
 //        | probe PLC1 OP... (reads/writes, one JSON result each) | poll PLC1 MS SECONDS (prints times of answers)
-//        | s7probe PLC2 OP... (DB reads/writes, PLC stop)
+//        | s7probe PLC2 OP... (DB reads/writes, PLC stop) | raw HOST PORT HEX... (hostile bytes, see below)
+//        | sink PORT... (a recording stand-in server) | flood-writes PLC N SECONDS (pipelined refused writes)
 import { createRequire } from 'node:module';
+import net from 'node:net';
 
 const require = createRequire(import.meta.url);
 // CommonJS packages without types: the lab only needs a few calls of each.
@@ -170,6 +172,74 @@ async function main(): Promise<void> {
         await sleep(Number(b));
       }
       m.close(() => undefined);
+      break;
+    }
+    case 'connect-poll': {
+      // connect-poll PLC MS SECONDS: a new connection and one FC3 read every MS ms; prints "<ms> ok" or "<ms> fail".
+      const until = Date.now() + Number(c) * 1000;
+      while (Date.now() < until) {
+        const ok = await new Promise<boolean>((resolve) => {
+          const sock = net.connect({ host: a!, port: 502 });
+          const t = setTimeout(() => { sock.destroy(); resolve(false); }, 300);
+          sock.on('error', () => { clearTimeout(t); resolve(false); });
+          sock.on('connect', () => sock.write(Buffer.from([0, 1, 0, 0, 0, 6, 1, 3, 0, 0, 0, 1])));
+          sock.on('data', (d: Buffer) => { clearTimeout(t); sock.destroy(); resolve(d.length >= 9 && d[7] === 3); });
+        });
+        process.stdout.write(`${Date.now()} ${ok ? 'ok' : 'fail'}\n`);
+        await sleep(Number(b));
+      }
+      break;
+    }
+    case 'raw': {
+      // raw HOST PORT HEX...: send each hex chunk, wait for answers; prints {sent, answers (hex), closed}.
+      const sock = net.connect({ host: a!, port: Number(b) });
+      const answers: string[] = [];
+      let closed = false;
+      sock.on('data', (d: Buffer) => answers.push(d.toString('hex')));
+      sock.on('close', () => { closed = true; });
+      sock.on('error', () => { closed = true; });
+      await new Promise<void>((resolve) => { sock.once('connect', () => resolve()); sock.once('error', () => resolve()); });
+      let sent = 0;
+      for (const hex of process.argv.slice(5)) {
+        if (closed) break;
+        sock.write(Buffer.from(hex, 'hex'));
+        sent++;
+        await sleep(300);
+      }
+      await sleep(300);
+      console.log(JSON.stringify({ sent, answers, closed }));
+      sock.destroy();
+      break;
+    }
+    case 'sink': {
+      // sink PORT...: a stand-in server where no real peer runs here (DNP3, EtherNet/IP): prints every byte it receives.
+      for (const port of process.argv.slice(3)) {
+        net.createServer((sock) => {
+          sock.on('data', (d: Buffer) => process.stdout.write(`${JSON.stringify({ port: Number(port), hex: d.toString('hex') })}\n`));
+          sock.on('error', () => undefined);
+        }).listen(Number(port), '0.0.0.0');
+      }
+      await new Promise(() => undefined);
+      break;
+    }
+    case 'flood-writes': {
+      // flood-writes PLC N SECONDS: N FC6 writes (register 5) pipelined as fast as the socket takes them; prints answers seen.
+      const sock = net.connect({ host: a!, port: 502 });
+      let answers = 0, exceptions = 0, buf = Buffer.alloc(0);
+      sock.on('data', (d: Buffer) => {
+        buf = Buffer.concat([buf, d]);
+        while (buf.length >= 8) { const len = 6 + buf.readUInt16BE(4); if (buf.length < len) break; answers++; if (buf[7]! & 0x80) exceptions++; buf = buf.subarray(len); }
+      });
+      sock.on('error', () => undefined);
+      await new Promise<void>((resolve) => sock.once('connect', () => resolve()));
+      const until = Date.now() + Number(c) * 1000;
+      for (let i = 0; i < Number(b) && Date.now() < until; i++) {
+        const req = Buffer.from([i >> 8 & 255, i & 255, 0, 0, 0, 6, 1, 6, 0, 5, 0x27, 0x0f]);
+        if (!sock.write(req)) await new Promise<void>((resolve) => { const t = setTimeout(resolve, Math.max(0, until - Date.now())); sock.once('drain', () => { clearTimeout(t); resolve(); }); });
+      }
+      await sleep(1000);
+      console.log(JSON.stringify({ answers, exceptions }));
+      sock.destroy();
       break;
     }
     default:
