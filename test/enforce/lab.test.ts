@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { canBuildLab, HOSTS, Plant } from '../lab/plant.js';
 import { startPlcs } from '../lab/scenario.js';
 import { repoRoot } from '../helpers/paths.js';
+import { labPolicyStore } from './lab-policy.js';
 
 const cli = path.join(repoRoot, 'dist/src/cli/main.js');
 const agent = path.join(repoRoot, 'dist/test/lab/agents/run.js');
@@ -42,13 +43,13 @@ test('enforcement lab: gateway checks Modbus per request, nftables stops scans a
   }
   const dir = mkdtempSync(path.join(tmpdir(), 'weir-enforce-'));
   const lab = Plant.up();
-  const policyFile = path.join(dir, 'policy.yaml');
-  writeFileSync(policyFile, POLICY);
-  const weirIn = (host: Parameters<Plant['exec']>[0], ...args: string[]): string => lab.exec(host, process.execPath, [cli, ...args]);
+  const stateDir = path.join(dir, 'state');
+  const source = await labPolicyStore(dir, POLICY);
+  const weirIn = (host: Parameters<Plant['exec']>[0], ...args: string[]): string => lab.exec(host, process.execPath, [cli, ...args, ...(args[0] === 'enforce' && args[1] !== 'remove' ? ['--state-dir', stateDir] : [])]);
   const probe = (host: Parameters<Plant['exec']>[0], ...ops: string[]): Probe[] =>
     lab.exec(host, process.execPath, [agent, 'probe', HOSTS.plc1, ...ops], { timeoutMs: 20_000 }).trim().split('\n').map((l) => JSON.parse(l) as Probe);
   const startGateway = (log: string, ...extra: string[]): (() => Promise<void>) => {
-    const c = lab.spawn('fw', process.execPath, [cli, 'gateway', '--policy', policyFile, '--listen', GATEWAY_IP, '--log', log, ...extra]);
+    const c = lab.spawn('fw', process.execPath, [cli, 'gateway', '--state-dir', stateDir, '--listen', GATEWAY_IP, '--log', log, ...extra]);
     let err = '';
     c.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
     c.on('exit', (code) => { if (code) process.stderr.write(`gateway exited ${code}: ${err}\n`); });
@@ -61,9 +62,9 @@ test('enforcement lab: gateway checks Modbus per request, nftables stops scans a
     // Before enforcement the attacker reaches the PLC, and its closed ports answer.
     assert.equal(probe('attacker', 'read:0:2')[0]!.ok, true);
 
-    const applied = weirIn('fw', 'enforce', 'apply', '--policy', policyFile, '--family', 'bridge', '--gateway-ip', GATEWAY_IP, '--bridge', 'br0');
+    const applied = weirIn('fw', 'enforce', 'apply', ...source, '--family', 'bridge', '--gateway-ip', GATEWAY_IP, '--bridge', 'br0');
     assert.match(applied, /loaded: .*enforcing control.*2 server\(s\) steered to the gateway/);
-    assert.match(weirIn('fw', 'enforce', 'apply', '--policy', policyFile, '--family', 'bridge', '--gateway-ip', GATEWAY_IP, '--bridge', 'br0'), /unchanged/);
+    assert.match(weirIn('fw', 'enforce', 'apply', ...source, '--family', 'bridge', '--gateway-ip', GATEWAY_IP, '--bridge', 'br0'), /unchanged/);
     const log = path.join(dir, 'gateway.jsonl');
     let stopGateway = startGateway(log);
     for (let i = 0; i < 50 && !events(log).some((e) => e.event === 'gateway_started'); i++) await sleep(100);
@@ -133,7 +134,10 @@ test('enforcement lab: gateway checks Modbus per request, nftables stops scans a
     assert.deepEqual(failed.map((r) => r.ok), [true, true], JSON.stringify(failed));
     await sleep(1500);
     const fo = events(faultLog).filter((e) => e.event === 'fail_open');
-    assert.ok(fo.some((e) => e.phase === 'start') && fo.some((e) => e.phase === 'end' && Number(e.pdus_unchecked) >= 2), JSON.stringify(fo));
+    // Each window names the client and server whose PDUs passed unchecked, and how many (item 8).
+    assert.ok(fo.some((e) => e.phase === 'start' && e.client === HOSTS.historian && e.server === HOSTS.plc1), JSON.stringify(fo));
+    assert.ok(fo.some((e) => e.phase === 'end' && e.client === HOSTS.historian && e.port === 502 && Number(e.pdus_unchecked) >= 2), JSON.stringify(fo));
+    assert.ok(!fo.some((e) => e.client === HOSTS.hmi), 'the HMI sent nothing in that time: no window for it');
     await stopGateway();
 
     // Removing the ruleset restores the plant as it was: the attacker reaches the PLC again.
