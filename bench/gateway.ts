@@ -1,16 +1,16 @@
 // Gateway cost: Modbus request/response latency and throughput direct to a server, through a plain TCP relay,
 // and through `weir gateway` (every request dissected and checked against a policy), in the same run.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { machine, median, root, today, writeSection } from './results.js';
+import { readHealth } from '../src/enforce/state.js';
 
 const peer = path.join(root, 'dist/bench/modbus-peer.js');
 const cli = path.join(root, 'dist/src/cli/main.js');
 const SERVER = { host: '127.0.0.2', port: 1502 };
 const RELAY_PORT = 15100;
-const GATEWAY_PORT = 15000; // the first gateway target's listener (steer.ts numbering)
 
 const POLICY = `weir: policy/1
 zones:
@@ -51,9 +51,13 @@ export async function recordGateway(runs: number, latencyN = 20_000, seconds = 4
   try {
     procs.push(await start([peer, 'server', SERVER.host, String(SERVER.port)], /ready/));
     procs.push(await start([peer, 'relay', '127.0.0.1', String(RELAY_PORT), SERVER.host, String(SERVER.port)], /ready/));
-    const gw = await start([cli, 'gateway', '--policy', policy, '--listen', '127.0.0.1'], /gateway_started/);
+    // No per-client request budget here: the benchmark measures the inspection path, not the flood throttle.
+    const stateDir = mkdtempSync(path.join(os.tmpdir(), 'weir-bench-gw-'));
+    const gw = await start([cli, 'gateway', '--policy', policy, '--listen', '127.0.0.1', '--state-dir', stateDir, '--rate', '100000000'], /gateway_started/);
     procs.push(gw);
-    const paths = { direct: { host: SERVER.host, port: SERVER.port }, relay: { host: '127.0.0.1', port: RELAY_PORT }, gateway: { host: '127.0.0.1', port: GATEWAY_PORT } };
+    // The gateway picks its listener's port and tells the kernel; without nftables here, the bench connects to it directly.
+    const gatewayPort = readHealth(stateDir)?.targets[0]?.listenPort ?? await new Promise<number>((resolve) => setTimeout(() => resolve(readHealth(stateDir)!.targets[0]!.listenPort), 500));
+    const paths = { direct: { host: SERVER.host, port: SERVER.port }, relay: { host: '127.0.0.1', port: RELAY_PORT }, gateway: { host: '127.0.0.1', port: gatewayPort } };
     const lat: Record<string, Array<Record<string, number>>> = { direct: [], relay: [], gateway: [] };
     const tps: Record<string, number[]> = { direct: [], relay: [], gateway: [] };
     const perCore: number[] = [];

@@ -8,6 +8,8 @@ import { recordDetection } from './detect.js';
 import { recordPolicySimulation } from './policy.js';
 import { recordGateway } from './gateway.js';
 import { recordDashboard } from './dashboard.js';
+import { recordFailOpen } from './fail-open.js';
+import { labPolicyStore } from '../test/enforce/lab-policy.js';
 import { machine, median, root, sharedPcaps, writeSection } from './results.js';
 import { readCaptureSync } from '../src/capture/source.js';
 import { DissectPipeline } from '../src/dissect/pipeline.js';
@@ -54,6 +56,7 @@ async function main(): Promise<void> {
   if (process.env.BENCH_ONLY === 'policy') { recordPolicySimulation(big, RUNS); return; }
   if (process.env.BENCH_ONLY === 'gateway') { await recordGateway(RUNS); return; }
   if (process.env.BENCH_ONLY === 'dashboard') { await recordDashboard(RUNS); return; }
+  if (process.env.BENCH_ONLY === 'fail-open') { await recordFailOpen(Math.max(RUNS, 9), labPolicyStore); return; }
   const cli = path.join(root, 'dist/src/cli/main.js');
   const weirCli: number[] = [], tshark: number[] = [], tsharkPhs: number[] = [], weirIn: number[] = [];
   for (let i = 0; i < RUNS; i++) {
@@ -92,6 +95,7 @@ async function main(): Promise<void> {
   recordPolicySimulation(big, RUNS);
   await recordGateway(RUNS);
   await recordDashboard(RUNS);
+  await recordFailOpen(Math.max(RUNS, 9), labPolicyStore);
 }
 
 main().catch((e: unknown) => { console.error(e); process.exit(1); });
