@@ -14,7 +14,7 @@ const run = promisify(execFile);
 const cli = path.join(repoRoot, 'dist/src/cli/main.js');
 const weir = (...args: string[]) => run(process.execPath, [cli, ...args], { maxBuffer: 1 << 26 });
 
-interface Found { type: string; severity: string; frame: number; src: string; dst: string; fields: Record<string, unknown> }
+interface Found { type: string; severity: string; src: string; dst: string; evidence: { frames: number[]; fields: Record<string, unknown> } }
 
 test('weir detect raises a critical CPU stop and a write detection for segmented S7 jobs', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'weir-s7frag-'));
@@ -26,17 +26,17 @@ test('weir detect raises a critical CPU stop and a write detection for segmented
     await weir('learn', normal, '--db', db, '--note', 'HMI polling DB1');
     const { stdout } = await weir('detect', attack, '--baseline', db, '--jsonl', '--no-save');
     const ds = stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Found);
-    const summary = ds.map((d) => `${d.type}@${d.frame}`).join(', ');
+    const summary = ds.map((d) => `${d.type}@${d.evidence.frames.join('/')}`).join(', ');
 
     const stop = ds.find((d) => d.type === 'cpu_stop');
     assert.ok(stop, `no cpu_stop in ${summary}`);
     assert.equal(stop.severity, 'critical');
-    assert.equal(stop.frame, s.stopFrame);
+    assert.deepEqual(stop.evidence.frames, [s.stopFrame]);
     assert.equal(stop.src, hmi.ip); assert.equal(stop.dst, plc.ip);
 
-    const writes = ds.filter((d) => (d.type === 'write_new_range' || d.type === 'function_outside_profile') && d.frame === s.writeFrame);
+    const writes = ds.filter((d) => (d.type === 'write_new_range' || d.type === 'function_outside_profile') && d.evidence.frames[0] === s.writeFrame);
     assert.deepEqual(writes.map((d) => d.type).sort(), ['function_outside_profile', 'write_new_range'], summary);
-    assert.equal(writes.find((d) => d.type === 'write_new_range')!.fields.space, 'DB1');
+    assert.equal(writes.find((d) => d.type === 'write_new_range')!.evidence.fields.space, 'DB1');
     assert.equal(ds.filter((d) => d.type === 'malformed_pdu').length, 0, `fragments are not malformed: ${summary}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
