@@ -54,6 +54,7 @@ test('a segment out of sequence or without a first segment gives one anomaly per
   const late = segments(OUTSTATION, MASTER, directOperate(points), 130, 9); // sequence 9..11
   const outs = feed([a!, late[1]!, c!, b!, c!, ...operate()]);
   const anomalies = outs.flat().filter((m) => m.anomaly !== null);
+  assert.ok(anomalies.every((m) => m.role === 'request' && m.func === -1 && m.unit === OUTSTATION), 'a client\'s broken fragment is a request the gateway can refuse');
   assert.deepEqual(anomalies.map((m) => [m.frame, m.anomaly]), [
     [2, 'transport segment 10 out of sequence (expected 1)'],
     [4, 'transport segment 1 without a first segment'],

@@ -51,7 +51,7 @@ function transportHeader(b: Uint8Array, off: number, len: number): number {
   return b[off + 10]!;
 }
 
-function dissect(b: Uint8Array, off: number, len: number, ctx: PduContext, _toServer: boolean, out: Message[], state?: Record<string, unknown>): void {
+function dissect(b: Uint8Array, off: number, len: number, ctx: PduContext, toServer: boolean, out: Message[], state?: Record<string, unknown>): void {
   if (len < 10 || pduLength(b, off, len) !== len) return;
   const linkLen = b[off + 2]!;
   const ctrl = b[off + 3]!;
@@ -75,7 +75,7 @@ function dissect(b: Uint8Array, off: number, len: number, ctx: PduContext, _toSe
     // Multi-frame fragment: join transport segments and report the fragment when its last segment arrives.
     if (state === undefined) { if (!fir) return; }
     else {
-      const joined = joinSegment(state, app, fir, fin, seq, link, ctx, out);
+      const joined = joinSegment(state, app, fir, fin, seq, link, ctx, toServer, out);
       if (joined === null) return;
       app = joined;
     }
@@ -88,12 +88,12 @@ function dissect(b: Uint8Array, off: number, len: number, ctx: PduContext, _toSe
  * sequence, a missing first segment or an endless fragment is reported once and the rest of it skipped to FIN.
  */
 function joinSegment(state: Record<string, unknown>, app: Uint8Array, fir: boolean, fin: boolean, seq: number,
-  link: { src: number; dest: number; crcBad: boolean }, ctx: PduContext, out: Message[]): Uint8Array | null {
+  link: { src: number; dest: number; crcBad: boolean }, ctx: PduContext, toServer: boolean, out: Message[]): Uint8Array | null {
   let r = state.dnp3 as Reassembly | undefined;
   if (r === undefined) r = state.dnp3 = { joiner: new FragmentJoiner(MAX_FRAGMENT, MAX_SEGMENTS), seq, src: link.src, dest: link.dest, crcBad: false };
   const j = r.joiner;
   if (fir) {
-    if (j.joining) transportAnomaly(ctx, out, link, `transport fragment abandoned after ${j.count} segments: a new first segment`);
+    if (j.joining) transportAnomaly(ctx, toServer, out, link, `transport fragment abandoned after ${j.count} segments: a new first segment`);
     j.reset();
     r.seq = seq; r.src = link.src; r.dest = link.dest; r.crcBad = link.crcBad;
     j.add(app, 0, app.length);
@@ -105,7 +105,7 @@ function joinSegment(state: Record<string, unknown>, app: Uint8Array, fir: boole
   else if (r.src !== link.src || r.dest !== link.dest || ((r.seq + 1) & 0x3f) !== seq) why = `transport segment ${seq} out of sequence (expected ${(r.seq + 1) & 0x3f})`;
   else if (!j.add(app, 0, app.length)) why = `transport fragment exceeds ${MAX_FRAGMENT} bytes or ${MAX_SEGMENTS} segments`;
   if (why) {
-    transportAnomaly(ctx, out, link, why);
+    transportAnomaly(ctx, toServer, out, link, why);
     if (fin) j.reset(); else j.skip();
     return null;
   }
@@ -116,8 +116,9 @@ function joinSegment(state: Record<string, unknown>, app: Uint8Array, fir: boole
 }
 
 /** A fragment given up before it was whole: one message carrying the anomaly, addressed like the frame. */
-function transportAnomaly(ctx: PduContext, out: Message[], link: { src: number; dest: number }, why: string): void {
+function transportAnomaly(ctx: PduContext, toServer: boolean, out: Message[], link: { src: number; dest: number }, why: string): void {
   const m = newMessage(ctx, 'dnp3');
+  m.role = toServer ? 'request' : 'response';
   m.unit = link.dest;
   m.fields = { src_addr: link.src, dst_addr: link.dest };
   m.anomaly = why;
