@@ -16,7 +16,10 @@ export interface TcpHalfStream {
   /** Set after the bytes stopped looking like the protocol; cleared at the next segment boundary that parses. */
   lost: boolean;
   lastTs: number;
-  /** Scratch space of the protocol dissector for this direction (fragment reassembly above TCP). */
+  /**
+   * Scratch space of the protocol dissector for this direction (fragment reassembly above TCP). Replaced by a
+   * fresh object whenever stream bytes are lost or skipped, so fragments are never joined across a hole.
+   */
   state: Record<string, unknown>;
 }
 
@@ -45,14 +48,14 @@ export function feedSegment(
       anomaly('tcp_overlap');
     } else if (delta > 0) {
       anomaly('tcp_gap');
-      s.pending = null; s.pendingLen = 0; s.lost = false;
+      s.pending = null; s.pendingLen = 0; s.lost = false; s.state = {};
     }
   }
   s.nextSeq = (seq + len) >>> 0;
 
   if (s.pendingLen > 0) {
     const need = s.pendingLen + len;
-    if (need > MAX_PENDING) { anomaly('tcp_pending_overflow'); s.pendingLen = 0; s.pending = null; return; }
+    if (need > MAX_PENDING) { anomaly('tcp_pending_overflow'); s.pendingLen = 0; s.pending = null; s.state = {}; return; }
     if (s.pending!.length < need) {
       const grown = new Uint8Array(Math.max(need, s.pending!.length * 2));
       grown.set(s.pending!.subarray(0, s.pendingLen));
@@ -87,12 +90,12 @@ function parse(
     if (n === 0) break;
     if (n < 0) {
       // Not a PDU boundary: count it once and drop the rest of this segment; the next segment may start a PDU.
-      if (!s.lost) anomaly(`${d.protocol}_not_pdu`);
+      if (!s.lost) { anomaly(`${d.protocol}_not_pdu`); s.state = {}; }
       s.lost = true;
       return len;
     }
     if (n > end - pos) {
-      if (n > MAX_PENDING) { anomaly(`${d.protocol}_pdu_too_long`); s.lost = true; return len; }
+      if (n > MAX_PENDING) { anomaly(`${d.protocol}_pdu_too_long`); s.lost = true; s.state = {}; return len; }
       break;
     }
     s.lost = false;

@@ -1,68 +1,11 @@
 // Differential test: Weir's dissectors against tshark, frame by frame, on every real capture we have.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { readCapture } from '../../src/capture/source.js';
-import { DissectPipeline } from '../../src/dissect/pipeline.js';
-import type { OracleSpec } from './oracle/spec.js';
+import { loadSpecs, multisetMatch, tsharkFuncs, weirFuncs } from './tshark-compare.js';
 import { ERRATA } from './oracle/tshark-errata.js';
 import { fixtureCaptures, sharedCaptures, testOutput } from '../helpers/paths.js';
-
-const run = promisify(execFile);
-const here = path.dirname(fileURLToPath(import.meta.url));
-
-async function loadSpecs(): Promise<OracleSpec[]> {
-  const dir = path.join(here, 'oracle');
-  const specs: OracleSpec[] = [];
-  for (const n of readdirSync(dir).sort()) {
-    if (!n.endsWith('.js') || ['spec.js', 'values.js', 'tshark-errata.js'].includes(n)) continue;
-    const mod = (await import(path.join(dir, n))) as { default?: OracleSpec | OracleSpec[] };
-    if (mod.default) specs.push(...(Array.isArray(mod.default) ? mod.default : [mod.default]));
-  }
-  return specs;
-}
-
-/** Weir's function codes per frame and protocol. */
-async function weirFuncs(file: string): Promise<Map<string, number[]>> {
-  const byKey = new Map<string, number[]>();
-  const p = new DissectPipeline({
-    onMessage(m) {
-      if (m.func < 0) return; // PDUs without a function code (COTP-only, S/U frames, I/O data) have nothing to compare
-      const k = `${m.frame}|${m.protocol}`;
-      const l = byKey.get(k);
-      if (l) l.push(m.func); else byKey.set(k, [m.func]);
-    },
-  });
-  await readCapture(file, (f) => p.push(f));
-  return byKey;
-}
-
-async function tsharkFuncs(file: string, spec: OracleSpec): Promise<Map<number, number[]>> {
-  const args = ['-r', file, '-n', ...(spec.tsharkArgs ?? []), '-Y', spec.filter, '-T', 'fields', '-E', 'occurrence=a', '-E', 'aggregator=,', '-e', 'frame.number', ...spec.fields.flatMap((f) => ['-e', f])];
-  const { stdout } = await run('tshark', args, { maxBuffer: 1 << 28 });
-  const out = new Map<number, number[]>();
-  for (const line of stdout.split('\n')) {
-    if (!line) continue;
-    const [frame, ...values] = line.split('\t');
-    const funcs = spec.funcs(values);
-    if (funcs.length) out.set(Number(frame), funcs);
-  }
-  return out;
-}
-
-function multisetMatch(a: number[], b: number[]): number {
-  const left = [...b];
-  let n = 0;
-  for (const x of a) {
-    const i = left.indexOf(x);
-    if (i >= 0) { left.splice(i, 1); n++; }
-  }
-  return n;
-}
 
 test('every ICS protocol agrees with tshark on ≥99.9% of messages, per capture and protocol', async (t) => {
   const shared = sharedCaptures();

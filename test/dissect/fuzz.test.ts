@@ -12,6 +12,9 @@ import { streamDissectors, datagramDissectors, linkDissectors } from '../../src/
 import type { Message, PduContext } from '../../src/dissect/message.js';
 import type { Frame } from '../../src/capture/frame.js';
 import { fixtureCaptures, sharedCaptures } from '../helpers/paths.js';
+import { FragmentJoiner } from '../../src/dissect/fragments.js';
+import { dt, fragments, plcStop, readVar, writeVar } from '../fixtures-gen/s7-fragments.js';
+import { directOperate, segments } from '../fixtures-gen/dnp3-frames.js';
 
 /** Deterministic xorshift PRNG so a failure can be replayed. */
 function rng(seed: number): (n: number) => number {
@@ -86,6 +89,55 @@ test('every dissector survives random and mutated PDUs', () => {
       for (const m of out) assert.ok(Number.isInteger(m.func), `${d.name}: func ${m.func} on ${Buffer.from(input).toString('hex')}`);
       out.length = 0;
     }
+  }
+});
+
+/** Segmented units (COTP DT without EOT, DNP3 transport segments) as seeds for the stateful paths. */
+const FRAGMENT_SEEDS: Record<string, Uint8Array[]> = {
+  s7comm: [...fragments(plcStop(1), [7, 16]), ...fragments(writeVar(2), [3, 14, 20]), dt(readVar(3)), dt(Buffer.alloc(0), false),
+    Buffer.from('0300001611e00000000100c0010ac1020100c2020102', 'hex'), dt(Buffer.from([0x72, 1, 0, 9, 0x31]), false)],
+  dnp3: [...segments(10, 1, directOperate([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]), 60), ...segments(10, 1, Buffer.from([0xc1, 1, 60, 2, 6]))],
+};
+
+/** Every fragment joiner in a dissector's per-direction state is within its bounds. */
+function assertBounded(name: string, state: Record<string, unknown>): void {
+  for (const v of Object.values(state)) {
+    const j = v instanceof FragmentJoiner ? v : (v as { joiner?: unknown } | undefined)?.joiner;
+    if (j instanceof FragmentJoiner) assert.ok(j.size <= j.maxBytes && j.count <= j.maxFragments, `${name}: joiner holds ${j.size} bytes in ${j.count} fragments`);
+  }
+}
+
+test('stream dissectors survive long runs of whole, fragmented and mutated PDUs through one state per direction', () => {
+  const s = seeds();
+  const r = rng(0xf4a9);
+  const out: Message[] = [];
+  for (const d of streamDissectors) {
+    const pool = [...d.ports.flatMap((p) => s.byPort.get(p) ?? []), ...(FRAGMENT_SEEDS[d.protocol] ?? [])];
+    const states: Record<string, unknown>[] = [{}, {}];
+    let partial = 0, joined = 0;
+    for (let i = 0; i < CASES; i++) {
+      const pick = pool.length ? pool[r(pool.length)]! : random(r, 300);
+      const input = i % 4 === 0 ? random(r, 300) : r(2) === 0 ? pick : mutate(r, pick);
+      const dir = r(2);
+      // Frame the input the way the reassembler does and dissect each PDU in order.
+      for (let off = 0; off < input.length; ) {
+        const n = d.pduLength(input, off, input.length - off);
+        if (n <= 0 || off + n > input.length) break;
+        try {
+          if (d.partial?.(input, off, n)) partial++;
+          d.dissect(input, off, n, ctx, dir === 0, out, states[dir]);
+        } catch (e) { assert.fail(`${d.protocol} threw on case ${i} (${Buffer.from(input).toString('hex')}): ${(e as Error).stack}`); }
+        off += n;
+      }
+      for (const m of out) {
+        assert.ok(Number.isInteger(m.func), `${d.protocol}: func ${m.func}`);
+        if (m.fields?.cotp_fragments !== undefined) joined++;
+      }
+      out.length = 0;
+      assertBounded(d.protocol, states[dir]!);
+    }
+    if (d.partial && FRAGMENT_SEEDS[d.protocol]) assert.ok(partial > 0, `${d.protocol}: no fragment was fed`);
+    if (d.protocol === 's7comm') assert.ok(joined > 0, 's7comm: no segmented PDU was joined');
   }
 });
 

@@ -89,3 +89,19 @@ test('a dissector that throws is contained and counted', () => {
   feedSegment(s, 1, Uint8Array.from(pdu(1)), 0, 3, ctx, [], (a) => anomalies.push(a));
   assert.deepEqual(anomalies, ['modbus_dissector_error']);
 });
+
+test('a lost segment or skipped bytes forget the fragments the dissector was joining', () => {
+  // A fragment held across a gap would be joined with whatever comes after it: a PDU nobody sent.
+  const s = newHalfStream(toy, true);
+  const out: Message[] = [];
+  feedSegment(s, 1000, Uint8Array.from(pdu(1)), 0, 3, ctx, out, () => undefined);
+  s.state.held = 'fragment';
+  feedSegment(s, 1100, Uint8Array.from(pdu(2)), 0, 3, ctx, out, () => undefined);
+  assert.deepEqual(s.state, {}, 'gap');
+  s.state.held = 'fragment';
+  feedSegment(s, 1103, Uint8Array.from([1, 2, 3]), 0, 3, ctx, out, () => undefined);
+  assert.deepEqual(s.state, {}, 'bytes that are not the protocol');
+  s.state.held = 'fragment';
+  feedSegment(s, 1106, Uint8Array.from(pdu(3)), 0, 3, ctx, out, () => undefined);
+  assert.deepEqual(s.state, { held: 'fragment' }, 'in-order PDUs keep it');
+});

@@ -2,6 +2,7 @@ import type { DatagramDissector, StreamDissector } from '../protocol.js';
 import { newMessage, type Message, type PduContext, type Target } from '../message.js';
 import { u16le, u32le } from '../bytes.js';
 import { DNP3_FUNCTIONS, DNP3_WRITES, OBJECT_SIZE } from './dnp3-tables.js';
+import { FragmentJoiner } from '../fragments.js';
 import { dnp3Category, dnp3LinkControl } from './dnp3-categories.js';
 
 const CRC_TABLE = (() => {
@@ -37,13 +38,21 @@ function pduLength(b: Uint8Array, off: number, avail: number): number {
   return len < 5 ? -1 : frameSize(len);
 }
 
-/** Transport-layer reassembly state for one direction: application data of fragments seen so far. */
-interface Reassembly { parts: Uint8Array[]; size: number; seq: number; src: number; dest: number }
+/** Transport-layer reassembly of one direction: the application fragment joined so far and where it came from. */
+interface Reassembly { joiner: FragmentJoiner; seq: number; src: number; dest: number; crcBad: boolean }
 
 /** Application fragments larger than this are not DNP3 (the standard's maximum is 2048). */
 const MAX_FRAGMENT = 4096;
+/** Segments of one fragment: 2048 bytes need 9 full ones; more means a peer that never sends FIN. */
+const MAX_SEGMENTS = 64;
 
-function dissect(b: Uint8Array, off: number, len: number, ctx: PduContext, _toServer: boolean, out: Message[], state?: Record<string, unknown>): void {
+/** The transport header (first user data octet) of a whole link frame, or -1 for link-only or unframed bytes. */
+function transportHeader(b: Uint8Array, off: number, len: number): number {
+  if (len < 11 || pduLength(b, off, len) !== len || b[off + 2]! <= 5) return -1;
+  return b[off + 10]!;
+}
+
+function dissect(b: Uint8Array, off: number, len: number, ctx: PduContext, toServer: boolean, out: Message[], state?: Record<string, unknown>): void {
   if (len < 10 || pduLength(b, off, len) !== len) return;
   const linkLen = b[off + 2]!;
   const ctrl = b[off + 3]!;
@@ -62,29 +71,59 @@ function dissect(b: Uint8Array, off: number, len: number, ctx: PduContext, _toSe
   const transport = data[0]!;
   const fir = (transport & 0x40) !== 0, fin = (transport & 0x80) !== 0, seq = transport & 0x3f;
   let app: Uint8Array = data.subarray(1);
+  const link = { ctrl, src, dest, crcBad, fin };
   if (!(fir && fin)) {
     // Multi-frame fragment: join transport segments and report the fragment when its last segment arrives.
     if (state === undefined) { if (!fir) return; }
     else {
-      const prev = state.dnp3 as Reassembly | undefined;
-      if (fir) {
-        state.dnp3 = { parts: [app.slice()], size: app.length, seq, src, dest } satisfies Reassembly;
-        return;
-      }
-      if (prev === undefined || prev.src !== src || prev.dest !== dest || ((prev.seq + 1) & 0x3f) !== seq || prev.size + app.length > MAX_FRAGMENT) {
-        state.dnp3 = undefined;
-        return;
-      }
-      prev.parts.push(app.slice()); prev.size += app.length; prev.seq = seq;
-      if (!fin) return;
-      state.dnp3 = undefined;
-      const joined = new Uint8Array(prev.size);
-      let at = 0;
-      for (const part of prev.parts) { joined.set(part, at); at += part.length; }
+      const joined = joinSegment(state, app, fir, fin, seq, link, ctx, toServer, out);
+      if (joined === null) return;
       app = joined;
     }
   }
-  application(app, ctx, out, { ctrl, src, dest, crcBad, fin });
+  application(app, ctx, out, link);
+}
+
+/**
+ * Add one transport segment to the direction's fragment. Returns the whole fragment at FIN, else null. A broken
+ * sequence, a missing first segment or an endless fragment is reported once and the rest of it skipped to FIN.
+ */
+function joinSegment(state: Record<string, unknown>, app: Uint8Array, fir: boolean, fin: boolean, seq: number,
+  link: { src: number; dest: number; crcBad: boolean }, ctx: PduContext, toServer: boolean, out: Message[]): Uint8Array | null {
+  let r = state.dnp3 as Reassembly | undefined;
+  if (r === undefined) r = state.dnp3 = { joiner: new FragmentJoiner(MAX_FRAGMENT, MAX_SEGMENTS), seq, src: link.src, dest: link.dest, crcBad: false };
+  const j = r.joiner;
+  if (fir) {
+    if (j.joining) transportAnomaly(ctx, toServer, out, link, `transport fragment abandoned after ${j.count} segments: a new first segment`);
+    j.reset();
+    r.seq = seq; r.src = link.src; r.dest = link.dest; r.crcBad = link.crcBad;
+    j.add(app, 0, app.length);
+    return null;
+  }
+  if (j.skipping) { if (fin) j.reset(); return null; }
+  let why = '';
+  if (!j.joining) why = `transport segment ${seq} without a first segment`;
+  else if (r.src !== link.src || r.dest !== link.dest || ((r.seq + 1) & 0x3f) !== seq) why = `transport segment ${seq} out of sequence (expected ${(r.seq + 1) & 0x3f})`;
+  else if (!j.add(app, 0, app.length)) why = `transport fragment exceeds ${MAX_FRAGMENT} bytes or ${MAX_SEGMENTS} segments`;
+  if (why) {
+    transportAnomaly(ctx, toServer, out, link, why);
+    if (fin) j.reset(); else j.skip();
+    return null;
+  }
+  r.seq = seq; r.crcBad ||= link.crcBad;
+  if (!fin) return null;
+  link.crcBad = r.crcBad;
+  return j.take();
+}
+
+/** A fragment given up before it was whole: one message carrying the anomaly, addressed like the frame. */
+function transportAnomaly(ctx: PduContext, toServer: boolean, out: Message[], link: { src: number; dest: number }, why: string): void {
+  const m = newMessage(ctx, 'dnp3');
+  m.role = toServer ? 'request' : 'response';
+  m.unit = link.dest;
+  m.fields = { src_addr: link.src, dst_addr: link.dest };
+  m.anomaly = why;
+  out.push(m);
 }
 
 function application(d: Uint8Array, ctx: PduContext, out: Message[], link: { ctrl: number; src: number; dest: number; crcBad: boolean; fin: boolean }): void {
@@ -166,7 +205,13 @@ function objectHeaders(d: Uint8Array, p: number, end: number, m: Message): Targe
   return targets.length ? targets : null;
 }
 
-export const dnp3Tcp: StreamDissector = { protocol: 'dnp3', ports: [20000], pduLength, dissect, category: dnp3Category, linkControl: dnp3LinkControl };
+export const dnp3Tcp: StreamDissector = {
+  protocol: 'dnp3', ports: [20000], pduLength, dissect, category: dnp3Category, linkControl: dnp3LinkControl,
+  partial(b, off, len) {
+    const t = transportHeader(b, off, len);
+    return t >= 0 && (t & 0x80) === 0;
+  },
+};
 
 /** DNP3 over UDP: a datagram may hold several link frames. */
 export const dnp3Udp: DatagramDissector = {

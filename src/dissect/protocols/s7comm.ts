@@ -2,10 +2,18 @@ import type { StreamDissector } from '../protocol.js';
 import { newMessage, type IdentityFacts, type Message, type PduContext, type Target } from '../message.js';
 import { ascii, u16be, u24be } from '../bytes.js';
 import { COTP_DT, parseCotp, tpktLength } from './tpkt-cotp.js';
+import { FragmentJoiner } from '../fragments.js';
 import { AREAS, ELEMENT_BYTES, JOB_FUNCTIONS, ROSCTR, USERDATA_GROUPS, USERDATA_SUBFUNCTIONS } from './s7comm-names.js';
 import { cotpLinkControl, s7Category } from './s7comm-categories.js';
 
 const WRITE_FUNCTIONS = new Set([0x05, 0x1a, 0x1b, 0x1c, 0x28, 0x29]);
+
+/**
+ * Bounds of one COTP TSDU being joined: classic S7 negotiates PDUs of at most 960 bytes and S7comm-plus a
+ * few KiB; beyond these it is no job any PLC would take. The fragment bound covers empty DT TPDUs.
+ */
+const MAX_TSDU = 1 << 16;
+const MAX_TSDU_FRAGMENTS = 1024;
 
 /** S7comm (0x32) and S7comm-plus (0x72) over COTP over TPKT, TCP port 102. */
 export const s7comm: StreamDissector = {
@@ -14,14 +22,56 @@ export const s7comm: StreamDissector = {
   category: s7Category,
   linkControl: cotpLinkControl,
   pduLength: tpktLength,
-  dissect(b, off, len, ctx, toServer, out) {
+  dissect(b, off, len, ctx, toServer, out, state) {
     const cotp = parseCotp(b, off, len);
-    if (cotp === null || cotp.pduType !== COTP_DT || cotp.dataLength < 1) return;
+    if (cotp === null) return;
     const p = cotp.dataOffset, n = cotp.dataLength;
-    if (b[p] === 0x32) s7(b, p, n, ctx, toServer, out);
-    else if (b[p] === 0x72) s7plus(b, p, n, ctx, toServer, out);
+    if (state === undefined) { if (cotp.pduType === COTP_DT) pdu(b, p, n, ctx, toServer, out, 1); return; }
+    const tsdu = (state.cotp ??= new FragmentJoiner(MAX_TSDU, MAX_TSDU_FRAGMENTS)) as FragmentJoiner;
+    if (cotp.pduType !== COTP_DT) {
+      // A new connection, a disconnect or an error between fragments ends the unit unfinished.
+      if (tsdu.joining) unitAnomaly(tsdu.byteAt(0), ctx, toServer, out, `COTP TSDU abandoned after ${tsdu.count} DT fragments (TPDU 0x${cotp.pduType.toString(16)})`);
+      tsdu.reset();
+      return;
+    }
+    if (tsdu.skipping) { if (cotp.eot) tsdu.reset(); return; }
+    if (cotp.eot && !tsdu.joining) { pdu(b, p, n, ctx, toServer, out, 1); return; }
+    // Segmented TSDU (ISO 8073 DT without EOT): join it and dissect it whole at its last fragment, like tshark.
+    const first = tsdu.joining ? tsdu.byteAt(0) : n > 0 ? b[p]! : -1;
+    if (!tsdu.add(b, p, n)) {
+      unitAnomaly(first, ctx, toServer, out, `COTP TSDU exceeds ${MAX_TSDU} bytes or ${MAX_TSDU_FRAGMENTS} DT fragments`);
+      if (cotp.eot) tsdu.reset();
+      return;
+    }
+    if (!cotp.eot) return;
+    const fragments = tsdu.count, whole = tsdu.take();
+    pdu(whole, 0, whole.length, ctx, toServer, out, fragments);
+  },
+  partial(b, off, len) {
+    const cotp = parseCotp(b, off, len);
+    return cotp !== null && cotp.pduType === COTP_DT && !cotp.eot;
   },
 };
+
+/** One whole S7 or S7comm-plus PDU (COTP user data); `fragments` is how many DT TPDUs carried it. */
+function pdu(b: Uint8Array, p: number, n: number, ctx: PduContext, toServer: boolean, out: Message[], fragments: number): void {
+  if (n < 1) return;
+  const before = out.length;
+  if (b[p] === 0x32) s7(b, p, n, ctx, toServer, out);
+  else if (b[p] === 0x72) s7plus(b, p, n, ctx, toServer, out);
+  if (fragments > 1 && out.length > before) {
+    const m = out[out.length - 1]!;
+    (m.fields ??= {}).cotp_fragments = fragments;
+  }
+}
+
+/** A TSDU given up before it was whole: reported once, as the protocol its first byte names. */
+function unitAnomaly(first: number, ctx: PduContext, toServer: boolean, out: Message[], why: string): void {
+  const m = newMessage(ctx, first === 0x72 ? 's7comm_plus' : 's7comm');
+  m.role = toServer ? 'request' : 'response';
+  m.anomaly = why;
+  out.push(m);
+}
 
 function s7(b: Uint8Array, p: number, n: number, ctx: PduContext, toServer: boolean, out: Message[]): void {
   const m = newMessage(ctx, 's7comm');
