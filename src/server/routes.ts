@@ -12,7 +12,7 @@ import { activePolicy, approveProposal, ChangeRefused, rejectProposal } from '..
 import { learnDetection, muteDetection, NotFound, setDetectionStatus } from '../respond/detection-actions.js';
 import { CAN, USER_ROLES } from '../respond/roles.js';
 import { CompiledPolicy } from '../policy/evaluate.js';
-import { requireRole } from './app.js';
+import { requireRole } from './access.js';
 import { hashPassword } from './passwords.js';
 
 const id = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9:._/>|-]+$' };

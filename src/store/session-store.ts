@@ -19,9 +19,11 @@ export function createSession(db: Db, tokenHash: string, user: string, expiresAt
   db.prepare('INSERT INTO sessions (token_hash, user, created_at, expires_at) VALUES (?, ?, ?, ?)').run(tokenHash, user, new Date().toISOString(), expiresAt);
 }
 
-export function sessionUser(db: Db, tokenHash: string): string | null {
-  const r = db.prepare('SELECT user FROM sessions WHERE token_hash = ? AND expires_at > ?').get(tokenHash, Date.now() / 1000) as { user: string } | undefined;
-  return r?.user ?? null;
+/** The user a live session belongs to, with their current roles; null for an unknown, expired or orphaned token. */
+export function sessionOf(db: Db, tokenHash: string): { name: string; roles: string[] } | null {
+  const r = db.prepare('SELECT u.name, u.roles FROM sessions s JOIN users u ON u.name = s.user WHERE s.token_hash = ? AND s.expires_at > ?')
+    .get(tokenHash, Date.now() / 1000) as { name: string; roles: string } | undefined;
+  return r ? { name: r.name, roles: JSON.parse(r.roles) as string[] } : null;
 }
 
 export function deleteSession(db: Db, tokenHash: string): void {
