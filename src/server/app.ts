@@ -10,6 +10,8 @@ import { PolicyInvalid } from '../policy/errors.js';
 import { registerRoutes } from './routes.js';
 import { registerSessionRoutes } from './session-routes.js';
 import { installSessionGate, isApiPath } from './access.js';
+import { installSecurityHeaders } from './headers.js';
+import { installHostCheck } from './hosts.js';
 import type { LiveFeed } from './live.js';
 
 export { SESSION_COOKIE, requireRole, type Caller } from './access.js';
@@ -21,13 +23,25 @@ export interface ServerOptions {
   /** Built dashboard (index.html and assets); the API works without it. */
   webRoot?: string;
   logger?: boolean;
-  /** Cookies only over HTTPS (set when Weir is behind TLS). */
+  /** Cookies only over HTTPS: implied by `https`; set it when Weir sits behind a TLS proxy. */
   secureCookies?: boolean;
+  /** Serve HTTPS with this key and certificate (PEM). */
+  https?: { key: string; cert: string };
+  /** Host names (beyond loopback and the listen address) browsers may use to reach this server. */
+  allowedHosts?: readonly string[];
 }
 
 /** The HTTP API (and the dashboard's files) over one store. Every route but login needs a session. */
 export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
-  const app = Fastify({ logger: opts.logger ?? false, bodyLimit: 64 * 1024, routerOptions: { maxParamLength: 200 }, trustProxy: false });
+  const tls = opts.https !== undefined;
+  const app = Fastify({
+    logger: opts.logger ?? false, bodyLimit: 64 * 1024, routerOptions: { maxParamLength: 200 }, trustProxy: false,
+    ...(opts.https ? { https: { key: opts.https.key, cert: opts.https.cert } } : {}),
+  });
+  const secureCookies = tls || (opts.secureCookies ?? false);
+  // Order matters: headers first (refusals carry them too), then the Host/Origin check, then the session.
+  installSecurityHeaders(app);
+  installHostCheck(app, { allowedHosts: opts.allowedHosts ?? [], schemes: tls ? ['https'] : secureCookies ? ['https', 'http'] : ['http'] });
   await app.register(cookie);
   await app.register(websocket, { options: { maxPayload: 4096 } });
   const { db } = opts;
@@ -43,7 +57,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     return reply.code(500).send({ error: 'internal error' });
   });
 
-  registerSessionRoutes(app, db, { secureCookies: opts.secureCookies ?? false });
+  registerSessionRoutes(app, db, { secureCookies });
   await registerRoutes(app, db);
   const feed = opts.feed;
   // Live updates: the session gate has run on this route before the upgrade; clients only listen.

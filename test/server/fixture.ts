@@ -33,7 +33,7 @@ export async function addUsers(db: Db, users: Array<[string, string[]]>, passwor
 export interface RawResponse { status: number; headers: Record<string, string>; body: string }
 
 /** One HTTP/1.1 request over a new socket, the request target sent byte for byte as given. */
-export function rawRequest(port: number, method: string, target: string, headers: Record<string, string> = {}, opts: { host?: string; localAddress?: string } = {}): Promise<RawResponse> {
+export function rawRequest(port: number, method: string, target: string, headers: Record<string, string> = {}, opts: { host?: string; localAddress?: string; body?: string } = {}): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const s = net.connect({ port, host: opts.host ?? '127.0.0.1', localAddress: opts.localAddress });
     const chunks: Buffer[] = [];
@@ -48,8 +48,9 @@ export function rawRequest(port: number, method: string, target: string, headers
       for (const line of m[2]!.split('\r\n')) { const i = line.indexOf(':'); h[line.slice(0, i).toLowerCase()] = line.slice(i + 1).trim(); }
       resolve({ status: Number(m[1]), headers: h, body: m[3]! });
     });
-    const all = { host: `127.0.0.1:${port}`, connection: 'close', ...headers };
-    s.write(`${method} ${target} HTTP/1.1\r\n${Object.entries(all).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`);
+    const all: Record<string, string> = { host: `127.0.0.1:${port}`, connection: 'close', ...headers };
+    if (opts.body !== undefined) all['content-length'] = String(Buffer.byteLength(opts.body));
+    s.write(`${method} ${target} HTTP/1.1\r\n${Object.entries(all).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n${opts.body ?? ''}`);
   });
 }
 
