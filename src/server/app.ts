@@ -8,6 +8,7 @@ import { ChangeRefused } from '../respond/change-control.js';
 import { NotFound } from '../respond/detection-actions.js';
 import { PolicyInvalid } from '../policy/errors.js';
 import { registerRoutes } from './routes.js';
+import { PasswordCheckBusy } from './passwords.js';
 import { registerSessionRoutes } from './session-routes.js';
 import { installSessionGate, isApiPath } from './access.js';
 import { installSecurityHeaders } from './headers.js';
@@ -51,6 +52,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     if (err.validation) return reply.code(400).send({ error: `invalid request: ${err.message}` });
     if (err instanceof NotFound) return reply.code(404).send({ error: err.message });
     if (err instanceof ChangeRefused) return reply.code(409).send({ error: err.message });
+    if (err instanceof PasswordCheckBusy) return reply.code(503).header('retry-after', '1').send({ error: err.message });
     if (err instanceof PolicyInvalid) return reply.code(422).send({ error: 'invalid policy', problems: err.errors });
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return reply.code(err.statusCode).send({ error: err.message });
     req.log.error(err);

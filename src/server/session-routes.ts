@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { Db } from '../store/db.js';
 import { userRoles } from '../store/change-store.js';
-import { createSession, deleteSession, passwordHash } from '../store/session-store.js';
+import { createSession, deleteSession, passwordHash, upgradePasswordHash } from '../store/session-store.js';
 import { appendAudit } from '../store/audit-store.js';
-import { DUMMY_HASH, newToken, tokenHash, verifyPassword } from './passwords.js';
+import { DUMMY_HASH, hashPassword, needsRehash, newToken, tokenHash, verifyPassword } from './passwords.js';
 import { LoginThrottle } from './login-throttle.js';
 import { untrustedText } from './untrusted.js';
 import { PUBLIC, SESSION_COOKIE } from './access.js';
@@ -26,8 +26,14 @@ export function registerSessionRoutes(app: FastifyInstance, db: Db, opts: { secu
     }
     const stored = passwordHash(db, user);
     // Hash even for unknown users, so timing does not tell which names exist.
-    const ok = await verifyPassword(password, stored ?? DUMMY_HASH) && stored !== null;
-    if (!ok) {
+    let ok: boolean;
+    try {
+      ok = await verifyPassword(password, stored ?? DUMMY_HASH) && stored !== null;
+    } catch (err) {
+      slot.release(); // not checked (the server is busy): not a failure
+      throw err;
+    }
+    if (!ok || stored === null) {
       // The name is the client's claim, not an identity: never the actor, and escaped where it is kept.
       const claimedUser = untrustedText(user);
       appendAudit(db, { actor: 'unauthenticated', action: 'login.failed', subject: req.ip, details: { claimedUser } });
@@ -35,6 +41,7 @@ export function registerSessionRoutes(app: FastifyInstance, db: Db, opts: { secu
       return reply.code(401).send({ error: 'wrong user or password' });
     }
     slot.release();
+    if (needsRehash(stored)) upgradePasswordHash(db, user, stored, await hashPassword(password));
     const now = Date.now() / 1000;
     const { token, hash } = newToken();
     createSession(db, hash, user, now + SESSION_SECONDS);
