@@ -10,10 +10,12 @@ import { PolicyInvalid } from '../policy/errors.js';
 import { registerRoutes } from './routes.js';
 import { PasswordCheckBusy } from './passwords.js';
 import { registerSessionRoutes } from './session-routes.js';
+import { registerLiveRoute } from './live-route.js';
 import { installSessionGate, isApiPath } from './access.js';
 import { installSecurityHeaders } from './headers.js';
 import { installHostCheck } from './hosts.js';
 import type { LiveFeed } from './live.js';
+import { capConnections, CONNECTION_LIMITS, timeoutOptions, type ConnectionLimits } from './connections.js';
 
 export { SESSION_COOKIE, requireRole, type Caller } from './access.js';
 
@@ -30,15 +32,20 @@ export interface ServerOptions {
   https?: { key: string; cert: string };
   /** Host names (beyond loopback and the listen address) browsers may use to reach this server. */
   allowedHosts?: readonly string[];
+  /** Timeouts and connection caps (defaults: CONNECTION_LIMITS). */
+  limits?: Partial<ConnectionLimits>;
 }
 
 /** The HTTP API (and the dashboard's files) over one store. Every route but login needs a session. */
 export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
   const tls = opts.https !== undefined;
+  const limits = { ...CONNECTION_LIMITS, ...opts.limits };
+  const { server: serverOptions, ...timeouts } = timeoutOptions(limits);
   const app = Fastify({
-    logger: opts.logger ?? false, bodyLimit: 64 * 1024, routerOptions: { maxParamLength: 200 }, trustProxy: false,
-    ...(opts.https ? { https: { key: opts.https.key, cert: opts.https.cert } } : {}),
+    logger: opts.logger ?? false, bodyLimit: 64 * 1024, routerOptions: { maxParamLength: 200 }, trustProxy: false, ...timeouts,
+    ...(opts.https ? { https: { key: opts.https.key, cert: opts.https.cert, ...serverOptions } } : { http: serverOptions }),
   });
+  capConnections(app.server, limits);
   const secureCookies = tls || (opts.secureCookies ?? false);
   // Order matters: headers first (refusals carry them too), then the Host/Origin check, then the session.
   installSecurityHeaders(app);
@@ -61,15 +68,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
 
   registerSessionRoutes(app, db, { secureCookies });
   await registerRoutes(app, db);
-  const feed = opts.feed;
-  // Live updates: the session gate has run on this route before the upgrade; clients only listen.
-  app.get('/api/live', { websocket: true }, (socket) => {
-    if (feed === undefined) { socket.send(JSON.stringify({ type: 'idle' })); socket.close(1000, 'no capture is being followed'); return; }
-    if (feed.last) socket.send(JSON.stringify(feed.last));
-    const off = feed.subscribe((e) => { if (socket.readyState === 1) socket.send(JSON.stringify(e)); });
-    socket.on('close', off);
-    socket.on('message', () => socket.close(1008, 'this feed only talks'));
-  });
+  registerLiveRoute(app, opts.feed, limits.heartbeatSeconds);
 
   const noSuchEndpoint = { error: 'no such endpoint' };
   const webRoot = opts.webRoot;
