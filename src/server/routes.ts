@@ -1,25 +1,19 @@
 import type { FastifyInstance } from 'fastify';
 import type { Db } from '../store/db.js';
 import { getDetection, latestBaseline } from '../store/baseline-store.js';
-import { activePolicySha, approvalsOf, addUser, insertProposal, listProposals } from '../store/change-store.js';
+import { activePolicySha, approvalsOf, insertProposal, listProposals } from '../store/change-store.js';
 import { listAudit, verifyAudit, appendAudit } from '../store/audit-store.js';
-import { listUsers, setPasswordHash } from '../store/session-store.js';
 import { trafficSeries } from '../store/traffic-store.js';
 import {
   countRows, detectionCounts, edgesOf, getAsset, listSimulations, queryAssets, queryDetections, simulationDoc, topPairs, pairFunctions,
 } from '../store/read-store.js';
 import { activePolicy, approveProposal, ChangeRefused, rejectProposal } from '../respond/change-control.js';
 import { learnDetection, muteDetection, NotFound, setDetectionStatus } from '../respond/detection-actions.js';
-import { CAN, USER_ROLES } from '../respond/roles.js';
+import { CAN } from '../respond/roles.js';
 import { CompiledPolicy } from '../policy/evaluate.js';
-import { requireRole } from './app.js';
-import { hashPassword } from './passwords.js';
-
-const id = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9:._/>|-]+$' };
-const page = { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 }, offset: { type: 'integer', minimum: 0, maximum: 10_000_000, default: 0 } };
-const note = { type: 'string', maxLength: 2000 };
-const params = (p: Record<string, unknown>) => ({ type: 'object', additionalProperties: false, required: Object.keys(p), properties: p });
-const body = (required: string[], props: Record<string, unknown>) => ({ type: 'object', additionalProperties: false, required, properties: props });
+import { requireRole } from './access.js';
+import { registerUserRoutes } from './user-routes.js';
+import { body, id, note, page, params } from './schemas.js';
 
 export async function registerRoutes(app: FastifyInstance, db: Db): Promise<void> {
   // Reading and compiling a large policy takes a while: do it once per active version, not per request.
@@ -162,16 +156,5 @@ export async function registerRoutes(app: FastifyInstance, db: Db): Promise<void
     return { items: listAudit(db, limit).reverse(), chain: verifyAudit(db) ?? 'intact' };
   });
 
-  const admin = { preHandler: requireRole(CAN.manageUsers) };
-  app.get('/api/users', admin, async () => ({ items: listUsers(db) }));
-  app.post('/api/users', { ...admin, schema: { body: body(['name', 'roles', 'password'], {
-    name: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' }, roles: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: [...USER_ROLES] } },
-    password: { type: 'string', minLength: 12, maxLength: 256 },
-  }) } }, async (req) => {
-    const b = req.body as { name: string; roles: string[]; password: string };
-    addUser(db, b.name, b.roles);
-    setPasswordHash(db, b.name, await hashPassword(b.password));
-    appendAudit(db, { actor: req.caller!.name, action: 'user.added', subject: b.name, details: { roles: b.roles } });
-    return { name: b.name, roles: b.roles };
-  });
+  registerUserRoutes(app, db);
 }

@@ -184,4 +184,11 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (bucket, zone, direction)
   );
   `,
+  // 5: a session is bound to its user's roles and password hash at login (sha256 of both), so a password
+  // reset or a change of roles ends it, whichever tool made the change. Sessions from before cannot be bound.
+  `
+  ALTER TABLE sessions ADD COLUMN user_sig TEXT;
+  DELETE FROM sessions;
+  CREATE INDEX sessions_user ON sessions(user);
+  `,
 ];

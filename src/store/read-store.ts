@@ -14,7 +14,8 @@ export function queryAssets(db: Db, q: { text?: string; role?: string; ids?: str
   const args: unknown[] = [];
   if (q.role) { where.push('role = ?'); args.push(q.role); }
   if (q.text) { where.push("(id LIKE ? ESCAPE '\\' OR doc LIKE ? ESCAPE '\\')"); const like = `%${q.text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`; args.push(like, like); }
-  if (q.ids) { where.push(`id IN (${q.ids.map(() => '?').join(',') || "''"})`); args.push(...q.ids); }
+  // One JSON argument, not one variable per id: SQLite allows at most 32,766 (a big map has more addresses).
+  if (q.ids) { where.push('id IN (SELECT value FROM json_each(?))'); args.push(JSON.stringify(q.ids)); }
   const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
   const total = (db.prepare(`SELECT COUNT(*) AS n FROM assets ${w}`).get(...args) as { n: number }).n;
   const items = (db.prepare(`SELECT doc FROM assets ${w} ORDER BY id LIMIT ? OFFSET ?`).all(...args, q.limit, q.offset) as Array<{ doc: string }>).map((r) => JSON.parse(r.doc) as Asset);
@@ -28,8 +29,8 @@ export function getAsset(db: Db, id: string): Asset | null {
 
 export function edgesOf(db: Db, ips: string[], limit: number): Edge[] {
   if (ips.length === 0) return [];
-  const marks = ips.map(() => '?').join(',');
-  return (db.prepare(`SELECT doc FROM edges WHERE client IN (${marks}) OR server IN (${marks}) ORDER BY packets DESC LIMIT ?`).all(...ips, ...ips, limit) as Array<{ doc: string }>)
+  const set = JSON.stringify(ips);
+  return (db.prepare('SELECT doc FROM edges WHERE client IN (SELECT value FROM json_each(?)) OR server IN (SELECT value FROM json_each(?)) ORDER BY packets DESC LIMIT ?').all(set, set, limit) as Array<{ doc: string }>)
     .map((r) => JSON.parse(r.doc) as Edge);
 }
 

@@ -23,11 +23,11 @@ test('weir serve --capture -: a streamed capture shows up live over the WebSocke
     assert.equal(login.status, 200);
     const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
     const wsUrl = `${url.replace('http', 'ws')}/api/live`;
-    // Without a session the upgrade is refused.
-    const refused = await new Promise<string>((resolve) => { const w = new WebSocket(wsUrl); w.on('error', (e) => resolve(e.message)); w.on('open', () => resolve('open')); });
+    // Without a session the upgrade is refused (the dashboard's page sends its Origin; others are refused anyway).
+    const refused = await new Promise<string>((resolve) => { const w = new WebSocket(wsUrl, { headers: { origin: url } }); w.on('error', (e) => resolve(e.message)); w.on('open', () => resolve('open')); });
     assert.match(refused, /401/);
     const events: Array<{ type: string; packets?: number; detection?: { type: string } }> = [];
-    const ws = new WebSocket(wsUrl, { headers: { cookie } });
+    const ws = new WebSocket(wsUrl, { headers: { cookie, origin: url } });
     const ended = new Promise<void>((resolve) => ws.on('message', (m) => { const e = JSON.parse(m.toString()) as { type: string }; events.push(e); if (e.type === 'ended') resolve(); }));
     await new Promise((r) => ws.on('open', r));
     // Stream the capture like tcpdump would: in pieces, over a few seconds.

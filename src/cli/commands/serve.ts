@@ -4,11 +4,19 @@ import type { Command } from 'commander';
 import { openStore } from '../../store/db.js';
 import { buildServer } from '../../server/app.js';
 import { LiveFeed } from '../../server/live.js';
+import { loadTls, selfSignedTls } from '../../server/tls.js';
 import { Ingest } from '../../server/ingest.js';
 import { runCaptures, runLive } from '../run-capture.js';
 
 /** The built dashboard sits beside the compiled CLI: dist/web. */
 const webRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../web');
+
+interface ServeOptions {
+  db: string; host: string; port: string; secureCookies?: boolean; tls?: boolean; tlsCert?: string; tlsKey?: string; allowedHost: string[];
+  capture?: string; interface?: string; bpf?: string;
+}
+
+const warn = (msg: string): void => { process.stderr.write(`weir: warning: ${msg}\n`); };
 
 export function registerServe(program: Command): void {
   program.command('serve')
@@ -16,17 +24,27 @@ export function registerServe(program: Command): void {
     .requiredOption('--db <path>', 'store')
     .option('--host <ip>', 'address to listen on', '127.0.0.1')
     .option('--port <n>', 'port', '8080')
-    .option('--secure-cookies', 'send session cookies only over HTTPS (behind a TLS proxy)')
+    .option('--tls', 'serve HTTPS with a self-signed certificate kept beside the store (made on first use; its fingerprint is printed)')
+    .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM; with --tls-key)')
+    .option('--tls-key <file>', 'the key of --tls-cert (PEM)')
+    .option('--allowed-host <name>', 'a host name browsers use to reach this server, besides its address and localhost (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
+    .option('--secure-cookies', 'send session cookies only over HTTPS (behind a TLS proxy; implied by TLS)')
     .option('--capture <file>', 'follow this capture ("-" for a stream on stdin, e.g. from tcpdump -w -) and push what it shows live')
     .option('-i, --interface <name>', 'follow live traffic on an interface (needs tcpdump and capture rights)')
     .option('--bpf <filter>', 'capture filter for --interface')
-    .action(async (o: { db: string; host: string; port: string; secureCookies?: boolean; capture?: string; interface?: string; bpf?: string }) => {
+    .action(async (o: ServeOptions) => {
+      if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new Error('--tls-cert and --tls-key go together');
       const db = openStore(o.db);
+      const tls = o.tlsCert !== undefined ? loadTls(o.tlsCert, o.tlsKey!, warn) : o.tls ? selfSignedTls(o.db, [o.host, ...o.allowedHost]) : null;
       const follow = o.capture ?? (o.interface ? `interface ${o.interface}` : null);
       const feed = follow !== null ? new LiveFeed() : undefined;
-      const app = await buildServer({ db, webRoot, logger: false, secureCookies: o.secureCookies, feed });
+      const app = await buildServer({ db, webRoot, logger: false, secureCookies: o.secureCookies, feed, allowedHosts: o.allowedHost, https: tls ?? undefined });
       const url = await app.listen({ host: o.host, port: Number(o.port) });
       process.stdout.write(`weir serving ${o.db} at ${url}${follow ? `, following ${follow}` : ''}\n`);
+      if (tls !== null) {
+        process.stdout.write(`certificate ${tls.certFile}${tls.generated ? ' (new, self-signed)' : ''}, SHA-256 fingerprint ${tls.fingerprint}\n`);
+        if (o.tls) process.stdout.write('check that fingerprint in the browser before logging in the first time\n');
+      }
       if (feed !== undefined && follow !== null) {
         const ingest = new Ingest(db, feed, follow);
         ingest.start();
