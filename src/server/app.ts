@@ -15,6 +15,7 @@ import { installSessionGate, isApiPath } from './access.js';
 import { installSecurityHeaders } from './headers.js';
 import { installHostCheck } from './hosts.js';
 import type { LiveFeed } from './live.js';
+import { DEFAULT_STATE_DIR } from '../enforce/state.js';
 import { capConnections, CONNECTION_LIMITS, timeoutOptions, type ConnectionLimits } from './connections.js';
 
 export { SESSION_COOKIE, requireRole, type Caller } from './access.js';
@@ -34,6 +35,8 @@ export interface ServerOptions {
   allowedHosts?: readonly string[];
   /** Timeouts and connection caps (defaults: CONNECTION_LIMITS). */
   limits?: Partial<ConnectionLimits>;
+  /** Runtime state of the enforcement host (applied policy, gateway health) when it is this machine. */
+  stateDir?: string;
 }
 
 /** The HTTP API (and the dashboard's files) over one store. Every route but login needs a session. */
@@ -67,7 +70,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   });
 
   registerSessionRoutes(app, db, { secureCookies });
-  await registerRoutes(app, db);
+  await registerRoutes(app, db, { stateDir: opts.stateDir ?? DEFAULT_STATE_DIR });
   registerLiveRoute(app, opts.feed, limits.heartbeatSeconds);
 
   const noSuchEndpoint = { error: 'no such endpoint' };

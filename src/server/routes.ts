@@ -12,10 +12,11 @@ import { learnDetection, muteDetection, NotFound, setDetectionStatus } from '../
 import { CAN } from '../respond/roles.js';
 import { CompiledPolicy } from '../policy/evaluate.js';
 import { requireRole } from './access.js';
+import { enforcementView } from './enforcement-view.js';
 import { registerUserRoutes } from './user-routes.js';
 import { body, id, note, page, params } from './schemas.js';
 
-export async function registerRoutes(app: FastifyInstance, db: Db): Promise<void> {
+export async function registerRoutes(app: FastifyInstance, db: Db, opts: { stateDir: string }): Promise<void> {
   // Reading and compiling a large policy takes a while: do it once per active version, not per request.
   let compiled: { sha: string; cp: CompiledPolicy } | null = null;
   const zonesOf = (): CompiledPolicy | null => {
@@ -35,13 +36,18 @@ export async function registerRoutes(app: FastifyInstance, db: Db): Promise<void
     const assets = countRows(db, 'assets');
     const zones = cp?.policy.zones.map((z) => ({ name: z.name, mode: z.mode, securityLevel: z.securityLevel ?? null, members: z.members.length })) ?? [];
     const enforcing = zones.filter((z) => z.mode === 'enforce').map((z) => z.name);
+    // What blocks traffic is what the enforcement host runs, not what the policy says: say which, or "unknown".
+    const enforcement = enforcementView(opts.stateDir, activePolicySha(db));
     const health = [
       `${assets} assets on the map${cp ? ` in ${zones.length} zones` : ', no policy yet'}.`,
       open === 0 ? 'No open detections.' : `${open} open detection${open === 1 ? '' : 's'}${critical ? `, ${critical} of them high or critical: look at these first` : ''}.`,
-      enforcing.length ? `Blocking is on in ${enforcing.join(', ')}; other zones only watch.` : 'Nothing is blocked: every zone only watches or simulates.',
+      enforcing.length ? `The active policy puts ${enforcing.join(', ')} in enforce.` : 'The active policy enforces no zone.',
+      enforcement.text,
     ].join(' ');
-    return { assets, edges: countRows(db, 'edges'), detections: counts, openDetections: open, baselineVersion: latestBaseline(db)?.version ?? null, zones, health };
+    return { assets, edges: countRows(db, 'edges'), detections: counts, openDetections: open, baselineVersion: latestBaseline(db)?.version ?? null, zones, health, enforcement };
   });
+
+  app.get('/api/enforcement', async () => enforcementView(opts.stateDir, activePolicySha(db)));
 
   app.get('/api/assets', {
     schema: { querystring: { type: 'object', additionalProperties: false, properties: { q: { type: 'string', maxLength: 200 }, role: { type: 'string', maxLength: 40 }, zone: { type: 'string', maxLength: 64 }, ...page } } },

@@ -7,13 +7,14 @@ import { LiveFeed } from '../../server/live.js';
 import { loadTls, selfSignedTls } from '../../server/tls.js';
 import { Ingest } from '../../server/ingest.js';
 import { runCaptures, runLive } from '../run-capture.js';
+import { DEFAULT_STATE_DIR } from '../../enforce/state.js';
 
 /** The built dashboard sits beside the compiled CLI: dist/web. */
 const webRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../web');
 
 interface ServeOptions {
   db: string; host: string; port: string; secureCookies?: boolean; tls?: boolean; tlsCert?: string; tlsKey?: string; allowedHost: string[];
-  capture?: string; interface?: string; bpf?: string;
+  capture?: string; interface?: string; bpf?: string; stateDir: string;
 }
 
 const warn = (msg: string): void => { process.stderr.write(`weir: warning: ${msg}\n`); };
@@ -27,6 +28,7 @@ export function registerServe(program: Command): void {
     .option('--tls', 'serve HTTPS with a self-signed certificate kept beside the store (made on first use; its fingerprint is printed)')
     .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM; with --tls-key)')
     .option('--tls-key <file>', 'the key of --tls-cert (PEM)')
+    .option('--state-dir <dir>', 'runtime state of the enforcement host, when it is this machine (what the kernel and the gateway run)', DEFAULT_STATE_DIR)
     .option('--allowed-host <name>', 'a host name browsers use to reach this server, besides its address and localhost (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
     .option('--secure-cookies', 'send session cookies only over HTTPS (behind a TLS proxy; implied by TLS)')
     .option('--capture <file>', 'follow this capture ("-" for a stream on stdin, e.g. from tcpdump -w -) and push what it shows live')
@@ -38,7 +40,7 @@ export function registerServe(program: Command): void {
       const tls = o.tlsCert !== undefined ? loadTls(o.tlsCert, o.tlsKey!, warn) : o.tls ? selfSignedTls(o.db, [o.host, ...o.allowedHost]) : null;
       const follow = o.capture ?? (o.interface ? `interface ${o.interface}` : null);
       const feed = follow !== null ? new LiveFeed() : undefined;
-      const app = await buildServer({ db, webRoot, logger: false, secureCookies: o.secureCookies, feed, allowedHosts: o.allowedHost, https: tls ?? undefined });
+      const app = await buildServer({ db, webRoot, logger: false, secureCookies: o.secureCookies, feed, allowedHosts: o.allowedHost, https: tls ?? undefined, stateDir: o.stateDir });
       const url = await app.listen({ host: o.host, port: Number(o.port) });
       process.stdout.write(`weir serving ${o.db} at ${url}${follow ? `, following ${follow}` : ''}\n`);
       if (tls !== null) {

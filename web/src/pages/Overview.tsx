@@ -1,7 +1,13 @@
 import { useApi } from '../useApi';
 
+interface Enforcement {
+  kernel: { state: 'unknown' } | { state: 'applied'; sha: string; source: string; appliedAt: string; actor: string; matchesActive: boolean };
+  gateway: { state: 'none' } | { state: 'up'; since: string; servers: number } | { state: 'down'; since: string; servers: number; reason: string };
+  text: string;
+}
+
 interface OverviewData {
-  assets: number; edges: number; openDetections: number; baselineVersion: number | null; health: string;
+  assets: number; edges: number; openDetections: number; baselineVersion: number | null; health: string; enforcement: Enforcement;
   detections: Record<string, Record<string, number>>;
   zones: Array<{ name: string; mode: string; securityLevel: number | null; members: number }>;
 }
@@ -14,6 +20,11 @@ export function Overview() {
   return (
     <section>
       <h1>Overview</h1>
+      {data.enforcement.gateway.state === 'down' && (
+        <p className="alert" role="alert" data-testid="gateway-down">
+          Gateway down since {data.enforcement.gateway.since} ({data.enforcement.gateway.reason}): traffic to {data.enforcement.gateway.servers} guarded server port(s) is passing uninspected. The kernel allowlists still hold.
+        </p>
+      )}
       <p className="health" data-testid="health">{data.health}</p>
       <div className="cards">
         <a className="card" href="#/assets"><b data-testid="asset-count">{data.assets}</b> assets</a>
@@ -24,6 +35,9 @@ export function Overview() {
       <h2>Open detections by severity</h2>
       <p>{['critical', 'high', 'medium', 'low'].map((s) => <span key={s} className={`sev ${s}`}>{s}: {open[s] ?? 0}</span>)}</p>
       <h2>Zones and enforcement</h2>
+      <p data-testid="enforcement">{data.enforcement.kernel.state === 'unknown'
+        ? 'What the enforcement host runs is unknown here: no ruleset was applied on this machine.'
+        : `Enforcement host: policy ${data.enforcement.kernel.sha.slice(0, 12)} applied ${data.enforcement.kernel.appliedAt} by ${data.enforcement.kernel.actor}${data.enforcement.kernel.matchesActive ? ' (the active policy)' : ' — not the active policy'}; gateway ${data.enforcement.gateway.state === 'none' ? 'not running here' : data.enforcement.gateway.state}.`}</p>
       {data.zones.length === 0 ? <p>No active policy: Weir watches only. Propose one with <code>weir policy propose</code>.</p> : (
         <table><thead><tr><th>zone</th><th>mode</th><th>security level</th><th>members</th></tr></thead>
           <tbody>{data.zones.map((z) => <tr key={z.name}><td>{z.name}</td><td className={`mode ${z.mode}`}>{z.mode}</td><td>{z.securityLevel ?? ''}</td><td>{z.members}</td></tr>)}</tbody></table>
