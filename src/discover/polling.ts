@@ -1,7 +1,7 @@
 /** How many recent request intervals an edge keeps to estimate its polling period. */
 const SAMPLES = 256;
 /** Distinct request signatures tracked per edge before the table is reset (bounded memory under odd traffic). */
-const MAX_SIGNATURES = 4096;
+const MAX_SIGNATURES = 1024;
 
 /**
  * Estimates an edge's polling period from the time between repeats of the same request (same function and
@@ -24,10 +24,18 @@ export class PollTimer {
     return t;
   }
 
+  /** The first request, kept without a map: most edges of a scan or flood send only one. */
+  private firstSig = -1;
+  private firstTs = 0;
+
   request(signature: number, ts: number): void {
     if (this.lastAny >= 0 && ts - this.lastAny > this.maxGap) this.maxGap = ts - this.lastAny;
     this.lastAny = ts;
-    const last = (this.last ??= new Map());
+    if (this.last === null) {
+      if (this.firstSig === -1) { this.firstSig = signature; this.firstTs = ts; return; }
+      this.last = new Map([[this.firstSig, this.firstTs]]);
+    }
+    const last = this.last;
     const prev = last.get(signature);
     if (prev !== undefined) {
       const d = ts - prev;

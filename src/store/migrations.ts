@@ -184,4 +184,8 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (bucket, zone, direction)
   );
   `,
+  // 5: what bounds cut short while reading a capture (anomaly kinds, TCP state, assets and edges not tracked).
+  `
+  ALTER TABLE captures ADD COLUMN capped TEXT NOT NULL DEFAULT '{}';
+  `,
 ];
