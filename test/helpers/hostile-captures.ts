@@ -1,5 +1,8 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 /** Known pcapng block types (SHB, IDB, PB, SPB, EPB): a hostile file uses anything else. */
 const KNOWN_BLOCKS = new Set([0x0a0d0d0a, 1, 2, 3, 6]);
@@ -77,4 +80,30 @@ export function spoofedSourcesPcap(frames: number): Buffer {
 export function writeCapture(file: string, bytes: Buffer): string {
   writeFileSync(file, bytes);
   return file;
+}
+
+/** A `weir` CLI run with its wall time and peak resident memory (reported by the child itself at exit). */
+export interface MeasuredRun { code: number | null; stdout: string; stderr: string; ms: number; maxRssMB: number }
+
+/**
+ * Run the CLI at `cli` with `args`, measuring time and peak RSS; `input` feeds stdin. The child preloads a
+ * tiny module that prints `process.resourceUsage().maxRSS` on exit, so no external tool is needed.
+ */
+export function runMeasured(cli: string, args: string[], dir: string, opts: { input?: Buffer; timeoutMs?: number } = {}): Promise<MeasuredRun> {
+  const preload = path.join(dir, 'maxrss.mjs');
+  writeFileSync(preload, "import { writeSync } from 'node:fs';\nprocess.on('exit', () => writeSync(2, `\\nweir-test-maxrss=${process.resourceUsage().maxRSS}\\n`));\n");
+  const t0 = Date.now();
+  const child = spawn(process.execPath, ['--import', pathToFileURL(preload).href, cli, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const out: Buffer[] = [], err: Buffer[] = [];
+  child.stdout.on('data', (b: Buffer) => out.push(b));
+  child.stderr.on('data', (b: Buffer) => err.push(b));
+  child.stdin.on('error', () => undefined);
+  if (opts.input) child.stdin.end(opts.input); else child.stdin.end();
+  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
+  return new Promise((resolve) => child.on('close', (code) => {
+    clearTimeout(timer);
+    const stderr = Buffer.concat(err).toString();
+    const kb = Number(/weir-test-maxrss=(\d+)/.exec(stderr)?.[1] ?? NaN);
+    resolve({ code, stdout: Buffer.concat(out).toString(), stderr, ms: Date.now() - t0, maxRssMB: kb / 1024 });
+  }));
 }
