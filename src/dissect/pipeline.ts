@@ -13,7 +13,7 @@ const MAX_STREAMS = 65_536;
 /** When the table is full, half-streams silent this long (seconds) are forgotten first; pollers talk far more often. */
 const IDLE_STREAM = 30;
 /** Bytes all half-streams together may hold for incomplete PDUs (each holds at most 64 KiB). */
-const MAX_BUFFERED = 64 * 1024 * 1024;
+const MAX_BUFFERED = 16 * 1024 * 1024;
 
 export interface DissectStats {
   frames: number;
