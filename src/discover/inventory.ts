@@ -8,7 +8,7 @@ import { vendorOf } from './oui.js';
 import { inferRoles } from './roles.js';
 import { PollTimer } from './polling.js';
 import { anomalyKind } from './anomaly-kind.js';
-import { addBounded, countCapped, LIMITS, type Capped } from './merge.js';
+import { addBounded, countCapped, IDENTITY_KEYS, LIMITS, type Capped } from './merge.js';
 
 /** A MAC seen as the source of this many IPs is a router or firewall, not the hosts behind it. */
 const GATEWAY_MAC_IPS = 4;
@@ -448,7 +448,6 @@ function edgeOut(es: EdgeState): Edge {
   };
 }
 
-const IDENTITY_KEYS = ['vendor', 'product', 'model', 'firmware', 'hardware', 'serial', 'deviceType', 'plcMode'] as const;
 
 /** Fold what a layer-2-only record knows into the IP asset with the same MAC. */
 function mergeInto(into: Asset, from: Asset): void {

@@ -31,7 +31,8 @@ export function addBounded<T>(list: T[], x: T, max: number, capped: Capped, what
   if (list.length < max) list.push(x); else countCapped(capped, what);
 }
 
-const IDENTITY_KEYS = ['vendor', 'product', 'model', 'firmware', 'hardware', 'serial', 'deviceType', 'plcMode'] as const;
+/** The identity facts an asset keeps (what devices disclose about themselves). */
+export const IDENTITY_KEYS = ['vendor', 'product', 'model', 'firmware', 'hardware', 'serial', 'deviceType', 'plcMode'] as const;
 
 /**
  * Fold `from` (a later or parallel observation of the same device) into `into`: counters add up, first seen
