@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { openStore } from '../src/store/db.js';
-import { saveInventory } from '../src/store/inventory-store.js';
+import { mergeInventory } from '../src/store/inventory-store.js';
 import { saveDetections } from '../src/store/baseline-store.js';
 import { addUser } from '../src/store/change-store.js';
 import { setPasswordHash } from '../src/store/session-store.js';
@@ -43,7 +43,7 @@ export async function recordDashboard(runs: number, assets = 10_000, edges = 100
   const dir = mkdtempSync(path.join(os.tmpdir(), 'weir-bench-web-'));
   const db = openStore(path.join(dir, 'weir.db'));
   const t0 = Date.now();
-  saveInventory(db, plant(assets, edges));
+  mergeInventory(db, plant(assets, edges));
   const dets: Detection[] = Array.from({ length: 2000 }, (_, i) => ({
     id: `d${i}`, type: 'new_edge', severity: ['low', 'medium', 'high', 'critical'][i % 4] as Detection['severity'], ts: 1_790_000_000 + i, lastTs: 1_790_000_000 + i, count: 1,
     src: ip(1 + i), dst: ip(2 + i), protocol: 'modbus', detail: '', zone: null, evidence: { frames: [i], fields: {} }, explanation: 'benchmark', suggestedResponse: '',

@@ -47,8 +47,12 @@ export interface CaptureSummary {
   /** Link types seen, by interface. */
   linkTypes: number[];
   error: CaptureError | null;
-  /** Non-fatal oddities counted while reading (e.g. unknown pcapng blocks skipped). */
+  /** Non-fatal oddities counted while reading (e.g. unknown pcapng blocks skipped), at most MAX_KINDS kinds. */
   anomalies: Record<string, number>;
+  /** The first few distinct unknown pcapng block types skipped (hex), as evidence for the anomaly count. */
+  unknownBlockTypes: string[];
+  /** What a bound cut short, counted (e.g. anomaly kinds beyond the cap): never silent. */
+  capped: Record<string, number>;
 }
 
 export type FrameSink = (frame: Frame) => void;

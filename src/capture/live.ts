@@ -27,7 +27,7 @@ export function liveCapture(iface: string, sink: FrameSink, opts: LiveOptions = 
       : spawn('tcpdump', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     let aborted = false;
-    child.stdout.on('data', (b: Buffer) => parser.feed(b));
+    child.stdout.on('data', (b: Buffer) => { parser.feed(b); if (parser.stopped && !aborted) stop(); });
     child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); if (stderr.length > 8192) stderr = stderr.slice(-8192); });
     const stop = () => { aborted = true; child.kill('SIGINT'); };
     if (opts.signal) {

@@ -1,8 +1,12 @@
 import type { CaptureSummary, Frame, FrameSink } from './frame.js';
 import { newFrame } from './frame.js';
+import { countKind } from './counts.js';
 
 /** Records longer than this are corrupt, whatever the header claims (pcapng max is far smaller in practice). */
 const MAX_RECORD = 256 * 1024 * 1024;
+
+/** Distinct unknown block types kept as evidence; the count itself has one key whatever the types. */
+const MAX_BLOCK_TYPES_LISTED = 8;
 
 const PCAP_US_LE = 0xa1b2c3d4, PCAP_NS_LE = 0xa1b23c4d, PCAPNG_SHB = 0x0a0d0d0a, BOM = 0x1a2b3c4d;
 
@@ -22,14 +26,19 @@ export class CaptureParser {
   private le = true;
   private nsPcap = false;
   private ifaces: Iface[] = [];
-  private stopped = false;
+  private halted = false;
   private readonly frame: Frame = newFrame();
-  private readonly summary: CaptureSummary = { format: 'pcap', frames: 0, bytes: 0, linkTypes: [], error: null, anomalies: {} };
+  private readonly summary: CaptureSummary = { format: 'pcap', frames: 0, bytes: 0, linkTypes: [], error: null, anomalies: {}, unknownBlockTypes: [], capped: {} };
 
   constructor(private readonly sink: FrameSink) {}
 
+  /** True once the input was rejected or found corrupt: nothing more will be parsed, so stop reading. */
+  get stopped(): boolean {
+    return this.halted;
+  }
+
   feed(chunk: Uint8Array): void {
-    if (this.stopped || chunk.length === 0) return;
+    if (this.halted || chunk.length === 0) return;
     this.summary.bytes += chunk.length;
     if (this.carryLen > 0) {
       // A record spans the chunk boundary: continue in the carry buffer (one copy of this chunk).
@@ -41,7 +50,7 @@ export class CaptureParser {
       }
       this.carry.set(chunk, this.carryLen);
       const used = this.parse(this.carry.subarray(0, need));
-      if (this.stopped) return;
+      if (this.halted) return;
       this.carry.copyWithin(0, used, need);
       this.carryLen = need - used;
       return;
@@ -51,7 +60,7 @@ export class CaptureParser {
 
   private parseChunk(chunk: Uint8Array): void {
     const used = this.parse(chunk);
-    if (this.stopped) return;
+    if (this.halted) return;
     const rest = chunk.length - used;
     if (rest > 0) {
       if (this.carry.length < rest) this.carry = new Uint8Array(Math.max(rest, 65536));
@@ -62,7 +71,7 @@ export class CaptureParser {
 
   end(): CaptureSummary {
     const s = this.summary;
-    if (!this.stopped) {
+    if (!this.halted) {
       if (this.format === null) {
         this.fail(0, this.summary.bytes === 0 ? 'empty input' : 'input ends inside the file header');
       } else if (this.carryLen > 0) {
@@ -75,12 +84,22 @@ export class CaptureParser {
   }
 
   private fail(at: number, reason: string): void {
-    this.stopped = true;
+    this.halted = true;
     this.summary.error = { byteOffset: at, framesBefore: this.summary.frames, reason };
   }
 
   private count(what: string): void {
-    this.summary.anomalies[what] = (this.summary.anomalies[what] ?? 0) + 1;
+    countKind(this.summary.anomalies, what, this.summary.capped);
+  }
+
+  /** One anomaly key for every unknown block type (a random-type flood must not make a key per type). */
+  private unknownBlock(type: number): void {
+    this.count('pcapng_block_unknown_skipped');
+    const list = this.summary.unknownBlockTypes;
+    if (list.length < MAX_BLOCK_TYPES_LISTED) {
+      const hex = `0x${type.toString(16)}`;
+      if (!list.includes(hex)) list.push(hex);
+    }
   }
 
   /** Parse whole records from b; returns bytes consumed. */
@@ -167,9 +186,9 @@ export class CaptureParser {
         case 6: this.epb(b, off, len, 28, u32(b, off + 8, le), u32(b, off + 20, le), u32(b, off + 24, le)); break;
         case 3: this.spb(b, off, len); break;
         case 2: this.epb(b, off, len, 28, u16(b, off + 8, le), u32(b, off + 20, le), u32(b, off + 24, le)); break;
-        default: this.count(`pcapng_block_0x${blockType.toString(16)}_skipped`);
+        default: this.unknownBlock(blockType);
       }
-      if (this.stopped) return b.length;
+      if (this.halted) return b.length;
       off += len;
       this.consumed += len;
     }

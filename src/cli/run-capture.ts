@@ -4,6 +4,7 @@ import { readCapture } from '../capture/source.js';
 import { liveCapture } from '../capture/live.js';
 import type { CaptureSummary } from '../capture/frame.js';
 import { DissectPipeline, type DissectStats, type PipelineHooks } from '../dissect/pipeline.js';
+import { addCounts } from '../capture/counts.js';
 
 export interface FileResult {
   source: string;
@@ -11,13 +12,27 @@ export interface FileResult {
   stats: DissectStats;
   firstTs: number | null;
   lastTs: number | null;
+  /** What bounds cut short while reading, dissecting (and, added by the caller, folding) this capture. */
+  capped: Record<string, number>;
+}
+
+function fileResult(source: string, summary: CaptureSummary, stats: DissectStats, firstTs: number | null, lastTs: number | null): FileResult {
+  return { source, summary, stats, firstTs, lastTs, capped: addCounts(addCounts({}, summary.capped), stats.capped) };
+}
+
+/** True when the input was not a capture at all (wrong format, empty): nothing of it was read. */
+export function rejected(r: FileResult): boolean {
+  const e = r.summary.error;
+  return e !== null && e.byteOffset === 0 && e.framesBefore === 0;
 }
 
 /**
  * Run each capture through its own dissection pipeline (TCP state never crosses files) into the same hooks.
  * A progress bar goes to stderr when it is a terminal and the input is large enough to wait for.
  */
-export async function runCaptures(files: string[], hooks: PipelineHooks, opts: { progress?: boolean } = {}): Promise<FileResult[]> {
+export async function runCaptures(
+  files: string[], hooks: PipelineHooks, opts: { progress?: boolean; afterFile?(r: FileResult): void } = {},
+): Promise<FileResult[]> {
   const sizes = files.map((f) => (f === '-' ? 0 : safeSize(f)));
   const total = sizes.reduce((a, b) => a + b, 0);
   const showBar = (opts.progress ?? true) && process.stderr.isTTY === true && total > 8 * 1024 * 1024;
@@ -40,7 +55,9 @@ export async function runCaptures(files: string[], hooks: PipelineHooks, opts: {
         onProgress: bar ? (read: number) => bar.update(Math.floor((done + read) / 1048576), { file: source }) : undefined,
       });
       done += sizes[i]!;
-      results.push({ source, summary, stats: pipeline.stats, firstTs, lastTs });
+      const r = fileResult(source, summary, pipeline.stats, firstTs, lastTs);
+      opts.afterFile?.(r);
+      results.push(r);
     }
   } finally {
     bar?.stop();
@@ -52,11 +69,19 @@ function safeSize(f: string): number {
   try { return statSync(f).size; } catch { return 0; }
 }
 
-/** One line on stderr per capture that stopped early, naming where and why. */
+/**
+ * One line on stderr per capture that stopped early, naming where and why, and one per capture whose reading
+ * a bound cut short. An input that was no capture at all sets a failing exit code.
+ */
 export function warnCaptureErrors(results: FileResult[]): void {
   for (const r of results) {
     const e = r.summary.error;
-    if (e) process.stderr.write(`weir: ${r.source}: stopped at byte ${e.byteOffset} after ${e.framesBefore} good frames: ${e.reason}\n`);
+    if (e && rejected(r)) {
+      process.stderr.write(`weir: ${r.source}: not read: ${e.reason}\n`);
+      process.exitCode = 1;
+    } else if (e) process.stderr.write(`weir: ${r.source}: stopped at byte ${e.byteOffset} after ${e.framesBefore} good frames: ${e.reason}\n`);
+    const capped = Object.entries(r.capped);
+    if (capped.length) process.stderr.write(`weir: ${r.source}: bounds reached, not tracked: ${capped.map(([k, v]) => `${k}=${v}`).join(', ')}\n`);
   }
 }
 
@@ -75,7 +100,7 @@ export async function runLive(iface: string, hooks: PipelineHooks, opts: { bpf?:
       lastTs = frame.ts;
       pipeline.push(frame);
     }, { bpf: opts.bpf, signal: ac.signal });
-    return { source: `live:${iface}`, summary, stats: pipeline.stats, firstTs, lastTs };
+    return fileResult(`live:${iface}`, summary, pipeline.stats, firstTs, lastTs);
   } finally {
     if (timer) clearTimeout(timer);
     process.off('SIGINT', stop);

@@ -30,6 +30,11 @@ export class EdgeTable<T> {
 
   /** The edge of an IP packet (not a non-first fragment), created on first sight. */
   lookup(pkt: Packet): T {
+    return this.find(pkt, true)!;
+  }
+
+  /** The edge of an IP packet, created on first sight only when `mayCreate` (a full table tracks no more). */
+  find(pkt: Packet, mayCreate: boolean): T | undefined {
     const proto = pkt.ipProto;
     let transport: EdgeTransport = 'ip';
     let toServer = true, port = 0;
@@ -44,10 +49,11 @@ export class EdgeTable<T> {
       if (byServer === undefined) { byServer = new Map(); this.byProto[proto] = byServer; }
       const k1 = (toServer ? pkt.dstIp4 : pkt.srcIp4) * 65536 + port;
       let inner = byServer.get(k1);
-      if (inner === undefined) { inner = new Map(); byServer.set(k1, inner); }
       const k2 = toServer ? pkt.srcIp4 : pkt.dstIp4;
-      let v = inner.get(k2);
+      let v = inner?.get(k2);
       if (v === undefined) {
+        if (!mayCreate) return undefined;
+        if (inner === undefined) { inner = new Map(); byServer.set(k1, inner); }
         v = this.create(address(pkt, transport, port, proto, toServer), pkt);
         inner.set(k2, v);
         if (transport !== 'ip' && pkt.srcPort !== pkt.dstPort) this.servers.add(k1);
@@ -57,7 +63,11 @@ export class EdgeTable<T> {
     const client = toServer ? pkt.srcIp : pkt.dstIp, server = toServer ? pkt.dstIp : pkt.srcIp;
     const key = `${client}|${server}|${proto}|${port}`;
     let v = this.text.get(key);
-    if (v === undefined) { v = this.create(address(pkt, transport, port, proto, toServer), pkt); this.text.set(key, v); }
+    if (v === undefined) {
+      if (!mayCreate) return undefined;
+      v = this.create(address(pkt, transport, port, proto, toServer), pkt);
+      this.text.set(key, v);
+    }
     return v;
   }
 

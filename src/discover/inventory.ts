@@ -1,37 +1,88 @@
 import type { Packet } from '../dissect/packet.js';
-import { functionKeyNumber, PROTOCOL_INDEX, type IdentityFacts, type Message } from '../dissect/message.js';
+import { PROTOCOL_INDEX, type IdentityFacts, type Message } from '../dissect/message.js';
 import type { Asset, Edge, FunctionStats, InventorySnapshot, TargetRanges } from './model.js';
-import { RangeSet } from './ranges.js';
-import { serviceName } from './services.js';
+import { MAX_RANGES, RangeSet } from './ranges.js';
+import { IDENTITY_PROTOCOLS, serviceName } from './services.js';
 import { EdgeTable, type EdgeAddress } from './edge-table.js';
 import { vendorOf } from './oui.js';
 import { inferRoles } from './roles.js';
 import { PollTimer } from './polling.js';
 import { anomalyKind } from './anomaly-kind.js';
+import { addBounded, countCapped, IDENTITY_KEYS, LIMITS, type Capped } from './merge.js';
 
 /** A MAC seen as the source of this many IPs is a router or firewall, not the hosts behind it. */
 const GATEWAY_MAC_IPS = 4;
 
+/** How many assets and edges one inventory tracks; beyond, new ones are counted as not tracked. */
+export interface InventoryLimits {
+  maxAssets?: number;
+  maxEdges?: number;
+}
+
+/** A large plant has a few thousand devices; a flood of spoofed senders must not take the host's memory. */
+export const DEFAULT_MAX_ASSETS = 100_000;
+export const DEFAULT_MAX_EDGES = 500_000;
+
+/**
+ * One device, kept compact (one object, lists allocated on first use): a flood of senders must cost little.
+ * The Asset record is built from it when the inventory is read.
+ */
 interface AssetState {
-  a: Asset;
+  id: string;
+  ip: string;
+  mac: string | null;
+  macVendor: string | null;
+  hostnames: string[] | null;
+  identity: Asset['identity'] | null;
+  identitySources: Record<string, string> | null;
+  firstSeen: number;
+  lastSeen: number;
+  packetsSent: number;
+  bytesSent: number;
+  packetsReceived: number;
+  bytesReceived: number;
   /** Last source MAC seen for this IP (fast path: most packets repeat it). */
   lastMac: string;
   /** MAC announced by ARP/DHCP for this IP: authoritative over Ethernet headers. */
   announcedMac: string | null;
+  /** Changed since the last takeDelta. */
+  dirty: boolean;
 }
 
-interface EdgeState {
-  e: Edge;
-  client: AssetState | undefined;
-  server: AssetState | undefined;
-  funcs: Map<number, FunctionStats>;
-  /** space → [read ranges, written ranges] */
-  targets: Map<string, [RangeSet, RangeSet]>;
-  poll: PollTimer;
-  /** Identity of the edge, as the edge table made it. */
-  addr: EdgeAddress | null;
+/**
+ * One conversation, kept compact like AssetState (its own fields are its address, so consumers sharing the
+ * edge lookup get it without another object); the Edge record is built when the inventory is read.
+ */
+interface EdgeState extends EdgeAddress {
+  protocol: string;
+  protocols: string[] | null;
+  packets: number;
+  bytes: number;
+  firstSeen: number;
+  lastSeen: number;
+  requests: number;
+  responses: number;
+  anomalies: number;
+  anomalyKinds: string[] | null;
+  /**
+   * Functions seen, allocated on the first message (most edges of a scan or flood never carry one). A short
+   * list, searched in order: an edge carries a handful of functions, and a map per edge costs far more.
+   */
+  funcs: FunctionStats[] | null;
+  /** Address ranges read and written per space, each set allocated on first use; a short list too. */
+  targets: SpaceRanges[] | null;
+  /** Allocated on the first industrial request. */
+  poll: PollTimer | null;
   /** Per-edge state of a consumer riding on this inventory's edge lookup (the detection engine). */
   slot: unknown;
+  /** Changed since the last takeDelta. */
+  dirty: boolean;
+}
+
+interface SpaceRanges {
+  space: string;
+  read: RangeSet | null;
+  write: RangeSet | null;
 }
 
 /** The edge of the packet just seen, for consumers that share the inventory's per-packet edge lookup. */
@@ -43,23 +94,33 @@ export interface CurrentEdge {
 
 /** PROTOCOL_INDEX values 1..8 are the industrial protocols. */
 const LAST_ICS_INDEX = 8;
-const IDENTITY_PROTOCOLS = new Set(['arp', 'dhcp', 'lldp', 'cdp', 'profinet_dcp', 'dns', 'nbns']);
 
 /**
  * Folds packets and messages into the asset inventory and the communication map. Passive: it only counts
- * what it is shown. Hooks are synchronous and run on the capture hot path.
+ * what it is shown. Hooks are synchronous and run on the capture hot path. Bounded: at most `maxAssets`
+ * assets and `maxEdges` edges (existing ones keep updating), and bounded lists per asset and edge; what the
+ * bounds turn away is counted in `capped`.
  */
 export class Inventory {
   private readonly assets4 = new Map<number, AssetState>();
   private readonly assetsText = new Map<string, AssetState>();
   private readonly l2Assets = new Map<string, AssetState>();
-  /** Source MAC → source IPs seen behind it, to recognise gateways. */
-  private readonly macIps = new Map<string, Set<string>>();
+  /** Source MAC → source IPs seen behind it (up to GATEWAY_MAC_IPS), to recognise gateways. */
+  private readonly macIps = new Map<string, string[]>();
   private readonly edges = new EdgeTable<EdgeState>((addr, pkt) => this.newEdge(addr, pkt.ts));
-  /** Edges from a loaded snapshot not yet seen again in this run (once seen, they move to the maps above). */
-  private readonly loadedEdges = new Map<string, EdgeState>();
   /** Edge of the packet being processed: its messages arrive right after it. */
   private current: EdgeState | undefined;
+  private readonly maxAssets: number;
+  private readonly maxEdges: number;
+  private assetCount = 0;
+  private edgeCount = 0;
+  /** What the bounds turned away, by kind (assets_not_tracked counts packets and facts of untracked senders). */
+  readonly capped: Capped = {};
+
+  constructor(limits: InventoryLimits = {}) {
+    this.maxAssets = limits.maxAssets ?? DEFAULT_MAX_ASSETS;
+    this.maxEdges = limits.maxEdges ?? DEFAULT_MAX_EDGES;
+  }
 
   onPacket(pkt: Packet): void {
     this.current = undefined;
@@ -68,31 +129,31 @@ export class Inventory {
     const src = this.sourceAsset(pkt);
     const dst = pkt.ipVersion === 4 ? this.assets4.get(pkt.dstIp4) : this.assetsText.get(pkt.dstIp);
     const ts = pkt.ts, len = pkt.wireLen;
-    const sa = src.a;
-    sa.packetsSent++; sa.bytesSent += len; sa.lastSeen = ts;
-    if (dst !== undefined) { const da = dst.a; da.packetsReceived++; da.bytesReceived += len; }
+    if (src !== undefined) { src.packetsSent++; src.bytesSent += len; src.lastSeen = ts; src.dirty = true; }
+    if (dst !== undefined) { dst.packetsReceived++; dst.bytesReceived += len; dst.dirty = true; }
     if (pkt.fragment) return;
 
-    const e = this.edges.lookup(pkt);
-    if (e.client === undefined || e.server === undefined) {
-      const toServer = this.edges.toServer;
-      e.client ??= toServer ? src : dst;
-      e.server ??= toServer ? dst : src;
+    // An untracked sender starts no edge; a full edge table starts none either, and says so.
+    const e = this.edges.find(pkt, src !== undefined && this.edgeCount < this.maxEdges);
+    if (e === undefined) {
+      if (src !== undefined) countCapped(this.capped, 'edges_not_tracked');
+      return;
     }
-    const ee = e.e;
-    ee.packets++; ee.bytes += len; ee.lastSeen = ts;
+    e.packets++; e.bytes += len; e.lastSeen = ts;
+    e.dirty = true;
     this.current = e;
   }
 
   /**
-   * The edge of the packet passed to the last onPacket (undefined for non-IP frames), with a slot where a
-   * consumer keeps its own per-edge state: one edge lookup per packet serves discovery and detection.
+   * The edge of the packet passed to the last onPacket (undefined for non-IP frames and untracked edges),
+   * with a slot where a consumer keeps its own per-edge state: one edge lookup per packet serves discovery
+   * and detection.
    */
   currentEdge(): CurrentEdge | undefined {
     const es = this.current;
-    if (es === undefined || es.addr === null) return undefined;
+    if (es === undefined) return undefined;
     const c = this.cur;
-    c.addr = es.addr; c.toServer = this.edges.toServer; c.slot = es.slot;
+    c.addr = es; c.toServer = this.edges.toServer; c.slot = es.slot;
     return c;
   }
 
@@ -108,157 +169,187 @@ export class Inventory {
     if (m.transport === 'l2') return;
     const es = this.current;
     if (es === undefined) return;
-    const e = es.e;
-    if (!e.protocols.includes(m.protocol)) this.addProtocol(es, m.protocol);
+    if (es.protocols === null || !es.protocols.includes(m.protocol)) this.addProtocol(es, m.protocol);
 
     const pidx = PROTOCOL_INDEX[m.protocol] ?? 0;
-    const fkey = pidx * 0x20000 + (m.func + 1);
-    let f = es.funcs.get(fkey);
-    if (f === undefined) {
+    const funcs = (es.funcs ??= []);
+    let f = findFunction(funcs, m.protocol, m.func);
+    if (f === undefined && funcs.length < LIMITS.functions) {
       f = { protocol: m.protocol, func: m.func, name: m.funcName, count: 0, writes: 0, exceptions: 0 };
-      es.funcs.set(fkey, f);
+      funcs.push(f);
     }
-    f.count++;
-    if (m.write && m.role !== 'response') f.writes++;
-    if (m.exception !== -1) f.exceptions++;
+    if (f !== undefined) {
+      f.count++;
+      if (m.write && m.role !== 'response') f.writes++;
+      if (m.exception !== -1) f.exceptions++;
+    } else countCapped(this.capped, 'edge_functions');
     if (m.anomaly !== null) {
-      e.anomalies++;
-      const kind = anomalyKind(m.protocol, m.anomaly);
-      if (e.anomalyKinds.length < 16 && !e.anomalyKinds.includes(kind)) e.anomalyKinds.push(kind);
+      es.anomalies++;
+      addBounded(es.anomalyKinds ??= [], anomalyKind(m.protocol, m.anomaly), LIMITS.anomalyKinds, this.capped, 'edge_anomaly_kinds');
     }
-    if (m.role === 'request') e.requests++;
-    else if (m.role === 'response') e.responses++;
+    if (m.role === 'request') es.requests++;
+    else if (m.role === 'response') es.responses++;
 
     const targets = m.targets;
     if (targets !== null) {
+      const spaces = (es.targets ??= []);
       for (let i = 0; i < targets.length; i++) {
         const t = targets[i]!;
-        let pair = es.targets.get(t.space);
-        if (pair === undefined) { pair = [new RangeSet(), new RangeSet()]; es.targets.set(t.space, pair); }
-        pair[m.write ? 1 : 0].add(t.start, t.count);
+        let sr = findSpace(spaces, t.space);
+        if (sr === undefined) {
+          if (spaces.length >= LIMITS.spaces) { countCapped(this.capped, 'edge_address_spaces'); continue; }
+          sr = { space: t.space, read: null, write: null };
+          spaces.push(sr);
+        }
+        const set = m.write ? (sr.write ??= new RangeSet(MAX_RANGES)) : (sr.read ??= new RangeSet(MAX_RANGES));
+        if (!set.add(t.start, t.count)) countCapped(this.capped, 'edge_address_ranges');
       }
     }
     if (m.role === 'request' && pidx > 0 && pidx <= LAST_ICS_INDEX) {
       const start = targets !== null && targets.length > 0 ? targets[0]!.start : 0;
-      es.poll.request((pidx * 256 + (m.func & 0xff)) * 16777216 + (start & 0xffffff), m.ts);
+      (es.poll ??= new PollTimer()).request((pidx * 256 + (m.func & 0xff)) * 16777216 + (start & 0xffffff), m.ts);
     }
   }
 
-  /** The inventory as plain data, with roles inferred. */
+  /** The inventory as plain data (fresh records), with roles inferred. */
   snapshot(): InventorySnapshot {
-    const assets: Asset[] = [];
-    const byId = new Map<string, Asset>();
-    const byMac = new Map<string, Asset>();
-    for (const s of this.assets4.values()) this.placeAsset(s, assets, byId, byMac);
+    const snap = this.collect(false);
+    inferRoles(snap.assets, snap.edges);
+    return snap;
+  }
+
+  /**
+   * What changed since the last call, as deltas to merge into a store: counters count only what was seen
+   * since, lists and ranges hold only what is new (merging unites them). Roles are left to whoever merges,
+   * since they depend on the merged facts.
+   */
+  takeDelta(): InventorySnapshot {
+    const snap = this.collect(true);
+    for (const s of this.allAssets()) {
+      if (!s.dirty) continue;
+      s.packetsSent = 0; s.bytesSent = 0; s.packetsReceived = 0; s.bytesReceived = 0;
+      s.dirty = false;
+    }
+    for (const es of this.edges.values()) {
+      if (!es.dirty) continue;
+      es.packets = 0; es.bytes = 0; es.requests = 0; es.responses = 0; es.anomalies = 0;
+      es.anomalyKinds = null; es.funcs = null; es.targets = null; es.dirty = false;
+    }
+    return snap;
+  }
+
+  /** Assets and edges tracked now. */
+  get size(): { assets: number; edges: number } {
+    return { assets: this.assetCount, edges: this.edgeCount };
+  }
+
+  /** Fresh records of the assets and edges (only the changed ones with `changedOnly`), addresses folded per device. */
+  private collect(changedOnly: boolean): InventorySnapshot {
+    const out = new Map<AssetState, Asset>();
+    const emit = (s: AssetState): Asset => {
+      let c = out.get(s);
+      if (c === undefined) { c = assetOut(s); out.set(s, c); }
+      return c;
+    };
+    const byId = new Map<string, AssetState>();
+    const byMac = new Map<string, AssetState>();
+    const place = (s: AssetState): void => {
+      this.placeAsset(s, byMac);
+      if (!changedOnly) byId.set(s.id, s);
+      if (!changedOnly || s.dirty) emit(s);
+    };
+    for (const s of this.assets4.values()) place(s);
     // IPv6 link-local sources are the same NICs as the IPv4 hosts: fold them in by MAC.
     for (const s of this.assetsText.values()) {
-      const a = s.a;
-      const twin = a.id.startsWith('fe80:') && s.lastMac !== '' ? byMac.get(s.lastMac) : undefined;
-      if (twin !== undefined) {
-        twin.ips.push(a.id);
-        twin.packetsSent += a.packetsSent; twin.bytesSent += a.bytesSent;
-        twin.packetsReceived += a.packetsReceived; twin.bytesReceived += a.bytesReceived;
-        byId.set(a.id, twin);
-        continue;
-      }
-      this.placeAsset(s, assets, byId, byMac);
+      const twin = s.id.startsWith('fe80:') && s.lastMac !== '' ? byMac.get(s.lastMac) : undefined;
+      if (twin === undefined) { place(s); continue; }
+      if (!changedOnly) byId.set(s.id, twin);
+      if (changedOnly && !s.dirty) continue;
+      const t = emit(twin);
+      if (!t.ips.includes(s.id)) t.ips.push(s.id);
+      t.packetsSent += s.packetsSent; t.bytesSent += s.bytesSent;
+      t.packetsReceived += s.packetsReceived; t.bytesReceived += s.bytesReceived;
+      t.firstSeen = Math.min(t.firstSeen, s.firstSeen); t.lastSeen = Math.max(t.lastSeen, s.lastSeen);
     }
     for (const s of this.l2Assets.values()) {
-      const twin = byMac.get(s.a.id);
-      if (twin !== undefined) { mergeInto(twin, s.a); continue; }
-      s.a.macVendor = vendorOf(s.a.id) ?? null;
-      assets.push(s.a); byId.set(s.a.id, s.a);
+      if (changedOnly && !s.dirty) continue;
+      const twin = byMac.get(s.id);
+      if (twin !== undefined) { mergeInto(emit(twin), assetOut(s)); continue; }
+      s.macVendor = vendorOf(s.id) ?? null;
+      emit(s);
     }
     const edges: Edge[] = [];
-    for (const es of this.allEdges()) {
-      const e = this.edgeOut(es);
+    for (const es of this.edges.values()) {
+      if (changedOnly && !es.dirty) continue;
+      const e = edgeOut(es);
       edges.push(e);
+      if (changedOnly) continue;
       // Who serves and who uses each industrial protocol, from the edges that carried its messages.
       for (const p of e.protocols) {
         if (IDENTITY_PROTOCOLS.has(p)) continue;
         const server = byId.get(e.server), client = byId.get(e.client);
-        if (server && !server.serves.includes(p)) server.serves.push(p);
-        if (client && !client.uses.includes(p)) client.uses.push(p);
+        if (server) { const a = emit(server); if (!a.serves.includes(p)) a.serves.push(p); }
+        if (client) { const a = emit(client); if (!a.uses.includes(p)) a.uses.push(p); }
       }
     }
-    inferRoles(assets, edges);
-    return { assets: sortByAddress(assets, (a) => [a.id]), edges: sortByAddress(edges, (e) => [e.server, e.client], (e) => e.port) };
+    return { assets: sortByAddress([...out.values()], (a) => [a.id]), edges: sortByAddress(edges, (e) => [e.server, e.client], (e) => e.port) };
   }
 
-  private placeAsset(s: AssetState, assets: Asset[], byId: Map<string, Asset>, byMac: Map<string, Asset>): void {
-    const a = s.a;
-    a.mac = s.announcedMac ?? (s.lastMac !== '' && (this.macIps.get(s.lastMac)?.size ?? 0) < GATEWAY_MAC_IPS ? s.lastMac : a.mac);
-    if (a.mac !== null) { a.macVendor = vendorOf(a.mac) ?? a.macVendor; if (!byMac.has(a.mac)) byMac.set(a.mac, a); }
-    assets.push(a); byId.set(a.id, a);
+  private placeAsset(s: AssetState, byMac: Map<string, AssetState>): void {
+    s.mac = s.announcedMac ?? (s.lastMac !== '' && (this.macIps.get(s.lastMac)?.length ?? 0) < GATEWAY_MAC_IPS ? s.lastMac : s.mac);
+    if (s.mac !== null) { s.macVendor = vendorOf(s.mac) ?? s.macVendor; if (!byMac.has(s.mac)) byMac.set(s.mac, s); }
   }
 
-  /** Continue from an earlier snapshot (e.g. loaded from the store), so several captures build one inventory. */
-  load(snap: InventorySnapshot): void {
-    for (const a of snap.assets) {
-      const s: AssetState = { a: structuredClone(a), lastMac: '', announcedMac: a.mac };
-      if (a.ips.length === 0) this.l2Assets.set(a.id, s);
-      else this.putAsset(a.ips[0]!, s);
-    }
-    for (const e of snap.edges) {
-      const es: EdgeState = {
-        e: { ...structuredClone(e), anomalyKinds: e.anomalyKinds ?? [] }, client: this.lookupText(e.client), server: this.lookupText(e.server),
-        funcs: new Map(), targets: new Map(), poll: PollTimer.resume(e.pollInterval, e.pollJitter, e.maxRequestGap ?? 0),
-        addr: null, slot: undefined,
-      };
-      for (const f of e.functions) es.funcs.set(functionKeyNumber(f.protocol, f.func), { ...f });
-      for (const t of e.targets) {
-        let pair = es.targets.get(t.space);
-        if (pair === undefined) { pair = [new RangeSet(), new RangeSet()]; es.targets.set(t.space, pair); }
-        pair[t.access === 'write' ? 1 : 0] = RangeSet.from(t.ranges);
-      }
-      this.loadedEdges.set(e.id, es);
-    }
+  private *allAssets(): Iterable<AssetState> {
+    yield* this.assets4.values();
+    yield* this.assetsText.values();
+    yield* this.l2Assets.values();
   }
 
-  private *allEdges(): Iterable<EdgeState> {
-    yield* this.edges.values();
-    yield* this.loadedEdges.values();
+  /** Room for a new asset? When the table is full the refusal is counted. */
+  private admit(): boolean {
+    if (this.assetCount < this.maxAssets) { this.assetCount++; return true; }
+    countCapped(this.capped, 'assets_not_tracked');
+    return false;
   }
 
-  private sourceAsset(pkt: Packet): AssetState {
+  private sourceAsset(pkt: Packet): AssetState | undefined {
     let s = pkt.ipVersion === 4 ? this.assets4.get(pkt.srcIp4) : this.assetsText.get(pkt.srcIp);
     if (s === undefined) {
-      s = { a: newAsset(pkt.srcIp, pkt.ts), lastMac: '', announcedMac: null };
+      if (!this.admit()) return undefined;
+      s = newAsset(pkt.srcIp, pkt.ts);
       if (pkt.ipVersion === 4) this.assets4.set(pkt.srcIp4, s); else this.assetsText.set(pkt.srcIp, s);
     }
     if (s.lastMac !== pkt.srcMac && pkt.srcMac !== '') {
       s.lastMac = pkt.srcMac;
       let ips = this.macIps.get(pkt.srcMac);
-      if (ips === undefined) { ips = new Set(); this.macIps.set(pkt.srcMac, ips); }
-      ips.add(pkt.srcIp);
+      if (ips === undefined) {
+        // One entry per MAC: spoofed MACs must not grow this without bound either.
+        if (this.macIps.size >= this.maxAssets) { countCapped(this.capped, 'macs_not_tracked'); return s; }
+        ips = [];
+        this.macIps.set(pkt.srcMac, ips);
+      }
+      if (ips.length < GATEWAY_MAC_IPS && !ips.includes(pkt.srcIp)) ips.push(pkt.srcIp);
     }
     return s;
   }
 
   private newEdge(addr: EdgeAddress, ts: number): EdgeState {
-    const loaded = this.loadedEdges.get(addr.id);
-    if (loaded !== undefined) {
-      // Continue the stored edge instead of starting a twin.
-      this.loadedEdges.delete(addr.id);
-      loaded.client = undefined; loaded.server = undefined; loaded.addr = addr;
-      return loaded;
-    }
+    this.edgeCount++;
     const { id, client, server, transport, port, proto } = addr;
     const protocol = transport === 'ip' ? ipProtoName(proto) : serviceName(transport, port) ?? `${transport}/${port}`;
-    const e: Edge = {
-      id, client, server, transport, port, protocol, protocols: [],
-      packets: 0, bytes: 0, firstSeen: ts, lastSeen: ts, functions: [], targets: [], requests: 0, responses: 0,
-      pollInterval: null, pollJitter: null, maxRequestGap: 0, anomalies: 0, anomalyKinds: [],
+    return {
+      id, client, server, transport, port, proto, protocol, protocols: null, packets: 0, bytes: 0, firstSeen: ts, lastSeen: ts, requests: 0, responses: 0,
+      anomalies: 0, anomalyKinds: null, funcs: null, targets: null, poll: null, slot: undefined, dirty: true,
     };
-    return { e, client: undefined, server: undefined, funcs: new Map(), targets: new Map(), poll: new PollTimer(), addr, slot: undefined };
   }
 
   private addProtocol(es: EdgeState, protocol: string): void {
-    const e = es.e;
-    if (!e.protocols.includes(protocol)) e.protocols.push(protocol);
+    const protocols = (es.protocols ??= []);
+    if (!protocols.includes(protocol)) protocols.push(protocol);
     if (IDENTITY_PROTOCOLS.has(protocol)) return;
     // The first industrial protocol names the edge (ENIP carries CIP: keep 'enip').
-    if (!e.protocols.some((p) => p !== protocol && !IDENTITY_PROTOCOLS.has(p))) e.protocol = protocol;
+    if (!protocols.some((p) => p !== protocol && !IDENTITY_PROTOCOLS.has(p))) es.protocol = protocol;
   }
 
   private applyIdentity(m: Message, id: IdentityFacts): void {
@@ -268,21 +359,32 @@ export class Inventory {
     let s: AssetState | undefined;
     if (ip !== '' && ip !== '0.0.0.0') {
       s = this.lookupText(ip);
-      if (s === undefined) { s = { a: newAsset(ip, m.ts), lastMac: '', announcedMac: null }; this.putAsset(ip, s); }
+      if (s === undefined) {
+        if (!this.admit()) return;
+        s = newAsset(ip, m.ts);
+        this.putAsset(ip, s);
+      }
       if (id.mac !== undefined) s.announcedMac = id.mac;
       else if (m.transport === 'l2' && !aboutDst && m.srcMac !== '') s.announcedMac ??= m.srcMac;
     } else if (mac !== '') {
       s = this.l2Assets.get(mac);
-      if (s === undefined) { s = { a: newAsset('', m.ts, mac), lastMac: mac, announcedMac: mac }; this.l2Assets.set(mac, s); }
+      if (s === undefined) {
+        if (!this.admit()) return;
+        s = newAsset('', m.ts, mac);
+        this.l2Assets.set(mac, s);
+      }
     }
     if (s === undefined) return;
-    const a = s.a;
-    if (m.ts > a.lastSeen) a.lastSeen = m.ts;
-    if (id.hostname !== undefined && id.hostname !== '' && !a.hostnames.includes(id.hostname)) a.hostnames.push(id.hostname);
+    s.dirty = true;
+    if (m.ts > s.lastSeen) s.lastSeen = m.ts;
+    if (id.hostname !== undefined && id.hostname !== '') addBounded(s.hostnames ??= [], id.hostname, LIMITS.hostnames, this.capped, 'asset_hostnames');
     const source = `${m.protocol}${m.func >= 0 ? `:${m.func}` : ''} frame ${m.frame}`;
     for (const k of IDENTITY_KEYS) {
       const v = id[k];
-      if (v !== undefined && v !== '' && a.identity[k] !== v) { a.identity[k] = v; a.identitySources[k] = source; }
+      if (v !== undefined && v !== '' && s.identity?.[k] !== v) {
+        (s.identity ??= {})[k] = v;
+        (s.identitySources ??= {})[k] = source;
+      }
     }
   }
 
@@ -295,37 +397,61 @@ export class Inventory {
     const n = ipv4Number(ip);
     if (n >= 0) this.assets4.set(n, s); else this.assetsText.set(ip, s);
   }
-
-  private edgeOut(es: EdgeState): Edge {
-    const e = es.e;
-    e.functions = [...es.funcs.values()].sort((x, y) => (x.protocol < y.protocol ? -1 : x.protocol > y.protocol ? 1 : x.func - y.func));
-    const targets: TargetRanges[] = [];
-    for (const [space, [r, w]] of es.targets) {
-      const rr = r.toArray(), wr = w.toArray();
-      if (rr.length) targets.push({ space, access: 'read', ranges: rr });
-      if (wr.length) targets.push({ space, access: 'write', ranges: wr });
-    }
-    e.targets = targets;
-    const p = es.poll.period();
-    if (p !== null) { e.pollInterval = p.median; e.pollJitter = p.iqr; }
-    e.maxRequestGap = Math.round(es.poll.maxGap * 1e6) / 1e6;
-    return e;
-  }
 }
 
-const IDENTITY_KEYS = ['vendor', 'product', 'model', 'firmware', 'hardware', 'serial', 'deviceType', 'plcMode'] as const;
+function findFunction(funcs: FunctionStats[], protocol: string, func: number): FunctionStats | undefined {
+  for (let i = 0; i < funcs.length; i++) { const f = funcs[i]!; if (f.func === func && f.protocol === protocol) return f; }
+  return undefined;
+}
 
-function newAsset(ip: string, ts: number, mac: string | null = null): Asset {
+function findSpace(spaces: SpaceRanges[], space: string): SpaceRanges | undefined {
+  for (let i = 0; i < spaces.length; i++) if (spaces[i]!.space === space) return spaces[i];
+  return undefined;
+}
+
+function newAsset(ip: string, ts: number, mac: string | null = null): AssetState {
   return {
-    id: ip !== '' ? ip : mac!, ips: ip !== '' ? [ip] : [], mac, macVendor: null, hostnames: [], identity: {},
-    identitySources: {}, role: 'unknown', roleReasons: [], serves: [], uses: [], firstSeen: ts, lastSeen: ts,
-    packetsSent: 0, bytesSent: 0, packetsReceived: 0, bytesReceived: 0,
+    id: ip !== '' ? ip : mac!, ip, mac, macVendor: null, hostnames: null, identity: null, identitySources: null,
+    firstSeen: ts, lastSeen: ts, packetsSent: 0, bytesSent: 0, packetsReceived: 0, bytesReceived: 0,
+    lastMac: ip !== '' ? '' : mac!, announcedMac: ip !== '' ? null : mac, dirty: true,
   };
 }
 
+function assetOut(s: AssetState): Asset {
+  return {
+    id: s.id, ips: s.ip !== '' ? [s.ip] : [], mac: s.mac, macVendor: s.macVendor, hostnames: s.hostnames ? [...s.hostnames] : [],
+    identity: { ...s.identity }, identitySources: { ...s.identitySources }, role: 'unknown', roleReasons: [], serves: [], uses: [],
+    firstSeen: s.firstSeen, lastSeen: s.lastSeen, packetsSent: s.packetsSent, bytesSent: s.bytesSent,
+    packetsReceived: s.packetsReceived, bytesReceived: s.bytesReceived,
+  };
+}
+
+/** The Edge record of a state: functions, ranges and the polling estimate filled in. */
+function edgeOut(es: EdgeState): Edge {
+  const { id, client, server, transport, port } = es;
+  const functions = es.funcs === null ? [] : es.funcs.map((f) => ({ ...f }))
+    .sort((x, y) => (x.protocol < y.protocol ? -1 : x.protocol > y.protocol ? 1 : x.func - y.func));
+  const targets: TargetRanges[] = [];
+  if (es.targets !== null) {
+    for (const { space, read, write } of es.targets) {
+      const rr = read?.toArray() ?? [], wr = write?.toArray() ?? [];
+      if (rr.length) targets.push({ space, access: 'read', ranges: rr });
+      if (wr.length) targets.push({ space, access: 'write', ranges: wr });
+    }
+  }
+  const p = es.poll?.period() ?? null;
+  return {
+    id, client, server, transport, port, protocol: es.protocol, protocols: es.protocols ? [...es.protocols] : [],
+    packets: es.packets, bytes: es.bytes, firstSeen: es.firstSeen, lastSeen: es.lastSeen, functions, targets,
+    requests: es.requests, responses: es.responses, pollInterval: p?.median ?? null, pollJitter: p?.iqr ?? null,
+    maxRequestGap: es.poll ? Math.round(es.poll.maxGap * 1e6) / 1e6 : 0, anomalies: es.anomalies, anomalyKinds: es.anomalyKinds ? [...es.anomalyKinds] : [],
+  };
+}
+
+
 /** Fold what a layer-2-only record knows into the IP asset with the same MAC. */
 function mergeInto(into: Asset, from: Asset): void {
-  for (const h of from.hostnames) if (!into.hostnames.includes(h)) into.hostnames.push(h);
+  for (const h of from.hostnames) if (!into.hostnames.includes(h) && into.hostnames.length < LIMITS.hostnames) into.hostnames.push(h);
   for (const k of IDENTITY_KEYS) {
     if (into.identity[k] === undefined && from.identity[k] !== undefined) {
       into.identity[k] = from.identity[k];

@@ -1,7 +1,7 @@
 /** How many recent request intervals an edge keeps to estimate its polling period. */
 const SAMPLES = 256;
 /** Distinct request signatures tracked per edge before the table is reset (bounded memory under odd traffic). */
-const MAX_SIGNATURES = 4096;
+const MAX_SIGNATURES = 1024;
 
 /**
  * Estimates an edge's polling period from the time between repeats of the same request (same function and
@@ -12,22 +12,22 @@ export class PollTimer {
   private last: Map<number, number> | null = null;
   private deltas: Float64Array | null = null;
   private n = 0;
-  private prior: { median: number; iqr: number } | null = null;
   /** Longest pause between any two requests on the edge (bursty pollers pause between bursts). */
   private lastAny = -1;
   maxGap = 0;
 
-  static resume(median: number | null, iqr: number | null, maxGap = 0): PollTimer {
-    const t = new PollTimer();
-    t.maxGap = maxGap;
-    if (median !== null) t.prior = { median, iqr: iqr ?? 0 };
-    return t;
-  }
+  /** The first request, kept without a map: most edges of a scan or flood send only one. */
+  private firstSig = -1;
+  private firstTs = 0;
 
   request(signature: number, ts: number): void {
     if (this.lastAny >= 0 && ts - this.lastAny > this.maxGap) this.maxGap = ts - this.lastAny;
     this.lastAny = ts;
-    const last = (this.last ??= new Map());
+    if (this.last === null) {
+      if (this.firstSig === -1) { this.firstSig = signature; this.firstTs = ts; return; }
+      this.last = new Map([[this.firstSig, this.firstTs]]);
+    }
+    const last = this.last;
     const prev = last.get(signature);
     if (prev !== undefined) {
       const d = ts - prev;
@@ -38,10 +38,10 @@ export class PollTimer {
     last.set(signature, ts);
   }
 
-  /** Median and interquartile range of the intervals, or the resumed estimate, or null with under 3 samples. */
+  /** Median and interquartile range of the intervals, or null with under 3 samples. */
   period(): { median: number; iqr: number } | null {
     const k = Math.min(this.n, SAMPLES);
-    if (k < 3 || this.deltas === null) return this.prior;
+    if (k < 3 || this.deltas === null) return null;
     const xs = Array.from(this.deltas.subarray(0, k)).sort((a, b) => a - b);
     const q = (p: number) => xs[Math.min(k - 1, Math.floor(p * (k - 1) + 0.5))]!;
     return { median: round6(q(0.5)), iqr: round6(q(0.75) - q(0.25)) };

@@ -1,3 +1,6 @@
+/** Disjoint ranges an edge keeps per address space: scattered single-address reads must not grow it without bound. */
+export const MAX_RANGES = 1024;
+
 /**
  * A set of integer address ranges kept merged and sorted. Polling repeats the same ranges, so the common
  * case (range already covered) is answered without touching the list.
@@ -8,11 +11,20 @@ export class RangeSet {
   private lastStart = NaN;
   private lastEnd = NaN;
 
-  add(start: number, count: number): void {
-    if (count <= 0) return;
+  /** `max`: disjoint ranges kept at most (unbounded for sets built from trusted baselines). */
+  constructor(private readonly max = Infinity) {}
+
+  /**
+   * Add [start, start + count). False when the range is not recorded because it would be one disjoint range
+   * more than the set's maximum (the caller counts it).
+   */
+  add(start: number, count: number): boolean {
+    if (count <= 0) return true;
     const end = start + count - 1;
-    if (start >= this.lastStart && end <= this.lastEnd) return;
+    if (start >= this.lastStart && end <= this.lastEnd) return true;
     const r = this.r;
+    // First range: an exact-size list (a grown one costs an edge of a flood several times more).
+    if (r.length === 0) { this.r = [start, end]; this.lastStart = start; this.lastEnd = end; return true; }
     let i = 0;
     while (i < r.length && r[i + 1]! < start - 1) i += 2;
     let j = i;
@@ -22,8 +34,10 @@ export class RangeSet {
       if (r[j + 1]! > e) e = r[j + 1]!;
       j += 2;
     }
+    if (j === i && r.length >= 2 * this.max) return false;
     r.splice(i, j - i, s, e);
     this.lastStart = s; this.lastEnd = e;
+    return true;
   }
 
   covers(start: number, count: number): boolean {

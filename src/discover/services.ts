@@ -30,3 +30,6 @@ export function serverIsDst(transport: 'tcp' | 'udp', srcPort: number, dstPort: 
   if (dl !== sl) return dl;
   return dstPort <= srcPort;
 }
+
+/** Protocols that identify hosts (addresses, names) rather than carry process traffic. */
+export const IDENTITY_PROTOCOLS: ReadonlySet<string> = new Set(['arp', 'dhcp', 'lldp', 'cdp', 'profinet_dcp', 'dns', 'nbns']);

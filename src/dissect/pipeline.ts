@@ -1,4 +1,5 @@
 import type { Frame } from '../capture/frame.js';
+import { countKind } from '../capture/counts.js';
 import { decodeFrame } from './link.js';
 import { newPacket, TcpFlag, type Packet } from './packet.js';
 import type { Message, PduContext } from './message.js';
@@ -7,8 +8,12 @@ import type { LinkDissector } from './link-dissector.js';
 import { feedSegment, newHalfStream, type TcpHalfStream } from './tcp-reassembly.js';
 import { streamDissectors, datagramDissectors, linkDissectors } from './registry.js';
 
-/** Upper bound on tracked TCP half-streams; a scan must not grow memory without limit. */
-const MAX_STREAMS = 200_000;
+/** Upper bound on tracked TCP half-streams; a scan or a flood of spoofed senders must not grow memory without limit. */
+const MAX_STREAMS = 65_536;
+/** When the table is full, half-streams silent this long (seconds) are forgotten first; pollers talk far more often. */
+const IDLE_STREAM = 30;
+/** Bytes all half-streams together may hold for incomplete PDUs (each holds at most 64 KiB). */
+const MAX_BUFFERED = 16 * 1024 * 1024;
 
 export interface DissectStats {
   frames: number;
@@ -20,6 +25,8 @@ export interface DissectStats {
   protocols: Record<string, number>;
   /** Counted anomalies: malformed frames, TCP gaps, PDUs that are not what their port says, … */
   anomalies: Record<string, number>;
+  /** What a bound cut short, counted: anomaly kinds beyond the cap, TCP state dropped to stay bounded. */
+  capped: Record<string, number>;
 }
 
 export interface PipelineHooks {
@@ -34,7 +41,7 @@ export interface PipelineHooks {
  */
 export class DissectPipeline {
   readonly stats: DissectStats = {
-    frames: 0, ipPackets: 0, tcpSegments: 0, udpDatagrams: 0, messages: 0, protocols: {}, anomalies: {},
+    frames: 0, ipPackets: 0, tcpSegments: 0, udpDatagrams: 0, messages: 0, protocols: {}, anomalies: {}, capped: {},
   };
   private readonly pkt = newPacket();
   private readonly out: Message[] = [];
@@ -48,8 +55,10 @@ export class DissectPipeline {
   private readonly streams4 = new Map<number, Map<number, TcpHalfStream>>();
   private readonly streams6 = new Map<string, TcpHalfStream>();
   private streamCount = 0;
+  /** Capacity of the pending buffers of all tracked half-streams. */
+  private buffered = 0;
   private readonly countAnomaly = (what: string): void => {
-    this.stats.anomalies[what] = (this.stats.anomalies[what] ?? 0) + 1;
+    countKind(this.stats.anomalies, what, this.stats.capped);
   };
 
   constructor(private readonly hooks: PipelineHooks = {}) {
@@ -95,8 +104,11 @@ export class DissectPipeline {
     }
     const s = this.stream(pkt, d, toServer);
     s.lastTs = pkt.ts;
+    const before = s.pending?.length ?? 0;
     feedSegment(s, pkt.tcpSeq, pkt.data, pkt.payloadOffset, pkt.payloadLength, this.fillContext(pkt, 'tcp'), out, this.countAnomaly);
+    this.buffered += (s.pending?.length ?? 0) - before;
     if (closing) this.dropStream(pkt);
+    else if (this.buffered > MAX_BUFFERED) this.releasePending();
   }
 
   private udp(pkt: Packet, out: Message[]): void {
@@ -116,33 +128,79 @@ export class DissectPipeline {
       let inner = this.streams4.get(k1);
       if (inner === undefined) { inner = new Map(); this.streams4.set(k1, inner); }
       let s = inner.get(k2);
-      if (s === undefined) { s = newHalfStream(d, toServer); inner.set(k2, s); this.added(); }
+      if (s === undefined) { s = newHalfStream(d, toServer); inner.set(k2, s); this.added(pkt.ts); }
       return s;
     }
     const key = `${pkt.srcIp}|${pkt.srcPort}|${pkt.dstIp}|${pkt.dstPort}`;
     let s = this.streams6.get(key);
-    if (s === undefined) { s = newHalfStream(d, toServer); this.streams6.set(key, s); this.added(); }
+    if (s === undefined) { s = newHalfStream(d, toServer); this.streams6.set(key, s); this.added(pkt.ts); }
     return s;
   }
 
-  private added(): void {
+  private added(now: number): void {
     if (++this.streamCount <= MAX_STREAMS) return;
-    // Too many open streams (scan, or capture without FINs): forget them all rather than grow without bound.
-    this.countAnomaly('tcp_stream_table_reset');
-    this.streams4.clear(); this.streams6.clear(); this.streamCount = 0;
+    // Too many open streams (scan, flood, or capture without FINs): forget the idle ones; if that frees too
+    // little, forget them all rather than grow without bound. Either way, counted.
+    const before = this.streamCount;
+    const idle = (s: TcpHalfStream): boolean => {
+      if (now - s.lastTs < IDLE_STREAM || s.lastTs === 0) return false;
+      this.forget(s);
+      return true;
+    };
+    for (const [k1, inner] of this.streams4) {
+      for (const [k2, s] of inner) if (idle(s)) inner.delete(k2);
+      if (inner.size === 0) this.streams4.delete(k1);
+    }
+    for (const [k, s] of this.streams6) if (idle(s)) this.streams6.delete(k);
+    if (this.streamCount > MAX_STREAMS * 3 / 4) {
+      this.countAnomaly('tcp_stream_table_reset');
+      this.streams4.clear(); this.streams6.clear(); this.streamCount = 0; this.buffered = 0;
+    } else this.countAnomaly('tcp_idle_streams_dropped');
+    this.capped.tcp_streams = (this.capped.tcp_streams ?? 0) + before - this.streamCount;
+  }
+
+  private get capped(): Record<string, number> {
+    return this.stats.capped;
+  }
+
+  /**
+   * Too many bytes wait for the rest of their PDUs (many streams each holding a partial PDU): drop every
+   * partial PDU, as a gap would, and count the bytes dropped, instead of growing without bound.
+   */
+  private releasePending(): void {
+    let dropped = 0;
+    const release = (s: TcpHalfStream): void => {
+      dropped += s.pendingLen;
+      s.pending = null; s.pendingLen = 0; s.lost = false;
+    };
+    for (const inner of this.streams4.values()) for (const s of inner.values()) release(s);
+    for (const s of this.streams6.values()) release(s);
+    this.buffered = 0;
+    this.countAnomaly('tcp_reassembly_buffer_reset');
+    this.capped.tcp_buffered_bytes = (this.capped.tcp_buffered_bytes ?? 0) + dropped;
   }
 
   private dropStream(pkt: Packet): void {
     if (pkt.ipVersion === 4) {
       const k1 = pkt.srcIp4 * 65536 + pkt.srcPort;
       const inner = this.streams4.get(k1);
-      if (inner !== undefined && inner.delete(pkt.dstIp4 * 65536 + pkt.dstPort)) {
-        this.streamCount--;
-        if (inner.size === 0) this.streams4.delete(k1);
+      const k2 = pkt.dstIp4 * 65536 + pkt.dstPort;
+      const s = inner?.get(k2);
+      if (s !== undefined) {
+        inner!.delete(k2);
+        this.forget(s);
+        if (inner!.size === 0) this.streams4.delete(k1);
       }
-    } else if (this.streams6.delete(`${pkt.srcIp}|${pkt.srcPort}|${pkt.dstIp}|${pkt.dstPort}`)) {
-      this.streamCount--;
+    } else {
+      const key = `${pkt.srcIp}|${pkt.srcPort}|${pkt.dstIp}|${pkt.dstPort}`;
+      const s = this.streams6.get(key);
+      if (s !== undefined) { this.streams6.delete(key); this.forget(s); }
     }
+  }
+
+  private forget(s: TcpHalfStream): void {
+    this.streamCount--;
+    this.buffered -= s.pending?.length ?? 0;
   }
 
   private fillContext(pkt: Packet, transport: PduContext['transport']): PduContext {

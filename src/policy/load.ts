@@ -1,3 +1,4 @@
+import { closeSync, openSync, readSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
 import jsYaml from 'js-yaml';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
@@ -31,6 +32,29 @@ const DEFAULT_SIMULATION_WINDOW = 7 * 86400;
 const MAX_FILE_BYTES = 32 * 1024 * 1024;
 
 export type LoadResult = { ok: true; policy: Policy } | { ok: false; errors: PolicyError[] };
+
+/**
+ * A policy file's text, read with a bound: a device (/dev/zero), a pipe or a huge file never makes Weir read
+ * without end. Throws a clear error past `maxBytes` (the loader's own size limit by default).
+ */
+export function readPolicyText(file: string, maxBytes = MAX_FILE_BYTES): string {
+  const fd = openSync(file, 'r');
+  try {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const buf = Buffer.allocUnsafe(Math.min(1 << 20, maxBytes + 1 - total));
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      chunks.push(buf.subarray(0, n));
+      total += n;
+      if (total > maxBytes) throw new Error(`${file} is larger than ${maxBytes} bytes: not a policy`);
+    }
+    return Buffer.concat(chunks, total).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
 
 const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true });
 const validateShape = ajv.compile(POLICY_SCHEMA);

@@ -2,7 +2,9 @@ import { EventEmitter } from 'node:events';
 
 /** Events the dashboard receives while a capture is being followed. */
 export type LiveEvent =
-  | { type: 'stats'; source: string; packets: number; messages: number; assets: number; edges: number; detections: number; lastTs: number | null }
+  | { type: 'stats'; source: string; packets: number; messages: number; assets: number; edges: number; detections: number; lastTs: number | null;
+      /** What bounds cut short so far (assets and edges not tracked, …), by kind. */
+      capped: Record<string, number> }
   | { type: 'detection'; detection: { id: string; type: string; severity: string; src: string; dst: string; explanation: string; ts: number } }
   | { type: 'ended'; source: string; error: string | null };
 

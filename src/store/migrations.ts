@@ -191,4 +191,8 @@ export const MIGRATIONS: readonly string[] = [
   DELETE FROM sessions;
   CREATE INDEX sessions_user ON sessions(user);
   `,
+  // 6: what bounds cut short while reading a capture (anomaly kinds, TCP state, assets and edges not tracked).
+  `
+  ALTER TABLE captures ADD COLUMN capped TEXT NOT NULL DEFAULT '{}';
+  `,
 ];

@@ -89,7 +89,8 @@ test('pcapng: big-endian section, two interfaces with different link types and t
     [2, 228, 28, '1700000000.500000'],
     [3, 1, 42, '0.000000'],
   ]);
-  assert.equal(s.anomalies['pcapng_block_0xbad_skipped'], 1);
+  assert.equal(s.anomalies['pcapng_block_unknown_skipped'], 1);
+  assert.deepEqual(s.unknownBlockTypes, ['0xbad']);
   // tshark agrees on the same bytes (without the unknown block, which tshark lists as a record of its own).
   const dir = mkdtempSync(path.join(tmpdir(), 'weir-cap-'));
   try {

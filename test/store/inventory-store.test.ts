@@ -7,7 +7,7 @@ import { readCapture } from '../../src/capture/source.js';
 import { DissectPipeline } from '../../src/dissect/pipeline.js';
 import { Inventory } from '../../src/discover/inventory.js';
 import { openStore } from '../../src/store/db.js';
-import { loadInventory, saveInventory } from '../../src/store/inventory-store.js';
+import { loadInventory, mergeInventory } from '../../src/store/inventory-store.js';
 import { sharedCapture } from '../helpers/paths.js';
 
 async function run(inv: Inventory, f: string): Promise<void> {
@@ -25,18 +25,19 @@ test('inventory round-trips through SQLite and accumulates across runs', async (
     await run(inv, f);
     const snap = inv.snapshot();
     let db = openStore(dbPath);
-    saveInventory(db, snap);
+    mergeInventory(db, inv.takeDelta());
     db.close();
 
     db = openStore(dbPath);
     const loaded = loadInventory(db);
     assert.deepEqual(loaded.assets.map((a) => a.id), snap.assets.map((a) => a.id));
     assert.equal(loaded.edges.length, snap.edges.length);
+    assert.deepEqual(loaded.assets.map((a) => a.role), snap.assets.map((a) => a.role), 'roles inferred in the store as in memory');
+    // The same capture again is a second observation period: counts add up, no twin edges.
     const inv2 = new Inventory();
-    inv2.load(loaded);
     await run(inv2, f);
-    const again = inv2.snapshot();
-    saveInventory(db, again);
+    mergeInventory(db, inv2.takeDelta());
+    const again = loadInventory(db);
     assert.equal(again.edges.length, snap.edges.length, 'same edges, not twins');
     const total = (s: typeof snap) => s.edges.reduce((n, e) => n + e.packets, 0);
     assert.equal(total(again), 2 * total(snap));

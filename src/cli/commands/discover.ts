@@ -1,12 +1,14 @@
 import type { Command } from 'commander';
-import { Inventory } from '../../discover/inventory.js';
+import { DEFAULT_MAX_ASSETS, DEFAULT_MAX_EDGES, Inventory } from '../../discover/inventory.js';
 import type { Asset, Edge, InventorySnapshot } from '../../discover/model.js';
 import { openStore } from '../../store/db.js';
-import { loadInventory, saveInventory, type CaptureRecord } from '../../store/inventory-store.js';
+import { mergeInventory, storedInventoryOf, type CaptureRecord } from '../../store/inventory-store.js';
+import { countRows } from '../../store/read-store.js';
 import { renderColumns } from '../columns.js';
 import { addTraffic } from '../../store/traffic-store.js';
 import { trafficFor } from '../../respond/zones.js';
 import { runCaptures, warnCaptureErrors, type FileResult } from '../run-capture.js';
+import { addCounts } from '../../capture/counts.js';
 
 export function registerDiscover(program: Command): void {
   program
@@ -14,22 +16,38 @@ export function registerDiscover(program: Command): void {
     .description('build the asset inventory and communication map from captures (passive: reads files only)')
     .argument('<files...>', 'capture files (pcap/pcapng, "-" for stdin)')
     .option('--json', 'print the inventory as JSON')
-    .option('--db <path>', 'SQLite store to add this inventory to (created if missing)')
-    .action(async (files: string[], opts: { json?: boolean; db?: string }) => {
-      const inv = new Inventory();
+    .option('--db <path>', 'SQLite store to merge this inventory into (created if missing); counts add up, so a capture imported twice counts as two observation periods')
+    .option('--max-assets <n>', 'assets tracked at most; beyond, new senders are counted as not tracked', String(DEFAULT_MAX_ASSETS))
+    .option('--max-edges <n>', 'edges tracked at most; beyond, new edges are counted as not tracked', String(DEFAULT_MAX_EDGES))
+    .action(async (files: string[], opts: { json?: boolean; db?: string; maxAssets: string; maxEdges: string }) => {
+      const inv = new Inventory({ maxAssets: positive(opts.maxAssets, '--max-assets'), maxEdges: positive(opts.maxEdges, '--max-edges') });
       const db = opts.db ? openStore(opts.db) : null;
       try {
-        if (db) inv.load(loadInventory(db));
         // With a store, traffic per zone and minute is kept too (for the dashboard's flows chart).
         const traffic = db ? trafficFor(db) : null;
+        // Bounds the inventory reached while reading each file are reported with that file.
+        let seen: Record<string, number> = {};
+        const afterFile = (r: FileResult): void => {
+          for (const [k, v] of Object.entries(inv.capped)) if (v > (seen[k] ?? 0)) r.capped[k] = (r.capped[k] ?? 0) + v - (seen[k] ?? 0);
+          seen = { ...inv.capped };
+        };
         const results = await runCaptures(files, traffic
           ? { onPacket: (p) => { inv.onPacket(p); traffic.onPacket(p); }, onMessage: (m) => inv.onMessage(m) }
-          : { onPacket: (p) => inv.onPacket(p), onMessage: (m) => inv.onMessage(m) });
-        const snap = inv.snapshot();
-        if (db) saveInventory(db, snap, results.map(captureRecord));
-        if (db && traffic) addTraffic(db, traffic.take());
-        if (opts.json) process.stdout.write(JSON.stringify({ ...snap, captures: results.map(captureJson) }, null, 1) + '\n');
-        else process.stdout.write(renderInventory(snap, results));
+          : { onPacket: (p) => inv.onPacket(p), onMessage: (m) => inv.onMessage(m) }, { afterFile });
+        let snap: InventorySnapshot;
+        let stored: { assets: number; edges: number } | null = null;
+        if (db) {
+          // Merged with what the store holds (other captures, a live follower); shown as merged.
+          const delta = inv.takeDelta();
+          const records = results.map(captureRecord);
+          const capped = mergeInventory(db, delta, records);
+          if (results.length > 0) addCounts(results.at(-1)!.capped, capped);
+          if (traffic) addTraffic(db, traffic.take());
+          snap = storedInventoryOf(db, delta);
+          stored = { assets: countRows(db, 'assets'), edges: countRows(db, 'edges') };
+        } else snap = inv.snapshot();
+        if (opts.json) await writeJson(snap, results);
+        else process.stdout.write(renderInventory(snap, results, stored));
         warnCaptureErrors(results);
       } finally {
         db?.close();
@@ -37,25 +55,57 @@ export function registerDiscover(program: Command): void {
     });
 }
 
+/** Rows a table shows at most: a flood of senders must not make a text table of a hundred thousand rows. */
+const MAX_TABLE_ROWS = 5000;
+
+/** The inventory as one JSON document, written a slice at a time (with back-pressure), never as one string. */
+async function writeJson(snap: InventorySnapshot, results: FileResult[]): Promise<void> {
+  const out = process.stdout;
+  const put = async (text: string): Promise<void> => { if (!out.write(text)) await new Promise((r) => out.once('drain', r)); };
+  const list = async (key: string, xs: unknown[], last: boolean): Promise<void> => {
+    await put(`${JSON.stringify(key)}: [`);
+    for (let i = 0; i < xs.length; i += 500) {
+      await put((i ? ',\n' : '\n') + xs.slice(i, i + 500).map((x) => JSON.stringify(x)).join(',\n'));
+    }
+    await put(`\n]${last ? '' : ',\n'}`);
+  };
+  await put('{\n');
+  await list('assets', snap.assets, false);
+  await list('edges', snap.edges, false);
+  await list('captures', results.map(captureJson), true);
+  await put('\n}\n');
+}
+
+function positive(v: string, flag: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} takes a positive whole number, not '${v}'`);
+  return n;
+}
+
 function captureRecord(r: FileResult): CaptureRecord {
   return {
     source: r.source, format: r.summary.format, frames: r.summary.frames, messages: r.stats.messages,
     firstTs: r.firstTs, lastTs: r.lastTs, error: r.summary.error ? r.summary.error.reason : null,
-    anomalies: { ...r.summary.anomalies, ...r.stats.anomalies },
+    anomalies: { ...r.summary.anomalies, ...r.stats.anomalies }, capped: { ...r.capped },
   };
 }
 
 function captureJson(r: FileResult): Record<string, unknown> {
-  return { source: r.source, format: r.summary.format, frames: r.summary.frames, error: r.summary.error, stats: r.stats };
+  return {
+    source: r.source, format: r.summary.format, frames: r.summary.frames, error: r.summary.error, stats: r.stats,
+    anomalies: r.summary.anomalies, unknownBlockTypes: r.summary.unknownBlockTypes, capped: r.capped,
+  };
 }
 
-function renderInventory(snap: InventorySnapshot, results: FileResult[]): string {
+function renderInventory(snap: InventorySnapshot, results: FileResult[], stored: { assets: number; edges: number } | null): string {
   const lines: string[] = [];
   const frames = results.reduce((n, r) => n + r.summary.frames, 0);
   const msgs = results.reduce((n, r) => n + r.stats.messages, 0);
-  lines.push(`${frames} frames, ${msgs} protocol messages, ${snap.assets.length} assets, ${snap.edges.length} edges`);
+  lines.push(`${frames} frames, ${msgs} protocol messages, ${snap.assets.length} assets, ${snap.edges.length} edges`
+    + (stored ? ` (as merged into the store, which now holds ${stored.assets} assets and ${stored.edges} edges)` : ''));
   lines.push('', 'ASSETS');
-  lines.push(renderColumns(['address', 'mac', 'role', 'vendor / product', 'firmware', 'serves', 'uses', 'names'], snap.assets.map(assetRow)));
+  lines.push(renderColumns(['address', 'mac', 'role', 'vendor / product', 'firmware', 'serves', 'uses', 'names'], snap.assets.slice(0, MAX_TABLE_ROWS).map(assetRow)));
+  if (snap.assets.length > MAX_TABLE_ROWS) lines.push(`… ${snap.assets.length - MAX_TABLE_ROWS} more assets not shown (--json lists them all)`);
   lines.push('', 'EDGES (client → server)');
   const et: string[][] = [];
   // Connection attempts that never carried data (closed ports, scans) fold into one row per pair.
@@ -73,11 +123,18 @@ function renderInventory(snap: InventorySnapshot, results: FileResult[]): string
     const last = Math.max(...list.map((e) => e.lastSeen));
     et.push([list[0]!.client, list[0]!.server, `${list.length} ports tried`, `tcp/${ports[0]}..${ports.at(-1)}`, String(list.reduce((n, e) => n + e.packets, 0)), 'connection attempts only', '', new Date(last * 1000).toISOString().replace('T', ' ').slice(0, 19)]);
   }
-  lines.push(renderColumns(['client', 'server', 'protocol', 'port', 'packets', 'functions', 'poll', 'last seen'], et));
+  lines.push(renderColumns(['client', 'server', 'protocol', 'port', 'packets', 'functions', 'poll', 'last seen'], et.slice(0, MAX_TABLE_ROWS)));
+  if (et.length > MAX_TABLE_ROWS) lines.push(`… ${et.length - MAX_TABLE_ROWS} more edge rows not shown (--json lists them all)`);
   const anomalies: Record<string, number> = {};
   for (const r of results) for (const [k, v] of Object.entries({ ...r.summary.anomalies, ...r.stats.anomalies })) anomalies[k] = (anomalies[k] ?? 0) + v;
   const list = Object.entries(anomalies).sort((a, b) => b[1] - a[1]);
   if (list.length) lines.push('', `anomalies: ${list.map(([k, v]) => `${k}=${v}`).join(', ')}`);
+  const blockTypes = [...new Set(results.flatMap((r) => r.summary.unknownBlockTypes))];
+  if (blockTypes.length) lines.push(`unknown pcapng block types (first seen): ${blockTypes.join(', ')}`);
+  const capped: Record<string, number> = {};
+  for (const r of results) addCounts(capped, r.capped);
+  const cl = Object.entries(capped);
+  if (cl.length) lines.push(`capped (bounds reached, not tracked): ${cl.map(([k, v]) => `${k}=${v}`).join(', ')}`);
   return lines.join('\n') + '\n';
 }
 

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { openStore, type Db } from '../../store/db.js';
 import { baselineVersion, latestBaseline } from '../../store/baseline-store.js';
@@ -6,7 +6,7 @@ import { loadInventory } from '../../store/inventory-store.js';
 import { approvalsOf, listProposals } from '../../store/change-store.js';
 import { listAudit, verifyAudit } from '../../store/audit-store.js';
 import type { Baseline } from '../../discover/baseline.js';
-import { parsePolicy } from '../../policy/load.js';
+import { parsePolicy, readPolicyText } from '../../policy/load.js';
 import { formatPolicyError } from '../../policy/errors.js';
 import type { Policy } from '../../policy/model.js';
 import { ZONE_MODES, type ZoneMode } from '../../policy/model.js';
@@ -26,7 +26,7 @@ import { renderColumns } from '../columns.js';
 export function readPolicyFile(file: string): { policy: Policy; text: string } {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readPolicyText(file);
   } catch (err) {
     throw new Error(`cannot read policy ${file}: ${(err as Error).message}`);
   }
@@ -63,7 +63,7 @@ export function registerPolicy(program: Command): void {
       let bad = 0;
       for (const f of files) {
         let text: string;
-        try { text = readFileSync(f, 'utf8'); } catch (err) { process.stderr.write(`${f}: ${(err as Error).message}\n`); bad++; continue; }
+        try { text = readPolicyText(f); } catch (err) { process.stderr.write(`${f}: ${(err as Error).message}\n`); bad++; continue; }
         const r = parsePolicy(text, f);
         if (r.ok) process.stdout.write(`${f}: ok (${r.policy.zones.length} zones, ${r.policy.conduits.length} conduits, ${r.policy.groups.length} context groups, ${r.policy.windows.length} windows)\n`);
         else { bad++; for (const e of r.errors) process.stderr.write(`${formatPolicyError(e)}\n`); }

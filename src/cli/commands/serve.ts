@@ -51,8 +51,8 @@ export function registerServe(program: Command): void {
         const ingest = new Ingest(db, feed, follow);
         ingest.start();
         const run = o.interface ? runLive(o.interface, ingest.hooks, { bpf: o.bpf }) : runCaptures([o.capture!], ingest.hooks, { progress: false }).then((r) => r[0]!);
-        run.then((r) => { ingest.finish(r.summary.error?.reason ?? null); process.stdout.write(`finished following ${follow}: ${r.summary.frames} frames\n`); },
-          (err: Error) => { ingest.finish(err.message); process.stderr.write(`weir: following ${follow} failed: ${err.message}\n`); });
+        run.then(async (r) => { await ingest.finish(r.summary.error?.reason ?? null, r); process.stdout.write(`finished following ${follow}: ${r.summary.frames} frames\n`); },
+          async (err: Error) => { await ingest.finish(err.message); process.stderr.write(`weir: following ${follow} failed: ${err.message}\n`); });
       }
       await new Promise<void>((resolve) => { process.once('SIGTERM', resolve); process.once('SIGINT', resolve); });
       await app.close();
