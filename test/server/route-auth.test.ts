@@ -41,7 +41,7 @@ before(async () => {
   port = portOf(base);
   cookie = await login(base, 'root');
   index = readFileSync(path.join(webRoot, 'index.html'), 'latin1');
-  feed.publish({ type: 'stats', source: 'test', packets: 1, messages: 1, assets: 1, edges: 1, detections: 0, lastTs: null });
+  feed.publish({ type: 'stats', source: 'test', packets: 1, messages: 1, assets: 1, edges: 1, detections: 0, lastTs: null, capped: {} });
 });
 
 after(async () => {
