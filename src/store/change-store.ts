@@ -1,4 +1,5 @@
 import type { Db } from './db.js';
+import { deleteSessionsOf } from './user-accounts.js';
 
 export type ProposalStatus = 'open' | 'approved' | 'applied' | 'rejected';
 
@@ -34,6 +35,23 @@ export interface SimulationRow {
 export function addUser(db: Db, name: string, roles: string[]): void {
   db.prepare('INSERT INTO users (name, roles, created_at) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET roles = excluded.roles')
     .run(name, JSON.stringify(roles), new Date().toISOString());
+}
+
+/** Add a new person; an existing name is an error (changing roles is its own, audited step). */
+export function insertUser(db: Db, name: string, roles: string[]): void {
+  db.prepare('INSERT INTO users (name, roles, created_at) VALUES (?, ?, ?)').run(name, JSON.stringify(roles), new Date().toISOString());
+}
+
+export function setUserRoles(db: Db, name: string, roles: string[]): void {
+  db.prepare('UPDATE users SET roles = ? WHERE name = ?').run(JSON.stringify(roles), name);
+}
+
+/** Remove a person and end their sessions (which refer to them). Their approvals and audit entries stay. */
+export function removeUser(db: Db, name: string): boolean {
+  return db.transaction(() => {
+    deleteSessionsOf(db, name);
+    return db.prepare('DELETE FROM users WHERE name = ?').run(name).changes > 0;
+  })();
 }
 
 export function userRoles(db: Db, name: string): string[] | null {
