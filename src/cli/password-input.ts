@@ -46,8 +46,8 @@ export function promptPassword(question: string): Promise<string> {
         else if (ch >= ' ') typed += ch;
       }
     };
+    input.setRawMode(true); // before the prompt: keys typed as soon as it shows must not echo
     process.stderr.write(question);
-    input.setRawMode(true);
     input.resume();
     input.on('data', onData);
   });
