@@ -7,25 +7,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { openStore } from '../../src/store/db.js';
 import { saveBaseline } from '../../src/store/baseline-store.js';
-import { insertProposal, savePolicyText, setActivePolicy } from '../../src/store/change-store.js';
+import { insertProposal } from '../../src/store/change-store.js';
 import { checkAudit, listAudit } from '../../src/store/audit-store.js';
-import { parsePolicy } from '../../src/policy/load.js';
-import { policyHashes } from '../../src/respond/change-control.js';
 import { canBuildLab } from '../lab/plant.js';
 import { plantBaseline, policyText } from '../helpers/plant-fixtures.js';
 import { person, weir, weirOk } from '../helpers/weir-cli.js';
+import { activate } from '../helpers/approved-store.js';
 
-/** What approval leaves in the store: `text` as the active policy (change control itself is tested in test/policy). */
-function activate(db: string, text: string): void {
-  const d = openStore(db);
-  try {
-    const p = (parsePolicy(text, 'plant.yaml') as { ok: true; policy: never }).policy;
-    const { sha, rulesSha } = policyHashes(p, text);
-    savePolicyText(d, { sha, rulesSha, source: 'plant.yaml', text });
-    setActivePolicy(d, sha, null);
-    saveBaseline(d, plantBaseline());
-  } finally { d.close(); }
-}
+const withBaseline = (db: string): void => { const d = openStore(db); try { saveBaseline(d, plantBaseline()); } finally { d.close(); } };
 
 test('enforce apply and the gateway take enforce-mode zones only from the approved policy', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'weir-enforce-gate-'));
@@ -50,6 +39,7 @@ test('enforce apply and the gateway take enforce-mode zones only from the approv
 
     await person(db, dir, 'root', ['admin'], { admin: '' });
     activate(db, policyText('enforce'));
+    withBaseline(db);
     r = await weir(['enforce', 'apply', '--policy', edited, '--db', db, '--dry-run']);
     assert.match(r.stderr, /edited\.yaml \(sha256 [0-9a-f]{12}\) is not the store's active policy \(sha256 [0-9a-f]{12}\)/);
     assert.match((await weirOk(['enforce', 'apply', '--policy', enforcing, '--db', db, '--dry-run'])).stdout, /"drop"/);
@@ -73,6 +63,7 @@ test('every enforcement action needs --db and a person allowed to enforce; block
     const sec = await person(db, dir, 'sec', ['security'], { admin: root });
     const ana = await person(db, dir, 'ana', ['analyst'], { admin: root });
     activate(db, policyText('enforce'));
+    withBaseline(db);
     const here = ['--family', 'inet', '--netns', ns];
 
     let r = await weir(['block', '10.77.0.66', '--ttl', '10m', ...here]);
