@@ -6,6 +6,7 @@ import path from 'node:path';
 import { canBuildLab, HOSTS, Plant } from '../lab/plant.js';
 import { startPlcs } from '../lab/scenario.js';
 import { repoRoot } from '../helpers/paths.js';
+import { approvedStore } from '../helpers/approved-store.js';
 
 const cli = path.join(repoRoot, 'dist/src/cli/main.js');
 const agent = path.join(repoRoot, 'dist/test/lab/agents/run.js');
@@ -41,6 +42,8 @@ test('enforcement lab: gateway checks Modbus per request, nftables stops scans a
     return t.skip('needs root to build network namespaces');
   }
   const dir = mkdtempSync(path.join(tmpdir(), 'weir-enforce-'));
+  // Enforce mode comes only from the approved policy, and every enforcement action is audited by a logged-in person.
+  const { db, auth } = await approvedStore(dir, POLICY);
   const lab = Plant.up();
   const policyFile = path.join(dir, 'policy.yaml');
   writeFileSync(policyFile, POLICY);
@@ -48,7 +51,7 @@ test('enforcement lab: gateway checks Modbus per request, nftables stops scans a
   const probe = (host: Parameters<Plant['exec']>[0], ...ops: string[]): Probe[] =>
     lab.exec(host, process.execPath, [agent, 'probe', HOSTS.plc1, ...ops], { timeoutMs: 20_000 }).trim().split('\n').map((l) => JSON.parse(l) as Probe);
   const startGateway = (log: string, ...extra: string[]): (() => Promise<void>) => {
-    const c = lab.spawn('fw', process.execPath, [cli, 'gateway', '--policy', policyFile, '--listen', GATEWAY_IP, '--log', log, ...extra]);
+    const c = lab.spawn('fw', process.execPath, [cli, 'gateway', '--policy', policyFile, '--db', db, '--listen', GATEWAY_IP, '--log', log, ...extra]);
     let err = '';
     c.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
     c.on('exit', (code) => { if (code) process.stderr.write(`gateway exited ${code}: ${err}\n`); });
@@ -61,9 +64,9 @@ test('enforcement lab: gateway checks Modbus per request, nftables stops scans a
     // Before enforcement the attacker reaches the PLC, and its closed ports answer.
     assert.equal(probe('attacker', 'read:0:2')[0]!.ok, true);
 
-    const applied = weirIn('fw', 'enforce', 'apply', '--policy', policyFile, '--family', 'bridge', '--gateway-ip', GATEWAY_IP, '--bridge', 'br0');
+    const applied = weirIn('fw', 'enforce', 'apply', '--policy', policyFile, ...auth, '--family', 'bridge', '--gateway-ip', GATEWAY_IP, '--bridge', 'br0');
     assert.match(applied, /loaded: .*enforcing control.*2 server\(s\) steered to the gateway/);
-    assert.match(weirIn('fw', 'enforce', 'apply', '--policy', policyFile, '--family', 'bridge', '--gateway-ip', GATEWAY_IP, '--bridge', 'br0'), /unchanged/);
+    assert.match(weirIn('fw', 'enforce', 'apply', '--policy', policyFile, ...auth, '--family', 'bridge', '--gateway-ip', GATEWAY_IP, '--bridge', 'br0'), /unchanged/);
     const log = path.join(dir, 'gateway.jsonl');
     let stopGateway = startGateway(log);
     for (let i = 0; i < 50 && !events(log).some((e) => e.event === 'gateway_started'); i++) await sleep(100);
@@ -97,7 +100,7 @@ test('enforcement lab: gateway checks Modbus per request, nftables stops scans a
     assert.ok(events(log).some((e) => e.event === 'connection_refused' && e.client === HOSTS.attacker));
 
     // A temporary permit lets the attacker's host reach the PLC past the groups and the gateway, until it expires.
-    weirIn('fw', 'permit', HOSTS.attacker, HOSTS.plc1, 'tcp/502', '--ttl', '3s');
+    weirIn('fw', 'permit', HOSTS.attacker, HOSTS.plc1, 'tcp/502', '--ttl', '3s', ...auth);
     assert.equal(probe('attacker', 'read:0:2')[0]!.ok, true, 'permitted');
     await sleep(3500);
     assert.equal(probe('attacker', 'read:0:2')[0]!.ok, false, 'the permit expired');
@@ -115,13 +118,13 @@ test('enforcement lab: gateway checks Modbus per request, nftables stops scans a
     await sleep(1000);
     assert.ok(answers.length > 20, `polling runs (${answers.length} answers)`);
     const before = Date.now();
-    weirIn('fw', 'block', HOSTS.hmi, '--ttl', '60s');
+    weirIn('fw', 'block', HOSTS.hmi, '--ttl', '60s', ...auth);
     const blockedAt = Date.now();
     await new Promise((r) => poller.once('close', r));
     const last = Math.max(...answers);
     assert.ok(last <= blockedAt + 50, `last answer ${last - blockedAt} ms after the block took effect (command took ${blockedAt - before} ms)`);
     assert.match(weirIn('fw', 'enforce', 'status'), new RegExp(`blocked sources: ${HOSTS.hmi.replace(/\./g, '\\.')}`));
-    weirIn('fw', 'unblock', HOSTS.hmi);
+    weirIn('fw', 'unblock', HOSTS.hmi, ...auth);
     assert.equal(probe('hmi', 'read:0:1')[0]!.ok, true, 'unblocked again');
 
     // A fault in inspection: traffic passes (even what policy would refuse) and the window is logged.
@@ -137,7 +140,7 @@ test('enforcement lab: gateway checks Modbus per request, nftables stops scans a
     await stopGateway();
 
     // Removing the ruleset restores the plant as it was: the attacker reaches the PLC again.
-    assert.match(weirIn('fw', 'enforce', 'remove'), /removed/);
+    assert.match(weirIn('fw', 'enforce', 'remove', ...auth), /removed/);
     assert.equal(probe('attacker', 'read:0:2')[0]!.ok, true);
     const scan2 = lab.exec('attacker', 'nmap', ['-n', '-Pn', '-sS', '-p', '1-200', '--max-retries', '0', '-T4', HOSTS.plc1], { timeoutMs: 60_000 });
     assert.match(scan2, /closed/);
