@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { openStore, type Db } from '../../store/db.js';
+import type { Db } from '../../store/db.js';
 import { baselineVersion, latestBaseline } from '../../store/baseline-store.js';
 import { loadInventory } from '../../store/inventory-store.js';
 import { approvalsOf, listProposals } from '../../store/change-store.js';
@@ -20,7 +20,7 @@ import { applyProposal, approveProposal, promoteZone, recordSimulation, rejectPr
 import { runCaptures, warnCaptureErrors } from '../run-capture.js';
 import { CAN } from '../../respond/roles.js';
 import { describeCuts } from '../../respond/block-impact.js';
-import { asCaller, withIdentity, type IdentityOpts } from '../identity.js';
+import { asCaller, openExistingStore, withIdentity, type IdentityOpts } from '../identity.js';
 import { blockSource } from '../../enforce/nft.js';
 import { parseTimeArg } from '../time-arg.js';
 import { renderColumns } from '../columns.js';
@@ -52,7 +52,7 @@ function describeAuditCheck(c: AuditCheck): string {
 }
 
 function withDb<T>(path: string, fn: (db: Db) => T | Promise<T>): Promise<T> {
-  const db = openStore(path);
+  const db = openExistingStore(path); // a mistyped path must not leave an empty store behind
   return Promise.resolve().then(() => fn(db)).finally(() => db.close());
 }
 
