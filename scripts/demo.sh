@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 db="${WEIR_DEMO_DB:-weir-demo.db}"
-rm -f "$db" "$db-wal" "$db-shm"
+rm -f "$db" "$db-wal" "$db-shm" "$db.audit-key" "$db.audit-head"
 weir() { node dist/src/cli/main.js "$@"; }
 echo "== weir discover fixtures/plant.pcap --db $db"
 weir discover fixtures/plant.pcap --db "$db"
@@ -19,13 +19,14 @@ echo
 echo "== weir policy propose --baseline $db --out weir-demo-policy.yaml"
 weir policy propose --baseline "$db" --out weir-demo-policy.yaml --site "sample plant"
 echo
-echo "== weir policy simulate weir-demo-policy.yaml --capture fixtures/plant.pcap --from 50% --baseline $db"
-weir policy simulate weir-demo-policy.yaml --capture fixtures/plant.pcap --from 50% --baseline "$db" --db "$db" --html weir-demo-simulation.html --as demo
-echo "(HTML report: weir-demo-simulation.html)"
-echo
-# The dashboard over the same store: a fresh admin password each run, printed once here.
+# The store's first user is its admin (a fresh password each run, printed once below). Recording a simulation
+# is evidence for change control, so it is done by a logged-in person: here the admin, password on stdin.
 password="$(node -e "console.log(require('node:crypto').randomBytes(12).toString('base64url'))")"
 printf '%s\n' "$password" | weir user add admin --role admin security --db "$db" --password-stdin >/dev/null
+echo "== weir policy simulate weir-demo-policy.yaml --capture fixtures/plant.pcap --from 50% --baseline $db --db $db --as admin --password-stdin"
+printf '%s\n' "$password" | weir policy simulate weir-demo-policy.yaml --capture fixtures/plant.pcap --from 50% --baseline "$db" --db "$db" --html weir-demo-simulation.html --as admin --password-stdin
+echo "(HTML report: weir-demo-simulation.html)"
+echo
 port="${WEIR_DEMO_PORT:-8080}"
 echo "== weir serve --db $db --port $port"
 echo "Dashboard: http://127.0.0.1:$port  (user: admin, password: $password)  — Ctrl-C stops it"

@@ -9,13 +9,19 @@ import { registerPolicy } from './commands/policy.js';
 import { registerUser } from './commands/user.js';
 import { registerEnforce } from './commands/enforce.js';
 import { registerServe } from './commands/serve.js';
+import { registerLogin } from './commands/login.js';
 
 const program = new Command();
 program
   .name('weir')
   .description('Weir: passive discovery, assessment and safe protection for industrial networks')
   .version('0.1.0')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  .option('--audit-key <file>', 'audit key file (default: WEIR_AUDIT_KEY, else <store>.audit-key next to the store)')
+  .hook('preAction', () => {
+    const key = program.opts<{ auditKey?: string }>().auditKey;
+    if (key) process.env.WEIR_AUDIT_KEY = key;
+  });
 registerDissect(program);
 registerDiscover(program);
 registerLearn(program);
@@ -23,6 +29,7 @@ registerDetect(program);
 registerBaseline(program);
 registerPolicy(program);
 registerUser(program);
+registerLogin(program);
 registerEnforce(program);
 registerServe(program);
 

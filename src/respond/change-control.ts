@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { isMap, isSeq, parseDocument } from 'yaml';
 import type { Db } from '../store/db.js';
-import { appendAudit } from '../store/audit-store.js';
+import { anchorAudit, appendAudit } from '../store/audit-store.js';
+import { guardBlock, type CutFlow } from './block-impact.js';
 import {
   activePolicySha, addApproval, approvalsOf, getProposal, insertProposal, latestSimulation, policyText, savePolicyText,
   saveSimulation, setActivePolicy, setProposalStatus, userRoles, type ProposalRow,
@@ -100,6 +101,7 @@ export function approveProposal(db: Db, s: { id: number; actor: string; role: st
     if (complete) setProposalStatus(db, s.id, 'approved');
     appendAudit(db, { actor: s.actor, action: 'proposal.approved', subject: `proposal ${s.id}`, details: { role: s.role, note: s.note ?? '', complete } });
   })();
+  anchorAudit(db);
   return getProposal(db, s.id)!;
 }
 
@@ -114,7 +116,7 @@ export function rejectProposal(db: Db, s: { id: number; actor: string; note?: st
  * Make an approved proposal the active policy. Every zone that would enforce needs the latest simulation of
  * these rules, against a baseline, over at least the zone's window, to show no baseline flow blocked.
  */
-export function applyProposal(db: Db, s: { id: number; actor: string }): { simulationId: string | null; block?: { ip: string; ttl: number } } {
+export function applyProposal(db: Db, s: { id: number; actor: string; confirmCutsBaseline?: boolean; carryOutBlock?: (b: { ip: string; ttl: number }) => void }): { simulationId: string | null; block?: { ip: string; ttl: number }; cutsBaseline?: CutFlow[] } {
   const p = getProposal(db, s.id);
   if (p === null) throw new ChangeRefused(`no proposal ${s.id}`);
   if (p.status !== 'approved') {
@@ -123,10 +125,7 @@ export function applyProposal(db: Db, s: { id: number; actor: string }): { simul
   }
   if (p.kind === 'source_block') {
     // A block changes no rule of the policy: the caller carries it out on the enforcement host.
-    const block = { ip: String(p.doc.ip), ttl: Number(p.doc.ttl_s) };
-    setProposalStatus(db, p.id, 'applied');
-    appendAudit(db, { actor: s.actor, action: 'source.block_applied', subject: `proposal ${s.id}`, details: { ...block, approvals: approvalsOf(db, p.id).map((a) => `${a.user} (${a.role})`) } });
-    return { simulationId: null, block };
+    return applyBlock(db, p, s);
   }
   const active = activePolicySha(db);
   if (active !== p.baseSha) throw new ChangeRefused(`the active policy changed since proposal ${s.id} was made; propose again against the current one`);
@@ -157,9 +156,34 @@ export function applyProposal(db: Db, s: { id: number; actor: string }): { simul
     setActivePolicy(db, p.policySha, p.id);
     setProposalStatus(db, p.id, 'applied');
     appendAudit(db, { actor: s.actor, action: 'policy.applied', subject: `proposal ${s.id}`, simulationId: simId,
-      details: { policy: p.policySha.slice(0, 12), kind: p.kind, zone: p.zone, approvals: approvalsOf(db, p.id).map((a) => `${a.user} (${a.role})`) } });
+      details: { policy: p.policySha.slice(0, 12), kind: p.kind, zone: p.zone, approvals: approversOf(db, p.id) } });
   })();
+  anchorAudit(db);
   return { simulationId: simId };
+}
+
+const approversOf = (db: Db, id: number): string[] => approvalsOf(db, id).map((a) => `${a.user} (${a.role})`);
+
+/**
+ * A block changes no rule of the policy: it is carried out on the enforcement host. Even approved, it does not
+ * cut a learned-normal flow unless the person applying it says so, having seen which flows those are.
+ */
+function applyBlock(db: Db, p: ProposalRow, s: { actor: string; confirmCutsBaseline?: boolean; carryOutBlock?: (b: { ip: string; ttl: number }) => void }): { simulationId: null; block: { ip: string; ttl: number }; cutsBaseline?: CutFlow[] } {
+  const block = { ip: String(p.doc.ip), ttl: Number(p.doc.ttl_s) };
+  const { cuts, refusal } = guardBlock(db, block.ip, s.confirmCutsBaseline === true);
+  if (refusal !== null) {
+    appendAudit(db, { actor: s.actor, action: 'proposal.apply_refused', subject: `proposal ${p.id}`, details: { problems: ['the block cuts baseline flows'], ...block, cuts_baseline: cuts } });
+    throw new ChangeRefused(`proposal ${p.id}: ${refusal}`);
+  }
+  try {
+    s.carryOutBlock?.(block);
+  } catch (err) {
+    appendAudit(db, { actor: s.actor, action: 'source.block_failed', subject: `proposal ${p.id}`, details: { ...block, error: (err as Error).message } });
+    throw err;
+  }
+  setProposalStatus(db, p.id, 'applied');
+  appendAudit(db, { actor: s.actor, action: 'source.block_applied', subject: `proposal ${p.id}`, details: { ...block, approvals: approversOf(db, p.id), ...(cuts.length ? { cuts_baseline: cuts } : {}) } });
+  return { simulationId: null, block, ...(cuts.length ? { cutsBaseline: cuts } : {}) };
 }
 
 function openProposal(db: Db, id: number): ProposalRow {

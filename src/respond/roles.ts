@@ -5,9 +5,13 @@ export const USER_ROLES = ['viewer', 'analyst', ...APPROVER_ROLES, 'admin'] as c
 export type UserRole = (typeof USER_ROLES)[number];
 
 /** What each kind of change needs; reading needs any role. */
-export const CAN: Record<'actOnDetections' | 'propose' | 'manageUsers', readonly UserRole[]> = {
+export const CAN: Record<'actOnDetections' | 'propose' | 'recordEvidence' | 'enforce' | 'manageUsers', readonly UserRole[]> = {
   actOnDetections: ['analyst', 'security', 'admin'],
   propose: ['security', 'engineering', 'operations', 'admin'],
+  /** Simulations recorded in the store are the evidence change control relies on. */
+  recordEvidence: ['analyst', 'security', 'engineering', 'operations', 'admin'],
+  /** Acting on the enforcement host: loading or removing rules, blocking, unblocking and permitting flows. */
+  enforce: ['security', 'operations', 'admin'],
   manageUsers: ['admin'],
 };
 

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Db } from '../store/db.js';
-import { addUser } from '../store/change-store.js';
+import { insertUser, userRoles } from '../store/change-store.js';
 import { listUsers, removeUser, setPasswordHash } from '../store/session-store.js';
 import { appendAudit } from '../store/audit-store.js';
 import { ChangeRefused } from '../respond/change-control.js';
@@ -24,8 +24,10 @@ export function registerUserRoutes(app: FastifyInstance, db: Db): void {
     name, roles: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: [...USER_ROLES] } }, password,
   }) } }, async (req) => {
     const b = req.body as { name: string; roles: string[]; password: string };
+    // Adding is adding: an existing person's roles change only through their own, audited step.
+    if (userRoles(db, b.name) !== null) throw new ChangeRefused(`${b.name} exists already`);
     const hash = await hashPassword(b.password);
-    addUser(db, b.name, b.roles);
+    insertUser(db, b.name, b.roles);
     setPasswordHash(db, b.name, hash);
     appendAudit(db, { actor: req.caller!.name, action: 'user.added', subject: b.name, details: { roles: b.roles } });
     return { name: b.name, roles: b.roles };

@@ -36,6 +36,15 @@ export function addUser(db: Db, name: string, roles: string[]): void {
     .run(name, JSON.stringify(roles), new Date().toISOString());
 }
 
+/** Add a new person; an existing name is an error (changing roles is its own, audited step). */
+export function insertUser(db: Db, name: string, roles: string[]): void {
+  db.prepare('INSERT INTO users (name, roles, created_at) VALUES (?, ?, ?)').run(name, JSON.stringify(roles), new Date().toISOString());
+}
+
+export function setUserRoles(db: Db, name: string, roles: string[]): void {
+  db.prepare('UPDATE users SET roles = ? WHERE name = ?').run(JSON.stringify(roles), name);
+}
+
 export function userRoles(db: Db, name: string): string[] | null {
   const r = db.prepare('SELECT roles FROM users WHERE name = ?').get(name) as { roles: string } | undefined;
   return r ? (JSON.parse(r.roles) as string[]) : null;

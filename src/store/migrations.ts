@@ -195,4 +195,10 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE captures ADD COLUMN capped TEXT NOT NULL DEFAULT '{}';
   `,
+  // 7: the audit log is keyed: each entry carries an HMAC (key kept outside the database, see audit-key.ts)
+  // and the id of the key that made it. Entries written before keying keep NULL in both.
+  `
+  ALTER TABLE audit_log ADD COLUMN key_id TEXT;
+  ALTER TABLE audit_log ADD COLUMN mac TEXT;
+  `,
 ];

@@ -6,6 +6,9 @@ import { mkdtempSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { repoRoot, sharedCapture } from '../helpers/paths.js';
+import { person, weirOk } from '../helpers/weir-cli.js';
+import { openStore } from '../../src/store/db.js';
+import { listAudit } from '../../src/store/audit-store.js';
 
 const run = promisify(execFile);
 const cli = path.join(repoRoot, 'dist/src/cli/main.js');
@@ -60,9 +63,17 @@ test('weir discover --json and --db; learn, detect, accept and mute through the 
     const other = (await weir('detect', m, '--baseline', db, '--jsonl')).stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: string; type: string });
     assert.ok(other.some((d) => d.type === 'new_asset'));
     const newAsset = other.find((d) => d.type === 'new_asset')!;
-    assert.match((await weir('baseline', 'accept', newAsset.id, '--db', db)).stdout, /baseline v2/);
+    // Curating the baseline changes what counts as normal: a proven analyst does it, and it is audited.
+    await assert.rejects(weir('baseline', 'accept', newAsset.id, '--db', db, '--as', 'ana'), /--as ana alone proves nothing/);
+    const admin = await person(db, dir, 'root', ['admin'], { admin: '' });
+    const ana = await person(db, dir, 'ana', ['analyst'], { admin });
+    const vera = await person(db, dir, 'vera', ['viewer'], { admin });
+    await assert.rejects(weir('baseline', 'accept', newAsset.id, '--db', db, '--token-file', vera), /vera \(viewer\) may not act on detections/);
+    assert.match((await weir('baseline', 'accept', newAsset.id, '--db', db, '--token-file', ana)).stdout, /baseline v2/);
     const edge = other.find((d) => d.type === 'new_edge' || d.type === 'device_probe' || d.type === 'diagnostic_command')!;
-    assert.match((await weir('baseline', 'mute', edge.id, '--db', db, '--reason', 'lab')).stdout, /mute #1/);
+    assert.match((await weirOk(['baseline', 'mute', edge.id, '--db', db, '--reason', 'lab', '--as', 'ana', '--password-stdin'], { input: 'ana-password-123\n' })).stdout, /mute #1/);
+    const d = openStore(db);
+    try { assert.deepEqual(listAudit(d).filter((e) => e.action.startsWith('detection.')).map((e) => `${e.actor} ${e.action}`), ['ana detection.learned', 'ana detection.muted']); } finally { d.close(); }
     const list = (await weir('baseline', 'list', '--db', db)).stdout;
     assert.match(list, /v1\t.*\ttest/);
     assert.match(list, /v2/);

@@ -42,9 +42,11 @@ test('enforcement lab: gateway checks Modbus per request, nftables stops scans a
     return t.skip('needs root to build network namespaces');
   }
   const dir = mkdtempSync(path.join(tmpdir(), 'weir-enforce-'));
+  // Enforce mode comes only from the approved policy, and every enforcement action is audited by a logged-in person.
+  const source = await labPolicyStore(dir, POLICY);
+  const auth = source;
   const lab = Plant.up();
   const stateDir = path.join(dir, 'state');
-  const source = await labPolicyStore(dir, POLICY);
   const weirIn = (host: Parameters<Plant['exec']>[0], ...args: string[]): string => lab.exec(host, process.execPath, [cli, ...args, ...(args[0] === 'enforce' && args[1] !== 'remove' ? ['--state-dir', stateDir] : [])]);
   const probe = (host: Parameters<Plant['exec']>[0], ...ops: string[]): Probe[] =>
     lab.exec(host, process.execPath, [agent, 'probe', HOSTS.plc1, ...ops], { timeoutMs: 20_000 }).trim().split('\n').map((l) => JSON.parse(l) as Probe);
@@ -98,7 +100,7 @@ test('enforcement lab: gateway checks Modbus per request, nftables stops scans a
     assert.ok(events(log).some((e) => e.event === 'connection_refused' && e.client === HOSTS.attacker));
 
     // A temporary permit lets the attacker's host reach the PLC past the groups and the gateway, until it expires.
-    weirIn('fw', 'permit', HOSTS.attacker, HOSTS.plc1, 'tcp/502', '--ttl', '3s');
+    weirIn('fw', 'permit', HOSTS.attacker, HOSTS.plc1, 'tcp/502', '--ttl', '3s', ...auth);
     assert.equal(probe('attacker', 'read:0:2')[0]!.ok, true, 'permitted');
     await sleep(3500);
     assert.equal(probe('attacker', 'read:0:2')[0]!.ok, false, 'the permit expired');
@@ -116,13 +118,13 @@ test('enforcement lab: gateway checks Modbus per request, nftables stops scans a
     await sleep(1000);
     assert.ok(answers.length > 20, `polling runs (${answers.length} answers)`);
     const before = Date.now();
-    weirIn('fw', 'block', HOSTS.hmi, '--ttl', '60s');
+    weirIn('fw', 'block', HOSTS.hmi, '--ttl', '60s', ...auth);
     const blockedAt = Date.now();
     await new Promise((r) => poller.once('close', r));
     const last = Math.max(...answers);
     assert.ok(last <= blockedAt + 50, `last answer ${last - blockedAt} ms after the block took effect (command took ${blockedAt - before} ms)`);
     assert.match(weirIn('fw', 'enforce', 'status'), new RegExp(`blocked sources: ${HOSTS.hmi.replace(/\./g, '\\.')}`));
-    weirIn('fw', 'unblock', HOSTS.hmi);
+    weirIn('fw', 'unblock', HOSTS.hmi, ...auth);
     assert.equal(probe('hmi', 'read:0:1')[0]!.ok, true, 'unblocked again');
 
     // A fault in inspection: traffic passes (even what policy would refuse) and the window is logged.
@@ -141,7 +143,7 @@ test('enforcement lab: gateway checks Modbus per request, nftables stops scans a
     await stopGateway();
 
     // Removing the ruleset restores the plant as it was: the attacker reaches the PLC again.
-    assert.match(weirIn('fw', 'enforce', 'remove'), /removed/);
+    assert.match(weirIn('fw', 'enforce', 'remove', ...auth), /removed/);
     assert.equal(probe('attacker', 'read:0:2')[0]!.ok, true);
     const scan2 = lab.exec('attacker', 'nmap', ['-n', '-Pn', '-sS', '-p', '1-200', '--max-retries', '0', '-T4', HOSTS.plc1], { timeoutMs: 60_000 });
     assert.match(scan2, /closed/);

@@ -5,7 +5,9 @@ import { promisify } from 'node:util';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { repoRoot } from '../helpers/paths.js';
+import { person } from '../helpers/weir-cli.js';
 
 const run = promisify(execFile);
 const cli = path.join(repoRoot, 'dist/src/cli/main.js');
@@ -24,7 +26,10 @@ test('weir policy: learn, propose, validate, simulate (table, JSON, HTML, record
     assert.match(v.stdout, /ok \(2 zones, 1 conduits, \d+ context groups/);
 
     const html = path.join(dir, 'report.html');
-    const s = await weir('policy', 'simulate', policyFile, '--capture', plant, '--from', '50%', '--baseline', db, '--db', db, '--html', html, '--as', 'alice');
+    // Recording evidence in the store is a state change: it needs a proven person.
+    await assert.rejects(weir('policy', 'simulate', policyFile, '--capture', plant, '--from', '50%', '--baseline', db, '--db', db, '--as', 'alice'), (e: { stderr: string }) => /alone proves nothing/.test(e.stderr));
+    const alice = await person(db, dir, 'alice', ['analyst', 'admin'], { admin: '' });
+    const s = await weir('policy', 'simulate', policyFile, '--capture', plant, '--from', '50%', '--baseline', db, '--db', db, '--html', html, '--token-file', alice);
     assert.match(s.stdout, /flows? would break/);
     assert.match(s.stdout, /10\.77\.0\.66 → plc-21/);
     assert.match(s.stdout, /recorded as sim-[0-9a-f]{12}/);
@@ -32,8 +37,9 @@ test('weir policy: learn, propose, validate, simulate (table, JSON, HTML, record
     const j = JSON.parse((await weir('policy', 'simulate', policyFile, '--capture', plant, '--from', '50%', '--json')).stdout) as { blocked: unknown[]; summary: string };
     assert.ok(j.blocked.length > 0 && j.summary.length > 0);
     const audit = await weir('policy', 'audit', '--db', db);
-    assert.match(audit.stdout, /simulation\.recorded/);
-    assert.match(audit.stderr, /audit chain intact/);
+    assert.match(audit.stdout, /alice +simulation\.recorded/);
+    assert.match(audit.stderr, /audit chain intact \(\d+ entries: \d+ keyed with key [0-9a-f]{16}, 0 unkeyed \(before key\)\); head anchored at entry \d+/);
+    assert.match(audit.stderr, /proves: .*\n {2}does not prove: That the recorded events are true/);
 
     // Detections carry the zone of the policy they were checked under.
     const det = (await weir('detect', plant, '--baseline', db, '--from', '50%', '--policy', policyFile, '--jsonl', '--no-save')).stdout
@@ -43,6 +49,15 @@ test('weir policy: learn, propose, validate, simulate (table, JSON, HTML, record
 
     const drift = await weir('policy', 'drift', policyFile, '--capture', plant);
     assert.match(drift.stdout, /flow\(s\) run that the policy does not allow/);
+
+    // Pointed at a key that is not there, verification says it cannot verify (and creates no key).
+    await assert.rejects(weir('policy', 'audit', '--db', db, '--audit-key', path.join(dir, 'elsewhere.key')), (e: { code: number; stderr: string }) => e.code === 3 && /cannot be verified: the audit key .*elsewhere\.key is missing/.test(e.stderr));
+    assert.equal(existsSync(path.join(dir, 'elsewhere.key')), false);
+    // Someone with write access to the store file (not the key) rewrites who recorded the evidence.
+    const raw = new Database(db);
+    raw.exec("DROP TRIGGER audit_log_no_update; UPDATE audit_log SET actor = 'mallory' WHERE action = 'simulation.recorded'");
+    raw.close();
+    await assert.rejects(weir('policy', 'audit', '--db', db), (e: { code: number; stderr: string }) => e.code === 2 && /audit log TAMPERED at entry \d+: content does not match its hash/.test(e.stderr));
 
     const broken = path.join(dir, 'broken.yaml');
     writeFileSync(broken, readFileSync(policyFile, 'utf8').replace('mode: observe', 'mode: enforcing'));

@@ -121,7 +121,9 @@ zones:
   const done = await post('ops', `/api/proposals/${id}/approve`, { role: 'operations' });
   assert.deepEqual(done.json(), { status: 'approved' });
   // Applying an approved block changes no policy; it hands the block to the enforcement host.
-  assert.deepEqual(applyProposal(db, { id, actor: 'sec' }), { simulationId: null, block: { ip: '10.77.0.66', ttl: 3600 } });
+  // The analyst learned this source's flow into the baseline above, so cutting it needs an explicit confirmation.
+  assert.throws(() => applyProposal(db, { id, actor: 'sec' }), /cuts 1 baseline flow/);
+  assert.deepEqual(applyProposal(db, { id, actor: 'sec', confirmCutsBaseline: true }).block, { ip: '10.77.0.66', ttl: 3600 });
   const other = (await post('ana', `/api/detections/${d.id}/propose-block`, { ttl: 600 })).json() as { proposal: number };
   assert.equal((await post('vera', `/api/proposals/${other.proposal}/reject`)).statusCode, 403);
   assert.equal((await post('sec', `/api/proposals/${other.proposal}/reject`, { note: 'duplicate' })).statusCode, 200);
@@ -134,7 +136,7 @@ zones:
 test('simulations recorded by the CLI are listed and shown flow by flow; logging out ends the session', async () => {
   const policyFile = path.join(dir, 'p.yaml');
   execFileSync(process.execPath, [cli, 'policy', 'propose', '--baseline', path.join(dir, 'weir.db'), '--out', policyFile], { stdio: 'ignore' });
-  execFileSync(process.execPath, [cli, 'policy', 'simulate', policyFile, '--capture', plant, '--from', '50%', '--db', path.join(dir, 'weir.db'), '--baseline', path.join(dir, 'weir.db'), '--as', 'eng'], { stdio: 'ignore' });
+  execFileSync(process.execPath, [cli, 'policy', 'simulate', policyFile, '--capture', plant, '--from', '50%', '--db', path.join(dir, 'weir.db'), '--baseline', path.join(dir, 'weir.db'), '--as', 'eng', '--password-stdin'], { input: `${PASSWORD}\n`, stdio: ['pipe', 'ignore', 'ignore'] });
   const list = (await get('vera', '/api/simulations')).json() as { items: Array<{ id: string; blockedFlows: number }> };
   assert.equal(list.items.length, 1);
   const sim = (await get('vera', `/api/simulations/${list.items[0]!.id}`)).json() as { blocked: Array<{ client: string }> };

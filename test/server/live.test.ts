@@ -15,7 +15,11 @@ test('weir serve --capture -: a streamed capture shows up live over the WebSocke
   const dir = mkdtempSync(path.join(tmpdir(), 'weir-live-'));
   const db = path.join(dir, 'weir.db');
   execFileSync(process.execPath, [cli, 'learn', plant, '--db', db, '--until', '50%'], { stdio: 'ignore' });
-  execFileSync(process.execPath, [cli, 'user', 'add', 'ana', '--role', 'analyst', '--db', db, '--password-stdin'], { input: 'live-password-12\n', stdio: ['pipe', 'ignore', 'pipe'] });
+  // The first user of a store is its admin; the admin adds ana.
+  const token = `${db}.root-token`;
+  execFileSync(process.execPath, [cli, 'user', 'add', 'root', '--role', 'admin', '--db', db, '--password-stdin'], { input: 'live-password-12\n', stdio: ['pipe', 'ignore', 'pipe'] });
+  execFileSync(process.execPath, [cli, 'login', '--db', db, '--user', 'root', '--token-file', token], { input: 'live-password-12\n', stdio: ['pipe', 'ignore', 'pipe'] });
+  execFileSync(process.execPath, [cli, 'user', 'add', 'ana', '--role', 'analyst', '--db', db, '--password-stdin', '--token-file', token], { input: 'live-password-12\n', stdio: ['pipe', 'ignore', 'pipe'] });
   const srv = spawn(process.execPath, [cli, 'serve', '--db', db, '--port', '0', '--capture', '-'], { stdio: ['pipe', 'pipe', 'inherit'] });
   try {
     const url = await new Promise<string>((resolve) => srv.stdout!.on('data', (d: Buffer) => { const m = /at (http:\/\/[0-9.:]+)/.exec(d.toString()); if (m) resolve(m[1]!); }));

@@ -27,7 +27,10 @@ test('dashboard in headless Chromium: log in, every page shows the plant, act on
   weir(['discover', plant, '--db', file]);
   weir(['learn', plant, '--db', file, '--until', '50%']);
   weir(['detect', plant, '--baseline', file, '--from', '50%', '--jsonl']);
-  weir(['user', 'add', 'ana', '--role', 'analyst', '--db', file, '--password-stdin'], `${PASSWORD}\n`);
+  // The first user of a store is its admin; the admin adds ana.
+  weir(['user', 'add', 'root', '--role', 'admin', '--db', file, '--password-stdin'], `${PASSWORD}\n`);
+  weir(['login', '--db', file, '--user', 'root', '--token-file', path.join(dir, 'root-token')], `${PASSWORD}\n`);
+  weir(['user', 'add', 'ana', '--role', 'analyst', '--db', file, '--password-stdin', '--token-file', path.join(dir, 'root-token')], `${PASSWORD}\n`);
   const db = openStore(file);
   const app = await buildServer({ db, webRoot: path.join(repoRoot, 'dist/web') });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
@@ -97,6 +100,7 @@ test('dashboard in headless Chromium: log in, every page shows the plant, act on
     await page.click('a[href="#/audit"]');
     await page.getByTestId('audit').waitFor();
     assert.match(await page.getByTestId('chain').innerText(), /intact/);
+    assert.match(await page.getByTestId('audit-proves').innerText(), /proves/i);
     assert.match(await page.getByTestId('audit').innerText(), /ana\s+detection\.acknowledged/);
     await shot('audit');
 

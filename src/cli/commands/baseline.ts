@@ -2,6 +2,8 @@ import type { Command } from 'commander';
 import { openStore } from '../../store/db.js';
 import { getDetection, latestBaseline, baselineVersion, listBaselines } from '../../store/baseline-store.js';
 import { learnDetection, muteDetection } from '../../respond/detection-actions.js';
+import { CAN } from '../../respond/roles.js';
+import { asCaller, withIdentity, type IdentityOpts } from '../identity.js';
 
 export function registerBaseline(program: Command): void {
   const cmd = program.command('baseline').description('review and curate learned baselines');
@@ -20,27 +22,20 @@ export function registerBaseline(program: Command): void {
         process.stdout.write(JSON.stringify(b, null, 1) + '\n');
       } finally { db.close(); }
     });
-  cmd.command('accept').argument('<detection-id>').requiredOption('--db <path>').option('--note <text>', 'why it is normal', '')
-    .option('--as <user>', 'who (audit log)', process.env.USER ?? 'unknown')
+  withIdentity(cmd.command('accept')).argument('<detection-id>').requiredOption('--db <path>').option('--note <text>', 'why it is normal', '')
     .description('learn what a detection saw into a new baseline version')
-    .action((id: string, opts: { db: string; note: string; as: string }) => {
-      const db = openStore(opts.db);
-      try {
-        const d = getDetection(db, id);
-        const { version } = learnDetection(db, id, opts.as, opts.note);
-        process.stdout.write(`baseline v${version}: accepted ${d!.type} ${d!.src} → ${d!.dst}\n`);
-      } finally { db.close(); }
-    });
-  cmd.command('mute').argument('<detection-id>').requiredOption('--db <path>').requiredOption('--reason <text>')
+    .action((id: string, opts: IdentityOpts & { db: string; note: string }) => asCaller(opts.db, opts, CAN.actOnDetections, 'act on detections', (db, who) => {
+      const { version } = learnDetection(db, id, who.name, opts.note);
+      const d = getDetection(db, id)!;
+      process.stdout.write(`baseline v${version}: accepted ${d.type} ${d.src} → ${d.dst}\n`);
+    }));
+  withIdentity(cmd.command('mute')).argument('<detection-id>').requiredOption('--db <path>').requiredOption('--reason <text>')
     .option('--days <n>', 'mute for this many days (default: until removed)')
-    .option('--as <user>', 'who (audit log)', process.env.USER ?? 'unknown')
     .description('silence findings like this one (same type, source, destination and detail)')
-    .action((id: string, opts: { db: string; reason: string; days?: string; as: string }) => {
-      const db = openStore(opts.db);
-      try {
-        const d = getDetection(db, id);
-        const { mute } = muteDetection(db, id, opts.as, opts.reason, opts.days ? Number(opts.days) : undefined);
-        process.stdout.write(`mute #${mute}: ${d!.type} ${d!.src} → ${d!.dst}\n`);
-      } finally { db.close(); }
-    });
+    .action((id: string, opts: IdentityOpts & { db: string; reason: string; days?: string }) => asCaller(opts.db, opts, CAN.actOnDetections, 'act on detections', (db, who) => {
+      if (opts.days !== undefined && !/^[1-9][0-9]{0,3}$/.test(opts.days)) throw new Error(`--days: '${opts.days}' is not a number of days (1-9999)`);
+      const { mute } = muteDetection(db, id, who.name, opts.reason, opts.days ? Number(opts.days) : undefined);
+      const d = getDetection(db, id)!;
+      process.stdout.write(`mute #${mute}: ${d.type} ${d.src} → ${d.dst}\n`);
+    }));
 }

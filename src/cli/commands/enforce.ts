@@ -1,8 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import type { Command } from 'commander';
-import { openStore } from '../../store/db.js';
-import { appendAudit } from '../../store/audit-store.js';
+import type { Db } from '../../store/db.js';
 import type { Policy } from '../../policy/model.js';
 import { parseDuration } from '../../policy/load.js';
 import type { NftFamily } from '../../enforce/nft-ruleset.js';
@@ -11,37 +9,43 @@ import type { DenyMode } from '../../enforce/gateway/inspector.js';
 import { DEFAULT_STATE_DIR, describeGateway, gatewayState, readApplied } from '../../enforce/state.js';
 import { applyEnforcement } from '../enforce-apply.js';
 import { appliedSource, runGateway } from '../gateway-runner.js';
+import { enforceablePolicy } from '../../respond/enforceable.js';
 import { activePolicy } from '../../respond/change-control.js';
+import { describeCuts, guardBlock } from '../../respond/block-impact.js';
+import { openExistingStore, withIdentity, type IdentityOpts } from '../identity.js';
+import { auditEnforcement, carryOut, proveEnforcer } from '../enforcer.js';
 import { readPolicyFile } from './policy.js';
 
 interface TargetOpts { family: string; netns?: string }
+type EnforceOpts = TargetOpts & IdentityOpts & { db?: string };
+
+function withStore<T>(path: string, fn: (db: Db) => T): T {
+  const db = openExistingStore(path);
+  try { return fn(db); } finally { db.close(); }
+}
 
 function target(o: TargetOpts): NftTarget {
   if (o.family !== 'bridge' && o.family !== 'inet') throw new Error('--family is bridge or inet');
   return { family: o.family as NftFamily, netns: o.netns };
 }
 
-/** The policy to enforce, with its text and hash: a file, or the store's active (approved and applied) policy. */
+/**
+ * The policy to enforce, with its text and hash: the store's active (approved) policy, or a file — in enforce
+ * mode only if it is that policy (one gate for the kernel and the gateway).
+ */
 function policyFrom(o: { policy?: string; db?: string }): { policy: Policy; text: string; source: string; sha: string } {
-  if (o.policy) {
-    const r = readPolicyFile(o.policy);
-    return { policy: r.policy, text: r.text, source: o.policy, sha: createHash('sha256').update(r.text).digest('hex') };
-  }
-  if (!o.db) throw new Error('give --policy FILE or --db STORE (its active policy)');
-  const db = openStore(o.db);
+  const file = o.policy ? { text: readPolicyFile(o.policy).text, source: o.policy } : null;
+  const db = o.db ? openExistingStore(o.db) : null;
   try {
-    const a = activePolicy(db);
-    if (a === null) throw new Error(`no active policy in ${o.db}: submit, approve and apply one first`);
-    return { policy: a.policy, text: a.text, source: `${o.db} (active policy)`, sha: a.sha };
-  } finally {
-    db.close();
-  }
+    const e = enforceablePolicy(db, file);
+    const text = file?.text ?? activePolicy(db!)!.text;
+    return { policy: e.policy, text, source: file?.source ?? `${o.db} (active policy)`, sha: e.sha };
+  } finally { db?.close(); }
 }
 
-function audit(o: { db?: string; as?: string }, action: string, subject: string, details: Record<string, unknown>): void {
-  if (!o.db) return;
-  const db = openStore(o.db);
-  try { appendAudit(db, { actor: o.as ?? process.env.USER ?? 'unknown', action, subject, details }); } finally { db.close(); }
+/** Audit an enforcement action in the store, by the person proven at the start of the command. */
+function audit(o: object, action: string, subject: string, details: Record<string, unknown>): void {
+  auditEnforcement(o, action, subject, details);
 }
 
 function bridgeMac(iface: string, netns?: string): string {
@@ -58,21 +62,21 @@ export function registerEnforce(program: Command): void {
   const withTarget = (c: Command): Command => c.option('--family <family>', 'bridge (the host bridges plant segments) or inet (it routes)', 'bridge').option('--netns <name>', 'apply inside this network namespace');
   const enforce = program.command('enforce').description('nftables enforcement of the zones in simulate and enforce mode');
 
-  withTarget(enforce.command('apply'))
+  withIdentity(withTarget(enforce.command('apply')))
     .description('compile the policy and load it atomically; a running gateway switches to it first (unchanged rulesets are left alone)')
     .option('--policy <file>', 'policy file (default: the active policy in --db)')
-    .option('--db <db>', 'store with the active policy; the apply is audited there')
-    .option('--as <user>', 'who applies it (audit)')
+    .option('--db <db>', 'store with the active policy; the apply is audited there (required, except for --dry-run)')
     .option('--gateway-ip <ip>', 'steer protocol traffic of enforced servers to the gateway at this address')
     .option('--bridge <iface>', 'bridge the gateway listens on (bridge family)', 'br0')
     .option('--port-level-ok', 'without --gateway-ip: accept that protocol groups are enforced by client, server and port only')
     .option('--state-dir <dir>', 'runtime state of this enforcement host (applied policy, gateway health)', DEFAULT_STATE_DIR)
     .option('--dry-run', 'print the nftables JSON instead of loading it')
-    .action(async (o: TargetOpts & { policy?: string; db?: string; as?: string; gatewayIp?: string; bridge: string; portLevelOk?: boolean; stateDir: string; dryRun?: boolean }) => {
+    .action(async (o: TargetOpts & IdentityOpts & { policy?: string; db?: string; gatewayIp?: string; bridge: string; portLevelOk?: boolean; stateDir: string; dryRun?: boolean }) => {
+      const caller = o.dryRun ? null : await proveEnforcer(o, 'enforce apply');
       const t = target(o);
       const src = policyFrom(o);
       const out = await applyEnforcement({
-        target: t, source: src, actor: o.as ?? process.env.USER ?? 'unknown', gatewayIp: o.gatewayIp ?? null, bridgeMac: () => bridgeMac(o.bridge, o.netns),
+        target: t, source: src, actor: caller?.name ?? 'dry run', gatewayIp: o.gatewayIp ?? null, bridgeMac: () => bridgeMac(o.bridge, o.netns),
         stateDir: o.stateDir, portLevelOk: o.portLevelOk === true, dryRun: o.dryRun === true,
       });
       const rs = out.ruleset;
@@ -111,51 +115,58 @@ export function registerEnforce(program: Command): void {
       for (const c of s.counters) if (c.packets > 0) process.stdout.write(`  ${c.rule}: ${c.packets} packets\n`);
     });
 
-  withTarget(enforce.command('remove'))
+  withIdentity(withTarget(enforce.command('remove')))
     .description('remove the Weir ruleset: traffic flows as before enforcement')
-    .option('--db <db>', 'store for the audit log').option('--as <user>', 'who')
-    .action((o: TargetOpts & { db?: string; as?: string }) => {
-      const removed = removeRuleset(target(o));
-      audit(o, 'enforcement.removed', 'nftables', { removed });
+    .option('--db <db>', 'store for the audit log (required)')
+    .action(async (o: EnforceOpts) => {
+      await proveEnforcer(o, 'enforce remove');
+      const removed = carryOut(o, 'enforcement.removed', 'nftables', {}, () => removeRuleset(target(o)));
       process.stdout.write(removed ? 'removed\n' : 'nothing was loaded\n');
     });
 
-  withTarget(program.command('block'))
+  withIdentity(withTarget(program.command('block')))
     .description('drop all traffic from and to an address now, for a while')
     .argument('<ip>')
     .requiredOption('--ttl <duration>', 'how long, e.g. 90s, 10m, 4h')
-    .option('--db <db>', 'store for the audit log').option('--as <user>', 'who').option('--reason <text>', 'why')
-    .action((ip: string, o: TargetOpts & { ttl: string; db?: string; as?: string; reason?: string }) => {
+    .option('--db <db>', 'store for the audit log and the baseline (required)').option('--reason <text>', 'why')
+    .option('--confirm-cuts-baseline', 'block even though the address has learned-normal (baseline) flows, which are listed')
+    .action(async (ip: string, o: EnforceOpts & { ttl: string; reason?: string; confirmCutsBaseline?: boolean }) => {
       const ttl = ttlOf(o.ttl);
-      blockSource(target(o), ip, ttl);
-      audit(o, 'source.blocked', ip, { ttl_s: ttl, reason: o.reason ?? '' });
+      await proveEnforcer(o, 'block');
+      const g = withStore(o.db!, (db) => guardBlock(db, ip, o.confirmCutsBaseline === true));
+      const details = { ttl_s: ttl, reason: o.reason ?? '', baseline_version: g.baselineVersion, cuts_baseline: g.cuts };
+      if (g.refusal !== null) { audit(o, 'source.block_refused', ip, details); throw new Error(g.refusal); }
+      if (g.baselineVersion === null) process.stderr.write('warning: the store has no baseline, so which normal flows this block cuts is unknown\n');
+      else if (g.cuts.length) process.stderr.write(`warning: cutting ${g.cuts.length} baseline flow(s), as confirmed:\n${describeCuts(g.cuts)}\n`);
+      carryOut(o, 'source.blocked', ip, details, () => blockSource(target(o), ip, ttl));
       process.stdout.write(`${ip} blocked for ${ttl} s\n`);
     });
 
-  withTarget(program.command('unblock'))
+  withIdentity(withTarget(program.command('unblock')))
     .argument('<ip>')
-    .option('--db <db>', 'store for the audit log').option('--as <user>', 'who')
-    .action((ip: string, o: TargetOpts & { db?: string; as?: string }) => {
-      unblockSource(target(o), ip);
-      audit(o, 'source.unblocked', ip, {});
+    .option('--db <db>', 'store for the audit log (required)')
+    .action(async (ip: string, o: EnforceOpts) => {
+      await proveEnforcer(o, 'unblock');
+      carryOut(o, 'source.unblocked', ip, {}, () => unblockSource(target(o), ip));
       process.stdout.write(`${ip} unblocked\n`);
     });
 
-  withTarget(program.command('permit'))
+  withIdentity(withTarget(program.command('permit')))
     .description('let one flow through for a while, whatever the context groups say')
     .argument('<client>').argument('<server>').argument('<service>', 'tcp/PORT or udp/PORT')
     .requiredOption('--ttl <duration>', 'how long')
-    .option('--db <db>', 'store for the audit log').option('--as <user>', 'who').option('--reason <text>', 'why')
-    .action((client: string, server: string, service: string, o: TargetOpts & { ttl: string; db?: string; as?: string; reason?: string }) => {
+    .option('--db <db>', 'store for the audit log (required)').option('--reason <text>', 'why')
+    .action(async (client: string, server: string, service: string, o: EnforceOpts & { ttl: string; reason?: string }) => {
       const m = /^(tcp|udp)\/([0-9]{1,5})$/.exec(service);
       if (!m) throw new Error(`service '${service}' is not tcp/PORT or udp/PORT`);
       const ttl = ttlOf(o.ttl);
-      permitFlow(target(o), { client, server, transport: m[1] as 'tcp' | 'udp', port: Number(m[2]) }, ttl);
-      audit(o, 'flow.permitted', `${client} → ${server} ${service}`, { ttl_s: ttl, reason: o.reason ?? '' });
+      await proveEnforcer(o, 'permit');
+      carryOut(o, 'flow.permitted', `${client} → ${server} ${service}`, { ttl_s: ttl, reason: o.reason ?? '' },
+        () => permitFlow(target(o), { client, server, transport: m[1] as 'tcp' | 'udp', port: Number(m[2]) }, ttl));
       process.stdout.write(`${client} → ${server} ${service} permitted for ${ttl} s\n`);
     });
 
-  program.command('gateway')
+  withIdentity(program.command('gateway'))
     .description('run the protocol-aware inline gateway (Modbus, S7comm, DNP3, EtherNet/IP, IEC 104): refused requests never pass; its own faults fail open')
     .option('--policy <file>', 'policy file (default: what `enforce apply` loaded, from --state-dir)')
     .option('--db <db>', 'store with the active policy')
@@ -168,13 +179,18 @@ export function registerEnforce(program: Command): void {
     .option('--log <file>', 'append JSON-line events here instead of stdout')
     .option('--log-max-mb <n>', 'rotate the log beyond this size', '64')
     .option('--inject-fault <kind>', 'test only: make inspection throw, to prove the gateway fails open')
-    .action(async (o: { policy?: string; db?: string; listen: string; family: string; stateDir: string; deny: string; budgetUs: string; rate: string; log?: string; logMaxMb: string; injectFault?: string }) => {
+    .action(async (o: IdentityOpts & { policy?: string; db?: string; listen: string; family: string; stateDir: string; deny: string; budgetUs: string; rate: string; log?: string; logMaxMb: string; injectFault?: string }) => {
       if (o.deny !== 'exception' && o.deny !== 'drop') throw new Error('--deny is exception or drop');
+      // With a store, the person starting the gateway is proven and its start and stop are audited there; without
+      // one it follows what an audited `enforce apply` loaded (--state-dir), as a service would.
+      if (o.db) await proveEnforcer(o, 'gateway');
       const load = o.policy || o.db ? () => policyFrom(o) : appliedSource(o.stateDir);
+      if (o.db) audit(o, 'gateway.started', o.listen, { policy: load().sha.slice(0, 12), state_dir: o.stateDir });
       await runGateway({
         listen: o.listen, family: target({ family: o.family }).family, stateDir: o.stateDir, deny: o.deny as DenyMode, budgetMicros: Number(o.budgetUs),
         rate: Number(o.rate), log: o.log ?? null, logMaxBytes: Number(o.logMaxMb) * 1024 * 1024, load,
         fault: o.injectFault ? () => { throw new Error(`injected fault (${o.injectFault})`); } : undefined,
       });
+      if (o.db) audit(o, 'gateway.stopped', o.listen, {});
     });
 }

@@ -1,10 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { openStore, type Db } from '../../store/db.js';
+import type { Db } from '../../store/db.js';
 import { baselineVersion, latestBaseline } from '../../store/baseline-store.js';
 import { loadInventory } from '../../store/inventory-store.js';
 import { approvalsOf, listProposals } from '../../store/change-store.js';
-import { listAudit, verifyAudit } from '../../store/audit-store.js';
+import { checkAudit, listAudit, reanchorAudit, type AuditCheck } from '../../store/audit-store.js';
 import type { Baseline } from '../../discover/baseline.js';
 import { parsePolicy, readPolicyText } from '../../policy/load.js';
 import { formatPolicyError } from '../../policy/errors.js';
@@ -18,6 +18,9 @@ import { plainSummary, TABLE_HEAD, tableRows, toHtml, toJson } from '../../polic
 import { driftOf, driftSummary } from '../../assess/drift.js';
 import { applyProposal, approveProposal, promoteZone, recordSimulation, rejectProposal, submitPolicy } from '../../respond/change-control.js';
 import { runCaptures, warnCaptureErrors } from '../run-capture.js';
+import { CAN } from '../../respond/roles.js';
+import { describeCuts } from '../../respond/block-impact.js';
+import { asCaller, openExistingStore, withIdentity, type IdentityOpts } from '../identity.js';
 import { blockSource } from '../../enforce/nft.js';
 import { parseTimeArg } from '../time-arg.js';
 import { renderColumns } from '../columns.js';
@@ -35,8 +38,21 @@ export function readPolicyFile(file: string): { policy: Policy; text: string } {
   return { policy: r.policy, text };
 }
 
+const proposalId = (s: string): number => {
+  if (!/^[0-9]{1,9}$/.test(s)) throw new Error(`'${s}' is not a proposal number`);
+  return Number(s);
+};
+
+/** The verification in words: what it found, and what it does and does not prove. */
+function describeAuditCheck(c: AuditCheck): string {
+  const head = c.status === 'intact'
+    ? `audit chain intact (${c.entries} entries: ${c.keyed} keyed${c.keyId ? ` with key ${c.keyId}` : ''}, ${c.unkeyed} unkeyed (before key))${c.head ? `; head anchored at entry ${c.head.seq}` : ''}`
+    : `audit log ${c.status === 'tampered' ? 'TAMPERED' : 'cannot be verified'}${c.problem?.seq ? ` at entry ${c.problem.seq}` : ''}: ${c.problem?.problem ?? ''}`;
+  return [head, ...c.notes.map((n) => `  note: ${n}`), `  proves: ${c.proves}`, `  does not prove: ${c.doesNotProve}`].join('\n');
+}
+
 function withDb<T>(path: string, fn: (db: Db) => T | Promise<T>): Promise<T> {
-  const db = openStore(path);
+  const db = openExistingStore(path); // a mistyped path must not leave an empty store behind
   return Promise.resolve().then(() => fn(db)).finally(() => db.close());
 }
 
@@ -51,7 +67,8 @@ async function simulate(policy: Policy, files: string[], baseline: Baseline | nu
   return sim.result();
 }
 
-interface SimOpts { capture: string[]; baseline?: string; version?: string; db?: string; json?: boolean; html?: string; from?: string; until?: string; as?: string }
+interface SimOpts extends IdentityOpts { capture: string[]; baseline?: string; version?: string; db?: string; json?: boolean; html?: string; from?: string; until?: string }
+interface ChangeOpts extends IdentityOpts { db: string; note?: string }
 
 export function registerPolicy(program: Command): void {
   const policy = program.command('policy').description('policy as code: validate, propose, simulate, drift and change control');
@@ -93,20 +110,22 @@ export function registerPolicy(program: Command): void {
       else process.stdout.write(yaml);
     }));
 
-  policy.command('simulate')
+  withIdentity(policy.command('simulate'))
     .description('replay recorded traffic against a policy and show, flow by flow, what it would block')
     .argument('<policy>', 'policy YAML file')
     .requiredOption('--capture <files...>', 'capture files to replay')
     .option('--baseline <db>', 'store with the baseline: marks blocked flows that are learned normal traffic')
     .option('--version <n>', 'baseline version (default: latest)')
-    .option('--db <db>', 'record the simulation in this store (evidence for change control)')
-    .option('--as <user>', 'who ran it (for the audit log)', process.env.USER ?? 'unknown')
+    .option('--db <db>', 'record the simulation in this store (evidence for change control; needs a logged-in person)')
     .option('--json', 'print JSON')
     .option('--html <file>', 'also write an HTML report')
     .option('--from <time>', 'replay from this time (ISO 8601, epoch seconds or N%)')
     .option('--until <time>', 'replay until this time')
     .action(async (file: string, opts: SimOpts) => {
       const { policy: p, text } = readPolicyFile(file);
+      if (opts.passwordStdin && opts.capture.includes('-')) throw new Error('standard input cannot carry both a capture and a password: log in first (weir login)');
+      // Prove who records the evidence before spending minutes on the replay.
+      const recorder = opts.db ? await asCaller(opts.db, opts, CAN.recordEvidence, 'record simulations', (_db, c) => c.name) : null;
       const from = opts.from !== undefined ? parseTimeArg(opts.from, opts.capture) : -Infinity;
       const until = opts.until !== undefined ? parseTimeArg(opts.until, opts.capture) : Infinity;
       let baseline: Baseline | null = null;
@@ -116,7 +135,7 @@ export function registerPolicy(program: Command): void {
       }
       const r = await simulate(p, opts.capture, baseline, from, until);
       let simulationId: string | undefined;
-      if (opts.db) simulationId = await withDb(opts.db, (db) => recordSimulation(db, { text, source: file, policy: p, result: r, captures: opts.capture, baselineVersion: baseline?.version ?? null, actor: opts.as ?? 'unknown' }));
+      if (opts.db && recorder !== null) simulationId = await withDb(opts.db, (db) => recordSimulation(db, { text, source: file, policy: p, result: r, captures: opts.capture, baselineVersion: baseline?.version ?? null, actor: recorder }));
       if (opts.html) writeFileSync(opts.html, toHtml(r, { policy: file, captures: opts.capture, simulationId, generated: new Date().toISOString() }));
       if (opts.json) process.stdout.write(`${toJson(r, { policy: file, captures: opts.capture, simulation_id: simulationId ?? null, baseline_version: baseline?.version ?? null })}\n`);
       else {
@@ -139,53 +158,54 @@ export function registerPolicy(program: Command): void {
       process.stdout.write(opts.json ? `${JSON.stringify(d, null, 1)}\n` : `${driftSummary(d, (ip) => compiled.nameOf(ip))}\n`);
     });
 
-  policy.command('submit')
+  withIdentity(policy.command('submit'))
     .description('propose a policy change for approval')
     .argument('<policy>', 'policy YAML file')
     .requiredOption('--db <db>', 'store')
-    .requiredOption('--as <user>', 'who proposes it')
     .option('--note <text>', 'why')
-    .action((file: string, opts: { db: string; as: string; note?: string }) => withDb(opts.db, (db) => {
+    .action((file: string, opts: ChangeOpts) => asCaller(opts.db, opts, CAN.propose, 'propose changes', (db, who) => {
       const { text } = readPolicyFile(file);
-      const id = submitPolicy(db, { text, source: file, actor: opts.as, note: opts.note });
+      const id = submitPolicy(db, { text, source: file, actor: who.name, note: opts.note });
       process.stdout.write(`proposal ${id} created; needs approval by: ${listProposals(db).find((x) => x.id === id)!.requiredRoles.join(', ')}\n`);
     }));
 
-  policy.command('promote')
+  withIdentity(policy.command('promote'))
     .description(`propose moving a zone on the ladder (${ZONE_MODES.join(' → ')})`)
     .argument('<zone>').argument('<mode>')
-    .requiredOption('--db <db>', 'store').requiredOption('--as <user>', 'who proposes it').option('--note <text>', 'why')
-    .action((zone: string, mode: string, opts: { db: string; as: string; note?: string }) => withDb(opts.db, (db) => {
+    .requiredOption('--db <db>', 'store').option('--note <text>', 'why')
+    .action((zone: string, mode: string, opts: ChangeOpts) => asCaller(opts.db, opts, CAN.propose, 'propose changes', (db, who) => {
       if (!(ZONE_MODES as readonly string[]).includes(mode)) throw new Error(`mode must be one of ${ZONE_MODES.join(', ')}`);
-      const id = promoteZone(db, { zone, to: mode as ZoneMode, actor: opts.as, note: opts.note });
+      const id = promoteZone(db, { zone, to: mode as ZoneMode, actor: who.name, note: opts.note });
       process.stdout.write(`proposal ${id} created: zone ${zone} → ${mode}\n`);
     }));
 
-  policy.command('approve')
-    .description('approve a proposal in one of your roles')
+  withIdentity(policy.command('approve'))
+    .description('approve a proposal in one of your roles (one person, one role per proposal)')
     .argument('<id>')
-    .requiredOption('--db <db>', 'store').requiredOption('--as <user>', 'approver').requiredOption('--role <role>', 'security, engineering or operations')
+    .requiredOption('--db <db>', 'store').requiredOption('--role <role>', 'security, engineering or operations')
     .option('--note <text>', 'comment')
-    .action((id: string, opts: { db: string; as: string; role: string; note?: string }) => withDb(opts.db, (db) => {
-      const p = approveProposal(db, { id: Number(id), actor: opts.as, role: opts.role, note: opts.note });
+    .action((id: string, opts: ChangeOpts & { role: string }) => asCaller(opts.db, opts, null, 'approve', (db, who) => {
+      const p = approveProposal(db, { id: proposalId(id), actor: who.name, role: opts.role, note: opts.note });
       const have = approvalsOf(db, p.id).map((a) => a.role);
       process.stdout.write(`proposal ${p.id}: ${p.status}${p.status === 'open' ? `; still needs ${p.requiredRoles.filter((r) => !have.includes(r)).join(', ')}` : ''}\n`);
     }));
 
-  policy.command('reject')
-    .argument('<id>').requiredOption('--db <db>', 'store').requiredOption('--as <user>', 'who').option('--note <text>', 'why')
-    .action((id: string, opts: { db: string; as: string; note?: string }) => withDb(opts.db, (db) => { rejectProposal(db, { id: Number(id), actor: opts.as, note: opts.note }); process.stdout.write(`proposal ${id} rejected\n`); }));
+  withIdentity(policy.command('reject'))
+    .argument('<id>').requiredOption('--db <db>', 'store').option('--note <text>', 'why')
+    .action((id: string, opts: ChangeOpts) => asCaller(opts.db, opts, CAN.propose, 'reject proposals', (db, who) => { rejectProposal(db, { id: proposalId(id), actor: who.name, note: opts.note }); process.stdout.write(`proposal ${id} rejected\n`); }));
 
-  policy.command('apply')
+  withIdentity(policy.command('apply'))
     .description('make an approved proposal the active policy (zones going to enforce need a clean simulation); an approved block is loaded into nftables here')
-    .argument('<id>').requiredOption('--db <db>', 'store').requiredOption('--as <user>', 'who applies it')
+    .argument('<id>').requiredOption('--db <db>', 'store')
     .option('--family <family>', 'nftables family for an approved block: bridge or inet', 'bridge')
     .option('--netns <name>', 'network namespace of the enforcement host (labs)')
-    .action((id: string, opts: { db: string; as: string; family: string; netns?: string }) => withDb(opts.db, (db) => {
+    .option('--confirm-cuts-baseline', 'carry out an approved block even though it cuts learned-normal (baseline) flows')
+    .action((id: string, opts: ChangeOpts & { family: string; netns?: string; confirmCutsBaseline?: boolean }) => asCaller(opts.db, opts, CAN.propose, 'apply proposals', (db, who) => {
       if (opts.family !== 'bridge' && opts.family !== 'inet') throw new Error('--family is bridge or inet');
-      const r = applyProposal(db, { id: Number(id), actor: opts.as });
+      const target = { family: opts.family as 'bridge' | 'inet', netns: opts.netns };
+      const r = applyProposal(db, { id: proposalId(id), actor: who.name, confirmCutsBaseline: opts.confirmCutsBaseline, carryOutBlock: (b) => blockSource(target, b.ip, b.ttl) });
       if (r.block) {
-        blockSource({ family: opts.family, netns: opts.netns }, r.block.ip, r.block.ttl);
+        if (r.cutsBaseline) process.stderr.write(`warning: this block cuts ${r.cutsBaseline.length} baseline flow(s), as confirmed:\n${describeCuts(r.cutsBaseline)}\n`);
         process.stdout.write(`proposal ${id} applied: ${r.block.ip} blocked for ${r.block.ttl} s\n`);
         return;
       }
@@ -200,15 +220,26 @@ export function registerPolicy(program: Command): void {
       process.stdout.write(`${renderColumns(['id', 'kind', 'zone', 'status', 'by', 'created', 'needs', 'approved', 'note'], rows)}\n`);
     }));
 
-  policy.command('audit')
-    .description('print the audit log and check its hash chain')
+  withIdentity(policy.command('audit'))
+    .description('print the audit log and verify it: hash chain, MACs with the audit key, and the anchored head')
     .requiredOption('--db <db>', 'store').option('--json', 'JSON lines')
-    .action((opts: { db: string; json?: boolean }) => withDb(opts.db, (db) => {
-      const entries = listAudit(db, 100_000);
-      if (opts.json) for (const e of entries) process.stdout.write(`${JSON.stringify(e)}\n`);
-      else process.stdout.write(`${renderColumns(['seq', 'at', 'actor', 'action', 'subject', 'simulation', 'details'], entries.map((e) => [String(e.seq), e.at, e.actor, e.action, e.subject, e.simulationId ?? '', JSON.stringify(e.details)]))}\n`);
-      const bad = verifyAudit(db);
-      if (bad) { process.stderr.write(`audit log tampered at entry ${bad.seq}: ${bad.problem}\n`); process.exitCode = 2; }
-      else process.stderr.write(`audit chain intact (${entries.length} entries)\n`);
-    }));
+    .option('--reanchor', 'admin: anchor the head at the log\'s current end although it disagrees (restored backup, lost head), on the record')
+    .option('--new-key', 'admin: start a new audit key because the old one is lost, on the record')
+    .option('--reason <text>', 'why (required with --reanchor and --new-key)')
+    .action(async (opts: IdentityOpts & { db: string; json?: boolean; reanchor?: boolean; newKey?: boolean; reason?: string }) => {
+      if (opts.reanchor || opts.newKey) {
+        if (!opts.reason) throw new Error('--reason is required: re-anchoring is recorded with why');
+        const e = await asCaller(opts.db, opts, CAN.manageUsers, 're-anchor the audit log', (db, who) => reanchorAudit(db, { actor: who.name, reason: opts.reason!, newKey: opts.newKey === true }));
+        process.stderr.write(`audit head anchored at entry ${e.seq} (${e.action})\n`);
+      }
+      await withDb(opts.db, (db) => {
+        const entries = listAudit(db, 100_000);
+        if (opts.json) for (const e of entries) process.stdout.write(`${JSON.stringify(e)}\n`);
+        else process.stdout.write(`${renderColumns(['seq', 'at', 'actor', 'action', 'subject', 'simulation', 'details'], entries.map((e) => [String(e.seq), e.at, e.actor, e.action, e.subject, e.simulationId ?? '', JSON.stringify(e.details)]))}\n`);
+        const c = checkAudit(db);
+        process.stderr.write(`${describeAuditCheck(c)}\n`);
+        if (c.status === 'tampered') process.exitCode = 2;
+        else if (c.status === 'unverifiable') process.exitCode = 3;
+      });
+    });
 }
