@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { loadSpecs, multisetMatch, tsharkFuncs, weirFuncs } from './tshark-compare.js';
+import { loadSpecs, multisetMatch, ORACLE_OPTIONS, tsharkFuncs, weirFuncs } from './tshark-compare.js';
 import { ERRATA } from './oracle/tshark-errata.js';
 import { fixtureCaptures, sharedCaptures, testOutput } from '../helpers/paths.js';
 
@@ -48,7 +48,8 @@ test('every ICS protocol agrees with tshark on ≥99.9% of messages, per capture
     }
   }
   mkdirSync(testOutput, { recursive: true });
-  writeFileSync(path.join(testOutput, 'differential.txt'), [...report, '', 'disagreements:', ...disagreements, '', 'tshark errata (Weir checked against hand-decoded bytes):', ...errata].join('\n') + '\n');
+  writeFileSync(path.join(testOutput, 'differential.txt'), [...report, '',
+    'tshark oracle options:', ...ORACLE_OPTIONS.map((o) => `${o.args.join(' ')} — ${o.why}`), '', 'disagreements:', ...disagreements, '', 'tshark errata (Weir checked against hand-decoded bytes):', ...errata].join('\n') + '\n');
   const summary = [...totals].map(([p, v]) => `${p}: ${v.agreed}/${v.total} (${((100 * v.agreed) / Math.max(1, v.total)).toFixed(2)}%)`);
   t.diagnostic(summary.join('; '));
   for (const [p, v] of totals) {

@@ -11,6 +11,19 @@ import type { OracleSpec } from './oracle/spec.js';
 const run = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
 
+/**
+ * tshark options every oracle run takes, each with the reason, so tshark dissects what is on the wire rather than
+ * what a port guess says. They are printed in the differential report.
+ */
+export const ORACLE_OPTIONS: { args: string[]; why: string }[] = [
+  {
+    args: ['--disable-protocol', 'idmp'],
+    why: 'tshark 4.0 tries the lower TCP port first, and registers X.500 IDMP on 1102, an ephemeral Windows client port: '
+      + 'the ENIP session 192.168.10.105:1102 → :44818 of openics__EIP-ControlProtocolChangeAttempt.pcap would be read as IDMP',
+  },
+];
+const oracleArgs = ORACLE_OPTIONS.flatMap((o) => o.args);
+
 export async function loadSpecs(): Promise<OracleSpec[]> {
   const dir = path.join(here, 'oracle');
   const specs: OracleSpec[] = [];
@@ -39,7 +52,7 @@ export async function weirFuncs(file: string): Promise<Map<string, number[]>> {
 
 /** tshark's function codes per frame for one protocol's oracle spec. */
 export async function tsharkFuncs(file: string, spec: OracleSpec): Promise<Map<number, number[]>> {
-  const args = ['-r', file, '-n', ...(spec.tsharkArgs ?? []), '-Y', spec.filter, '-T', 'fields', '-E', 'occurrence=a', '-E', 'aggregator=,', '-e', 'frame.number', ...spec.fields.flatMap((f) => ['-e', f])];
+  const args = ['-r', file, '-n', ...oracleArgs, ...(spec.tsharkArgs ?? []), '-Y', spec.filter, '-T', 'fields', '-E', 'occurrence=a', '-E', 'aggregator=,', '-e', 'frame.number', ...spec.fields.flatMap((f) => ['-e', f])];
   const { stdout } = await run('tshark', args, { maxBuffer: 1 << 28 });
   const out = new Map<number, number[]>();
   for (const line of stdout.split('\n')) {

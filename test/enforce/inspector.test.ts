@@ -84,7 +84,7 @@ const BYPASSES: Array<{ name: string; d: StreamDissector; junk: Uint8Array; writ
   { name: 'Modbus MBAP protocol id ≠ 0', d: modbus, junk: modbusRequest(1, 3, [0, 0, 0, 1], { protocol: 1 }), write: req(2, 6, 5, 99) },
   { name: 'Modbus MBAP length < 2', d: modbus, junk: modbusRequest(1, 3, [], { length: 1 }), write: req(2, 6, 5, 99) },
   { name: 'one junk byte before a DNP3 frame', d: dnp3Tcp, junk: Uint8Array.from([0x00]), write: dnp3Request(5, crob(0)) },
-  { name: 'unknown ENIP command before a CIP request', d: enipTcp, junk: enip(0x99, 0, [1, 2, 3, 4]), write: sendRRData(1, cipRequest(0x10, 0x01, 1, 7, [1])) },
+  { name: 'unknown ENIP command before a CIP request', d: enipTcp, junk: enip(0x30, 0, [1, 2, 3, 4]), write: sendRRData(1, cipRequest(0x10, 0x01, 1, 7, [1])) },
   { name: 'TPKT version ≠ 3', d: s7comm, junk: cotpData(s7Job(1, [0xf0, 0, 0, 1, 0, 1, 0x01, 0xe0]), { version: 2 }), write: cotpData(s7WriteVar(2, 1, 8, [99])) },
 ];
 

@@ -3,6 +3,8 @@ import { newMessage, type IdentityFacts } from '../message.js';
 import { ascii, macString, u32be, ipv4String } from '../bytes.js';
 
 const TYPES = ['', 'DISCOVER', 'OFFER', 'REQUEST', 'DECLINE', 'ACK', 'NAK', 'RELEASE', 'INFORM'];
+/** RFC 951 op codes, the only kind a plain BOOTP message (no option 53) has. */
+const BOOTP_OPS = ['', 'BOOTREQUEST', 'BOOTREPLY'];
 
 /** DHCP (BOOTP with options): host names, vendor classes and address assignments. */
 export const dhcp: DatagramDissector = {
@@ -21,7 +23,7 @@ export const dhcp: DatagramDissector = {
     const id: IdentityFacts = {};
     let p = off + 240;
     const end = off + len;
-    let type = 0;
+    let type = -1;
     while (p < end) {
       const code = b[p]!;
       if (code === 255) break;
@@ -43,8 +45,9 @@ export const dhcp: DatagramDissector = {
       }
       p = v + l;
     }
+    // Without option 53 this is BOOTP (RFC 2132 §9.6): no DHCP message type, so no function code.
     m.func = type;
-    m.funcName = TYPES[type] ?? `TYPE_${type}`;
+    m.funcName = type < 0 ? BOOTP_OPS[op] ?? `BOOTP_OP_${op}` : TYPES[type] || `TYPE_${type}`;
     m.role = op === 1 ? 'request' : 'response';
     m.fields = fields;
     if (fields.vendor_class) id.product = String(fields.vendor_class);

@@ -15,10 +15,23 @@ const DEVICE_TYPES: Record<number, string> = {
 };
 const VENDORS: Record<number, string> = { 1: 'Rockwell Automation/Allen-Bradley' };
 
+/**
+ * Command codes CIP Vol 2 Table 2-3.2 reserves for legacy (Rockwell) use: 0x0001-0x0003, 0x0005, 0x0067-0x006E,
+ * 0x0071, 0x0074-0x00C7. RSLinx still sends some (0x0001 lists a device's targets), framed like any other
+ * encapsulation; the rest (0x0006-0x0062, 0x00C8 up) are for future use and mean the bytes are not ENIP.
+ */
+function legacy(cmd: number): boolean {
+  return (cmd >= 0x01 && cmd <= 0x03) || cmd === 0x05 || (cmd >= 0x67 && cmd <= 0x6e) || cmd === 0x71 || (cmd >= 0x74 && cmd <= 0xc7);
+}
+
+function commandName(cmd: number): string {
+  return COMMANDS[cmd] ?? (legacy(cmd) ? `LEGACY_0x${cmd.toString(16).padStart(4, '0')}` : `COMMAND_0x${cmd.toString(16)}`);
+}
+
 function pduLength(b: Uint8Array, off: number, avail: number): number {
   if (avail < 24) return 0;
   const cmd = u16le(b, off);
-  if (COMMANDS[cmd] === undefined) return -1;
+  if (COMMANDS[cmd] === undefined && !legacy(cmd)) return -1;
   const len = u16le(b, off + 2);
   return 24 + len;
 }
@@ -28,7 +41,7 @@ function encapsulation(b: Uint8Array, off: number, len: number, ctx: PduContext,
   out.push(m);
   const cmd = u16le(b, off);
   m.func = cmd;
-  m.funcName = COMMANDS[cmd] ?? `COMMAND_0x${cmd.toString(16)}`;
+  m.funcName = commandName(cmd);
   const status = u32le(b, off + 8);
   m.fields = { enip_command: m.funcName, session_handle: u32le(b, off + 4), enip_status: status };
   if (status !== 0) m.exception = status;
