@@ -27,23 +27,23 @@ test('enforce apply and the gateway take enforce-mode zones only from the approv
     writeFileSync(simulating, policyText('simulate'));
     writeFileSync(edited, `${policyText('enforce')}# one more line\n`);
 
-    let r = await weir(['enforce', 'apply', '--policy', enforcing, '--dry-run']);
+    let r = await weir(['enforce', 'apply', '--port-level-ok', '--policy', enforcing, '--dry-run']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /zone control is in enforce mode, and a policy file alone may only observe, monitor or simulate/);
     assert.match(r.stderr, /weir policy submit .*plant\.yaml --db STORE.*weir policy approve.*weir policy apply ID/);
     r = await weir(['gateway', '--policy', enforcing, '--listen', '127.0.0.1'], { timeoutMs: 20_000 });
     assert.equal(r.code, 1, 'the gateway does not start on an unapproved enforce policy');
     assert.match(r.stderr, /zone control is in enforce mode/);
-    r = await weirOk(['enforce', 'apply', '--policy', simulating, '--dry-run']);
+    r = await weirOk(['enforce', 'apply', '--port-level-ok', '--policy', simulating, '--dry-run']);
     assert.match(r.stdout, /"nftables"/);
 
     await person(db, dir, 'root', ['admin'], { admin: '' });
     activate(db, policyText('enforce'));
     withBaseline(db);
-    r = await weir(['enforce', 'apply', '--policy', edited, '--db', db, '--dry-run']);
+    r = await weir(['enforce', 'apply', '--port-level-ok', '--policy', edited, '--db', db, '--dry-run']);
     assert.match(r.stderr, /edited\.yaml \(sha256 [0-9a-f]{12}\) is not the store's active policy \(sha256 [0-9a-f]{12}\)/);
-    assert.match((await weirOk(['enforce', 'apply', '--policy', enforcing, '--db', db, '--dry-run'])).stdout, /"drop"/);
-    assert.match((await weirOk(['enforce', 'apply', '--db', db, '--dry-run'])).stdout, /"drop"/);
+    assert.match((await weirOk(['enforce', 'apply', '--port-level-ok', '--policy', enforcing, '--db', db, '--dry-run'])).stdout, /"drop"/);
+    assert.match((await weirOk(['enforce', 'apply', '--port-level-ok', '--db', db, '--dry-run'])).stdout, /"drop"/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -72,7 +72,7 @@ test('every enforcement action needs --db and a person allowed to enforce; block
     assert.match(r.stderr, /needs --db STORE/);
     r = await weir(['block', '10.77.0.66', '--ttl', '10m', '--db', db, '--as', 'sec', ...here]);
     assert.match(r.stderr, /--as sec alone proves nothing/);
-    r = await weir(['enforce', 'apply', '--db', db, '--token-file', ana, ...here]);
+    r = await weir(['enforce', 'apply', '--port-level-ok', '--db', db, '--token-file', ana, ...here]);
     assert.match(r.stderr, /ana \(analyst\) may not enforce apply: that needs security or operations or admin/);
 
     // The PLC has baseline flows: they are shown, and nothing happens without confirmation.
@@ -86,7 +86,7 @@ test('every enforcement action needs --db and a person allowed to enforce; block
     r = await weir(['block', '10.77.0.66', '--ttl', '10m', '--db', db, '--token-file', sec, ...here]);
     assert.equal(r.code, 1);
 
-    await weirOk(['enforce', 'apply', '--db', db, '--token-file', sec, ...here]);
+    await weirOk(['enforce', 'apply', '--port-level-ok', '--db', db, '--token-file', sec, ...here]);
     r = await weirOk(['block', '10.77.0.21', '--ttl', '10m', '--confirm-cuts-baseline', '--reason', 'PLC compromised', '--db', db, '--token-file', sec, ...here]);
     assert.match(r.stderr, /cutting 2 baseline flow\(s\), as confirmed/);
     assert.match((await weirOk(['enforce', 'status', ...here])).stdout, /blocked sources: 10\.77\.0\.21/);

@@ -54,12 +54,14 @@ export function spoofedSourcesPcap(frames: number): Buffer {
     rnd.copy(out, f + 6, i * 12, i * 12 + 6);
     out[f + 6] = (out[f + 6]! & 0xfc) | 0x02;
     out.writeUInt16BE(0x0800, f + 12);
-    // IPv4: random source in 10.0.0.0/8 (never the server), destination 10.0.0.1.
+    // IPv4: a distinct scattered source in 10.0.0.0/8 per frame (multiplying by an odd number is a bijection
+    // mod 2^24, so no two frames share one and counts are exact), never the server 10.0.0.1; destination 10.0.0.1.
     const ip = f + 14;
     out[ip] = 0x45; out.writeUInt16BE(20 + 20 + 12, ip + 2); out.writeUInt16BE(i & 0xffff, ip + 4);
     out[ip + 8] = 64; out[ip + 9] = 6;
-    out[ip + 12] = 10; rnd.copy(out, ip + 13, i * 12 + 6, i * 12 + 9);
-    if (out[ip + 13] === 0 && out[ip + 14] === 0 && out[ip + 15]! <= 1) out[ip + 15] = 2;
+    const v = Math.imul(i + 2, 0x9e3779b1) & 0xffffff;
+    out[ip + 12] = 10; out[ip + 13] = v >>> 16; out[ip + 14] = (v >>> 8) & 255; out[ip + 15] = v & 255;
+    if (v <= 1) throw new Error('spoofedSourcesPcap: source would be the server');
     out[ip + 16] = 10; out[ip + 17] = 0; out[ip + 18] = 0; out[ip + 19] = 1;
     let sum = 0;
     for (let k = 0; k < 20; k += 2) sum += out.readUInt16BE(ip + k);

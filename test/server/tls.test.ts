@@ -49,7 +49,7 @@ function request(url: string, method: string, body?: unknown): Promise<{ status:
 test('weir serve --tls: a generated self-signed certificate kept 0600 beside the store, its fingerprint printed, cookies Secure', { timeout: 60_000 }, async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'weir-tls-'));
   const db = path.join(dir, 'weir.db');
-  execFileSync(process.execPath, [cli, 'user', 'add', 'ana', '--role', 'analyst', '--db', db, '--password-stdin'], { input: `${PASSWORD}\n`, stdio: ['pipe', 'ignore', 'pipe'] });
+  execFileSync(process.execPath, [cli, 'user', 'add', 'ana', '--role', 'admin', '--db', db, '--password-stdin'], { input: `${PASSWORD}\n`, stdio: ['pipe', 'ignore', 'pipe'] });
   try {
     const s = await serve(['--db', db, '--tls']);
     let fingerprint: string;

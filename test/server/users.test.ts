@@ -54,9 +54,11 @@ test('a password reset ends every session of that user, by the API or in the sto
 test('a change of roles ends the sessions held under the old roles', async () => {
   const root = await login('root');
   const vera = await login('vera');
-  assert.equal((await call(root, 'POST', '/api/users', { name: 'vera', roles: ['viewer', 'analyst'], password: 'vera-password-12' })).statusCode, 200);
+  assert.equal((await call(root, 'POST', '/api/users', { name: 'vera', roles: ['admin'], password: 'vera-password-12' })).statusCode, 409, 'adding an existing name changes nothing');
+  assert.equal((await call(root, 'PUT', '/api/users/vera/roles', { roles: ['viewer', 'analyst'] })).statusCode, 200);
+  assert.ok(listAudit(db).some((e) => e.action === 'user.roles_changed' && e.subject === 'vera'));
   assert.equal(await me(vera), 401);
-  const again = await login('vera', 'vera-password-12');
+  const again = await login('vera');
   addUser(db, 'vera', ['viewer']); // the CLI's `user add` on an existing name
   assert.equal(await me(again), 401);
   assert.deepEqual(userRoles(db, 'vera'), ['viewer']);
