@@ -9,7 +9,7 @@ import { recordPolicySimulation } from './policy.js';
 import { recordGateway } from './gateway.js';
 import { recordDashboard } from './dashboard.js';
 import { recordFailOpen } from './fail-open.js';
-import { labPolicyStore } from '../test/enforce/lab-policy.js';
+import { labPolicyStore } from '../test/enforce/lab-kit.js';
 import { machine, median, root, sharedPcaps, writeSection } from './results.js';
 import { readCaptureSync } from '../src/capture/source.js';
 import { DissectPipeline } from '../src/dissect/pipeline.js';

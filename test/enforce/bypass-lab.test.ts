@@ -10,30 +10,11 @@ import { startPlcs } from '../lab/scenario.js';
 import { repoRoot } from '../helpers/paths.js';
 import { readHealth } from '../../src/enforce/state.js';
 import { cotpData, dnp3Request, crob, enip, modbusRequest, s7Job, s7PlcStop, s7WriteVar, sendRRData, cipRequest, registerSession } from '../helpers/ics-frames.js';
-import { labPolicyStore } from './lab-policy.js';
+import { agent, cli, GATEWAY_IP, labPolicyStore, plantPolicy, sleep } from './lab-kit.js';
 
-const cli = path.join(repoRoot, 'dist/src/cli/main.js');
-const agent = path.join(repoRoot, 'dist/test/lab/agents/run.js');
 const modbusServer = path.join(repoRoot, 'test/lab/agents/modbus_server.py');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const GATEWAY_IP = '10.77.0.2';
 const hex = (b: Uint8Array | number[]): string => Buffer.from(b).toString('hex');
-
-const policy = (groups: string): string => `weir: policy/1
-timezone: UTC
-assets:
-  - { name: HMI-1, ip: ${HOSTS.hmi} }
-  - { name: EWS-1, ip: ${HOSTS.ews} }
-  - { name: HIST-1, ip: ${HOSTS.historian} }
-  - { name: PLC-1, ip: ${HOSTS.plc1} }
-  - { name: PLC-2, ip: ${HOSTS.plc2} }
-zones:
-  - { name: supervisory, members: [HMI-1, EWS-1, HIST-1], mode: monitor }
-  - { name: control, members: [PLC-1, PLC-2], mode: enforce, simulation_window: 1m }
-conduits:
-  - { name: sup-ctl, from: supervisory, to: control }
-groups:
-${groups}`;
+const policy = plantPolicy;
 
 // The historian may read everything in the control zone (a zone as servers: steered server by server), on
 // every protocol the gateway reads; DNP3 and EtherNet/IP meet a recording stand-in on PLC-1 (no real peer here).

@@ -1,36 +1,18 @@
 // The gateway's own faults fail open, in the lab with the real PLCs: kill -9, a full log disk, a flood.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { canBuildLab, HOSTS, Plant } from '../lab/plant.js';
 import { startPlcs } from '../lab/scenario.js';
-import { repoRoot } from '../helpers/paths.js';
 import { readHealth } from '../../src/enforce/state.js';
-import { labPolicyStore } from './lab-policy.js';
+import { agent, cli, GATEWAY_IP, labPolicyStore, plantPolicy, sleep } from './lab-kit.js';
 
-const cli = path.join(repoRoot, 'dist/src/cli/main.js');
-const agent = path.join(repoRoot, 'dist/test/lab/agents/run.js');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const GATEWAY_IP = '10.77.0.2';
-
-const POLICY = `weir: policy/1
-timezone: UTC
-assets:
-  - { name: HMI-1, ip: ${HOSTS.hmi} }
-  - { name: HIST-1, ip: ${HOSTS.historian} }
-  - { name: PLC-1, ip: ${HOSTS.plc1} }
-zones:
-  - { name: supervisory, members: [HMI-1, HIST-1], mode: monitor }
-  - { name: control, members: [PLC-1], mode: enforce, simulation_window: 1m }
-conduits:
-  - { name: sup-ctl, from: supervisory, to: control }
-groups:
-  - { name: hmi-polls, conduit: sup-ctl, clients: [HMI-1], servers: [PLC-1], protocol: modbus,
+const POLICY = plantPolicy(`  - { name: hmi-polls, conduit: sup-ctl, clients: [HMI-1], servers: [PLC-1], protocol: modbus,
       functions: [read_coils, read_holding_registers, write_single_register], addresses: { holding_register: [0-99, 100], coil: [0-15] }, access: read-write }
   - { name: historian-reads, conduit: sup-ctl, clients: [HIST-1], servers: [PLC-1], protocol: modbus, access: read-only }
-`;
+`);
 
 interface Probe { op: string; ok: boolean; data?: number[]; modbusCode?: number | null }
 
@@ -42,8 +24,6 @@ test('gateway faults fail open: kill -9 lets traffic go direct within a bounded 
   const dir = mkdtempSync(path.join(tmpdir(), 'weir-failopen-'));
   const stateDir = path.join(dir, 'state');
   const lab = Plant.up();
-  const policyFile = path.join(dir, 'policy.yaml');
-  writeFileSync(policyFile, POLICY);
   const source = await labPolicyStore(dir, POLICY);
   const weirIn = (...args: string[]): string => lab.exec('fw', process.execPath, [cli, ...args, ...(['apply', 'status', 'remove'].includes(args[1] ?? '') ? ['--state-dir', stateDir] : [])], { timeoutMs: 30_000 });
   const probe = (host: Parameters<Plant['exec']>[0], ...ops: string[]): Probe[] =>

@@ -4,6 +4,7 @@ import { modbus } from '../../src/dissect/protocols/modbus.js';
 import { s7comm } from '../../src/dissect/protocols/s7comm.js';
 import { dnp3Tcp } from '../../src/dissect/protocols/dnp3.js';
 import { enipTcp } from '../../src/dissect/protocols/enip.js';
+import { iec104 } from '../../src/dissect/protocols/iec104.js';
 import type { StreamDissector } from '../../src/dissect/protocol.js';
 import type { Message } from '../../src/dissect/message.js';
 import { parsePolicy } from '../../src/policy/load.js';
@@ -16,7 +17,7 @@ import {
 const POLICY = `weir: policy/1
 zones:
   - { name: sup, members: [10.0.0.10, 10.0.0.40], mode: monitor }
-  - { name: ctl, members: [10.0.0.21, 10.0.0.22, 10.0.0.23, 10.0.0.24], mode: enforce }
+  - { name: ctl, members: [10.0.0.21, 10.0.0.22, 10.0.0.23, 10.0.0.24, 10.0.0.25], mode: enforce }
 conduits: [{ name: c, from: sup, to: ctl }]
 groups:
   - { name: hmi, conduit: c, clients: [10.0.0.10], servers: [10.0.0.21], protocol: modbus,
@@ -25,12 +26,13 @@ groups:
   - { name: hist-s7, conduit: c, clients: [10.0.0.40], servers: [10.0.0.22], protocol: s7comm }
   - { name: hist-dnp3, conduit: c, clients: [10.0.0.40], servers: [10.0.0.23], protocol: dnp3 }
   - { name: hist-enip, conduit: c, clients: [10.0.0.40], servers: [10.0.0.24], protocol: enip }
+  - { name: hist-104, conduit: c, clients: [10.0.0.40], servers: [10.0.0.25], protocol: iec104 }
 `;
 
 const loaded = parsePolicy(POLICY, 'p.yaml');
 if (!loaded.ok) throw new Error(`test policy invalid: ${JSON.stringify(loaded.errors)}`);
 const cp = new CompiledPolicy(loaded.policy);
-const SERVERS: Record<string, [string, number]> = { modbus: ['10.0.0.21', 502], s7comm: ['10.0.0.22', 102], dnp3: ['10.0.0.23', 20000], enip: ['10.0.0.24', 44818] };
+const SERVERS: Record<string, [string, number]> = { modbus: ['10.0.0.21', 502], s7comm: ['10.0.0.22', 102], dnp3: ['10.0.0.23', 20000], enip: ['10.0.0.24', 44818], iec104: ['10.0.0.25', 2404] };
 
 function inspector(d: StreamDissector = modbus, client = '10.0.0.10', opts: Partial<InspectorOptions> = {}): StreamInspector {
   const [server, port] = SERVERS[d.protocol]!;
@@ -115,6 +117,19 @@ test('the writes themselves are refused to the read-only historian on every prot
   // Reads pass on the same read-only groups.
   assert.deepEqual(kinds(historian(dnp3Tcp).push(dnp3Request(1, class0))), ['forward']);
   assert.deepEqual(kinds(historian(enipTcp).push(sendRRData(1, cipRequest(0x0e, 0x01, 1, 7)))), ['forward']);
+});
+
+test('IEC 104 through the gateway: link upkeep and interrogation pass a read-only group, commands do not', () => {
+  const ins = historian(iec104);
+  const startdt = [0x68, 4, 0x07, 0, 0, 0], testfrCon = [0x68, 4, 0x83, 0, 0, 0];
+  const interrogation = [0x68, 14, 0, 0, 0, 0, 100, 1, 6, 0, 1, 0, 0, 0, 0, 20];
+  const singleCommand = [0x68, 14, 2, 0, 0, 0, 45, 1, 6, 0, 1, 0, 1, 0, 0, 1];
+  assert.deepEqual(kinds(ins.push(cat(startdt, testfrCon, interrogation))), ['forward', 'forward', 'forward']);
+  const acts = ins.push(Uint8Array.from(singleCommand));
+  assert.deepEqual(kinds(acts), ['drop'], 'a single command (C_SC_NA_1) is a control request');
+  assert.equal(ins.events.at(-1)!.reason, 'write_not_allowed');
+  // A monitor-direction ASDU sent by the controlling station is nothing a real client sends.
+  assert.equal(historian(iec104).push(Uint8Array.from([0x68, 14, 0, 0, 0, 0, 1, 1, 3, 0, 1, 0, 1, 0, 0, 1])).at(-1)!.kind, 'close');
 });
 
 test('read-only is an allow-list: UMAS writes, MEI 13 and unknown function codes are refused (item 7)', () => {

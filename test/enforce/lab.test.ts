@@ -5,34 +5,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { canBuildLab, HOSTS, Plant } from '../lab/plant.js';
 import { startPlcs } from '../lab/scenario.js';
-import { repoRoot } from '../helpers/paths.js';
-import { labPolicyStore } from './lab-policy.js';
+import { agent, cli, GATEWAY_IP, labPolicyStore, plantPolicy, sleep } from './lab-kit.js';
 
-const cli = path.join(repoRoot, 'dist/src/cli/main.js');
-const agent = path.join(repoRoot, 'dist/test/lab/agents/run.js');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const GATEWAY_IP = '10.77.0.2';
-
-const POLICY = `weir: policy/1
-timezone: UTC
-assets:
-  - { name: HMI-1, ip: ${HOSTS.hmi} }
-  - { name: EWS-1, ip: ${HOSTS.ews} }
-  - { name: HIST-1, ip: ${HOSTS.historian} }
-  - { name: PLC-1, ip: ${HOSTS.plc1} }
-  - { name: PLC-2, ip: ${HOSTS.plc2} }
-zones:
-  - { name: supervisory, members: [HMI-1, EWS-1, HIST-1], mode: monitor }
-  - { name: control, members: [PLC-1, PLC-2], mode: enforce, simulation_window: 1m }
-conduits:
-  - { name: sup-ctl, from: supervisory, to: control }
-groups:
-  - { name: hmi-polls, conduit: sup-ctl, clients: [HMI-1], servers: [PLC-1], protocol: modbus,
+const POLICY = plantPolicy(`  - { name: hmi-polls, conduit: sup-ctl, clients: [HMI-1], servers: [PLC-1], protocol: modbus,
       functions: [read_coils, read_holding_registers, write_single_register], addresses: { holding_register: [0-99, 100], coil: [0-15] }, access: read-write }
   - { name: historian-reads, conduit: sup-ctl, clients: [HIST-1], servers: [PLC-1], protocol: modbus, access: read-only }
   - { name: historian-s7, conduit: sup-ctl, clients: [HIST-1], servers: [PLC-2], protocol: s7comm, access: read-only }
   - { name: ews, conduit: sup-ctl, clients: [EWS-1], servers: [PLC-1, PLC-2], ports: [502, 102], access: read-write }
-`;
+`);
 
 interface Probe { op: string; ok: boolean; data?: number[]; error?: string; modbusCode?: number | null }
 
