@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { machine, median, root, today, writeSection } from './results.js';
 import { readHealth } from '../src/enforce/state.js';
+import { approvedStore } from '../test/helpers/approved-store.js';
 
 const peer = path.join(root, 'dist/bench/modbus-peer.js');
 const cli = path.join(root, 'dist/src/cli/main.js');
@@ -53,7 +54,9 @@ export async function recordGateway(runs: number, latencyN = 20_000, seconds = 4
     procs.push(await start([peer, 'relay', '127.0.0.1', String(RELAY_PORT), SERVER.host, String(SERVER.port)], /ready/));
     // No per-client request budget here: the benchmark measures the inspection path, not the flood throttle.
     const stateDir = mkdtempSync(path.join(os.tmpdir(), 'weir-bench-gw-'));
-    const gw = await start([cli, 'gateway', '--policy', policy, '--listen', '127.0.0.1', '--state-dir', stateDir, '--rate', '100000000'], /gateway_started/);
+    // Enforce mode only from an approved policy: a store whose active policy it is, and a logged-in admin.
+    const store = await approvedStore(stateDir, readFileSync(policy, 'utf8'));
+    const gw = await start([cli, 'gateway', '--listen', '127.0.0.1', '--state-dir', stateDir, '--rate', '100000000', ...store.auth], /gateway_started/);
     procs.push(gw);
     // The gateway picks its listener's port and tells the kernel; without nftables here, the bench connects to it directly.
     const gatewayPort = readHealth(stateDir)?.targets[0]?.listenPort ?? await new Promise<number>((resolve) => setTimeout(() => resolve(readHealth(stateDir)!.targets[0]!.listenPort), 500));
