@@ -59,7 +59,7 @@ export async function applyEnforcement(r: ApplyRequest): Promise<ApplyOutcome> {
     gateway = 'reloaded';
   }
   const result = applyRuleset(r.target, ruleset);
-  writeApplied(r.stateDir, applied);
+  writeApplied(r.stateDir, { ...applied, netns: r.target.netns, rulesetDigest: result.digest });
   return { plan, ruleset, result, gateway };
 }
 

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -77,6 +78,8 @@ function canon(v: unknown): string {
 
 export interface ApplyResult {
   changed: boolean;
+  /** Digest of the ruleset now loaded (rules and static elements; dynamic sets left out). */
+  digest: string;
   added: string[];
   removed: string[];
 }
@@ -92,7 +95,8 @@ export function applyRuleset(target: NftTarget, r: CompiledRuleset): ApplyResult
   const have = fingerprint(before);
   const added = [...want].filter((l) => !have.has(l));
   const removed = [...have].filter((l) => !want.has(l));
-  if (before.length > 0 && added.length === 0 && removed.length === 0) return { changed: false, added, removed };
+  const digest = digestOf(want);
+  if (before.length > 0 && added.length === 0 && removed.length === 0) return { changed: false, digest, added, removed };
   // Carry only into sets the new ruleset still has (a ruleset without steering has no gateway leases).
   const defined = new Set(r.json.nftables.map((c) => { const a = (c as Obj).add; const x = a?.set ?? a?.map; return x ? `${x.family} ${x.name}` : ''; }));
   const carried = carryDynamic(before, target.family).filter((c) => { const e = (c as Obj).add.element; return defined.has(`${e.family} ${e.name}`); });
@@ -105,7 +109,16 @@ export function applyRuleset(target: NftTarget, r: CompiledRuleset): ApplyResult
     restore(target, before);
     throw new Error(`the kernel holds a different ruleset than compiled (${missing.length} differences:\n${missing.join('\n')}); previous ruleset restored`);
   }
-  return { changed: true, added, removed };
+  return { changed: true, digest, added, removed };
+}
+
+function digestOf(lines: Set<string>): string {
+  return createHash('sha256').update([...lines].sort().join('\n')).digest('hex');
+}
+
+/** Digest of Weir's ruleset as listed (comparable with ApplyResult.digest), or null when none is loaded. */
+export function loadedDigest(objs: Obj[]): string | null {
+  return objs.length === 0 ? null : digestOf(fingerprint(objs));
 }
 
 /** Elements of the dynamic sets (blocklist, permits, gateway leases) with the time they have left. */
@@ -178,7 +191,11 @@ export interface EnforcementStatus {
 }
 
 export function status(target: NftTarget): EnforcementStatus {
-  const objs = loadedObjects(target);
+  return statusOf(loadedObjects(target), target.family);
+}
+
+/** Status from listed objects (one listing serves both the status and the digest). */
+export function statusOf(objs: Obj[], family: NftFamily): EnforcementStatus {
   const out: EnforcementStatus = { loaded: objs.length > 0, blocked: [], permits: [], counters: [], steered: [], live: [] };
   const pair = (e: Obj): string => { const v = (e.elem?.val ?? e) as Obj; return Array.isArray(v.concat) ? `${String(v.concat[0])}:${String(v.concat[1])}` : canon(v); };
   for (const o of objs) {
@@ -186,7 +203,7 @@ export function status(target: NftTarget): EnforcementStatus {
     if (o.set?.name === 'permits') for (const e of (o.set.elem ?? []) as Obj[]) out.permits.push({ flow: canon(e.elem?.val ?? e), expiresIn: e.elem?.expires ?? null });
     if (o.set?.name === 'gw_steered') for (const e of (o.set.elem ?? []) as Obj[]) out.steered.push(pair(e));
     if (o.set?.name === 'gw_live') for (const e of (o.set.elem ?? []) as Obj[]) out.live.push(pair(e));
-    if (o.map?.name === 'gw_port' && target.family !== 'bridge') for (const e of (o.map.elem ?? []) as Obj[][]) out.live.push(pair(e[0]!));
+    if (o.map?.name === 'gw_port' && family !== 'bridge') for (const e of (o.map.elem ?? []) as Obj[][]) out.live.push(pair(e[0]!));
     if (o.rule) {
       const c = (o.rule.expr as Obj[]).find((e) => 'counter' in e)?.counter as { packets: number; bytes: number } | undefined;
       if (c) out.counters.push({ rule: String(o.rule.comment ?? o.rule.chain), packets: c.packets, bytes: c.bytes });

@@ -16,7 +16,14 @@ export interface AppliedPolicy {
   appliedAt: string;
   actor: string;
   family: string;
+  /** Network namespace the ruleset was loaded in (labs), so a reader on this host can look at the same kernel. */
+  netns?: string;
   gatewayIp: string | null;
+  /** Digest of the ruleset as loaded (nft.ts kernelDigest gives the kernel's current one to compare). */
+  rulesetDigest?: string;
+  /** Set by `enforce remove`: nothing of Weir's is loaded since. */
+  removedAt?: string;
+  removedBy?: string;
 }
 
 export interface GatewayTargetState { server: string; port: number; protocol: string; listenPort: number }

@@ -27,7 +27,7 @@ test('enforcement lab: gateway checks Modbus per request, nftables stops scans a
   const auth = source;
   const lab = Plant.up();
   const stateDir = path.join(dir, 'state');
-  const weirIn = (host: Parameters<Plant['exec']>[0], ...args: string[]): string => lab.exec(host, process.execPath, [cli, ...args, ...(args[0] === 'enforce' && args[1] !== 'remove' ? ['--state-dir', stateDir] : [])]);
+  const weirIn = (host: Parameters<Plant['exec']>[0], ...args: string[]): string => lab.exec(host, process.execPath, [cli, ...args, ...(args[0] === 'enforce' ? ['--state-dir', stateDir] : [])]);
   const probe = (host: Parameters<Plant['exec']>[0], ...ops: string[]): Probe[] =>
     lab.exec(host, process.execPath, [agent, 'probe', HOSTS.plc1, ...ops], { timeoutMs: 20_000 }).trim().split('\n').map((l) => JSON.parse(l) as Probe);
   const startGateway = (log: string, ...extra: string[]): (() => Promise<void>) => {

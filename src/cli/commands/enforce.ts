@@ -6,7 +6,7 @@ import { parseDuration } from '../../policy/load.js';
 import type { NftFamily } from '../../enforce/nft-ruleset.js';
 import { blockSource, permitFlow, removeRuleset, status, unblockSource, type NftTarget } from '../../enforce/nft.js';
 import type { DenyMode } from '../../enforce/gateway/inspector.js';
-import { DEFAULT_STATE_DIR, describeGateway, gatewayState, readApplied } from '../../enforce/state.js';
+import { DEFAULT_STATE_DIR, describeGateway, gatewayState, readApplied, writeApplied } from '../../enforce/state.js';
 import { applyEnforcement } from '../enforce-apply.js';
 import { appliedSource, runGateway } from '../gateway-runner.js';
 import { enforceablePolicy } from '../../respond/enforceable.js';
@@ -118,9 +118,13 @@ export function registerEnforce(program: Command): void {
   withIdentity(withTarget(enforce.command('remove')))
     .description('remove the Weir ruleset: traffic flows as before enforcement')
     .option('--db <db>', 'store for the audit log (required)')
-    .action(async (o: EnforceOpts) => {
-      await proveEnforcer(o, 'enforce remove');
+    .option('--state-dir <dir>', 'runtime state of this enforcement host', DEFAULT_STATE_DIR)
+    .action(async (o: EnforceOpts & { stateDir: string }) => {
+      const caller = await proveEnforcer(o, 'enforce remove');
       const removed = carryOut(o, 'enforcement.removed', 'nftables', {}, () => removeRuleset(target(o)));
+      // The record of what this host runs says so too: nothing, since now, by whom.
+      const applied = readApplied(o.stateDir);
+      if (applied !== null) writeApplied(o.stateDir, { ...applied, removedAt: new Date().toISOString(), removedBy: caller.name });
       process.stdout.write(removed ? 'removed\n' : 'nothing was loaded\n');
     });
 

@@ -1,8 +1,9 @@
 import { useApi } from '../useApi';
 
 interface Enforcement {
-  kernel: { state: 'unknown' } | { state: 'applied'; sha: string; source: string; appliedAt: string; actor: string; matchesActive: boolean };
+  kernel: { state: 'unknown' | 'removed' | 'applied'; live?: { readable: boolean; loaded: boolean; matchesApplied: boolean } };
   gateway: { state: 'none' } | { state: 'up'; since: string; servers: number } | { state: 'down'; since: string; servers: number; reason: string };
+  /** The server's own sentence: what the enforcement host runs right now, or that it is unknown. */
   text: string;
 }
 
@@ -35,9 +36,7 @@ export function Overview() {
       <h2>Open detections by severity</h2>
       <p>{['critical', 'high', 'medium', 'low'].map((s) => <span key={s} className={`sev ${s}`}>{s}: {open[s] ?? 0}</span>)}</p>
       <h2>Zones and enforcement</h2>
-      <p data-testid="enforcement">{data.enforcement.kernel.state === 'unknown'
-        ? 'What the enforcement host runs is unknown here: no ruleset was applied on this machine.'
-        : `Enforcement host: policy ${data.enforcement.kernel.sha.slice(0, 12)} applied ${data.enforcement.kernel.appliedAt} by ${data.enforcement.kernel.actor}${data.enforcement.kernel.matchesActive ? ' (the active policy)' : ' — not the active policy'}; gateway ${data.enforcement.gateway.state === 'none' ? 'not running here' : data.enforcement.gateway.state}.`}</p>
+      <p data-testid="enforcement" className={data.enforcement.kernel.live?.readable === false || data.enforcement.kernel.state === 'unknown' ? 'unknown' : ''}>{data.enforcement.text}</p>
       {data.zones.length === 0 ? <p>No active policy: Weir watches only. Propose one with <code>weir policy propose</code>.</p> : (
         <table><thead><tr><th>zone</th><th>mode</th><th>security level</th><th>members</th></tr></thead>
           <tbody>{data.zones.map((z) => <tr key={z.name}><td>{z.name}</td><td className={`mode ${z.mode}`}>{z.mode}</td><td>{z.securityLevel ?? ''}</td><td>{z.members}</td></tr>)}</tbody></table>
