@@ -175,7 +175,7 @@ export function registerEnforce(program: Command): void {
     .option('--policy <file>', 'policy file (default: what `enforce apply` loaded, from --state-dir)')
     .option('--db <db>', 'store with the active policy')
     .requiredOption('--listen <ip>', 'address the steered traffic arrives at (the --gateway-ip of enforce apply)')
-    .option('--family <family>', 'bridge (the host bridges plant segments) or inet (it routes)', 'bridge')
+    .option('--family <family>', 'bridge or inet (default: the family `enforce apply` loaded, else bridge)')
     .option('--state-dir <dir>', 'runtime state of this enforcement host', DEFAULT_STATE_DIR)
     .option('--deny <mode>', 'exception (answer refused Modbus requests) or drop', 'exception')
     .option('--budget-us <n>', 'inspection time per PDU beyond which a slow_inspection event is logged (the verdict holds)', '2000')
@@ -183,7 +183,7 @@ export function registerEnforce(program: Command): void {
     .option('--log <file>', 'append JSON-line events here instead of stdout')
     .option('--log-max-mb <n>', 'rotate the log beyond this size', '64')
     .option('--inject-fault <kind>', 'test only: make inspection throw, to prove the gateway fails open')
-    .action(async (o: IdentityOpts & { policy?: string; db?: string; listen: string; family: string; stateDir: string; deny: string; budgetUs: string; rate: string; log?: string; logMaxMb: string; injectFault?: string }) => {
+    .action(async (o: IdentityOpts & { policy?: string; db?: string; listen: string; family?: string; stateDir: string; deny: string; budgetUs: string; rate: string; log?: string; logMaxMb: string; injectFault?: string }) => {
       if (o.deny !== 'exception' && o.deny !== 'drop') throw new Error('--deny is exception or drop');
       // With a store, the person starting the gateway is proven and its start and stop are audited there; without
       // one it follows what an audited `enforce apply` loaded (--state-dir), as a service would.
@@ -191,7 +191,7 @@ export function registerEnforce(program: Command): void {
       const load = o.policy || o.db ? () => policyFrom(o) : appliedSource(o.stateDir);
       if (o.db) audit(o, 'gateway.started', o.listen, { policy: load().sha.slice(0, 12), state_dir: o.stateDir });
       await runGateway({
-        listen: o.listen, family: target({ family: o.family }).family, stateDir: o.stateDir, deny: o.deny as DenyMode, budgetMicros: Number(o.budgetUs),
+        listen: o.listen, family: target({ family: o.family ?? readApplied(o.stateDir)?.family ?? 'bridge' }).family, stateDir: o.stateDir, deny: o.deny as DenyMode, budgetMicros: Number(o.budgetUs),
         rate: Number(o.rate), log: o.log ?? null, logMaxBytes: Number(o.logMaxMb) * 1024 * 1024, load,
         fault: o.injectFault ? () => { throw new Error(`injected fault (${o.injectFault})`); } : undefined,
       });
