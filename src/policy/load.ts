@@ -422,6 +422,18 @@ export function parseDuration(d: number | string): number {
   return n * { s: 1, m: 60, h: 3600, d: 86400, w: 604800 }[d.at(-1) as 's' | 'm' | 'h' | 'd' | 'w'];
 }
 
+/** A span as people say it: the two largest units, e.g. "7 d", "2 d 3 h", "52 min", "45 s". */
+export function humanDuration(seconds: number): string {
+  const units = [['w', 604800], ['d', 86400], ['h', 3600], ['min', 60], ['s', 1]] as const;
+  let left = Math.max(0, Math.round(seconds));
+  const parts: string[] = [];
+  for (const [unit, n] of units) {
+    if (left >= n && parts.length < 2) { parts.push(`${Math.floor(left / n)} ${unit}`); left %= n; }
+    else if (parts.length > 0) break; // "1 d 30 s" reads as a typo: stop at the first empty unit
+  }
+  return parts.length ? parts.join(' ') : '0 s';
+}
+
 function validTimezone(tz: string): boolean {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: tz });
