@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
-import Table from 'cli-table3';
 import { DetectionEngine } from '../../detect/engine.js';
 import type { Detection } from '../../detect/detection.js';
 import { latestBaseline, baselineVersion, listMutes, saveDetections } from '../../store/baseline-store.js';
 import { runCaptures, runLive, warnCaptureErrors } from '../run-capture.js';
 import { LineWriter } from '../line-writer.js';
+import { renderColumns } from '../columns.js';
 import { parseTimeArg } from '../time-arg.js';
 import { openExistingStore, STORE_HINT } from '../identity.js';
 import { readPolicyFile } from './policy.js';
@@ -72,7 +72,6 @@ export function registerDetect(program: Command): void {
 
 function renderDetections(ds: Detection[], muted: number): string {
   if (ds.length === 0) return `no detections${muted ? ` (${muted} muted)` : ''}`;
-  const t = new Table({ head: ['first seen', 'severity', 'type', 'source → destination', 'count', 'explanation'], colWidths: [21, 10, 26, 36, 7, 80], wordWrap: true, style: { head: [], border: [] } });
-  for (const d of ds) t.push([new Date(d.ts * 1000).toISOString().replace('T', ' ').slice(0, 19), d.severity, d.type, `${d.src} → ${d.dst}`, String(d.count), d.explanation]);
-  return `${t.toString()}\n${ds.length} detections${muted ? `, ${muted} muted findings` : ''}`;
+  const rows = ds.map((d) => [new Date(d.ts * 1000).toISOString().replace('T', ' ').slice(0, 19), d.severity, d.type, `${d.src} → ${d.dst}`, String(d.count), d.explanation]);
+  return `${renderColumns(['first seen', 'severity', 'type', 'source → destination', 'count', 'explanation'], rows)}\n${ds.length} detections${muted ? `, ${muted} muted findings` : ''}`;
 }
