@@ -9,6 +9,7 @@ import { registerUser } from './commands/user.js';
 import { registerEnforce } from './commands/enforce.js';
 import { registerServe } from './commands/serve.js';
 import { registerLogin } from './commands/login.js';
+import { terminalWidth } from './columns.js';
 
 /** The whole `weir` command tree, unparsed (main.ts runs it; tests walk it). */
 export function buildProgram(): Command {
@@ -18,6 +19,10 @@ export function buildProgram(): Command {
     .description('Weir: passive discovery, assessment and safe protection for industrial networks')
     .version('0.1.0')
     .showHelpAfterError()
+    // Help fits the terminal like the tables do (subcommands inherit this): long command names leave
+    // descriptions less than commander's 40 columns to wrap in, so let them wrap narrower.
+    .configureHelp({ minWidthToWrap: 20 })
+    .configureOutput({ getOutHelpWidth: () => terminalWidth(process.stdout) ?? 80, getErrHelpWidth: () => terminalWidth(process.stderr) ?? 80 })
     .option('--audit-key <file>', 'audit key file (default: WEIR_AUDIT_KEY, else <store>.audit-key next to the store)')
     .hook('preAction', () => {
       const key = program.opts<{ auditKey?: string }>().auditKey;

@@ -51,6 +51,11 @@ test('every command and subcommand has a description, every option a help text, 
     assert.match(r.stdout, /^Usage: weir /);
     assert.match(r.stdout.split('\n')[2] ?? '', /\w/, `${args.join(' ')} says what it does`);
   }
+  // Help fits the terminal too.
+  for (const args of [['--help'], ['policy', 'simulate', '--help'], ['enforce', 'apply', '--help'], ['serve', '--help']]) {
+    const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, COLUMNS: '80' } });
+    assert.deepEqual(r.stdout.split('\n').filter((l) => l.length > 80), [], `weir ${args.join(' ')} at COLUMNS=80`);
+  }
 });
 
 test('detect, learn and baseline on a mistyped store path fail clearly and create no file', async () => {
