@@ -27,8 +27,12 @@ echo "== weir policy simulate weir-demo-policy.yaml --capture fixtures/plant.pca
 printf '%s\n' "$password" | weir policy simulate weir-demo-policy.yaml --capture fixtures/plant.pcap --from 50% --baseline "$db" --db "$db" --html weir-demo-simulation.html --as admin --password-stdin
 echo "(HTML report: weir-demo-simulation.html)"
 echo
+if [ "${WEIR_DEMO_NO_SERVE:-}" = "1" ]; then
+  # Nothing serves, so no URL: say how to look at the result instead.
+  echo "Store: $db (user: admin, password: $password); see it in the dashboard with: node dist/src/cli/main.js serve --db $db"
+  exit 0
+fi
 port="${WEIR_DEMO_PORT:-8080}"
 echo "== weir serve --db $db --port $port"
 echo "Dashboard: http://127.0.0.1:$port  (user: admin, password: $password)  — Ctrl-C stops it"
-if [ "${WEIR_DEMO_NO_SERVE:-}" = "1" ]; then exit 0; fi
 exec node dist/src/cli/main.js serve --db "$db" --port "$port"

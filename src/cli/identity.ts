@@ -73,9 +73,15 @@ export function requireRole(c: Caller, roles: readonly string[], what: string): 
   if (!c.roles.some((r) => roles.includes(r))) throw new NotAuthorized(`${c.name} (${c.roles.join(', ') || 'no role'}) may not ${what}: that needs ${roles.join(' or ')}`);
 }
 
-/** Open an existing store (a typo must not create an empty one that nobody can log in to). */
-export function openExistingStore(dbPath: string): Db {
-  if (!existsSync(dbPath)) throw new Error(`no store at ${dbPath}`);
+/** How a store comes to be, for commands that only read or add to one. */
+export const STORE_HINT = '`weir discover FILE... --db PATH` builds one (or `weir learn FILE... --db PATH --create`)';
+
+/**
+ * Open an existing store (a typo must not create an empty one that nobody can log in to). `hint` says how a
+ * store comes to be, for the commands that only read or curate one.
+ */
+export function openExistingStore(dbPath: string, hint = ''): Db {
+  if (!existsSync(dbPath)) throw new Error(`no store at ${dbPath}${hint ? `: ${hint}` : ''}`);
   return openStore(dbPath);
 }
 

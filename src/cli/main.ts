@@ -1,39 +1,16 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
-import { registerDissect } from './commands/dissect.js';
-import { registerDiscover } from './commands/discover.js';
-import { registerLearn } from './commands/learn.js';
-import { registerDetect } from './commands/detect.js';
-import { registerBaseline } from './commands/baseline.js';
-import { registerPolicy } from './commands/policy.js';
-import { registerUser } from './commands/user.js';
-import { registerEnforce } from './commands/enforce.js';
-import { registerServe } from './commands/serve.js';
-import { registerLogin } from './commands/login.js';
+import { buildProgram } from './program.js';
 
-const program = new Command();
-program
-  .name('weir')
-  .description('Weir: passive discovery, assessment and safe protection for industrial networks')
-  .version('0.1.0')
-  .showHelpAfterError()
-  .option('--audit-key <file>', 'audit key file (default: WEIR_AUDIT_KEY, else <store>.audit-key next to the store)')
-  .hook('preAction', () => {
-    const key = program.opts<{ auditKey?: string }>().auditKey;
-    if (key) process.env.WEIR_AUDIT_KEY = key;
+// A reader that goes away (`weir dissect x.pcap | head -1`) is the normal end of a pipeline, not a fault:
+// stop quietly instead of dying on an unhandled EPIPE with a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
   });
-registerDissect(program);
-registerDiscover(program);
-registerLearn(program);
-registerDetect(program);
-registerBaseline(program);
-registerPolicy(program);
-registerUser(program);
-registerLogin(program);
-registerEnforce(program);
-registerServe(program);
+}
 
-program.parseAsync(process.argv).catch((err: unknown) => {
+buildProgram().parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`weir: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });

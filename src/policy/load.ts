@@ -8,6 +8,7 @@ import type { PolicyError } from './errors.js';
 import { HostSet, parseCidr } from './hosts.js';
 import type { AddressRanges, ApproverRole, ContextGroup, Policy, TimeWindow, Weekday, Zone, ZoneMode } from './model.js';
 import { POLICY_SCHEMA } from './schema.js';
+import { errorPath, pruneToShape, type Path, type Pruned } from './shape-prune.js';
 
 /** Server port and transport of each industrial protocol, used when a group names a protocol but no ports. */
 export const PROTOCOL_PORTS: Record<string, { transport: 'tcp' | 'udp'; ports: number[] }> = {
@@ -112,9 +113,14 @@ function parseChecked(text: string, file: string): LoadResult {
   const place = (path: Array<string | number>, key = false): { line: number; column: number } => at(offsetOf(full().doc, path, key));
   if (!validateShape(raw)) {
     // Branches of an anyOf each report their own failure; the anyOf's own error says it better.
-    const all = validateShape.errors ?? [];
-    const errors = dedupe(all.filter((e) => !/\/anyOf\/[0-9]+\//.test(e.schemaPath)).map((e) => shapeError(e, file, place)));
-    return fail(errors);
+    const relevant = (e: ErrorObject): boolean => !/\/anyOf\/[0-9]+\//.test(e.schemaPath);
+    const errors = dedupe((validateShape.errors ?? []).filter(relevant).map((e) => shapeError(e, file, place)));
+    // Shape errors do not hide the rest: the meaning of everything that has the right shape (unknown zones,
+    // assets, functions, …) is checked in the same run, so one round of fixes is enough.
+    const pruned = pruneToShape(raw, validateShape, relevant);
+    const meaning = pruned === null ? null : new Checker(pruned.raw as RawPolicy, file, place, pruned).run();
+    if (meaning !== null && !meaning.ok) errors.push(...meaning.errors);
+    return fail(errors.sort(byPlace));
   }
   return new Checker(raw as RawPolicy, file, place).run();
 }
@@ -135,7 +141,7 @@ function fail(errors: PolicyError[]): LoadResult {
 // ---- shape errors ---------------------------------------------------------------------------------------
 
 function shapeError(e: ErrorObject, file: string, place: (p: Array<string | number>, key?: boolean) => { line: number; column: number }): PolicyError {
-  const path = e.instancePath.split('/').slice(1).map((s) => (/^[0-9]+$/.test(s) ? Number(s) : s.replace(/~1/g, '/').replace(/~0/g, '~')));
+  const path = errorPath(e);
   let message = e.message ?? 'is invalid';
   let where = place(path);
   let field = fieldName(path);
@@ -182,8 +188,10 @@ function dedupe(errors: PolicyError[]): PolicyError[] {
     const prev = byField.get(e.field);
     if (prev === undefined || (prev.message.startsWith('must be') && !e.message.startsWith('must be'))) byField.set(e.field, e);
   }
-  return [...byField.values()].sort((a, b) => a.line - b.line || a.column - b.column);
+  return [...byField.values()].sort(byPlace);
 }
+
+const byPlace = (a: PolicyError, b: PolicyError): number => a.line - b.line || a.column - b.column;
 
 function fieldName(path: Array<string | number>): string {
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
@@ -226,15 +234,29 @@ interface RawPolicy {
   windows?: Array<{ name: string; days: Weekday[]; from: string; to: string; timezone?: string }>;
 }
 
-/** Checks references, addresses, times and protocols once the shape is right. */
+const WHOLE: Pick<Pruned, 'ghosts' | 'origin'> = {
+  ghosts: { assets: new Set(), zones: new Set(), conduits: new Set(), groups: new Set(), windows: new Set() },
+  origin: (p) => p,
+};
+
+/**
+ * Checks references, addresses, times and protocols of a policy with the right shape — the whole file, or
+ * what is left once misshapen parts are cut (`pruned`): names of entries cut out count as defined there, as
+ * their own errors already say what is wrong with them.
+ */
 class Checker {
   private readonly errors: PolicyError[] = [];
 
   constructor(private readonly raw: RawPolicy, private readonly file: string,
-    private readonly place: (p: Array<string | number>, key?: boolean) => { line: number; column: number }) {}
+    private readonly place: (p: Path, key?: boolean) => { line: number; column: number }, private readonly pruned = WHOLE) {}
 
-  private err(path: Array<string | number>, message: string): void {
+  private err(at: Path, message: string): void {
+    const path = this.pruned.origin(at);
     this.errors.push({ file: this.file, ...this.place(path), field: fieldName(path), message });
+  }
+
+  private cut(section: 'assets' | 'zones' | 'conduits' | 'windows', name: string): boolean {
+    return this.pruned.ghosts[section].has(name);
   }
 
   run(): LoadResult {
@@ -252,6 +274,7 @@ class Checker {
       const set = new HostSet();
       z.members.forEach((m, j) => {
         const c = parseCidr(assetIps.get(m) ?? m);
+        if (c === null && this.cut('assets', m)) return;
         if (c === null) this.err(['zones', i, 'members', j], `'${m}' is not an address, a CIDR block or a named asset`);
         else set.add(c);
       });
@@ -267,8 +290,8 @@ class Checker {
     const conduits = r.conduits ?? [];
     this.unique('conduits', conduits);
     conduits.forEach((c, i) => {
-      if (!zoneSets.has(c.from)) this.err(['conduits', i, 'from'], `no zone named '${c.from}'${this.known('zones')}`);
-      if (!zoneSets.has(c.to)) this.err(['conduits', i, 'to'], `no zone named '${c.to}'${this.known('zones')}`);
+      if (!zoneSets.has(c.from) && !this.cut('zones', c.from)) this.err(['conduits', i, 'from'], `no zone named '${c.from}'${this.known('zones')}`);
+      if (!zoneSets.has(c.to) && !this.cut('zones', c.to)) this.err(['conduits', i, 'to'], `no zone named '${c.to}'${this.known('zones')}`);
       if (c.from === c.to) this.err(['conduits', i, 'to'], 'a conduit joins two different zones; traffic inside a zone needs no conduit');
     });
 
@@ -298,10 +321,10 @@ class Checker {
     conduitNames: Set<string>, windowNames: Set<string>): ContextGroup {
     for (const side of ['clients', 'servers'] as const) {
       g[side].forEach((h, j) => {
-        if (!assetIps.has(h) && !zoneSets.has(h) && parseCidr(h) === null) this.err(['groups', i, side, j], `'${h}' is not an address, a CIDR block, a named asset or a zone`);
+        if (!assetIps.has(h) && !zoneSets.has(h) && parseCidr(h) === null && !this.cut('assets', h) && !this.cut('zones', h)) this.err(['groups', i, side, j], `'${h}' is not an address, a CIDR block, a named asset or a zone`);
       });
     }
-    if (g.conduit !== undefined && !conduitNames.has(g.conduit)) this.err(['groups', i, 'conduit'], `no conduit named '${g.conduit}'${this.known('conduits')}`);
+    if (g.conduit !== undefined && !conduitNames.has(g.conduit) && !this.cut('conduits', g.conduit)) this.err(['groups', i, 'conduit'], `no conduit named '${g.conduit}'${this.known('conduits')}`);
     let transport = g.transport, ports = g.ports;
     const proto = g.protocol;
     if (proto !== undefined && PROTOCOL_PORTS[proto] === undefined) this.err(['groups', i, 'protocol'], `unknown protocol '${proto}' (one of ${Object.keys(PROTOCOL_PORTS).join(', ')})`);
@@ -349,7 +372,7 @@ class Checker {
         });
       }
     }
-    g.windows?.forEach((w, j) => { if (!windowNames.has(w)) this.err(['groups', i, 'windows', j], `no window named '${w}'${this.known('windows')}`); });
+    g.windows?.forEach((w, j) => { if (!windowNames.has(w) && !this.cut('windows', w)) this.err(['groups', i, 'windows', j], `no window named '${w}'${this.known('windows')}`); });
     return {
       name: g.name, description: g.description, conduit: g.conduit, clients: g.clients, servers: g.servers, transport, ports,
       protocol: proto, functions, addresses, access: g.access ?? 'read-only', windows: g.windows,
@@ -420,6 +443,18 @@ export function parseDuration(d: number | string): number {
   if (typeof d === 'number') return d;
   const n = Number(d.slice(0, -1));
   return n * { s: 1, m: 60, h: 3600, d: 86400, w: 604800 }[d.at(-1) as 's' | 'm' | 'h' | 'd' | 'w'];
+}
+
+/** A span as people say it: the two largest units, e.g. "7 d", "2 d 3 h", "52 min", "45 s". */
+export function humanDuration(seconds: number): string {
+  const units = [['w', 604800], ['d', 86400], ['h', 3600], ['min', 60], ['s', 1]] as const;
+  let left = Math.max(0, Math.round(seconds));
+  const parts: string[] = [];
+  for (const [unit, n] of units) {
+    if (left >= n && parts.length < 2) { parts.push(`${Math.floor(left / n)} ${unit}`); left %= n; }
+    else if (parts.length > 0) break; // "1 d 30 s" reads as a typo: stop at the first empty unit
+  }
+  return parts.length ? parts.join(' ') : '0 s';
 }
 
 function validTimezone(tz: string): boolean {

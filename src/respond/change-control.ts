@@ -7,7 +7,7 @@ import {
   activePolicySha, addApproval, approvalsOf, getProposal, insertProposal, latestSimulation, policyText, savePolicyText,
   saveSimulation, setActivePolicy, setProposalStatus, userRoles, type ProposalRow,
 } from '../store/change-store.js';
-import { parsePolicy } from '../policy/load.js';
+import { humanDuration, parsePolicy } from '../policy/load.js';
 import { PolicyInvalid } from '../policy/errors.js';
 import { ZONE_MODES, type Policy, type ZoneMode } from '../policy/model.js';
 import type { SimulationResult } from '../policy/simulate.js';
@@ -142,7 +142,11 @@ export function applyProposal(db: Db, s: { id: number; actor: string; confirmCut
       if (sim.baselineVersion === null) problems.push(`simulation ${sim.id} ran without a baseline, so it cannot tell legitimate flows`);
       for (const z of enforcing) {
         const span = sim.lastTs - sim.firstTs;
-        if (span < z.simulationWindow) problems.push(`zone ${z.name}: simulation ${sim.id} covers ${Math.round(span)} s of traffic, the zone requires ${z.simulationWindow} s`);
+        if (span < z.simulationWindow) {
+          const need = humanDuration(z.simulationWindow);
+          problems.push(`zone ${z.name}: simulation ${sim.id} covers ${humanDuration(span)} of traffic, the zone requires ${need}: `
+            + `record at least ${need} of traffic and simulate on it, or lower \`simulation_window\` of zone ${z.name} in the policy (and propose again)`);
+        }
         const zs = sim.zones[z.name];
         if (zs !== undefined && zs.baselineBlocked > 0) problems.push(`zone ${z.name}: simulation ${sim.id} blocks ${zs.baselineBlocked} baseline flow(s)`);
       }

@@ -77,7 +77,7 @@ test('weir discover --json and --db; learn, detect, accept and mute through the 
     const list = (await weir('baseline', 'list', '--db', db)).stdout;
     assert.match(list, /v1\t.*\ttest/);
     assert.match(list, /v2/);
-    await assert.rejects(weir('detect', f, '--baseline', path.join(dir, 'empty.db')), /no baseline/);
+    await assert.rejects(weir('detect', f, '--baseline', path.join(dir, 'empty.db')), /no store at .*empty\.db/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

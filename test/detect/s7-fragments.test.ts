@@ -23,7 +23,7 @@ test('weir detect raises a critical CPU stop and a write detection for segmented
     const s = s7FragmentedSession();
     writeFileSync(normal, s7NormalSession());
     writeFileSync(attack, s.pcap);
-    await weir('learn', normal, '--db', db, '--note', 'HMI polling DB1');
+    await weir('learn', normal, '--db', db, '--create', '--note', 'HMI polling DB1');
     const { stdout } = await weir('detect', attack, '--baseline', db, '--jsonl', '--no-save');
     const ds = stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Found);
     const summary = ds.map((d) => `${d.type}@${d.evidence.frames.join('/')}`).join(', ');

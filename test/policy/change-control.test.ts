@@ -77,7 +77,7 @@ test('change control: role approvals, the ladder one rung at a time, enforce onl
     recordSimulation(db, { ...base, result: result(3600, 0), baselineVersion: null });
     refuse(() => applyProposal(db, { id: toEnforce, actor: 'alice' }), /without a baseline/);
     recordSimulation(db, { ...base, result: result(60, 0), baselineVersion: 3 });
-    refuse(() => applyProposal(db, { id: toEnforce, actor: 'alice' }), /covers 60 s of traffic, the zone requires 600 s/);
+    refuse(() => applyProposal(db, { id: toEnforce, actor: 'alice' }), /zone control: simulation \S+ covers 1 min of traffic, the zone requires 10 min: record at least 10 min of traffic and simulate on it, or lower `simulation_window` of zone control/);
     recordSimulation(db, { ...base, result: result(3600, 2), baselineVersion: 3 });
     refuse(() => applyProposal(db, { id: toEnforce, actor: 'alice' }), /blocks 2 baseline flow/);
     const clean = recordSimulation(db, { ...base, result: result(3600, 0), baselineVersion: 3 });

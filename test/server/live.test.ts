@@ -14,7 +14,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 test('weir serve --capture -: a streamed capture shows up live over the WebSocket, only for logged-in users', { timeout: 60_000 }, async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'weir-live-'));
   const db = path.join(dir, 'weir.db');
-  execFileSync(process.execPath, [cli, 'learn', plant, '--db', db, '--until', '50%'], { stdio: 'ignore' });
+  execFileSync(process.execPath, [cli, 'learn', plant, '--db', db, '--create', '--until', '50%'], { stdio: 'ignore' });
   // The first user of a store is its admin; the admin adds ana.
   const token = `${db}.root-token`;
   execFileSync(process.execPath, [cli, 'user', 'add', 'root', '--role', 'admin', '--db', db, '--password-stdin'], { input: 'live-password-12\n', stdio: ['pipe', 'ignore', 'pipe'] });

@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
-import Table from 'cli-table3';
 import { DetectionEngine } from '../../detect/engine.js';
 import type { Detection } from '../../detect/detection.js';
-import { openStore } from '../../store/db.js';
 import { latestBaseline, baselineVersion, listMutes, saveDetections } from '../../store/baseline-store.js';
 import { runCaptures, runLive, warnCaptureErrors } from '../run-capture.js';
 import { LineWriter } from '../line-writer.js';
+import { renderColumns } from '../columns.js';
 import { parseTimeArg } from '../time-arg.js';
+import { openExistingStore, STORE_HINT } from '../identity.js';
 import { readPolicyFile } from './policy.js';
 import { CompiledPolicy } from '../../policy/evaluate.js';
 import { activePolicy } from '../../respond/change-control.js';
@@ -36,7 +36,7 @@ export function registerDetect(program: Command): void {
     .action(async (files: string[], opts: { baseline: string; version?: string; jsonl?: boolean; interface?: string; bpf?: string; duration?: string; window: string; save: boolean; from?: string; policy?: string }) => {
       if (!opts.interface && files.length === 0) throw new Error('give capture files, "-" for stdin, or --interface');
       const from = opts.from !== undefined ? parseTimeArg(opts.from, files) : -Infinity;
-      const db = openStore(opts.baseline);
+      const db = openExistingStore(opts.baseline, STORE_HINT);
       try {
         const b = opts.version ? baselineVersion(db, Number(opts.version)) : latestBaseline(db);
         if (!b) throw new Error(`no baseline${opts.version ? ` version ${opts.version}` : ''} in ${opts.baseline}: run \`weir learn\` first`);
@@ -72,7 +72,6 @@ export function registerDetect(program: Command): void {
 
 function renderDetections(ds: Detection[], muted: number): string {
   if (ds.length === 0) return `no detections${muted ? ` (${muted} muted)` : ''}`;
-  const t = new Table({ head: ['first seen', 'severity', 'type', 'source → destination', 'count', 'explanation'], colWidths: [21, 10, 26, 36, 7, 80], wordWrap: true, style: { head: [], border: [] } });
-  for (const d of ds) t.push([new Date(d.ts * 1000).toISOString().replace('T', ' ').slice(0, 19), d.severity, d.type, `${d.src} → ${d.dst}`, String(d.count), d.explanation]);
-  return `${t.toString()}\n${ds.length} detections${muted ? `, ${muted} muted findings` : ''}`;
+  const rows = ds.map((d) => [new Date(d.ts * 1000).toISOString().replace('T', ' ').slice(0, 19), d.severity, d.type, `${d.src} → ${d.dst}`, String(d.count), d.explanation]);
+  return `${renderColumns(['first seen', 'severity', 'type', 'source → destination', 'count', 'explanation'], rows)}\n${ds.length} detections${muted ? `, ${muted} muted findings` : ''}`;
 }

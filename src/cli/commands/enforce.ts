@@ -94,6 +94,7 @@ export function registerEnforce(program: Command): void {
     });
 
   withTarget(enforce.command('status'))
+    .description('what the kernel and the gateway of this enforcement host run now, and since when')
     .option('--json', 'print JSON')
     .option('--state-dir <dir>', 'runtime state of this enforcement host', DEFAULT_STATE_DIR)
     .action((o: TargetOpts & { json?: boolean; stateDir: string }) => {
@@ -147,6 +148,7 @@ export function registerEnforce(program: Command): void {
     });
 
   withIdentity(withTarget(program.command('unblock')))
+    .description('lift a block of a source address before its time runs out (audited)')
     .argument('<ip>')
     .option('--db <db>', 'store for the audit log (required)')
     .action(async (ip: string, o: EnforceOpts) => {

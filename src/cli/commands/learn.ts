@@ -3,6 +3,7 @@ import { Inventory } from '../../discover/inventory.js';
 import { ValueRanges } from '../../discover/values.js';
 import { baselineFrom } from '../../discover/baseline.js';
 import { openStore } from '../../store/db.js';
+import { openExistingStore, STORE_HINT } from '../identity.js';
 import { nextBaselineVersion, saveBaseline } from '../../store/baseline-store.js';
 import { runCaptures, warnCaptureErrors } from '../run-capture.js';
 import { parseTimeArg } from '../time-arg.js';
@@ -14,10 +15,11 @@ export function registerLearn(program: Command): void {
     .argument('<files...>', 'capture files (pcap/pcapng, "-" for stdin)')
     .requiredOption('--db <path>', 'SQLite store for the inventory and baselines')
     .option('--note <text>', 'why this baseline is trusted (who reviewed the traffic, which period)', '')
+    .option('--create', 'start a new store at --db when there is none (otherwise a missing store is an error: a mistyped path must not start a second one)')
     .option('--until <time>', 'learn only from traffic before this time (ISO 8601, epoch seconds, or N% of the captures)')
-    .action(async (files: string[], opts: { db: string; note: string; until?: string }) => {
+    .action(async (files: string[], opts: { db: string; note: string; until?: string; create?: boolean }) => {
       const until = opts.until !== undefined ? parseTimeArg(opts.until, files) : Infinity;
-      const db = openStore(opts.db);
+      const db = opts.create ? openStore(opts.db) : openExistingStore(opts.db, STORE_HINT);
       try {
         // The baseline is what these captures show, nothing else: the stored inventory may hold traffic
         // nobody vouched for.

@@ -191,6 +191,7 @@ export function registerPolicy(program: Command): void {
     }));
 
   withIdentity(policy.command('reject'))
+    .description('close an open proposal without applying it (audited, with the note)')
     .argument('<id>').requiredOption('--db <db>', 'store').option('--note <text>', 'why')
     .action((id: string, opts: ChangeOpts) => asCaller(opts.db, opts, CAN.propose, 'reject proposals', (db, who) => { rejectProposal(db, { id: proposalId(id), actor: who.name, note: opts.note }); process.stdout.write(`proposal ${id} rejected\n`); }));
 
@@ -213,6 +214,7 @@ export function registerPolicy(program: Command): void {
     }));
 
   policy.command('proposals')
+    .description('list proposals: status, who made them, which roles they need and who approved')
     .requiredOption('--db <db>', 'store')
     .action((opts: { db: string }) => withDb(opts.db, (db) => {
       const rows = listProposals(db).map((p) => [String(p.id), p.kind, p.zone ?? '', p.status, p.createdBy, p.createdAt.slice(0, 19),

@@ -8,6 +8,9 @@ import { loadTls, selfSignedTls } from '../../server/tls.js';
 import { Ingest } from '../../server/ingest.js';
 import { runCaptures, runLive } from '../run-capture.js';
 import { DEFAULT_STATE_DIR } from '../../enforce/state.js';
+import { listUsers } from '../../store/session-store.js';
+import type { Db } from '../../store/db.js';
+import { reachableUrls } from '../listen-urls.js';
 
 /** The built dashboard sits beside the compiled CLI: dist/web. */
 const webRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../web');
@@ -18,6 +21,16 @@ interface ServeOptions {
 }
 
 const warn = (msg: string): void => { process.stderr.write(`weir: warning: ${msg}\n`); };
+
+const isLoopback = (host: string): boolean => host === 'localhost' || host === '::1' || /^127\./.test(host);
+
+/** A dashboard nobody can log in to looks broken: say so, and how to add the first person. */
+function warnIfLocked(db: Db, dbPath: string): void {
+  const users = listUsers(db);
+  if (users.some((u) => u.hasPassword)) return;
+  warn(`no user of ${dbPath} can log in${users.length ? ' (no user has a password)' : ''}: add the first, its admin, with `
+    + `\`weir user add NAME --role admin --db ${dbPath} --password-stdin\` (the password on standard input)`);
+}
 
 export function registerServe(program: Command): void {
   program.command('serve')
@@ -41,8 +54,13 @@ export function registerServe(program: Command): void {
       const follow = o.capture ?? (o.interface ? `interface ${o.interface}` : null);
       const feed = follow !== null ? new LiveFeed() : undefined;
       const app = await buildServer({ db, webRoot, logger: false, secureCookies: o.secureCookies, feed, allowedHosts: o.allowedHost, https: tls ?? undefined, stateDir: o.stateDir });
-      const url = await app.listen({ host: o.host, port: Number(o.port) });
-      process.stdout.write(`weir serving ${o.db} at ${url}${follow ? `, following ${follow}` : ''}\n`);
+      await app.listen({ host: o.host, port: Number(o.port) });
+      const bound = app.server.address();
+      const port = typeof bound === 'object' && bound !== null ? bound.port : Number(o.port);
+      const urls = reachableUrls(o.host, port, tls !== null ? 'https' : 'http');
+      process.stdout.write(`weir serving ${o.db} at ${urls.join(' and ')}${follow ? `, following ${follow}` : ''}\n`);
+      warnIfLocked(db, o.db);
+      if (tls === null && !o.secureCookies && !isLoopback(o.host)) warn(`plain HTTP on ${o.host}: passwords and session cookies cross the network readable; use --tls (or a TLS proxy and --secure-cookies)`);
       if (tls !== null) {
         process.stdout.write(`certificate ${tls.certFile}${tls.generated ? ' (new, self-signed)' : ''}, SHA-256 fingerprint ${tls.fingerprint}\n`);
         if (o.tls) process.stdout.write('check that fingerprint in the browser before logging in the first time\n');

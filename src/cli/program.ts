@@ -1,0 +1,42 @@
+import { Command } from 'commander';
+import { registerDissect } from './commands/dissect.js';
+import { registerDiscover } from './commands/discover.js';
+import { registerLearn } from './commands/learn.js';
+import { registerDetect } from './commands/detect.js';
+import { registerBaseline } from './commands/baseline.js';
+import { registerPolicy } from './commands/policy.js';
+import { registerUser } from './commands/user.js';
+import { registerEnforce } from './commands/enforce.js';
+import { registerServe } from './commands/serve.js';
+import { registerLogin } from './commands/login.js';
+import { terminalWidth } from './columns.js';
+
+/** The whole `weir` command tree, unparsed (main.ts runs it; tests walk it). */
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('weir')
+    .description('Weir: passive discovery, assessment and safe protection for industrial networks')
+    .version('0.1.0')
+    .showHelpAfterError()
+    // Help fits the terminal like the tables do (subcommands inherit this): long command names leave
+    // descriptions less than commander's 40 columns to wrap in, so let them wrap narrower.
+    .configureHelp({ minWidthToWrap: 20 })
+    .configureOutput({ getOutHelpWidth: () => terminalWidth(process.stdout) ?? 80, getErrHelpWidth: () => terminalWidth(process.stderr) ?? 80 })
+    .option('--audit-key <file>', 'audit key file (default: WEIR_AUDIT_KEY, else <store>.audit-key next to the store)')
+    .hook('preAction', () => {
+      const key = program.opts<{ auditKey?: string }>().auditKey;
+      if (key) process.env.WEIR_AUDIT_KEY = key;
+    });
+  registerDissect(program);
+  registerDiscover(program);
+  registerLearn(program);
+  registerDetect(program);
+  registerBaseline(program);
+  registerPolicy(program);
+  registerUser(program);
+  registerLogin(program);
+  registerEnforce(program);
+  registerServe(program);
+  return program;
+}
