@@ -17,6 +17,13 @@ export interface Asset {
   identity: Omit<IdentityFacts, 'ip' | 'mac' | 'about' | 'hostname'>;
   /** Where each identity fact came from, e.g. { firmware: 'modbus:43/14 frame 812' }. */
   identitySources: Record<string, string>;
+  /** When each identity fact was seen (capture time, seconds): across captures the newest fact wins. */
+  identityTimes?: Record<string, number>;
+  /**
+   * The router this address was seen through (an off-subnet or public address, or a MAC that carries many
+   * addresses): its MAC is the router's, so `mac` and `macVendor` stay empty rather than name the router.
+   */
+  behindRouter?: { mac: string; vendor: string | null };
   role: AssetRole;
   /** Why the role was chosen, in plain words. */
   roleReasons: string[];
