@@ -89,6 +89,8 @@ interface EdgeState extends EdgeAddress {
 
 interface ModeAsked {
   protocol: string;
+  /** Transaction id of the request (-1 when the protocol has none): the answer must carry the same. */
+  txId: number;
   before: string | undefined;
   beforeSource: string | undefined;
   beforeTime: number | undefined;
@@ -405,13 +407,14 @@ export class Inventory {
       const mode = requestedMode(m)!;
       const s = m.dstIp !== '' ? this.assetAt(m.dstIp, m.ts) : undefined;
       if (s === undefined) return;
-      s.modeAsked = { protocol: m.protocol, before: s.identity?.plcMode, beforeSource: s.identitySources?.plcMode, beforeTime: s.identityTimes?.plcMode };
+      s.modeAsked = { protocol: m.protocol, txId: m.txId, before: s.identity?.plcMode, beforeSource: s.identitySources?.plcMode, beforeTime: s.identityTimes?.plcMode };
       this.setFact(s, 'plcMode', mode, `${m.protocol}:${m.func} frame ${m.frame} (${m.funcName || 'request'} from ${m.srcIp})`, m.ts);
       return;
     }
     const s = this.lookupText(m.srcIp);
     const asked = s?.modeAsked;
     if (s === undefined || asked == null || asked.protocol !== m.protocol) return;
+    if (asked.txId !== -1 && m.txId !== -1 && asked.txId !== m.txId) return; // another request's error
     s.modeAsked = null;
     s.dirty = true;
     const id = (s.identity ??= {}), src = (s.identitySources ??= {}), times = (s.identityTimes ??= {});

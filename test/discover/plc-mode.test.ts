@@ -29,6 +29,11 @@ test('PLC mode: stop and start on any protocol set the mode; the newest fact win
   // A CIP Start later puts it back in RUN.
   inv.onMessage(msg('cip', ews, plc, 30, 3, { role: 'request', func: 0x06, write: true }));
   assert.equal(assetOf(inv.snapshot(), plc).identity.plcMode, 'RUN');
+  // An error answering another request (another transaction) does not undo a stop.
+  inv.onMessage(msg('s7comm', ews, plc, 35, 6, { role: 'request', func: 0x29, txId: 7, write: true, fields: { rosctr: 'JOB' } }));
+  inv.onMessage(msg('s7comm', plc, ews, 35.1, 7, { role: 'response', func: 0x04, txId: 8, exception: 0x8104 }));
+  assert.equal(assetOf(inv.snapshot(), plc).identity.plcMode, 'STOP');
+  inv.onMessage(msg('cip', ews, plc, 36, 8, { role: 'request', func: 0x06, write: true }));
   // A DNP3 stop the device refuses leaves it in RUN.
   inv.onMessage(msg('dnp3', ews, plc, 40, 4, { role: 'request', func: 18, write: true }));
   inv.onMessage(msg('dnp3', plc, ews, 40.1, 5, { role: 'response', func: 129, exception: 4 }));
