@@ -19,9 +19,11 @@ function load(): Map<string, string> {
   return t;
 }
 
-/** 'Siemens AG' stays, 'Rockwell Automation' stays; legal suffixes go so tables stay narrow. */
-function shorten(v: string): string {
-  return v.replace(/[,.]?\s+(Inc|Incorporated|Corp|Corporation|Co|Ltd|Limited|LLC|GmbH & Co\. KG|GmbH|S\.A|SA|AB|BV|B\.V|Srl|S\.r\.l|Pty|PLC|KG)\.?$/i, '').trim();
+const LEGAL_SUFFIX = /(?:[,.]\s*|\s+)(Inc|Incorporated|Corp|Corporation|Co|Ltd|Limited|LLC|GmbH & Co\. KG|GmbH|S\.A|SA|AB|BV|B\.V|Srl|S\.r\.l|Pty|PLC|KG)\.?$/i;
+
+/** 'Siemens AG' stays, 'Rockwell Automation' stays; legal suffixes go (up to two: 'Co.,Ltd.') so tables stay narrow. */
+export function shorten(v: string): string {
+  return v.replace(LEGAL_SUFFIX, '').trim().replace(LEGAL_SUFFIX, '').trim();
 }
 
 /** Vendor of a MAC address's OUI block; undefined for all-zero, locally administered, multicast or unknown MACs. */

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mergeAsset } from '../../src/discover/merge.js';
+import { shorten } from '../../src/discover/oui.js';
 import { sharedCapture } from '../helpers/paths.js';
 import { discoverFiles, assetOf } from '../helpers/discover.js';
 
@@ -28,4 +29,12 @@ test('a stored record that named the router\'s MAC as the device\'s own is corre
   assert.equal(merged.mac, null);
   assert.equal(merged.macVendor, null);
   assert.equal(merged.behindRouter?.vendor, 'NETGEAR');
+});
+
+test('MAC vendor names drop joined legal suffixes too', () => {
+  assert.equal(shorten('Hon Hai Precision Ind. Co.,Ltd.'), 'Hon Hai Precision Ind');
+  assert.equal(shorten('Samsung Electronics Co.,Ltd'), 'Samsung Electronics');
+  assert.equal(shorten('Cisco Systems, Inc'), 'Cisco Systems');
+  assert.equal(shorten('Cisco'), 'Cisco');
+  assert.equal(shorten('Siemens AG'), 'Siemens AG');
 });
