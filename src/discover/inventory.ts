@@ -93,7 +93,6 @@ interface ModeAsked {
   txId: number;
   before: string | undefined;
   beforeSource: string | undefined;
-  beforeTime: number | undefined;
 }
 
 interface SpaceRanges {
@@ -407,7 +406,7 @@ export class Inventory {
       const mode = requestedMode(m)!;
       const s = m.dstIp !== '' ? this.assetAt(m.dstIp, m.ts) : undefined;
       if (s === undefined) return;
-      s.modeAsked = { protocol: m.protocol, txId: m.txId, before: s.identity?.plcMode, beforeSource: s.identitySources?.plcMode, beforeTime: s.identityTimes?.plcMode };
+      s.modeAsked = { protocol: m.protocol, txId: m.txId, before: s.identity?.plcMode, beforeSource: s.identitySources?.plcMode };
       this.setFact(s, 'plcMode', mode, `${m.protocol}:${m.func} frame ${m.frame} (${m.funcName || 'request'} from ${m.srcIp})`, m.ts);
       return;
     }
@@ -419,9 +418,10 @@ export class Inventory {
     s.dirty = true;
     const id = (s.identity ??= {}), src = (s.identitySources ??= {}), times = (s.identityTimes ??= {});
     if (asked.before === undefined) { delete id.plcMode; delete src.plcMode; delete times.plcMode; return; }
+    // The refusal is the newest word on the mode: dated now, so a store that already took the stop takes it too.
     id.plcMode = asked.before;
-    if (asked.beforeSource !== undefined) src.plcMode = asked.beforeSource;
-    if (asked.beforeTime !== undefined) times.plcMode = asked.beforeTime;
+    src.plcMode = `${asked.beforeSource ?? 'disclosed'}; ${m.protocol} refusal frame ${m.frame}`;
+    times.plcMode = m.ts;
   }
 
   /** Record an identity fact unless a newer one is already known. */

@@ -49,3 +49,16 @@ test('PLC mode: stop and start on any protocol set the mode; the newest fact win
   const later = structuredClone(older); later.identityTimes = { plcMode: 99 };
   assert.equal(mergeAsset(structuredClone(newer), later, {}).identity.plcMode, 'STOP');
 });
+
+test('PLC mode in a live store: a stop in one delta and its refusal in the next leave the stored mode as it was', () => {
+  const inv = new Inventory();
+  const plc = '10.0.0.21', ews = '10.0.0.30';
+  inv.onMessage(msg('s7comm', plc, ews, 10, 1, { role: 'response', func: 4, identity: { plcMode: 'RUN' } }));
+  inv.onMessage(msg('s7comm', ews, plc, 20, 2, { role: 'request', func: 0x29, txId: 3, write: true, fields: { rosctr: 'JOB' } }));
+  const stored = assetOf(inv.takeDelta(), plc);
+  assert.equal(stored.identity.plcMode, 'STOP');
+  inv.onMessage(msg('s7comm', plc, ews, 20.1, 3, { role: 'response', func: 0x29, txId: 3, exception: 0x8500 }));
+  const merged = mergeAsset(stored, assetOf(inv.takeDelta(), plc), {});
+  assert.equal(merged.identity.plcMode, 'RUN');
+  assert.match(merged.identitySources.plcMode!, /refusal frame 3/);
+});
