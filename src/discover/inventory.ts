@@ -128,6 +128,8 @@ export class Inventory {
    * a router and their frames carry the router's MAC.
    */
   private sawPrivate4 = false;
+  /** Source MACs that carried a public IPv4 address (routers, on a private network); bounded like macIps. */
+  private readonly publicMacs = new Set<string>();
   private readonly edges = new EdgeTable<EdgeState>((addr, pkt) => this.newEdge(addr, pkt.ts));
   /** Edge of the packet being processed: its messages arrive right after it. */
   private current: EdgeState | undefined;
@@ -320,8 +322,9 @@ export class Inventory {
   private placeAsset(s: AssetState, byMac: Map<string, AssetState>): void {
     if (s.announcedMac !== null) { s.mac = s.announcedMac; s.router = null; }
     else if (s.lastMac !== '') {
-      // A MAC carrying many addresses, or the frames of a public address on a private network, is a router's.
-      const routed = (this.macIps.get(s.lastMac)?.length ?? 0) >= GATEWAY_MAC_IPS || (this.sawPrivate4 && isPublicIpv4(ipv4Number(s.ip)));
+      // A MAC carrying many addresses, or public ones on a private network, is a router's: every address it
+      // carries without announcing it (ARP, DHCP) sits behind it, off-subnet private ones too.
+      const routed = (this.macIps.get(s.lastMac)?.length ?? 0) >= GATEWAY_MAC_IPS || (this.sawPrivate4 && this.publicMacs.has(s.lastMac));
       if (!routed) { s.mac = s.lastMac; s.router = null; }
       else {
         s.router = s.lastMac;
@@ -363,7 +366,10 @@ export class Inventory {
         ips = [];
         this.macIps.set(pkt.srcMac, ips);
       }
-      if (ips.length < GATEWAY_MAC_IPS && !ips.includes(pkt.srcIp)) ips.push(pkt.srcIp);
+      if (ips.length < GATEWAY_MAC_IPS && !ips.includes(pkt.srcIp)) {
+        ips.push(pkt.srcIp);
+        if (pkt.ipVersion === 4 && isPublicIpv4(pkt.srcIp4)) this.publicMacs.add(pkt.srcMac);
+      }
     }
     return s;
   }
