@@ -9,6 +9,8 @@ import { inferRoles } from './roles.js';
 import { PollTimer } from './polling.js';
 import { anomalyKind } from './anomaly-kind.js';
 import { addBounded, countCapped, IDENTITY_KEYS, LIMITS, type Capped } from './merge.js';
+import { refused, requestedMode } from './plc-mode.js';
+import { ipv4Number, isPublicIpv4 } from './address-scope.js';
 
 /** A MAC seen as the source of this many IPs is a router or firewall, not the hosts behind it. */
 const GATEWAY_MAC_IPS = 4;
@@ -35,6 +37,12 @@ interface AssetState {
   hostnames: string[] | null;
   identity: Asset['identity'] | null;
   identitySources: Record<string, string> | null;
+  /** Capture time of each identity fact: an older fact never replaces a newer one. */
+  identityTimes: Record<string, number> | null;
+  /** A stop or start asked of this device, until its answer: a refusal restores the mode it had before. */
+  modeAsked: ModeAsked | null;
+  /** MAC of the router this address was seen through (its frames carry the router's MAC, not its own). */
+  router: string | null;
   firstSeen: number;
   lastSeen: number;
   packetsSent: number;
@@ -79,6 +87,14 @@ interface EdgeState extends EdgeAddress {
   dirty: boolean;
 }
 
+interface ModeAsked {
+  protocol: string;
+  /** Transaction id of the request (-1 when the protocol has none): the answer must carry the same. */
+  txId: number;
+  before: string | undefined;
+  beforeSource: string | undefined;
+}
+
 interface SpaceRanges {
   space: string;
   read: RangeSet | null;
@@ -107,6 +123,13 @@ export class Inventory {
   private readonly l2Assets = new Map<string, AssetState>();
   /** Source MAC → source IPs seen behind it (up to GATEWAY_MAC_IPS), to recognise gateways. */
   private readonly macIps = new Map<string, string[]>();
+  /**
+   * A private IPv4 sender was seen: the capture is of a private network, so public addresses in it sit behind
+   * a router and their frames carry the router's MAC.
+   */
+  private sawPrivate4 = false;
+  /** Source MACs that carried a public IPv4 address (routers, on a private network); bounded like macIps. */
+  private readonly publicMacs = new Set<string>();
   private readonly edges = new EdgeTable<EdgeState>((addr, pkt) => this.newEdge(addr, pkt.ts));
   /** Edge of the packet being processed: its messages arrive right after it. */
   private current: EdgeState | undefined;
@@ -166,6 +189,7 @@ export class Inventory {
 
   onMessage(m: Message): void {
     if (m.identity !== null) this.applyIdentity(m, m.identity);
+    if (m.role === 'request' ? requestedMode(m) !== null : refused(m)) this.applyModeChange(m);
     if (m.transport === 'l2') return;
     const es = this.current;
     if (es === undefined) return;
@@ -296,7 +320,17 @@ export class Inventory {
   }
 
   private placeAsset(s: AssetState, byMac: Map<string, AssetState>): void {
-    s.mac = s.announcedMac ?? (s.lastMac !== '' && (this.macIps.get(s.lastMac)?.length ?? 0) < GATEWAY_MAC_IPS ? s.lastMac : s.mac);
+    if (s.announcedMac !== null) { s.mac = s.announcedMac; s.router = null; }
+    else if (s.lastMac !== '') {
+      // A MAC carrying many addresses, or public ones on a private network, is a router's: every address it
+      // carries without announcing it (ARP, DHCP) sits behind it, off-subnet private ones too.
+      const routed = (this.macIps.get(s.lastMac)?.length ?? 0) >= GATEWAY_MAC_IPS || (this.sawPrivate4 && this.publicMacs.has(s.lastMac));
+      if (!routed) { s.mac = s.lastMac; s.router = null; }
+      else {
+        s.router = s.lastMac;
+        if (s.mac === s.router) { s.mac = null; s.macVendor = null; }
+      }
+    }
     if (s.mac !== null) { s.macVendor = vendorOf(s.mac) ?? s.macVendor; if (!byMac.has(s.mac)) byMac.set(s.mac, s); }
   }
 
@@ -318,7 +352,10 @@ export class Inventory {
     if (s === undefined) {
       if (!this.admit()) return undefined;
       s = newAsset(pkt.srcIp, pkt.ts);
-      if (pkt.ipVersion === 4) this.assets4.set(pkt.srcIp4, s); else this.assetsText.set(pkt.srcIp, s);
+      if (pkt.ipVersion === 4) {
+        this.assets4.set(pkt.srcIp4, s);
+        if (!this.sawPrivate4 && !isPublicIpv4(pkt.srcIp4)) this.sawPrivate4 = true;
+      } else this.assetsText.set(pkt.srcIp, s);
     }
     if (s.lastMac !== pkt.srcMac && pkt.srcMac !== '') {
       s.lastMac = pkt.srcMac;
@@ -329,7 +366,10 @@ export class Inventory {
         ips = [];
         this.macIps.set(pkt.srcMac, ips);
       }
-      if (ips.length < GATEWAY_MAC_IPS && !ips.includes(pkt.srcIp)) ips.push(pkt.srcIp);
+      if (ips.length < GATEWAY_MAC_IPS && !ips.includes(pkt.srcIp)) {
+        ips.push(pkt.srcIp);
+        if (pkt.ipVersion === 4 && isPublicIpv4(pkt.srcIp4)) this.publicMacs.add(pkt.srcMac);
+      }
     }
     return s;
   }
@@ -352,18 +392,63 @@ export class Inventory {
     if (!protocols.some((p) => p !== protocol && !IDENTITY_PROTOCOLS.has(p))) es.protocol = protocol;
   }
 
+  /** The asset of an address named by a message, created when new (undefined when the table is full). */
+  private assetAt(ip: string, ts: number): AssetState | undefined {
+    let s = this.lookupText(ip);
+    if (s === undefined) {
+      if (!this.admit()) return undefined;
+      s = newAsset(ip, ts);
+      this.putAsset(ip, s);
+    }
+    return s;
+  }
+
+  /**
+   * A CPU stop or start request sets the target's mode at once (the frame is the source), as the newest fact;
+   * the device's refusal restores what it said before.
+   */
+  private applyModeChange(m: Message): void {
+    if (m.role === 'request') {
+      const mode = requestedMode(m)!;
+      const s = m.dstIp !== '' ? this.assetAt(m.dstIp, m.ts) : undefined;
+      if (s === undefined) return;
+      s.modeAsked = { protocol: m.protocol, txId: m.txId, before: s.identity?.plcMode, beforeSource: s.identitySources?.plcMode };
+      this.setFact(s, 'plcMode', mode, `${m.protocol}:${m.func} frame ${m.frame} (${m.funcName || 'request'} from ${m.srcIp})`, m.ts);
+      return;
+    }
+    const s = this.lookupText(m.srcIp);
+    const asked = s?.modeAsked;
+    if (s === undefined || asked == null || asked.protocol !== m.protocol) return;
+    if (asked.txId !== -1 && m.txId !== -1 && asked.txId !== m.txId) return; // another request's error
+    s.modeAsked = null;
+    s.dirty = true;
+    const id = (s.identity ??= {}), src = (s.identitySources ??= {}), times = (s.identityTimes ??= {});
+    if (asked.before === undefined) { delete id.plcMode; delete src.plcMode; delete times.plcMode; return; }
+    // The refusal is the newest word on the mode: dated now, so a store that already took the stop takes it too.
+    id.plcMode = asked.before;
+    src.plcMode = `${asked.beforeSource ?? 'disclosed'}; ${m.protocol} refusal frame ${m.frame}`;
+    times.plcMode = m.ts;
+  }
+
+  /** Record an identity fact unless a newer one is already known. */
+  private setFact(s: AssetState, k: (typeof IDENTITY_KEYS)[number], v: string, source: string, ts: number): void {
+    const t = s.identityTimes?.[k];
+    if (t !== undefined && ts < t) return;
+    s.dirty = true;
+    (s.identityTimes ??= {})[k] = ts;
+    if (s.identity?.[k] === v) return;
+    (s.identity ??= {})[k] = v;
+    (s.identitySources ??= {})[k] = source;
+  }
+
   private applyIdentity(m: Message, id: IdentityFacts): void {
     const aboutDst = id.about === 'dst';
     const ip = id.ip ?? (aboutDst ? m.dstIp : m.srcIp);
     const mac = id.mac ?? (aboutDst ? m.dstMac : m.srcMac);
     let s: AssetState | undefined;
     if (ip !== '' && ip !== '0.0.0.0') {
-      s = this.lookupText(ip);
-      if (s === undefined) {
-        if (!this.admit()) return;
-        s = newAsset(ip, m.ts);
-        this.putAsset(ip, s);
-      }
+      s = this.assetAt(ip, m.ts);
+      if (s === undefined) return;
       if (id.mac !== undefined) s.announcedMac = id.mac;
       else if (m.transport === 'l2' && !aboutDst && m.srcMac !== '') s.announcedMac ??= m.srcMac;
     } else if (mac !== '') {
@@ -381,10 +466,7 @@ export class Inventory {
     const source = `${m.protocol}${m.func >= 0 ? `:${m.func}` : ''} frame ${m.frame}`;
     for (const k of IDENTITY_KEYS) {
       const v = id[k];
-      if (v !== undefined && v !== '' && s.identity?.[k] !== v) {
-        (s.identity ??= {})[k] = v;
-        (s.identitySources ??= {})[k] = source;
-      }
+      if (v !== undefined && v !== '') this.setFact(s, k, v, source, m.ts);
     }
   }
 
@@ -411,7 +493,7 @@ function findSpace(spaces: SpaceRanges[], space: string): SpaceRanges | undefine
 
 function newAsset(ip: string, ts: number, mac: string | null = null): AssetState {
   return {
-    id: ip !== '' ? ip : mac!, ip, mac, macVendor: null, hostnames: null, identity: null, identitySources: null,
+    id: ip !== '' ? ip : mac!, ip, mac, macVendor: null, hostnames: null, identity: null, identitySources: null, identityTimes: null, modeAsked: null, router: null,
     firstSeen: ts, lastSeen: ts, packetsSent: 0, bytesSent: 0, packetsReceived: 0, bytesReceived: 0,
     lastMac: ip !== '' ? '' : mac!, announcedMac: ip !== '' ? null : mac, dirty: true,
   };
@@ -420,7 +502,10 @@ function newAsset(ip: string, ts: number, mac: string | null = null): AssetState
 function assetOut(s: AssetState): Asset {
   return {
     id: s.id, ips: s.ip !== '' ? [s.ip] : [], mac: s.mac, macVendor: s.macVendor, hostnames: s.hostnames ? [...s.hostnames] : [],
-    identity: { ...s.identity }, identitySources: { ...s.identitySources }, role: 'unknown', roleReasons: [], serves: [], uses: [],
+    identity: { ...s.identity }, identitySources: { ...s.identitySources },
+    ...(s.identityTimes !== null ? { identityTimes: { ...s.identityTimes } } : {}),
+    ...(s.router !== null ? { behindRouter: { mac: s.router, vendor: vendorOf(s.router) ?? null } } : {}),
+    role: 'unknown', roleReasons: [], serves: [], uses: [],
     firstSeen: s.firstSeen, lastSeen: s.lastSeen, packetsSent: s.packetsSent, bytesSent: s.bytesSent,
     packetsReceived: s.packetsReceived, bytesReceived: s.bytesReceived,
   };
@@ -469,18 +554,6 @@ function isHostAddress(pkt: Packet): boolean {
     return a !== 0 && a !== 0xffffffff && (a >>> 28) !== 0xe;
   }
   return pkt.srcIp !== '::' && !pkt.srcIp.startsWith('ff');
-}
-
-function ipv4Number(ip: string): number {
-  const p = ip.split('.');
-  if (p.length !== 4) return -1;
-  let n = 0;
-  for (const x of p) {
-    const v = Number(x);
-    if (!Number.isInteger(v) || v < 0 || v > 255 || x === '') return -1;
-    n = n * 256 + v;
-  }
-  return n;
 }
 
 const IP_PROTOCOLS: Record<number, string> = { 1: 'icmp', 2: 'igmp', 47: 'gre', 50: 'esp', 58: 'icmpv6', 89: 'ospf', 112: 'vrrp' };

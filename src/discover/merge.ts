@@ -37,20 +37,28 @@ export const IDENTITY_KEYS = ['vendor', 'product', 'model', 'firmware', 'hardwar
 /**
  * Fold `from` (a later or parallel observation of the same device) into `into`: counters add up, first seen
  * is the earliest, last seen the latest, lists are united, and an identity fact `from` disclosed replaces the
- * stored one (the device said so more recently). Roles are not merged: they are inferred again from the
+ * stored one unless the stored one was seen later (capture time). Roles are not merged: they are inferred again from the
  * merged facts.
  */
 export function mergeAsset(into: Asset, from: Asset, capped: Capped): Asset {
   for (const ip of from.ips) addBounded(into.ips, ip, LIMITS.ips, capped, 'asset_addresses');
   if (from.mac !== null) { into.mac = from.mac; into.macVendor = from.macVendor ?? into.macVendor; }
+  if (from.behindRouter !== undefined) {
+    into.behindRouter = from.behindRouter;
+    // A record stored before the router was recognised named the router's MAC as the device's own.
+    if (into.mac === from.behindRouter.mac) { into.mac = null; into.macVendor = null; }
+  }
   for (const h of from.hostnames) addBounded(into.hostnames, h, LIMITS.hostnames, capped, 'asset_hostnames');
   for (const k of IDENTITY_KEYS) {
     const v = from.identity[k];
-    if (v !== undefined && v !== '') {
-      into.identity[k] = v;
-      const src = from.identitySources[k];
-      if (src !== undefined) into.identitySources[k] = src;
-    }
+    if (v === undefined || v === '') continue;
+    // By capture time, not by merge order: an older capture merged later does not undo what is known since.
+    const was = into.identityTimes?.[k], at = from.identityTimes?.[k];
+    if (was !== undefined && at !== undefined && at < was) continue;
+    into.identity[k] = v;
+    const src = from.identitySources[k];
+    if (src !== undefined) into.identitySources[k] = src;
+    if (at !== undefined) (into.identityTimes ??= {})[k] = at;
   }
   for (const p of from.serves) if (!into.serves.includes(p)) into.serves.push(p);
   for (const p of from.uses) if (!into.uses.includes(p)) into.uses.push(p);

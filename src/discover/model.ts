@@ -3,7 +3,7 @@ import type { IdentityFacts } from '../dissect/message.js';
 /** What an asset does on the control network, inferred from behaviour and disclosed identity. */
 export type AssetRole =
   | 'plc' | 'rtu' | 'hmi' | 'engineering_workstation' | 'historian' | 'scada_server' | 'io_device'
-  | 'bacnet_device' | 'network_device' | 'dhcp_server' | 'dns_server' | 'workstation' | 'unknown';
+  | 'bacnet_device' | 'network_device' | 'dhcp_server' | 'dns_server' | 'workstation' | 'scanner' | 'unknown';
 
 /** A device seen on the network. Keyed by IP address, or by MAC for devices that only spoke layer 2. */
 export interface Asset {
@@ -17,6 +17,13 @@ export interface Asset {
   identity: Omit<IdentityFacts, 'ip' | 'mac' | 'about' | 'hostname'>;
   /** Where each identity fact came from, e.g. { firmware: 'modbus:43/14 frame 812' }. */
   identitySources: Record<string, string>;
+  /** When each identity fact was seen (capture time, seconds): across captures the newest fact wins. */
+  identityTimes?: Record<string, number>;
+  /**
+   * The router this address was seen through (an off-subnet or public address, or a MAC that carries many
+   * addresses): its MAC is the router's, so `mac` and `macVendor` stay empty rather than name the router.
+   */
+  behindRouter?: { mac: string; vendor: string | null };
   role: AssetRole;
   /** Why the role was chosen, in plain words. */
   roleReasons: string[];

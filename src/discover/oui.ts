@@ -19,15 +19,18 @@ function load(): Map<string, string> {
   return t;
 }
 
-/** 'Siemens AG' stays, 'Rockwell Automation' stays; legal suffixes go so tables stay narrow. */
-function shorten(v: string): string {
-  return v.replace(/[,.]?\s+(Inc|Incorporated|Corp|Corporation|Co|Ltd|Limited|LLC|GmbH & Co\. KG|GmbH|S\.A|SA|AB|BV|B\.V|Srl|S\.r\.l|Pty|PLC|KG)\.?$/i, '').trim();
+const LEGAL_SUFFIX = /(?:[,.]\s*|\s+)(Inc|Incorporated|Corp|Corporation|Co|Ltd|Limited|LLC|GmbH & Co\. KG|GmbH|S\.A|SA|AB|BV|B\.V|Srl|S\.r\.l|Pty|PLC|KG)\.?$/i;
+
+/** 'Siemens AG' stays, 'Rockwell Automation' stays; legal suffixes go (up to two: 'Co.,Ltd.') so tables stay narrow. */
+export function shorten(v: string): string {
+  return v.replace(LEGAL_SUFFIX, '').trim().replace(LEGAL_SUFFIX, '').trim();
 }
 
-/** Vendor of a MAC address's OUI block; undefined for locally administered, multicast or unknown MACs. */
+/** Vendor of a MAC address's OUI block; undefined for all-zero, locally administered, multicast or unknown MACs. */
 export function vendorOf(mac: string): string | undefined {
   const hex = mac.replace(/[^0-9a-fA-F]/g, '').toUpperCase();
-  if (hex.length !== 12) return undefined;
+  // All zeros is no NIC: loopback captures and some stacks fill it in (the block itself is Xerox's).
+  if (hex.length !== 12 || hex === '000000000000') return undefined;
   const first = parseInt(hex.slice(0, 2), 16);
   if (first & 0x03) return undefined; // multicast or locally administered: no registered vendor
   table ??= load();

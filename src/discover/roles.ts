@@ -12,6 +12,10 @@ const ENGINEERING_FUNCTIONS: Record<string, ReadonlySet<number>> = {
   cip: new Set([0x05, 0x06, 0x07]),
   iec104: new Set([105, 120, 121, 122, 123, 124, 125, 126]),
 };
+/** A client that opened this many conversations carrying no application data is sweeping ports or hosts. */
+const SCAN_PROBES = 16;
+/** A probe is a connection attempt: a handful of packets (SYN, RST, maybe a retry) and no dissected protocol. */
+const PROBE_PACKETS = 6;
 const INDUSTRIAL = new Set(['modbus', 's7comm', 's7comm_plus', 'dnp3', 'enip', 'cip', 'bacnet', 'iec104']);
 const OUTSTATION_PROTOCOLS = new Set(['dnp3', 'iec104']);
 
@@ -59,6 +63,13 @@ function decide(a: Asset, client: Edge[], server: Edge[]): [AssetRole, string[]]
     }
     return ['plc', [reason]];
   }
+  const scan = scanReason(client);
+  if (scan !== null) {
+    // A real engineering workstation does not sweep the network; what else it did stays among the reasons.
+    const also = [...(engineering.length > 0 ? [`also issued ${uniq(engineering).slice(0, 4).join('; ')}`] : []),
+      ...(writes > 0 ? [`${writes} write${writes === 1 ? '' : 's'} to ${uniq(used.map((e) => e.server)).join(', ')}`] : [])];
+    return ['scanner', [scan, ...also]];
+  }
   if (dt.includes('bacnet') || servedProtos.includes('bacnet') || a.uses.includes('bacnet') && used.length === 0) {
     return ['bacnet_device', ['speaks BACnet/IP']];
   }
@@ -72,7 +83,8 @@ function decide(a: Asset, client: Edge[], server: Edge[]): [AssetRole, string[]]
       if (writes > 0 || fastest < 1) return ['hmi', [every, writes > 0 ? `${writes} write${writes === 1 ? '' : 's'}` : 'sub-second polling']];
       return ['historian', [every, 'reads only, slow periodic polling']];
     }
-    if (writes > 0) return ['engineering_workstation', [`${writes} ad-hoc write${writes === 1 ? '' : 's'} to ${servers.join(', ')} without polling`]];
+    // Writes alone do not make an engineering workstation: that takes program, configuration or identity work.
+    if (writes > 0) return ['unknown', [`${writes} ad-hoc write${writes === 1 ? '' : 's'} to ${servers.join(', ')} without polling`, 'no engineering functions (program, configuration, identity reads)']];
     return ['hmi', [`industrial client of ${servers.join(', ')}`]];
   }
   if (/router|bridge|switch/.test(dt)) return ['network_device', [`announces capabilities "${a.identity.deviceType}"`]];
@@ -80,6 +92,25 @@ function decide(a: Asset, client: Edge[], server: Edge[]): [AssetRole, string[]]
   if (server.some((e) => e.port === 53 && e.server === a.ips[0])) return ['dns_server', ['answers DNS']];
   if (client.length > 0) return ['workstation', ['IT client traffic only']];
   return ['unknown', []];
+}
+
+/** Why a client looks like a scanner (ports tried per host, hosts tried), or null. */
+function scanReason(client: Edge[]): string | null {
+  const ports = new Map<string, Set<number>>();
+  let probes = 0;
+  for (const e of client) {
+    if (e.transport === 'ip' || e.protocols.length > 0 || e.packets > PROBE_PACKETS) continue;
+    probes++;
+    let s = ports.get(e.server);
+    if (s === undefined) ports.set(e.server, s = new Set());
+    s.add(e.port);
+  }
+  if (probes < SCAN_PROBES) return null;
+  const hosts = [...ports.entries()].sort((x, y) => y[1].size - x[1].size);
+  const [top, set] = hosts[0]!;
+  return hosts.length === 1 || set.size >= SCAN_PROBES
+    ? `tried ${set.size} ports on ${top}${hosts.length > 1 ? ` and ${hosts.length - 1} other host${hosts.length === 2 ? '' : 's'}` : ''} (connection attempts only)`
+    : `tried ${hosts.length} hosts (connection attempts only)`;
 }
 
 function push(m: Map<string, Edge[]>, k: string, e: Edge): void {

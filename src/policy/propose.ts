@@ -11,7 +11,7 @@ import { READ_ONLY_CATEGORIES } from './evaluate.js';
 const TIER: Record<AssetRole, 'control' | 'supervisory' | 'other'> = {
   plc: 'control', rtu: 'control', io_device: 'control', bacnet_device: 'control',
   hmi: 'supervisory', engineering_workstation: 'supervisory', historian: 'supervisory', scada_server: 'supervisory',
-  network_device: 'other', dhcp_server: 'other', dns_server: 'other', workstation: 'other', unknown: 'other',
+  network_device: 'other', dhcp_server: 'other', dns_server: 'other', workstation: 'other', scanner: 'other', unknown: 'other',
 };
 const TIER_LEVEL: Record<string, number> = { control: 3, supervisory: 2, other: 1 };
 /** More ranges than this in one space are widened to their span: a readable policy beats a perfect one. */

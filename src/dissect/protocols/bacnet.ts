@@ -2,7 +2,7 @@ import type { DatagramDissector } from '../protocol.js';
 import { ETHERTYPE_BACNET_LLC, type LinkDissector } from '../link-dissector.js';
 import { newMessage, type Message } from '../message.js';
 import { u16be, u32be } from '../bytes.js';
-import { BVLC_FUNCTIONS, CONFIRMED, CONFIRMED_WRITES, OBJECT_TYPES, PDU_TYPES, UNCONFIRMED, UNCONFIRMED_WRITES } from './bacnet-tables.js';
+import { BACNET_VENDORS, BVLC_FUNCTIONS, CONFIRMED, CONFIRMED_WRITES, OBJECT_TYPES, PDU_TYPES, UNCONFIRMED, UNCONFIRMED_WRITES } from './bacnet-tables.js';
 
 /** Unconfirmed service codes are reported as 256 + service, so they never collide with confirmed ones. */
 export const UNCONFIRMED_BASE = 256;
@@ -148,7 +148,7 @@ function iAm(m: Message, b: Uint8Array, q: number, end: number, fields: Record<s
   fields.segmentation = appValue(b, at, end);
   const vendor = appValue(b, at, end);
   fields.vendor_id = vendor;
-  m.identity = { deviceType: 'bacnet-device', ...(vendor >= 0 ? { vendor: `BACnet vendor ${vendor}` } : {}), model: `device ${inst}` };
+  m.identity = { deviceType: 'bacnet-device', ...(vendor >= 0 ? { vendor: BACNET_VENDORS[vendor] ?? `BACnet vendor ${vendor}` } : {}), model: `device ${inst}` };
 }
 
 /** Error PDU: error class and code as two enumerated application tags; returns class * 256 + code. */

@@ -3,6 +3,7 @@ import { newMessage, type IdentityFacts, type Message, type PduContext } from '.
 import { ascii, u16be, u16le, u32le, ipv4String, u32be, hex } from '../bytes.js';
 import { dissectCip } from './cip.js';
 import { enipCategory } from './enip-categories.js';
+import { CIP_VENDORS } from './cip-vendors.js';
 
 const COMMANDS: Record<number, string> = {
   0x00: 'NOP', 0x04: 'LIST_SERVICES', 0x63: 'LIST_IDENTITY', 0x64: 'LIST_INTERFACES', 0x65: 'REGISTER_SESSION',
@@ -13,7 +14,6 @@ const DEVICE_TYPES: Record<number, string> = {
   0x00: 'Generic Device', 0x02: 'AC Drive', 0x07: 'General Purpose Discrete I/O', 0x0c: 'Communications Adapter',
   0x0e: 'Programmable Logic Controller', 0x18: 'Human-Machine Interface', 0x2b: 'Generic Device (keyable)',
 };
-const VENDORS: Record<number, string> = { 1: 'Rockwell Automation/Allen-Bradley' };
 
 /**
  * Command codes CIP Vol 2 Table 2-3.2 reserves for legacy (Rockwell) use: 0x0001-0x0003, 0x0005, 0x0067-0x006E,
@@ -82,7 +82,7 @@ function listIdentity(m: Message, b: Uint8Array, p: number, end: number): void {
       const vendor = u16le(b, d + 18), dtype = u16le(b, d + 20), product = u16le(b, d + 22);
       const nameLen = b[d + 32]!;
       const id: IdentityFacts = {
-        vendor: VENDORS[vendor] ?? `CIP vendor ${vendor}`,
+        vendor: CIP_VENDORS[vendor] ?? `CIP vendor ${vendor}`,
         deviceType: DEVICE_TYPES[dtype] ?? `CIP device type 0x${dtype.toString(16)}`,
         firmware: `${b[d + 24]}.${b[d + 25]}`,
         serial: hex(b, d + 28, 4).match(/../g)!.reverse().join(''),

@@ -2,7 +2,7 @@ import { useState } from 'react';
 import { useApi } from '../useApi';
 import type { Asset, Page } from '../api';
 
-const ROLES = ['', 'plc', 'rtu', 'hmi', 'engineering_workstation', 'historian', 'scada_server', 'io_device', 'bacnet_device', 'network_device', 'workstation', 'unknown'];
+const ROLES = ['', 'plc', 'rtu', 'hmi', 'engineering_workstation', 'historian', 'scada_server', 'io_device', 'bacnet_device', 'network_device', 'workstation', 'scanner', 'unknown'];
 const PAGE = 100;
 
 export function Assets() {
