@@ -15,7 +15,7 @@ import { Simulator, type SimulationResult } from '../../policy/simulate.js';
 import { proposePolicy } from '../../policy/propose.js';
 import { policyToYaml } from '../../policy/write.js';
 import { plainSummary, TABLE_HEAD, tableRows, toHtml, toJson } from '../../policy/report.js';
-import { driftOf, driftSummary } from '../../assess/drift.js';
+import { DRIFT_VIOLATED, driftOf, driftSummary } from '../../assess/drift.js';
 import { applyProposal, approveProposal, promoteZone, recordSimulation, rejectProposal, submitPolicy } from '../../respond/change-control.js';
 import { runCaptures, warnCaptureErrors } from '../run-capture.js';
 import { CAN } from '../../respond/roles.js';
@@ -146,7 +146,7 @@ export function registerPolicy(program: Command): void {
     });
 
   policy.command('drift')
-    .description('compare the documented policy with observed traffic')
+    .description(`compare the documented policy with observed traffic; exits ${DRIFT_VIOLATED} when the traffic violates the policy (1 on errors)`)
     .argument('<policy>', 'policy YAML file')
     .requiredOption('--capture <files...>', 'capture files of current traffic')
     .option('--json', 'print JSON')
@@ -156,6 +156,9 @@ export function registerPolicy(program: Command): void {
       const d = driftOf(p, r);
       const compiled = new CompiledPolicy(p);
       process.stdout.write(opts.json ? `${JSON.stringify(d, null, 1)}\n` : `${driftSummary(d, (ip) => compiled.nameOf(ip))}\n`);
+      // A check a script can gate on, like diff: 0 the traffic keeps to the policy, 2 it does not; an unreadable
+      // capture (1, set while reading) stays the answer, since the comparison is then incomplete.
+      if (d.violations.length > 0 && !process.exitCode) process.exitCode = DRIFT_VIOLATED;
     });
 
   withIdentity(policy.command('submit'))
