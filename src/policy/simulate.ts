@@ -152,8 +152,9 @@ export class Simulator {
     const f = this.current;
     if (f === undefined || m.transport === 'l2') return;
     f.messages++;
-    if (!this.toServer) return;
+    // Either way: where both ends use one port, the map may have the requester as the server.
     if (f.carried !== 'program' && m.role === 'request' && this.acc.has(`${f.addr.id}|no_rule`)) f.carried = heavier(f.carried, functionCategory(m));
+    if (!this.toServer) return;
     const r = f.rules;
     if (r.open || r.zone === null || r.groups.length === 0) return;
     const v = messageVerdict(r, m);
