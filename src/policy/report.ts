@@ -110,7 +110,7 @@ export function tableRows(r: SimulationResult): string[][] {
 
 /** Machine-readable result, with the summary the humans read. */
 export function toJson(r: SimulationResult, meta: Record<string, unknown>): string {
-  return JSON.stringify({ ...meta, summary: plainSummary(r), ...r }, null, 1);
+  return JSON.stringify({ ...meta, summary: plainSummary(r), counts: breakCounts(r), ...r }, null, 1);
 }
 
 const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);

@@ -77,11 +77,12 @@ async function countEverywhere(capture: string, o: { policy?: string } = {}): Pr
     assert.equal(listed, Math.min(rows, 10), 'the summary lists the rows, up to 10');
     if (rows > 10) assert.match(sim, new RegExp(`… and ${rows - 10} more rows?`));
 
-    const sj = JSON.parse((await weirOk(['policy', 'simulate', policy, '--capture', capture, '--baseline', db, '--json'])).stdout) as { zones: Record<string, { blockedFlows: number; scanProbes?: number; scans?: number }>; summary: string };
+    const sj = JSON.parse((await weirOk(['policy', 'simulate', policy, '--capture', capture, '--baseline', db, '--json'])).stdout) as { zones: Record<string, { blockedFlows: number; scanProbes?: number; scans?: number }>; summary: string; counts: Record<string, number> };
     const zones = Object.values(sj.zones);
     assert.equal(zones.reduce((n, z) => n + z.blockedFlows, 0), flows, 'JSON zones add up to the flows the text states');
     assert.equal(zones.reduce((n, z) => n + (z.scanProbes ?? 0), 0), scanProbes);
     assert.equal(sj.summary.split('\n')[0], simHead);
+    assert.deepEqual(sj.counts, { flows, baselineFlows: sj.counts.baselineFlows, scans, scanProbes, rows });
 
     // The HTML report: its summary and its zone table state the same flows; its sections list the same rows.
     const page = readFileSync(html, 'utf8');

@@ -67,6 +67,9 @@ async function simulate(policy: Policy, files: string[], baseline: Baseline | nu
   return sim.result();
 }
 
+/** Rows the simulation table shows at most (as discover's tables). */
+const MAX_TABLE_ROWS = 5000;
+
 interface SimOpts extends IdentityOpts { capture: string[]; baseline?: string; version?: string; db?: string; json?: boolean; html?: string; from?: string; until?: string }
 interface ChangeOpts extends IdentityOpts { db: string; note?: string }
 
@@ -140,7 +143,12 @@ export function registerPolicy(program: Command): void {
       if (opts.json) process.stdout.write(`${toJson(r, { policy: file, captures: opts.capture, simulation_id: simulationId ?? null, baseline_version: baseline?.version ?? null })}\n`);
       else {
         process.stdout.write(`${plainSummary(r)}\n`);
-        if (r.blocked.length) process.stdout.write(`\n${renderColumns(TABLE_HEAD, tableRows(r))}\n`);
+        if (r.blocked.length) {
+          // Spoofed sources can make a row each: the table stops at a readable size and says what it left out.
+          const rows = tableRows(r);
+          process.stdout.write(`\n${renderColumns(TABLE_HEAD, rows.slice(0, MAX_TABLE_ROWS))}\n`);
+          if (rows.length > MAX_TABLE_ROWS) process.stdout.write(`… ${rows.length - MAX_TABLE_ROWS} more rows not shown (--json lists them all)\n`);
+        }
         if (simulationId) process.stdout.write(`\nrecorded as ${simulationId}\n`);
       }
     });
