@@ -1,6 +1,6 @@
 import type { Policy } from '../policy/model.js';
 import type { BlockedFlow, SimulationResult } from '../policy/simulate.js';
-import { breakCounts, breakLine, describeFlow, foldScans, REASON, type BreakCounts, type Row } from '../policy/report.js';
+import { breakCounts, breakLine, describeFlow, foldScans, whyRefused, type BreakCounts, type Row } from '../policy/report.js';
 import { severityOf, SEVERITY_RANK, type ViolationSeverity } from './violation-severity.js';
 
 /** Where the documented policy and the traffic that really runs disagree. */
@@ -63,8 +63,7 @@ export function driftSummary(d: Drift, nameOf: (ip: string) => string): string {
   if (rows.length) {
     lines.push('', 'NOT ALLOWED (most severe first)');
     for (const b of rows.slice(0, MAX_ROWS)) {
-      const carried = b.func === null && b.category !== null ? `, carrying ${b.category} requests` : '';
-      lines.push(`  ${severityOf(b).padEnd(8)}  ${describeFlow(b)} (${b.ports ? 'connection attempts on ports no group allows: a scan' : REASON[b.reason]}${carried}; zone ${b.zone}, ${b.mode})`);
+      lines.push(`  ${severityOf(b).padEnd(8)}  ${describeFlow(b)} (${whyRefused(b)}; zone ${b.zone}, ${b.mode})`);
     }
     more(rows.length, rows.length - MAX_ROWS === 1 ? 'row' : 'rows');
   }

@@ -2,7 +2,7 @@ import type { BlockReason } from './evaluate.js';
 import type { BlockedFlow, SimulationResult } from './simulate.js';
 import { scanNote, scansOf } from '../discover/counts.js';
 
-export const REASON: Record<BlockReason, string> = {
+const REASON: Record<BlockReason, string> = {
   no_rule: 'no context group allows this flow',
   outside_window: 'outside the time windows of its group',
   function_not_allowed: 'function not allowed',
@@ -81,6 +81,12 @@ function hoursOf(b: BlockedFlow): string {
   return spans.join(', ');
 }
 
+/** Why a row is refused, with what a flow refused whole carried (a rogue writer reads differently from a scan). */
+export function whyRefused(b: Row): string {
+  if (b.ports) return 'connection attempts on ports no group allows: a scan';
+  return `${REASON[b.reason]}${b.func === null && b.category !== null ? `, carrying ${b.category} requests` : ''}`;
+}
+
 /** A few sentences a plant manager can act on. */
 export function plainSummary(r: SimulationResult): string {
   const rows = foldScans(r.blocked);
@@ -89,7 +95,7 @@ export function plainSummary(r: SimulationResult): string {
   if (r.blocked.length === 0) return `Nothing would break: the policy allows every flow${span} (${r.packets.toLocaleString('en-US')} packets).`;
   const base = c.baselineFlows ? `, ${c.baselineFlows} of them learned as normal` : '';
   const lines = [`${breakLine(c, `would break${span}`)}${base}:`];
-  for (const b of rows.slice(0, 10)) lines.push(`  - ${describeFlow(b)} (${b.ports ? 'connection attempts on ports no group allows: a scan' : REASON[b.reason]}; zone ${b.zone}, ${b.mode})${b.baseline ? ' — part of the baseline' : ''}`);
+  for (const b of rows.slice(0, 10)) lines.push(`  - ${describeFlow(b)} (${whyRefused(b)}; zone ${b.zone}, ${b.mode})${b.baseline ? ' — part of the baseline' : ''}`);
   if (rows.length > 10) lines.push(`  … and ${rows.length - 10} more row${rows.length - 10 === 1 ? '' : 's'} (the table lists them all)`);
   return lines.join('\n');
 }
@@ -122,7 +128,7 @@ export function toHtml(r: SimulationResult, meta: { policy: string; captures: st
   const counts = breakCounts(r);
   const zoneRows = Object.entries(r.zones).map(([z, s]) => `<tr><td>${esc(z)}</td><td>${s.mode}</td><td>${s.flows}</td><td>${s.blockedFlows}</td><td>${s.scanProbes ?? 0}</td><td class="${s.baselineBlocked ? 'bad' : 'ok'}">${s.baselineBlocked}</td></tr>`).join('');
   const sections = [...byZone].map(([z, list]) => `<h2>Zone ${esc(z)}</h2><table><thead><tr>${TABLE_HEAD.slice(2).map((h) => `<th>${esc(h)}</th>`).join('')}<th>frames</th></tr></thead><tbody>${
-    list.map((b) => `<tr class="${b.baseline ? 'bad' : ''}"><td>${esc(b.clientName)} → ${esc(b.serverName)}</td><td>${esc(b.func !== null ? `${b.protocol} ${b.funcName}` : service(b))}</td><td>${esc(REASON[b.reason])}</td><td>${b.requests ? `${b.requests} requests` : `${b.packets} packets`}${b.period !== null ? `, every ${fmtPeriod(b.period)}` : ''}</td><td>${esc(hoursOf(b))}<br><small>${new Date(b.firstTs * 1000).toISOString()} – ${new Date(b.lastTs * 1000).toISOString()}</small></td><td>${b.baseline ? 'yes' : ''}</td><td>${b.frames.join(', ')}</td></tr>`).join('')
+    list.map((b) => `<tr class="${b.baseline ? 'bad' : ''}"><td>${esc(b.clientName)} → ${esc(b.serverName)}</td><td>${esc(b.func !== null ? `${b.protocol} ${b.funcName}` : service(b))}</td><td>${esc(whyRefused(b))}</td><td>${b.requests ? `${b.requests} requests` : `${b.packets} packets`}${b.period !== null ? `, every ${fmtPeriod(b.period)}` : ''}</td><td>${esc(hoursOf(b))}<br><small>${new Date(b.firstTs * 1000).toISOString()} – ${new Date(b.lastTs * 1000).toISOString()}</small></td><td>${b.baseline ? 'yes' : ''}</td><td>${b.frames.join(', ')}</td></tr>`).join('')
   }</tbody></table>`).join('');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Weir policy simulation</title><style>
 body{font:14px system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}

@@ -104,7 +104,7 @@ function renderInventory(snap: InventorySnapshot, results: FileResult[], stored:
   const msgs = results.reduce((n, r) => n + r.stats.messages, 0);
   const counts = inventoryCounts(snap);
   lines.push(`${frames} frames, ${msgs} protocol messages, ${inventoryLine(counts)}`
-    + (stored ? ` (as merged into the store, which now holds ${stored.assets} assets and ${stored.edges} edges)` : ''));
+    + (stored ? `; as merged into the store, which now holds ${stored.assets} assets and ${stored.edges} edges` : ''));
   lines.push('', 'ASSETS');
   lines.push(renderColumns(['address', 'mac', 'role', 'vendor / product', 'firmware', 'serves', 'uses', 'names'], snap.assets.slice(0, MAX_TABLE_ROWS).map(assetRow)));
   if (snap.assets.length > MAX_TABLE_ROWS) lines.push(`… ${snap.assets.length - MAX_TABLE_ROWS} more assets not shown (--json lists them all)`);
