@@ -51,9 +51,13 @@ async function countEverywhere(capture: string, o: { policy?: string } = {}): Pr
     assert.deepEqual([json.assets.length, json.edges.length, json.counts.assets, json.counts.edges, json.counts.rows, json.counts.scanProbes], [assets, edges, assets, edges, edgeRows, edgeScanProbes]);
 
     // Learn on the same traffic: the same assets (devices, not addresses) and edges.
-    const learned = (await weirOk(['learn', capture, '--db', db])).stdout;
+    const learnRun = await weirOk(['learn', capture, '--db', db]);
+    const learned = learnRun.stdout;
     assert.match(learned, new RegExp(`^baseline v1: ${assets} assets?( \\(\\d+ address(es)?\\))?, ${edges} edges?\\b`), learned);
-    if (edgeScanProbes) assert.match(learned, new RegExp(`${edges} edges in ${edgeRows} rows \\(${edgeScanProbes} of them`));
+    if (edgeScanProbes) {
+      assert.match(learned, new RegExp(`${edges} edges in ${edgeRows} rows \\(${edgeScanProbes} of them`));
+      assert.match(learnRun.stderr, new RegExp(`warning: this baseline holds \\d+ scans? \\(${edgeScanProbes} connection attempts\\) as normal traffic`));
+    }
 
     // A policy: given, or proposed from the first half (what the demo does).
     const policy = path.join(dir, 'policy.yaml');
