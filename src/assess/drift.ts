@@ -1,7 +1,7 @@
 import type { Policy } from '../policy/model.js';
 import type { BlockedFlow, SimulationResult } from '../policy/simulate.js';
-import { breakCounts, breakLine, describeFlow, foldScans, whyRefused, type BreakCounts, type Row } from '../policy/report.js';
-import { severityOf, SEVERITY_RANK, type ViolationSeverity } from './violation-severity.js';
+import { breakCounts, breakLine, describeFlow, orderedRows, whyRefused, type BreakCounts } from '../policy/report.js';
+import { SEVERITY_RANK, severityOf, type ViolationSeverity } from '../policy/refusal-severity.js';
 
 /** Where the documented policy and the traffic that really runs disagree. */
 export interface Drift {
@@ -17,13 +17,6 @@ export interface Drift {
   silentMembers: Array<{ zone: string; address: string }>;
 }
 
-/** Most severe first (engineering operations, writes, new flows, scans, refused reads), then the busiest. */
-function bySeverity<T extends BlockedFlow & { ports?: number[] }>(list: T[]): T[] {
-  // At one severity a scan's row comes after the flows that carried something.
-  const rank = (b: T): number => SEVERITY_RANK[severityOf(b)] * 2 + (b.ports ? 0 : 1);
-  return list.map((b) => ({ b, rank: rank(b) })).sort((x, y) => y.rank - x.rank || (y.b.requests + y.b.packets) - (x.b.requests + x.b.packets)).map((x) => x.b);
-}
-
 export function driftOf(policy: Policy, r: SimulationResult): Drift {
   const seen = new Set(r.hosts);
   const silent: Drift['silentMembers'] = [];
@@ -36,7 +29,7 @@ export function driftOf(policy: Policy, r: SimulationResult): Drift {
   }
   return {
     counts: breakCounts(r),
-    violations: bySeverity(r.blocked).map((b) => ({ ...b, severity: severityOf(b) })),
+    violations: r.blocked.map((b) => ({ ...b, severity: severityOf(b) })).sort((x, y) => SEVERITY_RANK[y.severity] - SEVERITY_RANK[x.severity]),
     unusedGroups: Object.entries(r.groupUse).filter(([, n]) => n === 0).map(([g]) => g),
     unzonedHosts: r.unzonedHosts,
     silentMembers: silent,
@@ -53,7 +46,7 @@ const plural = (n: number, one: string, many: string): string => `${n} ${n === 1
 
 /** Plain-language drift: the counts, then violations most severe first (each scan one row), each list cut with "… N more". */
 export function driftSummary(d: Drift, nameOf: (ip: string) => string): string {
-  const rows: Row[] = bySeverity(foldScans(d.violations));
+  const rows = orderedRows(d.violations);
   const c = { ...d.counts, rows: rows.length };
   const lines = [
     `${breakLine(c, c.flows === 1 ? 'runs that the policy does not allow' : 'run that the policy does not allow')}; ${plural(d.unusedGroups.length, 'context group was', 'context groups were')} never used; `

@@ -1,6 +1,7 @@
 import type { BlockReason } from './evaluate.js';
 import type { BlockedFlow, SimulationResult } from './simulate.js';
 import { scanNote, scansOf } from '../discover/counts.js';
+import { SEVERITY_RANK, severityOf } from './refusal-severity.js';
 
 const REASON: Record<BlockReason, string> = {
   no_rule: 'no context group allows this flow',
@@ -34,6 +35,16 @@ export function foldScans(blocked: BlockedFlow[]): Row[] {
     out.push({ ...b, ports: group.map((g) => g.port).sort((x, y) => x - y), packets, hours, firstTs, lastTs, baseline: group.some((g) => g.baseline), frames: group.slice(0, 5).flatMap((g) => g.frames).slice(0, 5) });
   }
   return out;
+}
+
+/**
+ * The rows people read, in one order everywhere: what breaks learned-normal traffic first, then the most severe
+ * (engineering operations, writes, new flows, scans, refused reads; at one severity a scan after the flows that
+ * carried something), then the busiest. A PLC stop never hides behind a scan.
+ */
+export function orderedRows(blocked: BlockedFlow[]): Row[] {
+  const rank = (b: Row): number => Number(b.baseline) * 100 + SEVERITY_RANK[severityOf(b)] * 2 + (b.ports ? 0 : 1);
+  return foldScans(blocked).map((b) => ({ b, rank: rank(b) })).sort((x, y) => y.rank - x.rank || (y.b.requests + y.b.packets) - (x.b.requests + x.b.packets)).map((x) => x.b);
 }
 
 /** The counts every output of a simulation states: flows (edges), of them learned normal, scans and their probes. */
@@ -89,7 +100,7 @@ export function whyRefused(b: Row): string {
 
 /** A few sentences a plant manager can act on. */
 export function plainSummary(r: SimulationResult): string {
-  const rows = foldScans(r.blocked);
+  const rows = orderedRows(r.blocked);
   const c = breakCounts(r, rows.length);
   const span = r.lastTs > r.firstTs ? ` over ${fmtSpan(r.lastTs - r.firstTs)} of recorded traffic` : '';
   if (r.blocked.length === 0) return `Nothing would break: the policy allows every flow${span} (${r.packets.toLocaleString('en-US')} packets).`;
@@ -107,7 +118,7 @@ function fmtSpan(s: number): string {
 export const TABLE_HEAD = ['zone', 'mode', 'client → server', 'what', 'reason', 'count', 'when (local)', 'baseline'];
 
 export function tableRows(r: SimulationResult): string[][] {
-  return foldScans(r.blocked).map((b) => [
+  return orderedRows(r.blocked).map((b) => [
     b.zone, b.mode, `${b.clientName} → ${b.serverName}`,
     b.func !== null ? `${b.protocol} ${b.funcName}` : service(b), b.ports ? 'no_rule (scan)' : b.reason,
     b.requests ? `${b.requests} req` : `${b.packets} pkt`, hoursOf(b), b.baseline ? 'yes' : '',
@@ -124,7 +135,7 @@ const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeA
 /** A self-contained HTML report for the change-control board (no scripts, no external assets). */
 export function toHtml(r: SimulationResult, meta: { policy: string; captures: string[]; simulationId?: string; generated: string }): string {
   const byZone = new Map<string, Row[]>();
-  for (const b of foldScans(r.blocked)) byZone.set(b.zone, [...(byZone.get(b.zone) ?? []), b]);
+  for (const b of orderedRows(r.blocked)) byZone.set(b.zone, [...(byZone.get(b.zone) ?? []), b]);
   const counts = breakCounts(r);
   const zoneRows = Object.entries(r.zones).map(([z, s]) => `<tr><td>${esc(z)}</td><td>${s.mode}</td><td>${s.flows}</td><td>${s.blockedFlows}</td><td>${s.scanProbes ?? 0}</td><td class="${s.baselineBlocked ? 'bad' : 'ok'}">${s.baselineBlocked}</td></tr>`).join('');
   const sections = [...byZone].map(([z, list]) => `<h2>Zone ${esc(z)}</h2><table><thead><tr>${TABLE_HEAD.slice(2).map((h) => `<th>${esc(h)}</th>`).join('')}<th>frames</th></tr></thead><tbody>${

@@ -153,7 +153,7 @@ test('a shared BACnet capture under a policy that allows nothing: every list say
   assert.deepEqual([c.edges, c.flows, c.rows], [91, 91, 91]);
 });
 
-test('drift puts the PLC stop first, folds the scan into one row, and exits 2', async () => {
+test('drift (and simulate) put the PLC stop first, fold the scan into one row; drift exits 2', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'weir-drift-'));
   try {
     const db = path.join(dir, 'weir.db');
@@ -168,6 +168,10 @@ test('drift puts the PLC stop first, folds the scan into one row, and exits 2', 
     assert.match(rows[1]!, /^ {2}high +10\.77\.0\.66 → plc-21 tcp\/502 .*carrying write requests/, 'a rogue writer ranks above its own scan');
     assert.match(rows[2]!, /^ {2}medium +10\.77\.0\.66 → plc-21 tcp 200 ports \(1\.\.200\)/);
     assert.equal(rows.length, 3);
+    // simulate lists its rows in the same order (after what breaks learned-normal traffic, here nothing).
+    const listed = (await weirOk(['policy', 'simulate', policy, '--capture', plant])).stdout.split('\n').filter((l) => l.startsWith('  - '));
+    assert.match(listed[0]!, /engineering-workstation-30 → SNAP7-SERVER s7comm plc_stop/);
+    assert.match(listed[2]!, /tcp 200 ports/);
     const j = JSON.parse((await weir(['policy', 'drift', policy, '--capture', plant, '--json'])).stdout) as { violations: Array<{ severity: string; funcName: string | null }> };
     assert.equal(j.violations[0]!.funcName, 'plc_stop');
     assert.equal(j.violations[0]!.severity, 'critical');

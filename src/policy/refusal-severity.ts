@@ -1,11 +1,11 @@
-import type { BlockedFlow } from '../policy/simulate.js';
+import type { BlockedFlow } from './simulate.js';
 
 export type ViolationSeverity = 'critical' | 'high' | 'medium' | 'low';
 
 export const SEVERITY_RANK: Record<ViolationSeverity, number> = { critical: 3, high: 2, medium: 1, low: 0 };
 
 /**
- * How much a violation of the policy matters to the process, from what the traffic did: an engineering operation
+ * How much a refused flow (a violation of the policy, in drift) matters to the process, from what the traffic did: an engineering operation
  * (program transfer, CPU stop/start, configuration) is critical; a write, a malformed or unknown request is high;
  * a conversation the policy has no place for, a scan, or a request Weir cannot classify is medium; a refused
  * read (or diagnostic, identity, session request) is low.
