@@ -1,10 +1,14 @@
 import type { Policy } from '../policy/model.js';
 import type { BlockedFlow, SimulationResult } from '../policy/simulate.js';
+import { breakCounts, breakLine, describeFlow, orderedRows, whyRefused, type BreakCounts } from '../policy/report.js';
+import { SEVERITY_RANK, severityOf, type ViolationSeverity } from '../policy/refusal-severity.js';
 
 /** Where the documented policy and the traffic that really runs disagree. */
 export interface Drift {
-  /** Traffic the policy does not allow that happens anyway. */
-  violations: BlockedFlow[];
+  /** Flows that break the policy, counted as a simulation counts them (scan probes are flows too, said as such). */
+  counts: BreakCounts;
+  /** Traffic the policy does not allow that happens anyway, most severe first. */
+  violations: Array<BlockedFlow & { severity: ViolationSeverity }>;
   /** Context groups no traffic used: stale rules, or a flow that stopped. */
   unusedGroups: string[];
   /** Hosts outside every zone that talk to zone members: undocumented devices. */
@@ -24,22 +28,44 @@ export function driftOf(policy: Policy, r: SimulationResult): Drift {
     }
   }
   return {
-    violations: r.blocked,
+    counts: breakCounts(r),
+    violations: r.blocked.map((b) => ({ ...b, severity: severityOf(b) })).sort((x, y) => SEVERITY_RANK[y.severity] - SEVERITY_RANK[x.severity]),
     unusedGroups: Object.entries(r.groupUse).filter(([, n]) => n === 0).map(([g]) => g),
     unzonedHosts: r.unzonedHosts,
     silentMembers: silent,
   };
 }
 
-/** Plain-language drift summary. */
+/** The traffic violates the documented policy: `weir policy drift` exits with DRIFT_VIOLATED then. */
+export const DRIFT_VIOLATED = 2;
+
+/** Rows a text listing shows at most; beyond, it says how many more there are. */
+const MAX_ROWS = 20;
+
+const plural = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`;
+
+/** Plain-language drift: the counts, then violations most severe first (each scan one row), each list cut with "… N more". */
 export function driftSummary(d: Drift, nameOf: (ip: string) => string): string {
-  const flows = new Set(d.violations.map((v) => `${v.client}>${v.server}:${v.port}`)).size;
+  const rows = orderedRows(d.violations);
+  const c = { ...d.counts, rows: rows.length };
   const lines = [
-    `${flows} flow(s) run that the policy does not allow; ${d.unusedGroups.length} context group(s) were never used; ${d.unzonedHosts.length} host(s) outside every zone talk to zone members; ${d.silentMembers.length} zone member(s) were silent.`,
+    `${breakLine(c, c.flows === 1 ? 'runs that the policy does not allow' : 'run that the policy does not allow')}; ${plural(d.unusedGroups.length, 'context group was', 'context groups were')} never used; `
+    + `${plural(d.unzonedHosts.length, 'host outside every zone talks', 'hosts outside every zone talk')} to zone members; ${plural(d.silentMembers.length, 'zone member was', 'zone members were')} silent.`,
   ];
-  for (const v of d.violations.slice(0, 20)) lines.push(`  not allowed: ${v.clientName} → ${v.serverName} ${v.func !== null ? `${v.protocol} ${v.funcName}` : `${v.transport}/${v.port}`} (${v.reason}, ${v.requests || v.packets}×)`);
-  for (const g of d.unusedGroups) lines.push(`  unused group: ${g}`);
-  for (const h of d.unzonedHosts) lines.push(`  no zone: ${nameOf(h)}`);
-  for (const m of d.silentMembers) lines.push(`  silent member of ${m.zone}: ${nameOf(m.address)}`);
+  const more = (n: number, what: string): void => { if (n > MAX_ROWS) lines.push(`  … ${n - MAX_ROWS} more ${what} (--json lists them all)`); };
+  if (rows.length) {
+    lines.push('', 'NOT ALLOWED (most severe first)');
+    for (const b of rows.slice(0, MAX_ROWS)) {
+      lines.push(`  ${severityOf(b).padEnd(8)}  ${describeFlow(b)} (${whyRefused(b)}; zone ${b.zone}, ${b.mode})`);
+    }
+    more(rows.length, rows.length - MAX_ROWS === 1 ? 'row' : 'rows');
+  }
+  const list = (items: string[], what: string): void => {
+    for (const s of items.slice(0, MAX_ROWS)) lines.push(`  ${s}`);
+    more(items.length, what);
+  };
+  if (d.unusedGroups.length) { lines.push('', 'UNUSED CONTEXT GROUPS'); list(d.unusedGroups, 'groups'); }
+  if (d.unzonedHosts.length) { lines.push('', 'HOSTS IN NO ZONE'); list(d.unzonedHosts.map(nameOf), 'hosts'); }
+  if (d.silentMembers.length) { lines.push('', 'SILENT ZONE MEMBERS'); list(d.silentMembers.map((m) => `${nameOf(m.address)} (zone ${m.zone})`), 'members'); }
   return lines.join('\n');
 }

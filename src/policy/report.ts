@@ -1,5 +1,7 @@
 import type { BlockReason } from './evaluate.js';
 import type { BlockedFlow, SimulationResult } from './simulate.js';
+import { scanNote, scansOf } from '../discover/counts.js';
+import { SEVERITY_RANK, severityOf } from './refusal-severity.js';
 
 const REASON: Record<BlockReason, string> = {
   no_rule: 'no context group allows this flow',
@@ -14,40 +16,56 @@ const REASON: Record<BlockReason, string> = {
 };
 
 /** A blocked flow for people: one entry, or many refused connection attempts of one pair folded into one row. */
-interface Row extends BlockedFlow {
+export interface Row extends BlockedFlow {
   /** Ports of a folded probe (a scan), lowest first. */
   ports?: number[];
 }
 
-/** Refused connection attempts from one client to one server on more than this many ports read as a scan. */
-const SCAN_PORTS = 3;
-
-/** Fold the many refused ports of a scan into one row per pair, so the real breakage stays readable. */
+/** Fold the probes of each scan into one row per pair (discover/counts defines both), so the real breakage stays readable. */
 export function foldScans(blocked: BlockedFlow[]): Row[] {
-  const probes = new Map<string, BlockedFlow[]>();
-  for (const b of blocked) {
-    if (b.reason !== 'no_rule' || b.baseline || b.packets > 3) continue;
-    const k = `${b.client}>${b.server}|${b.transport}`;
-    const list = probes.get(k);
-    if (list) list.push(b); else probes.set(k, [b]);
-  }
-  // Each member of a scan knows its group (a full port scan has 65,535 members: no list searches here).
-  const groupOf = new Map<BlockedFlow, BlockedFlow[]>();
-  for (const group of probes.values()) if (group.length > SCAN_PORTS) for (const g of group) groupOf.set(g, group);
+  const scanOf = scansOf(blocked.filter((b) => b.probe));
   const out: Row[] = [];
   for (const b of blocked) {
-    const group = groupOf.get(b);
+    const group = scanOf.get(b);
     if (group === undefined) { out.push(b); continue; }
     if (group[0] !== b) continue; // the group is written once, where its first member stands
     const hours = b.hours.map((_, h) => group.reduce((n, g) => n + g.hours[h]!, 0));
     let firstTs = Infinity, lastTs = -Infinity, packets = 0;
     for (const g of group) { firstTs = Math.min(firstTs, g.firstTs); lastTs = Math.max(lastTs, g.lastTs); packets += g.packets; }
-    out.push({ ...b, ports: group.map((g) => g.port).sort((x, y) => x - y), packets, hours, firstTs, lastTs, frames: group.slice(0, 5).flatMap((g) => g.frames).slice(0, 5) });
+    out.push({ ...b, ports: group.map((g) => g.port).sort((x, y) => x - y), packets, hours, firstTs, lastTs, baseline: group.some((g) => g.baseline), frames: group.slice(0, 5).flatMap((g) => g.frames).slice(0, 5) });
   }
   return out;
 }
 
-const service = (b: Row): string => (b.ports ? `${b.transport} ${b.ports.length} ports (${b.ports[0]}..${b.ports.at(-1)})` : `${b.transport}/${b.port}`);
+/**
+ * The rows people read, in one order everywhere: what breaks learned-normal traffic first, then the most severe
+ * (engineering operations, writes, new flows, scans, refused reads; at one severity a scan after the flows that
+ * carried something), then the busiest. A PLC stop never hides behind a scan.
+ */
+export function orderedRows(blocked: BlockedFlow[]): Row[] {
+  const rank = (b: Row): number => Number(b.baseline) * 100 + SEVERITY_RANK[severityOf(b)] * 2 + (b.ports ? 0 : 1);
+  return foldScans(blocked).map((b) => ({ b, rank: rank(b) })).sort((x, y) => y.rank - x.rank || (y.b.requests + y.b.packets) - (x.b.requests + x.b.packets)).map((x) => x.b);
+}
+
+/** The counts every output of a simulation states: flows (edges), of them learned normal, scans and their probes. */
+export interface BreakCounts { flows: number; baselineFlows: number; scans: number; scanProbes: number; rows: number }
+
+export function breakCounts(r: SimulationResult, rows = foldScans(r.blocked).length): BreakCounts {
+  const z = Object.values(r.zones);
+  const sum = (f: (x: (typeof z)[number]) => number | undefined): number => z.reduce((n, x) => n + (f(x) ?? 0), 0);
+  return { flows: sum((x) => x.blockedFlows), baselineFlows: sum((x) => x.baselineBlocked), scans: sum((x) => x.scans), scanProbes: sum((x) => x.scanProbes), rows };
+}
+
+/** "202 flows …(200 of them are connection attempts of 1 scan, folded into 1 row; 3 rows …)" */
+export function breakLine(c: BreakCounts, verb: string): string {
+  const notes = [scanNote(c)];
+  // A flow refused for several functions or reasons has a row for each: say so, or the list looks longer than the count.
+  if (c.rows !== c.flows - c.scanProbes + c.scans) notes.push(`${c.rows} rows: one per flow, reason and function`);
+  const n = notes.filter(Boolean);
+  return `${c.flows} flow${c.flows === 1 ? '' : 's'} ${verb}${n.length ? ` (${n.join('; ')})` : ''}`;
+}
+
+export const service = (b: Row): string => (b.ports ? `${b.transport} ${b.ports.length} ports (${b.ports[0]}..${b.ports.at(-1)})` : b.transport === 'ip' ? 'ip' : `${b.transport}/${b.port}`);
 
 /** "HMI-2 → PLC-7 modbus read_holding_registers every 1 s" */
 export function describeFlow(b: Row): string {
@@ -74,17 +92,22 @@ function hoursOf(b: BlockedFlow): string {
   return spans.join(', ');
 }
 
+/** Why a row is refused, with what a flow refused whole carried (a rogue writer reads differently from a scan). */
+export function whyRefused(b: Row): string {
+  if (b.ports) return 'connection attempts on ports no group allows: a scan';
+  return `${REASON[b.reason]}${b.func === null && b.category !== null ? `, carrying ${b.category} requests` : ''}`;
+}
+
 /** A few sentences a plant manager can act on. */
 export function plainSummary(r: SimulationResult): string {
-  const rows = foldScans(r.blocked);
-  // A scan counts as one flow: the plant manager needs the breakage, not the probe count.
-  const flows = new Set(rows.map((b) => `${b.client}>${b.server}:${b.ports ? 'scan' : b.port}`));
-  const base = r.blocked.filter((b) => b.baseline);
+  const rows = orderedRows(r.blocked);
+  const c = breakCounts(r, rows.length);
   const span = r.lastTs > r.firstTs ? ` over ${fmtSpan(r.lastTs - r.firstTs)} of recorded traffic` : '';
   if (r.blocked.length === 0) return `Nothing would break: the policy allows every flow${span} (${r.packets.toLocaleString('en-US')} packets).`;
-  const lines = [`${flows.size} flow${flows.size === 1 ? '' : 's'} would break${span}${base.length ? `, ${new Set(base.map((b) => `${b.client}>${b.server}:${b.port}`)).size} of them learned as normal` : ''}:`];
-  for (const b of rows.slice(0, 10)) lines.push(`  - ${describeFlow(b)} (${b.ports ? 'connection attempts on ports no group allows: a scan' : REASON[b.reason]}; zone ${b.zone}, ${b.mode})${b.baseline ? ' — part of the baseline' : ''}`);
-  if (rows.length > 10) lines.push(`  … and ${rows.length - 10} more`);
+  const base = c.baselineFlows ? `, ${c.baselineFlows} of them learned as normal` : '';
+  const lines = [`${breakLine(c, `would break${span}`)}${base}:`];
+  for (const b of rows.slice(0, 10)) lines.push(`  - ${describeFlow(b)} (${whyRefused(b)}; zone ${b.zone}, ${b.mode})${b.baseline ? ' — part of the baseline' : ''}`);
+  if (rows.length > 10) lines.push(`  … and ${rows.length - 10} more row${rows.length - 10 === 1 ? '' : 's'} (the table lists them all)`);
   return lines.join('\n');
 }
 
@@ -95,7 +118,7 @@ function fmtSpan(s: number): string {
 export const TABLE_HEAD = ['zone', 'mode', 'client → server', 'what', 'reason', 'count', 'when (local)', 'baseline'];
 
 export function tableRows(r: SimulationResult): string[][] {
-  return foldScans(r.blocked).map((b) => [
+  return orderedRows(r.blocked).map((b) => [
     b.zone, b.mode, `${b.clientName} → ${b.serverName}`,
     b.func !== null ? `${b.protocol} ${b.funcName}` : service(b), b.ports ? 'no_rule (scan)' : b.reason,
     b.requests ? `${b.requests} req` : `${b.packets} pkt`, hoursOf(b), b.baseline ? 'yes' : '',
@@ -104,7 +127,7 @@ export function tableRows(r: SimulationResult): string[][] {
 
 /** Machine-readable result, with the summary the humans read. */
 export function toJson(r: SimulationResult, meta: Record<string, unknown>): string {
-  return JSON.stringify({ ...meta, summary: plainSummary(r), ...r }, null, 1);
+  return JSON.stringify({ ...meta, summary: plainSummary(r), counts: breakCounts(r), ...r }, null, 1);
 }
 
 const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -112,10 +135,11 @@ const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeA
 /** A self-contained HTML report for the change-control board (no scripts, no external assets). */
 export function toHtml(r: SimulationResult, meta: { policy: string; captures: string[]; simulationId?: string; generated: string }): string {
   const byZone = new Map<string, Row[]>();
-  for (const b of foldScans(r.blocked)) byZone.set(b.zone, [...(byZone.get(b.zone) ?? []), b]);
-  const zoneRows = Object.entries(r.zones).map(([z, s]) => `<tr><td>${esc(z)}</td><td>${s.mode}</td><td>${s.flows}</td><td>${s.blockedFlows}</td><td class="${s.baselineBlocked ? 'bad' : 'ok'}">${s.baselineBlocked}</td></tr>`).join('');
+  for (const b of orderedRows(r.blocked)) byZone.set(b.zone, [...(byZone.get(b.zone) ?? []), b]);
+  const counts = breakCounts(r);
+  const zoneRows = Object.entries(r.zones).map(([z, s]) => `<tr><td>${esc(z)}</td><td>${s.mode}</td><td>${s.flows}</td><td>${s.blockedFlows}</td><td>${s.scanProbes ?? 0}</td><td class="${s.baselineBlocked ? 'bad' : 'ok'}">${s.baselineBlocked}</td></tr>`).join('');
   const sections = [...byZone].map(([z, list]) => `<h2>Zone ${esc(z)}</h2><table><thead><tr>${TABLE_HEAD.slice(2).map((h) => `<th>${esc(h)}</th>`).join('')}<th>frames</th></tr></thead><tbody>${
-    list.map((b) => `<tr class="${b.baseline ? 'bad' : ''}"><td>${esc(b.clientName)} → ${esc(b.serverName)}</td><td>${esc(b.func !== null ? `${b.protocol} ${b.funcName}` : service(b))}</td><td>${esc(REASON[b.reason])}</td><td>${b.requests ? `${b.requests} requests` : `${b.packets} packets`}${b.period !== null ? `, every ${fmtPeriod(b.period)}` : ''}</td><td>${esc(hoursOf(b))}<br><small>${new Date(b.firstTs * 1000).toISOString()} – ${new Date(b.lastTs * 1000).toISOString()}</small></td><td>${b.baseline ? 'yes' : ''}</td><td>${b.frames.join(', ')}</td></tr>`).join('')
+    list.map((b) => `<tr class="${b.baseline ? 'bad' : ''}"><td>${esc(b.clientName)} → ${esc(b.serverName)}</td><td>${esc(b.func !== null ? `${b.protocol} ${b.funcName}` : service(b))}</td><td>${esc(whyRefused(b))}</td><td>${b.requests ? `${b.requests} requests` : `${b.packets} packets`}${b.period !== null ? `, every ${fmtPeriod(b.period)}` : ''}</td><td>${esc(hoursOf(b))}<br><small>${new Date(b.firstTs * 1000).toISOString()} – ${new Date(b.lastTs * 1000).toISOString()}</small></td><td>${b.baseline ? 'yes' : ''}</td><td>${b.frames.join(', ')}</td></tr>`).join('')
   }</tbody></table>`).join('');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Weir policy simulation</title><style>
 body{font:14px system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
@@ -123,7 +147,7 @@ th{background:#f3f3f3}.bad{background:#fde8e8}.ok{background:#e8f6e8}pre{backgro
 <h1>Policy simulation</h1><p>Policy <code>${esc(meta.policy)}</code> replayed on ${meta.captures.map((c) => `<code>${esc(c)}</code>`).join(', ')}${meta.simulationId ? `; simulation <code>${esc(meta.simulationId)}</code>` : ''}. Generated ${esc(meta.generated)}.</p>
 <p>${r.packets.toLocaleString('en-US')} packets, ${r.messages.toLocaleString('en-US')} protocol messages, ${new Date(r.firstTs * 1000).toISOString()} – ${new Date(r.lastTs * 1000).toISOString()}.</p>
 <h2>Summary</h2><pre>${esc(plainSummary(r))}</pre>
-<h2>Zones</h2><table><thead><tr><th>zone</th><th>mode</th><th>flows</th><th>flows that would break</th><th>of them baseline</th></tr></thead><tbody>${zoneRows}</tbody></table>
+<h2>Zones</h2><table><thead><tr><th>zone</th><th>mode</th><th>flows</th><th>flows that would break</th><th>of them scan probes (one row per scan)</th><th>of them baseline</th></tr></thead><tbody>${zoneRows}${Object.keys(r.zones).length > 1 ? `<tr><th>all zones</th><th></th><th>${Object.values(r.zones).reduce((n, z) => n + z.flows, 0)}</th><th>${counts.flows}</th><th>${counts.scanProbes}</th><th>${counts.baselineFlows}</th></tr>` : ''}</tbody></table>
 ${sections || '<p>No flow would be blocked.</p>'}
 <h2>Context groups never used in this traffic</h2><p>${Object.entries(r.groupUse).filter(([, n]) => n === 0).map(([g]) => `<code>${esc(g)}</code>`).join(', ') || 'none'}</p>
 </body></html>

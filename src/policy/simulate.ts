@@ -7,8 +7,15 @@ import { PollTimer } from '../discover/polling.js';
 import { flowVerdict, messageVerdict, type BlockReason, type CompiledPolicy, type FlowRules } from './evaluate.js';
 import type { ZoneMode } from './model.js';
 import { LocalClock } from './windows.js';
+import { isProbe, scanCounts, scansOf } from '../discover/counts.js';
+import { functionCategory } from '../dissect/registry.js';
+import type { FunctionCategory } from '../dissect/protocol.js';
 
 const SAMPLE_FRAMES = 5;
+
+/** Request kinds by consequence for the process, least first. */
+const WEIGHT: Record<FunctionCategory, number> = { read: 0, identity: 0, session: 0, diagnostic: 1, unknown: 2, write: 3, config: 4, control: 5, program: 6 };
+const heavier = (a: FunctionCategory | null, b: FunctionCategory): FunctionCategory => (a === null || WEIGHT[b] > WEIGHT[a] ? b : a);
 
 /** Traffic of one flow that the policy would refuse, for one reason (and one function, for refused requests). */
 export interface BlockedFlow {
@@ -26,6 +33,13 @@ export interface BlockedFlow {
   func: number | null;
   funcName: string | null;
   write: boolean;
+  /**
+   * What the refused request does to the device (engineering operations are 'program', 'control', 'config'); for a
+   * flow refused whole, the most consequential request it carried (null: none).
+   */
+  category: FunctionCategory | null;
+  /** A refused connection attempt that carried nothing (see discover/counts): scans fold these into one row. */
+  probe: boolean;
   /** Packets of the flow that would be dropped (flow refusals) and requests refused. */
   packets: number;
   requests: number;
@@ -51,19 +65,34 @@ export interface SimulationResult {
   /** Addresses seen in any flow, and those outside every zone that talked to a zone. */
   hosts: string[];
   unzonedHosts: string[];
-  /** Flows by the zone deciding them: seen and refused. */
-  zones: Record<string, { mode: ZoneMode; flows: number; blockedFlows: number; baselineBlocked: number }>;
+  /**
+   * Flows by the zone deciding them: seen, refused (a flow is one edge: client, server, transport, server port;
+   * it counts once however many of its requests are refused), of those learned as normal, and of those the probes
+   * of scans (see discover/counts), which reports show as one row per scan.
+   */
+  zones: Record<string, ZoneCounts>;
+}
+
+export interface ZoneCounts {
+  mode: ZoneMode; flows: number; blockedFlows: number; baselineBlocked: number;
+  /** Absent in simulations recorded before scans were counted. */
+  scans?: number; scanProbes?: number;
 }
 
 interface FlowState {
   addr: EdgeAddress;
   rules: FlowRules;
+  /** Protocol messages the flow carried (a flow with none may be a probe). */
+  messages: number;
+  /** For a flow refused whole: the most consequential kind of request it carried (a rogue writer is not a scan). */
+  carried: FunctionCategory | null;
   /** Refusal of the whole flow, per key reason (kept while the verdict holds). */
   seen: boolean;
 }
 
 interface Acc {
   b: BlockedFlow;
+  f: FlowState;
   poll: PollTimer;
 }
 
@@ -93,7 +122,7 @@ export class Simulator {
       // A host outside every zone talking to a zone member: the documentation is missing a device.
       if (rules.zone !== null && rules.clientZone === null) this.unzoned.add(addr.client);
       if (rules.zone !== null && rules.serverZone === null) this.unzoned.add(addr.server);
-      return { addr, rules, seen: false };
+      return { addr, rules, seen: false, messages: 0, carried: null };
     });
     this.clock = new LocalClock(policy.policy.timezone);
     this.baselineFns = baseline ? new Map(Object.values(baseline.edges).map((e) => [e.id, new Set(e.functions)])) : null;
@@ -121,7 +150,11 @@ export class Simulator {
   onMessage(m: Message): void {
     this.messages++;
     const f = this.current;
-    if (f === undefined || m.transport === 'l2' || !this.toServer) return;
+    if (f === undefined || m.transport === 'l2') return;
+    f.messages++;
+    // Either way: where both ends use one port, the map may have the requester as the server.
+    if (f.carried !== 'program' && m.role === 'request' && this.acc.has(`${f.addr.id}|no_rule`)) f.carried = heavier(f.carried, functionCategory(m));
+    if (!this.toServer) return;
     const r = f.rules;
     if (r.open || r.zone === null || r.groups.length === 0) return;
     const v = messageVerdict(r, m);
@@ -147,9 +180,10 @@ export class Simulator {
           zone: zone.name, mode: zone.mode, client: a.client, server: a.server, clientName: this.policy.nameOf(a.client), serverName: this.policy.nameOf(a.server),
           transport: a.transport, port: a.port, protocol: m?.protocol ?? '', reason, func: m?.func ?? null,
           funcName: m === null ? null : functionLabel(m.protocol, m.func) ?? (m.funcName || String(m.func)), write,
+          category: m === null ? null : functionCategory(m), probe: false,
           packets: 0, requests: 0, firstTs: ts, lastTs: ts, hours: new Array<number>(24).fill(0), period: null, baseline: inBaseline, frames: [],
         },
-        poll: new PollTimer(),
+        poll: new PollTimer(), f,
       };
       this.acc.set(key, x);
     }
@@ -161,24 +195,29 @@ export class Simulator {
   }
 
   result(): SimulationResult {
-    const blocked = [...this.acc.values()].map(({ b, poll }) => {
+    const blocked = [...this.acc.values()].map(({ b, f, poll }) => {
       const p = poll.period();
       b.period = p !== null && p.iqr <= p.median ? p.median : null;
+      b.probe = b.func === null && b.reason === 'no_rule' && isProbe(b.transport, b.packets, f.messages > 0);
+      if (b.func === null && b.reason === 'no_rule') { b.category = f.carried; b.write ||= f.carried === 'write'; }
       return b;
     }).sort((a, b) => Number(b.baseline) - Number(a.baseline) || a.zone.localeCompare(b.zone) || (b.packets + b.requests) - (a.packets + a.requests));
     const zones: SimulationResult['zones'] = {};
-    for (const z of this.policy.policy.zones) zones[z.name] = { mode: z.mode, flows: 0, blockedFlows: 0, baselineBlocked: 0 };
+    for (const z of this.policy.policy.zones) zones[z.name] = { mode: z.mode, flows: 0, blockedFlows: 0, baselineBlocked: 0, scans: 0, scanProbes: 0 };
     for (const f of this.edges.values()) if (f.seen && f.rules.zone !== null && !f.rules.open) zones[f.rules.zone.name]!.flows++;
+    // A refused flow counts once per zone, however many of its requests were refused, for whatever reasons.
     const blockedIds = new Map<string, boolean>();
-    for (const [key, { b }] of this.acc) {
-      const id = key.split('|')[0]!;
-      blockedIds.set(`${b.zone}|${id}`, (blockedIds.get(`${b.zone}|${id}`) ?? false) || b.baseline);
+    for (const { b, f } of this.acc.values()) {
+      const k = `${b.zone}|${f.addr.id}`;
+      blockedIds.set(k, (blockedIds.get(k) ?? false) || b.baseline);
     }
     for (const [k, base] of blockedIds) {
       const z = zones[k.split('|')[0]!]!;
       z.blockedFlows++;
       if (base) z.baselineBlocked++;
     }
+    const scanOf = scansOf(blocked.filter((b) => b.probe));
+    for (const z of new Set(blocked.map((b) => b.zone))) Object.assign(zones[z]!, scanCounts(new Map([...scanOf].filter(([b]) => b.zone === z))));
     return {
       packets: this.packets, messages: this.messages, firstTs: Number.isFinite(this.firstTs) ? this.firstTs : 0, lastTs: Number.isFinite(this.lastTs) ? this.lastTs : 0,
       blocked, hosts: [...this.hosts].sort(), unzonedHosts: [...this.unzoned].sort(), groupUse: Object.fromEntries(this.policy.groups.map((g) => [g.g.name, this.groupUse.get(g.g.name) ?? 0])), zones,

@@ -11,6 +11,7 @@ import { activePolicy, approveProposal, ChangeRefused, rejectProposal } from '..
 import { learnDetection, muteDetection, NotFound, setDetectionStatus } from '../respond/detection-actions.js';
 import { CAN } from '../respond/roles.js';
 import { CompiledPolicy } from '../policy/evaluate.js';
+import type { ZoneCounts } from '../policy/simulate.js';
 import { requireRole } from './access.js';
 import { enforcementView } from './enforcement-view.js';
 import { registerUserRoutes } from './user-routes.js';
@@ -138,7 +139,8 @@ export async function registerRoutes(app: FastifyInstance, db: Db, opts: { state
     const a = activePolicy(db);
     return a === null ? { active: null } : { active: { sha: a.sha, source: a.source, text: a.text, zones: a.policy.zones, conduits: a.policy.conduits, groups: a.policy.groups.length } };
   });
-  app.get('/api/simulations', async () => ({ items: listSimulations(db, 100) }));
+  // Counted as `weir policy simulate` counts: blocked flows are edges, and of them the probes of scans.
+  app.get('/api/simulations', async () => ({ items: listSimulations(db, 100).map(withScanCounts) }));
   app.get('/api/simulations/:id', { schema: { params: params({ id }) } }, async (req) => {
     const doc = simulationDoc(db, (req.params as { id: string }).id);
     if (doc === null) throw new NotFound('no such simulation');
@@ -165,4 +167,10 @@ export async function registerRoutes(app: FastifyInstance, db: Db, opts: { state
   });
 
   registerUserRoutes(app, db);
+}
+
+/** The scans and scan probes of a recorded simulation, summed over its zones (absent in older records: 0). */
+function withScanCounts(item: Record<string, unknown>): Record<string, unknown> {
+  const zones = Object.values((item.zones ?? {}) as Record<string, ZoneCounts>);
+  return { ...item, scans: zones.reduce((n, z) => n + (z.scans ?? 0), 0), scanProbes: zones.reduce((n, z) => n + (z.scanProbes ?? 0), 0) };
 }

@@ -47,8 +47,10 @@ test('weir policy: learn, propose, validate, simulate (table, JSON, HTML, record
     assert.ok(det.length > 0);
     assert.equal(det.find((d) => d.type === 'cpu_stop')?.zone, 'control', 'the stopped PLC sits in the control zone');
 
-    const drift = await weir('policy', 'drift', policyFile, '--capture', plant);
-    assert.match(drift.stdout, /flow\(s\) run that the policy does not allow/);
+    // Traffic that breaks the policy fails the check (exit 2), like diff.
+    const drift = await weir('policy', 'drift', policyFile, '--capture', plant).then(() => assert.fail('drift exits 2 on violations'), (e: { code: number; stdout: string }) => e);
+    assert.equal(drift.code, 2);
+    assert.match(drift.stdout, /flows run that the policy does not allow/);
 
     // Pointed at a key that is not there, verification says it cannot verify (and creates no key).
     await assert.rejects(weir('policy', 'audit', '--db', db, '--audit-key', path.join(dir, 'elsewhere.key')), (e: { code: number; stderr: string }) => e.code === 3 && /cannot be verified: the audit key .*elsewhere\.key is missing/.test(e.stderr));

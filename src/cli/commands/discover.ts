@@ -9,6 +9,7 @@ import { addTraffic } from '../../store/traffic-store.js';
 import { trafficFor } from '../../respond/zones.js';
 import { runCaptures, warnCaptureErrors, type FileResult } from '../run-capture.js';
 import { addCounts } from '../../capture/counts.js';
+import { edgeIsProbe, inventoryCounts, inventoryLine, scansOf } from '../../discover/counts.js';
 
 export function registerDiscover(program: Command): void {
   program
@@ -69,7 +70,7 @@ async function writeJson(snap: InventorySnapshot, results: FileResult[]): Promis
     }
     await put(`\n]${last ? '' : ',\n'}`);
   };
-  await put('{\n');
+  await put(`{\n"counts": ${JSON.stringify(inventoryCounts(snap))},\n`);
   await list('assets', snap.assets, false);
   await list('edges', snap.edges, false);
   await list('captures', results.map(captureJson), true);
@@ -101,27 +102,23 @@ function renderInventory(snap: InventorySnapshot, results: FileResult[], stored:
   const lines: string[] = [];
   const frames = results.reduce((n, r) => n + r.summary.frames, 0);
   const msgs = results.reduce((n, r) => n + r.stats.messages, 0);
-  lines.push(`${frames} frames, ${msgs} protocol messages, ${snap.assets.length} assets, ${snap.edges.length} edges`
-    + (stored ? ` (as merged into the store, which now holds ${stored.assets} assets and ${stored.edges} edges)` : ''));
+  const counts = inventoryCounts(snap);
+  lines.push(`${frames} frames, ${msgs} protocol messages, ${inventoryLine(counts)}`
+    + (stored ? `; as merged into the store, which now holds ${stored.assets} assets and ${stored.edges} edges` : ''));
   lines.push('', 'ASSETS');
   lines.push(renderColumns(['address', 'mac', 'role', 'vendor / product', 'firmware', 'serves', 'uses', 'names'], snap.assets.slice(0, MAX_TABLE_ROWS).map(assetRow)));
   if (snap.assets.length > MAX_TABLE_ROWS) lines.push(`… ${snap.assets.length - MAX_TABLE_ROWS} more assets not shown (--json lists them all)`);
   lines.push('', 'EDGES (client → server)');
+  // The probes of a scan fold into one row per pair (the same definition every other count uses).
+  const scanOf = scansOf(snap.edges.filter(edgeIsProbe));
   const et: string[][] = [];
-  // Connection attempts that never carried data (closed ports, scans) fold into one row per pair.
-  const attempts = new Map<string, Edge[]>();
   for (const e of snap.edges) {
-    if (e.transport === 'tcp' && e.packets <= 3 && e.functions.length === 0 && e.protocols.length === 0) {
-      const k = `${e.client}>${e.server}`;
-      const list = attempts.get(k);
-      if (list) list.push(e); else attempts.set(k, [e]);
-    } else et.push(edgeRow(e));
-  }
-  for (const list of attempts.values()) {
-    if (list.length === 1) { et.push(edgeRow(list[0]!)); continue; }
-    const ports = list.map((e) => e.port).sort((a, b) => a - b);
-    const last = Math.max(...list.map((e) => e.lastSeen));
-    et.push([list[0]!.client, list[0]!.server, `${list.length} ports tried`, `tcp/${ports[0]}..${ports.at(-1)}`, String(list.reduce((n, e) => n + e.packets, 0)), 'connection attempts only', '', new Date(last * 1000).toISOString().replace('T', ' ').slice(0, 19)]);
+    const scan = scanOf.get(e);
+    if (scan === undefined) { et.push(edgeRow(e)); continue; }
+    if (scan[0] !== e) continue;
+    const ports = scan.map((x) => x.port).sort((a, b) => a - b);
+    const last = scan.reduce((t, x) => Math.max(t, x.lastSeen), -Infinity);
+    et.push([e.client, e.server, `${scan.length} ports tried`, `${e.transport}/${ports[0]}..${ports.at(-1)}`, String(scan.reduce((n, x) => n + x.packets, 0)), 'connection attempts only (a scan)', '', new Date(last * 1000).toISOString().replace('T', ' ').slice(0, 19)]);
   }
   lines.push(renderColumns(['client', 'server', 'protocol', 'port', 'packets', 'functions', 'poll', 'last seen'], et.slice(0, MAX_TABLE_ROWS)));
   if (et.length > MAX_TABLE_ROWS) lines.push(`… ${et.length - MAX_TABLE_ROWS} more edge rows not shown (--json lists them all)`);

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { Inventory } from '../../discover/inventory.js';
 import { ValueRanges } from '../../discover/values.js';
 import { baselineFrom } from '../../discover/baseline.js';
+import { inventoryCounts, inventoryLine } from '../../discover/counts.js';
 import { openStore } from '../../store/db.js';
 import { openExistingStore, STORE_HINT } from '../identity.js';
 import { nextBaselineVersion, saveBaseline } from '../../store/baseline-store.js';
@@ -35,8 +36,14 @@ export function registerLearn(program: Command): void {
         saveBaseline(db, b);
         warnCaptureErrors(results);
         const polled = Object.values(b.edges).filter((e) => e.pollInterval !== null).length;
-        process.stdout.write(`baseline v${version}: ${b.assets.length} assets, ${Object.keys(b.edges).length} edges (${polled} polled), `
+        // Counted as discover counts them: assets are devices (the baseline keeps every address of each), edges
+        // include the probes of scans, said as such.
+        const when = until === Infinity ? '' : ` (traffic before ${new Date(until * 1000).toISOString()})`;
+        const counts = inventoryCounts(snap);
+        process.stdout.write(`baseline v${version}${when}: ${inventoryLine(counts)}; ${polled} polled, `
           + `${Object.values(b.edges).reduce((n, e) => n + Object.keys(e.values).length, 0)} value ranges, from ${new Date(b.from * 1000).toISOString()} to ${new Date(b.to * 1000).toISOString()}\n`);
+        // A scan learned as normal would make the next one look normal too: say so where it cannot be missed.
+        if (counts.scans) process.stderr.write(`warning: this baseline holds ${counts.scans} scan${counts.scans === 1 ? '' : 's'} (${counts.scanProbes} connection attempts) as normal traffic; if that was not normal, learn from traffic without ${counts.scans === 1 ? 'it' : 'them'} (--until)\n`);
       } finally {
         db.close();
       }

@@ -15,7 +15,7 @@ import { Simulator, type SimulationResult } from '../../policy/simulate.js';
 import { proposePolicy } from '../../policy/propose.js';
 import { policyToYaml } from '../../policy/write.js';
 import { plainSummary, TABLE_HEAD, tableRows, toHtml, toJson } from '../../policy/report.js';
-import { driftOf, driftSummary } from '../../assess/drift.js';
+import { DRIFT_VIOLATED, driftOf, driftSummary } from '../../assess/drift.js';
 import { applyProposal, approveProposal, promoteZone, recordSimulation, rejectProposal, submitPolicy } from '../../respond/change-control.js';
 import { runCaptures, warnCaptureErrors } from '../run-capture.js';
 import { CAN } from '../../respond/roles.js';
@@ -66,6 +66,9 @@ async function simulate(policy: Policy, files: string[], baseline: Baseline | nu
   warnCaptureErrors(results);
   return sim.result();
 }
+
+/** Rows the simulation table shows at most (as discover's tables). */
+const MAX_TABLE_ROWS = 5000;
 
 interface SimOpts extends IdentityOpts { capture: string[]; baseline?: string; version?: string; db?: string; json?: boolean; html?: string; from?: string; until?: string }
 interface ChangeOpts extends IdentityOpts { db: string; note?: string }
@@ -140,13 +143,18 @@ export function registerPolicy(program: Command): void {
       if (opts.json) process.stdout.write(`${toJson(r, { policy: file, captures: opts.capture, simulation_id: simulationId ?? null, baseline_version: baseline?.version ?? null })}\n`);
       else {
         process.stdout.write(`${plainSummary(r)}\n`);
-        if (r.blocked.length) process.stdout.write(`\n${renderColumns(TABLE_HEAD, tableRows(r))}\n`);
+        if (r.blocked.length) {
+          // Spoofed sources can make a row each: the table stops at a readable size and says what it left out.
+          const rows = tableRows(r);
+          process.stdout.write(`\n${renderColumns(TABLE_HEAD, rows.slice(0, MAX_TABLE_ROWS))}\n`);
+          if (rows.length > MAX_TABLE_ROWS) process.stdout.write(`… ${rows.length - MAX_TABLE_ROWS} more rows not shown (--json lists them all)\n`);
+        }
         if (simulationId) process.stdout.write(`\nrecorded as ${simulationId}\n`);
       }
     });
 
   policy.command('drift')
-    .description('compare the documented policy with observed traffic')
+    .description(`compare the documented policy with observed traffic; exits ${DRIFT_VIOLATED} when the traffic violates the policy (1 on errors)`)
     .argument('<policy>', 'policy YAML file')
     .requiredOption('--capture <files...>', 'capture files of current traffic')
     .option('--json', 'print JSON')
@@ -156,6 +164,9 @@ export function registerPolicy(program: Command): void {
       const d = driftOf(p, r);
       const compiled = new CompiledPolicy(p);
       process.stdout.write(opts.json ? `${JSON.stringify(d, null, 1)}\n` : `${driftSummary(d, (ip) => compiled.nameOf(ip))}\n`);
+      // A check a script can gate on, like diff: 0 the traffic keeps to the policy, 2 it does not; an unreadable
+      // capture (1, set while reading) stays the answer, since the comparison is then incomplete.
+      if (d.violations.length > 0 && !process.exitCode) process.exitCode = DRIFT_VIOLATED;
     });
 
   withIdentity(policy.command('submit'))
