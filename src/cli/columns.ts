@@ -83,6 +83,11 @@ function longestWord(text: string): number {
 }
 
 /** A cell as lines of at most `width`: broken after a space or comma where it can, inside a word where it must. */
+/** A sentence wrapped at spaces to the terminal's width (as is when the output is not a terminal). */
+export function fitLine(text: string, width: number | null = terminalWidth()): string {
+  return width === null ? text : wrap(text, width).join('\n');
+}
+
 function wrap(text: string, width: number): string[] {
   const out: string[] = [];
   let rest = text;

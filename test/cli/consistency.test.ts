@@ -157,7 +157,7 @@ test('drift (and simulate) put the PLC stop first, fold the scan into one row; d
   const dir = mkdtempSync(path.join(tmpdir(), 'weir-drift-'));
   try {
     const db = path.join(dir, 'weir.db');
-    await weirOk(['learn', plant, '--db', db, '--until', '50%']);
+    await weirOk(['learn', plant, '--db', db, '--until', '50%', '--create']);
     const policy = path.join(dir, 'policy.yaml');
     await weirOk(['discover', plant, '--db', db]);
     await weirOk(['policy', 'propose', '--baseline', db, '--out', policy]);

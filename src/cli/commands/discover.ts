@@ -4,7 +4,7 @@ import type { Asset, Edge, InventorySnapshot } from '../../discover/model.js';
 import { openStore } from '../../store/db.js';
 import { mergeInventory, storedInventoryOf, type CaptureRecord } from '../../store/inventory-store.js';
 import { countRows } from '../../store/read-store.js';
-import { renderColumns } from '../columns.js';
+import { fitLine, renderColumns } from '../columns.js';
 import { addTraffic } from '../../store/traffic-store.js';
 import { trafficFor } from '../../respond/zones.js';
 import { runCaptures, warnCaptureErrors, type FileResult } from '../run-capture.js';
@@ -103,8 +103,8 @@ function renderInventory(snap: InventorySnapshot, results: FileResult[], stored:
   const frames = results.reduce((n, r) => n + r.summary.frames, 0);
   const msgs = results.reduce((n, r) => n + r.stats.messages, 0);
   const counts = inventoryCounts(snap);
-  lines.push(`${frames} frames, ${msgs} protocol messages, ${inventoryLine(counts)}`
-    + (stored ? `; as merged into the store, which now holds ${stored.assets} assets and ${stored.edges} edges` : ''));
+  lines.push(fitLine(`${frames} frames, ${msgs} protocol messages, ${inventoryLine(counts)}`
+    + (stored ? `; as merged into the store, which now holds ${stored.assets} assets and ${stored.edges} edges` : '')));
   lines.push('', 'ASSETS');
   lines.push(renderColumns(['address', 'mac', 'role', 'vendor / product', 'firmware', 'serves', 'uses', 'names'], snap.assets.slice(0, MAX_TABLE_ROWS).map(assetRow)));
   if (snap.assets.length > MAX_TABLE_ROWS) lines.push(`… ${snap.assets.length - MAX_TABLE_ROWS} more assets not shown (--json lists them all)`);
