@@ -43,17 +43,24 @@ export function acceptIntoBaseline(b: Baseline, d: Detection, note: string): Bas
       return next;
     case 'write_new_range': {
       if (!edge) return null;
-      const space = String(f.space);
-      const set = RangeSet.from(edge.writes[space] ?? []);
-      set.add(Number(f.start), Number(f.count));
-      edge.writes[space] = set.toArray();
+      // A folded detection lists every range it saw ('space start' or 'space start..end').
+      const ranges = Array.isArray(f.points) ? (f.points as string[]).map(parseRange) : [[String(f.space), Number(f.start), Number(f.count)] as const];
+      for (const [space, start, count] of ranges) {
+        const set = RangeSet.from(edge.writes[space] ?? []);
+        set.add(start, count);
+        edge.writes[space] = set.toArray();
+      }
       return next;
     }
     case 'value_out_of_range': {
       if (!edge) return null;
-      const key = String(f.point), v = Number(f.value);
-      const r = edge.values[key] ?? [v, v];
-      edge.values[key] = [Math.min(r[0], v), Math.max(r[1], v)];
+      const seen = typeof f.point_values === 'object' && f.point_values !== null
+        ? Object.entries(f.point_values as Record<string, [number, number]>)
+        : [[String(f.point), [Number(f.value), Number(f.value)]] as const];
+      for (const [key, [lo, hi]] of seen) {
+        const r = edge.values[key] ?? [lo, hi];
+        edge.values[key] = [Math.min(r[0], lo), Math.max(r[1], hi)];
+      }
       return next;
     }
     case 'arp_spoofing':
@@ -62,6 +69,14 @@ export function acceptIntoBaseline(b: Baseline, d: Detection, note: string): Bas
     default:
       return null;
   }
+}
+
+/** 'holding_register 200..201' → space, start, count. */
+function parseRange(label: string): readonly [string, number, number] {
+  const m = /^(\S+) (\d+)(?:\.\.(\d+))?$/.exec(label);
+  if (m === null) throw new Error(`not a written range: ${label}`);
+  const start = Number(m[2]);
+  return [m[1]!, start, (m[3] === undefined ? start : Number(m[3])) - start + 1];
 }
 
 /** The baseline edge a detection is about: the pair in the direction the traffic took. */

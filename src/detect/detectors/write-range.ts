@@ -1,4 +1,15 @@
+import type { Message } from '../../dissect/message.js';
 import type { Detector } from '../detector.js';
+
+/** 'holding_register 200..201': how a written range reads in evidence and explanations. */
+function rangeLabel(space: string, start: number, count: number): string {
+  return `${space} ${start}${count > 1 ? `..${start + count - 1}` : ''}`;
+}
+
+/** The function a write used: findings on many points of one function fold into one detection. */
+function writeFunction(m: Message): string {
+  return `${m.protocol}:${m.func}`;
+}
 
 /** A write to registers/objects this edge never wrote during learning: setpoints or logic being changed. */
 export function writeNewRange(): Detector {
@@ -14,11 +25,14 @@ export function writeNewRange(): Detector {
         // A write from a pair that never talked while learning: the new edge is reported too, but the write
         // is what can change the process.
         const t = m.targets[0]!;
+        const point = rangeLabel(t.space, t.start, t.count);
+        const how = `(${m.protocol} ${m.funcName || m.func})`;
         ctx.report({
           type: 'write_new_range', severity: 'critical', ts: m.ts, frame: m.frame, src: m.srcIp, dst: m.dstIp, protocol: m.protocol,
-          detail: `${t.space}:${t.start}`,
+          detail: writeFunction(m), point,
           fields: { func: m.func, func_name: m.funcName, space: t.space, start: t.start, count: t.count, values: m.values, baseline_writes: [] },
-          explanation: `${m.srcIp} wrote ${t.space} ${t.start}${t.count > 1 ? `..${t.start + t.count - 1}` : ''} on ${m.dstIp} (${m.protocol} ${m.funcName}), and this pair never communicated while the baseline was learned.`,
+          explanation: `${m.srcIp} wrote ${point} on ${m.dstIp} ${how}, and this pair never communicated while the baseline was learned.`,
+          explainMany: (list, total) => `${m.srcIp} wrote ${total} points (${list}) on ${m.dstIp} ${how}, and this pair never communicated while the baseline was learned.`,
           response: 'Treat as unauthorised control until proven otherwise: verify the process value with operations and propose a block of the source.',
         });
         return;
@@ -26,11 +40,15 @@ export function writeNewRange(): Detector {
       for (const t of m.targets) {
         if (p.writes.get(t.space)?.covers(t.start, t.count)) continue;
         const known = p.p.writes[t.space];
+        const point = rangeLabel(t.space, t.start, t.count);
+        const before = known ? ` (it writes ${known.map(([a, b]) => (a === b ? `${a}` : `${a}..${b}`)).join(', ')})` : '';
+        const how = `(${m.protocol} ${m.funcName || m.func})`;
         ctx.report({
           type: 'write_new_range', severity: 'high', ts: m.ts, frame: m.frame, src: m.srcIp, dst: m.dstIp, protocol: m.protocol,
-          detail: `${t.space}:${t.start}`,
+          detail: writeFunction(m), point,
           fields: { func: m.func, func_name: m.funcName, space: t.space, start: t.start, count: t.count, values: m.values, baseline_writes: known ?? [] },
-          explanation: `${m.srcIp} wrote ${t.space} ${t.start}${t.count > 1 ? `..${t.start + t.count - 1}` : ''} on ${m.dstIp}, where it never wrote before${known ? ` (it writes ${known.map(([a, b]) => (a === b ? `${a}` : `${a}..${b}`)).join(', ')})` : ''}.`,
+          explanation: `${m.srcIp} wrote ${point} on ${m.dstIp} ${how}, where it never wrote before${before}.`,
+          explainMany: (list, total) => `${m.srcIp} wrote ${total} points it never wrote before on ${m.dstIp} ${how}: ${list}${before}.`,
           response: 'Confirm with the controls engineer; an unknown write can change the process. Block writes outside the profile at the gateway if unintended.',
         });
       }

@@ -1,0 +1,81 @@
+// Issue 11 item 5: detections that mean something. A control session is one detection per pair and
+// function, learned value ranges have a tolerance, and the severity says how far out a value is.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { learnThenDetect } from '../../bench/detect.js';
+import { sharedCapture } from '../helpers/paths.js';
+import { DetectionEngine } from '../../src/detect/engine.js';
+import { acceptIntoBaseline } from '../../src/detect/accept.js';
+import { feed, learn, msg, normalTraffic, tcp, HMI, PLC } from './synthetic.js';
+
+test('one DNP3 control session (select/operate on 14 points) is one detection per pair and function', (t) => {
+  const f = sharedCapture('icsnpp/dnp3_example.pcap');
+  if (!f) { t.skip('captures missing'); return; }
+  const r = learnThenDetect(f, 0.3);
+  const writes = r.detections.filter((d) => d.type === 'write_new_range');
+  const perPairFunction = new Set(writes.map((d) => `${d.src}>${d.dst} ${d.detail}`));
+  assert.equal(writes.length, perPairFunction.size, writes.map((d) => `${d.detail} ${d.explanation}`).join('\n'));
+  assert.ok(writes.length <= 2, `SELECT and OPERATE at most: ${writes.length}`);
+  const w = writes[0]!;
+  assert.equal(w.evidence.fields.points_count, 14);
+  assert.ok((w.evidence.fields.points as string[]).includes('g12v1 0'));
+  assert.match(w.explanation, /14 points/);
+  assert.equal(w.severity, 'high');
+  const high = r.detections.filter((d) => d.severity === 'high' || d.severity === 'critical');
+  assert.ok(high.length <= 4, `${high.length} high alerts: ${high.map((d) => d.type).join(', ')}`);
+});
+
+function writeValue(eng: DetectionEngine, ts: number, v: number, register = 100): void {
+  const w = tcp(ts, HMI, 40000, PLC, 502);
+  feed(eng, w, msg(w, 'modbus', { role: 'request', func: 6, funcName: 'WRITE_SINGLE_REGISTER', unit: 1, txId: 60000 + ts, write: true, targets: [{ space: 'holding_register', start: register, count: 1 }], values: [v] }));
+}
+
+test('a learned value range has a tolerance: 24 against a learned 20..22 is normal drift', () => {
+  const b = learn();
+  assert.deepEqual(b.edges[`${HMI}>${PLC}/tcp/502`]!.values['holding_register:100'], [20, 22]);
+  const eng = new DetectionEngine(b);
+  const t = normalTraffic(eng, 2000, 5);
+  writeValue(eng, t + 1, 24);
+  writeValue(eng, t + 2, 18);
+  assert.deepEqual(eng.finish().map((d) => `${d.type} ${d.severity}`), []);
+});
+
+test('severity grows with how far out of its tolerance a value is', () => {
+  const sev = (v: number): string => {
+    const eng = new DetectionEngine(learn());
+    writeValue(eng, 2000, v);
+    const d = eng.finish().find((x) => x.type === 'value_out_of_range');
+    return d ? d.severity : 'none';
+  };
+  // Learned 20..22: tolerance 2 (the span). Writes are one step worse than reads.
+  assert.equal(sev(25), 'medium'); // 1.5 tolerances out
+  assert.equal(sev(35), 'high'); // 6.5 tolerances out
+  assert.equal(sev(999), 'high');
+  const eng = new DetectionEngine(learn());
+  const q = tcp(2000, HMI, 40000, PLC, 502);
+  feed(eng, q, msg(q, 'modbus', { role: 'request', func: 3, funcName: 'READ_HOLDING_REGISTERS', unit: 1, txId: 1, targets: [{ space: 'holding_register', start: 0, count: 10 }] }));
+  const r = tcp(2000.01, PLC, 502, HMI, 40000);
+  // Register 9 learned 50..54 (tolerance 4): 60 is 1.5 tolerances out, a read: low.
+  feed(eng, r, msg(r, 'modbus', { role: 'response', func: 3, unit: 1, txId: 1, values: [1, 2, 3, 4, 5, 6, 7, 8, 9, 60] }));
+  const d = eng.finish().find((x) => x.type === 'value_out_of_range')!;
+  assert.equal(d.severity, 'low');
+  assert.match(d.explanation, /tolerance/);
+});
+
+test('writes to several new ranges with one function fold into one detection; learning it learns every point', () => {
+  const b = learn();
+  const run = (bl: typeof b) => {
+    const eng = new DetectionEngine(bl);
+    const w = tcp(2000, HMI, 40000, PLC, 502);
+    feed(eng, w, msg(w, 'modbus', { role: 'request', func: 6, funcName: 'WRITE_SINGLE_REGISTER', unit: 1, txId: 9, write: true, targets: [{ space: 'holding_register', start: 300, count: 1 }], values: [1] }));
+    const w2 = tcp(2001, HMI, 40000, PLC, 502);
+    feed(eng, w2, msg(w2, 'modbus', { role: 'request', func: 6, funcName: 'WRITE_SINGLE_REGISTER', unit: 1, txId: 10, write: true, targets: [{ space: 'holding_register', start: 400, count: 1 }], values: [4] }));
+    return eng.finish();
+  };
+  const ds = run(b);
+  assert.equal(ds.length, 1, ds.map((d) => d.explanation).join('\n'));
+  assert.deepEqual(ds[0]!.evidence.fields.points, ['holding_register 300', 'holding_register 400']);
+  assert.equal(ds[0]!.count, 2);
+  const b2 = acceptIntoBaseline(b, ds[0]!, 'new recipe registers')!;
+  assert.deepEqual(run(b2), []);
+});
