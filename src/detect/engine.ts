@@ -8,6 +8,7 @@ import { Aggregator } from './aggregator.js';
 import type { Detection, DetectionType, Finding } from './detection.js';
 import type { DetectContext, Detector, EdgeRuntime, MessageInterest } from './detector.js';
 import { allDetectors } from './detectors/index.js';
+import { isLinkHousekeeping } from './housekeeping.js';
 
 /** A muted finding pattern: analysts silence known-benign noise without unlearning the baseline. */
 export interface Mute {
@@ -84,6 +85,7 @@ export class DetectionEngine implements DetectContext {
       if (this.nextTick !== -Infinity) for (const d of this.detectors) d.tick?.(ts, this, false);
       this.nextTick = ts + 1;
     }
+    if (pkt.ipProto === 58 && isLinkHousekeeping(pkt)) { this.housekeeping(pkt); return; }
     const shared = this.inventory?.currentEdge();
     if (shared !== undefined) {
       let rt = shared.slot as EdgeRuntime | undefined;
@@ -118,6 +120,15 @@ export class DetectionEngine implements DetectContext {
     if (m.values !== null || m.targets !== null) this.dispatch(this.onPlaced, m);
     if (m.anomaly !== null) this.dispatch(this.onAnomalies, m);
     if (m.protocol === 'arp') this.dispatch(this.onArp, m);
+  }
+
+  /**
+   * IPv6 link housekeeping is no conversation: no edge, no scan. Only its sender matters, when the baseline
+   * does not know that device (a DAD probe from :: names nobody yet).
+   */
+  private housekeeping(pkt: Packet): void {
+    this.edge = undefined;
+    if (pkt.srcIp !== '::') this.packetTo(this.newSenderHooks, pkt);
   }
 
   private packetTo(hooks: Detector[], pkt: Packet): void {
