@@ -40,3 +40,12 @@ test('housekeeping from a device the baseline does not know still reveals a new 
   const r = learnThenDetectAt(capture(frames), T0 + 25);
   assert.deepEqual(r.detections.map((d) => `${d.type} ${d.src}`), ['new_asset fe80::66']);
 });
+
+test('an ICMPv6 echo sweep is a host scan named ICMPv6 echo', () => {
+  const frames = Array.from({ length: 10 }, (_, i) => echo6('02:00:5e:07:00:66', 'fe80::66', `02:00:5e:07:01:${String(i).padStart(2, '0')}`, `fe80::1:${i}`));
+  const r = learnThenDetectAt(capture(frames), T0 + 25);
+  const sweep = r.detections.find((d) => d.type === 'host_scan');
+  assert.ok(sweep, r.detections.map((d) => d.type).join(', '));
+  assert.equal(sweep.protocol, 'icmpv6');
+  assert.match(sweep.explanation, /swept 8 hosts with ICMPv6 echo/);
+});
