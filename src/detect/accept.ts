@@ -43,7 +43,7 @@ export function acceptIntoBaseline(b: Baseline, d: Detection, note: string): Bas
       return next;
     case 'write_new_range': {
       if (!edge) return null;
-      // A folded detection lists every range it saw ('space start' or 'space start..end').
+      // A folded detection lists every range it saw ('space:start' or 'space:start..end').
       const ranges = Array.isArray(f.points) ? (f.points as string[]).map(parseRange) : [[String(f.space), Number(f.start), Number(f.count)] as const];
       for (const [space, start, count] of ranges) {
         const set = RangeSet.from(edge.writes[space] ?? []);
@@ -71,9 +71,9 @@ export function acceptIntoBaseline(b: Baseline, d: Detection, note: string): Bas
   }
 }
 
-/** 'holding_register 200..201' → space, start, count. */
+/** 'holding_register:200..201' → space, start, count. */
 function parseRange(label: string): readonly [string, number, number] {
-  const m = /^(\S+) (\d+)(?:\.\.(\d+))?$/.exec(label);
+  const m = /^(.+):(\d+)(?:\.\.(\d+))?$/.exec(label);
   if (m === null) throw new Error(`not a written range: ${label}`);
   const start = Number(m[2]);
   return [m[1]!, start, (m[3] === undefined ? start : Number(m[3])) - start + 1];
@@ -112,7 +112,7 @@ export function previewAccept(b: Baseline | null, d: Detection): AcceptPreview |
   const pair = `${d.src} → ${d.dst}`;
   const fn = typeof f.func_name === 'string' && f.func_name ? f.func_name : f.func !== undefined ? `${d.protocol} ${String(f.func)}` : null;
   const all = Array.isArray(f.points) ? (f.points as string[])
-    : d.type === 'write_new_range' ? [`${String(f.space)} ${String(f.start)}${Number(f.count) > 1 ? `..${Number(f.start) + Number(f.count) - 1}` : ''}`]
+    : d.type === 'write_new_range' ? [`${String(f.space)}:${String(f.start)}${Number(f.count) > 1 ? `..${Number(f.start) + Number(f.count) - 1}` : ''}`]
       : d.type === 'value_out_of_range' ? [String(f.point)] : [];
   const addressCount = typeof f.points_count === 'number' ? f.points_count : all.length;
   const shown = all.slice(0, PREVIEW_ADDRESSES).join(', ') + (addressCount > PREVIEW_ADDRESSES ? `, … (${addressCount} in all)` : '');

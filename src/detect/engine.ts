@@ -15,6 +15,7 @@ export interface Mute {
   type?: DetectionType;
   src?: string;
   dst?: string;
+  /** A detection's detail, or one point of a folded detection ('holding_register:300', as mutes made per point read). */
   detail?: string;
   /** Epoch seconds after which the mute lapses. */
   until?: number;
@@ -154,7 +155,7 @@ export class DetectionEngine implements DetectContext {
   report(f: Finding): void {
     for (const mu of this.mutes) {
       if ((mu.type === undefined || mu.type === f.type) && (mu.src === undefined || mu.src === f.src)
-        && (mu.dst === undefined || mu.dst === f.dst) && (mu.detail === undefined || mu.detail === f.detail)
+        && (mu.dst === undefined || mu.dst === f.dst) && (mu.detail === undefined || mu.detail === f.detail || mu.detail === f.point)
         && (mu.until === undefined || f.ts <= mu.until)) { this.muted++; return; }
     }
     const opened = this.agg.add(f);

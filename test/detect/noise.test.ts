@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { learnThenDetect } from '../../bench/detect.js';
 import { sharedCapture } from '../helpers/paths.js';
-import { DetectionEngine } from '../../src/detect/engine.js';
+import { DetectionEngine, type Mute } from '../../src/detect/engine.js';
 import { acceptIntoBaseline } from '../../src/detect/accept.js';
 import { feed, learn, msg, normalTraffic, tcp, HMI, PLC } from './synthetic.js';
 
@@ -18,7 +18,7 @@ test('one DNP3 control session (select/operate on 14 points) is one detection pe
   assert.ok(writes.length <= 2, `SELECT and OPERATE at most: ${writes.length}`);
   const w = writes[0]!;
   assert.equal(w.evidence.fields.points_count, 14);
-  assert.ok((w.evidence.fields.points as string[]).includes('g12v1 0'));
+  assert.ok((w.evidence.fields.points as string[]).includes('g12v1:0'));
   assert.match(w.explanation, /14 points/);
   assert.equal(w.severity, 'high');
   const high = r.detections.filter((d) => d.severity === 'high' || d.severity === 'critical');
@@ -64,8 +64,8 @@ test('severity grows with how far out of its tolerance a value is', () => {
 
 test('writes to several new ranges with one function fold into one detection; learning it learns every point', () => {
   const b = learn();
-  const run = (bl: typeof b) => {
-    const eng = new DetectionEngine(bl);
+  const run = (bl: typeof b, mutes: Mute[] = []) => {
+    const eng = new DetectionEngine(bl, { mutes });
     const w = tcp(2000, HMI, 40000, PLC, 502);
     feed(eng, w, msg(w, 'modbus', { role: 'request', func: 6, funcName: 'WRITE_SINGLE_REGISTER', unit: 1, txId: 9, write: true, targets: [{ space: 'holding_register', start: 300, count: 1 }], values: [1] }));
     const w2 = tcp(2001, HMI, 40000, PLC, 502);
@@ -74,8 +74,11 @@ test('writes to several new ranges with one function fold into one detection; le
   };
   const ds = run(b);
   assert.equal(ds.length, 1, ds.map((d) => d.explanation).join('\n'));
-  assert.deepEqual(ds[0]!.evidence.fields.points, ['holding_register 300', 'holding_register 400']);
+  assert.deepEqual(ds[0]!.evidence.fields.points, ['holding_register:300', 'holding_register:400']);
   assert.equal(ds[0]!.count, 2);
+  // A mute of one point (as mutes were made when findings were per point) silences that point only.
+  const one = run(b, [{ type: 'write_new_range', src: HMI, dst: PLC, detail: 'holding_register:300' }]);
+  assert.deepEqual(one.map((d) => d.evidence.fields.points), [['holding_register:400']]);
   const b2 = acceptIntoBaseline(b, ds[0]!, 'new recipe registers')!;
   assert.deepEqual(run(b2), []);
 });

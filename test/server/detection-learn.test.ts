@@ -57,7 +57,7 @@ test('learning the intruder\'s write shows what becomes normal and needs confirm
   assert.equal(preview.statusCode, 200, preview.body);
   const p = preview.json() as { pair: string; function: string; addresses: string[]; becomesNormal: string; warnings: string[] };
   assert.equal(p.pair, '10.77.0.66 → 10.77.0.21');
-  assert.ok(p.function && p.addresses.length > 0 && p.addresses[0]!.startsWith('holding_register '), JSON.stringify(p));
+  assert.ok(p.function && p.addresses.length > 0 && p.addresses[0]!.startsWith('holding_register:'), JSON.stringify(p));
   assert.match(p.becomesNormal, /10\.77\.0\.66 → 10\.77\.0\.21 may write holding_register/);
   assert.equal(p.warnings.length, 2, 'high severity and a source outside the baseline');
   const before = latestBaseline(db)!.version;

@@ -97,7 +97,7 @@ test('dashboard in headless Chromium: log in, every page shows the plant, act on
     await rows.filter({ hasText: 'write_new_range' }).first().getByRole('button', { name: 'Learn' }).click();
     const dialog = page.getByRole('dialog');
     await dialog.waitFor();
-    assert.match(await dialog.innerText(), /Becomes normal: 10\.77\.0\.66 → 10\.77\.0\.21 may write (coil|holding_register) /);
+    assert.match(await dialog.innerText(), /Becomes normal: 10\.77\.0\.66 → 10\.77\.0\.21 may write (coil|holding_register):/);
     assert.match(await dialog.getByRole('alert').innerText(), /(high|critical) detection[\s\S]*10\.77\.0\.66 is not in the baseline/);
     assert.equal(await dialog.getByRole('button', { name: 'Learn it anyway' }).isDisabled(), true, 'no one-click learn of a risky detection');
     await shot('learn-confirm');

@@ -1,8 +1,16 @@
 import type { Message } from '../../dissect/message.js';
 import type { Detector } from '../detector.js';
 
-/** 'holding_register 200..201': how a written range reads in evidence and explanations. */
+/**
+ * 'holding_register:200..201': a written range in evidence. A single address reads 'space:address', the key
+ * value findings and mutes made before findings folded per function use, so those mutes keep working.
+ */
 function rangeLabel(space: string, start: number, count: number): string {
+  return `${space}:${start}${count > 1 ? `..${start + count - 1}` : ''}`;
+}
+
+/** 'holding_register 200..201': the same range in a sentence. */
+function rangeText(space: string, start: number, count: number): string {
   return `${space} ${start}${count > 1 ? `..${start + count - 1}` : ''}`;
 }
 
@@ -31,7 +39,7 @@ export function writeNewRange(): Detector {
           type: 'write_new_range', severity: 'critical', ts: m.ts, frame: m.frame, src: m.srcIp, dst: m.dstIp, protocol: m.protocol,
           detail: writeFunction(m), point,
           fields: { func: m.func, func_name: m.funcName, space: t.space, start: t.start, count: t.count, values: m.values, baseline_writes: [] },
-          explanation: `${m.srcIp} wrote ${point} on ${m.dstIp} ${how}, and this pair never communicated while the baseline was learned.`,
+          explanation: `${m.srcIp} wrote ${rangeText(t.space, t.start, t.count)} on ${m.dstIp} ${how}, and this pair never communicated while the baseline was learned.`,
           explainMany: (list, total) => `${m.srcIp} wrote ${total} points (${list}) on ${m.dstIp} ${how}, and this pair never communicated while the baseline was learned.`,
           response: 'Treat as unauthorised control until proven otherwise: verify the process value with operations and propose a block of the source.',
         });
@@ -47,7 +55,7 @@ export function writeNewRange(): Detector {
           type: 'write_new_range', severity: 'high', ts: m.ts, frame: m.frame, src: m.srcIp, dst: m.dstIp, protocol: m.protocol,
           detail: writeFunction(m), point,
           fields: { func: m.func, func_name: m.funcName, space: t.space, start: t.start, count: t.count, values: m.values, baseline_writes: known ?? [] },
-          explanation: `${m.srcIp} wrote ${point} on ${m.dstIp} ${how}, where it never wrote before${before}.`,
+          explanation: `${m.srcIp} wrote ${rangeText(t.space, t.start, t.count)} on ${m.dstIp} ${how}, where it never wrote before${before}.`,
           explainMany: (list, total) => `${m.srcIp} wrote ${total} points it never wrote before on ${m.dstIp} ${how}: ${list}${before}.`,
           response: 'Confirm with the controls engineer; an unknown write can change the process. Block writes outside the profile at the gateway if unintended.',
         });
