@@ -59,7 +59,7 @@ test('severity grows with how far out of its tolerance a value is', () => {
   feed(eng, r, msg(r, 'modbus', { role: 'response', func: 3, unit: 1, txId: 1, values: [1, 2, 3, 4, 5, 6, 7, 8, 9, 60] }));
   const d = eng.finish().find((x) => x.type === 'value_out_of_range')!;
   assert.equal(d.severity, 'low');
-  assert.match(d.explanation, /tolerance/);
+  assert.match(d.explanation, /learned range 50\.\.54 by more than its tolerance of 4 \(the larger of the learned span, 5 % of the value and 1\): 1\.5 tolerances out/);
 });
 
 test('writes to several new ranges with one function fold into one detection; learning it learns every point', () => {
