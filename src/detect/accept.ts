@@ -40,16 +40,13 @@ export function acceptIntoBaseline(b: Baseline, d: Detection, note: string): Bas
     case 'function_outside_profile':
       if (!edge) return null;
       if (!edge.functions.includes(functionKey(d.protocol, Number(f.func)))) edge.functions.push(functionKey(d.protocol, Number(f.func)));
+      // The ranges a new write function touched are part of what it did: learn them with it.
+      if (Array.isArray(f.points)) learnWrites(edge, (f.points as string[]).map(parseRange));
       return next;
     case 'write_new_range': {
       if (!edge) return null;
       // A folded detection lists every range it saw ('space:start' or 'space:start..end').
-      const ranges = Array.isArray(f.points) ? (f.points as string[]).map(parseRange) : [[String(f.space), Number(f.start), Number(f.count)] as const];
-      for (const [space, start, count] of ranges) {
-        const set = RangeSet.from(edge.writes[space] ?? []);
-        set.add(start, count);
-        edge.writes[space] = set.toArray();
-      }
+      learnWrites(edge, Array.isArray(f.points) ? (f.points as string[]).map(parseRange) : [[String(f.space), Number(f.start), Number(f.count)] as const]);
       return next;
     }
     case 'value_out_of_range': {
@@ -68,6 +65,14 @@ export function acceptIntoBaseline(b: Baseline, d: Detection, note: string): Bas
       return next;
     default:
       return null;
+  }
+}
+
+function learnWrites(edge: EdgeProfile, ranges: ReadonlyArray<readonly [string, number, number]>): void {
+  for (const [space, start, count] of ranges) {
+    const set = RangeSet.from(edge.writes[space] ?? []);
+    set.add(start, count);
+    edge.writes[space] = set.toArray();
   }
 }
 
@@ -121,7 +126,7 @@ export function previewAccept(b: Baseline | null, d: Detection): AcceptPreview |
     case 'new_asset': becomesNormal = `${d.src}${typeof f.mac === 'string' && f.mac ? ` (${f.mac})` : ''} becomes a known asset.`; break;
     case 'new_edge': becomesNormal = `${pair} over ${d.protocol} becomes a normal conversation (${String(f.edge)}).`; break;
     case 'new_protocol': becomesNormal = `${pair} may carry ${d.protocol}.`; break;
-    case 'function_outside_profile': becomesNormal = `${pair} may use ${fn ?? d.detail}.`; break;
+    case 'function_outside_profile': becomesNormal = `${pair} may use ${fn ?? d.detail}${all.length > 0 ? ` and write ${shown}` : ''}.`; break;
     case 'write_new_range': becomesNormal = `${pair} may write ${shown}${fn ? ` with ${fn}` : ''}.`; break;
     case 'value_out_of_range': becomesNormal = `the learned range of ${shown} on ${d.dst} widens to the values seen.`; break;
     case 'arp_spoofing': becomesNormal = `${String(f.ip)} is at ${String(f.claimed_by)} from now on.`; break;

@@ -32,7 +32,7 @@ export class Aggregator {
       d.lastTs = f.ts;
       if (SEVERITY_RANK[f.severity] > SEVERITY_RANK[d.severity]) d.severity = f.severity;
       if (d.evidence.frames.length < MAX_EVIDENCE_FRAMES) d.evidence.frames.push(f.frame);
-      if (o.points !== null && f.point !== undefined) addPoint(o, f);
+      if (o.points !== null && f.point !== undefined) addPoints(o, f);
       return null;
     }
     if (o !== undefined) { this.closed.push(o.d); }
@@ -47,7 +47,7 @@ export class Aggregator {
       n.points = new Set();
       det.evidence.fields = { ...f.fields, points: [], points_count: 0 };
       if (f.pointValue !== undefined) det.evidence.fields.point_values = {};
-      addPoint(n, f);
+      addPoints(n, f);
     }
     this.open.set(key, n);
     return det;
@@ -59,10 +59,14 @@ export class Aggregator {
   }
 }
 
-function addPoint(o: Open, f: Finding): void {
+function addPoints(o: Open, f: Finding): void {
+  if (typeof f.point === 'string') addPoint(o, f, f.point);
+  else for (const p of f.point!) addPoint(o, f, p);
+}
+
+function addPoint(o: Open, f: Finding, point: string): void {
   const fields = o.d.evidence.fields;
   const listed = fields.points as string[];
-  const point = f.point!;
   const values = fields.point_values as Record<string, [number, number]> | undefined;
   if (values !== undefined && f.pointValue !== undefined && Object.hasOwn(values, point)) {
     const r = values[point]!;

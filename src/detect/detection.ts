@@ -27,10 +27,11 @@ export interface Finding {
   /**
    * The address this finding is about, when findings on many addresses of one pair and function fold into one
    * detection (detail then names the function): one control session touching 14 points is one detection whose
-   * evidence lists the points, not 14 alerts. Written as in the explanation, e.g. 'g12v1 3' or 'holding_register:7'.
+   * evidence lists the points, not 14 alerts. Written 'space:address' or 'space:start..end', e.g. 'g12v1:3'.
+   * Several when one message touches several ranges.
    */
-  point?: string;
-  /** The value seen at that point (value findings), so evidence keeps each point's extremes. */
+  point?: string | readonly string[];
+  /** The value seen at that (single) point (value findings), so evidence keeps each point's extremes. */
   pointValue?: number;
   /** The explanation once several points folded: `list` is the first few points, `total` how many. */
   explainMany?: (list: string, total: number) => string;

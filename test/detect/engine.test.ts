@@ -33,8 +33,11 @@ test('each deviation is detected, explained and aggregated', () => {
   feed(eng, r, msg(r, 'modbus', { role: 'response', func: 43, txId: 1 }));
   for (let i = 0; i < 3; i++) {
     const w = tcp(t + 1 + i, HMI, 40000, PLC, 502);
-    feed(eng, w, msg(w, 'modbus', { role: 'request', func: 16, funcName: 'WRITE_MULTIPLE_REGISTERS', write: true, txId: 7000 + i, targets: [{ space: 'holding_register', start: 200, count: 2 }], values: [1, 2] }));
+    feed(eng, w, msg(w, 'modbus', { role: 'request', func: 6, funcName: 'WRITE_SINGLE_REGISTER', write: true, txId: 7000 + i, targets: [{ space: 'holding_register', start: 200, count: 1 }], values: [1] }));
   }
+  // A write function the edge never used: one function_outside_profile listing the ranges, not a write_new_range too.
+  const w16 = tcp(t + 4, HMI, 40000, PLC, 502);
+  feed(eng, w16, msg(w16, 'modbus', { role: 'request', func: 16, funcName: 'WRITE_MULTIPLE_REGISTERS', write: true, txId: 7100, targets: [{ space: 'holding_register', start: 300, count: 2 }], values: [1, 2] }));
   const v = tcp(t + 5, HMI, 40000, PLC, 502);
   feed(eng, v, msg(v, 'modbus', { role: 'request', func: 6, funcName: 'WRITE_SINGLE_REGISTER', write: true, txId: 8000, targets: [{ space: 'holding_register', start: 100, count: 1 }], values: [999] }));
   // Malformed PDU.
@@ -52,7 +55,8 @@ test('each deviation is detected, explained and aggregated', () => {
   }
   const wr = ds.find((d) => d.type === 'write_new_range')!;
   assert.equal(wr.count, 3, 'three identical writes fold into one detection');
-  assert.match(wr.explanation, /holding_register 200\.\.201/);
+  assert.match(wr.explanation, /wrote holding_register 200 on/);
+  assert.deepEqual(ds.find((d) => d.type === 'function_outside_profile')!.evidence.fields.points, ['holding_register:300..301']);
   assert.ok(wr.evidence.frames.length === 3);
   for (const d of ds) assert.ok(d.explanation.length > 20 && d.suggestedResponse.length > 20, `${d.type} explained`);
 });

@@ -12,17 +12,18 @@ test('one DNP3 control session (select/operate on 14 points) is one detection pe
   const f = sharedCapture('icsnpp/dnp3_example.pcap');
   if (!f) { t.skip('captures missing'); return; }
   const r = learnThenDetect(f, 0.3);
-  const writes = r.detections.filter((d) => d.type === 'write_new_range');
-  const perPairFunction = new Set(writes.map((d) => `${d.src}>${d.dst} ${d.detail}`));
-  assert.equal(writes.length, perPairFunction.size, writes.map((d) => `${d.detail} ${d.explanation}`).join('\n'));
-  assert.ok(writes.length <= 2, `SELECT and OPERATE at most: ${writes.length}`);
-  const w = writes[0]!;
-  assert.equal(w.evidence.fields.points_count, 14);
-  assert.ok((w.evidence.fields.points as string[]).includes('g12v1:0'));
-  assert.match(w.explanation, /14 points/);
-  assert.equal(w.severity, 'high');
+  // SELECT and OPERATE were never used on this pair: one detection each, listing the 14 points.
+  const perPairFunction = new Map<string, number>();
+  for (const d of r.detections) perPairFunction.set(`${d.src}>${d.dst} ${d.detail}`, (perPairFunction.get(`${d.src}>${d.dst} ${d.detail}`) ?? 0) + 1);
+  assert.deepEqual([...perPairFunction.values()].filter((n) => n > 1), [], r.detections.map((d) => `${d.type} ${d.detail}`).join('\n'));
+  assert.ok(!r.detections.some((d) => d.type === 'write_new_range'), 'the writes are evidence of the new functions');
+  const select = r.detections.find((d) => d.type === 'function_outside_profile' && d.detail === 'dnp3:3')!;
+  assert.equal(select.evidence.fields.points_count, 14);
+  assert.ok((select.evidence.fields.points as string[]).includes('g12v1:0'));
+  assert.match(select.explanation, /SELECT .*writing 14 points \(g12v1:\d+, /);
+  assert.equal(select.severity, 'high');
   const high = r.detections.filter((d) => d.severity === 'high' || d.severity === 'critical');
-  assert.ok(high.length <= 4, `${high.length} high alerts: ${high.map((d) => d.type).join(', ')}`);
+  assert.equal(high.length, 2, `${high.length} high alerts: ${high.map((d) => d.type).join(', ')}`);
 });
 
 function writeValue(eng: DetectionEngine, ts: number, v: number, register = 100): void {
@@ -80,5 +81,23 @@ test('writes to several new ranges with one function fold into one detection; le
   const one = run(b, [{ type: 'write_new_range', src: HMI, dst: PLC, detail: 'holding_register:300' }]);
   assert.deepEqual(one.map((d) => d.evidence.fields.points), [['holding_register:400']]);
   const b2 = acceptIntoBaseline(b, ds[0]!, 'new recipe registers')!;
+  assert.deepEqual(run(b2), []);
+});
+
+test('a new write function on several ranges is one detection; learning it learns the function and its ranges', () => {
+  const b = learn();
+  const run = (bl: typeof b) => {
+    const eng = new DetectionEngine(bl);
+    for (const [i, start] of [300, 400, 300].entries()) {
+      const w = tcp(2000 + i, HMI, 40000, PLC, 502);
+      feed(eng, w, msg(w, 'modbus', { role: 'request', func: 16, funcName: 'WRITE_MULTIPLE_REGISTERS', unit: 1, txId: 20 + i, write: true, targets: [{ space: 'holding_register', start, count: 2 }], values: [1, 2] }));
+    }
+    return eng.finish();
+  };
+  const ds = run(b);
+  assert.deepEqual(ds.map((d) => `${d.type} ×${d.count} ${d.severity}`), ['function_outside_profile ×3 high']);
+  assert.deepEqual(ds[0]!.evidence.fields.points, ['holding_register:300..301', 'holding_register:400..401']);
+  assert.equal(ds[0]!.evidence.fields.points_count, 2);
+  const b2 = acceptIntoBaseline(b, ds[0]!, 'recipe download, change 7')!;
   assert.deepEqual(run(b2), []);
 });

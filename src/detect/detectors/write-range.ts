@@ -1,25 +1,17 @@
 import type { Message } from '../../dissect/message.js';
 import type { Detector } from '../detector.js';
-
-/**
- * 'holding_register:200..201': a written range in evidence. A single address reads 'space:address', the key
- * value findings and mutes made before findings folded per function use, so those mutes keep working.
- */
-function rangeLabel(space: string, start: number, count: number): string {
-  return `${space}:${start}${count > 1 ? `..${start + count - 1}` : ''}`;
-}
-
-/** 'holding_register 200..201': the same range in a sentence. */
-function rangeText(space: string, start: number, count: number): string {
-  return `${space} ${start}${count > 1 ? `..${start + count - 1}` : ''}`;
-}
+import { isNewFunction } from './function-profile.js';
+import { rangeLabel, rangeText } from './targets.js';
 
 /** The function a write used: findings on many points of one function fold into one detection. */
 function writeFunction(m: Message): string {
   return `${m.protocol}:${m.func}`;
 }
 
-/** A write to registers/objects this edge never wrote during learning: setpoints or logic being changed. */
+/**
+ * A write to registers/objects this edge never wrote during learning: setpoints or logic being changed. Ranges
+ * of one pair and function fold into one detection (a control session on 14 points is one line).
+ */
 export function writeNewRange(): Detector {
   return {
     name: 'write_new_range',
@@ -45,6 +37,8 @@ export function writeNewRange(): Detector {
         });
         return;
       }
+      // A write with a function the edge never used is one function_outside_profile finding listing its ranges.
+      if (isNewFunction(m, ctx.funcKey, p)) return;
       for (const t of m.targets) {
         if (p.writes.get(t.space)?.covers(t.start, t.count)) continue;
         const known = p.p.writes[t.space];
