@@ -83,6 +83,6 @@ function addPoint(o: Open, f: Finding, point: string): void {
   }
   if (points.size > 1 && o.explainMany !== undefined) {
     const shown = listed.slice(0, POINTS_IN_TEXT).join(', ');
-    o.d.explanation = o.explainMany(points.size > POINTS_IN_TEXT ? `${shown}, …` : shown, points.size);
+    o.d.explanation = o.explainMany(points.size > POINTS_IN_TEXT ? `${shown} and ${points.size - POINTS_IN_TEXT}${fields.points_count_capped ? '+' : ''} more` : shown, points.size);
   }
 }
