@@ -26,18 +26,20 @@ export class Aggregator {
   add(f: Finding): Detection | null {
     const key = `${f.type}|${f.src}|${f.dst}|${f.detail}`;
     const o = this.open.get(key);
-    if (o !== undefined && f.ts - o.d.ts <= this.windowSeconds) {
+    // A worse finding opens a new detection rather than folding: folding must never hide an escalation from
+    // whoever watches new detections (live output, SIEM). A detection's severity is the worst it folded.
+    if (o !== undefined && f.ts - o.d.ts <= this.windowSeconds && SEVERITY_RANK[f.severity] <= SEVERITY_RANK[o.d.severity]) {
       const d = o.d;
       d.count++;
       d.lastTs = f.ts;
-      if (SEVERITY_RANK[f.severity] > SEVERITY_RANK[d.severity]) d.severity = f.severity;
       if (d.evidence.frames.length < MAX_EVIDENCE_FRAMES) d.evidence.frames.push(f.frame);
       if (o.points !== null && f.point !== undefined) addPoints(o, f);
       return null;
     }
     if (o !== undefined) { this.closed.push(o.d); }
     const det: Detection = {
-      id: createHash('sha256').update(`${key}|${f.ts}`).digest('hex').slice(0, 16),
+      // An escalation may open at the very time of the detection it follows: its id must differ.
+      id: createHash('sha256').update(o !== undefined && o.d.ts === f.ts ? `${key}|${f.ts}|${f.severity}` : `${key}|${f.ts}`).digest('hex').slice(0, 16),
       type: f.type, severity: f.severity, ts: f.ts, lastTs: f.ts, count: 1, src: f.src, dst: f.dst,
       protocol: f.protocol, detail: f.detail, zone: this.zoneOf(f.dst) ?? this.zoneOf(f.src),
       evidence: { frames: [f.frame], fields: f.fields }, explanation: f.explanation, suggestedResponse: f.response,

@@ -101,3 +101,16 @@ test('a new write function on several ranges is one detection; learning it learn
   const b2 = acceptIntoBaseline(b, ds[0]!, 'recipe download, change 7')!;
   assert.deepEqual(run(b2), []);
 });
+
+test('folding never hides an escalation: a worse finding opens a new detection, milder ones fold into it', () => {
+  const seen: string[] = [];
+  const eng = new DetectionEngine(learn(), { onDetection: (d) => seen.push(`${d.type} ${d.severity}`) });
+  writeValue(eng, 2000, 25); // medium
+  writeValue(eng, 2001, 999); // high: a new alert, not a silent fold
+  writeValue(eng, 2002, 26); // medium: folds into the high one
+  writeValue(eng, 2002, 30, 100);
+  const ds = eng.finish();
+  assert.deepEqual(seen, ['value_out_of_range medium', 'value_out_of_range high']);
+  assert.deepEqual(ds.map((d) => `${d.severity} ×${d.count}`), ['medium ×1', 'high ×3']);
+  assert.equal(new Set(ds.map((d) => d.id)).size, 2);
+});
