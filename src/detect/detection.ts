@@ -24,6 +24,17 @@ export interface Finding {
   fields: Record<string, unknown>;
   explanation: string;
   response: string;
+  /**
+   * The address this finding is about, when findings on many addresses of one pair and function fold into one
+   * detection (detail then names the function): one control session touching 14 points is one detection whose
+   * evidence lists the points, not 14 alerts. Written 'space:address' or 'space:start..end', e.g. 'g12v1:3'.
+   * Several when one message touches several ranges.
+   */
+  point?: string | readonly string[];
+  /** The value seen at that (single) point (value findings), so evidence keeps each point's extremes. */
+  pointValue?: number;
+  /** The explanation once several points folded: `list` is the first few points, `total` how many. */
+  explainMany?: (list: string, total: number) => string;
 }
 
 /** A detection as an analyst sees it: explained, evidenced, and counted rather than repeated. */

@@ -8,12 +8,14 @@ import { Aggregator } from './aggregator.js';
 import type { Detection, DetectionType, Finding } from './detection.js';
 import type { DetectContext, Detector, EdgeRuntime, MessageInterest } from './detector.js';
 import { allDetectors } from './detectors/index.js';
+import { isLinkHousekeeping } from './housekeeping.js';
 
 /** A muted finding pattern: analysts silence known-benign noise without unlearning the baseline. */
 export interface Mute {
   type?: DetectionType;
   src?: string;
   dst?: string;
+  /** A detection's detail, or one point of a folded detection ('holding_register:300', as mutes made per point read). */
   detail?: string;
   /** Epoch seconds after which the mute lapses. */
   until?: number;
@@ -84,6 +86,7 @@ export class DetectionEngine implements DetectContext {
       if (this.nextTick !== -Infinity) for (const d of this.detectors) d.tick?.(ts, this, false);
       this.nextTick = ts + 1;
     }
+    if (pkt.ipProto === 58 && isLinkHousekeeping(pkt)) { this.housekeeping(pkt); return; }
     const shared = this.inventory?.currentEdge();
     if (shared !== undefined) {
       let rt = shared.slot as EdgeRuntime | undefined;
@@ -120,6 +123,15 @@ export class DetectionEngine implements DetectContext {
     if (m.protocol === 'arp') this.dispatch(this.onArp, m);
   }
 
+  /**
+   * IPv6 link housekeeping is no conversation: no edge, no scan. Only its sender matters, when the baseline
+   * does not know that device (a DAD probe from :: names nobody yet).
+   */
+  private housekeeping(pkt: Packet): void {
+    this.edge = undefined;
+    if (pkt.srcIp !== '::') this.packetTo(this.newSenderHooks, pkt);
+  }
+
   private packetTo(hooks: Detector[], pkt: Packet): void {
     for (let i = 0; i < hooks.length; i++) hooks[i]!.onPacket!(pkt, this);
   }
@@ -143,7 +155,7 @@ export class DetectionEngine implements DetectContext {
   report(f: Finding): void {
     for (const mu of this.mutes) {
       if ((mu.type === undefined || mu.type === f.type) && (mu.src === undefined || mu.src === f.src)
-        && (mu.dst === undefined || mu.dst === f.dst) && (mu.detail === undefined || mu.detail === f.detail)
+        && (mu.dst === undefined || mu.dst === f.dst) && (mu.detail === undefined || mu.detail === f.detail || mu.detail === f.point)
         && (mu.until === undefined || f.ts <= mu.until)) { this.muted++; return; }
     }
     const opened = this.agg.add(f);

@@ -15,10 +15,13 @@ export interface CompiledProfile {
 export class CompiledBaseline {
   readonly assets: Set<string>;
   readonly macs: Map<string, string>;
+  /** Every MAC of a baseline asset. */
+  readonly knownMacs: Set<string>;
 
   constructor(readonly baseline: Baseline) {
     this.assets = new Set(baseline.assets);
     this.macs = new Map(Object.entries(baseline.macs));
+    this.knownMacs = new Set(this.macs.values());
   }
 
   /** The profile of an edge, compiled when the edge first shows up (most of a large baseline may stay idle). */

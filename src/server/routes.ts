@@ -8,7 +8,7 @@ import {
   countRows, detectionCounts, edgesOf, getAsset, listSimulations, queryAssets, queryDetections, simulationDoc, topPairs, pairFunctions,
 } from '../store/read-store.js';
 import { activePolicy, approveProposal, ChangeRefused, rejectProposal } from '../respond/change-control.js';
-import { learnDetection, muteDetection, NotFound, setDetectionStatus } from '../respond/detection-actions.js';
+import { learnDetection, learnPreview, muteDetection, NotFound, setDetectionStatus, unmuteDetection } from '../respond/detection-actions.js';
 import { CAN } from '../respond/roles.js';
 import { CompiledPolicy } from '../policy/evaluate.js';
 import type { ZoneCounts } from '../policy/simulate.js';
@@ -97,12 +97,18 @@ export async function registerRoutes(app: FastifyInstance, db: Db, opts: { state
     setDetectionStatus(db, (req.params as { id: string }).id, 'acknowledged', req.caller!.name, (req.body as { note?: string } | undefined)?.note ?? '');
     return { ok: true };
   });
-  app.post('/api/detections/:id/learn', { ...act, schema: { params: params({ id }), body: body([], { note }) } }, async (req) =>
-    learnDetection(db, (req.params as { id: string }).id, req.caller!.name, (req.body as { note?: string } | undefined)?.note ?? ''));
+  // What "learn" would make normal, for the confirmation the dashboard shows first.
+  app.get('/api/detections/:id/learn-preview', { schema: { params: params({ id }) } }, async (req) => learnPreview(db, (req.params as { id: string }).id));
+  app.post('/api/detections/:id/learn', { ...act, schema: { params: params({ id }), body: body([], { note, confirm: { type: 'boolean' } }) } }, async (req) => {
+    const b = req.body as { note?: string; confirm?: boolean } | undefined;
+    return learnDetection(db, (req.params as { id: string }).id, req.caller!.name, b?.note ?? '', b?.confirm === true);
+  });
   app.post('/api/detections/:id/mute', { ...act, schema: { params: params({ id }), body: body(['reason'], { reason: { type: 'string', minLength: 1, maxLength: 2000 }, days: { type: 'integer', minimum: 1, maximum: 3650 } }) } }, async (req) => {
     const b = req.body as { reason: string; days?: number };
     return muteDetection(db, (req.params as { id: string }).id, req.caller!.name, b.reason, b.days);
   });
+  app.post('/api/detections/:id/unmute', { ...act, schema: { params: params({ id }), body: body([], { reason: { type: 'string', maxLength: 2000 } }) } }, async (req) =>
+    unmuteDetection(db, (req.params as { id: string }).id, req.caller!.name, (req.body as { reason?: string } | undefined)?.reason ?? ''));
   app.post('/api/detections/:id/propose-block', { ...act, schema: { params: params({ id }), body: body([], { ttl: { type: 'integer', minimum: 60, maximum: 30 * 86400 }, note }) } }, async (req) => {
     const detId = (req.params as { id: string }).id;
     const det = getDetection(db, detId);

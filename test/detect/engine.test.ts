@@ -1,38 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Inventory } from '../../src/discover/inventory.js';
-import { ValueRanges } from '../../src/discover/values.js';
-import { baselineFrom, type Baseline } from '../../src/discover/baseline.js';
+import type { Baseline } from '../../src/discover/baseline.js';
 import { DetectionEngine } from '../../src/detect/engine.js';
 import { acceptIntoBaseline } from '../../src/detect/accept.js';
 import { TcpFlag } from '../../src/dissect/packet.js';
-import { feed, msg, tcp, udp } from './synthetic.js';
-
-const HMI = '10.1.0.10', PLC = '10.1.0.20', EWS = '10.1.0.30', EVIL = '10.1.0.66';
-
-/** An HMI polling a PLC (FC3 on 0..9 every 200 ms, FC6 to register 100 now and then). */
-function normalTraffic(h: { onPacket: any; onMessage: any }, t0: number, seconds: number): number {
-  let tx = 0, t = t0;
-  for (; t < t0 + seconds; t += 0.2) {
-    tx++;
-    const q = tcp(t, HMI, 40000, PLC, 502);
-    feed(h, q, msg(q, 'modbus', { role: 'request', func: 3, funcName: 'READ_HOLDING_REGISTERS', unit: 1, txId: tx, targets: [{ space: 'holding_register', start: 0, count: 10 }] }));
-    const r = tcp(t + 0.005, PLC, 502, HMI, 40000);
-    feed(h, r, msg(r, 'modbus', { role: 'response', func: 3, funcName: 'READ_HOLDING_REGISTERS', unit: 1, txId: tx, values: [1, 2, 3, 4, 5, 6, 7, 8, 9, 50 + (tx % 5)] }));
-    if (tx % 25 === 0) {
-      const w = tcp(t + 0.1, HMI, 40000, PLC, 502);
-      feed(h, w, msg(w, 'modbus', { role: 'request', func: 6, funcName: 'WRITE_SINGLE_REGISTER', unit: 1, txId: 90000 + tx, write: true, targets: [{ space: 'holding_register', start: 100, count: 1 }], values: [20 + (tx % 3)] }));
-    }
-  }
-  return t;
-}
-
-function learn(): Baseline {
-  const inv = new Inventory();
-  const vr = new ValueRanges();
-  normalTraffic({ onPacket: (p: any) => inv.onPacket(p), onMessage: (m: any) => { inv.onMessage(m); vr.onMessage(m); } }, 1000, 60);
-  return baselineFrom(inv.snapshot(), vr.ranges(), { version: 1, sources: ['synthetic'] });
-}
+import { feed, msg, tcp, udp, HMI, PLC, EWS, EVIL, learn, normalTraffic } from './synthetic.js';
 
 test('baseline learns functions, write ranges, value ranges and the polling period', () => {
   const b = learn();
@@ -61,8 +33,11 @@ test('each deviation is detected, explained and aggregated', () => {
   feed(eng, r, msg(r, 'modbus', { role: 'response', func: 43, txId: 1 }));
   for (let i = 0; i < 3; i++) {
     const w = tcp(t + 1 + i, HMI, 40000, PLC, 502);
-    feed(eng, w, msg(w, 'modbus', { role: 'request', func: 16, funcName: 'WRITE_MULTIPLE_REGISTERS', write: true, txId: 7000 + i, targets: [{ space: 'holding_register', start: 200, count: 2 }], values: [1, 2] }));
+    feed(eng, w, msg(w, 'modbus', { role: 'request', func: 6, funcName: 'WRITE_SINGLE_REGISTER', write: true, txId: 7000 + i, targets: [{ space: 'holding_register', start: 200, count: 1 }], values: [1] }));
   }
+  // A write function the edge never used: one function_outside_profile listing the ranges, not a write_new_range too.
+  const w16 = tcp(t + 4, HMI, 40000, PLC, 502);
+  feed(eng, w16, msg(w16, 'modbus', { role: 'request', func: 16, funcName: 'WRITE_MULTIPLE_REGISTERS', write: true, txId: 7100, targets: [{ space: 'holding_register', start: 300, count: 2 }], values: [1, 2] }));
   const v = tcp(t + 5, HMI, 40000, PLC, 502);
   feed(eng, v, msg(v, 'modbus', { role: 'request', func: 6, funcName: 'WRITE_SINGLE_REGISTER', write: true, txId: 8000, targets: [{ space: 'holding_register', start: 100, count: 1 }], values: [999] }));
   // Malformed PDU.
@@ -80,7 +55,8 @@ test('each deviation is detected, explained and aggregated', () => {
   }
   const wr = ds.find((d) => d.type === 'write_new_range')!;
   assert.equal(wr.count, 3, 'three identical writes fold into one detection');
-  assert.match(wr.explanation, /holding_register 200\.\.201/);
+  assert.match(wr.explanation, /wrote holding_register 200 on/);
+  assert.deepEqual(ds.find((d) => d.type === 'function_outside_profile')!.evidence.fields.points, ['holding_register:300..301']);
   assert.ok(wr.evidence.frames.length === 3);
   for (const d of ds) assert.ok(d.explanation.length > 20 && d.suggestedResponse.length > 20, `${d.type} explained`);
 });

@@ -90,7 +90,7 @@ test('an analyst acknowledges, learns and mutes detections; each step is audited
   const list = ((await get('ana', '/api/detections?status=open')).json() as { items: Array<{ id: string; type: string }> }).items;
   const edge = list.find((x) => x.type === 'new_edge')!, scan = list.find((x) => x.type === 'port_scan')!, stop = list.find((x) => x.type === 'cpu_stop')!;
   assert.equal((await post('ana', `/api/detections/${stop.id}/acknowledge`, { note: 'planned stop, change 4711' })).statusCode, 200);
-  const learned = await post('ana', `/api/detections/${edge.id}/learn`, { note: 'new historian link' });
+  const learned = await post('ana', `/api/detections/${edge.id}/learn`, { note: 'new historian link', confirm: true });
   assert.equal(learned.statusCode, 200, learned.body);
   assert.equal((learned.json() as { version: number }).version, 2);
   assert.equal((await post('ana', `/api/detections/${scan.id}/learn`)).statusCode, 409, 'a scan is an event: mute it, do not learn it');

@@ -91,6 +91,38 @@ test('dashboard in headless Chromium: log in, every page shows the plant, act on
     await page.waitForFunction(() => document.querySelectorAll('[data-testid=detections] tbody tr:not(.evidence)').length === 5);
     await shot('detections');
 
+    // Learn asks first: what becomes normal, and a warning to tick before an intruder's write can be learned.
+    const visible = (n: number) => page.waitForFunction((k) => document.querySelectorAll('[data-testid=detections] tbody tr:not(.evidence)').length === k, n);
+    const statusSays = (re: RegExp) => page.waitForFunction((src) => new RegExp(src).test(document.querySelector('[role=status]')?.textContent ?? ''), re.source);
+    await rows.filter({ hasText: 'write_new_range' }).first().getByRole('button', { name: 'Learn' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    assert.match(await dialog.innerText(), /Becomes normal: 10\.77\.0\.66 → 10\.77\.0\.21 may write (coil|holding_register):/);
+    assert.match(await dialog.getByRole('alert').innerText(), /(high|critical) detection[\s\S]*10\.77\.0\.66 is not in the baseline/);
+    assert.equal(await dialog.getByRole('button', { name: 'Learn it anyway' }).isDisabled(), true, 'no one-click learn of a risky detection');
+    await shot('learn-confirm');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    await visible(5);
+    await rows.filter({ hasText: 'new_edge' }).getByRole('button', { name: 'Learn' }).click();
+    await dialog.getByRole('checkbox').check();
+    await dialog.getByRole('button', { name: 'Learn it anyway' }).click();
+    await statusSays(/learn new_edge 10\.77\.0\.66 → 10\.77\.0\.21: done \(baseline v2\)/);
+    await visible(4);
+
+    // A mute can be undone from the muted list.
+    page.once('dialog', (d) => void d.accept('pen test'));
+    await rows.filter({ hasText: 'port_scan' }).getByRole('button', { name: 'Mute' }).click();
+    await statusSays(/mute port_scan .*: done/);
+    await visible(3);
+    await page.getByLabel('status').selectOption('muted');
+    await visible(1);
+    await rows.getByRole('button', { name: 'Unmute' }).click();
+    await statusSays(/unmute port_scan 10\.77\.0\.66 → 10\.77\.0\.21: done/);
+    await visible(0);
+    await page.getByLabel('status').selectOption('open');
+    await visible(4);
+
     for (const [href, check] of [['#/policy', /No active policy|Simulations/], ['#/approvals', /Approvals/]] as const) {
       await page.click(`a[href="${href}"]`);
       await page.waitForTimeout(300);
@@ -102,6 +134,8 @@ test('dashboard in headless Chromium: log in, every page shows the plant, act on
     assert.match(await page.getByTestId('chain').innerText(), /intact/);
     assert.match(await page.getByTestId('audit-proves').innerText(), /proves/i);
     assert.match(await page.getByTestId('audit').innerText(), /ana\s+detection\.acknowledged/);
+    assert.match(await page.getByTestId('audit').innerText(), /ana\s+detection\.learned/);
+    assert.match(await page.getByTestId('audit').innerText(), /ana\s+detection\.unmuted/);
     await shot('audit');
 
     await page.click('text=Log out');

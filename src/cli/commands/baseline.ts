@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { getDetection, latestBaseline, baselineVersion, listBaselines } from '../../store/baseline-store.js';
-import { learnDetection, muteDetection } from '../../respond/detection-actions.js';
+import { learnDetection, muteDetection, unmuteDetection } from '../../respond/detection-actions.js';
 import { CAN } from '../../respond/roles.js';
 import { asCaller, openExistingStore, STORE_HINT, withIdentity, type IdentityOpts } from '../identity.js';
 
@@ -22,11 +22,12 @@ export function registerBaseline(program: Command): void {
       } finally { db.close(); }
     });
   withIdentity(cmd.command('accept')).argument('<detection-id>').requiredOption('--db <path>', 'store holding the detection').option('--note <text>', 'why it is normal', '')
-    .description('learn what a detection saw into a new baseline version')
+    .description('learn what a detection saw into a new baseline version (naming the detection is the confirmation; what became normal is printed)')
     .action((id: string, opts: IdentityOpts & { db: string; note: string }) => asCaller(opts.db, opts, CAN.actOnDetections, 'act on detections', (db, who) => {
-      const { version } = learnDetection(db, id, who.name, opts.note);
+      const { version, preview } = learnDetection(db, id, who.name, opts.note, true);
       const d = getDetection(db, id)!;
-      process.stdout.write(`baseline v${version}: accepted ${d.type} ${d.src} → ${d.dst}\n`);
+      process.stdout.write(`baseline v${version}: accepted ${d.type} ${d.src} → ${d.dst}: ${preview.becomesNormal}\n`);
+      for (const w of preview.warnings) process.stderr.write(`warning: ${w}\n`);
     }));
   withIdentity(cmd.command('mute')).argument('<detection-id>').requiredOption('--db <path>', 'store holding the detection').requiredOption('--reason <text>', 'why these findings are not worth showing (audited)')
     .option('--days <n>', 'mute for this many days (default: until removed)')
@@ -36,5 +37,12 @@ export function registerBaseline(program: Command): void {
       const { mute } = muteDetection(db, id, who.name, opts.reason, opts.days ? Number(opts.days) : undefined);
       const d = getDetection(db, id)!;
       process.stdout.write(`mute #${mute}: ${d.type} ${d.src} → ${d.dst}\n`);
+    }));
+  withIdentity(cmd.command('unmute')).argument('<detection-id>').requiredOption('--db <path>', 'store holding the detection').option('--reason <text>', 'why it should alert again', '')
+    .description('remove the mutes made from a detection, so findings like it alert again')
+    .action((id: string, opts: IdentityOpts & { db: string; reason: string }) => asCaller(opts.db, opts, CAN.actOnDetections, 'act on detections', (db, who) => {
+      const { unmuted } = unmuteDetection(db, id, who.name, opts.reason);
+      const d = getDetection(db, id)!;
+      process.stdout.write(`unmuted ${unmuted.map((m) => `#${m}`).join(', ')}: ${d.type} ${d.src} → ${d.dst} alerts again\n`);
     }));
 }

@@ -1,24 +1,39 @@
 import { ICS_PROTOCOLS } from '../../dissect/message.js';
+import type { Message } from '../../dissect/message.js';
 import type { Detector } from '../detector.js';
+import type { CompiledProfile } from '../profile.js';
 import { operationOf } from './engineering-ops.js';
+import { targetLabels } from './targets.js';
 
 const ICS = new Set<string>(ICS_PROTOCOLS);
 
-/** A request with a function code this edge never used while the baseline was learned. */
+/**
+ * Does this request use an industrial function the edge's profile lacks (and that is no engineering operation,
+ * which gets its own, sharper detection)? Then function_outside_profile reports it, with the ranges it wrote.
+ */
+export function isNewFunction(m: Message, funcKey: number, p: CompiledProfile): boolean {
+  return m.func >= 0 && ICS.has(m.protocol) && !p.functions.has(funcKey) && operationOf(m, funcKey) === undefined;
+}
+
+/**
+ * A request with a function code this edge never used while the baseline was learned. One detection per pair
+ * and function: the addresses a write function touched are its evidence points (not a write_new_range each).
+ */
 export function functionOutsideProfile(): Detector {
   return {
     name: 'function_outside_profile',
     messages: 'requests',
     onMessage(m, ctx) {
-      if (m.role === 'response' || m.func < 0 || !ICS.has(m.protocol)) return;
+      if (m.role === 'response') return;
       const p = ctx.edge?.profile;
-      if (p === undefined || p === null || p.functions.has(ctx.funcKey)) return;
-      if (operationOf(m, ctx.funcKey) !== undefined) return; // engineering operations get their own, sharper detection
+      if (p === undefined || p === null || !isNewFunction(m, ctx.funcKey, p)) return;
+      const points = m.write && m.targets !== null ? targetLabels(m) : undefined;
       ctx.report({
         type: 'function_outside_profile', severity: m.write ? 'high' : 'medium', ts: m.ts, frame: m.frame,
-        src: m.srcIp, dst: m.dstIp, protocol: m.protocol, detail: `${m.protocol}:${m.func}`,
+        src: m.srcIp, dst: m.dstIp, protocol: m.protocol, detail: `${m.protocol}:${m.func}`, ...(points !== undefined ? { point: points } : {}),
         fields: { func: m.func, func_name: m.funcName, unit: m.unit, targets: m.targets, write: m.write, baseline_functions: p.p.functions },
         explanation: `${m.srcIp} sent ${m.protocol} ${m.funcName || m.func} to ${m.dstIp}; this edge never used that function in the baseline.`,
+        explainMany: (list, total) => `${m.srcIp} sent ${m.protocol} ${m.funcName || m.func} to ${m.dstIp}, writing ${total} points (${list}); this edge never used that function in the baseline.`,
         response: m.write
           ? 'Verify with operations that this write was intended; if not, block the function for this pair at the gateway.'
           : 'Check whether a new HMI screen or tool explains it; learn it or restrict the pair to its baseline functions.',

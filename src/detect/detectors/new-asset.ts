@@ -1,4 +1,5 @@
 import type { Detector } from '../detector.js';
+import { isLinkLocal6 } from '../housekeeping.js';
 
 /** A device that sends traffic but is not in the baseline: a new laptop, a rogue device, an attacker. */
 export function newAsset(): Detector {
@@ -11,6 +12,8 @@ export function newAsset(): Detector {
       if (pkt.ipVersion === 0) return;
       const ip = pkt.srcIp;
       if (ctx.baseline.assets.has(ip) || reported.has(ip) || ip === '0.0.0.0' || ip === '::') return;
+      // A known device's IPv6 link-local address is that device, not a new one: the MAC says which.
+      if (pkt.ipVersion === 6 && isLinkLocal6(ip) && ctx.baseline.knownMacs.has(pkt.srcMac)) return;
       reported.add(ip);
       ctx.report({
         type: 'new_asset', severity: 'medium', ts: pkt.ts, frame: pkt.frame, src: ip, dst: pkt.dstIp, protocol: 'ip', detail: '',

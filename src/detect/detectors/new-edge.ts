@@ -1,5 +1,6 @@
 import type { Detector } from '../detector.js';
 import { serviceName } from '../../discover/services.js';
+import { ipProtocolLabel } from '../housekeeping.js';
 
 /**
  * A conversation the baseline never had. TCP edges count only once the server answers, so connection
@@ -16,11 +17,13 @@ export function newEdge(): Detector {
       if (e.addr.server === '0.0.0.0' || e.addr.client === '0.0.0.0') return;
       e.newEdgeReported = true;
       const a = e.addr;
-      const service = a.transport === 'ip' ? `IP protocol ${a.proto}` : `${serviceName(a.transport, a.port) ?? `${a.transport}/${a.port}`}`;
-      const ics = a.transport !== 'ip' && ['modbus', 's7comm', 'dnp3', 'enip', 'enip-io', 'bacnet', 'iec104', 'opcua'].includes(serviceName(a.transport, a.port) ?? '');
+      const ip = a.transport === 'ip' ? ipProtocolLabel(pkt) : null;
+      const named = a.transport === 'ip' ? undefined : serviceName(a.transport, a.port);
+      const service = ip !== null ? ip.label : named ?? `${a.transport}/${a.port}`;
+      const ics = ['modbus', 's7comm', 'dnp3', 'enip', 'enip-io', 'bacnet', 'iec104', 'opcua'].includes(named ?? '');
       ctx.report({
         type: 'new_edge', severity: ics ? 'high' : 'medium', ts: pkt.ts, frame: pkt.frame, src: a.client, dst: a.server,
-        protocol: serviceName(a.transport === 'ip' ? 'tcp' : a.transport, a.port) ?? a.transport, detail: a.id,
+        protocol: ip !== null ? ip.name : named ?? a.transport, detail: a.id,
         fields: { edge: a.id, transport: a.transport, port: a.port },
         explanation: `${a.client} talked to ${a.server} over ${service}, a conversation not in the baseline.`,
         response: ics

@@ -1,10 +1,35 @@
 import type { Detector } from '../detector.js';
+import type { Severity } from '../detection.js';
 import { placeValues } from '../../discover/values.js';
 import { pointsOf } from '../profile.js';
 
 /**
- * Values read or written outside the range learned for that register/point, with a margin of a tenth of the
- * learned span (at least 1) so normal drift stays quiet.
+ * The tolerance around a learned range [min, max]: the larger of
+ *  - the learned span (max − min): what the baseline kept of the point's normal noise, so a point that moved
+ *    by 2 while learning may move 2 more either way without a finding;
+ *  - 5 % of the value's magnitude, so a point that held still while learning (span 0) is not flagged for the
+ *    smallest change of a large number;
+ *  - 1, the smallest step of an integer register.
+ */
+export function valueTolerance(min: number, max: number): number {
+  return Math.max(1, max - min, 0.05 * Math.max(Math.abs(min), Math.abs(max)));
+}
+
+/**
+ * How bad a value outside its tolerance is, by how many tolerances it lies beyond the learned range: up to 3
+ * is low, up to 10 medium, further high. A write is one step worse (it changes the process, a read only
+ * reports it), up to high.
+ */
+export function valueSeverity(excess: number, tolerance: number, write: boolean): Severity {
+  const k = excess / tolerance;
+  const step = (k <= 3 ? 1 : k <= 10 ? 2 : 3) + (write ? 1 : 0);
+  return step <= 1 ? 'low' : step === 2 ? 'medium' : 'high';
+}
+
+/**
+ * Values read or written outside the range learned for that register/point by more than its tolerance
+ * (see valueTolerance); the severity grows with the distance (see valueSeverity). Points of one pair and
+ * function fold into one detection.
  */
 export function valueOutOfRange(): Detector {
   return {
@@ -26,14 +51,18 @@ export function valueOutOfRange(): Detector {
         const r = points.get(at.start + i);
         if (r === undefined) continue;
         const v = values[i]!;
-        const margin = Math.max(1, (r[1] - r[0]) * 0.1);
-        if (v >= r[0] - margin && v <= r[1] + margin) continue;
+        const tol = valueTolerance(r[0], r[1]);
+        const excess = v < r[0] ? r[0] - v : v - r[1];
+        if (excess <= tol) continue;
         const key = `${at.space}:${at.start + i}`;
+        const how = m.write ? 'was written as' : 'read';
+        const band = `${r[0]}..${r[1]} by more than its tolerance of ${+tol.toFixed(3)} (the larger of the learned span, 5 % of the value and 1)`;
         ctx.report({
-          type: 'value_out_of_range', severity: m.write ? 'high' : 'medium', ts: m.ts, frame: m.frame,
-          src: m.srcIp, dst: m.dstIp, protocol: m.protocol, detail: key,
-          fields: { point: key, value: v, learned_min: r[0], learned_max: r[1], write: m.write, func_name: m.funcName },
-          explanation: `${key} on ${p.p.server} ${m.write ? 'was written as' : 'read'} ${v}, outside the learned range ${r[0]}..${r[1]}.`,
+          type: 'value_out_of_range', severity: valueSeverity(excess, tol, m.write), ts: m.ts, frame: m.frame,
+          src: m.srcIp, dst: m.dstIp, protocol: m.protocol, detail: `${m.protocol}:${m.func}`, point: key, pointValue: v,
+          fields: { point: key, value: v, learned_min: r[0], learned_max: r[1], tolerance: tol, write: m.write, func_name: m.funcName },
+          explanation: `${key} on ${p.p.server} ${how} ${v}, outside the learned range ${band}: ${+(excess / tol).toFixed(1)} tolerances out (up to 3 is low, up to 10 medium, beyond high; a write one step worse).`,
+          explainMany: (list, total) => `${total} points on ${p.p.server} ${m.write ? 'were written' : 'read'} outside their learned range and tolerance: ${list} (first: ${key} ${how} ${v}, outside the learned range ${band}).`,
           response: m.write
             ? 'Ask operations whether this setpoint change was intended; an out-of-range write can damage equipment.'
             : 'Check the process: the value left its normal band (sensor fault, process upset, or manipulated logic).',

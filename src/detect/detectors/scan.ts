@@ -8,6 +8,9 @@ const VERTICAL = 10;
 const HORIZONTAL = 8;
 /** Distinct addresses asked for by one MAC in ARP requests; hosts normally resolve a handful. */
 const ARP_SWEEP = 16;
+/** Sweep keys for echo requests, which have no port. */
+const ICMP_ECHO = -1;
+const ICMPV6_ECHO = -2;
 
 interface SourceWindow {
   start: number;
@@ -56,7 +59,10 @@ export function scans(): Detector {
       } else if (pkt.ipProto === 1) {
         const b = pkt.data, o = pkt.payloadOffset;
         if (pkt.payloadLength < 1 || b[o] !== 8) return; // echo request
-        port = -1;
+        port = ICMP_ECHO;
+      } else if (pkt.ipProto === 58) {
+        if (pkt.payloadLength < 1 || pkt.data[pkt.payloadOffset] !== 128) return; // ICMPv6 echo request
+        port = ICMPV6_ECHO;
       } else return;
       if (ctx.edge?.profile) return;
       const src = pkt.srcIp, dst = pkt.dstIp;
@@ -84,10 +90,11 @@ export function scans(): Detector {
       hosts.add(dst);
       if (hosts.size >= HORIZONTAL && !w.reportedPorts.has(port)) {
         w.reportedPorts.add(port);
-        const what = port < 0 ? 'ICMP echo' : `${pkt.ipProto === 6 ? 'TCP' : 'UDP'} port ${port}`;
+        const what = port === ICMP_ECHO ? 'ICMP echo' : port === ICMPV6_ECHO ? 'ICMPv6 echo' : `${pkt.ipProto === 6 ? 'TCP' : 'UDP'} port ${port}`;
+        const proto = port === ICMP_ECHO ? 'icmp' : port === ICMPV6_ECHO ? 'icmpv6' : pkt.ipProto === 6 ? 'tcp' : 'udp';
         ctx.report({
-          type: 'host_scan', severity: 'high', ts: pkt.ts, frame: pkt.frame, src, dst: port < 0 ? 'icmp' : `*:${port}`,
-          protocol: port < 0 ? 'icmp' : pkt.ipProto === 6 ? 'tcp' : 'udp', detail: String(port),
+          type: 'host_scan', severity: 'high', ts: pkt.ts, frame: pkt.frame, src, dst: port < 0 ? proto : `*:${port}`,
+          protocol: proto, detail: String(port),
           fields: { hosts_probed: hosts.size, sample_hosts: [...hosts].slice(0, 20), port, window_s: WINDOW },
           explanation: `${src} swept ${hosts.size} hosts with ${what} within ${WINDOW} s.`,
           response: 'A sweep maps the plant before an attack: identify the source and block it unless it is an approved scan.',

@@ -1,6 +1,17 @@
+import type { Message } from '../../dissect/message.js';
 import type { Detector } from '../detector.js';
+import { isNewFunction } from './function-profile.js';
+import { rangeLabel, rangeText } from './targets.js';
 
-/** A write to registers/objects this edge never wrote during learning: setpoints or logic being changed. */
+/** The function a write used: findings on many points of one function fold into one detection. */
+function writeFunction(m: Message): string {
+  return `${m.protocol}:${m.func}`;
+}
+
+/**
+ * A write to registers/objects this edge never wrote during learning: setpoints or logic being changed. Ranges
+ * of one pair and function fold into one detection (a control session on 14 points is one line).
+ */
 export function writeNewRange(): Detector {
   return {
     name: 'write_new_range',
@@ -14,23 +25,32 @@ export function writeNewRange(): Detector {
         // A write from a pair that never talked while learning: the new edge is reported too, but the write
         // is what can change the process.
         const t = m.targets[0]!;
+        const point = rangeLabel(t.space, t.start, t.count);
+        const how = `(${m.protocol} ${m.funcName || m.func})`;
         ctx.report({
           type: 'write_new_range', severity: 'critical', ts: m.ts, frame: m.frame, src: m.srcIp, dst: m.dstIp, protocol: m.protocol,
-          detail: `${t.space}:${t.start}`,
+          detail: writeFunction(m), point,
           fields: { func: m.func, func_name: m.funcName, space: t.space, start: t.start, count: t.count, values: m.values, baseline_writes: [] },
-          explanation: `${m.srcIp} wrote ${t.space} ${t.start}${t.count > 1 ? `..${t.start + t.count - 1}` : ''} on ${m.dstIp} (${m.protocol} ${m.funcName}), and this pair never communicated while the baseline was learned.`,
+          explanation: `${m.srcIp} wrote ${rangeText(t.space, t.start, t.count)} on ${m.dstIp} ${how}, and this pair never communicated while the baseline was learned.`,
+          explainMany: (list, total) => `${m.srcIp} wrote ${total} points (${list}) on ${m.dstIp} ${how}, and this pair never communicated while the baseline was learned.`,
           response: 'Treat as unauthorised control until proven otherwise: verify the process value with operations and propose a block of the source.',
         });
         return;
       }
+      // A write with a function the edge never used is one function_outside_profile finding listing its ranges.
+      if (isNewFunction(m, ctx.funcKey, p)) return;
       for (const t of m.targets) {
         if (p.writes.get(t.space)?.covers(t.start, t.count)) continue;
         const known = p.p.writes[t.space];
+        const point = rangeLabel(t.space, t.start, t.count);
+        const before = known ? ` (it writes ${known.map(([a, b]) => (a === b ? `${a}` : `${a}..${b}`)).join(', ')})` : '';
+        const how = `(${m.protocol} ${m.funcName || m.func})`;
         ctx.report({
           type: 'write_new_range', severity: 'high', ts: m.ts, frame: m.frame, src: m.srcIp, dst: m.dstIp, protocol: m.protocol,
-          detail: `${t.space}:${t.start}`,
+          detail: writeFunction(m), point,
           fields: { func: m.func, func_name: m.funcName, space: t.space, start: t.start, count: t.count, values: m.values, baseline_writes: known ?? [] },
-          explanation: `${m.srcIp} wrote ${t.space} ${t.start}${t.count > 1 ? `..${t.start + t.count - 1}` : ''} on ${m.dstIp}, where it never wrote before${known ? ` (it writes ${known.map(([a, b]) => (a === b ? `${a}` : `${a}..${b}`)).join(', ')})` : ''}.`,
+          explanation: `${m.srcIp} wrote ${rangeText(t.space, t.start, t.count)} on ${m.dstIp} ${how}, where it never wrote before${before}.`,
+          explainMany: (list, total) => `${m.srcIp} wrote ${total} points it never wrote before on ${m.dstIp} ${how}: ${list}${before}.`,
           response: 'Confirm with the controls engineer; an unknown write can change the process. Block writes outside the profile at the gateway if unintended.',
         });
       }
