@@ -16,7 +16,7 @@ test('baseline unmute: role-checked, audited, and the muted finding alerts again
   const dir = mkdtempSync(path.join(tmpdir(), 'weir-unmute-'));
   const db = path.join(dir, 'weir.db');
   try {
-    await weirOk(['learn', plant, '--db', db, '--until', '50%']);
+    await weirOk(['learn', plant, '--db', db, '--until', '50%', '--create']);
     const detect = async () => (await weirOk(['detect', plant, '--baseline', db, '--from', '50%', '--jsonl'])).stdout.trim().split('\n').filter(Boolean)
       .map((l) => JSON.parse(l) as { id: string; type: string; src: string });
     const scan = (await detect()).find((d) => d.type === 'port_scan')!;
