@@ -12,6 +12,7 @@ import { hashPassword } from '../../src/server/passwords.js';
 import { buildServer } from '../../src/server/app.js';
 import { applyProposal, approveProposal, submitPolicy } from '../../src/respond/change-control.js';
 import { repoRoot } from '../helpers/paths.js';
+import { detectedPlantStore } from '../helpers/plant-fixtures.js';
 
 const cli = path.join(repoRoot, 'dist/src/cli/main.js');
 const plant = path.join(repoRoot, 'fixtures/plant.pcap');
@@ -21,10 +22,7 @@ const cookies = new Map<string, string>();
 
 before(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'weir-api-'));
-  const file = path.join(dir, 'weir.db');
-  for (const args of [['discover', plant, '--db', file], ['learn', plant, '--db', file, '--until', '50%'], ['detect', plant, '--baseline', file, '--from', '50%', '--jsonl']]) {
-    execFileSync(process.execPath, [cli, ...args], { stdio: 'ignore' });
-  }
+  const file = detectedPlantStore(dir);
   db = openStore(file);
   for (const [name, roles] of [['vera', ['viewer']], ['ana', ['analyst']], ['sec', ['security']], ['eng', ['engineering']], ['ops', ['operations']], ['root', ['admin']]] as const) {
     addUser(db, name, [...roles]);

@@ -2,7 +2,6 @@
 // become normal and refuses a risky learn without an explicit confirmation. A mute can be undone.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,20 +12,15 @@ import { setPasswordHash } from '../../src/store/session-store.js';
 import { hashPassword } from '../../src/server/passwords.js';
 import { buildServer } from '../../src/server/app.js';
 import { latestBaseline, listMutes } from '../../src/store/baseline-store.js';
-import { repoRoot } from '../helpers/paths.js';
+import { detectedPlantStore } from '../helpers/plant-fixtures.js';
 
-const cli = path.join(repoRoot, 'dist/src/cli/main.js');
-const plant = path.join(repoRoot, 'fixtures/plant.pcap');
 const PASSWORD = 'correct horse battery';
 let dir: string, db: Db, app: FastifyInstance;
 const cookies = new Map<string, string>();
 
 before(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'weir-learn-'));
-  const file = path.join(dir, 'weir.db');
-  for (const args of [['discover', plant, '--db', file], ['learn', plant, '--db', file, '--until', '50%'], ['detect', plant, '--baseline', file, '--from', '50%', '--jsonl']]) {
-    execFileSync(process.execPath, [cli, ...args], { stdio: 'ignore' });
-  }
+  const file = detectedPlantStore(dir);
   db = openStore(file);
   for (const [name, role] of [['vera', 'viewer'], ['ana', 'analyst'], ['eng', 'engineering']] as const) {
     addUser(db, name, [role]);
