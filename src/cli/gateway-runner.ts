@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { parsePolicy } from '../policy/load.js';
+import { policyHashes } from '../respond/change-control.js';
 import { CompiledPolicy } from '../policy/evaluate.js';
 import { enforcementPlan } from '../enforce/steer.js';
 import { Gateway } from '../enforce/gateway/gateway.js';
@@ -35,7 +35,7 @@ export function appliedSource(stateDir: string): () => { text: string; source: s
 function compile(src: { text: string; source: string; sha: string }): CompiledPolicy {
   const r = parsePolicy(src.text, src.source);
   if (!r.ok) throw new Error(`${src.source} is not a valid policy`);
-  if (createHash('sha256').update(src.text).digest('hex') !== src.sha) throw new Error(`${src.source}: text does not match its hash`);
+  if (policyHashes(r.policy, src.text).sha !== src.sha) throw new Error(`${src.source}: text does not match its hash`);
   return new CompiledPolicy(r.policy);
 }
 

@@ -10,7 +10,6 @@ import { DEFAULT_STATE_DIR, describeGateway, gatewayState, readApplied, writeApp
 import { applyEnforcement } from '../enforce-apply.js';
 import { appliedSource, runGateway } from '../gateway-runner.js';
 import { enforceablePolicy } from '../../respond/enforceable.js';
-import { activePolicy } from '../../respond/change-control.js';
 import { describeCuts, guardBlock } from '../../respond/block-impact.js';
 import { openExistingStore, withIdentity, type IdentityOpts } from '../identity.js';
 import { auditEnforcement, carryOut, proveEnforcer } from '../enforcer.js';
@@ -38,8 +37,7 @@ function policyFrom(o: { policy?: string; db?: string }): { policy: Policy; text
   const db = o.db ? openExistingStore(o.db) : null;
   try {
     const e = enforceablePolicy(db, file);
-    const text = file?.text ?? activePolicy(db!)!.text;
-    return { policy: e.policy, text, source: file?.source ?? `${o.db} (active policy)`, sha: e.sha };
+    return { policy: e.policy, text: e.text, source: file?.source ?? `${o.db} (active policy)`, sha: e.sha };
   } finally { db?.close(); }
 }
 
