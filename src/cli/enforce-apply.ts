@@ -63,14 +63,20 @@ export async function applyEnforcement(r: ApplyRequest): Promise<ApplyOutcome> {
   return { plan, ruleset, result, gateway };
 }
 
+/**
+ * Signal the gateway to reload and wait for its answer: the health record's reload count moves past the one
+ * seen before the signal, then says whether that reload took this policy (an older failure cannot answer).
+ */
 async function reloadGateway(dir: string, pid: number, sha: string, timeoutMs: number): Promise<{ ok: true } | { ok: false; why: string }> {
+  const before = readHealth(dir)?.reloads ?? 0;
   try { process.kill(pid, 'SIGHUP'); } catch (err) { return { ok: false, why: (err as Error).message }; }
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     await sleep(50);
     const h = readHealth(dir);
-    if (h?.policySha === sha && h.steering.error?.startsWith('reload failed') !== true) return { ok: true };
-    if (h?.steering.error?.startsWith('reload failed')) return { ok: false, why: h.steering.error };
+    if (h === null || h.reloads <= before) continue;
+    if (h.reloadError !== null) return { ok: false, why: `reload failed: ${h.reloadError}` };
+    return h.policySha === sha ? { ok: true } : { ok: false, why: `it runs policy ${h.policySha.slice(0, 12)} from ${h.policySource}, not ${sha.slice(0, 12)}` };
   }
   return { ok: false, why: `no answer within ${timeoutMs} ms` };
 }

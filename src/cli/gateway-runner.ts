@@ -55,13 +55,14 @@ export async function runGateway(o: GatewayRun): Promise<void> {
     steering = { ok, error };
   } });
   const started = new Date().toISOString();
+  let reloads = 0;
   let reloadError: string | null = null;
   const health = (extra: Partial<GatewayHealth> = {}): void => {
     try {
       writeHealth(o.stateDir, {
         pid: process.pid, startedAt: started, beatAt: new Date().toISOString(), listen: o.listen, policySha: src.sha, policySource: src.source,
         targets: gw.targets.map((t) => ({ server: t.server, port: t.port, protocol: t.protocol, listenPort: t.listenPort })),
-        steering: reloadError ? { ok: steering.ok, error: `reload failed: ${reloadError}` } : steering, stats: { ...gw.stats }, failOpenOpen: gw.windows.count, log: log.health, ...extra,
+        steering, reloads, reloadError, stats: { ...gw.stats }, failOpenOpen: gw.windows.count, log: log.health, ...extra,
       });
     } catch { /* the record is best effort; the kernel leases are what steer */ }
   };
@@ -94,6 +95,7 @@ export async function runGateway(o: GatewayRun): Promise<void> {
         reloadError = (err as Error).message;
         log.write({ event: 'reload_failed', error: reloadError, keeping: src.sha.slice(0, 12) });
       }
+      reloads++;
       health();
     })();
   });

@@ -40,6 +40,9 @@ export interface GatewayHealth {
   targets: GatewayTargetState[];
   /** Whether the last heartbeat renewed the kernel steering; why not, if not. */
   steering: { ok: boolean; error: string | null };
+  /** Policy reloads (SIGHUP) handled so far, and why the last one failed (null: it took the new policy). */
+  reloads: number;
+  reloadError: string | null;
   stats: Record<string, number>;
   /** Fail-open windows still open (per client and server). */
   failOpenOpen: number;
@@ -92,12 +95,18 @@ export function processAlive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM'; }
 }
 
+/** Why a gateway is down, in a few words: stopped or faulted (its own record), gone, or not renewing its leases. */
+export function downReason(h: GatewayHealth): string {
+  if (h.stopReason !== undefined) return h.stopReason;
+  if (!processAlive(h.pid)) return 'process gone';
+  return h.steering.ok ? 'heartbeats stopped (overloaded or hung)' : `steering not renewed: ${h.steering.error ?? 'unknown'}`;
+}
+
 /** One line for people: what the gateway does to plant traffic right now. */
 export function describeGateway(s: GatewayState): string {
   if (s.state === 'none') return 'gateway: not running on this host (no health record)';
   const h = s.health;
   const targets = `${h.targets.length} steered server${h.targets.length === 1 ? '' : 's'}`;
   if (s.state === 'up') return `gateway: up since ${h.startedAt} (pid ${h.pid}, policy ${h.policySha.slice(0, 12)}, ${targets})`;
-  const why = h.stopReason ?? (processAlive(h.pid) ? (h.steering.ok ? 'heartbeats stopped (overloaded or hung)' : `steering not renewed: ${h.steering.error ?? 'unknown'}`) : 'process gone');
-  return `gateway: DOWN since ${s.since} (${why}); traffic to ${targets} passing uninspected, kernel rules still in force`;
+  return `gateway: DOWN since ${s.since} (${downReason(h)}); traffic to ${targets} passing uninspected, kernel rules still in force`;
 }

@@ -1,4 +1,4 @@
-import { gatewayState, readApplied, type AppliedPolicy, type GatewayState } from '../enforce/state.js';
+import { downReason, gatewayState, readApplied, type AppliedPolicy, type GatewayState } from '../enforce/state.js';
 import { loadedDigest, loadedObjects, statusOf, type NftTarget } from '../enforce/nft.js';
 import type { NftFamily } from '../enforce/nft-ruleset.js';
 
@@ -88,5 +88,5 @@ function gatewayView(s: GatewayState): EnforcementView['gateway'] {
   if (s.state === 'none') return { state: 'none' };
   const servers = s.health.targets.length;
   if (s.state === 'up') return { state: 'up', since: s.health.startedAt, servers, policySha: s.health.policySha, denied: s.health.stats.pdusDenied ?? 0, failOpen: s.health.stats.failOpen ?? 0 };
-  return { state: 'down', since: s.since, servers, reason: s.health.stopReason ?? (s.health.steering.ok ? 'heartbeats stopped' : s.health.steering.error ?? 'unknown') };
+  return { state: 'down', since: s.since, servers, reason: downReason(s.health) };
 }
