@@ -1,6 +1,7 @@
 // Runs every compiled test file explicitly (node --test on Node 20 does not discover .ts, and a run with
 // no test must not pass silently).
-import { readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 
@@ -21,5 +22,8 @@ if (selected.length === 0) {
   process.exit(1);
 }
 console.log(`run-tests: ${selected.length} test files`);
-const r = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...selected], { stdio: 'inherit', cwd: root });
+// The enforcement host's runtime state (default /run/weir) is the machine's own: tests get a folder of theirs.
+const stateDir = process.env.WEIR_STATE_DIR ?? mkdtempSync(path.join(tmpdir(), 'weir-test-state-'));
+const r = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...selected], { stdio: 'inherit', cwd: root, env: { ...process.env, WEIR_STATE_DIR: stateDir } });
+if (!process.env.WEIR_STATE_DIR) rmSync(stateDir, { recursive: true, force: true });
 process.exit(r.status ?? 1);
