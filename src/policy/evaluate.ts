@@ -162,9 +162,12 @@ export function messageVerdict(r: FlowRules, m: Message): CompiledGroup | BlockR
   if (r.open || r.zone === null) return null;
   let reason: BlockReason = r.groups.length === 0 ? 'no_rule' : 'outside_window';
   let rank = 0;
+  // What the request does is a property of the message, not of the group: classify it once.
+  let category: FunctionCategory | undefined;
   for (const c of r.groups) {
     if (!groupOpenAt(c, m.ts)) continue;
-    const why = groupRefuses(c, m);
+    category ??= functionCategory(m);
+    const why = groupRefuses(c, m, category);
     if (why === null) return c;
     // Report the most specific refusal among the groups that cover the flow.
     const k = RANK[why];
@@ -183,9 +186,8 @@ export function isInspected(g: ContextGroup): boolean {
   return g.protocol !== undefined && g.transport === 'tcp' && classifies(g.protocol);
 }
 
-function groupRefuses(c: CompiledGroup, m: Message): BlockReason | null {
+function groupRefuses(c: CompiledGroup, m: Message, category: FunctionCategory): BlockReason | null {
   const g = c.g;
-  const category = functionCategory(m);
   // Clients send requests (and link upkeep such as an IEC 104 TESTFR confirmation); anything else from them
   // is not what a real client sends on an inspected conduit.
   if (m.role !== 'request' && category !== 'session' && c.inspected) return 'not_a_request';
