@@ -59,12 +59,12 @@ export function learnThenDetectAt(file: string, split: number): SplitResult {
  */
 const JUDGED: Record<string, string> = {
   'modbus_example.pcap': 'TP 3: the second half is a different host on the internet reaching port 502 (new asset, new edge)',
-  's7comm_snap7.pcap': 'TP 10: the snap7 test client uploads blocks, stops and restarts the CPU and writes DBs it never wrote; all real changes',
-  's7comm_plus.pcap': 'TP 2 (a new client appears), FP 4: the HMI writes and reads tags it did not touch in the short learning half',
-  'dnp3_example.pcap': 'FP 17: the master operates points and uses functions it did not use in the 2-minute learning half; learning was too short',
+  's7comm_snap7.pcap': 'TP 5: the snap7 test client reads and sets the CPU clock, writes 6 areas it never wrote (one detection listing them), stops and restarts the CPU; all real changes',
+  's7comm_plus.pcap': 'TP 3: a new client appears (asset, edge) and writes 3 ranges (one detection listing them); FP 1: the HMI uses SET_MULTI_VARIABLES, not seen in the short learning half',
+  'dnp3_example.pcap': 'FP 3: the master uses SELECT and OPERATE (one detection each, listing its 14 points), unseen in the 2-minute learning half, and the outstation\'s UNSOLICITED_RESPONSE is taken for a request (a dissector issue)',
   'enip_cip_example.pcap': 'TP 6: three traces joined into one file, the second half holds other devices (new assets and edges)',
   'bacnet_example.pcap': 'TP 8, benign: polling of 8 devices stops 40–60 s before the capture ends',
-  'bacnet_services.pcap': 'TP 3, benign: the service test trace writes properties of objects it never wrote before',
+  'bacnet_services.pcap': 'TP 1, benign: the service test trace writes properties of 3 objects it never wrote before (one detection listing them)',
   's7_1200_hmi_timer_sync.pcapng': 'no detections: correct, steady HMI polling',
   'plant.pcap': 'TP 6, FP 0: PLC stop, port scan, intruder (new asset, new edge) and its two unauthorised writes',
 };
