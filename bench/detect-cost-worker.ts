@@ -8,19 +8,30 @@ import type { Baseline } from '../src/discover/baseline.js';
 import { DetectionEngine } from '../src/detect/engine.js';
 
 const [mode, file, baselineFile] = process.argv.slice(2);
-if (!file || (mode !== 'discover' && mode !== 'detect')) throw new Error('usage: detect-cost-worker discover|detect FILE [BASELINE.json]');
-const baseline = mode === 'detect' ? (JSON.parse(readFileSync(baselineFile!, 'utf8')) as Baseline) : null;
+if (!file || (mode !== 'discover' && mode !== 'detect'))
+  throw new Error('usage: detect-cost-worker discover|detect FILE [BASELINE.json]');
+const baseline =
+  mode === 'detect' ? (JSON.parse(readFileSync(baselineFile!, 'utf8')) as Baseline) : null;
 const t0 = process.hrtime.bigint();
 const inv = new Inventory();
 if (baseline === null) {
-  const p = new DissectPipeline({ onPacket: (x) => inv.onPacket(x), onMessage: (m) => inv.onMessage(m) });
+  const p = new DissectPipeline({
+    onPacket: (x) => inv.onPacket(x),
+    onMessage: (m) => inv.onMessage(m),
+  });
   readCaptureSync(file, (f) => p.push(f));
   inv.snapshot();
 } else {
   const eng = new DetectionEngine(baseline, { inventory: inv });
   const p = new DissectPipeline({
-    onPacket: (x) => { inv.onPacket(x); eng.onPacket(x); },
-    onMessage: (m) => { inv.onMessage(m); eng.onMessage(m); },
+    onPacket: (x) => {
+      inv.onPacket(x);
+      eng.onPacket(x);
+    },
+    onMessage: (m) => {
+      inv.onMessage(m);
+      eng.onMessage(m);
+    },
   });
   readCaptureSync(file, (f) => p.push(f));
   inv.snapshot();

@@ -21,8 +21,12 @@ export interface SplitResult {
 
 /** Learn on frames before `fraction` of the capture's time span, detect on the rest, in one pass. */
 export function learnThenDetect(file: string, fraction: number): SplitResult {
-  let first = Infinity, last = -Infinity;
-  readCaptureSync(file, (f) => { if (f.ts < first) first = f.ts; if (f.ts > last) last = f.ts; });
+  let first = Infinity,
+    last = -Infinity;
+  readCaptureSync(file, (f) => {
+    if (f.ts < first) first = f.ts;
+    if (f.ts > last) last = f.ts;
+  });
   return learnThenDetectAt(file, first + (last - first) * fraction);
 }
 
@@ -30,12 +34,18 @@ export function learnThenDetect(file: string, fraction: number): SplitResult {
 export function learnThenDetectAt(file: string, split: number): SplitResult {
   const inv = new Inventory();
   const values = new ValueRanges();
-  let learnFrames = 0, detectFrames = 0, detectMessages = 0;
+  let learnFrames = 0,
+    detectFrames = 0,
+    detectMessages = 0;
   let engine: DetectionEngine | null = null;
   let baseline: Baseline | null = null;
   const p = new DissectPipeline({
     onPacket(pkt) {
-      if (pkt.ts < split) { learnFrames++; inv.onPacket(pkt); return; }
+      if (pkt.ts < split) {
+        learnFrames++;
+        inv.onPacket(pkt);
+        return;
+      }
       if (engine === null) {
         baseline = baselineFrom(inv.snapshot(), values.ranges(), { version: 1, sources: [file] });
         engine = new DetectionEngine(baseline);
@@ -44,13 +54,23 @@ export function learnThenDetectAt(file: string, split: number): SplitResult {
       engine.onPacket(pkt);
     },
     onMessage(m) {
-      if (m.ts < split) { inv.onMessage(m); values.onMessage(m); return; }
+      if (m.ts < split) {
+        inv.onMessage(m);
+        values.onMessage(m);
+        return;
+      }
       detectMessages++;
       engine!.onMessage(m);
     },
   });
   readCaptureSync(file, (f) => p.push(f));
-  return { file, learnFrames, detectFrames, detectMessages, detections: engine ? (engine as DetectionEngine).finish() : [] };
+  return {
+    file,
+    learnFrames,
+    detectFrames,
+    detectMessages,
+    detections: engine ? (engine as DetectionEngine).finish() : [],
+  };
 }
 
 /**
@@ -58,31 +78,52 @@ export function learnThenDetectAt(file: string, split: number): SplitResult {
  * honest when it is regenerated; update it when the detections change).
  */
 const JUDGED: Record<string, string> = {
-  'modbus_example.pcap': 'TP 3: the second half is a different host on the internet reaching port 502 (new asset, new edge)',
-  's7comm_snap7.pcap': 'TP 5: the snap7 test client reads and sets the CPU clock, writes 6 areas it never wrote (one detection listing them), stops and restarts the CPU; all real changes',
-  's7comm_plus.pcap': 'TP 3: a new client appears (asset, edge) and writes 3 ranges (one detection listing them); FP 1: the HMI uses SET_MULTI_VARIABLES, not seen in the short learning half',
-  'dnp3_example.pcap': 'FP 3: the master uses SELECT and OPERATE (one detection each, listing its 14 points), unseen in the 2-minute learning half, and the outstation\'s UNSOLICITED_RESPONSE is taken for a request (a dissector issue)',
-  'enip_cip_example.pcap': 'TP 6: three traces joined into one file, the second half holds other devices (new assets and edges)',
+  'modbus_example.pcap':
+    'TP 3: the second half is a different host on the internet reaching port 502 (new asset, new edge)',
+  's7comm_snap7.pcap':
+    'TP 5: the snap7 test client reads and sets the CPU clock, writes 6 areas it never wrote (one detection listing them), stops and restarts the CPU; all real changes',
+  's7comm_plus.pcap':
+    'TP 3: a new client appears (asset, edge) and writes 3 ranges (one detection listing them); FP 1: the HMI uses SET_MULTI_VARIABLES, not seen in the short learning half',
+  'dnp3_example.pcap':
+    "FP 3: the master uses SELECT and OPERATE (one detection each, listing its 14 points), unseen in the 2-minute learning half, and the outstation's UNSOLICITED_RESPONSE is taken for a request (a dissector issue)",
+  'enip_cip_example.pcap':
+    'TP 6: three traces joined into one file, the second half holds other devices (new assets and edges)',
   'bacnet_example.pcap': 'TP 8, benign: polling of 8 devices stops 40–60 s before the capture ends',
-  'bacnet_services.pcap': 'TP 1, benign: the service test trace writes properties of 3 objects it never wrote before (one detection listing them)',
+  'bacnet_services.pcap':
+    'TP 1, benign: the service test trace writes properties of 3 objects it never wrote before (one detection listing them)',
   's7_1200_hmi_timer_sync.pcapng': 'no detections: correct, steady HMI polling',
-  'plant.pcap': 'TP 6, FP 0: PLC stop, port scan, intruder (new asset, new edge) and its two unauthorised writes',
+  'plant.pcap':
+    'TP 6, FP 0: PLC stop, port scan, intruder (new asset, new edge) and its two unauthorised writes',
 };
 
 /** Quality table: detections per 10k messages on captures of normal operations. */
 export function detectionQuality(): string {
-  const files = ['icsnpp/modbus_example.pcap', 'icsnpp/s7comm_snap7.pcap', 'icsnpp/s7comm_plus.pcap', 'icsnpp/dnp3_example.pcap',
-    'icsnpp/enip_cip_example.pcap', 'icsnpp/bacnet_example.pcap', 'icsnpp/bacnet_services.pcap', 'ics-pcap/s7_1200_hmi_timer_sync.pcapng']
-    .map((f) => path.join(sharedPcaps, f)).filter(existsSync);
+  const files = [
+    'icsnpp/modbus_example.pcap',
+    'icsnpp/s7comm_snap7.pcap',
+    'icsnpp/s7comm_plus.pcap',
+    'icsnpp/dnp3_example.pcap',
+    'icsnpp/enip_cip_example.pcap',
+    'icsnpp/bacnet_example.pcap',
+    'icsnpp/bacnet_services.pcap',
+    'ics-pcap/s7_1200_hmi_timer_sync.pcapng',
+  ]
+    .map((f) => path.join(sharedPcaps, f))
+    .filter(existsSync);
   const fixture = path.join(root, 'fixtures/plant.pcap');
   if (existsSync(fixture)) files.push(fixture);
-  const rows: string[] = ['| capture | learn frames | detect frames | detect messages | detections | per 10k messages | types | judged (true/false positives) |', '| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |'];
+  const rows: string[] = [
+    '| capture | learn frames | detect frames | detect messages | detections | per 10k messages | types | judged (true/false positives) |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |',
+  ];
   for (const f of files) {
     const r = learnThenDetect(f, 0.5);
     const types = new Map<string, number>();
     for (const d of r.detections) types.set(d.type, (types.get(d.type) ?? 0) + 1);
     const per10k = r.detectMessages ? (10000 * r.detections.length) / r.detectMessages : 0;
-    rows.push(`| ${path.basename(f)} | ${r.learnFrames} | ${r.detectFrames} | ${r.detectMessages} | ${r.detections.length} | ${per10k.toFixed(1)} | ${[...types].map(([t, n]) => `${t}×${n}`).join(', ')} | ${JUDGED[path.basename(f)] ?? 'not judged'} |`);
+    rows.push(
+      `| ${path.basename(f)} | ${r.learnFrames} | ${r.detectFrames} | ${r.detectMessages} | ${r.detections.length} | ${per10k.toFixed(1)} | ${[...types].map(([t, n]) => `${t}×${n}`).join(', ')} | ${JUDGED[path.basename(f)] ?? 'not judged'} |`,
+    );
   }
   return rows.join('\n');
 }
@@ -91,26 +132,44 @@ export function detectionQuality(): string {
  * Cost of detection on top of discover: the same pass with and without the engine, each run in a fresh
  * process (bench/detect-cost-worker.ts) so the two never share JIT state, interleaved, medians compared.
  */
-export function detectionOverhead(file: string, runs: number): { discover: number; withDetect: number; frames: number; runs: [number[], number[]] } {
+export function detectionOverhead(
+  file: string,
+  runs: number,
+): { discover: number; withDetect: number; frames: number; runs: [number[], number[]] } {
   // Baseline learned from the same input, as a plant would have after its learning period.
   const inv0 = new Inventory();
   const v0 = new ValueRanges();
-  const p0 = new DissectPipeline({ onPacket: (x) => inv0.onPacket(x), onMessage: (m) => { inv0.onMessage(m); v0.onMessage(m); } });
+  const p0 = new DissectPipeline({
+    onPacket: (x) => inv0.onPacket(x),
+    onMessage: (m) => {
+      inv0.onMessage(m);
+      v0.onMessage(m);
+    },
+  });
   const s0 = readCaptureSync(file, (f) => p0.push(f));
   const baselineFile = path.join(path.dirname(file), 'baseline.json');
-  writeFileSync(baselineFile, JSON.stringify(baselineFrom(inv0.snapshot(), v0.ranges(), { version: 1, sources: [file] })));
+  writeFileSync(
+    baselineFile,
+    JSON.stringify(baselineFrom(inv0.snapshot(), v0.ranges(), { version: 1, sources: [file] })),
+  );
   const worker = path.join(root, 'dist/bench/detect-cost-worker.js');
   const pass = (args: string[]): number => {
     const r = spawnSync(process.execPath, [worker, ...args], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`detect-cost-worker ${args[0]} failed: ${r.stderr}`);
     return Number(r.stdout.trim());
   };
-  const tDisc: number[] = [], tDet: number[] = [];
+  const tDisc: number[] = [],
+    tDet: number[] = [];
   for (let i = 0; i < runs; i++) {
     tDisc.push(pass(['discover', file]));
     tDet.push(pass(['detect', file, baselineFile]));
   }
-  return { discover: median(tDisc), withDetect: median(tDet), frames: s0.frames, runs: [tDisc, tDet] };
+  return {
+    discover: median(tDisc),
+    withDetect: median(tDet),
+    frames: s0.frames,
+    runs: [tDisc, tDet],
+  };
 }
 
 export function recordDetection(bigFile: string, runs: number): void {
@@ -118,11 +177,16 @@ export function recordDetection(bigFile: string, runs: number): void {
   const o = detectionOverhead(bigFile, runs);
   const added = (100 * (o.withDetect - o.discover)) / o.discover;
   const body = [
-    `## detection (${today()})`, '',
-    `Machine: ${machine()}.`, '',
-    'Quality: each capture is split at the middle of its time span; the first half is learned as the baseline (`weir learn --until 50%`), the second half is run through every detector (`weir detect --from 50%`). The public captures are short test traces, so a half is a very short learning window; the rate per 10k messages is dominated by that. The fixture plant.pcap ends with an engineering stop and an intruder (scan, unauthorised writes) in its second half. Judgements come from reading the cited frames.', '',
-    quality, '',
-    `Cost: discover alone vs discover + all detectors on the ${o.frames.toLocaleString('en-US')}-frame benchmark input (baseline learned from the same input), one timed pass per fresh process, median of ${runs} interleaved runs: ${o.discover.toFixed(2)} s vs ${o.withDetect.toFixed(2)} s, **detection adds ${added.toFixed(0)}%** (target ≤30%). Per-run seconds: discover ${o.runs[0].map((t) => t.toFixed(2)).join(', ')}; with detection ${o.runs[1].map((t) => t.toFixed(2)).join(', ')}.`, '',
+    `## detection (${today()})`,
+    '',
+    `Machine: ${machine()}.`,
+    '',
+    'Quality: each capture is split at the middle of its time span; the first half is learned as the baseline (`weir learn --until 50%`), the second half is run through every detector (`weir detect --from 50%`). The public captures are short test traces, so a half is a very short learning window; the rate per 10k messages is dominated by that. The fixture plant.pcap ends with an engineering stop and an intruder (scan, unauthorised writes) in its second half. Judgements come from reading the cited frames.',
+    '',
+    quality,
+    '',
+    `Cost: discover alone vs discover + all detectors on the ${o.frames.toLocaleString('en-US')}-frame benchmark input (baseline learned from the same input), one timed pass per fresh process, median of ${runs} interleaved runs: ${o.discover.toFixed(2)} s vs ${o.withDetect.toFixed(2)} s, **detection adds ${added.toFixed(0)}%** (target ≤30%). Per-run seconds: discover ${o.runs[0].map((t) => t.toFixed(2)).join(', ')}; with detection ${o.runs[1].map((t) => t.toFixed(2)).join(', ')}.`,
+    '',
   ].join('\n');
   console.log(body);
   writeSection('detection', body);

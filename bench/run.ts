@@ -20,7 +20,6 @@ const work = path.join(os.tmpdir(), 'weir-bench');
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const FRAMES = Number(process.env.BENCH_FRAMES ?? 1_000_000);
 
-
 function timeCommand(cmd: string, args: string[]): number {
   const t0 = process.hrtime.bigint();
   const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 26 });
@@ -32,33 +31,60 @@ function timeCommand(cmd: string, args: string[]): number {
 /** Pipeline and inventory only, in this process: the per-core rate without process start-up. */
 function inProcess(file: string): { seconds: number; frames: number } {
   const inv = new Inventory();
-  const p = new DissectPipeline({ onPacket: (x) => inv.onPacket(x), onMessage: (m) => inv.onMessage(m) });
+  const p = new DissectPipeline({
+    onPacket: (x) => inv.onPacket(x),
+    onMessage: (m) => inv.onMessage(m),
+  });
   const t0 = process.hrtime.bigint();
   const summary = readCaptureSync(file, (f) => p.push(f));
   inv.snapshot();
   return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, frames: summary.frames };
 }
 
-
 async function main(): Promise<void> {
   if (!existsSync(shared)) throw new Error(`bench needs the real captures in ${shared}`);
   mkdirSync(work, { recursive: true });
   const big = path.join(work, `ics-${FRAMES}.pcap`);
-  const sources = ['icsnpp/modbus_example.pcap', 'icsnpp/s7comm_snap7.pcap', 'icsnpp/s7comm_plus.pcap', 'icsnpp/dnp3_example.pcap',
-    'icsnpp/enip_cip_example.pcap', 'icsnpp/bacnet_example.pcap', 'icsnpp/bacnet_services.pcap', 'ics-pcap/s7_1200_hmi_timer_sync.pcapng']
-    .map((f) => path.join(shared, f));
+  const sources = [
+    'icsnpp/modbus_example.pcap',
+    'icsnpp/s7comm_snap7.pcap',
+    'icsnpp/s7comm_plus.pcap',
+    'icsnpp/dnp3_example.pcap',
+    'icsnpp/enip_cip_example.pcap',
+    'icsnpp/bacnet_example.pcap',
+    'icsnpp/bacnet_services.pcap',
+    'ics-pcap/s7_1200_hmi_timer_sync.pcapng',
+  ].map((f) => path.join(shared, f));
   const made = await makeBenchInput(sources, FRAMES, big);
   const mib = statSync(big).size / 2 ** 20;
   console.log(`input: ${made.frames} frames (${made.reps} repetitions), ${mib.toFixed(1)} MiB`);
 
   // BENCH_ONLY=detection re-measures just the detection section (it is the noisier one).
-  if (process.env.BENCH_ONLY === 'detection') { recordDetection(big, RUNS); return; }
-  if (process.env.BENCH_ONLY === 'policy') { recordPolicySimulation(big, RUNS); return; }
-  if (process.env.BENCH_ONLY === 'gateway') { await recordGateway(RUNS); return; }
-  if (process.env.BENCH_ONLY === 'dashboard') { await recordDashboard(RUNS); return; }
-  if (process.env.BENCH_ONLY === 'fail-open') { await recordFailOpen(Math.max(RUNS, 9), labPolicyStore); return; }
+  if (process.env.BENCH_ONLY === 'detection') {
+    recordDetection(big, RUNS);
+    return;
+  }
+  if (process.env.BENCH_ONLY === 'policy') {
+    recordPolicySimulation(big, RUNS);
+    return;
+  }
+  if (process.env.BENCH_ONLY === 'gateway') {
+    await recordGateway(RUNS);
+    return;
+  }
+  if (process.env.BENCH_ONLY === 'dashboard') {
+    await recordDashboard(RUNS);
+    return;
+  }
+  if (process.env.BENCH_ONLY === 'fail-open') {
+    await recordFailOpen(Math.max(RUNS, 9), labPolicyStore);
+    return;
+  }
   const cli = path.join(root, 'dist/src/cli/main.js');
-  const weirCli: number[] = [], tshark: number[] = [], tsharkPhs: number[] = [], weirIn: number[] = [];
+  const weirCli: number[] = [],
+    tshark: number[] = [],
+    tsharkPhs: number[] = [],
+    weirIn: number[] = [];
   for (let i = 0; i < RUNS; i++) {
     // Interleave the tools so machine noise hits both alike.
     weirCli.push(timeCommand(process.execPath, [cli, 'discover', big, '--json']));
@@ -66,7 +92,9 @@ async function main(): Promise<void> {
     // -z io,phs makes tshark dissect every layer of every frame, as Weir does.
     tsharkPhs.push(timeCommand('tshark', ['-r', big, '-q', '-z', 'io,phs']));
     weirIn.push(inProcess(big).seconds);
-    console.log(`run ${i + 1}: weir discover ${weirCli.at(-1)!.toFixed(2)} s, tshark -q ${tshark.at(-1)!.toFixed(2)} s, in-process ${weirIn.at(-1)!.toFixed(2)} s`);
+    console.log(
+      `run ${i + 1}: weir discover ${weirCli.at(-1)!.toFixed(2)} s, tshark -q ${tshark.at(-1)!.toFixed(2)} s, in-process ${weirIn.at(-1)!.toFixed(2)} s`,
+    );
   }
   const rate = (s: number) => Math.round(made.frames / s);
   const rows = [
@@ -76,18 +104,25 @@ async function main(): Promise<void> {
     ['tshark -r FILE -q -z io,phs (full dissection)', median(tsharkPhs), rate(median(tsharkPhs))],
   ] as const;
   const table = [
-    '| tool | median s | packets/s |', '| --- | ---: | ---: |',
+    '| tool | median s | packets/s |',
+    '| --- | ---: | ---: |',
     ...rows.map(([n, s, r]) => `| ${n} | ${s.toFixed(2)} | ${r.toLocaleString('en-US')} |`),
   ].join('\n');
   const ratio = median(tshark) / median(weirCli);
   const ratioPhs = median(tsharkPhs) / median(weirCli);
   const section = [
-    `## discover throughput (${new Date().toISOString().slice(0, 10)})`, '',
-    `Machine: ${machine()}.`, '',
-    `Input: ${made.frames.toLocaleString('en-US')} frames (${mib.toFixed(0)} MiB) built from the real captures in ../shared/pcaps (${sources.length} files), repeated ${made.reps}× with time moving forward and IPv4 addresses shifted per repetition (bench/make-input.ts). Median of ${RUNS} interleaved runs.`, '',
-    table, '',
-    `weir discover vs tshark -q: **${ratio.toFixed(2)}×**; vs tshark with full dissection (-z io,phs): **${ratioPhs.toFixed(2)}×** (whole commands, same file, same run; >1 means Weir is faster). Per-run times: weir ${weirCli.map((x) => x.toFixed(2)).join(', ')}; tshark -q ${tshark.map((x) => x.toFixed(2)).join(', ')}; tshark -z io,phs ${tsharkPhs.map((x) => x.toFixed(2)).join(', ')}.`, '',
-    `Targets (issue 2): ≥1,000,000 packets/s per core and ≥10× tshark. Reached: ${rate(median(weirIn)).toLocaleString('en-US')} packets/s in process on one core; see the ratios above.`, '',
+    `## discover throughput (${new Date().toISOString().slice(0, 10)})`,
+    '',
+    `Machine: ${machine()}.`,
+    '',
+    `Input: ${made.frames.toLocaleString('en-US')} frames (${mib.toFixed(0)} MiB) built from the real captures in ../shared/pcaps (${sources.length} files), repeated ${made.reps}× with time moving forward and IPv4 addresses shifted per repetition (bench/make-input.ts). Median of ${RUNS} interleaved runs.`,
+    '',
+    table,
+    '',
+    `weir discover vs tshark -q: **${ratio.toFixed(2)}×**; vs tshark with full dissection (-z io,phs): **${ratioPhs.toFixed(2)}×** (whole commands, same file, same run; >1 means Weir is faster). Per-run times: weir ${weirCli.map((x) => x.toFixed(2)).join(', ')}; tshark -q ${tshark.map((x) => x.toFixed(2)).join(', ')}; tshark -z io,phs ${tsharkPhs.map((x) => x.toFixed(2)).join(', ')}.`,
+    '',
+    `Targets (issue 2): ≥1,000,000 packets/s per core and ≥10× tshark. Reached: ${rate(median(weirIn)).toLocaleString('en-US')} packets/s in process on one core; see the ratios above.`,
+    '',
   ].join('\n');
   console.log(section);
   writeSection('discover throughput', section);
@@ -98,4 +133,7 @@ async function main(): Promise<void> {
   await recordFailOpen(Math.max(RUNS, 9), labPolicyStore);
 }
 
-main().catch((e: unknown) => { console.error(e); process.exit(1); });
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});

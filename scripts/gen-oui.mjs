@@ -16,7 +16,11 @@ for (const [file, bits] of [['oui.txt', 24]]) {
     rows.set(m[1].slice(0, bits / 4), m[2].replace(/\t/g, ' '));
   }
 }
-const text = [...rows].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${k}\t${v}`).join('\n') + '\n';
+const text =
+  [...rows]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([k, v]) => `${k}\t${v}`)
+    .join('\n') + '\n';
 const out = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../data/oui.tsv.gz');
 writeFileSync(out, gzipSync(text, { level: 9 }));
 console.log(`${rows.size} prefixes → ${out}`);

@@ -24,6 +24,10 @@ if (selected.length === 0) {
 console.log(`run-tests: ${selected.length} test files`);
 // The enforcement host's runtime state (default /run/weir) is the machine's own: tests get a folder of theirs.
 const stateDir = process.env.WEIR_STATE_DIR ?? mkdtempSync(path.join(tmpdir(), 'weir-test-state-'));
-const r = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...selected], { stdio: 'inherit', cwd: root, env: { ...process.env, WEIR_STATE_DIR: stateDir } });
+const r = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...selected], {
+  stdio: 'inherit',
+  cwd: root,
+  env: { ...process.env, WEIR_STATE_DIR: stateDir },
+});
 if (!process.env.WEIR_STATE_DIR) rmSync(stateDir, { recursive: true, force: true });
 process.exit(r.status ?? 1);

@@ -8,6 +8,10 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export default defineConfig({
   root: here,
   plugins: [react()],
-  build: { outDir: path.resolve(here, '../dist/web'), emptyOutDir: true, chunkSizeWarningLimit: 1500 },
+  build: {
+    outDir: path.resolve(here, '../dist/web'),
+    emptyOutDir: true,
+    chunkSizeWarningLimit: 1500,
+  },
   logLevel: 'warn',
 });

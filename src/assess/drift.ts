@@ -1,6 +1,13 @@
 import type { Policy } from '../policy/model.js';
 import type { BlockedFlow, SimulationResult } from '../policy/simulate.js';
-import { breakCounts, breakLine, describeFlow, orderedRows, whyRefused, type BreakCounts } from '../policy/report.js';
+import {
+  breakCounts,
+  breakLine,
+  describeFlow,
+  orderedRows,
+  whyRefused,
+  type BreakCounts,
+} from '../policy/report.js';
 import { SEVERITY_RANK, severityOf, type ViolationSeverity } from '../policy/refusal-severity.js';
 
 /** Where the documented policy and the traffic that really runs disagree. */
@@ -29,8 +36,12 @@ export function driftOf(policy: Policy, r: SimulationResult): Drift {
   }
   return {
     counts: breakCounts(r),
-    violations: r.blocked.map((b) => ({ ...b, severity: severityOf(b) })).sort((x, y) => SEVERITY_RANK[y.severity] - SEVERITY_RANK[x.severity]),
-    unusedGroups: Object.entries(r.groupUse).filter(([, n]) => n === 0).map(([g]) => g),
+    violations: r.blocked
+      .map((b) => ({ ...b, severity: severityOf(b) }))
+      .sort((x, y) => SEVERITY_RANK[y.severity] - SEVERITY_RANK[x.severity]),
+    unusedGroups: Object.entries(r.groupUse)
+      .filter(([, n]) => n === 0)
+      .map(([g]) => g),
     unzonedHosts: r.unzonedHosts,
     silentMembers: silent,
   };
@@ -49,14 +60,18 @@ export function driftSummary(d: Drift, nameOf: (ip: string) => string): string {
   const rows = orderedRows(d.violations);
   const c = { ...d.counts, rows: rows.length };
   const lines = [
-    `${breakLine(c, c.flows === 1 ? 'runs that the policy does not allow' : 'run that the policy does not allow')}; ${plural(d.unusedGroups.length, 'context group was', 'context groups were')} never used; `
-    + `${plural(d.unzonedHosts.length, 'host outside every zone talks', 'hosts outside every zone talk')} to zone members; ${plural(d.silentMembers.length, 'zone member was', 'zone members were')} silent.`,
+    `${breakLine(c, c.flows === 1 ? 'runs that the policy does not allow' : 'run that the policy does not allow')}; ${plural(d.unusedGroups.length, 'context group was', 'context groups were')} never used; ` +
+      `${plural(d.unzonedHosts.length, 'host outside every zone talks', 'hosts outside every zone talk')} to zone members; ${plural(d.silentMembers.length, 'zone member was', 'zone members were')} silent.`,
   ];
-  const more = (n: number, what: string): void => { if (n > MAX_ROWS) lines.push(`  … ${n - MAX_ROWS} more ${what} (--json lists them all)`); };
+  const more = (n: number, what: string): void => {
+    if (n > MAX_ROWS) lines.push(`  … ${n - MAX_ROWS} more ${what} (--json lists them all)`);
+  };
   if (rows.length) {
     lines.push('', 'NOT ALLOWED (most severe first)');
     for (const b of rows.slice(0, MAX_ROWS)) {
-      lines.push(`  ${severityOf(b).padEnd(8)}  ${describeFlow(b)} (${whyRefused(b)}; zone ${b.zone}, ${b.mode})`);
+      lines.push(
+        `  ${severityOf(b).padEnd(8)}  ${describeFlow(b)} (${whyRefused(b)}; zone ${b.zone}, ${b.mode})`,
+      );
     }
     more(rows.length, rows.length - MAX_ROWS === 1 ? 'row' : 'rows');
   }
@@ -64,8 +79,20 @@ export function driftSummary(d: Drift, nameOf: (ip: string) => string): string {
     for (const s of items.slice(0, MAX_ROWS)) lines.push(`  ${s}`);
     more(items.length, what);
   };
-  if (d.unusedGroups.length) { lines.push('', 'UNUSED CONTEXT GROUPS'); list(d.unusedGroups, 'groups'); }
-  if (d.unzonedHosts.length) { lines.push('', 'HOSTS IN NO ZONE'); list(d.unzonedHosts.map(nameOf), 'hosts'); }
-  if (d.silentMembers.length) { lines.push('', 'SILENT ZONE MEMBERS'); list(d.silentMembers.map((m) => `${nameOf(m.address)} (zone ${m.zone})`), 'members'); }
+  if (d.unusedGroups.length) {
+    lines.push('', 'UNUSED CONTEXT GROUPS');
+    list(d.unusedGroups, 'groups');
+  }
+  if (d.unzonedHosts.length) {
+    lines.push('', 'HOSTS IN NO ZONE');
+    list(d.unzonedHosts.map(nameOf), 'hosts');
+  }
+  if (d.silentMembers.length) {
+    lines.push('', 'SILENT ZONE MEMBERS');
+    list(
+      d.silentMembers.map((m) => `${nameOf(m.address)} (zone ${m.zone})`),
+      'members',
+    );
+  }
   return lines.join('\n');
 }

@@ -18,14 +18,21 @@ export class TrafficSeries {
   private readonly rows = new Map<string, TrafficRow>();
   private readonly zones = new Map<string, string | null>();
 
-  constructor(private readonly zoneOf: (ip: string) => string | null, private readonly bucketSeconds = 60) {}
+  constructor(
+    private readonly zoneOf: (ip: string) => string | null,
+    private readonly bucketSeconds = 60,
+  ) {}
 
   onPacket(pkt: Packet): void {
     if (pkt.ipVersion === 0) return;
-    const a = this.zone(pkt.srcIp), b = this.zone(pkt.dstIp);
+    const a = this.zone(pkt.srcIp),
+      b = this.zone(pkt.dstIp);
     if (a === null && b === null) return;
     const bucket = Math.floor(pkt.ts / this.bucketSeconds) * this.bucketSeconds;
-    if (a !== null && a === b) { this.add(bucket, a, 'within', pkt.wireLen); return; }
+    if (a !== null && a === b) {
+      this.add(bucket, a, 'within', pkt.wireLen);
+      return;
+    }
     if (a !== null) this.add(bucket, a, 'out', pkt.wireLen);
     if (b !== null) this.add(bucket, b, 'in', pkt.wireLen);
   }
@@ -44,7 +51,10 @@ export class TrafficSeries {
     const k = `${bucket}|${zone}|${direction}`;
     const r = this.rows.get(k);
     if (r === undefined) this.rows.set(k, { bucket, zone, direction, packets: 1, bytes });
-    else { r.packets++; r.bytes += bytes; }
+    else {
+      r.packets++;
+      r.bytes += bytes;
+    }
   }
 
   /** What was counted since the last take (the counters restart, so repeated takes add up in the store). */

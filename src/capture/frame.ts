@@ -58,5 +58,14 @@ export interface CaptureSummary {
 export type FrameSink = (frame: Frame) => void;
 
 export function newFrame(): Frame {
-  return { index: 0, ts: 0, linkType: 1, iface: 0, data: new Uint8Array(0), offset: 0, capLen: 0, origLen: 0 };
+  return {
+    index: 0,
+    ts: 0,
+    linkType: 1,
+    iface: 0,
+    data: new Uint8Array(0),
+    offset: 0,
+    capLen: 0,
+    origLen: 0,
+  };
 }

@@ -17,19 +17,34 @@ export interface LiveOptions {
  * Live capture through tcpdump writing pcap to a pipe (-U flushes per packet, so detections are not held back
  * by buffering). Passive: tcpdump only listens; on a SPAN/mirror port promiscuous mode is what we want.
  */
-export function liveCapture(iface: string, sink: FrameSink, opts: LiveOptions = {}): Promise<CaptureSummary> {
+export function liveCapture(
+  iface: string,
+  sink: FrameSink,
+  opts: LiveOptions = {},
+): Promise<CaptureSummary> {
   const args = ['-i', iface, '-U', '-n', '-w', '-', '-s', String(opts.snapLen ?? 0)];
   if (opts.bpf) args.push(...opts.bpf.split(/\s+/).filter(Boolean));
   const parser = new CaptureParser(sink);
   return new Promise((resolve, reject) => {
     const child = opts.netns
-      ? spawn('ip', ['netns', 'exec', opts.netns, 'tcpdump', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+      ? spawn('ip', ['netns', 'exec', opts.netns, 'tcpdump', ...args], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        })
       : spawn('tcpdump', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     let aborted = false;
-    child.stdout.on('data', (b: Buffer) => { parser.feed(b); if (parser.stopped && !aborted) stop(); });
-    child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); if (stderr.length > 8192) stderr = stderr.slice(-8192); });
-    const stop = () => { aborted = true; child.kill('SIGINT'); };
+    child.stdout.on('data', (b: Buffer) => {
+      parser.feed(b);
+      if (parser.stopped && !aborted) stop();
+    });
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+      if (stderr.length > 8192) stderr = stderr.slice(-8192);
+    });
+    const stop = () => {
+      aborted = true;
+      child.kill('SIGINT');
+    };
     if (opts.signal) {
       if (opts.signal.aborted) stop();
       else opts.signal.addEventListener('abort', stop, { once: true });
@@ -39,7 +54,8 @@ export function liveCapture(iface: string, sink: FrameSink, opts: LiveOptions = 
       opts.signal?.removeEventListener('abort', stop);
       const s = parser.end();
       // tcpdump stopped by us leaves no partial-record error worth reporting beyond what the parser saw.
-      if (!aborted && code !== 0 && s.frames === 0) reject(new Error(`tcpdump on ${iface} failed: ${stderr.trim().split('\n').pop() ?? code}`));
+      if (!aborted && code !== 0 && s.frames === 0)
+        reject(new Error(`tcpdump on ${iface} failed: ${stderr.trim().split('\n').pop() ?? code}`));
       else resolve(s);
     });
   });

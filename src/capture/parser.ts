@@ -8,9 +8,18 @@ const MAX_RECORD = 256 * 1024 * 1024;
 /** Distinct unknown block types kept as evidence; the count itself has one key whatever the types. */
 const MAX_BLOCK_TYPES_LISTED = 8;
 
-const PCAP_US_LE = 0xa1b2c3d4, PCAP_NS_LE = 0xa1b23c4d, PCAPNG_SHB = 0x0a0d0d0a, BOM = 0x1a2b3c4d;
+const PCAP_US_LE = 0xa1b2c3d4,
+  PCAP_NS_LE = 0xa1b23c4d,
+  PCAPNG_SHB = 0x0a0d0d0a,
+  BOM = 0x1a2b3c4d;
 
-interface Iface { linkType: number; snapLen: number; tsDiv: number; tsMulPow2: number; tsOffset: number }
+interface Iface {
+  linkType: number;
+  snapLen: number;
+  tsDiv: number;
+  tsMulPow2: number;
+  tsOffset: number;
+}
 
 /**
  * Push parser for pcap and pcapng: `feed` bytes as they arrive (file chunks, stdin, a tcpdump pipe); each
@@ -28,7 +37,16 @@ export class CaptureParser {
   private ifaces: Iface[] = [];
   private halted = false;
   private readonly frame: Frame = newFrame();
-  private readonly summary: CaptureSummary = { format: 'pcap', frames: 0, bytes: 0, linkTypes: [], error: null, anomalies: {}, unknownBlockTypes: [], capped: {} };
+  private readonly summary: CaptureSummary = {
+    format: 'pcap',
+    frames: 0,
+    bytes: 0,
+    linkTypes: [],
+    error: null,
+    anomalies: {},
+    unknownBlockTypes: [],
+    capped: {},
+  };
 
   constructor(private readonly sink: FrameSink) {}
 
@@ -73,9 +91,15 @@ export class CaptureParser {
     const s = this.summary;
     if (!this.halted) {
       if (this.format === null) {
-        this.fail(0, this.summary.bytes === 0 ? 'empty input' : 'input ends inside the file header');
+        this.fail(
+          0,
+          this.summary.bytes === 0 ? 'empty input' : 'input ends inside the file header',
+        );
       } else if (this.carryLen > 0) {
-        this.fail(this.consumed, `truncated ${this.format === 'pcap' ? 'record' : 'block'}: ${this.carryLen} bytes left at end of input`);
+        this.fail(
+          this.consumed,
+          `truncated ${this.format === 'pcap' ? 'record' : 'block'}: ${this.carryLen} bytes left at end of input`,
+        );
       }
     }
     s.format = this.format ?? 'pcap';
@@ -108,14 +132,25 @@ export class CaptureParser {
     if (this.format === null) {
       if (b.length < 4) return 0;
       const m = u32(b, 0, true);
-      if (m === PCAP_US_LE || m === PCAP_NS_LE || u32(b, 0, false) === PCAP_US_LE || u32(b, 0, false) === PCAP_NS_LE) {
+      if (
+        m === PCAP_US_LE ||
+        m === PCAP_NS_LE ||
+        u32(b, 0, false) === PCAP_US_LE ||
+        u32(b, 0, false) === PCAP_NS_LE
+      ) {
         if (b.length < 24) return 0;
         this.format = 'pcap';
         this.le = m === PCAP_US_LE || m === PCAP_NS_LE;
         this.nsPcap = u32(b, 0, this.le) === PCAP_NS_LE;
         const snap = u32(b, 16, this.le);
         // Upper bits of the link-type field carry FCS information (pcap spec); the type is the low 16 bits.
-        this.ifaces.push({ linkType: u32(b, 20, this.le) & 0xffff, snapLen: snap, tsDiv: this.nsPcap ? 1e9 : 1e6, tsMulPow2: 0, tsOffset: 0 });
+        this.ifaces.push({
+          linkType: u32(b, 20, this.le) & 0xffff,
+          snapLen: snap,
+          tsDiv: this.nsPcap ? 1e9 : 1e6,
+          tsMulPow2: 0,
+          tsOffset: 0,
+        });
         off = 24;
         this.consumed += 24;
       } else if (m === PCAPNG_SHB) {
@@ -129,7 +164,10 @@ export class CaptureParser {
   }
 
   private parsePcap(b: Uint8Array, off: number): number {
-    const le = this.le, iface = this.ifaces[0]!, frame = this.frame, sink = this.sink;
+    const le = this.le,
+      iface = this.ifaces[0]!,
+      frame = this.frame,
+      sink = this.sink;
     const div = iface.tsDiv;
     const limit = Math.max(iface.snapLen, 262144);
     while (b.length - off >= 16) {
@@ -164,7 +202,10 @@ export class CaptureParser {
         const bom = u32(b, off + 8, true);
         if (bom === BOM) le = true;
         else if (u32(b, off + 8, false) === BOM) le = false;
-        else { this.fail(this.consumed, 'section header with an unknown byte-order magic'); return b.length; }
+        else {
+          this.fail(this.consumed, 'section header with an unknown byte-order magic');
+          return b.length;
+        }
         this.le = le;
       }
       const len = u32(b, off + 4, le);
@@ -182,11 +223,36 @@ export class CaptureParser {
         case PCAPNG_SHB:
           this.ifaces = [];
           break;
-        case 1: this.idb(b, off, len); break;
-        case 6: this.epb(b, off, len, 28, u32(b, off + 8, le), u32(b, off + 20, le), u32(b, off + 24, le)); break;
-        case 3: this.spb(b, off, len); break;
-        case 2: this.epb(b, off, len, 28, u16(b, off + 8, le), u32(b, off + 20, le), u32(b, off + 24, le)); break;
-        default: this.unknownBlock(blockType);
+        case 1:
+          this.idb(b, off, len);
+          break;
+        case 6:
+          this.epb(
+            b,
+            off,
+            len,
+            28,
+            u32(b, off + 8, le),
+            u32(b, off + 20, le),
+            u32(b, off + 24, le),
+          );
+          break;
+        case 3:
+          this.spb(b, off, len);
+          break;
+        case 2:
+          this.epb(
+            b,
+            off,
+            len,
+            28,
+            u16(b, off + 8, le),
+            u32(b, off + 20, le),
+            u32(b, off + 24, le),
+          );
+          break;
+        default:
+          this.unknownBlock(blockType);
       }
       if (this.halted) return b.length;
       off += len;
@@ -197,31 +263,61 @@ export class CaptureParser {
 
   private idb(b: Uint8Array, off: number, len: number): void {
     const le = this.le;
-    const iface: Iface = { linkType: u16(b, off + 8, le), snapLen: u32(b, off + 12, le), tsDiv: 1e6, tsMulPow2: 0, tsOffset: 0 };
+    const iface: Iface = {
+      linkType: u16(b, off + 8, le),
+      snapLen: u32(b, off + 12, le),
+      tsDiv: 1e6,
+      tsMulPow2: 0,
+      tsOffset: 0,
+    };
     // Options: if_tsresol (9) and if_tsoffset (14).
     let o = off + 16;
     const end = off + len - 4;
     while (o + 4 <= end) {
-      const code = u16(b, o, le), olen = u16(b, o + 2, le);
+      const code = u16(b, o, le),
+        olen = u16(b, o + 2, le);
       if (code === 0) break;
-      if (o + 4 + olen > end) { this.count('pcapng_option_truncated'); break; }
+      if (o + 4 + olen > end) {
+        this.count('pcapng_option_truncated');
+        break;
+      }
       if (code === 9 && olen >= 1) {
         const r = b[o + 4]!;
-        if (r & 0x80) { iface.tsDiv = 1; iface.tsMulPow2 = r & 0x7f; } else iface.tsDiv = 10 ** r;
+        if (r & 0x80) {
+          iface.tsDiv = 1;
+          iface.tsMulPow2 = r & 0x7f;
+        } else iface.tsDiv = 10 ** r;
       } else if (code === 14 && olen >= 8) {
-        iface.tsOffset = le ? u32(b, o + 4, true) + u32(b, o + 8, true) * 4294967296 : u32(b, o + 8, false) + u32(b, o + 4, false) * 4294967296;
+        iface.tsOffset = le
+          ? u32(b, o + 4, true) + u32(b, o + 8, true) * 4294967296
+          : u32(b, o + 8, false) + u32(b, o + 4, false) * 4294967296;
       }
       o += 4 + ((olen + 3) & ~3);
     }
     this.ifaces.push(iface);
   }
 
-  private epb(b: Uint8Array, off: number, len: number, dataAt: number, ifIndex: number, capLen: number, origLen: number): void {
+  private epb(
+    b: Uint8Array,
+    off: number,
+    len: number,
+    dataAt: number,
+    ifIndex: number,
+    capLen: number,
+    origLen: number,
+  ): void {
     const le = this.le;
     const iface = this.ifaces[ifIndex];
-    if (iface === undefined) { this.fail(this.consumed, `packet block for undeclared interface ${ifIndex}`); return; }
-    if (dataAt + capLen > len - 4) { this.fail(this.consumed, `captured length ${capLen} overruns its block`); return; }
-    const hi = u32(b, off + 12, le), lo = u32(b, off + 16, le);
+    if (iface === undefined) {
+      this.fail(this.consumed, `packet block for undeclared interface ${ifIndex}`);
+      return;
+    }
+    if (dataAt + capLen > len - 4) {
+      this.fail(this.consumed, `captured length ${capLen} overruns its block`);
+      return;
+    }
+    const hi = u32(b, off + 12, le),
+      lo = u32(b, off + 16, le);
     const units = hi * 4294967296 + lo;
     const ts = iface.tsMulPow2 ? units / 2 ** iface.tsMulPow2 : tsFromUnits(hi, lo, iface.tsDiv);
     this.deliver(b, off + dataAt, capLen, origLen, ts + iface.tsOffset, ifIndex, iface.linkType);
@@ -229,16 +325,33 @@ export class CaptureParser {
 
   private spb(b: Uint8Array, off: number, len: number): void {
     const iface = this.ifaces[0];
-    if (iface === undefined) { this.fail(this.consumed, 'simple packet block before any interface'); return; }
+    if (iface === undefined) {
+      this.fail(this.consumed, 'simple packet block before any interface');
+      return;
+    }
     const origLen = u32(b, off + 8, this.le);
     const capLen = Math.min(origLen, len - 16, iface.snapLen || Infinity);
     this.deliver(b, off + 12, capLen, origLen, 0, 0, iface.linkType);
   }
 
-  private deliver(b: Uint8Array, at: number, capLen: number, origLen: number, ts: number, iface: number, linkType: number): void {
+  private deliver(
+    b: Uint8Array,
+    at: number,
+    capLen: number,
+    origLen: number,
+    ts: number,
+    iface: number,
+    linkType: number,
+  ): void {
     const f = this.frame;
     f.index = ++this.summary.frames;
-    f.ts = ts; f.linkType = linkType; f.iface = iface; f.data = b; f.offset = at; f.capLen = capLen; f.origLen = origLen;
+    f.ts = ts;
+    f.linkType = linkType;
+    f.iface = iface;
+    f.data = b;
+    f.offset = at;
+    f.capLen = capLen;
+    f.origLen = origLen;
     this.sink(f);
   }
 }
@@ -265,7 +378,10 @@ function u16(b: Uint8Array, o: number, le: boolean): number {
   return le ? b[o]! | (b[o + 1]! << 8) : (b[o]! << 8) | b[o + 1]!;
 }
 
-export function createCaptureParser(sink: FrameSink): { feed(chunk: Uint8Array): void; end(): CaptureSummary } {
+export function createCaptureParser(sink: FrameSink): {
+  feed(chunk: Uint8Array): void;
+  end(): CaptureSummary;
+} {
   const p = new CaptureParser(sink);
   return { feed: (c) => p.feed(c), end: () => p.end() };
 }

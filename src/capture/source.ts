@@ -15,12 +15,23 @@ export interface ReadOptions {
 }
 
 /** Stream a capture file (or stdin for '-') through the parser; resolves with the summary. */
-export function readCapture(path: string, sink: FrameSink, opts: ReadOptions = {}): Promise<CaptureSummary> {
+export function readCapture(
+  path: string,
+  sink: FrameSink,
+  opts: ReadOptions = {},
+): Promise<CaptureSummary> {
   const parser = new CaptureParser(sink);
-  const stream = path === '-' ? process.stdin : createReadStream(path, { highWaterMark: STREAM_CHUNK });
+  const stream =
+    path === '-' ? process.stdin : createReadStream(path, { highWaterMark: STREAM_CHUNK });
   let total = 0;
   if (path !== '-') {
-    try { const fd = openSync(path, 'r'); total = fstatSync(fd).size; closeSync(fd); } catch { /* reported by the stream */ }
+    try {
+      const fd = openSync(path, 'r');
+      total = fstatSync(fd).size;
+      closeSync(fd);
+    } catch {
+      /* reported by the stream */
+    }
   }
   let read = 0;
   return new Promise((resolve, reject) => {
@@ -39,8 +50,16 @@ export function readCapture(path: string, sink: FrameSink, opts: ReadOptions = {
       }
     };
     stream.on('data', onData);
-    stream.on('error', (err: NodeJS.ErrnoException) => { if (!done) reject(new Error(`${path}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`)); });
-    stream.on('end', () => { if (!done) { done = true; resolve(parser.end()); } });
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (!done)
+        reject(new Error(`${path}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`));
+    });
+    stream.on('end', () => {
+      if (!done) {
+        done = true;
+        resolve(parser.end());
+      }
+    });
   });
 }
 
@@ -48,7 +67,13 @@ export function readCapture(path: string, sink: FrameSink, opts: ReadOptions = {
 export function readCaptureSync(path: string, sink: FrameSink): CaptureSummary {
   const parser = new CaptureParser(sink);
   let fd: number;
-  try { fd = openSync(path, 'r'); } catch (e) { throw new Error(`${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`); }
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    throw new Error(
+      `${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`,
+    );
+  }
   try {
     // One buffer, reused: the parser copies an unfinished record into its own carry before we read again.
     const buf = Buffer.allocUnsafe(CHUNK);

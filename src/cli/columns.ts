@@ -5,20 +5,31 @@
  * continuation lines; when even whole words cannot fit side by side, each row is printed as a record of
  * `field value` lines instead (psql's expanded display). Nothing is cut off either way.
  */
-export function renderColumns(head: string[], rows: string[][], gap = 2, width: number | null = terminalWidth()): string {
+export function renderColumns(
+  head: string[],
+  rows: string[][],
+  gap = 2,
+  width: number | null = terminalWidth(),
+): string {
   const natural = head.map((h) => h.length);
-  for (const r of rows) for (let i = 0; i < r.length; i++) if (r[i]!.length > natural[i]!) natural[i] = r[i]!.length;
+  for (const r of rows)
+    for (let i = 0; i < r.length; i++) if (r[i]!.length > natural[i]!) natural[i] = r[i]!.length;
   const room = width === null ? Infinity : width - gap * (head.length - 1);
-  const widths = natural.reduce((a, b) => a + b, 0) <= room ? natural : fitWidths(natural, head, rows, room);
+  const widths =
+    natural.reduce((a, b) => a + b, 0) <= room ? natural : fitWidths(natural, head, rows, room);
   if (widths === null) return renderRecords(head, rows, width!);
   const line = (cells: string[]): string => {
     let s = '';
-    for (let i = 0; i < cells.length; i++) s += i === cells.length - 1 ? cells[i] : cells[i]!.padEnd(widths[i]! + gap);
+    for (let i = 0; i < cells.length; i++)
+      s += i === cells.length - 1 ? cells[i] : cells[i]!.padEnd(widths[i]! + gap);
     return s.trimEnd();
   };
   const out: string[] = [];
   const push = (cells: string[]): void => {
-    if (cells.every((c, i) => c.length <= widths[i]!)) { out.push(line(cells)); return; }
+    if (cells.every((c, i) => c.length <= widths[i]!)) {
+      out.push(line(cells));
+      return;
+    }
     const wrapped = cells.map((c, i) => wrap(c, widths[i]!));
     const height = Math.max(...wrapped.map((w) => w.length));
     for (let k = 0; k < height; k++) out.push(line(wrapped.map((w) => w[k] ?? '')));
@@ -44,9 +55,18 @@ export function terminalWidth(stream: NodeJS.WriteStream = process.stdout): numb
  * goes to the columns in proportion to what they hold beyond that. Where the words alone do not fit, words
  * longer than 24, then 20, then 16 characters may break; null when even that does not fit.
  */
-function fitWidths(natural: number[], head: string[], rows: string[][], room: number): number[] | null {
+function fitWidths(
+  natural: number[],
+  head: string[],
+  rows: string[][],
+  room: number,
+): number[] | null {
   const longest = head.map((h) => longestWord(h));
-  for (const r of rows) for (let i = 0; i < r.length; i++) { const w = longestWord(r[i]!); if (w > longest[i]!) longest[i] = w; }
+  for (const r of rows)
+    for (let i = 0; i < r.length; i++) {
+      const w = longestWord(r[i]!);
+      if (w > longest[i]!) longest[i] = w;
+    }
   for (const cap of [Infinity, 24, 20, 16]) {
     const word = longest.map((w) => Math.min(w, cap));
     const minimum = word.reduce((a, b) => a + b, 0);
@@ -67,17 +87,23 @@ function renderRecords(head: string[], rows: string[][], width: number): string 
     out.push(`-[ ${n + 1} ]`.padEnd(Math.min(width, label + 8), '-'));
     r.forEach((cell, i) => {
       if (cell === '') return;
-      wrap(cell, room).forEach((part, k) => out.push(`${k === 0 ? head[i]!.padEnd(label) : ' '.repeat(label)}${part}`));
+      wrap(cell, room).forEach((part, k) =>
+        out.push(`${k === 0 ? head[i]!.padEnd(label) : ' '.repeat(label)}${part}`),
+      );
     });
   });
   return out.join('\n');
 }
 
 function longestWord(text: string): number {
-  let best = 0, start = 0;
+  let best = 0,
+    start = 0;
   for (let i = 0; i <= text.length; i++) {
     const c = text[i];
-    if (i === text.length || c === ' ' || c === ',') { best = Math.max(best, i - start + (c === ',' ? 1 : 0)); start = i + 1; }
+    if (i === text.length || c === ' ' || c === ',') {
+      best = Math.max(best, i - start + (c === ',' ? 1 : 0));
+      start = i + 1;
+    }
   }
   return best;
 }

@@ -3,7 +3,13 @@ import type { Policy } from '../policy/model.js';
 import { compileRuleset, type CompiledRuleset } from '../enforce/nft-ruleset.js';
 import { applyRuleset, type ApplyResult, type NftTarget } from '../enforce/nft.js';
 import { enforcementPlan, type EnforcementPlan } from '../enforce/steer.js';
-import { gatewayState, readApplied, readHealth, writeApplied, type AppliedPolicy } from '../enforce/state.js';
+import {
+  gatewayState,
+  readApplied,
+  readHealth,
+  writeApplied,
+  type AppliedPolicy,
+} from '../enforce/state.js';
 
 export interface ApplyRequest {
   target: NftTarget;
@@ -38,23 +44,51 @@ export async function applyEnforcement(r: ApplyRequest): Promise<ApplyOutcome> {
   const cp = new CompiledPolicy(r.source.policy);
   const plan = enforcementPlan(cp, r.gatewayIp, { portLevelOk: r.portLevelOk });
   if (plan.unenforceable.length > 0) {
-    throw new Error(`refusing to enforce ${r.source.source}: nothing would check these limits, and "enforce" would be untrue:\n${plan.unenforceable.map((u) => `  group ${u.group}: ${u.why}`).join('\n')}`);
+    throw new Error(
+      `refusing to enforce ${r.source.source}: nothing would check these limits, and "enforce" would be untrue:\n${plan.unenforceable.map((u) => `  group ${u.group}: ${u.why}`).join('\n')}`,
+    );
   }
-  const steer = r.gatewayIp !== null && plan.targets.length > 0 ? { gatewayIp: r.gatewayIp, targets: plan.targets } : undefined;
-  const ruleset = compileRuleset(cp, { family: r.target.family, steer, bridgeMac: steer && r.target.family === 'bridge' ? r.bridgeMac() : undefined });
+  const steer =
+    r.gatewayIp !== null && plan.targets.length > 0
+      ? { gatewayIp: r.gatewayIp, targets: plan.targets }
+      : undefined;
+  const ruleset = compileRuleset(cp, {
+    family: r.target.family,
+    steer,
+    bridgeMac: steer && r.target.family === 'bridge' ? r.bridgeMac() : undefined,
+  });
   if (r.dryRun) return { plan, ruleset, result: null, gateway: 'not running' };
 
-  const applied: AppliedPolicy = { sha: r.source.sha, source: r.source.source, text: r.source.text, appliedAt: new Date().toISOString(), actor: r.actor, family: r.target.family, gatewayIp: r.gatewayIp };
+  const applied: AppliedPolicy = {
+    sha: r.source.sha,
+    source: r.source.source,
+    text: r.source.text,
+    appliedAt: new Date().toISOString(),
+    actor: r.actor,
+    family: r.target.family,
+    gatewayIp: r.gatewayIp,
+  };
   const previous = readApplied(r.stateDir);
   const gw = gatewayState(r.stateDir);
   let gateway: ApplyOutcome['gateway'] = 'not running';
   if (gw.state === 'up') {
     writeApplied(r.stateDir, applied);
-    const ok = await reloadGateway(r.stateDir, gw.health.pid, r.source.sha, r.reloadTimeoutMs ?? 5000);
+    const ok = await reloadGateway(
+      r.stateDir,
+      gw.health.pid,
+      r.source.sha,
+      r.reloadTimeoutMs ?? 5000,
+    );
     if (!ok.ok) {
       if (previous !== null) writeApplied(r.stateDir, previous);
-      try { process.kill(gw.health.pid, 'SIGHUP'); } catch { /* gone */ }
-      throw new Error(`the running gateway (pid ${gw.health.pid}) did not switch to the new policy: ${ok.why}; nothing was changed`);
+      try {
+        process.kill(gw.health.pid, 'SIGHUP');
+      } catch {
+        /* gone */
+      }
+      throw new Error(
+        `the running gateway (pid ${gw.health.pid}) did not switch to the new policy: ${ok.why}; nothing was changed`,
+      );
     }
     gateway = 'reloaded';
   }
@@ -67,16 +101,30 @@ export async function applyEnforcement(r: ApplyRequest): Promise<ApplyOutcome> {
  * Signal the gateway to reload and wait for its answer: the health record's reload count moves past the one
  * seen before the signal, then says whether that reload took this policy (an older failure cannot answer).
  */
-async function reloadGateway(dir: string, pid: number, sha: string, timeoutMs: number): Promise<{ ok: true } | { ok: false; why: string }> {
+async function reloadGateway(
+  dir: string,
+  pid: number,
+  sha: string,
+  timeoutMs: number,
+): Promise<{ ok: true } | { ok: false; why: string }> {
   const before = readHealth(dir)?.reloads ?? 0;
-  try { process.kill(pid, 'SIGHUP'); } catch (err) { return { ok: false, why: (err as Error).message }; }
+  try {
+    process.kill(pid, 'SIGHUP');
+  } catch (err) {
+    return { ok: false, why: (err as Error).message };
+  }
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     await sleep(50);
     const h = readHealth(dir);
     if (h === null || h.reloads <= before) continue;
     if (h.reloadError !== null) return { ok: false, why: `reload failed: ${h.reloadError}` };
-    return h.policySha === sha ? { ok: true } : { ok: false, why: `it runs policy ${h.policySha.slice(0, 12)} from ${h.policySource}, not ${sha.slice(0, 12)}` };
+    return h.policySha === sha
+      ? { ok: true }
+      : {
+          ok: false,
+          why: `it runs policy ${h.policySha.slice(0, 12)} from ${h.policySource}, not ${sha.slice(0, 12)}`,
+        };
   }
   return { ok: false, why: `no answer within ${timeoutMs} ms` };
 }

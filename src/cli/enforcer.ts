@@ -10,23 +10,45 @@ const proven = new WeakMap<object, { db: string; caller: Caller }>();
  * Every action on the enforcement host is made by a logged-in person allowed to enforce, and audited in the
  * store: without a store there is no audit, so there is no action.
  */
-export async function proveEnforcer(o: IdentityOpts & { db?: string }, what: string): Promise<Caller> {
-  if (!o.db) throw new Error(`${what} needs --db STORE: every enforcement action is audited there, by a logged-in person (weir login)`);
+export async function proveEnforcer(
+  o: IdentityOpts & { db?: string },
+  what: string,
+): Promise<Caller> {
+  if (!o.db)
+    throw new Error(
+      `${what} needs --db STORE: every enforcement action is audited there, by a logged-in person (weir login)`,
+    );
   const caller = await asCaller(o.db, o, CAN.enforce, what, (_db, c) => c);
   proven.set(o, { db: o.db, caller });
   return caller;
 }
 
 /** Record an enforcement action of a proven caller; an action nobody proved is a bug, not a silent gap. */
-export function auditEnforcement(o: object, action: string, subject: string, details: Record<string, unknown>): void {
+export function auditEnforcement(
+  o: object,
+  action: string,
+  subject: string,
+  details: Record<string, unknown>,
+): void {
   const p = proven.get(o);
-  if (p === undefined) throw new Error(`internal: ${action} was carried out without a proven caller`);
+  if (p === undefined)
+    throw new Error(`internal: ${action} was carried out without a proven caller`);
   const db = openStore(p.db);
-  try { appendAudit(db, { actor: p.caller.name, action, subject, details }); } finally { db.close(); }
+  try {
+    appendAudit(db, { actor: p.caller.name, action, subject, details });
+  } finally {
+    db.close();
+  }
 }
 
 /** Carry out an enforcement step and audit it — a failure too, then report it. */
-export function carryOut<T>(o: object, action: string, subject: string, details: Record<string, unknown>, step: () => T): T {
+export function carryOut<T>(
+  o: object,
+  action: string,
+  subject: string,
+  details: Record<string, unknown>,
+  step: () => T,
+): T {
   let r: T;
   try {
     r = step();

@@ -24,10 +24,15 @@ export interface GatewayRun {
 }
 
 /** The policy `enforce apply` last loaded into the kernel (the gateway's default source). */
-export function appliedSource(stateDir: string): () => { text: string; source: string; sha: string } {
+export function appliedSource(
+  stateDir: string,
+): () => { text: string; source: string; sha: string } {
   return () => {
     const a = readApplied(stateDir);
-    if (a === null) throw new Error(`nothing applied yet (no ${stateDir}/applied.json): run \`weir enforce apply\` first`);
+    if (a === null)
+      throw new Error(
+        `nothing applied yet (no ${stateDir}/applied.json): run \`weir enforce apply\` first`,
+      );
     return { text: a.text, source: a.source, sha: a.sha };
   };
 }
@@ -35,7 +40,8 @@ export function appliedSource(stateDir: string): () => { text: string; source: s
 function compile(src: { text: string; source: string; sha: string }): CompiledPolicy {
   const r = parsePolicy(src.text, src.source);
   if (!r.ok) throw new Error(`${src.source} is not a valid policy`);
-  if (policyHashes(r.policy, src.text).sha !== src.sha) throw new Error(`${src.source}: text does not match its hash`);
+  if (policyHashes(r.policy, src.text).sha !== src.sha)
+    throw new Error(`${src.source}: text does not match its hash`);
   return new CompiledPolicy(r.policy);
 }
 
@@ -48,30 +54,66 @@ export async function runGateway(o: GatewayRun): Promise<void> {
   const log = new EventLog({ file: o.log, maxBytes: o.logMaxBytes });
   let src = o.load();
   const targetsOf = (cp: CompiledPolicy) => enforcementPlan(cp, o.listen).targets;
-  const gw = new Gateway({ policy: compile(src), targetsOf, listenIp: o.listen, deny: o.deny, budgetMicros: o.budgetMicros, throttle: { rate: o.rate, burst: o.rate * 2 }, log: (e) => log.write(e), fault: o.fault });
+  const gw = new Gateway({
+    policy: compile(src),
+    targetsOf,
+    listenIp: o.listen,
+    deny: o.deny,
+    budgetMicros: o.budgetMicros,
+    throttle: { rate: o.rate, burst: o.rate * 2 },
+    log: (e) => log.write(e),
+    fault: o.fault,
+  });
   let steering: GatewayHealth['steering'] = { ok: false, error: 'starting' };
-  const beat = new SteeringHeartbeat({ family: o.family, onResult: (ok, error) => {
-    if (ok !== steering.ok) log.write({ event: ok ? 'steering_renewed' : 'steering_failed', error });
-    steering = { ok, error };
-  } });
+  const beat = new SteeringHeartbeat({
+    family: o.family,
+    onResult: (ok, error) => {
+      if (ok !== steering.ok)
+        log.write({ event: ok ? 'steering_renewed' : 'steering_failed', error });
+      steering = { ok, error };
+    },
+  });
   const started = new Date().toISOString();
   let reloads = 0;
   let reloadError: string | null = null;
   const health = (extra: Partial<GatewayHealth> = {}): void => {
     try {
       writeHealth(o.stateDir, {
-        pid: process.pid, startedAt: started, beatAt: new Date().toISOString(), listen: o.listen, policySha: src.sha, policySource: src.source,
-        targets: gw.targets.map((t) => ({ server: t.server, port: t.port, protocol: t.protocol, listenPort: t.listenPort })),
-        steering, reloads, reloadError, stats: { ...gw.stats }, failOpenOpen: gw.windows.count, log: log.health, ...extra,
+        pid: process.pid,
+        startedAt: started,
+        beatAt: new Date().toISOString(),
+        listen: o.listen,
+        policySha: src.sha,
+        policySource: src.source,
+        targets: gw.targets.map((t) => ({
+          server: t.server,
+          port: t.port,
+          protocol: t.protocol,
+          listenPort: t.listenPort,
+        })),
+        steering,
+        reloads,
+        reloadError,
+        stats: { ...gw.stats },
+        failOpenOpen: gw.windows.count,
+        log: log.health,
+        ...extra,
       });
-    } catch { /* the record is best effort; the kernel leases are what steer */ }
+    } catch {
+      /* the record is best effort; the kernel leases are what steer */
+    }
   };
-  const leases = (): void => beat.set(gw.targets.map((t) => ({ server: t.server, port: t.port, listenPort: t.listenPort })));
+  const leases = (): void =>
+    beat.set(gw.targets.map((t) => ({ server: t.server, port: t.port, listenPort: t.listenPort })));
 
   const die = (reason: string): void => {
     // Our own fault: stop steering now rather than one lease later, say so, and exit for the supervisor.
     beat.stop();
-    log.write({ event: 'gateway_fault', reason, action: 'steering removed: traffic passes uninspected until the gateway is back' });
+    log.write({
+      event: 'gateway_fault',
+      reason,
+      action: 'steering removed: traffic passes uninspected until the gateway is back',
+    });
     health({ stoppedAt: new Date().toISOString(), stopReason: `fault: ${reason}` });
     process.exit(70);
   };
@@ -99,7 +141,10 @@ export async function runGateway(o: GatewayRun): Promise<void> {
       health();
     })();
   });
-  const signal = await new Promise<string>((resolve) => { process.once('SIGTERM', () => resolve('SIGTERM')); process.once('SIGINT', () => resolve('SIGINT')); });
+  const signal = await new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
   clearInterval(timer);
   beat.stop();
   await gw.stop();

@@ -25,14 +25,23 @@ export class NotAuthorized extends Error {}
 
 /** The options every state-changing command takes to say who runs it. */
 export function withIdentity(cmd: Command, o: { passwordStdin?: boolean } = {}): Command {
-  cmd.option('--as <user>', 'who you are: proven by your `weir login` session, or by --password-stdin')
-    .option('--token-file <file>', 'session token written by `weir login` (default: the one for this store)');
-  if (o.passwordStdin !== false) cmd.option('--password-stdin', 'prove --as with a password read from standard input');
+  cmd
+    .option(
+      '--as <user>',
+      'who you are: proven by your `weir login` session, or by --password-stdin',
+    )
+    .option(
+      '--token-file <file>',
+      'session token written by `weir login` (default: the one for this store)',
+    );
+  if (o.passwordStdin !== false)
+    cmd.option('--password-stdin', 'prove --as with a password read from standard input');
   return cmd;
 }
 
 // Hash even for unknown users, so timing does not tell which names exist.
-const NO_USER = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
+const NO_USER =
+  'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
 
 /** Check a password; a wrong one is audited and refused with the same words whether or not the user exists. */
 export async function checkPassword(db: Db, user: string, password: string): Promise<Caller> {
@@ -56,25 +65,42 @@ export async function authenticate(db: Db, dbPath: string, o: IdentityOpts): Pro
   }
   const file = o.tokenFile ?? defaultTokenFile(dbPath);
   const token = loadToken(file);
-  if (token === null && o.tokenFile !== undefined) throw new NotAuthorized(`no session token in ${file}: weir login --db ${dbPath} --user NAME --token-file ${file}`);
+  if (token === null && o.tokenFile !== undefined)
+    throw new NotAuthorized(
+      `no session token in ${file}: weir login --db ${dbPath} --user NAME --token-file ${file}`,
+    );
   if (token !== null) {
     const session = sessionOf(db, tokenHash(token));
     const user = session?.name ?? null;
-    if (session !== null && (o.as === undefined || o.as === session.name)) return { name: session.name, roles: session.roles, via: 'token' };
-    if (o.as !== undefined && process.stdin.isTTY) return checkPassword(db, o.as, await promptPassword(`password for ${o.as}: `));
-    if (user === null) throw new NotAuthorized(`your session (${file}) has expired or was ended: weir login --db ${dbPath} --user NAME`);
-    throw new NotAuthorized(`the session in ${file} is ${user}'s, not ${o.as}'s: log in as ${o.as}, or leave out --as`);
+    if (session !== null && (o.as === undefined || o.as === session.name))
+      return { name: session.name, roles: session.roles, via: 'token' };
+    if (o.as !== undefined && process.stdin.isTTY)
+      return checkPassword(db, o.as, await promptPassword(`password for ${o.as}: `));
+    if (user === null)
+      throw new NotAuthorized(
+        `your session (${file}) has expired or was ended: weir login --db ${dbPath} --user NAME`,
+      );
+    throw new NotAuthorized(
+      `the session in ${file} is ${user}'s, not ${o.as}'s: log in as ${o.as}, or leave out --as`,
+    );
   }
-  if (o.as !== undefined && process.stdin.isTTY) return checkPassword(db, o.as, await promptPassword(`password for ${o.as}: `));
-  throw new NotAuthorized(`this changes the store, so it needs a logged-in person: weir login --db ${dbPath} --user NAME (or --as NAME --password-stdin)${o.as !== undefined ? `; --as ${o.as} alone proves nothing` : ''}`);
+  if (o.as !== undefined && process.stdin.isTTY)
+    return checkPassword(db, o.as, await promptPassword(`password for ${o.as}: `));
+  throw new NotAuthorized(
+    `this changes the store, so it needs a logged-in person: weir login --db ${dbPath} --user NAME (or --as NAME --password-stdin)${o.as !== undefined ? `; --as ${o.as} alone proves nothing` : ''}`,
+  );
 }
 
 export function requireRole(c: Caller, roles: readonly string[], what: string): void {
-  if (!c.roles.some((r) => roles.includes(r))) throw new NotAuthorized(`${c.name} (${c.roles.join(', ') || 'no role'}) may not ${what}: that needs ${roles.join(' or ')}`);
+  if (!c.roles.some((r) => roles.includes(r)))
+    throw new NotAuthorized(
+      `${c.name} (${c.roles.join(', ') || 'no role'}) may not ${what}: that needs ${roles.join(' or ')}`,
+    );
 }
 
 /** How a store comes to be, for commands that only read or add to one. */
-export const STORE_HINT = '`weir discover FILE... --db PATH` builds one (or `weir learn FILE... --db PATH --create`)';
+export const STORE_HINT =
+  '`weir discover FILE... --db PATH` builds one (or `weir learn FILE... --db PATH --create`)';
 
 /**
  * Open an existing store (a typo must not create an empty one that nobody can log in to). `hint` says how a
@@ -86,7 +112,13 @@ export function openExistingStore(dbPath: string, hint = ''): Db {
 }
 
 /** Open the store, prove the caller and their role, run the change, close. */
-export async function asCaller<T>(dbPath: string, o: IdentityOpts, roles: readonly string[] | null, what: string, fn: (db: Db, caller: Caller) => T | Promise<T>): Promise<T> {
+export async function asCaller<T>(
+  dbPath: string,
+  o: IdentityOpts,
+  roles: readonly string[] | null,
+  what: string,
+  fn: (db: Db, caller: Caller) => T | Promise<T>,
+): Promise<T> {
   const db = openExistingStore(dbPath);
   try {
     const caller = await authenticate(db, dbPath, o);

@@ -8,7 +8,10 @@ export class LineWriter {
 
   constructor(private readonly stream: Writable) {
     stream.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EPIPE') { this.closed = true; process.exit(0); }
+      if (err.code === 'EPIPE') {
+        this.closed = true;
+        process.exit(0);
+      }
       throw err;
     });
   }

@@ -10,11 +10,16 @@ export function reachableUrls(host: string, port: number, scheme: 'http' | 'http
   const url = (ip: string): string => `${scheme}://${isIP(ip) === 6 ? `[${ip}]` : ip}:${port}`;
   const wildcard = host === '0.0.0.0' || host === '::' || host === '';
   if (!wildcard) return [url(host)];
-  const outward: string[] = [], local: string[] = [];
+  const outward: string[] = [],
+    local: string[] = [];
   for (const addrs of Object.values(networkInterfaces())) {
     for (const a of addrs ?? []) {
       // 0.0.0.0 is IPv4 only; link-local IPv6 needs a zone id no browser bar takes.
-      if ((host === '0.0.0.0' && a.family !== 'IPv4') || (a.family === 'IPv6' && /^fe80:/i.test(a.address))) continue;
+      if (
+        (host === '0.0.0.0' && a.family !== 'IPv4') ||
+        (a.family === 'IPv6' && /^fe80:/i.test(a.address))
+      )
+        continue;
       (a.internal ? local : outward).push(url(a.address));
     }
   }

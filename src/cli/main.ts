@@ -10,7 +10,9 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-buildProgram().parseAsync(process.argv).catch((err: unknown) => {
-  process.stderr.write(`weir: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+buildProgram()
+  .parseAsync(process.argv)
+  .catch((err: unknown) => {
+    process.stderr.write(`weir: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });

@@ -9,16 +9,22 @@ export function passwordFromStdin(): string {
   let text = '';
   for (;;) {
     let n: number;
-    try { n = readSync(0, buf, 0, buf.length, null); } catch (err) {
+    try {
+      n = readSync(0, buf, 0, buf.length, null);
+    } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EAGAIN') { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10); continue; }
+      if (code === 'EAGAIN') {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+        continue;
+      }
       if (code === 'EOF') break;
       throw err;
     }
     if (n === 0) break;
     text += buf.toString('utf8', 0, n);
     if (text.includes('\n')) break;
-    if (text.length > 4096) throw new Error('the password on standard input is longer than 4096 characters');
+    if (text.length > 4096)
+      throw new Error('the password on standard input is longer than 4096 characters');
   }
   const line = text.split(/\r?\n/, 1)[0] ?? '';
   if (line === '') throw new Error('no password on standard input');
@@ -28,7 +34,8 @@ export function passwordFromStdin(): string {
 /** Ask on the terminal without echoing what is typed (written to stderr, so stdout stays clean). */
 export function promptPassword(question: string): Promise<string> {
   const input = process.stdin;
-  if (!input.isTTY) return Promise.reject(new Error('no terminal to ask for a password on: use --password-stdin'));
+  if (!input.isTTY)
+    return Promise.reject(new Error('no terminal to ask for a password on: use --password-stdin'));
   return new Promise((resolve, reject) => {
     let typed = '';
     const done = (err: Error | null): void => {
@@ -36,7 +43,8 @@ export function promptPassword(question: string): Promise<string> {
       input.pause();
       input.removeListener('data', onData);
       process.stderr.write('\n');
-      if (err) reject(err); else resolve(typed);
+      if (err) reject(err);
+      else resolve(typed);
     };
     const onData = (buf: Buffer): void => {
       for (const ch of buf.toString('utf8')) {

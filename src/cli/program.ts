@@ -22,8 +22,14 @@ export function buildProgram(): Command {
     // Help fits the terminal like the tables do (subcommands inherit this): long command names leave
     // descriptions less than commander's 40 columns to wrap in, so let them wrap narrower.
     .configureHelp({ minWidthToWrap: 20 })
-    .configureOutput({ getOutHelpWidth: () => terminalWidth(process.stdout) ?? 80, getErrHelpWidth: () => terminalWidth(process.stderr) ?? 80 })
-    .option('--audit-key <file>', 'audit key file (default: WEIR_AUDIT_KEY, else <store>.audit-key next to the store)')
+    .configureOutput({
+      getOutHelpWidth: () => terminalWidth(process.stdout) ?? 80,
+      getErrHelpWidth: () => terminalWidth(process.stderr) ?? 80,
+    })
+    .option(
+      '--audit-key <file>',
+      'audit key file (default: WEIR_AUDIT_KEY, else <store>.audit-key next to the store)',
+    )
     .hook('preAction', () => {
       const key = program.opts<{ auditKey?: string }>().auditKey;
       if (key) process.env.WEIR_AUDIT_KEY = key;

@@ -16,8 +16,21 @@ export interface FileResult {
   capped: Record<string, number>;
 }
 
-function fileResult(source: string, summary: CaptureSummary, stats: DissectStats, firstTs: number | null, lastTs: number | null): FileResult {
-  return { source, summary, stats, firstTs, lastTs, capped: addCounts(addCounts({}, summary.capped), stats.capped) };
+function fileResult(
+  source: string,
+  summary: CaptureSummary,
+  stats: DissectStats,
+  firstTs: number | null,
+  lastTs: number | null,
+): FileResult {
+  return {
+    source,
+    summary,
+    stats,
+    firstTs,
+    lastTs,
+    capped: addCounts(addCounts({}, summary.capped), stats.capped),
+  };
 }
 
 /** True when the input was not a capture at all (wrong format, empty): nothing of it was read. */
@@ -31,13 +44,23 @@ export function rejected(r: FileResult): boolean {
  * A progress bar goes to stderr when it is a terminal and the input is large enough to wait for.
  */
 export async function runCaptures(
-  files: string[], hooks: PipelineHooks, opts: { progress?: boolean; afterFile?(r: FileResult): void } = {},
+  files: string[],
+  hooks: PipelineHooks,
+  opts: { progress?: boolean; afterFile?(r: FileResult): void } = {},
 ): Promise<FileResult[]> {
   const sizes = files.map((f) => (f === '-' ? 0 : safeSize(f)));
   const total = sizes.reduce((a, b) => a + b, 0);
-  const showBar = (opts.progress ?? true) && process.stderr.isTTY === true && total > 8 * 1024 * 1024;
+  const showBar =
+    (opts.progress ?? true) && process.stderr.isTTY === true && total > 8 * 1024 * 1024;
   const bar = showBar
-    ? new cliProgress.SingleBar({ format: 'reading {bar} {percentage}% | {value}/{total} MiB | {file}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic)
+    ? new cliProgress.SingleBar(
+        {
+          format: 'reading {bar} {percentage}% | {value}/{total} MiB | {file}',
+          stream: process.stderr,
+          hideCursor: true,
+        },
+        cliProgress.Presets.shades_classic,
+      )
     : null;
   bar?.start(Math.ceil(total / 1048576), 0, { file: '' });
   const results: FileResult[] = [];
@@ -45,15 +68,22 @@ export async function runCaptures(
   try {
     for (let i = 0; i < files.length; i++) {
       const source = files[i]!;
-      let firstTs: number | null = null, lastTs: number | null = null;
+      let firstTs: number | null = null,
+        lastTs: number | null = null;
       const pipeline = new DissectPipeline(hooks);
-      const summary = await readCapture(source, (frame) => {
-        if (firstTs === null) firstTs = frame.ts;
-        lastTs = frame.ts;
-        pipeline.push(frame);
-      }, {
-        onProgress: bar ? (read: number) => bar.update(Math.floor((done + read) / 1048576), { file: source }) : undefined,
-      });
+      const summary = await readCapture(
+        source,
+        (frame) => {
+          if (firstTs === null) firstTs = frame.ts;
+          lastTs = frame.ts;
+          pipeline.push(frame);
+        },
+        {
+          onProgress: bar
+            ? (read: number) => bar.update(Math.floor((done + read) / 1048576), { file: source })
+            : undefined,
+        },
+      );
       done += sizes[i]!;
       const r = fileResult(source, summary, pipeline.stats, firstTs, lastTs);
       opts.afterFile?.(r);
@@ -66,7 +96,11 @@ export async function runCaptures(
 }
 
 function safeSize(f: string): number {
-  try { return statSync(f).size; } catch { return 0; }
+  try {
+    return statSync(f).size;
+  } catch {
+    return 0;
+  }
 }
 
 /**
@@ -79,27 +113,42 @@ export function warnCaptureErrors(results: FileResult[]): void {
     if (e && rejected(r)) {
       process.stderr.write(`weir: ${r.source}: not read: ${e.reason}\n`);
       process.exitCode = 1;
-    } else if (e) process.stderr.write(`weir: ${r.source}: stopped at byte ${e.byteOffset} after ${e.framesBefore} good frames: ${e.reason}\n`);
+    } else if (e)
+      process.stderr.write(
+        `weir: ${r.source}: stopped at byte ${e.byteOffset} after ${e.framesBefore} good frames: ${e.reason}\n`,
+      );
     const capped = Object.entries(r.capped);
-    if (capped.length) process.stderr.write(`weir: ${r.source}: bounds reached, not tracked: ${capped.map(([k, v]) => `${k}=${v}`).join(', ')}\n`);
+    if (capped.length)
+      process.stderr.write(
+        `weir: ${r.source}: bounds reached, not tracked: ${capped.map(([k, v]) => `${k}=${v}`).join(', ')}\n`,
+      );
   }
 }
 
 /** Follow live traffic on an interface until the duration ends or the user interrupts (Ctrl-C). */
-export async function runLive(iface: string, hooks: PipelineHooks, opts: { bpf?: string; seconds?: number } = {}): Promise<FileResult> {
+export async function runLive(
+  iface: string,
+  hooks: PipelineHooks,
+  opts: { bpf?: string; seconds?: number } = {},
+): Promise<FileResult> {
   const ac = new AbortController();
   const stop = () => ac.abort();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   const timer = opts.seconds !== undefined ? setTimeout(stop, opts.seconds * 1000) : null;
-  let firstTs: number | null = null, lastTs: number | null = null;
+  let firstTs: number | null = null,
+    lastTs: number | null = null;
   const pipeline = new DissectPipeline(hooks);
   try {
-    const summary = await liveCapture(iface, (frame) => {
-      if (firstTs === null) firstTs = frame.ts;
-      lastTs = frame.ts;
-      pipeline.push(frame);
-    }, { bpf: opts.bpf, signal: ac.signal });
+    const summary = await liveCapture(
+      iface,
+      (frame) => {
+        if (firstTs === null) firstTs = frame.ts;
+        lastTs = frame.ts;
+        pipeline.push(frame);
+      },
+      { bpf: opts.bpf, signal: ac.signal },
+    );
     return fileResult(`live:${iface}`, summary, pipeline.stats, firstTs, lastTs);
   } finally {
     if (timer) clearTimeout(timer);

@@ -8,13 +8,19 @@ export function parseTimeArg(value: string, files: string[]): number {
   const pct = /^(\d+(?:\.\d+)?)%$/.exec(value);
   if (pct) {
     if (files.includes('-')) throw new Error('a percentage time needs capture files, not stdin');
-    let first = Infinity, last = -Infinity;
-    for (const f of files) readCaptureSync(f, (fr) => { if (fr.ts < first) first = fr.ts; if (fr.ts > last) last = fr.ts; });
+    let first = Infinity,
+      last = -Infinity;
+    for (const f of files)
+      readCaptureSync(f, (fr) => {
+        if (fr.ts < first) first = fr.ts;
+        if (fr.ts > last) last = fr.ts;
+      });
     if (!Number.isFinite(first)) throw new Error('the captures hold no frames');
     return first + ((last - first) * Number(pct[1])) / 100;
   }
   if (/^\d+(\.\d+)?$/.test(value)) return Number(value);
   const t = Date.parse(value);
-  if (Number.isNaN(t)) throw new Error(`not a time: "${value}" (use ISO 8601, epoch seconds, or N%)`);
+  if (Number.isNaN(t))
+    throw new Error(`not a time: "${value}" (use ISO 8601, epoch seconds, or N%)`);
   return t / 1000;
 }

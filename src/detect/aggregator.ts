@@ -10,7 +10,11 @@ const MAX_COUNTED_POINTS = 10_000;
 /** Points named in a folded explanation. */
 const POINTS_IN_TEXT = 5;
 
-interface Open { d: Detection; points: Set<string> | null; explainMany: Finding['explainMany'] }
+interface Open {
+  d: Detection;
+  points: Set<string> | null;
+  explainMany: Finding['explainMany'];
+}
 
 /**
  * Folds repeated findings — same type, same source and destination, same detail — within a window into one
@@ -21,14 +25,21 @@ export class Aggregator {
   private readonly open = new Map<string, Open>();
   private readonly closed: Detection[] = [];
 
-  constructor(private readonly windowSeconds: number, private readonly zoneOf: (ip: string) => string | null = () => null) {}
+  constructor(
+    private readonly windowSeconds: number,
+    private readonly zoneOf: (ip: string) => string | null = () => null,
+  ) {}
 
   add(f: Finding): Detection | null {
     const key = `${f.type}|${f.src}|${f.dst}|${f.detail}`;
     const o = this.open.get(key);
     // A worse finding opens a new detection rather than folding: folding must never hide an escalation from
     // whoever watches new detections (live output, SIEM). A detection's severity is the worst it folded.
-    if (o !== undefined && f.ts - o.d.ts <= this.windowSeconds && SEVERITY_RANK[f.severity] <= SEVERITY_RANK[o.d.severity]) {
+    if (
+      o !== undefined &&
+      f.ts - o.d.ts <= this.windowSeconds &&
+      SEVERITY_RANK[f.severity] <= SEVERITY_RANK[o.d.severity]
+    ) {
       const d = o.d;
       d.count++;
       d.lastTs = f.ts;
@@ -36,13 +47,30 @@ export class Aggregator {
       if (o.points !== null && f.point !== undefined) addPoints(o, f);
       return null;
     }
-    if (o !== undefined) { this.closed.push(o.d); }
+    if (o !== undefined) {
+      this.closed.push(o.d);
+    }
     const det: Detection = {
       // An escalation may open at the very time of the detection it follows: its id must differ.
-      id: createHash('sha256').update(o !== undefined && o.d.ts === f.ts ? `${key}|${f.ts}|${f.severity}` : `${key}|${f.ts}`).digest('hex').slice(0, 16),
-      type: f.type, severity: f.severity, ts: f.ts, lastTs: f.ts, count: 1, src: f.src, dst: f.dst,
-      protocol: f.protocol, detail: f.detail, zone: this.zoneOf(f.dst) ?? this.zoneOf(f.src),
-      evidence: { frames: [f.frame], fields: f.fields }, explanation: f.explanation, suggestedResponse: f.response,
+      id: createHash('sha256')
+        .update(
+          o !== undefined && o.d.ts === f.ts ? `${key}|${f.ts}|${f.severity}` : `${key}|${f.ts}`,
+        )
+        .digest('hex')
+        .slice(0, 16),
+      type: f.type,
+      severity: f.severity,
+      ts: f.ts,
+      lastTs: f.ts,
+      count: 1,
+      src: f.src,
+      dst: f.dst,
+      protocol: f.protocol,
+      detail: f.detail,
+      zone: this.zoneOf(f.dst) ?? this.zoneOf(f.src),
+      evidence: { frames: [f.frame], fields: f.fields },
+      explanation: f.explanation,
+      suggestedResponse: f.response,
     };
     const n: Open = { d: det, points: null, explainMany: f.explainMany };
     if (f.point !== undefined) {
@@ -57,7 +85,9 @@ export class Aggregator {
 
   /** Every detection so far, in time order. */
   all(): Detection[] {
-    return [...this.closed, ...[...this.open.values()].map((o) => o.d)].sort((a, b) => a.ts - b.ts || (a.id < b.id ? -1 : 1));
+    return [...this.closed, ...[...this.open.values()].map((o) => o.d)].sort(
+      (a, b) => a.ts - b.ts || (a.id < b.id ? -1 : 1),
+    );
   }
 }
 
@@ -72,7 +102,8 @@ function addPoint(o: Open, f: Finding, point: string): void {
   const values = fields.point_values as Record<string, [number, number]> | undefined;
   if (values !== undefined && f.pointValue !== undefined && Object.hasOwn(values, point)) {
     const r = values[point]!;
-    if (f.pointValue < r[0]) r[0] = f.pointValue; else if (f.pointValue > r[1]) r[1] = f.pointValue;
+    if (f.pointValue < r[0]) r[0] = f.pointValue;
+    else if (f.pointValue > r[1]) r[1] = f.pointValue;
   }
   const points = o.points!;
   if (points.has(point) || points.size >= MAX_COUNTED_POINTS) return;
@@ -81,10 +112,16 @@ function addPoint(o: Open, f: Finding, point: string): void {
   if (points.size >= MAX_COUNTED_POINTS) fields.points_count_capped = true;
   if (listed.length < MAX_LISTED_POINTS) {
     listed.push(point);
-    if (values !== undefined && f.pointValue !== undefined) values[point] = [f.pointValue, f.pointValue];
+    if (values !== undefined && f.pointValue !== undefined)
+      values[point] = [f.pointValue, f.pointValue];
   }
   if (points.size > 1 && o.explainMany !== undefined) {
     const shown = listed.slice(0, POINTS_IN_TEXT).join(', ');
-    o.d.explanation = o.explainMany(points.size > POINTS_IN_TEXT ? `${shown} and ${points.size - POINTS_IN_TEXT}${fields.points_count_capped ? '+' : ''} more` : shown, points.size);
+    o.d.explanation = o.explainMany(
+      points.size > POINTS_IN_TEXT
+        ? `${shown} and ${points.size - POINTS_IN_TEXT}${fields.points_count_capped ? '+' : ''} more`
+        : shown,
+      points.size,
+    );
   }
 }

@@ -1,13 +1,37 @@
 export type Severity = 'info' | 'low' | 'medium' | 'high' | 'critical';
 
-export const SEVERITY_RANK: Record<Severity, number> = { info: 0, low: 1, medium: 2, high: 3, critical: 4 };
+export const SEVERITY_RANK: Record<Severity, number> = {
+  info: 0,
+  low: 1,
+  medium: 2,
+  high: 3,
+  critical: 4,
+};
 
 export type DetectionType =
-  | 'new_asset' | 'new_edge' | 'new_protocol' | 'function_outside_profile' | 'write_new_range'
-  | 'program_download' | 'program_upload' | 'cpu_stop' | 'cpu_start' | 'device_restart' | 'firmware_change'
-  | 'config_change' | 'file_transfer' | 'device_probe' | 'diagnostic_command'
-  | 'port_scan' | 'host_scan' | 'value_out_of_range' | 'polling_stopped' | 'flood' | 'malformed_pdu'
-  | 'arp_spoofing' | 'ip_conflict';
+  | 'new_asset'
+  | 'new_edge'
+  | 'new_protocol'
+  | 'function_outside_profile'
+  | 'write_new_range'
+  | 'program_download'
+  | 'program_upload'
+  | 'cpu_stop'
+  | 'cpu_start'
+  | 'device_restart'
+  | 'firmware_change'
+  | 'config_change'
+  | 'file_transfer'
+  | 'device_probe'
+  | 'diagnostic_command'
+  | 'port_scan'
+  | 'host_scan'
+  | 'value_out_of_range'
+  | 'polling_stopped'
+  | 'flood'
+  | 'malformed_pdu'
+  | 'arp_spoofing'
+  | 'ip_conflict';
 
 /** What a detector reports for one observation; the aggregator folds repeats into one Detection. */
 export interface Finding {

@@ -61,13 +61,17 @@ export class DetectionEngine implements DetectContext {
   private readonly sharedEdges: EdgeRuntime[] = [];
   private lastTs = 0;
 
-  constructor(baseline: Baseline, private readonly opts: EngineOptions = {}) {
+  constructor(
+    baseline: Baseline,
+    private readonly opts: EngineOptions = {},
+  ) {
     this.baseline = new CompiledBaseline(baseline);
     this.detectors = opts.detectors ?? allDetectors();
     this.packetHooks = this.detectors.filter((d) => d.onPacket && (d.packets ?? 'all') === 'all');
     this.unprofiledHooks = this.detectors.filter((d) => d.onPacket && d.packets === 'unprofiled');
     this.newSenderHooks = this.detectors.filter((d) => d.onPacket && d.packets === 'new-sender');
-    const wants = (i: MessageInterest): Detector[] => this.detectors.filter((d) => d.onMessage && (d.messages ?? 'all') === i);
+    const wants = (i: MessageInterest): Detector[] =>
+      this.detectors.filter((d) => d.onMessage && (d.messages ?? 'all') === i);
     this.onAll = wants('all');
     this.onRequests = wants('requests');
     this.onArp = wants('arp');
@@ -86,11 +90,18 @@ export class DetectionEngine implements DetectContext {
       if (this.nextTick !== -Infinity) for (const d of this.detectors) d.tick?.(ts, this, false);
       this.nextTick = ts + 1;
     }
-    if (pkt.ipProto === 58 && isLinkHousekeeping(pkt)) { this.housekeeping(pkt); return; }
+    if (pkt.ipProto === 58 && isLinkHousekeeping(pkt)) {
+      this.housekeeping(pkt);
+      return;
+    }
     const shared = this.inventory?.currentEdge();
     if (shared !== undefined) {
       let rt = shared.slot as EdgeRuntime | undefined;
-      if (rt === undefined) { rt = this.runtime(shared.addr); this.inventory!.setCurrentSlot(rt); this.sharedEdges.push(rt); }
+      if (rt === undefined) {
+        rt = this.runtime(shared.addr);
+        this.inventory!.setCurrentSlot(rt);
+        this.sharedEdges.push(rt);
+      }
       this.edge = rt;
       this.toServer = shared.toServer;
       if (!rt.answered) markAnswered(rt, pkt, this.toServer);
@@ -107,7 +118,8 @@ export class DetectionEngine implements DetectContext {
     if (e === undefined) {
       if (pkt.ipVersion !== 0) this.packetTo(this.newSenderHooks, pkt);
     } else if (this.toServer ? !e.clientSent : !e.serverSent) {
-      if (this.toServer) e.clientSent = true; else e.serverSent = true;
+      if (this.toServer) e.clientSent = true;
+      else e.serverSent = true;
       this.packetTo(this.newSenderHooks, pkt);
     }
   }
@@ -146,17 +158,35 @@ export class DetectionEngine implements DetectContext {
 
   private runtime(addr: EdgeAddress): EdgeRuntime {
     return {
-      addr, profile: this.baseline.profile(addr.id), answered: false, newEdgeReported: false,
-      lastRequest: 0, bucketStart: 0, bucketRequests: 0, pollingStoppedReported: false, watched: false,
-      pollKind: 0, floodLimit: 0, pollSilence: 0, clientSent: false, serverSent: false,
+      addr,
+      profile: this.baseline.profile(addr.id),
+      answered: false,
+      newEdgeReported: false,
+      lastRequest: 0,
+      bucketStart: 0,
+      bucketRequests: 0,
+      pollingStoppedReported: false,
+      watched: false,
+      pollKind: 0,
+      floodLimit: 0,
+      pollSilence: 0,
+      clientSent: false,
+      serverSent: false,
     };
   }
 
   report(f: Finding): void {
     for (const mu of this.mutes) {
-      if ((mu.type === undefined || mu.type === f.type) && (mu.src === undefined || mu.src === f.src)
-        && (mu.dst === undefined || mu.dst === f.dst) && (mu.detail === undefined || mu.detail === f.detail || mu.detail === f.point)
-        && (mu.until === undefined || f.ts <= mu.until)) { this.muted++; return; }
+      if (
+        (mu.type === undefined || mu.type === f.type) &&
+        (mu.src === undefined || mu.src === f.src) &&
+        (mu.dst === undefined || mu.dst === f.dst) &&
+        (mu.detail === undefined || mu.detail === f.detail || mu.detail === f.point) &&
+        (mu.until === undefined || f.ts <= mu.until)
+      ) {
+        this.muted++;
+        return;
+      }
     }
     const opened = this.agg.add(f);
     if (opened !== null) this.opts.onDetection?.(opened);
@@ -171,5 +201,6 @@ export class DetectionEngine implements DetectContext {
 
 /** A server answers with SYN+ACK or data (any UDP reply counts); a RST from a closed port is no conversation. */
 function markAnswered(rt: EdgeRuntime, pkt: Packet, toServer: boolean): void {
-  if (!toServer && (pkt.ipProto !== 6 || pkt.payloadLength > 0 || (pkt.tcpFlags & 0x12) === 0x12)) rt.answered = true;
+  if (!toServer && (pkt.ipProto !== 6 || pkt.payloadLength > 0 || (pkt.tcpFlags & 0x12) === 0x12))
+    rt.answered = true;
 }

@@ -29,10 +29,16 @@ export class CompiledBaseline {
     const p = Object.hasOwn(this.baseline.edges, id) ? this.baseline.edges[id]! : undefined;
     if (p === undefined) return null;
     const writes = new Map<string, RangeSet>();
-    for (const [space, ranges] of Object.entries(p.writes)) writes.set(space, RangeSet.from(ranges));
+    for (const [space, ranges] of Object.entries(p.writes))
+      writes.set(space, RangeSet.from(ranges));
     return {
       p,
-      functions: new Set(p.functions.map((k) => { const i = k.lastIndexOf(':'); return functionKeyNumber(k.slice(0, i), Number(k.slice(i + 1))); })),
+      functions: new Set(
+        p.functions.map((k) => {
+          const i = k.lastIndexOf(':');
+          return functionKeyNumber(k.slice(0, i), Number(k.slice(i + 1)));
+        }),
+      ),
       protocols: new Set(p.protocols),
       writes,
       values: null,
@@ -42,17 +48,22 @@ export class CompiledBaseline {
 
 /** Learned value ranges of a profile by space and address (the largest part of a profile, so built lazily). */
 export function pointsOf(cp: CompiledProfile): Map<string, Map<number, [number, number]>> {
-  return cp.values ??= pointsBySpace(cp.p.values);
+  return (cp.values ??= pointsBySpace(cp.p.values));
 }
 
 /** 'space:address' keys from the baseline, regrouped so the hot path looks up numbers, not strings. */
-function pointsBySpace(values: Record<string, [number, number]>): Map<string, Map<number, [number, number]>> {
+function pointsBySpace(
+  values: Record<string, [number, number]>,
+): Map<string, Map<number, [number, number]>> {
   const out = new Map<string, Map<number, [number, number]>>();
   for (const [key, range] of Object.entries(values)) {
     const i = key.lastIndexOf(':');
     const space = key.slice(0, i);
     let m = out.get(space);
-    if (m === undefined) { m = new Map(); out.set(space, m); }
+    if (m === undefined) {
+      m = new Map();
+      out.set(space, m);
+    }
     m.set(Number(key.slice(i + 1)), range);
   }
   return out;

@@ -1,13 +1,25 @@
 /** IPv4 blocks that are not routed on the internet (RFC 6890): private, shared, loopback, link-local, test and multicast. */
 const LOCAL_BLOCKS: Array<[base: number, bits: number]> = [
-  [0x00000000, 8], [0x0a000000, 8], [0x64400000, 10], [0x7f000000, 8], [0xa9fe0000, 16], [0xac100000, 12],
-  [0xc0000000, 24], [0xc0000200, 24], [0xc0a80000, 16], [0xc6120000, 15], [0xc6336400, 24], [0xcb007100, 24], [0xe0000000, 3],
+  [0x00000000, 8],
+  [0x0a000000, 8],
+  [0x64400000, 10],
+  [0x7f000000, 8],
+  [0xa9fe0000, 16],
+  [0xac100000, 12],
+  [0xc0000000, 24],
+  [0xc0000200, 24],
+  [0xc0a80000, 16],
+  [0xc6120000, 15],
+  [0xc6336400, 24],
+  [0xcb007100, 24],
+  [0xe0000000, 3],
 ];
 
 /** True for a globally routed IPv4 address, as a number (see ipv4Number); false for -1 (not IPv4). */
 export function isPublicIpv4(n: number): boolean {
   if (n < 0) return false;
-  for (const [base, bits] of LOCAL_BLOCKS) if (Math.floor(n / 2 ** (32 - bits)) === Math.floor(base / 2 ** (32 - bits))) return false;
+  for (const [base, bits] of LOCAL_BLOCKS)
+    if (Math.floor(n / 2 ** (32 - bits)) === Math.floor(base / 2 ** (32 - bits))) return false;
   return true;
 }
 

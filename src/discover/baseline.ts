@@ -50,24 +50,39 @@ export function functionKey(protocol: string, func: number): string {
 
 /** Fold an inventory (and the value ranges seen while learning it) into a baseline. */
 export function baselineFrom(
-  snap: InventorySnapshot, values: Map<string, Record<string, [number, number]>>,
+  snap: InventorySnapshot,
+  values: Map<string, Record<string, [number, number]>>,
   meta: { version: number; sources: string[]; note?: string },
 ): Baseline {
   const edges: Record<string, EdgeProfile> = {};
-  let from = Infinity, to = -Infinity;
+  let from = Infinity,
+    to = -Infinity;
   for (const e of snap.edges) {
-    from = Math.min(from, e.firstSeen); to = Math.max(to, e.lastSeen);
-    const reads: EdgeProfile['reads'] = {}, writes: EdgeProfile['writes'] = {};
+    from = Math.min(from, e.firstSeen);
+    to = Math.max(to, e.lastSeen);
+    const reads: EdgeProfile['reads'] = {},
+      writes: EdgeProfile['writes'] = {};
     for (const t of e.targets) (t.access === 'write' ? writes : reads)[t.space] = t.ranges;
     const active = Math.max(e.lastSeen - e.firstSeen, 1);
     edges[e.id] = {
-      id: e.id, client: e.client, server: e.server, transport: e.transport, port: e.port,
+      id: e.id,
+      client: e.client,
+      server: e.server,
+      transport: e.transport,
+      port: e.port,
       protocols: e.protocols.length ? e.protocols : [e.protocol],
       functions: [...new Set(e.functions.map((f) => functionKey(f.protocol, f.func)))],
-      reads, writes, values: values.get(e.id) ?? {},
-      pollInterval: e.pollInterval, pollJitter: e.pollJitter, maxRequestGap: e.maxRequestGap ?? 0,
-      requestRate: e.requests / active, requests: e.requests, anomalyKinds: e.anomalyKinds ?? [],
-      firstSeen: e.firstSeen, lastSeen: e.lastSeen,
+      reads,
+      writes,
+      values: values.get(e.id) ?? {},
+      pollInterval: e.pollInterval,
+      pollJitter: e.pollJitter,
+      maxRequestGap: e.maxRequestGap ?? 0,
+      requestRate: e.requests / active,
+      requests: e.requests,
+      anomalyKinds: e.anomalyKinds ?? [],
+      firstSeen: e.firstSeen,
+      lastSeen: e.lastSeen,
     };
   }
   const macs: Record<string, string> = {};
@@ -75,8 +90,14 @@ export function baselineFrom(
   // Every address of every asset is known (an asset may have IPv4 and link-local IPv6 addresses).
   const assets = [...new Set(snap.assets.flatMap((a) => [a.id, ...a.ips]))];
   return {
-    version: meta.version, createdAt: new Date().toISOString(), sources: meta.sources, note: meta.note ?? '',
-    from: Number.isFinite(from) ? from : 0, to: Number.isFinite(to) ? to : 0,
-    assets, macs, edges,
+    version: meta.version,
+    createdAt: new Date().toISOString(),
+    sources: meta.sources,
+    note: meta.note ?? '',
+    from: Number.isFinite(from) ? from : 0,
+    to: Number.isFinite(to) ? to : 0,
+    assets,
+    macs,
+    edges,
   };
 }

@@ -12,10 +12,17 @@ import type { Edge, InventorySnapshot } from './model.js';
 export const PROBE_MAX_PACKETS = 3;
 export const SCAN_MIN_PORTS = 4;
 
-export interface ProbeAddress { client: string; server: string; transport: string; port: number }
+export interface ProbeAddress {
+  client: string;
+  server: string;
+  transport: string;
+  port: number;
+}
 
 export function isProbe(transport: string, packets: number, carriedMessages: boolean): boolean {
-  return (transport === 'tcp' || transport === 'udp') && packets <= PROBE_MAX_PACKETS && !carriedMessages;
+  return (
+    (transport === 'tcp' || transport === 'udp') && packets <= PROBE_MAX_PACKETS && !carriedMessages
+  );
 }
 
 /**
@@ -28,15 +35,19 @@ export function scansOf<T extends ProbeAddress>(probes: Iterable<T>): Map<T, T[]
   for (const p of probes) {
     const k = `${p.client}>${p.server}|${p.transport}`;
     const list = byPair.get(k);
-    if (list) list.push(p); else byPair.set(k, [p]);
+    if (list) list.push(p);
+    else byPair.set(k, [p]);
   }
   const scanOf = new Map<T, T[]>();
-  for (const list of byPair.values()) if (list.length >= SCAN_MIN_PORTS) for (const p of list) scanOf.set(p, list);
+  for (const list of byPair.values())
+    if (list.length >= SCAN_MIN_PORTS) for (const p of list) scanOf.set(p, list);
   return scanOf;
 }
 
 /** How many scans and probes in scans: the two numbers every output states next to its edge or flow count. */
-export function scanCounts<T extends ProbeAddress>(scanOf: Map<T, T[]>): { scans: number; scanProbes: number } {
+export function scanCounts<T extends ProbeAddress>(
+  scanOf: Map<T, T[]>,
+): { scans: number; scanProbes: number } {
   return { scans: new Set(scanOf.values()).size, scanProbes: scanOf.size };
 }
 
@@ -67,7 +78,13 @@ export interface InventoryCounts {
 export function inventoryCounts(snap: InventorySnapshot): InventoryCounts {
   const c = scanCounts(scansOf(snap.edges.filter(edgeIsProbe)));
   const addresses = new Set(snap.assets.flatMap((a) => (a.ips.length ? a.ips : [a.id]))).size;
-  return { assets: snap.assets.length, addresses, edges: snap.edges.length, ...c, rows: snap.edges.length - c.scanProbes + c.scans };
+  return {
+    assets: snap.assets.length,
+    addresses,
+    edges: snap.edges.length,
+    ...c,
+    rows: snap.edges.length - c.scanProbes + c.scans,
+  };
 }
 
 /** "7 assets (12 addresses), 220 edges in 21 rows (200 of them are probes of 1 scan …)" */

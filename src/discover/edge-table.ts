@@ -37,30 +37,41 @@ export class EdgeTable<T> {
   find(pkt: Packet, mayCreate: boolean): T | undefined {
     const proto = pkt.ipProto;
     let transport: EdgeTransport = 'ip';
-    let toServer = true, port = 0;
+    let toServer = true,
+      port = 0;
     if (proto === 6 || proto === 17) {
       transport = proto === 6 ? 'tcp' : 'udp';
-      toServer = pkt.srcPort === pkt.dstPort ? this.samePortToServer(pkt) : serverIsDst(transport, pkt.srcPort, pkt.dstPort);
+      toServer =
+        pkt.srcPort === pkt.dstPort
+          ? this.samePortToServer(pkt)
+          : serverIsDst(transport, pkt.srcPort, pkt.dstPort);
       port = toServer ? pkt.dstPort : pkt.srcPort;
     }
     this.toServer = toServer;
     if (pkt.ipVersion === 4) {
       let byServer = this.byProto[proto];
-      if (byServer === undefined) { byServer = new Map(); this.byProto[proto] = byServer; }
+      if (byServer === undefined) {
+        byServer = new Map();
+        this.byProto[proto] = byServer;
+      }
       const k1 = (toServer ? pkt.dstIp4 : pkt.srcIp4) * 65536 + port;
       let inner = byServer.get(k1);
       const k2 = toServer ? pkt.srcIp4 : pkt.dstIp4;
       let v = inner?.get(k2);
       if (v === undefined) {
         if (!mayCreate) return undefined;
-        if (inner === undefined) { inner = new Map(); byServer.set(k1, inner); }
+        if (inner === undefined) {
+          inner = new Map();
+          byServer.set(k1, inner);
+        }
         v = this.create(address(pkt, transport, port, proto, toServer), pkt);
         inner.set(k2, v);
         if (transport !== 'ip' && pkt.srcPort !== pkt.dstPort) this.servers.add(k1);
       }
       return v;
     }
-    const client = toServer ? pkt.srcIp : pkt.dstIp, server = toServer ? pkt.dstIp : pkt.srcIp;
+    const client = toServer ? pkt.srcIp : pkt.dstIp,
+      server = toServer ? pkt.dstIp : pkt.srcIp;
     const key = `${client}|${server}|${proto}|${port}`;
     let v = this.text.get(key);
     if (v === undefined) {
@@ -77,7 +88,8 @@ export class EdgeTable<T> {
    */
   private samePortToServer(pkt: Packet): boolean {
     if (pkt.ipVersion !== 4) return pkt.dstIp >= pkt.srcIp;
-    const d = this.servers.has(pkt.dstIp4 * 65536 + pkt.dstPort), s = this.servers.has(pkt.srcIp4 * 65536 + pkt.srcPort);
+    const d = this.servers.has(pkt.dstIp4 * 65536 + pkt.dstPort),
+      s = this.servers.has(pkt.srcIp4 * 65536 + pkt.srcPort);
     return d !== s ? d : pkt.dstIp4 >= pkt.srcIp4;
   }
 
@@ -87,11 +99,33 @@ export class EdgeTable<T> {
   }
 }
 
-function address(pkt: Packet, transport: EdgeTransport, port: number, proto: number, toServer: boolean): EdgeAddress {
-  const client = toServer ? pkt.srcIp : pkt.dstIp, server = toServer ? pkt.dstIp : pkt.srcIp;
-  return { id: edgeId(client, server, transport, port, proto), client, server, transport, port, proto };
+function address(
+  pkt: Packet,
+  transport: EdgeTransport,
+  port: number,
+  proto: number,
+  toServer: boolean,
+): EdgeAddress {
+  const client = toServer ? pkt.srcIp : pkt.dstIp,
+    server = toServer ? pkt.dstIp : pkt.srcIp;
+  return {
+    id: edgeId(client, server, transport, port, proto),
+    client,
+    server,
+    transport,
+    port,
+    proto,
+  };
 }
 
-export function edgeId(client: string, server: string, transport: EdgeTransport, port: number, proto: number): string {
-  return transport === 'ip' ? `${client}>${server}/ip/${proto}` : `${client}>${server}/${transport}/${port}`;
+export function edgeId(
+  client: string,
+  server: string,
+  transport: EdgeTransport,
+  port: number,
+  proto: number,
+): string {
+  return transport === 'ip'
+    ? `${client}>${server}/ip/${proto}`
+    : `${client}>${server}/${transport}/${port}`;
 }

@@ -151,9 +151,19 @@ export class Inventory {
     if (!isHostAddress(pkt)) return;
     const src = this.sourceAsset(pkt);
     const dst = pkt.ipVersion === 4 ? this.assets4.get(pkt.dstIp4) : this.assetsText.get(pkt.dstIp);
-    const ts = pkt.ts, len = pkt.wireLen;
-    if (src !== undefined) { src.packetsSent++; src.bytesSent += len; src.lastSeen = ts; src.dirty = true; }
-    if (dst !== undefined) { dst.packetsReceived++; dst.bytesReceived += len; dst.dirty = true; }
+    const ts = pkt.ts,
+      len = pkt.wireLen;
+    if (src !== undefined) {
+      src.packetsSent++;
+      src.bytesSent += len;
+      src.lastSeen = ts;
+      src.dirty = true;
+    }
+    if (dst !== undefined) {
+      dst.packetsReceived++;
+      dst.bytesReceived += len;
+      dst.dirty = true;
+    }
     if (pkt.fragment) return;
 
     // An untracked sender starts no edge; a full edge table starts none either, and says so.
@@ -162,7 +172,9 @@ export class Inventory {
       if (src !== undefined) countCapped(this.capped, 'edges_not_tracked');
       return;
     }
-    e.packets++; e.bytes += len; e.lastSeen = ts;
+    e.packets++;
+    e.bytes += len;
+    e.lastSeen = ts;
     e.dirty = true;
     this.current = e;
   }
@@ -176,7 +188,9 @@ export class Inventory {
     const es = this.current;
     if (es === undefined) return undefined;
     const c = this.cur;
-    c.addr = es; c.toServer = this.edges.toServer; c.slot = es.slot;
+    c.addr = es;
+    c.toServer = this.edges.toServer;
+    c.slot = es.slot;
     return c;
   }
 
@@ -185,7 +199,11 @@ export class Inventory {
     if (this.current !== undefined) this.current.slot = value;
   }
 
-  private readonly cur: CurrentEdge = { addr: null as unknown as EdgeAddress, toServer: true, slot: undefined };
+  private readonly cur: CurrentEdge = {
+    addr: null as unknown as EdgeAddress,
+    toServer: true,
+    slot: undefined,
+  };
 
   onMessage(m: Message): void {
     if (m.identity !== null) this.applyIdentity(m, m.identity);
@@ -193,13 +211,21 @@ export class Inventory {
     if (m.transport === 'l2') return;
     const es = this.current;
     if (es === undefined) return;
-    if (es.protocols === null || !es.protocols.includes(m.protocol)) this.addProtocol(es, m.protocol);
+    if (es.protocols === null || !es.protocols.includes(m.protocol))
+      this.addProtocol(es, m.protocol);
 
     const pidx = PROTOCOL_INDEX[m.protocol] ?? 0;
     const funcs = (es.funcs ??= []);
     let f = findFunction(funcs, m.protocol, m.func);
     if (f === undefined && funcs.length < LIMITS.functions) {
-      f = { protocol: m.protocol, func: m.func, name: m.funcName, count: 0, writes: 0, exceptions: 0 };
+      f = {
+        protocol: m.protocol,
+        func: m.func,
+        name: m.funcName,
+        count: 0,
+        writes: 0,
+        exceptions: 0,
+      };
       funcs.push(f);
     }
     if (f !== undefined) {
@@ -209,7 +235,13 @@ export class Inventory {
     } else countCapped(this.capped, 'edge_functions');
     if (m.anomaly !== null) {
       es.anomalies++;
-      addBounded(es.anomalyKinds ??= [], anomalyKind(m.protocol, m.anomaly), LIMITS.anomalyKinds, this.capped, 'edge_anomaly_kinds');
+      addBounded(
+        (es.anomalyKinds ??= []),
+        anomalyKind(m.protocol, m.anomaly),
+        LIMITS.anomalyKinds,
+        this.capped,
+        'edge_anomaly_kinds',
+      );
     }
     if (m.role === 'request') es.requests++;
     else if (m.role === 'response') es.responses++;
@@ -221,17 +253,25 @@ export class Inventory {
         const t = targets[i]!;
         let sr = findSpace(spaces, t.space);
         if (sr === undefined) {
-          if (spaces.length >= LIMITS.spaces) { countCapped(this.capped, 'edge_address_spaces'); continue; }
+          if (spaces.length >= LIMITS.spaces) {
+            countCapped(this.capped, 'edge_address_spaces');
+            continue;
+          }
           sr = { space: t.space, read: null, write: null };
           spaces.push(sr);
         }
-        const set = m.write ? (sr.write ??= new RangeSet(MAX_RANGES)) : (sr.read ??= new RangeSet(MAX_RANGES));
+        const set = m.write
+          ? (sr.write ??= new RangeSet(MAX_RANGES))
+          : (sr.read ??= new RangeSet(MAX_RANGES));
         if (!set.add(t.start, t.count)) countCapped(this.capped, 'edge_address_ranges');
       }
     }
     if (m.role === 'request' && pidx > 0 && pidx <= LAST_ICS_INDEX) {
       const start = targets !== null && targets.length > 0 ? targets[0]!.start : 0;
-      (es.poll ??= new PollTimer()).request((pidx * 256 + (m.func & 0xff)) * 16777216 + (start & 0xffffff), m.ts);
+      (es.poll ??= new PollTimer()).request(
+        (pidx * 256 + (m.func & 0xff)) * 16777216 + (start & 0xffffff),
+        m.ts,
+      );
     }
   }
 
@@ -251,13 +291,23 @@ export class Inventory {
     const snap = this.collect(true);
     for (const s of this.allAssets()) {
       if (!s.dirty) continue;
-      s.packetsSent = 0; s.bytesSent = 0; s.packetsReceived = 0; s.bytesReceived = 0;
+      s.packetsSent = 0;
+      s.bytesSent = 0;
+      s.packetsReceived = 0;
+      s.bytesReceived = 0;
       s.dirty = false;
     }
     for (const es of this.edges.values()) {
       if (!es.dirty) continue;
-      es.packets = 0; es.bytes = 0; es.requests = 0; es.responses = 0; es.anomalies = 0;
-      es.anomalyKinds = null; es.funcs = null; es.targets = null; es.dirty = false;
+      es.packets = 0;
+      es.bytes = 0;
+      es.requests = 0;
+      es.responses = 0;
+      es.anomalies = 0;
+      es.anomalyKinds = null;
+      es.funcs = null;
+      es.targets = null;
+      es.dirty = false;
     }
     return snap;
   }
@@ -272,7 +322,10 @@ export class Inventory {
     const out = new Map<AssetState, Asset>();
     const emit = (s: AssetState): Asset => {
       let c = out.get(s);
-      if (c === undefined) { c = assetOut(s); out.set(s, c); }
+      if (c === undefined) {
+        c = assetOut(s);
+        out.set(s, c);
+      }
       return c;
     };
     const byId = new Map<string, AssetState>();
@@ -286,19 +339,28 @@ export class Inventory {
     // IPv6 link-local sources are the same NICs as the IPv4 hosts: fold them in by MAC.
     for (const s of this.assetsText.values()) {
       const twin = s.id.startsWith('fe80:') && s.lastMac !== '' ? byMac.get(s.lastMac) : undefined;
-      if (twin === undefined) { place(s); continue; }
+      if (twin === undefined) {
+        place(s);
+        continue;
+      }
       if (!changedOnly) byId.set(s.id, twin);
       if (changedOnly && !s.dirty) continue;
       const t = emit(twin);
       if (!t.ips.includes(s.id)) t.ips.push(s.id);
-      t.packetsSent += s.packetsSent; t.bytesSent += s.bytesSent;
-      t.packetsReceived += s.packetsReceived; t.bytesReceived += s.bytesReceived;
-      t.firstSeen = Math.min(t.firstSeen, s.firstSeen); t.lastSeen = Math.max(t.lastSeen, s.lastSeen);
+      t.packetsSent += s.packetsSent;
+      t.bytesSent += s.bytesSent;
+      t.packetsReceived += s.packetsReceived;
+      t.bytesReceived += s.bytesReceived;
+      t.firstSeen = Math.min(t.firstSeen, s.firstSeen);
+      t.lastSeen = Math.max(t.lastSeen, s.lastSeen);
     }
     for (const s of this.l2Assets.values()) {
       if (changedOnly && !s.dirty) continue;
       const twin = byMac.get(s.id);
-      if (twin !== undefined) { mergeInto(emit(twin), assetOut(s)); continue; }
+      if (twin !== undefined) {
+        mergeInto(emit(twin), assetOut(s));
+        continue;
+      }
       s.macVendor = vendorOf(s.id) ?? null;
       emit(s);
     }
@@ -311,27 +373,53 @@ export class Inventory {
       // Who serves and who uses each industrial protocol, from the edges that carried its messages.
       for (const p of e.protocols) {
         if (IDENTITY_PROTOCOLS.has(p)) continue;
-        const server = byId.get(e.server), client = byId.get(e.client);
-        if (server) { const a = emit(server); if (!a.serves.includes(p)) a.serves.push(p); }
-        if (client) { const a = emit(client); if (!a.uses.includes(p)) a.uses.push(p); }
+        const server = byId.get(e.server),
+          client = byId.get(e.client);
+        if (server) {
+          const a = emit(server);
+          if (!a.serves.includes(p)) a.serves.push(p);
+        }
+        if (client) {
+          const a = emit(client);
+          if (!a.uses.includes(p)) a.uses.push(p);
+        }
       }
     }
-    return { assets: sortByAddress([...out.values()], (a) => [a.id]), edges: sortByAddress(edges, (e) => [e.server, e.client], (e) => e.port) };
+    return {
+      assets: sortByAddress([...out.values()], (a) => [a.id]),
+      edges: sortByAddress(
+        edges,
+        (e) => [e.server, e.client],
+        (e) => e.port,
+      ),
+    };
   }
 
   private placeAsset(s: AssetState, byMac: Map<string, AssetState>): void {
-    if (s.announcedMac !== null) { s.mac = s.announcedMac; s.router = null; }
-    else if (s.lastMac !== '') {
+    if (s.announcedMac !== null) {
+      s.mac = s.announcedMac;
+      s.router = null;
+    } else if (s.lastMac !== '') {
       // A MAC carrying many addresses, or public ones on a private network, is a router's: every address it
       // carries without announcing it (ARP, DHCP) sits behind it, off-subnet private ones too.
-      const routed = (this.macIps.get(s.lastMac)?.length ?? 0) >= GATEWAY_MAC_IPS || (this.sawPrivate4 && this.publicMacs.has(s.lastMac));
-      if (!routed) { s.mac = s.lastMac; s.router = null; }
-      else {
+      const routed =
+        (this.macIps.get(s.lastMac)?.length ?? 0) >= GATEWAY_MAC_IPS ||
+        (this.sawPrivate4 && this.publicMacs.has(s.lastMac));
+      if (!routed) {
+        s.mac = s.lastMac;
+        s.router = null;
+      } else {
         s.router = s.lastMac;
-        if (s.mac === s.router) { s.mac = null; s.macVendor = null; }
+        if (s.mac === s.router) {
+          s.mac = null;
+          s.macVendor = null;
+        }
       }
     }
-    if (s.mac !== null) { s.macVendor = vendorOf(s.mac) ?? s.macVendor; if (!byMac.has(s.mac)) byMac.set(s.mac, s); }
+    if (s.mac !== null) {
+      s.macVendor = vendorOf(s.mac) ?? s.macVendor;
+      if (!byMac.has(s.mac)) byMac.set(s.mac, s);
+    }
   }
 
   private *allAssets(): Iterable<AssetState> {
@@ -342,7 +430,10 @@ export class Inventory {
 
   /** Room for a new asset? When the table is full the refusal is counted. */
   private admit(): boolean {
-    if (this.assetCount < this.maxAssets) { this.assetCount++; return true; }
+    if (this.assetCount < this.maxAssets) {
+      this.assetCount++;
+      return true;
+    }
     countCapped(this.capped, 'assets_not_tracked');
     return false;
   }
@@ -362,7 +453,10 @@ export class Inventory {
       let ips = this.macIps.get(pkt.srcMac);
       if (ips === undefined) {
         // One entry per MAC: spoofed MACs must not grow this without bound either.
-        if (this.macIps.size >= this.maxAssets) { countCapped(this.capped, 'macs_not_tracked'); return s; }
+        if (this.macIps.size >= this.maxAssets) {
+          countCapped(this.capped, 'macs_not_tracked');
+          return s;
+        }
         ips = [];
         this.macIps.set(pkt.srcMac, ips);
       }
@@ -377,10 +471,32 @@ export class Inventory {
   private newEdge(addr: EdgeAddress, ts: number): EdgeState {
     this.edgeCount++;
     const { id, client, server, transport, port, proto } = addr;
-    const protocol = transport === 'ip' ? ipProtoName(proto) : serviceName(transport, port) ?? `${transport}/${port}`;
+    const protocol =
+      transport === 'ip'
+        ? ipProtoName(proto)
+        : (serviceName(transport, port) ?? `${transport}/${port}`);
     return {
-      id, client, server, transport, port, proto, protocol, protocols: null, packets: 0, bytes: 0, firstSeen: ts, lastSeen: ts, requests: 0, responses: 0,
-      anomalies: 0, anomalyKinds: null, funcs: null, targets: null, poll: null, slot: undefined, dirty: true,
+      id,
+      client,
+      server,
+      transport,
+      port,
+      proto,
+      protocol,
+      protocols: null,
+      packets: 0,
+      bytes: 0,
+      firstSeen: ts,
+      lastSeen: ts,
+      requests: 0,
+      responses: 0,
+      anomalies: 0,
+      anomalyKinds: null,
+      funcs: null,
+      targets: null,
+      poll: null,
+      slot: undefined,
+      dirty: true,
     };
   }
 
@@ -389,7 +505,8 @@ export class Inventory {
     if (!protocols.includes(protocol)) protocols.push(protocol);
     if (IDENTITY_PROTOCOLS.has(protocol)) return;
     // The first industrial protocol names the edge (ENIP carries CIP: keep 'enip').
-    if (!protocols.some((p) => p !== protocol && !IDENTITY_PROTOCOLS.has(p))) es.protocol = protocol;
+    if (!protocols.some((p) => p !== protocol && !IDENTITY_PROTOCOLS.has(p)))
+      es.protocol = protocol;
   }
 
   /** The asset of an address named by a message, created when new (undefined when the table is full). */
@@ -412,8 +529,19 @@ export class Inventory {
       const mode = requestedMode(m)!;
       const s = m.dstIp !== '' ? this.assetAt(m.dstIp, m.ts) : undefined;
       if (s === undefined) return;
-      s.modeAsked = { protocol: m.protocol, txId: m.txId, before: s.identity?.plcMode, beforeSource: s.identitySources?.plcMode };
-      this.setFact(s, 'plcMode', mode, `${m.protocol}:${m.func} frame ${m.frame} (${m.funcName || 'request'} from ${m.srcIp})`, m.ts);
+      s.modeAsked = {
+        protocol: m.protocol,
+        txId: m.txId,
+        before: s.identity?.plcMode,
+        beforeSource: s.identitySources?.plcMode,
+      };
+      this.setFact(
+        s,
+        'plcMode',
+        mode,
+        `${m.protocol}:${m.func} frame ${m.frame} (${m.funcName || 'request'} from ${m.srcIp})`,
+        m.ts,
+      );
       return;
     }
     const s = this.lookupText(m.srcIp);
@@ -422,8 +550,15 @@ export class Inventory {
     if (asked.txId !== -1 && m.txId !== -1 && asked.txId !== m.txId) return; // another request's error
     s.modeAsked = null;
     s.dirty = true;
-    const id = (s.identity ??= {}), src = (s.identitySources ??= {}), times = (s.identityTimes ??= {});
-    if (asked.before === undefined) { delete id.plcMode; delete src.plcMode; delete times.plcMode; return; }
+    const id = (s.identity ??= {}),
+      src = (s.identitySources ??= {}),
+      times = (s.identityTimes ??= {});
+    if (asked.before === undefined) {
+      delete id.plcMode;
+      delete src.plcMode;
+      delete times.plcMode;
+      return;
+    }
     // The refusal is the newest word on the mode: dated now, so a store that already took the stop takes it too.
     id.plcMode = asked.before;
     src.plcMode = `${asked.beforeSource ?? 'disclosed'}; ${m.protocol} refusal frame ${m.frame}`;
@@ -431,7 +566,13 @@ export class Inventory {
   }
 
   /** Record an identity fact unless a newer one is already known. */
-  private setFact(s: AssetState, k: (typeof IDENTITY_KEYS)[number], v: string, source: string, ts: number): void {
+  private setFact(
+    s: AssetState,
+    k: (typeof IDENTITY_KEYS)[number],
+    v: string,
+    source: string,
+    ts: number,
+  ): void {
     const t = s.identityTimes?.[k];
     if (t !== undefined && ts < t) return;
     s.dirty = true;
@@ -462,7 +603,14 @@ export class Inventory {
     if (s === undefined) return;
     s.dirty = true;
     if (m.ts > s.lastSeen) s.lastSeen = m.ts;
-    if (id.hostname !== undefined && id.hostname !== '') addBounded(s.hostnames ??= [], id.hostname, LIMITS.hostnames, this.capped, 'asset_hostnames');
+    if (id.hostname !== undefined && id.hostname !== '')
+      addBounded(
+        (s.hostnames ??= []),
+        id.hostname,
+        LIMITS.hostnames,
+        this.capped,
+        'asset_hostnames',
+      );
     const source = `${m.protocol}${m.func >= 0 ? `:${m.func}` : ''} frame ${m.frame}`;
     for (const k of IDENTITY_KEYS) {
       const v = id[k];
@@ -477,12 +625,20 @@ export class Inventory {
 
   private putAsset(ip: string, s: AssetState): void {
     const n = ipv4Number(ip);
-    if (n >= 0) this.assets4.set(n, s); else this.assetsText.set(ip, s);
+    if (n >= 0) this.assets4.set(n, s);
+    else this.assetsText.set(ip, s);
   }
 }
 
-function findFunction(funcs: FunctionStats[], protocol: string, func: number): FunctionStats | undefined {
-  for (let i = 0; i < funcs.length; i++) { const f = funcs[i]!; if (f.func === func && f.protocol === protocol) return f; }
+function findFunction(
+  funcs: FunctionStats[],
+  protocol: string,
+  func: number,
+): FunctionStats | undefined {
+  for (let i = 0; i < funcs.length; i++) {
+    const f = funcs[i]!;
+    if (f.func === func && f.protocol === protocol) return f;
+  }
   return undefined;
 }
 
@@ -493,50 +649,104 @@ function findSpace(spaces: SpaceRanges[], space: string): SpaceRanges | undefine
 
 function newAsset(ip: string, ts: number, mac: string | null = null): AssetState {
   return {
-    id: ip !== '' ? ip : mac!, ip, mac, macVendor: null, hostnames: null, identity: null, identitySources: null, identityTimes: null, modeAsked: null, router: null,
-    firstSeen: ts, lastSeen: ts, packetsSent: 0, bytesSent: 0, packetsReceived: 0, bytesReceived: 0,
-    lastMac: ip !== '' ? '' : mac!, announcedMac: ip !== '' ? null : mac, dirty: true,
+    id: ip !== '' ? ip : mac!,
+    ip,
+    mac,
+    macVendor: null,
+    hostnames: null,
+    identity: null,
+    identitySources: null,
+    identityTimes: null,
+    modeAsked: null,
+    router: null,
+    firstSeen: ts,
+    lastSeen: ts,
+    packetsSent: 0,
+    bytesSent: 0,
+    packetsReceived: 0,
+    bytesReceived: 0,
+    lastMac: ip !== '' ? '' : mac!,
+    announcedMac: ip !== '' ? null : mac,
+    dirty: true,
   };
 }
 
 function assetOut(s: AssetState): Asset {
   return {
-    id: s.id, ips: s.ip !== '' ? [s.ip] : [], mac: s.mac, macVendor: s.macVendor, hostnames: s.hostnames ? [...s.hostnames] : [],
-    identity: { ...s.identity }, identitySources: { ...s.identitySources },
+    id: s.id,
+    ips: s.ip !== '' ? [s.ip] : [],
+    mac: s.mac,
+    macVendor: s.macVendor,
+    hostnames: s.hostnames ? [...s.hostnames] : [],
+    identity: { ...s.identity },
+    identitySources: { ...s.identitySources },
     ...(s.identityTimes !== null ? { identityTimes: { ...s.identityTimes } } : {}),
-    ...(s.router !== null ? { behindRouter: { mac: s.router, vendor: vendorOf(s.router) ?? null } } : {}),
-    role: 'unknown', roleReasons: [], serves: [], uses: [],
-    firstSeen: s.firstSeen, lastSeen: s.lastSeen, packetsSent: s.packetsSent, bytesSent: s.bytesSent,
-    packetsReceived: s.packetsReceived, bytesReceived: s.bytesReceived,
+    ...(s.router !== null
+      ? { behindRouter: { mac: s.router, vendor: vendorOf(s.router) ?? null } }
+      : {}),
+    role: 'unknown',
+    roleReasons: [],
+    serves: [],
+    uses: [],
+    firstSeen: s.firstSeen,
+    lastSeen: s.lastSeen,
+    packetsSent: s.packetsSent,
+    bytesSent: s.bytesSent,
+    packetsReceived: s.packetsReceived,
+    bytesReceived: s.bytesReceived,
   };
 }
 
 /** The Edge record of a state: functions, ranges and the polling estimate filled in. */
 function edgeOut(es: EdgeState): Edge {
   const { id, client, server, transport, port } = es;
-  const functions = es.funcs === null ? [] : es.funcs.map((f) => ({ ...f }))
-    .sort((x, y) => (x.protocol < y.protocol ? -1 : x.protocol > y.protocol ? 1 : x.func - y.func));
+  const functions =
+    es.funcs === null
+      ? []
+      : es.funcs
+          .map((f) => ({ ...f }))
+          .sort((x, y) =>
+            x.protocol < y.protocol ? -1 : x.protocol > y.protocol ? 1 : x.func - y.func,
+          );
   const targets: TargetRanges[] = [];
   if (es.targets !== null) {
     for (const { space, read, write } of es.targets) {
-      const rr = read?.toArray() ?? [], wr = write?.toArray() ?? [];
+      const rr = read?.toArray() ?? [],
+        wr = write?.toArray() ?? [];
       if (rr.length) targets.push({ space, access: 'read', ranges: rr });
       if (wr.length) targets.push({ space, access: 'write', ranges: wr });
     }
   }
   const p = es.poll?.period() ?? null;
   return {
-    id, client, server, transport, port, protocol: es.protocol, protocols: es.protocols ? [...es.protocols] : [],
-    packets: es.packets, bytes: es.bytes, firstSeen: es.firstSeen, lastSeen: es.lastSeen, functions, targets,
-    requests: es.requests, responses: es.responses, pollInterval: p?.median ?? null, pollJitter: p?.iqr ?? null,
-    maxRequestGap: es.poll ? Math.round(es.poll.maxGap * 1e6) / 1e6 : 0, anomalies: es.anomalies, anomalyKinds: es.anomalyKinds ? [...es.anomalyKinds] : [],
+    id,
+    client,
+    server,
+    transport,
+    port,
+    protocol: es.protocol,
+    protocols: es.protocols ? [...es.protocols] : [],
+    packets: es.packets,
+    bytes: es.bytes,
+    firstSeen: es.firstSeen,
+    lastSeen: es.lastSeen,
+    functions,
+    targets,
+    requests: es.requests,
+    responses: es.responses,
+    pollInterval: p?.median ?? null,
+    pollJitter: p?.iqr ?? null,
+    maxRequestGap: es.poll ? Math.round(es.poll.maxGap * 1e6) / 1e6 : 0,
+    anomalies: es.anomalies,
+    anomalyKinds: es.anomalyKinds ? [...es.anomalyKinds] : [],
   };
 }
 
-
 /** Fold what a layer-2-only record knows into the IP asset with the same MAC. */
 function mergeInto(into: Asset, from: Asset): void {
-  for (const h of from.hostnames) if (!into.hostnames.includes(h) && into.hostnames.length < LIMITS.hostnames) into.hostnames.push(h);
+  for (const h of from.hostnames)
+    if (!into.hostnames.includes(h) && into.hostnames.length < LIMITS.hostnames)
+      into.hostnames.push(h);
   for (const k of IDENTITY_KEYS) {
     if (into.identity[k] === undefined && from.identity[k] !== undefined) {
       into.identity[k] = from.identity[k];
@@ -551,22 +761,38 @@ function mergeInto(into: Asset, from: Asset): void {
 function isHostAddress(pkt: Packet): boolean {
   if (pkt.ipVersion === 4) {
     const a = pkt.srcIp4;
-    return a !== 0 && a !== 0xffffffff && (a >>> 28) !== 0xe;
+    return a !== 0 && a !== 0xffffffff && a >>> 28 !== 0xe;
   }
   return pkt.srcIp !== '::' && !pkt.srcIp.startsWith('ff');
 }
 
-const IP_PROTOCOLS: Record<number, string> = { 1: 'icmp', 2: 'igmp', 47: 'gre', 50: 'esp', 58: 'icmpv6', 89: 'ospf', 112: 'vrrp' };
+const IP_PROTOCOLS: Record<number, string> = {
+  1: 'icmp',
+  2: 'igmp',
+  47: 'gre',
+  50: 'esp',
+  58: 'icmpv6',
+  89: 'ospf',
+  112: 'vrrp',
+};
 function ipProtoName(p: number): string {
   return IP_PROTOCOLS[p] ?? `ip/${p}`;
 }
 
 /** Sort by address keys (numeric for IPv4, text otherwise) computed once per item, then a number. */
 function sortByAddress<T>(xs: T[], keys: (x: T) => string[], tie: (x: T) => number = () => 0): T[] {
-  const k = xs.map((x) => ({ x, a: keys(x).map((s) => { const n = ipv4Number(s); return n >= 0 ? n : s; }), t: tie(x) }));
+  const k = xs.map((x) => ({
+    x,
+    a: keys(x).map((s) => {
+      const n = ipv4Number(s);
+      return n >= 0 ? n : s;
+    }),
+    t: tie(x),
+  }));
   k.sort((p, q) => {
     for (let i = 0; i < p.a.length; i++) {
-      const u = p.a[i]!, v = q.a[i]!;
+      const u = p.a[i]!,
+        v = q.a[i]!;
       if (u === v) continue;
       if (typeof u === 'number' && typeof v === 'number') return u - v;
       if (typeof u === 'number') return -1;
@@ -577,4 +803,3 @@ function sortByAddress<T>(xs: T[], keys: (x: T) => string[], tie: (x: T) => numb
   });
   return k.map((e) => e.x);
 }
-

@@ -2,8 +2,20 @@ import type { IdentityFacts } from '../dissect/message.js';
 
 /** What an asset does on the control network, inferred from behaviour and disclosed identity. */
 export type AssetRole =
-  | 'plc' | 'rtu' | 'hmi' | 'engineering_workstation' | 'historian' | 'scada_server' | 'io_device'
-  | 'bacnet_device' | 'network_device' | 'dhcp_server' | 'dns_server' | 'workstation' | 'scanner' | 'unknown';
+  | 'plc'
+  | 'rtu'
+  | 'hmi'
+  | 'engineering_workstation'
+  | 'historian'
+  | 'scada_server'
+  | 'io_device'
+  | 'bacnet_device'
+  | 'network_device'
+  | 'dhcp_server'
+  | 'dns_server'
+  | 'workstation'
+  | 'scanner'
+  | 'unknown';
 
 /** A device seen on the network. Keyed by IP address, or by MAC for devices that only spoke layer 2. */
 export interface Asset {

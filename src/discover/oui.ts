@@ -9,7 +9,8 @@ let table: Map<string, string> | null = null;
 function load(): Map<string, string> {
   const t = new Map<string, string>();
   let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6 && !existsSync(path.join(dir, 'data/oui.tsv.gz')); i++) dir = path.dirname(dir);
+  for (let i = 0; i < 6 && !existsSync(path.join(dir, 'data/oui.tsv.gz')); i++)
+    dir = path.dirname(dir);
   const file = path.join(dir, 'data/oui.tsv.gz');
   if (!existsSync(file)) return t;
   for (const line of gunzipSync(readFileSync(file)).toString('utf8').split('\n')) {
@@ -19,7 +20,8 @@ function load(): Map<string, string> {
   return t;
 }
 
-const LEGAL_SUFFIX = /(?:[,.]\s*|\s+)(Inc|Incorporated|Corp|Corporation|Co|Ltd|Limited|LLC|GmbH & Co\. KG|GmbH|S\.A|SA|AB|BV|B\.V|Srl|S\.r\.l|Pty|PLC|KG)\.?$/i;
+const LEGAL_SUFFIX =
+  /(?:[,.]\s*|\s+)(Inc|Incorporated|Corp|Corporation|Co|Ltd|Limited|LLC|GmbH & Co\. KG|GmbH|S\.A|SA|AB|BV|B\.V|Srl|S\.r\.l|Pty|PLC|KG)\.?$/i;
 
 /** 'Siemens AG' stays, 'Rockwell Automation' stays; legal suffixes go (up to two: 'Co.,Ltd.') so tables stay narrow. */
 export function shorten(v: string): string {

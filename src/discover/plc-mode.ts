@@ -13,7 +13,11 @@ export function requestedMode(m: Message): RequestedMode | null {
   switch (m.protocol) {
     case 's7comm':
       if (m.fields?.rosctr !== 'JOB') return null;
-      return m.func === 0x29 ? 'STOP' : m.func === 0x28 && m.fields.pi_service === 'P_PROGRAM' ? 'RUN' : null;
+      return m.func === 0x29
+        ? 'STOP'
+        : m.func === 0x28 && m.fields.pi_service === 'P_PROGRAM'
+          ? 'RUN'
+          : null;
     case 'modbus':
       return m.func !== 90 ? null : m.subfunc === 0x41 ? 'STOP' : m.subfunc === 0x40 ? 'RUN' : null;
     case 'cip':

@@ -24,7 +24,11 @@ export class PollTimer {
     if (this.lastAny >= 0 && ts - this.lastAny > this.maxGap) this.maxGap = ts - this.lastAny;
     this.lastAny = ts;
     if (this.last === null) {
-      if (this.firstSig === -1) { this.firstSig = signature; this.firstTs = ts; return; }
+      if (this.firstSig === -1) {
+        this.firstSig = signature;
+        this.firstTs = ts;
+        return;
+      }
       this.last = new Map([[this.firstSig, this.firstTs]]);
     }
     const last = this.last;

@@ -24,11 +24,17 @@ export class RangeSet {
     if (start >= this.lastStart && end <= this.lastEnd) return true;
     const r = this.r;
     // First range: an exact-size list (a grown one costs an edge of a flood several times more).
-    if (r.length === 0) { this.r = [start, end]; this.lastStart = start; this.lastEnd = end; return true; }
+    if (r.length === 0) {
+      this.r = [start, end];
+      this.lastStart = start;
+      this.lastEnd = end;
+      return true;
+    }
     let i = 0;
     while (i < r.length && r[i + 1]! < start - 1) i += 2;
     let j = i;
-    let s = start, e = end;
+    let s = start,
+      e = end;
     while (j < r.length && r[j]! <= end + 1) {
       if (r[j]! < s) s = r[j]!;
       if (r[j + 1]! > e) e = r[j + 1]!;
@@ -36,7 +42,8 @@ export class RangeSet {
     }
     if (j === i && r.length >= 2 * this.max) return false;
     r.splice(i, j - i, s, e);
-    this.lastStart = s; this.lastEnd = e;
+    this.lastStart = s;
+    this.lastEnd = e;
     return true;
   }
 

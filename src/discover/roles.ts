@@ -16,12 +16,22 @@ const ENGINEERING_FUNCTIONS: Record<string, ReadonlySet<number>> = {
 const SCAN_PROBES = 16;
 /** A probe is a connection attempt: a handful of packets (SYN, RST, maybe a retry) and no dissected protocol. */
 const PROBE_PACKETS = 6;
-const INDUSTRIAL = new Set(['modbus', 's7comm', 's7comm_plus', 'dnp3', 'enip', 'cip', 'bacnet', 'iec104']);
+const INDUSTRIAL = new Set([
+  'modbus',
+  's7comm',
+  's7comm_plus',
+  'dnp3',
+  'enip',
+  'cip',
+  'bacnet',
+  'iec104',
+]);
 const OUTSTATION_PROTOCOLS = new Set(['dnp3', 'iec104']);
 
 /** Infer each asset's role from its identity and behaviour, with the reasons in plain words. Mutates assets. */
 export function inferRoles(assets: Asset[], edges: Edge[]): void {
-  const asClient = new Map<string, Edge[]>(), asServer = new Map<string, Edge[]>();
+  const asClient = new Map<string, Edge[]>(),
+    asServer = new Map<string, Edge[]>();
   for (const e of edges) {
     push(asClient, e.client, e);
     push(asServer, e.server, e);
@@ -37,11 +47,16 @@ export function inferRoles(assets: Asset[], edges: Edge[]): void {
 
 function decide(a: Asset, client: Edge[], server: Edge[]): [AssetRole, string[]] {
   const dt = (a.identity.deviceType ?? '').toLowerCase();
-  if (/programmable logic controller|io-controller|\bplc\b|\bcpu\b/.test(dt)) return ['plc', [`device reports type "${a.identity.deviceType}"`]];
-  if (/human.machine|\bhmi\b|operator (panel|interface)/.test(dt)) return ['hmi', [`device reports type "${a.identity.deviceType}"`]];
-  if (/adapter|i\/o|io-device|drive/.test(dt)) return ['io_device', [`device reports type "${a.identity.deviceType}"`]];
+  if (/programmable logic controller|io-controller|\bplc\b|\bcpu\b/.test(dt))
+    return ['plc', [`device reports type "${a.identity.deviceType}"`]];
+  if (/human.machine|\bhmi\b|operator (panel|interface)/.test(dt))
+    return ['hmi', [`device reports type "${a.identity.deviceType}"`]];
+  if (/adapter|i\/o|io-device|drive/.test(dt))
+    return ['io_device', [`device reports type "${a.identity.deviceType}"`]];
 
-  const served = server.filter((e) => INDUSTRIAL.has(e.protocol) && e.responses + e.requests > 0 && e.server !== e.client);
+  const served = server.filter(
+    (e) => INDUSTRIAL.has(e.protocol) && e.responses + e.requests > 0 && e.server !== e.client,
+  );
   const servedProtos = uniq(served.map((e) => e.protocol));
   const clients = uniq(served.map((e) => e.client));
   const used = client.filter((e) => INDUSTRIAL.has(e.protocol) && e.requests > 0);
@@ -49,7 +64,8 @@ function decide(a: Asset, client: Edge[], server: Edge[]): [AssetRole, string[]]
   const engineering: string[] = [];
   for (const e of used) {
     for (const f of e.functions) {
-      if (f.count > 0 && ENGINEERING_FUNCTIONS[f.protocol]?.has(f.func)) engineering.push(`${f.name || `${f.protocol} ${f.func}`} to ${e.server}`);
+      if (f.count > 0 && ENGINEERING_FUNCTIONS[f.protocol]?.has(f.func))
+        engineering.push(`${f.name || `${f.protocol} ${f.func}`} to ${e.server}`);
     }
   }
   const polled = used.filter((e) => e.pollInterval !== null && e.requests >= 10);
@@ -58,7 +74,10 @@ function decide(a: Asset, client: Edge[], server: Edge[]): [AssetRole, string[]]
   if (servedProtos.length > 0 && !servedProtos.every((p) => p === 'bacnet')) {
     const outstation = servedProtos.some((p) => OUTSTATION_PROTOCOLS.has(p));
     const reason = `serves ${servedProtos.join(', ')} to ${clients.length} client${clients.length === 1 ? '' : 's'}`;
-    if (outstation && !servedProtos.some((p) => p === 's7comm' || p === 'modbus' || p === 'enip' || p === 'cip')) {
+    if (
+      outstation &&
+      !servedProtos.some((p) => p === 's7comm' || p === 'modbus' || p === 'enip' || p === 'cip')
+    ) {
       return ['rtu', [reason]];
     }
     return ['plc', [reason]];
@@ -66,30 +85,68 @@ function decide(a: Asset, client: Edge[], server: Edge[]): [AssetRole, string[]]
   const scan = scanReason(client);
   if (scan !== null) {
     // A real engineering workstation does not sweep the network; what else it did stays among the reasons.
-    const also = [...(engineering.length > 0 ? [`also issued ${uniq(engineering).slice(0, 4).join('; ')}`] : []),
-      ...(writes > 0 ? [`${writes} write${writes === 1 ? '' : 's'} to ${uniq(used.map((e) => e.server)).join(', ')}`] : [])];
+    const also = [
+      ...(engineering.length > 0
+        ? [`also issued ${uniq(engineering).slice(0, 4).join('; ')}`]
+        : []),
+      ...(writes > 0
+        ? [
+            `${writes} write${writes === 1 ? '' : 's'} to ${uniq(used.map((e) => e.server)).join(', ')}`,
+          ]
+        : []),
+    ];
     return ['scanner', [scan, ...also]];
   }
-  if (dt.includes('bacnet') || servedProtos.includes('bacnet') || a.uses.includes('bacnet') && used.length === 0) {
+  if (
+    dt.includes('bacnet') ||
+    servedProtos.includes('bacnet') ||
+    (a.uses.includes('bacnet') && used.length === 0)
+  ) {
     return ['bacnet_device', ['speaks BACnet/IP']];
   }
   if (used.length > 0) {
     const servers = uniq(used.map((e) => e.server));
-    if (engineering.length > 0) return ['engineering_workstation', [`issued engineering functions: ${uniq(engineering).slice(0, 4).join('; ')}`]];
-    if (used.some((e) => OUTSTATION_PROTOCOLS.has(e.protocol))) return ['scada_server', [`master station for ${servers.length} outstation${servers.length === 1 ? '' : 's'}`]];
+    if (engineering.length > 0)
+      return [
+        'engineering_workstation',
+        [`issued engineering functions: ${uniq(engineering).slice(0, 4).join('; ')}`],
+      ];
+    if (used.some((e) => OUTSTATION_PROTOCOLS.has(e.protocol)))
+      return [
+        'scada_server',
+        [`master station for ${servers.length} outstation${servers.length === 1 ? '' : 's'}`],
+      ];
     if (polled.length > 0) {
       const fastest = Math.min(...polled.map((e) => e.pollInterval!));
       const every = `polls ${polled.length} server${polled.length === 1 ? '' : 's'} (fastest every ${fastest.toFixed(3)} s)`;
-      if (writes > 0 || fastest < 1) return ['hmi', [every, writes > 0 ? `${writes} write${writes === 1 ? '' : 's'}` : 'sub-second polling']];
+      if (writes > 0 || fastest < 1)
+        return [
+          'hmi',
+          [every, writes > 0 ? `${writes} write${writes === 1 ? '' : 's'}` : 'sub-second polling'],
+        ];
       return ['historian', [every, 'reads only, slow periodic polling']];
     }
     // Writes alone do not make an engineering workstation: that takes program, configuration or identity work.
-    if (writes > 0) return ['unknown', [`${writes} ad-hoc write${writes === 1 ? '' : 's'} to ${servers.join(', ')} without polling`, 'no engineering functions (program, configuration, identity reads)']];
+    if (writes > 0)
+      return [
+        'unknown',
+        [
+          `${writes} ad-hoc write${writes === 1 ? '' : 's'} to ${servers.join(', ')} without polling`,
+          'no engineering functions (program, configuration, identity reads)',
+        ],
+      ];
     return ['hmi', [`industrial client of ${servers.join(', ')}`]];
   }
-  if (/router|bridge|switch/.test(dt)) return ['network_device', [`announces capabilities "${a.identity.deviceType}"`]];
-  if (server.some((e) => e.transport === 'udp' && e.port === 67 && e.packets > 0 && e.server !== '0.0.0.0')) return ['dhcp_server', ['answers DHCP']];
-  if (server.some((e) => e.port === 53 && e.server === a.ips[0])) return ['dns_server', ['answers DNS']];
+  if (/router|bridge|switch/.test(dt))
+    return ['network_device', [`announces capabilities "${a.identity.deviceType}"`]];
+  if (
+    server.some(
+      (e) => e.transport === 'udp' && e.port === 67 && e.packets > 0 && e.server !== '0.0.0.0',
+    )
+  )
+    return ['dhcp_server', ['answers DHCP']];
+  if (server.some((e) => e.port === 53 && e.server === a.ips[0]))
+    return ['dns_server', ['answers DNS']];
   if (client.length > 0) return ['workstation', ['IT client traffic only']];
   return ['unknown', []];
 }
@@ -102,7 +159,7 @@ function scanReason(client: Edge[]): string | null {
     if (e.transport === 'ip' || e.protocols.length > 0 || e.packets > PROBE_PACKETS) continue;
     probes++;
     let s = ports.get(e.server);
-    if (s === undefined) ports.set(e.server, s = new Set());
+    if (s === undefined) ports.set(e.server, (s = new Set()));
     s.add(e.port);
   }
   if (probes < SCAN_PROBES) return null;
@@ -115,7 +172,8 @@ function scanReason(client: Edge[]): string | null {
 
 function push(m: Map<string, Edge[]>, k: string, e: Edge): void {
   const l = m.get(k);
-  if (l) l.push(e); else m.set(k, [e]);
+  if (l) l.push(e);
+  else m.set(k, [e]);
 }
 
 function uniq<T>(xs: T[]): T[] {

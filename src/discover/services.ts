@@ -1,17 +1,64 @@
 /** Service names for well-known ports, so edges without a dissected protocol still read like a plant engineer's map. */
 const TCP: Record<number, string> = {
-  20: 'ftp-data', 21: 'ftp', 22: 'ssh', 23: 'telnet', 25: 'smtp', 53: 'dns', 80: 'http', 88: 'kerberos',
-  102: 's7comm', 110: 'pop3', 135: 'msrpc', 139: 'netbios-ssn', 143: 'imap', 389: 'ldap', 443: 'https',
-  445: 'smb', 502: 'modbus', 636: 'ldaps', 1433: 'mssql', 1911: 'niagara-fox', 1962: 'pcworx', 2222: 'enip-io',
-  2404: 'iec104', 3306: 'mysql', 3389: 'rdp', 4840: 'opcua', 4911: 'niagara-fox-tls', 5007: 'melsec',
-  5432: 'postgresql', 5900: 'vnc', 8080: 'http-alt', 9600: 'omron-fins', 18245: 'ge-srtp', 20000: 'dnp3',
-  20547: 'proconos', 44818: 'enip',
+  20: 'ftp-data',
+  21: 'ftp',
+  22: 'ssh',
+  23: 'telnet',
+  25: 'smtp',
+  53: 'dns',
+  80: 'http',
+  88: 'kerberos',
+  102: 's7comm',
+  110: 'pop3',
+  135: 'msrpc',
+  139: 'netbios-ssn',
+  143: 'imap',
+  389: 'ldap',
+  443: 'https',
+  445: 'smb',
+  502: 'modbus',
+  636: 'ldaps',
+  1433: 'mssql',
+  1911: 'niagara-fox',
+  1962: 'pcworx',
+  2222: 'enip-io',
+  2404: 'iec104',
+  3306: 'mysql',
+  3389: 'rdp',
+  4840: 'opcua',
+  4911: 'niagara-fox-tls',
+  5007: 'melsec',
+  5432: 'postgresql',
+  5900: 'vnc',
+  8080: 'http-alt',
+  9600: 'omron-fins',
+  18245: 'ge-srtp',
+  20000: 'dnp3',
+  20547: 'proconos',
+  44818: 'enip',
 };
 const UDP: Record<number, string> = {
-  53: 'dns', 67: 'dhcp', 68: 'dhcp', 69: 'tftp', 123: 'ntp', 137: 'nbns', 138: 'netbios-dgm', 161: 'snmp',
-  162: 'snmp-trap', 514: 'syslog', 1900: 'ssdp', 2222: 'enip-io', 5353: 'mdns', 9600: 'omron-fins',
-  20000: 'dnp3', 34962: 'profinet-rt', 34963: 'profinet-rt', 34964: 'profinet-cm', 44818: 'enip',
-  47808: 'bacnet', 47809: 'bacnet',
+  53: 'dns',
+  67: 'dhcp',
+  68: 'dhcp',
+  69: 'tftp',
+  123: 'ntp',
+  137: 'nbns',
+  138: 'netbios-dgm',
+  161: 'snmp',
+  162: 'snmp-trap',
+  514: 'syslog',
+  1900: 'ssdp',
+  2222: 'enip-io',
+  5353: 'mdns',
+  9600: 'omron-fins',
+  20000: 'dnp3',
+  34962: 'profinet-rt',
+  34963: 'profinet-rt',
+  34964: 'profinet-cm',
+  44818: 'enip',
+  47808: 'bacnet',
+  47809: 'bacnet',
 };
 
 export function serviceName(transport: 'tcp' | 'udp', port: number): string | undefined {
@@ -24,12 +71,22 @@ export function serviceName(transport: 'tcp' | 'udp', port: number): string | un
  */
 export function serverIsDst(transport: 'tcp' | 'udp', srcPort: number, dstPort: number): boolean {
   const names = transport === 'tcp' ? TCP : UDP;
-  const d = names[dstPort] !== undefined, s = names[srcPort] !== undefined;
+  const d = names[dstPort] !== undefined,
+    s = names[srcPort] !== undefined;
   if (d !== s) return d;
-  const dl = dstPort < 1024, sl = srcPort < 1024;
+  const dl = dstPort < 1024,
+    sl = srcPort < 1024;
   if (dl !== sl) return dl;
   return dstPort <= srcPort;
 }
 
 /** Protocols that identify hosts (addresses, names) rather than carry process traffic. */
-export const IDENTITY_PROTOCOLS: ReadonlySet<string> = new Set(['arp', 'dhcp', 'lldp', 'cdp', 'profinet_dcp', 'dns', 'nbns']);
+export const IDENTITY_PROTOCOLS: ReadonlySet<string> = new Set([
+  'arp',
+  'dhcp',
+  'lldp',
+  'cdp',
+  'profinet_dcp',
+  'dns',
+  'nbns',
+]);

@@ -9,8 +9,15 @@ const MAX_PENDING = 256;
 /** The edge id a message belongs to, in Inventory's form (client > server / transport / server port). */
 export function messageEdgeId(m: Message): string {
   const toServer = m.role !== 'response';
-  const client = toServer ? m.srcIp : m.dstIp, server = toServer ? m.dstIp : m.srcIp;
-  return edgeId(client, server, m.transport === 'udp' ? 'udp' : 'tcp', toServer ? m.dstPort : m.srcPort, 0);
+  const client = toServer ? m.srcIp : m.dstIp,
+    server = toServer ? m.dstIp : m.srcIp;
+  return edgeId(
+    client,
+    server,
+    m.transport === 'udp' ? 'udp' : 'tcp',
+    toServer ? m.dstPort : m.srcPort,
+    0,
+  );
 }
 
 /** Where a message's values sit: address space and the address of values[0]. */
@@ -51,11 +58,17 @@ export class ValueRanges {
     if (m.values === null && m.targets === null) return;
     const edge = messageEdgeId(m);
     let pend = this.pending.get(edge);
-    if (pend === undefined) { pend = new Map(); this.pending.set(edge, pend); }
+    if (pend === undefined) {
+      pend = new Map();
+      this.pending.set(edge, pend);
+    }
     const at = placeValues(m, pend);
     if (at === null) return;
     let r = this.byEdge.get(edge);
-    if (r === undefined) { r = new Map(); this.byEdge.set(edge, r); }
+    if (r === undefined) {
+      r = new Map();
+      this.byEdge.set(edge, r);
+    }
     const values = m.values!;
     for (let i = 0; i < values.length; i++) {
       const k = `${at.space}:${at.start + i}`;

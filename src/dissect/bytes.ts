@@ -56,15 +56,26 @@ export function ipv4String(n: number): string {
 export function ipv6String(b: Uint8Array, o: number): string {
   const g: number[] = [];
   for (let i = 0; i < 8; i++) g.push(u16be(b, o + i * 2));
-  let bestStart = -1, bestLen = 0;
+  let bestStart = -1,
+    bestLen = 0;
   for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) { i++; continue; }
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
     let j = i;
     while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen && j - i > 1) { bestStart = i; bestLen = j - i; }
+    if (j - i > bestLen && j - i > 1) {
+      bestStart = i;
+      bestLen = j - i;
+    }
     i = j;
   }
-  const part = (from: number, to: number) => g.slice(from, to).map((x) => x.toString(16)).join(':');
+  const part = (from: number, to: number) =>
+    g
+      .slice(from, to)
+      .map((x) => x.toString(16))
+      .join(':');
   if (bestStart < 0) return part(0, 8);
   return `${part(0, bestStart)}::${part(bestStart + bestLen, 8)}`;
 }

@@ -12,7 +12,10 @@ export class FragmentJoiner {
   /** Set when the unit was given up (too long, or broken): its remaining fragments are skipped until it ends. */
   skipping = false;
 
-  constructor(readonly maxBytes: number, readonly maxFragments: number) {}
+  constructor(
+    readonly maxBytes: number,
+    readonly maxFragments: number,
+  ) {}
 
   /** A unit is being joined (not skipped). */
   get joining(): boolean {
@@ -28,9 +31,14 @@ export class FragmentJoiner {
   add(b: Uint8Array, off: number, n: number): boolean {
     if (this.skipping) return false;
     const need = this.size + n;
-    if (need > this.maxBytes || this.count + 1 > this.maxFragments) { this.skip(); return false; }
+    if (need > this.maxBytes || this.count + 1 > this.maxFragments) {
+      this.skip();
+      return false;
+    }
     if (this.buf === null || this.buf.length < need) {
-      const grown = new Uint8Array(Math.min(this.maxBytes, Math.max(need, 256, (this.buf?.length ?? 0) * 2)));
+      const grown = new Uint8Array(
+        Math.min(this.maxBytes, Math.max(need, 256, (this.buf?.length ?? 0) * 2)),
+      );
       if (this.buf !== null) grown.set(this.buf.subarray(0, this.size));
       this.buf = grown;
     }
@@ -49,10 +57,16 @@ export class FragmentJoiner {
 
   /** Give the unit up: free its bytes and skip its remaining fragments until `reset`. */
   skip(): void {
-    this.buf = null; this.size = 0; this.count = 0; this.skipping = true;
+    this.buf = null;
+    this.size = 0;
+    this.count = 0;
+    this.skipping = true;
   }
 
   reset(): void {
-    this.buf = null; this.size = 0; this.count = 0; this.skipping = false;
+    this.buf = null;
+    this.size = 0;
+    this.count = 0;
+    this.skipping = false;
   }
 }

@@ -14,7 +14,10 @@ const BY_PROTOCOL = new Map<string, Map<number, string>>();
 
 function add(protocol: string, table: Record<number, string> | string[], base = 0): void {
   let m = BY_PROTOCOL.get(protocol);
-  if (m === undefined) { m = new Map(); BY_PROTOCOL.set(protocol, m); }
+  if (m === undefined) {
+    m = new Map();
+    BY_PROTOCOL.set(protocol, m);
+  }
   for (const [code, name] of Object.entries(table)) m.set(base + Number(code), name);
 }
 add('modbus', MODBUS_FUNCTIONS);
@@ -26,10 +29,14 @@ add('bacnet', CONFIRMED);
 add('bacnet', UNCONFIRMED, UNCONFIRMED_BASE);
 
 const BY_NAME = new Map<string, Map<string, number>>();
-for (const [protocol, codes] of BY_PROTOCOL) BY_NAME.set(protocol, new Map([...codes].map(([c, n]) => [normalizeFunctionName(n), c])));
+for (const [protocol, codes] of BY_PROTOCOL)
+  BY_NAME.set(protocol, new Map([...codes].map(([c, n]) => [normalizeFunctionName(n), c])));
 
 export function normalizeFunctionName(name: string): string {
-  return name.trim().toLowerCase().replace(/[-\s]+/g, '_');
+  return name
+    .trim()
+    .toLowerCase()
+    .replace(/[-\s]+/g, '_');
 }
 
 /** Protocols whose function codes have names. */

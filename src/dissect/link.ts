@@ -20,7 +20,9 @@ function ip4(n: number): string {
 }
 
 function mac(b: Uint8Array, o: number): string {
-  const key = (((b[o]! << 16) | (b[o + 1]! << 8) | b[o + 2]!) * 16777216) + ((b[o + 3]! << 16) | (b[o + 4]! << 8) | b[o + 5]!);
+  const key =
+    ((b[o]! << 16) | (b[o + 1]! << 8) | b[o + 2]!) * 16777216 +
+    ((b[o + 3]! << 16) | (b[o + 4]! << 8) | b[o + 5]!);
   let s = macText.get(key);
   if (s === undefined) {
     s = macString(b, o);
@@ -38,17 +40,37 @@ function mac(b: Uint8Array, o: number): string {
 export function decodeFrame(f: Frame, pkt: Packet): boolean {
   const b = f.data;
   const end = f.offset + f.capLen;
-  pkt.frame = f.index; pkt.ts = f.ts; pkt.wireLen = f.origLen;
-  pkt.srcMac = ''; pkt.dstMac = ''; pkt.vlan = -1; pkt.etherType = 0; pkt.ipVersion = 0;
-  pkt.srcIp = ''; pkt.dstIp = ''; pkt.srcIp4 = 0; pkt.dstIp4 = 0; pkt.ttl = 0; pkt.ipProto = -1; pkt.fragment = false;
-  pkt.srcPort = 0; pkt.dstPort = 0; pkt.tcpSeq = 0; pkt.tcpAck = 0; pkt.tcpFlags = 0;
-  pkt.data = b; pkt.payloadOffset = end; pkt.payloadLength = 0; pkt.anomaly = null;
+  pkt.frame = f.index;
+  pkt.ts = f.ts;
+  pkt.wireLen = f.origLen;
+  pkt.srcMac = '';
+  pkt.dstMac = '';
+  pkt.vlan = -1;
+  pkt.etherType = 0;
+  pkt.ipVersion = 0;
+  pkt.srcIp = '';
+  pkt.dstIp = '';
+  pkt.srcIp4 = 0;
+  pkt.dstIp4 = 0;
+  pkt.ttl = 0;
+  pkt.ipProto = -1;
+  pkt.fragment = false;
+  pkt.srcPort = 0;
+  pkt.dstPort = 0;
+  pkt.tcpSeq = 0;
+  pkt.tcpAck = 0;
+  pkt.tcpFlags = 0;
+  pkt.data = b;
+  pkt.payloadOffset = end;
+  pkt.payloadLength = 0;
+  pkt.anomaly = null;
   let o = f.offset;
   let et: number;
   switch (f.linkType) {
     case LinkType.ETHERNET: {
       if (end - o < 14) return bad(pkt, 'truncated_ethernet');
-      pkt.dstMac = mac(b, o); pkt.srcMac = mac(b, o + 6);
+      pkt.dstMac = mac(b, o);
+      pkt.srcMac = mac(b, o + 6);
       et = (b[o + 12]! << 8) | b[o + 13]!;
       o += 14;
       if (et <= 1500) return llc(b, o, Math.min(end, o + et), pkt);
@@ -69,12 +91,17 @@ export function decodeFrame(f: Frame, pkt: Packet): boolean {
       o += 20;
       break;
     }
-    case LinkType.RAW: case LinkType.IPV4: case LinkType.IPV6: case 12: case 14: {
+    case LinkType.RAW:
+    case LinkType.IPV4:
+    case LinkType.IPV6:
+    case 12:
+    case 14: {
       if (end - o < 1) return bad(pkt, 'truncated_ip');
-      et = (b[o]! >> 4) === 6 ? 0x86dd : 0x0800;
+      et = b[o]! >> 4 === 6 ? 0x86dd : 0x0800;
       break;
     }
-    case LinkType.NULL: case LinkType.LOOP: {
+    case LinkType.NULL:
+    case LinkType.LOOP: {
       if (end - o < 4) return bad(pkt, 'truncated_loopback');
       const v = (b[o + 4] ?? 0) >> 4;
       et = v === 6 ? 0x86dd : v === 4 ? 0x0800 : 0;
@@ -94,7 +121,8 @@ export function decodeFrame(f: Frame, pkt: Packet): boolean {
   pkt.etherType = et;
   if (et === 0x0800) return ipv4(b, o, end, pkt);
   if (et === 0x86dd) return ipv6(b, o, end, pkt);
-  pkt.payloadOffset = o; pkt.payloadLength = end - o;
+  pkt.payloadOffset = o;
+  pkt.payloadLength = end - o;
   return false;
 }
 
@@ -104,7 +132,8 @@ function llc(b: Uint8Array, o: number, end: number, pkt: Packet): boolean {
     const oui = (b[o + 3]! << 16) | (b[o + 4]! << 8) | b[o + 5]!;
     const pid = (b[o + 6]! << 8) | b[o + 7]!;
     pkt.etherType = oui === 0 ? pid : oui * 65536 + pid;
-    pkt.payloadOffset = o + 8; pkt.payloadLength = end - o - 8;
+    pkt.payloadOffset = o + 8;
+    pkt.payloadLength = end - o - 8;
     if (oui === 0 && pid === 0x0800) return ipv4(b, o + 8, end, pkt);
     return false;
   }
@@ -112,10 +141,12 @@ function llc(b: Uint8Array, o: number, end: number, pkt: Packet): boolean {
     // Plain LLC (e.g. BACnet/Ethernet, STP): report DSAP/SSAP; payload after the control field (U-format).
     pkt.etherType = llcType(b[o]!, b[o + 1]!);
     const ctl = (b[o + 2]! & 3) === 3 ? 1 : 2;
-    pkt.payloadOffset = o + 2 + ctl; pkt.payloadLength = Math.max(0, end - o - 2 - ctl);
+    pkt.payloadOffset = o + 2 + ctl;
+    pkt.payloadLength = Math.max(0, end - o - 2 - ctl);
     return false;
   }
-  pkt.payloadOffset = o; pkt.payloadLength = Math.max(0, end - o);
+  pkt.payloadOffset = o;
+  pkt.payloadLength = Math.max(0, end - o);
   return false;
 }
 
@@ -132,11 +163,20 @@ function ipv4(b: Uint8Array, o: number, end: number, pkt: Packet): boolean {
   else if (total < ihl) pkt.anomaly = 'bad_ipv4_total_length';
   const src = ((b[o + 12]! << 24) | (b[o + 13]! << 16) | (b[o + 14]! << 8) | b[o + 15]!) >>> 0;
   const dst = ((b[o + 16]! << 24) | (b[o + 17]! << 16) | (b[o + 18]! << 8) | b[o + 19]!) >>> 0;
-  pkt.ipVersion = 4; pkt.srcIp4 = src; pkt.dstIp4 = dst; pkt.srcIp = ip4(src); pkt.dstIp = ip4(dst);
+  pkt.ipVersion = 4;
+  pkt.srcIp4 = src;
+  pkt.dstIp4 = dst;
+  pkt.srcIp = ip4(src);
+  pkt.dstIp = ip4(dst);
   pkt.ttl = b[o + 8]!;
   pkt.ipProto = b[o + 9]!;
   const frag = ((b[o + 6]! << 8) | b[o + 7]!) & 0x1fff;
-  if (frag !== 0) { pkt.fragment = true; pkt.payloadOffset = o + ihl; pkt.payloadLength = ipEnd - o - ihl; return true; }
+  if (frag !== 0) {
+    pkt.fragment = true;
+    pkt.payloadOffset = o + ihl;
+    pkt.payloadLength = ipEnd - o - ihl;
+    return true;
+  }
   transport(b, o + ihl, ipEnd, pkt);
   return true;
 }
@@ -147,17 +187,29 @@ function ipv6(b: Uint8Array, o: number, end: number, pkt: Packet): boolean {
   const plen = (b[o + 4]! << 8) | b[o + 5]!;
   let next = b[o + 6]!;
   pkt.ttl = b[o + 7]!;
-  pkt.ipVersion = 6; pkt.srcIp = ipv6String(b, o + 8); pkt.dstIp = ipv6String(b, o + 24);
+  pkt.ipVersion = 6;
+  pkt.srcIp = ipv6String(b, o + 8);
+  pkt.dstIp = ipv6String(b, o + 24);
   const ipEnd = plen > 0 && o + 40 + plen < end ? o + 40 + plen : end;
   let p = o + 40;
   // Extension headers: hop-by-hop 0, routing 43, fragment 44, destination options 60.
-  for (let guard = 0; guard < 8 && (next === 0 || next === 43 || next === 44 || next === 60); guard++) {
+  for (
+    let guard = 0;
+    guard < 8 && (next === 0 || next === 43 || next === 44 || next === 60);
+    guard++
+  ) {
     if (ipEnd - p < 8) return bad(pkt, 'truncated_ipv6_extension');
     if (next === 44) {
       const offset = ((b[p + 2]! << 8) | b[p + 3]!) >> 3;
       next = b[p]!;
       p += 8;
-      if (offset !== 0) { pkt.ipProto = next; pkt.fragment = true; pkt.payloadOffset = p; pkt.payloadLength = ipEnd - p; return true; }
+      if (offset !== 0) {
+        pkt.ipProto = next;
+        pkt.fragment = true;
+        pkt.payloadOffset = p;
+        pkt.payloadLength = ipEnd - p;
+        return true;
+      }
       continue;
     }
     const len = (b[p + 1]! + 1) * 8;
@@ -173,24 +225,36 @@ function ipv6(b: Uint8Array, o: number, end: number, pkt: Packet): boolean {
 function transport(b: Uint8Array, o: number, end: number, pkt: Packet): void {
   const proto = pkt.ipProto;
   if (proto === 6) {
-    if (end - o < 20) { pkt.anomaly = 'truncated_tcp'; return; }
+    if (end - o < 20) {
+      pkt.anomaly = 'truncated_tcp';
+      return;
+    }
     const doff = (b[o + 12]! >> 4) * 4;
-    if (doff < 20 || end - o < doff) { pkt.anomaly = doff < 20 ? 'bad_tcp_header' : 'truncated_tcp'; return; }
+    if (doff < 20 || end - o < doff) {
+      pkt.anomaly = doff < 20 ? 'bad_tcp_header' : 'truncated_tcp';
+      return;
+    }
     pkt.srcPort = (b[o]! << 8) | b[o + 1]!;
     pkt.dstPort = (b[o + 2]! << 8) | b[o + 3]!;
     pkt.tcpSeq = ((b[o + 4]! << 24) | (b[o + 5]! << 16) | (b[o + 6]! << 8) | b[o + 7]!) >>> 0;
     pkt.tcpAck = ((b[o + 8]! << 24) | (b[o + 9]! << 16) | (b[o + 10]! << 8) | b[o + 11]!) >>> 0;
     pkt.tcpFlags = b[o + 13]!;
-    pkt.payloadOffset = o + doff; pkt.payloadLength = end - o - doff;
+    pkt.payloadOffset = o + doff;
+    pkt.payloadLength = end - o - doff;
   } else if (proto === 17) {
-    if (end - o < 8) { pkt.anomaly = 'truncated_udp'; return; }
+    if (end - o < 8) {
+      pkt.anomaly = 'truncated_udp';
+      return;
+    }
     pkt.srcPort = (b[o]! << 8) | b[o + 1]!;
     pkt.dstPort = (b[o + 2]! << 8) | b[o + 3]!;
     const ulen = (b[o + 4]! << 8) | b[o + 5]!;
     const uend = ulen >= 8 && o + ulen <= end ? o + ulen : end;
-    pkt.payloadOffset = o + 8; pkt.payloadLength = uend - o - 8;
+    pkt.payloadOffset = o + 8;
+    pkt.payloadLength = uend - o - 8;
   } else {
-    pkt.payloadOffset = o; pkt.payloadLength = end - o;
+    pkt.payloadOffset = o;
+    pkt.payloadLength = end - o;
   }
 }
 

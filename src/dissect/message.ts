@@ -1,14 +1,44 @@
 /** Protocols Weir dissects. Industrial first, then the identity protocols used for inventory. */
-export type IcsProtocol = 'modbus' | 's7comm' | 's7comm_plus' | 'dnp3' | 'enip' | 'cip' | 'bacnet' | 'iec104';
+export type IcsProtocol =
+  | 'modbus'
+  | 's7comm'
+  | 's7comm_plus'
+  | 'dnp3'
+  | 'enip'
+  | 'cip'
+  | 'bacnet'
+  | 'iec104';
 export type IdentityProtocol = 'arp' | 'dhcp' | 'lldp' | 'cdp' | 'profinet_dcp' | 'dns' | 'nbns';
 export type ProtocolName = IcsProtocol | IdentityProtocol;
 
-export const ICS_PROTOCOLS: readonly IcsProtocol[] = ['modbus', 's7comm', 's7comm_plus', 'dnp3', 'enip', 'cip', 'bacnet', 'iec104'];
+export const ICS_PROTOCOLS: readonly IcsProtocol[] = [
+  'modbus',
+  's7comm',
+  's7comm_plus',
+  'dnp3',
+  'enip',
+  'cip',
+  'bacnet',
+  'iec104',
+];
 
 /** Small stable numbers per protocol, for numeric map keys on hot paths (0 = unknown). */
 export const PROTOCOL_INDEX: Readonly<Record<string, number>> = {
-  modbus: 1, s7comm: 2, s7comm_plus: 3, dnp3: 4, enip: 5, cip: 6, bacnet: 7, iec104: 8,
-  arp: 9, dhcp: 10, lldp: 11, cdp: 12, profinet_dcp: 13, dns: 14, nbns: 15,
+  modbus: 1,
+  s7comm: 2,
+  s7comm_plus: 3,
+  dnp3: 4,
+  enip: 5,
+  cip: 6,
+  bacnet: 7,
+  iec104: 8,
+  arp: 9,
+  dhcp: 10,
+  lldp: 11,
+  cdp: 12,
+  profinet_dcp: 13,
+  dns: 14,
+  nbns: 15,
 };
 
 /** Numeric key of (protocol, function code), unique across protocols. */
@@ -105,10 +135,28 @@ export interface PduContext {
 /** A message with every field at its neutral value, so all messages share one shape (fast property access). */
 export function newMessage(ctx: PduContext, protocol: ProtocolName): Message {
   return {
-    frame: ctx.frame, ts: ctx.ts, protocol, transport: ctx.transport,
-    srcMac: ctx.srcMac, dstMac: ctx.dstMac, srcIp: ctx.srcIp, dstIp: ctx.dstIp,
-    srcPort: ctx.srcPort, dstPort: ctx.dstPort,
-    role: 'unknown', func: -1, funcName: '', subfunc: -1, unit: -1, txId: -1, exception: -1,
-    write: false, targets: null, values: null, identity: null, anomaly: null, fields: null,
+    frame: ctx.frame,
+    ts: ctx.ts,
+    protocol,
+    transport: ctx.transport,
+    srcMac: ctx.srcMac,
+    dstMac: ctx.dstMac,
+    srcIp: ctx.srcIp,
+    dstIp: ctx.dstIp,
+    srcPort: ctx.srcPort,
+    dstPort: ctx.dstPort,
+    role: 'unknown',
+    func: -1,
+    funcName: '',
+    subfunc: -1,
+    unit: -1,
+    txId: -1,
+    exception: -1,
+    write: false,
+    targets: null,
+    values: null,
+    identity: null,
+    anomaly: null,
+    fields: null,
   };
 }

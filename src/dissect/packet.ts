@@ -41,12 +41,40 @@ export interface Packet {
   anomaly: string | null;
 }
 
-export const TcpFlag = { FIN: 0x01, SYN: 0x02, RST: 0x04, PSH: 0x08, ACK: 0x10, URG: 0x20 } as const;
+export const TcpFlag = {
+  FIN: 0x01,
+  SYN: 0x02,
+  RST: 0x04,
+  PSH: 0x08,
+  ACK: 0x10,
+  URG: 0x20,
+} as const;
 
 export function newPacket(): Packet {
   return {
-    frame: 0, ts: 0, srcMac: '', dstMac: '', vlan: -1, etherType: 0, ipVersion: 0, srcIp: '', dstIp: '',
-    srcIp4: 0, dstIp4: 0, ttl: 0, ipProto: -1, fragment: false, srcPort: 0, dstPort: 0, tcpSeq: 0, tcpAck: 0,
-    tcpFlags: 0, data: new Uint8Array(0), payloadOffset: 0, payloadLength: 0, wireLen: 0, anomaly: null,
+    frame: 0,
+    ts: 0,
+    srcMac: '',
+    dstMac: '',
+    vlan: -1,
+    etherType: 0,
+    ipVersion: 0,
+    srcIp: '',
+    dstIp: '',
+    srcIp4: 0,
+    dstIp4: 0,
+    ttl: 0,
+    ipProto: -1,
+    fragment: false,
+    srcPort: 0,
+    dstPort: 0,
+    tcpSeq: 0,
+    tcpAck: 0,
+    tcpFlags: 0,
+    data: new Uint8Array(0),
+    payloadOffset: 0,
+    payloadLength: 0,
+    wireLen: 0,
+    anomaly: null,
   };
 }

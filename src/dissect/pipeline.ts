@@ -41,12 +41,27 @@ export interface PipelineHooks {
  */
 export class DissectPipeline {
   readonly stats: DissectStats = {
-    frames: 0, ipPackets: 0, tcpSegments: 0, udpDatagrams: 0, messages: 0, protocols: {}, anomalies: {}, capped: {},
+    frames: 0,
+    ipPackets: 0,
+    tcpSegments: 0,
+    udpDatagrams: 0,
+    messages: 0,
+    protocols: {},
+    anomalies: {},
+    capped: {},
   };
   private readonly pkt = newPacket();
   private readonly out: Message[] = [];
   private readonly ctx: PduContext = {
-    frame: 0, ts: 0, transport: 'tcp', srcMac: '', dstMac: '', srcIp: '', dstIp: '', srcPort: 0, dstPort: 0,
+    frame: 0,
+    ts: 0,
+    transport: 'tcp',
+    srcMac: '',
+    dstMac: '',
+    srcIp: '',
+    dstIp: '',
+    srcPort: 0,
+    dstPort: 0,
   };
   private readonly tcpByPort: (StreamDissector | undefined)[] = new Array(65536);
   private readonly udpByPort: (DatagramDissector | undefined)[] = new Array(65536);
@@ -78,14 +93,22 @@ export class DissectPipeline {
     if (pkt.ipVersion !== 0) {
       st.ipPackets++;
       if (pkt.fragment) return;
-      if (pkt.ipProto === 6) { st.tcpSegments++; this.tcp(pkt, out); }
-      else if (pkt.ipProto === 17) { st.udpDatagrams++; this.udp(pkt, out); }
+      if (pkt.ipProto === 6) {
+        st.tcpSegments++;
+        this.tcp(pkt, out);
+      } else if (pkt.ipProto === 17) {
+        st.udpDatagrams++;
+        this.udp(pkt, out);
+      }
     } else if (pkt.etherType !== 0) {
       const d = this.byEtherType.get(pkt.etherType);
       if (d !== undefined && pkt.payloadLength > 0) {
         const ctx = this.fillContext(pkt, 'l2');
-        try { d.dissect(pkt.data, pkt.payloadOffset, pkt.payloadLength, ctx, out); }
-        catch { this.countAnomaly(`${d.protocol}_dissector_error`); }
+        try {
+          d.dissect(pkt.data, pkt.payloadOffset, pkt.payloadLength, ctx, out);
+        } catch {
+          this.countAnomaly(`${d.protocol}_dissector_error`);
+        }
       }
     }
     if (out.length > 0) this.emit(out);
@@ -95,7 +118,10 @@ export class DissectPipeline {
     const flags = pkt.tcpFlags;
     let d = this.tcpByPort[pkt.dstPort];
     let toServer = true;
-    if (d === undefined) { d = this.tcpByPort[pkt.srcPort]; toServer = false; }
+    if (d === undefined) {
+      d = this.tcpByPort[pkt.srcPort];
+      toServer = false;
+    }
     if (d === undefined) return;
     const closing = (flags & (TcpFlag.FIN | TcpFlag.RST)) !== 0;
     if (pkt.payloadLength === 0) {
@@ -105,7 +131,16 @@ export class DissectPipeline {
     const s = this.stream(pkt, d, toServer);
     s.lastTs = pkt.ts;
     const before = s.pending?.length ?? 0;
-    feedSegment(s, pkt.tcpSeq, pkt.data, pkt.payloadOffset, pkt.payloadLength, this.fillContext(pkt, 'tcp'), out, this.countAnomaly);
+    feedSegment(
+      s,
+      pkt.tcpSeq,
+      pkt.data,
+      pkt.payloadOffset,
+      pkt.payloadLength,
+      this.fillContext(pkt, 'tcp'),
+      out,
+      this.countAnomaly,
+    );
     this.buffered += (s.pending?.length ?? 0) - before;
     if (closing) this.dropStream(pkt);
     else if (this.buffered > MAX_BUFFERED) this.releasePending();
@@ -114,11 +149,17 @@ export class DissectPipeline {
   private udp(pkt: Packet, out: Message[]): void {
     let d = this.udpByPort[pkt.dstPort];
     let toServer = true;
-    if (d === undefined) { d = this.udpByPort[pkt.srcPort]; toServer = false; }
+    if (d === undefined) {
+      d = this.udpByPort[pkt.srcPort];
+      toServer = false;
+    }
     if (d === undefined || pkt.payloadLength === 0) return;
     const ctx = this.fillContext(pkt, 'udp');
-    try { d.dissect(pkt.data, pkt.payloadOffset, pkt.payloadLength, ctx, toServer, out); }
-    catch { this.countAnomaly(`${d.protocol}_dissector_error`); }
+    try {
+      d.dissect(pkt.data, pkt.payloadOffset, pkt.payloadLength, ctx, toServer, out);
+    } catch {
+      this.countAnomaly(`${d.protocol}_dissector_error`);
+    }
   }
 
   private stream(pkt: Packet, d: StreamDissector, toServer: boolean): TcpHalfStream {
@@ -126,14 +167,25 @@ export class DissectPipeline {
       const k1 = pkt.srcIp4 * 65536 + pkt.srcPort;
       const k2 = pkt.dstIp4 * 65536 + pkt.dstPort;
       let inner = this.streams4.get(k1);
-      if (inner === undefined) { inner = new Map(); this.streams4.set(k1, inner); }
+      if (inner === undefined) {
+        inner = new Map();
+        this.streams4.set(k1, inner);
+      }
       let s = inner.get(k2);
-      if (s === undefined) { s = newHalfStream(d, toServer); inner.set(k2, s); this.added(pkt.ts); }
+      if (s === undefined) {
+        s = newHalfStream(d, toServer);
+        inner.set(k2, s);
+        this.added(pkt.ts);
+      }
       return s;
     }
     const key = `${pkt.srcIp}|${pkt.srcPort}|${pkt.dstIp}|${pkt.dstPort}`;
     let s = this.streams6.get(key);
-    if (s === undefined) { s = newHalfStream(d, toServer); this.streams6.set(key, s); this.added(pkt.ts); }
+    if (s === undefined) {
+      s = newHalfStream(d, toServer);
+      this.streams6.set(key, s);
+      this.added(pkt.ts);
+    }
     return s;
   }
 
@@ -152,9 +204,12 @@ export class DissectPipeline {
       if (inner.size === 0) this.streams4.delete(k1);
     }
     for (const [k, s] of this.streams6) if (idle(s)) this.streams6.delete(k);
-    if (this.streamCount > MAX_STREAMS * 3 / 4) {
+    if (this.streamCount > (MAX_STREAMS * 3) / 4) {
       this.countAnomaly('tcp_stream_table_reset');
-      this.streams4.clear(); this.streams6.clear(); this.streamCount = 0; this.buffered = 0;
+      this.streams4.clear();
+      this.streams6.clear();
+      this.streamCount = 0;
+      this.buffered = 0;
     } else this.countAnomaly('tcp_idle_streams_dropped');
     this.capped.tcp_streams = (this.capped.tcp_streams ?? 0) + before - this.streamCount;
   }
@@ -171,7 +226,9 @@ export class DissectPipeline {
     let dropped = 0;
     const release = (s: TcpHalfStream): void => {
       dropped += s.pendingLen;
-      s.pending = null; s.pendingLen = 0; s.lost = false;
+      s.pending = null;
+      s.pendingLen = 0;
+      s.lost = false;
     };
     for (const inner of this.streams4.values()) for (const s of inner.values()) release(s);
     for (const s of this.streams6.values()) release(s);
@@ -194,7 +251,10 @@ export class DissectPipeline {
     } else {
       const key = `${pkt.srcIp}|${pkt.srcPort}|${pkt.dstIp}|${pkt.dstPort}`;
       const s = this.streams6.get(key);
-      if (s !== undefined) { this.streams6.delete(key); this.forget(s); }
+      if (s !== undefined) {
+        this.streams6.delete(key);
+        this.forget(s);
+      }
     }
   }
 
@@ -205,9 +265,15 @@ export class DissectPipeline {
 
   private fillContext(pkt: Packet, transport: PduContext['transport']): PduContext {
     const c = this.ctx;
-    c.frame = pkt.frame; c.ts = pkt.ts; c.transport = transport;
-    c.srcMac = pkt.srcMac; c.dstMac = pkt.dstMac; c.srcIp = pkt.srcIp; c.dstIp = pkt.dstIp;
-    c.srcPort = pkt.srcPort; c.dstPort = pkt.dstPort;
+    c.frame = pkt.frame;
+    c.ts = pkt.ts;
+    c.transport = transport;
+    c.srcMac = pkt.srcMac;
+    c.dstMac = pkt.dstMac;
+    c.srcIp = pkt.srcIp;
+    c.dstIp = pkt.dstIp;
+    c.srcPort = pkt.srcPort;
+    c.dstPort = pkt.dstPort;
     return c;
   }
 

@@ -5,7 +5,16 @@ import type { Message, PduContext, ProtocolName } from './message.js';
  * diagnostic requests; everything else (and anything the protocol file does not know) changes the device
  * or cannot be judged.
  */
-export type FunctionCategory = 'read' | 'identity' | 'session' | 'diagnostic' | 'write' | 'control' | 'program' | 'config' | 'unknown';
+export type FunctionCategory =
+  | 'read'
+  | 'identity'
+  | 'session'
+  | 'diagnostic'
+  | 'write'
+  | 'control'
+  | 'program'
+  | 'config'
+  | 'unknown';
 
 /**
  * A protocol carried over a TCP byte stream. The reassembler asks `pduLength` where each PDU ends,
@@ -24,7 +33,15 @@ export interface StreamDissector {
    * Dissect one whole PDU into `out`. `toServer` is true when the PDU travels client → server. `state` is a
    * per-direction object the dissector may use to join protocol-level fragments (e.g. DNP3 transport segments).
    */
-  dissect(b: Uint8Array, off: number, len: number, ctx: PduContext, toServer: boolean, out: Message[], state?: Record<string, unknown>): void;
+  dissect(
+    b: Uint8Array,
+    off: number,
+    len: number,
+    ctx: PduContext,
+    toServer: boolean,
+    out: Message[],
+    state?: Record<string, unknown>,
+  ): void;
   /**
    * True when the whole PDU at `off` (as framed by `pduLength`) is a fragment of a larger protocol unit that
    * only means something once complete (a COTP DT without end-of-TSDU, a DNP3 link frame whose transport
@@ -44,5 +61,12 @@ export interface StreamDissector {
 export interface DatagramDissector {
   protocol: ProtocolName;
   ports: readonly number[];
-  dissect(b: Uint8Array, off: number, len: number, ctx: PduContext, toServer: boolean, out: Message[]): void;
+  dissect(
+    b: Uint8Array,
+    off: number,
+    len: number,
+    ctx: PduContext,
+    toServer: boolean,
+    out: Message[],
+  ): void;
 }

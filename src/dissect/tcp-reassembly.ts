@@ -26,7 +26,16 @@ export interface TcpHalfStream {
 export type AnomalyCounter = (what: string) => void;
 
 export function newHalfStream(dissector: StreamDissector, toServer: boolean): TcpHalfStream {
-  return { dissector, toServer, nextSeq: -1, pending: null, pendingLen: 0, lost: false, lastTs: 0, state: {} };
+  return {
+    dissector,
+    toServer,
+    nextSeq: -1,
+    pending: null,
+    pendingLen: 0,
+    lost: false,
+    lastTs: 0,
+    state: {},
+  };
 }
 
 /**
@@ -35,27 +44,47 @@ export function newHalfStream(dissector: StreamDissector, toServer: boolean): Tc
  * Retransmitted bytes are skipped; a gap (lost segment) drops the partial PDU and resynchronises.
  */
 export function feedSegment(
-  s: TcpHalfStream, seq: number, b: Uint8Array, off: number, len: number,
-  ctx: PduContext, out: Message[], anomaly: AnomalyCounter,
+  s: TcpHalfStream,
+  seq: number,
+  b: Uint8Array,
+  off: number,
+  len: number,
+  ctx: PduContext,
+  out: Message[],
+  anomaly: AnomalyCounter,
 ): void {
   if (len === 0) return;
   if (s.nextSeq !== -1) {
     const delta = (seq - s.nextSeq) | 0;
     if (delta < 0) {
       // Retransmission or overlap: keep only bytes we have not seen yet.
-      if (-delta >= len) { anomaly('tcp_retransmission'); return; }
-      off -= delta; len += delta; seq = s.nextSeq;
+      if (-delta >= len) {
+        anomaly('tcp_retransmission');
+        return;
+      }
+      off -= delta;
+      len += delta;
+      seq = s.nextSeq;
       anomaly('tcp_overlap');
     } else if (delta > 0) {
       anomaly('tcp_gap');
-      s.pending = null; s.pendingLen = 0; s.lost = false; s.state = {};
+      s.pending = null;
+      s.pendingLen = 0;
+      s.lost = false;
+      s.state = {};
     }
   }
   s.nextSeq = (seq + len) >>> 0;
 
   if (s.pendingLen > 0) {
     const need = s.pendingLen + len;
-    if (need > MAX_PENDING) { anomaly('tcp_pending_overflow'); s.pendingLen = 0; s.pending = null; s.state = {}; return; }
+    if (need > MAX_PENDING) {
+      anomaly('tcp_pending_overflow');
+      s.pendingLen = 0;
+      s.pending = null;
+      s.state = {};
+      return;
+    }
     if (s.pending!.length < need) {
       const grown = new Uint8Array(Math.max(need, s.pending!.length * 2));
       grown.set(s.pending!.subarray(0, s.pendingLen));
@@ -64,8 +93,12 @@ export function feedSegment(
     s.pending!.set(b.subarray(off, off + len), s.pendingLen);
     s.pendingLen = need;
     const used = parse(s, s.pending!, 0, need, ctx, out, anomaly);
-    if (used >= need) { s.pendingLen = 0; }
-    else if (used > 0) { s.pending!.copyWithin(0, used, need); s.pendingLen = need - used; }
+    if (used >= need) {
+      s.pendingLen = 0;
+    } else if (used > 0) {
+      s.pending!.copyWithin(0, used, need);
+      s.pendingLen = need - used;
+    }
     return;
   }
   const used = parse(s, b, off, len, ctx, out, anomaly);
@@ -79,8 +112,13 @@ export function feedSegment(
 
 /** Dissect the whole PDUs in b[off, off+len); returns how many bytes were consumed (the rest is an incomplete PDU). */
 function parse(
-  s: TcpHalfStream, b: Uint8Array, off: number, len: number,
-  ctx: PduContext, out: Message[], anomaly: AnomalyCounter,
+  s: TcpHalfStream,
+  b: Uint8Array,
+  off: number,
+  len: number,
+  ctx: PduContext,
+  out: Message[],
+  anomaly: AnomalyCounter,
 ): number {
   const d = s.dissector;
   let pos = off;
@@ -90,12 +128,20 @@ function parse(
     if (n === 0) break;
     if (n < 0) {
       // Not a PDU boundary: count it once and drop the rest of this segment; the next segment may start a PDU.
-      if (!s.lost) { anomaly(`${d.protocol}_not_pdu`); s.state = {}; }
+      if (!s.lost) {
+        anomaly(`${d.protocol}_not_pdu`);
+        s.state = {};
+      }
       s.lost = true;
       return len;
     }
     if (n > end - pos) {
-      if (n > MAX_PENDING) { anomaly(`${d.protocol}_pdu_too_long`); s.lost = true; s.state = {}; return len; }
+      if (n > MAX_PENDING) {
+        anomaly(`${d.protocol}_pdu_too_long`);
+        s.lost = true;
+        s.state = {};
+        return len;
+      }
       break;
     }
     s.lost = false;

@@ -42,8 +42,22 @@ export interface CompiledRuleset {
 type Expr = Record<string, unknown>;
 const payload = (protocol: string, field: string): Expr => ({ payload: { protocol, field } });
 const match = (left: unknown, right: unknown, op = '=='): Expr => ({ match: { op, left, right } });
-const FLOW = { concat: [payload('ip', 'saddr'), payload('ip', 'daddr'), { meta: { key: 'l4proto' } }, payload('th', 'dport')] };
-const REVERSE = { concat: [payload('ip', 'daddr'), payload('ip', 'saddr'), { meta: { key: 'l4proto' } }, payload('th', 'sport')] };
+const FLOW = {
+  concat: [
+    payload('ip', 'saddr'),
+    payload('ip', 'daddr'),
+    { meta: { key: 'l4proto' } },
+    payload('th', 'dport'),
+  ],
+};
+const REVERSE = {
+  concat: [
+    payload('ip', 'daddr'),
+    payload('ip', 'saddr'),
+    { meta: { key: 'l4proto' } },
+    payload('th', 'sport'),
+  ],
+};
 const DAYS = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'];
 const WEEK = 7 * 1440;
 
@@ -68,17 +82,29 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
     { add: { table: { family: fam, name: TABLE } } },
   ];
   const set = (name: string, type: string | string[], flags: string[], elem?: unknown[]): void => {
-    cmds.push({ add: { set: { ...t, name, type, flags, ...(elem && elem.length ? { elem } : {}) } } });
+    cmds.push({
+      add: { set: { ...t, name, type, flags, ...(elem && elem.length ? { elem } : {}) } },
+    });
   };
   const rule = (chain: string, expr: Expr[], comment?: string): void => {
-    cmds.push({ add: { rule: { ...t, chain, expr, ...(comment ? { comment: comment.slice(0, 128) } : {}) } } });
+    cmds.push({
+      add: { rule: { ...t, chain, expr, ...(comment ? { comment: comment.slice(0, 128) } : {}) } },
+    });
   };
 
   set('blocklist', 'ipv4_addr', ['timeout']);
   set('permits', ['ipv4_addr', 'ipv4_addr', 'inet_proto', 'inet_service'], ['timeout']);
   const v4 = (hs: Cidr[]): Cidr[] => hs.filter((c) => c.family === 'ipv4');
-  for (const z of zones) if (cp.zoneBlocks(z).some((c) => c.family === 'ipv6')) warnings.push(`zone ${z.name}: IPv6 members are not enforced by the nftables backend`);
-  const zoneSet = (name: string, zs: Zone[]): void => set(name, 'ipv4_addr', ['interval'], mergeIntervals(zs.flatMap((z) => v4(cp.zoneBlocks(z)))).map(prefixElem));
+  for (const z of zones)
+    if (cp.zoneBlocks(z).some((c) => c.family === 'ipv6'))
+      warnings.push(`zone ${z.name}: IPv6 members are not enforced by the nftables backend`);
+  const zoneSet = (name: string, zs: Zone[]): void =>
+    set(
+      name,
+      'ipv4_addr',
+      ['interval'],
+      mergeIntervals(zs.flatMap((z) => v4(cp.zoneBlocks(z)))).map(prefixElem),
+    );
   zoneSet('zoned', zones);
   zoneSet('enforced', enforced);
   zoneSet('simulated', simulated);
@@ -89,7 +115,10 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
   for (const c of cp.groups) {
     if (!touchesActive(cp, c, active)) continue;
     const elems = groupElems(c, v4);
-    if (c.windows.length === 0) { always.push(...elems); continue; }
+    if (c.windows.length === 0) {
+      always.push(...elems);
+      continue;
+    }
     for (const { w } of c.windows) {
       const e = windowed.get(w.name) ?? { w, elems: [] };
       e.elems.push(...elems);
@@ -98,8 +127,15 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
   }
   const flowType = ['ipv4_addr', 'ipv4_addr', 'inet_proto', 'inet_service'];
   const allowSets: string[] = [];
-  packFlows(always).forEach((elems, i) => { const name = i === 0 ? 'allow' : `allow_${i}`; set(name, flowType, ['interval'], elems.map(flowElem)); allowSets.push(name); });
-  if (allowSets.length === 0) { set('allow', flowType, ['interval']); allowSets.push('allow'); }
+  packFlows(always).forEach((elems, i) => {
+    const name = i === 0 ? 'allow' : `allow_${i}`;
+    set(name, flowType, ['interval'], elems.map(flowElem));
+    allowSets.push(name);
+  });
+  if (allowSets.length === 0) {
+    set('allow', flowType, ['interval']);
+    allowSets.push('allow');
+  }
   let wi = 0;
   const windowSets: Array<{ name: string; w: TimeWindow }> = [];
   for (const { w, elems } of windowed.values()) {
@@ -112,34 +148,125 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
 
   if (opts.steer?.targets.length) {
     const gw = opts.steer.gatewayIp;
-    set('gw_steered', ['ipv4_addr', 'inet_service'], [], opts.steer.targets.map((x) => ({ concat: [x.server, x.port] })));
+    set(
+      'gw_steered',
+      ['ipv4_addr', 'inet_service'],
+      [],
+      opts.steer.targets.map((x) => ({ concat: [x.server, x.port] })),
+    );
     const dest = { concat: [payload('ip', 'daddr'), payload('tcp', 'dport')] };
     if (fam === 'bridge') {
       if (!opts.bridgeMac) throw new Error('steering on a bridge needs the bridge MAC');
       // Renewed by the gateway's heartbeat: when it stops, the leases expire and frames stay on the bridge.
       set('gw_live', ['ipv4_addr', 'inet_service'], ['timeout']);
-      cmds.push({ add: { chain: { ...t, name: 'steer', type: 'filter', hook: 'prerouting', prio: -200, policy: 'accept' } } });
+      cmds.push({
+        add: {
+          chain: {
+            ...t,
+            name: 'steer',
+            type: 'filter',
+            hook: 'prerouting',
+            prio: -200,
+            policy: 'accept',
+          },
+        },
+      });
       // A temporary permit overrides the groups, the gateway's checks included: such flows stay on the bridge.
-      rule('steer', [match(FLOW, '@permits'), { accept: null }], 'permitted flows bypass the gateway');
-      rule('steer', [match(payload('ip', 'saddr'), gw, '!='), match(dest, '@gw_live'),
-        { mangle: { key: { meta: { key: 'mark' } }, value: STEER_MARK } }, { mangle: { key: { meta: { key: 'pkttype' } }, value: 'host' } },
-        { mangle: { key: payload('ether', 'daddr'), value: opts.bridgeMac } }], 'steer live gateway targets');
+      rule(
+        'steer',
+        [match(FLOW, '@permits'), { accept: null }],
+        'permitted flows bypass the gateway',
+      );
+      rule(
+        'steer',
+        [
+          match(payload('ip', 'saddr'), gw, '!='),
+          match(dest, '@gw_live'),
+          { mangle: { key: { meta: { key: 'mark' } }, value: STEER_MARK } },
+          { mangle: { key: { meta: { key: 'pkttype' } }, value: 'host' } },
+          { mangle: { key: payload('ether', 'daddr'), value: opts.bridgeMac } },
+        ],
+        'steer live gateway targets',
+      );
     }
     // DNAT lives in the IP layer; the port comes from the gateway's own leases (server . port → its listener).
-    cmds.push({ add: { table: { family: 'ip', name: TABLE } } }, { delete: { table: { family: 'ip', name: TABLE } } }, { add: { table: { family: 'ip', name: TABLE } } });
-    cmds.push({ add: { map: { family: 'ip', table: TABLE, name: 'gw_port', type: ['ipv4_addr', 'inet_service'], map: 'inet_service', flags: ['timeout'] } } });
-    cmds.push({ add: { chain: { family: 'ip', table: TABLE, name: 'steer_nat', type: 'nat', hook: 'prerouting', prio: -100, policy: 'accept' } } });
+    cmds.push(
+      { add: { table: { family: 'ip', name: TABLE } } },
+      { delete: { table: { family: 'ip', name: TABLE } } },
+      { add: { table: { family: 'ip', name: TABLE } } },
+    );
+    cmds.push({
+      add: {
+        map: {
+          family: 'ip',
+          table: TABLE,
+          name: 'gw_port',
+          type: ['ipv4_addr', 'inet_service'],
+          map: 'inet_service',
+          flags: ['timeout'],
+        },
+      },
+    });
+    cmds.push({
+      add: {
+        chain: {
+          family: 'ip',
+          table: TABLE,
+          name: 'steer_nat',
+          type: 'nat',
+          hook: 'prerouting',
+          prio: -100,
+          policy: 'accept',
+        },
+      },
+    });
     // With br_netfilter, bridged packets cross the IP hooks too: DNAT only what the steer chain marked.
     const marked = fam === 'bridge' ? [match({ meta: { key: 'mark' } }, STEER_MARK)] : [];
-    cmds.push({ add: { rule: { family: 'ip', table: TABLE, chain: 'steer_nat', expr: [...marked, match({ meta: { key: 'l4proto' } }, 'tcp'), { dnat: { addr: gw, port: { map: { key: dest, data: '@gw_port' } } } }] } } });
+    cmds.push({
+      add: {
+        rule: {
+          family: 'ip',
+          table: TABLE,
+          chain: 'steer_nat',
+          expr: [
+            ...marked,
+            match({ meta: { key: 'l4proto' } }, 'tcp'),
+            { dnat: { addr: gw, port: { map: { key: dest, data: '@gw_port' } } } },
+          ],
+        },
+      },
+    });
   }
 
   // Blocked sources are cut before anything else, steering to the gateway included.
   const counter = { counter: null };
-  cmds.push({ add: { chain: { ...t, name: 'guard', type: 'filter', hook: 'prerouting', prio: -300, policy: 'accept' } } });
-  rule('guard', [match(payload('ip', 'saddr'), '@blocklist'), counter, { drop: null }], 'blocked source');
-  rule('guard', [match(payload('ip', 'daddr'), '@blocklist'), counter, { drop: null }], 'blocked source (replies)');
-  cmds.push({ add: { chain: { ...t, name: 'forward', type: 'filter', hook: 'forward', prio: 0, policy: 'accept' } } });
+  cmds.push({
+    add: {
+      chain: {
+        ...t,
+        name: 'guard',
+        type: 'filter',
+        hook: 'prerouting',
+        prio: -300,
+        policy: 'accept',
+      },
+    },
+  });
+  rule(
+    'guard',
+    [match(payload('ip', 'saddr'), '@blocklist'), counter, { drop: null }],
+    'blocked source',
+  );
+  rule(
+    'guard',
+    [match(payload('ip', 'daddr'), '@blocklist'), counter, { drop: null }],
+    'blocked source (replies)',
+  );
+  cmds.push({
+    add: {
+      chain: { ...t, name: 'forward', type: 'filter', hook: 'forward', prio: 0, policy: 'accept' },
+    },
+  });
   rule('forward', [match(FLOW, '@permits'), { accept: null }], 'temporary permit');
   rule('forward', [match(REVERSE, '@permits'), { accept: null }], 'temporary permit (replies)');
   for (const name of allowSets) {
@@ -148,46 +275,95 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
   }
   for (const { name, w } of windowSets) {
     for (const span of utcSpans(w, opts.utcOffset ?? utcOffsetOf)) {
-      const when = [match({ meta: { key: 'day' } }, DAYS[span.day]), match({ meta: { key: 'hour' } }, { range: [hhmmss(span.from), hhmmss(span.to)] })];
+      const when = [
+        match({ meta: { key: 'day' } }, DAYS[span.day]),
+        match({ meta: { key: 'hour' } }, { range: [hhmmss(span.from), hhmmss(span.to)] }),
+      ];
       rule('forward', [...when, match(FLOW, `@${name}`), { accept: null }], `window ${w.name}`);
-      rule('forward', [...when, match(REVERSE, `@${name}`), { accept: null }], `window ${w.name} (replies)`);
+      rule(
+        'forward',
+        [...when, match(REVERSE, `@${name}`), { accept: null }],
+        `window ${w.name} (replies)`,
+      );
     }
   }
   // ICMP errors keep TCP working (path MTU, unreachable); echo is not part of any context group.
-  rule('forward', [match(payload('icmp', 'type'), { set: ['destination-unreachable', 'time-exceeded', 'parameter-problem'] }), { accept: null }], 'ICMP errors');
-  for (const z of zones.filter((x) => x.internal === 'allow' && (x.mode === 'enforce' || x.mode === 'simulate'))) {
+  rule(
+    'forward',
+    [
+      match(payload('icmp', 'type'), {
+        set: ['destination-unreachable', 'time-exceeded', 'parameter-problem'],
+      }),
+      { accept: null },
+    ],
+    'ICMP errors',
+  );
+  for (const z of zones.filter(
+    (x) => x.internal === 'allow' && (x.mode === 'enforce' || x.mode === 'simulate'),
+  )) {
     const blocks = mergeIntervals(v4(cp.zoneBlocks(z))).map(prefixElem);
     // nft lists a one-element set as the element itself; compile it that way so diffs compare.
     const right = blocks.length === 1 ? blocks[0] : { set: blocks };
-    if (blocks.length) rule('forward', [match(payload('ip', 'saddr'), right), match(payload('ip', 'daddr'), right), { accept: null }], `inside zone ${z.name}`);
+    if (blocks.length)
+      rule(
+        'forward',
+        [
+          match(payload('ip', 'saddr'), right),
+          match(payload('ip', 'daddr'), right),
+          { accept: null },
+        ],
+        `inside zone ${z.name}`,
+      );
   }
   const limit = { limit: { rate: opts.logRate ?? 20, burst: 5, per: 'second' } };
   // The server's zone decides; a client's zone decides only for servers outside every zone (as in simulation).
-  const toZone = (setName: string): Expr[][] => [[match(payload('ip', 'daddr'), `@${setName}`)], [match(payload('ip', 'saddr'), `@${setName}`), match(payload('ip', 'daddr'), '@zoned', '!=')]];
-  for (const cond of toZone('simulated')) rule('forward', [...cond, limit, { log: { prefix: 'weir-would-block ' } }, counter], 'simulate: log only');
+  const toZone = (setName: string): Expr[][] => [
+    [match(payload('ip', 'daddr'), `@${setName}`)],
+    [match(payload('ip', 'saddr'), `@${setName}`), match(payload('ip', 'daddr'), '@zoned', '!=')],
+  ];
+  for (const cond of toZone('simulated'))
+    rule(
+      'forward',
+      [...cond, limit, { log: { prefix: 'weir-would-block ' } }, counter],
+      'simulate: log only',
+    );
   for (const cond of toZone('enforced')) {
     rule('forward', [...cond, limit, { log: { prefix: 'weir-block ' } }], 'enforce: log');
     rule('forward', [...cond, counter, { drop: null }], 'enforce: drop');
   }
-  return { json: { nftables: cmds }, warnings, enforced: enforced.map((z) => z.name), simulated: simulated.map((z) => z.name) };
+  return {
+    json: { nftables: cmds },
+    warnings,
+    enforced: enforced.map((z) => z.name),
+    simulated: simulated.map((z) => z.name),
+  };
 }
 
 /** A group matters for the ruleset when one of its ends is in an active zone. */
 function touchesActive(cp: CompiledPolicy, c: CompiledGroup, active: Zone[]): boolean {
   const names = new Set(active.map((z) => z.name));
   const ends = [...c.clients.blocks, ...c.servers.blocks];
-  return ends.some((b) => { const z = cp.zoneOf(b.address); return z !== null && names.has(z.name); }) || ends.some((b) => b.prefix < 32);
+  return (
+    ends.some((b) => {
+      const z = cp.zoneOf(b.address);
+      return z !== null && names.has(z.name);
+    }) || ends.some((b) => b.prefix < 32)
+  );
 }
 
 function groupElems(c: CompiledGroup, v4: (hs: Cidr[]) => Cidr[]): FlowElem[] {
   const out: FlowElem[] = [];
-  for (const client of mergeIntervals(v4(c.clients.blocks))) for (const server of mergeIntervals(v4(c.servers.blocks))) for (const port of c.ports) {
-    out.push({ client, server, transport: c.g.transport, port });
-  }
+  for (const client of mergeIntervals(v4(c.clients.blocks)))
+    for (const server of mergeIntervals(v4(c.servers.blocks)))
+      for (const port of c.ports) {
+        out.push({ client, server, transport: c.g.transport, port });
+      }
   return out;
 }
 
-const flowElem = (e: FlowElem): unknown => ({ concat: [prefixElem(e.client), prefixElem(e.server), e.transport, e.port] });
+const flowElem = (e: FlowElem): unknown => ({
+  concat: [prefixElem(e.client), prefixElem(e.server), e.transport, e.port],
+});
 
 function prefixElem(c: Cidr): unknown {
   return c.prefix === 32 ? c.address : { prefix: { addr: networkOf(c), len: c.prefix } };
@@ -202,7 +378,11 @@ function mergeIntervals(cs: Cidr[]): Cidr[] {
 }
 
 /** A window's local days and hours as UTC [day, from, to) spans in minutes, split at UTC midnight. */
-export function utcSpans(w: TimeWindow, offsetOf: (tz: string, at: Date) => number, at = new Date()): Array<{ day: number; from: number; to: number }> {
+export function utcSpans(
+  w: TimeWindow,
+  offsetOf: (tz: string, at: Date) => number,
+  at = new Date(),
+): Array<{ day: number; from: number; to: number }> {
   const off = Math.round(offsetOf(w.timezone, at) / 60);
   const mask = dayMask(w);
   const out: Array<{ day: number; from: number; to: number }> = [];
@@ -212,7 +392,8 @@ export function utcSpans(w: TimeWindow, offsetOf: (tz: string, at: Date) => numb
     let start = (((d * 1440 + w.from - off) % WEEK) + WEEK) % WEEK;
     let left = len;
     while (left > 0) {
-      const day = Math.floor(start / 1440), inDay = start % 1440;
+      const day = Math.floor(start / 1440),
+        inDay = start % 1440;
       const take = Math.min(left, 1440 - inDay);
       out.push({ day, from: inDay, to: inDay + take });
       left -= take;
@@ -224,7 +405,16 @@ export function utcSpans(w: TimeWindow, offsetOf: (tz: string, at: Date) => numb
 
 /** Seconds east of UTC of a time zone at an instant (Intl, no tz database of our own). */
 export function utcOffsetOf(timezone: string, at: Date): number {
-  const parts = new Intl.DateTimeFormat('en-US', { timeZone: timezone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' }).formatToParts(at);
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone: timezone,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: 'numeric',
+    day: 'numeric',
+    hour: 'numeric',
+    minute: 'numeric',
+    second: 'numeric',
+  }).formatToParts(at);
   const v = (k: string): number => Number(parts.find((p) => p.type === k)!.value);
   const local = Date.UTC(v('year'), v('month') - 1, v('day'), v('hour'), v('minute'), v('second'));
   return Math.round((local - at.getTime()) / 1000);

@@ -8,7 +8,10 @@ export interface FlowElem {
   port: number;
 }
 
-interface Span { lo: number; hi: number }
+interface Span {
+  lo: number;
+  hi: number;
+}
 
 const within = (a: Span, b: Span): boolean => a.lo >= b.lo && a.hi <= b.hi;
 const meets = (a: Span, b: Span): boolean => a.lo <= b.hi && b.lo <= a.hi;
@@ -19,9 +22,14 @@ const meets = (a: Span, b: Span): boolean => a.lo <= b.hi && b.lo <= a.hi;
  * only when groups cross, e.g. a /28 of clients to one server beside one client to a /28 of servers).
  */
 export function packFlows(elems: FlowElem[]): FlowElem[][] {
-  const items = elems.map((e) => ({ e, c: ipv4Span(e.client), s: ipv4Span(e.server), key: `${e.transport}/${e.port}` }));
+  const items = elems.map((e) => ({
+    e,
+    c: ipv4Span(e.client),
+    s: ipv4Span(e.server),
+    key: `${e.transport}/${e.port}`,
+  }));
   // Widest first, so a covered entry always meets its cover already kept.
-  items.sort((a, b) => (b.c.hi - b.c.lo) + (b.s.hi - b.s.lo) - ((a.c.hi - a.c.lo) + (a.s.hi - a.s.lo)));
+  items.sort((a, b) => b.c.hi - b.c.lo + (b.s.hi - b.s.lo) - (a.c.hi - a.c.lo + (a.s.hi - a.s.lo)));
   const byService = new Map<string, typeof items>();
   for (const it of items) {
     const list = byService.get(it.key) ?? [];

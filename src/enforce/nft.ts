@@ -12,9 +12,15 @@ export interface NftTarget {
 }
 
 function run(target: NftTarget, args: string[]): { ok: boolean; stdout: string; stderr: string } {
-  const cmd = target.netns ? ['ip', ['netns', 'exec', target.netns, 'nft', ...args]] as const : ['nft', args] as const;
+  const cmd = target.netns
+    ? (['ip', ['netns', 'exec', target.netns, 'nft', ...args]] as const)
+    : (['nft', args] as const);
   // Hours in rules are UTC (the compiler converts each window's time zone); nft must not shift them again.
-  const r = spawnSync(cmd[0], [...cmd[1]], { encoding: 'utf8', env: { ...process.env, TZ: 'UTC' }, timeout: 30_000 });
+  const r = spawnSync(cmd[0], [...cmd[1]], {
+    encoding: 'utf8',
+    env: { ...process.env, TZ: 'UTC' },
+    timeout: 30_000,
+  });
   if (r.error) throw new Error(`cannot run nft: ${r.error.message} (is nftables installed?)`);
   return { ok: r.status === 0, stdout: r.stdout, stderr: r.stderr.trim() };
 }
@@ -43,7 +49,9 @@ export function loadedObjects(target: NftTarget): Obj[] {
   for (const family of [target.family, 'ip']) {
     const r = run(target, ['-j', 'list', 'table', family, TABLE]);
     if (!r.ok) continue; // no such table
-    out.push(...((JSON.parse(r.stdout) as { nftables: Obj[] }).nftables.filter((o) => !('metainfo' in o))));
+    out.push(
+      ...(JSON.parse(r.stdout) as { nftables: Obj[] }).nftables.filter((o) => !('metainfo' in o)),
+    );
   }
   return out;
 }
@@ -59,10 +67,15 @@ function fingerprint(objs: Obj[]): Set<string> {
     } else if (cmd.set) {
       lines.add(`set ${cmd.set.family} ${cmd.set.name} ${canon(cmd.set.type)}`);
       // The dynamic sets (blocklist, permits, gateway leases) change at run time; they are carried over, not compared.
-      if (!DYNAMIC.has(cmd.set.name)) for (const e of (cmd.set.elem ?? []) as unknown[]) lines.add(`elem ${cmd.set.name} ${canon(e)}`);
+      if (!DYNAMIC.has(cmd.set.name))
+        for (const e of (cmd.set.elem ?? []) as unknown[])
+          lines.add(`elem ${cmd.set.name} ${canon(e)}`);
     } else if (cmd.map) {
-      lines.add(`map ${cmd.map.family} ${cmd.map.name} ${canon(cmd.map.type)} ${canon(cmd.map.map)}`);
-    } else if (cmd.chain) lines.add(`chain ${cmd.chain.family} ${cmd.chain.name} ${cmd.chain.hook ?? ''}`);
+      lines.add(
+        `map ${cmd.map.family} ${cmd.map.name} ${canon(cmd.map.type)} ${canon(cmd.map.map)}`,
+      );
+    } else if (cmd.chain)
+      lines.add(`chain ${cmd.chain.family} ${cmd.chain.name} ${cmd.chain.hook ?? ''}`);
   }
   return lines;
 }
@@ -71,7 +84,8 @@ function fingerprint(objs: Obj[]): Set<string> {
 function canon(v: unknown): string {
   return JSON.stringify(v, (_k, x: unknown) => {
     if (typeof x === 'number') return String(x);
-    if (x && typeof x === 'object' && !Array.isArray(x)) return Object.fromEntries(Object.entries(x as Obj).sort(([a], [b]) => a.localeCompare(b)));
+    if (x && typeof x === 'object' && !Array.isArray(x))
+      return Object.fromEntries(Object.entries(x as Obj).sort(([a], [b]) => a.localeCompare(b)));
     return x;
   });
 }
@@ -96,24 +110,44 @@ export function applyRuleset(target: NftTarget, r: CompiledRuleset): ApplyResult
   const added = [...want].filter((l) => !have.has(l));
   const removed = [...have].filter((l) => !want.has(l));
   const digest = digestOf(want);
-  if (before.length > 0 && added.length === 0 && removed.length === 0) return { changed: false, digest, added, removed };
+  if (before.length > 0 && added.length === 0 && removed.length === 0)
+    return { changed: false, digest, added, removed };
   // Carry only into sets the new ruleset still has (a ruleset without steering has no gateway leases).
-  const defined = new Set(r.json.nftables.map((c) => { const a = (c as Obj).add; const x = a?.set ?? a?.map; return x ? `${x.family} ${x.name}` : ''; }));
-  const carried = carryDynamic(before, target.family).filter((c) => { const e = (c as Obj).add.element; return defined.has(`${e.family} ${e.name}`); });
-  const extraTables = before.some((o) => o.table?.family === 'ip') && !r.json.nftables.some((c) => (c as Obj).add?.table?.family === 'ip')
-    ? [{ add: { table: { family: 'ip', name: TABLE } } }, { delete: { table: { family: 'ip', name: TABLE } } }] : [];
+  const defined = new Set(
+    r.json.nftables.map((c) => {
+      const a = (c as Obj).add;
+      const x = a?.set ?? a?.map;
+      return x ? `${x.family} ${x.name}` : '';
+    }),
+  );
+  const carried = carryDynamic(before, target.family).filter((c) => {
+    const e = (c as Obj).add.element;
+    return defined.has(`${e.family} ${e.name}`);
+  });
+  const extraTables =
+    before.some((o) => o.table?.family === 'ip') &&
+    !r.json.nftables.some((c) => (c as Obj).add?.table?.family === 'ip')
+      ? [
+          { add: { table: { family: 'ip', name: TABLE } } },
+          { delete: { table: { family: 'ip', name: TABLE } } },
+        ]
+      : [];
   loadJson(target, { nftables: [...extraTables, ...r.json.nftables, ...carried] });
   const after = fingerprint(loadedObjects(target));
   const missing = [...want].filter((l) => !after.has(l));
   if (missing.length > 0) {
     restore(target, before);
-    throw new Error(`the kernel holds a different ruleset than compiled (${missing.length} differences:\n${missing.join('\n')}); previous ruleset restored`);
+    throw new Error(
+      `the kernel holds a different ruleset than compiled (${missing.length} differences:\n${missing.join('\n')}); previous ruleset restored`,
+    );
   }
   return { changed: true, digest, added, removed };
 }
 
 function digestOf(lines: Set<string>): string {
-  return createHash('sha256').update([...lines].sort().join('\n')).digest('hex');
+  return createHash('sha256')
+    .update([...lines].sort().join('\n'))
+    .digest('hex');
 }
 
 /** Digest of Weir's ruleset as listed (comparable with ApplyResult.digest), or null when none is loaded. */
@@ -126,8 +160,18 @@ function carryDynamic(objs: Obj[], family: NftFamily): unknown[] {
   const out: unknown[] = [];
   for (const o of objs) {
     const s = o.set ?? o.map;
-    if (!s || !DYNAMIC.has(s.name) || !s.elem || (s.family !== family && s.family !== 'ip')) continue;
-    out.push({ add: { element: { family: s.family, table: TABLE, name: s.name, elem: (s.elem as unknown[]).map(withTimeLeft) } } });
+    if (!s || !DYNAMIC.has(s.name) || !s.elem || (s.family !== family && s.family !== 'ip'))
+      continue;
+    out.push({
+      add: {
+        element: {
+          family: s.family,
+          table: TABLE,
+          name: s.name,
+          elem: (s.elem as unknown[]).map(withTimeLeft),
+        },
+      },
+    });
   }
   return out;
 }
@@ -136,18 +180,31 @@ function carryDynamic(objs: Obj[], family: NftFamily): unknown[] {
 function withTimeLeft(e: unknown): unknown {
   if (Array.isArray(e)) return [withTimeLeft(e[0]), e[1]];
   const x = e as Obj;
-  return x.elem ? { elem: { val: x.elem.val, timeout: Math.max(1, Math.ceil(x.elem.expires ?? x.elem.timeout ?? 1)) } } : e;
+  return x.elem
+    ? {
+        elem: {
+          val: x.elem.val,
+          timeout: Math.max(1, Math.ceil(x.elem.expires ?? x.elem.timeout ?? 1)),
+        },
+      }
+    : e;
 }
 
 /** Put a listed ruleset back (objects as `nft -j list` gives them, re-added in order). */
 function restore(target: NftTarget, objs: Obj[]): void {
   const cmds: unknown[] = [];
-  for (const fam of new Set([target.family, 'ip'])) cmds.push({ add: { table: { family: fam, name: TABLE } } }, { delete: { table: { family: fam, name: TABLE } } });
+  for (const fam of new Set([target.family, 'ip']))
+    cmds.push(
+      { add: { table: { family: fam, name: TABLE } } },
+      { delete: { table: { family: fam, name: TABLE } } },
+    );
   for (const o of objs) {
     const [kind, body] = Object.entries(o)[0] as [string, Obj];
     const { handle: _h, ...rest } = body;
-    if (kind === 'rule') rest.expr = (rest.expr as Obj[]).map((e) => ('counter' in e ? { counter: null } : e));
-    if ((kind === 'set' || kind === 'map') && rest.elem) rest.elem = (rest.elem as unknown[]).map(withTimeLeft);
+    if (kind === 'rule')
+      rest.expr = (rest.expr as Obj[]).map((e) => ('counter' in e ? { counter: null } : e));
+    if ((kind === 'set' || kind === 'map') && rest.elem)
+      rest.elem = (rest.elem as unknown[]).map(withTimeLeft);
     cmds.push({ add: { [kind]: rest } });
   }
   loadJson(target, { nftables: cmds });
@@ -156,13 +213,22 @@ function restore(target: NftTarget, objs: Obj[]): void {
 /** Remove Weir's tables: traffic flows as before enforcement. */
 export function removeRuleset(target: NftTarget): boolean {
   let any = false;
-  for (const family of [target.family, 'ip']) if (run(target, ['delete', 'table', family, TABLE]).ok) any = true;
+  for (const family of [target.family, 'ip'])
+    if (run(target, ['delete', 'table', family, TABLE]).ok) any = true;
   return any;
 }
 
-function element(target: NftTarget, op: 'add' | 'delete', set: 'blocklist' | 'permits', val: unknown, timeout?: number): void {
+function element(
+  target: NftTarget,
+  op: 'add' | 'delete',
+  set: 'blocklist' | 'permits',
+  val: unknown,
+  timeout?: number,
+): void {
   const elem = timeout !== undefined ? [{ elem: { val, timeout } }] : [val];
-  loadJson(target, { nftables: [{ [op]: { element: { family: target.family, table: TABLE, name: set, elem } } }] });
+  loadJson(target, {
+    nftables: [{ [op]: { element: { family: target.family, table: TABLE, name: set, elem } } }],
+  });
 }
 
 /** Drop everything from and to an address, at once, for `ttl` seconds. */
@@ -175,7 +241,11 @@ export function unblockSource(target: NftTarget, ip: string): void {
 }
 
 /** Let one flow through for `ttl` seconds whatever the groups say (maintenance, a vendor's remote session). */
-export function permitFlow(target: NftTarget, f: { client: string; server: string; transport: 'tcp' | 'udp'; port: number }, ttl: number): void {
+export function permitFlow(
+  target: NftTarget,
+  f: { client: string; server: string; transport: 'tcp' | 'udp'; port: number },
+  ttl: number,
+): void {
   element(target, 'add', 'permits', { concat: [f.client, f.server, f.transport, f.port] }, ttl);
 }
 
@@ -196,17 +266,41 @@ export function status(target: NftTarget): EnforcementStatus {
 
 /** Status from listed objects (one listing serves both the status and the digest). */
 export function statusOf(objs: Obj[], family: NftFamily): EnforcementStatus {
-  const out: EnforcementStatus = { loaded: objs.length > 0, blocked: [], permits: [], counters: [], steered: [], live: [] };
-  const pair = (e: Obj): string => { const v = (e.elem?.val ?? e) as Obj; return Array.isArray(v.concat) ? `${String(v.concat[0])}:${String(v.concat[1])}` : canon(v); };
+  const out: EnforcementStatus = {
+    loaded: objs.length > 0,
+    blocked: [],
+    permits: [],
+    counters: [],
+    steered: [],
+    live: [],
+  };
+  const pair = (e: Obj): string => {
+    const v = (e.elem?.val ?? e) as Obj;
+    return Array.isArray(v.concat) ? `${String(v.concat[0])}:${String(v.concat[1])}` : canon(v);
+  };
   for (const o of objs) {
-    if (o.set?.name === 'blocklist') for (const e of (o.set.elem ?? []) as Obj[]) out.blocked.push({ ip: String(e.elem?.val ?? e), expiresIn: e.elem?.expires ?? null });
-    if (o.set?.name === 'permits') for (const e of (o.set.elem ?? []) as Obj[]) out.permits.push({ flow: canon(e.elem?.val ?? e), expiresIn: e.elem?.expires ?? null });
-    if (o.set?.name === 'gw_steered') for (const e of (o.set.elem ?? []) as Obj[]) out.steered.push(pair(e));
-    if (o.set?.name === 'gw_live') for (const e of (o.set.elem ?? []) as Obj[]) out.live.push(pair(e));
-    if (o.map?.name === 'gw_port' && family !== 'bridge') for (const e of (o.map.elem ?? []) as Obj[][]) out.live.push(pair(e[0]!));
+    if (o.set?.name === 'blocklist')
+      for (const e of (o.set.elem ?? []) as Obj[])
+        out.blocked.push({ ip: String(e.elem?.val ?? e), expiresIn: e.elem?.expires ?? null });
+    if (o.set?.name === 'permits')
+      for (const e of (o.set.elem ?? []) as Obj[])
+        out.permits.push({ flow: canon(e.elem?.val ?? e), expiresIn: e.elem?.expires ?? null });
+    if (o.set?.name === 'gw_steered')
+      for (const e of (o.set.elem ?? []) as Obj[]) out.steered.push(pair(e));
+    if (o.set?.name === 'gw_live')
+      for (const e of (o.set.elem ?? []) as Obj[]) out.live.push(pair(e));
+    if (o.map?.name === 'gw_port' && family !== 'bridge')
+      for (const e of (o.map.elem ?? []) as Obj[][]) out.live.push(pair(e[0]!));
     if (o.rule) {
-      const c = (o.rule.expr as Obj[]).find((e) => 'counter' in e)?.counter as { packets: number; bytes: number } | undefined;
-      if (c) out.counters.push({ rule: String(o.rule.comment ?? o.rule.chain), packets: c.packets, bytes: c.bytes });
+      const c = (o.rule.expr as Obj[]).find((e) => 'counter' in e)?.counter as
+        | { packets: number; bytes: number }
+        | undefined;
+      if (c)
+        out.counters.push({
+          rule: String(o.rule.comment ?? o.rule.chain),
+          packets: c.packets,
+          bytes: c.bytes,
+        });
     }
   }
   return out;

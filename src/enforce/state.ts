@@ -26,7 +26,12 @@ export interface AppliedPolicy {
   removedBy?: string;
 }
 
-export interface GatewayTargetState { server: string; port: number; protocol: string; listenPort: number }
+export interface GatewayTargetState {
+  server: string;
+  port: number;
+  protocol: string;
+  listenPort: number;
+}
 
 /** The gateway's own account of itself, rewritten on every heartbeat. */
 export interface GatewayHealth {
@@ -61,16 +66,24 @@ function writeAtomic(file: string, data: string): void {
 
 function readJson<T>(file: string): T | null {
   if (!existsSync(file)) return null;
-  try { return JSON.parse(readFileSync(file, 'utf8')) as T; } catch { return null; }
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as T;
+  } catch {
+    return null;
+  }
 }
 
 export const appliedFile = (dir: string): string => path.join(dir, 'applied.json');
 export const healthFile = (dir: string): string => path.join(dir, 'gateway.json');
 
-export const readApplied = (dir: string): AppliedPolicy | null => readJson<AppliedPolicy>(appliedFile(dir));
-export const writeApplied = (dir: string, a: AppliedPolicy): void => writeAtomic(appliedFile(dir), JSON.stringify(a));
-export const readHealth = (dir: string): GatewayHealth | null => readJson<GatewayHealth>(healthFile(dir));
-export const writeHealth = (dir: string, h: GatewayHealth): void => writeAtomic(healthFile(dir), JSON.stringify(h));
+export const readApplied = (dir: string): AppliedPolicy | null =>
+  readJson<AppliedPolicy>(appliedFile(dir));
+export const writeApplied = (dir: string, a: AppliedPolicy): void =>
+  writeAtomic(appliedFile(dir), JSON.stringify(a));
+export const readHealth = (dir: string): GatewayHealth | null =>
+  readJson<GatewayHealth>(healthFile(dir));
+export const writeHealth = (dir: string, h: GatewayHealth): void =>
+  writeAtomic(healthFile(dir), JSON.stringify(h));
 
 /** A heartbeat older than this means the kernel has stopped steering to the gateway (its elements expired). */
 export const BEAT_STALE_MS = 1500;
@@ -86,20 +99,28 @@ export function gatewayState(dir: string, now = Date.now()): GatewayState {
   if (h === null) return { state: 'none' };
   const alive = processAlive(h.pid);
   const fresh = now - Date.parse(h.beatAt) < BEAT_STALE_MS;
-  if (alive && fresh && h.stoppedAt === undefined && h.steering.ok) return { state: 'up', health: h };
+  if (alive && fresh && h.stoppedAt === undefined && h.steering.ok)
+    return { state: 'up', health: h };
   // Steering lapses one element timeout after the last renewed heartbeat.
   return { state: 'down', since: h.stoppedAt ?? h.beatAt, health: h };
 }
 
 export function processAlive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM'; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Why a gateway is down, in a few words: stopped or faulted (its own record), gone, or not renewing its leases. */
 export function downReason(h: GatewayHealth): string {
   if (h.stopReason !== undefined) return h.stopReason;
   if (!processAlive(h.pid)) return 'process gone';
-  return h.steering.ok ? 'heartbeats stopped (overloaded or hung)' : `steering not renewed: ${h.steering.error ?? 'unknown'}`;
+  return h.steering.ok
+    ? 'heartbeats stopped (overloaded or hung)'
+    : `steering not renewed: ${h.steering.error ?? 'unknown'}`;
 }
 
 /** One line for people: what the gateway does to plant traffic right now. */
@@ -107,6 +128,7 @@ export function describeGateway(s: GatewayState): string {
   if (s.state === 'none') return 'gateway: not running on this host (no health record)';
   const h = s.health;
   const targets = `${h.targets.length} steered server${h.targets.length === 1 ? '' : 's'}`;
-  if (s.state === 'up') return `gateway: up since ${h.startedAt} (pid ${h.pid}, policy ${h.policySha.slice(0, 12)}, ${targets})`;
+  if (s.state === 'up')
+    return `gateway: up since ${h.startedAt} (pid ${h.pid}, policy ${h.policySha.slice(0, 12)}, ${targets})`;
   return `gateway: DOWN since ${s.since} (${downReason(h)}); traffic to ${targets} passing uninspected, kernel rules still in force`;
 }

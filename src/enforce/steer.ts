@@ -2,7 +2,14 @@ import type { CompiledGroup, CompiledPolicy } from '../policy/evaluate.js';
 import { ipv4Span } from '../policy/hosts.js';
 
 /** Protocols the gateway can check request by request (the stream dissector that frames them). */
-export const GATEWAY_PROTOCOLS: Record<string, string> = { modbus: 'modbus', s7comm: 's7comm', dnp3: 'dnp3', enip: 'enip', cip: 'enip', iec104: 'iec104' };
+export const GATEWAY_PROTOCOLS: Record<string, string> = {
+  modbus: 'modbus',
+  s7comm: 's7comm',
+  dnp3: 'dnp3',
+  enip: 'enip',
+  cip: 'enip',
+  iec104: 'iec104',
+};
 
 /** More steered servers than this is not an inline gateway's job (expand a zone of that size into groups). */
 export const MAX_TARGETS = 4096;
@@ -33,7 +40,11 @@ export interface EnforcementPlan {
  * allow. Without a gateway (`listenIp` null), every such group is unenforceable unless `portLevelOk` says the
  * people applying accept port-level enforcement for them.
  */
-export function enforcementPlan(cp: CompiledPolicy, listenIp: string | null, opts: { portLevelOk?: boolean } = {}): EnforcementPlan {
+export function enforcementPlan(
+  cp: CompiledPolicy,
+  listenIp: string | null,
+  opts: { portLevelOk?: boolean } = {},
+): EnforcementPlan {
   const plan: EnforcementPlan = { targets: [], portLevel: [], unenforceable: [] };
   const seen = new Map<string, GatewayTarget>();
   for (const c of cp.groups) {
@@ -45,39 +56,79 @@ export function enforcementPlan(cp: CompiledPolicy, listenIp: string | null, opt
     if (c.inspected && protocol !== undefined) {
       if (listenIp === null) {
         const why = `${g.protocol} requests ${limits ? 'are limited' : 'are checked for what a real client sends'}, and no gateway is given (--gateway-ip)`;
-        if (opts.portLevelOk) plan.portLevel.push({ group: g.name, why: `${why}; accepted as port-level only` });
+        if (opts.portLevelOk)
+          plan.portLevel.push({ group: g.name, why: `${why}; accepted as port-level only` });
         else plan.unenforceable.push({ group: g.name, why });
         continue;
       }
-      if (servers.ipv6) { plan.unenforceable.push({ group: g.name, why: 'IPv6 servers cannot be steered to the gateway yet' }); continue; }
-      if (servers.tooMany) { plan.unenforceable.push({ group: g.name, why: `its servers span more than ${MAX_TARGETS} addresses; name the servers` }); continue; }
-      for (const server of servers.v4) for (const port of c.ports) seen.set(`${server}:${port}`, { server, port, protocol, listenIp });
+      if (servers.ipv6) {
+        plan.unenforceable.push({
+          group: g.name,
+          why: 'IPv6 servers cannot be steered to the gateway yet',
+        });
+        continue;
+      }
+      if (servers.tooMany) {
+        plan.unenforceable.push({
+          group: g.name,
+          why: `its servers span more than ${MAX_TARGETS} addresses; name the servers`,
+        });
+        continue;
+      }
+      for (const server of servers.v4)
+        for (const port of c.ports)
+          seen.set(`${server}:${port}`, { server, port, protocol, listenIp });
       continue;
     }
-    if (!limits) { plan.portLevel.push({ group: g.name, why: g.protocol ? `${g.protocol} is allowed whole (read-write, no function or address list)` : 'no protocol: client, server and port only' }); continue; }
-    const why = g.protocol === undefined
-      ? 'read-only needs the group\'s protocol, so that requests can be read; name it, or make the group read-write (port-level)'
-      : `the gateway reads ${Object.keys(GATEWAY_PROTOCOLS).join(', ')} over TCP, not ${g.protocol} over ${g.transport}; drop its function/address limits and make it read-write (port-level), or keep the zone in simulate`;
+    if (!limits) {
+      plan.portLevel.push({
+        group: g.name,
+        why: g.protocol
+          ? `${g.protocol} is allowed whole (read-write, no function or address list)`
+          : 'no protocol: client, server and port only',
+      });
+      continue;
+    }
+    const why =
+      g.protocol === undefined
+        ? "read-only needs the group's protocol, so that requests can be read; name it, or make the group read-write (port-level)"
+        : `the gateway reads ${Object.keys(GATEWAY_PROTOCOLS).join(', ')} over TCP, not ${g.protocol} over ${g.transport}; drop its function/address limits and make it read-write (port-level), or keep the zone in simulate`;
     plan.unenforceable.push({ group: g.name, why });
   }
-  plan.targets = [...seen.values()].sort((a, b) => a.server.localeCompare(b.server, undefined, { numeric: true }) || a.port - b.port);
+  plan.targets = [...seen.values()].sort(
+    (a, b) => a.server.localeCompare(b.server, undefined, { numeric: true }) || a.port - b.port,
+  );
   if (plan.targets.length > MAX_TARGETS) {
-    plan.unenforceable.push({ group: '(all)', why: `${plan.targets.length} server ports to steer, more than the gateway takes (${MAX_TARGETS}); name servers instead of whole zones` });
+    plan.unenforceable.push({
+      group: '(all)',
+      why: `${plan.targets.length} server ports to steer, more than the gateway takes (${MAX_TARGETS}); name servers instead of whole zones`,
+    });
     plan.targets = [];
   }
   return plan;
 }
 
 /** The group's server addresses that sit in an enforcing zone, or null when none does. */
-function enforcedServers(cp: CompiledPolicy, c: CompiledGroup): { v4: string[]; ipv6: boolean; tooMany: boolean } | null {
+function enforcedServers(
+  cp: CompiledPolicy,
+  c: CompiledGroup,
+): { v4: string[]; ipv6: boolean; tooMany: boolean } | null {
   const v4: string[] = [];
-  let ipv6 = false, tooMany = false;
+  let ipv6 = false,
+    tooMany = false;
   for (const b of c.servers.blocks) {
-    if (b.family !== 'ipv4') { if (cp.zoneOf(b.address)?.mode === 'enforce') ipv6 = true; continue; }
+    if (b.family !== 'ipv4') {
+      if (cp.zoneOf(b.address)?.mode === 'enforce') ipv6 = true;
+      continue;
+    }
     const { lo, hi } = ipv4Span(b);
     // Network and broadcast addresses of a block are not servers.
-    const first = b.prefix < 31 ? lo + 1 : lo, last = b.prefix < 31 ? hi - 1 : hi;
-    if (last - first >= 65_536) { tooMany = true; continue; }
+    const first = b.prefix < 31 ? lo + 1 : lo,
+      last = b.prefix < 31 ? hi - 1 : hi;
+    if (last - first >= 65_536) {
+      tooMany = true;
+      continue;
+    }
     for (let a = first; a <= last && v4.length <= MAX_TARGETS; a++) {
       const ip = `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
       if (cp.zoneOf(ip)?.mode === 'enforce') v4.push(ip);

@@ -6,11 +6,24 @@ import type { ContextGroup, Policy, TimeWindow, Zone } from './model.js';
 import { dayMask, inWindow, LocalClock } from './windows.js';
 
 /** Why a policy would refuse traffic. */
-export type BlockReason = 'no_rule' | 'outside_window' | 'function_not_allowed' | 'write_not_allowed' | 'address_not_allowed' | 'protocol_not_allowed'
-  | 'unknown_function' | 'malformed_pdu' | 'not_a_request';
+export type BlockReason =
+  | 'no_rule'
+  | 'outside_window'
+  | 'function_not_allowed'
+  | 'write_not_allowed'
+  | 'address_not_allowed'
+  | 'protocol_not_allowed'
+  | 'unknown_function'
+  | 'malformed_pdu'
+  | 'not_a_request';
 
 /** What a read-only group admits: requests that read, identify, run the session or diagnose without change. */
-export const READ_ONLY_CATEGORIES: ReadonlySet<FunctionCategory> = new Set(['read', 'identity', 'session', 'diagnostic']);
+export const READ_ONLY_CATEGORIES: ReadonlySet<FunctionCategory> = new Set([
+  'read',
+  'identity',
+  'session',
+  'diagnostic',
+]);
 
 export interface CompiledGroup {
   g: ContextGroup;
@@ -61,26 +74,45 @@ export class CompiledPolicy {
       for (const h of hosts) {
         const zone = byZone.get(h);
         if (zone !== undefined) for (const b of zone.blocks) s.add(b);
-        else { const c = parseCidr(assetIp.get(h) ?? h); if (c !== null) s.add(c); }
+        else {
+          const c = parseCidr(assetIp.get(h) ?? h);
+          if (c !== null) s.add(c);
+        }
       }
       return s;
     };
-    const windows = new Map(policy.windows.map((w) => [w.name, { w, mask: dayMask(w), clock: new LocalClock(w.timezone) }]));
+    const windows = new Map(
+      policy.windows.map((w) => [
+        w.name,
+        { w, mask: dayMask(w), clock: new LocalClock(w.timezone) },
+      ]),
+    );
     this.groups = policy.groups.map((g) => ({
-      g, clients: resolve(g.clients), servers: resolve(g.servers), ports: new Set(g.ports),
+      g,
+      clients: resolve(g.clients),
+      servers: resolve(g.servers),
+      ports: new Set(g.ports),
       functions: g.functions ? new Set(g.functions) : null,
       windows: (g.windows ?? []).map((n) => windows.get(n)!).filter(Boolean),
-      addresses: g.addresses ? new Map(Object.entries(g.addresses).map(([k, v]) => [k, [...v].sort((a, b) => a[0] - b[0])])) : null,
+      addresses: g.addresses
+        ? new Map(
+            Object.entries(g.addresses).map(([k, v]) => [k, [...v].sort((a, b) => a[0] - b[0])]),
+          )
+        : null,
       inspected: isInspected(g),
     }));
     this.conduits = new Map(policy.conduits.map((c) => [c.name, c]));
     // Most groups name single servers: index them by address so a policy of thousands of groups stays cheap.
     for (const c of this.groups) {
       const single = c.servers.blocks.every((b) => b.prefix === (b.family === 'ipv4' ? 32 : 128));
-      if (!single) { this.wide.push(c); continue; }
+      if (!single) {
+        this.wide.push(c);
+        continue;
+      }
       for (const b of c.servers.blocks) {
         const list = this.byServer.get(b.address);
-        if (list) list.push(c); else this.byServer.set(b.address, [c]);
+        if (list) list.push(c);
+        else this.byServer.set(b.address, [c]);
       }
     }
   }
@@ -111,13 +143,27 @@ export class CompiledPolicy {
 
   /** The rules that can apply to a flow. */
   rules(client: string, server: string, transport: string, port: number): FlowRules {
-    const clientZone = this.zoneOf(client), serverZone = this.zoneOf(server);
+    const clientZone = this.zoneOf(client),
+      serverZone = this.zoneOf(server);
     const zone = serverZone ?? clientZone;
     const open = zone === null || (clientZone === serverZone && zone.internal === 'allow');
     const candidates = open ? [] : [...(this.byServer.get(server) ?? []), ...this.wide];
-    const groups = candidates.filter((c) => c.g.transport === transport && c.ports.has(port) && c.clients.has(client)
-      && c.servers.has(server) && this.conduitFits(c.g, clientZone, serverZone));
-    return { clientZone, serverZone, zone, open, groups, timed: groups.some((c) => c.windows.length > 0) };
+    const groups = candidates.filter(
+      (c) =>
+        c.g.transport === transport &&
+        c.ports.has(port) &&
+        c.clients.has(client) &&
+        c.servers.has(server) &&
+        this.conduitFits(c.g, clientZone, serverZone),
+    );
+    return {
+      clientZone,
+      serverZone,
+      zone,
+      open,
+      groups,
+      timed: groups.some((c) => c.windows.length > 0),
+    };
   }
 
   private conduitFits(g: ContextGroup, from: Zone | null, to: Zone | null): boolean {
@@ -129,7 +175,10 @@ export class CompiledPolicy {
 
 function setOf(members: string[]): HostSet {
   const s = new HostSet();
-  for (const m of members) { const c = parseCidr(m); if (c !== null) s.add(c); }
+  for (const m of members) {
+    const c = parseCidr(m);
+    if (c !== null) s.add(c);
+  }
   return s;
 }
 
@@ -171,14 +220,24 @@ export function messageVerdict(r: FlowRules, m: Message): CompiledGroup | BlockR
     if (why === null) return c;
     // Report the most specific refusal among the groups that cover the flow.
     const k = RANK[why];
-    if (k > rank) { rank = k; reason = why; }
+    if (k > rank) {
+      rank = k;
+      reason = why;
+    }
   }
   return reason;
 }
 
 const RANK: Record<BlockReason, number> = {
-  no_rule: 0, outside_window: 1, protocol_not_allowed: 2, not_a_request: 3, malformed_pdu: 4, unknown_function: 5,
-  function_not_allowed: 6, write_not_allowed: 7, address_not_allowed: 8,
+  no_rule: 0,
+  outside_window: 1,
+  protocol_not_allowed: 2,
+  not_a_request: 3,
+  malformed_pdu: 4,
+  unknown_function: 5,
+  function_not_allowed: 6,
+  write_not_allowed: 7,
+  address_not_allowed: 8,
 };
 
 /** Whether the gateway checks a group request by request (see CompiledGroup.inspected). */
@@ -186,7 +245,11 @@ export function isInspected(g: ContextGroup): boolean {
   return g.protocol !== undefined && g.transport === 'tcp' && classifies(g.protocol);
 }
 
-function groupRefuses(c: CompiledGroup, m: Message, category: FunctionCategory): BlockReason | null {
+function groupRefuses(
+  c: CompiledGroup,
+  m: Message,
+  category: FunctionCategory,
+): BlockReason | null {
   const g = c.g;
   // Clients send requests (and link upkeep such as an IEC 104 TESTFR confirmation); anything else from them
   // is not what a real client sends on an inspected conduit.
@@ -196,7 +259,8 @@ function groupRefuses(c: CompiledGroup, m: Message, category: FunctionCategory):
   const readOnly = g.access === 'read-only';
   if (g.protocol === undefined) return readOnlyRefusal(g, category);
   const same = m.protocol === g.protocol;
-  if (!same && FAMILY[m.protocol] !== g.protocol && FAMILY[g.protocol] !== m.protocol) return 'protocol_not_allowed';
+  if (!same && FAMILY[m.protocol] !== g.protocol && FAMILY[g.protocol] !== m.protocol)
+    return 'protocol_not_allowed';
   if (c.inspected && m.anomaly !== null) return 'malformed_pdu';
   const listed = same && c.functions !== null && m.func >= 0 && c.functions.has(m.func);
   // Function and address lists speak the group protocol's language; other layers of the family pass.
@@ -209,14 +273,17 @@ function groupRefuses(c: CompiledGroup, m: Message, category: FunctionCategory):
     for (const t of m.targets) {
       if (t.count === 0) continue; // a whole-class or all-objects request names no address range
       const ranges = c.addresses.get(t.space);
-      if (ranges === undefined || !covered(ranges, t.start, t.start + Math.max(1, t.count) - 1)) return 'address_not_allowed';
+      if (ranges === undefined || !covered(ranges, t.start, t.start + Math.max(1, t.count) - 1))
+        return 'address_not_allowed';
     }
   }
   return null;
 }
 
 function readOnlyRefusal(g: ContextGroup, category: FunctionCategory): BlockReason | null {
-  return g.access === 'read-only' && !READ_ONLY_CATEGORIES.has(category) ? 'write_not_allowed' : null;
+  return g.access === 'read-only' && !READ_ONLY_CATEGORIES.has(category)
+    ? 'write_not_allowed'
+    : null;
 }
 
 /** Whether sorted ranges cover lo..hi entirely (adjacent ranges join). */

@@ -41,16 +41,22 @@ export class HostSet {
   /** True when some block of this set shares an address with some block of the other. */
   overlaps(other: HostSet): boolean {
     // Two prefix blocks overlap exactly when one contains the other's first address.
-    return this.blocks.some((b) => other.list.check(networkOf(b), b.family)) || other.blocks.some((b) => this.list.check(networkOf(b), b.family));
+    return (
+      this.blocks.some((b) => other.list.check(networkOf(b), b.family)) ||
+      other.blocks.some((b) => this.list.check(networkOf(b), b.family))
+    );
   }
 }
 
-export const ipv4ToInt = (s: string): number => s.split('.').reduce((a, o) => a * 256 + Number(o), 0);
-export const intToIpv4 = (n: number): string => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
+export const ipv4ToInt = (s: string): number =>
+  s.split('.').reduce((a, o) => a * 256 + Number(o), 0);
+export const intToIpv4 = (n: number): string =>
+  [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
 
 /** First and last address of an IPv4 block, as numbers. */
 export function ipv4Span(c: Cidr): { lo: number; hi: number } {
-  const n = ipv4ToInt(c.address), size = 2 ** (32 - c.prefix);
+  const n = ipv4ToInt(c.address),
+    size = 2 ** (32 - c.prefix);
   const lo = n - (n % size);
   return { lo, hi: lo + size - 1 };
 }
@@ -69,7 +75,7 @@ export function networkOf(c: Cidr): string {
 }
 
 function expandIpv6(a: string): number[] {
-  const [head, tail] = a.includes('::') ? a.split('::') as [string, string] : [a, null];
+  const [head, tail] = a.includes('::') ? (a.split('::') as [string, string]) : [a, null];
   const h = head ? head.split(':') : [];
   const t = tail ? tail.split(':') : [];
   const parts = tail === null ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];

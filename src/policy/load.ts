@@ -1,12 +1,30 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
 import jsYaml from 'js-yaml';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import {
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  type Document,
+  type Node,
+} from 'yaml';
 import { functionCode, functionLabel, namedProtocols } from '../dissect/function-names.js';
 import { functionCodeCategory } from '../dissect/registry.js';
 import type { PolicyError } from './errors.js';
 import { HostSet, parseCidr } from './hosts.js';
-import type { AddressRanges, ApproverRole, ContextGroup, Policy, TimeWindow, Weekday, Zone, ZoneMode } from './model.js';
+import type {
+  AddressRanges,
+  ApproverRole,
+  ContextGroup,
+  Policy,
+  TimeWindow,
+  Weekday,
+  Zone,
+  ZoneMode,
+} from './model.js';
 import { POLICY_SCHEMA } from './schema.js';
 import { errorPath, pruneToShape, type Path, type Pruned } from './shape-prune.js';
 
@@ -24,7 +42,9 @@ export const PROTOCOL_PORTS: Record<string, { transport: 'tcp' | 'udp'; ports: n
 };
 
 /** Address spaces with a fixed set of names (others, like S7 data blocks or DNP3 groups, are open-ended). */
-const KNOWN_SPACES: Record<string, RegExp> = { modbus: /^(coil|discrete_input|holding_register|input_register|fifo|file_[0-9]+)$/ };
+const KNOWN_SPACES: Record<string, RegExp> = {
+  modbus: /^(coil|discrete_input|holding_register|input_register|fifo|file_[0-9]+)$/,
+};
 
 const DEFAULT_APPROVALS: ApproverRole[] = ['security', 'engineering', 'operations'];
 /** Default evidence before enforce: a week of traffic, so weekly jobs (backups, reports) are in it. */
@@ -49,7 +69,8 @@ export function readPolicyText(file: string, maxBytes = MAX_FILE_BYTES): string 
       if (n === 0) break;
       chunks.push(buf.subarray(0, n));
       total += n;
-      if (total > maxBytes) throw new Error(`${file} is larger than ${maxBytes} bytes: not a policy`);
+      if (total > maxBytes)
+        throw new Error(`${file} is larger than ${maxBytes} bytes: not a policy`);
     }
     return Buffer.concat(chunks, total).toString('utf8');
   } finally {
@@ -62,12 +83,30 @@ const validateShape = ajv.compile(POLICY_SCHEMA);
 
 /** Parse and check a policy file's text. Every problem found is returned, each with file, line and field. */
 export function parsePolicy(text: string, file: string): LoadResult {
-  if (Buffer.byteLength(text, 'utf8') > MAX_FILE_BYTES) return fail([{ file, line: 1, column: 1, field: '', message: `file is larger than ${MAX_FILE_BYTES} bytes` }]);
+  if (Buffer.byteLength(text, 'utf8') > MAX_FILE_BYTES)
+    return fail([
+      {
+        file,
+        line: 1,
+        column: 1,
+        field: '',
+        message: `file is larger than ${MAX_FILE_BYTES} bytes`,
+      },
+    ]);
   try {
     return parseChecked(text, file);
   } catch (err) {
     // The YAML parsers and the validator recurse per nesting level; absurd nesting exhausts the stack.
-    if (err instanceof RangeError) return fail([{ file, line: deepestLine(text), column: 1, field: '', message: 'the document nests too deeply' }]);
+    if (err instanceof RangeError)
+      return fail([
+        {
+          file,
+          line: deepestLine(text),
+          column: 1,
+          field: '',
+          message: 'the document nests too deeply',
+        },
+      ]);
     throw err;
   }
 }
@@ -80,7 +119,15 @@ function parseChecked(text: string, file: string): LoadResult {
   const full = (): { doc: Document; lc: LineCounter } => {
     if (parsed === null) {
       const lc = new LineCounter();
-      parsed = { doc: parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false, strict: true }), lc };
+      parsed = {
+        doc: parseDocument(text, {
+          lineCounter: lc,
+          uniqueKeys: true,
+          prettyErrors: false,
+          strict: true,
+        }),
+        lc,
+      };
     }
     return parsed;
   };
@@ -91,15 +138,20 @@ function parseChecked(text: string, file: string): LoadResult {
   if (raw === undefined) {
     const doc = full().doc;
     if (doc.errors.length > 0) {
-      return fail(doc.errors.map((e) => {
-        const message = e.message.split('\n')[0]!;
-        // The parser notices an unclosed bracket where the next thing starts; point at the bracket itself.
-        const close = /end with a ([\]}])/.exec(message)?.[1];
-        const offset = close !== undefined ? openingBracket(text, e.pos[0], close === ']' ? '[' : '{', close) : e.pos[0];
-        // Only a duplicate key sits in an otherwise sound tree; elsewhere the tree around the error is debris.
-        const field = e.code === 'DUPLICATE_KEY' ? fieldName(pathAt(doc.contents, offset)) : '';
-        return { file, ...at(offset), field, message };
-      }));
+      return fail(
+        doc.errors.map((e) => {
+          const message = e.message.split('\n')[0]!;
+          // The parser notices an unclosed bracket where the next thing starts; point at the bracket itself.
+          const close = /end with a ([\]}])/.exec(message)?.[1];
+          const offset =
+            close !== undefined
+              ? openingBracket(text, e.pos[0], close === ']' ? '[' : '{', close)
+              : e.pos[0];
+          // Only a duplicate key sits in an otherwise sound tree; elsewhere the tree around the error is debris.
+          const field = e.code === 'DUPLICATE_KEY' ? fieldName(pathAt(doc.contents, offset)) : '';
+          return { file, ...at(offset), field, message };
+        }),
+      );
     }
     try {
       raw = doc.toJS({ maxAliasCount: 100 });
@@ -108,17 +160,29 @@ function parseChecked(text: string, file: string): LoadResult {
     }
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    return fail([{ file, line: 1, column: 1, field: '', message: 'a policy is a mapping with `weir: policy/1` and `zones:`' }]);
+    return fail([
+      {
+        file,
+        line: 1,
+        column: 1,
+        field: '',
+        message: 'a policy is a mapping with `weir: policy/1` and `zones:`',
+      },
+    ]);
   }
-  const place = (path: Array<string | number>, key = false): { line: number; column: number } => at(offsetOf(full().doc, path, key));
+  const place = (path: Array<string | number>, key = false): { line: number; column: number } =>
+    at(offsetOf(full().doc, path, key));
   if (!validateShape(raw)) {
     // Branches of an anyOf each report their own failure; the anyOf's own error says it better.
     const relevant = (e: ErrorObject): boolean => !/\/anyOf\/[0-9]+\//.test(e.schemaPath);
-    const errors = dedupe((validateShape.errors ?? []).filter(relevant).map((e) => shapeError(e, file, place)));
+    const errors = dedupe(
+      (validateShape.errors ?? []).filter(relevant).map((e) => shapeError(e, file, place)),
+    );
     // Shape errors do not hide the rest: the meaning of everything that has the right shape (unknown zones,
     // assets, functions, …) is checked in the same run, so one round of fixes is enough.
     const pruned = pruneToShape(raw, validateShape, relevant);
-    const meaning = pruned === null ? null : new Checker(pruned.raw as RawPolicy, file, place, pruned).run();
+    const meaning =
+      pruned === null ? null : new Checker(pruned.raw as RawPolicy, file, place, pruned).run();
     if (meaning !== null && !meaning.ok) errors.push(...meaning.errors);
     return fail(errors.sort(byPlace));
   }
@@ -140,7 +204,11 @@ function fail(errors: PolicyError[]): LoadResult {
 
 // ---- shape errors ---------------------------------------------------------------------------------------
 
-function shapeError(e: ErrorObject, file: string, place: (p: Array<string | number>, key?: boolean) => { line: number; column: number }): PolicyError {
+function shapeError(
+  e: ErrorObject,
+  file: string,
+  place: (p: Array<string | number>, key?: boolean) => { line: number; column: number },
+): PolicyError {
   const path = errorPath(e);
   let message = e.message ?? 'is invalid';
   let where = place(path);
@@ -158,26 +226,51 @@ function shapeError(e: ErrorObject, file: string, place: (p: Array<string | numb
     message = `must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}`;
   } else if (e.keyword === 'pattern') {
     const last = path.at(-1);
-    message = last === 'from' || last === 'to' ? 'must be a time HH:MM' : last === 'simulation_window' ? 'must be a duration like 30m, 12h, 7d or 2w' : path.includes('addresses') ? 'must be an address or a range like 100-199' : `must match ${(e.params as { pattern: string }).pattern}`;
+    message =
+      last === 'from' || last === 'to'
+        ? 'must be a time HH:MM'
+        : last === 'simulation_window'
+          ? 'must be a duration like 30m, 12h, 7d or 2w'
+          : path.includes('addresses')
+            ? 'must be an address or a range like 100-199'
+            : `must match ${(e.params as { pattern: string }).pattern}`;
   } else if (e.keyword === 'anyOf') {
     const last = path.at(-1);
-    message = last === 'simulation_window' ? 'must be seconds or a duration like 30m, 12h, 7d or 2w' : path.includes('addresses') ? 'must be an address or a range like 100-199' : path.includes('functions') ? 'must be a function code or name' : 'has the wrong type';
+    message =
+      last === 'simulation_window'
+        ? 'must be seconds or a duration like 30m, 12h, 7d or 2w'
+        : path.includes('addresses')
+          ? 'must be an address or a range like 100-199'
+          : path.includes('functions')
+            ? 'must be a function code or name'
+            : 'has the wrong type';
   }
   return { file, ...where, field, message };
 }
 
 function suggestion(extra: string, parentSchema: unknown): string {
-  const props = Object.keys((parentSchema as { properties?: Record<string, unknown> } | undefined)?.properties ?? {});
+  const props = Object.keys(
+    (parentSchema as { properties?: Record<string, unknown> } | undefined)?.properties ?? {},
+  );
   const near = props.find((p) => editDistance(p, extra) <= 2);
-  return near ? ` (did you mean '${near}'?)` : props.length ? ` (expected one of ${props.join(', ')})` : '';
+  return near
+    ? ` (did you mean '${near}'?)`
+    : props.length
+      ? ` (expected one of ${props.join(', ')})`
+      : '';
 }
 
 function editDistance(a: string, b: string): number {
   const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
   for (let j = 1; j <= b.length; j++) d[0]![j] = j;
-  for (let i = 1; i <= a.length; i++) for (let j = 1; j <= b.length; j++) {
-    d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-  }
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++) {
+      d[i]![j] = Math.min(
+        d[i - 1]![j]! + 1,
+        d[i]![j - 1]! + 1,
+        d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
   return d[a.length]![b.length]!;
 }
 
@@ -186,7 +279,11 @@ function dedupe(errors: PolicyError[]): PolicyError[] {
   const byField = new Map<string, PolicyError>();
   for (const e of errors) {
     const prev = byField.get(e.field);
-    if (prev === undefined || (prev.message.startsWith('must be') && !e.message.startsWith('must be'))) byField.set(e.field, e);
+    if (
+      prev === undefined ||
+      (prev.message.startsWith('must be') && !e.message.startsWith('must be'))
+    )
+      byField.set(e.field, e);
   }
   return [...byField.values()].sort(byPlace);
 }
@@ -215,7 +312,8 @@ function offsetOf(doc: Document, path: Array<string | number>, key: boolean): nu
     } else if (isSeq(node) && typeof seg === 'number') {
       node = node.items[seg];
       const v = node as Node | null;
-      if (v?.range) best = v.range[0]; else return best;
+      if (v?.range) best = v.range[0];
+      else return best;
     } else return best;
   }
   return best;
@@ -228,14 +326,42 @@ interface RawPolicy {
   site?: string;
   timezone?: string;
   assets?: Array<{ name: string; ip: string; role?: string }>;
-  zones: Array<{ name: string; description?: string; members: string[]; security_level?: number; mode?: ZoneMode; internal?: 'allow' | 'restrict'; approvals?: ApproverRole[]; simulation_window?: number | string }>;
+  zones: Array<{
+    name: string;
+    description?: string;
+    members: string[];
+    security_level?: number;
+    mode?: ZoneMode;
+    internal?: 'allow' | 'restrict';
+    approvals?: ApproverRole[];
+    simulation_window?: number | string;
+  }>;
   conduits?: Array<{ name: string; from: string; to: string; description?: string }>;
-  groups?: Array<{ name: string; description?: string; conduit?: string; clients: string[]; servers: string[]; protocol?: string; transport?: 'tcp' | 'udp'; ports?: number[]; functions?: Array<number | string>; addresses?: Record<string, Array<number | string>>; access?: 'read-only' | 'read-write'; windows?: string[] }>;
+  groups?: Array<{
+    name: string;
+    description?: string;
+    conduit?: string;
+    clients: string[];
+    servers: string[];
+    protocol?: string;
+    transport?: 'tcp' | 'udp';
+    ports?: number[];
+    functions?: Array<number | string>;
+    addresses?: Record<string, Array<number | string>>;
+    access?: 'read-only' | 'read-write';
+    windows?: string[];
+  }>;
   windows?: Array<{ name: string; days: Weekday[]; from: string; to: string; timezone?: string }>;
 }
 
 const WHOLE: Pick<Pruned, 'ghosts' | 'origin'> = {
-  ghosts: { assets: new Set(), zones: new Set(), conduits: new Set(), groups: new Set(), windows: new Set() },
+  ghosts: {
+    assets: new Set(),
+    zones: new Set(),
+    conduits: new Set(),
+    groups: new Set(),
+    windows: new Set(),
+  },
   origin: (p) => p,
 };
 
@@ -247,8 +373,12 @@ const WHOLE: Pick<Pruned, 'ghosts' | 'origin'> = {
 class Checker {
   private readonly errors: PolicyError[] = [];
 
-  constructor(private readonly raw: RawPolicy, private readonly file: string,
-    private readonly place: (p: Path, key?: boolean) => { line: number; column: number }, private readonly pruned = WHOLE) {}
+  constructor(
+    private readonly raw: RawPolicy,
+    private readonly file: string,
+    private readonly place: (p: Path, key?: boolean) => { line: number; column: number },
+    private readonly pruned = WHOLE,
+  ) {}
 
   private err(at: Path, message: string): void {
     const path = this.pruned.origin(at);
@@ -262,10 +392,17 @@ class Checker {
   run(): LoadResult {
     const r = this.raw;
     const timezone = r.timezone ?? 'UTC';
-    if (r.timezone !== undefined && !validTimezone(r.timezone)) this.err(['timezone'], `unknown time zone '${r.timezone}' (use an IANA name such as Europe/Berlin)`);
+    if (r.timezone !== undefined && !validTimezone(r.timezone))
+      this.err(
+        ['timezone'],
+        `unknown time zone '${r.timezone}' (use an IANA name such as Europe/Berlin)`,
+      );
     const assets = r.assets ?? [];
     this.unique('assets', assets);
-    assets.forEach((a, i) => { if (parseCidr(a.ip)?.prefix !== (a.ip.includes(':') ? 128 : 32) || a.ip.includes('/')) this.err(['assets', i, 'ip'], `'${a.ip}' is not an IP address`); });
+    assets.forEach((a, i) => {
+      if (parseCidr(a.ip)?.prefix !== (a.ip.includes(':') ? 128 : 32) || a.ip.includes('/'))
+        this.err(['assets', i, 'ip'], `'${a.ip}' is not an IP address`);
+    });
     const assetIps = new Map(assets.map((a) => [a.name, a.ip]));
 
     this.unique('zones', r.zones);
@@ -275,114 +412,226 @@ class Checker {
       z.members.forEach((m, j) => {
         const c = parseCidr(assetIps.get(m) ?? m);
         if (c === null && this.cut('assets', m)) return;
-        if (c === null) this.err(['zones', i, 'members', j], `'${m}' is not an address, a CIDR block or a named asset`);
+        if (c === null)
+          this.err(
+            ['zones', i, 'members', j],
+            `'${m}' is not an address, a CIDR block or a named asset`,
+          );
         else set.add(c);
       });
-      for (const [other, os] of zoneSets) if (set.blocks.length && set.overlaps(os)) this.err(['zones', i, 'members'], `overlaps zone '${other}': an address must belong to one zone`);
+      for (const [other, os] of zoneSets)
+        if (set.blocks.length && set.overlaps(os))
+          this.err(
+            ['zones', i, 'members'],
+            `overlaps zone '${other}': an address must belong to one zone`,
+          );
       if (!zoneSets.has(z.name)) zoneSets.set(z.name, set);
-      const window = z.simulation_window === undefined ? DEFAULT_SIMULATION_WINDOW : parseDuration(z.simulation_window);
+      const window =
+        z.simulation_window === undefined
+          ? DEFAULT_SIMULATION_WINDOW
+          : parseDuration(z.simulation_window);
       return {
-        name: z.name, description: z.description, members: z.members.map((m) => assetIps.get(m) ?? m), securityLevel: z.security_level,
-        mode: z.mode ?? 'observe', internal: z.internal ?? 'allow', approvals: z.approvals ?? DEFAULT_APPROVALS, simulationWindow: window,
+        name: z.name,
+        description: z.description,
+        members: z.members.map((m) => assetIps.get(m) ?? m),
+        securityLevel: z.security_level,
+        mode: z.mode ?? 'observe',
+        internal: z.internal ?? 'allow',
+        approvals: z.approvals ?? DEFAULT_APPROVALS,
+        simulationWindow: window,
       };
     });
 
     const conduits = r.conduits ?? [];
     this.unique('conduits', conduits);
     conduits.forEach((c, i) => {
-      if (!zoneSets.has(c.from) && !this.cut('zones', c.from)) this.err(['conduits', i, 'from'], `no zone named '${c.from}'${this.known('zones')}`);
-      if (!zoneSets.has(c.to) && !this.cut('zones', c.to)) this.err(['conduits', i, 'to'], `no zone named '${c.to}'${this.known('zones')}`);
-      if (c.from === c.to) this.err(['conduits', i, 'to'], 'a conduit joins two different zones; traffic inside a zone needs no conduit');
+      if (!zoneSets.has(c.from) && !this.cut('zones', c.from))
+        this.err(['conduits', i, 'from'], `no zone named '${c.from}'${this.known('zones')}`);
+      if (!zoneSets.has(c.to) && !this.cut('zones', c.to))
+        this.err(['conduits', i, 'to'], `no zone named '${c.to}'${this.known('zones')}`);
+      if (c.from === c.to)
+        this.err(
+          ['conduits', i, 'to'],
+          'a conduit joins two different zones; traffic inside a zone needs no conduit',
+        );
     });
 
     const windows: TimeWindow[] = [];
     const rawWindows = r.windows ?? [];
     this.unique('windows', rawWindows);
     rawWindows.forEach((w, i) => {
-      const from = minutes(w.from, false), to = minutes(w.to, true);
-      if (from === null) this.err(['windows', i, 'from'], `'${w.from}' is not a time of day (00:00–23:59)`);
-      if (to === null) this.err(['windows', i, 'to'], `'${w.to}' is not a time of day (00:00–24:00)`);
-      if (from !== null && to !== null && from === to) this.err(['windows', i, 'to'], 'the window is empty: from and to are the same time');
+      const from = minutes(w.from, false),
+        to = minutes(w.to, true);
+      if (from === null)
+        this.err(['windows', i, 'from'], `'${w.from}' is not a time of day (00:00–23:59)`);
+      if (to === null)
+        this.err(['windows', i, 'to'], `'${w.to}' is not a time of day (00:00–24:00)`);
+      if (from !== null && to !== null && from === to)
+        this.err(['windows', i, 'to'], 'the window is empty: from and to are the same time');
       const tz = w.timezone ?? timezone;
-      if (w.timezone !== undefined && !validTimezone(w.timezone)) this.err(['windows', i, 'timezone'], `unknown time zone '${w.timezone}'`);
+      if (w.timezone !== undefined && !validTimezone(w.timezone))
+        this.err(['windows', i, 'timezone'], `unknown time zone '${w.timezone}'`);
       windows.push({ name: w.name, days: w.days, from: from ?? 0, to: to ?? 0, timezone: tz });
     });
 
-    const groups = (r.groups ?? []).map((g, i) => this.group(g, i, assetIps, zoneSets, new Set(conduits.map((c) => c.name)), new Set(rawWindows.map((w) => w.name))));
+    const groups = (r.groups ?? []).map((g, i) =>
+      this.group(
+        g,
+        i,
+        assetIps,
+        zoneSets,
+        new Set(conduits.map((c) => c.name)),
+        new Set(rawWindows.map((w) => w.name)),
+      ),
+    );
     this.unique('groups', r.groups ?? []);
-    if (this.errors.length) return fail(this.errors.sort((a, b) => a.line - b.line || a.column - b.column));
+    if (this.errors.length)
+      return fail(this.errors.sort((a, b) => a.line - b.line || a.column - b.column));
     return {
       ok: true,
-      policy: { site: r.site ?? '', timezone, assets: assets.map((a) => ({ ...a })), zones, conduits: conduits.map((c) => ({ ...c })), groups, windows },
+      policy: {
+        site: r.site ?? '',
+        timezone,
+        assets: assets.map((a) => ({ ...a })),
+        zones,
+        conduits: conduits.map((c) => ({ ...c })),
+        groups,
+        windows,
+      },
     };
   }
 
-  private group(g: NonNullable<RawPolicy['groups']>[number], i: number, assetIps: Map<string, string>, zoneSets: Map<string, HostSet>,
-    conduitNames: Set<string>, windowNames: Set<string>): ContextGroup {
+  private group(
+    g: NonNullable<RawPolicy['groups']>[number],
+    i: number,
+    assetIps: Map<string, string>,
+    zoneSets: Map<string, HostSet>,
+    conduitNames: Set<string>,
+    windowNames: Set<string>,
+  ): ContextGroup {
     for (const side of ['clients', 'servers'] as const) {
       g[side].forEach((h, j) => {
-        if (!assetIps.has(h) && !zoneSets.has(h) && parseCidr(h) === null && !this.cut('assets', h) && !this.cut('zones', h)) this.err(['groups', i, side, j], `'${h}' is not an address, a CIDR block, a named asset or a zone`);
+        if (
+          !assetIps.has(h) &&
+          !zoneSets.has(h) &&
+          parseCidr(h) === null &&
+          !this.cut('assets', h) &&
+          !this.cut('zones', h)
+        )
+          this.err(
+            ['groups', i, side, j],
+            `'${h}' is not an address, a CIDR block, a named asset or a zone`,
+          );
       });
     }
-    if (g.conduit !== undefined && !conduitNames.has(g.conduit) && !this.cut('conduits', g.conduit)) this.err(['groups', i, 'conduit'], `no conduit named '${g.conduit}'${this.known('conduits')}`);
-    let transport = g.transport, ports = g.ports;
+    if (g.conduit !== undefined && !conduitNames.has(g.conduit) && !this.cut('conduits', g.conduit))
+      this.err(
+        ['groups', i, 'conduit'],
+        `no conduit named '${g.conduit}'${this.known('conduits')}`,
+      );
+    let transport = g.transport,
+      ports = g.ports;
     const proto = g.protocol;
-    if (proto !== undefined && PROTOCOL_PORTS[proto] === undefined) this.err(['groups', i, 'protocol'], `unknown protocol '${proto}' (one of ${Object.keys(PROTOCOL_PORTS).join(', ')})`);
+    if (proto !== undefined && PROTOCOL_PORTS[proto] === undefined)
+      this.err(
+        ['groups', i, 'protocol'],
+        `unknown protocol '${proto}' (one of ${Object.keys(PROTOCOL_PORTS).join(', ')})`,
+      );
     const known = proto !== undefined ? PROTOCOL_PORTS[proto] : undefined;
     transport ??= known?.transport ?? 'tcp';
     if (ports === undefined) {
-      if (known === undefined) this.err(['groups', i], 'needs `ports:` (or a `protocol:` whose ports are known)');
+      if (known === undefined)
+        this.err(['groups', i], 'needs `ports:` (or a `protocol:` whose ports are known)');
       ports = known?.ports ?? [];
     }
     let functions: number[] | undefined;
     if (g.functions !== undefined) {
-      if (proto === undefined) this.err(['groups', i, 'functions'], 'functions need the group\'s `protocol:`');
+      if (proto === undefined)
+        this.err(['groups', i, 'functions'], "functions need the group's `protocol:`");
       functions = [];
       g.functions.forEach((f, j) => {
-        if (typeof f === 'number') { functions!.push(f); return; }
-        if (/^[0-9]+$/.test(f)) { functions!.push(Number(f)); return; }
+        if (typeof f === 'number') {
+          functions!.push(f);
+          return;
+        }
+        if (/^[0-9]+$/.test(f)) {
+          functions!.push(Number(f));
+          return;
+        }
         const code = proto !== undefined ? functionCode(proto, f) : undefined;
         if (code === undefined) {
-          if (proto !== undefined && namedProtocols().includes(proto)) this.err(['groups', i, 'functions', j], `'${f}' is not a ${proto} function`);
-          else if (proto !== undefined) this.err(['groups', i, 'functions', j], `${proto} functions are given by number`);
+          if (proto !== undefined && namedProtocols().includes(proto))
+            this.err(['groups', i, 'functions', j], `'${f}' is not a ${proto} function`);
+          else if (proto !== undefined)
+            this.err(['groups', i, 'functions', j], `${proto} functions are given by number`);
         } else functions!.push(code);
       });
     }
     // Read-only (also by default) admits only reads: a listed function that changes the device contradicts it.
-    if (functions !== undefined && proto !== undefined && (g.access ?? 'read-only') === 'read-only') {
+    if (
+      functions !== undefined &&
+      proto !== undefined &&
+      (g.access ?? 'read-only') === 'read-only'
+    ) {
       functions.forEach((f, j) => {
         const cat = functionCodeCategory(proto, f);
         if (cat === 'write' || cat === 'control' || cat === 'program' || cat === 'config') {
-          this.err(['groups', i, 'functions', j], `${functionLabel(proto, f) ?? f} is a ${cat} function, but the group is read-only${g.access === undefined ? ' (the default)' : ''}: set \`access: read-write\` or remove it`);
+          this.err(
+            ['groups', i, 'functions', j],
+            `${functionLabel(proto, f) ?? f} is a ${cat} function, but the group is read-only${g.access === undefined ? ' (the default)' : ''}: set \`access: read-write\` or remove it`,
+          );
         }
       });
     }
     let addresses: AddressRanges | undefined;
     if (g.addresses !== undefined) {
-      if (proto === undefined) this.err(['groups', i, 'addresses'], 'addresses need the group\'s `protocol:`');
+      if (proto === undefined)
+        this.err(['groups', i, 'addresses'], "addresses need the group's `protocol:`");
       addresses = {};
       for (const [space, list] of Object.entries(g.addresses)) {
         const spaces = proto !== undefined ? KNOWN_SPACES[proto] : undefined;
-        if (spaces !== undefined && !spaces.test(space)) this.err(['groups', i, 'addresses', space], `'${space}' is not a ${proto} address space (coil, discrete_input, holding_register, input_register, fifo or file_N)`);
+        if (spaces !== undefined && !spaces.test(space))
+          this.err(
+            ['groups', i, 'addresses', space],
+            `'${space}' is not a ${proto} address space (coil, discrete_input, holding_register, input_register, fifo or file_N)`,
+          );
         addresses[space] = list.map((a, j) => {
-          const [lo, hi] = typeof a === 'number' ? [a, a] : a.split('-').map(Number) as [number, number?];
+          const [lo, hi] =
+            typeof a === 'number' ? [a, a] : (a.split('-').map(Number) as [number, number?]);
           const top = hi ?? lo;
           if (top < lo) this.err(['groups', i, 'addresses', space, j], `range ${a} runs backwards`);
           return [lo, top] as [number, number];
         });
       }
     }
-    g.windows?.forEach((w, j) => { if (!windowNames.has(w) && !this.cut('windows', w)) this.err(['groups', i, 'windows', j], `no window named '${w}'${this.known('windows')}`); });
+    g.windows?.forEach((w, j) => {
+      if (!windowNames.has(w) && !this.cut('windows', w))
+        this.err(['groups', i, 'windows', j], `no window named '${w}'${this.known('windows')}`);
+    });
     return {
-      name: g.name, description: g.description, conduit: g.conduit, clients: g.clients, servers: g.servers, transport, ports,
-      protocol: proto, functions, addresses, access: g.access ?? 'read-only', windows: g.windows,
+      name: g.name,
+      description: g.description,
+      conduit: g.conduit,
+      clients: g.clients,
+      servers: g.servers,
+      transport,
+      ports,
+      protocol: proto,
+      functions,
+      addresses,
+      access: g.access ?? 'read-only',
+      windows: g.windows,
     };
   }
 
-  private unique(section: 'assets' | 'zones' | 'conduits' | 'groups' | 'windows', items: Array<{ name: string }>): void {
+  private unique(
+    section: 'assets' | 'zones' | 'conduits' | 'groups' | 'windows',
+    items: Array<{ name: string }>,
+  ): void {
     const seen = new Set<string>();
     items.forEach((it, i) => {
-      if (seen.has(it.name)) this.err([section, i, 'name'], `'${it.name}' is defined twice in ${section}`);
+      if (seen.has(it.name))
+        this.err([section, i, 'name'], `'${it.name}' is defined twice in ${section}`);
       seen.add(it.name);
     });
   }
@@ -415,9 +664,12 @@ function openingBracket(text: string, from: number, open: string, close: string)
 function pathAt(node: unknown, offset: number): Array<string | number> {
   if (isMap(node)) {
     for (const p of node.items) {
-      const k = p.key as Node | null, v = p.value as Node | null;
-      const start = k?.range?.[0] ?? Infinity, end = v?.range?.[2] ?? k?.range?.[2] ?? -1;
-      if (offset >= start && offset <= end) return [isScalar(k) ? String(k.value) : '?', ...pathAt(v, offset)];
+      const k = p.key as Node | null,
+        v = p.value as Node | null;
+      const start = k?.range?.[0] ?? Infinity,
+        end = v?.range?.[2] ?? k?.range?.[2] ?? -1;
+      if (offset >= start && offset <= end)
+        return [isScalar(k) ? String(k.value) : '?', ...pathAt(v, offset)];
     }
   } else if (isSeq(node)) {
     for (let i = 0; i < node.items.length; i++) {
@@ -430,11 +682,13 @@ function pathAt(node: unknown, offset: number): Array<string | number> {
 
 /** Line where bracket nesting first gets absurd (for the error of a document too deep to parse). */
 function deepestLine(text: string): number {
-  let depth = 0, line = 1;
+  let depth = 0,
+    line = 1;
   for (const ch of text) {
     if (ch === '\n') line++;
-    else if (ch === '[' || ch === '{') { if (++depth > 64) return line; }
-    else if (ch === ']' || ch === '}') depth--;
+    else if (ch === '[' || ch === '{') {
+      if (++depth > 64) return line;
+    } else if (ch === ']' || ch === '}') depth--;
   }
   return 1;
 }
@@ -447,12 +701,20 @@ export function parseDuration(d: number | string): number {
 
 /** A span as people say it: the two largest units, e.g. "7 d", "2 d 3 h", "52 min", "45 s". */
 export function humanDuration(seconds: number): string {
-  const units = [['w', 604800], ['d', 86400], ['h', 3600], ['min', 60], ['s', 1]] as const;
+  const units = [
+    ['w', 604800],
+    ['d', 86400],
+    ['h', 3600],
+    ['min', 60],
+    ['s', 1],
+  ] as const;
   let left = Math.max(0, Math.round(seconds));
   const parts: string[] = [];
   for (const [unit, n] of units) {
-    if (left >= n && parts.length < 2) { parts.push(`${Math.floor(left / n)} ${unit}`); left %= n; }
-    else if (parts.length > 0) break; // "1 d 30 s" reads as a typo: stop at the first empty unit
+    if (left >= n && parts.length < 2) {
+      parts.push(`${Math.floor(left / n)} ${unit}`);
+      left %= n;
+    } else if (parts.length > 0) break; // "1 d 30 s" reads as a typo: stop at the first empty unit
   }
   return parts.length ? parts.join(' ') : '0 s';
 }

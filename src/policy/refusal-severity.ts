@@ -2,7 +2,12 @@ import type { BlockedFlow } from './simulate.js';
 
 export type ViolationSeverity = 'critical' | 'high' | 'medium' | 'low';
 
-export const SEVERITY_RANK: Record<ViolationSeverity, number> = { critical: 3, high: 2, medium: 1, low: 0 };
+export const SEVERITY_RANK: Record<ViolationSeverity, number> = {
+  critical: 3,
+  high: 2,
+  medium: 1,
+  low: 0,
+};
 
 /**
  * How much a refused flow (a violation of the policy, in drift) matters to the process, from what the traffic did: an engineering operation
@@ -13,7 +18,14 @@ export const SEVERITY_RANK: Record<ViolationSeverity, number> = { critical: 3, h
 export function severityOf(b: BlockedFlow): ViolationSeverity {
   const c = b.category;
   if (c === 'program' || c === 'control' || c === 'config') return 'critical';
-  if (c === 'write' || b.write || b.reason === 'malformed_pdu' || b.reason === 'not_a_request' || b.reason === 'unknown_function') return 'high';
+  if (
+    c === 'write' ||
+    b.write ||
+    b.reason === 'malformed_pdu' ||
+    b.reason === 'not_a_request' ||
+    b.reason === 'unknown_function'
+  )
+    return 'high';
   if (b.func === null || c === 'unknown') return 'medium';
   return 'low';
 }

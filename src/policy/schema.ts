@@ -3,8 +3,18 @@ import { APPROVER_ROLES, WEEKDAYS, ZONE_MODES } from './model.js';
 /** The policy file's shape (JSON Schema for ajv). Meaning (references, addresses, times) is checked after. */
 const name = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]*$', maxLength: 64 };
 const hostList = { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } };
-const duration = { anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string', pattern: '^[0-9]+[smhdw]$' }] };
-const address = { anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string', pattern: '^[0-9]+(-[0-9]+)?$' }] };
+const duration = {
+  anyOf: [
+    { type: 'integer', minimum: 0 },
+    { type: 'string', pattern: '^[0-9]+[smhdw]$' },
+  ],
+};
+const address = {
+  anyOf: [
+    { type: 'integer', minimum: 0 },
+    { type: 'string', pattern: '^[0-9]+(-[0-9]+)?$' },
+  ],
+};
 
 export const POLICY_SCHEMA = {
   type: 'object',
@@ -17,14 +27,18 @@ export const POLICY_SCHEMA = {
     assets: {
       type: 'array',
       items: {
-        type: 'object', additionalProperties: false, required: ['name', 'ip'],
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'ip'],
         properties: { name, ip: { type: 'string' }, role: { type: 'string' } },
       },
     },
     zones: {
       type: 'array',
       items: {
-        type: 'object', additionalProperties: false, required: ['name', 'members'],
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'members'],
         properties: {
           name,
           description: { type: 'string' },
@@ -32,7 +46,12 @@ export const POLICY_SCHEMA = {
           security_level: { type: 'integer', minimum: 1, maximum: 4 },
           mode: { enum: [...ZONE_MODES] },
           internal: { enum: ['allow', 'restrict'] },
-          approvals: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: [...APPROVER_ROLES] } },
+          approvals: {
+            type: 'array',
+            minItems: 1,
+            uniqueItems: true,
+            items: { enum: [...APPROVER_ROLES] },
+          },
           simulation_window: duration,
         },
       },
@@ -40,14 +59,23 @@ export const POLICY_SCHEMA = {
     conduits: {
       type: 'array',
       items: {
-        type: 'object', additionalProperties: false, required: ['name', 'from', 'to'],
-        properties: { name, from: { type: 'string' }, to: { type: 'string' }, description: { type: 'string' } },
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'from', 'to'],
+        properties: {
+          name,
+          from: { type: 'string' },
+          to: { type: 'string' },
+          description: { type: 'string' },
+        },
       },
     },
     groups: {
       type: 'array',
       items: {
-        type: 'object', additionalProperties: false, required: ['name', 'clients', 'servers'],
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'clients', 'servers'],
         properties: {
           name,
           description: { type: 'string' },
@@ -56,9 +84,25 @@ export const POLICY_SCHEMA = {
           servers: hostList,
           protocol: { type: 'string' },
           transport: { enum: ['tcp', 'udp'] },
-          ports: { type: 'array', minItems: 1, items: { type: 'integer', minimum: 1, maximum: 65535 } },
-          functions: { type: 'array', minItems: 1, items: { anyOf: [{ type: 'integer', minimum: 0, maximum: 65535 }, { type: 'string', minLength: 1 }] } },
-          addresses: { type: 'object', additionalProperties: { type: 'array', minItems: 1, items: address } },
+          ports: {
+            type: 'array',
+            minItems: 1,
+            items: { type: 'integer', minimum: 1, maximum: 65535 },
+          },
+          functions: {
+            type: 'array',
+            minItems: 1,
+            items: {
+              anyOf: [
+                { type: 'integer', minimum: 0, maximum: 65535 },
+                { type: 'string', minLength: 1 },
+              ],
+            },
+          },
+          addresses: {
+            type: 'object',
+            additionalProperties: { type: 'array', minItems: 1, items: address },
+          },
           access: { enum: ['read-only', 'read-write'] },
           windows: { type: 'array', minItems: 1, items: { type: 'string' } },
         },
@@ -67,7 +111,9 @@ export const POLICY_SCHEMA = {
     windows: {
       type: 'array',
       items: {
-        type: 'object', additionalProperties: false, required: ['name', 'days', 'from', 'to'],
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'days', 'from', 'to'],
         properties: {
           name,
           days: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: [...WEEKDAYS] } },

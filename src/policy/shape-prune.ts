@@ -17,28 +17,45 @@ const SECTIONS: readonly Section[] = ['assets', 'zones', 'conduits', 'groups', '
 
 /** The instance path of an ajv error as keys and indices. */
 export function errorPath(e: ErrorObject): Path {
-  return e.instancePath.split('/').slice(1).map((s) => (/^[0-9]+$/.test(s) ? Number(s) : s.replace(/~1/g, '/').replace(/~0/g, '~')));
+  return e.instancePath
+    .split('/')
+    .slice(1)
+    .map((s) => (/^[0-9]+$/.test(s) ? Number(s) : s.replace(/~1/g, '/').replace(/~0/g, '~')));
 }
 
 /**
  * Cut every value the schema rejects (an entry missing a required field goes as a whole) until the rest has
  * the right shape. Null when what is wrong is the document itself (no zones, not a policy).
  */
-export function pruneToShape(raw: unknown, validate: ValidateFunction, relevant: (e: ErrorObject) => boolean): Pruned | null {
+export function pruneToShape(
+  raw: unknown,
+  validate: ValidateFunction,
+  relevant: (e: ErrorObject) => boolean,
+): Pruned | null {
   const tree = structuredClone(raw);
-  const ghosts = Object.fromEntries(SECTIONS.map((s) => [s, new Set<string>()])) as Record<Section, Set<string>>;
+  const ghosts = Object.fromEntries(SECTIONS.map((s) => [s, new Set<string>()])) as Record<
+    Section,
+    Set<string>
+  >;
   const originals = new WeakMap<unknown[], number[]>();
   for (let round = 0; round < 16; round++) {
     if (validate(tree)) return { raw: tree, ghosts, origin: (p) => originOf(tree, p, originals) };
     for (const e of (validate.errors ?? []).filter(relevant)) {
       const path = errorPath(e);
-      const target = e.keyword === 'additionalProperties' ? [...path, String((e.params as { additionalProperty: string }).additionalProperty)] : path;
+      const target =
+        e.keyword === 'additionalProperties'
+          ? [...path, String((e.params as { additionalProperty: string }).additionalProperty)]
+          : path;
       if (target.length === 0) return null;
       const parent = at(tree, target.slice(0, -1));
       if (parent === null || typeof parent !== 'object') return null;
       const key = target.at(-1)!;
       const value = (parent as Record<string | number, unknown>)[key];
-      if (target.length === 2 && SECTIONS.includes(target[0] as Section) && typeof (value as { name?: unknown } | null)?.name === 'string') {
+      if (
+        target.length === 2 &&
+        SECTIONS.includes(target[0] as Section) &&
+        typeof (value as { name?: unknown } | null)?.name === 'string'
+      ) {
         ghosts[target[0] as Section].add((value as { name: string }).name);
       }
       (parent as Record<string | number, unknown>)[key] = CUT;
@@ -68,7 +85,10 @@ function sweep(node: unknown, originals: WeakMap<unknown[], number[]>): void {
       node[w++] = node[i];
       after.push(before[i]!);
     }
-    if (w !== node.length) { node.length = w; originals.set(node, after); }
+    if (w !== node.length) {
+      node.length = w;
+      originals.set(node, after);
+    }
     for (const v of node) sweep(v, originals);
   } else if (node !== null && typeof node === 'object') {
     for (const [k, v] of Object.entries(node)) {
@@ -82,7 +102,12 @@ function originOf(tree: unknown, path: Path, originals: WeakMap<unknown[], numbe
   let node = tree;
   return path.map((seg) => {
     const here = node;
-    node = node !== null && typeof node === 'object' ? (node as Record<string | number, unknown>)[seg] : undefined;
-    return Array.isArray(here) && typeof seg === 'number' ? originals.get(here)?.[seg] ?? seg : seg;
+    node =
+      node !== null && typeof node === 'object'
+        ? (node as Record<string | number, unknown>)[seg]
+        : undefined;
+    return Array.isArray(here) && typeof seg === 'number'
+      ? (originals.get(here)?.[seg] ?? seg)
+      : seg;
   });
 }

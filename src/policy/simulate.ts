@@ -4,7 +4,13 @@ import { functionLabel } from '../dissect/function-names.js';
 import { EdgeTable, type EdgeAddress } from '../discover/edge-table.js';
 import type { Baseline } from '../discover/baseline.js';
 import { PollTimer } from '../discover/polling.js';
-import { flowVerdict, messageVerdict, type BlockReason, type CompiledPolicy, type FlowRules } from './evaluate.js';
+import {
+  flowVerdict,
+  messageVerdict,
+  type BlockReason,
+  type CompiledPolicy,
+  type FlowRules,
+} from './evaluate.js';
 import type { ZoneMode } from './model.js';
 import { LocalClock } from './windows.js';
 import { isProbe, scanCounts, scansOf } from '../discover/counts.js';
@@ -14,8 +20,19 @@ import type { FunctionCategory } from '../dissect/protocol.js';
 const SAMPLE_FRAMES = 5;
 
 /** Request kinds by consequence for the process, least first. */
-const WEIGHT: Record<FunctionCategory, number> = { read: 0, identity: 0, session: 0, diagnostic: 1, unknown: 2, write: 3, config: 4, control: 5, program: 6 };
-const heavier = (a: FunctionCategory | null, b: FunctionCategory): FunctionCategory => (a === null || WEIGHT[b] > WEIGHT[a] ? b : a);
+const WEIGHT: Record<FunctionCategory, number> = {
+  read: 0,
+  identity: 0,
+  session: 0,
+  diagnostic: 1,
+  unknown: 2,
+  write: 3,
+  config: 4,
+  control: 5,
+  program: 6,
+};
+const heavier = (a: FunctionCategory | null, b: FunctionCategory): FunctionCategory =>
+  a === null || WEIGHT[b] > WEIGHT[a] ? b : a;
 
 /** Traffic of one flow that the policy would refuse, for one reason (and one function, for refused requests). */
 export interface BlockedFlow {
@@ -74,9 +91,13 @@ export interface SimulationResult {
 }
 
 export interface ZoneCounts {
-  mode: ZoneMode; flows: number; blockedFlows: number; baselineBlocked: number;
+  mode: ZoneMode;
+  flows: number;
+  blockedFlows: number;
+  baselineBlocked: number;
   /** Absent in simulations recorded before scans were counted. */
-  scans?: number; scanProbes?: number;
+  scans?: number;
+  scanProbes?: number;
 }
 
 interface FlowState {
@@ -115,17 +136,23 @@ export class Simulator {
   private firstTs = Infinity;
   private lastTs = -Infinity;
 
-  constructor(private readonly policy: CompiledPolicy, baseline: Baseline | null = null) {
+  constructor(
+    private readonly policy: CompiledPolicy,
+    baseline: Baseline | null = null,
+  ) {
     this.edges = new EdgeTable<FlowState>((addr) => {
       const rules = policy.rules(addr.client, addr.server, addr.transport, addr.port);
-      this.hosts.add(addr.client); this.hosts.add(addr.server);
+      this.hosts.add(addr.client);
+      this.hosts.add(addr.server);
       // A host outside every zone talking to a zone member: the documentation is missing a device.
       if (rules.zone !== null && rules.clientZone === null) this.unzoned.add(addr.client);
       if (rules.zone !== null && rules.serverZone === null) this.unzoned.add(addr.server);
       return { addr, rules, seen: false, messages: 0, carried: null };
     });
     this.clock = new LocalClock(policy.policy.timezone);
-    this.baselineFns = baseline ? new Map(Object.values(baseline.edges).map((e) => [e.id, new Set(e.functions)])) : null;
+    this.baselineFns = baseline
+      ? new Map(Object.values(baseline.edges).map((e) => [e.id, new Set(e.functions)]))
+      : null;
   }
 
   onPacket(pkt: Packet): void {
@@ -143,7 +170,10 @@ export class Simulator {
     if (r.open || r.zone === null) return;
     const v = flowVerdict(r, ts);
     if (v === null) return;
-    if (typeof v !== 'string') { this.use(v.g.name); return; }
+    if (typeof v !== 'string') {
+      this.use(v.g.name);
+      return;
+    }
     this.block(f, v, null, pkt.frame, ts, false, 'packet');
   }
 
@@ -153,14 +183,18 @@ export class Simulator {
     if (f === undefined || m.transport === 'l2') return;
     f.messages++;
     // Either way: where both ends use one port, the map may have the requester as the server.
-    if (f.carried !== 'program' && m.role === 'request' && this.acc.has(`${f.addr.id}|no_rule`)) f.carried = heavier(f.carried, functionCategory(m));
+    if (f.carried !== 'program' && m.role === 'request' && this.acc.has(`${f.addr.id}|no_rule`))
+      f.carried = heavier(f.carried, functionCategory(m));
     if (!this.toServer) return;
     const r = f.rules;
     if (r.open || r.zone === null || r.groups.length === 0) return;
     const v = messageVerdict(r, m);
     // Groups that carry a request are in use; flow refusals are counted per packet.
     if (v === null || v === 'no_rule' || v === 'outside_window') return;
-    if (typeof v !== 'string') { this.use(v.g.name); return; }
+    if (typeof v !== 'string') {
+      this.use(v.g.name);
+      return;
+    }
     this.block(f, v, m, m.frame, m.ts, m.write, 'request');
   }
 
@@ -168,43 +202,102 @@ export class Simulator {
     this.groupUse.set(group, (this.groupUse.get(group) ?? 0) + 1);
   }
 
-  private block(f: FlowState, reason: BlockReason, m: Message | null, frame: number, ts: number, write: boolean, what: 'packet' | 'request'): void {
-    const a = f.addr, zone = f.rules.zone!;
+  private block(
+    f: FlowState,
+    reason: BlockReason,
+    m: Message | null,
+    frame: number,
+    ts: number,
+    write: boolean,
+    what: 'packet' | 'request',
+  ): void {
+    const a = f.addr,
+      zone = f.rules.zone!;
     const key = m === null ? `${a.id}|${reason}` : `${a.id}|${reason}|${m.protocol}:${m.func}`;
     let x = this.acc.get(key);
     if (x === undefined) {
-      const inBaseline = this.baselineFns !== null && this.baselineFns.has(a.id)
-        && (m === null || this.baselineFns.get(a.id)!.has(`${m.protocol}:${m.func}`));
+      const inBaseline =
+        this.baselineFns !== null &&
+        this.baselineFns.has(a.id) &&
+        (m === null || this.baselineFns.get(a.id)!.has(`${m.protocol}:${m.func}`));
       x = {
         b: {
-          zone: zone.name, mode: zone.mode, client: a.client, server: a.server, clientName: this.policy.nameOf(a.client), serverName: this.policy.nameOf(a.server),
-          transport: a.transport, port: a.port, protocol: m?.protocol ?? '', reason, func: m?.func ?? null,
-          funcName: m === null ? null : functionLabel(m.protocol, m.func) ?? (m.funcName || String(m.func)), write,
-          category: m === null ? null : functionCategory(m), probe: false,
-          packets: 0, requests: 0, firstTs: ts, lastTs: ts, hours: new Array<number>(24).fill(0), period: null, baseline: inBaseline, frames: [],
+          zone: zone.name,
+          mode: zone.mode,
+          client: a.client,
+          server: a.server,
+          clientName: this.policy.nameOf(a.client),
+          serverName: this.policy.nameOf(a.server),
+          transport: a.transport,
+          port: a.port,
+          protocol: m?.protocol ?? '',
+          reason,
+          func: m?.func ?? null,
+          funcName:
+            m === null
+              ? null
+              : (functionLabel(m.protocol, m.func) ?? (m.funcName || String(m.func))),
+          write,
+          category: m === null ? null : functionCategory(m),
+          probe: false,
+          packets: 0,
+          requests: 0,
+          firstTs: ts,
+          lastTs: ts,
+          hours: new Array<number>(24).fill(0),
+          period: null,
+          baseline: inBaseline,
+          frames: [],
         },
-        poll: new PollTimer(), f,
+        poll: new PollTimer(),
+        f,
       };
       this.acc.set(key, x);
     }
     const b = x.b;
-    if (what === 'packet') b.packets++; else { b.requests++; x.poll.request(0, ts); }
+    if (what === 'packet') b.packets++;
+    else {
+      b.requests++;
+      x.poll.request(0, ts);
+    }
     b.lastTs = ts;
     b.hours[Math.floor(this.clock.at(ts)[1] / 60)]!++;
     if (b.frames.length < SAMPLE_FRAMES) b.frames.push(frame);
   }
 
   result(): SimulationResult {
-    const blocked = [...this.acc.values()].map(({ b, f, poll }) => {
-      const p = poll.period();
-      b.period = p !== null && p.iqr <= p.median ? p.median : null;
-      b.probe = b.func === null && b.reason === 'no_rule' && isProbe(b.transport, b.packets, f.messages > 0);
-      if (b.func === null && b.reason === 'no_rule') { b.category = f.carried; b.write ||= f.carried === 'write'; }
-      return b;
-    }).sort((a, b) => Number(b.baseline) - Number(a.baseline) || a.zone.localeCompare(b.zone) || (b.packets + b.requests) - (a.packets + a.requests));
+    const blocked = [...this.acc.values()]
+      .map(({ b, f, poll }) => {
+        const p = poll.period();
+        b.period = p !== null && p.iqr <= p.median ? p.median : null;
+        b.probe =
+          b.func === null &&
+          b.reason === 'no_rule' &&
+          isProbe(b.transport, b.packets, f.messages > 0);
+        if (b.func === null && b.reason === 'no_rule') {
+          b.category = f.carried;
+          b.write ||= f.carried === 'write';
+        }
+        return b;
+      })
+      .sort(
+        (a, b) =>
+          Number(b.baseline) - Number(a.baseline) ||
+          a.zone.localeCompare(b.zone) ||
+          b.packets + b.requests - (a.packets + a.requests),
+      );
     const zones: SimulationResult['zones'] = {};
-    for (const z of this.policy.policy.zones) zones[z.name] = { mode: z.mode, flows: 0, blockedFlows: 0, baselineBlocked: 0, scans: 0, scanProbes: 0 };
-    for (const f of this.edges.values()) if (f.seen && f.rules.zone !== null && !f.rules.open) zones[f.rules.zone.name]!.flows++;
+    for (const z of this.policy.policy.zones)
+      zones[z.name] = {
+        mode: z.mode,
+        flows: 0,
+        blockedFlows: 0,
+        baselineBlocked: 0,
+        scans: 0,
+        scanProbes: 0,
+      };
+    for (const f of this.edges.values())
+      if (f.seen && f.rules.zone !== null && !f.rules.open) zones[f.rules.zone.name]!.flows++;
     // A refused flow counts once per zone, however many of its requests were refused, for whatever reasons.
     const blockedIds = new Map<string, boolean>();
     for (const { b, f } of this.acc.values()) {
@@ -217,10 +310,20 @@ export class Simulator {
       if (base) z.baselineBlocked++;
     }
     const scanOf = scansOf(blocked.filter((b) => b.probe));
-    for (const z of new Set(blocked.map((b) => b.zone))) Object.assign(zones[z]!, scanCounts(new Map([...scanOf].filter(([b]) => b.zone === z))));
+    for (const z of new Set(blocked.map((b) => b.zone)))
+      Object.assign(zones[z]!, scanCounts(new Map([...scanOf].filter(([b]) => b.zone === z))));
     return {
-      packets: this.packets, messages: this.messages, firstTs: Number.isFinite(this.firstTs) ? this.firstTs : 0, lastTs: Number.isFinite(this.lastTs) ? this.lastTs : 0,
-      blocked, hosts: [...this.hosts].sort(), unzonedHosts: [...this.unzoned].sort(), groupUse: Object.fromEntries(this.policy.groups.map((g) => [g.g.name, this.groupUse.get(g.g.name) ?? 0])), zones,
+      packets: this.packets,
+      messages: this.messages,
+      firstTs: Number.isFinite(this.firstTs) ? this.firstTs : 0,
+      lastTs: Number.isFinite(this.lastTs) ? this.lastTs : 0,
+      blocked,
+      hosts: [...this.hosts].sort(),
+      unzonedHosts: [...this.unzoned].sort(),
+      groupUse: Object.fromEntries(
+        this.policy.groups.map((g) => [g.g.name, this.groupUse.get(g.g.name) ?? 0]),
+      ),
+      zones,
     };
   }
 }

@@ -8,7 +8,13 @@ export class LocalClock {
   private minute = 0;
 
   constructor(readonly timezone: string) {
-    this.fmt = new Intl.DateTimeFormat('en-GB', { timeZone: timezone, weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+    this.fmt = new Intl.DateTimeFormat('en-GB', {
+      timeZone: timezone,
+      weekday: 'short',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    });
   }
 
   /** [weekday 0..6 from Monday, minute of day] at epoch seconds `ts`. */
@@ -16,7 +22,9 @@ export class LocalClock {
     const key = Math.floor(ts / 60);
     if (key !== this.minuteKey) {
       this.minuteKey = key;
-      let wd = '', h = 0, m = 0;
+      let wd = '',
+        h = 0,
+        m = 0;
       for (const p of this.fmt.formatToParts(new Date(key * 60000))) {
         if (p.type === 'weekday') wd = p.value.toLowerCase();
         else if (p.type === 'hour') h = Number(p.value);
@@ -36,7 +44,7 @@ export class LocalClock {
 export function inWindow(w: TimeWindow, mask: number, day: number, minute: number): boolean {
   if (w.from < w.to) return (mask & (1 << day)) !== 0 && minute >= w.from && minute < w.to;
   if (minute >= w.from) return (mask & (1 << day)) !== 0;
-  return minute < w.to && (mask & (1 << ((day + 6) % 7))) !== 0;
+  return minute < w.to && (mask & (1 << (day + 6) % 7)) !== 0;
 }
 
 /** The window's days as a bit mask (bit 0 = Monday). */

@@ -9,33 +9,101 @@ export function policyToYaml(p: Policy, header?: string): string {
     weir: 'policy/1',
     ...(p.site ? { site: p.site } : {}),
     timezone: p.timezone,
-    ...(p.assets.length ? { assets: p.assets.map((a) => ({ name: a.name, ip: a.ip, ...(a.role ? { role: a.role } : {}) })) } : {}),
+    ...(p.assets.length
+      ? {
+          assets: p.assets.map((a) => ({
+            name: a.name,
+            ip: a.ip,
+            ...(a.role ? { role: a.role } : {}),
+          })),
+        }
+      : {}),
     zones: p.zones.map((z) => ({
-      name: z.name, ...(z.description ? { description: z.description } : {}), members: z.members,
-      ...(z.securityLevel !== undefined ? { security_level: z.securityLevel } : {}), mode: z.mode, internal: z.internal,
-      approvals: z.approvals, simulation_window: duration(z.simulationWindow),
+      name: z.name,
+      ...(z.description ? { description: z.description } : {}),
+      members: z.members,
+      ...(z.securityLevel !== undefined ? { security_level: z.securityLevel } : {}),
+      mode: z.mode,
+      internal: z.internal,
+      approvals: z.approvals,
+      simulation_window: duration(z.simulationWindow),
     })),
-    ...(p.conduits.length ? { conduits: p.conduits.map((c) => ({ name: c.name, from: c.from, to: c.to, ...(c.description ? { description: c.description } : {}) })) } : {}),
-    ...(p.groups.length ? {
-      groups: p.groups.map((g) => ({
-        name: g.name, ...(g.description ? { description: g.description } : {}), ...(g.conduit ? { conduit: g.conduit } : {}),
-        clients: g.clients, servers: g.servers, ...(g.protocol ? { protocol: g.protocol } : {}), transport: g.transport, ports: g.ports,
-        ...(g.functions ? { functions: g.functions.map((f) => (g.protocol ? functionLabel(g.protocol, f) : undefined) ?? f) } : {}),
-        ...(g.addresses ? { addresses: Object.fromEntries(Object.entries(g.addresses).map(([s, rs]) => [s, rs.map(([a, b]) => (a === b ? a : `${a}-${b}`))])) } : {}),
-        access: g.access, ...(g.windows ? { windows: g.windows } : {}),
-      })),
-    } : {}),
-    ...(p.windows.length ? {
-      windows: p.windows.map((w) => ({ name: w.name, days: w.days, from: hhmm(w.from), to: hhmm(w.to), timezone: w.timezone })),
-    } : {}),
+    ...(p.conduits.length
+      ? {
+          conduits: p.conduits.map((c) => ({
+            name: c.name,
+            from: c.from,
+            to: c.to,
+            ...(c.description ? { description: c.description } : {}),
+          })),
+        }
+      : {}),
+    ...(p.groups.length
+      ? {
+          groups: p.groups.map((g) => ({
+            name: g.name,
+            ...(g.description ? { description: g.description } : {}),
+            ...(g.conduit ? { conduit: g.conduit } : {}),
+            clients: g.clients,
+            servers: g.servers,
+            ...(g.protocol ? { protocol: g.protocol } : {}),
+            transport: g.transport,
+            ports: g.ports,
+            ...(g.functions
+              ? {
+                  functions: g.functions.map(
+                    (f) => (g.protocol ? functionLabel(g.protocol, f) : undefined) ?? f,
+                  ),
+                }
+              : {}),
+            ...(g.addresses
+              ? {
+                  addresses: Object.fromEntries(
+                    Object.entries(g.addresses).map(([s, rs]) => [
+                      s,
+                      rs.map(([a, b]) => (a === b ? a : `${a}-${b}`)),
+                    ]),
+                  ),
+                }
+              : {}),
+            access: g.access,
+            ...(g.windows ? { windows: g.windows } : {}),
+          })),
+        }
+      : {}),
+    ...(p.windows.length
+      ? {
+          windows: p.windows.map((w) => ({
+            name: w.name,
+            days: w.days,
+            from: hhmm(w.from),
+            to: hhmm(w.to),
+            timezone: w.timezone,
+          })),
+        }
+      : {}),
   });
   // Lists of plain values read best inline: `functions: [read_coils, read_holding_registers]`.
-  visit(doc, { Seq(_, node) { if (isSeq(node) && node.items.every((i) => isScalar(i))) node.flow = true; } });
-  if (header) doc.commentBefore = header.split('\n').map((l) => ` ${l}`).join('\n');
+  visit(doc, {
+    Seq(_, node) {
+      if (isSeq(node) && node.items.every((i) => isScalar(i))) node.flow = true;
+    },
+  });
+  if (header)
+    doc.commentBefore = header
+      .split('\n')
+      .map((l) => ` ${l}`)
+      .join('\n');
   return doc.toString({ lineWidth: 140 });
 }
 
 function duration(s: number): string | number {
-  for (const [unit, n] of [['w', 604800], ['d', 86400], ['h', 3600], ['m', 60]] as const) if (s % n === 0 && s >= n) return `${s / n}${unit}`;
+  for (const [unit, n] of [
+    ['w', 604800],
+    ['d', 86400],
+    ['h', 3600],
+    ['m', 60],
+  ] as const)
+    if (s % n === 0 && s >= n) return `${s / n}${unit}`;
   return s;
 }

@@ -4,8 +4,19 @@ import type { Db } from '../store/db.js';
 import { anchorAudit, appendAudit } from '../store/audit-store.js';
 import { guardBlock, type CutFlow } from './block-impact.js';
 import {
-  activePolicySha, addApproval, approvalsOf, getProposal, insertProposal, latestSimulation, policyText, savePolicyText,
-  saveSimulation, setActivePolicy, setProposalStatus, userRoles, type ProposalRow,
+  activePolicySha,
+  addApproval,
+  approvalsOf,
+  getProposal,
+  insertProposal,
+  latestSimulation,
+  policyText,
+  savePolicyText,
+  saveSimulation,
+  setActivePolicy,
+  setProposalStatus,
+  userRoles,
+  type ProposalRow,
 } from '../store/change-store.js';
 import { humanDuration, parsePolicy } from '../policy/load.js';
 import { PolicyInvalid } from '../policy/errors.js';
@@ -19,7 +30,12 @@ const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex
 
 /** Hash of the text, and of what the policy allows (zone modes left out: a promotion changes no rule). */
 export function policyHashes(p: Policy, text: string): { sha: string; rulesSha: string } {
-  return { sha: sha256(text), rulesSha: sha256(JSON.stringify({ ...p, zones: p.zones.map((z) => ({ ...z, mode: undefined })) })) };
+  return {
+    sha: sha256(text),
+    rulesSha: sha256(
+      JSON.stringify({ ...p, zones: p.zones.map((z) => ({ ...z, mode: undefined })) }),
+    ),
+  };
 }
 
 function load(text: string, source: string): Policy {
@@ -28,7 +44,9 @@ function load(text: string, source: string): Policy {
   return r.policy;
 }
 
-export function activePolicy(db: Db): { sha: string; text: string; source: string; policy: Policy } | null {
+export function activePolicy(
+  db: Db,
+): { sha: string; text: string; source: string; policy: Policy } | null {
   const sha = activePolicySha(db);
   if (sha === null) return null;
   const t = policyText(db, sha)!;
@@ -36,70 +54,174 @@ export function activePolicy(db: Db): { sha: string; text: string; source: strin
 }
 
 /** Keep a simulation's outcome, so a promotion can point at the evidence. Returns its id. */
-export function recordSimulation(db: Db, s: { text: string; source: string; policy: Policy; result: SimulationResult; captures: string[]; baselineVersion: number | null; actor: string }): string {
+export function recordSimulation(
+  db: Db,
+  s: {
+    text: string;
+    source: string;
+    policy: Policy;
+    result: SimulationResult;
+    captures: string[];
+    baselineVersion: number | null;
+    actor: string;
+  },
+): string {
   const { sha, rulesSha } = policyHashes(s.policy, s.text);
   const r = s.result;
   const id = `sim-${sha256(`${sha}|${s.captures.join('|')}|${Date.now()}|${Math.random()}`).slice(0, 12)}`;
   savePolicyText(db, { sha, rulesSha, source: s.source, text: s.text });
-  saveSimulation(db, {
-    id, policySha: sha, rulesSha, baselineVersion: s.baselineVersion, createdAt: new Date().toISOString(), captures: s.captures,
-    firstTs: r.firstTs, lastTs: r.lastTs, packets: r.packets, blockedFlows: Object.values(r.zones).reduce((n, z) => n + z.blockedFlows, 0),
-    baselineBlocked: Object.values(r.zones).reduce((n, z) => n + z.baselineBlocked, 0), zones: r.zones,
-  }, r);
-  appendAudit(db, { actor: s.actor, action: 'simulation.recorded', subject: sha.slice(0, 12), simulationId: id,
-    details: { captures: s.captures, packets: r.packets, span_s: r.lastTs - r.firstTs, baseline_version: s.baselineVersion, zones: r.zones } });
+  saveSimulation(
+    db,
+    {
+      id,
+      policySha: sha,
+      rulesSha,
+      baselineVersion: s.baselineVersion,
+      createdAt: new Date().toISOString(),
+      captures: s.captures,
+      firstTs: r.firstTs,
+      lastTs: r.lastTs,
+      packets: r.packets,
+      blockedFlows: Object.values(r.zones).reduce((n, z) => n + z.blockedFlows, 0),
+      baselineBlocked: Object.values(r.zones).reduce((n, z) => n + z.baselineBlocked, 0),
+      zones: r.zones,
+    },
+    r,
+  );
+  appendAudit(db, {
+    actor: s.actor,
+    action: 'simulation.recorded',
+    subject: sha.slice(0, 12),
+    simulationId: id,
+    details: {
+      captures: s.captures,
+      packets: r.packets,
+      span_s: r.lastTs - r.firstTs,
+      baseline_version: s.baselineVersion,
+      zones: r.zones,
+    },
+  });
   return id;
 }
 
 /** Propose a new policy text. The roles to approve are those of every zone the change touches. */
-export function submitPolicy(db: Db, s: { text: string; source: string; actor: string; note?: string }): number {
+export function submitPolicy(
+  db: Db,
+  s: { text: string; source: string; actor: string; note?: string },
+): number {
   const policy = load(s.text, s.source);
   const { sha, rulesSha } = policyHashes(policy, s.text);
   const active = activePolicy(db);
   if (active?.sha === sha) throw new ChangeRefused('this policy is already the active one');
-  const touched = active === null ? policy.zones.map((z) => z.name) : touchedZones(active.policy, policy);
+  const touched =
+    active === null ? policy.zones.map((z) => z.name) : touchedZones(active.policy, policy);
   const roles = requiredRoles(policy, touched);
   savePolicyText(db, { sha, rulesSha, source: s.source, text: s.text });
-  const id = insertProposal(db, { kind: 'policy_change', zone: null, policySha: sha, baseSha: active?.sha ?? null, requiredRoles: roles, createdBy: s.actor, note: s.note ?? '', doc: { touched_zones: touched } });
-  appendAudit(db, { actor: s.actor, action: 'proposal.created', subject: `proposal ${id}`, details: { kind: 'policy_change', policy: sha.slice(0, 12), source: s.source, touched_zones: touched, required_roles: roles, note: s.note ?? '' } });
+  const id = insertProposal(db, {
+    kind: 'policy_change',
+    zone: null,
+    policySha: sha,
+    baseSha: active?.sha ?? null,
+    requiredRoles: roles,
+    createdBy: s.actor,
+    note: s.note ?? '',
+    doc: { touched_zones: touched },
+  });
+  appendAudit(db, {
+    actor: s.actor,
+    action: 'proposal.created',
+    subject: `proposal ${id}`,
+    details: {
+      kind: 'policy_change',
+      policy: sha.slice(0, 12),
+      source: s.source,
+      touched_zones: touched,
+      required_roles: roles,
+      note: s.note ?? '',
+    },
+  });
   return id;
 }
 
 /** Propose moving a zone on the ladder: up one rung at a time, down any number (down is always the safe way). */
-export function promoteZone(db: Db, s: { zone: string; to: ZoneMode; actor: string; note?: string }): number {
+export function promoteZone(
+  db: Db,
+  s: { zone: string; to: ZoneMode; actor: string; note?: string },
+): number {
   const active = activePolicy(db);
   if (active === null) throw new ChangeRefused('no active policy: submit and apply a policy first');
   const zone = active.policy.zones.find((z) => z.name === s.zone);
   if (zone === undefined) throw new ChangeRefused(`no zone named '${s.zone}' in the active policy`);
-  const from = ZONE_MODES.indexOf(zone.mode), to = ZONE_MODES.indexOf(s.to);
+  const from = ZONE_MODES.indexOf(zone.mode),
+    to = ZONE_MODES.indexOf(s.to);
   if (to === from) throw new ChangeRefused(`zone ${s.zone} is already in ${s.to}`);
-  if (to > from + 1) throw new ChangeRefused(`zone ${s.zone} is in ${zone.mode}; the ladder goes ${ZONE_MODES.join(' → ')} one rung at a time (next: ${ZONE_MODES[from + 1]})`);
+  if (to > from + 1)
+    throw new ChangeRefused(
+      `zone ${s.zone} is in ${zone.mode}; the ladder goes ${ZONE_MODES.join(' → ')} one rung at a time (next: ${ZONE_MODES[from + 1]})`,
+    );
   const text = withZoneMode(active.text, s.zone, s.to);
   const policy = load(text, active.source);
   const { sha, rulesSha } = policyHashes(policy, text);
   savePolicyText(db, { sha, rulesSha, source: active.source, text });
-  const id = insertProposal(db, { kind: 'zone_promotion', zone: s.zone, policySha: sha, baseSha: active.sha, requiredRoles: zone.approvals, createdBy: s.actor, note: s.note ?? '', doc: { from: zone.mode, to: s.to } });
-  appendAudit(db, { actor: s.actor, action: 'proposal.created', subject: `proposal ${id}`, details: { kind: 'zone_promotion', zone: s.zone, from: zone.mode, to: s.to, required_roles: zone.approvals, note: s.note ?? '' } });
+  const id = insertProposal(db, {
+    kind: 'zone_promotion',
+    zone: s.zone,
+    policySha: sha,
+    baseSha: active.sha,
+    requiredRoles: zone.approvals,
+    createdBy: s.actor,
+    note: s.note ?? '',
+    doc: { from: zone.mode, to: s.to },
+  });
+  appendAudit(db, {
+    actor: s.actor,
+    action: 'proposal.created',
+    subject: `proposal ${id}`,
+    details: {
+      kind: 'zone_promotion',
+      zone: s.zone,
+      from: zone.mode,
+      to: s.to,
+      required_roles: zone.approvals,
+      note: s.note ?? '',
+    },
+  });
   return id;
 }
 
 /** One person approves in one role they hold; the author cannot approve their own proposal. */
-export function approveProposal(db: Db, s: { id: number; actor: string; role: string; note?: string }): ProposalRow {
+export function approveProposal(
+  db: Db,
+  s: { id: number; actor: string; role: string; note?: string },
+): ProposalRow {
   const p = openProposal(db, s.id);
   const roles = userRoles(db, s.actor);
-  if (roles === null) throw new ChangeRefused(`unknown user '${s.actor}': add them with \`weir user add\``);
-  if (!roles.includes(s.role)) throw new ChangeRefused(`${s.actor} does not hold the ${s.role} role (holds: ${roles.join(', ') || 'none'})`);
-  if (p.createdBy === s.actor) throw new ChangeRefused('the author of a proposal cannot approve it');
-  if (!p.requiredRoles.includes(s.role)) throw new ChangeRefused(`proposal ${s.id} needs ${p.requiredRoles.join(', ')}, not ${s.role}`);
+  if (roles === null)
+    throw new ChangeRefused(`unknown user '${s.actor}': add them with \`weir user add\``);
+  if (!roles.includes(s.role))
+    throw new ChangeRefused(
+      `${s.actor} does not hold the ${s.role} role (holds: ${roles.join(', ') || 'none'})`,
+    );
+  if (p.createdBy === s.actor)
+    throw new ChangeRefused('the author of a proposal cannot approve it');
+  if (!p.requiredRoles.includes(s.role))
+    throw new ChangeRefused(`proposal ${s.id} needs ${p.requiredRoles.join(', ')}, not ${s.role}`);
   const given = approvalsOf(db, s.id);
-  if (given.some((a) => a.role === s.role)) throw new ChangeRefused(`the ${s.role} approval of proposal ${s.id} is already given`);
-  if (given.some((a) => a.user === s.actor)) throw new ChangeRefused(`${s.actor} already approved proposal ${s.id} in another role`);
+  if (given.some((a) => a.role === s.role))
+    throw new ChangeRefused(`the ${s.role} approval of proposal ${s.id} is already given`);
+  if (given.some((a) => a.user === s.actor))
+    throw new ChangeRefused(`${s.actor} already approved proposal ${s.id} in another role`);
   db.transaction(() => {
     addApproval(db, { proposalId: s.id, user: s.actor, role: s.role, note: s.note ?? '' });
     const have = new Set([...given.map((a) => a.role), s.role]);
     const complete = p.requiredRoles.every((r) => have.has(r));
     if (complete) setProposalStatus(db, s.id, 'approved');
-    appendAudit(db, { actor: s.actor, action: 'proposal.approved', subject: `proposal ${s.id}`, details: { role: s.role, note: s.note ?? '', complete } });
+    appendAudit(db, {
+      actor: s.actor,
+      action: 'proposal.approved',
+      subject: `proposal ${s.id}`,
+      details: { role: s.role, note: s.note ?? '', complete },
+    });
   })();
   anchorAudit(db);
   return getProposal(db, s.id)!;
@@ -109,26 +231,44 @@ export function rejectProposal(db: Db, s: { id: number; actor: string; note?: st
   openProposal(db, s.id);
   if (userRoles(db, s.actor) === null) throw new ChangeRefused(`unknown user '${s.actor}'`);
   setProposalStatus(db, s.id, 'rejected');
-  appendAudit(db, { actor: s.actor, action: 'proposal.rejected', subject: `proposal ${s.id}`, details: { note: s.note ?? '' } });
+  appendAudit(db, {
+    actor: s.actor,
+    action: 'proposal.rejected',
+    subject: `proposal ${s.id}`,
+    details: { note: s.note ?? '' },
+  });
 }
 
 /**
  * Make an approved proposal the active policy. Every zone that would enforce needs the latest simulation of
  * these rules, against a baseline, over at least the zone's window, to show no baseline flow blocked.
  */
-export function applyProposal(db: Db, s: { id: number; actor: string; confirmCutsBaseline?: boolean; carryOutBlock?: (b: { ip: string; ttl: number }) => void }): { simulationId: string | null; block?: { ip: string; ttl: number }; cutsBaseline?: CutFlow[] } {
+export function applyProposal(
+  db: Db,
+  s: {
+    id: number;
+    actor: string;
+    confirmCutsBaseline?: boolean;
+    carryOutBlock?: (b: { ip: string; ttl: number }) => void;
+  },
+): { simulationId: string | null; block?: { ip: string; ttl: number }; cutsBaseline?: CutFlow[] } {
   const p = getProposal(db, s.id);
   if (p === null) throw new ChangeRefused(`no proposal ${s.id}`);
   if (p.status !== 'approved') {
     const missing = p.requiredRoles.filter((r) => !approvalsOf(db, s.id).some((a) => a.role === r));
-    throw new ChangeRefused(`proposal ${s.id} is ${p.status}${p.status === 'open' ? `; waiting for: ${missing.join(', ')}` : ''}`);
+    throw new ChangeRefused(
+      `proposal ${s.id} is ${p.status}${p.status === 'open' ? `; waiting for: ${missing.join(', ')}` : ''}`,
+    );
   }
   if (p.kind === 'source_block') {
     // A block changes no rule of the policy: the caller carries it out on the enforcement host.
     return applyBlock(db, p, s);
   }
   const active = activePolicySha(db);
-  if (active !== p.baseSha) throw new ChangeRefused(`the active policy changed since proposal ${s.id} was made; propose again against the current one`);
+  if (active !== p.baseSha)
+    throw new ChangeRefused(
+      `the active policy changed since proposal ${s.id} was made; propose again against the current one`,
+    );
   const t = policyText(db, p.policySha)!;
   const policy = load(t.text, t.source);
   const enforcing = policy.zones.filter((z) => z.mode === 'enforce');
@@ -136,57 +276,112 @@ export function applyProposal(db: Db, s: { id: number; actor: string; confirmCut
   if (enforcing.length > 0) {
     const sim = latestSimulation(db, t.rulesSha);
     const problems: string[] = [];
-    if (sim === null) problems.push('these rules were never simulated: run `weir policy simulate --db` on recorded traffic');
+    if (sim === null)
+      problems.push(
+        'these rules were never simulated: run `weir policy simulate --db` on recorded traffic',
+      );
     else {
       simId = sim.id;
-      if (sim.baselineVersion === null) problems.push(`simulation ${sim.id} ran without a baseline, so it cannot tell legitimate flows`);
+      if (sim.baselineVersion === null)
+        problems.push(
+          `simulation ${sim.id} ran without a baseline, so it cannot tell legitimate flows`,
+        );
       for (const z of enforcing) {
         const span = sim.lastTs - sim.firstTs;
         if (span < z.simulationWindow) {
           const need = humanDuration(z.simulationWindow);
-          problems.push(`zone ${z.name}: simulation ${sim.id} covers ${humanDuration(span)} of traffic, the zone requires ${need}: `
-            + `record at least ${need} of traffic and simulate on it, or lower \`simulation_window\` of zone ${z.name} in the policy (and propose again)`);
+          problems.push(
+            `zone ${z.name}: simulation ${sim.id} covers ${humanDuration(span)} of traffic, the zone requires ${need}: ` +
+              `record at least ${need} of traffic and simulate on it, or lower \`simulation_window\` of zone ${z.name} in the policy (and propose again)`,
+          );
         }
         const zs = sim.zones[z.name];
-        if (zs !== undefined && zs.baselineBlocked > 0) problems.push(`zone ${z.name}: simulation ${sim.id} blocks ${zs.baselineBlocked} baseline flow(s)`);
+        if (zs !== undefined && zs.baselineBlocked > 0)
+          problems.push(
+            `zone ${z.name}: simulation ${sim.id} blocks ${zs.baselineBlocked} baseline flow(s)`,
+          );
       }
     }
     if (problems.length > 0) {
-      appendAudit(db, { actor: s.actor, action: 'proposal.apply_refused', subject: `proposal ${s.id}`, simulationId: simId, details: { problems } });
+      appendAudit(db, {
+        actor: s.actor,
+        action: 'proposal.apply_refused',
+        subject: `proposal ${s.id}`,
+        simulationId: simId,
+        details: { problems },
+      });
       throw new ChangeRefused(`proposal ${s.id} cannot be applied:\n  ${problems.join('\n  ')}`);
     }
   }
   db.transaction(() => {
     setActivePolicy(db, p.policySha, p.id);
     setProposalStatus(db, p.id, 'applied');
-    appendAudit(db, { actor: s.actor, action: 'policy.applied', subject: `proposal ${s.id}`, simulationId: simId,
-      details: { policy: p.policySha.slice(0, 12), kind: p.kind, zone: p.zone, approvals: approversOf(db, p.id) } });
+    appendAudit(db, {
+      actor: s.actor,
+      action: 'policy.applied',
+      subject: `proposal ${s.id}`,
+      simulationId: simId,
+      details: {
+        policy: p.policySha.slice(0, 12),
+        kind: p.kind,
+        zone: p.zone,
+        approvals: approversOf(db, p.id),
+      },
+    });
   })();
   anchorAudit(db);
   return { simulationId: simId };
 }
 
-const approversOf = (db: Db, id: number): string[] => approvalsOf(db, id).map((a) => `${a.user} (${a.role})`);
+const approversOf = (db: Db, id: number): string[] =>
+  approvalsOf(db, id).map((a) => `${a.user} (${a.role})`);
 
 /**
  * A block changes no rule of the policy: it is carried out on the enforcement host. Even approved, it does not
  * cut a learned-normal flow unless the person applying it says so, having seen which flows those are.
  */
-function applyBlock(db: Db, p: ProposalRow, s: { actor: string; confirmCutsBaseline?: boolean; carryOutBlock?: (b: { ip: string; ttl: number }) => void }): { simulationId: null; block: { ip: string; ttl: number }; cutsBaseline?: CutFlow[] } {
+function applyBlock(
+  db: Db,
+  p: ProposalRow,
+  s: {
+    actor: string;
+    confirmCutsBaseline?: boolean;
+    carryOutBlock?: (b: { ip: string; ttl: number }) => void;
+  },
+): { simulationId: null; block: { ip: string; ttl: number }; cutsBaseline?: CutFlow[] } {
   const block = { ip: String(p.doc.ip), ttl: Number(p.doc.ttl_s) };
   const { cuts, refusal } = guardBlock(db, block.ip, s.confirmCutsBaseline === true);
   if (refusal !== null) {
-    appendAudit(db, { actor: s.actor, action: 'proposal.apply_refused', subject: `proposal ${p.id}`, details: { problems: ['the block cuts baseline flows'], ...block, cuts_baseline: cuts } });
+    appendAudit(db, {
+      actor: s.actor,
+      action: 'proposal.apply_refused',
+      subject: `proposal ${p.id}`,
+      details: { problems: ['the block cuts baseline flows'], ...block, cuts_baseline: cuts },
+    });
     throw new ChangeRefused(`proposal ${p.id}: ${refusal}`);
   }
   try {
     s.carryOutBlock?.(block);
   } catch (err) {
-    appendAudit(db, { actor: s.actor, action: 'source.block_failed', subject: `proposal ${p.id}`, details: { ...block, error: (err as Error).message } });
+    appendAudit(db, {
+      actor: s.actor,
+      action: 'source.block_failed',
+      subject: `proposal ${p.id}`,
+      details: { ...block, error: (err as Error).message },
+    });
     throw err;
   }
   setProposalStatus(db, p.id, 'applied');
-  appendAudit(db, { actor: s.actor, action: 'source.block_applied', subject: `proposal ${p.id}`, details: { ...block, approvals: approversOf(db, p.id), ...(cuts.length ? { cuts_baseline: cuts } : {}) } });
+  appendAudit(db, {
+    actor: s.actor,
+    action: 'source.block_applied',
+    subject: `proposal ${p.id}`,
+    details: {
+      ...block,
+      approvals: approversOf(db, p.id),
+      ...(cuts.length ? { cuts_baseline: cuts } : {}),
+    },
+  });
   return { simulationId: null, block, ...(cuts.length ? { cutsBaseline: cuts } : {}) };
 }
 
@@ -206,12 +401,19 @@ function touchedZones(a: Policy, b: Policy): string[] {
   const conduits = new Map([...a.conduits, ...b.conduits].map((c) => [c.name, c]));
   const ga = new Map(a.groups.map((g) => [g.name, JSON.stringify(g)]));
   const gb = new Map(b.groups.map((g) => [g.name, JSON.stringify(g)]));
-  const changed = [...b.groups.filter((g) => ga.get(g.name) !== gb.get(g.name)), ...a.groups.filter((g) => !gb.has(g.name))];
+  const changed = [
+    ...b.groups.filter((g) => ga.get(g.name) !== gb.get(g.name)),
+    ...a.groups.filter((g) => !gb.has(g.name)),
+  ];
   for (const g of changed) {
     const c = g.conduit !== undefined ? conduits.get(g.conduit) : undefined;
-    if (c) { out.add(c.from); out.add(c.to); } else for (const z of b.zones) out.add(z.name); // a group without conduit can reach any zone
+    if (c) {
+      out.add(c.from);
+      out.add(c.to);
+    } else for (const z of b.zones) out.add(z.name); // a group without conduit can reach any zone
   }
-  if (JSON.stringify(a.windows) !== JSON.stringify(b.windows)) for (const z of b.zones) out.add(z.name);
+  if (JSON.stringify(a.windows) !== JSON.stringify(b.windows))
+    for (const z of b.zones) out.add(z.name);
   return [...out].sort();
 }
 

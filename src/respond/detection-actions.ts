@@ -14,7 +14,13 @@ function detection(db: Db, id: string): Detection {
 
 export class NotFound extends Error {}
 
-export function setDetectionStatus(db: Db, id: string, status: 'acknowledged' | 'open' | 'learned' | 'muted', actor: string, note = ''): void {
+export function setDetectionStatus(
+  db: Db,
+  id: string,
+  status: 'acknowledged' | 'open' | 'learned' | 'muted',
+  actor: string,
+  note = '',
+): void {
   detection(db, id);
   db.prepare('UPDATE detections SET status = ? WHERE id = ?').run(status, id);
   appendAudit(db, { actor, action: `detection.${status}`, subject: id, details: { note } });
@@ -33,33 +39,75 @@ export function learnPreview(db: Db, id: string): AcceptPreview {
  * about (a high or critical detection, a source outside the baseline) needs `confirm`: one click must not
  * whitelist an attacker's write.
  */
-export function learnDetection(db: Db, id: string, actor: string, note = '', confirm = false): { version: number; preview: AcceptPreview } {
+export function learnDetection(
+  db: Db,
+  id: string,
+  actor: string,
+  note = '',
+  confirm = false,
+): { version: number; preview: AcceptPreview } {
   const d = detection(db, id);
   const b = latestBaseline(db);
   if (b === null) throw new ChangeRefused('no baseline to extend');
   const preview = previewAccept(b, d);
-  if (preview === null) throw new ChangeRefused(`${d.type} is an event, not a profile: mute it instead`);
+  if (preview === null)
+    throw new ChangeRefused(`${d.type} is an event, not a profile: mute it instead`);
   if (preview.warnings.length > 0 && !confirm) {
-    throw new ChangeRefused(`learning this needs an explicit confirmation: ${preview.becomesNormal} Warning: ${preview.warnings.join('; ')}.`);
+    throw new ChangeRefused(
+      `learning this needs an explicit confirmation: ${preview.becomesNormal} Warning: ${preview.warnings.join('; ')}.`,
+    );
   }
   const next = acceptIntoBaseline(b, d, note);
-  if (next === null) throw new ChangeRefused(`${preview.pair} is not an edge of the baseline: learn its new_edge detection first`);
+  if (next === null)
+    throw new ChangeRefused(
+      `${preview.pair} is not an edge of the baseline: learn its new_edge detection first`,
+    );
   saveBaseline(db, next);
   db.prepare("UPDATE detections SET status = 'learned' WHERE id = ?").run(id);
   appendAudit(db, {
-    actor, action: 'detection.learned', subject: id,
-    details: { baseline_version: next.version, type: d.type, note, becomes_normal: preview.becomesNormal, warnings: preview.warnings, confirmed: confirm },
+    actor,
+    action: 'detection.learned',
+    subject: id,
+    details: {
+      baseline_version: next.version,
+      type: d.type,
+      note,
+      becomes_normal: preview.becomesNormal,
+      warnings: preview.warnings,
+      confirmed: confirm,
+    },
   });
   return { version: next.version, preview };
 }
 
 /** Silence findings like this one (same type, source, destination and detail), for some days or for good. */
-export function muteDetection(db: Db, id: string, actor: string, reason: string, days?: number): { mute: number } {
+export function muteDetection(
+  db: Db,
+  id: string,
+  actor: string,
+  reason: string,
+  days?: number,
+): { mute: number } {
   const d = detection(db, id);
   const until = days ? Date.now() / 1000 + days * 86400 : undefined;
-  const n = addMute(db, { type: d.type, src: d.src, dst: d.dst, ...(d.detail ? { detail: d.detail } : {}), ...(until ? { until } : {}) }, reason);
+  const n = addMute(
+    db,
+    {
+      type: d.type,
+      src: d.src,
+      dst: d.dst,
+      ...(d.detail ? { detail: d.detail } : {}),
+      ...(until ? { until } : {}),
+    },
+    reason,
+  );
   db.prepare("UPDATE detections SET status = 'muted' WHERE id = ?").run(id);
-  appendAudit(db, { actor, action: 'detection.muted', subject: id, details: { mute: n, reason, days: days ?? null } });
+  appendAudit(db, {
+    actor,
+    action: 'detection.muted',
+    subject: id,
+    details: { mute: n, reason, days: days ?? null },
+  });
   return { mute: n };
 }
 
@@ -67,9 +115,15 @@ export function muteDetection(db: Db, id: string, actor: string, reason: string,
  * Undo mute: remove the mutes made from this detection (same type, source, destination and detail) so such
  * findings alert again, and reopen it.
  */
-export function unmuteDetection(db: Db, id: string, actor: string, reason = ''): { unmuted: number[] } {
+export function unmuteDetection(
+  db: Db,
+  id: string,
+  actor: string,
+  reason = '',
+): { unmuted: number[] } {
   const d = detection(db, id);
-  const rows = db.prepare('SELECT id FROM mutes WHERE type IS ? AND src IS ? AND dst IS ? AND detail IS ?')
+  const rows = db
+    .prepare('SELECT id FROM mutes WHERE type IS ? AND src IS ? AND dst IS ? AND detail IS ?')
     .all(d.type, d.src, d.dst, d.detail || null) as Array<{ id: number }>;
   if (rows.length === 0) throw new ChangeRefused(`no mute covers ${d.type} ${d.src} → ${d.dst}`);
   const ids = rows.map((r) => r.id);
@@ -78,6 +132,11 @@ export function unmuteDetection(db: Db, id: string, actor: string, reason = ''):
     for (const m of ids) del.run(m);
     db.prepare("UPDATE detections SET status = 'open' WHERE id = ? AND status = 'muted'").run(id);
   })();
-  appendAudit(db, { actor, action: 'detection.unmuted', subject: id, details: { mutes: ids, reason } });
+  appendAudit(db, {
+    actor,
+    action: 'detection.unmuted',
+    subject: id,
+    details: { mutes: ids, reason },
+  });
   return { unmuted: ids };
 }

@@ -5,7 +5,10 @@ export const USER_ROLES = ['viewer', 'analyst', ...APPROVER_ROLES, 'admin'] as c
 export type UserRole = (typeof USER_ROLES)[number];
 
 /** What each kind of change needs; reading needs any role. */
-export const CAN: Record<'actOnDetections' | 'propose' | 'recordEvidence' | 'enforce' | 'manageUsers', readonly UserRole[]> = {
+export const CAN: Record<
+  'actOnDetections' | 'propose' | 'recordEvidence' | 'enforce' | 'manageUsers',
+  readonly UserRole[]
+> = {
   actOnDetections: ['analyst', 'security', 'admin'],
   propose: ['security', 'engineering', 'operations', 'admin'],
   /** Simulations recorded in the store are the evidence change control relies on. */

@@ -6,12 +6,19 @@ import { tokenHash } from './passwords.js';
 
 export const SESSION_COOKIE = 'weir_session';
 
-export interface Caller { name: string; roles: string[] }
+export interface Caller {
+  name: string;
+  roles: string[];
+}
 
 declare module 'fastify' {
-  interface FastifyRequest { caller: Caller | null }
+  interface FastifyRequest {
+    caller: Caller | null;
+  }
   // A route is closed to callers without a session unless its config says `public: true`.
-  interface FastifyContextConfig { public?: boolean }
+  interface FastifyContextConfig {
+    public?: boolean;
+  }
 }
 
 /** Route config of the few routes anyone may call: logging in and out, the dashboard's own files. */
@@ -36,7 +43,10 @@ export function installSessionGate(app: FastifyInstance, db: Db): void {
 /** Route guard: the caller holds one of these roles, or gets 403. */
 export function requireRole(roles: readonly UserRole[]) {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    if (req.caller === null) { await reply.code(401).send({ error: 'log in first' }); return; }
+    if (req.caller === null) {
+      await reply.code(401).send({ error: 'log in first' });
+      return;
+    }
     if (!req.caller.roles.some((r) => (roles as readonly string[]).includes(r))) {
       await reply.code(403).send({ error: `needs one of the roles ${roles.join(', ')}` });
     }
@@ -49,6 +59,10 @@ export function requireRole(roles: readonly UserRole[]) {
  */
 export function isApiPath(target: string): boolean {
   let p = target.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, '').split(/[?#]/)[0]!;
-  try { p = decodeURIComponent(p); } catch { /* keep the raw text */ }
+  try {
+    p = decodeURIComponent(p);
+  } catch {
+    /* keep the raw text */
+  }
   return /^[\\/]+(?:\.{0,2}[\\/]+)*api(?:[\\/;.%]|$)/i.test(p);
 }

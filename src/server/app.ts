@@ -16,7 +16,12 @@ import { installSecurityHeaders } from './headers.js';
 import { installHostCheck } from './hosts.js';
 import type { LiveFeed } from './live.js';
 import { DEFAULT_STATE_DIR } from '../enforce/state.js';
-import { capConnections, CONNECTION_LIMITS, timeoutOptions, type ConnectionLimits } from './connections.js';
+import {
+  capConnections,
+  CONNECTION_LIMITS,
+  timeoutOptions,
+  type ConnectionLimits,
+} from './connections.js';
 
 export { SESSION_COOKIE, requireRole, type Caller } from './access.js';
 
@@ -45,14 +50,23 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   const limits = { ...CONNECTION_LIMITS, ...opts.limits };
   const { server: serverOptions, ...timeouts } = timeoutOptions(limits);
   const app = Fastify({
-    logger: opts.logger ?? false, bodyLimit: 64 * 1024, routerOptions: { maxParamLength: 200 }, trustProxy: false, ...timeouts,
-    ...(opts.https ? { https: { key: opts.https.key, cert: opts.https.cert, ...serverOptions } } : { http: serverOptions }),
+    logger: opts.logger ?? false,
+    bodyLimit: 64 * 1024,
+    routerOptions: { maxParamLength: 200 },
+    trustProxy: false,
+    ...timeouts,
+    ...(opts.https
+      ? { https: { key: opts.https.key, cert: opts.https.cert, ...serverOptions } }
+      : { http: serverOptions }),
   });
   capConnections(app.server, limits);
   const secureCookies = tls || (opts.secureCookies ?? false);
   // Order matters: headers first (refusals carry them too), then the Host/Origin check, then the session.
   installSecurityHeaders(app);
-  installHostCheck(app, { allowedHosts: opts.allowedHosts ?? [], schemes: tls ? ['https'] : secureCookies ? ['https', 'http'] : ['http'] });
+  installHostCheck(app, {
+    allowedHosts: opts.allowedHosts ?? [],
+    schemes: tls ? ['https'] : secureCookies ? ['https', 'http'] : ['http'],
+  });
   await app.register(cookie);
   await app.register(websocket, { options: { maxPayload: 4096 } });
   const { db } = opts;
@@ -62,9 +76,12 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     if (err.validation) return reply.code(400).send({ error: `invalid request: ${err.message}` });
     if (err instanceof NotFound) return reply.code(404).send({ error: err.message });
     if (err instanceof ChangeRefused) return reply.code(409).send({ error: err.message });
-    if (err instanceof PasswordCheckBusy) return reply.code(503).header('retry-after', '1').send({ error: err.message });
-    if (err instanceof PolicyInvalid) return reply.code(422).send({ error: 'invalid policy', problems: err.errors });
-    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return reply.code(err.statusCode).send({ error: err.message });
+    if (err instanceof PasswordCheckBusy)
+      return reply.code(503).header('retry-after', '1').send({ error: err.message });
+    if (err instanceof PolicyInvalid)
+      return reply.code(422).send({ error: 'invalid policy', problems: err.errors });
+    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500)
+      return reply.code(err.statusCode).send({ error: err.message });
     req.log.error(err);
     return reply.code(500).send({ error: 'internal error' });
   });
@@ -78,10 +95,14 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   if (webRoot && existsSync(webRoot)) {
     // The dashboard's files are public; the encapsulated plugin marks exactly its own routes so.
     await app.register(async (files) => {
-      files.addHook('onRoute', (r) => { r.config = { ...r.config, public: true }; });
+      files.addHook('onRoute', (r) => {
+        r.config = { ...r.config, public: true };
+      });
       await files.register(fastifyStatic, { root: webRoot, prefix: '/', wildcard: false });
       // The dashboard routes in the browser: unknown non-API paths get its page.
-      files.setNotFoundHandler((req, reply) => (isApiPath(req.url) ? reply.code(404).send(noSuchEndpoint) : reply.sendFile('index.html')));
+      files.setNotFoundHandler((req, reply) =>
+        isApiPath(req.url) ? reply.code(404).send(noSuchEndpoint) : reply.sendFile('index.html'),
+      );
     });
   } else {
     app.setNotFoundHandler((_req, reply) => reply.code(404).send(noSuchEndpoint));

@@ -18,16 +18,33 @@ export interface ConnectionLimits {
   heartbeatSeconds: number;
 }
 
-export const CONNECTION_LIMITS: ConnectionLimits = { headersSeconds: 10, requestSeconds: 30, keepAliveSeconds: 5, idleSeconds: 60, maxConnections: 4096, perAddress: 64, heartbeatSeconds: 30 };
+export const CONNECTION_LIMITS: ConnectionLimits = {
+  headersSeconds: 10,
+  requestSeconds: 30,
+  keepAliveSeconds: 5,
+  idleSeconds: 60,
+  maxConnections: 4096,
+  perAddress: 64,
+  heartbeatSeconds: 30,
+};
 
 /** Fastify options for these limits; `server` goes on to http(s).createServer. */
-export function timeoutOptions(l: ConnectionLimits): { connectionTimeout: number; keepAliveTimeout: number; requestTimeout: number; server: Record<string, number> } {
+export function timeoutOptions(l: ConnectionLimits): {
+  connectionTimeout: number;
+  keepAliveTimeout: number;
+  requestTimeout: number;
+  server: Record<string, number>;
+} {
   return {
     connectionTimeout: l.idleSeconds * 1000,
     keepAliveTimeout: l.keepAliveSeconds * 1000,
     requestTimeout: l.requestSeconds * 1000,
     // Node checks headers and request deadlines on this interval; a TLS handshake has its own deadline.
-    server: { headersTimeout: l.headersSeconds * 1000, connectionsCheckingInterval: Math.min(1000, l.headersSeconds * 250), handshakeTimeout: l.headersSeconds * 1000 },
+    server: {
+      headersTimeout: l.headersSeconds * 1000,
+      connectionsCheckingInterval: Math.min(1000, l.headersSeconds * 250),
+      handshakeTimeout: l.headersSeconds * 1000,
+    },
   };
 }
 
@@ -41,8 +58,15 @@ export function capConnections(server: Server, l: ConnectionLimits): void {
   server.on('connection', (socket) => {
     const who = socket.remoteAddress ?? '';
     const n = (open.get(who) ?? 0) + 1;
-    if (n > l.perAddress) { socket.destroy(); return; }
+    if (n > l.perAddress) {
+      socket.destroy();
+      return;
+    }
     open.set(who, n);
-    socket.once('close', () => { const m = (open.get(who) ?? 1) - 1; if (m <= 0) open.delete(who); else open.set(who, m); });
+    socket.once('close', () => {
+      const m = (open.get(who) ?? 1) - 1;
+      if (m <= 0) open.delete(who);
+      else open.set(who, m);
+    });
   });
 }

@@ -1,4 +1,10 @@
-import { downReason, gatewayState, readApplied, type AppliedPolicy, type GatewayState } from '../enforce/state.js';
+import {
+  downReason,
+  gatewayState,
+  readApplied,
+  type AppliedPolicy,
+  type GatewayState,
+} from '../enforce/state.js';
 import { loadedDigest, loadedObjects, statusOf, type NftTarget } from '../enforce/nft.js';
 import type { NftFamily } from '../enforce/nft-ruleset.js';
 
@@ -18,9 +24,28 @@ export interface KernelReading {
 /** What the enforcement host of this store really runs, as far as this machine can tell. */
 export interface EnforcementView {
   /** 'unknown': nothing was applied on this host (enforcement may run elsewhere, or not at all). */
-  kernel: { state: 'unknown' } | { state: 'removed'; removedAt: string; removedBy: string; live: KernelReading }
-    | { state: 'applied'; sha: string; source: string; appliedAt: string; actor: string; matchesActive: boolean; live: KernelReading };
-  gateway: { state: 'none' } | { state: 'up'; since: string; servers: number; policySha: string; denied: number; failOpen: number }
+  kernel:
+    | { state: 'unknown' }
+    | { state: 'removed'; removedAt: string; removedBy: string; live: KernelReading }
+    | {
+        state: 'applied';
+        sha: string;
+        source: string;
+        appliedAt: string;
+        actor: string;
+        matchesActive: boolean;
+        live: KernelReading;
+      };
+  gateway:
+    | { state: 'none' }
+    | {
+        state: 'up';
+        since: string;
+        servers: number;
+        policySha: string;
+        denied: number;
+        failOpen: number;
+      }
     | { state: 'down'; since: string; servers: number; reason: string };
   /** One plain sentence for the overview. */
   text: string;
@@ -43,13 +68,27 @@ function readKernel(a: AppliedPolicy): KernelReading {
     const objs = loadedObjects(target);
     const digest = loadedDigest(objs);
     const s = digest === null ? null : statusOf(objs, target.family);
-    const counter = (rule: string): number => s?.counters.filter((c) => c.rule === rule).reduce((n, c) => n + c.packets, 0) ?? 0;
+    const counter = (rule: string): number =>
+      s?.counters.filter((c) => c.rule === rule).reduce((n, c) => n + c.packets, 0) ?? 0;
     reading = {
-      readable: true, loaded: digest !== null, matchesApplied: digest !== null && digest === a.rulesetDigest,
-      dropped: counter('enforce: drop'), wouldBlock: counter('simulate: log only'), blockedSources: s?.blocked.length ?? 0, error: null,
+      readable: true,
+      loaded: digest !== null,
+      matchesApplied: digest !== null && digest === a.rulesetDigest,
+      dropped: counter('enforce: drop'),
+      wouldBlock: counter('simulate: log only'),
+      blockedSources: s?.blocked.length ?? 0,
+      error: null,
     };
   } catch (err) {
-    reading = { readable: false, loaded: false, matchesApplied: false, dropped: 0, wouldBlock: 0, blockedSources: 0, error: (err as Error).message };
+    reading = {
+      readable: false,
+      loaded: false,
+      matchesApplied: false,
+      dropped: 0,
+      wouldBlock: 0,
+      blockedSources: 0,
+      error: (err as Error).message,
+    };
   }
   cache.set(key, { at: Date.now(), reading });
   return reading;
@@ -58,35 +97,87 @@ function readKernel(a: AppliedPolicy): KernelReading {
 export function enforcementView(stateDir: string, activeSha: string | null): EnforcementView {
   const a = readApplied(stateDir);
   const live = a === null ? null : readKernel(a);
-  const kernel: EnforcementView['kernel'] = a === null ? { state: 'unknown' }
-    : a.removedAt !== undefined ? { state: 'removed', removedAt: a.removedAt, removedBy: a.removedBy ?? 'unknown', live: live! }
-      : { state: 'applied', sha: a.sha, source: a.source, appliedAt: a.appliedAt, actor: a.actor, matchesActive: a.sha === activeSha, live: live! };
+  const kernel: EnforcementView['kernel'] =
+    a === null
+      ? { state: 'unknown' }
+      : a.removedAt !== undefined
+        ? {
+            state: 'removed',
+            removedAt: a.removedAt,
+            removedBy: a.removedBy ?? 'unknown',
+            live: live!,
+          }
+        : {
+            state: 'applied',
+            sha: a.sha,
+            source: a.source,
+            appliedAt: a.appliedAt,
+            actor: a.actor,
+            matchesActive: a.sha === activeSha,
+            live: live!,
+          };
   const gateway = gatewayView(gatewayState(stateDir));
   return { kernel, gateway, text: describe(kernel, gateway, activeSha) };
 }
 
-function describe(kernel: EnforcementView['kernel'], gateway: EnforcementView['gateway'], activeSha: string | null): string {
+function describe(
+  kernel: EnforcementView['kernel'],
+  gateway: EnforcementView['gateway'],
+  activeSha: string | null,
+): string {
   const parts: string[] = [];
-  if (kernel.state === 'unknown') parts.push('Enforcement state unknown: no ruleset was applied on this host, so nothing here says what blocks traffic.');
-  else if (kernel.state === 'removed') parts.push(kernel.live.readable && kernel.live.loaded
-    ? `Enforcement was removed at ${kernel.removedAt} by ${kernel.removedBy}, yet a Weir ruleset is loaded in the kernel: check the enforcement host.`
-    : `Nothing is blocked: enforcement was removed at ${kernel.removedAt} by ${kernel.removedBy}.`);
+  if (kernel.state === 'unknown')
+    parts.push(
+      'Enforcement state unknown: no ruleset was applied on this host, so nothing here says what blocks traffic.',
+    );
+  else if (kernel.state === 'removed')
+    parts.push(
+      kernel.live.readable && kernel.live.loaded
+        ? `Enforcement was removed at ${kernel.removedAt} by ${kernel.removedBy}, yet a Weir ruleset is loaded in the kernel: check the enforcement host.`
+        : `Nothing is blocked: enforcement was removed at ${kernel.removedAt} by ${kernel.removedBy}.`,
+    );
   else {
     const l = kernel.live;
     const which = `policy ${kernel.sha.slice(0, 12)} (applied ${kernel.appliedAt} by ${kernel.actor})${kernel.matchesActive ? '' : activeSha === null ? ', while the store has no active policy' : `, NOT the active policy ${activeSha.slice(0, 12)}`}`;
-    if (!l.readable) parts.push(`The enforcement host was last given ${which}; its kernel cannot be read from here (${l.error ?? 'no access'}), so whether it still runs is unknown.`);
-    else if (!l.loaded) parts.push(`Nothing is blocked: the kernel holds no Weir ruleset, though ${which} was applied.`);
-    else if (!l.matchesApplied) parts.push(`The kernel holds a Weir ruleset that differs from ${which}: it was changed outside Weir.`);
-    else parts.push(`The kernel runs ${which}: ${l.dropped} packet(s) dropped, ${l.wouldBlock} would-block logged, ${l.blockedSources} source(s) blocked.`);
+    if (!l.readable)
+      parts.push(
+        `The enforcement host was last given ${which}; its kernel cannot be read from here (${l.error ?? 'no access'}), so whether it still runs is unknown.`,
+      );
+    else if (!l.loaded)
+      parts.push(
+        `Nothing is blocked: the kernel holds no Weir ruleset, though ${which} was applied.`,
+      );
+    else if (!l.matchesApplied)
+      parts.push(
+        `The kernel holds a Weir ruleset that differs from ${which}: it was changed outside Weir.`,
+      );
+    else
+      parts.push(
+        `The kernel runs ${which}: ${l.dropped} packet(s) dropped, ${l.wouldBlock} would-block logged, ${l.blockedSources} source(s) blocked.`,
+      );
   }
-  if (gateway.state === 'down') parts.push(`GATEWAY DOWN since ${gateway.since} (${gateway.reason}): traffic to ${gateway.servers} guarded server port(s) passes uninspected; the kernel allowlists still hold.`);
-  if (gateway.state === 'up') parts.push(`The gateway checks every request to ${gateway.servers} server port(s), up since ${gateway.since}: ${gateway.denied} refused, ${gateway.failOpen} passed unchecked on its own faults.`);
+  if (gateway.state === 'down')
+    parts.push(
+      `GATEWAY DOWN since ${gateway.since} (${gateway.reason}): traffic to ${gateway.servers} guarded server port(s) passes uninspected; the kernel allowlists still hold.`,
+    );
+  if (gateway.state === 'up')
+    parts.push(
+      `The gateway checks every request to ${gateway.servers} server port(s), up since ${gateway.since}: ${gateway.denied} refused, ${gateway.failOpen} passed unchecked on its own faults.`,
+    );
   return parts.join(' ');
 }
 
 function gatewayView(s: GatewayState): EnforcementView['gateway'] {
   if (s.state === 'none') return { state: 'none' };
   const servers = s.health.targets.length;
-  if (s.state === 'up') return { state: 'up', since: s.health.startedAt, servers, policySha: s.health.policySha, denied: s.health.stats.pdusDenied ?? 0, failOpen: s.health.stats.failOpen ?? 0 };
+  if (s.state === 'up')
+    return {
+      state: 'up',
+      since: s.health.startedAt,
+      servers,
+      policySha: s.health.policySha,
+      denied: s.health.stats.pdusDenied ?? 0,
+      failOpen: s.health.stats.failOpen ?? 0,
+    };
   return { state: 'down', since: s.since, servers, reason: downReason(s.health) };
 }

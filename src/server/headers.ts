@@ -7,8 +7,17 @@ const styleHash = `'sha256-${createHash('sha256').update(CYTOSCAPE_STYLE).digest
 
 /** Only the dashboard's own files run, load and connect (the WebSocket is same-origin); nothing may frame it. */
 export const CONTENT_SECURITY_POLICY = [
-  "default-src 'none'", "script-src 'self'", `style-src 'self' ${styleHash}`, "img-src 'self' data: blob:", "font-src 'self'",
-  "connect-src 'self'", "manifest-src 'self'", "object-src 'none'", "base-uri 'none'", "form-action 'self'", "frame-ancestors 'none'",
+  "default-src 'none'",
+  "script-src 'self'",
+  `style-src 'self' ${styleHash}`,
+  "img-src 'self' data: blob:",
+  "font-src 'self'",
+  "connect-src 'self'",
+  "manifest-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
 ].join('; ');
 
 const HEADERS = {
@@ -26,9 +35,12 @@ const HEADERS = {
  * sit in a browser or proxy cache.
  */
 export function installSecurityHeaders(app: FastifyInstance): void {
-  app.addHook('onRequest', async (_req, reply) => { reply.headers(HEADERS); });
+  app.addHook('onRequest', async (_req, reply) => {
+    reply.headers(HEADERS);
+  });
   app.addHook('onSend', async (req, reply) => {
     // Only the static files set their own cache-control; everything else, API refusals and 404s included, is no-store.
-    if (req.is404 || req.routeOptions.config.public !== true || !reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    if (req.is404 || req.routeOptions.config.public !== true || !reply.hasHeader('cache-control'))
+      reply.header('cache-control', 'no-store');
   });
 }

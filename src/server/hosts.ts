@@ -19,7 +19,11 @@ function hostName(value: string | undefined): string | null {
 
 /** scheme://host[:port] as a browser writes it in Origin, default ports dropped. */
 function originOf(scheme: string, host: string): string | null {
-  try { return new URL(`${scheme}://${host}`).origin; } catch { return null; }
+  try {
+    return new URL(`${scheme}://${host}`).origin;
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -28,14 +32,24 @@ function originOf(scheme: string, host: string): string | null {
  * answered (421 otherwise). A WebSocket upgrade must come from a page of this very origin (browsers send
  * cookies on cross-site upgrades), and a state change that names another origin is refused.
  */
-export function installHostCheck(app: FastifyInstance, opts: { allowedHosts: readonly string[]; schemes: readonly string[] }): void {
-  const allowed = new Set([...LOOPBACK, ...opts.allowedHosts.map((h) => h.toLowerCase().replace(/^\[(.*)\]$/, '$1'))]);
+export function installHostCheck(
+  app: FastifyInstance,
+  opts: { allowedHosts: readonly string[]; schemes: readonly string[] },
+): void {
+  const allowed = new Set([
+    ...LOOPBACK,
+    ...opts.allowedHosts.map((h) => h.toLowerCase().replace(/^\[(.*)\]$/, '$1')),
+  ]);
   app.server.on('listening', () => {
     const a = app.server.address();
     if (a === null || typeof a === 'string') return;
-    if (a.address !== '0.0.0.0' && a.address !== '::') { allowed.add(a.address.toLowerCase()); return; }
+    if (a.address !== '0.0.0.0' && a.address !== '::') {
+      allowed.add(a.address.toLowerCase());
+      return;
+    }
     // Listening everywhere: each of this machine's addresses is a way to reach it (an address cannot be rebound).
-    for (const list of Object.values(networkInterfaces())) for (const i of list ?? []) allowed.add(i.address.toLowerCase());
+    for (const list of Object.values(networkInterfaces()))
+      for (const i of list ?? []) allowed.add(i.address.toLowerCase());
   });
 
   const sameOrigin = (req: FastifyRequest, origin: string): boolean =>
@@ -44,11 +58,16 @@ export function installHostCheck(app: FastifyInstance, opts: { allowedHosts: rea
   app.addHook('onRequest', async (req, reply) => {
     const name = hostName(req.headers.host);
     if (name === null || !allowed.has(name)) {
-      return reply.code(421).send({ error: 'this server does not answer to that host name (weir serve --allowed-host NAME adds one)' });
+      return reply.code(421).send({
+        error:
+          'this server does not answer to that host name (weir serve --allowed-host NAME adds one)',
+      });
     }
     const origin = req.headers.origin;
     if (req.headers.upgrade !== undefined && (origin === undefined || !sameOrigin(req, origin))) {
-      return reply.code(403).send({ error: 'a live connection must come from the dashboard of this server' });
+      return reply
+        .code(403)
+        .send({ error: 'a live connection must come from the dashboard of this server' });
     }
     if (!SAFE_METHODS.has(req.method) && origin !== undefined && !sameOrigin(req, origin)) {
       return reply.code(403).send({ error: 'cross-origin request refused' });

@@ -18,7 +18,12 @@ const FLUSH_MS = 1000;
 
 /** What the run that fed an ingest read, for its capture record (the CLI's FileResult fits). */
 export interface IngestResult {
-  summary: { format: string; frames: number; error: { reason: string } | null; anomalies: Record<string, number> };
+  summary: {
+    format: string;
+    frames: number;
+    error: { reason: string } | null;
+    anomalies: Record<string, number>;
+  };
   stats: { messages: number; anomalies: Record<string, number> };
   firstTs: number | null;
   lastTs: number | null;
@@ -47,25 +52,56 @@ export class Ingest {
   /** Bounds the merges reached (lists per stored record). */
   private readonly mergeCapped: Record<string, number> = {};
 
-  constructor(private readonly db: Db, private readonly feed: LiveFeed, private readonly source: string, limits: InventoryLimits = {}) {
+  constructor(
+    private readonly db: Db,
+    private readonly feed: LiveFeed,
+    private readonly source: string,
+    limits: InventoryLimits = {},
+  ) {
     this.inv = new Inventory(limits);
     const baseline = latestBaseline(db);
     const policy = activePolicy(db);
     const zones = policy ? new CompiledPolicy(policy.policy) : null;
-    this.engine = baseline === null ? null : new DetectionEngine(baseline, {
-      mutes: listMutes(db), inventory: this.inv, zoneOf: zones ? (ip) => zones.zoneOf(ip)?.name ?? null : undefined,
-      onDetection: (d) => {
-        this.detections++;
-        saveDetections(db, [d], baseline.version);
-        feed.publish({ type: 'detection', detection: { id: d.id, type: d.type, severity: d.severity, src: d.src, dst: d.dst, explanation: d.explanation, ts: d.ts } });
-      },
-    });
+    this.engine =
+      baseline === null
+        ? null
+        : new DetectionEngine(baseline, {
+            mutes: listMutes(db),
+            inventory: this.inv,
+            zoneOf: zones ? (ip) => zones.zoneOf(ip)?.name ?? null : undefined,
+            onDetection: (d) => {
+              this.detections++;
+              saveDetections(db, [d], baseline.version);
+              feed.publish({
+                type: 'detection',
+                detection: {
+                  id: d.id,
+                  type: d.type,
+                  severity: d.severity,
+                  src: d.src,
+                  dst: d.dst,
+                  explanation: d.explanation,
+                  ts: d.ts,
+                },
+              });
+            },
+          });
     const engine = this.engine;
     this.traffic = trafficFor(db);
     const traffic = this.traffic;
     this.hooks = {
-      onPacket: (p) => { this.packets++; this.lastTs = p.ts; this.inv.onPacket(p); engine?.onPacket(p); traffic.onPacket(p); },
-      onMessage: (m) => { this.messages++; this.inv.onMessage(m); engine?.onMessage(m); },
+      onPacket: (p) => {
+        this.packets++;
+        this.lastTs = p.ts;
+        this.inv.onPacket(p);
+        engine?.onPacket(p);
+        traffic.onPacket(p);
+      },
+      onMessage: (m) => {
+        this.messages++;
+        this.inv.onMessage(m);
+        engine?.onMessage(m);
+      },
     };
   }
 
@@ -77,23 +113,36 @@ export class Ingest {
   private schedule(ms: number): void {
     this.timer = setTimeout(() => {
       const t0 = Date.now();
-      void this.flush().then(() => { if (!this.stopped) this.schedule(Math.max(FLUSH_MS, 10 * (Date.now() - t0))); });
+      void this.flush().then(() => {
+        if (!this.stopped) this.schedule(Math.max(FLUSH_MS, 10 * (Date.now() - t0)));
+      });
     }, ms);
     this.timer.unref();
   }
 
   /** Merge what changed since the last write into the store and tell the dashboards. */
   flush(captures: CaptureRecord[] = []): Promise<void> {
-    this.writing = this.writing.then(async () => {
-      const delta = this.inv.takeDelta();
-      const traffic = this.traffic.take();
-      addCounts(this.mergeCapped, await mergeInventorySliced(this.db, delta, captures));
-      addTraffic(this.db, traffic);
-      this.feed.publish({
-        type: 'stats', source: this.source, packets: this.packets, messages: this.messages, assets: countRows(this.db, 'assets'),
-        edges: countRows(this.db, 'edges'), detections: this.detections, lastTs: this.lastTs, capped: this.capped(),
+    this.writing = this.writing
+      .then(async () => {
+        const delta = this.inv.takeDelta();
+        const traffic = this.traffic.take();
+        addCounts(this.mergeCapped, await mergeInventorySliced(this.db, delta, captures));
+        addTraffic(this.db, traffic);
+        this.feed.publish({
+          type: 'stats',
+          source: this.source,
+          packets: this.packets,
+          messages: this.messages,
+          assets: countRows(this.db, 'assets'),
+          edges: countRows(this.db, 'edges'),
+          detections: this.detections,
+          lastTs: this.lastTs,
+          capped: this.capped(),
+        });
+      })
+      .catch((err: Error) => {
+        process.stderr.write(`weir: writing the followed inventory failed: ${err.message}\n`);
       });
-    }).catch((err: Error) => { process.stderr.write(`weir: writing the followed inventory failed: ${err.message}\n`); });
     return this.writing;
   }
 
@@ -112,9 +161,15 @@ export class Ingest {
     }
     const capped = addCounts(addCounts({}, result?.capped ?? {}), this.inv.capped);
     const record: CaptureRecord = {
-      source: this.source, format: result?.summary.format ?? null, frames: result?.summary.frames ?? this.packets,
-      messages: result?.stats.messages ?? this.messages, firstTs: result?.firstTs ?? null, lastTs: result?.lastTs ?? this.lastTs,
-      error, anomalies: { ...result?.summary.anomalies, ...result?.stats.anomalies }, capped,
+      source: this.source,
+      format: result?.summary.format ?? null,
+      frames: result?.summary.frames ?? this.packets,
+      messages: result?.stats.messages ?? this.messages,
+      firstTs: result?.firstTs ?? null,
+      lastTs: result?.lastTs ?? this.lastTs,
+      error,
+      anomalies: { ...result?.summary.anomalies, ...result?.stats.anomalies },
+      capped,
     };
     await this.flush([record]);
     this.feed.publish({ type: 'ended', source: this.source, error });

@@ -2,10 +2,30 @@ import { EventEmitter } from 'node:events';
 
 /** Events the dashboard receives while a capture is being followed. */
 export type LiveEvent =
-  | { type: 'stats'; source: string; packets: number; messages: number; assets: number; edges: number; detections: number; lastTs: number | null;
+  | {
+      type: 'stats';
+      source: string;
+      packets: number;
+      messages: number;
+      assets: number;
+      edges: number;
+      detections: number;
+      lastTs: number | null;
       /** What bounds cut short so far (assets and edges not tracked, …), by kind. */
-      capped: Record<string, number> }
-  | { type: 'detection'; detection: { id: string; type: string; severity: string; src: string; dst: string; explanation: string; ts: number } }
+      capped: Record<string, number>;
+    }
+  | {
+      type: 'detection';
+      detection: {
+        id: string;
+        type: string;
+        severity: string;
+        src: string;
+        dst: string;
+        explanation: string;
+        ts: number;
+      };
+    }
   | { type: 'ended'; source: string; error: string | null };
 
 /** Fan-out of live events to every connected dashboard; the last stats are replayed to newcomers. */
@@ -13,7 +33,9 @@ export class LiveFeed {
   private readonly bus = new EventEmitter();
   last: LiveEvent | null = null;
 
-  constructor() { this.bus.setMaxListeners(1000); }
+  constructor() {
+    this.bus.setMaxListeners(1000);
+  }
 
   publish(e: LiveEvent): void {
     if (e.type !== 'detection') this.last = e;

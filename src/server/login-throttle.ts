@@ -1,13 +1,19 @@
 import { isIPv6 } from 'node:net';
 
-export interface Window { max: number; seconds: number }
+export interface Window {
+  max: number;
+  seconds: number;
+}
 
 /**
  * Failed logins allowed per window before passwords are no longer checked: per source address (one guesser)
  * and per account (many guessers at one name). The per-account window is longer; it lets an attacker keep an
  * account locked, which is the price of not letting a botnet guess it.
  */
-export const LOGIN_LIMITS = { perAddress: { max: 10, seconds: 60 }, perAccount: { max: 20, seconds: 900 } } as const;
+export const LOGIN_LIMITS = {
+  perAddress: { max: 10, seconds: 60 },
+  perAccount: { max: 20, seconds: 900 },
+} as const;
 
 /** Keys kept at most per counter; beyond that the stalest are forgotten (their attempts are old). */
 const MAX_KEYS = 50_000;
@@ -21,7 +27,9 @@ class SlidingCounter {
   /** Seconds until a slot frees up (0 when one is free now). */
   wait(key: string, now: number): number {
     const list = this.live(key, now);
-    return list.length < this.w.max ? 0 : Math.max(1, Math.ceil(list[0]!.at + this.w.seconds - now));
+    return list.length < this.w.max
+      ? 0
+      : Math.max(1, Math.ceil(list[0]!.at + this.w.seconds - now));
   }
 
   take(key: string, now: number): { at: number } {
@@ -34,7 +42,9 @@ class SlidingCounter {
     return slot;
   }
 
-  full(key: string, now: number): boolean { return this.live(key, now).length >= this.w.max; }
+  full(key: string, now: number): boolean {
+    return this.live(key, now).length >= this.w.max;
+  }
 
   give(key: string, slot: { at: number }): void {
     const list = this.slots.get(key);
@@ -49,8 +59,12 @@ class SlidingCounter {
   }
 
   private evict(now: number): void {
-    for (const k of [...this.slots.keys()]) if (this.live(k, now).length === 0) this.slots.delete(k);
-    for (const k of this.slots.keys()) { if (this.slots.size <= MAX_KEYS * 0.9) break; this.slots.delete(k); }
+    for (const k of [...this.slots.keys()])
+      if (this.live(k, now).length === 0) this.slots.delete(k);
+    for (const k of this.slots.keys()) {
+      if (this.slots.size <= MAX_KEYS * 0.9) break;
+      this.slots.delete(k);
+    }
   }
 }
 
@@ -62,8 +76,13 @@ export function guesserOf(ip: string): string {
   const [head, tail = ''] = ip.toLowerCase().split('::');
   const left = head ? head.split(':') : [];
   const right = tail ? tail.split(':') : [];
-  const groups = ip.includes('::') ? [...left, ...new Array<string>(8 - left.length - right.length).fill('0'), ...right] : left;
-  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+  const groups = ip.includes('::')
+    ? [...left, ...new Array<string>(8 - left.length - right.length).fill('0'), ...right]
+    : left;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
 }
 
 export type Reservation =
@@ -79,7 +98,10 @@ export class LoginThrottle {
   private readonly byAddress: SlidingCounter;
   private readonly byAccount: SlidingCounter;
 
-  constructor(limits: { perAddress: Window; perAccount: Window } = LOGIN_LIMITS, private readonly clock = () => Date.now() / 1000) {
+  constructor(
+    limits: { perAddress: Window; perAccount: Window } = LOGIN_LIMITS,
+    private readonly clock = () => Date.now() / 1000,
+  ) {
     this.byAddress = new SlidingCounter(limits.perAddress);
     this.byAccount = new SlidingCounter(limits.perAccount);
   }
@@ -94,6 +116,13 @@ export class LoginThrottle {
     const filled: Array<'address' | 'account'> = [];
     if (this.byAddress.full(who, now)) filled.push('address');
     if (this.byAccount.full(account, now)) filled.push('account');
-    return { ok: true, filled, release: () => { this.byAddress.give(who, a); this.byAccount.give(account, b); } };
+    return {
+      ok: true,
+      filled,
+      release: () => {
+        this.byAddress.give(who, a);
+        this.byAccount.give(account, b);
+      },
+    };
   }
 }

@@ -6,5 +6,11 @@
 export function untrustedText(s: string, max = 64): string {
   const chars = [...s];
   const cut = chars.length > max ? [...chars.slice(0, max), '…'] : chars;
-  return cut.map((c) => (/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff]/.test(c) ? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}` : c)).join('');
+  return cut
+    .map((c) =>
+      /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff]/.test(c)
+        ? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`
+        : c,
+    )
+    .join('');
 }

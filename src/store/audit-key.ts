@@ -1,5 +1,15 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import path from 'node:path';
 import type { Db } from './db.js';
 
@@ -40,25 +50,37 @@ export function auditHeadPath(db: Db, key: AuditKey): string | null {
   return path.join(path.dirname(key.path), `${path.basename(db.name)}.audit-head`);
 }
 
-const keyIdOf = (secret: Buffer): string => createHash('sha256').update(secret).digest('hex').slice(0, 16);
-const hmac = (k: AuditKey, text: string): string => createHmac('sha256', k.secret).update(text).digest('hex');
+const keyIdOf = (secret: Buffer): string =>
+  createHash('sha256').update(secret).digest('hex').slice(0, 16);
+const hmac = (k: AuditKey, text: string): string =>
+  createHmac('sha256', k.secret).update(text).digest('hex');
 
 export function entryMac(k: AuditKey, keyId: string, hash: string): string {
   return hmac(k, `weir-audit/1|${keyId}|${hash}`);
 }
 
 export function macMatches(a: string, b: string): boolean {
-  const x = Buffer.from(a, 'hex'), y = Buffer.from(b, 'hex');
+  const x = Buffer.from(a, 'hex'),
+    y = Buffer.from(b, 'hex');
   return x.length === y.length && x.length > 0 && timingSafeEqual(x, y);
 }
 
 function readKey(file: string): AuditKey | null {
   let st;
-  try { st = lstatSync(file); } catch (err) { if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null; throw err; }
+  try {
+    st = lstatSync(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
   if (!st.isFile()) throw new AuditKeyProblem(`audit key ${file} is not a regular file`);
-  if ((st.mode & 0o077) !== 0) throw new AuditKeyProblem(`audit key ${file} can be read by others (mode ${(st.mode & 0o777).toString(8)}): chmod 600 it`);
+  if ((st.mode & 0o077) !== 0)
+    throw new AuditKeyProblem(
+      `audit key ${file} can be read by others (mode ${(st.mode & 0o777).toString(8)}): chmod 600 it`,
+    );
   const hex = readFileSync(file, 'utf8').trim();
-  if (!/^[0-9a-f]{64}$/.test(hex)) throw new AuditKeyProblem(`audit key ${file} is not a Weir audit key (64 hex digits)`);
+  if (!/^[0-9a-f]{64}$/.test(hex))
+    throw new AuditKeyProblem(`audit key ${file} is not a Weir audit key (64 hex digits)`);
   const secret = Buffer.from(hex, 'hex');
   return { id: keyIdOf(secret), secret, path: file };
 }
@@ -68,11 +90,18 @@ function createKey(file: string): AuditKey {
   mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const secret = randomBytes(32);
   let fd: number;
-  try { fd = openSync(file, 'wx', 0o600); } catch (err) {
+  try {
+    fd = openSync(file, 'wx', 0o600);
+  } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return readKey(file)!;
     throw err;
   }
-  try { writeSync(fd, `${secret.toString('hex')}\n`); fsyncSync(fd); } finally { closeSync(fd); }
+  try {
+    writeSync(fd, `${secret.toString('hex')}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
   return { id: keyIdOf(secret), secret, path: file };
 }
 
@@ -96,8 +125,10 @@ export function auditKeyForAppend(db: Db): AuditKey {
   } else {
     const found = readKey(file);
     if (found === null && hasKeyedEntries(db)) {
-      throw new AuditKeyProblem(`the audit log of this store is keyed, but its key ${file} is missing: restore the key file (or set WEIR_AUDIT_KEY); ` +
-        'Weir does not start a new key silently — an admin can with `weir policy audit --new-key --reason TEXT`');
+      throw new AuditKeyProblem(
+        `the audit log of this store is keyed, but its key ${file} is missing: restore the key file (or set WEIR_AUDIT_KEY); ` +
+          'Weir does not start a new key silently — an admin can with `weir policy audit --new-key --reason TEXT`',
+      );
     }
     k = found ?? createKey(file);
   }
@@ -116,20 +147,33 @@ export function auditKeyForVerify(db: Db): AuditKey | null {
 export function newAuditKey(db: Db): AuditKey {
   const file = auditKeyPath(db);
   if (file === null) throw new AuditKeyProblem('an in-memory store has no key file');
-  if (readKey(file) !== null) throw new AuditKeyProblem(`audit key ${file} exists; Weir does not replace a working key`);
+  if (readKey(file) !== null)
+    throw new AuditKeyProblem(`audit key ${file} exists; Weir does not replace a working key`);
   const k = createKey(file);
   cache.set(db, k);
   return k;
 }
 
-const headText = (seq: number, hash: string, at: string, keyId: string): string => `weir-audit-head/1|${seq}|${hash}|${at}|${keyId}`;
+const headText = (seq: number, hash: string, at: string, keyId: string): string =>
+  `weir-audit-head/1|${seq}|${hash}|${at}|${keyId}`;
 
 export function readHead(file: string): AuditHead | 'missing' | 'unreadable' {
   let raw: string;
-  try { raw = readFileSync(file, 'utf8'); } catch (err) { return (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : 'unreadable'; }
+  try {
+    raw = readFileSync(file, 'utf8');
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : 'unreadable';
+  }
   try {
     const h = JSON.parse(raw) as Record<string, unknown>;
-    if (typeof h.seq !== 'number' || typeof h.hash !== 'string' || typeof h.at !== 'string' || typeof h.key_id !== 'string' || typeof h.mac !== 'string') return 'unreadable';
+    if (
+      typeof h.seq !== 'number' ||
+      typeof h.hash !== 'string' ||
+      typeof h.at !== 'string' ||
+      typeof h.key_id !== 'string' ||
+      typeof h.mac !== 'string'
+    )
+      return 'unreadable';
     return { seq: h.seq, hash: h.hash, at: h.at, keyId: h.key_id, mac: h.mac };
   } catch {
     return 'unreadable';
@@ -146,6 +190,20 @@ export function writeHead(file: string, k: AuditKey, seq: number, hash: string):
   const body = `${JSON.stringify({ seq, hash, at, key_id: k.id, mac: hmac(k, headText(seq, hash, at, k.id)) })}\n`;
   const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   const fd = openSync(tmp, 'w', 0o600);
-  try { writeSync(fd, body); fsyncSync(fd); } finally { closeSync(fd); }
-  try { renameSync(tmp, file); } catch (err) { try { unlinkSync(tmp); } catch { /* already gone */ } throw err; }
+  try {
+    writeSync(fd, body);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    renameSync(tmp, file);
+  } catch (err) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* already gone */
+    }
+    throw err;
+  }
 }

@@ -24,8 +24,12 @@ const ROWS_PER_STEP = 500;
 const ROLE_EDGES = 1000;
 
 export function loadInventory(db: Db): InventorySnapshot {
-  const assets = (db.prepare('SELECT doc FROM assets ORDER BY id').all() as { doc: string }[]).map((r) => JSON.parse(r.doc) as Asset);
-  const edges = (db.prepare('SELECT doc FROM edges ORDER BY id').all() as { doc: string }[]).map((r) => JSON.parse(r.doc) as Edge);
+  const assets = (db.prepare('SELECT doc FROM assets ORDER BY id').all() as { doc: string }[]).map(
+    (r) => JSON.parse(r.doc) as Asset,
+  );
+  const edges = (db.prepare('SELECT doc FROM edges ORDER BY id').all() as { doc: string }[]).map(
+    (r) => JSON.parse(r.doc) as Edge,
+  );
   return { assets, edges };
 }
 
@@ -48,22 +52,31 @@ export class InventoryMerge {
   private readonly q;
   private readonly sides = new Map<string, Database.Statement<unknown[]>>();
 
-  constructor(private readonly db: Db, private readonly delta: InventorySnapshot, private readonly captures: CaptureRecord[] = []) {
+  constructor(
+    private readonly db: Db,
+    private readonly delta: InventorySnapshot,
+    private readonly captures: CaptureRecord[] = [],
+  ) {
     this.q = {
       asset: db.prepare('SELECT doc FROM assets WHERE id = ?'),
       // The IP asset of a MAC: not a MAC-only record (id = mac) nor a link-local twin.
-      assetByMac: db.prepare("SELECT doc FROM assets WHERE mac = ? AND id <> ? AND id <> mac AND id NOT LIKE 'fe80:%' ORDER BY id LIMIT 1"),
+      assetByMac: db.prepare(
+        "SELECT doc FROM assets WHERE mac = ? AND id <> ? AND id <> mac AND id NOT LIKE 'fe80:%' ORDER BY id LIMIT 1",
+      ),
       deleteAsset: db.prepare('DELETE FROM assets WHERE id = ?'),
-      putAsset: db.prepare(`INSERT INTO assets (id, mac, mac_vendor, role, vendor, product, firmware, first_seen, last_seen, doc)
+      putAsset:
+        db.prepare(`INSERT INTO assets (id, mac, mac_vendor, role, vendor, product, firmware, first_seen, last_seen, doc)
         VALUES (@id, @mac, @macVendor, @role, @vendor, @product, @firmware, @firstSeen, @lastSeen, @doc)
         ON CONFLICT(id) DO UPDATE SET mac = excluded.mac, mac_vendor = excluded.mac_vendor, role = excluded.role, vendor = excluded.vendor,
           product = excluded.product, firmware = excluded.firmware, first_seen = excluded.first_seen, last_seen = excluded.last_seen, doc = excluded.doc`),
       edge: db.prepare('SELECT doc FROM edges WHERE id = ?'),
-      putEdge: db.prepare(`INSERT INTO edges (id, client, server, transport, port, protocol, packets, bytes, first_seen, last_seen, poll_interval, doc)
+      putEdge:
+        db.prepare(`INSERT INTO edges (id, client, server, transport, port, protocol, packets, bytes, first_seen, last_seen, poll_interval, doc)
         VALUES (@id, @client, @server, @transport, @port, @protocol, @packets, @bytes, @firstSeen, @lastSeen, @pollInterval, @doc)
         ON CONFLICT(id) DO UPDATE SET protocol = excluded.protocol, packets = excluded.packets, bytes = excluded.bytes,
           first_seen = excluded.first_seen, last_seen = excluded.last_seen, poll_interval = excluded.poll_interval, doc = excluded.doc`),
-      capture: db.prepare(`INSERT INTO captures (source, imported_at, format, frames, messages, first_ts, last_ts, error, anomalies, capped)
+      capture:
+        db.prepare(`INSERT INTO captures (source, imported_at, format, frames, messages, first_ts, last_ts, error, anomalies, capped)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     };
   }
@@ -71,35 +84,50 @@ export class InventoryMerge {
   /** Merge up to `rows` more records in one write transaction; true once everything is merged. */
   step(rows = ROWS_PER_STEP): boolean {
     if (this.done) return true;
-    this.db.transaction(() => {
-      let n = 0;
-      const { assets, edges } = this.delta;
-      for (; n < rows && this.ai < assets.length; n++) this.mergeAssetRow(assets[this.ai++]!);
-      for (; n < rows && this.ei < edges.length; n++) this.mergeEdgeRow(edges[this.ei++]!);
-      if (n < rows) {
-        // Roles only once every edge is in: they depend on the asset's merged edges.
-        const ids = (this.touchedList ??= [...this.touched]);
-        const batch = ids.slice(this.ri, this.ri + Math.max(1, Math.floor((rows - n) / 4)));
-        this.ri += batch.length;
-        this.inferRolesOf(batch);
-        if (this.ri >= ids.length) {
-          const now = new Date().toISOString();
-          // Bounds the merge reached are reported with the (last) capture that brought them.
-          const last = this.captures.at(-1);
-          if (last !== undefined) for (const [k, v] of Object.entries(this.capped)) last.capped[k] = (last.capped[k] ?? 0) + v;
-          for (const c of this.captures) {
-            this.q.capture.run(c.source, now, c.format, c.frames, c.messages, c.firstTs, c.lastTs, c.error, JSON.stringify(c.anomalies), JSON.stringify(c.capped));
+    this.db
+      .transaction(() => {
+        let n = 0;
+        const { assets, edges } = this.delta;
+        for (; n < rows && this.ai < assets.length; n++) this.mergeAssetRow(assets[this.ai++]!);
+        for (; n < rows && this.ei < edges.length; n++) this.mergeEdgeRow(edges[this.ei++]!);
+        if (n < rows) {
+          // Roles only once every edge is in: they depend on the asset's merged edges.
+          const ids = (this.touchedList ??= [...this.touched]);
+          const batch = ids.slice(this.ri, this.ri + Math.max(1, Math.floor((rows - n) / 4)));
+          this.ri += batch.length;
+          this.inferRolesOf(batch);
+          if (this.ri >= ids.length) {
+            const now = new Date().toISOString();
+            // Bounds the merge reached are reported with the (last) capture that brought them.
+            const last = this.captures.at(-1);
+            if (last !== undefined)
+              for (const [k, v] of Object.entries(this.capped))
+                last.capped[k] = (last.capped[k] ?? 0) + v;
+            for (const c of this.captures) {
+              this.q.capture.run(
+                c.source,
+                now,
+                c.format,
+                c.frames,
+                c.messages,
+                c.firstTs,
+                c.lastTs,
+                c.error,
+                JSON.stringify(c.anomalies),
+                JSON.stringify(c.capped),
+              );
+            }
+            this.done = true;
           }
-          this.done = true;
         }
-      }
-    }).immediate();
+      })
+      .immediate();
     return this.done;
   }
 
   private get(stmt: 'asset' | 'edge', id: string): Asset | Edge | null {
     const r = this.q[stmt].get(id) as { doc: string } | undefined;
-    return r ? JSON.parse(r.doc) as Asset | Edge : null;
+    return r ? (JSON.parse(r.doc) as Asset | Edge) : null;
   }
 
   private mergeAssetRow(d: Asset): void {
@@ -109,7 +137,10 @@ export class InventoryMerge {
       const r = this.q.assetByMac.get(d.mac, d.id) as { doc: string } | undefined;
       if (r !== undefined) {
         const host = JSON.parse(r.doc) as Asset;
-        if (into !== null) { mergeAsset(host, into, this.capped); this.q.deleteAsset.run(d.id); }
+        if (into !== null) {
+          mergeAsset(host, into, this.capped);
+          this.q.deleteAsset.run(d.id);
+        }
         into = host;
       }
     } else if (d.ips.length > 0) {
@@ -129,9 +160,16 @@ export class InventoryMerge {
 
   private writeAsset(a: Asset): void {
     this.q.putAsset.run({
-      id: a.id, mac: a.mac, macVendor: a.macVendor, role: a.role, vendor: a.identity.vendor ?? null,
-      product: a.identity.product ?? null, firmware: a.identity.firmware ?? null,
-      firstSeen: a.firstSeen, lastSeen: a.lastSeen, doc: JSON.stringify(a),
+      id: a.id,
+      mac: a.mac,
+      macVendor: a.macVendor,
+      role: a.role,
+      vendor: a.identity.vendor ?? null,
+      product: a.identity.product ?? null,
+      firmware: a.identity.firmware ?? null,
+      firstSeen: a.firstSeen,
+      lastSeen: a.lastSeen,
+      doc: JSON.stringify(a),
     });
   }
 
@@ -139,9 +177,18 @@ export class InventoryMerge {
     const into = this.get('edge', d.id) as Edge | null;
     const e = into === null ? d : mergeEdge(into, d, this.capped);
     this.q.putEdge.run({
-      id: e.id, client: e.client, server: e.server, transport: e.transport, port: e.port, protocol: e.protocol,
-      packets: e.packets, bytes: e.bytes, firstSeen: e.firstSeen, lastSeen: e.lastSeen,
-      pollInterval: e.pollInterval, doc: JSON.stringify(e),
+      id: e.id,
+      client: e.client,
+      server: e.server,
+      transport: e.transport,
+      port: e.port,
+      protocol: e.protocol,
+      packets: e.packets,
+      bytes: e.bytes,
+      firstSeen: e.firstSeen,
+      lastSeen: e.lastSeen,
+      pollInterval: e.pollInterval,
+      doc: JSON.stringify(e),
     });
     this.touched.add(e.client);
     this.touched.add(e.server);
@@ -152,8 +199,10 @@ export class InventoryMerge {
     for (const id of ids) {
       const a = this.get('asset', id) as Asset | null;
       if (a === null || a.ips.length === 0) continue;
-      const side = (col: 'client' | 'server'): Edge[] => (this.sideQuery(col, a.ips.length).all(...a.ips) as Array<{ doc: string }>)
-        .map((r) => JSON.parse(r.doc) as Edge);
+      const side = (col: 'client' | 'server'): Edge[] =>
+        (this.sideQuery(col, a.ips.length).all(...a.ips) as Array<{ doc: string }>).map(
+          (r) => JSON.parse(r.doc) as Edge,
+        );
       const edges = [...side('client'), ...side('server')];
       for (const e of edges) {
         for (const p of e.protocols) {
@@ -171,7 +220,9 @@ export class InventoryMerge {
     const k = `${col}${n}`;
     let q = this.sides.get(k);
     if (q === undefined) {
-      q = this.db.prepare(`SELECT doc FROM edges WHERE ${col} IN (${new Array(n).fill('?').join(',')}) LIMIT ${ROLE_EDGES}`);
+      q = this.db.prepare(
+        `SELECT doc FROM edges WHERE ${col} IN (${new Array(n).fill('?').join(',')}) LIMIT ${ROLE_EDGES}`,
+      );
       this.sides.set(k, q);
     }
     return q;
@@ -180,12 +231,17 @@ export class InventoryMerge {
 
 /** The stored (merged) records of the assets and edges a delta named, in its order (for showing a run's result). */
 export function storedInventoryOf(db: Db, delta: InventorySnapshot): InventorySnapshot {
-  const asset = db.prepare('SELECT doc FROM assets WHERE id = ?'), edge = db.prepare('SELECT doc FROM edges WHERE id = ?');
-  const assets: Asset[] = [], edges: Edge[] = [];
+  const asset = db.prepare('SELECT doc FROM assets WHERE id = ?'),
+    edge = db.prepare('SELECT doc FROM edges WHERE id = ?');
+  const assets: Asset[] = [],
+    edges: Edge[] = [];
   const seen = new Set<string>();
   for (const a of delta.assets) {
     const r = asset.get(a.id) as { doc: string } | undefined;
-    if (r !== undefined && !seen.has(a.id)) { seen.add(a.id); assets.push(JSON.parse(r.doc) as Asset); }
+    if (r !== undefined && !seen.has(a.id)) {
+      seen.add(a.id);
+      assets.push(JSON.parse(r.doc) as Asset);
+    }
   }
   for (const e of delta.edges) {
     const r = edge.get(e.id) as { doc: string } | undefined;
@@ -195,14 +251,22 @@ export function storedInventoryOf(db: Db, delta: InventorySnapshot): InventorySn
 }
 
 /** Merge an inventory delta and its capture records into the store (see InventoryMerge), all at once. */
-export function mergeInventory(db: Db, delta: InventorySnapshot, captures: CaptureRecord[] = []): Capped {
+export function mergeInventory(
+  db: Db,
+  delta: InventorySnapshot,
+  captures: CaptureRecord[] = [],
+): Capped {
   const m = new InventoryMerge(db, delta, captures);
   while (!m.step());
   return m.capped;
 }
 
 /** The same, yielding to the event loop between steps, so a server stays responsive while it writes. */
-export async function mergeInventorySliced(db: Db, delta: InventorySnapshot, captures: CaptureRecord[] = []): Promise<Capped> {
+export async function mergeInventorySliced(
+  db: Db,
+  delta: InventorySnapshot,
+  captures: CaptureRecord[] = [],
+): Promise<Capped> {
   const m = new InventoryMerge(db, delta, captures);
   while (!m.step()) await new Promise<void>((r) => setImmediate(r));
   return m.capped;

@@ -6,7 +6,9 @@ import type { Db } from './db.js';
  * either — a password reset, new roles, from the API or the CLI — ends every session of that user.
  */
 function userSig(roles: string, passwordHash: string | null): string {
-  return createHash('sha256').update(`${roles}\n${passwordHash ?? ''}`).digest('hex');
+  return createHash('sha256')
+    .update(`${roles}\n${passwordHash ?? ''}`)
+    .digest('hex');
 }
 
 /** Set a user's password; their sessions end (see userSig). */
@@ -19,38 +21,69 @@ export function setPasswordHash(db: Db, user: string, hash: string): void {
  * so the user's sessions are carried over. Only if the stored hash is still `from`.
  */
 export function upgradePasswordHash(db: Db, user: string, from: string, to: string): boolean {
-  return db.transaction(() => {
-    const u = db.prepare('SELECT roles FROM users WHERE name = ? AND password_hash = ?').get(user, from) as { roles: string } | undefined;
-    if (u === undefined) return false;
-    db.prepare('UPDATE users SET password_hash = ? WHERE name = ?').run(to, user);
-    db.prepare('UPDATE sessions SET user_sig = ? WHERE user = ? AND user_sig = ?').run(userSig(u.roles, to), user, userSig(u.roles, from));
-    return true;
-  }).immediate();
+  return db
+    .transaction(() => {
+      const u = db
+        .prepare('SELECT roles FROM users WHERE name = ? AND password_hash = ?')
+        .get(user, from) as { roles: string } | undefined;
+      if (u === undefined) return false;
+      db.prepare('UPDATE users SET password_hash = ? WHERE name = ?').run(to, user);
+      db.prepare('UPDATE sessions SET user_sig = ? WHERE user = ? AND user_sig = ?').run(
+        userSig(u.roles, to),
+        user,
+        userSig(u.roles, from),
+      );
+      return true;
+    })
+    .immediate();
 }
 
 export function passwordHash(db: Db, user: string): string | null {
-  const r = db.prepare('SELECT password_hash AS h FROM users WHERE name = ?').get(user) as { h: string | null } | undefined;
+  const r = db.prepare('SELECT password_hash AS h FROM users WHERE name = ?').get(user) as
+    | { h: string | null }
+    | undefined;
   return r?.h ?? null;
 }
 
-export function listUsers(db: Db): Array<{ name: string; roles: string[]; createdAt: string; hasPassword: boolean }> {
-  return (db.prepare('SELECT name, roles, created_at AS createdAt, password_hash IS NOT NULL AS hasPassword FROM users ORDER BY name').all() as Array<{ name: string; roles: string; createdAt: string; hasPassword: number }>)
-    .map((u) => ({ ...u, roles: JSON.parse(u.roles) as string[], hasPassword: Boolean(u.hasPassword) }));
+export function listUsers(
+  db: Db,
+): Array<{ name: string; roles: string[]; createdAt: string; hasPassword: boolean }> {
+  return (
+    db
+      .prepare(
+        'SELECT name, roles, created_at AS createdAt, password_hash IS NOT NULL AS hasPassword FROM users ORDER BY name',
+      )
+      .all() as Array<{ name: string; roles: string; createdAt: string; hasPassword: number }>
+  ).map((u) => ({
+    ...u,
+    roles: JSON.parse(u.roles) as string[],
+    hasPassword: Boolean(u.hasPassword),
+  }));
 }
 
 /** Remove a user and end their sessions; false if there is none. Refuses to remove the last admin. */
 export function removeUser(db: Db, name: string): boolean {
-  return db.transaction(() => {
-    const u = db.prepare('SELECT roles FROM users WHERE name = ?').get(name) as { roles: string } | undefined;
-    if (u === undefined) return false;
-    if ((JSON.parse(u.roles) as string[]).includes('admin')) {
-      const others = (db.prepare("SELECT COUNT(*) AS n FROM users, json_each(users.roles) r WHERE r.value = 'admin' AND users.name <> ?").get(name) as { n: number }).n;
-      if (others === 0) throw new Error(`${name} is the last admin: add another admin first`);
-    }
-    db.prepare('DELETE FROM sessions WHERE user = ?').run(name);
-    db.prepare('DELETE FROM users WHERE name = ?').run(name);
-    return true;
-  }).immediate();
+  return db
+    .transaction(() => {
+      const u = db.prepare('SELECT roles FROM users WHERE name = ?').get(name) as
+        | { roles: string }
+        | undefined;
+      if (u === undefined) return false;
+      if ((JSON.parse(u.roles) as string[]).includes('admin')) {
+        const others = (
+          db
+            .prepare(
+              "SELECT COUNT(*) AS n FROM users, json_each(users.roles) r WHERE r.value = 'admin' AND users.name <> ?",
+            )
+            .get(name) as { n: number }
+        ).n;
+        if (others === 0) throw new Error(`${name} is the last admin: add another admin first`);
+      }
+      db.prepare('DELETE FROM sessions WHERE user = ?').run(name);
+      db.prepare('DELETE FROM users WHERE name = ?').run(name);
+      return true;
+    })
+    .immediate();
 }
 
 /** End every session of a user (e.g. a lost laptop); returns how many there were. */
@@ -59,19 +92,30 @@ export function deleteSessionsOf(db: Db, user: string): number {
 }
 
 export function createSession(db: Db, tokenHash: string, user: string, expiresAt: number): void {
-  const u = db.prepare('SELECT roles, password_hash AS h FROM users WHERE name = ?').get(user) as { roles: string; h: string | null } | undefined;
+  const u = db.prepare('SELECT roles, password_hash AS h FROM users WHERE name = ?').get(user) as
+    | { roles: string; h: string | null }
+    | undefined;
   if (u === undefined) throw new Error(`no user ${user}`);
   db.prepare('DELETE FROM sessions WHERE expires_at < ?').run(Date.now() / 1000);
-  db.prepare('INSERT INTO sessions (token_hash, user, created_at, expires_at, user_sig) VALUES (?, ?, ?, ?, ?)')
-    .run(tokenHash, user, new Date().toISOString(), expiresAt, userSig(u.roles, u.h));
+  db.prepare(
+    'INSERT INTO sessions (token_hash, user, created_at, expires_at, user_sig) VALUES (?, ?, ?, ?, ?)',
+  ).run(tokenHash, user, new Date().toISOString(), expiresAt, userSig(u.roles, u.h));
 }
 
 /** The user a live session belongs to, with their current roles; null for an unknown, expired or outdated token. */
 export function sessionOf(db: Db, tokenHash: string): { name: string; roles: string[] } | null {
-  const r = db.prepare('SELECT u.name, u.roles, u.password_hash AS h, s.user_sig AS sig FROM sessions s JOIN users u ON u.name = s.user WHERE s.token_hash = ? AND s.expires_at > ?')
-    .get(tokenHash, Date.now() / 1000) as { name: string; roles: string; h: string | null; sig: string | null } | undefined;
+  const r = db
+    .prepare(
+      'SELECT u.name, u.roles, u.password_hash AS h, s.user_sig AS sig FROM sessions s JOIN users u ON u.name = s.user WHERE s.token_hash = ? AND s.expires_at > ?',
+    )
+    .get(tokenHash, Date.now() / 1000) as
+    | { name: string; roles: string; h: string | null; sig: string | null }
+    | undefined;
   if (r === undefined) return null;
-  if (r.sig !== userSig(r.roles, r.h)) { deleteSession(db, tokenHash); return null; }
+  if (r.sig !== userSig(r.roles, r.h)) {
+    deleteSession(db, tokenHash);
+    return null;
+  }
   return { name: r.name, roles: JSON.parse(r.roles) as string[] };
 }
 

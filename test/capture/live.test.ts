@@ -8,29 +8,39 @@ import { canBuildLab } from '../lab/plant.js';
 
 const skip = !canBuildLab() && process.env.CI !== 'true' ? 'needs root and iproute2' : false;
 
-test('live capture through tcpdump delivers frames as they happen, inside a namespace of our own', { skip, timeout: 60_000 }, async () => {
-  const ns = `weir-live-${process.pid}`;
-  execFileSync('ip', ['netns', 'add', ns]);
-  try {
-    execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-    const ac = new AbortController();
-    const ports: number[] = [];
-    const pkt = newPacket();
-    const done = liveCapture('lo', (f) => {
-      decodeFrame(f, pkt);
-      if (pkt.ipProto === 17 && pkt.dstPort >= 47000 && pkt.dstPort < 47010) ports.push(pkt.dstPort);
-      if (ports.length >= 5) ac.abort();
-    }, { netns: ns, bpf: 'udp', signal: ac.signal });
-    // Give tcpdump a moment to open the interface, then send datagrams to the namespace's own loopback.
-    const sender = "const d=require('dgram').createSocket('udp4');let i=0;const t=setInterval(()=>{d.send('weir',47000+(i%5),'127.0.0.1');if(++i>=40){clearInterval(t);d.close();}},100);";
-    await new Promise((r) => setTimeout(r, 1000));
-    execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', sender]);
-    const timer = setTimeout(() => ac.abort(), 10_000);
-    const summary = await done;
-    clearTimeout(timer);
-    assert.ok(summary.frames >= 5, `${summary.frames} frames`);
-    assert.deepEqual([...new Set(ports)].sort(), [47000, 47001, 47002, 47003, 47004]);
-  } finally {
-    execFileSync('ip', ['netns', 'del', ns]);
-  }
-});
+test(
+  'live capture through tcpdump delivers frames as they happen, inside a namespace of our own',
+  { skip, timeout: 60_000 },
+  async () => {
+    const ns = `weir-live-${process.pid}`;
+    execFileSync('ip', ['netns', 'add', ns]);
+    try {
+      execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+      const ac = new AbortController();
+      const ports: number[] = [];
+      const pkt = newPacket();
+      const done = liveCapture(
+        'lo',
+        (f) => {
+          decodeFrame(f, pkt);
+          if (pkt.ipProto === 17 && pkt.dstPort >= 47000 && pkt.dstPort < 47010)
+            ports.push(pkt.dstPort);
+          if (ports.length >= 5) ac.abort();
+        },
+        { netns: ns, bpf: 'udp', signal: ac.signal },
+      );
+      // Give tcpdump a moment to open the interface, then send datagrams to the namespace's own loopback.
+      const sender =
+        "const d=require('dgram').createSocket('udp4');let i=0;const t=setInterval(()=>{d.send('weir',47000+(i%5),'127.0.0.1');if(++i>=40){clearInterval(t);d.close();}},100);";
+      await new Promise((r) => setTimeout(r, 1000));
+      execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', sender]);
+      const timer = setTimeout(() => ac.abort(), 10_000);
+      const summary = await done;
+      clearTimeout(timer);
+      assert.ok(summary.frames >= 5, `${summary.frames} frames`);
+      assert.deepEqual([...new Set(ports)].sort(), [47000, 47001, 47002, 47003, 47004]);
+    } finally {
+      execFileSync('ip', ['netns', 'del', ns]);
+    }
+  },
+);

@@ -9,12 +9,34 @@ import { CaptureParser } from '../../src/capture/parser.js';
 import type { Frame } from '../../src/capture/frame.js';
 import { sharedCapture, sharedCaptures } from '../helpers/paths.js';
 
-interface Row { index: number; ts: string; capLen: number; linkType: number; hex: string }
-const row = (f: Frame): Row => ({ index: f.index, ts: f.ts.toFixed(6), capLen: f.capLen, linkType: f.linkType, hex: Buffer.from(f.data.subarray(f.offset, f.offset + Math.min(f.capLen, 24))).toString('hex') });
+interface Row {
+  index: number;
+  ts: string;
+  capLen: number;
+  linkType: number;
+  hex: string;
+}
+const row = (f: Frame): Row => ({
+  index: f.index,
+  ts: f.ts.toFixed(6),
+  capLen: f.capLen,
+  linkType: f.linkType,
+  hex: Buffer.from(f.data.subarray(f.offset, f.offset + Math.min(f.capLen, 24))).toString('hex'),
+});
 
 function tsharkFrames(file: string): Array<{ ts: string; capLen: number }> {
-  return execFileSync('tshark', ['-r', file, '-T', 'fields', '-e', 'frame.time_epoch', '-e', 'frame.cap_len'], { maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'ignore'] })
-    .toString().trim().split('\n').map((l) => { const [ts, cl] = l.split('\t'); return { ts: Number(ts).toFixed(6), capLen: Number(cl) }; });
+  return execFileSync(
+    'tshark',
+    ['-r', file, '-T', 'fields', '-e', 'frame.time_epoch', '-e', 'frame.cap_len'],
+    { maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'ignore'] },
+  )
+    .toString()
+    .trim()
+    .split('\n')
+    .map((l) => {
+      const [ts, cl] = l.split('\t');
+      return { ts: Number(ts).toFixed(6), capLen: Number(cl) };
+    });
 }
 
 test('every shared capture: frame count, timestamps and lengths match tshark', async (t) => {
@@ -26,7 +48,10 @@ test('every shared capture: frame count, timestamps and lengths match tshark', a
     assert.equal(s.error, null, `${f}: ${s.error?.reason}`);
     const theirs = tsharkFrames(f);
     assert.equal(ours.length, theirs.length, f);
-    theirs.forEach((x, i) => { assert.equal(ours[i]!.ts, x.ts, `${f} frame ${i + 1} time`); assert.equal(ours[i]!.capLen, x.capLen); });
+    theirs.forEach((x, i) => {
+      assert.equal(ours[i]!.ts, x.ts, `${f} frame ${i + 1} time`);
+      assert.equal(ours[i]!.capLen, x.capLen);
+    });
   }
 });
 
@@ -45,7 +70,9 @@ test('pcap converted to pcapng and nanosecond pcap by editcap reads the same fra
       assert.equal(s.format, fmt === 'pcapng' ? 'pcapng' : 'pcap');
       assert.deepEqual(rows, base, fmt);
     }
-  } finally { rmSync(dir, { recursive: true, force: true }); }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 /** A hand-built pcapng: big-endian SHB, two interfaces (Ethernet µs, raw IP with 2^-10 s resolution), EPB, SPB, an unknown block. */
@@ -54,24 +81,45 @@ function pcapngBigEndian(withUnknown = true): Buffer {
   const block = (type: number, body: Buffer) => {
     const len = 12 + body.length + ((4 - (body.length % 4)) % 4);
     const b = Buffer.alloc(len);
-    b.writeUInt32BE(type, 0); b.writeUInt32BE(len, 4); body.copy(b, 8); b.writeUInt32BE(len, len - 4);
+    b.writeUInt32BE(type, 0);
+    b.writeUInt32BE(len, 4);
+    body.copy(b, 8);
+    b.writeUInt32BE(len, len - 4);
     blocks.push(b);
   };
-  const shb = Buffer.alloc(16); shb.writeUInt32BE(0x1a2b3c4d, 0); shb.writeUInt16BE(1, 4); shb.writeInt32BE(-1, 8); shb.writeInt32BE(-1, 12);
+  const shb = Buffer.alloc(16);
+  shb.writeUInt32BE(0x1a2b3c4d, 0);
+  shb.writeUInt16BE(1, 4);
+  shb.writeInt32BE(-1, 8);
+  shb.writeInt32BE(-1, 12);
   block(0x0a0d0d0a, shb);
   block(1, Buffer.from([0, 1, 0, 0, 0, 0, 0xff, 0xff]));
   // IDB 1: raw IPv4, option if_tsresol = 0x8a (2^-10 s), end of options.
-  block(1, Buffer.concat([Buffer.from([0, 228, 0, 0, 0, 0, 0xff, 0xff]), Buffer.from([0, 9, 0, 1, 0x8a, 0, 0, 0, 0, 0, 0, 0])]));
+  block(
+    1,
+    Buffer.concat([
+      Buffer.from([0, 228, 0, 0, 0, 0, 0xff, 0xff]),
+      Buffer.from([0, 9, 0, 1, 0x8a, 0, 0, 0, 0, 0, 0, 0]),
+    ]),
+  );
   const epb = (iface: number, tsUnits: bigint, data: Buffer) => {
     const h = Buffer.alloc(20);
-    h.writeUInt32BE(iface, 0); h.writeUInt32BE(Number(tsUnits >> 32n), 4); h.writeUInt32BE(Number(tsUnits & 0xffffffffn), 8);
-    h.writeUInt32BE(data.length, 12); h.writeUInt32BE(data.length, 16);
+    h.writeUInt32BE(iface, 0);
+    h.writeUInt32BE(Number(tsUnits >> 32n), 4);
+    h.writeUInt32BE(Number(tsUnits & 0xffffffffn), 8);
+    h.writeUInt32BE(data.length, 12);
+    h.writeUInt32BE(data.length, 16);
     block(6, Buffer.concat([h, data]));
   };
   epb(0, 1_700_000_000_123_456n, Buffer.alloc(60, 0xaa));
   if (withUnknown) block(0x0bad, Buffer.alloc(8));
-  epb(1, 1_700_000_000n * 1024n + 512n, Buffer.from('4500001c000000004011000001020304050607080000000000080000', 'hex'));
-  const spbBody = Buffer.alloc(4 + 42); spbBody.writeUInt32BE(42, 0);
+  epb(
+    1,
+    1_700_000_000n * 1024n + 512n,
+    Buffer.from('4500001c000000004011000001020304050607080000000000080000', 'hex'),
+  );
+  const spbBody = Buffer.alloc(4 + 42);
+  spbBody.writeUInt32BE(42, 0);
   block(3, spbBody);
   return Buffer.concat(blocks);
 }
@@ -84,11 +132,14 @@ test('pcapng: big-endian section, two interfaces with different link types and t
   const s = p.end();
   assert.equal(s.error, null);
   assert.equal(s.format, 'pcapng');
-  assert.deepEqual(rows.map((r) => [r.index, r.linkType, r.capLen, r.ts]), [
-    [1, 1, 60, '1700000000.123456'],
-    [2, 228, 28, '1700000000.500000'],
-    [3, 1, 42, '0.000000'],
-  ]);
+  assert.deepEqual(
+    rows.map((r) => [r.index, r.linkType, r.capLen, r.ts]),
+    [
+      [1, 1, 60, '1700000000.123456'],
+      [2, 228, 28, '1700000000.500000'],
+      [3, 1, 42, '0.000000'],
+    ],
+  );
   assert.equal(s.anomalies['pcapng_block_unknown_skipped'], 1);
   assert.deepEqual(s.unknownBlockTypes, ['0xbad']);
   // tshark agrees on the same bytes (without the unknown block, which tshark lists as a record of its own).
@@ -96,8 +147,13 @@ test('pcapng: big-endian section, two interfaces with different link types and t
   try {
     const f = path.join(dir, 'be.pcapng');
     writeFileSync(f, pcapngBigEndian(false));
-    assert.deepEqual(tsharkFrames(f).map((x) => x.capLen), [60, 28, 42]);
-  } finally { rmSync(dir, { recursive: true, force: true }); }
+    assert.deepEqual(
+      tsharkFrames(f).map((x) => x.capLen),
+      [60, 28, 42],
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('feeding in chunks of every size from 1 to 64 bytes gives the same frames as one feed', (t) => {
@@ -108,7 +164,8 @@ test('feeding in chunks of every size from 1 to 64 bytes gives the same frames a
     const bytes = readFileSync(file);
     const whole: Row[] = [];
     const p0 = new CaptureParser((fr) => whole.push(row(fr)));
-    p0.feed(bytes); p0.end();
+    p0.feed(bytes);
+    p0.end();
     for (let size = 1; size <= 64; size++) {
       const rows: Row[] = [];
       const p = new CaptureParser((fr) => rows.push(row(fr)));
@@ -127,7 +184,8 @@ test('truncated files: every good frame is delivered, then the stop is reported 
     const bytes = readFileSync(file);
     const all: Row[] = [];
     const p0 = new CaptureParser((fr) => all.push(row(fr)));
-    p0.feed(bytes); p0.end();
+    p0.feed(bytes);
+    p0.end();
     // Record boundaries: a cut exactly there leaves a valid, shorter file.
     const boundaries = new Set<number>();
     if (bytes.readUInt32LE(0) === 0x0a0d0d0a) {
@@ -141,7 +199,10 @@ test('truncated files: every good frame is delivered, then the stop is reported 
       p.feed(bytes.subarray(0, cut));
       const s = p.end();
       assert.deepEqual(rows, all.slice(0, rows.length), 'a prefix of the good frames');
-      if (cut > 0 && boundaries.has(cut)) { assert.equal(s.error, null, `clean cut at ${cut}`); continue; }
+      if (cut > 0 && boundaries.has(cut)) {
+        assert.equal(s.error, null, `clean cut at ${cut}`);
+        continue;
+      }
       assert.ok(s.error !== null, `cut at ${cut} must be reported`);
       assert.equal(s.error!.framesBefore, rows.length);
       assert.ok(s.error!.byteOffset <= cut);
@@ -153,7 +214,10 @@ test('garbage and absurd record lengths stop cleanly with a reason', () => {
   const junk = new CaptureParser(() => undefined);
   junk.feed(Buffer.from('this is not a capture file at all'));
   assert.match(junk.end().error!.reason, /not a pcap or pcapng/);
-  const hdr = Buffer.alloc(24 + 16); hdr.writeUInt32LE(0xa1b2c3d4, 0); hdr.writeUInt32LE(65535, 16); hdr.writeUInt32LE(1, 20);
+  const hdr = Buffer.alloc(24 + 16);
+  hdr.writeUInt32LE(0xa1b2c3d4, 0);
+  hdr.writeUInt32LE(65535, 16);
+  hdr.writeUInt32LE(1, 20);
   hdr.writeUInt32LE(0x7fffffff, 24 + 8);
   const big = new CaptureParser(() => undefined);
   big.feed(hdr);

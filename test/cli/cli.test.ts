@@ -18,7 +18,10 @@ test('weir dissect --jsonl prints one JSON line per ICS message, with frame, add
   const f = sharedCapture('icsnpp/modbus_example.pcap');
   if (!f) return t.skip('capture missing');
   const { stdout } = await weir('dissect', f, '--jsonl');
-  const lines = stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   assert.ok(lines.length > 40, `${lines.length} messages`);
   for (const m of lines) {
     assert.equal(m.protocol, 'modbus');
@@ -31,7 +34,9 @@ test('weir dissect --jsonl prints one JSON line per ICS message, with frame, add
 test('weir dissect reads a capture from stdin', async (t) => {
   const f = sharedCapture('icsnpp/dnp3_example.pcap');
   if (!f) return t.skip('capture missing');
-  const child = execFile(process.execPath, [cli, 'dissect', '-', '--jsonl'], { maxBuffer: 1 << 27 });
+  const child = execFile(process.execPath, [cli, 'dissect', '-', '--jsonl'], {
+    maxBuffer: 1 << 27,
+  });
   const out: string[] = [];
   child.stdout!.on('data', (d: Buffer) => out.push(d.toString()));
   child.stdin!.end(readFileSync(f));
@@ -50,7 +55,10 @@ test('weir discover --json and --db; learn, detect, accept and mute through the 
   try {
     const db = path.join(dir, 'plant.db');
     const { stdout } = await weir('discover', f, '--json', '--db', db);
-    const inv = JSON.parse(stdout) as { assets: Array<{ id: string; role: string }>; edges: unknown[] };
+    const inv = JSON.parse(stdout) as {
+      assets: Array<{ id: string; role: string }>;
+      edges: unknown[];
+    };
     assert.equal(inv.assets.find((a) => a.id === '10.10.20.8')?.role, 'rtu');
     const table = (await weir('discover', f)).stdout;
     assert.match(table, /ASSETS/);
@@ -60,24 +68,69 @@ test('weir discover --json and --db; learn, detect, accept and mute through the 
     assert.match(learned, /baseline v1/);
     const same = (await weir('detect', f, '--baseline', db)).stdout;
     assert.match(same, /no detections/);
-    const other = (await weir('detect', m, '--baseline', db, '--jsonl')).stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: string; type: string });
+    const other = (await weir('detect', m, '--baseline', db, '--jsonl')).stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { id: string; type: string });
     assert.ok(other.some((d) => d.type === 'new_asset'));
     const newAsset = other.find((d) => d.type === 'new_asset')!;
     // Curating the baseline changes what counts as normal: a proven analyst does it, and it is audited.
-    await assert.rejects(weir('baseline', 'accept', newAsset.id, '--db', db, '--as', 'ana'), /--as ana alone proves nothing/);
+    await assert.rejects(
+      weir('baseline', 'accept', newAsset.id, '--db', db, '--as', 'ana'),
+      /--as ana alone proves nothing/,
+    );
     const admin = await person(db, dir, 'root', ['admin'], { admin: '' });
     const ana = await person(db, dir, 'ana', ['analyst'], { admin });
     const vera = await person(db, dir, 'vera', ['viewer'], { admin });
-    await assert.rejects(weir('baseline', 'accept', newAsset.id, '--db', db, '--token-file', vera), /vera \(viewer\) may not act on detections/);
-    assert.match((await weir('baseline', 'accept', newAsset.id, '--db', db, '--token-file', ana)).stdout, /baseline v2/);
-    const edge = other.find((d) => d.type === 'new_edge' || d.type === 'device_probe' || d.type === 'diagnostic_command')!;
-    assert.match((await weirOk(['baseline', 'mute', edge.id, '--db', db, '--reason', 'lab', '--as', 'ana', '--password-stdin'], { input: 'ana-password-123\n' })).stdout, /mute #1/);
+    await assert.rejects(
+      weir('baseline', 'accept', newAsset.id, '--db', db, '--token-file', vera),
+      /vera \(viewer\) may not act on detections/,
+    );
+    assert.match(
+      (await weir('baseline', 'accept', newAsset.id, '--db', db, '--token-file', ana)).stdout,
+      /baseline v2/,
+    );
+    const edge = other.find(
+      (d) => d.type === 'new_edge' || d.type === 'device_probe' || d.type === 'diagnostic_command',
+    )!;
+    assert.match(
+      (
+        await weirOk(
+          [
+            'baseline',
+            'mute',
+            edge.id,
+            '--db',
+            db,
+            '--reason',
+            'lab',
+            '--as',
+            'ana',
+            '--password-stdin',
+          ],
+          { input: 'ana-password-123\n' },
+        )
+      ).stdout,
+      /mute #1/,
+    );
     const d = openStore(db);
-    try { assert.deepEqual(listAudit(d).filter((e) => e.action.startsWith('detection.')).map((e) => `${e.actor} ${e.action}`), ['ana detection.learned', 'ana detection.muted']); } finally { d.close(); }
+    try {
+      assert.deepEqual(
+        listAudit(d)
+          .filter((e) => e.action.startsWith('detection.'))
+          .map((e) => `${e.actor} ${e.action}`),
+        ['ana detection.learned', 'ana detection.muted'],
+      );
+    } finally {
+      d.close();
+    }
     const list = (await weir('baseline', 'list', '--db', db)).stdout;
     assert.match(list, /v1\t.*\ttest/);
     assert.match(list, /v2/);
-    await assert.rejects(weir('detect', f, '--baseline', path.join(dir, 'empty.db')), /no store at .*empty\.db/);
+    await assert.rejects(
+      weir('detect', f, '--baseline', path.join(dir, 'empty.db')),
+      /no store at .*empty\.db/,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -15,14 +15,20 @@ const T0 = 1_767_225_600;
 /** A normal S7 session to learn from, then (after `T0 + 30`) the given frames. */
 function capture(extra: Buffer[]): string {
   const file = path.join(mkdtempSync(path.join(tmpdir(), 'weir-icmpv6-')), 'link.pcap');
-  writeFileSync(file, Buffer.concat([s7NormalSession(100), pcap(extra, T0 + 30, 0.05).subarray(24)]));
+  writeFileSync(
+    file,
+    Buffer.concat([s7NormalSession(100), pcap(extra, T0 + 30, 0.05).subarray(24)]),
+  );
   return file;
 }
 
 test('IPv6 DAD, neighbour discovery, MLD and router solicitation/advertisement from baseline devices raise nothing', () => {
   const frames = joinLink(plc.mac, 'fe80::14', hmi.mac, 'fe80::a', hmi.mac, 'fe80::a');
   const r = learnThenDetectAt(capture(frames), T0 + 25);
-  assert.deepEqual(r.detections.map((d) => `${d.type} ${d.src}>${d.dst}: ${d.explanation}`), []);
+  assert.deepEqual(
+    r.detections.map((d) => `${d.type} ${d.src}>${d.dst}: ${d.explanation}`),
+    [],
+  );
 });
 
 test('an ICMPv6 conversation outside the baseline is named ICMPv6, not "IP protocol 58"', () => {
@@ -38,11 +44,21 @@ test('an ICMPv6 conversation outside the baseline is named ICMPv6, not "IP proto
 test('housekeeping from a device the baseline does not know still reveals a new asset, once', () => {
   const frames = joinLink('02:00:5e:07:00:66', 'fe80::66', hmi.mac, 'fe80::a', hmi.mac, 'fe80::a');
   const r = learnThenDetectAt(capture(frames), T0 + 25);
-  assert.deepEqual(r.detections.map((d) => `${d.type} ${d.src}`), ['new_asset fe80::66']);
+  assert.deepEqual(
+    r.detections.map((d) => `${d.type} ${d.src}`),
+    ['new_asset fe80::66'],
+  );
 });
 
 test('an ICMPv6 echo sweep is a host scan named ICMPv6 echo', () => {
-  const frames = Array.from({ length: 10 }, (_, i) => echo6('02:00:5e:07:00:66', 'fe80::66', `02:00:5e:07:01:${String(i).padStart(2, '0')}`, `fe80::1:${i}`));
+  const frames = Array.from({ length: 10 }, (_, i) =>
+    echo6(
+      '02:00:5e:07:00:66',
+      'fe80::66',
+      `02:00:5e:07:01:${String(i).padStart(2, '0')}`,
+      `fe80::1:${i}`,
+    ),
+  );
   const r = learnThenDetectAt(capture(frames), T0 + 25);
   const sweep = r.detections.find((d) => d.type === 'host_scan');
   assert.ok(sweep, r.detections.map((d) => d.type).join(', '));

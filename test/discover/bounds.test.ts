@@ -10,10 +10,21 @@ import type { Edge } from '../../src/discover/model.js';
 import { repoRoot } from '../helpers/paths.js';
 import { spoofedSourcesPcap } from '../helpers/hostile-captures.js';
 
-function feed(inv: Inventory, bytes: Uint8Array, chunk = bytes.length, between?: () => void): DissectPipeline {
-  const p = new DissectPipeline({ onPacket: (x) => inv.onPacket(x), onMessage: (m) => inv.onMessage(m) });
+function feed(
+  inv: Inventory,
+  bytes: Uint8Array,
+  chunk = bytes.length,
+  between?: () => void,
+): DissectPipeline {
+  const p = new DissectPipeline({
+    onPacket: (x) => inv.onPacket(x),
+    onMessage: (m) => inv.onMessage(m),
+  });
   const parser = new CaptureParser((f) => p.push(f));
-  for (let o = 0; o < bytes.length; o += chunk) { parser.feed(bytes.subarray(o, o + chunk)); between?.(); }
+  for (let o = 0; o < bytes.length; o += chunk) {
+    parser.feed(bytes.subarray(o, o + chunk));
+    between?.();
+  }
   parser.end();
   return p;
 }
@@ -26,7 +37,11 @@ test('beyond its asset and edge bounds the inventory tracks no new sender and co
   assert.equal(snap.assets.length, 500);
   assert.equal(snap.edges.length, 300);
   assert.equal(inv.capped.assets_not_tracked, 1500);
-  assert.equal(inv.capped.edges_not_tracked, 200, 'tracked senders whose edge found the table full');
+  assert.equal(
+    inv.capped.edges_not_tracked,
+    200,
+    'tracked senders whose edge found the table full',
+  );
 });
 
 test('deltas taken while the capture runs add up to the whole, however often they are taken', () => {
@@ -49,8 +64,13 @@ test('deltas taken while the capture runs add up to the whole, however often the
     const got = edges.get(e.id)!;
     assert.equal(got.packets, e.packets, e.id);
     assert.equal(got.requests, e.requests, e.id);
-    assert.deepEqual(got.functions.map((f) => [f.func, f.count]), e.functions.map((f) => [f.func, f.count]), e.id);
-    const order = (ts: Edge['targets']) => [...ts].sort((a, b) => `${a.space} ${a.access}`.localeCompare(`${b.space} ${b.access}`));
+    assert.deepEqual(
+      got.functions.map((f) => [f.func, f.count]),
+      e.functions.map((f) => [f.func, f.count]),
+      e.id,
+    );
+    const order = (ts: Edge['targets']) =>
+      [...ts].sort((a, b) => `${a.space} ${a.access}`.localeCompare(`${b.space} ${b.access}`));
     assert.deepEqual(order(got.targets), order(e.targets), e.id);
   }
   assert.equal(live.takeDelta().edges.length, 0, 'nothing changed since the last take');

@@ -9,7 +9,10 @@ import { sharedCapture } from '../helpers/paths.js';
 async function discover(...files: string[]): Promise<InventorySnapshot> {
   const inv = new Inventory();
   for (const f of files) {
-    const p = new DissectPipeline({ onPacket: (x) => inv.onPacket(x), onMessage: (m) => inv.onMessage(m) });
+    const p = new DissectPipeline({
+      onPacket: (x) => inv.onPacket(x),
+      onMessage: (m) => inv.onMessage(m),
+    });
     await readCapture(f, (fr) => p.push(fr));
   }
   return inv.snapshot();
@@ -39,7 +42,9 @@ test('S7-1200 with its HMI: the PLC serves port 102 and the HMI is its client', 
   const hmi = snap.assets.find((a) => a.id === '192.168.1.35')!;
   assert.equal(plc.role, 'plc', plc.roleReasons.join('; '));
   assert.ok(['hmi', 'engineering_workstation'].includes(hmi.role), hmi.role);
-  const e = snap.edges.find((x) => x.client === '192.168.1.35' && x.server === '192.168.1.191' && x.port === 102)!;
+  const e = snap.edges.find(
+    (x) => x.client === '192.168.1.35' && x.server === '192.168.1.191' && x.port === 102,
+  )!;
   assert.ok(e.protocol.startsWith('s7comm'), e.protocol);
   assert.ok(plc.mac && hmi.mac, 'MACs attributed');
 });
@@ -48,7 +53,10 @@ test('BACnet: devices are BACnet devices, with I-Am identity where announced', a
   const f = sharedCapture('icsnpp/bacnet_services.pcap');
   if (!f) return t.skip('capture missing');
   const snap = await discover(f);
-  assert.ok(snap.assets.some((a) => a.identity.deviceType === 'bacnet-device'), 'an I-Am identity was recorded');
+  assert.ok(
+    snap.assets.some((a) => a.identity.deviceType === 'bacnet-device'),
+    'an I-Am identity was recorded',
+  );
   const dev = snap.assets.find((a) => a.id === '192.168.0.24')!;
   assert.equal(dev.role, 'bacnet_device');
   assert.ok(snap.edges.some((e) => e.protocol === 'bacnet' && e.functions.length > 0));
@@ -58,7 +66,9 @@ test('two captures fold into one inventory, counting each packet once', async (t
   const a = sharedCapture('icsnpp/modbus_example.pcap');
   const b = sharedCapture('icsnpp/dnp3_example.pcap');
   if (!a || !b) return t.skip('captures missing');
-  const one = await discover(a), two = await discover(b), both = await discover(a, b);
+  const one = await discover(a),
+    two = await discover(b),
+    both = await discover(a, b);
   assert.equal(both.assets.length, one.assets.length + two.assets.length);
   const pk = (s: InventorySnapshot) => s.edges.reduce((n, e) => n + e.packets, 0);
   assert.equal(pk(both), pk(one) + pk(two));

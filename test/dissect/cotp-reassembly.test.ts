@@ -7,9 +7,27 @@ import { FragmentJoiner } from '../../src/dissect/fragments.js';
 import type { Message, PduContext } from '../../src/dissect/message.js';
 import { DissectPipeline } from '../../src/dissect/pipeline.js';
 import { TcpFlow } from '../fixtures-gen/pcap-writer.js';
-import { dt, fragments, hmi, plc, plcStop, readVar, writeVar } from '../fixtures-gen/s7-fragments.js';
+import {
+  dt,
+  fragments,
+  hmi,
+  plc,
+  plcStop,
+  readVar,
+  writeVar,
+} from '../fixtures-gen/s7-fragments.js';
 
-const ctx = (frame: number): PduContext => ({ frame, ts: frame, transport: 'tcp', srcMac: '', dstMac: '', srcIp: '10.7.0.10', dstIp: '10.7.0.20', srcPort: 49200, dstPort: 102 });
+const ctx = (frame: number): PduContext => ({
+  frame,
+  ts: frame,
+  transport: 'tcp',
+  srcMac: '',
+  dstMac: '',
+  srcIp: '10.7.0.10',
+  dstIp: '10.7.0.20',
+  srcPort: 49200,
+  dstPort: 102,
+});
 
 /** Dissect TPKTs in order with one per-direction state, as the pipeline and the gateway do. */
 function feed(tpkts: Buffer[], state: Record<string, unknown> = {}, toServer = true): Message[][] {
@@ -30,7 +48,11 @@ test('partial: a DT TPDU without EOT is a fragment; with EOT, other TPDUs and ju
   assert.equal(is(middle!), true);
   assert.equal(is(last!), false);
   assert.equal(is(dt(readVar(2))), false);
-  assert.equal(is(dt(Buffer.alloc(0), false)), true, 'an empty DT without EOT (S7-1200 HMIs send them) is a fragment');
+  assert.equal(
+    is(dt(Buffer.alloc(0), false)),
+    true,
+    'an empty DT without EOT (S7-1200 HMIs send them) is a fragment',
+  );
   assert.equal(is(CR), false);
   assert.equal(is(Buffer.from([3, 0, 0, 7, 2, 0xf0])), false, 'truncated COTP');
   // The flag is found after a TPKT inside a larger buffer too.
@@ -40,12 +62,25 @@ test('partial: a DT TPDU without EOT is a fragment; with EOT, other TPDUs and ju
 
 test('a job in three DT fragments is emitted whole by the last fragment, with its frame', () => {
   const state = {};
-  const outs = feed([...fragments(plcStop(7), [7, 16]), ...fragments(writeVar(8), [3, 11, 20, 25])], state);
-  assert.deepEqual(outs.map((o) => o.length), [0, 0, 1, 0, 0, 0, 0, 1]);
-  const stop = outs[2]![0]!, write = outs[7]![0]!;
-  assert.equal(stop.func, 0x29); assert.equal(stop.frame, 3); assert.equal(stop.anomaly, null); assert.equal(stop.txId, 7);
+  const outs = feed(
+    [...fragments(plcStop(7), [7, 16]), ...fragments(writeVar(8), [3, 11, 20, 25])],
+    state,
+  );
+  assert.deepEqual(
+    outs.map((o) => o.length),
+    [0, 0, 1, 0, 0, 0, 0, 1],
+  );
+  const stop = outs[2]![0]!,
+    write = outs[7]![0]!;
+  assert.equal(stop.func, 0x29);
+  assert.equal(stop.frame, 3);
+  assert.equal(stop.anomaly, null);
+  assert.equal(stop.txId, 7);
   assert.equal(stop.fields?.cotp_fragments, 3);
-  assert.equal(write.func, 0x05); assert.equal(write.frame, 8); assert.equal(write.write, true); assert.equal(write.anomaly, null);
+  assert.equal(write.func, 0x05);
+  assert.equal(write.frame, 8);
+  assert.equal(write.write, true);
+  assert.equal(write.anomaly, null);
   assert.deepEqual(write.targets, [{ space: 'DB1', start: 16, count: 4 }]);
   // Whole TPDUs go on being dissected straight from the frame, and the state holds nothing between units.
   assert.equal(feed([dt(readVar(9))], state)[0]![0]!.func, 0x04);
@@ -80,7 +115,10 @@ test('a TSDU that never ends gives one anomaly and holds bounded memory; the nex
   assert.equal((state.cotp as FragmentJoiner).size, 0, 'the unit is given up, not kept');
   // Its EOT fragment ends the given-up unit silently; the next job is whole again.
   assert.deepEqual(feed([dt(Buffer.from([1, 2, 3]))], state)[0], []);
-  assert.deepEqual(feed(fragments(plcStop(5), [9]), state).map((o) => o.map((m) => m.func)), [[], [0x29]]);
+  assert.deepEqual(
+    feed(fragments(plcStop(5), [9]), state).map((o) => o.map((m) => m.func)),
+    [[], [0x29]],
+  );
 });
 
 test('endless empty DT fragments are bounded by count', () => {
@@ -99,7 +137,11 @@ test('a CR or another non-DT TPDU between fragments abandons the unit, reported 
   assert.equal(outs[0]!.length, 0);
   assert.equal(outs[1]!.length, 1);
   assert.match(outs[1]![0]!.anomaly!, /abandoned after 1 DT fragments \(TPDU 0xe0\)/);
-  assert.deepEqual(outs.slice(2).map((o) => o.map((m) => m.func)), [[], [0x29]], 'the job after the CR is not joined to the old fragment');
+  assert.deepEqual(
+    outs.slice(2).map((o) => o.map((m) => m.func)),
+    [[], [0x29]],
+    'the job after the CR is not joined to the old fragment',
+  );
   // An S7comm-plus unit is reported as S7comm-plus, and from the server as a response.
   const DR = Buffer.from('0300000b06800000000100', 'hex');
   const plus = feed([dt(Buffer.from([0x72, 1, 0, 20]), false), DR], {}, false);
@@ -115,7 +157,22 @@ test('the pipeline does not join fragments across a lost TCP segment', () => {
   frames.push(f.send(true, c!), f.send(true, dt(readVar(7))));
   const msgs: Message[] = [];
   const p = new DissectPipeline({ onMessage: (m) => msgs.push({ ...m }) });
-  frames.forEach((data, i) => p.push({ index: i + 1, ts: i, linkType: 1, iface: 0, data, offset: 0, capLen: data.length, origLen: data.length }));
+  frames.forEach((data, i) =>
+    p.push({
+      index: i + 1,
+      ts: i,
+      linkType: 1,
+      iface: 0,
+      data,
+      offset: 0,
+      capLen: data.length,
+      origLen: data.length,
+    }),
+  );
   assert.equal(p.stats.anomalies.tcp_gap, 1);
-  assert.deepEqual(msgs.map((m) => [m.frame, m.func]), [[6, 0x04]], 'no PDU made of the fragments on both sides of the hole');
+  assert.deepEqual(
+    msgs.map((m) => [m.frame, m.func]),
+    [[6, 0x04]],
+    'no PDU made of the fragments on both sides of the hole',
+  );
 });

@@ -13,8 +13,19 @@ import { pcap, TcpFlow } from '../fixtures-gen/pcap-writer.js';
 import { tsharkFuncs, weirFuncs } from './tshark-compare.js';
 import dnp3spec from './oracle/dnp3.js';
 
-const MASTER = 1, OUTSTATION = 10;
-const ctx = (frame: number): PduContext => ({ frame, ts: frame, transport: 'tcp', srcMac: '', dstMac: '', srcIp: '10.20.0.1', dstIp: '10.20.0.2', srcPort: 40000, dstPort: 20000 });
+const MASTER = 1,
+  OUTSTATION = 10;
+const ctx = (frame: number): PduContext => ({
+  frame,
+  ts: frame,
+  transport: 'tcp',
+  srcMac: '',
+  dstMac: '',
+  srcIp: '10.20.0.1',
+  dstIp: '10.20.0.2',
+  srcPort: 40000,
+  dstPort: 20000,
+});
 
 function feed(frames: Buffer[], state: Record<string, unknown> = {}): Message[][] {
   return frames.map((f, i) => {
@@ -34,19 +45,36 @@ test('partial: a link frame whose transport segment is not FIN is a fragment; li
   assert.equal(is(first!), true, 'FIR without FIN');
   assert.equal(is(middle!), true, 'neither FIR nor FIN');
   assert.equal(is(last!), false, 'FIN');
-  assert.equal(is(segments(OUTSTATION, MASTER, Buffer.from([0xc1, 1, 60, 2, 6]))[0]!), false, 'FIR and FIN');
-  assert.equal(is(linkFrame(OUTSTATION, MASTER, Buffer.alloc(0), 0xc9)), false, 'request link status: no user data');
+  assert.equal(
+    is(segments(OUTSTATION, MASTER, Buffer.from([0xc1, 1, 60, 2, 6]))[0]!),
+    false,
+    'FIR and FIN',
+  );
+  assert.equal(
+    is(linkFrame(OUTSTATION, MASTER, Buffer.alloc(0), 0xc9)),
+    false,
+    'request link status: no user data',
+  );
   assert.equal(is(Buffer.from([0x05, 0x64, 5])), false, 'truncated');
 });
 
-test('a request in three transport segments is emitted at FIN with the whole fragment\'s object headers', () => {
+test("a request in three transport segments is emitted at FIN with the whole fragment's object headers", () => {
   const frames = operate();
   assert.equal(frames.length, 3);
   const outs = feed(frames);
-  assert.deepEqual(outs.map((o) => o.length), [0, 0, 1]);
+  assert.deepEqual(
+    outs.map((o) => o.length),
+    [0, 0, 1],
+  );
   const m = outs[2]![0]!;
-  assert.equal(m.func, 5); assert.equal(m.frame, 3); assert.equal(m.write, true); assert.equal(m.anomaly, null);
-  assert.deepEqual(m.targets, points.map((p) => ({ space: 'g12v1', start: p, count: 1 })).slice(0, 32));
+  assert.equal(m.func, 5);
+  assert.equal(m.frame, 3);
+  assert.equal(m.write, true);
+  assert.equal(m.anomaly, null);
+  assert.deepEqual(
+    m.targets,
+    points.map((p) => ({ space: 'g12v1', start: p, count: 1 })).slice(0, 32),
+  );
 });
 
 test('a segment out of sequence or without a first segment gives one anomaly per broken fragment', () => {
@@ -54,21 +82,37 @@ test('a segment out of sequence or without a first segment gives one anomaly per
   const late = segments(OUTSTATION, MASTER, directOperate(points), 130, 9); // sequence 9..11
   const outs = feed([a!, late[1]!, c!, b!, c!, ...operate()]);
   const anomalies = outs.flat().filter((m) => m.anomaly !== null);
-  assert.ok(anomalies.every((m) => m.role === 'request' && m.func === -1 && m.unit === OUTSTATION), 'a client\'s broken fragment is a request the gateway can refuse');
-  assert.deepEqual(anomalies.map((m) => [m.frame, m.anomaly]), [
-    [2, 'transport segment 10 out of sequence (expected 1)'],
-    [4, 'transport segment 1 without a first segment'],
-  ]);
-  assert.deepEqual(outs.flat().filter((m) => m.anomaly === null).map((m) => [m.frame, m.func]), [[8, 5]], 'the next whole fragment is judged');
+  assert.ok(
+    anomalies.every((m) => m.role === 'request' && m.func === -1 && m.unit === OUTSTATION),
+    "a client's broken fragment is a request the gateway can refuse",
+  );
+  assert.deepEqual(
+    anomalies.map((m) => [m.frame, m.anomaly]),
+    [
+      [2, 'transport segment 10 out of sequence (expected 1)'],
+      [4, 'transport segment 1 without a first segment'],
+    ],
+  );
+  assert.deepEqual(
+    outs
+      .flat()
+      .filter((m) => m.anomaly === null)
+      .map((m) => [m.frame, m.func]),
+    [[8, 5]],
+    'the next whole fragment is judged',
+  );
 });
 
 test('a new first segment abandons the fragment being joined, reported once', () => {
   const [a] = operate();
   const outs = feed([a!, ...operate()]);
-  assert.deepEqual(outs.flat().map((m) => [m.frame, m.func, m.anomaly]), [
-    [2, -1, 'transport fragment abandoned after 1 segments: a new first segment'],
-    [4, 5, null],
-  ]);
+  assert.deepEqual(
+    outs.flat().map((m) => [m.frame, m.func, m.anomaly]),
+    [
+      [2, -1, 'transport fragment abandoned after 1 segments: a new first segment'],
+      [4, 5, null],
+    ],
+  );
 });
 
 test('segments that never reach FIN give one anomaly and bounded memory', () => {
@@ -77,9 +121,13 @@ test('segments that never reach FIN give one anomaly and bounded memory', () => 
   let most = 0;
   const body = Buffer.alloc(240, 0x11);
   for (let i = 0; i < 2000; i++) {
-    const f = linkFrame(OUTSTATION, MASTER, Buffer.concat([Buffer.from([(i === 0 ? 0x40 : 0) | (i & 0x3f)]), body]));
+    const f = linkFrame(
+      OUTSTATION,
+      MASTER,
+      Buffer.concat([Buffer.from([(i === 0 ? 0x40 : 0) | (i & 0x3f)]), body]),
+    );
     dnp3Tcp.dissect(f, 0, f.length, ctx(i + 1), true, out, state);
-    most = Math.max(most, ((state.dnp3 as { joiner: FragmentJoiner }).joiner).size);
+    most = Math.max(most, (state.dnp3 as { joiner: FragmentJoiner }).joiner.size);
   }
   assert.equal(out.length, 1);
   assert.match(out[0]!.anomaly!, /transport fragment exceeds 4096 bytes/);
@@ -107,14 +155,33 @@ test('a CRC error in an earlier segment marks the joined fragment', () => {
 test('tshark sees the segmented request at the same frame', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'weir-dnp3seg-'));
   try {
-    const f = new TcpFlow({ mac: '02:00:00:00:14:01', ip: '10.20.0.1', port: 40000 }, { mac: '02:00:00:00:14:02', ip: '10.20.0.2', port: 20000 });
-    const frames = [...f.handshake(), ...operate().map((l) => f.send(true, l)), f.send(true, segments(OUTSTATION, MASTER, Buffer.from([0xc4, 1, 60, 1, 6]))[0]!)];
+    const f = new TcpFlow(
+      { mac: '02:00:00:00:14:01', ip: '10.20.0.1', port: 40000 },
+      { mac: '02:00:00:00:14:02', ip: '10.20.0.2', port: 20000 },
+    );
+    const frames = [
+      ...f.handshake(),
+      ...operate().map((l) => f.send(true, l)),
+      f.send(true, segments(OUTSTATION, MASTER, Buffer.from([0xc4, 1, 60, 1, 6]))[0]!),
+    ];
     const file = path.join(dir, 'dnp3-segments.pcap');
     writeFileSync(file, pcap(frames));
     const theirs = await tsharkFuncs(file, dnp3spec);
     const ours = await weirFuncs(file);
-    assert.deepEqual([...theirs], [[6, [5]], [7, [1]]]);
-    assert.deepEqual([...ours], [['6|dnp3', [5]], ['7|dnp3', [1]]]);
+    assert.deepEqual(
+      [...theirs],
+      [
+        [6, [5]],
+        [7, [1]],
+      ],
+    );
+    assert.deepEqual(
+      [...ours],
+      [
+        ['6|dnp3', [5]],
+        ['7|dnp3', [1]],
+      ],
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

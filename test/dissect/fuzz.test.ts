@@ -8,7 +8,11 @@ import { CaptureParser } from '../../src/capture/parser.js';
 import { decodeFrame } from '../../src/dissect/link.js';
 import { newPacket } from '../../src/dissect/packet.js';
 import { DissectPipeline } from '../../src/dissect/pipeline.js';
-import { streamDissectors, datagramDissectors, linkDissectors } from '../../src/dissect/registry.js';
+import {
+  streamDissectors,
+  datagramDissectors,
+  linkDissectors,
+} from '../../src/dissect/registry.js';
 import type { Message, PduContext } from '../../src/dissect/message.js';
 import type { Frame } from '../../src/capture/frame.js';
 import { fixtureCaptures, sharedCaptures } from '../helpers/paths.js';
@@ -19,12 +23,33 @@ import { directOperate, segments } from '../fixtures-gen/dnp3-frames.js';
 /** Deterministic xorshift PRNG so a failure can be replayed. */
 function rng(seed: number): (n: number) => number {
   let x = seed >>> 0 || 1;
-  return (n: number) => { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; return x % n; };
+  return (n: number) => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x % n;
+  };
 }
 
-const ctx: PduContext = { frame: 1, ts: 1, transport: 'tcp', srcMac: '', dstMac: '', srcIp: '10.0.0.1', dstIp: '10.0.0.2', srcPort: 40000, dstPort: 502 };
+const ctx: PduContext = {
+  frame: 1,
+  ts: 1,
+  transport: 'tcp',
+  srcMac: '',
+  dstMac: '',
+  srcIp: '10.0.0.1',
+  dstIp: '10.0.0.2',
+  srcPort: 40000,
+  dstPort: 502,
+};
 
-interface Seeds { byPort: Map<number, Uint8Array[]>; byEtherType: Map<number, Uint8Array[]>; frames: Frame[] }
+interface Seeds {
+  byPort: Map<number, Uint8Array[]>;
+  byEtherType: Map<number, Uint8Array[]>;
+  frames: Frame[];
+}
 
 /** Real payloads and frames from every capture we have, as mutation seeds. */
 function seeds(): Seeds {
@@ -33,12 +58,20 @@ function seeds(): Seeds {
   const pkt = newPacket();
   for (const f of files) {
     readCaptureSync(f, (fr) => {
-      if (s.frames.length < 3000 && fr.index % 3 === 0) s.frames.push({ ...fr, data: fr.data.slice(fr.offset, fr.offset + fr.capLen), offset: 0 });
+      if (s.frames.length < 3000 && fr.index % 3 === 0)
+        s.frames.push({ ...fr, data: fr.data.slice(fr.offset, fr.offset + fr.capLen), offset: 0 });
       decodeFrame(fr, pkt);
       if (pkt.payloadLength === 0) return;
       const payload = pkt.data.slice(pkt.payloadOffset, pkt.payloadOffset + pkt.payloadLength);
-      const add = (m: Map<number, Uint8Array[]>, k: number) => { const l = m.get(k) ?? []; if (l.length < 200) l.push(payload); m.set(k, l); };
-      if (pkt.ipVersion !== 0) { add(s.byPort, pkt.dstPort); add(s.byPort, pkt.srcPort); } else add(s.byEtherType, pkt.etherType);
+      const add = (m: Map<number, Uint8Array[]>, k: number) => {
+        const l = m.get(k) ?? [];
+        if (l.length < 200) l.push(payload);
+        m.set(k, l);
+      };
+      if (pkt.ipVersion !== 0) {
+        add(s.byPort, pkt.dstPort);
+        add(s.byPort, pkt.srcPort);
+      } else add(s.byEtherType, pkt.etherType);
     });
   }
   return s;
@@ -47,16 +80,28 @@ function seeds(): Seeds {
 function mutate(r: (n: number) => number, base: Uint8Array): Uint8Array {
   const b = Uint8Array.from(base);
   switch (r(5)) {
-    case 0: for (let i = 0, n = 1 + r(4); i < n && b.length; i++) b[r(b.length)] ^= 1 << r(8); return b;
-    case 1: return b.subarray(0, r(b.length + 1));
-    case 2: { // length-like fields set to extremes
+    case 0:
+      for (let i = 0, n = 1 + r(4); i < n && b.length; i++) b[r(b.length)] ^= 1 << r(8);
+      return b;
+    case 1:
+      return b.subarray(0, r(b.length + 1));
+    case 2: {
+      // length-like fields set to extremes
       if (b.length < 2) return b;
       const i = r(b.length - 1);
-      b[i] = r(2) ? 0xff : 0; b[i + 1] = r(2) ? 0xff : 0;
+      b[i] = r(2) ? 0xff : 0;
+      b[i + 1] = r(2) ? 0xff : 0;
       return b;
     }
-    case 3: { const extra = new Uint8Array(b.length + 1 + r(64)); extra.set(b); for (let i = b.length; i < extra.length; i++) extra[i] = r(256); return extra; }
-    default: for (let i = 0; i < b.length; i++) if (r(8) === 0) b[i] = r(256); return b;
+    case 3: {
+      const extra = new Uint8Array(b.length + 1 + r(64));
+      extra.set(b);
+      for (let i = b.length; i < extra.length; i++) extra[i] = r(256);
+      return extra;
+    }
+    default:
+      for (let i = 0; i < b.length; i++) if (r(8) === 0) b[i] = r(256);
+      return b;
   }
 }
 
@@ -73,20 +118,44 @@ test('every dissector survives random and mutated PDUs', () => {
   const r = rng(0xc0ffee);
   const out: Message[] = [];
   const all = [
-    ...streamDissectors.map((d) => ({ name: `${d.protocol}/tcp`, seeds: d.ports.flatMap((p) => s.byPort.get(p) ?? []), run: (b: Uint8Array) => {
-      const n = d.pduLength(b, 0, b.length);
-      assert.ok(Number.isInteger(n) && n >= -1, `${d.protocol} pduLength returned ${n}`);
-      // The reassembler hands over exactly the PDUs pduLength framed.
-      if (n > 0 && n <= b.length) d.dissect(b, 0, n, ctx, r(2) === 0, out, {});
-    } })),
-    ...datagramDissectors.map((d) => ({ name: `${d.protocol}/udp`, seeds: d.ports.flatMap((p) => s.byPort.get(p) ?? []), run: (b: Uint8Array) => d.dissect(b, 0, b.length, { ...ctx, transport: 'udp', dstPort: d.ports[0]! }, true, out) })),
-    ...linkDissectors.map((d) => ({ name: `${d.protocol}/l2`, seeds: d.etherTypes.flatMap((t) => s.byEtherType.get(t) ?? []), run: (b: Uint8Array) => d.dissect(b, 0, b.length, { ...ctx, transport: 'l2' }, out) })),
+    ...streamDissectors.map((d) => ({
+      name: `${d.protocol}/tcp`,
+      seeds: d.ports.flatMap((p) => s.byPort.get(p) ?? []),
+      run: (b: Uint8Array) => {
+        const n = d.pduLength(b, 0, b.length);
+        assert.ok(Number.isInteger(n) && n >= -1, `${d.protocol} pduLength returned ${n}`);
+        // The reassembler hands over exactly the PDUs pduLength framed.
+        if (n > 0 && n <= b.length) d.dissect(b, 0, n, ctx, r(2) === 0, out, {});
+      },
+    })),
+    ...datagramDissectors.map((d) => ({
+      name: `${d.protocol}/udp`,
+      seeds: d.ports.flatMap((p) => s.byPort.get(p) ?? []),
+      run: (b: Uint8Array) =>
+        d.dissect(b, 0, b.length, { ...ctx, transport: 'udp', dstPort: d.ports[0]! }, true, out),
+    })),
+    ...linkDissectors.map((d) => ({
+      name: `${d.protocol}/l2`,
+      seeds: d.etherTypes.flatMap((t) => s.byEtherType.get(t) ?? []),
+      run: (b: Uint8Array) => d.dissect(b, 0, b.length, { ...ctx, transport: 'l2' }, out),
+    })),
   ];
   for (const d of all) {
     for (let i = 0; i < CASES; i++) {
-      const input = d.seeds.length && i % 4 !== 0 ? mutate(r, d.seeds[r(d.seeds.length)]!) : random(r, 300);
-      try { d.run(input); } catch (e) { assert.fail(`${d.name} threw on case ${i} (${Buffer.from(input).toString('hex')}): ${(e as Error).stack}`); }
-      for (const m of out) assert.ok(Number.isInteger(m.func), `${d.name}: func ${m.func} on ${Buffer.from(input).toString('hex')}`);
+      const input =
+        d.seeds.length && i % 4 !== 0 ? mutate(r, d.seeds[r(d.seeds.length)]!) : random(r, 300);
+      try {
+        d.run(input);
+      } catch (e) {
+        assert.fail(
+          `${d.name} threw on case ${i} (${Buffer.from(input).toString('hex')}): ${(e as Error).stack}`,
+        );
+      }
+      for (const m of out)
+        assert.ok(
+          Number.isInteger(m.func),
+          `${d.name}: func ${m.func} on ${Buffer.from(input).toString('hex')}`,
+        );
       out.length = 0;
     }
   }
@@ -94,16 +163,29 @@ test('every dissector survives random and mutated PDUs', () => {
 
 /** Segmented units (COTP DT without EOT, DNP3 transport segments) as seeds for the stateful paths. */
 const FRAGMENT_SEEDS: Record<string, Uint8Array[]> = {
-  s7comm: [...fragments(plcStop(1), [7, 16]), ...fragments(writeVar(2), [3, 14, 20]), dt(readVar(3)), dt(Buffer.alloc(0), false),
-    Buffer.from('0300001611e00000000100c0010ac1020100c2020102', 'hex'), dt(Buffer.from([0x72, 1, 0, 9, 0x31]), false)],
-  dnp3: [...segments(10, 1, directOperate([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]), 60), ...segments(10, 1, Buffer.from([0xc1, 1, 60, 2, 6]))],
+  s7comm: [
+    ...fragments(plcStop(1), [7, 16]),
+    ...fragments(writeVar(2), [3, 14, 20]),
+    dt(readVar(3)),
+    dt(Buffer.alloc(0), false),
+    Buffer.from('0300001611e00000000100c0010ac1020100c2020102', 'hex'),
+    dt(Buffer.from([0x72, 1, 0, 9, 0x31]), false),
+  ],
+  dnp3: [
+    ...segments(10, 1, directOperate([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]), 60),
+    ...segments(10, 1, Buffer.from([0xc1, 1, 60, 2, 6])),
+  ],
 };
 
 /** Every fragment joiner in a dissector's per-direction state is within its bounds. */
 function assertBounded(name: string, state: Record<string, unknown>): void {
   for (const v of Object.values(state)) {
     const j = v instanceof FragmentJoiner ? v : (v as { joiner?: unknown } | undefined)?.joiner;
-    if (j instanceof FragmentJoiner) assert.ok(j.size <= j.maxBytes && j.count <= j.maxFragments, `${name}: joiner holds ${j.size} bytes in ${j.count} fragments`);
+    if (j instanceof FragmentJoiner)
+      assert.ok(
+        j.size <= j.maxBytes && j.count <= j.maxFragments,
+        `${name}: joiner holds ${j.size} bytes in ${j.count} fragments`,
+      );
   }
 }
 
@@ -112,9 +194,13 @@ test('stream dissectors survive long runs of whole, fragmented and mutated PDUs 
   const r = rng(0xf4a9);
   const out: Message[] = [];
   for (const d of streamDissectors) {
-    const pool = [...d.ports.flatMap((p) => s.byPort.get(p) ?? []), ...(FRAGMENT_SEEDS[d.protocol] ?? [])];
+    const pool = [
+      ...d.ports.flatMap((p) => s.byPort.get(p) ?? []),
+      ...(FRAGMENT_SEEDS[d.protocol] ?? []),
+    ];
     const states: Record<string, unknown>[] = [{}, {}];
-    let partial = 0, joined = 0;
+    let partial = 0,
+      joined = 0;
     for (let i = 0; i < CASES; i++) {
       const pick = pool.length ? pool[r(pool.length)]! : random(r, 300);
       const input = i % 4 === 0 ? random(r, 300) : r(2) === 0 ? pick : mutate(r, pick);
@@ -126,7 +212,11 @@ test('stream dissectors survive long runs of whole, fragmented and mutated PDUs 
         try {
           if (d.partial?.(input, off, n)) partial++;
           d.dissect(input, off, n, ctx, dir === 0, out, states[dir]);
-        } catch (e) { assert.fail(`${d.protocol} threw on case ${i} (${Buffer.from(input).toString('hex')}): ${(e as Error).stack}`); }
+        } catch (e) {
+          assert.fail(
+            `${d.protocol} threw on case ${i} (${Buffer.from(input).toString('hex')}): ${(e as Error).stack}`,
+          );
+        }
         off += n;
       }
       for (const m of out) {
@@ -136,7 +226,8 @@ test('stream dissectors survive long runs of whole, fragmented and mutated PDUs 
       out.length = 0;
       assertBounded(d.protocol, states[dir]!);
     }
-    if (d.partial && FRAGMENT_SEEDS[d.protocol]) assert.ok(partial > 0, `${d.protocol}: no fragment was fed`);
+    if (d.partial && FRAGMENT_SEEDS[d.protocol])
+      assert.ok(partial > 0, `${d.protocol}: no fragment was fed`);
     if (d.protocol === 's7comm') assert.ok(joined > 0, 's7comm: no segmented PDU was joined');
   }
 });
@@ -150,7 +241,14 @@ test('the link decoder and the whole pipeline survive mutated frames', () => {
   for (let i = 0; i < CASES * 2; i++) {
     const base = s.frames[r(s.frames.length)]!;
     const data = mutate(r, base.data);
-    const fr: Frame = { ...base, index: ++n, data, offset: 0, capLen: data.length, linkType: r(20) === 0 ? [0, 101, 113, 276, 228][r(5)]! : base.linkType };
+    const fr: Frame = {
+      ...base,
+      index: ++n,
+      data,
+      offset: 0,
+      capLen: data.length,
+      linkType: r(20) === 0 ? [0, 101, 113, 276, 228][r(5)]! : base.linkType,
+    };
     decodeFrame(fr, pkt);
     p.push(fr);
   }
@@ -165,9 +263,14 @@ test('the capture parser survives corrupted files and reports where it stopped',
     for (let i = 0; i < 300; i++) {
       const b = mutate(r, bytes.subarray(0, Math.min(bytes.length, 4096 + r(8192))));
       const parser = new CaptureParser(() => undefined);
-      for (let off = 0; off < b.length; ) { const k = 1 + r(700); parser.feed(b.subarray(off, off + k)); off += k; }
+      for (let off = 0; off < b.length; ) {
+        const k = 1 + r(700);
+        parser.feed(b.subarray(off, off + k));
+        off += k;
+      }
       const summary = parser.end();
-      if (summary.error) assert.ok(summary.error.byteOffset >= 0 && summary.error.reason.length > 0);
+      if (summary.error)
+        assert.ok(summary.error.byteOffset >= 0 && summary.error.reason.length > 0);
     }
   }
 });

@@ -22,7 +22,17 @@ const toy: StreamDissector = {
     out.push(m);
   },
 };
-const ctx: PduContext = { frame: 1, ts: 0, transport: 'tcp', srcMac: '', dstMac: '', srcIp: 'a', dstIp: 'b', srcPort: 1, dstPort: 502 };
+const ctx: PduContext = {
+  frame: 1,
+  ts: 0,
+  transport: 'tcp',
+  srcMac: '',
+  dstMac: '',
+  srcIp: 'a',
+  dstIp: 'b',
+  srcPort: 1,
+  dstPort: 502,
+};
 const pdu = (...body: number[]) => [0xab, body.length, ...body];
 
 function feed(chunks: number[][], seqs?: number[]) {
@@ -40,14 +50,21 @@ function feed(chunks: number[][], seqs?: number[]) {
 
 test('several PDUs in one segment are each dissected', () => {
   const { out } = feed([[...pdu(1, 2), ...pdu(3), ...pdu(4, 5, 6)]]);
-  assert.deepEqual(out.map((m) => m.values), [[1, 2], [3], [4, 5, 6]]);
+  assert.deepEqual(
+    out.map((m) => m.values),
+    [[1, 2], [3], [4, 5, 6]],
+  );
 });
 
 test('a PDU split across segments at every position is reassembled', () => {
   const bytes = [...pdu(7, 8, 9, 10), ...pdu(11)];
   for (let cut = 1; cut < bytes.length; cut++) {
     const { out, anomalies } = feed([bytes.slice(0, cut), bytes.slice(cut)]);
-    assert.deepEqual(out.map((m) => m.values), [[7, 8, 9, 10], [11]], `cut at ${cut}`);
+    assert.deepEqual(
+      out.map((m) => m.values),
+      [[7, 8, 9, 10], [11]],
+      `cut at ${cut}`,
+    );
     assert.deepEqual(anomalies, []);
   }
   const one = feed(bytes.map((x) => [x]));
@@ -55,35 +72,60 @@ test('a PDU split across segments at every position is reassembled', () => {
 });
 
 test('retransmitted segments are not dissected twice; overlaps keep only new bytes', () => {
-  const a = pdu(1, 2), b = pdu(3, 4);
+  const a = pdu(1, 2),
+    b = pdu(3, 4);
   const r = feed([a, a, b], [1000, 1000, 1004]);
   assert.equal(r.out.length, 2);
   assert.ok(r.anomalies.includes('tcp_retransmission'));
-  const ov = feed([[...a, 0xab], [0xab, 2, 3, 4]], [1000, 1004]);
-  assert.deepEqual(ov.out.map((m) => m.values), [[1, 2], [3, 4]]);
+  const ov = feed(
+    [
+      [...a, 0xab],
+      [0xab, 2, 3, 4],
+    ],
+    [1000, 1004],
+  );
+  assert.deepEqual(
+    ov.out.map((m) => m.values),
+    [
+      [1, 2],
+      [3, 4],
+    ],
+  );
 });
 
 test('a lost segment drops the partial PDU and resynchronises at the next PDU', () => {
   const r = feed([[0xab, 5, 1, 2], pdu(9)], [1000, 1100]);
-  assert.deepEqual(r.out.map((m) => m.values), [[9]]);
+  assert.deepEqual(
+    r.out.map((m) => m.values),
+    [[9]],
+  );
   assert.ok(r.anomalies.includes('tcp_gap'));
 });
 
 test('bytes that are not the protocol are counted once and skipped, then parsing resumes', () => {
   const r = feed([[1, 2, 3], [4, 5], pdu(6)]);
-  assert.deepEqual(r.out.map((m) => m.values), [[6]]);
+  assert.deepEqual(
+    r.out.map((m) => m.values),
+    [[6]],
+  );
   assert.deepEqual(r.anomalies, ['modbus_not_pdu']);
 });
 
 test('sequence numbers wrap around 2^32', () => {
-  const a = pdu(1), b = pdu(2);
+  const a = pdu(1),
+    b = pdu(2);
   const r = feed([a, b], [0xfffffffe, 1]);
   assert.equal(r.out.length, 2);
   assert.deepEqual(r.anomalies, []);
 });
 
 test('a dissector that throws is contained and counted', () => {
-  const bad: StreamDissector = { ...toy, dissect() { throw new Error('boom'); } };
+  const bad: StreamDissector = {
+    ...toy,
+    dissect() {
+      throw new Error('boom');
+    },
+  };
   const s = newHalfStream(bad, true);
   const anomalies: string[] = [];
   feedSegment(s, 1, Uint8Array.from(pdu(1)), 0, 3, ctx, [], (a) => anomalies.push(a));

@@ -18,8 +18,9 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const ORACLE_OPTIONS: { args: string[]; why: string }[] = [
   {
     args: ['--disable-protocol', 'idmp'],
-    why: 'tshark 4.0 tries the lower TCP port first, and registers X.500 IDMP on 1102, an ephemeral Windows client port: '
-      + 'the ENIP session 192.168.10.105:1102 → :44818 of openics__EIP-ControlProtocolChangeAttempt.pcap would be read as IDMP',
+    why:
+      'tshark 4.0 tries the lower TCP port first, and registers X.500 IDMP on 1102, an ephemeral Windows client port: ' +
+      'the ENIP session 192.168.10.105:1102 → :44818 of openics__EIP-ControlProtocolChangeAttempt.pcap would be read as IDMP',
   },
 ];
 const oracleArgs = ORACLE_OPTIONS.flatMap((o) => o.args);
@@ -43,7 +44,8 @@ export async function weirFuncs(file: string): Promise<Map<string, number[]>> {
       if (m.func < 0) return; // PDUs without a function code (COTP-only, S/U frames, I/O data) have nothing to compare
       const k = `${m.frame}|${m.protocol}`;
       const l = byKey.get(k);
-      if (l) l.push(m.func); else byKey.set(k, [m.func]);
+      if (l) l.push(m.func);
+      else byKey.set(k, [m.func]);
     },
   });
   await readCapture(file, (f) => p.push(f));
@@ -52,7 +54,24 @@ export async function weirFuncs(file: string): Promise<Map<string, number[]>> {
 
 /** tshark's function codes per frame for one protocol's oracle spec. */
 export async function tsharkFuncs(file: string, spec: OracleSpec): Promise<Map<number, number[]>> {
-  const args = ['-r', file, '-n', ...oracleArgs, ...(spec.tsharkArgs ?? []), '-Y', spec.filter, '-T', 'fields', '-E', 'occurrence=a', '-E', 'aggregator=,', '-e', 'frame.number', ...spec.fields.flatMap((f) => ['-e', f])];
+  const args = [
+    '-r',
+    file,
+    '-n',
+    ...oracleArgs,
+    ...(spec.tsharkArgs ?? []),
+    '-Y',
+    spec.filter,
+    '-T',
+    'fields',
+    '-E',
+    'occurrence=a',
+    '-E',
+    'aggregator=,',
+    '-e',
+    'frame.number',
+    ...spec.fields.flatMap((f) => ['-e', f]),
+  ];
   const { stdout } = await run('tshark', args, { maxBuffer: 1 << 28 });
   const out = new Map<number, number[]>();
   for (const line of stdout.split('\n')) {
@@ -70,7 +89,10 @@ export function multisetMatch(a: number[], b: number[]): number {
   let n = 0;
   for (const x of a) {
     const i = left.indexOf(x);
-    if (i >= 0) { left.splice(i, 1); n++; }
+    if (i >= 0) {
+      left.splice(i, 1);
+      n++;
+    }
   }
   return n;
 }

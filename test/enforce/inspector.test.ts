@@ -9,9 +9,25 @@ import type { StreamDissector } from '../../src/dissect/protocol.js';
 import type { Message } from '../../src/dissect/message.js';
 import { parsePolicy } from '../../src/policy/load.js';
 import { CompiledPolicy, messageVerdict } from '../../src/policy/evaluate.js';
-import { StreamInspector, type Action, type InspectorOptions } from '../../src/enforce/gateway/inspector.js';
 import {
-  cipRequest, class0, cotpData, crob, dnp3Request, enip, modbusRequest, registerSession, s7Job, s7PlcStop, s7WriteVar, sendRRData, u16,
+  StreamInspector,
+  type Action,
+  type InspectorOptions,
+} from '../../src/enforce/gateway/inspector.js';
+import {
+  cipRequest,
+  class0,
+  cotpData,
+  crob,
+  dnp3Request,
+  enip,
+  modbusRequest,
+  registerSession,
+  s7Job,
+  s7PlcStop,
+  s7WriteVar,
+  sendRRData,
+  u16,
 } from '../helpers/ics-frames.js';
 
 const POLICY = `weir: policy/1
@@ -32,33 +48,72 @@ groups:
 const loaded = parsePolicy(POLICY, 'p.yaml');
 if (!loaded.ok) throw new Error(`test policy invalid: ${JSON.stringify(loaded.errors)}`);
 const cp = new CompiledPolicy(loaded.policy);
-const SERVERS: Record<string, [string, number]> = { modbus: ['10.0.0.21', 502], s7comm: ['10.0.0.22', 102], dnp3: ['10.0.0.23', 20000], enip: ['10.0.0.24', 44818], iec104: ['10.0.0.25', 2404] };
+const SERVERS: Record<string, [string, number]> = {
+  modbus: ['10.0.0.21', 502],
+  s7comm: ['10.0.0.22', 102],
+  dnp3: ['10.0.0.23', 20000],
+  enip: ['10.0.0.24', 44818],
+  iec104: ['10.0.0.25', 2404],
+};
 
-function inspector(d: StreamDissector = modbus, client = '10.0.0.10', opts: Partial<InspectorOptions> = {}): StreamInspector {
+function inspector(
+  d: StreamDissector = modbus,
+  client = '10.0.0.10',
+  opts: Partial<InspectorOptions> = {},
+): StreamInspector {
   const [server, port] = SERVERS[d.protocol]!;
-  return new StreamInspector(d, cp.rules(client, server, 'tcp', port), { frame: 0, ts: 0, transport: 'tcp', srcMac: '', dstMac: '', srcIp: client, dstIp: server, srcPort: 40000, dstPort: port },
-    { deny: 'exception', budgetMicros: 1e6, ...opts });
+  return new StreamInspector(
+    d,
+    cp.rules(client, server, 'tcp', port),
+    {
+      frame: 0,
+      ts: 0,
+      transport: 'tcp',
+      srcMac: '',
+      dstMac: '',
+      srcIp: client,
+      dstIp: server,
+      srcPort: 40000,
+      dstPort: port,
+    },
+    { deny: 'exception', budgetMicros: 1e6, ...opts },
+  );
 }
-const historian = (d: StreamDissector, opts: Partial<InspectorOptions> = {}): StreamInspector => inspector(d, '10.0.0.40', opts);
+const historian = (d: StreamDissector, opts: Partial<InspectorOptions> = {}): StreamInspector =>
+  inspector(d, '10.0.0.40', opts);
 
 function req(tx: number, fc: number, a: number, b: number): Uint8Array {
   return modbusRequest(tx, fc, [...u16(a), ...u16(b)]);
 }
 
-const forwarded = (as: Action[]): number[] => as.flatMap((a) => (a.kind === 'forward' ? [...a.bytes] : []));
+const forwarded = (as: Action[]): number[] =>
+  as.flatMap((a) => (a.kind === 'forward' ? [...a.bytes] : []));
 const kinds = (as: Action[]): string[] => as.map((a) => a.kind);
-const cat = (...parts: Array<Uint8Array | number[]>): Uint8Array => Uint8Array.from(parts.flatMap((p) => [...p]));
+const cat = (...parts: Array<Uint8Array | number[]>): Uint8Array =>
+  Uint8Array.from(parts.flatMap((p) => [...p]));
 
 test('allowed requests pass byte for byte; refused ones get the Modbus exception that fits', () => {
   const ins = inspector();
-  const read = req(1, 3, 0, 10), write = req(2, 6, 50, 7), badAddr = req(3, 6, 500, 1), badFn = modbusRequest(4, 16, [0, 0, 0, 1, 2, 0, 7]);
+  const read = req(1, 3, 0, 10),
+    write = req(2, 6, 50, 7),
+    badAddr = req(3, 6, 500, 1),
+    badFn = modbusRequest(4, 16, [0, 0, 0, 1, 2, 0, 7]);
   const acts = ins.push(cat(read, write, badAddr, badFn));
   assert.deepEqual(kinds(acts), ['forward', 'forward', 'reply', 'reply']);
   assert.deepEqual(forwarded(acts), [...read, ...write]);
-  const [r3, r4] = acts.filter((a) => a.kind === 'reply') as Array<Extract<Action, { kind: 'reply' }>>;
-  assert.deepEqual([...r3!.bytes], [0, 3, 0, 0, 0, 3, 1, 0x86, 0x02], 'Illegal Data Address, same transaction');
+  const [r3, r4] = acts.filter((a) => a.kind === 'reply') as Array<
+    Extract<Action, { kind: 'reply' }>
+  >;
+  assert.deepEqual(
+    [...r3!.bytes],
+    [0, 3, 0, 0, 0, 3, 1, 0x86, 0x02],
+    'Illegal Data Address, same transaction',
+  );
   assert.deepEqual([...r4!.bytes], [0, 4, 0, 0, 0, 3, 1, 0x90, 0x01], 'Illegal Function');
-  assert.deepEqual(ins.events.map((e) => e.reason), ['address_not_allowed', 'function_not_allowed']);
+  assert.deepEqual(
+    ins.events.map((e) => e.reason),
+    ['address_not_allowed', 'function_not_allowed'],
+  );
 });
 
 test('drop mode drops refused requests; PDUs split across reads are reassembled', () => {
@@ -76,18 +131,47 @@ test('a refused request is never forwarded, however long inspection takes; only 
   assert.deepEqual(kinds(acts), ['forward', 'reply']);
   assert.ok(slow.events.some((e) => e.kind === 'slow'));
   // An exception inside inspection is Weir's fault: the PDU passes and the event says so.
-  const faulty = inspector(modbus, '10.0.0.10', { fault: () => { throw new Error('boom'); } });
+  const faulty = inspector(modbus, '10.0.0.10', {
+    fault: () => {
+      throw new Error('boom');
+    },
+  });
   assert.deepEqual(kinds(faulty.push(req(9, 16, 0, 1))), ['forward']);
   assert.match(faulty.events[0]!.reason, /inspection failed: boom/);
 });
 
 /** Framing bypasses (item 2): hostile framing first, then a write the historian may not make; nothing after the junk passes. */
 const BYPASSES: Array<{ name: string; d: StreamDissector; junk: Uint8Array; write: Uint8Array }> = [
-  { name: 'Modbus MBAP protocol id ≠ 0', d: modbus, junk: modbusRequest(1, 3, [0, 0, 0, 1], { protocol: 1 }), write: req(2, 6, 5, 99) },
-  { name: 'Modbus MBAP length < 2', d: modbus, junk: modbusRequest(1, 3, [], { length: 1 }), write: req(2, 6, 5, 99) },
-  { name: 'one junk byte before a DNP3 frame', d: dnp3Tcp, junk: Uint8Array.from([0x00]), write: dnp3Request(5, crob(0)) },
-  { name: 'unknown ENIP command before a CIP request', d: enipTcp, junk: enip(0x30, 0, [1, 2, 3, 4]), write: sendRRData(1, cipRequest(0x10, 0x01, 1, 7, [1])) },
-  { name: 'TPKT version ≠ 3', d: s7comm, junk: cotpData(s7Job(1, [0xf0, 0, 0, 1, 0, 1, 0x01, 0xe0]), { version: 2 }), write: cotpData(s7WriteVar(2, 1, 8, [99])) },
+  {
+    name: 'Modbus MBAP protocol id ≠ 0',
+    d: modbus,
+    junk: modbusRequest(1, 3, [0, 0, 0, 1], { protocol: 1 }),
+    write: req(2, 6, 5, 99),
+  },
+  {
+    name: 'Modbus MBAP length < 2',
+    d: modbus,
+    junk: modbusRequest(1, 3, [], { length: 1 }),
+    write: req(2, 6, 5, 99),
+  },
+  {
+    name: 'one junk byte before a DNP3 frame',
+    d: dnp3Tcp,
+    junk: Uint8Array.from([0x00]),
+    write: dnp3Request(5, crob(0)),
+  },
+  {
+    name: 'unknown ENIP command before a CIP request',
+    d: enipTcp,
+    junk: enip(0x30, 0, [1, 2, 3, 4]),
+    write: sendRRData(1, cipRequest(0x10, 0x01, 1, 7, [1])),
+  },
+  {
+    name: 'TPKT version ≠ 3',
+    d: s7comm,
+    junk: cotpData(s7Job(1, [0xf0, 0, 0, 1, 0, 1, 0x01, 0xe0]), { version: 2 }),
+    write: cotpData(s7WriteVar(2, 1, 8, [99])),
+  },
 ];
 
 for (const b of BYPASSES) {
@@ -110,26 +194,42 @@ test('the writes themselves are refused to the read-only historian on every prot
   ];
   for (const [d, setup, write] of cases) {
     const ins = historian(d);
-    for (const s of setup) assert.deepEqual(kinds(ins.push(s)), ['forward'], `${d.protocol} session set-up passes`);
+    for (const s of setup)
+      assert.deepEqual(kinds(ins.push(s)), ['forward'], `${d.protocol} session set-up passes`);
     const acts = ins.push(write);
-    assert.ok(acts.every((a) => a.kind !== 'forward'), `${d.protocol}: ${JSON.stringify(kinds(acts))}`);
+    assert.ok(
+      acts.every((a) => a.kind !== 'forward'),
+      `${d.protocol}: ${JSON.stringify(kinds(acts))}`,
+    );
   }
   // Reads pass on the same read-only groups.
   assert.deepEqual(kinds(historian(dnp3Tcp).push(dnp3Request(1, class0))), ['forward']);
-  assert.deepEqual(kinds(historian(enipTcp).push(sendRRData(1, cipRequest(0x0e, 0x01, 1, 7)))), ['forward']);
+  assert.deepEqual(kinds(historian(enipTcp).push(sendRRData(1, cipRequest(0x0e, 0x01, 1, 7)))), [
+    'forward',
+  ]);
 });
 
 test('IEC 104 through the gateway: link upkeep and interrogation pass a read-only group, commands do not', () => {
   const ins = historian(iec104);
-  const startdt = [0x68, 4, 0x07, 0, 0, 0], testfrCon = [0x68, 4, 0x83, 0, 0, 0];
+  const startdt = [0x68, 4, 0x07, 0, 0, 0],
+    testfrCon = [0x68, 4, 0x83, 0, 0, 0];
   const interrogation = [0x68, 14, 0, 0, 0, 0, 100, 1, 6, 0, 1, 0, 0, 0, 0, 20];
   const singleCommand = [0x68, 14, 2, 0, 0, 0, 45, 1, 6, 0, 1, 0, 1, 0, 0, 1];
-  assert.deepEqual(kinds(ins.push(cat(startdt, testfrCon, interrogation))), ['forward', 'forward', 'forward']);
+  assert.deepEqual(kinds(ins.push(cat(startdt, testfrCon, interrogation))), [
+    'forward',
+    'forward',
+    'forward',
+  ]);
   const acts = ins.push(Uint8Array.from(singleCommand));
   assert.deepEqual(kinds(acts), ['drop'], 'a single command (C_SC_NA_1) is a control request');
   assert.equal(ins.events.at(-1)!.reason, 'write_not_allowed');
   // A monitor-direction ASDU sent by the controlling station is nothing a real client sends.
-  assert.equal(historian(iec104).push(Uint8Array.from([0x68, 14, 0, 0, 0, 0, 1, 1, 3, 0, 1, 0, 1, 0, 0, 1])).at(-1)!.kind, 'close');
+  assert.equal(
+    historian(iec104)
+      .push(Uint8Array.from([0x68, 14, 0, 0, 0, 0, 1, 1, 3, 0, 1, 0, 1, 0, 0, 1]))
+      .at(-1)!.kind,
+    'close',
+  );
 });
 
 test('read-only is an allow-list: UMAS writes, MEI 13 and unknown function codes are refused (item 7)', () => {
@@ -140,17 +240,30 @@ test('read-only is an allow-list: UMAS writes, MEI 13 and unknown function codes
     ['FC 126', modbusRequest(4, 126, [0, 0])],
   ] as const) {
     const acts = historian(modbus).push(pdu);
-    assert.ok(acts.length === 1 && acts[0]!.kind !== 'forward', `${name}: ${JSON.stringify(kinds(acts))}`);
+    assert.ok(
+      acts.length === 1 && acts[0]!.kind !== 'forward',
+      `${name}: ${JSON.stringify(kinds(acts))}`,
+    );
   }
-  assert.deepEqual(kinds(historian(modbus).push(modbusRequest(5, 43, [14, 1, 0]))), ['forward'], 'device identification is a read');
-  assert.deepEqual(kinds(historian(modbus).push(modbusRequest(6, 90, [0x00, 0x22, 1, 2]))), ['forward'], 'UMAS read variables is a read');
+  assert.deepEqual(
+    kinds(historian(modbus).push(modbusRequest(5, 43, [14, 1, 0]))),
+    ['forward'],
+    'device identification is a read',
+  );
+  assert.deepEqual(
+    kinds(historian(modbus).push(modbusRequest(6, 90, [0x00, 0x22, 1, 2]))),
+    ['forward'],
+    'UMAS read variables is a read',
+  );
 });
 
 test('malformed requests and responses sent by a client close the connection', () => {
   const short = historian(modbus).push(modbusRequest(1, 3, [0]));
   assert.equal(short.at(-1)!.kind, 'close');
   const response = historian(modbus);
-  const asResponse = historian(s7comm).push(cotpData([0x32, 0x03, 0, 0, 0, 1, 0, 2, 0, 0, 0, 0, 0x04, 0x01]));
+  const asResponse = historian(s7comm).push(
+    cotpData([0x32, 0x03, 0, 0, 0, 1, 0, 2, 0, 0, 0, 0, 0x04, 0x01]),
+  );
   assert.equal(asResponse.at(-1)!.kind, 'close', 'an S7 ACK_DATA from a client is not a request');
   assert.deepEqual(kinds(response.push(req(1, 3, 0, 1))), ['forward']);
 });
@@ -158,16 +271,28 @@ test('malformed requests and responses sent by a client close the connection', (
 test('fragmented S7 jobs are judged whole: held until the last fragment, never forwarded piecemeal (item 3)', () => {
   const job = s7WriteVar(7, 1, 8, [99]);
   const ins = historian(s7comm);
-  const acts = [...ins.push(cotpData(job.slice(0, 10), { eot: false })), ...ins.push(cotpData(job.slice(10)))];
+  const acts = [
+    ...ins.push(cotpData(job.slice(0, 10), { eot: false })),
+    ...ins.push(cotpData(job.slice(10))),
+  ];
   assert.deepEqual(forwarded(acts), [], JSON.stringify(kinds(acts)));
   const read = s7Job(8, [0x04, 0x01, 0x12, 0x0a, 0x10, 0x02, 0, 4, 0, 1, 0x84, 0, 0, 0]);
   const ok = historian(s7comm);
-  const parts = [...ok.push(cotpData(read.slice(0, 12), { eot: false })), ...ok.push(cotpData(read.slice(12)))];
-  assert.equal(forwarded(parts).length, cotpData(read.slice(0, 12), { eot: false }).length + cotpData(read.slice(12)).length, 'an allowed fragmented read passes whole');
+  const parts = [
+    ...ok.push(cotpData(read.slice(0, 12), { eot: false })),
+    ...ok.push(cotpData(read.slice(12))),
+  ];
+  assert.equal(
+    forwarded(parts).length,
+    cotpData(read.slice(0, 12), { eot: false }).length + cotpData(read.slice(12)).length,
+    'an allowed fragmented read passes whole',
+  );
 });
 
 test('COTP connection set-up passes; a data TPDU that carries no S7 is refused', () => {
-  const cr = Uint8Array.from([3, 0, 0, 22, 17, 0xe0, 0, 0, 0, 1, 0, 0xc1, 2, 1, 0, 0xc2, 2, 1, 2, 0xc0, 1, 0x0a]);
+  const cr = Uint8Array.from([
+    3, 0, 0, 22, 17, 0xe0, 0, 0, 0, 1, 0, 0xc1, 2, 1, 0, 0xc2, 2, 1, 2, 0xc0, 1, 0x0a,
+  ]);
   const ins = historian(s7comm);
   assert.deepEqual(kinds(ins.push(cr)), ['forward']);
   assert.equal(ins.push(cotpData([0x55, 1, 2, 3])).at(-1)!.kind, 'close');
@@ -175,33 +300,96 @@ test('COTP connection set-up passes; a data TPDU that carries no S7 is refused',
 
 test('fuzz: whatever a client sends, every forwarded unit is one the policy allows', () => {
   let seed = 7;
-  const rnd = (): number => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed / 0x7fffffff; };
-  const rulesOf = new Map(['modbus', 's7comm', 'dnp3', 'enip'].map((p) => [p, cp.rules('10.0.0.40', SERVERS[p]![0], 'tcp', SERVERS[p]![1])]));
+  const rnd = (): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed / 0x7fffffff;
+  };
+  const rulesOf = new Map(
+    ['modbus', 's7comm', 'dnp3', 'enip'].map((p) => [
+      p,
+      cp.rules('10.0.0.40', SERVERS[p]![0], 'tcp', SERVERS[p]![1]),
+    ]),
+  );
   const gens: Array<[StreamDissector, () => Uint8Array]> = [
-    [modbus, () => req(Math.floor(rnd() * 65535), Math.floor(rnd() * 130), Math.floor(rnd() * 300), Math.floor(rnd() * 200))],
-    [dnp3Tcp, () => dnp3Request(Math.floor(rnd() * 35), rnd() < 0.5 ? class0 : crob(Math.floor(rnd() * 5)))],
-    [enipTcp, () => sendRRData(1, cipRequest(Math.floor(rnd() * 0x60), Math.floor(rnd() * 8), 1, Math.floor(rnd() * 8)))],
-    [s7comm, () => cotpData(rnd() < 0.5 ? s7WriteVar(1, 1, 0, [1]) : s7Job(1, [Math.floor(rnd() * 256), 1]), { eot: rnd() < 0.8 })],
+    [
+      modbus,
+      () =>
+        req(
+          Math.floor(rnd() * 65535),
+          Math.floor(rnd() * 130),
+          Math.floor(rnd() * 300),
+          Math.floor(rnd() * 200),
+        ),
+    ],
+    [
+      dnp3Tcp,
+      () => dnp3Request(Math.floor(rnd() * 35), rnd() < 0.5 ? class0 : crob(Math.floor(rnd() * 5))),
+    ],
+    [
+      enipTcp,
+      () =>
+        sendRRData(
+          1,
+          cipRequest(Math.floor(rnd() * 0x60), Math.floor(rnd() * 8), 1, Math.floor(rnd() * 8)),
+        ),
+    ],
+    [
+      s7comm,
+      () =>
+        cotpData(rnd() < 0.5 ? s7WriteVar(1, 1, 0, [1]) : s7Job(1, [Math.floor(rnd() * 256), 1]), {
+          eot: rnd() < 0.8,
+        }),
+    ],
   ];
   for (let round = 0; round < 400; round++) {
     const [d, gen] = gens[round % gens.length]!;
     const ins = historian(d, { deny: round % 2 ? 'drop' : 'exception' });
     for (let k = 0; k < 20; k++) {
       let chunk = gen();
-      if (rnd() < 0.2) chunk = Uint8Array.from(chunk, (x) => (rnd() < 0.05 ? Math.floor(rnd() * 256) : x));
-      if (rnd() < 0.05) chunk = Uint8Array.from({ length: 1 + Math.floor(rnd() * 40) }, () => Math.floor(rnd() * 256));
+      if (rnd() < 0.2)
+        chunk = Uint8Array.from(chunk, (x) => (rnd() < 0.05 ? Math.floor(rnd() * 256) : x));
+      if (rnd() < 0.05)
+        chunk = Uint8Array.from({ length: 1 + Math.floor(rnd() * 40) }, () =>
+          Math.floor(rnd() * 256),
+        );
       for (const a of ins.push(chunk)) {
         if (a.kind !== 'forward') continue;
         // Re-judge what went out, as a fresh reader would: every request in it is allowed.
         const msgs: Message[] = [];
         const state = {};
-        for (let off = 0; off < a.bytes.length;) {
+        for (let off = 0; off < a.bytes.length; ) {
           const len = d.pduLength(a.bytes, off, a.bytes.length - off);
-          assert.ok(len > 0 && off + len <= a.bytes.length, `round ${round}: a forwarded unit frames cleanly`);
-          d.dissect(a.bytes, off, len, { frame: 1, ts: 0, transport: 'tcp', srcMac: '', dstMac: '', srcIp: '10.0.0.40', dstIp: SERVERS[d.protocol]![0], srcPort: 1, dstPort: SERVERS[d.protocol]![1] }, true, msgs, state);
+          assert.ok(
+            len > 0 && off + len <= a.bytes.length,
+            `round ${round}: a forwarded unit frames cleanly`,
+          );
+          d.dissect(
+            a.bytes,
+            off,
+            len,
+            {
+              frame: 1,
+              ts: 0,
+              transport: 'tcp',
+              srcMac: '',
+              dstMac: '',
+              srcIp: '10.0.0.40',
+              dstIp: SERVERS[d.protocol]![0],
+              srcPort: 1,
+              dstPort: SERVERS[d.protocol]![1],
+            },
+            true,
+            msgs,
+            state,
+          );
           off += len;
         }
-        for (const m of msgs) assert.equal(typeof messageVerdict(rulesOf.get(d.protocol)!, m) === 'string', false, `round ${round}: forwarded ${m.protocol} ${m.funcName} ${m.anomaly ?? ''}`);
+        for (const m of msgs)
+          assert.equal(
+            typeof messageVerdict(rulesOf.get(d.protocol)!, m) === 'string',
+            false,
+            `round ${round}: forwarded ${m.protocol} ${m.funcName} ${m.anomaly ?? ''}`,
+          );
       }
     }
   }

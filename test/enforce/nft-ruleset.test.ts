@@ -40,11 +40,29 @@ test('time zones: windows become UTC spans for the offset in force, split at mid
   assert.equal(utcOffsetOf('Europe/Berlin', new Date('2026-01-15T12:00:00Z')), 3600);
   assert.equal(utcOffsetOf('Europe/Berlin', new Date('2026-07-15T12:00:00Z')), 7200);
   assert.equal(utcOffsetOf('America/New_York', new Date('2026-01-15T12:00:00Z')), -18000);
-  const w: TimeWindow = { name: 'm', days: ['sat'], from: 22 * 60, to: 2 * 60, timezone: 'Europe/Berlin' };
-  assert.deepEqual(utcSpans(w, utcOffsetOf, new Date('2026-01-15T12:00:00Z')), [{ day: 5, from: 21 * 60, to: 1440 }, { day: 6, from: 0, to: 60 }]);
-  assert.deepEqual(utcSpans(w, utcOffsetOf, new Date('2026-07-15T12:00:00Z')), [{ day: 5, from: 20 * 60, to: 1440 }]);
+  const w: TimeWindow = {
+    name: 'm',
+    days: ['sat'],
+    from: 22 * 60,
+    to: 2 * 60,
+    timezone: 'Europe/Berlin',
+  };
+  assert.deepEqual(utcSpans(w, utcOffsetOf, new Date('2026-01-15T12:00:00Z')), [
+    { day: 5, from: 21 * 60, to: 1440 },
+    { day: 6, from: 0, to: 60 },
+  ]);
+  assert.deepEqual(utcSpans(w, utcOffsetOf, new Date('2026-07-15T12:00:00Z')), [
+    { day: 5, from: 20 * 60, to: 1440 },
+  ]);
   // Monday 00:30–01:00 in Berlin is Sunday evening in UTC: the week wraps.
-  assert.deepEqual(utcSpans({ ...w, days: ['mon'], from: 30, to: 60 }, utcOffsetOf, new Date('2026-01-15T12:00:00Z')), [{ day: 6, from: 23 * 60 + 30, to: 1440 }]);
+  assert.deepEqual(
+    utcSpans(
+      { ...w, days: ['mon'], from: 30, to: 60 },
+      utcOffsetOf,
+      new Date('2026-01-15T12:00:00Z'),
+    ),
+    [{ day: 6, from: 23 * 60 + 30, to: 1440 }],
+  );
 });
 
 test('the ruleset holds the groups of active zones as set elements, windows as timed rules, and zones by mode', () => {
@@ -53,30 +71,64 @@ test('the ruleset holds the groups of active zones as set elements, windows as t
   const text = JSON.stringify(rs.json);
   assert.deepEqual(rs.enforced, ['ctl']);
   assert.deepEqual(rs.simulated, ['lab']);
-  const sets = new Map((rs.json.nftables as Array<{ add?: { set?: { name: string; elem?: unknown[] } } }>).filter((c) => c.add?.set).map((c) => [c.add!.set!.name, c.add!.set!.elem ?? []]));
+  const sets = new Map(
+    (rs.json.nftables as Array<{ add?: { set?: { name: string; elem?: unknown[] } } }>)
+      .filter((c) => c.add?.set)
+      .map((c) => [c.add!.set!.name, c.add!.set!.elem ?? []]),
+  );
   // hmi (10.77.0.10 → .21) is inside hist (/28 → .21) and is dropped; hist and scada cross, so they go to two sets.
-  const allow = [...(sets.get('allow') ?? []), ...(sets.get('allow_1') ?? [])].map((e) => JSON.stringify(e)).sort();
-  assert.deepEqual(allow, [
-    { concat: ['10.77.0.10', '10.77.1.5', 'tcp', 20000] },
-    { concat: ['10.77.0.12', { prefix: { addr: '10.77.0.16', len: 28 } }, 'tcp', 502] },
-    { concat: [{ prefix: { addr: '10.77.0.0', len: 28 } }, '10.77.0.21', 'tcp', 502] },
-  ].map((e) => JSON.stringify(e)).sort());
+  const allow = [...(sets.get('allow') ?? []), ...(sets.get('allow_1') ?? [])]
+    .map((e) => JSON.stringify(e))
+    .sort();
+  assert.deepEqual(
+    allow,
+    [
+      { concat: ['10.77.0.10', '10.77.1.5', 'tcp', 20000] },
+      { concat: ['10.77.0.12', { prefix: { addr: '10.77.0.16', len: 28 } }, 'tcp', 502] },
+      { concat: [{ prefix: { addr: '10.77.0.0', len: 28 } }, '10.77.0.21', 'tcp', 502] },
+    ]
+      .map((e) => JSON.stringify(e))
+      .sort(),
+  );
   assert.ok(sets.has('allow_1'), 'crossing entries need a second set');
-  assert.equal(sets.get('allow_w0')!.length, 2, 'the EWS block × the control /28 (which holds .21) × two ports');
-  assert.deepEqual(sets.get('enforced'), [{ prefix: { addr: '10.77.0.16', len: 28 } }], '10.77.0.21 sits inside the /28 and is merged');
+  assert.equal(
+    sets.get('allow_w0')!.length,
+    2,
+    'the EWS block × the control /28 (which holds .21) × two ports',
+  );
+  assert.deepEqual(
+    sets.get('enforced'),
+    [{ prefix: { addr: '10.77.0.16', len: 28 } }],
+    '10.77.0.21 sits inside the /28 and is merged',
+  );
   assert.match(text, /"key":"day"}},"right":"Saturday"/);
   assert.match(text, /weir-would-block/);
   assert.doesNotMatch(text, /steer/);
   // Groups whose servers are a CIDR block are steered server by server (item 6), not widened to a port allow.
   const steer = gatewayTargets(cp, '10.77.0.2');
-  assert.deepEqual(steer.map((s) => `${s.server}:${s.port}/${s.protocol}`), Array.from({ length: 14 }, (_, i) => `10.77.0.${17 + i}:502/modbus`), 'enforced servers of protocol groups, the /28 expanded');
-  const steered = JSON.stringify(compileRuleset(cp, { family: 'bridge', steer: { gatewayIp: '10.77.0.2', targets: steer }, bridgeMac: '02:00:00:00:00:01' }).json);
-  assert.match(steered, /"dnat":\{"addr":"10.77.0.2","port":\{"map":\{"key":\{"concat":\[\{"payload":\{"protocol":"ip","field":"daddr"\}\},\{"payload":\{"protocol":"tcp","field":"dport"\}\}\]\},"data":"@gw_port"\}\}\}/, 'the listener port comes from the gateway\'s own leases');
+  assert.deepEqual(
+    steer.map((s) => `${s.server}:${s.port}/${s.protocol}`),
+    Array.from({ length: 14 }, (_, i) => `10.77.0.${17 + i}:502/modbus`),
+    'enforced servers of protocol groups, the /28 expanded',
+  );
+  const steered = JSON.stringify(
+    compileRuleset(cp, {
+      family: 'bridge',
+      steer: { gatewayIp: '10.77.0.2', targets: steer },
+      bridgeMac: '02:00:00:00:00:01',
+    }).json,
+  );
+  assert.match(
+    steered,
+    /"dnat":\{"addr":"10.77.0.2","port":\{"map":\{"key":\{"concat":\[\{"payload":\{"protocol":"ip","field":"daddr"\}\},\{"payload":\{"protocol":"tcp","field":"dport"\}\}\]\},"data":"@gw_port"\}\}\}/,
+    "the listener port comes from the gateway's own leases",
+  );
   assert.match(steered, /"right":"@gw_live"/, 'steering only while the gateway renews its leases');
 });
 
 test('enforcement plan: limits nothing would check are refused by name, never widened to a port allow (item 6)', () => {
-  const r = parsePolicy(`weir: policy/1
+  const r = parsePolicy(
+    `weir: policy/1
 zones:
   - { name: sup, members: [10.0.0.0/28], mode: monitor }
   - { name: ctl, members: [10.0.1.0/29], mode: enforce }
@@ -88,18 +140,43 @@ groups:
   - { name: bacnet-whole, conduit: c, clients: [10.0.0.10], servers: [10.0.1.4], protocol: bacnet, access: read-write }
   - { name: no-protocol, conduit: c, clients: [10.0.0.10], servers: [10.0.1.5], ports: [8080] }
   - { name: no-protocol-rw, conduit: c, clients: [10.0.0.10], servers: [10.0.1.5], ports: [22], access: read-write }
-`, 'p.yaml');
+`,
+    'p.yaml',
+  );
   assert.ok(r.ok, JSON.stringify(!r.ok && r.errors));
   const cp = new CompiledPolicy(r.policy);
   const plan = enforcementPlan(cp, '10.0.0.2');
-  assert.deepEqual(plan.targets.map((x) => `${x.server}:${x.port}/${x.protocol}`), [
-    '10.0.1.1:502/modbus', '10.0.1.2:502/modbus', '10.0.1.2:2404/iec104', '10.0.1.3:502/modbus', '10.0.1.4:502/modbus', '10.0.1.5:502/modbus', '10.0.1.6:502/modbus',
-  ]);
-  assert.deepEqual(plan.unenforceable.map((u) => u.group), ['dnp3-udp', 'no-protocol']);
-  assert.deepEqual(plan.portLevel.map((u) => u.group), ['bacnet-whole', 'no-protocol-rw']);
+  assert.deepEqual(
+    plan.targets.map((x) => `${x.server}:${x.port}/${x.protocol}`),
+    [
+      '10.0.1.1:502/modbus',
+      '10.0.1.2:502/modbus',
+      '10.0.1.2:2404/iec104',
+      '10.0.1.3:502/modbus',
+      '10.0.1.4:502/modbus',
+      '10.0.1.5:502/modbus',
+      '10.0.1.6:502/modbus',
+    ],
+  );
+  assert.deepEqual(
+    plan.unenforceable.map((u) => u.group),
+    ['dnp3-udp', 'no-protocol'],
+  );
+  assert.deepEqual(
+    plan.portLevel.map((u) => u.group),
+    ['bacnet-whole', 'no-protocol-rw'],
+  );
   const none = enforcementPlan(cp, null);
-  assert.ok(none.unenforceable.some((u) => u.group === 'modbus-zone' && /no gateway/.test(u.why)), 'without a gateway, protocol groups are not silently port-level');
-  assert.ok(enforcementPlan(cp, null, { portLevelOk: true }).portLevel.some((u) => u.group === 'modbus-zone'), 'unless the people applying accept it');
+  assert.ok(
+    none.unenforceable.some((u) => u.group === 'modbus-zone' && /no gateway/.test(u.why)),
+    'without a gateway, protocol groups are not silently port-level',
+  );
+  assert.ok(
+    enforcementPlan(cp, null, { portLevelOk: true }).portLevel.some(
+      (u) => u.group === 'modbus-zone',
+    ),
+    'unless the people applying accept it',
+  );
 });
 
 test('nft accepts the compiled ruleset (check mode, in a namespace of its own)', (t) => {
@@ -113,10 +190,16 @@ test('nft accepts the compiled ruleset (check mode, in a namespace of its own)',
   try {
     const cp = policy();
     for (const family of ['bridge', 'inet'] as const) {
-      const rs = compileRuleset(cp, { family, steer: { gatewayIp: '10.77.0.2', targets: gatewayTargets(cp, '10.77.0.2') }, bridgeMac: '02:00:00:00:00:01' });
+      const rs = compileRuleset(cp, {
+        family,
+        steer: { gatewayIp: '10.77.0.2', targets: gatewayTargets(cp, '10.77.0.2') },
+        bridgeMac: '02:00:00:00:00:01',
+      });
       const f = path.join(dir, `${family}.json`);
       writeFileSync(f, JSON.stringify(rs.json));
-      execFileSync('ip', ['netns', 'exec', ns, 'nft', '-c', '-j', '-f', f], { env: { ...process.env, TZ: 'UTC' } });
+      execFileSync('ip', ['netns', 'exec', ns, 'nft', '-c', '-j', '-f', f], {
+        env: { ...process.env, TZ: 'UTC' },
+      });
     }
   } finally {
     execFileSync('ip', ['netns', 'del', ns]);
@@ -140,14 +223,38 @@ test('apply is atomic and checked: a refused ruleset changes nothing, a mismatch
     const before = status(target);
     // nft itself refuses this one: the kernel transaction never starts.
     const refused = structuredClone(good);
-    (refused.json.nftables as Array<{ add?: { set?: { type: unknown } } }>).find((c) => c.add?.set)!.add!.set!.type = 'no_such_type';
+    (refused.json.nftables as Array<{ add?: { set?: { type: unknown } } }>).find(
+      (c) => c.add?.set,
+    )!.add!.set!.type = 'no_such_type';
     assert.throws(() => applyRuleset(target, refused), /nft refused the ruleset/);
     // This one loads but reads back differently than compiled: the previous ruleset is put back.
     const odd = structuredClone(good);
-    odd.json.nftables.push({ add: { rule: { family: 'bridge', table: 'weir', chain: 'forward', expr: [{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'saddr' } }, right: { set: ['10.9.9.9'] } } }, { accept: null }] } } });
+    odd.json.nftables.push({
+      add: {
+        rule: {
+          family: 'bridge',
+          table: 'weir',
+          chain: 'forward',
+          expr: [
+            {
+              match: {
+                op: '==',
+                left: { payload: { protocol: 'ip', field: 'saddr' } },
+                right: { set: ['10.9.9.9'] },
+              },
+            },
+            { accept: null },
+          ],
+        },
+      },
+    });
     assert.throws(() => applyRuleset(target, odd), /previous ruleset restored/);
     const after = status(target);
-    assert.deepEqual(after.blocked.map((b) => b.ip), ['10.77.0.66'], 'the block survived both attempts');
+    assert.deepEqual(
+      after.blocked.map((b) => b.ip),
+      ['10.77.0.66'],
+      'the block survived both attempts',
+    );
     assert.equal(after.counters.length, before.counters.length);
     assert.equal(applyRuleset(target, good).changed, false, 'what runs is the good ruleset again');
     assert.equal(removeRuleset(target), true);

@@ -18,7 +18,16 @@ function withCrc(block: Buffer): Buffer {
 
 /** One link frame: `user` is the transport header plus application bytes (at most 250; empty for link-only frames). */
 export function linkFrame(dest: number, src: number, user: Buffer, ctrl = 0xc4): Buffer {
-  const h = Buffer.from([0x05, 0x64, 5 + user.length, ctrl, dest & 255, dest >> 8, src & 255, src >> 8]);
+  const h = Buffer.from([
+    0x05,
+    0x64,
+    5 + user.length,
+    ctrl,
+    dest & 255,
+    dest >> 8,
+    src & 255,
+    src >> 8,
+  ]);
   const blocks = [withCrc(h)];
   for (let i = 0; i < user.length; i += 16) blocks.push(withCrc(user.subarray(i, i + 16)));
   return Buffer.concat(blocks);
@@ -28,14 +37,40 @@ export function linkFrame(dest: number, src: number, user: Buffer, ctrl = 0xc4):
 export function segments(dest: number, src: number, app: Buffer, size = 249, seq = 0): Buffer[] {
   const out: Buffer[] = [];
   for (let i = 0, k = 0; i < app.length || k === 0; i += size, k++) {
-    const fir = i === 0 ? 0x40 : 0, fin = i + size >= app.length ? 0x80 : 0;
-    out.push(linkFrame(dest, src, Buffer.concat([Buffer.from([fin | fir | ((seq + k) & 0x3f)]), app.subarray(i, i + size)])));
+    const fir = i === 0 ? 0x40 : 0,
+      fin = i + size >= app.length ? 0x80 : 0;
+    out.push(
+      linkFrame(
+        dest,
+        src,
+        Buffer.concat([Buffer.from([fin | fir | ((seq + k) & 0x3f)]), app.subarray(i, i + size)]),
+      ),
+    );
   }
   return out;
 }
 
 /** DIRECT_OPERATE (function 5) of `points` CROBs (g12v1, 2-byte index prefix, one object per header): latch on. */
 export function directOperate(points: number[], seq = 3): Buffer {
-  const headers = points.map((p) => [12, 1, 0x28, 1, 0, p & 255, p >> 8, 0x03, 1, 0xe8, 3, 0, 0, 0, 0, 0, 0, 0]);
+  const headers = points.map((p) => [
+    12,
+    1,
+    0x28,
+    1,
+    0,
+    p & 255,
+    p >> 8,
+    0x03,
+    1,
+    0xe8,
+    3,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+  ]);
   return Buffer.from([0xc0 | seq, 5, ...headers.flat()]);
 }

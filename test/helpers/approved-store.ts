@@ -14,14 +14,19 @@ export function activate(db: string, text: string): void {
     const { sha, rulesSha } = policyHashes(r.policy, text);
     savePolicyText(d, { sha, rulesSha, source: 'policy.yaml', text });
     setActivePolicy(d, sha, null);
-  } finally { d.close(); }
+  } finally {
+    d.close();
+  }
 }
 
 /**
  * A store whose active policy is `text`, with a logged-in admin (allowed to enforce) for the enforcement
  * commands: pass `auth` to each of them.
  */
-export async function approvedStore(dir: string, text: string): Promise<{ db: string; token: string; auth: string[] }> {
+export async function approvedStore(
+  dir: string,
+  text: string,
+): Promise<{ db: string; token: string; auth: string[] }> {
   const db = path.join(dir, 'weir.db');
   const token = await person(db, dir, 'root', ['admin'], { admin: '' });
   activate(db, text);

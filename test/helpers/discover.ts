@@ -13,7 +13,10 @@ export const plantCapture = path.join(repoRoot, 'fixtures/plant.pcap');
 export async function discoverFiles(...files: string[]): Promise<InventorySnapshot> {
   const inv = new Inventory();
   for (const f of files) {
-    const p = new DissectPipeline({ onPacket: (x) => inv.onPacket(x), onMessage: (m) => inv.onMessage(m) });
+    const p = new DissectPipeline({
+      onPacket: (x) => inv.onPacket(x),
+      onMessage: (m) => inv.onMessage(m),
+    });
     await readCapture(f, (fr) => p.push(fr));
   }
   return inv.snapshot();

@@ -2,16 +2,34 @@
 // inspector tests and by the lab agent that sends hostile framing to the real PLCs.
 
 /** A Modbus/TCP request: MBAP (tx, protocol, length, unit) + function + data. */
-export function modbusRequest(tx: number, fc: number, data: number[], opts: { protocol?: number; length?: number; unit?: number } = {}): Uint8Array {
+export function modbusRequest(
+  tx: number,
+  fc: number,
+  data: number[],
+  opts: { protocol?: number; length?: number; unit?: number } = {},
+): Uint8Array {
   const len = opts.length ?? data.length + 2;
   const p = opts.protocol ?? 0;
-  return Uint8Array.from([tx >> 8, tx & 255, p >> 8, p & 255, len >> 8, len & 255, opts.unit ?? 1, fc, ...data]);
+  return Uint8Array.from([
+    tx >> 8,
+    tx & 255,
+    p >> 8,
+    p & 255,
+    len >> 8,
+    len & 255,
+    opts.unit ?? 1,
+    fc,
+    ...data,
+  ]);
 }
 
 export const u16 = (v: number): number[] => [v >> 8, v & 255];
 
 /** TPKT (RFC 1006) around a COTP data TPDU carrying `data`; `eot` false marks a fragment with more to come. */
-export function cotpData(data: number[], opts: { eot?: boolean; version?: number } = {}): Uint8Array {
+export function cotpData(
+  data: number[],
+  opts: { eot?: boolean; version?: number } = {},
+): Uint8Array {
   const cotp = [0x02, 0xf0, opts.eot === false ? 0x00 : 0x80];
   const len = 4 + cotp.length + data.length;
   return Uint8Array.from([opts.version ?? 3, 0, len >> 8, len & 255, ...cotp, ...data]);
@@ -19,13 +37,34 @@ export function cotpData(data: number[], opts: { eot?: boolean; version?: number
 
 /** An S7comm job: header (protocol id, ROSCTR 1, reference, parameter and data lengths) + parameters + data. */
 export function s7Job(ref: number, params: number[], data: number[] = []): number[] {
-  return [0x32, 0x01, 0, 0, ...u16(ref), ...u16(params.length), ...u16(data.length), ...params, ...data];
+  return [
+    0x32,
+    0x01,
+    0,
+    0,
+    ...u16(ref),
+    ...u16(params.length),
+    ...u16(data.length),
+    ...params,
+    ...data,
+  ];
 }
 
 /** S7 WRITE_VAR of bytes into DB `db` at byte `start`. */
 export function s7WriteVar(ref: number, db: number, start: number, bytes: number[]): number[] {
   const bit = start * 8;
-  const item = [0x12, 0x0a, 0x10, 0x02, ...u16(bytes.length), ...u16(db), 0x84, (bit >> 16) & 255, (bit >> 8) & 255, bit & 255];
+  const item = [
+    0x12,
+    0x0a,
+    0x10,
+    0x02,
+    ...u16(bytes.length),
+    ...u16(db),
+    0x84,
+    (bit >> 16) & 255,
+    (bit >> 8) & 255,
+    bit & 255,
+  ];
   return s7Job(ref, [0x05, 0x01, ...item], [0x00, 0x04, ...u16(bytes.length * 8), ...bytes]);
 }
 
@@ -63,23 +102,89 @@ export function dnp3Request(fc: number, objects: number[], seq = 0): Uint8Array 
 }
 
 /** DNP3 CROB (g12v1) on point `index`: latch on, once. */
-export const crob = (index: number): number[] => [12, 1, 0x17, 1, index, 0x03, 1, 100, 0, 0, 0, 100, 0, 0, 0, 0];
+export const crob = (index: number): number[] => [
+  12,
+  1,
+  0x17,
+  1,
+  index,
+  0x03,
+  1,
+  100,
+  0,
+  0,
+  0,
+  100,
+  0,
+  0,
+  0,
+  0,
+];
 /** Class 0 read (g60v1, all objects). */
 export const class0 = [60, 1, 0x06];
 
 /** An EtherNet/IP encapsulation header + data. */
 export function enip(command: number, session: number, data: number[]): Uint8Array {
-  const h = [command & 255, command >> 8, data.length & 255, data.length >> 8, session & 255, (session >> 8) & 255, (session >> 16) & 255, session >>> 24, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+  const h = [
+    command & 255,
+    command >> 8,
+    data.length & 255,
+    data.length >> 8,
+    session & 255,
+    (session >> 8) & 255,
+    (session >> 16) & 255,
+    session >>> 24,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+  ];
   return Uint8Array.from([...h, ...data]);
 }
 
 /** SendRRData with one unconnected CIP request (null address item + unconnected data item). */
 export function sendRRData(session: number, cip: number[]): Uint8Array {
-  return enip(0x6f, session, [0, 0, 0, 0, 10, 0, 2, 0, 0, 0, 0, 0, 0xb2, 0, cip.length & 255, cip.length >> 8, ...cip]);
+  return enip(0x6f, session, [
+    0,
+    0,
+    0,
+    0,
+    10,
+    0,
+    2,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0xb2,
+    0,
+    cip.length & 255,
+    cip.length >> 8,
+    ...cip,
+  ]);
 }
 
 /** CIP request: service, path of class/instance/attribute (8-bit segments), data. */
-export function cipRequest(service: number, cls: number, inst: number, attr: number | null, data: number[] = []): number[] {
+export function cipRequest(
+  service: number,
+  cls: number,
+  inst: number,
+  attr: number | null,
+  data: number[] = [],
+): number[] {
   const path = [0x20, cls, 0x24, inst, ...(attr !== null ? [0x30, attr] : [])];
   return [service, path.length / 2, ...path, ...data];
 }

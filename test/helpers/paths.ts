@@ -33,7 +33,8 @@ export function sharedCaptures(): string[] | null {
     }
   };
   walk(sharedPcaps);
-  if (out.length === 0 && process.env.CI === 'true') throw new Error(`no captures in ${sharedPcaps}`);
+  if (out.length === 0 && process.env.CI === 'true')
+    throw new Error(`no captures in ${sharedPcaps}`);
   return out;
 }
 
@@ -49,7 +50,10 @@ export function sharedCapture(rel: string): string | null {
 export function fixtureCaptures(): string[] {
   const d = path.join(repoRoot, 'fixtures');
   if (!existsSync(d)) return [];
-  return readdirSync(d).filter((n) => /\.(pcap|pcapng)$/.test(n)).sort().map((n) => path.join(d, n));
+  return readdirSync(d)
+    .filter((n) => /\.(pcap|pcapng)$/.test(n))
+    .sort()
+    .map((n) => path.join(d, n));
 }
 
 export const testOutput = path.join(repoRoot, 'test-output');

@@ -21,12 +21,20 @@ function ip(...args: string[]): void {
 /** Whether this process may build namespaces (root with iproute2). */
 export function canBuildLab(): boolean {
   if (process.getuid?.() !== 0) return false;
-  try { execFileSync('ip', ['netns', 'list'], { stdio: 'ignore' }); return true; } catch { return false; }
+  try {
+    execFileSync('ip', ['netns', 'list'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export class Plant {
   private readonly children: ChildProcess[] = [];
-  private readonly onSignal = () => { this.downSync(); process.exit(130); };
+  private readonly onSignal = () => {
+    this.downSync();
+    process.exit(130);
+  };
 
   private constructor(readonly prefix: string) {}
 
@@ -71,12 +79,17 @@ export class Plant {
 
   /** Run a command inside a host namespace and wait for it. */
   exec(host: Host | 'fw', cmd: string, args: string[], opts: { timeoutMs?: number } = {}): string {
-    return execFileSync('ip', ['netns', 'exec', this.ns(host), cmd, ...args], { timeout: opts.timeoutMs ?? 60_000, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+    return execFileSync('ip', ['netns', 'exec', this.ns(host), cmd, ...args], {
+      timeout: opts.timeoutMs ?? 60_000,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }).toString();
   }
 
   /** Start a long-running process inside a host namespace; stopped by down(). */
   spawn(host: Host | 'fw', cmd: string, args: string[]): ChildProcess {
-    const c = spawn('ip', ['netns', 'exec', this.ns(host), cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn('ip', ['netns', 'exec', this.ns(host), cmd, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.children.push(c);
     return c;
   }
@@ -84,19 +97,28 @@ export class Plant {
   /** Capture everything crossing the bridge into `file`; the returned function stops it and waits for the file. */
   capture(file: string): () => Promise<void> {
     const c = this.spawn('fw', 'tcpdump', ['-i', 'br0', '-U', '-n', '-w', file]);
-    return () => new Promise((resolve) => {
-      c.once('close', () => resolve());
-      c.kill('SIGINT');
-    });
+    return () =>
+      new Promise((resolve) => {
+        c.once('close', () => resolve());
+        c.kill('SIGINT');
+      });
   }
 
   async down(): Promise<void> {
-    await Promise.all(this.children.map((c) => new Promise<void>((r) => {
-      if (c.exitCode !== null || c.signalCode !== null) return r();
-      c.once('close', () => r());
-      c.kill('SIGTERM');
-      setTimeout(() => { c.kill('SIGKILL'); r(); }, 2000).unref();
-    })));
+    await Promise.all(
+      this.children.map(
+        (c) =>
+          new Promise<void>((r) => {
+            if (c.exitCode !== null || c.signalCode !== null) return r();
+            c.once('close', () => r());
+            c.kill('SIGTERM');
+            setTimeout(() => {
+              c.kill('SIGKILL');
+              r();
+            }, 2000).unref();
+          }),
+      ),
+    );
     this.downSync();
   }
 
@@ -111,14 +133,48 @@ export class Plant {
 /** Remove every namespace whose name starts with `prefix-` (also cleans up after a crashed run). */
 export function removeNamespaces(prefix: string): void {
   let names: string[] = [];
-  try { names = execFileSync('ip', ['netns', 'list']).toString().split('\n').map((l) => l.split(' ')[0]!).filter(Boolean); } catch { return; }
+  try {
+    names = execFileSync('ip', ['netns', 'list'])
+      .toString()
+      .split('\n')
+      .map((l) => l.split(' ')[0]!)
+      .filter(Boolean);
+  } catch {
+    return;
+  }
   for (const n of names) {
     if (!n.startsWith(`${prefix}-`)) continue;
-    try { execFileSync('ip', ['netns', 'pids', n]).toString().split('\n').filter(Boolean).forEach((pid) => { try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ } }); } catch { /* none */ }
-    try { ip('netns', 'del', n); } catch { /* already gone */ }
+    try {
+      execFileSync('ip', ['netns', 'pids', n])
+        .toString()
+        .split('\n')
+        .filter(Boolean)
+        .forEach((pid) => {
+          try {
+            process.kill(Number(pid), 'SIGKILL');
+          } catch {
+            /* gone */
+          }
+        });
+    } catch {
+      /* none */
+    }
+    try {
+      ip('netns', 'del', n);
+    } catch {
+      /* already gone */
+    }
   }
 }
 
 export function listNamespaces(prefix: string): string[] {
-  try { return execFileSync('ip', ['netns', 'list']).toString().split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(`${prefix}-`)); } catch { return []; }
+  try {
+    return execFileSync('ip', ['netns', 'list'])
+      .toString()
+      .split('\n')
+      .map((l) => l.split(' ')[0]!)
+      .filter((n) => n.startsWith(`${prefix}-`));
+  } catch {
+    return [];
+  }
 }

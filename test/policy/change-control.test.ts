@@ -9,7 +9,13 @@ import { listAudit, verifyAudit } from '../../src/store/audit-store.js';
 import { parsePolicy } from '../../src/policy/load.js';
 import type { SimulationResult } from '../../src/policy/simulate.js';
 import {
-  activePolicy, applyProposal, approveProposal, ChangeRefused, promoteZone, recordSimulation, submitPolicy,
+  activePolicy,
+  applyProposal,
+  approveProposal,
+  ChangeRefused,
+  promoteZone,
+  recordSimulation,
+  submitPolicy,
 } from '../../src/respond/change-control.js';
 
 const POLICY = `weir: policy/1
@@ -25,8 +31,18 @@ groups:
 
 function result(span: number, baselineBlocked: number): SimulationResult {
   return {
-    packets: 1000, messages: 900, firstTs: 1_700_000_000, lastTs: 1_700_000_000 + span, blocked: [], groupUse: { hmi: 900 }, hosts: [], unzonedHosts: [],
-    zones: { supervisory: { mode: 'observe', flows: 1, blockedFlows: 0, baselineBlocked: 0 }, control: { mode: 'observe', flows: 2, blockedFlows: baselineBlocked, baselineBlocked } },
+    packets: 1000,
+    messages: 900,
+    firstTs: 1_700_000_000,
+    lastTs: 1_700_000_000 + span,
+    blocked: [],
+    groupUse: { hmi: 900 },
+    hosts: [],
+    unzonedHosts: [],
+    zones: {
+      supervisory: { mode: 'observe', flows: 1, blockedFlows: 0, baselineBlocked: 0 },
+      control: { mode: 'observe', flows: 2, blockedFlows: baselineBlocked, baselineBlocked },
+    },
   };
 }
 
@@ -38,14 +54,30 @@ test('change control: role approvals, the ladder one rung at a time, enforce onl
     addUser(db, 'bob', ['engineering']);
     addUser(db, 'olga', ['operations']);
     addUser(db, 'sam', ['security']);
-    const refuse = (fn: () => unknown, re: RegExp): void => assert.throws(fn, (e: unknown) => e instanceof ChangeRefused && re.test(e.message));
+    const refuse = (fn: () => unknown, re: RegExp): void =>
+      assert.throws(fn, (e: unknown) => e instanceof ChangeRefused && re.test(e.message));
 
-    const id = submitPolicy(db, { text: POLICY, source: 'plant.yaml', actor: 'alice', note: 'first policy' });
-    assert.deepEqual(listProposals(db)[0]!.requiredRoles, ['engineering', 'operations', 'security']);
+    const id = submitPolicy(db, {
+      text: POLICY,
+      source: 'plant.yaml',
+      actor: 'alice',
+      note: 'first policy',
+    });
+    assert.deepEqual(listProposals(db)[0]!.requiredRoles, [
+      'engineering',
+      'operations',
+      'security',
+    ]);
     refuse(() => approveProposal(db, { id, actor: 'alice', role: 'security' }), /author/);
-    refuse(() => approveProposal(db, { id, actor: 'bob', role: 'security' }), /does not hold the security role/);
+    refuse(
+      () => approveProposal(db, { id, actor: 'bob', role: 'security' }),
+      /does not hold the security role/,
+    );
     refuse(() => approveProposal(db, { id, actor: 'mallory', role: 'security' }), /unknown user/);
-    refuse(() => applyProposal(db, { id, actor: 'alice' }), /waiting for: security, engineering, operations|waiting for: engineering, operations, security/);
+    refuse(
+      () => applyProposal(db, { id, actor: 'alice' }),
+      /waiting for: security, engineering, operations|waiting for: engineering, operations, security/,
+    );
     approveProposal(db, { id, actor: 'sam', role: 'security' });
     refuse(() => approveProposal(db, { id, actor: 'sam', role: 'security' }), /already given/);
     approveProposal(db, { id, actor: 'bob', role: 'engineering' });
@@ -54,7 +86,10 @@ test('change control: role approvals, the ladder one rung at a time, enforce onl
     assert.equal(activePolicy(db)!.policy.zones.find((z) => z.name === 'control')!.mode, 'observe');
 
     // Up the ladder one rung at a time.
-    refuse(() => promoteZone(db, { zone: 'control', to: 'enforce', actor: 'alice' }), /one rung at a time \(next: monitor\)/);
+    refuse(
+      () => promoteZone(db, { zone: 'control', to: 'enforce', actor: 'alice' }),
+      /one rung at a time \(next: monitor\)/,
+    );
     const approveAll = (pid: number): void => {
       approveProposal(db, { id: pid, actor: 'sam', role: 'security' });
       approveProposal(db, { id: pid, actor: 'bob', role: 'engineering' });
@@ -67,17 +102,30 @@ test('change control: role approvals, the ladder one rung at a time, enforce onl
     }
     const active = activePolicy(db)!;
     assert.equal(active.policy.zones.find((z) => z.name === 'control')!.mode, 'simulate');
-    assert.match(active.text, /name: control,[^}]*mode: simulate/, 'promotion edits the zone in the YAML');
+    assert.match(
+      active.text,
+      /name: control,[^}]*mode: simulate/,
+      'promotion edits the zone in the YAML',
+    );
 
     const toEnforce = promoteZone(db, { zone: 'control', to: 'enforce', actor: 'alice' });
     approveAll(toEnforce);
     refuse(() => applyProposal(db, { id: toEnforce, actor: 'alice' }), /never simulated/);
     const policy = (parsePolicy(active.text, 'plant.yaml') as { ok: true; policy: never }).policy;
-    const base = { text: active.text, source: 'plant.yaml', policy, captures: ['week.pcap'], actor: 'alice' };
+    const base = {
+      text: active.text,
+      source: 'plant.yaml',
+      policy,
+      captures: ['week.pcap'],
+      actor: 'alice',
+    };
     recordSimulation(db, { ...base, result: result(3600, 0), baselineVersion: null });
     refuse(() => applyProposal(db, { id: toEnforce, actor: 'alice' }), /without a baseline/);
     recordSimulation(db, { ...base, result: result(60, 0), baselineVersion: 3 });
-    refuse(() => applyProposal(db, { id: toEnforce, actor: 'alice' }), /zone control: simulation \S+ covers 1 min of traffic, the zone requires 10 min: record at least 10 min of traffic and simulate on it, or lower `simulation_window` of zone control/);
+    refuse(
+      () => applyProposal(db, { id: toEnforce, actor: 'alice' }),
+      /zone control: simulation \S+ covers 1 min of traffic, the zone requires 10 min: record at least 10 min of traffic and simulate on it, or lower `simulation_window` of zone control/,
+    );
     recordSimulation(db, { ...base, result: result(3600, 2), baselineVersion: 3 });
     refuse(() => applyProposal(db, { id: toEnforce, actor: 'alice' }), /blocks 2 baseline flow/);
     const clean = recordSimulation(db, { ...base, result: result(3600, 0), baselineVersion: 3 });
@@ -87,14 +135,36 @@ test('change control: role approvals, the ladder one rung at a time, enforce onl
     // Every step is in the audit log, the chain is intact, and the store refuses to rewrite it.
     const log = listAudit(db);
     const actions = log.map((e) => e.action);
-    for (const a of ['proposal.created', 'proposal.approved', 'policy.applied', 'simulation.recorded', 'proposal.apply_refused']) assert.ok(actions.includes(a), a);
+    for (const a of [
+      'proposal.created',
+      'proposal.approved',
+      'policy.applied',
+      'simulation.recorded',
+      'proposal.apply_refused',
+    ])
+      assert.ok(actions.includes(a), a);
     const applied = log.filter((e) => e.action === 'policy.applied').at(-1)!;
     assert.equal(applied.simulationId, clean);
-    assert.deepEqual(applied.details.approvals, ['sam (security)', 'bob (engineering)', 'olga (operations)']);
+    assert.deepEqual(applied.details.approvals, [
+      'sam (security)',
+      'bob (engineering)',
+      'olga (operations)',
+    ]);
     assert.equal(verifyAudit(db), null);
-    assert.throws(() => db.prepare("UPDATE audit_log SET actor = 'mallory' WHERE seq = 1").run(), /append-only/);
+    assert.throws(
+      () => db.prepare("UPDATE audit_log SET actor = 'mallory' WHERE seq = 1").run(),
+      /append-only/,
+    );
     assert.throws(() => db.prepare('DELETE FROM audit_log').run(), /append-only/);
-    assert.throws(() => db.prepare("INSERT INTO audit_log (at, actor, action, subject, details, prev_hash, hash) VALUES ('x', 'm', 'a', 's', '{}', 'bogus', 'h')").run(), /chain broken/);
+    assert.throws(
+      () =>
+        db
+          .prepare(
+            "INSERT INTO audit_log (at, actor, action, subject, details, prev_hash, hash) VALUES ('x', 'm', 'a', 's', '{}', 'bogus', 'h')",
+          )
+          .run(),
+      /chain broken/,
+    );
 
     // Someone with file access who drops the triggers and edits a row is caught by the chain.
     db.exec('DROP TRIGGER audit_log_no_update');

@@ -43,16 +43,29 @@ test('policy validation reports shape and meaning errors together, each at its o
     [7, 'zones[1].security_level', /./],
     [10, 'conduits[1].to', /no zone named 'dmz'/],
     [12, 'groups[0].access', /must be one of/],
-    [15, 'groups[1].clients[0]', /'HMI-9' is not an address, a CIDR block, a named asset or a zone/],
+    [
+      15,
+      'groups[1].clients[0]',
+      /'HMI-9' is not an address, a CIDR block, a named asset or a zone/,
+    ],
     [18, 'groups[1].functions[1]', /'read_everything' is not a modbus function/],
     [19, 'groups[1].windows[0]', /no window named 'night-shift'/],
   ];
   for (const [line, field, message] of want) {
-    assert.ok(r.errors.some((e) => e.line === line && e.field === field && message.test(e.message) && e.column >= 1), `${line} ${field} ${message} in:\n${got.join('\n')}`);
+    assert.ok(
+      r.errors.some(
+        (e) => e.line === line && e.field === field && message.test(e.message) && e.column >= 1,
+      ),
+      `${line} ${field} ${message} in:\n${got.join('\n')}`,
+    );
   }
   // A zone cut for its own shape error is still a zone: the conduit to it is not a second error.
   assert.ok(!r.errors.some((e) => e.field === 'conduits[0].to'), got.join('\n'));
-  assert.deepEqual([...r.errors].sort((a, b) => a.line - b.line || a.column - b.column), r.errors, 'in file order');
+  assert.deepEqual(
+    [...r.errors].sort((a, b) => a.line - b.line || a.column - b.column),
+    r.errors,
+    'in file order',
+  );
 });
 
 test('weir policy validate prints every error of the file in one run, as file:line:col', async () => {
@@ -63,7 +76,8 @@ test('weir policy validate prints every error of the file in one run, as file:li
     const r = await weir(['policy', 'validate', file]);
     assert.equal(r.code, 1);
     const out = r.stdout + r.stderr;
-    for (const at of [':6:', ':7:', ':10:', ':12:', ':15:', ':18:', ':19:']) assert.ok(out.includes(`${file}${at}`), `${at} in ${out}`);
+    for (const at of [':6:', ':7:', ':10:', ':12:', ':15:', ':18:', ':19:'])
+      assert.ok(out.includes(`${file}${at}`), `${at} in ${out}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

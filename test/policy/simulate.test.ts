@@ -21,8 +21,12 @@ import { repoRoot, sharedCapture } from '../helpers/paths.js';
 const plant = path.join(repoRoot, 'fixtures/plant.pcap');
 
 function timeSpan(file: string): [number, number] {
-  let first = Infinity, last = -Infinity;
-  readCaptureSync(file, (f) => { first = Math.min(first, f.ts); last = Math.max(last, f.ts); });
+  let first = Infinity,
+    last = -Infinity;
+  readCaptureSync(file, (f) => {
+    first = Math.min(first, f.ts);
+    last = Math.max(last, f.ts);
+  });
   return [first, last];
 }
 
@@ -31,19 +35,35 @@ function learn(file: string, split = Infinity): { baseline: Baseline; snap: Inve
   const inv = new Inventory();
   const v = new ValueRanges();
   const p = new DissectPipeline({
-    onPacket: (x) => { if (x.ts < split) inv.onPacket(x); },
-    onMessage: (m) => { if (m.ts < split) { inv.onMessage(m); v.onMessage(m); } },
+    onPacket: (x) => {
+      if (x.ts < split) inv.onPacket(x);
+    },
+    onMessage: (m) => {
+      if (m.ts < split) {
+        inv.onMessage(m);
+        v.onMessage(m);
+      }
+    },
   });
   readCaptureSync(file, (f) => p.push(f));
   const snap = inv.snapshot();
   return { baseline: baselineFrom(snap, v.ranges(), { version: 1, sources: [file] }), snap };
 }
 
-function simulate(policy: Policy, file: string, baseline: Baseline | null, from = -Infinity): SimulationResult {
+function simulate(
+  policy: Policy,
+  file: string,
+  baseline: Baseline | null,
+  from = -Infinity,
+): SimulationResult {
   const sim = new Simulator(new CompiledPolicy(policy), baseline);
   const p = new DissectPipeline({
-    onPacket: (x) => { if (x.ts >= from) sim.onPacket(x); },
-    onMessage: (m) => { if (m.ts >= from) sim.onMessage(m); },
+    onPacket: (x) => {
+      if (x.ts >= from) sim.onPacket(x);
+    },
+    onMessage: (m) => {
+      if (m.ts >= from) sim.onMessage(m);
+    },
   });
   readCaptureSync(file, (f) => p.push(f));
   return sim.result();
@@ -61,15 +81,25 @@ function proposeFromFirstHalf(file: string): { policy: Policy; baseline: Baselin
 }
 
 test('a policy proposed from the first half of normal captures blocks nothing on the rest', () => {
-  const files = ['ics-pcap/s7_1200_hmi_timer_sync.pcapng', 'icsnpp/bacnet_example.pcap', 'icsnpp/bacnet_services.pcap', 'icsnpp/enip_cip_example.pcap']
-    .map((f) => sharedCapture(f)).filter((f): f is string => f !== null);
+  const files = [
+    'ics-pcap/s7_1200_hmi_timer_sync.pcapng',
+    'icsnpp/bacnet_example.pcap',
+    'icsnpp/bacnet_services.pcap',
+    'icsnpp/enip_cip_example.pcap',
+  ]
+    .map((f) => sharedCapture(f))
+    .filter((f): f is string => f !== null);
   if (files.length === 0) return;
   for (const f of files) {
     const { policy, baseline, split } = proposeFromFirstHalf(f);
     assert.ok(policy.groups.length > 0, `${f}: groups proposed`);
     const r = simulate(policy, f, baseline, split);
     assert.ok(r.packets > 0, `${f}: replayed`);
-    assert.deepEqual(r.blocked.map((b) => `${b.client}>${b.server} ${b.reason} ${b.funcName ?? ''}`), [], `${f}: ${plainSummary(r)}`);
+    assert.deepEqual(
+      r.blocked.map((b) => `${b.client}>${b.server} ${b.reason} ${b.funcName ?? ''}`),
+      [],
+      `${f}: ${plainSummary(r)}`,
+    );
     assert.match(plainSummary(r), /^Nothing would break/);
   }
 });
@@ -79,13 +109,28 @@ test('lab plant: the proposed policy blocks only the intruder and the unplanned 
   const r = simulate(policy, plant, baseline, split);
   assert.ok(r.blocked.length > 0, 'the intruder is refused');
   for (const b of r.blocked) {
-    const stop = b.client === '10.77.0.30' && b.funcName === 'plc_stop' && b.reason === 'function_not_allowed';
-    assert.ok(b.client === '10.77.0.66' || stop, `${b.clientName} → ${b.serverName} ${b.funcName} ${b.reason}`);
+    const stop =
+      b.client === '10.77.0.30' && b.funcName === 'plc_stop' && b.reason === 'function_not_allowed';
+    assert.ok(
+      b.client === '10.77.0.66' || stop,
+      `${b.clientName} → ${b.serverName} ${b.funcName} ${b.reason}`,
+    );
   }
   assert.equal(r.blocked.filter((b) => b.baseline).length, 0);
-  assert.equal(Object.values(r.zones).reduce((n, z) => n + z.baselineBlocked, 0), 0);
+  assert.equal(
+    Object.values(r.zones).reduce((n, z) => n + z.baselineBlocked, 0),
+    0,
+  );
   // The intruder's Modbus connection to PLC 1 is a refused flow in the control zone.
-  assert.ok(r.blocked.some((b) => b.server === '10.77.0.21' && b.port === 502 && b.reason === 'no_rule' && b.zone === 'control'));
+  assert.ok(
+    r.blocked.some(
+      (b) =>
+        b.server === '10.77.0.21' &&
+        b.port === 502 &&
+        b.reason === 'no_rule' &&
+        b.zone === 'control',
+    ),
+  );
 });
 
 test('forbidding a function the HMI uses is reported with exactly the flows that use it (tshark as the oracle)', () => {
@@ -95,16 +140,38 @@ test('forbidding a function the HMI uses is reported with exactly the flows that
   assert.ok(g.functions?.includes(6), 'the HMI writes single registers');
   g.functions = g.functions!.filter((f) => f !== 6);
   const r = simulate(policy, plant, baseline);
-  const frames = execFileSync('tshark', ['-r', plant, '-Y', 'modbus.func_code == 6 && ip.src == 10.77.0.10 && tcp.dstport == 502', '-T', 'fields', '-e', 'frame.number'], { encoding: 'utf8' })
-    .trim().split('\n').filter(Boolean).map(Number);
+  const frames = execFileSync(
+    'tshark',
+    [
+      '-r',
+      plant,
+      '-Y',
+      'modbus.func_code == 6 && ip.src == 10.77.0.10 && tcp.dstport == 502',
+      '-T',
+      'fields',
+      '-e',
+      'frame.number',
+    ],
+    { encoding: 'utf8' },
+  )
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map(Number);
   assert.ok(frames.length > 0);
   assert.equal(r.blocked.length, 1, plainSummary(r));
   const b = r.blocked[0]!;
-  assert.deepEqual([b.clientName, b.serverName, b.protocol, b.funcName, b.reason, b.zone], ['hmi-10', 'plc-21', 'modbus', 'write_single_register', 'function_not_allowed', 'control']);
+  assert.deepEqual(
+    [b.clientName, b.serverName, b.protocol, b.funcName, b.reason, b.zone],
+    ['hmi-10', 'plc-21', 'modbus', 'write_single_register', 'function_not_allowed', 'control'],
+  );
   assert.equal(b.requests, frames.length);
   assert.deepEqual(b.frames, frames.slice(0, b.frames.length));
   assert.equal(b.baseline, true, 'a learned flow: this change would break normal operation');
-  assert.match(plainSummary(r), /1 flow would break.*\n.*hmi-10 → plc-21 modbus write_single_register/);
+  assert.match(
+    plainSummary(r),
+    /1 flow would break.*\n.*hmi-10 → plc-21 modbus write_single_register/,
+  );
   const html = toHtml(r, { policy: 'edited.yaml', captures: [plant], generated: 'now' });
   assert.match(html, /write_single_register/);
   assert.doesNotMatch(html, /<script/);
@@ -148,7 +215,10 @@ windows:
   const r = simulate(r0.policy, plant, null);
   const reasons = new Set(r.blocked.map((b) => `${b.client}:${b.reason}`));
   assert.ok(reasons.has('10.77.0.30:write_not_allowed'), [...reasons].join(' '));
-  assert.ok(reasons.has('10.77.0.10:address_not_allowed'), 'the HMI writes register 100, outside 0-9');
+  assert.ok(
+    reasons.has('10.77.0.10:address_not_allowed'),
+    'the HMI writes register 100, outside 0-9',
+  );
   assert.ok(reasons.has('10.77.0.40:outside_window'), 'the historian polls outside its window');
   assert.ok(reasons.has('10.77.0.66:no_rule'), 'the intruder has no group');
   const d = driftOf(r0.policy, r);

@@ -23,8 +23,16 @@ test('a policy file may observe, monitor or simulate; enforce mode only if it is
       assert.equal(r.policy.zones[1]!.mode, mode);
     }
     const enforcing = { text: policyText('enforce'), source: 'plant.yaml' };
-    assert.throws(() => enforceablePolicy(null, enforcing), refused(/plant\.yaml: zone control is in enforce mode.*may only observe, monitor or simulate.*weir policy submit plant\.yaml.*weir policy apply/));
-    assert.throws(() => enforceablePolicy(db, enforcing), refused(/not the store's active policy \(none\)/));
+    assert.throws(
+      () => enforceablePolicy(null, enforcing),
+      refused(
+        /plant\.yaml: zone control is in enforce mode.*may only observe, monitor or simulate.*weir policy submit plant\.yaml.*weir policy apply/,
+      ),
+    );
+    assert.throws(
+      () => enforceablePolicy(db, enforcing),
+      refused(/not the store's active policy \(none\)/),
+    );
     assert.throws(() => enforceablePolicy(db, null), refused(/no active policy/));
     assert.throws(() => enforceablePolicy(null, null), refused(/--policy FILE or --db STORE/));
 
@@ -37,8 +45,18 @@ test('a policy file may observe, monitor or simulate; enforce mode only if it is
     assert.equal(enforceablePolicy(db, null).sha, sha);
     // One byte off is another policy.
     const edited = { text: `${enforcing.text}# tweak\n`, source: 'plant.yaml' };
-    assert.throws(() => enforceablePolicy(db, edited), refused(new RegExp(`sha256 ${createHash('sha256').update(edited.text).digest('hex').slice(0, 12)}\\) is not the store's active policy \\(sha256 ${sha.slice(0, 12)}\\)`)));
-    assert.throws(() => enforceablePolicy(db, { text: 'weir: policy/1\nzones: 7\n', source: 'bad.yaml' }), /bad\.yaml:2/);
+    assert.throws(
+      () => enforceablePolicy(db, edited),
+      refused(
+        new RegExp(
+          `sha256 ${createHash('sha256').update(edited.text).digest('hex').slice(0, 12)}\\) is not the store's active policy \\(sha256 ${sha.slice(0, 12)}\\)`,
+        ),
+      ),
+    );
+    assert.throws(
+      () => enforceablePolicy(db, { text: 'weir: policy/1\nzones: 7\n', source: 'bad.yaml' }),
+      /bad\.yaml:2/,
+    );
   } finally {
     db.close();
     rmSync(dir, { recursive: true, force: true });

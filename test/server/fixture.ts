@@ -20,22 +20,44 @@ export const PASSWORD = 'correct horse battery';
 export function freshStore(prefix: string, data = false): { dir: string; file: string; db: Db } {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
   const file = path.join(dir, 'weir.db');
-  if (data) execFileSync(process.execPath, [cli, 'discover', plant, '--db', file], { stdio: 'ignore' });
+  if (data)
+    execFileSync(process.execPath, [cli, 'discover', plant, '--db', file], { stdio: 'ignore' });
   return { dir, file, db: openStore(file) };
 }
 
 /** Users with the test password (hashing is slow on purpose: done in parallel). */
-export async function addUsers(db: Db, users: Array<[string, string[]]>, password = PASSWORD): Promise<void> {
+export async function addUsers(
+  db: Db,
+  users: Array<[string, string[]]>,
+  password = PASSWORD,
+): Promise<void> {
   const hashes = await Promise.all(users.map(() => hashPassword(password)));
-  users.forEach(([name, roles], i) => { addUser(db, name, roles); setPasswordHash(db, name, hashes[i]!); });
+  users.forEach(([name, roles], i) => {
+    addUser(db, name, roles);
+    setPasswordHash(db, name, hashes[i]!);
+  });
 }
 
-export interface RawResponse { status: number; headers: Record<string, string>; body: string }
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
 
 /** One HTTP/1.1 request over a new socket, the request target sent byte for byte as given. */
-export function rawRequest(port: number, method: string, target: string, headers: Record<string, string> = {}, opts: { host?: string; localAddress?: string; body?: string } = {}): Promise<RawResponse> {
+export function rawRequest(
+  port: number,
+  method: string,
+  target: string,
+  headers: Record<string, string> = {},
+  opts: { host?: string; localAddress?: string; body?: string } = {},
+): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
-    const s = net.connect({ port, host: opts.host ?? '127.0.0.1', localAddress: opts.localAddress });
+    const s = net.connect({
+      port,
+      host: opts.host ?? '127.0.0.1',
+      localAddress: opts.localAddress,
+    });
     const chunks: Buffer[] = [];
     s.setTimeout(10_000, () => s.destroy(new Error(`no answer to ${method} ${target}`)));
     s.on('data', (d: Buffer) => chunks.push(d));
@@ -43,20 +65,47 @@ export function rawRequest(port: number, method: string, target: string, headers
     s.on('close', () => {
       const text = Buffer.concat(chunks).toString('latin1');
       const m = /^HTTP\/1\.1 (\d{3})[^\r\n]*\r\n([\s\S]*?)\r\n\r\n([\s\S]*)$/.exec(text);
-      if (m === null) { reject(new Error(`not an HTTP answer to ${method} ${target}: ${JSON.stringify(text.slice(0, 200))}`)); return; }
+      if (m === null) {
+        reject(
+          new Error(
+            `not an HTTP answer to ${method} ${target}: ${JSON.stringify(text.slice(0, 200))}`,
+          ),
+        );
+        return;
+      }
       const h: Record<string, string> = {};
-      for (const line of m[2]!.split('\r\n')) { const i = line.indexOf(':'); h[line.slice(0, i).toLowerCase()] = line.slice(i + 1).trim(); }
+      for (const line of m[2]!.split('\r\n')) {
+        const i = line.indexOf(':');
+        h[line.slice(0, i).toLowerCase()] = line.slice(i + 1).trim();
+      }
       resolve({ status: Number(m[1]), headers: h, body: m[3]! });
     });
-    const all: Record<string, string> = { host: `127.0.0.1:${port}`, connection: 'close', ...headers };
+    const all: Record<string, string> = {
+      host: `127.0.0.1:${port}`,
+      connection: 'close',
+      ...headers,
+    };
     if (opts.body !== undefined) all['content-length'] = String(Buffer.byteLength(opts.body));
-    s.write(`${method} ${target} HTTP/1.1\r\n${Object.entries(all).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n${opts.body ?? ''}`);
+    s.write(
+      `${method} ${target} HTTP/1.1\r\n${Object.entries(all)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join('\r\n')}\r\n\r\n${opts.body ?? ''}`,
+    );
   });
 }
 
 /** Log in over real HTTP; returns the cookie header value. */
-export async function login(base: string, user: string, password = PASSWORD, headers: Record<string, string> = {}): Promise<string> {
-  const r = await fetch(`${base}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ user, password }) });
+export async function login(
+  base: string,
+  user: string,
+  password = PASSWORD,
+  headers: Record<string, string> = {},
+): Promise<string> {
+  const r = await fetch(`${base}/api/session`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ user, password }),
+  });
   if (r.status !== 200) throw new Error(`login ${user}: ${r.status} ${await r.text()}`);
   return r.headers.get('set-cookie')!.split(';')[0]!;
 }

@@ -7,7 +7,13 @@ import type { Db } from '../../src/store/db.js';
 import { buildServer } from '../../src/server/app.js';
 import { hashPassword, verifyPassword } from '../../src/server/passwords.js';
 import { addUser, userRoles } from '../../src/store/change-store.js';
-import { deleteSessionsOf, listUsers, passwordHash, removeUser, setPasswordHash } from '../../src/store/session-store.js';
+import {
+  deleteSessionsOf,
+  listUsers,
+  passwordHash,
+  removeUser,
+  setPasswordHash,
+} from '../../src/store/session-store.js';
 import { listAudit } from '../../src/store/audit-store.js';
 import { addUsers, freshStore, PASSWORD } from './fixture.js';
 
@@ -15,7 +21,12 @@ let dir: string, db: Db, app: FastifyInstance;
 
 before(async () => {
   ({ dir, db } = freshStore('weir-users-'));
-  await addUsers(db, [['root', ['admin']], ['ana', ['analyst']], ['vera', ['viewer']], ['ida', ['viewer']]]);
+  await addUsers(db, [
+    ['root', ['admin']],
+    ['ana', ['analyst']],
+    ['vera', ['viewer']],
+    ['ida', ['viewer']],
+  ]);
   app = await buildServer({ db });
 });
 
@@ -30,32 +41,73 @@ async function login(user: string, password = PASSWORD): Promise<string> {
   assert.equal(r.statusCode, 200, `login ${user}: ${r.body}`);
   return `weir_session=${r.cookies.find((c) => c.name === 'weir_session')!.value}`;
 }
-const me = async (cookie: string) => (await app.inject({ method: 'GET', url: '/api/me', headers: { cookie } })).statusCode;
-const call = (cookie: string, method: 'POST' | 'PUT' | 'DELETE', url: string, payload?: object) => app.inject({ method, url, headers: { cookie }, payload });
+const me = async (cookie: string) =>
+  (await app.inject({ method: 'GET', url: '/api/me', headers: { cookie } })).statusCode;
+const call = (cookie: string, method: 'POST' | 'PUT' | 'DELETE', url: string, payload?: object) =>
+  app.inject({ method, url, headers: { cookie }, payload });
 
 test('a password reset ends every session of that user, by the API or in the store (as the CLI does)', async () => {
   const root = await login('root');
   const [laptop, phone] = [await login('ana'), await login('ana')];
   const other = await login('vera');
-  const r = await call(root, 'PUT', '/api/users/ana/password', { password: 'a brand new password' });
+  const r = await call(root, 'PUT', '/api/users/ana/password', {
+    password: 'a brand new password',
+  });
   assert.equal(r.statusCode, 200, r.body);
   assert.equal(await me(laptop), 401);
   assert.equal(await me(phone), 401);
   assert.equal(await me(other), 200, 'only her sessions');
-  assert.equal((await app.inject({ method: 'POST', url: '/api/session', payload: { user: 'ana', password: PASSWORD } })).statusCode, 401);
+  assert.equal(
+    (
+      await app.inject({
+        method: 'POST',
+        url: '/api/session',
+        payload: { user: 'ana', password: PASSWORD },
+      })
+    ).statusCode,
+    401,
+  );
   const fresh = await login('ana', 'a brand new password');
   setPasswordHash(db, 'ana', await hashPassword(PASSWORD));
   assert.equal(await me(fresh), 401, 'a reset in the store ends sessions too');
-  assert.ok(listAudit(db).some((e) => e.action === 'user.password_reset' && e.actor === 'root' && e.subject === 'ana'));
-  assert.equal((await call(await login('vera'), 'PUT', '/api/users/ana/password', { password: 'a brand new password' })).statusCode, 403);
-  assert.equal((await call(root, 'PUT', '/api/users/nobody/password', { password: 'a brand new password' })).statusCode, 404);
+  assert.ok(
+    listAudit(db).some(
+      (e) => e.action === 'user.password_reset' && e.actor === 'root' && e.subject === 'ana',
+    ),
+  );
+  assert.equal(
+    (
+      await call(await login('vera'), 'PUT', '/api/users/ana/password', {
+        password: 'a brand new password',
+      })
+    ).statusCode,
+    403,
+  );
+  assert.equal(
+    (await call(root, 'PUT', '/api/users/nobody/password', { password: 'a brand new password' }))
+      .statusCode,
+    404,
+  );
 });
 
 test('a change of roles ends the sessions held under the old roles', async () => {
   const root = await login('root');
   const vera = await login('vera');
-  assert.equal((await call(root, 'POST', '/api/users', { name: 'vera', roles: ['admin'], password: 'vera-password-12' })).statusCode, 409, 'adding an existing name changes nothing');
-  assert.equal((await call(root, 'PUT', '/api/users/vera/roles', { roles: ['viewer', 'analyst'] })).statusCode, 200);
+  assert.equal(
+    (
+      await call(root, 'POST', '/api/users', {
+        name: 'vera',
+        roles: ['admin'],
+        password: 'vera-password-12',
+      })
+    ).statusCode,
+    409,
+    'adding an existing name changes nothing',
+  );
+  assert.equal(
+    (await call(root, 'PUT', '/api/users/vera/roles', { roles: ['viewer', 'analyst'] })).statusCode,
+    200,
+  );
   assert.ok(listAudit(db).some((e) => e.action === 'user.roles_changed' && e.subject === 'vera'));
   assert.equal(await me(vera), 401);
   const again = await login('vera');
@@ -70,11 +122,24 @@ test('an admin removes a user: their sessions end, they cannot log in; nobody re
   assert.equal((await call(await login('ana'), 'DELETE', '/api/users/ida')).statusCode, 403);
   assert.equal((await call(root, 'DELETE', '/api/users/ida')).statusCode, 200);
   assert.equal(await me(ida), 401);
-  assert.equal((await app.inject({ method: 'POST', url: '/api/session', payload: { user: 'ida', password: PASSWORD } })).statusCode, 401);
+  assert.equal(
+    (
+      await app.inject({
+        method: 'POST',
+        url: '/api/session',
+        payload: { user: 'ida', password: PASSWORD },
+      })
+    ).statusCode,
+    401,
+  );
   assert.ok(!listUsers(db).some((u) => u.name === 'ida'));
   assert.equal((await call(root, 'DELETE', '/api/users/ida')).statusCode, 404);
   assert.equal((await call(root, 'DELETE', '/api/users/root')).statusCode, 409, 'not yourself');
-  assert.ok(listAudit(db).some((e) => e.action === 'user.removed' && e.actor === 'root' && e.subject === 'ida'));
+  assert.ok(
+    listAudit(db).some(
+      (e) => e.action === 'user.removed' && e.actor === 'root' && e.subject === 'ida',
+    ),
+  );
   // The store functions the CLI uses.
   assert.equal(removeUser(db, 'nobody'), false);
   await addUsers(db, [['tmp', ['viewer']]]);
@@ -95,7 +160,15 @@ test('passwords are hashed with scrypt N=2^17, r=8, p=1; an older, cheaper hash 
   const now = await login('olga');
   assert.match(passwordHash(db, 'olga')!, /^scrypt\$131072\$8\$1\$/);
   assert.ok(await verifyPassword(PASSWORD, passwordHash(db, 'olga')!));
-  assert.equal(await me(earlier), 200, 'upgrading the hash is not a password change: her other sessions stay');
+  assert.equal(
+    await me(earlier),
+    200,
+    'upgrading the hash is not a password change: her other sessions stay',
+  );
   assert.equal(await me(now), 200);
-  assert.equal(await verifyPassword(PASSWORD, 'scrypt$1048576$64$1$AAAA$AAAA'), false, 'a stored hash cannot make the server allocate gigabytes');
+  assert.equal(
+    await verifyPassword(PASSWORD, 'scrypt$1048576$64$1$AAAA$AAAA'),
+    false,
+    'a stored hash cannot make the server allocate gigabytes',
+  );
 });

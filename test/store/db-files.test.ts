@@ -16,12 +16,27 @@ test('a new store, its WAL and shared-memory files are created 0600, even under 
   try {
     const file = path.join(dir, 'weir.db');
     const db = openStore(file);
-    db.prepare("INSERT INTO users (name, roles, created_at, password_hash) VALUES ('a', '[]', 'now', 'scrypt$secret')").run();
-    for (const f of files(file)) { assert.ok(existsSync(f), f); assert.equal(mode(f).toString(8), '600', f); }
+    db.prepare(
+      "INSERT INTO users (name, roles, created_at, password_hash) VALUES ('a', '[]', 'now', 'scrypt$secret')",
+    ).run();
+    for (const f of files(file)) {
+      assert.ok(existsSync(f), f);
+      assert.equal(mode(f).toString(8), '600', f);
+    }
     db.close();
     // The CLI too: a store made by `weir discover --db`.
     const cliFile = path.join(dir, 'cli.db');
-    execFileSync(process.execPath, [path.join(repoRoot, 'dist/src/cli/main.js'), 'discover', path.join(repoRoot, 'fixtures/plant.pcap'), '--db', cliFile], { stdio: 'ignore' });
+    execFileSync(
+      process.execPath,
+      [
+        path.join(repoRoot, 'dist/src/cli/main.js'),
+        'discover',
+        path.join(repoRoot, 'fixtures/plant.pcap'),
+        '--db',
+        cliFile,
+      ],
+      { stdio: 'ignore' },
+    );
     assert.equal(mode(cliFile).toString(8), '600');
   } finally {
     process.umask(old);

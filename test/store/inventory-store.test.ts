@@ -11,7 +11,10 @@ import { loadInventory, mergeInventory } from '../../src/store/inventory-store.j
 import { sharedCapture } from '../helpers/paths.js';
 
 async function run(inv: Inventory, f: string): Promise<void> {
-  const p = new DissectPipeline({ onPacket: (x) => inv.onPacket(x), onMessage: (m) => inv.onMessage(m) });
+  const p = new DissectPipeline({
+    onPacket: (x) => inv.onPacket(x),
+    onMessage: (m) => inv.onMessage(m),
+  });
   await readCapture(f, (fr) => p.push(fr));
 }
 
@@ -30,9 +33,16 @@ test('inventory round-trips through SQLite and accumulates across runs', async (
 
     db = openStore(dbPath);
     const loaded = loadInventory(db);
-    assert.deepEqual(loaded.assets.map((a) => a.id), snap.assets.map((a) => a.id));
+    assert.deepEqual(
+      loaded.assets.map((a) => a.id),
+      snap.assets.map((a) => a.id),
+    );
     assert.equal(loaded.edges.length, snap.edges.length);
-    assert.deepEqual(loaded.assets.map((a) => a.role), snap.assets.map((a) => a.role), 'roles inferred in the store as in memory');
+    assert.deepEqual(
+      loaded.assets.map((a) => a.role),
+      snap.assets.map((a) => a.role),
+      'roles inferred in the store as in memory',
+    );
     // The same capture again is a second observation period: counts add up, no twin edges.
     const inv2 = new Inventory();
     await run(inv2, f);
@@ -41,9 +51,12 @@ test('inventory round-trips through SQLite and accumulates across runs', async (
     assert.equal(again.edges.length, snap.edges.length, 'same edges, not twins');
     const total = (s: typeof snap) => s.edges.reduce((n, e) => n + e.packets, 0);
     assert.equal(total(again), 2 * total(snap));
-    const fsum = (s: typeof snap) => s.edges.reduce((n, e) => n + e.functions.reduce((m, x) => m + x.count, 0), 0);
+    const fsum = (s: typeof snap) =>
+      s.edges.reduce((n, e) => n + e.functions.reduce((m, x) => m + x.count, 0), 0);
     assert.equal(fsum(again), 2 * fsum(snap));
-    const row = db.prepare('SELECT role FROM assets WHERE id = ?').get('10.10.20.8') as { role: string };
+    const row = db.prepare('SELECT role FROM assets WHERE id = ?').get('10.10.20.8') as {
+      role: string;
+    };
     assert.equal(row.role, 'rtu');
     db.close();
   } finally {

@@ -28,58 +28,127 @@ groups:
   - { name: hmi, conduit: c, clients: [10.66.0.10], servers: [10.66.0.21], protocol: modbus, access: read-only }
 `;
 
-test('the overview says what the enforcement host really runs: unknown, the applied policy, a hand-made change, removed', { timeout: 120_000 }, async (t) => {
-  if (!existsSync(CHROMIUM) || !canBuildLab()) {
-    if (process.env.CI === 'true') throw new Error('needs Debian chromium and root for a network namespace');
-    return t.skip('needs chromium and root');
-  }
-  const dir = mkdtempSync(path.join(tmpdir(), 'weir-enf-state-'));
-  const stateDir = path.join(dir, 'state');
-  const ns = `weir-es-${randomBytes(3).toString('hex')}`;
-  execFileSync('ip', ['netns', 'add', ns]);
-  const { db: file, auth } = await approvedStore(dir, POLICY);
-  const weir = (...args: string[]): string => execFileSync(process.execPath, [cli, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  const db = openStore(file);
-  const sha = activePolicySha(db)!;
-  const app = await buildServer({ db, webRoot: path.join(repoRoot, 'dist/web'), stateDir });
-  const url = await app.listen({ host: '127.0.0.1', port: 0 });
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-  try {
-    const page = await browser.newPage();
-    await page.goto(url);
-    await page.fill('input[name=user]', 'root');
-    await page.fill('input[name=password]', 'root-password-123');
-    await page.click('button[type=submit]');
-    await page.getByTestId('health').waitFor();
-    const statement = async (p: Page): Promise<string> => {
-      await p.reload();
-      await p.getByTestId('enforcement').waitFor();
-      return p.getByTestId('enforcement').innerText();
-    };
-    // A store-only `policy apply` loads nothing: before `enforce apply`, the overview does not claim blocking.
-    assert.match(await statement(page), /Enforcement state unknown/);
-    assert.doesNotMatch(await page.getByTestId('health').innerText(), /Blocking is on/);
+test(
+  'the overview says what the enforcement host really runs: unknown, the applied policy, a hand-made change, removed',
+  { timeout: 120_000 },
+  async (t) => {
+    if (!existsSync(CHROMIUM) || !canBuildLab()) {
+      if (process.env.CI === 'true')
+        throw new Error('needs Debian chromium and root for a network namespace');
+      return t.skip('needs chromium and root');
+    }
+    const dir = mkdtempSync(path.join(tmpdir(), 'weir-enf-state-'));
+    const stateDir = path.join(dir, 'state');
+    const ns = `weir-es-${randomBytes(3).toString('hex')}`;
+    execFileSync('ip', ['netns', 'add', ns]);
+    const { db: file, auth } = await approvedStore(dir, POLICY);
+    const weir = (...args: string[]): string =>
+      execFileSync(process.execPath, [cli, ...args], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+    const db = openStore(file);
+    const sha = activePolicySha(db)!;
+    const app = await buildServer({ db, webRoot: path.join(repoRoot, 'dist/web'), stateDir });
+    const url = await app.listen({ host: '127.0.0.1', port: 0 });
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    try {
+      const page = await browser.newPage();
+      await page.goto(url);
+      await page.fill('input[name=user]', 'root');
+      await page.fill('input[name=password]', 'root-password-123');
+      await page.click('button[type=submit]');
+      await page.getByTestId('health').waitFor();
+      const statement = async (p: Page): Promise<string> => {
+        await p.reload();
+        await p.getByTestId('enforcement').waitFor();
+        return p.getByTestId('enforcement').innerText();
+      };
+      // A store-only `policy apply` loads nothing: before `enforce apply`, the overview does not claim blocking.
+      assert.match(await statement(page), /Enforcement state unknown/);
+      assert.doesNotMatch(await page.getByTestId('health').innerText(), /Blocking is on/);
 
-    weir('enforce', 'apply', ...auth, '--family', 'inet', '--netns', ns, '--port-level-ok', '--state-dir', stateDir);
-    const real = JSON.parse(weir('enforce', 'status', '--family', 'inet', '--netns', ns, '--json', '--state-dir', stateDir)) as { loaded: boolean; applied: { sha: string } };
-    assert.equal(real.loaded, true);
-    assert.equal(real.applied.sha, sha);
-    assert.match(await statement(page), new RegExp(`The kernel runs policy ${sha.slice(0, 12)} .*0 packet\\(s\\) dropped`));
+      weir(
+        'enforce',
+        'apply',
+        ...auth,
+        '--family',
+        'inet',
+        '--netns',
+        ns,
+        '--port-level-ok',
+        '--state-dir',
+        stateDir,
+      );
+      const real = JSON.parse(
+        weir(
+          'enforce',
+          'status',
+          '--family',
+          'inet',
+          '--netns',
+          ns,
+          '--json',
+          '--state-dir',
+          stateDir,
+        ),
+      ) as { loaded: boolean; applied: { sha: string } };
+      assert.equal(real.loaded, true);
+      assert.equal(real.applied.sha, sha);
+      assert.match(
+        await statement(page),
+        new RegExp(`The kernel runs policy ${sha.slice(0, 12)} .*0 packet\\(s\\) dropped`),
+      );
 
-    // Someone edits the kernel by hand: the overview says the ruleset differs from what was applied.
-    execFileSync('ip', ['netns', 'exec', ns, 'nft', 'add', 'rule', 'inet', 'weir', 'forward', 'ip', 'saddr', '10.9.9.9', 'accept']);
-    await sleep(3100); // the server reads the kernel at most every 3 s
-    assert.match(await statement(page), /differs from policy .* changed outside Weir/);
+      // Someone edits the kernel by hand: the overview says the ruleset differs from what was applied.
+      execFileSync('ip', [
+        'netns',
+        'exec',
+        ns,
+        'nft',
+        'add',
+        'rule',
+        'inet',
+        'weir',
+        'forward',
+        'ip',
+        'saddr',
+        '10.9.9.9',
+        'accept',
+      ]);
+      await sleep(3100); // the server reads the kernel at most every 3 s
+      assert.match(await statement(page), /differs from policy .* changed outside Weir/);
 
-    weir('enforce', 'remove', ...auth, '--family', 'inet', '--netns', ns, '--state-dir', stateDir);
-    await sleep(3100);
-    assert.match(await statement(page), /Nothing is blocked: enforcement was removed at .* by root/);
-    assert.equal(JSON.parse(readFileSync(path.join(stateDir, 'applied.json'), 'utf8')).removedBy, 'root');
-  } finally {
-    await browser.close();
-    await app.close();
-    db.close();
-    try { execFileSync('ip', ['netns', 'del', ns]); } catch { /* gone */ }
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+      weir(
+        'enforce',
+        'remove',
+        ...auth,
+        '--family',
+        'inet',
+        '--netns',
+        ns,
+        '--state-dir',
+        stateDir,
+      );
+      await sleep(3100);
+      assert.match(
+        await statement(page),
+        /Nothing is blocked: enforcement was removed at .* by root/,
+      );
+      assert.equal(
+        JSON.parse(readFileSync(path.join(stateDir, 'applied.json'), 'utf8')).removedBy,
+        'root',
+      );
+    } finally {
+      await browser.close();
+      await app.close();
+      db.close();
+      try {
+        execFileSync('ip', ['netns', 'del', ns]);
+      } catch {
+        /* gone */
+      }
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

@@ -12,13 +12,27 @@ import { PolicyPage } from './pages/PolicyPage';
 import { Approvals } from './pages/Approvals';
 import { Audit } from './pages/Audit';
 
-const PAGES: Array<[string, string]> = [['overview', 'Overview'], ['assets', 'Assets'], ['map', 'Network map'], ['flows', 'Flows'], ['detections', 'Detections'], ['policy', 'Policy'], ['approvals', 'Approvals'], ['audit', 'Audit log']];
+const PAGES: Array<[string, string]> = [
+  ['overview', 'Overview'],
+  ['assets', 'Assets'],
+  ['map', 'Network map'],
+  ['flows', 'Flows'],
+  ['detections', 'Detections'],
+  ['policy', 'Policy'],
+  ['approvals', 'Approvals'],
+  ['audit', 'Audit log'],
+];
 
 /** Hash routes (#/assets/10.0.0.5): the server serves one page, the browser keeps the place. */
 function useRoute(): string[] {
-  const read = (): string[] => window.location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent).filter(Boolean);
+  const read = (): string[] =>
+    window.location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent).filter(Boolean);
   const [route, setRoute] = useState(read);
-  useEffect(() => { const f = () => setRoute(read()); window.addEventListener('hashchange', f); return () => window.removeEventListener('hashchange', f); }, []);
+  useEffect(() => {
+    const f = () => setRoute(read());
+    window.addEventListener('hashchange', f);
+    return () => window.removeEventListener('hashchange', f);
+  }, []);
   return route;
 }
 
@@ -26,19 +40,40 @@ export function App() {
   const [me, setMe] = useState<Me | null | undefined>(undefined);
   const route = useRoute();
   const live = useLive(Boolean(me));
-  useEffect(() => { api<Me>('/me').then(setMe, () => setMe(null)); }, []);
-  useEffect(() => { const f = () => setMe(null); window.addEventListener('weir:logged-out', f); return () => window.removeEventListener('weir:logged-out', f); }, []);
+  useEffect(() => {
+    api<Me>('/me').then(setMe, () => setMe(null));
+  }, []);
+  useEffect(() => {
+    const f = () => setMe(null);
+    window.addEventListener('weir:logged-out', f);
+    return () => window.removeEventListener('weir:logged-out', f);
+  }, []);
   if (me === undefined) return <p className="loading">Loading…</p>;
   if (me === null) return <Login onLogin={setMe} />;
   const [page = 'overview', arg] = route;
-  const logout = async () => { await api('/session', { method: 'DELETE' }); setMe(null); };
+  const logout = async () => {
+    await api('/session', { method: 'DELETE' });
+    setMe(null);
+  };
   return (
     <div className="shell">
       <nav>
         <strong className="brand">Weir</strong>
-        {PAGES.map(([id, label]) => <a key={id} href={`#/${id}`} className={page === id ? 'active' : ''}>{label}</a>)}
-        {live.stats && <span className="live" data-testid="live">{live.ended ? 'capture finished' : '● live'}: {live.stats.packets.toLocaleString()} packets, {live.stats.assets} assets, {live.stats.detections} new detections{live.lastDetection ? ` — last: ${live.lastDetection}` : ''}</span>}
-        <span className="who">{me.name} ({me.roles.join(', ')}) <button onClick={logout}>Log out</button></span>
+        {PAGES.map(([id, label]) => (
+          <a key={id} href={`#/${id}`} className={page === id ? 'active' : ''}>
+            {label}
+          </a>
+        ))}
+        {live.stats && (
+          <span className="live" data-testid="live">
+            {live.ended ? 'capture finished' : '● live'}: {live.stats.packets.toLocaleString()}{' '}
+            packets, {live.stats.assets} assets, {live.stats.detections} new detections
+            {live.lastDetection ? ` — last: ${live.lastDetection}` : ''}
+          </span>
+        )}
+        <span className="who">
+          {me.name} ({me.roles.join(', ')}) <button onClick={logout}>Log out</button>
+        </span>
       </nav>
       <main>
         {page === 'overview' && <Overview />}

@@ -1,9 +1,17 @@
 /** The dashboard's only door to Weir: JSON over the same-origin API, with the session cookie. */
 export class ApiError extends Error {
-  constructor(readonly status: number, message: string) { super(message); }
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
-export async function api<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
+export async function api<T>(
+  path: string,
+  init: { method?: string; body?: unknown } = {},
+): Promise<T> {
   const r = await fetch(`/api${path}`, {
     method: init.method ?? 'GET',
     credentials: 'same-origin',
@@ -18,17 +26,57 @@ export async function api<T>(path: string, init: { method?: string; body?: unkno
   return data as T;
 }
 
-export interface Me { name: string; roles: string[] }
+export interface Me {
+  name: string;
+  roles: string[];
+}
 export interface Asset {
-  id: string; ips: string[]; mac: string | null; macVendor: string | null; hostnames: string[]; role: string; zone: string | null;
-  identity: Record<string, string | undefined>; serves: string[]; uses: string[]; firstSeen: number; lastSeen: number; packetsSent: number; roleReasons: string[];
+  id: string;
+  ips: string[];
+  mac: string | null;
+  macVendor: string | null;
+  hostnames: string[];
+  role: string;
+  zone: string | null;
+  identity: Record<string, string | undefined>;
+  serves: string[];
+  uses: string[];
+  firstSeen: number;
+  lastSeen: number;
+  packetsSent: number;
+  roleReasons: string[];
 }
-export interface Edge { id: string; client: string; server: string; protocol: string; transport: string; port: number; packets: number; functions?: Array<{ name: string; func: number; count: number }> }
+export interface Edge {
+  id: string;
+  client: string;
+  server: string;
+  protocol: string;
+  transport: string;
+  port: number;
+  packets: number;
+  functions?: Array<{ name: string; func: number; count: number }>;
+}
 export interface Detection {
-  id: string; type: string; severity: string; ts: number; lastTs: number; count: number; src: string; dst: string; protocol: string; zone: string | null;
-  explanation: string; suggestedResponse: string; status: string; evidence: { frames: number[]; fields: Record<string, unknown> };
+  id: string;
+  type: string;
+  severity: string;
+  ts: number;
+  lastTs: number;
+  count: number;
+  src: string;
+  dst: string;
+  protocol: string;
+  zone: string | null;
+  explanation: string;
+  suggestedResponse: string;
+  status: string;
+  evidence: { frames: number[]; fields: Record<string, unknown> };
 }
-export interface Page<T> { total: number; items: T[] }
+export interface Page<T> {
+  total: number;
+  items: T[];
+}
 
-export const when = (ts: number): string => new Date(ts * 1000).toISOString().replace('T', ' ').slice(0, 19);
+export const when = (ts: number): string =>
+  new Date(ts * 1000).toISOString().replace('T', ' ').slice(0, 19);
 export const can = (me: Me, roles: string[]): boolean => me.roles.some((r) => roles.includes(r));

@@ -1,23 +1,43 @@
 import { useEffect, useState } from 'react';
 
-export interface LiveStats { type: 'stats'; source: string; packets: number; assets: number; edges: number; detections: number; lastTs: number | null }
+export interface LiveStats {
+  type: 'stats';
+  source: string;
+  packets: number;
+  assets: number;
+  edges: number;
+  detections: number;
+  lastTs: number | null;
+}
 
 /**
  * While the server follows a capture, its events arrive here over a WebSocket and are re-broadcast as a
  * window event, so any page can refresh what it shows.
  */
-export function useLive(enabled: boolean): { stats: LiveStats | null; ended: boolean; lastDetection: string | null } {
+export function useLive(enabled: boolean): {
+  stats: LiveStats | null;
+  ended: boolean;
+  lastDetection: string | null;
+} {
   const [stats, setStats] = useState<LiveStats | null>(null);
   const [ended, setEnded] = useState(false);
   const [lastDetection, setLast] = useState<string | null>(null);
   useEffect(() => {
     if (!enabled) return;
-    const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/live`);
+    const ws = new WebSocket(
+      `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/live`,
+    );
     ws.onmessage = (m) => {
-      const e = JSON.parse(String(m.data)) as Omit<Partial<LiveStats>, 'type'> & { type: string; detection?: { type: string; src: string; dst: string; severity: string } };
+      const e = JSON.parse(String(m.data)) as Omit<Partial<LiveStats>, 'type'> & {
+        type: string;
+        detection?: { type: string; src: string; dst: string; severity: string };
+      };
       if (e.type === 'stats') setStats(e as unknown as LiveStats);
       else if (e.type === 'ended') setEnded(true);
-      else if (e.type === 'detection' && e.detection) setLast(`${e.detection.severity} ${e.detection.type} ${e.detection.src} → ${e.detection.dst}`);
+      else if (e.type === 'detection' && e.detection)
+        setLast(
+          `${e.detection.severity} ${e.detection.type} ${e.detection.src} → ${e.detection.dst}`,
+        );
       if (e.type !== 'idle') window.dispatchEvent(new CustomEvent('weir:live', { detail: e.type }));
     };
     return () => ws.close();

@@ -1,7 +1,12 @@
 import type { Command } from 'commander';
 import { DetectionEngine } from '../../detect/engine.js';
 import type { Detection } from '../../detect/detection.js';
-import { latestBaseline, baselineVersion, listMutes, saveDetections } from '../../store/baseline-store.js';
+import {
+  latestBaseline,
+  baselineVersion,
+  listMutes,
+  saveDetections,
+} from '../../store/baseline-store.js';
 import { runCaptures, runLive, warnCaptureErrors } from '../run-capture.js';
 import { LineWriter } from '../line-writer.js';
 import { renderColumns } from '../columns.js';
@@ -26,52 +31,101 @@ export function registerDetect(program: Command): void {
     .requiredOption('--baseline <db>', 'store holding the baseline (from `weir learn`)')
     .option('--version <n>', 'baseline version to use (default: latest)')
     .option('--jsonl', 'one JSON object per detection')
-    .option('-i, --interface <name>', 'follow live traffic on an interface (needs tcpdump and capture rights)')
+    .option(
+      '-i, --interface <name>',
+      'follow live traffic on an interface (needs tcpdump and capture rights)',
+    )
     .option('--bpf <filter>', 'capture filter for --interface')
     .option('--duration <seconds>', 'stop live capture after this many seconds')
     .option('--window <seconds>', 'fold repeats of a detection within this window', '600')
     .option('--no-save', 'do not store the detections')
-    .option('--from <time>', 'check only traffic from this time on (ISO 8601, epoch seconds, or N% of the captures)')
-    .option('--policy <file>', 'policy whose zones name each detection\'s zone (default: the active policy in the store)')
-    .action(async (files: string[], opts: { baseline: string; version?: string; jsonl?: boolean; interface?: string; bpf?: string; duration?: string; window: string; save: boolean; from?: string; policy?: string }) => {
-      if (!opts.interface && files.length === 0) throw new Error('give capture files, "-" for stdin, or --interface');
-      const from = opts.from !== undefined ? parseTimeArg(opts.from, files) : -Infinity;
-      const db = openExistingStore(opts.baseline, STORE_HINT);
-      try {
-        const b = opts.version ? baselineVersion(db, Number(opts.version)) : latestBaseline(db);
-        if (!b) throw new Error(`no baseline${opts.version ? ` version ${opts.version}` : ''} in ${opts.baseline}: run \`weir learn\` first`);
-        const policy = opts.policy ? readPolicyFile(opts.policy).policy : activePolicy(db)?.policy;
-        const zones = policy ? new CompiledPolicy(policy) : null;
-        const out = new LineWriter(process.stdout);
-        const follow = Boolean(opts.interface) || files.includes('-');
-        const engine = new DetectionEngine(b, {
-          windowSeconds: Number(opts.window), mutes: listMutes(db), zoneOf: zones ? (ip) => zones.zoneOf(ip)?.name ?? null : undefined,
-          onDetection: follow ? (d) => out.write(opts.jsonl ? JSON.stringify(d) : detectionLine(d)) : undefined,
-        });
-        const hooks = {
-          onPacket: (p: Packet) => { if (p.ts >= from) engine.onPacket(p); },
-          onMessage: (m: Message) => { if (m.ts >= from) engine.onMessage(m); },
-        };
-        if (opts.interface) {
-          await runLive(opts.interface, hooks, { bpf: opts.bpf, seconds: opts.duration ? Number(opts.duration) : undefined });
-        } else {
-          warnCaptureErrors(await runCaptures(files, hooks));
+    .option(
+      '--from <time>',
+      'check only traffic from this time on (ISO 8601, epoch seconds, or N% of the captures)',
+    )
+    .option(
+      '--policy <file>',
+      "policy whose zones name each detection's zone (default: the active policy in the store)",
+    )
+    .action(
+      async (
+        files: string[],
+        opts: {
+          baseline: string;
+          version?: string;
+          jsonl?: boolean;
+          interface?: string;
+          bpf?: string;
+          duration?: string;
+          window: string;
+          save: boolean;
+          from?: string;
+          policy?: string;
+        },
+      ) => {
+        if (!opts.interface && files.length === 0)
+          throw new Error('give capture files, "-" for stdin, or --interface');
+        const from = opts.from !== undefined ? parseTimeArg(opts.from, files) : -Infinity;
+        const db = openExistingStore(opts.baseline, STORE_HINT);
+        try {
+          const b = opts.version ? baselineVersion(db, Number(opts.version)) : latestBaseline(db);
+          if (!b)
+            throw new Error(
+              `no baseline${opts.version ? ` version ${opts.version}` : ''} in ${opts.baseline}: run \`weir learn\` first`,
+            );
+          const policy = opts.policy
+            ? readPolicyFile(opts.policy).policy
+            : activePolicy(db)?.policy;
+          const zones = policy ? new CompiledPolicy(policy) : null;
+          const out = new LineWriter(process.stdout);
+          const follow = Boolean(opts.interface) || files.includes('-');
+          const engine = new DetectionEngine(b, {
+            windowSeconds: Number(opts.window),
+            mutes: listMutes(db),
+            zoneOf: zones ? (ip) => zones.zoneOf(ip)?.name ?? null : undefined,
+            onDetection: follow
+              ? (d) => out.write(opts.jsonl ? JSON.stringify(d) : detectionLine(d))
+              : undefined,
+          });
+          const hooks = {
+            onPacket: (p: Packet) => {
+              if (p.ts >= from) engine.onPacket(p);
+            },
+            onMessage: (m: Message) => {
+              if (m.ts >= from) engine.onMessage(m);
+            },
+          };
+          if (opts.interface) {
+            await runLive(opts.interface, hooks, {
+              bpf: opts.bpf,
+              seconds: opts.duration ? Number(opts.duration) : undefined,
+            });
+          } else {
+            warnCaptureErrors(await runCaptures(files, hooks));
+          }
+          const ds = engine.finish();
+          if (opts.save) saveDetections(db, ds, b.version);
+          if (!follow) {
+            if (opts.jsonl) for (const d of ds) out.write(JSON.stringify(d));
+            else out.write(renderDetections(ds, engine.muted));
+          }
+          await out.end();
+        } finally {
+          db.close();
         }
-        const ds = engine.finish();
-        if (opts.save) saveDetections(db, ds, b.version);
-        if (!follow) {
-          if (opts.jsonl) for (const d of ds) out.write(JSON.stringify(d));
-          else out.write(renderDetections(ds, engine.muted));
-        }
-        await out.end();
-      } finally {
-        db.close();
-      }
-    });
+      },
+    );
 }
 
 function renderDetections(ds: Detection[], muted: number): string {
   if (ds.length === 0) return `no detections${muted ? ` (${muted} muted)` : ''}`;
-  const rows = ds.map((d) => [new Date(d.ts * 1000).toISOString().replace('T', ' ').slice(0, 19), d.severity, d.type, `${d.src} → ${d.dst}`, String(d.count), d.explanation]);
+  const rows = ds.map((d) => [
+    new Date(d.ts * 1000).toISOString().replace('T', ' ').slice(0, 19),
+    d.severity,
+    d.type,
+    `${d.src} → ${d.dst}`,
+    String(d.count),
+    d.explanation,
+  ]);
   return `${renderColumns(['first seen', 'severity', 'type', 'source → destination', 'count', 'explanation'], rows)}\n${ds.length} detections${muted ? `, ${muted} muted findings` : ''}`;
 }

@@ -4,9 +4,22 @@ import type { Db } from '../../store/db.js';
 import type { Policy } from '../../policy/model.js';
 import { parseDuration } from '../../policy/load.js';
 import type { NftFamily } from '../../enforce/nft-ruleset.js';
-import { blockSource, permitFlow, removeRuleset, status, unblockSource, type NftTarget } from '../../enforce/nft.js';
+import {
+  blockSource,
+  permitFlow,
+  removeRuleset,
+  status,
+  unblockSource,
+  type NftTarget,
+} from '../../enforce/nft.js';
 import type { DenyMode } from '../../enforce/gateway/inspector.js';
-import { DEFAULT_STATE_DIR, describeGateway, gatewayState, readApplied, writeApplied } from '../../enforce/state.js';
+import {
+  DEFAULT_STATE_DIR,
+  describeGateway,
+  gatewayState,
+  readApplied,
+  writeApplied,
+} from '../../enforce/state.js';
 import { applyEnforcement } from '../enforce-apply.js';
 import { appliedSource, runGateway } from '../gateway-runner.js';
 import { enforceablePolicy } from '../../respond/enforceable.js';
@@ -15,12 +28,19 @@ import { openExistingStore, withIdentity, type IdentityOpts } from '../identity.
 import { auditEnforcement, carryOut, proveEnforcer } from '../enforcer.js';
 import { readPolicyFile } from './policy.js';
 
-interface TargetOpts { family: string; netns?: string }
+interface TargetOpts {
+  family: string;
+  netns?: string;
+}
 type EnforceOpts = TargetOpts & IdentityOpts & { db?: string };
 
 function withStore<T>(path: string, fn: (db: Db) => T): T {
   const db = openExistingStore(path);
-  try { return fn(db); } finally { db.close(); }
+  try {
+    return fn(db);
+  } finally {
+    db.close();
+  }
 }
 
 function target(o: TargetOpts): NftTarget {
@@ -32,13 +52,25 @@ function target(o: TargetOpts): NftTarget {
  * The policy to enforce, with its text and hash: the store's active (approved) policy, or a file — in enforce
  * mode only if it is that policy (one gate for the kernel and the gateway).
  */
-function policyFrom(o: { policy?: string; db?: string }): { policy: Policy; text: string; source: string; sha: string } {
+function policyFrom(o: { policy?: string; db?: string }): {
+  policy: Policy;
+  text: string;
+  source: string;
+  sha: string;
+} {
   const file = o.policy ? { text: readPolicyFile(o.policy).text, source: o.policy } : null;
   const db = o.db ? openExistingStore(o.db) : null;
   try {
     const e = enforceablePolicy(db, file);
-    return { policy: e.policy, text: e.text, source: file?.source ?? `${o.db} (active policy)`, sha: e.sha };
-  } finally { db?.close(); }
+    return {
+      policy: e.policy,
+      text: e.text,
+      source: file?.source ?? `${o.db} (active policy)`,
+      sha: e.sha,
+    };
+  } finally {
+    db?.close();
+  }
 }
 
 /** Audit an enforcement action in the store, by the person proven at the start of the command. */
@@ -48,48 +80,116 @@ function audit(o: object, action: string, subject: string, details: Record<strin
 
 function bridgeMac(iface: string, netns?: string): string {
   const cat = ['cat', `/sys/class/net/${iface}/address`];
-  return execFileSync(netns ? 'ip' : cat[0]!, netns ? ['netns', 'exec', netns, ...cat] : cat.slice(1), { encoding: 'utf8' }).trim();
+  return execFileSync(
+    netns ? 'ip' : cat[0]!,
+    netns ? ['netns', 'exec', netns, ...cat] : cat.slice(1),
+    { encoding: 'utf8' },
+  ).trim();
 }
 
 const ttlOf = (s: string): number => {
-  if (!/^[0-9]+[smhdw]?$/.test(s)) throw new Error(`--ttl: '${s}' is not a duration like 90s, 10m, 4h`);
+  if (!/^[0-9]+[smhdw]?$/.test(s))
+    throw new Error(`--ttl: '${s}' is not a duration like 90s, 10m, 4h`);
   return parseDuration(/[smhdw]$/.test(s) ? s : Number(s));
 };
 
 export function registerEnforce(program: Command): void {
-  const withTarget = (c: Command): Command => c.option('--family <family>', 'bridge (the host bridges plant segments) or inet (it routes)', 'bridge').option('--netns <name>', 'apply inside this network namespace');
-  const enforce = program.command('enforce').description('nftables enforcement of the zones in simulate and enforce mode');
+  const withTarget = (c: Command): Command =>
+    c
+      .option(
+        '--family <family>',
+        'bridge (the host bridges plant segments) or inet (it routes)',
+        'bridge',
+      )
+      .option('--netns <name>', 'apply inside this network namespace');
+  const enforce = program
+    .command('enforce')
+    .description('nftables enforcement of the zones in simulate and enforce mode');
 
   withIdentity(withTarget(enforce.command('apply')))
-    .description('compile the policy and load it atomically; a running gateway switches to it first (unchanged rulesets are left alone)')
+    .description(
+      'compile the policy and load it atomically; a running gateway switches to it first (unchanged rulesets are left alone)',
+    )
     .option('--policy <file>', 'policy file (default: the active policy in --db)')
-    .option('--db <db>', 'store with the active policy; the apply is audited there (required, except for --dry-run)')
-    .option('--gateway-ip <ip>', 'steer protocol traffic of enforced servers to the gateway at this address')
+    .option(
+      '--db <db>',
+      'store with the active policy; the apply is audited there (required, except for --dry-run)',
+    )
+    .option(
+      '--gateway-ip <ip>',
+      'steer protocol traffic of enforced servers to the gateway at this address',
+    )
     .option('--bridge <iface>', 'bridge the gateway listens on (bridge family)', 'br0')
-    .option('--port-level-ok', 'without --gateway-ip: accept that protocol groups are enforced by client, server and port only')
-    .option('--state-dir <dir>', 'runtime state of this enforcement host (applied policy, gateway health)', DEFAULT_STATE_DIR)
+    .option(
+      '--port-level-ok',
+      'without --gateway-ip: accept that protocol groups are enforced by client, server and port only',
+    )
+    .option(
+      '--state-dir <dir>',
+      'runtime state of this enforcement host (applied policy, gateway health)',
+      DEFAULT_STATE_DIR,
+    )
     .option('--dry-run', 'print the nftables JSON instead of loading it')
-    .action(async (o: TargetOpts & IdentityOpts & { policy?: string; db?: string; gatewayIp?: string; bridge: string; portLevelOk?: boolean; stateDir: string; dryRun?: boolean }) => {
-      const caller = o.dryRun ? null : await proveEnforcer(o, 'enforce apply');
-      const t = target(o);
-      const src = policyFrom(o);
-      const out = await applyEnforcement({
-        target: t, source: src, actor: caller?.name ?? 'dry run', gatewayIp: o.gatewayIp ?? null, bridgeMac: () => bridgeMac(o.bridge, o.netns),
-        stateDir: o.stateDir, portLevelOk: o.portLevelOk === true, dryRun: o.dryRun === true,
-      });
-      const rs = out.ruleset;
-      for (const w of rs.warnings) process.stderr.write(`warning: ${w}\n`);
-      if (o.dryRun) { process.stdout.write(`${JSON.stringify(rs.json, null, 1)}\n`); return; }
-      const r = out.result!;
-      const steered = out.plan.targets.length;
-      audit(o, 'enforcement.applied', 'nftables', { policy: src.sha.slice(0, 12), changed: r.changed, added: r.added.length, removed: r.removed.length, enforced: rs.enforced, simulated: rs.simulated, steered, port_level: out.plan.portLevel.map((g) => g.group), gateway: out.gateway });
-      process.stdout.write(r.changed
-        ? `loaded: ${r.added.length} rules/elements added, ${r.removed.length} removed; enforcing ${rs.enforced.join(', ') || 'no zone'}; simulating ${rs.simulated.join(', ') || 'no zone'}${steered ? `; ${steered} server(s) steered to the gateway` : ''}\n`
-        : 'unchanged: the loaded ruleset already matches the policy\n');
-      for (const g of out.plan.portLevel) process.stdout.write(`  port-level only: group ${g.group} (${g.why})\n`);
-      if (steered > 0) process.stdout.write(out.gateway === 'reloaded' ? '  the running gateway switched to this policy first\n'
-        : `  no gateway runs yet: until \`weir gateway --listen ${o.gatewayIp}\` starts, these servers are reached directly (uninspected; the allowlists hold)\n`);
-    });
+    .action(
+      async (
+        o: TargetOpts &
+          IdentityOpts & {
+            policy?: string;
+            db?: string;
+            gatewayIp?: string;
+            bridge: string;
+            portLevelOk?: boolean;
+            stateDir: string;
+            dryRun?: boolean;
+          },
+      ) => {
+        const caller = o.dryRun ? null : await proveEnforcer(o, 'enforce apply');
+        const t = target(o);
+        const src = policyFrom(o);
+        const out = await applyEnforcement({
+          target: t,
+          source: src,
+          actor: caller?.name ?? 'dry run',
+          gatewayIp: o.gatewayIp ?? null,
+          bridgeMac: () => bridgeMac(o.bridge, o.netns),
+          stateDir: o.stateDir,
+          portLevelOk: o.portLevelOk === true,
+          dryRun: o.dryRun === true,
+        });
+        const rs = out.ruleset;
+        for (const w of rs.warnings) process.stderr.write(`warning: ${w}\n`);
+        if (o.dryRun) {
+          process.stdout.write(`${JSON.stringify(rs.json, null, 1)}\n`);
+          return;
+        }
+        const r = out.result!;
+        const steered = out.plan.targets.length;
+        audit(o, 'enforcement.applied', 'nftables', {
+          policy: src.sha.slice(0, 12),
+          changed: r.changed,
+          added: r.added.length,
+          removed: r.removed.length,
+          enforced: rs.enforced,
+          simulated: rs.simulated,
+          steered,
+          port_level: out.plan.portLevel.map((g) => g.group),
+          gateway: out.gateway,
+        });
+        process.stdout.write(
+          r.changed
+            ? `loaded: ${r.added.length} rules/elements added, ${r.removed.length} removed; enforcing ${rs.enforced.join(', ') || 'no zone'}; simulating ${rs.simulated.join(', ') || 'no zone'}${steered ? `; ${steered} server(s) steered to the gateway` : ''}\n`
+            : 'unchanged: the loaded ruleset already matches the policy\n',
+        );
+        for (const g of out.plan.portLevel)
+          process.stdout.write(`  port-level only: group ${g.group} (${g.why})\n`);
+        if (steered > 0)
+          process.stdout.write(
+            out.gateway === 'reloaded'
+              ? '  the running gateway switched to this policy first\n'
+              : `  no gateway runs yet: until \`weir gateway --listen ${o.gatewayIp}\` starts, these servers are reached directly (uninspected; the allowlists hold)\n`,
+          );
+      },
+    );
 
   withTarget(enforce.command('status'))
     .description('what the kernel and the gateway of this enforcement host run now, and since when')
@@ -101,17 +201,37 @@ export function registerEnforce(program: Command): void {
       const applied = readApplied(o.stateDir);
       // Steering set up but no lease held: whatever the gateway's record says, traffic is not inspected now.
       const uninspected = s.steered.length > 0 && s.live.length === 0;
-      const gateway = uninspected && gw.state === 'up' ? { state: 'down' as const, since: gw.health.beatAt, health: gw.health } : gw;
-      if (o.json) { process.stdout.write(`${JSON.stringify({ ...s, applied: applied && { sha: applied.sha, source: applied.source, appliedAt: applied.appliedAt, actor: applied.actor }, gateway, uninspected }, null, 1)}\n`); return; }
-      if (!s.loaded) { process.stdout.write('no Weir ruleset loaded\n'); return; }
-      if (applied) process.stdout.write(`policy: ${applied.sha.slice(0, 12)} from ${applied.source}, applied ${applied.appliedAt} by ${applied.actor}\n`);
+      const gateway =
+        uninspected && gw.state === 'up'
+          ? { state: 'down' as const, since: gw.health.beatAt, health: gw.health }
+          : gw;
+      if (o.json) {
+        process.stdout.write(
+          `${JSON.stringify({ ...s, applied: applied && { sha: applied.sha, source: applied.source, appliedAt: applied.appliedAt, actor: applied.actor }, gateway, uninspected }, null, 1)}\n`,
+        );
+        return;
+      }
+      if (!s.loaded) {
+        process.stdout.write('no Weir ruleset loaded\n');
+        return;
+      }
+      if (applied)
+        process.stdout.write(
+          `policy: ${applied.sha.slice(0, 12)} from ${applied.source}, applied ${applied.appliedAt} by ${applied.actor}\n`,
+        );
       if (s.steered.length > 0) {
         process.stdout.write(`${describeGateway(gateway)}\n`);
-        if (uninspected) process.stdout.write(`  ${s.steered.length} steered server port(s) reached directly: traffic passing uninspected${gateway.state === 'down' ? ` since ${gateway.since}` : ''}\n`);
+        if (uninspected)
+          process.stdout.write(
+            `  ${s.steered.length} steered server port(s) reached directly: traffic passing uninspected${gateway.state === 'down' ? ` since ${gateway.since}` : ''}\n`,
+          );
       }
-      process.stdout.write(`blocked sources: ${s.blocked.map((b) => `${b.ip}${b.expiresIn !== null ? ` (${b.expiresIn} s left)` : ''}`).join(', ') || 'none'}\n`);
+      process.stdout.write(
+        `blocked sources: ${s.blocked.map((b) => `${b.ip}${b.expiresIn !== null ? ` (${b.expiresIn} s left)` : ''}`).join(', ') || 'none'}\n`,
+      );
       process.stdout.write(`permits: ${s.permits.length}\n`);
-      for (const c of s.counters) if (c.packets > 0) process.stdout.write(`  ${c.rule}: ${c.packets} packets\n`);
+      for (const c of s.counters)
+        if (c.packets > 0) process.stdout.write(`  ${c.rule}: ${c.packets} packets\n`);
     });
 
   withIdentity(withTarget(enforce.command('remove')))
@@ -120,10 +240,17 @@ export function registerEnforce(program: Command): void {
     .option('--state-dir <dir>', 'runtime state of this enforcement host', DEFAULT_STATE_DIR)
     .action(async (o: EnforceOpts & { stateDir: string }) => {
       const caller = await proveEnforcer(o, 'enforce remove');
-      const removed = carryOut(o, 'enforcement.removed', 'nftables', {}, () => removeRuleset(target(o)));
+      const removed = carryOut(o, 'enforcement.removed', 'nftables', {}, () =>
+        removeRuleset(target(o)),
+      );
       // The record of what this host runs says so too: nothing, since now, by whom.
       const applied = readApplied(o.stateDir);
-      if (applied !== null) writeApplied(o.stateDir, { ...applied, removedAt: new Date().toISOString(), removedBy: caller.name });
+      if (applied !== null)
+        writeApplied(o.stateDir, {
+          ...applied,
+          removedAt: new Date().toISOString(),
+          removedBy: caller.name,
+        });
       process.stdout.write(removed ? 'removed\n' : 'nothing was loaded\n');
     });
 
@@ -131,19 +258,42 @@ export function registerEnforce(program: Command): void {
     .description('drop all traffic from and to an address now, for a while')
     .argument('<ip>')
     .requiredOption('--ttl <duration>', 'how long, e.g. 90s, 10m, 4h')
-    .option('--db <db>', 'store for the audit log and the baseline (required)').option('--reason <text>', 'why')
-    .option('--confirm-cuts-baseline', 'block even though the address has learned-normal (baseline) flows, which are listed')
-    .action(async (ip: string, o: EnforceOpts & { ttl: string; reason?: string; confirmCutsBaseline?: boolean }) => {
-      const ttl = ttlOf(o.ttl);
-      await proveEnforcer(o, 'block');
-      const g = withStore(o.db!, (db) => guardBlock(db, ip, o.confirmCutsBaseline === true));
-      const details = { ttl_s: ttl, reason: o.reason ?? '', baseline_version: g.baselineVersion, cuts_baseline: g.cuts };
-      if (g.refusal !== null) { audit(o, 'source.block_refused', ip, details); throw new Error(g.refusal); }
-      if (g.baselineVersion === null) process.stderr.write('warning: the store has no baseline, so which normal flows this block cuts is unknown\n');
-      else if (g.cuts.length) process.stderr.write(`warning: cutting ${g.cuts.length} baseline flow(s), as confirmed:\n${describeCuts(g.cuts)}\n`);
-      carryOut(o, 'source.blocked', ip, details, () => blockSource(target(o), ip, ttl));
-      process.stdout.write(`${ip} blocked for ${ttl} s\n`);
-    });
+    .option('--db <db>', 'store for the audit log and the baseline (required)')
+    .option('--reason <text>', 'why')
+    .option(
+      '--confirm-cuts-baseline',
+      'block even though the address has learned-normal (baseline) flows, which are listed',
+    )
+    .action(
+      async (
+        ip: string,
+        o: EnforceOpts & { ttl: string; reason?: string; confirmCutsBaseline?: boolean },
+      ) => {
+        const ttl = ttlOf(o.ttl);
+        await proveEnforcer(o, 'block');
+        const g = withStore(o.db!, (db) => guardBlock(db, ip, o.confirmCutsBaseline === true));
+        const details = {
+          ttl_s: ttl,
+          reason: o.reason ?? '',
+          baseline_version: g.baselineVersion,
+          cuts_baseline: g.cuts,
+        };
+        if (g.refusal !== null) {
+          audit(o, 'source.block_refused', ip, details);
+          throw new Error(g.refusal);
+        }
+        if (g.baselineVersion === null)
+          process.stderr.write(
+            'warning: the store has no baseline, so which normal flows this block cuts is unknown\n',
+          );
+        else if (g.cuts.length)
+          process.stderr.write(
+            `warning: cutting ${g.cuts.length} baseline flow(s), as confirmed:\n${describeCuts(g.cuts)}\n`,
+          );
+        carryOut(o, 'source.blocked', ip, details, () => blockSource(target(o), ip, ttl));
+        process.stdout.write(`${ip} blocked for ${ttl} s\n`);
+      },
+    );
 
   withIdentity(withTarget(program.command('unblock')))
     .description('lift a block of a source address before its time runs out (audited)')
@@ -157,44 +307,119 @@ export function registerEnforce(program: Command): void {
 
   withIdentity(withTarget(program.command('permit')))
     .description('let one flow through for a while, whatever the context groups say')
-    .argument('<client>').argument('<server>').argument('<service>', 'tcp/PORT or udp/PORT')
+    .argument('<client>')
+    .argument('<server>')
+    .argument('<service>', 'tcp/PORT or udp/PORT')
     .requiredOption('--ttl <duration>', 'how long')
-    .option('--db <db>', 'store for the audit log (required)').option('--reason <text>', 'why')
-    .action(async (client: string, server: string, service: string, o: EnforceOpts & { ttl: string; reason?: string }) => {
-      const m = /^(tcp|udp)\/([0-9]{1,5})$/.exec(service);
-      if (!m) throw new Error(`service '${service}' is not tcp/PORT or udp/PORT`);
-      const ttl = ttlOf(o.ttl);
-      await proveEnforcer(o, 'permit');
-      carryOut(o, 'flow.permitted', `${client} → ${server} ${service}`, { ttl_s: ttl, reason: o.reason ?? '' },
-        () => permitFlow(target(o), { client, server, transport: m[1] as 'tcp' | 'udp', port: Number(m[2]) }, ttl));
-      process.stdout.write(`${client} → ${server} ${service} permitted for ${ttl} s\n`);
-    });
+    .option('--db <db>', 'store for the audit log (required)')
+    .option('--reason <text>', 'why')
+    .action(
+      async (
+        client: string,
+        server: string,
+        service: string,
+        o: EnforceOpts & { ttl: string; reason?: string },
+      ) => {
+        const m = /^(tcp|udp)\/([0-9]{1,5})$/.exec(service);
+        if (!m) throw new Error(`service '${service}' is not tcp/PORT or udp/PORT`);
+        const ttl = ttlOf(o.ttl);
+        await proveEnforcer(o, 'permit');
+        carryOut(
+          o,
+          'flow.permitted',
+          `${client} → ${server} ${service}`,
+          { ttl_s: ttl, reason: o.reason ?? '' },
+          () =>
+            permitFlow(
+              target(o),
+              { client, server, transport: m[1] as 'tcp' | 'udp', port: Number(m[2]) },
+              ttl,
+            ),
+        );
+        process.stdout.write(`${client} → ${server} ${service} permitted for ${ttl} s\n`);
+      },
+    );
 
   withIdentity(program.command('gateway'))
-    .description('run the protocol-aware inline gateway (Modbus, S7comm, DNP3, EtherNet/IP, IEC 104): refused requests never pass; its own faults fail open')
-    .option('--policy <file>', 'policy file (default: what `enforce apply` loaded, from --state-dir)')
+    .description(
+      'run the protocol-aware inline gateway (Modbus, S7comm, DNP3, EtherNet/IP, IEC 104): refused requests never pass; its own faults fail open',
+    )
+    .option(
+      '--policy <file>',
+      'policy file (default: what `enforce apply` loaded, from --state-dir)',
+    )
     .option('--db <db>', 'store with the active policy')
-    .requiredOption('--listen <ip>', 'address the steered traffic arrives at (the --gateway-ip of enforce apply)')
-    .option('--family <family>', 'bridge or inet (default: the family `enforce apply` loaded, else bridge)')
+    .requiredOption(
+      '--listen <ip>',
+      'address the steered traffic arrives at (the --gateway-ip of enforce apply)',
+    )
+    .option(
+      '--family <family>',
+      'bridge or inet (default: the family `enforce apply` loaded, else bridge)',
+    )
     .option('--state-dir <dir>', 'runtime state of this enforcement host', DEFAULT_STATE_DIR)
     .option('--deny <mode>', 'exception (answer refused Modbus requests) or drop', 'exception')
-    .option('--budget-us <n>', 'inspection time per PDU beyond which a slow_inspection event is logged (the verdict holds)', '2000')
-    .option('--rate <n>', 'requests per second one client may send through the gateway (refusals cost 50)', '2000')
+    .option(
+      '--budget-us <n>',
+      'inspection time per PDU beyond which a slow_inspection event is logged (the verdict holds)',
+      '2000',
+    )
+    .option(
+      '--rate <n>',
+      'requests per second one client may send through the gateway (refusals cost 50)',
+      '2000',
+    )
     .option('--log <file>', 'append JSON-line events here instead of stdout')
     .option('--log-max-mb <n>', 'rotate the log beyond this size', '64')
-    .option('--inject-fault <kind>', 'test only: make inspection throw, to prove the gateway fails open')
-    .action(async (o: IdentityOpts & { policy?: string; db?: string; listen: string; family?: string; stateDir: string; deny: string; budgetUs: string; rate: string; log?: string; logMaxMb: string; injectFault?: string }) => {
-      if (o.deny !== 'exception' && o.deny !== 'drop') throw new Error('--deny is exception or drop');
-      // With a store, the person starting the gateway is proven and its start and stop are audited there; without
-      // one it follows what an audited `enforce apply` loaded (--state-dir), as a service would.
-      if (o.db) await proveEnforcer(o, 'gateway');
-      const load = o.policy || o.db ? () => policyFrom(o) : appliedSource(o.stateDir);
-      if (o.db) audit(o, 'gateway.started', o.listen, { policy: load().sha.slice(0, 12), state_dir: o.stateDir });
-      await runGateway({
-        listen: o.listen, family: target({ family: o.family ?? readApplied(o.stateDir)?.family ?? 'bridge' }).family, stateDir: o.stateDir, deny: o.deny as DenyMode, budgetMicros: Number(o.budgetUs),
-        rate: Number(o.rate), log: o.log ?? null, logMaxBytes: Number(o.logMaxMb) * 1024 * 1024, load,
-        fault: o.injectFault ? () => { throw new Error(`injected fault (${o.injectFault})`); } : undefined,
-      });
-      if (o.db) audit(o, 'gateway.stopped', o.listen, {});
-    });
+    .option(
+      '--inject-fault <kind>',
+      'test only: make inspection throw, to prove the gateway fails open',
+    )
+    .action(
+      async (
+        o: IdentityOpts & {
+          policy?: string;
+          db?: string;
+          listen: string;
+          family?: string;
+          stateDir: string;
+          deny: string;
+          budgetUs: string;
+          rate: string;
+          log?: string;
+          logMaxMb: string;
+          injectFault?: string;
+        },
+      ) => {
+        if (o.deny !== 'exception' && o.deny !== 'drop')
+          throw new Error('--deny is exception or drop');
+        // With a store, the person starting the gateway is proven and its start and stop are audited there; without
+        // one it follows what an audited `enforce apply` loaded (--state-dir), as a service would.
+        if (o.db) await proveEnforcer(o, 'gateway');
+        const load = o.policy || o.db ? () => policyFrom(o) : appliedSource(o.stateDir);
+        if (o.db)
+          audit(o, 'gateway.started', o.listen, {
+            policy: load().sha.slice(0, 12),
+            state_dir: o.stateDir,
+          });
+        await runGateway({
+          listen: o.listen,
+          family: target({ family: o.family ?? readApplied(o.stateDir)?.family ?? 'bridge' })
+            .family,
+          stateDir: o.stateDir,
+          deny: o.deny as DenyMode,
+          budgetMicros: Number(o.budgetUs),
+          rate: Number(o.rate),
+          log: o.log ?? null,
+          logMaxBytes: Number(o.logMaxMb) * 1024 * 1024,
+          load,
+          fault: o.injectFault
+            ? () => {
+                throw new Error(`injected fault (${o.injectFault})`);
+              }
+            : undefined,
+        });
+        if (o.db) audit(o, 'gateway.stopped', o.listen, {});
+      },
+    );
 }

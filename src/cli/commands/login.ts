@@ -10,42 +10,68 @@ import { passwordFromStdin, promptPassword } from '../password-input.js';
 export const CLI_SESSION_SECONDS = 4 * 3600;
 
 export function registerLogin(program: Command): void {
-  program.command('login')
-    .description('prove who you are to a store (the dashboard\'s users and passwords); later commands use the session')
+  program
+    .command('login')
+    .description(
+      "prove who you are to a store (the dashboard's users and passwords); later commands use the session",
+    )
     .requiredOption('--db <db>', 'store')
     .requiredOption('--user <name>', 'your user name')
-    .option('--password-stdin', 'read the password from standard input (otherwise it is asked for on the terminal)')
-    .option('--token-file <file>', 'where to keep the session token (default: a per-user file for this store)')
-    .action(async (o: { db: string; user: string; passwordStdin?: boolean; tokenFile?: string }) => {
-      const db = openExistingStore(o.db);
-      try {
-        const password = o.passwordStdin || !process.stdin.isTTY ? passwordFromStdin() : await promptPassword(`password for ${o.user}: `);
-        const caller = await checkPassword(db, o.user, password);
-        const { token, hash } = newToken();
-        const expires = Date.now() / 1000 + CLI_SESSION_SECONDS;
-        const file = o.tokenFile ?? defaultTokenFile(o.db);
-        createSession(db, hash, caller.name, expires);
-        saveToken(file, token);
-        appendAudit(db, { actor: caller.name, action: 'login', subject: 'cli', details: { until: new Date(expires * 1000).toISOString() } });
-        process.stdout.write(`logged in as ${caller.name} (${caller.roles.join(', ') || 'no role'}) until ${new Date(expires * 1000).toISOString()}\n`);
-      } finally {
-        db.close();
-      }
-    });
+    .option(
+      '--password-stdin',
+      'read the password from standard input (otherwise it is asked for on the terminal)',
+    )
+    .option(
+      '--token-file <file>',
+      'where to keep the session token (default: a per-user file for this store)',
+    )
+    .action(
+      async (o: { db: string; user: string; passwordStdin?: boolean; tokenFile?: string }) => {
+        const db = openExistingStore(o.db);
+        try {
+          const password =
+            o.passwordStdin || !process.stdin.isTTY
+              ? passwordFromStdin()
+              : await promptPassword(`password for ${o.user}: `);
+          const caller = await checkPassword(db, o.user, password);
+          const { token, hash } = newToken();
+          const expires = Date.now() / 1000 + CLI_SESSION_SECONDS;
+          const file = o.tokenFile ?? defaultTokenFile(o.db);
+          createSession(db, hash, caller.name, expires);
+          saveToken(file, token);
+          appendAudit(db, {
+            actor: caller.name,
+            action: 'login',
+            subject: 'cli',
+            details: { until: new Date(expires * 1000).toISOString() },
+          });
+          process.stdout.write(
+            `logged in as ${caller.name} (${caller.roles.join(', ') || 'no role'}) until ${new Date(expires * 1000).toISOString()}\n`,
+          );
+        } finally {
+          db.close();
+        }
+      },
+    );
 
-  program.command('logout')
+  program
+    .command('logout')
     .description('end your CLI session on a store')
     .requiredOption('--db <db>', 'store')
     .option('--token-file <file>', 'session token file (default: the one for this store)')
     .action((o: { db: string; tokenFile?: string }) => {
       const file = o.tokenFile ?? defaultTokenFile(o.db);
       const token = loadToken(file);
-      if (token === null) { process.stdout.write('not logged in\n'); return; }
+      if (token === null) {
+        process.stdout.write('not logged in\n');
+        return;
+      }
       const db = openExistingStore(o.db);
       try {
         const user = sessionOf(db, tokenHash(token))?.name ?? null;
         deleteSession(db, tokenHash(token));
-        if (user !== null) appendAudit(db, { actor: user, action: 'logout', subject: 'cli', details: {} });
+        if (user !== null)
+          appendAudit(db, { actor: user, action: 'logout', subject: 'cli', details: {} });
       } finally {
         db.close();
       }

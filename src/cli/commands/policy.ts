@@ -16,7 +16,14 @@ import { proposePolicy } from '../../policy/propose.js';
 import { policyToYaml } from '../../policy/write.js';
 import { plainSummary, TABLE_HEAD, tableRows, toHtml, toJson } from '../../policy/report.js';
 import { DRIFT_VIOLATED, driftOf, driftSummary } from '../../assess/drift.js';
-import { applyProposal, approveProposal, promoteZone, recordSimulation, rejectProposal, submitPolicy } from '../../respond/change-control.js';
+import {
+  applyProposal,
+  approveProposal,
+  promoteZone,
+  recordSimulation,
+  rejectProposal,
+  submitPolicy,
+} from '../../respond/change-control.js';
 import { runCaptures, warnCaptureErrors } from '../run-capture.js';
 import { CAN } from '../../respond/roles.js';
 import { describeCuts } from '../../respond/block-impact.js';
@@ -34,7 +41,10 @@ export function readPolicyFile(file: string): { policy: Policy; text: string } {
     throw new Error(`cannot read policy ${file}: ${(err as Error).message}`);
   }
   const r = parsePolicy(text, file);
-  if (!r.ok) throw new Error(`${file} is not a valid policy (${r.errors.length} problem${r.errors.length === 1 ? '' : 's'}):\n${r.errors.map(formatPolicyError).join('\n')}`);
+  if (!r.ok)
+    throw new Error(
+      `${file} is not a valid policy (${r.errors.length} problem${r.errors.length === 1 ? '' : 's'}):\n${r.errors.map(formatPolicyError).join('\n')}`,
+    );
   return { policy: r.policy, text };
 }
 
@@ -45,23 +55,41 @@ const proposalId = (s: string): number => {
 
 /** The verification in words: what it found, and what it does and does not prove. */
 function describeAuditCheck(c: AuditCheck): string {
-  const head = c.status === 'intact'
-    ? `audit chain intact (${c.entries} entries: ${c.keyed} keyed${c.keyId ? ` with key ${c.keyId}` : ''}, ${c.unkeyed} unkeyed (before key))${c.head ? `; head anchored at entry ${c.head.seq}` : ''}`
-    : `audit log ${c.status === 'tampered' ? 'TAMPERED' : 'cannot be verified'}${c.problem?.seq ? ` at entry ${c.problem.seq}` : ''}: ${c.problem?.problem ?? ''}`;
-  return [head, ...c.notes.map((n) => `  note: ${n}`), `  proves: ${c.proves}`, `  does not prove: ${c.doesNotProve}`].join('\n');
+  const head =
+    c.status === 'intact'
+      ? `audit chain intact (${c.entries} entries: ${c.keyed} keyed${c.keyId ? ` with key ${c.keyId}` : ''}, ${c.unkeyed} unkeyed (before key))${c.head ? `; head anchored at entry ${c.head.seq}` : ''}`
+      : `audit log ${c.status === 'tampered' ? 'TAMPERED' : 'cannot be verified'}${c.problem?.seq ? ` at entry ${c.problem.seq}` : ''}: ${c.problem?.problem ?? ''}`;
+  return [
+    head,
+    ...c.notes.map((n) => `  note: ${n}`),
+    `  proves: ${c.proves}`,
+    `  does not prove: ${c.doesNotProve}`,
+  ].join('\n');
 }
 
 function withDb<T>(path: string, fn: (db: Db) => T | Promise<T>): Promise<T> {
   const db = openExistingStore(path); // a mistyped path must not leave an empty store behind
-  return Promise.resolve().then(() => fn(db)).finally(() => db.close());
+  return Promise.resolve()
+    .then(() => fn(db))
+    .finally(() => db.close());
 }
 
 /** Replay captures (optionally a time slice) against a policy. */
-async function simulate(policy: Policy, files: string[], baseline: Baseline | null, from: number, until: number): Promise<SimulationResult> {
+async function simulate(
+  policy: Policy,
+  files: string[],
+  baseline: Baseline | null,
+  from: number,
+  until: number,
+): Promise<SimulationResult> {
   const sim = new Simulator(new CompiledPolicy(policy), baseline);
   const results = await runCaptures(files, {
-    onPacket: (p) => { if (p.ts >= from && p.ts < until) sim.onPacket(p); },
-    onMessage: (m) => { if (m.ts >= from && m.ts < until) sim.onMessage(m); },
+    onPacket: (p) => {
+      if (p.ts >= from && p.ts < until) sim.onPacket(p);
+    },
+    onMessage: (m) => {
+      if (m.ts >= from && m.ts < until) sim.onMessage(m);
+    },
   });
   warnCaptureErrors(results);
   return sim.result();
@@ -70,91 +98,189 @@ async function simulate(policy: Policy, files: string[], baseline: Baseline | nu
 /** Rows the simulation table shows at most (as discover's tables). */
 const MAX_TABLE_ROWS = 5000;
 
-interface SimOpts extends IdentityOpts { capture: string[]; baseline?: string; version?: string; db?: string; json?: boolean; html?: string; from?: string; until?: string }
-interface ChangeOpts extends IdentityOpts { db: string; note?: string }
+interface SimOpts extends IdentityOpts {
+  capture: string[];
+  baseline?: string;
+  version?: string;
+  db?: string;
+  json?: boolean;
+  html?: string;
+  from?: string;
+  until?: string;
+}
+interface ChangeOpts extends IdentityOpts {
+  db: string;
+  note?: string;
+}
 
 export function registerPolicy(program: Command): void {
-  const policy = program.command('policy').description('policy as code: validate, propose, simulate, drift and change control');
+  const policy = program
+    .command('policy')
+    .description('policy as code: validate, propose, simulate, drift and change control');
 
-  policy.command('validate')
+  policy
+    .command('validate')
     .description('check policy files; errors name file, line and field')
     .argument('<files...>', 'policy YAML files')
     .action((files: string[]) => {
       let bad = 0;
       for (const f of files) {
         let text: string;
-        try { text = readPolicyText(f); } catch (err) { process.stderr.write(`${f}: ${(err as Error).message}\n`); bad++; continue; }
+        try {
+          text = readPolicyText(f);
+        } catch (err) {
+          process.stderr.write(`${f}: ${(err as Error).message}\n`);
+          bad++;
+          continue;
+        }
         const r = parsePolicy(text, f);
-        if (r.ok) process.stdout.write(`${f}: ok (${r.policy.zones.length} zones, ${r.policy.conduits.length} conduits, ${r.policy.groups.length} context groups, ${r.policy.windows.length} windows)\n`);
-        else { bad++; for (const e of r.errors) process.stderr.write(`${formatPolicyError(e)}\n`); }
+        if (r.ok)
+          process.stdout.write(
+            `${f}: ok (${r.policy.zones.length} zones, ${r.policy.conduits.length} conduits, ${r.policy.groups.length} context groups, ${r.policy.windows.length} windows)\n`,
+          );
+        else {
+          bad++;
+          for (const e of r.errors) process.stderr.write(`${formatPolicyError(e)}\n`);
+        }
       }
       if (bad) process.exitCode = 1;
     });
 
-  policy.command('propose')
+  policy
+    .command('propose')
     .description('write a least-privilege candidate policy from a learned baseline')
-    .requiredOption('--baseline <db>', 'store holding the baseline (and inventory, for roles and names)')
+    .requiredOption(
+      '--baseline <db>',
+      'store holding the baseline (and inventory, for roles and names)',
+    )
     .option('--version <n>', 'baseline version (default: latest)')
     .option('--out <file>', 'write here instead of stdout')
     .option('--site <name>', 'site name')
     .option('--timezone <tz>', 'IANA time zone for time windows', 'UTC')
-    .action((opts: { baseline: string; version?: string; out?: string; site?: string; timezone: string }) => withDb(opts.baseline, (db) => {
-      const b = opts.version ? baselineVersion(db, Number(opts.version)) : latestBaseline(db);
-      if (!b) throw new Error(`no baseline in ${opts.baseline}: run \`weir learn\` first`);
-      const inv = loadInventory(db);
-      const p = proposePolicy(b, inv.assets, { site: opts.site, timezone: opts.timezone, edges: inv.edges });
-      const header = [
-        `Proposed by weir from baseline version ${b.version} (${new Date(b.from * 1000).toISOString()} – ${new Date(b.to * 1000).toISOString()}).`,
-        'Least privilege: each context group is one flow seen while learning, with the functions and addresses it used.',
-        'Zones start in observe mode. Review, simulate (`weir policy simulate`), then submit for approval.',
-      ].join('\n');
-      const yaml = policyToYaml(p, header);
-      if (opts.out) { writeFileSync(opts.out, yaml); process.stderr.write(`wrote ${opts.out}: ${p.zones.length} zones, ${p.conduits.length} conduits, ${p.groups.length} context groups\n`); }
-      else process.stdout.write(yaml);
-    }));
+    .action(
+      (opts: {
+        baseline: string;
+        version?: string;
+        out?: string;
+        site?: string;
+        timezone: string;
+      }) =>
+        withDb(opts.baseline, (db) => {
+          const b = opts.version ? baselineVersion(db, Number(opts.version)) : latestBaseline(db);
+          if (!b) throw new Error(`no baseline in ${opts.baseline}: run \`weir learn\` first`);
+          const inv = loadInventory(db);
+          const p = proposePolicy(b, inv.assets, {
+            site: opts.site,
+            timezone: opts.timezone,
+            edges: inv.edges,
+          });
+          const header = [
+            `Proposed by weir from baseline version ${b.version} (${new Date(b.from * 1000).toISOString()} – ${new Date(b.to * 1000).toISOString()}).`,
+            'Least privilege: each context group is one flow seen while learning, with the functions and addresses it used.',
+            'Zones start in observe mode. Review, simulate (`weir policy simulate`), then submit for approval.',
+          ].join('\n');
+          const yaml = policyToYaml(p, header);
+          if (opts.out) {
+            writeFileSync(opts.out, yaml);
+            process.stderr.write(
+              `wrote ${opts.out}: ${p.zones.length} zones, ${p.conduits.length} conduits, ${p.groups.length} context groups\n`,
+            );
+          } else process.stdout.write(yaml);
+        }),
+    );
 
   withIdentity(policy.command('simulate'))
-    .description('replay recorded traffic against a policy and show, flow by flow, what it would block')
+    .description(
+      'replay recorded traffic against a policy and show, flow by flow, what it would block',
+    )
     .argument('<policy>', 'policy YAML file')
     .requiredOption('--capture <files...>', 'capture files to replay')
-    .option('--baseline <db>', 'store with the baseline: marks blocked flows that are learned normal traffic')
+    .option(
+      '--baseline <db>',
+      'store with the baseline: marks blocked flows that are learned normal traffic',
+    )
     .option('--version <n>', 'baseline version (default: latest)')
-    .option('--db <db>', 'record the simulation in this store (evidence for change control; needs a logged-in person)')
+    .option(
+      '--db <db>',
+      'record the simulation in this store (evidence for change control; needs a logged-in person)',
+    )
     .option('--json', 'print JSON')
     .option('--html <file>', 'also write an HTML report')
     .option('--from <time>', 'replay from this time (ISO 8601, epoch seconds or N%)')
     .option('--until <time>', 'replay until this time')
     .action(async (file: string, opts: SimOpts) => {
       const { policy: p, text } = readPolicyFile(file);
-      if (opts.passwordStdin && opts.capture.includes('-')) throw new Error('standard input cannot carry both a capture and a password: log in first (weir login)');
+      if (opts.passwordStdin && opts.capture.includes('-'))
+        throw new Error(
+          'standard input cannot carry both a capture and a password: log in first (weir login)',
+        );
       // Prove who records the evidence before spending minutes on the replay.
-      const recorder = opts.db ? await asCaller(opts.db, opts, CAN.recordEvidence, 'record simulations', (_db, c) => c.name) : null;
+      const recorder = opts.db
+        ? await asCaller(
+            opts.db,
+            opts,
+            CAN.recordEvidence,
+            'record simulations',
+            (_db, c) => c.name,
+          )
+        : null;
       const from = opts.from !== undefined ? parseTimeArg(opts.from, opts.capture) : -Infinity;
       const until = opts.until !== undefined ? parseTimeArg(opts.until, opts.capture) : Infinity;
       let baseline: Baseline | null = null;
       if (opts.baseline) {
-        baseline = await withDb(opts.baseline, (db) => (opts.version ? baselineVersion(db, Number(opts.version)) : latestBaseline(db)));
+        baseline = await withDb(opts.baseline, (db) =>
+          opts.version ? baselineVersion(db, Number(opts.version)) : latestBaseline(db),
+        );
         if (!baseline) throw new Error(`no baseline in ${opts.baseline}`);
       }
       const r = await simulate(p, opts.capture, baseline, from, until);
       let simulationId: string | undefined;
-      if (opts.db && recorder !== null) simulationId = await withDb(opts.db, (db) => recordSimulation(db, { text, source: file, policy: p, result: r, captures: opts.capture, baselineVersion: baseline?.version ?? null, actor: recorder }));
-      if (opts.html) writeFileSync(opts.html, toHtml(r, { policy: file, captures: opts.capture, simulationId, generated: new Date().toISOString() }));
-      if (opts.json) process.stdout.write(`${toJson(r, { policy: file, captures: opts.capture, simulation_id: simulationId ?? null, baseline_version: baseline?.version ?? null })}\n`);
+      if (opts.db && recorder !== null)
+        simulationId = await withDb(opts.db, (db) =>
+          recordSimulation(db, {
+            text,
+            source: file,
+            policy: p,
+            result: r,
+            captures: opts.capture,
+            baselineVersion: baseline?.version ?? null,
+            actor: recorder,
+          }),
+        );
+      if (opts.html)
+        writeFileSync(
+          opts.html,
+          toHtml(r, {
+            policy: file,
+            captures: opts.capture,
+            simulationId,
+            generated: new Date().toISOString(),
+          }),
+        );
+      if (opts.json)
+        process.stdout.write(
+          `${toJson(r, { policy: file, captures: opts.capture, simulation_id: simulationId ?? null, baseline_version: baseline?.version ?? null })}\n`,
+        );
       else {
         process.stdout.write(`${plainSummary(r)}\n`);
         if (r.blocked.length) {
           // Spoofed sources can make a row each: the table stops at a readable size and says what it left out.
           const rows = tableRows(r);
           process.stdout.write(`\n${renderColumns(TABLE_HEAD, rows.slice(0, MAX_TABLE_ROWS))}\n`);
-          if (rows.length > MAX_TABLE_ROWS) process.stdout.write(`… ${rows.length - MAX_TABLE_ROWS} more rows not shown (--json lists them all)\n`);
+          if (rows.length > MAX_TABLE_ROWS)
+            process.stdout.write(
+              `… ${rows.length - MAX_TABLE_ROWS} more rows not shown (--json lists them all)\n`,
+            );
         }
         if (simulationId) process.stdout.write(`\nrecorded as ${simulationId}\n`);
       }
     });
 
-  policy.command('drift')
-    .description(`compare the documented policy with observed traffic; exits ${DRIFT_VIOLATED} when the traffic violates the policy (1 on errors)`)
+  policy
+    .command('drift')
+    .description(
+      `compare the documented policy with observed traffic; exits ${DRIFT_VIOLATED} when the traffic violates the policy (1 on errors)`,
+    )
     .argument('<policy>', 'policy YAML file')
     .requiredOption('--capture <files...>', 'capture files of current traffic')
     .option('--json', 'print JSON')
@@ -163,7 +289,11 @@ export function registerPolicy(program: Command): void {
       const r = await simulate(p, opts.capture, null, -Infinity, Infinity);
       const d = driftOf(p, r);
       const compiled = new CompiledPolicy(p);
-      process.stdout.write(opts.json ? `${JSON.stringify(d, null, 1)}\n` : `${driftSummary(d, (ip) => compiled.nameOf(ip))}\n`);
+      process.stdout.write(
+        opts.json
+          ? `${JSON.stringify(d, null, 1)}\n`
+          : `${driftSummary(d, (ip) => compiled.nameOf(ip))}\n`,
+      );
       // A check a script can gate on, like diff: 0 the traffic keeps to the policy, 2 it does not; an unreadable
       // capture (1, set while reading) stays the answer, since the comparison is then incomplete.
       if (d.violations.length > 0 && !process.exitCode) process.exitCode = DRIFT_VIOLATED;
@@ -174,85 +304,201 @@ export function registerPolicy(program: Command): void {
     .argument('<policy>', 'policy YAML file')
     .requiredOption('--db <db>', 'store')
     .option('--note <text>', 'why')
-    .action((file: string, opts: ChangeOpts) => asCaller(opts.db, opts, CAN.propose, 'propose changes', (db, who) => {
-      const { text } = readPolicyFile(file);
-      const id = submitPolicy(db, { text, source: file, actor: who.name, note: opts.note });
-      process.stdout.write(`proposal ${id} created; needs approval by: ${listProposals(db).find((x) => x.id === id)!.requiredRoles.join(', ')}\n`);
-    }));
+    .action((file: string, opts: ChangeOpts) =>
+      asCaller(opts.db, opts, CAN.propose, 'propose changes', (db, who) => {
+        const { text } = readPolicyFile(file);
+        const id = submitPolicy(db, { text, source: file, actor: who.name, note: opts.note });
+        process.stdout.write(
+          `proposal ${id} created; needs approval by: ${listProposals(db)
+            .find((x) => x.id === id)!
+            .requiredRoles.join(', ')}\n`,
+        );
+      }),
+    );
 
   withIdentity(policy.command('promote'))
     .description(`propose moving a zone on the ladder (${ZONE_MODES.join(' → ')})`)
-    .argument('<zone>').argument('<mode>')
-    .requiredOption('--db <db>', 'store').option('--note <text>', 'why')
-    .action((zone: string, mode: string, opts: ChangeOpts) => asCaller(opts.db, opts, CAN.propose, 'propose changes', (db, who) => {
-      if (!(ZONE_MODES as readonly string[]).includes(mode)) throw new Error(`mode must be one of ${ZONE_MODES.join(', ')}`);
-      const id = promoteZone(db, { zone, to: mode as ZoneMode, actor: who.name, note: opts.note });
-      process.stdout.write(`proposal ${id} created: zone ${zone} → ${mode}\n`);
-    }));
+    .argument('<zone>')
+    .argument('<mode>')
+    .requiredOption('--db <db>', 'store')
+    .option('--note <text>', 'why')
+    .action((zone: string, mode: string, opts: ChangeOpts) =>
+      asCaller(opts.db, opts, CAN.propose, 'propose changes', (db, who) => {
+        if (!(ZONE_MODES as readonly string[]).includes(mode))
+          throw new Error(`mode must be one of ${ZONE_MODES.join(', ')}`);
+        const id = promoteZone(db, {
+          zone,
+          to: mode as ZoneMode,
+          actor: who.name,
+          note: opts.note,
+        });
+        process.stdout.write(`proposal ${id} created: zone ${zone} → ${mode}\n`);
+      }),
+    );
 
   withIdentity(policy.command('approve'))
     .description('approve a proposal in one of your roles (one person, one role per proposal)')
     .argument('<id>')
-    .requiredOption('--db <db>', 'store').requiredOption('--role <role>', 'security, engineering or operations')
+    .requiredOption('--db <db>', 'store')
+    .requiredOption('--role <role>', 'security, engineering or operations')
     .option('--note <text>', 'comment')
-    .action((id: string, opts: ChangeOpts & { role: string }) => asCaller(opts.db, opts, null, 'approve', (db, who) => {
-      const p = approveProposal(db, { id: proposalId(id), actor: who.name, role: opts.role, note: opts.note });
-      const have = approvalsOf(db, p.id).map((a) => a.role);
-      process.stdout.write(`proposal ${p.id}: ${p.status}${p.status === 'open' ? `; still needs ${p.requiredRoles.filter((r) => !have.includes(r)).join(', ')}` : ''}\n`);
-    }));
+    .action((id: string, opts: ChangeOpts & { role: string }) =>
+      asCaller(opts.db, opts, null, 'approve', (db, who) => {
+        const p = approveProposal(db, {
+          id: proposalId(id),
+          actor: who.name,
+          role: opts.role,
+          note: opts.note,
+        });
+        const have = approvalsOf(db, p.id).map((a) => a.role);
+        process.stdout.write(
+          `proposal ${p.id}: ${p.status}${p.status === 'open' ? `; still needs ${p.requiredRoles.filter((r) => !have.includes(r)).join(', ')}` : ''}\n`,
+        );
+      }),
+    );
 
   withIdentity(policy.command('reject'))
     .description('close an open proposal without applying it (audited, with the note)')
-    .argument('<id>').requiredOption('--db <db>', 'store').option('--note <text>', 'why')
-    .action((id: string, opts: ChangeOpts) => asCaller(opts.db, opts, CAN.propose, 'reject proposals', (db, who) => { rejectProposal(db, { id: proposalId(id), actor: who.name, note: opts.note }); process.stdout.write(`proposal ${id} rejected\n`); }));
+    .argument('<id>')
+    .requiredOption('--db <db>', 'store')
+    .option('--note <text>', 'why')
+    .action((id: string, opts: ChangeOpts) =>
+      asCaller(opts.db, opts, CAN.propose, 'reject proposals', (db, who) => {
+        rejectProposal(db, { id: proposalId(id), actor: who.name, note: opts.note });
+        process.stdout.write(`proposal ${id} rejected\n`);
+      }),
+    );
 
   withIdentity(policy.command('apply'))
-    .description('make an approved proposal the active policy (zones going to enforce need a clean simulation); an approved block is loaded into nftables here')
-    .argument('<id>').requiredOption('--db <db>', 'store')
+    .description(
+      'make an approved proposal the active policy (zones going to enforce need a clean simulation); an approved block is loaded into nftables here',
+    )
+    .argument('<id>')
+    .requiredOption('--db <db>', 'store')
     .option('--family <family>', 'nftables family for an approved block: bridge or inet', 'bridge')
     .option('--netns <name>', 'network namespace of the enforcement host (labs)')
-    .option('--confirm-cuts-baseline', 'carry out an approved block even though it cuts learned-normal (baseline) flows')
-    .action((id: string, opts: ChangeOpts & { family: string; netns?: string; confirmCutsBaseline?: boolean }) => asCaller(opts.db, opts, CAN.propose, 'apply proposals', (db, who) => {
-      if (opts.family !== 'bridge' && opts.family !== 'inet') throw new Error('--family is bridge or inet');
-      const target = { family: opts.family as 'bridge' | 'inet', netns: opts.netns };
-      const r = applyProposal(db, { id: proposalId(id), actor: who.name, confirmCutsBaseline: opts.confirmCutsBaseline, carryOutBlock: (b) => blockSource(target, b.ip, b.ttl) });
-      if (r.block) {
-        if (r.cutsBaseline) process.stderr.write(`warning: this block cuts ${r.cutsBaseline.length} baseline flow(s), as confirmed:\n${describeCuts(r.cutsBaseline)}\n`);
-        process.stdout.write(`proposal ${id} applied: ${r.block.ip} blocked for ${r.block.ttl} s\n`);
-        return;
-      }
-      process.stdout.write(`proposal ${id} applied${r.simulationId ? ` (evidence: ${r.simulationId})` : ''}\n`);
-    }));
+    .option(
+      '--confirm-cuts-baseline',
+      'carry out an approved block even though it cuts learned-normal (baseline) flows',
+    )
+    .action(
+      (
+        id: string,
+        opts: ChangeOpts & { family: string; netns?: string; confirmCutsBaseline?: boolean },
+      ) =>
+        asCaller(opts.db, opts, CAN.propose, 'apply proposals', (db, who) => {
+          if (opts.family !== 'bridge' && opts.family !== 'inet')
+            throw new Error('--family is bridge or inet');
+          const target = { family: opts.family as 'bridge' | 'inet', netns: opts.netns };
+          const r = applyProposal(db, {
+            id: proposalId(id),
+            actor: who.name,
+            confirmCutsBaseline: opts.confirmCutsBaseline,
+            carryOutBlock: (b) => blockSource(target, b.ip, b.ttl),
+          });
+          if (r.block) {
+            if (r.cutsBaseline)
+              process.stderr.write(
+                `warning: this block cuts ${r.cutsBaseline.length} baseline flow(s), as confirmed:\n${describeCuts(r.cutsBaseline)}\n`,
+              );
+            process.stdout.write(
+              `proposal ${id} applied: ${r.block.ip} blocked for ${r.block.ttl} s\n`,
+            );
+            return;
+          }
+          process.stdout.write(
+            `proposal ${id} applied${r.simulationId ? ` (evidence: ${r.simulationId})` : ''}\n`,
+          );
+        }),
+    );
 
-  policy.command('proposals')
+  policy
+    .command('proposals')
     .description('list proposals: status, who made them, which roles they need and who approved')
     .requiredOption('--db <db>', 'store')
-    .action((opts: { db: string }) => withDb(opts.db, (db) => {
-      const rows = listProposals(db).map((p) => [String(p.id), p.kind, p.zone ?? '', p.status, p.createdBy, p.createdAt.slice(0, 19),
-        p.requiredRoles.join(','), approvalsOf(db, p.id).map((a) => `${a.user}:${a.role}`).join(' '), p.note]);
-      process.stdout.write(`${renderColumns(['id', 'kind', 'zone', 'status', 'by', 'created', 'needs', 'approved', 'note'], rows)}\n`);
-    }));
+    .action((opts: { db: string }) =>
+      withDb(opts.db, (db) => {
+        const rows = listProposals(db).map((p) => [
+          String(p.id),
+          p.kind,
+          p.zone ?? '',
+          p.status,
+          p.createdBy,
+          p.createdAt.slice(0, 19),
+          p.requiredRoles.join(','),
+          approvalsOf(db, p.id)
+            .map((a) => `${a.user}:${a.role}`)
+            .join(' '),
+          p.note,
+        ]);
+        process.stdout.write(
+          `${renderColumns(['id', 'kind', 'zone', 'status', 'by', 'created', 'needs', 'approved', 'note'], rows)}\n`,
+        );
+      }),
+    );
 
   withIdentity(policy.command('audit'))
-    .description('print the audit log and verify it: hash chain, MACs with the audit key, and the anchored head')
-    .requiredOption('--db <db>', 'store').option('--json', 'JSON lines')
-    .option('--reanchor', 'admin: anchor the head at the log\'s current end although it disagrees (restored backup, lost head), on the record')
+    .description(
+      'print the audit log and verify it: hash chain, MACs with the audit key, and the anchored head',
+    )
+    .requiredOption('--db <db>', 'store')
+    .option('--json', 'JSON lines')
+    .option(
+      '--reanchor',
+      "admin: anchor the head at the log's current end although it disagrees (restored backup, lost head), on the record",
+    )
     .option('--new-key', 'admin: start a new audit key because the old one is lost, on the record')
     .option('--reason <text>', 'why (required with --reanchor and --new-key)')
-    .action(async (opts: IdentityOpts & { db: string; json?: boolean; reanchor?: boolean; newKey?: boolean; reason?: string }) => {
-      if (opts.reanchor || opts.newKey) {
-        if (!opts.reason) throw new Error('--reason is required: re-anchoring is recorded with why');
-        const e = await asCaller(opts.db, opts, CAN.manageUsers, 're-anchor the audit log', (db, who) => reanchorAudit(db, { actor: who.name, reason: opts.reason!, newKey: opts.newKey === true }));
-        process.stderr.write(`audit head anchored at entry ${e.seq} (${e.action})\n`);
-      }
-      await withDb(opts.db, (db) => {
-        const entries = listAudit(db, 100_000);
-        if (opts.json) for (const e of entries) process.stdout.write(`${JSON.stringify(e)}\n`);
-        else process.stdout.write(`${renderColumns(['seq', 'at', 'actor', 'action', 'subject', 'simulation', 'details'], entries.map((e) => [String(e.seq), e.at, e.actor, e.action, e.subject, e.simulationId ?? '', JSON.stringify(e.details)]))}\n`);
-        const c = checkAudit(db);
-        process.stderr.write(`${describeAuditCheck(c)}\n`);
-        if (c.status === 'tampered') process.exitCode = 2;
-        else if (c.status === 'unverifiable') process.exitCode = 3;
-      });
-    });
+    .action(
+      async (
+        opts: IdentityOpts & {
+          db: string;
+          json?: boolean;
+          reanchor?: boolean;
+          newKey?: boolean;
+          reason?: string;
+        },
+      ) => {
+        if (opts.reanchor || opts.newKey) {
+          if (!opts.reason)
+            throw new Error('--reason is required: re-anchoring is recorded with why');
+          const e = await asCaller(
+            opts.db,
+            opts,
+            CAN.manageUsers,
+            're-anchor the audit log',
+            (db, who) =>
+              reanchorAudit(db, {
+                actor: who.name,
+                reason: opts.reason!,
+                newKey: opts.newKey === true,
+              }),
+          );
+          process.stderr.write(`audit head anchored at entry ${e.seq} (${e.action})\n`);
+        }
+        await withDb(opts.db, (db) => {
+          const entries = listAudit(db, 100_000);
+          if (opts.json) for (const e of entries) process.stdout.write(`${JSON.stringify(e)}\n`);
+          else
+            process.stdout.write(
+              `${renderColumns(
+                ['seq', 'at', 'actor', 'action', 'subject', 'simulation', 'details'],
+                entries.map((e) => [
+                  String(e.seq),
+                  e.at,
+                  e.actor,
+                  e.action,
+                  e.subject,
+                  e.simulationId ?? '',
+                  JSON.stringify(e.details),
+                ]),
+              )}\n`,
+            );
+          const c = checkAudit(db);
+          process.stderr.write(`${describeAuditCheck(c)}\n`);
+          if (c.status === 'tampered') process.exitCode = 2;
+          else if (c.status === 'unverifiable') process.exitCode = 3;
+        });
+      },
+    );
 }

@@ -16,63 +16,138 @@ import { reachableUrls } from '../listen-urls.js';
 const webRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../web');
 
 interface ServeOptions {
-  db: string; host: string; port: string; secureCookies?: boolean; tls?: boolean; tlsCert?: string; tlsKey?: string; allowedHost: string[];
-  capture?: string; interface?: string; bpf?: string; stateDir: string;
+  db: string;
+  host: string;
+  port: string;
+  secureCookies?: boolean;
+  tls?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  allowedHost: string[];
+  capture?: string;
+  interface?: string;
+  bpf?: string;
+  stateDir: string;
 }
 
-const warn = (msg: string): void => { process.stderr.write(`weir: warning: ${msg}\n`); };
+const warn = (msg: string): void => {
+  process.stderr.write(`weir: warning: ${msg}\n`);
+};
 
-const isLoopback = (host: string): boolean => host === 'localhost' || host === '::1' || /^127\./.test(host);
+const isLoopback = (host: string): boolean =>
+  host === 'localhost' || host === '::1' || /^127\./.test(host);
 
 /** A dashboard nobody can log in to looks broken: say so, and how to add the first person. */
 function warnIfLocked(db: Db, dbPath: string): void {
   const users = listUsers(db);
   if (users.some((u) => u.hasPassword)) return;
-  warn(`no user of ${dbPath} can log in${users.length ? ' (no user has a password)' : ''}: add the first, its admin, with `
-    + `\`weir user add NAME --role admin --db ${dbPath} --password-stdin\` (the password on standard input)`);
+  warn(
+    `no user of ${dbPath} can log in${users.length ? ' (no user has a password)' : ''}: add the first, its admin, with ` +
+      `\`weir user add NAME --role admin --db ${dbPath} --password-stdin\` (the password on standard input)`,
+  );
 }
 
 export function registerServe(program: Command): void {
-  program.command('serve')
+  program
+    .command('serve')
     .description('HTTP API and web dashboard over a store (127.0.0.1 unless told otherwise)')
     .requiredOption('--db <path>', 'store')
     .option('--host <ip>', 'address to listen on', '127.0.0.1')
     .option('--port <n>', 'port', '8080')
-    .option('--tls', 'serve HTTPS with a self-signed certificate kept beside the store (made on first use; its fingerprint is printed)')
+    .option(
+      '--tls',
+      'serve HTTPS with a self-signed certificate kept beside the store (made on first use; its fingerprint is printed)',
+    )
     .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM; with --tls-key)')
     .option('--tls-key <file>', 'the key of --tls-cert (PEM)')
-    .option('--state-dir <dir>', 'runtime state of the enforcement host, when it is this machine (what the kernel and the gateway run)', DEFAULT_STATE_DIR)
-    .option('--allowed-host <name>', 'a host name browsers use to reach this server, besides its address and localhost (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
-    .option('--secure-cookies', 'send session cookies only over HTTPS (behind a TLS proxy; implied by TLS)')
-    .option('--capture <file>', 'follow this capture ("-" for a stream on stdin, e.g. from tcpdump -w -) and push what it shows live')
-    .option('-i, --interface <name>', 'follow live traffic on an interface (needs tcpdump and capture rights)')
+    .option(
+      '--state-dir <dir>',
+      'runtime state of the enforcement host, when it is this machine (what the kernel and the gateway run)',
+      DEFAULT_STATE_DIR,
+    )
+    .option(
+      '--allowed-host <name>',
+      'a host name browsers use to reach this server, besides its address and localhost (repeatable)',
+      (v: string, all: string[]) => [...all, v],
+      [] as string[],
+    )
+    .option(
+      '--secure-cookies',
+      'send session cookies only over HTTPS (behind a TLS proxy; implied by TLS)',
+    )
+    .option(
+      '--capture <file>',
+      'follow this capture ("-" for a stream on stdin, e.g. from tcpdump -w -) and push what it shows live',
+    )
+    .option(
+      '-i, --interface <name>',
+      'follow live traffic on an interface (needs tcpdump and capture rights)',
+    )
     .option('--bpf <filter>', 'capture filter for --interface')
     .action(async (o: ServeOptions) => {
-      if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new Error('--tls-cert and --tls-key go together');
+      if ((o.tlsCert === undefined) !== (o.tlsKey === undefined))
+        throw new Error('--tls-cert and --tls-key go together');
       const db = openStore(o.db);
-      const tls = o.tlsCert !== undefined ? loadTls(o.tlsCert, o.tlsKey!, warn) : o.tls ? selfSignedTls(o.db, [o.host, ...o.allowedHost]) : null;
+      const tls =
+        o.tlsCert !== undefined
+          ? loadTls(o.tlsCert, o.tlsKey!, warn)
+          : o.tls
+            ? selfSignedTls(o.db, [o.host, ...o.allowedHost])
+            : null;
       const follow = o.capture ?? (o.interface ? `interface ${o.interface}` : null);
       const feed = follow !== null ? new LiveFeed() : undefined;
-      const app = await buildServer({ db, webRoot, logger: false, secureCookies: o.secureCookies, feed, allowedHosts: o.allowedHost, https: tls ?? undefined, stateDir: o.stateDir });
+      const app = await buildServer({
+        db,
+        webRoot,
+        logger: false,
+        secureCookies: o.secureCookies,
+        feed,
+        allowedHosts: o.allowedHost,
+        https: tls ?? undefined,
+        stateDir: o.stateDir,
+      });
       await app.listen({ host: o.host, port: Number(o.port) });
       const bound = app.server.address();
       const port = typeof bound === 'object' && bound !== null ? bound.port : Number(o.port);
       const urls = reachableUrls(o.host, port, tls !== null ? 'https' : 'http');
-      process.stdout.write(`weir serving ${o.db} at ${urls.join(' and ')}${follow ? `, following ${follow}` : ''}\n`);
+      process.stdout.write(
+        `weir serving ${o.db} at ${urls.join(' and ')}${follow ? `, following ${follow}` : ''}\n`,
+      );
       warnIfLocked(db, o.db);
-      if (tls === null && !o.secureCookies && !isLoopback(o.host)) warn(`plain HTTP on ${o.host}: passwords and session cookies cross the network readable; use --tls (or a TLS proxy and --secure-cookies)`);
+      if (tls === null && !o.secureCookies && !isLoopback(o.host))
+        warn(
+          `plain HTTP on ${o.host}: passwords and session cookies cross the network readable; use --tls (or a TLS proxy and --secure-cookies)`,
+        );
       if (tls !== null) {
-        process.stdout.write(`certificate ${tls.certFile}${tls.generated ? ' (new, self-signed)' : ''}, SHA-256 fingerprint ${tls.fingerprint}\n`);
-        if (o.tls) process.stdout.write('check that fingerprint in the browser before logging in the first time\n');
+        process.stdout.write(
+          `certificate ${tls.certFile}${tls.generated ? ' (new, self-signed)' : ''}, SHA-256 fingerprint ${tls.fingerprint}\n`,
+        );
+        if (o.tls)
+          process.stdout.write(
+            'check that fingerprint in the browser before logging in the first time\n',
+          );
       }
       if (feed !== undefined && follow !== null) {
         const ingest = new Ingest(db, feed, follow);
         ingest.start();
-        const run = o.interface ? runLive(o.interface, ingest.hooks, { bpf: o.bpf }) : runCaptures([o.capture!], ingest.hooks, { progress: false }).then((r) => r[0]!);
-        run.then(async (r) => { await ingest.finish(r.summary.error?.reason ?? null, r); process.stdout.write(`finished following ${follow}: ${r.summary.frames} frames\n`); },
-          async (err: Error) => { await ingest.finish(err.message); process.stderr.write(`weir: following ${follow} failed: ${err.message}\n`); });
+        const run = o.interface
+          ? runLive(o.interface, ingest.hooks, { bpf: o.bpf })
+          : runCaptures([o.capture!], ingest.hooks, { progress: false }).then((r) => r[0]!);
+        run.then(
+          async (r) => {
+            await ingest.finish(r.summary.error?.reason ?? null, r);
+            process.stdout.write(`finished following ${follow}: ${r.summary.frames} frames\n`);
+          },
+          async (err: Error) => {
+            await ingest.finish(err.message);
+            process.stderr.write(`weir: following ${follow} failed: ${err.message}\n`);
+          },
+        );
       }
-      await new Promise<void>((resolve) => { process.once('SIGTERM', resolve); process.once('SIGINT', resolve); });
+      await new Promise<void>((resolve) => {
+        process.once('SIGTERM', resolve);
+        process.once('SIGINT', resolve);
+      });
       await app.close();
       db.close();
     });

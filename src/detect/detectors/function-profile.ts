@@ -12,7 +12,12 @@ const ICS = new Set<string>(ICS_PROTOCOLS);
  * which gets its own, sharper detection)? Then function_outside_profile reports it, with the ranges it wrote.
  */
 export function isNewFunction(m: Message, funcKey: number, p: CompiledProfile): boolean {
-  return m.func >= 0 && ICS.has(m.protocol) && !p.functions.has(funcKey) && operationOf(m, funcKey) === undefined;
+  return (
+    m.func >= 0 &&
+    ICS.has(m.protocol) &&
+    !p.functions.has(funcKey) &&
+    operationOf(m, funcKey) === undefined
+  );
 }
 
 /**
@@ -29,11 +34,26 @@ export function functionOutsideProfile(): Detector {
       if (p === undefined || p === null || !isNewFunction(m, ctx.funcKey, p)) return;
       const points = m.write && m.targets !== null ? targetLabels(m) : undefined;
       ctx.report({
-        type: 'function_outside_profile', severity: m.write ? 'high' : 'medium', ts: m.ts, frame: m.frame,
-        src: m.srcIp, dst: m.dstIp, protocol: m.protocol, detail: `${m.protocol}:${m.func}`, ...(points !== undefined ? { point: points } : {}),
-        fields: { func: m.func, func_name: m.funcName, unit: m.unit, targets: m.targets, write: m.write, baseline_functions: p.p.functions },
+        type: 'function_outside_profile',
+        severity: m.write ? 'high' : 'medium',
+        ts: m.ts,
+        frame: m.frame,
+        src: m.srcIp,
+        dst: m.dstIp,
+        protocol: m.protocol,
+        detail: `${m.protocol}:${m.func}`,
+        ...(points !== undefined ? { point: points } : {}),
+        fields: {
+          func: m.func,
+          func_name: m.funcName,
+          unit: m.unit,
+          targets: m.targets,
+          write: m.write,
+          baseline_functions: p.p.functions,
+        },
         explanation: `${m.srcIp} sent ${m.protocol} ${m.funcName || m.func} to ${m.dstIp}; this edge never used that function in the baseline.`,
-        explainMany: (list, total) => `${m.srcIp} sent ${m.protocol} ${m.funcName || m.func} to ${m.dstIp}, writing ${total} points (${list}); this edge never used that function in the baseline.`,
+        explainMany: (list, total) =>
+          `${m.srcIp} sent ${m.protocol} ${m.funcName || m.func} to ${m.dstIp}, writing ${total} points (${list}); this edge never used that function in the baseline.`,
         response: m.write
           ? 'Verify with operations that this write was intended; if not, block the function for this pair at the gateway.'
           : 'Check whether a new HMI screen or tool explains it; learn it or restrict the pair to its baseline functions.',

@@ -14,7 +14,16 @@ import { arpSpoofing } from './arp-spoof.js';
 /** A fresh set of every detector (they hold per-run state). */
 export function allDetectors(): Detector[] {
   return [
-    newAsset(), newEdge(), newProtocol(), functionOutsideProfile(), writeNewRange(), engineeringOps(),
-    scans(), valueOutOfRange(), timing(), malformedPdu(), arpSpoofing(),
+    newAsset(),
+    newEdge(),
+    newProtocol(),
+    functionOutsideProfile(),
+    writeNewRange(),
+    engineeringOps(),
+    scans(),
+    valueOutOfRange(),
+    timing(),
+    malformedPdu(),
+    arpSpoofing(),
   ];
 }

@@ -11,11 +11,18 @@ export function malformedPdu(): Detector {
       const kind = anomalyKind(m.protocol, m.anomaly);
       if (ctx.edge?.profile?.p.anomalyKinds.includes(kind)) return; // this device always did this while learning
       ctx.report({
-        type: 'malformed_pdu', severity: 'medium', ts: m.ts, frame: m.frame, src: m.srcIp || m.srcMac, dst: m.dstIp || m.dstMac,
-        protocol: m.protocol, detail: kind,
+        type: 'malformed_pdu',
+        severity: 'medium',
+        ts: m.ts,
+        frame: m.frame,
+        src: m.srcIp || m.srcMac,
+        dst: m.dstIp || m.dstMac,
+        protocol: m.protocol,
+        detail: kind,
         fields: { anomaly: m.anomaly, func: m.func, func_name: m.funcName },
         explanation: `${m.protocol} message from ${m.srcIp || m.srcMac} to ${m.dstIp || m.dstMac} is malformed: ${m.anomaly}.`,
-        response: 'Look at the frames: malformed industrial PDUs can crash controllers. Find the sender and stop it if it is not a known faulty device.',
+        response:
+          'Look at the frames: malformed industrial PDUs can crash controllers. Find the sender and stop it if it is not a known faulty device.',
       });
     },
   };

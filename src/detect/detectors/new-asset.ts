@@ -11,15 +11,28 @@ export function newAsset(): Detector {
     onPacket(pkt, ctx) {
       if (pkt.ipVersion === 0) return;
       const ip = pkt.srcIp;
-      if (ctx.baseline.assets.has(ip) || reported.has(ip) || ip === '0.0.0.0' || ip === '::') return;
+      if (ctx.baseline.assets.has(ip) || reported.has(ip) || ip === '0.0.0.0' || ip === '::')
+        return;
       // A known device's IPv6 link-local address is that device, not a new one: the MAC says which.
       if (pkt.ipVersion === 6 && isLinkLocal6(ip) && ctx.baseline.knownMacs.has(pkt.srcMac)) return;
       reported.add(ip);
       ctx.report({
-        type: 'new_asset', severity: 'medium', ts: pkt.ts, frame: pkt.frame, src: ip, dst: pkt.dstIp, protocol: 'ip', detail: '',
-        fields: { ip, mac: pkt.srcMac, first_contact: `${pkt.dstIp}${pkt.dstPort ? `:${pkt.dstPort}` : ''}` },
+        type: 'new_asset',
+        severity: 'medium',
+        ts: pkt.ts,
+        frame: pkt.frame,
+        src: ip,
+        dst: pkt.dstIp,
+        protocol: 'ip',
+        detail: '',
+        fields: {
+          ip,
+          mac: pkt.srcMac,
+          first_contact: `${pkt.dstIp}${pkt.dstPort ? `:${pkt.dstPort}` : ''}`,
+        },
         explanation: `${ip}${pkt.srcMac ? ` (${pkt.srcMac})` : ''} sent traffic but is not in the baseline inventory.`,
-        response: 'Identify the device and its owner; if it belongs, learn it into the baseline, otherwise isolate its switch port.',
+        response:
+          'Identify the device and its owner; if it belongs, learn it into the baseline, otherwise isolate its switch port.',
       });
     },
   };

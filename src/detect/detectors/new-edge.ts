@@ -19,11 +19,26 @@ export function newEdge(): Detector {
       const a = e.addr;
       const ip = a.transport === 'ip' ? ipProtocolLabel(pkt) : null;
       const named = a.transport === 'ip' ? undefined : serviceName(a.transport, a.port);
-      const service = ip !== null ? ip.label : named ?? `${a.transport}/${a.port}`;
-      const ics = ['modbus', 's7comm', 'dnp3', 'enip', 'enip-io', 'bacnet', 'iec104', 'opcua'].includes(named ?? '');
+      const service = ip !== null ? ip.label : (named ?? `${a.transport}/${a.port}`);
+      const ics = [
+        'modbus',
+        's7comm',
+        'dnp3',
+        'enip',
+        'enip-io',
+        'bacnet',
+        'iec104',
+        'opcua',
+      ].includes(named ?? '');
       ctx.report({
-        type: 'new_edge', severity: ics ? 'high' : 'medium', ts: pkt.ts, frame: pkt.frame, src: a.client, dst: a.server,
-        protocol: ip !== null ? ip.name : named ?? a.transport, detail: a.id,
+        type: 'new_edge',
+        severity: ics ? 'high' : 'medium',
+        ts: pkt.ts,
+        frame: pkt.frame,
+        src: a.client,
+        dst: a.server,
+        protocol: ip !== null ? ip.name : (named ?? a.transport),
+        detail: a.id,
         fields: { edge: a.id, transport: a.transport, port: a.port },
         explanation: `${a.client} talked to ${a.server} over ${service}, a conversation not in the baseline.`,
         response: ics

@@ -7,12 +7,21 @@ export function newProtocol(): Detector {
     messages: 'requests',
     onMessage(m, ctx) {
       const p = ctx.edge?.profile;
-      if (p === undefined || p === null || m.transport === 'l2' || p.protocols.has(m.protocol)) return;
+      if (p === undefined || p === null || m.transport === 'l2' || p.protocols.has(m.protocol))
+        return;
       ctx.report({
-        type: 'new_protocol', severity: 'high', ts: m.ts, frame: m.frame, src: m.srcIp, dst: m.dstIp, protocol: m.protocol,
-        detail: m.protocol, fields: { protocol: m.protocol, baseline_protocols: [...p.protocols] },
+        type: 'new_protocol',
+        severity: 'high',
+        ts: m.ts,
+        frame: m.frame,
+        src: m.srcIp,
+        dst: m.dstIp,
+        protocol: m.protocol,
+        detail: m.protocol,
+        fields: { protocol: m.protocol, baseline_protocols: [...p.protocols] },
         explanation: `${m.srcIp} → ${m.dstIp} carried ${m.protocol}, but this edge only ever used ${[...p.protocols].join(', ')}.`,
-        response: 'Find the program that generated it; unexpected protocols on control edges often mean new tooling or an intruder.',
+        response:
+          'Find the program that generated it; unexpected protocols on control edges often mean new tooling or an intruder.',
       });
     },
   };

@@ -58,11 +58,28 @@ export function valueOutOfRange(): Detector {
         const how = m.write ? 'was written as' : 'read';
         const band = `${r[0]}..${r[1]} by more than its tolerance of ${+tol.toFixed(3)} (the larger of the learned span, 5 % of the value and 1)`;
         ctx.report({
-          type: 'value_out_of_range', severity: valueSeverity(excess, tol, m.write), ts: m.ts, frame: m.frame,
-          src: m.srcIp, dst: m.dstIp, protocol: m.protocol, detail: `${m.protocol}:${m.func}`, point: key, pointValue: v,
-          fields: { point: key, value: v, learned_min: r[0], learned_max: r[1], tolerance: tol, write: m.write, func_name: m.funcName },
+          type: 'value_out_of_range',
+          severity: valueSeverity(excess, tol, m.write),
+          ts: m.ts,
+          frame: m.frame,
+          src: m.srcIp,
+          dst: m.dstIp,
+          protocol: m.protocol,
+          detail: `${m.protocol}:${m.func}`,
+          point: key,
+          pointValue: v,
+          fields: {
+            point: key,
+            value: v,
+            learned_min: r[0],
+            learned_max: r[1],
+            tolerance: tol,
+            write: m.write,
+            func_name: m.funcName,
+          },
           explanation: `${key} on ${p.p.server} ${how} ${v}, outside the learned range ${band}: ${+(excess / tol).toFixed(1)} tolerances out (up to 3 is low, up to 10 medium, beyond high; a write one step worse).`,
-          explainMany: (list, total) => `${total} points on ${p.p.server} ${m.write ? 'were written' : 'read'} outside their learned range and tolerance: ${list} (first: ${key} ${how} ${v}, outside the learned range ${band}).`,
+          explainMany: (list, total) =>
+            `${total} points on ${p.p.server} ${m.write ? 'were written' : 'read'} outside their learned range and tolerance: ${list} (first: ${key} ${how} ${v}, outside the learned range ${band}).`,
           response: m.write
             ? 'Ask operations whether this setpoint change was intended; an out-of-range write can damage equipment.'
             : 'Check the process: the value left its normal band (sensor fault, process upset, or manipulated logic).',

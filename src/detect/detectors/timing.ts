@@ -15,7 +15,12 @@ const MIN_REQUESTS = 20;
 
 /** A learned edge counts as polled when it repeated requests on a steady period (SCADA scan, not a burst). */
 function isPolled(p: EdgeProfile): boolean {
-  return p.pollInterval !== null && p.pollInterval >= MIN_PERIOD && (p.pollJitter ?? 0) <= p.pollInterval && p.requests >= MIN_REQUESTS;
+  return (
+    p.pollInterval !== null &&
+    p.pollInterval >= MIN_PERIOD &&
+    (p.pollJitter ?? 0) <= p.pollInterval &&
+    p.requests >= MIN_REQUESTS
+  );
 }
 
 /** Quiet for many periods, and clearly longer than any pause the edge took while learning. */
@@ -40,21 +45,41 @@ export function timing(): Detector {
       if (e.pollKind === 0) {
         e.pollKind = e.profile !== null && isPolled(e.profile.p) ? 1 : 2;
         if (e.pollKind === 1) e.pollSilence = silenceOf(e.profile!.p);
-        e.floodLimit = Math.ceil(e.profile ? Math.max(FLOOR, FLOOD_FACTOR * e.profile.p.requestRate) : UNPROFILED_FLOOR);
+        e.floodLimit = Math.ceil(
+          e.profile ? Math.max(FLOOR, FLOOD_FACTOR * e.profile.p.requestRate) : UNPROFILED_FLOOR,
+        );
       }
       // Join the watch list once (a flag, not a set lookup per request).
-      if (!e.watched && e.pollKind === 1) { e.watched = true; polled.add(e); }
+      if (!e.watched && e.pollKind === 1) {
+        e.watched = true;
+        polled.add(e);
+      }
       e.pollingStoppedReported = false;
       e.lastRequest = ts;
-      if (ts - e.bucketStart >= 1) { e.bucketStart = ts; e.bucketRequests = 0; }
+      if (ts - e.bucketStart >= 1) {
+        e.bucketStart = ts;
+        e.bucketRequests = 0;
+      }
       e.bucketRequests++;
       const limit = e.floodLimit;
       if (e.bucketRequests === limit) {
         ctx.report({
-          type: 'flood', severity: 'high', ts, frame: m.frame, src: e.addr.client, dst: e.addr.server, protocol: m.protocol, detail: '',
-          fields: { requests_in_1s: e.bucketRequests, limit, learned_rate: e.profile?.p.requestRate ?? null },
+          type: 'flood',
+          severity: 'high',
+          ts,
+          frame: m.frame,
+          src: e.addr.client,
+          dst: e.addr.server,
+          protocol: m.protocol,
+          detail: '',
+          fields: {
+            requests_in_1s: e.bucketRequests,
+            limit,
+            learned_rate: e.profile?.p.requestRate ?? null,
+          },
           explanation: `${e.addr.client} sent over ${limit} ${m.protocol} requests to ${e.addr.server} within one second${e.profile ? ` (learned rate ${e.profile.p.requestRate.toFixed(1)}/s)` : ''}.`,
-          response: 'A request flood can starve a controller\'s communication processor: find the source and rate-limit or block it.',
+          response:
+            "A request flood can starve a controller's communication processor: find the source and rate-limit or block it.",
         });
       }
     },
@@ -67,10 +92,22 @@ export function timing(): Detector {
         e.watched = false;
         e.pollingStoppedReported = true;
         ctx.report({
-          type: 'polling_stopped', severity: 'high', ts, frame: 0, src: e.addr.client, dst: e.addr.server, protocol: e.profile!.p.protocols[0] ?? '',
-          detail: '', fields: { poll_interval: period, silent_for_s: Math.round((ts - e.lastRequest) * 1000) / 1000, last_request: e.lastRequest },
+          type: 'polling_stopped',
+          severity: 'high',
+          ts,
+          frame: 0,
+          src: e.addr.client,
+          dst: e.addr.server,
+          protocol: e.profile!.p.protocols[0] ?? '',
+          detail: '',
+          fields: {
+            poll_interval: period,
+            silent_for_s: Math.round((ts - e.lastRequest) * 1000) / 1000,
+            last_request: e.lastRequest,
+          },
           explanation: `${e.addr.client} stopped polling ${e.addr.server}: it polled every ${period.toFixed(3)} s and has been silent for ${(ts - e.lastRequest).toFixed(1)} s.`,
-          response: 'Check the HMI/SCADA and the controller: a stopped poll means operators may be blind to this part of the process.',
+          response:
+            'Check the HMI/SCADA and the controller: a stopped poll means operators may be blind to this part of the process.',
         });
       }
     },

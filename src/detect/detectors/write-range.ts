@@ -28,12 +28,29 @@ export function writeNewRange(): Detector {
         const point = rangeLabel(t.space, t.start, t.count);
         const how = `(${m.protocol} ${m.funcName || m.func})`;
         ctx.report({
-          type: 'write_new_range', severity: 'critical', ts: m.ts, frame: m.frame, src: m.srcIp, dst: m.dstIp, protocol: m.protocol,
-          detail: writeFunction(m), point,
-          fields: { func: m.func, func_name: m.funcName, space: t.space, start: t.start, count: t.count, values: m.values, baseline_writes: [] },
+          type: 'write_new_range',
+          severity: 'critical',
+          ts: m.ts,
+          frame: m.frame,
+          src: m.srcIp,
+          dst: m.dstIp,
+          protocol: m.protocol,
+          detail: writeFunction(m),
+          point,
+          fields: {
+            func: m.func,
+            func_name: m.funcName,
+            space: t.space,
+            start: t.start,
+            count: t.count,
+            values: m.values,
+            baseline_writes: [],
+          },
           explanation: `${m.srcIp} wrote ${rangeText(t.space, t.start, t.count)} on ${m.dstIp} ${how}, and this pair never communicated while the baseline was learned.`,
-          explainMany: (list, total) => `${m.srcIp} wrote ${total} points (${list}) on ${m.dstIp} ${how}, and this pair never communicated while the baseline was learned.`,
-          response: 'Treat as unauthorised control until proven otherwise: verify the process value with operations and propose a block of the source.',
+          explainMany: (list, total) =>
+            `${m.srcIp} wrote ${total} points (${list}) on ${m.dstIp} ${how}, and this pair never communicated while the baseline was learned.`,
+          response:
+            'Treat as unauthorised control until proven otherwise: verify the process value with operations and propose a block of the source.',
         });
         return;
       }
@@ -43,15 +60,34 @@ export function writeNewRange(): Detector {
         if (p.writes.get(t.space)?.covers(t.start, t.count)) continue;
         const known = p.p.writes[t.space];
         const point = rangeLabel(t.space, t.start, t.count);
-        const before = known ? ` (it writes ${known.map(([a, b]) => (a === b ? `${a}` : `${a}..${b}`)).join(', ')})` : '';
+        const before = known
+          ? ` (it writes ${known.map(([a, b]) => (a === b ? `${a}` : `${a}..${b}`)).join(', ')})`
+          : '';
         const how = `(${m.protocol} ${m.funcName || m.func})`;
         ctx.report({
-          type: 'write_new_range', severity: 'high', ts: m.ts, frame: m.frame, src: m.srcIp, dst: m.dstIp, protocol: m.protocol,
-          detail: writeFunction(m), point,
-          fields: { func: m.func, func_name: m.funcName, space: t.space, start: t.start, count: t.count, values: m.values, baseline_writes: known ?? [] },
+          type: 'write_new_range',
+          severity: 'high',
+          ts: m.ts,
+          frame: m.frame,
+          src: m.srcIp,
+          dst: m.dstIp,
+          protocol: m.protocol,
+          detail: writeFunction(m),
+          point,
+          fields: {
+            func: m.func,
+            func_name: m.funcName,
+            space: t.space,
+            start: t.start,
+            count: t.count,
+            values: m.values,
+            baseline_writes: known ?? [],
+          },
           explanation: `${m.srcIp} wrote ${rangeText(t.space, t.start, t.count)} on ${m.dstIp} ${how}, where it never wrote before${before}.`,
-          explainMany: (list, total) => `${m.srcIp} wrote ${total} points it never wrote before on ${m.dstIp} ${how}: ${list}${before}.`,
-          response: 'Confirm with the controls engineer; an unknown write can change the process. Block writes outside the profile at the gateway if unintended.',
+          explainMany: (list, total) =>
+            `${m.srcIp} wrote ${total} points it never wrote before on ${m.dstIp} ${how}: ${list}${before}.`,
+          response:
+            'Confirm with the controls engineer; an unknown write can change the process. Block writes outside the profile at the gateway if unintended.',
         });
       }
     },

@@ -10,15 +10,26 @@ export const arp: LinkDissector = {
     if (len < 8) return;
     const m = newMessage(ctx, 'arp');
     out.push(m);
-    const htype = u16be(b, off), ptype = u16be(b, off + 2), hlen = b[off + 4]!, plen = b[off + 5]!;
+    const htype = u16be(b, off),
+      ptype = u16be(b, off + 2),
+      hlen = b[off + 4]!,
+      plen = b[off + 5]!;
     const op = u16be(b, off + 6);
     m.func = op;
     m.funcName = op === 1 ? 'REQUEST' : op === 2 ? 'REPLY' : `OPCODE_${op}`;
     m.role = op === 1 ? 'request' : op === 2 ? 'response' : 'unknown';
-    if (htype !== 1 || ptype !== 0x0800 || hlen !== 6 || plen !== 4) { m.anomaly = `unsupported ARP (htype ${htype}, ptype 0x${ptype.toString(16)})`; return; }
-    if (len < 28) { m.anomaly = 'ARP truncated'; return; }
-    const sha = macString(b, off + 8), spa = ipv4String(u32be(b, off + 14));
-    const tha = macString(b, off + 18), tpa = ipv4String(u32be(b, off + 24));
+    if (htype !== 1 || ptype !== 0x0800 || hlen !== 6 || plen !== 4) {
+      m.anomaly = `unsupported ARP (htype ${htype}, ptype 0x${ptype.toString(16)})`;
+      return;
+    }
+    if (len < 28) {
+      m.anomaly = 'ARP truncated';
+      return;
+    }
+    const sha = macString(b, off + 8),
+      spa = ipv4String(u32be(b, off + 14));
+    const tha = macString(b, off + 18),
+      tpa = ipv4String(u32be(b, off + 24));
     const gratuitous = spa === tpa;
     m.fields = { sender_mac: sha, sender_ip: spa, target_mac: tha, target_ip: tpa, gratuitous };
     m.targets = op === 1 ? [{ space: 'ipv4', start: u32be(b, off + 24), count: 1 }] : null;

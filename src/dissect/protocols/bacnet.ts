@@ -2,7 +2,16 @@ import type { DatagramDissector } from '../protocol.js';
 import { ETHERTYPE_BACNET_LLC, type LinkDissector } from '../link-dissector.js';
 import { newMessage, type Message } from '../message.js';
 import { u16be, u32be } from '../bytes.js';
-import { BACNET_VENDORS, BVLC_FUNCTIONS, CONFIRMED, CONFIRMED_WRITES, OBJECT_TYPES, PDU_TYPES, UNCONFIRMED, UNCONFIRMED_WRITES } from './bacnet-tables.js';
+import {
+  BACNET_VENDORS,
+  BVLC_FUNCTIONS,
+  CONFIRMED,
+  CONFIRMED_WRITES,
+  OBJECT_TYPES,
+  PDU_TYPES,
+  UNCONFIRMED,
+  UNCONFIRMED_WRITES,
+} from './bacnet-tables.js';
 
 /** Unconfirmed service codes are reported as 256 + service, so they never collide with confirmed ones. */
 export const UNCONFIRMED_BASE = 256;
@@ -17,14 +26,19 @@ export const bacnet: DatagramDissector = {
     out.push(m);
     const fn = b[off + 1]!;
     const bvlcLen = u16be(b, off + 2);
-    const fields: Record<string, string | number | boolean> = { bvlc_function: BVLC_FUNCTIONS[fn] ?? `BVLC_0x${fn.toString(16)}` };
+    const fields: Record<string, string | number | boolean> = {
+      bvlc_function: BVLC_FUNCTIONS[fn] ?? `BVLC_0x${fn.toString(16)}`,
+    };
     m.fields = fields;
     m.role = fn === 0x0b || fn === 0x09 ? 'broadcast' : 'unknown';
     if (bvlcLen !== len) m.anomaly = `BVLC length ${bvlcLen} differs from datagram (${len})`;
     const end = off + Math.min(len, Math.max(bvlcLen, 4));
     let p = off + 4;
     if (fn === 0x04) p += 6;
-    else if (fn !== 0x0a && fn !== 0x0b && fn !== 0x09) { m.funcName = fields.bvlc_function as string; return; }
+    else if (fn !== 0x0a && fn !== 0x0b && fn !== 0x09) {
+      m.funcName = fields.bvlc_function as string;
+      return;
+    }
     npdu(m, b, p, end, fields);
   },
 };
@@ -36,30 +50,53 @@ export const bacnetLlc: LinkDissector = {
   dissect(b, off, len, ctx, out) {
     const m = newMessage(ctx, 'bacnet');
     out.push(m);
-    const fields: Record<string, string | number | boolean> = { bvlc_function: 'none (BACnet/Ethernet)' };
+    const fields: Record<string, string | number | boolean> = {
+      bvlc_function: 'none (BACnet/Ethernet)',
+    };
     m.fields = fields;
     m.role = ctx.dstMac === 'ff:ff:ff:ff:ff:ff' ? 'broadcast' : 'unknown';
     npdu(m, b, off, off + len, fields);
   },
 };
 
-function npdu(m: Message, b: Uint8Array, p: number, end: number, fields: Record<string, string | number | boolean>): void {
-  if (end - p < 2 || b[p] !== 0x01) { m.anomaly = 'NPDU version is not 1'; return; }
+function npdu(
+  m: Message,
+  b: Uint8Array,
+  p: number,
+  end: number,
+  fields: Record<string, string | number | boolean>,
+): void {
+  if (end - p < 2 || b[p] !== 0x01) {
+    m.anomaly = 'NPDU version is not 1';
+    return;
+  }
   const ctl = b[p + 1]!;
   p += 2;
-  if (ctl & 0x20) { // destination network
-    if (p + 3 > end) { m.anomaly = 'NPDU destination truncated'; return; }
+  if (ctl & 0x20) {
+    // destination network
+    if (p + 3 > end) {
+      m.anomaly = 'NPDU destination truncated';
+      return;
+    }
     fields.dnet = u16be(b, p);
     p += 3 + b[p + 2]!;
   }
-  if (ctl & 0x08) { // source network
-    if (p + 3 > end) { m.anomaly = 'NPDU source truncated'; return; }
+  if (ctl & 0x08) {
+    // source network
+    if (p + 3 > end) {
+      m.anomaly = 'NPDU source truncated';
+      return;
+    }
     fields.snet = u16be(b, p);
     p += 3 + b[p + 2]!;
   }
   if (ctl & 0x20) p += 1; // hop count
-  if (p > end) { m.anomaly = 'NPDU truncated'; return; }
-  if (ctl & 0x80) { // network layer message, no APDU
+  if (p > end) {
+    m.anomaly = 'NPDU truncated';
+    return;
+  }
+  if (ctl & 0x80) {
+    // network layer message, no APDU
     const t = p < end ? b[p]! : -1;
     m.funcName = `network-message-${t}`;
     fields.network_message = t;
@@ -68,13 +105,25 @@ function npdu(m: Message, b: Uint8Array, p: number, end: number, fields: Record<
   apdu(m, b, p, end, fields);
 }
 
-function apdu(m: Message, b: Uint8Array, p: number, end: number, fields: Record<string, string | number | boolean>): void {
-  if (p >= end) { m.anomaly = 'APDU missing'; return; }
+function apdu(
+  m: Message,
+  b: Uint8Array,
+  p: number,
+  end: number,
+  fields: Record<string, string | number | boolean>,
+): void {
+  if (p >= end) {
+    m.anomaly = 'APDU missing';
+    return;
+  }
   const type = b[p]! >> 4;
   fields.pdu_type = PDU_TYPES[type] ?? `pdu-type-${type}`;
-  let q = p, svc = -1;
+  let q = p,
+    svc = -1;
   switch (type) {
-    case 0: case 3: { // confirmed request / complex ack: invoke id, then the service after optional segment fields
+    case 0:
+    case 3: {
+      // confirmed request / complex ack: invoke id, then the service after optional segment fields
       const request = type === 0;
       const idAt = request ? p + 2 : p + 1;
       if (idAt + 2 > end) break;
@@ -92,24 +141,37 @@ function apdu(m: Message, b: Uint8Array, p: number, end: number, fields: Record<
       break;
     case 2:
       if (p + 3 > end) break;
-      m.txId = b[p + 1]!; svc = b[p + 2]!; m.role = 'response';
+      m.txId = b[p + 1]!;
+      svc = b[p + 2]!;
+      m.role = 'response';
       break;
     case 5:
       if (p + 3 > end) break;
-      m.txId = b[p + 1]!; svc = b[p + 2]!; m.role = 'response';
+      m.txId = b[p + 1]!;
+      svc = b[p + 2]!;
+      m.role = 'response';
       m.exception = errorCode(b, p + 3, end);
       break;
-    case 4: case 6: case 7:
+    case 4:
+    case 6:
+    case 7:
       if (p + 2 > end) break;
-      m.txId = b[p + 1]!; m.role = 'response';
+      m.txId = b[p + 1]!;
+      m.role = 'response';
       m.funcName = PDU_TYPES[type]!;
-      if (type !== 4 && p + 3 <= end) { m.exception = b[p + 2]!; fields.result_code = b[p + 2]!; }
+      if (type !== 4 && p + 3 <= end) {
+        m.exception = b[p + 2]!;
+        fields.result_code = b[p + 2]!;
+      }
       return;
     default:
       m.anomaly = `unknown APDU type ${type}`;
       return;
   }
-  if (svc < 0) { m.anomaly = `${fields.pdu_type} truncated`; return; }
+  if (svc < 0) {
+    m.anomaly = `${fields.pdu_type} truncated`;
+    return;
+  }
   m.func = svc;
   const unconfirmed = svc >= UNCONFIRMED_BASE;
   const code = unconfirmed ? svc - UNCONFIRMED_BASE : svc;
@@ -122,15 +184,24 @@ function apdu(m: Message, b: Uint8Array, p: number, end: number, fields: Record<
 }
 
 /** First context tags of read/write property style services: [0] object identifier, [1] property identifier. */
-function objectAndProperty(m: Message, b: Uint8Array, q: number, end: number, fields: Record<string, string | number | boolean>): void {
+function objectAndProperty(
+  m: Message,
+  b: Uint8Array,
+  q: number,
+  end: number,
+  fields: Record<string, string | number | boolean>,
+): void {
   if (q + 5 > end || b[q] !== 0x0c) return; // context tag 0, length 4
   const oid = u32be(b, q + 1);
-  const otype = oid >>> 22, inst = oid & 0x3fffff;
+  const otype = oid >>> 22,
+    inst = oid & 0x3fffff;
   const space = OBJECT_TYPES[otype] ?? `object-type-${otype}`;
-  fields.object_type = space; fields.instance_number = inst;
+  fields.object_type = space;
+  fields.instance_number = inst;
   m.targets = [{ space, start: inst, count: 1 }];
   const t = q + 5;
-  if (t < end && (b[t]! & 0xf8) === 0x18) { // context tag 1, length 1..4
+  if (t < end && (b[t]! & 0xf8) === 0x18) {
+    // context tag 1, length 1..4
     const l = b[t]! & 7;
     let v = 0;
     for (let i = 0; i < l && t + 1 + i < end; i++) v = v * 256 + b[t + 1 + i]!;
@@ -139,22 +210,34 @@ function objectAndProperty(m: Message, b: Uint8Array, q: number, end: number, fi
 }
 
 /** I-Am: device object identifier, max APDU, segmentation, vendor id (application tags). */
-function iAm(m: Message, b: Uint8Array, q: number, end: number, fields: Record<string, string | number | boolean>): void {
+function iAm(
+  m: Message,
+  b: Uint8Array,
+  q: number,
+  end: number,
+  fields: Record<string, string | number | boolean>,
+): void {
   if (q + 5 > end || b[q] !== 0xc4) return;
   const inst = u32be(b, q + 1) & 0x3fffff;
-  fields.instance_number = inst; fields.object_type = 'device';
+  fields.instance_number = inst;
+  fields.object_type = 'device';
   const at = { p: q + 5 };
   fields.max_apdu = appValue(b, at, end);
   fields.segmentation = appValue(b, at, end);
   const vendor = appValue(b, at, end);
   fields.vendor_id = vendor;
-  m.identity = { deviceType: 'bacnet-device', ...(vendor >= 0 ? { vendor: BACNET_VENDORS[vendor] ?? `BACnet vendor ${vendor}` } : {}), model: `device ${inst}` };
+  m.identity = {
+    deviceType: 'bacnet-device',
+    ...(vendor >= 0 ? { vendor: BACNET_VENDORS[vendor] ?? `BACnet vendor ${vendor}` } : {}),
+    model: `device ${inst}`,
+  };
 }
 
 /** Error PDU: error class and code as two enumerated application tags; returns class * 256 + code. */
 function errorCode(b: Uint8Array, p: number, end: number): number {
   const at = { p };
-  const cls = Math.max(0, appValue(b, at, end)), code = Math.max(0, appValue(b, at, end));
+  const cls = Math.max(0, appValue(b, at, end)),
+    code = Math.max(0, appValue(b, at, end));
   return cls * 256 + code;
 }
 

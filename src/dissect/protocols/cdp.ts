@@ -18,31 +18,64 @@ export const cdp: LinkDissector = {
     let p = off + 4;
     const end = off + len;
     while (p + 4 <= end) {
-      const type = u16be(b, p), tlen = u16be(b, p + 2);
-      if (tlen < 4 || p + tlen > end) { m.anomaly = `TLV ${type} length ${tlen} invalid`; break; }
-      const v = p + 4, vlen = tlen - 4;
+      const type = u16be(b, p),
+        tlen = u16be(b, p + 2);
+      if (tlen < 4 || p + tlen > end) {
+        m.anomaly = `TLV ${type} length ${tlen} invalid`;
+        break;
+      }
+      const v = p + 4,
+        vlen = tlen - 4;
       switch (type) {
-        case 1: id.hostname = ascii(b, v, vlen); break;
-        case 2: { // addresses: count, then (proto type, proto len, proto, addr len, addr)
+        case 1:
+          id.hostname = ascii(b, v, vlen);
+          break;
+        case 2: {
+          // addresses: count, then (proto type, proto len, proto, addr len, addr)
           const n = vlen >= 4 ? u32be(b, v) : 0;
           let q = v + 4;
           for (let i = 0; i < n && q + 2 <= v + vlen; i++) {
             const pl = b[q + 1]!;
             const al = q + 2 + pl + 2 <= v + vlen ? u16be(b, q + 2 + pl) : 0;
-            if (pl === 1 && b[q + 2] === 0xcc && al === 4 && q + 4 + pl + 4 <= v + vlen) { id.ip ??= ipv4String(u32be(b, q + 4 + pl)); }
+            if (pl === 1 && b[q + 2] === 0xcc && al === 4 && q + 4 + pl + 4 <= v + vlen) {
+              id.ip ??= ipv4String(u32be(b, q + 4 + pl));
+            }
             q += 2 + pl + 2 + al;
           }
           break;
         }
-        case 3: fields.port_id = ascii(b, v, vlen); break;
-        case 4: if (vlen >= 4) {
-          const c = u32be(b, v);
-          const names = [[1, 'router'], [2, 'bridge'], [8, 'switch'], [0x10, 'host'], [0x40, 'repeater'], [0x80, 'phone']] as const;
-          id.deviceType = names.filter(([bit]) => c & bit).map(([, n]) => n).join(',');
-        } break;
-        case 5: { const s = ascii(b, v, vlen); fields.software = s; const fw = /Version\s+([\w.()-]+)/i.exec(s); id.firmware = fw ? fw[1] : s.split('\n')[0]!.slice(0, 60); break; }
-        case 6: id.model = ascii(b, v, vlen); break;
-        default: break;
+        case 3:
+          fields.port_id = ascii(b, v, vlen);
+          break;
+        case 4:
+          if (vlen >= 4) {
+            const c = u32be(b, v);
+            const names = [
+              [1, 'router'],
+              [2, 'bridge'],
+              [8, 'switch'],
+              [0x10, 'host'],
+              [0x40, 'repeater'],
+              [0x80, 'phone'],
+            ] as const;
+            id.deviceType = names
+              .filter(([bit]) => c & bit)
+              .map(([, n]) => n)
+              .join(',');
+          }
+          break;
+        case 5: {
+          const s = ascii(b, v, vlen);
+          fields.software = s;
+          const fw = /Version\s+([\w.()-]+)/i.exec(s);
+          id.firmware = fw ? fw[1] : s.split('\n')[0]!.slice(0, 60);
+          break;
+        }
+        case 6:
+          id.model = ascii(b, v, vlen);
+          break;
+        default:
+          break;
       }
       p += tlen;
     }

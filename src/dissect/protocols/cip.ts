@@ -3,28 +3,73 @@ import { ascii, u16le, u32le } from '../bytes.js';
 
 /** CIP common services (Volume 1, Appendix A) and frequent object-specific ones. */
 export const CIP_SERVICES: Record<number, string> = {
-  0x01: 'GET_ATTRIBUTE_ALL', 0x02: 'SET_ATTRIBUTE_ALL', 0x03: 'GET_ATTRIBUTE_LIST', 0x04: 'SET_ATTRIBUTE_LIST',
-  0x05: 'RESET', 0x06: 'START', 0x07: 'STOP', 0x08: 'CREATE', 0x09: 'DELETE', 0x0a: 'MULTIPLE_SERVICE_PACKET',
-  0x0d: 'APPLY_ATTRIBUTES', 0x0e: 'GET_ATTRIBUTE_SINGLE', 0x10: 'SET_ATTRIBUTE_SINGLE', 0x11: 'FIND_NEXT_OBJECT_INSTANCE',
-  0x14: 'ERROR_RESPONSE', 0x15: 'RESTORE', 0x16: 'SAVE', 0x17: 'NO_OPERATION', 0x18: 'GET_MEMBER', 0x19: 'SET_MEMBER',
-  0x1a: 'INSERT_MEMBER', 0x1b: 'REMOVE_MEMBER', 0x1c: 'GROUP_SYNC', 0x4b: 'EXECUTE_PCCC', 0x4c: 'READ_TAG',
-  0x4d: 'WRITE_TAG', 0x4e: 'FORWARD_CLOSE', 0x4f: 'READ_MODIFY_WRITE_TAG', 0x52: 'UNCONNECTED_SEND',
-  0x53: 'WRITE_TAG_FRAGMENTED', 0x54: 'FORWARD_OPEN', 0x55: 'GET_INSTANCE_ATTRIBUTE_LIST', 0x5b: 'LARGE_FORWARD_OPEN',
+  0x01: 'GET_ATTRIBUTE_ALL',
+  0x02: 'SET_ATTRIBUTE_ALL',
+  0x03: 'GET_ATTRIBUTE_LIST',
+  0x04: 'SET_ATTRIBUTE_LIST',
+  0x05: 'RESET',
+  0x06: 'START',
+  0x07: 'STOP',
+  0x08: 'CREATE',
+  0x09: 'DELETE',
+  0x0a: 'MULTIPLE_SERVICE_PACKET',
+  0x0d: 'APPLY_ATTRIBUTES',
+  0x0e: 'GET_ATTRIBUTE_SINGLE',
+  0x10: 'SET_ATTRIBUTE_SINGLE',
+  0x11: 'FIND_NEXT_OBJECT_INSTANCE',
+  0x14: 'ERROR_RESPONSE',
+  0x15: 'RESTORE',
+  0x16: 'SAVE',
+  0x17: 'NO_OPERATION',
+  0x18: 'GET_MEMBER',
+  0x19: 'SET_MEMBER',
+  0x1a: 'INSERT_MEMBER',
+  0x1b: 'REMOVE_MEMBER',
+  0x1c: 'GROUP_SYNC',
+  0x4b: 'EXECUTE_PCCC',
+  0x4c: 'READ_TAG',
+  0x4d: 'WRITE_TAG',
+  0x4e: 'FORWARD_CLOSE',
+  0x4f: 'READ_MODIFY_WRITE_TAG',
+  0x52: 'UNCONNECTED_SEND',
+  0x53: 'WRITE_TAG_FRAGMENTED',
+  0x54: 'FORWARD_OPEN',
+  0x55: 'GET_INSTANCE_ATTRIBUTE_LIST',
+  0x5b: 'LARGE_FORWARD_OPEN',
 };
-const WRITES = new Set([0x02, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0d, 0x10, 0x15, 0x19, 0x1a, 0x1b, 0x4d, 0x4f, 0x53]);
+const WRITES = new Set([
+  0x02, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0d, 0x10, 0x15, 0x19, 0x1a, 0x1b, 0x4d, 0x4f, 0x53,
+]);
 const CLASS_NAMES: Record<number, string> = {
-  0x01: 'identity', 0x02: 'message_router', 0x04: 'assembly', 0x06: 'connection_manager', 0x37: 'file',
-  0x48: 'qos', 0x64: 'program', 0x66: 'pccc', 0x6b: 'symbol', 0x6c: 'template', 0xf4: 'port', 0xf5: 'tcpip', 0xf6: 'ethernet_link',
+  0x01: 'identity',
+  0x02: 'message_router',
+  0x04: 'assembly',
+  0x06: 'connection_manager',
+  0x37: 'file',
+  0x48: 'qos',
+  0x64: 'program',
+  0x66: 'pccc',
+  0x6b: 'symbol',
+  0x6c: 'template',
+  0xf4: 'port',
+  0xf5: 'tcpip',
+  0xf6: 'ethernet_link',
 };
 
-interface Path { cls: number; inst: number; attr: number; tag: string }
+interface Path {
+  cls: number;
+  inst: number;
+  attr: number;
+  tag: string;
+}
 
 function parsePath(b: Uint8Array, p: number, end: number): Path {
   const r: Path = { cls: -1, inst: -1, attr: -1, tag: '' };
   while (p < end) {
     const s = b[p]!;
     const type = s & 0xfc;
-    if (s === 0x91) { // ANSI extended symbolic segment (a tag name)
+    if (s === 0x91) {
+      // ANSI extended symbolic segment (a tag name)
       const n = b[p + 1] ?? 0;
       r.tag = r.tag ? `${r.tag}.${ascii(b, p + 2, n)}` : ascii(b, p + 2, n);
       p += 2 + n + (n & 1);
@@ -33,12 +78,24 @@ function parsePath(b: Uint8Array, p: number, end: number): Path {
     if (type === 0x20 || type === 0x24 || type === 0x30 || type === 0x2c || type === 0x28) {
       const fmt = s & 3;
       let v: number, len: number;
-      if (fmt === 0) { v = b[p + 1] ?? 0; len = 2; } else if (fmt === 1) { v = p + 4 <= end ? u16le(b, p + 2) : 0; len = 4; } else { v = p + 6 <= end ? u32le(b, p + 2) : 0; len = 6; }
-      if (type === 0x20) r.cls = v; else if (type === 0x24 || type === 0x2c) r.inst = v; else if (type === 0x30) r.attr = v;
+      if (fmt === 0) {
+        v = b[p + 1] ?? 0;
+        len = 2;
+      } else if (fmt === 1) {
+        v = p + 4 <= end ? u16le(b, p + 2) : 0;
+        len = 4;
+      } else {
+        v = p + 6 <= end ? u32le(b, p + 2) : 0;
+        len = 6;
+      }
+      if (type === 0x20) r.cls = v;
+      else if (type === 0x24 || type === 0x2c) r.inst = v;
+      else if (type === 0x30) r.attr = v;
       p += len;
       continue;
     }
-    if ((s & 0xe0) === 0x00) { // port segment: port, link address (extended forms are rare on plant networks)
+    if ((s & 0xe0) === 0x00) {
+      // port segment: port, link address (extended forms are rare on plant networks)
       const ext = (s & 0x10) !== 0;
       p += ext ? 2 + (b[p + 1] ?? 0) + ((b[p + 1] ?? 0) & 1) : 2;
       continue;
@@ -52,7 +109,14 @@ function parsePath(b: Uint8Array, p: number, end: number): Path {
  * One CIP message (request or response) into `out`; Unconnected Send and Multiple Service Packet requests are
  * unwrapped into their embedded services as further messages, as tshark shows them.
  */
-export function dissectCip(b: Uint8Array, p: number, end: number, ctx: PduContext, out: Message[], depth = 0): void {
+export function dissectCip(
+  b: Uint8Array,
+  p: number,
+  end: number,
+  ctx: PduContext,
+  out: Message[],
+  depth = 0,
+): void {
   if (end - p < 2) return;
   const m = newMessage(ctx, 'cip');
   out.push(m);
@@ -64,7 +128,10 @@ export function dissectCip(b: Uint8Array, p: number, end: number, ctx: PduContex
   const fields: Record<string, string | number | boolean> = { cip_service: m.funcName };
   m.fields = fields;
   if (response) {
-    if (end - p < 4) { m.anomaly = 'CIP response header truncated'; return; }
+    if (end - p < 4) {
+      m.anomaly = 'CIP response header truncated';
+      return;
+    }
     const status = b[p + 2]!;
     fields.cip_status = status;
     if (status !== 0) m.exception = status;
@@ -74,15 +141,28 @@ export function dissectCip(b: Uint8Array, p: number, end: number, ctx: PduContex
   }
   const words = b[p + 1]!;
   const pathEnd = p + 2 + words * 2;
-  if (pathEnd > end) { m.anomaly = 'CIP request path overruns the message'; return; }
+  if (pathEnd > end) {
+    m.anomaly = 'CIP request path overruns the message';
+    return;
+  }
   const path = parsePath(b, p + 2, pathEnd);
-  if (path.cls >= 0) { fields.class_id = path.cls; fields.class_name = CLASS_NAMES[path.cls] ?? `0x${path.cls.toString(16)}`; }
+  if (path.cls >= 0) {
+    fields.class_id = path.cls;
+    fields.class_name = CLASS_NAMES[path.cls] ?? `0x${path.cls.toString(16)}`;
+  }
   if (path.inst >= 0) fields.instance_id = path.inst;
   if (path.attr >= 0) fields.attribute_id = path.attr;
   if (path.tag) fields.tag = path.tag;
   m.write = WRITES.has(m.func);
   if (path.tag) m.targets = [{ space: `tag:${path.tag}`, start: 0, count: 1 }];
-  else if (path.cls >= 0) m.targets = [{ space: `class_0x${path.cls.toString(16)}${path.attr >= 0 ? `/attr_${path.attr}` : ''}`, start: Math.max(0, path.inst), count: 1 }];
+  else if (path.cls >= 0)
+    m.targets = [
+      {
+        space: `class_0x${path.cls.toString(16)}${path.attr >= 0 ? `/attr_${path.attr}` : ''}`,
+        start: Math.max(0, path.inst),
+        count: 1,
+      },
+    ];
   if (depth >= 2) return;
   if (m.func === 0x52 && path.cls === 0x06 && pathEnd + 4 <= end) {
     const size = u16le(b, pathEnd + 2);
@@ -95,7 +175,14 @@ export function dissectCip(b: Uint8Array, p: number, end: number, ctx: PduContex
 }
 
 /** Multiple Service Packet body: count, offsets from the start of the body, then the services. */
-function multiple(b: Uint8Array, d: number, end: number, ctx: PduContext, out: Message[], depth: number): void {
+function multiple(
+  b: Uint8Array,
+  d: number,
+  end: number,
+  ctx: PduContext,
+  out: Message[],
+  depth: number,
+): void {
   if (d + 2 > end) return;
   const n = u16le(b, d);
   if (d + 2 + 2 * n > end) return;

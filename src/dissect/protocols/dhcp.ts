@@ -18,7 +18,8 @@ export const dhcp: DatagramDissector = {
     const op = b[off]!;
     m.txId = u32be(b, off + 4);
     const chaddr = b[off + 1] === 1 && b[off + 2] === 6 ? macString(b, off + 28) : '';
-    const yiaddr = u32be(b, off + 16), ciaddr = u32be(b, off + 12);
+    const yiaddr = u32be(b, off + 16),
+      ciaddr = u32be(b, off + 12);
     const fields: Record<string, string | number | boolean> = { client_mac: chaddr };
     const id: IdentityFacts = {};
     let p = off + 240;
@@ -27,33 +28,67 @@ export const dhcp: DatagramDissector = {
     while (p < end) {
       const code = b[p]!;
       if (code === 255) break;
-      if (code === 0) { p++; continue; }
-      if (p + 2 > end) { m.anomaly = 'option truncated'; break; }
-      const l = b[p + 1]!, v = p + 2;
-      if (v + l > end) { m.anomaly = `option ${code} overruns the packet`; break; }
+      if (code === 0) {
+        p++;
+        continue;
+      }
+      if (p + 2 > end) {
+        m.anomaly = 'option truncated';
+        break;
+      }
+      const l = b[p + 1]!,
+        v = p + 2;
+      if (v + l > end) {
+        m.anomaly = `option ${code} overruns the packet`;
+        break;
+      }
       switch (code) {
-        case 53: if (l >= 1) type = b[v]!; break;
-        case 12: id.hostname = ascii(b, v, l); break;
-        case 60: fields.vendor_class = ascii(b, v, l); break;
-        case 81: if (l > 3) fields.client_fqdn = ascii(b, v + 3, l - 3); break;
-        case 50: if (l === 4) fields.requested_ip = ipv4String(u32be(b, v)); break;
-        case 54: if (l === 4) fields.server_id = ipv4String(u32be(b, v)); break;
-        case 3: if (l >= 4) fields.router = ipv4String(u32be(b, v)); break;
-        case 6: if (l >= 4) fields.dns_server = ipv4String(u32be(b, v)); break;
-        case 55: fields.param_list = Array.from(b.subarray(v, v + l)).join(','); break;
-        default: break;
+        case 53:
+          if (l >= 1) type = b[v]!;
+          break;
+        case 12:
+          id.hostname = ascii(b, v, l);
+          break;
+        case 60:
+          fields.vendor_class = ascii(b, v, l);
+          break;
+        case 81:
+          if (l > 3) fields.client_fqdn = ascii(b, v + 3, l - 3);
+          break;
+        case 50:
+          if (l === 4) fields.requested_ip = ipv4String(u32be(b, v));
+          break;
+        case 54:
+          if (l === 4) fields.server_id = ipv4String(u32be(b, v));
+          break;
+        case 3:
+          if (l >= 4) fields.router = ipv4String(u32be(b, v));
+          break;
+        case 6:
+          if (l >= 4) fields.dns_server = ipv4String(u32be(b, v));
+          break;
+        case 55:
+          fields.param_list = Array.from(b.subarray(v, v + l)).join(',');
+          break;
+        default:
+          break;
       }
       p = v + l;
     }
     // Without option 53 this is BOOTP (RFC 2132 §9.6): no DHCP message type, so no function code.
     m.func = type;
-    m.funcName = type < 0 ? BOOTP_OPS[op] ?? `BOOTP_OP_${op}` : TYPES[type] || `TYPE_${type}`;
+    m.funcName = type < 0 ? (BOOTP_OPS[op] ?? `BOOTP_OP_${op}`) : TYPES[type] || `TYPE_${type}`;
     m.role = op === 1 ? 'request' : 'response';
     m.fields = fields;
     if (fields.vendor_class) id.product = String(fields.vendor_class);
     if (chaddr) id.mac = chaddr;
     if (op === 1) {
-      const ip = ciaddr !== 0 ? ipv4String(ciaddr) : typeof fields.requested_ip === 'string' ? fields.requested_ip : undefined;
+      const ip =
+        ciaddr !== 0
+          ? ipv4String(ciaddr)
+          : typeof fields.requested_ip === 'string'
+            ? fields.requested_ip
+            : undefined;
       if (ip) id.ip = ip;
     } else if (yiaddr !== 0) {
       // A server's OFFER/ACK describes the client it addresses.

@@ -19,7 +19,7 @@ const CRC_TABLE = (() => {
 function crcOk(b: Uint8Array, o: number, n: number): boolean {
   let c = 0;
   for (let i = 0; i < n; i++) c = (c >>> 8) ^ CRC_TABLE[(c ^ b[o + i]!) & 0xff]!;
-  return ((~c) & 0xffff) === u16le(b, o + n);
+  return (~c & 0xffff) === u16le(b, o + n);
 }
 
 /** On-wire size of a link frame whose LENGTH field is `len` (header 10 bytes, 16-byte blocks with 2-byte CRCs). */
@@ -39,7 +39,13 @@ function pduLength(b: Uint8Array, off: number, avail: number): number {
 }
 
 /** Transport-layer reassembly of one direction: the application fragment joined so far and where it came from. */
-interface Reassembly { joiner: FragmentJoiner; seq: number; src: number; dest: number; crcBad: boolean }
+interface Reassembly {
+  joiner: FragmentJoiner;
+  seq: number;
+  src: number;
+  dest: number;
+  crcBad: boolean;
+}
 
 /** Application fragments larger than this are not DNP3 (the standard's maximum is 2048). */
 const MAX_FRAGMENT = 4096;
@@ -52,11 +58,20 @@ function transportHeader(b: Uint8Array, off: number, len: number): number {
   return b[off + 10]!;
 }
 
-function dissect(b: Uint8Array, off: number, len: number, ctx: PduContext, toServer: boolean, out: Message[], state?: Record<string, unknown>): void {
+function dissect(
+  b: Uint8Array,
+  off: number,
+  len: number,
+  ctx: PduContext,
+  toServer: boolean,
+  out: Message[],
+  state?: Record<string, unknown>,
+): void {
   if (len < 10 || pduLength(b, off, len) !== len) return;
   const linkLen = b[off + 2]!;
   const ctrl = b[off + 3]!;
-  const dest = u16le(b, off + 4), src = u16le(b, off + 6);
+  const dest = u16le(b, off + 4),
+    src = u16le(b, off + 6);
   let crcBad = !crcOk(b, off, 8);
   const user = linkLen - 5;
   if (user === 0) return; // link-layer only (reset, link status): no application PDU
@@ -66,16 +81,20 @@ function dissect(b: Uint8Array, off: number, len: number, ctx: PduContext, toSer
     const blk = Math.min(16, user - i);
     if (!crcOk(b, q, blk)) crcBad = true;
     data.set(b.subarray(q, q + blk), i);
-    i += blk; q += blk + 2;
+    i += blk;
+    q += blk + 2;
   }
   const transport = data[0]!;
-  const fir = (transport & 0x40) !== 0, fin = (transport & 0x80) !== 0, seq = transport & 0x3f;
+  const fir = (transport & 0x40) !== 0,
+    fin = (transport & 0x80) !== 0,
+    seq = transport & 0x3f;
   let app: Uint8Array = data.subarray(1);
   const link = { ctrl, src, dest, crcBad, fin };
   if (!(fir && fin)) {
     // Multi-frame fragment: join transport segments and report the fragment when its last segment arrives.
-    if (state === undefined) { if (!fir) return; }
-    else {
+    if (state === undefined) {
+      if (!fir) return;
+    } else {
       const joined = joinSegment(state, app, fir, fin, seq, link, ctx, toServer, out);
       if (joined === null) return;
       app = joined;
@@ -88,36 +107,75 @@ function dissect(b: Uint8Array, off: number, len: number, ctx: PduContext, toSer
  * Add one transport segment to the direction's fragment. Returns the whole fragment at FIN, else null. A broken
  * sequence, a missing first segment or an endless fragment is reported once and the rest of it skipped to FIN.
  */
-function joinSegment(state: Record<string, unknown>, app: Uint8Array, fir: boolean, fin: boolean, seq: number,
-  link: { src: number; dest: number; crcBad: boolean }, ctx: PduContext, toServer: boolean, out: Message[]): Uint8Array | null {
+function joinSegment(
+  state: Record<string, unknown>,
+  app: Uint8Array,
+  fir: boolean,
+  fin: boolean,
+  seq: number,
+  link: { src: number; dest: number; crcBad: boolean },
+  ctx: PduContext,
+  toServer: boolean,
+  out: Message[],
+): Uint8Array | null {
   let r = state.dnp3 as Reassembly | undefined;
-  if (r === undefined) r = state.dnp3 = { joiner: new FragmentJoiner(MAX_FRAGMENT, MAX_SEGMENTS), seq, src: link.src, dest: link.dest, crcBad: false };
+  if (r === undefined)
+    r = state.dnp3 = {
+      joiner: new FragmentJoiner(MAX_FRAGMENT, MAX_SEGMENTS),
+      seq,
+      src: link.src,
+      dest: link.dest,
+      crcBad: false,
+    };
   const j = r.joiner;
   if (fir) {
-    if (j.joining) transportAnomaly(ctx, toServer, out, link, `transport fragment abandoned after ${j.count} segments: a new first segment`);
+    if (j.joining)
+      transportAnomaly(
+        ctx,
+        toServer,
+        out,
+        link,
+        `transport fragment abandoned after ${j.count} segments: a new first segment`,
+      );
     j.reset();
-    r.seq = seq; r.src = link.src; r.dest = link.dest; r.crcBad = link.crcBad;
+    r.seq = seq;
+    r.src = link.src;
+    r.dest = link.dest;
+    r.crcBad = link.crcBad;
     j.add(app, 0, app.length);
     return null;
   }
-  if (j.skipping) { if (fin) j.reset(); return null; }
-  let why = '';
-  if (!j.joining) why = `transport segment ${seq} without a first segment`;
-  else if (r.src !== link.src || r.dest !== link.dest || ((r.seq + 1) & 0x3f) !== seq) why = `transport segment ${seq} out of sequence (expected ${(r.seq + 1) & 0x3f})`;
-  else if (!j.add(app, 0, app.length)) why = `transport fragment exceeds ${MAX_FRAGMENT} bytes or ${MAX_SEGMENTS} segments`;
-  if (why) {
-    transportAnomaly(ctx, toServer, out, link, why);
-    if (fin) j.reset(); else j.skip();
+  if (j.skipping) {
+    if (fin) j.reset();
     return null;
   }
-  r.seq = seq; r.crcBad ||= link.crcBad;
+  let why = '';
+  if (!j.joining) why = `transport segment ${seq} without a first segment`;
+  else if (r.src !== link.src || r.dest !== link.dest || ((r.seq + 1) & 0x3f) !== seq)
+    why = `transport segment ${seq} out of sequence (expected ${(r.seq + 1) & 0x3f})`;
+  else if (!j.add(app, 0, app.length))
+    why = `transport fragment exceeds ${MAX_FRAGMENT} bytes or ${MAX_SEGMENTS} segments`;
+  if (why) {
+    transportAnomaly(ctx, toServer, out, link, why);
+    if (fin) j.reset();
+    else j.skip();
+    return null;
+  }
+  r.seq = seq;
+  r.crcBad ||= link.crcBad;
   if (!fin) return null;
   link.crcBad = r.crcBad;
   return j.take();
 }
 
 /** A fragment given up before it was whole: one message carrying the anomaly, addressed like the frame. */
-function transportAnomaly(ctx: PduContext, toServer: boolean, out: Message[], link: { src: number; dest: number }, why: string): void {
+function transportAnomaly(
+  ctx: PduContext,
+  toServer: boolean,
+  out: Message[],
+  link: { src: number; dest: number },
+  why: string,
+): void {
   const m = newMessage(ctx, 'dnp3');
   m.role = toServer ? 'request' : 'response';
   m.unit = link.dest;
@@ -126,16 +184,30 @@ function transportAnomaly(ctx: PduContext, toServer: boolean, out: Message[], li
   out.push(m);
 }
 
-function application(d: Uint8Array, ctx: PduContext, out: Message[], link: { ctrl: number; src: number; dest: number; crcBad: boolean; fin: boolean }): void {
+function application(
+  d: Uint8Array,
+  ctx: PduContext,
+  out: Message[],
+  link: { ctrl: number; src: number; dest: number; crcBad: boolean; fin: boolean },
+): void {
   const m = newMessage(ctx, 'dnp3');
   out.push(m);
   m.unit = link.dest;
-  const fields: Record<string, string | number | boolean> = { link_dir: (link.ctrl & 0x80) !== 0, src_addr: link.src, dst_addr: link.dest, transport_fin: link.fin };
+  const fields: Record<string, string | number | boolean> = {
+    link_dir: (link.ctrl & 0x80) !== 0,
+    src_addr: link.src,
+    dst_addr: link.dest,
+    transport_fin: link.fin,
+  };
   m.fields = fields;
   if (link.crcBad) m.anomaly = 'link CRC mismatch';
   const n = d.length;
-  if (n < 2) { m.anomaly ??= 'application header truncated'; return; }
-  const ac = d[0]!, fc = d[1]!;
+  if (n < 2) {
+    m.anomaly ??= 'application header truncated';
+    return;
+  }
+  const ac = d[0]!,
+    fc = d[1]!;
   m.txId = ac & 0x0f;
   m.func = fc;
   m.funcName = DNP3_FUNCTIONS[fc] ?? `FUNCTION_${fc}`;
@@ -145,7 +217,10 @@ function application(d: Uint8Array, ctx: PduContext, out: Message[], link: { ctr
   fields[response ? 'fc_reply' : 'fc_request'] = m.funcName;
   let p = 2;
   if (response) {
-    if (n < 4) { m.anomaly ??= 'IIN truncated'; return; }
+    if (n < 4) {
+      m.anomaly ??= 'IIN truncated';
+      return;
+    }
     fields.iin = (d[2]! << 8) | d[3]!;
     // IIN2: bit 0 function not supported, 1 object unknown, 2 parameter error.
     if (d[3]! & 0x07) m.exception = d[3]! & 0x07;
@@ -161,23 +236,36 @@ function objectHeaders(d: Uint8Array, p: number, end: number, m: Message): Targe
   const targets: Target[] = [];
   const values: number[] = [];
   while (p + 3 <= end && targets.length < 32) {
-    const g = d[p]!, v = d[p + 1]!, q = d[p + 2]!;
-    const prefix = (q >> 4) & 7, range = q & 0x0f;
+    const g = d[p]!,
+      v = d[p + 1]!,
+      q = d[p + 2]!;
+    const prefix = (q >> 4) & 7,
+      range = q & 0x0f;
     p += 3;
-    let start = 0, count = 0;
+    let start = 0,
+      count = 0;
     if (range === 0 || range === 1 || range === 2) {
       const w = range === 0 ? 1 : range === 1 ? 2 : 4;
-      if (p + 2 * w > end) { m.anomaly ??= 'object range truncated'; break; }
+      if (p + 2 * w > end) {
+        m.anomaly ??= 'object range truncated';
+        break;
+      }
       start = w === 1 ? d[p]! : w === 2 ? u16le(d, p) : u32le(d, p);
       const stop = w === 1 ? d[p + w]! : w === 2 ? u16le(d, p + w) : u32le(d, p + w);
-      if (stop < start) { m.anomaly ??= `object range ${start}..${stop} reversed`; break; }
+      if (stop < start) {
+        m.anomaly ??= `object range ${start}..${stop} reversed`;
+        break;
+      }
       count = stop - start + 1;
       p += 2 * w;
     } else if (range === 6) {
       count = 0;
     } else if (range === 7 || range === 8 || range === 9) {
       const w = range === 7 ? 1 : range === 8 ? 2 : 4;
-      if (p + w > end) { m.anomaly ??= 'object count truncated'; break; }
+      if (p + w > end) {
+        m.anomaly ??= 'object count truncated';
+        break;
+      }
       count = w === 1 ? d[p]! : w === 2 ? u16le(d, p) : u32le(d, p);
       p += w;
     } else {
@@ -188,7 +276,8 @@ function objectHeaders(d: Uint8Array, p: number, end: number, m: Message): Targe
     const prefixBytes = prefix === 1 ? 1 : prefix === 2 ? 2 : prefix === 3 ? 4 : 0;
     if (prefixBytes > 0 && count > 0 && size !== undefined) {
       // Indexed objects (e.g. CROB with a 2-byte index): the first index is the point number.
-      if (p + prefixBytes <= end) start = prefixBytes === 1 ? d[p]! : prefixBytes === 2 ? u16le(d, p) : u32le(d, p);
+      if (p + prefixBytes <= end)
+        start = prefixBytes === 1 ? d[p]! : prefixBytes === 2 ? u16le(d, p) : u32le(d, p);
     }
     targets.push({ space, start, count: range === 6 ? 0 : count });
     if (m.role === 'request' && m.func === 1) continue; // READ carries headers only
@@ -206,7 +295,12 @@ function objectHeaders(d: Uint8Array, p: number, end: number, m: Message): Targe
 }
 
 export const dnp3Tcp: StreamDissector = {
-  protocol: 'dnp3', ports: [20000], pduLength, dissect, category: dnp3Category, linkControl: dnp3LinkControl,
+  protocol: 'dnp3',
+  ports: [20000],
+  pduLength,
+  dissect,
+  category: dnp3Category,
+  linkControl: dnp3LinkControl,
   partial(b, off, len) {
     const t = transportHeader(b, off, len);
     return t >= 0 && (t & 0x80) === 0;

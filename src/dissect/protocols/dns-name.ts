@@ -2,7 +2,12 @@
  * Read a DNS-encoded name at `p` (labels with compression pointers), bounded against pointer loops.
  * Returns the name and the offset after it in the original position, or null when malformed.
  */
-export function readName(b: Uint8Array, start: number, p: number, end: number): { name: string; next: number } | null {
+export function readName(
+  b: Uint8Array,
+  start: number,
+  p: number,
+  end: number,
+): { name: string; next: number } | null {
   let name = '';
   let next = -1;
   for (let jumps = 0; jumps < 32; ) {
@@ -18,7 +23,10 @@ export function readName(b: Uint8Array, start: number, p: number, end: number): 
     }
     if (l > 63 || p + 1 + l > end) return null;
     let label = '';
-    for (let i = 0; i < l; i++) { const c = b[p + 1 + i]!; label += c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : '?'; }
+    for (let i = 0; i < l; i++) {
+      const c = b[p + 1 + i]!;
+      label += c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : '?';
+    }
     name = name ? `${name}.${label}` : label;
     if (name.length > 255) return null;
     p += 1 + l;

@@ -17,19 +17,23 @@ export const dns: DatagramDissector = {
     const m = newMessage(ctx, 'dns');
     out.push(m);
     const flags = u16be(b, off + 2);
-    const qd = u16be(b, off + 4), an = u16be(b, off + 6) + u16be(b, off + 8) + u16be(b, off + 10);
+    const qd = u16be(b, off + 4),
+      an = u16be(b, off + 6) + u16be(b, off + 8) + u16be(b, off + 10);
     m.txId = u16be(b, off);
     m.func = (flags >> 11) & 0xf;
     m.funcName = OPCODES[m.func] ?? `OPCODE_${m.func}`;
     m.role = flags & 0x8000 ? 'response' : 'request';
-    if ((flags & 0x8000) && (flags & 0xf) !== 0) m.exception = flags & 0xf;
+    if (flags & 0x8000 && (flags & 0xf) !== 0) m.exception = flags & 0xf;
     const end = off + len;
     let p = off + 12;
     const fields: Record<string, string | number | boolean> = {};
     m.fields = fields;
     for (let i = 0; i < qd && i < 16; i++) {
       const n = readName(b, off, p, end);
-      if (n === null || n.next + 4 > end) { m.anomaly = 'question malformed'; return; }
+      if (n === null || n.next + 4 > end) {
+        m.anomaly = 'question malformed';
+        return;
+      }
       if (i === 0) fields.query = n.name;
       p = n.next + 4;
     }
@@ -37,15 +41,24 @@ export const dns: DatagramDissector = {
     const mdns = ctx.srcPort === 5353 || ctx.dstPort === 5353;
     for (let i = 0; i < an && i < 64; i++) {
       const n = readName(b, off, p, end);
-      if (n === null || n.next + 10 > end) { if (i === 0 && an > 0) m.anomaly = 'answer malformed'; break; }
-      const type = u16be(b, n.next), rdlen = u16be(b, n.next + 8), rd = n.next + 10;
-      if (rd + rdlen > end) { m.anomaly = 'answer data overruns'; break; }
+      if (n === null || n.next + 10 > end) {
+        if (i === 0 && an > 0) m.anomaly = 'answer malformed';
+        break;
+      }
+      const type = u16be(b, n.next),
+        rdlen = u16be(b, n.next + 8),
+        rd = n.next + 10;
+      if (rd + rdlen > end) {
+        m.anomaly = 'answer data overruns';
+        break;
+      }
       let addr = '';
       if (type === 1 && rdlen === 4) addr = ipv4String(u32be(b, rd));
       else if (type === 28 && rdlen === 16) addr = ipv6String(b, rd);
       if (addr) {
         answers.push(`${n.name}=${addr}`);
-        if (mdns && addr === ctx.srcIp && m.identity === null) m.identity = { hostname: n.name.replace(/\.local\.?$/i, '') };
+        if (mdns && addr === ctx.srcIp && m.identity === null)
+          m.identity = { hostname: n.name.replace(/\.local\.?$/i, '') };
       }
       p = rd + rdlen;
     }

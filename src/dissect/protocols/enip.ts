@@ -6,13 +6,26 @@ import { enipCategory } from './enip-categories.js';
 import { CIP_VENDORS } from './cip-vendors.js';
 
 const COMMANDS: Record<number, string> = {
-  0x00: 'NOP', 0x04: 'LIST_SERVICES', 0x63: 'LIST_IDENTITY', 0x64: 'LIST_INTERFACES', 0x65: 'REGISTER_SESSION',
-  0x66: 'UNREGISTER_SESSION', 0x6f: 'SEND_RR_DATA', 0x70: 'SEND_UNIT_DATA', 0x72: 'INDICATE_STATUS', 0x73: 'CANCEL',
+  0x00: 'NOP',
+  0x04: 'LIST_SERVICES',
+  0x63: 'LIST_IDENTITY',
+  0x64: 'LIST_INTERFACES',
+  0x65: 'REGISTER_SESSION',
+  0x66: 'UNREGISTER_SESSION',
+  0x6f: 'SEND_RR_DATA',
+  0x70: 'SEND_UNIT_DATA',
+  0x72: 'INDICATE_STATUS',
+  0x73: 'CANCEL',
 };
 /** CIP device types (Volume 1, device profiles). */
 const DEVICE_TYPES: Record<number, string> = {
-  0x00: 'Generic Device', 0x02: 'AC Drive', 0x07: 'General Purpose Discrete I/O', 0x0c: 'Communications Adapter',
-  0x0e: 'Programmable Logic Controller', 0x18: 'Human-Machine Interface', 0x2b: 'Generic Device (keyable)',
+  0x00: 'Generic Device',
+  0x02: 'AC Drive',
+  0x07: 'General Purpose Discrete I/O',
+  0x0c: 'Communications Adapter',
+  0x0e: 'Programmable Logic Controller',
+  0x18: 'Human-Machine Interface',
+  0x2b: 'Generic Device (keyable)',
 };
 
 /**
@@ -21,11 +34,22 @@ const DEVICE_TYPES: Record<number, string> = {
  * encapsulation; the rest (0x0006-0x0062, 0x00C8 up) are for future use and mean the bytes are not ENIP.
  */
 function legacy(cmd: number): boolean {
-  return (cmd >= 0x01 && cmd <= 0x03) || cmd === 0x05 || (cmd >= 0x67 && cmd <= 0x6e) || cmd === 0x71 || (cmd >= 0x74 && cmd <= 0xc7);
+  return (
+    (cmd >= 0x01 && cmd <= 0x03) ||
+    cmd === 0x05 ||
+    (cmd >= 0x67 && cmd <= 0x6e) ||
+    cmd === 0x71 ||
+    (cmd >= 0x74 && cmd <= 0xc7)
+  );
 }
 
 function commandName(cmd: number): string {
-  return COMMANDS[cmd] ?? (legacy(cmd) ? `LEGACY_0x${cmd.toString(16).padStart(4, '0')}` : `COMMAND_0x${cmd.toString(16)}`);
+  return (
+    COMMANDS[cmd] ??
+    (legacy(cmd)
+      ? `LEGACY_0x${cmd.toString(16).padStart(4, '0')}`
+      : `COMMAND_0x${cmd.toString(16)}`)
+  );
 }
 
 function pduLength(b: Uint8Array, off: number, avail: number): number {
@@ -36,7 +60,14 @@ function pduLength(b: Uint8Array, off: number, avail: number): number {
   return 24 + len;
 }
 
-function encapsulation(b: Uint8Array, off: number, len: number, ctx: PduContext, toServer: boolean, out: Message[]): void {
+function encapsulation(
+  b: Uint8Array,
+  off: number,
+  len: number,
+  ctx: PduContext,
+  toServer: boolean,
+  out: Message[],
+): void {
   const m = newMessage(ctx, 'enip');
   out.push(m);
   const cmd = u16le(b, off);
@@ -50,21 +81,45 @@ function encapsulation(b: Uint8Array, off: number, len: number, ctx: PduContext,
   if (24 + u16le(b, off + 2) !== len) m.anomaly = 'encapsulation length mismatch';
   // ListIdentity/ListServices requests have no data; replies carry items.
   const isReply = end > d;
-  m.role = cmd === 0x63 || cmd === 0x04 || cmd === 0x64 ? (isReply ? 'response' : 'request') : toServer ? 'request' : 'response';
-  if (cmd === 0x63 && isReply) { listIdentity(m, b, d, end); return; }
-  if ((cmd === 0x6f || cmd === 0x70) && d + 8 <= end) cpfItems(b, d + 6, end, ctx, out, m, cmd === 0x70);
+  m.role =
+    cmd === 0x63 || cmd === 0x04 || cmd === 0x64
+      ? isReply
+        ? 'response'
+        : 'request'
+      : toServer
+        ? 'request'
+        : 'response';
+  if (cmd === 0x63 && isReply) {
+    listIdentity(m, b, d, end);
+    return;
+  }
+  if ((cmd === 0x6f || cmd === 0x70) && d + 8 <= end)
+    cpfItems(b, d + 6, end, ctx, out, m, cmd === 0x70);
 }
 
 /** Common Packet Format: item count, then (type, length, data); CIP rides in data items. */
-function cpfItems(b: Uint8Array, p: number, end: number, ctx: PduContext, out: Message[], m: Message, connected: boolean): void {
+function cpfItems(
+  b: Uint8Array,
+  p: number,
+  end: number,
+  ctx: PduContext,
+  out: Message[],
+  m: Message,
+  connected: boolean,
+): void {
   const count = u16le(b, p);
   p += 2;
   for (let i = 0; i < count && p + 4 <= end; i++) {
-    const type = u16le(b, p), ilen = u16le(b, p + 2);
+    const type = u16le(b, p),
+      ilen = u16le(b, p + 2);
     const data = p + 4;
-    if (data + ilen > end) { m.anomaly = 'CPF item overruns the packet'; return; }
+    if (data + ilen > end) {
+      m.anomaly = 'CPF item overruns the packet';
+      return;
+    }
     if (type === 0x00b2 && !connected) dissectCip(b, data, data + ilen, ctx, out);
-    else if (type === 0x00b1 && connected && ilen > 2) dissectCip(b, data + 2, data + ilen, ctx, out);
+    else if (type === 0x00b1 && connected && ilen > 2)
+      dissectCip(b, data + 2, data + ilen, ctx, out);
     else if (type === 0x00a1 && ilen >= 4) m.fields!.connection_id = u32le(b, data);
     p = data + ilen;
   }
@@ -75,30 +130,52 @@ function listIdentity(m: Message, b: Uint8Array, p: number, end: number): void {
   const count = u16le(b, p);
   p += 2;
   for (let i = 0; i < count && p + 4 <= end; i++) {
-    const type = u16le(b, p), ilen = u16le(b, p + 2);
+    const type = u16le(b, p),
+      ilen = u16le(b, p + 2);
     const d = p + 4;
-    if (d + ilen > end) { m.anomaly = 'identity item overruns the packet'; return; }
+    if (d + ilen > end) {
+      m.anomaly = 'identity item overruns the packet';
+      return;
+    }
     if (type === 0x0c && ilen >= 33) {
-      const vendor = u16le(b, d + 18), dtype = u16le(b, d + 20), product = u16le(b, d + 22);
+      const vendor = u16le(b, d + 18),
+        dtype = u16le(b, d + 20),
+        product = u16le(b, d + 22);
       const nameLen = b[d + 32]!;
       const id: IdentityFacts = {
         vendor: CIP_VENDORS[vendor] ?? `CIP vendor ${vendor}`,
         deviceType: DEVICE_TYPES[dtype] ?? `CIP device type 0x${dtype.toString(16)}`,
         firmware: `${b[d + 24]}.${b[d + 25]}`,
-        serial: hex(b, d + 28, 4).match(/../g)!.reverse().join(''),
+        serial: hex(b, d + 28, 4)
+          .match(/../g)!
+          .reverse()
+          .join(''),
         product: d + 33 + nameLen <= d + ilen ? ascii(b, d + 33, nameLen) : undefined,
       };
       if (id.product === undefined) delete id.product;
       const ip = u32be(b, d + 6);
       if (ip !== 0) id.ip = ipv4String(ip);
       m.identity = id;
-      m.fields = { ...m.fields, vendor_id: vendor, device_type: dtype, product_code: product, status: u16le(b, d + 26), socket_port: u16be(b, d + 4) };
+      m.fields = {
+        ...m.fields,
+        vendor_id: vendor,
+        device_type: dtype,
+        product_code: product,
+        status: u16le(b, d + 26),
+        socket_port: u16be(b, d + 4),
+      };
     }
     p = d + ilen;
   }
 }
 
-export const enipTcp: StreamDissector = { protocol: 'enip', ports: [44818], pduLength, dissect: encapsulation, category: enipCategory };
+export const enipTcp: StreamDissector = {
+  protocol: 'enip',
+  ports: [44818],
+  pduLength,
+  dissect: encapsulation,
+  category: enipCategory,
+};
 
 /** UDP 44818 carries encapsulation (ListIdentity broadcasts); UDP 2222 carries class 0/1 I/O in bare CPF. */
 export const enipUdp: DatagramDissector = {
@@ -110,7 +187,11 @@ export const enipUdp: DatagramDissector = {
       const m = newMessage(ctx, 'enip');
       m.funcName = 'IO';
       m.role = 'unsolicited';
-      if (len >= 10 && u16le(b, off + 2) === 0x8002) m.fields = { connection_id: u32le(b, off + 6), sequence: len >= 14 ? u32le(b, off + 10) : -1 };
+      if (len >= 10 && u16le(b, off + 2) === 0x8002)
+        m.fields = {
+          connection_id: u32le(b, off + 6),
+          sequence: len >= 14 ? u32le(b, off + 10) : -1,
+        };
       out.push(m);
       return;
     }

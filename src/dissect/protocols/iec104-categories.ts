@@ -7,7 +7,10 @@ import type { FunctionCategory } from '../protocol.js';
  * types (1–44) are never sent by a controlling station.
  */
 export function iec104Category(m: Message): FunctionCategory {
-  if (m.func < 0) return m.funcName === 'S' || /^(STARTDT|STOPDT|TESTFR)_/.test(m.funcName) ? 'session' : 'unknown';
+  if (m.func < 0)
+    return m.funcName === 'S' || /^(STARTDT|STOPDT|TESTFR)_/.test(m.funcName)
+      ? 'session'
+      : 'unknown';
   const t = m.func;
   if (t === 100 || t === 101 || t === 102) return 'read';
   if (t === 104 || t === 106 || t === 107) return 'diagnostic';

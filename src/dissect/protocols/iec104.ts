@@ -9,8 +9,17 @@ import { iec104Category } from './iec104-categories.js';
  * not changes; clock sync, reset process, set-points and parameters are).
  */
 function isWrite(type: number): boolean {
-  return (type >= 45 && type <= 69) || type === 103 || type === 104 || type === 105 || type === 106 || type === 107
-    || (type >= 110 && type <= 113) || type === 124 || type === 125;
+  return (
+    (type >= 45 && type <= 69) ||
+    type === 103 ||
+    type === 104 ||
+    type === 105 ||
+    type === 106 ||
+    type === 107 ||
+    (type >= 110 && type <= 113) ||
+    type === 124 ||
+    type === 125
+  );
 }
 
 /** IEC 60870-5-104: APCI (start 0x68, length, four control octets) and, in I-format, one ASDU. */
@@ -44,12 +53,23 @@ export const iec104: StreamDissector = {
       if (len !== 6) m.anomaly = `${m.funcName}-format APDU of length ${len - 2}, expected 4`;
       return;
     }
-    const fields: Record<string, string | number | boolean> = { apdu_type: 'I', send_seq: u16le(b, off + 2) >> 1, recv_seq: u16le(b, off + 4) >> 1 };
+    const fields: Record<string, string | number | boolean> = {
+      apdu_type: 'I',
+      send_seq: u16le(b, off + 2) >> 1,
+      recv_seq: u16le(b, off + 4) >> 1,
+    };
     m.fields = fields;
-    const a = off + 6, end = off + len;
-    if (end - a < 6) { m.anomaly = 'ASDU header truncated'; return; }
-    const type = b[a]!, vsq = b[a + 1]!, cot = b[a + 2]!;
-    const sq = (vsq & 0x80) !== 0, n = vsq & 0x7f;
+    const a = off + 6,
+      end = off + len;
+    if (end - a < 6) {
+      m.anomaly = 'ASDU header truncated';
+      return;
+    }
+    const type = b[a]!,
+      vsq = b[a + 1]!,
+      cot = b[a + 2]!;
+    const sq = (vsq & 0x80) !== 0,
+      n = vsq & 0x7f;
     const cause = cot & 0x3f;
     m.func = type;
     m.funcName = TYPE_NAMES[type] ?? `TYPE_${type}`;
@@ -64,7 +84,12 @@ export const iec104: StreamDissector = {
     fields.sq = sq;
     if (fields.negative) m.exception = cause;
     // Direction by cause: activation/deactivation go to the controlled station; confirmations come back.
-    m.role = cause === 6 || cause === 8 || cause === 5 ? 'request' : cause === 3 || cause === 1 || cause === 2 || cause === 20 ? 'unsolicited' : 'response';
+    m.role =
+      cause === 6 || cause === 8 || cause === 5
+        ? 'request'
+        : cause === 3 || cause === 1 || cause === 2 || cause === 20
+          ? 'unsolicited'
+          : 'response';
     m.write = isWrite(type) && (cause === 6 || cause === 8);
     const size = ELEMENT_SIZE[type];
     let p = a + 6;
@@ -76,11 +101,16 @@ export const iec104: StreamDissector = {
     const values: number[] = [];
     const targets: Target[] = [];
     if (sq) {
-      if (p + 3 + n * size > end) { m.anomaly = 'information objects truncated'; }
+      if (p + 3 + n * size > end) {
+        m.anomaly = 'information objects truncated';
+      }
       const ioa = p + 3 <= end ? u24le(b, p) : 0;
       targets.push({ space: 'ioa', start: ioa, count: n });
       p += 3;
-      for (let i = 0; i < n && p + size <= end; i++, p += size) { const v = value(b, p, type); if (v !== null) values.push(v); }
+      for (let i = 0; i < n && p + size <= end; i++, p += size) {
+        const v = value(b, p, type);
+        if (v !== null) values.push(v);
+      }
     } else {
       if (p + n * (3 + size) > end) m.anomaly = 'information objects truncated';
       for (let i = 0; i < n && p + 3 + size <= end; i++, p += 3 + size) {
@@ -100,14 +130,41 @@ export const iec104: StreamDissector = {
 /** The process value of one element for the common measured and command types. */
 function value(b: Uint8Array, p: number, type: number): number | null {
   switch (type) {
-    case 1: case 2: case 30: case 45: case 58: return b[p]! & 1;
-    case 3: case 4: case 31: case 46: case 59: return b[p]! & 3;
-    case 9: case 10: case 11: case 12: case 34: case 35: case 48: case 49: case 61: case 62: case 110: case 111:
+    case 1:
+    case 2:
+    case 30:
+    case 45:
+    case 58:
+      return b[p]! & 1;
+    case 3:
+    case 4:
+    case 31:
+    case 46:
+    case 59:
+      return b[p]! & 3;
+    case 9:
+    case 10:
+    case 11:
+    case 12:
+    case 34:
+    case 35:
+    case 48:
+    case 49:
+    case 61:
+    case 62:
+    case 110:
+    case 111:
       return (u16le(b, p) << 16) >> 16;
-    case 13: case 14: case 36: case 50: case 63: case 112: {
+    case 13:
+    case 14:
+    case 36:
+    case 50:
+    case 63:
+    case 112: {
       const f = new DataView(b.buffer, b.byteOffset + p, 4).getFloat32(0, true);
       return Number.isFinite(f) ? Math.round(f * 1e6) / 1e6 : null;
     }
-    default: return null;
+    default:
+      return null;
   }
 }

@@ -2,7 +2,16 @@ import type { LinkDissector } from '../link-dissector.js';
 import { newMessage, type IdentityFacts } from '../message.js';
 import { ascii, macString, u16be, u32be, ipv4String } from '../bytes.js';
 
-const CAPABILITIES = ['other', 'repeater', 'bridge', 'wlan-ap', 'router', 'telephone', 'docsis', 'station'];
+const CAPABILITIES = [
+  'other',
+  'repeater',
+  'bridge',
+  'wlan-ap',
+  'router',
+  'telephone',
+  'docsis',
+  'station',
+];
 
 /** LLDP (IEEE 802.1AB): a switch or device describing itself in TLVs. */
 export const lldp: LinkDissector = {
@@ -18,36 +27,64 @@ export const lldp: LinkDissector = {
     const end = off + len;
     while (p + 2 <= end) {
       const h = u16be(b, p);
-      const type = h >> 9, tlen = h & 0x1ff;
+      const type = h >> 9,
+        tlen = h & 0x1ff;
       p += 2;
       if (type === 0) break;
-      if (p + tlen > end) { m.anomaly = `TLV ${type} overruns the frame`; break; }
+      if (p + tlen > end) {
+        m.anomaly = `TLV ${type} overruns the frame`;
+        break;
+      }
       switch (type) {
-        case 1: fields.chassis_id = tlen > 1 && b[p] === 4 && tlen === 7 ? macString(b, p + 1) : ascii(b, p + 1, tlen - 1); break;
-        case 2: fields.port_id = tlen === 7 && b[p] === 3 ? macString(b, p + 1) : ascii(b, p + 1, tlen - 1); break;
-        case 3: if (tlen >= 2) fields.ttl = u16be(b, p); break;
-        case 4: fields.port_description = ascii(b, p, tlen); break;
-        case 5: id.hostname = ascii(b, p, tlen); break;
+        case 1:
+          fields.chassis_id =
+            tlen > 1 && b[p] === 4 && tlen === 7 ? macString(b, p + 1) : ascii(b, p + 1, tlen - 1);
+          break;
+        case 2:
+          fields.port_id =
+            tlen === 7 && b[p] === 3 ? macString(b, p + 1) : ascii(b, p + 1, tlen - 1);
+          break;
+        case 3:
+          if (tlen >= 2) fields.ttl = u16be(b, p);
+          break;
+        case 4:
+          fields.port_description = ascii(b, p, tlen);
+          break;
+        case 5:
+          id.hostname = ascii(b, p, tlen);
+          break;
         case 6: {
           const d = ascii(b, p, tlen);
           fields.sys_desc = d;
           // Industrial switches write "Vendor, family, model, order number, HW: …, FW: …".
-          const parts = d.split(/[,;]/).map((x) => x.trim()).filter(Boolean);
+          const parts = d
+            .split(/[,;]/)
+            .map((x) => x.trim())
+            .filter(Boolean);
           if (parts.length >= 3) {
             id.vendor = parts[0];
-            id.product = parts.slice(1).filter((x) => !/^(HW|FW|SW)\b/i.test(x)).join(', ').slice(0, 80);
+            id.product = parts
+              .slice(1)
+              .filter((x) => !/^(HW|FW|SW)\b/i.test(x))
+              .join(', ')
+              .slice(0, 80);
           } else id.product = d.slice(0, 80);
           const fw = /\b(?:V|version\s*)(\d+(?:\.\d+){1,3})/i.exec(d);
           if (fw) id.firmware = fw[1];
           break;
         }
-        case 7: if (tlen >= 4) {
-          const enabled = u16be(b, p + 2);
-          const caps = CAPABILITIES.filter((_, i) => enabled & (1 << i));
-          if (caps.length) id.deviceType = caps.join(',');
-        } break;
-        case 8: if (tlen >= 7 && b[p + 1] === 1 && b[p] === 5) id.ip = ipv4String(u32be(b, p + 2)); break;
-        default: break;
+        case 7:
+          if (tlen >= 4) {
+            const enabled = u16be(b, p + 2);
+            const caps = CAPABILITIES.filter((_, i) => enabled & (1 << i));
+            if (caps.length) id.deviceType = caps.join(',');
+          }
+          break;
+        case 8:
+          if (tlen >= 7 && b[p + 1] === 1 && b[p] === 5) id.ip = ipv4String(u32be(b, p + 2));
+          break;
+        default:
+          break;
       }
       p += tlen;
     }

@@ -5,15 +5,39 @@ import { modbusCategory } from './modbus-categories.js';
 
 /** Public Modbus function codes (Modbus Application Protocol v1.1b3), names in Zeek ICSNPP style. */
 export const MODBUS_FUNCTIONS: Record<number, string> = {
-  1: 'READ_COILS', 2: 'READ_DISCRETE_INPUTS', 3: 'READ_HOLDING_REGISTERS', 4: 'READ_INPUT_REGISTERS',
-  5: 'WRITE_SINGLE_COIL', 6: 'WRITE_SINGLE_REGISTER', 7: 'READ_EXCEPTION_STATUS', 8: 'DIAGNOSTICS',
-  11: 'GET_COMM_EVENT_COUNTER', 12: 'GET_COMM_EVENT_LOG', 15: 'WRITE_MULTIPLE_COILS', 16: 'WRITE_MULTIPLE_REGISTERS',
-  17: 'REPORT_SLAVE_ID', 20: 'READ_FILE_RECORD', 21: 'WRITE_FILE_RECORD', 22: 'MASK_WRITE_REGISTER',
-  23: 'READ_WRITE_MULTIPLE_REGISTERS', 24: 'READ_FIFO_QUEUE', 43: 'ENCAP_INTERFACE_TRANSPORT', 90: 'UMAS',
+  1: 'READ_COILS',
+  2: 'READ_DISCRETE_INPUTS',
+  3: 'READ_HOLDING_REGISTERS',
+  4: 'READ_INPUT_REGISTERS',
+  5: 'WRITE_SINGLE_COIL',
+  6: 'WRITE_SINGLE_REGISTER',
+  7: 'READ_EXCEPTION_STATUS',
+  8: 'DIAGNOSTICS',
+  11: 'GET_COMM_EVENT_COUNTER',
+  12: 'GET_COMM_EVENT_LOG',
+  15: 'WRITE_MULTIPLE_COILS',
+  16: 'WRITE_MULTIPLE_REGISTERS',
+  17: 'REPORT_SLAVE_ID',
+  20: 'READ_FILE_RECORD',
+  21: 'WRITE_FILE_RECORD',
+  22: 'MASK_WRITE_REGISTER',
+  23: 'READ_WRITE_MULTIPLE_REGISTERS',
+  24: 'READ_FIFO_QUEUE',
+  43: 'ENCAP_INTERFACE_TRANSPORT',
+  90: 'UMAS',
 };
-const FUNC_NAMES: string[] = Array.from({ length: 128 }, (_, i) => MODBUS_FUNCTIONS[i] ?? `FUNCTION_${i}`);
+const FUNC_NAMES: string[] = Array.from(
+  { length: 128 },
+  (_, i) => MODBUS_FUNCTIONS[i] ?? `FUNCTION_${i}`,
+);
 const DEVICE_ID_OBJECTS: Record<number, keyof IdentityFacts | 'url' | 'application'> = {
-  0: 'vendor', 1: 'product', 2: 'firmware', 3: 'url', 4: 'product', 5: 'model', 6: 'application',
+  0: 'vendor',
+  1: 'product',
+  2: 'firmware',
+  3: 'url',
+  4: 'product',
+  5: 'model',
+  6: 'application',
 };
 /** Diagnostics sub-functions that change the device's state (restart comms, force listen-only, clear counters). */
 const DIAG_WRITES = new Set([1, 4, 10, 20]);
@@ -37,7 +61,8 @@ export const modbus: StreamDissector = {
     m.role = toServer ? 'request' : 'response';
     out.push(m);
     const fc = b[off + 7]!;
-    const p = off + 8, end = off + len;
+    const p = off + 8,
+      end = off + len;
     if (fc & 0x80) {
       m.func = fc & 0x7f;
       m.funcName = FUNC_NAMES[m.func]!;
@@ -47,7 +72,8 @@ export const modbus: StreamDissector = {
     }
     m.func = fc;
     m.funcName = FUNC_NAMES[fc]!;
-    if (toServer) request(m, b, p, end); else response(m, b, p, end);
+    if (toServer) request(m, b, p, end);
+    else response(m, b, p, end);
   },
 };
 
@@ -73,12 +99,20 @@ function need(m: Message, have: number, want: number): boolean {
   return false;
 }
 
-const READ_SPACE: Record<number, string> = { 1: 'coil', 2: 'discrete_input', 3: 'holding_register', 4: 'input_register' };
+const READ_SPACE: Record<number, string> = {
+  1: 'coil',
+  2: 'discrete_input',
+  3: 'holding_register',
+  4: 'input_register',
+};
 
 function request(m: Message, b: Uint8Array, p: number, end: number): void {
   const n = end - p;
   switch (m.func) {
-    case 1: case 2: case 3: case 4: {
+    case 1:
+    case 2:
+    case 3:
+    case 4: {
       if (!need(m, n, 4)) return;
       const qty = u16be(b, p + 2);
       m.targets = range(READ_SPACE[m.func]!, u16be(b, p), qty);
@@ -92,7 +126,8 @@ function request(m: Message, b: Uint8Array, p: number, end: number): void {
       const v = u16be(b, p + 2);
       m.targets = range('coil', u16be(b, p), 1);
       m.values = [v === 0xff00 ? 1 : 0];
-      if (v !== 0xff00 && v !== 0) m.anomaly = `coil value 0x${v.toString(16)} is neither ON nor OFF`;
+      if (v !== 0xff00 && v !== 0)
+        m.anomaly = `coil value 0x${v.toString(16)} is neither ON nor OFF`;
       return;
     }
     case 6:
@@ -101,10 +136,12 @@ function request(m: Message, b: Uint8Array, p: number, end: number): void {
       m.targets = range('holding_register', u16be(b, p), 1);
       m.values = [u16be(b, p + 2)];
       return;
-    case 15: case 16: {
+    case 15:
+    case 16: {
       if (!need(m, n, 5)) return;
       m.write = true;
-      const qty = u16be(b, p + 2), bc = b[p + 4]!;
+      const qty = u16be(b, p + 2),
+        bc = b[p + 4]!;
       const coils = m.func === 15;
       m.targets = range(coils ? 'coil' : 'holding_register', u16be(b, p), qty);
       m.values = coils ? bits(b, p + 5, qty, end) : words(b, p + 5, qty, end);
@@ -132,14 +169,20 @@ function request(m: Message, b: Uint8Array, p: number, end: number): void {
         { space: 'holding_register', start: u16be(b, p + 4), count: wq },
       ];
       m.values = words(b, p + 9, wq, end);
-      m.fields = { read_start: u16be(b, p), read_quantity: u16be(b, p + 2), write_start: u16be(b, p + 4), write_quantity: wq };
+      m.fields = {
+        read_start: u16be(b, p),
+        read_quantity: u16be(b, p + 2),
+        write_start: u16be(b, p + 4),
+        write_quantity: wq,
+      };
       return;
     }
     case 24:
       if (!need(m, n, 2)) return;
       m.targets = range('fifo', u16be(b, p), 1);
       return;
-    case 20: case 21: {
+    case 20:
+    case 21: {
       if (!need(m, n, 1)) return;
       m.write = m.func === 21;
       // Sub-requests: reference type 6, file number, record number, record length.
@@ -155,11 +198,15 @@ function request(m: Message, b: Uint8Array, p: number, end: number): void {
     case 43:
       if (!need(m, n, 1)) return;
       m.subfunc = b[p]!;
-      if (m.subfunc === 14 && n >= 3) m.fields = { read_device_id_code: b[p + 1]!, object_id: b[p + 2]! };
+      if (m.subfunc === 14 && n >= 3)
+        m.fields = { read_device_id_code: b[p + 1]!, object_id: b[p + 2]! };
       return;
     case 90:
       // Schneider UMAS: session/function byte follows; program download/start/stop travel here.
-      if (n >= 2) { m.subfunc = b[p + 1]!; m.write = [0x40, 0x41, 0x42, 0x30, 0x31, 0x32, 0x33, 0x34, 0x40].includes(m.subfunc); }
+      if (n >= 2) {
+        m.subfunc = b[p + 1]!;
+        m.write = [0x40, 0x41, 0x42, 0x30, 0x31, 0x32, 0x33, 0x34, 0x40].includes(m.subfunc);
+      }
       return;
     default:
       return;
@@ -169,20 +216,25 @@ function request(m: Message, b: Uint8Array, p: number, end: number): void {
 function response(m: Message, b: Uint8Array, p: number, end: number): void {
   const n = end - p;
   switch (m.func) {
-    case 1: case 2: case 3: case 4: {
+    case 1:
+    case 2:
+    case 3:
+    case 4: {
       if (!need(m, n, 1)) return;
       const bc = b[p]!;
       if (n - 1 < bc) m.anomaly = `byte count ${bc} exceeds PDU (${n - 1} bytes)`;
       m.values = m.func <= 2 ? bits(b, p + 1, bc * 8, end) : words(b, p + 1, bc >> 1, end);
       return;
     }
-    case 5: case 6:
+    case 5:
+    case 6:
       if (!need(m, n, 4)) return;
       m.write = true;
       m.targets = range(m.func === 5 ? 'coil' : 'holding_register', u16be(b, p), 1);
       m.values = [m.func === 5 ? (u16be(b, p + 2) === 0xff00 ? 1 : 0) : u16be(b, p + 2)];
       return;
-    case 15: case 16:
+    case 15:
+    case 16:
       if (!need(m, n, 4)) return;
       m.write = true;
       m.targets = range(m.func === 15 ? 'coil' : 'holding_register', u16be(b, p), u16be(b, p + 2));
@@ -200,7 +252,9 @@ function response(m: Message, b: Uint8Array, p: number, end: number): void {
       const bc = b[p]!;
       if (bc >= 2 && n >= 1 + bc) {
         const run = b[p + bc]!; // run indicator status is the last byte of the server id block
-        const id: IdentityFacts = { plcMode: run === 0xff ? 'RUN' : run === 0 ? 'STOP' : undefined };
+        const id: IdentityFacts = {
+          plcMode: run === 0xff ? 'RUN' : run === 0 ? 'STOP' : undefined,
+        };
         const text = ascii(b, p + 2, bc - 2);
         if (text.length >= 3) id.product = text;
         if (id.plcMode === undefined) delete id.plcMode;
@@ -221,21 +275,39 @@ function response(m: Message, b: Uint8Array, p: number, end: number): void {
 
 /** FC 43 / MEI 14 response: conformity, more-follows, next id, count, then (id, length, value) objects. */
 function deviceIdentification(m: Message, b: Uint8Array, p: number, end: number): void {
-  if (end - p < 6) { m.anomaly = 'device identification truncated'; return; }
+  if (end - p < 6) {
+    m.anomaly = 'device identification truncated';
+    return;
+  }
   const count = b[p + 5]!;
   const id: IdentityFacts = {};
-  const fields: Record<string, string | number> = { conformity_level: b[p + 2]!, more_follows: b[p + 3]! };
+  const fields: Record<string, string | number> = {
+    conformity_level: b[p + 2]!,
+    more_follows: b[p + 3]!,
+  };
   let q = p + 6;
   for (let i = 0; i < count; i++) {
-    if (q + 2 > end) { m.anomaly = 'device identification object truncated'; break; }
-    const oid = b[q]!, olen = b[q + 1]!;
-    if (q + 2 + olen > end) { m.anomaly = 'device identification object truncated'; break; }
+    if (q + 2 > end) {
+      m.anomaly = 'device identification object truncated';
+      break;
+    }
+    const oid = b[q]!,
+      olen = b[q + 1]!;
+    if (q + 2 + olen > end) {
+      m.anomaly = 'device identification object truncated';
+      break;
+    }
     const text = ascii(b, q + 2, olen);
     const key = DEVICE_ID_OBJECTS[oid];
-    if (key === 'url' || key === 'application') fields[key === 'url' ? 'vendor_url' : 'user_application'] = text;
-    else if (key === 'product' && oid === 4) { id.product = text; fields.product_name = text; }
-    else if (key === 'product') { fields.product_code = text; if (!id.product) id.product = text; }
-    else if (key !== undefined) (id as Record<string, string>)[key] = text;
+    if (key === 'url' || key === 'application')
+      fields[key === 'url' ? 'vendor_url' : 'user_application'] = text;
+    else if (key === 'product' && oid === 4) {
+      id.product = text;
+      fields.product_name = text;
+    } else if (key === 'product') {
+      fields.product_code = text;
+      if (!id.product) id.product = text;
+    } else if (key !== undefined) (id as Record<string, string>)[key] = text;
     else fields[`object_${oid}`] = text;
     q += 2 + olen;
   }

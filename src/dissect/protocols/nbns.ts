@@ -2,18 +2,32 @@ import type { DatagramDissector } from '../protocol.js';
 import { newMessage } from '../message.js';
 import { u16be, u32be, ipv4String } from '../bytes.js';
 
-const OPCODES: Record<number, string> = { 0: 'QUERY', 5: 'REGISTRATION', 6: 'RELEASE', 7: 'WACK', 8: 'REFRESH', 9: 'REFRESH_ALT', 15: 'MULTI_HOMED_REGISTRATION' };
+const OPCODES: Record<number, string> = {
+  0: 'QUERY',
+  5: 'REGISTRATION',
+  6: 'RELEASE',
+  7: 'WACK',
+  8: 'REFRESH',
+  9: 'REFRESH_ALT',
+  15: 'MULTI_HOMED_REGISTRATION',
+};
 
 /** NetBIOS first-level decoding: 32 letters 'A'..'P' → 16 bytes, the last one the service suffix. */
-function netbiosName(b: Uint8Array, p: number, end: number): { name: string; suffix: number } | null {
+function netbiosName(
+  b: Uint8Array,
+  p: number,
+  end: number,
+): { name: string; suffix: number } | null {
   if (p + 33 > end || b[p] !== 32) return null;
   let s = '';
   let suffix = 0;
   for (let i = 0; i < 16; i++) {
-    const hi = b[p + 1 + 2 * i]! - 0x41, lo = b[p + 2 + 2 * i]! - 0x41;
+    const hi = b[p + 1 + 2 * i]! - 0x41,
+      lo = b[p + 2 + 2 * i]! - 0x41;
     if (hi < 0 || hi > 15 || lo < 0 || lo > 15) return null;
     const c = (hi << 4) | lo;
-    if (i === 15) suffix = c; else s += c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : '';
+    if (i === 15) suffix = c;
+    else s += c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : '';
   }
   return { name: s.trim(), suffix };
 }
@@ -33,13 +47,19 @@ export const nbns: DatagramDissector = {
     const response = (flags & 0x8000) !== 0;
     m.role = response ? 'response' : 'request';
     if (response && (flags & 0xf) !== 0) m.exception = flags & 0xf;
-    const qd = u16be(b, off + 4), an = u16be(b, off + 6), ar = u16be(b, off + 10);
+    const qd = u16be(b, off + 4),
+      an = u16be(b, off + 6),
+      ar = u16be(b, off + 10);
     const end = off + len;
     const n = netbiosName(b, off + 12, end);
-    if (n === null) { if (qd + an > 0) m.anomaly = 'NetBIOS name malformed'; return; }
+    if (n === null) {
+      if (qd + an > 0) m.anomaly = 'NetBIOS name malformed';
+      return;
+    }
     m.fields = { name: n.name, suffix: n.suffix };
     // Registrations/refreshes carry the name in the question and the owner address in an additional record.
-    const registering = !response && (m.func === 5 || m.func === 8 || m.func === 9 || m.func === 15) && ar > 0;
+    const registering =
+      !response && (m.func === 5 || m.func === 8 || m.func === 9 || m.func === 15) && ar > 0;
     let rd = off + 12 + 34 + (qd > 0 ? 4 : 0);
     if (qd > 0 && an + ar > 0 && rd + 2 <= end && (b[rd]! & 0xc0) === 0xc0) rd += 2;
     else if (qd === 0) rd = off + 12 + 34;
@@ -47,7 +67,12 @@ export const nbns: DatagramDissector = {
     if (rd + 16 <= end) {
       const ip = ipv4String(u32be(b, rd + 12));
       m.fields.address = ip;
-      if ((registering || (response && an > 0 && m.func === 0)) && ip === ctx.srcIp && n.suffix !== 0x1b && n.suffix !== 0x1c) {
+      if (
+        (registering || (response && an > 0 && m.func === 0)) &&
+        ip === ctx.srcIp &&
+        n.suffix !== 0x1b &&
+        n.suffix !== 0x1c
+      ) {
         m.identity = { hostname: n.name };
       } else if (registering && ip !== '0.0.0.0') {
         m.identity = { hostname: n.name, ip };

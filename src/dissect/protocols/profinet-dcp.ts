@@ -15,7 +15,8 @@ export const profinetDcp: LinkDissector = {
     if (frameId < 0xfefc || frameId > 0xfeff) return;
     const m = newMessage(ctx, 'profinet_dcp');
     out.push(m);
-    const svc = b[off + 2]!, type = b[off + 3]!;
+    const svc = b[off + 2]!,
+      type = b[off + 3]!;
     m.func = svc;
     m.subfunc = type;
     m.funcName = `${SERVICES[svc] ?? `SERVICE_${svc}`}_${type === 0 ? 'REQUEST' : 'RESPONSE'}`;
@@ -31,17 +32,36 @@ export const profinetDcp: LinkDissector = {
     const fields: Record<string, string | number | boolean> = {};
     let p = off + 12;
     while (p + 4 <= end) {
-      const opt = b[p]!, sub = b[p + 1]!, blen = u16be(b, p + 2);
+      const opt = b[p]!,
+        sub = b[p + 1]!,
+        blen = u16be(b, p + 2);
       const v = p + 4;
-      if (v + blen > end) { m.anomaly = `DCP block ${opt}/${sub} overruns`; break; }
+      if (v + blen > end) {
+        m.anomaly = `DCP block ${opt}/${sub} overruns`;
+        break;
+      }
       // Responses and Set requests carry 2 bytes of block info/qualifier before the value.
-      const d = response || svc === 4 ? v + 2 : v, dl = response || svc === 4 ? blen - 2 : blen;
+      const d = response || svc === 4 ? v + 2 : v,
+        dl = response || svc === 4 ? blen - 2 : blen;
       if (dl >= 0) {
-        if (opt === 2 && sub === 2) { id.hostname = ascii(b, d, dl); fields.name_of_station = id.hostname; }
-        else if (opt === 2 && sub === 1) { id.product = ascii(b, d, dl); fields.type_of_station = id.product; }
-        else if (opt === 2 && sub === 3 && dl >= 4) { fields.vendor_id = u16be(b, d); fields.device_id = u16be(b, d + 2); }
-        else if (opt === 2 && sub === 4 && dl >= 1) { const r = b[d]!; id.deviceType = ROLES.filter((_, i) => r & (1 << i)).join(',') || `role_${r}`; }
-        else if (opt === 1 && sub === 2 && dl >= 12) { const ip = u32be(b, d); if (ip !== 0) id.ip = ipv4String(ip); fields.netmask = ipv4String(u32be(b, d + 4)); fields.gateway = ipv4String(u32be(b, d + 8)); }
+        if (opt === 2 && sub === 2) {
+          id.hostname = ascii(b, d, dl);
+          fields.name_of_station = id.hostname;
+        } else if (opt === 2 && sub === 1) {
+          id.product = ascii(b, d, dl);
+          fields.type_of_station = id.product;
+        } else if (opt === 2 && sub === 3 && dl >= 4) {
+          fields.vendor_id = u16be(b, d);
+          fields.device_id = u16be(b, d + 2);
+        } else if (opt === 2 && sub === 4 && dl >= 1) {
+          const r = b[d]!;
+          id.deviceType = ROLES.filter((_, i) => r & (1 << i)).join(',') || `role_${r}`;
+        } else if (opt === 1 && sub === 2 && dl >= 12) {
+          const ip = u32be(b, d);
+          if (ip !== 0) id.ip = ipv4String(ip);
+          fields.netmask = ipv4String(u32be(b, d + 4));
+          fields.gateway = ipv4String(u32be(b, d + 8));
+        }
       }
       p = v + blen + (blen & 1);
     }

@@ -1,9 +1,22 @@
 import type { StreamDissector } from '../protocol.js';
-import { newMessage, type IdentityFacts, type Message, type PduContext, type Target } from '../message.js';
+import {
+  newMessage,
+  type IdentityFacts,
+  type Message,
+  type PduContext,
+  type Target,
+} from '../message.js';
 import { ascii, u16be, u24be } from '../bytes.js';
 import { COTP_DT, parseCotp, tpktLength } from './tpkt-cotp.js';
 import { FragmentJoiner } from '../fragments.js';
-import { AREAS, ELEMENT_BYTES, JOB_FUNCTIONS, ROSCTR, USERDATA_GROUPS, USERDATA_SUBFUNCTIONS } from './s7comm-names.js';
+import {
+  AREAS,
+  ELEMENT_BYTES,
+  JOB_FUNCTIONS,
+  ROSCTR,
+  USERDATA_GROUPS,
+  USERDATA_SUBFUNCTIONS,
+} from './s7comm-names.js';
 import { cotpLinkControl, s7Category } from './s7comm-categories.js';
 
 const WRITE_FUNCTIONS = new Set([0x05, 0x1a, 0x1b, 0x1c, 0x28, 0x29]);
@@ -25,26 +38,53 @@ export const s7comm: StreamDissector = {
   dissect(b, off, len, ctx, toServer, out, state) {
     const cotp = parseCotp(b, off, len);
     if (cotp === null) return;
-    const p = cotp.dataOffset, n = cotp.dataLength;
-    if (state === undefined) { if (cotp.pduType === COTP_DT) pdu(b, p, n, ctx, toServer, out, 1); return; }
-    const tsdu = (state.cotp ??= new FragmentJoiner(MAX_TSDU, MAX_TSDU_FRAGMENTS)) as FragmentJoiner;
+    const p = cotp.dataOffset,
+      n = cotp.dataLength;
+    if (state === undefined) {
+      if (cotp.pduType === COTP_DT) pdu(b, p, n, ctx, toServer, out, 1);
+      return;
+    }
+    const tsdu = (state.cotp ??= new FragmentJoiner(
+      MAX_TSDU,
+      MAX_TSDU_FRAGMENTS,
+    )) as FragmentJoiner;
     if (cotp.pduType !== COTP_DT) {
       // A new connection, a disconnect or an error between fragments ends the unit unfinished.
-      if (tsdu.joining) unitAnomaly(tsdu.byteAt(0), ctx, toServer, out, `COTP TSDU abandoned after ${tsdu.count} DT fragments (TPDU 0x${cotp.pduType.toString(16)})`);
+      if (tsdu.joining)
+        unitAnomaly(
+          tsdu.byteAt(0),
+          ctx,
+          toServer,
+          out,
+          `COTP TSDU abandoned after ${tsdu.count} DT fragments (TPDU 0x${cotp.pduType.toString(16)})`,
+        );
       tsdu.reset();
       return;
     }
-    if (tsdu.skipping) { if (cotp.eot) tsdu.reset(); return; }
-    if (cotp.eot && !tsdu.joining) { pdu(b, p, n, ctx, toServer, out, 1); return; }
+    if (tsdu.skipping) {
+      if (cotp.eot) tsdu.reset();
+      return;
+    }
+    if (cotp.eot && !tsdu.joining) {
+      pdu(b, p, n, ctx, toServer, out, 1);
+      return;
+    }
     // Segmented TSDU (ISO 8073 DT without EOT): join it and dissect it whole at its last fragment, like tshark.
     const first = tsdu.joining ? tsdu.byteAt(0) : n > 0 ? b[p]! : -1;
     if (!tsdu.add(b, p, n)) {
-      unitAnomaly(first, ctx, toServer, out, `COTP TSDU exceeds ${MAX_TSDU} bytes or ${MAX_TSDU_FRAGMENTS} DT fragments`);
+      unitAnomaly(
+        first,
+        ctx,
+        toServer,
+        out,
+        `COTP TSDU exceeds ${MAX_TSDU} bytes or ${MAX_TSDU_FRAGMENTS} DT fragments`,
+      );
       if (cotp.eot) tsdu.reset();
       return;
     }
     if (!cotp.eot) return;
-    const fragments = tsdu.count, whole = tsdu.take();
+    const fragments = tsdu.count,
+      whole = tsdu.take();
     pdu(whole, 0, whole.length, ctx, toServer, out, fragments);
   },
   partial(b, off, len) {
@@ -54,7 +94,15 @@ export const s7comm: StreamDissector = {
 };
 
 /** One whole S7 or S7comm-plus PDU (COTP user data); `fragments` is how many DT TPDUs carried it. */
-function pdu(b: Uint8Array, p: number, n: number, ctx: PduContext, toServer: boolean, out: Message[], fragments: number): void {
+function pdu(
+  b: Uint8Array,
+  p: number,
+  n: number,
+  ctx: PduContext,
+  toServer: boolean,
+  out: Message[],
+  fragments: number,
+): void {
   if (n < 1) return;
   const before = out.length;
   if (b[p] === 0x32) s7(b, p, n, ctx, toServer, out);
@@ -66,54 +114,108 @@ function pdu(b: Uint8Array, p: number, n: number, ctx: PduContext, toServer: boo
 }
 
 /** A TSDU given up before it was whole: reported once, as the protocol its first byte names. */
-function unitAnomaly(first: number, ctx: PduContext, toServer: boolean, out: Message[], why: string): void {
+function unitAnomaly(
+  first: number,
+  ctx: PduContext,
+  toServer: boolean,
+  out: Message[],
+  why: string,
+): void {
   const m = newMessage(ctx, first === 0x72 ? 's7comm_plus' : 's7comm');
   m.role = toServer ? 'request' : 'response';
   m.anomaly = why;
   out.push(m);
 }
 
-function s7(b: Uint8Array, p: number, n: number, ctx: PduContext, toServer: boolean, out: Message[]): void {
+function s7(
+  b: Uint8Array,
+  p: number,
+  n: number,
+  ctx: PduContext,
+  toServer: boolean,
+  out: Message[],
+): void {
   const m = newMessage(ctx, 's7comm');
   out.push(m);
-  if (n < 10) { m.anomaly = 'S7 header truncated'; return; }
+  if (n < 10) {
+    m.anomaly = 'S7 header truncated';
+    return;
+  }
   const rosctr = b[p + 1]!;
   m.txId = u16be(b, p + 4);
-  const plen = u16be(b, p + 6), dlen = u16be(b, p + 8);
+  const plen = u16be(b, p + 6),
+    dlen = u16be(b, p + 8);
   const hlen = rosctr === 2 || rosctr === 3 ? 12 : 10;
-  if (n < hlen) { m.anomaly = 'S7 header truncated'; return; }
-  const fields: Record<string, string | number | boolean> = { rosctr: ROSCTR[rosctr] ?? `ROSCTR_${rosctr}`, pdu_reference: m.txId };
+  if (n < hlen) {
+    m.anomaly = 'S7 header truncated';
+    return;
+  }
+  const fields: Record<string, string | number | boolean> = {
+    rosctr: ROSCTR[rosctr] ?? `ROSCTR_${rosctr}`,
+    pdu_reference: m.txId,
+  };
   m.fields = fields;
   if (hlen === 12) {
-    const ec = b[p + 10]!, code = b[p + 11]!;
-    if (ec !== 0 || code !== 0) { m.exception = (ec << 8) | code; fields.error_class = ec; fields.error_code = code; }
+    const ec = b[p + 10]!,
+      code = b[p + 11]!;
+    if (ec !== 0 || code !== 0) {
+      m.exception = (ec << 8) | code;
+      fields.error_class = ec;
+      fields.error_code = code;
+    }
   }
-  const par = p + hlen, dat = par + plen, end = p + n;
+  const par = p + hlen,
+    dat = par + plen,
+    end = p + n;
   if (dat + dlen > end) m.anomaly = `parameter/data lengths (${plen}+${dlen}) exceed the PDU`;
-  m.role = rosctr === 1 ? 'request' : rosctr === 7 ? (toServer ? 'request' : 'response') : 'response';
-  if (rosctr === 7) { userdata(m, b, par, plen, dat, Math.min(dlen, Math.max(0, end - dat)), end, fields); return; }
-  if (plen < 1 || par >= end) { if (rosctr !== 2) m.anomaly ??= 'S7 PDU without parameters'; return; }
+  m.role =
+    rosctr === 1 ? 'request' : rosctr === 7 ? (toServer ? 'request' : 'response') : 'response';
+  if (rosctr === 7) {
+    userdata(m, b, par, plen, dat, Math.min(dlen, Math.max(0, end - dat)), end, fields);
+    return;
+  }
+  if (plen < 1 || par >= end) {
+    if (rosctr !== 2) m.anomaly ??= 'S7 PDU without parameters';
+    return;
+  }
   const fn = b[par]!;
   m.func = fn;
   m.funcName = JOB_FUNCTIONS[fn] ?? `FUNCTION_0x${fn.toString(16)}`;
-  fields.function_code = fn; fields.function_name = m.funcName;
+  fields.function_code = fn;
+  fields.function_name = m.funcName;
   m.write = rosctr === 1 && WRITE_FUNCTIONS.has(fn);
-  if ((fn === 0x04 || fn === 0x05) && rosctr === 1 && par + 2 <= end) m.targets = items(b, par + 2, b[par + 1]!, Math.min(end, par + plen));
+  if ((fn === 0x04 || fn === 0x05) && rosctr === 1 && par + 2 <= end)
+    m.targets = items(b, par + 2, b[par + 1]!, Math.min(end, par + plen));
   if (fn === 0x28 && rosctr === 1) {
     // PI service name is the last string in the parameter block (e.g. _INSE, _DELE, P_PROGRAM, _MODU).
     const name = piService(b, par, Math.min(end, par + plen));
-    if (name) { fields.pi_service = name; m.funcName = `PI_SERVICE ${name}`; }
+    if (name) {
+      fields.pi_service = name;
+      m.funcName = `PI_SERVICE ${name}`;
+    }
   }
-  if (fn === 0xf0 && plen >= 8) { fields.max_amq_calling = u16be(b, par + 2); fields.max_amq_called = u16be(b, par + 4); fields.pdu_length = u16be(b, par + 6); }
+  if (fn === 0xf0 && plen >= 8) {
+    fields.max_amq_calling = u16be(b, par + 2);
+    fields.max_amq_called = u16be(b, par + 4);
+    fields.pdu_length = u16be(b, par + 6);
+  }
 }
 
 function items(b: Uint8Array, q: number, count: number, end: number): Target[] | null {
   const out: Target[] = [];
   for (let i = 0; i < count && q + 2 <= end; i++) {
-    const spec = b[q]!, ilen = b[q + 1]!;
+    const spec = b[q]!,
+      ilen = b[q + 1]!;
     if (spec === 0x12 && ilen >= 10 && b[q + 2] === 0x10 && q + 12 <= end) {
-      const ts = b[q + 3]!, length = u16be(b, q + 4), db = u16be(b, q + 6), area = b[q + 8]!, addr = u24be(b, q + 9);
-      const name = area === 0x84 || area === 0x85 ? `${AREAS[area]}${db}` : AREAS[area] ?? `AREA_0x${area.toString(16)}`;
+      const ts = b[q + 3]!,
+        length = u16be(b, q + 4),
+        db = u16be(b, q + 6),
+        area = b[q + 8]!,
+        addr = u24be(b, q + 9);
+      const name =
+        area === 0x84 || area === 0x85
+          ? `${AREAS[area]}${db}`
+          : (AREAS[area] ?? `AREA_0x${area.toString(16)}`);
       const bytes = ts === 1 ? 1 : length * (ELEMENT_BYTES[ts] ?? 1);
       out.push({ space: name, start: ts === 1 ? addr >> 3 : addr >> 3, count: Math.max(1, bytes) });
     }
@@ -132,33 +234,65 @@ function piService(b: Uint8Array, par: number, end: number): string {
   return s + 1 + slen <= end ? ascii(b, s + 1, slen) : '';
 }
 
-function userdata(m: Message, b: Uint8Array, par: number, plen: number, dat: number, dlen: number, end: number, fields: Record<string, string | number | boolean>): void {
-  if (plen < 8 || par + 8 > end) { m.anomaly = 'userdata parameters truncated'; return; }
+function userdata(
+  m: Message,
+  b: Uint8Array,
+  par: number,
+  plen: number,
+  dat: number,
+  dlen: number,
+  end: number,
+  fields: Record<string, string | number | boolean>,
+): void {
+  if (plen < 8 || par + 8 > end) {
+    m.anomaly = 'userdata parameters truncated';
+    return;
+  }
   const typeGroup = b[par + 5]!;
-  const group = typeGroup & 0x0f, type = typeGroup >> 4;
+  const group = typeGroup & 0x0f,
+    type = typeGroup >> 4;
   const sub = b[par + 6]!;
   m.func = group;
   m.subfunc = sub;
   m.funcName = USERDATA_GROUPS[group] ?? `GROUP_${group}`;
   const subName = USERDATA_SUBFUNCTIONS[group]?.[sub] ?? `SUBFUNCTION_${sub}`;
-  fields.function_code = group; fields.function_name = m.funcName;
-  fields.subfunction_code = sub; fields.subfunction_name = subName;
+  fields.function_code = group;
+  fields.function_name = m.funcName;
+  fields.subfunction_code = sub;
+  fields.subfunction_name = subName;
   m.role = type === 4 ? 'request' : type === 8 ? 'response' : type === 0 ? 'unsolicited' : m.role;
   if (plen >= 12 && par + 12 <= end) {
     const err = u16be(b, par + 10);
-    if (err !== 0) { m.exception = err; fields.error_code = err; }
+    if (err !== 0) {
+      m.exception = err;
+      fields.error_code = err;
+    }
   }
-  m.write = (group === 7 && (sub === 2 || sub === 4)) || (group === 1 && sub === 0x10) || (group === 5 && sub === 1);
-  if (group === 4 && sub === 1 && dlen >= 8 && dat + 8 <= end && b[dat] === 0xff) szl(m, b, dat, Math.min(end, dat + dlen), type === 4, fields);
+  m.write =
+    (group === 7 && (sub === 2 || sub === 4)) ||
+    (group === 1 && sub === 0x10) ||
+    (group === 5 && sub === 1);
+  if (group === 4 && sub === 1 && dlen >= 8 && dat + 8 <= end && b[dat] === 0xff)
+    szl(m, b, dat, Math.min(end, dat + dlen), type === 4, fields);
 }
 
 /** SZL (system status list) read: the request names id/index; responses carry identity and CPU mode. */
-function szl(m: Message, b: Uint8Array, d: number, end: number, request: boolean, fields: Record<string, string | number | boolean>): void {
-  const id = u16be(b, d + 4), index = u16be(b, d + 6);
-  fields.szl_id = `0x${id.toString(16).padStart(4, '0')}`; fields.szl_index = `0x${index.toString(16).padStart(4, '0')}`;
+function szl(
+  m: Message,
+  b: Uint8Array,
+  d: number,
+  end: number,
+  request: boolean,
+  fields: Record<string, string | number | boolean>,
+): void {
+  const id = u16be(b, d + 4),
+    index = u16be(b, d + 6);
+  fields.szl_id = `0x${id.toString(16).padStart(4, '0')}`;
+  fields.szl_index = `0x${index.toString(16).padStart(4, '0')}`;
   m.targets = [{ space: 'SZL', start: id, count: 1 }];
   if (request || d + 12 > end) return;
-  const recLen = u16be(b, d + 8), count = u16be(b, d + 10);
+  const recLen = u16be(b, d + 8),
+    count = u16be(b, d + 10);
   let r = d + 12;
   const idf: IdentityFacts = {};
   const key = id & 0x00ff;
@@ -169,7 +303,8 @@ function szl(m: Message, b: Uint8Array, d: number, end: number, request: boolean
       if (idx === 1 && text) idf.model = text;
       if (idx === 6 && text) idf.hardware = text;
       // Firmware version: the record's last three bytes (major, minor, patch) for the firmware index.
-      if (idx === 7 || (idx === 1 && !idf.firmware)) idf.firmware = `V${b[r + recLen - 3]}.${b[r + recLen - 2]}.${b[r + recLen - 1]}`;
+      if (idx === 7 || (idx === 1 && !idf.firmware))
+        idf.firmware = `V${b[r + recLen - 3]}.${b[r + recLen - 2]}.${b[r + recLen - 1]}`;
     } else if (key === 0x1c && recLen >= 34) {
       const idx = u16be(b, r);
       const text = ascii(b, r + 2, 32);
@@ -182,7 +317,14 @@ function szl(m: Message, b: Uint8Array, d: number, end: number, request: boolean
       else if (idx === 7) idf.model ??= text;
     } else if (key === 0x24 && recLen >= 4) {
       const mode = b[r + 3]!;
-      idf.plcMode = mode === 0x08 ? 'RUN' : mode === 0x03 || mode === 0x04 ? 'STOP' : mode === 0x05 ? 'STARTUP' : `MODE_${mode}`;
+      idf.plcMode =
+        mode === 0x08
+          ? 'RUN'
+          : mode === 0x03 || mode === 0x04
+            ? 'STOP'
+            : mode === 0x05
+              ? 'STARTUP'
+              : `MODE_${mode}`;
     }
   }
   if (Object.keys(idf).length) {
@@ -191,19 +333,43 @@ function szl(m: Message, b: Uint8Array, d: number, end: number, request: boolean
   }
 }
 
-const PLUS_OPCODES: Record<number, string> = { 0x31: 'REQUEST', 0x32: 'RESPONSE', 0x33: 'NOTIFICATION', 0x02: 'RESPONSE2' };
+const PLUS_OPCODES: Record<number, string> = {
+  0x31: 'REQUEST',
+  0x32: 'RESPONSE',
+  0x33: 'NOTIFICATION',
+  0x02: 'RESPONSE2',
+};
 const PLUS_FUNCTIONS: Record<number, string> = {
-  0x04bb: 'EXPLORE', 0x04ca: 'CREATE_OBJECT', 0x04d4: 'DELETE_OBJECT', 0x04f2: 'SET_VARIABLE', 0x0524: 'GET_VARIABLE',
-  0x0542: 'SET_MULTI_VARIABLES', 0x054c: 'GET_MULTI_VARIABLES', 0x0556: 'BEGIN_SEQUENCE', 0x0560: 'END_SEQUENCE',
-  0x056b: 'INVOKE', 0x0586: 'GET_VAR_SUBSTREAMED', 0x0598: 'SET_VAR_SUBSTREAMED',
+  0x04bb: 'EXPLORE',
+  0x04ca: 'CREATE_OBJECT',
+  0x04d4: 'DELETE_OBJECT',
+  0x04f2: 'SET_VARIABLE',
+  0x0524: 'GET_VARIABLE',
+  0x0542: 'SET_MULTI_VARIABLES',
+  0x054c: 'GET_MULTI_VARIABLES',
+  0x0556: 'BEGIN_SEQUENCE',
+  0x0560: 'END_SEQUENCE',
+  0x056b: 'INVOKE',
+  0x0586: 'GET_VAR_SUBSTREAMED',
+  0x0598: 'SET_VAR_SUBSTREAMED',
 };
 const PLUS_WRITES = new Set([0x04ca, 0x04d4, 0x04f2, 0x0542, 0x056b, 0x0598]);
 
 /** S7comm-plus (S7-1200/1500): version, length, then opcode and function for data PDUs (v1–v3). */
-function s7plus(b: Uint8Array, p: number, n: number, ctx: PduContext, toServer: boolean, out: Message[]): void {
+function s7plus(
+  b: Uint8Array,
+  p: number,
+  n: number,
+  ctx: PduContext,
+  toServer: boolean,
+  out: Message[],
+): void {
   const m = newMessage(ctx, 's7comm_plus');
   out.push(m);
-  if (n < 4) { m.anomaly = 'S7comm-plus header truncated'; return; }
+  if (n < 4) {
+    m.anomaly = 'S7comm-plus header truncated';
+    return;
+  }
   const version = b[p + 1]!;
   m.fields = { version };
   m.role = toServer ? 'request' : 'response';

@@ -9,7 +9,14 @@ export function tpktLength(b: Uint8Array, off: number, avail: number): number {
   return len < 7 ? -1 : len;
 }
 
-export const COTP_DT = 0xf0, COTP_CR = 0xe0, COTP_CC = 0xd0, COTP_DR = 0x80, COTP_DC = 0xc0, COTP_ED = 0x10, COTP_RJ = 0x50, COTP_AK = 0x60;
+export const COTP_DT = 0xf0,
+  COTP_CR = 0xe0,
+  COTP_CC = 0xd0,
+  COTP_DR = 0x80,
+  COTP_DC = 0xc0,
+  COTP_ED = 0x10,
+  COTP_RJ = 0x50,
+  COTP_AK = 0x60;
 
 export interface Cotp {
   pduType: number;
@@ -28,12 +35,20 @@ export function parseCotp(b: Uint8Array, off: number, len: number): Cotp | null 
   const li = b[off + 4]!;
   if (li < 1 || 5 + li > len) return null;
   const type = b[off + 5]! & 0xf0;
-  const r: Cotp = { pduType: type, dataOffset: off + 5 + li, dataLength: len - 5 - li, eot: true, srcTsap: -1, dstTsap: -1 };
+  const r: Cotp = {
+    pduType: type,
+    dataOffset: off + 5 + li,
+    dataLength: len - 5 - li,
+    eot: true,
+    srcTsap: -1,
+    dstTsap: -1,
+  };
   if (type === COTP_DT) r.eot = li >= 2 ? (b[off + 6]! & 0x80) !== 0 : true;
   if ((type === COTP_CR || type === COTP_CC) && li >= 6) {
     // Variable part: parameters (code, length, value); 0xc1 calling TSAP, 0xc2 called TSAP.
     for (let p = off + 5 + 7; p + 2 <= off + 5 + li; ) {
-      const code = b[p]!, plen = b[p + 1]!;
+      const code = b[p]!,
+        plen = b[p + 1]!;
       if (p + 2 + plen > off + 5 + li) break;
       if (plen === 2 && code === 0xc1) r.srcTsap = u16be(b, p + 2);
       if (plen === 2 && code === 0xc2) r.dstTsap = u16be(b, p + 2);

@@ -13,7 +13,8 @@ export function modbusException(request: Uint8Array, reason: BlockReason): Uint8
   if (request.length < 8) return null;
   const out = new Uint8Array(9);
   out.set(request.subarray(0, 4), 0); // transaction id, protocol id
-  out[4] = 0; out[5] = 3; // length: unit + function + code
+  out[4] = 0;
+  out[5] = 3; // length: unit + function + code
   out[6] = request[6]!; // unit id
   out[7] = (request[7]! | 0x80) & 0xff;
   out[8] = reason === 'address_not_allowed' ? ILLEGAL_DATA_ADDRESS : ILLEGAL_FUNCTION;

@@ -39,12 +39,23 @@ export class EventLog {
     const second = Math.floor(now / 1000);
     let b = this.buckets.get(key);
     if (b === undefined || b.second !== second) {
-      if (b !== undefined && b.suppressed > 0) this.emit({ ts: new Date(now).toISOString(), event: 'log_suppressed', of: b.second, kind: event.event, client: event.client, lines: b.suppressed });
+      if (b !== undefined && b.suppressed > 0)
+        this.emit({
+          ts: new Date(now).toISOString(),
+          event: 'log_suppressed',
+          of: b.second,
+          kind: event.event,
+          client: event.client,
+          lines: b.suppressed,
+        });
       if (this.buckets.size > 10_000) this.buckets.clear();
       b = { second, n: 0, suppressed: 0 };
       this.buckets.set(key, b);
     }
-    if (++b.n > this.perKey) { b.suppressed++; return; }
+    if (++b.n > this.perKey) {
+      b.suppressed++;
+      return;
+    }
     this.emit({ ts: new Date(now).toISOString(), ...event });
   }
 
@@ -54,14 +65,23 @@ export class EventLog {
   }
 
   close(): void {
-    if (this.fd !== null && this.opts.file !== null) try { closeSync(this.fd); } catch { /* already gone */ }
+    if (this.fd !== null && this.opts.file !== null)
+      try {
+        closeSync(this.fd);
+      } catch {
+        /* already gone */
+      }
     this.fd = null;
   }
 
   private emit(e: Record<string, unknown>): void {
     let line = `${JSON.stringify(e)}\n`;
-    if (this.lost > 0 && this.open()) line = `${JSON.stringify({ ts: e.ts, event: 'log_lost', lines: this.lost, error: this.lastError })}\n${line}`;
-    if (!this.open()) { this.lost++; return; }
+    if (this.lost > 0 && this.open())
+      line = `${JSON.stringify({ ts: e.ts, event: 'log_lost', lines: this.lost, error: this.lastError })}\n${line}`;
+    if (!this.open()) {
+      this.lost++;
+      return;
+    }
     try {
       writeSync(this.fd!, line);
       this.size += Buffer.byteLength(line);
@@ -100,7 +120,11 @@ export class EventLog {
 
   private rotate(): void {
     this.close();
-    try { renameSync(this.opts.file!, `${this.opts.file!}.1`); } catch (err) { this.fail(err as Error); }
+    try {
+      renameSync(this.opts.file!, `${this.opts.file!}.1`);
+    } catch (err) {
+      this.fail(err as Error);
+    }
     this.size = 0;
   }
 }

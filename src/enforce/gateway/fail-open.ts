@@ -1,4 +1,13 @@
-interface Window { client: string; server: string; port: number; from: number; to: number; pdus: number; reasons: Set<string>; timer: NodeJS.Timeout }
+interface Window {
+  client: string;
+  server: string;
+  port: number;
+  from: number;
+  to: number;
+  pdus: number;
+  reasons: Set<string>;
+  timer: NodeJS.Timeout;
+}
 
 /**
  * Fail-open windows, one per client and server: when the gateway's own inspection fails, the PDUs of that
@@ -8,7 +17,10 @@ interface Window { client: string; server: string; port: number; from: number; t
 export class FailOpenWindows {
   private readonly open = new Map<string, Window>();
 
-  constructor(private readonly log: (e: Record<string, unknown>) => void, private readonly quietSeconds: number) {}
+  constructor(
+    private readonly log: (e: Record<string, unknown>) => void,
+    private readonly quietSeconds: number,
+  ) {}
 
   get count(): number {
     return this.open.size;
@@ -19,9 +31,26 @@ export class FailOpenWindows {
     const k = `${client}|${server}:${port}`;
     let w = this.open.get(k);
     if (w === undefined) {
-      w = { client, server, port, from: now, to: now, pdus: 0, reasons: new Set(), timer: setTimeout(() => this.close(k), this.quietSeconds * 1000) };
+      w = {
+        client,
+        server,
+        port,
+        from: now,
+        to: now,
+        pdus: 0,
+        reasons: new Set(),
+        timer: setTimeout(() => this.close(k), this.quietSeconds * 1000),
+      };
       this.open.set(k, w);
-      this.log({ event: 'fail_open', phase: 'start', client, server, port, reason, from: new Date(now).toISOString() });
+      this.log({
+        event: 'fail_open',
+        phase: 'start',
+        client,
+        server,
+        port,
+        reason,
+        from: new Date(now).toISOString(),
+      });
     }
     w.to = now;
     w.pdus++;
@@ -38,6 +67,16 @@ export class FailOpenWindows {
     if (w === undefined) return;
     clearTimeout(w.timer);
     this.open.delete(k);
-    this.log({ event: 'fail_open', phase: 'end', client: w.client, server: w.server, port: w.port, from: new Date(w.from).toISOString(), to: new Date(w.to).toISOString(), pdus_unchecked: w.pdus, reasons: [...w.reasons] });
+    this.log({
+      event: 'fail_open',
+      phase: 'end',
+      client: w.client,
+      server: w.server,
+      port: w.port,
+      from: new Date(w.from).toISOString(),
+      to: new Date(w.to).toISOString(),
+      pdus_unchecked: w.pdus,
+      reasons: [...w.reasons],
+    });
   }
 }

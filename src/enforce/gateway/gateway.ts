@@ -31,8 +31,19 @@ export interface GatewayStats {
   throttled: number;
 }
 
-interface Listener { target: GatewayTarget; server: net.Server; dissector: StreamDissector; port: number }
-interface Conn { client: net.Socket; upstream: net.Socket; clientIp: string; target: GatewayTarget; inspector: StreamInspector }
+interface Listener {
+  target: GatewayTarget;
+  server: net.Server;
+  dissector: StreamDissector;
+  port: number;
+}
+interface Conn {
+  client: net.Socket;
+  upstream: net.Socket;
+  clientIp: string;
+  target: GatewayTarget;
+  inspector: StreamInspector;
+}
 
 const key = (server: string, port: number): string => `${server}:${port}`;
 
@@ -44,7 +55,14 @@ const key = (server: string, port: number): string => `${server}:${port}`;
  * unchecked, and that window is logged per client.
  */
 export class Gateway {
-  readonly stats: GatewayStats = { connections: 0, refused: 0, pdusForwarded: 0, pdusDenied: 0, failOpen: 0, throttled: 0 };
+  readonly stats: GatewayStats = {
+    connections: 0,
+    refused: 0,
+    pdusForwarded: 0,
+    pdusDenied: 0,
+    failOpen: 0,
+    throttled: 0,
+  };
   private readonly listeners = new Map<string, Listener>();
   private readonly conns = new Set<Conn>();
   private readonly throttle: ClientThrottle;
@@ -54,7 +72,12 @@ export class Gateway {
 
   constructor(private readonly opts: GatewayOptions) {
     this.policy = opts.policy;
-    this.throttle = new ClientThrottle({ rate: 2000, burst: 4000, refusalCost: 50, ...opts.throttle });
+    this.throttle = new ClientThrottle({
+      rate: 2000,
+      burst: 4000,
+      refusalCost: 50,
+      ...opts.throttle,
+    });
     this.windows = new FailOpenWindows(opts.log, opts.failOpenQuietSeconds ?? 1);
   }
 
@@ -65,7 +88,12 @@ export class Gateway {
 
   async start(): Promise<void> {
     await this.load(this.policy);
-    this.opts.log({ event: 'gateway_started', targets: this.targets.map((t) => `${t.listenIp}:${t.listenPort} → ${t.server}:${t.port} (${t.protocol})`) });
+    this.opts.log({
+      event: 'gateway_started',
+      targets: this.targets.map(
+        (t) => `${t.listenIp}:${t.listenPort} → ${t.server}:${t.port} (${t.protocol})`,
+      ),
+    });
   }
 
   /**
@@ -76,17 +104,31 @@ export class Gateway {
     await this.load(policy);
     for (const c of [...this.conns]) {
       const rules = this.rulesFor(c.clientIp, c.target);
-      if (typeof flowVerdict(rules, Date.now() / 1000) === 'string' || !this.listeners.has(key(c.target.server, c.target.port))) {
-        this.opts.log({ event: 'connection_closed', client: c.clientIp, server: c.target.server, port: c.target.port, reason: 'the new policy no longer allows this flow through the gateway' });
+      if (
+        typeof flowVerdict(rules, Date.now() / 1000) === 'string' ||
+        !this.listeners.has(key(c.target.server, c.target.port))
+      ) {
+        this.opts.log({
+          event: 'connection_closed',
+          client: c.clientIp,
+          server: c.target.server,
+          port: c.target.port,
+          reason: 'the new policy no longer allows this flow through the gateway',
+        });
         this.end(c);
       } else c.inspector.rules = rules;
     }
-    this.opts.log({ event: 'gateway_reloaded', targets: this.targets.map((t) => `${t.server}:${t.port} (${t.protocol})`) });
+    this.opts.log({
+      event: 'gateway_reloaded',
+      targets: this.targets.map((t) => `${t.server}:${t.port} (${t.protocol})`),
+    });
   }
 
   async stop(): Promise<void> {
     for (const c of [...this.conns]) this.end(c);
-    await Promise.all([...this.listeners.values()].map((l) => new Promise<void>((r) => l.server.close(() => r()))));
+    await Promise.all(
+      [...this.listeners.values()].map((l) => new Promise<void>((r) => l.server.close(() => r()))),
+    );
     this.listeners.clear();
     for (const t of this.paused.values()) clearTimeout(t);
     this.windows.closeAll();
@@ -98,17 +140,41 @@ export class Gateway {
     for (const t of want) {
       const k = key(t.server, t.port);
       const have = this.listeners.get(k);
-      if (have !== undefined) { have.target = t; continue; }
+      if (have !== undefined) {
+        have.target = t;
+        continue;
+      }
       const d = streamDissectors.find((s) => s.protocol === t.protocol);
       if (d === undefined) throw new Error(`the gateway has no stream dissector for ${t.protocol}`);
-      const l: Listener = { target: t, dissector: d, port: 0, server: net.createServer({ noDelay: true, pauseOnConnect: true }, (sock) => this.accept(sock, l)) };
-      await new Promise<void>((resolve, reject) => { l.server.once('error', reject); l.server.listen(0, this.opts.listenIp, () => resolve()); });
-      l.server.on('error', (err) => this.opts.log({ event: 'listener_error', server: t.server, port: t.port, error: err.message }));
+      const l: Listener = {
+        target: t,
+        dissector: d,
+        port: 0,
+        server: net.createServer({ noDelay: true, pauseOnConnect: true }, (sock) =>
+          this.accept(sock, l),
+        ),
+      };
+      await new Promise<void>((resolve, reject) => {
+        l.server.once('error', reject);
+        l.server.listen(0, this.opts.listenIp, () => resolve());
+      });
+      l.server.on('error', (err) =>
+        this.opts.log({
+          event: 'listener_error',
+          server: t.server,
+          port: t.port,
+          error: err.message,
+        }),
+      );
       l.port = (l.server.address() as net.AddressInfo).port;
       this.listeners.set(k, l);
     }
     this.policy = policy;
-    for (const [k, l] of this.listeners) if (!wanted.has(k)) { this.listeners.delete(k); l.server.close(); }
+    for (const [k, l] of this.listeners)
+      if (!wanted.has(k)) {
+        this.listeners.delete(k);
+        l.server.close();
+      }
   }
 
   private rulesFor(clientIp: string, t: GatewayTarget): FlowRules {
@@ -124,19 +190,48 @@ export class Gateway {
     const flow = flowVerdict(rules, Date.now() / 1000);
     if (typeof flow === 'string') {
       this.stats.refused++;
-      this.opts.log({ event: 'connection_refused', client: clientIp, server: t.server, port: t.port, reason: flow, zone: rules.zone?.name });
+      this.opts.log({
+        event: 'connection_refused',
+        client: clientIp,
+        server: t.server,
+        port: t.port,
+        reason: flow,
+        zone: rules.zone?.name,
+      });
       client.resetAndDestroy();
       return;
     }
     const upstream = net.connect({ host: t.server, port: t.port, noDelay: true });
-    const inspector = new StreamInspector(l.dissector, rules, {
-      frame: 0, ts: 0, transport: 'tcp', srcMac: '', dstMac: '', srcIp: clientIp, dstIp: t.server, srcPort: client.remotePort ?? 0, dstPort: t.port,
-    }, { deny: this.opts.deny, budgetMicros: this.opts.budgetMicros, fault: this.opts.fault });
+    const inspector = new StreamInspector(
+      l.dissector,
+      rules,
+      {
+        frame: 0,
+        ts: 0,
+        transport: 'tcp',
+        srcMac: '',
+        dstMac: '',
+        srcIp: clientIp,
+        dstIp: t.server,
+        srcPort: client.remotePort ?? 0,
+        dstPort: t.port,
+      },
+      { deny: this.opts.deny, budgetMicros: this.opts.budgetMicros, fault: this.opts.fault },
+    );
     const c: Conn = { client, upstream, clientIp, target: t, inspector };
     this.conns.add(c);
     const end = (): void => this.end(c);
     client.on('close', end);
-    upstream.on('error', (err) => { this.opts.log({ event: 'upstream_error', client: clientIp, server: t.server, port: t.port, error: err.message }); end(); });
+    upstream.on('error', (err) => {
+      this.opts.log({
+        event: 'upstream_error',
+        client: clientIp,
+        server: t.server,
+        port: t.port,
+        error: err.message,
+      });
+      end();
+    });
     upstream.on('close', end);
     upstream.pipe(client);
     client.on('data', (chunk: Buffer) => this.onData(c, chunk));
@@ -155,7 +250,8 @@ export class Gateway {
       actions = [{ kind: 'forward' as const, bytes: chunk }];
     }
     this.report(c, inspector.events.splice(0));
-    let requests = 0, refused = 0;
+    let requests = 0,
+      refused = 0;
     for (const a of actions) {
       if (a.kind === 'close') {
         this.stats.refused++;
@@ -165,7 +261,12 @@ export class Gateway {
       if (a.kind === 'forward') {
         requests++;
         this.stats.pdusForwarded++;
-        if (!upstream.write(a.bytes) && !client.isPaused()) { client.pause(); upstream.once('drain', () => { if (!this.paused.has(clientIp)) client.resume(); }); }
+        if (!upstream.write(a.bytes) && !client.isPaused()) {
+          client.pause();
+          upstream.once('drain', () => {
+            if (!this.paused.has(clientIp)) client.resume();
+          });
+        }
         continue;
       }
       refused++;
@@ -180,23 +281,57 @@ export class Gateway {
   private pauseClient(clientIp: string, t: GatewayTarget, ms: number): void {
     if (this.paused.has(clientIp)) return;
     this.stats.throttled++;
-    this.opts.log({ event: 'client_throttled', client: clientIp, server: t.server, port: t.port, pause_ms: ms });
+    this.opts.log({
+      event: 'client_throttled',
+      client: clientIp,
+      server: t.server,
+      port: t.port,
+      pause_ms: ms,
+    });
     for (const c of this.conns) if (c.clientIp === clientIp) c.client.pause();
-    this.paused.set(clientIp, setTimeout(() => {
-      this.paused.delete(clientIp);
-      for (const c of this.conns) if (c.clientIp === clientIp && !c.client.destroyed) c.client.resume();
-    }, ms));
+    this.paused.set(
+      clientIp,
+      setTimeout(() => {
+        this.paused.delete(clientIp);
+        for (const c of this.conns)
+          if (c.clientIp === clientIp && !c.client.destroyed) c.client.resume();
+      }, ms),
+    );
   }
 
   private report(c: Conn, events: InspectorEvent[]): void {
     const t = c.target;
     for (const e of events) {
-      if (e.kind === 'fail_open') { this.stats.failOpen++; this.windows.note(c.clientIp, t.server, t.port, e.reason); continue; }
-      const base = { client: c.clientIp, server: t.server, port: t.port, zone: c.inspector.rules.zone?.name };
-      if (e.kind === 'refused') { this.opts.log({ event: 'connection_refused', ...base, reason: e.reason }); continue; }
-      if (e.kind === 'slow') { this.opts.log({ event: 'slow_inspection', ...base, reason: e.reason }); continue; }
+      if (e.kind === 'fail_open') {
+        this.stats.failOpen++;
+        this.windows.note(c.clientIp, t.server, t.port, e.reason);
+        continue;
+      }
+      const base = {
+        client: c.clientIp,
+        server: t.server,
+        port: t.port,
+        zone: c.inspector.rules.zone?.name,
+      };
+      if (e.kind === 'refused') {
+        this.opts.log({ event: 'connection_refused', ...base, reason: e.reason });
+        continue;
+      }
+      if (e.kind === 'slow') {
+        this.opts.log({ event: 'slow_inspection', ...base, reason: e.reason });
+        continue;
+      }
       const m = e.message!;
-      this.opts.log({ event: 'denied', ...base, protocol: m.protocol, func: m.func, func_name: m.funcName, targets: m.targets, reason: e.reason, micros: Math.round(e.micros) });
+      this.opts.log({
+        event: 'denied',
+        ...base,
+        protocol: m.protocol,
+        func: m.func,
+        func_name: m.funcName,
+        targets: m.targets,
+        reason: e.reason,
+        micros: Math.round(e.micros),
+      });
     }
   }
 

@@ -1,7 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { TABLE, type NftFamily } from '../nft-ruleset.js';
 
-export interface SteerLease { server: string; port: number; listenPort: number }
+export interface SteerLease {
+  server: string;
+  port: number;
+  listenPort: number;
+}
 
 export interface HeartbeatOptions {
   family: NftFamily;
@@ -85,12 +89,18 @@ export class SteeringHeartbeat {
     }
     // nft -i answers errors on stderr and says nothing on success: judge each renewal after a moment.
     if (this.pendingCheck === null) {
-      this.pendingCheck = setTimeout(() => {
-        this.pendingCheck = null;
-        const e = this.errors.trim();
-        this.errors = '';
-        this.opts.onResult(e === '', e === '' ? null : e.split('\n').find((l) => l.startsWith('Error')) ?? e.slice(0, 200));
-      }, Math.min(100, this.intervalMs / 2));
+      this.pendingCheck = setTimeout(
+        () => {
+          this.pendingCheck = null;
+          const e = this.errors.trim();
+          this.errors = '';
+          this.opts.onResult(
+            e === '',
+            e === '' ? null : (e.split('\n').find((l) => l.startsWith('Error')) ?? e.slice(0, 200)),
+          );
+        },
+        Math.min(100, this.intervalMs / 2),
+      );
       this.pendingCheck.unref();
     }
   }
@@ -98,11 +108,22 @@ export class SteeringHeartbeat {
   private process(): ChildProcess | null {
     if (this.nft !== null && this.nft.exitCode === null) return this.nft;
     try {
-      const n = spawn('nft', ['-i'], { stdio: ['pipe', 'ignore', 'pipe'], env: { ...process.env, TZ: 'UTC' } });
-      n.stderr!.on('data', (d: Buffer) => { this.errors = (this.errors + d.toString()).slice(-4000); });
-      n.on('error', (err) => { this.errors += `Error: cannot run nft: ${err.message}\n`; });
-      n.stdin!.on('error', () => { /* nft exited; respawned at the next beat */ });
-      n.on('exit', () => { if (this.nft === n) this.nft = null; });
+      const n = spawn('nft', ['-i'], {
+        stdio: ['pipe', 'ignore', 'pipe'],
+        env: { ...process.env, TZ: 'UTC' },
+      });
+      n.stderr!.on('data', (d: Buffer) => {
+        this.errors = (this.errors + d.toString()).slice(-4000);
+      });
+      n.on('error', (err) => {
+        this.errors += `Error: cannot run nft: ${err.message}\n`;
+      });
+      n.stdin!.on('error', () => {
+        /* nft exited; respawned at the next beat */
+      });
+      n.on('exit', () => {
+        if (this.nft === n) this.nft = null;
+      });
       this.nft = n;
       return n;
     } catch (err) {

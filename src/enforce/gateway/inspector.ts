@@ -52,8 +52,12 @@ export class StreamInspector {
   private frame = 0;
   readonly events: InspectorEvent[] = [];
 
-  constructor(private readonly dissector: StreamDissector, public rules: FlowRules, private readonly ctx: PduContext,
-    private readonly opts: InspectorOptions) {}
+  constructor(
+    private readonly dissector: StreamDissector,
+    public rules: FlowRules,
+    private readonly ctx: PduContext,
+    private readonly opts: InspectorOptions,
+  ) {}
 
   /** Feed bytes from the client; returns what to send on, in order. After a `close` action nothing more passes. */
   push(chunk: Uint8Array): Action[] {
@@ -70,17 +74,29 @@ export class StreamInspector {
       if (this.dissector.partial?.(pdu, 0, len)) {
         this.held.push(pdu);
         this.heldBytes += len;
-        if (this.heldBytes > MAX_HELD_BYTES || this.held.length > MAX_HELD_PIECES) return this.refuse(out, `a fragmented ${this.dissector.protocol} unit beyond ${MAX_HELD_PIECES} pieces or ${MAX_HELD_BYTES} bytes`);
+        if (this.heldBytes > MAX_HELD_BYTES || this.held.length > MAX_HELD_PIECES)
+          return this.refuse(
+            out,
+            `a fragmented ${this.dissector.protocol} unit beyond ${MAX_HELD_PIECES} pieces or ${MAX_HELD_BYTES} bytes`,
+          );
         continue;
       }
       const unit = this.held.length ? [...this.held, pdu] : [pdu];
-      this.held = []; this.heldBytes = 0;
+      this.held = [];
+      this.heldBytes = 0;
       const a = this.judge(unit);
       out.push(a);
-      if (a.kind === 'close') { this.closed = true; return out; }
+      if (a.kind === 'close') {
+        this.closed = true;
+        return out;
+      }
     }
     this.pending = buf.slice(off);
-    if (this.pending.length + this.heldBytes > MAX_PENDING) return this.refuse(out, `no ${this.dissector.protocol} PDU boundary within ${MAX_PENDING} bytes`);
+    if (this.pending.length + this.heldBytes > MAX_PENDING)
+      return this.refuse(
+        out,
+        `no ${this.dissector.protocol} PDU boundary within ${MAX_PENDING} bytes`,
+      );
     return out;
   }
 
@@ -109,31 +125,58 @@ export class StreamInspector {
       }
       for (const m of msgs) {
         const v = messageVerdict(this.rules, m);
-        if (typeof v === 'string') { verdict = v; culprit = m; break; }
+        if (typeof v === 'string') {
+          verdict = v;
+          culprit = m;
+          break;
+        }
       }
     } catch (err) {
       // Our own fault: the unit goes through unchecked, and the window is reported.
-      this.events.push({ kind: 'fail_open', reason: `inspection failed: ${(err as Error).message}`, micros: micros(t0) });
+      this.events.push({
+        kind: 'fail_open',
+        reason: `inspection failed: ${(err as Error).message}`,
+        micros: micros(t0),
+      });
       return { kind: 'forward', bytes: unit.length === 1 ? unit[0]! : concatAll(unit) };
     }
     const us = micros(t0);
-    if (us > this.opts.budgetMicros) this.events.push({ kind: 'slow', reason: `inspection took ${us.toFixed(0)} µs (budget ${this.opts.budgetMicros} µs)`, micros: us });
+    if (us > this.opts.budgetMicros)
+      this.events.push({
+        kind: 'slow',
+        reason: `inspection took ${us.toFixed(0)} µs (budget ${this.opts.budgetMicros} µs)`,
+        micros: us,
+      });
     const pdu = unit.length === 1 ? unit[0]! : concatAll(unit);
-    if (msgs.length === 0 && !this.rules.open && this.rules.zone !== null && !this.dissector.linkControl?.(pdu, 0, pdu.length)) {
+    if (
+      msgs.length === 0 &&
+      !this.rules.open &&
+      this.rules.zone !== null &&
+      !this.dissector.linkControl?.(pdu, 0, pdu.length)
+    ) {
       // Nothing in it the protocol's file can read: not a request we could judge.
-      this.events.push({ kind: 'refused', reason: `a ${this.dissector.protocol} PDU that carries no request Weir can read`, micros: us });
+      this.events.push({
+        kind: 'refused',
+        reason: `a ${this.dissector.protocol} PDU that carries no request Weir can read`,
+        micros: us,
+      });
       return { kind: 'close', reason: 'unreadable PDU' };
     }
     if (verdict === null) return { kind: 'forward', bytes: pdu };
     this.events.push({ kind: 'denied', reason: verdict, message: culprit!, micros: us });
     // Input no real client sends ends the connection; a request the groups do not allow is answered or dropped.
-    if (verdict === 'malformed_pdu' || verdict === 'not_a_request' || verdict === 'unknown_function') {
+    if (
+      verdict === 'malformed_pdu' ||
+      verdict === 'not_a_request' ||
+      verdict === 'unknown_function'
+    ) {
       this.closed = true;
       return { kind: 'close', reason: verdict };
     }
     if (this.opts.deny === 'exception' && this.dissector.protocol === 'modbus') {
       const reply = modbusException(pdu, verdict);
-      if (reply !== null) return { kind: 'reply', bytes: reply, pdu, reason: verdict, message: culprit! };
+      if (reply !== null)
+        return { kind: 'reply', bytes: reply, pdu, reason: verdict, message: culprit! };
     }
     return { kind: 'drop', pdu, reason: verdict, message: culprit };
   }
@@ -151,6 +194,9 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
 function concatAll(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
   return out;
 }

@@ -25,11 +25,19 @@ async function modbusClient(ip: string): Promise<any> {
 
 function s7Client(ip: string): Promise<any> {
   const c = new snap7.S7Client();
-  return new Promise((resolve, reject) => c.ConnectTo(ip, 0, 2, (err: unknown) => (err ? reject(new Error(c.ErrorText(err))) : resolve(c))));
+  return new Promise((resolve, reject) =>
+    c.ConnectTo(ip, 0, 2, (err: unknown) =>
+      err ? reject(new Error(c.ErrorText(err))) : resolve(c),
+    ),
+  );
 }
 
 function s7<T>(c: any, fn: string, ...args: unknown[]): Promise<T> {
-  return new Promise((resolve, reject) => c[fn](...args, (err: unknown, data: T) => (err ? reject(new Error(`${fn}: ${c.ErrorText(err)}`)) : resolve(data))));
+  return new Promise((resolve, reject) =>
+    c[fn](...args, (err: unknown, data: T) =>
+      err ? reject(new Error(`${fn}: ${c.ErrorText(err)}`)) : resolve(data),
+    ),
+  );
 }
 
 async function main(): Promise<void> {
@@ -54,7 +62,7 @@ async function main(): Promise<void> {
       while (Date.now() < until) {
         await m.readHoldingRegisters(0, 10);
         await m.readCoils(0, 16);
-        if (++n % 25 === 0) await m.writeRegister(100, 20 + (n / 25) % 3);
+        if (++n % 25 === 0) await m.writeRegister(100, 20 + ((n / 25) % 3));
         await sleep(200);
       }
       m.close(() => undefined);
@@ -80,8 +88,16 @@ async function main(): Promise<void> {
       await m.writeRegisters(110, [5, 6]);
       m.close(() => undefined);
       const s = await s7Client(b!);
-      for (const [id, index] of [[0x0011, 0], [0x001c, 0], [0x0424, 0]] as const) {
-        try { await s7(s, 'ReadSZL', id, index); } catch (e) { console.error(String(e)); }
+      for (const [id, index] of [
+        [0x0011, 0],
+        [0x001c, 0],
+        [0x0424, 0],
+      ] as const) {
+        try {
+          await s7(s, 'ReadSZL', id, index);
+        } catch (e) {
+          console.error(String(e));
+        }
       }
       await s7(s, 'DBRead', 1, 0, 32);
       await s7(s, 'DBWrite', 1, 40, 4, Buffer.from([1, 2, 3, 4]));
@@ -90,7 +106,11 @@ async function main(): Promise<void> {
     }
     case 'ews-stop': {
       const s = await s7Client(a!);
-      try { await s7(s, 'PlcStop'); } catch (e) { console.error(String(e)); }
+      try {
+        await s7(s, 'PlcStop');
+      } catch (e) {
+        console.error(String(e));
+      }
       s.Disconnect();
       break;
     }
@@ -129,15 +149,32 @@ async function main(): Promise<void> {
       // probe PLC OP...: each OP is read:ADDR:N, write:ADDR:VALUE or coils:ADDR:N; prints one JSON result per OP.
       const ops = process.argv.slice(4);
       let m: any;
-      try { m = await modbusClient(a!); } catch (e) { console.log(JSON.stringify({ op: 'connect', ok: false, error: (e as Error).message })); break; }
+      try {
+        m = await modbusClient(a!);
+      } catch (e) {
+        console.log(JSON.stringify({ op: 'connect', ok: false, error: (e as Error).message }));
+        break;
+      }
       m.setTimeout(1500);
       for (const op of ops) {
         const [kind, x, y] = op.split(':');
         try {
-          const r = kind === 'read' ? await m.readHoldingRegisters(Number(x), Number(y)) : kind === 'coils' ? await m.readCoils(Number(x), Number(y)) : await m.writeRegister(Number(x), Number(y));
+          const r =
+            kind === 'read'
+              ? await m.readHoldingRegisters(Number(x), Number(y))
+              : kind === 'coils'
+                ? await m.readCoils(Number(x), Number(y))
+                : await m.writeRegister(Number(x), Number(y));
           console.log(JSON.stringify({ op, ok: true, data: r.data ?? null }));
         } catch (e) {
-          console.log(JSON.stringify({ op, ok: false, error: (e as Error).message, modbusCode: (e as { modbusCode?: number }).modbusCode ?? null }));
+          console.log(
+            JSON.stringify({
+              op,
+              ok: false,
+              error: (e as Error).message,
+              modbusCode: (e as { modbusCode?: number }).modbusCode ?? null,
+            }),
+          );
         }
       }
       m.close(() => undefined);
@@ -146,20 +183,33 @@ async function main(): Promise<void> {
     case 's7probe': {
       // s7probe PLC OP...: read:DB:START:SIZE, write:DB:START:BYTE or stop; one JSON result per OP.
       let s: any;
-      try { s = await s7Client(a!); } catch (e) { console.log(JSON.stringify({ op: 'connect', ok: false, error: (e as Error).message })); break; }
+      try {
+        s = await s7Client(a!);
+      } catch (e) {
+        console.log(JSON.stringify({ op: 'connect', ok: false, error: (e as Error).message }));
+        break;
+      }
       s.SetParam?.(snap7.S7Client?.RecvTimeout ?? 3, 1500);
       for (const op of process.argv.slice(4)) {
         const [kind, x, y, z] = op.split(':');
         try {
-          const r = kind === 'read' ? await s7<Buffer>(s, 'DBRead', Number(x), Number(y), Number(z))
-            : kind === 'write' ? await s7(s, 'DBWrite', Number(x), Number(y), 1, Buffer.from([Number(z)])) : await s7(s, 'PlcStop');
+          const r =
+            kind === 'read'
+              ? await s7<Buffer>(s, 'DBRead', Number(x), Number(y), Number(z))
+              : kind === 'write'
+                ? await s7(s, 'DBWrite', Number(x), Number(y), 1, Buffer.from([Number(z)]))
+                : await s7(s, 'PlcStop');
           console.log(JSON.stringify({ op, ok: true, data: Buffer.isBuffer(r) ? [...r] : null }));
         } catch (e) {
           console.log(JSON.stringify({ op, ok: false, error: (e as Error).message }));
           break; // a dropped request leaves the S7 connection without its answer: stop here
         }
       }
-      try { s.Disconnect(); } catch { /* gone */ }
+      try {
+        s.Disconnect();
+      } catch {
+        /* gone */
+      }
       break;
     }
     case 'poll': {
@@ -168,7 +218,12 @@ async function main(): Promise<void> {
       m.setTimeout(200);
       const until = Date.now() + Number(c) * 1000;
       while (Date.now() < until) {
-        try { await m.readHoldingRegisters(0, 2); process.stdout.write(`${Date.now()}\n`); } catch { /* cut off: keep trying */ }
+        try {
+          await m.readHoldingRegisters(0, 2);
+          process.stdout.write(`${Date.now()}\n`);
+        } catch {
+          /* cut off: keep trying */
+        }
         await sleep(Number(b));
       }
       m.close(() => undefined);
@@ -180,10 +235,20 @@ async function main(): Promise<void> {
       while (Date.now() < until) {
         const ok = await new Promise<boolean>((resolve) => {
           const sock = net.connect({ host: a!, port: 502 });
-          const t = setTimeout(() => { sock.destroy(); resolve(false); }, 300);
-          sock.on('error', () => { clearTimeout(t); resolve(false); });
+          const t = setTimeout(() => {
+            sock.destroy();
+            resolve(false);
+          }, 300);
+          sock.on('error', () => {
+            clearTimeout(t);
+            resolve(false);
+          });
           sock.on('connect', () => sock.write(Buffer.from([0, 1, 0, 0, 0, 6, 1, 3, 0, 0, 0, 1])));
-          sock.on('data', (d: Buffer) => { clearTimeout(t); sock.destroy(); resolve(d.length >= 9 && d[7] === 3); });
+          sock.on('data', (d: Buffer) => {
+            clearTimeout(t);
+            sock.destroy();
+            resolve(d.length >= 9 && d[7] === 3);
+          });
         });
         process.stdout.write(`${Date.now()} ${ok ? 'ok' : 'fail'}\n`);
         await sleep(Number(b));
@@ -196,9 +261,16 @@ async function main(): Promise<void> {
       const answers: string[] = [];
       let closed = false;
       sock.on('data', (d: Buffer) => answers.push(d.toString('hex')));
-      sock.on('close', () => { closed = true; });
-      sock.on('error', () => { closed = true; });
-      await new Promise<void>((resolve) => { sock.once('connect', () => resolve()); sock.once('error', () => resolve()); });
+      sock.on('close', () => {
+        closed = true;
+      });
+      sock.on('error', () => {
+        closed = true;
+      });
+      await new Promise<void>((resolve) => {
+        sock.once('connect', () => resolve());
+        sock.once('error', () => resolve());
+      });
       let sent = 0;
       for (const hex of process.argv.slice(5)) {
         if (closed) break;
@@ -214,10 +286,16 @@ async function main(): Promise<void> {
     case 'sink': {
       // sink PORT...: a stand-in server where no real peer runs here (DNP3, EtherNet/IP): prints every byte it receives.
       for (const port of process.argv.slice(3)) {
-        net.createServer((sock) => {
-          sock.on('data', (d: Buffer) => process.stdout.write(`${JSON.stringify({ port: Number(port), hex: d.toString('hex') })}\n`));
-          sock.on('error', () => undefined);
-        }).listen(Number(port), '0.0.0.0');
+        net
+          .createServer((sock) => {
+            sock.on('data', (d: Buffer) =>
+              process.stdout.write(
+                `${JSON.stringify({ port: Number(port), hex: d.toString('hex') })}\n`,
+              ),
+            );
+            sock.on('error', () => undefined);
+          })
+          .listen(Number(port), '0.0.0.0');
       }
       await new Promise(() => undefined);
       break;
@@ -225,17 +303,32 @@ async function main(): Promise<void> {
     case 'flood-writes': {
       // flood-writes PLC N SECONDS: N FC6 writes (register 5) pipelined as fast as the socket takes them; prints answers seen.
       const sock = net.connect({ host: a!, port: 502 });
-      let answers = 0, exceptions = 0, buf = Buffer.alloc(0);
+      let answers = 0,
+        exceptions = 0,
+        buf = Buffer.alloc(0);
       sock.on('data', (d: Buffer) => {
         buf = Buffer.concat([buf, d]);
-        while (buf.length >= 8) { const len = 6 + buf.readUInt16BE(4); if (buf.length < len) break; answers++; if (buf[7]! & 0x80) exceptions++; buf = buf.subarray(len); }
+        while (buf.length >= 8) {
+          const len = 6 + buf.readUInt16BE(4);
+          if (buf.length < len) break;
+          answers++;
+          if (buf[7]! & 0x80) exceptions++;
+          buf = buf.subarray(len);
+        }
       });
       sock.on('error', () => undefined);
       await new Promise<void>((resolve) => sock.once('connect', () => resolve()));
       const until = Date.now() + Number(c) * 1000;
       for (let i = 0; i < Number(b) && Date.now() < until; i++) {
-        const req = Buffer.from([i >> 8 & 255, i & 255, 0, 0, 0, 6, 1, 6, 0, 5, 0x27, 0x0f]);
-        if (!sock.write(req)) await new Promise<void>((resolve) => { const t = setTimeout(resolve, Math.max(0, until - Date.now())); sock.once('drain', () => { clearTimeout(t); resolve(); }); });
+        const req = Buffer.from([(i >> 8) & 255, i & 255, 0, 0, 0, 6, 1, 6, 0, 5, 0x27, 0x0f]);
+        if (!sock.write(req))
+          await new Promise<void>((resolve) => {
+            const t = setTimeout(resolve, Math.max(0, until - Date.now()));
+            sock.once('drain', () => {
+              clearTimeout(t);
+              resolve();
+            });
+          });
       }
       await sleep(1000);
       console.log(JSON.stringify({ answers, exceptions }));
@@ -247,4 +340,10 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(() => process.exit(0), (e: unknown) => { console.error(e instanceof Error ? e.message : e); process.exit(1); });
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    console.error(e instanceof Error ? e.message : e);
+    process.exit(1);
+  },
+);

@@ -2,26 +2,95 @@ import { useApi } from '../useApi';
 import { when, type Asset, type Detection, type Edge } from '../api';
 
 export function AssetPage({ id }: { id: string }) {
-  const { data, error } = useApi<{ asset: Asset; edges: Edge[]; detections: Detection[] }>(`/assets/${encodeURIComponent(id)}`);
+  const { data, error } = useApi<{ asset: Asset; edges: Edge[]; detections: Detection[] }>(
+    `/assets/${encodeURIComponent(id)}`,
+  );
   if (error) return <p className="error">{error}</p>;
   if (!data) return <p className="loading">Loading…</p>;
   const a = data.asset;
   return (
     <section>
-      <h1>{a.hostnames[0] ?? a.ips[0] ?? a.id} <small>{a.role}{a.zone ? ` · zone ${a.zone}` : ''}</small></h1>
-      <table className="facts"><tbody>
-        <tr><th>addresses</th><td>{a.ips.join(', ')}</td></tr>
-        <tr><th>MAC</th><td>{a.mac ?? ''} {a.macVendor ? `(${a.macVendor})` : ''}</td></tr>
-        {Object.entries(a.identity).filter(([, v]) => v).map(([k, v]) => <tr key={k}><th>{k}</th><td>{v}</td></tr>)}
-        <tr><th>why this role</th><td>{a.roleReasons.join('; ')}</td></tr>
-        <tr><th>seen</th><td>{when(a.firstSeen)} – {when(a.lastSeen)}</td></tr>
-      </tbody></table>
+      <h1>
+        {a.hostnames[0] ?? a.ips[0] ?? a.id}{' '}
+        <small>
+          {a.role}
+          {a.zone ? ` · zone ${a.zone}` : ''}
+        </small>
+      </h1>
+      <table className="facts">
+        <tbody>
+          <tr>
+            <th>addresses</th>
+            <td>{a.ips.join(', ')}</td>
+          </tr>
+          <tr>
+            <th>MAC</th>
+            <td>
+              {a.mac ?? ''} {a.macVendor ? `(${a.macVendor})` : ''}
+            </td>
+          </tr>
+          {Object.entries(a.identity)
+            .filter(([, v]) => v)
+            .map(([k, v]) => (
+              <tr key={k}>
+                <th>{k}</th>
+                <td>{v}</td>
+              </tr>
+            ))}
+          <tr>
+            <th>why this role</th>
+            <td>{a.roleReasons.join('; ')}</td>
+          </tr>
+          <tr>
+            <th>seen</th>
+            <td>
+              {when(a.firstSeen)} – {when(a.lastSeen)}
+            </td>
+          </tr>
+        </tbody>
+      </table>
       <h2>Communication ({data.edges.length})</h2>
-      <table data-testid="asset-edges"><thead><tr><th>client</th><th>server</th><th>protocol</th><th>port</th><th>packets</th><th>functions</th></tr></thead>
-        <tbody>{data.edges.map((e) => <tr key={e.id}><td>{e.client}</td><td>{e.server}</td><td>{e.protocol}</td><td>{e.transport}/{e.port}</td><td>{e.packets}</td>
-          <td>{(e.functions ?? []).filter((f) => f.func >= 0).slice(0, 6).map((f) => `${f.name || f.func}×${f.count}`).join(' ')}</td></tr>)}</tbody></table>
+      <table data-testid="asset-edges">
+        <thead>
+          <tr>
+            <th>client</th>
+            <th>server</th>
+            <th>protocol</th>
+            <th>port</th>
+            <th>packets</th>
+            <th>functions</th>
+          </tr>
+        </thead>
+        <tbody>
+          {data.edges.map((e) => (
+            <tr key={e.id}>
+              <td>{e.client}</td>
+              <td>{e.server}</td>
+              <td>{e.protocol}</td>
+              <td>
+                {e.transport}/{e.port}
+              </td>
+              <td>{e.packets}</td>
+              <td>
+                {(e.functions ?? [])
+                  .filter((f) => f.func >= 0)
+                  .slice(0, 6)
+                  .map((f) => `${f.name || f.func}×${f.count}`)
+                  .join(' ')}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
       <h2>Detections ({data.detections.length})</h2>
-      <ul>{data.detections.map((d) => <li key={d.id}><span className={`sev ${d.severity}`}>{d.severity}</span> {when(d.ts)} {d.type}: {d.explanation}</li>)}</ul>
+      <ul>
+        {data.detections.map((d) => (
+          <li key={d.id}>
+            <span className={`sev ${d.severity}`}>{d.severity}</span> {when(d.ts)} {d.type}:{' '}
+            {d.explanation}
+          </li>
+        ))}
+      </ul>
     </section>
   );
 }

@@ -2,41 +2,111 @@ import { useState } from 'react';
 import { useApi } from '../useApi';
 import type { Asset, Page } from '../api';
 
-const ROLES = ['', 'plc', 'rtu', 'hmi', 'engineering_workstation', 'historian', 'scada_server', 'io_device', 'bacnet_device', 'network_device', 'workstation', 'scanner', 'unknown'];
+const ROLES = [
+  '',
+  'plc',
+  'rtu',
+  'hmi',
+  'engineering_workstation',
+  'historian',
+  'scada_server',
+  'io_device',
+  'bacnet_device',
+  'network_device',
+  'workstation',
+  'scanner',
+  'unknown',
+];
 const PAGE = 100;
 
 export function Assets() {
   const [q, setQ] = useState('');
   const [role, setRole] = useState('');
   const [offset, setOffset] = useState(0);
-  const query = new URLSearchParams({ limit: String(PAGE), offset: String(offset), ...(q ? { q } : {}), ...(role ? { role } : {}) });
+  const query = new URLSearchParams({
+    limit: String(PAGE),
+    offset: String(offset),
+    ...(q ? { q } : {}),
+    ...(role ? { role } : {}),
+  });
   const { data, error } = useApi<Page<Asset>>(`/assets?${query}`);
   return (
     <section>
       <h1>Assets</h1>
       <div className="filters">
-        <input placeholder="search address, name, vendor…" value={q} onChange={(e) => { setQ(e.target.value); setOffset(0); }} aria-label="search" />
-        <select value={role} onChange={(e) => { setRole(e.target.value); setOffset(0); }} aria-label="role">{ROLES.map((r) => <option key={r} value={r}>{r || 'any role'}</option>)}</select>
+        <input
+          placeholder="search address, name, vendor…"
+          value={q}
+          onChange={(e) => {
+            setQ(e.target.value);
+            setOffset(0);
+          }}
+          aria-label="search"
+        />
+        <select
+          value={role}
+          onChange={(e) => {
+            setRole(e.target.value);
+            setOffset(0);
+          }}
+          aria-label="role"
+        >
+          {ROLES.map((r) => (
+            <option key={r} value={r}>
+              {r || 'any role'}
+            </option>
+          ))}
+        </select>
         {data && <span>{data.total} assets</span>}
       </div>
       {error && <p className="error">{error}</p>}
       {data && (
         <table data-testid="assets">
-          <thead><tr><th>address</th><th>name</th><th>role</th><th>zone</th><th>vendor / product</th><th>firmware</th><th>serves</th><th>uses</th></tr></thead>
-          <tbody>{data.items.map((a) => (
-            <tr key={a.id}>
-              <td><a href={`#/assets/${encodeURIComponent(a.id)}`}>{a.ips[0] ?? a.id}</a></td>
-              <td>{a.hostnames[0] ?? ''}</td><td>{a.role}</td><td>{a.zone ?? ''}</td>
-              <td>{[a.identity.vendor ?? a.macVendor, a.identity.product ?? a.identity.model].filter(Boolean).join(' / ')}</td>
-              <td>{a.identity.firmware ?? ''}</td><td>{a.serves.join(', ')}</td><td>{a.uses.join(', ')}</td>
-            </tr>))}</tbody>
+          <thead>
+            <tr>
+              <th>address</th>
+              <th>name</th>
+              <th>role</th>
+              <th>zone</th>
+              <th>vendor / product</th>
+              <th>firmware</th>
+              <th>serves</th>
+              <th>uses</th>
+            </tr>
+          </thead>
+          <tbody>
+            {data.items.map((a) => (
+              <tr key={a.id}>
+                <td>
+                  <a href={`#/assets/${encodeURIComponent(a.id)}`}>{a.ips[0] ?? a.id}</a>
+                </td>
+                <td>{a.hostnames[0] ?? ''}</td>
+                <td>{a.role}</td>
+                <td>{a.zone ?? ''}</td>
+                <td>
+                  {[a.identity.vendor ?? a.macVendor, a.identity.product ?? a.identity.model]
+                    .filter(Boolean)
+                    .join(' / ')}
+                </td>
+                <td>{a.identity.firmware ?? ''}</td>
+                <td>{a.serves.join(', ')}</td>
+                <td>{a.uses.join(', ')}</td>
+              </tr>
+            ))}
+          </tbody>
         </table>
       )}
       {data && data.total > PAGE && (
         <div className="pager">
-          <button disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE))}>previous</button>
-          <span>{offset + 1}–{Math.min(offset + PAGE, data.total)} of {data.total}</span>
-          <button disabled={offset + PAGE >= data.total} onClick={() => setOffset(offset + PAGE)}>next</button>
+          <button disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE))}>
+            previous
+          </button>
+          <span>
+            {offset + 1}–{Math.min(offset + PAGE, data.total)} of {data.total}
+          </span>
+          <button disabled={offset + PAGE >= data.total} onClick={() => setOffset(offset + PAGE)}>
+            next
+          </button>
         </div>
       )}
     </section>

@@ -3,7 +3,10 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { useApi } from '../useApi';
 
-interface FlowsData { buckets: number[]; zones: Record<string, { in: number[]; out: number[]; within: number[] }> }
+interface FlowsData {
+  buckets: number[];
+  zones: Record<string, { in: number[]; out: number[]; within: number[] }>;
+}
 
 /** A short capture fills one bucket: give the lone point empty minutes on each side so the axis reads in minutes. */
 function padded(x: number[], ys: number[][]): uPlot.AlignedData {
@@ -15,11 +18,22 @@ function Chart({ zone, x, s }: { zone: string; x: number[]; s: FlowsData['zones'
   const box = useRef<HTMLDivElement>(null);
   useEffect(() => {
     if (!box.current) return;
-    const plot = new uPlot({
-      width: Math.min(1200, box.current.clientWidth || 900), height: 220, title: `zone ${zone}: packets per minute`,
-      series: [{}, { label: 'into the zone', stroke: '#2980b9' }, { label: 'out of the zone', stroke: '#c0392b' }, { label: 'within', stroke: '#7f8c8d' }],
-      axes: [{}, { label: 'packets' }],
-    }, padded(x, [s.in, s.out, s.within]), box.current);
+    const plot = new uPlot(
+      {
+        width: Math.min(1200, box.current.clientWidth || 900),
+        height: 220,
+        title: `zone ${zone}: packets per minute`,
+        series: [
+          {},
+          { label: 'into the zone', stroke: '#2980b9' },
+          { label: 'out of the zone', stroke: '#c0392b' },
+          { label: 'within', stroke: '#7f8c8d' },
+        ],
+        axes: [{}, { label: 'packets' }],
+      },
+      padded(x, [s.in, s.out, s.within]),
+      box.current,
+    );
     return () => plot.destroy();
   }, [zone, x, s]);
   return <div ref={box} className="chart" data-testid={`flows-${zone}`} />;
@@ -34,8 +48,14 @@ export function Flows() {
   return (
     <section>
       <h1>Flows per zone</h1>
-      {zones.length === 0 ? <p>No traffic recorded yet: <code>weir discover --db</code> or <code>weir serve --capture</code> fills this.</p>
-        : zones.map((z) => <Chart key={z} zone={z} x={data.buckets} s={data.zones[z]!} />)}
+      {zones.length === 0 ? (
+        <p>
+          No traffic recorded yet: <code>weir discover --db</code> or{' '}
+          <code>weir serve --capture</code> fills this.
+        </p>
+      ) : (
+        zones.map((z) => <Chart key={z} zone={z} x={data.buckets} s={data.zones[z]!} />)
+      )}
     </section>
   );
 }
