@@ -8,6 +8,7 @@ import { ChangeRefused } from '../respond/change-control.js';
 import { NotFound } from '../respond/detection-actions.js';
 import { PolicyInvalid } from '../policy/errors.js';
 import { registerRoutes } from './routes.js';
+import { ROUTE_PLUGINS } from './routes/index.js';
 import { PasswordCheckBusy } from './passwords.js';
 import { registerSessionRoutes } from './session-routes.js';
 import { registerLiveRoute } from './live-route.js';
@@ -87,7 +88,9 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   });
 
   registerSessionRoutes(app, db, { secureCookies });
-  await registerRoutes(app, db, { stateDir: opts.stateDir ?? DEFAULT_STATE_DIR });
+  const deps = { db, stateDir: opts.stateDir ?? DEFAULT_STATE_DIR };
+  await registerRoutes(app, db, deps);
+  for (const plugin of ROUTE_PLUGINS) await app.register(plugin, deps);
   registerLiveRoute(app, opts.feed, limits.heartbeatSeconds);
 
   const noSuchEndpoint = { error: 'no such endpoint' };

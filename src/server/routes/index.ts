@@ -1,0 +1,4 @@
+import type { RoutePlugin } from '../plugin.js';
+
+/** Every resource's routes; adding a resource means adding its file under routes/ and one line here. */
+export const ROUTE_PLUGINS: readonly RoutePlugin[] = [];
