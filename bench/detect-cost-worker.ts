@@ -15,24 +15,13 @@ const baseline =
 const t0 = process.hrtime.bigint();
 const inv = new Inventory();
 if (baseline === null) {
-  const p = new DissectPipeline({
-    onPacket: (x) => inv.onPacket(x),
-    onMessage: (m) => inv.onMessage(m),
-  });
+  const p = new DissectPipeline([inv]);
   readCaptureSync(file, (f) => p.push(f));
   inv.snapshot();
 } else {
   const eng = new DetectionEngine(baseline, { inventory: inv });
-  const p = new DissectPipeline({
-    onPacket: (x) => {
-      inv.onPacket(x);
-      eng.onPacket(x);
-    },
-    onMessage: (m) => {
-      inv.onMessage(m);
-      eng.onMessage(m);
-    },
-  });
+  // The engine shares the inventory's edge lookup: the inventory first.
+  const p = new DissectPipeline([inv, eng]);
   readCaptureSync(file, (f) => p.push(f));
   inv.snapshot();
   eng.finish();

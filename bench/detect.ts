@@ -139,13 +139,7 @@ export function detectionOverhead(
   // Baseline learned from the same input, as a plant would have after its learning period.
   const inv0 = new Inventory();
   const v0 = new ValueRanges();
-  const p0 = new DissectPipeline({
-    onPacket: (x) => inv0.onPacket(x),
-    onMessage: (m) => {
-      inv0.onMessage(m);
-      v0.onMessage(m);
-    },
-  });
+  const p0 = new DissectPipeline([inv0, v0]);
   const s0 = readCaptureSync(file, (f) => p0.push(f));
   const baselineFile = path.join(path.dirname(file), 'baseline.json');
   writeFileSync(

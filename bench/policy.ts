@@ -18,13 +18,7 @@ import { machine, median, root, today, writeSection } from './results.js';
 export function recordPolicySimulation(file: string, runs: number): void {
   const inv = new Inventory();
   const v = new ValueRanges();
-  const p0 = new DissectPipeline({
-    onPacket: (x) => inv.onPacket(x),
-    onMessage: (m) => {
-      inv.onMessage(m);
-      v.onMessage(m);
-    },
-  });
+  const p0 = new DissectPipeline([inv, v]);
   const s0 = readCaptureSync(file, (f) => p0.push(f));
   const snap = inv.snapshot();
   const baseline = baselineFrom(snap, v.ranges(), { version: 1, sources: [file] });
@@ -52,10 +46,7 @@ export function recordPolicySimulation(file: string, runs: number): void {
     tCli.push(Number(process.hrtime.bigint() - t0) / 1e9);
     t0 = process.hrtime.bigint();
     const sim = new Simulator(new CompiledPolicy(pol), baseline);
-    const p = new DissectPipeline({
-      onPacket: (x) => sim.onPacket(x),
-      onMessage: (m) => sim.onMessage(m),
-    });
+    const p = new DissectPipeline([sim]);
     readCaptureSync(file, (f) => p.push(f));
     const res = sim.result();
     tIn.push(Number(process.hrtime.bigint() - t0) / 1e9);

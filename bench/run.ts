@@ -31,10 +31,7 @@ function timeCommand(cmd: string, args: string[]): number {
 /** Pipeline and inventory only, in this process: the per-core rate without process start-up. */
 function inProcess(file: string): { seconds: number; frames: number } {
   const inv = new Inventory();
-  const p = new DissectPipeline({
-    onPacket: (x) => inv.onPacket(x),
-    onMessage: (m) => inv.onMessage(m),
-  });
+  const p = new DissectPipeline([inv]);
   const t0 = process.hrtime.bigint();
   const summary = readCaptureSync(file, (f) => p.push(f));
   inv.snapshot();

@@ -3,7 +3,8 @@ import cliProgress from 'cli-progress';
 import { readCapture } from '../capture/source.js';
 import { liveCapture } from '../capture/live.js';
 import type { CaptureSummary } from '../capture/frame.js';
-import { DissectPipeline, type DissectStats, type PipelineHooks } from '../dissect/pipeline.js';
+import { DissectPipeline, type DissectStats } from '../dissect/pipeline.js';
+import { Stages, type Stage } from '../dissect/stage.js';
 import { addCounts } from '../capture/counts.js';
 
 export interface FileResult {
@@ -40,12 +41,13 @@ export function rejected(r: FileResult): boolean {
 }
 
 /**
- * Run each capture through its own dissection pipeline (TCP state never crosses files) into the same hooks.
- * A progress bar goes to stderr when it is a terminal and the input is large enough to wait for.
+ * Run each capture through its own dissection pipeline (TCP state never crosses files) into the same stages,
+ * then finish the stages once. A progress bar goes to stderr when it is a terminal and the input is large
+ * enough to wait for.
  */
 export async function runCaptures(
   files: string[],
-  hooks: PipelineHooks,
+  stages: Stage | readonly Stage[],
   opts: { progress?: boolean; afterFile?(r: FileResult): void } = {},
 ): Promise<FileResult[]> {
   const sizes = files.map((f) => (f === '-' ? 0 : safeSize(f)));
@@ -64,13 +66,14 @@ export async function runCaptures(
     : null;
   bar?.start(Math.ceil(total / 1048576), 0, { file: '' });
   const results: FileResult[] = [];
+  const fanout = new Stages(stages);
   let done = 0;
   try {
     for (let i = 0; i < files.length; i++) {
       const source = files[i]!;
       let firstTs: number | null = null,
         lastTs: number | null = null;
-      const pipeline = new DissectPipeline(hooks);
+      const pipeline = new DissectPipeline(fanout);
       const summary = await readCapture(
         source,
         (frame) => {
@@ -92,6 +95,7 @@ export async function runCaptures(
   } finally {
     bar?.stop();
   }
+  await fanout.finish();
   return results;
 }
 
@@ -125,10 +129,13 @@ export function warnCaptureErrors(results: FileResult[]): void {
   }
 }
 
-/** Follow live traffic on an interface until the duration ends or the user interrupts (Ctrl-C). */
+/**
+ * Follow live traffic on an interface until the duration ends or the user interrupts (Ctrl-C), then finish
+ * the stages.
+ */
 export async function runLive(
   iface: string,
-  hooks: PipelineHooks,
+  stages: Stage | readonly Stage[],
   opts: { bpf?: string; seconds?: number } = {},
 ): Promise<FileResult> {
   const ac = new AbortController();
@@ -138,7 +145,8 @@ export async function runLive(
   const timer = opts.seconds !== undefined ? setTimeout(stop, opts.seconds * 1000) : null;
   let firstTs: number | null = null,
     lastTs: number | null = null;
-  const pipeline = new DissectPipeline(hooks);
+  const fanout = new Stages(stages);
+  const pipeline = new DissectPipeline(fanout);
   try {
     const summary = await liveCapture(
       iface,
@@ -149,7 +157,9 @@ export async function runLive(
       },
       { bpf: opts.bpf, signal: ac.signal },
     );
-    return fileResult(`live:${iface}`, summary, pipeline.stats, firstTs, lastTs);
+    const r = fileResult(`live:${iface}`, summary, pipeline.stats, firstTs, lastTs);
+    await fanout.finish();
+    return r;
   } finally {
     if (timer) clearTimeout(timer);
     process.off('SIGINT', stop);

@@ -60,6 +60,7 @@ export class DetectionEngine implements DetectContext {
   private readonly inventory: Inventory | undefined;
   private readonly sharedEdges: EdgeRuntime[] = [];
   private lastTs = 0;
+  private finished = false;
 
   constructor(
     baseline: Baseline,
@@ -192,9 +193,13 @@ export class DetectionEngine implements DetectContext {
     if (opened !== null) this.opts.onDetection?.(opened);
   }
 
-  /** Run end-of-input sweeps and return every detection. */
+  /**
+   * Run end-of-input sweeps (once: the runner finishes every stage, and the caller may ask again for the
+   * result) and return every detection.
+   */
   finish(): Detection[] {
-    for (const d of this.detectors) d.tick?.(this.lastTs, this, true);
+    if (!this.finished) for (const d of this.detectors) d.tick?.(this.lastTs, this, true);
+    this.finished = true;
     return this.agg.all();
   }
 }

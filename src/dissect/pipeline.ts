@@ -7,6 +7,7 @@ import type { DatagramDissector, StreamDissector } from './protocol.js';
 import type { LinkDissector } from './link-dissector.js';
 import { feedSegment, newHalfStream, type TcpHalfStream } from './tcp-reassembly.js';
 import { streamDissectors, datagramDissectors, linkDissectors } from './registry.js';
+import { Stages, type Stage } from './stage.js';
 
 /** Upper bound on tracked TCP half-streams; a scan or a flood of spoofed senders must not grow memory without limit. */
 const MAX_STREAMS = 65_536;
@@ -29,11 +30,8 @@ export interface DissectStats {
   capped: Record<string, number>;
 }
 
-export interface PipelineHooks {
-  /** Every decoded frame (reused object: copy what you keep). Called before the frame's messages. */
-  onPacket?(pkt: Packet): void;
-  onMessage?(msg: Message): void;
-}
+/** What the pipeline feeds: one stage or a list of them (see stage.ts). */
+export type PipelineHooks = Stage;
 
 /**
  * Frame → Packet → PDUs. Owns TCP reassembly state; synchronous and allocation-light so it can sit on the
@@ -76,7 +74,11 @@ export class DissectPipeline {
     countKind(this.stats.anomalies, what, this.stats.capped);
   };
 
-  constructor(private readonly hooks: PipelineHooks = {}) {
+  /** The stages every packet and message fan out to, in the order given. */
+  readonly stages: Stages;
+
+  constructor(stages: Stage | readonly Stage[] = []) {
+    this.stages = stages instanceof Stages ? stages : new Stages(stages);
     for (const d of streamDissectors) for (const p of d.ports) this.tcpByPort[p] = d;
     for (const d of datagramDissectors) for (const p of d.ports) this.udpByPort[p] = d;
     for (const d of linkDissectors) for (const t of d.etherTypes) this.byEtherType.set(t, d);
@@ -88,7 +90,7 @@ export class DissectPipeline {
     st.frames++;
     decodeFrame(frame, pkt);
     if (pkt.anomaly !== null) this.countAnomaly(pkt.anomaly);
-    this.hooks.onPacket?.(pkt);
+    this.stages.onPacket(pkt);
     const out = this.out;
     if (pkt.ipVersion !== 0) {
       st.ipPackets++;
@@ -279,13 +281,13 @@ export class DissectPipeline {
 
   private emit(out: Message[]): void {
     const st = this.stats;
-    const onMessage = this.hooks.onMessage;
+    const stages = this.stages;
     for (let i = 0; i < out.length; i++) {
       const m = out[i]!;
       st.messages++;
       st.protocols[m.protocol] = (st.protocols[m.protocol] ?? 0) + 1;
       if (m.anomaly !== null) this.countAnomaly(`${m.protocol}_malformed`);
-      onMessage?.(m);
+      stages.onMessage(m);
     }
     out.length = 0;
   }

@@ -7,7 +7,8 @@ import { countRows } from '../store/read-store.js';
 import { addCounts } from '../capture/counts.js';
 import { activePolicy } from '../respond/change-control.js';
 import { CompiledPolicy } from '../policy/evaluate.js';
-import type { PipelineHooks } from '../dissect/pipeline.js';
+import { Stages, type Stage } from '../dissect/stage.js';
+import type { Detection } from '../detect/detection.js';
 import type { LiveFeed } from './live.js';
 import type { TrafficSeries } from '../assess/traffic.js';
 import { addTraffic } from '../store/traffic-store.js';
@@ -30,6 +31,14 @@ export interface IngestResult {
   capped: Record<string, number>;
 }
 
+export interface IngestOptions {
+  limits?: InventoryLimits;
+  /** More stages, after the inventory, the detectors and the traffic series (they see the same traffic). */
+  stages?: Stage[];
+  /** More listeners for each detection as it opens, after it is stored and pushed to the dashboards. */
+  onDetection?: Array<(d: Detection) => void>;
+}
+
 /**
  * Follows a capture for `weir serve`: the inventory grows, the detectors run against the store's baseline,
  * new detections are stored and pushed at once, and every second what changed since the last write is merged
@@ -37,7 +46,8 @@ export interface IngestResult {
  * merge runs in short steps that yield to the event loop, so the server keeps answering while it writes.
  */
 export class Ingest {
-  readonly hooks: PipelineHooks;
+  /** What the capture run feeds: counters, inventory, detectors, traffic series, then any extra stages. */
+  readonly stages: Stages;
   private readonly inv: Inventory;
   private readonly engine: DetectionEngine | null;
   private packets = 0;
@@ -56,9 +66,10 @@ export class Ingest {
     private readonly db: Db,
     private readonly feed: LiveFeed,
     private readonly source: string,
-    limits: InventoryLimits = {},
+    opts: IngestOptions = {},
   ) {
-    this.inv = new Inventory(limits);
+    this.inv = new Inventory(opts.limits);
+    const listeners = opts.onDetection ?? [];
     const baseline = latestBaseline(db);
     const policy = activePolicy(db);
     const zones = policy ? new CompiledPolicy(policy.policy) : null;
@@ -84,25 +95,24 @@ export class Ingest {
                   ts: d.ts,
                 },
               });
+              for (const l of listeners) l(d);
             },
           });
-    const engine = this.engine;
     this.traffic = trafficFor(db);
-    const traffic = this.traffic;
-    this.hooks = {
+    const counter: Stage = {
       onPacket: (p) => {
         this.packets++;
         this.lastTs = p.ts;
-        this.inv.onPacket(p);
-        engine?.onPacket(p);
-        traffic.onPacket(p);
       },
-      onMessage: (m) => {
+      onMessage: () => {
         this.messages++;
-        this.inv.onMessage(m);
-        engine?.onMessage(m);
       },
     };
+    // The engine shares the inventory's edge lookup, so it comes after it.
+    const stages: Stage[] = [counter, this.inv];
+    if (this.engine) stages.push(this.engine);
+    stages.push(this.traffic, ...(opts.stages ?? []));
+    this.stages = new Stages(stages);
   }
 
   start(): void {
@@ -124,6 +134,7 @@ export class Ingest {
   flush(captures: CaptureRecord[] = []): Promise<void> {
     this.writing = this.writing
       .then(async () => {
+        await this.stages.flush();
         const delta = this.inv.takeDelta();
         const traffic = this.traffic.take();
         addCounts(this.mergeCapped, await mergeInventorySliced(this.db, delta, captures));

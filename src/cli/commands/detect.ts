@@ -15,8 +15,7 @@ import { openExistingStore, STORE_HINT } from '../identity.js';
 import { readPolicyFile } from './policy.js';
 import { CompiledPolicy } from '../../policy/evaluate.js';
 import { activePolicy } from '../../respond/change-control.js';
-import type { Packet } from '../../dissect/packet.js';
-import type { Message } from '../../dissect/message.js';
+import { between } from '../../dissect/stage.js';
 
 export function detectionLine(d: Detection): string {
   const when = new Date(d.ts * 1000).toISOString().replace('T', ' ').slice(0, 19);
@@ -87,21 +86,14 @@ export function registerDetect(program: Command): void {
               ? (d) => out.write(opts.jsonl ? JSON.stringify(d) : detectionLine(d))
               : undefined,
           });
-          const hooks = {
-            onPacket: (p: Packet) => {
-              if (p.ts >= from) engine.onPacket(p);
-            },
-            onMessage: (m: Message) => {
-              if (m.ts >= from) engine.onMessage(m);
-            },
-          };
+          const stages = between(from, Infinity, engine);
           if (opts.interface) {
-            await runLive(opts.interface, hooks, {
+            await runLive(opts.interface, stages, {
               bpf: opts.bpf,
               seconds: opts.duration ? Number(opts.duration) : undefined,
             });
           } else {
-            warnCaptureErrors(await runCaptures(files, hooks));
+            warnCaptureErrors(await runCaptures(files, stages));
           }
           const ds = engine.finish();
           if (opts.save) saveDetections(db, ds, b.version);

@@ -11,6 +11,7 @@ import { countRows } from '../../store/read-store.js';
 import { fitLine, renderColumns } from '../columns.js';
 import { addTraffic } from '../../store/traffic-store.js';
 import { trafficFor } from '../../respond/zones.js';
+import type { Stage } from '../../dissect/stage.js';
 import { runCaptures, warnCaptureErrors, type FileResult } from '../run-capture.js';
 import { addCounts } from '../../capture/counts.js';
 import { edgeIsProbe, inventoryCounts, inventoryLine, scansOf } from '../../discover/counts.js';
@@ -57,19 +58,9 @@ export function registerDiscover(program: Command): void {
               if (v > (seen[k] ?? 0)) r.capped[k] = (r.capped[k] ?? 0) + v - (seen[k] ?? 0);
             seen = { ...inv.capped };
           };
-          const results = await runCaptures(
-            files,
-            traffic
-              ? {
-                  onPacket: (p) => {
-                    inv.onPacket(p);
-                    traffic.onPacket(p);
-                  },
-                  onMessage: (m) => inv.onMessage(m),
-                }
-              : { onPacket: (p) => inv.onPacket(p), onMessage: (m) => inv.onMessage(m) },
-            { afterFile },
-          );
+          const stages: Stage[] = [inv];
+          if (traffic) stages.push(traffic);
+          const results = await runCaptures(files, stages, { afterFile });
           let snap: InventorySnapshot;
           let stored: { assets: number; edges: number } | null = null;
           if (db) {

@@ -6,6 +6,7 @@ import { inventoryCounts, inventoryLine } from '../../discover/counts.js';
 import { openStore } from '../../store/db.js';
 import { openExistingStore, STORE_HINT } from '../identity.js';
 import { nextBaselineVersion, saveBaseline } from '../../store/baseline-store.js';
+import { between } from '../../dissect/stage.js';
 import { runCaptures, warnCaptureErrors } from '../run-capture.js';
 import { parseTimeArg } from '../time-arg.js';
 
@@ -42,17 +43,7 @@ export function registerLearn(program: Command): void {
           // nobody vouched for.
           const inv = new Inventory();
           const values = new ValueRanges();
-          const results = await runCaptures(files, {
-            onPacket: (p) => {
-              if (p.ts < until) inv.onPacket(p);
-            },
-            onMessage: (m) => {
-              if (m.ts < until) {
-                inv.onMessage(m);
-                values.onMessage(m);
-              }
-            },
-          });
+          const results = await runCaptures(files, between(-Infinity, until, inv, values));
           const snap = inv.snapshot();
           const version = nextBaselineVersion(db);
           const b = baselineFrom(snap, values.ranges(), {

@@ -28,6 +28,7 @@ import { runCaptures, warnCaptureErrors } from '../run-capture.js';
 import { CAN } from '../../respond/roles.js';
 import { describeCuts } from '../../respond/block-impact.js';
 import { asCaller, openExistingStore, withIdentity, type IdentityOpts } from '../identity.js';
+import { between } from '../../dissect/stage.js';
 import { blockSource } from '../../enforce/nft.js';
 import { parseTimeArg } from '../time-arg.js';
 import { renderColumns } from '../columns.js';
@@ -83,14 +84,7 @@ async function simulate(
   until: number,
 ): Promise<SimulationResult> {
   const sim = new Simulator(new CompiledPolicy(policy), baseline);
-  const results = await runCaptures(files, {
-    onPacket: (p) => {
-      if (p.ts >= from && p.ts < until) sim.onPacket(p);
-    },
-    onMessage: (m) => {
-      if (m.ts >= from && m.ts < until) sim.onMessage(m);
-    },
-  });
+  const results = await runCaptures(files, between(from, until, sim));
   warnCaptureErrors(results);
   return sim.result();
 }

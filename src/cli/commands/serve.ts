@@ -131,8 +131,8 @@ export function registerServe(program: Command): void {
         const ingest = new Ingest(db, feed, follow);
         ingest.start();
         const run = o.interface
-          ? runLive(o.interface, ingest.hooks, { bpf: o.bpf })
-          : runCaptures([o.capture!], ingest.hooks, { progress: false }).then((r) => r[0]!);
+          ? runLive(o.interface, ingest.stages, { bpf: o.bpf })
+          : runCaptures([o.capture!], ingest.stages, { progress: false }).then((r) => r[0]!);
         run.then(
           async (r) => {
             await ingest.finish(r.summary.error?.reason ?? null, r);
