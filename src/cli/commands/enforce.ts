@@ -1,26 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import type { Command } from 'commander';
 import type { Db } from '../../store/db.js';
-import type { Policy } from '../../policy/model.js';
 import { parseDuration } from '../../policy/load.js';
-import type { NftFamily } from '../../enforce/nft-ruleset.js';
-import {
-  blockSource,
-  permitFlow,
-  removeRuleset,
-  status,
-  unblockSource,
-  type NftTarget,
-} from '../../enforce/nft.js';
 import type { DenyMode } from '../../enforce/gateway/inspector.js';
-import {
-  DEFAULT_STATE_DIR,
-  describeGateway,
-  gatewayState,
-  readApplied,
-  writeApplied,
-} from '../../enforce/state.js';
-import { applyEnforcement } from '../enforce-apply.js';
+import { DEFAULT_STATE_DIR, describeGateway, readApplied } from '../../enforce/state.js';
+import type { ApplySource } from '../../enforce/backend.js';
+import { enforcementBackend, familyOf, type TargetOpts } from '../enforcement.js';
 import { appliedSource, runGateway } from '../gateway-runner.js';
 import { enforceablePolicy } from '../../respond/enforceable.js';
 import { describeCuts, guardBlock } from '../../respond/block-impact.js';
@@ -28,10 +13,6 @@ import { openExistingStore, withIdentity, type IdentityOpts } from '../identity.
 import { auditEnforcement, carryOut, proveEnforcer } from '../enforcer.js';
 import { readPolicyFile } from './policy.js';
 
-interface TargetOpts {
-  family: string;
-  netns?: string;
-}
 type EnforceOpts = TargetOpts & IdentityOpts & { db?: string };
 
 function withStore<T>(path: string, fn: (db: Db) => T): T {
@@ -43,21 +24,11 @@ function withStore<T>(path: string, fn: (db: Db) => T): T {
   }
 }
 
-function target(o: TargetOpts): NftTarget {
-  if (o.family !== 'bridge' && o.family !== 'inet') throw new Error('--family is bridge or inet');
-  return { family: o.family as NftFamily, netns: o.netns };
-}
-
 /**
  * The policy to enforce, with its text and hash: the store's active (approved) policy, or a file — in enforce
  * mode only if it is that policy (one gate for the kernel and the gateway).
  */
-function policyFrom(o: { policy?: string; db?: string }): {
-  policy: Policy;
-  text: string;
-  source: string;
-  sha: string;
-} {
+function policyFrom(o: { policy?: string; db?: string }): ApplySource {
   const file = o.policy ? { text: readPolicyFile(o.policy).text, source: o.policy } : null;
   const db = o.db ? openExistingStore(o.db) : null;
   try {
@@ -144,15 +115,13 @@ export function registerEnforce(program: Command): void {
           },
       ) => {
         const caller = o.dryRun ? null : await proveEnforcer(o, 'enforce apply');
-        const t = target(o);
+        const backend = enforcementBackend(o);
         const src = policyFrom(o);
-        const out = await applyEnforcement({
-          target: t,
+        const out = await backend.apply({
           source: src,
           actor: caller?.name ?? 'dry run',
           gatewayIp: o.gatewayIp ?? null,
           bridgeMac: () => bridgeMac(o.bridge, o.netns),
-          stateDir: o.stateDir,
           portLevelOk: o.portLevelOk === true,
           dryRun: o.dryRun === true,
         });
@@ -164,7 +133,7 @@ export function registerEnforce(program: Command): void {
         }
         const r = out.result!;
         const steered = out.plan.targets.length;
-        audit(o, 'enforcement.applied', 'nftables', {
+        audit(o, 'enforcement.applied', backend.name, {
           policy: src.sha.slice(0, 12),
           changed: r.changed,
           added: r.added.length,
@@ -196,15 +165,7 @@ export function registerEnforce(program: Command): void {
     .option('--json', 'print JSON')
     .option('--state-dir <dir>', 'runtime state of this enforcement host', DEFAULT_STATE_DIR)
     .action((o: TargetOpts & { json?: boolean; stateDir: string }) => {
-      const s = status(target(o));
-      const gw = gatewayState(o.stateDir);
-      const applied = readApplied(o.stateDir);
-      // Steering set up but no lease held: whatever the gateway's record says, traffic is not inspected now.
-      const uninspected = s.steered.length > 0 && s.live.length === 0;
-      const gateway =
-        uninspected && gw.state === 'up'
-          ? { state: 'down' as const, since: gw.health.beatAt, health: gw.health }
-          : gw;
+      const { applied, gateway, uninspected, ...s } = enforcementBackend(o).status();
       if (o.json) {
         process.stdout.write(
           `${JSON.stringify({ ...s, applied: applied && { sha: applied.sha, source: applied.source, appliedAt: applied.appliedAt, actor: applied.actor }, gateway, uninspected }, null, 1)}\n`,
@@ -240,17 +201,10 @@ export function registerEnforce(program: Command): void {
     .option('--state-dir <dir>', 'runtime state of this enforcement host', DEFAULT_STATE_DIR)
     .action(async (o: EnforceOpts & { stateDir: string }) => {
       const caller = await proveEnforcer(o, 'enforce remove');
-      const removed = carryOut(o, 'enforcement.removed', 'nftables', {}, () =>
-        removeRuleset(target(o)),
+      const backend = enforcementBackend(o);
+      const removed = carryOut(o, 'enforcement.removed', backend.name, {}, () =>
+        backend.remove(caller.name),
       );
-      // The record of what this host runs says so too: nothing, since now, by whom.
-      const applied = readApplied(o.stateDir);
-      if (applied !== null)
-        writeApplied(o.stateDir, {
-          ...applied,
-          removedAt: new Date().toISOString(),
-          removedBy: caller.name,
-        });
       process.stdout.write(removed ? 'removed\n' : 'nothing was loaded\n');
     });
 
@@ -290,7 +244,9 @@ export function registerEnforce(program: Command): void {
           process.stderr.write(
             `warning: cutting ${g.cuts.length} baseline flow(s), as confirmed:\n${describeCuts(g.cuts)}\n`,
           );
-        carryOut(o, 'source.blocked', ip, details, () => blockSource(target(o), ip, ttl));
+        carryOut(o, 'source.blocked', ip, details, () =>
+          enforcementBackend(o).block(ip, ttl, o.reason ?? ''),
+        );
         process.stdout.write(`${ip} blocked for ${ttl} s\n`);
       },
     );
@@ -301,7 +257,7 @@ export function registerEnforce(program: Command): void {
     .option('--db <db>', 'store for the audit log (required)')
     .action(async (ip: string, o: EnforceOpts) => {
       await proveEnforcer(o, 'unblock');
-      carryOut(o, 'source.unblocked', ip, {}, () => unblockSource(target(o), ip));
+      carryOut(o, 'source.unblocked', ip, {}, () => enforcementBackend(o).unblock(ip));
       process.stdout.write(`${ip} unblocked\n`);
     });
 
@@ -330,10 +286,10 @@ export function registerEnforce(program: Command): void {
           `${client} → ${server} ${service}`,
           { ttl_s: ttl, reason: o.reason ?? '' },
           () =>
-            permitFlow(
-              target(o),
+            enforcementBackend(o).permit(
               { client, server, transport: m[1] as 'tcp' | 'udp', port: Number(m[2]) },
               ttl,
+              o.reason ?? '',
             ),
         );
         process.stdout.write(`${client} → ${server} ${service} permitted for ${ttl} s\n`);
@@ -404,8 +360,7 @@ export function registerEnforce(program: Command): void {
           });
         await runGateway({
           listen: o.listen,
-          family: target({ family: o.family ?? readApplied(o.stateDir)?.family ?? 'bridge' })
-            .family,
+          family: familyOf(o.family ?? readApplied(o.stateDir)?.family ?? 'bridge'),
           stateDir: o.stateDir,
           deny: o.deny as DenyMode,
           budgetMicros: Number(o.budgetUs),

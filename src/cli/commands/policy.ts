@@ -29,7 +29,7 @@ import { CAN } from '../../respond/roles.js';
 import { describeCuts } from '../../respond/block-impact.js';
 import { asCaller, openExistingStore, withIdentity, type IdentityOpts } from '../identity.js';
 import { between } from '../../dissect/stage.js';
-import { blockSource } from '../../enforce/nft.js';
+import { enforcementBackend } from '../enforcement.js';
 import { parseTimeArg } from '../time-arg.js';
 import { renderColumns } from '../columns.js';
 
@@ -383,12 +383,12 @@ export function registerPolicy(program: Command): void {
         asCaller(opts.db, opts, CAN.propose, 'apply proposals', (db, who) => {
           if (opts.family !== 'bridge' && opts.family !== 'inet')
             throw new Error('--family is bridge or inet');
-          const target = { family: opts.family as 'bridge' | 'inet', netns: opts.netns };
+          const backend = enforcementBackend(opts);
           const r = applyProposal(db, {
             id: proposalId(id),
             actor: who.name,
             confirmCutsBaseline: opts.confirmCutsBaseline,
-            carryOutBlock: (b) => blockSource(target, b.ip, b.ttl),
+            carryOutBlock: (b) => backend.block(b.ip, b.ttl, `proposal ${id}`),
           });
           if (r.block) {
             if (r.cutsBaseline)

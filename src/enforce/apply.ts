@@ -1,27 +1,29 @@
 import { CompiledPolicy } from '../policy/evaluate.js';
 import type { Policy } from '../policy/model.js';
-import { compileRuleset, type CompiledRuleset } from '../enforce/nft-ruleset.js';
-import { applyRuleset, type ApplyResult, type NftTarget } from '../enforce/nft.js';
-import { enforcementPlan, type EnforcementPlan } from '../enforce/steer.js';
+import { compileRuleset, type CompiledRuleset } from './nft-ruleset.js';
+import { applyRuleset, type ApplyResult, type NftTarget } from './nft.js';
+import { enforcementPlan, type EnforcementPlan } from './steer.js';
 import {
   gatewayState,
   readApplied,
   readHealth,
   writeApplied,
   type AppliedPolicy,
-} from '../enforce/state.js';
+} from './state.js';
+import type { ApplyRequest } from './backend.js';
 
-export interface ApplyRequest {
+/** The policy to apply, with its text and hash (the gateway and the applied record name it by them). */
+export interface ApplySource {
+  policy: Policy;
+  text: string;
+  source: string;
+  sha: string;
+}
+
+/** An apply on one nftables host: the backend's request plus where (target) and its runtime state folder. */
+export interface HostApplyRequest extends ApplyRequest {
   target: NftTarget;
-  source: { policy: Policy; text: string; source: string; sha: string };
-  actor: string;
-  gatewayIp: string | null;
-  bridgeMac: () => string;
   stateDir: string;
-  portLevelOk: boolean;
-  dryRun: boolean;
-  /** How long a running gateway may take to switch to the new policy. */
-  reloadTimeoutMs?: number;
 }
 
 export interface ApplyOutcome {
@@ -40,7 +42,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * new fine rules meet the old coarse ones, never the reverse), then load the ruleset in one transaction.
  * If the gateway does not take the new policy in time, nothing changes.
  */
-export async function applyEnforcement(r: ApplyRequest): Promise<ApplyOutcome> {
+export async function applyEnforcement(r: HostApplyRequest): Promise<ApplyOutcome> {
   const cp = new CompiledPolicy(r.source.policy);
   const plan = enforcementPlan(cp, r.gatewayIp, { portLevelOk: r.portLevelOk });
   if (plan.unenforceable.length > 0) {

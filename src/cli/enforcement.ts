@@ -1,0 +1,27 @@
+import type { EnforcementBackend } from '../enforce/backend.js';
+import { NftBackend } from '../enforce/nft-backend.js';
+import type { NftFamily } from '../enforce/nft-ruleset.js';
+import { DEFAULT_STATE_DIR } from '../enforce/state.js';
+
+/** Where the CLI's enforcement commands act: the options every one of them takes. */
+export interface TargetOpts {
+  family: string;
+  netns?: string;
+  stateDir?: string;
+}
+
+export function familyOf(family: string): NftFamily {
+  if (family !== 'bridge' && family !== 'inet') throw new Error('--family is bridge or inet');
+  return family;
+}
+
+/**
+ * The enforcement backend the CLI's commands use; the only place that picks one. Another backend (a fleet
+ * node, a test double) is chosen here, and every command follows.
+ */
+export function enforcementBackend(o: TargetOpts): EnforcementBackend {
+  return new NftBackend(
+    { family: familyOf(o.family), netns: o.netns },
+    o.stateDir ?? DEFAULT_STATE_DIR,
+  );
+}
