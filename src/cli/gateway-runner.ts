@@ -18,6 +18,11 @@ export interface GatewayRun {
   log: string | null;
   logMaxBytes: number;
   rate: number;
+  /** A refused request costs this many allowed ones. */
+  refusalCost: number;
+  /** Heartbeat: how long one renewal keeps the steering, and how often it is renewed. */
+  leaseMs: number;
+  heartbeatMs: number;
   /** Where the policy comes from: a loader called at start and on every reload (SIGHUP). */
   load: () => { text: string; source: string; sha: string };
   fault?: () => void;
@@ -60,13 +65,15 @@ export async function runGateway(o: GatewayRun): Promise<void> {
     listenIp: o.listen,
     deny: o.deny,
     budgetMicros: o.budgetMicros,
-    throttle: { rate: o.rate, burst: o.rate * 2 },
+    throttle: { rate: o.rate, burst: o.rate * 2, refusalCost: o.refusalCost },
     log: (e) => log.write(e),
     fault: o.fault,
   });
   let steering: GatewayHealth['steering'] = { ok: false, error: 'starting' };
   const beat = new SteeringHeartbeat({
     family: o.family,
+    leaseMs: o.leaseMs,
+    intervalMs: o.heartbeatMs,
     onResult: (ok, error) => {
       if (ok !== steering.ok)
         log.write({ event: ok ? 'steering_renewed' : 'steering_failed', error });

@@ -9,7 +9,9 @@ import { registerUser } from './commands/user.js';
 import { registerEnforce } from './commands/enforce.js';
 import { registerServe } from './commands/serve.js';
 import { registerLogin } from './commands/login.js';
+import { registerSettings } from './commands/settings.js';
 import { terminalWidth } from './columns.js';
+import { useSettingsFile } from './settings.js';
 
 /** The whole `weir` command tree, unparsed (main.ts runs it; tests walk it). */
 export function buildProgram(): Command {
@@ -30,9 +32,14 @@ export function buildProgram(): Command {
       '--audit-key <file>',
       'audit key file (default: WEIR_AUDIT_KEY, else <store>.audit-key next to the store)',
     )
+    .option(
+      '--config <file>',
+      'settings file (default: $WEIR_CONFIG, else /etc/weir/weir.yaml when it exists, else the defaults)',
+    )
     .hook('preAction', () => {
-      const key = program.opts<{ auditKey?: string }>().auditKey;
-      if (key) process.env.WEIR_AUDIT_KEY = key;
+      const o = program.opts<{ auditKey?: string; config?: string }>();
+      if (o.auditKey) process.env.WEIR_AUDIT_KEY = o.auditKey;
+      useSettingsFile(o.config);
     });
   registerDissect(program);
   registerDiscover(program);
@@ -44,5 +51,6 @@ export function buildProgram(): Command {
   registerLogin(program);
   registerEnforce(program);
   registerServe(program);
+  registerSettings(program);
   return program;
 }

@@ -6,6 +6,7 @@ import type { CaptureSummary } from '../capture/frame.js';
 import { DissectPipeline, type DissectStats } from '../dissect/pipeline.js';
 import { Stages, type Stage } from '../dissect/stage.js';
 import { addCounts } from '../capture/counts.js';
+import { cliSettings } from './settings.js';
 
 export interface FileResult {
   source: string;
@@ -67,13 +68,14 @@ export async function runCaptures(
   bar?.start(Math.ceil(total / 1048576), 0, { file: '' });
   const results: FileResult[] = [];
   const fanout = new Stages(stages);
+  const limits = cliSettings().dissect;
   let done = 0;
   try {
     for (let i = 0; i < files.length; i++) {
       const source = files[i]!;
       let firstTs: number | null = null,
         lastTs: number | null = null;
-      const pipeline = new DissectPipeline(fanout);
+      const pipeline = new DissectPipeline(fanout, limits);
       const summary = await readCapture(
         source,
         (frame) => {
@@ -146,7 +148,7 @@ export async function runLive(
   let firstTs: number | null = null,
     lastTs: number | null = null;
   const fanout = new Stages(stages);
-  const pipeline = new DissectPipeline(fanout);
+  const pipeline = new DissectPipeline(fanout, cliSettings().dissect);
   try {
     const summary = await liveCapture(
       iface,

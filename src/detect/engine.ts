@@ -9,6 +9,7 @@ import type { Detection, DetectionType, Finding } from './detection.js';
 import type { DetectContext, Detector, EdgeRuntime, MessageInterest } from './detector.js';
 import { allDetectors } from './detectors/index.js';
 import { isLinkHousekeeping } from './housekeeping.js';
+import { DEFAULT_SETTINGS, type Settings } from '../settings/model.js';
 
 /** A muted finding pattern: analysts silence known-benign noise without unlearning the baseline. */
 export interface Mute {
@@ -22,7 +23,9 @@ export interface Mute {
 }
 
 export interface EngineOptions {
-  /** Repeats of a finding within this many seconds fold into one detection. Default 600. */
+  /** Detection settings (thresholds, the fold window); default: the settings defaults. */
+  settings?: Settings['detect'];
+  /** Repeats of a finding within this many seconds fold into one detection (default: settings.fold_window_s). */
   windowSeconds?: number;
   mutes?: Mute[];
   zoneOf?: (ip: string) => string | null;
@@ -67,7 +70,8 @@ export class DetectionEngine implements DetectContext {
     private readonly opts: EngineOptions = {},
   ) {
     this.baseline = new CompiledBaseline(baseline);
-    this.detectors = opts.detectors ?? allDetectors();
+    const settings = opts.settings ?? DEFAULT_SETTINGS.detect;
+    this.detectors = opts.detectors ?? allDetectors(settings);
     this.packetHooks = this.detectors.filter((d) => d.onPacket && (d.packets ?? 'all') === 'all');
     this.unprofiledHooks = this.detectors.filter((d) => d.onPacket && d.packets === 'unprofiled');
     this.newSenderHooks = this.detectors.filter((d) => d.onPacket && d.packets === 'new-sender');
@@ -78,7 +82,7 @@ export class DetectionEngine implements DetectContext {
     this.onArp = wants('arp');
     this.onAnomalies = wants('anomalies');
     this.onPlaced = wants('placed');
-    this.agg = new Aggregator(opts.windowSeconds ?? 600, opts.zoneOf);
+    this.agg = new Aggregator(opts.windowSeconds ?? settings.fold_window_s, opts.zoneOf);
     this.mutes = opts.mutes ?? [];
     this.table = new EdgeTable<EdgeRuntime>((addr) => this.runtime(addr));
     this.inventory = opts.inventory;

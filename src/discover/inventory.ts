@@ -11,6 +11,7 @@ import { anomalyKind } from './anomaly-kind.js';
 import { addBounded, countCapped, IDENTITY_KEYS, LIMITS, type Capped } from './merge.js';
 import { refused, requestedMode } from './plc-mode.js';
 import { ipv4Number, isPublicIpv4 } from './address-scope.js';
+import { DEFAULT_SETTINGS } from '../settings/model.js';
 
 /** A MAC seen as the source of this many IPs is a router or firewall, not the hosts behind it. */
 const GATEWAY_MAC_IPS = 4;
@@ -22,8 +23,8 @@ export interface InventoryLimits {
 }
 
 /** A large plant has a few thousand devices; a flood of spoofed senders must not take the host's memory. */
-export const DEFAULT_MAX_ASSETS = 100_000;
-export const DEFAULT_MAX_EDGES = 500_000;
+export const DEFAULT_MAX_ASSETS = DEFAULT_SETTINGS.inventory.max_assets;
+export const DEFAULT_MAX_EDGES = DEFAULT_SETTINGS.inventory.max_edges;
 
 /**
  * One device, kept compact (one object, lists allocated on first use): a flood of senders must cost little.

@@ -8,13 +8,15 @@ import type { LinkDissector } from './link-dissector.js';
 import { feedSegment, newHalfStream, type TcpHalfStream } from './tcp-reassembly.js';
 import { streamDissectors, datagramDissectors, linkDissectors } from './registry.js';
 import { Stages, type Stage } from './stage.js';
+import { DEFAULT_SETTINGS, type Settings } from '../settings/model.js';
 
-/** Upper bound on tracked TCP half-streams; a scan or a flood of spoofed senders must not grow memory without limit. */
-const MAX_STREAMS = 65_536;
-/** When the table is full, half-streams silent this long (seconds) are forgotten first; pollers talk far more often. */
-const IDLE_STREAM = 30;
-/** Bytes all half-streams together may hold for incomplete PDUs (each holds at most 64 KiB). */
-const MAX_BUFFERED = 16 * 1024 * 1024;
+/**
+ * Bounds of TCP reassembly (settings `dissect`): tracked half-streams (a scan or a flood of spoofed senders
+ * must not grow memory without limit); seconds of silence after which a half-stream is forgotten first when
+ * the table is full (pollers talk far more often); bytes all half-streams together may hold for incomplete
+ * PDUs (each holds at most 64 KiB).
+ */
+export type DissectLimits = Settings['dissect'];
 
 export interface DissectStats {
   frames: number;
@@ -77,7 +79,17 @@ export class DissectPipeline {
   /** The stages every packet and message fan out to, in the order given. */
   readonly stages: Stages;
 
-  constructor(stages: Stage | readonly Stage[] = []) {
+  private readonly maxStreams: number;
+  private readonly idleStream: number;
+  private readonly maxBuffered: number;
+
+  constructor(
+    stages: Stage | readonly Stage[] = [],
+    limits: DissectLimits = DEFAULT_SETTINGS.dissect,
+  ) {
+    this.maxStreams = limits.max_tcp_streams;
+    this.idleStream = limits.idle_stream_s;
+    this.maxBuffered = limits.max_reassembly_bytes;
     this.stages = stages instanceof Stages ? stages : new Stages(stages);
     for (const d of streamDissectors) for (const p of d.ports) this.tcpByPort[p] = d;
     for (const d of datagramDissectors) for (const p of d.ports) this.udpByPort[p] = d;
@@ -145,7 +157,7 @@ export class DissectPipeline {
     );
     this.buffered += (s.pending?.length ?? 0) - before;
     if (closing) this.dropStream(pkt);
-    else if (this.buffered > MAX_BUFFERED) this.releasePending();
+    else if (this.buffered > this.maxBuffered) this.releasePending();
   }
 
   private udp(pkt: Packet, out: Message[]): void {
@@ -192,12 +204,12 @@ export class DissectPipeline {
   }
 
   private added(now: number): void {
-    if (++this.streamCount <= MAX_STREAMS) return;
+    if (++this.streamCount <= this.maxStreams) return;
     // Too many open streams (scan, flood, or capture without FINs): forget the idle ones; if that frees too
     // little, forget them all rather than grow without bound. Either way, counted.
     const before = this.streamCount;
     const idle = (s: TcpHalfStream): boolean => {
-      if (now - s.lastTs < IDLE_STREAM || s.lastTs === 0) return false;
+      if (now - s.lastTs < this.idleStream || s.lastTs === 0) return false;
       this.forget(s);
       return true;
     };
@@ -206,7 +218,7 @@ export class DissectPipeline {
       if (inner.size === 0) this.streams4.delete(k1);
     }
     for (const [k, s] of this.streams6) if (idle(s)) this.streams6.delete(k);
-    if (this.streamCount > (MAX_STREAMS * 3) / 4) {
+    if (this.streamCount > (this.maxStreams * 3) / 4) {
       this.countAnomaly('tcp_stream_table_reset');
       this.streams4.clear();
       this.streams6.clear();

@@ -1,19 +1,11 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
 import jsYaml from 'js-yaml';
-import {
-  isMap,
-  isPair,
-  isScalar,
-  isSeq,
-  LineCounter,
-  parseDocument,
-  type Document,
-  type Node,
-} from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { functionCode, functionLabel, namedProtocols } from '../dissect/function-names.js';
 import { functionCodeCategory } from '../dissect/registry.js';
 import type { PolicyError } from './errors.js';
+import { fieldName, offsetOf, suggestion } from '../settings/yaml-errors.js';
 import { HostSet, parseCidr } from './hosts.js';
 import type {
   AddressRanges,
@@ -248,32 +240,6 @@ function shapeError(
   return { file, ...where, field, message };
 }
 
-function suggestion(extra: string, parentSchema: unknown): string {
-  const props = Object.keys(
-    (parentSchema as { properties?: Record<string, unknown> } | undefined)?.properties ?? {},
-  );
-  const near = props.find((p) => editDistance(p, extra) <= 2);
-  return near
-    ? ` (did you mean '${near}'?)`
-    : props.length
-      ? ` (expected one of ${props.join(', ')})`
-      : '';
-}
-
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
-  for (let i = 1; i <= a.length; i++)
-    for (let j = 1; j <= b.length; j++) {
-      d[i]![j] = Math.min(
-        d[i - 1]![j]! + 1,
-        d[i]![j - 1]! + 1,
-        d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-    }
-  return d[a.length]![b.length]!;
-}
-
 /** anyOf reports each branch too; keep one error per field, the most specific. */
 function dedupe(errors: PolicyError[]): PolicyError[] {
   const byField = new Map<string, PolicyError>();
@@ -289,35 +255,6 @@ function dedupe(errors: PolicyError[]): PolicyError[] {
 }
 
 const byPlace = (a: PolicyError, b: PolicyError): number => a.line - b.line || a.column - b.column;
-
-function fieldName(path: Array<string | number>): string {
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
-}
-
-/** Source offset of the node at `path` (or of its key), falling back to the nearest existing parent. */
-function offsetOf(doc: Document, path: Array<string | number>, key: boolean): number {
-  let node: unknown = doc.contents;
-  let best = (doc.contents as Node | null)?.range?.[0] ?? 0;
-  for (let i = 0; i < path.length; i++) {
-    const seg = path[i]!;
-    if (isMap(node)) {
-      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === seg);
-      if (pair === undefined) return best;
-      const k = pair.key as Node;
-      if (key && i === path.length - 1) return k.range?.[0] ?? best;
-      best = k.range?.[0] ?? best;
-      node = pair.value;
-      const v = node as Node | null;
-      if (v?.range) best = v.range[0];
-    } else if (isSeq(node) && typeof seg === 'number') {
-      node = node.items[seg];
-      const v = node as Node | null;
-      if (v?.range) best = v.range[0];
-      else return best;
-    } else return best;
-  }
-  return best;
-}
 
 // ---- meaning ------------------------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import { registerRoutes } from './routes.js';
 import { ROUTE_PLUGINS } from './routes/index.js';
 import { PasswordCheckBusy } from './passwords.js';
 import { registerSessionRoutes } from './session-routes.js';
+import type { LoginLimits } from './login-throttle.js';
 import { registerLiveRoute } from './live-route.js';
 import { installSessionGate, isApiPath } from './access.js';
 import { installSecurityHeaders } from './headers.js';
@@ -43,6 +44,10 @@ export interface ServerOptions {
   limits?: Partial<ConnectionLimits>;
   /** Runtime state of the enforcement host (applied policy, gateway health) when it is this machine. */
   stateDir?: string;
+  /** How long a dashboard session lasts (default: settings server.session_s). */
+  sessionSeconds?: number;
+  /** Failed logins allowed per address and per account (default: settings server.login). */
+  loginLimits?: LoginLimits;
 }
 
 /** The HTTP API (and the dashboard's files) over one store. Every route but login needs a session. */
@@ -87,7 +92,11 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     return reply.code(500).send({ error: 'internal error' });
   });
 
-  registerSessionRoutes(app, db, { secureCookies });
+  registerSessionRoutes(app, db, {
+    secureCookies,
+    sessionSeconds: opts.sessionSeconds,
+    loginLimits: opts.loginLimits,
+  });
   const deps = { db, stateDir: opts.stateDir ?? DEFAULT_STATE_DIR };
   await registerRoutes(app, db, deps);
   for (const plugin of ROUTE_PLUGINS) await app.register(plugin, deps);

@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { DEFAULT_SETTINGS, type Settings } from '../settings/model.js';
 
 /** How long a client may take, and how many connections it may hold. */
 export interface ConnectionLimits {
@@ -18,15 +19,22 @@ export interface ConnectionLimits {
   heartbeatSeconds: number;
 }
 
-export const CONNECTION_LIMITS: ConnectionLimits = {
-  headersSeconds: 10,
-  requestSeconds: 30,
-  keepAliveSeconds: 5,
-  idleSeconds: 60,
-  maxConnections: 4096,
-  perAddress: 64,
-  heartbeatSeconds: 30,
-};
+/** The limits a settings file sets (server.connections). */
+export function connectionLimitsOf(c: Settings['server']['connections']): ConnectionLimits {
+  return {
+    headersSeconds: c.headers_s,
+    requestSeconds: c.request_s,
+    keepAliveSeconds: c.keep_alive_s,
+    idleSeconds: c.idle_s,
+    maxConnections: c.max_connections,
+    perAddress: c.per_address,
+    heartbeatSeconds: c.heartbeat_s,
+  };
+}
+
+export const CONNECTION_LIMITS: ConnectionLimits = connectionLimitsOf(
+  DEFAULT_SETTINGS.server.connections,
+);
 
 /** Fastify options for these limits; `server` goes on to http(s).createServer. */
 export function timeoutOptions(l: ConnectionLimits): {

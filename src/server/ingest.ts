@@ -8,14 +8,12 @@ import { addCounts } from '../capture/counts.js';
 import { activePolicy } from '../respond/change-control.js';
 import { CompiledPolicy } from '../policy/evaluate.js';
 import { Stages, type Stage } from '../dissect/stage.js';
+import { DEFAULT_SETTINGS, type Settings } from '../settings/model.js';
 import type { Detection } from '../detect/detection.js';
 import type { LiveFeed } from './live.js';
 import type { TrafficSeries } from '../assess/traffic.js';
 import { addTraffic } from '../store/traffic-store.js';
 import { trafficFor } from '../respond/zones.js';
-
-/** How often the followed traffic is written to the store and summarised to the dashboards. */
-const FLUSH_MS = 1000;
 
 /** What the run that fed an ingest read, for its capture record (the CLI's FileResult fits). */
 export interface IngestResult {
@@ -33,6 +31,10 @@ export interface IngestResult {
 
 export interface IngestOptions {
   limits?: InventoryLimits;
+  /** Detection thresholds and fold window (default: the settings defaults). */
+  detect?: Settings['detect'];
+  /** How often (ms) the followed traffic is written to the store and summarised to the dashboards. */
+  flushMs?: number;
   /** More stages, after the inventory, the detectors and the traffic series (they see the same traffic). */
   stages?: Stage[];
   /** More listeners for each detection as it opens, after it is stored and pushed to the dashboards. */
@@ -59,6 +61,7 @@ export class Ingest {
   /** The merge under way, if any: flushes never overlap. */
   private writing: Promise<void> = Promise.resolve();
   private stopped = false;
+  private readonly flushMs: number;
   /** Bounds the merges reached (lists per stored record). */
   private readonly mergeCapped: Record<string, number> = {};
 
@@ -69,6 +72,7 @@ export class Ingest {
     opts: IngestOptions = {},
   ) {
     this.inv = new Inventory(opts.limits);
+    this.flushMs = opts.flushMs ?? DEFAULT_SETTINGS.ingest.flush_ms;
     const listeners = opts.onDetection ?? [];
     const baseline = latestBaseline(db);
     const policy = activePolicy(db);
@@ -77,6 +81,7 @@ export class Ingest {
       baseline === null
         ? null
         : new DetectionEngine(baseline, {
+            settings: opts.detect,
             mutes: listMutes(db),
             inventory: this.inv,
             zoneOf: zones ? (ip) => zones.zoneOf(ip)?.name ?? null : undefined,
@@ -116,7 +121,7 @@ export class Ingest {
   }
 
   start(): void {
-    this.schedule(FLUSH_MS);
+    this.schedule(this.flushMs);
   }
 
   /** A large delta takes a while to write: wait ten times as long as the last write, so ingest keeps up. */
@@ -124,7 +129,7 @@ export class Ingest {
     this.timer = setTimeout(() => {
       const t0 = Date.now();
       void this.flush().then(() => {
-        if (!this.stopped) this.schedule(Math.max(FLUSH_MS, 10 * (Date.now() - t0)));
+        if (!this.stopped) this.schedule(Math.max(this.flushMs, 10 * (Date.now() - t0)));
       });
     }, ms);
     this.timer.unref();

@@ -1,4 +1,5 @@
 import { isIPv6 } from 'node:net';
+import { DEFAULT_SETTINGS, type Settings } from '../settings/model.js';
 
 export interface Window {
   max: number;
@@ -10,10 +11,20 @@ export interface Window {
  * and per account (many guessers at one name). The per-account window is longer; it lets an attacker keep an
  * account locked, which is the price of not letting a botnet guess it.
  */
-export const LOGIN_LIMITS = {
-  perAddress: { max: 10, seconds: 60 },
-  perAccount: { max: 20, seconds: 900 },
-} as const;
+export interface LoginLimits {
+  perAddress: Window;
+  perAccount: Window;
+}
+
+/** The limits a settings file sets (server.login). */
+export function loginLimitsOf(l: Settings['server']['login']): LoginLimits {
+  return {
+    perAddress: { max: l.per_address_max, seconds: l.per_address_s },
+    perAccount: { max: l.per_account_max, seconds: l.per_account_s },
+  };
+}
+
+export const LOGIN_LIMITS: LoginLimits = loginLimitsOf(DEFAULT_SETTINGS.server.login);
 
 /** Keys kept at most per counter; beyond that the stalest are forgotten (their attempts are old). */
 const MAX_KEYS = 50_000;
@@ -99,7 +110,7 @@ export class LoginThrottle {
   private readonly byAccount: SlidingCounter;
 
   constructor(
-    limits: { perAddress: Window; perAccount: Window } = LOGIN_LIMITS,
+    limits: LoginLimits = LOGIN_LIMITS,
     private readonly clock = () => Date.now() / 1000,
   ) {
     this.byAddress = new SlidingCounter(limits.perAddress);

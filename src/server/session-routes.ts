@@ -16,19 +16,19 @@ import {
   tokenHash,
   verifyPassword,
 } from './passwords.js';
-import { LoginThrottle } from './login-throttle.js';
+import { LoginThrottle, type LoginLimits } from './login-throttle.js';
+import { DEFAULT_SETTINGS } from '../settings/model.js';
 import { untrustedText } from './untrusted.js';
 import { PUBLIC, SESSION_COOKIE } from './access.js';
-
-const SESSION_SECONDS = 8 * 3600;
 
 /** Logging in and out: the only API routes open to callers without a session. */
 export function registerSessionRoutes(
   app: FastifyInstance,
   db: Db,
-  opts: { secureCookies: boolean },
+  opts: { secureCookies: boolean; sessionSeconds?: number; loginLimits?: LoginLimits },
 ): void {
-  const throttle = new LoginThrottle();
+  const throttle = new LoginThrottle(opts.loginLimits);
+  const SESSION_SECONDS = opts.sessionSeconds ?? DEFAULT_SETTINGS.server.session_s;
 
   app.post(
     '/api/session',

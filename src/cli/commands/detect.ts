@@ -16,6 +16,7 @@ import { readPolicyFile } from './policy.js';
 import { CompiledPolicy } from '../../policy/evaluate.js';
 import { activePolicy } from '../../respond/change-control.js';
 import { between } from '../../dissect/stage.js';
+import { cliSettings } from '../settings.js';
 
 export function detectionLine(d: Detection): string {
   const when = new Date(d.ts * 1000).toISOString().replace('T', ' ').slice(0, 19);
@@ -36,7 +37,10 @@ export function registerDetect(program: Command): void {
     )
     .option('--bpf <filter>', 'capture filter for --interface')
     .option('--duration <seconds>', 'stop live capture after this many seconds')
-    .option('--window <seconds>', 'fold repeats of a detection within this window', '600')
+    .option(
+      '--window <seconds>',
+      'fold repeats of a detection within this window (default: settings detect.fold_window_s, 600)',
+    )
     .option('--no-save', 'do not store the detections')
     .option(
       '--from <time>',
@@ -56,7 +60,7 @@ export function registerDetect(program: Command): void {
           interface?: string;
           bpf?: string;
           duration?: string;
-          window: string;
+          window?: string;
           save: boolean;
           from?: string;
           policy?: string;
@@ -78,8 +82,10 @@ export function registerDetect(program: Command): void {
           const zones = policy ? new CompiledPolicy(policy) : null;
           const out = new LineWriter(process.stdout);
           const follow = Boolean(opts.interface) || files.includes('-');
+          const settings = cliSettings().detect;
           const engine = new DetectionEngine(b, {
-            windowSeconds: Number(opts.window),
+            settings,
+            windowSeconds: opts.window !== undefined ? Number(opts.window) : settings.fold_window_s,
             mutes: listMutes(db),
             zoneOf: zones ? (ip) => zones.zoneOf(ip)?.name ?? null : undefined,
             onDetection: follow

@@ -12,6 +12,7 @@ import { fitLine, renderColumns } from '../columns.js';
 import { addTraffic } from '../../store/traffic-store.js';
 import { trafficFor } from '../../respond/zones.js';
 import type { Stage } from '../../dissect/stage.js';
+import { cliSettings } from '../settings.js';
 import { runCaptures, warnCaptureErrors, type FileResult } from '../run-capture.js';
 import { addCounts } from '../../capture/counts.js';
 import { edgeIsProbe, inventoryCounts, inventoryLine, scansOf } from '../../discover/counts.js';
@@ -30,22 +31,25 @@ export function registerDiscover(program: Command): void {
     )
     .option(
       '--max-assets <n>',
-      'assets tracked at most; beyond, new senders are counted as not tracked',
-      String(DEFAULT_MAX_ASSETS),
+      `assets tracked at most; beyond, new senders are counted as not tracked (default: settings inventory.max_assets, ${DEFAULT_MAX_ASSETS})`,
     )
     .option(
       '--max-edges <n>',
-      'edges tracked at most; beyond, new edges are counted as not tracked',
-      String(DEFAULT_MAX_EDGES),
+      `edges tracked at most; beyond, new edges are counted as not tracked (default: settings inventory.max_edges, ${DEFAULT_MAX_EDGES})`,
     )
     .action(
       async (
         files: string[],
-        opts: { json?: boolean; db?: string; maxAssets: string; maxEdges: string },
+        opts: { json?: boolean; db?: string; maxAssets?: string; maxEdges?: string },
       ) => {
+        const bounds = cliSettings().inventory;
         const inv = new Inventory({
-          maxAssets: positive(opts.maxAssets, '--max-assets'),
-          maxEdges: positive(opts.maxEdges, '--max-edges'),
+          maxAssets:
+            opts.maxAssets !== undefined
+              ? positive(opts.maxAssets, '--max-assets')
+              : bounds.max_assets,
+          maxEdges:
+            opts.maxEdges !== undefined ? positive(opts.maxEdges, '--max-edges') : bounds.max_edges,
         });
         const db = opts.db ? openStore(opts.db) : null;
         try {

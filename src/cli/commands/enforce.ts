@@ -6,6 +6,7 @@ import type { DenyMode } from '../../enforce/gateway/inspector.js';
 import { DEFAULT_STATE_DIR, describeGateway, readApplied } from '../../enforce/state.js';
 import type { ApplySource } from '../../enforce/backend.js';
 import { enforcementBackend, familyOf, type TargetOpts } from '../enforcement.js';
+import { cliSettings } from '../settings.js';
 import { appliedSource, runGateway } from '../gateway-runner.js';
 import { enforceablePolicy } from '../../respond/enforceable.js';
 import { describeCuts, guardBlock } from '../../respond/block-impact.js';
@@ -56,6 +57,14 @@ function bridgeMac(iface: string, netns?: string): string {
     netns ? ['netns', 'exec', netns, ...cat] : cat.slice(1),
     { encoding: 'utf8' },
   ).trim();
+}
+
+/** A numeric option given on the command line, or undefined to take the setting. */
+function positive(v: string | undefined, flag: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${flag} takes a positive number, not '${v}'`);
+  return n;
 }
 
 const ttlOf = (s: string): number => {
@@ -317,16 +326,17 @@ export function registerEnforce(program: Command): void {
     .option('--deny <mode>', 'exception (answer refused Modbus requests) or drop', 'exception')
     .option(
       '--budget-us <n>',
-      'inspection time per PDU beyond which a slow_inspection event is logged (the verdict holds)',
-      '2000',
+      'inspection time per PDU beyond which a slow_inspection event is logged (the verdict holds; default: settings gateway.budget_us)',
     )
     .option(
       '--rate <n>',
-      'requests per second one client may send through the gateway (refusals cost 50)',
-      '2000',
+      'requests per second one client may send through the gateway (default: settings gateway.rate; a refusal costs gateway.refusal_cost)',
     )
     .option('--log <file>', 'append JSON-line events here instead of stdout')
-    .option('--log-max-mb <n>', 'rotate the log beyond this size', '64')
+    .option(
+      '--log-max-mb <n>',
+      'rotate the log beyond this size (default: settings gateway.log_max_mb)',
+    )
     .option(
       '--inject-fault <kind>',
       'test only: make inspection throw, to prove the gateway fails open',
@@ -340,15 +350,16 @@ export function registerEnforce(program: Command): void {
           family?: string;
           stateDir: string;
           deny: string;
-          budgetUs: string;
-          rate: string;
+          budgetUs?: string;
+          rate?: string;
           log?: string;
-          logMaxMb: string;
+          logMaxMb?: string;
           injectFault?: string;
         },
       ) => {
         if (o.deny !== 'exception' && o.deny !== 'drop')
           throw new Error('--deny is exception or drop');
+        const gw = cliSettings().gateway;
         // With a store, the person starting the gateway is proven and its start and stop are audited there; without
         // one it follows what an audited `enforce apply` loaded (--state-dir), as a service would.
         if (o.db) await proveEnforcer(o, 'gateway');
@@ -363,10 +374,13 @@ export function registerEnforce(program: Command): void {
           family: familyOf(o.family ?? readApplied(o.stateDir)?.family ?? 'bridge'),
           stateDir: o.stateDir,
           deny: o.deny as DenyMode,
-          budgetMicros: Number(o.budgetUs),
-          rate: Number(o.rate),
+          budgetMicros: positive(o.budgetUs, '--budget-us') ?? gw.budget_us,
+          rate: positive(o.rate, '--rate') ?? gw.rate,
+          refusalCost: gw.refusal_cost,
+          leaseMs: gw.lease_ms,
+          heartbeatMs: gw.heartbeat_ms,
           log: o.log ?? null,
-          logMaxBytes: Number(o.logMaxMb) * 1024 * 1024,
+          logMaxBytes: (positive(o.logMaxMb, '--log-max-mb') ?? gw.log_max_mb) * 1024 * 1024,
           load,
           fault: o.injectFault
             ? () => {

@@ -7,6 +7,7 @@ import { openStore } from '../../store/db.js';
 import { openExistingStore, STORE_HINT } from '../identity.js';
 import { nextBaselineVersion, saveBaseline } from '../../store/baseline-store.js';
 import { between } from '../../dissect/stage.js';
+import { cliSettings } from '../settings.js';
 import { runCaptures, warnCaptureErrors } from '../run-capture.js';
 import { parseTimeArg } from '../time-arg.js';
 
@@ -41,7 +42,8 @@ export function registerLearn(program: Command): void {
         try {
           // The baseline is what these captures show, nothing else: the stored inventory may hold traffic
           // nobody vouched for.
-          const inv = new Inventory();
+          const bounds = cliSettings().inventory;
+          const inv = new Inventory({ maxAssets: bounds.max_assets, maxEdges: bounds.max_edges });
           const values = new ValueRanges();
           const results = await runCaptures(files, between(-Infinity, until, inv, values));
           const snap = inv.snapshot();

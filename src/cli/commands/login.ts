@@ -5,9 +5,7 @@ import { newToken, tokenHash } from '../../server/passwords.js';
 import { checkPassword, openExistingStore } from '../identity.js';
 import { defaultTokenFile, loadToken, removeToken, saveToken } from '../token-file.js';
 import { passwordFromStdin, promptPassword } from '../password-input.js';
-
-/** A CLI session is shorter than a dashboard one: a token file outlives the terminal that made it. */
-export const CLI_SESSION_SECONDS = 4 * 3600;
+import { cliSettings } from '../settings.js';
 
 export function registerLogin(program: Command): void {
   program
@@ -35,7 +33,9 @@ export function registerLogin(program: Command): void {
               : await promptPassword(`password for ${o.user}: `);
           const caller = await checkPassword(db, o.user, password);
           const { token, hash } = newToken();
-          const expires = Date.now() / 1000 + CLI_SESSION_SECONDS;
+          // A CLI session (settings cli.session_s) is shorter than a dashboard one: a token file outlives
+          // the terminal that made it.
+          const expires = Date.now() / 1000 + cliSettings().cli.session_s;
           const file = o.tokenFile ?? defaultTokenFile(o.db);
           createSession(db, hash, caller.name, expires);
           saveToken(file, token);

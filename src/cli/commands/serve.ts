@@ -11,6 +11,9 @@ import { DEFAULT_STATE_DIR } from '../../enforce/state.js';
 import { listUsers } from '../../store/session-store.js';
 import type { Db } from '../../store/db.js';
 import { reachableUrls } from '../listen-urls.js';
+import { cliSettings } from '../settings.js';
+import { connectionLimitsOf } from '../../server/connections.js';
+import { loginLimitsOf } from '../../server/login-throttle.js';
 
 /** The built dashboard sits beside the compiled CLI: dist/web. */
 const webRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../web');
@@ -87,6 +90,7 @@ export function registerServe(program: Command): void {
     .action(async (o: ServeOptions) => {
       if ((o.tlsCert === undefined) !== (o.tlsKey === undefined))
         throw new Error('--tls-cert and --tls-key go together');
+      const settings = cliSettings();
       const db = openStore(o.db);
       const tls =
         o.tlsCert !== undefined
@@ -105,6 +109,9 @@ export function registerServe(program: Command): void {
         allowedHosts: o.allowedHost,
         https: tls ?? undefined,
         stateDir: o.stateDir,
+        limits: connectionLimitsOf(settings.server.connections),
+        sessionSeconds: settings.server.session_s,
+        loginLimits: loginLimitsOf(settings.server.login),
       });
       await app.listen({ host: o.host, port: Number(o.port) });
       const bound = app.server.address();
@@ -128,7 +135,14 @@ export function registerServe(program: Command): void {
           );
       }
       if (feed !== undefined && follow !== null) {
-        const ingest = new Ingest(db, feed, follow);
+        const ingest = new Ingest(db, feed, follow, {
+          limits: {
+            maxAssets: settings.inventory.max_assets,
+            maxEdges: settings.inventory.max_edges,
+          },
+          detect: settings.detect,
+          flushMs: settings.ingest.flush_ms,
+        });
         ingest.start();
         const run = o.interface
           ? runLive(o.interface, ingest.stages, { bpf: o.bpf })

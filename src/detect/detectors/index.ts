@@ -10,9 +10,10 @@ import { valueOutOfRange } from './process-values.js';
 import { timing } from './timing.js';
 import { malformedPdu } from './malformed.js';
 import { arpSpoofing } from './arp-spoof.js';
+import { DEFAULT_SETTINGS, type Settings } from '../../settings/model.js';
 
-/** A fresh set of every detector (they hold per-run state). */
-export function allDetectors(): Detector[] {
+/** A fresh set of every detector (they hold per-run state), with these thresholds. */
+export function allDetectors(s: Settings['detect'] = DEFAULT_SETTINGS.detect): Detector[] {
   return [
     newAsset(),
     newEdge(),
@@ -20,9 +21,9 @@ export function allDetectors(): Detector[] {
     functionOutsideProfile(),
     writeNewRange(),
     engineeringOps(),
-    scans(),
+    scans(s.scan),
     valueOutOfRange(),
-    timing(),
+    timing(s.timing),
     malformedPdu(),
     arpSpoofing(),
   ];

@@ -1,13 +1,13 @@
 import type { Detector } from '../detector.js';
 import { TcpFlag } from '../../dissect/packet.js';
+import { DEFAULT_SETTINGS, type Settings } from '../../settings/model.js';
 
-/** Window over which probes from one source are counted. */
-const WINDOW = 60;
-/** Distinct ports on one host (vertical) / hosts on one port (horizontal) that make a scan. */
-const VERTICAL = 10;
-const HORIZONTAL = 8;
-/** Distinct addresses asked for by one MAC in ARP requests; hosts normally resolve a handful. */
-const ARP_SWEEP = 16;
+/**
+ * The thresholds (settings `detect.scan`): within `window_s` seconds, `ports_per_host` distinct ports on one
+ * host make a port scan, `hosts_per_port` hosts on one port a sweep, and `arp_targets` addresses asked for
+ * by one MAC an ARP sweep (hosts normally resolve a handful).
+ */
+export type ScanSettings = Settings['detect']['scan'];
 /** Sweep keys for echo requests, which have no port. */
 const ICMP_ECHO = -1;
 const ICMPV6_ECHO = -2;
@@ -24,7 +24,11 @@ interface SourceWindow {
  * Port scans (many ports on one host) and host sweeps (one port, or ICMP echo, across many hosts). Only
  * probes outside the baseline count, so a SCADA server polling fifty RTUs is not a sweep.
  */
-export function scans(): Detector {
+export function scans(s: ScanSettings = DEFAULT_SETTINGS.detect.scan): Detector {
+  const WINDOW = s.window_s,
+    VERTICAL = s.ports_per_host,
+    HORIZONTAL = s.hosts_per_port,
+    ARP_SWEEP = s.arp_targets;
   const sources = new Map<string, SourceWindow>();
   const arpSweeps = new Map<string, { start: number; targets: Set<string>; reported: boolean }>();
   return {

@@ -1,38 +1,39 @@
 import type { Detector, EdgeRuntime } from '../detector.js';
 import type { EdgeProfile } from '../../discover/baseline.js';
+import { DEFAULT_SETTINGS, type Settings } from '../../settings/model.js';
 
-/** Silence longer than this many polling periods (and at least MIN_SILENCE seconds) means polling stopped. */
-const SILENT_PERIODS = 10;
-const MIN_SILENCE = 5;
-const GAP_FACTOR = 2;
-/** Requests per second above this many times the learned rate (and above FLOOR) is a flood. */
-const FLOOD_FACTOR = 10;
-const FLOOR = 50;
-const UNPROFILED_FLOOR = 200;
-/** Shorter periods are bursts (a script reading in a loop), not a configured scan. */
-const MIN_PERIOD = 0.05;
-const MIN_REQUESTS = 20;
+/**
+ * The thresholds (settings `detect.timing`): silence longer than `silent_periods` polling periods, at least
+ * `min_silence_s` and `gap_factor` times the longest learned pause, means polling stopped; requests per
+ * second above `flood_factor` times the learned rate (and above `flood_floor_rps`) are a flood. Learned
+ * periods under `min_poll_period_s` are bursts (a script reading in a loop), not a configured scan.
+ */
+export type TimingSettings = Settings['detect']['timing'];
 
 /** A learned edge counts as polled when it repeated requests on a steady period (SCADA scan, not a burst). */
-function isPolled(p: EdgeProfile): boolean {
+function isPolled(p: EdgeProfile, t: TimingSettings): boolean {
   return (
     p.pollInterval !== null &&
-    p.pollInterval >= MIN_PERIOD &&
+    p.pollInterval >= t.min_poll_period_s &&
     (p.pollJitter ?? 0) <= p.pollInterval &&
-    p.requests >= MIN_REQUESTS
+    p.requests >= t.min_poll_requests
   );
 }
 
 /** Quiet for many periods, and clearly longer than any pause the edge took while learning. */
-function silenceOf(p: EdgeProfile): number {
-  return Math.max(SILENT_PERIODS * p.pollInterval!, MIN_SILENCE, GAP_FACTOR * p.maxRequestGap);
+function silenceOf(p: EdgeProfile, t: TimingSettings): number {
+  return Math.max(
+    t.silent_periods * p.pollInterval!,
+    t.min_silence_s,
+    t.gap_factor * p.maxRequestGap,
+  );
 }
 
 /**
  * Timing against the learned polling: a polled edge going quiet (HMI lost its PLC, or a controller
  * silenced), or a burst of requests far above the learned rate (flood, brute force, a runaway script).
  */
-export function timing(): Detector {
+export function timing(t: TimingSettings = DEFAULT_SETTINGS.detect.timing): Detector {
   const polled = new Set<EdgeRuntime>();
   return {
     name: 'timing',
@@ -43,10 +44,12 @@ export function timing(): Detector {
       if (e === undefined) return;
       const ts = m.ts;
       if (e.pollKind === 0) {
-        e.pollKind = e.profile !== null && isPolled(e.profile.p) ? 1 : 2;
-        if (e.pollKind === 1) e.pollSilence = silenceOf(e.profile!.p);
+        e.pollKind = e.profile !== null && isPolled(e.profile.p, t) ? 1 : 2;
+        if (e.pollKind === 1) e.pollSilence = silenceOf(e.profile!.p, t);
         e.floodLimit = Math.ceil(
-          e.profile ? Math.max(FLOOR, FLOOD_FACTOR * e.profile.p.requestRate) : UNPROFILED_FLOOR,
+          e.profile
+            ? Math.max(t.flood_floor_rps, t.flood_factor * e.profile.p.requestRate)
+            : t.unprofiled_flood_rps,
         );
       }
       // Join the watch list once (a flag, not a set lookup per request).

@@ -6,6 +6,7 @@ import type { GatewayTarget } from '../steer.js';
 import { StreamInspector, type DenyMode, type InspectorEvent } from './inspector.js';
 import { ClientThrottle, type ThrottleOptions } from './throttle.js';
 import { FailOpenWindows } from './fail-open.js';
+import { DEFAULT_SETTINGS } from '../../settings/model.js';
 
 export interface GatewayOptions {
   policy: CompiledPolicy;
@@ -72,10 +73,11 @@ export class Gateway {
 
   constructor(private readonly opts: GatewayOptions) {
     this.policy = opts.policy;
+    const rate = DEFAULT_SETTINGS.gateway.rate;
     this.throttle = new ClientThrottle({
-      rate: 2000,
-      burst: 4000,
-      refusalCost: 50,
+      rate,
+      burst: 2 * rate,
+      refusalCost: DEFAULT_SETTINGS.gateway.refusal_cost,
       ...opts.throttle,
     });
     this.windows = new FailOpenWindows(opts.log, opts.failOpenQuietSeconds ?? 1);

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { TABLE, type NftFamily } from '../nft-ruleset.js';
+import { DEFAULT_SETTINGS } from '../../settings/model.js';
 
 export interface SteerLease {
   server: string;
@@ -33,8 +34,8 @@ export class SteeringHeartbeat {
   private readonly intervalMs: number;
 
   constructor(private readonly opts: HeartbeatOptions) {
-    this.leaseMs = opts.leaseMs ?? 800;
-    this.intervalMs = opts.intervalMs ?? 200;
+    this.leaseMs = opts.leaseMs ?? DEFAULT_SETTINGS.gateway.lease_ms;
+    this.intervalMs = opts.intervalMs ?? DEFAULT_SETTINGS.gateway.heartbeat_ms;
   }
 
   /** Steer these servers to the gateway from now on (replaces the previous list at the next renewal). */

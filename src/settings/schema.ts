@@ -1,0 +1,187 @@
+/**
+ * The settings file's shape (JSON Schema for ajv), with each setting's default and what it does. The
+ * defaults, the example file (weir.example.yaml) and `weir settings show` all come from here, so a setting
+ * is added in one place: a line here, a field in model.ts, and the option it feeds where the CLI or the
+ * server builds that engine (engines take options; they never read this file).
+ */
+export interface LeafSchema {
+  type: 'integer' | 'number';
+  minimum: number;
+  maximum?: number;
+  default: number;
+  description: string;
+}
+
+export interface SectionSchema<
+  P extends Record<string, LeafSchema | SectionSchema> = Record<
+    string,
+    LeafSchema | SectionSchema<any>
+  >,
+> {
+  type: 'object';
+  additionalProperties: false;
+  description: string;
+  properties: P;
+}
+
+const int = (def: number, description: string, minimum = 1, maximum?: number): LeafSchema => ({
+  type: 'integer',
+  minimum,
+  ...(maximum !== undefined ? { maximum } : {}),
+  default: def,
+  description,
+});
+const num = (def: number, description: string, minimum = 0): LeafSchema => ({
+  type: 'number',
+  minimum,
+  default: def,
+  description,
+});
+const section = <P extends Record<string, LeafSchema | SectionSchema>>(
+  description: string,
+  properties: P,
+): SectionSchema<P> => ({ type: 'object', additionalProperties: false, description, properties });
+
+export const SETTINGS_VERSION = 'settings/1';
+
+export const SETTINGS_SECTIONS = {
+  detect: section('Detection (weir detect, weir serve).', {
+    fold_window_s: int(
+      600,
+      'Repeats of the same finding on the same pair within this many seconds fold into one detection.',
+    ),
+    scan: section('Port scans, host sweeps and ARP sweeps (only probes off the baseline count).', {
+      window_s: int(60, 'Seconds over which the probes of one source are counted.'),
+      ports_per_host: int(10, 'Distinct ports probed on one host that make a port scan.', 2),
+      hosts_per_port: int(
+        8,
+        'Distinct hosts probed on one port (or by ICMP echo) that make a sweep.',
+        2,
+      ),
+      arp_targets: int(
+        16,
+        'Distinct addresses one MAC asks for by ARP within the window that make a sweep.',
+        2,
+      ),
+    }),
+    timing: section(
+      'Polling stopped and request floods, against the learned polling of each edge.',
+      {
+        silent_periods: num(
+          10,
+          'A polled edge is stopped after this many polling periods without a request…',
+          1,
+        ),
+        min_silence_s: num(5, '…and at least this many seconds…', 0),
+        gap_factor: num(2, '…and this many times the longest pause it took while learning.', 1),
+        flood_factor: num(
+          10,
+          'Requests per second above this many times the learned rate are a flood…',
+          1,
+        ),
+        flood_floor_rps: num(50, '…when also above this many requests per second.', 1),
+        unprofiled_flood_rps: num(
+          200,
+          'Requests per second on an edge the baseline lacks that are a flood.',
+          1,
+        ),
+        min_poll_period_s: num(
+          0.05,
+          'Shorter learned periods are bursts (a script in a loop), not polling.',
+          0,
+        ),
+        min_poll_requests: int(
+          20,
+          'Requests an edge must have made while learning to count as polled.',
+        ),
+      },
+    ),
+  }),
+  inventory: section('Bounds of the inventory, so hostile input cannot take the memory.', {
+    max_assets: int(
+      100_000,
+      'Assets tracked at most; beyond, new senders are counted as not tracked.',
+    ),
+    max_edges: int(500_000, 'Edges tracked at most; beyond, new edges are counted as not tracked.'),
+  }),
+  dissect: section('Bounds of TCP reassembly.', {
+    max_tcp_streams: int(
+      65_536,
+      'TCP half-streams tracked at most (a scan or spoofed flood must not grow memory).',
+      16,
+    ),
+    idle_stream_s: int(
+      30,
+      'When the stream table is full, half-streams silent this many seconds are forgotten first.',
+    ),
+    max_reassembly_bytes: int(
+      16 * 1024 * 1024,
+      'Bytes all half-streams together may hold for incomplete PDUs.',
+      65_536,
+    ),
+  }),
+  ingest: section('Following a capture or an interface in weir serve.', {
+    flush_ms: int(
+      1000,
+      'How often (ms) the followed traffic is written to the store and sent to the dashboards.',
+      100,
+    ),
+  }),
+  gateway: section('The inline protocol gateway (weir gateway).', {
+    rate: int(
+      2000,
+      'Requests per second one client may send through the gateway, sustained (burst: twice this).',
+    ),
+    refusal_cost: int(
+      50,
+      'A refused request costs this many allowed ones: a client that keeps being refused slows down fast.',
+      1,
+    ),
+    budget_us: int(
+      2000,
+      'Inspection time per PDU (µs) beyond which a slow_inspection event is logged (the verdict holds).',
+    ),
+    lease_ms: int(
+      800,
+      'How long one heartbeat keeps the kernel steering to the gateway: the fail-open bound after a crash.',
+      100,
+    ),
+    heartbeat_ms: int(
+      200,
+      'How often the heartbeat renews the lease (several times per lease).',
+      20,
+    ),
+    log_max_mb: int(64, 'Rotate the gateway event log beyond this size (MiB).'),
+  }),
+  server: section('The HTTP API and dashboard (weir serve).', {
+    session_s: int(8 * 3600, 'A dashboard session lasts this many seconds after login.', 60),
+    login: section('Failed logins allowed before passwords are no longer checked.', {
+      per_address_max: int(10, 'Failed logins from one address within the address window.'),
+      per_address_s: int(60, 'The address window (seconds).'),
+      per_account_max: int(20, 'Failed logins at one account within the account window.'),
+      per_account_s: int(900, 'The account window (seconds).'),
+    }),
+    connections: section('Timeouts and connection caps.', {
+      headers_s: int(10, 'From connecting to the end of the request headers.'),
+      request_s: int(30, 'For a whole request, body included.'),
+      keep_alive_s: int(5, 'An idle kept-alive connection between requests.'),
+      idle_s: int(60, 'Socket inactivity while a request is under way.'),
+      max_connections: int(4096, 'Connections at once, all clients together.'),
+      per_address: int(64, 'Connections at once from one address (a browser opens about six).'),
+      heartbeat_s: int(30, 'Live WebSocket pings; a peer that misses one is dropped at the next.'),
+    }),
+  }),
+  cli: section('The weir command.', {
+    session_s: int(4 * 3600, 'A `weir login` session lasts this many seconds.', 60),
+  }),
+};
+
+export const SETTINGS_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['weir'],
+  properties: {
+    weir: { const: SETTINGS_VERSION },
+    ...SETTINGS_SECTIONS,
+  },
+} as const;
