@@ -49,7 +49,7 @@ export function rejected(r: FileResult): boolean {
 export async function runCaptures(
   files: string[],
   stages: Stage | readonly Stage[],
-  opts: { progress?: boolean; afterFile?(r: FileResult): void } = {},
+  opts: { progress?: boolean; afterFile?(r: FileResult): void; flushMs?: number } = {},
 ): Promise<FileResult[]> {
   const sizes = files.map((f) => (f === '-' ? 0 : safeSize(f)));
   const total = sizes.reduce((a, b) => a + b, 0);
@@ -69,6 +69,7 @@ export async function runCaptures(
   const results: FileResult[] = [];
   const fanout = new Stages(stages);
   const limits = cliSettings().dissect;
+  const flusher = flushEvery(fanout, opts.flushMs);
   let done = 0;
   try {
     for (let i = 0; i < files.length; i++) {
@@ -96,6 +97,7 @@ export async function runCaptures(
     }
   } finally {
     bar?.stop();
+    flusher.stop();
   }
   await fanout.finish();
   return results;
@@ -138,7 +140,7 @@ export function warnCaptureErrors(results: FileResult[]): void {
 export async function runLive(
   iface: string,
   stages: Stage | readonly Stage[],
-  opts: { bpf?: string; seconds?: number } = {},
+  opts: { bpf?: string; seconds?: number; flushMs?: number } = {},
 ): Promise<FileResult> {
   const ac = new AbortController();
   const stop = () => ac.abort();
@@ -149,6 +151,7 @@ export async function runLive(
     lastTs: number | null = null;
   const fanout = new Stages(stages);
   const pipeline = new DissectPipeline(fanout, cliSettings().dissect);
+  const flusher = flushEvery(fanout, opts.flushMs);
   try {
     const summary = await liveCapture(
       iface,
@@ -163,8 +166,32 @@ export async function runLive(
     await fanout.finish();
     return r;
   } finally {
+    flusher.stop();
     if (timer) clearTimeout(timer);
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
   }
+}
+
+/**
+ * While a run follows traffic, hand on what the stages accumulated every `ms` (stages without a flush are
+ * not called; without `ms`, nothing is scheduled). Flushes never overlap; a failing one is reported, not fatal.
+ */
+function flushEvery(stages: Stages, ms: number | undefined): { stop(): void } {
+  if (ms === undefined || !stages.list.some((s) => s.flush !== undefined)) return { stop() {} };
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    Promise.resolve()
+      .then(() => stages.flush())
+      .catch((err: Error) =>
+        process.stderr.write(`weir: flushing a stage failed: ${err.message}\n`),
+      )
+      .finally(() => {
+        busy = false;
+      });
+  }, ms);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
 }

@@ -120,10 +120,10 @@ export const SETTINGS_SECTIONS = {
       65_536,
     ),
   }),
-  ingest: section('Following a capture or an interface in weir serve.', {
+  ingest: section('Following live traffic (weir serve, weir detect --interface or on stdin).', {
     flush_ms: int(
       1000,
-      'How often (ms) the followed traffic is written to the store and sent to the dashboards.',
+      'How often (ms) what was followed is handed on: serve writes the store and updates the dashboards; stages with a flush (exporters) are flushed.',
       100,
     ),
   }),

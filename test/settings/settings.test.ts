@@ -141,6 +141,17 @@ test('the CLI: settings check, settings show, from --config or $WEIR_CONFIG', as
 
     const checked = await weir(['--config', good, 'settings', 'check']);
     assert.equal(checked.stdout, `${good}: valid\n`);
+
+    // The values reach the engines: a bound from the file caps the inventory (no --max-assets given).
+    const small = path.join(dir, 'small.yaml');
+    writeFileSync(small, 'weir: settings/1\ninventory:\n  max_assets: 2\n');
+    const plant = path.join(repoRoot, 'fixtures/plant.pcap');
+    const capped = await weir(['--config', small, 'discover', '--json', plant], { env });
+    assert.equal(capped.code, 0, capped.stderr);
+    assert.equal((JSON.parse(capped.stdout) as { assets: unknown[] }).assets.length, 2);
+    assert.match(capped.stderr, /bounds reached, not tracked: .*assets_not_tracked=/);
+    const full = await weir(['discover', '--json', plant], { env });
+    assert.ok((JSON.parse(full.stdout) as { assets: unknown[] }).assets.length > 2);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -92,14 +92,19 @@ export function registerDetect(program: Command): void {
               ? (d) => out.write(opts.jsonl ? JSON.stringify(d) : detectionLine(d))
               : undefined,
           });
+          // Stages that follow the engine (exporters, playbooks) join this list; a live run flushes them.
           const stages = between(from, Infinity, engine);
+          const flushMs = cliSettings().ingest.flush_ms;
           if (opts.interface) {
             await runLive(opts.interface, stages, {
               bpf: opts.bpf,
               seconds: opts.duration ? Number(opts.duration) : undefined,
+              flushMs,
             });
           } else {
-            warnCaptureErrors(await runCaptures(files, stages));
+            warnCaptureErrors(
+              await runCaptures(files, stages, { flushMs: follow ? flushMs : undefined }),
+            );
           }
           const ds = engine.finish();
           if (opts.save) saveDetections(db, ds, b.version);
