@@ -3,7 +3,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { LineCounter, parseDocument } from 'yaml';
 import { SETTINGS_SCHEMA, SETTINGS_VERSION } from './schema.js';
 import { withDefaults, DEFAULT_SETTINGS, type Settings, type SettingsFile } from './model.js';
-import { fieldName, formatFileError, offsetOf, suggestion, type FileError } from './yaml-errors.js';
+import { fieldName, invalidFile, offsetOf, suggestion, type FileError } from './yaml-errors.js';
 
 /** Where settings live when neither --config nor WEIR_CONFIG names a file. */
 export const SYSTEM_SETTINGS_FILE = '/etc/weir/weir.yaml';
@@ -131,10 +131,7 @@ export function readSettingsFile(file: string): Settings {
     throw new Error(`cannot read settings ${file}: ${(err as Error).message}`);
   }
   const r = parseSettings(text, file);
-  if (!r.ok)
-    throw new Error(
-      `${file} is not a valid settings file (${r.errors.length} problem${r.errors.length === 1 ? '' : 's'}):\n${r.errors.map(formatFileError).join('\n')}`,
-    );
+  if (!r.ok) throw invalidFile(file, 'settings file', r.errors);
   return r.settings;
 }
 

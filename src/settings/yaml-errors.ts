@@ -17,6 +17,14 @@ export function formatFileError(e: FileError): string {
   return `${e.file}:${e.line}:${e.column}: ${e.field ? `${e.field}: ` : ''}${e.message}`;
 }
 
+/** One error naming every problem of a file (`what`: policy, settings file), one per line. */
+export function invalidFile(file: string, what: string, errors: FileError[]): Error {
+  const n = errors.length;
+  return new Error(
+    `${file} is not a valid ${what} (${n} problem${n === 1 ? '' : 's'}):\n${errors.map(formatFileError).join('\n')}`,
+  );
+}
+
 /** For an unknown field: the known one it is a typo of, else the list of known ones. */
 export function suggestion(extra: string, parentSchema: unknown): string {
   const props = Object.keys(

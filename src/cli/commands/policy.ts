@@ -30,6 +30,7 @@ import { describeCuts } from '../../respond/block-impact.js';
 import { asCaller, openExistingStore, withIdentity, type IdentityOpts } from '../identity.js';
 import { between } from '../../dissect/stage.js';
 import { enforcementBackend } from '../enforcement.js';
+import { invalidFile } from '../../settings/yaml-errors.js';
 import { parseTimeArg } from '../time-arg.js';
 import { renderColumns } from '../columns.js';
 
@@ -42,10 +43,7 @@ export function readPolicyFile(file: string): { policy: Policy; text: string } {
     throw new Error(`cannot read policy ${file}: ${(err as Error).message}`);
   }
   const r = parsePolicy(text, file);
-  if (!r.ok)
-    throw new Error(
-      `${file} is not a valid policy (${r.errors.length} problem${r.errors.length === 1 ? '' : 's'}):\n${r.errors.map(formatPolicyError).join('\n')}`,
-    );
+  if (!r.ok) throw invalidFile(file, 'policy', r.errors);
   return { policy: r.policy, text };
 }
 
