@@ -70,6 +70,8 @@ export interface PermitResult {
 }
 
 export interface HostStatus extends EnforcementStatus {
+  /** Digest of what is loaded (null: nothing), to compare with the applied record's rulesetDigest. */
+  digest: string | null;
   /** The policy last applied on this host (with when and by whom it was removed, if it was). */
   applied: AppliedPolicy | null;
   /** The gateway as it acts on traffic: a record that says up while no lease is held counts as down. */

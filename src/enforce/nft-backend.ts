@@ -11,8 +11,10 @@ import { applyEnforcement, type ApplyOutcome } from './apply.js';
 import {
   blockSource,
   permitFlow,
+  loadedDigest,
+  loadedObjects,
   removeRuleset,
-  status,
+  statusOf,
   unblockSource,
   type NftTarget,
 } from './nft.js';
@@ -68,7 +70,9 @@ export class NftBackend implements EnforcementBackend {
   }
 
   status(): HostStatus {
-    const s = status(this.target);
+    // One listing serves both the status and the digest.
+    const objs = loadedObjects(this.target);
+    const s = statusOf(objs, this.target.family);
     const gw = gatewayState(this.stateDir, this.now());
     // Steering set up but no lease held: whatever the gateway's record says, traffic is not inspected now.
     const uninspected = s.steered.length > 0 && s.live.length === 0;
@@ -76,7 +80,13 @@ export class NftBackend implements EnforcementBackend {
       uninspected && gw.state === 'up'
         ? { state: 'down' as const, since: gw.health.beatAt, health: gw.health }
         : gw;
-    return { ...s, applied: readApplied(this.stateDir), gateway, uninspected };
+    return {
+      ...s,
+      digest: loadedDigest(objs),
+      applied: readApplied(this.stateDir),
+      gateway,
+      uninspected,
+    };
   }
 
   private seconds(): number {

@@ -5,7 +5,8 @@ import {
   type AppliedPolicy,
   type GatewayState,
 } from '../enforce/state.js';
-import { loadedDigest, loadedObjects, statusOf, type NftTarget } from '../enforce/nft.js';
+import { NftBackend } from '../enforce/nft-backend.js';
+import type { EnforcementBackend } from '../enforce/backend.js';
 import type { NftFamily } from '../enforce/nft-ruleset.js';
 
 /** What the kernel holds right now, read on this machine (null fields: it could not be read from here). */
@@ -58,25 +59,27 @@ const cache = new Map<string, { at: number; reading: KernelReading }>();
  * Read the kernel the applied record names (its family and namespace), at most every few seconds: spawning nft
  * per request would let page views load the enforcement host. Without the rights or the tool, say so.
  */
-function readKernel(a: AppliedPolicy): KernelReading {
-  const target: NftTarget = { family: a.family as NftFamily, netns: a.netns };
+function readKernel(a: AppliedPolicy, stateDir: string): KernelReading {
+  const backend: EnforcementBackend = new NftBackend(
+    { family: a.family as NftFamily, netns: a.netns },
+    stateDir,
+  );
   const key = `${a.family}|${a.netns ?? ''}`;
   const hit = cache.get(key);
   if (hit && Date.now() - hit.at < CACHE_MS) return hit.reading;
   let reading: KernelReading;
   try {
-    const objs = loadedObjects(target);
-    const digest = loadedDigest(objs);
-    const s = digest === null ? null : statusOf(objs, target.family);
+    const s = backend.status();
+    const digest = s.digest;
     const counter = (rule: string): number =>
-      s?.counters.filter((c) => c.rule === rule).reduce((n, c) => n + c.packets, 0) ?? 0;
+      s.counters.filter((c) => c.rule === rule).reduce((n, c) => n + c.packets, 0);
     reading = {
       readable: true,
       loaded: digest !== null,
       matchesApplied: digest !== null && digest === a.rulesetDigest,
       dropped: counter('enforce: drop'),
       wouldBlock: counter('simulate: log only'),
-      blockedSources: s?.blocked.length ?? 0,
+      blockedSources: s.blocked.length,
       error: null,
     };
   } catch (err) {
@@ -96,7 +99,7 @@ function readKernel(a: AppliedPolicy): KernelReading {
 
 export function enforcementView(stateDir: string, activeSha: string | null): EnforcementView {
   const a = readApplied(stateDir);
-  const live = a === null ? null : readKernel(a);
+  const live = a === null ? null : readKernel(a, stateDir);
   const kernel: EnforcementView['kernel'] =
     a === null
       ? { state: 'unknown' }

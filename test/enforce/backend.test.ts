@@ -1,93 +1,12 @@
 import { test } from 'node:test';
-import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parsePolicy } from '../../src/policy/load.js';
-import type { EnforcementBackend } from '../../src/enforce/backend.js';
 import { NftBackend } from '../../src/enforce/nft-backend.js';
 import { canBuildLab } from '../lab/plant.js';
-
-const POLICY = `weir: policy/1
-zones:
-  - { name: sup, members: [10.78.0.0/28], mode: monitor }
-  - { name: ctl, members: [10.78.0.16/28], mode: enforce }
-conduits: [{ name: c, from: sup, to: ctl }]
-groups:
-  - { name: ews, conduit: c, clients: [10.78.0.0/28], servers: [ctl], ports: [102, 502], access: read-write }
-`;
-
-/**
- * The contract every backend keeps, run against one: apply, block/unblock, permit, status, remove. A backend
- * that passes this can stand in for nftables behind the CLI, the playbooks and the fleet.
- */
-async function contract(b: EnforcementBackend, stateDir: string): Promise<void> {
-  const r = parsePolicy(POLICY, 'p.yaml');
-  assert.ok(r.ok);
-  const source = {
-    policy: r.policy,
-    text: POLICY,
-    source: 'p.yaml',
-    sha: createHash('sha256').update(POLICY).digest('hex'),
-  };
-  const req = {
-    source,
-    actor: 'alice',
-    gatewayIp: null,
-    bridgeMac: () => '02:00:00:00:00:01',
-    portLevelOk: true,
-    dryRun: false,
-  };
-  assert.equal(b.status().loaded, false);
-  const applied = await b.apply(req);
-  assert.equal(applied.result?.changed, true);
-  assert.equal((await b.apply(req)).result?.changed, false, 'an unchanged policy is left alone');
-  const s = b.status();
-  assert.equal(s.loaded, true);
-  assert.equal(s.applied?.sha, source.sha);
-  assert.equal(s.applied?.actor, 'alice');
-  assert.equal(s.gateway.state, 'none');
-
-  const t0 = Math.floor(Date.now() / 1000);
-  const blocked = b.block('10.78.0.66', 300, 'playbook: scan from a laptop');
-  assert.deepEqual(
-    { ...blocked, until: 0 },
-    {
-      address: '10.78.0.66',
-      ttlSeconds: 300,
-      until: 0,
-      comment: 'playbook: scan from a laptop',
-    },
-  );
-  assert.ok(blocked.until >= t0 + 300 && blocked.until <= t0 + 302);
-  const listed = b.status().blocked;
-  assert.deepEqual(
-    listed.map((x) => x.ip),
-    ['10.78.0.66'],
-  );
-  assert.ok(listed[0]!.expiresIn !== null && listed[0]!.expiresIn <= 300);
-  assert.throws(() => b.block('10.78.0.67', 0), /at least 1/, 'a block without an end is refused');
-  assert.deepEqual(b.unblock('10.78.0.66', 'undo'), { address: '10.78.0.66', comment: 'undo' });
-  assert.deepEqual(b.status().blocked, []);
-
-  const flow = {
-    client: '10.78.0.5',
-    server: '10.78.0.20',
-    transport: 'tcp' as const,
-    port: 44818,
-  };
-  assert.equal(b.permit(flow, 600, 'vendor session').ttlSeconds, 600);
-  assert.equal(b.status().permits.length, 1);
-
-  assert.equal(b.remove('bob'), true);
-  const after = b.status();
-  assert.equal(after.loaded, false);
-  assert.equal(after.applied?.removedBy, 'bob', 'the host record says who removed it');
-  assert.equal(b.remove('bob'), false, 'nothing left to remove');
-  void stateDir;
-}
+import { backendContract } from '../helpers/backend-contract.js';
 
 test('the nftables backend keeps the enforcement contract (in a namespace of its own)', async (t) => {
   if (!canBuildLab()) {
@@ -99,7 +18,7 @@ test('the nftables backend keeps the enforcement contract (in a namespace of its
   execFileSync('ip', ['netns', 'add', ns]);
   try {
     for (const family of ['bridge', 'inet'] as const)
-      await contract(new NftBackend({ family, netns: ns }, path.join(dir, family)), dir);
+      await backendContract(new NftBackend({ family, netns: ns }, path.join(dir, family)));
   } finally {
     execFileSync('ip', ['netns', 'del', ns]);
     rmSync(dir, { recursive: true, force: true });

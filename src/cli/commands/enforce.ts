@@ -174,7 +174,13 @@ export function registerEnforce(program: Command): void {
     .option('--json', 'print JSON')
     .option('--state-dir <dir>', 'runtime state of this enforcement host', DEFAULT_STATE_DIR)
     .action((o: TargetOpts & { json?: boolean; stateDir: string }) => {
-      const { applied, gateway, uninspected, ...s } = enforcementBackend(o).status();
+      const {
+        applied,
+        gateway,
+        uninspected,
+        digest: _digest,
+        ...s
+      } = enforcementBackend(o).status();
       if (o.json) {
         process.stdout.write(
           `${JSON.stringify({ ...s, applied: applied && { sha: applied.sha, source: applied.source, appliedAt: applied.appliedAt, actor: applied.actor }, gateway, uninspected }, null, 1)}\n`,
