@@ -23,6 +23,9 @@ export interface GatewayRun {
   /** Heartbeat: how long one renewal keeps the steering, and how often it is renewed. */
   leaseMs: number;
   heartbeatMs: number;
+  /** Log lines per second per event kind and client; seconds of quiet that close a fail-open window. */
+  logLinesPerSecond: number;
+  failOpenQuietSeconds: number;
   /** Where the policy comes from: a loader called at start and on every reload (SIGHUP). */
   load: () => { text: string; source: string; sha: string };
   fault?: () => void;
@@ -56,7 +59,11 @@ function compile(src: { text: string; source: string; sha: string }): CompiledPo
  * is recorded; a crash it cannot catch ends it one lease later.
  */
 export async function runGateway(o: GatewayRun): Promise<void> {
-  const log = new EventLog({ file: o.log, maxBytes: o.logMaxBytes });
+  const log = new EventLog({
+    file: o.log,
+    maxBytes: o.logMaxBytes,
+    perKeyPerSecond: o.logLinesPerSecond,
+  });
   let src = o.load();
   const targetsOf = (cp: CompiledPolicy) => enforcementPlan(cp, o.listen).targets;
   const gw = new Gateway({
@@ -66,6 +73,7 @@ export async function runGateway(o: GatewayRun): Promise<void> {
     deny: o.deny,
     budgetMicros: o.budgetMicros,
     throttle: { rate: o.rate, burst: o.rate * 2, refusalCost: o.refusalCost },
+    failOpenQuietSeconds: o.failOpenQuietSeconds,
     log: (e) => log.write(e),
     fault: o.fault,
   });

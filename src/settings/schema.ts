@@ -152,6 +152,15 @@ export const SETTINGS_SECTIONS = {
       20,
     ),
     log_max_mb: int(64, 'Rotate the gateway event log beyond this size (MiB).'),
+    log_lines_per_s: int(
+      20,
+      'Log lines per second per event kind and client; beyond, lines are counted instead of written.',
+    ),
+    fail_open_quiet_s: num(
+      1,
+      'A fail-open window (PDUs passed unchecked after a fault of the gateway) is closed and logged after this many quiet seconds.',
+      0.1,
+    ),
   }),
   server: section('The HTTP API and dashboard (weir serve).', {
     session_s: int(8 * 3600, 'A dashboard session lasts this many seconds after login.', 60),

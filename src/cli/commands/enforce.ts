@@ -385,6 +385,8 @@ export function registerEnforce(program: Command): void {
           refusalCost: gw.refusal_cost,
           leaseMs: gw.lease_ms,
           heartbeatMs: gw.heartbeat_ms,
+          logLinesPerSecond: gw.log_lines_per_s,
+          failOpenQuietSeconds: gw.fail_open_quiet_s,
           log: o.log ?? null,
           logMaxBytes: (positive(o.logMaxMb, '--log-max-mb') ?? gw.log_max_mb) * 1024 * 1024,
           load,

@@ -1,4 +1,5 @@
 import { closeSync, fstatSync, openSync, renameSync, writeSync } from 'node:fs';
+import { DEFAULT_SETTINGS } from '../../settings/model.js';
 
 export interface EventLogOptions {
   /** JSON lines go here; null writes to standard output. */
@@ -27,8 +28,8 @@ export class EventLog {
   private readonly now: () => number;
 
   constructor(private readonly opts: EventLogOptions) {
-    this.maxBytes = opts.maxBytes ?? 64 * 1024 * 1024;
-    this.perKey = opts.perKeyPerSecond ?? 20;
+    this.maxBytes = opts.maxBytes ?? DEFAULT_SETTINGS.gateway.log_max_mb * 1024 * 1024;
+    this.perKey = opts.perKeyPerSecond ?? DEFAULT_SETTINGS.gateway.log_lines_per_s;
     this.now = opts.now ?? Date.now;
   }
 

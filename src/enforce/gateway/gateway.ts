@@ -80,7 +80,10 @@ export class Gateway {
       refusalCost: DEFAULT_SETTINGS.gateway.refusal_cost,
       ...opts.throttle,
     });
-    this.windows = new FailOpenWindows(opts.log, opts.failOpenQuietSeconds ?? 1);
+    this.windows = new FailOpenWindows(
+      opts.log,
+      opts.failOpenQuietSeconds ?? DEFAULT_SETTINGS.gateway.fail_open_quiet_s,
+    );
   }
 
   /** The servers guarded now, with the ports the gateway listens on for them. */
