@@ -65,7 +65,27 @@ export function parseSettings(text: string, file: string): SettingsResult {
   }
   const fileValues = raw as SettingsFile & { weir?: string };
   const { weir: _version, ...values } = fileValues;
-  return { ok: true, settings: withDefaults(values), file: values };
+  const settings = withDefaults(values);
+  const wrong = meaningErrors(settings).map(({ path, message }) => ({
+    file,
+    ...at(offsetOf(doc, path, false)),
+    field: fieldName(path),
+    message,
+  }));
+  if (wrong.length > 0) return { ok: false, errors: wrong };
+  return { ok: true, settings, file: values };
+}
+
+/** Values each fine alone that do not work together. */
+function meaningErrors(s: Settings): Array<{ path: string[]; message: string }> {
+  const out: Array<{ path: string[]; message: string }> = [];
+  // A lease that lapses before its renewal comes would make steering to the gateway flap.
+  if (s.gateway.heartbeat_ms >= s.gateway.lease_ms)
+    out.push({
+      path: ['gateway', 'heartbeat_ms'],
+      message: `must be shorter than gateway.lease_ms (${s.gateway.lease_ms}), or the lease lapses between renewals`,
+    });
+  return out;
 }
 
 function shapeError(

@@ -76,6 +76,9 @@ test('invalid files: every problem with file:line:col, the field and what is wro
     errorsOf('weir: settings/1\nweir: settings/1\n')[0]!,
     /^weir\.yaml:2:1: .*[Uu]nique/,
   );
+  assert.deepEqual(errorsOf('weir: settings/1\ngateway:\n  lease_ms: 300\n  heartbeat_ms: 400\n'), [
+    'weir.yaml:4:17: gateway.heartbeat_ms: must be shorter than gateway.lease_ms (300), or the lease lapses between renewals',
+  ]);
   assert.deepEqual(errorsOf(''), [
     'weir.yaml:1:1: a settings file is a mapping that starts with `weir: settings/1`',
   ]);
