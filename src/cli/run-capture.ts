@@ -177,7 +177,7 @@ export async function runLive(
  * While a run follows traffic, hand on what the stages accumulated every `ms` (stages without a flush are
  * not called; without `ms`, nothing is scheduled). Flushes never overlap; a failing one is reported, not fatal.
  */
-function flushEvery(stages: Stages, ms: number | undefined): { stop(): void } {
+export function flushEvery(stages: Stages, ms: number | undefined): { stop(): void } {
   if (ms === undefined || !stages.list.some((s) => s.flush !== undefined)) return { stop() {} };
   let busy = false;
   const timer = setInterval(() => {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { DissectPipeline } from '../../src/dissect/pipeline.js';
 import { between, Stages, type Stage } from '../../src/dissect/stage.js';
 import { readCaptureSync } from '../../src/capture/source.js';
-import { runCaptures } from '../../src/cli/run-capture.js';
+import { flushEvery, runCaptures } from '../../src/cli/run-capture.js';
 import { repoRoot } from '../helpers/paths.js';
 
 const plant = path.join(repoRoot, 'fixtures/plant.pcap');
@@ -78,4 +78,31 @@ test('a capture run finishes each stage once, after the last file', async () => 
     log.filter((l) => l.endsWith('finish')),
     ['a:finish', 'b:finish'],
   );
+});
+
+test('a live run flushes the stages that have a flush on its interval, never two at once, and stops', async () => {
+  let flushes = 0,
+    running = 0,
+    overlapped = false;
+  const exporter: Stage = {
+    onMessage: () => undefined,
+    async flush() {
+      running++;
+      if (running > 1) overlapped = true;
+      flushes++;
+      await new Promise((r) => setTimeout(r, 15));
+      running--;
+    },
+  };
+  const f = flushEvery(new Stages([{ onPacket: () => undefined }, exporter]), 5);
+  await new Promise((r) => setTimeout(r, 80));
+  f.stop();
+  const seen = flushes;
+  assert.ok(seen >= 2, `flushed ${seen} times`);
+  assert.equal(overlapped, false);
+  await new Promise((r) => setTimeout(r, 40));
+  assert.equal(flushes, seen, 'no flush after stop');
+  // Without a stage that flushes, or without an interval, nothing is scheduled.
+  flushEvery(new Stages([{ onPacket: () => undefined }]), 5).stop();
+  flushEvery(new Stages([exporter]), undefined).stop();
 });
