@@ -97,7 +97,7 @@ export async function runCaptures(
     }
   } finally {
     bar?.stop();
-    flusher.stop();
+    await flusher.stop();
   }
   await fanout.finish();
   return results;
@@ -163,10 +163,11 @@ export async function runLive(
       { bpf: opts.bpf, signal: ac.signal },
     );
     const r = fileResult(`live:${iface}`, summary, pipeline.stats, firstTs, lastTs);
+    await flusher.stop();
     await fanout.finish();
     return r;
   } finally {
-    flusher.stop();
+    await flusher.stop();
     if (timer) clearTimeout(timer);
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
@@ -176,22 +177,28 @@ export async function runLive(
 /**
  * While a run follows traffic, hand on what the stages accumulated every `ms` (stages without a flush are
  * not called; without `ms`, nothing is scheduled). Flushes never overlap; a failing one is reported, not fatal.
+ * `stop` ends the schedule and waits for a flush under way, so the stages finish after their last flush.
  */
-export function flushEvery(stages: Stages, ms: number | undefined): { stop(): void } {
-  if (ms === undefined || !stages.list.some((s) => s.flush !== undefined)) return { stop() {} };
-  let busy = false;
+export function flushEvery(stages: Stages, ms: number | undefined): { stop(): Promise<void> } {
+  if (ms === undefined || !stages.list.some((s) => s.flush !== undefined))
+    return { stop: () => Promise.resolve() };
+  let current: Promise<void> | null = null;
   const timer = setInterval(() => {
-    if (busy) return;
-    busy = true;
-    Promise.resolve()
+    if (current !== null) return;
+    current = Promise.resolve()
       .then(() => stages.flush())
-      .catch((err: Error) =>
-        process.stderr.write(`weir: flushing a stage failed: ${err.message}\n`),
-      )
+      .catch((err: Error) => {
+        process.stderr.write(`weir: flushing a stage failed: ${err.message}\n`);
+      })
       .finally(() => {
-        busy = false;
+        current = null;
       });
   }, ms);
   timer.unref();
-  return { stop: () => clearInterval(timer) };
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      await current;
+    },
+  };
 }

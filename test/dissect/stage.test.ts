@@ -96,13 +96,14 @@ test('a live run flushes the stages that have a flush on its interval, never two
   };
   const f = flushEvery(new Stages([{ onPacket: () => undefined }, exporter]), 5);
   await new Promise((r) => setTimeout(r, 80));
-  f.stop();
+  await f.stop();
+  assert.equal(running, 0, 'stop waits for the flush under way');
   const seen = flushes;
   assert.ok(seen >= 2, `flushed ${seen} times`);
   assert.equal(overlapped, false);
   await new Promise((r) => setTimeout(r, 40));
   assert.equal(flushes, seen, 'no flush after stop');
   // Without a stage that flushes, or without an interval, nothing is scheduled.
-  flushEvery(new Stages([{ onPacket: () => undefined }]), 5).stop();
-  flushEvery(new Stages([exporter]), undefined).stop();
+  await flushEvery(new Stages([{ onPacket: () => undefined }]), 5).stop();
+  await flushEvery(new Stages([exporter]), undefined).stop();
 });
