@@ -1,6 +1,7 @@
 import type { Db } from '../store/db.js';
 import { Inventory, type InventoryLimits } from '../discover/inventory.js';
 import { DetectionEngine } from '../detect/engine.js';
+import type { Detection } from '../detect/detection.js';
 import { latestBaseline, listMutes, saveDetections } from '../store/baseline-store.js';
 import { mergeInventorySliced, type CaptureRecord } from '../store/inventory-store.js';
 import { countRows } from '../store/read-store.js';
@@ -57,6 +58,11 @@ export class Ingest {
     private readonly feed: LiveFeed,
     private readonly source: string,
     limits: InventoryLimits = {},
+    /** Also told of each new detection and, at the end, of all (live SIEM export). */
+    private readonly watch?: {
+      onDetection(d: Detection): void;
+      finish(all: readonly Detection[]): void;
+    },
   ) {
     this.inv = new Inventory(limits);
     const baseline = latestBaseline(db);
@@ -72,6 +78,7 @@ export class Ingest {
             onDetection: (d) => {
               this.detections++;
               saveDetections(db, [d], baseline.version);
+              this.watch?.onDetection(d);
               feed.publish({
                 type: 'detection',
                 detection: {
@@ -158,6 +165,7 @@ export class Ingest {
     if (this.engine) {
       const all = this.engine.finish();
       saveDetections(this.db, all, latestBaseline(this.db)?.version ?? null);
+      this.watch?.finish(all);
     }
     const capped = addCounts(addCounts({}, result?.capped ?? {}), this.inv.capped);
     const record: CaptureRecord = {

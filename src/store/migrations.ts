@@ -201,4 +201,29 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE audit_log ADD COLUMN key_id TEXT;
   ALTER TABLE audit_log ADD COLUMN mac TEXT;
   `,
+  // 8: SIEM export. A queue of events in order (seq), each once (id), what was last exported per detection or
+  // incident (marks), and per destination the last event sent and the last one known delivered.
+  `
+  CREATE TABLE export_events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    doc TEXT NOT NULL
+  );
+  CREATE TABLE export_marks (
+    subject TEXT PRIMARY KEY,
+    updates INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    severity TEXT NOT NULL,
+    at REAL NOT NULL
+  );
+  CREATE TABLE export_sinks (
+    name TEXT PRIMARY KEY,
+    sent_seq INTEGER NOT NULL,
+    acked_seq INTEGER NOT NULL,
+    updated_at TEXT NOT NULL,
+    last_error TEXT
+  );
+  `,
 ];

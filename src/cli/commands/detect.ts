@@ -17,6 +17,8 @@ import { CompiledPolicy } from '../../policy/evaluate.js';
 import { activePolicy } from '../../respond/change-control.js';
 import type { Packet } from '../../dissect/packet.js';
 import type { Message } from '../../dissect/message.js';
+import { Exporter, LiveDetections } from '../../export/exporter.js';
+import { reportDrain, sinkSpecs, withExportOptions, type ExportOpts } from '../export-options.js';
 
 export function detectionLine(d: Detection): string {
   const when = new Date(d.ts * 1000).toISOString().replace('T', ' ').slice(0, 19);
@@ -24,7 +26,7 @@ export function detectionLine(d: Detection): string {
 }
 
 export function registerDetect(program: Command): void {
-  program
+  const cmd = program
     .command('detect')
     .description('check traffic against the learned baseline and report detections')
     .argument('[files...]', 'capture files (pcap/pcapng, "-" for stdin)')
@@ -47,74 +49,94 @@ export function registerDetect(program: Command): void {
       '--policy <file>',
       "policy whose zones name each detection's zone (default: the active policy in the store)",
     )
-    .action(
-      async (
-        files: string[],
-        opts: {
-          baseline: string;
-          version?: string;
-          jsonl?: boolean;
-          interface?: string;
-          bpf?: string;
-          duration?: string;
-          window: string;
-          save: boolean;
-          from?: string;
-          policy?: string;
-        },
-      ) => {
-        if (!opts.interface && files.length === 0)
-          throw new Error('give capture files, "-" for stdin, or --interface');
-        const from = opts.from !== undefined ? parseTimeArg(opts.from, files) : -Infinity;
-        const db = openExistingStore(opts.baseline, STORE_HINT);
-        try {
-          const b = opts.version ? baselineVersion(db, Number(opts.version)) : latestBaseline(db);
-          if (!b)
-            throw new Error(
-              `no baseline${opts.version ? ` version ${opts.version}` : ''} in ${opts.baseline}: run \`weir learn\` first`,
-            );
-          const policy = opts.policy
-            ? readPolicyFile(opts.policy).policy
-            : activePolicy(db)?.policy;
-          const zones = policy ? new CompiledPolicy(policy) : null;
-          const out = new LineWriter(process.stdout);
-          const follow = Boolean(opts.interface) || files.includes('-');
-          const engine = new DetectionEngine(b, {
-            windowSeconds: Number(opts.window),
-            mutes: listMutes(db),
-            zoneOf: zones ? (ip) => zones.zoneOf(ip)?.name ?? null : undefined,
-            onDetection: follow
-              ? (d) => out.write(opts.jsonl ? JSON.stringify(d) : detectionLine(d))
-              : undefined,
-          });
-          const hooks = {
-            onPacket: (p: Packet) => {
-              if (p.ts >= from) engine.onPacket(p);
-            },
-            onMessage: (m: Message) => {
-              if (m.ts >= from) engine.onMessage(m);
-            },
-          };
-          if (opts.interface) {
-            await runLive(opts.interface, hooks, {
-              bpf: opts.bpf,
-              seconds: opts.duration ? Number(opts.duration) : undefined,
-            });
-          } else {
-            warnCaptureErrors(await runCaptures(files, hooks));
-          }
-          const ds = engine.finish();
-          if (opts.save) saveDetections(db, ds, b.version);
-          if (!follow) {
-            if (opts.jsonl) for (const d of ds) out.write(JSON.stringify(d));
-            else out.write(renderDetections(ds, engine.muted));
-          }
-          await out.end();
-        } finally {
-          db.close();
-        }
-      },
+    .option(
+      '--export-timeout <seconds>',
+      'after a capture file: how long to wait for --export receivers',
+      '30',
     );
+  withExportOptions(cmd).action(
+    async (
+      files: string[],
+      opts: {
+        baseline: string;
+        version?: string;
+        jsonl?: boolean;
+        interface?: string;
+        bpf?: string;
+        duration?: string;
+        window: string;
+        save: boolean;
+        from?: string;
+        policy?: string;
+        exportTimeout: string;
+      } & ExportOpts,
+    ) => {
+      if (!opts.interface && files.length === 0)
+        throw new Error('give capture files, "-" for stdin, or --interface');
+      const from = opts.from !== undefined ? parseTimeArg(opts.from, files) : -Infinity;
+      const db = openExistingStore(opts.baseline, STORE_HINT);
+      try {
+        const b = opts.version ? baselineVersion(db, Number(opts.version)) : latestBaseline(db);
+        if (!b)
+          throw new Error(
+            `no baseline${opts.version ? ` version ${opts.version}` : ''} in ${opts.baseline}: run \`weir learn\` first`,
+          );
+        const policy = opts.policy ? readPolicyFile(opts.policy).policy : activePolicy(db)?.policy;
+        const zones = policy ? new CompiledPolicy(policy) : null;
+        const out = new LineWriter(process.stdout);
+        const follow = Boolean(opts.interface) || files.includes('-');
+        const exporter =
+          opts.export.length > 0 ? new Exporter(db, sinkSpecs(opts.export, opts)) : null;
+        const live = exporter !== null ? new LiveDetections(exporter) : null;
+        exporter?.start();
+        const engine = new DetectionEngine(b, {
+          windowSeconds: Number(opts.window),
+          mutes: listMutes(db),
+          zoneOf: zones ? (ip) => zones.zoneOf(ip)?.name ?? null : undefined,
+          onDetection:
+            follow || live !== null
+              ? (d) => {
+                  live?.onDetection(d);
+                  if (follow) out.write(opts.jsonl ? JSON.stringify(d) : detectionLine(d));
+                }
+              : undefined,
+        });
+        const hooks = {
+          onPacket: (p: Packet) => {
+            if (p.ts >= from) engine.onPacket(p);
+          },
+          onMessage: (m: Message) => {
+            if (m.ts >= from) engine.onMessage(m);
+          },
+        };
+        if (opts.interface) {
+          await runLive(opts.interface, hooks, {
+            bpf: opts.bpf,
+            seconds: opts.duration ? Number(opts.duration) : undefined,
+          });
+        } else {
+          warnCaptureErrors(await runCaptures(files, hooks));
+        }
+        const ds = engine.finish();
+        if (opts.save) saveDetections(db, ds, b.version);
+        if (!follow) {
+          if (opts.jsonl) for (const d of ds) out.write(JSON.stringify(d));
+          else out.write(renderDetections(ds, engine.muted));
+        }
+        await out.end();
+        if (exporter !== null) {
+          live!.finish(ds);
+          const left = await exporter.drain(Number(opts.exportTimeout) * 1000);
+          await exporter.stop();
+          reportDrain(left);
+          // Pending events are safe in the store; a receiver that can never be trusted is an error.
+          if (exporter.deliveries.some((d) => d.fatal !== null)) process.exitCode = 1;
+        }
+      } finally {
+        db.close();
+      }
+    },
+  );
 }
 
 function renderDetections(ds: Detection[], muted: number): string {

@@ -1,0 +1,125 @@
+import type { Db } from './db.js';
+
+/**
+ * The export queue. Events are appended once each (their id is unique: producing the same event twice is a
+ * no-op) and numbered in order (seq). Each destination ("sink") keeps two cursors: `sent` — the last event the
+ * kernel accepted on a live connection — and `acked` — the last one whose connection then stayed healthy for
+ * the settle time. Delivery resumes after `sent` when Weir restarts, and after `acked` when the connection
+ * broke while Weir ran (see src/export/delivery.ts for why).
+ */
+export interface QueuedEvent {
+  seq: number;
+  id: string;
+  doc: string;
+}
+
+export interface ExportMarkRow {
+  subject: string;
+  updates: number;
+  count: number;
+  severity: string;
+  at: number;
+}
+
+export interface SinkCursor {
+  sent: number;
+  acked: number;
+}
+
+/** Append events not yet queued, and record the marks that produced them, in one transaction. */
+export function enqueueEvents(
+  db: Db,
+  events: ReadonlyArray<{ id: string; kind: string; doc: string }>,
+  marks: readonly ExportMarkRow[] = [],
+): number {
+  const ins = db.prepare(
+    'INSERT OR IGNORE INTO export_events (id, kind, created_at, doc) VALUES (?, ?, ?, ?)',
+  );
+  const mark = db.prepare(`INSERT INTO export_marks (subject, updates, count, severity, at)
+    VALUES (@subject, @updates, @count, @severity, @at)
+    ON CONFLICT(subject) DO UPDATE SET updates = excluded.updates, count = excluded.count,
+      severity = excluded.severity, at = excluded.at`);
+  let added = 0;
+  db.transaction(() => {
+    const now = Date.now() / 1000;
+    for (const e of events) added += ins.run(e.id, e.kind, now, e.doc).changes;
+    for (const m of marks) mark.run(m);
+  })();
+  return added;
+}
+
+export function exportMarks(db: Db, subjects?: readonly string[]): Map<string, ExportMarkRow> {
+  const out = new Map<string, ExportMarkRow>();
+  if (subjects !== undefined) {
+    const q = db.prepare('SELECT * FROM export_marks WHERE subject = ?');
+    for (const s of subjects) {
+      const r = q.get(s) as ExportMarkRow | undefined;
+      if (r) out.set(s, r);
+    }
+    return out;
+  }
+  for (const r of db.prepare('SELECT * FROM export_marks').all() as ExportMarkRow[])
+    out.set(r.subject, r);
+  return out;
+}
+
+export function queuedAfter(db: Db, seq: number, limit: number): QueuedEvent[] {
+  return db
+    .prepare('SELECT seq, id, doc FROM export_events WHERE seq > ? ORDER BY seq LIMIT ?')
+    .all(seq, limit) as QueuedEvent[];
+}
+
+export function lastQueuedSeq(db: Db): number {
+  return (
+    (db.prepare('SELECT MAX(seq) AS s FROM export_events').get() as { s: number | null }).s ?? 0
+  );
+}
+
+export function seqOfEvent(db: Db, id: string): number | null {
+  const r = db.prepare('SELECT seq FROM export_events WHERE id = ?').get(id) as
+    | { seq: number }
+    | undefined;
+  return r?.seq ?? null;
+}
+
+export function sinkCursor(db: Db, name: string): SinkCursor {
+  const r = db
+    .prepare('SELECT sent_seq AS sent, acked_seq AS acked FROM export_sinks WHERE name = ?')
+    .get(name) as SinkCursor | undefined;
+  if (r) return r;
+  db.prepare(
+    'INSERT INTO export_sinks (name, sent_seq, acked_seq, updated_at) VALUES (?, 0, 0, ?)',
+  ).run(name, new Date().toISOString());
+  return { sent: 0, acked: 0 };
+}
+
+export function setSinkCursor(
+  db: Db,
+  name: string,
+  c: SinkCursor,
+  error: string | null = null,
+): void {
+  db.prepare(
+    'UPDATE export_sinks SET sent_seq = ?, acked_seq = ?, updated_at = ?, last_error = ? WHERE name = ?',
+  ).run(c.sent, c.acked, new Date().toISOString(), error, name);
+}
+
+export interface SinkStatus {
+  name: string;
+  sent: number;
+  acked: number;
+  pending: number;
+  updatedAt: string;
+  lastError: string | null;
+}
+
+export function sinkStatuses(db: Db): SinkStatus[] {
+  const last = lastQueuedSeq(db);
+  return (
+    db
+      .prepare(
+        'SELECT name, sent_seq AS sent, acked_seq AS acked, updated_at AS updatedAt, last_error AS lastError FROM export_sinks ORDER BY name',
+      )
+      .all() as Array<Omit<SinkStatus, 'pending'>>
+  ).map((s) => ({ ...s, pending: last - s.sent }));
+}
