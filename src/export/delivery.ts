@@ -15,6 +15,11 @@ export interface DeliveryOptions {
   batch?: number;
   /** How long a stream connection must stay healthy after a flushed write before its events count as delivered. */
   settleMs?: number;
+  /**
+   * Most events sent but not yet settled on a stream connection: what a broken connection may make us send
+   * twice. Throughput is bounded by maxUnsettled per settleMs.
+   */
+  maxUnsettled?: number;
   /** How often an idle queue is looked at (other processes may add events). */
   pollMs?: number;
   /** Reconnect back-off bounds. */
@@ -38,6 +43,7 @@ export interface DeliveryOptions {
  *   yet read, so `sent` goes back to `acked` and that window is sent again: at-least-once, and the copies carry
  *   the same event id (syslog structured data `eventId`, CEF externalId, ECS event.id), by which a SIEM drops
  *   them. Plain syslog has no application acknowledgement, so exactly-once at the receiver is that check by id.
+ *   At most `maxUnsettled` events are ever in that window, which bounds the copies.
  * - The one loss left needs two faults at once: Weir killed and the receiver losing the bytes it had not read.
  * - UDP has no acknowledgement at all: sent is all that is known. Files are synced before the cursor moves
  *   and a restart resumes after the last line the file holds.
@@ -67,12 +73,15 @@ export class Delivery {
   ) {
     this.o = {
       batch: opts.batch ?? 500,
-      settleMs: opts.settleMs ?? 200,
+      settleMs: opts.settleMs ?? 100,
+      maxUnsettled: opts.maxUnsettled ?? 2000,
       pollMs: opts.pollMs ?? 500,
       minBackoffMs: opts.minBackoffMs ?? 200,
       maxBackoffMs: opts.maxBackoffMs ?? 5000,
       log: opts.log ?? ((m) => process.stderr.write(`weir: export: ${m}\n`)),
     };
+    if (!Number.isInteger(this.o.batch) || this.o.batch < 1)
+      throw new Error('export batch must be a whole number of events, at least 1');
     this.backoff = this.o.minBackoffMs;
     this.cursor = sinkCursor(db, name);
     // A file says itself how far it got (the cursor may lag it by the batch a crash interrupted).
@@ -183,7 +192,14 @@ export class Delivery {
         continue;
       }
       this.settle();
-      const batch = queuedAfter(this.db, this.cursor.sent, this.o.batch);
+      const room = this.transport.settles
+        ? this.o.maxUnsettled - (this.cursor.sent - this.cursor.acked)
+        : this.o.batch;
+      if (room <= 0) {
+        await this.idle(this.o.settleMs / 4);
+        continue;
+      }
+      const batch = queuedAfter(this.db, this.cursor.sent, Math.min(this.o.batch, room));
       if (batch.length === 0) {
         await this.idle(this.inflight.length > 0 ? this.o.settleMs / 2 : this.o.pollMs);
         continue;

@@ -17,6 +17,7 @@ interface ExportCmdOpts {
   timeout: string;
   hostname?: string;
   status?: boolean;
+  batch: string;
 }
 
 export function registerExport(program: Command): void {
@@ -48,6 +49,11 @@ export function registerExport(program: Command): void {
       '--hostname <name>',
       'the HOSTNAME of syslog messages and observer.hostname (default: this host)',
     )
+    .option(
+      '--batch <n>',
+      'events per write (smaller: less resent after a broken connection)',
+      '500',
+    )
     .option('--status', "show each destination's progress through the queue, send nothing")
     .action(async (o: ExportCmdOpts) => {
       const db = openExistingStore(o.db, STORE_HINT);
@@ -73,6 +79,7 @@ export function registerExport(program: Command): void {
           o.jsonl !== undefined && o.format.length > 1 ? [...o.format, 'ecs'] : o.format;
         const exporter = new Exporter(db, sinkSpecs(urls, { ...o, format: formats }), {
           hostname: o.hostname,
+          batch: Number(o.batch),
         });
         const queued = exporter.scanStore();
         process.stderr.write(
