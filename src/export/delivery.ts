@@ -74,7 +74,7 @@ export class Delivery {
     this.o = {
       batch: opts.batch ?? 500,
       settleMs: opts.settleMs ?? 100,
-      maxUnsettled: opts.maxUnsettled ?? 2000,
+      maxUnsettled: opts.maxUnsettled ?? 5000,
       pollMs: opts.pollMs ?? 500,
       minBackoffMs: opts.minBackoffMs ?? 200,
       maxBackoffMs: opts.maxBackoffMs ?? 5000,
@@ -196,12 +196,12 @@ export class Delivery {
         ? this.o.maxUnsettled - (this.cursor.sent - this.cursor.acked)
         : this.o.batch;
       if (room <= 0) {
-        await this.idle(this.o.settleMs / 4);
+        await this.idle(this.untilSettled());
         continue;
       }
       const batch = queuedAfter(this.db, this.cursor.sent, Math.min(this.o.batch, room));
       if (batch.length === 0) {
-        await this.idle(this.inflight.length > 0 ? this.o.settleMs / 2 : this.o.pollMs);
+        await this.idle(this.inflight.length > 0 ? this.untilSettled() : this.o.pollMs);
         continue;
       }
       const chunks = batch.map((q) =>
@@ -220,6 +220,12 @@ export class Delivery {
       }
       this.save();
     }
+  }
+
+  /** Milliseconds until the oldest unsettled write settles. */
+  private untilSettled(): number {
+    const first = this.inflight[0];
+    return first === undefined ? 0 : Math.max(1, first.at + this.o.settleMs - Date.now());
   }
 
   /** Events whose connection stayed up for the settle time after their flush are delivered. */

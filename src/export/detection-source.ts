@@ -19,16 +19,23 @@ const subjectOf = (id: string): string => `detection:${id}`;
  */
 export class DetectionSource implements ExportSource<Detection> {
   readonly kind = 'detection' as const;
-  private readonly marks = new Map<string, Mark>();
+  private marksRead: Map<string, Mark> | null = null;
 
   constructor(
     private readonly db: Db | null = null,
     private readonly policy: UpdatePolicy = DEFAULT_UPDATE_POLICY,
-  ) {
-    if (db !== null)
-      for (const [s, m] of exportMarks(db))
-        if (s.startsWith('detection:'))
-          this.marks.set(s.slice(10), { ...m, severity: m.severity as Severity });
+  ) {}
+
+  /** What was produced so far, read from the store the first time it is needed (a pure sender never needs it). */
+  private get marks(): Map<string, Mark> {
+    if (this.marksRead === null) {
+      this.marksRead = new Map();
+      if (this.db !== null)
+        for (const [s, m] of exportMarks(this.db))
+          if (s.startsWith('detection:'))
+            this.marksRead.set(s.slice(10), { ...m, severity: m.severity as Severity });
+    }
+    return this.marksRead;
   }
 
   /** The events these detections call for now (and remember them as produced). */
