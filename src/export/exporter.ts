@@ -7,6 +7,7 @@ import { Delivery, type DeliveryOptions } from './delivery.js';
 import type { Destination } from './destination.js';
 import { DetectionSource, enqueueStoredDetections } from './detection-source.js';
 import type { UpdatePolicy } from './detection-updates.js';
+import { IncidentSource, type IncidentLike } from './incident-event.js';
 import { ecs } from './formats/ecs.js';
 import type { ExportFormat, Observer } from './formats/format.js';
 import { syslogMessage } from './syslog.js';
@@ -58,6 +59,7 @@ export function sinkName(s: SinkSpec): string {
  */
 export class Exporter {
   readonly detections: DetectionSource;
+  readonly incidents: IncidentSource;
   readonly deliveries: Delivery[];
 
   constructor(
@@ -72,6 +74,7 @@ export class Exporter {
       version: VERSION,
     };
     this.detections = new DetectionSource(db, o.policy);
+    this.incidents = new IncidentSource(db, o.policy);
     const names = new Set<string>();
     this.deliveries = sinks.map((s) => {
       const name = sinkName(s);
@@ -102,7 +105,14 @@ export class Exporter {
     return n;
   }
 
-  /** Queue events made elsewhere (incidents: see incidentEvent); an event already queued is ignored. */
+  /** Queue what these (new or changed) incidents call for, and send it. */
+  offerIncidents(incs: readonly IncidentLike[]): number {
+    const n = this.incidents.enqueue(incs);
+    if (n > 0) this.wake();
+    return n;
+  }
+
+  /** Queue events made elsewhere; an event already queued (same id) is ignored. */
   offer(events: readonly ExportEvent[]): number {
     const n = enqueueEvents(
       this.db,

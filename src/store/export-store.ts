@@ -19,6 +19,8 @@ export interface ExportMarkRow {
   count: number;
   severity: string;
   at: number;
+  /** A digest of the rest of the state the last event reported (incidents: status, techniques, …). */
+  state?: string | null;
 }
 
 export interface SinkCursor {
@@ -35,15 +37,15 @@ export function enqueueEvents(
   const ins = db.prepare(
     'INSERT OR IGNORE INTO export_events (id, kind, created_at, doc) VALUES (?, ?, ?, ?)',
   );
-  const mark = db.prepare(`INSERT INTO export_marks (subject, updates, count, severity, at)
-    VALUES (@subject, @updates, @count, @severity, @at)
+  const mark = db.prepare(`INSERT INTO export_marks (subject, updates, count, severity, at, state)
+    VALUES (@subject, @updates, @count, @severity, @at, @state)
     ON CONFLICT(subject) DO UPDATE SET updates = excluded.updates, count = excluded.count,
-      severity = excluded.severity, at = excluded.at`);
+      severity = excluded.severity, at = excluded.at, state = excluded.state`);
   let added = 0;
   db.transaction(() => {
     const now = Date.now() / 1000;
     for (const e of events) added += ins.run(e.id, e.kind, now, e.doc).changes;
-    for (const m of marks) mark.run(m);
+    for (const m of marks) mark.run({ state: null, ...m });
   })();
   return added;
 }

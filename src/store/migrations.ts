@@ -216,7 +216,8 @@ export const MIGRATIONS: readonly string[] = [
     updates INTEGER NOT NULL,
     count INTEGER NOT NULL,
     severity TEXT NOT NULL,
-    at REAL NOT NULL
+    at REAL NOT NULL,
+    state TEXT
   );
   CREATE TABLE export_sinks (
     name TEXT PRIMARY KEY,

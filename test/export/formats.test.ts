@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { detection } from './events.js';
 import { parseCef, parseLeef } from './parse.js';
 import { detectionEvent, nextUpdate } from '../../src/export/detection-updates.js';
-import { incidentEvent } from '../../src/export/incident-event.js';
+import { incidentEvent, IncidentSource } from '../../src/export/incident-event.js';
 import { cef } from '../../src/export/formats/cef.js';
 import { leef } from '../../src/export/formats/leef.js';
 import { ecsDocument } from '../../src/export/formats/ecs.js';
@@ -94,11 +94,11 @@ test('updates: a new detection always, then only when the count doubled after th
   assert.equal(worse.mark.updates, 1);
 });
 
-test('incidentEvent: the same state gives the same id, a new status a new one', () => {
+test('incidents: an event when opened, when status or severity changes, none for the same state again', () => {
   const inc = {
     id: 'inc-7',
     title: 'Intruder 10.77.0.66: scan, new edge, writes',
-    severity: 'critical' as const,
+    severity: 'high' as const,
     status: 'open',
     tactics: ['discovery', 'impair-process-control'],
     techniques: ['T0846', 'T0855'],
@@ -108,14 +108,23 @@ test('incidentEvent: the same state gives the same id, a new status a new one', 
     lastSeen: 1_700_000_100,
     detectionIds: ['a', 'b', 'c'],
   };
-  const a = incidentEvent(inc);
-  assert.equal(a.id, incidentEvent({ ...inc }).id);
-  assert.notEqual(a.id, incidentEvent({ ...inc, status: 'contained' }, 1).id);
-  const doc = ecsDocument(a, observer) as any;
+  const src = new IncidentSource();
+  const [a] = src.events([inc]);
+  assert.equal(a!.id, 'inc-inc-7-0');
+  assert.deepEqual(src.events([{ ...inc }]), [], 'same state, no event');
+  const [b] = src.events([{ ...inc, status: 'contained' }]);
+  assert.equal(b!.id, 'inc-inc-7-1');
+  assert.equal(b!.reason, 'status');
+  const [c] = src.events([{ ...inc, status: 'contained', severity: 'critical' }]);
+  assert.equal(c!.reason, 'severity');
+  const doc = ecsDocument(a!, observer) as any;
   assert.deepEqual(doc.threat.technique.id, ['T0846', 'T0855']);
+  assert.deepEqual(doc.threat.tactic.name, ['discovery', 'impair-process-control']);
   assert.equal(doc.weir.status, 'open');
-  const { ext } = parseCef(cef.render(a, observer));
+  assert.equal(doc.event.dataset, 'weir.incident');
+  const { ext } = parseCef(cef.render(incidentEvent(inc), observer));
   assert.equal(ext.cs3, 'inc-7');
+  assert.equal(ext.cs4, 'discovery,impair-process-control');
 });
 
 test('destinations: schemes, default ports, facility; credentials refused without repeating them', () => {

@@ -188,3 +188,47 @@ test('weir export (CLI): wrong CA exits non-zero naming the problem; a URL with 
   assert.match(bad.stderr, /user or password/);
   assert.ok(!(bad.stdout + bad.stderr).includes('S3cret-pw'));
 });
+
+test('incidents go through the same queue (ECS over TLS); after a restart the same incident is not sent again', async () => {
+  const db = store();
+  const spec = {
+    destination: parseDestination(`syslog+tls://localhost:${rs.tlsPort}`),
+    format: formatNamed('ecs'),
+    ca: rs.certs!.ca,
+  };
+  const inc = {
+    id: `i${n}`,
+    title: 'Intruder 10.77.0.66: port scan, new edge, unauthorised writes',
+    severity: 'critical' as const,
+    status: 'open',
+    tactics: ['Discovery', 'Impair Process Control'],
+    techniques: ['T0846', 'T0855', 'T0836'],
+    assets: ['plc1', 'attacker'],
+    zones: ['control'],
+    firstSeen: 1_700_000_000,
+    lastSeen: 1_700_000_060,
+    detectionIds: ['a', 'b', 'c', 'd', 'e'],
+  };
+  let ex = new Exporter(db, [spec]);
+  assert.equal(ex.offerIncidents([inc]), 1);
+  assert.equal((await ex.drain(10_000))[0]!.pending, 0);
+  await ex.stop();
+  ex = new Exporter(db, [spec]);
+  assert.equal(ex.offerIncidents([inc]), 0, 'the store remembers it was sent');
+  assert.equal(ex.offerIncidents([{ ...inc, status: 'contained' }]), 1);
+  assert.equal((await ex.drain(10_000))[0]!.pending, 0);
+  await ex.stop();
+  db.close();
+  const until = Date.now() + 10_000;
+  let got = rs.received().filter((m) => (eventIdOf(m) ?? '').startsWith(`inc-i${n}-`));
+  while (got.length < 2 && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 100));
+    got = rs.received().filter((m) => (eventIdOf(m) ?? '').startsWith(`inc-i${n}-`));
+  }
+  assert.deepEqual(got.map(eventIdOf), [`inc-i${n}-0`, `inc-i${n}-1`]);
+  assert.ok(got.every((m) => m.msgid === 'incident' && m.pri === 16 * 8 + 2));
+  const doc = JSON.parse(got[1]!.msg);
+  assert.deepEqual(doc.threat.technique.id, ['T0846', 'T0855', 'T0836']);
+  assert.equal(doc.weir.status, 'contained');
+  assert.deepEqual(doc.weir.detection_ids, ['a', 'b', 'c', 'd', 'e']);
+});
