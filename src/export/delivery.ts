@@ -35,9 +35,12 @@ export interface DeliveryOptions {
  * Why nothing is lost and nothing duplicated — and where that stops being true:
  * - Events are numbered in the store; the destination's cursor says how far it got, so a receiver that is
  *   down only makes events wait: they go out in order when it returns.
- * - `sent` advances once the kernel accepted a write on a connection that was up. If Weir then dies (even
- *   kill -9), the kernel still transmits those bytes and closes the connection with a FIN: a restart resumes
- *   after `sent` and sends nothing twice.
+ * - `sent` advances once the kernel accepted a write on a connection that was up (recorded right after the
+ *   write call, in the same step, when the kernel took the bytes at once). If Weir then dies (even kill -9),
+ *   the kernel still transmits those bytes and closes the connection with a FIN: a restart resumes after
+ *   `sent`. Only a kill landing between the write call and the store's commit of it makes a restart send
+ *   that one batch again: at-least-once, identical copies, dropped by id (below). Recording
+ *   before writing would turn that copy into a loss; a receiver without acknowledgements allows no better.
  * - `acked` advances once that connection stayed healthy for `settleMs` after the flush. When the connection
  *   breaks while Weir runs (a reset, or the receiver closing it), the receiver may have dropped what it had not
  *   yet read, so `sent` goes back to `acked` and that window is sent again: at-least-once, and the copies carry
@@ -207,18 +210,20 @@ export class Delivery {
       const chunks = batch.map((q) =>
         this.transport.frame(this.render(JSON.parse(q.doc) as ExportEvent)),
       );
+      const last = batch.at(-1)!.seq;
       try {
-        await link.write(chunks);
+        await link.write(chunks, () => {
+          this.cursor.sent = last;
+          if (this.transport.settles) this.inflight.push({ seq: last, at: Date.now() });
+          else {
+            this.delivered += last - this.cursor.acked;
+            this.cursor.acked = last;
+          }
+          this.save();
+        });
       } catch {
         continue; // the link is broken now; the top of the loop rolls back and reconnects
       }
-      this.cursor.sent = batch.at(-1)!.seq;
-      if (this.transport.settles) this.inflight.push({ seq: this.cursor.sent, at: Date.now() });
-      else {
-        this.delivered += this.cursor.sent - this.cursor.acked;
-        this.cursor.acked = this.cursor.sent;
-      }
-      this.save();
     }
   }
 

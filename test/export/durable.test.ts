@@ -90,10 +90,11 @@ for (const transport of ['tcp', 'tls'] as const) {
   });
 }
 
-test('Weir killed (SIGKILL) mid-queue and restarted: no event lost, none duplicated, order kept', async () => {
+test('Weir killed (SIGKILL) mid-queue and restarted: by id at the receiver, none lost, in order, a copy only of the batch in flight', async () => {
   const file = path.join(dir, 'kill.db');
   const db = openStore(file);
   const total = 4000;
+  const batch = 5;
   new DetectionSource(db).enqueue(Array.from({ length: total }, (_, i) => detection(30_000 + i)));
   db.close();
   const args = [
@@ -107,33 +108,44 @@ test('Weir killed (SIGKILL) mid-queue and restarted: no event lost, none duplica
     'ecs',
     '--follow',
     '--batch',
-    '5',
+    String(batch),
   ];
-  const killed: number[] = [];
+  const kills = [600, 2000];
+  const killedAt: number[] = [];
   // Two kills at different depths of the queue, then a run that finishes it.
-  for (const at of [600, 2000]) {
+  for (const at of kills) {
     const child = spawn(process.execPath, args, { stdio: 'ignore' });
     const until = Date.now() + 30_000;
     while (receivedIds('det-d3').length < at && Date.now() < until) await sleep(20);
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
-    killed.push(receivedIds('det-d3').length);
+    killedAt.push(receivedIds('det-d3').length);
   }
-  assert.ok(killed[0]! < total && killed[1]! < total, `killed mid-queue (at ${killed.join(', ')})`);
+  assert.ok(
+    killedAt.every((k) => k < total),
+    `killed mid-queue (at ${killedAt.join(', ')})`,
+  );
   const last = spawn(process.execPath, args, { stdio: 'ignore' });
-  const ids = await waitIds('det-d3', total, 60_000);
+  await waitIds('det-d3', total, 60_000);
   await sleep(500);
   last.kill('SIGTERM');
   await new Promise((r) => last.once('exit', r));
-  const all = receivedIds('det-d3');
-  assert.equal(new Set(all).size, total, 'none lost');
-  assert.equal(all.length, total, `none duplicated (${all.length - new Set(all).size} copies)`);
-  assert.deepEqual(
-    all,
-    Array.from({ length: total }, (_, i) => `det-d${30_000 + i}-0`),
-    'in order',
-  );
-  assert.ok(ids.length >= total);
+  const msgs = rs.received().filter((m) => (eventIdOf(m) ?? '').startsWith('det-d3'));
+  const all = msgs.map((m) => eventIdOf(m)!);
+  const want = Array.from({ length: total }, (_, i) => `det-d${30_000 + i}-0`);
+  // The receiver-side check is by event id: every id arrived, and the first arrival of each is in queue order.
+  assert.deepEqual([...new Set(all)], want, 'none lost, in order');
+  // A copy can only be the one batch whose bytes reached the kernel before the kill let the store record it,
+  // sent again whole and identical, so a SIEM drops it by id.
+  const copies = all.length - total;
+  assert.ok(copies <= batch * kills.length, `${copies} copies`);
+  const byId = new Map<string, string>();
+  for (const m of msgs) {
+    const id = eventIdOf(m)!;
+    if (byId.has(id)) assert.equal(m.msg, byId.get(id), 'a copy is identical');
+    else byId.set(id, m.msg);
+  }
+  if (copies > 0) console.log(`# ${copies} copies after ${kills.length} kills (batch ${batch})`);
 });
 
 test('JSON lines: rotation keeps disk use bounded, and a restart whose cursor lagged the file writes nothing twice', async () => {

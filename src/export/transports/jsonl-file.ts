@@ -67,7 +67,7 @@ export class JsonlFileTransport implements Transport {
     };
     const link: Link = {
       broken: null,
-      write: (chunks) => {
+      write: (chunks, accepted) => {
         for (const c of chunks) {
           if (size > 0 && size + c.length > this.limits.maxBytes) {
             fsyncSync(fd);
@@ -77,6 +77,7 @@ export class JsonlFileTransport implements Transport {
           size += c.length;
         }
         fsyncSync(fd);
+        accepted();
         return Promise.resolve();
       },
       close: () => {

@@ -43,16 +43,32 @@ class SocketLink implements Link {
     socket.on('data', () => undefined);
   }
 
-  write(chunks: readonly Buffer[]): Promise<void> {
+  write(chunks: readonly Buffer[], accepted: () => void): Promise<void> {
     if (this.broken !== null) return Promise.reject(new Error(this.broken));
+    const buf = Buffer.concat(chunks);
     return new Promise((resolve, reject) => {
-      this.socket.write(Buffer.concat(chunks), (err) => {
+      let told = false;
+      const tell = (): void => {
+        if (!told) {
+          told = true;
+          accepted();
+        }
+      };
+      this.socket.write(buf, (err) => {
         if (err) {
           this.broken ??= err.message;
           reject(err);
         } else if (this.broken !== null) reject(new Error(this.broken));
-        else resolve();
+        else {
+          tell();
+          resolve();
+        }
       });
+      // Node hands a write to the kernel at once when the socket buffer has room: nothing of it is left in this
+      // process, so it is sent whatever happens to Weir now. Saying so here rather than in the callback (an
+      // event-loop turn later) leaves a kill -9 almost no moment in which the bytes are out but not recorded.
+      if (this.broken === null && !this.socket.destroyed && this.socket.writableLength === 0)
+        tell();
     });
   }
 

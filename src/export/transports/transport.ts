@@ -1,7 +1,11 @@
 /** A connection to a receiver, as the delivery loop sees it. */
 export interface Link {
-  /** Hand these bytes to the kernel; resolves once flushed, rejects when the connection failed. */
-  write(chunks: readonly Buffer[]): Promise<void>;
+  /**
+   * Hand these bytes to the kernel; resolves once flushed, rejects when the connection failed. `accepted` is
+   * called once, as soon as the kernel holds every byte — synchronously, inside write, when the kernel took them
+   * at once — so the caller can record it with nothing in between that a kill could interrupt.
+   */
+  write(chunks: readonly Buffer[], accepted: () => void): Promise<void>;
   /** Why the connection ended (reset, closed by the receiver, an error), or null while it is healthy. */
   readonly broken: string | null;
   close(): Promise<void>;

@@ -28,11 +28,12 @@ export class UdpTransport implements Transport {
     socket.on('error', () => undefined);
     const link: Link = {
       broken: null,
-      write: async (chunks) => {
+      write: async (chunks, accepted) => {
         for (const c of chunks)
           await new Promise<void>((resolve, reject) =>
             socket.send(c, this.port, this.host, (err) => (err ? reject(err) : resolve())),
           );
+        accepted();
       },
       close: () => new Promise((resolve) => socket.close(() => resolve())),
     };
