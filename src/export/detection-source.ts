@@ -31,9 +31,8 @@ export class DetectionSource implements ExportSource<Detection> {
     if (this.marksRead === null) {
       this.marksRead = new Map();
       if (this.db !== null)
-        for (const [s, m] of exportMarks(this.db))
-          if (s.startsWith('detection:'))
-            this.marksRead.set(s.slice(10), { ...m, severity: m.severity as Severity });
+        for (const [s, m] of exportMarks(this.db, 'detection:'))
+          this.marksRead.set(s.slice(10), { ...m, severity: m.severity as Severity });
     }
     return this.marksRead;
   }

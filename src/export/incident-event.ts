@@ -79,14 +79,17 @@ function stateOf(inc: IncidentLike): string {
  */
 export class IncidentSource implements ExportSource<IncidentLike> {
   readonly kind = 'incident' as const;
-  private readonly marks = new Map<string, ExportMarkRow>();
+  private marksRead: Map<string, ExportMarkRow> | null = null;
 
   constructor(
     private readonly db: Db | null = null,
     private readonly policy: UpdatePolicy = DEFAULT_UPDATE_POLICY,
-  ) {
-    if (db !== null)
-      for (const [s, m] of exportMarks(db)) if (s.startsWith('incident:')) this.marks.set(s, m);
+  ) {}
+
+  /** Read from the store the first time they are needed. */
+  private get marks(): Map<string, ExportMarkRow> {
+    this.marksRead ??= this.db !== null ? exportMarks(this.db, 'incident:') : new Map();
+    return this.marksRead;
   }
 
   events(incs: readonly IncidentLike[]): ExportEvent[] {

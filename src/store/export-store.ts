@@ -50,18 +50,13 @@ export function enqueueEvents(
   return added;
 }
 
-export function exportMarks(db: Db, subjects?: readonly string[]): Map<string, ExportMarkRow> {
+/** What was last exported per subject whose name starts with `prefix` ('detection:', 'incident:'). */
+export function exportMarks(db: Db, prefix: string): Map<string, ExportMarkRow> {
   const out = new Map<string, ExportMarkRow>();
-  if (subjects !== undefined) {
-    const q = db.prepare('SELECT * FROM export_marks WHERE subject = ?');
-    for (const s of subjects) {
-      const r = q.get(s) as ExportMarkRow | undefined;
-      if (r) out.set(s, r);
-    }
-    return out;
-  }
-  for (const r of db.prepare('SELECT * FROM export_marks').all() as ExportMarkRow[])
-    out.set(r.subject, r);
+  const rows = db
+    .prepare("SELECT * FROM export_marks WHERE subject >= ? AND subject < ? || '\uffff'")
+    .all(prefix, prefix) as ExportMarkRow[];
+  for (const r of rows) out.set(r.subject, r);
   return out;
 }
 

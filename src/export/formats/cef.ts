@@ -52,11 +52,13 @@ export const cef: ExportFormat = {
 
 /** Header fields: backslash and pipe are escaped; a header has no line breaks. */
 export function cefHeader(s: string): string {
+  if (!/[\\|\r\n]/.test(s)) return s;
   return s.replace(/[\\|]/g, (c) => `\\${c}`).replace(/[\r\n]+/g, ' ');
 }
 
 /** Extension values: backslash and equals are escaped, line breaks written as \n / \r. */
 export function cefValue(s: string): string {
+  if (!/[\\=\r\n]/.test(s)) return s;
   return s
     .replace(/[\\=]/g, (c) => `\\${c}`)
     .replace(/\r/g, '\\r')
