@@ -5,8 +5,12 @@ import {
   seqOfEvent,
   setSinkCursor,
   sinkCursor,
+  claimSink,
+  releaseSink,
   type SinkCursor,
 } from '../store/export-store.js';
+import os from 'node:os';
+import { randomBytes } from 'node:crypto';
 import type { ExportEvent } from './event.js';
 import { FatalExportError, type Link, type Transport } from './transports/transport.js';
 
@@ -47,7 +51,9 @@ export interface DeliveryOptions {
  *   the same event id (syslog structured data `eventId`, CEF externalId, ECS event.id), by which a SIEM drops
  *   them. Plain syslog has no application acknowledgement, so exactly-once at the receiver is that check by id.
  *   At most `maxUnsettled` events are ever in that window, which bounds the copies.
- * - The one loss left needs two faults at once: Weir killed and the receiver losing the bytes it had not read.
+ * - The losses left: Weir killed while the receiver also loses the bytes it had not read; and a receiver that
+ *   stops reading but keeps the connection open longer than the settle time, then closes it with data unread
+ *   (its reset comes too late to roll back). A protocol with application acknowledgements (RELP) closes both.
  * - UDP has no acknowledgement at all: sent is all that is known. Files are synced before the cursor moves
  *   and a restart resumes after the last line the file holds.
  */
@@ -63,6 +69,8 @@ export class Delivery {
   fatal: Error | null = null;
   lastError: string | null = null;
   delivered = 0;
+  private readonly owner: string;
+  private leaseAt = 0;
   /** Whether a connection was tried yet (a drain with nothing queued still checks the receiver). */
   private tried = false;
   private readonly o: Required<Omit<DeliveryOptions, 'log'>> & { log: (m: string) => void };
@@ -76,8 +84,8 @@ export class Delivery {
   ) {
     this.o = {
       batch: opts.batch ?? 500,
-      settleMs: opts.settleMs ?? 100,
-      maxUnsettled: opts.maxUnsettled ?? 5000,
+      settleMs: opts.settleMs ?? 250,
+      maxUnsettled: opts.maxUnsettled ?? 10_000,
       pollMs: opts.pollMs ?? 500,
       minBackoffMs: opts.minBackoffMs ?? 200,
       maxBackoffMs: opts.maxBackoffMs ?? 5000,
@@ -87,20 +95,41 @@ export class Delivery {
       throw new Error('export batch must be a whole number of events, at least 1');
     this.backoff = this.o.minBackoffMs;
     this.cursor = sinkCursor(db, name);
+    this.owner = `${os.hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  }
+
+  /** Take over where the last holder of this destination stopped (read once the lease is ours). */
+  private resume(): void {
+    this.cursor = sinkCursor(this.db, this.name);
     // A file says itself how far it got (the cursor may lag it by the batch a crash interrupted).
-    const last = transport.lastWrittenId?.() ?? null;
+    const last = this.transport.lastWrittenId?.() ?? null;
     if (last !== null) {
-      const seq = seqOfEvent(db, last);
-      if (seq !== null && seq > this.cursor.sent) {
-        this.cursor = { sent: seq, acked: seq };
-        setSinkCursor(db, name, this.cursor);
-      }
+      const seq = seqOfEvent(this.db, last);
+      if (seq !== null && seq > this.cursor.sent) this.cursor = { sent: seq, acked: seq };
     }
     // A restart resumes after what the kernel accepted (see above); unsettled then means settled.
-    if (this.cursor.acked < this.cursor.sent) {
-      this.cursor.acked = this.cursor.sent;
-      setSinkCursor(db, name, this.cursor);
+    if (this.cursor.acked < this.cursor.sent) this.cursor.acked = this.cursor.sent;
+    this.save();
+  }
+
+  /** Wait until this process holds the destination's lease (another Weir may be delivering to it). */
+  private async claim(): Promise<boolean> {
+    let told = false;
+    while (!this.stopped) {
+      const holder = claimSink(this.db, this.name, this.owner, LEASE_SECONDS, ownerAlive);
+      if (holder === null) {
+        this.leaseAt = Date.now();
+        if (told) this.o.log(`${this.transport.label}: now delivering (the other process stopped)`);
+        return true;
+      }
+      if (!told)
+        this.o.log(
+          `${this.transport.label}: another Weir process (${holder}) delivers to it; waiting until it stops, so nothing is sent twice`,
+        );
+      told = true;
+      await this.idle(1000);
     }
+    return false;
   }
 
   get acked(): number {
@@ -139,6 +168,7 @@ export class Delivery {
     await this.running;
     await this.link?.close();
     this.link = null;
+    releaseSink(this.db, this.name, this.owner);
   }
 
   private save(): void {
@@ -158,7 +188,21 @@ export class Delivery {
   }
 
   private async loop(): Promise<void> {
+    if (!(await this.claim())) return;
+    this.resume();
     while (!this.stopped) {
+      if (Date.now() - this.leaseAt > (LEASE_SECONDS * 1000) / 3) {
+        // Renew; losing it (this process stalled past the lease) means another took over: stop sending.
+        if (claimSink(this.db, this.name, this.owner, LEASE_SECONDS, ownerAlive) !== null) {
+          this.o.log(`${this.transport.label}: lease lost to another process; pausing`);
+          await this.link?.close();
+          this.link = null;
+          this.inflight = [];
+          if (!(await this.claim())) return;
+          this.resume();
+        }
+        this.leaseAt = Date.now();
+      }
       if (this.link === null) {
         try {
           this.link = await this.transport.connect().finally(() => (this.tried = true));
@@ -244,6 +288,21 @@ export class Delivery {
       moved = true;
     }
     if (moved) this.save();
+  }
+}
+
+/** Seconds a destination's lease lasts without renewal. */
+const LEASE_SECONDS = 15;
+
+/** Whether a lease holder may still be running: a process of this host is checked; another host's is trusted. */
+function ownerAlive(owner: string): boolean {
+  const [host, pid] = owner.split(':');
+  if (host !== os.hostname() || pid === undefined) return true;
+  try {
+    process.kill(Number(pid), 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -120,3 +120,43 @@ export function sinkStatuses(db: Db): SinkStatus[] {
       .all() as Array<Omit<SinkStatus, 'pending'>>
   ).map((s) => ({ ...s, pending: last - s.sent }));
 }
+
+/**
+ * One process delivers to a destination at a time (two would send the queue twice): a lease, renewed as it
+ * works. A holder that is gone — its lease ran out, or it was a process of this host that no longer exists —
+ * is taken over at once. Returns null when claimed, else who holds it.
+ */
+export function claimSink(
+  db: Db,
+  name: string,
+  owner: string,
+  leaseSeconds: number,
+  alive: (owner: string) => boolean,
+): string | null {
+  return db.transaction(() => {
+    const r = db
+      .prepare('SELECT owner, lease_until AS until FROM export_sinks WHERE name = ?')
+      .get(name) as { owner: string | null; until: number | null } | undefined;
+    const now = Date.now() / 1000;
+    if (
+      r !== undefined &&
+      r.owner !== null &&
+      r.owner !== owner &&
+      (r.until ?? 0) > now &&
+      alive(r.owner)
+    )
+      return r.owner;
+    db.prepare('UPDATE export_sinks SET owner = ?, lease_until = ? WHERE name = ?').run(
+      owner,
+      now + leaseSeconds,
+      name,
+    );
+    return null;
+  })();
+}
+
+export function releaseSink(db: Db, name: string, owner: string): void {
+  db.prepare(
+    'UPDATE export_sinks SET owner = NULL, lease_until = NULL WHERE name = ? AND owner = ?',
+  ).run(name, owner);
+}

@@ -224,7 +224,9 @@ export const MIGRATIONS: readonly string[] = [
     sent_seq INTEGER NOT NULL,
     acked_seq INTEGER NOT NULL,
     updated_at TEXT NOT NULL,
-    last_error TEXT
+    last_error TEXT,
+    owner TEXT,
+    lease_until REAL
   );
   `,
 ];

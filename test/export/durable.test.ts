@@ -93,9 +93,9 @@ for (const transport of ['tcp', 'tls'] as const) {
 test('Weir killed (SIGKILL) mid-queue and restarted: by id at the receiver, none lost, in order, a copy only of the batch in flight', async () => {
   const file = path.join(dir, 'kill.db');
   const db = openStore(file);
-  const total = 4000;
+  const total = 20_000;
   const batch = 5;
-  new DetectionSource(db).enqueue(Array.from({ length: total }, (_, i) => detection(30_000 + i)));
+  new DetectionSource(db).enqueue(Array.from({ length: total }, (_, i) => detection(700_000 + i)));
   db.close();
   const args = [
     cli,
@@ -110,29 +110,29 @@ test('Weir killed (SIGKILL) mid-queue and restarted: by id at the receiver, none
     '--batch',
     String(batch),
   ];
-  const kills = [600, 2000];
+  const kills = [1500, 8000];
   const killedAt: number[] = [];
   // Two kills at different depths of the queue, then a run that finishes it.
   for (const at of kills) {
     const child = spawn(process.execPath, args, { stdio: 'ignore' });
     const until = Date.now() + 30_000;
-    while (receivedIds('det-d3').length < at && Date.now() < until) await sleep(20);
+    while (receivedIds('det-d7').length < at && Date.now() < until) await sleep(20);
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
-    killedAt.push(receivedIds('det-d3').length);
+    killedAt.push(receivedIds('det-d7').length);
   }
   assert.ok(
     killedAt.every((k) => k < total),
     `killed mid-queue (at ${killedAt.join(', ')})`,
   );
   const last = spawn(process.execPath, args, { stdio: 'ignore' });
-  await waitIds('det-d3', total, 60_000);
+  await waitIds('det-d7', total, 120_000);
   await sleep(500);
   last.kill('SIGTERM');
   await new Promise((r) => last.once('exit', r));
-  const msgs = rs.received().filter((m) => (eventIdOf(m) ?? '').startsWith('det-d3'));
+  const msgs = rs.received().filter((m) => (eventIdOf(m) ?? '').startsWith('det-d7'));
   const all = msgs.map((m) => eventIdOf(m)!);
-  const want = Array.from({ length: total }, (_, i) => `det-d${30_000 + i}-0`);
+  const want = Array.from({ length: total }, (_, i) => `det-d${700_000 + i}-0`);
   // The receiver-side check is by event id: every id arrived, and the first arrival of each is in queue order.
   assert.deepEqual([...new Set(all)], want, 'none lost, in order');
   // A copy can only be the one batch whose bytes reached the kernel before the kill let the store record it,
@@ -216,6 +216,14 @@ test('receiver stopped in the middle of a stream: nothing lost; any copy is a re
   db.close();
   const all = await waitIds('det-d5', total);
   const firsts = [...new Set(all)];
+  const missing = Array.from({ length: total }, (_, i) => `det-d${50_000 + i}-0`).filter(
+    (id) => !firsts.includes(id),
+  );
+  assert.equal(
+    missing.length,
+    0,
+    `lost: ${missing.length} (${missing.slice(0, 3).join(', ')}…), copies ${all.length - firsts.length}`,
+  );
   assert.deepEqual(
     firsts,
     Array.from({ length: total }, (_, i) => `det-d${50_000 + i}-0`),
@@ -223,4 +231,40 @@ test('receiver stopped in the middle of a stream: nothing lost; any copy is a re
   );
   // What came twice was sent in the last settle window before the receiver went: bounded by maxUnsettled.
   assert.ok(all.length - total <= 200, `${all.length - total} copies`);
+});
+
+test('two Weir processes exporting to the same destination: one delivers, the other waits and takes over, nothing twice', async () => {
+  const file = path.join(dir, 'two.db');
+  const dbA = openStore(file);
+  const dbB = openStore(file);
+  const spec = () => ({
+    destination: parseDestination(`syslog+tcp://127.0.0.1:${rs.tcpPort}`),
+    format: formatNamed('cef'),
+  });
+  const logs: string[] = [];
+  const a = new Exporter(dbA, [spec()], { log: () => undefined });
+  const b = new Exporter(dbB, [spec()], { log: (m) => logs.push(m) });
+  a.offerDetections(Array.from({ length: 100 }, (_, i) => detection(60_000 + i)));
+  a.start();
+  await sleep(200);
+  b.start();
+  assert.equal((await a.drain(15_000))[0]!.pending, 0);
+  // B saw the same queue and waited; more events come, then A stops and B carries on.
+  b.offerDetections(Array.from({ length: 100 }, (_, i) => detection(60_100 + i)));
+  await sleep(300);
+  await a.stop();
+  assert.equal((await b.drain(15_000))[0]!.pending, 0);
+  await b.stop();
+  dbA.close();
+  dbB.close();
+  assert.ok(
+    logs.some((l) => /another Weir process .* waiting/.test(l)),
+    logs.join('\n'),
+  );
+  await waitIds('det-d6', 200);
+  await sleep(300);
+  assert.deepEqual(
+    receivedIds('det-d6'),
+    Array.from({ length: 200 }, (_, i) => `det-d${60_000 + i}-0`),
+  );
 });
