@@ -49,7 +49,7 @@ export interface ExportEvent {
  */
 export interface ExportSource<T> {
   readonly kind: ExportEvent['kind'];
-  events(records: readonly T[], now: number): ExportEvent[];
+  events(records: readonly T[]): ExportEvent[];
 }
 
 /** Syslog severity (RFC 5424 §6.2.1) for a Weir severity. */

@@ -10,6 +10,7 @@ import { ecsDocument } from '../../src/export/formats/ecs.js';
 import { octetCounted, syslogMessage } from '../../src/export/syslog.js';
 import { parseDestination } from '../../src/export/destination.js';
 import type { Detection } from '../../src/detect/detection.js';
+import { sinkSpecs } from '../../src/cli/export-options.js';
 
 const observer = { hostname: 'weir-1', vendor: 'Weir', product: 'Weir', version: '0.1.0' };
 
@@ -146,5 +147,35 @@ test('destinations: schemes, default ports, facility; credentials refused withou
   assert.throws(
     () => parseDestination('syslog+tcp://x?token=abc'),
     (e: Error) => !e.message.includes('abc'),
+  );
+});
+
+test('export options: one format for all destinations or one each; --ca goes to TLS destinations only', () => {
+  const two = sinkSpecs(['syslog+tcp://127.0.0.1:1', 'syslog+tls://127.0.0.1:2'], {
+    format: ['leef'],
+    ca: '/ca.pem',
+  });
+  assert.deepEqual(
+    two.map((s) => [s.format.name, s.ca]),
+    [
+      ['leef', undefined],
+      ['leef', '/ca.pem'],
+    ],
+  );
+  const each = sinkSpecs(['syslog+udp://127.0.0.1:1', 'jsonl:/tmp/x'], { format: ['cef', 'ecs'] });
+  assert.deepEqual(
+    each.map((s) => s.format.name),
+    ['cef', 'ecs'],
+  );
+  assert.throws(
+    () =>
+      sinkSpecs(['syslog+udp://a:1', 'syslog+udp://b:1', 'syslog+udp://c:1'], {
+        format: ['cef', 'ecs'],
+      }),
+    /one --format for all destinations or one per destination/,
+  );
+  assert.throws(
+    () => sinkSpecs(['syslog+udp://a:1'], { format: ['xml'] }),
+    /unknown export format "xml"/,
   );
 });

@@ -51,8 +51,8 @@ export function registerDetect(program: Command): void {
     )
     .option(
       '--export-timeout <seconds>',
-      'after a capture file: how long to wait for --export receivers',
-      '30',
+      'after capture files: how long to wait for --export receivers (what is not sent waits in the store for `weir export`)',
+      '10',
     );
   withExportOptions(cmd).action(
     async (
