@@ -1,7 +1,7 @@
 import os from 'node:os';
 import type { Db } from '../store/db.js';
 import type { Detection } from '../detect/detection.js';
-import { enqueueEvents } from '../store/export-store.js';
+import { enqueueEvents, pruneDelivered } from '../store/export-store.js';
 import type { ExportEvent } from './event.js';
 import { Delivery, type DeliveryOptions } from './delivery.js';
 import type { Destination } from './destination.js';
@@ -31,6 +31,7 @@ export interface ExporterOptions extends DeliveryOptions {
 }
 
 const VERSION = '0.1.0';
+const PRUNE_AFTER_SECONDS = 7 * 86_400;
 
 function transportFor(s: SinkSpec): Transport {
   const d = s.destination;
@@ -95,6 +96,8 @@ export class Exporter {
   }
 
   start(): void {
+    // Events every destination has had for a week go (a destination added later starts from what is left).
+    pruneDelivered(this.db, PRUNE_AFTER_SECONDS);
     for (const d of this.deliveries) d.start();
   }
 

@@ -160,3 +160,17 @@ export function releaseSink(db: Db, name: string, owner: string): void {
     'UPDATE export_sinks SET owner = NULL, lease_until = NULL WHERE name = ? AND owner = ?',
   ).run(name, owner);
 }
+
+/**
+ * Drop events every known destination has delivered and that are older than `keepSeconds`: the queue stays
+ * small, and a destination that is behind keeps everything it still needs. Returns how many went.
+ */
+export function pruneDelivered(db: Db, keepSeconds: number): number {
+  const r = db.prepare('SELECT MIN(acked_seq) AS s FROM export_sinks').get() as {
+    s: number | null;
+  };
+  if (r.s === null) return 0;
+  return db
+    .prepare('DELETE FROM export_events WHERE seq <= ? AND created_at <= ?')
+    .run(r.s, Date.now() / 1000 - keepSeconds).changes;
+}

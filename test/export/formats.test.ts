@@ -11,6 +11,14 @@ import { octetCounted, syslogMessage } from '../../src/export/syslog.js';
 import { parseDestination } from '../../src/export/destination.js';
 import type { Detection } from '../../src/detect/detection.js';
 import { sinkSpecs } from '../../src/cli/export-options.js';
+import { openStore } from '../../src/store/db.js';
+import { DetectionSource } from '../../src/export/detection-source.js';
+import {
+  pruneDelivered,
+  queuedAfter,
+  setSinkCursor,
+  sinkCursor,
+} from '../../src/store/export-store.js';
 
 const observer = { hostname: 'weir-1', vendor: 'Weir', product: 'Weir', version: '0.1.0' };
 
@@ -178,4 +186,20 @@ test('export options: one format for all destinations or one each; --ca goes to 
     () => sinkSpecs(['syslog+udp://a:1'], { format: ['xml'] }),
     /unknown export format "xml"/,
   );
+});
+
+test('the queue keeps what a destination still needs and drops what all have had for long enough', () => {
+  const db = openStore(':memory:');
+  new DetectionSource(db).enqueue([detection(1), detection(2), detection(3)]);
+  sinkCursor(db, 'a');
+  sinkCursor(db, 'b');
+  setSinkCursor(db, 'a', { sent: 3, acked: 3 });
+  setSinkCursor(db, 'b', { sent: 1, acked: 1 });
+  assert.equal(pruneDelivered(db, 0), 1, 'only what b has too');
+  assert.deepEqual(
+    queuedAfter(db, 0, 10).map((q) => q.seq),
+    [2, 3],
+  );
+  assert.equal(pruneDelivered(db, 3600), 0, 'not old enough');
+  db.close();
 });
