@@ -119,10 +119,14 @@ for (const transport of ['tcp', 'tls'] as const) {
   });
 }
 
-test('UDP: messages arrive', async () => {
-  const got = await sendThrough(`syslog+udp://127.0.0.1:${rs.udpPort}`, 'cef', 3);
+test('UDP: messages arrive, with the facility the URL names', async () => {
+  const got = await sendThrough(`syslog+udp://127.0.0.1:${rs.udpPort}?facility=local4`, 'cef', 3);
   assert.equal(got.length, 3);
   assert.ok(got.every((m) => m.input === 'udp' && m.msg.startsWith('CEF:0|')));
+  assert.ok(
+    got.every((m) => m.pri === 20 * 8 + 3),
+    'local4.err',
+  );
 });
 
 test('TLS: a receiver whose certificate the given CA did not sign is refused with a clear error, nothing sent', async () => {

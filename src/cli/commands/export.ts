@@ -24,7 +24,7 @@ export function registerExport(program: Command): void {
   program
     .command('export')
     .description(
-      "send the store's detections (new ones, and material updates of folded ones) to a SIEM: syslog CEF/LEEF/ECS JSON, or JSON lines; durable, in order, each event once",
+      "send the store's detections (new ones, and material updates of folded ones) to a SIEM: syslog CEF/LEEF/ECS JSON, or JSON lines; durable, in order, each event under a stable id",
     )
     .requiredOption('--db <path>', 'store')
     .option(
