@@ -1,6 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { openStore, type Db } from '../../src/store/db.js';
@@ -8,7 +8,9 @@ import { Exporter } from '../../src/export/exporter.js';
 import { parseDestination } from '../../src/export/destination.js';
 import { formatNamed } from '../../src/export/formats/index.js';
 import { detection } from './events.js';
-import { eventIdOf, Rsyslog, type Received } from './rsyslog.js';
+import { certFor, eventIdOf, Rsyslog, type Received } from './rsyslog.js';
+import tls from 'node:tls';
+import net from 'node:net';
 import { parseCef, parseLeef } from './parse.js';
 import { weir } from '../helpers/weir-cli.js';
 
@@ -147,11 +149,20 @@ test('TLS: a receiver whose certificate the given CA did not sign is refused wit
   assert.ok(!rs.received().some((m) => eventIdOf(m) === 'det-d99001-0'));
 });
 
-test('TLS: the server name is checked (the certificate names 127.0.0.1 and localhost, not 127.0.0.2)', async () => {
+test('TLS: the name is checked — a certificate from the right CA for another name is refused', async () => {
+  // rsyslog's certificate names 127.0.0.1 and localhost; this receiver (a TLS listener with a certificate the
+  // same CA signed, for siem.example only) is reached as 127.0.0.1, so the name check alone must refuse it.
+  const other = certFor(dir, 'other', 'DNS:siem.example');
+  const server = tls.createServer(
+    { cert: readFileSync(other.cert), key: readFileSync(other.key) },
+    (s) => s.resume(),
+  );
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
   const db = store();
   const ex = new Exporter(db, [
     {
-      destination: parseDestination(`syslog+tls://127.0.0.2:${rs.tlsPort}`),
+      destination: parseDestination(`syslog+tls://127.0.0.1:${port}`),
       format: formatNamed('cef'),
       ca: rs.certs!.ca,
     },
@@ -160,8 +171,9 @@ test('TLS: the server name is checked (the certificate names 127.0.0.1 and local
   const left = await ex.drain(10_000);
   await ex.stop();
   db.close();
-  // rsyslog listens on 127.0.0.1 only: either refused or not verified, never delivered.
+  server.close();
   assert.equal(left[0]!.pending, 1);
+  assert.match(left[0]!.error!, /ERR_TLS_CERT_ALTNAME_INVALID/);
 });
 
 test('weir export (CLI): wrong CA exits non-zero naming the problem; a URL with a password is refused without echoing it', async () => {

@@ -98,6 +98,41 @@ export function makeCerts(dir: string): { ca: string; wrongCa: string; cert: str
   };
 }
 
+/** A server certificate signed by the test CA for other names only (`subjectAltName` as given). */
+export function certFor(dir: string, name: string, san: string): { cert: string; key: string } {
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  openssl(dir, [
+    'req',
+    '-new',
+    ...ec,
+    '-keyout',
+    `${name}.key`,
+    '-out',
+    `${name}.csr`,
+    '-subj',
+    `/CN=${name}`,
+  ]);
+  writeFileSync(path.join(dir, `${name}.cnf`), `subjectAltName=${san}\n`);
+  openssl(dir, [
+    'x509',
+    '-req',
+    '-in',
+    `${name}.csr`,
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    `${name}.pem`,
+    '-days',
+    '2',
+    '-extfile',
+    `${name}.cnf`,
+  ]);
+  return { cert: path.join(dir, `${name}.pem`), key: path.join(dir, `${name}.key`) };
+}
+
 /**
  * A real rsyslogd on loopback ports, in its own folder with its own configuration: plain TCP (imtcp), TLS
  * (imtcp with the gtls driver, certificate from makeCerts) and UDP (imudp), every message written as one JSON
