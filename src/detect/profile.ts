@@ -1,4 +1,4 @@
-import { functionKeyNumber } from '../dissect/message.js';
+import { functionKeyNumber } from '../dissect/registry.js';
 import type { Baseline, EdgeProfile } from '../discover/baseline.js';
 import { RangeSet } from '../discover/ranges.js';
 

@@ -1,6 +1,6 @@
 import type { Message } from '../dissect/message.js';
 import type { FunctionCategory } from '../dissect/protocol.js';
-import { classifies, functionCategory } from '../dissect/registry.js';
+import { classifies, functionCategory, PROTOCOLS } from '../dissect/registry.js';
 import { HostSet, parseCidr, type Cidr } from './hosts.js';
 import type { ContextGroup, Policy, TimeWindow, Zone } from './model.js';
 import { dayMask, inWindow, LocalClock } from './windows.js';
@@ -53,8 +53,10 @@ export interface FlowRules {
   timed: boolean;
 }
 
-/** Layers of one protocol family: a group for `enip` also carries the CIP it encapsulates. */
-const FAMILY: Record<string, string> = { cip: 'enip', s7comm_plus: 's7comm' };
+/** Layers of one protocol family: a group for `enip` also carries the CIP it encapsulates (inner → carrier). */
+const FAMILY: Record<string, string> = Object.fromEntries(
+  PROTOCOLS.flatMap((p) => (p.carrier !== undefined ? [[p.name, p.carrier]] : [])),
+);
 
 /** A loaded policy in the form the simulator and the gateway check traffic against. */
 export class CompiledPolicy {

@@ -1,6 +1,6 @@
 import type { Packet } from '../dissect/packet.js';
 import type { Message } from '../dissect/message.js';
-import { functionLabel } from '../dissect/function-names.js';
+import { functionCategory, functionLabel } from '../dissect/registry.js';
 import { EdgeTable, type EdgeAddress } from '../discover/edge-table.js';
 import type { Baseline } from '../discover/baseline.js';
 import { PollTimer } from '../discover/polling.js';
@@ -14,7 +14,6 @@ import {
 import type { ZoneMode } from './model.js';
 import { LocalClock } from './windows.js';
 import { isProbe, scanCounts, scansOf } from '../discover/counts.js';
-import { functionCategory } from '../dissect/registry.js';
 import type { FunctionCategory } from '../dissect/protocol.js';
 
 const SAMPLE_FRAMES = 5;

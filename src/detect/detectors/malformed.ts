@@ -19,8 +19,13 @@ export function malformedPdu(): Detector {
         dst: m.dstIp || m.dstMac,
         protocol: m.protocol,
         detail: kind,
-        fields: { anomaly: m.anomaly, func: m.func, func_name: m.funcName },
-        explanation: `${m.protocol} message from ${m.srcIp || m.srcMac} to ${m.dstIp || m.dstMac} is malformed: ${m.anomaly}.`,
+        fields: {
+          anomaly: m.anomaly.detail,
+          anomaly_kind: m.anomaly.kind,
+          func: m.func,
+          func_name: m.funcName,
+        },
+        explanation: `${m.protocol} message from ${m.srcIp || m.srcMac} to ${m.dstIp || m.dstMac} is malformed: ${m.anomaly.detail}.`,
         response:
           'Look at the frames: malformed industrial PDUs can crash controllers. Find the sender and stop it if it is not a known faulty device.',
       });
