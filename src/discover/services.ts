@@ -26,7 +26,6 @@ const TCP: Record<number, string> = {
   1962: 'pcworx',
   3306: 'mysql',
   3389: 'rdp',
-  4840: 'opcua',
   4911: 'niagara-fox-tls',
   5007: 'melsec',
   5432: 'postgresql',
