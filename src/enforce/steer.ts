@@ -41,7 +41,7 @@ export function enforcementPlan(
   for (const c of cp.groups) {
     const servers = enforcedServers(cp, c);
     if (servers === null) continue;
-    const g = c.g;
+    const g = c.group;
     const limits = c.functions !== null || c.addresses !== null || g.access === 'read-only';
     const protocol = g.protocol !== undefined ? gatewayDissector(g.protocol)?.protocol : undefined;
     if (c.inspected && protocol !== undefined) {

@@ -23,7 +23,12 @@ import {
   functionKeyNumber,
   protocolDescriptor,
 } from '../../src/dissect/registry.js';
-import { newMessage, type Message, type PduContext } from '../../src/dissect/message.js';
+import {
+  newMessage,
+  type KnownProtocol,
+  type Message,
+  type PduContext,
+} from '../../src/dissect/message.js';
 import { serviceName } from '../../src/discover/services.js';
 import { repoRoot } from '../helpers/paths.js';
 
@@ -107,6 +112,30 @@ test('every registered protocol has a complete descriptor', () => {
     if (p.industrial && p.industrial === isIndustrial(p.name))
       assert.ok(PROTOCOL_INDEX[p.name]! > 0);
   }
+});
+
+/** Every protocol name the type system knows (the compiler refuses this record when one is missing). */
+const KNOWN: Record<KnownProtocol, true> = {
+  modbus: true,
+  s7comm: true,
+  s7comm_plus: true,
+  dnp3: true,
+  enip: true,
+  cip: true,
+  bacnet: true,
+  iec104: true,
+  arp: true,
+  dhcp: true,
+  lldp: true,
+  cdp: true,
+  profinet_dcp: true,
+  dns: true,
+  nbns: true,
+  opcua: true,
+};
+
+test('every protocol name has a registered descriptor, and nothing else is registered', () => {
+  assert.deepEqual(PROTOCOLS.map((p) => p.name).sort(), Object.keys(KNOWN).sort());
 });
 
 test('one dissector per port and EtherType', () => {

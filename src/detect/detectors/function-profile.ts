@@ -47,7 +47,7 @@ export function functionOutsideProfile(): Detector {
           unit: m.unit,
           targets: m.targets,
           write: m.write,
-          baseline_functions: p.p.functions,
+          baseline_functions: p.learned.functions,
         },
         explanation: `${m.srcIp} sent ${m.protocol} ${m.funcName || m.func} to ${m.dstIp}; this edge never used that function in the baseline.`,
         explainMany: (list, total) =>

@@ -9,7 +9,7 @@ export function malformedPdu(): Detector {
     onMessage(m, ctx) {
       if (m.anomaly === null) return;
       const kind = anomalyKind(m.protocol, m.anomaly);
-      if (ctx.edge?.profile?.p.anomalyKinds.includes(kind)) return; // this device always did this while learning
+      if (ctx.edge?.profile?.learned.anomalyKinds.includes(kind)) return; // this device always did this while learning
       ctx.report({
         type: 'malformed_pdu',
         severity: 'medium',
