@@ -24,6 +24,12 @@ export interface Anomaly<K extends string = string> {
   detail: string;
 }
 
+/** Marks a message malformed with one of its protocol's kinds (each protocol file binds `K` to its own union). */
+export type Malformed<K extends string> = (m: Message, kind: K, detail: string) => void;
+export const markMalformed: Malformed<string> = (m, kind, detail) => {
+  m.anomaly = { kind, detail };
+};
+
 /** Which side of an exchange a PDU is. */
 export type PduRole = 'request' | 'response' | 'unsolicited' | 'broadcast' | 'unknown';
 

@@ -1,6 +1,6 @@
 import type { DatagramDissector, ProtocolDescriptor } from '../protocol.js';
 import { ETHERTYPE_BACNET_LLC, type LinkDissector } from '../link-dissector.js';
-import { newMessage, type Message } from '../message.js';
+import { newMessage, type Message, markMalformed, type Malformed } from '../message.js';
 import { u16be, u32be } from '../bytes.js';
 import {
   BACNET_VENDORS,
@@ -27,9 +27,7 @@ export const BACNET_ANOMALIES = [
 ] as const;
 export type BacnetAnomaly = (typeof BACNET_ANOMALIES)[number];
 
-function malformed(m: Message, kind: BacnetAnomaly, detail: string): void {
-  m.anomaly = { kind, detail };
-}
+const malformed: Malformed<BacnetAnomaly> = markMalformed;
 
 /** BACnet/IP: BVLC, NPDU, APDU (UDP 47808). */
 export const bacnet: DatagramDissector = {

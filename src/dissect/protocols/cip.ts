@@ -1,4 +1,10 @@
-import { newMessage, type Message, type PduContext } from '../message.js';
+import {
+  newMessage,
+  type Message,
+  type PduContext,
+  markMalformed,
+  type Malformed,
+} from '../message.js';
 import type { ProtocolDescriptor, RequestedMode } from '../protocol.js';
 import { enipCategory } from './enip-categories.js';
 import { ascii, u16le, u32le } from '../bytes.js';
@@ -61,9 +67,7 @@ export const CIP_ANOMALIES = [
 ] as const;
 export type CipAnomaly = (typeof CIP_ANOMALIES)[number];
 
-function malformed(m: Message, kind: CipAnomaly, detail: string): void {
-  m.anomaly = { kind, detail };
-}
+const malformed: Malformed<CipAnomaly> = markMalformed;
 
 const CLASS_NAMES: Record<number, string> = {
   0x01: 'identity',

@@ -1,5 +1,12 @@
 import type { DatagramDissector, ProtocolDescriptor, StreamDissector } from '../protocol.js';
-import { newMessage, type IdentityFacts, type Message, type PduContext } from '../message.js';
+import {
+  newMessage,
+  type IdentityFacts,
+  type Message,
+  type PduContext,
+  markMalformed,
+  type Malformed,
+} from '../message.js';
 import { ascii, u16be, u16le, u32le, ipv4String, u32be, hex } from '../bytes.js';
 import { dissectCip } from './cip.js';
 import { enipCategory } from './enip-categories.js';
@@ -43,9 +50,7 @@ export const ENIP_ANOMALIES = [
 ] as const;
 export type EnipAnomaly = (typeof ENIP_ANOMALIES)[number];
 
-function malformed(m: Message, kind: EnipAnomaly, detail: string): void {
-  m.anomaly = { kind, detail };
-}
+const malformed: Malformed<EnipAnomaly> = markMalformed;
 
 /** CIP device types (Volume 1, device profiles). */
 const DEVICE_TYPES: Record<number, string> = {

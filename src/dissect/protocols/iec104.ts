@@ -1,5 +1,5 @@
 import type { ProtocolDescriptor, StreamDissector } from '../protocol.js';
-import { newMessage, type Message, type Target } from '../message.js';
+import { newMessage, type Target, markMalformed, type Malformed } from '../message.js';
 import { u16le, u24le } from '../bytes.js';
 import { CAUSES, ELEMENT_SIZE, TYPE_NAMES, U_FUNCTIONS } from './iec104-tables.js';
 import { iec104Category } from './iec104-categories.js';
@@ -41,9 +41,7 @@ export const IEC104_ANOMALIES = [
 ] as const;
 export type Iec104Anomaly = (typeof IEC104_ANOMALIES)[number];
 
-function malformed(m: Message, kind: Iec104Anomaly, detail: string): void {
-  m.anomaly = { kind, detail };
-}
+const malformed: Malformed<Iec104Anomaly> = markMalformed;
 
 /** IEC 60870-5-104: APCI (start 0x68, length, four control octets) and, in I-format, one ASDU. */
 export const iec104: StreamDissector<null> = {

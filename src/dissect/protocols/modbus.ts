@@ -1,5 +1,12 @@
 import type { ProtocolDescriptor, RequestedMode, StreamDissector } from '../protocol.js';
-import { newMessage, type Message, type Target, type IdentityFacts } from '../message.js';
+import {
+  newMessage,
+  type Message,
+  type Target,
+  type IdentityFacts,
+  markMalformed,
+  type Malformed,
+} from '../message.js';
 import { u16be, ascii } from '../bytes.js';
 import { modbusCategory } from './modbus-categories.js';
 
@@ -70,9 +77,7 @@ export const MODBUS_ANOMALIES = [
 ] as const;
 export type ModbusAnomaly = (typeof MODBUS_ANOMALIES)[number];
 
-function malformed(m: Message, kind: ModbusAnomaly, detail: string): void {
-  m.anomaly = { kind, detail };
-}
+const malformed: Malformed<ModbusAnomaly> = markMalformed;
 
 /** Modbus/TCP: MBAP header (transaction, protocol 0, length, unit) then the PDU. */
 export const modbus: StreamDissector<null> = {

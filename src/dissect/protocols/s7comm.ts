@@ -5,6 +5,8 @@ import {
   type Message,
   type PduContext,
   type Target,
+  markMalformed,
+  type Malformed,
 } from '../message.js';
 import { ascii, u16be, u24be } from '../bytes.js';
 import { COTP_DT, parseCotp, tpktLength } from './tpkt-cotp.js';
@@ -58,9 +60,7 @@ export const S7COMM_PLUS_ANOMALIES = [
 ] as const;
 export type S7commPlusAnomaly = (typeof S7COMM_PLUS_ANOMALIES)[number];
 
-function malformed(m: Message, kind: S7commAnomaly, detail: string): void {
-  m.anomaly = { kind, detail };
-}
+const malformed: Malformed<S7commAnomaly> = markMalformed;
 
 /** Per-direction state: the COTP TSDU being joined from DT fragments, made on first use. */
 export interface S7StreamState {
