@@ -1,14 +1,17 @@
 import type { Message } from '../../dissect/message.js';
-import type { EngineeringOpKind } from '../../dissect/protocol.js';
+import type { EngineeringOp, EngineeringOpKind } from '../../dissect/protocol.js';
 import { operationOf } from '../../dissect/registry.js';
 import type { DetectionType, Severity } from '../detection.js';
 import type { Detector } from '../detector.js';
+
+/** Kinds of engineering operation worth a detection of their own (their names are detection types). */
+type ReportedKind = Exclude<EngineeringOpKind, 'file_management'>;
 
 /**
  * How much each kind of engineering operation matters; the protocols' descriptors say which functions perform
  * which kind. File housekeeping (open/close/list) only marks the engineering workstation's role: not reported.
  */
-const SEVERITY: Readonly<Record<EngineeringOpKind, Severity | null>> = {
+const SEVERITY: Readonly<Record<ReportedKind, Severity>> = {
   program_download: 'critical',
   program_upload: 'medium',
   cpu_start: 'critical',
@@ -18,7 +21,6 @@ const SEVERITY: Readonly<Record<EngineeringOpKind, Severity | null>> = {
   file_transfer: 'high',
   diagnostic_command: 'high',
   device_probe: 'low',
-  file_management: null,
 };
 
 interface Op {
@@ -27,14 +29,20 @@ interface Op {
   what: string;
 }
 
+/** One Op per descriptor operation, made on first use: nothing is allocated per message. */
+const REPORTED = new Map<EngineeringOp, Op | null>();
+
 /** The engineering operation a request performs, worth a detection; `key` is functionKeyNumber(m.protocol, m.func). */
 export function reportedOperationOf(m: Message, key: number): Op | undefined {
   const op = operationOf(m, key);
   if (op === undefined) return undefined;
-  const severity = SEVERITY[op.kind];
-  return severity === null
-    ? undefined
-    : { type: op.kind as DetectionType, severity, what: op.what };
+  let r = REPORTED.get(op);
+  if (r === undefined) {
+    const kind = op.kind;
+    r = kind === 'file_management' ? null : { type: kind, severity: SEVERITY[kind], what: op.what };
+    REPORTED.set(op, r);
+  }
+  return r ?? undefined;
 }
 
 export function engineeringOps(): Detector {
