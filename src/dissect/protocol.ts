@@ -136,7 +136,10 @@ export interface ProtocolDescriptor<K extends string = string> {
   functions: Readonly<Record<number, string>>;
   /** What a client request does to the device; absent when the protocol's requests are not classified. */
   category?(m: Message): FunctionCategory;
-  /** Engineering operations by function code. */
+  /**
+   * Engineering operations by function code: they make a client an engineering workstation (roles) and, but
+   * for file housekeeping, are each reported by the engineering_ops detector.
+   */
   operations: Readonly<Record<number, EngineeringOp>>;
   /** Which requests `operations` applies to, when the function code alone does not say (S7: JOB PDUs only). */
   carriesOperation?(m: Message): boolean;
@@ -151,6 +154,7 @@ export interface ProtocolDescriptor<K extends string = string> {
   outstation?: boolean;
   /** Every kind of malformation its dissector reports (the `kind` of each Message's anomaly). */
   anomalies: readonly K[];
+  /** Its dissectors, bound by the registry to `ports.tcp`, `ports.udp` and `etherTypes` respectively. */
   stream?: StreamDissector;
   datagram?: DatagramDissector;
   link?: LinkDissector;
