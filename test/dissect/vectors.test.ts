@@ -72,11 +72,8 @@ const ctx = (frame: number, toServer: boolean, port: number): PduContext => ({
 const files = readdirSync(DIR).filter((n) => n.endsWith('.vec'));
 
 test('the vectors cover the tricky cases', () => {
-  assert.deepEqual(files.sort(), [
-    'dnp3-multi-fragment.vec',
-    'modbus-fc23.vec',
-    's7-fragmented.vec',
-  ]);
+  for (const f of ['dnp3-multi-fragment.vec', 'modbus-fc23.vec', 's7-fragmented.vec'])
+    assert.ok(files.includes(f), `${f} is missing`);
 });
 
 for (const file of files) {
