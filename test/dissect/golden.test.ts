@@ -15,6 +15,7 @@ import { protocolDescriptor } from '../../src/dissect/registry.js';
 import { repoRoot } from '../helpers/paths.js';
 import { s7FragmentedSession, s7NormalSession } from '../fixtures-gen/s7-fragments.js';
 import { dnp3Session } from '../fixtures-gen/dnp3-frames.js';
+import { enipSession } from '../fixtures-gen/enip-session.js';
 import { tmpdir } from 'node:os';
 
 const GOLDEN = path.join(repoRoot, 'test', 'dissect', 'golden');
@@ -33,6 +34,7 @@ function captures(dir: string): Array<[string, string]> {
     ['gen/s7-normal.pcap', s7NormalSession(3)],
     ['gen/s7-fragmented.pcap', s7FragmentedSession().pcap],
     ['gen/dnp3-session.pcap', dnp3Session()],
+    ['gen/enip-session.pcap', enipSession()],
   ];
   return [
     ...shipped,
