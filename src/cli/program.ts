@@ -9,6 +9,7 @@ import { registerUser } from './commands/user.js';
 import { registerEnforce } from './commands/enforce.js';
 import { registerServe } from './commands/serve.js';
 import { registerLogin } from './commands/login.js';
+import { registerPlaybook } from './commands/playbook.js';
 import { terminalWidth } from './columns.js';
 
 /** The whole `weir` command tree, unparsed (main.ts runs it; tests walk it). */
@@ -44,5 +45,6 @@ export function buildProgram(): Command {
   registerLogin(program);
   registerEnforce(program);
   registerServe(program);
+  registerPlaybook(program);
   return program;
 }

@@ -305,3 +305,30 @@ export function statusOf(objs: Obj[], family: NftFamily): EnforcementStatus {
   }
   return out;
 }
+
+/** The temporary permits in force, one per flow, with the seconds each has left. */
+export function listPermits(target: NftTarget): Array<{
+  client: string;
+  server: string;
+  transport: 'tcp' | 'udp';
+  port: number;
+  expiresIn: number | null;
+}> {
+  const r = run(target, ['-j', 'list', 'set', target.family, TABLE, 'permits']);
+  if (!r.ok) throw new Error(`no permits set loaded: ${r.stderr}`);
+  const out = [];
+  for (const o of (JSON.parse(r.stdout) as { nftables: Obj[] }).nftables)
+    for (const e of (o.set?.elem ?? []) as Obj[]) {
+      const v = (e.elem?.val ?? e) as Obj;
+      const [client, server, proto, port] = (v.concat ?? []) as unknown[];
+      const transport = proto === 6 || proto === 'tcp' ? 'tcp' : 'udp';
+      out.push({
+        client: String(client),
+        server: String(server),
+        transport: transport as 'tcp' | 'udp',
+        port: Number(port),
+        expiresIn: typeof e.elem?.expires === 'number' ? (e.elem.expires as number) : null,
+      });
+    }
+  return out;
+}

@@ -11,7 +11,14 @@ import { runCaptures, runLive, warnCaptureErrors } from '../run-capture.js';
 import { LineWriter } from '../line-writer.js';
 import { renderColumns } from '../columns.js';
 import { parseTimeArg } from '../time-arg.js';
-import { openExistingStore, STORE_HINT } from '../identity.js';
+import { openExistingStore, STORE_HINT, withIdentity, type IdentityOpts } from '../identity.js';
+import { proveEnforcer } from '../enforcer.js';
+import {
+  actionLine,
+  startPlaybooks,
+  withPlaybookOptions,
+  type PlaybookHostOpts,
+} from '../playbook-host.js';
 import { readPolicyFile } from './policy.js';
 import { CompiledPolicy } from '../../policy/evaluate.js';
 import { activePolicy } from '../../respond/change-control.js';
@@ -24,7 +31,7 @@ export function detectionLine(d: Detection): string {
 }
 
 export function registerDetect(program: Command): void {
-  program
+  const cmd = program
     .command('detect')
     .description('check traffic against the learned baseline and report detections')
     .argument('[files...]', 'capture files (pcap/pcapng, "-" for stdin)')
@@ -46,8 +53,8 @@ export function registerDetect(program: Command): void {
     .option(
       '--policy <file>',
       "policy whose zones name each detection's zone (default: the active policy in the store)",
-    )
-    .action(
+    );
+  withIdentity(withPlaybookOptions(cmd)).action(
       async (
         files: string[],
         opts: {
@@ -61,12 +68,27 @@ export function registerDetect(program: Command): void {
           save: boolean;
           from?: string;
           policy?: string;
-        },
+        } & PlaybookHostOpts &
+          IdentityOpts,
       ) => {
         if (!opts.interface && files.length === 0)
           throw new Error('give capture files, "-" for stdin, or --interface');
+        const live = Boolean(opts.interface) || files.includes('-');
+        if (opts.playbooks && !live)
+          throw new Error(
+            'playbooks act on live traffic only (--interface, or "-" for a stream on stdin), never on recorded captures',
+          );
+        if (opts.playbooks && opts.policy)
+          throw new Error(
+            "playbooks come from the store's active policy (approved through change control), not from --policy",
+          );
+        const caller = opts.playbooks
+          ? await proveEnforcer({ ...opts, db: opts.baseline }, 'detect --playbooks')
+          : null;
         const from = opts.from !== undefined ? parseTimeArg(opts.from, files) : -Infinity;
         const db = openExistingStore(opts.baseline, STORE_HINT);
+        let playbooksClosed = false;
+        let closePlaybooks: (() => Promise<void>) | null = null;
         try {
           const b = opts.version ? baselineVersion(db, Number(opts.version)) : latestBaseline(db);
           if (!b)
@@ -78,13 +100,27 @@ export function registerDetect(program: Command): void {
             : activePolicy(db)?.policy;
           const zones = policy ? new CompiledPolicy(policy) : null;
           const out = new LineWriter(process.stdout);
-          const follow = Boolean(opts.interface) || files.includes('-');
+          const follow = live;
+          const playbooks =
+            caller !== null
+              ? startPlaybooks(db, b, caller, opts, (a) =>
+                  process.stderr.write(`${actionLine(a)}\n`),
+                )
+              : null;
+          if (playbooks !== null) {
+            closePlaybooks = playbooks.close;
+            process.stderr.write(`${playbooks.describe}\n`);
+          }
           const engine = new DetectionEngine(b, {
             windowSeconds: Number(opts.window),
             mutes: listMutes(db),
             zoneOf: zones ? (ip) => zones.zoneOf(ip)?.name ?? null : undefined,
             onDetection: follow
-              ? (d) => out.write(opts.jsonl ? JSON.stringify(d) : detectionLine(d))
+              ? (d) => {
+                  // The playbooks first: the kernel hears of the detection before the terminal does.
+                  playbooks?.onDetection(d);
+                  out.write(opts.jsonl ? JSON.stringify(d) : detectionLine(d));
+                }
               : undefined,
           });
           const hooks = {
@@ -103,6 +139,8 @@ export function registerDetect(program: Command): void {
           } else {
             warnCaptureErrors(await runCaptures(files, hooks));
           }
+          await playbooks?.close();
+          playbooksClosed = true;
           const ds = engine.finish();
           if (opts.save) saveDetections(db, ds, b.version);
           if (!follow) {
@@ -111,6 +149,7 @@ export function registerDetect(program: Command): void {
           }
           await out.end();
         } finally {
+          if (!playbooksClosed) await closePlaybooks?.();
           db.close();
         }
       },

@@ -7,10 +7,18 @@ import { LiveFeed } from '../../server/live.js';
 import { loadTls, selfSignedTls } from '../../server/tls.js';
 import { Ingest } from '../../server/ingest.js';
 import { runCaptures, runLive } from '../run-capture.js';
-import { DEFAULT_STATE_DIR } from '../../enforce/state.js';
 import { listUsers } from '../../store/session-store.js';
 import type { Db } from '../../store/db.js';
 import { reachableUrls } from '../listen-urls.js';
+import { latestBaseline } from '../../store/baseline-store.js';
+import { withIdentity, type IdentityOpts } from '../identity.js';
+import { proveEnforcer } from '../enforcer.js';
+import {
+  actionLine,
+  startPlaybooks,
+  withPlaybookOptions,
+  type PlaybookHostOpts,
+} from '../playbook-host.js';
 
 /** The built dashboard sits beside the compiled CLI: dist/web. */
 const webRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../web');
@@ -29,6 +37,7 @@ interface ServeOptions {
   bpf?: string;
   stateDir: string;
 }
+type ServeAll = ServeOptions & PlaybookHostOpts & IdentityOpts;
 
 const warn = (msg: string): void => {
   process.stderr.write(`weir: warning: ${msg}\n`);
@@ -48,7 +57,7 @@ function warnIfLocked(db: Db, dbPath: string): void {
 }
 
 export function registerServe(program: Command): void {
-  program
+  const cmd = program
     .command('serve')
     .description('HTTP API and web dashboard over a store (127.0.0.1 unless told otherwise)')
     .requiredOption('--db <path>', 'store')
@@ -60,11 +69,6 @@ export function registerServe(program: Command): void {
     )
     .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM; with --tls-key)')
     .option('--tls-key <file>', 'the key of --tls-cert (PEM)')
-    .option(
-      '--state-dir <dir>',
-      'runtime state of the enforcement host, when it is this machine (what the kernel and the gateway run)',
-      DEFAULT_STATE_DIR,
-    )
     .option(
       '--allowed-host <name>',
       'a host name browsers use to reach this server, besides its address and localhost (repeatable)',
@@ -83,10 +87,14 @@ export function registerServe(program: Command): void {
       '-i, --interface <name>',
       'follow live traffic on an interface (needs tcpdump and capture rights)',
     )
-    .option('--bpf <filter>', 'capture filter for --interface')
-    .action(async (o: ServeOptions) => {
+    .option('--bpf <filter>', 'capture filter for --interface');
+  // --state-dir comes with the playbook options (the same folder serves both).
+  withIdentity(withPlaybookOptions(cmd), { passwordStdin: true }).action(async (o: ServeAll) => {
       if ((o.tlsCert === undefined) !== (o.tlsKey === undefined))
         throw new Error('--tls-cert and --tls-key go together');
+      if (o.playbooks && !o.capture && !o.interface)
+        throw new Error('--playbooks acts on followed traffic: give --interface or --capture');
+      const caller = o.playbooks ? await proveEnforcer(o, 'serve --playbooks') : null;
       const db = openStore(o.db);
       const tls =
         o.tlsCert !== undefined
@@ -127,8 +135,32 @@ export function registerServe(program: Command): void {
             'check that fingerprint in the browser before logging in the first time\n',
           );
       }
+      let playbooks: ReturnType<typeof startPlaybooks> | null = null;
+      if (caller !== null && feed !== undefined) {
+        const baseline = latestBaseline(db);
+        if (baseline === null) throw new Error('--playbooks needs a baseline: run `weir learn` first');
+        playbooks = startPlaybooks(db, baseline, caller, o, (a) => {
+          process.stderr.write(`${actionLine(a)}\n`);
+          feed.publish({
+            type: 'playbook',
+            action: {
+              id: a.id,
+              zone: a.zone,
+              playbook: a.playbook,
+              mode: a.mode,
+              kind: a.kind,
+              target: a.target,
+              status: a.status,
+              reason: a.reason,
+              detectionId: a.detectionId,
+              detectionType: a.detectionType,
+            },
+          });
+        });
+        process.stdout.write(`${playbooks.describe}\n`);
+      }
       if (feed !== undefined && follow !== null) {
-        const ingest = new Ingest(db, feed, follow);
+        const ingest = new Ingest(db, feed, follow, {}, playbooks?.onDetection);
         ingest.start();
         const run = o.interface
           ? runLive(o.interface, ingest.hooks, { bpf: o.bpf })
@@ -149,6 +181,7 @@ export function registerServe(program: Command): void {
         process.once('SIGINT', resolve);
       });
       await app.close();
+      await playbooks?.close();
       db.close();
     });
 }
