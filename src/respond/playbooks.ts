@@ -45,8 +45,8 @@ export class PlaybookRunner {
   private readonly now: () => number;
   /** Actions decided but not yet recorded, per zone/playbook: the rate limit counts them too. */
   private readonly pending = new Map<string, number>();
-  /** Blocks carried out by this runner, address → expiry: a second detection of the same source waits for nothing. */
-  private readonly blocked = new Map<string, number>();
+  /** Addresses whose block is on its way to the kernel (not yet recorded). */
+  private readonly inFlight = new Set<string>();
 
   constructor(private readonly o: PlaybookRunnerOptions) {
     for (const z of o.active.policy.zones) if (z.playbooks?.length) this.zones.set(z.name, z);
@@ -69,11 +69,17 @@ export class PlaybookRunner {
     const zone = d.zone === null ? undefined : this.zones.get(d.zone);
     if (zone === undefined) return Promise.resolve([]);
     const work: Array<Promise<PlaybookActionRow[]>> = [];
-    for (const pb of zone.playbooks!) {
-      if (!this.triggers(pb, d)) continue;
-      for (const kind of pb.actions) work.push(this.run(zone.name, pb, kind, d));
-    }
+    for (const pb of zone.playbooks!)
+      if (this.triggers(pb, d)) work.push(this.runPlaybook(zone.name, pb, d));
     return Promise.all(work).then((r) => r.flat());
+  }
+
+  /** One playbook's actions in order: the block first (the kernel waits for nothing), the notice last. */
+  private async runPlaybook(zone: string, pb: Playbook, d: Detection): Promise<PlaybookActionRow[]> {
+    const out: PlaybookActionRow[] = [];
+    const order: PlaybookActionKind[] = ['block_source', 'revoke_permits', 'notify'];
+    for (const kind of order) if (pb.actions.includes(kind)) out.push(...(await this.run(zone, pb, kind, d)));
+    return out;
   }
 
   private triggers(pb: Playbook, d: Detection): boolean {
@@ -133,21 +139,21 @@ export class PlaybookRunner {
         details: g.cuts.length ? { cuts_baseline: g.cuts } : {},
       });
     const now = this.now();
-    const mine = this.blocked.get(ip);
-    const held =
-      mine !== undefined && mine > now ? mine : activePlaybookBlock(this.o.db, ip, now)?.expiresAt;
-    if (held !== undefined && held !== null && held > now)
-      return this.record(zone, pb, d, {
-        ...base,
-        status: 'refused',
-        reason: `already blocked by a playbook until ${new Date(held * 1000).toISOString()}`,
-      });
     const undone = recentUndoneBlock(this.o.db, ip, now - pb.blockTtl);
     if (undone !== null)
       return this.record(zone, pb, d, {
         ...base,
         status: 'refused',
         reason: `${undone.undoneBy} undid block ${undone.id} at ${undone.undoneAt}: not blocked again by a playbook within its ttl`,
+      });
+    const held = this.inFlight.has(ip) ? now : activePlaybookBlock(this.o.db, ip, now)?.expiresAt;
+    if (held !== undefined && held !== null)
+      return this.record(zone, pb, d, {
+        ...base,
+        status: 'refused',
+        reason: this.inFlight.has(ip)
+          ? 'a block of this address is under way'
+          : `already blocked by a playbook until ${new Date(held * 1000).toISOString()}`,
       });
     if (this.rateLimited(zone, pb) !== null)
       return this.record(zone, pb, d, { ...base, status: 'refused', reason: this.limitReason(pb) });
@@ -157,7 +163,7 @@ export class PlaybookRunner {
       return this.record(zone, pb, d, { ...base, status: 'simulated', reason: why, ttl });
     const key = `${zone}/${pb.name}`;
     this.pending.set(key, (this.pending.get(key) ?? 0) + 1);
-    this.blocked.set(ip, now + ttl);
+    this.inFlight.add(ip);
     try {
       await this.o.kernel.block(ip, ttl, why);
       const inKernel = Date.now() / 1000;
@@ -169,7 +175,6 @@ export class PlaybookRunner {
         details: { detection_to_kernel_ms: Math.round((inKernel - d.ts) * 1000) },
       });
     } catch (err) {
-      this.blocked.delete(ip);
       return this.record(zone, pb, d, {
         ...base,
         status: 'failed',
@@ -177,6 +182,7 @@ export class PlaybookRunner {
         ttl,
       });
     } finally {
+      this.inFlight.delete(ip);
       this.pending.set(key, this.pending.get(key)! - 1);
     }
   }
