@@ -8,6 +8,8 @@ const COMMAND_TIMEOUT_MS = 5000;
 
 interface Pending {
   cmd: string;
+  /** The process the command was written to: only its answer or its end settles the command. */
+  child: ChildProcessWithoutNullStreams;
   lines: string[];
   resolve: (out: string) => void;
   reject: (e: Error) => void;
@@ -23,7 +25,7 @@ interface Pending {
 export class NftSession {
   private child: ChildProcessWithoutNullStreams | null = null;
   private buf = '';
-  private readonly queue: Array<Omit<Pending, 'lines' | 'timer'>> = [];
+  private readonly queue: Array<Omit<Pending, 'lines' | 'timer' | 'child'>> = [];
   private current: Pending | null = null;
 
   constructor(private readonly target: NftTarget) {}
@@ -40,6 +42,7 @@ export class NftSession {
   close(): void {
     const c = this.child;
     this.child = null;
+    this.buf = '';
     if (c !== null) {
       c.stdin.end();
       c.kill('SIGTERM');
@@ -55,15 +58,20 @@ export class NftSession {
         })
       : spawn('sh', ['-c', nft], { env: { ...process.env, TZ: 'UTC' } });
     c.stdout.setEncoding('utf8');
-    c.stdout.on('data', (s: string) => this.onData(s));
+    c.stdout.on('data', (s: string) => {
+      if (this.child === c) this.onData(s);
+    });
     c.stderr.resume();
     c.stdin.on('error', () => {
       /* reported by close below */
     });
-    c.on('error', (e) => this.fail(new Error(`cannot run nft: ${e.message}`)));
+    c.on('error', (e) => {
+      if (this.child === c) this.child = null;
+      this.fail(c, new Error(`cannot run nft: ${e.message}`));
+    });
     c.on('close', (code) => {
       if (this.child === c) this.child = null;
-      this.fail(new Error(`nft exited (${code ?? 'signal'})`));
+      this.fail(c, new Error(`nft exited (${code ?? 'signal'})`));
     });
     this.child = c;
     return c;
@@ -74,10 +82,10 @@ export class NftSession {
     const next = this.queue.shift()!;
     const child = this.child ?? this.start();
     const timer = setTimeout(() => {
-      this.fail(new Error(`nft did not answer within ${COMMAND_TIMEOUT_MS} ms`));
       this.close();
+      this.fail(child, new Error(`nft did not answer within ${COMMAND_TIMEOUT_MS} ms`));
     }, COMMAND_TIMEOUT_MS);
-    this.current = { ...next, lines: [], timer };
+    this.current = { ...next, child, lines: [], timer };
     child.stdin.write(`${next.cmd}\n${SENTINEL}\n`);
   }
 
@@ -102,15 +110,13 @@ export class NftSession {
     }
   }
 
-  /** The process is gone: the command under way fails; the queue starts a new process. */
-  private fail(e: Error): void {
+  /** Process `c` is gone: the command it was running fails; the queue goes on in a new process. */
+  private fail(c: ChildProcessWithoutNullStreams, e: Error): void {
     const cur = this.current;
+    if (cur === null || cur.child !== c) return;
     this.current = null;
-    this.buf = '';
-    if (cur !== null) {
-      clearTimeout(cur.timer);
-      cur.reject(e);
-    }
-    if (this.child === null) setImmediate(() => this.pump());
+    clearTimeout(cur.timer);
+    cur.reject(e);
+    setImmediate(() => this.pump());
   }
 }
