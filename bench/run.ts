@@ -9,6 +9,7 @@ import { recordPolicySimulation } from './policy.js';
 import { recordGateway } from './gateway.js';
 import { recordDashboard } from './dashboard.js';
 import { recordFailOpen } from './fail-open.js';
+import { recordPlaybookLatency } from './playbook.js';
 import { labPolicyStore } from '../test/enforce/lab-kit.js';
 import { machine, median, root, sharedPcaps, writeSection } from './results.js';
 import { readCaptureSync } from '../src/capture/source.js';
@@ -42,6 +43,11 @@ function inProcess(file: string): { seconds: number; frames: number } {
 }
 
 async function main(): Promise<void> {
+  // The playbook latency runs in the lab and reads no shared capture: it needs no input file.
+  if (process.env.BENCH_ONLY === 'playbook') {
+    await recordPlaybookLatency(Number(process.env.BENCH_TRIALS ?? 60), labPolicyStore);
+    return;
+  }
   if (!existsSync(shared)) throw new Error(`bench needs the real captures in ${shared}`);
   mkdirSync(work, { recursive: true });
   const big = path.join(work, `ics-${FRAMES}.pcap`);
@@ -131,6 +137,7 @@ async function main(): Promise<void> {
   await recordGateway(RUNS);
   await recordDashboard(RUNS);
   await recordFailOpen(Math.max(RUNS, 9), labPolicyStore);
+  await recordPlaybookLatency(Number(process.env.BENCH_TRIALS ?? 60), labPolicyStore);
 }
 
 main().catch((e: unknown) => {

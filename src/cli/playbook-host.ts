@@ -8,6 +8,7 @@ import { activePolicy } from '../respond/change-control.js';
 import { PlaybookRunner } from '../respond/playbooks.js';
 import { DEFAULT_STATE_DIR } from '../enforce/state.js';
 import { nftPlaybookKernel, playbookTarget } from '../enforce/playbook-backend.js';
+import { status } from '../enforce/nft.js';
 import { neverBlockAddresses } from '../enforce/host-addresses.js';
 import type { Caller } from './identity.js';
 
@@ -39,7 +40,6 @@ export function withPlaybookOptions(cmd: Command): Command {
       [] as string[],
     );
 }
-
 
 /**
  * Start the playbooks of the store's active policy for a live run: the runner, its nft process, and a way to
@@ -73,10 +73,16 @@ export function startPlaybooks(
     onAction,
   });
   const s = runner.summary();
+  if (s.act.length > 0 && !status(target).loaded)
+    process.stderr.write(
+      `weir: warning: no Weir ruleset is loaded${target.netns ? ` in netns ${target.netns}` : ''}: blocks will fail until \`weir enforce apply\` loads one (its blocklist)\n`,
+    );
   appendAudit(db, {
     actor: caller.name,
     action: 'playbooks.started',
-    subject: target.netns ? `nftables ${target.family} (netns ${target.netns})` : `nftables ${target.family}`,
+    subject: target.netns
+      ? `nftables ${target.family} (netns ${target.netns})`
+      : `nftables ${target.family}`,
     details: {
       policy: active.sha.slice(0, 12),
       act: s.act,

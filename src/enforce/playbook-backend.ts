@@ -46,7 +46,11 @@ export function nftPlaybookKernel(target: NftTarget): PlaybookKernel & { close()
 }
 
 /** Where the kernel side of the playbooks lives: as given, else as `enforce apply` loaded it (else bridge). */
-export function playbookTarget(o: { stateDir: string; family?: string; netns?: string }): NftTarget {
+export function playbookTarget(o: {
+  stateDir: string;
+  family?: string;
+  netns?: string;
+}): NftTarget {
   const applied = readApplied(o.stateDir);
   const family = o.family ?? applied?.family ?? 'bridge';
   if (family !== 'bridge' && family !== 'inet') throw new Error('--family is bridge or inet');

@@ -471,7 +471,9 @@ class Checker {
       const out = zones[i]!.playbooks;
       if (z.playbooks === undefined || out === undefined) return;
       this.unique(['zones', i, 'playbooks'], z.playbooks);
-      z.playbooks.forEach((pb, j) => out.push(this.playbook(pb, ['zones', i, 'playbooks', j], assetIps, zoneSets)));
+      z.playbooks.forEach((pb, j) =>
+        out.push(this.playbook(pb, ['zones', i, 'playbooks', j], assetIps, zoneSets)),
+      );
     });
 
     const conduits = r.conduits ?? [];

@@ -21,5 +21,6 @@ export interface PlaybookKernel {
   restorePermit(p: TemporaryPermit, ttlSeconds: number, reason: string): Promise<void>;
 }
 
-export const permitName = (p: Pick<TemporaryPermit, 'client' | 'server' | 'transport' | 'port'>): string =>
-  `${p.client} → ${p.server} ${p.transport}/${p.port}`;
+export const permitName = (
+  p: Pick<TemporaryPermit, 'client' | 'server' | 'transport' | 'port'>,
+): string => `${p.client} → ${p.server} ${p.transport}/${p.port}`;

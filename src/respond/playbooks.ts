@@ -75,10 +75,15 @@ export class PlaybookRunner {
   }
 
   /** One playbook's actions in order: the block first (the kernel waits for nothing), the notice last. */
-  private async runPlaybook(zone: string, pb: Playbook, d: Detection): Promise<PlaybookActionRow[]> {
+  private async runPlaybook(
+    zone: string,
+    pb: Playbook,
+    d: Detection,
+  ): Promise<PlaybookActionRow[]> {
     const out: PlaybookActionRow[] = [];
     const order: PlaybookActionKind[] = ['block_source', 'revoke_permits', 'notify'];
-    for (const kind of order) if (pb.actions.includes(kind)) out.push(...(await this.run(zone, pb, kind, d)));
+    for (const kind of order)
+      if (pb.actions.includes(kind)) out.push(...(await this.run(zone, pb, kind, d)));
     return out;
   }
 
@@ -219,7 +224,9 @@ export class PlaybookRunner {
         },
       };
       if (this.rateLimited(zone, pb) !== null) {
-        out.push(this.record(zone, pb, d, { ...base, status: 'refused', reason: this.limitReason(pb) }));
+        out.push(
+          this.record(zone, pb, d, { ...base, status: 'refused', reason: this.limitReason(pb) }),
+        );
         continue;
       }
       const why = `playbook ${zone}/${pb.name} on ${d.type} ${d.id}`;

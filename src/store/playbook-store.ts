@@ -95,7 +95,12 @@ export function listPlaybookActions(db: Db, limit = 200): PlaybookActionRow[] {
 }
 
 /** Actions a playbook took (or simulated) since `since`: what its rate limit counts. Refusals do not count. */
-export function countPlaybookActions(db: Db, zone: string, playbook: string, since: number): number {
+export function countPlaybookActions(
+  db: Db,
+  zone: string,
+  playbook: string,
+  since: number,
+): number {
   const r = db
     .prepare(
       `SELECT COUNT(*) AS n FROM playbook_actions WHERE zone = ? AND playbook = ? AND at >= ?

@@ -88,7 +88,11 @@ test('playbooks against the real kernel: simulate changes nothing, baseline flow
     const r = parsePolicy(POLICY('act'), 'p.yaml');
     assert.ok(r.ok);
     applyRuleset(target, compileRuleset(new CompiledPolicy(r.policy), { family: 'bridge' }));
-    permitFlow(target, { client: '10.77.0.66', server: '10.77.0.21', transport: 'tcp', port: 502 }, 600);
+    permitFlow(
+      target,
+      { client: '10.77.0.66', server: '10.77.0.21', transport: 'tcp', port: 502 },
+      600,
+    );
     execFileSync('ip', ['-n', ns, 'addr', 'add', '10.77.0.3/24', 'dev', 'lo']);
 
     // Simulate: recorded, nothing in the kernel.
@@ -172,15 +176,29 @@ test('playbooks against the real kernel: simulate changes nothing, baseline flow
       });
       assert.equal(listed.statusCode, 200);
       assert.ok(
-        (listed.json() as { actions: Array<{ id: string }> }).actions.some((a) => a.id === rows[0]!.id),
+        (listed.json() as { actions: Array<{ id: string }> }).actions.some(
+          (a) => a.id === rows[0]!.id,
+        ),
       );
       const url = `/api/playbooks/actions/${rows[0]!.id}/undo`;
-      const denied = await app.inject({ method: 'POST', url, headers: { cookie: await cookie('vera') } });
+      const denied = await app.inject({
+        method: 'POST',
+        url,
+        headers: { cookie: await cookie('vera') },
+      });
       assert.equal(denied.statusCode, 403);
-      const ok = await app.inject({ method: 'POST', url, headers: { cookie: await cookie('sam') } });
+      const ok = await app.inject({
+        method: 'POST',
+        url,
+        headers: { cookie: await cookie('sam') },
+      });
       assert.equal(ok.statusCode, 200, ok.body);
       assert.equal((ok.json() as { status: string }).status, 'undone');
-      const again = await app.inject({ method: 'POST', url, headers: { cookie: await cookie('sam') } });
+      const again = await app.inject({
+        method: 'POST',
+        url,
+        headers: { cookie: await cookie('sam') },
+      });
       assert.equal(again.statusCode, 409, 'already undone');
       const none = await app.inject({
         method: 'POST',
@@ -233,7 +251,10 @@ test('one nft process: commands answer in order, an error belongs to its command
     );
     assert.match(String((results[1] as PromiseRejectedResult).reason), /No such file or directory/);
     assert.match(await s.run('list set inet weir blocklist'), /10\.0\.0\.1.*10\.0\.0\.2/s);
-    await assert.rejects(s.run('add element inet weir blocklist { 1.2.3.4 }\nflush ruleset'), /one nft command/);
+    await assert.rejects(
+      s.run('add element inet weir blocklist { 1.2.3.4 }\nflush ruleset'),
+      /one nft command/,
+    );
     s.close();
     // A new process is started for the next command.
     await s.run('delete element inet weir blocklist { 10.0.0.1 }');

@@ -81,7 +81,11 @@ test('playbook errors name file, line and field', () => {
     /^p\.yaml:18:28: zones\[1\]\.playbooks\[0\]\.rate_limit\.max: must be >= 1/,
     /^p\.yaml:18:36: zones\[1\]\.playbooks\[0\]\.rate_limit\.per: must be seconds or a duration/,
   ];
-  for (const w of want) assert.ok(lines.some((l) => w.test(l)), `${w}\n${lines.join('\n')}`);
+  for (const w of want)
+    assert.ok(
+      lines.some((l) => w.test(l)),
+      `${w}\n${lines.join('\n')}`,
+    );
   // Once the shape is fixed, the meaning: zones that exist, addresses, limits.
   const meaning = parsePolicy(
     text
@@ -100,7 +104,11 @@ test('playbook errors name file, line and field', () => {
     /^p\.yaml:19:15: zones\[1\]\.playbooks\[1\]\.name: 'x' is defined twice in playbooks/,
     /^p\.yaml:22:20: zones\[1\]\.playbooks\[1\]\.block_ttl: block_ttl without the block_source action/,
   ];
-  for (const w of wantMeaning) assert.ok(m.some((l) => w.test(l)), `${w}\n${m.join('\n')}`);
+  for (const w of wantMeaning)
+    assert.ok(
+      m.some((l) => w.test(l)),
+      `${w}\n${m.join('\n')}`,
+    );
 });
 
 test("a playbook change goes through change control: the zone's approving roles, and no new simulation of the rules", () => {

@@ -60,7 +60,11 @@ zones:
 ${extra}`;
 
 let seq = 0;
-const det = (src: string, type: Detection['type'] = 'port_scan', severity: Detection['severity'] = 'high'): Detection => ({
+const det = (
+  src: string,
+  type: Detection['type'] = 'port_scan',
+  severity: Detection['severity'] = 'high',
+): Detection => ({
   id: `d-${++seq}`,
   type,
   severity,
@@ -203,10 +207,13 @@ test('conditions: severity below the minimum and sources in an excluded zone tri
 });
 
 test('rate limit: past max actions per window the playbook refuses and the kernel hears nothing more', async () => {
-  const s = setup(POLICY('act').replace('[block_source, revoke_permits, notify]', '[block_source]'));
+  const s = setup(
+    POLICY('act').replace('[block_source, revoke_permits, notify]', '[block_source]'),
+  );
   try {
     const rows = [];
-    for (let i = 0; i < 6; i++) rows.push(...(await s.runner.onDetection(det(`10.77.0.${100 + i}`))));
+    for (let i = 0; i < 6; i++)
+      rows.push(...(await s.runner.onDetection(det(`10.77.0.${100 + i}`))));
     assert.deepEqual(
       rows.map((r) => r.status),
       ['done', 'done', 'done', 'refused', 'refused', 'refused'],
@@ -214,7 +221,9 @@ test('rate limit: past max actions per window the playbook refuses and the kerne
     assert.match(rows[3]!.reason, /rate limit: 3 action\(s\) per 3600 s/);
     assert.equal(s.kernel.calls.length, 3);
     // Detections arriving together are limited as well (actions under way count).
-    const t = setup(POLICY('act').replace('[block_source, revoke_permits, notify]', '[block_source]'));
+    const t = setup(
+      POLICY('act').replace('[block_source, revoke_permits, notify]', '[block_source]'),
+    );
     try {
       const all = await Promise.all(
         [1, 2, 3, 4, 5].map((i) => t.runner.onDetection(det(`10.77.1.${i}`))),
@@ -269,7 +278,9 @@ test('undo: a person allowed to enforce lifts the block (audited); viewers may n
       undoPlaybookAction(s.db, { id: block.id, actor: 'vic', roles: ['viewer'] }, s.kernel),
       /may not undo/,
     );
-    assert.ok(listAudit(s.db).some((e) => e.action === 'playbook.undo_refused' && e.actor === 'vic'));
+    assert.ok(
+      listAudit(s.db).some((e) => e.action === 'playbook.undo_refused' && e.actor === 'vic'),
+    );
     assert.ok(s.kernel.blocked.has('10.77.0.66'), 'still blocked');
     const undone = await undoPlaybookAction(
       s.db,
@@ -288,7 +299,11 @@ test('undo: a person allowed to enforce lifts the block (audited); viewers may n
       /already undone/,
     );
     // The revoked permit comes back for about the time it had left.
-    await undoPlaybookAction(s.db, { id: revoke.id, actor: 'sam', roles: ['operations'] }, s.kernel);
+    await undoPlaybookAction(
+      s.db,
+      { id: revoke.id, actor: 'sam', roles: ['operations'] },
+      s.kernel,
+    );
     assert.match(s.kernel.calls.at(-1)!, /^restore 10\.77\.0\.66>10\.77\.0\.21 (29[0-9]|300)$/);
     await assert.rejects(
       undoPlaybookAction(s.db, { id: notice.id, actor: 'sam', roles: ['security'] }, s.kernel),

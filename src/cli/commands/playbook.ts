@@ -69,7 +69,11 @@ export function registerPlaybook(program: Command): void {
       const db = openExistingStore(o.db!);
       const kernel = nftPlaybookKernel(playbookTarget(o));
       try {
-        const a = await undoPlaybookAction(db, { id, actor: caller.name, roles: caller.roles }, kernel);
+        const a = await undoPlaybookAction(
+          db,
+          { id, actor: caller.name, roles: caller.roles },
+          kernel,
+        );
         process.stdout.write(
           `${a.id} undone: ${a.kind === 'block_source' ? `${a.target} unblocked` : `permit ${a.target} restored`}\n`,
         );

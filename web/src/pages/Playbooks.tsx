@@ -48,7 +48,9 @@ export function Playbooks({ me }: { me: Me }) {
     setMessage(null);
     try {
       await api(`/playbooks/actions/${encodeURIComponent(a.id)}/undo`, { method: 'POST' });
-      setMessage(`${a.id} undone: ${a.kind === 'block_source' ? `${a.target} unblocked` : `permit ${a.target} restored`}`);
+      setMessage(
+        `${a.id} undone: ${a.kind === 'block_source' ? `${a.target} unblocked` : `permit ${a.target} restored`}`,
+      );
     } catch (e) {
       setMessage((e as Error).message);
     }
