@@ -9,7 +9,7 @@ import { agent, cli, labPolicyStore, sleep } from './lab-kit.js';
 import { blockedNow, learnNormal, PLAYBOOK_POLICY, reaches, startRunner } from './playbook-kit.js';
 
 test(
-  'playbook lab: a scanning intruder is blocked by the kernel at once and its packets dropped, the HMI keeps polling; undo lets it back; an unknown host writing to the PLC is blocked too',
+  'playbook lab: a scanning intruder is blocked by the kernel at once and its packets dropped, the HMI keeps polling; undo lets it back; an unknown host writing to the PLC is blocked too, by detect and by serve',
   { timeout: 240_000 },
   async (t) => {
     if (!canBuildLab()) {
@@ -112,6 +112,44 @@ test(
       await new Promise((r) => poller.once('close', r));
 
       assert.equal(await stopRunner(), 0);
+      stopRunner = null;
+
+      // The same from the dashboard's server following the interface: a third intruder address is blocked.
+      const serveOut: string[] = [];
+      const serve = lab.spawn('fw', process.execPath, [
+        cli,
+        'serve',
+        '--port',
+        '0',
+        '--interface',
+        'br0',
+        '--playbooks',
+        '--state-dir',
+        stateDir,
+        ...auth,
+      ]);
+      serve.stdout!.on('data', (d: Buffer) => serveOut.push(d.toString()));
+      serve.stderr!.on('data', (d: Buffer) => serveOut.push(d.toString()));
+      stopRunner = () =>
+        new Promise((resolve) => {
+          if (serve.exitCode !== null) return resolve(serve.exitCode);
+          serve.once('close', (code) => resolve(code));
+          serve.kill('SIGTERM');
+        });
+      for (let i = 0; i < 100 && !/playbooks of policy/.test(serveOut.join('')); i++)
+        await sleep(100);
+      assert.match(serveOut.join(''), /acting control\/contain-scans/, serveOut.join(''));
+      await sleep(1000);
+      const third = HOSTS.attacker.replace(/\.66$/, '.68');
+      lab.exec('attacker', 'ip', ['addr', 'flush', 'dev', 'eth0']);
+      lab.exec('attacker', 'ip', ['addr', 'add', `${third}/24`, 'dev', 'eth0']);
+      await runAgent(lab, 'attacker', 'attacker-write', HOSTS.plc1);
+      for (let i = 0; i < 50 && !blocked.includes(third); i++) {
+        blocked = blockedNow(lab);
+        await sleep(100);
+      }
+      assert.ok(blocked.includes(third), serveOut.join(''));
+      await stopRunner();
       stopRunner = null;
       const audit = weirIn('policy', 'audit', '--db', db);
       for (const a of [
