@@ -12,6 +12,8 @@ import type { PlaybookKernel, TemporaryPermit } from '../respond/playbook-kernel
  */
 export function nftPlaybookKernel(target: NftTarget): PlaybookKernel & { close(): void } {
   const nft = new NftSession(target);
+  // Start nft now, so the first block does not wait for it to start.
+  void nft.run('list tables').catch(() => undefined);
   const set = (name: string): string => `${target.family} ${TABLE} ${name}`;
   const ipv4 = (a: string): string => {
     if (!isIPv4(a)) throw new Error(`'${a}' is not an IPv4 address`);
