@@ -160,7 +160,7 @@ Milliseconds.
 ${types.map((t) => line(t, by(t))).join('\n')}
 ${line('all', all)}
 ${line(
-  "all: to the runner's own acknowledgement by nft",
+  "all: until the runner reads nft's answer (after the kernel holds it; its event loop may be busy)",
   rows.map((r) => r.ack),
 )}
 

@@ -65,6 +65,9 @@ export interface Playbook {
    * learned-normal flows: the approvers named them, having seen what that cuts.
    */
   mayBlock: string[];
-  /** At most `max` actions per `per` seconds; beyond it the playbook records a refusal and does nothing. */
+  /**
+   * At most `max` changes on the host (blocks, permit revocations) per `per` seconds; beyond it the playbook
+   * records a refusal and changes nothing. Notices are not limited.
+   */
   rateLimit: { max: number; per: number };
 }

@@ -105,21 +105,20 @@ export class PlaybookRunner {
     d: Detection,
   ): Promise<PlaybookActionRow[]> {
     if (kind === 'block_source') return [await this.block(zone, pb, d)];
-    if (kind === 'notify') {
-      const limited = this.rateLimited(zone, pb);
+    // A notice changes nothing on the host: it is not rate limited (the detections it follows are folded already).
+    if (kind === 'notify')
       return [
         this.record(zone, pb, d, {
           kind,
           target: d.src,
-          status: limited ?? (pb.mode === 'act' ? 'done' : 'simulated'),
-          reason: limited !== null ? this.limitReason(pb) : d.explanation,
+          status: pb.mode === 'act' ? 'done' : 'simulated',
+          reason: d.explanation,
         }),
       ];
-    }
     return this.revokePermits(zone, pb, d);
   }
 
-  /** A refusal reason from the rate limit, or null when the playbook may act once more. */
+  /** 'refused' when the playbook has used its rate limit (blocks and revocations in the window), else null. */
   private rateLimited(zone: string, pb: Playbook): 'refused' | null {
     const key = `${zone}/${pb.name}`;
     const used =

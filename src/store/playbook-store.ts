@@ -94,7 +94,10 @@ export function listPlaybookActions(db: Db, limit = 200): PlaybookActionRow[] {
   ).map(fromRaw);
 }
 
-/** Actions a playbook took (or simulated) since `since`: what its rate limit counts. Refusals do not count. */
+/**
+ * Changes a playbook made (or simulated) on the host since `since` — blocks and permit revocations: what its rate
+ * limit counts. Refusals and notices do not count.
+ */
 export function countPlaybookActions(
   db: Db,
   zone: string,
@@ -104,7 +107,7 @@ export function countPlaybookActions(
   const r = db
     .prepare(
       `SELECT COUNT(*) AS n FROM playbook_actions WHERE zone = ? AND playbook = ? AND at >= ?
-        AND status IN ('done', 'simulated', 'undone', 'failed')`,
+        AND kind IN ('block_source', 'revoke_permits') AND status IN ('done', 'simulated', 'undone', 'failed')`,
     )
     .get(zone, playbook, since) as { n: number };
   return r.n;

@@ -220,6 +220,22 @@ test('rate limit: past max actions per window the playbook refuses and the kerne
     );
     assert.match(rows[3]!.reason, /rate limit: 3 action\(s\) per 3600 s/);
     assert.equal(s.kernel.calls.length, 3);
+    // Notices are not limited: the refusals are still told.
+    const n = setup(
+      POLICY('act').replace('[block_source, revoke_permits, notify]', '[block_source, notify]'),
+    );
+    try {
+      const told = [];
+      for (let i = 0; i < 5; i++)
+        told.push(...(await n.runner.onDetection(det(`10.77.2.${i + 1}`))));
+      assert.deepEqual(
+        told.filter((r) => r.kind === 'block_source').map((r) => r.status),
+        ['done', 'done', 'done', 'refused', 'refused'],
+      );
+      assert.equal(told.filter((r) => r.kind === 'notify' && r.status === 'done').length, 5);
+    } finally {
+      n.done();
+    }
     // Detections arriving together are limited as well (actions under way count).
     const t = setup(
       POLICY('act').replace('[block_source, revoke_permits, notify]', '[block_source]'),
