@@ -9,6 +9,7 @@ import { PlaybookRunner } from '../respond/playbooks.js';
 import { DEFAULT_STATE_DIR } from '../enforce/state.js';
 import { nftPlaybookKernel, playbookTarget } from '../enforce/playbook-backend.js';
 import { status } from '../enforce/nft.js';
+import { parseCidr } from '../policy/hosts.js';
 import { neverBlockAddresses } from '../enforce/host-addresses.js';
 import type { Caller } from './identity.js';
 
@@ -57,6 +58,9 @@ export function startPlaybooks(
     throw new Error(
       'no active policy in the store: playbooks come only from a policy approved through change control',
     );
+  for (const a of o.neverBlock)
+    if (parseCidr(a) === null)
+      throw new Error(`--never-block: '${a}' is not an address or a CIDR block`);
   const target = playbookTarget(o);
   const kernel = nftPlaybookKernel(target);
   const protectedAddresses = neverBlockAddresses({
