@@ -31,8 +31,7 @@ export function detectionLine(d: Detection): string {
 }
 
 export function registerDetect(program: Command): void {
-  const cmd = program
-    .command('detect')
+  withIdentity(withPlaybookOptions(program.command('detect')))
     .description('check traffic against the learned baseline and report detections')
     .argument('[files...]', 'capture files (pcap/pcapng, "-" for stdin)')
     .requiredOption('--baseline <db>', 'store holding the baseline (from `weir learn`)')
@@ -53,105 +52,109 @@ export function registerDetect(program: Command): void {
     .option(
       '--policy <file>',
       "policy whose zones name each detection's zone (default: the active policy in the store)",
-    );
-  withIdentity(withPlaybookOptions(cmd)).action(
-    async (
-      files: string[],
-      opts: {
-        baseline: string;
-        version?: string;
-        jsonl?: boolean;
-        interface?: string;
-        bpf?: string;
-        duration?: string;
-        window: string;
-        save: boolean;
-        from?: string;
-        policy?: string;
-      } & PlaybookHostOpts &
-        IdentityOpts,
-    ) => {
-      if (!opts.interface && files.length === 0)
-        throw new Error('give capture files, "-" for stdin, or --interface');
-      const live = Boolean(opts.interface) || files.includes('-');
-      if (opts.playbooks && !live)
-        throw new Error(
-          'playbooks act on live traffic only (--interface, or "-" for a stream on stdin), never on recorded captures',
-        );
-      if (opts.playbooks && opts.policy)
-        throw new Error(
-          "playbooks come from the store's active policy (approved through change control), not from --policy",
-        );
-      const caller = opts.playbooks
-        ? await proveEnforcer({ ...opts, db: opts.baseline }, 'detect --playbooks')
-        : null;
-      const from = opts.from !== undefined ? parseTimeArg(opts.from, files) : -Infinity;
-      const db = openExistingStore(opts.baseline, STORE_HINT);
-      let playbooksClosed = false;
-      let closePlaybooks: (() => Promise<void>) | null = null;
-      try {
-        const b = opts.version ? baselineVersion(db, Number(opts.version)) : latestBaseline(db);
-        if (!b)
+    )
+    .action(
+      async (
+        files: string[],
+        opts: {
+          baseline: string;
+          version?: string;
+          jsonl?: boolean;
+          interface?: string;
+          bpf?: string;
+          duration?: string;
+          window: string;
+          save: boolean;
+          from?: string;
+          policy?: string;
+        } & PlaybookHostOpts &
+          IdentityOpts,
+      ) => {
+        if (!opts.interface && files.length === 0)
+          throw new Error('give capture files, "-" for stdin, or --interface');
+        const live = Boolean(opts.interface) || files.includes('-');
+        if (opts.playbooks && !live)
           throw new Error(
-            `no baseline${opts.version ? ` version ${opts.version}` : ''} in ${opts.baseline}: run \`weir learn\` first`,
+            'playbooks act on live traffic only (--interface, or "-" for a stream on stdin), never on recorded captures',
           );
-        const policy = opts.policy ? readPolicyFile(opts.policy).policy : activePolicy(db)?.policy;
-        const zones = policy ? new CompiledPolicy(policy) : null;
-        const out = new LineWriter(process.stdout);
-        const follow = live;
-        const playbooks =
-          caller !== null
-            ? startPlaybooks(db, b, caller, opts, (a) => process.stderr.write(`${actionLine(a)}\n`))
-            : null;
-        if (playbooks !== null) {
-          closePlaybooks = playbooks.close;
-          process.stderr.write(`${playbooks.describe}\n`);
-        }
-        const engine = new DetectionEngine(b, {
-          windowSeconds: Number(opts.window),
-          mutes: listMutes(db),
-          zoneOf: zones ? (ip) => zones.zoneOf(ip)?.name ?? null : undefined,
-          onDetection: follow
-            ? (d) => {
-                // The playbooks first: the kernel hears of the detection before the terminal does.
-                playbooks?.onDetection(d);
-                out.write(opts.jsonl ? JSON.stringify(d) : detectionLine(d));
-              }
-            : undefined,
-        });
-        const hooks = {
-          onPacket: (p: Packet) => {
-            if (p.ts >= from) engine.onPacket(p);
-          },
-          onMessage: (m: Message) => {
-            if (m.ts >= from) engine.onMessage(m);
-          },
-        };
-        if (opts.interface) {
-          await runLive(opts.interface, hooks, {
-            bpf: opts.bpf,
-            seconds: opts.duration ? Number(opts.duration) : undefined,
-            // Playbooks act on the frame as it arrives, not when the capture buffer next wakes up.
-            immediate: playbooks !== null,
+        if (opts.playbooks && opts.policy)
+          throw new Error(
+            "playbooks come from the store's active policy (approved through change control), not from --policy",
+          );
+        const caller = opts.playbooks
+          ? await proveEnforcer({ ...opts, db: opts.baseline }, 'detect --playbooks')
+          : null;
+        const from = opts.from !== undefined ? parseTimeArg(opts.from, files) : -Infinity;
+        const db = openExistingStore(opts.baseline, STORE_HINT);
+        let playbooksClosed = false;
+        let closePlaybooks: (() => Promise<void>) | null = null;
+        try {
+          const b = opts.version ? baselineVersion(db, Number(opts.version)) : latestBaseline(db);
+          if (!b)
+            throw new Error(
+              `no baseline${opts.version ? ` version ${opts.version}` : ''} in ${opts.baseline}: run \`weir learn\` first`,
+            );
+          const policy = opts.policy
+            ? readPolicyFile(opts.policy).policy
+            : activePolicy(db)?.policy;
+          const zones = policy ? new CompiledPolicy(policy) : null;
+          const out = new LineWriter(process.stdout);
+          const follow = live;
+          const playbooks =
+            caller !== null
+              ? startPlaybooks(db, b, caller, opts, (a) =>
+                  process.stderr.write(`${actionLine(a)}\n`),
+                )
+              : null;
+          if (playbooks !== null) {
+            closePlaybooks = playbooks.close;
+            process.stderr.write(`${playbooks.describe}\n`);
+          }
+          const engine = new DetectionEngine(b, {
+            windowSeconds: Number(opts.window),
+            mutes: listMutes(db),
+            zoneOf: zones ? (ip) => zones.zoneOf(ip)?.name ?? null : undefined,
+            onDetection: follow
+              ? (d) => {
+                  // The playbooks first: the kernel hears of the detection before the terminal does.
+                  playbooks?.onDetection(d);
+                  out.write(opts.jsonl ? JSON.stringify(d) : detectionLine(d));
+                }
+              : undefined,
           });
-        } else {
-          warnCaptureErrors(await runCaptures(files, hooks));
+          const hooks = {
+            onPacket: (p: Packet) => {
+              if (p.ts >= from) engine.onPacket(p);
+            },
+            onMessage: (m: Message) => {
+              if (m.ts >= from) engine.onMessage(m);
+            },
+          };
+          if (opts.interface) {
+            await runLive(opts.interface, hooks, {
+              bpf: opts.bpf,
+              seconds: opts.duration ? Number(opts.duration) : undefined,
+              // Playbooks act on the frame as it arrives, not when the capture buffer next wakes up.
+              immediate: playbooks !== null,
+            });
+          } else {
+            warnCaptureErrors(await runCaptures(files, hooks));
+          }
+          await playbooks?.close();
+          playbooksClosed = true;
+          const ds = engine.finish();
+          if (opts.save) saveDetections(db, ds, b.version);
+          if (!follow) {
+            if (opts.jsonl) for (const d of ds) out.write(JSON.stringify(d));
+            else out.write(renderDetections(ds, engine.muted));
+          }
+          await out.end();
+        } finally {
+          if (!playbooksClosed) await closePlaybooks?.();
+          db.close();
         }
-        await playbooks?.close();
-        playbooksClosed = true;
-        const ds = engine.finish();
-        if (opts.save) saveDetections(db, ds, b.version);
-        if (!follow) {
-          if (opts.jsonl) for (const d of ds) out.write(JSON.stringify(d));
-          else out.write(renderDetections(ds, engine.muted));
-        }
-        await out.end();
-      } finally {
-        if (!playbooksClosed) await closePlaybooks?.();
-        db.close();
-      }
-    },
-  );
+      },
+    );
 }
 
 function renderDetections(ds: Detection[], muted: number): string {
