@@ -10,6 +10,7 @@ import { registerEnforce } from './commands/enforce.js';
 import { registerServe } from './commands/serve.js';
 import { registerLogin } from './commands/login.js';
 import { registerExport } from './commands/export.js';
+import { registerPlaybook } from './commands/playbook.js';
 import { terminalWidth } from './columns.js';
 
 /** The whole `weir` command tree, unparsed (main.ts runs it; tests walk it). */
@@ -46,5 +47,6 @@ export function buildProgram(): Command {
   registerEnforce(program);
   registerServe(program);
   registerExport(program);
+  registerPlaybook(program);
   return program;
 }

@@ -58,6 +58,8 @@ export class Ingest {
     private readonly feed: LiveFeed,
     private readonly source: string,
     limits: InventoryLimits = {},
+    /** Told of each detection as it opens, before anything else (the playbooks: the kernel waits for nothing). */
+    onDetection?: (d: Detection) => void,
     /** Also told of each new detection and, at the end, of all (live SIEM export). */
     private readonly watch?: {
       onDetection(d: Detection): void;
@@ -76,6 +78,7 @@ export class Ingest {
             inventory: this.inv,
             zoneOf: zones ? (ip) => zones.zoneOf(ip)?.name ?? null : undefined,
             onDetection: (d) => {
+              onDetection?.(d);
               this.detections++;
               saveDetections(db, [d], baseline.version);
               this.watch?.onDetection(d);

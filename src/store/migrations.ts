@@ -229,4 +229,30 @@ export const MIGRATIONS: readonly string[] = [
     lease_until REAL
   );
   `,
+  // 9: what pre-approved playbooks did (or, simulating, would have done), each with the detection that caused it,
+  // the playbook and policy version, and who undid it. The audit log holds the same facts, hash-chained.
+  `
+  CREATE TABLE playbook_actions (
+    id TEXT PRIMARY KEY,
+    at REAL NOT NULL,
+    zone TEXT NOT NULL,
+    playbook TEXT NOT NULL,
+    policy_sha TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    target TEXT NOT NULL,
+    ttl_s INTEGER,
+    expires_at REAL,
+    detection_id TEXT NOT NULL,
+    detection_type TEXT NOT NULL,
+    detection_ts REAL NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    details TEXT NOT NULL,
+    undone_by TEXT,
+    undone_at TEXT
+  );
+  CREATE INDEX playbook_actions_rate ON playbook_actions(zone, playbook, at);
+  CREATE INDEX playbook_actions_at ON playbook_actions(at);
+  `,
 ];

@@ -7,12 +7,20 @@ import { LiveFeed } from '../../server/live.js';
 import { loadTls, selfSignedTls } from '../../server/tls.js';
 import { Ingest } from '../../server/ingest.js';
 import { runCaptures, runLive } from '../run-capture.js';
-import { DEFAULT_STATE_DIR } from '../../enforce/state.js';
 import { listUsers } from '../../store/session-store.js';
 import type { Db } from '../../store/db.js';
 import { reachableUrls } from '../listen-urls.js';
 import { Exporter, LiveDetections } from '../../export/exporter.js';
 import { sinkSpecs, withExportOptions, type ExportOpts } from '../export-options.js';
+import { latestBaseline } from '../../store/baseline-store.js';
+import { withIdentity, type IdentityOpts } from '../identity.js';
+import { proveEnforcer } from '../enforcer.js';
+import {
+  actionLine,
+  startPlaybooks,
+  withPlaybookOptions,
+  type PlaybookHostOpts,
+} from '../playbook-host.js';
 
 /** The built dashboard sits beside the compiled CLI: dist/web. */
 const webRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../web');
@@ -31,8 +39,7 @@ interface ServeOptions {
   bpf?: string;
   stateDir: string;
 }
-
-type ServeAllOptions = ServeOptions & ExportOpts;
+type ServeAll = ServeOptions & PlaybookHostOpts & IdentityOpts & ExportOpts;
 
 const warn = (msg: string): void => {
   process.stderr.write(`weir: warning: ${msg}\n`);
@@ -52,8 +59,9 @@ function warnIfLocked(db: Db, dbPath: string): void {
 }
 
 export function registerServe(program: Command): void {
-  const cmd = program
-    .command('serve')
+  withExportOptions(
+    withIdentity(withPlaybookOptions(program.command('serve')), { passwordStdin: true }),
+  )
     .description('HTTP API and web dashboard over a store (127.0.0.1 unless told otherwise)')
     .requiredOption('--db <path>', 'store')
     .option('--host <ip>', 'address to listen on', '127.0.0.1')
@@ -64,11 +72,6 @@ export function registerServe(program: Command): void {
     )
     .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM; with --tls-key)')
     .option('--tls-key <file>', 'the key of --tls-cert (PEM)')
-    .option(
-      '--state-dir <dir>',
-      'runtime state of the enforcement host, when it is this machine (what the kernel and the gateway run)',
-      DEFAULT_STATE_DIR,
-    )
     .option(
       '--allowed-host <name>',
       'a host name browsers use to reach this server, besides its address and localhost (repeatable)',
@@ -87,94 +90,127 @@ export function registerServe(program: Command): void {
       '-i, --interface <name>',
       'follow live traffic on an interface (needs tcpdump and capture rights)',
     )
-    .option('--bpf <filter>', 'capture filter for --interface');
-  withExportOptions(cmd).action(async (o: ServeAllOptions) => {
-    if ((o.tlsCert === undefined) !== (o.tlsKey === undefined))
-      throw new Error('--tls-cert and --tls-key go together');
-    const specs = sinkSpecs(o.export, o);
-    const db = openStore(o.db);
-    // Live SIEM export: detections of the followed traffic as they happen, and every few seconds what other
-    // writers (`weir detect`) put in the store. Events wait in the store's queue while a receiver is down.
-    const exporter = specs.length > 0 ? new Exporter(db, specs) : null;
-    let scan: NodeJS.Timeout | null = null;
-    if (exporter !== null) {
-      exporter.scanStore();
-      exporter.start();
-      scan = setInterval(() => exporter.scanStore(), 5000);
-      scan.unref();
-      process.stdout.write(
-        `exporting detections to ${exporter.deliveries.map((d) => d.name).join(', ')}\n`,
-      );
-    }
-    const tls =
-      o.tlsCert !== undefined
-        ? loadTls(o.tlsCert, o.tlsKey!, warn)
-        : o.tls
-          ? selfSignedTls(o.db, [o.host, ...o.allowedHost])
-          : null;
-    const follow = o.capture ?? (o.interface ? `interface ${o.interface}` : null);
-    const feed = follow !== null ? new LiveFeed() : undefined;
-    const app = await buildServer({
-      db,
-      webRoot,
-      logger: false,
-      secureCookies: o.secureCookies,
-      feed,
-      allowedHosts: o.allowedHost,
-      https: tls ?? undefined,
-      stateDir: o.stateDir,
-    });
-    await app.listen({ host: o.host, port: Number(o.port) });
-    const bound = app.server.address();
-    const port = typeof bound === 'object' && bound !== null ? bound.port : Number(o.port);
-    const urls = reachableUrls(o.host, port, tls !== null ? 'https' : 'http');
-    process.stdout.write(
-      `weir serving ${o.db} at ${urls.join(' and ')}${follow ? `, following ${follow}` : ''}\n`,
-    );
-    warnIfLocked(db, o.db);
-    if (tls === null && !o.secureCookies && !isLoopback(o.host))
-      warn(
-        `plain HTTP on ${o.host}: passwords and session cookies cross the network readable; use --tls (or a TLS proxy and --secure-cookies)`,
-      );
-    if (tls !== null) {
-      process.stdout.write(
-        `certificate ${tls.certFile}${tls.generated ? ' (new, self-signed)' : ''}, SHA-256 fingerprint ${tls.fingerprint}\n`,
-      );
-      if (o.tls)
-        process.stdout.write(
-          'check that fingerprint in the browser before logging in the first time\n',
+    .option('--bpf <filter>', 'capture filter for --interface')
+    // --state-dir comes with the playbook options (the same folder serves both).
+    .action(async (o: ServeAll) => {
+      if ((o.tlsCert === undefined) !== (o.tlsKey === undefined))
+        throw new Error('--tls-cert and --tls-key go together');
+      if (o.playbooks && !o.interface && o.capture !== '-')
+        throw new Error(
+          '--playbooks acts on live traffic only: give --interface, or --capture - for a stream on stdin (never a recorded file)',
         );
-    }
-    if (feed !== undefined && follow !== null) {
-      const ingest = new Ingest(
+      const caller = o.playbooks ? await proveEnforcer(o, 'serve --playbooks') : null;
+      const specs = sinkSpecs(o.export, o);
+      const db = openStore(o.db);
+      // Live SIEM export: detections of the followed traffic as they happen, and every few seconds what other
+      // writers (`weir detect`) put in the store. Events wait in the store's queue while a receiver is down.
+      const exporter = specs.length > 0 ? new Exporter(db, specs) : null;
+      let scan: NodeJS.Timeout | null = null;
+      if (exporter !== null) {
+        exporter.scanStore();
+        exporter.start();
+        scan = setInterval(() => exporter.scanStore(), 5000);
+        scan.unref();
+        process.stdout.write(
+          `exporting detections to ${exporter.deliveries.map((d) => d.name).join(', ')}\n`,
+        );
+      }
+      const tls =
+        o.tlsCert !== undefined
+          ? loadTls(o.tlsCert, o.tlsKey!, warn)
+          : o.tls
+            ? selfSignedTls(o.db, [o.host, ...o.allowedHost])
+            : null;
+      const follow = o.capture ?? (o.interface ? `interface ${o.interface}` : null);
+      const feed = follow !== null ? new LiveFeed() : undefined;
+      const app = await buildServer({
         db,
+        webRoot,
+        logger: false,
+        secureCookies: o.secureCookies,
         feed,
-        follow,
-        {},
-        exporter !== null ? new LiveDetections(exporter) : undefined,
+        allowedHosts: o.allowedHost,
+        https: tls ?? undefined,
+        stateDir: o.stateDir,
+      });
+      await app.listen({ host: o.host, port: Number(o.port) });
+      const bound = app.server.address();
+      const port = typeof bound === 'object' && bound !== null ? bound.port : Number(o.port);
+      const urls = reachableUrls(o.host, port, tls !== null ? 'https' : 'http');
+      process.stdout.write(
+        `weir serving ${o.db} at ${urls.join(' and ')}${follow ? `, following ${follow}` : ''}\n`,
       );
-      ingest.start();
-      const run = o.interface
-        ? runLive(o.interface, ingest.hooks, { bpf: o.bpf })
-        : runCaptures([o.capture!], ingest.hooks, { progress: false }).then((r) => r[0]!);
-      run.then(
-        async (r) => {
-          await ingest.finish(r.summary.error?.reason ?? null, r);
-          process.stdout.write(`finished following ${follow}: ${r.summary.frames} frames\n`);
-        },
-        async (err: Error) => {
-          await ingest.finish(err.message);
-          process.stderr.write(`weir: following ${follow} failed: ${err.message}\n`);
-        },
-      );
-    }
-    await new Promise<void>((resolve) => {
-      process.once('SIGTERM', resolve);
-      process.once('SIGINT', resolve);
+      warnIfLocked(db, o.db);
+      if (tls === null && !o.secureCookies && !isLoopback(o.host))
+        warn(
+          `plain HTTP on ${o.host}: passwords and session cookies cross the network readable; use --tls (or a TLS proxy and --secure-cookies)`,
+        );
+      if (tls !== null) {
+        process.stdout.write(
+          `certificate ${tls.certFile}${tls.generated ? ' (new, self-signed)' : ''}, SHA-256 fingerprint ${tls.fingerprint}\n`,
+        );
+        if (o.tls)
+          process.stdout.write(
+            'check that fingerprint in the browser before logging in the first time\n',
+          );
+      }
+      let playbooks: ReturnType<typeof startPlaybooks> | null = null;
+      if (caller !== null && feed !== undefined) {
+        const baseline = latestBaseline(db);
+        if (baseline === null)
+          throw new Error('--playbooks needs a baseline: run `weir learn` first');
+        playbooks = startPlaybooks(db, baseline, caller, o, (a) => {
+          process.stderr.write(`${actionLine(a)}\n`);
+          feed.publish({
+            type: 'playbook',
+            action: {
+              id: a.id,
+              zone: a.zone,
+              playbook: a.playbook,
+              mode: a.mode,
+              kind: a.kind,
+              target: a.target,
+              status: a.status,
+              reason: a.reason,
+              detectionId: a.detectionId,
+              detectionType: a.detectionType,
+            },
+          });
+        });
+        process.stdout.write(`${playbooks.describe}\n`);
+      }
+      if (feed !== undefined && follow !== null) {
+        const ingest = new Ingest(
+          db,
+          feed,
+          follow,
+          {},
+          playbooks?.onDetection,
+          exporter !== null ? new LiveDetections(exporter) : undefined,
+        );
+        ingest.start();
+        const run = o.interface
+          ? runLive(o.interface, ingest.hooks, { bpf: o.bpf, immediate: playbooks !== null })
+          : runCaptures([o.capture!], ingest.hooks, { progress: false }).then((r) => r[0]!);
+        run.then(
+          async (r) => {
+            await ingest.finish(r.summary.error?.reason ?? null, r);
+            process.stdout.write(`finished following ${follow}: ${r.summary.frames} frames\n`);
+          },
+          async (err: Error) => {
+            await ingest.finish(err.message);
+            process.stderr.write(`weir: following ${follow} failed: ${err.message}\n`);
+          },
+        );
+      }
+      await new Promise<void>((resolve) => {
+        process.once('SIGTERM', resolve);
+        process.once('SIGINT', resolve);
+      });
+      await app.close();
+      await playbooks?.close();
+      if (scan !== null) clearInterval(scan);
+      await exporter?.stop();
+      db.close();
     });
-    await app.close();
-    if (scan !== null) clearInterval(scan);
-    await exporter?.stop();
-    db.close();
-  });
 }
