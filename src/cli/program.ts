@@ -10,6 +10,8 @@ import { registerEnforce } from './commands/enforce.js';
 import { registerServe } from './commands/serve.js';
 import { registerLogin } from './commands/login.js';
 import { registerSettings } from './commands/settings.js';
+import { registerExport } from './commands/export.js';
+import { registerPlaybook } from './commands/playbook.js';
 import { terminalWidth } from './columns.js';
 import { useSettingsFile } from './settings.js';
 
@@ -52,5 +54,7 @@ export function buildProgram(): Command {
   registerEnforce(program);
   registerServe(program);
   registerSettings(program);
+  registerExport(program);
+  registerPlaybook(program);
   return program;
 }

@@ -140,7 +140,7 @@ export function warnCaptureErrors(results: FileResult[]): void {
 export async function runLive(
   iface: string,
   stages: Stage | readonly Stage[],
-  opts: { bpf?: string; seconds?: number; flushMs?: number } = {},
+  opts: { bpf?: string; seconds?: number; immediate?: boolean; flushMs?: number } = {},
 ): Promise<FileResult> {
   const ac = new AbortController();
   const stop = () => ac.abort();
@@ -160,7 +160,7 @@ export async function runLive(
         lastTs = frame.ts;
         pipeline.push(frame);
       },
-      { bpf: opts.bpf, signal: ac.signal },
+      { bpf: opts.bpf, signal: ac.signal, immediate: opts.immediate },
     );
     const r = fileResult(`live:${iface}`, summary, pipeline.stats, firstTs, lastTs);
     await flusher.stop();

@@ -6,7 +6,7 @@ import type { Message, PduContext } from './message.js';
 import type { DatagramDissector, StreamDissector } from './protocol.js';
 import type { LinkDissector } from './link-dissector.js';
 import { feedSegment, newHalfStream, type TcpHalfStream } from './tcp-reassembly.js';
-import { streamDissectors, datagramDissectors, linkDissectors } from './registry.js';
+import { streamBindings, datagramBindings, linkBindings } from './registry.js';
 import { Stages, type Stage } from './stage.js';
 import { DEFAULT_SETTINGS, type Settings } from '../settings/model.js';
 
@@ -91,9 +91,9 @@ export class DissectPipeline {
     this.idleStream = limits.idle_stream_s;
     this.maxBuffered = limits.max_reassembly_bytes;
     this.stages = stages instanceof Stages ? stages : new Stages(stages);
-    for (const d of streamDissectors) for (const p of d.ports) this.tcpByPort[p] = d;
-    for (const d of datagramDissectors) for (const p of d.ports) this.udpByPort[p] = d;
-    for (const d of linkDissectors) for (const t of d.etherTypes) this.byEtherType.set(t, d);
+    for (const b of streamBindings) this.tcpByPort[b.key] = b.dissector;
+    for (const b of datagramBindings) this.udpByPort[b.key] = b.dissector;
+    for (const b of linkBindings) this.byEtherType.set(b.key, b.dissector);
   }
 
   push(frame: Frame): void {

@@ -1,6 +1,7 @@
 import type { Db } from '../store/db.js';
 import { Inventory, type InventoryLimits } from '../discover/inventory.js';
 import { DetectionEngine } from '../detect/engine.js';
+import type { Detection } from '../detect/detection.js';
 import { latestBaseline, listMutes, saveDetections } from '../store/baseline-store.js';
 import { mergeInventorySliced, type CaptureRecord } from '../store/inventory-store.js';
 import { countRows } from '../store/read-store.js';
@@ -9,7 +10,6 @@ import { activePolicy } from '../respond/change-control.js';
 import { CompiledPolicy } from '../policy/evaluate.js';
 import { Stages, type Stage } from '../dissect/stage.js';
 import { DEFAULT_SETTINGS, type Settings } from '../settings/model.js';
-import type { Detection } from '../detect/detection.js';
 import type { LiveFeed } from './live.js';
 import type { TrafficSeries } from '../assess/traffic.js';
 import { addTraffic } from '../store/traffic-store.js';
@@ -37,8 +37,18 @@ export interface IngestOptions {
   flushMs?: number;
   /** More stages, after the inventory, the detectors and the traffic series (they see the same traffic). */
   stages?: Stage[];
-  /** More listeners for each detection as it opens, after it is stored and pushed to the dashboards. */
-  onDetection?: Array<(d: Detection) => void>;
+  /** Told of each detection as it opens, before anything else (the playbooks: the kernel waits for nothing). */
+  first?: (d: Detection) => void;
+  /**
+   * Also told of each new detection (after it is stored) and, at the end, of all: live SIEM export, and any
+   * further consumer of detections, one entry each.
+   */
+  watchers?: DetectionWatcher[];
+}
+
+export interface DetectionWatcher {
+  onDetection(d: Detection): void;
+  finish?(all: readonly Detection[]): void;
 }
 
 /**
@@ -62,6 +72,7 @@ export class Ingest {
   private writing: Promise<void> = Promise.resolve();
   private stopped = false;
   private readonly flushMs: number;
+  private readonly watchers: DetectionWatcher[];
   /** Bounds the merges reached (lists per stored record). */
   private readonly mergeCapped: Record<string, number> = {};
 
@@ -73,7 +84,8 @@ export class Ingest {
   ) {
     this.inv = new Inventory(opts.limits);
     this.flushMs = opts.flushMs ?? DEFAULT_SETTINGS.ingest.flush_ms;
-    const listeners = opts.onDetection ?? [];
+    const watchers = opts.watchers ?? [];
+    this.watchers = watchers;
     const baseline = latestBaseline(db);
     const policy = activePolicy(db);
     const zones = policy ? new CompiledPolicy(policy.policy) : null;
@@ -86,8 +98,10 @@ export class Ingest {
             inventory: this.inv,
             zoneOf: zones ? (ip) => zones.zoneOf(ip)?.name ?? null : undefined,
             onDetection: (d) => {
+              opts.first?.(d);
               this.detections++;
               saveDetections(db, [d], baseline.version);
+              for (const w of watchers) w.onDetection(d);
               feed.publish({
                 type: 'detection',
                 detection: {
@@ -100,7 +114,6 @@ export class Ingest {
                   ts: d.ts,
                 },
               });
-              for (const l of listeners) l(d);
             },
           });
     this.traffic = trafficFor(db);
@@ -174,6 +187,7 @@ export class Ingest {
     if (this.engine) {
       const all = this.engine.finish();
       saveDetections(this.db, all, latestBaseline(this.db)?.version ?? null);
+      for (const w of this.watchers) w.finish?.(all);
     }
     const capped = addCounts(addCounts({}, result?.capped ?? {}), this.inv.capped);
     const record: CaptureRecord = {

@@ -44,11 +44,11 @@ export function timing(t: TimingSettings = DEFAULT_SETTINGS.detect.timing): Dete
       if (e === undefined) return;
       const ts = m.ts;
       if (e.pollKind === 0) {
-        e.pollKind = e.profile !== null && isPolled(e.profile.p, t) ? 1 : 2;
-        if (e.pollKind === 1) e.pollSilence = silenceOf(e.profile!.p, t);
+        e.pollKind = e.profile !== null && isPolled(e.profile.learned, t) ? 1 : 2;
+        if (e.pollKind === 1) e.pollSilence = silenceOf(e.profile!.learned, t);
         e.floodLimit = Math.ceil(
           e.profile
-            ? Math.max(t.flood_floor_rps, t.flood_factor * e.profile.p.requestRate)
+            ? Math.max(t.flood_floor_rps, t.flood_factor * e.profile.learned.requestRate)
             : t.unprofiled_flood_rps,
         );
       }
@@ -78,9 +78,9 @@ export function timing(t: TimingSettings = DEFAULT_SETTINGS.detect.timing): Dete
           fields: {
             requests_in_1s: e.bucketRequests,
             limit,
-            learned_rate: e.profile?.p.requestRate ?? null,
+            learned_rate: e.profile?.learned.requestRate ?? null,
           },
-          explanation: `${e.addr.client} sent over ${limit} ${m.protocol} requests to ${e.addr.server} within one second${e.profile ? ` (learned rate ${e.profile.p.requestRate.toFixed(1)}/s)` : ''}.`,
+          explanation: `${e.addr.client} sent over ${limit} ${m.protocol} requests to ${e.addr.server} within one second${e.profile ? ` (learned rate ${e.profile.learned.requestRate.toFixed(1)}/s)` : ''}.`,
           response:
             "A request flood can starve a controller's communication processor: find the source and rate-limit or block it.",
         });
@@ -89,7 +89,7 @@ export function timing(t: TimingSettings = DEFAULT_SETTINGS.detect.timing): Dete
     tick(ts, ctx) {
       for (const e of polled) {
         if (ts - e.lastRequest <= e.pollSilence) continue;
-        const period = e.profile!.p.pollInterval!;
+        const period = e.profile!.learned.pollInterval!;
         // Reported once; the edge rejoins the watch list with its next request.
         polled.delete(e);
         e.watched = false;
@@ -101,7 +101,7 @@ export function timing(t: TimingSettings = DEFAULT_SETTINGS.detect.timing): Dete
           frame: 0,
           src: e.addr.client,
           dst: e.addr.server,
-          protocol: e.profile!.p.protocols[0] ?? '',
+          protocol: e.profile!.learned.protocols[0] ?? '',
           detail: '',
           fields: {
             poll_interval: period,
