@@ -201,4 +201,32 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE audit_log ADD COLUMN key_id TEXT;
   ALTER TABLE audit_log ADD COLUMN mac TEXT;
   `,
+  // 8: offline vulnerability advisories (CSAF 2.0): one row per advisory with the parsed record in doc, and its
+  // affected products by vendor so matching and the dashboard can find them without reading every document.
+  `
+  CREATE TABLE advisories (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    publisher TEXT NOT NULL,
+    revision TEXT NOT NULL,
+    initial_release TEXT,
+    current_release TEXT,
+    source TEXT NOT NULL,
+    imported_at TEXT NOT NULL,
+    cves TEXT NOT NULL,
+    max_cvss REAL,
+    doc TEXT NOT NULL
+  );
+  CREATE INDEX advisories_release ON advisories(current_release);
+  CREATE TABLE advisory_products (
+    advisory_id TEXT NOT NULL REFERENCES advisories(id) ON DELETE CASCADE,
+    product_id TEXT NOT NULL,
+    vendor_key TEXT,
+    name TEXT NOT NULL,
+    version TEXT,
+    order_numbers TEXT NOT NULL,
+    PRIMARY KEY (advisory_id, product_id)
+  );
+  CREATE INDEX advisory_products_vendor ON advisory_products(vendor_key);
+  `,
 ];
