@@ -8,7 +8,7 @@
  * A known firmware outside the range is no match. Precision before recall: a vendor alone never matches, a
  * product with order numbers that differ from the asset's is no match even when the names agree.
  */
-import type { Advisory, AdvisoryProduct, Cvss, Remediation } from './csaf.js';
+import type { Advisory, AdvisoryProduct, AdvisoryVuln, Cvss, Remediation } from './csaf.js';
 import { FAMILIES, namesWholeFamily, type FamilyRule } from './families.js';
 import {
   catalogsIn,
@@ -125,6 +125,11 @@ interface Indexed {
   advisory: Advisory;
   product: AdvisoryProduct;
   upperName: string;
+  /** The advisory's vulnerabilities that affect this product (not fixed, not marked unaffected). */
+  upperShort: string;
+  vulns: AdvisoryVuln[];
+  rems: Remediation[];
+  facts?: Facts;
 }
 
 const TOKEN_SPLIT = /[^A-Z0-9-]+/;
@@ -144,11 +149,28 @@ export class AdvisoryIndex {
       p = 0;
     for (const a of advisories) {
       n++;
-      const affected = new Set(a.vulns.flatMap((v) => v.knownAffected));
+      const affecting = new Map<string, AdvisoryVuln[]>();
+      // Remediations by product, in one pass (big advisories list hundreds of products per remediation).
+      const rems = new Map<string, Remediation[]>();
+      for (const v of a.vulns) {
+        const out = new Set([...v.fixed, ...v.knownNotAffected]);
+        const hit = v.knownAffected.filter((pid) => !out.has(pid));
+        for (const pid of hit) push(affecting, pid, v);
+        for (const r of v.remediations)
+          for (const pid of r.productIds.length > 0 ? r.productIds : hit) push(rems, pid, r);
+      }
       for (const product of a.products) {
-        if (!affected.has(product.productId)) continue;
+        const vulns = affecting.get(product.productId);
+        if (!vulns) continue;
         p++;
-        const e: Indexed = { advisory: a, product, upperName: upper(product.fullName) };
+        const e: Indexed = {
+          advisory: a,
+          product,
+          upperName: upper(product.fullName),
+          upperShort: upper(product.name),
+          vulns,
+          rems: rems.get(product.productId) ?? [],
+        };
         for (const o of product.orderNumbers) {
           if (o.includes('*')) this.wildOrders.push(e);
           else push(this.byOrder, o, e);
@@ -255,7 +277,7 @@ export class AdvisoryIndex {
       why = `catalog number ${c.base}${c.series ? ` series ${c.series}` : ''} is named`;
     } else {
       const d = id.designations.find(
-        (x) => containsWord(e.upperName, x) || containsWord(upper(p.name), x),
+        (x) => containsWord(e.upperName, x) || containsWord(e.upperShort, x),
       );
       if (!d) return null;
       why = `model ${d} is named`;
@@ -306,29 +328,9 @@ export class AdvisoryIndex {
     );
   }
 
-  private result(e: Indexed, confidence: Confidence, reason: string): AdvisoryMatch | null {
-    const pid = e.product.productId;
-    const vulns = e.advisory.vulns.filter(
-      (v) =>
-        v.knownAffected.includes(pid) &&
-        !v.fixed.includes(pid) &&
-        !v.knownNotAffected.includes(pid),
-    );
-    if (vulns.length === 0) return null;
-    let cvss: Cvss | null = null;
-    for (const v of vulns) {
-      const c = v.cvssByProduct[pid] ?? v.cvss;
-      if (c && (!cvss || c.score > cvss.score)) cvss = c;
-    }
-    const rems = new Map<string, Remediation>();
-    for (const v of vulns)
-      for (const r of v.remediations)
-        if (r.productIds.length === 0 || r.productIds.includes(pid))
-          rems.set(`${r.category}\u0000${r.details}\u0000${r.url ?? ''}`, r);
-    const order = ['vendor_fix', 'mitigation', 'workaround', 'none_available', 'no_fix_planned'];
-    const remediations = [...rems.values()].sort(
-      (a, b) => ((order.indexOf(a.category) + 99) % 99) - ((order.indexOf(b.category) + 99) % 99),
-    );
+  private result(e: Indexed, confidence: Confidence, reason: string): AdvisoryMatch {
+    // What the advisory says of the product does not depend on the asset: worked out once per product.
+    const f = (e.facts ??= productFacts(e));
     return {
       advisoryId: e.advisory.id,
       title: e.advisory.title,
@@ -336,13 +338,47 @@ export class AdvisoryIndex {
       reason,
       product: e.product.fullName,
       versionText: e.product.versionText,
-      cves: [...new Set(vulns.map((v) => v.cve).filter((c): c is string => !!c))].sort(),
-      cvss,
-      fixAvailable: remediations.some((r) => r.category === 'vendor_fix' && isRealFix(r)),
-      remediations,
+      cves: f.cves,
+      cvss: f.cvss,
+      fixAvailable: f.fixAvailable,
+      remediations: f.remediations,
       currentRelease: e.advisory.currentRelease,
     };
   }
+}
+
+type Facts = Pick<AdvisoryMatch, 'cves' | 'cvss' | 'fixAvailable' | 'remediations'>;
+
+const REMEDIATION_ORDER = [
+  'vendor_fix',
+  'mitigation',
+  'workaround',
+  'none_available',
+  'no_fix_planned',
+];
+const remediationRank = (c: string) => {
+  const i = REMEDIATION_ORDER.indexOf(c);
+  return i < 0 ? REMEDIATION_ORDER.length : i;
+};
+
+function productFacts(e: Indexed): Facts {
+  const pid = e.product.productId;
+  let cvss: Cvss | null = null;
+  for (const v of e.vulns) {
+    const c = v.cvssByProduct[pid] ?? v.cvss;
+    if (c && (!cvss || c.score > cvss.score)) cvss = c;
+  }
+  const rems = new Map<string, Remediation>();
+  for (const r of e.rems) rems.set(`${r.category}\u0000${r.details}\u0000${r.url ?? ''}`, r);
+  const remediations = [...rems.values()].sort(
+    (a, b) => remediationRank(a.category) - remediationRank(b.category),
+  );
+  return {
+    cves: [...new Set(e.vulns.map((v) => v.cve).filter((c): c is string => !!c))].sort(),
+    cvss,
+    fixAvailable: remediations.some((r) => r.category === 'vendor_fix' && isRealFix(r)),
+    remediations,
+  };
 }
 
 /** A vendor_fix that is an update, not advice to keep the device in a trusted network. */
