@@ -9,6 +9,9 @@ import { registerUser } from './commands/user.js';
 import { registerEnforce } from './commands/enforce.js';
 import { registerServe } from './commands/serve.js';
 import { registerLogin } from './commands/login.js';
+import { registerAdvisories } from './commands/advisories.js';
+import { registerAssess } from './commands/assess.js';
+import { registerBundle } from './commands/bundle.js';
 import { terminalWidth } from './columns.js';
 
 /** The whole `weir` command tree, unparsed (main.ts runs it; tests walk it). */
@@ -44,5 +47,8 @@ export function buildProgram(): Command {
   registerLogin(program);
   registerEnforce(program);
   registerServe(program);
+  registerAdvisories(program);
+  registerAssess(program);
+  registerBundle(program);
   return program;
 }

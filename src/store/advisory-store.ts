@@ -1,5 +1,6 @@
 import type { Db } from './db.js';
 import type { Advisory } from '../assess/advisories/csaf.js';
+import type { Asset } from '../discover/model.js';
 
 export type SaveOutcome = 'added' | 'updated' | 'unchanged' | 'older';
 
@@ -125,4 +126,23 @@ export function listAdvisories(db: Db, ids: string[]): AdvisorySummary[] {
       maxCvss: r.max_cvss,
       importedAt: r.imported_at,
     }));
+}
+
+/** Changes whenever advisories are added or replaced: a cached matching index is stale when it differs. */
+export function advisoriesStamp(db: Db): string {
+  const r = db
+    .prepare('SELECT COUNT(*) AS n, MAX(imported_at) AS at, MAX(rowid) AS last FROM advisories')
+    .get() as { n: number; at: string | null; last: number | null };
+  return `${r.n}/${r.at ?? ''}/${r.last ?? 0}`;
+}
+
+/** Every asset's stored record, without the edges (matching reads identities only). */
+export function storedAssetsWithIdentity(db: Db): Asset[] {
+  return (
+    db
+      .prepare(
+        'SELECT doc FROM assets WHERE vendor IS NOT NULL OR product IS NOT NULL OR doc LIKE \'%"model"%\' OR doc LIKE \'%"hardware"%\' ORDER BY id',
+      )
+      .all() as { doc: string }[]
+  ).map((r) => JSON.parse(r.doc) as Asset);
 }

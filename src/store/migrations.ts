@@ -229,4 +229,33 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX advisory_products_vendor ON advisory_products(vendor_key);
   `,
+  // 9: signed offline bundles: the publishers' public keys the store trusts, every bundle imported (its
+  // sequence refuses rollbacks), and the knowledge items they carried (OUI table, ATT&CK, vendor ids, rules).
+  `
+  CREATE TABLE trusted_keys (
+    key_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    public_key TEXT NOT NULL,
+    added_by TEXT NOT NULL,
+    added_at TEXT NOT NULL
+  );
+  CREATE TABLE bundles (
+    sequence INTEGER PRIMARY KEY,
+    key_id TEXT NOT NULL,
+    publisher TEXT NOT NULL,
+    created TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    imported_by TEXT NOT NULL,
+    imported_at TEXT NOT NULL,
+    items TEXT NOT NULL
+  );
+  CREATE TABLE knowledge (
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    bundle_sequence INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (kind, name)
+  );
+  `,
 ];

@@ -12,6 +12,7 @@ import {
   statSync,
 } from 'node:fs';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { createGunzip, inflateRawSync } from 'node:zlib';
 
 export interface FeedFile {
@@ -33,7 +34,7 @@ export async function* feedFiles(p: string): AsyncGenerator<FeedFile> {
   } finally {
     closeSync(fd);
   }
-  if (head[0] === 0x50 && head[1] === 0x4b) {
+  if (head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04) {
     yield* zipEntries(readFileSync(p));
     return;
   }
@@ -46,6 +47,23 @@ export async function* feedFiles(p: string): AsyncGenerator<FeedFile> {
     return;
   }
   yield { name: path.basename(p), text: readFileSync(p, 'utf8') };
+}
+
+/** The .json files of a feed held in memory (an item of a bundle): tar.gz, zip or one JSON file. */
+export async function* feedFilesOf(name: string, data: Buffer): AsyncGenerator<FeedFile> {
+  if (data[0] === 0x50 && data[1] === 0x4b && data[2] === 0x03 && data[3] === 0x04) {
+    yield* zipEntries(data);
+    return;
+  }
+  if (data[0] === 0x1f && data[1] === 0x8b) {
+    yield* tarEntries(Readable.from([data]).pipe(createGunzip()));
+    return;
+  }
+  if (/\.tar$/i.test(name)) {
+    yield* tarEntries(Readable.from([data]));
+    return;
+  }
+  yield { name, text: data.toString('utf8') };
 }
 
 function walk(dir: string): string[] {
