@@ -11,6 +11,7 @@ import { Detections } from './pages/Detections';
 import { PolicyPage } from './pages/PolicyPage';
 import { Approvals } from './pages/Approvals';
 import { Audit } from './pages/Audit';
+import { Vulnerabilities } from './pages/Vulnerabilities';
 
 const PAGES: Array<[string, string]> = [
   ['overview', 'Overview'],
@@ -18,6 +19,7 @@ const PAGES: Array<[string, string]> = [
   ['map', 'Network map'],
   ['flows', 'Flows'],
   ['detections', 'Detections'],
+  ['vulnerabilities', 'Vulnerabilities'],
   ['policy', 'Policy'],
   ['approvals', 'Approvals'],
   ['audit', 'Audit log'],
@@ -81,6 +83,7 @@ export function App() {
         {page === 'map' && <MapPage />}
         {page === 'flows' && <Flows />}
         {page === 'detections' && <Detections me={me} />}
+        {page === 'vulnerabilities' && <Vulnerabilities advisory={arg} />}
         {page === 'policy' && <PolicyPage />}
         {page === 'approvals' && <Approvals me={me} />}
         {page === 'audit' && <Audit />}

@@ -324,7 +324,7 @@ export class AdvisoryIndex {
     return this.result(
       e,
       level,
-      `${why}; firmware ${id.firmware} (${formatVersion(id.version)}) is in the affected range ${describeRange(r)}`,
+      `${why}; firmware ${id.firmware}${formatVersion(id.version) === id.firmware ? '' : ` (${formatVersion(id.version)})`} is in the affected range ${describeRange(r)}`,
     );
   }
 
