@@ -5,6 +5,10 @@ import { vulnerabilityReport } from '../../assess/vuln-report.js';
 import type { Confidence } from '../../assess/advisories/match.js';
 import type { VulnerabilityReport } from '../../assess/vulnerabilities.js';
 import { renderColumns } from '../columns.js';
+import { riskReport, type RiskReport } from '../../assess/risk-report.js';
+import { parsePolicy, readPolicyText } from '../../policy/load.js';
+import { formatPolicyError } from '../../policy/errors.js';
+import type { Db } from '../../store/db.js';
 
 const LEVELS: Confidence[] = ['exact', 'family', 'possible'];
 
@@ -42,7 +46,113 @@ export function registerAssess(program: Command): void {
         db.close();
       }
     });
+  registerRiskCommands(cmd);
 }
+
+function report(db: Db, proposedFile?: string): RiskReport {
+  if (!proposedFile) return riskReport(db);
+  const r = parsePolicy(readPolicyText(proposedFile), proposedFile);
+  if (!r.ok)
+    throw new Error(
+      `${proposedFile} is not a valid policy:\n${r.errors.map(formatPolicyError).join('\n')}`,
+    );
+  return riskReport(db, { proposed: { policy: r.policy, source: proposedFile } });
+}
+
+function readOnly(
+  name: string,
+  description: string,
+  render: (r: RiskReport, json: boolean) => string,
+  withProposed = false,
+) {
+  return (cmd: Command) => {
+    const c = cmd
+      .command(name)
+      .requiredOption(
+        '--db <path>',
+        'store holding the inventory (and advisories, detections, the active policy)',
+      )
+      .option('--json', 'print JSON')
+      .description(description);
+    if (withProposed)
+      c.option('--proposed <policy.yaml>', 'also show which paths this proposed policy removes');
+    c.action((opts: { db: string; json?: boolean; proposed?: string }) => {
+      const db = openExistingStore(opts.db, STORE_HINT);
+      try {
+        process.stdout.write(render(report(db, opts.proposed), Boolean(opts.json)));
+      } finally {
+        db.close();
+      }
+    });
+  };
+}
+
+export const registerRiskCommands = (cmd: Command): void => {
+  readOnly(
+    'exposure',
+    'who can write to, control or program each PLC/RTU, through which zones and conduits (lower-trust sources first)',
+    (r, json) => {
+      if (json)
+        return JSON.stringify({ exposure: r.exposure, proposed: r.proposed }, null, 1) + '\n';
+      const out = [
+        `${r.exposure.paths.length} write-capable paths into ${r.exposure.targets} PLCs/RTUs (policy: ${r.policy ?? 'none active'})`,
+      ];
+      const removed = new Map((r.proposed?.removed ?? []).map((x) => [x.path.summary, x.why]));
+      for (const p of r.exposure.paths) {
+        const cut = r.proposed ? removed.get(p.summary) : undefined;
+        out.push(
+          `${p.summary}${r.proposed ? (cut ? `  [removed by ${r.proposed.source}: ${cut}]` : `  [kept by ${r.proposed.source}]`) : ''}`,
+        );
+      }
+      if (r.proposed)
+        out.push(
+          `${r.proposed.source}: removes ${r.proposed.removed.length} of ${r.proposed.removed.length + r.proposed.kept.length} paths`,
+        );
+      return out.join('\n') + '\n';
+    },
+    true,
+  )(cmd);
+  readOnly(
+    'risk',
+    'risk per asset and per zone, highest first, each score with its factors in words',
+    (r, json) => {
+      if (json) return JSON.stringify(r.risk, null, 1) + '\n';
+      const rows = r.risk.assets
+        .filter((a) => a.score > 0)
+        .map((a) => [
+          String(a.score),
+          a.addresses.join(' '),
+          a.role,
+          a.zone ?? '-',
+          `${a.consequence.why}; ${a.exposure.why}; ${a.vulnerability.why}; ${a.detection.why}`,
+        ]);
+      const zones = r.risk.zones.map((z) => [String(z.score), z.zone, z.why]);
+      return (
+        renderColumns(['RISK', 'ASSET', 'ROLE', 'ZONE', 'WHY'], rows) +
+        '\n\n' +
+        renderColumns(['RISK', 'ZONE', 'WHY'], zones) +
+        '\n'
+      );
+    },
+  )(cmd);
+  readOnly(
+    'patch-plan',
+    'vulnerable assets by risk, placed in the next maintenance window, with what a restart interrupts',
+    (r, json) => {
+      if (json) return JSON.stringify(r.patchPlan, null, 1) + '\n';
+      if (r.patchPlan.length === 0)
+        return 'nothing to patch: no imported advisory applies to an asset\n';
+      return (
+        r.patchPlan
+          .map(
+            (s, i) =>
+              `${i + 1}. ${s.addresses.join(' ')}${s.zone ? ` (zone ${s.zone})` : ''}, risk ${s.risk}: ${s.advisories.join(', ')}\n   ${s.note}\n   a restart interrupts: ${s.interrupts.length ? s.interrupts.join('; ') : 'nothing observed'}`,
+          )
+          .join('\n') + '\n'
+      );
+    },
+  )(cmd);
+};
 
 function text(r: VulnerabilityReport): string {
   const rows: string[][] = [];
