@@ -37,6 +37,7 @@ const GETS = [
   '/api/vulnerabilities',
   '/api/vulnerabilities/assets/10.77.0.21',
   '/api/advisories/ICSA-00-000-00',
+  '/api/risk',
 ];
 /** Sample ids in GETS that name nothing: with a session they answer 404, without one nothing at all. */
 const MISSING = /sim-0{12}|d-0{12}|ICSA-00-000-00/;

@@ -100,3 +100,14 @@ test('GET /api/vulnerabilities/assets/:id and /api/advisories/:id', async () => 
   assert.equal((await get('/api/advisories/ICSA-99-999-99')).statusCode, 404);
   assert.equal((await get('/api/vulnerabilities?minConfidence=bogus')).statusCode, 400);
 });
+
+test('GET /api/risk: exposure paths, explained risk, patch plan', async () => {
+  assert.equal((await get('/api/risk', false)).statusCode, 401);
+  const r = (await get('/api/risk')).json();
+  assert.equal(r.exposure.targets, 2);
+  assert.ok(r.exposure.paths.length >= 4);
+  assert.equal(r.risk.assets[0].assetId, '10.77.0.21');
+  assert.ok(r.risk.assets[0].exposure.why.length > 0);
+  assert.equal(r.patchPlan[0].assetId, '10.77.0.22');
+  assert.equal(r.patchPlan[0].window.name, 'maintenance');
+});

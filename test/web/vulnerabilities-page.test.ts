@@ -21,7 +21,7 @@ windows:
 `;
 
 test(
-  'vulnerabilities page in Chromium: per asset, per advisory, one advisory, and on the asset page',
+  'vulnerabilities and risk pages in Chromium: per asset, per advisory, one advisory, on the asset page; risk, paths, patch plan',
   { timeout: 120_000 },
   async (t) => {
     if (!existsSync(CHROMIUM)) {
@@ -87,6 +87,19 @@ test(
       );
       await page.goto(`${url}#/assets/10.77.0.21`);
       await page.getByTestId('asset-vulns-none').waitFor();
+
+      await page.goto(`${url}#/risk`);
+      await page.getByTestId('risk-assets').waitFor();
+      assert.match(
+        await page.getByTestId('risk-assets').innerText(),
+        /10\.77\.0\.21[\s\S]*write-capable paths/,
+      );
+      assert.match(await page.getByTestId('exposure-paths').innerText(), /PLC_STOP ×2/);
+      assert.match(
+        await page.getByTestId('patch-plan').innerText(),
+        /10\.77\.0\.22 \(zone control\)[\s\S]*apply in maintenance/,
+      );
+      await page.screenshot({ path: path.join(shots, 'risk.png'), fullPage: true });
       assert.deepEqual(errors, []);
     } finally {
       await browser.close();

@@ -12,6 +12,7 @@ import { PolicyPage } from './pages/PolicyPage';
 import { Approvals } from './pages/Approvals';
 import { Audit } from './pages/Audit';
 import { Vulnerabilities } from './pages/Vulnerabilities';
+import { Risk } from './pages/Risk';
 
 const PAGES: Array<[string, string]> = [
   ['overview', 'Overview'],
@@ -20,6 +21,7 @@ const PAGES: Array<[string, string]> = [
   ['flows', 'Flows'],
   ['detections', 'Detections'],
   ['vulnerabilities', 'Vulnerabilities'],
+  ['risk', 'Risk'],
   ['policy', 'Policy'],
   ['approvals', 'Approvals'],
   ['audit', 'Audit log'],
@@ -84,6 +86,7 @@ export function App() {
         {page === 'flows' && <Flows />}
         {page === 'detections' && <Detections me={me} />}
         {page === 'vulnerabilities' && <Vulnerabilities advisory={arg} />}
+        {page === 'risk' && <Risk />}
         {page === 'policy' && <PolicyPage />}
         {page === 'approvals' && <Approvals me={me} />}
         {page === 'audit' && <Audit />}
