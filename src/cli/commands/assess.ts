@@ -9,6 +9,12 @@ import { riskReport, type RiskReport } from '../../assess/risk-report.js';
 import { parsePolicy, readPolicyText } from '../../policy/load.js';
 import { formatPolicyError } from '../../policy/errors.js';
 import type { Db } from '../../store/db.js';
+import { complianceReport } from '../../assess/compliance-report.js';
+import { complianceHtml } from '../../assess/compliance-html.js';
+import { printToPdf } from '../pdf.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 
 const LEVELS: Confidence[] = ['exact', 'family', 'possible'];
 
@@ -47,6 +53,50 @@ export function registerAssess(program: Command): void {
       }
     });
   registerRiskCommands(cmd);
+  cmd
+    .command('compliance')
+    .requiredOption('--db <path>', 'store to take the evidence from')
+    .option('--json', 'print the requirements as JSON')
+    .option('--html <file>', 'write the report as HTML')
+    .option('--pdf <file>', 'print the report to PDF with headless Chromium')
+    .description(
+      'IEC 62443-3-3 requirements Weir can evidence (with NERC CIP counterparts): status and evidence, dated and tied to the audit log',
+    )
+    .action((opts: { db: string; json?: boolean; html?: string; pdf?: string }) => {
+      const db = openExistingStore(opts.db, STORE_HINT);
+      let r;
+      try {
+        r = complianceReport(db);
+      } finally {
+        db.close();
+      }
+      const html = complianceHtml(r);
+      if (opts.html) writeFileSync(opts.html, html);
+      if (opts.pdf) {
+        let src = opts.html;
+        const tmp = src ? null : mkdtempSync(path.join(tmpdir(), 'weir-report-'));
+        if (tmp) writeFileSync((src = path.join(tmp, 'report.html')), html);
+        try {
+          printToPdf(src!, opts.pdf);
+        } finally {
+          if (tmp) rmSync(tmp, { recursive: true, force: true });
+        }
+      }
+      if (opts.json) {
+        process.stdout.write(JSON.stringify(r, null, 1) + '\n');
+        return;
+      }
+      const rows = r.requirements.map((q) => [q.id, q.status, q.title, q.finding]);
+      process.stdout.write(
+        `${r.site ?? 'plant'}, ${r.generatedAt}, audit log ${r.audit.headSeq !== null ? `entry ${r.audit.headSeq} sha256 ${r.audit.headHash}` : 'empty'} (${r.audit.status})\n` +
+          renderColumns(['SR', 'STATUS', 'REQUIREMENT', 'FINDING'], rows) +
+          '\n' +
+          [opts.html && `HTML: ${opts.html}`, opts.pdf && `PDF: ${opts.pdf}`]
+            .filter(Boolean)
+            .map((l) => `${l}\n`)
+            .join(''),
+      );
+    });
 }
 
 function report(db: Db, proposedFile?: string): RiskReport {
