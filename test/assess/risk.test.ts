@@ -14,7 +14,7 @@ import { riskReport } from '../../src/assess/risk-report.js';
 import { parsePolicy } from '../../src/policy/load.js';
 import { activate } from '../helpers/approved-store.js';
 import { repoRoot } from '../helpers/paths.js';
-import { weirOk } from '../helpers/weir-cli.js';
+import { weir, weirOk } from '../helpers/weir-cli.js';
 
 const cli = path.join(repoRoot, 'dist/src/cli/main.js');
 const plant = path.join(repoRoot, 'fixtures/plant.pcap');
@@ -132,6 +132,20 @@ test('exposure paths on the lab plant: lower-trust sources first, conduits named
       /10\.77\.0\.66 \(scanner, zone it\).*\[removed by .*proposed\.yaml: no context group allows/,
     );
     assert.match(out, /removes 2 of 4 paths/);
+    // Next to its simulation: the same count of removed write paths.
+    const sim = await weir([
+      'policy',
+      'simulate',
+      path.join(dir, 'proposed.yaml'),
+      '--capture',
+      plant,
+      '--baseline',
+      file,
+    ]);
+    assert.match(
+      sim.stdout,
+      /exposure: removes 2 of 4 write-capable paths into PLCs\/RTUs seen in .*\(weir assess exposure --db/,
+    );
     const risk = (await weirOk(['assess', 'risk', '--db', file], { env: { COLUMNS: '250' } }))
       .stdout;
     assert.match(risk, /RISK\s+ASSET\s+ROLE\s+ZONE\s+WHY/);
