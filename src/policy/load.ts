@@ -11,8 +11,13 @@ import {
   type Document,
   type Node,
 } from 'yaml';
-import { functionCode, functionLabel, namedProtocols } from '../dissect/function-names.js';
-import { functionCodeCategory } from '../dissect/registry.js';
+import {
+  functionCode,
+  functionCodeCategory,
+  functionLabel,
+  namedProtocols,
+  serverPorts,
+} from '../dissect/registry.js';
 import type { PolicyError } from './errors.js';
 import { HostSet, parseCidr } from './hosts.js';
 import type {
@@ -29,17 +34,7 @@ import { POLICY_SCHEMA } from './schema.js';
 import { errorPath, pruneToShape, type Path, type Pruned } from './shape-prune.js';
 
 /** Server port and transport of each industrial protocol, used when a group names a protocol but no ports. */
-export const PROTOCOL_PORTS: Record<string, { transport: 'tcp' | 'udp'; ports: number[] }> = {
-  modbus: { transport: 'tcp', ports: [502] },
-  s7comm: { transport: 'tcp', ports: [102] },
-  s7comm_plus: { transport: 'tcp', ports: [102] },
-  dnp3: { transport: 'tcp', ports: [20000] },
-  enip: { transport: 'tcp', ports: [44818] },
-  cip: { transport: 'tcp', ports: [44818] },
-  bacnet: { transport: 'udp', ports: [47808] },
-  iec104: { transport: 'tcp', ports: [2404] },
-  opcua: { transport: 'tcp', ports: [4840] },
-};
+export const PROTOCOL_PORTS = serverPorts;
 
 /** Address spaces with a fixed set of names (others, like S7 data blocks or DNP3 groups, are open-ended). */
 const KNOWN_SPACES: Record<string, RegExp> = {

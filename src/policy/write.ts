@@ -1,5 +1,5 @@
 import { Document, isScalar, isSeq, visit } from 'yaml';
-import { functionLabel } from '../dissect/function-names.js';
+import { functionLabel } from '../dissect/registry.js';
 import type { Policy } from './model.js';
 import { hhmm } from './windows.js';
 
