@@ -217,13 +217,13 @@ export function policyEffect(
       );
       const allowing = r.groups.filter(
         (g) =>
-          g.g.access === 'read-write' &&
+          g.group.access === 'read-write' &&
           funcs.some((f) => g.functions === null || g.functions.has(f.func)),
       );
       if (allowing.length === 0)
         cut = {
           hop: i,
-          why: `groups ${r.groups.map((g) => g.g.name).join(', ')} allow ${h.client} → ${h.server} only without ${p.categories.join('/')} functions`,
+          why: `groups ${r.groups.map((g) => g.group.name).join(', ')} allow ${h.client} → ${h.server} only without ${p.categories.join('/')} functions`,
         };
     });
     if (cut) removed.push({ path: p, ...(cut as { hop: number; why: string }) });
