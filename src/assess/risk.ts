@@ -2,7 +2,8 @@
  * An explained risk score per asset and per zone, from four factors, each with its reason in words:
  *   consequence   — what the asset does (PLC/RTU highest) and the security level of its zone;
  *   exposure      — write-capable paths into it, worse when they start in lower-trust zones;
- *   vulnerability — the worst CVSS among the advisories that apply (exact or family matches);
+ *   vulnerability — the worst CVSS among the advisories that apply (exact or family matches), raised when an
+ *                   advisory reports public exploits;
  *   detection     — open detections that involve it, by severity.
  * score = 100 × consequence × (0.4 × exposure + 0.4 × vulnerability + 0.2 × detection), each factor 0..1.
  * Pure: the inventory, exposure paths, vulnerability report and detection counts in.
@@ -105,10 +106,14 @@ export function assessRisk(
     };
     const v = vulnOf.get(a.id);
     const cvss = v?.worstCvss?.score ?? 0;
+    // Public exploits named by an advisory make the vulnerability more pressing than its CVSS says.
+    const exploited =
+      v?.findings.filter((f) => f.exploits === 'public').map((f) => f.advisoryId) ?? [];
+    const vv = Math.min(1, cvss / 10 + (exploited.length > 0 ? 0.2 : 0));
     const vulnerability: Factor = {
-      value: round(cvss / 10),
+      value: round(vv),
       why: v
-        ? `${v.findings.length} advisor${v.findings.length === 1 ? 'y' : 'ies'} apply, worst CVSS ${cvss.toFixed(1)} (${v.findings.find((f) => f.cvss?.score === cvss)?.advisoryId ?? v.findings[0]!.advisoryId})${v.fixAvailable ? '; a vendor fix exists' : '; no vendor fix'}`
+        ? `${v.findings.length} advisor${v.findings.length === 1 ? 'y' : 'ies'} apply, worst CVSS ${cvss.toFixed(1)} (${v.findings.find((f) => f.cvss?.score === cvss)?.advisoryId ?? v.findings[0]!.advisoryId})${v.fixAvailable ? '; a vendor fix exists' : '; no vendor fix'}${exploited.length ? `; public exploits reported (${exploited.slice(0, 3).join(', ')})` : v.findings.every((f) => f.exploits === 'none known') ? '; no known public exploits' : ''}`
         : 'no imported advisory applies',
     };
     const d = ips.reduce<DetectionCount>(
@@ -133,7 +138,7 @@ export function assessRisk(
               .map((k) => `${d[k]} ${k}`)
               .join(', ')})`,
     };
-    const score = Math.round(100 * c * (0.4 * e + 0.4 * (cvss / 10) + 0.2 * dv));
+    const score = Math.round(100 * c * (0.4 * e + 0.4 * vv + 0.2 * dv));
     out.push({
       assetId: a.id,
       addresses: ips,

@@ -62,6 +62,11 @@ export interface Advisory {
   url: string | null;
   products: AdvisoryProduct[];
   vulns: AdvisoryVuln[];
+  /**
+   * What the advisory says of exploitation: 'public' (public exploits exist or target it), 'none known'
+   * (CISA's "No known public exploits specifically target …"), null when it says neither.
+   */
+  exploits?: 'public' | 'none known' | null;
 }
 
 export class NotCsaf extends Error {}
@@ -101,7 +106,24 @@ export function readCsaf(doc: unknown, source = 'document'): Advisory {
     url: str(self?.url) ?? null,
     products,
     vulns: arr(d.vulnerabilities).map(obj).map(readVuln),
+    exploits: exploitsOf(
+      arr(meta.notes)
+        .map((n) => str(obj(n).text) ?? '')
+        .join('\n'),
+    ),
   };
+}
+
+/** CISA's risk evaluation wording about exploits; a "no known" sentence is checked first. */
+export function exploitsOf(text: string): Advisory['exploits'] {
+  if (/no known public exploits/i.test(text)) return 'none known';
+  if (
+    /public exploits (?:are available|specifically target|have been)|exploits that target (?:this|these) vulnerabilit(?:y|ies) are publicly available|known to be (?:actively )?exploited/i.test(
+      text,
+    )
+  )
+    return 'public';
+  return null;
 }
 
 interface Path {

@@ -44,6 +44,8 @@ export interface AdvisoryMatch {
   cves: string[];
   cvss: Cvss | null;
   fixAvailable: boolean;
+  /** What the advisory says of exploitation (null: it does not say). */
+  exploits: 'public' | 'none known' | null;
   /** Vendor fixes first, then mitigations and workarounds, as the advisory words them. */
   remediations: Remediation[];
   currentRelease: string | null;
@@ -342,6 +344,7 @@ export class AdvisoryIndex {
       cvss: f.cvss,
       fixAvailable: f.fixAvailable,
       remediations: f.remediations,
+      exploits: e.advisory.exploits ?? null,
       currentRelease: e.advisory.currentRelease,
     };
   }

@@ -181,3 +181,20 @@ test('matching on the excerpt: family range with X, catalog numbers, series and 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("CISA's wording on exploits: public exploits, none known, or nothing said", async () => {
+  const { exploitsOf } = await import('../../../src/assess/advisories/csaf.js');
+  assert.equal(
+    exploitsOf('No known public exploits specifically target these vulnerabilities.'),
+    'none known',
+  );
+  assert.equal(
+    exploitsOf('ATTENTION: Public exploits are available. Low attack complexity'),
+    'public',
+  );
+  assert.equal(
+    exploitsOf('Exploits that target these vulnerabilities are publicly available.'),
+    'public',
+  );
+  assert.equal(exploitsOf('Siemens recommends updating.'), null);
+});
