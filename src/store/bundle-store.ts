@@ -86,3 +86,13 @@ export function knowledgeItems(
     bytes: number;
   }>;
 }
+
+/** The newest item of a kind a bundle brought (e.g. the OUI table), or null. */
+export function latestKnowledge(db: Db, kind: string): { name: string; data: Buffer } | null {
+  const r = db
+    .prepare(
+      'SELECT name, data FROM knowledge WHERE kind = ? ORDER BY bundle_sequence DESC, name LIMIT 1',
+    )
+    .get(kind) as { name: string; data: Buffer } | undefined;
+  return r ?? null;
+}

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { openStore } from '../../src/store/db.js';
 import { listAudit } from '../../src/store/audit-store.js';
 import { person, weir, weirOk } from '../helpers/weir-cli.js';
-import { repoRoot } from '../helpers/paths.js';
+import { repoRoot, sharedCapture } from '../helpers/paths.js';
 
 const fixtures = (f: string) => path.join(repoRoot, 'fixtures', f);
 
@@ -128,6 +128,43 @@ test('weir advisories import (audited, role-checked), weir assess vulns, weir bu
     ]);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /does not match its signed SHA-256/);
+
+    // The OUI table of a bundle names NIC makers for discovery into that store.
+    const pcap = sharedCapture('iti/profinet__Profinet_Failed.pcap');
+    if (pcap) {
+      const oui = path.join(dir, 'manuf');
+      writeFileSync(oui, '# from a bundle\n00:1B:1B\tAcmeNew\tAcme Bundled Automation GmbH\n');
+      const b3 = path.join(dir, 'b3.weir');
+      await weirOk([
+        'bundle',
+        'make',
+        '--key',
+        `${keyPrefix}.key`,
+        '--out',
+        b3,
+        '--sequence',
+        '6',
+        '--oui',
+        oui,
+      ]);
+      assert.match(
+        (await weirOk(['bundle', 'import', b3, '--db', db, '--token-file', analyst])).stdout,
+        /kept: oui manuf/,
+      );
+      await weirOk(['discover', pcap, '--db', db]);
+      const inv = JSON.parse((await weirOk(['discover', pcap, '--json'])).stdout);
+      assert.notEqual(
+        inv.assets.find((a: { mac: string }) => a.mac === '00:1b:1b:34:34:ce')?.macVendor,
+        'Acme Bundled Automation',
+        'without the store, the built-in table',
+      );
+      const st = openStore(db);
+      const row = st
+        .prepare("SELECT mac_vendor FROM assets WHERE mac = '00:1b:1b:34:34:ce'")
+        .get() as { mac_vendor: string };
+      st.close();
+      assert.equal(row.mac_vendor, 'Acme Bundled Automation');
+    }
 
     const s = openStore(db);
     const actions = listAudit(s).map((e) => `${e.actor}:${e.action}`);
