@@ -179,17 +179,19 @@ function product(productId: string, fullName: string, path: Path, helper: Json):
     .filter((s): s is string => !!s);
   const cpe = str(helper.cpe);
   const idText = [fullName, name, ...models, ...skus].join(' ');
+  const key = vendorKey(vendor) ?? vendorKey(name);
   return {
     productId,
     vendor,
-    vendorKey: vendorKey(vendor) ?? vendorKey(name),
+    vendorKey: key,
     family: path.family ?? null,
     name,
     fullName,
     versionText: path.version ?? null,
     range: path.version ? parseRange(path.version, path.exact) : { kind: 'unparsed', text: '' },
     orderNumbers: orderNumbersIn(idText),
-    catalogs: catalogsIn(`${name} ${fullName}`),
+    // Allen-Bradley catalog numbers only in Rockwell's products: elsewhere "2012-R2" is a year, not a module.
+    catalogs: key === 'rockwell' ? catalogsIn(`${name} ${fullName}`) : [],
     cpes: cpe ? [cpe] : [],
   };
 }
