@@ -12,6 +12,8 @@ import { registerLogin } from './commands/login.js';
 import { registerAdvisories } from './commands/advisories.js';
 import { registerAssess } from './commands/assess.js';
 import { registerBundle } from './commands/bundle.js';
+import { registerExport } from './commands/export.js';
+import { registerPlaybook } from './commands/playbook.js';
 import { terminalWidth } from './columns.js';
 
 /** The whole `weir` command tree, unparsed (main.ts runs it; tests walk it). */
@@ -50,5 +52,7 @@ export function buildProgram(): Command {
   registerAdvisories(program);
   registerAssess(program);
   registerBundle(program);
+  registerExport(program);
+  registerPlaybook(program);
   return program;
 }

@@ -33,6 +33,7 @@ const GETS = [
   '/api/audit',
   '/api/users',
   '/api/enforcement',
+  '/api/playbooks',
   '/api/detections/d-000000000000/learn-preview',
   '/api/vulnerabilities',
   '/api/vulnerabilities/assets/10.77.0.21',

@@ -13,6 +13,7 @@ import { Approvals } from './pages/Approvals';
 import { Audit } from './pages/Audit';
 import { Vulnerabilities } from './pages/Vulnerabilities';
 import { Risk } from './pages/Risk';
+import { Playbooks } from './pages/Playbooks';
 
 const PAGES: Array<[string, string]> = [
   ['overview', 'Overview'],
@@ -24,6 +25,7 @@ const PAGES: Array<[string, string]> = [
   ['risk', 'Risk'],
   ['policy', 'Policy'],
   ['approvals', 'Approvals'],
+  ['playbooks', 'Playbooks'],
   ['audit', 'Audit log'],
 ];
 
@@ -89,6 +91,7 @@ export function App() {
         {page === 'risk' && <Risk />}
         {page === 'policy' && <PolicyPage />}
         {page === 'approvals' && <Approvals me={me} />}
+        {page === 'playbooks' && <Playbooks me={me} />}
         {page === 'audit' && <Audit />}
       </main>
     </div>
