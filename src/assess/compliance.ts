@@ -48,6 +48,8 @@ export interface Evidence {
   vulnerabilities: { advisories: number; vulnerableAssets: number; withFix: number } | null;
 }
 
+const n = (k: number, one: string, many = `${one}s`) => `${k} ${k === 1 ? one : many}`;
+
 export function evaluateCompliance(e: Evidence): Requirement[] {
   const p = e.policy;
   const out: Requirement[] = [];
@@ -84,7 +86,7 @@ export function evaluateCompliance(e: Evidence): Requirement[] {
       p.zones.length < 2
         ? 'The policy documents fewer than two zones.'
         : e.inventory.outsideZones.length > 0
-          ? `${e.inventory.outsideZones.length} of ${e.inventory.assets} observed assets are in no zone.`
+          ? `${e.inventory.outsideZones.length} of ${e.inventory.assets} observed assets ${e.inventory.outsideZones.length === 1 ? 'is' : 'are'} in no zone.`
           : `Every one of the ${e.inventory.assets} observed assets is in a documented zone.`,
       [
         policyLine,
@@ -123,7 +125,7 @@ export function evaluateCompliance(e: Evidence): Requirement[] {
       'Zone boundary protection',
       'CIP-005-7 R1.3 (inbound and outbound access permissions)',
       status,
-      `${enforced.length} of ${p.zones.length} zones enforce their conduits; ${watched.length} are monitored or simulated only.`,
+      `${enforced.length} of ${p.zones.length} zones enforce their conduits; ${n(watched.length, 'zone is', 'zones are')} monitored or simulated only.`,
       [
         policyLine,
         `zone modes: ${p.zones.map((z) => `${z.name} ${z.mode}`).join(', ')}; ${p.groups} context groups`,
@@ -153,7 +155,7 @@ export function evaluateCompliance(e: Evidence): Requirement[] {
       e.lowTrustWritePaths.length === 0 ? 'met' : 'not met',
       e.lowTrustWritePaths.length === 0
         ? `No observed path from ${low.map((z) => z.name).join(', ')} writes to, controls or programs a PLC or RTU.`
-        : `${e.lowTrustWritePaths.length} observed paths from lower-trust zones write to, control or program a PLC or RTU.`,
+        : `${n(e.lowTrustWritePaths.length, 'observed path', 'observed paths')} from lower-trust zones ${e.lowTrustWritePaths.length === 1 ? 'writes' : 'write'} to, controls or programs a PLC or RTU.`,
       [
         `lower-trust zones: ${low.map((z) => z.name).join(', ')}`,
         ...e.lowTrustWritePaths.slice(0, 10),
@@ -265,7 +267,7 @@ export function evaluateCompliance(e: Evidence): Requirement[] {
     !v ? 'no evidence' : v.vulnerableAssets === 0 ? 'met' : 'partly',
     !v
       ? 'No advisories imported: vulnerabilities cannot be assessed.'
-      : `${v.advisories} advisories imported; ${v.vulnerableAssets} assets match advisories (exact or family), ${v.withFix} with a vendor fix to plan.`,
+      : `${v.advisories} advisories imported; ${n(v.vulnerableAssets, 'asset matches', 'assets match')} advisories (exact or family), ${v.withFix} with a vendor fix to plan.`,
     v
       ? [
           `advisories: ${v.advisories}`,
