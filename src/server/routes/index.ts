@@ -1,4 +1,25 @@
 import type { RoutePlugin } from '../plugin.js';
+import { assetRoutes } from './assets.js';
+import { auditRoutes } from './audit.js';
+import { detectionRoutes } from './detections.js';
+import { liveRoutes } from './live.js';
+import { overviewRoutes } from './overview.js';
+import { policyRoutes } from './policy.js';
+import { proposalRoutes } from './proposals.js';
+import { sessionRoutes } from './session.js';
+import { trafficRoutes } from './traffic.js';
+import { userRoutes } from './users.js';
 
 /** Every resource's routes; adding a resource means adding its file under routes/ and one line here. */
-export const ROUTE_PLUGINS: readonly RoutePlugin[] = [];
+export const ROUTE_PLUGINS: readonly RoutePlugin[] = [
+  sessionRoutes,
+  overviewRoutes,
+  assetRoutes,
+  detectionRoutes,
+  trafficRoutes,
+  policyRoutes,
+  proposalRoutes,
+  auditRoutes,
+  userRoutes,
+  liveRoutes,
+];
