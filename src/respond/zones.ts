@@ -8,9 +8,8 @@ import { activePolicy } from './change-control.js';
 export const WHOLE_PLANT = 'plant';
 
 export function zoneNamer(db: Db): (ip: string) => string | null {
-  const a = activePolicy(db);
-  if (a === null) return () => WHOLE_PLANT;
-  const cp = new CompiledPolicy(a.policy);
+  const cp = activeZones(db);
+  if (cp === null) return () => WHOLE_PLANT;
   return (ip) => cp.zoneOf(ip)?.name ?? null;
 }
 
