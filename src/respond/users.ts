@@ -2,7 +2,8 @@ import type { Db } from '../store/db.js';
 import { insertUser, setUserRoles, userRoles } from '../store/change-store.js';
 import { adminsWithPassword } from '../store/user-accounts.js';
 import { listUsers, removeUser, setPasswordHash } from '../store/session-store.js';
-import { anchorAudit, appendAudit } from '../store/audit-store.js';
+import { appendAudit } from '../store/audit-store.js';
+import { audited } from './audited.js';
 import { ChangeRefused } from './change-control.js';
 import { NotFound } from './detection-actions.js';
 
@@ -11,13 +12,6 @@ import { NotFound } from './detection-actions.js';
  * one transaction; any change of password or roles ends that person's sessions (a session is bound to both).
  * Passwords arrive hashed: hashing is slow on purpose and is not done while holding the store's write lock.
  */
-
-/** Run a change and its audit entry as one, then anchor the audit head once it is committed. */
-function audited<T>(db: Db, change: () => T): T {
-  const out = db.transaction(change).immediate();
-  anchorAudit(db);
-  return out;
-}
 
 /** Adding is adding: an existing person's roles change only through their own, audited step. */
 export function addPerson(
