@@ -30,6 +30,13 @@ export const body = (required: string[], props: Record<string, unknown>) => ({
   properties: props,
 });
 
+/** A query string of optional parameters, nothing else (defaults in `props` fill what is left out). */
+export const query = (props: Record<string, unknown>) => ({
+  type: 'object',
+  additionalProperties: false,
+  properties: props,
+});
+
 /** A reference to a named schema, for a route's `schema.params`, `schema.body` or a property. */
 export const ref = (s: { $id: string }) => ({ $ref: `${s.$id}#` });
 

@@ -1,5 +1,5 @@
 import type { RoutePlugin } from '../plugin.js';
-import { ID_PARAMS, page, ref, type IdParams } from '../schemas.js';
+import { ID_PARAMS, page, ref, type IdParams, query } from '../schemas.js';
 import { assetPage, assetsPage, networkMap, type AssetQuery } from '../views/inventory.js';
 
 /** The inventory and the communication map. Read-only: any session. */
@@ -8,16 +8,12 @@ export const assetRoutes: RoutePlugin = async (app, { db }) => {
     '/api/assets',
     {
       schema: {
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            q: { type: 'string', maxLength: 200 },
-            role: { type: 'string', maxLength: 40 },
-            zone: { type: 'string', maxLength: 64 },
-            ...page,
-          },
-        },
+        querystring: query({
+          q: { type: 'string', maxLength: 200 },
+          role: { type: 'string', maxLength: 40 },
+          zone: { type: 'string', maxLength: 64 },
+          ...page,
+        }),
       },
     },
     async (req) => assetsPage(db, req.query),
@@ -33,14 +29,10 @@ export const assetRoutes: RoutePlugin = async (app, { db }) => {
     '/api/map',
     {
       schema: {
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            limit: { type: 'integer', minimum: 1, maximum: 20_000, default: 2000 },
-            group: { type: 'boolean', default: false },
-          },
-        },
+        querystring: query({
+          limit: { type: 'integer', minimum: 1, maximum: 20_000, default: 2000 },
+          group: { type: 'boolean', default: false },
+        }),
       },
     },
     async (req) => networkMap(db, req.query),

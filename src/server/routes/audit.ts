@@ -1,4 +1,5 @@
 import type { RoutePlugin } from '../plugin.js';
+import { query } from '../schemas.js';
 import { auditReport } from '../../store/audit-store.js';
 
 /** The audit log and its chain check. Read-only: any session. */
@@ -7,11 +8,9 @@ export const auditRoutes: RoutePlugin = async (app, { db }) => {
     '/api/audit',
     {
       schema: {
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          properties: { limit: { type: 'integer', minimum: 1, maximum: 10_000, default: 500 } },
-        },
+        querystring: query({
+          limit: { type: 'integer', minimum: 1, maximum: 10_000, default: 500 },
+        }),
       },
     },
     async (req) => auditReport(db, req.query.limit),

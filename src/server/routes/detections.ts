@@ -19,6 +19,7 @@ import {
   ref,
   type IdParams,
   type NoteBody,
+  query,
 } from '../schemas.js';
 
 interface DetectionQuery {
@@ -34,15 +35,11 @@ export const detectionRoutes: RoutePlugin = async (app, { db }) => {
     '/api/detections',
     {
       schema: {
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            status: { enum: ['open', 'acknowledged', 'learned', 'muted'] },
-            severity: { enum: ['low', 'medium', 'high', 'critical'] },
-            ...page,
-          },
-        },
+        querystring: query({
+          status: { enum: ['open', 'acknowledged', 'learned', 'muted'] },
+          severity: { enum: ['low', 'medium', 'high', 'critical'] },
+          ...page,
+        }),
       },
     },
     async (req) => queryDetections(db, req.query),

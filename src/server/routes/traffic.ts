@@ -1,4 +1,5 @@
 import type { RoutePlugin } from '../plugin.js';
+import { query } from '../schemas.js';
 import { trafficColumns } from '../../store/traffic-store.js';
 
 /** Packets per zone and direction over time, as chart columns. Read-only: any session. */
@@ -7,14 +8,10 @@ export const trafficRoutes: RoutePlugin = async (app, { db }) => {
     '/api/flows',
     {
       schema: {
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            zone: { type: 'string', maxLength: 64 },
-            limit: { type: 'integer', minimum: 1, maximum: 200_000, default: 20_000 },
-          },
-        },
+        querystring: query({
+          zone: { type: 'string', maxLength: 64 },
+          limit: { type: 'integer', minimum: 1, maximum: 200_000, default: 20_000 },
+        }),
       },
     },
     async (req) => trafficColumns(db, req.query.zone, req.query.limit),
