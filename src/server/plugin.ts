@@ -15,8 +15,10 @@ export interface RouteDeps {
 }
 
 /**
- * One resource's routes. Registered by the server inside its own encapsulated context, after the session
- * gate, the error handler and the shared schemas (schemas.ts), so every route in it is closed unless its
- * config says `public: true`.
+ * One resource's routes: a file under routes/, listed once in routes/index.ts. Registered by the server inside
+ * its own encapsulated context, after the session gate, the error handler and the shared schemas (schemas.ts),
+ * so every route in it is closed unless its config says `public: true`. A route that changes state adds
+ * `preHandler: requireRole(CAN.…)` (auth.ts) and calls one respond/ function that writes the change and its
+ * audit entry together (respond/audited.ts); errors it throws (NotFound, ChangeRefused) become 404 and 409.
  */
 export type RoutePlugin = FastifyPluginAsync<RouteDeps>;
