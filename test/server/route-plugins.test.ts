@@ -29,5 +29,9 @@ test('every route file under server/routes/ is registered in routes/index.ts', a
     for (const [name, fn] of plugins)
       if (!ROUTE_PLUGINS.includes(fn as never)) unregistered.push(`${f}: ${name}`);
   }
-  assert.deepEqual(unregistered, [], 'add these to ROUTE_PLUGINS in src/server/routes/index.ts');
+  assert.deepEqual(
+    unregistered,
+    [],
+    'add these to ROUTE_PLUGINS in src/server/routes/index.ts (a route file exports its RoutePlugin and nothing else that runs)',
+  );
 });
