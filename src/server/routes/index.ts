@@ -4,6 +4,7 @@ import { auditRoutes } from './audit.js';
 import { detectionRoutes } from './detections.js';
 import { liveRoutes } from './live.js';
 import { overviewRoutes } from './overview.js';
+import { playbookRoutes } from './playbooks.js';
 import { policyRoutes } from './policy.js';
 import { proposalRoutes } from './proposals.js';
 import { sessionRoutes } from './session.js';
@@ -21,5 +22,6 @@ export const ROUTE_PLUGINS: readonly RoutePlugin[] = [
   proposalRoutes,
   auditRoutes,
   userRoutes,
+  playbookRoutes,
   liveRoutes,
 ];
