@@ -1,5 +1,5 @@
 import type { Db } from '../store/db.js';
-import { TrafficSeries } from '../assess/traffic.js';
+import { TrafficSeries } from '../discover/zone-traffic.js';
 import { CompiledPolicy } from '../policy/evaluate.js';
 import { activePolicySha } from '../store/change-store.js';
 import { activePolicy } from './change-control.js';

@@ -1,5 +1,5 @@
 import type { Db } from './db.js';
-import type { Direction, TrafficRow } from '../assess/traffic.js';
+import type { Direction, TrafficRow } from '../discover/zone-traffic.js';
 
 /** Add counted traffic to the stored series (buckets seen again are summed). */
 export function addTraffic(db: Db, rows: TrafficRow[]): void {

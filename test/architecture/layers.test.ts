@@ -10,11 +10,13 @@ import { repoRoot } from '../helpers/paths.js';
  * The layer of each folder of src/, lowest first; a file may import its own folder and lower layers only.
  * Folders on one rank are peers that do not import each other.
  *
- * - capture < dissect < discover < detect < policy: the data flow of DESIGN.md, pure engines.
- * - assess sits on policy (drift replays a policy; the zone traffic series folds packets) and is pure too.
+ * - capture < dissect < discover < detect < policy: the data flow of DESIGN.md, pure engines (discover also
+ *   folds packets into the per-zone traffic series).
  * - store persists what the engines produce (inventory, baseline, detections, traffic rows), so it imports
- *   their types and sits above all of them; respond is the first layer that changes state through it.
- * - enforce compiles and runs the policy; deceive and export act on what the layers below produced.
+ *   their types and sits above them; respond is the first layer that changes state through it.
+ * - enforce compiles and runs the policy.
+ * - assess (risk, vulnerabilities, compliance, drift), deceive and export read what the layers below produced
+ *   and keep their results in the store; they are peers.
  * - fleet, server and cli wire the parts together; the CLI also starts the server (`weir serve`).
  */
 const LAYERS: readonly (readonly string[])[] = [
@@ -23,15 +25,24 @@ const LAYERS: readonly (readonly string[])[] = [
   ['discover'],
   ['detect'],
   ['policy'],
-  ['assess'],
   ['store'],
   ['respond'],
   ['enforce'],
-  ['deceive', 'export'],
+  ['assess', 'deceive', 'export'],
   ['fleet'],
   ['server'],
   ['cli'],
 ];
+
+/**
+ * Known exceptions, each with why and what would remove it. Keep this short: a new entry is a design decision.
+ */
+const ALLOWED_UPWARD: ReadonlyMap<string, string> = new Map([
+  [
+    'src/store/advisory-store.ts -> src/assess/advisories/csaf.ts',
+    'type only: the store keeps parsed CSAF advisories; moving the Advisory model below store removes it',
+  ],
+]);
 
 const src = path.join(repoRoot, 'src');
 const rank = new Map(LAYERS.flatMap((folders, i) => folders.map((f) => [f, i] as const)));
@@ -100,15 +111,25 @@ test('every relative import names a file that exists', () => {
 
 test('no folder of src/ imports a higher one, nor a peer on its own rank', () => {
   const upward: string[] = [];
+  const excused = new Set<string>();
   for (const [file, deps] of graph) {
     const from = folderOf(file);
     for (const dep of deps) {
       const to = folderOf(dep);
       if (to === from || !rank.has(from) || !rank.has(to)) continue;
-      if (rank.get(to)! >= rank.get(from)!) upward.push(`${rel(file)} -> ${rel(dep)}`);
+      const edge = `${rel(file)} -> ${rel(dep)}`;
+      if (rank.get(to)! < rank.get(from)!) continue;
+      if (ALLOWED_UPWARD.has(edge)) excused.add(edge);
+      else upward.push(edge);
     }
   }
   assert.deepEqual(upward, [], 'lower layers never import higher ones (see LAYERS)');
+  const stale = [...ALLOWED_UPWARD.keys()].filter((e) => !excused.has(e));
+  assert.deepEqual(
+    stale,
+    [],
+    'these exceptions are no longer needed: remove them from ALLOWED_UPWARD',
+  );
 });
 
 /** Strongly connected components with more than one file (or a file importing itself): Tarjan's algorithm. */

@@ -7,9 +7,11 @@ import { overviewRoutes } from './overview.js';
 import { playbookRoutes } from './playbooks.js';
 import { policyRoutes } from './policy.js';
 import { proposalRoutes } from './proposals.js';
+import { riskRoutes } from './risk.js';
 import { sessionRoutes } from './session.js';
 import { trafficRoutes } from './traffic.js';
 import { userRoutes } from './users.js';
+import { vulnerabilityRoutes } from './vulnerabilities.js';
 
 /** Every resource's routes; adding a resource means adding its file under routes/ and one line here. */
 export const ROUTE_PLUGINS: readonly RoutePlugin[] = [
@@ -23,5 +25,7 @@ export const ROUTE_PLUGINS: readonly RoutePlugin[] = [
   auditRoutes,
   userRoutes,
   playbookRoutes,
+  vulnerabilityRoutes,
+  riskRoutes,
   liveRoutes,
 ];
