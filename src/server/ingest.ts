@@ -11,7 +11,7 @@ import { CompiledPolicy } from '../policy/evaluate.js';
 import { Stages, type Stage } from '../dissect/stage.js';
 import { DEFAULT_SETTINGS, type Settings } from '../settings/model.js';
 import type { LiveFeed } from './live.js';
-import type { TrafficSeries } from '../assess/traffic.js';
+import type { TrafficSeries } from '../discover/zone-traffic.js';
 import { addTraffic } from '../store/traffic-store.js';
 import { trafficFor } from '../respond/zones.js';
 
