@@ -79,4 +79,6 @@ export interface Detection {
   evidence: { frames: number[]; fields: Record<string, unknown> };
   explanation: string;
   suggestedResponse: string;
+  /** ATT&CK for ICS technique ids (e.g. T0881), from the one mapping table (attack-map.ts). */
+  techniques: string[];
 }

@@ -12,6 +12,7 @@ import type { LiveFeed } from './live.js';
 import type { TrafficSeries } from '../assess/traffic.js';
 import { addTraffic } from '../store/traffic-store.js';
 import { trafficFor } from '../respond/zones.js';
+import { fileDetections, storeLookups } from '../respond/incident-book.js';
 
 /** How often the followed traffic is written to the store and summarised to the dashboards. */
 const FLUSH_MS = 1000;
@@ -40,6 +41,7 @@ export class Ingest {
   readonly hooks: PipelineHooks;
   private readonly inv: Inventory;
   private readonly engine: DetectionEngine | null;
+  private readonly zones: CompiledPolicy | null;
   private packets = 0;
   private messages = 0;
   private detections = 0;
@@ -62,6 +64,7 @@ export class Ingest {
     const baseline = latestBaseline(db);
     const policy = activePolicy(db);
     const zones = policy ? new CompiledPolicy(policy.policy) : null;
+    this.zones = zones;
     this.engine =
       baseline === null
         ? null
@@ -72,6 +75,7 @@ export class Ingest {
             onDetection: (d) => {
               this.detections++;
               saveDetections(db, [d], baseline.version);
+              const [inc] = fileDetections(db, [d], { lookups: storeLookups(db, zones) });
               feed.publish({
                 type: 'detection',
                 detection: {
@@ -82,6 +86,7 @@ export class Ingest {
                   dst: d.dst,
                   explanation: d.explanation,
                   ts: d.ts,
+                  incidentId: inc?.id ?? null,
                 },
               });
             },
@@ -158,6 +163,7 @@ export class Ingest {
     if (this.engine) {
       const all = this.engine.finish();
       saveDetections(this.db, all, latestBaseline(this.db)?.version ?? null);
+      fileDetections(this.db, all, { lookups: storeLookups(this.db, this.zones) });
     }
     const capped = addCounts(addCounts({}, result?.capped ?? {}), this.inv.capped);
     const record: CaptureRecord = {

@@ -24,6 +24,8 @@ export type LiveEvent =
         dst: string;
         explanation: string;
         ts: number;
+        /** The incident it was filed into. */
+        incidentId?: string | null;
       };
     }
   | { type: 'ended'; source: string; error: string | null };

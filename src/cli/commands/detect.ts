@@ -15,6 +15,7 @@ import { openExistingStore, STORE_HINT } from '../identity.js';
 import { readPolicyFile } from './policy.js';
 import { CompiledPolicy } from '../../policy/evaluate.js';
 import { activePolicy } from '../../respond/change-control.js';
+import { fileDetections, storeLookups } from '../../respond/incident-book.js';
 import type { Packet } from '../../dissect/packet.js';
 import type { Message } from '../../dissect/message.js';
 
@@ -104,7 +105,11 @@ export function registerDetect(program: Command): void {
             warnCaptureErrors(await runCaptures(files, hooks));
           }
           const ds = engine.finish();
-          if (opts.save) saveDetections(db, ds, b.version);
+          if (opts.save) {
+            saveDetections(db, ds, b.version);
+            // Detections are filed into incidents as they are stored (rebuild: `weir incidents rebuild`).
+            fileDetections(db, ds, { lookups: storeLookups(db, zones) });
+          }
           if (!follow) {
             if (opts.jsonl) for (const d of ds) out.write(JSON.stringify(d));
             else out.write(renderDetections(ds, engine.muted));
