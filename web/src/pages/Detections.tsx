@@ -80,6 +80,7 @@ export function Detections({ me }: { me: Me }) {
               <th>source → destination</th>
               <th>count</th>
               <th>zone</th>
+              <th>incident</th>
               <th>explanation</th>
               {actions && <th>actions</th>}
             </tr>
@@ -99,6 +100,11 @@ export function Detections({ me }: { me: Me }) {
                 </td>
                 <td>{d.count}</td>
                 <td>{d.zone ?? ''}</td>
+                <td onClick={(e) => e.stopPropagation()}>
+                  {d.incidentId && (
+                    <a href={`#/incidents/${encodeURIComponent(d.incidentId)}`}>{d.incidentId}</a>
+                  )}
+                </td>
                 <td>{d.explanation}</td>
                 {actions && (
                   <td className="actions" onClick={(e) => e.stopPropagation()}>
@@ -128,7 +134,13 @@ export function Detections({ me }: { me: Me }) {
               </tr>,
               open === d.id && (
                 <tr key={`${d.id}-ev`} className="evidence">
-                  <td colSpan={actions ? 8 : 7}>
+                  <td colSpan={actions ? 9 : 8}>
+                    {d.techniques && d.techniques.length > 0 && (
+                      <>
+                        <b>ATT&amp;CK for ICS</b> {d.techniques.join(', ')}
+                        <br />
+                      </>
+                    )}
                     <b>Evidence</b> frames {d.evidence.frames.join(', ')} ·{' '}
                     <code>{JSON.stringify(d.evidence.fields)}</code>
                     <br />
