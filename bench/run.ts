@@ -9,6 +9,7 @@ import { recordPolicySimulation } from './policy.js';
 import { recordGateway } from './gateway.js';
 import { recordDashboard } from './dashboard.js';
 import { recordFailOpen } from './fail-open.js';
+import { recordIncidents } from './incidents.js';
 import { labPolicyStore } from '../test/enforce/lab-kit.js';
 import { machine, median, root, sharedPcaps, writeSection } from './results.js';
 import { readCaptureSync } from '../src/capture/source.js';
@@ -80,6 +81,10 @@ async function main(): Promise<void> {
     await recordFailOpen(Math.max(RUNS, 9), labPolicyStore);
     return;
   }
+  if (process.env.BENCH_ONLY === 'incidents') {
+    recordIncidents();
+    return;
+  }
   const cli = path.join(root, 'dist/src/cli/main.js');
   const weirCli: number[] = [],
     tshark: number[] = [],
@@ -131,6 +136,7 @@ async function main(): Promise<void> {
   await recordGateway(RUNS);
   await recordDashboard(RUNS);
   await recordFailOpen(Math.max(RUNS, 9), labPolicyStore);
+  recordIncidents();
 }
 
 main().catch((e: unknown) => {

@@ -3,6 +3,7 @@
 // Usage: node scripts/gen-attack.mjs [../shared/attack]
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import * as prettier from 'prettier';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 const dir = path.resolve(process.argv[2] ?? path.join(here, '../../shared/attack'));
@@ -10,7 +11,8 @@ const bundle = JSON.parse(readFileSync(path.join(dir, 'ics-attack.json'), 'utf8'
 const licence = readFileSync(path.join(dir, 'LICENSE.txt'), 'utf8');
 
 const byRef = new Map(bundle.objects.map((o) => [o.id, o]));
-const extId = (o) => o.external_references?.find((r) => r.source_name === 'mitre-attack')?.external_id;
+const extId = (o) =>
+  o.external_references?.find((r) => r.source_name === 'mitre-attack')?.external_id;
 const live = (o) => o.revoked !== true && o.x_mitre_deprecated !== true;
 
 const matrix = bundle.objects.find((o) => o.type === 'x-mitre-matrix' && live(o));
@@ -82,5 +84,7 @@ ${techniques.map((t) => `  ${t.id}: { name: ${q(t.name)}, tactics: [${t.tactics.
 };
 `;
 const file = path.resolve(here, '../src/detect/attack-ics.ts');
-writeFileSync(file, out);
+// Formatted as the project formats its sources, so a regenerated table passes the format check unchanged.
+const options = (await prettier.resolveConfig(file)) ?? {};
+writeFileSync(file, await prettier.format(out, { ...options, filepath: file }));
 console.log(`${techniques.length} techniques, ${tactics.length} tactics → ${file}`);

@@ -74,7 +74,10 @@ export function fileDetections(db: Db, ds: readonly Detection[], o: BookOptions 
  * Regroup every stored detection from scratch (after a change of the rules or the policy). What analysts
  * decided survives: an old incident's status and notes go to the incident that now holds its first detection.
  */
-export function rebuildIncidents(db: Db, o: BookOptions = {}): { incidents: number; detections: number } {
+export function rebuildIncidents(
+  db: Db,
+  o: BookOptions = {},
+): { incidents: number; detections: number } {
   const ds = (db.prepare('SELECT doc FROM detections').all() as Array<{ doc: string }>).map(
     (r) => JSON.parse(r.doc) as Detection,
   );

@@ -116,7 +116,9 @@ function titleOf(inc: Incident): string {
       ? ''
       : ` against ${dst
           .slice(0, 3)
-          .map((a) => `${a.role && a.role !== 'unknown' ? `${a.role.toUpperCase()} ` : ''}${label(a)}`)
+          .map(
+            (a) => `${a.role && a.role !== 'unknown' ? `${a.role.toUpperCase()} ` : ''}${label(a)}`,
+          )
           .join(', ')}${dst.length > 3 ? ` and ${dst.length - 3} more` : ''}`;
   return `${who}: ${what}${on}`;
 }

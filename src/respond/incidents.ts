@@ -2,7 +2,12 @@ import { createHash } from 'node:crypto';
 import { SEVERITY_RANK, type Detection } from '../detect/detection.js';
 import { tacticsOf, techniquesFor } from '../detect/attack-map.js';
 import type { Incident, IncidentStep } from './incident.js';
-import { describeIncident, isHostAddress, stageOf, type IncidentLookups } from './incident-facts.js';
+import {
+  describeIncident,
+  isHostAddress,
+  stageOf,
+  type IncidentLookups,
+} from './incident-facts.js';
 
 export interface CorrelateOptions extends IncidentLookups {
   /** A detection joins an incident whose last detection is at most this many seconds older. Default 3600. */

@@ -3,9 +3,14 @@ import type { Incident } from '../respond/incident.js';
 import type { Page } from './read-store.js';
 
 /** Write changed incidents and their detection links, drop absorbed ones: one transaction. */
-export function saveIncidents(db: Db, changed: readonly Incident[], removed: readonly string[]): void {
+export function saveIncidents(
+  db: Db,
+  changed: readonly Incident[],
+  removed: readonly string[],
+): void {
   const del = db.prepare('DELETE FROM incidents WHERE id = ?');
-  const up = db.prepare(`INSERT INTO incidents (id, status, severity, first_seen, last_seen, updated_at, doc)
+  const up =
+    db.prepare(`INSERT INTO incidents (id, status, severity, first_seen, last_seen, updated_at, doc)
     VALUES (@id, @status, @severity, @firstSeen, @lastSeen, @updatedAt, @doc)
     ON CONFLICT(id) DO UPDATE SET status = excluded.status, severity = excluded.severity,
       first_seen = excluded.first_seen, last_seen = excluded.last_seen, updated_at = excluded.updated_at,
@@ -25,7 +30,11 @@ export function saveIncidents(db: Db, changed: readonly Incident[], removed: rea
  * The incidents new detections may still join or update: not closed and seen since `since`, plus whichever
  * already hold one of `detectionIds` (a detection seen again updates its step, even on a closed incident).
  */
-export function incidentsInPlay(db: Db, since: number, detectionIds: readonly string[]): Incident[] {
+export function incidentsInPlay(
+  db: Db,
+  since: number,
+  detectionIds: readonly string[],
+): Incident[] {
   return (
     db
       .prepare(

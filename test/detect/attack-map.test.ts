@@ -90,7 +90,11 @@ test('the generated table is the knowledge base: names and tactics of every live
   const kb = knowledgeBase();
   if (kb === null) return t.skip('knowledge base missing');
   const live = [...kb].filter(([, o]) => !o.revoked && !o.x_mitre_deprecated);
-  assert.equal(Object.keys(ATTACK_TECHNIQUES).length, live.length, 'regenerate: node scripts/gen-attack.mjs');
+  assert.equal(
+    Object.keys(ATTACK_TECHNIQUES).length,
+    live.length,
+    'regenerate: node scripts/gen-attack.mjs',
+  );
   for (const [id, o] of live) {
     const row = ATTACK_TECHNIQUES[id];
     assert.ok(row, `${id} missing: regenerate with node scripts/gen-attack.mjs`);
@@ -119,18 +123,18 @@ test('the mapping decides by what the detection saw', () => {
   assert.deepEqual(techniquesFor(det('cpu_stop', 's7comm:41')), ['T0881', 'T0858']);
   assert.ok(techniquesFor(det('program_download', 's7comm:27')).includes('T0843'));
   assert.deepEqual(techniquesFor(det('port_scan')), ['T0846']);
-  assert.deepEqual(techniquesFor(det('write_new_range', 'modbus:16', { space: 'holding_register' })), [
-    'T0855',
-    'T0836',
-  ]);
+  assert.deepEqual(
+    techniquesFor(det('write_new_range', 'modbus:16', { space: 'holding_register' })),
+    ['T0855', 'T0836'],
+  );
   // A coil write commands an output: an unauthorised command, no parameter changed.
   assert.deepEqual(techniquesFor(det('write_new_range', 'modbus:5', { space: 'coil' })), ['T0855']);
   assert.deepEqual(techniquesFor(det('file_transfer', 'dnp3:27')), ['T0809']);
   assert.deepEqual(techniquesFor(det('config_change', 'bacnet:17')), ['T0804', 'T0814']);
-  assert.deepEqual(
-    techniquesFor(det('diagnostic_command', 'modbus:8', { subfunc: 4 })),
-    ['T0814', 'T0803'],
-  );
+  assert.deepEqual(techniquesFor(det('diagnostic_command', 'modbus:8', { subfunc: 4 })), [
+    'T0814',
+    'T0803',
+  ]);
   // An unknown type maps to nothing rather than throwing (the test above names it).
   assert.deepEqual(techniquesFor(det('no_such_type' as Detection['type'])), []);
 });

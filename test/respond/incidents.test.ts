@@ -21,7 +21,8 @@ import { DetectionEngine } from '../../src/detect/engine.js';
 const plant = path.join(repoRoot, 'fixtures/plant.pcap');
 const PLANT_ROLES: Record<string, string> = { '10.77.0.21': 'plc', '10.77.0.22': 'plc' };
 const lookups: IncidentLookups = {
-  assetOf: (a) => (PLANT_ROLES[a] ? { name: `plc-${a.split('.')[3]}`, role: PLANT_ROLES[a]! } : null),
+  assetOf: (a) =>
+    PLANT_ROLES[a] ? { name: `plc-${a.split('.')[3]}`, role: PLANT_ROLES[a]! } : null,
   zoneOf: (a) => (a === '10.77.0.21' ? 'control' : null),
 };
 const correlate = (ds: Detection[]) => {
@@ -56,11 +57,17 @@ test('plant: the intruder’s sweep, new edge and writes are one incident with o
     intruder.assets.map((a) => `${a.part} ${a.name ?? a.address}`),
     ['source 10.77.0.66', 'target plc-21'],
   );
-  assert.match(intruder.title, /10\.77\.0\.66: Initial Access → Discovery → Lateral Movement → Impair Process Control against PLC plc-21/);
+  assert.match(
+    intruder.title,
+    /10\.77\.0\.66: Initial Access → Discovery → Lateral Movement → Impair Process Control against PLC plc-21/,
+  );
   // Every step keeps its detection's evidence.
   assert.ok(intruder.timeline.every((s) => s.evidence.frames.length > 0));
   const stop = incidents.find((i) => i !== intruder)!;
-  assert.deepEqual(stop.timeline.map((s) => s.type), ['cpu_stop']);
+  assert.deepEqual(
+    stop.timeline.map((s) => s.type),
+    ['cpu_stop'],
+  );
   assert.ok(stop.tactics.includes('inhibit-response-function'));
   assert.deepEqual(stop.techniques, ['T0881', 'T0858']);
   // The exported shape: small, no timeline.
@@ -101,7 +108,9 @@ test('plant: normal traffic (the learned half, run through the detectors) opens 
     },
   });
   readCaptureSync(plant, (f) => learn.push(f));
-  const engine = new DetectionEngine(baselineFrom(inv.snapshot(), vr.ranges(), { version: 1, sources: [] }));
+  const engine = new DetectionEngine(
+    baselineFrom(inv.snapshot(), vr.ranges(), { version: 1, sources: [] }),
+  );
   const detect = new DissectPipeline({
     onPacket: (p) => p.ts < split && engine.onPacket(p),
     onMessage: (m) => m.ts < split && engine.onMessage(m),
@@ -171,42 +180,90 @@ test('one DNP3 control session’s sixteen high alerts fold into one incident; a
     const [s, t] = type === 'value_out_of_range' ? [rtu, master] : [master, rtu];
     ds.push(d(i, type, s, t, 'high', 1000 + i * 7, detail, fields));
   }
-  ds.push(d(99, 'function_outside_profile', '10.9.9.9', '10.9.9.10', 'high', 1010, 'dnp3:3', { write: true }));
+  ds.push(
+    d(99, 'function_outside_profile', '10.9.9.9', '10.9.9.10', 'high', 1010, 'dnp3:3', {
+      write: true,
+    }),
+  );
   const incidents = correlate(ds);
   assert.equal(incidents.length, 2);
   const session = incidents.find((i) => i.sources.includes(master))!;
   assert.equal(session.detectionIds.length, 16);
-  assert.deepEqual(session.timeline.map((s) => s.ts), [...session.timeline.map((s) => s.ts)].sort((a, b) => a - b));
+  assert.deepEqual(
+    session.timeline.map((s) => s.ts),
+    [...session.timeline.map((s) => s.ts)].sort((a, b) => a - b),
+  );
   for (const i of incidents)
-    for (const id of i.techniques) assert.ok(ATTACK_TECHNIQUES[id], `${id} is a knowledge-base technique`);
+    for (const id of i.techniques)
+      assert.ok(ATTACK_TECHNIQUES[id], `${id} is a knowledge-base technique`);
 });
 
 test('a second source acting on a target under attack joins its incident; a later link merges two incidents', () => {
   const plc = '10.77.0.21';
-  const a = d(1, 'write_new_range', '10.1.1.1', plc, 'critical', 100, 'modbus:16', { space: 'holding_register' });
+  const a = d(1, 'write_new_range', '10.1.1.1', plc, 'critical', 100, 'modbus:16', {
+    space: 'holding_register',
+  });
   const b = d(2, 'cpu_stop', '10.1.1.2', plc, 'critical', 200, 's7comm:41');
   // A scan of some other host by a third source is not "acting on" the PLC: its own incident.
   const c = d(3, 'port_scan', '10.1.1.3', '10.77.0.99', 'high', 150);
   const incidents = correlate([a, b, c]);
   assert.equal(incidents.length, 2);
-  assert.deepEqual(incidents.find((i) => i.detectionIds.includes('d1'))!.detectionIds, ['d1', 'd2']);
+  assert.deepEqual(incidents.find((i) => i.detectionIds.includes('d1'))!.detectionIds, [
+    'd1',
+    'd2',
+  ]);
   // Filed one at a time, an incident per source first; then 10.1.1.3 writes the PLC: all one incident.
   const inc = new IncidentCorrelator(lookups);
   inc.add(c);
   inc.add(a);
-  inc.add(d(4, 'write_new_range', '10.1.1.3', plc, 'critical', 300, 'modbus:16', { space: 'holding_register' }));
+  inc.add(
+    d(4, 'write_new_range', '10.1.1.3', plc, 'critical', 300, 'modbus:16', {
+      space: 'holding_register',
+    }),
+  );
   const all = inc.all();
   assert.equal(all.length, 1);
   assert.deepEqual([...all[0]!.detectionIds].sort(), ['d1', 'd3', 'd4']);
-  assert.equal(all[0]!.id, correlate([a])[0]!.id, 'the oldest incident (first seen) survives a merge');
+  assert.equal(
+    all[0]!.id,
+    correlate([a])[0]!.id,
+    'the oldest incident (first seen) survives a merge',
+  );
   assert.ok(inc.takeChanges().removed.length === 1);
 });
 
 test('severity: worst step, one worse when a controller is a target; far apart in time is two incidents', () => {
-  const hmi = d(1, 'function_outside_profile', '10.5.5.5', '10.5.5.6', 'medium', 100, 'modbus:3', {});
+  const hmi = d(
+    1,
+    'function_outside_profile',
+    '10.5.5.5',
+    '10.5.5.6',
+    'medium',
+    100,
+    'modbus:3',
+    {},
+  );
   assert.equal(correlate([hmi])[0]!.severity, 'medium');
-  const onPlc = d(2, 'function_outside_profile', '10.5.5.5', '10.77.0.21', 'medium', 100, 'modbus:6', { write: true });
+  const onPlc = d(
+    2,
+    'function_outside_profile',
+    '10.5.5.5',
+    '10.77.0.21',
+    'medium',
+    100,
+    'modbus:6',
+    { write: true },
+  );
   assert.equal(correlate([onPlc])[0]!.severity, 'high');
-  const later = d(3, 'function_outside_profile', '10.5.5.5', '10.5.5.6', 'medium', 100 + 5 * 3600, 'modbus:4', {});
+  const later = d(
+    3,
+    'function_outside_profile',
+    '10.5.5.5',
+    '10.5.5.6',
+    'medium',
+    100 + 5 * 3600,
+    'modbus:4',
+    {},
+  );
   assert.equal(correlate([hmi, later]).length, 2);
 });

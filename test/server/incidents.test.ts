@@ -24,7 +24,11 @@ before(async () => {
   ]);
   app = await buildServer({ db });
   for (const name of ['vera', 'ana']) {
-    const r = await app.inject({ method: 'POST', url: '/api/session', payload: { user: name, password: PASSWORD } });
+    const r = await app.inject({
+      method: 'POST',
+      url: '/api/session',
+      payload: { user: name, password: PASSWORD },
+    });
     assert.equal(r.statusCode, 200, r.body);
     cookies.set(name, String(r.cookies.find((c) => c.name === 'weir_session')!.value));
   }
@@ -36,8 +40,10 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const headers = (user: string | null) => (user ? { cookie: `weir_session=${cookies.get(user)}` } : {});
-const get = (user: string | null, url: string) => app.inject({ method: 'GET', url, headers: headers(user) });
+const headers = (user: string | null) =>
+  user ? { cookie: `weir_session=${cookies.get(user)}` } : {};
+const get = (user: string | null, url: string) =>
+  app.inject({ method: 'GET', url, headers: headers(user) });
 const post = (user: string | null, url: string, payload: unknown = {}) =>
   app.inject({ method: 'POST', url, headers: headers(user), payload: payload as object });
 
@@ -46,7 +52,12 @@ test('incidents: list, one timeline, detections link to it; acting needs the rol
   const list = (await get('vera', '/api/incidents')).json() as {
     total: number;
     notice: string;
-    items: Array<{ id: string; detectionIds: string[]; timeline?: unknown; tacticNames: Record<string, string> }>;
+    items: Array<{
+      id: string;
+      detectionIds: string[];
+      timeline?: unknown;
+      tacticNames: Record<string, string>;
+    }>;
   };
   assert.equal(list.total, 2);
   assert.match(list.notice, /MITRE/);
@@ -58,7 +69,10 @@ test('incidents: list, one timeline, detections link to it; acting needs the rol
     timeline: Array<{ type: string; evidence: { frames: number[] } }>;
     techniqueNames: Record<string, string>;
   };
-  assert.deepEqual(one.timeline.map((s) => s.type), ['new_asset', 'port_scan', 'new_edge', 'write_new_range', 'write_new_range']);
+  assert.deepEqual(
+    one.timeline.map((s) => s.type),
+    ['new_asset', 'port_scan', 'new_edge', 'write_new_range', 'write_new_range'],
+  );
   assert.equal(one.techniqueNames.T0846, 'Remote System Discovery');
   assert.equal((await get('vera', '/api/incidents/inc-000000000000')).statusCode, 404);
 
@@ -70,13 +84,23 @@ test('incidents: list, one timeline, detections link to it; acting needs the rol
   assert.deepEqual(scan.techniques, ['T0846']);
 
   assert.equal((await post('vera', `/api/incidents/${intruder.id}/acknowledge`)).statusCode, 403);
-  assert.equal((await post('vera', `/api/incidents/${intruder.id}/notes`, { text: 'x' })).statusCode, 403);
+  assert.equal(
+    (await post('vera', `/api/incidents/${intruder.id}/notes`, { text: 'x' })).statusCode,
+    403,
+  );
   const ack = await post('ana', `/api/incidents/${intruder.id}/acknowledge`, { note: 'looking' });
   assert.equal(ack.statusCode, 200, ack.body);
   assert.equal(ack.json().status, 'acknowledged');
   assert.equal(ack.json().statusBy, 'ana');
-  assert.equal((await post('ana', `/api/incidents/${intruder.id}/notes`, { text: 'laptop of a contractor' })).statusCode, 200);
-  assert.equal((await post('ana', `/api/incidents/${intruder.id}/notes`, { text: '' })).statusCode, 400);
+  assert.equal(
+    (await post('ana', `/api/incidents/${intruder.id}/notes`, { text: 'laptop of a contractor' }))
+      .statusCode,
+    200,
+  );
+  assert.equal(
+    (await post('ana', `/api/incidents/${intruder.id}/notes`, { text: '' })).statusCode,
+    400,
+  );
   assert.equal((await post('ana', `/api/incidents/${intruder.id}/contain`)).statusCode, 200);
   assert.equal((await post('ana', `/api/incidents/${intruder.id}/acknowledge`)).statusCode, 409);
   assert.equal((await post('ana', `/api/incidents/${intruder.id}/close`)).statusCode, 200);
@@ -85,6 +109,11 @@ test('incidents: list, one timeline, detections link to it; acting needs the rol
     listAudit(db)
       .filter((e) => e.subject === intruder.id)
       .map((e) => `${e.actor} ${e.action}`),
-    ['ana incident.acknowledged', 'ana incident.note', 'ana incident.contained', 'ana incident.closed'],
+    [
+      'ana incident.acknowledged',
+      'ana incident.note',
+      'ana incident.contained',
+      'ana incident.closed',
+    ],
   );
 });

@@ -19,7 +19,8 @@ import {
   type IdentityOpts,
 } from '../identity.js';
 
-const when = (ts: number): string => new Date(ts * 1000).toISOString().replace('T', ' ').slice(0, 19);
+const when = (ts: number): string =>
+  new Date(ts * 1000).toISOString().replace('T', ' ').slice(0, 19);
 
 function showIncident(i: Incident): string {
   const lines = [
@@ -63,7 +64,9 @@ export function registerIncidents(program: Command): void {
     .description('list incidents, newest activity first')
     .action((opts: { db: string; status?: string; limit: string; json?: boolean }) => {
       if (opts.status !== undefined && !isIncidentStatus(opts.status))
-        throw new Error(`--status: '${opts.status}' is not open, acknowledged, contained or closed`);
+        throw new Error(
+          `--status: '${opts.status}' is not open, acknowledged, contained or closed`,
+        );
       const db = openExistingStore(opts.db, STORE_HINT);
       try {
         const page = queryIncidents(db, {
@@ -72,7 +75,8 @@ export function registerIncidents(program: Command): void {
           offset: 0,
         });
         if (opts.json) {
-          for (const i of page.items) process.stdout.write(`${JSON.stringify(incidentSummary(i))}\n`);
+          for (const i of page.items)
+            process.stdout.write(`${JSON.stringify(incidentSummary(i))}\n`);
           return;
         }
         if (page.items.length === 0) {
@@ -100,7 +104,9 @@ export function registerIncidents(program: Command): void {
     .argument('<id>')
     .requiredOption('--db <path>', 'store holding the incidents')
     .option('--json', 'the whole incident (timeline with evidence, notes) as JSON')
-    .description('an incident: its timeline of detections with their evidence, assets, tactics, notes')
+    .description(
+      'an incident: its timeline of detections with their evidence, assets, tactics, notes',
+    )
     .action((id: string, opts: { db: string; json?: boolean }) => {
       const db = openExistingStore(opts.db, STORE_HINT);
       try {
@@ -157,7 +163,12 @@ export function registerIncidents(program: Command): void {
     .action((opts: IdentityOpts & { db: string }) =>
       asCaller(opts.db, opts, CAN.actOnDetections, 'act on incidents', (db, who) => {
         const r = rebuildIncidents(db);
-        appendAudit(db, { actor: who.name, action: 'incidents.rebuilt', subject: 'incidents', details: r });
+        appendAudit(db, {
+          actor: who.name,
+          action: 'incidents.rebuilt',
+          subject: 'incidents',
+          details: r,
+        });
         process.stdout.write(`${r.detections} detections → ${r.incidents} incidents\n`);
       }),
     );

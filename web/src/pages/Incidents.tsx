@@ -97,7 +97,9 @@ function IncidentPage({ me, id }: { me: Me; id: string }) {
         <tbody>
           <tr>
             <th>severity</th>
-            <td className={`sev ${i.severity}`}>{i.severity}</td>
+            <td>
+              <span className={`sev ${i.severity}`}>{i.severity}</span>
+            </td>
           </tr>
           <tr>
             <th>status</th>
