@@ -74,13 +74,13 @@ export function Detections({ me }: { me: Me }) {
         <table data-testid="detections">
           <thead>
             <tr>
+              <th>incident</th>
               <th>first seen</th>
               <th>severity</th>
               <th>type</th>
               <th>source → destination</th>
               <th>count</th>
               <th>zone</th>
-              <th>incident</th>
               <th>explanation</th>
               {actions && <th>actions</th>}
             </tr>
@@ -92,6 +92,16 @@ export function Detections({ me }: { me: Me }) {
                 onClick={() => setOpen(open === d.id ? null : d.id)}
                 className="clickable"
               >
+                <td>
+                  {d.incidentId && (
+                    <a
+                      href={`#/incidents/${encodeURIComponent(d.incidentId)}`}
+                      onClick={(e) => e.stopPropagation()}
+                    >
+                      {d.incidentId}
+                    </a>
+                  )}
+                </td>
                 <td>{when(d.ts)}</td>
                 <td className={`sev ${d.severity}`}>{d.severity}</td>
                 <td>{d.type}</td>
@@ -100,11 +110,6 @@ export function Detections({ me }: { me: Me }) {
                 </td>
                 <td>{d.count}</td>
                 <td>{d.zone ?? ''}</td>
-                <td onClick={(e) => e.stopPropagation()}>
-                  {d.incidentId && (
-                    <a href={`#/incidents/${encodeURIComponent(d.incidentId)}`}>{d.incidentId}</a>
-                  )}
-                </td>
                 <td>{d.explanation}</td>
                 {actions && (
                   <td className="actions" onClick={(e) => e.stopPropagation()}>
