@@ -57,16 +57,24 @@ export type BookOptions = Omit<CorrelateOptions, keyof IncidentLookups> & {
 export function fileDetections(db: Db, ds: readonly Detection[], o: BookOptions = {}): Incident[] {
   if (ds.length === 0) return [];
   const window = o.windowSeconds ?? 3600;
-  const since = Math.min(...ds.map((d) => d.ts)) - window;
-  const existing = incidentsInPlay(
-    db,
-    since,
-    ds.map((d) => d.id),
-  );
-  const c = new IncidentCorrelator({ ...o, ...(o.lookups ?? storeLookups(db)) }, existing);
-  c.addAll(ds);
-  const { changed, removed } = c.takeChanges();
-  saveIncidents(db, changed, removed);
+  const since = ds.reduce((m, d) => Math.min(m, d.ts), Infinity) - window;
+  const lookups = o.lookups ?? storeLookups(db);
+  // Read, fold and write under the write lock: a `weir detect` and a `weir serve` filing into one store at
+  // once must not each extend an incident from the same old copy.
+  const changed = db
+    .transaction(() => {
+      const existing = incidentsInPlay(
+        db,
+        since,
+        ds.map((d) => d.id),
+      );
+      const c = new IncidentCorrelator({ ...o, ...lookups }, existing);
+      c.addAll(ds);
+      const { changed, removed } = c.takeChanges();
+      saveIncidents(db, changed, removed);
+      return changed;
+    })
+    .immediate();
   return changed;
 }
 
@@ -78,11 +86,20 @@ export function rebuildIncidents(
   db: Db,
   o: BookOptions = {},
 ): { incidents: number; detections: number } {
+  const lookups = o.lookups ?? storeLookups(db);
+  return db.transaction(() => regroup(db, o, lookups)).immediate();
+}
+
+function regroup(
+  db: Db,
+  o: BookOptions,
+  lookups: IncidentLookups,
+): { incidents: number; detections: number } {
   const ds = (db.prepare('SELECT doc FROM detections').all() as Array<{ doc: string }>).map(
     (r) => JSON.parse(r.doc) as Detection,
   );
   const before = allIncidents(db);
-  const c = new IncidentCorrelator({ ...o, ...(o.lookups ?? storeLookups(db)) });
+  const c = new IncidentCorrelator({ ...o, ...lookups });
   c.addAll(ds);
   for (const old of before) {
     const first = old.detectionIds[0];
@@ -99,10 +116,8 @@ export function rebuildIncidents(
     now.notes.sort((a, b) => (a.at < b.at ? -1 : 1));
   }
   const all = c.all();
-  db.transaction(() => {
-    clearIncidents(db);
-    saveIncidents(db, all, []);
-  })();
+  clearIncidents(db);
+  saveIncidents(db, all, []);
   return { incidents: all.length, detections: ds.length };
 }
 
@@ -123,21 +138,27 @@ export function setIncidentStatus(
   actor: string,
   note = '',
 ): Incident {
-  const i = incident(db, id);
-  const from = INCIDENT_STATUSES.indexOf(i.status),
-    to = INCIDENT_STATUSES.indexOf(status);
-  if (to <= from)
-    throw new ChangeRefused(
-      `incident ${id} is already ${i.status}: status moves open → acknowledged → contained → closed`,
-    );
-  const at = new Date().toISOString();
-  i.status = status;
-  i.statusBy = actor;
-  i.statusAt = at;
-  i.newSinceStatus = 0;
-  i.updatedAt = at;
-  if (note !== '') i.notes.push({ at, by: actor, text: note });
-  saveIncidents(db, [i], []);
+  // Read and write under the write lock, so a detection filed meanwhile is not lost (nor the status).
+  const { i, from } = db
+    .transaction(() => {
+      const i = incident(db, id);
+      const from = INCIDENT_STATUSES.indexOf(i.status),
+        to = INCIDENT_STATUSES.indexOf(status);
+      if (to <= from)
+        throw new ChangeRefused(
+          `incident ${id} is already ${i.status}: status moves open → acknowledged → contained → closed`,
+        );
+      const at = new Date().toISOString();
+      i.status = status;
+      i.statusBy = actor;
+      i.statusAt = at;
+      i.newSinceStatus = 0;
+      i.updatedAt = at;
+      if (note !== '') i.notes.push({ at, by: actor, text: note });
+      saveIncidents(db, [i], []);
+      return { i, from };
+    })
+    .immediate();
   appendAudit(db, {
     actor,
     action: `incident.${status}`,
@@ -152,11 +173,16 @@ export function addIncidentNote(db: Db, id: string, actor: string, text: string)
   const t = text.trim();
   if (t === '') throw new ChangeRefused('a note needs text');
   if (t.length > 4000) throw new ChangeRefused('a note is at most 4000 characters');
-  const i = incident(db, id);
-  const at = new Date().toISOString();
-  i.notes.push({ at, by: actor, text: t });
-  i.updatedAt = at;
-  saveIncidents(db, [i], []);
+  const i = db
+    .transaction(() => {
+      const i = incident(db, id);
+      const at = new Date().toISOString();
+      i.notes.push({ at, by: actor, text: t });
+      i.updatedAt = at;
+      saveIncidents(db, [i], []);
+      return i;
+    })
+    .immediate();
   appendAudit(db, { actor, action: 'incident.note', subject: id, details: { text: t } });
   return i;
 }

@@ -67,6 +67,8 @@ function incidentId(firstDetection: string): string {
 export class IncidentCorrelator {
   private readonly incidents = new Map<string, Incident>();
   private readonly byDetection = new Map<string, string>();
+  /** Address → incidents that address takes part in (as source, target or peer): candidates, never O(all). */
+  private readonly byAddress = new Map<string, Set<string>>();
   private readonly changed = new Set<string>();
   private readonly removed = new Set<string>();
   private readonly window: number;
@@ -82,6 +84,7 @@ export class IncidentCorrelator {
     this.now = opts.now ?? (() => new Date().toISOString());
     for (const i of existing) {
       this.incidents.set(i.id, i);
+      this.index(i);
       for (const d of i.detectionIds) this.byDetection.set(d, i.id);
     }
   }
@@ -104,7 +107,11 @@ export class IncidentCorrelator {
     }
     const step = stepOf(d);
     const acts = actsOnTarget(d, step.tactics);
-    const joins = [...this.incidents.values()]
+    const candidates = new Set<string>();
+    for (const a of [d.src, d.dst])
+      for (const id of this.byAddress.get(a) ?? []) candidates.add(id);
+    const joins = [...candidates]
+      .map((id) => this.incidents.get(id)!)
       .filter(
         (i) =>
           i.status !== 'closed' &&
@@ -149,11 +156,19 @@ export class IncidentCorrelator {
   }
 
   private place(inc: Incident, step: IncidentStep, acts: boolean): void {
-    if (!inc.detectionIds.includes(step.detectionId)) inc.detectionIds.push(step.detectionId);
+    inc.detectionIds.push(step.detectionId);
     this.byDetection.set(step.detectionId, inc.id);
+    this.indexAddress(step.src, inc.id);
+    this.indexAddress(step.dst, inc.id);
     if (inc.timeline.length < MAX_TIMELINE) {
+      const last = inc.timeline[inc.timeline.length - 1];
       inc.timeline.push(step);
-      inc.timeline.sort((a, b) => a.ts - b.ts || (a.detectionId < b.detectionId ? -1 : 1));
+      // Detections mostly arrive in time order: sort only when one does not.
+      if (
+        last !== undefined &&
+        (last.ts > step.ts || (last.ts === step.ts && last.detectionId > step.detectionId))
+      )
+        inc.timeline.sort((a, b) => a.ts - b.ts || (a.detectionId < b.detectionId ? -1 : 1));
     }
     if (!inc.sources.includes(step.src)) inc.sources.push(step.src);
     if (acts && !inc.targets.includes(step.dst)) inc.targets.push(step.dst);
@@ -164,11 +179,15 @@ export class IncidentCorrelator {
 
   /** Move another incident's detections and notes into `into`; the other is removed from the store. */
   private absorb(into: Incident, other: Incident): void {
+    const onTimeline = new Set(other.timeline.map((st) => st.detectionId));
     for (const st of other.timeline) this.place(into, st, false);
-    for (const id of other.detectionIds) {
-      if (!into.detectionIds.includes(id)) into.detectionIds.push(id);
-      this.byDetection.set(id, into.id);
-    }
+    // Detections past the timeline's cap are only ids: move them too.
+    for (const id of other.detectionIds)
+      if (!onTimeline.has(id)) {
+        into.detectionIds.push(id);
+        this.byDetection.set(id, into.id);
+      }
+    for (const a of [...other.sources, ...other.targets]) this.indexAddress(a, into.id);
     for (const a of other.sources) if (!into.sources.includes(a)) into.sources.push(a);
     for (const a of other.targets) if (!into.targets.includes(a)) into.targets.push(a);
     into.notes.push(...other.notes);
@@ -179,8 +198,26 @@ export class IncidentCorrelator {
       into.statusAt = other.statusAt;
     }
     this.incidents.delete(other.id);
+    for (const ids of this.byAddress.values()) ids.delete(other.id);
     this.changed.delete(other.id);
     this.removed.add(other.id);
+  }
+
+  private index(i: Incident): void {
+    for (const a of [...i.sources, ...i.targets]) this.indexAddress(a, i.id);
+    for (const st of i.timeline) {
+      this.indexAddress(st.src, i.id);
+      this.indexAddress(st.dst, i.id);
+    }
+  }
+
+  private indexAddress(a: string, id: string): void {
+    let ids = this.byAddress.get(a);
+    if (ids === undefined) {
+      ids = new Set();
+      this.byAddress.set(a, ids);
+    }
+    ids.add(id);
   }
 
   private touch(inc: Incident): void {
