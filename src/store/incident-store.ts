@@ -75,6 +75,27 @@ export function queryIncidents(
   return { total, items };
 }
 
+/**
+ * Incidents changed after `since` (ISO 8601, exclusive), oldest change first: what an exporter sends next.
+ * Page with the last `updatedAt` (and `id` for ties) it received.
+ */
+export function incidentsUpdatedSince(
+  db: Db,
+  since: string,
+  limit = 1000,
+  afterId?: string,
+): Incident[] {
+  // Without afterId every incident changed at `since` was already received.
+  return (
+    db
+      .prepare(
+        `SELECT doc FROM incidents WHERE updated_at > ? OR (updated_at = ? AND id > ?)
+          ORDER BY updated_at, id LIMIT ?`,
+      )
+      .all(since, since, afterId ?? '\uffff', limit) as Array<{ doc: string }>
+  ).map((r) => JSON.parse(r.doc) as Incident);
+}
+
 export function incidentIdOf(db: Db, detectionId: string): string | null {
   const r = db
     .prepare('SELECT incident_id AS id FROM incident_detections WHERE detection_id = ?')

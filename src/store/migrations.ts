@@ -215,6 +215,7 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX incidents_open ON incidents(status, last_seen);
   CREATE INDEX incidents_last_seen ON incidents(last_seen);
+  CREATE INDEX incidents_updated ON incidents(updated_at);
   CREATE TABLE incident_detections (
     detection_id TEXT PRIMARY KEY,
     incident_id TEXT NOT NULL REFERENCES incidents(id) ON DELETE CASCADE
