@@ -2,10 +2,11 @@
 // each action by a logged-in person and audited; a rebuild keeps what analysts decided.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../helpers/paths.js';
+import { policyText } from '../helpers/plant-fixtures.js';
 import { person, weir, weirOk } from '../helpers/weir-cli.js';
 import { openStore } from '../../src/store/db.js';
 import { listAudit } from '../../src/store/audit-store.js';
@@ -54,12 +55,16 @@ test(
     assert.match(show, /evidence: frames \d+/);
     assert.match(show, /The MITRE Corporation/);
 
-    // A second detect run over the same traffic updates, it does not duplicate.
-    await weirOk(['detect', plant, '--baseline', db, '--from', '50%']);
-    assert.equal(
-      (await weirOk(['incidents', 'list', '--db', db, '--json'])).stdout.trim().split('\n').length,
-      2,
-    );
+    // A second detect run over the same traffic updates, it does not duplicate; with a policy, zones are named.
+    const policy = path.join(dir, 'policy.yaml');
+    writeFileSync(policy, policyText('monitor'));
+    await weirOk(['detect', plant, '--baseline', db, '--from', '50%', '--policy', policy]);
+    const again = (await weirOk(['incidents', 'list', '--db', db, '--json'])).stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as IncidentSummary);
+    assert.equal(again.length, 2);
+    assert.deepEqual(again.find((i) => i.id === intruder.id)!.zones, ['control']);
 
     // Acting needs a proven person with an analyst's role.
     const refused = await weir(['incidents', 'ack', intruder.id, '--db', db]);
