@@ -42,7 +42,10 @@ test(
       await page.click('button[type=submit]');
       await page.getByTestId('health').waitFor();
 
-      await page.click('a[href="#/incidents"]');
+      // The overview counts open incidents and lists the latest.
+      await page.getByTestId('latest-incidents').waitFor();
+      assert.equal(await page.getByTestId('open-incidents').innerText(), '2');
+      await page.click('nav a[href="#/incidents"]');
       await page.getByTestId('incidents').waitFor();
       assert.equal(await page.locator('[data-testid=incidents] tbody tr').count(), 2);
       await page.screenshot({ path: path.join(shots, 'incidents.png'), fullPage: true });
