@@ -86,6 +86,7 @@ export class Ingest {
                   dst: d.dst,
                   explanation: d.explanation,
                   ts: d.ts,
+                  techniques: d.techniques,
                   incidentId: inc?.id ?? null,
                 },
               });
