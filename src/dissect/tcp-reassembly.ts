@@ -17,10 +17,10 @@ export interface TcpHalfStream {
   lost: boolean;
   lastTs: number;
   /**
-   * Scratch space of the protocol dissector for this direction (fragment reassembly above TCP). Replaced by a
-   * fresh object whenever stream bytes are lost or skipped, so fragments are never joined across a hole.
+   * The protocol dissector's state for this direction (fragment reassembly above TCP), from its newState().
+   * Replaced by a fresh one whenever stream bytes are lost or skipped, so fragments are never joined across a hole.
    */
-  state: Record<string, unknown>;
+  state: unknown;
 }
 
 export type AnomalyCounter = (what: string) => void;
@@ -34,7 +34,7 @@ export function newHalfStream(dissector: StreamDissector, toServer: boolean): Tc
     pendingLen: 0,
     lost: false,
     lastTs: 0,
-    state: {},
+    state: dissector.newState(),
   };
 }
 
@@ -71,7 +71,7 @@ export function feedSegment(
       s.pending = null;
       s.pendingLen = 0;
       s.lost = false;
-      s.state = {};
+      s.state = s.dissector.newState();
     }
   }
   s.nextSeq = (seq + len) >>> 0;
@@ -82,7 +82,7 @@ export function feedSegment(
       anomaly('tcp_pending_overflow');
       s.pendingLen = 0;
       s.pending = null;
-      s.state = {};
+      s.state = s.dissector.newState();
       return;
     }
     if (s.pending!.length < need) {
@@ -130,7 +130,7 @@ function parse(
       // Not a PDU boundary: count it once and drop the rest of this segment; the next segment may start a PDU.
       if (!s.lost) {
         anomaly(`${d.protocol}_not_pdu`);
-        s.state = {};
+        s.state = s.dissector.newState();
       }
       s.lost = true;
       return len;
@@ -139,7 +139,7 @@ function parse(
       if (n > MAX_PENDING) {
         anomaly(`${d.protocol}_pdu_too_long`);
         s.lost = true;
-        s.state = {};
+        s.state = s.dissector.newState();
         return len;
       }
       break;

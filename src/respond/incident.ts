@@ -78,7 +78,8 @@ export interface IncidentSummary {
   status: IncidentStatus;
   tactics: string[];
   techniques: string[];
-  assets: Array<{ address: string; name: string | null; role: string | null }>;
+  /** Asset names, or addresses when the inventory names none (as the SIEM export's IncidentLike wants). */
+  assets: string[];
   zones: string[];
   firstSeen: number;
   lastSeen: number;
@@ -94,7 +95,7 @@ export function incidentSummary(i: Incident): IncidentSummary {
     status: i.status,
     tactics: [...i.tactics],
     techniques: [...i.techniques],
-    assets: i.assets.map((a) => ({ address: a.address, name: a.name, role: a.role })),
+    assets: i.assets.map((a) => a.name ?? a.address),
     zones: [...i.zones],
     firstSeen: i.firstSeen,
     lastSeen: i.lastSeen,

@@ -1,6 +1,7 @@
 import type { Db } from '../store/db.js';
 import { Inventory, type InventoryLimits } from '../discover/inventory.js';
 import { DetectionEngine } from '../detect/engine.js';
+import type { Detection } from '../detect/detection.js';
 import { latestBaseline, listMutes, saveDetections } from '../store/baseline-store.js';
 import { mergeInventorySliced, type CaptureRecord } from '../store/inventory-store.js';
 import { countRows } from '../store/read-store.js';
@@ -13,6 +14,7 @@ import type { TrafficSeries } from '../assess/traffic.js';
 import { addTraffic } from '../store/traffic-store.js';
 import { trafficFor } from '../respond/zones.js';
 import { fileDetections, storeLookups } from '../respond/incident-book.js';
+import { incidentSummary, type IncidentSummary } from '../respond/incident.js';
 
 /** How often the followed traffic is written to the store and summarised to the dashboards. */
 const FLUSH_MS = 1000;
@@ -59,6 +61,15 @@ export class Ingest {
     private readonly feed: LiveFeed,
     private readonly source: string,
     limits: InventoryLimits = {},
+    /** Told of each detection as it opens, before anything else (the playbooks: the kernel waits for nothing). */
+    onDetection?: (d: Detection) => void,
+    /** Also told of each new detection and, at the end, of all (live SIEM export). */
+    private readonly watch?: {
+      onDetection(d: Detection): void;
+      finish(all: readonly Detection[]): void;
+      /** Incidents the detections opened or changed (the SIEM export sends them). */
+      onIncidents?(incidents: readonly IncidentSummary[]): void;
+    },
   ) {
     this.inv = new Inventory(limits);
     const baseline = latestBaseline(db);
@@ -73,9 +84,13 @@ export class Ingest {
             inventory: this.inv,
             zoneOf: zones ? (ip) => zones.zoneOf(ip)?.name ?? null : undefined,
             onDetection: (d) => {
+              onDetection?.(d);
               this.detections++;
               saveDetections(db, [d], baseline.version);
-              const [inc] = fileDetections(db, [d], { lookups: storeLookups(db, zones) });
+              const filed = fileDetections(db, [d], { lookups: storeLookups(db, zones) });
+              const inc = filed[0];
+              this.watch?.onDetection(d);
+              this.watch?.onIncidents?.(filed.map(incidentSummary));
               feed.publish({
                 type: 'detection',
                 detection: {
@@ -164,7 +179,9 @@ export class Ingest {
     if (this.engine) {
       const all = this.engine.finish();
       saveDetections(this.db, all, latestBaseline(this.db)?.version ?? null);
-      fileDetections(this.db, all, { lookups: storeLookups(this.db, this.zones) });
+      const filed = fileDetections(this.db, all, { lookups: storeLookups(this.db, this.zones) });
+      this.watch?.finish(all);
+      this.watch?.onIncidents?.(filed.map(incidentSummary));
     }
     const capped = addCounts(addCounts({}, result?.capped ?? {}), this.inv.capped);
     const record: CaptureRecord = {

@@ -8,6 +8,7 @@ import { repoRoot, sharedCapture } from '../helpers/paths.js';
 import { IncidentCorrelator } from '../../src/respond/incidents.js';
 import { stageOf, type IncidentLookups } from '../../src/respond/incident-facts.js';
 import { incidentSummary } from '../../src/respond/incident.js';
+import type { IncidentLike } from '../../src/export/incident-event.js';
 import { ATTACK_TECHNIQUES } from '../../src/detect/attack-ics.js';
 import type { Detection } from '../../src/detect/detection.js';
 import { techniquesFor } from '../../src/detect/attack-map.js';
@@ -71,7 +72,8 @@ test('plant: the intruder’s sweep, new edge and writes are one incident with o
   assert.ok(stop.tactics.includes('inhibit-response-function'));
   assert.deepEqual(stop.techniques, ['T0881', 'T0858']);
   // The exported shape: small, no timeline.
-  const s = incidentSummary(intruder);
+  // The summary is what the SIEM exporter takes (checked by the compiler).
+  const s: IncidentLike & ReturnType<typeof incidentSummary> = incidentSummary(intruder);
   assert.deepEqual(Object.keys(s).sort(), [
     'assets',
     'detectionIds',

@@ -33,6 +33,7 @@ const GETS = [
   '/api/audit',
   '/api/users',
   '/api/enforcement',
+  '/api/playbooks',
   '/api/detections/d-000000000000/learn-preview',
   '/api/incidents',
   '/api/incidents/inc-000000000000',

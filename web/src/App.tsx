@@ -12,6 +12,7 @@ import { Incidents } from './pages/Incidents';
 import { PolicyPage } from './pages/PolicyPage';
 import { Approvals } from './pages/Approvals';
 import { Audit } from './pages/Audit';
+import { Playbooks } from './pages/Playbooks';
 
 const PAGES: Array<[string, string]> = [
   ['overview', 'Overview'],
@@ -22,6 +23,7 @@ const PAGES: Array<[string, string]> = [
   ['detections', 'Detections'],
   ['policy', 'Policy'],
   ['approvals', 'Approvals'],
+  ['playbooks', 'Playbooks'],
   ['audit', 'Audit log'],
 ];
 
@@ -86,6 +88,7 @@ export function App() {
         {page === 'detections' && <Detections me={me} />}
         {page === 'policy' && <PolicyPage />}
         {page === 'approvals' && <Approvals me={me} />}
+        {page === 'playbooks' && <Playbooks me={me} />}
         {page === 'audit' && <Audit />}
       </main>
     </div>

@@ -1,6 +1,27 @@
-import { functionKeyNumber, type Message } from '../../dissect/message.js';
+import type { Message } from '../../dissect/message.js';
+import type { EngineeringOp, EngineeringOpKind } from '../../dissect/protocol.js';
+import { operationOf } from '../../dissect/registry.js';
 import type { DetectionType, Severity } from '../detection.js';
 import type { Detector } from '../detector.js';
+
+/** Kinds of engineering operation worth a detection of their own (their names are detection types). */
+type ReportedKind = Exclude<EngineeringOpKind, 'file_management'>;
+
+/**
+ * How much each kind of engineering operation matters; the protocols' descriptors say which functions perform
+ * which kind. File housekeeping (open/close/list) only marks the engineering workstation's role: not reported.
+ */
+const SEVERITY: Readonly<Record<ReportedKind, Severity>> = {
+  program_download: 'critical',
+  program_upload: 'medium',
+  cpu_start: 'critical',
+  cpu_stop: 'critical',
+  device_restart: 'critical',
+  config_change: 'high',
+  file_transfer: 'high',
+  diagnostic_command: 'high',
+  device_probe: 'low',
+};
 
 interface Op {
   type: DetectionType;
@@ -8,92 +29,20 @@ interface Op {
   what: string;
 }
 
-/**
- * Functions that change what a controller runs or whether it runs: program transfer, run/stop, restarts,
- * firmware and configuration, file transfer. Always worth a line, even from the usual engineering workstation.
- */
-const OPS: Record<string, Record<number, Op>> = {
-  s7comm: {
-    0x1a: {
-      type: 'program_download',
-      severity: 'critical',
-      what: 'started a program block download',
-    },
-    0x1b: { type: 'program_download', severity: 'critical', what: 'downloaded a program block' },
-    0x1c: {
-      type: 'program_download',
-      severity: 'critical',
-      what: 'ended a program block download',
-    },
-    0x1d: { type: 'program_upload', severity: 'medium', what: 'started a program block upload' },
-    0x1e: { type: 'program_upload', severity: 'medium', what: 'uploaded a program block' },
-    0x1f: { type: 'program_upload', severity: 'medium', what: 'ended a program block upload' },
-    0x28: {
-      type: 'cpu_start',
-      severity: 'critical',
-      what: 'ran a PI service (start/compress/insert/delete)',
-    },
-    0x29: { type: 'cpu_stop', severity: 'critical', what: 'stopped the PLC CPU' },
-  },
-  modbus: {
-    8: {
-      type: 'diagnostic_command',
-      severity: 'high',
-      what: 'sent a diagnostics command (can restart communications or force listen-only)',
-    },
-    17: { type: 'device_probe', severity: 'low', what: 'asked for the server id' },
-    43: { type: 'device_probe', severity: 'low', what: 'read the device identification' },
-    90: {
-      type: 'config_change',
-      severity: 'high',
-      what: 'used the Schneider UMAS engineering function (program/config access)',
-    },
-  },
-  dnp3: {
-    13: { type: 'device_restart', severity: 'critical', what: 'cold-restarted the outstation' },
-    14: { type: 'device_restart', severity: 'critical', what: 'warm-restarted the outstation' },
-    15: { type: 'config_change', severity: 'high', what: 'initialised data to defaults' },
-    16: { type: 'config_change', severity: 'high', what: 'initialised an application' },
-    17: { type: 'cpu_start', severity: 'critical', what: 'started an application' },
-    18: { type: 'cpu_stop', severity: 'critical', what: 'stopped an application' },
-    25: { type: 'file_transfer', severity: 'high', what: 'opened a file' },
-    27: { type: 'file_transfer', severity: 'high', what: 'deleted a file' },
-  },
-  cip: {
-    0x05: { type: 'device_restart', severity: 'critical', what: 'reset the device' },
-    0x06: { type: 'cpu_start', severity: 'critical', what: 'sent a CIP Start' },
-    0x07: { type: 'cpu_stop', severity: 'critical', what: 'sent a CIP Stop' },
-  },
-  iec104: {
-    105: { type: 'device_restart', severity: 'critical', what: 'sent a reset process command' },
-    122: { type: 'file_transfer', severity: 'high', what: 'called a file/section for transfer' },
-    125: { type: 'file_transfer', severity: 'high', what: 'sent a file segment' },
-  },
-  bacnet: {
-    20: { type: 'device_restart', severity: 'critical', what: 'reinitialised the device' },
-    17: { type: 'config_change', severity: 'high', what: 'changed device communication control' },
-    7: { type: 'file_transfer', severity: 'high', what: 'wrote a file to the device' },
-  },
-};
+/** One Op per descriptor operation, made on first use: nothing is allocated per message. */
+const REPORTED = new Map<EngineeringOp, Op | null>();
 
-/** The same table keyed by functionKeyNumber: one numeric lookup per request on the hot path. */
-const OPS_BY_KEY = new Map<number, Op>();
-for (const [protocol, ops] of Object.entries(OPS))
-  for (const [func, op] of Object.entries(ops))
-    OPS_BY_KEY.set(functionKeyNumber(protocol, Number(func)), op);
-
-/** The engineering operation a request performs, if any; `key` is functionKeyNumber(m.protocol, m.func). */
-export function operationOf(m: Message, key: number): Op | undefined {
-  const op = OPS_BY_KEY.get(key);
+/** The engineering operation a request performs, worth a detection; `key` is functionKeyNumber(m.protocol, m.func). */
+export function reportedOperationOf(m: Message, key: number): Op | undefined {
+  const op = operationOf(m, key);
   if (op === undefined) return undefined;
-  if (
-    m.protocol === 's7comm' &&
-    m.fields?.rosctr !== undefined &&
-    m.fields.rosctr !== 1 &&
-    m.fields.rosctr !== 'JOB'
-  )
-    return undefined;
-  return op;
+  let r = REPORTED.get(op);
+  if (r === undefined) {
+    const kind = op.kind;
+    r = kind === 'file_management' ? null : { type: kind, severity: SEVERITY[kind], what: op.what };
+    REPORTED.set(op, r);
+  }
+  return r ?? undefined;
 }
 
 export function engineeringOps(): Detector {
@@ -102,7 +51,7 @@ export function engineeringOps(): Detector {
     messages: 'requests',
     onMessage(m, ctx) {
       if (m.role === 'response') return;
-      const op = operationOf(m, ctx.funcKey);
+      const op = reportedOperationOf(m, ctx.funcKey);
       if (op === undefined) return;
       const usual = ctx.edge?.profile?.functions.has(ctx.funcKey) ?? false;
       // What this pair routinely did while learning is only repeated when it touches the running program.

@@ -1,5 +1,6 @@
 import type { RoutePlugin } from '../plugin.js';
 import { incidentRoutes } from './incidents.js';
+import { playbookRoutes } from './playbooks.js';
 
 /** Every resource's routes; adding a resource means adding its file under routes/ and one line here. */
-export const ROUTE_PLUGINS: readonly RoutePlugin[] = [incidentRoutes];
+export const ROUTE_PLUGINS: readonly RoutePlugin[] = [incidentRoutes, playbookRoutes];
