@@ -12,6 +12,8 @@ import { Incidents } from './pages/Incidents';
 import { PolicyPage } from './pages/PolicyPage';
 import { Approvals } from './pages/Approvals';
 import { Audit } from './pages/Audit';
+import { Vulnerabilities } from './pages/Vulnerabilities';
+import { Risk } from './pages/Risk';
 import { Playbooks } from './pages/Playbooks';
 
 const PAGES: Array<[string, string]> = [
@@ -21,6 +23,8 @@ const PAGES: Array<[string, string]> = [
   ['flows', 'Flows'],
   ['incidents', 'Incidents'],
   ['detections', 'Detections'],
+  ['vulnerabilities', 'Vulnerabilities'],
+  ['risk', 'Risk'],
   ['policy', 'Policy'],
   ['approvals', 'Approvals'],
   ['playbooks', 'Playbooks'],
@@ -86,6 +90,8 @@ export function App() {
         {page === 'flows' && <Flows />}
         {page === 'incidents' && <Incidents me={me} id={arg} />}
         {page === 'detections' && <Detections me={me} />}
+        {page === 'vulnerabilities' && <Vulnerabilities advisory={arg} />}
+        {page === 'risk' && <Risk />}
         {page === 'policy' && <PolicyPage />}
         {page === 'approvals' && <Approvals me={me} />}
         {page === 'playbooks' && <Playbooks me={me} />}
