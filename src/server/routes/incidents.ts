@@ -1,11 +1,20 @@
 import type { RoutePlugin } from '../plugin.js';
-import { requireRole } from '../access.js';
-import { body, id, note, page, params } from '../schemas.js';
+import { requireRole } from '../auth.js';
+import {
+  body,
+  ID_PARAMS,
+  NOTE_BODY,
+  page,
+  query,
+  ref,
+  type IdParams,
+  type NoteBody,
+} from '../schemas.js';
 import { CAN } from '../../respond/roles.js';
 import { getIncident, queryIncidents } from '../../store/incident-store.js';
 import { addIncidentNote, setIncidentStatus } from '../../respond/incident-book.js';
 import { NotFound } from '../../respond/detection-actions.js';
-import { INCIDENT_STATUSES } from '../../respond/incident.js';
+import { INCIDENT_STATUSES, type IncidentStatus } from '../../respond/incident.js';
 import { tacticName, techniqueName } from '../../detect/attack-map.js';
 import { ATTACK_NOTICE } from '../../detect/attack-ics.js';
 
@@ -19,20 +28,11 @@ function names(tactics: string[], techniques: string[]) {
 
 /** Incidents: list, one with its timeline, and the analysts' status changes and notes (audited). */
 export const incidentRoutes: RoutePlugin = async (app, { db }) => {
-  app.get(
+  app.get<{ Querystring: { status?: IncidentStatus; limit: number; offset: number } }>(
     '/api/incidents',
-    {
-      schema: {
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          properties: { status: { enum: [...INCIDENT_STATUSES] }, ...page },
-        },
-      },
-    },
+    { schema: { querystring: query({ status: { enum: [...INCIDENT_STATUSES] }, ...page }) } },
     async (req) => {
-      const q = req.query as { status?: string; limit: number; offset: number };
-      const p = queryIncidents(db, q);
+      const p = queryIncidents(db, req.query);
       // The list needs no timeline: a page of busy incidents would otherwise carry all their evidence.
       return {
         total: p.total,
@@ -45,11 +45,15 @@ export const incidentRoutes: RoutePlugin = async (app, { db }) => {
     },
   );
 
-  app.get('/api/incidents/:id', { schema: { params: params({ id }) } }, async (req) => {
-    const i = getIncident(db, (req.params as { id: string }).id);
-    if (i === null) throw new NotFound(`no incident ${(req.params as { id: string }).id}`);
-    return { ...i, ...names(i.tactics, i.techniques), notice: ATTACK_NOTICE };
-  });
+  app.get<{ Params: IdParams }>(
+    '/api/incidents/:id',
+    { schema: { params: ref(ID_PARAMS) } },
+    async (req) => {
+      const i = getIncident(db, req.params.id);
+      if (i === null) throw new NotFound(`no incident ${req.params.id}`);
+      return { ...i, ...names(i.tactics, i.techniques), notice: ATTACK_NOTICE };
+    },
+  );
 
   const act = { preHandler: requireRole(CAN.actOnDetections) };
   for (const [path, status] of [
@@ -57,34 +61,22 @@ export const incidentRoutes: RoutePlugin = async (app, { db }) => {
     ['contain', 'contained'],
     ['close', 'closed'],
   ] as const) {
-    app.post(
+    app.post<{ Params: IdParams; Body: NoteBody }>(
       `/api/incidents/:id/${path}`,
-      { ...act, schema: { params: params({ id }), body: body([], { note }) } },
+      { ...act, schema: { params: ref(ID_PARAMS), body: ref(NOTE_BODY) } },
       async (req) =>
-        setIncidentStatus(
-          db,
-          (req.params as { id: string }).id,
-          status,
-          req.caller!.name,
-          (req.body as { note?: string } | undefined)?.note ?? '',
-        ),
+        setIncidentStatus(db, req.params.id, status, req.caller!.name, req.body?.note ?? ''),
     );
   }
-  app.post(
+  app.post<{ Params: IdParams; Body: { text: string } }>(
     '/api/incidents/:id/notes',
     {
       ...act,
       schema: {
-        params: params({ id }),
+        params: ref(ID_PARAMS),
         body: body(['text'], { text: { type: 'string', minLength: 1, maxLength: 4000 } }),
       },
     },
-    async (req) =>
-      addIncidentNote(
-        db,
-        (req.params as { id: string }).id,
-        req.caller!.name,
-        (req.body as { text: string }).text,
-      ),
+    async (req) => addIncidentNote(db, req.params.id, req.caller!.name, req.body.text),
   );
 };
