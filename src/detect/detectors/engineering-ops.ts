@@ -1,79 +1,211 @@
 import { functionKeyNumber, type Message } from '../../dissect/message.js';
+import { cipOperation, type CipOperationKind } from '../../dissect/protocols/cip-operations.js';
+import { dnp3Operation, type Dnp3OperationKind } from '../../dissect/protocols/dnp3-operations.js';
 import type { DetectionType, Severity } from '../detection.js';
-import type { Detector } from '../detector.js';
+import type { DetectContext, Detector, EdgeRuntime } from '../detector.js';
 
-interface Op {
+export interface Op {
   type: DetectionType;
   severity: Severity;
   what: string;
+  /** ATT&CK for ICS technique ids (until the mapping table keyed by detection type lands). */
+  techniques: readonly string[];
+  /** The operation's name when several requests make one operation (a download creates many objects). */
+  kind?: string;
+  /** The object a request touched within that operation, folded into the detection's evidence. */
+  point?: string;
 }
 
 /**
- * Functions that change what a controller runs or whether it runs: program transfer, run/stop, restarts,
- * firmware and configuration, file transfer. Always worth a line, even from the usual engineering workstation.
+ * Operations that change what a controller runs, whether it runs, its firmware, clock, network or reporting:
+ * reported every time, from any client. A baseline that saw them lowers their severity, never hides them (a
+ * stop during the learning window must not make later stops silent).
  */
+const ENGINEERING = new Set<DetectionType>([
+  'program_download',
+  'program_upload',
+  'cpu_stop',
+  'cpu_start',
+  'device_restart',
+  'firmware_change',
+  'config_change',
+  'network_config_change',
+  'time_change',
+  'controller_lock',
+  'file_transfer',
+  'unsolicited_control',
+  'password_submission',
+]);
+
+const T = {
+  download: ['T0843', 'T0821', 'T0889'],
+  upload: ['T0845'],
+  stop: ['T0858', 'T0881'],
+  start: ['T0858'],
+  restart: ['T0816'],
+  firmware: ['T0857', 'T0839', 'T0800'],
+  parameter: ['T0836', 'T0855'],
+  lock: ['T0855', 'T0813'],
+  unlock: ['T0855'],
+  file: ['T0867', 'T0882'],
+  unsolicitedOff: ['T0815', 'T0804', 'T0855'],
+  unsolicitedOn: ['T0855'],
+  probe: ['T0888'],
+  command: ['T0855'],
+} as const;
+
+/** Function-code operations of the protocols whose function alone says what happens. */
 const OPS: Record<string, Record<number, Op>> = {
   s7comm: {
     0x1a: {
       type: 'program_download',
       severity: 'critical',
       what: 'started a program block download',
+      techniques: T.download,
     },
-    0x1b: { type: 'program_download', severity: 'critical', what: 'downloaded a program block' },
+    0x1b: {
+      type: 'program_download',
+      severity: 'critical',
+      what: 'downloaded a program block',
+      techniques: T.download,
+    },
     0x1c: {
       type: 'program_download',
       severity: 'critical',
       what: 'ended a program block download',
+      techniques: T.download,
     },
-    0x1d: { type: 'program_upload', severity: 'medium', what: 'started a program block upload' },
-    0x1e: { type: 'program_upload', severity: 'medium', what: 'uploaded a program block' },
-    0x1f: { type: 'program_upload', severity: 'medium', what: 'ended a program block upload' },
+    0x1d: {
+      type: 'program_upload',
+      severity: 'medium',
+      what: 'started a program block upload',
+      techniques: T.upload,
+    },
+    0x1e: {
+      type: 'program_upload',
+      severity: 'medium',
+      what: 'uploaded a program block',
+      techniques: T.upload,
+    },
+    0x1f: {
+      type: 'program_upload',
+      severity: 'medium',
+      what: 'ended a program block upload',
+      techniques: T.upload,
+    },
     0x28: {
       type: 'cpu_start',
       severity: 'critical',
       what: 'ran a PI service (start/compress/insert/delete)',
+      techniques: T.start,
     },
-    0x29: { type: 'cpu_stop', severity: 'critical', what: 'stopped the PLC CPU' },
+    0x29: {
+      type: 'cpu_stop',
+      severity: 'critical',
+      what: 'stopped the PLC CPU',
+      techniques: T.stop,
+    },
   },
   modbus: {
     8: {
       type: 'diagnostic_command',
       severity: 'high',
       what: 'sent a diagnostics command (can restart communications or force listen-only)',
+      techniques: T.command,
     },
-    17: { type: 'device_probe', severity: 'low', what: 'asked for the server id' },
-    43: { type: 'device_probe', severity: 'low', what: 'read the device identification' },
+    17: {
+      type: 'device_probe',
+      severity: 'low',
+      what: 'asked for the server id',
+      techniques: T.probe,
+    },
+    43: {
+      type: 'device_probe',
+      severity: 'low',
+      what: 'read the device identification',
+      techniques: T.probe,
+    },
     90: {
       type: 'config_change',
       severity: 'high',
       what: 'used the Schneider UMAS engineering function (program/config access)',
+      techniques: T.command,
     },
   },
-  dnp3: {
-    13: { type: 'device_restart', severity: 'critical', what: 'cold-restarted the outstation' },
-    14: { type: 'device_restart', severity: 'critical', what: 'warm-restarted the outstation' },
-    15: { type: 'config_change', severity: 'high', what: 'initialised data to defaults' },
-    16: { type: 'config_change', severity: 'high', what: 'initialised an application' },
-    17: { type: 'cpu_start', severity: 'critical', what: 'started an application' },
-    18: { type: 'cpu_stop', severity: 'critical', what: 'stopped an application' },
-    25: { type: 'file_transfer', severity: 'high', what: 'opened a file' },
-    27: { type: 'file_transfer', severity: 'high', what: 'deleted a file' },
-  },
-  cip: {
-    0x05: { type: 'device_restart', severity: 'critical', what: 'reset the device' },
-    0x06: { type: 'cpu_start', severity: 'critical', what: 'sent a CIP Start' },
-    0x07: { type: 'cpu_stop', severity: 'critical', what: 'sent a CIP Stop' },
-  },
   iec104: {
-    105: { type: 'device_restart', severity: 'critical', what: 'sent a reset process command' },
-    122: { type: 'file_transfer', severity: 'high', what: 'called a file/section for transfer' },
-    125: { type: 'file_transfer', severity: 'high', what: 'sent a file segment' },
+    105: {
+      type: 'device_restart',
+      severity: 'critical',
+      what: 'sent a reset process command',
+      techniques: T.restart,
+    },
+    122: {
+      type: 'file_transfer',
+      severity: 'high',
+      what: 'called a file/section for transfer',
+      techniques: T.file,
+    },
+    125: {
+      type: 'file_transfer',
+      severity: 'high',
+      what: 'sent a file segment',
+      techniques: T.file,
+    },
   },
   bacnet: {
-    20: { type: 'device_restart', severity: 'critical', what: 'reinitialised the device' },
-    17: { type: 'config_change', severity: 'high', what: 'changed device communication control' },
-    7: { type: 'file_transfer', severity: 'high', what: 'wrote a file to the device' },
+    20: {
+      type: 'device_restart',
+      severity: 'critical',
+      what: 'reinitialised the device',
+      techniques: T.restart,
+    },
+    17: {
+      type: 'config_change',
+      severity: 'high',
+      what: 'changed device communication control',
+      techniques: ['T0814', 'T0855'],
+    },
+    7: {
+      type: 'file_transfer',
+      severity: 'high',
+      what: 'wrote a file to the device',
+      techniques: T.file,
+    },
   },
+};
+
+/** CIP operations (worked out from class, service and attribute) as detections. */
+const CIP: Record<CipOperationKind, Omit<Op, 'what'>> = {
+  firmware_update: { type: 'firmware_change', severity: 'critical', techniques: T.firmware },
+  program_download: { type: 'program_download', severity: 'critical', techniques: T.download },
+  program_upload: { type: 'program_upload', severity: 'medium', techniques: T.upload },
+  controller_lock: { type: 'controller_lock', severity: 'high', techniques: T.lock },
+  controller_unlock: { type: 'controller_lock', severity: 'medium', techniques: T.unlock },
+  mode_program: { type: 'cpu_stop', severity: 'critical', techniques: T.stop },
+  mode_run: { type: 'cpu_start', severity: 'critical', techniques: T.start },
+  device_reset: { type: 'device_restart', severity: 'critical', techniques: T.restart },
+  set_time: { type: 'time_change', severity: 'high', techniques: T.parameter },
+  network_config: { type: 'network_config_change', severity: 'high', techniques: T.parameter },
+};
+
+const DNP3: Record<Dnp3OperationKind, Omit<Op, 'what'>> = {
+  cold_restart: { type: 'device_restart', severity: 'critical', techniques: T.restart },
+  warm_restart: { type: 'device_restart', severity: 'critical', techniques: T.restart },
+  start_application: { type: 'cpu_start', severity: 'critical', techniques: T.start },
+  stop_application: { type: 'cpu_stop', severity: 'critical', techniques: T.stop },
+  initialise: { type: 'config_change', severity: 'high', techniques: ['T0836'] },
+  enable_unsolicited: {
+    type: 'unsolicited_control',
+    severity: 'medium',
+    techniques: T.unsolicitedOn,
+  },
+  disable_unsolicited: {
+    type: 'unsolicited_control',
+    severity: 'high',
+    techniques: T.unsolicitedOff,
+  },
+  set_time: { type: 'time_change', severity: 'high', techniques: T.parameter },
+  file_operation: { type: 'file_transfer', severity: 'high', techniques: T.file },
 };
 
 /** The same table keyed by functionKeyNumber: one numeric lookup per request on the hot path. */
@@ -82,8 +214,24 @@ for (const [protocol, ops] of Object.entries(OPS))
   for (const [func, op] of Object.entries(ops))
     OPS_BY_KEY.set(functionKeyNumber(protocol, Number(func)), op);
 
+const CIP_KEY = functionKeyNumber('cip', 0) - 1;
+const DNP3_KEY = functionKeyNumber('dnp3', 0) - 1;
+/** functionKeyNumber spaces protocols 0x20000 apart. */
+const SPAN = 0x20000;
+
 /** The engineering operation a request performs, if any; `key` is functionKeyNumber(m.protocol, m.func). */
 export function operationOf(m: Message, key: number): Op | undefined {
+  if (key > CIP_KEY && key <= CIP_KEY + SPAN) {
+    const c = cipOperation(m);
+    if (c === undefined) return undefined;
+    const cls = m.fields?.class_id;
+    const point = `class_0x${typeof cls === 'number' ? cls.toString(16) : '?'}/service_0x${m.func.toString(16)}`;
+    return { ...CIP[c.kind], what: c.what, kind: c.kind, point };
+  }
+  if (key > DNP3_KEY && key <= DNP3_KEY + SPAN) {
+    const d = dnp3Operation(m);
+    return d === undefined ? undefined : { ...DNP3[d.kind], what: d.what };
+  }
   const op = OPS_BY_KEY.get(key);
   if (op === undefined) return undefined;
   if (
@@ -96,41 +244,119 @@ export function operationOf(m: Message, key: number): Op | undefined {
   return op;
 }
 
-export function engineeringOps(): Detector {
-  return {
+const LOWER: Record<Severity, Severity> = {
+  critical: 'high',
+  high: 'medium',
+  medium: 'low',
+  low: 'low',
+  info: 'info',
+};
+
+/** An operation awaiting its response, so a refusal can be reported as a failed attempt. */
+interface Pending {
+  op: Op;
+  m: Message;
+}
+
+/** Where the answer to a request will be found: CIP by service, DNP3 by application sequence. */
+function pendingKey(m: Message): number {
+  return m.protocol === 'dnp3' ? 0x10000 + (m.txId & 0x0f) : m.func;
+}
+
+function techniquesText(op: Op): string {
+  return `ATT&CK for ICS ${op.techniques.join(', ')}`;
+}
+
+/**
+ * Engineering operations and their outcome. Requests raise the operation's own detection type at once; a
+ * refusal from the device (CIP general status, DNP3 IIN2 error bits) raises the same type again as a failed
+ * attempt, so a firmware flash or download that the controller rejected is not mistaken for nothing.
+ */
+export function engineeringOps(): Detector[] {
+  const pending = new WeakMap<EdgeRuntime, Map<number, Pending>>();
+  const requests: Detector = {
     name: 'engineering_ops',
     messages: 'requests',
     onMessage(m, ctx) {
       if (m.role === 'response') return;
       const op = operationOf(m, ctx.funcKey);
       if (op === undefined) return;
-      const usual = ctx.edge?.profile?.functions.has(ctx.funcKey) ?? false;
-      // What this pair routinely did while learning is only repeated when it touches the running program.
-      if (usual && op.severity !== 'critical') return;
-      const severity: Severity = usual ? 'medium' : op.severity;
-      ctx.report({
-        type: op.type,
-        severity,
-        ts: m.ts,
-        frame: m.frame,
-        src: m.srcIp || m.srcMac,
-        dst: m.dstIp || m.dstMac,
-        protocol: m.protocol,
-        detail: `${m.protocol}:${m.func}`,
-        fields: {
-          func: m.func,
-          func_name: m.funcName,
-          subfunc: m.subfunc,
-          targets: m.targets,
-          in_baseline: usual,
-          ...(m.fields ?? {}),
-        },
-        explanation: `${m.srcIp || m.srcMac} ${op.what} on ${m.dstIp || m.dstMac} (${m.protocol} ${m.funcName || m.func})${usual ? '; this pair did so while the baseline was learned' : ''}.`,
-        response:
-          op.severity === 'critical' || op.severity === 'high'
-            ? 'Check the change request and the engineer on shift; if nobody owns this change, isolate the source and verify the controller program and mode.'
-            : 'Note who is probing the device; repeated probes from unknown hosts precede attacks.',
-      });
+      const e = ctx.edge;
+      if (e !== undefined && (m.protocol === 'cip' || m.protocol === 'dnp3')) {
+        let p = pending.get(e);
+        if (p === undefined) pending.set(e, (p = new Map()));
+        p.set(pendingKey(m), { op, m });
+      }
+      report(m, op, ctx, false, -1);
     },
   };
+  const outcomes: Detector = {
+    name: 'engineering_outcome',
+    messages: 'all',
+    onMessage(m, ctx) {
+      if (m.role !== 'response' || m.exception <= 0) return;
+      if (m.protocol !== 'cip' && m.protocol !== 'dnp3') return;
+      const e = ctx.edge;
+      if (e === undefined) return;
+      const p = pending.get(e);
+      const got = p?.get(pendingKey(m));
+      if (got === undefined) return;
+      report(got.m, got.op, ctx, true, m.exception, m.frame);
+    },
+  };
+  return [requests, outcomes];
+}
+
+function report(
+  m: Message,
+  op: Op,
+  ctx: DetectContext,
+  failed: boolean,
+  status: number,
+  responseFrame?: number,
+): void {
+  const engineering = ENGINEERING.has(op.type);
+  const usual = ctx.edge?.profile?.functions.has(functionKeyNumber(m.protocol, m.func)) ?? false;
+  // Probes and diagnostics this pair routinely sent while learning are normal; engineering operations never are.
+  if (usual && !engineering && op.severity !== 'critical') return;
+  const severity: Severity = usual ? LOWER[op.severity] : op.severity;
+  const src = m.srcIp || m.srcMac,
+    dst = m.dstIp || m.dstMac;
+  const what = failed ? `made a failed attempt (${op.what})` : op.what;
+  const refused = failed
+    ? `; the device refused it (status 0x${status.toString(16).padStart(2, '0')}${responseFrame !== undefined ? `, frame ${responseFrame}` : ''})`
+    : '';
+  ctx.report({
+    type: op.type,
+    severity,
+    ts: m.ts,
+    frame: failed && responseFrame !== undefined ? responseFrame : m.frame,
+    src,
+    dst,
+    protocol: m.protocol,
+    detail: `${m.protocol}:${op.kind ?? m.func}${failed ? ':failed' : ''}`,
+    ...(op.point !== undefined ? { point: op.point } : {}),
+    fields: {
+      func: m.func,
+      func_name: m.funcName,
+      subfunc: m.subfunc,
+      targets: m.targets,
+      in_baseline: usual,
+      outcome: failed ? 'failed' : 'sent',
+      ...(failed ? { status, request_frame: m.frame } : {}),
+      attack: op.techniques,
+      ...(m.fields ?? {}),
+    },
+    explanation: `${src} ${what} on ${dst} (${m.protocol} ${m.funcName || m.func})${refused}${usual ? '; this pair did so while the baseline was learned' : ''}. ${techniquesText(op)}.`,
+    ...(op.kind !== undefined
+      ? {
+          explainMany: (list: string, total: number) =>
+            `${src} ${failed ? 'made failed attempts at a' : 'performed a'} ${op.kind!.replace(/_/g, ' ')} on ${dst}: ${total} object operations (${list})${usual ? '; this pair did so while the baseline was learned' : ''}. ${techniquesText(op)}.`,
+        }
+      : {}),
+    response:
+      op.severity === 'critical' || op.severity === 'high'
+        ? 'Check the change request and the engineer on shift; if nobody owns this change, isolate the source and verify the controller program and mode.'
+        : 'Note who is probing the device; repeated probes from unknown hosts precede attacks.',
+  });
 }

@@ -10,6 +10,7 @@ import { valueOutOfRange } from './process-values.js';
 import { timing } from './timing.js';
 import { malformedPdu } from './malformed.js';
 import { arpSpoofing } from './arp-spoof.js';
+import { addressAssignment } from './address-assignment.js';
 
 /** A fresh set of every detector (they hold per-run state). */
 export function allDetectors(): Detector[] {
@@ -19,11 +20,12 @@ export function allDetectors(): Detector[] {
     newProtocol(),
     functionOutsideProfile(),
     writeNewRange(),
-    engineeringOps(),
+    ...engineeringOps(),
     scans(),
     valueOutOfRange(),
     timing(),
     malformedPdu(),
     arpSpoofing(),
+    addressAssignment(),
   ];
 }

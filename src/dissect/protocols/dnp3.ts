@@ -279,8 +279,20 @@ function objectHeaders(d: Uint8Array, p: number, end: number, m: Message): Targe
       if (p + prefixBytes <= end)
         start = prefixBytes === 1 ? d[p]! : prefixBytes === 2 ? u16le(d, p) : u32le(d, p);
     }
+    if (m.role === 'request' && m.func === 1) {
+      targets.push({ space, start, count: range === 6 ? 0 : count });
+      continue; // READ carries headers only
+    }
+    // A header announcing more objects than the fragment holds (a CROB header for 2 points with 1 present):
+    // report the objects that are there and flag the rest, never a write of points that were not sent.
+    const each = size === undefined ? 0 : size + prefixBytes;
+    if (each > 0 && count > 0 && p + count * each > end) {
+      const present = Math.max(0, Math.floor((end - p) / each));
+      m.anomaly ??= `object data truncated: ${present} of ${count} ${space} objects present`;
+      if (present > 0) targets.push({ space, start, count: present });
+      break;
+    }
     targets.push({ space, start, count: range === 6 ? 0 : count });
-    if (m.role === 'request' && m.func === 1) continue; // READ carries headers only
     if (size === undefined) break;
     if (size > 0 && count > 0 && g === 30 && (v === 2 || v === 4) && prefixBytes === 0) {
       for (let i = 0; i < count && p + i * size + size <= end && values.length < 256; i++) {
