@@ -55,6 +55,12 @@ export interface StreamDissector {
   linkControl?(b: Uint8Array, off: number, len: number): boolean;
   /** What a client request does to the device (read-only groups admit read, identity, session, diagnostic). */
   category?(m: Message): FunctionCategory;
+  /**
+   * Where the next PDU plausibly starts after bytes that are not one (`off` is the first byte after the bad
+   * start), or -1 when none does before `end`. Protocols with a start marker (IEC 104 0x68, DNP3 0x0564) resume
+   * there, as tshark does, instead of losing the rest of the segment.
+   */
+  resync?(b: Uint8Array, off: number, end: number): number;
 }
 
 /** A protocol carried in UDP datagrams or directly over Ethernet. */

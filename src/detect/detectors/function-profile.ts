@@ -16,7 +16,9 @@ export function isNewFunction(m: Message, funcKey: number, p: CompiledProfile): 
     m.func >= 0 &&
     ICS.has(m.protocol) &&
     !p.functions.has(funcKey) &&
-    operationOf(m, funcKey) === undefined
+    operationOf(m, funcKey) === undefined &&
+    // DNP3 direct operates have their own detection (operate_without_select).
+    !(m.protocol === 'dnp3' && (m.func === 5 || m.func === 6))
   );
 }
 

@@ -11,6 +11,7 @@ import { timing } from './timing.js';
 import { malformedPdu } from './malformed.js';
 import { arpSpoofing } from './arp-spoof.js';
 import { addressAssignment } from './address-assignment.js';
+import { dnp3Control } from './dnp3-control.js';
 
 /** A fresh set of every detector (they hold per-run state). */
 export function allDetectors(): Detector[] {
@@ -27,5 +28,6 @@ export function allDetectors(): Detector[] {
     malformedPdu(),
     arpSpoofing(),
     addressAssignment(),
+    dnp3Control(),
   ];
 }

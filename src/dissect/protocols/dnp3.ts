@@ -306,11 +306,19 @@ function objectHeaders(d: Uint8Array, p: number, end: number, m: Message): Targe
   return targets.length ? targets : null;
 }
 
+/** The next link header (0x05 0x64, a sane length and a good header CRC) after bytes that were not one. */
+function resync(b: Uint8Array, off: number, end: number): number {
+  for (let p = off; p + 10 <= end; p++)
+    if (b[p] === 0x05 && b[p + 1] === 0x64 && b[p + 2]! >= 5 && crcOk(b, p, 8)) return p;
+  return -1;
+}
+
 export const dnp3Tcp: StreamDissector = {
   protocol: 'dnp3',
   ports: [20000],
   pduLength,
   dissect,
+  resync,
   category: dnp3Category,
   linkControl: dnp3LinkControl,
   partial(b, off, len) {
