@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { makeBenchInput } from './make-input.js';
 import { recordDetection } from './detect.js';
+import { recordItiQuality } from './iti-quality.js';
 import { recordPolicySimulation } from './policy.js';
 import { recordGateway } from './gateway.js';
 import { recordDashboard } from './dashboard.js';
@@ -43,6 +44,11 @@ function inProcess(file: string): { seconds: number; frames: number } {
 
 async function main(): Promise<void> {
   if (!existsSync(shared)) throw new Error(`bench needs the real captures in ${shared}`);
+  // BENCH_ONLY=iti: detection quality on the ITI captures (counts, no timing, no big input needed).
+  if (process.env.BENCH_ONLY === 'iti') {
+    recordItiQuality();
+    return;
+  }
   mkdirSync(work, { recursive: true });
   const big = path.join(work, `ics-${FRAMES}.pcap`);
   const sources = [
@@ -127,6 +133,7 @@ async function main(): Promise<void> {
   console.log(section);
   writeSection('discover throughput', section);
   recordDetection(big, RUNS);
+  recordItiQuality();
   recordPolicySimulation(big, RUNS);
   await recordGateway(RUNS);
   await recordDashboard(RUNS);

@@ -220,3 +220,40 @@ test('a clock change learned as normal is still reported (at lower severity) whe
   const ds = detectWith(f, learned(f));
   assert.equal(one(ds, 'time_change').severity, 'medium');
 });
+
+test('PROFINET DCP Set (IP address, station name) is a network configuration change', (t) => {
+  for (const [rel, what] of [
+    ['profinet__PROFINET-RT-DCP__ChangeIPUsingDCP.pcap', /IP address to 192\.168\.0\.10/],
+    ['profinet__profinet-wireshark-bug.pcap', /renamed it "%n%n%n/],
+  ] as const) {
+    const ds = detectAll(rel);
+    if (ds === null) return t.skip('captures missing');
+    const d = one(ds, 'network_config_change');
+    assert.deepEqual(d.evidence.frames, [3]);
+    assert.match(d.explanation, what);
+    assert.ok((d.evidence.fields.attack as string[]).includes('T0836'));
+  }
+});
+
+test('quality table: every attack capture is named by an operation detection, and none is judged a miss', async (t) => {
+  const { ATTACKS, JUDGED_WHOLE, CONTAINS, itiCaptures } = await import(
+    '../../bench/iti-quality.js'
+  );
+  const files = itiCaptures();
+  if (files.length === 0) {
+    if (process.env.CI === 'true') throw new Error('ITI captures missing');
+    return t.skip('captures missing');
+  }
+  const inventory = new Set(['new_asset', 'new_edge']);
+  for (const f of files) {
+    const name = f.slice(f.lastIndexOf('/') + 1);
+    assert.ok(CONTAINS[name] && JUDGED_WHOLE[name], `${name} is described and judged`);
+    if (!ATTACKS.has(name)) continue;
+    assert.doesNotMatch(JUDGED_WHOLE[name]!, /\bMiss:/, name);
+    const ds = learnThenDetect(f, 0).detections;
+    assert.ok(
+      ds.some((d) => !inventory.has(d.type)),
+      `${name}: ${ds.map((d) => d.type).join(', ')}`,
+    );
+  }
+});

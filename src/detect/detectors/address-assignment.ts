@@ -60,3 +60,40 @@ export function addressAssignment(): Detector {
     },
   };
 }
+
+/**
+ * A PROFINET DCP Set: how a tool (or an attacker on the same segment) renames a device or moves it to another
+ * IP address. Always an engineering operation: a device that takes the wrong address or name drops out of its
+ * IO controller's configuration.
+ */
+export function dcpSet(): Detector {
+  return {
+    name: 'dcp_set',
+    messages: 'all',
+    onMessage(m, ctx) {
+      if (m.protocol !== 'profinet_dcp' || m.func !== 4 || m.role !== 'request') return;
+      const ip = m.identity?.ip;
+      const name = m.fields?.name_of_station;
+      const what =
+        ip !== undefined
+          ? `set its IP address to ${ip}${m.fields?.netmask ? `/${String(m.fields.netmask)}` : ''}`
+          : name !== undefined
+            ? `renamed it "${String(name)}"`
+            : 'changed its DCP parameters';
+      ctx.report({
+        type: 'network_config_change',
+        severity: 'high',
+        ts: m.ts,
+        frame: m.frame,
+        src: m.srcMac,
+        dst: m.dstMac,
+        protocol: 'profinet_dcp',
+        detail: `dcp:set`,
+        fields: { ...(m.fields ?? {}), ip: ip ?? null, attack: TECHNIQUES },
+        explanation: `${m.srcMac} sent a PROFINET DCP Set to ${m.dstMac} and ${what}. ATT&CK for ICS ${TECHNIQUES.join(', ')}.`,
+        response:
+          'Check that this device change was planned; a PROFINET device with a new address or name falls out of its IO controller.',
+      });
+    },
+  };
+}

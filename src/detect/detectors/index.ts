@@ -10,7 +10,7 @@ import { valueOutOfRange } from './process-values.js';
 import { timing } from './timing.js';
 import { malformedPdu } from './malformed.js';
 import { arpSpoofing } from './arp-spoof.js';
-import { addressAssignment } from './address-assignment.js';
+import { addressAssignment, dcpSet } from './address-assignment.js';
 import { dnp3Control } from './dnp3-control.js';
 
 /** A fresh set of every detector (they hold per-run state). */
@@ -28,6 +28,7 @@ export function allDetectors(): Detector[] {
     malformedPdu(),
     arpSpoofing(),
     addressAssignment(),
+    dcpSet(),
     dnp3Control(),
   ];
 }
