@@ -67,6 +67,11 @@ export interface StreamDissector {
 export interface DatagramDissector {
   protocol: ProtocolName;
   ports: readonly number[];
+  /**
+   * True when units span datagrams (DNP3 transport segments): the pipeline then keeps a `state` object per
+   * address pair and passes it to every datagram between them.
+   */
+  stateful?: boolean;
   dissect(
     b: Uint8Array,
     off: number,
@@ -74,5 +79,6 @@ export interface DatagramDissector {
     ctx: PduContext,
     toServer: boolean,
     out: Message[],
+    state?: Record<string, unknown>,
   ): void;
 }

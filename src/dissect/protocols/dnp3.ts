@@ -38,6 +38,19 @@ function pduLength(b: Uint8Array, off: number, avail: number): number {
   return len < 5 ? -1 : frameSize(len);
 }
 
+/** Link-layer function names (IEEE 1815 §9.2.4.1.3): secondary 0–15, primary 16 + code. */
+const LINK_FUNCTIONS: Record<number, string> = {
+  0: 'ACK',
+  1: 'NACK',
+  11: 'LINK_STATUS',
+  15: 'NOT_SUPPORTED',
+  16: 'RESET_LINK_STATES',
+  18: 'TEST_LINK_STATES',
+  19: 'CONFIRMED_USER_DATA',
+  20: 'UNCONFIRMED_USER_DATA',
+  25: 'REQUEST_LINK_STATUS',
+};
+
 /** Transport-layer reassembly of one direction: the application fragment joined so far and where it came from. */
 interface Reassembly {
   joiner: FragmentJoiner;
@@ -75,6 +88,19 @@ function dissect(
   let crcBad = !crcOk(b, off, 8);
   const user = linkLen - 5;
   if (user === 0) return; // link-layer only (reset, link status): no application PDU
+  // Only primary frames with (UN)CONFIRMED_USER_DATA carry transport segments; an outstation discards the user
+  // data of any other link function, so it is no application request, but no honest station sends it.
+  const linkFunc = ctrl & 0x0f,
+    primary = (ctrl & 0x40) !== 0;
+  if (!primary || (linkFunc !== 3 && linkFunc !== 4)) {
+    const m = newMessage(ctx, 'dnp3');
+    m.role = toServer ? 'request' : 'response';
+    m.unit = dest;
+    m.fields = { src_addr: src, dst_addr: dest, link_function: linkFunc, link_primary: primary };
+    m.anomaly = `${user} bytes of user data in a ${primary ? 'primary' : 'secondary'} link frame of function ${linkFunc} (${LINK_FUNCTIONS[(primary ? 16 : 0) + linkFunc] ?? 'reserved'}), which carries none`;
+    out.push(m);
+    return;
+  }
   // Remove the block CRCs into a contiguous copy (small: at most 250 bytes).
   const data = new Uint8Array(user);
   for (let i = 0, q = off + 10; i < user; ) {
@@ -113,7 +139,7 @@ function joinSegment(
   fir: boolean,
   fin: boolean,
   seq: number,
-  link: { src: number; dest: number; crcBad: boolean },
+  link: { ctrl: number; src: number; dest: number; crcBad: boolean; fin: boolean },
   ctx: PduContext,
   toServer: boolean,
   out: Message[],
@@ -153,8 +179,18 @@ function joinSegment(
   if (!j.joining) why = `transport segment ${seq} without a first segment`;
   else if (r.src !== link.src || r.dest !== link.dest || ((r.seq + 1) & 0x3f) !== seq)
     why = `transport segment ${seq} out of sequence (expected ${(r.seq + 1) & 0x3f})`;
-  else if (!j.add(app, 0, app.length))
-    why = `transport fragment exceeds ${MAX_FRAGMENT} bytes or ${MAX_SEGMENTS} segments`;
+  else if (j.size + app.length > MAX_FRAGMENT || j.count + 1 > MAX_SEGMENTS) {
+    // Oversized or never-ending: decode what was joined (an outstation may act on it) and flag the rest.
+    const size = j.size,
+      count = j.count;
+    const partial = j.take();
+    j.skip();
+    if (fin) j.reset();
+    application(partial, ctx, out, link);
+    const m = out[out.length - 1]!;
+    m.anomaly = `transport fragment exceeds ${MAX_FRAGMENT} bytes or ${MAX_SEGMENTS} segments: decoded the first ${size} bytes of ${count} segments, the rest skipped${m.anomaly ? `; ${m.anomaly}` : ''}`;
+    return null;
+  } else j.add(app, 0, app.length);
   if (why) {
     transportAnomaly(ctx, toServer, out, link, why);
     if (fin) j.reset();
@@ -327,17 +363,34 @@ export const dnp3Tcp: StreamDissector = {
   },
 };
 
-/** DNP3 over UDP: a datagram may hold several link frames. */
+/** Link pairs whose fragments one address pair may be joining at once (each holds at most MAX_FRAGMENT bytes). */
+const MAX_LINK_PAIRS = 64;
+
+/**
+ * DNP3 over UDP: a datagram may hold several link frames, and a fragment may span datagrams. Transport segments
+ * are joined per link source/destination pair, with the same limits as over TCP.
+ */
 export const dnp3Udp: DatagramDissector = {
   protocol: 'dnp3',
   ports: [20000],
-  dissect(b, off, len, ctx, toServer, out) {
+  stateful: true,
+  dissect(b, off, len, ctx, toServer, out, state) {
     let p = off;
     const end = off + len;
     while (p < end) {
       const n = pduLength(b, p, end - p);
       if (n <= 0 || p + n > end) return;
-      dissect(b, p, n, ctx, toServer, out);
+      let pair: Record<string, unknown> | undefined;
+      if (state !== undefined && n >= 10) {
+        const key = `${u16le(b, p + 6)}>${u16le(b, p + 4)}`;
+        pair = state[key] as Record<string, unknown> | undefined;
+        if (pair === undefined) {
+          if (Object.keys(state).length >= MAX_LINK_PAIRS)
+            for (const k of Object.keys(state)) delete state[k];
+          state[key] = pair = {};
+        }
+      }
+      dissect(b, p, n, ctx, toServer, out, pair);
       p += n;
     }
   },

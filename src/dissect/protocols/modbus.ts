@@ -4,6 +4,9 @@ import { u16be, ascii } from '../bytes.js';
 import { modbusCategory } from './modbus-categories.js';
 
 /** Public Modbus function codes (Modbus Application Protocol v1.1b3), names in Zeek ICSNPP style. */
+/** Longest MBAP length field decoded (the spec's is 254); beyond it the bytes are taken for something else. */
+const MAX_MBAP_LENGTH = 1024;
+
 export const MODBUS_FUNCTIONS: Record<number, string> = {
   1: 'READ_COILS',
   2: 'READ_DISCRETE_INPUTS',
@@ -51,7 +54,9 @@ export const modbus: StreamDissector = {
     if (avail < 8) return avail >= 4 && (b[off + 2] !== 0 || b[off + 3] !== 0) ? -1 : 0;
     if (b[off + 2] !== 0 || b[off + 3] !== 0) return -1;
     const len = u16be(b, off + 4);
-    if (len < 2 || len > 254) return -1;
+    // The spec caps the PDU at 253 bytes (MBAP length 254); UMAS and broken stacks send longer ones, which are
+    // decoded and flagged. Far longer is not Modbus at all.
+    if (len < 2 || len > MAX_MBAP_LENGTH) return -1;
     return 6 + len;
   },
   dissect(b, off, len, ctx, toServer, out) {
@@ -68,12 +73,16 @@ export const modbus: StreamDissector = {
       m.funcName = FUNC_NAMES[m.func]!;
       m.exception = end > p ? b[p]! : -1;
       if (end <= p) m.anomaly = 'exception response without code';
+      else if (len - 7 > 253)
+        m.anomaly = `PDU of ${len - 7} bytes exceeds the 253-byte Modbus limit`;
       return;
     }
     m.func = fc;
     m.funcName = FUNC_NAMES[fc]!;
     if (toServer) request(m, b, p, end);
     else response(m, b, p, end);
+    if (len - 7 > 253)
+      m.anomaly = `PDU of ${len - 7} bytes exceeds the 253-byte Modbus limit${m.anomaly ? `; ${m.anomaly}` : ''}`;
   },
 };
 
