@@ -1,6 +1,7 @@
 import { functionKeyNumber, type Message } from '../../dissect/message.js';
 import { cipOperation, type CipOperationKind } from '../../dissect/protocols/cip-operations.js';
 import { dnp3Operation, type Dnp3OperationKind } from '../../dissect/protocols/dnp3-operations.js';
+import { s7Operation, type S7OperationKind } from '../../dissect/protocols/s7comm-operations.js';
 import type { DetectionType, Severity } from '../detection.js';
 import type { DetectContext, Detector, EdgeRuntime } from '../detector.js';
 
@@ -56,56 +57,6 @@ const T = {
 
 /** Function-code operations of the protocols whose function alone says what happens. */
 const OPS: Record<string, Record<number, Op>> = {
-  s7comm: {
-    0x1a: {
-      type: 'program_download',
-      severity: 'critical',
-      what: 'started a program block download',
-      techniques: T.download,
-    },
-    0x1b: {
-      type: 'program_download',
-      severity: 'critical',
-      what: 'downloaded a program block',
-      techniques: T.download,
-    },
-    0x1c: {
-      type: 'program_download',
-      severity: 'critical',
-      what: 'ended a program block download',
-      techniques: T.download,
-    },
-    0x1d: {
-      type: 'program_upload',
-      severity: 'medium',
-      what: 'started a program block upload',
-      techniques: T.upload,
-    },
-    0x1e: {
-      type: 'program_upload',
-      severity: 'medium',
-      what: 'uploaded a program block',
-      techniques: T.upload,
-    },
-    0x1f: {
-      type: 'program_upload',
-      severity: 'medium',
-      what: 'ended a program block upload',
-      techniques: T.upload,
-    },
-    0x28: {
-      type: 'cpu_start',
-      severity: 'critical',
-      what: 'ran a PI service (start/compress/insert/delete)',
-      techniques: T.start,
-    },
-    0x29: {
-      type: 'cpu_stop',
-      severity: 'critical',
-      what: 'stopped the PLC CPU',
-      techniques: T.stop,
-    },
-  },
   modbus: {
     8: {
       type: 'diagnostic_command',
@@ -208,6 +159,39 @@ const DNP3: Record<Dnp3OperationKind, Omit<Op, 'what'>> = {
   file_operation: { type: 'file_transfer', severity: 'high', techniques: T.file },
 };
 
+const S7: Record<S7OperationKind, Omit<Op, 'what'>> = {
+  download: { type: 'program_download', severity: 'critical', techniques: T.download },
+  upload: { type: 'program_upload', severity: 'medium', techniques: T.upload },
+  stop: { type: 'cpu_stop', severity: 'critical', techniques: T.stop },
+  start: { type: 'cpu_start', severity: 'critical', techniques: T.start },
+  copy_ram_to_rom: {
+    type: 'program_download',
+    severity: 'critical',
+    techniques: ['T0889', 'T0843'],
+    kind: 'copy_ram_to_rom',
+  },
+  compress_memory: {
+    type: 'config_change',
+    severity: 'high',
+    techniques: T.command,
+    kind: 'compress_memory',
+  },
+  insert_block: { type: 'program_download', severity: 'critical', techniques: T.download },
+  delete_block: { type: 'program_download', severity: 'critical', techniques: T.download },
+  pi_service: {
+    type: 'config_change',
+    severity: 'high',
+    techniques: T.command,
+    kind: 'pi_service',
+  },
+  password: {
+    type: 'password_submission',
+    severity: 'high',
+    techniques: ['T0859', 'T0812'],
+    kind: 'password',
+  },
+};
+
 /** The same table keyed by functionKeyNumber: one numeric lookup per request on the hot path. */
 const OPS_BY_KEY = new Map<number, Op>();
 for (const [protocol, ops] of Object.entries(OPS))
@@ -216,6 +200,8 @@ for (const [protocol, ops] of Object.entries(OPS))
 
 const CIP_KEY = functionKeyNumber('cip', 0) - 1;
 const DNP3_KEY = functionKeyNumber('dnp3', 0) - 1;
+const S7_KEY = functionKeyNumber('s7comm', 0) - 1;
+const S7_PLUS_KEY = functionKeyNumber('s7comm_plus', 0) - 1;
 /** functionKeyNumber spaces protocols 0x20000 apart. */
 const SPAN = 0x20000;
 
@@ -232,16 +218,11 @@ export function operationOf(m: Message, key: number): Op | undefined {
     const d = dnp3Operation(m);
     return d === undefined ? undefined : { ...DNP3[d.kind], what: d.what };
   }
-  const op = OPS_BY_KEY.get(key);
-  if (op === undefined) return undefined;
-  if (
-    m.protocol === 's7comm' &&
-    m.fields?.rosctr !== undefined &&
-    m.fields.rosctr !== 1 &&
-    m.fields.rosctr !== 'JOB'
-  )
-    return undefined;
-  return op;
+  if ((key > S7_KEY && key <= S7_KEY + SPAN) || (key > S7_PLUS_KEY && key <= S7_PLUS_KEY + SPAN)) {
+    const o = s7Operation(m);
+    return o === undefined ? undefined : { ...S7[o.kind], what: o.what };
+  }
+  return OPS_BY_KEY.get(key);
 }
 
 const LOWER: Record<Severity, Severity> = {
