@@ -34,6 +34,9 @@ export function functionOutsideProfile(): Detector {
       if (m.role === 'response') return;
       const p = ctx.edge?.profile;
       if (p === undefined || p === null || !isNewFunction(m, ctx.funcKey, p)) return;
+      // A sweep in progress lists the functions in one detection.
+      const until = ctx.edge!.sweepUntil;
+      if (until !== undefined && m.ts <= until) return;
       const points = m.write && m.targets !== null ? targetLabels(m) : undefined;
       ctx.report({
         type: 'function_outside_profile',

@@ -3,6 +3,7 @@ import { newAsset } from './new-asset.js';
 import { newEdge } from './new-edge.js';
 import { newProtocol } from './new-protocol.js';
 import { functionOutsideProfile } from './function-profile.js';
+import { functionSweep } from './function-sweep.js';
 import { writeNewRange } from './write-range.js';
 import { engineeringOps } from './engineering-ops.js';
 import { scans } from './scan.js';
@@ -19,6 +20,7 @@ export function allDetectors(): Detector[] {
     newAsset(),
     newEdge(),
     newProtocol(),
+    functionSweep(),
     functionOutsideProfile(),
     writeNewRange(),
     ...engineeringOps(),

@@ -25,6 +25,8 @@ export function writeNewRange(): Detector {
       if (operationOf(m, ctx.funcKey) !== undefined) return;
       const p = e.profile;
       if (p === null) {
+        // A function sweep on a new edge lists its functions in one detection.
+        if (e.sweepUntil !== undefined && m.ts <= e.sweepUntil) return;
         // A write from a pair that never talked while learning: the new edge is reported too, but the write
         // is what can change the process.
         const t = m.targets[0]!;
