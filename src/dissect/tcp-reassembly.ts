@@ -1,5 +1,6 @@
 import type { StreamDissector } from './protocol.js';
 import { newMessage, type Message, type PduContext } from './message.js';
+import { foreignProtocol } from './foreign.js';
 
 /** Pending bytes a direction may hold while waiting for the rest of a PDU; more means the stream is not what we think. */
 const MAX_PENDING = 1 << 16;
@@ -138,6 +139,9 @@ function parse(
       }
       // Not a PDU boundary: count it once and drop the rest of this segment; the next segment may start a PDU.
       if (!s.lost) {
+        // Another protocol on the industrial port (TLS, HTTP, RPC, RDP…): a message says which, once per run.
+        const foreign = foreignProtocol(b, pos, end);
+        if (foreign !== null) out.push(mismatch(ctx, d.protocol, s.toServer, foreign));
         anomaly(`${d.protocol}_not_pdu`);
         s.state = {};
       }
@@ -176,5 +180,19 @@ function garbage(
   m.role = toServer ? 'request' : 'response';
   m.anomaly = `${bytes} bytes that are not ${protocol} at offset ${at}, skipped to the next valid start`;
   m.fields = { offset: at, skipped: bytes };
+  return m;
+}
+
+/** A message for a payload that is another protocol than the port's: which one, so detection can say so. */
+function mismatch(
+  ctx: PduContext,
+  protocol: StreamDissector['protocol'],
+  toServer: boolean,
+  foreign: string,
+): Message {
+  const m = newMessage(ctx, protocol);
+  m.role = toServer ? 'request' : 'response';
+  m.anomaly = `payload is ${foreign}, not ${protocol}`;
+  m.fields = { foreign_protocol: foreign };
   return m;
 }

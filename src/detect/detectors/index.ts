@@ -13,6 +13,7 @@ import { malformedPdu } from './malformed.js';
 import { arpSpoofing } from './arp-spoof.js';
 import { addressAssignment, dcpSet } from './address-assignment.js';
 import { dnp3Control } from './dnp3-control.js';
+import { protocolMismatch } from './protocol-mismatch.js';
 
 /** A fresh set of every detector (they hold per-run state). */
 export function allDetectors(): Detector[] {
@@ -32,5 +33,6 @@ export function allDetectors(): Detector[] {
     addressAssignment(),
     dcpSet(),
     dnp3Control(),
+    protocolMismatch(),
   ];
 }
