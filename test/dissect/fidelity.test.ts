@@ -171,3 +171,27 @@ test(
     },
   ),
 );
+
+test(
+  'a request captured after the response that acknowledges it (SPAN reordering) is kept; tshark drops it',
+  withCapture(
+    'modbus-spurious.pcap',
+    (() => {
+      const f = new TcpFlow({ ...master, port: 40003 }, { ...outstation, port: 502 });
+      const hs = f.handshake();
+      const request = f.send(true, Buffer.from(modbusRequest(1, 3, [0, 0, 0, 1])));
+      const response = f.send(false, Buffer.from([0, 1, 0, 0, 0, 5, 1, 3, 2, 0, 42]));
+      const next = f.send(true, Buffer.from(modbusRequest(2, 3, [0, 1, 0, 1])));
+      return [...hs, response, request, next];
+    })(),
+    async (file) => {
+      const ours = await weirFuncs(file);
+      const theirs = await tsharkFuncs(file, modbusSpec);
+      // tshark calls frame 5 a "spurious retransmission" of bytes it never saw and does not dissect it.
+      assert.equal(theirs.get(5), undefined);
+      assert.deepEqual(ours.get('5|modbus'), [3], 'the only copy of the request is kept');
+      assert.deepEqual(ours.get('4|modbus'), [3]);
+      assert.deepEqual(ours.get('6|modbus'), [3]);
+    },
+  ),
+);
