@@ -184,6 +184,7 @@ const S7: Record<S7OperationKind, Omit<Op, 'what'>> = {
     techniques: T.command,
     kind: 'pi_service',
   },
+  set_clock: { type: 'time_change', severity: 'high', techniques: T.parameter, kind: 'set_clock' },
   password: {
     type: 'password_submission',
     severity: 'high',

@@ -8,14 +8,18 @@ const WINDOW = 60;
 const KNOWN_EDGE = 4;
 /** Distinct functions on an edge the baseline lacks: a new HMI uses a few, a sweep walks many. */
 const NEW_EDGE = 8;
-/** The sweep's evidence lists functions up to this many; the count says how many more. */
 const ICS = new Set<string>(ICS_PROTOCOLS);
 
 interface Sweep {
   start: number;
   funcs: Set<number>;
+  /** Functions the protocol does not define (a sweep walks through them; a real client never uses them). */
+  unknown: number;
   reporting: boolean;
 }
+
+/** Function names dissectors give codes their protocol does not define. */
+const UNDEFINED = /^(FUNCTION|SERVICE|COMMAND|LEGACY|GROUP|TYPE)_/;
 
 /**
  * A client walking function codes (59, 60, 61, … on Modbus, the way fuzzers and scanners map what a
@@ -38,14 +42,20 @@ export function functionSweep(): Detector {
       let s = state.get(e);
       if (s === undefined || m.ts - s.start > WINDOW) {
         if (s?.reporting) e.sweepUntil = undefined;
-        s = { start: m.ts, funcs: new Set(), reporting: false };
+        s = { start: m.ts, funcs: new Set(), unknown: 0, reporting: false };
         state.set(e, s);
       }
       const fresh = !s.funcs.has(m.func);
       s.funcs.add(m.func);
+      if (fresh && UNDEFINED.test(m.funcName)) s.unknown++;
+      let first = false;
       if (!s.reporting) {
-        if (s.funcs.size < (p === null ? NEW_EDGE : KNOWN_EDGE)) return;
+        // Many new functions, at least half of them ones the protocol does not define: an engineering tool
+        // opening a session uses many services too, but only defined ones.
+        const need = p === null ? NEW_EDGE : KNOWN_EDGE;
+        if (s.funcs.size < need || s.unknown < need / 2) return;
         s.reporting = true;
+        first = true;
       } else if (!fresh) return;
       e.sweepUntil = s.start + WINDOW;
       const funcs = [...s.funcs].sort((a, b) => a - b);
@@ -58,10 +68,8 @@ export function functionSweep(): Detector {
         dst: m.dstIp,
         protocol: m.protocol,
         detail: `${m.protocol}:sweep`,
-        point:
-          s.reporting && fresh && s.funcs.size > (p === null ? NEW_EDGE : KNOWN_EDGE)
-            ? `${m.protocol}:${m.func}`
-            : funcs.map((f) => `${m.protocol}:${f}`),
+        // The first finding names every function so far; later ones add theirs to the same detection.
+        point: first ? funcs.map((f) => `${m.protocol}:${f}`) : `${m.protocol}:${m.func}`,
         fields: {
           known_edge: p !== null,
           functions_in_window: s.funcs.size,

@@ -16,7 +16,8 @@ export type S7OperationKind =
   | 'insert_block'
   | 'delete_block'
   | 'pi_service'
-  | 'password';
+  | 'password'
+  | 'set_clock';
 
 export interface S7Operation {
   kind: S7OperationKind;
@@ -68,6 +69,8 @@ export function s7Operation(m: Message): S7Operation | undefined {
   if (isUserdata(m)) {
     if (m.func === 5 && m.subfunc === 1)
       return { kind: 'password', what: 'submitted a PLC password (userdata security group)' };
+    if (m.func === 7 && (m.subfunc === 2 || m.subfunc === 4))
+      return { kind: 'set_clock', what: "set the CPU's clock (userdata time functions)" };
     return undefined;
   }
   if (!isJob(m)) return undefined;
