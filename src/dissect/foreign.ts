@@ -17,13 +17,18 @@ export function foreignProtocol(b: Uint8Array, off: number, end: number): string
   if (startsWith(b, off, end, 'SSH-')) return 'ssh';
   for (const m of ['GET ', 'POST ', 'HEAD ', 'PUT ', 'OPTIONS ', 'DELETE ', 'CONNECT ', 'HTTP/1.'])
     if (startsWith(b, off, end, m)) return 'http';
-  // DCE/RPC connection-oriented: version 5.0/5.1, PDU type 0–20, data representation 0x10 or 0x00.
+  // DCE/RPC connection-oriented: version 5.0/5.1, PDU type 0–20, little-endian ASCII data representation
+  // (0x10 0 0 0, what every Windows stack sends) and a fragment length that covers at least the header.
   if (
     b0 === 5 &&
     (b1 === 0 || b1 === 1) &&
     b2 <= 20 &&
     n >= 16 &&
-    (b[off + 4] === 0x10 || b[off + 4] === 0x00)
+    b[off + 4] === 0x10 &&
+    b[off + 5] === 0 &&
+    b[off + 6] === 0 &&
+    b[off + 7] === 0 &&
+    (b[off + 8]! | (b[off + 9]! << 8)) >= 16
   )
     return 'dcerpc';
   // ONC RPC over TCP: record mark (last fragment bit), xid, CALL (0), RPC version 2, then the program.
