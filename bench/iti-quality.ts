@@ -75,7 +75,7 @@ export const JUDGED_WHOLE: Record<string, string> = {
   'IEC61850__piccolo.pcap': 'inventory only; no attack (edge labelled s7comm by port)',
   'MELSEC__melsoft_UDP_clean_2.pcap': 'inventory only; no attack (MELSOFT not dissected)',
   'beckoff__addroute1.pcapng':
-    'inventory only. Miss: the ADS AddRoute (an engineering operation) is not named; ADS is not dissected',
+    'TP: config_change for the ADS AddRoute (route, user and a clear-text password) at frames 10 and 59; the ADS session itself is not dissected',
   'fox__fox_info.pcap': 'TP: the new conversation; Fox not dissected',
   'omron__omron_test.pcap':
     'inventory only; FINS not dissected (the Controller Data Read is a probe, not named)',
@@ -158,6 +158,7 @@ export const JUDGED_SPLIT: Record<string, string> = {
 
 /** Attack or engineering-operation captures: a miss on any of these fails the quality test. */
 export const ATTACKS = new Set<string>([
+  'beckoff__addroute1.pcapng',
   'openics__DNP3-Malformed.pcap',
   'openics__DNP3-SelectOperate.pcap',
   'openics__DNP3-TestDataPart1.pcap',

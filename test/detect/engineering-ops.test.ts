@@ -235,6 +235,18 @@ test('PROFINET DCP Set (IP address, station name) is a network configuration cha
   }
 });
 
+test('Beckhoff ADS AddRoute (udp/48899) is a configuration change naming the route and user, never the password', (t) => {
+  const ds = detectAll('beckoff__addroute1.pcapng');
+  if (ds === null) return t.skip('captures missing');
+  const d = one(ds, 'config_change', 'ads:add_route');
+  expect(d, { src: '192.168.1.99', dst: '192.168.1.8', frame: 10, technique: 'T0886' });
+  assert.deepEqual(d.evidence.frames, [10, 59]);
+  assert.equal(d.evidence.fields.user, 'Administrator');
+  assert.equal(d.evidence.fields.route_name, 'SHENHUAJ6-PC');
+  assert.equal(d.evidence.fields.password_sent, true);
+  assert.ok(!JSON.stringify(d).includes('"1"'), 'the password itself is not in the evidence');
+});
+
 test('quality table: every attack capture is named by an operation detection, and none is judged a miss', async (t) => {
   const { ATTACKS, JUDGED_WHOLE, CONTAINS, itiCaptures } = await import(
     '../../bench/iti-quality.js'

@@ -14,6 +14,7 @@ import { arpSpoofing } from './arp-spoof.js';
 import { addressAssignment, dcpSet } from './address-assignment.js';
 import { dnp3Control } from './dnp3-control.js';
 import { protocolMismatch } from './protocol-mismatch.js';
+import { adsAddRoute } from './ads-route.js';
 
 /** A fresh set of every detector (they hold per-run state). */
 export function allDetectors(): Detector[] {
@@ -34,5 +35,6 @@ export function allDetectors(): Detector[] {
     dcpSet(),
     dnp3Control(),
     protocolMismatch(),
+    adsAddRoute(),
   ];
 }
