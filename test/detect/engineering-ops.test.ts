@@ -9,7 +9,7 @@ import { DissectPipeline } from '../../src/dissect/pipeline.js';
 import { Inventory } from '../../src/discover/inventory.js';
 import { ValueRanges } from '../../src/discover/values.js';
 import { baselineFrom, type Baseline } from '../../src/discover/baseline.js';
-import { DetectionEngine } from '../../src/detect/engine.js';
+import { DetectionEngine, type Mute } from '../../src/detect/engine.js';
 import type { Detection } from '../../src/detect/detection.js';
 import { sharedCapture } from '../helpers/paths.js';
 
@@ -186,8 +186,8 @@ function learned(file: string): Baseline {
   return baselineFrom(inv.snapshot(), values.ranges(), { version: 1, sources: [file] });
 }
 
-function detectWith(file: string, b: Baseline): Detection[] {
-  const eng = new DetectionEngine(b);
+function detectWith(file: string, b: Baseline, mutes: Mute[] = []): Detection[] {
+  const eng = new DetectionEngine(b, { mutes });
   const p = new DissectPipeline({
     onPacket: (x) => eng.onPacket(x),
     onMessage: (m) => eng.onMessage(m),
@@ -212,6 +212,17 @@ test('engineering operations are never absorbed: a stop inside the learning wind
   assert.match(stop.explanation, /while the baseline was learned/);
   assert.ok(ds.some((d) => d.type === 'controller_lock'));
   assert.equal(ds.filter((d) => d.type === 'new_edge' || d.type === 'new_asset').length, 0);
+});
+
+test('a mute lowers an engineering operation to low but never hides it; other mutes still hide', (t) => {
+  const f = sharedCapture('iti/openics__EIP-RemoteModeChangeAttempt.pcap');
+  if (f === null) return t.skip('captures missing');
+  const b = learned(f);
+  const ds = detectWith(f, b, [{ type: 'cpu_stop' }, { type: 'function_outside_profile' }]);
+  const stop = one(ds, 'cpu_stop');
+  assert.equal(stop.severity, 'low');
+  assert.equal(stop.evidence.fields.muted, true);
+  assert.equal(ds.filter((d) => d.type === 'function_outside_profile').length, 0);
 });
 
 test('a clock change learned as normal is still reported (at lower severity) when it happens again', (t) => {

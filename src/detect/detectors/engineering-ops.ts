@@ -22,7 +22,7 @@ export interface Op {
  * reported every time, from any client. A baseline that saw them lowers their severity, never hides them (a
  * stop during the learning window must not make later stops silent).
  */
-const ENGINEERING = new Set<DetectionType>([
+export const ENGINEERING = new Set<DetectionType>([
   'program_download',
   'program_upload',
   'cpu_stop',
@@ -37,6 +37,11 @@ const ENGINEERING = new Set<DetectionType>([
   'unsolicited_control',
   'password_submission',
 ]);
+
+/** True for the detection types that are never hidden (by a baseline, a maintenance window or a mute). */
+export function isEngineeringOperation(type: DetectionType): boolean {
+  return ENGINEERING.has(type);
+}
 
 const T = {
   download: ['T0843', 'T0821', 'T0889'],
