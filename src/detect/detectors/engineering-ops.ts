@@ -334,7 +334,7 @@ function report(
       attack: op.techniques,
       ...(m.fields ?? {}),
     },
-    explanation: `${src} ${what} on ${dst} (${m.protocol} ${m.funcName || m.func})${refused}${usual ? '; this pair did so while the baseline was learned' : ''}. ${techniquesText(op)}.`,
+    explanation: `${src} ${what} on ${dst} (${m.protocol} ${serviceName(m)})${refused}${usual ? '; this pair did so while the baseline was learned' : ''}. ${techniquesText(op)}.`,
     ...(op.kind !== undefined
       ? {
           explainMany: (list: string, total: number) =>
@@ -346,4 +346,19 @@ function report(
         ? 'Check the change request and the engineer on shift; if nobody owns this change, isolate the source and verify the controller program and mode.'
         : 'Note who is probing the device; repeated probes from unknown hosts precede attacks.',
   });
+}
+
+/**
+ * The request's service as the explanation names it. CIP services from 0x4B up are object-specific: the
+ * generic table's name (EXECUTE_PCCC, READ_TAG…) is only right on the object it belongs to, so vendor objects
+ * are named by class and code.
+ */
+function serviceName(m: Message): string {
+  if (m.protocol === 'cip' && m.func >= 0x4b) {
+    const cls = m.fields?.class_id;
+    const tagged = m.fields?.tag !== undefined || cls === 0x6b || (m.func === 0x4b && cls === 0x67);
+    if (!tagged && typeof cls === 'number')
+      return `class 0x${cls.toString(16)} service 0x${m.func.toString(16)}`;
+  }
+  return m.funcName || String(m.func);
 }
