@@ -10,6 +10,8 @@ import { recordPolicySimulation } from './policy.js';
 import { recordGateway } from './gateway.js';
 import { recordDashboard } from './dashboard.js';
 import { recordFailOpen } from './fail-open.js';
+import { recordExport } from './export.js';
+import { recordPlaybookLatency } from './playbook.js';
 import { labPolicyStore } from '../test/enforce/lab-kit.js';
 import { machine, median, root, sharedPcaps, writeSection } from './results.js';
 import { readCaptureSync } from '../src/capture/source.js';
@@ -43,10 +45,20 @@ function inProcess(file: string): { seconds: number; frames: number } {
 }
 
 async function main(): Promise<void> {
+  // The playbook latency runs in the lab and reads no shared capture: it needs no input file.
+  if (process.env.BENCH_ONLY === 'playbook') {
+    await recordPlaybookLatency(Number(process.env.BENCH_TRIALS ?? 60), labPolicyStore);
+    return;
+  }
   if (!existsSync(shared)) throw new Error(`bench needs the real captures in ${shared}`);
   // BENCH_ONLY=iti: detection quality on the ITI captures (counts, no timing, no big input needed).
   if (process.env.BENCH_ONLY === 'iti') {
     recordItiQuality();
+    return;
+  }
+  // BENCH_ONLY=export needs no synthetic input: it reads the lab fixture and the public captures directly.
+  if (process.env.BENCH_ONLY === 'export') {
+    await recordExport(RUNS);
     return;
   }
   mkdirSync(work, { recursive: true });
@@ -138,6 +150,8 @@ async function main(): Promise<void> {
   await recordGateway(RUNS);
   await recordDashboard(RUNS);
   await recordFailOpen(Math.max(RUNS, 9), labPolicyStore);
+  await recordExport(RUNS);
+  await recordPlaybookLatency(Number(process.env.BENCH_TRIALS ?? 60), labPolicyStore);
 }
 
 main().catch((e: unknown) => {

@@ -16,6 +16,8 @@ APT_PACKAGES=(
   hyperfine         # whole-command timing in benchmarks
   chromium          # headless browser for the dashboard tests (driven by playwright-core)
   iputils-arping    # ARP spoofing from the lab attacker in detection tests
+  rsyslog           # the real syslog receiver of the SIEM export tests and benchmark
+  rsyslog-gnutls    # its TLS driver (gtls), for syslog over TLS
 )
 
 missing=()

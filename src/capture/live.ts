@@ -11,6 +11,11 @@ export interface LiveOptions {
   snapLen?: number;
   /** Capture inside this network namespace (`ip netns exec`), e.g. a lab or a container's namespace. */
   netns?: string;
+  /**
+   * Hand each packet over as it arrives (tcpdump --immediate-mode) instead of when the kernel's capture block
+   * fills or its timeout (up to a second) runs out: what an automatic response needs; costs a wake-up per packet.
+   */
+  immediate?: boolean;
 }
 
 /**
@@ -23,6 +28,7 @@ export function liveCapture(
   opts: LiveOptions = {},
 ): Promise<CaptureSummary> {
   const args = ['-i', iface, '-U', '-n', '-w', '-', '-s', String(opts.snapLen ?? 0)];
+  if (opts.immediate) args.push('--immediate-mode');
   if (opts.bpf) args.push(...opts.bpf.split(/\s+/).filter(Boolean));
   const parser = new CaptureParser(sink);
   return new Promise((resolve, reject) => {

@@ -9,6 +9,8 @@ import { registerUser } from './commands/user.js';
 import { registerEnforce } from './commands/enforce.js';
 import { registerServe } from './commands/serve.js';
 import { registerLogin } from './commands/login.js';
+import { registerExport } from './commands/export.js';
+import { registerPlaybook } from './commands/playbook.js';
 import { terminalWidth } from './columns.js';
 
 /** The whole `weir` command tree, unparsed (main.ts runs it; tests walk it). */
@@ -44,5 +46,7 @@ export function buildProgram(): Command {
   registerLogin(program);
   registerEnforce(program);
   registerServe(program);
+  registerExport(program);
+  registerPlaybook(program);
   return program;
 }

@@ -168,7 +168,7 @@ export function warnCaptureErrors(results: FileResult[]): void {
 export async function runLive(
   iface: string,
   hooks: PipelineHooks,
-  opts: { bpf?: string; seconds?: number } = {},
+  opts: { bpf?: string; seconds?: number; immediate?: boolean } = {},
 ): Promise<FileResult> {
   const ac = new AbortController();
   const stop = () => ac.abort();
@@ -186,7 +186,7 @@ export async function runLive(
         lastTs = frame.ts;
         pipeline.push(frame);
       },
-      { bpf: opts.bpf, signal: ac.signal },
+      { bpf: opts.bpf, signal: ac.signal, immediate: opts.immediate },
     );
     return fileResult(`live:${iface}`, summary, pipeline.stats, firstTs, lastTs);
   } finally {

@@ -1,5 +1,6 @@
 import type { Packet } from '../dissect/packet.js';
-import { functionKeyNumber, type Message } from '../dissect/message.js';
+import type { Message } from '../dissect/message.js';
+import { functionKeyNumber } from '../dissect/registry.js';
 import type { Baseline } from '../discover/baseline.js';
 import { EdgeTable, type EdgeAddress } from '../discover/edge-table.js';
 import type { Inventory } from '../discover/inventory.js';

@@ -1,10 +1,10 @@
-import { functionKeyNumber } from '../dissect/message.js';
+import { functionKeyNumber } from '../dissect/registry.js';
 import type { Baseline, EdgeProfile } from '../discover/baseline.js';
 import { RangeSet } from '../discover/ranges.js';
 
 /** An edge profile in the form the hot path checks against. */
 export interface CompiledProfile {
-  p: EdgeProfile;
+  learned: EdgeProfile;
   functions: Set<number>;
   protocols: Set<string>;
   writes: Map<string, RangeSet>;
@@ -32,7 +32,7 @@ export class CompiledBaseline {
     for (const [space, ranges] of Object.entries(p.writes))
       writes.set(space, RangeSet.from(ranges));
     return {
-      p,
+      learned: p,
       functions: new Set(
         p.functions.map((k) => {
           const i = k.lastIndexOf(':');
@@ -48,7 +48,7 @@ export class CompiledBaseline {
 
 /** Learned value ranges of a profile by space and address (the largest part of a profile, so built lazily). */
 export function pointsOf(cp: CompiledProfile): Map<string, Map<number, [number, number]>> {
-  return (cp.values ??= pointsBySpace(cp.p.values));
+  return (cp.values ??= pointsBySpace(cp.learned.values));
 }
 
 /** 'space:address' keys from the baseline, regrouped so the hot path looks up numbers, not strings. */

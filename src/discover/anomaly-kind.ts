@@ -1,4 +1,9 @@
-/** A malformed-PDU reason without its numbers, so 'byte count 7 …' and 'byte count 9 …' are one kind. */
-export function anomalyKind(protocol: string, reason: string): string {
-  return `${protocol}: ${reason.replace(/0x[0-9a-f]+|\d+(\.\d+)?/gi, 'N')}`;
+import type { Anomaly } from '../dissect/message.js';
+
+/**
+ * The kind of a malformed PDU as baselines keep it, e.g. 'modbus: byte_count_mismatch': the protocol's typed
+ * kind (its descriptor's `anomalies`), so PDUs malformed the same way with different numbers are one kind.
+ */
+export function anomalyKind(protocol: string, anomaly: Anomaly): string {
+  return `${protocol}: ${anomaly.kind}`;
 }

@@ -1,5 +1,6 @@
 import type { Packet } from '../dissect/packet.js';
-import { PROTOCOL_INDEX, type IdentityFacts, type Message } from '../dissect/message.js';
+import type { IdentityFacts, Message } from '../dissect/message.js';
+import { isIndustrialIndex, PROTOCOL_INDEX } from '../dissect/registry.js';
 import type { Asset, Edge, FunctionStats, InventorySnapshot, TargetRanges } from './model.js';
 import { MAX_RANGES, RangeSet } from './ranges.js';
 import { IDENTITY_PROTOCOLS, serviceName } from './services.js';
@@ -107,9 +108,6 @@ export interface CurrentEdge {
   toServer: boolean;
   slot: unknown;
 }
-
-/** PROTOCOL_INDEX values 1..8 are the industrial protocols. */
-const LAST_ICS_INDEX = 8;
 
 /**
  * Folds packets and messages into the asset inventory and the communication map. Passive: it only counts
@@ -266,7 +264,7 @@ export class Inventory {
         if (!set.add(t.start, t.count)) countCapped(this.capped, 'edge_address_ranges');
       }
     }
-    if (m.role === 'request' && pidx > 0 && pidx <= LAST_ICS_INDEX) {
+    if (m.role === 'request' && isIndustrialIndex(pidx)) {
       const start = targets !== null && targets.length > 0 ? targets[0]!.start : 0;
       (es.poll ??= new PollTimer()).request(
         (pidx * 256 + (m.func & 0xff)) * 16777216 + (start & 0xffffff),

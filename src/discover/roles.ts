@@ -1,32 +1,10 @@
 import type { Asset, AssetRole, Edge } from './model.js';
+import { isIndustrial, isOutstationProtocol, operationOfFunction } from '../dissect/registry.js';
 
-/**
- * Functions that program, configure or probe a controller rather than run the process: the signature of an
- * engineering workstation (project download, PLC stop, device identification, restarts, file transfer).
- */
-const ENGINEERING_FUNCTIONS: Record<string, ReadonlySet<number>> = {
-  modbus: new Set([8, 17, 43, 90]),
-  s7comm: new Set([0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f, 0x28, 0x29]),
-  s7comm_plus: new Set([]),
-  dnp3: new Set([13, 14, 15, 16, 17, 18, 25, 26, 27, 29, 30]),
-  cip: new Set([0x05, 0x06, 0x07]),
-  iec104: new Set([105, 120, 121, 122, 123, 124, 125, 126]),
-};
 /** A client that opened this many conversations carrying no application data is sweeping ports or hosts. */
 const SCAN_PROBES = 16;
 /** A probe is a connection attempt: a handful of packets (SYN, RST, maybe a retry) and no dissected protocol. */
 const PROBE_PACKETS = 6;
-const INDUSTRIAL = new Set([
-  'modbus',
-  's7comm',
-  's7comm_plus',
-  'dnp3',
-  'enip',
-  'cip',
-  'bacnet',
-  'iec104',
-]);
-const OUTSTATION_PROTOCOLS = new Set(['dnp3', 'iec104']);
 
 /** Infer each asset's role from its identity and behaviour, with the reasons in plain words. Mutates assets. */
 export function inferRoles(assets: Asset[], edges: Edge[]): void {
@@ -55,16 +33,18 @@ function decide(a: Asset, client: Edge[], server: Edge[]): [AssetRole, string[]]
     return ['io_device', [`device reports type "${a.identity.deviceType}"`]];
 
   const served = server.filter(
-    (e) => INDUSTRIAL.has(e.protocol) && e.responses + e.requests > 0 && e.server !== e.client,
+    (e) => isIndustrial(e.protocol) && e.responses + e.requests > 0 && e.server !== e.client,
   );
   const servedProtos = uniq(served.map((e) => e.protocol));
   const clients = uniq(served.map((e) => e.client));
-  const used = client.filter((e) => INDUSTRIAL.has(e.protocol) && e.requests > 0);
+  const used = client.filter((e) => isIndustrial(e.protocol) && e.requests > 0);
 
   const engineering: string[] = [];
   for (const e of used) {
     for (const f of e.functions) {
-      if (f.count > 0 && ENGINEERING_FUNCTIONS[f.protocol]?.has(f.func))
+      // Functions that program, configure or probe a controller rather than run the process: the signature of
+      // an engineering workstation (the protocols' engineering operations, file housekeeping included).
+      if (f.count > 0 && operationOfFunction(f.protocol, f.func) !== undefined)
         engineering.push(`${f.name || `${f.protocol} ${f.func}`} to ${e.server}`);
     }
   }
@@ -72,7 +52,7 @@ function decide(a: Asset, client: Edge[], server: Edge[]): [AssetRole, string[]]
   const writes = used.reduce((n, e) => n + e.functions.reduce((m, f) => m + f.writes, 0), 0);
 
   if (servedProtos.length > 0 && !servedProtos.every((p) => p === 'bacnet')) {
-    const outstation = servedProtos.some((p) => OUTSTATION_PROTOCOLS.has(p));
+    const outstation = servedProtos.some(isOutstationProtocol);
     const reason = `serves ${servedProtos.join(', ')} to ${clients.length} client${clients.length === 1 ? '' : 's'}`;
     if (
       outstation &&
@@ -111,7 +91,7 @@ function decide(a: Asset, client: Edge[], server: Edge[]): [AssetRole, string[]]
         'engineering_workstation',
         [`issued engineering functions: ${uniq(engineering).slice(0, 4).join('; ')}`],
       ];
-    if (used.some((e) => OUTSTATION_PROTOCOLS.has(e.protocol)))
+    if (used.some((e) => isOutstationProtocol(e.protocol)))
       return [
         'scada_server',
         [`master station for ${servers.length} outstation${servers.length === 1 ? '' : 's'}`],

@@ -1,4 +1,9 @@
-/** Service names for well-known ports, so edges without a dissected protocol still read like a plant engineer's map. */
+import { identityProtocols, industrialServices } from '../dissect/registry.js';
+
+/**
+ * Service names for well-known ports, so edges without a dissected protocol still read like a plant engineer's
+ * map. Industrial protocols' ports come from their descriptors (src/dissect/protocols/); these are the others.
+ */
 const TCP: Record<number, string> = {
   20: 'ftp-data',
   21: 'ftp',
@@ -8,7 +13,6 @@ const TCP: Record<number, string> = {
   53: 'dns',
   80: 'http',
   88: 'kerberos',
-  102: 's7comm',
   110: 'pop3',
   135: 'msrpc',
   139: 'netbios-ssn',
@@ -16,16 +20,12 @@ const TCP: Record<number, string> = {
   389: 'ldap',
   443: 'https',
   445: 'smb',
-  502: 'modbus',
   636: 'ldaps',
   1433: 'mssql',
   1911: 'niagara-fox',
   1962: 'pcworx',
-  2222: 'enip-io',
-  2404: 'iec104',
   3306: 'mysql',
   3389: 'rdp',
-  4840: 'opcua',
   4911: 'niagara-fox-tls',
   5007: 'melsec',
   5432: 'postgresql',
@@ -33,9 +33,7 @@ const TCP: Record<number, string> = {
   8080: 'http-alt',
   9600: 'omron-fins',
   18245: 'ge-srtp',
-  20000: 'dnp3',
   20547: 'proconos',
-  44818: 'enip',
 };
 const UDP: Record<number, string> = {
   53: 'dns',
@@ -49,17 +47,15 @@ const UDP: Record<number, string> = {
   162: 'snmp-trap',
   514: 'syslog',
   1900: 'ssdp',
-  2222: 'enip-io',
   5353: 'mdns',
   9600: 'omron-fins',
-  20000: 'dnp3',
   34962: 'profinet-rt',
   34963: 'profinet-rt',
   34964: 'profinet-cm',
-  44818: 'enip',
-  47808: 'bacnet',
-  47809: 'bacnet',
 };
+
+for (const [port, name] of industrialServices('tcp')) TCP[port] = name;
+for (const [port, name] of industrialServices('udp')) UDP[port] = name;
 
 export function serviceName(transport: 'tcp' | 'udp', port: number): string | undefined {
   return transport === 'tcp' ? TCP[port] : UDP[port];
@@ -81,12 +77,4 @@ export function serverIsDst(transport: 'tcp' | 'udp', srcPort: number, dstPort: 
 }
 
 /** Protocols that identify hosts (addresses, names) rather than carry process traffic. */
-export const IDENTITY_PROTOCOLS: ReadonlySet<string> = new Set([
-  'arp',
-  'dhcp',
-  'lldp',
-  'cdp',
-  'profinet_dcp',
-  'dns',
-  'nbns',
-]);
+export const IDENTITY_PROTOCOLS: ReadonlySet<string> = identityProtocols;

@@ -11,9 +11,8 @@ export function llcType(dsap: number, ssap: number): number {
 /** BACnet over ISO 8802-2 LLC (BACnet/Ethernet, LSAP 0x82). */
 export const ETHERTYPE_BACNET_LLC = llcType(0x82, 0x82);
 
-/** A protocol carried directly in Ethernet frames (ARP, LLDP, Profinet DCP, CDP via SNAP). */
+/** A protocol carried directly in Ethernet frames (ARP, LLDP, Profinet DCP, CDP via SNAP); EtherTypes in its descriptor. */
 export interface LinkDissector {
   protocol: ProtocolName;
-  etherTypes: readonly number[];
   dissect(b: Uint8Array, off: number, len: number, ctx: PduContext, out: Message[]): void;
 }

@@ -10,41 +10,25 @@ export type IcsProtocol =
   | 'iec104';
 export type IdentityProtocol = 'arp' | 'dhcp' | 'lldp' | 'cdp' | 'profinet_dcp' | 'dns' | 'nbns';
 export type ProtocolName = IcsProtocol | IdentityProtocol;
+/** Protocols Weir knows by their port only (no dissector yet): policies may name them, the service map shows them. */
+export type PortOnlyProtocol = 'opcua';
+export type KnownProtocol = ProtocolName | PortOnlyProtocol;
 
-export const ICS_PROTOCOLS: readonly IcsProtocol[] = [
-  'modbus',
-  's7comm',
-  's7comm_plus',
-  'dnp3',
-  'enip',
-  'cip',
-  'bacnet',
-  'iec104',
-];
-
-/** Small stable numbers per protocol, for numeric map keys on hot paths (0 = unknown). */
-export const PROTOCOL_INDEX: Readonly<Record<string, number>> = {
-  modbus: 1,
-  s7comm: 2,
-  s7comm_plus: 3,
-  dnp3: 4,
-  enip: 5,
-  cip: 6,
-  bacnet: 7,
-  iec104: 8,
-  arp: 9,
-  dhcp: 10,
-  lldp: 11,
-  cdp: 12,
-  profinet_dcp: 13,
-  dns: 14,
-  nbns: 15,
-};
-
-/** Numeric key of (protocol, function code), unique across protocols. */
-export function functionKeyNumber(protocol: string, func: number): number {
-  return (PROTOCOL_INDEX[protocol] ?? 0) * 0x20000 + (func + 1);
+/**
+ * Why a PDU is malformed: a kind from its protocol's list (the descriptor's `anomalies`, a string-literal union in
+ * the protocol's file) and the particulars of this PDU in words.
+ */
+export interface Anomaly<K extends string = string> {
+  kind: K;
+  /** e.g. 'byte count 7 does not match quantity 4'. */
+  detail: string;
 }
+
+/** Marks a message malformed with one of its protocol's kinds (each protocol file binds `K` to its own union). */
+export type Malformed<K extends string> = (m: Message, kind: K, detail: string) => void;
+export const markMalformed: Malformed<string> = (m, kind, detail) => {
+  m.anomaly = { kind, detail };
+};
 
 /** Which side of an exchange a PDU is. */
 export type PduRole = 'request' | 'response' | 'unsolicited' | 'broadcast' | 'unknown';
@@ -114,7 +98,7 @@ export interface Message {
   values: number[] | null;
   identity: IdentityFacts | null;
   /** Why the PDU is malformed, or null. A malformed PDU is still reported, never dropped. */
-  anomaly: string | null;
+  anomaly: Anomaly | null;
   /** Protocol-specific extras (Zeek ICSNPP field names), or null. */
   fields: Record<string, string | number | boolean> | null;
 }

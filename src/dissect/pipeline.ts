@@ -6,7 +6,7 @@ import type { Message, PduContext } from './message.js';
 import type { DatagramDissector, StreamDissector } from './protocol.js';
 import type { LinkDissector } from './link-dissector.js';
 import { feedSegment, newHalfStream, type TcpHalfStream } from './tcp-reassembly.js';
-import { streamDissectors, datagramDissectors, linkDissectors } from './registry.js';
+import { streamBindings, datagramBindings, linkBindings } from './registry.js';
 
 /** Upper bound on tracked TCP half-streams; a scan or a flood of spoofed senders must not grow memory without limit. */
 const MAX_STREAMS = 65_536;
@@ -81,9 +81,9 @@ export class DissectPipeline {
   };
 
   constructor(private readonly hooks: PipelineHooks = {}) {
-    for (const d of streamDissectors) for (const p of d.ports) this.tcpByPort[p] = d;
-    for (const d of datagramDissectors) for (const p of d.ports) this.udpByPort[p] = d;
-    for (const d of linkDissectors) for (const t of d.etherTypes) this.byEtherType.set(t, d);
+    for (const b of streamBindings) this.tcpByPort[b.key] = b.dissector;
+    for (const b of datagramBindings) this.udpByPort[b.key] = b.dissector;
+    for (const b of linkBindings) this.byEtherType.set(b.key, b.dissector);
   }
 
   push(frame: Frame): void {

@@ -18,10 +18,10 @@ export interface TcpHalfStream {
   lost: boolean;
   lastTs: number;
   /**
-   * Scratch space of the protocol dissector for this direction (fragment reassembly above TCP). Replaced by a
-   * fresh object whenever stream bytes are lost or skipped, so fragments are never joined across a hole.
+   * The protocol dissector's state for this direction (fragment reassembly above TCP), from its newState().
+   * Replaced by a fresh one whenever stream bytes are lost or skipped, so fragments are never joined across a hole.
    */
-  state: Record<string, unknown>;
+  state: unknown;
 }
 
 export type AnomalyCounter = (what: string) => void;
@@ -35,7 +35,7 @@ export function newHalfStream(dissector: StreamDissector, toServer: boolean): Tc
     pendingLen: 0,
     lost: false,
     lastTs: 0,
-    state: {},
+    state: dissector.newState(),
   };
 }
 
@@ -72,7 +72,7 @@ export function feedSegment(
       s.pending = null;
       s.pendingLen = 0;
       s.lost = false;
-      s.state = {};
+      s.state = s.dissector.newState();
     }
   }
   s.nextSeq = (seq + len) >>> 0;
@@ -83,7 +83,7 @@ export function feedSegment(
       anomaly('tcp_pending_overflow');
       s.pendingLen = 0;
       s.pending = null;
-      s.state = {};
+      s.state = s.dissector.newState();
       return;
     }
     if (s.pending!.length < need) {
@@ -143,7 +143,7 @@ function parse(
         const foreign = foreignProtocol(b, pos, end);
         if (foreign !== null) out.push(mismatch(ctx, d.protocol, s.toServer, foreign));
         anomaly(`${d.protocol}_not_pdu`);
-        s.state = {};
+        s.state = s.dissector.newState();
       }
       s.lost = true;
       return len;
@@ -152,7 +152,7 @@ function parse(
       if (n > MAX_PENDING) {
         anomaly(`${d.protocol}_pdu_too_long`);
         s.lost = true;
-        s.state = {};
+        s.state = s.dissector.newState();
         return len;
       }
       break;
@@ -178,7 +178,10 @@ function garbage(
 ): Message {
   const m = newMessage(ctx, protocol);
   m.role = toServer ? 'request' : 'response';
-  m.anomaly = `${bytes} bytes that are not ${protocol} at offset ${at}, skipped to the next valid start`;
+  m.anomaly = {
+    kind: 'resync',
+    detail: `${bytes} bytes that are not ${protocol} at offset ${at}, skipped to the next valid start`,
+  };
   m.fields = { offset: at, skipped: bytes };
   return m;
 }
@@ -192,7 +195,7 @@ function mismatch(
 ): Message {
   const m = newMessage(ctx, protocol);
   m.role = toServer ? 'request' : 'response';
-  m.anomaly = `payload is ${foreign}, not ${protocol}`;
+  m.anomaly = { kind: 'foreign_protocol', detail: `payload is ${foreign}, not ${protocol}` };
   m.fields = { foreign_protocol: foreign };
   return m;
 }

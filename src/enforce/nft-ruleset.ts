@@ -356,7 +356,7 @@ function groupElems(c: CompiledGroup, v4: (hs: Cidr[]) => Cidr[]): FlowElem[] {
   for (const client of mergeIntervals(v4(c.clients.blocks)))
     for (const server of mergeIntervals(v4(c.servers.blocks)))
       for (const port of c.ports) {
-        out.push({ client, server, transport: c.g.transport, port });
+        out.push({ client, server, transport: c.group.transport, port });
       }
   return out;
 }

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -303,5 +303,53 @@ export function statusOf(objs: Obj[], family: NftFamily): EnforcementStatus {
         });
     }
   }
+  return out;
+}
+
+/** A temporary permit as listed: the flow and the seconds it has left. */
+export interface ListedPermit {
+  client: string;
+  server: string;
+  transport: 'tcp' | 'udp';
+  port: number;
+  expiresIn: number | null;
+}
+
+/**
+ * The temporary permits in force, read without blocking the caller's event loop (the playbook runner keeps
+ * handling detections meanwhile).
+ */
+export function listPermits(target: NftTarget): Promise<ListedPermit[]> {
+  const args = ['-j', 'list', 'set', target.family, TABLE, 'permits'];
+  const [cmd, argv] = target.netns
+    ? ['ip', ['netns', 'exec', target.netns, 'nft', ...args]]
+    : ['nft', args];
+  return new Promise((resolve, reject) =>
+    execFile(
+      cmd,
+      argv,
+      { encoding: 'utf8', env: { ...process.env, TZ: 'UTC' }, timeout: 30_000 },
+      (err, stdout, stderr) => {
+        if (err) return reject(new Error(`no permits set loaded: ${stderr.trim() || err.message}`));
+        resolve(permitsOf(JSON.parse(stdout) as { nftables: Obj[] }));
+      },
+    ),
+  );
+}
+
+function permitsOf(doc: { nftables: Obj[] }): ListedPermit[] {
+  const out: ListedPermit[] = [];
+  for (const o of doc.nftables)
+    for (const e of (o.set?.elem ?? []) as Obj[]) {
+      const v = (e.elem?.val ?? e) as Obj;
+      const [client, server, proto, port] = (v.concat ?? []) as unknown[];
+      out.push({
+        client: String(client),
+        server: String(server),
+        transport: proto === 6 || proto === 'tcp' ? 'tcp' : 'udp',
+        port: Number(port),
+        expiresIn: typeof e.elem?.expires === 'number' ? (e.elem.expires as number) : null,
+      });
+    }
   return out;
 }

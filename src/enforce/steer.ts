@@ -1,15 +1,6 @@
 import type { CompiledGroup, CompiledPolicy } from '../policy/evaluate.js';
 import { ipv4Span } from '../policy/hosts.js';
-
-/** Protocols the gateway can check request by request (the stream dissector that frames them). */
-export const GATEWAY_PROTOCOLS: Record<string, string> = {
-  modbus: 'modbus',
-  s7comm: 's7comm',
-  dnp3: 'dnp3',
-  enip: 'enip',
-  cip: 'enip',
-  iec104: 'iec104',
-};
+import { gatewayDissector, gatewayProtocols } from '../dissect/registry.js';
 
 /** More steered servers than this is not an inline gateway's job (expand a zone of that size into groups). */
 export const MAX_TARGETS = 4096;
@@ -50,9 +41,9 @@ export function enforcementPlan(
   for (const c of cp.groups) {
     const servers = enforcedServers(cp, c);
     if (servers === null) continue;
-    const g = c.g;
+    const g = c.group;
     const limits = c.functions !== null || c.addresses !== null || g.access === 'read-only';
-    const protocol = g.protocol !== undefined ? GATEWAY_PROTOCOLS[g.protocol] : undefined;
+    const protocol = g.protocol !== undefined ? gatewayDissector(g.protocol)?.protocol : undefined;
     if (c.inspected && protocol !== undefined) {
       if (listenIp === null) {
         const why = `${g.protocol} requests ${limits ? 'are limited' : 'are checked for what a real client sends'}, and no gateway is given (--gateway-ip)`;
@@ -92,7 +83,7 @@ export function enforcementPlan(
     const why =
       g.protocol === undefined
         ? "read-only needs the group's protocol, so that requests can be read; name it, or make the group read-write (port-level)"
-        : `the gateway reads ${Object.keys(GATEWAY_PROTOCOLS).join(', ')} over TCP, not ${g.protocol} over ${g.transport}; drop its function/address limits and make it read-write (port-level), or keep the zone in simulate`;
+        : `the gateway reads ${gatewayProtocols.join(', ')} over TCP, not ${g.protocol} over ${g.transport}; drop its function/address limits and make it read-write (port-level), or keep the zone in simulate`;
     plan.unenforceable.push({ group: g.name, why });
   }
   plan.targets = [...seen.values()].sort(

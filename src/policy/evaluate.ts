@@ -1,6 +1,6 @@
 import type { Message } from '../dissect/message.js';
 import type { FunctionCategory } from '../dissect/protocol.js';
-import { classifies, functionCategory } from '../dissect/registry.js';
+import { classifies, functionCategory, PROTOCOLS } from '../dissect/registry.js';
 import { HostSet, parseCidr, type Cidr } from './hosts.js';
 import type { ContextGroup, Policy, TimeWindow, Zone } from './model.js';
 import { dayMask, inWindow, LocalClock } from './windows.js';
@@ -26,7 +26,7 @@ export const READ_ONLY_CATEGORIES: ReadonlySet<FunctionCategory> = new Set([
 ]);
 
 export interface CompiledGroup {
-  g: ContextGroup;
+  group: ContextGroup;
   clients: HostSet;
   servers: HostSet;
   ports: Set<number>;
@@ -53,8 +53,10 @@ export interface FlowRules {
   timed: boolean;
 }
 
-/** Layers of one protocol family: a group for `enip` also carries the CIP it encapsulates. */
-const FAMILY: Record<string, string> = { cip: 'enip', s7comm_plus: 's7comm' };
+/** Layers of one protocol family: a group for `enip` also carries the CIP it encapsulates (inner → carrier). */
+const FAMILY: Record<string, string> = Object.fromEntries(
+  PROTOCOLS.flatMap((p) => (p.carrier !== undefined ? [[p.name, p.carrier]] : [])),
+);
 
 /** A loaded policy in the form the simulator and the gateway check traffic against. */
 export class CompiledPolicy {
@@ -88,7 +90,7 @@ export class CompiledPolicy {
       ]),
     );
     this.groups = policy.groups.map((g) => ({
-      g,
+      group: g,
       clients: resolve(g.clients),
       servers: resolve(g.servers),
       ports: new Set(g.ports),
@@ -150,11 +152,11 @@ export class CompiledPolicy {
     const candidates = open ? [] : [...(this.byServer.get(server) ?? []), ...this.wide];
     const groups = candidates.filter(
       (c) =>
-        c.g.transport === transport &&
+        c.group.transport === transport &&
         c.ports.has(port) &&
         c.clients.has(client) &&
         c.servers.has(server) &&
-        this.conduitFits(c.g, clientZone, serverZone),
+        this.conduitFits(c.group, clientZone, serverZone),
     );
     return {
       clientZone,
@@ -250,7 +252,7 @@ function groupRefuses(
   m: Message,
   category: FunctionCategory,
 ): BlockReason | null {
-  const g = c.g;
+  const g = c.group;
   // Clients send requests (and link upkeep such as an IEC 104 TESTFR confirmation); anything else from them
   // is not what a real client sends on an inspected conduit.
   if (m.role !== 'request' && category !== 'session' && c.inspected) return 'not_a_request';

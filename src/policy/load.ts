@@ -11,8 +11,13 @@ import {
   type Document,
   type Node,
 } from 'yaml';
-import { functionCode, functionLabel, namedProtocols } from '../dissect/function-names.js';
-import { functionCodeCategory } from '../dissect/registry.js';
+import {
+  functionCode,
+  functionCodeCategory,
+  functionLabel,
+  namedProtocols,
+  serverPorts,
+} from '../dissect/registry.js';
 import type { PolicyError } from './errors.js';
 import { HostSet, parseCidr } from './hosts.js';
 import type {
@@ -26,20 +31,17 @@ import type {
   ZoneMode,
 } from './model.js';
 import { POLICY_SCHEMA } from './schema.js';
+import type {
+  Playbook,
+  PlaybookActionKind,
+  PlaybookMode,
+  PlaybookTrigger,
+} from './playbook-model.js';
+import type { Severity } from '../detect/detection.js';
 import { errorPath, pruneToShape, type Path, type Pruned } from './shape-prune.js';
 
 /** Server port and transport of each industrial protocol, used when a group names a protocol but no ports. */
-export const PROTOCOL_PORTS: Record<string, { transport: 'tcp' | 'udp'; ports: number[] }> = {
-  modbus: { transport: 'tcp', ports: [502] },
-  s7comm: { transport: 'tcp', ports: [102] },
-  s7comm_plus: { transport: 'tcp', ports: [102] },
-  dnp3: { transport: 'tcp', ports: [20000] },
-  enip: { transport: 'tcp', ports: [44818] },
-  cip: { transport: 'tcp', ports: [44818] },
-  bacnet: { transport: 'udp', ports: [47808] },
-  iec104: { transport: 'tcp', ports: [2404] },
-  opcua: { transport: 'tcp', ports: [4840] },
-};
+export const PROTOCOL_PORTS = serverPorts;
 
 /** Address spaces with a fixed set of names (others, like S7 data blocks or DNP3 groups, are open-ended). */
 const KNOWN_SPACES: Record<string, RegExp> = {
@@ -229,7 +231,7 @@ function shapeError(
     message =
       last === 'from' || last === 'to'
         ? 'must be a time HH:MM'
-        : last === 'simulation_window'
+        : last === 'simulation_window' || last === 'block_ttl' || last === 'per'
           ? 'must be a duration like 30m, 12h, 7d or 2w'
           : path.includes('addresses')
             ? 'must be an address or a range like 100-199'
@@ -237,7 +239,7 @@ function shapeError(
   } else if (e.keyword === 'anyOf') {
     const last = path.at(-1);
     message =
-      last === 'simulation_window'
+      last === 'simulation_window' || last === 'block_ttl' || last === 'per'
         ? 'must be seconds or a duration like 30m, 12h, 7d or 2w'
         : path.includes('addresses')
           ? 'must be an address or a range like 100-199'
@@ -335,6 +337,7 @@ interface RawPolicy {
     internal?: 'allow' | 'restrict';
     approvals?: ApproverRole[];
     simulation_window?: number | string;
+    playbooks?: RawPlaybook[];
   }>;
   conduits?: Array<{ name: string; from: string; to: string; description?: string }>;
   groups?: Array<{
@@ -353,6 +356,22 @@ interface RawPolicy {
   }>;
   windows?: Array<{ name: string; days: Weekday[]; from: string; to: string; timezone?: string }>;
 }
+
+interface RawPlaybook {
+  name: string;
+  description?: string;
+  mode?: PlaybookMode;
+  on: PlaybookTrigger[];
+  when?: { min_severity?: Severity; source_not_in?: string[]; source_unknown?: boolean };
+  actions: PlaybookActionKind[];
+  block_ttl?: number | string;
+  may_block?: string[];
+  rate_limit?: { max: number; per: number | string };
+}
+
+/** Defaults of a playbook: a block lasts 15 minutes; at most 10 actions per 10 minutes. */
+const DEFAULT_BLOCK_TTL = 15 * 60;
+const DEFAULT_RATE_LIMIT = { max: 10, per: 600 };
 
 const WHOLE: Pick<Pruned, 'ghosts' | 'origin'> = {
   ghosts: {
@@ -439,7 +458,17 @@ class Checker {
         internal: z.internal ?? 'allow',
         approvals: z.approvals ?? DEFAULT_APPROVALS,
         simulationWindow: window,
+        ...(z.playbooks !== undefined ? { playbooks: [] as Playbook[] } : {}),
       };
+    });
+    // Playbooks refer to zones and assets; every zone is known by now.
+    r.zones.forEach((z, i) => {
+      const out = zones[i]!.playbooks;
+      if (z.playbooks === undefined || out === undefined) return;
+      this.unique(['zones', i, 'playbooks'], z.playbooks);
+      z.playbooks.forEach((pb, j) =>
+        out.push(this.playbook(pb, ['zones', i, 'playbooks', j], assetIps, zoneSets)),
+      );
     });
 
     const conduits = r.conduits ?? [];
@@ -625,15 +654,69 @@ class Checker {
   }
 
   private unique(
-    section: 'assets' | 'zones' | 'conduits' | 'groups' | 'windows',
+    section: 'assets' | 'zones' | 'conduits' | 'groups' | 'windows' | Path,
     items: Array<{ name: string }>,
   ): void {
     const seen = new Set<string>();
+    const at: Path = typeof section === 'string' ? [section] : section;
+    const what = typeof section === 'string' ? section : String(section.at(-1));
     items.forEach((it, i) => {
       if (seen.has(it.name))
-        this.err([section, i, 'name'], `'${it.name}' is defined twice in ${section}`);
+        this.err([...at, i, 'name'], `'${it.name}' is defined twice in ${what}`);
       seen.add(it.name);
     });
+  }
+
+  /** A zone's playbook: zones it names exist, addresses it may block are addresses, durations are sane. */
+  private playbook(
+    pb: RawPlaybook,
+    at: Path,
+    assetIps: Map<string, string>,
+    zoneSets: Map<string, HostSet>,
+  ): Playbook {
+    const notIn = pb.when?.source_not_in ?? [];
+    notIn.forEach((z, k) => {
+      if (!zoneSets.has(z) && !this.cut('zones', z))
+        this.err([...at, 'when', 'source_not_in', k], `no zone named '${z}'${this.known('zones')}`);
+    });
+    const mayBlock: string[] = [];
+    (pb.may_block ?? []).forEach((h, k) => {
+      const ip = assetIps.get(h) ?? h;
+      if (parseCidr(ip) === null) {
+        if (!this.cut('assets', h))
+          this.err(
+            [...at, 'may_block', k],
+            zoneSets.has(h)
+              ? `'${h}' is a zone: name the addresses the playbook may block one by one (or as a CIDR block)`
+              : `'${h}' is not an address, a CIDR block or a named asset`,
+          );
+      } else mayBlock.push(ip);
+    });
+    const ttl = pb.block_ttl === undefined ? DEFAULT_BLOCK_TTL : parseDuration(pb.block_ttl);
+    if (ttl < 1 || ttl > 7 * 86400)
+      this.err(
+        [...at, 'block_ttl'],
+        'a playbook blocks for 1 s to 7 d: longer containment is a decision for people (weir block)',
+      );
+    if (pb.block_ttl !== undefined && !pb.actions.includes('block_source'))
+      this.err([...at, 'block_ttl'], 'block_ttl without the block_source action');
+    if (pb.may_block !== undefined && !pb.actions.includes('block_source'))
+      this.err([...at, 'may_block'], 'may_block without the block_source action');
+    const per = pb.rate_limit ? parseDuration(pb.rate_limit.per) : DEFAULT_RATE_LIMIT.per;
+    if (per < 1) this.err([...at, 'rate_limit', 'per'], 'the window must be at least 1 s');
+    return {
+      name: pb.name,
+      ...(pb.description !== undefined ? { description: pb.description } : {}),
+      mode: pb.mode ?? 'simulate',
+      on: pb.on,
+      minSeverity: pb.when?.min_severity ?? 'info',
+      sourceNotIn: notIn,
+      sourceUnknown: pb.when?.source_unknown ?? false,
+      actions: pb.actions,
+      blockTtl: ttl,
+      mayBlock,
+      rateLimit: { max: pb.rate_limit?.max ?? DEFAULT_RATE_LIMIT.max, per },
+    };
   }
 
   private known(section: 'zones' | 'conduits' | 'windows'): string {

@@ -1,3 +1,5 @@
+import type { Playbook } from './playbook-model.js';
+
 /** Policy as code: the plant's documented zones, conduits and allowed communication (IEC 62443 words). */
 
 /** The rollout ladder of a zone: watch, alert on violations, simulate blocking, then block. */
@@ -32,6 +34,8 @@ export interface Zone {
   approvals: ApproverRole[];
   /** Promotion to enforce needs a simulation over at least this many seconds of traffic with no baseline flow blocked. */
   simulationWindow: number;
+  /** Pre-approved playbooks: what Weir may do on its own in this zone (absent: nothing). */
+  playbooks?: Playbook[];
 }
 
 /** A path between two zones that context groups may use. */

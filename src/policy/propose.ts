@@ -1,10 +1,9 @@
-import { ICS_PROTOCOLS } from '../dissect/message.js';
 import type { Baseline, EdgeProfile } from '../discover/baseline.js';
 import type { Asset, AssetRole, Edge } from '../discover/model.js';
 import { RangeSet } from '../discover/ranges.js';
 import { PROTOCOL_PORTS } from './load.js';
 import type { AddressRanges, ContextGroup, Conduit, NamedAsset, Policy, Zone } from './model.js';
-import { functionCodeCategory } from '../dissect/registry.js';
+import { functionCodeCategory, isIndustrial } from '../dissect/registry.js';
 import { READ_ONLY_CATEGORIES } from './evaluate.js';
 
 /** IEC 62443 style tiers: controllers in one zone, the people and servers that supervise them in another. */
@@ -27,7 +26,6 @@ const TIER: Record<AssetRole, 'control' | 'supervisory' | 'other'> = {
 const TIER_LEVEL: Record<string, number> = { control: 3, supervisory: 2, other: 1 };
 /** More ranges than this in one space are widened to their span: a readable policy beats a perfect one. */
 const MAX_RANGES = 12;
-const ICS = new Set<string>(ICS_PROTOCOLS);
 /** Names in a policy file are at most this long (schema); room is left for a -N suffix. */
 const MAX_NAME = 64;
 
@@ -136,7 +134,7 @@ function groupsFor(
   wrote: boolean,
 ): ContextGroup[] {
   const transport = e.transport as 'tcp' | 'udp';
-  const ics = e.protocols.filter((p) => ICS.has(p));
+  const ics = e.protocols.filter((p) => isIndustrial(p));
   // CIP rides in EtherNet/IP and S7comm-plus beside S7comm: one group speaks for the family.
   const primary = ics.includes('cip')
     ? ['cip']

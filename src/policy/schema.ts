@@ -1,4 +1,5 @@
 import { APPROVER_ROLES, WEEKDAYS, ZONE_MODES } from './model.js';
+import { PLAYBOOK_ACTIONS, PLAYBOOK_MODES, PLAYBOOK_TRIGGERS } from './playbook-model.js';
 
 /** The policy file's shape (JSON Schema for ajv). Meaning (references, addresses, times) is checked after. */
 const name = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]*$', maxLength: 64 };
@@ -14,6 +15,42 @@ const address = {
     { type: 'integer', minimum: 0 },
     { type: 'string', pattern: '^[0-9]+(-[0-9]+)?$' },
   ],
+};
+
+/** A pre-approved playbook of a zone (see playbook-model.ts). */
+const playbook = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'on', 'actions'],
+  properties: {
+    name,
+    description: { type: 'string' },
+    mode: { enum: [...PLAYBOOK_MODES] },
+    on: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: [...PLAYBOOK_TRIGGERS] } },
+    when: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        min_severity: { enum: ['info', 'low', 'medium', 'high', 'critical'] },
+        source_not_in: { type: 'array', minItems: 1, items: { type: 'string' } },
+        source_unknown: { type: 'boolean' },
+      },
+    },
+    actions: {
+      type: 'array',
+      minItems: 1,
+      uniqueItems: true,
+      items: { enum: [...PLAYBOOK_ACTIONS] },
+    },
+    block_ttl: duration,
+    may_block: hostList,
+    rate_limit: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['max', 'per'],
+      properties: { max: { type: 'integer', minimum: 1, maximum: 10000 }, per: duration },
+    },
+  },
 };
 
 export const POLICY_SCHEMA = {
@@ -53,6 +90,7 @@ export const POLICY_SCHEMA = {
             items: { enum: [...APPROVER_ROLES] },
           },
           simulation_window: duration,
+          playbooks: { type: 'array', items: playbook },
         },
       },
     },

@@ -1,6 +1,6 @@
 import type { Packet } from '../dissect/packet.js';
 import type { Message } from '../dissect/message.js';
-import { functionLabel } from '../dissect/function-names.js';
+import { functionCategory, functionLabel } from '../dissect/registry.js';
 import { EdgeTable, type EdgeAddress } from '../discover/edge-table.js';
 import type { Baseline } from '../discover/baseline.js';
 import { PollTimer } from '../discover/polling.js';
@@ -14,7 +14,6 @@ import {
 import type { ZoneMode } from './model.js';
 import { LocalClock } from './windows.js';
 import { isProbe, scanCounts, scansOf } from '../discover/counts.js';
-import { functionCategory } from '../dissect/registry.js';
 import type { FunctionCategory } from '../dissect/protocol.js';
 
 const SAMPLE_FRAMES = 5;
@@ -171,7 +170,7 @@ export class Simulator {
     const v = flowVerdict(r, ts);
     if (v === null) return;
     if (typeof v !== 'string') {
-      this.use(v.g.name);
+      this.use(v.group.name);
       return;
     }
     this.block(f, v, null, pkt.frame, ts, false, 'packet');
@@ -192,7 +191,7 @@ export class Simulator {
     // Groups that carry a request are in use; flow refusals are counted per packet.
     if (v === null || v === 'no_rule' || v === 'outside_window') return;
     if (typeof v !== 'string') {
-      this.use(v.g.name);
+      this.use(v.group.name);
       return;
     }
     this.block(f, v, m, m.frame, m.ts, m.write, 'request');
@@ -321,7 +320,7 @@ export class Simulator {
       hosts: [...this.hosts].sort(),
       unzonedHosts: [...this.unzoned].sort(),
       groupUse: Object.fromEntries(
-        this.policy.groups.map((g) => [g.g.name, this.groupUse.get(g.g.name) ?? 0]),
+        this.policy.groups.map((g) => [g.group.name, this.groupUse.get(g.group.name) ?? 0]),
       ),
       zones,
     };

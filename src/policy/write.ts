@@ -1,5 +1,5 @@
 import { Document, isScalar, isSeq, visit } from 'yaml';
-import { functionLabel } from '../dissect/function-names.js';
+import { functionLabel } from '../dissect/registry.js';
 import type { Policy } from './model.js';
 import { hhmm } from './windows.js';
 
@@ -27,6 +27,25 @@ export function policyToYaml(p: Policy, header?: string): string {
       internal: z.internal,
       approvals: z.approvals,
       simulation_window: duration(z.simulationWindow),
+      ...(z.playbooks?.length
+        ? {
+            playbooks: z.playbooks.map((b) => ({
+              name: b.name,
+              ...(b.description ? { description: b.description } : {}),
+              mode: b.mode,
+              on: b.on,
+              when: {
+                min_severity: b.minSeverity,
+                ...(b.sourceNotIn.length ? { source_not_in: b.sourceNotIn } : {}),
+                source_unknown: b.sourceUnknown,
+              },
+              actions: b.actions,
+              ...(b.actions.includes('block_source') ? { block_ttl: duration(b.blockTtl) } : {}),
+              ...(b.mayBlock.length ? { may_block: b.mayBlock } : {}),
+              rate_limit: { max: b.rateLimit.max, per: duration(b.rateLimit.per) },
+            })),
+          }
+        : {}),
     })),
     ...(p.conduits.length
       ? {

@@ -28,12 +28,18 @@ export class ChangeRefused extends Error {}
 
 const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
 
-/** Hash of the text, and of what the policy allows (zone modes left out: a promotion changes no rule). */
+/**
+ * Hash of the text, and of what the policy allows (zone modes and playbooks left out: a promotion or a playbook
+ * changes no rule of the ruleset, so the simulation of the rules still holds).
+ */
 export function policyHashes(p: Policy, text: string): { sha: string; rulesSha: string } {
   return {
     sha: sha256(text),
     rulesSha: sha256(
-      JSON.stringify({ ...p, zones: p.zones.map((z) => ({ ...z, mode: undefined })) }),
+      JSON.stringify({
+        ...p,
+        zones: p.zones.map((z) => ({ ...z, mode: undefined, playbooks: undefined })),
+      }),
     ),
   };
 }

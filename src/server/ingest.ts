@@ -1,6 +1,7 @@
 import type { Db } from '../store/db.js';
 import { Inventory, type InventoryLimits } from '../discover/inventory.js';
 import { DetectionEngine } from '../detect/engine.js';
+import type { Detection } from '../detect/detection.js';
 import { latestBaseline, listMutes, saveDetections } from '../store/baseline-store.js';
 import { mergeInventorySliced, type CaptureRecord } from '../store/inventory-store.js';
 import { countRows } from '../store/read-store.js';
@@ -57,6 +58,13 @@ export class Ingest {
     private readonly feed: LiveFeed,
     private readonly source: string,
     limits: InventoryLimits = {},
+    /** Told of each detection as it opens, before anything else (the playbooks: the kernel waits for nothing). */
+    onDetection?: (d: Detection) => void,
+    /** Also told of each new detection and, at the end, of all (live SIEM export). */
+    private readonly watch?: {
+      onDetection(d: Detection): void;
+      finish(all: readonly Detection[]): void;
+    },
   ) {
     this.inv = new Inventory(limits);
     const baseline = latestBaseline(db);
@@ -70,8 +78,10 @@ export class Ingest {
             inventory: this.inv,
             zoneOf: zones ? (ip) => zones.zoneOf(ip)?.name ?? null : undefined,
             onDetection: (d) => {
+              onDetection?.(d);
               this.detections++;
               saveDetections(db, [d], baseline.version);
+              this.watch?.onDetection(d);
               feed.publish({
                 type: 'detection',
                 detection: {
@@ -158,6 +168,7 @@ export class Ingest {
     if (this.engine) {
       const all = this.engine.finish();
       saveDetections(this.db, all, latestBaseline(this.db)?.version ?? null);
+      this.watch?.finish(all);
     }
     const capped = addCounts(addCounts({}, result?.capped ?? {}), this.inv.capped);
     const record: CaptureRecord = {

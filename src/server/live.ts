@@ -26,6 +26,22 @@ export type LiveEvent =
         ts: number;
       };
     }
+  | {
+      /** A pre-approved playbook acted, simulated, or was refused by a guard rail (the notice other parts pick up). */
+      type: 'playbook';
+      action: {
+        id: string;
+        zone: string;
+        playbook: string;
+        mode: string;
+        kind: string;
+        target: string;
+        status: string;
+        reason: string;
+        detectionId: string;
+        detectionType: string;
+      };
+    }
   | { type: 'ended'; source: string; error: string | null };
 
 /** Fan-out of live events to every connected dashboard; the last stats are replayed to newcomers. */
@@ -38,7 +54,7 @@ export class LiveFeed {
   }
 
   publish(e: LiveEvent): void {
-    if (e.type !== 'detection') this.last = e;
+    if (e.type !== 'detection' && e.type !== 'playbook') this.last = e;
     this.bus.emit('event', e);
   }
 

@@ -201,4 +201,58 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE audit_log ADD COLUMN key_id TEXT;
   ALTER TABLE audit_log ADD COLUMN mac TEXT;
   `,
+  // 8: SIEM export. A queue of events in order (seq), each once (id), what was last exported per detection or
+  // incident (marks), and per destination the last event sent and the last one known delivered.
+  `
+  CREATE TABLE export_events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    doc TEXT NOT NULL
+  );
+  CREATE TABLE export_marks (
+    subject TEXT PRIMARY KEY,
+    updates INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    severity TEXT NOT NULL,
+    at REAL NOT NULL,
+    state TEXT
+  );
+  CREATE TABLE export_sinks (
+    name TEXT PRIMARY KEY,
+    sent_seq INTEGER NOT NULL,
+    acked_seq INTEGER NOT NULL,
+    updated_at TEXT NOT NULL,
+    last_error TEXT,
+    owner TEXT,
+    lease_until REAL
+  );
+  `,
+  // 9: what pre-approved playbooks did (or, simulating, would have done), each with the detection that caused it,
+  // the playbook and policy version, and who undid it. The audit log holds the same facts, hash-chained.
+  `
+  CREATE TABLE playbook_actions (
+    id TEXT PRIMARY KEY,
+    at REAL NOT NULL,
+    zone TEXT NOT NULL,
+    playbook TEXT NOT NULL,
+    policy_sha TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    target TEXT NOT NULL,
+    ttl_s INTEGER,
+    expires_at REAL,
+    detection_id TEXT NOT NULL,
+    detection_type TEXT NOT NULL,
+    detection_ts REAL NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    details TEXT NOT NULL,
+    undone_by TEXT,
+    undone_at TEXT
+  );
+  CREATE INDEX playbook_actions_rate ON playbook_actions(zone, playbook, at);
+  CREATE INDEX playbook_actions_at ON playbook_actions(at);
+  `,
 ];

@@ -93,7 +93,11 @@ test('each deviation is detected, explained and aggregated', () => {
   feed(
     eng,
     bad,
-    msg(bad, 'modbus', { role: 'request', func: 3, anomaly: 'byte count 200 exceeds PDU' }),
+    msg(bad, 'modbus', {
+      role: 'request',
+      func: 3,
+      anomaly: { kind: 'byte_count_overrun', detail: 'byte count 200 exceeds PDU' },
+    }),
   );
   // Vertical port scan from an unknown host.
   t += 10;

@@ -2,8 +2,7 @@
 // that never ends a TSDU, or breaks one off, gets.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { s7comm } from '../../src/dissect/protocols/s7comm.js';
-import { FragmentJoiner } from '../../src/dissect/fragments.js';
+import { s7comm, type S7StreamState } from '../../src/dissect/protocols/s7comm.js';
 import type { Message, PduContext } from '../../src/dissect/message.js';
 import { DissectPipeline } from '../../src/dissect/pipeline.js';
 import { TcpFlow } from '../fixtures-gen/pcap-writer.js';
@@ -30,7 +29,11 @@ const ctx = (frame: number): PduContext => ({
 });
 
 /** Dissect TPKTs in order with one per-direction state, as the pipeline and the gateway do. */
-function feed(tpkts: Buffer[], state: Record<string, unknown> = {}, toServer = true): Message[][] {
+function feed(
+  tpkts: Buffer[],
+  state: S7StreamState = s7comm.newState(),
+  toServer = true,
+): Message[][] {
   return tpkts.map((t, i) => {
     const out: Message[] = [];
     assert.equal(s7comm.pduLength(t, 0, t.length), t.length);
@@ -61,7 +64,7 @@ test('partial: a DT TPDU without EOT is a fragment; with EOT, other TPDUs and ju
 });
 
 test('a job in three DT fragments is emitted whole by the last fragment, with its frame', () => {
-  const state = {};
+  const state = s7comm.newState();
   const outs = feed(
     [...fragments(plcStop(7), [7, 16]), ...fragments(writeVar(8), [3, 11, 20, 25])],
     state,
@@ -84,7 +87,7 @@ test('a job in three DT fragments is emitted whole by the last fragment, with it
   assert.deepEqual(write.targets, [{ space: 'DB1', start: 16, count: 4 }]);
   // Whole TPDUs go on being dissected straight from the frame, and the state holds nothing between units.
   assert.equal(feed([dt(readVar(9))], state)[0]![0]!.func, 0x04);
-  assert.equal((state as { cotp: FragmentJoiner }).cotp.size, 0);
+  assert.equal(state.tsdu!.size, 0);
 });
 
 test('without per-direction state each TPDU is dissected alone (no silent loss)', () => {
@@ -92,11 +95,11 @@ test('without per-direction state each TPDU is dissected alone (no silent loss)'
   const [first] = fragments(plcStop(7), [12]);
   s7comm.dissect(first!, 0, first!.length, ctx(1), true, out);
   assert.equal(out.length, 1);
-  assert.match(out[0]!.anomaly ?? '', /exceed/);
+  assert.match(out[0]!.anomaly?.detail ?? '', /exceed/);
 });
 
 test('a TSDU that never ends gives one anomaly and holds bounded memory; the next job is whole again', () => {
-  const state: Record<string, unknown> = {};
+  const state = s7comm.newState();
   const chunk = dt(Buffer.concat([Buffer.from([0x32, 1]), Buffer.alloc(998, 0x41)]), false);
   const anomalies: Message[] = [];
   let most = 0;
@@ -104,15 +107,15 @@ test('a TSDU that never ends gives one anomaly and holds bounded memory; the nex
     const out: Message[] = [];
     s7comm.dissect(chunk, 0, chunk.length, ctx(i + 1), true, out, state);
     anomalies.push(...out);
-    most = Math.max(most, (state.cotp as FragmentJoiner).size);
+    most = Math.max(most, state.tsdu!.size);
   }
   assert.equal(anomalies.length, 1, 'one anomaly for the whole never-ending unit');
   assert.equal(anomalies[0]!.protocol, 's7comm');
   assert.equal(anomalies[0]!.role, 'request');
   assert.equal(anomalies[0]!.func, -1);
-  assert.match(anomalies[0]!.anomaly!, /COTP TSDU exceeds 65536 bytes/);
+  assert.match(anomalies[0]!.anomaly!.detail, /COTP TSDU exceeds 65536 bytes/);
   assert.ok(most <= 1 << 16, `held ${most} bytes`);
-  assert.equal((state.cotp as FragmentJoiner).size, 0, 'the unit is given up, not kept');
+  assert.equal(state.tsdu!.size, 0, 'the unit is given up, not kept');
   // Its EOT fragment ends the given-up unit silently; the next job is whole again.
   assert.deepEqual(feed([dt(Buffer.from([1, 2, 3]))], state)[0], []);
   assert.deepEqual(
@@ -122,21 +125,21 @@ test('a TSDU that never ends gives one anomaly and holds bounded memory; the nex
 });
 
 test('endless empty DT fragments are bounded by count', () => {
-  const state: Record<string, unknown> = {};
+  const state = s7comm.newState();
   const empty = dt(Buffer.alloc(0), false);
   const out: Message[] = [];
   for (let i = 0; i < 5000; i++) s7comm.dissect(empty, 0, empty.length, ctx(i), true, out, state);
   assert.equal(out.length, 1);
-  assert.match(out[0]!.anomaly!, /1024 DT fragments/);
+  assert.match(out[0]!.anomaly!.detail, /1024 DT fragments/);
 });
 
 test('a CR or another non-DT TPDU between fragments abandons the unit, reported once', () => {
-  const state = {};
+  const state = s7comm.newState();
   const [first] = fragments(writeVar(3), [14]);
   const outs = feed([first!, CR, ...fragments(plcStop(4), [5])], state);
   assert.equal(outs[0]!.length, 0);
   assert.equal(outs[1]!.length, 1);
-  assert.match(outs[1]![0]!.anomaly!, /abandoned after 1 DT fragments \(TPDU 0xe0\)/);
+  assert.match(outs[1]![0]!.anomaly!.detail, /abandoned after 1 DT fragments \(TPDU 0xe0\)/);
   assert.deepEqual(
     outs.slice(2).map((o) => o.map((m) => m.func)),
     [[], [0x29]],
@@ -144,7 +147,7 @@ test('a CR or another non-DT TPDU between fragments abandons the unit, reported 
   );
   // An S7comm-plus unit is reported as S7comm-plus, and from the server as a response.
   const DR = Buffer.from('0300000b06800000000100', 'hex');
-  const plus = feed([dt(Buffer.from([0x72, 1, 0, 20]), false), DR], {}, false);
+  const plus = feed([dt(Buffer.from([0x72, 1, 0, 20]), false), DR], s7comm.newState(), false);
   assert.equal(plus[1]![0]!.protocol, 's7comm_plus');
   assert.equal(plus[1]![0]!.role, 'response');
 });

@@ -23,7 +23,7 @@ const ctx: PduContext = {
 
 function one(b: Uint8Array): Message {
   const out: Message[] = [];
-  dnp3Tcp.dissect(b, 0, b.length, ctx, true, out, {});
+  dnp3Tcp.dissect(b, 0, b.length, ctx, true, out, { reassembly: null });
   assert.equal(out.length, 1);
   return out[0]!;
 }
@@ -36,7 +36,10 @@ test('a CROB header announcing 2 objects with 1 present is a 1-point operate, fl
   const m = one(dnp3Request(4, [12, 1, 0x00, 0, 1, ...CROB]));
   assert.equal(m.func, 4);
   assert.deepEqual(m.targets, [{ space: 'g12v1', start: 0, count: 1 }]);
-  assert.equal(m.anomaly, 'object data truncated: 1 of 2 g12v1 objects present');
+  assert.deepEqual(m.anomaly, {
+    kind: 'object_data_truncated',
+    detail: 'object data truncated: 1 of 2 g12v1 objects present',
+  });
   // The whole command is not flagged.
   const whole = one(dnp3Request(4, [12, 1, 0x00, 0, 1, ...CROB, ...CROB]));
   assert.deepEqual(whole.targets, [{ space: 'g12v1', start: 0, count: 2 }]);
@@ -55,7 +58,7 @@ test('the fuzzed OPERATEs of the OpenICS DNP3-Malformed capture: tshark and Weir
   readCaptureSync(f, (fr) => p.push(fr));
   assert.ok(m);
   assert.deepEqual(m.targets, [{ space: 'g12v1', start: 0, count: 1 }]);
-  assert.match(m.anomaly ?? '', /1 of 2 g12v1 objects present/);
+  assert.match(m.anomaly?.detail ?? '', /1 of 2 g12v1 objects present/);
   const ts = execFileSync(
     'tshark',
     ['-r', f, '-Y', 'frame.number==2 && _ws.malformed', '-T', 'fields', '-e', 'dnp3.al.func'],

@@ -5,8 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { dnp3Tcp } from '../../src/dissect/protocols/dnp3.js';
-import { FragmentJoiner } from '../../src/dissect/fragments.js';
+import { dnp3Tcp, type Dnp3StreamState } from '../../src/dissect/protocols/dnp3.js';
 import type { Message, PduContext } from '../../src/dissect/message.js';
 import { directOperate, linkFrame, segments } from '../fixtures-gen/dnp3-frames.js';
 import { pcap, TcpFlow } from '../fixtures-gen/pcap-writer.js';
@@ -27,7 +26,7 @@ const ctx = (frame: number): PduContext => ({
   dstPort: 20000,
 });
 
-function feed(frames: Buffer[], state: Record<string, unknown> = {}): Message[][] {
+function feed(frames: Buffer[], state: Dnp3StreamState = dnp3Tcp.newState()): Message[][] {
   return frames.map((f, i) => {
     assert.equal(dnp3Tcp.pduLength(f, 0, f.length), f.length);
     const out: Message[] = [];
@@ -87,7 +86,7 @@ test('a segment out of sequence or without a first segment gives one anomaly per
     "a client's broken fragment is a request the gateway can refuse",
   );
   assert.deepEqual(
-    anomalies.map((m) => [m.frame, m.anomaly]),
+    anomalies.map((m) => [m.frame, m.anomaly!.detail]),
     [
       [2, 'transport segment 10 out of sequence (expected 1)'],
       [4, 'transport segment 1 without a first segment'],
@@ -107,7 +106,7 @@ test('a new first segment abandons the fragment being joined, reported once', ()
   const [a] = operate();
   const outs = feed([a!, ...operate()]);
   assert.deepEqual(
-    outs.flat().map((m) => [m.frame, m.func, m.anomaly]),
+    outs.flat().map((m) => [m.frame, m.func, m.anomaly?.detail ?? null]),
     [
       [2, -1, 'transport fragment abandoned after 1 segments: a new first segment'],
       [4, 5, null],
@@ -116,7 +115,7 @@ test('a new first segment abandons the fragment being joined, reported once', ()
 });
 
 test('segments that never reach FIN give one anomaly and bounded memory', () => {
-  const state: Record<string, unknown> = {};
+  const state = dnp3Tcp.newState();
   const out: Message[] = [];
   let most = 0;
   const body = Buffer.alloc(240, 0x11);
@@ -127,20 +126,20 @@ test('segments that never reach FIN give one anomaly and bounded memory', () => 
       Buffer.concat([Buffer.from([(i === 0 ? 0x40 : 0) | (i & 0x3f)]), body]),
     );
     dnp3Tcp.dissect(f, 0, f.length, ctx(i + 1), true, out, state);
-    most = Math.max(most, (state.dnp3 as { joiner: FragmentJoiner }).joiner.size);
+    most = Math.max(most, state.reassembly!.joiner.size);
   }
   assert.equal(out.length, 1);
-  assert.match(out[0]!.anomaly!, /transport fragment exceeds 4096 bytes/);
+  assert.match(out[0]!.anomaly!.detail, /transport fragment exceeds 4096 bytes/);
   assert.ok(most <= 4096, `held ${most}`);
   // Empty segments (a transport header alone) are bounded by count.
   const empty: Message[] = [];
-  const st2: Record<string, unknown> = {};
+  const st2 = dnp3Tcp.newState();
   for (let i = 0; i < 2000; i++) {
     const f = linkFrame(OUTSTATION, MASTER, Buffer.from([(i === 0 ? 0x40 : 0) | (i & 0x3f)]));
     dnp3Tcp.dissect(f, 0, f.length, ctx(i + 1), true, empty, st2);
   }
   assert.equal(empty.length, 1);
-  assert.match(empty[0]!.anomaly!, /segments/);
+  assert.match(empty[0]!.anomaly!.detail, /segments/);
 });
 
 test('a CRC error in an earlier segment marks the joined fragment', () => {
@@ -149,7 +148,10 @@ test('a CRC error in an earlier segment marks the joined fragment', () => {
   bad[20] ^= 0xff; // inside the first data block of the middle segment
   const outs = feed([frames[0]!, bad, frames[2]!]);
   assert.equal(outs[2]![0]!.func, 5);
-  assert.equal(outs[2]![0]!.anomaly, 'link CRC mismatch');
+  assert.deepEqual(outs[2]![0]!.anomaly, {
+    kind: 'link_crc_mismatch',
+    detail: 'link CRC mismatch',
+  });
 });
 
 test('tshark sees the segmented request at the same frame', async () => {

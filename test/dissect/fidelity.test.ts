@@ -107,7 +107,7 @@ test(
       const m = ms[0]!;
       assert.equal(m.func, 2, 'the WRITE is reported, not dropped');
       assert.equal(m.write, true);
-      assert.match(m.anomaly!, /transport fragment exceeds 4096 bytes .*decoded the first/);
+      assert.match(m.anomaly!.detail, /transport fragment exceeds 4096 bytes .*decoded the first/);
     },
   ),
 );
@@ -134,7 +134,10 @@ test(
           [5, 1],
         ],
       );
-      assert.match(ms[0]!.anomaly!, /primary link frame of function 9 \(REQUEST_LINK_STATUS\)/);
+      assert.match(
+        ms[0]!.anomaly!.detail,
+        /primary link frame of function 9 \(REQUEST_LINK_STATUS\)/,
+      );
       assert.equal(ms[1]!.anomaly, null);
     },
   ),
@@ -163,7 +166,7 @@ test(
           [5, 3],
         ],
       );
-      assert.match(ms[0]!.anomaly!, /PDU of 254 bytes exceeds the 253-byte Modbus limit/);
+      assert.match(ms[0]!.anomaly!.detail, /PDU of 254 bytes exceeds the 253-byte Modbus limit/);
       assert.equal(ms[1]!.anomaly, null, 'the stream stays in step after it');
       const theirs = await tsharkFuncs(file, modbusSpec);
       assert.deepEqual(theirs.get(4), [90]);

@@ -8,11 +8,7 @@ import { CaptureParser } from '../../src/capture/parser.js';
 import { decodeFrame } from '../../src/dissect/link.js';
 import { newPacket } from '../../src/dissect/packet.js';
 import { DissectPipeline } from '../../src/dissect/pipeline.js';
-import {
-  streamDissectors,
-  datagramDissectors,
-  linkDissectors,
-} from '../../src/dissect/registry.js';
+import { PROTOCOLS } from '../../src/dissect/registry.js';
 import type { Message, PduContext } from '../../src/dissect/message.js';
 import type { Frame } from '../../src/capture/frame.js';
 import { fixtureCaptures, sharedCaptures } from '../helpers/paths.js';
@@ -118,27 +114,33 @@ test('every dissector survives random and mutated PDUs', () => {
   const r = rng(0xc0ffee);
   const out: Message[] = [];
   const all = [
-    ...streamDissectors.map((d) => ({
-      name: `${d.protocol}/tcp`,
-      seeds: d.ports.flatMap((p) => s.byPort.get(p) ?? []),
-      run: (b: Uint8Array) => {
-        const n = d.pduLength(b, 0, b.length);
-        assert.ok(Number.isInteger(n) && n >= -1, `${d.protocol} pduLength returned ${n}`);
-        // The reassembler hands over exactly the PDUs pduLength framed.
-        if (n > 0 && n <= b.length) d.dissect(b, 0, n, ctx, r(2) === 0, out, {});
-      },
-    })),
-    ...datagramDissectors.map((d) => ({
-      name: `${d.protocol}/udp`,
-      seeds: d.ports.flatMap((p) => s.byPort.get(p) ?? []),
-      run: (b: Uint8Array) =>
-        d.dissect(b, 0, b.length, { ...ctx, transport: 'udp', dstPort: d.ports[0]! }, true, out),
-    })),
-    ...linkDissectors.map((d) => ({
-      name: `${d.protocol}/l2`,
-      seeds: d.etherTypes.flatMap((t) => s.byEtherType.get(t) ?? []),
-      run: (b: Uint8Array) => d.dissect(b, 0, b.length, { ...ctx, transport: 'l2' }, out),
-    })),
+    ...PROTOCOLS.flatMap(({ stream: d, ports }) => (d ? [{ d, ports: ports.tcp }] : [])).map(
+      ({ d, ports }) => ({
+        name: `${d.protocol}/tcp`,
+        seeds: ports.flatMap((p) => s.byPort.get(p) ?? []),
+        run: (b: Uint8Array) => {
+          const n = d.pduLength(b, 0, b.length);
+          assert.ok(Number.isInteger(n) && n >= -1, `${d.protocol} pduLength returned ${n}`);
+          // The reassembler hands over exactly the PDUs pduLength framed.
+          if (n > 0 && n <= b.length) d.dissect(b, 0, n, ctx, r(2) === 0, out, d.newState());
+        },
+      }),
+    ),
+    ...PROTOCOLS.flatMap(({ datagram: d, ports }) => (d ? [{ d, ports: ports.udp }] : [])).map(
+      ({ d, ports }) => ({
+        name: `${d.protocol}/udp`,
+        seeds: ports.flatMap((p) => s.byPort.get(p) ?? []),
+        run: (b: Uint8Array) =>
+          d.dissect(b, 0, b.length, { ...ctx, transport: 'udp', dstPort: ports[0]! }, true, out),
+      }),
+    ),
+    ...PROTOCOLS.flatMap(({ link: d, etherTypes }) => (d ? [{ d, etherTypes }] : [])).map(
+      ({ d, etherTypes }) => ({
+        name: `${d.protocol}/l2`,
+        seeds: etherTypes.flatMap((t) => s.byEtherType.get(t) ?? []),
+        run: (b: Uint8Array) => d.dissect(b, 0, b.length, { ...ctx, transport: 'l2' }, out),
+      }),
+    ),
   ];
   for (const d of all) {
     for (let i = 0; i < CASES; i++) {
@@ -178,7 +180,8 @@ const FRAGMENT_SEEDS: Record<string, Uint8Array[]> = {
 };
 
 /** Every fragment joiner in a dissector's per-direction state is within its bounds. */
-function assertBounded(name: string, state: Record<string, unknown>): void {
+function assertBounded(name: string, state: unknown): void {
+  if (state === null || typeof state !== 'object') return;
   for (const v of Object.values(state)) {
     const j = v instanceof FragmentJoiner ? v : (v as { joiner?: unknown } | undefined)?.joiner;
     if (j instanceof FragmentJoiner)
@@ -193,12 +196,13 @@ test('stream dissectors survive long runs of whole, fragmented and mutated PDUs 
   const s = seeds();
   const r = rng(0xf4a9);
   const out: Message[] = [];
-  for (const d of streamDissectors) {
+  for (const { stream: d, ports } of PROTOCOLS) {
+    if (d === undefined) continue;
     const pool = [
-      ...d.ports.flatMap((p) => s.byPort.get(p) ?? []),
+      ...ports.tcp.flatMap((p) => s.byPort.get(p) ?? []),
       ...(FRAGMENT_SEEDS[d.protocol] ?? []),
     ];
-    const states: Record<string, unknown>[] = [{}, {}];
+    const states = [d.newState(), d.newState()];
     let partial = 0,
       joined = 0;
     for (let i = 0; i < CASES; i++) {

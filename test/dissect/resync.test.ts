@@ -57,7 +57,7 @@ test('IEC 104: garbage before an APDU is one malformed PDU at its offset; the AP
     assert.equal(bad[0]!.frame, 5);
     assert.equal(bad[0]!.fields!.offset, 0);
     assert.equal(bad[0]!.fields!.skipped, 7);
-    assert.match(bad[0]!.anomaly!, /7 bytes that are not iec104 at offset 0/);
+    assert.match(bad[0]!.anomaly!.detail, /7 bytes that are not iec104 at offset 0/);
     assert.deepEqual(
       ms.filter((m) => m.anomaly === null).map((m) => `${m.frame}:${m.func}`),
       ['4:100', '5:45', '5:100', '6:45'],

@@ -1,14 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { feedSegment, newHalfStream } from '../../src/dissect/tcp-reassembly.js';
+import {
+  feedSegment,
+  newHalfStream,
+  type TcpHalfStream,
+} from '../../src/dissect/tcp-reassembly.js';
 import { newMessage, type Message, type PduContext } from '../../src/dissect/message.js';
 import type { StreamDissector } from '../../src/dissect/protocol.js';
 
 // A length-prefixed toy framing (1 byte magic 0xAB, 1 byte length, body) isolates the reassembler's logic;
 // real protocols go through it in the differential test against tshark.
-const toy: StreamDissector = {
+const toy: StreamDissector<{ held?: string }> = {
   protocol: 'modbus',
-  ports: [502],
+  newState: () => ({}),
   pduLength(b, off, avail) {
     if (b[off] !== 0xab) return -1;
     if (avail < 2) return 0;
@@ -134,7 +138,7 @@ test('a dissector that throws is contained and counted', () => {
 
 test('a lost segment or skipped bytes forget the fragments the dissector was joining', () => {
   // A fragment held across a gap would be joined with whatever comes after it: a PDU nobody sent.
-  const s = newHalfStream(toy, true);
+  const s = newHalfStream(toy, true) as TcpHalfStream & { state: { held?: string } };
   const out: Message[] = [];
   feedSegment(s, 1000, Uint8Array.from(pdu(1)), 0, 3, ctx, out, () => undefined);
   s.state.held = 'fragment';

@@ -388,7 +388,7 @@ test('fuzz: whatever a client sends, every forwarded unit is one the policy allo
           assert.equal(
             typeof messageVerdict(rulesOf.get(d.protocol)!, m) === 'string',
             false,
-            `round ${round}: forwarded ${m.protocol} ${m.funcName} ${m.anomaly ?? ''}`,
+            `round ${round}: forwarded ${m.protocol} ${m.funcName} ${m.anomaly?.detail ?? ''}`,
           );
       }
     }

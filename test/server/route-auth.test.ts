@@ -33,6 +33,7 @@ const GETS = [
   '/api/audit',
   '/api/users',
   '/api/enforcement',
+  '/api/playbooks',
   '/api/detections/d-000000000000/learn-preview',
 ];
 /** Sample ids in GETS that name nothing: with a session they answer 404, without one nothing at all. */

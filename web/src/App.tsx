@@ -11,6 +11,7 @@ import { Detections } from './pages/Detections';
 import { PolicyPage } from './pages/PolicyPage';
 import { Approvals } from './pages/Approvals';
 import { Audit } from './pages/Audit';
+import { Playbooks } from './pages/Playbooks';
 
 const PAGES: Array<[string, string]> = [
   ['overview', 'Overview'],
@@ -20,6 +21,7 @@ const PAGES: Array<[string, string]> = [
   ['detections', 'Detections'],
   ['policy', 'Policy'],
   ['approvals', 'Approvals'],
+  ['playbooks', 'Playbooks'],
   ['audit', 'Audit log'],
 ];
 
@@ -83,6 +85,7 @@ export function App() {
         {page === 'detections' && <Detections me={me} />}
         {page === 'policy' && <PolicyPage />}
         {page === 'approvals' && <Approvals me={me} />}
+        {page === 'playbooks' && <Playbooks me={me} />}
         {page === 'audit' && <Audit />}
       </main>
     </div>

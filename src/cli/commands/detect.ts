@@ -11,12 +11,21 @@ import { runCaptures, runLive, warnCaptureErrors } from '../run-capture.js';
 import { LineWriter } from '../line-writer.js';
 import { renderColumns } from '../columns.js';
 import { parseTimeArg } from '../time-arg.js';
-import { openExistingStore, STORE_HINT } from '../identity.js';
+import { openExistingStore, STORE_HINT, withIdentity, type IdentityOpts } from '../identity.js';
+import { proveEnforcer } from '../enforcer.js';
+import {
+  actionLine,
+  startPlaybooks,
+  withPlaybookOptions,
+  type PlaybookHostOpts,
+} from '../playbook-host.js';
 import { readPolicyFile } from './policy.js';
 import { CompiledPolicy } from '../../policy/evaluate.js';
 import { activePolicy } from '../../respond/change-control.js';
 import type { Packet } from '../../dissect/packet.js';
 import type { Message } from '../../dissect/message.js';
+import { Exporter, LiveDetections } from '../../export/exporter.js';
+import { reportDrain, sinkSpecs, withExportOptions, type ExportOpts } from '../export-options.js';
 
 export function detectionLine(d: Detection): string {
   const when = new Date(d.ts * 1000).toISOString().replace('T', ' ').slice(0, 19);
@@ -24,8 +33,7 @@ export function detectionLine(d: Detection): string {
 }
 
 export function registerDetect(program: Command): void {
-  program
-    .command('detect')
+  withExportOptions(withIdentity(withPlaybookOptions(program.command('detect'))))
     .description('check traffic against the learned baseline and report detections')
     .argument('[files...]', 'capture files (pcap/pcapng, "-" for stdin)')
     .requiredOption('--baseline <db>', 'store holding the baseline (from `weir learn`)')
@@ -47,6 +55,11 @@ export function registerDetect(program: Command): void {
       '--policy <file>',
       "policy whose zones name each detection's zone (default: the active policy in the store)",
     )
+    .option(
+      '--export-timeout <seconds>',
+      'after capture files: how long to wait for --export receivers (what is not sent waits in the store for `weir export`)',
+      '10',
+    )
     .action(
       async (
         files: string[],
@@ -61,12 +74,29 @@ export function registerDetect(program: Command): void {
           save: boolean;
           from?: string;
           policy?: string;
-        },
+          exportTimeout: string;
+        } & PlaybookHostOpts &
+          IdentityOpts &
+          ExportOpts,
       ) => {
         if (!opts.interface && files.length === 0)
           throw new Error('give capture files, "-" for stdin, or --interface');
+        const live = Boolean(opts.interface) || files.includes('-');
+        if (opts.playbooks && !live)
+          throw new Error(
+            'playbooks act on live traffic only (--interface, or "-" for a stream on stdin), never on recorded captures',
+          );
+        if (opts.playbooks && opts.policy)
+          throw new Error(
+            "playbooks come from the store's active policy (approved through change control), not from --policy",
+          );
+        const caller = opts.playbooks
+          ? await proveEnforcer({ ...opts, db: opts.baseline }, 'detect --playbooks')
+          : null;
         const from = opts.from !== undefined ? parseTimeArg(opts.from, files) : -Infinity;
         const db = openExistingStore(opts.baseline, STORE_HINT);
+        let playbooksClosed = false;
+        let closePlaybooks: (() => Promise<void>) | null = null;
         try {
           const b = opts.version ? baselineVersion(db, Number(opts.version)) : latestBaseline(db);
           if (!b)
@@ -78,14 +108,34 @@ export function registerDetect(program: Command): void {
             : activePolicy(db)?.policy;
           const zones = policy ? new CompiledPolicy(policy) : null;
           const out = new LineWriter(process.stdout);
-          const follow = Boolean(opts.interface) || files.includes('-');
+          const follow = live;
+          const playbooks =
+            caller !== null
+              ? startPlaybooks(db, b, caller, opts, (a) =>
+                  process.stderr.write(`${actionLine(a)}\n`),
+                )
+              : null;
+          if (playbooks !== null) {
+            closePlaybooks = playbooks.close;
+            process.stderr.write(`${playbooks.describe}\n`);
+          }
+          const exporter =
+            opts.export.length > 0 ? new Exporter(db, sinkSpecs(opts.export, opts)) : null;
+          const exported = exporter !== null ? new LiveDetections(exporter) : null;
+          exporter?.start();
           const engine = new DetectionEngine(b, {
             windowSeconds: Number(opts.window),
             mutes: listMutes(db),
             zoneOf: zones ? (ip) => zones.zoneOf(ip)?.name ?? null : undefined,
-            onDetection: follow
-              ? (d) => out.write(opts.jsonl ? JSON.stringify(d) : detectionLine(d))
-              : undefined,
+            onDetection:
+              follow || exported !== null
+                ? (d) => {
+                    // The playbooks first: the kernel hears of the detection before the terminal does.
+                    playbooks?.onDetection(d);
+                    exported?.onDetection(d);
+                    if (follow) out.write(opts.jsonl ? JSON.stringify(d) : detectionLine(d));
+                  }
+                : undefined,
           });
           const hooks = {
             onPacket: (p: Packet) => {
@@ -99,10 +149,14 @@ export function registerDetect(program: Command): void {
             await runLive(opts.interface, hooks, {
               bpf: opts.bpf,
               seconds: opts.duration ? Number(opts.duration) : undefined,
+              // Playbooks act on the frame as it arrives, not when the capture buffer next wakes up.
+              immediate: playbooks !== null,
             });
           } else {
             warnCaptureErrors(await runCaptures(files, hooks));
           }
+          await playbooks?.close();
+          playbooksClosed = true;
           const ds = engine.finish();
           if (opts.save) saveDetections(db, ds, b.version);
           if (!follow) {
@@ -110,7 +164,16 @@ export function registerDetect(program: Command): void {
             else out.write(renderDetections(ds, engine.muted));
           }
           await out.end();
+          if (exporter !== null) {
+            exported!.finish(ds);
+            const left = await exporter.drain(Number(opts.exportTimeout) * 1000);
+            await exporter.stop();
+            reportDrain(left);
+            // Pending events are safe in the store; a receiver that can never be trusted is an error.
+            if (exporter.deliveries.some((d) => d.fatal !== null)) process.exitCode = 1;
+          }
         } finally {
+          if (!playbooksClosed) await closePlaybooks?.();
           db.close();
         }
       },

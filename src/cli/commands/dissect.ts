@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { Message } from '../../dissect/message.js';
+import { isIndustrial } from '../../dissect/registry.js';
 import { runCaptures, warnCaptureErrors } from '../run-capture.js';
 import { LineWriter } from '../line-writer.js';
 
@@ -28,7 +29,10 @@ export function messageJson(m: Message): Record<string, unknown> {
   if (m.targets) o.targets = m.targets;
   if (m.values) o.values = m.values;
   if (m.identity) o.identity = m.identity;
-  if (m.anomaly) o.anomaly = m.anomaly;
+  if (m.anomaly) {
+    o.anomaly = m.anomaly.detail;
+    o.anomaly_kind = m.anomaly.kind;
+  }
   if (m.fields) o.fields = m.fields;
   return o;
 }
@@ -44,7 +48,7 @@ function messageText(m: Message): string {
   const extra = [
     m.unit !== -1 ? `unit=${m.unit}` : '',
     m.exception !== -1 ? `exception=${m.exception}` : '',
-    m.anomaly ? `MALFORMED(${m.anomaly})` : '',
+    m.anomaly ? `MALFORMED(${m.anomaly.kind}: ${m.anomaly.detail})` : '',
     m.write ? 'WRITE' : '',
   ]
     .filter(Boolean)
@@ -65,22 +69,12 @@ export function registerDissect(program: Command): void {
     .action(
       async (files: string[], opts: { jsonl?: boolean; protocol?: string; all?: boolean }) => {
         const only = opts.protocol ? new Set(opts.protocol.split(',').map((s) => s.trim())) : null;
-        const industrial = new Set([
-          'modbus',
-          's7comm',
-          's7comm_plus',
-          'dnp3',
-          'enip',
-          'cip',
-          'bacnet',
-          'iec104',
-        ]);
         const out = new LineWriter(process.stdout);
         const results = await runCaptures(
           files,
           {
             onMessage(m) {
-              if (only ? !only.has(m.protocol) : !opts.all && !industrial.has(m.protocol)) return;
+              if (only ? !only.has(m.protocol) : !opts.all && !isIndustrial(m.protocol)) return;
               out.write(opts.jsonl ? JSON.stringify(messageJson(m)) : messageText(m));
             },
           },

@@ -7,10 +7,20 @@ import { LiveFeed } from '../../server/live.js';
 import { loadTls, selfSignedTls } from '../../server/tls.js';
 import { Ingest } from '../../server/ingest.js';
 import { runCaptures, runLive } from '../run-capture.js';
-import { DEFAULT_STATE_DIR } from '../../enforce/state.js';
 import { listUsers } from '../../store/session-store.js';
 import type { Db } from '../../store/db.js';
 import { reachableUrls } from '../listen-urls.js';
+import { Exporter, LiveDetections } from '../../export/exporter.js';
+import { sinkSpecs, withExportOptions, type ExportOpts } from '../export-options.js';
+import { latestBaseline } from '../../store/baseline-store.js';
+import { withIdentity, type IdentityOpts } from '../identity.js';
+import { proveEnforcer } from '../enforcer.js';
+import {
+  actionLine,
+  startPlaybooks,
+  withPlaybookOptions,
+  type PlaybookHostOpts,
+} from '../playbook-host.js';
 
 /** The built dashboard sits beside the compiled CLI: dist/web. */
 const webRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../web');
@@ -29,6 +39,7 @@ interface ServeOptions {
   bpf?: string;
   stateDir: string;
 }
+type ServeAll = ServeOptions & PlaybookHostOpts & IdentityOpts & ExportOpts;
 
 const warn = (msg: string): void => {
   process.stderr.write(`weir: warning: ${msg}\n`);
@@ -48,8 +59,9 @@ function warnIfLocked(db: Db, dbPath: string): void {
 }
 
 export function registerServe(program: Command): void {
-  program
-    .command('serve')
+  withExportOptions(
+    withIdentity(withPlaybookOptions(program.command('serve')), { passwordStdin: true }),
+  )
     .description('HTTP API and web dashboard over a store (127.0.0.1 unless told otherwise)')
     .requiredOption('--db <path>', 'store')
     .option('--host <ip>', 'address to listen on', '127.0.0.1')
@@ -60,11 +72,6 @@ export function registerServe(program: Command): void {
     )
     .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM; with --tls-key)')
     .option('--tls-key <file>', 'the key of --tls-cert (PEM)')
-    .option(
-      '--state-dir <dir>',
-      'runtime state of the enforcement host, when it is this machine (what the kernel and the gateway run)',
-      DEFAULT_STATE_DIR,
-    )
     .option(
       '--allowed-host <name>',
       'a host name browsers use to reach this server, besides its address and localhost (repeatable)',
@@ -84,10 +91,30 @@ export function registerServe(program: Command): void {
       'follow live traffic on an interface (needs tcpdump and capture rights)',
     )
     .option('--bpf <filter>', 'capture filter for --interface')
-    .action(async (o: ServeOptions) => {
+    // --state-dir comes with the playbook options (the same folder serves both).
+    .action(async (o: ServeAll) => {
       if ((o.tlsCert === undefined) !== (o.tlsKey === undefined))
         throw new Error('--tls-cert and --tls-key go together');
+      if (o.playbooks && !o.interface && o.capture !== '-')
+        throw new Error(
+          '--playbooks acts on live traffic only: give --interface, or --capture - for a stream on stdin (never a recorded file)',
+        );
+      const caller = o.playbooks ? await proveEnforcer(o, 'serve --playbooks') : null;
+      const specs = sinkSpecs(o.export, o);
       const db = openStore(o.db);
+      // Live SIEM export: detections of the followed traffic as they happen, and every few seconds what other
+      // writers (`weir detect`) put in the store. Events wait in the store's queue while a receiver is down.
+      const exporter = specs.length > 0 ? new Exporter(db, specs) : null;
+      let scan: NodeJS.Timeout | null = null;
+      if (exporter !== null) {
+        exporter.scanStore();
+        exporter.start();
+        scan = setInterval(() => exporter.scanStore(), 5000);
+        scan.unref();
+        process.stdout.write(
+          `exporting detections to ${exporter.deliveries.map((d) => d.name).join(', ')}\n`,
+        );
+      }
       const tls =
         o.tlsCert !== undefined
           ? loadTls(o.tlsCert, o.tlsKey!, warn)
@@ -127,11 +154,43 @@ export function registerServe(program: Command): void {
             'check that fingerprint in the browser before logging in the first time\n',
           );
       }
+      let playbooks: ReturnType<typeof startPlaybooks> | null = null;
+      if (caller !== null && feed !== undefined) {
+        const baseline = latestBaseline(db);
+        if (baseline === null)
+          throw new Error('--playbooks needs a baseline: run `weir learn` first');
+        playbooks = startPlaybooks(db, baseline, caller, o, (a) => {
+          process.stderr.write(`${actionLine(a)}\n`);
+          feed.publish({
+            type: 'playbook',
+            action: {
+              id: a.id,
+              zone: a.zone,
+              playbook: a.playbook,
+              mode: a.mode,
+              kind: a.kind,
+              target: a.target,
+              status: a.status,
+              reason: a.reason,
+              detectionId: a.detectionId,
+              detectionType: a.detectionType,
+            },
+          });
+        });
+        process.stdout.write(`${playbooks.describe}\n`);
+      }
       if (feed !== undefined && follow !== null) {
-        const ingest = new Ingest(db, feed, follow);
+        const ingest = new Ingest(
+          db,
+          feed,
+          follow,
+          {},
+          playbooks?.onDetection,
+          exporter !== null ? new LiveDetections(exporter) : undefined,
+        );
         ingest.start();
         const run = o.interface
-          ? runLive(o.interface, ingest.hooks, { bpf: o.bpf })
+          ? runLive(o.interface, ingest.hooks, { bpf: o.bpf, immediate: playbooks !== null })
           : runCaptures([o.capture!], ingest.hooks, { progress: false }).then((r) => r[0]!);
         run.then(
           async (r) => {
@@ -149,6 +208,9 @@ export function registerServe(program: Command): void {
         process.once('SIGINT', resolve);
       });
       await app.close();
+      await playbooks?.close();
+      if (scan !== null) clearInterval(scan);
+      await exporter?.stop();
       db.close();
     });
 }

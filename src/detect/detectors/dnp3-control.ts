@@ -1,4 +1,5 @@
-import { functionKeyNumber, type Message } from '../../dissect/message.js';
+import type { Message } from '../../dissect/message.js';
+import { functionKeyNumber } from '../../dissect/registry.js';
 import type { Detector, EdgeRuntime } from '../detector.js';
 import { targetLabels } from './targets.js';
 

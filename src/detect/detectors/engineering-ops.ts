@@ -1,4 +1,5 @@
-import { functionKeyNumber, type Message } from '../../dissect/message.js';
+import type { Message } from '../../dissect/message.js';
+import { functionKeyNumber, operationOf as descriptorOperation } from '../../dissect/registry.js';
 import { cipOperation, type CipOperationKind } from '../../dissect/protocols/cip-operations.js';
 import { dnp3Operation, type Dnp3OperationKind } from '../../dissect/protocols/dnp3-operations.js';
 import { s7Operation, type S7OperationKind } from '../../dissect/protocols/s7comm-operations.js';
@@ -60,74 +61,21 @@ const T = {
   command: ['T0855'],
 } as const;
 
-/** Function-code operations of the protocols whose function alone says what happens. */
-const OPS: Record<string, Record<number, Op>> = {
-  modbus: {
-    8: {
-      type: 'diagnostic_command',
-      severity: 'high',
-      what: 'sent a diagnostics command (can restart communications or force listen-only)',
-      techniques: T.command,
-    },
-    17: {
-      type: 'device_probe',
-      severity: 'low',
-      what: 'asked for the server id',
-      techniques: T.probe,
-    },
-    43: {
-      type: 'device_probe',
-      severity: 'low',
-      what: 'read the device identification',
-      techniques: T.probe,
-    },
-    90: {
-      type: 'config_change',
-      severity: 'high',
-      what: 'used the Schneider UMAS engineering function (program/config access)',
-      techniques: T.command,
-    },
-  },
-  iec104: {
-    105: {
-      type: 'device_restart',
-      severity: 'critical',
-      what: 'sent a reset process command',
-      techniques: T.restart,
-    },
-    122: {
-      type: 'file_transfer',
-      severity: 'high',
-      what: 'called a file/section for transfer',
-      techniques: T.file,
-    },
-    125: {
-      type: 'file_transfer',
-      severity: 'high',
-      what: 'sent a file segment',
-      techniques: T.file,
-    },
-  },
-  bacnet: {
-    20: {
-      type: 'device_restart',
-      severity: 'critical',
-      what: 'reinitialised the device',
-      techniques: T.restart,
-    },
-    17: {
-      type: 'config_change',
-      severity: 'high',
-      what: 'changed device communication control',
-      techniques: ['T0814', 'T0855'],
-    },
-    7: {
-      type: 'file_transfer',
-      severity: 'high',
-      what: 'wrote a file to the device',
-      techniques: T.file,
-    },
-  },
+/**
+ * Operations the protocol descriptors declare by function code (Modbus, IEC 104, BACnet, …): their kind is the
+ * detection type. File housekeeping (open/close/list) only marks the engineering workstation's role.
+ */
+const BY_KIND: Readonly<Record<string, Omit<Op, 'what'> | null>> = {
+  program_download: { type: 'program_download', severity: 'critical', techniques: T.download },
+  program_upload: { type: 'program_upload', severity: 'medium', techniques: T.upload },
+  cpu_start: { type: 'cpu_start', severity: 'critical', techniques: T.start },
+  cpu_stop: { type: 'cpu_stop', severity: 'critical', techniques: T.stop },
+  device_restart: { type: 'device_restart', severity: 'critical', techniques: T.restart },
+  config_change: { type: 'config_change', severity: 'high', techniques: T.command },
+  file_transfer: { type: 'file_transfer', severity: 'high', techniques: T.file },
+  diagnostic_command: { type: 'diagnostic_command', severity: 'high', techniques: T.command },
+  device_probe: { type: 'device_probe', severity: 'low', techniques: T.probe },
+  file_management: null,
 };
 
 /** CIP operations (worked out from class, service and attribute) as detections. */
@@ -198,12 +146,6 @@ const S7: Record<S7OperationKind, Omit<Op, 'what'>> = {
   },
 };
 
-/** The same table keyed by functionKeyNumber: one numeric lookup per request on the hot path. */
-const OPS_BY_KEY = new Map<number, Op>();
-for (const [protocol, ops] of Object.entries(OPS))
-  for (const [func, op] of Object.entries(ops))
-    OPS_BY_KEY.set(functionKeyNumber(protocol, Number(func)), op);
-
 const CIP_KEY = functionKeyNumber('cip', 0) - 1;
 const DNP3_KEY = functionKeyNumber('dnp3', 0) - 1;
 const S7_KEY = functionKeyNumber('s7comm', 0) - 1;
@@ -228,8 +170,14 @@ export function operationOf(m: Message, key: number): Op | undefined {
     const o = s7Operation(m);
     return o === undefined ? undefined : { ...S7[o.kind], what: o.what };
   }
-  return OPS_BY_KEY.get(key);
+  const op = descriptorOperation(m, key);
+  if (op === undefined) return undefined;
+  const base = BY_KIND[op.kind];
+  return base === null || base === undefined ? undefined : { ...base, what: op.what };
 }
+
+/** The engineering operation a request performs that is worth a detection (the name the registry's users know). */
+export const reportedOperationOf = operationOf;
 
 const LOWER: Record<Severity, Severity> = {
   critical: 'high',

@@ -1,11 +1,9 @@
-import { ICS_PROTOCOLS } from '../../dissect/message.js';
 import type { Message } from '../../dissect/message.js';
+import { isIndustrial } from '../../dissect/registry.js';
 import type { Detector } from '../detector.js';
 import type { CompiledProfile } from '../profile.js';
-import { operationOf } from './engineering-ops.js';
+import { reportedOperationOf } from './engineering-ops.js';
 import { targetLabels } from './targets.js';
-
-const ICS = new Set<string>(ICS_PROTOCOLS);
 
 /**
  * Does this request use an industrial function the edge's profile lacks (and that is no engineering operation,
@@ -14,9 +12,9 @@ const ICS = new Set<string>(ICS_PROTOCOLS);
 export function isNewFunction(m: Message, funcKey: number, p: CompiledProfile): boolean {
   return (
     m.func >= 0 &&
-    ICS.has(m.protocol) &&
+    isIndustrial(m.protocol) &&
     !p.functions.has(funcKey) &&
-    operationOf(m, funcKey) === undefined &&
+    reportedOperationOf(m, funcKey) === undefined &&
     // DNP3 direct operates have their own detection (operate_without_select).
     !(m.protocol === 'dnp3' && (m.func === 5 || m.func === 6))
   );
@@ -54,7 +52,7 @@ export function functionOutsideProfile(): Detector {
           unit: m.unit,
           targets: m.targets,
           write: m.write,
-          baseline_functions: p.p.functions,
+          baseline_functions: p.learned.functions,
         },
         explanation: `${m.srcIp} sent ${m.protocol} ${m.funcName || m.func} to ${m.dstIp}; this edge never used that function in the baseline.`,
         explainMany: (list, total) =>

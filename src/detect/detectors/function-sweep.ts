@@ -1,4 +1,5 @@
-import { ICS_PROTOCOLS, type Message } from '../../dissect/message.js';
+import type { Message } from '../../dissect/message.js';
+import { isIndustrial } from '../../dissect/registry.js';
 import type { Detector, EdgeRuntime } from '../detector.js';
 import { operationOf } from './engineering-ops.js';
 
@@ -8,7 +9,6 @@ const WINDOW = 60;
 const KNOWN_EDGE = 4;
 /** Distinct functions on an edge the baseline lacks: a new HMI uses a few, a sweep walks many. */
 const NEW_EDGE = 8;
-const ICS = new Set<string>(ICS_PROTOCOLS);
 
 interface Sweep {
   start: number;
@@ -32,7 +32,7 @@ export function functionSweep(): Detector {
     name: 'function_sweep',
     messages: 'requests',
     onMessage(m: Message, ctx) {
-      if (m.role === 'response' || m.func < 0 || !ICS.has(m.protocol)) return;
+      if (m.role === 'response' || m.func < 0 || !isIndustrial(m.protocol)) return;
       const e = ctx.edge;
       if (e === undefined) return;
       const p = e.profile;

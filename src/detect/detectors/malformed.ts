@@ -10,7 +10,7 @@ export function malformedPdu(): Detector {
       if (m.anomaly === null) return;
       if (m.fields?.foreign_protocol !== undefined) return; // protocol_mismatch names it
       const kind = anomalyKind(m.protocol, m.anomaly);
-      if (ctx.edge?.profile?.p.anomalyKinds.includes(kind)) return; // this device always did this while learning
+      if (ctx.edge?.profile?.learned.anomalyKinds.includes(kind)) return; // this device always did this while learning
       ctx.report({
         type: 'malformed_pdu',
         severity: 'medium',
@@ -20,8 +20,13 @@ export function malformedPdu(): Detector {
         dst: m.dstIp || m.dstMac,
         protocol: m.protocol,
         detail: kind,
-        fields: { anomaly: m.anomaly, func: m.func, func_name: m.funcName },
-        explanation: `${m.protocol} message from ${m.srcIp || m.srcMac} to ${m.dstIp || m.dstMac} is malformed: ${m.anomaly}.`,
+        fields: {
+          anomaly: m.anomaly.detail,
+          anomaly_kind: m.anomaly.kind,
+          func: m.func,
+          func_name: m.funcName,
+        },
+        explanation: `${m.protocol} message from ${m.srcIp || m.srcMac} to ${m.dstIp || m.dstMac} is malformed: ${m.anomaly.detail}.`,
         response:
           'Look at the frames: malformed industrial PDUs can crash controllers. Find the sender and stop it if it is not a known faulty device.',
       });

@@ -1,5 +1,6 @@
 import type { Detector } from '../detector.js';
 import { serviceName } from '../../discover/services.js';
+import { industrialServiceNames } from '../../dissect/registry.js';
 import { ipProtocolLabel } from '../housekeeping.js';
 
 /**
@@ -20,16 +21,7 @@ export function newEdge(): Detector {
       const ip = a.transport === 'ip' ? ipProtocolLabel(pkt) : null;
       const named = a.transport === 'ip' ? undefined : serviceName(a.transport, a.port);
       const service = ip !== null ? ip.label : (named ?? `${a.transport}/${a.port}`);
-      const ics = [
-        'modbus',
-        's7comm',
-        'dnp3',
-        'enip',
-        'enip-io',
-        'bacnet',
-        'iec104',
-        'opcua',
-      ].includes(named ?? '');
+      const ics = named !== undefined && industrialServiceNames.has(named);
       ctx.report({
         type: 'new_edge',
         severity: ics ? 'high' : 'medium',

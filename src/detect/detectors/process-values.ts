@@ -77,9 +77,9 @@ export function valueOutOfRange(): Detector {
             write: m.write,
             func_name: m.funcName,
           },
-          explanation: `${key} on ${p.p.server} ${how} ${v}, outside the learned range ${band}: ${+(excess / tol).toFixed(1)} tolerances out (up to 3 is low, up to 10 medium, beyond high; a write one step worse).`,
+          explanation: `${key} on ${p.learned.server} ${how} ${v}, outside the learned range ${band}: ${+(excess / tol).toFixed(1)} tolerances out (up to 3 is low, up to 10 medium, beyond high; a write one step worse).`,
           explainMany: (list, total) =>
-            `${total} points on ${p.p.server} ${m.write ? 'were written' : 'read'} outside their learned range and tolerance: ${list} (first: ${key} ${how} ${v}, outside the learned range ${band}).`,
+            `${total} points on ${p.learned.server} ${m.write ? 'were written' : 'read'} outside their learned range and tolerance: ${list} (first: ${key} ${how} ${v}, outside the learned range ${band}).`,
           response: m.write
             ? 'Ask operations whether this setpoint change was intended; an out-of-range write can damage equipment.'
             : 'Check the process: the value left its normal band (sensor fault, process upset, or manipulated logic).',

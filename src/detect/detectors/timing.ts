@@ -43,10 +43,12 @@ export function timing(): Detector {
       if (e === undefined) return;
       const ts = m.ts;
       if (e.pollKind === 0) {
-        e.pollKind = e.profile !== null && isPolled(e.profile.p) ? 1 : 2;
-        if (e.pollKind === 1) e.pollSilence = silenceOf(e.profile!.p);
+        e.pollKind = e.profile !== null && isPolled(e.profile.learned) ? 1 : 2;
+        if (e.pollKind === 1) e.pollSilence = silenceOf(e.profile!.learned);
         e.floodLimit = Math.ceil(
-          e.profile ? Math.max(FLOOR, FLOOD_FACTOR * e.profile.p.requestRate) : UNPROFILED_FLOOR,
+          e.profile
+            ? Math.max(FLOOR, FLOOD_FACTOR * e.profile.learned.requestRate)
+            : UNPROFILED_FLOOR,
         );
       }
       // Join the watch list once (a flag, not a set lookup per request).
@@ -75,9 +77,9 @@ export function timing(): Detector {
           fields: {
             requests_in_1s: e.bucketRequests,
             limit,
-            learned_rate: e.profile?.p.requestRate ?? null,
+            learned_rate: e.profile?.learned.requestRate ?? null,
           },
-          explanation: `${e.addr.client} sent over ${limit} ${m.protocol} requests to ${e.addr.server} within one second${e.profile ? ` (learned rate ${e.profile.p.requestRate.toFixed(1)}/s)` : ''}.`,
+          explanation: `${e.addr.client} sent over ${limit} ${m.protocol} requests to ${e.addr.server} within one second${e.profile ? ` (learned rate ${e.profile.learned.requestRate.toFixed(1)}/s)` : ''}.`,
           response:
             "A request flood can starve a controller's communication processor: find the source and rate-limit or block it.",
         });
@@ -86,7 +88,7 @@ export function timing(): Detector {
     tick(ts, ctx) {
       for (const e of polled) {
         if (ts - e.lastRequest <= e.pollSilence) continue;
-        const period = e.profile!.p.pollInterval!;
+        const period = e.profile!.learned.pollInterval!;
         // Reported once; the edge rejoins the watch list with its next request.
         polled.delete(e);
         e.watched = false;
@@ -98,7 +100,7 @@ export function timing(): Detector {
           frame: 0,
           src: e.addr.client,
           dst: e.addr.server,
-          protocol: e.profile!.p.protocols[0] ?? '',
+          protocol: e.profile!.learned.protocols[0] ?? '',
           detail: '',
           fields: {
             poll_interval: period,

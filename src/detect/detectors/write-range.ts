@@ -63,7 +63,7 @@ export function writeNewRange(): Detector {
       if (isNewFunction(m, ctx.funcKey, p)) return;
       for (const t of m.targets) {
         if (p.writes.get(t.space)?.covers(t.start, t.count)) continue;
-        const known = p.p.writes[t.space];
+        const known = p.learned.writes[t.space];
         const point = rangeLabel(t.space, t.start, t.count);
         const before = known
           ? ` (it writes ${known.map(([a, b]) => (a === b ? `${a}` : `${a}..${b}`)).join(', ')})`

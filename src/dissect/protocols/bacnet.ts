@@ -1,6 +1,6 @@
-import type { DatagramDissector } from '../protocol.js';
+import type { DatagramDissector, ProtocolDescriptor } from '../protocol.js';
 import { ETHERTYPE_BACNET_LLC, type LinkDissector } from '../link-dissector.js';
-import { newMessage, type Message } from '../message.js';
+import { newMessage, type Message, markMalformed, type Malformed } from '../message.js';
 import { u16be, u32be } from '../bytes.js';
 import {
   BACNET_VENDORS,
@@ -16,10 +16,22 @@ import {
 /** Unconfirmed service codes are reported as 256 + service, so they never collide with confirmed ones. */
 export const UNCONFIRMED_BASE = 256;
 
+/** Kinds of malformed BACnet PDU (the `kind` of a Message's anomaly). */
+export const BACNET_ANOMALIES = [
+  'bvlc_length_mismatch',
+  'npdu_version',
+  'npdu_truncated',
+  'apdu_missing',
+  'apdu_type_unknown',
+  'apdu_truncated',
+] as const;
+export type BacnetAnomaly = (typeof BACNET_ANOMALIES)[number];
+
+const malformed: Malformed<BacnetAnomaly> = markMalformed;
+
 /** BACnet/IP: BVLC, NPDU, APDU (UDP 47808). */
 export const bacnet: DatagramDissector = {
   protocol: 'bacnet',
-  ports: [47808, 47809],
   dissect(b, off, len, ctx, _toServer, out) {
     if (len < 4 || b[off] !== 0x81) return;
     const m = newMessage(ctx, 'bacnet');
@@ -31,7 +43,8 @@ export const bacnet: DatagramDissector = {
     };
     m.fields = fields;
     m.role = fn === 0x0b || fn === 0x09 ? 'broadcast' : 'unknown';
-    if (bvlcLen !== len) m.anomaly = `BVLC length ${bvlcLen} differs from datagram (${len})`;
+    if (bvlcLen !== len)
+      malformed(m, 'bvlc_length_mismatch', `BVLC length ${bvlcLen} differs from datagram (${len})`);
     const end = off + Math.min(len, Math.max(bvlcLen, 4));
     let p = off + 4;
     if (fn === 0x04) p += 6;
@@ -46,7 +59,6 @@ export const bacnet: DatagramDissector = {
 /** BACnet/Ethernet: the NPDU rides directly in an LLC frame (DSAP/SSAP 0x82). */
 export const bacnetLlc: LinkDissector = {
   protocol: 'bacnet',
-  etherTypes: [ETHERTYPE_BACNET_LLC],
   dissect(b, off, len, ctx, out) {
     const m = newMessage(ctx, 'bacnet');
     out.push(m);
@@ -67,7 +79,7 @@ function npdu(
   fields: Record<string, string | number | boolean>,
 ): void {
   if (end - p < 2 || b[p] !== 0x01) {
-    m.anomaly = 'NPDU version is not 1';
+    malformed(m, 'npdu_version', 'NPDU version is not 1');
     return;
   }
   const ctl = b[p + 1]!;
@@ -75,7 +87,7 @@ function npdu(
   if (ctl & 0x20) {
     // destination network
     if (p + 3 > end) {
-      m.anomaly = 'NPDU destination truncated';
+      malformed(m, 'npdu_truncated', 'NPDU destination truncated');
       return;
     }
     fields.dnet = u16be(b, p);
@@ -84,7 +96,7 @@ function npdu(
   if (ctl & 0x08) {
     // source network
     if (p + 3 > end) {
-      m.anomaly = 'NPDU source truncated';
+      malformed(m, 'npdu_truncated', 'NPDU source truncated');
       return;
     }
     fields.snet = u16be(b, p);
@@ -92,7 +104,7 @@ function npdu(
   }
   if (ctl & 0x20) p += 1; // hop count
   if (p > end) {
-    m.anomaly = 'NPDU truncated';
+    malformed(m, 'npdu_truncated', 'NPDU truncated');
     return;
   }
   if (ctl & 0x80) {
@@ -113,7 +125,7 @@ function apdu(
   fields: Record<string, string | number | boolean>,
 ): void {
   if (p >= end) {
-    m.anomaly = 'APDU missing';
+    malformed(m, 'apdu_missing', 'APDU missing');
     return;
   }
   const type = b[p]! >> 4;
@@ -165,11 +177,11 @@ function apdu(
       }
       return;
     default:
-      m.anomaly = `unknown APDU type ${type}`;
+      malformed(m, 'apdu_type_unknown', `unknown APDU type ${type}`);
       return;
   }
   if (svc < 0) {
-    m.anomaly = `${fields.pdu_type} truncated`;
+    malformed(m, 'apdu_truncated', `${fields.pdu_type} truncated`);
     return;
   }
   m.func = svc;
@@ -250,3 +262,29 @@ function appValue(b: Uint8Array, at: { p: number }, end: number): number {
   at.p += 1 + l;
   return v;
 }
+
+/** Confirmed services by code and unconfirmed ones at UNCONFIRMED_BASE + code, as the dissector reports them. */
+const SERVICES: Record<number, string> = {};
+CONFIRMED.forEach((name, code) => (SERVICES[code] = name));
+UNCONFIRMED.forEach((name, code) => (SERVICES[UNCONFIRMED_BASE + code] = name));
+
+/** Reinitialising a device, silencing its communication and writing its files. */
+const OPERATIONS = {
+  20: { kind: 'device_restart', what: 'reinitialised the device' },
+  17: { kind: 'config_change', what: 'changed device communication control' },
+  7: { kind: 'file_transfer', what: 'wrote a file to the device' },
+} as const;
+
+export const bacnetProtocol: ProtocolDescriptor<BacnetAnomaly> = {
+  name: 'bacnet',
+  title: 'BACnet',
+  industrial: true,
+  serverPort: { transport: 'udp', port: 47808 },
+  ports: { tcp: [], udp: [47808, 47809] },
+  etherTypes: [ETHERTYPE_BACNET_LLC],
+  functions: SERVICES,
+  operations: OPERATIONS,
+  anomalies: BACNET_ANOMALIES,
+  datagram: bacnet,
+  link: bacnetLlc,
+};

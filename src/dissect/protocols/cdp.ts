@@ -1,11 +1,11 @@
 import { ETHERTYPE_CDP, type LinkDissector } from '../link-dissector.js';
+import type { ProtocolDescriptor } from '../protocol.js';
 import { newMessage, type IdentityFacts } from '../message.js';
 import { ascii, u16be, u32be, ipv4String } from '../bytes.js';
 
 /** Cisco Discovery Protocol (over LLC/SNAP): version, TTL, checksum, then TLVs. */
 export const cdp: LinkDissector = {
   protocol: 'cdp',
-  etherTypes: [ETHERTYPE_CDP],
   dissect(b, off, len, ctx, out) {
     if (len < 4) return;
     const m = newMessage(ctx, 'cdp');
@@ -21,7 +21,10 @@ export const cdp: LinkDissector = {
       const type = u16be(b, p),
         tlen = u16be(b, p + 2);
       if (tlen < 4 || p + tlen > end) {
-        m.anomaly = `TLV ${type} length ${tlen} invalid`;
+        m.anomaly = {
+          kind: 'tlv_length_invalid' satisfies CdpAnomaly,
+          detail: `TLV ${type} length ${tlen} invalid`,
+        };
         break;
       }
       const v = p + 4,
@@ -83,4 +86,21 @@ export const cdp: LinkDissector = {
     m.fields = fields;
     m.identity = id;
   },
+};
+
+/** Kinds of malformed CDP PDU (the `kind` of a Message's anomaly). */
+export const CDP_ANOMALIES = ['tlv_length_invalid'] as const;
+export type CdpAnomaly = (typeof CDP_ANOMALIES)[number];
+
+export const cdpProtocol: ProtocolDescriptor<CdpAnomaly> = {
+  name: 'cdp',
+  title: 'CDP',
+  industrial: false,
+  serverPort: null,
+  ports: { tcp: [], udp: [] },
+  etherTypes: [ETHERTYPE_CDP],
+  functions: {},
+  operations: {},
+  anomalies: CDP_ANOMALIES,
+  link: cdp,
 };

@@ -1,4 +1,12 @@
-import { newMessage, type Message, type PduContext } from '../message.js';
+import {
+  newMessage,
+  type Message,
+  type PduContext,
+  markMalformed,
+  type Malformed,
+} from '../message.js';
+import type { ProtocolDescriptor, RequestedMode } from '../protocol.js';
+import { enipCategory } from './enip-categories.js';
 import { ascii, u16le, u32le } from '../bytes.js';
 
 /** CIP common services (Volume 1, Appendix A) and frequent object-specific ones. */
@@ -40,6 +48,27 @@ export const CIP_SERVICES: Record<number, string> = {
 const WRITES = new Set([
   0x02, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0d, 0x10, 0x15, 0x19, 0x1a, 0x1b, 0x4d, 0x4f, 0x53,
 ]);
+/** Services and classes the dissector unwraps: a response sets the service's top bit. */
+const RESPONSE_BIT = 0x80;
+const SERVICE_RESET = 0x05;
+const SERVICE_START = 0x06;
+const SERVICE_STOP = 0x07;
+const SERVICE_MULTIPLE_SERVICE_PACKET = 0x0a;
+const SERVICE_UNCONNECTED_SEND = 0x52;
+const CLASS_CONNECTION_MANAGER = 0x06;
+/** Path segment: ANSI extended symbolic (a tag name). */
+const SEGMENT_ANSI_SYMBOLIC = 0x91;
+
+/** Kinds of malformed CIP message (the `kind` of a Message's anomaly). */
+export const CIP_ANOMALIES = [
+  'response_header_truncated',
+  'request_path_overrun',
+  'embedded_request_overrun',
+] as const;
+export type CipAnomaly = (typeof CIP_ANOMALIES)[number];
+
+const malformed: Malformed<CipAnomaly> = markMalformed;
+
 const CLASS_NAMES: Record<number, string> = {
   0x01: 'identity',
   0x02: 'message_router',
@@ -68,7 +97,7 @@ function parsePath(b: Uint8Array, p: number, end: number): Path {
   while (p < end) {
     const s = b[p]!;
     const type = s & 0xfc;
-    if (s === 0x91) {
+    if (s === SEGMENT_ANSI_SYMBOLIC) {
       // ANSI extended symbolic segment (a tag name)
       const n = b[p + 1] ?? 0;
       r.tag = r.tag ? `${r.tag}.${ascii(b, p + 2, n)}` : ascii(b, p + 2, n);
@@ -121,28 +150,29 @@ export function dissectCip(
   const m = newMessage(ctx, 'cip');
   out.push(m);
   const sc = b[p]!;
-  const response = (sc & 0x80) !== 0;
-  m.func = sc & 0x7f;
+  const response = (sc & RESPONSE_BIT) !== 0;
+  m.func = response ? sc ^ RESPONSE_BIT : sc;
   m.funcName = CIP_SERVICES[m.func] ?? `SERVICE_0x${m.func.toString(16)}`;
   m.role = response ? 'response' : 'request';
   const fields: Record<string, string | number | boolean> = { cip_service: m.funcName };
   m.fields = fields;
   if (response) {
     if (end - p < 4) {
-      m.anomaly = 'CIP response header truncated';
+      malformed(m, 'response_header_truncated', 'CIP response header truncated');
       return;
     }
     const status = b[p + 2]!;
     fields.cip_status = status;
     if (status !== 0) m.exception = status;
     const data = p + 4 + b[p + 3]! * 2;
-    if (m.func === 0x0a && status === 0 && depth < 2) multiple(b, data, end, ctx, out, depth);
+    if (m.func === SERVICE_MULTIPLE_SERVICE_PACKET && status === 0 && depth < 2)
+      multiple(b, data, end, ctx, out, depth);
     return;
   }
   const words = b[p + 1]!;
   const pathEnd = p + 2 + words * 2;
   if (pathEnd > end) {
-    m.anomaly = 'CIP request path overruns the message';
+    malformed(m, 'request_path_overrun', 'CIP request path overruns the message');
     return;
   }
   const path = parsePath(b, p + 2, pathEnd);
@@ -164,12 +194,16 @@ export function dissectCip(
       },
     ];
   if (depth >= 2) return;
-  if (m.func === 0x52 && path.cls === 0x06 && pathEnd + 4 <= end) {
+  if (
+    m.func === SERVICE_UNCONNECTED_SEND &&
+    path.cls === CLASS_CONNECTION_MANAGER &&
+    pathEnd + 4 <= end
+  ) {
     const size = u16le(b, pathEnd + 2);
     const inner = pathEnd + 4;
     if (inner + size <= end) dissectCip(b, inner, inner + size, ctx, out, depth + 1);
-    else m.anomaly = 'embedded request overruns Unconnected Send';
-  } else if (m.func === 0x0a) {
+    else malformed(m, 'embedded_request_overrun', 'embedded request overruns Unconnected Send');
+  } else if (m.func === SERVICE_MULTIPLE_SERVICE_PACKET) {
     multiple(b, pathEnd, end, ctx, out, depth);
   }
 }
@@ -193,3 +227,30 @@ function multiple(
     dissectCip(b, start, stop, ctx, out, depth + 1);
   }
 }
+
+/** Reset, Start and Stop change whether the device runs. */
+const OPERATIONS = {
+  [SERVICE_RESET]: { kind: 'device_restart', what: 'reset the device' },
+  [SERVICE_START]: { kind: 'cpu_start', what: 'sent a CIP Start' },
+  [SERVICE_STOP]: { kind: 'cpu_stop', what: 'sent a CIP Stop' },
+} as const;
+
+function requestedMode(m: Message): RequestedMode | null {
+  return m.func === SERVICE_STOP ? 'STOP' : m.func === SERVICE_START ? 'RUN' : null;
+}
+
+/** CIP rides in EtherNet/IP (SendRRData/SendUnitData items): the EtherNet/IP dissector reads it. */
+export const cipProtocol: ProtocolDescriptor<CipAnomaly> = {
+  name: 'cip',
+  title: 'CIP',
+  industrial: true,
+  carrier: 'enip',
+  serverPort: { transport: 'tcp', port: 44818 },
+  ports: { tcp: [], udp: [] },
+  etherTypes: [],
+  functions: CIP_SERVICES,
+  category: enipCategory,
+  operations: OPERATIONS,
+  requestedMode,
+  anomalies: CIP_ANOMALIES,
+};

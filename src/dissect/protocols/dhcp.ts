@@ -1,4 +1,4 @@
-import type { DatagramDissector } from '../protocol.js';
+import type { DatagramDissector, ProtocolDescriptor } from '../protocol.js';
 import { newMessage, type IdentityFacts } from '../message.js';
 import { ascii, macString, u32be, ipv4String } from '../bytes.js';
 
@@ -9,7 +9,6 @@ const BOOTP_OPS = ['', 'BOOTREQUEST', 'BOOTREPLY'];
 /** DHCP (BOOTP with options): host names, vendor classes and address assignments. */
 export const dhcp: DatagramDissector = {
   protocol: 'dhcp',
-  ports: [67, 68],
   dissect(b, off, len, ctx, _toServer, out) {
     if (len < 240) return;
     if (u32be(b, off + 236) !== 0x63825363) return;
@@ -33,13 +32,16 @@ export const dhcp: DatagramDissector = {
         continue;
       }
       if (p + 2 > end) {
-        m.anomaly = 'option truncated';
+        m.anomaly = { kind: 'option_truncated' satisfies DhcpAnomaly, detail: 'option truncated' };
         break;
       }
       const l = b[p + 1]!,
         v = p + 2;
       if (v + l > end) {
-        m.anomaly = `option ${code} overruns the packet`;
+        m.anomaly = {
+          kind: 'option_overrun' satisfies DhcpAnomaly,
+          detail: `option ${code} overruns the packet`,
+        };
         break;
       }
       switch (code) {
@@ -100,4 +102,21 @@ export const dhcp: DatagramDissector = {
     }
     if (Object.keys(id).length) m.identity = id;
   },
+};
+
+/** Kinds of malformed DHCP PDU (the `kind` of a Message's anomaly). */
+export const DHCP_ANOMALIES = ['option_truncated', 'option_overrun'] as const;
+export type DhcpAnomaly = (typeof DHCP_ANOMALIES)[number];
+
+export const dhcpProtocol: ProtocolDescriptor<DhcpAnomaly> = {
+  name: 'dhcp',
+  title: 'DHCP',
+  industrial: false,
+  serverPort: null,
+  ports: { tcp: [], udp: [67, 68] },
+  etherTypes: [],
+  functions: {},
+  operations: {},
+  anomalies: DHCP_ANOMALIES,
+  datagram: dhcp,
 };

@@ -1,4 +1,9 @@
-import type { DatagramDissector, StreamDissector } from '../protocol.js';
+import type {
+  DatagramDissector,
+  ProtocolDescriptor,
+  RequestedMode,
+  StreamDissector,
+} from '../protocol.js';
 import { newMessage, type Message, type PduContext, type Target } from '../message.js';
 import { u16le, u32le } from '../bytes.js';
 import { DNP3_FUNCTIONS, DNP3_WRITES, OBJECT_SIZE } from './dnp3-tables.js';
@@ -30,12 +35,44 @@ function frameSize(len: number): number {
 
 function pduLength(b: Uint8Array, off: number, avail: number): number {
   if (avail < 1) return 0;
-  if (b[off] !== 0x05) return -1;
+  if (b[off] !== LINK_START_1) return -1;
   if (avail < 2) return 0;
-  if (b[off + 1] !== 0x64) return -1;
+  if (b[off + 1] !== LINK_START_2) return -1;
   if (avail < 3) return 0;
   const len = b[off + 2]!;
   return len < 5 ? -1 : frameSize(len);
+}
+
+/** First two octets of every DNP3 link frame. */
+const LINK_START_1 = 0x05;
+const LINK_START_2 = 0x64;
+/** Application function codes: a response's codes start at 129; 130 is an unsolicited response. */
+const FIRST_RESPONSE_FC = 129;
+const FC_UNSOLICITED_RESPONSE = 130;
+/** Application functions that start and stop an application on the outstation. */
+const FC_START_APPL = 17;
+const FC_STOP_APPL = 18;
+
+/** Kinds of malformed DNP3 PDU (the `kind` of a Message's anomaly). */
+export const DNP3_ANOMALIES = [
+  'link_crc_mismatch',
+  'application_header_truncated',
+  'iin_truncated',
+  'object_range_truncated',
+  'object_range_reversed',
+  'object_count_truncated',
+  'segment_without_first',
+  'segment_out_of_sequence',
+  'fragment_too_large',
+  'fragment_abandoned',
+  'object_data_truncated',
+  'link_function_no_user_data',
+] as const;
+export type Dnp3Anomaly = (typeof DNP3_ANOMALIES)[number];
+
+/** Per-direction state: the transport reassembly, made when the first multi-frame fragment starts. */
+export interface Dnp3StreamState {
+  reassembly: Reassembly | null;
 }
 
 /** Link-layer function names (IEEE 1815 §9.2.4.1.3): secondary 0–15, primary 16 + code. */
@@ -78,7 +115,7 @@ function dissect(
   ctx: PduContext,
   toServer: boolean,
   out: Message[],
-  state?: Record<string, unknown>,
+  state?: Dnp3StreamState,
 ): void {
   if (len < 10 || pduLength(b, off, len) !== len) return;
   const linkLen = b[off + 2]!;
@@ -97,7 +134,10 @@ function dissect(
     m.role = toServer ? 'request' : 'response';
     m.unit = dest;
     m.fields = { src_addr: src, dst_addr: dest, link_function: linkFunc, link_primary: primary };
-    m.anomaly = `${user} bytes of user data in a ${primary ? 'primary' : 'secondary'} link frame of function ${linkFunc} (${LINK_FUNCTIONS[(primary ? 16 : 0) + linkFunc] ?? 'reserved'}), which carries none`;
+    m.anomaly = {
+      kind: 'link_function_no_user_data',
+      detail: `${user} bytes of user data in a ${primary ? 'primary' : 'secondary'} link frame of function ${linkFunc} (${LINK_FUNCTIONS[(primary ? 16 : 0) + linkFunc] ?? 'reserved'}), which carries none`,
+    };
     out.push(m);
     return;
   }
@@ -134,7 +174,7 @@ function dissect(
  * sequence, a missing first segment or an endless fragment is reported once and the rest of it skipped to FIN.
  */
 function joinSegment(
-  state: Record<string, unknown>,
+  state: Dnp3StreamState,
   app: Uint8Array,
   fir: boolean,
   fin: boolean,
@@ -144,9 +184,9 @@ function joinSegment(
   toServer: boolean,
   out: Message[],
 ): Uint8Array | null {
-  let r = state.dnp3 as Reassembly | undefined;
-  if (r === undefined)
-    r = state.dnp3 = {
+  let r = state.reassembly;
+  if (r === null)
+    r = state.reassembly = {
       joiner: new FragmentJoiner(MAX_FRAGMENT, MAX_SEGMENTS),
       seq,
       src: link.src,
@@ -161,6 +201,7 @@ function joinSegment(
         toServer,
         out,
         link,
+        'fragment_abandoned',
         `transport fragment abandoned after ${j.count} segments: a new first segment`,
       );
     j.reset();
@@ -175,11 +216,15 @@ function joinSegment(
     if (fin) j.reset();
     return null;
   }
-  let why = '';
-  if (!j.joining) why = `transport segment ${seq} without a first segment`;
-  else if (r.src !== link.src || r.dest !== link.dest || ((r.seq + 1) & 0x3f) !== seq)
+  let kind: Dnp3Anomaly | null = null,
+    why = '';
+  if (!j.joining) {
+    kind = 'segment_without_first';
+    why = `transport segment ${seq} without a first segment`;
+  } else if (r.src !== link.src || r.dest !== link.dest || ((r.seq + 1) & 0x3f) !== seq) {
+    kind = 'segment_out_of_sequence';
     why = `transport segment ${seq} out of sequence (expected ${(r.seq + 1) & 0x3f})`;
-  else if (j.size + app.length > MAX_FRAGMENT || j.count + 1 > MAX_SEGMENTS) {
+  } else if (j.size + app.length > MAX_FRAGMENT || j.count + 1 > MAX_SEGMENTS) {
     // Oversized or never-ending: decode what was joined (an outstation may act on it) and flag the rest.
     const size = j.size,
       count = j.count;
@@ -188,11 +233,15 @@ function joinSegment(
     if (fin) j.reset();
     application(partial, ctx, out, link);
     const m = out[out.length - 1]!;
-    m.anomaly = `transport fragment exceeds ${MAX_FRAGMENT} bytes or ${MAX_SEGMENTS} segments: decoded the first ${size} bytes of ${count} segments, the rest skipped${m.anomaly ? `; ${m.anomaly}` : ''}`;
+    const other = m.anomaly === null ? '' : `; ${m.anomaly.detail}`;
+    m.anomaly = {
+      kind: 'fragment_too_large',
+      detail: `transport fragment exceeds ${MAX_FRAGMENT} bytes or ${MAX_SEGMENTS} segments: decoded the first ${size} bytes of ${count} segments, the rest skipped${other}`,
+    };
     return null;
   } else j.add(app, 0, app.length);
-  if (why) {
-    transportAnomaly(ctx, toServer, out, link, why);
+  if (kind !== null) {
+    transportAnomaly(ctx, toServer, out, link, kind, why);
     if (fin) j.reset();
     else j.skip();
     return null;
@@ -204,19 +253,25 @@ function joinSegment(
   return j.take();
 }
 
+/** The first malformation found stays the message's anomaly. */
+function malformed(m: Message, kind: Dnp3Anomaly, detail: string): void {
+  m.anomaly ??= { kind, detail };
+}
+
 /** A fragment given up before it was whole: one message carrying the anomaly, addressed like the frame. */
 function transportAnomaly(
   ctx: PduContext,
   toServer: boolean,
   out: Message[],
   link: { src: number; dest: number },
+  kind: Dnp3Anomaly,
   why: string,
 ): void {
   const m = newMessage(ctx, 'dnp3');
   m.role = toServer ? 'request' : 'response';
   m.unit = link.dest;
   m.fields = { src_addr: link.src, dst_addr: link.dest };
-  m.anomaly = why;
+  m.anomaly = { kind, detail: why };
   out.push(m);
 }
 
@@ -236,10 +291,10 @@ function application(
     transport_fin: link.fin,
   };
   m.fields = fields;
-  if (link.crcBad) m.anomaly = 'link CRC mismatch';
+  if (link.crcBad) malformed(m, 'link_crc_mismatch', 'link CRC mismatch');
   const n = d.length;
   if (n < 2) {
-    m.anomaly ??= 'application header truncated';
+    malformed(m, 'application_header_truncated', 'application header truncated');
     return;
   }
   const ac = d[0]!,
@@ -248,13 +303,13 @@ function application(
   m.func = fc;
   m.funcName = DNP3_FUNCTIONS[fc] ?? `FUNCTION_${fc}`;
   fields.app_control = ac;
-  const response = fc >= 129;
-  m.role = fc === 130 ? 'unsolicited' : response ? 'response' : 'request';
+  const response = fc >= FIRST_RESPONSE_FC;
+  m.role = fc === FC_UNSOLICITED_RESPONSE ? 'unsolicited' : response ? 'response' : 'request';
   fields[response ? 'fc_reply' : 'fc_request'] = m.funcName;
   let p = 2;
   if (response) {
     if (n < 4) {
-      m.anomaly ??= 'IIN truncated';
+      malformed(m, 'iin_truncated', 'IIN truncated');
       return;
     }
     fields.iin = (d[2]! << 8) | d[3]!;
@@ -283,13 +338,13 @@ function objectHeaders(d: Uint8Array, p: number, end: number, m: Message): Targe
     if (range === 0 || range === 1 || range === 2) {
       const w = range === 0 ? 1 : range === 1 ? 2 : 4;
       if (p + 2 * w > end) {
-        m.anomaly ??= 'object range truncated';
+        malformed(m, 'object_range_truncated', 'object range truncated');
         break;
       }
       start = w === 1 ? d[p]! : w === 2 ? u16le(d, p) : u32le(d, p);
       const stop = w === 1 ? d[p + w]! : w === 2 ? u16le(d, p + w) : u32le(d, p + w);
       if (stop < start) {
-        m.anomaly ??= `object range ${start}..${stop} reversed`;
+        malformed(m, 'object_range_reversed', `object range ${start}..${stop} reversed`);
         break;
       }
       count = stop - start + 1;
@@ -299,7 +354,7 @@ function objectHeaders(d: Uint8Array, p: number, end: number, m: Message): Targe
     } else if (range === 7 || range === 8 || range === 9) {
       const w = range === 7 ? 1 : range === 8 ? 2 : 4;
       if (p + w > end) {
-        m.anomaly ??= 'object count truncated';
+        malformed(m, 'object_count_truncated', 'object count truncated');
         break;
       }
       count = w === 1 ? d[p]! : w === 2 ? u16le(d, p) : u32le(d, p);
@@ -324,7 +379,11 @@ function objectHeaders(d: Uint8Array, p: number, end: number, m: Message): Targe
     const each = size === undefined ? 0 : size + prefixBytes;
     if (each > 0 && count > 0 && p + count * each > end) {
       const present = Math.max(0, Math.floor((end - p) / each));
-      m.anomaly ??= `object data truncated: ${present} of ${count} ${space} objects present`;
+      malformed(
+        m,
+        'object_data_truncated',
+        `object data truncated: ${present} of ${count} ${space} objects present`,
+      );
       if (present > 0) targets.push({ space, start, count: present });
       break;
     }
@@ -349,13 +408,12 @@ function resync(b: Uint8Array, off: number, end: number): number {
   return -1;
 }
 
-export const dnp3Tcp: StreamDissector = {
+export const dnp3Tcp: StreamDissector<Dnp3StreamState> = {
   protocol: 'dnp3',
-  ports: [20000],
+  newState: () => ({ reassembly: null }),
   pduLength,
   dissect,
   resync,
-  category: dnp3Category,
   linkControl: dnp3LinkControl,
   partial(b, off, len) {
     const t = transportHeader(b, off, len);
@@ -372,7 +430,6 @@ const MAX_LINK_PAIRS = 64;
  */
 export const dnp3Udp: DatagramDissector = {
   protocol: 'dnp3',
-  ports: [20000],
   stateful: true,
   dissect(b, off, len, ctx, toServer, out, state) {
     let p = off;
@@ -380,18 +437,55 @@ export const dnp3Udp: DatagramDissector = {
     while (p < end) {
       const n = pduLength(b, p, end - p);
       if (n <= 0 || p + n > end) return;
-      let pair: Record<string, unknown> | undefined;
+      let pair: Dnp3StreamState | undefined;
       if (state !== undefined && n >= 10) {
         const key = `${u16le(b, p + 6)}>${u16le(b, p + 4)}`;
-        pair = state[key] as Record<string, unknown> | undefined;
+        pair = state[key] as Dnp3StreamState | undefined;
         if (pair === undefined) {
           if (Object.keys(state).length >= MAX_LINK_PAIRS)
             for (const k of Object.keys(state)) delete state[k];
-          state[key] = pair = {};
+          state[key] = pair = { reassembly: null };
         }
       }
       dissect(b, p, n, ctx, toServer, out, pair);
       p += n;
     }
   },
+};
+
+/** Functions that restart the outstation, reset its data, start or stop applications, or manage its files. */
+const OPERATIONS = {
+  13: { kind: 'device_restart', what: 'cold-restarted the outstation' },
+  14: { kind: 'device_restart', what: 'warm-restarted the outstation' },
+  15: { kind: 'config_change', what: 'initialised data to defaults' },
+  16: { kind: 'config_change', what: 'initialised an application' },
+  [FC_START_APPL]: { kind: 'cpu_start', what: 'started an application' },
+  [FC_STOP_APPL]: { kind: 'cpu_stop', what: 'stopped an application' },
+  25: { kind: 'file_transfer', what: 'opened a file' },
+  26: { kind: 'file_management', what: 'closed a file' },
+  27: { kind: 'file_transfer', what: 'deleted a file' },
+  29: { kind: 'file_management', what: 'authenticated a file transfer' },
+  30: { kind: 'file_management', what: 'aborted a file transfer' },
+} as const;
+
+/** STOP_APPL and START_APPL. */
+function requestedMode(m: Message): RequestedMode | null {
+  return m.func === FC_STOP_APPL ? 'STOP' : m.func === FC_START_APPL ? 'RUN' : null;
+}
+
+export const dnp3Protocol: ProtocolDescriptor<Dnp3Anomaly> = {
+  name: 'dnp3',
+  title: 'DNP3',
+  industrial: true,
+  outstation: true,
+  serverPort: { transport: 'tcp', port: 20000 },
+  ports: { tcp: [20000], udp: [20000] },
+  etherTypes: [],
+  functions: DNP3_FUNCTIONS,
+  category: dnp3Category,
+  operations: OPERATIONS,
+  requestedMode,
+  anomalies: DNP3_ANOMALIES,
+  stream: dnp3Tcp,
+  datagram: dnp3Udp,
 };

@@ -1,4 +1,4 @@
-import type { DatagramDissector } from '../protocol.js';
+import type { DatagramDissector, ProtocolDescriptor } from '../protocol.js';
 import { newMessage } from '../message.js';
 import { u16be, u32be, ipv4String, ipv6String } from '../bytes.js';
 import { readName } from './dns-name.js';
@@ -11,7 +11,6 @@ const OPCODES = ['QUERY', 'IQUERY', 'STATUS', 'OPCODE_3', 'NOTIFY', 'UPDATE'];
  */
 export const dns: DatagramDissector = {
   protocol: 'dns',
-  ports: [53, 5353],
   dissect(b, off, len, ctx, _toServer, out) {
     if (len < 12) return;
     const m = newMessage(ctx, 'dns');
@@ -31,7 +30,10 @@ export const dns: DatagramDissector = {
     for (let i = 0; i < qd && i < 16; i++) {
       const n = readName(b, off, p, end);
       if (n === null || n.next + 4 > end) {
-        m.anomaly = 'question malformed';
+        m.anomaly = {
+          kind: 'question_malformed' satisfies DnsAnomaly,
+          detail: 'question malformed',
+        };
         return;
       }
       if (i === 0) fields.query = n.name;
@@ -42,14 +44,15 @@ export const dns: DatagramDissector = {
     for (let i = 0; i < an && i < 64; i++) {
       const n = readName(b, off, p, end);
       if (n === null || n.next + 10 > end) {
-        if (i === 0 && an > 0) m.anomaly = 'answer malformed';
+        if (i === 0 && an > 0)
+          m.anomaly = { kind: 'answer_malformed' satisfies DnsAnomaly, detail: 'answer malformed' };
         break;
       }
       const type = u16be(b, n.next),
         rdlen = u16be(b, n.next + 8),
         rd = n.next + 10;
       if (rd + rdlen > end) {
-        m.anomaly = 'answer data overruns';
+        m.anomaly = { kind: 'answer_overrun' satisfies DnsAnomaly, detail: 'answer data overruns' };
         break;
       }
       let addr = '';
@@ -64,4 +67,21 @@ export const dns: DatagramDissector = {
     }
     if (answers.length) fields.answers = answers.join(' ');
   },
+};
+
+/** Kinds of malformed DNS PDU (the `kind` of a Message's anomaly). */
+export const DNS_ANOMALIES = ['question_malformed', 'answer_malformed', 'answer_overrun'] as const;
+export type DnsAnomaly = (typeof DNS_ANOMALIES)[number];
+
+export const dnsProtocol: ProtocolDescriptor<DnsAnomaly> = {
+  name: 'dns',
+  title: 'DNS',
+  industrial: false,
+  serverPort: null,
+  ports: { tcp: [], udp: [53, 5353] },
+  etherTypes: [],
+  functions: {},
+  operations: {},
+  anomalies: DNS_ANOMALIES,
+  datagram: dns,
 };

@@ -1,5 +1,12 @@
-import type { DatagramDissector, StreamDissector } from '../protocol.js';
-import { newMessage, type IdentityFacts, type Message, type PduContext } from '../message.js';
+import type { DatagramDissector, ProtocolDescriptor, StreamDissector } from '../protocol.js';
+import {
+  newMessage,
+  type IdentityFacts,
+  type Message,
+  type PduContext,
+  markMalformed,
+  type Malformed,
+} from '../message.js';
 import { ascii, u16be, u16le, u32le, ipv4String, u32be, hex } from '../bytes.js';
 import { dissectCip } from './cip.js';
 import { enipCategory } from './enip-categories.js';
@@ -18,6 +25,34 @@ const COMMANDS: Record<number, string> = {
   0x72: 'INDICATE_STATUS',
   0x73: 'CANCEL',
 };
+/** Encapsulation commands Weir reads beyond the header (ENIP spec, Volume 2 Table 2-3.2). */
+const CMD_LIST_SERVICES = 0x04;
+const CMD_LIST_IDENTITY = 0x63;
+const CMD_LIST_INTERFACES = 0x64;
+const CMD_SEND_RR_DATA = 0x6f;
+const CMD_SEND_UNIT_DATA = 0x70;
+/** Common Packet Format item types (Volume 2 Table 2-6.3). */
+const ITEM_CONNECTED_ADDRESS = 0x00a1;
+const ITEM_CONNECTED_DATA = 0x00b1;
+const ITEM_UNCONNECTED_DATA = 0x00b2;
+const ITEM_IDENTITY = 0x000c;
+/** Sequenced address item, the header of class 0/1 implicit I/O datagrams. */
+const ITEM_SEQUENCED_ADDRESS = 0x8002;
+/** UDP port of implicit (class 0/1) I/O: bare CPF, no encapsulation header. */
+const IMPLICIT_IO_PORT = 2222;
+/** Length of the encapsulation header. */
+const HEADER_LENGTH = 24;
+
+/** Kinds of malformed EtherNet/IP encapsulation (the `kind` of a Message's anomaly). */
+export const ENIP_ANOMALIES = [
+  'length_mismatch',
+  'cpf_item_overrun',
+  'identity_item_overrun',
+] as const;
+export type EnipAnomaly = (typeof ENIP_ANOMALIES)[number];
+
+const malformed: Malformed<EnipAnomaly> = markMalformed;
+
 /** CIP device types (Volume 1, device profiles). */
 const DEVICE_TYPES: Record<number, string> = {
   0x00: 'Generic Device',
@@ -81,23 +116,24 @@ function encapsulation(
   if (status !== 0) m.exception = status;
   const end = off + len;
   const d = off + 24;
-  if (24 + u16le(b, off + 2) !== len) m.anomaly = 'encapsulation length mismatch';
+  if (HEADER_LENGTH + u16le(b, off + 2) !== len)
+    malformed(m, 'length_mismatch', 'encapsulation length mismatch');
   // ListIdentity/ListServices requests have no data; replies carry items.
   const isReply = end > d;
   m.role =
-    cmd === 0x63 || cmd === 0x04 || cmd === 0x64
+    cmd === CMD_LIST_IDENTITY || cmd === CMD_LIST_SERVICES || cmd === CMD_LIST_INTERFACES
       ? isReply
         ? 'response'
         : 'request'
       : toServer
         ? 'request'
         : 'response';
-  if (cmd === 0x63 && isReply) {
+  if (cmd === CMD_LIST_IDENTITY && isReply) {
     listIdentity(m, b, d, end);
     return;
   }
-  if ((cmd === 0x6f || cmd === 0x70) && d + 8 <= end)
-    cpfItems(b, d + 6, end, ctx, out, m, cmd === 0x70);
+  if ((cmd === CMD_SEND_RR_DATA || cmd === CMD_SEND_UNIT_DATA) && d + 8 <= end)
+    cpfItems(b, d + 6, end, ctx, out, m, cmd === CMD_SEND_UNIT_DATA);
 }
 
 /** Common Packet Format: item count, then (type, length, data); CIP rides in data items. */
@@ -117,13 +153,13 @@ function cpfItems(
       ilen = u16le(b, p + 2);
     const data = p + 4;
     if (data + ilen > end) {
-      m.anomaly = 'CPF item overruns the packet';
+      malformed(m, 'cpf_item_overrun', 'CPF item overruns the packet');
       return;
     }
-    if (type === 0x00b2 && !connected) dissectCip(b, data, data + ilen, ctx, out);
-    else if (type === 0x00b1 && connected && ilen > 2)
+    if (type === ITEM_UNCONNECTED_DATA && !connected) dissectCip(b, data, data + ilen, ctx, out);
+    else if (type === ITEM_CONNECTED_DATA && connected && ilen > 2)
       dissectCip(b, data + 2, data + ilen, ctx, out);
-    else if (type === 0x00a1 && ilen >= 4) m.fields!.connection_id = u32le(b, data);
+    else if (type === ITEM_CONNECTED_ADDRESS && ilen >= 4) m.fields!.connection_id = u32le(b, data);
     p = data + ilen;
   }
 }
@@ -137,10 +173,10 @@ function listIdentity(m: Message, b: Uint8Array, p: number, end: number): void {
       ilen = u16le(b, p + 2);
     const d = p + 4;
     if (d + ilen > end) {
-      m.anomaly = 'identity item overruns the packet';
+      malformed(m, 'identity_item_overrun', 'identity item overruns the packet');
       return;
     }
-    if (type === 0x0c && ilen >= 33) {
+    if (type === ITEM_IDENTITY && ilen >= 33) {
       const vendor = u16le(b, d + 18),
         dtype = u16le(b, d + 20),
         product = u16le(b, d + 22);
@@ -172,25 +208,23 @@ function listIdentity(m: Message, b: Uint8Array, p: number, end: number): void {
   }
 }
 
-export const enipTcp: StreamDissector = {
+export const enipTcp: StreamDissector<null> = {
   protocol: 'enip',
-  ports: [44818],
+  newState: () => null,
   pduLength,
   dissect: encapsulation,
-  category: enipCategory,
 };
 
 /** UDP 44818 carries encapsulation (ListIdentity broadcasts); UDP 2222 carries class 0/1 I/O in bare CPF. */
 export const enipUdp: DatagramDissector = {
   protocol: 'enip',
-  ports: [44818, 2222],
   dissect(b, off, len, ctx, toServer, out) {
-    if (ctx.srcPort === 2222 || ctx.dstPort === 2222) {
+    if (ctx.srcPort === IMPLICIT_IO_PORT || ctx.dstPort === IMPLICIT_IO_PORT) {
       if (len < 2) return;
       const m = newMessage(ctx, 'enip');
       m.funcName = 'IO';
       m.role = 'unsolicited';
-      if (len >= 10 && u16le(b, off + 2) === 0x8002)
+      if (len >= 10 && u16le(b, off + 2) === ITEM_SEQUENCED_ADDRESS)
         m.fields = {
           connection_id: u32le(b, off + 6),
           sequence: len >= 14 ? u32le(b, off + 10) : -1,
@@ -207,4 +241,20 @@ export const enipUdp: DatagramDissector = {
       p += n;
     }
   },
+};
+
+export const enipProtocol: ProtocolDescriptor<EnipAnomaly> = {
+  name: 'enip',
+  title: 'EtherNet/IP',
+  industrial: true,
+  serverPort: { transport: 'tcp', port: 44818 },
+  ports: { tcp: [44818], udp: [44818, IMPLICIT_IO_PORT] },
+  serviceNames: { tcp: { [IMPLICIT_IO_PORT]: 'enip-io' }, udp: { [IMPLICIT_IO_PORT]: 'enip-io' } },
+  etherTypes: [],
+  functions: COMMANDS,
+  category: enipCategory,
+  operations: {},
+  anomalies: ENIP_ANOMALIES,
+  stream: enipTcp,
+  datagram: enipUdp,
 };

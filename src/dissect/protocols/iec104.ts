@@ -1,5 +1,5 @@
-import type { StreamDissector } from '../protocol.js';
-import { newMessage, type Target } from '../message.js';
+import type { ProtocolDescriptor, StreamDissector } from '../protocol.js';
+import { newMessage, type Target, markMalformed, type Malformed } from '../message.js';
 import { u16le, u24le } from '../bytes.js';
 import { CAUSES, ELEMENT_SIZE, TYPE_NAMES, U_FUNCTIONS } from './iec104-tables.js';
 import { iec104Category } from './iec104-categories.js';
@@ -22,14 +22,34 @@ function isWrite(type: number): boolean {
   );
 }
 
+/** Start octet of every APCI. */
+const APCI_START = 0x68;
+/** Causes of transmission (IEC 60870-5-101 7.2.3) that decide a message's direction. */
+const COT_PERIODIC = 1;
+const COT_BACKGROUND = 2;
+const COT_SPONTANEOUS = 3;
+const COT_REQUEST = 5;
+const COT_ACTIVATION = 6;
+const COT_DEACTIVATION = 8;
+const COT_INTERROGATED = 20;
+
+/** Kinds of malformed IEC 104 APDU (the `kind` of a Message's anomaly). */
+export const IEC104_ANOMALIES = [
+  'apdu_length_invalid',
+  'asdu_header_truncated',
+  'objects_truncated',
+] as const;
+export type Iec104Anomaly = (typeof IEC104_ANOMALIES)[number];
+
+const malformed: Malformed<Iec104Anomaly> = markMalformed;
+
 /** IEC 60870-5-104: APCI (start 0x68, length, four control octets) and, in I-format, one ASDU. */
-export const iec104: StreamDissector = {
+export const iec104: StreamDissector<null> = {
   protocol: 'iec104',
-  ports: [2404],
-  category: iec104Category,
+  newState: () => null,
   pduLength(b, off, avail) {
     if (avail < 1) return 0;
-    if (b[off] !== 0x68) return -1;
+    if (b[off] !== APCI_START) return -1;
     if (avail < 2) return 0;
     const len = b[off + 1]!;
     return len < 4 ? -1 : len + 2;
@@ -62,7 +82,12 @@ export const iec104: StreamDissector = {
         m.fields = { apdu_type: 'U', u_function: m.funcName };
         m.role = (bits & 0x54) !== 0 ? 'request' : 'response';
       }
-      if (len !== 6) m.anomaly = `${m.funcName}-format APDU of length ${len - 2}, expected 4`;
+      if (len !== 6)
+        malformed(
+          m,
+          'apdu_length_invalid',
+          `${m.funcName}-format APDU of length ${len - 2}, expected 4`,
+        );
       return;
     }
     const fields: Record<string, string | number | boolean> = {
@@ -74,7 +99,7 @@ export const iec104: StreamDissector = {
     const a = off + 6,
       end = off + len;
     if (end - a < 6) {
-      m.anomaly = 'ASDU header truncated';
+      malformed(m, 'asdu_header_truncated', 'ASDU header truncated');
       return;
     }
     const type = b[a]!,
@@ -96,13 +121,17 @@ export const iec104: StreamDissector = {
     fields.sq = sq;
     if (fields.negative) m.exception = cause;
     // Direction by cause: activation/deactivation go to the controlled station; confirmations come back.
+    const activation = cause === COT_ACTIVATION || cause === COT_DEACTIVATION;
     m.role =
-      cause === 6 || cause === 8 || cause === 5
+      activation || cause === COT_REQUEST
         ? 'request'
-        : cause === 3 || cause === 1 || cause === 2 || cause === 20
+        : cause === COT_SPONTANEOUS ||
+            cause === COT_PERIODIC ||
+            cause === COT_BACKGROUND ||
+            cause === COT_INTERROGATED
           ? 'unsolicited'
           : 'response';
-    m.write = isWrite(type) && (cause === 6 || cause === 8);
+    m.write = isWrite(type) && activation;
     const size = ELEMENT_SIZE[type];
     let p = a + 6;
     if (n === 0) return;
@@ -113,9 +142,8 @@ export const iec104: StreamDissector = {
     const values: number[] = [];
     const targets: Target[] = [];
     if (sq) {
-      if (p + 3 + n * size > end) {
-        m.anomaly = 'information objects truncated';
-      }
+      if (p + 3 + n * size > end)
+        malformed(m, 'objects_truncated', 'information objects truncated');
       const ioa = p + 3 <= end ? u24le(b, p) : 0;
       targets.push({ space: 'ioa', start: ioa, count: n });
       p += 3;
@@ -124,7 +152,8 @@ export const iec104: StreamDissector = {
         if (v !== null) values.push(v);
       }
     } else {
-      if (p + n * (3 + size) > end) m.anomaly = 'information objects truncated';
+      if (p + n * (3 + size) > end)
+        malformed(m, 'objects_truncated', 'information objects truncated');
       for (let i = 0; i < n && p + 3 + size <= end; i++, p += 3 + size) {
         const ioa = u24le(b, p);
         const last = targets[targets.length - 1];
@@ -180,3 +209,30 @@ function value(b: Uint8Array, p: number, type: number): number | null {
       return null;
   }
 }
+
+/** Reset process, and the file transfer types (call, segment) and their file housekeeping. */
+const OPERATIONS = {
+  105: { kind: 'device_restart', what: 'sent a reset process command' },
+  120: { kind: 'file_management', what: 'announced a file ready' },
+  121: { kind: 'file_management', what: 'announced a section ready' },
+  122: { kind: 'file_transfer', what: 'called a file/section for transfer' },
+  123: { kind: 'file_management', what: 'ended a section or file' },
+  124: { kind: 'file_management', what: 'acknowledged a file or section' },
+  125: { kind: 'file_transfer', what: 'sent a file segment' },
+  126: { kind: 'file_management', what: 'listed the directory' },
+} as const;
+
+export const iec104Protocol: ProtocolDescriptor<Iec104Anomaly> = {
+  name: 'iec104',
+  title: 'IEC 60870-5-104',
+  industrial: true,
+  outstation: true,
+  serverPort: { transport: 'tcp', port: 2404 },
+  ports: { tcp: [2404], udp: [] },
+  etherTypes: [],
+  functions: TYPE_NAMES,
+  category: iec104Category,
+  operations: OPERATIONS,
+  anomalies: IEC104_ANOMALIES,
+  stream: iec104,
+};

@@ -1,4 +1,5 @@
 import type { LinkDissector } from '../link-dissector.js';
+import type { ProtocolDescriptor } from '../protocol.js';
 import { newMessage, type IdentityFacts } from '../message.js';
 import { ascii, macString, u16be, u32be, ipv4String } from '../bytes.js';
 
@@ -16,7 +17,6 @@ const CAPABILITIES = [
 /** LLDP (IEEE 802.1AB): a switch or device describing itself in TLVs. */
 export const lldp: LinkDissector = {
   protocol: 'lldp',
-  etherTypes: [0x88cc],
   dissect(b, off, len, ctx, out) {
     const m = newMessage(ctx, 'lldp');
     out.push(m);
@@ -32,7 +32,10 @@ export const lldp: LinkDissector = {
       p += 2;
       if (type === 0) break;
       if (p + tlen > end) {
-        m.anomaly = `TLV ${type} overruns the frame`;
+        m.anomaly = {
+          kind: 'tlv_overrun' satisfies LldpAnomaly,
+          detail: `TLV ${type} overruns the frame`,
+        };
         break;
       }
       switch (type) {
@@ -91,4 +94,21 @@ export const lldp: LinkDissector = {
     m.fields = fields;
     if (Object.keys(id).length) m.identity = id;
   },
+};
+
+/** Kinds of malformed LLDP PDU (the `kind` of a Message's anomaly). */
+export const LLDP_ANOMALIES = ['tlv_overrun'] as const;
+export type LldpAnomaly = (typeof LLDP_ANOMALIES)[number];
+
+export const lldpProtocol: ProtocolDescriptor<LldpAnomaly> = {
+  name: 'lldp',
+  title: 'LLDP',
+  industrial: false,
+  serverPort: null,
+  ports: { tcp: [], udp: [] },
+  etherTypes: [0x88cc],
+  functions: {},
+  operations: {},
+  anomalies: LLDP_ANOMALIES,
+  link: lldp,
 };

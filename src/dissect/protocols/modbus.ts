@@ -1,12 +1,16 @@
-import type { StreamDissector } from '../protocol.js';
-import { newMessage, type Message, type Target, type IdentityFacts } from '../message.js';
+import type { ProtocolDescriptor, RequestedMode, StreamDissector } from '../protocol.js';
+import {
+  newMessage,
+  type Message,
+  type Target,
+  type IdentityFacts,
+  markMalformed,
+  type Malformed,
+} from '../message.js';
 import { u16be, ascii } from '../bytes.js';
 import { modbusCategory } from './modbus-categories.js';
 
 /** Public Modbus function codes (Modbus Application Protocol v1.1b3), names in Zeek ICSNPP style. */
-/** Longest MBAP length field decoded (the spec's is 254); beyond it the bytes are taken for something else. */
-const MAX_MBAP_LENGTH = 1024;
-
 export const MODBUS_FUNCTIONS: Record<number, string> = {
   1: 'READ_COILS',
   2: 'READ_DISCRETE_INPUTS',
@@ -45,17 +49,50 @@ const DEVICE_ID_OBJECTS: Record<number, keyof IdentityFacts | 'url' | 'applicati
 /** Diagnostics sub-functions that change the device's state (restart comms, force listen-only, clear counters). */
 const DIAG_WRITES = new Set([1, 4, 10, 20]);
 
+/** The Modbus function code Schneider's UMAS engineering protocol rides in. */
+export const FC_UMAS = 90;
+/** UMAS function bytes (public protocol write-ups) that start and stop the PLC. */
+export const UMAS_START_PLC = 0x40;
+export const UMAS_STOP_PLC = 0x41;
+/** UMAS function bytes that start/stop the PLC or transfer the program (0x30–0x34): they change the device. */
+const UMAS_WRITES = new Set([UMAS_START_PLC, UMAS_STOP_PLC, 0x42, 0x30, 0x31, 0x32, 0x33, 0x34]);
+/** Bit set in the function code of an exception response. */
+const EXCEPTION_BIT = 0x80;
+/** FC 5 coil values: ON is 0xFF00, OFF is 0x0000; anything else is malformed. */
+const COIL_ON = 0xff00;
+/** MEI type of Read Device Identification (FC 43). */
+const MEI_READ_DEVICE_ID = 14;
+/** The spec's largest MBAP length (unit id + PDU of at most 253 bytes). */
+const SPEC_MBAP_LENGTH = 254;
+/**
+ * Longest MBAP length decoded: UMAS and broken stacks send PDUs over 253 bytes, which are decoded and flagged
+ * (pdu_oversize); far longer is taken for something else than Modbus.
+ */
+const MAX_MBAP_LENGTH = 1024;
+
+/** Kinds of malformed Modbus PDU (the `kind` of a Message's anomaly). */
+export const MODBUS_ANOMALIES = [
+  'exception_without_code',
+  'truncated',
+  'quantity_out_of_range',
+  'coil_value_invalid',
+  'byte_count_mismatch',
+  'byte_count_overrun',
+  'device_id_truncated',
+  'pdu_oversize',
+] as const;
+export type ModbusAnomaly = (typeof MODBUS_ANOMALIES)[number];
+
+const malformed: Malformed<ModbusAnomaly> = markMalformed;
+
 /** Modbus/TCP: MBAP header (transaction, protocol 0, length, unit) then the PDU. */
-export const modbus: StreamDissector = {
+export const modbus: StreamDissector<null> = {
   protocol: 'modbus',
-  ports: [502],
-  category: modbusCategory,
+  newState: () => null,
   pduLength(b, off, avail) {
     if (avail < 8) return avail >= 4 && (b[off + 2] !== 0 || b[off + 3] !== 0) ? -1 : 0;
     if (b[off + 2] !== 0 || b[off + 3] !== 0) return -1;
     const len = u16be(b, off + 4);
-    // The spec caps the PDU at 253 bytes (MBAP length 254); UMAS and broken stacks send longer ones, which are
-    // decoded and flagged. Far longer is not Modbus at all.
     if (len < 2 || len > MAX_MBAP_LENGTH) return -1;
     return 6 + len;
   },
@@ -68,23 +105,28 @@ export const modbus: StreamDissector = {
     const fc = b[off + 7]!;
     const p = off + 8,
       end = off + len;
-    if (fc & 0x80) {
-      m.func = fc & 0x7f;
+    if (fc & EXCEPTION_BIT) {
+      m.func = fc ^ EXCEPTION_BIT;
       m.funcName = FUNC_NAMES[m.func]!;
       m.exception = end > p ? b[p]! : -1;
-      if (end <= p) m.anomaly = 'exception response without code';
-      else if (len - 7 > 253)
-        m.anomaly = `PDU of ${len - 7} bytes exceeds the 253-byte Modbus limit`;
+      if (end <= p) malformed(m, 'exception_without_code', 'exception response without code');
+      else oversize(m, len);
       return;
     }
     m.func = fc;
     m.funcName = FUNC_NAMES[fc]!;
     if (toServer) request(m, b, p, end);
     else response(m, b, p, end);
-    if (len - 7 > 253)
-      m.anomaly = `PDU of ${len - 7} bytes exceeds the 253-byte Modbus limit${m.anomaly ? `; ${m.anomaly}` : ''}`;
+    oversize(m, len);
   },
 };
+
+/** A PDU over the spec's 253 bytes is decoded, and flagged (other findings on it kept in the detail). */
+function oversize(m: Message, len: number): void {
+  if (len - 6 <= SPEC_MBAP_LENGTH) return;
+  const other = m.anomaly === null ? '' : `; ${m.anomaly.detail}`;
+  malformed(m, 'pdu_oversize', `PDU of ${len - 7} bytes exceeds the 253-byte Modbus limit${other}`);
+}
 
 function range(space: string, start: number, count: number): Target[] {
   return [{ space, start, count }];
@@ -104,7 +146,7 @@ function bits(b: Uint8Array, p: number, n: number, end: number): number[] {
 
 function need(m: Message, have: number, want: number): boolean {
   if (have >= want) return true;
-  m.anomaly = `${m.funcName} truncated: ${have} of ${want} bytes`;
+  malformed(m, 'truncated', `${m.funcName} truncated: ${have} of ${want} bytes`);
   return false;
 }
 
@@ -126,7 +168,8 @@ function request(m: Message, b: Uint8Array, p: number, end: number): void {
       const qty = u16be(b, p + 2);
       m.targets = range(READ_SPACE[m.func]!, u16be(b, p), qty);
       const max = m.func <= 2 ? 2000 : 125;
-      if (qty === 0 || qty > max) m.anomaly = `quantity ${qty} outside 1..${max}`;
+      if (qty === 0 || qty > max)
+        malformed(m, 'quantity_out_of_range', `quantity ${qty} outside 1..${max}`);
       return;
     }
     case 5: {
@@ -134,9 +177,9 @@ function request(m: Message, b: Uint8Array, p: number, end: number): void {
       m.write = true;
       const v = u16be(b, p + 2);
       m.targets = range('coil', u16be(b, p), 1);
-      m.values = [v === 0xff00 ? 1 : 0];
-      if (v !== 0xff00 && v !== 0)
-        m.anomaly = `coil value 0x${v.toString(16)} is neither ON nor OFF`;
+      m.values = [v === COIL_ON ? 1 : 0];
+      if (v !== COIL_ON && v !== 0)
+        malformed(m, 'coil_value_invalid', `coil value 0x${v.toString(16)} is neither ON nor OFF`);
       return;
     }
     case 6:
@@ -150,12 +193,17 @@ function request(m: Message, b: Uint8Array, p: number, end: number): void {
       if (!need(m, n, 5)) return;
       m.write = true;
       const qty = u16be(b, p + 2),
-        bc = b[p + 4]!;
+        byteCount = b[p + 4]!;
       const coils = m.func === 15;
       m.targets = range(coils ? 'coil' : 'holding_register', u16be(b, p), qty);
       m.values = coils ? bits(b, p + 5, qty, end) : words(b, p + 5, qty, end);
       const want = coils ? (qty + 7) >> 3 : qty * 2;
-      if (bc !== want || n - 5 < bc) m.anomaly = `byte count ${bc} does not match quantity ${qty}`;
+      if (byteCount !== want || n - 5 < byteCount)
+        malformed(
+          m,
+          'byte_count_mismatch',
+          `byte count ${byteCount} does not match quantity ${qty}`,
+        );
       return;
     }
     case 8:
@@ -170,19 +218,20 @@ function request(m: Message, b: Uint8Array, p: number, end: number): void {
       m.fields = { and_mask: u16be(b, p + 2), or_mask: u16be(b, p + 4) };
       return;
     case 23: {
+      // Read start, read quantity, write start, write quantity, write byte count, then the registers written.
       if (!need(m, n, 9)) return;
       m.write = true;
-      const wq = u16be(b, p + 6);
+      const writeQuantity = u16be(b, p + 6);
       m.targets = [
         { space: 'holding_register', start: u16be(b, p), count: u16be(b, p + 2) },
-        { space: 'holding_register', start: u16be(b, p + 4), count: wq },
+        { space: 'holding_register', start: u16be(b, p + 4), count: writeQuantity },
       ];
-      m.values = words(b, p + 9, wq, end);
+      m.values = words(b, p + 9, writeQuantity, end);
       m.fields = {
         read_start: u16be(b, p),
         read_quantity: u16be(b, p + 2),
         write_start: u16be(b, p + 4),
-        write_quantity: wq,
+        write_quantity: writeQuantity,
       };
       return;
     }
@@ -207,14 +256,14 @@ function request(m: Message, b: Uint8Array, p: number, end: number): void {
     case 43:
       if (!need(m, n, 1)) return;
       m.subfunc = b[p]!;
-      if (m.subfunc === 14 && n >= 3)
+      if (m.subfunc === MEI_READ_DEVICE_ID && n >= 3)
         m.fields = { read_device_id_code: b[p + 1]!, object_id: b[p + 2]! };
       return;
-    case 90:
+    case FC_UMAS:
       // Schneider UMAS: session/function byte follows; program download/start/stop travel here.
       if (n >= 2) {
         m.subfunc = b[p + 1]!;
-        m.write = [0x40, 0x41, 0x42, 0x30, 0x31, 0x32, 0x33, 0x34, 0x40].includes(m.subfunc);
+        m.write = UMAS_WRITES.has(m.subfunc);
       }
       return;
     default:
@@ -230,9 +279,11 @@ function response(m: Message, b: Uint8Array, p: number, end: number): void {
     case 3:
     case 4: {
       if (!need(m, n, 1)) return;
-      const bc = b[p]!;
-      if (n - 1 < bc) m.anomaly = `byte count ${bc} exceeds PDU (${n - 1} bytes)`;
-      m.values = m.func <= 2 ? bits(b, p + 1, bc * 8, end) : words(b, p + 1, bc >> 1, end);
+      const byteCount = b[p]!;
+      if (n - 1 < byteCount)
+        malformed(m, 'byte_count_overrun', `byte count ${byteCount} exceeds PDU (${n - 1} bytes)`);
+      m.values =
+        m.func <= 2 ? bits(b, p + 1, byteCount * 8, end) : words(b, p + 1, byteCount >> 1, end);
       return;
     }
     case 5:
@@ -240,7 +291,7 @@ function response(m: Message, b: Uint8Array, p: number, end: number): void {
       if (!need(m, n, 4)) return;
       m.write = true;
       m.targets = range(m.func === 5 ? 'coil' : 'holding_register', u16be(b, p), 1);
-      m.values = [m.func === 5 ? (u16be(b, p + 2) === 0xff00 ? 1 : 0) : u16be(b, p + 2)];
+      m.values = [m.func === 5 ? (u16be(b, p + 2) === COIL_ON ? 1 : 0) : u16be(b, p + 2)];
       return;
     case 15:
     case 16:
@@ -275,7 +326,7 @@ function response(m: Message, b: Uint8Array, p: number, end: number): void {
     case 43:
       if (!need(m, n, 1)) return;
       m.subfunc = b[p]!;
-      if (m.subfunc === 14) deviceIdentification(m, b, p, end);
+      if (m.subfunc === MEI_READ_DEVICE_ID) deviceIdentification(m, b, p, end);
       return;
     default:
       return;
@@ -285,7 +336,7 @@ function response(m: Message, b: Uint8Array, p: number, end: number): void {
 /** FC 43 / MEI 14 response: conformity, more-follows, next id, count, then (id, length, value) objects. */
 function deviceIdentification(m: Message, b: Uint8Array, p: number, end: number): void {
   if (end - p < 6) {
-    m.anomaly = 'device identification truncated';
+    malformed(m, 'device_id_truncated', 'device identification truncated');
     return;
   }
   const count = b[p + 5]!;
@@ -297,13 +348,13 @@ function deviceIdentification(m: Message, b: Uint8Array, p: number, end: number)
   let q = p + 6;
   for (let i = 0; i < count; i++) {
     if (q + 2 > end) {
-      m.anomaly = 'device identification object truncated';
+      malformed(m, 'device_id_truncated', 'device identification object truncated');
       break;
     }
     const oid = b[q]!,
       olen = b[q + 1]!;
     if (q + 2 + olen > end) {
-      m.anomaly = 'device identification object truncated';
+      malformed(m, 'device_id_truncated', 'device identification object truncated');
       break;
     }
     const text = ascii(b, q + 2, olen);
@@ -323,3 +374,41 @@ function deviceIdentification(m: Message, b: Uint8Array, p: number, end: number)
   m.identity = id;
   m.fields = fields;
 }
+
+/**
+ * Engineering operations: diagnostics, identification and Schneider UMAS (program and configuration access).
+ * Always worth a line, even from the usual engineering workstation.
+ */
+const OPERATIONS = {
+  8: {
+    kind: 'diagnostic_command',
+    what: 'sent a diagnostics command (can restart communications or force listen-only)',
+  },
+  17: { kind: 'device_probe', what: 'asked for the server id' },
+  43: { kind: 'device_probe', what: 'read the device identification' },
+  [FC_UMAS]: {
+    kind: 'config_change',
+    what: 'used the Schneider UMAS engineering function (program/config access)',
+  },
+} as const;
+
+/** UMAS STOP_PLC and START_PLC (FC 90, function bytes 0x41/0x40). */
+function requestedMode(m: Message): RequestedMode | null {
+  if (m.func !== FC_UMAS) return null;
+  return m.subfunc === UMAS_STOP_PLC ? 'STOP' : m.subfunc === UMAS_START_PLC ? 'RUN' : null;
+}
+
+export const modbusProtocol: ProtocolDescriptor<ModbusAnomaly> = {
+  name: 'modbus',
+  title: 'Modbus/TCP',
+  industrial: true,
+  serverPort: { transport: 'tcp', port: 502 },
+  ports: { tcp: [502], udp: [] },
+  etherTypes: [],
+  functions: MODBUS_FUNCTIONS,
+  category: modbusCategory,
+  operations: OPERATIONS,
+  requestedMode,
+  anomalies: MODBUS_ANOMALIES,
+  stream: modbus,
+};

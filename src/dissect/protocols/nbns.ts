@@ -1,4 +1,4 @@
-import type { DatagramDissector } from '../protocol.js';
+import type { DatagramDissector, ProtocolDescriptor } from '../protocol.js';
 import { newMessage } from '../message.js';
 import { u16be, u32be, ipv4String } from '../bytes.js';
 
@@ -35,7 +35,6 @@ function netbiosName(
 /** NetBIOS Name Service (UDP 137): Windows hosts (HMIs, engineering stations) announcing their names. */
 export const nbns: DatagramDissector = {
   protocol: 'nbns',
-  ports: [137],
   dissect(b, off, len, ctx, _toServer, out) {
     if (len < 12) return;
     const m = newMessage(ctx, 'nbns');
@@ -53,7 +52,11 @@ export const nbns: DatagramDissector = {
     const end = off + len;
     const n = netbiosName(b, off + 12, end);
     if (n === null) {
-      if (qd + an > 0) m.anomaly = 'NetBIOS name malformed';
+      if (qd + an > 0)
+        m.anomaly = {
+          kind: 'name_malformed' satisfies NbnsAnomaly,
+          detail: 'NetBIOS name malformed',
+        };
       return;
     }
     m.fields = { name: n.name, suffix: n.suffix };
@@ -79,4 +82,21 @@ export const nbns: DatagramDissector = {
       }
     }
   },
+};
+
+/** Kinds of malformed NetBIOS Name Service PDU (the `kind` of a Message's anomaly). */
+export const NBNS_ANOMALIES = ['name_malformed'] as const;
+export type NbnsAnomaly = (typeof NBNS_ANOMALIES)[number];
+
+export const nbnsProtocol: ProtocolDescriptor<NbnsAnomaly> = {
+  name: 'nbns',
+  title: 'NetBIOS Name Service',
+  industrial: false,
+  serverPort: null,
+  ports: { tcp: [], udp: [137] },
+  etherTypes: [],
+  functions: {},
+  operations: {},
+  anomalies: NBNS_ANOMALIES,
+  datagram: nbns,
 };

@@ -1,4 +1,5 @@
 import type { LinkDissector } from '../link-dissector.js';
+import type { ProtocolDescriptor } from '../protocol.js';
 import { newMessage, type IdentityFacts } from '../message.js';
 import { ascii, u16be, u32be, ipv4String } from '../bytes.js';
 
@@ -8,7 +9,6 @@ const ROLES = ['io-device', 'io-controller', 'io-multidevice', 'io-supervisor'];
 /** Profinet DCP (frame ids 0xfefc–0xfeff): device naming and addressing; cyclic RT frames are skipped. */
 export const profinetDcp: LinkDissector = {
   protocol: 'profinet_dcp',
-  etherTypes: [0x8892],
   dissect(b, off, len, ctx, out) {
     if (len < 12) return;
     const frameId = u16be(b, off);
@@ -27,7 +27,11 @@ export const profinetDcp: LinkDissector = {
     m.write = svc === 4 && !response;
     const dlen = u16be(b, off + 10);
     const end = Math.min(off + len, off + 12 + dlen);
-    if (off + 12 + dlen > off + len) m.anomaly = 'DCP data length overruns the frame';
+    if (off + 12 + dlen > off + len)
+      m.anomaly = {
+        kind: 'data_length_overrun' satisfies ProfinetDcpAnomaly,
+        detail: 'DCP data length overruns the frame',
+      };
     const id: IdentityFacts = {};
     const fields: Record<string, string | number | boolean> = {};
     let p = off + 12;
@@ -37,7 +41,10 @@ export const profinetDcp: LinkDissector = {
         blen = u16be(b, p + 2);
       const v = p + 4;
       if (v + blen > end) {
-        m.anomaly = `DCP block ${opt}/${sub} overruns`;
+        m.anomaly = {
+          kind: 'block_overrun' satisfies ProfinetDcpAnomaly,
+          detail: `DCP block ${opt}/${sub} overruns`,
+        };
         break;
       }
       // Responses and Set requests carry 2 bytes of block info/qualifier before the value.
@@ -70,4 +77,21 @@ export const profinetDcp: LinkDissector = {
     if (Object.keys(id).length && (response || frameId === 0xfefc)) m.identity = id;
     else if (Object.keys(id).length && svc === 4) m.identity = { ...id, about: 'dst' };
   },
+};
+
+/** Kinds of malformed PROFINET DCP PDU (the `kind` of a Message's anomaly). */
+export const PROFINET_DCP_ANOMALIES = ['data_length_overrun', 'block_overrun'] as const;
+export type ProfinetDcpAnomaly = (typeof PROFINET_DCP_ANOMALIES)[number];
+
+export const profinetDcpProtocol: ProtocolDescriptor<ProfinetDcpAnomaly> = {
+  name: 'profinet_dcp',
+  title: 'PROFINET DCP',
+  industrial: false,
+  serverPort: null,
+  ports: { tcp: [], udp: [] },
+  etherTypes: [0x8892],
+  functions: {},
+  operations: {},
+  anomalies: PROFINET_DCP_ANOMALIES,
+  link: profinetDcp,
 };

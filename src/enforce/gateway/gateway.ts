@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { streamDissectors } from '../../dissect/registry.js';
+import { gatewayDissector } from '../../dissect/registry.js';
 import type { StreamDissector } from '../../dissect/protocol.js';
 import { flowVerdict, type CompiledPolicy, type FlowRules } from '../../policy/evaluate.js';
 import type { GatewayTarget } from '../steer.js';
@@ -144,7 +144,7 @@ export class Gateway {
         have.target = t;
         continue;
       }
-      const d = streamDissectors.find((s) => s.protocol === t.protocol);
+      const d = gatewayDissector(t.protocol);
       if (d === undefined) throw new Error(`the gateway has no stream dissector for ${t.protocol}`);
       const l: Listener = {
         target: t,

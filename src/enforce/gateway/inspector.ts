@@ -48,7 +48,8 @@ export class StreamInspector {
   private closed = false;
   private held: Uint8Array[] = [];
   private heldBytes = 0;
-  private readonly state: Record<string, unknown> = {};
+  /** The dissector's per-direction state (fragments being joined), as the reassembler keeps it. */
+  private readonly state: unknown;
   private frame = 0;
   readonly events: InspectorEvent[] = [];
 
@@ -57,7 +58,9 @@ export class StreamInspector {
     public rules: FlowRules,
     private readonly ctx: PduContext,
     private readonly opts: InspectorOptions,
-  ) {}
+  ) {
+    this.state = dissector.newState();
+  }
 
   /** Feed bytes from the client; returns what to send on, in order. After a `close` action nothing more passes. */
   push(chunk: Uint8Array): Action[] {

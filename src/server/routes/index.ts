@@ -1,4 +1,5 @@
 import type { RoutePlugin } from '../plugin.js';
+import { playbookRoutes } from './playbooks.js';
 
 /** Every resource's routes; adding a resource means adding its file under routes/ and one line here. */
-export const ROUTE_PLUGINS: readonly RoutePlugin[] = [];
+export const ROUTE_PLUGINS: readonly RoutePlugin[] = [playbookRoutes];

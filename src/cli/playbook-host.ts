@@ -1,0 +1,130 @@
+import type { Command } from 'commander';
+import type { Db } from '../store/db.js';
+import type { Baseline } from '../discover/baseline.js';
+import type { Detection } from '../detect/detection.js';
+import type { PlaybookActionRow } from '../store/playbook-store.js';
+import { appendAudit } from '../store/audit-store.js';
+import { activePolicy } from '../respond/change-control.js';
+import { PlaybookRunner } from '../respond/playbooks.js';
+import { DEFAULT_STATE_DIR } from '../enforce/state.js';
+import { nftPlaybookKernel, playbookTarget } from '../enforce/playbook-backend.js';
+import { status } from '../enforce/nft.js';
+import { parseCidr } from '../policy/hosts.js';
+import { neverBlockAddresses } from '../enforce/host-addresses.js';
+import type { Caller } from './identity.js';
+
+export interface PlaybookHostOpts {
+  playbooks?: boolean;
+  family?: string;
+  netns?: string;
+  stateDir: string;
+  neverBlock: string[];
+}
+
+/** The options of a command that can run the playbooks (detect and serve, on the enforcement host). */
+export function withPlaybookOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      '--playbooks',
+      "run the active policy's pre-approved playbooks on detections as they open (on the enforcement host; started by a logged-in person allowed to enforce)",
+    )
+    .option(
+      '--family <family>',
+      'nftables family of the loaded ruleset (default: what `enforce apply` loaded)',
+    )
+    .option('--netns <name>', 'the ruleset lives in this network namespace (default: as applied)')
+    .option('--state-dir <dir>', 'runtime state of this enforcement host', DEFAULT_STATE_DIR)
+    .option(
+      '--never-block <ip>',
+      'an address playbooks must never block besides this host, its routers and gateway (the manager, …); repeatable',
+      (v: string, all: string[]) => [...all, v],
+      [] as string[],
+    );
+}
+
+/**
+ * Start the playbooks of the store's active policy for a live run: the runner, its nft process, and a way to
+ * wait for actions under way. Audited as started by the person who proved themselves.
+ */
+export function startPlaybooks(
+  db: Db,
+  baseline: Baseline,
+  caller: Caller,
+  o: PlaybookHostOpts,
+  onAction: (a: PlaybookActionRow) => void,
+): { onDetection: (d: Detection) => void; close: () => Promise<void>; describe: string } {
+  const active = activePolicy(db);
+  if (active === null)
+    throw new Error(
+      'no active policy in the store: playbooks come only from a policy approved through change control',
+    );
+  for (const a of o.neverBlock)
+    if (parseCidr(a) === null)
+      throw new Error(`--never-block: '${a}' is not an address or a CIDR block`);
+  const target = playbookTarget(o);
+  const kernel = nftPlaybookKernel(target);
+  const protectedAddresses = neverBlockAddresses({
+    netns: target.netns,
+    stateDir: o.stateDir,
+    extra: o.neverBlock,
+  });
+  const runner = new PlaybookRunner({
+    db,
+    active: { policy: active.policy, sha: active.sha },
+    baseline,
+    kernel,
+    protectedAddresses,
+    onAction,
+  });
+  const s = runner.summary();
+  if (s.act.length > 0 && !status(target).loaded)
+    process.stderr.write(
+      `weir: warning: no Weir ruleset is loaded${target.netns ? ` in netns ${target.netns}` : ''}: blocks will fail until \`weir enforce apply\` loads one (its blocklist)\n`,
+    );
+  appendAudit(db, {
+    actor: caller.name,
+    action: 'playbooks.started',
+    subject: target.netns
+      ? `nftables ${target.family} (netns ${target.netns})`
+      : `nftables ${target.family}`,
+    details: {
+      policy: active.sha.slice(0, 12),
+      act: s.act,
+      simulate: s.simulate,
+      never_block: protectedAddresses,
+      baseline_version: baseline.version,
+    },
+  });
+  const under = new Set<Promise<unknown>>();
+  return {
+    describe: `playbooks of policy ${active.sha.slice(0, 12)}: acting ${s.act.join(', ') || 'none'}; simulating ${s.simulate.join(', ') || 'none'}`,
+    onDetection: (d) => {
+      const p = runner.onDetection(d).catch((err: Error) => {
+        process.stderr.write(`weir: playbook on detection ${d.id} failed: ${err.message}\n`);
+      });
+      under.add(p);
+      void p.finally(() => under.delete(p));
+    },
+    close: async () => {
+      await Promise.all(under);
+      kernel.close();
+      appendAudit(db, {
+        actor: caller.name,
+        action: 'playbooks.stopped',
+        subject: `nftables ${target.family}`,
+        details: { policy: active.sha.slice(0, 12) },
+      });
+    },
+  };
+}
+
+/** One line per playbook action, for the terminal of the runner. */
+export function actionLine(a: PlaybookActionRow): string {
+  const what =
+    a.kind === 'block_source'
+      ? `block ${a.target}${a.ttlS ? ` for ${a.ttlS} s` : ''}`
+      : a.kind === 'revoke_permits'
+        ? `revoke permit ${a.target}`
+        : `notify about ${a.target}`;
+  return `playbook ${a.zone}/${a.playbook} [${a.mode}] ${what}: ${a.status}${a.status === 'refused' || a.status === 'failed' ? ` (${a.reason})` : ''} — action ${a.id}, detection ${a.detectionId} (${a.detectionType})`;
+}

@@ -1,0 +1,59 @@
+import type { RoutePlugin } from '../plugin.js';
+import { requireRole } from '../access.js';
+import { id, params, page } from '../schemas.js';
+import { CAN } from '../../respond/roles.js';
+import { activePolicy } from '../../respond/change-control.js';
+import { undoPlaybookAction } from '../../respond/playbook-undo.js';
+import { listPlaybookActions } from '../../store/playbook-store.js';
+import { nftPlaybookKernel, playbookTarget } from '../../enforce/playbook-backend.js';
+
+/**
+ * The zones' pre-approved playbooks and what they did: read by anyone logged in; undone only by a person
+ * allowed to enforce (the kernel of this enforcement host is changed, and the undo is audited).
+ */
+export const playbookRoutes: RoutePlugin = async (app, deps) => {
+  const { db, stateDir } = deps;
+
+  app.get(
+    '/api/playbooks',
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { limit: page.limit },
+        },
+      },
+    },
+    async (req) => {
+      const a = activePolicy(db);
+      const playbooks = (a?.policy.zones ?? []).flatMap((z) =>
+        (z.playbooks ?? []).map((p) => ({ zone: z.name, approvals: z.approvals, ...p })),
+      );
+      const limit = (req.query as { limit: number }).limit;
+      return {
+        policy: a?.sha.slice(0, 12) ?? null,
+        playbooks,
+        actions: listPlaybookActions(db, limit),
+      };
+    },
+  );
+
+  app.post(
+    '/api/playbooks/actions/:id/undo',
+    { preHandler: requireRole(CAN.enforce), schema: { params: params({ id }) } },
+    async (req) => {
+      const kernel = nftPlaybookKernel(playbookTarget({ stateDir }));
+      try {
+        const c = req.caller!;
+        return await undoPlaybookAction(
+          db,
+          { id: (req.params as { id: string }).id, actor: c.name, roles: c.roles },
+          kernel,
+        );
+      } finally {
+        kernel.close();
+      }
+    },
+  );
+};
