@@ -10,6 +10,7 @@ import { recordPolicySimulation } from './policy.js';
 import { recordGateway } from './gateway.js';
 import { recordDashboard } from './dashboard.js';
 import { recordFailOpen } from './fail-open.js';
+import { recordAdvisories } from './advisories.js';
 import { recordExport } from './export.js';
 import { recordPlaybookLatency } from './playbook.js';
 import { labPolicyStore } from '../test/enforce/lab-kit.js';
@@ -45,6 +46,11 @@ function inProcess(file: string): { seconds: number; frames: number } {
 }
 
 async function main(): Promise<void> {
+  // BENCH_ONLY=advisories needs the CSAF corpus, not the packet input: measured before that is built.
+  if (process.env.BENCH_ONLY === 'advisories') {
+    await recordAdvisories(Math.min(RUNS, 3));
+    return;
+  }
   // The playbook latency runs in the lab and reads no shared capture: it needs no input file.
   if (process.env.BENCH_ONLY === 'playbook') {
     await recordPlaybookLatency(Number(process.env.BENCH_TRIALS ?? 60), labPolicyStore);
@@ -150,6 +156,7 @@ async function main(): Promise<void> {
   await recordGateway(RUNS);
   await recordDashboard(RUNS);
   await recordFailOpen(Math.max(RUNS, 9), labPolicyStore);
+  await recordAdvisories(Math.min(RUNS, 3));
   await recordExport(RUNS);
   await recordPlaybookLatency(Number(process.env.BENCH_TRIALS ?? 60), labPolicyStore);
 }

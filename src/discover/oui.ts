@@ -38,3 +38,25 @@ export function vendorOf(mac: string): string | undefined {
   table ??= load();
   return table.get(hex.slice(0, 6));
 }
+
+/**
+ * Entries of an OUI table that arrived in a signed bundle, laid over the built-in registry (newer
+ * assignments win). Accepts the IEEE oui.txt ("00-1B-1B   (hex)  Siemens AG"), Wireshark's manuf
+ * ("00:1B:1B<TAB>Siemens<TAB>Siemens AG") and Weir's own "001B1B<TAB>Siemens AG". Returns the entries read.
+ */
+export function overlayOuiTable(text: string): number {
+  table ??= load();
+  let n = 0;
+  for (const line of text.split('\n')) {
+    const m =
+      /^([0-9A-Fa-f]{2})[-:]?([0-9A-Fa-f]{2})[-:]?([0-9A-Fa-f]{2})(?:\s+\(hex\))?\s+(?:\S+\t)?(.+?)\s*$/.exec(
+        line,
+      );
+    if (!m || line.startsWith('#') || line.includes('(base 16)')) continue;
+    // manuf lines carry a short name, then the full name after a tab: keep the full one.
+    const name = m[4]!.includes('\t') ? m[4]!.split('\t').pop()! : m[4]!;
+    table.set(`${m[1]}${m[2]}${m[3]}`.toUpperCase(), shorten(name.trim()));
+    n++;
+  }
+  return n;
+}

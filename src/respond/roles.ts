@@ -6,7 +6,13 @@ export type UserRole = (typeof USER_ROLES)[number];
 
 /** What each kind of change needs; reading needs any role. */
 export const CAN: Record<
-  'actOnDetections' | 'propose' | 'recordEvidence' | 'enforce' | 'manageUsers',
+  | 'actOnDetections'
+  | 'propose'
+  | 'recordEvidence'
+  | 'enforce'
+  | 'manageUsers'
+  | 'updateKnowledge'
+  | 'trustKeys',
   readonly UserRole[]
 > = {
   actOnDetections: ['analyst', 'security', 'admin'],
@@ -16,6 +22,10 @@ export const CAN: Record<
   /** Acting on the enforcement host: loading or removing rules, blocking, unblocking and permitting flows. */
   enforce: ['security', 'operations', 'admin'],
   manageUsers: ['admin'],
+  /** Importing advisories and offline bundles (what Weir knows of the world, not what the plant runs). */
+  updateKnowledge: ['analyst', 'security', 'admin'],
+  /** Choosing whose signed bundles the store accepts. */
+  trustKeys: ['security', 'admin'],
 };
 
 export function isUserRole(r: string): r is UserRole {

@@ -255,4 +255,61 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX playbook_actions_rate ON playbook_actions(zone, playbook, at);
   CREATE INDEX playbook_actions_at ON playbook_actions(at);
   `,
+  // 10: offline vulnerability advisories (CSAF 2.0): one row per advisory with the parsed record in doc, and its
+  // affected products by vendor so matching and the dashboard can find them without reading every document.
+  `
+  CREATE TABLE advisories (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    publisher TEXT NOT NULL,
+    revision TEXT NOT NULL,
+    initial_release TEXT,
+    current_release TEXT,
+    source TEXT NOT NULL,
+    imported_at TEXT NOT NULL,
+    cves TEXT NOT NULL,
+    max_cvss REAL,
+    doc TEXT NOT NULL
+  );
+  CREATE INDEX advisories_release ON advisories(current_release);
+  CREATE TABLE advisory_products (
+    advisory_id TEXT NOT NULL REFERENCES advisories(id) ON DELETE CASCADE,
+    product_id TEXT NOT NULL,
+    vendor_key TEXT,
+    name TEXT NOT NULL,
+    version TEXT,
+    order_numbers TEXT NOT NULL,
+    PRIMARY KEY (advisory_id, product_id)
+  );
+  CREATE INDEX advisory_products_vendor ON advisory_products(vendor_key);
+  `,
+  // 11: signed offline bundles: the publishers' public keys the store trusts, every bundle imported (its
+  // sequence refuses rollbacks), and the knowledge items they carried (OUI table, ATT&CK, vendor ids, rules).
+  `
+  CREATE TABLE trusted_keys (
+    key_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    public_key TEXT NOT NULL,
+    added_by TEXT NOT NULL,
+    added_at TEXT NOT NULL
+  );
+  CREATE TABLE bundles (
+    sequence INTEGER PRIMARY KEY,
+    key_id TEXT NOT NULL,
+    publisher TEXT NOT NULL,
+    created TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    imported_by TEXT NOT NULL,
+    imported_at TEXT NOT NULL,
+    items TEXT NOT NULL
+  );
+  CREATE TABLE knowledge (
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    bundle_sequence INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (kind, name)
+  );
+  `,
 ];

@@ -169,3 +169,26 @@ export function simulationDoc(db: Db, id: string): unknown {
     | undefined;
   return r ? JSON.parse(r.doc) : null;
 }
+
+/** Open detections per address (as source or destination) and severity. */
+export function openDetectionsByAddress(
+  db: Db,
+): Map<string, { critical: number; high: number; medium: number; low: number }> {
+  const out = new Map<string, { critical: number; high: number; medium: number; low: number }>();
+  const rows = db
+    .prepare(
+      `SELECT ip, severity, COUNT(*) AS n FROM (
+         SELECT src AS ip, severity FROM detections WHERE status = 'open'
+         UNION ALL SELECT dst AS ip, severity FROM detections WHERE status = 'open' AND dst IS NOT src
+       ) WHERE ip IS NOT NULL GROUP BY ip, severity`,
+    )
+    .all() as Array<{ ip: string; severity: string; n: number }>;
+  for (const r of rows) {
+    const c = out.get(r.ip) ?? { critical: 0, high: 0, medium: 0, low: 0 };
+    if (r.severity === 'critical' || r.severity === 'high' || r.severity === 'medium')
+      c[r.severity] += r.n;
+    else c.low += r.n;
+    out.set(r.ip, c);
+  }
+  return out;
+}

@@ -57,3 +57,11 @@ export function fixtureCaptures(): string[] {
 }
 
 export const testOutput = path.join(repoRoot, 'test-output');
+
+/** The CISA CSAF corpus (../shared/advisories); throws under CI when missing, null otherwise. */
+export function sharedAdvisories(): string | null {
+  const p = path.resolve(repoRoot, '../shared/advisories/cisa-csaf-ot-2017-2024.tar.gz');
+  if (existsSync(p)) return p;
+  if (process.env.CI === 'true') throw new Error(`shared advisories missing: ${p}`);
+  return null;
+}

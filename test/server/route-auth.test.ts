@@ -35,9 +35,13 @@ const GETS = [
   '/api/enforcement',
   '/api/playbooks',
   '/api/detections/d-000000000000/learn-preview',
+  '/api/vulnerabilities',
+  '/api/vulnerabilities/assets/10.77.0.21',
+  '/api/advisories/ICSA-00-000-00',
+  '/api/risk',
 ];
 /** Sample ids in GETS that name nothing: with a session they answer 404, without one nothing at all. */
-const MISSING = /sim-0{12}|d-0{12}/;
+const MISSING = /sim-0{12}|d-0{12}|ICSA-00-000-00/;
 
 /** The ways a path can be spelled so that a string-prefix check and the router disagree. */
 function spellings(p: string, port: number): string[] {
@@ -169,7 +173,9 @@ test('the GET routes checked above are every GET route of the API (the live WebS
     paths.push(stack[depth]!);
   }
   const checked = new Set(
-    GETS.map((g) => g.replace(/\/(10\.77\.0\.21|sim-0{12}|d-0{12})(?=\/|$)/, '/:id')),
+    GETS.map((g) =>
+      g.replace(/\/(10\.77\.0\.21|sim-0{12}|d-0{12}|ICSA-00-000-00)(?=\/|$)/, '/:id'),
+    ),
   );
   // The dashboard's files are public on purpose; /api/added-later is the probe route of the test below.
   const missing = paths.filter(

@@ -11,6 +11,8 @@ import { Detections } from './pages/Detections';
 import { PolicyPage } from './pages/PolicyPage';
 import { Approvals } from './pages/Approvals';
 import { Audit } from './pages/Audit';
+import { Vulnerabilities } from './pages/Vulnerabilities';
+import { Risk } from './pages/Risk';
 import { Playbooks } from './pages/Playbooks';
 
 const PAGES: Array<[string, string]> = [
@@ -19,6 +21,8 @@ const PAGES: Array<[string, string]> = [
   ['map', 'Network map'],
   ['flows', 'Flows'],
   ['detections', 'Detections'],
+  ['vulnerabilities', 'Vulnerabilities'],
+  ['risk', 'Risk'],
   ['policy', 'Policy'],
   ['approvals', 'Approvals'],
   ['playbooks', 'Playbooks'],
@@ -83,6 +87,8 @@ export function App() {
         {page === 'map' && <MapPage />}
         {page === 'flows' && <Flows />}
         {page === 'detections' && <Detections me={me} />}
+        {page === 'vulnerabilities' && <Vulnerabilities advisory={arg} />}
+        {page === 'risk' && <Risk />}
         {page === 'policy' && <PolicyPage />}
         {page === 'approvals' && <Approvals me={me} />}
         {page === 'playbooks' && <Playbooks me={me} />}

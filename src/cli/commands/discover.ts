@@ -2,6 +2,8 @@ import type { Command } from 'commander';
 import { DEFAULT_MAX_ASSETS, DEFAULT_MAX_EDGES, Inventory } from '../../discover/inventory.js';
 import type { Asset, Edge, InventorySnapshot } from '../../discover/model.js';
 import { openStore } from '../../store/db.js';
+import { latestKnowledge } from '../../store/bundle-store.js';
+import { overlayOuiTable } from '../../discover/oui.js';
 import {
   mergeInventory,
   storedInventoryOf,
@@ -47,6 +49,9 @@ export function registerDiscover(program: Command): void {
           maxEdges: positive(opts.maxEdges, '--max-edges'),
         });
         const db = opts.db ? openStore(opts.db) : null;
+        // An OUI table that came in a signed bundle names NIC makers the built-in registry does not know yet.
+        const oui = db ? latestKnowledge(db, 'oui') : null;
+        if (oui) overlayOuiTable(oui.data.toString('utf8'));
         try {
           // With a store, traffic per zone and minute is kept too (for the dashboard's flows chart).
           const traffic = db ? trafficFor(db) : null;

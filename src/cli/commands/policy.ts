@@ -16,6 +16,7 @@ import { proposePolicy } from '../../policy/propose.js';
 import { policyToYaml } from '../../policy/write.js';
 import { plainSummary, TABLE_HEAD, tableRows, toHtml, toJson } from '../../policy/report.js';
 import { DRIFT_VIOLATED, driftOf, driftSummary } from '../../assess/drift.js';
+import { exposurePaths, policyEffect } from '../../assess/exposure.js';
 import {
   applyProposal,
   approveProposal,
@@ -271,6 +272,17 @@ export function registerPolicy(program: Command): void {
             process.stdout.write(
               `… ${rows.length - MAX_TABLE_ROWS} more rows not shown (--json lists them all)\n`,
             );
+        }
+        const store = opts.db ?? opts.baseline;
+        if (store) {
+          // Next to what the policy would block: what it does to who can write to the controllers.
+          const line = await withDb(store, (db) => {
+            const inv = loadInventory(db);
+            const paths = exposurePaths(inv.assets, inv.edges, p).paths;
+            const e = policyEffect(paths, p, inv.edges);
+            return `exposure: removes ${e.removed.length} of ${paths.length} write-capable paths into PLCs/RTUs seen in ${store}${e.removed.length ? ` (weir assess exposure --db ${store} --proposed ${file} lists them)` : ''}`;
+          });
+          process.stdout.write(`\n${line}\n`);
         }
         if (simulationId) process.stdout.write(`\nrecorded as ${simulationId}\n`);
       }

@@ -1,5 +1,6 @@
 import { useApi } from '../useApi';
 import { when, type Asset, type Detection, type Edge } from '../api';
+import { AssetVulnerabilities } from './Vulnerabilities';
 
 export function AssetPage({ id }: { id: string }) {
   const { data, error } = useApi<{ asset: Asset; edges: Edge[]; detections: Detection[] }>(
@@ -49,6 +50,7 @@ export function AssetPage({ id }: { id: string }) {
           </tr>
         </tbody>
       </table>
+      <AssetVulnerabilities id={a.id} />
       <h2>Communication ({data.edges.length})</h2>
       <table data-testid="asset-edges">
         <thead>

@@ -1,0 +1,336 @@
+import { useState } from 'react';
+import { useApi } from '../useApi';
+
+interface Cvss {
+  score: number;
+  severity: string;
+  vector: string;
+}
+interface PatchWindow {
+  name: string;
+  when: string;
+  nextStart: string | null;
+}
+interface Finding {
+  advisoryId: string;
+  title: string;
+  confidence: 'exact' | 'family' | 'possible';
+  reason: string;
+  product: string;
+  cves: string[];
+  cvss: Cvss | null;
+  fixAvailable: boolean;
+  window: PatchWindow | null;
+  windowNote: string;
+}
+interface AssetVulns {
+  assetId: string;
+  addresses: string[];
+  zone: string | null;
+  vendor: string | null;
+  model: string | null;
+  firmware: string | null;
+  findings: Finding[];
+  worstCvss: Cvss | null;
+  fixAvailable: boolean;
+}
+interface Impact {
+  advisoryId: string;
+  title: string;
+  cves: string[];
+  cvss: Cvss | null;
+  fixAvailable: boolean;
+  assets: Array<{ assetId: string; confidence: string; product: string; zone: string | null }>;
+}
+interface Report {
+  advisories: number;
+  minConfidence: string;
+  maintenanceWindows: PatchWindow[];
+  assets: AssetVulns[];
+  byAdvisory: Impact[];
+}
+interface AdvisoryDetail {
+  id: string;
+  title: string;
+  currentRelease: string | null;
+  vulnerabilities: Array<{
+    cve: string | null;
+    cwe: string | null;
+    cvss: Cvss | null;
+    remediations: Array<{ category: string; details: string; url: string | null }>;
+  }>;
+  plant: Array<{
+    assetId: string;
+    confidence: string;
+    reason: string;
+    product: string;
+    fixAvailable: boolean;
+    windowNote: string;
+  }>;
+}
+
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+const score = (c: Cvss | null) => (c ? `${c.score.toFixed(1)} ${c.severity.toLowerCase()}` : '—');
+const sev = (c: Cvss | null) =>
+  !c ? '' : c.score >= 9 ? 'critical' : c.score >= 7 ? 'high' : c.score >= 4 ? 'medium' : 'low';
+
+/** Vulnerable assets and the advisories behind them: per asset, per advisory, and one advisory in full. */
+export function Vulnerabilities({ advisory }: { advisory?: string }) {
+  const [min, setMin] = useState('family');
+  const [view, setView] = useState<'assets' | 'advisories'>('assets');
+  const { data, error } = useApi<{ imported: number; report: Report | null }>(
+    `/vulnerabilities?minConfidence=${min}`,
+  );
+  if (advisory) return <Advisory id={advisory} />;
+  return (
+    <section>
+      <h1>Vulnerabilities</h1>
+      {error && <p className="error">{error}</p>}
+      {data && data.imported === 0 && (
+        <p data-testid="no-advisories">
+          No advisories imported yet: <code>weir advisories import PATH --db STORE</code> (a CSAF
+          archive, a folder of CSAF files, or a signed bundle).
+        </p>
+      )}
+      {data?.report && (
+        <>
+          <p data-testid="vuln-summary">
+            {plural(data.report.assets.length, 'vulnerable asset')},{' '}
+            {plural(data.report.byAdvisory.length, 'advisory', 'advisories')} apply (of{' '}
+            {data.report.advisories} imported).{' '}
+            {data.report.maintenanceWindows.length > 0
+              ? `Maintenance windows: ${data.report.maintenanceWindows
+                  .map(
+                    (w) =>
+                      `${w.name} (${w.when}${w.nextStart ? `, next ${w.nextStart.slice(0, 16).replace('T', ' ')} UTC` : ''})`,
+                  )
+                  .join('; ')}.`
+              : 'The active policy names no maintenance window.'}
+          </p>
+          <p>
+            <label>
+              Show{' '}
+              <select
+                value={min}
+                onChange={(e) => setMin(e.target.value)}
+                data-testid="min-confidence"
+              >
+                <option value="exact">exact matches only</option>
+                <option value="family">exact and family matches</option>
+                <option value="possible">also possible matches (firmware unknown)</option>
+              </select>
+            </label>{' '}
+            <button onClick={() => setView(view === 'assets' ? 'advisories' : 'assets')}>
+              {view === 'assets' ? 'Group by advisory' : 'Group by asset'}
+            </button>
+          </p>
+          {view === 'assets' ? (
+            <ByAsset report={data.report} />
+          ) : (
+            <ByAdvisory report={data.report} />
+          )}
+        </>
+      )}
+    </section>
+  );
+}
+
+function ByAsset({ report }: { report: Report }) {
+  return (
+    <table data-testid="vulns-by-asset">
+      <thead>
+        <tr>
+          <th>asset</th>
+          <th>zone</th>
+          <th>identity</th>
+          <th>advisory</th>
+          <th>CVSS</th>
+          <th>confidence</th>
+          <th>fix</th>
+          <th>window</th>
+          <th>why</th>
+        </tr>
+      </thead>
+      <tbody>
+        {report.assets.flatMap((a) =>
+          a.findings.map((f, i) => (
+            <tr key={`${a.assetId}/${f.advisoryId}`}>
+              <td>
+                {i === 0 ? (
+                  <a href={`#/assets/${encodeURIComponent(a.assetId)}`}>{a.addresses.join(' ')}</a>
+                ) : (
+                  ''
+                )}
+              </td>
+              <td>{i === 0 ? (a.zone ?? '—') : ''}</td>
+              <td>{i === 0 ? [a.vendor, a.model, a.firmware].filter(Boolean).join(' ') : ''}</td>
+              <td>
+                <a href={`#/vulnerabilities/${encodeURIComponent(f.advisoryId)}`}>{f.advisoryId}</a>
+                <div className="muted">{f.title}</div>
+              </td>
+              <td className={`sev-${sev(f.cvss)}`}>{score(f.cvss)}</td>
+              <td>{f.confidence}</td>
+              <td>{f.fixAvailable ? 'yes' : 'no'}</td>
+              <td>{f.window ? f.window.name : f.windowNote}</td>
+              <td className="why">
+                {f.cves.join(', ')}: {f.reason}
+              </td>
+            </tr>
+          )),
+        )}
+      </tbody>
+    </table>
+  );
+}
+
+function ByAdvisory({ report }: { report: Report }) {
+  return (
+    <table data-testid="vulns-by-advisory">
+      <thead>
+        <tr>
+          <th>advisory</th>
+          <th>CVSS</th>
+          <th>CVEs</th>
+          <th>fix</th>
+          <th>assets</th>
+        </tr>
+      </thead>
+      <tbody>
+        {report.byAdvisory.map((a) => (
+          <tr key={a.advisoryId}>
+            <td>
+              <a href={`#/vulnerabilities/${encodeURIComponent(a.advisoryId)}`}>{a.advisoryId}</a>
+              <div className="muted">{a.title}</div>
+            </td>
+            <td className={`sev-${sev(a.cvss)}`}>{score(a.cvss)}</td>
+            <td>{a.cves.join(', ')}</td>
+            <td>{a.fixAvailable ? 'yes' : 'no'}</td>
+            <td>
+              {a.assets
+                .map((x) => `${x.assetId}${x.zone ? ` (${x.zone})` : ''} ${x.confidence}`)
+                .join('; ')}
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function Advisory({ id }: { id: string }) {
+  const { data, error } = useApi<AdvisoryDetail>(`/advisories/${encodeURIComponent(id)}`);
+  return (
+    <section>
+      <p>
+        <a href="#/vulnerabilities">← Vulnerabilities</a>
+      </p>
+      {error && <p className="error">{error}</p>}
+      {data && (
+        <>
+          <h1 data-testid="advisory-title">
+            {data.id}: {data.title}
+          </h1>
+          <p className="muted">Current release {data.currentRelease?.slice(0, 10) ?? 'unknown'}</p>
+          <h2>In this plant</h2>
+          {data.plant.length === 0 ? (
+            <p>No asset of the inventory matches this advisory.</p>
+          ) : (
+            <table data-testid="advisory-plant">
+              <thead>
+                <tr>
+                  <th>asset</th>
+                  <th>confidence</th>
+                  <th>product named</th>
+                  <th>fix / window</th>
+                  <th>why</th>
+                </tr>
+              </thead>
+              <tbody>
+                {data.plant.map((p) => (
+                  <tr key={p.assetId}>
+                    <td>
+                      <a href={`#/assets/${encodeURIComponent(p.assetId)}`}>{p.assetId}</a>
+                    </td>
+                    <td>{p.confidence}</td>
+                    <td>{p.product}</td>
+                    <td>{p.windowNote}</td>
+                    <td className="why">{p.reason}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+          <h2>Vulnerabilities and remediations</h2>
+          {data.vulnerabilities.map((v, i) => (
+            <div key={`${v.cve}-${i}`} className="card">
+              <h3>
+                {v.cve ?? 'no CVE'} {v.cwe ? `(${v.cwe})` : ''} — CVSS {score(v.cvss)}
+              </h3>
+              {v.cvss && <code>{v.cvss.vector}</code>}
+              <ul>
+                {v.remediations.map((r, j) => (
+                  <li key={j}>
+                    <strong>{r.category.replace(/_/g, ' ')}</strong>: {r.details}{' '}
+                    {r.url && (
+                      <a href={r.url} rel="noreferrer noopener" target="_blank">
+                        {r.url}
+                      </a>
+                    )}
+                  </li>
+                ))}
+              </ul>
+            </div>
+          ))}
+        </>
+      )}
+    </section>
+  );
+}
+
+/** The vulnerabilities of one asset, for its page. */
+export function AssetVulnerabilities({ id }: { id: string }) {
+  const { data } = useApi<{
+    vulnerabilities: AssetVulns | null;
+    maintenanceWindows: PatchWindow[];
+  }>(`/vulnerabilities/assets/${encodeURIComponent(id)}`);
+  if (!data) return null;
+  const v = data.vulnerabilities;
+  return (
+    <>
+      <h2>Vulnerabilities ({v?.findings.length ?? 0})</h2>
+      {!v ? (
+        <p data-testid="asset-vulns-none">No imported advisory matches this asset's identity.</p>
+      ) : (
+        <table data-testid="asset-vulns">
+          <thead>
+            <tr>
+              <th>advisory</th>
+              <th>CVSS</th>
+              <th>confidence</th>
+              <th>fix / window</th>
+              <th>why</th>
+            </tr>
+          </thead>
+          <tbody>
+            {v.findings.map((f) => (
+              <tr key={f.advisoryId}>
+                <td>
+                  <a href={`#/vulnerabilities/${encodeURIComponent(f.advisoryId)}`}>
+                    {f.advisoryId}
+                  </a>
+                  <div className="muted">{f.title}</div>
+                </td>
+                <td className={`sev-${sev(f.cvss)}`}>{score(f.cvss)}</td>
+                <td>{f.confidence}</td>
+                <td>{f.fixAvailable ? f.windowNote : 'no vendor fix: apply the mitigations'}</td>
+                <td className="why">
+                  {f.cves.join(', ')}: {f.reason}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </>
+  );
+}
