@@ -3,6 +3,7 @@ import { isMap, isSeq, parseDocument } from 'yaml';
 import type { Db } from '../store/db.js';
 import { anchorAudit, appendAudit } from '../store/audit-store.js';
 import { guardBlock, type CutFlow } from './block-impact.js';
+import { audited } from './audited.js';
 import {
   activePolicySha,
   addApproval,
@@ -236,12 +237,14 @@ export function approveProposal(
 export function rejectProposal(db: Db, s: { id: number; actor: string; note?: string }): void {
   openProposal(db, s.id);
   if (userRoles(db, s.actor) === null) throw new ChangeRefused(`unknown user '${s.actor}'`);
-  setProposalStatus(db, s.id, 'rejected');
-  appendAudit(db, {
-    actor: s.actor,
-    action: 'proposal.rejected',
-    subject: `proposal ${s.id}`,
-    details: { note: s.note ?? '' },
+  audited(db, () => {
+    setProposalStatus(db, s.id, 'rejected');
+    appendAudit(db, {
+      actor: s.actor,
+      action: 'proposal.rejected',
+      subject: `proposal ${s.id}`,
+      details: { note: s.note ?? '' },
+    });
   });
 }
 

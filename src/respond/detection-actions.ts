@@ -4,8 +4,12 @@ import { appendAudit } from '../store/audit-store.js';
 import { acceptIntoBaseline, previewAccept, type AcceptPreview } from '../detect/accept.js';
 import type { Detection } from '../detect/detection.js';
 import { ChangeRefused } from './change-control.js';
+import { audited } from './audited.js';
 
-/** What an analyst does with a detection, from the CLI or the dashboard; each step is audited. */
+/**
+ * What an analyst does with a detection, from the CLI or the dashboard; each step is written with its audit
+ * entry in one transaction.
+ */
 function detection(db: Db, id: string): Detection {
   const d = getDetection(db, id);
   if (d === null) throw new NotFound(`no detection ${id}`);
@@ -21,9 +25,11 @@ export function setDetectionStatus(
   actor: string,
   note = '',
 ): void {
-  detection(db, id);
-  db.prepare('UPDATE detections SET status = ? WHERE id = ?').run(status, id);
-  appendAudit(db, { actor, action: `detection.${status}`, subject: id, details: { note } });
+  audited(db, () => {
+    detection(db, id);
+    db.prepare('UPDATE detections SET status = ? WHERE id = ?').run(status, id);
+    appendAudit(db, { actor, action: `detection.${status}`, subject: id, details: { note } });
+  });
 }
 
 /** What learning a detection would make normal (pair, function, addresses) and why to think twice. */
@@ -62,20 +68,22 @@ export function learnDetection(
     throw new ChangeRefused(
       `${preview.pair} is not an edge of the baseline: learn its new_edge detection first`,
     );
-  saveBaseline(db, next);
-  db.prepare("UPDATE detections SET status = 'learned' WHERE id = ?").run(id);
-  appendAudit(db, {
-    actor,
-    action: 'detection.learned',
-    subject: id,
-    details: {
-      baseline_version: next.version,
-      type: d.type,
-      note,
-      becomes_normal: preview.becomesNormal,
-      warnings: preview.warnings,
-      confirmed: confirm,
-    },
+  audited(db, () => {
+    saveBaseline(db, next);
+    db.prepare("UPDATE detections SET status = 'learned' WHERE id = ?").run(id);
+    appendAudit(db, {
+      actor,
+      action: 'detection.learned',
+      subject: id,
+      details: {
+        baseline_version: next.version,
+        type: d.type,
+        note,
+        becomes_normal: preview.becomesNormal,
+        warnings: preview.warnings,
+        confirmed: confirm,
+      },
+    });
   });
   return { version: next.version, preview };
 }
@@ -90,25 +98,24 @@ export function muteDetection(
 ): { mute: number } {
   const d = detection(db, id);
   const until = days ? Date.now() / 1000 + days * 86400 : undefined;
-  const n = addMute(
-    db,
-    {
-      type: d.type,
-      src: d.src,
-      dst: d.dst,
-      ...(d.detail ? { detail: d.detail } : {}),
-      ...(until ? { until } : {}),
-    },
-    reason,
-  );
-  db.prepare("UPDATE detections SET status = 'muted' WHERE id = ?").run(id);
-  appendAudit(db, {
-    actor,
-    action: 'detection.muted',
-    subject: id,
-    details: { mute: n, reason, days: days ?? null },
+  const mute = {
+    type: d.type,
+    src: d.src,
+    dst: d.dst,
+    ...(d.detail ? { detail: d.detail } : {}),
+    ...(until ? { until } : {}),
+  };
+  return audited(db, () => {
+    const n = addMute(db, mute, reason);
+    db.prepare("UPDATE detections SET status = 'muted' WHERE id = ?").run(id);
+    appendAudit(db, {
+      actor,
+      action: 'detection.muted',
+      subject: id,
+      details: { mute: n, reason, days: days ?? null },
+    });
+    return { mute: n };
   });
-  return { mute: n };
 }
 
 /**
@@ -127,16 +134,16 @@ export function unmuteDetection(
     .all(d.type, d.src, d.dst, d.detail || null) as Array<{ id: number }>;
   if (rows.length === 0) throw new ChangeRefused(`no mute covers ${d.type} ${d.src} → ${d.dst}`);
   const ids = rows.map((r) => r.id);
-  db.transaction(() => {
+  audited(db, () => {
     const del = db.prepare('DELETE FROM mutes WHERE id = ?');
     for (const m of ids) del.run(m);
     db.prepare("UPDATE detections SET status = 'open' WHERE id = ? AND status = 'muted'").run(id);
-  })();
-  appendAudit(db, {
-    actor,
-    action: 'detection.unmuted',
-    subject: id,
-    details: { mutes: ids, reason },
+    appendAudit(db, {
+      actor,
+      action: 'detection.unmuted',
+      subject: id,
+      details: { mutes: ids, reason },
+    });
   });
   return { unmuted: ids };
 }

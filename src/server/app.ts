@@ -7,12 +7,12 @@ import type { Db } from '../store/db.js';
 import { ChangeRefused } from '../respond/change-control.js';
 import { NotFound } from '../respond/detection-actions.js';
 import { PolicyInvalid } from '../policy/errors.js';
-import { registerRoutes } from './routes.js';
 import { ROUTE_PLUGINS } from './routes/index.js';
+import type { RouteDeps } from './plugin.js';
 import { PasswordCheckBusy } from './passwords.js';
-import { registerSessionRoutes } from './session-routes.js';
-import { registerLiveRoute } from './live-route.js';
-import { installSessionGate, isApiPath } from './access.js';
+import { installSessionGate } from './auth.js';
+import { isApiPath } from './api-path.js';
+import { addSharedSchemas } from './schemas.js';
 import { installSecurityHeaders } from './headers.js';
 import { installHostCheck } from './hosts.js';
 import type { LiveFeed } from './live.js';
@@ -23,8 +23,6 @@ import {
   timeoutOptions,
   type ConnectionLimits,
 } from './connections.js';
-
-export { SESSION_COOKIE, requireRole, type Caller } from './access.js';
 
 export interface ServerOptions {
   db: Db;
@@ -45,7 +43,10 @@ export interface ServerOptions {
   stateDir?: string;
 }
 
-/** The HTTP API (and the dashboard's files) over one store. Every route but login needs a session. */
+/**
+ * The HTTP API (and the dashboard's files) over one store. Every route but login needs a session. The
+ * resources' routes are plugins (routes/index.ts); this file only sets up what all of them run under.
+ */
 export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
   const tls = opts.https !== undefined;
   const limits = { ...CONNECTION_LIMITS, ...opts.limits };
@@ -87,11 +88,16 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     return reply.code(500).send({ error: 'internal error' });
   });
 
-  registerSessionRoutes(app, db, { secureCookies });
-  const deps = { db, stateDir: opts.stateDir ?? DEFAULT_STATE_DIR };
-  await registerRoutes(app, db, deps);
+  // Every resource registers in its own encapsulated context, under the gate, handler and schemas above.
+  addSharedSchemas(app);
+  const deps: RouteDeps = {
+    db,
+    stateDir: opts.stateDir ?? DEFAULT_STATE_DIR,
+    secureCookies,
+    feed: opts.feed,
+    heartbeatSeconds: limits.heartbeatSeconds,
+  };
   for (const plugin of ROUTE_PLUGINS) await app.register(plugin, deps);
-  registerLiveRoute(app, opts.feed, limits.heartbeatSeconds);
 
   const noSuchEndpoint = { error: 'no such endpoint' };
   const webRoot = opts.webRoot;

@@ -10,7 +10,7 @@ import { activePolicy } from '../respond/change-control.js';
 import { CompiledPolicy } from '../policy/evaluate.js';
 import type { PipelineHooks } from '../dissect/pipeline.js';
 import type { LiveFeed } from './live.js';
-import type { TrafficSeries } from '../assess/traffic.js';
+import type { TrafficSeries } from '../discover/zone-traffic.js';
 import { addTraffic } from '../store/traffic-store.js';
 import { trafficFor } from '../respond/zones.js';
 

@@ -1,14 +1,24 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Db } from '../store/db.js';
+import type { LiveFeed } from './live.js';
 
 /** What every route plugin gets: the store and where the enforcement host keeps its runtime state. */
 export interface RouteDeps {
   db: Db;
   stateDir: string;
+  /** Session cookies only over HTTPS (the server sets it when it serves TLS or sits behind a TLS proxy). */
+  secureCookies?: boolean;
+  /** Live events of a followed capture, pushed over /api/live; absent when nothing is followed. */
+  feed?: LiveFeed;
+  /** Seconds between pings of the live WebSocket (the server passes its connection limits' value). */
+  heartbeatSeconds?: number;
 }
 
 /**
- * One resource's routes. Registered by the server inside its own encapsulated context, after the session
- * gate and the error handler, so every route in it is closed unless its config says `public: true`.
+ * One resource's routes: a file under routes/, listed once in routes/index.ts. Registered by the server inside
+ * its own encapsulated context, after the session gate, the error handler and the shared schemas (schemas.ts),
+ * so every route in it is closed unless its config says `public: true`. A route that changes state adds
+ * `preHandler: requireRole(CAN.…)` (auth.ts) and calls one respond/ function that writes the change and its
+ * audit entry together (respond/audited.ts); errors it throws (NotFound, ChangeRefused) become 404 and 409.
  */
 export type RoutePlugin = FastifyPluginAsync<RouteDeps>;

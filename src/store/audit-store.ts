@@ -345,3 +345,19 @@ export function reanchorAudit(
   unanchored.set(db, 0);
   return entry;
 }
+
+/**
+ * The newest entries, oldest first, with the chain check. The check says what it proves and what it does
+ * not: a reader is shown both, not just "intact".
+ */
+export function auditReport(
+  db: Db,
+  limit: number,
+): { items: AuditEntry[]; chain: 'intact' | AuditCheck['problem']; check: AuditCheck } {
+  const check = checkAudit(db);
+  return {
+    items: listAudit(db, limit).reverse(),
+    chain: check.status === 'intact' ? 'intact' : check.problem,
+    check,
+  };
+}

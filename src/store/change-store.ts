@@ -200,3 +200,10 @@ export function approvalsOf(
     .prepare('SELECT user, role, at, note FROM approvals WHERE proposal_id = ? ORDER BY rowid')
     .all(proposalId) as Array<{ user: string; role: string; at: string; note: string }>;
 }
+
+/** Every proposal, oldest first, with the approvals it has so far. */
+export function proposalsWithApprovals(
+  db: Db,
+): Array<ProposalRow & { approvals: ReturnType<typeof approvalsOf> }> {
+  return listProposals(db).map((p) => ({ ...p, approvals: approvalsOf(db, p.id) }));
+}

@@ -1,6 +1,7 @@
 import type { Db } from './db.js';
 import type { Asset, Edge } from '../discover/model.js';
 import type { Detection } from '../detect/detection.js';
+import type { ZoneCounts } from '../policy/simulate.js';
 
 /** Paged, filtered reads for the API: the database filters, so 10k assets and 100k edges stay cheap. */
 export interface Page<T> {
@@ -161,6 +162,22 @@ export function listSimulations(db: Db, limit: number): Array<Record<string, unk
       )
       .all(limit) as Array<Record<string, string>>
   ).map((r) => ({ ...r, captures: JSON.parse(r.captures!), zones: JSON.parse(r.zones!) }));
+}
+
+/**
+ * The recorded simulations, newest first, each with its scans and scan probes summed over its zones (absent
+ * in older records: 0), counted as `weir policy simulate` counts them: blocked flows are edges, and of them
+ * the probes of scans.
+ */
+export function simulationSummaries(db: Db, limit: number): Array<Record<string, unknown>> {
+  return listSimulations(db, limit).map((item) => {
+    const zones = Object.values((item.zones ?? {}) as Record<string, ZoneCounts>);
+    return {
+      ...item,
+      scans: zones.reduce((n, z) => n + (z.scans ?? 0), 0),
+      scanProbes: zones.reduce((n, z) => n + (z.scanProbes ?? 0), 0),
+    };
+  });
 }
 
 export function simulationDoc(db: Db, id: string): unknown {

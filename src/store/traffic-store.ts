@@ -1,5 +1,5 @@
 import type { Db } from './db.js';
-import type { TrafficRow } from '../assess/traffic.js';
+import type { Direction, TrafficRow } from '../discover/zone-traffic.js';
 
 /** Add counted traffic to the stored series (buckets seen again are summed). */
 export function addTraffic(db: Db, rows: TrafficRow[]): void {
@@ -27,4 +27,26 @@ export function trafficSeries(db: Db, zone: string | undefined, limit: number): 
           .all(limit)
   ) as TrafficRow[];
   return rows.reverse();
+}
+
+/** The series as columns for a chart: one time axis, and per zone and direction the packets per bucket (0 where none). */
+export interface TrafficColumns {
+  buckets: number[];
+  zones: Record<string, Record<Direction, number[]>>;
+}
+
+export function trafficColumns(db: Db, zone: string | undefined, limit: number): TrafficColumns {
+  const rows = trafficSeries(db, zone, limit);
+  const buckets = [...new Set(rows.map((r) => r.bucket))].sort((a, b) => a - b);
+  const at = new Map(buckets.map((b, i) => [b, i]));
+  const zones: TrafficColumns['zones'] = {};
+  for (const r of rows) {
+    const z = (zones[r.zone] ??= {
+      in: new Array<number>(buckets.length).fill(0),
+      out: new Array<number>(buckets.length).fill(0),
+      within: new Array<number>(buckets.length).fill(0),
+    });
+    z[r.direction][at.get(r.bucket)!] = r.packets;
+  }
+  return { buckets, zones };
 }

@@ -1,6 +1,6 @@
 import type { RoutePlugin } from '../plugin.js';
-import { requireRole } from '../access.js';
-import { id, params, page } from '../schemas.js';
+import { requireRole } from '../auth.js';
+import { ID_PARAMS, page, query, ref, type IdParams } from '../schemas.js';
 import { CAN } from '../../respond/roles.js';
 import { activePolicy } from '../../respond/change-control.js';
 import { undoPlaybookAction } from '../../respond/playbook-undo.js';
@@ -14,41 +14,32 @@ import { nftPlaybookKernel, playbookTarget } from '../../enforce/playbook-backen
 export const playbookRoutes: RoutePlugin = async (app, deps) => {
   const { db, stateDir } = deps;
 
-  app.get(
+  app.get<{ Querystring: { limit: number } }>(
     '/api/playbooks',
-    {
-      schema: {
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          properties: { limit: page.limit },
-        },
-      },
-    },
+    { schema: { querystring: query({ limit: page.limit }) } },
     async (req) => {
       const a = activePolicy(db);
       const playbooks = (a?.policy.zones ?? []).flatMap((z) =>
         (z.playbooks ?? []).map((p) => ({ zone: z.name, approvals: z.approvals, ...p })),
       );
-      const limit = (req.query as { limit: number }).limit;
       return {
         policy: a?.sha.slice(0, 12) ?? null,
         playbooks,
-        actions: listPlaybookActions(db, limit),
+        actions: listPlaybookActions(db, req.query.limit),
       };
     },
   );
 
-  app.post(
+  app.post<{ Params: IdParams }>(
     '/api/playbooks/actions/:id/undo',
-    { preHandler: requireRole(CAN.enforce), schema: { params: params({ id }) } },
+    { preHandler: requireRole(CAN.enforce), schema: { params: ref(ID_PARAMS) } },
     async (req) => {
       const kernel = nftPlaybookKernel(playbookTarget({ stateDir }));
       try {
         const c = req.caller!;
         return await undoPlaybookAction(
           db,
-          { id: (req.params as { id: string }).id, actor: c.name, roles: c.roles },
+          { id: req.params.id, actor: c.name, roles: c.roles },
           kernel,
         );
       } finally {

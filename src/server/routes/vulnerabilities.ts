@@ -4,32 +4,35 @@ import { getAsset } from '../../store/read-store.js';
 import { NotFound } from '../../respond/detection-actions.js';
 import { vulnerabilityReport } from '../../assess/vuln-report.js';
 import { CONFIDENCE_RANK, type Confidence } from '../../assess/advisories/match.js';
-import { params } from '../schemas.js';
+import { params, query } from '../schemas.js';
 
-const confidence = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    minConfidence: { type: 'string', enum: ['exact', 'family', 'possible'], default: 'family' },
-  },
-};
+const confidence = query({
+  minConfidence: { type: 'string', enum: ['exact', 'family', 'possible'], default: 'family' },
+});
+interface ConfidenceQuery {
+  minConfidence: Confidence;
+}
 const advisoryId = { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$' };
 const assetId = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9:._-]+$' };
 
 /** Vulnerabilities of the plant's assets from the imported advisories: reads only, any role. */
 export const vulnerabilityRoutes: RoutePlugin = async (app, { db }) => {
-  app.get('/api/vulnerabilities', { schema: { querystring: confidence } }, async (req) => {
-    const { minConfidence } = req.query as { minConfidence: Confidence };
-    const imported = advisoryCount(db);
-    return { imported, report: imported > 0 ? vulnerabilityReport(db, { minConfidence }) : null };
-  });
+  app.get<{ Querystring: ConfidenceQuery }>(
+    '/api/vulnerabilities',
+    { schema: { querystring: confidence } },
+    async (req) => {
+      const { minConfidence } = req.query;
+      const imported = advisoryCount(db);
+      return { imported, report: imported > 0 ? vulnerabilityReport(db, { minConfidence }) : null };
+    },
+  );
 
-  app.get(
+  app.get<{ Params: { id: string }; Querystring: ConfidenceQuery }>(
     '/api/vulnerabilities/assets/:id',
     { schema: { params: params({ id: assetId }), querystring: confidence } },
     async (req) => {
-      const { id } = req.params as { id: string };
-      const { minConfidence } = req.query as { minConfidence: Confidence };
+      const { id } = req.params;
+      const { minConfidence } = req.query;
       if (getAsset(db, id) === null) throw new NotFound('no such asset');
       const r = advisoryCount(db) > 0 ? vulnerabilityReport(db, { minConfidence }) : null;
       return {
@@ -40,11 +43,11 @@ export const vulnerabilityRoutes: RoutePlugin = async (app, { db }) => {
     },
   );
 
-  app.get(
+  app.get<{ Params: { id: string } }>(
     '/api/advisories/:id',
     { schema: { params: params({ id: advisoryId }) } },
     async (req) => {
-      const { id } = req.params as { id: string };
+      const { id } = req.params;
       const a = getAdvisory(db, id);
       if (a === null) throw new NotFound('no such advisory');
       const r = vulnerabilityReport(db, { minConfidence: 'possible' });

@@ -1,6 +1,6 @@
-import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
-import type { LiveFeed } from './live.js';
+import type { RoutePlugin } from '../plugin.js';
+import { CONNECTION_LIMITS } from '../connections.js';
 
 /** A dashboard that stops reading gets cut off rather than buffered for without end. */
 const MAX_BUFFERED = 1024 * 1024;
@@ -10,11 +10,10 @@ const MAX_BUFFERED = 1024 * 1024;
  * listen. A peer that stops answering pings (a laptop that went to sleep, a dead link) is dropped after two
  * heartbeats, so dead sockets do not pile up.
  */
-export function registerLiveRoute(
-  app: FastifyInstance,
-  feed: LiveFeed | undefined,
-  heartbeatSeconds: number,
-): void {
+export const liveRoutes: RoutePlugin = async (
+  app,
+  { feed, heartbeatSeconds = CONNECTION_LIMITS.heartbeatSeconds },
+) => {
   app.get('/api/live', { websocket: true }, (socket: WebSocket) => {
     if (feed === undefined) {
       socket.send(JSON.stringify({ type: 'idle' }));
@@ -49,4 +48,4 @@ export function registerLiveRoute(
     });
     socket.on('message', () => socket.close(1008, 'this feed only talks'));
   });
-}
+};

@@ -1,0 +1,57 @@
+import type { RoutePlugin } from '../plugin.js';
+import { proposalsWithApprovals } from '../../store/change-store.js';
+import { approveProposal, rejectProposal } from '../../respond/change-control.js';
+import { CAN } from '../../respond/roles.js';
+import { requireRole } from '../auth.js';
+import {
+  body,
+  note,
+  NOTE_BODY,
+  PROPOSAL_PARAMS,
+  ref,
+  type NoteBody,
+  type ProposalParams,
+} from '../schemas.js';
+
+/**
+ * The approvals queue. Approving needs no route guard: change control checks that the caller holds the role
+ * they approve in, is not the author, and that the proposal needs that role.
+ */
+export const proposalRoutes: RoutePlugin = async (app, { db }) => {
+  app.get('/api/proposals', async () => ({ items: proposalsWithApprovals(db) }));
+
+  app.post<{ Params: ProposalParams; Body: { role: string; note?: string } }>(
+    '/api/proposals/:id/approve',
+    {
+      schema: {
+        params: ref(PROPOSAL_PARAMS),
+        body: body(['role'], { role: { type: 'string', maxLength: 32 }, note }),
+      },
+    },
+    async (req) => {
+      const p = approveProposal(db, {
+        id: Number(req.params.id),
+        actor: req.caller!.name,
+        role: req.body.role,
+        note: req.body.note,
+      });
+      return { status: p.status };
+    },
+  );
+
+  app.post<{ Params: ProposalParams; Body: NoteBody }>(
+    '/api/proposals/:id/reject',
+    {
+      preHandler: requireRole(CAN.propose),
+      schema: { params: ref(PROPOSAL_PARAMS), body: ref(NOTE_BODY) },
+    },
+    async (req) => {
+      rejectProposal(db, {
+        id: Number(req.params.id),
+        actor: req.caller!.name,
+        note: req.body?.note,
+      });
+      return { ok: true };
+    },
+  );
+};

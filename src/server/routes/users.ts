@@ -1,0 +1,69 @@
+import type { RoutePlugin } from '../plugin.js';
+import { listUsers } from '../../store/session-store.js';
+import { addPerson, changeRoles, removePerson, resetPassword } from '../../respond/users.js';
+import { CAN } from '../../respond/roles.js';
+import { requireRole } from '../auth.js';
+import { hashPassword } from '../passwords.js';
+import { body, ref, ROLES, USER_PARAMS, type UserParams } from '../schemas.js';
+
+const password = { type: 'string', minLength: 12, maxLength: 256 };
+
+/** People and their roles, for admins only. Any change of password or roles ends that user's sessions. */
+export const userRoutes: RoutePlugin = async (app, { db }) => {
+  const admin = { preHandler: requireRole(CAN.manageUsers) };
+
+  app.get('/api/users', admin, async () => ({ items: listUsers(db) }));
+
+  app.post<{ Body: { name: string; roles: string[]; password: string } }>(
+    '/api/users',
+    {
+      ...admin,
+      schema: {
+        body: body(['name', 'roles', 'password'], {
+          name: USER_PARAMS.properties.name,
+          roles: ref(ROLES),
+          password,
+        }),
+      },
+    },
+    async (req) =>
+      addPerson(db, {
+        actor: req.caller!.name,
+        name: req.body.name,
+        roles: req.body.roles,
+        passwordHash: await hashPassword(req.body.password),
+      }),
+  );
+
+  app.put<{ Params: UserParams; Body: { password: string } }>(
+    '/api/users/:name/password',
+    { ...admin, schema: { params: ref(USER_PARAMS), body: body(['password'], { password }) } },
+    async (req) => {
+      resetPassword(db, {
+        actor: req.caller!.name,
+        name: req.params.name,
+        passwordHash: await hashPassword(req.body.password),
+      });
+      return { ok: true };
+    },
+  );
+
+  app.put<{ Params: UserParams; Body: { roles: string[] } }>(
+    '/api/users/:name/roles',
+    {
+      ...admin,
+      schema: { params: ref(USER_PARAMS), body: body(['roles'], { roles: ref(ROLES) }) },
+    },
+    async (req) =>
+      changeRoles(db, { actor: req.caller!.name, name: req.params.name, roles: req.body.roles }),
+  );
+
+  app.delete<{ Params: UserParams }>(
+    '/api/users/:name',
+    { ...admin, schema: { params: ref(USER_PARAMS) } },
+    async (req) => {
+      removePerson(db, { actor: req.caller!.name, name: req.params.name });
+      return { ok: true };
+    },
+  );
+};

@@ -1,0 +1,37 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { ROUTE_PLUGINS } from '../../src/server/routes/index.js';
+import { repoRoot } from '../helpers/paths.js';
+
+// The compiled route files sit next to the compiled index.js this test imported.
+const routesDir = path.join(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '../../src/server/routes',
+);
+
+test('every route file under server/routes/ is registered in routes/index.ts', async () => {
+  // The sources say which files there are (dist may hold stale ones); their compiled forms are imported.
+  const files = readdirSync(path.join(repoRoot, 'src/server/routes'))
+    .filter((n) => n.endsWith('.ts') && n !== 'index.ts')
+    .map((n) => n.replace(/\.ts$/, '.js'));
+  assert.ok(files.length >= 10, `route files: ${files.join(', ')}`);
+  const unregistered: string[] = [];
+  for (const f of files) {
+    const mod = (await import(pathToFileURL(path.join(routesDir, f)).href)) as Record<
+      string,
+      unknown
+    >;
+    const plugins = Object.entries(mod).filter(([, v]) => typeof v === 'function');
+    assert.ok(plugins.length > 0, `${f} exports no route plugin`);
+    for (const [name, fn] of plugins)
+      if (!ROUTE_PLUGINS.includes(fn as never)) unregistered.push(`${f}: ${name}`);
+  }
+  assert.deepEqual(
+    unregistered,
+    [],
+    'add these to ROUTE_PLUGINS in src/server/routes/index.ts (a route file exports its RoutePlugin and nothing else that runs)',
+  );
+});
