@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { makeBenchInput } from './make-input.js';
 import { recordDetection } from './detect.js';
+import { recordItiQuality } from './iti-quality.js';
 import { recordPolicySimulation } from './policy.js';
 import { recordGateway } from './gateway.js';
 import { recordDashboard } from './dashboard.js';
@@ -57,6 +58,11 @@ async function main(): Promise<void> {
     return;
   }
   if (!existsSync(shared)) throw new Error(`bench needs the real captures in ${shared}`);
+  // BENCH_ONLY=iti: detection quality on the ITI captures (counts, no timing, no big input needed).
+  if (process.env.BENCH_ONLY === 'iti') {
+    recordItiQuality();
+    return;
+  }
   // BENCH_ONLY=export needs no synthetic input: it reads the lab fixture and the public captures directly.
   if (process.env.BENCH_ONLY === 'export') {
     await recordExport(RUNS);
@@ -150,6 +156,7 @@ async function main(): Promise<void> {
   console.log(section);
   writeSection('discover throughput', section);
   recordDetection(big, RUNS);
+  recordItiQuality();
   recordPolicySimulation(big, RUNS);
   await recordGateway(RUNS);
   await recordDashboard(RUNS);

@@ -3,6 +3,7 @@ import { newAsset } from './new-asset.js';
 import { newEdge } from './new-edge.js';
 import { newProtocol } from './new-protocol.js';
 import { functionOutsideProfile } from './function-profile.js';
+import { functionSweep } from './function-sweep.js';
 import { writeNewRange } from './write-range.js';
 import { engineeringOps } from './engineering-ops.js';
 import { scans } from './scan.js';
@@ -10,6 +11,10 @@ import { valueOutOfRange } from './process-values.js';
 import { timing } from './timing.js';
 import { malformedPdu } from './malformed.js';
 import { arpSpoofing } from './arp-spoof.js';
+import { addressAssignment, dcpSet } from './address-assignment.js';
+import { dnp3Control } from './dnp3-control.js';
+import { protocolMismatch } from './protocol-mismatch.js';
+import { adsAddRoute } from './ads-route.js';
 
 /** A fresh set of every detector (they hold per-run state). */
 export function allDetectors(): Detector[] {
@@ -17,13 +22,19 @@ export function allDetectors(): Detector[] {
     newAsset(),
     newEdge(),
     newProtocol(),
+    functionSweep(),
     functionOutsideProfile(),
     writeNewRange(),
-    engineeringOps(),
+    ...engineeringOps(),
     scans(),
     valueOutOfRange(),
     timing(),
     malformedPdu(),
     arpSpoofing(),
+    addressAssignment(),
+    dcpSet(),
+    dnp3Control(),
+    protocolMismatch(),
+    adsAddRoute(),
   ];
 }
