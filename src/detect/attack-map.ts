@@ -134,10 +134,29 @@ export const ATTACK_MAP: Readonly<Record<string, TypeMapping>> = {
   malformed_pdu: { techniques: ['T0814'] }, // many ICS stacks fail on malformed PDUs
   arp_spoofing: { techniques: ['T0830'] }, // Adversary-in-the-Middle
   ip_conflict: { techniques: ['T0849'] }, // Masquerading
+  // Engineering operations worked out per object and service (CIP, DNP3, S7): the detector names the exact
+  // operation's techniques in its evidence (`attack`), which take precedence; these rows are the type's default.
+  network_config_change: { techniques: ['T0836', 'T0855'] }, // Modify Parameter, Unauthorized Command
+  time_change: { techniques: ['T0836', 'T0855'] },
+  controller_lock: { techniques: ['T0855', 'T0813'] }, // + Denial of Control (a locked controller)
+  unsolicited_control: { techniques: ['T0855'] }, // disabling adds Denial of View, Block Reporting
+  operate_without_select: { techniques: ['T0855', 'T0831'] }, // + Manipulation of Control
+  password_submission: { techniques: ['T0859', 'T0812'] }, // Valid Accounts, Default Credentials
+  function_sweep: { techniques: ['T0888', 'T0846'] }, // Remote System Information/Remote System Discovery
+  protocol_mismatch: { techniques: ['T0869', 'T0885'] }, // Std Application Layer Protocol, Commonly Used Port
 } satisfies Partial<Record<DetectionType, TypeMapping>>;
 
 /** The technique ids of one detection (an unmapped type gets none; the mapping test names it). */
 export function techniquesFor(d: Mappable): string[] {
+  // A detector that resolved the exact operation (e.g. CIP lock vs unlock) states its techniques; only ids the
+  // knowledge base holds are taken, so a typo never reaches a SIEM.
+  const stated = d.evidence.fields.attack;
+  if (Array.isArray(stated)) {
+    const known = stated.filter(
+      (t): t is string => typeof t === 'string' && t in ATTACK_TECHNIQUES,
+    );
+    if (known.length > 0) return known;
+  }
   const m = ATTACK_MAP[d.type];
   if (m === undefined) return [];
   for (const c of m.cases ?? []) if (c.test(d)) return [...c.techniques];

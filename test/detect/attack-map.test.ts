@@ -138,3 +138,31 @@ test('the mapping decides by what the detection saw', () => {
   // An unknown type maps to nothing rather than throwing (the test above names it).
   assert.deepEqual(techniquesFor(det('no_such_type' as Detection['type'])), []);
 });
+
+test('technique ids that detectors state for an exact operation are live techniques too', () => {
+  const dir = path.join(repoRoot, 'src/detect/detectors');
+  const stated = new Set<string>();
+  for (const f of readdirSync(dir).filter((n) => n.endsWith('.ts'))) {
+    for (const m of readFileSync(path.join(dir, f), 'utf8').matchAll(/'(T0\d{3})'/g))
+      stated.add(m[1]!);
+  }
+  assert.ok(stated.size > 0);
+  const unknown = [...stated].filter((t) => !(t in ATTACK_TECHNIQUES));
+  assert.deepEqual(
+    unknown,
+    [],
+    `ids in src/detect/detectors not in the generated table: ${unknown}`,
+  );
+});
+
+test("a detector's stated techniques win over the type's row; unknown ids are dropped", () => {
+  const base = { type: 'controller_lock', protocol: 'cip', detail: 'cip:76' } as const;
+  assert.deepEqual(
+    techniquesFor({ ...base, evidence: { frames: [], fields: { attack: ['T0855'] } } }),
+    ['T0855'],
+  );
+  assert.deepEqual(
+    techniquesFor({ ...base, evidence: { frames: [], fields: { attack: ['T9999'] } } }),
+    ['T0855', 'T0813'],
+  );
+});
