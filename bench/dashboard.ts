@@ -114,6 +114,7 @@ export async function recordDashboard(
     evidence: { frames: [i], fields: {} },
     explanation: 'benchmark',
     suggestedResponse: '',
+    techniques: [],
   }));
   saveDetections(db, dets, 1);
   const loadS = (Date.now() - t0) / 1000;

@@ -81,7 +81,7 @@ const JUDGED: Record<string, string> = {
   'modbus_example.pcap':
     'TP 3: the second half is a different host on the internet reaching port 502 (new asset, new edge)',
   's7comm_snap7.pcap':
-    'TP 5: the snap7 test client reads and sets the CPU clock, writes 6 areas it never wrote (one detection listing them), stops and restarts the CPU; all real changes',
+    'TP 8: the snap7 test client uploads a block (learned, so low, never hidden), reads the CPU clock and sets it (time_change), writes 6 areas it never wrote (one detection listing them), stops the CPU, copies RAM to ROM (PI _MODU, no longer taken for a start), compresses memory (PI _GARB) and restarts the CPU; all real operations',
   's7comm_plus.pcap':
     'TP 3: a new client appears (asset, edge) and writes 3 ranges (one detection listing them); FP 1: the HMI uses SET_MULTI_VARIABLES, not seen in the short learning half',
   'dnp3_example.pcap':

@@ -191,6 +191,7 @@ function sampleDetection(n: number): Detection {
     evidence: { frames: [n], fields: { edge: '10.77.0.66>10.77.0.21:502' } },
     explanation: 'Write Single Coil (5) from 10.77.0.66 to 10.77.0.21: never seen on this edge',
     suggestedResponse: 'block',
+    techniques: [],
   };
 }
 

@@ -5,10 +5,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { makeBenchInput } from './make-input.js';
 import { recordDetection } from './detect.js';
+import { recordItiQuality } from './iti-quality.js';
 import { recordPolicySimulation } from './policy.js';
 import { recordGateway } from './gateway.js';
 import { recordDashboard } from './dashboard.js';
 import { recordFailOpen } from './fail-open.js';
+import { recordIncidents } from './incidents.js';
 import { recordAdvisories } from './advisories.js';
 import { recordExport } from './export.js';
 import { recordPlaybookLatency } from './playbook.js';
@@ -53,6 +55,11 @@ async function main(): Promise<void> {
     return;
   }
   if (!existsSync(shared)) throw new Error(`bench needs the real captures in ${shared}`);
+  // BENCH_ONLY=iti: detection quality on the ITI captures (counts, no timing, no big input needed).
+  if (process.env.BENCH_ONLY === 'iti') {
+    recordItiQuality();
+    return;
+  }
   // BENCH_ONLY=export needs no synthetic input: it reads the lab fixture and the public captures directly.
   if (process.env.BENCH_ONLY === 'export') {
     await recordExport(RUNS);
@@ -93,6 +100,10 @@ async function main(): Promise<void> {
   }
   if (process.env.BENCH_ONLY === 'fail-open') {
     await recordFailOpen(Math.max(RUNS, 9), labPolicyStore);
+    return;
+  }
+  if (process.env.BENCH_ONLY === 'incidents') {
+    recordIncidents();
     return;
   }
   const cli = path.join(root, 'dist/src/cli/main.js');
@@ -142,10 +153,12 @@ async function main(): Promise<void> {
   console.log(section);
   writeSection('discover throughput', section);
   recordDetection(big, RUNS);
+  recordItiQuality();
   recordPolicySimulation(big, RUNS);
   await recordGateway(RUNS);
   await recordDashboard(RUNS);
   await recordFailOpen(Math.max(RUNS, 9), labPolicyStore);
+  recordIncidents();
   await recordAdvisories(Math.min(RUNS, 3));
   await recordExport(RUNS);
   await recordPlaybookLatency(Number(process.env.BENCH_TRIALS ?? 60), labPolicyStore);

@@ -4,6 +4,7 @@ import { registerDiscover } from './commands/discover.js';
 import { registerLearn } from './commands/learn.js';
 import { registerDetect } from './commands/detect.js';
 import { registerBaseline } from './commands/baseline.js';
+import { registerIncidents } from './commands/incidents.js';
 import { registerPolicy } from './commands/policy.js';
 import { registerUser } from './commands/user.js';
 import { registerEnforce } from './commands/enforce.js';
@@ -51,6 +52,7 @@ export function buildProgram(): Command {
   registerLearn(program);
   registerDetect(program);
   registerBaseline(program);
+  registerIncidents(program);
   registerPolicy(program);
   registerUser(program);
   registerLogin(program);

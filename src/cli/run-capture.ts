@@ -111,9 +111,37 @@ function safeSize(f: string): number {
   }
 }
 
+/** Exit status when a capture stopped early (truncated or corrupt): its good frames were used (README, CLI). */
+export const EXIT_CAPTURE_INCOMPLETE = 4;
+
+/** Names of link types Weir does not dissect, for the warning (tcpdump.org/linktypes.html). */
+const LINK_TYPE_NAMES: Record<number, string> = {
+  6: 'Token Ring',
+  9: 'PPP',
+  10: 'FDDI',
+  50: 'PPP over HDLC',
+  104: 'Cisco HDLC',
+  105: 'IEEE 802.11',
+  107: 'Frame Relay',
+  119: 'Prism 802.11',
+  127: '802.11 radiotap',
+  143: 'DOCSIS',
+  147: 'user 0',
+  148: 'user 1',
+  187: 'Bluetooth HCI',
+  189: 'USB Linux',
+  195: 'IEEE 802.15.4',
+  201: 'Bluetooth HCI with direction',
+  220: 'USB Linux mmapped',
+  227: 'CAN SocketCAN',
+  249: 'netlink',
+  253: 'Linux netlink',
+};
+
 /**
  * One line on stderr per capture that stopped early, naming where and why, and one per capture whose reading
- * a bound cut short. An input that was no capture at all sets a failing exit code.
+ * a bound cut short, and one naming the link types it could not dissect. An input that was no capture at all
+ * exits 1; one that stopped early exits EXIT_CAPTURE_INCOMPLETE (4) unless a command set another failure.
  */
 export function warnCaptureErrors(results: FileResult[]): void {
   for (const r of results) {
@@ -121,10 +149,21 @@ export function warnCaptureErrors(results: FileResult[]): void {
     if (e && rejected(r)) {
       process.stderr.write(`weir: ${r.source}: not read: ${e.reason}\n`);
       process.exitCode = 1;
-    } else if (e)
+    } else if (e) {
       process.stderr.write(
         `weir: ${r.source}: stopped at byte ${e.byteOffset} after ${e.framesBefore} good frames: ${e.reason}\n`,
       );
+      // The good frames were used, but the result covers only part of the capture: say so in the status.
+      if (!process.exitCode) process.exitCode = EXIT_CAPTURE_INCOMPLETE;
+    }
+    const skipped = Object.entries(r.stats.anomalies)
+      .filter(([k]) => k.startsWith('unsupported_link_type_'))
+      .map(([k, n]) => {
+        const t = Number(k.slice('unsupported_link_type_'.length));
+        return `${n} of link type ${t}${LINK_TYPE_NAMES[t] ? ` (${LINK_TYPE_NAMES[t]})` : ''}`;
+      });
+    if (skipped.length)
+      process.stderr.write(`weir: ${r.source}: frames not dissected: ${skipped.join(', ')}\n`);
     const capped = Object.entries(r.capped);
     if (capped.length)
       process.stderr.write(

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { SEVERITY_RANK, type Detection, type Finding } from './detection.js';
+import { techniquesFor } from './attack-map.js';
 
 /** Frames kept as evidence per detection: enough to find the traffic in the capture, not a copy of it. */
 const MAX_EVIDENCE_FRAMES = 10;
@@ -71,7 +72,9 @@ export class Aggregator {
       evidence: { frames: [f.frame], fields: f.fields },
       explanation: f.explanation,
       suggestedResponse: f.response,
+      techniques: [],
     };
+    det.techniques = techniquesFor(det);
     const n: Open = { d: det, points: null, explainMany: f.explainMany };
     if (f.point !== undefined) {
       n.points = new Set();

@@ -21,6 +21,14 @@ export type DetectionType =
   | 'device_restart'
   | 'firmware_change'
   | 'config_change'
+  | 'network_config_change'
+  | 'time_change'
+  | 'controller_lock'
+  | 'unsolicited_control'
+  | 'operate_without_select'
+  | 'password_submission'
+  | 'function_sweep'
+  | 'protocol_mismatch'
   | 'file_transfer'
   | 'device_probe'
   | 'diagnostic_command'
@@ -79,4 +87,6 @@ export interface Detection {
   evidence: { frames: number[]; fields: Record<string, unknown> };
   explanation: string;
   suggestedResponse: string;
+  /** ATT&CK for ICS technique ids (e.g. T0881), from the one mapping table (attack-map.ts). */
+  techniques: string[];
 }

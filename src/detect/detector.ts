@@ -29,6 +29,8 @@ export interface EdgeRuntime {
   serverSent: boolean;
   /** Read requests awaiting responses, to place response values on addresses (created on demand). */
   pending?: PendingReads;
+  /** Until when (capture time) a function sweep on this edge carries the new functions (function_sweep). */
+  sweepUntil?: number;
 }
 
 export interface DetectContext {

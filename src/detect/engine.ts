@@ -9,6 +9,7 @@ import { Aggregator } from './aggregator.js';
 import type { Detection, DetectionType, Finding } from './detection.js';
 import type { DetectContext, Detector, EdgeRuntime, MessageInterest } from './detector.js';
 import { allDetectors } from './detectors/index.js';
+import { isEngineeringOperation } from './detectors/engineering-ops.js';
 import { isLinkHousekeeping } from './housekeeping.js';
 import { DEFAULT_SETTINGS, type Settings } from '../settings/model.js';
 
@@ -191,7 +192,11 @@ export class DetectionEngine implements DetectContext {
         (mu.until === undefined || f.ts <= mu.until)
       ) {
         this.muted++;
-        return;
+        // Program, firmware, mode, restart and configuration operations are never hidden: a mute (like a
+        // maintenance window) only lowers them to low.
+        if (!isEngineeringOperation(f.type)) return;
+        f = { ...f, severity: 'low', fields: { ...f.fields, muted: true } };
+        break;
       }
     }
     const opened = this.agg.add(f);

@@ -17,6 +17,8 @@ import { DEFAULT_SETTINGS, type Settings } from '../settings/model.js';
  * PDUs (each holds at most 64 KiB).
  */
 export type DissectLimits = Settings['dissect'];
+/** Address pairs whose datagram reassembly state is kept (oldest forgotten first). */
+const MAX_UDP_STATES = 4096;
 
 export interface DissectStats {
   frames: number;
@@ -65,6 +67,8 @@ export class DissectPipeline {
   };
   private readonly tcpByPort: (StreamDissector | undefined)[] = new Array(65536);
   private readonly udpByPort: (DatagramDissector | undefined)[] = new Array(65536);
+  /** Per address-pair state of datagram protocols whose units span datagrams (DNP3 over UDP). */
+  private readonly udpState = new Map<string, Record<string, unknown>>();
   private readonly byEtherType = new Map<number, LinkDissector>();
   /** IPv4 half-streams: (srcIp,srcPort) → (dstIp,dstPort) → state. IPv6 ones under a text key. */
   private readonly streams4 = new Map<number, Map<number, TcpHalfStream>>();
@@ -169,8 +173,21 @@ export class DissectPipeline {
     }
     if (d === undefined || pkt.payloadLength === 0) return;
     const ctx = this.fillContext(pkt, 'udp');
+    let state: Record<string, unknown> | undefined;
+    if (d.stateful === true) {
+      // One state per direction of an address pair, bounded like the TCP streams.
+      const key = `${pkt.srcIp}|${pkt.dstIp}`;
+      state = this.udpState.get(key);
+      if (state === undefined) {
+        if (this.udpState.size >= MAX_UDP_STATES) {
+          this.udpState.delete(this.udpState.keys().next().value!);
+          this.countAnomaly('udp_state_evicted');
+        }
+        this.udpState.set(key, (state = {}));
+      }
+    }
     try {
-      d.dissect(pkt.data, pkt.payloadOffset, pkt.payloadLength, ctx, toServer, out);
+      d.dissect(pkt.data, pkt.payloadOffset, pkt.payloadLength, ctx, toServer, out, state);
     } catch {
       this.countAnomaly(`${d.protocol}_dissector_error`);
     }

@@ -60,11 +60,28 @@ export interface StreamDissector<S = unknown> {
    * a DNP3 link-layer frame without user data): it may pass the gateway though it yields no message.
    */
   linkControl?(b: Uint8Array, off: number, len: number): boolean;
+  /**
+   * Where the next PDU plausibly starts after bytes that are not one (`off` is the first byte after the bad
+   * start), or -1 when none does before `end`. Protocols with a start marker (IEC 104 0x68, DNP3 0x0564) resume
+   * there, as tshark does, instead of losing the rest of the segment.
+   */
+  resync?(b: Uint8Array, off: number, end: number): number;
 }
+
+/**
+ * Anomaly kinds the TCP reassembler reports for any stream protocol: bytes skipped to resynchronise on the next
+ * valid start, and a payload that is another protocol (TLS, HTTP, RPC, RDP…) on the protocol's port.
+ */
+export const STREAM_ANOMALIES = ['resync', 'foreign_protocol'] as const;
 
 /** A protocol carried in UDP datagrams. */
 export interface DatagramDissector {
   protocol: ProtocolName;
+  /**
+   * True when units span datagrams (DNP3 transport segments): the pipeline then keeps a `state` object per
+   * address pair and passes it to every datagram between them.
+   */
+  stateful?: boolean;
   dissect(
     b: Uint8Array,
     off: number,
@@ -72,6 +89,7 @@ export interface DatagramDissector {
     ctx: PduContext,
     toServer: boolean,
     out: Message[],
+    state?: Record<string, unknown>,
   ): void;
 }
 

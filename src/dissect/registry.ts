@@ -1,4 +1,5 @@
 import type { Message, ProtocolName } from './message.js';
+import { STREAM_ANOMALIES } from './protocol.js';
 import type {
   DatagramDissector,
   EngineeringOp,
@@ -47,7 +48,14 @@ export const PROTOCOLS: readonly ProtocolDescriptor[] = [
   dnsProtocol,
   nbnsProtocol,
   opcuaProtocol,
-];
+].map(withStreamAnomalies);
+
+/** A stream protocol's kinds include those its reassembler reports (resynchronisation, foreign payload). */
+function withStreamAnomalies(p: ProtocolDescriptor): ProtocolDescriptor {
+  if (p.stream === undefined) return p;
+  const extra = STREAM_ANOMALIES.filter((k) => !p.anomalies.includes(k));
+  return extra.length === 0 ? p : { ...p, anomalies: [...p.anomalies, ...extra] };
+}
 
 const BY_NAME = new Map<string, ProtocolDescriptor>(PROTOCOLS.map((p) => [p.name, p]));
 

@@ -1,5 +1,6 @@
 import type { StreamDissector } from './protocol.js';
-import type { Message, PduContext } from './message.js';
+import { newMessage, type Message, type PduContext } from './message.js';
+import { foreignProtocol } from './foreign.js';
 
 /** Pending bytes a direction may hold while waiting for the rest of a PDU; more means the stream is not what we think. */
 const MAX_PENDING = 1 << 16;
@@ -127,8 +128,20 @@ function parse(
     const n = d.pduLength(b, pos, end - pos);
     if (n === 0) break;
     if (n < 0) {
+      const next = d.resync?.(b, pos + 1, end) ?? -1;
+      if (next > pos) {
+        // Garbage before a valid start: flag it where it is and carry on with the PDU after it, as tshark does.
+        out.push(garbage(ctx, d.protocol, s.toServer, pos - off, next - pos));
+        anomaly(`${d.protocol}_resync`);
+        s.state = {};
+        pos = next;
+        continue;
+      }
       // Not a PDU boundary: count it once and drop the rest of this segment; the next segment may start a PDU.
       if (!s.lost) {
+        // Another protocol on the industrial port (TLS, HTTP, RPC, RDP…): a message says which, once per run.
+        const foreign = foreignProtocol(b, pos, end);
+        if (foreign !== null) out.push(mismatch(ctx, d.protocol, s.toServer, foreign));
         anomaly(`${d.protocol}_not_pdu`);
         s.state = s.dissector.newState();
       }
@@ -153,4 +166,36 @@ function parse(
     pos += n;
   }
   return pos - off;
+}
+
+/** A message for bytes skipped to resynchronise: a malformed PDU with where it was and how long. */
+function garbage(
+  ctx: PduContext,
+  protocol: StreamDissector['protocol'],
+  toServer: boolean,
+  at: number,
+  bytes: number,
+): Message {
+  const m = newMessage(ctx, protocol);
+  m.role = toServer ? 'request' : 'response';
+  m.anomaly = {
+    kind: 'resync',
+    detail: `${bytes} bytes that are not ${protocol} at offset ${at}, skipped to the next valid start`,
+  };
+  m.fields = { offset: at, skipped: bytes };
+  return m;
+}
+
+/** A message for a payload that is another protocol than the port's: which one, so detection can say so. */
+function mismatch(
+  ctx: PduContext,
+  protocol: StreamDissector['protocol'],
+  toServer: boolean,
+  foreign: string,
+): Message {
+  const m = newMessage(ctx, protocol);
+  m.role = toServer ? 'request' : 'response';
+  m.anomaly = { kind: 'foreign_protocol', detail: `payload is ${foreign}, not ${protocol}` };
+  m.fields = { foreign_protocol: foreign };
+  return m;
 }

@@ -175,6 +175,11 @@ export class LiveDetections {
     if (this.seen.length > 0) this.exporter.offerDetections(this.seen);
   }
 
+  /** Incidents opened or changed by the detections (filed by the incidents module). */
+  onIncidents(incs: readonly IncidentLike[]): void {
+    if (incs.length > 0) this.exporter.offerIncidents(incs);
+  }
+
   /** The run ended: the final state of every detection (the sweeps at the end may add some). */
   finish(all: readonly Detection[]): void {
     clearInterval(this.timer);

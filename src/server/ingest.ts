@@ -14,6 +14,8 @@ import type { LiveFeed } from './live.js';
 import type { TrafficSeries } from '../discover/zone-traffic.js';
 import { addTraffic } from '../store/traffic-store.js';
 import { trafficFor } from '../respond/zones.js';
+import { fileDetections, storeLookups } from '../respond/incident-book.js';
+import { incidentSummary, type IncidentSummary } from '../respond/incident.js';
 
 /** What the run that fed an ingest read, for its capture record (the CLI's FileResult fits). */
 export interface IngestResult {
@@ -49,6 +51,8 @@ export interface IngestOptions {
 export interface DetectionWatcher {
   onDetection(d: Detection): void;
   finish?(all: readonly Detection[]): void;
+  /** Incidents the detections opened or changed (the SIEM export sends them). */
+  onIncidents?(incidents: readonly IncidentSummary[]): void;
 }
 
 /**
@@ -62,6 +66,7 @@ export class Ingest {
   readonly stages: Stages;
   private readonly inv: Inventory;
   private readonly engine: DetectionEngine | null;
+  private readonly zones: CompiledPolicy | null;
   private packets = 0;
   private messages = 0;
   private detections = 0;
@@ -89,6 +94,7 @@ export class Ingest {
     const baseline = latestBaseline(db);
     const policy = activePolicy(db);
     const zones = policy ? new CompiledPolicy(policy.policy) : null;
+    this.zones = zones;
     this.engine =
       baseline === null
         ? null
@@ -101,7 +107,12 @@ export class Ingest {
               opts.first?.(d);
               this.detections++;
               saveDetections(db, [d], baseline.version);
-              for (const w of watchers) w.onDetection(d);
+              const filed = fileDetections(db, [d], { lookups: storeLookups(db, zones) });
+              const inc = filed[0];
+              for (const w of watchers) {
+                w.onDetection(d);
+                w.onIncidents?.(filed.map(incidentSummary));
+              }
               feed.publish({
                 type: 'detection',
                 detection: {
@@ -112,6 +123,8 @@ export class Ingest {
                   dst: d.dst,
                   explanation: d.explanation,
                   ts: d.ts,
+                  techniques: d.techniques,
+                  incidentId: inc?.id ?? null,
                 },
               });
             },
@@ -187,7 +200,11 @@ export class Ingest {
     if (this.engine) {
       const all = this.engine.finish();
       saveDetections(this.db, all, latestBaseline(this.db)?.version ?? null);
-      for (const w of this.watchers) w.finish?.(all);
+      const filed = fileDetections(this.db, all, { lookups: storeLookups(this.db, this.zones) });
+      for (const w of this.watchers) {
+        w.finish?.(all);
+        w.onIncidents?.(filed.map(incidentSummary));
+      }
     }
     const capped = addCounts(addCounts({}, result?.capped ?? {}), this.inv.capped);
     const record: CaptureRecord = {

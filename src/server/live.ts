@@ -24,6 +24,10 @@ export type LiveEvent =
         dst: string;
         explanation: string;
         ts: number;
+        /** ATT&CK for ICS technique ids. */
+        techniques?: string[];
+        /** The incident it was filed into. */
+        incidentId?: string | null;
       };
     }
   | {

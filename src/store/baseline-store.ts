@@ -2,6 +2,7 @@ import type { Db } from './db.js';
 import type { Baseline } from '../discover/baseline.js';
 import type { Detection } from '../detect/detection.js';
 import type { Mute } from '../detect/engine.js';
+import { withTechniques } from '../detect/attack-map.js';
 
 /** Baselines are versioned: every learn or accepted deviation adds a version; old ones stay for review. */
 export function saveBaseline(db: Db, b: Baseline): void {
@@ -53,7 +54,7 @@ export function getDetection(db: Db, id: string): Detection | null {
   const r = db.prepare('SELECT doc FROM detections WHERE id = ?').get(id) as
     | { doc: string }
     | undefined;
-  return r ? (JSON.parse(r.doc) as Detection) : null;
+  return r ? withTechniques(JSON.parse(r.doc) as Detection) : null;
 }
 
 export function addMute(db: Db, m: Mute, reason: string): number {

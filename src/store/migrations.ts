@@ -312,4 +312,25 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (kind, name)
   );
   `,
+  // 12: incidents: detections correlated into cases (one actor or one target under attack). The full incident is
+  // the doc; the link table finds a detection's incident. Status and notes are the analysts' (audited).
+  `
+  CREATE TABLE incidents (
+    id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    first_seen REAL NOT NULL,
+    last_seen REAL NOT NULL,
+    updated_at TEXT NOT NULL,
+    doc TEXT NOT NULL
+  );
+  CREATE INDEX incidents_open ON incidents(status, last_seen);
+  CREATE INDEX incidents_last_seen ON incidents(last_seen);
+  CREATE INDEX incidents_updated ON incidents(updated_at);
+  CREATE TABLE incident_detections (
+    detection_id TEXT PRIMARY KEY,
+    incident_id TEXT NOT NULL REFERENCES incidents(id) ON DELETE CASCADE
+  );
+  CREATE INDEX incident_detections_incident ON incident_detections(incident_id);
+  `,
 ];

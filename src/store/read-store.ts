@@ -1,6 +1,7 @@
 import type { Db } from './db.js';
 import type { Asset, Edge } from '../discover/model.js';
 import type { Detection } from '../detect/detection.js';
+import { withTechniques } from '../detect/attack-map.js';
 import type { ZoneCounts } from '../policy/simulate.js';
 
 /** Paged, filtered reads for the API: the database filters, so 10k assets and 100k edges stay cheap. */
@@ -111,7 +112,8 @@ export function pairFunctions(db: Db, client: string, server: string, max = 3): 
     .map(([n]) => n);
 }
 
-export type DetectionRow = Detection & { status: string };
+/** A stored detection with the analyst's status and the incident it was filed into (null: none yet). */
+export type DetectionRow = Detection & { status: string; incidentId: string | null };
 
 export function queryDetections(
   db: Db,
@@ -137,9 +139,20 @@ export function queryDetections(
   ).n;
   const items = (
     db
-      .prepare(`SELECT doc, status FROM detections ${w} ORDER BY ts DESC LIMIT ? OFFSET ?`)
-      .all(...args, q.limit, q.offset) as Array<{ doc: string; status: string }>
-  ).map((r) => ({ ...(JSON.parse(r.doc) as Detection), status: r.status }));
+      .prepare(
+        `SELECT doc, status, (SELECT incident_id FROM incident_detections WHERE detection_id = detections.id) AS incidentId
+          FROM detections ${w} ORDER BY ts DESC LIMIT ? OFFSET ?`,
+      )
+      .all(...args, q.limit, q.offset) as Array<{
+      doc: string;
+      status: string;
+      incidentId: string | null;
+    }>
+  ).map((r) => ({
+    ...withTechniques(JSON.parse(r.doc) as Detection),
+    status: r.status,
+    incidentId: r.incidentId,
+  }));
   return { total, items };
 }
 

@@ -144,9 +144,39 @@ test('a truncated capture yields its good frames and says where it stopped', asy
     const cut = path.join(dir, 'cut.pcap');
     const bytes = readFileSync(f);
     writeFileSync(cut, bytes.subarray(0, Math.floor(bytes.length * 0.6)));
-    const { stdout, stderr } = await weir('dissect', cut, '--jsonl');
-    assert.ok(stdout.trim().split('\n').length > 10);
-    assert.match(stderr, /stopped at byte \d+ after \d+ good frames/);
+    // Exit 4 (documented): the good frames were used, but the capture stopped early.
+    const r = await weir('dissect', cut, '--jsonl').then(
+      () => assert.fail('a truncated capture must not exit 0'),
+      (e: { code: number; stdout: string; stderr: string }) => e,
+    );
+    assert.equal(r.code, 4);
+    assert.ok(r.stdout.trim().split('\n').length > 10);
+    assert.match(r.stderr, /stopped at byte \d+ after \d+ good frames/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('frames of a link type Weir does not dissect are named on stderr, not skipped in silence', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'weir-cli-'));
+  try {
+    const f = path.join(dir, 'user0.pcap');
+    const gh = Buffer.alloc(24);
+    gh.writeUInt32LE(0xa1b2c3d4, 0);
+    gh.writeUInt16LE(2, 4);
+    gh.writeUInt16LE(4, 6);
+    gh.writeUInt32LE(65535, 16);
+    gh.writeUInt32LE(147, 20); // LINKTYPE_USER0
+    const recs = [0, 1, 2].map((i) => {
+      const h = Buffer.alloc(16);
+      h.writeUInt32LE(1_700_000_000 + i, 0);
+      h.writeUInt32LE(40, 8);
+      h.writeUInt32LE(40, 12);
+      return Buffer.concat([h, Buffer.alloc(40, i)]);
+    });
+    writeFileSync(f, Buffer.concat([gh, ...recs]));
+    const { stderr } = await weir('dissect', f, '--jsonl');
+    assert.match(stderr, /frames not dissected: 3 of link type 147 \(user 0\)/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

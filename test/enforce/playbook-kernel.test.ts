@@ -59,6 +59,7 @@ const det = (src: string): Detection => ({
   evidence: { frames: [1], fields: {} },
   explanation: 'scan',
   suggestedResponse: '',
+  techniques: [],
 });
 
 test('playbooks against the real kernel: simulate changes nothing, baseline flows are never cut, act blocks and revokes, undo restores (CLI helpers and API)', async (t) => {

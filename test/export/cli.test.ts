@@ -111,14 +111,21 @@ test('weir serve --capture --export jsonl: the followed detections are exported 
   await new Promise((r) => setTimeout(r, 1500));
   proc.kill('SIGTERM');
   await new Promise((r) => proc.once('exit', r));
-  const got = ids(file);
-  assert.ok(got.length > 0, 'events written');
-  assert.equal(new Set(got).size, got.length, 'none twice');
+  const all = ids(file);
+  assert.ok(all.length > 0, 'events written');
+  assert.equal(new Set(all).size, all.length, 'none twice');
+  // Incidents the followed detections were filed into are exported too.
+  const got = all.filter((g) => g.startsWith('det-'));
   const s = openStore(db);
   const stored = new Set(
     (s.prepare('SELECT id FROM detections').all() as Array<{ id: string }>).map((r) => r.id),
   );
+  const incidents = (s.prepare('SELECT id FROM incidents').all() as Array<{ id: string }>).map(
+    (r) => r.id,
+  );
   s.close();
+  assert.ok(incidents.length > 0);
+  for (const id of incidents) assert.ok(all.includes(`inc-${id}-0`), `incident ${id} exported`);
   for (const id of got)
     assert.ok(stored.has(/^det-(.+)-\d+$/.exec(id)![1]!), `${id} is a stored detection`);
   for (const id of stored)

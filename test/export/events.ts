@@ -17,6 +17,7 @@ export function detection(n: number, over: Partial<Detection> = {}): Detection {
     evidence: { frames: [n], fields: { edge: '10.77.0.66>10.77.0.21:502', function: 5 } },
     explanation: `Write single coil | from 10.77.0.66 = never seen \\ on this edge "${n}"\nsecond line`,
     suggestedResponse: 'block',
+    techniques: [],
     ...over,
   };
 }

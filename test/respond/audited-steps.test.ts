@@ -31,6 +31,7 @@ const scan: Detection = {
   evidence: { frames: [1], fields: {} },
   explanation: 'refused connections to many ports',
   suggestedResponse: 'find the scanner',
+  techniques: [],
 };
 
 test('what an analyst does to a detection or a proposal is written with its audit entry, or not at all', () => {

@@ -33,6 +33,7 @@ const detection: Detection = {
   evidence: { frames: [1], fields: {} },
   explanation: 'a device never seen before',
   suggestedResponse: 'find out who plugged it in',
+  techniques: [],
 };
 
 function store(): { dir: string; db: Db } {

@@ -79,6 +79,7 @@ const det = (
   evidence: { frames: [1], fields: {} },
   explanation: `${src} probed ports`,
   suggestedResponse: '',
+  techniques: [],
 });
 
 function setup(

@@ -78,7 +78,11 @@ test(
         w.on('open', () => resolve('open'));
       });
       assert.match(refused, /401/);
-      const events: Array<{ type: string; packets?: number; detection?: { type: string } }> = [];
+      const events: Array<{
+        type: string;
+        packets?: number;
+        detection?: { type: string; incidentId?: string | null };
+      }> = [];
       const ws = new WebSocket(wsUrl, { headers: { cookie, origin: url } });
       const ended = new Promise<void>((resolve) =>
         ws.on('message', (m) => {
@@ -110,6 +114,25 @@ test(
         await fetch(`${url}/api/detections`, { headers: { cookie } })
       ).json()) as { total: number };
       assert.ok(listed.total >= 3, 'and stored');
+      // Filed into incidents as they arrive: the intruder's detections share one, pushed with each detection.
+      const intruder = events
+        .filter(
+          (e) =>
+            e.type === 'detection' &&
+            ['new_asset', 'port_scan', 'new_edge'].includes(e.detection!.type),
+        )
+        .map((e) => e.detection!.incidentId);
+      assert.equal(intruder.length, 3);
+      assert.ok(intruder[0] && intruder.every((i) => i === intruder[0]), intruder.join(', '));
+      const incident = (await (
+        await fetch(`${url}/api/incidents/${intruder[0]}`, { headers: { cookie } })
+      ).json()) as { timeline: Array<{ type: string }>; tactics: string[] };
+      assert.deepEqual(incident.tactics.slice(0, 3), [
+        'initial-access',
+        'discovery',
+        'lateral-movement',
+      ]);
+      assert.ok(incident.timeline.some((s) => s.type === 'write_new_range'));
     } finally {
       srv.kill('SIGTERM');
       await new Promise((r) => srv.once('close', r));

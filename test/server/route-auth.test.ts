@@ -39,9 +39,11 @@ const GETS = [
   '/api/vulnerabilities/assets/10.77.0.21',
   '/api/advisories/ICSA-00-000-00',
   '/api/risk',
+  '/api/incidents',
+  '/api/incidents/inc-000000000000',
 ];
 /** Sample ids in GETS that name nothing: with a session they answer 404, without one nothing at all. */
-const MISSING = /sim-0{12}|d-0{12}|ICSA-00-000-00/;
+const MISSING = /sim-0{12}|d-0{12}|ICSA-00-000-00|inc-0{12}/;
 
 /** The ways a path can be spelled so that a string-prefix check and the router disagree. */
 function spellings(p: string, port: number): string[] {
@@ -174,7 +176,7 @@ test('the GET routes checked above are every GET route of the API (the live WebS
   }
   const checked = new Set(
     GETS.map((g) =>
-      g.replace(/\/(10\.77\.0\.21|sim-0{12}|d-0{12}|ICSA-00-000-00)(?=\/|$)/, '/:id'),
+      g.replace(/\/(10\.77\.0\.21|sim-0{12}|d-0{12}|ICSA-00-000-00|inc-0{12})(?=\/|$)/, '/:id'),
     ),
   );
   // The dashboard's files are public on purpose; /api/added-later is the probe route of the test below.

@@ -89,6 +89,7 @@ test(
         evidence: { frames: [1], fields: {} },
         explanation: 'scan',
         suggestedResponse: '',
+        techniques: [],
       });
       assert.equal(block!.status, 'done');
       assert.deepEqual(

@@ -8,6 +8,7 @@ import { AssetPage } from './pages/AssetPage';
 import { MapPage } from './pages/MapPage';
 import { Flows } from './pages/Flows';
 import { Detections } from './pages/Detections';
+import { Incidents } from './pages/Incidents';
 import { PolicyPage } from './pages/PolicyPage';
 import { Approvals } from './pages/Approvals';
 import { Audit } from './pages/Audit';
@@ -20,6 +21,7 @@ const PAGES: Array<[string, string]> = [
   ['assets', 'Assets'],
   ['map', 'Network map'],
   ['flows', 'Flows'],
+  ['incidents', 'Incidents'],
   ['detections', 'Detections'],
   ['vulnerabilities', 'Vulnerabilities'],
   ['risk', 'Risk'],
@@ -86,6 +88,7 @@ export function App() {
         {page === 'assets' && (arg ? <AssetPage id={arg} /> : <Assets />)}
         {page === 'map' && <MapPage />}
         {page === 'flows' && <Flows />}
+        {page === 'incidents' && <Incidents me={me} id={arg} />}
         {page === 'detections' && <Detections me={me} />}
         {page === 'vulnerabilities' && <Vulnerabilities advisory={arg} />}
         {page === 'risk' && <Risk />}

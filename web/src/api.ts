@@ -71,6 +71,51 @@ export interface Detection {
   suggestedResponse: string;
   status: string;
   evidence: { frames: number[]; fields: Record<string, unknown> };
+  /** ATT&CK for ICS technique ids. */
+  techniques?: string[];
+  /** The incident this detection was filed into. */
+  incidentId?: string | null;
+}
+export interface IncidentStep {
+  detectionId: string;
+  type: string;
+  severity: string;
+  ts: number;
+  lastTs: number;
+  count: number;
+  src: string;
+  dst: string;
+  protocol: string;
+  techniques: string[];
+  tactics: string[];
+  explanation: string;
+  evidence: { frames: number[]; fields: Record<string, unknown> };
+}
+export interface Incident {
+  id: string;
+  title: string;
+  severity: string;
+  status: string;
+  statusBy: string | null;
+  statusAt: string | null;
+  tactics: string[];
+  techniques: string[];
+  tacticNames: Record<string, string>;
+  techniqueNames: Record<string, string>;
+  assets: Array<{
+    address: string;
+    name: string | null;
+    role: string | null;
+    zone: string | null;
+    part: string;
+  }>;
+  zones: string[];
+  firstSeen: number;
+  lastSeen: number;
+  detectionIds: string[];
+  notes: Array<{ at: string; by: string; text: string }>;
+  newSinceStatus: number;
+  timeline?: IncidentStep[];
 }
 export interface Page<T> {
   total: number;

@@ -24,6 +24,8 @@ import { CompiledPolicy } from '../../policy/evaluate.js';
 import { activePolicy } from '../../respond/change-control.js';
 import { between } from '../../dissect/stage.js';
 import { cliSettings } from '../settings.js';
+import { fileDetections, storeLookups } from '../../respond/incident-book.js';
+import { incidentSummary } from '../../respond/incident.js';
 import { Exporter, LiveDetections } from '../../export/exporter.js';
 import { reportDrain, sinkSpecs, withExportOptions, type ExportOpts } from '../export-options.js';
 
@@ -161,7 +163,12 @@ export function registerDetect(program: Command): void {
           await playbooks?.close();
           playbooksClosed = true;
           const ds = engine.finish();
-          if (opts.save) saveDetections(db, ds, b.version);
+          if (opts.save) {
+            saveDetections(db, ds, b.version);
+            // Detections are filed into incidents as they are stored (rebuild: `weir incidents rebuild`).
+            const incidents = fileDetections(db, ds, { lookups: storeLookups(db, zones) });
+            exporter?.offerIncidents(incidents.map(incidentSummary));
+          }
           if (!follow) {
             if (opts.jsonl) for (const d of ds) out.write(JSON.stringify(d));
             else out.write(renderDetections(ds, engine.muted));

@@ -1,85 +1,312 @@
 import type { Message } from '../../dissect/message.js';
-import type { EngineeringOp, EngineeringOpKind } from '../../dissect/protocol.js';
-import { operationOf } from '../../dissect/registry.js';
+import { functionKeyNumber, operationOf as descriptorOperation } from '../../dissect/registry.js';
+import { cipOperation, type CipOperationKind } from '../../dissect/protocols/cip-operations.js';
+import { dnp3Operation, type Dnp3OperationKind } from '../../dissect/protocols/dnp3-operations.js';
+import { s7Operation, type S7OperationKind } from '../../dissect/protocols/s7comm-operations.js';
 import type { DetectionType, Severity } from '../detection.js';
-import type { Detector } from '../detector.js';
+import type { DetectContext, Detector, EdgeRuntime } from '../detector.js';
 
-/** Kinds of engineering operation worth a detection of their own (their names are detection types). */
-type ReportedKind = Exclude<EngineeringOpKind, 'file_management'>;
-
-/**
- * How much each kind of engineering operation matters; the protocols' descriptors say which functions perform
- * which kind. File housekeeping (open/close/list) only marks the engineering workstation's role: not reported.
- */
-const SEVERITY: Readonly<Record<ReportedKind, Severity>> = {
-  program_download: 'critical',
-  program_upload: 'medium',
-  cpu_start: 'critical',
-  cpu_stop: 'critical',
-  device_restart: 'critical',
-  config_change: 'high',
-  file_transfer: 'high',
-  diagnostic_command: 'high',
-  device_probe: 'low',
-};
-
-interface Op {
+export interface Op {
   type: DetectionType;
   severity: Severity;
   what: string;
+  /** ATT&CK for ICS technique ids (until the mapping table keyed by detection type lands). */
+  techniques: readonly string[];
+  /** The operation's name when several requests make one operation (a download creates many objects). */
+  kind?: string;
+  /** The object a request touched within that operation, folded into the detection's evidence. */
+  point?: string;
 }
 
-/** One Op per descriptor operation, made on first use: nothing is allocated per message. */
-const REPORTED = new Map<EngineeringOp, Op | null>();
+/**
+ * Operations that change what a controller runs, whether it runs, its firmware, clock, network or reporting:
+ * reported every time, from any client. A baseline that saw them lowers their severity, never hides them (a
+ * stop during the learning window must not make later stops silent).
+ */
+export const ENGINEERING = new Set<DetectionType>([
+  'program_download',
+  'program_upload',
+  'cpu_stop',
+  'cpu_start',
+  'device_restart',
+  'firmware_change',
+  'config_change',
+  'network_config_change',
+  'time_change',
+  'controller_lock',
+  'file_transfer',
+  'unsolicited_control',
+  'password_submission',
+]);
 
-/** The engineering operation a request performs, worth a detection; `key` is functionKeyNumber(m.protocol, m.func). */
-export function reportedOperationOf(m: Message, key: number): Op | undefined {
-  const op = operationOf(m, key);
-  if (op === undefined) return undefined;
-  let r = REPORTED.get(op);
-  if (r === undefined) {
-    const kind = op.kind;
-    r = kind === 'file_management' ? null : { type: kind, severity: SEVERITY[kind], what: op.what };
-    REPORTED.set(op, r);
+/** True for the detection types that are never hidden (by a baseline, a maintenance window or a mute). */
+export function isEngineeringOperation(type: DetectionType): boolean {
+  return ENGINEERING.has(type);
+}
+
+const T = {
+  download: ['T0843', 'T0821', 'T0889'],
+  upload: ['T0845'],
+  stop: ['T0858', 'T0881'],
+  start: ['T0858'],
+  restart: ['T0816'],
+  firmware: ['T0857', 'T0839', 'T0800'],
+  parameter: ['T0836', 'T0855'],
+  lock: ['T0855', 'T0813'],
+  unlock: ['T0855'],
+  file: ['T0867', 'T0882'],
+  unsolicitedOff: ['T0815', 'T0804', 'T0855'],
+  unsolicitedOn: ['T0855'],
+  probe: ['T0888'],
+  command: ['T0855'],
+} as const;
+
+/**
+ * Operations the protocol descriptors declare by function code (Modbus, IEC 104, BACnet, …): their kind is the
+ * detection type. File housekeeping (open/close/list) only marks the engineering workstation's role.
+ */
+const BY_KIND: Readonly<Record<string, Omit<Op, 'what'> | null>> = {
+  program_download: { type: 'program_download', severity: 'critical', techniques: T.download },
+  program_upload: { type: 'program_upload', severity: 'medium', techniques: T.upload },
+  cpu_start: { type: 'cpu_start', severity: 'critical', techniques: T.start },
+  cpu_stop: { type: 'cpu_stop', severity: 'critical', techniques: T.stop },
+  device_restart: { type: 'device_restart', severity: 'critical', techniques: T.restart },
+  config_change: { type: 'config_change', severity: 'high', techniques: T.command },
+  file_transfer: { type: 'file_transfer', severity: 'high', techniques: T.file },
+  diagnostic_command: { type: 'diagnostic_command', severity: 'high', techniques: T.command },
+  device_probe: { type: 'device_probe', severity: 'low', techniques: T.probe },
+  file_management: null,
+};
+
+/** CIP operations (worked out from class, service and attribute) as detections. */
+const CIP: Record<CipOperationKind, Omit<Op, 'what'>> = {
+  firmware_update: { type: 'firmware_change', severity: 'critical', techniques: T.firmware },
+  program_download: { type: 'program_download', severity: 'critical', techniques: T.download },
+  program_upload: { type: 'program_upload', severity: 'medium', techniques: T.upload },
+  controller_lock: { type: 'controller_lock', severity: 'high', techniques: T.lock },
+  controller_unlock: { type: 'controller_lock', severity: 'medium', techniques: T.unlock },
+  mode_program: { type: 'cpu_stop', severity: 'critical', techniques: T.stop },
+  mode_run: { type: 'cpu_start', severity: 'critical', techniques: T.start },
+  device_reset: { type: 'device_restart', severity: 'critical', techniques: T.restart },
+  set_time: { type: 'time_change', severity: 'high', techniques: T.parameter },
+  network_config: { type: 'network_config_change', severity: 'high', techniques: T.parameter },
+};
+
+const DNP3: Record<Dnp3OperationKind, Omit<Op, 'what'>> = {
+  cold_restart: { type: 'device_restart', severity: 'critical', techniques: T.restart },
+  warm_restart: { type: 'device_restart', severity: 'critical', techniques: T.restart },
+  start_application: { type: 'cpu_start', severity: 'critical', techniques: T.start },
+  stop_application: { type: 'cpu_stop', severity: 'critical', techniques: T.stop },
+  initialise: { type: 'config_change', severity: 'high', techniques: ['T0836'] },
+  enable_unsolicited: {
+    type: 'unsolicited_control',
+    severity: 'medium',
+    techniques: T.unsolicitedOn,
+  },
+  disable_unsolicited: {
+    type: 'unsolicited_control',
+    severity: 'high',
+    techniques: T.unsolicitedOff,
+  },
+  set_time: { type: 'time_change', severity: 'high', techniques: T.parameter },
+  file_operation: { type: 'file_transfer', severity: 'high', techniques: T.file },
+};
+
+const S7: Record<S7OperationKind, Omit<Op, 'what'>> = {
+  download: { type: 'program_download', severity: 'critical', techniques: T.download },
+  upload: { type: 'program_upload', severity: 'medium', techniques: T.upload },
+  stop: { type: 'cpu_stop', severity: 'critical', techniques: T.stop },
+  start: { type: 'cpu_start', severity: 'critical', techniques: T.start },
+  copy_ram_to_rom: {
+    type: 'program_download',
+    severity: 'critical',
+    techniques: ['T0889', 'T0843'],
+    kind: 'copy_ram_to_rom',
+  },
+  compress_memory: {
+    type: 'config_change',
+    severity: 'high',
+    techniques: T.command,
+    kind: 'compress_memory',
+  },
+  insert_block: { type: 'program_download', severity: 'critical', techniques: T.download },
+  delete_block: { type: 'program_download', severity: 'critical', techniques: T.download },
+  pi_service: {
+    type: 'config_change',
+    severity: 'high',
+    techniques: T.command,
+    kind: 'pi_service',
+  },
+  set_clock: { type: 'time_change', severity: 'high', techniques: T.parameter, kind: 'set_clock' },
+  password: {
+    type: 'password_submission',
+    severity: 'high',
+    techniques: ['T0859', 'T0812'],
+    kind: 'password',
+  },
+};
+
+const CIP_KEY = functionKeyNumber('cip', 0) - 1;
+const DNP3_KEY = functionKeyNumber('dnp3', 0) - 1;
+const S7_KEY = functionKeyNumber('s7comm', 0) - 1;
+const S7_PLUS_KEY = functionKeyNumber('s7comm_plus', 0) - 1;
+/** functionKeyNumber spaces protocols 0x20000 apart. */
+const SPAN = 0x20000;
+
+/** The engineering operation a request performs, if any; `key` is functionKeyNumber(m.protocol, m.func). */
+export function operationOf(m: Message, key: number): Op | undefined {
+  if (key > CIP_KEY && key <= CIP_KEY + SPAN) {
+    const c = cipOperation(m);
+    if (c === undefined) return undefined;
+    const cls = m.fields?.class_id;
+    const point = `class_0x${typeof cls === 'number' ? cls.toString(16) : '?'}/service_0x${m.func.toString(16)}`;
+    return { ...CIP[c.kind], what: c.what, kind: c.kind, point };
   }
-  return r ?? undefined;
+  if (key > DNP3_KEY && key <= DNP3_KEY + SPAN) {
+    const d = dnp3Operation(m);
+    return d === undefined ? undefined : { ...DNP3[d.kind], what: d.what };
+  }
+  if ((key > S7_KEY && key <= S7_KEY + SPAN) || (key > S7_PLUS_KEY && key <= S7_PLUS_KEY + SPAN)) {
+    const o = s7Operation(m);
+    return o === undefined ? undefined : { ...S7[o.kind], what: o.what };
+  }
+  const op = descriptorOperation(m, key);
+  if (op === undefined) return undefined;
+  const base = BY_KIND[op.kind];
+  return base === null || base === undefined ? undefined : { ...base, what: op.what };
 }
 
-export function engineeringOps(): Detector {
-  return {
+/** The engineering operation a request performs that is worth a detection (the name the registry's users know). */
+export const reportedOperationOf = operationOf;
+
+const LOWER: Record<Severity, Severity> = {
+  critical: 'high',
+  high: 'medium',
+  medium: 'low',
+  low: 'low',
+  info: 'info',
+};
+
+/** An operation awaiting its response, so a refusal can be reported as a failed attempt. */
+interface Pending {
+  op: Op;
+  m: Message;
+}
+
+/** Where the answer to a request will be found: CIP by service, DNP3 by application sequence. */
+function pendingKey(m: Message): number {
+  return m.protocol === 'dnp3' ? 0x10000 + (m.txId & 0x0f) : m.func;
+}
+
+function techniquesText(op: Op): string {
+  return `ATT&CK for ICS ${op.techniques.join(', ')}`;
+}
+
+/**
+ * Engineering operations and their outcome. Requests raise the operation's own detection type at once; a
+ * refusal from the device (CIP general status, DNP3 IIN2 error bits) raises the same type again as a failed
+ * attempt, so a firmware flash or download that the controller rejected is not mistaken for nothing.
+ */
+export function engineeringOps(): Detector[] {
+  const pending = new WeakMap<EdgeRuntime, Map<number, Pending>>();
+  const requests: Detector = {
     name: 'engineering_ops',
     messages: 'requests',
     onMessage(m, ctx) {
       if (m.role === 'response') return;
-      const op = reportedOperationOf(m, ctx.funcKey);
+      const op = operationOf(m, ctx.funcKey);
       if (op === undefined) return;
-      const usual = ctx.edge?.profile?.functions.has(ctx.funcKey) ?? false;
-      // What this pair routinely did while learning is only repeated when it touches the running program.
-      if (usual && op.severity !== 'critical') return;
-      const severity: Severity = usual ? 'medium' : op.severity;
-      ctx.report({
-        type: op.type,
-        severity,
-        ts: m.ts,
-        frame: m.frame,
-        src: m.srcIp || m.srcMac,
-        dst: m.dstIp || m.dstMac,
-        protocol: m.protocol,
-        detail: `${m.protocol}:${m.func}`,
-        fields: {
-          func: m.func,
-          func_name: m.funcName,
-          subfunc: m.subfunc,
-          targets: m.targets,
-          in_baseline: usual,
-          ...(m.fields ?? {}),
-        },
-        explanation: `${m.srcIp || m.srcMac} ${op.what} on ${m.dstIp || m.dstMac} (${m.protocol} ${m.funcName || m.func})${usual ? '; this pair did so while the baseline was learned' : ''}.`,
-        response:
-          op.severity === 'critical' || op.severity === 'high'
-            ? 'Check the change request and the engineer on shift; if nobody owns this change, isolate the source and verify the controller program and mode.'
-            : 'Note who is probing the device; repeated probes from unknown hosts precede attacks.',
-      });
+      const e = ctx.edge;
+      if (e !== undefined && (m.protocol === 'cip' || m.protocol === 'dnp3')) {
+        let p = pending.get(e);
+        if (p === undefined) pending.set(e, (p = new Map()));
+        p.set(pendingKey(m), { op, m });
+      }
+      report(m, op, ctx, false, -1);
     },
   };
+  const outcomes: Detector = {
+    name: 'engineering_outcome',
+    messages: 'all',
+    onMessage(m, ctx) {
+      if (m.role !== 'response' || m.exception <= 0) return;
+      if (m.protocol !== 'cip' && m.protocol !== 'dnp3') return;
+      const e = ctx.edge;
+      if (e === undefined) return;
+      const p = pending.get(e);
+      const got = p?.get(pendingKey(m));
+      if (got === undefined) return;
+      report(got.m, got.op, ctx, true, m.exception, m.frame);
+    },
+  };
+  return [requests, outcomes];
+}
+
+function report(
+  m: Message,
+  op: Op,
+  ctx: DetectContext,
+  failed: boolean,
+  status: number,
+  responseFrame?: number,
+): void {
+  const engineering = ENGINEERING.has(op.type);
+  const usual = ctx.edge?.profile?.functions.has(functionKeyNumber(m.protocol, m.func)) ?? false;
+  // Probes and diagnostics this pair routinely sent while learning are normal; engineering operations never are.
+  if (usual && !engineering && op.severity !== 'critical') return;
+  const severity: Severity = usual ? LOWER[op.severity] : op.severity;
+  const src = m.srcIp || m.srcMac,
+    dst = m.dstIp || m.dstMac;
+  const what = failed ? `made a failed attempt (${op.what})` : op.what;
+  const refused = failed
+    ? `; the device refused it (status 0x${status.toString(16).padStart(2, '0')}${responseFrame !== undefined ? `, frame ${responseFrame}` : ''})`
+    : '';
+  ctx.report({
+    type: op.type,
+    severity,
+    ts: m.ts,
+    frame: failed && responseFrame !== undefined ? responseFrame : m.frame,
+    src,
+    dst,
+    protocol: m.protocol,
+    detail: `${m.protocol}:${op.kind ?? m.func}${failed ? ':failed' : ''}`,
+    ...(op.point !== undefined ? { point: op.point } : {}),
+    fields: {
+      func: m.func,
+      func_name: m.funcName,
+      subfunc: m.subfunc,
+      targets: m.targets,
+      in_baseline: usual,
+      outcome: failed ? 'failed' : 'sent',
+      ...(failed ? { status, request_frame: m.frame } : {}),
+      attack: op.techniques,
+      ...(m.fields ?? {}),
+    },
+    explanation: `${src} ${what} on ${dst} (${m.protocol} ${serviceName(m)})${refused}${usual ? '; this pair did so while the baseline was learned' : ''}. ${techniquesText(op)}.`,
+    ...(op.kind !== undefined
+      ? {
+          explainMany: (list: string, total: number) =>
+            `${src} ${failed ? 'made failed attempts at a' : 'performed a'} ${op.kind!.replace(/_/g, ' ')} on ${dst}: ${total} object operations (${list})${usual ? '; this pair did so while the baseline was learned' : ''}. ${techniquesText(op)}.`,
+        }
+      : {}),
+    response:
+      op.severity === 'critical' || op.severity === 'high'
+        ? 'Check the change request and the engineer on shift; if nobody owns this change, isolate the source and verify the controller program and mode.'
+        : 'Note who is probing the device; repeated probes from unknown hosts precede attacks.',
+  });
+}
+
+/**
+ * The request's service as the explanation names it. CIP services from 0x4B up are object-specific: the
+ * generic table's name (EXECUTE_PCCC, READ_TAG…) is only right on the object it belongs to, so vendor objects
+ * are named by class and code.
+ */
+function serviceName(m: Message): string {
+  if (m.protocol === 'cip' && m.func >= 0x4b) {
+    const cls = m.fields?.class_id;
+    const tagged = m.fields?.tag !== undefined || cls === 0x6b || (m.func === 0x4b && cls === 0x67);
+    if (!tagged && typeof cls === 'number')
+      return `class 0x${cls.toString(16)} service 0x${m.func.toString(16)}`;
+  }
+  return m.funcName || String(m.func);
 }

@@ -14,7 +14,9 @@ export function isNewFunction(m: Message, funcKey: number, p: CompiledProfile): 
     m.func >= 0 &&
     isIndustrial(m.protocol) &&
     !p.functions.has(funcKey) &&
-    reportedOperationOf(m, funcKey) === undefined
+    reportedOperationOf(m, funcKey) === undefined &&
+    // DNP3 direct operates have their own detection (operate_without_select).
+    !(m.protocol === 'dnp3' && (m.func === 5 || m.func === 6))
   );
 }
 
@@ -30,6 +32,9 @@ export function functionOutsideProfile(): Detector {
       if (m.role === 'response') return;
       const p = ctx.edge?.profile;
       if (p === undefined || p === null || !isNewFunction(m, ctx.funcKey, p)) return;
+      // A sweep in progress lists the functions in one detection.
+      const until = ctx.edge!.sweepUntil;
+      if (until !== undefined && m.ts <= until) return;
       const points = m.write && m.targets !== null ? targetLabels(m) : undefined;
       ctx.report({
         type: 'function_outside_profile',

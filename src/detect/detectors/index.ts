@@ -3,6 +3,7 @@ import { newAsset } from './new-asset.js';
 import { newEdge } from './new-edge.js';
 import { newProtocol } from './new-protocol.js';
 import { functionOutsideProfile } from './function-profile.js';
+import { functionSweep } from './function-sweep.js';
 import { writeNewRange } from './write-range.js';
 import { engineeringOps } from './engineering-ops.js';
 import { scans } from './scan.js';
@@ -11,6 +12,10 @@ import { timing } from './timing.js';
 import { malformedPdu } from './malformed.js';
 import { arpSpoofing } from './arp-spoof.js';
 import { DEFAULT_SETTINGS, type Settings } from '../../settings/model.js';
+import { addressAssignment, dcpSet } from './address-assignment.js';
+import { dnp3Control } from './dnp3-control.js';
+import { protocolMismatch } from './protocol-mismatch.js';
+import { adsAddRoute } from './ads-route.js';
 
 /** A fresh set of every detector (they hold per-run state), with these thresholds. */
 export function allDetectors(s: Settings['detect'] = DEFAULT_SETTINGS.detect): Detector[] {
@@ -18,13 +23,19 @@ export function allDetectors(s: Settings['detect'] = DEFAULT_SETTINGS.detect): D
     newAsset(),
     newEdge(),
     newProtocol(),
+    functionSweep(),
     functionOutsideProfile(),
     writeNewRange(),
-    engineeringOps(),
+    ...engineeringOps(),
     scans(s.scan),
     valueOutOfRange(),
     timing(s.timing),
     malformedPdu(),
     arpSpoofing(),
+    addressAssignment(),
+    dcpSet(),
+    dnp3Control(),
+    protocolMismatch(),
+    adsAddRoute(),
   ];
 }

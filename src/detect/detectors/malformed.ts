@@ -8,6 +8,7 @@ export function malformedPdu(): Detector {
     messages: 'anomalies',
     onMessage(m, ctx) {
       if (m.anomaly === null) return;
+      if (m.fields?.foreign_protocol !== undefined) return; // protocol_mismatch names it
       const kind = anomalyKind(m.protocol, m.anomaly);
       if (ctx.edge?.profile?.learned.anomalyKinds.includes(kind)) return; // this device always did this while learning
       ctx.report({

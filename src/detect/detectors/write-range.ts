@@ -1,6 +1,7 @@
 import type { Message } from '../../dissect/message.js';
 import type { Detector } from '../detector.js';
 import { isNewFunction } from './function-profile.js';
+import { operationOf } from './engineering-ops.js';
 import { rangeLabel, rangeText } from './targets.js';
 
 /** The function a write used: findings on many points of one function fold into one detection. */
@@ -20,8 +21,12 @@ export function writeNewRange(): Detector {
       if (!m.write || m.role === 'response' || m.targets === null) return;
       const e = ctx.edge;
       if (e === undefined) return;
+      // An engineering operation (program download, clock or network change) has its own detection.
+      if (operationOf(m, ctx.funcKey) !== undefined) return;
       const p = e.profile;
       if (p === null) {
+        // A function sweep on a new edge lists its functions in one detection.
+        if (e.sweepUntil !== undefined && m.ts <= e.sweepUntil) return;
         // A write from a pair that never talked while learning: the new edge is reported too, but the write
         // is what can change the process.
         const t = m.targets[0]!;

@@ -65,6 +65,8 @@ export const DNP3_ANOMALIES = [
   'segment_out_of_sequence',
   'fragment_too_large',
   'fragment_abandoned',
+  'object_data_truncated',
+  'link_function_no_user_data',
 ] as const;
 export type Dnp3Anomaly = (typeof DNP3_ANOMALIES)[number];
 
@@ -72,6 +74,19 @@ export type Dnp3Anomaly = (typeof DNP3_ANOMALIES)[number];
 export interface Dnp3StreamState {
   reassembly: Reassembly | null;
 }
+
+/** Link-layer function names (IEEE 1815 §9.2.4.1.3): secondary 0–15, primary 16 + code. */
+const LINK_FUNCTIONS: Record<number, string> = {
+  0: 'ACK',
+  1: 'NACK',
+  11: 'LINK_STATUS',
+  15: 'NOT_SUPPORTED',
+  16: 'RESET_LINK_STATES',
+  18: 'TEST_LINK_STATES',
+  19: 'CONFIRMED_USER_DATA',
+  20: 'UNCONFIRMED_USER_DATA',
+  25: 'REQUEST_LINK_STATUS',
+};
 
 /** Transport-layer reassembly of one direction: the application fragment joined so far and where it came from. */
 interface Reassembly {
@@ -110,6 +125,22 @@ function dissect(
   let crcBad = !crcOk(b, off, 8);
   const user = linkLen - 5;
   if (user === 0) return; // link-layer only (reset, link status): no application PDU
+  // Only primary frames with (UN)CONFIRMED_USER_DATA carry transport segments; an outstation discards the user
+  // data of any other link function, so it is no application request, but no honest station sends it.
+  const linkFunc = ctrl & 0x0f,
+    primary = (ctrl & 0x40) !== 0;
+  if (!primary || (linkFunc !== 3 && linkFunc !== 4)) {
+    const m = newMessage(ctx, 'dnp3');
+    m.role = toServer ? 'request' : 'response';
+    m.unit = dest;
+    m.fields = { src_addr: src, dst_addr: dest, link_function: linkFunc, link_primary: primary };
+    m.anomaly = {
+      kind: 'link_function_no_user_data',
+      detail: `${user} bytes of user data in a ${primary ? 'primary' : 'secondary'} link frame of function ${linkFunc} (${LINK_FUNCTIONS[(primary ? 16 : 0) + linkFunc] ?? 'reserved'}), which carries none`,
+    };
+    out.push(m);
+    return;
+  }
   // Remove the block CRCs into a contiguous copy (small: at most 250 bytes).
   const data = new Uint8Array(user);
   for (let i = 0, q = off + 10; i < user; ) {
@@ -148,7 +179,7 @@ function joinSegment(
   fir: boolean,
   fin: boolean,
   seq: number,
-  link: { src: number; dest: number; crcBad: boolean },
+  link: { ctrl: number; src: number; dest: number; crcBad: boolean; fin: boolean },
   ctx: PduContext,
   toServer: boolean,
   out: Message[],
@@ -193,10 +224,22 @@ function joinSegment(
   } else if (r.src !== link.src || r.dest !== link.dest || ((r.seq + 1) & 0x3f) !== seq) {
     kind = 'segment_out_of_sequence';
     why = `transport segment ${seq} out of sequence (expected ${(r.seq + 1) & 0x3f})`;
-  } else if (!j.add(app, 0, app.length)) {
-    kind = 'fragment_too_large';
-    why = `transport fragment exceeds ${MAX_FRAGMENT} bytes or ${MAX_SEGMENTS} segments`;
-  }
+  } else if (j.size + app.length > MAX_FRAGMENT || j.count + 1 > MAX_SEGMENTS) {
+    // Oversized or never-ending: decode what was joined (an outstation may act on it) and flag the rest.
+    const size = j.size,
+      count = j.count;
+    const partial = j.take();
+    j.skip();
+    if (fin) j.reset();
+    application(partial, ctx, out, link);
+    const m = out[out.length - 1]!;
+    const other = m.anomaly === null ? '' : `; ${m.anomaly.detail}`;
+    m.anomaly = {
+      kind: 'fragment_too_large',
+      detail: `transport fragment exceeds ${MAX_FRAGMENT} bytes or ${MAX_SEGMENTS} segments: decoded the first ${size} bytes of ${count} segments, the rest skipped${other}`,
+    };
+    return null;
+  } else j.add(app, 0, app.length);
   if (kind !== null) {
     transportAnomaly(ctx, toServer, out, link, kind, why);
     if (fin) j.reset();
@@ -327,8 +370,24 @@ function objectHeaders(d: Uint8Array, p: number, end: number, m: Message): Targe
       if (p + prefixBytes <= end)
         start = prefixBytes === 1 ? d[p]! : prefixBytes === 2 ? u16le(d, p) : u32le(d, p);
     }
+    if (m.role === 'request' && m.func === 1) {
+      targets.push({ space, start, count: range === 6 ? 0 : count });
+      continue; // READ carries headers only
+    }
+    // A header announcing more objects than the fragment holds (a CROB header for 2 points with 1 present):
+    // report the objects that are there and flag the rest, never a write of points that were not sent.
+    const each = size === undefined ? 0 : size + prefixBytes;
+    if (each > 0 && count > 0 && p + count * each > end) {
+      const present = Math.max(0, Math.floor((end - p) / each));
+      malformed(
+        m,
+        'object_data_truncated',
+        `object data truncated: ${present} of ${count} ${space} objects present`,
+      );
+      if (present > 0) targets.push({ space, start, count: present });
+      break;
+    }
     targets.push({ space, start, count: range === 6 ? 0 : count });
-    if (m.role === 'request' && m.func === 1) continue; // READ carries headers only
     if (size === undefined) break;
     if (size > 0 && count > 0 && g === 30 && (v === 2 || v === 4) && prefixBytes === 0) {
       for (let i = 0; i < count && p + i * size + size <= end && values.length < 256; i++) {
@@ -342,11 +401,19 @@ function objectHeaders(d: Uint8Array, p: number, end: number, m: Message): Targe
   return targets.length ? targets : null;
 }
 
+/** The next link header (0x05 0x64, a sane length and a good header CRC) after bytes that were not one. */
+function resync(b: Uint8Array, off: number, end: number): number {
+  for (let p = off; p + 10 <= end; p++)
+    if (b[p] === 0x05 && b[p + 1] === 0x64 && b[p + 2]! >= 5 && crcOk(b, p, 8)) return p;
+  return -1;
+}
+
 export const dnp3Tcp: StreamDissector<Dnp3StreamState> = {
   protocol: 'dnp3',
   newState: () => ({ reassembly: null }),
   pduLength,
   dissect,
+  resync,
   linkControl: dnp3LinkControl,
   partial(b, off, len) {
     const t = transportHeader(b, off, len);
@@ -354,16 +421,33 @@ export const dnp3Tcp: StreamDissector<Dnp3StreamState> = {
   },
 };
 
-/** DNP3 over UDP: a datagram may hold several link frames. */
+/** Link pairs whose fragments one address pair may be joining at once (each holds at most MAX_FRAGMENT bytes). */
+const MAX_LINK_PAIRS = 64;
+
+/**
+ * DNP3 over UDP: a datagram may hold several link frames, and a fragment may span datagrams. Transport segments
+ * are joined per link source/destination pair, with the same limits as over TCP.
+ */
 export const dnp3Udp: DatagramDissector = {
   protocol: 'dnp3',
-  dissect(b, off, len, ctx, toServer, out) {
+  stateful: true,
+  dissect(b, off, len, ctx, toServer, out, state) {
     let p = off;
     const end = off + len;
     while (p < end) {
       const n = pduLength(b, p, end - p);
       if (n <= 0 || p + n > end) return;
-      dissect(b, p, n, ctx, toServer, out);
+      let pair: Dnp3StreamState | undefined;
+      if (state !== undefined && n >= 10) {
+        const key = `${u16le(b, p + 6)}>${u16le(b, p + 4)}`;
+        pair = state[key] as Dnp3StreamState | undefined;
+        if (pair === undefined) {
+          if (Object.keys(state).length >= MAX_LINK_PAIRS)
+            for (const k of Object.keys(state)) delete state[k];
+          state[key] = pair = { reassembly: null };
+        }
+      }
+      dissect(b, p, n, ctx, toServer, out, pair);
       p += n;
     }
   },

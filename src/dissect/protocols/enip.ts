@@ -11,6 +11,7 @@ import { ascii, u16be, u16le, u32le, ipv4String, u32be, hex } from '../bytes.js'
 import { dissectCip } from './cip.js';
 import { enipCategory } from './enip-categories.js';
 import { CIP_VENDORS } from './cip-vendors.js';
+import { foreignProtocol } from '../foreign.js';
 
 const COMMANDS: Record<number, string> = {
   0x00: 'NOP',
@@ -91,6 +92,8 @@ function pduLength(b: Uint8Array, off: number, avail: number): number {
   if (avail < 24) return 0;
   const cmd = u16le(b, off);
   if (COMMANDS[cmd] === undefined && !legacy(cmd)) return -1;
+  // DCE/RPC (05 00 …) reads as legacy command 0x0005: a rare command, so check for a foreign protocol there.
+  if (COMMANDS[cmd] === undefined && foreignProtocol(b, off, off + avail) !== null) return -1;
   const len = u16le(b, off + 2);
   return 24 + len;
 }

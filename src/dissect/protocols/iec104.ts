@@ -54,6 +54,18 @@ export const iec104: StreamDissector<null> = {
     const len = b[off + 1]!;
     return len < 4 ? -1 : len + 2;
   },
+  resync(b, off, end) {
+    for (let p = off; p + 6 <= end; p++) {
+      if (b[p] !== 0x68) continue;
+      const len = b[p + 1]!,
+        c1 = b[p + 2]!;
+      // S and U frames are exactly 4 control octets; an I frame carries at least an ASDU header.
+      if ((c1 & 1) === 1 ? len !== 4 : len < 10) continue;
+      const next = p + 2 + len;
+      if (next >= end || b[next] === 0x68) return p;
+    }
+    return -1;
+  },
   dissect(b, off, len, ctx, toServer, out) {
     const m = newMessage(ctx, 'iec104');
     out.push(m);

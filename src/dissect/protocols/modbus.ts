@@ -62,8 +62,13 @@ const EXCEPTION_BIT = 0x80;
 const COIL_ON = 0xff00;
 /** MEI type of Read Device Identification (FC 43). */
 const MEI_READ_DEVICE_ID = 14;
-/** Largest MBAP length (unit id + PDU of at most 253 bytes). */
-const MAX_MBAP_LENGTH = 254;
+/** The spec's largest MBAP length (unit id + PDU of at most 253 bytes). */
+const SPEC_MBAP_LENGTH = 254;
+/**
+ * Longest MBAP length decoded: UMAS and broken stacks send PDUs over 253 bytes, which are decoded and flagged
+ * (pdu_oversize); far longer is taken for something else than Modbus.
+ */
+const MAX_MBAP_LENGTH = 1024;
 
 /** Kinds of malformed Modbus PDU (the `kind` of a Message's anomaly). */
 export const MODBUS_ANOMALIES = [
@@ -74,6 +79,7 @@ export const MODBUS_ANOMALIES = [
   'byte_count_mismatch',
   'byte_count_overrun',
   'device_id_truncated',
+  'pdu_oversize',
 ] as const;
 export type ModbusAnomaly = (typeof MODBUS_ANOMALIES)[number];
 
@@ -104,14 +110,23 @@ export const modbus: StreamDissector<null> = {
       m.funcName = FUNC_NAMES[m.func]!;
       m.exception = end > p ? b[p]! : -1;
       if (end <= p) malformed(m, 'exception_without_code', 'exception response without code');
+      else oversize(m, len);
       return;
     }
     m.func = fc;
     m.funcName = FUNC_NAMES[fc]!;
     if (toServer) request(m, b, p, end);
     else response(m, b, p, end);
+    oversize(m, len);
   },
 };
+
+/** A PDU over the spec's 253 bytes is decoded, and flagged (other findings on it kept in the detail). */
+function oversize(m: Message, len: number): void {
+  if (len - 6 <= SPEC_MBAP_LENGTH) return;
+  const other = m.anomaly === null ? '' : `; ${m.anomaly.detail}`;
+  malformed(m, 'pdu_oversize', `PDU of ${len - 7} bytes exceeds the 253-byte Modbus limit${other}`);
+}
 
 function range(space: string, start: number, count: number): Target[] {
   return [{ space, start, count }];

@@ -9,7 +9,8 @@ import {
   type Malformed,
 } from '../message.js';
 import { ascii, u16be, u24be } from '../bytes.js';
-import { COTP_DT, parseCotp, tpktLength } from './tpkt-cotp.js';
+import { COTP_CR, COTP_DT, parseCotp, tpktLength } from './tpkt-cotp.js';
+import { isRdp } from '../foreign.js';
 import { FragmentJoiner } from '../fragments.js';
 import {
   AREAS,
@@ -76,6 +77,15 @@ export const s7comm: StreamDissector<S7StreamState> = {
   dissect(b, off, len, ctx, toServer, out, state) {
     const cotp = parseCotp(b, off, len);
     if (cotp === null) return;
+    // RDP opens with the same TPKT/COTP connection request as S7: its cookie or negotiation request tells.
+    if (cotp.pduType === COTP_CR && isRdp(b, off, off + len)) {
+      const m = newMessage(ctx, 's7comm');
+      m.role = toServer ? 'request' : 'response';
+      m.anomaly = { kind: 'foreign_protocol', detail: 'payload is rdp, not s7comm' };
+      m.fields = { foreign_protocol: 'rdp' };
+      out.push(m);
+      return;
+    }
     const p = cotp.dataOffset,
       n = cotp.dataLength;
     if (state === undefined) {

@@ -2,6 +2,7 @@ import type { RoutePlugin } from '../plugin.js';
 import { assetRoutes } from './assets.js';
 import { auditRoutes } from './audit.js';
 import { detectionRoutes } from './detections.js';
+import { incidentRoutes } from './incidents.js';
 import { liveRoutes } from './live.js';
 import { overviewRoutes } from './overview.js';
 import { playbookRoutes } from './playbooks.js';
@@ -24,6 +25,7 @@ export const ROUTE_PLUGINS: readonly RoutePlugin[] = [
   proposalRoutes,
   auditRoutes,
   userRoutes,
+  incidentRoutes,
   playbookRoutes,
   vulnerabilityRoutes,
   riskRoutes,

@@ -74,6 +74,7 @@ export function Detections({ me }: { me: Me }) {
         <table data-testid="detections">
           <thead>
             <tr>
+              <th>incident</th>
               <th>first seen</th>
               <th>severity</th>
               <th>type</th>
@@ -91,6 +92,16 @@ export function Detections({ me }: { me: Me }) {
                 onClick={() => setOpen(open === d.id ? null : d.id)}
                 className="clickable"
               >
+                <td>
+                  {d.incidentId && (
+                    <a
+                      href={`#/incidents/${encodeURIComponent(d.incidentId)}`}
+                      onClick={(e) => e.stopPropagation()}
+                    >
+                      {d.incidentId}
+                    </a>
+                  )}
+                </td>
                 <td>{when(d.ts)}</td>
                 <td className={`sev ${d.severity}`}>{d.severity}</td>
                 <td>{d.type}</td>
@@ -128,7 +139,13 @@ export function Detections({ me }: { me: Me }) {
               </tr>,
               open === d.id && (
                 <tr key={`${d.id}-ev`} className="evidence">
-                  <td colSpan={actions ? 8 : 7}>
+                  <td colSpan={actions ? 9 : 8}>
+                    {d.techniques && d.techniques.length > 0 && (
+                      <>
+                        <b>ATT&amp;CK for ICS</b> {d.techniques.join(', ')}
+                        <br />
+                      </>
+                    )}
                     <b>Evidence</b> frames {d.evidence.frames.join(', ')} ·{' '}
                     <code>{JSON.stringify(d.evidence.fields)}</code>
                     <br />

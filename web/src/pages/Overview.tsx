@@ -1,4 +1,5 @@
 import { useApi } from '../useApi';
+import { when, type Incident, type Page } from '../api';
 
 interface Enforcement {
   kernel: {
@@ -26,6 +27,7 @@ interface OverviewData {
 
 export function Overview() {
   const { data, error } = useApi<OverviewData>('/overview');
+  const incidents = useApi<Page<Incident>>('/incidents?status=open&limit=5');
   if (error) return <p className="error">{error}</p>;
   if (!data) return <p className="loading">Loading…</p>;
   const open = data.detections.open ?? {};
@@ -49,6 +51,9 @@ export function Overview() {
         <a className="card" href="#/map">
           <b>{data.edges}</b> communication edges
         </a>
+        <a className="card" href="#/incidents">
+          <b data-testid="open-incidents">{incidents.data?.total ?? '…'}</b> open incidents
+        </a>
         <a className="card" href="#/detections">
           <b data-testid="open-detections">{data.openDetections}</b> open detections
         </a>
@@ -56,6 +61,19 @@ export function Overview() {
           <b>{data.baselineVersion ?? '—'}</b> baseline version
         </div>
       </div>
+      {incidents.data && incidents.data.items.length > 0 && (
+        <>
+          <h2>Latest open incidents</h2>
+          <ul data-testid="latest-incidents">
+            {incidents.data.items.map((i) => (
+              <li key={i.id}>
+                <span className={`sev ${i.severity}`}>{i.severity}</span> {when(i.lastSeen)}{' '}
+                <a href={`#/incidents/${encodeURIComponent(i.id)}`}>{i.title}</a>
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
       <h2>Open detections by severity</h2>
       <p>
         {['critical', 'high', 'medium', 'low'].map((s) => (

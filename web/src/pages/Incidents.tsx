@@ -1,0 +1,212 @@
+import { useState } from 'react';
+import { useApi } from '../useApi';
+import { api, can, when, type Incident, type Me, type Page } from '../api';
+
+const ACT = ['analyst', 'security', 'admin'];
+
+/** Incidents: detections correlated into cases, newest activity first. */
+export function Incidents({ me, id }: { me: Me; id?: string }) {
+  return id ? <IncidentPage me={me} id={id} /> : <IncidentList />;
+}
+
+function IncidentList() {
+  const [status, setStatus] = useState('');
+  const { data, error } = useApi<Page<Incident> & { notice: string }>(
+    `/incidents?limit=200${status ? `&status=${status}` : ''}`,
+  );
+  return (
+    <section>
+      <h1>Incidents</h1>
+      <div className="filters">
+        <select value={status} onChange={(e) => setStatus(e.target.value)} aria-label="status">
+          {['', 'open', 'acknowledged', 'contained', 'closed'].map((s) => (
+            <option key={s} value={s}>
+              {s || 'all'}
+            </option>
+          ))}
+        </select>
+        {data && <span>{data.total} incidents</span>}
+      </div>
+      {error && <p className="error">{error}</p>}
+      {data && (
+        <table data-testid="incidents">
+          <thead>
+            <tr>
+              <th>last activity</th>
+              <th>severity</th>
+              <th>status</th>
+              <th>incident</th>
+              <th>tactics</th>
+              <th>detections</th>
+              <th>zones</th>
+            </tr>
+          </thead>
+          <tbody>
+            {data.items.map((i) => (
+              <tr key={i.id}>
+                <td>{when(i.lastSeen)}</td>
+                <td className={`sev ${i.severity}`}>{i.severity}</td>
+                <td>{i.status}</td>
+                <td>
+                  <a href={`#/incidents/${encodeURIComponent(i.id)}`}>{i.title}</a>
+                </td>
+                <td>{i.tactics.map((t) => i.tacticNames[t] ?? t).join(' → ')}</td>
+                <td>{i.detectionIds.length}</td>
+                <td>{i.zones.join(', ')}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {data && <p className="small">{data.notice}</p>}
+    </section>
+  );
+}
+
+function IncidentPage({ me, id }: { me: Me; id: string }) {
+  const { data, error, reload } = useApi<Incident & { notice: string }>(
+    `/incidents/${encodeURIComponent(id)}`,
+  );
+  const [msg, setMsg] = useState<string | null>(null);
+  const [note, setNote] = useState('');
+  const act = async (what: string, body: Record<string, unknown> = {}) => {
+    try {
+      await api(`/incidents/${encodeURIComponent(id)}/${what}`, { method: 'POST', body });
+      setMsg(`${what}: done`);
+      reload();
+    } catch (e) {
+      setMsg((e as Error).message);
+    }
+  };
+  if (error) return <p className="error">{error}</p>;
+  if (!data) return <p className="loading">Loading…</p>;
+  const i = data;
+  const actions = can(me, ACT);
+  return (
+    <section>
+      <p>
+        <a href="#/incidents">← Incidents</a>
+      </p>
+      <h1 data-testid="incident-title">{i.title}</h1>
+      {msg && (
+        <p className="notice" role="status">
+          {msg}
+        </p>
+      )}
+      <table className="facts">
+        <tbody>
+          <tr>
+            <th>severity</th>
+            <td>
+              <span className={`sev ${i.severity}`}>{i.severity}</span>
+            </td>
+          </tr>
+          <tr>
+            <th>status</th>
+            <td data-testid="incident-status">
+              {i.status}
+              {i.statusBy ? ` (${i.statusBy}, ${i.statusAt})` : ''}
+              {i.newSinceStatus > 0 ? ` — ${i.newSinceStatus} new detections since` : ''}
+            </td>
+          </tr>
+          <tr>
+            <th>seen</th>
+            <td>
+              {when(i.firstSeen)} – {when(i.lastSeen)}
+            </td>
+          </tr>
+          <tr>
+            <th>assets</th>
+            <td>
+              {i.assets.map((a) => (
+                <span key={a.address} className="asset-chip">
+                  {a.part}{' '}
+                  <a href={`#/assets/${encodeURIComponent(a.address)}`}>
+                    {a.name ? `${a.name} (${a.address})` : a.address}
+                  </a>
+                  {a.role && a.role !== 'unknown' ? ` [${a.role}]` : ''}{' '}
+                </span>
+              ))}
+            </td>
+          </tr>
+          <tr>
+            <th>zones</th>
+            <td>{i.zones.join(', ') || '—'}</td>
+          </tr>
+          <tr>
+            <th>tactics</th>
+            <td data-testid="incident-tactics">
+              {i.tactics.map((t) => i.tacticNames[t] ?? t).join(' → ')}
+            </td>
+          </tr>
+          <tr>
+            <th>techniques</th>
+            <td>
+              {i.techniques.map((t) => `${t} ${i.techniqueNames[t] ?? ''}`.trim()).join(', ')}
+            </td>
+          </tr>
+        </tbody>
+      </table>
+      {actions && (
+        <div className="actions">
+          <button disabled={i.status !== 'open'} onClick={() => void act('acknowledge')}>
+            Acknowledge
+          </button>
+          <button
+            disabled={i.status === 'contained' || i.status === 'closed'}
+            onClick={() => void act('contain')}
+          >
+            Contained
+          </button>
+          <button disabled={i.status === 'closed'} onClick={() => void act('close')}>
+            Close
+          </button>
+        </div>
+      )}
+      <h2>Timeline ({i.detectionIds.length} detections)</h2>
+      <ol className="timeline" data-testid="incident-timeline">
+        {(i.timeline ?? []).map((s) => (
+          <li key={s.detectionId} id={`d-${s.detectionId}`}>
+            <span className="when">{when(s.ts)}</span>{' '}
+            <span className={`sev ${s.severity}`}>{s.severity}</span> <b>{s.type}</b> {s.src} →{' '}
+            {s.dst}
+            {s.count > 1 ? ` ×${s.count}` : ''} ·{' '}
+            {s.techniques.map((t) => `${t} ${i.techniqueNames[t] ?? ''}`.trim()).join(', ')}
+            <br />
+            {s.explanation}
+            <br />
+            <small>
+              <b>Evidence</b> frames {s.evidence.frames.join(', ')} ·{' '}
+              <code>{JSON.stringify(s.evidence.fields)}</code>
+            </small>
+          </li>
+        ))}
+      </ol>
+      <h2>Notes</h2>
+      <ul data-testid="incident-notes">
+        {i.notes.map((n) => (
+          <li key={`${n.at}-${n.by}`}>
+            {n.at.replace('T', ' ').slice(0, 19)} <b>{n.by}</b>: {n.text}
+          </li>
+        ))}
+      </ul>
+      {actions && (
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            if (note.trim()) void act('notes', { text: note }).then(() => setNote(''));
+          }}
+        >
+          <input
+            aria-label="note"
+            value={note}
+            onChange={(e) => setNote(e.target.value)}
+            placeholder="Add a note"
+          />
+          <button type="submit">Add note</button>
+        </form>
+      )}
+      <p className="small">{data.notice}</p>
+    </section>
+  );
+}
