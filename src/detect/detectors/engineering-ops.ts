@@ -47,7 +47,7 @@ export function isEngineeringOperation(type: DetectionType): boolean {
 const T = {
   download: ['T0843', 'T0821', 'T0889'],
   upload: ['T0845'],
-  stop: ['T0858', 'T0881'],
+  stop: ['T0881', 'T0858'],
   start: ['T0858'],
   restart: ['T0816'],
   firmware: ['T0857', 'T0839', 'T0800'],
