@@ -8,38 +8,41 @@ export const SEVERITY_RANK: Record<Severity, number> = {
   critical: 4,
 };
 
-export type DetectionType =
-  | 'new_asset'
-  | 'new_edge'
-  | 'new_protocol'
-  | 'function_outside_profile'
-  | 'write_new_range'
-  | 'program_download'
-  | 'program_upload'
-  | 'cpu_stop'
-  | 'cpu_start'
-  | 'device_restart'
-  | 'firmware_change'
-  | 'config_change'
-  | 'network_config_change'
-  | 'time_change'
-  | 'controller_lock'
-  | 'unsolicited_control'
-  | 'operate_without_select'
-  | 'password_submission'
-  | 'function_sweep'
-  | 'protocol_mismatch'
-  | 'file_transfer'
-  | 'device_probe'
-  | 'diagnostic_command'
-  | 'port_scan'
-  | 'host_scan'
-  | 'value_out_of_range'
-  | 'polling_stopped'
-  | 'flood'
-  | 'malformed_pdu'
-  | 'arp_spoofing'
-  | 'ip_conflict';
+/** Every kind of detection Weir reports; policies (playbook triggers, mutes) name these. */
+export const DETECTION_TYPES = [
+  'new_asset',
+  'new_edge',
+  'new_protocol',
+  'function_outside_profile',
+  'write_new_range',
+  'program_download',
+  'program_upload',
+  'cpu_stop',
+  'cpu_start',
+  'device_restart',
+  'firmware_change',
+  'config_change',
+  'network_config_change',
+  'time_change',
+  'controller_lock',
+  'unsolicited_control',
+  'operate_without_select',
+  'password_submission',
+  'function_sweep',
+  'protocol_mismatch',
+  'file_transfer',
+  'device_probe',
+  'diagnostic_command',
+  'port_scan',
+  'host_scan',
+  'value_out_of_range',
+  'polling_stopped',
+  'flood',
+  'malformed_pdu',
+  'arp_spoofing',
+  'ip_conflict',
+] as const;
+export type DetectionType = (typeof DETECTION_TYPES)[number];
 
 /** What a detector reports for one observation; the aggregator folds repeats into one Detection. */
 export interface Finding {

@@ -1,4 +1,4 @@
-import type { DetectionType, Severity } from '../detect/detection.js';
+import { DETECTION_TYPES, type Severity } from '../detect/detection.js';
 
 /**
  * Pre-approved playbooks: what a zone's approvers agreed Weir may do on its own, at once, when a detection of
@@ -6,45 +6,8 @@ import type { DetectionType, Severity } from '../detect/detection.js';
  */
 
 /** Detection types a playbook may trigger on (decoy_contact is reserved for the decoys' detections). */
-export const PLAYBOOK_TRIGGERS = [
-  'new_asset',
-  'new_edge',
-  'new_protocol',
-  'function_outside_profile',
-  'write_new_range',
-  'program_download',
-  'program_upload',
-  'cpu_stop',
-  'cpu_start',
-  'device_restart',
-  'firmware_change',
-  'config_change',
-  'network_config_change',
-  'time_change',
-  'controller_lock',
-  'unsolicited_control',
-  'operate_without_select',
-  'password_submission',
-  'function_sweep',
-  'protocol_mismatch',
-  'file_transfer',
-  'device_probe',
-  'diagnostic_command',
-  'port_scan',
-  'host_scan',
-  'value_out_of_range',
-  'polling_stopped',
-  'flood',
-  'malformed_pdu',
-  'arp_spoofing',
-  'ip_conflict',
-  'decoy_contact',
-] as const;
+export const PLAYBOOK_TRIGGERS = [...DETECTION_TYPES, 'decoy_contact'] as const;
 export type PlaybookTrigger = (typeof PLAYBOOK_TRIGGERS)[number];
-// Every detection type can be named as a trigger: adding a detector without adding it here fails to compile.
-type Missing = Exclude<DetectionType, PlaybookTrigger>;
-const _everyDetectionType: Missing extends never ? true : Missing = true;
-void _everyDetectionType;
 
 export const PLAYBOOK_MODES = ['simulate', 'act'] as const;
 export type PlaybookMode = (typeof PLAYBOOK_MODES)[number];

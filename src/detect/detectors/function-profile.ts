@@ -1,6 +1,6 @@
 import type { Message } from '../../dissect/message.js';
 import { isIndustrial } from '../../dissect/registry.js';
-import type { Detector } from '../detector.js';
+import { type Detector, seenIn } from '../detector.js';
 import type { CompiledProfile } from '../profile.js';
 import { reportedOperationOf } from './engineering-ops.js';
 import { targetLabels } from './targets.js';
@@ -39,11 +39,7 @@ export function functionOutsideProfile(): Detector {
       ctx.report({
         type: 'function_outside_profile',
         severity: m.write ? 'high' : 'medium',
-        ts: m.ts,
-        frame: m.frame,
-        src: m.srcIp,
-        dst: m.dstIp,
-        protocol: m.protocol,
+        ...seenIn(m),
         detail: `${m.protocol}:${m.func}`,
         ...(points !== undefined ? { point: points } : {}),
         fields: {

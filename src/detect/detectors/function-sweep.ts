@@ -1,6 +1,6 @@
 import type { Message } from '../../dissect/message.js';
 import { isIndustrial } from '../../dissect/registry.js';
-import type { Detector, EdgeRuntime } from '../detector.js';
+import { type Detector, type EdgeRuntime, seenIn } from '../detector.js';
 import { operationOf } from './engineering-ops.js';
 
 /** Window over which a client's new functions on one edge are counted. */
@@ -62,11 +62,7 @@ export function functionSweep(): Detector {
       ctx.report({
         type: 'function_sweep',
         severity: 'high',
-        ts: m.ts,
-        frame: m.frame,
-        src: m.srcIp,
-        dst: m.dstIp,
-        protocol: m.protocol,
+        ...seenIn(m),
         detail: `${m.protocol}:sweep`,
         // The first finding names every function so far; later ones add theirs to the same detection.
         point: first ? funcs.map((f) => `${m.protocol}:${f}`) : `${m.protocol}:${m.func}`,

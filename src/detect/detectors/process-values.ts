@@ -1,4 +1,4 @@
-import type { Detector } from '../detector.js';
+import { type Detector, seenIn } from '../detector.js';
 import type { Severity } from '../detection.js';
 import { placeValues } from '../../discover/values.js';
 import { pointsOf } from '../profile.js';
@@ -60,11 +60,7 @@ export function valueOutOfRange(): Detector {
         ctx.report({
           type: 'value_out_of_range',
           severity: valueSeverity(excess, tol, m.write),
-          ts: m.ts,
-          frame: m.frame,
-          src: m.srcIp,
-          dst: m.dstIp,
-          protocol: m.protocol,
+          ...seenIn(m),
           detail: `${m.protocol}:${m.func}`,
           point: key,
           pointValue: v,

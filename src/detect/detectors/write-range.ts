@@ -1,5 +1,5 @@
 import type { Message } from '../../dissect/message.js';
-import type { Detector } from '../detector.js';
+import { type Detector, seenIn } from '../detector.js';
 import { isNewFunction } from './function-profile.js';
 import { operationOf } from './engineering-ops.js';
 import { rangeLabel, rangeText } from './targets.js';
@@ -35,11 +35,7 @@ export function writeNewRange(): Detector {
         ctx.report({
           type: 'write_new_range',
           severity: 'critical',
-          ts: m.ts,
-          frame: m.frame,
-          src: m.srcIp,
-          dst: m.dstIp,
-          protocol: m.protocol,
+          ...seenIn(m),
           detail: writeFunction(m),
           point,
           fields: {
@@ -72,11 +68,7 @@ export function writeNewRange(): Detector {
         ctx.report({
           type: 'write_new_range',
           severity: 'high',
-          ts: m.ts,
-          frame: m.frame,
-          src: m.srcIp,
-          dst: m.dstIp,
-          protocol: m.protocol,
+          ...seenIn(m),
           detail: writeFunction(m),
           point,
           fields: {
