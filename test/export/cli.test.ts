@@ -1,14 +1,13 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { detectedPlantStore } from '../helpers/plant-fixtures.js';
 import { cli, weirOk } from '../helpers/weir-cli.js';
 import { repoRoot } from '../helpers/paths.js';
 import { openStore } from '../../src/store/db.js';
-import { eventIdOf, Rsyslog } from './rsyslog.js';
+import { eventIdOf, Rsyslog, startRsyslog, stopRsyslog } from './rsyslog.js';
 import { parseLeef } from './parse.js';
 
 // The export surfaces on the sample plant: `weir export`, `weir detect --export` and `weir serve --export`.
@@ -16,17 +15,8 @@ let dir: string;
 let rs: Rsyslog;
 const plant = path.join(repoRoot, 'fixtures/plant.pcap');
 
-before(async () => {
-  dir = mkdtempSync(path.join(os.tmpdir(), 'weir-export-cli-'));
-  rs = new Rsyslog(dir);
-  await rs.init();
-  await rs.start();
-});
-
-after(async () => {
-  await rs.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+before(async () => ({ dir, rs } = await startRsyslog('weir-export-cli-')));
+after(() => stopRsyslog(rs, dir));
 
 const ids = (file: string): string[] =>
   readFileSync(file, 'utf8')

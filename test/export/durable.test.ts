@@ -1,8 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { openStore } from '../../src/store/db.js';
 import { Exporter } from '../../src/export/exporter.js';
@@ -11,7 +10,7 @@ import { parseDestination } from '../../src/export/destination.js';
 import { formatNamed } from '../../src/export/formats/index.js';
 import { setSinkCursor } from '../../src/store/export-store.js';
 import { detection } from './events.js';
-import { eventIdOf, Rsyslog } from './rsyslog.js';
+import { eventIdOf, Rsyslog, startRsyslog, stopRsyslog } from './rsyslog.js';
 import { cli } from '../helpers/weir-cli.js';
 
 // Durable delivery against a real rsyslogd: the receiver goes away and comes back, Weir is killed with
@@ -19,17 +18,8 @@ import { cli } from '../helpers/weir-cli.js';
 let dir: string;
 let rs: Rsyslog;
 
-before(async () => {
-  dir = mkdtempSync(path.join(os.tmpdir(), 'weir-durable-'));
-  rs = new Rsyslog(dir);
-  await rs.init();
-  await rs.start();
-});
-
-after(async () => {
-  await rs.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+before(async () => ({ dir, rs } = await startRsyslog('weir-durable-')));
+after(() => stopRsyslog(rs, dir));
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,14 +1,20 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { openStore, type Db } from '../../src/store/db.js';
 import { Exporter } from '../../src/export/exporter.js';
 import { parseDestination } from '../../src/export/destination.js';
 import { formatNamed } from '../../src/export/formats/index.js';
 import { detection } from './events.js';
-import { certFor, eventIdOf, Rsyslog, type Received } from './rsyslog.js';
+import {
+  certFor,
+  eventIdOf,
+  Rsyslog,
+  startRsyslog,
+  stopRsyslog,
+  type Received,
+} from './rsyslog.js';
 import tls from 'node:tls';
 import net from 'node:net';
 import { parseCef, parseLeef } from './parse.js';
@@ -19,17 +25,8 @@ let dir: string;
 let rs: Rsyslog;
 let n = 0;
 
-before(async () => {
-  dir = mkdtempSync(path.join(os.tmpdir(), 'weir-rsyslog-'));
-  rs = new Rsyslog(dir);
-  await rs.init();
-  await rs.start();
-});
-
-after(async () => {
-  await rs.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+before(async () => ({ dir, rs } = await startRsyslog('weir-rsyslog-')));
+after(() => stopRsyslog(rs, dir));
 
 function store(): Db {
   return openStore(path.join(dir, `s${++n}.db`));

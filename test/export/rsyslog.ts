@@ -1,6 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 
 /** One message as rsyslog parsed it (RFC 5424 fields), written by the test's own template. */
@@ -253,4 +254,19 @@ function accepts(port: number): Promise<boolean> {
 /** The eventId of a received message's structured data. */
 export function eventIdOf(r: Received): string | null {
   return /eventId="([^"]+)"/.exec(r.sd)?.[1] ?? null;
+}
+
+/** A running rsyslogd in a fresh temporary folder (named from `prefix`), for a test file's `before`. */
+export async function startRsyslog(prefix: string): Promise<{ dir: string; rs: Rsyslog }> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  const rs = new Rsyslog(dir);
+  await rs.init();
+  await rs.start();
+  return { dir, rs };
+}
+
+/** Stops what startRsyslog started and removes its folder, for the file's `after`. */
+export async function stopRsyslog(rs: Rsyslog, dir: string): Promise<void> {
+  await rs.stop();
+  rmSync(dir, { recursive: true, force: true });
 }
