@@ -6,17 +6,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { openStore, type Db } from '../../src/store/db.js';
-import { addUser } from '../../src/store/change-store.js';
-import { setPasswordHash } from '../../src/store/session-store.js';
-import { hashPassword } from '../../src/server/passwords.js';
 import { buildServer } from '../../src/server/app.js';
 import { applyProposal, approveProposal, submitPolicy } from '../../src/respond/change-control.js';
 import { repoRoot } from '../helpers/paths.js';
 import { detectedPlantStore } from '../helpers/plant-fixtures.js';
+import { addUsers, injectLogin, PASSWORD } from './fixture.js';
 
 const cli = path.join(repoRoot, 'dist/src/cli/main.js');
 const plant = path.join(repoRoot, 'fixtures/plant.pcap');
-const PASSWORD = 'correct horse battery';
 let dir: string, db: Db, app: FastifyInstance;
 const cookies = new Map<string, string>();
 
@@ -24,27 +21,17 @@ before(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'weir-api-'));
   const file = detectedPlantStore(dir);
   db = openStore(file);
-  for (const [name, roles] of [
+  await addUsers(db, [
     ['vera', ['viewer']],
     ['ana', ['analyst']],
     ['sec', ['security']],
     ['eng', ['engineering']],
     ['ops', ['operations']],
     ['root', ['admin']],
-  ] as const) {
-    addUser(db, name, [...roles]);
-    setPasswordHash(db, name, await hashPassword(PASSWORD));
-  }
+  ]);
   app = await buildServer({ db });
-  for (const name of ['vera', 'ana', 'sec', 'eng', 'ops', 'root']) {
-    const r = await app.inject({
-      method: 'POST',
-      url: '/api/session',
-      payload: { user: name, password: PASSWORD },
-    });
-    assert.equal(r.statusCode, 200, r.body);
-    cookies.set(name, String(r.cookies.find((c) => c.name === 'weir_session')!.value));
-  }
+  for (const name of ['vera', 'ana', 'sec', 'eng', 'ops', 'root'])
+    cookies.set(name, await injectLogin(app, name));
 });
 
 after(async () => {
@@ -53,7 +40,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const as = (user: string) => ({ cookie: `weir_session=${cookies.get(user)}` });
+const as = (user: string) => ({ cookie: cookies.get(user)! });
 const get = (user: string | null, url: string) =>
   app.inject({ method: 'GET', url, headers: user ? as(user) : {} });
 const post = (user: string | null, url: string, payload: unknown = {}) =>

@@ -7,14 +7,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { openStore, type Db } from '../../src/store/db.js';
-import { addUser } from '../../src/store/change-store.js';
-import { setPasswordHash } from '../../src/store/session-store.js';
-import { hashPassword } from '../../src/server/passwords.js';
 import { buildServer } from '../../src/server/app.js';
 import { latestBaseline, listMutes } from '../../src/store/baseline-store.js';
 import { detectedPlantStore } from '../helpers/plant-fixtures.js';
+import { addUsers, injectLogin } from './fixture.js';
 
-const PASSWORD = 'correct horse battery';
 let dir: string, db: Db, app: FastifyInstance;
 const cookies = new Map<string, string>();
 
@@ -22,23 +19,13 @@ before(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'weir-learn-'));
   const file = detectedPlantStore(dir);
   db = openStore(file);
-  for (const [name, role] of [
-    ['vera', 'viewer'],
-    ['ana', 'analyst'],
-    ['eng', 'engineering'],
-  ] as const) {
-    addUser(db, name, [role]);
-    setPasswordHash(db, name, await hashPassword(PASSWORD));
-  }
+  await addUsers(db, [
+    ['vera', ['viewer']],
+    ['ana', ['analyst']],
+    ['eng', ['engineering']],
+  ]);
   app = await buildServer({ db });
-  for (const name of ['vera', 'ana', 'eng']) {
-    const r = await app.inject({
-      method: 'POST',
-      url: '/api/session',
-      payload: { user: name, password: PASSWORD },
-    });
-    cookies.set(name, String(r.cookies.find((c) => c.name === 'weir_session')!.value));
-  }
+  for (const name of ['vera', 'ana', 'eng']) cookies.set(name, await injectLogin(app, name));
 });
 
 after(async () => {
@@ -47,7 +34,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const headers = (user: string) => ({ cookie: `weir_session=${cookies.get(user)}` });
+const headers = (user: string) => ({ cookie: cookies.get(user)! });
 const get = (user: string, url: string) =>
   app.inject({ method: 'GET', url, headers: headers(user) });
 const post = (user: string, url: string, payload: Record<string, unknown> = {}) =>

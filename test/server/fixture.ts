@@ -1,10 +1,12 @@
 // Shared set-up for the server tests: a store with the sample plant and users, a raw HTTP client that sends a
 // request target exactly as written (fetch would normalise the very paths an attacker tries), and logins.
+import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
 import { openStore, type Db } from '../../src/store/db.js';
 import { addUser } from '../../src/store/change-store.js';
 import { setPasswordHash } from '../../src/store/session-store.js';
@@ -111,3 +113,14 @@ export async function login(
 }
 
 export const portOf = (url: string): number => Number(new URL(url).port);
+
+/** Log in through fastify's inject (no socket); returns the cookie header value. */
+export async function injectLogin(
+  app: FastifyInstance,
+  user: string,
+  password = PASSWORD,
+): Promise<string> {
+  const r = await app.inject({ method: 'POST', url: '/api/session', payload: { user, password } });
+  assert.equal(r.statusCode, 200, `login ${user}: ${r.body}`);
+  return `weir_session=${r.cookies.find((c) => c.name === 'weir_session')!.value}`;
+}

@@ -10,7 +10,7 @@ import { openStore, type Db } from '../../src/store/db.js';
 import { buildServer } from '../../src/server/app.js';
 import { listAudit } from '../../src/store/audit-store.js';
 import { detectedPlantStore } from '../helpers/plant-fixtures.js';
-import { addUsers, PASSWORD } from './fixture.js';
+import { addUsers, injectLogin } from './fixture.js';
 
 let dir: string, db: Db, app: FastifyInstance;
 const cookies = new Map<string, string>();
@@ -23,15 +23,7 @@ before(async () => {
     ['ana', ['analyst']],
   ]);
   app = await buildServer({ db });
-  for (const name of ['vera', 'ana']) {
-    const r = await app.inject({
-      method: 'POST',
-      url: '/api/session',
-      payload: { user: name, password: PASSWORD },
-    });
-    assert.equal(r.statusCode, 200, r.body);
-    cookies.set(name, String(r.cookies.find((c) => c.name === 'weir_session')!.value));
-  }
+  for (const name of ['vera', 'ana']) cookies.set(name, await injectLogin(app, name));
 });
 
 after(async () => {
@@ -40,8 +32,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const headers = (user: string | null) =>
-  user ? { cookie: `weir_session=${cookies.get(user)}` } : {};
+const headers = (user: string | null) => (user ? { cookie: cookies.get(user)! } : {});
 const get = (user: string | null, url: string) =>
   app.inject({ method: 'GET', url, headers: headers(user) });
 const post = (user: string | null, url: string, payload: unknown = {}) =>

@@ -7,7 +7,7 @@ import { buildServer } from '../../src/server/app.js';
 import { importFeed } from '../../src/assess/advisories/import.js';
 import { activate } from '../helpers/approved-store.js';
 import { repoRoot } from '../helpers/paths.js';
-import { addUsers, freshStore, PASSWORD } from './fixture.js';
+import { addUsers, freshStore, injectLogin } from './fixture.js';
 import { openStore, type Db } from '../../src/store/db.js';
 
 const POLICY = `weir: policy/1
@@ -32,12 +32,7 @@ before(async () => {
   await importFeed(store.db, path.join(repoRoot, 'fixtures/advisories'));
   await addUsers(store.db, [['vera', ['viewer']]]);
   app = await buildServer({ db: store.db });
-  const r = await app.inject({
-    method: 'POST',
-    url: '/api/session',
-    payload: { user: 'vera', password: PASSWORD },
-  });
-  cookie = `weir_session=${r.cookies.find((c) => c.name === 'weir_session')!.value}`;
+  cookie = await injectLogin(app, 'vera');
 });
 after(async () => {
   await app?.close();

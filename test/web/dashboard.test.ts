@@ -1,28 +1,23 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
 import { openStore } from '../../src/store/db.js';
 import { buildServer } from '../../src/server/app.js';
+import { haveChromium, launchChromium, watchedPage } from '../helpers/browser.js';
 import { repoRoot, testOutput } from '../helpers/paths.js';
 
 const cli = path.join(repoRoot, 'dist/src/cli/main.js');
 const plant = path.join(repoRoot, 'fixtures/plant.pcap');
-const CHROMIUM = '/usr/bin/chromium';
 const PASSWORD = 'analyst-password-1';
 
 test(
   'dashboard in headless Chromium: log in, every page shows the plant, act on a detection',
   { timeout: 120_000 },
   async (t) => {
-    if (!existsSync(CHROMIUM)) {
-      if (process.env.CI === 'true')
-        throw new Error(`${CHROMIUM} missing: scripts/install-deps.sh installs Debian's chromium`);
-      return t.skip('chromium not installed');
-    }
+    if (!haveChromium(t)) return;
     const dir = mkdtempSync(path.join(tmpdir(), 'weir-web-'));
     const shots = path.join(testOutput, 'dashboard');
     mkdirSync(shots, { recursive: true });
@@ -59,11 +54,10 @@ test(
     const db = openStore(file);
     const app = await buildServer({ db, webRoot: path.join(repoRoot, 'dist/web') });
     const url = await app.listen({ host: '127.0.0.1', port: 0 });
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    const browser = await launchChromium();
     const errors: string[] = [];
     try {
-      const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-      page.on('pageerror', (e) => errors.push(e.message));
+      const page = await watchedPage(browser, errors);
       const shot = (name: string) =>
         page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
       await page.goto(url);

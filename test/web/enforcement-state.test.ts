@@ -8,16 +8,16 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { openStore } from '../../src/store/db.js';
 import { activePolicySha } from '../../src/store/change-store.js';
 import { buildServer } from '../../src/server/app.js';
 import { canBuildLab } from '../lab/plant.js';
+import { CHROMIUM, launchChromium, logIn } from '../helpers/browser.js';
 import { repoRoot } from '../helpers/paths.js';
 import { approvedStore } from '../helpers/approved-store.js';
 
 const cli = path.join(repoRoot, 'dist/src/cli/main.js');
-const CHROMIUM = '/usr/bin/chromium';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const POLICY = `weir: policy/1
 zones:
@@ -51,14 +51,10 @@ test(
     const sha = activePolicySha(db)!;
     const app = await buildServer({ db, webRoot: path.join(repoRoot, 'dist/web'), stateDir });
     const url = await app.listen({ host: '127.0.0.1', port: 0 });
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage();
-      await page.goto(url);
-      await page.fill('input[name=user]', 'root');
-      await page.fill('input[name=password]', 'root-password-123');
-      await page.click('button[type=submit]');
-      await page.getByTestId('health').waitFor();
+      await logIn(page, url, 'root', 'root-password-123');
       const statement = async (p: Page): Promise<string> => {
         await p.reload();
         await p.getByTestId('enforcement').waitFor();

@@ -2,28 +2,22 @@
 // acting on it, and a detection's link to its incident.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
 import { openStore } from '../../src/store/db.js';
 import { buildServer } from '../../src/server/app.js';
 import { listAudit } from '../../src/store/audit-store.js';
+import { haveChromium, launchChromium, logIn, watchedPage } from '../helpers/browser.js';
 import { repoRoot, testOutput } from '../helpers/paths.js';
 import { detectedPlantStore } from '../helpers/plant-fixtures.js';
 import { addUsers, PASSWORD } from '../server/fixture.js';
-
-const CHROMIUM = '/usr/bin/chromium';
 
 test(
   'incidents page: list, timeline with evidence, acknowledge and note, detection → incident link',
   { timeout: 120_000 },
   async (t) => {
-    if (!existsSync(CHROMIUM)) {
-      if (process.env.CI === 'true')
-        throw new Error(`${CHROMIUM} missing: scripts/install-deps.sh installs Debian's chromium`);
-      return t.skip('chromium not installed');
-    }
+    if (!haveChromium(t)) return;
     const dir = mkdtempSync(path.join(tmpdir(), 'weir-web-inc-'));
     const shots = path.join(testOutput, 'dashboard');
     mkdirSync(shots, { recursive: true });
@@ -31,16 +25,11 @@ test(
     await addUsers(db, [['ana', ['analyst']]]);
     const app = await buildServer({ db, webRoot: path.join(repoRoot, 'dist/web') });
     const url = await app.listen({ host: '127.0.0.1', port: 0 });
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    const browser = await launchChromium();
     const errors: string[] = [];
     try {
-      const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-      page.on('pageerror', (e) => errors.push(e.message));
-      await page.goto(url);
-      await page.fill('input[name=user]', 'ana');
-      await page.fill('input[name=password]', PASSWORD);
-      await page.click('button[type=submit]');
-      await page.getByTestId('health').waitFor();
+      const page = await watchedPage(browser, errors);
+      await logIn(page, url, 'ana', PASSWORD);
 
       // The overview counts open incidents and lists the latest.
       await page.getByTestId('latest-incidents').waitFor();

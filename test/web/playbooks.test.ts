@@ -5,7 +5,6 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
 import { openStore } from '../../src/store/db.js';
 import { addUser } from '../../src/store/change-store.js';
 import { setPasswordHash } from '../../src/store/session-store.js';
@@ -22,9 +21,9 @@ import { PlaybookRunner } from '../../src/respond/playbooks.js';
 import { canBuildLab } from '../lab/plant.js';
 import { activate } from '../helpers/approved-store.js';
 import { plantBaseline } from '../helpers/plant-fixtures.js';
+import { CHROMIUM, launchChromium, logIn } from '../helpers/browser.js';
 import { repoRoot } from '../helpers/paths.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const PASSWORD = 'playbook-password-1';
 const POLICY = `weir: policy/1
 timezone: UTC
@@ -110,15 +109,11 @@ test(
         stateDir: dir,
       });
       const url = await app.listen({ host: '127.0.0.1', port: 0 });
-      const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+      const browser = await launchChromium();
       try {
         const login = async (user: string) => {
           const page = await browser.newPage();
-          await page.goto(url);
-          await page.fill('input[name=user]', user);
-          await page.fill('input[name=password]', PASSWORD);
-          await page.click('button[type=submit]');
-          await page.getByTestId('health').waitFor();
+          await logIn(page, url, user, PASSWORD);
           await page.click('a[href="#/playbooks"]');
           await page.getByTestId('playbook-actions').waitFor();
           return page;

@@ -1,16 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
 import { openStore } from '../../src/store/db.js';
 import { buildServer } from '../../src/server/app.js';
 import { importFeed } from '../../src/assess/advisories/import.js';
 import { activate } from '../helpers/approved-store.js';
+import { haveChromium, launchChromium, logIn, watchedPage } from '../helpers/browser.js';
 import { repoRoot, testOutput } from '../helpers/paths.js';
 import { addUsers, freshStore, PASSWORD } from '../server/fixture.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const POLICY = `weir: policy/1
 site: plant
 timezone: Europe/Berlin
@@ -24,11 +23,7 @@ test(
   'vulnerabilities and risk pages in Chromium: per asset, per advisory, one advisory, on the asset page; risk, paths, patch plan',
   { timeout: 120_000 },
   async (t) => {
-    if (!existsSync(CHROMIUM)) {
-      if (process.env.CI === 'true')
-        throw new Error(`${CHROMIUM} missing: scripts/install-deps.sh installs it`);
-      return t.skip('chromium not installed');
-    }
+    if (!haveChromium(t)) return;
     const store = freshStore('weir-vulnweb-', true);
     store.db.close();
     activate(store.file, POLICY);
@@ -39,16 +34,11 @@ test(
     mkdirSync(shots, { recursive: true });
     const app = await buildServer({ db, webRoot: path.join(repoRoot, 'dist/web') });
     const url = await app.listen({ host: '127.0.0.1', port: 0 });
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    const browser = await launchChromium();
     const errors: string[] = [];
     try {
-      const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-      page.on('pageerror', (e) => errors.push(e.message));
-      await page.goto(url);
-      await page.fill('input[name=user]', 'vera');
-      await page.fill('input[name=password]', PASSWORD);
-      await page.click('button[type=submit]');
-      await page.getByTestId('health').waitFor();
+      const page = await watchedPage(browser, errors);
+      await logIn(page, url, 'vera', PASSWORD);
 
       await page.goto(`${url}#/vulnerabilities`);
       await page.getByTestId('vulns-by-asset').waitFor();

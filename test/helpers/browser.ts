@@ -1,0 +1,40 @@
+// The dashboard in headless Chromium: Debian's chromium, launched through playwright-core, and its login form.
+import type { TestContext } from 'node:test';
+import { existsSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+
+export const CHROMIUM = '/usr/bin/chromium';
+
+/** True when Debian's chromium is installed; otherwise skips the test, or fails it under CI=true. */
+export function haveChromium(t: TestContext): boolean {
+  if (existsSync(CHROMIUM)) return true;
+  if (process.env.CI === 'true')
+    throw new Error(`${CHROMIUM} missing: scripts/install-deps.sh installs Debian's chromium`);
+  t.skip('chromium not installed');
+  return false;
+}
+
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+}
+
+/** A page at the screenshots' size whose uncaught errors are collected in `errors` (a test asserts none). */
+export async function watchedPage(browser: Browser, errors: string[]): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  page.on('pageerror', (e) => errors.push(e.message));
+  return page;
+}
+
+/** Logs in through the dashboard's form at `url` and waits until the overview shows. */
+export async function logIn(
+  page: Page,
+  url: string,
+  user: string,
+  password: string,
+): Promise<void> {
+  await page.goto(url);
+  await page.fill('input[name=user]', user);
+  await page.fill('input[name=password]', password);
+  await page.click('button[type=submit]');
+  await page.getByTestId('health').waitFor();
+}
