@@ -76,20 +76,24 @@ export interface Detection {
   /** The incident this detection was filed into. */
   incidentId?: string | null;
 }
-export interface IncidentStep {
+/** One detection on an incident's timeline: the detection's own fields, with its techniques and tactics. */
+export interface IncidentStep
+  extends Pick<
+    Detection,
+    | 'type'
+    | 'severity'
+    | 'ts'
+    | 'lastTs'
+    | 'count'
+    | 'src'
+    | 'dst'
+    | 'protocol'
+    | 'explanation'
+    | 'evidence'
+  > {
   detectionId: string;
-  type: string;
-  severity: string;
-  ts: number;
-  lastTs: number;
-  count: number;
-  src: string;
-  dst: string;
-  protocol: string;
   techniques: string[];
   tactics: string[];
-  explanation: string;
-  evidence: { frames: number[]; fields: Record<string, unknown> };
 }
 export interface Incident {
   id: string;

@@ -74,6 +74,27 @@ const score = (c: Cvss | null) => (c ? `${c.score.toFixed(1)} ${c.severity.toLow
 const sev = (c: Cvss | null) =>
   !c ? '' : c.score >= 9 ? 'critical' : c.score >= 7 ? 'high' : c.score >= 4 ? 'medium' : 'low';
 
+const Head = ({ cols }: { cols: string[] }) => (
+  <thead>
+    <tr>
+      {cols.map((c) => (
+        <th key={c}>{c}</th>
+      ))}
+    </tr>
+  </thead>
+);
+
+const AdvisoryCell = ({ id, title }: { id: string; title: string }) => (
+  <td>
+    <a href={`#/vulnerabilities/${encodeURIComponent(id)}`}>{id}</a>
+    <div className="muted">{title}</div>
+  </td>
+);
+
+const CvssCell = ({ cvss }: { cvss: Cvss | null }) => (
+  <td className={`sev-${sev(cvss)}`}>{score(cvss)}</td>
+);
+
 /** Vulnerable assets and the advisories behind them: per asset, per advisory, and one advisory in full. */
 export function Vulnerabilities({ advisory }: { advisory?: string }) {
   const [min, setMin] = useState('family');
@@ -138,19 +159,19 @@ export function Vulnerabilities({ advisory }: { advisory?: string }) {
 function ByAsset({ report }: { report: Report }) {
   return (
     <table data-testid="vulns-by-asset">
-      <thead>
-        <tr>
-          <th>asset</th>
-          <th>zone</th>
-          <th>identity</th>
-          <th>advisory</th>
-          <th>CVSS</th>
-          <th>confidence</th>
-          <th>fix</th>
-          <th>window</th>
-          <th>why</th>
-        </tr>
-      </thead>
+      <Head
+        cols={[
+          'asset',
+          'zone',
+          'identity',
+          'advisory',
+          'CVSS',
+          'confidence',
+          'fix',
+          'window',
+          'why',
+        ]}
+      />
       <tbody>
         {report.assets.flatMap((a) =>
           a.findings.map((f, i) => (
@@ -164,11 +185,8 @@ function ByAsset({ report }: { report: Report }) {
               </td>
               <td>{i === 0 ? (a.zone ?? '—') : ''}</td>
               <td>{i === 0 ? [a.vendor, a.model, a.firmware].filter(Boolean).join(' ') : ''}</td>
-              <td>
-                <a href={`#/vulnerabilities/${encodeURIComponent(f.advisoryId)}`}>{f.advisoryId}</a>
-                <div className="muted">{f.title}</div>
-              </td>
-              <td className={`sev-${sev(f.cvss)}`}>{score(f.cvss)}</td>
+              <AdvisoryCell id={f.advisoryId} title={f.title} />
+              <CvssCell cvss={f.cvss} />
               <td>{f.confidence}</td>
               <td>{f.fixAvailable ? 'yes' : 'no'}</td>
               <td>{f.window ? f.window.name : f.windowNote}</td>
@@ -186,23 +204,12 @@ function ByAsset({ report }: { report: Report }) {
 function ByAdvisory({ report }: { report: Report }) {
   return (
     <table data-testid="vulns-by-advisory">
-      <thead>
-        <tr>
-          <th>advisory</th>
-          <th>CVSS</th>
-          <th>CVEs</th>
-          <th>fix</th>
-          <th>assets</th>
-        </tr>
-      </thead>
+      <Head cols={['advisory', 'CVSS', 'CVEs', 'fix', 'assets']} />
       <tbody>
         {report.byAdvisory.map((a) => (
           <tr key={a.advisoryId}>
-            <td>
-              <a href={`#/vulnerabilities/${encodeURIComponent(a.advisoryId)}`}>{a.advisoryId}</a>
-              <div className="muted">{a.title}</div>
-            </td>
-            <td className={`sev-${sev(a.cvss)}`}>{score(a.cvss)}</td>
+            <AdvisoryCell id={a.advisoryId} title={a.title} />
+            <CvssCell cvss={a.cvss} />
             <td>{a.cves.join(', ')}</td>
             <td>{a.fixAvailable ? 'yes' : 'no'}</td>
             <td>
@@ -236,15 +243,7 @@ function Advisory({ id }: { id: string }) {
             <p>No asset of the inventory matches this advisory.</p>
           ) : (
             <table data-testid="advisory-plant">
-              <thead>
-                <tr>
-                  <th>asset</th>
-                  <th>confidence</th>
-                  <th>product named</th>
-                  <th>fix / window</th>
-                  <th>why</th>
-                </tr>
-              </thead>
+              <Head cols={['asset', 'confidence', 'product named', 'fix / window', 'why']} />
               <tbody>
                 {data.plant.map((p) => (
                   <tr key={p.assetId}>
@@ -302,25 +301,12 @@ export function AssetVulnerabilities({ id }: { id: string }) {
         <p data-testid="asset-vulns-none">No imported advisory matches this asset's identity.</p>
       ) : (
         <table data-testid="asset-vulns">
-          <thead>
-            <tr>
-              <th>advisory</th>
-              <th>CVSS</th>
-              <th>confidence</th>
-              <th>fix / window</th>
-              <th>why</th>
-            </tr>
-          </thead>
+          <Head cols={['advisory', 'CVSS', 'confidence', 'fix / window', 'why']} />
           <tbody>
             {v.findings.map((f) => (
               <tr key={f.advisoryId}>
-                <td>
-                  <a href={`#/vulnerabilities/${encodeURIComponent(f.advisoryId)}`}>
-                    {f.advisoryId}
-                  </a>
-                  <div className="muted">{f.title}</div>
-                </td>
-                <td className={`sev-${sev(f.cvss)}`}>{score(f.cvss)}</td>
+                <AdvisoryCell id={f.advisoryId} title={f.title} />
+                <CvssCell cvss={f.cvss} />
                 <td>{f.confidence}</td>
                 <td>{f.fixAvailable ? f.windowNote : 'no vendor fix: apply the mitigations'}</td>
                 <td className="why">
