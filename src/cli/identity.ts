@@ -111,6 +111,16 @@ export function openExistingStore(dbPath: string, hint = ''): Db {
   return openStore(dbPath);
 }
 
+/** Open an existing store (STORE_HINT when there is none), read or curate it, close it whatever happens. */
+export function inStore<T>(dbPath: string, fn: (db: Db) => T): T {
+  const db = openExistingStore(dbPath, STORE_HINT);
+  try {
+    return fn(db);
+  } finally {
+    db.close();
+  }
+}
+
 /** Open the store, prove the caller and their role, run the change, close. */
 export async function asCaller<T>(
   dbPath: string,

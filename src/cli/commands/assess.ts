@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { openExistingStore, STORE_HINT } from '../identity.js';
+import { inStore } from '../identity.js';
 import { advisoryCount } from '../../store/advisory-store.js';
 import { vulnerabilityReport } from '../../assess/vuln-report.js';
 import type { Confidence } from '../../assess/advisories/match.js';
@@ -40,17 +40,14 @@ export function registerAssess(program: Command): void {
         throw new Error(
           `--min-confidence: '${opts.minConfidence}' is not one of ${LEVELS.join(', ')}`,
         );
-      const db = openExistingStore(opts.db, STORE_HINT);
-      try {
+      inStore(opts.db, (db) => {
         if (advisoryCount(db) === 0)
           throw new Error(
             `no advisories in ${opts.db}: weir advisories import PATH --db ${opts.db}`,
           );
         const r = vulnerabilityReport(db, { minConfidence: opts.minConfidence as Confidence });
         process.stdout.write(opts.json ? JSON.stringify(r, null, 1) + '\n' : text(r));
-      } finally {
-        db.close();
-      }
+      });
     });
   registerRiskCommands(cmd);
   cmd
@@ -63,13 +60,7 @@ export function registerAssess(program: Command): void {
       'IEC 62443-3-3 requirements Weir can evidence (with NERC CIP counterparts): status and evidence, dated and tied to the audit log',
     )
     .action((opts: { db: string; json?: boolean; html?: string; pdf?: string }) => {
-      const db = openExistingStore(opts.db, STORE_HINT);
-      let r;
-      try {
-        r = complianceReport(db);
-      } finally {
-        db.close();
-      }
+      const r = inStore(opts.db, complianceReport);
       const html = complianceHtml(r);
       if (opts.html) writeFileSync(opts.html, html);
       if (opts.pdf) {
@@ -127,12 +118,9 @@ function readOnly(
     if (withProposed)
       c.option('--proposed <policy.yaml>', 'also show which paths this proposed policy removes');
     c.action((opts: { db: string; json?: boolean; proposed?: string }) => {
-      const db = openExistingStore(opts.db, STORE_HINT);
-      try {
+      inStore(opts.db, (db) => {
         process.stdout.write(render(report(db, opts.proposed), Boolean(opts.json)));
-      } finally {
-        db.close();
-      }
+      });
     });
   };
 }

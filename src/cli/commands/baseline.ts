@@ -7,13 +7,7 @@ import {
 } from '../../store/baseline-store.js';
 import { learnDetection, muteDetection, unmuteDetection } from '../../respond/detection-actions.js';
 import { CAN } from '../../respond/roles.js';
-import {
-  asCaller,
-  openExistingStore,
-  STORE_HINT,
-  withIdentity,
-  type IdentityOpts,
-} from '../identity.js';
+import { asCaller, type IdentityOpts, inStore, withIdentity } from '../identity.js';
 
 export function registerBaseline(program: Command): void {
   const cmd = program.command('baseline').description('review and curate learned baselines');
@@ -22,13 +16,10 @@ export function registerBaseline(program: Command): void {
     .requiredOption('--db <path>', 'store holding the baselines')
     .description('list baseline versions')
     .action((opts: { db: string }) => {
-      const db = openExistingStore(opts.db, STORE_HINT);
-      try {
+      inStore(opts.db, (db) => {
         for (const b of listBaselines(db))
           process.stdout.write(`v${b.version}\t${b.createdAt}\t${b.note}\n`);
-      } finally {
-        db.close();
-      }
+      });
     });
   cmd
     .command('show')
@@ -36,14 +27,11 @@ export function registerBaseline(program: Command): void {
     .option('--version <n>', 'baseline version (default: the latest)')
     .description('print a baseline as JSON')
     .action((opts: { db: string; version?: string }) => {
-      const db = openExistingStore(opts.db, STORE_HINT);
-      try {
+      inStore(opts.db, (db) => {
         const b = opts.version ? baselineVersion(db, Number(opts.version)) : latestBaseline(db);
         if (!b) throw new Error('no such baseline');
         process.stdout.write(JSON.stringify(b, null, 1) + '\n');
-      } finally {
-        db.close();
-      }
+      });
     });
   withIdentity(cmd.command('accept'))
     .argument('<detection-id>')

@@ -20,10 +20,11 @@ import {
 import { CAN } from '../../respond/roles.js';
 import {
   asCaller,
+  type IdentityOpts,
+  inStore,
   openExistingStore,
   STORE_HINT,
   withIdentity,
-  type IdentityOpts,
 } from '../identity.js';
 import { importBundleFile } from '../bundle-import.js';
 
@@ -171,13 +172,10 @@ export function registerBundle(program: Command): void {
     .requiredOption('--db <path>', 'store')
     .description('list the trusted bundle keys')
     .action((opts: { db: string }) => {
-      const db = openExistingStore(opts.db, STORE_HINT);
-      try {
+      inStore(opts.db, (db) => {
         for (const k of listTrustedKeys(db))
           process.stdout.write(`${k.keyId}\t${k.name}\ttrusted by ${k.addedBy} at ${k.addedAt}\n`);
-      } finally {
-        db.close();
-      }
+      });
     });
   withIdentity(cmd.command('import'))
     .argument('<file>', 'bundle file')

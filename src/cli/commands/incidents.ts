@@ -11,13 +11,7 @@ import { incidentSummary, isIncidentStatus, type Incident } from '../../respond/
 import { tacticName, techniqueName } from '../../detect/attack-map.js';
 import { ATTACK_NOTICE } from '../../detect/attack-ics.js';
 import { renderColumns } from '../columns.js';
-import {
-  asCaller,
-  openExistingStore,
-  STORE_HINT,
-  withIdentity,
-  type IdentityOpts,
-} from '../identity.js';
+import { asCaller, type IdentityOpts, inStore, withIdentity } from '../identity.js';
 
 const when = (ts: number): string =>
   new Date(ts * 1000).toISOString().replace('T', ' ').slice(0, 19);
@@ -67,8 +61,7 @@ export function registerIncidents(program: Command): void {
         throw new Error(
           `--status: '${opts.status}' is not open, acknowledged, contained or closed`,
         );
-      const db = openExistingStore(opts.db, STORE_HINT);
-      try {
+      inStore(opts.db, (db) => {
         const page = queryIncidents(db, {
           status: opts.status,
           limit: Math.max(1, Number(opts.limit) || 100),
@@ -95,9 +88,7 @@ export function registerIncidents(program: Command): void {
         process.stdout.write(
           `${renderColumns(['id', 'severity', 'status', 'last seen', 'detections', 'techniques', 'title'], rows)}\n${page.total} incidents\n`,
         );
-      } finally {
-        db.close();
-      }
+      });
     });
   cmd
     .command('show')
@@ -108,14 +99,11 @@ export function registerIncidents(program: Command): void {
       'an incident: its timeline of detections with their evidence, assets, tactics, notes',
     )
     .action((id: string, opts: { db: string; json?: boolean }) => {
-      const db = openExistingStore(opts.db, STORE_HINT);
-      try {
+      inStore(opts.db, (db) => {
         const i = getIncident(db, id);
         if (i === null) throw new Error(`no incident ${id} in ${opts.db}`);
         process.stdout.write(`${opts.json ? JSON.stringify(i, null, 1) : showIncident(i)}\n`);
-      } finally {
-        db.close();
-      }
+      });
     });
   for (const [name, status, verb] of [
     ['ack', 'acknowledged', 'acknowledge'],
