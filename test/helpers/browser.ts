@@ -1,7 +1,11 @@
 // The dashboard in headless Chromium: Debian's chromium, launched through playwright-core, and its login form.
 import type { TestContext } from 'node:test';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Db } from '../../src/store/db.js';
+import { buildServer } from '../../src/server/app.js';
+import { repoRoot, testOutput } from './paths.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
@@ -37,4 +41,40 @@ export async function logIn(
   await page.fill('input[name=password]', password);
   await page.click('button[type=submit]');
   await page.getByTestId('health').waitFor();
+}
+
+/** Where the dashboard tests leave their screenshots (created). */
+export function screenshotDir(): string {
+  const dir = path.join(testOutput, 'dashboard');
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+export interface Dashboard {
+  url: string;
+  page: Page;
+  /** Uncaught errors of the page (a test asserts none). */
+  errors: string[];
+  /** Closes the browser, the server and the store, and removes `dir`. */
+  close(): Promise<void>;
+}
+
+/** The built dashboard serving `db` on a loopback port, and one watched page in chromium. */
+export async function openDashboard(db: Db, dir: string): Promise<Dashboard> {
+  const app = await buildServer({ db, webRoot: path.join(repoRoot, 'dist/web') });
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  const browser = await launchChromium();
+  const errors: string[] = [];
+  const page = await watchedPage(browser, errors);
+  return {
+    url,
+    page,
+    errors,
+    async close() {
+      await browser.close();
+      await app.close();
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -1,13 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { openStore } from '../../src/store/db.js';
-import { buildServer } from '../../src/server/app.js';
-import { haveChromium, launchChromium, watchedPage } from '../helpers/browser.js';
-import { repoRoot, testOutput } from '../helpers/paths.js';
+import { haveChromium, openDashboard, screenshotDir } from '../helpers/browser.js';
+import { repoRoot } from '../helpers/paths.js';
 
 const cli = path.join(repoRoot, 'dist/src/cli/main.js');
 const plant = path.join(repoRoot, 'fixtures/plant.pcap');
@@ -19,8 +18,7 @@ test(
   async (t) => {
     if (!haveChromium(t)) return;
     const dir = mkdtempSync(path.join(tmpdir(), 'weir-web-'));
-    const shots = path.join(testOutput, 'dashboard');
-    mkdirSync(shots, { recursive: true });
+    const shots = screenshotDir();
     const file = path.join(dir, 'weir.db');
     const weir = (args: string[], input?: string) =>
       execFileSync(process.execPath, [cli, ...args], { input, stdio: ['pipe', 'ignore', 'pipe'] });
@@ -52,12 +50,8 @@ test(
       `${PASSWORD}\n`,
     );
     const db = openStore(file);
-    const app = await buildServer({ db, webRoot: path.join(repoRoot, 'dist/web') });
-    const url = await app.listen({ host: '127.0.0.1', port: 0 });
-    const browser = await launchChromium();
-    const errors: string[] = [];
+    const { url, page, errors, close } = await openDashboard(db, dir);
     try {
-      const page = await watchedPage(browser, errors);
       const shot = (name: string) =>
         page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
       await page.goto(url);
@@ -207,10 +201,7 @@ test(
       await page.locator('input[name=user]').waitFor();
       assert.deepEqual(errors, []);
     } finally {
-      await browser.close();
-      await app.close();
-      db.close();
-      rmSync(dir, { recursive: true, force: true });
+      await close();
     }
   },
 );

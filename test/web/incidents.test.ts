@@ -2,14 +2,12 @@
 // acting on it, and a detection's link to its incident.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { openStore } from '../../src/store/db.js';
-import { buildServer } from '../../src/server/app.js';
 import { listAudit } from '../../src/store/audit-store.js';
-import { haveChromium, launchChromium, logIn, watchedPage } from '../helpers/browser.js';
-import { repoRoot, testOutput } from '../helpers/paths.js';
+import { haveChromium, logIn, openDashboard, screenshotDir } from '../helpers/browser.js';
 import { detectedPlantStore } from '../helpers/plant-fixtures.js';
 import { addUsers, PASSWORD } from '../server/fixture.js';
 
@@ -19,16 +17,11 @@ test(
   async (t) => {
     if (!haveChromium(t)) return;
     const dir = mkdtempSync(path.join(tmpdir(), 'weir-web-inc-'));
-    const shots = path.join(testOutput, 'dashboard');
-    mkdirSync(shots, { recursive: true });
+    const shots = screenshotDir();
     const db = openStore(detectedPlantStore(dir));
     await addUsers(db, [['ana', ['analyst']]]);
-    const app = await buildServer({ db, webRoot: path.join(repoRoot, 'dist/web') });
-    const url = await app.listen({ host: '127.0.0.1', port: 0 });
-    const browser = await launchChromium();
-    const errors: string[] = [];
+    const { url, page, errors, close } = await openDashboard(db, dir);
     try {
-      const page = await watchedPage(browser, errors);
       await logIn(page, url, 'ana', PASSWORD);
 
       // The overview counts open incidents and lists the latest.
@@ -81,10 +74,7 @@ test(
       );
       assert.deepEqual(errors, []);
     } finally {
-      await browser.close();
-      await app.close();
-      db.close();
-      rmSync(dir, { recursive: true, force: true });
+      await close();
     }
   },
 );

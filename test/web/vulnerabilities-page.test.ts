@@ -1,13 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { openStore } from '../../src/store/db.js';
-import { buildServer } from '../../src/server/app.js';
 import { importFeed } from '../../src/assess/advisories/import.js';
 import { activate } from '../helpers/approved-store.js';
-import { haveChromium, launchChromium, logIn, watchedPage } from '../helpers/browser.js';
-import { repoRoot, testOutput } from '../helpers/paths.js';
+import { haveChromium, logIn, openDashboard, screenshotDir } from '../helpers/browser.js';
+import { repoRoot } from '../helpers/paths.js';
 import { addUsers, freshStore, PASSWORD } from '../server/fixture.js';
 
 const POLICY = `weir: policy/1
@@ -30,14 +28,9 @@ test(
     const db = openStore(store.file);
     await importFeed(db, path.join(repoRoot, 'fixtures/advisories'));
     await addUsers(db, [['vera', ['viewer']]]);
-    const shots = path.join(testOutput, 'dashboard');
-    mkdirSync(shots, { recursive: true });
-    const app = await buildServer({ db, webRoot: path.join(repoRoot, 'dist/web') });
-    const url = await app.listen({ host: '127.0.0.1', port: 0 });
-    const browser = await launchChromium();
-    const errors: string[] = [];
+    const shots = screenshotDir();
+    const { url, page, errors, close } = await openDashboard(db, store.dir);
     try {
-      const page = await watchedPage(browser, errors);
       await logIn(page, url, 'vera', PASSWORD);
 
       await page.goto(`${url}#/vulnerabilities`);
@@ -92,10 +85,7 @@ test(
       await page.screenshot({ path: path.join(shots, 'risk.png'), fullPage: true });
       assert.deepEqual(errors, []);
     } finally {
-      await browser.close();
-      await app.close();
-      db.close();
-      rmSync(store.dir, { recursive: true, force: true });
+      await close();
     }
   },
 );
