@@ -79,6 +79,18 @@ test('weir advisories import (audited, role-checked), weir assess vulns, weir bu
     const keyPrefix = path.join(dir, 'pub');
     const kg = await weirOk(['bundle', 'keygen', '--out', keyPrefix]);
     const keyId = /key ([0-9a-f]{16})/.exec(kg.stdout)![1]!;
+    const makeBundle = (out: string, sequence: number, ...items: string[]) =>
+      weirOk([
+        'bundle',
+        'make',
+        '--key',
+        `${keyPrefix}.key`,
+        '--out',
+        out,
+        '--sequence',
+        `${sequence}`,
+        ...items,
+      ]);
     const notAllowed = await weir([
       'bundle',
       'trust',
@@ -91,18 +103,7 @@ test('weir advisories import (audited, role-checked), weir assess vulns, weir bu
     assert.match(notAllowed.stderr, /may not trust bundle keys/);
     await weirOk(['bundle', 'trust', `${keyPrefix}.pub`, '--db', db, '--token-file', admin]);
     const b = path.join(dir, 'b1.weir');
-    await weirOk([
-      'bundle',
-      'make',
-      '--key',
-      `${keyPrefix}.key`,
-      '--out',
-      b,
-      '--sequence',
-      '5',
-      '--advisories',
-      fixtures('advisories/icsa-18-310-02.json'),
-    ]);
+    await makeBundle(b, 5, '--advisories', fixtures('advisories/icsa-18-310-02.json'));
     const ver = await weirOk(['bundle', 'verify', b, '--db', db]);
     assert.match(ver.stdout, new RegExp(`good: bundle 5 from weir, signed by key ${keyId}`));
     const imp = await weirOk(['advisories', 'import', b, '--db', db, '--token-file', analyst]);
@@ -135,18 +136,7 @@ test('weir advisories import (audited, role-checked), weir assess vulns, weir bu
       const oui = path.join(dir, 'manuf');
       writeFileSync(oui, '# from a bundle\n00:1B:1B\tAcmeNew\tAcme Bundled Automation GmbH\n');
       const b3 = path.join(dir, 'b3.weir');
-      await weirOk([
-        'bundle',
-        'make',
-        '--key',
-        `${keyPrefix}.key`,
-        '--out',
-        b3,
-        '--sequence',
-        '6',
-        '--oui',
-        oui,
-      ]);
+      await makeBundle(b3, 6, '--oui', oui);
       assert.match(
         (await weirOk(['bundle', 'import', b3, '--db', db, '--token-file', analyst])).stdout,
         /kept: oui manuf/,
