@@ -1,20 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium } from 'playwright-core';
 import { openStore } from '../../src/store/db.js';
 import { listAudit } from '../../src/store/audit-store.js';
 import { activate } from '../helpers/approved-store.js';
+import { haveChromium, launchChromium } from '../helpers/browser.js';
 import { repoRoot } from '../helpers/paths.js';
+import { detectedPlantStore } from '../helpers/plant-fixtures.js';
 import { person, weirOk } from '../helpers/weir-cli.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const cli = path.join(repoRoot, 'dist/src/cli/main.js');
-const plant = path.join(repoRoot, 'fixtures/plant.pcap');
 const POLICY = `weir: policy/1
 site: lab
 timezone: Europe/Berlin
@@ -33,18 +30,10 @@ test(
   'IEC 62443-3-3 evidence report: statuses from the store, HTML opened in Chromium, PDF printed, tied to the audit log',
   { timeout: 180_000 },
   async (t) => {
-    if (!existsSync(CHROMIUM)) {
-      if (process.env.CI === 'true') throw new Error(`${CHROMIUM} missing`);
-      return t.skip('chromium not installed');
-    }
+    if (!haveChromium(t)) return;
     const dir = mkdtempSync(path.join(tmpdir(), 'weir-compliance-'));
     try {
-      const db = path.join(dir, 'w.db');
-      const run = (args: string[]) =>
-        execFileSync(process.execPath, [cli, ...args], { stdio: 'ignore' });
-      run(['discover', plant, '--db', db]);
-      run(['learn', plant, '--db', db, '--until', '50%']);
-      run(['detect', plant, '--baseline', db, '--from', '50%']);
+      const db = detectedPlantStore(dir);
       const admin = await person(db, dir, 'root', ['admin']);
       await weirOk([
         'advisories',
@@ -109,7 +98,7 @@ test(
       assert.match(sr113.nerc, /CIP-005-7 R2/);
 
       // The HTML report, opened in Chromium: dated, tied to the audit log's end, one row per requirement.
-      const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+      const browser = await launchChromium();
       try {
         const page = await browser.newPage();
         await page.goto(pathToFileURL(html).href);

@@ -4,7 +4,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,9 +13,9 @@ import { riskReport } from '../../src/assess/risk-report.js';
 import { parsePolicy } from '../../src/policy/load.js';
 import { activate } from '../helpers/approved-store.js';
 import { repoRoot } from '../helpers/paths.js';
+import { detectedPlantStore } from '../helpers/plant-fixtures.js';
 import { weir, weirOk } from '../helpers/weir-cli.js';
 
-const cli = path.join(repoRoot, 'dist/src/cli/main.js');
 const plant = path.join(repoRoot, 'fixtures/plant.pcap');
 
 const ZONES = `weir: policy/1
@@ -41,12 +40,7 @@ const PROPOSED =
 test('exposure paths on the lab plant: lower-trust sources first, conduits named, a proposed policy removes write paths', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'weir-risk-'));
   try {
-    const file = path.join(dir, 'w.db');
-    const run = (args: string[]) =>
-      execFileSync(process.execPath, [cli, ...args], { stdio: 'ignore' });
-    run(['discover', plant, '--db', file]);
-    run(['learn', plant, '--db', file, '--until', '50%']);
-    run(['detect', plant, '--baseline', file, '--from', '50%']);
+    const file = detectedPlantStore(dir);
     activate(file, ZONES.replace('windows:', 'groups: []\nwindows:'));
     const db = openStore(file);
     await importFeed(db, path.join(repoRoot, 'fixtures/advisories'));

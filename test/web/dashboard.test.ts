@@ -7,9 +7,9 @@ import path from 'node:path';
 import { openStore } from '../../src/store/db.js';
 import { haveChromium, openDashboard, screenshotDir } from '../helpers/browser.js';
 import { repoRoot } from '../helpers/paths.js';
+import { detectedPlantStore } from '../helpers/plant-fixtures.js';
 
 const cli = path.join(repoRoot, 'dist/src/cli/main.js');
-const plant = path.join(repoRoot, 'fixtures/plant.pcap');
 const PASSWORD = 'analyst-password-1';
 
 test(
@@ -19,12 +19,9 @@ test(
     if (!haveChromium(t)) return;
     const dir = mkdtempSync(path.join(tmpdir(), 'weir-web-'));
     const shots = screenshotDir();
-    const file = path.join(dir, 'weir.db');
+    const file = detectedPlantStore(dir);
     const weir = (args: string[], input?: string) =>
       execFileSync(process.execPath, [cli, ...args], { input, stdio: ['pipe', 'ignore', 'pipe'] });
-    weir(['discover', plant, '--db', file]);
-    weir(['learn', plant, '--db', file, '--until', '50%']);
-    weir(['detect', plant, '--baseline', file, '--from', '50%', '--jsonl']);
     // The first user of a store is its admin; the admin adds ana.
     weir(
       ['user', 'add', 'root', '--role', 'admin', '--db', file, '--password-stdin'],
