@@ -1,9 +1,9 @@
 // Noise reduction by incidents: raw detector hits → detections (folded repeats) → incidents, on the plant
 // fixture and every public capture (learn on the first half of each, detect on the rest).
 import path from 'node:path';
-import { readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { learnThenDetect } from './detect.js';
+import { capturesUnder } from '../test/helpers/paths.js';
 import { IncidentCorrelator } from '../src/respond/incidents.js';
 import { machine, root, sharedPcaps, today, writeSection } from './results.js';
 
@@ -14,18 +14,7 @@ export interface NoiseRow {
   incidents: number;
 }
 
-function captures(): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const n of readdirSync(d).sort()) {
-      const p = path.join(d, n);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (/\.(pcap|pcapng|cap)$/i.test(n)) out.push(p);
-    }
-  };
-  walk(sharedPcaps);
-  return out;
-}
+const captures = (): string[] => capturesUnder(sharedPcaps);
 
 export function noiseRow(file: string): NoiseRow {
   const { detections } = learnThenDetect(file, 0.5);

@@ -6,12 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pcap, TcpFlow } from '../fixtures-gen/pcap-writer.js';
-import { readCaptureSync } from '../../src/capture/source.js';
-import { DissectPipeline } from '../../src/dissect/pipeline.js';
-import { DetectionEngine } from '../../src/detect/engine.js';
-import { baselineFrom } from '../../src/discover/baseline.js';
-import { Inventory } from '../../src/discover/inventory.js';
-import { ValueRanges } from '../../src/discover/values.js';
+import { detectFile } from './synthetic.js';
 
 const tlsHello = Buffer.from([
   0x16,
@@ -108,18 +103,7 @@ test('TLS, HTTP, DCE/RPC, NFS and RDP on the Modbus, DNP3, ENIP, IEC 104 and S7 
     });
     const file = path.join(dir, 'mismatch.pcap');
     writeFileSync(file, pcap(frames));
-    const eng = new DetectionEngine(
-      baselineFrom(new Inventory().snapshot(), new ValueRanges().ranges(), {
-        version: 1,
-        sources: [],
-      }),
-    );
-    const p = new DissectPipeline({
-      onPacket: (x) => eng.onPacket(x),
-      onMessage: (m) => eng.onMessage(m),
-    });
-    readCaptureSync(file, (f) => p.push(f));
-    const ds = eng.finish();
+    const ds = detectFile(file);
     const got = ds
       .filter((d) => d.type === 'protocol_mismatch')
       .map((d) => [d.evidence.fields.port, d.evidence.fields.found, d.protocol])

@@ -7,14 +7,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pcap, TcpFlow } from '../fixtures-gen/pcap-writer.js';
+import { detectFile } from './synthetic.js';
 import { cotpData, s7Job, s7PlcStop, u16 } from '../helpers/ics-frames.js';
-import { readCaptureSync } from '../../src/capture/source.js';
-import { DissectPipeline } from '../../src/dissect/pipeline.js';
-import { DetectionEngine } from '../../src/detect/engine.js';
-import { baselineFrom } from '../../src/discover/baseline.js';
-import { Inventory } from '../../src/discover/inventory.js';
-import { ValueRanges } from '../../src/discover/values.js';
-import type { Detection } from '../../src/detect/detection.js';
 
 const ews = { mac: '02:00:00:00:07:01', ip: '10.7.0.30', port: 49200 };
 const plc = { mac: '02:00:00:00:07:02', ip: '10.7.0.20', port: 102 };
@@ -40,21 +34,6 @@ function password(ref: number): number[] {
 function piService(ref: number, name: string): number[] {
   const n = [...Buffer.from(name)];
   return s7Job(ref, [0x28, 0, 0, 0, 0, 0, 0, 0xfd, 0x00, 0x00, n.length, ...n]);
-}
-
-function detect(file: string): Detection[] {
-  const eng = new DetectionEngine(
-    baselineFrom(new Inventory().snapshot(), new ValueRanges().ranges(), {
-      version: 1,
-      sources: [],
-    }),
-  );
-  const p = new DissectPipeline({
-    onPacket: (x) => eng.onPacket(x),
-    onMessage: (m) => eng.onMessage(m),
-  });
-  readCaptureSync(file, (f) => p.push(f));
-  return eng.finish();
 }
 
 test('S7 password submission and copy RAM to ROM are their own operations; a stop stays a stop', () => {
@@ -104,7 +83,7 @@ test('S7 password submission and copy RAM to ROM are their own operations; a sto
     assert.equal(ts[1]![3], '0x28');
     assert.equal(ts[1]![4], '_MODU');
 
-    const ds = detect(file);
+    const ds = detectFile(file);
     const of = (type: string) => ds.filter((d) => d.type === type);
     const pw = of('password_submission');
     assert.equal(pw.length, 1);
@@ -136,7 +115,7 @@ test('S7comm-plus: reading block bodies (GetVarSubstreamed) is a program upload'
     frames.push(f.send(true, Buffer.from(cotpData(pdu))));
     const file = path.join(dir, 's7plus-upload.pcap');
     writeFileSync(file, pcap(frames));
-    const up = detect(file).filter((d) => d.type === 'program_upload');
+    const up = detectFile(file).filter((d) => d.type === 'program_upload');
     assert.equal(up.length, 1);
     assert.equal(up[0]!.protocol, 's7comm_plus');
     assert.deepEqual(up[0]!.evidence.frames, [4]);

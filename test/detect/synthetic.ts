@@ -9,6 +9,10 @@ import {
 import { Inventory } from '../../src/discover/inventory.js';
 import { ValueRanges } from '../../src/discover/values.js';
 import { baselineFrom, type Baseline } from '../../src/discover/baseline.js';
+import { readCaptureSync } from '../../src/capture/source.js';
+import { DissectPipeline } from '../../src/dissect/pipeline.js';
+import { DetectionEngine } from '../../src/detect/engine.js';
+import type { Detection } from '../../src/detect/detection.js';
 
 let frame = 0;
 
@@ -152,4 +156,20 @@ export function learn(): Baseline {
     60,
   );
   return baselineFrom(inv.snapshot(), vr.ranges(), { version: 1, sources: ['synthetic'] });
+}
+
+/** Every detection of a capture file against an empty baseline (what any traffic raises on its own). */
+export function detectFile(file: string): Detection[] {
+  const eng = new DetectionEngine(
+    baselineFrom(new Inventory().snapshot(), new ValueRanges().ranges(), {
+      version: 1,
+      sources: [],
+    }),
+  );
+  const p = new DissectPipeline({
+    onPacket: (x) => eng.onPacket(x),
+    onMessage: (m) => eng.onMessage(m),
+  });
+  readCaptureSync(file, (f) => p.push(f));
+  return eng.finish();
 }

@@ -15,6 +15,20 @@ export const repoRoot = (() => {
 
 export const sharedPcaps = path.resolve(repoRoot, '../shared/pcaps');
 
+/** The capture files (pcap, pcapng, cap) anywhere below `dir`, in a stable order. */
+export function capturesUnder(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const n of readdirSync(d).sort()) {
+      const p = path.join(d, n);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (/\.(pcap|pcapng|cap)$/i.test(n)) out.push(p);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
 /**
  * Capture files under ../shared/pcaps. Missing captures fail the run in CI (they must be there) and skip
  * elsewhere; returns null when the caller should skip.
@@ -24,15 +38,7 @@ export function sharedCaptures(): string[] | null {
     if (process.env.CI === 'true') throw new Error(`shared captures missing: ${sharedPcaps}`);
     return null;
   }
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const n of readdirSync(d).sort()) {
-      const p = path.join(d, n);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (/\.(pcap|pcapng|cap)$/i.test(n)) out.push(p);
-    }
-  };
-  walk(sharedPcaps);
+  const out = capturesUnder(sharedPcaps);
   if (out.length === 0 && process.env.CI === 'true')
     throw new Error(`no captures in ${sharedPcaps}`);
   return out;
