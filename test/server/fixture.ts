@@ -11,6 +11,8 @@ import { openStore, type Db } from '../../src/store/db.js';
 import { addUser } from '../../src/store/change-store.js';
 import { setPasswordHash } from '../../src/store/session-store.js';
 import { hashPassword } from '../../src/server/passwords.js';
+import { importFeed } from '../../src/assess/advisories/import.js';
+import { activate } from '../helpers/approved-store.js';
 import { repoRoot } from '../helpers/paths.js';
 
 export const cli = path.join(repoRoot, 'dist/src/cli/main.js');
@@ -25,6 +27,23 @@ export function freshStore(prefix: string, data = false): { dir: string; file: s
   if (data)
     execFileSync(process.execPath, [cli, 'discover', plant, '--db', file], { stdio: 'ignore' });
   return { dir, file, db: openStore(file) };
+}
+
+/**
+ * The sample plant discovered into a fresh store, `policy` active, the fixture advisories imported and a viewer
+ * 'vera': what the vulnerability and risk views read.
+ */
+export async function advisedPlantStore(
+  prefix: string,
+  policy: string,
+): Promise<{ dir: string; file: string; db: Db }> {
+  const store = freshStore(prefix, true);
+  store.db.close();
+  activate(store.file, policy);
+  store.db = openStore(store.file);
+  await importFeed(store.db, path.join(repoRoot, 'fixtures/advisories'));
+  await addUsers(store.db, [['vera', ['viewer']]]);
+  return store;
 }
 
 /** Users with the test password (hashing is slow on purpose: done in parallel). */

@@ -1,14 +1,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../../src/server/app.js';
-import { importFeed } from '../../src/assess/advisories/import.js';
-import { activate } from '../helpers/approved-store.js';
-import { repoRoot } from '../helpers/paths.js';
-import { addUsers, freshStore, injectLogin } from './fixture.js';
-import { openStore, type Db } from '../../src/store/db.js';
+import { advisedPlantStore, injectLogin } from './fixture.js';
+import type { Db } from '../../src/store/db.js';
 
 const POLICY = `weir: policy/1
 site: plant
@@ -25,12 +21,7 @@ let app: FastifyInstance;
 let cookie = '';
 
 before(async () => {
-  store = freshStore('weir-vulns-', true);
-  store.db.close();
-  activate(store.file, POLICY);
-  store.db = openStore(store.file);
-  await importFeed(store.db, path.join(repoRoot, 'fixtures/advisories'));
-  await addUsers(store.db, [['vera', ['viewer']]]);
+  store = await advisedPlantStore('weir-vulns-', POLICY);
   app = await buildServer({ db: store.db });
   cookie = await injectLogin(app, 'vera');
 });

@@ -1,12 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { openStore } from '../../src/store/db.js';
-import { importFeed } from '../../src/assess/advisories/import.js';
-import { activate } from '../helpers/approved-store.js';
 import { haveChromium, logIn, openDashboard, screenshotDir } from '../helpers/browser.js';
-import { repoRoot } from '../helpers/paths.js';
-import { addUsers, freshStore, PASSWORD } from '../server/fixture.js';
+import { advisedPlantStore, PASSWORD } from '../server/fixture.js';
 
 const POLICY = `weir: policy/1
 site: plant
@@ -22,14 +18,9 @@ test(
   { timeout: 120_000 },
   async (t) => {
     if (!haveChromium(t)) return;
-    const store = freshStore('weir-vulnweb-', true);
-    store.db.close();
-    activate(store.file, POLICY);
-    const db = openStore(store.file);
-    await importFeed(db, path.join(repoRoot, 'fixtures/advisories'));
-    await addUsers(db, [['vera', ['viewer']]]);
+    const { dir, db } = await advisedPlantStore('weir-vulnweb-', POLICY);
     const shots = screenshotDir();
-    const { url, page, errors, close } = await openDashboard(db, store.dir);
+    const { url, page, errors, close } = await openDashboard(db, dir);
     try {
       await logIn(page, url, 'vera', PASSWORD);
 
