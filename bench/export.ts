@@ -28,6 +28,7 @@ import { formatNamed } from '../src/export/formats/index.js';
 import { detectionEvent } from '../src/export/detection-updates.js';
 import { openStore } from '../src/store/db.js';
 import { Rsyslog } from '../test/export/rsyslog.js';
+import { detection } from '../test/export/events.js';
 import { machine, median, root, sharedPcaps, today, writeSection } from './results.js';
 
 export interface Reduction {
@@ -175,24 +176,16 @@ async function loggerThroughput(rs: Rsyslog, dir: string, n: number, run: number
   return n / (Number(process.hrtime.bigint() - t0) / 1e9);
 }
 
+/** The test fixture's detection with a plain explanation (the fixture's is made hostile for the formats). */
 function sampleDetection(n: number): Detection {
-  return {
+  const ts = 1_700_000_000 + n / 1000;
+  return detection(n, {
     id: `b${n}`,
-    type: 'function_outside_profile',
-    severity: 'high',
-    ts: 1_700_000_000 + n / 1000,
-    lastTs: 1_700_000_000 + n / 1000,
-    count: 1,
-    src: '10.77.0.66',
-    dst: '10.77.0.21',
-    protocol: 'modbus',
-    detail: 'modbus:5',
-    zone: 'control',
+    ts,
+    lastTs: ts,
     evidence: { frames: [n], fields: { edge: '10.77.0.66>10.77.0.21:502' } },
     explanation: 'Write Single Coil (5) from 10.77.0.66 to 10.77.0.21: never seen on this edge',
-    suggestedResponse: 'block',
-    techniques: [],
-  };
+  });
 }
 
 /** Lines rsyslog has written, read incrementally (re-reading a growing file would load the machine). */

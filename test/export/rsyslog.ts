@@ -33,85 +33,50 @@ function openssl(dir: string, args: string[]): void {
   execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
 }
 
-/** A CA, a server certificate for 127.0.0.1/localhost signed by it, and an unrelated second CA. */
-export function makeCerts(dir: string): { ca: string; wrongCa: string; cert: string; key: string } {
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+
+/** A self-signed CA `<name>.pem` / `<name>.key` valid for two days. */
+function selfSignedCa(dir: string, name: string, cn: string): void {
   openssl(dir, [
     'req',
     '-x509',
-    ...ec,
+    ...EC,
     '-keyout',
-    'ca.key',
+    `${name}.key`,
     '-out',
-    'ca.pem',
+    `${name}.pem`,
     '-days',
     '2',
     '-subj',
-    '/CN=weir test CA',
+    `/CN=${cn}`,
   ]);
-  openssl(dir, [
-    'req',
-    '-x509',
-    ...ec,
-    '-keyout',
-    'wrong-ca.key',
-    '-out',
-    'wrong-ca.pem',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=some other CA',
-  ]);
-  openssl(dir, [
-    'req',
-    '-new',
-    ...ec,
-    '-keyout',
-    'server.key',
-    '-out',
-    'server.csr',
-    '-subj',
-    '/CN=localhost',
-  ]);
-  writeFileSync(path.join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  openssl(dir, [
-    'x509',
-    '-req',
-    '-in',
-    'server.csr',
-    '-CA',
-    'ca.pem',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-out',
-    'server.pem',
-    '-days',
-    '2',
-    '-extfile',
-    'ext.cnf',
-  ]);
-  return {
-    ca: path.join(dir, 'ca.pem'),
-    wrongCa: path.join(dir, 'wrong-ca.pem'),
-    cert: path.join(dir, 'server.pem'),
-    key: path.join(dir, 'server.key'),
-  };
 }
 
-/** A server certificate signed by the test CA for other names only (`subjectAltName` as given). */
-export function certFor(dir: string, name: string, san: string): { cert: string; key: string } {
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+/** A CA, a server certificate for 127.0.0.1/localhost signed by it, and an unrelated second CA. */
+export function makeCerts(dir: string): { ca: string; wrongCa: string; cert: string; key: string } {
+  selfSignedCa(dir, 'ca', 'weir test CA');
+  selfSignedCa(dir, 'wrong-ca', 'some other CA');
+  const server = certFor(dir, 'server', 'IP:127.0.0.1,DNS:localhost', 'localhost');
+  return { ca: path.join(dir, 'ca.pem'), wrongCa: path.join(dir, 'wrong-ca.pem'), ...server };
+}
+
+/** A server certificate signed by the test CA for the names in `subjectAltName` (as given), CN `cn`. */
+export function certFor(
+  dir: string,
+  name: string,
+  san: string,
+  cn = name,
+): { cert: string; key: string } {
   openssl(dir, [
     'req',
     '-new',
-    ...ec,
+    ...EC,
     '-keyout',
     `${name}.key`,
     '-out',
     `${name}.csr`,
     '-subj',
-    `/CN=${name}`,
+    `/CN=${cn}`,
   ]);
   writeFileSync(path.join(dir, `${name}.cnf`), `subjectAltName=${san}\n`);
   openssl(dir, [
