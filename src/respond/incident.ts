@@ -14,22 +14,25 @@ export interface IncidentAsset {
   part: 'source' | 'target';
 }
 
-/** One detection on an incident's timeline, with its evidence. */
-export interface IncidentStep {
+/** One detection on an incident's timeline, with its evidence and the tactics of its techniques. */
+export interface IncidentStep
+  extends Pick<
+    Detection,
+    | 'type'
+    | 'severity'
+    | 'ts'
+    | 'lastTs'
+    | 'count'
+    | 'src'
+    | 'dst'
+    | 'protocol'
+    | 'zone'
+    | 'techniques'
+    | 'explanation'
+    | 'evidence'
+  > {
   detectionId: string;
-  type: Detection['type'];
-  severity: Severity;
-  ts: number;
-  lastTs: number;
-  count: number;
-  src: string;
-  dst: string;
-  protocol: string;
-  zone: string | null;
-  techniques: string[];
   tactics: string[];
-  explanation: string;
-  evidence: Detection['evidence'];
 }
 
 export interface IncidentNote {
