@@ -18,20 +18,15 @@ test('weir advisories import (audited, role-checked), weir assess vulns, weir bu
     const admin = await person(db, dir, 'admin', ['admin'], {});
     const analyst = await person(db, dir, 'ana', ['analyst'], { admin });
     const viewer = await person(db, dir, 'vic', ['viewer'], { admin });
+    /** `weir advisories import` of the fixture advisories; `as` the token file of who imports. */
+    const importFixtures = (...as: string[]) =>
+      weir(['advisories', 'import', fixtures('advisories'), '--db', db, ...as]);
 
     // Nobody proven, or a viewer: refused.
-    const anon = await weir(['advisories', 'import', fixtures('advisories'), '--db', db]);
+    const anon = await importFixtures();
     assert.equal(anon.code, 1);
     assert.match(anon.stderr, /needs a logged-in person/);
-    const v = await weir([
-      'advisories',
-      'import',
-      fixtures('advisories'),
-      '--db',
-      db,
-      '--token-file',
-      viewer,
-    ]);
+    const v = await importFixtures('--token-file', viewer);
     assert.equal(v.code, 1);
     assert.match(v.stderr, /vic \(viewer\) may not import advisories/);
     // Assessing before any import says how to import.
@@ -39,15 +34,8 @@ test('weir advisories import (audited, role-checked), weir assess vulns, weir bu
     assert.equal(none.code, 1);
     assert.match(none.stderr, /no advisories in .*weir advisories import PATH/);
 
-    const ok = await weirOk([
-      'advisories',
-      'import',
-      fixtures('advisories'),
-      '--db',
-      db,
-      '--token-file',
-      analyst,
-    ]);
+    const ok = await importFixtures('--token-file', analyst);
+    assert.equal(ok.code, 0, ok.stderr);
     assert.match(
       ok.stdout,
       /3 files: 3 advisories added, 0 updated, 0 unchanged, 0 older .*, 0 rejected; 3 in the store/,

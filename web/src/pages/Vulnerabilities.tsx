@@ -95,6 +95,12 @@ const CvssCell = ({ cvss }: { cvss: Cvss | null }) => (
   <td className={`sev-${sev(cvss)}`}>{score(cvss)}</td>
 );
 
+const WhyCell = ({ finding }: { finding: Finding }) => (
+  <td className="why">
+    {finding.cves.join(', ')}: {finding.reason}
+  </td>
+);
+
 /** Vulnerable assets and the advisories behind them: per asset, per advisory, and one advisory in full. */
 export function Vulnerabilities({ advisory }: { advisory?: string }) {
   const [min, setMin] = useState('family');
@@ -190,9 +196,7 @@ function ByAsset({ report }: { report: Report }) {
               <td>{f.confidence}</td>
               <td>{f.fixAvailable ? 'yes' : 'no'}</td>
               <td>{f.window ? f.window.name : f.windowNote}</td>
-              <td className="why">
-                {f.cves.join(', ')}: {f.reason}
-              </td>
+              <WhyCell finding={f} />
             </tr>
           )),
         )}
@@ -309,9 +313,7 @@ export function AssetVulnerabilities({ id }: { id: string }) {
                 <CvssCell cvss={f.cvss} />
                 <td>{f.confidence}</td>
                 <td>{f.fixAvailable ? f.windowNote : 'no vendor fix: apply the mitigations'}</td>
-                <td className="why">
-                  {f.cves.join(', ')}: {f.reason}
-                </td>
+                <WhyCell finding={f} />
               </tr>
             ))}
           </tbody>
