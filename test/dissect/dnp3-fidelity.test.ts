@@ -3,23 +3,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { dnp3Tcp } from '../../src/dissect/protocols/dnp3.js';
-import type { Message, PduContext } from '../../src/dissect/message.js';
+import type { Message } from '../../src/dissect/message.js';
 import { readCaptureSync } from '../../src/capture/source.js';
 import { DissectPipeline } from '../../src/dissect/pipeline.js';
 import { dnp3Request } from '../helpers/ics-frames.js';
 import { sharedCapture } from '../helpers/paths.js';
+import { pduContext } from '../helpers/pdu-context.js';
 
-const ctx: PduContext = {
-  frame: 1,
-  ts: 1,
-  transport: 'tcp',
-  srcMac: '',
-  dstMac: '',
-  srcIp: '10.20.0.1',
-  dstIp: '10.20.0.2',
-  srcPort: 40000,
-  dstPort: 20000,
-};
+const ctx = pduContext({ srcIp: '10.20.0.1', dstIp: '10.20.0.2', dstPort: 20000 });
 
 function one(b: Uint8Array): Message {
   const out: Message[] = [];

@@ -11,20 +11,12 @@ import { directOperate, linkFrame, segments } from '../fixtures-gen/dnp3-frames.
 import { pcap, TcpFlow } from '../fixtures-gen/pcap-writer.js';
 import { tsharkFuncs, weirFuncs } from './tshark-compare.js';
 import dnp3spec from './oracle/dnp3.js';
+import { pduContext } from '../helpers/pdu-context.js';
 
 const MASTER = 1,
   OUTSTATION = 10;
-const ctx = (frame: number): PduContext => ({
-  frame,
-  ts: frame,
-  transport: 'tcp',
-  srcMac: '',
-  dstMac: '',
-  srcIp: '10.20.0.1',
-  dstIp: '10.20.0.2',
-  srcPort: 40000,
-  dstPort: 20000,
-});
+const ctx = (frame: number): PduContext =>
+  pduContext({ frame, ts: frame, srcIp: '10.20.0.1', dstIp: '10.20.0.2', dstPort: 20000 });
 
 function feed(frames: Buffer[], state: Dnp3StreamState = dnp3Tcp.newState()): Message[][] {
   return frames.map((f, i) => {

@@ -9,12 +9,13 @@ import { decodeFrame } from '../../src/dissect/link.js';
 import { newPacket } from '../../src/dissect/packet.js';
 import { DissectPipeline } from '../../src/dissect/pipeline.js';
 import { PROTOCOLS } from '../../src/dissect/registry.js';
-import type { Message, PduContext } from '../../src/dissect/message.js';
+import type { Message } from '../../src/dissect/message.js';
 import type { Frame } from '../../src/capture/frame.js';
 import { fixtureCaptures, sharedCaptures } from '../helpers/paths.js';
 import { FragmentJoiner } from '../../src/dissect/fragments.js';
 import { dt, fragments, plcStop, readVar, writeVar } from '../fixtures-gen/s7-fragments.js';
 import { directOperate, segments } from '../fixtures-gen/dnp3-frames.js';
+import { pduContext } from '../helpers/pdu-context.js';
 
 /** Deterministic xorshift PRNG so a failure can be replayed. */
 function rng(seed: number): (n: number) => number {
@@ -29,17 +30,7 @@ function rng(seed: number): (n: number) => number {
   };
 }
 
-const ctx: PduContext = {
-  frame: 1,
-  ts: 1,
-  transport: 'tcp',
-  srcMac: '',
-  dstMac: '',
-  srcIp: '10.0.0.1',
-  dstIp: '10.0.0.2',
-  srcPort: 40000,
-  dstPort: 502,
-};
+const ctx = pduContext();
 
 interface Seeds {
   byPort: Map<number, Uint8Array[]>;

@@ -23,26 +23,12 @@ import {
   functionKeyNumber,
   protocolDescriptor,
 } from '../../src/dissect/registry.js';
-import {
-  newMessage,
-  type KnownProtocol,
-  type Message,
-  type PduContext,
-} from '../../src/dissect/message.js';
+import { newMessage, type KnownProtocol, type Message } from '../../src/dissect/message.js';
 import { serviceName } from '../../src/discover/services.js';
 import { repoRoot } from '../helpers/paths.js';
+import { pduContext } from '../helpers/pdu-context.js';
 
-const CTX: PduContext = {
-  frame: 1,
-  ts: 0,
-  transport: 'tcp',
-  srcMac: '',
-  dstMac: '',
-  srcIp: '10.0.0.1',
-  dstIp: '10.0.0.2',
-  srcPort: 40000,
-  dstPort: 502,
-};
+const CTX = pduContext({ ts: 0 });
 
 const CATEGORIES = new Set([
   'read',
