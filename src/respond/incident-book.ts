@@ -15,7 +15,7 @@ import { activePolicy, ChangeRefused } from './change-control.js';
 import { NotFound } from './detection-actions.js';
 import { IncidentCorrelator, type CorrelateOptions } from './incidents.js';
 import type { AssetFacts, IncidentLookups } from './incident-facts.js';
-import { INCIDENT_STATUSES, type Incident, type IncidentStatus } from './incident.js';
+import { INCIDENT_STATUSES, type Incident, type IncidentStatus } from '../detect/incident.js';
 
 /** A person-readable name for an inventory asset: its hostname, else what it says it is. */
 export function assetName(a: Asset): string | null {

@@ -1,6 +1,6 @@
 import { SEVERITY_RANK, type Severity } from '../detect/detection.js';
 import { tacticName } from '../detect/attack-map.js';
-import type { Incident, IncidentAsset } from './incident.js';
+import type { Incident, IncidentAsset } from '../detect/incident.js';
 
 /** What the inventory and the policy say about an address (both optional: an incident never waits on them). */
 export interface AssetFacts {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { SEVERITY_RANK, type Detection } from '../detect/detection.js';
 import { tacticsOf, techniquesFor } from '../detect/attack-map.js';
-import type { Incident, IncidentStep } from './incident.js';
+import type { Incident, IncidentStep } from '../detect/incident.js';
 import {
   describeIncident,
   isHostAddress,

@@ -15,7 +15,7 @@ import type { TrafficSeries } from '../discover/zone-traffic.js';
 import { addTraffic } from '../store/traffic-store.js';
 import { trafficFor } from '../respond/zones.js';
 import { fileDetections, storeLookups } from '../respond/incident-book.js';
-import { incidentSummary, type IncidentSummary } from '../respond/incident.js';
+import { incidentSummary, type IncidentSummary } from '../detect/incident.js';
 
 /** What the run that fed an ingest read, for its capture record (the CLI's FileResult fits). */
 export interface IngestResult {

@@ -1,5 +1,5 @@
 import type { Db } from './db.js';
-import type { Incident } from '../respond/incident.js';
+import type { Incident } from '../detect/incident.js';
 import type { Page } from './read-store.js';
 
 /** Write changed incidents and their detection links, drop absorbed ones: one transaction. */

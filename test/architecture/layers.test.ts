@@ -20,6 +20,8 @@ import { repoRoot } from '../helpers/paths.js';
  * - fleet, server and cli wire the parts together; the CLI also starts the server (`weir serve`).
  */
 const LAYERS: readonly (readonly string[])[] = [
+  // Pure schema and defaults of weir.yaml: every engine may take its defaults from here.
+  ['settings'],
   ['capture'],
   ['dissect'],
   ['discover'],

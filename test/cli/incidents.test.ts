@@ -10,7 +10,7 @@ import { policyText } from '../helpers/plant-fixtures.js';
 import { person, weir, weirOk } from '../helpers/weir-cli.js';
 import { openStore } from '../../src/store/db.js';
 import { listAudit } from '../../src/store/audit-store.js';
-import type { IncidentSummary } from '../../src/respond/incident.js';
+import type { IncidentSummary } from '../../src/detect/incident.js';
 
 const plant = path.join(repoRoot, 'fixtures/plant.pcap');
 

@@ -7,7 +7,7 @@ import { learnThenDetect } from '../../bench/detect.js';
 import { repoRoot, sharedCapture } from '../helpers/paths.js';
 import { IncidentCorrelator } from '../../src/respond/incidents.js';
 import { stageOf, type IncidentLookups } from '../../src/respond/incident-facts.js';
-import { incidentSummary } from '../../src/respond/incident.js';
+import { incidentSummary } from '../../src/detect/incident.js';
 import type { IncidentLike } from '../../src/export/incident-event.js';
 import { ATTACK_TECHNIQUES } from '../../src/detect/attack-ics.js';
 import type { Detection } from '../../src/detect/detection.js';

@@ -25,7 +25,7 @@ import { activePolicy } from '../../respond/change-control.js';
 import { between } from '../../dissect/stage.js';
 import { cliSettings } from '../settings.js';
 import { fileDetections, storeLookups } from '../../respond/incident-book.js';
-import { incidentSummary } from '../../respond/incident.js';
+import { incidentSummary } from '../../detect/incident.js';
 import { Exporter, LiveDetections } from '../../export/exporter.js';
 import { reportDrain, sinkSpecs, withExportOptions, type ExportOpts } from '../export-options.js';
 

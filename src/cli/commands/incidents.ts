@@ -7,7 +7,7 @@ import {
   rebuildIncidents,
   setIncidentStatus,
 } from '../../respond/incident-book.js';
-import { incidentSummary, isIncidentStatus, type Incident } from '../../respond/incident.js';
+import { incidentSummary, isIncidentStatus, type Incident } from '../../detect/incident.js';
 import { tacticName, techniqueName } from '../../detect/attack-map.js';
 import { ATTACK_NOTICE } from '../../detect/attack-ics.js';
 import { renderColumns } from '../columns.js';

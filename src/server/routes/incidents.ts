@@ -14,7 +14,7 @@ import { CAN } from '../../respond/roles.js';
 import { getIncident, queryIncidents } from '../../store/incident-store.js';
 import { addIncidentNote, setIncidentStatus } from '../../respond/incident-book.js';
 import { NotFound } from '../../respond/detection-actions.js';
-import { INCIDENT_STATUSES, type IncidentStatus } from '../../respond/incident.js';
+import { INCIDENT_STATUSES, type IncidentStatus } from '../../detect/incident.js';
 import { tacticName, techniqueName } from '../../detect/attack-map.js';
 import { ATTACK_NOTICE } from '../../detect/attack-ics.js';
 

@@ -1,4 +1,4 @@
-import type { Detection, Severity } from '../detect/detection.js';
+import type { Detection, Severity } from './detection.js';
 
 /** Where an analyst stands on an incident. Moves forward only: open → acknowledged → contained → closed. */
 export const INCIDENT_STATUSES = ['open', 'acknowledged', 'contained', 'closed'] as const;
