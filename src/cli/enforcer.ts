@@ -42,16 +42,16 @@ export function auditEnforcement(
 }
 
 /** Carry out an enforcement step and audit it — a failure too, then report it. */
-export function carryOut<T>(
+export async function carryOut<T>(
   o: object,
   action: string,
   subject: string,
   details: Record<string, unknown>,
-  step: () => T,
-): T {
+  step: () => T | Promise<T>,
+): Promise<T> {
   let r: T;
   try {
-    r = step();
+    r = await step();
   } catch (err) {
     auditEnforcement(o, `${action}.failed`, subject, { ...details, error: (err as Error).message });
     throw err;

@@ -7,8 +7,7 @@ import { appendAudit } from '../store/audit-store.js';
 import { activePolicy } from '../respond/change-control.js';
 import { PlaybookRunner } from '../respond/playbooks.js';
 import { DEFAULT_STATE_DIR } from '../enforce/state.js';
-import { nftPlaybookKernel, playbookTarget } from '../enforce/playbook-backend.js';
-import { status } from '../enforce/nft.js';
+import { playbookBackend } from '../enforce/playbook-backend.js';
 import { parseCidr } from '../policy/hosts.js';
 import { neverBlockAddresses } from '../enforce/host-addresses.js';
 import type { Caller } from './identity.js';
@@ -61,8 +60,9 @@ export function startPlaybooks(
   for (const a of o.neverBlock)
     if (parseCidr(a) === null)
       throw new Error(`--never-block: '${a}' is not an address or a CIDR block`);
-  const target = playbookTarget(o);
-  const kernel = nftPlaybookKernel(target);
+  // The enforcement backend itself: the runner takes the narrow PlaybookKernel part of its contract.
+  const backend = playbookBackend(o);
+  const target = backend.target;
   const protectedAddresses = neverBlockAddresses({
     netns: target.netns,
     stateDir: o.stateDir,
@@ -72,12 +72,12 @@ export function startPlaybooks(
     db,
     active: { policy: active.policy, sha: active.sha },
     baseline,
-    kernel,
+    kernel: backend,
     protectedAddresses,
     onAction,
   });
   const s = runner.summary();
-  if (s.act.length > 0 && !status(target).loaded)
+  if (s.act.length > 0 && !backend.status().loaded)
     process.stderr.write(
       `weir: warning: no Weir ruleset is loaded${target.netns ? ` in netns ${target.netns}` : ''}: blocks will fail until \`weir enforce apply\` loads one (its blocklist)\n`,
     );
@@ -107,7 +107,7 @@ export function startPlaybooks(
     },
     close: async () => {
       await Promise.all(under);
-      kernel.close();
+      backend.close();
       appendAudit(db, {
         actor: caller.name,
         action: 'playbooks.stopped',

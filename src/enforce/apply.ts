@@ -10,7 +10,6 @@ import {
   writeApplied,
   type AppliedPolicy,
 } from './state.js';
-import type { ApplyRequest } from './backend.js';
 
 /** The policy to apply, with its text and hash (the gateway and the applied record name it by them). */
 export interface ApplySource {
@@ -18,6 +17,22 @@ export interface ApplySource {
   text: string;
   source: string;
   sha: string;
+}
+
+/** What a caller of EnforcementBackend.apply asks for (defined here so the backend imports apply, not back). */
+export interface ApplyRequest {
+  source: ApplySource;
+  /** Who applies it (recorded with the applied policy). */
+  actor: string;
+  /** Steer protocol traffic of enforced servers to a gateway at this address; null: no gateway. */
+  gatewayIp: string | null;
+  /** The bridge's MAC, asked only when steering in the bridge family needs it. */
+  bridgeMac: () => string;
+  /** Accept that protocol groups without a gateway are enforced by client, server and port only. */
+  portLevelOk: boolean;
+  dryRun: boolean;
+  /** How long a running gateway may take to switch to the new policy. */
+  reloadTimeoutMs?: number;
 }
 
 /** An apply on one nftables host: the backend's request plus where (target) and its runtime state folder. */

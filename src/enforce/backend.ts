@@ -1,16 +1,21 @@
 import type { EnforcementStatus } from './nft.js';
-import type { ApplyOutcome, ApplySource } from './apply.js';
+import type { ApplyOutcome, ApplyRequest, ApplySource } from './apply.js';
 import type { AppliedPolicy, GatewayState } from './state.js';
+import type { PlaybookKernel, TemporaryPermit } from '../respond/playbook-kernel.js';
 
 /**
  * The one contract every enforcement host answers to: the CLI, the gateway, playbooks, fleet nodes and tests
  * call these and nothing below them. One implementation per way of enforcing (nftables on this host today;
  * a fleet node relaying to its site, a test double), chosen where the caller is wired (cli/enforcement.ts).
  *
- * Every method either does what it says and returns what was done, or throws an Error naming why the host
- * refused; callers audit both outcomes. Only apply is asynchronous (it waits for a running gateway to switch).
+ * It is a `PlaybookKernel` too: the playbook runner and its undo (respond/, which may not import enforce/) take
+ * that narrow part of this contract, so a backend is handed to them as it is, with nothing in between.
+ *
+ * Every method either does what it says and returns what was done, or throws (rejects with) an Error naming
+ * why the host refused; callers audit both outcomes. What changes the kernel's sets is asynchronous, so a
+ * backend may write through a persistent process (the playbooks' latency path); remove and status are not.
  */
-export interface EnforcementBackend {
+export interface EnforcementBackend extends PlaybookKernel {
   /** What enforces, for audit subjects and messages ('nftables'). */
   readonly name: string;
   /** Load a policy so that the kernel and any running gateway enforce the same one (or only compile it: dryRun). */
@@ -18,28 +23,21 @@ export interface EnforcementBackend {
   /** Remove everything this backend loaded: traffic flows as before enforcement. False when nothing was loaded. */
   remove(actor: string): boolean;
   /** Drop everything from and to an address, now, for `ttlSeconds`; it lapses by itself. */
-  block(address: string, ttlSeconds: number, comment?: string): BlockResult;
+  block(address: string, ttlSeconds: number, comment?: string): Promise<BlockResult>;
   /** Lift a block before its time runs out. */
-  unblock(address: string, comment?: string): UnblockResult;
+  unblock(address: string, comment?: string): Promise<UnblockResult>;
   /** Let one flow through for `ttlSeconds` whatever the policy says (maintenance, a vendor's session). */
-  permit(flow: PermitFlow, ttlSeconds: number, comment?: string): PermitResult;
+  permit(flow: PermitFlow, ttlSeconds: number, comment?: string): Promise<PermitResult>;
+  /** The temporary permits in force now, with the seconds each has left. */
+  permits(): Promise<TemporaryPermit[]>;
+  /** Withdraw one temporary permit before its time runs out (a playbook's revoke_permits). */
+  revokePermit(p: PermitFlow, comment?: string): Promise<void>;
+  /** Put a revoked permit back for `ttlSeconds` (a playbook action undone). */
+  restorePermit(p: PermitFlow, ttlSeconds: number, comment?: string): Promise<void>;
   /** What the host runs now: rules, blocks, permits, counters, gateway, and the policy applied. */
   status(): HostStatus;
-}
-
-export interface ApplyRequest {
-  source: ApplySource;
-  /** Who applies it (recorded with the applied policy). */
-  actor: string;
-  /** Steer protocol traffic of enforced servers to a gateway at this address; null: no gateway. */
-  gatewayIp: string | null;
-  /** The bridge's MAC, asked only when steering in the bridge family needs it. */
-  bridgeMac: () => string;
-  /** Accept that protocol groups without a gateway are enforced by client, server and port only. */
-  portLevelOk: boolean;
-  dryRun: boolean;
-  /** How long a running gateway may take to switch to the new policy. */
-  reloadTimeoutMs?: number;
+  /** Let go of what the backend holds open (a persistent nft process); it may be used again afterwards. */
+  close(): void;
 }
 
 export interface BlockResult {
@@ -80,4 +78,4 @@ export interface HostStatus extends EnforcementStatus {
   uninspected: boolean;
 }
 
-export type { ApplyOutcome, ApplySource };
+export type { ApplyOutcome, ApplyRequest, ApplySource, TemporaryPermit };

@@ -1,24 +1,39 @@
+import { isIPv4 } from 'node:net';
 import type {
   BlockResult,
   EnforcementBackend,
   HostStatus,
   PermitFlow,
   PermitResult,
+  TemporaryPermit,
   UnblockResult,
   ApplyRequest,
 } from './backend.js';
 import { applyEnforcement, type ApplyOutcome } from './apply.js';
 import {
   blockSource,
+  listPermits,
   permitFlow,
   loadedDigest,
   loadedObjects,
   removeRuleset,
+  revokeFlow,
   statusOf,
   unblockSource,
   type NftTarget,
 } from './nft.js';
+import { TABLE } from './nft-ruleset.js';
+import { NftSession } from './nft-session.js';
 import { gatewayState, readApplied, writeApplied } from './state.js';
+
+export interface NftBackendOptions {
+  /**
+   * Write blocks and permits through one long-lived `nft -i` (about a millisecond each, against tens for a new
+   * nft process): for the playbooks, where detection → kernel block is the measure. Call close() when done.
+   */
+  persistent?: boolean;
+  now?: () => number;
+}
 
 /**
  * Enforcement by nftables on this host (optionally inside a network namespace), with the protocol gateway
@@ -27,13 +42,20 @@ import { gatewayState, readApplied, writeApplied } from './state.js';
  */
 export class NftBackend implements EnforcementBackend {
   readonly name = 'nftables';
+  private readonly now: () => number;
+  private readonly session: NftSession | null;
 
   constructor(
     readonly target: NftTarget,
     /** Runtime state of this enforcement host (applied policy, gateway health). */
     readonly stateDir: string,
-    private readonly now: () => number = Date.now,
-  ) {}
+    o: NftBackendOptions = {},
+  ) {
+    this.now = o.now ?? Date.now;
+    this.session = o.persistent === true ? new NftSession(target) : null;
+    // Start nft now, so the first block does not wait for it to start.
+    void this.session?.run('list tables').catch(() => undefined);
+  }
 
   apply(req: ApplyRequest): Promise<ApplyOutcome> {
     return applyEnforcement({ ...req, target: this.target, stateDir: this.stateDir });
@@ -52,21 +74,50 @@ export class NftBackend implements EnforcementBackend {
     return removed;
   }
 
-  block(address: string, ttlSeconds: number, comment = ''): BlockResult {
+  async block(address: string, ttlSeconds: number, comment = ''): Promise<BlockResult> {
     checkTtl(ttlSeconds);
-    blockSource(this.target, address, ttlSeconds);
+    ipv4(address);
+    if (this.session !== null)
+      await this.session.run(
+        `add element ${this.set('blocklist')} { ${address} timeout ${ttlSeconds}s }`,
+      );
+    else blockSource(this.target, address, ttlSeconds);
     return { address, ttlSeconds, until: this.seconds() + ttlSeconds, comment };
   }
 
-  unblock(address: string, comment = ''): UnblockResult {
-    unblockSource(this.target, address);
+  async unblock(address: string, comment = ''): Promise<UnblockResult> {
+    ipv4(address);
+    if (this.session !== null)
+      await this.session.run(`delete element ${this.set('blocklist')} { ${address} }`);
+    else unblockSource(this.target, address);
     return { address, comment };
   }
 
-  permit(flow: PermitFlow, ttlSeconds: number, comment = ''): PermitResult {
+  async permit(flow: PermitFlow, ttlSeconds: number, comment = ''): Promise<PermitResult> {
     checkTtl(ttlSeconds);
-    permitFlow(this.target, flow, ttlSeconds);
-    return { flow, ttlSeconds, until: this.seconds() + ttlSeconds, comment };
+    const f = flowOf(flow);
+    if (this.session !== null)
+      await this.session.run(
+        `add element ${this.set('permits')} { ${elementOf(f)} timeout ${ttlSeconds}s }`,
+      );
+    else permitFlow(this.target, f, ttlSeconds);
+    return { flow: f, ttlSeconds, until: this.seconds() + ttlSeconds, comment };
+  }
+
+  permits(): Promise<TemporaryPermit[]> {
+    return listPermits(this.target);
+  }
+
+  async revokePermit(p: PermitFlow): Promise<void> {
+    const f = flowOf(p);
+    if (this.session !== null)
+      await this.session.run(`delete element ${this.set('permits')} { ${elementOf(f)} }`);
+    else revokeFlow(this.target, f);
+  }
+
+  async restorePermit(p: PermitFlow, ttlSeconds: number, comment = ''): Promise<void> {
+    // A permit restored keeps the rule of every permit: it lapses by itself (at least a second).
+    await this.permit(p, Math.max(1, Math.floor(ttlSeconds)), comment);
   }
 
   status(): HostStatus {
@@ -89,6 +140,14 @@ export class NftBackend implements EnforcementBackend {
     };
   }
 
+  close(): void {
+    this.session?.close();
+  }
+
+  private set(name: 'blocklist' | 'permits'): string {
+    return `${this.target.family} ${TABLE} ${name}`;
+  }
+
   private seconds(): number {
     return Math.floor(this.now() / 1000);
   }
@@ -99,3 +158,22 @@ function checkTtl(ttl: number): void {
   if (!Number.isInteger(ttl) || ttl < 1)
     throw new Error(`a timeout is a whole number of seconds, at least 1, not ${ttl}`);
 }
+
+/** The sets hold IPv4 addresses; anything else would reach an nft command line. */
+function ipv4(a: string): string {
+  if (!isIPv4(a)) throw new Error(`'${a}' is not an IPv4 address`);
+  return a;
+}
+
+/** Only the flow's own fields, checked: a listed permit carries more (its time left). */
+function flowOf(p: PermitFlow): PermitFlow {
+  const port = Number(p.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`'${String(p.port)}' is not a port`);
+  if (p.transport !== 'tcp' && p.transport !== 'udp')
+    throw new Error(`'${String(p.transport)}' is not tcp or udp`);
+  return { client: ipv4(p.client), server: ipv4(p.server), transport: p.transport, port };
+}
+
+const elementOf = (f: PermitFlow): string =>
+  `${f.client} . ${f.server} . ${f.transport} . ${f.port}`;

@@ -249,6 +249,14 @@ export function permitFlow(
   element(target, 'add', 'permits', { concat: [f.client, f.server, f.transport, f.port] }, ttl);
 }
 
+/** Withdraw one temporary permit before its time runs out. */
+export function revokeFlow(
+  target: NftTarget,
+  f: { client: string; server: string; transport: 'tcp' | 'udp'; port: number },
+): void {
+  element(target, 'delete', 'permits', { concat: [f.client, f.server, f.transport, f.port] });
+}
+
 export interface EnforcementStatus {
   loaded: boolean;
   blocked: Array<{ ip: string; expiresIn: number | null }>;

@@ -260,15 +260,8 @@ export function applyProposal(
     confirmCutsBaseline?: boolean;
     carryOutBlock?: (b: { ip: string; ttl: number }) => void;
   },
-): { simulationId: string | null; block?: { ip: string; ttl: number }; cutsBaseline?: CutFlow[] } {
-  const p = getProposal(db, s.id);
-  if (p === null) throw new ChangeRefused(`no proposal ${s.id}`);
-  if (p.status !== 'approved') {
-    const missing = p.requiredRoles.filter((r) => !approvalsOf(db, s.id).some((a) => a.role === r));
-    throw new ChangeRefused(
-      `proposal ${s.id} is ${p.status}${p.status === 'open' ? `; waiting for: ${missing.join(', ')}` : ''}`,
-    );
-  }
+): AppliedProposal {
+  const p = approvedProposal(db, s.id);
   if (p.kind === 'source_block') {
     // A block changes no rule of the policy: the caller carries it out on the enforcement host.
     return applyBlock(db, p, s);
@@ -342,6 +335,54 @@ export function applyProposal(
   return { simulationId: simId };
 }
 
+type AppliedProposal = {
+  simulationId: string | null;
+  block?: { ip: string; ttl: number };
+  cutsBaseline?: CutFlow[];
+};
+
+function approvedProposal(db: Db, id: number): ProposalRow {
+  const p = getProposal(db, id);
+  if (p === null) throw new ChangeRefused(`no proposal ${id}`);
+  if (p.status !== 'approved') {
+    const missing = p.requiredRoles.filter((r) => !approvalsOf(db, id).some((a) => a.role === r));
+    throw new ChangeRefused(
+      `proposal ${id} is ${p.status}${p.status === 'open' ? `; waiting for: ${missing.join(', ')}` : ''}`,
+    );
+  }
+  return p;
+}
+
+/**
+ * applyProposal, for a caller whose enforcement backend carries a block out asynchronously (every
+ * EnforcementBackend does): the same checks and audit, with the block awaited before the proposal counts as applied.
+ */
+export async function applyProposalVia(
+  db: Db,
+  s: {
+    id: number;
+    actor: string;
+    confirmCutsBaseline?: boolean;
+    carryOutBlock: (b: { ip: string; ttl: number }) => Promise<unknown>;
+  },
+): Promise<AppliedProposal> {
+  const p = approvedProposal(db, s.id);
+  if (p.kind !== 'source_block')
+    return applyProposal(db, {
+      id: s.id,
+      actor: s.actor,
+      confirmCutsBaseline: s.confirmCutsBaseline,
+    });
+  const { block, cuts } = checkBlock(db, p, s);
+  try {
+    await s.carryOutBlock(block);
+  } catch (err) {
+    blockFailed(db, p, s.actor, block, err as Error);
+    throw err;
+  }
+  return blockApplied(db, p, s.actor, block, cuts);
+}
+
 const approversOf = (db: Db, id: number): string[] =>
   approvalsOf(db, id).map((a) => `${a.user} (${a.role})`);
 
@@ -358,6 +399,22 @@ function applyBlock(
     carryOutBlock?: (b: { ip: string; ttl: number }) => void;
   },
 ): { simulationId: null; block: { ip: string; ttl: number }; cutsBaseline?: CutFlow[] } {
+  const { block, cuts } = checkBlock(db, p, s);
+  try {
+    s.carryOutBlock?.(block);
+  } catch (err) {
+    blockFailed(db, p, s.actor, block, err as Error);
+    throw err;
+  }
+  return blockApplied(db, p, s.actor, block, cuts);
+}
+
+/** The block a proposal asks for, refused (and audited) when it cuts baseline flows not confirmed. */
+function checkBlock(
+  db: Db,
+  p: ProposalRow,
+  s: { actor: string; confirmCutsBaseline?: boolean },
+): { block: { ip: string; ttl: number }; cuts: CutFlow[] } {
   const block = { ip: String(p.doc.ip), ttl: Number(p.doc.ttl_s) };
   const { cuts, refusal } = guardBlock(db, block.ip, s.confirmCutsBaseline === true);
   if (refusal !== null) {
@@ -369,20 +426,34 @@ function applyBlock(
     });
     throw new ChangeRefused(`proposal ${p.id}: ${refusal}`);
   }
-  try {
-    s.carryOutBlock?.(block);
-  } catch (err) {
-    appendAudit(db, {
-      actor: s.actor,
-      action: 'source.block_failed',
-      subject: `proposal ${p.id}`,
-      details: { ...block, error: (err as Error).message },
-    });
-    throw err;
-  }
+  return { block, cuts };
+}
+
+function blockFailed(
+  db: Db,
+  p: ProposalRow,
+  actor: string,
+  block: { ip: string; ttl: number },
+  err: Error,
+): void {
+  appendAudit(db, {
+    actor,
+    action: 'source.block_failed',
+    subject: `proposal ${p.id}`,
+    details: { ...block, error: err.message },
+  });
+}
+
+function blockApplied(
+  db: Db,
+  p: ProposalRow,
+  actor: string,
+  block: { ip: string; ttl: number },
+  cuts: CutFlow[],
+): { simulationId: null; block: { ip: string; ttl: number }; cutsBaseline?: CutFlow[] } {
   setProposalStatus(db, p.id, 'applied');
   appendAudit(db, {
-    actor: s.actor,
+    actor,
     action: 'source.block_applied',
     subject: `proposal ${p.id}`,
     details: {

@@ -1,6 +1,8 @@
 /**
- * What a playbook needs of the enforcement host, and nothing more: the runner and undo speak only to this, so
- * the host's backend (nftables here, another enforcement backend later) is one object handed in at the edge.
+ * What a playbook needs of the enforcement host, and nothing more: the runner and undo speak only to this.
+ * respond/ may not import enforce/, so the narrow contract lives here and enforce/'s `EnforcementBackend`
+ * extends it: the host's backend (nftables over a persistent `nft -i` here, a fleet node or a test double
+ * elsewhere) is handed in at the edge as it is.
  */
 export interface TemporaryPermit {
   client: string;
@@ -12,9 +14,12 @@ export interface TemporaryPermit {
 }
 
 export interface PlaybookKernel {
-  /** Drop everything from and to `address` for `ttlSeconds`, now. Resolves once the kernel holds it. */
-  block(address: string, ttlSeconds: number, reason: string): Promise<void>;
-  unblock(address: string, reason: string): Promise<void>;
+  /**
+   * Drop everything from and to `address` for `ttlSeconds` (a whole number, at least 1), now. Resolves once
+   * the kernel holds it (with the backend's own record of it, which the runner does not need).
+   */
+  block(address: string, ttlSeconds: number, reason: string): Promise<unknown>;
+  unblock(address: string, reason: string): Promise<unknown>;
   /** Temporary permits (`weir permit`) in force now. */
   permits(): Promise<TemporaryPermit[]>;
   revokePermit(p: TemporaryPermit, reason: string): Promise<void>;

@@ -183,3 +183,34 @@ test('the cycle finder finds a cycle', () => {
 test('no import cycles in src/', () => {
   assert.deepEqual(cycles(graph), [], 'files that import each other, directly or round a loop');
 });
+
+/**
+ * One seam for enforcement: outside src/enforce, the kernel is reached through the `EnforcementBackend`
+ * contract (enforce/backend.ts), never through the nftables modules under it; respond/ sees only the narrow
+ * `PlaybookKernel` (respond/playbook-kernel.ts) that the backend extends.
+ */
+test('outside enforce/, nothing reaches nftables but through the enforcement backend', () => {
+  const below = ['nft.ts', 'nft-session.ts', 'nft-ruleset.ts', 'apply.ts'].map((f) =>
+    path.join(src, 'enforce', f),
+  );
+  const offenders: string[] = [];
+  for (const [file, imports] of graph) {
+    if (folderOf(file) === 'enforce') continue;
+    for (const to of imports)
+      if (below.includes(to) && !/^\s*import type\b/m.test(lineOf(file, to)))
+        offenders.push(`${rel(file)} -> ${rel(to)}`);
+  }
+  assert.deepEqual(offenders, [], 'call the EnforcementBackend (cli/enforcement.ts picks it)');
+  const kernelSide = readFileSync(path.join(src, 'enforce', 'backend.ts'), 'utf8');
+  assert.match(kernelSide, /interface EnforcementBackend extends PlaybookKernel\b/);
+});
+
+/** The import line of `file` that names `to` (for telling type-only imports apart). */
+function lineOf(file: string, to: string): string {
+  const base = path.basename(to).replace(/\.ts$/, '.js');
+  return (
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .find((l) => l.includes(`/${base}'`)) ?? ''
+  );
+}

@@ -17,8 +17,14 @@ test('the nftables backend keeps the enforcement contract (in a namespace of its
   const dir = mkdtempSync(path.join(tmpdir(), 'weir-backend-'));
   execFileSync('ip', ['netns', 'add', ns]);
   try {
+    // One nft process per command (the CLI) and one persistent `nft -i` (the playbooks) keep the same contract.
     for (const family of ['bridge', 'inet'] as const)
-      await backendContract(new NftBackend({ family, netns: ns }, path.join(dir, family)));
+      for (const persistent of [false, true])
+        await backendContract(
+          new NftBackend({ family, netns: ns }, path.join(dir, `${family}-${persistent}`), {
+            persistent,
+          }),
+        );
   } finally {
     execFileSync('ip', ['netns', 'del', ns]);
     rmSync(dir, { recursive: true, force: true });

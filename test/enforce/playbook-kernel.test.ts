@@ -17,7 +17,7 @@ import { compileRuleset } from '../../src/enforce/nft-ruleset.js';
 import { applyRuleset, permitFlow, status } from '../../src/enforce/nft.js';
 import { writeApplied } from '../../src/enforce/state.js';
 import { NftSession } from '../../src/enforce/nft-session.js';
-import { nftPlaybookKernel } from '../../src/enforce/playbook-backend.js';
+import { NftBackend } from '../../src/enforce/nft-backend.js';
 import { neverBlockAddresses } from '../../src/enforce/host-addresses.js';
 import { PlaybookRunner } from '../../src/respond/playbooks.js';
 import { undoPlaybookAction } from '../../src/respond/playbook-undo.js';
@@ -72,7 +72,8 @@ test('playbooks against the real kernel: simulate changes nothing, baseline flow
   execFileSync('ip', ['netns', 'add', ns]);
   const target = { family: 'bridge' as const, netns: ns };
   const db = openStore(path.join(dir, 'weir.db'));
-  const kernel = nftPlaybookKernel(target);
+  // The enforcement backend itself, over its persistent nft session, as the playbook host hands it in.
+  const kernel = new NftBackend(target, dir, { persistent: true });
   const runner = (mode: string, mayBlock = '') => {
     const text = POLICY(mode, mayBlock);
     const r = parsePolicy(text, 'p.yaml');

@@ -13,7 +13,8 @@ groups:
 `;
 
 /**
- * The contract every backend keeps, run against one: apply, block/unblock, permit, status, remove. A backend
+ * The contract every backend keeps, run against one: apply, block/unblock, permit and the permit listing,
+ * revocation and restoration the playbooks use, status, remove. A backend
  * that passes this can stand in for nftables behind the CLI, the playbooks and the fleet.
  */
 export async function backendContract(b: EnforcementBackend): Promise<void> {
@@ -44,7 +45,7 @@ export async function backendContract(b: EnforcementBackend): Promise<void> {
   assert.equal(s.gateway.state, 'none');
 
   const t0 = Math.floor(Date.now() / 1000);
-  const blocked = b.block('10.78.0.66', 300, 'playbook: scan from a laptop');
+  const blocked = await b.block('10.78.0.66', 300, 'playbook: scan from a laptop');
   assert.deepEqual(
     { ...blocked, until: 0 },
     {
@@ -61,8 +62,12 @@ export async function backendContract(b: EnforcementBackend): Promise<void> {
     ['10.78.0.66'],
   );
   assert.ok(listed[0]!.expiresIn !== null && listed[0]!.expiresIn <= 300);
-  assert.throws(() => b.block('10.78.0.67', 0), /at least 1/, 'a block without an end is refused');
-  assert.deepEqual(b.unblock('10.78.0.66', 'undo'), { address: '10.78.0.66', comment: 'undo' });
+  await assert.rejects(b.block('10.78.0.67', 0), /at least 1/, 'a block without an end is refused');
+  await assert.rejects(b.block('10.78.0.67; flush ruleset', 60), /not an IPv4 address/);
+  assert.deepEqual(await b.unblock('10.78.0.66', 'undo'), {
+    address: '10.78.0.66',
+    comment: 'undo',
+  });
   assert.deepEqual(b.status().blocked, []);
 
   const flow = {
@@ -71,12 +76,27 @@ export async function backendContract(b: EnforcementBackend): Promise<void> {
     transport: 'tcp' as const,
     port: 44818,
   };
-  assert.equal(b.permit(flow, 600, 'vendor session').ttlSeconds, 600);
+  assert.equal((await b.permit(flow, 600, 'vendor session')).ttlSeconds, 600);
   assert.equal(b.status().permits.length, 1);
+  // The permit operations the playbooks use: list, revoke, restore.
+  const listedPermits = await b.permits();
+  assert.deepEqual(
+    listedPermits.map(({ expiresIn: _, ...f }) => f),
+    [flow],
+  );
+  assert.ok(listedPermits[0]!.expiresIn !== null && listedPermits[0]!.expiresIn <= 600);
+  await b.revokePermit(listedPermits[0]!, 'playbook: revoke');
+  assert.deepEqual(await b.permits(), []);
+  await b.restorePermit(flow, 120, 'undo');
+  const restored = await b.permits();
+  assert.equal(restored.length, 1);
+  assert.ok(restored[0]!.expiresIn !== null && restored[0]!.expiresIn <= 120);
+  await assert.rejects(b.permit({ ...flow, port: 70000 }, 60), /not a port/);
 
   assert.equal(b.remove('bob'), true);
   const after = b.status();
   assert.equal(after.loaded, false);
   assert.equal(after.applied?.removedBy, 'bob', 'the host record says who removed it');
   assert.equal(b.remove('bob'), false, 'nothing left to remove');
+  b.close();
 }

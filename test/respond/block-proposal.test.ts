@@ -8,7 +8,8 @@ import { listProposals, savePolicyText, setActivePolicy } from '../../src/store/
 import { saveDetections } from '../../src/store/baseline-store.js';
 import { checkAudit, listAudit } from '../../src/store/audit-store.js';
 import { parsePolicy } from '../../src/policy/load.js';
-import { ChangeRefused, policyHashes } from '../../src/respond/change-control.js';
+import { ChangeRefused, applyProposalVia, policyHashes } from '../../src/respond/change-control.js';
+import { getProposal } from '../../src/store/change-store.js';
 import { NotFound } from '../../src/respond/detection-actions.js';
 import { proposeBlock } from '../../src/respond/block-proposal.js';
 import type { Detection } from '../../src/detect/detection.js';
@@ -89,6 +90,46 @@ test('a block proposal and its audit entry are written together, or neither is',
     assert.equal(entries[0]!.action, 'proposal.created');
     assert.equal(entries[0]!.subject, `proposal ${id}`);
     assert.equal(checkAudit(db).status, 'intact');
+  } finally {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an approved block is applied through an asynchronous enforcement backend: awaited, a failure audited and the proposal left approved', async () => {
+  const { dir, db } = store();
+  try {
+    saveDetections(db, [detection], null);
+    activate(db);
+    const id = proposeBlock(db, { detection: detection.id, actor: 'ana', ttl: 600 });
+    db.prepare("UPDATE proposals SET status = 'approved' WHERE id = ?").run(id);
+    await assert.rejects(
+      applyProposalVia(db, {
+        id,
+        actor: 'sec',
+        carryOutBlock: async () => {
+          throw new Error('no Weir ruleset is loaded');
+        },
+      }),
+      /no Weir ruleset/,
+    );
+    assert.equal(getProposal(db, id)!.status, 'approved', 'a block not carried out is not applied');
+    const failed = listAudit(db).find((a) => a.action === 'source.block_failed');
+    assert.equal(failed?.details.error, 'no Weir ruleset is loaded');
+    const carried: Array<{ ip: string; ttl: number }> = [];
+    const r = await applyProposalVia(db, {
+      id,
+      actor: 'sec',
+      carryOutBlock: async (b) => {
+        await new Promise((res) => setTimeout(res, 5));
+        carried.push(b);
+      },
+    });
+    assert.deepEqual(carried, [{ ip: '10.77.0.99', ttl: 600 }]);
+    assert.deepEqual(r.block, { ip: '10.77.0.99', ttl: 600 });
+    assert.equal(getProposal(db, id)!.status, 'applied');
+    assert.ok(listAudit(db).some((a) => a.action === 'source.block_applied'));
+    assert.equal(checkAudit(db).intact, true);
   } finally {
     db.close();
     rmSync(dir, { recursive: true, force: true });

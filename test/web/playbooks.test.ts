@@ -16,7 +16,7 @@ import { CompiledPolicy } from '../../src/policy/evaluate.js';
 import { compileRuleset } from '../../src/enforce/nft-ruleset.js';
 import { applyRuleset, status } from '../../src/enforce/nft.js';
 import { writeApplied } from '../../src/enforce/state.js';
-import { nftPlaybookKernel } from '../../src/enforce/playbook-backend.js';
+import { NftBackend } from '../../src/enforce/nft-backend.js';
 import { PlaybookRunner } from '../../src/respond/playbooks.js';
 import { canBuildLab } from '../lab/plant.js';
 import { activate } from '../helpers/approved-store.js';
@@ -49,7 +49,8 @@ test(
     const target = { family: 'bridge' as const, netns: ns };
     const file = path.join(dir, 'weir.db');
     const db = openStore(file);
-    const kernel = nftPlaybookKernel(target);
+    // The enforcement backend itself, over its persistent nft session, as the playbook host hands it in.
+    const kernel = new NftBackend(target, dir, { persistent: true });
     try {
       activate(file, POLICY);
       const r = parsePolicy(POLICY, 'policy.yaml');

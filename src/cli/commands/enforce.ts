@@ -217,7 +217,7 @@ export function registerEnforce(program: Command): void {
     .action(async (o: EnforceOpts & { stateDir: string }) => {
       const caller = await proveEnforcer(o, 'enforce remove');
       const backend = enforcementBackend(o);
-      const removed = carryOut(o, 'enforcement.removed', backend.name, {}, () =>
+      const removed = await carryOut(o, 'enforcement.removed', backend.name, {}, () =>
         backend.remove(caller.name),
       );
       process.stdout.write(removed ? 'removed\n' : 'nothing was loaded\n');
@@ -259,7 +259,7 @@ export function registerEnforce(program: Command): void {
           process.stderr.write(
             `warning: cutting ${g.cuts.length} baseline flow(s), as confirmed:\n${describeCuts(g.cuts)}\n`,
           );
-        carryOut(o, 'source.blocked', ip, details, () =>
+        await carryOut(o, 'source.blocked', ip, details, () =>
           enforcementBackend(o).block(ip, ttl, o.reason ?? ''),
         );
         process.stdout.write(`${ip} blocked for ${ttl} s\n`);
@@ -272,7 +272,7 @@ export function registerEnforce(program: Command): void {
     .option('--db <db>', 'store for the audit log (required)')
     .action(async (ip: string, o: EnforceOpts) => {
       await proveEnforcer(o, 'unblock');
-      carryOut(o, 'source.unblocked', ip, {}, () => enforcementBackend(o).unblock(ip));
+      await carryOut(o, 'source.unblocked', ip, {}, () => enforcementBackend(o).unblock(ip));
       process.stdout.write(`${ip} unblocked\n`);
     });
 
@@ -295,7 +295,7 @@ export function registerEnforce(program: Command): void {
         if (!m) throw new Error(`service '${service}' is not tcp/PORT or udp/PORT`);
         const ttl = ttlOf(o.ttl);
         await proveEnforcer(o, 'permit');
-        carryOut(
+        await carryOut(
           o,
           'flow.permitted',
           `${client} → ${server} ${service}`,

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { listPlaybookActions, type PlaybookActionRow } from '../../store/playbook-store.js';
 import { undoPlaybookAction } from '../../respond/playbook-undo.js';
-import { nftPlaybookKernel, playbookTarget } from '../../enforce/playbook-backend.js';
+import { playbookBackend } from '../../enforce/playbook-backend.js';
 import { DEFAULT_STATE_DIR } from '../../enforce/state.js';
 import { openExistingStore, STORE_HINT, withIdentity, type IdentityOpts } from '../identity.js';
 import { proveEnforcer } from '../enforcer.js';
@@ -67,18 +67,18 @@ export function registerPlaybook(program: Command): void {
     ) => {
       const caller = await proveEnforcer(o, 'playbook undo');
       const db = openExistingStore(o.db!);
-      const kernel = nftPlaybookKernel(playbookTarget(o));
+      const backend = playbookBackend(o);
       try {
         const a = await undoPlaybookAction(
           db,
           { id, actor: caller.name, roles: caller.roles },
-          kernel,
+          backend,
         );
         process.stdout.write(
           `${a.id} undone: ${a.kind === 'block_source' ? `${a.target} unblocked` : `permit ${a.target} restored`}\n`,
         );
       } finally {
-        kernel.close();
+        backend.close();
         db.close();
       }
     },

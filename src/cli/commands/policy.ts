@@ -18,7 +18,7 @@ import { plainSummary, TABLE_HEAD, tableRows, toHtml, toJson } from '../../polic
 import { DRIFT_VIOLATED, driftOf, driftSummary } from '../../assess/drift.js';
 import { exposurePaths, policyEffect } from '../../assess/exposure.js';
 import {
-  applyProposal,
+  applyProposalVia,
   approveProposal,
   promoteZone,
   recordSimulation,
@@ -390,11 +390,11 @@ export function registerPolicy(program: Command): void {
         id: string,
         opts: ChangeOpts & { family: string; netns?: string; confirmCutsBaseline?: boolean },
       ) =>
-        asCaller(opts.db, opts, CAN.propose, 'apply proposals', (db, who) => {
+        asCaller(opts.db, opts, CAN.propose, 'apply proposals', async (db, who) => {
           if (opts.family !== 'bridge' && opts.family !== 'inet')
             throw new Error('--family is bridge or inet');
           const backend = enforcementBackend(opts);
-          const r = applyProposal(db, {
+          const r = await applyProposalVia(db, {
             id: proposalId(id),
             actor: who.name,
             confirmCutsBaseline: opts.confirmCutsBaseline,

@@ -5,7 +5,7 @@ import { CAN } from '../../respond/roles.js';
 import { activePolicy } from '../../respond/change-control.js';
 import { undoPlaybookAction } from '../../respond/playbook-undo.js';
 import { listPlaybookActions } from '../../store/playbook-store.js';
-import { nftPlaybookKernel, playbookTarget } from '../../enforce/playbook-backend.js';
+import { playbookBackend } from '../../enforce/playbook-backend.js';
 
 /**
  * The zones' pre-approved playbooks and what they did: read by anyone logged in; undone only by a person
@@ -34,16 +34,16 @@ export const playbookRoutes: RoutePlugin = async (app, deps) => {
     '/api/playbooks/actions/:id/undo',
     { preHandler: requireRole(CAN.enforce), schema: { params: ref(ID_PARAMS) } },
     async (req) => {
-      const kernel = nftPlaybookKernel(playbookTarget({ stateDir }));
+      const backend = playbookBackend({ stateDir });
       try {
         const c = req.caller!;
         return await undoPlaybookAction(
           db,
           { id: req.params.id, actor: c.name, roles: c.roles },
-          kernel,
+          backend,
         );
       } finally {
-        kernel.close();
+        backend.close();
       }
     },
   );
