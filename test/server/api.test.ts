@@ -235,8 +235,8 @@ zones:
   const id = (r.json() as { proposal: number }).proposal;
   assert.equal(
     (await post('ana', `/api/proposals/${id}/approve`, { role: 'security' })).statusCode,
-    409,
-    'ana holds no approving role',
+    403,
+    'ana holds no approving role: refused at the route',
   );
   assert.equal(
     (await post('sec', `/api/proposals/${id}/approve`, { role: 'security' })).statusCode,

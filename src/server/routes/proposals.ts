@@ -14,8 +14,8 @@ import {
 } from '../schemas.js';
 
 /**
- * The approvals queue. Approving needs no route guard: change control checks that the caller holds the role
- * they approve in, is not the author, and that the proposal needs that role.
+ * The approvals queue. The route lets only the approving roles through (defence in depth); change control then
+ * checks that the caller holds the role they approve in, is not the author, and that the proposal needs it.
  */
 export const proposalRoutes: RoutePlugin = async (app, { db }) => {
   app.get('/api/proposals', async () => ({ items: proposalsWithApprovals(db) }));
@@ -23,6 +23,7 @@ export const proposalRoutes: RoutePlugin = async (app, { db }) => {
   app.post<{ Params: ProposalParams; Body: { role: string; note?: string } }>(
     '/api/proposals/:id/approve',
     {
+      preHandler: requireRole(CAN.propose),
       schema: {
         params: ref(PROPOSAL_PARAMS),
         body: body(['role'], { role: { type: 'string', maxLength: 32 }, note }),
