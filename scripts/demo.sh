@@ -15,6 +15,10 @@ weir learn fixtures/plant.pcap --db "$db" --until 50% --note "sample plant, firs
 echo
 echo "== weir detect fixtures/plant.pcap --baseline $db --from 50%"
 weir detect fixtures/plant.pcap --baseline "$db" --from 50%
+
+# The detections, correlated into incidents with their ATT&CK for ICS tactics.
+echo "== weir incidents list --db $db"
+weir incidents list --db "$db"
 echo
 echo "== weir policy propose --baseline $db --out weir-demo-policy.yaml"
 weir policy propose --baseline "$db" --out weir-demo-policy.yaml --site "sample plant"
