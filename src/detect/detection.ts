@@ -41,6 +41,7 @@ export const DETECTION_TYPES = [
   'malformed_pdu',
   'arp_spoofing',
   'ip_conflict',
+  'decoy_contact',
 ] as const;
 export type DetectionType = (typeof DETECTION_TYPES)[number];
 

@@ -9,6 +9,7 @@ import { Aggregator } from './aggregator.js';
 import type { Detection, DetectionType, Finding } from './detection.js';
 import type { DetectContext, Detector, EdgeRuntime, MessageInterest } from './detector.js';
 import { allDetectors } from './detectors/index.js';
+import { decoyContact } from './detectors/decoy-contact.js';
 import { isEngineeringOperation } from './detectors/engineering-ops.js';
 import { isLinkHousekeeping } from './housekeeping.js';
 import { DEFAULT_SETTINGS, type Settings } from '../settings/model.js';
@@ -39,6 +40,8 @@ export interface EngineOptions {
    * see each packet first (call its onPacket before the engine's).
    */
   inventory?: Inventory;
+  /** Addresses of the policy's decoys (every pool address): any packet to one is a decoy_contact. */
+  decoys?: ReadonlySet<string>;
 }
 
 /** Runs every detector over the traffic against one baseline. Synchronous hooks, like the inventory. */
@@ -73,7 +76,10 @@ export class DetectionEngine implements DetectContext {
   ) {
     this.baseline = new CompiledBaseline(baseline);
     const settings = opts.settings ?? DEFAULT_SETTINGS.detect;
-    this.detectors = opts.detectors ?? allDetectors(settings);
+    this.detectors = [
+      ...(opts.detectors ?? allDetectors(settings)),
+      ...(opts.decoys !== undefined && opts.decoys.size > 0 ? [decoyContact(opts.decoys)] : []),
+    ];
     this.packetHooks = this.detectors.filter((d) => d.onPacket && (d.packets ?? 'all') === 'all');
     this.unprofiledHooks = this.detectors.filter((d) => d.onPacket && d.packets === 'unprofiled');
     this.newSenderHooks = this.detectors.filter((d) => d.onPacket && d.packets === 'new-sender');

@@ -23,6 +23,7 @@ import type {
   ZoneMode,
 } from './model.js';
 import { POLICY_SCHEMA } from './schema.js';
+import { checkDecoys, type RawDecoySet } from './decoy-check.js';
 import type {
   Playbook,
   PlaybookActionKind,
@@ -292,6 +293,7 @@ interface RawPolicy {
     windows?: string[];
   }>;
   windows?: Array<{ name: string; days: Weekday[]; from: string; to: string; timezone?: string }>;
+  decoys?: RawDecoySet[];
 }
 
 interface RawPlaybook {
@@ -451,6 +453,17 @@ class Checker {
       ),
     );
     this.unique('groups', r.groups ?? []);
+    const decoys =
+      r.decoys === undefined
+        ? undefined
+        : checkDecoys(r.decoys, {
+            err: (at, message) => this.err(at, message),
+            assetIps,
+            zoneSets,
+            windows: new Set(rawWindows.map((w) => w.name)),
+            known: (section) => this.known(section),
+            duration: parseDuration,
+          });
     if (this.errors.length)
       return fail(this.errors.sort((a, b) => a.line - b.line || a.column - b.column));
     return {
@@ -463,6 +476,7 @@ class Checker {
         conduits: conduits.map((c) => ({ ...c })),
         groups,
         windows,
+        ...(decoys !== undefined ? { decoys } : {}),
       },
     };
   }

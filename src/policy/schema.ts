@@ -1,4 +1,5 @@
 import { APPROVER_ROLES, WEEKDAYS, ZONE_MODES } from './model.js';
+import { DECOYS_SCHEMA } from './decoy-schema.js';
 import { PLAYBOOK_ACTIONS, PLAYBOOK_MODES, PLAYBOOK_TRIGGERS } from './playbook-model.js';
 
 /** The policy file's shape (JSON Schema for ajv). Meaning (references, addresses, times) is checked after. */
@@ -161,5 +162,6 @@ export const POLICY_SCHEMA = {
         },
       },
     },
+    decoys: DECOYS_SCHEMA,
   },
 } as const;
