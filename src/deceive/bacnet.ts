@@ -37,7 +37,8 @@ export class BacnetDecoy {
     if (apdu.length > 2) {
       const lo = ctxUnsigned(apdu, 2);
       const hi = lo ? ctxUnsigned(apdu, lo.next) : null;
-      if (lo && hi && (this.id.bacnet.instance < lo.v || this.id.bacnet.instance > hi.v)) return null;
+      if (lo && hi && (this.id.bacnet.instance < lo.v || this.id.bacnet.instance > hi.v))
+        return null;
     }
     const b = this.id.bacnet;
     return frame(
@@ -63,8 +64,7 @@ export class BacnetDecoy {
     const b = this.id.bacnet;
     const error = (cls: number, code: number): Buffer =>
       frame(Buffer.from([0x50, invoke, 0x0c, 0x91, cls, 0x91, code]));
-    if (objType !== DEVICE || (inst !== b.instance && inst !== WILDCARD))
-      return error(1, 31); // object, unknown-object
+    if (objType !== DEVICE || (inst !== b.instance && inst !== WILDCARD)) return error(1, 31); // object, unknown-object
     const values: Record<number, Buffer> = {
       75: objectId(DEVICE, b.instance),
       77: text(b.objectName),
@@ -84,7 +84,8 @@ export class BacnetDecoy {
     };
     const v = values[prop];
     if (v === undefined) return error(2, 32); // property, unknown-property
-    const propTag = prop < 256 ? Buffer.from([0x19, prop]) : Buffer.from([0x1a, prop >> 8, prop & 0xff]);
+    const propTag =
+      prop < 256 ? Buffer.from([0x19, prop]) : Buffer.from([0x1a, prop >> 8, prop & 0xff]);
     return frame(
       Buffer.concat([
         Buffer.from([0x30, invoke, 0x0c, 0x0c]),

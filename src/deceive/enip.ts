@@ -46,7 +46,9 @@ export class EnipDecoy {
     };
     switch (cmd) {
       case 0x63:
-        return reply(Buffer.concat([u16(1), u16(0x0c), u16(this.identityItem().length), this.identityItem()]));
+        return reply(
+          Buffer.concat([u16(1), u16(0x0c), u16(this.identityItem().length), this.identityItem()]),
+        );
       case 0x04: {
         const name = Buffer.alloc(16);
         name.write('Communications', 0, 'latin1');

@@ -20,7 +20,8 @@ export class ModbusDecoy {
     let p = 0;
     while (buf.length - p >= 8) {
       const len = buf.readUInt16BE(p + 4);
-      if (buf.readUInt16BE(p + 2) !== 0 || len < 2 || len > 254) return { out, rest: Buffer.alloc(0) };
+      if (buf.readUInt16BE(p + 2) !== 0 || len < 2 || len > 254)
+        return { out, rest: Buffer.alloc(0) };
       if (buf.length - p < 6 + len) break;
       const r = this.answer(buf.subarray(p + 6, p + 6 + len));
       if (r !== null) {

@@ -35,7 +35,20 @@ export class DecoyHost {
     const link = `wd${ns.slice(-10)}`.slice(0, 15);
     try {
       ip('netns', 'add', ns);
-      ip('link', 'add', 'link', parent, 'name', link, 'address', identity.mac, 'type', 'macvlan', 'mode', 'bridge');
+      ip(
+        'link',
+        'add',
+        'link',
+        parent,
+        'name',
+        link,
+        'address',
+        identity.mac,
+        'type',
+        'macvlan',
+        'mode',
+        'bridge',
+      );
       ip('link', 'set', link, 'netns', ns);
       ip('-n', ns, 'link', 'set', 'lo', 'up');
       ip('-n', ns, 'link', 'set', link, 'name', 'eth0');
@@ -63,7 +76,8 @@ export class DecoyHost {
           }
         });
         c.once('exit', (code) => {
-          if (!ready) reject(new Error(`decoy ${identity.ip} did not start (${code}): ${err.trim()}`));
+          if (!ready)
+            reject(new Error(`decoy ${identity.ip} did not start (${code}): ${err.trim()}`));
         });
       });
       return h;

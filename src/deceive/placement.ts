@@ -12,7 +12,10 @@ export interface PlacementProblem {
  * Decoys sit only on addresses the baseline never saw: as a device, or at either end of any learned flow. That
  * is what makes decoy_contact impossible for normal traffic to produce; the policy file alone cannot know it.
  */
-export function placementProblems(sets: readonly DecoySet[], baseline: Baseline): PlacementProblem[] {
+export function placementProblems(
+  sets: readonly DecoySet[],
+  baseline: Baseline,
+): PlacementProblem[] {
   const used = new Map<string, string>();
   for (const e of Object.values(baseline.edges)) {
     const flow = `${e.client} → ${e.server} ${e.transport}/${e.port}`;

@@ -23,6 +23,8 @@ export function planDecoys(
   baseline: Baseline,
   secret: string,
   ts: number,
+  /** Extra moves asked for by hand (weir decoy run on SIGUSR2) within the current period. */
+  bump = 0,
 ): PlannedDecoy[] {
   const compiled = new CompiledPolicy(policy);
   const out: PlannedDecoy[] = [];
@@ -30,7 +32,7 @@ export function planDecoys(
     const zone = inventory.assets.filter((a) =>
       a.ips.some((ip) => compiled.zoneOf(ip)?.name === set.zone),
     );
-    const epoch = rotationEpoch(set, ts, policy.windows);
+    const epoch = rotationEpoch(set, ts, policy.windows) + bump;
     for (const slot of slots(set, epoch, secret))
       out.push({ slot, identity: identityFor(set, slot, zone, baseline) });
   }

@@ -52,7 +52,9 @@ export class S7Decoy {
     }
     if (rosctr === 1) {
       // Any other job: "object does not exist" (error class 0x81, code 0x04), no data.
-      return dt(ackData(pduRef, Buffer.from([param[0] ?? 0, param[1] ?? 0]), Buffer.alloc(0), 0x8104));
+      return dt(
+        ackData(pduRef, Buffer.from([param[0] ?? 0, param[1] ?? 0]), Buffer.alloc(0), 0x8104),
+      );
     }
     if (rosctr === 7 && param.length >= 8 && (param[5]! & 0x0f) === 4 && param[6] === 1) {
       const seq = param[7]!;
@@ -100,7 +102,10 @@ export class S7Decoy {
           rec(7, '', v),
         ];
         items[2]![24] = 0x56; // 'V'
-        return { recLen: 28, items: id === 0x0111 ? items.filter((_, i) => i + 1 === index) : items };
+        return {
+          recLen: 28,
+          items: id === 0x0111 ? items.filter((_, i) => i + 1 === index) : items,
+        };
       }
       case 0x001c:
       case 0x011c: {

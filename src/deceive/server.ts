@@ -45,7 +45,9 @@ function streamResponder(s: DecoyService, id: DecoyIdentity): Feed {
     case 'http':
       return (b) => {
         const a = httpAnswer(id, b.toString('latin1'));
-        return a === null ? { out: [], rest: b } : { out: [Buffer.from(a, 'latin1')], rest: Buffer.alloc(0) };
+        return a === null
+          ? { out: [], rest: b }
+          : { out: [Buffer.from(a, 'latin1')], rest: Buffer.alloc(0) };
       };
   }
 }
@@ -59,7 +61,13 @@ export async function serveDecoy(
   onContact: (c: DecoyContact) => void,
 ): Promise<{ close(): Promise<void> }> {
   const closers: Array<() => Promise<void>> = [];
-  const contact = (service: DecoyService, transport: 'tcp' | 'udp', port: number, src: string, srcPort: number): void =>
+  const contact = (
+    service: DecoyService,
+    transport: 'tcp' | 'udp',
+    port: number,
+    src: string,
+    srcPort: number,
+  ): void =>
     onContact({ ts: Date.now() / 1000, decoy: id.ip, src, srcPort, service, transport, port });
   try {
     for (const s of id.services) {

@@ -44,9 +44,13 @@ export function checkDecoys(raw: RawDecoySet[], c: DecoyCheckContext): DecoySet[
     const pool: string[] = [];
     d.addresses.forEach((a, j) => {
       const where: Path = [...at, 'addresses', j];
-      if (isIP(a) === 0) return c.err(where, `'${a}' is not an IP address (a decoy sits on one address)`);
+      if (isIP(a) === 0)
+        return c.err(where, `'${a}' is not an IP address (a decoy sits on one address)`);
       if (assetByIp.has(a))
-        return c.err(where, `${a} is asset '${assetByIp.get(a)}': a decoy takes an unused address only`);
+        return c.err(
+          where,
+          `${a} is asset '${assetByIp.get(a)}': a decoy takes an unused address only`,
+        );
       if (zone !== undefined && !zone.has(a))
         return c.err(where, `${a} is not in zone '${d.zone}': a decoy sits inside its zone`);
       const other = taken.get(a);
@@ -61,12 +65,18 @@ export function checkDecoys(raw: RawDecoySet[], c: DecoyCheckContext): DecoySet[
       if (isIP(ip) === 0)
         return c.err([...at, 'clone', j], `'${n}' is neither a named asset nor an address`);
       if (zone !== undefined && !zone.has(ip))
-        return c.err([...at, 'clone', j], `${n} is not in zone '${d.zone}': decoys clone devices of their own zone`);
+        return c.err(
+          [...at, 'clone', j],
+          `${n} is not in zone '${d.zone}': decoys clone devices of their own zone`,
+        );
       clone.push(ip);
     });
     const active = d.active ?? 1;
     if (active > d.addresses.length)
-      c.err([...at, 'active'], `${active} decoys at once need at least as many addresses (${d.addresses.length} given)`);
+      c.err(
+        [...at, 'active'],
+        `${active} decoys at once need at least as many addresses (${d.addresses.length} given)`,
+      );
     let rotate: DecoySet['rotate'];
     if (d.rotate !== undefined) {
       rotate = {};

@@ -75,7 +75,20 @@ export function sensor(lab: Plant): string {
   const run = (...a: string[]) => execFileSync('ip', a, { stdio: ['ignore', 'ignore', 'pipe'] });
   run('netns', 'add', ns);
   run('-n', ns, 'link', 'set', 'lo', 'up');
-  run('-n', lab.ns('fw'), 'link', 'add', `vs${lab.prefix.slice(-6)}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
+  run(
+    '-n',
+    lab.ns('fw'),
+    'link',
+    'add',
+    `vs${lab.prefix.slice(-6)}`,
+    'type',
+    'veth',
+    'peer',
+    'name',
+    'eth0',
+    'netns',
+    ns,
+  );
   run('-n', lab.ns('fw'), 'link', 'set', `vs${lab.prefix.slice(-6)}`, 'master', 'br0');
   run('-n', lab.ns('fw'), 'link', 'set', `vs${lab.prefix.slice(-6)}`, 'up');
   run('-n', ns, 'link', 'set', 'eth0', 'up');

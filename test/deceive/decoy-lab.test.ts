@@ -11,7 +11,15 @@ import { blockedNow, startRunner } from '../enforce/playbook-kit.js';
 import { deriveIdentity } from '../../src/deceive/derive.js';
 import { Rng } from '../../src/deceive/random.js';
 import type { Asset } from '../../src/discover/model.js';
-import { DECOY_POLICY, learnPlant, MODBUS_POOL, nmap, runDecoys, S7_POOL, sensor } from './decoy-kit.js';
+import {
+  DECOY_POLICY,
+  learnPlant,
+  MODBUS_POOL,
+  nmap,
+  runDecoys,
+  S7_POOL,
+  sensor,
+} from './decoy-kit.js';
 
 /** `key: value` lines of an NSE script's output in nmap's normal output. */
 function scriptFields(out: string): Map<string, string> {
@@ -33,15 +41,20 @@ function inventoryOf(xml: string): Map<string, string> {
       if (!/<state state="open"/.test(p)) continue;
       const port = /portid="(\d+)"/.exec(p)![1];
       const service = /<service ([^>]*)>?/.exec(p)?.[1] ?? '';
-      const scripts = [...p.matchAll(/<script id="([^"]+)" output="([^"]*)"/g)].map((s) => `${s[1]}=${s[2]}`);
-      inv.set(`${ip}:${port}`, [service.replace(/conf="\d+"|method="\w+"/g, ''), ...scripts].join(' '));
+      const scripts = [...p.matchAll(/<script id="([^"]+)" output="([^"]*)"/g)].map(
+        (s) => `${s[1]}=${s[2]}`,
+      );
+      inv.set(
+        `${ip}:${port}`,
+        [service.replace(/conf="\d+"|method="\w+"/g, ''), ...scripts].join(' '),
+      );
     }
   }
   return inv;
 }
 
 test(
-  'decoys in the lab: nmap -sV with the ICS scripts sees the cloned class (identity fields as the real PLCs give them, a different unit); the plant\'s own traffic never touches one; a toucher is blocked; rotation makes an earlier scan wrong',
+  "decoys in the lab: nmap -sV with the ICS scripts sees the cloned class (identity fields as the real PLCs give them, a different unit); the plant's own traffic never touches one; a toucher is blocked; a rotation makes an earlier scan wrong",
   { timeout: 600_000 },
   async (t) => {
     if (!canBuildLab()) {
@@ -49,7 +62,7 @@ test(
       return t.skip('needs root to build network namespaces');
     }
     const dir = mkdtempSync(path.join(tmpdir(), 'weir-decoylab-'));
-    const auth = await labPolicyStore(dir, DECOY_POLICY('1m'));
+    const auth = await labPolicyStore(dir, DECOY_POLICY('1w'));
     const db = auth[auth.indexOf('--db') + 1]!;
     const stateDir = path.join(dir, 'state');
     const lab = Plant.up();
@@ -83,12 +96,24 @@ test(
       t.diagnostic(`real S7 PLC:\n${realS7}\ndecoy:\n${fakeS7}`);
       const rs = scriptFields(realS7),
         fs = scriptFields(fakeS7);
-      for (const k of ['Module', 'Basic Hardware', 'Version', 'System Name', 'Module Type', 'Serial Number', 'Copyright'])
+      for (const k of [
+        'Module',
+        'Basic Hardware',
+        'Version',
+        'System Name',
+        'Module Type',
+        'Serial Number',
+        'Copyright',
+      ])
         assert.ok(rs.has(k) && fs.has(k), `${k} in both: ${[...fs.keys()].join(', ')}`);
       for (const k of ['Module', 'Basic Hardware', 'Version', 'Module Type', 'Copyright'])
         assert.equal(fs.get(k), rs.get(k), `same class: ${k}`);
       assert.notEqual(fs.get('Serial Number'), rs.get('Serial Number'), 'a different unit');
-      assert.equal(fs.get('Serial Number')!.length, rs.get('Serial Number')!.length, 'serial of the same shape');
+      assert.equal(
+        fs.get('Serial Number')!.length,
+        rs.get('Serial Number')!.length,
+        'serial of the same shape',
+      );
       assert.match(realS7 + fakeS7, /iso-tsap/);
 
       // EtherNet/IP and BACnet/IP: no such device runs in the lab, so the clone's source is an inventory record of
@@ -116,14 +141,34 @@ test(
         rng: new Rng('lab'),
       });
       execFileSync('ip', ['-n', sensorNs, 'addr', 'add', `${SUBNET}.57/24`, 'dev', 'eth0']);
-      const serve = spawn('ip', ['netns', 'exec', sensorNs, process.execPath, cli, 'decoy', 'serve'], {
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
+      const serve = spawn(
+        'ip',
+        ['netns', 'exec', sensorNs, process.execPath, cli, 'decoy', 'serve'],
+        {
+          stdio: ['pipe', 'pipe', 'pipe'],
+        },
+      );
       serve.stdin.end(JSON.stringify(cipBacnet));
       await new Promise((r) => serve.stdout.once('data', r));
       try {
-        const enipTcp = nmap(lab, ['-sT', '-sV', '--version-light', '-p', '44818', '--script', 'enip-info', `${SUBNET}.57`]);
-        const udp = nmap(lab, ['-sU', '-p', '44818,47808', '--script', 'enip-info,bacnet-info', `${SUBNET}.57`]);
+        const enipTcp = nmap(lab, [
+          '-sT',
+          '-sV',
+          '--version-light',
+          '-p',
+          '44818',
+          '--script',
+          'enip-info',
+          `${SUBNET}.57`,
+        ]);
+        const udp = nmap(lab, [
+          '-sU',
+          '-p',
+          '44818,47808',
+          '--script',
+          'enip-info,bacnet-info',
+          `${SUBNET}.57`,
+        ]);
         t.diagnostic(`EtherNet/IP over TCP:\n${enipTcp}\nEtherNet/IP and BACnet over UDP:\n${udp}`);
         for (const out of [enipTcp, udp]) {
           const f = scriptFields(out);
@@ -148,13 +193,32 @@ test(
       }
 
       // The plant's normal traffic, replayed through detection with the decoys' policy: no decoy contact.
-      const replay = execFileSync(process.execPath, [cli, 'detect', normal, '--baseline', db, '--jsonl']).toString();
+      const replay = execFileSync(process.execPath, [
+        cli,
+        'detect',
+        normal,
+        '--baseline',
+        db,
+        '--jsonl',
+      ]).toString();
       assert.doesNotMatch(replay, /decoy_contact/);
 
       // Moving target: the attacker's inventory of the zone, taken now, against the one after the next rotation.
-      const scanArgs = ['-sT', '-sV', '--version-light', '-p', '80,102,502,8000,8080,8081,8888', '--script', 'modbus-discover,s7-info', '-oX', '-', `${HOSTS.plc1}-22,${SUBNET}.51-56`];
+      const scanArgs = [
+        '-sT',
+        '-sV',
+        '--version-light',
+        '-p',
+        '80,102,502,8000,8080,8081,8888',
+        '--script',
+        'modbus-discover,s7-info',
+        '-oX',
+        '-',
+        `${HOSTS.plc1}-22,${SUBNET}.51-56`,
+      ];
       const before = inventoryOf(nmap(lab, scanArgs));
-      for (let i = 0; i < 80 && decoys.placements.length < 2; i++) await sleep(1000);
+      decoys.child.kill('SIGUSR2'); // move now, as the schedule would at the next period
+      for (let i = 0; i < 100 && decoys.placements.length < 2; i++) await sleep(100);
       assert.ok(decoys.placements.length >= 2, `rotated: ${decoys.stderr()}`);
       const after = inventoryOf(nmap(lab, scanArgs));
       const wrong = [...before].filter(([k, v]) => after.get(k) !== v).map(([k]) => k);
@@ -172,18 +236,40 @@ test(
       assert.match(audit, /decoys\.rotated/);
 
       // The playbook: whoever touches a decoy is blocked; the HMI polling alongside is not.
-      lab.exec('fw', process.execPath, [cli, 'enforce', 'apply', ...auth, '--family', 'bridge', '--state-dir', path.join(dir, 'enf')]);
+      lab.exec('fw', process.execPath, [
+        cli,
+        'enforce',
+        'apply',
+        ...auth,
+        '--family',
+        'bridge',
+        '--state-dir',
+        path.join(dir, 'enf'),
+      ]);
       const lines: string[] = [];
-      stopRunner = await startRunner(lab, auth, path.join(dir, 'enf'), lines, undefined, /acting control\/decoy-touch/);
+      stopRunner = await startRunner(
+        lab,
+        auth,
+        path.join(dir, 'enf'),
+        lines,
+        undefined,
+        /acting control\/decoy-touch/,
+      );
       const now = decoys.placements.at(-1)!.get('modbus-decoys')!;
-      lab.exec('attacker', process.execPath, ['-e', `const s=require('net').connect({host:'${now}',port:502});s.on('connect',()=>s.end());s.on('error',()=>{});setTimeout(()=>process.exit(0),500)`]);
+      lab.exec('attacker', process.execPath, [
+        '-e',
+        `const s=require('net').connect({host:'${now}',port:502});s.on('connect',()=>s.end());s.on('error',()=>{});setTimeout(()=>process.exit(0),500)`,
+      ]);
       let blocked: string[] = [];
       for (let i = 0; i < 50 && !blocked.includes(HOSTS.attacker); i++) {
         blocked = blockedNow(lab);
         await sleep(100);
       }
       assert.deepEqual(blocked, [HOSTS.attacker], lines.join('\n'));
-      assert.ok(lines.some((l) => l.includes('decoy_contact')), lines.join('\n'));
+      assert.ok(
+        lines.some((l) => l.includes('decoy_contact')),
+        lines.join('\n'),
+      );
     } finally {
       await stopRunner?.();
       await decoys?.stop();

@@ -31,15 +31,16 @@ function decoySecret(stateDir: string): string {
 }
 
 /** The decoys of the active policy at `ts`, refused when any sits on an address the baseline uses. */
-function plan(db: Db, secret: string, ts: number): PlannedDecoy[] {
+function plan(db: Db, secret: string, ts: number, bump = 0): PlannedDecoy[] {
   const active = activePolicy(db);
-  if (active === null) throw new Error('no active policy in the store: decoys come from an approved policy');
+  if (active === null)
+    throw new Error('no active policy in the store: decoys come from an approved policy');
   if (!active.policy.decoys?.length) throw new Error('the active policy declares no decoys');
   const baseline = latestBaseline(db);
   if (baseline === null) throw new Error('no baseline in the store: run `weir learn` first');
   const problems = placementProblems(active.policy.decoys, baseline);
   if (problems.length) throw new Error(problems.map((p) => p.message).join('\n'));
-  return planDecoys(active.policy, loadInventory(db), baseline, secret, ts);
+  return planDecoys(active.policy, loadInventory(db), baseline, secret, ts, bump);
 }
 
 const summary = (d: DecoyIdentity): Record<string, unknown> => ({
@@ -56,11 +57,15 @@ const summary = (d: DecoyIdentity): Record<string, unknown> => ({
 export function registerDecoy(program: Command): void {
   const cmd = program
     .command('decoy')
-    .description("the zones' decoys: plan, run on the sensor's interface, and the responder itself");
+    .description(
+      "the zones' decoys: plan, run on the sensor's interface, and the responder itself",
+    );
 
   cmd
     .command('plan')
-    .description('the decoys the active policy places now: address, cloned device, identity, services')
+    .description(
+      'the decoys the active policy places now: address, cloned device, identity, services',
+    )
     .requiredOption('--db <db>', 'store')
     .option('--at <iso>', 'at this instant instead of now (shows a rotation ahead of time)')
     .option('--state-dir <dir>', 'where the installation secret lives', DEFAULT_STATE_DIR)
@@ -74,7 +79,16 @@ export function registerDecoy(program: Command): void {
         if (o.json) return void process.stdout.write(`${JSON.stringify(p, null, 2)}\n`);
         process.stdout.write(
           `${renderColumns(
-            ['set', 'epoch', 'address', 'mac', 'clone of', 'vendor / product', 'serial', 'services'],
+            [
+              'set',
+              'epoch',
+              'address',
+              'mac',
+              'clone of',
+              'vendor / product',
+              'serial',
+              'services',
+            ],
             p.map(({ slot, identity: d }) => [
               slot.set,
               String(slot.epoch),
@@ -102,7 +116,11 @@ export function registerDecoy(program: Command): void {
       .requiredOption('--parent <iface>', 'interface on the zone segment the decoys hang off')
       .option('--state-dir <dir>', 'runtime state (installation secret)', DEFAULT_STATE_DIR)
       .option('--check-every <s>', 'how often to look for a new rotation period (seconds)', '15')
-      .option('--netns-prefix <p>', "names of the decoys' network namespaces start with this", 'weir-decoy'),
+      .option(
+        '--netns-prefix <p>',
+        "names of the decoys' network namespaces start with this",
+        'weir-decoy',
+      ),
   ).action(
     async (
       o: IdentityOpts & {
@@ -119,16 +137,19 @@ export function registerDecoy(program: Command): void {
       let hosts: DecoyHost[] = [];
       let current = '';
       let n = 0;
+      // SIGUSR2 moves every decoy at once (e.g. after a scan was seen), on top of the policy's schedule.
+      let bump = 0;
+      let why = 'schedule';
       const contact = (c: unknown): void => void process.stdout.write(`${JSON.stringify(c)}\n`);
       const place = async (): Promise<void> => {
         const db = openExistingStore(o.db, STORE_HINT);
         let planned: PlannedDecoy[];
         try {
-          planned = plan(db, secret, Date.now() / 1000);
+          planned = plan(db, secret, Date.now() / 1000, bump);
         } finally {
           db.close();
         }
-        const key = planned.map((p) => `${p.slot.set}/${p.slot.epoch}/${p.slot.ip}`).join(',');
+        const key = planned.map((p) => `${p.slot.set}/${p.slot.epoch}`).join(',');
         if (key === current) return;
         const first = current === '';
         for (const h of hosts) await h.stop();
@@ -145,7 +166,12 @@ export function registerDecoy(program: Command): void {
           );
         current = key;
         auditEnforcement(o, first ? 'decoys.started' : 'decoys.rotated', o.parent, {
-          decoys: planned.map((p) => ({ set: p.slot.set, epoch: p.slot.epoch, ...summary(p.identity) })),
+          ...(first ? {} : { why }),
+          decoys: planned.map((p) => ({
+            set: p.slot.set,
+            epoch: p.slot.epoch,
+            ...summary(p.identity),
+          })),
         });
         process.stderr.write(
           `decoys ${first ? 'placed' : 'rotated'}: ${planned.map((p) => `${p.identity.ip} ${p.slot.set} (${p.identity.services.map((s) => `${s}/${p.identity.ports[s]}`).join(' ')})`).join('; ')}\n`,
@@ -153,13 +179,22 @@ export function registerDecoy(program: Command): void {
       };
       await place();
       let busy = false;
-      const timer = setInterval(() => {
+      const tick = (): void => {
         if (busy) return;
         busy = true;
         place()
           .catch((e: Error) => process.stderr.write(`decoy rotation failed: ${e.message}\n`))
-          .finally(() => (busy = false));
-      }, Number(o.checkEvery) * 1000);
+          .finally(() => {
+            busy = false;
+            why = 'schedule';
+          });
+      };
+      const timer = setInterval(tick, Number(o.checkEvery) * 1000);
+      process.on('SIGUSR2', () => {
+        bump++;
+        why = 'by hand (SIGUSR2)';
+        tick();
+      });
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
@@ -172,7 +207,9 @@ export function registerDecoy(program: Command): void {
 
   cmd
     .command('serve', { hidden: true })
-    .description('one decoy responder: identity JSON on stdin; serves on its address, contacts as JSON lines')
+    .description(
+      'one decoy responder: identity JSON on stdin; serves on its address, contacts as JSON lines',
+    )
     .action(async () => {
       const chunks: Buffer[] = [];
       for await (const c of process.stdin) chunks.push(c as Buffer);
