@@ -214,9 +214,11 @@ test(
         'modbus-discover,s7-info',
         '-oX',
         '-',
-        `${HOSTS.plc1}-22,${SUBNET}.51-56`,
+        `${SUBNET}.21-22`,
+        `${SUBNET}.51-56`,
       ];
       const before = inventoryOf(nmap(lab, scanArgs));
+      assert.ok(before.size >= 4, `the attacker's inventory: ${[...before.keys()].join(' ')}`);
       decoys.child.kill('SIGUSR2'); // move now, as the schedule would at the next period
       for (let i = 0; i < 100 && decoys.placements.length < 2; i++) await sleep(100);
       assert.ok(decoys.placements.length >= 2, `rotated: ${decoys.stderr()}`);
