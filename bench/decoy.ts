@@ -112,6 +112,11 @@ Load average while measured: ${os
         .join(', ')} (1, 5, 15 min) on ${os.cpus().length} cores.
 
 Target (the playbook target, p99 ≤ 50 ms): **${Number.isNaN(p99) ? 'not measured' : `${p99.toFixed(1)} ms, ${p99 <= 50 ? 'met' : 'missed'}`}** (${ms.length} of ${trials} trials blocked).
+
+The path after the detection is the playbook runner's, unchanged (section "playbook detection → kernel block"):
+the decoy adds one set lookup per packet in the engine. Read the two side by side at the same load: that
+section's runs gave p99 14.3 ms at load average 2.4 and 35–75 ms at load averages 6–16, the tail being CPU
+scheduling of tcpdump, the runner and nft on 2 shared cores.
 `,
     );
     console.log(

@@ -136,6 +136,7 @@ export function registerDecoy(program: Command): void {
       const tag = randomBytes(3).toString('hex');
       let hosts: DecoyHost[] = [];
       let current = '';
+      let started = false;
       let n = 0;
       // SIGUSR2 moves every decoy at once (e.g. after a scan was seen), on top of the policy's schedule.
       let bump = 0;
@@ -151,19 +152,28 @@ export function registerDecoy(program: Command): void {
         }
         const key = planned.map((p) => `${p.slot.set}/${p.slot.epoch}`).join(',');
         if (key === current) return;
-        const first = current === '';
+        const first = !started;
+        started = true;
         for (const h of hosts) await h.stop();
         hosts = [];
-        for (const p of planned)
-          hosts.push(
-            await DecoyHost.start(
-              `${o.netnsPrefix}-${tag}${n++}`,
-              o.parent,
-              p.identity,
-              [process.execPath, main, 'decoy', 'serve'],
-              contact,
-            ),
-          );
+        current = '';
+        try {
+          for (const p of planned)
+            hosts.push(
+              await DecoyHost.start(
+                `${o.netnsPrefix}-${tag}${n++}`,
+                o.parent,
+                p.identity,
+                [process.execPath, main, 'decoy', 'serve'],
+                contact,
+              ),
+            );
+        } catch (e) {
+          // All or none: a half-placed set is stopped, and the next check tries again.
+          for (const h of hosts) await h.stop();
+          hosts = [];
+          throw e;
+        }
         current = key;
         auditEnforcement(o, first ? 'decoys.started' : 'decoys.rotated', o.parent, {
           ...(first ? {} : { why }),
