@@ -52,6 +52,18 @@ export class DecoyHost {
       ip('link', 'set', link, 'netns', ns);
       ip('-n', ns, 'link', 'set', 'lo', 'up');
       ip('-n', ns, 'link', 'set', link, 'name', 'eth0');
+      // IPv4 only: a link-local IPv6 address would announce the decoy (neighbour discovery, MLD) unasked.
+      try {
+        execFileSync(
+          'ip',
+          ['netns', 'exec', ns, 'sh', '-c', 'echo 1 > /proc/sys/net/ipv6/conf/eth0/disable_ipv6'],
+          {
+            stdio: ['ignore', 'ignore', 'pipe'],
+          },
+        );
+      } catch {
+        /* a kernel without IPv6 has nothing to silence */
+      }
       ip('-n', ns, 'addr', 'add', `${identity.ip}/32`, 'dev', 'eth0');
       ip('-n', ns, 'link', 'set', 'eth0', 'up');
       // Everyone on the segment is on-link: replies find their way by ARP, as a device on the LAN does.

@@ -189,6 +189,9 @@ export class DetectionEngine implements DetectContext {
   }
 
   report(f: Finding): void {
+    // A decoy's own answers are not the plant's (a "new asset" that is the decoy replying): the touch that made
+    // them is already its decoy_contact.
+    if (this.opts.decoys?.has(f.src) && f.type !== 'decoy_contact') return;
     for (const mu of this.mutes) {
       if (
         (mu.type === undefined || mu.type === f.type) &&

@@ -8,6 +8,32 @@ import type { Detector } from '../detector.js';
 export function decoyContact(decoys: ReadonlySet<string>): Detector {
   return {
     name: 'decoy_contact',
+    messages: 'arp',
+    // An ARP request for a decoy from a newcomer: an ARP sweep (nmap's default on a LAN) touches decoys before
+    // any IP packet. A device of the baseline asking is left out (a router refreshing its cache, a probe of
+    // address conflict detection from 0.0.0.0): its IP packets to a decoy still count.
+    onMessage(m, ctx) {
+      if (m.protocol !== 'arp' || m.func !== 1 || m.fields === null) return;
+      const target = String(m.fields.target_ip ?? ''),
+        sender = String(m.fields.sender_ip ?? '');
+      if (!decoys.has(target) || decoys.has(sender) || sender === '0.0.0.0' || sender === target)
+        return;
+      if (ctx.baseline.assets.has(sender)) return;
+      ctx.report({
+        type: 'decoy_contact',
+        severity: 'critical',
+        ts: m.ts,
+        frame: m.frame,
+        src: sender,
+        dst: target,
+        protocol: 'arp',
+        detail: '',
+        fields: { decoy: target, arp: 'who-has', mac: m.srcMac },
+        explanation: `${sender} asked by ARP for decoy ${target}: no device of the plant looks for a decoy.`,
+        response:
+          'Treat the source as an intruder or a compromised host: block it (the zone playbook may already have) and find the device behind it.',
+      });
+    },
     onPacket(pkt, ctx) {
       if (pkt.ipVersion === 0 || !decoys.has(pkt.dstIp) || decoys.has(pkt.srcIp)) return;
       const port = pkt.dstPort;
