@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { canBuildLab, HOSTS, Plant, SUBNET } from '../lab/plant.js';
-import { startPlcs } from '../lab/scenario.js';
+import { runAgent, startPlcs } from '../lab/scenario.js';
 import { cli, labPolicyStore, sleep } from '../enforce/lab-kit.js';
 import { blockedNow, startRunner } from '../enforce/playbook-kit.js';
 import { deriveIdentity } from '../../src/deceive/derive.js';
@@ -257,6 +257,14 @@ test(
         undefined,
         /acting control\/decoy-touch/,
       );
+      // The plant at work beside live decoys: the HMI and the historian poll as learned; nothing is a contact.
+      await Promise.all([
+        runAgent(lab, 'hmi', 'hmi', HOSTS.plc1, '3'),
+        runAgent(lab, 'historian', 'historian', HOSTS.plc1, HOSTS.plc2, '3'),
+      ]);
+      await sleep(500);
+      assert.ok(!lines.some((l) => l.includes('decoy_contact')), lines.join('\n'));
+      assert.deepEqual(blockedNow(lab), []);
       const now = decoys.placements.at(-1)!.get('modbus-decoys')!;
       lab.exec('attacker', process.execPath, [
         '-e',
@@ -271,6 +279,10 @@ test(
       assert.ok(
         lines.some((l) => l.includes('decoy_contact')),
         lines.join('\n'),
+      );
+      assert.ok(
+        decoys.contacts.some((c) => c.src === HOSTS.attacker && c.decoy === now),
+        'the responder saw the touch too',
       );
     } finally {
       await stopRunner?.();
