@@ -284,3 +284,17 @@ test('rotation: periods by `every` and by the change window; each period its own
   );
   assert.notEqual(rotationEpoch(byWindow, sat0230 + 7 * 86400, [win]), e1);
 });
+
+test('a policy with decoys survives writing it back as YAML', async () => {
+  const { policyToYaml } = await import('../../src/policy/write.js');
+  const r = parsePolicy(
+    POLICY(
+      `  - { name: d1, zone: control, clone: [PLC-1], services: [modbus, http], addresses: [10.1.0.50, 10.1.0.51], active: 1, rotate: { every: 1d, windows: [change] } }`,
+    ),
+    'p.yaml',
+  );
+  assert.ok(r.ok);
+  const again = parsePolicy(policyToYaml(r.policy), 'again.yaml');
+  assert.ok(again.ok, JSON.stringify(!again.ok && again.errors));
+  assert.deepEqual(again.policy.decoys, r.policy.decoys);
+});
