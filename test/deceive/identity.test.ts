@@ -298,3 +298,57 @@ test('a policy with decoys survives writing it back as YAML', async () => {
   assert.ok(again.ok, JSON.stringify(!again.ok && again.errors));
   assert.deepEqual(again.policy.decoys, r.policy.decoys);
 });
+
+test('EtherNet/IP: RegisterSession, then Get_Attribute_All of the identity object over SendRRData; BACnet Who-Is → I-Am', () => {
+  const id = deriveIdentity({
+    clone: {
+      ...s7Plc,
+      identity: { ...s7Plc.identity, vendor: 'Rockwell Automation/Allen-Bradley' },
+    } as unknown as Asset,
+    zone: [],
+    values: {},
+    ip: '10.1.0.57',
+    services: ['enip', 'bacnet'],
+    rng: new Rng('cip'),
+  });
+  const enip = new EnipDecoy(id);
+  const reg = enip.feed(
+    Buffer.from('650004000000000000000000000000000000000000000000' + '01000000', 'hex'),
+  )!;
+  const session = reg.out[0]!.readUInt32LE(4);
+  assert.ok(session > 0);
+  const cip = Buffer.from('010220012401', 'hex'); // Get_Attribute_All, class 1 instance 1
+  const body = Buffer.concat([
+    Buffer.from('00000000' + '0000' + '0200' + '0000' + '0000' + 'b200', 'hex'),
+    Buffer.from([cip.length, 0]),
+    cip,
+  ]);
+  const head = Buffer.alloc(24);
+  head.writeUInt16LE(0x6f, 0);
+  head.writeUInt16LE(body.length, 2);
+  head.writeUInt32LE(session, 4);
+  const out = enip.feed(Buffer.concat([head, body]))!.out[0]!;
+  assert.equal(out.readUInt32LE(8), 0, 'encapsulation status success');
+  const data = out.subarray(24 + 16);
+  assert.deepEqual([...data.subarray(0, 4)], [0x81, 0, 0, 0], 'CIP success');
+  assert.equal(data.readUInt16LE(4), 1, 'vendor id 1 (Rockwell)');
+  assert.equal(data.readUInt16LE(6), id.cip.deviceType);
+  assert.equal(data.readUInt32LE(14), id.cip.serial);
+  assert.equal(data.toString('latin1', 19, 19 + data[18]!), id.cip.productName);
+  // A wrong session is refused.
+  head.writeUInt32LE(session + 1, 4);
+  assert.equal(enip.feed(Buffer.concat([head, body]))!.out[0]!.readUInt32LE(8), 0x64);
+
+  const bacnet = new BacnetDecoy(id);
+  const iAm = bacnet.datagram(Buffer.from('810b000c0120ffff00ff1008', 'hex'))!;
+  assert.equal(iAm[6], 0x10);
+  assert.equal(iAm[7], 0x00);
+  assert.equal(iAm.readUInt32BE(9) & 0x3fffff, id.bacnet.instance);
+  // A Who-Is for a range without it gets no answer.
+  const lo = id.bacnet.instance + 1;
+  const ranged = Buffer.from(
+    `810b00120120ffff00ff10080b${lo.toString(16).padStart(6, '0')}1b${(lo + 5).toString(16).padStart(6, '0')}`,
+    'hex',
+  );
+  assert.equal(bacnet.datagram(ranged), null);
+});
