@@ -9,7 +9,7 @@ import { Aggregator } from './aggregator.js';
 import type { Detection, DetectionType, Finding } from './detection.js';
 import type { DetectContext, Detector, EdgeRuntime, MessageInterest } from './detector.js';
 import { allDetectors } from './detectors/index.js';
-import { decoyContact } from './detectors/decoy-contact.js';
+import { decoyContact, decoysOffBaseline } from './detectors/decoy-contact.js';
 import { isEngineeringOperation } from './detectors/engineering-ops.js';
 import { isLinkHousekeeping } from './housekeeping.js';
 import { DEFAULT_SETTINGS, type Settings } from '../settings/model.js';
@@ -62,6 +62,7 @@ export class DetectionEngine implements DetectContext {
   private readonly onAnomalies: Detector[];
   private readonly onPlaced: Detector[];
   private readonly agg: Aggregator;
+  private readonly decoys: Set<string>;
   private readonly table: EdgeTable<EdgeRuntime>;
   private readonly mutes: Mute[];
   private nextTick = -Infinity;
@@ -75,10 +76,11 @@ export class DetectionEngine implements DetectContext {
     private readonly opts: EngineOptions = {},
   ) {
     this.baseline = new CompiledBaseline(baseline);
+    this.decoys = decoysOffBaseline(opts.decoys ?? new Set(), baseline);
     const settings = opts.settings ?? DEFAULT_SETTINGS.detect;
     this.detectors = [
       ...(opts.detectors ?? allDetectors(settings)),
-      ...(opts.decoys !== undefined && opts.decoys.size > 0 ? [decoyContact(opts.decoys)] : []),
+      ...(this.decoys.size > 0 ? [decoyContact(this.decoys)] : []),
     ];
     this.packetHooks = this.detectors.filter((d) => d.onPacket && (d.packets ?? 'all') === 'all');
     this.unprofiledHooks = this.detectors.filter((d) => d.onPacket && d.packets === 'unprofiled');
@@ -191,7 +193,7 @@ export class DetectionEngine implements DetectContext {
   report(f: Finding): void {
     // A decoy's own answers are not the plant's (a "new asset" that is the decoy replying): the touch that made
     // them is already its decoy_contact.
-    if (this.opts.decoys?.has(f.src) && f.type !== 'decoy_contact') return;
+    if (this.decoys.has(f.src) && f.type !== 'decoy_contact') return;
     for (const mu of this.mutes) {
       if (
         (mu.type === undefined || mu.type === f.type) &&

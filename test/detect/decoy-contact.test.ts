@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DetectionEngine } from '../../src/detect/engine.js';
-import { feed, tcp, udp, EVIL, HMI, learn, normalTraffic } from './synthetic.js';
+import { feed, tcp, udp, EVIL, HMI, PLC, learn, normalTraffic } from './synthetic.js';
 import { newPacket } from '../../src/dissect/packet.js';
 import { newMessage } from '../../src/dissect/message.js';
 import { ATTACK_MAP } from '../../src/detect/attack-map.js';
@@ -87,5 +87,17 @@ test("a decoy's own replies raise nothing of their own (no new asset for the dec
   assert.deepEqual(
     ds.filter((d) => d.src === DECOY),
     [],
+  );
+});
+
+test('a decoy address the baseline knows is never watched: normal traffic cannot become a decoy contact', () => {
+  // A policy approved before the PLC's traffic was learned names the PLC's address as a decoy.
+  const eng = new DetectionEngine(learn(), { decoys: new Set([PLC, DECOY]) });
+  const t = normalTraffic(eng, 2000, 30);
+  feed(eng, tcp(t, EVIL, 40001, DECOY, 502));
+  const ds = eng.finish().filter((d) => d.type === 'decoy_contact');
+  assert.deepEqual(
+    ds.map((d) => d.dst),
+    [DECOY],
   );
 });

@@ -1,4 +1,5 @@
 import type { Detector } from '../detector.js';
+import type { Baseline } from '../../discover/baseline.js';
 
 /**
  * Anything that reaches a decoy address. Decoys sit on addresses no baseline flow uses (the policy refuses any
@@ -58,4 +59,18 @@ export function decoyContact(decoys: ReadonlySet<string>): Detector {
       });
     },
   };
+}
+
+/**
+ * The decoy addresses a detector may watch against this baseline: an address the baseline knows (a device, or
+ * either end of a learned flow) is dropped, so that even a policy approved before that traffic was learned can
+ * never turn normal traffic into a decoy contact. (`weir decoy run` refuses to place decoys there at all.)
+ */
+export function decoysOffBaseline(decoys: ReadonlySet<string>, b: Baseline): Set<string> {
+  const used = new Set(b.assets);
+  for (const e of Object.values(b.edges)) {
+    used.add(e.client);
+    used.add(e.server);
+  }
+  return new Set([...decoys].filter((a) => !used.has(a)));
 }
