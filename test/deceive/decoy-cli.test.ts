@@ -2,7 +2,7 @@
 // same plan for the same instant, another after a rotation, and a decoy address that normal traffic uses refused.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../helpers/paths.js';
@@ -26,7 +26,7 @@ decoys:
 test('weir decoy plan: clones of the plant PLCs, stable within a period, moved by rotation; a used address refused', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'weir-decoy-cli-'));
   try {
-    const { db } = await approvedStore(
+    const { db, auth } = await approvedStore(
       dir,
       POLICY('10.77.0.51, 10.77.0.52, 10.77.0.53, 10.77.0.54'),
     );
@@ -74,6 +74,12 @@ test('weir decoy plan: clones of the plant PLCs, stable within a period, moved b
       /10\.77\.0\.30 is used by baseline flow 10\.77\.0\.30 → 10\.77\.0\.2[12] tcp\/(502|102)/,
     );
     assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+
+    // Change control refuses such a policy before anyone reviews it.
+    writeFileSync(path.join(dir, 'bad.yaml'), POLICY('10.77.0.30, 10.77.0.52'));
+    const s = await weir(['policy', 'submit', path.join(dir, 'bad.yaml'), ...auth]);
+    assert.equal(s.code, 1, s.stdout);
+    assert.match(s.stderr, /10\.77\.0\.30 is used by baseline flow/);
 
     // The whole capture, attack included, against the decoy policy: nothing reached a decoy.
     activate(db, POLICY('10.77.0.51, 10.77.0.52, 10.77.0.53, 10.77.0.54'));

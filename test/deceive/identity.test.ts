@@ -7,7 +7,7 @@ import { ModbusDecoy } from '../../src/deceive/modbus.js';
 import { EnipDecoy } from '../../src/deceive/enip.js';
 import { BacnetDecoy } from '../../src/deceive/bacnet.js';
 import { httpAnswer } from '../../src/deceive/http.js';
-import { placementProblems } from '../../src/deceive/placement.js';
+import { placementProblems } from '../../src/policy/decoy-placement.js';
 import { rotationEpoch, slots } from '../../src/deceive/rotation.js';
 import { parsePolicy } from '../../src/policy/load.js';
 import { vendorOf } from '../../src/discover/oui.js';

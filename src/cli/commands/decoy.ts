@@ -8,7 +8,7 @@ import { latestBaseline } from '../../store/baseline-store.js';
 import { loadInventory } from '../../store/inventory-store.js';
 import { DEFAULT_STATE_DIR } from '../../enforce/state.js';
 import { planDecoys, type PlannedDecoy } from '../../deceive/plan.js';
-import { placementProblems } from '../../deceive/placement.js';
+import { placementProblems } from '../../policy/decoy-placement.js';
 import { serveDecoy } from '../../deceive/server.js';
 import { DecoyHost } from '../../deceive/netns.js';
 import type { DecoyIdentity } from '../../deceive/identity-model.js';

@@ -1,5 +1,5 @@
 import type { Baseline } from '../discover/baseline.js';
-import type { DecoySet } from '../policy/decoy-model.js';
+import type { DecoySet } from './decoy-model.js';
 
 /** A decoy address that normal traffic uses: the decoys cannot start, because their contacts would be false. */
 export interface PlacementProblem {
