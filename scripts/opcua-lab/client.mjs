@@ -46,7 +46,8 @@ const setpoint = 'ns=1;s=Line1.Setpoint';
   await s.browse('ns=1;i=1000');
   await s.read({ nodeId: setpoint, attributeId: AttributeIds.Value });
   const many = [];
-  for (let i = 0; i < 300; i++) many.push({ nodeId: 'ns=1;s=Line1.Counter', attributeId: AttributeIds.Value });
+  for (let i = 0; i < 300; i++)
+    many.push({ nodeId: 'ns=1;s=Line1.Counter', attributeId: AttributeIds.Value });
   await s.read(many, 0);
   await s.write({
     nodeId: setpoint,

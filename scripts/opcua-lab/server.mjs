@@ -20,7 +20,11 @@ await serverCertificateManager.initialize();
 const server = new OPCUAServer({
   port,
   serverCertificateManager,
-  securityModes: [MessageSecurityMode.None, MessageSecurityMode.Sign, MessageSecurityMode.SignAndEncrypt],
+  securityModes: [
+    MessageSecurityMode.None,
+    MessageSecurityMode.Sign,
+    MessageSecurityMode.SignAndEncrypt,
+  ],
   securityPolicies: [SecurityPolicy.None, SecurityPolicy.Basic256Sha256],
   allowAnonymous: true,
   serverInfo: {

@@ -136,10 +136,16 @@ export class UaReader {
   private guid(): string {
     if (!this.need(16)) return '';
     const h = (o: number, n: number) =>
-      Array.from(this.b.subarray(this.p + o, this.p + o + n), (x) => x.toString(16).padStart(2, '0'));
+      Array.from(this.b.subarray(this.p + o, this.p + o + n), (x) =>
+        x.toString(16).padStart(2, '0'),
+      );
     const d1 = u32le(this.b, this.p).toString(16).padStart(8, '0');
-    const d2 = u16le(this.b, this.p + 4).toString(16).padStart(4, '0');
-    const d3 = u16le(this.b, this.p + 6).toString(16).padStart(4, '0');
+    const d2 = u16le(this.b, this.p + 4)
+      .toString(16)
+      .padStart(4, '0');
+    const d3 = u16le(this.b, this.p + 6)
+      .toString(16)
+      .padStart(4, '0');
     const s = `${d1}-${d2}-${d3}-${h(8, 2).join('')}-${h(10, 6).join('')}`;
     this.p += 16;
     return s;
@@ -226,7 +232,12 @@ export class UaReader {
     if (enc & 0x40) for (let i = 0, d = this.count(4); i < d; i++) this.skip(4);
     return !this.overrun;
   }
-  private scalar(type: number, values: number[] | null, objects: ExtObj[] | null, depth: number): boolean {
+  private scalar(
+    type: number,
+    values: number[] | null,
+    objects: ExtObj[] | null,
+    depth: number,
+  ): boolean {
     const start = this.p;
     switch (type) {
       case 0:
@@ -252,7 +263,9 @@ export class UaReader {
       }
       case 10: {
         if (this.need(4)) {
-          values?.push(new DataView(this.b.buffer, this.b.byteOffset + start, 4).getFloat32(0, true));
+          values?.push(
+            new DataView(this.b.buffer, this.b.byteOffset + start, 4).getFloat32(0, true),
+          );
           this.p += 4;
         }
         return true;

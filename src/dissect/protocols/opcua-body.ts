@@ -1,6 +1,12 @@
-import { markMalformed, type IdentityFacts, type Malformed, type Message, type Target } from '../message.js';
+import {
+  markMalformed,
+  type IdentityFacts,
+  type Malformed,
+  type Message,
+  type Target,
+} from '../message.js';
 import { UaReader, type ExtObj } from './opcua-binary.js';
-import type { OpcuaAnomaly } from './opcua.js';
+import type { OpcuaAnomaly } from './opcua-anomalies.js';
 import {
   CALL_REQUEST,
   CREATE_SESSION_REQUEST,

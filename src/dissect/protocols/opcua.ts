@@ -11,6 +11,9 @@ import { FragmentJoiner } from '../fragments.js';
 import { UaReader } from './opcua-binary.js';
 import { OPCUA_SERVICES, opcuaCategory } from './opcua-services.js';
 import { serviceBody, setService } from './opcua-body.js';
+import { OPCUA_ANOMALIES, type OpcuaAnomaly } from './opcua-anomalies.js';
+
+export { OPCUA_ANOMALIES, type OpcuaAnomaly };
 
 /**
  * OPC UA Binary over TCP (opc.tcp, OPC UA Part 6 §6.7 and §7.1). Every message starts with a 3-byte type, a chunk
@@ -56,15 +59,6 @@ const MAX_CHUNKS = 256;
 const MAX_JOINING = 8;
 const POLICY_NONE = 'http://opcfoundation.org/UA/SecurityPolicy#None';
 
-export const OPCUA_ANOMALIES = [
-  'header_truncated',
-  'body_truncated',
-  'type_id_invalid',
-  'chunk_type_invalid',
-  'message_too_large',
-  'chunk_abandoned',
-] as const;
-export type OpcuaAnomaly = (typeof OPCUA_ANOMALIES)[number];
 const malformed: Malformed<OpcuaAnomaly> = markMalformed;
 
 /** A service being joined from its chunks. */
@@ -103,9 +97,13 @@ function resync(b: Uint8Array, off: number, end: number): number {
   return -1;
 }
 
-/** Length of a symmetric signature under a policy: HMAC-SHA1 for the SHA-1 policies, HMAC-SHA256 otherwise. */
+/**
+ * Length of a symmetric signature under a policy: HMAC-SHA1 for the SHA-1 policies, HMAC-SHA256 otherwise. Unknown
+ * (a capture that starts mid-channel) counts as none: readable traffic is mostly None, and a signed service of one
+ * chunk reads the same either way.
+ */
 function signatureLength(policy: string | null): number {
-  if (policy === POLICY_NONE) return 0;
+  if (policy === null || policy === POLICY_NONE) return 0;
   return policy !== null && /#(Basic128Rsa15|Basic256)$/.test(policy) ? 20 : 32;
 }
 
@@ -266,8 +264,7 @@ function symmetric(
     return;
   }
   const typeId = leadingTypeId(b, body, bodyEnd);
-  const readable =
-    policy === POLICY_NONE || (typeId >= 0 && OPCUA_SERVICES[typeId] !== undefined);
+  const readable = policy === POLICY_NONE || (typeId >= 0 && OPCUA_SERVICES[typeId] !== undefined);
   if (chunk === CHUNK_ABORT) {
     abort(b, body, bodyEnd, ctx, toServer, out, type, channel, requestId, policy);
     return;
