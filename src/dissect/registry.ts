@@ -25,6 +25,8 @@ import { dnsProtocol } from './protocols/dns.js';
 import { nbnsProtocol } from './protocols/nbns.js';
 import { opcuaProtocol } from './protocols/opcua.js';
 import { hartipProtocol } from './protocols/hartip.js';
+import { finsProtocol } from './protocols/fins.js';
+import { slmpProtocol } from './protocols/slmp.js';
 
 /**
  * Every protocol Weir knows, one descriptor each (declared in its own file under protocols/). Everything else
@@ -50,6 +52,8 @@ export const PROTOCOLS: readonly ProtocolDescriptor[] = [
   nbnsProtocol,
   opcuaProtocol,
   hartipProtocol,
+  finsProtocol,
+  slmpProtocol,
 ].map(withStreamAnomalies);
 
 /** A stream protocol's kinds include those its reassembler reports (resynchronisation, foreign payload). */
