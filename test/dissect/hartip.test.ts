@@ -58,12 +58,16 @@ test('HART-IP: identity from command 0, process values, writes, error codes and 
   const ids = ms.filter((m) => m.identity !== null);
   assert.deepEqual(
     ids.map((m) => [m.srcIp, m.identity!.vendor, m.identity!.model, m.identity!.serial]),
-    [
-      ['10.50.0.20', 'HART manufacturer 0x0026', 'device type 0x2657 rev 10', '662316'],
-      ['10.50.0.20', 'HART manufacturer 0x0011', 'device type 0x113c rev 2', '1234'],
-    ],
+    [['10.50.0.20', 'HART manufacturer 0x0026', 'device type 0x2657 rev 10', '662316']],
+    'only the HART-IP server itself (polling address 0) is an IP asset',
   );
   assert.equal(ids[0]!.fields!.hart_revision, 7);
+  // The HART 5 device behind the gateway at polling address 1: its identity stays in the fields.
+  const sub = ms.find((m) => m.func === 0 && m.role === 'response' && m.unit === 1)!;
+  assert.equal(sub.identity, null);
+  assert.equal(sub.fields!.manufacturer_id, 0x11);
+  assert.equal(sub.fields!.device_type, 0x113c);
+  assert.equal(sub.fields!.device_id, 1234);
   const dyn = ms.find((m) => m.func === 3 && m.role === 'response')!;
   assert.deepEqual(
     dyn.values!.map((v) => Math.round(v * 10) / 10),

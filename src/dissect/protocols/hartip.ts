@@ -216,7 +216,7 @@ function passThrough(m: Message, b: Uint8Array, p: number, end: number): void {
       m.values = [f32(b, data + 1), f32(b, data + 5)];
     return;
   }
-  if (command === CMD_READ_UNIQUE_ID) uniqueIdentifier(m, b, data, dataEnd);
+  if (command === CMD_READ_UNIQUE_ID) uniqueIdentifier(m, b, data, dataEnd, !long && m.unit === 0);
   else if (command === CMD_READ_PV && dataEnd - data >= 5) m.values = [f32(b, data + 1)];
   else if (command === CMD_READ_CURRENT && dataEnd - data >= 8)
     m.values = [f32(b, data), f32(b, data + 4)];
@@ -238,8 +238,12 @@ function isWarning(rc: number): boolean {
   return rc === 8 || rc === 14 || (rc >= 24 && rc <= 31);
 }
 
-/** Command 0 reply (HCF_SPEC-127 §6.1): who the field device is. */
-function uniqueIdentifier(m: Message, b: Uint8Array, p: number, end: number): void {
+/**
+ * Command 0 reply (HCF_SPEC-127 §6.1): who the field device is. Only polling address 0 by short frame is the HART-IP
+ * server itself (a HART-IP device, or a gateway's own I/O system identity); devices behind a gateway answer at other
+ * addresses and are not IP assets, so their identity stays in the message's fields.
+ */
+function uniqueIdentifier(m: Message, b: Uint8Array, p: number, end: number, self: boolean): void {
   if (end - p < 12 || b[p] !== CMD0_EXPANSION) return;
   const f = m.fields!;
   const universal = b[p + 4]!;
@@ -253,6 +257,7 @@ function uniqueIdentifier(m: Message, b: Uint8Array, p: number, end: number): vo
   f.software_revision = b[p + 6]!;
   f.hardware_revision = b[p + 7]! >> 3;
   f.device_id = u24be(b, p + 9);
+  if (!self) return;
   m.identity = {
     vendor: `HART manufacturer 0x${manufacturer.toString(16).padStart(4, '0')}`,
     model: `device type 0x${deviceType.toString(16).padStart(4, '0')} rev ${b[p + 5]!}`,
