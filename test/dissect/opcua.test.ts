@@ -63,6 +63,13 @@ test('lab capture: services, chunk joining, security modes and identity', () => 
   // SignAndEncrypt: the OPN pair and every MSG/CLO counted, none parsed into a service.
   const secured = ms.filter((m) => m.fields?.security_policy === 'Basic256Sha256');
   assert.equal(secured.length, 4, 'two OPN pairs under Basic256Sha256');
+  for (const m of secured) {
+    assert.equal(m.fields!.encrypted, true);
+    assert.equal(
+      m.fields!.security_policy_uri,
+      'http://opcfoundation.org/UA/SecurityPolicy#Basic256Sha256',
+    );
+  }
   const encrypted = ms.filter((m) => m.fields?.security === 'SignAndEncrypt');
   assert.ok(encrypted.length >= 10, `${encrypted.length} encrypted services`);
   for (const m of encrypted) {

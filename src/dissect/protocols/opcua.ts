@@ -191,6 +191,7 @@ function dissect(
       if (r.overrun) break;
       st.policy = policy;
       f.security_policy = policyName(policy);
+      f.security_policy_uri = policy;
       if (policy !== POLICY_NONE) {
         // The sequence header and body are encrypted with the receiver's public key.
         f.encrypted = true;
