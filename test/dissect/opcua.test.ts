@@ -170,3 +170,92 @@ test('mutated OPC UA messages through one state per direction: anomalies, never 
   assert.ok(messages > 10000, `${messages} messages`);
   assert.ok(anomalies > 100, `${anomalies} anomalies`);
 });
+
+/** A MSG chunk under policy None: header, secure channel 1, token 1, sequence number, request id, body. */
+function chunk(type: 'C' | 'F', seq: number, requestId: number, body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(24 + body.length);
+  const v = new DataView(out.buffer);
+  out.set([0x4d, 0x53, 0x47, type.charCodeAt(0)], 0);
+  v.setUint32(4, out.length, true);
+  v.setUint32(8, 1, true);
+  v.setUint32(12, 1, true);
+  v.setUint32(16, seq, true);
+  v.setUint32(20, requestId, true);
+  out.set(body, 24);
+  return out;
+}
+
+test('a service of 300 chunks is one message: its start dissected, the rest counted, memory bounded', () => {
+  const d = protocolDescriptor('opcua')!.stream!;
+  const state = d.newState();
+  const ctx = pduContext();
+  const out: Message[] = [];
+  // WriteRequest of ns=1;i=1000 Value with a 2.4 MB string: the string's bytes fill every later chunk.
+  const head = Uint8Array.from([
+    0x01,
+    0x00,
+    0xa1,
+    0x02, // TypeId 673
+    0x00,
+    0x00,
+    ...new Array(8).fill(0),
+    7,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0xff,
+    0xff,
+    0xff,
+    0xff,
+    0x10,
+    0x27,
+    0,
+    0,
+    0,
+    0,
+    0,
+    1,
+    0,
+    0,
+    0, // one WriteValue
+    0x01,
+    0x01,
+    0xe8,
+    0x03,
+    13,
+    0,
+    0,
+    0,
+    0xff,
+    0xff,
+    0xff,
+    0xff, // node, Value, no index range
+    0x01,
+    0x0c,
+    0x00,
+    0x9f,
+    0x24,
+    0x00, // DataValue: a String of 2,400,000 bytes
+  ]);
+  const filler = new Uint8Array(8000).fill(0x78);
+  d.dissect(chunk('C', 1, 42, head), 0, 24 + head.length, ctx, true, out, state);
+  for (let i = 0; i < 298; i++) {
+    const c = chunk('C', 2 + i, 42, filler);
+    d.dissect(c, 0, c.length, ctx, true, out, state);
+  }
+  assert.equal(out.length, 0, 'nothing before the final chunk');
+  const last = chunk('F', 300, 42, filler);
+  d.dissect(last, 0, last.length, ctx, true, out, state);
+  assert.equal(out.length, 1);
+  const m = out[0]!;
+  assert.equal(m.func, 673);
+  assert.equal(m.write, true);
+  assert.deepEqual(m.targets, [{ space: 'ns=1;i=1000', start: 13, count: 1 }]);
+  assert.equal(m.fields!.chunks, 300);
+  assert.equal(m.fields!.clipped, true);
+  assert.equal(m.anomaly, null, 'clipping is Weir’s bound, not the sender’s fault');
+});

@@ -4,7 +4,6 @@ export const OPCUA_ANOMALIES = [
   'body_truncated',
   'type_id_invalid',
   'chunk_type_invalid',
-  'message_too_large',
   'chunk_abandoned',
 ] as const;
 export type OpcuaAnomaly = (typeof OPCUA_ANOMALIES)[number];

@@ -48,6 +48,7 @@ export function serviceBody(
   p: number,
   end: number,
   toServer: boolean,
+  clipped = false,
 ): void {
   const r = new UaReader(d, p, end);
   r.nodeId();
@@ -71,7 +72,8 @@ export function serviceBody(
     if (result >>> 30 === 2) m.exception = result;
     if (func !== SERVICE_FAULT && result >>> 30 !== 2) response(m, r, func);
   }
-  if (r.overrun) malformed(m, 'body_truncated', `${m.funcName} ends before its fields`);
+  // A clipped service ends where Weir stopped keeping it, not where the sender ended it.
+  if (r.overrun && !clipped) malformed(m, 'body_truncated', `${m.funcName} ends before its fields`);
 }
 
 function request(m: Message, r: UaReader, func: number): void {

@@ -52,9 +52,11 @@ const CHUNK_FINAL = 0x46,
 const SYMMETRIC_HEADER = 24;
 /** The smallest receive buffer Part 6 allows is 8192; chunks above 16 MiB are not OPC UA. */
 const MAX_CHUNK = 1 << 24;
-/** A joined service and its chunks are bounded: beyond, the message is given up and reported once. */
-const MAX_MESSAGE = 1 << 20;
-const MAX_CHUNKS = 256;
+/**
+ * Bytes of a chunked service kept for dissection: its function, header and first targets and values are at the
+ * start, so a 10 MB history read costs 64 KiB per service being joined, and the rest is only counted.
+ */
+const MAX_JOINED = 1 << 16;
 /** Services being joined at once in one direction (chunks of several requests may interleave). */
 const MAX_JOINING = 8;
 const POLICY_NONE = 'http://opcfoundation.org/UA/SecurityPolicy#None';
@@ -65,6 +67,9 @@ const malformed: Malformed<OpcuaAnomaly> = markMalformed;
 interface Joining {
   joiner: FragmentJoiner;
   func: number;
+  chunks: number;
+  /** Bytes beyond MAX_JOINED were left out. */
+  clipped: boolean;
 }
 
 /**
@@ -239,29 +244,20 @@ function symmetric(
       return;
     }
     const j = joining.joiner;
-    if (!j.add(b, body, bodyEnd - body)) {
-      st.joining!.delete(requestId);
-      const m = message(ctx, toServer, type, out);
-      setService(m, joining.func);
-      m.txId = requestId;
-      m.fields.secure_channel_id = channel;
-      malformed(
-        m,
-        'message_too_large',
-        `service of more than ${MAX_MESSAGE} bytes or ${MAX_CHUNKS} chunks: given up`,
-      );
-      return;
-    }
+    // Past MAX_JOINED bytes the rest is only counted: targets and values come from the start of a service.
+    if (!joining.clipped && j.size + (bodyEnd - body) <= MAX_JOINED) j.add(b, body, bodyEnd - body);
+    else joining.clipped = true;
+    joining.chunks++;
     if (chunk === CHUNK_INTERMEDIATE) return;
     st.joining!.delete(requestId);
-    const count = j.count;
     const whole = j.take();
     const m = message(ctx, toServer, type, out);
     m.txId = requestId;
     m.fields.secure_channel_id = channel;
     security(m, policy, false);
-    m.fields.chunks = count;
-    serviceBody(m, whole, 0, whole.length, toServer);
+    m.fields.chunks = joining.chunks;
+    if (joining.clipped) m.fields.clipped = true;
+    serviceBody(m, whole, 0, whole.length, toServer, joining.clipped);
     return;
   }
   const typeId = leadingTypeId(b, body, bodyEnd);
@@ -292,12 +288,13 @@ function symmetric(
       malformed(
         m,
         'chunk_abandoned',
-        `chunked service ${oldId} abandoned after ${old.joiner.count} chunks: ${MAX_JOINING} services joined at once`,
+        `chunked service ${oldId} abandoned after ${old.chunks} chunks: ${MAX_JOINING} services joined at once`,
       );
     }
-    const j = new FragmentJoiner(MAX_MESSAGE, MAX_CHUNKS);
-    j.add(b, body, bodyEnd - body);
-    map.set(requestId, { joiner: j, func: typeId });
+    const j = new FragmentJoiner(MAX_JOINED, Number.MAX_SAFE_INTEGER);
+    const clipped = bodyEnd - body > MAX_JOINED;
+    if (!clipped) j.add(b, body, bodyEnd - body);
+    map.set(requestId, { joiner: j, func: typeId, chunks: 1, clipped });
     return;
   }
   const m = message(ctx, toServer, type, out);
