@@ -8,6 +8,8 @@ import type { TimeWindow, Zone } from '../policy/model.js';
 export type NftFamily = 'bridge' | 'inet';
 
 export const TABLE = 'weir';
+/** Comment of the stealth rule: status finds stealth mode by it and counts the frames it held back. */
+export const STEALTH_RULE = 'stealth: the host sends nothing on the bridge';
 /** Packet mark of frames the bridge hands to the gateway ("WE"). */
 const STEER_MARK = 0x5745;
 
@@ -28,6 +30,11 @@ export interface CompileOptions {
   logRate?: number;
   /** Seconds east of UTC for each time zone now; windows are compiled to UTC (recompile when offsets change). */
   utcOffset?: (timezone: string, at: Date) => number;
+  /**
+   * Sensor-only stealth (bridge family): the host sends nothing through the bridge ports — no ARP, no ICMP, no
+   * RST, nothing a stray process on the host might emit — so the bridge cannot be found from the plant.
+   */
+  stealth?: boolean;
 }
 
 export interface CompiledRuleset {
@@ -37,6 +44,8 @@ export interface CompiledRuleset {
   /** Zones per mode, for status output. */
   enforced: string[];
   simulated: string[];
+  /** Compiled for sensor-only stealth. */
+  stealth: boolean;
 }
 
 type Expr = Record<string, unknown>;
@@ -75,6 +84,16 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
   const enforced = zones.filter((z) => z.mode === 'enforce');
   const simulated = zones.filter((z) => z.mode === 'simulate');
   const t = { family: fam, table: TABLE };
+  if (opts.stealth) {
+    if (fam !== 'bridge')
+      throw new Error(
+        'stealth needs the bridge family: a router is a hop by nature (it decrements TTL and answers traceroute)',
+      );
+    if (opts.steer?.targets.length)
+      throw new Error(
+        'stealth cannot steer to the gateway: it terminates TCP with an address and a MAC of its own; enforce those groups port-level or leave stealth',
+      );
+  }
   const cmds: unknown[] = [
     // Atomic replace: create (so delete cannot fail), delete, create again, all in one transaction.
     { add: { table: { family: fam, name: TABLE } } },
@@ -262,6 +281,15 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
     [match(payload('ip', 'daddr'), '@blocklist'), counter, { drop: null }],
     'blocked source (replies)',
   );
+  if (opts.stealth) {
+    // Frames the host itself sends through the bridge ports; forwarded plant frames never pass this hook.
+    cmds.push({
+      add: {
+        chain: { ...t, name: 'stealth', type: 'filter', hook: 'output', prio: 0, policy: 'accept' },
+      },
+    });
+    rule('stealth', [counter, { drop: null }], STEALTH_RULE);
+  }
   cmds.push({
     add: {
       chain: { ...t, name: 'forward', type: 'filter', hook: 'forward', prio: 0, policy: 'accept' },
@@ -336,6 +364,7 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
     warnings,
     enforced: enforced.map((z) => z.name),
     simulated: simulated.map((z) => z.name),
+    stealth: opts.stealth === true,
   };
 }
 

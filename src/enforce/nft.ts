@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { TABLE, type CompiledRuleset, type NftFamily } from './nft-ruleset.js';
+import { STEALTH_RULE, TABLE, type CompiledRuleset, type NftFamily } from './nft-ruleset.js';
 
 /** Where nft runs: the host, or a network namespace (labs, tests). */
 export interface NftTarget {
@@ -266,6 +266,8 @@ export interface EnforcementStatus {
   /** Servers the ruleset steers to the gateway, and those whose lease the gateway holds right now. */
   steered: string[];
   live: string[];
+  /** Stealth (sensor-only) mode is loaded, and how many frames of the host's own it has held back. */
+  stealth: { on: boolean; heldBack: number };
 }
 
 export function status(target: NftTarget): EnforcementStatus {
@@ -281,6 +283,7 @@ export function statusOf(objs: Obj[], family: NftFamily): EnforcementStatus {
     counters: [],
     steered: [],
     live: [],
+    stealth: { on: false, heldBack: 0 },
   };
   const pair = (e: Obj): string => {
     const v = (e.elem?.val ?? e) as Obj;
@@ -303,6 +306,7 @@ export function statusOf(objs: Obj[], family: NftFamily): EnforcementStatus {
       const c = (o.rule.expr as Obj[]).find((e) => 'counter' in e)?.counter as
         | { packets: number; bytes: number }
         | undefined;
+      if (o.rule.comment === STEALTH_RULE) out.stealth = { on: true, heldBack: c?.packets ?? 0 };
       if (c)
         out.counters.push({
           rule: String(o.rule.comment ?? o.rule.chain),
