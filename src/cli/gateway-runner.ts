@@ -26,6 +26,9 @@ export interface GatewayRun {
   /** Log lines per second per event kind and client; seconds of quiet that close a fail-open window. */
   logLinesPerSecond: number;
   failOpenQuietSeconds: number;
+  /** Idle connections are closed after this many seconds; a client may hold this many at once. */
+  idleSeconds: number;
+  perClientConnections: number;
   /** Where the policy comes from: a loader called at start and on every reload (SIGHUP). */
   load: () => { text: string; source: string; sha: string };
   fault?: () => void;
@@ -74,6 +77,8 @@ export async function runGateway(o: GatewayRun): Promise<void> {
     budgetMicros: o.budgetMicros,
     throttle: { rate: o.rate, burst: o.rate * 2, refusalCost: o.refusalCost },
     failOpenQuietSeconds: o.failOpenQuietSeconds,
+    idleSeconds: o.idleSeconds,
+    perClientConnections: o.perClientConnections,
     log: (e) => log.write(e),
     fault: o.fault,
   });

@@ -443,6 +443,8 @@ export function registerEnforce(program: Command): void {
           heartbeatMs: gw.heartbeat_ms,
           logLinesPerSecond: gw.log_lines_per_s,
           failOpenQuietSeconds: gw.fail_open_quiet_s,
+          idleSeconds: gw.idle_s,
+          perClientConnections: gw.per_client_connections,
           log: o.log ?? null,
           logMaxBytes: (positive(o.logMaxMb, '--log-max-mb') ?? gw.log_max_mb) * 1024 * 1024,
           load,

@@ -21,6 +21,10 @@ export interface GatewayOptions {
   fault?: () => void;
   /** Seconds without a fail-open after which a client's window is closed and summarised. */
   failOpenQuietSeconds?: number;
+  /** Seconds without a byte either way after which a connection is closed (settings gateway.idle_s). */
+  idleSeconds?: number;
+  /** Connections at once per client address; more are refused for that client (gateway.per_client_connections). */
+  perClientConnections?: number;
 }
 
 export interface GatewayStats {
@@ -30,6 +34,10 @@ export interface GatewayStats {
   pdusDenied: number;
   failOpen: number;
   throttled: number;
+  /** Connections refused because their client already held its cap. */
+  capped: number;
+  /** Connections closed for being idle. */
+  idleClosed: number;
 }
 
 interface Listener {
@@ -63,9 +71,13 @@ export class Gateway {
     pdusDenied: 0,
     failOpen: 0,
     throttled: 0,
+    capped: 0,
+    idleClosed: 0,
   };
   private readonly listeners = new Map<string, Listener>();
   private readonly conns = new Set<Conn>();
+  /** Open connections per client address (the per-client cap). */
+  private readonly perClient = new Map<string, number>();
   private readonly throttle: ClientThrottle;
   private readonly paused = new Map<string, NodeJS.Timeout>();
   readonly windows: FailOpenWindows;
@@ -191,6 +203,23 @@ export class Gateway {
     const t = l.target;
     const clientIp = (client.remoteAddress ?? '').replace(/^::ffff:/, '');
     client.on('error', () => client.destroy());
+    // One client holding many connections (idle or not) would exhaust the gateway for every other client.
+    const cap = this.opts.perClientConnections ?? DEFAULT_SETTINGS.gateway.per_client_connections;
+    const held = this.perClient.get(clientIp) ?? 0;
+    if (held >= cap) {
+      this.stats.capped++;
+      this.opts.log({
+        event: 'connection_refused',
+        client: clientIp,
+        server: t.server,
+        port: t.port,
+        reason: 'per_client_cap',
+        open: held,
+        cap,
+      });
+      client.resetAndDestroy();
+      return;
+    }
     const rules = this.rulesFor(clientIp, t);
     const flow = flowVerdict(rules, Date.now() / 1000);
     if (typeof flow === 'string') {
@@ -225,7 +254,20 @@ export class Gateway {
     );
     const c: Conn = { client, upstream, clientIp, target: t, inspector };
     this.conns.add(c);
+    this.perClient.set(clientIp, held + 1);
     const end = (): void => this.end(c);
+    client.setTimeout((this.opts.idleSeconds ?? DEFAULT_SETTINGS.gateway.idle_s) * 1000, () => {
+      this.stats.idleClosed++;
+      this.opts.log({
+        event: 'connection_closed',
+        client: clientIp,
+        server: t.server,
+        port: t.port,
+        reason: 'idle',
+        idle_s: this.opts.idleSeconds ?? DEFAULT_SETTINGS.gateway.idle_s,
+      });
+      end();
+    });
     client.on('close', end);
     upstream.on('error', (err) => {
       this.opts.log({
@@ -342,6 +384,9 @@ export class Gateway {
 
   private end(c: Conn): void {
     if (!this.conns.delete(c)) return;
+    const n = (this.perClient.get(c.clientIp) ?? 1) - 1;
+    if (n > 0) this.perClient.set(c.clientIp, n);
+    else this.perClient.delete(c.clientIp);
     c.client.destroy();
     c.upstream.destroy();
   }
