@@ -67,6 +67,23 @@ const REVERSE = {
     payload('th', 'sport'),
   ],
 };
+/** The same flow keys over IPv6 (blocks and temporary permits hold IPv6 hosts too). */
+const FLOW6 = {
+  concat: [
+    payload('ip6', 'saddr'),
+    payload('ip6', 'daddr'),
+    { meta: { key: 'l4proto' } },
+    payload('th', 'dport'),
+  ],
+};
+const REVERSE6 = {
+  concat: [
+    payload('ip6', 'daddr'),
+    payload('ip6', 'saddr'),
+    { meta: { key: 'l4proto' } },
+    payload('th', 'sport'),
+  ],
+};
 const DAYS = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'];
 const WEEK = 7 * 1440;
 
@@ -113,6 +130,8 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
 
   set('blocklist', 'ipv4_addr', ['timeout']);
   set('permits', ['ipv4_addr', 'ipv4_addr', 'inet_proto', 'inet_service'], ['timeout']);
+  set('blocklist6', 'ipv6_addr', ['timeout']);
+  set('permits6', ['ipv6_addr', 'ipv6_addr', 'inet_proto', 'inet_service'], ['timeout']);
   const v4 = (hs: Cidr[]): Cidr[] => hs.filter((c) => c.family === 'ipv4');
   for (const z of zones)
     if (cp.zoneBlocks(z).some((c) => c.family === 'ipv6'))
@@ -281,6 +300,16 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
     [match(payload('ip', 'daddr'), '@blocklist'), counter, { drop: null }],
     'blocked source (replies)',
   );
+  rule(
+    'guard',
+    [match(payload('ip6', 'saddr'), '@blocklist6'), counter, { drop: null }],
+    'blocked IPv6 source',
+  );
+  rule(
+    'guard',
+    [match(payload('ip6', 'daddr'), '@blocklist6'), counter, { drop: null }],
+    'blocked IPv6 source (replies)',
+  );
   if (opts.stealth) {
     // Frames the host itself sends through the bridge ports; forwarded plant frames never pass this hook.
     cmds.push({
@@ -297,6 +326,12 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
   });
   rule('forward', [match(FLOW, '@permits'), { accept: null }], 'temporary permit');
   rule('forward', [match(REVERSE, '@permits'), { accept: null }], 'temporary permit (replies)');
+  rule('forward', [match(FLOW6, '@permits6'), counter, { accept: null }], 'temporary IPv6 permit');
+  rule(
+    'forward',
+    [match(REVERSE6, '@permits6'), counter, { accept: null }],
+    'temporary IPv6 permit (replies)',
+  );
   for (const name of allowSets) {
     rule('forward', [match(FLOW, `@${name}`), { accept: null }], 'context groups');
     rule('forward', [match(REVERSE, `@${name}`), { accept: null }], 'context groups (replies)');

@@ -10,6 +10,7 @@ import {
   type AppliedPolicy,
 } from '../../enforce/state.js';
 import { bridgeAddresses } from '../../enforce/host-addresses.js';
+import { canonicalIp } from '../../policy/hosts.js';
 import type { ApplySource } from '../../enforce/backend.js';
 import { enforcementBackend, familyOf, type TargetOpts } from '../enforcement.js';
 import { cliSettings } from '../settings.js';
@@ -291,9 +292,11 @@ export function registerEnforce(program: Command): void {
     )
     .action(
       async (
-        ip: string,
+        given: string,
         o: EnforceOpts & { ttl: string; reason?: string; confirmCutsBaseline?: boolean },
       ) => {
+        // One spelling for the baseline, the audit and the kernel (IPv6 as RFC 5952 writes it).
+        const ip = canonicalIp(given) ?? given;
         const ttl = ttlOf(o.ttl);
         await proveEnforcer(o, 'block');
         const g = withStore(o.db!, (db) => guardBlock(db, ip, o.confirmCutsBaseline === true));
@@ -326,7 +329,8 @@ export function registerEnforce(program: Command): void {
     .description('lift a block of a source address before its time runs out (audited)')
     .argument('<ip>')
     .option('--db <db>', 'store for the audit log (required)')
-    .action(async (ip: string, o: EnforceOpts) => {
+    .action(async (given: string, o: EnforceOpts) => {
+      const ip = canonicalIp(given) ?? given;
       await proveEnforcer(o, 'unblock');
       await carryOut(o, 'source.unblocked', ip, {}, () => enforcementBackend(o).unblock(ip));
       process.stdout.write(`${ip} unblocked\n`);
@@ -342,11 +346,13 @@ export function registerEnforce(program: Command): void {
     .option('--reason <text>', 'why')
     .action(
       async (
-        client: string,
-        server: string,
+        givenClient: string,
+        givenServer: string,
         service: string,
         o: EnforceOpts & { ttl: string; reason?: string },
       ) => {
+        const client = canonicalIp(givenClient) ?? givenClient,
+          server = canonicalIp(givenServer) ?? givenServer;
         const m = /^(tcp|udp)\/([0-9]{1,5})$/.exec(service);
         if (!m) throw new Error(`service '${service}' is not tcp/PORT or udp/PORT`);
         const ttl = ttlOf(o.ttl);
