@@ -178,8 +178,8 @@ export const SETTINGS_SECTIONS = {
       'A connection through the gateway that carries no request for this many seconds is closed (SCADA polls every few seconds).',
     ),
     per_client_connections: int(
-      64,
-      'Connections at once one client address may hold through the gateway; more are refused for that client only.',
+      128,
+      'Connections at once one client address may hold through the gateway, all servers together; more are refused for that client only (a SCADA server holds one or two per PLC it polls: raise this for one that polls more than about 60 PLCs).',
     ),
   }),
   enforce: section('Enforcement on this host (weir enforce apply).', {

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { canBuildLab, HOSTS, Plant, type Host } from '../lab/plant.js';
@@ -66,7 +66,7 @@ test(
       lab.exec('fw', process.execPath, [
         cli,
         ...args,
-        ...(args[0] === 'enforce' ? ['--state-dir', stateDir] : []),
+        ...(args.slice(0, 3).includes('enforce') ? ['--state-dir', stateDir] : []),
       ]);
     const weirFails = (...args: string[]): string => {
       try {
@@ -128,8 +128,11 @@ test(
         lab.exec('fw', 'sysctl', ['-qw', `net.ipv6.conf.${l.ifname}.disable_ipv6=1`]);
         lab.exec('fw', 'ip', ['addr', 'flush', 'dev', l.ifname]);
       }
+      // Stealth from the settings file (enforce.stealth), as a sensor-only site would keep it.
+      const settings = path.join(dir, 'weir.yaml');
+      writeFileSync(settings, 'weir: settings/1\nenforce:\n  stealth: true\n');
       assert.match(
-        weir(...apply, '--stealth', '--port-level-ok'),
+        weir('--config', settings, ...apply, '--port-level-ok'),
         /stealth: bridge br0 carries no address; the host sends nothing on it/,
       );
 
