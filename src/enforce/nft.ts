@@ -281,8 +281,11 @@ export interface EnforcementStatus {
   /** Servers the ruleset steers to the gateway, and those whose lease the gateway holds right now. */
   steered: string[];
   live: string[];
-  /** Stealth (sensor-only) mode is loaded, and how many frames of the host's own it has held back. */
-  stealth: { on: boolean; heldBack: number };
+  /**
+   * Stealth (sensor-only) mode is loaded, and how many frames of the host's own it has held back (absent: the
+   * backend has no stealth mode, read as off).
+   */
+  stealth?: { on: boolean; heldBack: number };
 }
 
 export function status(target: NftTarget): EnforcementStatus {

@@ -235,11 +235,12 @@ export function registerEnforce(program: Command): void {
         gateway,
         uninspected,
         digest: _digest,
+        stealth = { on: false, heldBack: 0 },
         ...s
       } = enforcementBackend(o).status();
       if (o.json) {
         process.stdout.write(
-          `${JSON.stringify({ ...s, stealth: { ...s.stealth, bridge: applied?.stealth?.bridge ?? null, addresses: stealthAddresses(s.stealth.on, applied, o.netns) }, applied: applied && { sha: applied.sha, source: applied.source, appliedAt: applied.appliedAt, actor: applied.actor }, gateway, uninspected }, null, 1)}\n`,
+          `${JSON.stringify({ ...s, stealth: { ...stealth, bridge: applied?.stealth?.bridge ?? null, addresses: stealthAddresses(stealth.on, applied, o.netns) }, applied: applied && { sha: applied.sha, source: applied.source, appliedAt: applied.appliedAt, actor: applied.actor }, gateway, uninspected }, null, 1)}\n`,
         );
         return;
       }
@@ -251,7 +252,7 @@ export function registerEnforce(program: Command): void {
         process.stdout.write(
           `policy: ${applied.sha.slice(0, 12)} from ${applied.source}, applied ${applied.appliedAt} by ${applied.actor}\n`,
         );
-      process.stdout.write(`${describeStealth(s.stealth, applied, o.netns)}\n`);
+      process.stdout.write(`${describeStealth(stealth, applied, o.netns)}\n`);
       if (s.steered.length > 0) {
         process.stdout.write(`${describeGateway(gateway)}\n`);
         if (uninspected)
