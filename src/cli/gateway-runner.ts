@@ -68,6 +68,7 @@ export async function runGateway(o: GatewayRun): Promise<void> {
     perKeyPerSecond: o.logLinesPerSecond,
   });
   let src = o.load();
+  let onExhausted: (reason: string) => void = () => undefined;
   const targetsOf = (cp: CompiledPolicy) => enforcementPlan(cp, o.listen).targets;
   const gw = new Gateway({
     policy: compile(src),
@@ -79,6 +80,8 @@ export async function runGateway(o: GatewayRun): Promise<void> {
     failOpenQuietSeconds: o.failOpenQuietSeconds,
     idleSeconds: o.idleSeconds,
     perClientConnections: o.perClientConnections,
+    // Set once `die` exists below; exhaustion is our own fault, handled like any other.
+    onExhausted: (reason) => onExhausted(reason),
     log: (e) => log.write(e),
     fault: o.fault,
   });
@@ -137,6 +140,7 @@ export async function runGateway(o: GatewayRun): Promise<void> {
     health({ stoppedAt: new Date().toISOString(), stopReason: `fault: ${reason}` });
     process.exit(70);
   };
+  onExhausted = (reason) => die(`exhausted: ${reason}`);
   process.on('uncaughtException', (err) => die(err.stack ?? err.message));
   process.on('unhandledRejection', (err) => die(String(err)));
 
