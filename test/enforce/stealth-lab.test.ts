@@ -212,6 +212,16 @@ test(
         [],
         trPlc,
       );
+      // A blocked source meets silence too: the HMI it reached a moment ago no longer answers it, nor does Weir.
+      weir('block', HOSTS.attacker, '--ttl', '60s', ...auth);
+      const blocked = lab.exec(
+        'attacker',
+        'nmap',
+        ['-n', '-Pn', '-sS', '-p', '20-25', '--max-retries', '0', HOSTS.hmi],
+        { timeoutMs: 60_000 },
+      );
+      assert.equal(blocked.match(/^\d+\/tcp\s+filtered/gm)?.length, 6, blocked);
+      weir('unblock', HOSTS.attacker, ...auth);
       // A ping with TTL 1 crosses the bridge and is answered.
       lab.exec('attacker', 'ping', ['-c', '1', '-t', '1', '-W', '2', HOSTS.hmi]);
       lab.exec('attacker', 'ping', ['-c', '1', '-W', '2', HOSTS.hmi]);
