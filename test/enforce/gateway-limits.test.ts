@@ -106,7 +106,7 @@ test(
       budgetMicros: 2000,
       log: (e) => events.push(e),
       perClientConnections: 5,
-      idleSeconds: 2,
+      idleSeconds: 3,
     });
     try {
       for (let i = 0; i < 50; i++) {
@@ -167,7 +167,7 @@ test(
 
       // Idle: the attacker's connections go quiet and are closed; the HMI, polling, keeps its connection.
       const poll = setInterval(() => void hmi.read().catch(() => undefined), 300);
-      await sleep(3500);
+      await sleep(5000);
       clearInterval(poll);
       assert.ok(
         [...open.slice(1), again].every((c) => c.closed),
