@@ -16,6 +16,8 @@ import { registerAssess } from './commands/assess.js';
 import { registerBundle } from './commands/bundle.js';
 import { registerExport } from './commands/export.js';
 import { registerPlaybook } from './commands/playbook.js';
+import { registerBackup } from './commands/backup.js';
+import { registerDoctor } from './commands/doctor.js';
 import { terminalWidth } from './columns.js';
 import { useSettingsFile } from './settings.js';
 
@@ -64,5 +66,7 @@ export function buildProgram(): Command {
   registerBundle(program);
   registerExport(program);
   registerPlaybook(program);
+  registerBackup(program);
+  registerDoctor(program);
   return program;
 }
