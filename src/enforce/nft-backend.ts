@@ -20,6 +20,7 @@ import {
   revokeFlow,
   statusOf,
   unblockSource,
+  unsteer,
   type NftTarget,
 } from './nft.js';
 import { TABLE } from './nft-ruleset.js';
@@ -72,6 +73,10 @@ export class NftBackend implements EnforcementBackend {
         removedBy: actor,
       });
     return removed;
+  }
+
+  unsteer(): number {
+    return unsteer(this.target);
   }
 
   async block(address: string, ttlSeconds: number, comment = ''): Promise<BlockResult> {

@@ -218,6 +218,25 @@ export function removeRuleset(target: NftTarget): boolean {
   return any;
 }
 
+/**
+ * Stop steering to the gateway now: flush the leases it holds (bridge `gw_live`, DNAT `gw_port`), so steered
+ * traffic goes direct while every allowlist and block stays loaded. What a clean gateway stop does itself and
+ * a crash does one lease later. Returns the leases that were held (0 when nothing steered or nothing loaded).
+ */
+export function unsteer(target: NftTarget): number {
+  const objs = loadedObjects(target);
+  const held = statusOf(objs, target.family).live.length;
+  const has = (kind: 'set' | 'map', name: string) => objs.some((o) => o[kind]?.name === name);
+  const cmds: string[] = [];
+  if (target.family === 'bridge' && has('set', 'gw_live'))
+    cmds.push(`flush set bridge ${TABLE} gw_live`);
+  if (has('map', 'gw_port')) cmds.push(`flush map ip ${TABLE} gw_port`);
+  if (cmds.length === 0) return 0;
+  const r = run(target, [cmds.join('; ')]);
+  if (!r.ok) throw new Error(`nft refused to drop the gateway leases: ${r.stderr}`);
+  return held;
+}
+
 function element(
   target: NftTarget,
   op: 'add' | 'delete',
