@@ -7,47 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SystemdNotifier } from '../../src/cli/sd-notify.js';
 import { cli } from '../helpers/weir-cli.js';
-
-/**
- * systemd's side of sd_notify, played by a real unix datagram socket (Python; Node has none): every datagram
- * it receives, as one JSON line.
- */
-function notifySocket(address: string) {
-  const py = `
-import socket, sys, json
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-a = sys.argv[1]
-s.bind('\\0' + a[1:] if a.startswith('@') else a)
-print('bound', flush=True)
-while True:
-    d = s.recv(4096)
-    print(json.dumps(d.decode()), flush=True)
-`;
-  const p = spawn('python3', ['-c', py, address], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const got: string[] = [];
-  let buf = '';
-  let onBound: () => void;
-  const bound = new Promise<void>((r) => (onBound = r));
-  p.stdout.on('data', (d: Buffer) => {
-    buf += d.toString();
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      if (line === 'bound') onBound();
-      else got.push(JSON.parse(line) as string);
-    }
-  });
-  return { got, bound, stop: () => p.kill('SIGKILL') };
-}
-
-const until = async (what: string, cond: () => boolean, ms = 10_000): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-};
+import { notifySocket, until } from '../helpers/notify-socket.js';
 
 test('weir serve under a notify socket: READY once listening, watchdog pings while healthy, STOPPING on SIGTERM', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'weir-sdnotify-'));
