@@ -36,13 +36,13 @@ node -e '
 
 # Production node_modules: the runtime dependency closure, resolved as Node does (no dev tools, no network).
 # A nested package comes with its parent; build leftovers of the native addon stay behind.
-node scripts/prod-modules.mjs "$root" | grep -v 'node_modules/.*/node_modules/' | while read -r rel; do
-  install -d "$lib/$(dirname "$rel")"
-  tar -C "$root" -cf - --dereference \
-    --exclude='*/better-sqlite3/deps' --exclude='*/better-sqlite3/src' \
-    --exclude='*/build/Release/obj*' --exclude='*/build/Release/*.a' --exclude='*/build/Release/test_extension.node' \
-    --exclude='*/build/deps' --exclude='*.map' "$rel" | tar -C "$lib" -xf -
-done
+node scripts/prod-modules.mjs "$root" | grep -v 'node_modules/.*/node_modules/' >"$stage/modules.txt"
+install -d "$lib/node_modules"
+tar -C "$root" -cf - --dereference \
+  --exclude='*/better-sqlite3/deps' --exclude='*/better-sqlite3/src' \
+  --exclude='*/build/Release/obj*' --exclude='*/build/Release/*.a' --exclude='*/build/Release/test_extension.node' \
+  --exclude='*/build/deps' --exclude='*.map' -T "$stage/modules.txt" | tar -C "$lib" -xf -
+rm "$stage/modules.txt"
 [ -f "$lib/node_modules/better-sqlite3/build/Release/better_sqlite3.node" ] || {
   echo "build-deb: better-sqlite3's native addon is missing" >&2
   exit 1
@@ -87,5 +87,5 @@ CONTROL
 
 mkdir -p "$out"
 deb="$out/weir_${version}_${arch}.deb"
-dpkg-deb --root-owner-group -Zxz -z6 --build "$stage" "$deb" >/dev/null
+dpkg-deb --root-owner-group -Zgzip -z6 --build "$stage" "$deb" >/dev/null
 echo "$deb"

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { chmodSync, closeSync, constants, existsSync, openSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, constants, existsSync, openSync, rmSync, statSync } from 'node:fs';
 import { MIGRATIONS } from './migrations.js';
 
 export type Db = Database.Database;
@@ -102,14 +102,20 @@ function migrate(db: Db, path: string, opts: OpenOptions): void {
   if (v === SCHEMA_VERSION) return;
   if (v > 0 && isFile(path)) {
     const copy = upgradeBackupPath(path, v);
-    closeSync(openSync(copy, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600));
-    db.prepare('VACUUM INTO ?').run(copy);
-    (
-      opts.warn ??
-      ((m) =>
-        process.stderr.write(`weir: ${m}
-`))
-    )(
+    let created = false;
+    try {
+      closeSync(openSync(copy, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600));
+      created = true;
+      db.prepare('VACUUM INTO ?').run(copy);
+    } catch (err) {
+      if (created) rmSync(copy, { force: true });
+      throw new Error(
+        `${path} needs an upgrade from schema ${v} to ${SCHEMA_VERSION}, but the backup taken first (${copy}) failed: ` +
+          `${(err as Error).message}. The store is unchanged; free space beside it (weir doctor) and start again.`,
+      );
+    }
+    const tell = opts.warn ?? ((m: string) => process.stderr.write(`weir: ${m}\n`));
+    tell(
       `upgrading ${path} from schema ${v} to ${SCHEMA_VERSION}; the store as it was is kept in ${copy}`,
     );
   }
