@@ -48,6 +48,11 @@ export function loadedObjects(target: NftTarget): Obj[] {
   const out: Obj[] = [];
   for (const family of [target.family, 'ip']) {
     const r = run(target, ['-j', 'list', 'table', family, TABLE]);
+    // Not allowed to look is not "nothing loaded": say so rather than report an empty host.
+    if (!r.ok && /not permitted|must be root/i.test(r.stderr))
+      throw new Error(
+        `cannot read the kernel's rules: ${r.stderr.split('\n')[0]} (run as root, or with CAP_NET_ADMIN as the weir services do)`,
+      );
     if (!r.ok) continue; // no such table
     out.push(
       ...(JSON.parse(r.stdout) as { nftables: Obj[] }).nftables.filter((o) => !('metainfo' in o)),

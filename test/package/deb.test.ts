@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../helpers/paths.js';
 import { notifySocket, until } from '../helpers/notify-socket.js';
+import { writeApplied } from '../../src/enforce/state.js';
 
 const sh = (cmd: string, args: string[]) =>
   spawnSync(cmd, args, { encoding: 'utf8', timeout: 300_000 });
@@ -216,6 +217,73 @@ test('the Debian package: build, dpkg -i, weir --version, units verified, servic
     }
     sock.stop();
     assert.ok(packageProcesses().length > 0, 'weir serve from the package runs');
+
+    // The gateway unit's stop hook as the unit runs it (user weir, CAP_NET_ADMIN only), in a namespace of its own
+    // so the host's rules are not touched; and the runtime folder that root's `enforce apply` and the services share.
+    if (!systemdRuns()) {
+      assert.equal(ok('stat', ['-c', '%a %U:%G', '/run/weir']).trim(), '2750 weir:weir');
+      writeApplied('/run/weir', {
+        sha: 'x',
+        source: 'test',
+        text: '',
+        appliedAt: new Date().toISOString(),
+        actor: 'root',
+        family: 'bridge',
+        gatewayIp: '10.77.0.2',
+      });
+      const asWeir = (capsArg: string[], cmd: string[]) =>
+        sh('setpriv', ['--reuid=weir', '--regid=weir', '--init-groups', ...capsArg, ...cmd]);
+      assert.equal(
+        asWeir([], ['cat', '/run/weir/applied.json']).status,
+        0,
+        'what root applied, weir reads',
+      );
+    }
+    const gwUnit = readFileSync('/lib/systemd/system/weir-gateway.service', 'utf8');
+    const stopPost = /^ExecStopPost=(.+)$/m
+      .exec(gwUnit)![1]!
+      .replace('${WEIR_FAMILY}', 'bridge')
+      .split(/\s+/);
+    const gwCaps = /^AmbientCapabilities=(.+)$/m
+      .exec(gwUnit)![1]!
+      .split(/\s+/)
+      .map((c) => `+${c.replace(/^CAP_/, '').toLowerCase()}`)
+      .join(',');
+    const ns = `weir-deb-${process.pid}`;
+    ok('ip', ['netns', 'add', ns]);
+    try {
+      const hook = sh('ip', [
+        'netns',
+        'exec',
+        ns,
+        'setpriv',
+        '--reuid=weir',
+        '--regid=weir',
+        '--init-groups',
+        `--inh-caps=${gwCaps}`,
+        `--ambient-caps=${gwCaps}`,
+        ...stopPost,
+      ]);
+      assert.equal(hook.status, 0, `ExecStopPost as user weir: ${hook.stderr}`);
+      assert.match(hook.stdout, /"event":"gateway_unsteered"/);
+      const bare = sh('ip', [
+        'netns',
+        'exec',
+        ns,
+        'setpriv',
+        '--reuid=weir',
+        '--regid=weir',
+        '--init-groups',
+        ...stopPost,
+      ]);
+      assert.notEqual(
+        bare.status,
+        0,
+        'without the capability the hook cannot touch nftables: the unit grants it',
+      );
+    } finally {
+      sh('ip', ['netns', 'del', ns]);
+    }
 
     // 5. dpkg -r: nothing of the package runs any more; only conffiles and data stay.
     ok('dpkg', ['-r', 'weir']);
