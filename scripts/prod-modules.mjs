@@ -1,7 +1,7 @@
 // Lists the package folders (relative to the project) that the production dependencies need at run time:
 // package.json's dependencies and, transitively, theirs (optional ones when installed), resolved the way
 // Node does (nested node_modules first, then each parent's). For the Debian package: no dev tools, no network.
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 const root = path.resolve(process.argv[2] ?? '.');
@@ -39,5 +39,4 @@ function visit(dir, optional) {
 }
 
 visit(root, false);
-realpathSync(root);
 for (const p of [...seen].sort()) console.log(p);

@@ -11,6 +11,7 @@ import {
   statSync,
   copyFileSync,
   chmodSync,
+  chownSync,
 } from 'node:fs';
 import path from 'node:path';
 import { SCHEMA_VERSION, type Db } from './db.js';
@@ -55,12 +56,21 @@ export async function backupStore(db: Db, to: string): Promise<BackupResult> {
 /** Back up the store at `from` as it is (no migration: an older store is copied at its own schema). */
 export async function backupStoreFile(from: string, to: string): Promise<BackupResult> {
   if (!existsSync(from)) throw new Error(`no store at ${from}`);
+  const owner = statSync(from);
+  const sidecars = [`${from}-wal`, `${from}-shm`].filter((f) => !existsSync(f));
   const db = new Database(from, { fileMustExist: true });
   try {
     db.pragma('busy_timeout = 5000');
-    return await backupStore(db, to);
+    const r = await backupStore(db, to);
+    // root backing up the service's store (cron) gives the copy to the store's owner, like the store.
+    if (process.getuid?.() === 0) chownSync(to, owner.uid, owner.gid);
+    return r;
   } finally {
     db.close();
+    // Sidecar files this connection created (the server was stopped) belong to the store's owner, or the
+    // service could no longer open its own store after a root backup.
+    if (process.getuid?.() === 0)
+      for (const f of sidecars) if (existsSync(f)) chownSync(f, owner.uid, owner.gid);
   }
 }
 
@@ -166,4 +176,25 @@ export function restoreStore(
   chmodSync(tmp, 0o600);
   renameSync(tmp, to);
   return { schema, previous };
+}
+
+/**
+ * After root worked on a service's store (a restore, a migration): the store's files in its folder go back to
+ * the folder's owner (weir in /var/lib/weir), or the service could not open its own store any more.
+ */
+export function giveToFolderOwner(store: string): string[] {
+  if (process.getuid?.() !== 0) return [];
+  const dir = path.dirname(path.resolve(store));
+  const base = path.basename(store);
+  const { uid, gid } = statSync(dir);
+  const changed: string[] = [];
+  for (const f of readdirSync(dir)) {
+    if (!f.startsWith(base)) continue;
+    const p = path.join(dir, f);
+    const st = statSync(p);
+    if (st.uid === uid && st.gid === gid) continue;
+    chownSync(p, uid, gid);
+    changed.push(f);
+  }
+  return changed;
 }

@@ -2,7 +2,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { openStore, SCHEMA_VERSION } from '../../src/store/db.js';
@@ -150,6 +159,24 @@ test('a running process holding the store is found from /proc', async () => {
     await w.stop();
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /is open in process [0-9]+: stop it first/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('root restoring the service store gives every file of it back to the folder owner (the weir user)', async (t) => {
+  if (process.getuid?.() !== 0) return t.skip('needs root to change owners');
+  const dir = mkdtempSync(path.join(tmpdir(), 'weir-restore-own-'));
+  try {
+    const file = path.join(dir, 'weir.db');
+    openStore(file).close();
+    const bak = path.join(dir, 'b.db');
+    assert.equal((await weir(['backup', '--db', file, '--to', bak])).code, 0);
+    chownSync(dir, 65534, 65534); // the folder belongs to the service account
+    const r = await weir(['restore', '--from', bak, '--db', file]);
+    assert.equal(r.code, 0, r.stderr);
+    for (const f of readdirSync(dir).filter((n) => n.startsWith('weir.db')))
+      assert.equal(statSync(path.join(dir, f)).uid, 65534, f);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,7 +1,7 @@
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { openStore } from '../../store/db.js';
-import { backupStoreFile, restoreStore } from '../../store/backup.js';
+import { backupStoreFile, giveToFolderOwner, restoreStore } from '../../store/backup.js';
 import { appendAudit, checkAudit } from '../../store/audit-store.js';
 
 const AUDIT_KEY_NOTE =
@@ -55,6 +55,7 @@ export function registerBackup(program: Command): void {
           );
       } finally {
         db.close();
+        giveToFolderOwner(o.db);
       }
     });
 }
