@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { registerDissect } from './commands/dissect.js';
 import { registerDiscover } from './commands/discover.js';
@@ -21,13 +23,23 @@ import { registerDoctor } from './commands/doctor.js';
 import { terminalWidth } from './columns.js';
 import { useSettingsFile } from './settings.js';
 
+/** The release, from package.json beside dist (the checkout's, or /usr/lib/weir's in the Debian package). */
+function release(): string {
+  try {
+    const file = fileURLToPath(new URL('../../../package.json', import.meta.url));
+    return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
 /** The whole `weir` command tree, unparsed (main.ts runs it; tests walk it). */
 export function buildProgram(): Command {
   const program = new Command();
   program
     .name('weir')
     .description('Weir: passive discovery, assessment and safe protection for industrial networks')
-    .version('0.1.0')
+    .version(release())
     .showHelpAfterError()
     // Help fits the terminal like the tables do (subcommands inherit this): long command names leave
     // descriptions less than commander's 40 columns to wrap in, so let them wrap narrower.
