@@ -214,7 +214,7 @@ export function engineeringOps(): Detector[] {
     messages: 'requests',
     onMessage(m, ctx) {
       if (m.role === 'response') return;
-      const op = operationOf(m, ctx.funcKey);
+      const op = ctx.operation;
       if (op === undefined) return;
       const e = ctx.edge;
       if (e !== undefined && (m.protocol === 'cip' || m.protocol === 'dnp3')) {
@@ -228,6 +228,7 @@ export function engineeringOps(): Detector[] {
   const outcomes: Detector = {
     name: 'engineering_outcome',
     messages: 'all',
+    protocols: ['cip', 'dnp3'],
     onMessage(m, ctx) {
       if (m.role !== 'response' || m.exception <= 0) return;
       if (m.protocol !== 'cip' && m.protocol !== 'dnp3') return;
@@ -257,6 +258,10 @@ function report(
   const severity: Severity = usual ? LOWER[op.severity] : op.severity;
   const src = m.srcIp || m.srcMac,
     dst = m.dstIp || m.dstMac;
+  const frame = failed && responseFrame !== undefined ? responseFrame : m.frame;
+  // A repeat (a download is thousands of object writes) folds without building its text and fields.
+  const detail = `${m.protocol}:${op.kind ?? m.func}${failed ? ':failed' : ''}`;
+  if (ctx.fold(op.type, src, dst, detail, severity, m.ts, frame, op.point)) return;
   const what = failed ? `made a failed attempt (${op.what})` : op.what;
   const refused = failed
     ? `; the device refused it (status 0x${status.toString(16).padStart(2, '0')}${responseFrame !== undefined ? `, frame ${responseFrame}` : ''})`
@@ -265,11 +270,11 @@ function report(
     type: op.type,
     severity,
     ts: m.ts,
-    frame: failed && responseFrame !== undefined ? responseFrame : m.frame,
+    frame,
     src,
     dst,
     protocol: m.protocol,
-    detail: `${m.protocol}:${op.kind ?? m.func}${failed ? ':failed' : ''}`,
+    detail,
     ...(op.point !== undefined ? { point: op.point } : {}),
     fields: {
       func: m.func,
