@@ -181,7 +181,9 @@ export function edgeId(
   port: number,
   proto: number,
 ): string {
+  // Joined, not a template literal: that leaves a rope of five nodes (about 160 bytes), and an edge keeps its
+  // id for its whole life; a join yields the same text as one flat string.
   return transport === 'ip'
-    ? `${client}>${server}/ip/${proto}`
-    : `${client}>${server}/${transport}/${port}`;
+    ? [client, '>', server, '/ip/', proto].join('')
+    : [client, '>', server, '/', transport, '/', port].join('');
 }
