@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { machine, root, today, writeSection } from './results.js';
+import { tcpdumpArgs } from '../src/capture/live.js';
 
 const RATES = (process.env.BENCH_RATES ?? '25000,50000,100000,200000,400000')
   .split(',')
@@ -50,13 +51,9 @@ type Capture = () => Promise<{ received: number; dropped: number }>;
 /** Weir's live path: tcpdump writing pcap to a pipe (src/capture/live.ts), here into `weir discover -`. */
 function weirLive(name: string): Capture {
   const cli = path.join(root, 'dist/src/cli/main.js');
-  const tcpdump = spawn(
-    'ip',
-    ['netns', 'exec', name, 'tcpdump', '-i', 'wr1', '-U', '-n', '-w', '-', '-s', '0'],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const tcpdump = spawn('ip', ['netns', 'exec', name, 'tcpdump', ...tcpdumpArgs('wr1')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   // tcpdump's pipe goes straight to Weir (not relayed through this process, whose loop waits on tcpreplay).
   const weir = spawn(process.execPath, [cli, 'discover', '-', '--json'], {
     stdio: [tcpdump.stdout, 'pipe', 'pipe'],
@@ -111,7 +108,7 @@ async function trial(
   return { ...got, ...r };
 }
 
-export async function recordLiveRate(bigFile: string, frames = 100_000): Promise<void> {
+export async function recordLiveRate(bigFile: string, frames = 500_000): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'weir-rate-'));
   const input = path.join(dir, 'input.pcap');
   execFileSync('editcap', ['-r', bigFile, input, `1-${frames}`]);
@@ -127,7 +124,8 @@ export async function recordLiveRate(bigFile: string, frames = 100_000): Promise
       ] as const) {
         const o = await trial(name, input, pps, start);
         const clean = o.received >= o.sent && o.dropped === 0;
-        if (clean && best[tool]! < pps) best[tool] = pps;
+        // tcpreplay shares the cores with the reader: the rate it reached is the rate that was taken.
+        if (clean && best[tool]! < o.actualPps) best[tool] = Math.round(o.actualPps);
         rows.push(
           `| ${pps.toLocaleString('en-US')} | ${Math.round(o.actualPps).toLocaleString('en-US')} | ${tool} | ${o.sent.toLocaleString('en-US')} | ${o.received.toLocaleString('en-US')} | ${o.dropped} | ${clean ? 'yes' : 'no'} |`,
         );
@@ -149,7 +147,7 @@ export async function recordLiveRate(bigFile: string, frames = 100_000): Promise
     '| ---: | ---: | --- | ---: | ---: | ---: | --- |',
     ...rows,
     '',
-    `Highest clean rate: Weir live **${best.weir!.toLocaleString('en-US')} pps**, dumpcap **${best.dumpcap!.toLocaleString('en-US')} pps** (rates tried: ${RATES.map((r) => r.toLocaleString('en-US')).join(', ')}).`,
+    `Highest rate reached with nothing lost: Weir live **${best.weir!.toLocaleString('en-US')} pps**, dumpcap **${best.dumpcap!.toLocaleString('en-US')} pps** (target rates tried: ${RATES.map((r) => r.toLocaleString('en-US')).join(', ')}; on two shared cores tcpreplay itself falls short of the higher targets).`,
     '',
   ].join('\n');
   console.log(body);
