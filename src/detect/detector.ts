@@ -4,7 +4,7 @@ import type { EdgeAddress } from '../discover/edge-table.js';
 import type { CompiledBaseline, CompiledProfile } from './profile.js';
 import type { Finding } from './detection.js';
 import type { PendingReads } from '../discover/values.js';
-import type { Op } from './detectors/engineering-ops.js';
+import type { Op } from './operation.js';
 
 /** Per-edge state the engine keeps while detecting; detectors read and update their own fields. */
 export interface EdgeRuntime {

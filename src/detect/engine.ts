@@ -9,7 +9,8 @@ import { Aggregator } from './aggregator.js';
 import type { Detection, DetectionType, Finding } from './detection.js';
 import type { DetectContext, Detector, EdgeRuntime, MessageInterest } from './detector.js';
 import { allDetectors } from './detectors/index.js';
-import { isEngineeringOperation, operationOf, type Op } from './detectors/engineering-ops.js';
+import { isEngineeringOperation, operationOf } from './detectors/engineering-ops.js';
+import type { Op } from './operation.js';
 import { isLinkHousekeeping } from './housekeeping.js';
 import { DEFAULT_SETTINGS, type Settings } from '../settings/model.js';
 

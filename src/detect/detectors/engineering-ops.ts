@@ -5,18 +5,9 @@ import { dnp3Operation, type Dnp3OperationKind } from '../../dissect/protocols/d
 import { s7Operation, type S7OperationKind } from '../../dissect/protocols/s7comm-operations.js';
 import type { DetectionType, Severity } from '../detection.js';
 import type { DetectContext, Detector, EdgeRuntime } from '../detector.js';
+import type { Op } from '../operation.js';
 
-export interface Op {
-  type: DetectionType;
-  severity: Severity;
-  what: string;
-  /** ATT&CK for ICS technique ids (until the mapping table keyed by detection type lands). */
-  techniques: readonly string[];
-  /** The operation's name when several requests make one operation (a download creates many objects). */
-  kind?: string;
-  /** The object a request touched within that operation, folded into the detection's evidence. */
-  point?: string;
-}
+export type { Op };
 
 /**
  * Operations that change what a controller runs, whether it runs, its firmware, clock, network or reporting:
