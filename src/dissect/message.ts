@@ -7,7 +7,8 @@ export type IcsProtocol =
   | 'enip'
   | 'cip'
   | 'bacnet'
-  | 'iec104';
+  | 'iec104'
+  | 'mms';
 export type IdentityProtocol = 'arp' | 'dhcp' | 'lldp' | 'cdp' | 'profinet_dcp' | 'dns' | 'nbns';
 export type ProtocolName = IcsProtocol | IdentityProtocol;
 /** Protocols Weir knows by their port only (no dissector yet): policies may name them, the service map shows them. */

@@ -24,6 +24,7 @@ import { profinetDcpProtocol } from './protocols/profinet-dcp.js';
 import { dnsProtocol } from './protocols/dns.js';
 import { nbnsProtocol } from './protocols/nbns.js';
 import { opcuaProtocol } from './protocols/opcua.js';
+import { mmsProtocol } from './protocols/mms.js';
 
 /**
  * Every protocol Weir knows, one descriptor each (declared in its own file under protocols/). Everything else
@@ -48,6 +49,7 @@ export const PROTOCOLS: readonly ProtocolDescriptor[] = [
   dnsProtocol,
   nbnsProtocol,
   opcuaProtocol,
+  mmsProtocol,
 ].map(withStreamAnomalies);
 
 /** A stream protocol's kinds include those its reassembler reports (resynchronisation, foreign payload). */

@@ -118,6 +118,7 @@ const KNOWN: Record<KnownProtocol, true> = {
   dns: true,
   nbns: true,
   opcua: true,
+  mms: true,
 };
 
 test('every protocol name has a registered descriptor, and nothing else is registered', () => {
