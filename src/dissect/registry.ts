@@ -25,6 +25,7 @@ import { dnsProtocol } from './protocols/dns.js';
 import { nbnsProtocol } from './protocols/nbns.js';
 import { opcuaProtocol } from './protocols/opcua.js';
 import { mmsProtocol } from './protocols/mms.js';
+import { gooseProtocol } from './protocols/goose.js';
 
 /**
  * Every protocol Weir knows, one descriptor each (declared in its own file under protocols/). Everything else
@@ -50,6 +51,7 @@ export const PROTOCOLS: readonly ProtocolDescriptor[] = [
   nbnsProtocol,
   opcuaProtocol,
   mmsProtocol,
+  gooseProtocol,
 ].map(withStreamAnomalies);
 
 /** A stream protocol's kinds include those its reassembler reports (resynchronisation, foreign payload). */

@@ -17,6 +17,7 @@ import { s7FragmentedSession, s7NormalSession } from '../fixtures-gen/s7-fragmen
 import { dnp3Session } from '../fixtures-gen/dnp3-frames.js';
 import { enipSession } from '../fixtures-gen/enip-session.js';
 import { mmsSession } from '../fixtures-gen/mms-session.js';
+import { gooseAttacks, gooseNormal } from '../fixtures-gen/goose-frames.js';
 import { tmpdir } from 'node:os';
 
 const GOLDEN = path.join(repoRoot, 'test', 'dissect', 'golden');
@@ -37,6 +38,8 @@ function captures(dir: string): Array<[string, string]> {
     ['gen/dnp3-session.pcap', dnp3Session()],
     ['gen/enip-session.pcap', enipSession()],
     ['gen/mms-session.pcap', mmsSession()],
+    ['gen/goose-normal.pcap', gooseNormal()],
+    ['gen/goose-attacks.pcap', gooseAttacks()],
   ];
   return [
     ...shipped,
