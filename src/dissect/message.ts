@@ -9,7 +9,8 @@ export type IcsProtocol =
   | 'bacnet'
   | 'iec104'
   | 'mms'
-  | 'goose';
+  | 'goose'
+  | 'profinet_io';
 export type IdentityProtocol = 'arp' | 'dhcp' | 'lldp' | 'cdp' | 'profinet_dcp' | 'dns' | 'nbns';
 export type ProtocolName = IcsProtocol | IdentityProtocol;
 /** Protocols Weir knows by their port only (no dissector yet): policies may name them, the service map shows them. */

@@ -18,6 +18,7 @@ import { dnp3Session } from '../fixtures-gen/dnp3-frames.js';
 import { enipSession } from '../fixtures-gen/enip-session.js';
 import { mmsSession } from '../fixtures-gen/mms-session.js';
 import { gooseAttacks, gooseNormal } from '../fixtures-gen/goose-frames.js';
+import { profinetIoSession } from '../fixtures-gen/profinet-io-session.js';
 import { tmpdir } from 'node:os';
 
 const GOLDEN = path.join(repoRoot, 'test', 'dissect', 'golden');
@@ -40,6 +41,7 @@ function captures(dir: string): Array<[string, string]> {
     ['gen/mms-session.pcap', mmsSession()],
     ['gen/goose-normal.pcap', gooseNormal()],
     ['gen/goose-attacks.pcap', gooseAttacks()],
+    ['gen/profinet-io-session.pcap', profinetIoSession()],
   ];
   return [
     ...shipped,

@@ -121,6 +121,7 @@ const KNOWN: Record<KnownProtocol, true> = {
   opcua: true,
   mms: true,
   goose: true,
+  profinet_io: true,
 };
 
 test('every protocol name has a registered descriptor, and nothing else is registered', () => {
