@@ -10,7 +10,8 @@ export type IcsProtocol =
   | 'iec104'
   | 'mms'
   | 'goose'
-  | 'profinet_io';
+  | 'profinet_io'
+  | 'c37118';
 export type IdentityProtocol = 'arp' | 'dhcp' | 'lldp' | 'cdp' | 'profinet_dcp' | 'dns' | 'nbns';
 export type ProtocolName = IcsProtocol | IdentityProtocol;
 /** Protocols Weir knows by their port only (no dissector yet): policies may name them, the service map shows them. */

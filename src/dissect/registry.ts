@@ -27,6 +27,7 @@ import { opcuaProtocol } from './protocols/opcua.js';
 import { mmsProtocol } from './protocols/mms.js';
 import { gooseProtocol } from './protocols/goose.js';
 import { profinetIoProtocol } from './protocols/profinet-io.js';
+import { c37118Protocol } from './protocols/c37118.js';
 
 /**
  * Every protocol Weir knows, one descriptor each (declared in its own file under protocols/). Everything else
@@ -54,6 +55,7 @@ export const PROTOCOLS: readonly ProtocolDescriptor[] = [
   mmsProtocol,
   gooseProtocol,
   profinetIoProtocol,
+  c37118Protocol,
 ].map(withStreamAnomalies);
 
 /** A stream protocol's kinds include those its reassembler reports (resynchronisation, foreign payload). */

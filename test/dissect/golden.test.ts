@@ -19,6 +19,7 @@ import { enipSession } from '../fixtures-gen/enip-session.js';
 import { mmsSession } from '../fixtures-gen/mms-session.js';
 import { gooseAttacks, gooseNormal } from '../fixtures-gen/goose-frames.js';
 import { profinetIoSession } from '../fixtures-gen/profinet-io-session.js';
+import { c37118Session } from '../fixtures-gen/c37118-session.js';
 import { tmpdir } from 'node:os';
 
 const GOLDEN = path.join(repoRoot, 'test', 'dissect', 'golden');
@@ -42,6 +43,7 @@ function captures(dir: string): Array<[string, string]> {
     ['gen/goose-normal.pcap', gooseNormal()],
     ['gen/goose-attacks.pcap', gooseAttacks()],
     ['gen/profinet-io-session.pcap', profinetIoSession()],
+    ['gen/c37118-session.pcap', c37118Session()],
   ];
   return [
     ...shipped,

@@ -122,6 +122,7 @@ const KNOWN: Record<KnownProtocol, true> = {
   mms: true,
   goose: true,
   profinet_io: true,
+  c37118: true,
 };
 
 test('every protocol name has a registered descriptor, and nothing else is registered', () => {
