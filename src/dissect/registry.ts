@@ -28,6 +28,7 @@ import { mmsProtocol } from './protocols/mms.js';
 import { gooseProtocol } from './protocols/goose.js';
 import { profinetIoProtocol } from './protocols/profinet-io.js';
 import { c37118Protocol } from './protocols/c37118.js';
+import { svProtocol } from './protocols/sv.js';
 
 /**
  * Every protocol Weir knows, one descriptor each (declared in its own file under protocols/). Everything else
@@ -56,6 +57,7 @@ export const PROTOCOLS: readonly ProtocolDescriptor[] = [
   gooseProtocol,
   profinetIoProtocol,
   c37118Protocol,
+  svProtocol,
 ].map(withStreamAnomalies);
 
 /** A stream protocol's kinds include those its reassembler reports (resynchronisation, foreign payload). */

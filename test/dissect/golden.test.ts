@@ -17,7 +17,7 @@ import { s7FragmentedSession, s7NormalSession } from '../fixtures-gen/s7-fragmen
 import { dnp3Session } from '../fixtures-gen/dnp3-frames.js';
 import { enipSession } from '../fixtures-gen/enip-session.js';
 import { mmsSession } from '../fixtures-gen/mms-session.js';
-import { gooseAttacks, gooseNormal } from '../fixtures-gen/goose-frames.js';
+import { gooseAttacks, gooseNormal, svStream } from '../fixtures-gen/goose-frames.js';
 import { profinetIoSession } from '../fixtures-gen/profinet-io-session.js';
 import { c37118Session } from '../fixtures-gen/c37118-session.js';
 import { tmpdir } from 'node:os';
@@ -42,6 +42,7 @@ function captures(dir: string): Array<[string, string]> {
     ['gen/mms-session.pcap', mmsSession()],
     ['gen/goose-normal.pcap', gooseNormal()],
     ['gen/goose-attacks.pcap', gooseAttacks()],
+    ['gen/sv-stream.pcap', svStream()],
     ['gen/profinet-io-session.pcap', profinetIoSession()],
     ['gen/c37118-session.pcap', c37118Session()],
   ];

@@ -13,6 +13,7 @@ import type { Message } from '../../src/dissect/message.js';
 import { goose } from '../../src/dissect/protocols/goose.js';
 import { techniquesFor } from '../../src/detect/attack-map.js';
 import {
+  svStream,
   ATTACK_KINDS,
   gooseAttacks,
   gooseFrame,
@@ -221,4 +222,39 @@ test('GOOSE: mutated and truncated frames never throw', () => {
     if (out[0]!.anomaly) anomalies++;
   }
   assert.ok(anomalies > 0);
+});
+
+test('SV: svID, smpCnt, confRev, smpSynch and the simulation bit agree with tshark', () => {
+  const rows = withPcap(svStream(), (file) => {
+    const out = execFileSync(
+      'tshark',
+      ['-r', file, '-n', '-Y', 'sv', '-T', 'fields', '-e', 'frame.number', '-e', 'sv.appid'].concat(
+        ['-e', 'sv.svID', '-e', 'sv.smpCnt', '-e', 'sv.confRev', '-e', 'sv.smpSynch'],
+      ),
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
+    );
+    const theirs = out
+      .trim()
+      .split('\n')
+      .map((l) => l.split('\t'))
+      .map(([f, a, id, c, r, s]) => [Number(f), Number(a), id, Number(c), Number(r), Number(s)]);
+    const ms: Message[] = [];
+    const p = new DissectPipeline({
+      onMessage: (m) => void (m.protocol === 'sv' && ms.push({ ...m })),
+    });
+    readCaptureSync(file, (f) => p.push(f));
+    const ours = ms.map((m) => [
+      m.frame,
+      m.unit,
+      m.fields?.sv_id,
+      m.fields?.smp_cnt,
+      m.fields?.conf_rev,
+      m.fields?.smp_synch,
+    ]);
+    return { theirs, ours, last: ms[ms.length - 1]! };
+  });
+  assert.equal(rows.ours.length, 5);
+  assert.deepEqual(rows.ours, rows.theirs);
+  assert.equal(rows.last.fields?.simulation_bit, true);
+  assert.deepEqual(rows.last.targets, [{ space: 'MU01_SV', start: 0, count: 1 }]);
 });

@@ -123,6 +123,7 @@ const KNOWN: Record<KnownProtocol, true> = {
   goose: true,
   profinet_io: true,
   c37118: true,
+  sv: true,
 };
 
 test('every protocol name has a registered descriptor, and nothing else is registered', () => {

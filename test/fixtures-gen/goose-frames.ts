@@ -121,3 +121,37 @@ export function gooseAttacks(): Buffer {
   ];
   return pcap(pubs.map(gooseFrame), T0, 0.1);
 }
+
+/** An IEC 61850-9-2 Sampled Values frame (802.1Q priority 4): one ASDU of four currents and four voltages. */
+export function svFrame(
+  smpCnt: number,
+  opts: { vlan?: boolean; simulation?: boolean } = {},
+): Buffer {
+  const seqData = Buffer.alloc(64);
+  for (let i = 0; i < 8; i++) seqData.writeInt32BE((i + 1) * 1000 + smpCnt, i * 8);
+  const asdu = ber(
+    0x30,
+    str(0x80, 'MU01_SV'),
+    ber(0x82, [(smpCnt >> 8) & 255, smpCnt & 255]),
+    ber(0x83, u32(1)),
+    ber(0x85, [2]),
+    ber(0x87, seqData),
+  );
+  const pdu = ber(0x60, ber(0x80, [1]), ber(0xa2, asdu));
+  const header = Buffer.alloc(8);
+  header.writeUInt16BE(0x4001, 0);
+  header.writeUInt16BE(8 + pdu.length, 2);
+  header.writeUInt16BE(opts.simulation ? 0x8000 : 0, 4);
+  const payload = Buffer.concat([header, pdu]);
+  const dst = '01:0c:cd:04:00:01';
+  if (opts.vlan === false) return ethernet(dst, '02:00:5e:9a:00:01', 0x88ba, payload);
+  const tag = Buffer.from([0x80, 0x0a, 0x88, 0xba]);
+  return ethernet(dst, '02:00:5e:9a:00:01', 0x8100, Buffer.concat([tag, payload]));
+}
+
+/** A merging unit's stream: consecutive sample counts, the last untagged and flagged simulation. */
+export function svStream(): Buffer {
+  const frames = [0, 1, 2, 3].map((n) => svFrame(n));
+  frames.push(svFrame(4, { vlan: false, simulation: true }));
+  return pcap(frames, T0, 0.00025);
+}
