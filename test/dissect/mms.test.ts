@@ -11,7 +11,10 @@ import type { Message } from '../../src/dissect/message.js';
 import { functionCategory, operationOf, functionKeyNumber } from '../../src/dissect/registry.js';
 import { s7comm } from '../../src/dissect/protocols/s7comm.js';
 import { mmsExchanges, mmsSession } from '../fixtures-gen/mms-session.js';
-import { s7NormalSession } from '../fixtures-gen/s7-fragments.js';
+import { dt, readVar, s7NormalSession } from '../fixtures-gen/s7-fragments.js';
+import { parsePolicy } from '../../src/policy/load.js';
+import { CompiledPolicy } from '../../src/policy/evaluate.js';
+import { StreamInspector } from '../../src/enforce/gateway/inspector.js';
 import { multisetMatch, tsharkFuncs, weirFuncs } from './tshark-compare.js';
 import mmsOracle from './oracle/mms.js';
 import { sharedCapture } from '../helpers/paths.js';
@@ -199,4 +202,41 @@ test('MMS: mutated and truncated units through the port-102 dissector never thro
     }
   }
   assert.ok(anomalies > 0, 'malformed units are reported as anomalies');
+});
+
+test('MMS on an S7 conduit: the gateway refuses it (no S7 family layer); S7 jobs still pass', () => {
+  const loaded = parsePolicy(
+    `weir: policy/1
+zones:
+  - { name: sup, members: [10.0.0.10], mode: monitor }
+  - { name: ctl, members: [10.0.0.22], mode: enforce }
+conduits: [{ name: c, from: sup, to: ctl }]
+groups:
+  - { name: hmi-s7, conduit: c, clients: [10.0.0.10], servers: [10.0.0.22], protocol: s7comm, access: read-write }
+`,
+    'p.yaml',
+  );
+  assert.ok(loaded.ok);
+  const cp = new CompiledPolicy(loaded.policy);
+  const ins = new StreamInspector(
+    s7comm,
+    cp.rules('10.0.0.10', '10.0.0.22', 'tcp', 102),
+    { ...pduContext(), srcIp: '10.0.0.10', dstIp: '10.0.0.22', srcPort: 40000, dstPort: 102 },
+    { deny: 'drop', budgetMicros: 1e6 },
+  );
+  // The breaker operate: the client's request naming CSWI1$CO$Pos$Oper.
+  const write = mmsExchanges().find(
+    ([toServer, b]) => toServer && b.includes(Buffer.from('CSWI1$CO$Pos$Oper')),
+  )![1];
+  const acts = ins.push(write);
+  assert.deepEqual(
+    acts.map((a) => a.kind),
+    ['drop'],
+  );
+  assert.equal(ins.events[0]?.reason, 'protocol_not_allowed');
+  const job = dt(readVar(9));
+  assert.deepEqual(
+    ins.push(job).map((a) => a.kind),
+    ['forward'],
+  );
 });

@@ -667,6 +667,8 @@ export const mmsProtocol: ProtocolDescriptor<MmsAnomaly> = {
   industrial: true,
   // ISO-on-TCP is shared with S7comm, whose dissector reads the COTP layer and hands session units here.
   carrier: 's7comm',
+  // MMS is no S7 layer: an S7 group does not admit it (the gateway refuses it on an S7 conduit).
+  foreign: true,
   gateway: false,
   // IEDs serve the substation's SCADA/gateway, as outstations serve a master.
   outstation: true,
