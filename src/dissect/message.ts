@@ -8,6 +8,10 @@ export type IcsProtocol =
   | 'cip'
   | 'bacnet'
   | 'iec104'
+  | 'opcua'
+  | 'hartip'
+  | 'fins'
+  | 'slmp'
   | 'mms'
   | 'goose'
   | 'profinet_io'
@@ -16,7 +20,7 @@ export type IcsProtocol =
 export type IdentityProtocol = 'arp' | 'dhcp' | 'lldp' | 'cdp' | 'profinet_dcp' | 'dns' | 'nbns';
 export type ProtocolName = IcsProtocol | IdentityProtocol;
 /** Protocols Weir knows by their port only (no dissector yet): policies may name them, the service map shows them. */
-export type PortOnlyProtocol = 'opcua';
+export type PortOnlyProtocol = never;
 export type KnownProtocol = ProtocolName | PortOnlyProtocol;
 
 /**

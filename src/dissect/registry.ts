@@ -24,6 +24,9 @@ import { profinetDcpProtocol } from './protocols/profinet-dcp.js';
 import { dnsProtocol } from './protocols/dns.js';
 import { nbnsProtocol } from './protocols/nbns.js';
 import { opcuaProtocol } from './protocols/opcua.js';
+import { hartipProtocol } from './protocols/hartip.js';
+import { finsProtocol } from './protocols/fins.js';
+import { slmpProtocol } from './protocols/slmp.js';
 import { mmsProtocol } from './protocols/mms.js';
 import { gooseProtocol } from './protocols/goose.js';
 import { profinetIoProtocol } from './protocols/profinet-io.js';
@@ -53,6 +56,9 @@ export const PROTOCOLS: readonly ProtocolDescriptor[] = [
   dnsProtocol,
   nbnsProtocol,
   opcuaProtocol,
+  hartipProtocol,
+  finsProtocol,
+  slmpProtocol,
   mmsProtocol,
   gooseProtocol,
   profinetIoProtocol,
