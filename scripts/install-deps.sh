@@ -18,6 +18,8 @@ APT_PACKAGES=(
   iputils-arping    # ARP spoofing from the lab attacker in detection tests
   rsyslog           # the real syslog receiver of the SIEM export tests and benchmark
   rsyslog-gnutls    # its TLS driver (gtls), for syslog over TLS
+  systemd           # systemd-analyze verify on the units in the package test (PID 1 need not be systemd)
+  adduser           # the package's postinst creates the weir system user with it (a Depends of the .deb)
   traceroute        # stealth-mode lab: the bridge must never appear as a hop
   iputils-ping      # stealth-mode lab: TTL crossing the bridge untouched
 )

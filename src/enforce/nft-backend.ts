@@ -20,6 +20,7 @@ import {
   revokeFlow,
   statusOf,
   unblockSource,
+  unsteer,
   blockSetOf,
   permitSetOf,
   type DynamicSet,
@@ -75,6 +76,10 @@ export class NftBackend implements EnforcementBackend {
         removedBy: actor,
       });
     return removed;
+  }
+
+  unsteer(): number {
+    return unsteer(this.target);
   }
 
   async block(address: string, ttlSeconds: number, comment = ''): Promise<BlockResult> {
