@@ -8,6 +8,7 @@ import { SteeringHeartbeat } from '../enforce/gateway/heartbeat.js';
 import type { DenyMode } from '../enforce/gateway/inspector.js';
 import type { NftFamily } from '../enforce/nft-ruleset.js';
 import { readApplied, writeHealth, type GatewayHealth } from '../enforce/state.js';
+import { ScopeReader } from '../enforce/permit-scopes.js';
 
 export interface GatewayRun {
   listen: string;
@@ -76,6 +77,8 @@ export async function runGateway(o: GatewayRun): Promise<void> {
     failOpenQuietSeconds: o.failOpenQuietSeconds,
     log: (e) => log.write(e),
     fault: o.fault,
+    // Permits from templates (`weir permit-request`, the portal) are recorded beside the applied policy.
+    permits: new ScopeReader(o.stateDir),
   });
   let steering: GatewayHealth['steering'] = { ok: false, error: 'starting' };
   const beat = new SteeringHeartbeat({

@@ -16,6 +16,7 @@ import { registerAssess } from './commands/assess.js';
 import { registerBundle } from './commands/bundle.js';
 import { registerExport } from './commands/export.js';
 import { registerPlaybook } from './commands/playbook.js';
+import { registerPermitRequest } from './commands/permit-request.js';
 import { terminalWidth } from './columns.js';
 import { useSettingsFile } from './settings.js';
 
@@ -64,5 +65,6 @@ export function buildProgram(): Command {
   registerBundle(program);
   registerExport(program);
   registerPlaybook(program);
+  registerPermitRequest(program);
   return program;
 }

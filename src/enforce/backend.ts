@@ -2,6 +2,7 @@ import type { EnforcementStatus } from './nft.js';
 import type { ApplyOutcome, ApplyRequest, ApplySource } from './apply.js';
 import type { AppliedPolicy, GatewayState } from './state.js';
 import type { PlaybookKernel, TemporaryPermit } from '../respond/playbook-kernel.js';
+import type { PermitScope } from './permit-scopes.js';
 
 /**
  * The one contract every enforcement host answers to: the CLI, the gateway, playbooks, fleet nodes and tests
@@ -26,8 +27,17 @@ export interface EnforcementBackend extends PlaybookKernel {
   block(address: string, ttlSeconds: number, comment?: string): Promise<BlockResult>;
   /** Lift a block before its time runs out. */
   unblock(address: string, comment?: string): Promise<UnblockResult>;
-  /** Let one flow through for `ttlSeconds` whatever the policy says (maintenance, a vendor's session). */
-  permit(flow: PermitFlow, ttlSeconds: number, comment?: string): Promise<PermitResult>;
+  /**
+   * Let one flow through for `ttlSeconds` whatever the policy says (maintenance, a vendor's session). With a
+   * `scope` (a permit from a template, for a person a directory vouched for) the flow is let through only as
+   * far as the scope's group allows: the gateway still judges each request by it.
+   */
+  permit(
+    flow: PermitFlow,
+    ttlSeconds: number,
+    comment?: string,
+    scope?: PermitScope,
+  ): Promise<PermitResult>;
   /** The temporary permits in force now, with the seconds each has left. */
   permits(): Promise<TemporaryPermit[]>;
   /** Withdraw one temporary permit before its time runs out (a playbook's revoke_permits). */
@@ -78,4 +88,4 @@ export interface HostStatus extends EnforcementStatus {
   uninspected: boolean;
 }
 
-export type { ApplyOutcome, ApplyRequest, ApplySource, TemporaryPermit };
+export type { ApplyOutcome, ApplyRequest, ApplySource, PermitScope, TemporaryPermit };

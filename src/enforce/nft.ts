@@ -41,7 +41,7 @@ function loadJson(target: NftTarget, doc: unknown): void {
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** Sets and maps whose elements change at run time: carried over by an apply, never compared. */
-const DYNAMIC = new Set(['blocklist', 'permits', 'gw_live', 'gw_port']);
+const DYNAMIC = new Set(['blocklist', 'permits', 'permits_scoped', 'gw_live', 'gw_port']);
 
 /** Weir's tables as loaded now (both the filter table and the steering NAT table), or [] when absent. */
 export function loadedObjects(target: NftTarget): Obj[] {
@@ -221,7 +221,7 @@ export function removeRuleset(target: NftTarget): boolean {
 function element(
   target: NftTarget,
   op: 'add' | 'delete',
-  set: 'blocklist' | 'permits',
+  set: PermitSet | 'blocklist',
   val: unknown,
   timeout?: number,
 ): void {
@@ -245,16 +245,21 @@ export function permitFlow(
   target: NftTarget,
   f: { client: string; server: string; transport: 'tcp' | 'udp'; port: number },
   ttl: number,
+  set: PermitSet = 'permits',
 ): void {
-  element(target, 'add', 'permits', { concat: [f.client, f.server, f.transport, f.port] }, ttl);
+  element(target, 'add', set, { concat: [f.client, f.server, f.transport, f.port] }, ttl);
 }
+
+/** Permits that bypass the gateway, and permits scoped to a template (the gateway still judges each request). */
+export type PermitSet = 'permits' | 'permits_scoped';
 
 /** Withdraw one temporary permit before its time runs out. */
 export function revokeFlow(
   target: NftTarget,
   f: { client: string; server: string; transport: 'tcp' | 'udp'; port: number },
+  set: PermitSet = 'permits',
 ): void {
-  element(target, 'delete', 'permits', { concat: [f.client, f.server, f.transport, f.port] });
+  element(target, 'delete', set, { concat: [f.client, f.server, f.transport, f.port] });
 }
 
 export interface EnforcementStatus {
@@ -290,7 +295,7 @@ export function statusOf(objs: Obj[], family: NftFamily): EnforcementStatus {
     if (o.set?.name === 'blocklist')
       for (const e of (o.set.elem ?? []) as Obj[])
         out.blocked.push({ ip: String(e.elem?.val ?? e), expiresIn: e.elem?.expires ?? null });
-    if (o.set?.name === 'permits')
+    if (o.set?.name === 'permits' || o.set?.name === 'permits_scoped')
       for (const e of (o.set.elem ?? []) as Obj[])
         out.permits.push({ flow: canon(e.elem?.val ?? e), expiresIn: e.elem?.expires ?? null });
     if (o.set?.name === 'gw_steered')
@@ -327,8 +332,11 @@ export interface ListedPermit {
  * The temporary permits in force, read without blocking the caller's event loop (the playbook runner keeps
  * handling detections meanwhile).
  */
-export function listPermits(target: NftTarget): Promise<ListedPermit[]> {
-  const args = ['-j', 'list', 'set', target.family, TABLE, 'permits'];
+export function listPermits(
+  target: NftTarget,
+  set: PermitSet = 'permits',
+): Promise<ListedPermit[]> {
+  const args = ['-j', 'list', 'set', target.family, TABLE, set];
   const [cmd, argv] = target.netns
     ? ['ip', ['netns', 'exec', target.netns, 'nft', ...args]]
     : ['nft', args];

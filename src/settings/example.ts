@@ -2,6 +2,7 @@ import {
   SETTINGS_SECTIONS,
   SETTINGS_VERSION,
   type LeafSchema,
+  type TextLeafSchema,
   type SectionSchema,
 } from './schema.js';
 
@@ -17,13 +18,19 @@ export function exampleSettings(): string {
     '# Check a file with `weir settings check FILE`; see the effective values with `weir settings show`.',
     `weir: ${SETTINGS_VERSION}`,
   ];
-  const walk = (props: Record<string, LeafSchema | SectionSchema>, indent: string): void => {
+  const walk = (
+    props: Record<string, LeafSchema | TextLeafSchema | SectionSchema>,
+    indent: string,
+  ): void => {
     for (const [k, s] of Object.entries(props)) {
       if (s.type === 'object') {
         lines.push('', `${indent}# ${s.description}`, `${indent}${k}:`);
         walk(s.properties, `${indent}  `);
       } else {
-        lines.push(`${indent}# ${s.description}`, `${indent}${k}: ${s.default}`);
+        lines.push(
+          `${indent}# ${s.description}`,
+          `${indent}${k}: ${typeof s.default === 'string' ? JSON.stringify(s.default) : s.default}`,
+        );
       }
     }
   };

@@ -1,0 +1,129 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { ContextGroup } from '../policy/model.js';
+import type { PermitFlow } from './backend.js';
+
+/**
+ * What a scoped permit lets through beyond its flow: the functions and registers of the template it came from,
+ * and who it was given to. The kernel holds the flow (set `permits_scoped`, with its timeout) and steers it to
+ * the gateway as usual; the gateway reads these records from the state folder and judges each request of the
+ * flow by the permit's group. A record outlives its kernel element only until it is pruned.
+ */
+export interface PermitScope {
+  /** The context group the permit amounts to (one client, one server). */
+  group: ContextGroup;
+  /** Who it was given to, and by which directory and template: the gateway's log lines carry it. */
+  user: string;
+  directory: string;
+  template: string;
+}
+
+export interface ScopedPermitRecord extends PermitScope {
+  flow: PermitFlow;
+  /** Epoch seconds at which it lapses. */
+  until: number;
+  grantedAt: number;
+  /** Set when it was withdrawn early (a detection, a person): the gateway stops honouring it at once. */
+  revokedAt?: number;
+  revokeReason?: string;
+}
+
+const FILE = 'permits.json';
+/** Expired and revoked records are kept this long (a playbook's undo may put a revoked permit back). */
+const KEEP_S = 24 * 3600;
+
+const same = (a: PermitFlow, b: PermitFlow): boolean =>
+  a.client === b.client &&
+  a.server === b.server &&
+  a.transport === b.transport &&
+  a.port === b.port;
+
+export function readScopes(stateDir: string): ScopedPermitRecord[] {
+  const f = path.join(stateDir, FILE);
+  if (!existsSync(f)) return [];
+  try {
+    const v = JSON.parse(readFileSync(f, 'utf8')) as unknown;
+    return Array.isArray(v) ? (v as ScopedPermitRecord[]) : [];
+  } catch {
+    return [];
+  }
+}
+
+function writeScopes(stateDir: string, list: ScopedPermitRecord[], now: number): void {
+  mkdirSync(stateDir, { recursive: true });
+  const kept = list.filter((r) => Math.max(r.until, r.revokedAt ?? 0) + KEEP_S > now);
+  const f = path.join(stateDir, FILE);
+  const tmp = `${f}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(kept), { mode: 0o640 });
+  renameSync(tmp, f);
+}
+
+/** Record a permit given (a later grant of the same flow replaces the earlier). */
+export function addScope(stateDir: string, r: ScopedPermitRecord, now: number): void {
+  writeScopes(stateDir, [...readScopes(stateDir).filter((x) => !same(x.flow, r.flow)), r], now);
+}
+
+/** Mark a permit withdrawn; returns its record (null: no scoped permit for this flow). */
+export function revokeScope(
+  stateDir: string,
+  flow: PermitFlow,
+  reason: string,
+  now: number,
+): ScopedPermitRecord | null {
+  const list = readScopes(stateDir);
+  const r = list.find((x) => same(x.flow, flow) && x.revokedAt === undefined);
+  if (r === undefined) return null;
+  r.revokedAt = now;
+  r.revokeReason = reason;
+  writeScopes(stateDir, list, now);
+  return r;
+}
+
+/** The latest record of a flow, live or not (an undo restores the scope it had). */
+export function scopeOf(stateDir: string, flow: PermitFlow): ScopedPermitRecord | null {
+  const mine = readScopes(stateDir).filter((x) => same(x.flow, flow));
+  return mine.at(-1) ?? null;
+}
+
+/**
+ * The gateway's view: the permit in force for a flow now, read again only when the file changed (a revocation
+ * reaches the next request).
+ */
+export class ScopeReader {
+  private stamp = '';
+  private list: ScopedPermitRecord[] = [];
+
+  constructor(
+    private readonly stateDir: string,
+    private readonly now: () => number = () => Date.now() / 1000,
+  ) {}
+
+  find(client: string, server: string, port: number): ScopedPermitRecord | null {
+    this.refresh();
+    const t = this.now();
+    return (
+      this.list.find(
+        (r) =>
+          r.flow.client === client &&
+          r.flow.server === server &&
+          r.flow.port === port &&
+          r.flow.transport === 'tcp' &&
+          r.revokedAt === undefined &&
+          r.until > t,
+      ) ?? null
+    );
+  }
+
+  private refresh(): void {
+    let s = '';
+    try {
+      const st = statSync(path.join(this.stateDir, FILE));
+      s = `${st.mtimeMs}:${st.size}:${st.ino}`;
+    } catch {
+      s = 'none';
+    }
+    if (s === this.stamp) return;
+    this.stamp = s;
+    this.list = readScopes(this.stateDir);
+  }
+}
