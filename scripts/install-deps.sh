@@ -18,6 +18,10 @@ APT_PACKAGES=(
   iputils-arping    # ARP spoofing from the lab attacker in detection tests
   rsyslog           # the real syslog receiver of the SIEM export tests and benchmark
   rsyslog-gnutls    # its TLS driver (gtls), for syslog over TLS
+  slapd             # real LDAP directory of the permit tests (started by each test, own config and port)
+  ldap-utils        # ldapsearch/ldapadd, to look at that directory by hand
+  freeradius        # real RADIUS server of the permit tests (freeradius -X -d <temp config>)
+  freeradius-utils  # radclient, to try that RADIUS server by hand
 )
 
 missing=()

@@ -1,5 +1,5 @@
 import dgram from 'node:dgram';
-import { randomInt } from 'node:crypto';
+import { createHash, randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import radius from 'radius';
@@ -55,8 +55,8 @@ export class RadiusDirectory implements Directory {
     }
     let ok: boolean;
     try {
-      ok = radius.verify_response({ response, request, secret });
-    } catch (err) {
+      ok = responseAuthentic(response, request, secret);
+    } catch {
       ok = false;
     }
     if (!ok)
@@ -73,7 +73,7 @@ export class RadiusDirectory implements Directory {
     const groups: string[] = [];
     for (const [k, v] of p.raw_attributes as Array<[number, Buffer]>)
       if (k === 25 || k === 11) groups.push(v.toString('utf8')); // Class, Filter-Id
-    return { ok: true, user, groups };
+    return { ok: true, user, groups: [...new Set(groups)] };
   }
 
   private exchange(request: Buffer, identifier: number): Promise<Buffer> {
@@ -103,4 +103,28 @@ export class RadiusDirectory implements Directory {
       sock.bind(0, () => send());
     });
   }
+}
+
+/** RADIUS attribute type of Message-Authenticator (RFC 3579). */
+const MESSAGE_AUTHENTICATOR = 80;
+
+/**
+ * Whether an answer was made with our shared secret for this request: its Response Authenticator (RFC 2865
+ * 3), and its Message-Authenticator when it carries one (servers before FreeRADIUS 3.2.5 send none by default).
+ */
+function responseAuthentic(response: Buffer, request: Buffer, secret: string): boolean {
+  if (response.length < 20 || response.readUInt16BE(2) > response.length) return false;
+  const copy = Buffer.from(response.subarray(0, response.readUInt16BE(2)));
+  request.copy(copy, 4, 4, 20);
+  const want = createHash('md5').update(copy).update(secret).digest();
+  if (!want.equals(response.subarray(4, 20))) return false;
+  for (let o = 20; o + 2 <= copy.length; ) {
+    const len = copy[o + 1]!;
+    if (len < 2) return false;
+    // Checked by the library against the request's authenticator, as RFC 3579 3.2 says.
+    if (copy[o] === MESSAGE_AUTHENTICATOR)
+      return radius.verify_response({ response, request, secret });
+    o += len;
+  }
+  return true;
 }
