@@ -2,7 +2,7 @@ import type { EnforcementStatus } from './nft.js';
 import type { ApplyOutcome, ApplyRequest, ApplySource } from './apply.js';
 import type { AppliedPolicy, GatewayState } from './state.js';
 import type { PlaybookKernel, TemporaryPermit } from '../respond/playbook-kernel.js';
-import type { PermitScope } from './permit-scopes.js';
+import type { ContextGroup } from '../policy/model.js';
 
 /**
  * The one contract every enforcement host answers to: the CLI, the gateway, playbooks, fleet nodes and tests
@@ -88,4 +88,19 @@ export interface HostStatus extends EnforcementStatus {
   uninspected: boolean;
 }
 
-export type { ApplyOutcome, ApplyRequest, ApplySource, PermitScope, TemporaryPermit };
+export type { ApplyOutcome, ApplyRequest, ApplySource, TemporaryPermit };
+
+/**
+ * What a scoped permit lets through beyond its flow: the functions and registers of the template it came from,
+ * and who it was given to. The kernel holds the flow (set `permits_scoped`, with its timeout) and steers it to
+ * the gateway as usual; the gateway reads these records from the state folder and judges each request of the
+ * flow by the permit's group. A record outlives its kernel element only until it is pruned.
+ */
+export interface PermitScope {
+  /** The context group the permit amounts to (one client, one server). */
+  group: ContextGroup;
+  /** Who it was given to, and by which directory and template: the gateway's log lines carry it. */
+  user: string;
+  directory: string;
+  template: string;
+}

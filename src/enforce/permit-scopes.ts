@@ -1,22 +1,8 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { ContextGroup } from '../policy/model.js';
-import type { PermitFlow } from './backend.js';
+import type { PermitFlow, PermitScope } from './backend.js';
 
-/**
- * What a scoped permit lets through beyond its flow: the functions and registers of the template it came from,
- * and who it was given to. The kernel holds the flow (set `permits_scoped`, with its timeout) and steers it to
- * the gateway as usual; the gateway reads these records from the state folder and judges each request of the
- * flow by the permit's group. A record outlives its kernel element only until it is pruned.
- */
-export interface PermitScope {
-  /** The context group the permit amounts to (one client, one server). */
-  group: ContextGroup;
-  /** Who it was given to, and by which directory and template: the gateway's log lines carry it. */
-  user: string;
-  directory: string;
-  template: string;
-}
+export type { PermitScope };
 
 export interface ScopedPermitRecord extends PermitScope {
   flow: PermitFlow;

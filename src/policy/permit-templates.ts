@@ -1,36 +1,8 @@
 import { functionCode, functionCodeCategory, serverPorts } from '../dissect/registry.js';
 import { HostSet, parseCidr } from './hosts.js';
-import type { AddressRanges, ContextGroup, Policy } from './model.js';
+import type { AddressRanges, ContextGroup, PermitTemplate, Policy } from './model.js';
 
-/**
- * What a person may be let in to for a while once a directory (LDAP/AD, RADIUS) vouches for them: a
- * `permit_templates:` entry of the policy. A permit made from one is a context group for one client, one
- * server and a bounded time, checked by the kernel (the flow) and the gateway (functions, registers).
- */
-export interface PermitTemplate {
-  name: string;
-  description?: string;
-  /** Directory groups whose members may ask for it: LDAP group CN or DN, RADIUS Class / Filter-Id value. */
-  directoryGroups: string[];
-  /** The zone the servers belong to (every server must). */
-  zone: string;
-  /** Servers it opens: addresses or named assets inside the zone. */
-  servers: string[];
-  /** Clients a permit may be given to (absent: any address); CIDRs, addresses, named assets or zones. */
-  clients?: string[];
-  protocol: string;
-  transport: 'tcp' | 'udp';
-  ports: number[];
-  /** Allowed function codes (absent: what the access admits). */
-  functions?: number[];
-  /** Allowed addresses per space, inclusive ranges. */
-  addresses?: AddressRanges;
-  access: 'read-only' | 'read-write';
-  /** A permit lasts at most this many seconds. */
-  maxTtl: number;
-  /** It may be asked for, and used, only within these named windows of the policy (absent: always). */
-  windows?: string[];
-}
+export type { PermitTemplate };
 
 const name = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]*$', maxLength: 64 };
 const address = {

@@ -93,6 +93,9 @@ export interface PermitLab {
   policy: Policy;
   text: string;
   db: Db;
+  /** The store's file and a logged-in admin's token file (for the CLI and the API). */
+  storePath: string;
+  tokenFile: string;
   backend: NftBackend;
   audit: AuditSink;
   modbusPort: number;
@@ -163,6 +166,8 @@ export async function startPermitLab(): Promise<PermitLab> {
     policy: r.policy,
     text,
     db,
+    storePath: store.db,
+    tokenFile: store.token,
     backend,
     audit: (e) => appendAudit(db, e),
     modbusPort,
