@@ -18,9 +18,11 @@ export type Vouch =
 /** User names a person types: letters, digits and the few marks account names use; nothing a filter reads. */
 const USER = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/;
 
-export function checkUser(user: string): string {
-  if (!USER.test(user)) throw new Error(`'${user.slice(0, 40)}' is not an account name`);
-  return user;
+/** A name no directory account has (wildcards, filter or DN syntax): refused before anything is sent. */
+export function notAnAccount(user: string): Vouch | null {
+  return USER.test(user)
+    ? null
+    : { ok: false, reason: 'bad_credentials', detail: 'not an account name' };
 }
 
 /** A group name as templates compare it: a DN is lower-cased with spaces around separators dropped. */

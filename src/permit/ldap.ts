@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Client, InvalidCredentialsError } from 'ldapts';
-import { checkUser, type Directory, type Vouch } from './directory.js';
+import { notAnAccount, type Directory, type Vouch } from './directory.js';
 
 export interface LdapOptions {
   url: string;
@@ -44,7 +44,8 @@ export class LdapDirectory implements Directory {
   }
 
   async verify(user: string, password: string): Promise<Vouch> {
-    checkUser(user);
+    const odd = notAnAccount(user);
+    if (odd !== null) return odd;
     // An empty password is an "unauthenticated bind" that many directories accept: never a proof.
     if (password.length === 0)
       return { ok: false, reason: 'bad_credentials', detail: 'empty password' };

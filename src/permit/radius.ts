@@ -3,7 +3,7 @@ import { createHash, randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import radius from 'radius';
-import { checkUser, type Directory, type Vouch } from './directory.js';
+import { notAnAccount, type Directory, type Vouch } from './directory.js';
 
 export interface RadiusOptions {
   host: string;
@@ -29,7 +29,8 @@ export class RadiusDirectory implements Directory {
   }
 
   async verify(user: string, password: string): Promise<Vouch> {
-    checkUser(user);
+    const odd = notAnAccount(user);
+    if (odd !== null) return odd;
     if (password.length === 0 || password.length > 128)
       return { ok: false, reason: 'bad_credentials', detail: 'empty or over-long password' };
     const secret = readFileSync(this.o.secretFile, 'utf8').trim();

@@ -114,6 +114,9 @@ test(
         // An empty password would be an anonymous bind: never a proof.
         const empty = await ask('alice', '', 'plc-maint', '127.0.0.3');
         assert.equal(!empty.ok && empty.reason, 'bad_credentials');
+        // Filter syntax in the name is refused before anything reaches the directory.
+        for (const name of ['*', 'alice)(uid=*', 'alice,ou=people'])
+          assert.equal((await ask(name, 'alice-pw', 'plc-maint', '127.0.0.3')).ok, false, name);
         assert.deepEqual(scopedElements(lab.ns), []);
       },
     );
