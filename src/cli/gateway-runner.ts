@@ -30,6 +30,8 @@ export interface GatewayRun {
   /** Where the policy comes from: a loader called at start and on every reload (SIGHUP). */
   load: () => { text: string; source: string; sha: string };
   fault?: () => void;
+  /** Events of permitted connections (refused requests, ends), for the audit log under the person's name. */
+  permitEvents?: (event: Record<string, unknown>) => void;
 }
 
 /** The policy `enforce apply` last loaded into the kernel (the gateway's default source). */
@@ -75,7 +77,10 @@ export async function runGateway(o: GatewayRun): Promise<void> {
     budgetMicros: o.budgetMicros,
     throttle: { rate: o.rate, burst: o.rate * 2, refusalCost: o.refusalCost },
     failOpenQuietSeconds: o.failOpenQuietSeconds,
-    log: (e) => log.write(e),
+    log: (e) => {
+      log.write(e);
+      if (e.user !== undefined) o.permitEvents?.(e);
+    },
     fault: o.fault,
     // Permits from templates (`weir permit-request`, the portal) are recorded beside the applied policy.
     permits: new ScopeReader(o.stateDir),

@@ -210,6 +210,15 @@ test(
         assert.ok(denied.some((d) => d.reason === 'address_not_allowed' && d.func === 6));
         assert.ok(denied.some((d) => d.reason === 'function_not_allowed' && d.func === 5));
         assert.ok(lab.events.some((e) => e.event === 'permit_used' && e.user === 'alice'));
+        // …and audited under the person's name.
+        const audited = auditOf(lab.db, 'permit.request_refused');
+        assert.equal(audited.length, denied.length);
+        assert.ok(
+          audited.every((a) => a.actor === 'ldap:alice' && a.details.template === 'plc-maint'),
+        );
+        assert.ok(
+          audited.some((a) => a.details.reason === 'address_not_allowed' && a.details.func === 6),
+        );
       },
     );
 
@@ -247,6 +256,7 @@ test(
               /revoked/.test(String(e.reason)),
           ),
         );
+        assert.equal(lastAudit(lab.db, 'permit.connection_closed').actor, 'ldap:alice');
       },
     );
 

@@ -18,6 +18,7 @@ import { openStore, type Db } from '../../src/store/db.js';
 import { appendAudit, listAudit, type AuditEntry } from '../../src/store/audit-store.js';
 import type { Policy } from '../../src/policy/model.js';
 import type { AuditSink } from '../../src/permit/service.js';
+import { PermitRefusalAudit } from '../../src/permit/refusal-audit.js';
 import { approvedStore } from '../helpers/approved-store.js';
 import { freeTcpPort } from './peers.js';
 
@@ -149,13 +150,18 @@ export async function startPermitLab(): Promise<PermitLab> {
   await new Promise<void>((res) => plc.on('initialized', () => res()));
   plc.on('socketError', () => undefined);
   const events: Array<Record<string, unknown>> = [];
+  const refusals = new PermitRefusalAudit((e) => appendAudit(db, e));
   const gateway = new Gateway({
     policy: new CompiledPolicy(r.policy),
     targetsOf: () => [{ server: PLC, port: modbusPort, protocol: 'modbus', listenIp: CLIENT }],
     listenIp: CLIENT,
     deny: 'exception',
     budgetMicros: 5000,
-    log: (e) => events.push(e),
+    // As `weir gateway --db` wires it: refusals of permitted connections go to the audit log too.
+    log: (e) => {
+      events.push(e);
+      refusals.note(e);
+    },
     permits: new ScopeReader(stateDir),
   });
   await gateway.start();

@@ -230,6 +230,7 @@ export class Gateway {
       server: c.target.server,
       port: c.target.port,
       user: p.user,
+      directory: p.directory,
       template: p.template,
     };
     c.permit = null;
@@ -391,7 +392,9 @@ export class Gateway {
         server: t.server,
         port: t.port,
         zone: c.inspector.rules.zone?.name,
-        ...(c.permit !== null ? { user: c.permit.user, template: c.permit.template } : {}),
+        ...(c.permit !== null
+          ? { user: c.permit.user, directory: c.permit.directory, template: c.permit.template }
+          : {}),
       };
       if (e.kind === 'refused') {
         this.opts.log({ event: 'connection_refused', ...base, reason: e.reason });
