@@ -11,6 +11,7 @@ import { LdapDirectory } from '../../src/permit/ldap.js';
 import { PermitService } from '../../src/permit/service.js';
 import { readScopes } from '../../src/enforce/permit-scopes.js';
 import { PlaybookRunner } from '../../src/respond/playbooks.js';
+import { undoPlaybookAction } from '../../src/respond/playbook-undo.js';
 import type { Detection } from '../../src/detect/detection.js';
 import { plantBaseline } from '../helpers/plant-fixtures.js';
 import { BASE_DN, hasPeers, sleep, startSlapd } from './peers.js';
@@ -257,6 +258,23 @@ test(
           ),
         );
         assert.equal(lastAudit(lab.db, 'permit.connection_closed').actor, 'ldap:alice');
+        // Undone by a person, the permit comes back with its scope — never as a bypass of the gateway.
+        const revoked = actions.find((a) => a.kind === 'revoke_permits')!;
+        await undoPlaybookAction(
+          lab.db,
+          { id: revoked.id, actor: 'root', roles: ['admin'] },
+          lab.backend,
+        );
+        const back = scopedElements(lab.ns);
+        assert.equal(back.length, 1);
+        assert.ok(back[0]!.timeout! <= 300);
+        const again = await modbusClient(lab.gatewayPort);
+        try {
+          await again.readHoldingRegisters(100, 1);
+          await assert.rejects(again.writeRegister(200, 1));
+        } finally {
+          again.close(() => undefined);
+        }
       },
     );
 
