@@ -1,4 +1,14 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import type { PermitFlow, PermitScope } from './backend.js';
 
@@ -44,9 +54,47 @@ function writeScopes(stateDir: string, list: ScopedPermitRecord[], now: number):
   renameSync(tmp, f);
 }
 
+/** How long a writer waits for another (the CLI, the server, the playbook runner may write at once). */
+const LOCK_WAIT_MS = 5000;
+/** A lock older than this was left by a process that died while holding it. */
+const LOCK_STALE_MS = 30_000;
+
+/**
+ * Read-modify-write of the records under an exclusive lock file: a revocation lost to a concurrent grant would
+ * leave the gateway honouring a permit that was withdrawn.
+ */
+function locked<T>(stateDir: string, change: () => T): T {
+  mkdirSync(stateDir, { recursive: true });
+  const lock = path.join(stateDir, `${FILE}.lock`);
+  const start = Date.now();
+  for (;;) {
+    try {
+      closeSync(openSync(lock, 'wx', 0o600));
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      try {
+        if (Date.now() - statSync(lock).mtimeMs > LOCK_STALE_MS) rmSync(lock, { force: true });
+      } catch {
+        /* released meanwhile */
+      }
+      if (Date.now() - start > LOCK_WAIT_MS)
+        throw new Error(`${lock} is held by another writer; try again`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+    }
+  }
+  try {
+    return change();
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}
+
 /** Record a permit given (a later grant of the same flow replaces the earlier). */
 export function addScope(stateDir: string, r: ScopedPermitRecord, now: number): void {
-  writeScopes(stateDir, [...readScopes(stateDir).filter((x) => !same(x.flow, r.flow)), r], now);
+  locked(stateDir, () =>
+    writeScopes(stateDir, [...readScopes(stateDir).filter((x) => !same(x.flow, r.flow)), r], now),
+  );
 }
 
 /** Mark a permit withdrawn; returns its record (null: no scoped permit for this flow). */
@@ -56,13 +104,15 @@ export function revokeScope(
   reason: string,
   now: number,
 ): ScopedPermitRecord | null {
-  const list = readScopes(stateDir);
-  const r = list.find((x) => same(x.flow, flow) && x.revokedAt === undefined);
-  if (r === undefined) return null;
-  r.revokedAt = now;
-  r.revokeReason = reason;
-  writeScopes(stateDir, list, now);
-  return r;
+  return locked(stateDir, () => {
+    const list = readScopes(stateDir);
+    const r = list.find((x) => same(x.flow, flow) && x.revokedAt === undefined);
+    if (r === undefined) return null;
+    r.revokedAt = now;
+    r.revokeReason = reason;
+    writeScopes(stateDir, list, now);
+    return r;
+  });
 }
 
 /** The latest record of a flow, live or not (an undo restores the scope it had). */
