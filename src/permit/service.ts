@@ -1,6 +1,7 @@
 import { isIPv4 } from 'node:net';
 import type { EnforcementBackend, PermitResult } from '../enforce/backend.js';
-import { CompiledPolicy, groupOpenAt } from '../policy/evaluate.js';
+import { CompiledPolicy, groupOpenAt, type CompiledGroup } from '../policy/evaluate.js';
+import { inWindow } from '../policy/windows.js';
 import { HostSet, parseCidr } from '../policy/hosts.js';
 import type { Policy } from '../policy/model.js';
 import { permitGroup, type PermitTemplate } from '../policy/permit-templates.js';
@@ -161,7 +162,9 @@ export class PermitService {
         detail: `${r.user} is in none of ${t.directoryGroups.join(', ')}`,
       };
     const asked = r.ttlSeconds ?? t.maxTtl;
-    const ttl = Math.max(1, Math.min(Math.floor(asked), t.maxTtl));
+    // A permit of a windowed template ends with the window it was given in, at the latest.
+    const left = windowLeft(probe, now);
+    const ttl = Math.max(1, Math.min(Math.floor(asked), t.maxTtl, left ?? Infinity));
     const permits: PermitResult[] = [];
     try {
       for (const server of t.servers)
@@ -208,4 +211,18 @@ export class PermitService {
     }
     return s;
   }
+}
+
+/** Seconds until the latest of the group's windows open at `ts` closes (null: the group has no windows). */
+export function windowLeft(g: CompiledGroup, ts: number): number | null {
+  if (g.windows.length === 0) return null;
+  let best = 0;
+  for (const x of g.windows) {
+    const [day, minute] = x.clock.at(ts);
+    if (!inWindow(x.w, x.mask, day, minute)) continue;
+    // Across midnight, a window opened yesterday ends at `to` today; one opened today ends tomorrow.
+    const end = x.w.from < x.w.to || minute < x.w.to ? x.w.to : 1440 + x.w.to;
+    best = Math.max(best, (end - minute) * 60 - (Math.floor(ts) % 60));
+  }
+  return best;
 }

@@ -6,6 +6,8 @@ import { parsePolicy } from '../../src/policy/load.js';
 import { inGroup, notAnAccount } from '../../src/permit/directory.js';
 import { CompiledPolicy } from '../../src/policy/evaluate.js';
 import { enforcementPlan } from '../../src/enforce/steer.js';
+import { PermitService } from '../../src/permit/service.js';
+import type { EnforcementBackend, PermitFlow } from '../../src/enforce/backend.js';
 
 const POLICY = (template: string, extra = '') => `weir: policy/1
 assets:
@@ -144,4 +146,53 @@ test("a template's servers are steered to the gateway, even when no context grou
     enforcementPlan(cp, null, { portLevelOk: true }).portLevel.map((u) => u.group),
     ['permit template plc-maint'],
   );
+});
+
+test('a permit of a windowed template ends with its window at the latest', async () => {
+  // The directory and the kernel are stand-ins here: the real ones are in ldap-/radius-permit.test.ts.
+  const text = `weir: policy/1
+zones:
+  - { name: eng, members: [10.0.0.0/28] }
+  - { name: ctl, members: [10.0.0.21], mode: enforce }
+windows:
+  - { name: morning, days: [mon, tue, wed, thu, fri, sat, sun], from: "06:00", to: "12:00" }
+  - { name: night, days: [mon, tue, wed, thu, fri, sat, sun], from: "22:00", to: "02:00" }
+permit_templates:
+  - { name: m, directory_groups: [g], zone: ctl, servers: [10.0.0.21], protocol: modbus, functions: [3], max_ttl: 2h, windows: [morning] }
+  - { name: n, directory_groups: [g], zone: ctl, servers: [10.0.0.21], protocol: modbus, functions: [3], max_ttl: 8h, windows: [night] }
+`;
+  const r = parsePolicy(text, 'p.yaml');
+  assert.ok(r.ok, JSON.stringify(!r.ok && r.errors));
+  const given: number[] = [];
+  const backend = {
+    permit: async (flow: PermitFlow, ttl: number) => {
+      given.push(ttl);
+      return { flow, ttlSeconds: ttl, until: 0, comment: '' };
+    },
+    revokePermit: async () => undefined,
+  } as unknown as EnforcementBackend;
+  const directory = {
+    kind: 'test',
+    verify: async (user: string) => ({ ok: true as const, user, groups: ['g'] }),
+  };
+  const at = (iso: string) =>
+    new PermitService({
+      policy: r.policy,
+      directory,
+      backend,
+      audit: () => undefined,
+      now: () => Date.parse(iso) / 1000,
+    });
+  const ask = (s: PermitService, template: string) =>
+    s.request({ user: 'u', password: 'p', client: '10.0.0.5', template, via: 'test' });
+  assert.ok((await ask(at('2026-03-02T11:30:00Z'), 'm')).ok);
+  assert.equal(given.at(-1), 30 * 60, 'half an hour of the morning left, under the 2 h maximum');
+  assert.ok((await ask(at('2026-03-02T07:00:00Z'), 'm')).ok);
+  assert.equal(given.at(-1), 2 * 3600, 'the maximum, well inside the window');
+  assert.ok((await ask(at('2026-03-02T23:00:00Z'), 'n')).ok);
+  assert.equal(given.at(-1), 3 * 3600, 'across midnight: until 02:00');
+  assert.ok((await ask(at('2026-03-03T01:00:00Z'), 'n')).ok);
+  assert.equal(given.at(-1), 3600);
+  const closed = await ask(at('2026-03-02T13:00:00Z'), 'm');
+  assert.equal(!closed.ok && closed.reason, 'outside_window');
 });
