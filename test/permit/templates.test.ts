@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parsePolicy } from '../../src/policy/load.js';
+import { policyToYaml } from '../../src/policy/write.js';
 import { inGroup, notAnAccount } from '../../src/permit/directory.js';
 import { CompiledPolicy } from '../../src/policy/evaluate.js';
 import { enforcementPlan } from '../../src/enforce/steer.js';
@@ -195,4 +196,20 @@ permit_templates:
   assert.equal(given.at(-1), 3600);
   const closed = await ask(at('2026-03-02T13:00:00Z'), 'm');
   assert.equal(!closed.ok && closed.reason, 'outside_window');
+});
+
+test('templates survive the policy being written back as YAML (weir policy propose and friends)', () => {
+  const r = parsePolicy(
+    POLICY(`    functions: [3, 6]
+    addresses: { holding_register: [100-109, 200] }
+    access: read-write
+    max_ttl: 90m
+    windows: [shift]
+`),
+    'p.yaml',
+  );
+  assert.ok(r.ok);
+  const again = parsePolicy(policyToYaml(r.policy), 'again.yaml');
+  assert.ok(again.ok, JSON.stringify(!again.ok && again.errors));
+  assert.deepEqual(again.policy.permitTemplates, r.policy.permitTemplates);
 });
