@@ -16,6 +16,8 @@ export interface LdapOptions {
   timeoutMs: number;
 }
 
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
 /** RFC 4514: a value inside a DN escapes these (a name like "a,ou=admins" must stay one value). */
 function escapeDnValue(v: string): string {
   return v
@@ -40,6 +42,12 @@ export class LdapDirectory implements Directory {
   constructor(private readonly o: LdapOptions) {
     if (!/^ldaps?:\/\//.test(o.url))
       throw new Error(`'${o.url}' is not an ldap:// or ldaps:// URL`);
+    // People's passwords go to the directory in the bind: never in clear across the plant network.
+    const host = /^ldap:\/\/\[?([^\]/:]+)/.exec(o.url)?.[1];
+    if (host !== undefined && !LOOPBACK.test(host))
+      throw new Error(
+        `${o.url}: passwords would cross the network in clear; use ldaps:// (with iam.ldap.ca_file)`,
+      );
     if (!o.bindDn.includes('{user}')) throw new Error('the bind DN template needs {user}');
   }
 

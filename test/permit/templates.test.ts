@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { parsePolicy } from '../../src/policy/load.js';
 import { policyToYaml } from '../../src/policy/write.js';
 import { inGroup, notAnAccount } from '../../src/permit/directory.js';
+import { LdapDirectory } from '../../src/permit/ldap.js';
 import { CompiledPolicy } from '../../src/policy/evaluate.js';
 import { enforcementPlan } from '../../src/enforce/steer.js';
 import { PermitService } from '../../src/permit/service.js';
@@ -212,4 +213,18 @@ test('templates survive the policy being written back as YAML (weir policy propo
   const again = parsePolicy(policyToYaml(r.policy), 'again.yaml');
   assert.ok(again.ok, JSON.stringify(!again.ok && again.errors));
   assert.deepEqual(again.policy.permitTemplates, r.policy.permitTemplates);
+});
+
+test('an LDAP directory across the network must be ldaps: passwords never travel in clear', () => {
+  const o = {
+    bindDn: 'uid={user},ou=people,dc=x',
+    baseDn: 'dc=x',
+    userFilter: '(uid={user})',
+    groupFilter: '(member={dn})',
+    timeoutMs: 1000,
+  };
+  assert.throws(() => new LdapDirectory({ ...o, url: 'ldap://dc1.plant.local' }), /ldaps:\/\//);
+  assert.throws(() => new LdapDirectory({ ...o, url: 'ldap://10.0.0.5:389' }), /in clear/);
+  assert.doesNotThrow(() => new LdapDirectory({ ...o, url: 'ldaps://dc1.plant.local' }));
+  assert.doesNotThrow(() => new LdapDirectory({ ...o, url: 'ldap://127.0.0.1:3890' }));
 });
