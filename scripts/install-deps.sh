@@ -22,6 +22,8 @@ APT_PACKAGES=(
   ldap-utils        # ldapsearch/ldapadd, to look at that directory by hand
   freeradius        # real RADIUS server of the permit tests (freeradius -X -d <temp config>)
   freeradius-utils  # radclient, to try that RADIUS server by hand
+  traceroute        # stealth-mode lab: the bridge must never appear as a hop
+  iputils-ping      # stealth-mode lab: TTL crossing the bridge untouched
 )
 
 missing=()

@@ -1,4 +1,4 @@
-import { isIPv4 } from 'node:net';
+import { canonicalIp } from '../policy/hosts.js';
 import type {
   BlockResult,
   EnforcementBackend,
@@ -14,6 +14,7 @@ import { applyEnforcement, type ApplyOutcome } from './apply.js';
 import {
   blockSource,
   listPermits,
+  listPermitSet,
   permitFlow,
   loadedDigest,
   loadedObjects,
@@ -21,8 +22,10 @@ import {
   revokeFlow,
   statusOf,
   unblockSource,
+  blockSetOf,
+  permitSetOf,
+  type DynamicSet,
   type NftTarget,
-  type PermitSet,
 } from './nft.js';
 import { addScope, revokeScope, scopeOf } from './permit-scopes.js';
 import { TABLE } from './nft-ruleset.js';
@@ -79,19 +82,19 @@ export class NftBackend implements EnforcementBackend {
 
   async block(address: string, ttlSeconds: number, comment = ''): Promise<BlockResult> {
     checkTtl(ttlSeconds);
-    ipv4(address);
+    address = hostIp(address);
     if (this.session !== null)
       await this.session.run(
-        `add element ${this.set('blocklist')} { ${address} timeout ${ttlSeconds}s }`,
+        `add element ${this.set(blockSetOf(address))} { ${address} timeout ${ttlSeconds}s }`,
       );
     else blockSource(this.target, address, ttlSeconds);
     return { address, ttlSeconds, until: this.seconds() + ttlSeconds, comment };
   }
 
   async unblock(address: string, comment = ''): Promise<UnblockResult> {
-    ipv4(address);
+    address = hostIp(address);
     if (this.session !== null)
-      await this.session.run(`delete element ${this.set('blocklist')} { ${address} }`);
+      await this.session.run(`delete element ${this.set(blockSetOf(address))} { ${address} }`);
     else unblockSource(this.target, address);
     return { address, comment };
   }
@@ -112,21 +115,22 @@ export class NftBackend implements EnforcementBackend {
         { ...scope, flow: f, until, grantedAt: this.seconds() },
         this.seconds(),
       );
-    const set: PermitSet = scope !== undefined ? 'permits_scoped' : 'permits';
+    // Scoped permits (from templates, IPv4) have a set of their own; others one per address family.
+    const set: DynamicSet = scope !== undefined ? 'permits_scoped' : permitSetOf(f.client);
     // A permit given again for the same flow takes its new time: nft would keep the old element's timeout.
     if (scope !== undefined) await this.dropElement(set, f).catch(() => undefined);
     if (this.session !== null)
       await this.session.run(
         `add element ${this.set(set)} { ${elementOf(f)} timeout ${ttlSeconds}s }`,
       );
-    else permitFlow(this.target, f, ttlSeconds, set);
+    else permitFlow(this.target, f, ttlSeconds, scope !== undefined);
     return { flow: f, ttlSeconds, until, comment };
   }
 
   async permits(): Promise<TemporaryPermit[]> {
     const plain = await listPermits(this.target);
     // A ruleset loaded before scoped permits existed has no such set: it holds none.
-    const scoped = await listPermits(this.target, 'permits_scoped').catch(() => []);
+    const scoped = await listPermitSet(this.target, 'permits_scoped').catch(() => []);
     return [...plain, ...scoped];
   }
 
@@ -134,13 +138,13 @@ export class NftBackend implements EnforcementBackend {
     const f = flowOf(p);
     // The gateway stops honouring the scope at once, whatever happens to the kernel element.
     const scoped = revokeScope(this.stateDir, f, comment || 'revoked', this.seconds()) !== null;
-    await this.dropElement(scoped ? 'permits_scoped' : 'permits', f);
+    await this.dropElement(scoped ? 'permits_scoped' : permitSetOf(f.client), f);
   }
 
-  private async dropElement(set: PermitSet, f: PermitFlow): Promise<void> {
+  private async dropElement(set: DynamicSet, f: PermitFlow): Promise<void> {
     if (this.session !== null)
       await this.session.run(`delete element ${this.set(set)} { ${elementOf(f)} }`);
-    else revokeFlow(this.target, f, set);
+    else revokeFlow(this.target, f, set === 'permits_scoped');
   }
 
   async restorePermit(p: PermitFlow, ttlSeconds: number, comment = ''): Promise<void> {
@@ -179,7 +183,7 @@ export class NftBackend implements EnforcementBackend {
     this.session?.close();
   }
 
-  private set(name: 'blocklist' | PermitSet): string {
+  private set(name: DynamicSet): string {
     return `${this.target.family} ${TABLE} ${name}`;
   }
 
@@ -194,10 +198,14 @@ function checkTtl(ttl: number): void {
     throw new Error(`a timeout is a whole number of seconds, at least 1, not ${ttl}`);
 }
 
-/** The sets hold IPv4 addresses; anything else would reach an nft command line. */
-function ipv4(a: string): string {
-  if (!isIPv4(a)) throw new Error(`'${a}' is not an IPv4 address`);
-  return a;
+/**
+ * The sets hold IPv4 and IPv6 host addresses, spelled as nft lists them back; anything else would reach an nft
+ * command line.
+ */
+function hostIp(a: string): string {
+  const c = typeof a === 'string' ? canonicalIp(a) : null;
+  if (c === null) throw new Error(`'${String(a)}' is not an IPv4 or IPv6 address`);
+  return c;
 }
 
 /** Only the flow's own fields, checked: a listed permit carries more (its time left). */
@@ -207,7 +215,11 @@ function flowOf(p: PermitFlow): PermitFlow {
     throw new Error(`'${String(p.port)}' is not a port`);
   if (p.transport !== 'tcp' && p.transport !== 'udp')
     throw new Error(`'${String(p.transport)}' is not tcp or udp`);
-  return { client: ipv4(p.client), server: ipv4(p.server), transport: p.transport, port };
+  const client = hostIp(p.client),
+    server = hostIp(p.server);
+  if (client.includes(':') !== server.includes(':'))
+    throw new Error(`a permit joins two addresses of one family, not ${client} and ${server}`);
+  return { client, server, transport: p.transport, port };
 }
 
 const elementOf = (f: PermitFlow): string =>

@@ -1,6 +1,7 @@
 import {
   SETTINGS_SECTIONS,
   SETTINGS_VERSION,
+  type FlagSchema,
   type LeafSchema,
   type TextLeafSchema,
   type SectionSchema,
@@ -19,7 +20,7 @@ export function exampleSettings(): string {
     `weir: ${SETTINGS_VERSION}`,
   ];
   const walk = (
-    props: Record<string, LeafSchema | TextLeafSchema | SectionSchema>,
+    props: Record<string, LeafSchema | TextLeafSchema | FlagSchema | SectionSchema>,
     indent: string,
   ): void => {
     for (const [k, s] of Object.entries(props)) {

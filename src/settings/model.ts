@@ -1,5 +1,6 @@
 import {
   SETTINGS_SECTIONS,
+  type FlagSchema,
   type LeafSchema,
   type SectionSchema,
   type TextLeafSchema,
@@ -10,7 +11,9 @@ type ValuesOf<P> = {
     ? ValuesOf<Q>
     : P[K] extends TextLeafSchema
       ? string
-      : number;
+      : P[K] extends FlagSchema
+        ? boolean
+        : number;
 };
 
 /** Effective settings: every field present (the file's values over the defaults), named as in the file. */
@@ -24,7 +27,7 @@ type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]>
 export const DEFAULT_SETTINGS: Settings = defaultsOf(SETTINGS_SECTIONS) as Settings;
 
 function defaultsOf(
-  props: Record<string, LeafSchema | TextLeafSchema | SectionSchema>,
+  props: Record<string, LeafSchema | TextLeafSchema | FlagSchema | SectionSchema>,
 ): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, s] of Object.entries(props))
