@@ -18,6 +18,8 @@ APT_PACKAGES=(
   iputils-arping    # ARP spoofing from the lab attacker in detection tests
   rsyslog           # the real syslog receiver of the SIEM export tests and benchmark
   rsyslog-gnutls    # its TLS driver (gtls), for syslog over TLS
+  systemd           # systemd-analyze verify on the units in the package test (PID 1 need not be systemd)
+  adduser           # the package's postinst creates the weir system user with it (a Depends of the .deb)
   slapd             # real LDAP directory of the permit tests (started by each test, own config and port)
   ldap-utils        # ldapsearch/ldapadd, to look at that directory by hand
   freeradius        # real RADIUS server of the permit tests (freeradius -X -d <temp config>)

@@ -8,6 +8,7 @@ import { SteeringHeartbeat } from '../enforce/gateway/heartbeat.js';
 import type { DenyMode } from '../enforce/gateway/inspector.js';
 import type { NftFamily } from '../enforce/nft-ruleset.js';
 import { readApplied, writeHealth, type GatewayHealth } from '../enforce/state.js';
+import { SystemdNotifier } from './sd-notify.js';
 import { ScopeReader } from '../enforce/permit-scopes.js';
 
 export interface GatewayRun {
@@ -157,6 +158,11 @@ export async function runGateway(o: GatewayRun): Promise<void> {
   beat.start();
   const timer = setInterval(() => health(), 250);
   health();
+  // Under systemd (Type=notify): ready once listening and steering; the watchdog pings come from this event
+  // loop, so a hung or starved gateway is restarted (its leases have lapsed by then: traffic went direct).
+  const sd = SystemdNotifier.fromEnv();
+  sd?.ready(`gateway on ${o.listen}, ${gw.targets.length} steered server port(s)`);
+  sd?.startWatchdog(() => true);
   process.on('SIGHUP', () => {
     void (async () => {
       try {
@@ -177,10 +183,12 @@ export async function runGateway(o: GatewayRun): Promise<void> {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
+  sd?.stopping(`stopping (${signal}): steering removed`);
   clearInterval(timer);
   beat.stop();
   await gw.stop();
   log.write({ event: 'gateway_stopped', signal });
   health({ stoppedAt: new Date().toISOString(), stopReason: `stopped (${signal})` });
   log.close();
+  sd?.close();
 }

@@ -23,6 +23,11 @@ export interface EnforcementBackend extends PlaybookKernel {
   apply(req: ApplyRequest): Promise<ApplyOutcome>;
   /** Remove everything this backend loaded: traffic flows as before enforcement. False when nothing was loaded. */
   remove(actor: string): boolean;
+  /**
+   * Stop steering traffic to the gateway now (its leases dropped; allowlists and blocks stay): the service
+   * manager's stop/failure hook, so plant traffic passes while the gateway is down. Returns the leases held.
+   */
+  unsteer(): number;
   /** Drop everything from and to an address, now, for `ttlSeconds`; it lapses by itself. */
   block(address: string, ttlSeconds: number, comment?: string): Promise<BlockResult>;
   /** Lift a block before its time runs out. */

@@ -22,6 +22,7 @@ import {
   revokeFlow,
   statusOf,
   unblockSource,
+  unsteer,
   blockSetOf,
   permitSetOf,
   type DynamicSet,
@@ -78,6 +79,10 @@ export class NftBackend implements EnforcementBackend {
         removedBy: actor,
       });
     return removed;
+  }
+
+  unsteer(): number {
+    return unsteer(this.target);
   }
 
   async block(address: string, ttlSeconds: number, comment = ''): Promise<BlockResult> {

@@ -56,6 +56,11 @@ export function loadedObjects(target: NftTarget): Obj[] {
   const out: Obj[] = [];
   for (const family of [target.family, 'ip']) {
     const r = run(target, ['-j', 'list', 'table', family, TABLE]);
+    // Not allowed to look is not "nothing loaded": say so rather than report an empty host.
+    if (!r.ok && /not permitted|must be root/i.test(r.stderr))
+      throw new Error(
+        `cannot read the kernel's rules: ${r.stderr.split('\n')[0]} (run as root, or with CAP_NET_ADMIN as the weir services do)`,
+      );
     if (!r.ok) continue; // no such table
     out.push(
       ...(JSON.parse(r.stdout) as { nftables: Obj[] }).nftables.filter((o) => !('metainfo' in o)),
@@ -224,6 +229,25 @@ export function removeRuleset(target: NftTarget): boolean {
   for (const family of [target.family, 'ip'])
     if (run(target, ['delete', 'table', family, TABLE]).ok) any = true;
   return any;
+}
+
+/**
+ * Stop steering to the gateway now: flush the leases it holds (bridge `gw_live`, DNAT `gw_port`), so steered
+ * traffic goes direct while every allowlist and block stays loaded. What a clean gateway stop does itself and
+ * a crash does one lease later. Returns the leases that were held (0 when nothing steered or nothing loaded).
+ */
+export function unsteer(target: NftTarget): number {
+  const objs = loadedObjects(target);
+  const held = statusOf(objs, target.family).live.length;
+  const has = (kind: 'set' | 'map', name: string) => objs.some((o) => o[kind]?.name === name);
+  const cmds: string[] = [];
+  if (target.family === 'bridge' && has('set', 'gw_live'))
+    cmds.push(`flush set bridge ${TABLE} gw_live`);
+  if (has('map', 'gw_port')) cmds.push(`flush map ip ${TABLE} gw_port`);
+  if (cmds.length === 0) return 0;
+  const r = run(target, [cmds.join('; ')]);
+  if (!r.ok) throw new Error(`nft refused to drop the gateway leases: ${r.stderr}`);
+  return held;
 }
 
 /** Blocks and permits live in one set per address family; permits from templates in one of their own. */
