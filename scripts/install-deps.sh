@@ -14,6 +14,7 @@ APT_PACKAGES=(
   ieee-data         # OUI registry used to regenerate the vendor table
   nmap              # scans against the lab in detection tests
   hyperfine         # whole-command timing in benchmarks
+  tcpreplay         # replays the benchmark capture at set rates into a lab veth (live capture benchmark)
   chromium          # headless browser for the dashboard tests (driven by playwright-core)
   iputils-arping    # ARP spoofing from the lab attacker in detection tests
   rsyslog           # the real syslog receiver of the SIEM export tests and benchmark
