@@ -20,6 +20,7 @@ import { registerExport } from './commands/export.js';
 import { registerPlaybook } from './commands/playbook.js';
 import { registerBackup } from './commands/backup.js';
 import { registerDoctor } from './commands/doctor.js';
+import { registerPermitRequest } from './commands/permit-request.js';
 import { terminalWidth } from './columns.js';
 import { useSettingsFile } from './settings.js';
 
@@ -80,5 +81,6 @@ export function buildProgram(): Command {
   registerPlaybook(program);
   registerBackup(program);
   registerDoctor(program);
+  registerPermitRequest(program);
   return program;
 }
