@@ -21,6 +21,7 @@ import { registerPlaybook } from './commands/playbook.js';
 import { registerDecoy } from './commands/decoy.js';
 import { registerBackup } from './commands/backup.js';
 import { registerDoctor } from './commands/doctor.js';
+import { registerPermitRequest } from './commands/permit-request.js';
 import { terminalWidth } from './columns.js';
 import { useSettingsFile } from './settings.js';
 
@@ -82,5 +83,6 @@ export function buildProgram(): Command {
   registerDecoy(program);
   registerBackup(program);
   registerDoctor(program);
+  registerPermitRequest(program);
   return program;
 }

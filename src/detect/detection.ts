@@ -42,6 +42,8 @@ export const DETECTION_TYPES = [
   'arp_spoofing',
   'ip_conflict',
   'decoy_contact',
+  'goose_sequence',
+  'goose_test_mode',
 ] as const;
 export type DetectionType = (typeof DETECTION_TYPES)[number];
 

@@ -41,7 +41,15 @@ function loadJson(target: NftTarget, doc: unknown): void {
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** Sets and maps whose elements change at run time: carried over by an apply, never compared. */
-const DYNAMIC = new Set(['blocklist', 'permits', 'blocklist6', 'permits6', 'gw_live', 'gw_port']);
+const DYNAMIC = new Set([
+  'blocklist',
+  'permits',
+  'blocklist6',
+  'permits6',
+  'permits_scoped',
+  'gw_live',
+  'gw_port',
+]);
 
 /** Weir's tables as loaded now (both the filter table and the steering NAT table), or [] when absent. */
 export function loadedObjects(target: NftTarget): Obj[] {
@@ -242,8 +250,8 @@ export function unsteer(target: NftTarget): number {
   return held;
 }
 
-/** Blocks and permits live in one set per address family. */
-export type DynamicSet = 'blocklist' | 'permits' | 'blocklist6' | 'permits6';
+/** Blocks and permits live in one set per address family; permits from templates in one of their own. */
+export type DynamicSet = 'blocklist' | 'permits' | 'blocklist6' | 'permits6' | 'permits_scoped';
 export const blockSetOf = (ip: string): DynamicSet =>
   ip.includes(':') ? 'blocklist6' : 'blocklist';
 export const permitSetOf = (client: string): DynamicSet =>
@@ -276,11 +284,12 @@ export function permitFlow(
   target: NftTarget,
   f: { client: string; server: string; transport: 'tcp' | 'udp'; port: number },
   ttl: number,
+  scoped = false,
 ): void {
   element(
     target,
     'add',
-    permitSetOf(f.client),
+    scoped ? 'permits_scoped' : permitSetOf(f.client),
     { concat: [f.client, f.server, f.transport, f.port] },
     ttl,
   );
@@ -290,8 +299,9 @@ export function permitFlow(
 export function revokeFlow(
   target: NftTarget,
   f: { client: string; server: string; transport: 'tcp' | 'udp'; port: number },
+  scoped = false,
 ): void {
-  element(target, 'delete', permitSetOf(f.client), {
+  element(target, 'delete', scoped ? 'permits_scoped' : permitSetOf(f.client), {
     concat: [f.client, f.server, f.transport, f.port],
   });
 }
@@ -335,7 +345,7 @@ export function statusOf(objs: Obj[], family: NftFamily): EnforcementStatus {
     if (o.set?.name === 'blocklist' || o.set?.name === 'blocklist6')
       for (const e of (o.set.elem ?? []) as Obj[])
         out.blocked.push({ ip: String(e.elem?.val ?? e), expiresIn: e.elem?.expires ?? null });
-    if (o.set?.name === 'permits' || o.set?.name === 'permits6')
+    if (o.set?.name === 'permits' || o.set?.name === 'permits6' || o.set?.name === 'permits_scoped')
       for (const e of (o.set.elem ?? []) as Obj[])
         out.permits.push({ flow: canon(e.elem?.val ?? e), expiresIn: e.elem?.expires ?? null });
     if (o.set?.name === 'gw_steered')
@@ -382,7 +392,8 @@ export async function listPermits(target: NftTarget): Promise<ListedPermit[]> {
   return [...v4, ...v6];
 }
 
-function listPermitSet(target: NftTarget, set: DynamicSet): Promise<ListedPermit[]> {
+/** One permit set as listed (`permits_scoped`: the permits from templates). */
+export function listPermitSet(target: NftTarget, set: DynamicSet): Promise<ListedPermit[]> {
   const args = ['-j', 'list', 'set', target.family, TABLE, set];
   const [cmd, argv] = target.netns
     ? ['ip', ['netns', 'exec', target.netns, 'nft', ...args]]

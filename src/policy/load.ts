@@ -24,6 +24,7 @@ import type {
 } from './model.js';
 import { POLICY_SCHEMA } from './schema.js';
 import { checkDecoys, type RawDecoySet } from './decoy-check.js';
+import { checkTemplates, type RawPermitTemplate } from './permit-templates.js';
 import type {
   Playbook,
   PlaybookActionKind,
@@ -294,6 +295,7 @@ interface RawPolicy {
   }>;
   windows?: Array<{ name: string; days: Weekday[]; from: string; to: string; timezone?: string }>;
   decoys?: RawDecoySet[];
+  permit_templates?: RawPermitTemplate[];
 }
 
 interface RawPlaybook {
@@ -464,6 +466,10 @@ class Checker {
             known: (section) => this.known(section),
             duration: parseDuration,
           });
+    const permitTemplates =
+      r.permit_templates === undefined
+        ? undefined
+        : checkTemplates(r.permit_templates, { assets, zones, windows }, (p, m) => this.err(p, m));
     if (this.errors.length)
       return fail(this.errors.sort((a, b) => a.line - b.line || a.column - b.column));
     return {
@@ -477,6 +483,7 @@ class Checker {
         groups,
         windows,
         ...(decoys !== undefined ? { decoys } : {}),
+        ...(permitTemplates !== undefined ? { permitTemplates } : {}),
       },
     };
   }

@@ -1,6 +1,7 @@
 import { APPROVER_ROLES, WEEKDAYS, ZONE_MODES } from './model.js';
 import { DECOYS_SCHEMA } from './decoy-schema.js';
 import { PLAYBOOK_ACTIONS, PLAYBOOK_MODES, PLAYBOOK_TRIGGERS } from './playbook-model.js';
+import { PERMIT_TEMPLATES_SCHEMA } from './permit-templates.js';
 
 /** The policy file's shape (JSON Schema for ajv). Meaning (references, addresses, times) is checked after. */
 const name = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]*$', maxLength: 64 };
@@ -163,5 +164,6 @@ export const POLICY_SCHEMA = {
       },
     },
     decoys: DECOYS_SCHEMA,
+    permit_templates: PERMIT_TEMPLATES_SCHEMA,
   },
 } as const;

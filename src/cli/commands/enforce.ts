@@ -23,6 +23,9 @@ import { describeCuts, guardBlock } from '../../respond/block-impact.js';
 import { openExistingStore, withIdentity, type IdentityOpts } from '../identity.js';
 import { auditEnforcement, carryOut, proveEnforcer } from '../enforcer.js';
 import { readPolicyFile } from './policy.js';
+import { openStore } from '../../store/db.js';
+import { appendAudit } from '../../store/audit-store.js';
+import { PermitRefusalAudit } from '../../permit/refusal-audit.js';
 
 type EnforceOpts = TargetOpts & IdentityOpts & { db?: string };
 
@@ -461,7 +464,19 @@ export function registerEnforce(program: Command): void {
             policy: load().sha.slice(0, 12),
             state_dir: o.stateDir,
           });
+        // What permitted people did that the gateway refused goes into the store's audit under their name.
+        const permitAudit = o.db
+          ? new PermitRefusalAudit((e) => {
+              const db = openStore(o.db!);
+              try {
+                appendAudit(db, e);
+              } finally {
+                db.close();
+              }
+            })
+          : null;
         await runGateway({
+          permitEvents: permitAudit ? (e) => permitAudit.note(e) : undefined,
           listen: o.listen,
           family: familyOf(o.family ?? readApplied(o.stateDir)?.family ?? 'bridge'),
           stateDir: o.stateDir,

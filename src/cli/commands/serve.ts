@@ -145,6 +145,7 @@ export function registerServe(program: Command): void {
         limits: connectionLimitsOf(settings.server.connections),
         sessionSeconds: settings.server.session_s,
         loginLimits: loginLimitsOf(settings.server.login),
+        iam: settings.iam,
       });
       await app.listen({ host: o.host, port: Number(o.port) });
       const bound = app.server.address();
