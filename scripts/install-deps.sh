@@ -18,6 +18,8 @@ APT_PACKAGES=(
   iputils-arping    # ARP spoofing from the lab attacker in detection tests
   rsyslog           # the real syslog receiver of the SIEM export tests and benchmark
   rsyslog-gnutls    # its TLS driver (gtls), for syslog over TLS
+  nats-server       # the fleet's transport: hub, site leaf nodes, JetStream (weir manager / weir node)
+  openssl           # the fleet's certificate authority (site leaf links are mTLS)
 )
 
 missing=()
