@@ -14,9 +14,11 @@ import {
   type KV,
   type NatsConnection,
 } from 'nats';
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { keyIdOf } from '../assess/bundle/format.js';
 import type { FleetDb } from './fleet-db.js';
 import type { SiteEnvelope } from './outbox.js';
-import { signDoc, type StateDoc } from './signed-doc.js';
+import { signDoc, verifyDoc } from './signed-doc.js';
 import {
   ALL_SITES,
   INGEST_CONSUMER,
@@ -70,6 +72,13 @@ export class FleetManager {
   private ingesting: Promise<void> | null = null;
   /** State pushes run one after another: versions go out in the order they were decided. */
   private chain: Promise<unknown> = Promise.resolve();
+  /** The state in force per kind, as this process last wrote or read it. */
+  private readonly cache = new Map<
+    StateKind,
+    { version: number; revision: number; body: unknown }
+  >();
+  /** This manager's own public key: what it recognises as its documents in the bucket. */
+  private readonly own: ReadonlyMap<string, KeyObject>;
   ingested = 0;
   duplicates = 0;
   private readonly now: () => number;
@@ -83,6 +92,8 @@ export class FleetManager {
     this.js = nc.jetstream();
     this.now = o.now ?? Date.now;
     this.log = o.log ?? ((m) => process.stderr.write(`weir: manager: ${m}\n`));
+    const pub = createPublicKey(createPrivateKey(o.signingKeyPem));
+    this.own = new Map([[keyIdOf(pub), pub]]);
   }
 
   /** Make the stream and bucket (idempotent). */
@@ -111,34 +122,58 @@ export class FleetManager {
   }
 
   /**
-   * The state in force of one kind, read from the bucket (null: never published). The bucket is the one
-   * record of it: a manager killed mid-push either put the version or did not, nothing in between to repair.
+   * The state in force of one kind: the newest version this manager's key signed among the bucket's history
+   * (null: never published), and the bucket's last revision for the key. The bucket is the one record of it: a
+   * manager killed mid-push either put the version or did not. Whatever else is in the bucket (a forged
+   * document, an old one put back) is passed over here as the nodes pass over it.
    */
   async state<B>(kind: StateKind): Promise<{ version: number; revision: number; body: B } | null> {
-    const e = await this.kv!.get(kind);
-    if (e === null || e.operation !== 'PUT' || e.value.length === 0) return null;
-    const doc = docOf(e.value);
-    return doc === null
-      ? null
-      : { version: doc.version, revision: e.revision, body: doc.body as B };
+    const c = this.cache.get(kind);
+    if (c !== undefined) return c as { version: number; revision: number; body: B };
+    let best: { version: number; revision: number; body: unknown } | null = null;
+    let last = 0;
+    const it = await this.kv!.history({ key: kind });
+    for await (const e of it) {
+      last = Math.max(last, e.revision);
+      if (e.operation !== 'PUT') continue;
+      try {
+        const d = verifyDoc(e.value, kind, this.own, 0);
+        if (best === null || d.version > best.version)
+          best = { version: d.version, revision: 0, body: d.body };
+      } catch {
+        // not ours: skipped
+      }
+    }
+    if (last === 0) return null;
+    // Only documents not ours under the key: the next version is 1, written over them.
+    best ??= { version: 0, revision: 0, body: null };
+    best.revision = last;
+    this.cache.set(kind, best);
+    return best as { version: number; revision: number; body: B };
   }
 
   /**
    * Publish a new version of one kind of state, computed from the one in force; resolves once JetStream has
-   * it. The write is conditional on the revision it was computed from (another manager process pushing at the
-   * same time makes this one compute again), so versions go out in order with no gap and no repeat.
+   * it. The write is conditional on the bucket's last revision for the key (anything written meanwhile, by
+   * another manager process or anyone else, makes this one read the history and compute again), so versions
+   * go out in order with no gap and no repeat.
    */
   publish<B>(kind: StateKind, next: (cur: B | null) => B): Promise<number> {
     const run = async (): Promise<number> => {
       for (let attempt = 0; ; attempt++) {
         const cur = await this.state<B>(kind);
         const version = (cur?.version ?? 0) + 1;
-        const bytes = this.sign(kind, version, next(cur?.body ?? null));
+        const body = next(cur !== null && cur.version > 0 ? cur.body : null);
+        const bytes = this.sign(kind, version, body);
         try {
-          if (cur === null) await this.kv!.create(kind, bytes);
-          else await this.kv!.update(kind, bytes, cur.revision);
+          const revision =
+            cur === null
+              ? await this.kv!.create(kind, bytes)
+              : await this.kv!.update(kind, bytes, cur.revision);
+          this.cache.set(kind, { version, revision, body });
           return version;
         } catch (e) {
+          this.cache.delete(kind);
           if (attempt >= 20 || !/wrong last sequence|exists/i.test((e as Error).message)) throw e;
         }
       }
@@ -241,6 +276,14 @@ export class FleetManager {
     }
     this.ingested++;
     this.o.onRecord?.(where.site, env);
+    const ev = env.body as {
+      event?: string;
+      kind?: string;
+      version?: number;
+      message?: string;
+    } | null;
+    if (where.kind === 'audit' && ev?.event === 'fleet.state.refused')
+      this.log(`site ${where.site} refused a ${ev.kind} document (v${ev.version}): ${ev.message}`);
   }
 
   private stored(id: string): boolean {
@@ -278,16 +321,5 @@ export class FleetManager {
     await this.messages?.close();
     await this.ingesting;
     await this.chain;
-  }
-}
-
-/** The document in a bucket value, unverified (the manager reads back what it signed). */
-function docOf(bytes: Uint8Array): StateDoc | null {
-  try {
-    const env = JSON.parse(Buffer.from(bytes).toString('utf8')) as { doc: string };
-    const d = JSON.parse(env.doc) as StateDoc;
-    return Number.isSafeInteger(d.version) ? d : null;
-  } catch {
-    return null;
   }
 }
