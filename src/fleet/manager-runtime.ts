@@ -11,6 +11,8 @@ export interface ManagerRunOptions {
   dir: string;
   client: HostPort;
   leaf: HostPort;
+  /** The leafnode address sites dial (default: the listen address). */
+  leafAdvertise?: string;
   monitorPort?: number;
   netns?: string;
   /** Use a hub someone else runs (the 3-server cluster) instead of starting one. */
@@ -38,6 +40,7 @@ export class ManagerRuntime {
         hubConfig({
           client: o.client,
           leaf: o.leaf,
+          leafAdvertise: o.leafAdvertise,
           monitorPort: o.monitorPort,
           storeDir: path.join(o.dir, 'jetstream'),
           tls: hubTls(home),

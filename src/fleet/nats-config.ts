@@ -18,6 +18,8 @@ export interface HostPort {
 export interface HubConfig {
   client: HostPort;
   leaf: HostPort;
+  /** The leafnode address sites are told of (nats-server tells them its listen address otherwise). */
+  leafAdvertise?: string;
   /** nats-server's monitoring port (connections, leafnodes, JetStream use), on loopback only. */
   monitorPort?: number;
   storeDir: string;
@@ -79,7 +81,9 @@ ${c.monitorPort ? `http: ${q(`127.0.0.1:${c.monitorPort}`)}\n` : ''}jetstream {
 }
 ${cluster}leafnodes {
   listen: ${q(`${c.leaf.host}:${c.leaf.port}`)}
-  tls {
+  # Sites dial the address they were given (through NAT, a firewall, a relay) and learn only this one besides.
+  no_advertise: true
+${c.leafAdvertise ? `  advertise: ${q(c.leafAdvertise)}\n` : ''}  tls {
     cert_file: ${q(c.tls.cert)}
     key_file: ${q(c.tls.key)}
     ca_file: ${q(c.tls.ca)}

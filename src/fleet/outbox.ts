@@ -26,6 +26,8 @@ export interface OutboxOptions {
   ackTimeoutMs?: number;
   minBackoffMs?: number;
   maxBackoffMs?: number;
+  /** How often an idle outbox looks for records other processes added (a CLI block at this site). */
+  pollMs?: number;
   log?: (m: string) => void;
 }
 
@@ -49,6 +51,7 @@ export class Outbox {
       ackTimeoutMs: o.ackTimeoutMs ?? 2000,
       minBackoffMs: o.minBackoffMs ?? 100,
       maxBackoffMs: o.maxBackoffMs ?? 2000,
+      pollMs: o.pollMs ?? 100,
       log: o.log ?? ((m) => process.stderr.write(`weir: fleet: ${m}\n`)),
     };
     this.backoff = this.o.minBackoffMs;
@@ -99,7 +102,7 @@ export class Outbox {
     while (!this.stopped) {
       const batch = this.next();
       if (batch.length === 0) {
-        await this.idle(1000);
+        await this.idle(this.o.pollMs);
         continue;
       }
       try {

@@ -1,7 +1,7 @@
 // What the fleet tests share: free loopback ports, a manager folder with sites, and an enforcement backend
 // that keeps its blocks in memory (for the transport tests; the lab tests use nftables in namespaces).
 import { createServer } from 'node:net';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type {
@@ -28,7 +28,15 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
-export const tempDir = (name: string): string => mkdtempSync(path.join(tmpdir(), `weir-${name}-`));
+const made: string[] = [];
+export const tempDir = (name: string): string => {
+  const d = mkdtempSync(path.join(tmpdir(), `weir-${name}-`));
+  made.push(d);
+  return d;
+};
+process.once('exit', () => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
 
 export async function until(
   what: string,
@@ -94,4 +102,53 @@ export class MemoryBackend implements EnforcementBackend {
     } as unknown as HostStatus;
   }
   close(): void {}
+}
+
+/**
+ * A TCP relay on loopback standing for a site's WAN link to the hub: cut() drops every connection through it
+ * and refuses new ones (as a cable pulled), restore() lets them through again.
+ */
+export class Link {
+  private readonly sockets = new Set<import('node:net').Socket>();
+  private up = true;
+  private constructor(
+    private readonly server: import('node:net').Server,
+    readonly port: number,
+  ) {}
+
+  static async open(targetPort: number): Promise<Link> {
+    const net = await import('node:net');
+    let link: Link | null = null;
+    const server = net.createServer((inbound) => {
+      if (!link!.up) return void inbound.destroy();
+      const outbound = net.connect(targetPort, '127.0.0.1');
+      for (const s of [inbound, outbound]) {
+        link!.sockets.add(s);
+        s.on('close', () => link!.sockets.delete(s));
+        s.on('error', () => undefined);
+      }
+      inbound.pipe(outbound);
+      outbound.pipe(inbound);
+      inbound.on('close', () => outbound.destroy());
+      outbound.on('close', () => inbound.destroy());
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const a = server.address();
+    link = new Link(server, typeof a === 'object' && a ? a.port : 0);
+    return link;
+  }
+
+  cut(): void {
+    this.up = false;
+    for (const s of this.sockets) s.destroy();
+  }
+
+  restore(): void {
+    this.up = true;
+  }
+
+  close(): Promise<void> {
+    this.cut();
+    return new Promise((r) => this.server.close(() => r()));
+  }
 }
