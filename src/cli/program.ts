@@ -16,6 +16,8 @@ import { registerAssess } from './commands/assess.js';
 import { registerBundle } from './commands/bundle.js';
 import { registerExport } from './commands/export.js';
 import { registerPlaybook } from './commands/playbook.js';
+import { registerManager } from './commands/manager.js';
+import { registerNode } from './commands/node.js';
 import { terminalWidth } from './columns.js';
 import { useSettingsFile } from './settings.js';
 
@@ -64,5 +66,7 @@ export function buildProgram(): Command {
   registerBundle(program);
   registerExport(program);
   registerPlaybook(program);
+  registerManager(program);
+  registerNode(program);
   return program;
 }

@@ -43,6 +43,7 @@ export class ManagerRuntime {
           leafAdvertise: o.leafAdvertise,
           monitorPort: o.monitorPort,
           storeDir: path.join(o.dir, 'jetstream'),
+          pidFile: path.join(o.dir, 'hub.pid'),
           tls: hubTls(home),
           managerNkey: home.nkeyPublic,
           sites: home.sites,

@@ -23,6 +23,8 @@ export interface HubConfig {
   /** nats-server's monitoring port (connections, leafnodes, JetStream use), on loopback only. */
   monitorPort?: number;
   storeDir: string;
+  /** Where the server writes its process id. */
+  pidFile?: string;
   tls: CertFiles;
   /** Public NKEY of the manager's own client. */
   managerNkey: string;
@@ -75,7 +77,7 @@ export function hubConfig(c: HubConfig): string {
   return `# Written by weir manager; rewritten when a site is added.
 server_name: ${q(c.cluster?.serverName ?? 'weir-hub')}
 listen: ${q(`${c.client.host}:${c.client.port}`)}
-${c.monitorPort ? `http: ${q(`127.0.0.1:${c.monitorPort}`)}\n` : ''}jetstream {
+${c.pidFile ? `pid_file: ${q(c.pidFile)}\n` : ''}${c.monitorPort ? `http: ${q(`127.0.0.1:${c.monitorPort}`)}\n` : ''}jetstream {
   store_dir: ${q(c.storeDir)}
   domain: ${q(HUB_DOMAIN)}
 }
@@ -104,13 +106,14 @@ export interface LeafConfig {
   client: HostPort;
   hubUrls: string[];
   tls: CertFiles;
+  pidFile?: string;
 }
 
 export function leafConfig(c: LeafConfig): string {
   return `# Written by weir node for site ${c.site}: local publish/subscribe keeps working while the hub is away.
 server_name: ${q(`weir-site-${c.site}`)}
 listen: ${q(`${c.client.host}:${c.client.port}`)}
-leafnodes {
+${c.pidFile ? `pid_file: ${q(c.pidFile)}\n` : ''}leafnodes {
   reconnect: 1
   remotes: [
     {

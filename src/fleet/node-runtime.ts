@@ -51,7 +51,13 @@ export class NodeRuntime {
     const site = o.kit.site;
     const leaf = await NatsServer.start(
       path.join(o.dir, 'leaf.conf'),
-      leafConfig({ site, client: o.client, hubUrls: o.hubUrls, tls: o.kit.tls }),
+      leafConfig({
+        site,
+        client: o.client,
+        hubUrls: o.hubUrls,
+        tls: o.kit.tls,
+        pidFile: path.join(o.dir, 'leaf.pid'),
+      }),
       { netns: o.netns, logFile: path.join(o.dir, 'leaf.log') },
     );
     const nc = await connect({
