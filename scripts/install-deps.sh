@@ -20,6 +20,8 @@ APT_PACKAGES=(
   rsyslog-gnutls    # its TLS driver (gtls), for syslog over TLS
   nats-server       # the fleet's transport: hub, site leaf nodes, JetStream (weir manager / weir node)
   openssl           # the fleet's certificate authority (site leaf links are mTLS)
+  traceroute        # stealth-mode lab: the bridge must never appear as a hop
+  iputils-ping      # stealth-mode lab: TTL crossing the bridge untouched
 )
 
 missing=()

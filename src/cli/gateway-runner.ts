@@ -26,6 +26,9 @@ export interface GatewayRun {
   /** Log lines per second per event kind and client; seconds of quiet that close a fail-open window. */
   logLinesPerSecond: number;
   failOpenQuietSeconds: number;
+  /** Idle connections are closed after this many seconds; a client may hold this many at once. */
+  idleSeconds: number;
+  perClientConnections: number;
   /** Where the policy comes from: a loader called at start and on every reload (SIGHUP). */
   load: () => { text: string; source: string; sha: string };
   fault?: () => void;
@@ -65,6 +68,7 @@ export async function runGateway(o: GatewayRun): Promise<void> {
     perKeyPerSecond: o.logLinesPerSecond,
   });
   let src = o.load();
+  let onExhausted: (reason: string) => void = () => undefined;
   const targetsOf = (cp: CompiledPolicy) => enforcementPlan(cp, o.listen).targets;
   const gw = new Gateway({
     policy: compile(src),
@@ -74,6 +78,10 @@ export async function runGateway(o: GatewayRun): Promise<void> {
     budgetMicros: o.budgetMicros,
     throttle: { rate: o.rate, burst: o.rate * 2, refusalCost: o.refusalCost },
     failOpenQuietSeconds: o.failOpenQuietSeconds,
+    idleSeconds: o.idleSeconds,
+    perClientConnections: o.perClientConnections,
+    // Set once `die` exists below; exhaustion is our own fault, handled like any other.
+    onExhausted: (reason) => onExhausted(reason),
     log: (e) => log.write(e),
     fault: o.fault,
   });
@@ -132,6 +140,7 @@ export async function runGateway(o: GatewayRun): Promise<void> {
     health({ stoppedAt: new Date().toISOString(), stopReason: `fault: ${reason}` });
     process.exit(70);
   };
+  onExhausted = (reason) => die(`exhausted: ${reason}`);
   process.on('uncaughtException', (err) => die(err.stack ?? err.message));
   process.on('unhandledRejection', (err) => die(String(err)));
 

@@ -24,6 +24,9 @@ import { profinetDcpProtocol } from './protocols/profinet-dcp.js';
 import { dnsProtocol } from './protocols/dns.js';
 import { nbnsProtocol } from './protocols/nbns.js';
 import { opcuaProtocol } from './protocols/opcua.js';
+import { hartipProtocol } from './protocols/hartip.js';
+import { finsProtocol } from './protocols/fins.js';
+import { slmpProtocol } from './protocols/slmp.js';
 
 /**
  * Every protocol Weir knows, one descriptor each (declared in its own file under protocols/). Everything else
@@ -48,6 +51,9 @@ export const PROTOCOLS: readonly ProtocolDescriptor[] = [
   dnsProtocol,
   nbnsProtocol,
   opcuaProtocol,
+  hartipProtocol,
+  finsProtocol,
+  slmpProtocol,
 ].map(withStreamAnomalies);
 
 /** A stream protocol's kinds include those its reassembler reports (resynchronisation, foreign payload). */

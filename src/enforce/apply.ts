@@ -33,6 +33,8 @@ export interface ApplyRequest {
   dryRun: boolean;
   /** How long a running gateway may take to switch to the new policy. */
   reloadTimeoutMs?: number;
+  /** Sensor-only stealth on this bridge: refused while the bridge carries an address (`addresses` lists them). */
+  stealth?: { bridge: string; addresses: () => string[] };
 }
 
 /** An apply on one nftables host: the backend's request plus where (target) and its runtime state folder. */
@@ -58,6 +60,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * If the gateway does not take the new policy in time, nothing changes.
  */
 export async function applyEnforcement(r: HostApplyRequest): Promise<ApplyOutcome> {
+  if (r.stealth) checkStealth(r, r.stealth);
   const cp = new CompiledPolicy(r.source.policy);
   const plan = enforcementPlan(cp, r.gatewayIp, { portLevelOk: r.portLevelOk });
   if (plan.unenforceable.length > 0) {
@@ -73,6 +76,7 @@ export async function applyEnforcement(r: HostApplyRequest): Promise<ApplyOutcom
     family: r.target.family,
     steer,
     bridgeMac: steer && r.target.family === 'bridge' ? r.bridgeMac() : undefined,
+    stealth: r.stealth !== undefined,
   });
   if (r.dryRun) return { plan, ruleset, result: null, gateway: 'not running' };
 
@@ -84,6 +88,7 @@ export async function applyEnforcement(r: HostApplyRequest): Promise<ApplyOutcom
     actor: r.actor,
     family: r.target.family,
     gatewayIp: r.gatewayIp,
+    ...(r.stealth ? { stealth: { bridge: r.stealth.bridge } } : {}),
   };
   const previous = readApplied(r.stateDir);
   const gw = gatewayState(r.stateDir);
@@ -112,6 +117,24 @@ export async function applyEnforcement(r: HostApplyRequest): Promise<ApplyOutcom
   const result = applyRuleset(r.target, ruleset);
   writeApplied(r.stateDir, { ...applied, netns: r.target.netns, rulesetDigest: result.digest });
   return { plan, ruleset, result, gateway };
+}
+
+/**
+ * Stealth holds only if nothing on the bridge can answer: no address on it (an IPv6 link-local one included),
+ * no gateway (it answers TCP as itself), no routing (a router is a hop).
+ */
+function checkStealth(r: HostApplyRequest, s: { bridge: string; addresses: () => string[] }): void {
+  if (r.target.family !== 'bridge')
+    throw new Error('stealth needs --family bridge: a router is a hop by nature');
+  if (r.gatewayIp !== null)
+    throw new Error(
+      'stealth refuses --gateway-ip: the gateway terminates TCP with an address and a MAC of its own, so it would reveal the bridge; enforce protocol groups port-level (--port-level-ok) or leave stealth',
+    );
+  const addrs = s.addresses();
+  if (addrs.length > 0)
+    throw new Error(
+      `stealth refuses bridge ${s.bridge}: it carries ${addrs.join(', ')}; remove them from the bridge and its ports (sysctl -w net.ipv6.conf.IFACE.disable_ipv6=1; ip addr flush dev IFACE) and apply again`,
+    );
 }
 
 /**

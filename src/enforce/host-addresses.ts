@@ -32,3 +32,41 @@ export function neverBlockAddresses(o: {
   if (applied?.gatewayIp) out.add(applied.gatewayIp);
   return [...out];
 }
+
+/**
+ * Every address the bridge and its ports carry (IPv4 and IPv6, link-local included), as `address/prefix`, a
+ * port's with its name. Stealth mode requires none: an address is something the host can answer or speak
+ * from, and a port with an IPv6 link-local address sends router solicitations and MLD reports of its own,
+ * past the bridge's hooks. Throws when the bridge does not exist.
+ */
+export function bridgeAddresses(bridge: string, netns?: string): string[] {
+  const ip = (args: string[]): unknown[] => {
+    try {
+      const out = execFileSync('ip', [...(netns ? ['-n', netns] : []), '-j', ...args], {
+        encoding: 'utf8',
+        timeout: 10_000,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      return JSON.parse(out || '[]') as unknown[];
+    } catch (err) {
+      throw new Error(`cannot read the addresses of bridge ${bridge}: ${(err as Error).message}`);
+    }
+  };
+  return [
+    ...addressesOf(ip(['addr', 'show', 'dev', bridge])),
+    ...addressesOf(ip(['addr', 'show', 'master', bridge]), true),
+  ];
+}
+
+/** `ip -j addr` output → `address/prefix` strings (with the interface's name for ports). */
+export function addressesOf(links: unknown[], named = false): string[] {
+  const out: string[] = [];
+  for (const link of links as Array<{
+    ifname?: string;
+    addr_info?: Array<{ local?: string; prefixlen?: number }>;
+  }>)
+    for (const a of link.addr_info ?? [])
+      if (a.local)
+        out.push(`${a.local}/${a.prefixlen ?? ''}${named ? ` (port ${link.ifname ?? '?'})` : ''}`);
+  return out;
+}

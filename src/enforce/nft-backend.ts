@@ -1,4 +1,4 @@
-import { isIPv4 } from 'node:net';
+import { canonicalIp } from '../policy/hosts.js';
 import type {
   BlockResult,
   EnforcementBackend,
@@ -20,6 +20,9 @@ import {
   revokeFlow,
   statusOf,
   unblockSource,
+  blockSetOf,
+  permitSetOf,
+  type DynamicSet,
   type NftTarget,
 } from './nft.js';
 import { TABLE } from './nft-ruleset.js';
@@ -76,19 +79,19 @@ export class NftBackend implements EnforcementBackend {
 
   async block(address: string, ttlSeconds: number, comment = ''): Promise<BlockResult> {
     checkTtl(ttlSeconds);
-    ipv4(address);
+    address = hostIp(address);
     if (this.session !== null)
       await this.session.run(
-        `add element ${this.set('blocklist')} { ${address} timeout ${ttlSeconds}s }`,
+        `add element ${this.set(blockSetOf(address))} { ${address} timeout ${ttlSeconds}s }`,
       );
     else blockSource(this.target, address, ttlSeconds);
     return { address, ttlSeconds, until: this.seconds() + ttlSeconds, comment };
   }
 
   async unblock(address: string, comment = ''): Promise<UnblockResult> {
-    ipv4(address);
+    address = hostIp(address);
     if (this.session !== null)
-      await this.session.run(`delete element ${this.set('blocklist')} { ${address} }`);
+      await this.session.run(`delete element ${this.set(blockSetOf(address))} { ${address} }`);
     else unblockSource(this.target, address);
     return { address, comment };
   }
@@ -98,7 +101,7 @@ export class NftBackend implements EnforcementBackend {
     const f = flowOf(flow);
     if (this.session !== null)
       await this.session.run(
-        `add element ${this.set('permits')} { ${elementOf(f)} timeout ${ttlSeconds}s }`,
+        `add element ${this.set(permitSetOf(f.client))} { ${elementOf(f)} timeout ${ttlSeconds}s }`,
       );
     else permitFlow(this.target, f, ttlSeconds);
     return { flow: f, ttlSeconds, until: this.seconds() + ttlSeconds, comment };
@@ -111,7 +114,9 @@ export class NftBackend implements EnforcementBackend {
   async revokePermit(p: PermitFlow): Promise<void> {
     const f = flowOf(p);
     if (this.session !== null)
-      await this.session.run(`delete element ${this.set('permits')} { ${elementOf(f)} }`);
+      await this.session.run(
+        `delete element ${this.set(permitSetOf(f.client))} { ${elementOf(f)} }`,
+      );
     else revokeFlow(this.target, f);
   }
 
@@ -144,7 +149,7 @@ export class NftBackend implements EnforcementBackend {
     this.session?.close();
   }
 
-  private set(name: 'blocklist' | 'permits'): string {
+  private set(name: DynamicSet): string {
     return `${this.target.family} ${TABLE} ${name}`;
   }
 
@@ -159,10 +164,14 @@ function checkTtl(ttl: number): void {
     throw new Error(`a timeout is a whole number of seconds, at least 1, not ${ttl}`);
 }
 
-/** The sets hold IPv4 addresses; anything else would reach an nft command line. */
-function ipv4(a: string): string {
-  if (!isIPv4(a)) throw new Error(`'${a}' is not an IPv4 address`);
-  return a;
+/**
+ * The sets hold IPv4 and IPv6 host addresses, spelled as nft lists them back; anything else would reach an nft
+ * command line.
+ */
+function hostIp(a: string): string {
+  const c = typeof a === 'string' ? canonicalIp(a) : null;
+  if (c === null) throw new Error(`'${String(a)}' is not an IPv4 or IPv6 address`);
+  return c;
 }
 
 /** Only the flow's own fields, checked: a listed permit carries more (its time left). */
@@ -172,7 +181,11 @@ function flowOf(p: PermitFlow): PermitFlow {
     throw new Error(`'${String(p.port)}' is not a port`);
   if (p.transport !== 'tcp' && p.transport !== 'udp')
     throw new Error(`'${String(p.transport)}' is not tcp or udp`);
-  return { client: ipv4(p.client), server: ipv4(p.server), transport: p.transport, port };
+  const client = hostIp(p.client),
+    server = hostIp(p.server);
+  if (client.includes(':') !== server.includes(':'))
+    throw new Error(`a permit joins two addresses of one family, not ${client} and ${server}`);
+  return { client, server, transport: p.transport, port };
 }
 
 const elementOf = (f: PermitFlow): string =>

@@ -8,6 +8,8 @@ import type { TimeWindow, Zone } from '../policy/model.js';
 export type NftFamily = 'bridge' | 'inet';
 
 export const TABLE = 'weir';
+/** Comment of the stealth rule: status finds stealth mode by it and counts the frames it held back. */
+export const STEALTH_RULE = 'stealth: the host sends nothing on the bridge';
 /** Packet mark of frames the bridge hands to the gateway ("WE"). */
 const STEER_MARK = 0x5745;
 
@@ -28,6 +30,11 @@ export interface CompileOptions {
   logRate?: number;
   /** Seconds east of UTC for each time zone now; windows are compiled to UTC (recompile when offsets change). */
   utcOffset?: (timezone: string, at: Date) => number;
+  /**
+   * Sensor-only stealth (bridge family): the host sends nothing through the bridge ports — no ARP, no ICMP, no
+   * RST, nothing a stray process on the host might emit — so the bridge cannot be found from the plant.
+   */
+  stealth?: boolean;
 }
 
 export interface CompiledRuleset {
@@ -37,6 +44,8 @@ export interface CompiledRuleset {
   /** Zones per mode, for status output. */
   enforced: string[];
   simulated: string[];
+  /** Compiled for sensor-only stealth. */
+  stealth: boolean;
 }
 
 type Expr = Record<string, unknown>;
@@ -58,6 +67,23 @@ const REVERSE = {
     payload('th', 'sport'),
   ],
 };
+/** The same flow keys over IPv6 (blocks and temporary permits hold IPv6 hosts too). */
+const FLOW6 = {
+  concat: [
+    payload('ip6', 'saddr'),
+    payload('ip6', 'daddr'),
+    { meta: { key: 'l4proto' } },
+    payload('th', 'dport'),
+  ],
+};
+const REVERSE6 = {
+  concat: [
+    payload('ip6', 'daddr'),
+    payload('ip6', 'saddr'),
+    { meta: { key: 'l4proto' } },
+    payload('th', 'sport'),
+  ],
+};
 const DAYS = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'];
 const WEEK = 7 * 1440;
 
@@ -75,6 +101,16 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
   const enforced = zones.filter((z) => z.mode === 'enforce');
   const simulated = zones.filter((z) => z.mode === 'simulate');
   const t = { family: fam, table: TABLE };
+  if (opts.stealth) {
+    if (fam !== 'bridge')
+      throw new Error(
+        'stealth needs the bridge family: a router is a hop by nature (it decrements TTL and answers traceroute)',
+      );
+    if (opts.steer?.targets.length)
+      throw new Error(
+        'stealth cannot steer to the gateway: it terminates TCP with an address and a MAC of its own; enforce those groups port-level or leave stealth',
+      );
+  }
   const cmds: unknown[] = [
     // Atomic replace: create (so delete cannot fail), delete, create again, all in one transaction.
     { add: { table: { family: fam, name: TABLE } } },
@@ -94,6 +130,8 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
 
   set('blocklist', 'ipv4_addr', ['timeout']);
   set('permits', ['ipv4_addr', 'ipv4_addr', 'inet_proto', 'inet_service'], ['timeout']);
+  set('blocklist6', 'ipv6_addr', ['timeout']);
+  set('permits6', ['ipv6_addr', 'ipv6_addr', 'inet_proto', 'inet_service'], ['timeout']);
   const v4 = (hs: Cidr[]): Cidr[] => hs.filter((c) => c.family === 'ipv4');
   for (const z of zones)
     if (cp.zoneBlocks(z).some((c) => c.family === 'ipv6'))
@@ -262,6 +300,25 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
     [match(payload('ip', 'daddr'), '@blocklist'), counter, { drop: null }],
     'blocked source (replies)',
   );
+  rule(
+    'guard',
+    [match(payload('ip6', 'saddr'), '@blocklist6'), counter, { drop: null }],
+    'blocked IPv6 source',
+  );
+  rule(
+    'guard',
+    [match(payload('ip6', 'daddr'), '@blocklist6'), counter, { drop: null }],
+    'blocked IPv6 source (replies)',
+  );
+  if (opts.stealth) {
+    // Frames the host itself sends through the bridge ports; forwarded plant frames never pass this hook.
+    cmds.push({
+      add: {
+        chain: { ...t, name: 'stealth', type: 'filter', hook: 'output', prio: 0, policy: 'accept' },
+      },
+    });
+    rule('stealth', [counter, { drop: null }], STEALTH_RULE);
+  }
   cmds.push({
     add: {
       chain: { ...t, name: 'forward', type: 'filter', hook: 'forward', prio: 0, policy: 'accept' },
@@ -269,6 +326,12 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
   });
   rule('forward', [match(FLOW, '@permits'), { accept: null }], 'temporary permit');
   rule('forward', [match(REVERSE, '@permits'), { accept: null }], 'temporary permit (replies)');
+  rule('forward', [match(FLOW6, '@permits6'), counter, { accept: null }], 'temporary IPv6 permit');
+  rule(
+    'forward',
+    [match(REVERSE6, '@permits6'), counter, { accept: null }],
+    'temporary IPv6 permit (replies)',
+  );
   for (const name of allowSets) {
     rule('forward', [match(FLOW, `@${name}`), { accept: null }], 'context groups');
     rule('forward', [match(REVERSE, `@${name}`), { accept: null }], 'context groups (replies)');
@@ -336,6 +399,7 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
     warnings,
     enforced: enforced.map((z) => z.name),
     simulated: simulated.map((z) => z.name),
+    stealth: opts.stealth === true,
   };
 }
 

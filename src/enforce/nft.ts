@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { TABLE, type CompiledRuleset, type NftFamily } from './nft-ruleset.js';
+import { STEALTH_RULE, TABLE, type CompiledRuleset, type NftFamily } from './nft-ruleset.js';
 
 /** Where nft runs: the host, or a network namespace (labs, tests). */
 export interface NftTarget {
@@ -41,7 +41,7 @@ function loadJson(target: NftTarget, doc: unknown): void {
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** Sets and maps whose elements change at run time: carried over by an apply, never compared. */
-const DYNAMIC = new Set(['blocklist', 'permits', 'gw_live', 'gw_port']);
+const DYNAMIC = new Set(['blocklist', 'permits', 'blocklist6', 'permits6', 'gw_live', 'gw_port']);
 
 /** Weir's tables as loaded now (both the filter table and the steering NAT table), or [] when absent. */
 export function loadedObjects(target: NftTarget): Obj[] {
@@ -218,10 +218,17 @@ export function removeRuleset(target: NftTarget): boolean {
   return any;
 }
 
+/** Blocks and permits live in one set per address family. */
+export type DynamicSet = 'blocklist' | 'permits' | 'blocklist6' | 'permits6';
+export const blockSetOf = (ip: string): DynamicSet =>
+  ip.includes(':') ? 'blocklist6' : 'blocklist';
+export const permitSetOf = (client: string): DynamicSet =>
+  client.includes(':') ? 'permits6' : 'permits';
+
 function element(
   target: NftTarget,
   op: 'add' | 'delete',
-  set: 'blocklist' | 'permits',
+  set: DynamicSet,
   val: unknown,
   timeout?: number,
 ): void {
@@ -233,11 +240,11 @@ function element(
 
 /** Drop everything from and to an address, at once, for `ttl` seconds. */
 export function blockSource(target: NftTarget, ip: string, ttl: number): void {
-  element(target, 'add', 'blocklist', ip, ttl);
+  element(target, 'add', blockSetOf(ip), ip, ttl);
 }
 
 export function unblockSource(target: NftTarget, ip: string): void {
-  element(target, 'delete', 'blocklist', ip);
+  element(target, 'delete', blockSetOf(ip), ip);
 }
 
 /** Let one flow through for `ttl` seconds whatever the groups say (maintenance, a vendor's remote session). */
@@ -246,7 +253,13 @@ export function permitFlow(
   f: { client: string; server: string; transport: 'tcp' | 'udp'; port: number },
   ttl: number,
 ): void {
-  element(target, 'add', 'permits', { concat: [f.client, f.server, f.transport, f.port] }, ttl);
+  element(
+    target,
+    'add',
+    permitSetOf(f.client),
+    { concat: [f.client, f.server, f.transport, f.port] },
+    ttl,
+  );
 }
 
 /** Withdraw one temporary permit before its time runs out. */
@@ -254,7 +267,9 @@ export function revokeFlow(
   target: NftTarget,
   f: { client: string; server: string; transport: 'tcp' | 'udp'; port: number },
 ): void {
-  element(target, 'delete', 'permits', { concat: [f.client, f.server, f.transport, f.port] });
+  element(target, 'delete', permitSetOf(f.client), {
+    concat: [f.client, f.server, f.transport, f.port],
+  });
 }
 
 export interface EnforcementStatus {
@@ -266,6 +281,11 @@ export interface EnforcementStatus {
   /** Servers the ruleset steers to the gateway, and those whose lease the gateway holds right now. */
   steered: string[];
   live: string[];
+  /**
+   * Stealth (sensor-only) mode is loaded, and how many frames of the host's own it has held back (absent: the
+   * backend has no stealth mode, read as off).
+   */
+  stealth?: { on: boolean; heldBack: number };
 }
 
 export function status(target: NftTarget): EnforcementStatus {
@@ -281,16 +301,17 @@ export function statusOf(objs: Obj[], family: NftFamily): EnforcementStatus {
     counters: [],
     steered: [],
     live: [],
+    stealth: { on: false, heldBack: 0 },
   };
   const pair = (e: Obj): string => {
     const v = (e.elem?.val ?? e) as Obj;
     return Array.isArray(v.concat) ? `${String(v.concat[0])}:${String(v.concat[1])}` : canon(v);
   };
   for (const o of objs) {
-    if (o.set?.name === 'blocklist')
+    if (o.set?.name === 'blocklist' || o.set?.name === 'blocklist6')
       for (const e of (o.set.elem ?? []) as Obj[])
         out.blocked.push({ ip: String(e.elem?.val ?? e), expiresIn: e.elem?.expires ?? null });
-    if (o.set?.name === 'permits')
+    if (o.set?.name === 'permits' || o.set?.name === 'permits6')
       for (const e of (o.set.elem ?? []) as Obj[])
         out.permits.push({ flow: canon(e.elem?.val ?? e), expiresIn: e.elem?.expires ?? null });
     if (o.set?.name === 'gw_steered')
@@ -303,6 +324,7 @@ export function statusOf(objs: Obj[], family: NftFamily): EnforcementStatus {
       const c = (o.rule.expr as Obj[]).find((e) => 'counter' in e)?.counter as
         | { packets: number; bytes: number }
         | undefined;
+      if (o.rule.comment === STEALTH_RULE) out.stealth = { on: true, heldBack: c?.packets ?? 0 };
       if (c)
         out.counters.push({
           rule: String(o.rule.comment ?? o.rule.chain),
@@ -327,8 +349,17 @@ export interface ListedPermit {
  * The temporary permits in force, read without blocking the caller's event loop (the playbook runner keeps
  * handling detections meanwhile).
  */
-export function listPermits(target: NftTarget): Promise<ListedPermit[]> {
-  const args = ['-j', 'list', 'set', target.family, TABLE, 'permits'];
+export async function listPermits(target: NftTarget): Promise<ListedPermit[]> {
+  const [v4, v6] = await Promise.all([
+    listPermitSet(target, 'permits'),
+    // A ruleset loaded before IPv6 permits existed has no such set: it holds none.
+    listPermitSet(target, 'permits6').catch(() => []),
+  ]);
+  return [...v4, ...v6];
+}
+
+function listPermitSet(target: NftTarget, set: DynamicSet): Promise<ListedPermit[]> {
+  const args = ['-j', 'list', 'set', target.family, TABLE, set];
   const [cmd, argv] = target.netns
     ? ['ip', ['netns', 'exec', target.netns, 'nft', ...args]]
     : ['nft', args];

@@ -19,6 +19,8 @@ export interface AppliedPolicy {
   /** Network namespace the ruleset was loaded in (labs), so a reader on this host can look at the same kernel. */
   netns?: string;
   gatewayIp: string | null;
+  /** Applied in sensor-only stealth mode on this bridge. */
+  stealth?: { bridge: string };
   /** Digest of the ruleset as loaded (nft.ts kernelDigest gives the kernel's current one to compare). */
   rulesetDigest?: string;
   /** Set by `enforce remove`: nothing of Weir's is loaded since. */

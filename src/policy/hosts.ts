@@ -81,3 +81,27 @@ function expandIpv6(a: string): number[] {
   const parts = tail === null ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
   return parts.map((p) => parseInt(p, 16) || 0);
 }
+
+/**
+ * A host address in the one spelling nftables lists back (IPv6 compressed, lower case), or null when it is not a
+ * plain IPv4 or IPv6 address (a zone id, a prefix, an IPv4-mapped IPv6 address — block the IPv4 address instead).
+ */
+export function canonicalIp(a: string): string | null {
+  const v = isIP(a);
+  if (v === 4) return a;
+  if (v !== 6 || a.includes('%') || /^::ffff:/i.test(a) || /\./.test(a)) return null;
+  return new URL(`http://[${a}]/`).hostname.slice(1, -1);
+}
+
+/** Whether an address names one unicast host (not unspecified, loopback, multicast, broadcast, link-local IPv6). */
+export function isUnicastHost(ip: string): boolean {
+  const v = isIP(ip);
+  if (v === 4) {
+    const first = Number(ip.split('.')[0]);
+    return ip !== '0.0.0.0' && ip !== '255.255.255.255' && first !== 127 && first < 224;
+  }
+  if (v !== 6) return false;
+  const c = canonicalIp(ip);
+  // Link-local addresses are how routers and neighbour discovery speak: blocking one cuts a whole link.
+  return c !== null && c !== '::' && c !== '::1' && !/^(ff|fe[89ab])/i.test(c);
+}

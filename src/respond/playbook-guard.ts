@@ -1,6 +1,5 @@
-import { isIPv4 } from 'node:net';
 import type { Baseline } from '../discover/baseline.js';
-import { HostSet, parseCidr } from '../policy/hosts.js';
+import { canonicalIp, HostSet, isUnicastHost, parseCidr } from '../policy/hosts.js';
 import type { Playbook } from '../policy/playbook-model.js';
 import type { CutFlow } from './block-impact.js';
 
@@ -45,11 +44,9 @@ export class BlockGuard {
 
   /** Why `pb` may not block `ip`, or null when it may. */
   refusal(pb: Playbook, ip: string): { reason: string; cuts: CutFlow[] } | null {
-    if (!isIPv4(ip))
-      return { reason: `'${ip}' is not an IPv4 address the blocklist can hold`, cuts: [] };
-    const first = Number(ip.split('.')[0]);
-    if (ip === '0.0.0.0' || ip === '255.255.255.255' || first === 127 || first >= 224)
-      return { reason: `${ip} is not a unicast host address`, cuts: [] };
+    if (canonicalIp(ip) === null)
+      return { reason: `'${ip}' is not an IPv4 or IPv6 address the blocklist can hold`, cuts: [] };
+    if (!isUnicastHost(ip)) return { reason: `${ip} is not a unicast host address`, cuts: [] };
     if (this.protectedSet.has(ip))
       return {
         reason: `${ip} is the enforcement host, its gateway or the manager: a playbook never blocks those`,

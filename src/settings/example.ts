@@ -1,6 +1,7 @@
 import {
   SETTINGS_SECTIONS,
   SETTINGS_VERSION,
+  type FlagSchema,
   type LeafSchema,
   type SectionSchema,
 } from './schema.js';
@@ -17,7 +18,10 @@ export function exampleSettings(): string {
     '# Check a file with `weir settings check FILE`; see the effective values with `weir settings show`.',
     `weir: ${SETTINGS_VERSION}`,
   ];
-  const walk = (props: Record<string, LeafSchema | SectionSchema>, indent: string): void => {
+  const walk = (
+    props: Record<string, LeafSchema | FlagSchema | SectionSchema>,
+    indent: string,
+  ): void => {
     for (const [k, s] of Object.entries(props)) {
       if (s.type === 'object') {
         lines.push('', `${indent}# ${s.description}`, `${indent}${k}:`);

@@ -130,7 +130,9 @@ function shapeError(
         message:
           params.type === 'object'
             ? 'must be a section (a mapping of settings)'
-            : `must be ${params.type === 'integer' ? 'a whole number' : 'a number'}`,
+            : params.type === 'boolean'
+              ? 'must be true or false'
+              : `must be ${params.type === 'integer' ? 'a whole number' : 'a number'}`,
       };
     default:
       return {

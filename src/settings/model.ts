@@ -1,7 +1,16 @@
-import { SETTINGS_SECTIONS, type LeafSchema, type SectionSchema } from './schema.js';
+import {
+  SETTINGS_SECTIONS,
+  type FlagSchema,
+  type LeafSchema,
+  type SectionSchema,
+} from './schema.js';
 
 type ValuesOf<P> = {
-  readonly [K in keyof P]: P[K] extends SectionSchema<infer Q> ? ValuesOf<Q> : number;
+  readonly [K in keyof P]: P[K] extends SectionSchema<infer Q>
+    ? ValuesOf<Q>
+    : P[K] extends FlagSchema
+      ? boolean
+      : number;
 };
 
 /** Effective settings: every field present (the file's values over the defaults), named as in the file. */
@@ -14,7 +23,9 @@ type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]>
 /** The defaults, read off the schema. */
 export const DEFAULT_SETTINGS: Settings = defaultsOf(SETTINGS_SECTIONS) as Settings;
 
-function defaultsOf(props: Record<string, LeafSchema | SectionSchema>): Record<string, unknown> {
+function defaultsOf(
+  props: Record<string, LeafSchema | FlagSchema | SectionSchema>,
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, s] of Object.entries(props))
     out[k] = s.type === 'object' ? defaultsOf(s.properties) : s.default;

@@ -12,10 +12,17 @@ export interface LeafSchema {
   description: string;
 }
 
+/** An on/off setting. */
+export interface FlagSchema {
+  type: 'boolean';
+  default: boolean;
+  description: string;
+}
+
 export interface SectionSchema<
-  P extends Record<string, LeafSchema | SectionSchema> = Record<
+  P extends Record<string, LeafSchema | FlagSchema | SectionSchema> = Record<
     string,
-    LeafSchema | SectionSchema<any>
+    LeafSchema | FlagSchema | SectionSchema<any>
   >,
 > {
   type: 'object';
@@ -37,7 +44,12 @@ const num = (def: number, description: string, minimum = 0): LeafSchema => ({
   default: def,
   description,
 });
-const section = <P extends Record<string, LeafSchema | SectionSchema>>(
+const flag = (def: boolean, description: string): FlagSchema => ({
+  type: 'boolean',
+  default: def,
+  description,
+});
+const section = <P extends Record<string, LeafSchema | FlagSchema | SectionSchema>>(
   description: string,
   properties: P,
 ): SectionSchema<P> => ({ type: 'object', additionalProperties: false, description, properties });
@@ -160,6 +172,20 @@ export const SETTINGS_SECTIONS = {
       1,
       'A fail-open window (PDUs passed unchecked after a fault of the gateway) is closed and logged after this many quiet seconds.',
       0.1,
+    ),
+    idle_s: int(
+      900,
+      'A connection through the gateway that carries no request for this many seconds is closed (SCADA polls every few seconds).',
+    ),
+    per_client_connections: int(
+      128,
+      'Connections at once one client address may hold through the gateway, all servers together; more are refused for that client only (a SCADA server holds one or two per PLC it polls: raise this for one that polls more than about 60 PLCs).',
+    ),
+  }),
+  enforce: section('Enforcement on this host (weir enforce apply).', {
+    stealth: flag(
+      false,
+      'Sensor-only stealth: the bridge carries no address and the host sends nothing on it (no ARP, ICMP or RST of its own); apply refuses a bridge with an address, the inet family and steering to the gateway.',
     ),
   }),
   server: section('The HTTP API and dashboard (weir serve).', {

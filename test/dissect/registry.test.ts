@@ -118,6 +118,9 @@ const KNOWN: Record<KnownProtocol, true> = {
   dns: true,
   nbns: true,
   opcua: true,
+  hartip: true,
+  fins: true,
+  slmp: true,
 };
 
 test('every protocol name has a registered descriptor, and nothing else is registered', () => {
@@ -169,7 +172,7 @@ test('what other layers read is derived from the descriptors', () => {
 });
 
 /** Well-known ports of the protocols Weir dissects: only their descriptors may spell them. */
-const PORT_LITERAL = /\b(102|502|2222|2404|4840|20000|44818|47808|47809)\b/;
+const PORT_LITERAL = /\b(102|502|2222|2404|4840|5006|5007|5094|9600|20000|44818|47808|47809)\b/;
 
 test('no file outside src/dissect/protocols hard-codes a protocol port', () => {
   const src = path.join(repoRoot, 'src');

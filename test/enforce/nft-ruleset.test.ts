@@ -263,3 +263,52 @@ test('apply is atomic and checked: a refused ruleset changes nothing, a mismatch
     execFileSync('ip', ['netns', 'del', ns]);
   }
 });
+
+test('stealth: the bridge table holds back every frame the host itself sends; routers and gateway steering are refused', (t) => {
+  const cp = policy();
+  const rs = compileRuleset(cp, { family: 'bridge', stealth: true });
+  assert.equal(rs.stealth, true);
+  const cmds = rs.json.nftables as Array<Record<string, any>>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const chain = cmds.find((c) => c.add?.chain?.name === 'stealth')?.add.chain;
+  assert.deepEqual(
+    { hook: chain?.hook, family: chain?.family, policy: chain?.policy },
+    { hook: 'output', family: 'bridge', policy: 'accept' },
+  );
+  const rules = cmds.filter((c) => c.add?.rule?.chain === 'stealth').map((c) => c.add.rule);
+  assert.equal(rules.length, 1);
+  assert.deepEqual(rules[0].expr, [{ counter: null }, { drop: null }], 'all of it, not a list');
+  assert.equal(compileRuleset(cp, { family: 'bridge' }).stealth, false);
+  assert.ok(
+    !(compileRuleset(cp, { family: 'bridge' }).json.nftables as Array<Record<string, any>>).some(
+      (c) => c.add?.chain?.name === 'stealth',
+    ),
+  );
+  assert.throws(() => compileRuleset(cp, { family: 'inet', stealth: true }), /a router is a hop/);
+  assert.throws(
+    () =>
+      compileRuleset(cp, {
+        family: 'bridge',
+        stealth: true,
+        steer: { gatewayIp: '10.77.0.2', targets: gatewayTargets(cp, '10.77.0.2') },
+        bridgeMac: '02:00:00:00:00:01',
+      }),
+    /cannot steer to the gateway/,
+  );
+  if (!canBuildLab()) {
+    if (process.env.CI === 'true') throw new Error('needs root and iproute2');
+    return t.skip('needs root');
+  }
+  const ns = `weir-nfts-${randomBytes(3).toString('hex')}`;
+  const dir = mkdtempSync(path.join(tmpdir(), 'weir-nfts-'));
+  execFileSync('ip', ['netns', 'add', ns]);
+  try {
+    const f = path.join(dir, 'stealth.json');
+    writeFileSync(f, JSON.stringify(rs.json));
+    execFileSync('ip', ['netns', 'exec', ns, 'nft', '-c', '-j', '-f', f], {
+      env: { ...process.env, TZ: 'UTC' },
+    });
+  } finally {
+    execFileSync('ip', ['netns', 'del', ns]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

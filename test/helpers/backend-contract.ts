@@ -63,12 +63,29 @@ export async function backendContract(b: EnforcementBackend): Promise<void> {
   );
   assert.ok(listed[0]!.expiresIn !== null && listed[0]!.expiresIn <= 300);
   await assert.rejects(b.block('10.78.0.67', 0), /at least 1/, 'a block without an end is refused');
-  await assert.rejects(b.block('10.78.0.67; flush ruleset', 60), /not an IPv4 address/);
+  await assert.rejects(b.block('10.78.0.67; flush ruleset', 60), /not an IPv4 or IPv6 address/);
   assert.deepEqual(await b.unblock('10.78.0.66', 'undo'), {
     address: '10.78.0.66',
     comment: 'undo',
   });
   assert.deepEqual(b.status().blocked, []);
+
+  // IPv6 hosts are blocked the same way, listed in the spelling nft gives back, and unblocked by any spelling.
+  const v6 = await b.block('FD00:78:0:0::66', 300, 'playbook: scan over IPv6');
+  assert.equal(v6.address, 'fd00:78::66');
+  await b.block('10.78.0.66', 300);
+  assert.deepEqual(
+    b
+      .status()
+      .blocked.map((x) => x.ip)
+      .sort(),
+    ['10.78.0.66', 'fd00:78::66'],
+  );
+  await b.unblock('fd00:78:0:0:0:0:0:66');
+  await b.unblock('10.78.0.66');
+  assert.deepEqual(b.status().blocked, []);
+  for (const bad of ['fe80::1%eth0', '::ffff:10.78.0.66', 'fd00::/64', 'fd00::66; flush ruleset'])
+    await assert.rejects(b.block(bad, 60), /not an IPv4 or IPv6 address/, bad);
 
   const flow = {
     client: '10.78.0.5',
@@ -92,6 +109,33 @@ export async function backendContract(b: EnforcementBackend): Promise<void> {
   assert.equal(restored.length, 1);
   assert.ok(restored[0]!.expiresIn !== null && restored[0]!.expiresIn <= 120);
   await assert.rejects(b.permit({ ...flow, port: 70000 }, 60), /not a port/);
+  await b.revokePermit(flow);
+
+  // IPv6 permits: granted, listed beside IPv4 ones, revoked and restored alike; families are never mixed.
+  const flow6 = {
+    client: 'fd00:78::5',
+    server: 'fd00:78::20',
+    transport: 'tcp' as const,
+    port: 502,
+  };
+  assert.deepEqual((await b.permit({ ...flow6, client: 'FD00:78:0::5' }, 600)).flow, flow6);
+  await b.permit(flow, 600);
+  assert.deepEqual(
+    (await b.permits()).map(({ expiresIn: _, ...f }) => f).sort((x, y) => x.port - y.port),
+    [flow6, flow],
+  );
+  assert.equal(b.status().permits.length, 2);
+  await b.revokePermit(flow6);
+  assert.deepEqual(
+    (await b.permits()).map(({ expiresIn: _, ...f }) => f),
+    [flow],
+  );
+  await b.restorePermit(flow6, 120);
+  assert.equal((await b.permits()).length, 2);
+  await assert.rejects(
+    b.permit({ ...flow6, server: '10.78.0.20' }, 60),
+    /two addresses of one family/,
+  );
 
   assert.equal(b.remove('bob'), true);
   const after = b.status();

@@ -3,7 +3,14 @@ import type { Command } from 'commander';
 import type { Db } from '../../store/db.js';
 import { parseDuration } from '../../policy/load.js';
 import type { DenyMode } from '../../enforce/gateway/inspector.js';
-import { DEFAULT_STATE_DIR, describeGateway, readApplied } from '../../enforce/state.js';
+import {
+  DEFAULT_STATE_DIR,
+  describeGateway,
+  readApplied,
+  type AppliedPolicy,
+} from '../../enforce/state.js';
+import { bridgeAddresses } from '../../enforce/host-addresses.js';
+import { canonicalIp } from '../../policy/hosts.js';
 import type { ApplySource } from '../../enforce/backend.js';
 import { enforcementBackend, familyOf, type TargetOpts } from '../enforcement.js';
 import { cliSettings } from '../settings.js';
@@ -59,6 +66,37 @@ function bridgeMac(iface: string, netns?: string): string {
   ).trim();
 }
 
+/** What the stealth bridge carries now (null: not in stealth, or the bridge is gone). */
+function stealthAddresses(
+  on: boolean,
+  applied: AppliedPolicy | null,
+  netns?: string,
+): string[] | null {
+  const bridge = applied?.stealth?.bridge;
+  if (!on || bridge === undefined) return null;
+  try {
+    return bridgeAddresses(bridge, netns ?? applied?.netns);
+  } catch {
+    return null;
+  }
+}
+
+/** One status line: stealth off, on and holding, or broken because the bridge has gained an address. */
+function describeStealth(
+  st: { on: boolean; heldBack: number },
+  applied: AppliedPolicy | null,
+  netns?: string,
+): string {
+  if (!st.on) return 'stealth: off';
+  const bridge = applied?.stealth?.bridge ?? '(unknown bridge)';
+  const addrs = stealthAddresses(true, applied, netns);
+  const held = `${st.heldBack} frame(s) of the host's own held back`;
+  if (addrs === null) return `stealth: on, but bridge ${bridge} cannot be read; ${held}`;
+  if (addrs.length > 0)
+    return `stealth: on, BROKEN: bridge ${bridge} carries ${addrs.join(', ')} (the host still sends nothing on it); ${held}`;
+  return `stealth: on (bridge ${bridge} carries no address; ${held})`;
+}
+
 /** A numeric option given on the command line, or undefined to take the setting. */
 function positive(v: string | undefined, flag: string): number | undefined {
   if (v === undefined) return undefined;
@@ -110,6 +148,10 @@ export function registerEnforce(program: Command): void {
       DEFAULT_STATE_DIR,
     )
     .option('--dry-run', 'print the nftables JSON instead of loading it')
+    .option(
+      '--stealth',
+      'sensor-only stealth (default: enforce.stealth in the settings): the bridge carries no address and the host sends nothing on it',
+    )
     .action(
       async (
         o: TargetOpts &
@@ -121,6 +163,7 @@ export function registerEnforce(program: Command): void {
             portLevelOk?: boolean;
             stateDir: string;
             dryRun?: boolean;
+            stealth?: boolean;
           },
       ) => {
         const caller = o.dryRun ? null : await proveEnforcer(o, 'enforce apply');
@@ -133,6 +176,14 @@ export function registerEnforce(program: Command): void {
           bridgeMac: () => bridgeMac(o.bridge, o.netns),
           portLevelOk: o.portLevelOk === true,
           dryRun: o.dryRun === true,
+          ...(o.stealth === true || cliSettings().enforce.stealth
+            ? {
+                stealth: {
+                  bridge: o.bridge,
+                  addresses: () => bridgeAddresses(o.bridge, o.netns),
+                },
+              }
+            : {}),
         });
         const rs = out.ruleset;
         for (const w of rs.warnings) process.stderr.write(`warning: ${w}\n`);
@@ -152,12 +203,17 @@ export function registerEnforce(program: Command): void {
           steered,
           port_level: out.plan.portLevel.map((g) => g.group),
           gateway: out.gateway,
+          stealth: out.ruleset.stealth,
         });
         process.stdout.write(
           r.changed
             ? `loaded: ${r.added.length} rules/elements added, ${r.removed.length} removed; enforcing ${rs.enforced.join(', ') || 'no zone'}; simulating ${rs.simulated.join(', ') || 'no zone'}${steered ? `; ${steered} server(s) steered to the gateway` : ''}\n`
             : 'unchanged: the loaded ruleset already matches the policy\n',
         );
+        if (rs.stealth)
+          process.stdout.write(
+            `  stealth: bridge ${o.bridge} carries no address; the host sends nothing on it\n`,
+          );
         for (const g of out.plan.portLevel)
           process.stdout.write(`  port-level only: group ${g.group} (${g.why})\n`);
         if (steered > 0)
@@ -179,11 +235,12 @@ export function registerEnforce(program: Command): void {
         gateway,
         uninspected,
         digest: _digest,
+        stealth = { on: false, heldBack: 0 },
         ...s
       } = enforcementBackend(o).status();
       if (o.json) {
         process.stdout.write(
-          `${JSON.stringify({ ...s, applied: applied && { sha: applied.sha, source: applied.source, appliedAt: applied.appliedAt, actor: applied.actor }, gateway, uninspected }, null, 1)}\n`,
+          `${JSON.stringify({ ...s, stealth: { ...stealth, bridge: applied?.stealth?.bridge ?? null, addresses: stealthAddresses(stealth.on, applied, o.netns) }, applied: applied && { sha: applied.sha, source: applied.source, appliedAt: applied.appliedAt, actor: applied.actor }, gateway, uninspected }, null, 1)}\n`,
         );
         return;
       }
@@ -195,6 +252,7 @@ export function registerEnforce(program: Command): void {
         process.stdout.write(
           `policy: ${applied.sha.slice(0, 12)} from ${applied.source}, applied ${applied.appliedAt} by ${applied.actor}\n`,
         );
+      process.stdout.write(`${describeStealth(stealth, applied, o.netns)}\n`);
       if (s.steered.length > 0) {
         process.stdout.write(`${describeGateway(gateway)}\n`);
         if (uninspected)
@@ -235,9 +293,11 @@ export function registerEnforce(program: Command): void {
     )
     .action(
       async (
-        ip: string,
+        given: string,
         o: EnforceOpts & { ttl: string; reason?: string; confirmCutsBaseline?: boolean },
       ) => {
+        // One spelling for the baseline, the audit and the kernel (IPv6 as RFC 5952 writes it).
+        const ip = canonicalIp(given) ?? given;
         const ttl = ttlOf(o.ttl);
         await proveEnforcer(o, 'block');
         const g = withStore(o.db!, (db) => guardBlock(db, ip, o.confirmCutsBaseline === true));
@@ -270,7 +330,8 @@ export function registerEnforce(program: Command): void {
     .description('lift a block of a source address before its time runs out (audited)')
     .argument('<ip>')
     .option('--db <db>', 'store for the audit log (required)')
-    .action(async (ip: string, o: EnforceOpts) => {
+    .action(async (given: string, o: EnforceOpts) => {
+      const ip = canonicalIp(given) ?? given;
       await proveEnforcer(o, 'unblock');
       await carryOut(o, 'source.unblocked', ip, {}, () => enforcementBackend(o).unblock(ip));
       process.stdout.write(`${ip} unblocked\n`);
@@ -286,11 +347,13 @@ export function registerEnforce(program: Command): void {
     .option('--reason <text>', 'why')
     .action(
       async (
-        client: string,
-        server: string,
+        givenClient: string,
+        givenServer: string,
         service: string,
         o: EnforceOpts & { ttl: string; reason?: string },
       ) => {
+        const client = canonicalIp(givenClient) ?? givenClient,
+          server = canonicalIp(givenServer) ?? givenServer;
         const m = /^(tcp|udp)\/([0-9]{1,5})$/.exec(service);
         if (!m) throw new Error(`service '${service}' is not tcp/PORT or udp/PORT`);
         const ttl = ttlOf(o.ttl);
@@ -387,6 +450,8 @@ export function registerEnforce(program: Command): void {
           heartbeatMs: gw.heartbeat_ms,
           logLinesPerSecond: gw.log_lines_per_s,
           failOpenQuietSeconds: gw.fail_open_quiet_s,
+          idleSeconds: gw.idle_s,
+          perClientConnections: gw.per_client_connections,
           log: o.log ?? null,
           logMaxBytes: (positive(o.logMaxMb, '--log-max-mb') ?? gw.log_max_mb) * 1024 * 1024,
           load,

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { readdirSync, readFileSync } from 'node:fs';
 import { gatewayDissector } from '../../dissect/registry.js';
 import type { StreamDissector } from '../../dissect/protocol.js';
 import { flowVerdict, type CompiledPolicy, type FlowRules } from '../../policy/evaluate.js';
@@ -21,6 +22,15 @@ export interface GatewayOptions {
   fault?: () => void;
   /** Seconds without a fail-open after which a client's window is closed and summarised. */
   failOpenQuietSeconds?: number;
+  /** Seconds without a byte either way after which a connection is closed (settings gateway.idle_s). */
+  idleSeconds?: number;
+  /** Connections at once per client address; more are refused for that client (gateway.per_client_connections). */
+  perClientConnections?: number;
+  /**
+   * The gateway ran out of file descriptors or socket buffers (many clients, each within its cap): it can serve
+   * nobody now, which is its own fault — the runner stops steering so traffic goes direct, and says so.
+   */
+  onExhausted?: (reason: string) => void;
 }
 
 export interface GatewayStats {
@@ -30,6 +40,10 @@ export interface GatewayStats {
   pdusDenied: number;
   failOpen: number;
   throttled: number;
+  /** Connections refused because their client already held its cap. */
+  capped: number;
+  /** Connections closed for being idle. */
+  idleClosed: number;
 }
 
 interface Listener {
@@ -48,6 +62,21 @@ interface Conn {
 
 const key = (server: string, port: number): string => `${server}:${port}`;
 
+/** Descriptors kept free for the log, the health record and nft (heartbeat) while connections fill the rest. */
+const FD_RESERVE = 24;
+
+/** Open descriptors now and the soft limit, from /proc (Linux); no limit known elsewhere. */
+function descriptorBudget(): { base: number; limit: number } {
+  try {
+    const limits = readFileSync('/proc/self/limits', 'utf8');
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(limits);
+    const limit = m && m[1] !== 'unlimited' ? Number(m[1]) : Infinity;
+    return { base: readdirSync('/proc/self/fd').length, limit };
+  } catch {
+    return { base: 0, limit: Infinity };
+  }
+}
+
 /**
  * The protocol-aware inline gateway: one listener per steered server (on a port the OS picks; the kernel learns
  * it from the heartbeat), a connection to the real server per client connection, every client request checked
@@ -63,9 +92,16 @@ export class Gateway {
     pdusDenied: 0,
     failOpen: 0,
     throttled: 0,
+    capped: 0,
+    idleClosed: 0,
   };
   private readonly listeners = new Map<string, Listener>();
   private readonly conns = new Set<Conn>();
+  /** Open connections per client address (the per-client cap). */
+  private readonly perClient = new Map<string, number>();
+  private exhaustedOnce = false;
+  /** Descriptors open before any connection, and the process's limit (RLIMIT_NOFILE, soft). */
+  private readonly fds = descriptorBudget();
   private readonly throttle: ClientThrottle;
   private readonly paused = new Map<string, NodeJS.Timeout>();
   readonly windows: FailOpenWindows;
@@ -163,14 +199,15 @@ export class Gateway {
         l.server.once('error', reject);
         l.server.listen(0, this.opts.listenIp, () => resolve());
       });
-      l.server.on('error', (err) =>
+      l.server.on('error', (err) => {
         this.opts.log({
           event: 'listener_error',
           server: t.server,
           port: t.port,
           error: err.message,
-        }),
-      );
+        });
+        this.exhausted(err, `accepting for ${t.server}:${t.port}`);
+      });
       l.port = (l.server.address() as net.AddressInfo).port;
       this.listeners.set(k, l);
     }
@@ -188,9 +225,34 @@ export class Gateway {
 
   private accept(client: net.Socket, l: Listener): void {
     this.stats.connections++;
+    // Node never hears of an accept that failed for want of descriptors (libuv closes such connections at once):
+    // the gateway would refuse everyone in silence. Count our own, and call it exhaustion before the kernel does.
+    const fds = this.fds.base + this.listeners.size + 2 * (this.conns.size + 1);
+    if (fds + FD_RESERVE >= this.fds.limit) {
+      this.exhaust(`descriptors: ${fds} of ${this.fds.limit} (EMFILE ahead)`);
+      client.destroy();
+      return;
+    }
     const t = l.target;
     const clientIp = (client.remoteAddress ?? '').replace(/^::ffff:/, '');
     client.on('error', () => client.destroy());
+    // One client holding many connections (idle or not) would exhaust the gateway for every other client.
+    const cap = this.opts.perClientConnections ?? DEFAULT_SETTINGS.gateway.per_client_connections;
+    const held = this.perClient.get(clientIp) ?? 0;
+    if (held >= cap) {
+      this.stats.capped++;
+      this.opts.log({
+        event: 'connection_refused',
+        client: clientIp,
+        server: t.server,
+        port: t.port,
+        reason: 'per_client_cap',
+        open: held,
+        cap,
+      });
+      client.resetAndDestroy();
+      return;
+    }
     const rules = this.rulesFor(clientIp, t);
     const flow = flowVerdict(rules, Date.now() / 1000);
     if (typeof flow === 'string') {
@@ -225,7 +287,20 @@ export class Gateway {
     );
     const c: Conn = { client, upstream, clientIp, target: t, inspector };
     this.conns.add(c);
+    this.perClient.set(clientIp, held + 1);
     const end = (): void => this.end(c);
+    client.setTimeout((this.opts.idleSeconds ?? DEFAULT_SETTINGS.gateway.idle_s) * 1000, () => {
+      this.stats.idleClosed++;
+      this.opts.log({
+        event: 'connection_closed',
+        client: clientIp,
+        server: t.server,
+        port: t.port,
+        reason: 'idle',
+        idle_s: this.opts.idleSeconds ?? DEFAULT_SETTINGS.gateway.idle_s,
+      });
+      end();
+    });
     client.on('close', end);
     upstream.on('error', (err) => {
       this.opts.log({
@@ -236,6 +311,7 @@ export class Gateway {
         error: err.message,
       });
       end();
+      this.exhausted(err, `connecting to ${t.server}:${t.port}`);
     });
     upstream.on('close', end);
     upstream.pipe(client);
@@ -340,8 +416,25 @@ export class Gateway {
     }
   }
 
+  /** Out of descriptors or buffers: tell the runner once (it stops steering); other errors are the peer's. */
+  private exhausted(err: NodeJS.ErrnoException, where: string): void {
+    if (err.code !== 'EMFILE' && err.code !== 'ENFILE' && err.code !== 'ENOBUFS') return;
+    this.exhaust(`${where}: ${err.code}`);
+  }
+
+  private exhaust(what: string): void {
+    if (this.exhaustedOnce) return;
+    this.exhaustedOnce = true;
+    const reason = `${what} with ${this.conns.size} connections open from ${this.perClient.size} clients`;
+    this.opts.log({ event: 'gateway_exhausted', reason });
+    this.opts.onExhausted?.(reason);
+  }
+
   private end(c: Conn): void {
     if (!this.conns.delete(c)) return;
+    const n = (this.perClient.get(c.clientIp) ?? 1) - 1;
+    if (n > 0) this.perClient.set(c.clientIp, n);
+    else this.perClient.delete(c.clientIp);
     c.client.destroy();
     c.upstream.destroy();
   }
