@@ -5,7 +5,7 @@ import { openFleetDb, type FleetDb } from './fleet-db.js';
 import { hubTls, openHome, type ManagerHome } from './home.js';
 import { FleetManager, type ManagerOptions } from './manager.js';
 import { hubConfig, type HostPort } from './nats-config.js';
-import { NatsServer } from './nats-server.js';
+import { NatsServer, within } from './nats-server.js';
 
 export interface ManagerRunOptions {
   dir: string;
@@ -71,8 +71,8 @@ export class ManagerRuntime {
 
   async stop(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
     if (signal === 'SIGTERM') {
-      await this.manager.stop();
-      await this.nc.close();
+      await within(2000, this.manager.stop());
+      await within(2000, this.nc.close());
     }
     await this.server?.stop(signal);
     if (signal === 'SIGTERM') this.db.close();

@@ -33,6 +33,7 @@ export class NatsServer {
     const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     const log = o.logFile ? createWriteStream(o.logFile, { flags: 'a' }) : null;
     let seen = '';
+    let ready = false;
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(
         () => fail(new Error(`nats-server not ready: ${seen.slice(-500)}`)),
@@ -44,15 +45,16 @@ export class NatsServer {
         reject(e);
       }
       child.once('error', (e) => fail(new Error(`nats-server: ${e.message}`)));
-      child.once('exit', (code) =>
-        fail(new Error(`nats-server exited (${code}): ${seen.slice(-800)}`)),
-      );
+      const onEarlyExit = (code: number | null): void =>
+        fail(new Error(`nats-server exited (${code}): ${seen.slice(-800)}`));
+      child.once('exit', onEarlyExit);
       child.stderr!.on('data', (d: Buffer) => {
         log?.write(d);
         if (seen.length < 20_000) seen += d.toString();
-        if (/Server is ready/.test(seen)) {
+        if (!ready && /Server is ready/.test(seen)) {
+          ready = true;
           clearTimeout(t);
-          child.removeAllListeners('exit');
+          child.removeListener('exit', onEarlyExit);
           resolve();
         }
       });
@@ -72,4 +74,22 @@ export class NatsServer {
       this.child.kill(signal);
     });
   }
+}
+
+/** Wait for `p`, but no longer than `ms` (a shutdown step that hangs must not keep the process). */
+export function within(ms: number, p: Promise<unknown>): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    t.unref();
+    void p.then(
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+    );
+  });
 }

@@ -11,7 +11,7 @@ import { FleetBackend } from './fleet-backend.js';
 import { openFleetDb, type FleetDb } from './fleet-db.js';
 import type { SiteKit } from './home.js';
 import { leafConfig, type HostPort } from './nats-config.js';
-import { NatsServer } from './nats-server.js';
+import { NatsServer, within } from './nats-server.js';
 import { Outbox } from './outbox.js';
 import { trustedKeys } from './signed-doc.js';
 import { StateFollower, type FollowerOptions } from './state-follower.js';
@@ -116,9 +116,9 @@ export class NodeRuntime {
 
   async stop(): Promise<void> {
     if (this.health) clearInterval(this.health);
-    await this.follower.stop();
-    await this.outbox.stop();
-    await this.nc.close();
+    await within(2000, this.follower.stop());
+    await within(2000, this.outbox.stop());
+    await within(2000, this.nc.close());
     await this.leaf.stop();
     this.db.close();
   }
