@@ -27,8 +27,11 @@ groups:
 
 const namespaces: string[] = [];
 const children = new Set<ChildProcess>();
+const pidFiles: string[] = [];
 after(() => {
   for (const c of children) c.kill('SIGKILL');
+  // Their nats-servers outlive a SIGKILLed weir: end them by the pid they wrote.
+  for (const f of pidFiles) killPidFile(f);
   for (const ns of namespaces) execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
 });
 
@@ -113,6 +116,7 @@ test(
     }
     const listen = `127.0.0.1:${await freePort()}`;
     const leaf = `127.0.0.1:${await freePort()}`;
+    pidFiles.push(path.join(mdir, 'hub.pid'));
     const mgrArgs = ['manager', 'run', '--dir', mdir, '--listen', listen, '--leaf', leaf];
     let mgr = await daemon(mgrArgs);
     const nodes: Record<
@@ -124,6 +128,7 @@ test(
       execFileSync('ip', ['netns', 'add', ns]);
       namespaces.push(ns);
       const ndir = path.join(dir, `node-${s}`);
+      pidFiles.push(path.join(ndir, 'leaf.pid'));
       const args = [
         'node',
         '--site',
