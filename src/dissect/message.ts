@@ -11,7 +11,12 @@ export type IcsProtocol =
   | 'opcua'
   | 'hartip'
   | 'fins'
-  | 'slmp';
+  | 'slmp'
+  | 'mms'
+  | 'goose'
+  | 'profinet_io'
+  | 'c37118'
+  | 'sv';
 export type IdentityProtocol = 'arp' | 'dhcp' | 'lldp' | 'cdp' | 'profinet_dcp' | 'dns' | 'nbns';
 export type ProtocolName = IcsProtocol | IdentityProtocol;
 /** Protocols Weir knows by their port only (no dissector yet): policies may name them, the service map shows them. */

@@ -17,6 +17,10 @@ import { s7FragmentedSession, s7NormalSession } from '../fixtures-gen/s7-fragmen
 import { dnp3Session } from '../fixtures-gen/dnp3-frames.js';
 import { enipSession } from '../fixtures-gen/enip-session.js';
 import { slmpSession } from '../fixtures-gen/slmp-session.js';
+import { mmsSession } from '../fixtures-gen/mms-session.js';
+import { gooseAttacks, gooseNormal, svStream } from '../fixtures-gen/goose-frames.js';
+import { profinetIoSession } from '../fixtures-gen/profinet-io-session.js';
+import { c37118Session } from '../fixtures-gen/c37118-session.js';
 import { tmpdir } from 'node:os';
 
 const GOLDEN = path.join(repoRoot, 'test', 'dissect', 'golden');
@@ -37,6 +41,12 @@ function captures(dir: string): Array<[string, string]> {
     ['gen/dnp3-session.pcap', dnp3Session()],
     ['gen/enip-session.pcap', enipSession()],
     ['gen/slmp-session.pcap', slmpSession()],
+    ['gen/mms-session.pcap', mmsSession()],
+    ['gen/goose-normal.pcap', gooseNormal()],
+    ['gen/goose-attacks.pcap', gooseAttacks()],
+    ['gen/sv-stream.pcap', svStream()],
+    ['gen/profinet-io-session.pcap', profinetIoSession()],
+    ['gen/c37118-session.pcap', c37118Session()],
   ];
   return [
     ...shipped,

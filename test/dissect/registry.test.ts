@@ -66,7 +66,8 @@ test('every registered protocol has a complete descriptor', () => {
       assert.equal(p.ports.tcp.length, 0, `${p.name}: TCP ports but no stream dissector`);
     if (!p.datagram)
       assert.equal(p.ports.udp.length, 0, `${p.name}: UDP ports but no datagram dissector`);
-    if (p.industrial)
+    // Industrial protocols over IP have a server port; those straight over Ethernet (GOOSE) have none.
+    if (p.industrial && (p.stream || p.datagram || p.carrier))
       assert.ok(p.serverPort !== null, `${p.name}: industrial without a server port`);
     if (dissected || p.carrier !== undefined) {
       assert.ok(p.anomalies.length > 0, `${p.name}: no anomaly kinds`);
@@ -121,6 +122,11 @@ const KNOWN: Record<KnownProtocol, true> = {
   hartip: true,
   fins: true,
   slmp: true,
+  mms: true,
+  goose: true,
+  profinet_io: true,
+  c37118: true,
+  sv: true,
 };
 
 test('every protocol name has a registered descriptor, and nothing else is registered', () => {
