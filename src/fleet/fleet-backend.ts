@@ -37,6 +37,10 @@ export class FleetBackend implements EnforcementBackend {
     return this.local.remove(actor);
   }
 
+  unsteer(): number {
+    return this.local.unsteer();
+  }
+
   async block(address: string, ttlSeconds: number, comment = ''): Promise<BlockResult> {
     const r = await this.local.block(address, ttlSeconds, comment);
     this.outbox.add('block', { address, ttlSeconds, comment } satisfies BlockRequest);

@@ -70,6 +70,9 @@ export class MemoryBackend implements EnforcementBackend {
   remove(): boolean {
     return false;
   }
+  unsteer(): number {
+    return 0;
+  }
   block(address: string, ttlSeconds: number, comment = ''): Promise<BlockResult> {
     const until = Math.floor(Date.now() / 1000) + ttlSeconds;
     this.blocks.set(address, until);
