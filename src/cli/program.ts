@@ -19,6 +19,8 @@ import { registerBundle } from './commands/bundle.js';
 import { registerExport } from './commands/export.js';
 import { registerPlaybook } from './commands/playbook.js';
 import { registerDecoy } from './commands/decoy.js';
+import { registerManager } from './commands/manager.js';
+import { registerNode } from './commands/node.js';
 import { registerBackup } from './commands/backup.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerPermitRequest } from './commands/permit-request.js';
@@ -81,6 +83,8 @@ export function buildProgram(): Command {
   registerExport(program);
   registerPlaybook(program);
   registerDecoy(program);
+  registerManager(program);
+  registerNode(program);
   registerBackup(program);
   registerDoctor(program);
   registerPermitRequest(program);
