@@ -42,6 +42,8 @@ const GETS = [
   '/api/risk',
   '/api/incidents',
   '/api/incidents/inc-000000000000',
+  '/api/sites',
+  '/api/sites/plant-a/detections',
 ];
 /** Sample ids in GETS that name nothing: with a session they answer 404, without one nothing at all. */
 const MISSING = /sim-0{12}|d-0{12}|ICSA-00-000-00|inc-0{12}/;
