@@ -50,9 +50,9 @@ export function Sites() {
         </thead>
         <tbody>
           {data.sites.map((s) => (
-            <tr key={s.name} data-site={s.name} className={`site ${s.health.replace(' ', '-')}`}>
+            <tr key={s.name} data-site={s.name} className="site-row">
               <td>{s.name}</td>
-              <td className={`health ${s.health.replace(' ', '-')}`}>
+              <td className={`site-health h-${s.health.replace(' ', '-')}`}>
                 {s.health === 'cut off' ? 'CUT OFF' : s.health}
               </td>
               <td>
