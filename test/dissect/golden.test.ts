@@ -16,6 +16,8 @@ import { repoRoot } from '../helpers/paths.js';
 import { s7FragmentedSession, s7NormalSession } from '../fixtures-gen/s7-fragments.js';
 import { dnp3Session } from '../fixtures-gen/dnp3-frames.js';
 import { enipSession } from '../fixtures-gen/enip-session.js';
+import { enipIoSession } from '../fixtures-gen/enip-io.js';
+import { umasSession } from '../fixtures-gen/umas-session.js';
 import { tmpdir } from 'node:os';
 
 const GOLDEN = path.join(repoRoot, 'test', 'dissect', 'golden');
@@ -35,6 +37,8 @@ function captures(dir: string): Array<[string, string]> {
     ['gen/s7-fragmented.pcap', s7FragmentedSession().pcap],
     ['gen/dnp3-session.pcap', dnp3Session()],
     ['gen/enip-session.pcap', enipSession()],
+    ['gen/enip-io.pcap', enipIoSession()],
+    ['gen/umas-session.pcap', umasSession()],
   ];
   return [
     ...shipped,
