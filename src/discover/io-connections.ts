@@ -1,5 +1,12 @@
 import type { Message } from '../dissect/message.js';
 
+/** Connection directions kept before the table is reset. */
+const MAX_CONNECTIONS = 8192;
+
+function pair(a: string, b: string): string {
+  return a < b ? `${a}|${b}` : `${b}|${a}`;
+}
+
 /** One direction of a class 0/1 I/O connection, as its Forward_Open reply set it up. */
 export interface IoConnection {
   /** Sender of the cyclic datagrams in this direction and the connection id they carry. */
@@ -22,10 +29,16 @@ export interface IoConnection {
  */
 export class IoConnections {
   private readonly byKey = new Map<string, IoConnection>();
+  /** Host pairs a Forward_Open reply was seen between: only there is an unknown id out of place. */
+  private readonly pairs = new Set<string>();
   /** Datagrams whose connection id no Forward_Open seen set up (a capture starting mid-connection, or injection). */
   unknown = 0;
 
-  /** Feed every message; returns the connection an I/O datagram belongs to (null when unknown). */
+  /**
+   * Feed every message; returns the connection an I/O datagram belongs to, null when its id is unknown between
+   * hosts whose connections were seen being opened (spoofed or injected I/O), undefined otherwise (not I/O, or
+   * hosts whose Forward_Open came before the capture).
+   */
   onMessage(m: Message): IoConnection | null | undefined {
     const f = m.fields;
     if (f === null) return undefined;
@@ -42,7 +55,7 @@ export class IoConnections {
     const c = this.byKey.get(`${m.srcIp}|${f.connection_id}`);
     if (c === undefined) {
       this.unknown++;
-      return null;
+      return this.pairs.has(pair(m.srcIp, m.dstIp)) ? null : undefined;
     }
     if (c.packets > 0) {
       const gap = (m.ts - c.lastTs) * 1e6;
@@ -64,6 +77,12 @@ export class IoConnections {
     direction: IoConnection['direction'],
     rpiUs: number,
   ): void {
+    // Bounded: a flood of Forward_Open replies must not grow memory without end.
+    if (this.byKey.size >= MAX_CONNECTIONS) {
+      this.byKey.clear();
+      this.pairs.clear();
+    }
+    this.pairs.add(pair(producer, consumer));
     this.byKey.set(`${producer}|${connectionId}`, {
       producer,
       consumer,

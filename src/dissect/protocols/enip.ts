@@ -49,6 +49,8 @@ export const ENIP_ANOMALIES = [
   'cpf_item_overrun',
   'identity_item_overrun',
   'io_item_overrun',
+  /** Set by discover/io-connections: I/O on an id no Forward_Open between the same hosts opened. */
+  'io_unknown_connection',
 ] as const;
 export type EnipAnomaly = (typeof ENIP_ANOMALIES)[number];
 
