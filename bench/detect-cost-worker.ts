@@ -13,6 +13,7 @@ if (!file || (mode !== 'discover' && mode !== 'detect'))
 const baseline =
   mode === 'detect' ? (JSON.parse(readFileSync(baselineFile!, 'utf8')) as Baseline) : null;
 const t0 = process.hrtime.bigint();
+const c0 = process.cpuUsage();
 const inv = new Inventory();
 if (baseline === null) {
   const p = new DissectPipeline([inv]);
@@ -26,4 +27,8 @@ if (baseline === null) {
   inv.snapshot();
   eng.finish();
 }
-process.stdout.write(`${Number(process.hrtime.bigint() - t0) / 1e9}\n`);
+// Wall seconds, then CPU seconds (user + system) of this pass: on a shared machine only the latter compares.
+const c = process.cpuUsage(c0);
+process.stdout.write(
+  `${Number(process.hrtime.bigint() - t0) / 1e9} ${(c.user + c.system) / 1e6}\n`,
+);

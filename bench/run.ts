@@ -14,6 +14,8 @@ import { recordIncidents } from './incidents.js';
 import { recordAdvisories } from './advisories.js';
 import { recordExport } from './export.js';
 import { recordPlaybookLatency } from './playbook.js';
+import { recordMemory } from './memory.js';
+import { recordLiveRate } from './live-rate.js';
 import { labPolicyStore } from '../test/enforce/lab-kit.js';
 import { machine, median, root, sharedPcaps, writeSection } from './results.js';
 import { readCaptureSync } from '../src/capture/source.js';
@@ -54,6 +56,11 @@ async function main(): Promise<void> {
     await recordPlaybookLatency(Number(process.env.BENCH_TRIALS ?? 60), labPolicyStore);
     return;
   }
+  // BENCH_ONLY=memory builds its own synthetic plant: no capture needed.
+  if (process.env.BENCH_ONLY === 'memory') {
+    recordMemory();
+    return;
+  }
   if (!existsSync(shared)) throw new Error(`bench needs the real captures in ${shared}`);
   // BENCH_ONLY=iti: detection quality on the ITI captures (counts, no timing, no big input needed).
   if (process.env.BENCH_ONLY === 'iti') {
@@ -84,6 +91,10 @@ async function main(): Promise<void> {
   // BENCH_ONLY=detection re-measures just the detection section (it is the noisier one).
   if (process.env.BENCH_ONLY === 'detection') {
     recordDetection(big, RUNS);
+    return;
+  }
+  if (process.env.BENCH_ONLY === 'live') {
+    await recordLiveRate(big);
     return;
   }
   if (process.env.BENCH_ONLY === 'policy') {
@@ -159,6 +170,8 @@ async function main(): Promise<void> {
   await recordDashboard(RUNS);
   await recordFailOpen(Math.max(RUNS, 9), labPolicyStore);
   recordIncidents();
+  recordMemory();
+  await recordLiveRate(big);
   await recordAdvisories(Math.min(RUNS, 3));
   await recordExport(RUNS);
   await recordPlaybookLatency(Number(process.env.BENCH_TRIALS ?? 60), labPolicyStore);

@@ -14,10 +14,17 @@ APT_PACKAGES=(
   ieee-data         # OUI registry used to regenerate the vendor table
   nmap              # scans against the lab in detection tests
   hyperfine         # whole-command timing in benchmarks
+  tcpreplay         # replays the benchmark capture at set rates into a lab veth (live capture benchmark)
   chromium          # headless browser for the dashboard tests (driven by playwright-core)
   iputils-arping    # ARP spoofing from the lab attacker in detection tests
   rsyslog           # the real syslog receiver of the SIEM export tests and benchmark
   rsyslog-gnutls    # its TLS driver (gtls), for syslog over TLS
+  systemd           # systemd-analyze verify on the units in the package test (PID 1 need not be systemd)
+  adduser           # the package's postinst creates the weir system user with it (a Depends of the .deb)
+  slapd             # real LDAP directory of the permit tests (started by each test, own config and port)
+  ldap-utils        # ldapsearch/ldapadd, to look at that directory by hand
+  freeradius        # real RADIUS server of the permit tests (freeradius -X -d <temp config>)
+  freeradius-utils  # radclient, to try that RADIUS server by hand
   traceroute        # stealth-mode lab: the bridge must never appear as a hop
   iputils-ping      # stealth-mode lab: TTL crossing the bridge untouched
 )

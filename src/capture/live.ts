@@ -18,6 +18,31 @@ export interface LiveOptions {
   immediate?: boolean;
 }
 
+/** Kernel capture buffer (KiB): libpcap's 2 MiB default overflows in bursts while a busy core keeps the reader off it. */
+export const CAPTURE_BUFFER_KIB = 32768;
+
+/** tcpdump's arguments for Weir's live path: pcap to stdout, flushed per packet, a large kernel ring. */
+export function tcpdumpArgs(
+  iface: string,
+  opts: Pick<LiveOptions, 'snapLen' | 'immediate' | 'bpf'> = {},
+): string[] {
+  const args = [
+    '-i',
+    iface,
+    '-U',
+    '-n',
+    '-B',
+    String(CAPTURE_BUFFER_KIB),
+    '-w',
+    '-',
+    '-s',
+    String(opts.snapLen ?? 0),
+  ];
+  if (opts.immediate) args.push('--immediate-mode');
+  if (opts.bpf) args.push(...opts.bpf.split(/\s+/).filter(Boolean));
+  return args;
+}
+
 /**
  * Live capture through tcpdump writing pcap to a pipe (-U flushes per packet, so detections are not held back
  * by buffering). Passive: tcpdump only listens; on a SPAN/mirror port promiscuous mode is what we want.
@@ -27,9 +52,7 @@ export function liveCapture(
   sink: FrameSink,
   opts: LiveOptions = {},
 ): Promise<CaptureSummary> {
-  const args = ['-i', iface, '-U', '-n', '-w', '-', '-s', String(opts.snapLen ?? 0)];
-  if (opts.immediate) args.push('--immediate-mode');
-  if (opts.bpf) args.push(...opts.bpf.split(/\s+/).filter(Boolean));
+  const args = tcpdumpArgs(iface, opts);
   const parser = new CaptureParser(sink);
   return new Promise((resolve, reject) => {
     const child = opts.netns

@@ -8,6 +8,8 @@ import { SteeringHeartbeat } from '../enforce/gateway/heartbeat.js';
 import type { DenyMode } from '../enforce/gateway/inspector.js';
 import type { NftFamily } from '../enforce/nft-ruleset.js';
 import { readApplied, writeHealth, type GatewayHealth } from '../enforce/state.js';
+import { SystemdNotifier } from './sd-notify.js';
+import { ScopeReader } from '../enforce/permit-scopes.js';
 
 export interface GatewayRun {
   listen: string;
@@ -32,6 +34,8 @@ export interface GatewayRun {
   /** Where the policy comes from: a loader called at start and on every reload (SIGHUP). */
   load: () => { text: string; source: string; sha: string };
   fault?: () => void;
+  /** Events of permitted connections (refused requests, ends), for the audit log under the person's name. */
+  permitEvents?: (event: Record<string, unknown>) => void;
 }
 
 /** The policy `enforce apply` last loaded into the kernel (the gateway's default source). */
@@ -82,8 +86,13 @@ export async function runGateway(o: GatewayRun): Promise<void> {
     perClientConnections: o.perClientConnections,
     // Set once `die` exists below; exhaustion is our own fault, handled like any other.
     onExhausted: (reason) => onExhausted(reason),
-    log: (e) => log.write(e),
+    log: (e) => {
+      log.write(e);
+      if (e.user !== undefined) o.permitEvents?.(e);
+    },
     fault: o.fault,
+    // Permits from templates (`weir permit-request`, the portal) are recorded beside the applied policy.
+    permits: new ScopeReader(o.stateDir),
   });
   let steering: GatewayHealth['steering'] = { ok: false, error: 'starting' };
   const beat = new SteeringHeartbeat({
@@ -149,6 +158,11 @@ export async function runGateway(o: GatewayRun): Promise<void> {
   beat.start();
   const timer = setInterval(() => health(), 250);
   health();
+  // Under systemd (Type=notify): ready once listening and steering; the watchdog pings come from this event
+  // loop, so a hung or starved gateway is restarted (its leases have lapsed by then: traffic went direct).
+  const sd = SystemdNotifier.fromEnv();
+  sd?.ready(`gateway on ${o.listen}, ${gw.targets.length} steered server port(s)`);
+  sd?.startWatchdog(() => true);
   process.on('SIGHUP', () => {
     void (async () => {
       try {
@@ -169,10 +183,12 @@ export async function runGateway(o: GatewayRun): Promise<void> {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
+  sd?.stopping(`stopping (${signal}): steering removed`);
   clearInterval(timer);
   beat.stop();
   await gw.stop();
   log.write({ event: 'gateway_stopped', signal });
   health({ stoppedAt: new Date().toISOString(), stopReason: `stopped (${signal})` });
   log.close();
+  sd?.close();
 }

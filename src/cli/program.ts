@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { registerDissect } from './commands/dissect.js';
 import { registerDiscover } from './commands/discover.js';
@@ -16,8 +18,21 @@ import { registerAssess } from './commands/assess.js';
 import { registerBundle } from './commands/bundle.js';
 import { registerExport } from './commands/export.js';
 import { registerPlaybook } from './commands/playbook.js';
+import { registerBackup } from './commands/backup.js';
+import { registerDoctor } from './commands/doctor.js';
+import { registerPermitRequest } from './commands/permit-request.js';
 import { terminalWidth } from './columns.js';
 import { useSettingsFile } from './settings.js';
+
+/** The release, from package.json beside dist (the checkout's, or /usr/lib/weir's in the Debian package). */
+function release(): string {
+  try {
+    const file = fileURLToPath(new URL('../../../package.json', import.meta.url));
+    return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
 
 /** The whole `weir` command tree, unparsed (main.ts runs it; tests walk it). */
 export function buildProgram(): Command {
@@ -25,7 +40,7 @@ export function buildProgram(): Command {
   program
     .name('weir')
     .description('Weir: passive discovery, assessment and safe protection for industrial networks')
-    .version('0.1.0')
+    .version(release())
     .showHelpAfterError()
     // Help fits the terminal like the tables do (subcommands inherit this): long command names leave
     // descriptions less than commander's 40 columns to wrap in, so let them wrap narrower.
@@ -64,5 +79,8 @@ export function buildProgram(): Command {
   registerBundle(program);
   registerExport(program);
   registerPlaybook(program);
+  registerBackup(program);
+  registerDoctor(program);
+  registerPermitRequest(program);
   return program;
 }

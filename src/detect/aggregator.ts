@@ -31,21 +31,42 @@ export class Aggregator {
     private readonly zoneOf: (ip: string) => string | null = () => null,
   ) {}
 
+  /**
+   * Fold a repeat into its open detection exactly as add() would, from the folding fields alone; false when
+   * it would open a detection instead (then build the whole finding and add it). Repeats are most findings on
+   * a busy plant: they need no explanation text, fields or id.
+   */
+  fold(
+    type: Finding['type'],
+    src: string,
+    dst: string,
+    detail: string,
+    severity: Finding['severity'],
+    ts: number,
+    frame: number,
+    point: Finding['point'],
+  ): boolean {
+    const o = this.open.get(`${type}|${src}|${dst}|${detail}`);
+    if (!this.folds(o, ts, severity)) return false;
+    foldInto(o!, ts, frame, point, undefined);
+    return true;
+  }
+
+  // A worse finding opens a new detection rather than folding: folding must never hide an escalation from
+  // whoever watches new detections (live output, SIEM). A detection's severity is the worst it folded.
+  private folds(o: Open | undefined, ts: number, severity: Finding['severity']): boolean {
+    return (
+      o !== undefined &&
+      ts - o.d.ts <= this.windowSeconds &&
+      SEVERITY_RANK[severity] <= SEVERITY_RANK[o.d.severity]
+    );
+  }
+
   add(f: Finding): Detection | null {
     const key = `${f.type}|${f.src}|${f.dst}|${f.detail}`;
     const o = this.open.get(key);
-    // A worse finding opens a new detection rather than folding: folding must never hide an escalation from
-    // whoever watches new detections (live output, SIEM). A detection's severity is the worst it folded.
-    if (
-      o !== undefined &&
-      f.ts - o.d.ts <= this.windowSeconds &&
-      SEVERITY_RANK[f.severity] <= SEVERITY_RANK[o.d.severity]
-    ) {
-      const d = o.d;
-      d.count++;
-      d.lastTs = f.ts;
-      if (d.evidence.frames.length < MAX_EVIDENCE_FRAMES) d.evidence.frames.push(f.frame);
-      if (o.points !== null && f.point !== undefined) addPoints(o, f);
+    if (this.folds(o, f.ts, f.severity)) {
+      foldInto(o!, f.ts, f.frame, f.point, f.pointValue);
       return null;
     }
     if (o !== undefined) {
@@ -80,7 +101,7 @@ export class Aggregator {
       n.points = new Set();
       det.evidence.fields = { ...f.fields, points: [], points_count: 0 };
       if (f.pointValue !== undefined) det.evidence.fields.point_values = {};
-      addPoints(n, f);
+      addPoints(n, f.point, f.pointValue);
     }
     this.open.set(key, n);
     return det;
@@ -94,19 +115,33 @@ export class Aggregator {
   }
 }
 
-function addPoints(o: Open, f: Finding): void {
-  if (typeof f.point === 'string') addPoint(o, f, f.point);
-  else for (const p of f.point!) addPoint(o, f, p);
+function foldInto(
+  o: Open,
+  ts: number,
+  frame: number,
+  point: Finding['point'],
+  pointValue: number | undefined,
+): void {
+  const d = o.d;
+  d.count++;
+  d.lastTs = ts;
+  if (d.evidence.frames.length < MAX_EVIDENCE_FRAMES) d.evidence.frames.push(frame);
+  if (o.points !== null && point !== undefined) addPoints(o, point, pointValue);
 }
 
-function addPoint(o: Open, f: Finding, point: string): void {
+function addPoints(o: Open, point: Finding['point'], pointValue: number | undefined): void {
+  if (typeof point === 'string') addPoint(o, point, pointValue);
+  else for (const p of point!) addPoint(o, p, pointValue);
+}
+
+function addPoint(o: Open, point: string, pointValue: number | undefined): void {
   const fields = o.d.evidence.fields;
   const listed = fields.points as string[];
   const values = fields.point_values as Record<string, [number, number]> | undefined;
-  if (values !== undefined && f.pointValue !== undefined && Object.hasOwn(values, point)) {
+  if (values !== undefined && pointValue !== undefined && Object.hasOwn(values, point)) {
     const r = values[point]!;
-    if (f.pointValue < r[0]) r[0] = f.pointValue;
-    else if (f.pointValue > r[1]) r[1] = f.pointValue;
+    if (pointValue < r[0]) r[0] = pointValue;
+    else if (pointValue > r[1]) r[1] = pointValue;
   }
   const points = o.points!;
   if (points.has(point) || points.size >= MAX_COUNTED_POINTS) return;
@@ -115,8 +150,7 @@ function addPoint(o: Open, f: Finding, point: string): void {
   if (points.size >= MAX_COUNTED_POINTS) fields.points_count_capped = true;
   if (listed.length < MAX_LISTED_POINTS) {
     listed.push(point);
-    if (values !== undefined && f.pointValue !== undefined)
-      values[point] = [f.pointValue, f.pointValue];
+    if (values !== undefined && pointValue !== undefined) values[point] = [pointValue, pointValue];
   }
   if (points.size > 1 && o.explainMany !== undefined) {
     const shown = listed.slice(0, POINTS_IN_TEXT).join(', ');

@@ -144,6 +144,21 @@ export const ATTACK_MAP: Readonly<Record<string, TypeMapping>> = {
   password_submission: { techniques: ['T0859', 'T0812'] }, // Valid Accounts, Default Credentials
   function_sweep: { techniques: ['T0888', 'T0846'] }, // Remote System Information/Remote System Discovery
   protocol_mismatch: { techniques: ['T0869', 'T0885'] }, // Std Application Layer Protocol, Commonly Used Port
+  // Forged or replayed GOOSE (stNum/sqNum out of order): a spoofed status or an injected trip. The detector states
+  // the exact pair per anomaly in its evidence.
+  goose_sequence: {
+    techniques: ['T0855', 'T0856'], // Unauthorized Command Message, Spoof Reporting Message
+    cases: [
+      {
+        when: 'a replayed or duplicated publication',
+        test: (d) =>
+          field(d, 'anomaly') === 'old_st' || field(d, 'anomaly') === 'sq_not_increasing',
+        techniques: ['T0856'],
+      },
+    ],
+  },
+  // Publications flagged test/simulation are discarded by subscribers in normal mode: trips are blocked.
+  goose_test_mode: { techniques: ['T0803', 'T0804'] }, // Block Command Message, Block Reporting Message
 } satisfies Partial<Record<DetectionType, TypeMapping>>;
 
 /** The technique ids of one detection (an unmapped type gets none; the mapping test names it). */

@@ -41,6 +41,8 @@ export const DETECTION_TYPES = [
   'malformed_pdu',
   'arp_spoofing',
   'ip_conflict',
+  'goose_sequence',
+  'goose_test_mode',
 ] as const;
 export type DetectionType = (typeof DETECTION_TYPES)[number];
 

@@ -4,6 +4,7 @@ import type { EdgeAddress } from '../discover/edge-table.js';
 import type { CompiledBaseline, CompiledProfile } from './profile.js';
 import type { Finding } from './detection.js';
 import type { PendingReads } from '../discover/values.js';
+import type { Op } from './operation.js';
 
 /** Per-edge state the engine keeps while detecting; detectors read and update their own fields. */
 export interface EdgeRuntime {
@@ -41,9 +42,30 @@ export interface DetectContext {
   readonly toServer: boolean;
   /** functionKeyNumber(protocol, func) of the current request (set for 'requests' detectors only). */
   readonly funcKey: number;
+  /**
+   * The engineering operation the current request performs (operationOf), computed once per request by the
+   * engine for every 'requests' detector (several need it; it allocates when the request is one).
+   */
+  readonly operation: Op | undefined;
+  /** The current message's protocol is an industrial one (isIndustrial), looked up once per protocol. */
+  readonly industrial: boolean;
   /** Every edge seen in this run, for sweeps. */
   edges(): Iterable<EdgeRuntime>;
   report(f: Finding): void;
+  /**
+   * Fold a repeat of an open detection from its folding fields alone, exactly as report() would fold the
+   * whole finding; false when the finding must be built and reported (it opens a detection, or a mute applies).
+   */
+  fold(
+    type: Finding['type'],
+    src: string,
+    dst: string,
+    detail: string,
+    severity: Finding['severity'],
+    ts: number,
+    frame: number,
+    point?: Finding['point'],
+  ): boolean;
 }
 
 /**
@@ -62,6 +84,11 @@ export interface Detector {
    * 'new-sender': the first packet from each end of each edge, and every IP packet without an edge.
    */
   readonly packets?: 'all' | 'unprofiled' | 'new-sender';
+  /**
+   * Only messages of these protocols reach onMessage (default: every protocol). The engine sorts detectors
+   * by protocol once, so a detector for one protocol costs nothing on the others' messages.
+   */
+  readonly protocols?: readonly string[];
   onPacket?(pkt: Packet, ctx: DetectContext): void;
   onMessage?(m: Message, ctx: DetectContext): void;
   /** Called about once a second of capture time, and once at the end with `final`. */

@@ -1,6 +1,6 @@
 import type { Packet } from '../dissect/packet.js';
 import type { Message } from '../dissect/message.js';
-import { functionKeyNumber } from '../dissect/registry.js';
+import { functionKeyNumber, isIndustrial } from '../dissect/registry.js';
 import type { Baseline } from '../discover/baseline.js';
 import { EdgeTable, type EdgeAddress } from '../discover/edge-table.js';
 import type { Inventory } from '../discover/inventory.js';
@@ -9,7 +9,8 @@ import { Aggregator } from './aggregator.js';
 import type { Detection, DetectionType, Finding } from './detection.js';
 import type { DetectContext, Detector, EdgeRuntime, MessageInterest } from './detector.js';
 import { allDetectors } from './detectors/index.js';
-import { isEngineeringOperation } from './detectors/engineering-ops.js';
+import { isEngineeringOperation, operationOf } from './detectors/engineering-ops.js';
+import type { Op } from './operation.js';
 import { isLinkHousekeeping } from './housekeeping.js';
 import { DEFAULT_SETTINGS, type Settings } from '../settings/model.js';
 
@@ -41,12 +42,27 @@ export interface EngineOptions {
   inventory?: Inventory;
 }
 
+/** The message detectors of one protocol, sorted once (see Detector.protocols). */
+interface Route {
+  protocol: string;
+  all: Detector[];
+  requests: Detector[];
+  placed: Detector[];
+  anomalies: Detector[];
+  arp: Detector[];
+  /** functionKeyNumber(protocol, func) is keyBase + func. */
+  keyBase: number;
+  industrial: boolean;
+}
+
 /** Runs every detector over the traffic against one baseline. Synchronous hooks, like the inventory. */
 export class DetectionEngine implements DetectContext {
   readonly baseline: CompiledBaseline;
   edge: EdgeRuntime | undefined;
   toServer = true;
   funcKey = 0;
+  operation: Op | undefined = undefined;
+  industrial = false;
   muted = 0;
   private readonly detectors: Detector[];
   // Each hook only on the detectors that have it: the per-packet loop stays short.
@@ -59,6 +75,8 @@ export class DetectionEngine implements DetectContext {
   private readonly onAnomalies: Detector[];
   private readonly onPlaced: Detector[];
   private readonly agg: Aggregator;
+  private readonly routes = new Map<string, Route>();
+  private lastRoute: Route | undefined;
   private readonly table: EdgeTable<EdgeRuntime>;
   private readonly mutes: Mute[];
   private nextTick = -Infinity;
@@ -132,14 +150,40 @@ export class DetectionEngine implements DetectContext {
   }
 
   onMessage(m: Message): void {
-    this.dispatch(this.onAll, m);
-    if (m.role !== 'response') {
-      this.funcKey = functionKeyNumber(m.protocol, m.func);
-      this.dispatch(this.onRequests, m);
+    let r = this.lastRoute;
+    if (r === undefined || r.protocol !== m.protocol) r = this.lastRoute = this.route(m.protocol);
+    this.industrial = r.industrial;
+    this.dispatch(r.all, m);
+    if (m.role !== 'response' && r.requests.length > 0) {
+      this.funcKey = r.keyBase + m.func;
+      this.operation = operationOf(m, this.funcKey);
+      this.dispatch(r.requests, m);
+      this.operation = undefined;
     }
-    if (m.values !== null || m.targets !== null) this.dispatch(this.onPlaced, m);
-    if (m.anomaly !== null) this.dispatch(this.onAnomalies, m);
-    if (m.protocol === 'arp') this.dispatch(this.onArp, m);
+    if (m.values !== null || m.targets !== null) this.dispatch(r.placed, m);
+    if (m.anomaly !== null) this.dispatch(r.anomalies, m);
+    this.dispatch(r.arp, m);
+  }
+
+  /** The detectors that want this protocol's messages, sorted on its first message. */
+  private route(protocol: string): Route {
+    let r = this.routes.get(protocol);
+    if (r === undefined) {
+      const wanted = (d: Detector): boolean =>
+        d.protocols === undefined || d.protocols.includes(protocol);
+      r = {
+        protocol,
+        all: this.onAll.filter(wanted),
+        requests: this.onRequests.filter(wanted),
+        placed: this.onPlaced.filter(wanted),
+        anomalies: this.onAnomalies.filter(wanted),
+        arp: protocol === 'arp' ? this.onArp.filter(wanted) : [],
+        keyBase: functionKeyNumber(protocol, 0),
+        industrial: isIndustrial(protocol),
+      };
+      this.routes.set(protocol, r);
+    }
+    return r;
   }
 
   /**
@@ -180,6 +224,21 @@ export class DetectionEngine implements DetectContext {
       clientSent: false,
       serverSent: false,
     };
+  }
+
+  fold(
+    type: Finding['type'],
+    src: string,
+    dst: string,
+    detail: string,
+    severity: Finding['severity'],
+    ts: number,
+    frame: number,
+    point?: Finding['point'],
+  ): boolean {
+    // Mutes look at the whole finding: with any in force, every finding takes the full path.
+    if (this.mutes.length > 0) return false;
+    return this.agg.fold(type, src, dst, detail, severity, ts, frame, point);
   }
 
   report(f: Finding): void {

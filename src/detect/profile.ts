@@ -24,6 +24,19 @@ export class CompiledBaseline {
     this.knownMacs = new Set(this.macs.values());
   }
 
+  /** 'protocol:func' → functionKeyNumber: a plant has thousands of edges but few distinct functions. */
+  private readonly functionKeys = new Map<string, number>();
+
+  private functionKey(k: string): number {
+    let n = this.functionKeys.get(k);
+    if (n === undefined) {
+      const i = k.lastIndexOf(':');
+      n = functionKeyNumber(k.slice(0, i), Number(k.slice(i + 1)));
+      this.functionKeys.set(k, n);
+    }
+    return n;
+  }
+
   /** The profile of an edge, compiled when the edge first shows up (most of a large baseline may stay idle). */
   profile(id: string): CompiledProfile | null {
     const p = Object.hasOwn(this.baseline.edges, id) ? this.baseline.edges[id]! : undefined;
@@ -33,12 +46,7 @@ export class CompiledBaseline {
       writes.set(space, RangeSet.from(ranges));
     return {
       learned: p,
-      functions: new Set(
-        p.functions.map((k) => {
-          const i = k.lastIndexOf(':');
-          return functionKeyNumber(k.slice(0, i), Number(k.slice(i + 1)));
-        }),
-      ),
+      functions: new Set(p.functions.map((k) => this.functionKey(k))),
       protocols: new Set(p.protocols),
       writes,
       values: null,

@@ -25,6 +25,30 @@ export function isPublicIpv4(n: number): boolean {
 
 /** An IPv4 address in dotted form as a number, or -1 when it is not one. */
 export function ipv4Number(ip: string): number {
+  // Dotted decimal digits only (what dissectors write): parsed in place, no split. Anything else takes the
+  // general path below, which decides exactly as before.
+  let n = 0,
+    part = 0,
+    digits = 0,
+    dots = 0;
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      part = part * 10 + (c - 48);
+      digits++;
+    } else if (c === 46) {
+      if (digits === 0 || part > 255) return -1;
+      n = n * 256 + part;
+      part = 0;
+      digits = 0;
+      dots++;
+    } else return ipv4NumberGeneral(ip);
+  }
+  if (dots !== 3 || digits === 0 || part > 255) return -1;
+  return n * 256 + part;
+}
+
+function ipv4NumberGeneral(ip: string): number {
   const p = ip.split('.');
   if (p.length !== 4) return -1;
   let n = 0;

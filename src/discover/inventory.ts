@@ -239,9 +239,11 @@ export class Inventory {
       this.addProtocol(es, m.protocol);
 
     const pidx = PROTOCOL_INDEX[m.protocol] ?? 0;
-    const funcs = (es.funcs ??= []);
-    let f = findFunction(funcs, m.protocol, m.func);
-    if (f === undefined && funcs.length < LIMITS.functions) {
+    // Lists start at their exact size ([x], not [] then push, which reserves 17 slots): a million edges
+    // each carrying one function, one protocol and one address space is a plant-sized inventory.
+    const funcs = es.funcs;
+    let f = funcs === null ? undefined : findFunction(funcs, m.protocol, m.func);
+    if (f === undefined && (funcs === null || funcs.length < LIMITS.functions)) {
       f = {
         protocol: m.protocol,
         func: m.func,
@@ -250,7 +252,8 @@ export class Inventory {
         writes: 0,
         exceptions: 0,
       };
-      funcs.push(f);
+      if (funcs === null) es.funcs = [f];
+      else funcs.push(f);
     }
     if (f !== undefined) {
       f.count++;
@@ -272,17 +275,18 @@ export class Inventory {
 
     const targets = m.targets;
     if (targets !== null) {
-      const spaces = (es.targets ??= []);
       for (let i = 0; i < targets.length; i++) {
         const t = targets[i]!;
-        let sr = findSpace(spaces, t.space);
+        const spaces = es.targets;
+        let sr = spaces === null ? undefined : findSpace(spaces, t.space);
         if (sr === undefined) {
-          if (spaces.length >= LIMITS.spaces) {
+          if (spaces !== null && spaces.length >= LIMITS.spaces) {
             countCapped(this.capped, 'edge_address_spaces');
             continue;
           }
           sr = { space: t.space, read: null, write: null };
-          spaces.push(sr);
+          if (spaces === null) es.targets = [sr];
+          else spaces.push(sr);
         }
         const set = m.write
           ? (sr.write ??= new RangeSet(MAX_RANGES))
@@ -525,8 +529,9 @@ export class Inventory {
   }
 
   private addProtocol(es: EdgeState, protocol: string): void {
-    const protocols = (es.protocols ??= []);
-    if (!protocols.includes(protocol)) protocols.push(protocol);
+    let protocols = es.protocols;
+    if (protocols === null) es.protocols = protocols = [protocol];
+    else if (!protocols.includes(protocol)) protocols.push(protocol);
     if (IDENTITY_PROTOCOLS.has(protocol)) return;
     // The first industrial protocol names the edge (ENIP carries CIP: keep 'enip').
     if (!protocols.some((p) => p !== protocol && !IDENTITY_PROTOCOLS.has(p)))

@@ -7,7 +7,9 @@ import { llcType } from './link-dissector.js';
 // Text forms are cached: a plant has few addresses and every packet repeats them.
 const ip4Text = new Map<number, string>();
 const macText = new Map<number, string>();
-const CACHE_LIMIT = 1 << 16;
+// Large enough for a 100,000-device plant: past the limit the cache is cleared, and every edge and asset
+// would then hold its own copy of the same text.
+const CACHE_LIMIT = 1 << 17;
 
 function ip4(n: number): string {
   let s = ip4Text.get(n);

@@ -7,11 +7,20 @@ export type IcsProtocol =
   | 'enip'
   | 'cip'
   | 'bacnet'
-  | 'iec104';
+  | 'iec104'
+  | 'opcua'
+  | 'hartip'
+  | 'fins'
+  | 'slmp'
+  | 'mms'
+  | 'goose'
+  | 'profinet_io'
+  | 'c37118'
+  | 'sv';
 export type IdentityProtocol = 'arp' | 'dhcp' | 'lldp' | 'cdp' | 'profinet_dcp' | 'dns' | 'nbns';
 export type ProtocolName = IcsProtocol | IdentityProtocol;
 /** Protocols Weir knows by their port only (no dissector yet): policies may name them, the service map shows them. */
-export type PortOnlyProtocol = 'opcua';
+export type PortOnlyProtocol = never;
 export type KnownProtocol = ProtocolName | PortOnlyProtocol;
 
 /**

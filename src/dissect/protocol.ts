@@ -139,6 +139,11 @@ export interface ProtocolDescriptor<K extends string = string> {
    * EtherNet/IP, S7comm-plus beside S7comm): its ports, category and gateway framing are the carrier's.
    */
   carrier?: ProtocolName;
+  /**
+   * A protocol that only shares its carrier's port and framing and is no layer of its family (IEC 61850 MMS beside
+   * S7comm on ISO-on-TCP 102): a policy group for the carrier does not admit it, nor a group for it the carrier.
+   */
+  foreign?: true;
   /** The server port a policy group naming this protocol gets when it names no ports; null when none. */
   serverPort: { transport: 'tcp' | 'udp'; port: number } | null;
   /** Every port the pipeline dissects this protocol on (a carried layer lists none). */

@@ -24,6 +24,14 @@ import { profinetDcpProtocol } from './protocols/profinet-dcp.js';
 import { dnsProtocol } from './protocols/dns.js';
 import { nbnsProtocol } from './protocols/nbns.js';
 import { opcuaProtocol } from './protocols/opcua.js';
+import { hartipProtocol } from './protocols/hartip.js';
+import { finsProtocol } from './protocols/fins.js';
+import { slmpProtocol } from './protocols/slmp.js';
+import { mmsProtocol } from './protocols/mms.js';
+import { gooseProtocol } from './protocols/goose.js';
+import { profinetIoProtocol } from './protocols/profinet-io.js';
+import { c37118Protocol } from './protocols/c37118.js';
+import { svProtocol } from './protocols/sv.js';
 
 /**
  * Every protocol Weir knows, one descriptor each (declared in its own file under protocols/). Everything else
@@ -48,6 +56,14 @@ export const PROTOCOLS: readonly ProtocolDescriptor[] = [
   dnsProtocol,
   nbnsProtocol,
   opcuaProtocol,
+  hartipProtocol,
+  finsProtocol,
+  slmpProtocol,
+  mmsProtocol,
+  gooseProtocol,
+  profinetIoProtocol,
+  c37118Protocol,
+  svProtocol,
 ].map(withStreamAnomalies);
 
 /** A stream protocol's kinds include those its reassembler reports (resynchronisation, foreign payload). */
@@ -77,9 +93,32 @@ export const streamBindings: readonly Binding<StreamDissector>[] = PROTOCOLS.fla
 export const datagramBindings: readonly Binding<DatagramDissector>[] = PROTOCOLS.flatMap((p) =>
   p.datagram ? p.ports.udp.map((key) => ({ key, dissector: p.datagram! })) : [],
 );
-export const linkBindings: readonly Binding<LinkDissector>[] = PROTOCOLS.flatMap((p) =>
-  p.link ? p.etherTypes.map((key) => ({ key, dissector: p.link! })) : [],
+export const linkBindings: readonly Binding<LinkDissector>[] = sharedEtherTypes(
+  PROTOCOLS.flatMap((p) =>
+    p.link ? p.etherTypes.map((key) => ({ key, dissector: p.link! })) : [],
+  ),
 );
+
+/**
+ * Protocols that share an EtherType (PROFINET DCP and RT on 0x8892) each read the frame ids they own and pass
+ * over the rest: one binding calls them in registry order.
+ */
+function sharedEtherTypes(all: Binding<LinkDissector>[]): Binding<LinkDissector>[] {
+  const byKey = new Map<number, LinkDissector[]>();
+  for (const b of all) byKey.set(b.key, [...(byKey.get(b.key) ?? []), b.dissector]);
+  return [...byKey].map(([key, ds]) => ({
+    key,
+    dissector:
+      ds.length === 1
+        ? ds[0]!
+        : {
+            protocol: ds[0]!.protocol,
+            dissect(b, off, len, ctx, out) {
+              for (let i = 0; i < ds.length; i++) ds[i]!.dissect(b, off, len, ctx, out);
+            },
+          },
+  }));
+}
 export const streamDissectors: readonly StreamDissector[] = PROTOCOLS.flatMap((p) =>
   p.stream ? [p.stream] : [],
 );

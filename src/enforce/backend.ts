@@ -2,6 +2,7 @@ import type { EnforcementStatus } from './nft.js';
 import type { ApplyOutcome, ApplyRequest, ApplySource } from './apply.js';
 import type { AppliedPolicy, GatewayState } from './state.js';
 import type { PlaybookKernel, TemporaryPermit } from '../respond/playbook-kernel.js';
+import type { ContextGroup } from '../policy/model.js';
 
 /**
  * The one contract every enforcement host answers to: the CLI, the gateway, playbooks, fleet nodes and tests
@@ -22,12 +23,26 @@ export interface EnforcementBackend extends PlaybookKernel {
   apply(req: ApplyRequest): Promise<ApplyOutcome>;
   /** Remove everything this backend loaded: traffic flows as before enforcement. False when nothing was loaded. */
   remove(actor: string): boolean;
+  /**
+   * Stop steering traffic to the gateway now (its leases dropped; allowlists and blocks stay): the service
+   * manager's stop/failure hook, so plant traffic passes while the gateway is down. Returns the leases held.
+   */
+  unsteer(): number;
   /** Drop everything from and to an address, now, for `ttlSeconds`; it lapses by itself. */
   block(address: string, ttlSeconds: number, comment?: string): Promise<BlockResult>;
   /** Lift a block before its time runs out. */
   unblock(address: string, comment?: string): Promise<UnblockResult>;
-  /** Let one flow through for `ttlSeconds` whatever the policy says (maintenance, a vendor's session). */
-  permit(flow: PermitFlow, ttlSeconds: number, comment?: string): Promise<PermitResult>;
+  /**
+   * Let one flow through for `ttlSeconds` whatever the policy says (maintenance, a vendor's session). With a
+   * `scope` (a permit from a template, for a person a directory vouched for) the flow is let through only as
+   * far as the scope's group allows: the gateway still judges each request by it.
+   */
+  permit(
+    flow: PermitFlow,
+    ttlSeconds: number,
+    comment?: string,
+    scope?: PermitScope,
+  ): Promise<PermitResult>;
   /** The temporary permits in force now, with the seconds each has left. */
   permits(): Promise<TemporaryPermit[]>;
   /** Withdraw one temporary permit before its time runs out (a playbook's revoke_permits). */
@@ -79,3 +94,18 @@ export interface HostStatus extends EnforcementStatus {
 }
 
 export type { ApplyOutcome, ApplyRequest, ApplySource, TemporaryPermit };
+
+/**
+ * What a scoped permit lets through beyond its flow: the functions and registers of the template it came from,
+ * and who it was given to. The kernel holds the flow (set `permits_scoped`, with its timeout) and steers it to
+ * the gateway as usual; the gateway reads these records from the state folder and judges each request of the
+ * flow by the permit's group. A record outlives its kernel element only until it is pruned.
+ */
+export interface PermitScope {
+  /** The context group the permit amounts to (one client, one server). */
+  group: ContextGroup;
+  /** Who it was given to, and by which directory and template: the gateway's log lines carry it. */
+  user: string;
+  directory: string;
+  template: string;
+}

@@ -5,6 +5,7 @@ import type {
   HostStatus,
   PermitFlow,
   PermitResult,
+  PermitScope,
   TemporaryPermit,
   UnblockResult,
   ApplyRequest,
@@ -13,6 +14,7 @@ import { applyEnforcement, type ApplyOutcome } from './apply.js';
 import {
   blockSource,
   listPermits,
+  listPermitSet,
   permitFlow,
   loadedDigest,
   loadedObjects,
@@ -20,11 +22,13 @@ import {
   revokeFlow,
   statusOf,
   unblockSource,
+  unsteer,
   blockSetOf,
   permitSetOf,
   type DynamicSet,
   type NftTarget,
 } from './nft.js';
+import { addScope, revokeScope, scopeOf } from './permit-scopes.js';
 import { TABLE } from './nft-ruleset.js';
 import { NftSession } from './nft-session.js';
 import { gatewayState, readApplied, writeApplied } from './state.js';
@@ -77,6 +81,10 @@ export class NftBackend implements EnforcementBackend {
     return removed;
   }
 
+  unsteer(): number {
+    return unsteer(this.target);
+  }
+
   async block(address: string, ttlSeconds: number, comment = ''): Promise<BlockResult> {
     checkTtl(ttlSeconds);
     address = hostIp(address);
@@ -96,33 +104,64 @@ export class NftBackend implements EnforcementBackend {
     return { address, comment };
   }
 
-  async permit(flow: PermitFlow, ttlSeconds: number, comment = ''): Promise<PermitResult> {
+  async permit(
+    flow: PermitFlow,
+    ttlSeconds: number,
+    comment = '',
+    scope?: PermitScope,
+  ): Promise<PermitResult> {
     checkTtl(ttlSeconds);
     const f = flowOf(flow);
+    const until = this.seconds() + ttlSeconds;
+    // The gateway learns the scope before the kernel lets the flow in, so no request passes unjudged by it.
+    if (scope !== undefined)
+      addScope(
+        this.stateDir,
+        { ...scope, flow: f, until, grantedAt: this.seconds() },
+        this.seconds(),
+      );
+    // Scoped permits (from templates, IPv4) have a set of their own; others one per address family.
+    const set: DynamicSet = scope !== undefined ? 'permits_scoped' : permitSetOf(f.client);
+    // A permit given again for the same flow takes its new time: nft would keep the old element's timeout.
+    if (scope !== undefined) await this.dropElement(set, f).catch(() => undefined);
     if (this.session !== null)
       await this.session.run(
-        `add element ${this.set(permitSetOf(f.client))} { ${elementOf(f)} timeout ${ttlSeconds}s }`,
+        `add element ${this.set(set)} { ${elementOf(f)} timeout ${ttlSeconds}s }`,
       );
-    else permitFlow(this.target, f, ttlSeconds);
-    return { flow: f, ttlSeconds, until: this.seconds() + ttlSeconds, comment };
+    else permitFlow(this.target, f, ttlSeconds, scope !== undefined);
+    return { flow: f, ttlSeconds, until, comment };
   }
 
-  permits(): Promise<TemporaryPermit[]> {
-    return listPermits(this.target);
+  async permits(): Promise<TemporaryPermit[]> {
+    const plain = await listPermits(this.target);
+    // A ruleset loaded before scoped permits existed has no such set: it holds none.
+    const scoped = await listPermitSet(this.target, 'permits_scoped').catch(() => []);
+    return [...plain, ...scoped];
   }
 
-  async revokePermit(p: PermitFlow): Promise<void> {
+  async revokePermit(p: PermitFlow, comment = ''): Promise<void> {
     const f = flowOf(p);
+    // The gateway stops honouring the scope at once, whatever happens to the kernel element.
+    const scoped = revokeScope(this.stateDir, f, comment || 'revoked', this.seconds()) !== null;
+    await this.dropElement(scoped ? 'permits_scoped' : permitSetOf(f.client), f);
+  }
+
+  private async dropElement(set: DynamicSet, f: PermitFlow): Promise<void> {
     if (this.session !== null)
-      await this.session.run(
-        `delete element ${this.set(permitSetOf(f.client))} { ${elementOf(f)} }`,
-      );
-    else revokeFlow(this.target, f);
+      await this.session.run(`delete element ${this.set(set)} { ${elementOf(f)} }`);
+    else revokeFlow(this.target, f, set === 'permits_scoped');
   }
 
   async restorePermit(p: PermitFlow, ttlSeconds: number, comment = ''): Promise<void> {
-    // A permit restored keeps the rule of every permit: it lapses by itself (at least a second).
-    await this.permit(p, Math.max(1, Math.floor(ttlSeconds)), comment);
+    // A permit restored keeps the rule of every permit: it lapses by itself (at least a second); a scoped
+    // one comes back with its scope, never wider.
+    const f = flowOf(p);
+    const rec = scopeOf(this.stateDir, f);
+    const scope =
+      rec !== null && rec.revokedAt !== undefined
+        ? { group: rec.group, user: rec.user, directory: rec.directory, template: rec.template }
+        : undefined;
+    await this.permit(f, Math.max(1, Math.floor(ttlSeconds)), comment, scope);
   }
 
   status(): HostStatus {

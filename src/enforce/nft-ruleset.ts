@@ -132,6 +132,8 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
   set('permits', ['ipv4_addr', 'ipv4_addr', 'inet_proto', 'inet_service'], ['timeout']);
   set('blocklist6', 'ipv6_addr', ['timeout']);
   set('permits6', ['ipv6_addr', 'ipv6_addr', 'inet_proto', 'inet_service'], ['timeout']);
+  // Permits scoped to a template's functions and registers: let through, but still steered to the gateway.
+  set('permits_scoped', ['ipv4_addr', 'ipv4_addr', 'inet_proto', 'inet_service'], ['timeout']);
   const v4 = (hs: Cidr[]): Cidr[] => hs.filter((c) => c.family === 'ipv4');
   for (const z of zones)
     if (cp.zoneBlocks(z).some((c) => c.family === 'ipv6'))
@@ -332,6 +334,8 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
     [match(REVERSE6, '@permits6'), counter, { accept: null }],
     'temporary IPv6 permit (replies)',
   );
+  rule('forward', [match(FLOW, '@permits_scoped'), { accept: null }], 'scoped permit');
+  rule('forward', [match(REVERSE, '@permits_scoped'), { accept: null }], 'scoped permit (replies)');
   for (const name of allowSets) {
     rule('forward', [match(FLOW, `@${name}`), { accept: null }], 'context groups');
     rule('forward', [match(REVERSE, `@${name}`), { accept: null }], 'context groups (replies)');

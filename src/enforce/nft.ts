@@ -41,13 +41,26 @@ function loadJson(target: NftTarget, doc: unknown): void {
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** Sets and maps whose elements change at run time: carried over by an apply, never compared. */
-const DYNAMIC = new Set(['blocklist', 'permits', 'blocklist6', 'permits6', 'gw_live', 'gw_port']);
+const DYNAMIC = new Set([
+  'blocklist',
+  'permits',
+  'blocklist6',
+  'permits6',
+  'permits_scoped',
+  'gw_live',
+  'gw_port',
+]);
 
 /** Weir's tables as loaded now (both the filter table and the steering NAT table), or [] when absent. */
 export function loadedObjects(target: NftTarget): Obj[] {
   const out: Obj[] = [];
   for (const family of [target.family, 'ip']) {
     const r = run(target, ['-j', 'list', 'table', family, TABLE]);
+    // Not allowed to look is not "nothing loaded": say so rather than report an empty host.
+    if (!r.ok && /not permitted|must be root/i.test(r.stderr))
+      throw new Error(
+        `cannot read the kernel's rules: ${r.stderr.split('\n')[0]} (run as root, or with CAP_NET_ADMIN as the weir services do)`,
+      );
     if (!r.ok) continue; // no such table
     out.push(
       ...(JSON.parse(r.stdout) as { nftables: Obj[] }).nftables.filter((o) => !('metainfo' in o)),
@@ -218,8 +231,27 @@ export function removeRuleset(target: NftTarget): boolean {
   return any;
 }
 
-/** Blocks and permits live in one set per address family. */
-export type DynamicSet = 'blocklist' | 'permits' | 'blocklist6' | 'permits6';
+/**
+ * Stop steering to the gateway now: flush the leases it holds (bridge `gw_live`, DNAT `gw_port`), so steered
+ * traffic goes direct while every allowlist and block stays loaded. What a clean gateway stop does itself and
+ * a crash does one lease later. Returns the leases that were held (0 when nothing steered or nothing loaded).
+ */
+export function unsteer(target: NftTarget): number {
+  const objs = loadedObjects(target);
+  const held = statusOf(objs, target.family).live.length;
+  const has = (kind: 'set' | 'map', name: string) => objs.some((o) => o[kind]?.name === name);
+  const cmds: string[] = [];
+  if (target.family === 'bridge' && has('set', 'gw_live'))
+    cmds.push(`flush set bridge ${TABLE} gw_live`);
+  if (has('map', 'gw_port')) cmds.push(`flush map ip ${TABLE} gw_port`);
+  if (cmds.length === 0) return 0;
+  const r = run(target, [cmds.join('; ')]);
+  if (!r.ok) throw new Error(`nft refused to drop the gateway leases: ${r.stderr}`);
+  return held;
+}
+
+/** Blocks and permits live in one set per address family; permits from templates in one of their own. */
+export type DynamicSet = 'blocklist' | 'permits' | 'blocklist6' | 'permits6' | 'permits_scoped';
 export const blockSetOf = (ip: string): DynamicSet =>
   ip.includes(':') ? 'blocklist6' : 'blocklist';
 export const permitSetOf = (client: string): DynamicSet =>
@@ -252,11 +284,12 @@ export function permitFlow(
   target: NftTarget,
   f: { client: string; server: string; transport: 'tcp' | 'udp'; port: number },
   ttl: number,
+  scoped = false,
 ): void {
   element(
     target,
     'add',
-    permitSetOf(f.client),
+    scoped ? 'permits_scoped' : permitSetOf(f.client),
     { concat: [f.client, f.server, f.transport, f.port] },
     ttl,
   );
@@ -266,8 +299,9 @@ export function permitFlow(
 export function revokeFlow(
   target: NftTarget,
   f: { client: string; server: string; transport: 'tcp' | 'udp'; port: number },
+  scoped = false,
 ): void {
-  element(target, 'delete', permitSetOf(f.client), {
+  element(target, 'delete', scoped ? 'permits_scoped' : permitSetOf(f.client), {
     concat: [f.client, f.server, f.transport, f.port],
   });
 }
@@ -311,7 +345,7 @@ export function statusOf(objs: Obj[], family: NftFamily): EnforcementStatus {
     if (o.set?.name === 'blocklist' || o.set?.name === 'blocklist6')
       for (const e of (o.set.elem ?? []) as Obj[])
         out.blocked.push({ ip: String(e.elem?.val ?? e), expiresIn: e.elem?.expires ?? null });
-    if (o.set?.name === 'permits' || o.set?.name === 'permits6')
+    if (o.set?.name === 'permits' || o.set?.name === 'permits6' || o.set?.name === 'permits_scoped')
       for (const e of (o.set.elem ?? []) as Obj[])
         out.permits.push({ flow: canon(e.elem?.val ?? e), expiresIn: e.elem?.expires ?? null });
     if (o.set?.name === 'gw_steered')
@@ -358,7 +392,8 @@ export async function listPermits(target: NftTarget): Promise<ListedPermit[]> {
   return [...v4, ...v6];
 }
 
-function listPermitSet(target: NftTarget, set: DynamicSet): Promise<ListedPermit[]> {
+/** One permit set as listed (`permits_scoped`: the permits from templates). */
+export function listPermitSet(target: NftTarget, set: DynamicSet): Promise<ListedPermit[]> {
   const args = ['-j', 'list', 'set', target.family, TABLE, set];
   const [cmd, argv] = target.netns
     ? ['ip', ['netns', 'exec', target.netns, 'nft', ...args]]

@@ -86,6 +86,7 @@ export function enforcementPlan(
         : `the gateway reads ${gatewayProtocols.join(', ')} over TCP, not ${g.protocol} over ${g.transport}; drop its function/address limits and make it read-write (port-level), or keep the zone in simulate`;
     plan.unenforceable.push({ group: g.name, why });
   }
+  permitTargets(cp, listenIp, opts, plan, seen);
   plan.targets = [...seen.values()].sort(
     (a, b) => a.server.localeCompare(b.server, undefined, { numeric: true }) || a.port - b.port,
   );
@@ -97,6 +98,38 @@ export function enforcementPlan(
     plan.targets = [];
   }
   return plan;
+}
+
+/**
+ * Permit templates open servers to people for a while, limited to functions and registers: those servers are
+ * steered to the gateway too (it judges each request of a permitted flow by the permit's group), whether or
+ * not a context group names them; without a gateway such a template is enforced by flow only, or refused.
+ */
+function permitTargets(
+  cp: CompiledPolicy,
+  listenIp: string | null,
+  opts: { portLevelOk?: boolean },
+  plan: EnforcementPlan,
+  seen: Map<string, GatewayTarget>,
+): void {
+  for (const t of cp.policy.permitTemplates ?? []) {
+    const servers = t.servers.filter((s) => cp.zoneOf(s)?.mode === 'enforce');
+    const protocol = gatewayDissector(t.protocol)?.protocol;
+    if (servers.length === 0 || protocol === undefined || t.transport !== 'tcp') continue;
+    const name = `permit template ${t.name}`;
+    if (listenIp === null) {
+      const why = `${t.protocol} requests of its permits are limited, and no gateway is given (--gateway-ip)`;
+      if (opts.portLevelOk)
+        plan.portLevel.push({ group: name, why: `${why}; accepted as port-level only` });
+      else plan.unenforceable.push({ group: name, why });
+      continue;
+    }
+    for (const server of servers)
+      for (const port of t.ports) {
+        const k = `${server}:${port}`;
+        if (!seen.has(k)) seen.set(k, { server, port, protocol, listenIp });
+      }
+  }
 }
 
 /** The group's server addresses that sit in an enforcing zone, or null when none does. */

@@ -55,7 +55,7 @@ export interface FlowRules {
 
 /** Layers of one protocol family: a group for `enip` also carries the CIP it encapsulates (inner → carrier). */
 const FAMILY: Record<string, string> = Object.fromEntries(
-  PROTOCOLS.flatMap((p) => (p.carrier !== undefined ? [[p.name, p.carrier]] : [])),
+  PROTOCOLS.flatMap((p) => (p.carrier !== undefined && !p.foreign ? [[p.name, p.carrier]] : [])),
 );
 
 /** A loaded policy in the form the simulator and the gateway check traffic against. */

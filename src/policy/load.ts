@@ -23,6 +23,7 @@ import type {
   ZoneMode,
 } from './model.js';
 import { POLICY_SCHEMA } from './schema.js';
+import { checkTemplates, type RawPermitTemplate } from './permit-templates.js';
 import type {
   Playbook,
   PlaybookActionKind,
@@ -292,6 +293,7 @@ interface RawPolicy {
     windows?: string[];
   }>;
   windows?: Array<{ name: string; days: Weekday[]; from: string; to: string; timezone?: string }>;
+  permit_templates?: RawPermitTemplate[];
 }
 
 interface RawPlaybook {
@@ -451,6 +453,10 @@ class Checker {
       ),
     );
     this.unique('groups', r.groups ?? []);
+    const permitTemplates =
+      r.permit_templates === undefined
+        ? undefined
+        : checkTemplates(r.permit_templates, { assets, zones, windows }, (p, m) => this.err(p, m));
     if (this.errors.length)
       return fail(this.errors.sort((a, b) => a.line - b.line || a.column - b.column));
     return {
@@ -463,6 +469,7 @@ class Checker {
         conduits: conduits.map((c) => ({ ...c })),
         groups,
         windows,
+        ...(permitTemplates !== undefined ? { permitTemplates } : {}),
       },
     };
   }

@@ -95,4 +95,36 @@ export interface Policy {
   conduits: Conduit[];
   groups: ContextGroup[];
   windows: TimeWindow[];
+  /** What directory-vouched people may be let in to for a while (absent: no permits by directory). */
+  permitTemplates?: PermitTemplate[];
+}
+
+/**
+ * What a person may be let in to for a while once a directory (LDAP/AD, RADIUS) vouches for them: a
+ * `permit_templates:` entry of the policy. A permit made from one is a context group for one client, one
+ * server and a bounded time, checked by the kernel (the flow) and the gateway (functions, registers).
+ */
+export interface PermitTemplate {
+  name: string;
+  description?: string;
+  /** Directory groups whose members may ask for it: LDAP group CN or DN, RADIUS Class / Filter-Id value. */
+  directoryGroups: string[];
+  /** The zone the servers belong to (every server must). */
+  zone: string;
+  /** Servers it opens: addresses or named assets inside the zone. */
+  servers: string[];
+  /** Clients a permit may be given to (absent: any address); CIDRs, addresses, named assets or zones. */
+  clients?: string[];
+  protocol: string;
+  transport: 'tcp' | 'udp';
+  ports: number[];
+  /** Allowed function codes (absent: what the access admits). */
+  functions?: number[];
+  /** Allowed addresses per space, inclusive ranges. */
+  addresses?: AddressRanges;
+  access: 'read-only' | 'read-write';
+  /** A permit lasts at most this many seconds. */
+  maxTtl: number;
+  /** It may be asked for, and used, only within these named windows of the policy (absent: always). */
+  windows?: string[];
 }

@@ -1,5 +1,6 @@
 import { APPROVER_ROLES, WEEKDAYS, ZONE_MODES } from './model.js';
 import { PLAYBOOK_ACTIONS, PLAYBOOK_MODES, PLAYBOOK_TRIGGERS } from './playbook-model.js';
+import { PERMIT_TEMPLATES_SCHEMA } from './permit-templates.js';
 
 /** The policy file's shape (JSON Schema for ajv). Meaning (references, addresses, times) is checked after. */
 const name = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]*$', maxLength: 64 };
@@ -161,5 +162,6 @@ export const POLICY_SCHEMA = {
         },
       },
     },
+    permit_templates: PERMIT_TEMPLATES_SCHEMA,
   },
 } as const;

@@ -101,6 +101,36 @@ export function policyToYaml(p: Policy, header?: string): string {
           })),
         }
       : {}),
+    ...(p.permitTemplates?.length
+      ? {
+          permit_templates: p.permitTemplates.map((t) => ({
+            name: t.name,
+            ...(t.description ? { description: t.description } : {}),
+            directory_groups: t.directoryGroups,
+            zone: t.zone,
+            servers: t.servers,
+            ...(t.clients ? { clients: t.clients } : {}),
+            protocol: t.protocol,
+            ports: t.ports,
+            ...(t.functions
+              ? { functions: t.functions.map((f) => functionLabel(t.protocol, f) ?? f) }
+              : {}),
+            ...(t.addresses
+              ? {
+                  addresses: Object.fromEntries(
+                    Object.entries(t.addresses).map(([s, rs]) => [
+                      s,
+                      rs.map(([a, b]) => (a === b ? a : `${a}-${b}`)),
+                    ]),
+                  ),
+                }
+              : {}),
+            access: t.access,
+            max_ttl: duration(t.maxTtl),
+            ...(t.windows ? { windows: t.windows } : {}),
+          })),
+        }
+      : {}),
   });
   // Lists of plain values read best inline: `functions: [read_coils, read_holding_registers]`.
   visit(doc, {

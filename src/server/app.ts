@@ -46,6 +46,8 @@ export interface ServerOptions {
   sessionSeconds?: number;
   /** Failed logins allowed per address and per account (default: settings server.login). */
   loginLimits?: LoginLimits;
+  /** Directories for permits from templates (/portal, /api/permits); default: none configured. */
+  iam?: RouteDeps['iam'];
 }
 
 /**
@@ -103,6 +105,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     heartbeatSeconds: limits.heartbeatSeconds,
     sessionSeconds: opts.sessionSeconds,
     loginLimits: opts.loginLimits,
+    iam: opts.iam,
   };
   for (const plugin of ROUTE_PLUGINS) await app.register(plugin, deps);
 

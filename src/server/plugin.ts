@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Db } from '../store/db.js';
 import type { LiveFeed } from './live.js';
 import type { LoginLimits } from './login-throttle.js';
+import type { Settings } from '../settings/model.js';
 
 /** What every route plugin gets: the store and where the enforcement host keeps its runtime state. */
 export interface RouteDeps {
@@ -17,6 +18,8 @@ export interface RouteDeps {
   sessionSeconds?: number;
   /** Failed logins allowed per address and per account (default: settings server.login). */
   loginLimits?: LoginLimits;
+  /** Directories that vouch for people asking for permits, and the portal's limits (default: none set up). */
+  iam?: Settings['iam'];
 }
 
 /**

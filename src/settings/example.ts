@@ -3,6 +3,7 @@ import {
   SETTINGS_VERSION,
   type FlagSchema,
   type LeafSchema,
+  type TextLeafSchema,
   type SectionSchema,
 } from './schema.js';
 
@@ -19,7 +20,7 @@ export function exampleSettings(): string {
     `weir: ${SETTINGS_VERSION}`,
   ];
   const walk = (
-    props: Record<string, LeafSchema | FlagSchema | SectionSchema>,
+    props: Record<string, LeafSchema | TextLeafSchema | FlagSchema | SectionSchema>,
     indent: string,
   ): void => {
     for (const [k, s] of Object.entries(props)) {
@@ -27,7 +28,10 @@ export function exampleSettings(): string {
         lines.push('', `${indent}# ${s.description}`, `${indent}${k}:`);
         walk(s.properties, `${indent}  `);
       } else {
-        lines.push(`${indent}# ${s.description}`, `${indent}${k}: ${s.default}`);
+        lines.push(
+          `${indent}# ${s.description}`,
+          `${indent}${k}: ${typeof s.default === 'string' ? JSON.stringify(s.default) : s.default}`,
+        );
       }
     }
   };

@@ -3,14 +3,17 @@ import {
   type FlagSchema,
   type LeafSchema,
   type SectionSchema,
+  type TextLeafSchema,
 } from './schema.js';
 
 type ValuesOf<P> = {
   readonly [K in keyof P]: P[K] extends SectionSchema<infer Q>
     ? ValuesOf<Q>
-    : P[K] extends FlagSchema
-      ? boolean
-      : number;
+    : P[K] extends TextLeafSchema
+      ? string
+      : P[K] extends FlagSchema
+        ? boolean
+        : number;
 };
 
 /** Effective settings: every field present (the file's values over the defaults), named as in the file. */
@@ -24,7 +27,7 @@ type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]>
 export const DEFAULT_SETTINGS: Settings = defaultsOf(SETTINGS_SECTIONS) as Settings;
 
 function defaultsOf(
-  props: Record<string, LeafSchema | FlagSchema | SectionSchema>,
+  props: Record<string, LeafSchema | TextLeafSchema | FlagSchema | SectionSchema>,
 ): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, s] of Object.entries(props))

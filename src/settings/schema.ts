@@ -12,6 +12,14 @@ export interface LeafSchema {
   description: string;
 }
 
+/** A text setting (an address, a DN template, a file path); '' means not set. Never a secret itself. */
+export interface TextLeafSchema {
+  type: 'string';
+  maxLength: number;
+  default: string;
+  description: string;
+}
+
 /** An on/off setting. */
 export interface FlagSchema {
   type: 'boolean';
@@ -20,9 +28,9 @@ export interface FlagSchema {
 }
 
 export interface SectionSchema<
-  P extends Record<string, LeafSchema | FlagSchema | SectionSchema> = Record<
+  P extends Record<string, LeafSchema | TextLeafSchema | FlagSchema | SectionSchema> = Record<
     string,
-    LeafSchema | FlagSchema | SectionSchema<any>
+    LeafSchema | TextLeafSchema | FlagSchema | SectionSchema<any>
   >,
 > {
   type: 'object';
@@ -44,12 +52,20 @@ const num = (def: number, description: string, minimum = 0): LeafSchema => ({
   default: def,
   description,
 });
+const text = (def: string, description: string): TextLeafSchema => ({
+  type: 'string',
+  maxLength: 1024,
+  default: def,
+  description,
+});
 const flag = (def: boolean, description: string): FlagSchema => ({
   type: 'boolean',
   default: def,
   description,
 });
-const section = <P extends Record<string, LeafSchema | FlagSchema | SectionSchema>>(
+const section = <
+  P extends Record<string, LeafSchema | TextLeafSchema | FlagSchema | SectionSchema>,
+>(
   description: string,
   properties: P,
 ): SectionSchema<P> => ({ type: 'object', additionalProperties: false, description, properties });
@@ -206,6 +222,50 @@ export const SETTINGS_SECTIONS = {
       heartbeat_s: int(30, 'Live WebSocket pings; a peer that misses one is dropped at the next.'),
     }),
   }),
+  iam: section(
+    'Directories that vouch for a person asking for a temporary permit (weir permit-request, the access portal).',
+    {
+      ldap: section('LDAP or Active Directory: bind as the person, then read their groups.', {
+        url: text('', "Directory URL, e.g. ldaps://dc1.plant.local:636 ('' turns LDAP off)."),
+        bind_dn: text(
+          '',
+          "The person's bind name, {user} standing for the name they give: uid={user},ou=people,dc=plant,dc=local or {user}@plant.local.",
+        ),
+        base_dn: text('', 'Where people and groups are looked up, e.g. dc=plant,dc=local.'),
+        user_filter: text(
+          '(|(uid={user})(sAMAccountName={user}))',
+          "Finds the person's entry under base_dn (for its memberOf).",
+        ),
+        group_filter: text(
+          '(|(member={dn})(uniqueMember={dn}))',
+          'Finds the groups that list the person ({dn}) when the directory keeps no memberOf.',
+        ),
+        ca_file: text('', 'CA certificate (PEM) that ldaps:// servers must chain to.'),
+        timeout_ms: int(
+          5000,
+          'A directory that has not answered within this many ms refuses.',
+          100,
+        ),
+      }),
+      radius: section('RADIUS: PAP Access-Request; groups from Class or Filter-Id of the Accept.', {
+        host: text('', "RADIUS server address ('' turns RADIUS off)."),
+        port: int(1812, 'RADIUS authentication port.', 1, 65535),
+        secret_file: text(
+          '',
+          'File holding the shared secret (one line; read at use, never logged).',
+        ),
+        timeout_ms: int(3000, 'Wait this long for each answer…', 100),
+        retries: int(2, '…and ask again this many times.', 0, 10),
+      }),
+      portal: section(
+        'The access portal page (/portal) that takes the permit requests of people.',
+        {
+          per_address_max: int(5, 'Permit requests from one address within the window.'),
+          per_address_s: int(60, 'The window (seconds).'),
+        },
+      ),
+    },
+  ),
   cli: section('The weir command.', {
     session_s: int(4 * 3600, 'A `weir login` session lasts this many seconds.', 60),
   }),

@@ -30,7 +30,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['store'],
   ['respond'],
   ['enforce'],
-  ['assess', 'deceive', 'export'],
+  ['assess', 'deceive', 'export', 'permit'],
   ['fleet'],
   ['server'],
   ['cli'],

@@ -18,6 +18,11 @@ import { dnp3Session } from '../fixtures-gen/dnp3-frames.js';
 import { enipSession } from '../fixtures-gen/enip-session.js';
 import { enipIoSession } from '../fixtures-gen/enip-io.js';
 import { umasSession } from '../fixtures-gen/umas-session.js';
+import { slmpSession } from '../fixtures-gen/slmp-session.js';
+import { mmsSession } from '../fixtures-gen/mms-session.js';
+import { gooseAttacks, gooseNormal, svStream } from '../fixtures-gen/goose-frames.js';
+import { profinetIoSession } from '../fixtures-gen/profinet-io-session.js';
+import { c37118Session } from '../fixtures-gen/c37118-session.js';
 import { tmpdir } from 'node:os';
 
 const GOLDEN = path.join(repoRoot, 'test', 'dissect', 'golden');
@@ -39,6 +44,13 @@ function captures(dir: string): Array<[string, string]> {
     ['gen/enip-session.pcap', enipSession()],
     ['gen/enip-io.pcap', enipIoSession()],
     ['gen/umas-session.pcap', umasSession()],
+    ['gen/slmp-session.pcap', slmpSession()],
+    ['gen/mms-session.pcap', mmsSession()],
+    ['gen/goose-normal.pcap', gooseNormal()],
+    ['gen/goose-attacks.pcap', gooseAttacks()],
+    ['gen/sv-stream.pcap', svStream()],
+    ['gen/profinet-io-session.pcap', profinetIoSession()],
+    ['gen/c37118-session.pcap', c37118Session()],
   ];
   return [
     ...shipped,

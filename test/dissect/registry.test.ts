@@ -66,7 +66,8 @@ test('every registered protocol has a complete descriptor', () => {
       assert.equal(p.ports.tcp.length, 0, `${p.name}: TCP ports but no stream dissector`);
     if (!p.datagram)
       assert.equal(p.ports.udp.length, 0, `${p.name}: UDP ports but no datagram dissector`);
-    if (p.industrial)
+    // Industrial protocols over IP have a server port; those straight over Ethernet (GOOSE) have none.
+    if (p.industrial && (p.stream || p.datagram || p.carrier))
       assert.ok(p.serverPort !== null, `${p.name}: industrial without a server port`);
     if (dissected || p.carrier !== undefined) {
       assert.ok(p.anomalies.length > 0, `${p.name}: no anomaly kinds`);
@@ -118,6 +119,14 @@ const KNOWN: Record<KnownProtocol, true> = {
   dns: true,
   nbns: true,
   opcua: true,
+  hartip: true,
+  fins: true,
+  slmp: true,
+  mms: true,
+  goose: true,
+  profinet_io: true,
+  c37118: true,
+  sv: true,
 };
 
 test('every protocol name has a registered descriptor, and nothing else is registered', () => {
@@ -169,7 +178,7 @@ test('what other layers read is derived from the descriptors', () => {
 });
 
 /** Well-known ports of the protocols Weir dissects: only their descriptors may spell them. */
-const PORT_LITERAL = /\b(102|502|2222|2404|4840|20000|44818|47808|47809)\b/;
+const PORT_LITERAL = /\b(102|502|2222|2404|4840|5006|5007|5094|9600|20000|44818|47808|47809)\b/;
 
 test('no file outside src/dissect/protocols hard-codes a protocol port', () => {
   const src = path.join(repoRoot, 'src');

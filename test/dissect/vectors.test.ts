@@ -72,7 +72,12 @@ const ctx = (frame: number, toServer: boolean, port: number): PduContext => ({
 const files = readdirSync(DIR).filter((n) => n.endsWith('.vec'));
 
 test('the vectors cover the tricky cases', () => {
-  for (const f of ['dnp3-multi-fragment.vec', 'modbus-fc23.vec', 's7-fragmented.vec'])
+  for (const f of [
+    'dnp3-multi-fragment.vec',
+    'modbus-fc23.vec',
+    's7-fragmented.vec',
+    'mms-write-segmented.vec',
+  ])
     assert.ok(files.includes(f), `${f} is missing`);
 });
 

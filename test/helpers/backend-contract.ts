@@ -137,6 +137,14 @@ export async function backendContract(b: EnforcementBackend): Promise<void> {
     /two addresses of one family/,
   );
 
+  // Unsteering (the service manager's stop hook) drops no rule and no block, and may be repeated.
+  const beforeUnsteer = b.status();
+  b.unsteer();
+  assert.equal(b.unsteer(), 0, 'nothing held after an unsteer');
+  assert.equal(b.status().loaded, true);
+  assert.deepEqual(b.status().blocked.length, beforeUnsteer.blocked.length);
+  assert.equal(b.status().live.length, 0);
+
   assert.equal(b.remove('bob'), true);
   const after = b.status();
   assert.equal(after.loaded, false);

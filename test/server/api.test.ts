@@ -63,6 +63,7 @@ const READS = [
   '/api/simulations',
   '/api/proposals',
   '/api/audit',
+  '/api/permits',
 ];
 
 test('without a session every endpoint answers 401; wrong passwords get 401 and then 429', async () => {

@@ -34,6 +34,7 @@ const GETS = [
   '/api/users',
   '/api/enforcement',
   '/api/playbooks',
+  '/api/permits',
   '/api/detections/d-000000000000/learn-preview',
   '/api/vulnerabilities',
   '/api/vulnerabilities/assets/10.77.0.21',

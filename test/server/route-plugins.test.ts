@@ -64,8 +64,9 @@ test('every state-changing route checks a role (only logging in and out are publ
   );
   assert.deepEqual(
     seen.filter((s) => s.public).map((s) => s.route),
-    ['POST /api/session', 'DELETE /api/session'],
-    'only login and logout may be public among state-changing routes',
+    // The access portal's form: a person proves themselves to the directory there (rate-limited per address).
+    ['POST /api/session', 'DELETE /api/session', 'POST /portal'],
+    'only login, logout and the access portal form may be public among state-changing routes',
   );
   assert.deepEqual(
     seen.filter((s) => !s.public && !s.guarded).map((s) => s.route),

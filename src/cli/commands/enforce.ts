@@ -6,7 +6,10 @@ import type { DenyMode } from '../../enforce/gateway/inspector.js';
 import {
   DEFAULT_STATE_DIR,
   describeGateway,
+  processAlive,
   readApplied,
+  readHealth,
+  writeHealth,
   type AppliedPolicy,
 } from '../../enforce/state.js';
 import { bridgeAddresses } from '../../enforce/host-addresses.js';
@@ -20,6 +23,9 @@ import { describeCuts, guardBlock } from '../../respond/block-impact.js';
 import { openExistingStore, withIdentity, type IdentityOpts } from '../identity.js';
 import { auditEnforcement, carryOut, proveEnforcer } from '../enforcer.js';
 import { readPolicyFile } from './policy.js';
+import { openStore } from '../../store/db.js';
+import { appendAudit } from '../../store/audit-store.js';
+import { PermitRefusalAudit } from '../../permit/refusal-audit.js';
 
 type EnforceOpts = TargetOpts & IdentityOpts & { db?: string };
 
@@ -281,6 +287,26 @@ export function registerEnforce(program: Command): void {
       process.stdout.write(removed ? 'removed\n' : 'nothing was loaded\n');
     });
 
+  withTarget(enforce.command('unsteer'))
+    .description(
+      "stop steering to the gateway now, so plant traffic goes direct (allowlists and blocks stay): the service manager's stop/failure hook. " +
+        'Needs no login: it does only what the gateway lease does on its own one lease later',
+    )
+    .option('--state-dir <dir>', 'runtime state of this enforcement host', DEFAULT_STATE_DIR)
+    .action((o: TargetOpts & { stateDir: string }) => {
+      const held = enforcementBackend(o).unsteer();
+      // systemd tells an ExecStopPost how the service ended: keep that in the gateway's record for `enforce status`.
+      const why = process.env.SERVICE_RESULT
+        ? `stopped by the service manager (${process.env.SERVICE_RESULT}${process.env.EXIT_STATUS ? `, ${process.env.EXIT_CODE ?? 'exit'} ${process.env.EXIT_STATUS}` : ''})`
+        : 'steering removed by `weir enforce unsteer`';
+      const h = readHealth(o.stateDir);
+      if (h !== null && h.stoppedAt === undefined && !processAlive(h.pid))
+        writeHealth(o.stateDir, { ...h, stoppedAt: new Date().toISOString(), stopReason: why });
+      process.stdout.write(
+        `${JSON.stringify({ event: 'gateway_unsteered', leases_dropped: held, reason: why })}\n`,
+      );
+    });
+
   withIdentity(withTarget(program.command('block')))
     .description('drop all traffic from and to an address now, for a while')
     .argument('<ip>')
@@ -438,7 +464,19 @@ export function registerEnforce(program: Command): void {
             policy: load().sha.slice(0, 12),
             state_dir: o.stateDir,
           });
+        // What permitted people did that the gateway refused goes into the store's audit under their name.
+        const permitAudit = o.db
+          ? new PermitRefusalAudit((e) => {
+              const db = openStore(o.db!);
+              try {
+                appendAudit(db, e);
+              } finally {
+                db.close();
+              }
+            })
+          : null;
         await runGateway({
+          permitEvents: permitAudit ? (e) => permitAudit.note(e) : undefined,
           listen: o.listen,
           family: familyOf(o.family ?? readApplied(o.stateDir)?.family ?? 'bridge'),
           stateDir: o.stateDir,

@@ -10,6 +10,7 @@ import { runCaptures, runLive } from '../run-capture.js';
 import { listUsers } from '../../store/session-store.js';
 import type { Db } from '../../store/db.js';
 import { reachableUrls } from '../listen-urls.js';
+import { SystemdNotifier } from '../sd-notify.js';
 import { cliSettings } from '../settings.js';
 import { connectionLimitsOf } from '../../server/connections.js';
 import { loginLimitsOf } from '../../server/login-throttle.js';
@@ -41,6 +42,7 @@ interface ServeOptions {
   interface?: string;
   bpf?: string;
   stateDir: string;
+  logJson?: boolean;
 }
 type ServeAll = ServeOptions & PlaybookHostOpts & IdentityOpts & ExportOpts;
 
@@ -94,6 +96,10 @@ export function registerServe(program: Command): void {
       'follow live traffic on an interface (needs tcpdump and capture rights)',
     )
     .option('--bpf <filter>', 'capture filter for --interface')
+    .option(
+      '--log-json',
+      'log each HTTP request as a JSON line (pino) on stdout, for journald (the weir-serve unit sets it)',
+    )
     // --state-dir comes with the playbook options (the same folder serves both).
     .action(async (o: ServeAll) => {
       if ((o.tlsCert === undefined) !== (o.tlsKey === undefined))
@@ -130,7 +136,7 @@ export function registerServe(program: Command): void {
       const app = await buildServer({
         db,
         webRoot,
-        logger: false,
+        logger: o.logJson === true,
         secureCookies: o.secureCookies,
         feed,
         allowedHosts: o.allowedHost,
@@ -139,6 +145,7 @@ export function registerServe(program: Command): void {
         limits: connectionLimitsOf(settings.server.connections),
         sessionSeconds: settings.server.session_s,
         loginLimits: loginLimitsOf(settings.server.login),
+        iam: settings.iam,
       });
       await app.listen({ host: o.host, port: Number(o.port) });
       const bound = app.server.address();
@@ -212,14 +219,20 @@ export function registerServe(program: Command): void {
           },
         );
       }
+      // Under systemd (Type=notify): ready once listening; the watchdog is pinged while the store answers.
+      const sd = SystemdNotifier.fromEnv();
+      sd?.ready(`serving ${o.db} at ${urls[0]}`);
+      sd?.startWatchdog(() => db.prepare('SELECT 1').get() !== undefined);
       await new Promise<void>((resolve) => {
         process.once('SIGTERM', resolve);
         process.once('SIGINT', resolve);
       });
+      sd?.stopping();
       await app.close();
       await playbooks?.close();
       if (scan !== null) clearInterval(scan);
       await exporter?.stop();
       db.close();
+      sd?.close();
     });
 }

@@ -17,6 +17,7 @@ export function addressAssignment(): Detector {
   return {
     name: 'address_assignment',
     messages: 'all',
+    protocols: ['dhcp'],
     onMessage(m, ctx) {
       if (m.protocol !== 'dhcp' || m.role !== 'response') return;
       // BOOTREPLY (no message type), OFFER or ACK.
@@ -70,6 +71,7 @@ export function dcpSet(): Detector {
   return {
     name: 'dcp_set',
     messages: 'all',
+    protocols: ['profinet_dcp'],
     onMessage(m, ctx) {
       if (m.protocol !== 'profinet_dcp' || m.func !== 4 || m.role !== 'request') return;
       const ip = m.identity?.ip;

@@ -49,6 +49,7 @@ export function dnp3Control(): Detector {
   return {
     name: 'dnp3_control',
     messages: 'all',
+    protocols: ['dnp3'],
     onMessage(m, ctx) {
       if (m.protocol !== 'dnp3') return;
       const e = ctx.edge;

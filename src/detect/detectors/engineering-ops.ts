@@ -7,18 +7,9 @@ import { umasOperation, type UmasOperationKind } from '../../dissect/protocols/m
 import { FC_UMAS } from '../../dissect/protocols/modbus.js';
 import type { DetectionType, Severity } from '../detection.js';
 import type { DetectContext, Detector, EdgeRuntime } from '../detector.js';
+import type { Op } from '../operation.js';
 
-export interface Op {
-  type: DetectionType;
-  severity: Severity;
-  what: string;
-  /** ATT&CK for ICS technique ids (until the mapping table keyed by detection type lands). */
-  techniques: readonly string[];
-  /** The operation's name when several requests make one operation (a download creates many objects). */
-  kind?: string;
-  /** The object a request touched within that operation, folded into the detection's evidence. */
-  point?: string;
-}
+export type { Op };
 
 /**
  * Operations that change what a controller runs, whether it runs, its firmware, clock, network or reporting:
@@ -258,7 +249,7 @@ export function engineeringOps(): Detector[] {
     messages: 'requests',
     onMessage(m, ctx) {
       if (m.role === 'response') return;
-      const op = operationOf(m, ctx.funcKey);
+      const op = ctx.operation;
       if (op === undefined) return;
       const e = ctx.edge;
       if (e !== undefined && answered(m)) {
@@ -272,6 +263,7 @@ export function engineeringOps(): Detector[] {
   const outcomes: Detector = {
     name: 'engineering_outcome',
     messages: 'all',
+    protocols: ['cip', 'dnp3'],
     onMessage(m, ctx) {
       if (m.role !== 'response' || m.exception <= 0) return;
       if (!answered(m)) return;
@@ -301,6 +293,10 @@ function report(
   const severity: Severity = usual ? LOWER[op.severity] : op.severity;
   const src = m.srcIp || m.srcMac,
     dst = m.dstIp || m.dstMac;
+  const frame = failed && responseFrame !== undefined ? responseFrame : m.frame;
+  // A repeat (a download is thousands of object writes) folds without building its text and fields.
+  const detail = `${m.protocol}:${op.kind ?? m.func}${failed ? ':failed' : ''}`;
+  if (ctx.fold(op.type, src, dst, detail, severity, m.ts, frame, op.point)) return;
   const what = failed ? `made a failed attempt (${op.what})` : op.what;
   const refused = failed
     ? `; the device refused it (status 0x${status.toString(16).padStart(2, '0')}${responseFrame !== undefined ? `, frame ${responseFrame}` : ''})`
@@ -309,11 +305,11 @@ function report(
     type: op.type,
     severity,
     ts: m.ts,
-    frame: failed && responseFrame !== undefined ? responseFrame : m.frame,
+    frame,
     src,
     dst,
     protocol: m.protocol,
-    detail: `${m.protocol}:${op.kind ?? m.func}${failed ? ':failed' : ''}`,
+    detail,
     ...(op.point !== undefined ? { point: op.point } : {}),
     fields: {
       func: m.func,

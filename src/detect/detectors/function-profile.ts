@@ -1,20 +1,18 @@
 import type { Message } from '../../dissect/message.js';
-import { isIndustrial } from '../../dissect/registry.js';
-import { type Detector, seenIn } from '../detector.js';
+import { type DetectContext, type Detector, seenIn } from '../detector.js';
 import type { CompiledProfile } from '../profile.js';
-import { reportedOperationOf } from './engineering-ops.js';
 import { targetLabels } from './targets.js';
 
 /**
  * Does this request use an industrial function the edge's profile lacks (and that is no engineering operation,
  * which gets its own, sharper detection)? Then function_outside_profile reports it, with the ranges it wrote.
  */
-export function isNewFunction(m: Message, funcKey: number, p: CompiledProfile): boolean {
+export function isNewFunction(m: Message, ctx: DetectContext, p: CompiledProfile): boolean {
   return (
     m.func >= 0 &&
-    isIndustrial(m.protocol) &&
-    !p.functions.has(funcKey) &&
-    reportedOperationOf(m, funcKey) === undefined &&
+    ctx.industrial &&
+    !p.functions.has(ctx.funcKey) &&
+    ctx.operation === undefined &&
     // DNP3 direct operates have their own detection (operate_without_select).
     !(m.protocol === 'dnp3' && (m.func === 5 || m.func === 6))
   );
@@ -31,7 +29,7 @@ export function functionOutsideProfile(): Detector {
     onMessage(m, ctx) {
       if (m.role === 'response') return;
       const p = ctx.edge?.profile;
-      if (p === undefined || p === null || !isNewFunction(m, ctx.funcKey, p)) return;
+      if (p === undefined || p === null || !isNewFunction(m, ctx, p)) return;
       // A sweep in progress lists the functions in one detection.
       const until = ctx.edge!.sweepUntil;
       if (until !== undefined && m.ts <= until) return;

@@ -1,7 +1,5 @@
 import type { Message } from '../../dissect/message.js';
-import { isIndustrial } from '../../dissect/registry.js';
 import { type Detector, type EdgeRuntime, seenIn } from '../detector.js';
-import { operationOf } from './engineering-ops.js';
 
 /** Window over which a client's new functions on one edge are counted. */
 const WINDOW = 60;
@@ -32,13 +30,13 @@ export function functionSweep(): Detector {
     name: 'function_sweep',
     messages: 'requests',
     onMessage(m: Message, ctx) {
-      if (m.role === 'response' || m.func < 0 || !isIndustrial(m.protocol)) return;
+      if (m.role === 'response' || m.func < 0 || !ctx.industrial) return;
       const e = ctx.edge;
       if (e === undefined) return;
       const p = e.profile;
       if (p !== null && p.functions.has(ctx.funcKey)) return;
       // Engineering operations keep their own detections.
-      if (operationOf(m, ctx.funcKey) !== undefined) return;
+      if (ctx.operation !== undefined) return;
       let s = state.get(e);
       if (s === undefined || m.ts - s.start > WINDOW) {
         if (s?.reporting) e.sweepUntil = undefined;

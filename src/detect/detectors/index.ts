@@ -16,6 +16,7 @@ import { addressAssignment, dcpSet } from './address-assignment.js';
 import { dnp3Control } from './dnp3-control.js';
 import { protocolMismatch } from './protocol-mismatch.js';
 import { adsAddRoute } from './ads-route.js';
+import { gooseSequence } from './goose.js';
 
 /** A fresh set of every detector (they hold per-run state), with these thresholds. */
 export function allDetectors(s: Settings['detect'] = DEFAULT_SETTINGS.detect): Detector[] {
@@ -37,5 +38,6 @@ export function allDetectors(s: Settings['detect'] = DEFAULT_SETTINGS.detect): D
     dnp3Control(),
     protocolMismatch(),
     adsAddRoute(),
+    gooseSequence(),
   ];
 }

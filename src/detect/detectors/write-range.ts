@@ -1,7 +1,6 @@
 import type { Message } from '../../dissect/message.js';
 import { type Detector, seenIn } from '../detector.js';
 import { isNewFunction } from './function-profile.js';
-import { operationOf } from './engineering-ops.js';
 import { rangeLabel, rangeText } from './targets.js';
 
 /** The function a write used: findings on many points of one function fold into one detection. */
@@ -22,7 +21,7 @@ export function writeNewRange(): Detector {
       const e = ctx.edge;
       if (e === undefined) return;
       // An engineering operation (program download, clock or network change) has its own detection.
-      if (operationOf(m, ctx.funcKey) !== undefined) return;
+      if (ctx.operation !== undefined) return;
       const p = e.profile;
       if (p === null) {
         // A function sweep on a new edge lists its functions in one detection.
@@ -56,7 +55,7 @@ export function writeNewRange(): Detector {
         return;
       }
       // A write with a function the edge never used is one function_outside_profile finding listing its ranges.
-      if (isNewFunction(m, ctx.funcKey, p)) return;
+      if (isNewFunction(m, ctx, p)) return;
       for (const t of m.targets) {
         if (p.writes.get(t.space)?.covers(t.start, t.count)) continue;
         const known = p.learned.writes[t.space];

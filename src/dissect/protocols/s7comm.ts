@@ -22,6 +22,7 @@ import {
   USERDATA_SUBFUNCTIONS,
 } from './s7comm-names.js';
 import { cotpLinkControl, s7Category } from './s7comm-categories.js';
+import { isSessionSpdu, mmsUnit } from './mms.js';
 
 const WRITE_FUNCTIONS = new Set([0x05, 0x1a, 0x1b, 0x1c, 0x28, 0x29]);
 
@@ -69,7 +70,7 @@ export interface S7StreamState {
   tsdu: FragmentJoiner | null;
 }
 
-/** S7comm (0x32) and S7comm-plus (0x72) over COTP over TPKT, TCP port 102. */
+/** S7comm (0x32) and S7comm-plus (0x72) over COTP over TPKT, TCP port 102; ISO session units go to MMS. */
 export const s7comm: StreamDissector<S7StreamState> = {
   protocol: 's7comm',
   newState: () => ({ tsdu: null }),
@@ -155,6 +156,8 @@ function pdu(
   const before = out.length;
   if (b[p] === S7_PROTOCOL_ID) s7(b, p, n, ctx, toServer, out);
   else if (b[p] === S7PLUS_PROTOCOL_ID) s7plus(b, p, n, ctx, toServer, out);
+  // Not S7: an ISO session SPDU is the OSI stack of IEC 61850 MMS, which shares ISO-on-TCP.
+  else if (isSessionSpdu(b[p]!)) mmsUnit(b, p, n, ctx, toServer, out);
   if (fragments > 1 && out.length > before) {
     const m = out[out.length - 1]!;
     (m.fields ??= {}).cotp_fragments = fragments;
@@ -170,7 +173,10 @@ function unitAnomaly(
   kind: 'tsdu_abandoned' | 'tsdu_too_large',
   why: string,
 ): void {
-  const m = newMessage(ctx, first === S7PLUS_PROTOCOL_ID ? 's7comm_plus' : 's7comm');
+  const m = newMessage(
+    ctx,
+    first === S7PLUS_PROTOCOL_ID ? 's7comm_plus' : isSessionSpdu(first) ? 'mms' : 's7comm',
+  );
   m.role = toServer ? 'request' : 'response';
   m.anomaly = { kind, detail: why };
   out.push(m);

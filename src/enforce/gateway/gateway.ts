@@ -2,7 +2,13 @@ import net from 'node:net';
 import { readdirSync, readFileSync } from 'node:fs';
 import { gatewayDissector } from '../../dissect/registry.js';
 import type { StreamDissector } from '../../dissect/protocol.js';
-import { flowVerdict, type CompiledPolicy, type FlowRules } from '../../policy/evaluate.js';
+import {
+  CompiledPolicy,
+  flowVerdict,
+  type CompiledGroup,
+  type FlowRules,
+} from '../../policy/evaluate.js';
+import type { ScopedPermitRecord } from '../permit-scopes.js';
 import type { GatewayTarget } from '../steer.js';
 import { StreamInspector, type DenyMode, type InspectorEvent } from './inspector.js';
 import { ClientThrottle, type ThrottleOptions } from './throttle.js';
@@ -22,6 +28,8 @@ export interface GatewayOptions {
   fault?: () => void;
   /** Seconds without a fail-open after which a client's window is closed and summarised. */
   failOpenQuietSeconds?: number;
+  /** Scoped permits in force (from templates): a permitted flow is judged by its permit's group too. */
+  permits?: { find(client: string, server: string, port: number): ScopedPermitRecord | null };
   /** Seconds without a byte either way after which a connection is closed (settings gateway.idle_s). */
   idleSeconds?: number;
   /** Connections at once per client address; more are refused for that client (gateway.per_client_connections). */
@@ -58,6 +66,8 @@ interface Conn {
   clientIp: string;
   target: GatewayTarget;
   inspector: StreamInspector;
+  /** The scoped permit the connection was let in by (or widened by), while it lasts. */
+  permit: ScopedPermitRecord | null;
 }
 
 const key = (server: string, port: number): string => `${server}:${port}`;
@@ -143,8 +153,13 @@ export class Gateway {
    */
   async reload(policy: CompiledPolicy): Promise<void> {
     await this.load(policy);
+    this.permitGroups.clear();
     for (const c of [...this.conns]) {
-      const rules = this.rulesFor(c.clientIp, c.target);
+      c.permit = this.permitOf(c.clientIp, c.target);
+      const rules = this.withPermit(
+        this.policy.rules(c.clientIp, c.target.server, 'tcp', c.target.port),
+        c.permit,
+      );
       if (
         typeof flowVerdict(rules, Date.now() / 1000) === 'string' ||
         !this.listeners.has(key(c.target.server, c.target.port))
@@ -220,7 +235,54 @@ export class Gateway {
   }
 
   private rulesFor(clientIp: string, t: GatewayTarget): FlowRules {
-    return this.policy.rules(clientIp, t.server, 'tcp', t.port);
+    return this.withPermit(this.policy.rules(clientIp, t.server, 'tcp', t.port), null);
+  }
+
+  private readonly permitGroups = new Map<string, CompiledGroup>();
+
+  /** The flow's rules widened by a scoped permit's group (compiled once per permit, under this policy). */
+  private withPermit(rules: FlowRules, p: ScopedPermitRecord | null): FlowRules {
+    if (p === null) return rules;
+    const k = `${JSON.stringify(p.flow)}@${p.grantedAt}`;
+    let g = this.permitGroups.get(k);
+    if (g === undefined) {
+      if (this.permitGroups.size > 1000) this.permitGroups.clear();
+      g = new CompiledPolicy({ ...this.policy.policy, groups: [p.group] }).groups[0]!;
+      this.permitGroups.set(k, g);
+    }
+    return { ...rules, groups: [...rules.groups, g], timed: rules.timed || g.windows.length > 0 };
+  }
+
+  private permitOf(clientIp: string, t: GatewayTarget): ScopedPermitRecord | null {
+    return this.opts.permits?.find(clientIp, t.server, t.port) ?? null;
+  }
+
+  /** A connection let in by a permit that has lapsed or was revoked: judged again without it. */
+  private permitEnded(c: Conn): boolean {
+    const p = c.permit!;
+    if (this.permitOf(c.clientIp, c.target) !== null) return false;
+    const rules = this.rulesFor(c.clientIp, c.target);
+    const base = {
+      client: c.clientIp,
+      server: c.target.server,
+      port: c.target.port,
+      user: p.user,
+      directory: p.directory,
+      template: p.template,
+    };
+    c.permit = null;
+    if (typeof flowVerdict(rules, Date.now() / 1000) === 'string') {
+      this.opts.log({
+        event: 'connection_closed',
+        ...base,
+        reason: 'the permit that let this flow in has lapsed or was revoked',
+      });
+      this.end(c);
+      return true;
+    }
+    this.opts.log({ event: 'permit_ended', ...base });
+    c.inspector.rules = rules;
+    return false;
   }
 
   private accept(client: net.Socket, l: Listener): void {
@@ -253,7 +315,8 @@ export class Gateway {
       client.resetAndDestroy();
       return;
     }
-    const rules = this.rulesFor(clientIp, t);
+    const permit = this.permitOf(clientIp, t);
+    const rules = this.withPermit(this.policy.rules(clientIp, t.server, 'tcp', t.port), permit);
     const flow = flowVerdict(rules, Date.now() / 1000);
     if (typeof flow === 'string') {
       this.stats.refused++;
@@ -268,6 +331,17 @@ export class Gateway {
       client.resetAndDestroy();
       return;
     }
+    if (permit !== null)
+      this.opts.log({
+        event: 'permit_used',
+        client: clientIp,
+        server: t.server,
+        port: t.port,
+        user: permit.user,
+        directory: permit.directory,
+        template: permit.template,
+        until: permit.until,
+      });
     const upstream = net.connect({ host: t.server, port: t.port, noDelay: true });
     const inspector = new StreamInspector(
       l.dissector,
@@ -285,7 +359,7 @@ export class Gateway {
       },
       { deny: this.opts.deny, budgetMicros: this.opts.budgetMicros, fault: this.opts.fault },
     );
-    const c: Conn = { client, upstream, clientIp, target: t, inspector };
+    const c: Conn = { client, upstream, clientIp, target: t, inspector, permit };
     this.conns.add(c);
     this.perClient.set(clientIp, held + 1);
     const end = (): void => this.end(c);
@@ -320,6 +394,7 @@ export class Gateway {
   }
 
   private onData(c: Conn, chunk: Buffer): void {
+    if (c.permit !== null && this.permitEnded(c)) return;
     const { client, upstream, clientIp, target: t, inspector } = c;
     let actions;
     try {
@@ -393,6 +468,9 @@ export class Gateway {
         server: t.server,
         port: t.port,
         zone: c.inspector.rules.zone?.name,
+        ...(c.permit !== null
+          ? { user: c.permit.user, directory: c.permit.directory, template: c.permit.template }
+          : {}),
       };
       if (e.kind === 'refused') {
         this.opts.log({ event: 'connection_refused', ...base, reason: e.reason });

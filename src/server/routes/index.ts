@@ -5,6 +5,7 @@ import { detectionRoutes } from './detections.js';
 import { incidentRoutes } from './incidents.js';
 import { liveRoutes } from './live.js';
 import { overviewRoutes } from './overview.js';
+import { permitRoutes } from './permits.js';
 import { playbookRoutes } from './playbooks.js';
 import { policyRoutes } from './policy.js';
 import { proposalRoutes } from './proposals.js';
@@ -30,4 +31,5 @@ export const ROUTE_PLUGINS: readonly RoutePlugin[] = [
   vulnerabilityRoutes,
   riskRoutes,
   liveRoutes,
+  permitRoutes,
 ];

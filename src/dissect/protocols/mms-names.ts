@@ -1,0 +1,158 @@
+// MMS (ISO 9506-2) PDU and service names, numbered the way Weir reports them in Message.func: a confirmed
+// service by its ConfirmedServiceRequest tag (tshark's mms.confirmedServiceRequest), an unconfirmed service at
+// 0x100 + its UnconfirmedService tag, and the PDUs without a service (initiate, conclude, cancel, reject) at
+// 0x200 + their MMSpdu tag.
+
+/** MMSpdu CHOICE tags. */
+export const PDU_CONFIRMED_REQUEST = 0,
+  PDU_CONFIRMED_RESPONSE = 1,
+  PDU_CONFIRMED_ERROR = 2,
+  PDU_UNCONFIRMED = 3,
+  PDU_REJECT = 4,
+  PDU_CANCEL_REQUEST = 5,
+  PDU_CANCEL_RESPONSE = 6,
+  PDU_CANCEL_ERROR = 7,
+  PDU_INITIATE_REQUEST = 8,
+  PDU_INITIATE_RESPONSE = 9,
+  PDU_INITIATE_ERROR = 10,
+  PDU_CONCLUDE_REQUEST = 11,
+  PDU_CONCLUDE_RESPONSE = 12,
+  PDU_CONCLUDE_ERROR = 13;
+
+export const PDU_NAMES: Readonly<Record<number, string>> = {
+  0: 'confirmed-RequestPDU',
+  1: 'confirmed-ResponsePDU',
+  2: 'confirmed-ErrorPDU',
+  3: 'unconfirmed-PDU',
+  4: 'rejectPDU',
+  5: 'cancel-RequestPDU',
+  6: 'cancel-ResponsePDU',
+  7: 'cancel-ErrorPDU',
+  8: 'initiate-RequestPDU',
+  9: 'initiate-ResponsePDU',
+  10: 'initiate-ErrorPDU',
+  11: 'conclude-RequestPDU',
+  12: 'conclude-ResponsePDU',
+  13: 'conclude-ErrorPDU',
+};
+
+/** Confirmed services (ConfirmedServiceRequest / ConfirmedServiceResponse tags). */
+export const SVC_STATUS = 0,
+  SVC_GET_NAME_LIST = 1,
+  SVC_IDENTIFY = 2,
+  SVC_READ = 4,
+  SVC_WRITE = 5,
+  SVC_GET_VAR_ACCESS_ATTRIBUTES = 6,
+  SVC_GET_NAMED_VAR_LIST_ATTRIBUTES = 12,
+  SVC_START = 40,
+  SVC_STOP = 41,
+  SVC_OBTAIN_FILE = 46,
+  SVC_FILE_OPEN = 72,
+  SVC_FILE_READ = 73,
+  SVC_FILE_CLOSE = 74,
+  SVC_FILE_RENAME = 75,
+  SVC_FILE_DELETE = 76,
+  SVC_FILE_DIRECTORY = 77;
+
+export const CONFIRMED_SERVICES: Readonly<Record<number, string>> = {
+  0: 'status',
+  1: 'getNameList',
+  2: 'identify',
+  3: 'rename',
+  4: 'read',
+  5: 'write',
+  6: 'getVariableAccessAttributes',
+  7: 'defineNamedVariable',
+  8: 'defineScatteredAccess',
+  9: 'getScatteredAccessAttributes',
+  10: 'deleteVariableAccess',
+  11: 'defineNamedVariableList',
+  12: 'getNamedVariableListAttributes',
+  13: 'deleteNamedVariableList',
+  14: 'defineNamedType',
+  15: 'getNamedTypeAttributes',
+  16: 'deleteNamedType',
+  17: 'input',
+  18: 'output',
+  19: 'takeControl',
+  20: 'relinquishControl',
+  21: 'defineSemaphore',
+  22: 'deleteSemaphore',
+  23: 'reportSemaphoreStatus',
+  24: 'reportPoolSemaphoreStatus',
+  25: 'reportSemaphoreEntryStatus',
+  26: 'initiateDownloadSequence',
+  27: 'downloadSegment',
+  28: 'terminateDownloadSequence',
+  29: 'initiateUploadSequence',
+  30: 'uploadSegment',
+  31: 'terminateUploadSequence',
+  32: 'requestDomainDownload',
+  33: 'requestDomainUpload',
+  34: 'loadDomainContent',
+  35: 'storeDomainContent',
+  36: 'deleteDomain',
+  37: 'getDomainAttributes',
+  38: 'createProgramInvocation',
+  39: 'deleteProgramInvocation',
+  40: 'start',
+  41: 'stop',
+  42: 'resume',
+  43: 'reset',
+  44: 'kill',
+  45: 'getProgramInvocationAttributes',
+  46: 'obtainFile',
+  47: 'defineEventCondition',
+  48: 'deleteEventCondition',
+  49: 'getEventConditionAttributes',
+  50: 'reportEventConditionStatus',
+  51: 'alterEventConditionMonitoring',
+  52: 'triggerEvent',
+  53: 'defineEventAction',
+  54: 'deleteEventAction',
+  55: 'getEventActionAttributes',
+  56: 'reportEventActionStatus',
+  57: 'defineEventEnrollment',
+  58: 'deleteEventEnrollment',
+  59: 'alterEventEnrollment',
+  60: 'reportEventEnrollmentStatus',
+  61: 'getEventEnrollmentAttributes',
+  62: 'acknowledgeEventNotification',
+  63: 'getAlarmSummary',
+  64: 'getAlarmEnrollmentSummary',
+  65: 'readJournal',
+  66: 'writeJournal',
+  67: 'initializeJournal',
+  68: 'reportJournalStatus',
+  69: 'createJournal',
+  70: 'deleteJournal',
+  71: 'getCapabilityList',
+  72: 'fileOpen',
+  73: 'fileRead',
+  74: 'fileClose',
+  75: 'fileRename',
+  76: 'fileDelete',
+  77: 'fileDirectory',
+};
+
+export const UNCONFIRMED_BASE = 0x100;
+export const PDU_BASE = 0x200;
+
+export const UNCONFIRMED_SERVICES: Readonly<Record<number, string>> = {
+  0: 'informationReport',
+  1: 'unsolicitedStatus',
+  2: 'eventNotification',
+};
+
+/** Every MMS function Weir reports, by its Message.func number (the policy vocabulary). */
+export const MMS_FUNCTIONS: Readonly<Record<number, string>> = {
+  ...CONFIRMED_SERVICES,
+  ...Object.fromEntries(
+    Object.entries(UNCONFIRMED_SERVICES).map(([k, v]) => [UNCONFIRMED_BASE + Number(k), v]),
+  ),
+  ...Object.fromEntries(
+    Object.entries(PDU_NAMES)
+      .filter(([k]) => Number(k) >= PDU_REJECT)
+      .map(([k, v]) => [PDU_BASE + Number(k), v]),
+  ),
+};
