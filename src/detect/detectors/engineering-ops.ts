@@ -263,7 +263,7 @@ export function engineeringOps(): Detector[] {
   const outcomes: Detector = {
     name: 'engineering_outcome',
     messages: 'all',
-    protocols: ['cip', 'dnp3'],
+    protocols: ['cip', 'dnp3', 'modbus'],
     onMessage(m, ctx) {
       if (m.role !== 'response' || m.exception <= 0) return;
       if (!answered(m)) return;
