@@ -14,6 +14,7 @@ import { recordIncidents } from './incidents.js';
 import { recordAdvisories } from './advisories.js';
 import { recordExport } from './export.js';
 import { recordPlaybookLatency } from './playbook.js';
+import { recordDecoyLatency } from './decoy.js';
 import { recordMemory } from './memory.js';
 import { recordLiveRate } from './live-rate.js';
 import { labPolicyStore } from '../test/enforce/lab-kit.js';
@@ -52,6 +53,10 @@ async function main(): Promise<void> {
     return;
   }
   // The playbook latency runs in the lab and reads no shared capture: it needs no input file.
+  if (process.env.BENCH_ONLY === 'decoy') {
+    await recordDecoyLatency(Number(process.env.BENCH_TRIALS ?? 40));
+    return;
+  }
   if (process.env.BENCH_ONLY === 'playbook') {
     await recordPlaybookLatency(Number(process.env.BENCH_TRIALS ?? 60), labPolicyStore);
     return;

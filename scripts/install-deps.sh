@@ -19,6 +19,8 @@ APT_PACKAGES=(
   iputils-arping    # ARP spoofing from the lab attacker in detection tests
   rsyslog           # the real syslog receiver of the SIEM export tests and benchmark
   rsyslog-gnutls    # its TLS driver (gtls), for syslog over TLS
+  nats-server       # the fleet's transport: hub, site leaf nodes, JetStream (weir manager / weir node)
+  openssl           # the fleet's certificate authority (site leaf links are mTLS)
   systemd           # systemd-analyze verify on the units in the package test (PID 1 need not be systemd)
   adduser           # the package's postinst creates the weir system user with it (a Depends of the .deb)
   slapd             # real LDAP directory of the permit tests (started by each test, own config and port)

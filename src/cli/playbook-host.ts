@@ -8,6 +8,8 @@ import { activePolicy } from '../respond/change-control.js';
 import { PlaybookRunner } from '../respond/playbooks.js';
 import { DEFAULT_STATE_DIR } from '../enforce/state.js';
 import { playbookBackend } from '../enforce/playbook-backend.js';
+import { FleetBackend } from '../fleet/fleet-backend.js';
+import { nodeOutbox, NODE_ENV } from '../fleet/site-backend.js';
 import { parseCidr } from '../policy/hosts.js';
 import { neverBlockAddresses } from '../enforce/host-addresses.js';
 import type { Caller } from './identity.js';
@@ -61,8 +63,11 @@ export function startPlaybooks(
     if (parseCidr(a) === null)
       throw new Error(`--never-block: '${a}' is not an address or a CIDR block`);
   // The enforcement backend itself: the runner takes the narrow PlaybookKernel part of its contract.
-  const backend = playbookBackend(o);
-  const target = backend.target;
+  const nft = playbookBackend(o);
+  const target = nft.target;
+  // On a fleet site (WEIR_FLEET_NODE) the playbooks' blocks go fleet-wide and detections to the manager.
+  const fleet = process.env[NODE_ENV] ? nodeOutbox(process.env[NODE_ENV]) : null;
+  const backend = fleet ? new FleetBackend(nft, fleet) : nft;
   const protectedAddresses = neverBlockAddresses({
     netns: target.netns,
     stateDir: o.stateDir,
@@ -99,6 +104,7 @@ export function startPlaybooks(
   return {
     describe: `playbooks of policy ${active.sha.slice(0, 12)}: acting ${s.act.join(', ') || 'none'}; simulating ${s.simulate.join(', ') || 'none'}`,
     onDetection: (d) => {
+      fleet?.add('detection', d);
       const p = runner.onDetection(d).catch((err: Error) => {
         process.stderr.write(`weir: playbook on detection ${d.id} failed: ${err.message}\n`);
       });

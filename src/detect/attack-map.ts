@@ -119,6 +119,8 @@ export const ATTACK_MAP: Readonly<Record<string, TypeMapping>> = {
   },
   port_scan: { techniques: ['T0846'] }, // Remote System Discovery
   host_scan: { techniques: ['T0846'] },
+  // Anything reaching a decoy: nobody legitimate knows it exists, so the touch is discovery or lateral reach.
+  decoy_contact: { techniques: ['T0846', 'T0888'] }, // Remote System Discovery, Remote System Information Discovery
   value_out_of_range: {
     techniques: ['T0831'], // Manipulation of Control (a reported value out of its band)
     cases: [

@@ -41,6 +41,7 @@ export const DETECTION_TYPES = [
   'malformed_pdu',
   'arp_spoofing',
   'ip_conflict',
+  'decoy_contact',
   'goose_sequence',
   'goose_test_mode',
 ] as const;

@@ -9,6 +9,7 @@ import { Aggregator } from './aggregator.js';
 import type { Detection, DetectionType, Finding } from './detection.js';
 import type { DetectContext, Detector, EdgeRuntime, MessageInterest } from './detector.js';
 import { allDetectors } from './detectors/index.js';
+import { decoyContact, decoysOffBaseline } from './detectors/decoy-contact.js';
 import { isEngineeringOperation, operationOf } from './detectors/engineering-ops.js';
 import type { Op } from './operation.js';
 import { isLinkHousekeeping } from './housekeeping.js';
@@ -40,6 +41,8 @@ export interface EngineOptions {
    * see each packet first (call its onPacket before the engine's).
    */
   inventory?: Inventory;
+  /** Addresses of the policy's decoys (every pool address): any packet to one is a decoy_contact. */
+  decoys?: ReadonlySet<string>;
 }
 
 /** The message detectors of one protocol, sorted once (see Detector.protocols). */
@@ -75,6 +78,7 @@ export class DetectionEngine implements DetectContext {
   private readonly onAnomalies: Detector[];
   private readonly onPlaced: Detector[];
   private readonly agg: Aggregator;
+  private readonly decoys: Set<string>;
   private readonly routes = new Map<string, Route>();
   private lastRoute: Route | undefined;
   private readonly table: EdgeTable<EdgeRuntime>;
@@ -90,8 +94,12 @@ export class DetectionEngine implements DetectContext {
     private readonly opts: EngineOptions = {},
   ) {
     this.baseline = new CompiledBaseline(baseline);
+    this.decoys = decoysOffBaseline(opts.decoys ?? new Set(), baseline);
     const settings = opts.settings ?? DEFAULT_SETTINGS.detect;
-    this.detectors = opts.detectors ?? allDetectors(settings);
+    this.detectors = [
+      ...(opts.detectors ?? allDetectors(settings)),
+      ...(this.decoys.size > 0 ? [decoyContact(this.decoys)] : []),
+    ];
     this.packetHooks = this.detectors.filter((d) => d.onPacket && (d.packets ?? 'all') === 'all');
     this.unprofiledHooks = this.detectors.filter((d) => d.onPacket && d.packets === 'unprofiled');
     this.newSenderHooks = this.detectors.filter((d) => d.onPacket && d.packets === 'new-sender');
@@ -242,6 +250,9 @@ export class DetectionEngine implements DetectContext {
   }
 
   report(f: Finding): void {
+    // A decoy's own answers are not the plant's (a "new asset" that is the decoy replying): the touch that made
+    // them is already its decoy_contact.
+    if (this.decoys.has(f.src) && f.type !== 'decoy_contact') return;
     for (const mu of this.mutes) {
       if (
         (mu.type === undefined || mu.type === f.type) &&

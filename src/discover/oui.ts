@@ -60,3 +60,12 @@ export function overlayOuiTable(text: string): number {
   }
   return n;
 }
+
+/** The OUI blocks (6 hex digits) registered to a vendor, as vendorOf names it: where a cloned NIC's address comes from. */
+export function ouiBlocksOf(vendor: string): string[] {
+  table ??= load();
+  const want = shorten(vendor).toLowerCase();
+  const out: string[] = [];
+  for (const [block, v] of table) if (v.toLowerCase() === want) out.push(block);
+  return out.sort();
+}

@@ -23,6 +23,7 @@ import type {
   ZoneMode,
 } from './model.js';
 import { POLICY_SCHEMA } from './schema.js';
+import { checkDecoys, type RawDecoySet } from './decoy-check.js';
 import { checkTemplates, type RawPermitTemplate } from './permit-templates.js';
 import type {
   Playbook,
@@ -293,6 +294,7 @@ interface RawPolicy {
     windows?: string[];
   }>;
   windows?: Array<{ name: string; days: Weekday[]; from: string; to: string; timezone?: string }>;
+  decoys?: RawDecoySet[];
   permit_templates?: RawPermitTemplate[];
 }
 
@@ -453,6 +455,17 @@ class Checker {
       ),
     );
     this.unique('groups', r.groups ?? []);
+    const decoys =
+      r.decoys === undefined
+        ? undefined
+        : checkDecoys(r.decoys, {
+            err: (at, message) => this.err(at, message),
+            assetIps,
+            zoneSets,
+            windows: new Set(rawWindows.map((w) => w.name)),
+            known: (section) => this.known(section),
+            duration: parseDuration,
+          });
     const permitTemplates =
       r.permit_templates === undefined
         ? undefined
@@ -469,6 +482,7 @@ class Checker {
         conduits: conduits.map((c) => ({ ...c })),
         groups,
         windows,
+        ...(decoys !== undefined ? { decoys } : {}),
         ...(permitTemplates !== undefined ? { permitTemplates } : {}),
       },
     };

@@ -1,4 +1,5 @@
 import type { Playbook } from './playbook-model.js';
+import type { DecoySet } from './decoy-model.js';
 
 /** Policy as code: the plant's documented zones, conduits and allowed communication (IEC 62443 words). */
 
@@ -95,6 +96,8 @@ export interface Policy {
   conduits: Conduit[];
   groups: ContextGroup[];
   windows: TimeWindow[];
+  /** Decoys per zone (absent: none). */
+  decoys?: DecoySet[];
   /** What directory-vouched people may be let in to for a while (absent: no permits by directory). */
   permitTemplates?: PermitTemplate[];
 }

@@ -5,8 +5,8 @@ import { DETECTION_TYPES, type Severity } from '../detect/detection.js';
  * a given kind appears in the zone. They live in the policy, so they change only through change control.
  */
 
-/** Detection types a playbook may trigger on (decoy_contact is reserved for the decoys' detections). */
-export const PLAYBOOK_TRIGGERS = [...DETECTION_TYPES, 'decoy_contact'] as const;
+/** Detection types a playbook may trigger on (decoy_contact among them: the decoys' detections). */
+export const PLAYBOOK_TRIGGERS = DETECTION_TYPES;
 export type PlaybookTrigger = (typeof PLAYBOOK_TRIGGERS)[number];
 
 export const PLAYBOOK_MODES = ['simulate', 'act'] as const;

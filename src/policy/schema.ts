@@ -1,4 +1,5 @@
 import { APPROVER_ROLES, WEEKDAYS, ZONE_MODES } from './model.js';
+import { DECOYS_SCHEMA } from './decoy-schema.js';
 import { PLAYBOOK_ACTIONS, PLAYBOOK_MODES, PLAYBOOK_TRIGGERS } from './playbook-model.js';
 import { PERMIT_TEMPLATES_SCHEMA } from './permit-templates.js';
 
@@ -162,6 +163,7 @@ export const POLICY_SCHEMA = {
         },
       },
     },
+    decoys: DECOYS_SCHEMA,
     permit_templates: PERMIT_TEMPLATES_SCHEMA,
   },
 } as const;

@@ -101,6 +101,26 @@ export function policyToYaml(p: Policy, header?: string): string {
           })),
         }
       : {}),
+    ...(p.decoys?.length
+      ? {
+          decoys: p.decoys.map((d) => ({
+            name: d.name,
+            zone: d.zone,
+            ...(d.clone.length ? { clone: d.clone } : {}),
+            services: d.services,
+            addresses: d.pool,
+            active: d.active,
+            ...(d.rotate
+              ? {
+                  rotate: {
+                    ...(d.rotate.every !== undefined ? { every: duration(d.rotate.every) } : {}),
+                    ...(d.rotate.windows ? { windows: d.rotate.windows } : {}),
+                  },
+                }
+              : {}),
+          })),
+        }
+      : {}),
     ...(p.permitTemplates?.length
       ? {
           permit_templates: p.permitTemplates.map((t) => ({

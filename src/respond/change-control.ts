@@ -23,6 +23,8 @@ import { humanDuration, parsePolicy } from '../policy/load.js';
 import { PolicyInvalid } from '../policy/errors.js';
 import { ZONE_MODES, type Policy, type ZoneMode } from '../policy/model.js';
 import type { SimulationResult } from '../policy/simulate.js';
+import { placementProblems } from '../policy/decoy-placement.js';
+import { latestBaseline } from '../store/baseline-store.js';
 
 /** A change-control rule said no; the message says which and what would satisfy it. */
 export class ChangeRefused extends Error {}
@@ -120,6 +122,10 @@ export function submitPolicy(
   const { sha, rulesSha } = policyHashes(policy, s.text);
   const active = activePolicy(db);
   if (active?.sha === sha) throw new ChangeRefused('this policy is already the active one');
+  // A decoy on an address normal traffic uses would turn that traffic into contacts: refused before review.
+  const learned = policy.decoys?.length ? latestBaseline(db) : null;
+  const misplaced = learned ? placementProblems(policy.decoys!, learned) : [];
+  if (misplaced.length) throw new ChangeRefused(misplaced.map((p) => p.message).join('\n'));
   const touched =
     active === null ? policy.zones.map((z) => z.name) : touchedZones(active.policy, policy);
   const roles = requiredRoles(policy, touched);
@@ -494,6 +500,11 @@ function touchedZones(a: Policy, b: Policy): string[] {
   }
   if (JSON.stringify(a.windows) !== JSON.stringify(b.windows))
     for (const z of b.zones) out.add(z.name);
+  // Decoys answer inside their zone: adding, moving or removing them is that zone's change.
+  const da = new Map((a.decoys ?? []).map((d) => [d.name, JSON.stringify(d)]));
+  const dbs = new Set((b.decoys ?? []).map((d) => d.name));
+  for (const d of b.decoys ?? []) if (da.get(d.name) !== JSON.stringify(d)) out.add(d.zone);
+  for (const d of a.decoys ?? []) if (!dbs.has(d.name)) out.add(d.zone);
   return [...out].sort();
 }
 

@@ -8,6 +8,7 @@ import { countRows } from '../store/read-store.js';
 import { addCounts } from '../capture/counts.js';
 import { activePolicy } from '../respond/change-control.js';
 import { CompiledPolicy } from '../policy/evaluate.js';
+import { decoyAddresses } from '../policy/decoy-model.js';
 import { Stages, type Stage } from '../dissect/stage.js';
 import { DEFAULT_SETTINGS, type Settings } from '../settings/model.js';
 import type { LiveFeed } from './live.js';
@@ -103,6 +104,7 @@ export class Ingest {
             mutes: listMutes(db),
             inventory: this.inv,
             zoneOf: zones ? (ip) => zones.zoneOf(ip)?.name ?? null : undefined,
+            decoys: decoyAddresses(policy?.policy.decoys),
             onDetection: (d) => {
               opts.first?.(d);
               this.detections++;

@@ -21,6 +21,7 @@ import {
 } from '../playbook-host.js';
 import { readPolicyFile } from './policy.js';
 import { CompiledPolicy } from '../../policy/evaluate.js';
+import { decoyAddresses } from '../../policy/decoy-model.js';
 import { activePolicy } from '../../respond/change-control.js';
 import { between } from '../../dissect/stage.js';
 import { cliSettings } from '../settings.js';
@@ -134,6 +135,7 @@ export function registerDetect(program: Command): void {
             windowSeconds: opts.window !== undefined ? Number(opts.window) : settings.fold_window_s,
             mutes: listMutes(db),
             zoneOf: zones ? (ip) => zones.zoneOf(ip)?.name ?? null : undefined,
+            decoys: decoyAddresses(policy?.decoys),
             onDetection:
               follow || exported !== null
                 ? (d) => {

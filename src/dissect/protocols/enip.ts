@@ -57,7 +57,7 @@ export type EnipAnomaly = (typeof ENIP_ANOMALIES)[number];
 const malformed: Malformed<EnipAnomaly> = markMalformed;
 
 /** CIP device types (Volume 1, device profiles). */
-const DEVICE_TYPES: Record<number, string> = {
+export const DEVICE_TYPES: Readonly<Record<number, string>> = {
   0x00: 'Generic Device',
   0x02: 'AC Drive',
   0x07: 'General Purpose Discrete I/O',

@@ -1,0 +1,175 @@
+import type { Command } from 'commander';
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { connect, nkeyAuthenticator } from 'nats';
+import { parseDuration, parsePolicy } from '../../policy/load.js';
+import { openFleetDb } from '../../fleet/fleet-db.js';
+import { addSite, openHome } from '../../fleet/home.js';
+import { FleetManager } from '../../fleet/manager.js';
+import { ManagerRuntime } from '../../fleet/manager-runtime.js';
+import { withIdentity, type IdentityOpts } from '../identity.js';
+import { carryOut, proveEnforcer } from '../enforcer.js';
+
+function hostPort(s: string, what: string): { host: string; port: number } {
+  const i = s.lastIndexOf(':');
+  const port = Number(s.slice(i + 1));
+  if (i <= 0 || !Number.isInteger(port) || port < 1 || port > 65535)
+    throw new Error(`${what}: HOST:PORT, not '${s}'`);
+  return { host: s.slice(0, i), port };
+}
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+/** A short-lived manager on the running hub (run.json), for one state change from the command line. */
+async function withManager<T>(dir: string, f: (m: FleetManager) => Promise<T>): Promise<T> {
+  const run = path.join(dir, 'run.json');
+  if (!existsSync(run)) throw new Error(`${dir}: no running manager (start weir manager run)`);
+  const { client } = JSON.parse(readFileSync(run, 'utf8')) as { client: string };
+  const home = openHome(dir);
+  const nc = await connect({
+    servers: client,
+    authenticator: nkeyAuthenticator(new TextEncoder().encode(home.nkeySeed)),
+  });
+  const db = openFleetDb(path.join(dir, 'manager.db'));
+  try {
+    const m = new FleetManager(db, nc, {
+      publisher: 'weir-manager',
+      signingKeyPem: home.signingKeyPem,
+    });
+    await m.setup();
+    return await f(m);
+  } finally {
+    await nc.close();
+    db.close();
+  }
+}
+
+export function registerManager(program: Command): void {
+  const mgr = program
+    .command('manager')
+    .description(
+      'the fleet manager: sites report to it over NATS JetStream; it signs and distributes policy and blocklist',
+    );
+
+  mgr
+    .command('init')
+    .description('make the manager folder: CA, hub certificate, NKEY, Ed25519 signing key')
+    .requiredOption('--dir <dir>', 'manager folder')
+    .option('--host <host>', 'a name or address sites dial the hub by (repeat)', collect, [])
+    .action((o: { dir: string; host: string[] }) => {
+      const h = openHome(o.dir, o.host.length ? o.host : ['127.0.0.1', 'localhost']);
+      process.stdout.write(`manager folder ${h.dir} ready; ${h.sites.length} sites\n`);
+    });
+
+  const site = mgr.command('site').description("the fleet's sites");
+  site
+    .command('add')
+    .description(
+      'admit a site: its certificate, and a kit to carry to it (restart manager run to admit it)',
+    )
+    .argument('<name>')
+    .requiredOption('--dir <dir>', 'manager folder')
+    .action((name: string, o: { dir: string }) => {
+      const kit = addSite(openHome(o.dir), name);
+      process.stdout.write(`site ${kit.site}: kit in ${kit.dir}\n`);
+    });
+
+  mgr
+    .command('sites')
+    .description('sites, when each was last heard from, and its health')
+    .requiredOption('--dir <dir>', 'manager folder')
+    .action((o: { dir: string }) => {
+      const db = openFleetDb(path.join(o.dir, 'manager.db'));
+      try {
+        const rows = db
+          .prepare('SELECT site, last_seen, records, health FROM fleet_sites ORDER BY site')
+          .all();
+        process.stdout.write(`${JSON.stringify(rows, null, 1)}\n`);
+      } finally {
+        db.close();
+      }
+    });
+
+  mgr
+    .command('run')
+    .description('run the hub nats-server and the manager until stopped (SIGINT/SIGTERM)')
+    .requiredOption('--dir <dir>', 'manager folder (weir manager init)')
+    .option('--listen <host:port>', "the manager's client port", '127.0.0.1:4222')
+    .option('--leaf <host:port>', 'where sites connect their leaf nodes', '0.0.0.0:7422')
+    .option('--advertise <host:port>', 'the leafnode address sites are told of')
+    .action(async (o: { dir: string; listen: string; leaf: string; advertise?: string }) => {
+      const client = hostPort(o.listen, '--listen');
+      const rt = await ManagerRuntime.start({
+        dir: o.dir,
+        client,
+        leaf: hostPort(o.leaf, '--leaf'),
+        leafAdvertise: o.advertise,
+      });
+      writeFileSync(
+        path.join(o.dir, 'run.json'),
+        `${JSON.stringify({ client: `${client.host}:${client.port}`, pid: process.pid })}\n`,
+      );
+      process.stderr.write(
+        `weir manager: ready: hub ${o.listen}, leafnodes ${o.leaf}, ${rt.home.sites.length} sites\n`,
+      );
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      // A clean stop lets the outbox and the ingest finish their step; a stuck one must not keep the process.
+      setTimeout(() => process.exit(1), 5000).unref();
+      await rt.stop();
+      process.exit(0);
+    });
+
+  withIdentity(
+    mgr
+      .command('block')
+      .description(
+        'block an address at every site (as a logged-in person allowed to enforce; audited)',
+      )
+      .argument('<ip>')
+      .requiredOption('--dir <dir>', 'manager folder')
+      .requiredOption('--ttl <duration>', 'how long, e.g. 10m, 4h')
+      .option('--db <db>', 'store for the audit log (required)')
+      .option('--reason <text>', 'why', ''),
+  ).action(
+    async (
+      ip: string,
+      o: IdentityOpts & { dir: string; ttl: string; db?: string; reason: string },
+    ) => {
+      const caller = await proveEnforcer(o, 'manager block');
+      const ttl = parseDuration(o.ttl);
+      if (!Number.isInteger(ttl) || ttl < 1)
+        throw new Error(`--ttl: a duration like 90s, 10m or 4h, not '${o.ttl}'`);
+      const v = await carryOut(o, 'fleet.block', ip, { ttl_s: ttl, reason: o.reason }, () =>
+        withManager(o.dir, (m) =>
+          m.block({ address: ip, ttlSeconds: ttl, comment: o.reason }, `manager:${caller.name}`),
+        ),
+      );
+      process.stdout.write(`${ip} blocked at every site for ${ttl}s (blocklist v${v})\n`);
+    },
+  );
+
+  const policy = mgr.command('policy').description("the fleet's policy");
+  withIdentity(
+    policy
+      .command('push')
+      .description(
+        'sign a policy and send it to every site (as a logged-in person allowed to enforce; audited)',
+      )
+      .argument('<file>')
+      .requiredOption('--dir <dir>', 'manager folder')
+      .option('--db <db>', 'store for the audit log (required)'),
+  ).action(async (file: string, o: IdentityOpts & { dir: string; db?: string }) => {
+    await proveEnforcer(o, 'manager policy push');
+    const text = readFileSync(file, 'utf8');
+    const r = parsePolicy(text, file);
+    if (!r.ok) throw new Error(`${file} does not load: fix it with weir policy check first`);
+    const source = path.basename(file);
+    const v = await carryOut(o, 'fleet.policy.push', source, {}, () =>
+      withManager(o.dir, (m) => m.publish('policy', () => ({ text, source }))),
+    );
+    process.stdout.write(`policy ${source} pushed to every site as v${v}\n`);
+  });
+}

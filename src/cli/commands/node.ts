@@ -1,0 +1,70 @@
+import type { Command } from 'commander';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { playbookBackend } from '../../enforce/playbook-backend.js';
+import { readSiteKit } from '../../fleet/home.js';
+import { NodeRuntime } from '../../fleet/node-runtime.js';
+import { NODE_ENV } from '../../fleet/site-backend.js';
+import { checkSiteName } from '../../fleet/subjects.js';
+
+export function registerNode(program: Command): void {
+  program
+    .command('node')
+    .description(
+      `run a fleet site: its leaf nats-server, its outbox to the manager, and the manager's signed policy and blocklist applied to this host's nftables (other weir commands join it with ${NODE_ENV}=<dir>)`,
+    )
+    .requiredOption('--site <name>', 'this site')
+    .requiredOption('--kit <dir>', 'the site kit from weir manager site add')
+    .requiredOption('--dir <dir>', "the node's folder (node.db, leaf config and log)")
+    .requiredOption(
+      '--hub <url>',
+      'the hub leafnode URL, nats-leaf://host:7422 (repeat for a cluster)',
+      (v: string, p: string[]) => [...p, v],
+      [] as string[],
+    )
+    .option('--listen <port>', 'loopback port of the local leaf for this site’s processes', '4222')
+    .option('--family <family>', 'nftables family', 'inet')
+    .option('--netns <name>', 'network namespace of the ruleset')
+    .option('--state-dir <dir>', 'runtime state of this enforcement host')
+    .action(
+      async (o: {
+        site: string;
+        kit: string;
+        dir: string;
+        hub: string[];
+        listen: string;
+        family: string;
+        netns?: string;
+        stateDir?: string;
+      }) => {
+        const site = checkSiteName(o.site);
+        mkdirSync(o.dir, { recursive: true, mode: 0o700 });
+        writeFileSync(path.join(o.dir, 'site.json'), `${JSON.stringify({ site })}\n`);
+        const local = playbookBackend({
+          stateDir: o.stateDir ?? path.join(o.dir, 'enforce'),
+          family: o.family,
+          netns: o.netns,
+        });
+        const rt = await NodeRuntime.start({
+          kit: readSiteKit(site, o.kit),
+          dir: o.dir,
+          client: { host: '127.0.0.1', port: Number(o.listen) },
+          hubUrls: o.hub,
+          local,
+          onApplied: (d) => process.stderr.write(`weir node: applied ${d.kind} v${d.version}\n`),
+          onRefused: (e, kind, rev) =>
+            process.stderr.write(`weir node: REFUSED ${kind} at revision ${rev}: ${e.message}\n`),
+        });
+        process.stderr.write(`weir node: ready: site ${site}, hub ${o.hub.join(', ')}\n`);
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', resolve);
+          process.once('SIGTERM', resolve);
+        });
+        // A clean stop lets the outbox and the ingest finish their step; a stuck one must not keep the process.
+        setTimeout(() => process.exit(1), 5000).unref();
+        await rt.stop();
+        local.close();
+        process.exit(0);
+      },
+    );
+}

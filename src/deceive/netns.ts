@@ -1,0 +1,117 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import type { DecoyIdentity } from './identity-model.js';
+import type { DecoyContact } from './server.js';
+
+function ip(...args: string[]): void {
+  execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+/**
+ * One decoy on the wire: its own network namespace holding a macvlan of the sensor's interface with the
+ * decoy's MAC and address, so the kernel answers ARP for it and its replies carry its own MAC, and a responder
+ * process inside serving its services. Nothing of the host's own stack is touched.
+ */
+export class DecoyHost {
+  private child: ChildProcess | null = null;
+
+  private constructor(
+    readonly ns: string,
+    readonly identity: DecoyIdentity,
+  ) {}
+
+  /**
+   * Build the namespace and start `serve` (the weir CLI's `decoy serve`, given as argv) inside it; resolves
+   * once the responder listens. `onContact` hears each touch the responder saw.
+   */
+  static async start(
+    ns: string,
+    parent: string,
+    identity: DecoyIdentity,
+    serve: string[],
+    onContact: (c: DecoyContact) => void,
+  ): Promise<DecoyHost> {
+    const h = new DecoyHost(ns, identity);
+    const link = `wd${ns.slice(-10)}`.slice(0, 15);
+    try {
+      ip('netns', 'add', ns);
+      ip(
+        'link',
+        'add',
+        'link',
+        parent,
+        'name',
+        link,
+        'address',
+        identity.mac,
+        'type',
+        'macvlan',
+        'mode',
+        'bridge',
+      );
+      ip('link', 'set', link, 'netns', ns);
+      ip('-n', ns, 'link', 'set', 'lo', 'up');
+      ip('-n', ns, 'link', 'set', link, 'name', 'eth0');
+      // IPv4 only: a link-local IPv6 address would announce the decoy (neighbour discovery, MLD) unasked.
+      try {
+        execFileSync(
+          'ip',
+          ['netns', 'exec', ns, 'sh', '-c', 'echo 1 > /proc/sys/net/ipv6/conf/eth0/disable_ipv6'],
+          {
+            stdio: ['ignore', 'ignore', 'pipe'],
+          },
+        );
+      } catch {
+        /* a kernel without IPv6 has nothing to silence */
+      }
+      ip('-n', ns, 'addr', 'add', `${identity.ip}/32`, 'dev', 'eth0');
+      ip('-n', ns, 'link', 'set', 'eth0', 'up');
+      // Everyone on the segment is on-link: replies find their way by ARP, as a device on the LAN does.
+      ip('-n', ns, 'route', 'add', 'default', 'dev', 'eth0');
+      const c = spawn('ip', ['netns', 'exec', ns, ...serve], { stdio: ['pipe', 'pipe', 'pipe'] });
+      h.child = c;
+      c.stdin!.end(JSON.stringify(identity));
+      let err = '';
+      c.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
+      await new Promise<void>((resolve, reject) => {
+        const lines = createInterface({ input: c.stdout! });
+        let ready = false;
+        lines.on('line', (l) => {
+          if (!ready && l.startsWith('listening')) {
+            ready = true;
+            return resolve();
+          }
+          try {
+            onContact(JSON.parse(l) as DecoyContact);
+          } catch {
+            /* not a contact line */
+          }
+        });
+        c.once('exit', (code) => {
+          if (!ready)
+            reject(new Error(`decoy ${identity.ip} did not start (${code}): ${err.trim()}`));
+        });
+      });
+      return h;
+    } catch (e) {
+      await h.stop();
+      throw e;
+    }
+  }
+
+  async stop(): Promise<void> {
+    const c = this.child;
+    if (c !== null && c.exitCode === null && c.signalCode === null)
+      await new Promise<void>((r) => {
+        c.once('exit', () => r());
+        c.kill('SIGTERM');
+        setTimeout(() => c.kill('SIGKILL'), 2000).unref();
+      });
+    try {
+      // Deleting the namespace deletes the macvlan in it.
+      ip('netns', 'del', this.ns);
+    } catch {
+      /* never built */
+    }
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * How a site puts the manager's verified documents into force on its own enforcement backend (never the
+ * FleetBackend: what comes from the manager is not sent back to it).
+ */
+import { createHash } from 'node:crypto';
+import type { EnforcementBackend } from '../enforce/backend.js';
+import { parsePolicy } from '../policy/load.js';
+import type { Blocklist } from './manager.js';
+import type { StateDoc } from './signed-doc.js';
+import type { Applied } from './state-follower.js';
+
+export interface PolicyDocBody {
+  text: string;
+  source: string;
+}
+
+export interface PermitsDocBody {
+  permits: Array<{
+    client: string;
+    server: string;
+    transport: 'tcp' | 'udp';
+    port: number;
+    until: number;
+    comment: string;
+  }>;
+}
+
+export function stateApplier(
+  backend: EnforcementBackend,
+  o: { site: string; now?: () => number; gatewayIp?: string | null } = { site: '' },
+): (doc: StateDoc, prev: Applied | null) => Promise<void> {
+  const now = o.now ?? Date.now;
+  return async (doc, prev) => {
+    const nowS = Math.floor(now() / 1000);
+    const by = `manager ${doc.publisher} (${doc.kind} v${doc.version})`;
+    if (doc.kind === 'blocklist') {
+      const b = doc.body as Blocklist;
+      const live = b.entries.filter((e) => e.until > nowS);
+      for (const e of live)
+        await backend.block(e.address, e.until - nowS, `${by}: from ${e.origin}: ${e.comment}`);
+      const keep = new Set(live.map((e) => e.address));
+      for (const e of (prev?.body as Blocklist | undefined)?.entries ?? [])
+        if (!keep.has(e.address) && e.until > nowS)
+          await backend.unblock(e.address, `${by}: lifted`).catch(() => undefined);
+    } else if (doc.kind === 'policy') {
+      const p = doc.body as PolicyDocBody;
+      const r = parsePolicy(p.text, p.source);
+      if (!r.ok) throw new Error(`policy v${doc.version} from the manager does not load`);
+      await backend.apply({
+        source: {
+          policy: r.policy,
+          text: p.text,
+          source: p.source,
+          sha: createHash('sha256').update(p.text).digest('hex'),
+        },
+        actor: by,
+        gatewayIp: o.gatewayIp ?? null,
+        bridgeMac: () => {
+          throw new Error('fleet policies steer no traffic to a gateway');
+        },
+        portLevelOk: true,
+        dryRun: false,
+      });
+    } else {
+      const body = doc.body as PermitsDocBody;
+      for (const p of body.permits)
+        if (p.until > nowS) await backend.permit(p, p.until - nowS, `${by}: ${p.comment}`);
+    }
+  };
+}

@@ -1,0 +1,71 @@
+/**
+ * The fleet's own tables, in a file of their own next to the store (manager.db on the manager, node.db on a
+ * site): the site's outbox and what it applied, the manager's ingested records and sites. Kept apart from the
+ * store's migrations so a plant that never runs a fleet carries none of it.
+ */
+import Database from 'better-sqlite3';
+import { closeSync, constants, openSync } from 'node:fs';
+
+export type FleetDb = Database.Database;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS outbox (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  kind TEXT NOT NULL,
+  body TEXT NOT NULL,
+  at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox_cursor (one INTEGER PRIMARY KEY CHECK (one = 1), acked INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS state_applied (
+  kind TEXT PRIMARY KEY,
+  version INTEGER NOT NULL,
+  revision INTEGER NOT NULL,
+  digest TEXT NOT NULL,
+  body TEXT NOT NULL,
+  at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS state_log (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind TEXT NOT NULL,
+  version INTEGER,
+  revision INTEGER NOT NULL,
+  verdict TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS state_cursor (one INTEGER PRIMARY KEY CHECK (one = 1), revision INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS fleet_records (
+  id TEXT PRIMARY KEY,
+  site TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  body TEXT NOT NULL,
+  stream_seq INTEGER NOT NULL,
+  at INTEGER NOT NULL,
+  received INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS fleet_records_site ON fleet_records (site, kind, received);
+CREATE TABLE IF NOT EXISTS fleet_sites (
+  site TEXT PRIMARY KEY,
+  last_seen INTEGER NOT NULL,
+  last_at INTEGER NOT NULL,
+  records INTEGER NOT NULL,
+  health TEXT
+);
+`;
+
+export function openFleetDb(file: string): FleetDb {
+  if (file !== ':memory:') {
+    try {
+      closeSync(openSync(file, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  // FULL: a record the manager acknowledged to JetStream, or a site's outbox entry, survives a power cut too.
+  db.pragma('synchronous = FULL');
+  db.exec(SCHEMA);
+  return db;
+}

@@ -1,0 +1,130 @@
+/**
+ * nats-server configuration files for the hub (the manager's server: JetStream, the leafnode port) and for a
+ * site's leaf node. Pure: values in, text out. Strings are written as JSON strings, which the NATS config
+ * format reads as quoted strings.
+ */
+import type { CertFiles } from './pki.js';
+import { siteUser } from './pki.js';
+import { HUB_DOMAIN, STATE_STREAM, siteSubtree } from './subjects.js';
+
+const q = (s: string): string => JSON.stringify(s);
+const list = (xs: string[]): string => `[${xs.map(q).join(', ')}]`;
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export interface HubConfig {
+  client: HostPort;
+  leaf: HostPort;
+  /** The leafnode address sites are told of (nats-server tells them its listen address otherwise). */
+  leafAdvertise?: string;
+  /** nats-server's monitoring port (connections, leafnodes, JetStream use), on loopback only. */
+  monitorPort?: number;
+  storeDir: string;
+  /** Where the server writes its process id. */
+  pidFile?: string;
+  tls: CertFiles;
+  /** Public NKEY of the manager's own client. */
+  managerNkey: string;
+  sites: string[];
+  /** Cluster routes, for a hub of several servers (the bench's 3-server comparison). */
+  cluster?: { name: string; listen: HostPort; routes: string[]; serverName: string };
+}
+
+/**
+ * What a site's leaf link may do on the hub: publish its own subtree and read (never write) the manager's
+ * state bucket through JetStream's API; receive replies. Anything else it sends is dropped by the hub.
+ */
+export function sitePermissions(site: string): { publish: string[]; subscribe: string[] } {
+  const api = `$JS.${HUB_DOMAIN}.API`;
+  const s = STATE_STREAM;
+  return {
+    publish: [
+      siteSubtree(site),
+      `${api}.INFO`,
+      `${api}.STREAM.INFO.${s}`,
+      `${api}.STREAM.MSG.GET.${s}`,
+      `${api}.DIRECT.GET.${s}.>`,
+      `${api}.CONSUMER.CREATE.${s}`,
+      `${api}.CONSUMER.CREATE.${s}.>`,
+      `${api}.CONSUMER.INFO.${s}.>`,
+      `${api}.CONSUMER.DELETE.${s}.>`,
+      `$JS.FC.${s}.>`,
+      `$JS.ACK.${s}.>`,
+    ],
+    subscribe: ['_INBOX.>', 'weir.fleet.>'],
+  };
+}
+
+export function hubConfig(c: HubConfig): string {
+  const users = [
+    `    { nkey: ${q(c.managerNkey)} }`,
+    ...c.sites.map((site) => {
+      const p = sitePermissions(site);
+      return `    { user: ${q(siteUser(site))}, permissions: { publish: { allow: ${list(p.publish)} }, subscribe: { allow: ${list(p.subscribe)} } } }`;
+    }),
+  ];
+  const cluster = c.cluster
+    ? `cluster {
+  name: ${q(c.cluster.name)}
+  listen: ${q(`${c.cluster.listen.host}:${c.cluster.listen.port}`)}
+  routes: ${list(c.cluster.routes)}
+}
+`
+    : '';
+  return `# Written by weir manager; rewritten when a site is added.
+server_name: ${q(c.cluster?.serverName ?? 'weir-hub')}
+listen: ${q(`${c.client.host}:${c.client.port}`)}
+${c.pidFile ? `pid_file: ${q(c.pidFile)}\n` : ''}${c.monitorPort ? `http: ${q(`127.0.0.1:${c.monitorPort}`)}\n` : ''}jetstream {
+  store_dir: ${q(c.storeDir)}
+  domain: ${q(HUB_DOMAIN)}
+}
+${cluster}leafnodes {
+  listen: ${q(`${c.leaf.host}:${c.leaf.port}`)}
+  # Sites dial the address they were given (through NAT, a firewall, a relay) and learn only this one besides.
+  no_advertise: true
+${c.leafAdvertise ? `  advertise: ${q(c.leafAdvertise)}\n` : ''}  tls {
+    cert_file: ${q(c.tls.cert)}
+    key_file: ${q(c.tls.key)}
+    ca_file: ${q(c.tls.ca)}
+    verify_and_map: true
+  }
+}
+authorization {
+  users: [
+${users.join('\n')}
+  ]
+}
+`;
+}
+
+export interface LeafConfig {
+  site: string;
+  /** Where the site's own processes connect: loopback of the site host. */
+  client: HostPort;
+  hubUrls: string[];
+  tls: CertFiles;
+  pidFile?: string;
+}
+
+export function leafConfig(c: LeafConfig): string {
+  return `# Written by weir node for site ${c.site}: local publish/subscribe keeps working while the hub is away.
+server_name: ${q(`weir-site-${c.site}`)}
+listen: ${q(`${c.client.host}:${c.client.port}`)}
+${c.pidFile ? `pid_file: ${q(c.pidFile)}\n` : ''}leafnodes {
+  reconnect: 1
+  remotes: [
+    {
+      urls: ${list(c.hubUrls)}
+      tls {
+        cert_file: ${q(c.tls.cert)}
+        key_file: ${q(c.tls.key)}
+        ca_file: ${q(c.tls.ca)}
+      }
+    }
+  ]
+}
+`;
+}

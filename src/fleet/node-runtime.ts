@@ -1,0 +1,125 @@
+/**
+ * `weir node --site NAME`: the site's leaf nats-server (local publish/subscribe that works with the hub away),
+ * the site's outbox to the manager, the follower of the manager's signed state, and the site's enforcement
+ * wrapped so that blocks decided here go fleet-wide.
+ */
+import path from 'node:path';
+import { connect, type NatsConnection } from 'nats';
+import type { EnforcementBackend } from '../enforce/backend.js';
+import { stateApplier } from './apply-state.js';
+import { FleetBackend } from './fleet-backend.js';
+import { openFleetDb, type FleetDb } from './fleet-db.js';
+import type { SiteKit } from './home.js';
+import { leafConfig, type HostPort } from './nats-config.js';
+import { NatsServer, within } from './nats-server.js';
+import { Outbox } from './outbox.js';
+import { trustedKeys } from './signed-doc.js';
+import { StateFollower, type FollowerOptions } from './state-follower.js';
+import { HUB_DOMAIN } from './subjects.js';
+
+export interface NodeRunOptions {
+  kit: SiteKit;
+  /** The site's own folder (node.db, leaf.conf, its log). */
+  dir: string;
+  /** Where the leaf listens for the site's processes (loopback). */
+  client: HostPort;
+  hubUrls: string[];
+  /** The site's own enforcement. */
+  local: EnforcementBackend;
+  netns?: string;
+  healthEveryMs?: number;
+  log?: (m: string) => void;
+  onApplied?: FollowerOptions['onApplied'];
+  onRefused?: FollowerOptions['onRefused'];
+}
+
+export class NodeRuntime {
+  private health: NodeJS.Timeout | null = null;
+
+  private constructor(
+    readonly site: string,
+    readonly leaf: NatsServer,
+    readonly nc: NatsConnection,
+    readonly db: FleetDb,
+    readonly outbox: Outbox,
+    readonly follower: StateFollower,
+    /** What the site's playbooks and CLI enforce through. */
+    readonly backend: FleetBackend,
+  ) {}
+
+  static async start(o: NodeRunOptions): Promise<NodeRuntime> {
+    const site = o.kit.site;
+    const leaf = await NatsServer.start(
+      path.join(o.dir, 'leaf.conf'),
+      leafConfig({
+        site,
+        client: o.client,
+        hubUrls: o.hubUrls,
+        tls: o.kit.tls,
+        pidFile: path.join(o.dir, 'leaf.pid'),
+      }),
+      { netns: o.netns, logFile: path.join(o.dir, 'leaf.log') },
+    );
+    const nc = await connect({
+      servers: [`${o.client.host}:${o.client.port}`],
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      name: `weir-node-${site}`,
+    });
+    const db = openFleetDb(path.join(o.dir, 'node.db'));
+    const outbox = new Outbox(db, site, { log: o.log });
+    const js = nc.jetstream({ domain: HUB_DOMAIN });
+    const follower = new StateFollower(db, outbox, {
+      trusted: trustedKeys([o.kit.managerKeyPem]),
+      apply: stateApplier(o.local, { site }),
+      onApplied: o.onApplied,
+      onRefused: o.onRefused,
+      log: o.log,
+    });
+    outbox.start(js);
+    follower.start(js);
+    const rt = new NodeRuntime(
+      site,
+      leaf,
+      nc,
+      db,
+      outbox,
+      follower,
+      new FleetBackend(o.local, outbox),
+    );
+    rt.beat();
+    rt.health = setInterval(() => rt.beat(), o.healthEveryMs ?? 10_000);
+    rt.health.unref();
+    return rt;
+  }
+
+  /** A health record for the manager's sites page: what this site enforces and how far behind it is. */
+  private beat(): void {
+    let enforcement: unknown = null;
+    try {
+      const s = this.backend.status();
+      enforcement = {
+        loaded: s.loaded,
+        policy: s.applied?.sha ?? null,
+        blocked: s.blocked.length,
+        gateway: s.gateway.state,
+      };
+    } catch (e) {
+      enforcement = { error: (e as Error).message };
+    }
+    this.outbox.add('health', {
+      pending: this.outbox.pending,
+      stateRevision: this.follower.revision,
+      enforcement,
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.health) clearInterval(this.health);
+    await within(2000, this.follower.stop());
+    await within(2000, this.outbox.stop());
+    await within(2000, this.nc.close());
+    await this.leaf.stop();
+    this.db.close();
+  }
+}

@@ -1,0 +1,44 @@
+import type { Baseline } from '../discover/baseline.js';
+import type { DecoySet } from './decoy-model.js';
+
+/** A decoy address that normal traffic uses: the decoys cannot start, because their contacts would be false. */
+export interface PlacementProblem {
+  set: string;
+  address: string;
+  message: string;
+}
+
+/**
+ * Decoys sit only on addresses the baseline never saw: as a device, or at either end of any learned flow. That
+ * is what makes decoy_contact impossible for normal traffic to produce; the policy file alone cannot know it.
+ */
+export function placementProblems(
+  sets: readonly DecoySet[],
+  baseline: Baseline,
+): PlacementProblem[] {
+  const used = new Map<string, string>();
+  for (const e of Object.values(baseline.edges)) {
+    const flow = `${e.client} → ${e.server} ${e.transport}/${e.port}`;
+    if (!used.has(e.client)) used.set(e.client, flow);
+    if (!used.has(e.server)) used.set(e.server, flow);
+  }
+  const assets = new Set(baseline.assets);
+  const out: PlacementProblem[] = [];
+  for (const s of sets)
+    for (const a of s.pool) {
+      const flow = used.get(a);
+      if (flow !== undefined)
+        out.push({
+          set: s.name,
+          address: a,
+          message: `decoy set '${s.name}': ${a} is used by baseline flow ${flow} — a decoy must sit on an address no baseline flow uses`,
+        });
+      else if (assets.has(a) || baseline.macs[a] !== undefined)
+        out.push({
+          set: s.name,
+          address: a,
+          message: `decoy set '${s.name}': ${a} is a device of baseline ${baseline.version} — a decoy must sit on an unused address`,
+        });
+    }
+  return out;
+}
