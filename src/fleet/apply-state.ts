@@ -25,9 +25,23 @@ export interface PermitsDocBody {
   }>;
 }
 
+export interface ApplierOptions {
+  site: string;
+  now?: () => number;
+  gatewayIp?: string | null;
+  /**
+   * This site's own check of a fleet block (its baseline): a reason to refuse, or null. Sites reuse private
+   * address plans, so an attacker's address at one site can be a PLC or an HMI at another; a block decided
+   * elsewhere must never cut what this site learned as normal.
+   */
+  refuseBlock?: (address: string) => string | null;
+  /** Told of each fleet block this site refused, with the reason (the node reports it to the manager). */
+  onBlockRefused?: (address: string, reason: string, doc: StateDoc) => void;
+}
+
 export function stateApplier(
   backend: EnforcementBackend,
-  o: { site: string; now?: () => number; gatewayIp?: string | null } = { site: '' },
+  o: ApplierOptions = { site: '' },
 ): (doc: StateDoc, prev: Applied | null) => Promise<void> {
   const now = o.now ?? Date.now;
   return async (doc, prev) => {
@@ -35,7 +49,12 @@ export function stateApplier(
     const by = `manager ${doc.publisher} (${doc.kind} v${doc.version})`;
     if (doc.kind === 'blocklist') {
       const b = doc.body as Blocklist;
-      const live = b.entries.filter((e) => e.until > nowS);
+      const live = b.entries.filter((e) => {
+        if (e.until <= nowS) return false;
+        const refusal = e.origin === o.site ? null : (o.refuseBlock?.(e.address) ?? null);
+        if (refusal !== null) o.onBlockRefused?.(e.address, refusal, doc);
+        return refusal === null;
+      });
       for (const e of live)
         await backend.block(e.address, e.until - nowS, `${by}: from ${e.origin}: ${e.comment}`);
       const keep = new Set(live.map((e) => e.address));

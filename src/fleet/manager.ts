@@ -291,6 +291,10 @@ export class FleetManager {
     } | null;
     if (where.kind === 'audit' && ev?.event === 'fleet.state.refused')
       this.log(`site ${where.site} refused a ${ev.kind} document (v${ev.version}): ${ev.message}`);
+    if (where.kind === 'audit' && ev?.event === 'fleet.block.refused')
+      this.log(
+        `site ${where.site} kept a fleet block off (blocklist v${ev.version}): ${ev.message}`,
+      );
   }
 
   private stored(id: string): boolean {

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { connect, type NatsConnection } from 'nats';
 import type { EnforcementBackend } from '../enforce/backend.js';
-import { stateApplier } from './apply-state.js';
+import { stateApplier, type ApplierOptions } from './apply-state.js';
 import { FleetBackend } from './fleet-backend.js';
 import { openFleetDb, type FleetDb } from './fleet-db.js';
 import type { SiteKit } from './home.js';
@@ -32,6 +32,8 @@ export interface NodeRunOptions {
   log?: (m: string) => void;
   onApplied?: FollowerOptions['onApplied'];
   onRefused?: FollowerOptions['onRefused'];
+  /** This site's guard on blocks decided elsewhere (see ApplierOptions.refuseBlock). */
+  refuseBlock?: ApplierOptions['refuseBlock'];
 }
 
 export class NodeRuntime {
@@ -72,7 +74,20 @@ export class NodeRuntime {
     const js = nc.jetstream({ domain: HUB_DOMAIN });
     const follower = new StateFollower(db, outbox, {
       trusted: trustedKeys([o.kit.managerKeyPem]),
-      apply: stateApplier(o.local, { site }),
+      apply: stateApplier(o.local, {
+        site,
+        refuseBlock: o.refuseBlock,
+        onBlockRefused: (address, reason, doc) => {
+          const say = o.log ?? ((m: string) => process.stderr.write(`weir: fleet: ${m}\n`));
+          say(`refused the fleet block of ${address} here: ${reason}`);
+          outbox.add('audit', {
+            event: 'fleet.block.refused',
+            address,
+            version: doc.version,
+            message: reason,
+          });
+        },
+      }),
       onApplied: o.onApplied,
       onRefused: o.onRefused,
       log: o.log,

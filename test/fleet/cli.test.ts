@@ -6,12 +6,12 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { canBuildLab } from '../lab/plant.js';
-import { approvedStore } from '../helpers/approved-store.js';
-import { cli, weir } from '../helpers/weir-cli.js';
+import { activate, approvedStore } from '../helpers/approved-store.js';
+import { cli, person, weir } from '../helpers/weir-cli.js';
 import { openFleetDb } from '../../src/fleet/fleet-db.js';
 import { Outbox } from '../../src/fleet/outbox.js';
 import { freePort, sleep, tempDir, until } from './fleet-kit.js';
@@ -53,6 +53,13 @@ async function daemon(
     return /ready/.test(err);
   });
   return { c, err: () => err };
+}
+
+/** A site's own store, with no baseline yet: blocks decided at other sites pass its baseline check. */
+async function siteStore(dir: string, site: string): Promise<string> {
+  const d = path.join(dir, `site-${site}`);
+  mkdirSync(d);
+  return (await approvedStore(d, POLICY(1))).db;
 }
 
 const step = (m: string): void => {
@@ -108,7 +115,7 @@ test(
     const tag = randomBytes(3).toString('hex');
     const dir = tempDir('fleet-cli');
     const mdir = path.join(dir, 'manager');
-    const { auth } = await approvedStore(dir, POLICY(1));
+    const { auth, db: store } = await approvedStore(dir, POLICY(1));
     assert.equal((await weir(['manager', 'init', '--dir', mdir])).code, 0);
     for (const s of ['a', 'b']) {
       const r = await weir(['manager', 'site', 'add', s, '--dir', mdir]);
@@ -144,14 +151,15 @@ test(
         String(await freePort()),
         '--netns',
         ns,
+        '--db',
+        await siteStore(dir, s),
       ]);
       nodes[s] = { ns, dir: ndir, args, d: await daemon(args) };
     }
     const A = nodes.a!;
     const B = nodes.b!;
-    const pfile = path.join(dir, 'plant.yaml');
-    writeFileSync(pfile, POLICY(1));
-    const push = await weir(['manager', 'policy', 'push', pfile, '--dir', mdir, ...auth]);
+    // What goes out is the store's active (approved) policy, never a file named on the command line.
+    const push = await weir(['manager', 'policy', 'push', '--dir', mdir, ...auth]);
     assert.equal(push.code, 0, push.stderr);
     assert.match(push.stdout, /pushed to every site as v1/);
     await until(
@@ -234,8 +242,8 @@ test(
     mgr = await daemon(mgrArgs);
 
     // Crash 2: site B killed with SIGKILL just as a policy push goes out; it comes back and catches up.
-    writeFileSync(pfile, POLICY(2));
-    const pushing = weir(['manager', 'policy', 'push', pfile, '--dir', mdir, ...auth]);
+    activate(store, POLICY(2));
+    const pushing = weir(['manager', 'policy', 'push', '--dir', mdir, ...auth]);
     await sleep(30);
     await stop(B.d.c, 'SIGKILL');
     killPidFile(path.join(B.dir, 'leaf.pid'));
@@ -280,3 +288,37 @@ test(
       });
   },
 );
+
+test('change control holds fleet-wide: manager policy push sends only the active policy, never a file; a node without its baseline check does not start', async () => {
+  const dir = tempDir('fleet-cc');
+  const mdir = path.join(dir, 'manager');
+  assert.equal((await weir(['manager', 'init', '--dir', mdir])).code, 0);
+  // A person allowed to enforce, in a store where change control has approved nothing yet.
+  const db = path.join(dir, 'weir.db');
+  const token = await person(db, dir, 'root', ['admin'], { admin: '' });
+  const auth = ['--db', db, '--token-file', token];
+  const nothing = await weir(['manager', 'policy', 'push', '--dir', mdir, ...auth]);
+  assert.notEqual(nothing.code, 0);
+  assert.match(
+    nothing.stderr,
+    /no active policy in this store: propose, simulate, approve and apply/,
+  );
+  const file = path.join(dir, 'any.yaml');
+  writeFileSync(file, POLICY(9));
+  const named = await weir(['manager', 'policy', 'push', file, '--dir', mdir, ...auth]);
+  assert.notEqual(named.code, 0, 'a policy file is not taken');
+  assert.match(named.stderr, /too many arguments/);
+  const node = await weir([
+    'node',
+    '--site',
+    'a',
+    '--kit',
+    path.join(mdir, 'sites', 'a'),
+    '--dir',
+    path.join(dir, 'node'),
+    '--hub',
+    'nats-leaf://127.0.0.1:1',
+  ]);
+  assert.notEqual(node.code, 0);
+  assert.match(node.stderr, /--db: this site's store/);
+});

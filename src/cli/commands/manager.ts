@@ -2,12 +2,13 @@ import type { Command } from 'commander';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { connect, nkeyAuthenticator } from 'nats';
-import { parseDuration, parsePolicy } from '../../policy/load.js';
+import { parseDuration } from '../../policy/load.js';
 import { openFleetDb } from '../../fleet/fleet-db.js';
 import { addSite, openHome } from '../../fleet/home.js';
 import { FleetManager } from '../../fleet/manager.js';
 import { ManagerRuntime } from '../../fleet/manager-runtime.js';
-import { withIdentity, type IdentityOpts } from '../identity.js';
+import { inStore, withIdentity, type IdentityOpts } from '../identity.js';
+import { activePolicy } from '../../respond/change-control.js';
 import { carryOut, proveEnforcer } from '../enforcer.js';
 
 function hostPort(s: string, what: string): { host: string; port: number } {
@@ -156,20 +157,25 @@ export function registerManager(program: Command): void {
     policy
       .command('push')
       .description(
-        'sign a policy and send it to every site (as a logged-in person allowed to enforce; audited)',
+        "sign the store's active policy — the one change control approved and applied — and send it to every site (as a logged-in person allowed to enforce; audited)",
       )
-      .argument('<file>')
       .requiredOption('--dir <dir>', 'manager folder')
-      .option('--db <db>', 'store for the audit log (required)'),
-  ).action(async (file: string, o: IdentityOpts & { dir: string; db?: string }) => {
+      .option('--db <db>', 'the store whose active policy goes out, and its audit log (required)'),
+  ).action(async (o: IdentityOpts & { dir: string; db?: string }) => {
     await proveEnforcer(o, 'manager policy push');
-    const text = readFileSync(file, 'utf8');
-    const r = parsePolicy(text, file);
-    if (!r.ok) throw new Error(`${file} does not load: fix it with weir policy check first`);
-    const source = path.basename(file);
-    const v = await carryOut(o, 'fleet.policy.push', source, {}, () =>
+    // Only what went through propose → simulate → approve → apply leaves for the sites: a file given here
+    // would be a way around change control for every site at once.
+    const active = inStore(o.db!, (db) => activePolicy(db));
+    if (active === null)
+      throw new Error(
+        'no active policy in this store: propose, simulate, approve and apply one first (weir policy propose …)',
+      );
+    const { text, source, sha } = active;
+    const v = await carryOut(o, 'fleet.policy.push', source, { sha }, () =>
       withManager(o.dir, (m) => m.publish('policy', () => ({ text, source }))),
     );
-    process.stdout.write(`policy ${source} pushed to every site as v${v}\n`);
+    process.stdout.write(
+      `policy ${source} (${sha.slice(0, 12)}, the active one) pushed to every site as v${v}\n`,
+    );
   });
 }

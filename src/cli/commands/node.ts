@@ -6,6 +6,8 @@ import { readSiteKit } from '../../fleet/home.js';
 import { NodeRuntime } from '../../fleet/node-runtime.js';
 import { NODE_ENV } from '../../fleet/site-backend.js';
 import { checkSiteName } from '../../fleet/subjects.js';
+import { guardBlock } from '../../respond/block-impact.js';
+import { inStore } from '../identity.js';
 
 export function registerNode(program: Command): void {
   program
@@ -26,6 +28,14 @@ export function registerNode(program: Command): void {
     .option('--family <family>', 'nftables family', 'inet')
     .option('--netns <name>', 'network namespace of the ruleset')
     .option('--state-dir <dir>', 'runtime state of this enforcement host')
+    .option(
+      '--db <db>',
+      "this site's store: a block decided at another site is refused here when it would cut this site's baseline flows",
+    )
+    .option(
+      '--without-baseline-guard',
+      "apply other sites' blocks without this site's baseline check (a site with no store yet)",
+    )
     .action(
       async (o: {
         site: string;
@@ -36,8 +46,21 @@ export function registerNode(program: Command): void {
         family: string;
         netns?: string;
         stateDir?: string;
+        db?: string;
+        withoutBaselineGuard?: boolean;
       }) => {
         const site = checkSiteName(o.site);
+        // Sites reuse address plans: another site's attacker may be this site's PLC. No silent default.
+        if (o.db === undefined && o.withoutBaselineGuard !== true)
+          throw new Error(
+            "--db: this site's store, so that blocks decided at other sites never cut its baseline flows (or --without-baseline-guard)",
+          );
+        const db = o.db;
+        const refuseBlock =
+          db === undefined
+            ? undefined
+            : (address: string) => inStore(db, (s) => guardBlock(s, address, false).refusal);
+        if (db !== undefined) inStore(db, () => undefined); // a wrong path fails now, not at the first block
         mkdirSync(o.dir, { recursive: true, mode: 0o700 });
         writeFileSync(path.join(o.dir, 'site.json'), `${JSON.stringify({ site })}\n`);
         const local = playbookBackend({
@@ -51,6 +74,7 @@ export function registerNode(program: Command): void {
           client: { host: '127.0.0.1', port: Number(o.listen) },
           hubUrls: o.hub,
           local,
+          refuseBlock,
           onApplied: (d) => process.stderr.write(`weir node: applied ${d.kind} v${d.version}\n`),
           onRefused: (e, kind, rev) =>
             process.stderr.write(`weir node: REFUSED ${kind} at revision ${rev}: ${e.message}\n`),
