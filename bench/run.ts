@@ -17,6 +17,7 @@ import { recordPlaybookLatency } from './playbook.js';
 import { recordDecoyLatency } from './decoy.js';
 import { recordMemory } from './memory.js';
 import { recordLiveRate } from './live-rate.js';
+import { recordFleet } from './fleet.js';
 import { labPolicyStore } from '../test/enforce/lab-kit.js';
 import { machine, median, root, sharedPcaps, writeSection } from './results.js';
 import { readCaptureSync } from '../src/capture/source.js';
@@ -59,6 +60,11 @@ async function main(): Promise<void> {
   }
   if (process.env.BENCH_ONLY === 'playbook') {
     await recordPlaybookLatency(Number(process.env.BENCH_TRIALS ?? 60), labPolicyStore);
+    return;
+  }
+  // BENCH_ONLY=fleet: real nats-servers and nftables in namespaces; no capture needed.
+  if (process.env.BENCH_ONLY === 'fleet') {
+    await recordFleet(Number(process.env.BENCH_TRIALS ?? 40));
     return;
   }
   // BENCH_ONLY=memory builds its own synthetic plant: no capture needed.
