@@ -2,6 +2,7 @@
 // nats-servers joined by cluster routes with JetStream replicas 3 and the manager on them (ManagerRuntime's
 // `external`). Sites are registered before the servers start: the hub's users are written from the site list.
 import path from 'node:path';
+import { connect, nkeyAuthenticator } from 'nats';
 import { addSite, hubTls, openHome } from '../src/fleet/home.js';
 import { ManagerRuntime, type ManagerRunOptions } from '../src/fleet/manager-runtime.js';
 import { hubConfig } from '../src/fleet/nats-config.js';
@@ -69,24 +70,34 @@ export async function startHub(
     ),
   );
   const clientUrls = ports.map((p) => `${host}:${p.client}`);
-  // JetStream answers once the three have elected a meta leader: the manager's setup is retried until then.
-  let mgr: ManagerRuntime | null = null;
-  for (let attempt = 0; mgr === null; attempt++) {
-    try {
-      mgr = await ManagerRuntime.start({
-        dir,
-        client: { host, port: 0 },
-        leaf: { host, port: 0 },
-        external: clientUrls,
-        replicas: 3,
-        log: () => undefined,
-        onRecord,
-      });
-    } catch (e) {
-      if (attempt > 40) throw e;
-      await sleep(500);
+  // JetStream answers once the three have elected a meta leader: wait for that on a probe connection (a
+  // manager started earlier would fail its setup and leave its connection reconnecting).
+  const probe = await connect({
+    servers: clientUrls,
+    authenticator: nkeyAuthenticator(new TextEncoder().encode(home.nkeySeed)),
+  });
+  try {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await (await probe.jetstreamManager()).getAccountInfo();
+        break;
+      } catch (e) {
+        if (attempt > 60) throw e;
+        await sleep(500);
+      }
     }
+  } finally {
+    await probe.close();
   }
+  const mgr = await ManagerRuntime.start({
+    dir,
+    client: { host, port: 0 },
+    leaf: { host, port: 0 },
+    external: clientUrls,
+    replicas: 3,
+    log: () => undefined,
+    onRecord,
+  });
   return {
     mgr,
     leafUrls: ports.map((p) => `nats-leaf://${host}:${p.leaf}`),

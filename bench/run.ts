@@ -65,7 +65,8 @@ async function main(): Promise<void> {
   // BENCH_ONLY=fleet: real nats-servers and nftables in namespaces; no capture needed.
   if (process.env.BENCH_ONLY === 'fleet') {
     await recordFleet(Number(process.env.BENCH_TRIALS ?? 40));
-    return;
+    // A site or manager connection left reconnecting to a stopped server must not keep the bench running.
+    process.exit(0);
   }
   // BENCH_ONLY=memory builds its own synthetic plant: no capture needed.
   if (process.env.BENCH_ONLY === 'memory') {
