@@ -362,7 +362,7 @@ hour earlier), so the manager alone cannot store more than about ${Math.round(10
 however fast the hub is. In the runs recorded here, on one server JetStream acknowledged the sites' records about
 twice as fast as the manager stored them (the manager is the bound); on the 3-server cluster the acknowledgements
 are the bound (each write a quorum round among three servers on the same 2 cores), and the paced lag roughly
-doubles. Round 3 of one server shows a burst of other sessions' load (load average rising to 3.8). The lever is the
+doubles. The lever is the
 manager storing each consumer batch in one transaction (ack after commit keeps exactly-once).
 `,
   );
