@@ -1,5 +1,10 @@
 import type { Packet } from '../dissect/packet.js';
-import type { IdentityFacts, Message } from '../dissect/message.js';
+import { markMalformed, type IdentityFacts, type Message } from '../dissect/message.js';
+import {
+  SERVICE_FORWARD_OPEN,
+  SERVICE_LARGE_FORWARD_OPEN,
+} from '../dissect/protocols/cip-forward-open.js';
+import { IoConnections } from './io-connections.js';
 import { isIndustrialIndex, PROTOCOL_INDEX } from '../dissect/registry.js';
 import type { Asset, Edge, FunctionStats, InventorySnapshot, TargetRanges } from './model.js';
 import { MAX_RANGES, RangeSet } from './ranges.js';
@@ -138,6 +143,8 @@ export class Inventory {
   private edgeCount = 0;
   /** What the bounds turned away, by kind (assets_not_tracked counts packets and facts of untracked senders). */
   readonly capped: Capped = {};
+  /** EtherNet/IP I/O connections opened by the Forward_Opens seen. */
+  readonly io = new IoConnections();
 
   constructor(limits: InventoryLimits = {}) {
     this.maxAssets = limits.maxAssets ?? DEFAULT_MAX_ASSETS;
@@ -198,6 +205,18 @@ export class Inventory {
     if (this.current !== undefined) this.current.slot = value;
   }
 
+  /** EtherNet/IP implicit I/O tied to its Forward_Open: the granted interval, or an unknown id flagged. */
+  private ioConnection(m: Message): void {
+    const c = this.io.onMessage(m);
+    if (c === null)
+      markMalformed(
+        m,
+        'io_unknown_connection',
+        `I/O on connection id 0x${Number(m.fields?.connection_id).toString(16)} that no Forward_Open between these hosts set up`,
+      );
+    else if (c !== undefined && m.fields !== null) m.fields.rpi_us = c.rpiUs;
+  }
+
   private readonly cur: CurrentEdge = {
     addr: null as unknown as EdgeAddress,
     toServer: true,
@@ -205,6 +224,12 @@ export class Inventory {
   };
 
   onMessage(m: Message): void {
+    if (
+      m.funcName === 'IO' ||
+      m.func === SERVICE_FORWARD_OPEN ||
+      m.func === SERVICE_LARGE_FORWARD_OPEN
+    )
+      this.ioConnection(m);
     if (m.identity !== null) this.applyIdentity(m, m.identity);
     if (m.role === 'request' ? requestedMode(m) !== null : refused(m)) this.applyModeChange(m);
     if (m.transport === 'l2') return;

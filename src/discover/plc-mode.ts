@@ -4,10 +4,7 @@ import type { Message } from '../dissect/message.js';
 export { requestedMode } from '../dissect/registry.js';
 export type { RequestedMode } from '../dissect/protocol.js';
 
-/**
- * True when a response refuses what was asked (an exception or error status). A UMAS 0xFD answer is not seen
- * here: the Modbus dissector does not decode UMAS response codes yet.
- */
+/** True when a response refuses what was asked (an exception or error status, a UMAS 0xFD answer included). */
 export function refused(m: Message): boolean {
   return m.role === 'response' && m.exception !== -1;
 }

@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS fleet_sites (
   records INTEGER NOT NULL,
   health TEXT
 );
+CREATE TABLE IF NOT EXISTS fleet_state (kind TEXT PRIMARY KEY, version INTEGER NOT NULL, at INTEGER NOT NULL);
 `;
 
 export function openFleetDb(file: string): FleetDb {

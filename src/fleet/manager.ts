@@ -175,6 +175,13 @@ export class FleetManager {
               ? await this.kv!.create(kind, bytes)
               : await this.kv!.update(kind, bytes, cur.revision);
           this.cache.set(kind, { version, revision, body });
+          // The sites page reads the latest version from manager.db (the dashboard has no NATS connection).
+          this.db
+            .prepare(
+              `INSERT INTO fleet_state (kind, version, at) VALUES (?, ?, ?)
+               ON CONFLICT (kind) DO UPDATE SET version = max(version, excluded.version), at = excluded.at`,
+            )
+            .run(kind, version, this.now());
           return version;
         } catch (e) {
           this.cache.delete(kind);

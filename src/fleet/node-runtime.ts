@@ -15,7 +15,8 @@ import { NatsServer, within } from './nats-server.js';
 import { Outbox } from './outbox.js';
 import { trustedKeys } from './signed-doc.js';
 import { StateFollower, type FollowerOptions } from './state-follower.js';
-import { HUB_DOMAIN } from './subjects.js';
+import { HUB_DOMAIN, STATE_KINDS } from './subjects.js';
+import { zoneModes } from './site-view.js';
 
 export interface NodeRunOptions {
   kit: SiteKit;
@@ -103,6 +104,7 @@ export class NodeRuntime {
         policy: s.applied?.sha ?? null,
         blocked: s.blocked.length,
         gateway: s.gateway.state,
+        zones: s.loaded ? zoneModes(s.applied) : [],
       };
     } catch (e) {
       enforcement = { error: (e as Error).message };
@@ -110,6 +112,9 @@ export class NodeRuntime {
     this.outbox.add('health', {
       pending: this.outbox.pending,
       stateRevision: this.follower.revision,
+      applied: Object.fromEntries(
+        STATE_KINDS.map((k) => [k, this.follower.applied(k)?.version ?? null]),
+      ),
       enforcement,
     });
   }

@@ -1,7 +1,7 @@
 import { DECOY_SERVICES } from './decoy-model.js';
+import { NAME as name } from './schema-parts.js';
 
 /** The `decoys:` section of a policy file (JSON Schema for ajv); its meaning is checked by decoy-check.ts. */
-const name = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]*$', maxLength: 64 };
 const duration = {
   anyOf: [
     { type: 'integer', minimum: 1 },

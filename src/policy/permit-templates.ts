@@ -1,16 +1,9 @@
 import { functionCode, functionCodeCategory, serverPorts } from '../dissect/registry.js';
 import { HostSet, parseCidr } from './hosts.js';
 import type { AddressRanges, ContextGroup, PermitTemplate, Policy } from './model.js';
+import { HOST_LIST, NAME as name, PROTOCOL_SCOPE } from './schema-parts.js';
 
 export type { PermitTemplate };
-
-const name = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]*$', maxLength: 64 };
-const address = {
-  anyOf: [
-    { type: 'integer', minimum: 0 },
-    { type: 'string', pattern: '^[0-9]+(-[0-9]+)?$' },
-  ],
-};
 
 /** The shape of one `permit_templates:` entry (JSON Schema for ajv; meaning is checked by checkTemplates). */
 export const PERMIT_TEMPLATES_SCHEMA = {
@@ -28,29 +21,9 @@ export const PERMIT_TEMPLATES_SCHEMA = {
         items: { type: 'string', minLength: 1, maxLength: 512 },
       },
       zone: { type: 'string' },
-      servers: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
-      clients: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
-      protocol: { type: 'string' },
-      ports: {
-        type: 'array',
-        minItems: 1,
-        items: { type: 'integer', minimum: 1, maximum: 65535 },
-      },
-      functions: {
-        type: 'array',
-        minItems: 1,
-        items: {
-          anyOf: [
-            { type: 'integer', minimum: 0, maximum: 65535 },
-            { type: 'string', minLength: 1 },
-          ],
-        },
-      },
-      addresses: {
-        type: 'object',
-        additionalProperties: { type: 'array', minItems: 1, items: address },
-      },
-      access: { enum: ['read-only', 'read-write'] },
+      servers: HOST_LIST,
+      clients: HOST_LIST,
+      ...PROTOCOL_SCOPE,
       max_ttl: {
         anyOf: [
           { type: 'integer', minimum: 1 },

@@ -2,20 +2,13 @@ import { APPROVER_ROLES, WEEKDAYS, ZONE_MODES } from './model.js';
 import { DECOYS_SCHEMA } from './decoy-schema.js';
 import { PLAYBOOK_ACTIONS, PLAYBOOK_MODES, PLAYBOOK_TRIGGERS } from './playbook-model.js';
 import { PERMIT_TEMPLATES_SCHEMA } from './permit-templates.js';
+import { HOST_LIST as hostList, NAME as name, PROTOCOL_SCOPE } from './schema-parts.js';
 
 /** The policy file's shape (JSON Schema for ajv). Meaning (references, addresses, times) is checked after. */
-const name = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]*$', maxLength: 64 };
-const hostList = { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } };
 const duration = {
   anyOf: [
     { type: 'integer', minimum: 0 },
     { type: 'string', pattern: '^[0-9]+[smhdw]$' },
-  ],
-};
-const address = {
-  anyOf: [
-    { type: 'integer', minimum: 0 },
-    { type: 'string', pattern: '^[0-9]+(-[0-9]+)?$' },
   ],
 };
 
@@ -122,28 +115,8 @@ export const POLICY_SCHEMA = {
           conduit: { type: 'string' },
           clients: hostList,
           servers: hostList,
-          protocol: { type: 'string' },
+          ...PROTOCOL_SCOPE,
           transport: { enum: ['tcp', 'udp'] },
-          ports: {
-            type: 'array',
-            minItems: 1,
-            items: { type: 'integer', minimum: 1, maximum: 65535 },
-          },
-          functions: {
-            type: 'array',
-            minItems: 1,
-            items: {
-              anyOf: [
-                { type: 'integer', minimum: 0, maximum: 65535 },
-                { type: 'string', minLength: 1 },
-              ],
-            },
-          },
-          addresses: {
-            type: 'object',
-            additionalProperties: { type: 'array', minItems: 1, items: address },
-          },
-          access: { enum: ['read-only', 'read-write'] },
           windows: { type: 'array', minItems: 1, items: { type: 'string' } },
         },
       },

@@ -48,6 +48,8 @@ export interface ServerOptions {
   loginLimits?: LoginLimits;
   /** Directories for permits from templates (/portal, /api/permits); default: none configured. */
   iam?: RouteDeps['iam'];
+  /** A fleet manager's folder: its sites on /api/sites (absent: this server runs no fleet). */
+  fleetDir?: string;
 }
 
 /**
@@ -106,6 +108,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     sessionSeconds: opts.sessionSeconds,
     loginLimits: opts.loginLimits,
     iam: opts.iam,
+    fleetDir: opts.fleetDir,
   };
   for (const plugin of ROUTE_PLUGINS) await app.register(plugin, deps);
 

@@ -20,6 +20,8 @@ export interface RouteDeps {
   loginLimits?: LoginLimits;
   /** Directories that vouch for people asking for permits, and the portal's limits (default: none set up). */
   iam?: Settings['iam'];
+  /** A fleet manager's folder, whose manager.db the sites routes read (absent: no fleet here). */
+  fleetDir?: string;
 }
 
 /**

@@ -47,6 +47,11 @@ test('S7-1200 with its HMI: the PLC serves port 102 and the HMI is its client', 
   )!;
   assert.ok(e.protocol.startsWith('s7comm'), e.protocol);
   assert.ok(plc.mac && hmi.mac, 'MACs attributed');
+  // The S7comm-plus CreateObject response's ServerSessionVersion names the CPU: order number and firmware.
+  assert.equal(plc.identity.model, '6ES7 214-1HE30-0XB0');
+  assert.equal(plc.identity.firmware, 'V2.2');
+  assert.equal(plc.identity.product, 'S7-1200');
+  assert.equal(hmi.identity.model, undefined, 'the HMI is not given the PLC identity');
 });
 
 test('BACnet: devices are BACnet devices, with I-Am identity where announced', async (t) => {

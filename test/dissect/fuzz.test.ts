@@ -269,3 +269,40 @@ test('the capture parser survives corrupted files and reports where it stopped',
     }
   }
 });
+
+test('Modbus UMAS (FC 90) requests and answers survive mutation in both directions', () => {
+  const umas = (fn: number[], len = fn.length + 1) =>
+    Uint8Array.from([0, 1, 0, 0, len >> 8, len & 255, 1, 0x5a, ...fn]);
+  const name = [...Buffer.from('BMX P34 2020')];
+  const bases = [
+    umas([0x00, 0x41]),
+    umas([0xc7, 0x31, 0x00, 0x01, 0x01, 0x00, 0x04, 0x00, 1, 2, 3, 4]),
+    umas([0x00, 0xfd, 0x81]),
+    umas([
+      0x00,
+      0xfe,
+      1,
+      0,
+      0x78,
+      0x56,
+      0x34,
+      0x12,
+      0x80,
+      1,
+      ...new Array(14).fill(3),
+      12,
+      ...name,
+    ]),
+  ];
+  const r = rng(0x5a5a);
+  const out: Message[] = [];
+  const modbus = PROTOCOLS.find((p) => p.name === 'modbus')!.stream!;
+  for (let i = 0; i < CASES; i++) {
+    const b = mutate(r, bases[r(bases.length)]!);
+    // Keep the function byte 90 most of the time so the UMAS paths are the ones exercised.
+    if (b.length > 7 && r(4) !== 0) b[7] = 0x5a;
+    const n = modbus.pduLength(b, 0, b.length);
+    if (n > 0 && n <= b.length) modbus.dissect(b, 0, n, ctx, r(2) === 0, out, null);
+    out.length = 0;
+  }
+});

@@ -16,6 +16,8 @@ import { repoRoot } from '../helpers/paths.js';
 import { s7FragmentedSession, s7NormalSession } from '../fixtures-gen/s7-fragments.js';
 import { dnp3Session } from '../fixtures-gen/dnp3-frames.js';
 import { enipSession } from '../fixtures-gen/enip-session.js';
+import { enipIoSession } from '../fixtures-gen/enip-io.js';
+import { umasSession } from '../fixtures-gen/umas-session.js';
 import { slmpSession } from '../fixtures-gen/slmp-session.js';
 import { mmsSession } from '../fixtures-gen/mms-session.js';
 import { gooseAttacks, gooseNormal, svStream } from '../fixtures-gen/goose-frames.js';
@@ -40,6 +42,8 @@ function captures(dir: string): Array<[string, string]> {
     ['gen/s7-fragmented.pcap', s7FragmentedSession().pcap],
     ['gen/dnp3-session.pcap', dnp3Session()],
     ['gen/enip-session.pcap', enipSession()],
+    ['gen/enip-io.pcap', enipIoSession()],
+    ['gen/umas-session.pcap', umasSession()],
     ['gen/slmp-session.pcap', slmpSession()],
     ['gen/mms-session.pcap', mmsSession()],
     ['gen/goose-normal.pcap', gooseNormal()],

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { Db } from '../../src/store/db.js';
-import { buildServer } from '../../src/server/app.js';
+import { buildServer, type ServerOptions } from '../../src/server/app.js';
 import { repoRoot, testOutput } from './paths.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -60,8 +60,12 @@ export interface Dashboard {
 }
 
 /** The built dashboard serving `db` on a loopback port, and one watched page in chromium. */
-export async function openDashboard(db: Db, dir: string): Promise<Dashboard> {
-  const app = await buildServer({ db, webRoot: path.join(repoRoot, 'dist/web') });
+export async function openDashboard(
+  db: Db,
+  dir: string,
+  more: Partial<ServerOptions> = {},
+): Promise<Dashboard> {
+  const app = await buildServer({ ...more, db, webRoot: path.join(repoRoot, 'dist/web') });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   const browser = await launchChromium();
   const errors: string[] = [];

@@ -64,6 +64,8 @@ const READS = [
   '/api/proposals',
   '/api/audit',
   '/api/permits',
+  '/api/sites',
+  '/api/sites/plant-a/detections',
 ];
 
 test('without a session every endpoint answers 401; wrong passwords get 401 and then 429', async () => {

@@ -42,6 +42,8 @@ const GETS = [
   '/api/risk',
   '/api/incidents',
   '/api/incidents/inc-000000000000',
+  '/api/sites',
+  '/api/sites/plant-a/detections',
 ];
 /** Sample ids in GETS that name nothing: with a session they answer 404, without one nothing at all. */
 const MISSING = /sim-0{12}|d-0{12}|ICSA-00-000-00|inc-0{12}/;
@@ -177,7 +179,9 @@ test('the GET routes checked above are every GET route of the API (the live WebS
   }
   const checked = new Set(
     GETS.map((g) =>
-      g.replace(/\/(10\.77\.0\.21|sim-0{12}|d-0{12}|ICSA-00-000-00|inc-0{12})(?=\/|$)/, '/:id'),
+      g
+        .replace(/\/(10\.77\.0\.21|sim-0{12}|d-0{12}|ICSA-00-000-00|inc-0{12})(?=\/|$)/, '/:id')
+        .replace(/^\/api\/sites\/plant-a\//, '/api/sites/:site/'),
     ),
   );
   // The dashboard's files are public on purpose; /api/added-later is the probe route of the test below.

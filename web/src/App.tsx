@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import { api, type Me } from './api';
+import { api, type FleetView, type Me } from './api';
 import { useLive } from './useLive';
 import { Login } from './pages/Login';
 import { Overview } from './pages/Overview';
@@ -15,6 +15,8 @@ import { Audit } from './pages/Audit';
 import { Vulnerabilities } from './pages/Vulnerabilities';
 import { Risk } from './pages/Risk';
 import { Playbooks } from './pages/Playbooks';
+import { Sites } from './pages/Sites';
+import { SiteDetections } from './pages/SiteDetections';
 
 const PAGES: Array<[string, string]> = [
   ['overview', 'Overview'],
@@ -29,7 +31,11 @@ const PAGES: Array<[string, string]> = [
   ['approvals', 'Approvals'],
   ['playbooks', 'Playbooks'],
   ['audit', 'Audit log'],
+  ['sites', 'Sites'],
 ];
+
+/** Pages whose data the manager aggregates from sites; the others show this server's own data only. */
+const SITE_PAGES = new Set(['detections', 'sites']);
 
 /** Hash routes (#/assets/10.0.0.5): the server serves one page, the browser keeps the place. */
 function useRoute(): string[] {
@@ -48,9 +54,18 @@ export function App() {
   const [me, setMe] = useState<Me | null | undefined>(undefined);
   const route = useRoute();
   const live = useLive(Boolean(me));
+  const [sites, setSites] = useState<string[]>([]);
+  const [site, setSite] = useState('');
   useEffect(() => {
     api<Me>('/me').then(setMe, () => setMe(null));
   }, []);
+  useEffect(() => {
+    if (me)
+      api<FleetView>('/sites').then(
+        (f) => setSites(f.fleet ? f.sites.map((s) => s.name) : []),
+        () => setSites([]),
+      );
+  }, [me]);
   useEffect(() => {
     const f = () => setMe(null);
     window.addEventListener('weir:logged-out', f);
@@ -79,23 +94,50 @@ export function App() {
             {live.lastDetection ? ` — last: ${live.lastDetection}` : ''}
           </span>
         )}
+        {sites.length > 0 && (
+          <select
+            aria-label="site"
+            data-testid="site-filter"
+            value={site}
+            onChange={(e) => setSite(e.target.value)}
+          >
+            <option value="">this server</option>
+            {sites.map((n) => (
+              <option key={n} value={n}>
+                site {n}
+              </option>
+            ))}
+          </select>
+        )}
         <span className="who">
           {me.name} ({me.roles.join(', ')}) <button onClick={logout}>Log out</button>
         </span>
       </nav>
       <main>
-        {page === 'overview' && <Overview />}
-        {page === 'assets' && (arg ? <AssetPage id={arg} /> : <Assets />)}
-        {page === 'map' && <MapPage />}
-        {page === 'flows' && <Flows />}
-        {page === 'incidents' && <Incidents me={me} id={arg} />}
-        {page === 'detections' && <Detections me={me} />}
-        {page === 'vulnerabilities' && <Vulnerabilities advisory={arg} />}
-        {page === 'risk' && <Risk />}
-        {page === 'policy' && <PolicyPage />}
-        {page === 'approvals' && <Approvals me={me} />}
-        {page === 'playbooks' && <Playbooks me={me} />}
-        {page === 'audit' && <Audit />}
+        {site !== '' && !SITE_PAGES.has(page) ? (
+          <p className="notice" data-testid="not-aggregated">
+            Site {site}: this site's data is not aggregated yet for this page. Choose &quot;this
+            server&quot; to see this server's own {page}.
+          </p>
+        ) : site !== '' && page === 'detections' ? (
+          <SiteDetections site={site} />
+        ) : (
+          <>
+            {page === 'overview' && <Overview />}
+            {page === 'assets' && (arg ? <AssetPage id={arg} /> : <Assets />)}
+            {page === 'map' && <MapPage />}
+            {page === 'flows' && <Flows />}
+            {page === 'incidents' && <Incidents me={me} id={arg} />}
+            {page === 'detections' && <Detections me={me} />}
+            {page === 'sites' && <Sites />}
+            {page === 'vulnerabilities' && <Vulnerabilities advisory={arg} />}
+            {page === 'risk' && <Risk />}
+            {page === 'policy' && <PolicyPage />}
+            {page === 'approvals' && <Approvals me={me} />}
+            {page === 'playbooks' && <Playbooks me={me} />}
+            {page === 'audit' && <Audit />}
+          </>
+        )}
       </main>
     </div>
   );

@@ -129,3 +129,26 @@ export interface Page<T> {
 export const when = (ts: number): string =>
   new Date(ts * 1000).toISOString().replace('T', ' ').slice(0, 19);
 export const can = (me: Me, roles: string[]): boolean => me.roles.some((r) => roles.includes(r));
+/** A fleet site as the manager last heard from it (GET /api/sites). */
+export interface SiteView {
+  name: string;
+  health: 'ok' | 'stale' | 'cut off';
+  /** Epoch ms. */
+  lastSync: number;
+  lagSeconds: number;
+  backlog: number | null;
+  records: number;
+  applied: Record<string, number | null>;
+  enforcement: {
+    loaded: boolean | null;
+    gateway: string | null;
+    blocked: number | null;
+    zones: Array<{ name: string; mode: string }>;
+    error?: string;
+  } | null;
+}
+export interface FleetView {
+  fleet: boolean;
+  latest: Record<string, number | null>;
+  sites: SiteView[];
+}

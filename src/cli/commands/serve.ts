@@ -41,6 +41,7 @@ interface ServeOptions {
   capture?: string;
   interface?: string;
   bpf?: string;
+  fleetManager?: string;
   stateDir: string;
   logJson?: boolean;
 }
@@ -97,6 +98,10 @@ export function registerServe(program: Command): void {
     )
     .option('--bpf <filter>', 'capture filter for --interface')
     .option(
+      '--fleet-manager <dir>',
+      "a fleet manager's folder (weir manager init): its sites on the dashboard's sites page and site filter",
+    )
+    .option(
       '--log-json',
       'log each HTTP request as a JSON line (pino) on stdout, for journald (the weir-serve unit sets it)',
     )
@@ -146,6 +151,7 @@ export function registerServe(program: Command): void {
         sessionSeconds: settings.server.session_s,
         loginLimits: loginLimitsOf(settings.server.login),
         iam: settings.iam,
+        fleetDir: o.fleetManager,
       });
       await app.listen({ host: o.host, port: Number(o.port) });
       const bound = app.server.address();

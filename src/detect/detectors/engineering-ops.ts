@@ -3,6 +3,8 @@ import { functionKeyNumber, operationOf as descriptorOperation } from '../../dis
 import { cipOperation, type CipOperationKind } from '../../dissect/protocols/cip-operations.js';
 import { dnp3Operation, type Dnp3OperationKind } from '../../dissect/protocols/dnp3-operations.js';
 import { s7Operation, type S7OperationKind } from '../../dissect/protocols/s7comm-operations.js';
+import { umasOperation, type UmasOperationKind } from '../../dissect/protocols/modbus-umas.js';
+import { FC_UMAS } from '../../dissect/protocols/modbus.js';
 import type { DetectionType, Severity } from '../detection.js';
 import type { DetectContext, Detector, EdgeRuntime } from '../detector.js';
 import type { Op } from '../operation.js';
@@ -137,6 +139,37 @@ const S7: Record<S7OperationKind, Omit<Op, 'what'>> = {
   },
 };
 
+/**
+ * Schneider UMAS (Modbus FC 90) by UMAS function. Program transfers carry a kind so their many blocks fold into
+ * one detection; variable writes keep the detail 'modbus:90' the ATT&CK map knows (Modify Controller Tasking).
+ */
+const UMAS: Record<UmasOperationKind, Omit<Op, 'what'>> = {
+  start: { type: 'cpu_start', severity: 'critical', techniques: T.start },
+  stop: { type: 'cpu_stop', severity: 'critical', techniques: T.stop },
+  download: {
+    type: 'program_download',
+    severity: 'critical',
+    techniques: T.download,
+    kind: 'umas_program_download',
+  },
+  upload: {
+    type: 'program_upload',
+    severity: 'medium',
+    techniques: T.upload,
+    kind: 'umas_program_upload',
+  },
+  reservation: {
+    type: 'controller_lock',
+    severity: 'medium',
+    techniques: T.lock,
+    kind: 'umas_reservation',
+  },
+  write: { type: 'config_change', severity: 'high', techniques: ['T0836', 'T0821'] },
+  probe: { type: 'device_probe', severity: 'low', techniques: T.probe },
+  unknown: { type: 'config_change', severity: 'high', techniques: ['T0836', 'T0821'] },
+};
+const UMAS_KEY = functionKeyNumber('modbus', FC_UMAS);
+
 const CIP_KEY = functionKeyNumber('cip', 0) - 1;
 const DNP3_KEY = functionKeyNumber('dnp3', 0) - 1;
 const S7_KEY = functionKeyNumber('s7comm', 0) - 1;
@@ -160,6 +193,10 @@ export function operationOf(m: Message, key: number): Op | undefined {
   if ((key > S7_KEY && key <= S7_KEY + SPAN) || (key > S7_PLUS_KEY && key <= S7_PLUS_KEY + SPAN)) {
     const o = s7Operation(m);
     return o === undefined ? undefined : { ...S7[o.kind], what: o.what };
+  }
+  if (key === UMAS_KEY) {
+    const u = umasOperation(m);
+    return u === undefined ? undefined : { ...UMAS[u.kind], what: u.what };
   }
   const op = descriptorOperation(m, key);
   if (op === undefined) return undefined;
@@ -189,6 +226,13 @@ function pendingKey(m: Message): number {
   return m.protocol === 'dnp3' ? 0x10000 + (m.txId & 0x0f) : m.func;
 }
 
+/** Protocols whose refusals are matched to the operation asked: CIP, DNP3 and UMAS (0xFD or a Modbus exception). */
+function answered(m: Message): boolean {
+  return (
+    m.protocol === 'cip' || m.protocol === 'dnp3' || (m.protocol === 'modbus' && m.func === FC_UMAS)
+  );
+}
+
 function techniquesText(op: Op): string {
   return `ATT&CK for ICS ${op.techniques.join(', ')}`;
 }
@@ -208,7 +252,7 @@ export function engineeringOps(): Detector[] {
       const op = ctx.operation;
       if (op === undefined) return;
       const e = ctx.edge;
-      if (e !== undefined && (m.protocol === 'cip' || m.protocol === 'dnp3')) {
+      if (e !== undefined && answered(m)) {
         let p = pending.get(e);
         if (p === undefined) pending.set(e, (p = new Map()));
         p.set(pendingKey(m), { op, m });
@@ -219,10 +263,10 @@ export function engineeringOps(): Detector[] {
   const outcomes: Detector = {
     name: 'engineering_outcome',
     messages: 'all',
-    protocols: ['cip', 'dnp3'],
+    protocols: ['cip', 'dnp3', 'modbus'],
     onMessage(m, ctx) {
       if (m.role !== 'response' || m.exception <= 0) return;
-      if (m.protocol !== 'cip' && m.protocol !== 'dnp3') return;
+      if (!answered(m)) return;
       const e = ctx.edge;
       if (e === undefined) return;
       const p = pending.get(e);

@@ -8,6 +8,12 @@ import {
 import type { ProtocolDescriptor, RequestedMode } from '../protocol.js';
 import { enipCategory } from './enip-categories.js';
 import { ascii, u16le, u32le } from '../bytes.js';
+import {
+  forwardOpenReply,
+  forwardOpenRequest,
+  SERVICE_FORWARD_OPEN,
+  SERVICE_LARGE_FORWARD_OPEN,
+} from './cip-forward-open.js';
 
 /** CIP common services (Volume 1, Appendix A) and frequent object-specific ones. */
 export const CIP_SERVICES: Record<number, string> = {
@@ -167,6 +173,11 @@ export function dissectCip(
     const data = p + 4 + b[p + 3]! * 2;
     if (m.func === SERVICE_MULTIPLE_SERVICE_PACKET && status === 0 && depth < 2)
       multiple(b, data, end, ctx, out, depth);
+    else if (
+      status === 0 &&
+      (m.func === SERVICE_FORWARD_OPEN || m.func === SERVICE_LARGE_FORWARD_OPEN)
+    )
+      forwardOpenReply(fields, b, data, end);
     return;
   }
   const words = b[p + 1]!;
@@ -193,6 +204,11 @@ export function dissectCip(
         count: 1,
       },
     ];
+  if (
+    (m.func === SERVICE_FORWARD_OPEN || m.func === SERVICE_LARGE_FORWARD_OPEN) &&
+    path.cls === CLASS_CONNECTION_MANAGER
+  )
+    forwardOpenRequest(fields, b, pathEnd, end, m.func === SERVICE_LARGE_FORWARD_OPEN);
   if (depth >= 2) return;
   if (
     m.func === SERVICE_UNCONNECTED_SEND &&

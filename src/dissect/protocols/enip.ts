@@ -48,6 +48,9 @@ export const ENIP_ANOMALIES = [
   'length_mismatch',
   'cpf_item_overrun',
   'identity_item_overrun',
+  'io_item_overrun',
+  /** Set by discover/io-connections: I/O on an id no Forward_Open between the same hosts opened. */
+  'io_unknown_connection',
 ] as const;
 export type EnipAnomaly = (typeof ENIP_ANOMALIES)[number];
 
@@ -208,6 +211,35 @@ function listIdentity(m: Message, b: Uint8Array, p: number, end: number): void {
   }
 }
 
+/**
+ * Class 0/1 implicit I/O (Volume 2, 2-6.3): bare CPF, a Sequenced Address item (connection id, encapsulation
+ * sequence number) then a Connected Data item. Class 1 data starts with a 16-bit CIP sequence count (tshark's
+ * enip.cpf.cdi.seqcnt; class 0 has none, which only the Forward_Open tells).
+ */
+function implicitIo(m: Message, b: Uint8Array, p: number, end: number): void {
+  const count = u16le(b, p);
+  p += 2;
+  const fields: Record<string, number> = {};
+  for (let i = 0; i < count && p + 4 <= end; i++) {
+    const type = u16le(b, p),
+      ilen = u16le(b, p + 2);
+    const data = p + 4;
+    if (data + ilen > end) {
+      malformed(m, 'io_item_overrun', `I/O CPF item 0x${type.toString(16)} overruns the datagram`);
+      break;
+    }
+    if (type === ITEM_SEQUENCED_ADDRESS && ilen >= 8) {
+      fields.connection_id = u32le(b, data);
+      fields.sequence = u32le(b, data + 4);
+    } else if (type === ITEM_CONNECTED_DATA) {
+      fields.data_length = ilen;
+      if (ilen >= 2) fields.cip_sequence = u16le(b, data);
+    }
+    p = data + ilen;
+  }
+  if (Object.keys(fields).length > 0) m.fields = fields;
+}
+
 export const enipTcp: StreamDissector<null> = {
   protocol: 'enip',
   newState: () => null,
@@ -224,11 +256,7 @@ export const enipUdp: DatagramDissector = {
       const m = newMessage(ctx, 'enip');
       m.funcName = 'IO';
       m.role = 'unsolicited';
-      if (len >= 10 && u16le(b, off + 2) === ITEM_SEQUENCED_ADDRESS)
-        m.fields = {
-          connection_id: u32le(b, off + 6),
-          sequence: len >= 14 ? u32le(b, off + 10) : -1,
-        };
+      implicitIo(m, b, off, off + len);
       out.push(m);
       return;
     }

@@ -47,6 +47,7 @@ const DIAGNOSTICS: Record<number, FunctionCategory> = {
  */
 const UMAS: Record<number, FunctionCategory> = {
   0x01: 'session',
+  0x0a: 'session',
   0x12: 'session',
   0x02: 'identity',
   0x03: 'identity',

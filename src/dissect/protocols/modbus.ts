@@ -9,6 +9,7 @@ import {
 } from '../message.js';
 import { u16be, ascii } from '../bytes.js';
 import { modbusCategory } from './modbus-categories.js';
+import { umasRequest, umasResponse } from './modbus-umas.js';
 
 /** Public Modbus function codes (Modbus Application Protocol v1.1b3), names in Zeek ICSNPP style. */
 export const MODBUS_FUNCTIONS: Record<number, string> = {
@@ -54,8 +55,22 @@ export const FC_UMAS = 90;
 /** UMAS function bytes (public protocol write-ups) that start and stop the PLC. */
 export const UMAS_START_PLC = 0x40;
 export const UMAS_STOP_PLC = 0x41;
-/** UMAS function bytes that start/stop the PLC or transfer the program (0x30–0x34): they change the device. */
-const UMAS_WRITES = new Set([UMAS_START_PLC, UMAS_STOP_PLC, 0x42, 0x30, 0x31, 0x32, 0x33, 0x34]);
+/**
+ * UMAS function bytes that change the device: start/stop, sending a program into the PLC (Schneider's "upload",
+ * 0x30–0x32; 0x33–0x35 read it out) and writes of memory, variables, coils/registers and I/O objects.
+ */
+const UMAS_WRITES = new Set([
+  UMAS_START_PLC,
+  UMAS_STOP_PLC,
+  0x42,
+  0x30,
+  0x31,
+  0x32,
+  0x21,
+  0x23,
+  0x25,
+  0x71,
+]);
 /** Bit set in the function code of an exception response. */
 const EXCEPTION_BIT = 0x80;
 /** FC 5 coil values: ON is 0xFF00, OFF is 0x0000; anything else is malformed. */
@@ -260,11 +275,9 @@ function request(m: Message, b: Uint8Array, p: number, end: number): void {
         m.fields = { read_device_id_code: b[p + 1]!, object_id: b[p + 2]! };
       return;
     case FC_UMAS:
-      // Schneider UMAS: session/function byte follows; program download/start/stop travel here.
-      if (n >= 2) {
-        m.subfunc = b[p + 1]!;
-        m.write = UMAS_WRITES.has(m.subfunc);
-      }
+      // Schneider UMAS: session key and UMAS function follow; program transfer and start/stop travel here.
+      umasRequest(m, b, p, end);
+      if (m.subfunc >= 0) m.write = UMAS_WRITES.has(m.subfunc);
       return;
     default:
       return;
@@ -327,6 +340,9 @@ function response(m: Message, b: Uint8Array, p: number, end: number): void {
       if (!need(m, n, 1)) return;
       m.subfunc = b[p]!;
       if (m.subfunc === MEI_READ_DEVICE_ID) deviceIdentification(m, b, p, end);
+      return;
+    case FC_UMAS:
+      umasResponse(m, b, p, end);
       return;
     default:
       return;

@@ -1,3 +1,4 @@
+import { serverSessionIdentity } from './s7comm-plus-identity.js';
 import type { ProtocolDescriptor, RequestedMode, StreamDissector } from '../protocol.js';
 import {
   newMessage,
@@ -415,6 +416,8 @@ const PLUS_FUNCTIONS: Record<number, string> = {
   0x0586: 'GET_VAR_SUBSTREAMED',
   0x0598: 'SET_VAR_SUBSTREAMED',
 };
+/** S7comm-plus CreateObject: a session is opened with it; its response carries the server's identity. */
+const PLUS_CREATE_OBJECT = 0x04ca;
 const PLUS_WRITES = new Set([0x04ca, 0x04d4, 0x04f2, 0x0542, 0x056b, 0x0598]);
 
 /** S7comm-plus (S7-1200/1500): version, length, then opcode and function for data PDUs (v1–v3). */
@@ -448,6 +451,15 @@ function s7plus(
     m.role = opcode === 0x31 ? 'request' : 'response';
     m.write = opcode === 0x31 && PLUS_WRITES.has(fn);
     if (q + 7 <= p + n) m.txId = u16be(b, q + 5);
+    // The CreateObject response opening a session names the PLC (ServerSessionVersion attribute).
+    if (opcode === 0x32 && fn === PLUS_CREATE_OBJECT) {
+      const id = serverSessionIdentity(b, q + 7, p + n);
+      if (id !== null) {
+        m.identity = id;
+        m.fields.order_number = id.model!;
+        m.fields.firmware = id.firmware!;
+      }
+    }
   } else if (opcode === 0x33) {
     m.role = 'unsolicited';
     m.funcName = 'NOTIFICATION';

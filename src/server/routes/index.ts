@@ -11,6 +11,7 @@ import { policyRoutes } from './policy.js';
 import { proposalRoutes } from './proposals.js';
 import { riskRoutes } from './risk.js';
 import { sessionRoutes } from './session.js';
+import { siteRoutes } from './sites.js';
 import { trafficRoutes } from './traffic.js';
 import { userRoutes } from './users.js';
 import { vulnerabilityRoutes } from './vulnerabilities.js';
@@ -32,4 +33,5 @@ export const ROUTE_PLUGINS: readonly RoutePlugin[] = [
   riskRoutes,
   liveRoutes,
   permitRoutes,
+  siteRoutes,
 ];

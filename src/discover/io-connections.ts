@@ -1,0 +1,97 @@
+import type { Message } from '../dissect/message.js';
+
+/** Connection directions kept before the table is reset. */
+const MAX_CONNECTIONS = 8192;
+
+function pair(a: string, b: string): string {
+  return a < b ? `${a}|${b}` : `${b}|${a}`;
+}
+
+/** One direction of a class 0/1 I/O connection, as its Forward_Open reply set it up. */
+export interface IoConnection {
+  /** Sender of the cyclic datagrams in this direction and the connection id they carry. */
+  producer: string;
+  consumer: string;
+  connectionId: number;
+  direction: 'O->T' | 'T->O';
+  /** Actual packet interval granted in the reply (µs). */
+  rpiUs: number;
+  packets: number;
+  /** Mean gap between this direction's datagrams (µs), 0 before the second one. */
+  meanIntervalUs: number;
+  lastTs: number;
+}
+
+/**
+ * Ties EtherNet/IP implicit I/O datagrams (UDP 2222) to the Forward_Open that set their connection up, so each
+ * cyclic message is known with its granted interval and datagrams on connection ids nobody opened are counted.
+ * Ids are scoped by producer: O→T datagrams come from the originator, T→O ones from the target.
+ */
+export class IoConnections {
+  private readonly byKey = new Map<string, IoConnection>();
+  /** Host pairs a Forward_Open reply was seen between: only there is an unknown id out of place. */
+  private readonly pairs = new Set<string>();
+  /** Datagrams whose connection id no Forward_Open seen set up (a capture starting mid-connection, or injection). */
+  unknown = 0;
+
+  /**
+   * Feed every message; returns the connection an I/O datagram belongs to, null when its id is unknown between
+   * hosts whose connections were seen being opened (spoofed or injected I/O), undefined otherwise (not I/O, or
+   * hosts whose Forward_Open came before the capture).
+   */
+  onMessage(m: Message): IoConnection | null | undefined {
+    const f = m.fields;
+    if (f === null) return undefined;
+    if (m.protocol === 'cip' && m.role === 'response' && m.exception === -1) {
+      if (typeof f.ot_api_us !== 'number' || typeof f.to_connection_id !== 'number')
+        return undefined;
+      // The reply travels target → originator.
+      this.add(m.dstIp, m.srcIp, Number(f.ot_connection_id), 'O->T', f.ot_api_us);
+      this.add(m.srcIp, m.dstIp, f.to_connection_id, 'T->O', Number(f.to_api_us));
+      return undefined;
+    }
+    if (m.protocol !== 'enip' || m.funcName !== 'IO' || typeof f.connection_id !== 'number')
+      return undefined;
+    const c = this.byKey.get(`${m.srcIp}|${f.connection_id}`);
+    if (c === undefined) {
+      this.unknown++;
+      return this.pairs.has(pair(m.srcIp, m.dstIp)) ? null : undefined;
+    }
+    if (c.packets > 0) {
+      const gap = (m.ts - c.lastTs) * 1e6;
+      c.meanIntervalUs += (gap - c.meanIntervalUs) / c.packets;
+    }
+    c.packets++;
+    c.lastTs = m.ts;
+    return c;
+  }
+
+  connections(): IoConnection[] {
+    return [...this.byKey.values()];
+  }
+
+  private add(
+    producer: string,
+    consumer: string,
+    connectionId: number,
+    direction: IoConnection['direction'],
+    rpiUs: number,
+  ): void {
+    // Bounded: a flood of Forward_Open replies must not grow memory without end.
+    if (this.byKey.size >= MAX_CONNECTIONS) {
+      this.byKey.clear();
+      this.pairs.clear();
+    }
+    this.pairs.add(pair(producer, consumer));
+    this.byKey.set(`${producer}|${connectionId}`, {
+      producer,
+      consumer,
+      connectionId,
+      direction,
+      rpiUs,
+      packets: 0,
+      meanIntervalUs: 0,
+      lastTs: 0,
+    });
+  }
+}

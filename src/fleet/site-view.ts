@@ -1,0 +1,154 @@
+/**
+ * The manager's sites as the dashboard shows them, read from manager.db: health by how long ago the manager
+ * last heard from each site, lag, the state versions each applied against the manager's latest, and what each
+ * enforces per zone (from its newest health record). Also the per-zone modes a site reports.
+ */
+import type { AppliedPolicy } from '../enforce/state.js';
+import { parsePolicy } from '../policy/load.js';
+import type { FleetDb } from './fleet-db.js';
+import { STATE_KINDS, type StateKind } from './subjects.js';
+
+/** A site is stale after missing a few health beats (10 s each), cut off after missing many. */
+export const STALE_AFTER_S = 60;
+export const CUT_OFF_AFTER_S = 300;
+
+export type SiteHealth = 'ok' | 'stale' | 'cut off';
+
+export interface SiteView {
+  name: string;
+  health: SiteHealth;
+  /** When the manager last received anything from the site (ms). */
+  lastSync: number;
+  /** Seconds since the site's newest record was made, as of now. */
+  lagSeconds: number;
+  /** Records waiting in the site's outbox when it last reported (null: no health record yet). */
+  backlog: number | null;
+  records: number;
+  /** State versions the site reports applied (null: none yet, or not reported). */
+  applied: Record<StateKind, number | null>;
+  enforcement: {
+    loaded: boolean | null;
+    gateway: string | null;
+    blocked: number | null;
+    zones: Array<{ name: string; mode: string }>;
+    error?: string;
+  } | null;
+}
+
+export interface FleetView {
+  latest: Record<StateKind, number | null>;
+  sites: SiteView[];
+}
+
+export function healthOf(lastSeenMs: number, nowMs: number): SiteHealth {
+  const age = (nowMs - lastSeenMs) / 1000;
+  return age >= CUT_OFF_AFTER_S ? 'cut off' : age >= STALE_AFTER_S ? 'stale' : 'ok';
+}
+
+const none = (): Record<StateKind, number | null> =>
+  Object.fromEntries(STATE_KINDS.map((k) => [k, null])) as Record<StateKind, number | null>;
+
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+/** Health records come from sites: anything not of the expected shape reads as not reported. */
+function enforcementOf(e: unknown): SiteView['enforcement'] {
+  if (e === null || typeof e !== 'object') return null;
+  const o = e as Record<string, unknown>;
+  const zones = Array.isArray(o.zones)
+    ? o.zones
+        .filter(
+          (z): z is { name: string; mode: string } =>
+            typeof z === 'object' &&
+            z !== null &&
+            typeof (z as { name?: unknown }).name === 'string' &&
+            typeof (z as { mode?: unknown }).mode === 'string',
+        )
+        .map((z) => ({ name: z.name, mode: z.mode }))
+    : [];
+  return {
+    loaded: typeof o.loaded === 'boolean' ? o.loaded : null,
+    gateway: typeof o.gateway === 'string' ? o.gateway : null,
+    blocked: num(o.blocked),
+    zones,
+    ...(typeof o.error === 'string' ? { error: o.error } : {}),
+  };
+}
+
+export function readFleetView(db: FleetDb, nowMs: number): FleetView {
+  const latest = none();
+  for (const r of db.prepare('SELECT kind, version FROM fleet_state').all() as Array<{
+    kind: StateKind;
+    version: number;
+  }>)
+    if (r.kind in latest) latest[r.kind] = r.version;
+  const rows = db
+    .prepare('SELECT site, last_seen, last_at, records, health FROM fleet_sites ORDER BY site')
+    .all() as Array<{
+    site: string;
+    last_seen: number;
+    last_at: number;
+    records: number;
+    health: string | null;
+  }>;
+  const sites = rows.map((r): SiteView => {
+    let h: Record<string, unknown> = {};
+    try {
+      const v: unknown = r.health === null ? null : JSON.parse(r.health);
+      if (v !== null && typeof v === 'object') h = v as Record<string, unknown>;
+    } catch {
+      // an unreadable health record reads as none
+    }
+    const applied = none();
+    const a = h.applied;
+    if (a !== null && typeof a === 'object')
+      for (const k of STATE_KINDS) applied[k] = num((a as Record<string, unknown>)[k]);
+    return {
+      name: r.site,
+      health: healthOf(r.last_seen, nowMs),
+      lastSync: r.last_seen,
+      lagSeconds: Math.max(0, Math.round((nowMs - r.last_at) / 1000)),
+      backlog: num(h.pending),
+      records: r.records,
+      applied,
+      enforcement: enforcementOf(h.enforcement),
+    };
+  });
+  return { latest, sites };
+}
+
+/** Records of one kind a site sent, newest first, each with the site's name. */
+export function siteRecords(
+  db: FleetDb,
+  site: string,
+  kind: string,
+  limit: number,
+  offset: number,
+): { items: Array<Record<string, unknown> & { site: string }>; total: number } {
+  const total = (
+    db
+      .prepare('SELECT count(*) AS n FROM fleet_records WHERE site = ? AND kind = ?')
+      .get(site, kind) as { n: number }
+  ).n;
+  const rows = db
+    .prepare(
+      'SELECT body FROM fleet_records WHERE site = ? AND kind = ? ORDER BY at DESC, id LIMIT ? OFFSET ?',
+    )
+    .all(site, kind, limit, offset) as Array<{ body: string }>;
+  const items = rows.map((r) => {
+    let b: unknown = null;
+    try {
+      b = JSON.parse(r.body);
+    } catch {
+      // kept as an empty record
+    }
+    return { ...(b !== null && typeof b === 'object' ? b : {}), site };
+  });
+  return { items, total };
+}
+
+/** Zones and their modes in the policy a host applied (none when it was removed or does not parse). */
+export function zoneModes(applied: AppliedPolicy | null): Array<{ name: string; mode: string }> {
+  if (applied === null || applied.removedAt !== undefined) return [];
+  const r = parsePolicy(applied.text, applied.source);
+  return r.ok ? r.policy.zones.map((z) => ({ name: z.name, mode: z.mode })) : [];
+}

@@ -1,0 +1,112 @@
+// The manager's sites as the dashboard reads them from manager.db: health by silence, lag, versions against the
+// latest, and health records from sites that are not of the expected shape (read as not reported, no crash).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { openFleetDb } from '../../src/fleet/fleet-db.js';
+import {
+  CUT_OFF_AFTER_S,
+  healthOf,
+  readFleetView,
+  siteRecords,
+  STALE_AFTER_S,
+  zoneModes,
+} from '../../src/fleet/site-view.js';
+
+const NOW = 1_800_000_000_000;
+
+test('health: ok, stale after a minute of silence, cut off after five', () => {
+  assert.equal(healthOf(NOW, NOW), 'ok');
+  assert.equal(healthOf(NOW - (STALE_AFTER_S * 1000 - 1), NOW), 'ok');
+  assert.equal(healthOf(NOW - STALE_AFTER_S * 1000, NOW), 'stale');
+  assert.equal(healthOf(NOW - CUT_OFF_AFTER_S * 1000, NOW), 'cut off');
+});
+
+test('sites with good, odd and missing health records; records carry the site', () => {
+  const db = openFleetDb(':memory:');
+  const site = db.prepare(
+    'INSERT INTO fleet_sites (site, last_seen, last_at, records, health) VALUES (?, ?, ?, ?, ?)',
+  );
+  site.run(
+    'a',
+    NOW - 5000,
+    NOW - 7000,
+    10,
+    JSON.stringify({
+      pending: 3,
+      stateRevision: 4,
+      applied: { policy: 2, blocklist: 1, permits: null },
+      enforcement: {
+        loaded: true,
+        gateway: 'up',
+        blocked: 1,
+        zones: [{ name: 'cell', mode: 'enforce' }, { name: 7 }],
+      },
+    }),
+  );
+  site.run('b', NOW - 400_000, NOW - 400_000, 1, '{"pending":"x","applied":[1],"enforcement":5}');
+  site.run('c', NOW - 90_000, NOW - 90_000, 1, 'not json');
+  db.prepare('INSERT INTO fleet_state (kind, version, at) VALUES (?, ?, ?)').run('policy', 3, NOW);
+  const v = readFleetView(db, NOW);
+  assert.deepEqual(v.latest, { policy: 3, blocklist: null, permits: null });
+  assert.deepEqual(v.sites[0], {
+    name: 'a',
+    health: 'ok',
+    lastSync: NOW - 5000,
+    lagSeconds: 7,
+    backlog: 3,
+    records: 10,
+    applied: { policy: 2, blocklist: 1, permits: null },
+    enforcement: {
+      loaded: true,
+      gateway: 'up',
+      blocked: 1,
+      zones: [{ name: 'cell', mode: 'enforce' }],
+    },
+  });
+  assert.deepEqual(
+    v.sites.slice(1).map((s) => [s.name, s.health, s.backlog, s.applied.policy, s.enforcement]),
+    [
+      ['b', 'cut off', null, null, null],
+      ['c', 'stale', null, null, null],
+    ],
+  );
+
+  const rec = db.prepare(
+    'INSERT INTO fleet_records (id, site, kind, body, stream_seq, at, received) VALUES (?, ?, ?, ?, ?, ?, ?)',
+  );
+  rec.run('a:1', 'a', 'detection', '{"type":"port_scan"}', 1, 1, NOW);
+  rec.run('a:2', 'a', 'detection', '[broken', 2, 2, NOW);
+  rec.run('b:1', 'b', 'detection', '{"type":"new_talker"}', 3, 3, NOW);
+  rec.run('a:3', 'a', 'health', '{}', 4, 4, NOW);
+  assert.deepEqual(siteRecords(db, 'a', 'detection', 10, 0), {
+    total: 2,
+    items: [{ site: 'a' }, { type: 'port_scan', site: 'a' }],
+  });
+  // A record cannot name another site: the site comes from the row, not from the body.
+  rec.run('b:2', 'b', 'detection', '{"type":"x","site":"a"}', 5, 5, NOW);
+  assert.equal(siteRecords(db, 'b', 'detection', 10, 0).items[0]!.site, 'b');
+  db.close();
+});
+
+test('zone modes of the applied policy; none once removed or when it does not parse', () => {
+  const applied = {
+    sha: 'x',
+    source: 'p.yaml',
+    text: `weir: policy/1
+zones:
+  - { name: sup, members: [10.66.0.0/28], mode: monitor }
+  - { name: ctl, members: [10.66.0.16/28], mode: enforce }
+`,
+    appliedAt: '',
+    actor: 'root',
+    family: 'inet',
+    gatewayIp: null,
+  };
+  assert.deepEqual(zoneModes(applied), [
+    { name: 'sup', mode: 'monitor' },
+    { name: 'ctl', mode: 'enforce' },
+  ]);
+  assert.deepEqual(zoneModes({ ...applied, removedAt: 'now' }), []);
+  assert.deepEqual(zoneModes({ ...applied, text: 'zones: [' }), []);
+  assert.deepEqual(zoneModes(null), []);
+});

@@ -1,0 +1,171 @@
+// The sites page and the site filter in headless Chromium, over a real fleet: a manager (hub nats-server with
+// JetStream) and two sites (leaf nats-servers) on loopback. Both send detections and health; the manager
+// publishes a blocklist both apply; one site then goes silent long enough to count as cut off.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import { addSite, openHome, readSiteKit } from '../../src/fleet/home.js';
+import { ManagerRuntime } from '../../src/fleet/manager-runtime.js';
+import { NodeRuntime } from '../../src/fleet/node-runtime.js';
+import { readFleetView } from '../../src/fleet/site-view.js';
+import { haveChromium, logIn, openDashboard, screenshotDir } from '../helpers/browser.js';
+import { buildServer } from '../../src/server/app.js';
+import { addUsers, freshStore, injectLogin, PASSWORD } from '../server/fixture.js';
+import { freePort, MemoryBackend, tempDir, until } from '../fleet/fleet-kit.js';
+
+const detection = (site: string, n: number, type: string) => ({
+  id: `${site}-d${n}`,
+  type,
+  severity: 'high',
+  ts: 1_790_000_000 + n,
+  lastTs: 1_790_000_000 + n,
+  count: 1,
+  src: `10.${site === 'north' ? 1 : 2}.0.${10 + n}`,
+  dst: `10.${site === 'north' ? 1 : 2}.0.2`,
+  protocol: 'modbus',
+  zone: 'control',
+  explanation: `${type} at ${site} #${n}`,
+  suggestedResponse: 'look',
+  status: 'open',
+  evidence: { frames: [], fields: {} },
+});
+
+test(
+  'sites page: two real sites, health, lag, blocklist versions, a cut-off site; the site filter narrows detections',
+  { timeout: 120_000 },
+  async (t) => {
+    if (!haveChromium(t)) return;
+    const fleetDir = tempDir('fleet-ui');
+    const mdir = path.join(fleetDir, 'manager');
+    const home = openHome(mdir);
+    addSite(home, 'north');
+    addSite(home, 'south');
+    const leafPort = await freePort();
+    const mgr = await ManagerRuntime.start({
+      dir: mdir,
+      client: { host: '127.0.0.1', port: await freePort() },
+      leaf: { host: '127.0.0.1', port: leafPort },
+      log: () => undefined,
+    });
+    const nodes: NodeRuntime[] = [];
+    const { dir, db } = freshStore('weir-sites-web-');
+    await addUsers(db, [['vera', ['viewer']]]);
+    try {
+      for (const site of ['north', 'south'])
+        nodes.push(
+          await NodeRuntime.start({
+            kit: readSiteKit(site, path.join(mdir, 'sites', site)),
+            dir: tempDir(`site-${site}`),
+            client: { host: '127.0.0.1', port: await freePort() },
+            hubUrls: [`nats-leaf://127.0.0.1:${leafPort}`],
+            local: new MemoryBackend(),
+            healthEveryMs: 300,
+            log: () => undefined,
+          }),
+        );
+      const [north, south] = nodes as [NodeRuntime, NodeRuntime];
+      north.outbox.add('detection', detection('north', 1, 'port_scan'));
+      north.outbox.add('detection', detection('north', 2, 'write_to_plc'));
+      south.outbox.add('detection', detection('south', 1, 'new_talker'));
+      assert.equal(
+        await mgr.manager.block(
+          { address: '10.1.0.99', ttlSeconds: 3600, comment: 'test' },
+          'manager',
+        ),
+        1,
+      );
+      await until('both sites report blocklist v1 applied and their detections arrived', () => {
+        const v = readFleetView(mgr.db, Date.now());
+        const n = mgr.db
+          .prepare("SELECT count(*) AS n FROM fleet_records WHERE kind = 'detection'")
+          .get() as { n: number };
+        return (
+          n.n === 3 &&
+          v.latest.blocklist === 1 &&
+          v.sites.length === 2 &&
+          v.sites.every((s) => s.applied.blocklist === 1)
+        );
+      });
+      // South goes silent; ten minutes of silence stand for themselves by moving its times back.
+      await nodes.pop()!.stop();
+      mgr.db
+        .prepare(
+          "UPDATE fleet_sites SET last_seen = last_seen - 600000, last_at = last_at - 600000 WHERE site = 'south'",
+        )
+        .run();
+    } finally {
+      for (const n of nodes) await n.stop();
+      await mgr.stop();
+    }
+
+    const { url, page, errors, close } = await openDashboard(db, dir, { fleetDir: mdir });
+    try {
+      await logIn(page, url, 'vera', PASSWORD);
+      await page.goto(`${url}#/sites`);
+      await page.getByTestId('sites').waitFor();
+      assert.match(
+        await page.getByTestId('site-summary').innerText(),
+        /2 sites: 1 ok, 0 stale, 1 cut off/,
+      );
+      const northRow = await page.locator('tr[data-site=north]').innerText();
+      const southRow = await page.locator('tr[data-site=south]').innerText();
+      assert.match(northRow, /^north\s+ok\s/);
+      assert.match(northRow, /lag \d+ s/);
+      assert.match(northRow, /\d+ waiting/);
+      assert.match(northRow, /none published\s+v1 \(latest\)/);
+      assert.match(southRow, /^south\s+CUT OFF\s/);
+      assert.match(southRow, /\(1\d min ago\)\s+lag 1\d min/);
+      assert.match(southRow, /v1 \(latest\)/);
+      await page.screenshot({ path: path.join(screenshotDir(), 'sites.png'), fullPage: true });
+
+      // The site filter: detections of one site only; pages not aggregated say so.
+      await page.goto(`${url}#/detections`);
+      await page.getByTestId('site-filter').selectOption('north');
+      await page.getByText('Detections at site north').waitFor();
+      const northDet = await page.getByTestId('detections').innerText();
+      assert.match(northDet, /port_scan at north #1/);
+      assert.match(northDet, /write_to_plc at north #2/);
+      assert.doesNotMatch(northDet, /south/);
+      await page.getByTestId('site-filter').selectOption('south');
+      await page.getByText('Detections at site south').waitFor();
+      await page.getByText('new_talker at south #1').waitFor();
+      const southDet = await page.getByTestId('detections').innerText();
+      assert.equal(southDet.trim().split('\n').length, 2, 'header and one detection');
+      assert.doesNotMatch(southDet, /north/);
+      await page.goto(`${url}#/assets`);
+      assert.match(
+        await page.getByTestId('not-aggregated').innerText(),
+        /Site south: this site's data is not aggregated yet/,
+      );
+      await page.getByTestId('site-filter').selectOption('');
+      await page.goto(`${url}#/detections`);
+      await page.getByRole('heading', { name: 'Detections', exact: true }).waitFor();
+      assert.deepEqual(errors, []);
+    } finally {
+      await close();
+      rmSync(fleetDir, { recursive: true, force: true });
+    }
+  },
+);
+
+test('without a fleet manager the sites route says so and lists nothing', async () => {
+  const { dir, db } = freshStore('weir-sites-none-');
+  await addUsers(db, [['vera', ['viewer']]]);
+  const app = await buildServer({ db });
+  try {
+    const cookie = await injectLogin(app, 'vera');
+    const r = await app.inject({ url: '/api/sites', headers: { cookie } });
+    assert.equal(r.statusCode, 200);
+    assert.deepEqual(r.json(), {
+      fleet: false,
+      latest: { policy: null, blocklist: null, permits: null },
+      sites: [],
+    });
+    assert.equal((await app.inject({ url: '/api/sites' })).statusCode, 401);
+  } finally {
+    await app.close();
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,53 @@
+import { useApi } from '../useApi';
+import { when, type Detection, type Page } from '../api';
+
+/**
+ * Detections one fleet site sent to the manager (the site filter's detections page). Read-only here: the site
+ * acts on its own detections; the manager keeps copies.
+ */
+export function SiteDetections({ site }: { site: string }) {
+  const { data, error } = useApi<Page<Detection & { site: string }>>(
+    `/sites/${encodeURIComponent(site)}/detections?limit=200`,
+  );
+  return (
+    <section>
+      <h1>Detections at site {site}</h1>
+      {data && (
+        <p>
+          {data.total} detections sent by {site} (acted on at the site)
+        </p>
+      )}
+      {error && <p className="error">{error}</p>}
+      {data && (
+        <table data-testid="detections">
+          <thead>
+            <tr>
+              <th>site</th>
+              <th>first seen</th>
+              <th>severity</th>
+              <th>type</th>
+              <th>source → destination</th>
+              <th>zone</th>
+              <th>explanation</th>
+            </tr>
+          </thead>
+          <tbody>
+            {data.items.map((d, i) => (
+              <tr key={`${d.id ?? ''}-${i}`}>
+                <td>{d.site}</td>
+                <td>{typeof d.ts === 'number' ? when(d.ts) : ''}</td>
+                <td className={`sev ${d.severity}`}>{d.severity}</td>
+                <td>{d.type}</td>
+                <td>
+                  {d.src} → {d.dst}
+                </td>
+                <td>{d.zone ?? ''}</td>
+                <td>{d.explanation}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
