@@ -14,7 +14,8 @@ import { slmpSession } from '../fixtures-gen/slmp-session.js';
 import { assetOf, discoverFiles } from '../helpers/discover.js';
 import { repoRoot, sharedCapture } from '../helpers/paths.js';
 import { pduContext } from '../helpers/pdu-context.js';
-import { loadSpecs, multisetMatch, tsharkFuncs, weirFuncs } from './tshark-compare.js';
+import { compareFuncs, loadSpecs, tsharkFuncs, weirFuncs } from './tshark-compare.js';
+import { rng } from '../helpers/rng.js';
 
 const FINS = path.join(repoRoot, 'fixtures', 'fins-session.pcap');
 
@@ -26,19 +27,7 @@ async function agree(file: string): Promise<{ total: number; off: string[] }> {
   const spec = (await loadSpecs()).find((s) => s.protocol === 'fins')!;
   const ours = await weirFuncs(file);
   const theirs = await tsharkFuncs(file, spec);
-  let total = 0;
-  const off: string[] = [];
-  const frames = new Set([
-    ...theirs.keys(),
-    ...[...ours.keys()].filter((k) => k.endsWith('|fins')).map((k) => Number(k.split('|')[0])),
-  ]);
-  for (const f of frames) {
-    const w = ours.get(`${f}|fins`) ?? [],
-      s = theirs.get(f) ?? [];
-    total += Math.max(w.length, s.length);
-    if (multisetMatch(w, s) !== Math.max(w.length, s.length))
-      off.push(`frame ${f}: weir [${w}] tshark [${s}]`);
-  }
+  const { total, diff: off } = compareFuncs(ours, theirs, 'fins');
   return { total, off };
 }
 
@@ -107,15 +96,7 @@ test('SLMP: CPU model identity, remote STOP and RUN reported and followed', asyn
 });
 
 test('hostile FINS and SLMP bytes give anomalies, never a crash', () => {
-  let x = 9600;
-  const r = (n: number) => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x % n;
-  };
+  const r = rng(9600);
   for (const name of ['fins', 'slmp']) {
     const d = protocolDescriptor(name)!;
     for (let i = 0; i < 20000; i++) {

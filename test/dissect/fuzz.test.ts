@@ -16,19 +16,7 @@ import { FragmentJoiner } from '../../src/dissect/fragments.js';
 import { dt, fragments, plcStop, readVar, writeVar } from '../fixtures-gen/s7-fragments.js';
 import { directOperate, segments } from '../fixtures-gen/dnp3-frames.js';
 import { pduContext } from '../helpers/pdu-context.js';
-
-/** Deterministic xorshift PRNG so a failure can be replayed. */
-function rng(seed: number): (n: number) => number {
-  let x = seed >>> 0 || 1;
-  return (n: number) => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x % n;
-  };
-}
+import { rng } from '../helpers/rng.js';
 
 const ctx = pduContext();
 

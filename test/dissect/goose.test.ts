@@ -23,6 +23,7 @@ import { detectFile } from '../detect/synthetic.js';
 import { pcap } from '../fixtures-gen/pcap-writer.js';
 import { sharedCapture } from '../helpers/paths.js';
 import { pduContext } from '../helpers/pdu-context.js';
+import { rng } from '../helpers/rng.js';
 
 function gooseOf(file: string): Message[] {
   const out: Message[] = [];
@@ -195,15 +196,7 @@ test('GOOSE: mutated and truncated frames never throw', () => {
   const base = [
     gooseFrame({ st: 3, sq: 9, trip: true, t: 1_767_225_600, vlan: null }).subarray(14),
   ];
-  let x = 0xbeef;
-  const r = (n: number) => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x % n;
-  };
+  const r = rng(0xbeef);
   const ctx = pduContext();
   const out: Message[] = [];
   let anomalies = 0;

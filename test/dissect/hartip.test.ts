@@ -12,7 +12,8 @@ import { learnThenDetect } from '../../bench/detect.js';
 import { hartipSession } from '../fixtures-gen/hartip-session.js';
 import { repoRoot } from '../helpers/paths.js';
 import { pduContext } from '../helpers/pdu-context.js';
-import { loadSpecs, multisetMatch, tsharkFuncs, weirFuncs } from './tshark-compare.js';
+import { compareFuncs, loadSpecs, tsharkFuncs, weirFuncs } from './tshark-compare.js';
+import { rng } from '../helpers/rng.js';
 
 const FIXTURE = path.join(repoRoot, 'fixtures', 'hartip-session.pcap');
 
@@ -35,15 +36,7 @@ test('every HART-IP message agrees with tshark (command or session message), fra
   const spec = (await loadSpecs()).find((s) => s.protocol === 'hartip')!;
   const ours = await weirFuncs(FIXTURE);
   const theirs = await tsharkFuncs(FIXTURE, spec);
-  let total = 0;
-  const off: string[] = [];
-  for (const f of new Set([...theirs.keys()])) {
-    const w = ours.get(`${f}|hartip`) ?? [],
-      s = theirs.get(f) ?? [];
-    total += Math.max(w.length, s.length);
-    if (multisetMatch(w, s) !== Math.max(w.length, s.length))
-      off.push(`frame ${f}: weir [${w}] tshark [${s}]`);
-  }
+  const { total, diff: off } = compareFuncs(ours, theirs, 'hartip');
   assert.equal(total, 27);
   assert.deepEqual(off, []);
   assert.equal(
@@ -102,15 +95,7 @@ test('re-ranging and resetting a transmitter are engineering operations the dete
 test('hostile HART-IP datagrams and streams give anomalies, never a crash', () => {
   const d = protocolDescriptor('hartip')!;
   const ctx = pduContext();
-  let x = 5094;
-  const r = (n: number) => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x % n;
-  };
+  const r = rng(5094);
   const seeds: Uint8Array[] = [];
   // Random bodies behind a plausible header, so the PDU walker sees every delimiter and byte count.
   for (let i = 0; i < 20000; i++) {

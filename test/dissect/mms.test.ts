@@ -15,11 +15,12 @@ import { dt, readVar, s7NormalSession } from '../fixtures-gen/s7-fragments.js';
 import { parsePolicy } from '../../src/policy/load.js';
 import { CompiledPolicy } from '../../src/policy/evaluate.js';
 import { StreamInspector } from '../../src/enforce/gateway/inspector.js';
-import { multisetMatch, tsharkFuncs, weirFuncs } from './tshark-compare.js';
+import { compareFuncs, tsharkFuncs, weirFuncs } from './tshark-compare.js';
 import mmsOracle from './oracle/mms.js';
 import { sharedCapture } from '../helpers/paths.js';
 import { discoverFiles, assetOf } from '../helpers/discover.js';
 import { pduContext } from '../helpers/pdu-context.js';
+import { rng } from '../helpers/rng.js';
 
 function messagesOf(file: string): Message[] {
   const out: Message[] = [];
@@ -42,20 +43,7 @@ function withPcap<T>(bytes: Buffer, f: (file: string) => T): T {
 async function agreement(file: string): Promise<{ agreed: number; total: number; diff: string[] }> {
   const ours = await weirFuncs(file),
     theirs = await tsharkFuncs(file, mmsOracle);
-  const frames = new Set(theirs.keys());
-  for (const k of ours.keys()) if (k.endsWith('|mms')) frames.add(Number(k.split('|')[0]));
-  let agreed = 0,
-    total = 0;
-  const diff: string[] = [];
-  for (const f of frames) {
-    const w = ours.get(`${f}|mms`) ?? [],
-      s = theirs.get(f) ?? [];
-    const m = multisetMatch(w, s);
-    agreed += m;
-    total += Math.max(w.length, s.length);
-    if (m !== Math.max(w.length, s.length)) diff.push(`frame ${f}: weir [${w}] tshark [${s}]`);
-  }
-  return { agreed, total, diff };
+  return compareFuncs(ours, theirs, 'mms');
 }
 
 test('MMS: every PDU of a crafted association matches tshark (initiate, identify, getNameList, read, write, files, report, conclude)', async () => {
@@ -165,15 +153,7 @@ test('MMS: the IED is an outstation-like server with its disclosed identity; the
 
 test('MMS: mutated and truncated units through the port-102 dissector never throw', () => {
   const units = mmsExchanges().map(([toServer, b]) => [toServer, b] as const);
-  let x = 0x5eed;
-  const r = (n: number) => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x % n;
-  };
+  const r = rng(0x5eed);
   const ctx = pduContext();
   const out: Message[] = [];
   let anomalies = 0;

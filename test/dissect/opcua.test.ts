@@ -12,7 +12,8 @@ import { protocolDescriptor, functionCategory } from '../../src/dissect/registry
 import type { Message } from '../../src/dissect/message.js';
 import { repoRoot } from '../helpers/paths.js';
 import { pduContext } from '../helpers/pdu-context.js';
-import { loadSpecs, multisetMatch, tsharkFuncs, weirFuncs } from './tshark-compare.js';
+import { compareFuncs, loadSpecs, tsharkFuncs, weirFuncs } from './tshark-compare.js';
+import { rng } from '../helpers/rng.js';
 
 const FIXTURE = path.join(repoRoot, 'fixtures', 'opcua-session.pcap');
 
@@ -28,21 +29,7 @@ test('every OPC UA service in the lab capture has tshark’s service node id, fr
   assert.ok(spec, 'oracle spec for opcua');
   const ours = await weirFuncs(FIXTURE);
   const theirs = await tsharkFuncs(FIXTURE, spec);
-  let total = 0,
-    agreed = 0;
-  const frames = new Set([
-    ...theirs.keys(),
-    ...[...ours.keys()].filter((k) => k.endsWith('|opcua')).map((k) => Number(k.split('|')[0])),
-  ]);
-  const off: string[] = [];
-  for (const f of frames) {
-    const w = ours.get(`${f}|opcua`) ?? [],
-      s = theirs.get(f) ?? [];
-    const m = multisetMatch(w, s);
-    total += Math.max(w.length, s.length);
-    agreed += m;
-    if (m !== Math.max(w.length, s.length)) off.push(`frame ${f}: weir [${w}] tshark [${s}]`);
-  }
+  const { total, agreed, diff: off } = compareFuncs(ours, theirs, 'opcua');
   assert.ok(total >= 70, `${total} services compared`);
   assert.deepEqual(off, []);
   assert.equal(agreed, total);
@@ -113,19 +100,6 @@ test('lab capture: services, chunk joining, security modes and identity', () => 
   assert.equal(session.identity?.deviceType, 'OPC UA client');
   assert.equal(session.fields!.client_application_uri, 'urn:weir-lab:engineering-station');
 });
-
-/** Deterministic xorshift PRNG so a failure can be replayed. */
-function rng(seed: number): (n: number) => number {
-  let x = seed >>> 0 || 1;
-  return (n: number) => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x % n;
-  };
-}
 
 test('mutated OPC UA messages through one state per direction: anomalies, never a crash', () => {
   const d = protocolDescriptor('opcua')!.stream!;

@@ -13,11 +13,12 @@ import type { Message } from '../../src/dissect/message.js';
 import { functionCategory } from '../../src/dissect/registry.js';
 import { profinetIoCm, profinetRt } from '../../src/dissect/protocols/profinet-io.js';
 import { cmExchanges, profinetIoSession, rtFrame } from '../fixtures-gen/profinet-io-session.js';
-import { multisetMatch, tsharkFuncs, weirFuncs } from './tshark-compare.js';
+import { compareFuncs, tsharkFuncs, weirFuncs } from './tshark-compare.js';
 import oracle from './oracle/profinet-io.js';
 import { sharedCapture } from '../helpers/paths.js';
 import { discoverFiles, assetOf } from '../helpers/discover.js';
 import { pduContext } from '../helpers/pdu-context.js';
+import { rng } from '../helpers/rng.js';
 
 function messagesOf(file: string): Message[] {
   const out: Message[] = [];
@@ -36,18 +37,7 @@ function withSession<T>(f: (file: string) => T | Promise<T>): Promise<T> {
 async function agreement(file: string): Promise<{ total: number; diff: string[] }> {
   const ours = await weirFuncs(file),
     theirs = await tsharkFuncs(file, oracle);
-  const frames = new Set(theirs.keys());
-  for (const k of ours.keys()) if (k.endsWith('|profinet_io')) frames.add(Number(k.split('|')[0]));
-  const diff: string[] = [];
-  let total = 0;
-  for (const f of frames) {
-    const w = ours.get(`${f}|profinet_io`) ?? [],
-      s = theirs.get(f) ?? [];
-    total += Math.max(w.length, s.length);
-    if (multisetMatch(w, s) !== Math.max(w.length, s.length))
-      diff.push(`frame ${f}: weir [${w}] tshark [${s}]`);
-  }
-  return { total, diff };
+  return compareFuncs(ours, theirs, 'profinet_io');
 }
 
 test('PNIO CM: Connect, Write, Control, Read, Release agree with tshark (crafted AR and the real capture)', async () => {
@@ -140,15 +130,7 @@ test('PN-RT: cyclic frames (tagged or not) agree with tshark; DCP frames stay DC
 test('PNIO: mutated datagrams and RT frames never throw', () => {
   const units = cmExchanges();
   const frames = [rtFrame('02:00:5e:88:00:14', 0x8001, 1, [1, 2]).subarray(14)];
-  let x = 0xfeed;
-  const r = (n: number) => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x % n;
-  };
+  const r = rng(0xfeed);
   const ctx = pduContext();
   const out: Message[] = [];
   let anomalies = 0;

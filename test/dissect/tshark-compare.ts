@@ -96,3 +96,29 @@ export function multisetMatch(a: number[], b: number[]): number {
   }
   return n;
 }
+
+/**
+ * One protocol's function codes, frame by frame, Weir against tshark: every frame either side has a message
+ * in, how many messages were compared and agreed, and a line for each frame that differs.
+ */
+export function compareFuncs(
+  ours: Map<string, number[]>,
+  theirs: Map<number, number[]>,
+  protocol: string,
+): { total: number; agreed: number; diff: string[] } {
+  const frames = new Set(theirs.keys());
+  const suffix = `|${protocol}`;
+  for (const k of ours.keys()) if (k.endsWith(suffix)) frames.add(Number(k.split('|')[0]));
+  let total = 0,
+    agreed = 0;
+  const diff: string[] = [];
+  for (const f of frames) {
+    const w = ours.get(`${f}${suffix}`) ?? [],
+      s = theirs.get(f) ?? [];
+    const m = multisetMatch(w, s);
+    total += Math.max(w.length, s.length);
+    agreed += m;
+    if (m !== Math.max(w.length, s.length)) diff.push(`frame ${f}: weir [${w}] tshark [${s}]`);
+  }
+  return { total, agreed, diff };
+}
