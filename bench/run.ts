@@ -17,6 +17,7 @@ import { recordPlaybookLatency } from './playbook.js';
 import { recordDecoyLatency } from './decoy.js';
 import { recordMemory } from './memory.js';
 import { recordLiveRate } from './live-rate.js';
+import { recordFleet } from './fleet.js';
 import { labPolicyStore } from '../test/enforce/lab-kit.js';
 import { machine, median, root, sharedPcaps, writeSection } from './results.js';
 import { readCaptureSync } from '../src/capture/source.js';
@@ -60,6 +61,12 @@ async function main(): Promise<void> {
   if (process.env.BENCH_ONLY === 'playbook') {
     await recordPlaybookLatency(Number(process.env.BENCH_TRIALS ?? 60), labPolicyStore);
     return;
+  }
+  // BENCH_ONLY=fleet: real nats-servers and nftables in namespaces; no capture needed.
+  if (process.env.BENCH_ONLY === 'fleet') {
+    await recordFleet(Number(process.env.BENCH_TRIALS ?? 40));
+    // A site or manager connection left reconnecting to a stopped server must not keep the bench running.
+    process.exit(0);
   }
   // BENCH_ONLY=memory builds its own synthetic plant: no capture needed.
   if (process.env.BENCH_ONLY === 'memory') {

@@ -18,6 +18,8 @@ export interface ManagerRunOptions {
   /** Use a hub someone else runs (the 3-server cluster) instead of starting one. */
   external?: string[];
   hosts?: string[];
+  /** JetStream replicas of the stream and bucket (3 on a 3-server cluster). */
+  replicas?: number;
   log?: (m: string) => void;
   onRecord?: ManagerOptions['onRecord'];
 }
@@ -63,6 +65,7 @@ export class ManagerRuntime {
       signingKeyPem: home.signingKeyPem,
       log: o.log,
       onRecord: o.onRecord,
+      replicas: o.replicas,
     });
     await manager.setup();
     await manager.startIngest();

@@ -59,6 +59,8 @@ export interface ManagerOptions {
   duplicateWindowMs?: number;
   /** State versions kept per key (KV history, at most 64). */
   history?: number;
+  /** JetStream copies of the site stream and the state bucket (3 on a 3-server hub cluster; 1 on one hub). */
+  replicas?: number;
   now?: () => number;
   log?: (m: string) => void;
   /** Told about each record stored (first time only). */
@@ -104,6 +106,7 @@ export class FleetManager {
       subjects: [ALL_SITES],
       storage: StorageType.File,
       duplicate_window: nanos(this.o.duplicateWindowMs ?? 3_600_000),
+      num_replicas: this.o.replicas ?? 1,
     };
     try {
       await jsm.streams.info(SITE_STREAM);
@@ -114,6 +117,7 @@ export class FleetManager {
     this.kv = await this.js.views.kv(STATE_BUCKET, {
       history: this.o.history ?? 64,
       storage: StorageType.File,
+      replicas: this.o.replicas ?? 1,
     });
   }
 
