@@ -32,7 +32,15 @@ export async function startHub(
   if (topology === 'one server') {
     const client = { host, port: await freePort() };
     const leaf = { host, port: await freePort() };
-    const mgr = await ManagerRuntime.start({ dir, client, leaf, log: () => undefined, onRecord });
+    // The simulated sites connect as site users on the client port, which a deployment admits only on leaf links.
+    const mgr = await ManagerRuntime.start({
+      dir,
+      client,
+      leaf,
+      siteClients: true,
+      log: () => undefined,
+      onRecord,
+    });
     return {
       mgr,
       leafUrls: [`nats-leaf://${host}:${leaf.port}`],
@@ -58,6 +66,7 @@ export async function startHub(
           tls: hubTls(home),
           managerNkey: home.nkeyPublic,
           sites: home.sites,
+          siteClients: true,
           cluster: {
             name: 'weir-hub',
             serverName: `weir-hub-${i}`,

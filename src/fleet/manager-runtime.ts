@@ -20,6 +20,8 @@ export interface ManagerRunOptions {
   hosts?: string[];
   /** JetStream replicas of the stream and bucket (3 on a 3-server cluster). */
   replicas?: number;
+  /** Bench only: site users may connect on the client port (see HubConfig.siteClients). */
+  siteClients?: boolean;
   log?: (m: string) => void;
   onRecord?: ManagerOptions['onRecord'];
 }
@@ -49,6 +51,7 @@ export class ManagerRuntime {
           tls: hubTls(home),
           managerNkey: home.nkeyPublic,
           sites: home.sites,
+          siteClients: o.siteClients,
         }),
         { netns: o.netns, logFile: path.join(o.dir, 'hub.log') },
       );

@@ -31,6 +31,12 @@ export interface HubConfig {
   sites: string[];
   /** Cluster routes, for a hub of several servers (the bench's 3-server comparison). */
   cluster?: { name: string; listen: HostPort; routes: string[]; serverName: string };
+  /**
+   * Bench only: let site users in on the client port too (100 simulated sites without 100 leaf servers).
+   * Site users carry no password — their proof is the leaf link's client certificate — so a deployment
+   * admits them on the leafnode port alone.
+   */
+  siteClients?: boolean;
 }
 
 /**
@@ -63,7 +69,8 @@ export function hubConfig(c: HubConfig): string {
     `    { nkey: ${q(c.managerNkey)} }`,
     ...c.sites.map((site) => {
       const p = sitePermissions(site);
-      return `    { user: ${q(siteUser(site))}, permissions: { publish: { allow: ${list(p.publish)} }, subscribe: { allow: ${list(p.subscribe)} } } }`;
+      const via = c.siteClients === true ? '' : ', allowed_connection_types: ["LEAFNODE"]';
+      return `    { user: ${q(siteUser(site))}${via}, permissions: { publish: { allow: ${list(p.publish)} }, subscribe: { allow: ${list(p.subscribe)} } } }`;
     }),
   ];
   const cluster = c.cluster

@@ -8,6 +8,7 @@ import { connect } from 'nats';
 import { addSite, openHome, readSiteKit } from '../../src/fleet/home.js';
 import { ManagerRuntime } from '../../src/fleet/manager-runtime.js';
 import { NodeRuntime } from '../../src/fleet/node-runtime.js';
+import { siteUser } from '../../src/fleet/pki.js';
 import { HUB_DOMAIN, SITE_STREAM } from '../../src/fleet/subjects.js';
 import { freePort, MemoryBackend, tempDir, until } from './fleet-kit.js';
 
@@ -18,15 +19,21 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function fleet(): Promise<{ mgr: ManagerRuntime; a: NodeRuntime; aPort: number }> {
+async function fleet(): Promise<{
+  mgr: ManagerRuntime;
+  a: NodeRuntime;
+  aPort: number;
+  hubClient: string;
+}> {
   const mdir = path.join(dir, 'manager');
   const home = openHome(mdir);
   addSite(home, 'a');
   addSite(home, 'b');
   const leafPort = await freePort();
+  const clientPort = await freePort();
   const mgr = await ManagerRuntime.start({
     dir: mdir,
-    client: { host: '127.0.0.1', port: await freePort() },
+    client: { host: '127.0.0.1', port: clientPort },
     leaf: { host: '127.0.0.1', port: leafPort },
     log: () => undefined,
   });
@@ -41,7 +48,7 @@ async function fleet(): Promise<{ mgr: ManagerRuntime; a: NodeRuntime; aPort: nu
     log: () => undefined,
   });
   stops.push(() => a.stop());
-  return { mgr, a, aPort };
+  return { mgr, a, aPort, hubClient: `127.0.0.1:${clientPort}` };
 }
 
 const count = (mgr: ManagerRuntime, site: string, kind: string): number =>
@@ -52,10 +59,17 @@ const count = (mgr: ManagerRuntime, site: string, kind: string): number =>
   ).n;
 
 test('a site delivers its detections to the manager exactly once, and may not publish as another site', async () => {
-  const { mgr, a, aPort } = await fleet();
+  const { mgr, a, aPort, hubClient } = await fleet();
   for (let i = 0; i < 200; i++) a.outbox.add('detection', { n: i, type: 'port_scan' });
   await until('200 detections at the manager', () => count(mgr, 'a', 'detection') === 200);
   assert.equal(await a.outbox.drain(5000), 0);
+
+  // Site users have no password (the leaf link's certificate is their proof): on the hub's client port, which
+  // the manager's host exposes, nobody may connect as a site.
+  await assert.rejects(
+    connect({ servers: hubClient, user: siteUser('a'), reconnect: false }),
+    /Authorization Violation/i,
+  );
 
   // Straight onto the site's leaf, as a compromised process at site a would: under b's subject.
   const nc = await connect({ servers: `127.0.0.1:${aPort}` });
