@@ -248,6 +248,10 @@ test(
         '--state-dir',
         path.join(dir, 'enf'),
       ]);
+      // The attacker's scans end with its kernel still resolving addresses it probed (ARP for retired decoy
+      // addresses, retried for ~3 s): let that settle, so the check below is about the plant at work.
+      lab.exec('attacker', 'ip', ['neigh', 'flush', 'all']);
+      await sleep(3500);
       const lines: string[] = [];
       stopRunner = await startRunner(
         lab,
@@ -263,8 +267,21 @@ test(
         runAgent(lab, 'historian', 'historian', HOSTS.plc1, HOSTS.plc2, '3'),
       ]);
       await sleep(500);
-      assert.ok(!lines.some((l) => l.includes('decoy_contact')), lines.join('\n'));
-      assert.deepEqual(blockedNow(lab), []);
+      // Only the plant's hosts are judged here: the attacker's own scans a moment ago (late retransmissions,
+      // neighbour probes towards retired decoy addresses) are contacts too, and may already have blocked it.
+      const plantContacts = lines.filter(
+        (l) => l.includes('decoy_contact') && !l.includes(HOSTS.attacker),
+      );
+      assert.deepEqual(plantContacts, [], lines.join('\n'));
+      assert.deepEqual(
+        blockedNow(lab).filter((ip) => ip !== HOSTS.attacker),
+        [],
+      );
+      const early = blockedNow(lab).includes(HOSTS.attacker);
+      if (early)
+        t.diagnostic(
+          `the attacker was already blocked by a late contact of its scan:\n${lines.join('\n')}`,
+        );
       const now = decoys.placements.at(-1)!.get('modbus-decoys')!;
       lab.exec('attacker', process.execPath, [
         '-e',
@@ -276,14 +293,19 @@ test(
         await sleep(100);
       }
       assert.deepEqual(blocked, [HOSTS.attacker], lines.join('\n'));
+      // The runner reports after the kernel has the element: its line may follow the block by a moment.
+      for (let i = 0; i < 50 && !lines.some((l) => l.includes('decoy_contact')); i++)
+        await sleep(100);
       assert.ok(
         lines.some((l) => l.includes('decoy_contact')),
         lines.join('\n'),
       );
-      assert.ok(
-        decoys.contacts.some((c) => c.src === HOSTS.attacker && c.decoy === now),
-        'the responder saw the touch too',
-      );
+      // Once blocked, the attacker's packets die at the bridge and the responder never sees them.
+      if (!early)
+        assert.ok(
+          decoys.contacts.some((c) => c.src === HOSTS.attacker && c.decoy === now),
+          'the responder saw the touch too',
+        );
     } finally {
       await stopRunner?.();
       await decoys?.stop();
