@@ -89,7 +89,8 @@ test(
       ]);
       const exited = new Promise<number | null>((res) => gw!.once('exit', (code) => res(code)));
       let port = 0;
-      for (let i = 0; i < 100 && port === 0; i++) {
+      // Up to 30 s: a Node process starting on a busy 2-core CI machine can take several seconds.
+      for (let i = 0; i < 600 && port === 0 && gw.exitCode === null; i++) {
         port = readHealth(dir)?.targets[0]?.listenPort ?? 0;
         if (port === 0) await sleep(50);
       }
