@@ -12,6 +12,7 @@ import { startRunner } from '../test/enforce/playbook-kit.js';
 import { DECOY_POLICY, learnPlant, runDecoys, sensor } from '../test/deceive/decoy-kit.js';
 import { openStore } from '../src/store/db.js';
 import { listPlaybookActions } from '../src/store/playbook-store.js';
+import { NFT_STAMP_SCRIPT, recordBlocklistArrivals } from './blocklist-arrivals.js';
 import { machine, today, writeSection } from './results.js';
 
 function pct(xs: number[], p: number): number {
@@ -28,8 +29,7 @@ export async function recordDecoyLatency(trials: number): Promise<void> {
   const db = auth[auth.indexOf('--db') + 1]!;
   let stop: (() => Promise<number | null>) | null = null;
   let decoys: Awaited<ReturnType<typeof runDecoys>> | null = null;
-  const stamp = `const c=require('child_process').spawn('stdbuf',['-oL','nft','monitor','new','elements']);let b='';c.stdout.on('data',d=>{const t=performance.timeOrigin+performance.now();b+=d;let i;while((i=b.indexOf('\\n'))>=0){process.stdout.write(t.toFixed(3)+' '+b.slice(0,i)+'\\n');b=b.slice(i+1);}});process.on('SIGTERM',()=>{c.kill();process.exit(0);});`;
-  const monitor = lab.spawn('fw', process.execPath, ['-e', stamp]);
+  const monitor = lab.spawn('fw', process.execPath, ['-e', NFT_STAMP_SCRIPT]);
   try {
     await startPlcs(lab);
     await learnPlant(lab, dir, db);
@@ -44,17 +44,7 @@ export async function recordDecoyLatency(trials: number): Promise<void> {
       stateDir,
     ]);
     const inKernel = new Map<string, number>();
-    let mon = '';
-    monitor.stdout!.on('data', (d: Buffer) => {
-      mon += d.toString();
-      let nl: number;
-      while ((nl = mon.indexOf('\n')) >= 0) {
-        const line = mon.slice(0, nl);
-        mon = mon.slice(nl + 1);
-        const m = /^([0-9.]+) .*blocklist \{ ([0-9.]+) /.exec(line);
-        if (m && !inKernel.has(m[2]!)) inKernel.set(m[2]!, Number(m[1]));
-      }
-    });
+    recordBlocklistArrivals(monitor.stdout!, inKernel);
     decoys = await runDecoys(lab, sensor(lab), auth, stateDir);
     const target = decoys.placements[0]!.get('modbus-decoys')!;
     stop = await startRunner(lab, auth, stateDir, [], undefined, /acting control\/decoy-touch/);

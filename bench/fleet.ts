@@ -20,6 +20,7 @@ import { HUB_DOMAIN } from '../src/fleet/subjects.js';
 import { canBuildLab } from '../test/lab/plant.js';
 import { freePort, sleep } from '../test/fleet/fleet-kit.js';
 import { startHub, type Topology } from './fleet-hub.js';
+import { NFT_STAMP_SCRIPT, recordBlocklistArrivals } from './blocklist-arrivals.js';
 import { machine, median, today, writeSection } from './results.js';
 
 const nowMs = (): number => performance.timeOrigin + performance.now();
@@ -39,23 +40,12 @@ groups:
   - { name: ews, conduit: c, clients: [10.78.0.0/28], servers: [ctl], ports: [502], access: read-write }
 `;
 
-/** `nft monitor new elements` in a namespace, each line stamped on arrival by a process that does nothing else. */
+/** `nft monitor new elements` in a namespace, each blocklist element's arrival stamped into `seen`. */
 function elementMonitor(ns: string, seen: Map<string, number>): ChildProcess {
-  const stamp = `const c=require('child_process').spawn('stdbuf',['-oL','nft','monitor','new','elements']);let b='';c.stdout.on('data',d=>{const t=performance.timeOrigin+performance.now();b+=d;let i;while((i=b.indexOf('\\n'))>=0){process.stdout.write(t.toFixed(3)+' '+b.slice(0,i)+'\\n');b=b.slice(i+1);}});process.on('SIGTERM',()=>{c.kill();process.exit(0);});`;
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', stamp], {
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', NFT_STAMP_SCRIPT], {
     stdio: ['ignore', 'pipe', 'ignore'],
   });
-  let buf = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      const m = /^([0-9.]+) .*blocklist \{ ([0-9.]+)[ }]/.exec(line);
-      if (m && !seen.has(m[2]!)) seen.set(m[2]!, Number(m[1]));
-    }
-  });
+  recordBlocklistArrivals(child.stdout!, seen);
   return child;
 }
 

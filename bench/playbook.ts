@@ -13,6 +13,7 @@ import { blockSource } from '../src/enforce/nft.js';
 import { openStore } from '../src/store/db.js';
 import { listPlaybookActions } from '../src/store/playbook-store.js';
 import { NftSession } from '../src/enforce/nft-session.js';
+import { NFT_STAMP_SCRIPT, recordBlocklistArrivals } from './blocklist-arrivals.js';
 import { machine, median, today, writeSection } from './results.js';
 
 /** The intruder at work, not blocking this process; a write is cut off mid-way by the block, which is the point. */
@@ -42,10 +43,8 @@ export async function recordPlaybookLatency(
   const auth = await applySource(dir, PLAYBOOK_POLICY(1000));
   const db = auth[auth.indexOf('--db') + 1]!;
   let stop: (() => Promise<number | null>) | null = null;
-  // The kernel's notifications, each stamped on arrival by a process that does nothing else (the benchmark's own
-  // event loop may be busy). Line-buffered: nft writes to a pipe through stdio, which would hold events back.
-  const stamp = `const c=require('child_process').spawn('stdbuf',['-oL','nft','monitor','new','elements']);let b='';c.stdout.on('data',d=>{const t=performance.timeOrigin+performance.now();b+=d;let i;while((i=b.indexOf('\\n'))>=0){process.stdout.write(t.toFixed(3)+' '+b.slice(0,i)+'\\n');b=b.slice(i+1);}});process.on('SIGTERM',()=>{c.kill();process.exit(0);});`;
-  const monitor = lab.spawn('fw', process.execPath, ['-e', stamp]);
+  // The kernel's notifications, stamped on arrival (bench/blocklist-arrivals.ts).
+  const monitor = lab.spawn('fw', process.execPath, ['-e', NFT_STAMP_SCRIPT]);
   try {
     await startPlcs(lab);
     await learnNormal(lab, dir, db, 5);
@@ -62,17 +61,7 @@ export async function recordPlaybookLatency(
 
     // When each address appeared in the blocklist, by the kernel's own notification.
     const inKernel = new Map<string, number>();
-    let mon = '';
-    monitor.stdout!.on('data', (d: Buffer) => {
-      mon += d.toString();
-      let nl: number;
-      while ((nl = mon.indexOf('\n')) >= 0) {
-        const line = mon.slice(0, nl);
-        mon = mon.slice(nl + 1);
-        const m = /^([0-9.]+) .*blocklist \{ ([0-9.]+) /.exec(line);
-        if (m && !inKernel.has(m[2]!)) inKernel.set(m[2]!, Number(m[1]));
-      }
-    });
+    recordBlocklistArrivals(monitor.stdout!, inKernel);
     const lines: string[] = [];
     stop = await startRunner(lab, auth, stateDir, lines);
     await sleep(500);
