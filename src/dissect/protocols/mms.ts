@@ -132,33 +132,35 @@ interface Spdu {
   bodyEnd: number;
 }
 
-function spduHeader(b: Uint8Array, p: number, end: number): Spdu | null {
+/**
+ * The [start, end) of the value behind the code byte at p: ISO session lengths are one byte, or 0xff and two more
+ * (the SPDU itself and each of its parameters). Null when it does not fit before end.
+ */
+function sessionValue(b: Uint8Array, p: number, end: number): [number, number] | null {
   if (p + 2 > end) return null;
-  let li = b[p + 1]!,
+  let len = b[p + 1]!,
     h = 2;
-  if (li === 0xff) {
+  if (len === 0xff) {
     if (p + 4 > end) return null;
-    li = u16be(b, p + 2);
+    len = u16be(b, p + 2);
     h = 4;
   }
-  if (p + h + li > end) return null;
-  return { body: p + h, bodyEnd: p + h + li };
+  if (p + h + len > end) return null;
+  return [p + h, p + h + len];
+}
+
+function spduHeader(b: Uint8Array, p: number, end: number): Spdu | null {
+  const v = sessionValue(b, p, end);
+  return v === null ? null : { body: v[0], bodyEnd: v[1] };
 }
 
 /** Find the User Data parameter among an SPDU's parameters; [start, end) of its value, or null. */
 function userDataParameter(b: Uint8Array, q: number, end: number): [number, number] | null {
   while (q + 2 <= end) {
-    const code = b[q]!;
-    let len = b[q + 1]!,
-      h = 2;
-    if (len === 0xff) {
-      if (q + 4 > end) return null;
-      len = u16be(b, q + 2);
-      h = 4;
-    }
-    if (q + h + len > end) return null;
-    if (code === PGI_USER_DATA || code === PGI_EXTENDED_USER_DATA) return [q + h, q + h + len];
-    q += h + len;
+    const v = sessionValue(b, q, end);
+    if (v === null) return null;
+    if (b[q] === PGI_USER_DATA || b[q] === PGI_EXTENDED_USER_DATA) return v;
+    q = v[1];
   }
   return null;
 }
