@@ -268,11 +268,14 @@ test(
         );
       const sent = echoes(seen);
       const arrived = echoes(framesOf(hmiPcap));
+      // Compared where both captures hold the echo: on a loaded machine the attacker's own tcpdump can miss a
+      // frame that still reached the HMI (CI saw one such), which says nothing about the bridge.
+      const both = [...arrived].filter(([k]) => sent.has(k));
       assert.ok(
-        arrived.size >= 2 && [...arrived.values()].includes(1),
-        JSON.stringify([...arrived]),
+        both.length >= 2 && both.some(([, ttl]) => ttl === 1),
+        JSON.stringify({ arrived: [...arrived], sent: [...sent] }),
       );
-      for (const [k, ttl] of arrived) assert.equal(ttl, sent.get(k), `echo ${k}: TTL untouched`);
+      for (const [k, ttl] of both) assert.equal(ttl, sent.get(k), `echo ${k}: TTL untouched`);
       // Status says stealth and counts what it held back; an address added later shows as broken.
       const st = weir('enforce', 'status');
       const held =
