@@ -122,8 +122,10 @@ export class EdgeTable<T> {
         }
         v = this.create(address(pkt, transport, port, proto, toServer), pkt);
         inner.set(k2, v);
-        if (transport !== 'ip' && pkt.srcPort !== pkt.dstPort) this.servers.add(k1);
       }
+      // Every packet to or from an ephemeral port shows who serves (not only an edge's first: a same-port
+      // exchange may have opened it), so the set is the same whichever thread saw which edge first.
+      if (transport !== 'ip' && pkt.srcPort !== pkt.dstPort) this.servers.add(k1);
       return v;
     }
     const client = toServer ? pkt.srcIp : pkt.dstIp,
@@ -136,6 +138,16 @@ export class EdgeTable<T> {
       this.text.set(key, v);
     }
     return v;
+  }
+
+  /**
+   * A packet of an edge kept elsewhere (another shard's): the server end of a port-addressed IPv4 edge becomes
+   * known here as if that edge were in this table, so same-port peers are oriented as one table would.
+   */
+  noteServer(src4: number, dst4: number, proto: number, srcPort: number, dstPort: number): void {
+    if ((proto !== 6 && proto !== 17) || srcPort === dstPort) return;
+    const toServer = serverIsDst(proto === 6 ? 'tcp' : 'udp', srcPort, dstPort);
+    this.servers.add(toServer ? dst4 * 65536 + dstPort : src4 * 65536 + srcPort);
   }
 
   /**

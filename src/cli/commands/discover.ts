@@ -16,6 +16,8 @@ import { trafficFor } from '../../respond/zones.js';
 import type { Stage } from '../../dissect/stage.js';
 import { cliSettings } from '../settings.js';
 import { runCaptures, warnCaptureErrors, type FileResult } from '../run-capture.js';
+import { runShardedCaptures } from '../run-sharded.js';
+import type { EdgeRecord } from '../../discover/edge-book.js';
 import { addCounts } from '../../capture/counts.js';
 import { edgeIsProbe, inventoryCounts, inventoryLine, scansOf } from '../../discover/counts.js';
 
@@ -39,20 +41,33 @@ export function registerDiscover(program: Command): void {
       '--max-edges <n>',
       `edges tracked at most; beyond, new edges are counted as not tracked (default: settings inventory.max_edges, ${DEFAULT_MAX_EDGES})`,
     )
+    .option(
+      '--workers <n>',
+      'worker threads to spread the capture over, by address pair (same result as one thread; default: settings dissect.workers, 1)',
+    )
     .action(
       async (
         files: string[],
-        opts: { json?: boolean; db?: string; maxAssets?: string; maxEdges?: string },
+        opts: {
+          json?: boolean;
+          db?: string;
+          maxAssets?: string;
+          maxEdges?: string;
+          workers?: string;
+        },
       ) => {
         const bounds = cliSettings().inventory;
-        const inv = new Inventory({
+        const workers = workerCount(opts.workers);
+        const limits = {
           maxAssets:
             opts.maxAssets !== undefined
               ? positive(opts.maxAssets, '--max-assets')
               : bounds.max_assets,
           maxEdges:
             opts.maxEdges !== undefined ? positive(opts.maxEdges, '--max-edges') : bounds.max_edges,
-        });
+        };
+        // With workers, this inventory keeps the asset half; the workers keep the edges.
+        const inv = new Inventory(limits, { edges: workers === 1 });
         const db = opts.db ? openStore(opts.db) : null;
         // An OUI table that came in a signed bundle names NIC makers the built-in registry does not know yet.
         const oui = db ? latestKnowledge(db, 'oui') : null;
@@ -69,19 +84,30 @@ export function registerDiscover(program: Command): void {
           };
           const stages: Stage[] = [inv];
           if (traffic) stages.push(traffic);
-          const results = await runCaptures(files, stages, { afterFile });
+          let shardEdges: EdgeRecord[][] | null = null;
+          let results: FileResult[];
+          if (workers === 1) results = await runCaptures(files, stages, { afterFile });
+          else {
+            const r = await runShardedCaptures(files, workers, stages, {
+              maxEdges: limits.maxEdges,
+              onMessage: (m) => inv.onAssetMessage(m),
+              afterFile,
+            });
+            results = r.results;
+            shardEdges = r.edges;
+          }
           let snap: InventorySnapshot;
           let stored: { assets: number; edges: number } | null = null;
           if (db) {
             // Merged with what the store holds (other captures, a live follower); shown as merged.
-            const delta = inv.takeDelta();
+            const delta = inv.takeDeltaWith(shardEdges);
             const records = results.map(captureRecord);
             const capped = mergeInventory(db, delta, records);
             if (results.length > 0) addCounts(results.at(-1)!.capped, capped);
             if (traffic) addTraffic(db, traffic.take());
             snap = storedInventoryOf(db, delta);
             stored = { assets: countRows(db, 'assets'), edges: countRows(db, 'edges') };
-          } else snap = inv.snapshot();
+          } else snap = inv.snapshotWith(shardEdges);
           if (opts.json) await writeJson(snap, results);
           else process.stdout.write(renderInventory(snap, results, stored));
           warnCaptureErrors(results);
@@ -119,6 +145,14 @@ async function writeJson(snap: InventorySnapshot, results: FileResult[]): Promis
   await list('edges', snap.edges, false);
   await list('captures', results.map(captureJson), true);
   await put('\n}\n');
+}
+
+/** Worker threads from --workers, else the settings' dissect.workers. */
+export function workerCount(flag: string | undefined): number {
+  if (flag === undefined) return cliSettings().dissect.workers;
+  const n = positive(flag, '--workers');
+  if (n > 64) throw new Error(`--workers takes at most 64, not '${flag}'`);
+  return n;
 }
 
 function positive(v: string, flag: string): number {

@@ -1,0 +1,44 @@
+import type { Message } from '../dissect/message.js';
+import { Stages, type Stage } from '../dissect/stage.js';
+import { ShardedRun } from '../discover/sharded.js';
+import type { EdgeRecord } from '../discover/edge-book.js';
+import { fileResult, type FileResult } from './run-capture.js';
+import { cliSettings } from './settings.js';
+
+/**
+ * runCaptures over `workers` threads sharded by address pair: the workers dissect and keep the edges, the
+ * main thread's stages see every packet in order and, through `onMessage`, the messages the asset half reads.
+ * Stages that want every message (the detection engine, a value recorder) cannot run here.
+ */
+export async function runShardedCaptures(
+  files: string[],
+  workers: number,
+  stages: readonly Stage[],
+  opts: { maxEdges: number; onMessage(m: Message): void; afterFile?(r: FileResult): void },
+): Promise<{ results: FileResult[]; edges: EdgeRecord[][] }> {
+  const fanout = new Stages(stages);
+  const run = new ShardedRun(workers, { maxEdges: opts.maxEdges, dissect: cliSettings().dissect });
+  const results: FileResult[] = [];
+  let seen: Record<string, number> = {};
+  try {
+    for (const source of files) {
+      const f = await run.runFile(source, {
+        onPacket: (p) => fanout.onPacket(p),
+        onMessage: opts.onMessage,
+      });
+      const r = fileResult(source, f.summary, f.stats, f.firstTs, f.lastTs);
+      // What the workers' edge bounds turned away while reading this file (the main thread adds its own).
+      const now = run.capped;
+      for (const [k, v] of Object.entries(now))
+        if (v > (seen[k] ?? 0)) r.capped[k] = (r.capped[k] ?? 0) + v - (seen[k] ?? 0);
+      seen = now;
+      opts.afterFile?.(r);
+      results.push(r);
+    }
+    const edges = await run.finish();
+    await fanout.finish();
+    return { results, edges };
+  } finally {
+    await run.close();
+  }
+}
