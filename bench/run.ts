@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { makeBenchInput } from './make-input.js';
+import { recordMulticore } from './multicore.js';
 import { recordDetection } from './detect.js';
 import { recordItiQuality } from './iti-quality.js';
 import { recordPolicySimulation } from './policy.js';
@@ -105,6 +106,10 @@ async function main(): Promise<void> {
     recordDetection(big, RUNS);
     return;
   }
+  if (process.env.BENCH_ONLY === 'multicore') {
+    recordMulticore(big, RUNS);
+    return;
+  }
   if (process.env.BENCH_ONLY === 'live') {
     await recordLiveRate(big);
     return;
@@ -176,6 +181,7 @@ async function main(): Promise<void> {
   console.log(section);
   writeSection('discover throughput', section);
   recordDetection(big, RUNS);
+  recordMulticore(big, RUNS);
   recordItiQuality();
   recordPolicySimulation(big, RUNS);
   await recordGateway(RUNS);

@@ -14,10 +14,22 @@ export async function runShardedCaptures(
   files: string[],
   workers: number,
   stages: readonly Stage[],
-  opts: { maxEdges: number; onMessage(m: Message): void; afterFile?(r: FileResult): void },
-): Promise<{ results: FileResult[]; edges: EdgeRecord[][] }> {
+  opts: {
+    maxEdges: number;
+    onMessage(m: Message): void;
+    afterFile?(r: FileResult): void;
+    /** The workers' module and what they start with (default: discovery's worker). */
+    worker?: URL;
+    extra?: unknown;
+  },
+): Promise<{ results: FileResult[]; edges: EdgeRecord[][]; extras: unknown[] }> {
   const fanout = new Stages(stages);
-  const run = new ShardedRun(workers, { maxEdges: opts.maxEdges, dissect: cliSettings().dissect });
+  const run = new ShardedRun(workers, {
+    maxEdges: opts.maxEdges,
+    dissect: cliSettings().dissect,
+    worker: opts.worker,
+    extra: opts.extra,
+  });
   const results: FileResult[] = [];
   let seen: Record<string, number> = {};
   try {
@@ -37,8 +49,18 @@ export async function runShardedCaptures(
     }
     const edges = await run.finish();
     await fanout.finish();
-    return { results, edges };
+    return { results, edges, extras: run.extras };
   } finally {
     await run.close();
   }
+}
+
+/** Worker threads from --workers, else the settings' dissect.workers. */
+export function workerCount(flag: string | undefined): number {
+  if (flag === undefined) return cliSettings().dissect.workers;
+  const n = Number(flag);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`--workers takes a positive whole number, not '${flag}'`);
+  if (n > 64) throw new Error(`--workers takes at most 64, not '${flag}'`);
+  return n;
 }

@@ -43,6 +43,11 @@ export interface EngineOptions {
   inventory?: Inventory;
   /** Addresses of the policy's decoys (every pool address): any packet to one is a decoy_contact. */
   decoys?: ReadonlySet<string>;
+  /**
+   * Run the decoy_contact detector for the decoys (default true). A sharded run (src/detect/shard-worker.ts)
+   * runs it in the workers only, while every engine still drops what the decoys themselves send.
+   */
+  decoyContact?: boolean;
 }
 
 /** The message detectors of one protocol, sorted once (see Detector.protocols). */
@@ -98,7 +103,7 @@ export class DetectionEngine implements DetectContext {
     const settings = opts.settings ?? DEFAULT_SETTINGS.detect;
     this.detectors = [
       ...(opts.detectors ?? allDetectors(settings)),
-      ...(this.decoys.size > 0 ? [decoyContact(this.decoys)] : []),
+      ...(this.decoys.size > 0 && opts.decoyContact !== false ? [decoyContact(this.decoys)] : []),
     ];
     this.packetHooks = this.detectors.filter((d) => d.onPacket && (d.packets ?? 'all') === 'all');
     this.unprofiledHooks = this.detectors.filter((d) => d.onPacket && d.packets === 'unprofiled');
@@ -116,13 +121,25 @@ export class DetectionEngine implements DetectContext {
     this.inventory = opts.inventory;
   }
 
-  onPacket(pkt: Packet): void {
-    const ts = pkt.ts;
+  /**
+   * The capture clock: once a second the detectors' ticks. A shard worker calls it for the frames other
+   * workers own, so its ticks fall at the frames one engine's would.
+   */
+  clock(ts: number): void {
     if (ts > this.lastTs) this.lastTs = ts;
     if (ts >= this.nextTick) {
       if (this.nextTick !== -Infinity) for (const d of this.detectors) d.tick?.(ts, this, false);
       this.nextTick = ts + 1;
     }
+  }
+
+  /** A packet of an edge another shard keeps: its server end orients same-port peers here too. */
+  noteServer(src4: number, dst4: number, proto: number, srcPort: number, dstPort: number): void {
+    this.table.noteServer(src4, dst4, proto, srcPort, dstPort);
+  }
+
+  onPacket(pkt: Packet): void {
+    this.clock(pkt.ts);
     if (pkt.ipProto === 58 && isLinkHousekeeping(pkt)) {
       this.housekeeping(pkt);
       return;

@@ -9,6 +9,8 @@ export interface ShardInit {
   /** This worker's part of the edge bound (the bounds hold for the whole run). */
   maxEdges: number;
   dissect: DissectLimits;
+  /** What the worker's own kind of run needs (the detect worker: its baseline and settings). */
+  extra?: unknown;
 }
 
 /** A message for the asset half, with the frame whose dissection produced it (the order it is applied in). */
@@ -28,7 +30,7 @@ export type ToShard =
 export type FromShard =
   | { t: 'chunk'; k: number; msgs: TaggedMessage[] }
   | { t: 'file'; stats: DissectStats; firsts: KeyFirsts; capped: Record<string, number> }
-  | { t: 'edges'; records: EdgeRecord[]; cpu: number }
+  | { t: 'edges'; records: EdgeRecord[]; cpu: number; extra?: unknown }
   | { t: 'error'; message: string };
 
 /** Per statistics key, the frame at which a shard first counted it (merged keys are listed in that order). */

@@ -11,7 +11,7 @@ import { DissectPipeline } from '../dissect/pipeline.js';
 import type { Stage } from '../dissect/stage.js';
 import { EdgeBook } from './edge-book.js';
 import { Inventory, isHostAddress } from './inventory.js';
-import { RawIpv4, shardOf, shardOf4, threadCpuSeconds } from './shard.js';
+import { copyMessage, RawIpv4, shardOf, shardOf4, threadCpuSeconds } from './shard.js';
 import type { KeyFirsts, ShardInit, ToShard, FromShard, TaggedMessage } from './shard-protocol.js';
 
 const init = workerData as ShardInit;
@@ -113,32 +113,3 @@ port.on('message', (msg: ToShard) => {
     send({ t: 'error', message: (e as Error).stack ?? String(e) });
   }
 });
-
-/** A copy of a message the pipeline will reuse (field by field: far cheaper than structuredClone). */
-function copyMessage(m: Message): Message {
-  return {
-    frame: m.frame,
-    ts: m.ts,
-    protocol: m.protocol,
-    transport: m.transport,
-    srcMac: m.srcMac,
-    dstMac: m.dstMac,
-    srcIp: m.srcIp,
-    dstIp: m.dstIp,
-    srcPort: m.srcPort,
-    dstPort: m.dstPort,
-    role: m.role,
-    func: m.func,
-    funcName: m.funcName,
-    subfunc: m.subfunc,
-    unit: m.unit,
-    txId: m.txId,
-    exception: m.exception,
-    write: m.write,
-    targets: m.targets === null ? null : m.targets.map((t) => ({ ...t })),
-    values: m.values === null ? null : m.values.slice(),
-    identity: m.identity === null ? null : { ...m.identity },
-    anomaly: m.anomaly === null ? null : { ...m.anomaly },
-    fields: m.fields === null ? null : { ...m.fields },
-  };
-}

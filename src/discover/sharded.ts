@@ -58,9 +58,16 @@ export class ShardedRun {
   /** CPU seconds each worker thread used (known after finish; -1 where not measurable). */
   workerCpu: number[] = [];
 
+  /** What each worker handed back at the end beside its edges (the detect worker: its detections). */
+  extras: unknown[] = [];
+
+  /**
+   * `worker`: the worker's module (default: discovery's, src/discover/shard-worker.ts); `extra`: what it is
+   * started with beside its shard and bounds.
+   */
   constructor(
     readonly n: number,
-    opts: { maxEdges: number; dissect: DissectLimits },
+    opts: { maxEdges: number; dissect: DissectLimits; worker?: URL; extra?: unknown },
   ) {
     this.failed = new Promise<never>((_, reject) => {
       this.fail = (e) => {
@@ -81,8 +88,11 @@ export class ShardedRun {
           max_tcp_streams: share(opts.dissect.max_tcp_streams, 16),
           max_reassembly_bytes: share(opts.dissect.max_reassembly_bytes, 65_536),
         },
+        extra: opts.extra,
       };
-      const w = new Worker(new URL('./shard-worker.js', import.meta.url), { workerData: init });
+      const w = new Worker(opts.worker ?? new URL('./shard-worker.js', import.meta.url), {
+        workerData: init,
+      });
       w.on('message', (m: FromShard) => {
         if (m.t === 'error') this.fail(new Error(`shard worker ${i}: ${m.message}`));
         else this.replies[i]?.(m, i);
@@ -215,6 +225,7 @@ export class ShardedRun {
     this.post({ t: 'finish' });
     const got = await edges;
     this.workerCpu = got.map((g) => g.cpu);
+    this.extras = got.map((g) => g.extra);
     const out = got.map((g) => g.records);
     await this.close();
     return out;

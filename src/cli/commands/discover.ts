@@ -16,7 +16,7 @@ import { trafficFor } from '../../respond/zones.js';
 import type { Stage } from '../../dissect/stage.js';
 import { cliSettings } from '../settings.js';
 import { runCaptures, warnCaptureErrors, type FileResult } from '../run-capture.js';
-import { runShardedCaptures } from '../run-sharded.js';
+import { runShardedCaptures, workerCount } from '../run-sharded.js';
 import type { EdgeRecord } from '../../discover/edge-book.js';
 import { addCounts } from '../../capture/counts.js';
 import { edgeIsProbe, inventoryCounts, inventoryLine, scansOf } from '../../discover/counts.js';
@@ -145,14 +145,6 @@ async function writeJson(snap: InventorySnapshot, results: FileResult[]): Promis
   await list('edges', snap.edges, false);
   await list('captures', results.map(captureJson), true);
   await put('\n}\n');
-}
-
-/** Worker threads from --workers, else the settings' dissect.workers. */
-export function workerCount(flag: string | undefined): number {
-  if (flag === undefined) return cliSettings().dissect.workers;
-  const n = positive(flag, '--workers');
-  if (n > 64) throw new Error(`--workers takes at most 64, not '${flag}'`);
-  return n;
 }
 
 function positive(v: string, flag: string): number {
