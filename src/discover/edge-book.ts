@@ -259,6 +259,13 @@ export class EdgeBook {
     return out;
   }
 
+  /** Fresh Edge records in the table's order, without the merge keys (one inventory's own read-out). */
+  edgeList(changedOnly: boolean): Edge[] {
+    const out: Edge[] = [];
+    for (const es of this.edges.values()) if (!changedOnly || es.dirty) out.push(edgeOut(es));
+    return out;
+  }
+
   /** After a delta was taken: counters and lists start over (merging into a store adds them up). */
   resetDelta(): void {
     for (const es of this.edges.values()) {

@@ -179,7 +179,7 @@ export class Inventory {
 
   private edgeList(changedOnly: boolean, shards: EdgeRecord[][] | null): Edge[] {
     if (shards !== null) return mergeEdgeRecords(shards);
-    return this.edgeBook === null ? [] : this.edgeBook.records(changedOnly).map((r) => r.edge);
+    return this.edgeBook === null ? [] : this.edgeBook.edgeList(changedOnly);
   }
 
   /**

@@ -103,3 +103,20 @@ test('--workers: a bad count is refused; a missing capture is an error, not a ha
   assert.notEqual(missing.code, 0);
   assert.match(missing.stderr, /no such file/);
 });
+
+test('weir discover --db: the same store and read-out with 1 and 2 workers over several files', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'weir-shard-db-'));
+  try {
+    const files = [plant, path.join(repoRoot, 'fixtures/identity.pcap')];
+    const outs = [];
+    for (const n of ['1', '2']) {
+      const db = path.join(dir, `w${n}.db`);
+      const r = await weir(['discover', '--json', '--db', db, '--workers', n, ...files]);
+      assert.equal(r.code, 0, r.stderr);
+      outs.push(r.stdout);
+    }
+    assert.equal(outs[1], outs[0]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
