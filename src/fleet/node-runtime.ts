@@ -1,7 +1,8 @@
 /**
  * `weir node --site NAME`: the site's leaf nats-server (local publish/subscribe that works with the hub away),
  * the site's outbox to the manager, the follower of the manager's signed state, and the site's enforcement
- * wrapped so that blocks decided here go fleet-wide.
+ * wrapped so that blocks decided here go fleet-wide. What the site captures runs through a SitePipeline
+ * (site-pipeline.ts) whose playbooks act through `backend` and whose detections go out through `outbox`.
  */
 import path from 'node:path';
 import { connect, type NatsConnection } from 'nats';

@@ -130,7 +130,8 @@ export class SitePipeline {
     this.o.first?.(d);
     this.o.outbox.add('detection', d);
     this.unsaved.push(d);
-    this.store();
+    // While the store is locked only the flush tries again: each try waits out the busy timeout.
+    if (!this.locked) this.store();
     for (const w of this.watchers) w.onDetection?.(d);
   }
 

@@ -4,7 +4,7 @@
 // and applies the block once the store answers (real nats-server processes, nftables in a namespace).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { NftBackend } from '../../src/enforce/nft-backend.js';
@@ -16,8 +16,7 @@ import { saveBaseline } from '../../src/store/baseline-store.js';
 import { siteStoreGuard } from '../../src/fleet/apply-state.js';
 import { canBuildLab } from '../lab/plant.js';
 import { plantBaseline } from '../helpers/plant-fixtures.js';
-import { repoRoot } from '../helpers/paths.js';
-import { blockedIn, FLEET_POLICY } from './lab-sets.js';
+import { blockedIn, FLEET_POLICY, lockStore } from './lab-sets.js';
 import { freePort, sleep, tempDir, until } from './fleet-kit.js';
 
 const namespaces: string[] = [];
@@ -26,24 +25,6 @@ after(async () => {
   for (const s of stops.reverse()) await s().catch(() => undefined);
   for (const ns of namespaces) execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
 });
-
-/** Another process holding the store with an exclusive lock (readers refused too) until told to let go. */
-async function lockStore(file: string): Promise<() => Promise<void>> {
-  const js = `const D=require(${JSON.stringify(path.join(repoRoot, 'node_modules/better-sqlite3'))});
-const d=new D(${JSON.stringify(file)});d.pragma('locking_mode = EXCLUSIVE');d.exec('BEGIN EXCLUSIVE');
-d.exec('CREATE TABLE IF NOT EXISTS dba_note (x)');d.prepare('INSERT INTO dba_note VALUES (1)').run();
-process.stdout.write('held\\n');process.stdin.on('data',()=>{d.exec('COMMIT');d.close();process.exit(0)});`;
-  const c = spawn(process.execPath, ['-e', js], { stdio: ['pipe', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    c.stdout.on('data', (b: Buffer) => b.toString().includes('held') && resolve());
-    c.once('exit', (code) => reject(new Error(`lock holder exited ${code}`)));
-  });
-  return () =>
-    new Promise<void>((resolve) => {
-      c.once('exit', () => resolve());
-      c.stdin.write('go\n');
-    });
-}
 
 test('a fleet block arriving while the site store is locked is reported, retried with backoff, and applied once the store answers', async (t) => {
   if (!canBuildLab()) {
@@ -94,7 +75,7 @@ test('a fleet block arriving while the site store is locked is reported, retried
   await mgr.manager.publish('policy', () => ({ text: FLEET_POLICY(1), source: 'fleet.yaml' }));
   await until('policy v1 at the site', () => applied.includes('policy v1'));
 
-  const release = await lockStore(storeFile);
+  const release = await lockStore(storeFile, 'exclusive');
   let released = false;
   stops.push(async () => {
     if (!released) await release();
