@@ -168,10 +168,12 @@ export class StreamInspector {
     if (verdict === null) return { kind: 'forward', bytes: pdu };
     this.events.push({ kind: 'denied', reason: verdict, message: culprit!, micros: us });
     // Input no real client sends ends the connection; a request the groups do not allow is answered or dropped.
+    // A secured channel the group does not allow: nothing more on it could be judged, so the channel ends here.
     if (
       verdict === 'malformed_pdu' ||
       verdict === 'not_a_request' ||
-      verdict === 'unknown_function'
+      verdict === 'unknown_function' ||
+      verdict === 'secured_channel'
     ) {
       this.closed = true;
       return { kind: 'close', reason: verdict };
