@@ -113,89 +113,113 @@ const READ = NONE.find((c) => opcuaService(c) === 631)!;
 const WRITE = NONE.find((c) => opcuaService(c) === 673)!;
 const CALL = NONE.find((c) => opcuaService(c) === 712)!;
 
-test('OPC UA, read-only HMI on the recorded node-opcua session: every Write and Call refused, the rest passes', () => {
+/** An HMI inspector that has seen the session's opening (HEL, OPN, endpoints, session) up to the first Read. */
+const OPENING = NONE.slice(0, NONE.indexOf(READ));
+function opened(): StreamInspector {
   const ins = inspector(opcuaTcp);
-  const verdicts = NONE.map((c) => {
+  for (const c of OPENING) assert.ok(ins.push(c).every((a) => a.kind === 'forward'));
+  return ins;
+}
+
+test('OPC UA, read-only HMI on the recorded node-opcua session: every Write and Call refused (the connection closed), the rest passes', () => {
+  let ins = inspector(opcuaTcp);
+  const verdicts: string[] = [];
+  for (const c of NONE) {
     const acts = ins.push(c);
-    return acts.length === 0 ? 'held' : kinds(acts).join(',');
-  });
+    const v = acts.length === 0 ? 'held' : kinds(acts).join(',');
+    verdicts.push(v);
+    // A refusal ends the connection (OPC UA cannot lose a numbered chunk): the client comes back on a new one.
+    if (v.startsWith('close')) ins = opened();
+  }
   const byService = new Map<string, Set<string>>();
   NONE.forEach((c, i) => {
     const k = `${c.toString('latin1', 0, 4)}${opcuaService(c) >= 0 ? ':' + opcuaService(c) : ''}`;
     byService.set(k, (byService.get(k) ?? new Set()).add(verdicts[i]!));
   });
-  // The write and call services are refused (dropped: OPC UA has no cheap fault to forge), nothing else is.
-  assert.deepEqual([...byService.get('MSGF:673')!], ['drop:write_not_allowed']);
-  assert.deepEqual([...byService.get('MSGF:712')!], ['drop:write_not_allowed']);
+  assert.deepEqual([...byService.get('MSGF:673')!], ['close:write_not_allowed']);
+  assert.deepEqual([...byService.get('MSGF:712')!], ['close:write_not_allowed']);
+  // The long recipe Write travels in intermediate chunks: held, then refused whole with its final chunk.
+  assert.deepEqual([...byService.get('MSGC:673')!], ['held']);
   for (const [k, v] of byService)
-    if (k !== 'MSGF:673' && k !== 'MSGF:712' && k !== 'MSGC:673')
+    if (!k.endsWith(':673') && !k.endsWith(':712'))
       assert.ok(
-        [...v].every((x) => x === 'forward' || x === 'held' || x === 'drop:write_not_allowed'),
+        [...v].every((x) => x === 'forward' || x === 'held' || x === 'close:write_not_allowed'),
         `${k}: ${[...v]}`,
       );
-  // The long recipe Write travels in intermediate chunks: held, then refused whole with its final chunk.
-  assert.ok(byService.get('MSGC:673')?.has('held'), JSON.stringify([...byService.keys()]));
-  const refusedChunks = verdicts.filter((v) => v.startsWith('drop')).length;
-  assert.ok(refusedChunks >= 3, `refused: ${refusedChunks}`);
+  assert.equal(verdicts.filter((v) => v.startsWith('close')).length, 3, verdicts.join(' '));
   assert.ok(verdicts.filter((v) => v === 'forward').length > 10);
-  assert.equal(
-    ins.events.filter((e) => e.kind === 'fail_open').length,
-    0,
-    'no fault of the inspector',
-  );
+  assert.equal(ins.events.filter((e) => e.kind === 'fail_open').length, 0);
 });
 
-test('OPC UA attacks: a Write cut byte by byte, pipelined with reads, behind a lying length, truncated', () => {
-  const open = NONE.slice(0, NONE.indexOf(READ)); // HEL, OPN, … up to the first Read
-  const fresh = (): StreamInspector => {
-    const ins = inspector(opcuaTcp);
-    for (const c of open) ins.push(c);
-    return ins;
-  };
-  // Cut at every byte: nothing of the Write reaches the server, and the Read after it still does.
-  let ins = fresh();
-  let acts = byteByByte(ins, Buffer.concat([WRITE, READ]));
-  assert.deepEqual(kinds(acts), ['drop:write_not_allowed', 'forward']);
+test('OPC UA attacks: a Write cut byte by byte, pipelined behind reads, behind a lying length, truncated', () => {
+  // Cut at every byte: nothing of the Write reaches the server, nor anything after it on that connection.
+  let ins = opened();
+  let acts = byteByByte(ins, Buffer.concat([READ, WRITE, READ]));
+  assert.deepEqual(kinds(acts), ['forward', 'close:write_not_allowed']);
   assert.deepEqual(forwarded(acts), READ);
-  // Pipelined in one segment: read, write, call, read.
-  ins = fresh();
+  assert.deepEqual(ins.push(READ), [], 'nothing passes a closed connection');
+  // Pipelined in one segment: read, write, call, read — the read before passes, nothing after the Write.
+  ins = opened();
   acts = ins.push(Buffer.concat([READ, WRITE, CALL, READ]));
-  assert.deepEqual(kinds(acts), [
-    'forward',
-    'drop:write_not_allowed',
-    'drop:write_not_allowed',
-    'forward',
-  ]);
-  // A refusal does not end inspection: the next Write is refused too.
-  assert.deepEqual(kinds(ins.push(WRITE)), ['drop:write_not_allowed']);
-  // A Write whose size claims the Read behind it: the server would read both as one Write; so does the gateway.
-  ins = fresh();
-  const liar = Buffer.from(WRITE);
-  liar.writeUInt32LE(WRITE.length + READ.length, 4);
-  acts = ins.push(Buffer.concat([liar, READ]));
-  assert.deepEqual(forwarded(acts).length, 0, 'nothing of the lying Write passes');
-  assert.equal(kinds(acts).length, 1);
-  assert.match(kinds(acts)[0]!, /^(drop|close):/);
+  assert.deepEqual(kinds(acts), ['forward', 'close:write_not_allowed']);
+  assert.deepEqual(forwarded(acts), READ);
+  const denied = ins.events.filter((e) => e.kind === 'denied');
+  assert.deepEqual(
+    denied.map((e) => [e.message?.funcName, e.reason]),
+    [['WriteRequest', 'write_not_allowed']],
+  );
+  // A Read whose size claims the Write behind it: the server reads one Read with trailing bytes; so does the
+  // gateway, which judges the service the body starts with and holds nothing back.
+  ins = opened();
+  const liar = Buffer.from(READ);
+  liar.writeUInt32LE(READ.length + WRITE.length, 4);
+  acts = ins.push(Buffer.concat([liar, WRITE]));
+  assert.equal(acts.length, 1);
+  assert.deepEqual(kinds(ins.push(WRITE)), ['close:write_not_allowed']);
+  // A Write whose size claims the Read behind it: nothing of either passes.
+  ins = opened();
+  const wliar = Buffer.from(WRITE);
+  wliar.writeUInt32LE(WRITE.length + READ.length, 4);
+  acts = ins.push(Buffer.concat([wliar, READ]));
+  assert.equal(forwarded(acts).length, 0, kinds(acts).join());
   // A MSG shorter than its own header, or a size below 8: the connection ends.
-  ins = fresh();
+  ins = opened();
   const short = Buffer.from(WRITE.subarray(0, 20));
   short.writeUInt32LE(20, 4);
   assert.deepEqual(kinds(ins.push(short)), ['close:malformed_pdu']);
-  ins = fresh();
+  ins = opened();
   const tiny = Buffer.from(WRITE.subarray(0, 8));
   tiny.writeUInt32LE(4, 4);
   assert.deepEqual(kinds(ins.push(tiny)), ['close:bytes that are not opcua']);
   // A Write with its body cut short (size adjusted): not forwarded.
-  ins = fresh();
+  ins = opened();
   const cut = Buffer.from(WRITE.subarray(0, 40));
   cut.writeUInt32LE(40, 4);
   acts = ins.push(cut);
   assert.equal(forwarded(acts).length, 0, kinds(acts).join());
-  // Services before any OPN (no channel opened): an unreadable body is not passed.
+  // A service before any OPN (no channel opened) whose body reads as nothing: not passed.
   const noChannel = inspector(opcuaTcp);
   const noise = Buffer.from(READ);
   noise.fill(0x5a, 24);
   assert.deepEqual(kinds(noChannel.push(noise)), ['close:secured_channel']);
+});
+
+test('OPC UA: a fault of the inspection itself lets the chunk through and says so (fail open, loudly)', () => {
+  const ins = new StreamInspector(
+    opcuaTcp,
+    cp.rules(HMI, '10.0.0.21', 'tcp', 4840),
+    { ...pduContext(), srcIp: HMI, dstIp: '10.0.0.21', srcPort: 40000, dstPort: 4840 },
+    {
+      deny: 'drop',
+      budgetMicros: 1e6,
+      fault: () => {
+        throw new Error('injected');
+      },
+    },
+  );
+  assert.deepEqual(kinds(ins.push(WRITE)), ['forward']);
+  assert.equal(ins.events[0]?.kind, 'fail_open');
+  assert.match(ins.events[0]!.reason, /inspection failed: injected/);
 });
 
 test('OPC UA Sign and SignAndEncrypt channels: refused at their OPN by default, passed where the group allows them', () => {
