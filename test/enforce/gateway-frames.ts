@@ -14,7 +14,21 @@ export const OPCUA_FIXTURE = path.join(repoRoot, 'fixtures', 'opcua-session.pcap
  * (Ethernet, IPv4, TCP; retransmitted bytes skipped).
  */
 export function clientStreams(file: string, serverPort = 4840): Buffer[] {
-  const conns = new Map<number, { next: number | null; parts: Buffer[] }>();
+  return clientConnections(file, serverPort).map((c) => c.bytes);
+}
+
+/** A client's connection in a capture: its address, its server's, and the bytes it sent. */
+export interface ClientConnection {
+  client: string;
+  server: string;
+  bytes: Buffer;
+}
+
+export function clientConnections(file: string, serverPort: number): ClientConnection[] {
+  const conns = new Map<
+    number,
+    { next: number | null; parts: Buffer[]; client: string; server: string }
+  >();
   readCaptureSync(file, (f) => {
     const b = Buffer.from(f.data.subarray(f.offset, f.offset + f.capLen));
     if (b.length < 34 || b.readUInt16BE(12) !== 0x0800 || b[23] !== 6) return;
@@ -26,7 +40,9 @@ export function clientStreams(file: string, serverPort = 4840): Buffer[] {
     const data = tcp + (b[tcp + 12]! >> 4) * 4;
     const end = ip + b.readUInt16BE(ip + 2);
     let c = conns.get(port);
-    if (c === undefined) conns.set(port, (c = { next: null, parts: [] }));
+    const ipOf = (o: number): string => [...b.subarray(o, o + 4)].join('.');
+    if (c === undefined)
+      conns.set(port, (c = { next: null, parts: [], client: ipOf(26), server: ipOf(30) }));
     if ((b[tcp + 13]! & 0x02) !== 0) {
       c.next = (seq + 1) >>> 0;
       return;
@@ -35,7 +51,11 @@ export function clientStreams(file: string, serverPort = 4840): Buffer[] {
     c.parts.push(b.subarray(data, end));
     c.next = (seq + end - data) >>> 0;
   });
-  return [...conns.values()].map((c) => Buffer.concat(c.parts));
+  return [...conns.values()].map((c) => ({
+    client: c.client,
+    server: c.server,
+    bytes: Buffer.concat(c.parts),
+  }));
 }
 
 /** A stream cut into its OPC UA chunks. */
