@@ -324,7 +324,12 @@ test(
       assert.equal(secured[0]!.ok, false, JSON.stringify(secured));
       assert.ok(
         events.some(
-          (e) => e.event === 'denied' && e.reason === 'secured_channel' && e.client === GW,
+          (e) =>
+            e.event === 'denied' &&
+            e.reason === 'secured_channel' &&
+            e.client === GW &&
+            e.security_policy === 'Basic256Sha256' &&
+            /cannot be read/.test(String(e.why)),
         ),
       );
       // A policy whose HMI group allows secured channels (and writes): the encrypted Write passes, unjudged.
