@@ -25,6 +25,9 @@ const baseline =
 const t0 = process.hrtime.bigint();
 const c0 = process.cpuUsage();
 let workerCpu: number[] = [];
+let workerStart: number[] = [];
+// What the main thread had used before the pass: loading its modules.
+const mainStart = threadCpuSeconds();
 if (baseline !== null && n === 1) {
   const engine = new DetectionEngine(baseline);
   const p = new DissectPipeline([engine]);
@@ -59,6 +62,7 @@ if (baseline !== null && n === 1) {
     ...(run.extras as DetectShardResult[]).map((s) => s.detections),
   ]);
   workerCpu = run.workerCpu;
+  workerStart = run.workerStartCpu;
 } else if (n === 1) {
   const inv = new Inventory();
   const p = new DissectPipeline([inv]);
@@ -77,6 +81,7 @@ if (baseline !== null && n === 1) {
   const edges = await run.finish();
   inv.snapshotWith(edges);
   workerCpu = run.workerCpu;
+  workerStart = run.workerStartCpu;
 }
 const c = process.cpuUsage(c0);
 process.stdout.write(
@@ -84,6 +89,8 @@ process.stdout.write(
     wall: Number(process.hrtime.bigint() - t0) / 1e9,
     main: threadCpuSeconds(),
     workers: workerCpu,
+    mainStart,
+    workerStart,
     process: (c.user + c.system) / 1e6,
   }) + '\n',
 );

@@ -29,6 +29,8 @@ import {
   type DetectShardResult,
 } from './shard-split.js';
 
+/** CPU seconds this thread had used once its modules were loaded (its start-up). */
+const startCpu = threadCpuSeconds();
 const init = workerData as ShardInit;
 const opts = init.extra as DetectShardInit;
 const port = parentPort!;
@@ -127,7 +129,7 @@ port.on('message', (msg: ToShard) => {
       }
       case 'finish': {
         const result: DetectShardResult = { detections: engine.finish(), muted: engine.muted };
-        send({ t: 'edges', records: [], cpu: threadCpuSeconds(), extra: result });
+        send({ t: 'edges', records: [], cpu: threadCpuSeconds(), startCpu, extra: result });
         break;
       }
     }

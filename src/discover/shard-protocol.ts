@@ -30,7 +30,7 @@ export type ToShard =
 export type FromShard =
   | { t: 'chunk'; k: number; msgs: TaggedMessage[] }
   | { t: 'file'; stats: DissectStats; firsts: KeyFirsts; capped: Record<string, number> }
-  | { t: 'edges'; records: EdgeRecord[]; cpu: number; extra?: unknown }
+  | { t: 'edges'; records: EdgeRecord[]; cpu: number; startCpu: number; extra?: unknown }
   | { t: 'error'; message: string };
 
 /** Per statistics key, the frame at which a shard first counted it (merged keys are listed in that order). */

@@ -14,6 +14,8 @@ import { Inventory, isHostAddress } from './inventory.js';
 import { copyMessage, RawIpv4, shardOf, shardOf4, threadCpuSeconds } from './shard.js';
 import type { KeyFirsts, ShardInit, ToShard, FromShard, TaggedMessage } from './shard-protocol.js';
 
+/** CPU seconds this thread had used once its modules were loaded (its start-up). */
+const startCpu = threadCpuSeconds();
 const init = workerData as ShardInit;
 const port = parentPort!;
 const capped: Record<string, number> = {};
@@ -106,7 +108,7 @@ port.on('message', (msg: ToShard) => {
         pipeline = null;
         break;
       case 'finish':
-        send({ t: 'edges', records: edges.records(false), cpu: threadCpuSeconds() });
+        send({ t: 'edges', records: edges.records(false), cpu: threadCpuSeconds(), startCpu });
         break;
     }
   } catch (e) {

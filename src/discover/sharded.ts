@@ -57,6 +57,8 @@ export class ShardedRun {
   private fileIndex = 0;
   /** CPU seconds each worker thread used (known after finish; -1 where not measurable). */
   workerCpu: number[] = [];
+  /** CPU seconds each worker had used by the first capture: its start-up (loading modules). */
+  workerStartCpu: number[] = [];
 
   /** What each worker handed back at the end beside its edges (the detect worker: its detections). */
   extras: unknown[] = [];
@@ -225,6 +227,7 @@ export class ShardedRun {
     this.post({ t: 'finish' });
     const got = await edges;
     this.workerCpu = got.map((g) => g.cpu);
+    this.workerStartCpu = got.map((g) => g.startCpu);
     this.extras = got.map((g) => g.extra);
     const out = got.map((g) => g.records);
     await this.close();
