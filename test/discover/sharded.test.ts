@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { readCaptureSync } from '../../src/capture/source.js';
@@ -116,6 +116,28 @@ test('weir discover --db: the same store and read-out with 1 and 2 workers over 
       outs.push(r.stdout);
     }
     assert.equal(outs[1], outs[0]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('--workers on a truncated capture and on a file that is no capture: the same output and exit status as one thread', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'weir-shard-bad-'));
+  try {
+    const whole = readFileSync(plant);
+    const cut = path.join(dir, 'cut.pcap');
+    writeFileSync(cut, whole.subarray(0, Math.floor(whole.length * 0.6) + 7));
+    const junk = path.join(dir, 'junk.pcap');
+    writeFileSync(junk, Buffer.alloc(300_000, 0x5a));
+    for (const f of [cut, junk]) {
+      const runs = [];
+      for (const n of ['1', '2'])
+        runs.push(await weir(['discover', '--json', '--workers', n, f], { timeoutMs: 30_000 }));
+      assert.ok(runs[0]!.code !== 0, `${path.basename(f)}: one thread exits ${runs[0]!.code}`);
+      assert.equal(runs[1]!.code, runs[0]!.code, runs[1]!.stderr);
+      assert.equal(runs[1]!.stdout, runs[0]!.stdout);
+      assert.equal(runs[1]!.stderr, runs[0]!.stderr);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
