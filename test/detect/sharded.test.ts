@@ -45,17 +45,24 @@ function midpoint(file: string): number {
   return first + (last - first) / 2;
 }
 
-function oneThread(file: string, b: Baseline, from: number): string {
-  const engine = new DetectionEngine(b, { settings });
+function oneThread(file: string, b: Baseline, from: number, decoys: string[] = []): string {
+  const engine = new DetectionEngine(b, { settings, decoys: new Set(decoys) });
   const p = new DissectPipeline([between(from, Infinity, engine)]);
   readCaptureSync(file, (f) => p.push(f));
   return JSON.stringify({ detections: engine.finish(), muted: engine.muted });
 }
 
 /** As `weir detect --workers n` runs it: cross-flow detectors here, per-edge ones in the shard workers. */
-async function sharded(file: string, b: Baseline, from: number, n: number): Promise<string> {
+async function sharded(
+  file: string,
+  b: Baseline,
+  from: number,
+  n: number,
+  decoys: string[] = [],
+): Promise<string> {
   const engine = new DetectionEngine(b, {
     settings,
+    decoys: new Set(decoys),
     detectors: crossFlow(allDetectors(settings)),
     decoyContact: false,
   });
@@ -64,7 +71,7 @@ async function sharded(file: string, b: Baseline, from: number, n: number): Prom
     settings,
     windowSeconds: settings.fold_window_s,
     mutes: [],
-    decoys: [],
+    decoys,
     from,
   };
   const run = new ShardedRun(n, {
@@ -161,4 +168,21 @@ test('sharded detection equals one thread on a generated larger input', async ()
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('decoys: contacts found in the workers, what a decoy sends dropped everywhere, as on one thread', async () => {
+  const plant = path.join(repoRoot, 'fixtures/plant.pcap');
+  const from = midpoint(plant);
+  const b = learn(plant, from);
+  // The intruder appears only after the learning half: taken for a decoy, its traffic is contact with it.
+  const decoys = ['10.77.0.66', '10.77.0.250'];
+  const one = oneThread(plant, b, from, decoys);
+  const parsed = JSON.parse(one) as { detections: { type: string; src: string }[] };
+  assert.ok(
+    parsed.detections.some((d) => d.type === 'decoy_contact'),
+    one,
+  );
+  assert.ok(!parsed.detections.some((d) => d.src === '10.77.0.66' && d.type !== 'decoy_contact'));
+  for (const n of [2, 3])
+    assert.equal(await sharded(plant, b, from, n, decoys), one, `${n} workers`);
 });
