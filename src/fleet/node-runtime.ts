@@ -17,6 +17,8 @@ import { trustedKeys } from './signed-doc.js';
 import { StateFollower, type FollowerOptions } from './state-follower.js';
 import { HUB_DOMAIN, STATE_KINDS } from './subjects.js';
 import { zoneModes } from './site-view.js';
+import { SitePublisher, type PublisherOptions } from './site-publisher.js';
+import type { Db } from '../store/db.js';
 
 export interface NodeRunOptions {
   kit: SiteKit;
@@ -34,6 +36,9 @@ export interface NodeRunOptions {
   onRefused?: FollowerOptions['onRefused'];
   /** This site's guard on blocks decided elsewhere (see ApplierOptions.refuseBlock). */
   refuseBlock?: ApplierOptions['refuseBlock'];
+  /** The site's store: its inventory, incidents and audit log go to the manager (site-publisher.ts). */
+  store?: Db;
+  publish?: PublisherOptions;
 }
 
 export class NodeRuntime {
@@ -48,6 +53,7 @@ export class NodeRuntime {
     readonly follower: StateFollower,
     /** What the site's playbooks and CLI enforce through. */
     readonly backend: FleetBackend,
+    readonly publisher: SitePublisher | null = null,
   ) {}
 
   static async start(o: NodeRunOptions): Promise<NodeRuntime> {
@@ -94,6 +100,9 @@ export class NodeRuntime {
     });
     outbox.start(js);
     follower.start(js);
+    const publisher =
+      o.store && new SitePublisher(o.store, db, outbox, { log: o.log, ...o.publish });
+    publisher?.start();
     const rt = new NodeRuntime(
       site,
       leaf,
@@ -102,6 +111,7 @@ export class NodeRuntime {
       outbox,
       follower,
       new FleetBackend(o.local, outbox),
+      publisher ?? null,
     );
     rt.beat();
     rt.health = setInterval(() => rt.beat(), o.healthEveryMs ?? 10_000);
@@ -136,6 +146,7 @@ export class NodeRuntime {
 
   async stop(): Promise<void> {
     if (this.health) clearInterval(this.health);
+    this.publisher?.stop();
     await within(2000, this.follower.stop());
     await within(2000, this.outbox.stop());
     await within(2000, this.nc.close());

@@ -58,11 +58,15 @@ export class Outbox {
     db.prepare('INSERT OR IGNORE INTO outbox_cursor (one, acked) VALUES (1, 0)').run();
   }
 
-  /** Keep a record for the manager; durable on return. */
-  add(kind: SiteKind, body: unknown, at = Date.now()): string {
-    const id = `${this.site}:${randomUUID()}`;
+  /**
+   * Keep a record for the manager; durable on return. A caller that names the id (made from what the record
+   * is, so the same record always has the same id) may add it again: the copy is ignored here, by JetStream
+   * and by the manager.
+   */
+  add(kind: SiteKind, body: unknown, at = Date.now(), fixedId?: string): string {
+    const id = fixedId ?? `${this.site}:${randomUUID()}`;
     this.db
-      .prepare('INSERT INTO outbox (id, kind, body, at) VALUES (?, ?, ?, ?)')
+      .prepare('INSERT OR IGNORE INTO outbox (id, kind, body, at) VALUES (?, ?, ?, ?)')
       .run(id, kind, JSON.stringify(body), at);
     this.wakeUp?.();
     return id;
