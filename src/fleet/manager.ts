@@ -219,6 +219,11 @@ export class FleetManager {
     return this.intake?.duplicates ?? 0;
   }
 
+  /** Transactions the intake committed (records per transaction = ingested / this). */
+  get ingestBatches(): number {
+    return this.intake?.batches ?? 0;
+  }
+
   /** Per site: when it was last heard from, the time of its newest record, how many records, its health. */
   sites(): Array<{
     site: string;

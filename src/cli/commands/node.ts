@@ -7,7 +7,7 @@ import { NodeRuntime } from '../../fleet/node-runtime.js';
 import { NODE_ENV } from '../../fleet/site-backend.js';
 import { checkSiteName } from '../../fleet/subjects.js';
 import { guardBlock } from '../../respond/block-impact.js';
-import { inStore } from '../identity.js';
+import { inStore, openExistingStore } from '../identity.js';
 
 export function registerNode(program: Command): void {
   program
@@ -75,6 +75,8 @@ export function registerNode(program: Command): void {
           hubUrls: o.hub,
           local,
           refuseBlock,
+          // The site's inventory, incidents and audit log go to the manager (site-publisher.ts).
+          store: db === undefined ? undefined : openExistingStore(db),
           onApplied: (d) => process.stderr.write(`weir node: applied ${d.kind} v${d.version}\n`),
           onRefused: (e, kind, rev) =>
             process.stderr.write(`weir node: REFUSED ${kind} at revision ${rev}: ${e.message}\n`),
