@@ -22,6 +22,49 @@ const parse = (doc: string): Record<string, unknown> => {
   }
 };
 
+// Documents come from sites: the fields the pages read are given their shape here, so a site sending odd
+// documents gets odd rows, never a page that fails to render for every site.
+const strs = (v: unknown): string[] =>
+  Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+const strOr = (v: unknown, d: string | null): string | null => (typeof v === 'string' ? v : d);
+const numOr = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+
+function assetShape(d: Record<string, unknown>, key: string): Record<string, unknown> {
+  const id =
+    d.identity !== null && typeof d.identity === 'object' && !Array.isArray(d.identity)
+      ? (d.identity as Record<string, unknown>)
+      : {};
+  return {
+    ...d,
+    id: key,
+    ips: strs(d.ips),
+    hostnames: strs(d.hostnames),
+    macVendor: strOr(d.macVendor, null),
+    role: strOr(d.role, 'unknown'),
+    identity: Object.fromEntries(
+      Object.entries(id).filter(([, v]) => typeof v === 'string' || typeof v === 'number'),
+    ),
+    serves: strs(d.serves),
+    uses: strs(d.uses),
+  };
+}
+
+function incidentShape(d: Record<string, unknown>, key: string): Record<string, unknown> {
+  return {
+    ...d,
+    id: key,
+    title: strOr(d.title, key),
+    status: strOr(d.status, 'open'),
+    severity: strOr(d.severity, 'low'),
+    firstSeen: numOr(d.firstSeen),
+    lastSeen: numOr(d.lastSeen),
+    tactics: strs(d.tactics),
+    techniques: strs(d.techniques),
+    detectionIds: strs(d.detectionIds),
+    zones: strs(d.zones),
+  };
+}
+
 export function siteNames(db: FleetDb): string[] {
   return (
     db.prepare('SELECT site FROM fleet_sites ORDER BY site').all() as Array<{ site: string }>
@@ -50,14 +93,13 @@ export function fleetAssets(
   const total = (db.prepare(`SELECT count(*) AS n ${from}`).get(...args) as { n: number }).n;
   const items = (
     db
-      .prepare(`SELECT site, doc ${from} ORDER BY site, key LIMIT ? OFFSET ?`)
-      .all(...args, q.limit, q.offset) as Array<{
-      site: string;
-      doc: string;
-    }>
-  ).map((r) => ({ ...parse(r.doc), zone: null, site: r.site }));
+      .prepare(`SELECT site, key, doc ${from} ORDER BY site, key LIMIT ? OFFSET ?`)
+      .all(...args, q.limit, q.offset) as Array<{ site: string; key: string; doc: string }>
+  ).map((r) => ({ ...assetShape(parse(r.doc), r.key), zone: null, site: r.site }));
   return { total, items };
 }
+
+const TEXT_ENDS = "json_type(doc, '$.client') = 'text' AND json_type(doc, '$.server') = 'text'";
 
 /** The map's busiest pairs from sites' edges; in the merged view node ids are `site/address`. */
 export function fleetMap(db: FleetDb, sel: SiteSel, limit: number) {
@@ -67,7 +109,7 @@ export function fleetMap(db: FleetDb, sel: SiteSel, limit: number) {
       `SELECT site, json_extract(doc, '$.client') AS client, json_extract(doc, '$.server') AS server,
          group_concat(DISTINCT json_extract(doc, '$.protocol')) AS protocols, count(*) AS services,
          min(json_extract(doc, '$.protocol')) AS firstService, sum(json_extract(doc, '$.packets')) AS packets
-       FROM fleet_items WHERE type = 'edge' AND deleted = 0${w}
+       FROM fleet_items WHERE type = 'edge' AND deleted = 0${w} AND ${TEXT_ENDS}
        GROUP BY site, client, server ORDER BY packets DESC LIMIT ?`,
     )
     .all(...args, limit) as Array<{
@@ -82,7 +124,7 @@ export function fleetMap(db: FleetDb, sel: SiteSel, limit: number) {
   const totalPairs = (
     db
       .prepare(
-        `SELECT count(*) AS n FROM (SELECT 1 FROM fleet_items WHERE type = 'edge' AND deleted = 0${w}
+        `SELECT count(*) AS n FROM (SELECT 1 FROM fleet_items WHERE type = 'edge' AND deleted = 0${w} AND ${TEXT_ENDS}
          GROUP BY site, json_extract(doc, '$.client'), json_extract(doc, '$.server'))`,
       )
       .get(...args) as { n: number }
@@ -137,19 +179,12 @@ export function fleetIncidents(
   const items = (
     db
       .prepare(
-        `SELECT site, doc ${from} ORDER BY json_extract(doc, '$.lastSeen') DESC, site, key LIMIT ? OFFSET ?`,
+        `SELECT site, key, doc ${from} ORDER BY json_extract(doc, '$.lastSeen') DESC, site, key LIMIT ? OFFSET ?`,
       )
-      .all(...args, q.limit, q.offset) as Array<{ site: string; doc: string }>
+      .all(...args, q.limit, q.offset) as Array<{ site: string; key: string; doc: string }>
   ).map((r) => {
     const { timeline: _t, ...i } = parse(r.doc);
-    return {
-      tactics: [],
-      techniques: [],
-      detectionIds: [],
-      zones: [],
-      ...i,
-      site: r.site,
-    };
+    return { ...incidentShape(i, r.key), site: r.site };
   });
   return { total, items };
 }

@@ -219,6 +219,11 @@ export class FleetManager {
     return this.intake?.duplicates ?? 0;
   }
 
+  /** Bench: records per intake transaction at most (1: a commit per record). */
+  set ingestMaxBatch(n: number) {
+    if (this.intake) this.intake.maxBatch = n;
+  }
+
   /** Transactions the intake committed (records per transaction = ingested / this). */
   get ingestBatches(): number {
     return this.intake?.batches ?? 0;

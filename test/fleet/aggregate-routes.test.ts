@@ -57,6 +57,31 @@ test('the site filter on assets, map, incidents, audit, detections and overview'
   );
   // Someone edits south's chain at the manager: the check says so.
   const m = openFleetDb(mgrFile);
+  // A site sending documents of odd shapes: odd rows, never a page that fails to render.
+  const odd = new AggregateStore(m);
+  odd.take(
+    'odd',
+    'inventory',
+    {
+      type: 'asset',
+      key: '10.5.0.1',
+      version: 1,
+      doc: { ips: 5, identity: [1], hostnames: 'x', role: 7 },
+    },
+    0,
+  );
+  odd.take(
+    'odd',
+    'inventory',
+    { type: 'edge', key: 'e', version: 1, doc: { client: 1, server: {} } },
+    0,
+  );
+  odd.take(
+    'odd',
+    'incident',
+    { type: 'incident', key: 'i', version: 1, doc: { title: {}, tactics: 'x', lastSeen: 'y' } },
+    0,
+  );
   m.prepare("UPDATE fleet_audit SET actor = 'mallory' WHERE site = 'south' AND seq = 1").run();
   m.close();
 
@@ -109,6 +134,14 @@ test('the site filter on assets, map, incidents, audit, detections and overview'
       ),
       ['north 3 intact', 'south 3 tampered'],
     );
+    const oddAsset = (await get('/api/assets?site=odd')).body.items[0]!;
+    assert.deepEqual(
+      [oddAsset.ips, oddAsset.hostnames, oddAsset.role, oddAsset.identity, oddAsset.serves],
+      [[], [], 'unknown', {}, []],
+    );
+    assert.deepEqual((await get('/api/map?site=odd')).body.edges, []);
+    const oddInc = (await get('/api/incidents?site=odd')).body.items[0]!;
+    assert.deepEqual([oddInc.title, oddInc.tactics, oddInc.lastSeen], ['i', [], 0]);
     assert.equal((await get('/api/detections?site=north')).code, 200);
     assert.equal((await get('/api/assets?site=North')).code, 400, 'not a site name');
     assert.equal((await get("/api/assets?site=a'--")).code, 400);
