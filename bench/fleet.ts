@@ -137,6 +137,8 @@ interface Ingest {
     /** manager.db transactions the burst took. */
     transactions: number;
   };
+  /** Records published straight into JetStream (no site outbox): the manager's own rate, batched and not. */
+  direct: Array<{ maxBatch: number; records: number; seconds: number; transactions: number }>;
 }
 
 async function ingest(topology: Topology, nSites: number, rates: number[]): Promise<Ingest> {
@@ -220,7 +222,39 @@ async function ingest(topology: Topology, nSites: number, rates: number[]): Prom
       lag: lags,
       transactions: hub.mgr.manager.ingestBatches - batches0,
     };
-    return { sites: nSites, paced, burst };
+    // The manager alone: records pipelined straight into JetStream by one site connection, so the sites'
+    // per-record commits are out of the way; a transaction per batch, then a commit per record, same run.
+    const direct: Ingest['direct'] = [];
+    const js = sites[0]!.nc.jetstream({ domain: HUB_DOMAIN });
+    for (const maxBatch of [1000, 1]) {
+      hub.mgr.manager.ingestMaxBatch = maxBatch;
+      lags = [];
+      const n = 5000;
+      const t0 = Date.now();
+      const tx0 = hub.mgr.manager.ingestBatches;
+      for (let k = 0; k < n; k += 500) {
+        const acks = [];
+        for (let j = k; j < k + 500; j++) {
+          const id = `${names[0]}:direct-${maxBatch}-${j}`;
+          const env = { id, at: Date.now(), kind: 'detection', body: detection(0, j) };
+          acks.push(
+            js.publish(`weir.site.${names[0]}.detection`, Buffer.from(JSON.stringify(env)), {
+              msgID: id,
+            }),
+          );
+        }
+        await Promise.all(acks);
+      }
+      for (let w = 0; w < 2400 && stored() < n; w++) await sleep(50);
+      direct.push({
+        maxBatch,
+        records: stored(),
+        seconds: (lastStored - t0) / 1000,
+        transactions: hub.mgr.manager.ingestBatches - tx0,
+      });
+    }
+    hub.mgr.manager.ingestMaxBatch = 1000;
+    return { sites: nSites, paced, burst, direct };
   } finally {
     for (const s of stops.reverse()) await s().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
@@ -350,6 +384,24 @@ ${[...ing]
   .sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : x[2] - y[2]))
   .flatMap(iRows)
   .join('\n')}
+
+The manager alone: 5,000 records pipelined straight into JetStream by one site's connection (no site outbox, so
+the sites' per-record commits are not the bound), stored with a transaction per batch and, right after in the same
+run, with a transaction per record (\`maxBatch\` 1):
+
+| hub | round | transaction per | records | stored by the manager/s | manager transactions |
+| --- | ---: | --- | ---: | ---: | ---: |
+${[...ing]
+  .sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : x[2] - y[2]))
+  .flatMap(([t, g, round]) =>
+    g.direct.map(
+      (d) =>
+        `| ${t} | ${round} | ${d.maxBatch === 1 ? 'record' : 'batch (up to 1,000)'} | ${d.records} | ${Math.round(d.records / d.seconds).toLocaleString('en-US')} | ${d.transactions} |`,
+    ),
+  )
+  .join('\n')}
+
+Batched over per-record, median ratio of stored/s: ${topologies.map((t) => `${t} **${median(ing.filter((x) => x[0] === t).map(([, g]) => g.direct[0]!.records / g.direct[0]!.seconds / (g.direct[1]!.records / g.direct[1]!.seconds))).toFixed(1)}×**`).join(', ')}.
 
 Burst stored/s, median of the ${rounds} rounds: ${topologies.map((t) => `${t} **${Math.round(median(ing.filter((x) => x[0] === t).map(([, g]) => g.burst.records / g.burst.seconds))).toLocaleString('en-US')}**`).join(', ')}.
 
