@@ -198,3 +198,36 @@ test('the site publisher: bounded per tick, the mark moves only past what went o
   outbox.add(last.kind, JSON.parse(last.body), last.at, last.id);
   assert.equal(sent(), 26);
 });
+
+test('a second, different audit entry under a sequence already kept is refused; the same one again is not', () => {
+  const db = openFleetDb(':memory:');
+  const agg = new AggregateStore(db);
+  const entry = (hash: string) => ({
+    seq: 1,
+    at: '2026-11-27T10:00:00.000Z',
+    actor: 'x',
+    action: 'y',
+    subject: 'z',
+    simulationId: null,
+    details: '{}',
+    prevHash: '',
+    hash,
+    keyId: null,
+    mac: null,
+  });
+  agg.take('a', 'auditlog', entry('a'.repeat(64)), 0);
+  agg.take('a', 'auditlog', entry('a'.repeat(64)), 0);
+  assert.throws(
+    () => agg.take('a', 'auditlog', entry('b'.repeat(64)), 0),
+    /a different audit entry 1 than the one kept/,
+  );
+  assert.equal(
+    (
+      db.prepare('SELECT hash FROM fleet_audit WHERE site = ? AND seq = 1').get('a') as {
+        hash: string;
+      }
+    ).hash,
+    'a'.repeat(64),
+    'the first one stays',
+  );
+});
