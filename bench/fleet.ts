@@ -401,7 +401,18 @@ ${[...ing]
   )
   .join('\n')}
 
-Batched over per-record, median ratio of stored/s: ${topologies.map((t) => `${t} **${median(ing.filter((x) => x[0] === t).map(([, g]) => g.direct[0]!.records / g.direct[0]!.seconds / (g.direct[1]!.records / g.direct[1]!.seconds))).toFixed(1)}×**`).join(', ')}.
+Batched over per-record, stored/s ratio per round: ${topologies
+      .map(
+        (t) =>
+          `${t} **${ing
+            .filter((x) => x[0] === t)
+            .map(
+              ([, g]) =>
+                `${(g.direct[0]!.records / g.direct[0]!.seconds / (g.direct[1]!.records / g.direct[1]!.seconds)).toFixed(1)}×`,
+            )
+            .join(', ')}**`,
+      )
+      .join('; ')}.
 
 Burst stored/s, median of the ${rounds} rounds: ${topologies.map((t) => `${t} **${Math.round(median(ing.filter((x) => x[0] === t).map(([, g]) => g.burst.records / g.burst.seconds))).toLocaleString('en-US')}**`).join(', ')}.
 
