@@ -16,6 +16,7 @@ import { techniquesFor } from '../../src/detect/attack-map.js';
 import type { Detection } from '../../src/detect/detection.js';
 import { enipIoTiming, IO_START, type IoChange } from '../fixtures-gen/enip-io-timing.js';
 import { ADAPTER, OT_RPI, SCANNER, TO_RPI } from '../fixtures-gen/enip-io.js';
+import { sharedCapture } from '../helpers/paths.js';
 
 const IO_TYPES = new Set(['io_interval_drift', 'io_rate_high', 'io_connection_stopped']);
 const dir = mkdtempSync(path.join(tmpdir(), 'weir-io-timing-'));
@@ -110,4 +111,36 @@ test('without a learned baseline the RPI agreed by the Forward_Open is the yards
   );
   assert.equal(ds[0]!.evidence.fields.rpi_us, OT_RPI);
   assert.equal(ds[0]!.evidence.fields.learned_interval_us, null);
+});
+
+test('a real capture with class 1 I/O but without its Forward_Open: nothing is learned or reported for it', (t) => {
+  // icsnpp's enip_cip_example.pcap: 12 T→O connections from 192.168.1.24 and 12 O→T ones, opened before it began.
+  const file = sharedCapture('icsnpp/enip_cip_example.pcap');
+  if (file === null) return t.skip('shared capture missing');
+  const inv = new Inventory();
+  const p = new DissectPipeline([inv]);
+  let io = 0;
+  const count = new DissectPipeline({
+    onMessage: (m) => {
+      if (m.protocol === 'enip' && m.funcName === 'IO') io++;
+    },
+  });
+  readCaptureSync(file, (f) => {
+    p.push(f);
+    count.push(f);
+  });
+  assert.ok(io >= 390, `${io} I/O datagrams dissected`);
+  const b = baselineFrom(inv.snapshot(), new Map(), { version: 1, sources: [file] }, inv.io.connections());
+  assert.equal(b.io, undefined, 'no agreed RPI to learn against');
+  let first = Infinity,
+    last = -Infinity;
+  readCaptureSync(file, (f) => {
+    first = Math.min(first, f.ts);
+    last = Math.max(last, f.ts);
+  });
+  const ds = learnThenDetectAt(file, (first + last) / 2).detections;
+  assert.deepEqual(
+    ds.filter((d) => IO_TYPES.has(d.type)),
+    [],
+  );
 });
