@@ -58,7 +58,7 @@ for (let k = 0; k < perClient && n < EDGES; k++) {
 const built = Number(process.hrtime.bigint() - t0) / 1e9;
 const gc = (globalThis as { gc?: () => void }).gc;
 gc?.();
-const heapBuilt = process.memoryUsage().heapUsed;
+const { heapUsed: heapBuilt, rss: rssBuilt } = process.memoryUsage();
 // Read out as `weir discover --json` does: the assets held, each edge record built, serialised and dropped.
 const r = inv.readOut();
 let edges = 0,
@@ -80,6 +80,7 @@ process.stdout.write(
     maxRssBytes: ru.maxRSS * 1024,
     heapUsedBytes: mem.heapUsed,
     heapBuiltBytes: heapBuilt,
+    rssBuiltBytes: rssBuilt,
     seconds: built,
     readOutSeconds,
     jsonBytes,
