@@ -11,7 +11,7 @@ import { MAX_RANGES, RangeSet } from './ranges.js';
 import { IDENTITY_PROTOCOLS, serviceName } from './services.js';
 import { EdgeTable, type EdgeAddress } from './edge-table.js';
 import { vendorOf } from './oui.js';
-import { readOutOf, type InventoryReadOut } from './read-out.js';
+import { orderedStates, readOutOf, type InventoryReadOut } from './read-out.js';
 import { PollTimer } from './polling.js';
 import { anomalyKind } from './anomaly-kind.js';
 import { addBounded, countCapped, IDENTITY_KEYS, LIMITS, type Capped } from './merge.js';
@@ -350,19 +350,38 @@ export class Inventory {
       s.bytesReceived = 0;
       s.dirty = false;
     }
-    for (const es of this.edges.values()) {
-      if (!es.dirty) continue;
-      es.packets = 0;
-      es.bytes = 0;
-      es.requests = 0;
-      es.responses = 0;
-      es.anomalies = 0;
-      es.anomalyKinds = null;
-      es.funcs = null;
-      es.targets = null;
-      es.dirty = false;
-    }
+    for (const es of this.edges.values()) if (es.dirty) restartEdge(es);
     return snap;
+  }
+
+  /**
+   * takeDelta read out for a store merge of any size: the changed assets as records (their counters restart
+   * now), the changed edges in the same order, each record built (and its counters restarted) as it is taken.
+   * An edge not taken stays changed for the next delta.
+   */
+  takeDeltaStream(): { assets: Asset[]; edges: Iterable<Edge> } {
+    const { out } = this.assetRecords(true);
+    const assets = sortByAddress([...out.values()], (a) => [a.id]);
+    for (const s of this.allAssets()) {
+      if (!s.dirty) continue;
+      s.packetsSent = 0;
+      s.bytesSent = 0;
+      s.packetsReceived = 0;
+      s.bytesReceived = 0;
+      s.dirty = false;
+    }
+    const dirty: EdgeState[] = [];
+    for (const es of this.edges.values()) if (es.dirty) dirty.push(es);
+    return {
+      assets,
+      edges: (function* () {
+        for (const es of orderedStates(dirty)) {
+          const e = edgeOut(es);
+          restartEdge(es);
+          yield e;
+        }
+      })(),
+    };
   }
 
   /** Assets and edges tracked now. */
@@ -673,6 +692,19 @@ export class Inventory {
     if (n >= 0) this.assets4.set(n, s);
     else this.assetsText.set(ip, s);
   }
+}
+
+/** An edge's delta was taken: its counters and lists restart. */
+function restartEdge(es: EdgeState): void {
+  es.packets = 0;
+  es.bytes = 0;
+  es.requests = 0;
+  es.responses = 0;
+  es.anomalies = 0;
+  es.anomalyKinds = null;
+  es.funcs = null;
+  es.targets = null;
+  es.dirty = false;
 }
 
 function findFunction(

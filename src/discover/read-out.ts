@@ -93,15 +93,29 @@ export function readOutOf<S extends EdgeStateView>(
     assets,
     counts,
     *edges() {
-      const servers = [...byServer.keys()].sort((a, b) => order.cmp(a, b));
-      for (const server of servers) {
-        // Stable: edges alike in client and port keep the order they were seen in.
-        const list = byServer.get(server)!;
-        list.sort((x, y) => order.cmp(x.client, y.client) || x.port - y.port);
-        for (const s of list) yield edgeOut(s);
-      }
+      for (const s of inOrder(byServer, order)) yield edgeOut(s);
     },
   };
+}
+
+/** Edge states in the inventory's order (server, client, port; ties in the order seen), sorted a server at a time. */
+export function* orderedStates<S extends EdgeStateView>(states: Iterable<S>): Generator<S> {
+  const byServer = new Map<string, S[]>();
+  for (const s of states) push(byServer, s.server, s);
+  yield* inOrder(byServer, new AddressOrder());
+}
+
+function* inOrder<S extends EdgeStateView>(
+  byServer: Map<string, S[]>,
+  order: AddressOrder,
+): Generator<S> {
+  const servers = [...byServer.keys()].sort((a, b) => order.cmp(a, b));
+  for (const server of servers) {
+    // Stable: edges alike in client and port keep the order they were seen in.
+    const list = byServer.get(server)!;
+    list.sort((x, y) => order.cmp(x.client, y.client) || x.port - y.port);
+    yield* list;
+  }
 }
 
 function push<S>(m: Map<string, S[]>, k: string, s: S): void {

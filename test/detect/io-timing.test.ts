@@ -130,7 +130,12 @@ test('a real capture with class 1 I/O but without its Forward_Open: nothing is l
     count.push(f);
   });
   assert.ok(io >= 390, `${io} I/O datagrams dissected`);
-  const b = baselineFrom(inv.snapshot(), new Map(), { version: 1, sources: [file] }, inv.io.connections());
+  const b = baselineFrom(
+    inv.snapshot(),
+    new Map(),
+    { version: 1, sources: [file] },
+    inv.io.connections(),
+  );
   assert.equal(b.io, undefined, 'no agreed RPI to learn against');
   let first = Infinity,
     last = -Infinity;

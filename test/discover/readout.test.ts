@@ -20,6 +20,16 @@ const EAGER: Record<string, string> = {
   both: '66e8c6c34fcca99fcd09926d874616cee2cc43ad1f5aff83398301551a12f8f5',
 };
 
+/** The same through a store, one store for the three runs in turn (the second and third merge into the first). */
+const EAGER_STORE: Array<[args: (gen: string) => string[], digest: string]> = [
+  [() => ['--json', plant], '5b8da16ec5ee3a1f22eef12b123d4081caa58807cb275778253aa2807c8aabcb'],
+  [
+    (gen) => ['--json', plant, gen],
+    '45ba037841cc27765e4604908c3d84270a2df693214ea79b420e0e70887a3c11',
+  ],
+  [() => [plant], '52257878a6df69a5e036039d299926f1072b85c84f92fa3c7e11c2598bd2a9f3'],
+];
+
 function digest(out: string, dir: string): string {
   return createHash('sha256').update(out.split(dir).join('TMP')).digest('hex');
 }
@@ -41,6 +51,26 @@ test('discover --json prints byte for byte what the eager read-out printed', asy
         digest(r.stdout, dir),
         EAGER[name],
         `${name}: output differs from the eager read-out`,
+      );
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('discover --db merges a streamed delta and prints what the eager merge printed', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'weir-readout-db-'));
+  try {
+    const gen = path.join(dir, 'generated.pcap');
+    writeFileSync(gen, readoutPlant());
+    const db = path.join(dir, 'store.db');
+    for (const [i, [args, want]] of EAGER_STORE.entries()) {
+      const r = await weir(['discover', '--db', db, ...args(gen)]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(
+        digest(r.stdout, dir),
+        want,
+        `run ${i + 1}: output differs from the eager merge`,
       );
     }
   } finally {

@@ -6,6 +6,8 @@ import { latestKnowledge } from '../../store/bundle-store.js';
 import { overlayOuiTable } from '../../discover/oui.js';
 import {
   mergeInventory,
+  storedAssetsOf,
+  storedEdgesOf,
   storedInventoryOf,
   type CaptureRecord,
 } from '../../store/inventory-store.js';
@@ -18,6 +20,7 @@ import { cliSettings } from '../settings.js';
 import { runCaptures, warnCaptureErrors, type FileResult } from '../run-capture.js';
 import { addCounts } from '../../capture/counts.js';
 import {
+  countsOf,
   edgeIsProbe,
   inventoryCounts,
   inventoryLine,
@@ -79,24 +82,47 @@ export function registerDiscover(program: Command): void {
           let snap: InventorySnapshot | undefined;
           let stored: { assets: number; edges: number } | null = null;
           if (db) {
-            // Merged with what the store holds (other captures, a live follower); shown as merged.
-            const delta = inv.takeDelta();
+            // Merged with what the store holds (other captures, a live follower); shown as merged. The delta's
+            // edge records are built as the merge pulls them, a step at a time; only their ids are kept.
+            const delta = inv.takeDeltaStream();
+            const ids: string[] = [];
+            const edges = (function* () {
+              for (const e of delta.edges) {
+                ids.push(e.id);
+                yield e;
+              }
+            })();
             const records = results.map(captureRecord);
-            const capped = mergeInventory(db, delta, records);
+            const capped = mergeInventory(db, { assets: delta.assets, edges }, records);
             if (results.length > 0) addCounts(results.at(-1)!.capped, capped);
             if (traffic) addTraffic(db, traffic.take());
-            snap = storedInventoryOf(db, delta);
             stored = { assets: countRows(db, 'assets'), edges: countRows(db, 'edges') };
+            const named = function* () {
+              for (const id of ids) yield { id };
+            };
+            if (opts.json) {
+              const assets = storedAssetsOf(db, delta.assets);
+              let n = 0;
+              const probes: Edge[] = [];
+              for (const e of storedEdgesOf(db, named())) {
+                n++;
+                if (edgeIsProbe(e)) probes.push(e);
+              }
+              await writeJson(
+                {
+                  assets,
+                  counts: countsOf(assets, n, probes),
+                  edges: () => storedEdgesOf(db, named()),
+                },
+                results,
+              );
+            } else snap = storedInventoryOf(db, { assets: delta.assets, edges: named() });
+          } else if (opts.json) {
+            // Without a store the JSON is written as the inventory is read out, one edge record at a time.
+            await writeJson(inv.readOut(), results);
           }
-          // Without a store the JSON is written as the inventory is read out, one edge record at a time.
-          if (opts.json)
-            await writeJson(
-              snap
-                ? { assets: snap.assets, counts: inventoryCounts(snap), edges: () => snap!.edges }
-                : inv.readOut(),
-              results,
-            );
-          else process.stdout.write(renderInventory(snap ?? inv.snapshot(), results, stored));
+          if (!opts.json)
+            process.stdout.write(renderInventory(snap ?? inv.snapshot(), results, stored));
           warnCaptureErrors(results);
         } finally {
           db?.close();
