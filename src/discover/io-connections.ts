@@ -20,6 +20,8 @@ export interface IoConnection {
   /** Mean gap between this direction's datagrams (µs), 0 before the second one. */
   meanIntervalUs: number;
   lastTs: number;
+  /** Encapsulation sequence number of the last datagram (-1 before one): a mirrored duplicate repeats it. */
+  lastSeq: number;
   /** The most recent gaps (µs, a ring of IO_GAP_SAMPLES), allocated with the second datagram. */
   gaps: Float64Array | null;
 }
@@ -82,6 +84,10 @@ export class IoConnections {
       this.unknown++;
       return this.pairs.has(pair(m.srcIp, m.dstIp)) ? null : undefined;
     }
+    // A duplicate (a SPAN port mirroring both directions of a link) is the same datagram: not counted twice.
+    const seq = typeof f.sequence === 'number' ? f.sequence : -1;
+    if (c.packets > 0 && seq !== -1 && seq === c.lastSeq) return c;
+    c.lastSeq = seq;
     if (c.packets > 0) {
       const gap = (m.ts - c.lastTs) * 1e6;
       c.meanIntervalUs += (gap - c.meanIntervalUs) / c.packets;
@@ -118,6 +124,7 @@ export class IoConnections {
       packets: 0,
       meanIntervalUs: 0,
       lastTs: 0,
+      lastSeq: -1,
       gaps: null,
     });
   }

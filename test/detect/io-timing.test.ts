@@ -58,6 +58,30 @@ test('steady I/O at its learned pace raises nothing', () => {
   assert.deepEqual(learnThenDetect('steady'), []);
 });
 
+test('a SPAN port that mirrors every datagram twice does not look like a second sender', () => {
+  const f = path.join(dir, 'duplicated.pcap');
+  writeFileSync(f, enipIoTiming({ change: 'steady', duplicate: true }));
+  const ds = learnThenDetectAt(f, IO_START + 20).detections.filter((d) => IO_TYPES.has(d.type));
+  assert.deepEqual(ds, []);
+  // Learned at the producer's pace, not half of it.
+  const inv = new Inventory();
+  const p = new DissectPipeline([inv]);
+  readCaptureSync(f, (fr) => p.push(fr));
+  const ot = inv.io.connections().find((c) => c.direction === 'O->T')!;
+  const b = baselineFrom(inv.snapshot(), new Map(), { version: 1, sources: [] }, [ot]);
+  const learned = Object.values(b.io ?? {})[0];
+  assert.ok(learned && Math.abs(learned.intervalUs - OT_RPI) <= 300, JSON.stringify(learned));
+  // …and a duplicated capture where the O→T producer slows is still drift, not hidden by the copies.
+  const slow = path.join(dir, 'duplicated-slow.pcap');
+  writeFileSync(slow, enipIoTiming({ change: 'slow', duplicate: true }));
+  assert.deepEqual(
+    learnThenDetectAt(slow, IO_START + 20)
+      .detections.filter((d) => IO_TYPES.has(d.type))
+      .map((d) => d.type),
+    ['io_interval_drift'],
+  );
+});
+
 test('an O→T producer slowed from 10 to 16 ms drifts out of its band and its RPI (Denial of Service)', () => {
   const ds = learnThenDetect('slow');
   assert.equal(ds.length, 1, JSON.stringify(ds.map((d) => d.type)));

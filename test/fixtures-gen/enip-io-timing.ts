@@ -26,6 +26,8 @@ export interface IoTimingOptions {
   after?: number;
   /** The slowed O→T interval (µs). */
   slowUs?: number;
+  /** Every datagram twice, 20 µs apart (a SPAN port that mirrors both switch ports of the link). */
+  duplicate?: boolean;
 }
 
 /** A classic microsecond pcap of Ethernet frames at their own times. */
@@ -80,5 +82,7 @@ export function enipIoTiming(o: IoTimingOptions): Buffer {
   if (o.change === 'fast')
     for (let t = change + 0.005, s = 0x100000; t < end; t += OT_RPI / 1e6, s++)
       out.push([t, udp(ioS, ioA, ioDatagram(OT_ID, s, [1, 0, 0, 0, 0xff, 0]))]);
+  if (o.duplicate)
+    for (const [t, f] of [...out]) if (f.length > 60 && f[23] === 17) out.push([t + 20e-6, f]);
   return pcapAt(out);
 }

@@ -35,6 +35,8 @@ interface Watch {
   gaps: number;
   lastTs: number;
   lastFrame: number;
+  /** Encapsulation sequence number of the last datagram: a SPAN port's duplicate repeats it. */
+  lastSeq: number;
   pace: Pace;
   stopped: boolean;
   closed: boolean;
@@ -81,6 +83,7 @@ export function ioTiming(): Detector {
           gaps: 0,
           lastTs: m.ts,
           lastFrame: m.frame,
+          lastSeq: seqOf(m),
           pace: 'ok',
           stopped: false,
           closed: false,
@@ -88,7 +91,11 @@ export function ioTiming(): Detector {
         watches.set(key, w);
         return;
       }
+      // A duplicate (mirrored twice) or a frame out of order says nothing about the producer's pace.
+      const seq = seqOf(m);
       const gapUs = (m.ts - w.lastTs) * 1e6;
+      if ((seq !== -1 && seq === w.lastSeq) || gapUs <= 0) return;
+      w.lastSeq = seq;
       w.lastTs = m.ts;
       w.lastFrame = m.frame;
       w.stopped = false;
@@ -112,6 +119,11 @@ export function ioTiming(): Detector {
       }
     },
   };
+}
+
+function seqOf(m: Message): number {
+  const v = m.fields?.sequence;
+  return typeof v === 'number' ? v : -1;
 }
 
 /** The interval a direction is held to: what it kept while learning, else what its Forward_Open granted. */
