@@ -10,6 +10,7 @@ import type { Asset, Edge, FunctionStats, InventorySnapshot, TargetRanges } from
 import { MAX_RANGES, RangeSet } from './ranges.js';
 import { IDENTITY_PROTOCOLS, serviceName } from './services.js';
 import { EdgeTable, type EdgeAddress } from './edge-table.js';
+import { U32Cache } from '../dissect/u32-cache.js';
 import { vendorOf } from './oui.js';
 import { inferRoles } from './roles.js';
 import { PollTimer } from './polling.js';
@@ -123,6 +124,8 @@ export interface CurrentEdge {
  */
 export class Inventory {
   private readonly assets4 = new Map<number, AssetState>();
+  /** Recently seen IPv4 assets, in front of assets4 (assets are never removed, so an entry stays valid). */
+  private readonly recent4 = new U32Cache<AssetState>(12);
   private readonly assetsText = new Map<string, AssetState>();
   private readonly l2Assets = new Map<string, AssetState>();
   /** Source MAC → source IPs seen behind it (up to GATEWAY_MAC_IPS), to recognise gateways. */
@@ -156,7 +159,7 @@ export class Inventory {
     if (pkt.ipVersion === 0) return;
     if (!isHostAddress(pkt)) return;
     const src = this.sourceAsset(pkt);
-    const dst = pkt.ipVersion === 4 ? this.assets4.get(pkt.dstIp4) : this.assetsText.get(pkt.dstIp);
+    const dst = pkt.ipVersion === 4 ? this.asset4(pkt.dstIp4) : this.assetsText.get(pkt.dstIp);
     const ts = pkt.ts,
       len = pkt.wireLen;
     if (src !== undefined) {
@@ -456,6 +459,16 @@ export class Inventory {
     yield* this.l2Assets.values();
   }
 
+  /** The asset of an IPv4 address, through the recent-asset cache (a map lookup by address boxes the key). */
+  private asset4(n: number): AssetState | undefined {
+    let s = this.recent4.get(n);
+    if (s === undefined) {
+      s = this.assets4.get(n);
+      if (s !== undefined) this.recent4.set(n, s);
+    }
+    return s;
+  }
+
   /** Room for a new asset? When the table is full the refusal is counted. */
   private admit(): boolean {
     if (this.assetCount < this.maxAssets) {
@@ -467,7 +480,7 @@ export class Inventory {
   }
 
   private sourceAsset(pkt: Packet): AssetState | undefined {
-    let s = pkt.ipVersion === 4 ? this.assets4.get(pkt.srcIp4) : this.assetsText.get(pkt.srcIp);
+    let s = pkt.ipVersion === 4 ? this.asset4(pkt.srcIp4) : this.assetsText.get(pkt.srcIp);
     if (s === undefined) {
       if (!this.admit()) return undefined;
       s = newAsset(pkt.srcIp, pkt.ts);
