@@ -607,12 +607,12 @@ export class Inventory {
     times.plcMode = m.ts;
   }
 
-  /** Record an identity fact unless a newer one is already known. */
+  /** Record an identity fact unless a newer one is already known; `source` is its text or the message disclosing it. */
   private setFact(
     s: AssetState,
     k: (typeof IDENTITY_KEYS)[number],
     v: string,
-    source: string,
+    source: string | Message,
     ts: number,
   ): void {
     const t = s.identityTimes?.[k];
@@ -621,7 +621,7 @@ export class Inventory {
     (s.identityTimes ??= {})[k] = ts;
     if (s.identity?.[k] === v) return;
     (s.identity ??= {})[k] = v;
-    (s.identitySources ??= {})[k] = source;
+    (s.identitySources ??= {})[k] = typeof source === 'string' ? source : identitySource(source);
   }
 
   private applyIdentity(m: Message, id: IdentityFacts): void {
@@ -653,10 +653,10 @@ export class Inventory {
         this.capped,
         'asset_hostnames',
       );
-    const source = `${m.protocol}${m.func >= 0 ? `:${m.func}` : ''} frame ${m.frame}`;
+    // The source text is built only when a fact changes: a device repeats the same facts (every I-Am).
     for (const k of IDENTITY_KEYS) {
       const v = id[k];
-      if (v !== undefined && v !== '') this.setFact(s, k, v, source, m.ts);
+      if (v !== undefined && v !== '') this.setFact(s, k, v, m, m.ts);
     }
   }
 
@@ -670,6 +670,11 @@ export class Inventory {
     if (n >= 0) this.assets4.set(n, s);
     else this.assetsText.set(ip, s);
   }
+}
+
+/** Where an identity fact came from: protocol, function and frame. */
+function identitySource(m: Message): string {
+  return `${m.protocol}${m.func >= 0 ? `:${m.func}` : ''} frame ${m.frame}`;
 }
 
 function findFunction(
