@@ -10,6 +10,7 @@ import type { Asset, Edge, FunctionStats, InventorySnapshot, TargetRanges } from
 import { MAX_RANGES, RangeSet } from './ranges.js';
 import { IDENTITY_PROTOCOLS, serviceName } from './services.js';
 import { EdgeTable, type EdgeAddress } from './edge-table.js';
+import { U32Cache } from '../dissect/u32-cache.js';
 import { vendorOf } from './oui.js';
 import { orderedStates, readOutOf, type InventoryReadOut } from './read-out.js';
 import { PollTimer } from './polling.js';
@@ -123,6 +124,8 @@ export interface CurrentEdge {
  */
 export class Inventory {
   private readonly assets4 = new Map<number, AssetState>();
+  /** Recently seen IPv4 assets, in front of assets4 (assets are never removed, so an entry stays valid). */
+  private readonly recent4 = new U32Cache<AssetState>(12);
   private readonly assetsText = new Map<string, AssetState>();
   private readonly l2Assets = new Map<string, AssetState>();
   /** Source MAC → source IPs seen behind it (up to GATEWAY_MAC_IPS), to recognise gateways. */
@@ -156,7 +159,7 @@ export class Inventory {
     if (pkt.ipVersion === 0) return;
     if (!isHostAddress(pkt)) return;
     const src = this.sourceAsset(pkt);
-    const dst = pkt.ipVersion === 4 ? this.assets4.get(pkt.dstIp4) : this.assetsText.get(pkt.dstIp);
+    const dst = pkt.ipVersion === 4 ? this.asset4(pkt.dstIp4) : this.assetsText.get(pkt.dstIp);
     const ts = pkt.ts,
       len = pkt.wireLen;
     if (src !== undefined) {
@@ -491,6 +494,16 @@ export class Inventory {
     yield* this.l2Assets.values();
   }
 
+  /** The asset of an IPv4 address, through the recent-asset cache (a map lookup by address boxes the key). */
+  private asset4(n: number): AssetState | undefined {
+    let s = this.recent4.get(n);
+    if (s === undefined) {
+      s = this.assets4.get(n);
+      if (s !== undefined) this.recent4.set(n, s);
+    }
+    return s;
+  }
+
   /** Room for a new asset? When the table is full the refusal is counted. */
   private admit(): boolean {
     if (this.assetCount < this.maxAssets) {
@@ -502,7 +515,7 @@ export class Inventory {
   }
 
   private sourceAsset(pkt: Packet): AssetState | undefined {
-    let s = pkt.ipVersion === 4 ? this.assets4.get(pkt.srcIp4) : this.assetsText.get(pkt.srcIp);
+    let s = pkt.ipVersion === 4 ? this.asset4(pkt.srcIp4) : this.assetsText.get(pkt.srcIp);
     if (s === undefined) {
       if (!this.admit()) return undefined;
       s = newAsset(pkt.srcIp, pkt.ts);
@@ -629,12 +642,12 @@ export class Inventory {
     times.plcMode = m.ts;
   }
 
-  /** Record an identity fact unless a newer one is already known. */
+  /** Record an identity fact unless a newer one is already known; `source` is its text or the message disclosing it. */
   private setFact(
     s: AssetState,
     k: (typeof IDENTITY_KEYS)[number],
     v: string,
-    source: string,
+    source: string | Message,
     ts: number,
   ): void {
     const t = s.identityTimes?.[k];
@@ -643,7 +656,7 @@ export class Inventory {
     (s.identityTimes ??= {})[k] = ts;
     if (s.identity?.[k] === v) return;
     (s.identity ??= {})[k] = v;
-    (s.identitySources ??= {})[k] = source;
+    (s.identitySources ??= {})[k] = typeof source === 'string' ? source : identitySource(source);
   }
 
   private applyIdentity(m: Message, id: IdentityFacts): void {
@@ -675,10 +688,10 @@ export class Inventory {
         this.capped,
         'asset_hostnames',
       );
-    const source = `${m.protocol}${m.func >= 0 ? `:${m.func}` : ''} frame ${m.frame}`;
+    // The source text is built only when a fact changes: a device repeats the same facts (every I-Am).
     for (const k of IDENTITY_KEYS) {
       const v = id[k];
-      if (v !== undefined && v !== '') this.setFact(s, k, v, source, m.ts);
+      if (v !== undefined && v !== '') this.setFact(s, k, v, m, m.ts);
     }
   }
 
@@ -705,6 +718,11 @@ function restartEdge(es: EdgeState): void {
   es.funcs = null;
   es.targets = null;
   es.dirty = false;
+}
+
+/** Where an identity fact came from: protocol, function and frame. */
+function identitySource(m: Message): string {
+  return `${m.protocol}${m.func >= 0 ? `:${m.func}` : ''} frame ${m.frame}`;
 }
 
 function findFunction(
