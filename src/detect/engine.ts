@@ -70,6 +70,7 @@ export class DetectionEngine implements DetectContext {
   private readonly detectors: Detector[];
   // Each hook only on the detectors that have it: the per-packet loop stays short.
   private readonly packetHooks: Detector[];
+  private readonly tickHooks: Detector[];
   private readonly unprofiledHooks: Detector[];
   private readonly newSenderHooks: Detector[];
   private readonly onAll: Detector[];
@@ -94,13 +95,18 @@ export class DetectionEngine implements DetectContext {
     private readonly opts: EngineOptions = {},
   ) {
     this.baseline = new CompiledBaseline(baseline);
-    this.decoys = decoysOffBaseline(opts.decoys ?? new Set(), baseline);
+    // Without decoys there is nothing to check against the baseline's thousands of addresses.
+    this.decoys =
+      opts.decoys !== undefined && opts.decoys.size > 0
+        ? decoysOffBaseline(opts.decoys, baseline)
+        : new Set();
     const settings = opts.settings ?? DEFAULT_SETTINGS.detect;
     this.detectors = [
       ...(opts.detectors ?? allDetectors(settings)),
       ...(this.decoys.size > 0 ? [decoyContact(this.decoys)] : []),
     ];
     this.packetHooks = this.detectors.filter((d) => d.onPacket && (d.packets ?? 'all') === 'all');
+    this.tickHooks = this.detectors.filter((d) => d.tick !== undefined);
     this.unprofiledHooks = this.detectors.filter((d) => d.onPacket && d.packets === 'unprofiled');
     this.newSenderHooks = this.detectors.filter((d) => d.onPacket && d.packets === 'new-sender');
     const wants = (i: MessageInterest): Detector[] =>
@@ -120,7 +126,10 @@ export class DetectionEngine implements DetectContext {
     const ts = pkt.ts;
     if (ts > this.lastTs) this.lastTs = ts;
     if (ts >= this.nextTick) {
-      if (this.nextTick !== -Infinity) for (const d of this.detectors) d.tick?.(ts, this, false);
+      if (this.nextTick !== -Infinity) {
+        const t = this.tickHooks;
+        for (let i = 0; i < t.length; i++) t[i]!.tick!(ts, this, false);
+      }
       this.nextTick = ts + 1;
     }
     if (pkt.ipProto === 58 && isLinkHousekeeping(pkt)) {
@@ -278,7 +287,7 @@ export class DetectionEngine implements DetectContext {
    * result) and return every detection.
    */
   finish(): Detection[] {
-    if (!this.finished) for (const d of this.detectors) d.tick?.(this.lastTs, this, true);
+    if (!this.finished) for (const d of this.tickHooks) d.tick!(this.lastTs, this, true);
     this.finished = true;
     return this.agg.all();
   }
