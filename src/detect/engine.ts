@@ -45,11 +45,35 @@ export interface EngineOptions {
   decoys?: ReadonlySet<string>;
 }
 
+/** Bits of a message's kind; a detector is called when its need's bit is in the message's mask. */
+const ALWAYS = 1,
+  OPERATION = 2,
+  NEW_FUNCTION = 4,
+  WRITE = 8,
+  REFUSAL = 16;
+const NEED: Record<MessageInterest, number> = {
+  all: ALWAYS,
+  requests: ALWAYS,
+  operations: OPERATION,
+  'new-functions': NEW_FUNCTION,
+  writes: WRITE,
+  refusals: REFUSAL,
+  arp: ALWAYS,
+  anomalies: ALWAYS,
+  placed: ALWAYS,
+};
+/** Interests served by the all-messages and by the requests pass, each pass in the detectors' order. */
+const ALL_PASS: readonly MessageInterest[] = ['all', 'refusals'];
+const REQUEST_PASS: readonly MessageInterest[] = ['requests', 'operations', 'new-functions', 'writes'];
+
 /** The message detectors of one protocol, sorted once (see Detector.protocols). */
 interface Route {
   protocol: string;
   all: Detector[];
+  /** NEED bits of each detector of `all`. */
+  allNeeds: number[];
   requests: Detector[];
+  requestNeeds: number[];
   placed: Detector[];
   anomalies: Detector[];
   arp: Detector[];
@@ -70,6 +94,8 @@ export class DetectionEngine implements DetectContext {
   private readonly detectors: Detector[];
   // Each hook only on the detectors that have it: the per-packet loop stays short.
   private readonly packetHooks: Detector[];
+  /** Packet hooks that want packets to some destination ports only, by port (null: none). */
+  private readonly portHooks: Map<number, Detector[]> | null;
   private readonly tickHooks: Detector[];
   private readonly unprofiledHooks: Detector[];
   private readonly newSenderHooks: Detector[];
@@ -105,14 +131,25 @@ export class DetectionEngine implements DetectContext {
       ...(opts.detectors ?? allDetectors(settings)),
       ...(this.decoys.size > 0 ? [decoyContact(this.decoys)] : []),
     ];
-    this.packetHooks = this.detectors.filter((d) => d.onPacket && (d.packets ?? 'all') === 'all');
+    const everyPacket = this.detectors.filter(
+      (d) => d.onPacket && (d.packets ?? 'all') === 'all',
+    );
+    this.packetHooks = everyPacket.filter((d) => d.dstPorts === undefined);
+    const ported = everyPacket.filter((d) => d.dstPorts !== undefined);
+    this.portHooks = ported.length > 0 ? new Map() : null;
+    for (const d of ported)
+      for (const port of d.dstPorts!) {
+        const list = this.portHooks!.get(port) ?? [];
+        list.push(d);
+        this.portHooks!.set(port, list);
+      }
     this.tickHooks = this.detectors.filter((d) => d.tick !== undefined);
     this.unprofiledHooks = this.detectors.filter((d) => d.onPacket && d.packets === 'unprofiled');
     this.newSenderHooks = this.detectors.filter((d) => d.onPacket && d.packets === 'new-sender');
-    const wants = (i: MessageInterest): Detector[] =>
-      this.detectors.filter((d) => d.onMessage && (d.messages ?? 'all') === i);
-    this.onAll = wants('all');
-    this.onRequests = wants('requests');
+    const wants = (...i: readonly MessageInterest[]): Detector[] =>
+      this.detectors.filter((d) => d.onMessage && i.includes(d.messages ?? 'all'));
+    this.onAll = wants(...ALL_PASS);
+    this.onRequests = wants(...REQUEST_PASS);
     this.onArp = wants('arp');
     this.onAnomalies = wants('anomalies');
     this.onPlaced = wants('placed');
@@ -155,6 +192,10 @@ export class DetectionEngine implements DetectContext {
       this.edge = undefined;
     }
     this.packetTo(this.packetHooks, pkt);
+    if (this.portHooks !== null) {
+      const h = this.portHooks.get(pkt.dstPort);
+      if (h !== undefined) this.packetTo(h, pkt);
+    }
     const e = this.edge;
     if (e === undefined || e.profile === null) this.packetTo(this.unprofiledHooks, pkt);
     if (e === undefined) {
@@ -170,11 +211,26 @@ export class DetectionEngine implements DetectContext {
     let r = this.lastRoute;
     if (r === undefined || r.protocol !== m.protocol) r = this.lastRoute = this.route(m.protocol);
     this.industrial = r.industrial;
-    this.dispatch(r.all, m);
-    if (m.role !== 'response' && r.requests.length > 0) {
-      this.funcKey = r.keyBase + m.func;
-      this.operation = operationOf(m, this.funcKey);
-      this.dispatch(r.requests, m);
+    const response = m.role === 'response';
+    if (r.all.length > 0)
+      this.dispatchTo(r.all, r.allNeeds, response && m.exception > 0 ? ALWAYS | REFUSAL : ALWAYS, m);
+    if (!response && r.requests.length > 0) {
+      const key = (this.funcKey = r.keyBase + m.func);
+      const op = (this.operation = operationOf(m, key));
+      let mask = ALWAYS;
+      if (op !== undefined) mask |= OPERATION;
+      else {
+        const e = this.edge;
+        if (
+          e !== undefined &&
+          m.func >= 0 &&
+          r.industrial &&
+          (e.profile === null || !e.profile.functions.has(key))
+        )
+          mask |= NEW_FUNCTION;
+        if (m.write && m.targets !== null) mask |= WRITE;
+      }
+      this.dispatchTo(r.requests, r.requestNeeds, mask, m);
       this.operation = undefined;
     }
     if (m.values !== null || m.targets !== null) this.dispatch(r.placed, m);
@@ -188,10 +244,14 @@ export class DetectionEngine implements DetectContext {
     if (r === undefined) {
       const wanted = (d: Detector): boolean =>
         d.protocols === undefined || d.protocols.includes(protocol);
+      const all = this.onAll.filter(wanted);
+      const requests = this.onRequests.filter(wanted);
       r = {
         protocol,
-        all: this.onAll.filter(wanted),
-        requests: this.onRequests.filter(wanted),
+        all,
+        allNeeds: all.map((d) => NEED[d.messages ?? 'all']),
+        requests,
+        requestNeeds: requests.map((d) => NEED[d.messages ?? 'all']),
         placed: this.onPlaced.filter(wanted),
         anomalies: this.onAnomalies.filter(wanted),
         arp: protocol === 'arp' ? this.onArp.filter(wanted) : [],
@@ -218,6 +278,11 @@ export class DetectionEngine implements DetectContext {
 
   private dispatch(hooks: Detector[], m: Message): void {
     for (let i = 0; i < hooks.length; i++) hooks[i]!.onMessage!(m, this);
+  }
+
+  /** Only the detectors whose need is among the message's kinds (mask of NEED bits). */
+  private dispatchTo(hooks: Detector[], needs: number[], mask: number, m: Message): void {
+    for (let i = 0; i < hooks.length; i++) if ((needs[i]! & mask) !== 0) hooks[i]!.onMessage!(m, this);
   }
 
   edges(): Iterable<EdgeRuntime> {

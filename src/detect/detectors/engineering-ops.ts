@@ -283,7 +283,7 @@ export function engineeringOps(): Detector[] {
   const pending = new WeakMap<EdgeRuntime, Map<number, Pending>>();
   const requests: Detector = {
     name: 'engineering_ops',
-    messages: 'requests',
+    messages: 'operations',
     onMessage(m, ctx) {
       if (m.role === 'response') return;
       const op = ctx.operation;
@@ -299,7 +299,7 @@ export function engineeringOps(): Detector[] {
   };
   const outcomes: Detector = {
     name: 'engineering_outcome',
-    messages: 'all',
+    messages: 'refusals',
     protocols: ['cip', 'dnp3', 'modbus'],
     onMessage(m, ctx) {
       if (m.role !== 'response' || m.exception <= 0) return;

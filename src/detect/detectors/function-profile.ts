@@ -25,7 +25,7 @@ export function isNewFunction(m: Message, ctx: DetectContext, p: CompiledProfile
 export function functionOutsideProfile(): Detector {
   return {
     name: 'function_outside_profile',
-    messages: 'requests',
+    messages: 'new-functions',
     onMessage(m, ctx) {
       if (m.role === 'response') return;
       const p = ctx.edge?.profile;

@@ -28,7 +28,7 @@ export function functionSweep(): Detector {
   const state = new WeakMap<EdgeRuntime, Sweep>();
   return {
     name: 'function_sweep',
-    messages: 'requests',
+    messages: 'new-functions',
     onMessage(m: Message, ctx) {
       if (m.role === 'response' || m.func < 0 || !ctx.industrial) return;
       const e = ctx.edge;

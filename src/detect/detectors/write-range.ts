@@ -15,7 +15,7 @@ function writeFunction(m: Message): string {
 export function writeNewRange(): Detector {
   return {
     name: 'write_new_range',
-    messages: 'requests',
+    messages: 'writes',
     onMessage(m, ctx) {
       if (!m.write || m.role === 'response' || m.targets === null) return;
       const e = ctx.edge;
