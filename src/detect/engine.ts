@@ -50,7 +50,9 @@ const ALWAYS = 1,
   OPERATION = 2,
   NEW_FUNCTION = 4,
   WRITE = 8,
-  REFUSAL = 16;
+  REFUSAL = 16,
+  NEW_PROTOCOL = 32,
+  VALUED = 64;
 const NEED: Record<MessageInterest, number> = {
   all: ALWAYS,
   requests: ALWAYS,
@@ -58,13 +60,22 @@ const NEED: Record<MessageInterest, number> = {
   'new-functions': NEW_FUNCTION,
   writes: WRITE,
   refusals: REFUSAL,
+  'new-protocols': NEW_PROTOCOL,
   arp: ALWAYS,
   anomalies: ALWAYS,
   placed: ALWAYS,
+  'placed-learned': VALUED,
 };
 /** Interests served by the all-messages and by the requests pass, each pass in the detectors' order. */
 const ALL_PASS: readonly MessageInterest[] = ['all', 'refusals'];
-const REQUEST_PASS: readonly MessageInterest[] = ['requests', 'operations', 'new-functions', 'writes'];
+const REQUEST_PASS: readonly MessageInterest[] = [
+  'requests',
+  'operations',
+  'new-functions',
+  'writes',
+  'new-protocols',
+];
+const PLACED_PASS: readonly MessageInterest[] = ['placed', 'placed-learned'];
 
 /** The message detectors of one protocol, sorted once (see Detector.protocols). */
 interface Route {
@@ -75,6 +86,7 @@ interface Route {
   requests: Detector[];
   requestNeeds: number[];
   placed: Detector[];
+  placedNeeds: number[];
   anomalies: Detector[];
   arp: Detector[];
   /** functionKeyNumber(protocol, func) is keyBase + func. */
@@ -152,7 +164,7 @@ export class DetectionEngine implements DetectContext {
     this.onRequests = wants(...REQUEST_PASS);
     this.onArp = wants('arp');
     this.onAnomalies = wants('anomalies');
-    this.onPlaced = wants('placed');
+    this.onPlaced = wants(...PLACED_PASS);
     this.agg = new Aggregator(opts.windowSeconds ?? settings.fold_window_s, opts.zoneOf);
     this.mutes = opts.mutes ?? [];
     this.table = new EdgeTable<EdgeRuntime>((addr) => this.runtime(addr));
@@ -230,10 +242,26 @@ export class DetectionEngine implements DetectContext {
           mask |= NEW_FUNCTION;
         if (m.write && m.targets !== null) mask |= WRITE;
       }
+      // A protocol once found in the edge's profile is remembered on the edge: the set is asked once.
+      const e = this.edge;
+      if (e !== undefined && e.profile !== null && m.transport !== 'l2') {
+        if (e.knownProtocol !== m.protocol) {
+          if (e.profile.protocols.has(m.protocol)) e.knownProtocol = m.protocol;
+          else mask |= NEW_PROTOCOL;
+        }
+      }
       this.dispatchTo(r.requests, r.requestNeeds, mask, m);
       this.operation = undefined;
     }
-    if (m.values !== null || m.targets !== null) this.dispatch(r.placed, m);
+    if ((m.values !== null || m.targets !== null) && r.placed.length > 0) {
+      const p = this.edge?.profile;
+      this.dispatchTo(
+        r.placed,
+        r.placedNeeds,
+        p !== undefined && p !== null && p.hasValues ? ALWAYS | VALUED : ALWAYS,
+        m,
+      );
+    }
     if (m.anomaly !== null) this.dispatch(r.anomalies, m);
     this.dispatch(r.arp, m);
   }
@@ -246,13 +274,15 @@ export class DetectionEngine implements DetectContext {
         d.protocols === undefined || d.protocols.includes(protocol);
       const all = this.onAll.filter(wanted);
       const requests = this.onRequests.filter(wanted);
+      const placed = this.onPlaced.filter(wanted);
       r = {
         protocol,
         all,
         allNeeds: all.map((d) => NEED[d.messages ?? 'all']),
         requests,
         requestNeeds: requests.map((d) => NEED[d.messages ?? 'all']),
-        placed: this.onPlaced.filter(wanted),
+        placed,
+        placedNeeds: placed.map((d) => NEED[d.messages ?? 'all']),
         anomalies: this.onAnomalies.filter(wanted),
         arp: protocol === 'arp' ? this.onArp.filter(wanted) : [],
         keyBase: functionKeyNumber(protocol, 0),
@@ -305,6 +335,7 @@ export class DetectionEngine implements DetectContext {
       pollSilence: 0,
       clientSent: false,
       serverSent: false,
+      knownProtocol: '',
     };
   }
 

@@ -11,6 +11,7 @@ export class CompiledProfile {
   private fns: Set<number> | null = null;
   private protos: Set<string> | null = null;
   private ws: Map<string, RangeSet> | null = null;
+  private valued: boolean | undefined = undefined;
   /** Learned value range per address space and address; built on first use (see pointsOf). */
   values: Map<string, Map<number, [number, number]>> | null = null;
 
@@ -31,6 +32,19 @@ export class CompiledProfile {
 
   get protocols(): Set<string> {
     return (this.protos ??= new Set(this.learned.protocols));
+  }
+
+  /** The edge learned process values (value_out_of_range has something to compare against). */
+  get hasValues(): boolean {
+    if (this.valued === undefined) {
+      this.valued = false;
+      for (const k in this.learned.values)
+        if (Object.hasOwn(this.learned.values, k)) {
+          this.valued = true;
+          break;
+        }
+    }
+    return this.valued;
   }
 
   /** Learned write ranges per address space. */

@@ -34,7 +34,7 @@ export function valueSeverity(excess: number, tolerance: number, write: boolean)
 export function valueOutOfRange(): Detector {
   return {
     name: 'value_out_of_range',
-    messages: 'placed',
+    messages: 'placed-learned',
     onMessage(m, ctx) {
       if (m.values === null && m.targets === null) return;
       const e = ctx.edge;
