@@ -143,9 +143,7 @@ export class DetectionEngine implements DetectContext {
       ...(opts.detectors ?? allDetectors(settings)),
       ...(this.decoys.size > 0 ? [decoyContact(this.decoys)] : []),
     ];
-    const everyPacket = this.detectors.filter(
-      (d) => d.onPacket && (d.packets ?? 'all') === 'all',
-    );
+    const everyPacket = this.detectors.filter((d) => d.onPacket && (d.packets ?? 'all') === 'all');
     this.packetHooks = everyPacket.filter((d) => d.dstPorts === undefined);
     const ported = everyPacket.filter((d) => d.dstPorts !== undefined);
     this.portHooks = ported.length > 0 ? new Map() : null;
@@ -225,7 +223,12 @@ export class DetectionEngine implements DetectContext {
     this.industrial = r.industrial;
     const response = m.role === 'response';
     if (r.all.length > 0)
-      this.dispatchTo(r.all, r.allNeeds, response && m.exception > 0 ? ALWAYS | REFUSAL : ALWAYS, m);
+      this.dispatchTo(
+        r.all,
+        r.allNeeds,
+        response && m.exception > 0 ? ALWAYS | REFUSAL : ALWAYS,
+        m,
+      );
     if (!response && r.requests.length > 0) {
       const key = (this.funcKey = r.keyBase + m.func);
       const op = (this.operation = operationOf(m, key));
@@ -312,7 +315,8 @@ export class DetectionEngine implements DetectContext {
 
   /** Only the detectors whose need is among the message's kinds (mask of NEED bits). */
   private dispatchTo(hooks: Detector[], needs: number[], mask: number, m: Message): void {
-    for (let i = 0; i < hooks.length; i++) if ((needs[i]! & mask) !== 0) hooks[i]!.onMessage!(m, this);
+    for (let i = 0; i < hooks.length; i++)
+      if ((needs[i]! & mask) !== 0) hooks[i]!.onMessage!(m, this);
   }
 
   edges(): Iterable<EdgeRuntime> {
