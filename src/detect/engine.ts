@@ -106,8 +106,8 @@ export class DetectionEngine implements DetectContext {
   private readonly detectors: Detector[];
   // Each hook only on the detectors that have it: the per-packet loop stays short.
   private readonly packetHooks: Detector[];
-  /** Packet hooks that want packets to some destination ports only, by port (null: none). */
-  private readonly portHooks: Map<number, Detector[]> | null;
+  /** Packet hooks that want packets to some destination ports only, indexed by port (null: none). */
+  private readonly portHooks: (Detector[] | undefined)[] | null;
   private readonly tickHooks: Detector[];
   private readonly unprofiledHooks: Detector[];
   private readonly newSenderHooks: Detector[];
@@ -146,13 +146,10 @@ export class DetectionEngine implements DetectContext {
     const everyPacket = this.detectors.filter((d) => d.onPacket && (d.packets ?? 'all') === 'all');
     this.packetHooks = everyPacket.filter((d) => d.dstPorts === undefined);
     const ported = everyPacket.filter((d) => d.dstPorts !== undefined);
-    this.portHooks = ported.length > 0 ? new Map() : null;
-    for (const d of ported)
-      for (const port of d.dstPorts!) {
-        const list = this.portHooks!.get(port) ?? [];
-        list.push(d);
-        this.portHooks!.set(port, list);
-      }
+    // An array by port: one indexed load per packet, no hashing.
+    this.portHooks =
+      ported.length > 0 ? new Array<Detector[] | undefined>(65536).fill(undefined) : null;
+    for (const d of ported) for (const port of d.dstPorts!) (this.portHooks![port] ??= []).push(d);
     this.tickHooks = this.detectors.filter((d) => d.tick !== undefined);
     this.unprofiledHooks = this.detectors.filter((d) => d.onPacket && d.packets === 'unprofiled');
     this.newSenderHooks = this.detectors.filter((d) => d.onPacket && d.packets === 'new-sender');
@@ -203,7 +200,7 @@ export class DetectionEngine implements DetectContext {
     }
     this.packetTo(this.packetHooks, pkt);
     if (this.portHooks !== null) {
-      const h = this.portHooks.get(pkt.dstPort);
+      const h = this.portHooks[pkt.dstPort];
       if (h !== undefined) this.packetTo(h, pkt);
     }
     const e = this.edge;
