@@ -15,6 +15,9 @@ interface Open {
   d: Detection;
   points: Set<string> | null;
   explainMany: Finding['explainMany'];
+  /** What the id hashes (key and opening time), and the id once read or set. */
+  idSource: string;
+  id: string | undefined;
   /** The explanation as last set or built; stale while `explainDue` (points were added since). */
   explanation: string;
   explainDue: boolean;
@@ -25,46 +28,66 @@ function detectionId(source: string): string {
   return createHash('sha256').update(source).digest('hex').slice(0, 16);
 }
 
+/** Where a detection keeps its Open record: not enumerable, so JSON, spreads and comparisons never see it. */
+const OPEN = Symbol('open');
+type Lazy = Detection & { [OPEN]: Open };
+
+// One getter and setter pair for every detection (not closures per detection): the objects then share one
+// hidden class and stay fast objects.
+const ID: PropertyDescriptor = {
+  get(this: Lazy): string {
+    const o = this[OPEN];
+    return (o.id ??= detectionId(o.idSource));
+  },
+  set(this: Lazy, v: string) {
+    this[OPEN].id = v;
+  },
+  enumerable: true,
+  configurable: true,
+};
+const EXPLANATION: PropertyDescriptor = {
+  get(this: Lazy): string {
+    const o = this[OPEN];
+    if (o.explainDue) {
+      o.explainDue = false;
+      o.explanation = explainPoints(o);
+    }
+    return o.explanation;
+  },
+  set(this: Lazy, v: string) {
+    const o = this[OPEN];
+    o.explainDue = false;
+    o.explanation = v;
+  },
+  enumerable: true,
+  configurable: true,
+};
+
 /**
  * The detection as stored and printed. Its id (a sha256) and its folded explanation are built when first
  * read, not when it opens: a file run reads each detection once at the end, while it may open thousands and
  * fold points into them for millions of messages. Both are own enumerable accessors, in the order of the plain
- * record, so JSON, spreads and deep comparisons see exactly the same object.
+ * record, so JSON, spreads, structured clones and deep comparisons see exactly the same object.
  */
-function openDetection(f: Finding, idSource: string, zone: string | null, o: Open): Detection {
-  let id: string | undefined;
-  return {
-    get id(): string {
-      return (id ??= detectionId(idSource));
-    },
-    set id(v: string) {
-      id = v;
-    },
-    type: f.type,
-    severity: f.severity,
-    ts: f.ts,
-    lastTs: f.ts,
-    count: 1,
-    src: f.src,
-    dst: f.dst,
-    protocol: f.protocol,
-    detail: f.detail,
-    zone,
-    evidence: { frames: [f.frame], fields: f.fields },
-    get explanation(): string {
-      if (o.explainDue) {
-        o.explainDue = false;
-        o.explanation = explainPoints(o);
-      }
-      return o.explanation;
-    },
-    set explanation(v: string) {
-      o.explainDue = false;
-      o.explanation = v;
-    },
-    suggestedResponse: f.response,
-    techniques: [],
-  };
+function openDetection(f: Finding, zone: string | null, o: Open): Detection {
+  const d = {} as Lazy;
+  Object.defineProperty(d, OPEN, { value: o, enumerable: false });
+  Object.defineProperty(d, 'id', ID);
+  d.type = f.type;
+  d.severity = f.severity;
+  d.ts = f.ts;
+  d.lastTs = f.ts;
+  d.count = 1;
+  d.src = f.src;
+  d.dst = f.dst;
+  d.protocol = f.protocol;
+  d.detail = f.detail;
+  d.zone = zone;
+  d.evidence = { frames: [f.frame], fields: f.fields };
+  Object.defineProperty(d, 'explanation', EXPLANATION);
+  d.suggestedResponse = f.response;
+  d.techniques = [];
+  return d;
 }
 
 /**
@@ -129,10 +152,12 @@ export class Aggregator {
       d: null as unknown as Detection,
       points: null,
       explainMany: f.explainMany,
+      idSource,
+      id: undefined,
       explanation: f.explanation,
       explainDue: false,
     };
-    const det = openDetection(f, idSource, this.zoneOf(f.dst) ?? this.zoneOf(f.src), n);
+    const det = openDetection(f, this.zoneOf(f.dst) ?? this.zoneOf(f.src), n);
     n.d = det;
     det.techniques = techniquesFor(det);
     if (f.point !== undefined) {
