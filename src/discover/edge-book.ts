@@ -13,12 +13,13 @@ import { EdgeTable, type EdgeAddress } from './edge-table.js';
 import { PollTimer } from './polling.js';
 import { anomalyKind } from './anomaly-kind.js';
 import { addBounded, countCapped, LIMITS, type Capped } from './merge.js';
+import { orderedStates } from './read-out.js';
 
 /**
  * One conversation, kept compact (its own fields are its address, so consumers sharing the edge lookup get it
  * without another object); the Edge record is built when the inventory is read.
  */
-interface EdgeState extends EdgeAddress {
+export interface EdgeState extends EdgeAddress {
   protocol: string;
   protocols: string[] | null;
   packets: number;
@@ -268,18 +269,33 @@ export class EdgeBook {
 
   /** After a delta was taken: counters and lists start over (merging into a store adds them up). */
   resetDelta(): void {
-    for (const es of this.edges.values()) {
-      if (!es.dirty) continue;
-      es.packets = 0;
-      es.bytes = 0;
-      es.requests = 0;
-      es.responses = 0;
-      es.anomalies = 0;
-      es.anomalyKinds = null;
-      es.funcs = null;
-      es.targets = null;
-      es.dirty = false;
-    }
+    for (const es of this.edges.values()) if (es.dirty) restartEdge(es);
+  }
+
+  /** The edge states in the table's order (for a read-out that builds each record as it is taken). */
+  states(): Iterable<EdgeState> {
+    return this.edges.values();
+  }
+
+  /** The Edge record of one state. */
+  build(es: EdgeState): Edge {
+    return edgeOut(es);
+  }
+
+  /**
+   * The changed edges in address order, each record built and its counters restarted as it is taken (a store
+   * merge of any size); an edge not taken stays changed for the next delta.
+   */
+  takeDeltaStream(): Iterable<Edge> {
+    const dirty: EdgeState[] = [];
+    for (const es of this.edges.values()) if (es.dirty) dirty.push(es);
+    return (function* () {
+      for (const es of orderedStates(dirty)) {
+        const e = edgeOut(es);
+        restartEdge(es);
+        yield e;
+      }
+    })();
   }
 
   private newEdge(addr: EdgeAddress, ts: number, frame: number): EdgeState {
@@ -352,6 +368,19 @@ export function mergeEdgeRecords(parts: EdgeRecord[][]): Edge[] {
     return a.r.seq - b.r.seq;
   });
   return keyed.map((k) => k.r.edge);
+}
+
+/** An edge's delta was taken: its counters and lists restart. */
+function restartEdge(es: EdgeState): void {
+  es.packets = 0;
+  es.bytes = 0;
+  es.requests = 0;
+  es.responses = 0;
+  es.anomalies = 0;
+  es.anomalyKinds = null;
+  es.funcs = null;
+  es.targets = null;
+  es.dirty = false;
 }
 
 function isV4(ip: string): boolean {

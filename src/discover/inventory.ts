@@ -4,7 +4,8 @@ import type { Asset, Edge, InventorySnapshot } from './model.js';
 import { IDENTITY_PROTOCOLS } from './services.js';
 import { EdgeBook, mergeEdgeRecords, type CurrentEdge, type EdgeRecord } from './edge-book.js';
 import { vendorOf } from './oui.js';
-import { inferRoles } from './roles.js';
+import { U32Cache } from '../dissect/u32-cache.js';
+import { orderedStates, readOutOf, type EdgeStateView, type InventoryReadOut } from './read-out.js';
 import { addBounded, countCapped, IDENTITY_KEYS, LIMITS, type Capped } from './merge.js';
 import { refused, requestedMode } from './plc-mode.js';
 import { ipv4Number, isPublicIpv4 } from './address-scope.js';
@@ -73,6 +74,8 @@ export type { CurrentEdge } from './edge-book.js';
  */
 export class Inventory {
   private readonly assets4 = new Map<number, AssetState>();
+  /** Recently seen IPv4 assets, in front of assets4 (assets are never removed, so an entry stays valid). */
+  private readonly recent4 = new U32Cache<AssetState>(12);
   private readonly assetsText = new Map<string, AssetState>();
   private readonly l2Assets = new Map<string, AssetState>();
   /** Source MAC → source IPs seen behind it (up to GATEWAY_MAC_IPS), to recognise gateways. */
@@ -112,7 +115,7 @@ export class Inventory {
     if (pkt.ipVersion === 0) return;
     if (!isHostAddress(pkt)) return;
     const src = this.sourceAsset(pkt);
-    const dst = pkt.ipVersion === 4 ? this.assets4.get(pkt.dstIp4) : this.assetsText.get(pkt.dstIp);
+    const dst = pkt.ipVersion === 4 ? this.asset4(pkt.dstIp4) : this.assetsText.get(pkt.dstIp);
     const ts = pkt.ts,
       len = pkt.wireLen;
     if (src !== undefined) {
@@ -172,14 +175,62 @@ export class Inventory {
    * half of its own.
    */
   snapshotWith(shards: EdgeRecord[][] | null): InventorySnapshot {
-    const snap = this.collect(false, this.edgeList(false, shards));
-    inferRoles(snap.assets, snap.edges);
-    return snap;
+    const r = this.readOutWith(shards);
+    return { assets: r.assets, edges: [...r.edges()] };
   }
 
-  private edgeList(changedOnly: boolean, shards: EdgeRecord[][] | null): Edge[] {
-    if (shards !== null) return mergeEdgeRecords(shards);
-    return this.edgeBook === null ? [] : this.edgeBook.edgeList(changedOnly);
+  /**
+   * The same records, read out for writing: the assets (roles inferred) held, each edge record built as it is
+   * taken, so a plant of a million edges never holds them all as records at once.
+   */
+  readOut(): InventoryReadOut {
+    return this.readOutWith(null);
+  }
+
+  /** readOut with the edges of shard workers (see snapshotWith). */
+  readOutWith(shards: EdgeRecord[][] | null): InventoryReadOut {
+    if (shards !== null) {
+      const edges = mergeEdgeRecords(shards);
+      return this.readOutOfStates(
+        () => edges,
+        (e) => e,
+      );
+    }
+    const eb = this.edgeBook;
+    if (eb === null)
+      return this.readOutOfStates(
+        (): Edge[] => [],
+        (e) => e,
+      );
+    return this.readOutOfStates(
+      () => eb.states(),
+      (es) => eb.build(es),
+    );
+  }
+
+  private readOutOfStates<S extends EdgeStateView>(
+    states: () => Iterable<S>,
+    build: (s: S) => Edge,
+  ): InventoryReadOut {
+    const { out, byId, emit } = this.assetRecords(false);
+    // Who serves and who uses each industrial protocol, from the edges that carried its messages.
+    for (const es of states()) {
+      if (es.protocols === null) continue;
+      for (const p of es.protocols) {
+        if (IDENTITY_PROTOCOLS.has(p)) continue;
+        const server = byId.get(es.server),
+          client = byId.get(es.client);
+        if (server) {
+          const a = emit(server);
+          if (!a.serves.includes(p)) a.serves.push(p);
+        }
+        if (client) {
+          const a = emit(client);
+          if (!a.uses.includes(p)) a.uses.push(p);
+        }
+      }
+    }
+    return readOutOf([...out.values()], states(), build);
   }
 
   /**
@@ -193,7 +244,41 @@ export class Inventory {
 
   /** takeDelta with the edge deltas of shard workers (see snapshotWith). */
   takeDeltaWith(shards: EdgeRecord[][] | null): InventorySnapshot {
-    const snap = this.collect(true, this.edgeList(true, shards));
+    const { out } = this.assetRecords(true);
+    const edges =
+      shards !== null ? mergeEdgeRecords(shards) : (this.edgeBook?.edgeList(true) ?? []);
+    const snap = {
+      assets: sortByAddress([...out.values()], (a) => [a.id]),
+      edges: sortByAddress(
+        edges,
+        (e) => [e.server, e.client],
+        (e) => e.port,
+      ),
+    };
+    this.restartAssets();
+    this.edgeBook?.resetDelta();
+    return snap;
+  }
+
+  /**
+   * takeDelta read out for a store merge of any size: the changed assets as records (their counters restart
+   * now), the changed edges in the same order, each record built (and its counters restarted) as it is taken.
+   * An edge not taken stays changed for the next delta.
+   */
+  takeDeltaStream(): { assets: Asset[]; edges: Iterable<Edge> } {
+    return this.takeDeltaStreamWith(null);
+  }
+
+  /** takeDeltaStream with the edges of shard workers (see snapshotWith). */
+  takeDeltaStreamWith(shards: EdgeRecord[][] | null): { assets: Asset[]; edges: Iterable<Edge> } {
+    const { out } = this.assetRecords(true);
+    const assets = sortByAddress([...out.values()], (a) => [a.id]);
+    this.restartAssets();
+    if (shards !== null) return { assets, edges: orderedStates(mergeEdgeRecords(shards)) };
+    return { assets, edges: this.edgeBook?.takeDeltaStream() ?? [] };
+  }
+
+  private restartAssets(): void {
     for (const s of this.allAssets()) {
       if (!s.dirty) continue;
       s.packetsSent = 0;
@@ -202,8 +287,6 @@ export class Inventory {
       s.bytesReceived = 0;
       s.dirty = false;
     }
-    this.edgeBook?.resetDelta();
-    return snap;
   }
 
   /** Assets and edges tracked now. */
@@ -211,8 +294,12 @@ export class Inventory {
     return { assets: this.assetCount, edges: this.edgeBook?.size ?? 0 };
   }
 
-  /** Fresh records of the assets and edges (only the changed ones with `changedOnly`), addresses folded per device. */
-  private collect(changedOnly: boolean, edges: Edge[]): InventorySnapshot {
+  /** Fresh asset records (only the changed ones with `changedOnly`), addresses folded per device. */
+  private assetRecords(changedOnly: boolean): {
+    out: Map<AssetState, Asset>;
+    byId: Map<string, AssetState>;
+    emit: (s: AssetState) => Asset;
+  } {
     const out = new Map<AssetState, Asset>();
     const emit = (s: AssetState): Asset => {
       let c = out.get(s);
@@ -258,31 +345,7 @@ export class Inventory {
       s.macVendor = vendorOf(s.id) ?? null;
       emit(s);
     }
-    for (const e of edges) {
-      if (changedOnly) break;
-      // Who serves and who uses each industrial protocol, from the edges that carried its messages.
-      for (const p of e.protocols) {
-        if (IDENTITY_PROTOCOLS.has(p)) continue;
-        const server = byId.get(e.server),
-          client = byId.get(e.client);
-        if (server) {
-          const a = emit(server);
-          if (!a.serves.includes(p)) a.serves.push(p);
-        }
-        if (client) {
-          const a = emit(client);
-          if (!a.uses.includes(p)) a.uses.push(p);
-        }
-      }
-    }
-    return {
-      assets: sortByAddress([...out.values()], (a) => [a.id]),
-      edges: sortByAddress(
-        edges,
-        (e) => [e.server, e.client],
-        (e) => e.port,
-      ),
-    };
+    return { out, byId, emit };
   }
 
   private placeAsset(s: AssetState, byMac: Map<string, AssetState>): void {
@@ -318,6 +381,16 @@ export class Inventory {
     yield* this.l2Assets.values();
   }
 
+  /** The asset of an IPv4 address, through the recent-asset cache (a map lookup by address boxes the key). */
+  private asset4(n: number): AssetState | undefined {
+    let s = this.recent4.get(n);
+    if (s === undefined) {
+      s = this.assets4.get(n);
+      if (s !== undefined) this.recent4.set(n, s);
+    }
+    return s;
+  }
+
   /** Room for a new asset? When the table is full the refusal is counted. */
   private admit(): boolean {
     if (this.assetCount < this.maxAssets) {
@@ -329,7 +402,7 @@ export class Inventory {
   }
 
   private sourceAsset(pkt: Packet): AssetState | undefined {
-    let s = pkt.ipVersion === 4 ? this.assets4.get(pkt.srcIp4) : this.assetsText.get(pkt.srcIp);
+    let s = pkt.ipVersion === 4 ? this.asset4(pkt.srcIp4) : this.assetsText.get(pkt.srcIp);
     if (s === undefined) {
       if (!this.admit()) return undefined;
       s = newAsset(pkt.srcIp, pkt.ts);
@@ -414,12 +487,12 @@ export class Inventory {
     times.plcMode = m.ts;
   }
 
-  /** Record an identity fact unless a newer one is already known. */
+  /** Record an identity fact unless a newer one is already known; `source` is its text or the message disclosing it. */
   private setFact(
     s: AssetState,
     k: (typeof IDENTITY_KEYS)[number],
     v: string,
-    source: string,
+    source: string | Message,
     ts: number,
   ): void {
     const t = s.identityTimes?.[k];
@@ -428,7 +501,7 @@ export class Inventory {
     (s.identityTimes ??= {})[k] = ts;
     if (s.identity?.[k] === v) return;
     (s.identity ??= {})[k] = v;
-    (s.identitySources ??= {})[k] = source;
+    (s.identitySources ??= {})[k] = typeof source === 'string' ? source : identitySource(source);
   }
 
   private applyIdentity(m: Message, id: IdentityFacts): void {
@@ -460,10 +533,10 @@ export class Inventory {
         this.capped,
         'asset_hostnames',
       );
-    const source = `${m.protocol}${m.func >= 0 ? `:${m.func}` : ''} frame ${m.frame}`;
+    // The source text is built only when a fact changes: a device repeats the same facts (every I-Am).
     for (const k of IDENTITY_KEYS) {
       const v = id[k];
-      if (v !== undefined && v !== '') this.setFact(s, k, v, source, m.ts);
+      if (v !== undefined && v !== '') this.setFact(s, k, v, m, m.ts);
     }
   }
 
@@ -477,6 +550,11 @@ export class Inventory {
     if (n >= 0) this.assets4.set(n, s);
     else this.assetsText.set(ip, s);
   }
+}
+
+/** Where an identity fact came from: protocol, function and frame. */
+function identitySource(m: Message): string {
+  return `${m.protocol}${m.func >= 0 ? `:${m.func}` : ''} frame ${m.frame}`;
 }
 
 function newAsset(ip: string, ts: number, mac: string | null = null): AssetState {

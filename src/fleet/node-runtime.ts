@@ -18,6 +18,8 @@ import { trustedKeys } from './signed-doc.js';
 import { StateFollower, type FollowerOptions } from './state-follower.js';
 import { HUB_DOMAIN, STATE_KINDS } from './subjects.js';
 import { zoneModes } from './site-view.js';
+import { SitePublisher, type PublisherOptions } from './site-publisher.js';
+import type { Db } from '../store/db.js';
 
 export interface NodeRunOptions {
   kit: SiteKit;
@@ -39,6 +41,9 @@ export interface NodeRunOptions {
   busyBackoff?: ApplierOptions['busyBackoff'];
   /** The outbox's memory hold while the disk refuses records (see OutboxOptions.holdMax). */
   outboxHoldMax?: number;
+  /** The site's store: its inventory, incidents and audit log go to the manager (site-publisher.ts). */
+  store?: Db;
+  publish?: PublisherOptions;
 }
 
 export class NodeRuntime {
@@ -56,6 +61,7 @@ export class NodeRuntime {
     readonly follower: StateFollower,
     /** What the site's playbooks and CLI enforce through. */
     readonly backend: FleetBackend,
+    readonly publisher: SitePublisher | null = null,
   ) {}
 
   static async start(o: NodeRunOptions): Promise<NodeRuntime> {
@@ -121,7 +127,19 @@ export class NodeRuntime {
     });
     outbox.start(js);
     follower.start(js);
-    rt = new NodeRuntime(site, leaf, nc, db, outbox, follower, new FleetBackend(o.local, outbox));
+    const publisher =
+      o.store && new SitePublisher(o.store, db, outbox, { log: o.log, ...o.publish });
+    publisher?.start();
+    rt = new NodeRuntime(
+      site,
+      leaf,
+      nc,
+      db,
+      outbox,
+      follower,
+      new FleetBackend(o.local, outbox),
+      publisher ?? null,
+    );
     const started = rt;
     started.beat();
     started.health = setInterval(() => started.beat(), o.healthEveryMs ?? 10_000);
@@ -162,6 +180,7 @@ export class NodeRuntime {
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.health) clearInterval(this.health);
+    this.publisher?.stop();
     await within(2000, this.follower.stop());
     await within(2000, this.outbox.stop());
     await within(2000, this.nc.close());

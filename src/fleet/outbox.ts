@@ -94,10 +94,12 @@ export class Outbox {
    * held in memory, counted and reported loudly as at risk, and written before any newer record once the disk
    * takes writes again; never a throw, so what records (a block, a detection) is never stopped by the disk.
    * Inside a caller's transaction a refusal is the caller's to handle (SQLite rolled it back whole).
+   * A caller that names the id (made from what the record is, so the same record always has the same id) may
+   * add it again: the copy is ignored here, by JetStream and by the manager.
    */
-  add(kind: SiteKind, body: unknown, at = Date.now()): string {
+  add(kind: SiteKind, body: unknown, at = Date.now(), fixedId?: string): string {
     const r: HeldRecord = {
-      id: `${this.site}:${randomUUID()}`,
+      id: fixedId ?? `${this.site}:${randomUUID()}`,
       kind,
       body: JSON.stringify(body),
       at,
@@ -122,7 +124,7 @@ export class Outbox {
 
   private write(r: HeldRecord): void {
     this.db
-      .prepare('INSERT INTO outbox (id, kind, body, at) VALUES (?, ?, ?, ?)')
+      .prepare('INSERT OR IGNORE INTO outbox (id, kind, body, at) VALUES (?, ?, ?, ?)')
       .run(r.id, r.kind, r.body, r.at);
   }
 

@@ -128,7 +128,7 @@ export function readFleetView(
   return { latest, sites };
 }
 
-/** Records of one kind a site sent, newest first, each with the site's name. */
+/** Records of one kind a site (or every site: '*') sent, newest first, each with the site's name. */
 export function siteRecords(
   db: FleetDb,
   site: string,
@@ -136,16 +136,15 @@ export function siteRecords(
   limit: number,
   offset: number,
 ): { items: Array<Record<string, unknown> & { site: string }>; total: number } {
+  const [w, args] = site === '*' ? ['kind = ?', [kind]] : ['site = ? AND kind = ?', [site, kind]];
   const total = (
-    db
-      .prepare('SELECT count(*) AS n FROM fleet_records WHERE site = ? AND kind = ?')
-      .get(site, kind) as { n: number }
+    db.prepare(`SELECT count(*) AS n FROM fleet_records WHERE ${w}`).get(...args) as { n: number }
   ).n;
   const rows = db
     .prepare(
-      'SELECT body FROM fleet_records WHERE site = ? AND kind = ? ORDER BY at DESC, id LIMIT ? OFFSET ?',
+      `SELECT site, body FROM fleet_records WHERE ${w} ORDER BY at DESC, id LIMIT ? OFFSET ?`,
     )
-    .all(site, kind, limit, offset) as Array<{ body: string }>;
+    .all(...args, limit, offset) as Array<{ site: string; body: string }>;
   const items = rows.map((r) => {
     let b: unknown = null;
     try {
@@ -153,7 +152,7 @@ export function siteRecords(
     } catch {
       // kept as an empty record
     }
-    return { ...(b !== null && typeof b === 'object' ? b : {}), site };
+    return { ...(b !== null && typeof b === 'object' ? b : {}), site: r.site };
   });
   return { items, total };
 }

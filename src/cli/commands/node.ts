@@ -115,12 +115,10 @@ export function registerNode(program: Command): void {
       // backoff (apply-state), without blocking the node's event loop for seconds.
       const refuseBlock = dbPath === undefined ? undefined : siteStoreGuard(dbPath, GUARD_BUSY_MS);
       // The pipeline's long-lived connection: what it cannot write while the store is locked waits in memory.
-      const store =
-        dbPath !== undefined && capturing !== undefined
-          ? openExistingStore(dbPath, STORE_HINT)
-          : null;
+      // It is also what the site publisher reads the inventory, incidents and audit log from (site-publisher.ts),
+      // whether this process captures or other weir processes on the site write the store.
+      const store = dbPath !== undefined ? openExistingStore(dbPath, STORE_HINT) : null;
       store?.pragma(`busy_timeout = ${GUARD_BUSY_MS}`);
-      if (dbPath !== undefined && store === null) openExistingStore(dbPath, STORE_HINT).close();
       mkdirSync(o.dir, { recursive: true, mode: 0o700 });
       writeFileSync(path.join(o.dir, 'site.json'), `${JSON.stringify({ site })}\n`);
       const stateDir = o.stateDir ?? path.join(o.dir, 'enforce');
@@ -132,6 +130,8 @@ export function registerNode(program: Command): void {
         hubUrls: o.hub,
         local,
         refuseBlock,
+        // The site's inventory, incidents and audit log go to the manager (site-publisher.ts).
+        store: store ?? undefined,
         healthEveryMs: settings.fleet.health_every_s * 1000,
         onApplied: (d) => process.stderr.write(`weir node: applied ${d.kind} v${d.version}\n`),
         onRefused: (e, kind, rev) =>
