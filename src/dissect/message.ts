@@ -53,6 +53,14 @@ export interface Target {
   count: number;
 }
 
+/**
+ * The space of the last target when a request touches more than its dissector walked (more items than it keeps,
+ * an item syntax or object it cannot size, an index list beyond its cap): no address limit can be proven for such
+ * a request, so the gateway refuses it wherever a group limits addresses, rather than judging only its first part.
+ */
+export const UNWALKED = 'unwalked';
+export const unwalked = (): Target => ({ space: UNWALKED, start: 0, count: 1 });
+
 /** Identity facts a device disclosed about itself (device identification, SZL, ListIdentity, LLDP, DHCP…). */
 export interface IdentityFacts {
   vendor?: string;

@@ -1,4 +1,4 @@
-import type { Message } from '../dissect/message.js';
+import { UNWALKED, type Message } from '../dissect/message.js';
 import type { FunctionCategory } from '../dissect/protocol.js';
 import {
   classifies,
@@ -288,6 +288,8 @@ function groupRefuses(
   if (!same) return null;
   if (c.addresses !== null && m.targets !== null) {
     for (const t of m.targets) {
+      // More addresses than the dissector walked: none of them can be held to the list.
+      if (t.space === UNWALKED) return 'address_not_allowed';
       if (t.count === 0) continue; // a whole-class or all-objects request names no address range
       const ranges = c.addresses.get(t.space);
       if (ranges === undefined || !covered(ranges, t.start, t.start + Math.max(1, t.count) - 1))

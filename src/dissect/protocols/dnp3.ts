@@ -4,7 +4,7 @@ import type {
   RequestedMode,
   StreamDissector,
 } from '../protocol.js';
-import { newMessage, type Message, type PduContext, type Target } from '../message.js';
+import { newMessage, unwalked, type Message, type PduContext, type Target } from '../message.js';
 import { u16le, u32le } from '../bytes.js';
 import { DNP3_FUNCTIONS, DNP3_WRITES, OBJECT_SIZE } from './dnp3-tables.js';
 import { FragmentJoiner } from '../fragments.js';
@@ -328,11 +328,24 @@ function application(
   m.targets = objectHeaders(d, p, n, m);
 }
 
-/** Walk object headers: group, variation, qualifier and range; stops at objects of unknown size. */
+/** Object headers walked per request at most. */
+const MAX_TARGETS = 32;
+
+/**
+ * Walk object headers: group, variation, qualifier and range; stops at objects of unknown size, and says so
+ * (an `unwalked` target) when headers or points remain.
+ */
 function objectHeaders(d: Uint8Array, p: number, end: number, m: Message): Target[] | null {
   const targets: Target[] = [];
   const values: number[] = [];
-  while (p + 3 <= end && targets.length < 32) {
+  // Set when headers or points remain that were not walked: their addresses cannot be held to a policy.
+  let cut = false;
+  const read = m.role === 'request' && m.func === 1;
+  while (p + 3 <= end) {
+    if (targets.length >= MAX_TARGETS) {
+      cut = true;
+      break;
+    }
     const g = d[p]!,
       v = d[p + 1]!,
       q = d[p + 2]!;
@@ -366,17 +379,43 @@ function objectHeaders(d: Uint8Array, p: number, end: number, m: Message): Targe
       count = w === 1 ? d[p]! : w === 2 ? u16le(d, p) : u32le(d, p);
       p += w;
     } else {
+      cut = true;
       break; // virtual addresses / free format: stop walking
     }
     const space = `g${g}v${v}`;
     const size = OBJECT_SIZE[g * 256 + v];
     const prefixBytes = prefix === 1 ? 1 : prefix === 2 ? 2 : prefix === 3 ? 4 : 0;
-    if (prefixBytes > 0 && count > 0 && size !== undefined) {
-      // Indexed objects (e.g. CROB with a 2-byte index): the first index is the point number.
+    if (prefixBytes > 0 && count > 0 && size !== undefined && m.role !== 'request') {
+      // Indexed objects of a response (events): the first index stands for the points reported.
       if (p + prefixBytes <= end)
         start = prefixBytes === 1 ? d[p]! : prefixBytes === 2 ? u16le(d, p) : u32le(d, p);
+    } else if (prefixBytes > 0 && count > 0 && (read || size !== undefined)) {
+      // Indexed objects of a request (a CROB with a 1-byte index, a READ of listed points): each index is a point
+      // of its own, not the first of a run; points 5 and 1000 are two addresses, never 5..6.
+      const stride = prefixBytes + (read ? 0 : size!);
+      const present = Math.min(count, Math.floor((end - p) / stride));
+      if (present < count)
+        malformed(
+          m,
+          'object_data_truncated',
+          `object data truncated: ${present} of ${count} ${space} objects present`,
+        );
+      for (let i = 0; i < present; i++) {
+        const o = p + i * stride;
+        const index = prefixBytes === 1 ? d[o]! : prefixBytes === 2 ? u16le(d, o) : u32le(d, o);
+        const last = targets[targets.length - 1];
+        if (i > 0 && last !== undefined && last.start + last.count === index) last.count++;
+        else if (targets.length < MAX_TARGETS) targets.push({ space, start: index, count: 1 });
+        else {
+          cut = true;
+          break;
+        }
+      }
+      if (cut || present < count) break;
+      p += count * stride;
+      continue;
     }
-    if (m.role === 'request' && m.func === 1) {
+    if (read) {
       targets.push({ space, start, count: range === 6 ? 0 : count });
       continue; // READ carries headers only
     }
@@ -394,7 +433,10 @@ function objectHeaders(d: Uint8Array, p: number, end: number, m: Message): Targe
       break;
     }
     targets.push({ space, start, count: range === 6 ? 0 : count });
-    if (size === undefined) break;
+    if (size === undefined) {
+      cut = p < end; // data of a size this walk does not know, and whatever follows it
+      break;
+    }
     if (size > 0 && count > 0 && g === 30 && (v === 2 || v === 4) && prefixBytes === 0) {
       for (let i = 0; i < count && p + i * size + size <= end && values.length < 256; i++) {
         const o = p + i * size + (v === 2 ? 1 : 0);
@@ -403,6 +445,7 @@ function objectHeaders(d: Uint8Array, p: number, end: number, m: Message): Targe
     }
     p += count * (size + prefixBytes);
   }
+  if (cut && m.role === 'request') targets.push(unwalked());
   if (values.length) m.values = values;
   return targets.length ? targets : null;
 }

@@ -4,6 +4,7 @@
 // dissector hands every COTP unit that does not start with an S7 protocol id (0x32, 0x72) here.
 import type { ProtocolDescriptor } from '../protocol.js';
 import {
+  unwalked,
   newMessage,
   markMalformed,
   type Malformed,
@@ -407,8 +408,9 @@ function objectName(b: Uint8Array, t: Tlv): string | null {
 }
 
 function addTarget(targets: Target[], name: string | null): void {
-  if (name !== null && targets.length < MAX_TARGETS)
-    targets.push({ space: name, start: 0, count: 1 });
+  if (name === null) return;
+  if (targets.length < MAX_TARGETS) targets.push({ space: name, start: 0, count: 1 });
+  else if (targets.length === MAX_TARGETS) targets.push(unwalked());
 }
 
 /** VariableAccessSpecification: listOfVariable [0] of (VariableSpecification, alternate access) or variableListName [1]. */

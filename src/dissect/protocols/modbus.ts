@@ -1,5 +1,6 @@
 import type { ProtocolDescriptor, RequestedMode, StreamDissector } from '../protocol.js';
 import {
+  unwalked,
   newMessage,
   type Message,
   type Target,
@@ -260,11 +261,13 @@ function request(m: Message, b: Uint8Array, p: number, end: number): void {
       m.write = m.func === 21;
       // Sub-requests: reference type 6, file number, record number, record length.
       const targets: Target[] = [];
-      for (let q = p + 1; q + 7 <= end && targets.length < 35; ) {
+      let q = p + 1;
+      while (q + 7 <= end && targets.length < 35) {
         const recLen = u16be(b, q + 5);
         targets.push({ space: `file_${u16be(b, q + 1)}`, start: u16be(b, q + 3), count: recLen });
         q += 7 + (m.func === 21 ? recLen * 2 : 0);
       }
+      if (q + 7 <= end) targets.push(unwalked());
       m.targets = targets.length ? targets : null;
       return;
     }

@@ -1,4 +1,5 @@
 import {
+  unwalked,
   markMalformed,
   type IdentityFacts,
   type Malformed,
@@ -98,14 +99,17 @@ function request(m: Message, r: UaReader, func: number): void {
       r.skip(8 + 4); // max age, timestamps to return
       const n = r.count(9);
       const targets: Target[] = [];
+      let walked = 0; // nodes whose id and attribute were read whole
       for (let i = 0; i < n && !r.overrun; i++) {
         const node = r.nodeId();
         const attribute = r.u32();
+        if (!r.overrun) walked++;
         r.skipBytes(); // index range
         r.qualifiedName(); // data encoding
         if (targets.length < MAX_TARGETS) targets.push({ space: node, start: attribute, count: 1 });
       }
       f.nodes = n;
+      if (walked < n || n > MAX_TARGETS) targets.push(unwalked());
       if (targets.length > 0) m.targets = targets;
       return;
     }
@@ -113,14 +117,18 @@ function request(m: Message, r: UaReader, func: number): void {
       const n = r.count(10);
       const targets: Target[] = [];
       const values: number[] = [];
+      let walked = 0;
       for (let i = 0; i < n && !r.overrun; i++) {
         const node = r.nodeId();
         const attribute = r.u32();
+        if (!r.overrun) walked++;
         r.skipBytes();
         if (targets.length < MAX_TARGETS) targets.push({ space: node, start: attribute, count: 1 });
+        // A value cut off by the join limit ends the walk; the nodes after it were not read.
         if (!r.dataValue(values.length < MAX_VALUES ? values : null, null)) break;
       }
       f.nodes = n;
+      if (walked < n || n > MAX_TARGETS) targets.push(unwalked());
       if (targets.length > 0) m.targets = targets;
       if (values.length > 0) m.values = values.slice(0, MAX_VALUES);
       return;
@@ -129,9 +137,11 @@ function request(m: Message, r: UaReader, func: number): void {
       const n = r.count(6);
       const targets: Target[] = [];
       const values: number[] = [];
+      let walked = 0;
       for (let i = 0; i < n && !r.overrun; i++) {
         const object = r.nodeId();
         const method = r.nodeId();
+        if (!r.overrun) walked++;
         if (i === 0) {
           f.object_id = object;
           f.method_id = method;
@@ -143,6 +153,7 @@ function request(m: Message, r: UaReader, func: number): void {
         if (!ok) break;
       }
       f.methods = n;
+      if (walked < n || n > MAX_TARGETS) targets.push(unwalked());
       if (targets.length > 0) m.targets = targets;
       if (values.length > 0) m.values = values.slice(0, MAX_VALUES);
       return;

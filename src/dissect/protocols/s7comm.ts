@@ -1,6 +1,7 @@
 import { serverSessionIdentity } from './s7comm-plus-identity.js';
 import type { ProtocolDescriptor, RequestedMode, StreamDissector } from '../protocol.js';
 import {
+  unwalked,
   newMessage,
   type IdentityFacts,
   type Message,
@@ -266,10 +267,12 @@ function s7(
 
 function items(b: Uint8Array, q: number, count: number, end: number): Target[] | null {
   const out: Target[] = [];
+  let walked = 0;
   for (let i = 0; i < count && q + 2 <= end; i++) {
     const spec = b[q]!,
       ilen = b[q + 1]!;
     if (spec === 0x12 && ilen >= 10 && b[q + 2] === 0x10 && q + 12 <= end) {
+      walked++;
       const ts = b[q + 3]!,
         length = u16be(b, q + 4),
         db = u16be(b, q + 6),
@@ -284,6 +287,8 @@ function items(b: Uint8Array, q: number, count: number, end: number): Target[] |
     }
     q += 2 + ilen;
   }
+  // An item in another syntax (symbolic, DB-direct, NCK…) or past the end: its address was not read.
+  if (walked < count) out.push(unwalked());
   return out.length ? out : null;
 }
 
