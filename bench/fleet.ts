@@ -16,7 +16,7 @@ import { NodeRuntime } from '../src/fleet/node-runtime.js';
 import { Outbox } from '../src/fleet/outbox.js';
 import type { SiteEnvelope } from '../src/fleet/outbox.js';
 import { siteUser } from '../src/fleet/pki.js';
-import { HUB_DOMAIN } from '../src/fleet/subjects.js';
+import { HUB_DOMAIN, siteInbox } from '../src/fleet/subjects.js';
 import { canBuildLab } from '../test/lab/plant.js';
 import { freePort, sleep } from '../test/fleet/fleet-kit.js';
 import { startHub, type Topology } from './fleet-hub.js';
@@ -151,6 +151,7 @@ async function ingest(topology: Topology, nSites: number, rates: number[]): Prom
       const nc = await connect({
         servers: [hub.clientUrls[i % hub.clientUrls.length]!],
         user: siteUser(s),
+        inboxPrefix: siteInbox(s),
         name: `bench-site-${s}`,
         maxReconnectAttempts: -1,
       });

@@ -15,7 +15,7 @@ import { NatsServer, within } from './nats-server.js';
 import { Outbox } from './outbox.js';
 import { trustedKeys } from './signed-doc.js';
 import { StateFollower, type FollowerOptions } from './state-follower.js';
-import { HUB_DOMAIN, STATE_KINDS } from './subjects.js';
+import { HUB_DOMAIN, siteInbox, STATE_KINDS } from './subjects.js';
 import { zoneModes } from './site-view.js';
 
 export interface NodeRunOptions {
@@ -68,6 +68,8 @@ export class NodeRuntime {
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       name: `weir-node-${site}`,
+      // The hub sends this site's replies only under its own prefix (nats-config sitePermissions).
+      inboxPrefix: siteInbox(site),
     });
     const db = openFleetDb(path.join(o.dir, 'node.db'));
     const outbox = new Outbox(db, site, { log: o.log });
