@@ -5,6 +5,7 @@ import { connect, nkeyAuthenticator } from 'nats';
 import { parseDuration } from '../../policy/load.js';
 import { openFleetDb } from '../../fleet/fleet-db.js';
 import { addSite, openHome } from '../../fleet/home.js';
+import { reloadHub, removeSite } from '../../fleet/hub-reload.js';
 import { FleetManager } from '../../fleet/manager.js';
 import { ManagerRuntime } from '../../fleet/manager-runtime.js';
 import { inStore, withIdentity, type IdentityOpts } from '../identity.js';
@@ -66,14 +67,37 @@ export function registerManager(program: Command): void {
   site
     .command('add')
     .description(
-      'admit a site: its certificate, and a kit to carry to it (restart manager run to admit it)',
+      'admit a site: its certificate, and a kit to carry to it (a running hub takes it at once, no restart)',
     )
     .argument('<name>')
     .requiredOption('--dir <dir>', 'manager folder')
-    .action((name: string, o: { dir: string }) => {
-      const kit = addSite(openHome(o.dir), name);
-      process.stdout.write(`site ${kit.site}: kit in ${kit.dir}\n`);
+    .action(async (name: string, o: { dir: string }) => {
+      const home = openHome(o.dir);
+      const kit = addSite(home, name);
+      const live = await reloadHub(home);
+      process.stdout.write(
+        `site ${kit.site}: kit in ${kit.dir}; ${live === 'reloaded' ? 'admitted by the running hub' : 'admitted when manager run starts'}\n`,
+      );
     });
+
+  withIdentity(
+    site
+      .command('remove')
+      .description(
+        'take a site out: the running hub refuses it at once and its open link is closed (as a logged-in person allowed to enforce; audited)',
+      )
+      .argument('<name>')
+      .requiredOption('--dir <dir>', 'manager folder')
+      .option('--db <db>', 'store for the audit log (required)'),
+  ).action(async (name: string, o: IdentityOpts & { dir: string; db?: string }) => {
+    await proveEnforcer(o, 'manager site remove');
+    const live = await carryOut(o, 'fleet.site.remove', name, {}, () =>
+      removeSite(openHome(o.dir), name),
+    );
+    process.stdout.write(
+      `site ${name} removed${live === 'reloaded' ? ': cut off from the running hub' : ''}\n`,
+    );
+  });
 
   mgr
     .command('sites')
@@ -98,30 +122,49 @@ export function registerManager(program: Command): void {
     .option('--listen <host:port>', "the manager's client port", '127.0.0.1:4222')
     .option('--leaf <host:port>', 'where sites connect their leaf nodes', '0.0.0.0:7422')
     .option('--advertise <host:port>', 'the leafnode address sites are told of')
-    .action(async (o: { dir: string; listen: string; leaf: string; advertise?: string }) => {
-      const client = hostPort(o.listen, '--listen');
-      const rt = await ManagerRuntime.start({
-        dir: o.dir,
-        client,
-        leaf: hostPort(o.leaf, '--leaf'),
-        leafAdvertise: o.advertise,
-      });
-      writeFileSync(
-        path.join(o.dir, 'run.json'),
-        `${JSON.stringify({ client: `${client.host}:${client.port}`, pid: process.pid })}\n`,
-      );
-      process.stderr.write(
-        `weir manager: ready: hub ${o.listen}, leafnodes ${o.leaf}, ${rt.home.sites.length} sites\n`,
-      );
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
-      });
-      // A clean stop lets the outbox and the ingest finish their step; a stuck one must not keep the process.
-      setTimeout(() => process.exit(1), 5000).unref();
-      await rt.stop();
-      process.exit(0);
-    });
+    .option(
+      '--monitor <port>',
+      "the hub's monitor port on loopback (site remove uses it to close only the removed site's link)",
+    )
+    .action(
+      async (o: {
+        dir: string;
+        listen: string;
+        leaf: string;
+        advertise?: string;
+        monitor?: string;
+      }) => {
+        const client = hostPort(o.listen, '--listen');
+        const monitorPort = o.monitor === undefined ? undefined : Number(o.monitor);
+        if (
+          monitorPort !== undefined &&
+          !(Number.isInteger(monitorPort) && monitorPort > 0 && monitorPort < 65536)
+        )
+          throw new Error(`--monitor: a port, not '${o.monitor}'`);
+        const rt = await ManagerRuntime.start({
+          dir: o.dir,
+          client,
+          leaf: hostPort(o.leaf, '--leaf'),
+          leafAdvertise: o.advertise,
+          monitorPort,
+        });
+        writeFileSync(
+          path.join(o.dir, 'run.json'),
+          `${JSON.stringify({ client: `${client.host}:${client.port}`, pid: process.pid })}\n`,
+        );
+        process.stderr.write(
+          `weir manager: ready: hub ${o.listen}, leafnodes ${o.leaf}, ${rt.home.sites.length} sites\n`,
+        );
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', resolve);
+          process.once('SIGTERM', resolve);
+        });
+        // A clean stop lets the outbox and the ingest finish their step; a stuck one must not keep the process.
+        setTimeout(() => process.exit(1), 5000).unref();
+        await rt.stop();
+        process.exit(0);
+      },
+    );
 
   withIdentity(
     mgr
