@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { EnforcementBackend } from '../enforce/backend.js';
 import { parsePolicy } from '../policy/load.js';
+import { applyPermits, type PermitApplyOptions } from './apply-permits.js';
 import type { Blocklist } from './manager.js';
 import type { StateDoc } from './signed-doc.js';
 import type { Applied } from './state-follower.js';
@@ -12,17 +13,6 @@ import type { Applied } from './state-follower.js';
 export interface PolicyDocBody {
   text: string;
   source: string;
-}
-
-export interface PermitsDocBody {
-  permits: Array<{
-    client: string;
-    server: string;
-    transport: 'tcp' | 'udp';
-    port: number;
-    until: number;
-    comment: string;
-  }>;
 }
 
 export interface ApplierOptions {
@@ -37,6 +27,8 @@ export interface ApplierOptions {
   refuseBlock?: (address: string) => string | null;
   /** Told of each fleet block this site refused, with the reason (the node reports it to the manager). */
   onBlockRefused?: (address: string, reason: string, doc: StateDoc) => void;
+  /** Told of each fleet permit this site refused (ran out, not its zone, malformed). */
+  onPermitRefused?: PermitApplyOptions['onPermitRefused'];
 }
 
 export function stateApplier(
@@ -81,9 +73,11 @@ export function stateApplier(
         dryRun: false,
       });
     } else {
-      const body = doc.body as PermitsDocBody;
-      for (const p of body.permits)
-        if (p.until > nowS) await backend.permit(p, p.until - nowS, `${by}: ${p.comment}`);
+      await applyPermits(backend, doc, prev, {
+        site: o.site,
+        now: o.now,
+        onPermitRefused: o.onPermitRefused,
+      });
     }
   };
 }

@@ -18,6 +18,7 @@ import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { keyIdOf } from '../assess/bundle/format.js';
 import type { FleetDb } from './fleet-db.js';
 import type { SiteEnvelope } from './outbox.js';
+import { makePermit, type FleetPermit, type PermitGrant, type PermitsBody } from './permit-doc.js';
 import { signDoc, verifyDoc } from './signed-doc.js';
 import {
   ALL_SITES,
@@ -212,6 +213,32 @@ export class FleetManager {
     });
   }
 
+  /**
+   * Grant a fleet permit (checked as a permit template is: functions, access, the TTL cap); the permits
+   * document's new version carries it, with every other permit still running. Resolves to it and the version.
+   */
+  async grantPermit(g: PermitGrant): Promise<{ permit: FleetPermit; version: number }> {
+    const nowS = Math.floor(this.now() / 1000);
+    const permit = makePermit(g, nowS);
+    const version = await this.publish<PermitsBody>('permits', (cur) => ({
+      permits: [...(cur?.permits ?? []).filter((p) => p.until > nowS), permit],
+    }));
+    return { permit, version };
+  }
+
+  /** Withdraw a fleet permit before it runs out: a new version without it (sites withdraw it at once). */
+  async revokePermit(id: string): Promise<number> {
+    const nowS = Math.floor(this.now() / 1000);
+    let found = false;
+    const version = await this.publish<PermitsBody>('permits', (cur) => {
+      const all = cur?.permits ?? [];
+      found = all.some((p) => p.id === id && p.until > nowS);
+      if (!found) throw new Error(`no running fleet permit '${id}'`);
+      return { permits: all.filter((p) => p.id !== id && p.until > nowS) };
+    });
+    return version;
+  }
+
   /** Take in the site stream from where this manager's durable consumer stopped. */
   async startIngest(): Promise<void> {
     const jsm = await this.nc.jetstreamManager();
@@ -295,6 +322,10 @@ export class FleetManager {
     } | null;
     if (where.kind === 'audit' && ev?.event === 'fleet.state.refused')
       this.log(`site ${where.site} refused a ${ev.kind} document (v${ev.version}): ${ev.message}`);
+    if (where.kind === 'audit' && ev?.event === 'fleet.permit.refused')
+      this.log(
+        `site ${where.site} refused fleet permit ${String((ev as { permit?: string }).permit)} (permits v${ev.version}): ${ev.message}`,
+      );
     if (where.kind === 'audit' && ev?.event === 'fleet.block.refused')
       this.log(
         `site ${where.site} kept a fleet block off (blocklist v${ev.version}): ${ev.message}`,

@@ -89,6 +89,13 @@ export class NodeRuntime {
             message: reason,
           });
         },
+        onPermitRefused: (permit, reason, doc) =>
+          outbox.add('audit', {
+            event: 'fleet.permit.refused',
+            permit: permit.id,
+            version: doc.version,
+            message: reason,
+          }),
       }),
       onApplied: o.onApplied,
       onRefused: o.onRefused,

@@ -195,6 +195,125 @@ export function registerManager(program: Command): void {
     },
   );
 
+  const permit = mgr
+    .command('permit')
+    .description(
+      'temporary access at the sites, scoped like a permit template and lapsing by itself',
+    );
+  withIdentity(
+    permit
+      .command('grant')
+      .description(
+        'let one client reach one server of a zone at every site (or --site) for a while, its functions and registers only (as a logged-in person allowed to enforce; audited)',
+      )
+      .requiredOption('--dir <dir>', 'manager folder')
+      .option('--db <db>', 'store for the audit log (required)')
+      .requiredOption('--client <ip>', 'the address let in (an engineering laptop)')
+      .requiredOption('--server <ip>', 'the server it may reach')
+      .requiredOption('--zone <zone>', "the zone of the site's policy the server is in")
+      .requiredOption('--protocol <name>', 'e.g. modbus, s7comm, enip')
+      .requiredOption('--ttl <duration>', 'how long, at most 12h, e.g. 30m')
+      .option('--port <n>', "the server's port (default: the protocol's)", collect, [])
+      .option('--function <f>', 'an allowed function code or name (repeat)', collect, [])
+      .option(
+        '--registers <space:lo-hi>',
+        'allowed addresses, e.g. holding_register:100-109 (repeat)',
+        collect,
+        [],
+      )
+      .option('--access <access>', 'read-only or read-write', 'read-only')
+      .option('--site <name>', 'only this site (repeat; default every site)', collect, [])
+      .option('--reason <text>', 'why', ''),
+  ).action(
+    async (
+      o: IdentityOpts & {
+        dir: string;
+        db?: string;
+        client: string;
+        server: string;
+        zone: string;
+        protocol: string;
+        ttl: string;
+        port: string[];
+        function: string[];
+        registers: string[];
+        access: string;
+        site: string[];
+        reason: string;
+      },
+    ) => {
+      const caller = await proveEnforcer(o, 'manager permit grant');
+      const ttl = parseDuration(o.ttl);
+      if (!Number.isInteger(ttl) || ttl < 1)
+        throw new Error(`--ttl: a duration like 90s, 10m or 4h, not '${o.ttl}'`);
+      if (o.access !== 'read-only' && o.access !== 'read-write')
+        throw new Error(`--access: read-only or read-write, not '${o.access}'`);
+      const addresses: Record<string, string[]> = {};
+      for (const r of o.registers) {
+        const m = /^([a-z_]+):([0-9]+(?:-[0-9]+)?)$/.exec(r);
+        if (m === null) throw new Error(`--registers: SPACE:LO-HI, not '${r}'`);
+        (addresses[m[1]!] ??= []).push(m[2]!);
+      }
+      const details = {
+        client: o.client,
+        server: o.server,
+        zone: o.zone,
+        protocol: o.protocol,
+        functions: o.function,
+        registers: o.registers,
+        access: o.access,
+        ttl_s: ttl,
+        sites: o.site.length > 0 ? o.site : 'all',
+        reason: o.reason,
+      };
+      const { permit: p, version } = await carryOut(
+        o,
+        'fleet.permit.grant',
+        `${o.client} → ${o.server}`,
+        details,
+        () =>
+          withManager(o.dir, (m) =>
+            m.grantPermit({
+              client: o.client,
+              server: o.server,
+              zone: o.zone,
+              protocol: o.protocol,
+              ports: o.port.length > 0 ? o.port.map(Number) : undefined,
+              functions:
+                o.function.length > 0
+                  ? o.function.map((f) => (/^[0-9]+$/.test(f) ? Number(f) : f))
+                  : undefined,
+              addresses: o.registers.length > 0 ? addresses : undefined,
+              access: o.access as 'read-only' | 'read-write',
+              ttlSeconds: ttl,
+              grantedBy: caller.name,
+              comment: o.reason,
+              sites: o.site.length > 0 ? o.site : undefined,
+            }),
+          ),
+      );
+      process.stdout.write(
+        `permit ${p.id}: ${p.client} → ${p.server} ${p.protocol} ${p.transport}/${p.ports.join(',')} for ${ttl}s at ${o.site.length > 0 ? o.site.join(', ') : 'every site'} (permits v${version})\n`,
+      );
+    },
+  );
+  withIdentity(
+    permit
+      .command('revoke')
+      .description(
+        'withdraw a fleet permit at every site now (as a logged-in person allowed to enforce; audited)',
+      )
+      .argument('<id>')
+      .requiredOption('--dir <dir>', 'manager folder')
+      .option('--db <db>', 'store for the audit log (required)'),
+  ).action(async (id: string, o: IdentityOpts & { dir: string; db?: string }) => {
+    await proveEnforcer(o, 'manager permit revoke');
+    const v = await carryOut(o, 'fleet.permit.revoke', id, {}, () =>
+      withManager(o.dir, (m) => m.revokePermit(id)),
+    );
+    process.stdout.write(`permit ${id} revoked at every site (permits v${v})\n`);
+  });
+
   const policy = mgr.command('policy').description("the fleet's policy");
   withIdentity(
     policy
