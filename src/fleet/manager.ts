@@ -322,6 +322,10 @@ export class FleetManager {
     } | null;
     if (where.kind === 'audit' && ev?.event === 'fleet.state.refused')
       this.log(`site ${where.site} refused a ${ev.kind} document (v${ev.version}): ${ev.message}`);
+    if (where.kind === 'audit' && ev?.event === 'fleet.policy.port_level')
+      this.log(
+        `site ${where.site} enforces policy v${ev.version} PORT-LEVEL ONLY for ${((ev as { groups?: Array<{ group: string }> }).groups ?? []).map((g) => g.group).join(', ')}: ${ev.message}`,
+      );
     if (where.kind === 'audit' && ev?.event === 'fleet.permit.refused')
       this.log(
         `site ${where.site} refused fleet permit ${String((ev as { permit?: string }).permit)} (permits v${ev.version}): ${ev.message}`,

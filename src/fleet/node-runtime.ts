@@ -32,6 +32,8 @@ export interface NodeRunOptions {
   log?: (m: string) => void;
   onApplied?: FollowerOptions['onApplied'];
   onRefused?: FollowerOptions['onRefused'];
+  /** This site's gateway, which the manager's policies steer to (see ApplierOptions.gateway). */
+  gateway?: ApplierOptions['gateway'];
   /** This site's guard on blocks decided elsewhere (see ApplierOptions.refuseBlock). */
   refuseBlock?: ApplierOptions['refuseBlock'];
 }
@@ -87,6 +89,19 @@ export class NodeRuntime {
             address,
             version: doc.version,
             message: reason,
+          });
+        },
+        gateway: o.gateway ?? null,
+        onPortLevel: (groups, doc) => {
+          const say = o.log ?? ((m: string) => process.stderr.write(`weir: fleet: ${m}\n`));
+          say(
+            `policy v${doc.version} enforced PORT-LEVEL ONLY for ${groups.map((g) => g.group).join(', ')}: no gateway at this site`,
+          );
+          outbox.add('audit', {
+            event: 'fleet.policy.port_level',
+            version: doc.version,
+            groups,
+            message: 'no gateway at this site (settings enforce.gateway_ip)',
           });
         },
         onPermitRefused: (permit, reason, doc) =>

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { cliSettings } from '../settings.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { playbookBackend } from '../../enforce/playbook-backend.js';
@@ -75,6 +76,7 @@ export function registerNode(program: Command): void {
           hubUrls: o.hub,
           local,
           refuseBlock,
+          gateway: siteGateway(o.netns),
           onApplied: (d) => process.stderr.write(`weir node: applied ${d.kind} v${d.version}\n`),
           onRefused: (e, kind, rev) =>
             process.stderr.write(`weir node: REFUSED ${kind} at revision ${rev}: ${e.message}\n`),
@@ -91,4 +93,10 @@ export function registerNode(program: Command): void {
         process.exit(0);
       },
     );
+}
+
+/** The site's gateway from settings (enforce.gateway_ip, enforce.bridge); null: none here. */
+function siteGateway(netns?: string): { ip: string; bridge: string; netns?: string } | null {
+  const e = cliSettings().enforce;
+  return e.gateway_ip === '' ? null : { ip: e.gateway_ip, bridge: e.bridge, netns };
 }
