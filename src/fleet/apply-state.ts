@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import type { EnforcementBackend } from '../enforce/backend.js';
 import { bridgeMac } from '../enforce/bridge-mac.js';
 import { parsePolicy } from '../policy/load.js';
+import { applyBundle, type BundleApplyOptions } from './apply-bundle.js';
 import { applyPermits, type PermitApplyOptions } from './apply-permits.js';
 import type { Blocklist } from './manager.js';
 import type { StateDoc } from './signed-doc.js';
@@ -37,6 +38,10 @@ export interface ApplierOptions {
   onBlockRefused?: (address: string, reason: string, doc: StateDoc) => void;
   /** Told of each fleet permit this site refused (ran out, not its zone, malformed). */
   onPermitRefused?: PermitApplyOptions['onPermitRefused'];
+  /** Advisory bundles: this site's import into its store, and what to tell of the outcome. */
+  importBundle?: BundleApplyOptions['importBundle'];
+  onBundleImported?: BundleApplyOptions['onBundleImported'];
+  onBundleRefused?: BundleApplyOptions['onBundleRefused'];
 }
 
 export function stateApplier(
@@ -89,6 +94,8 @@ export function stateApplier(
         g.why.endsWith('accepted as port-level only'),
       );
       if (unchecked.length > 0) o.onPortLevel?.(unchecked, doc);
+    } else if (doc.kind === 'bundle') {
+      await applyBundle(doc, o);
     } else {
       await applyPermits(backend, doc, prev, {
         site: o.site,

@@ -16,6 +16,7 @@ import {
 } from 'nats';
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { keyIdOf } from '../assess/bundle/format.js';
+import { bundleBody, type BundleDocBody } from './bundle-doc.js';
 import type { FleetDb } from './fleet-db.js';
 import type { SiteEnvelope } from './outbox.js';
 import { makePermit, type FleetPermit, type PermitGrant, type PermitsBody } from './permit-doc.js';
@@ -239,6 +240,15 @@ export class FleetManager {
     return version;
   }
 
+  /**
+   * Send an advisory bundle file (weir bundle make) to every site: a new version of the bundle document.
+   * The bundle keeps its publisher's signature; each site checks it against its own trusted keys.
+   */
+  pushBundle(file: Buffer, source = 'bundle'): Promise<number> {
+    const body = bundleBody(file, source);
+    return this.publish<BundleDocBody>('bundle', () => body);
+  }
+
   /** Take in the site stream from where this manager's durable consumer stopped. */
   async startIngest(): Promise<void> {
     const jsm = await this.nc.jetstreamManager();
@@ -325,6 +335,10 @@ export class FleetManager {
     if (where.kind === 'audit' && ev?.event === 'fleet.policy.port_level')
       this.log(
         `site ${where.site} enforces policy v${ev.version} PORT-LEVEL ONLY for ${((ev as { groups?: Array<{ group: string }> }).groups ?? []).map((g) => g.group).join(', ')}: ${ev.message}`,
+      );
+    if (where.kind === 'audit' && ev?.event === 'fleet.bundle.refused')
+      this.log(
+        `site ${where.site} refused the advisory bundle of bundle v${ev.version}: ${ev.message}`,
       );
     if (where.kind === 'audit' && ev?.event === 'fleet.permit.refused')
       this.log(

@@ -10,6 +10,9 @@ import { HUB_DOMAIN, STATE_STREAM, siteInbox, siteSubtree, stateConsumer } from 
 const q = (s: string): string => JSON.stringify(s);
 const list = (xs: string[]): string => `[${xs.map(q).join(', ')}]`;
 
+/** Advisory bundles travel in one message (fleet/bundle-doc.ts): 8 MiB, where nats-server's default is 1. */
+const MAX_PAYLOAD = 'max_payload: 8388608';
+
 export interface HostPort {
   host: string;
   port: number;
@@ -113,6 +116,7 @@ export function hubConfig(c: HubConfig): string {
   return `# Written by weir manager; its users are rewritten (and the server reloaded) when a site is added or removed.
 server_name: ${q(c.cluster?.serverName ?? 'weir-hub')}
 listen: ${q(`${c.client.host}:${c.client.port}`)}
+${MAX_PAYLOAD}
 ${c.pidFile ? `pid_file: ${q(c.pidFile)}\n` : ''}${c.monitorPort ? `http: ${q(`127.0.0.1:${c.monitorPort}`)}\n` : ''}jetstream {
   store_dir: ${q(c.storeDir)}
   domain: ${q(HUB_DOMAIN)}
@@ -144,6 +148,7 @@ export function leafConfig(c: LeafConfig): string {
   return `# Written by weir node for site ${c.site}: local publish/subscribe keeps working while the hub is away.
 server_name: ${q(`weir-site-${c.site}`)}
 listen: ${q(`${c.client.host}:${c.client.port}`)}
+${MAX_PAYLOAD}
 ${c.pidFile ? `pid_file: ${q(c.pidFile)}\n` : ''}leafnodes {
   reconnect: 1
   remotes: [

@@ -32,6 +32,8 @@ export interface NodeRunOptions {
   log?: (m: string) => void;
   onApplied?: FollowerOptions['onApplied'];
   onRefused?: FollowerOptions['onRefused'];
+  /** Import a pushed advisory bundle into the site's store (see ApplierOptions.importBundle). */
+  importBundle?: ApplierOptions['importBundle'];
   /** This site's gateway, which the manager's policies steer to (see ApplierOptions.gateway). */
   gateway?: ApplierOptions['gateway'];
   /** This site's guard on blocks decided elsewhere (see ApplierOptions.refuseBlock). */
@@ -92,6 +94,23 @@ export class NodeRuntime {
           });
         },
         gateway: o.gateway ?? null,
+        importBundle: o.importBundle ?? null,
+        onBundleImported: (summary, doc) =>
+          outbox.add('audit', {
+            event: 'fleet.bundle.imported',
+            version: doc.version,
+            message: summary,
+          }),
+        onBundleRefused: (reason, message, doc) => {
+          const say = o.log ?? ((m: string) => process.stderr.write(`weir: fleet: ${m}\n`));
+          say(`refused the advisory bundle of bundle v${doc.version}: ${message}`);
+          outbox.add('audit', {
+            event: 'fleet.bundle.refused',
+            version: doc.version,
+            reason,
+            message,
+          });
+        },
         onPortLevel: (groups, doc) => {
           const say = o.log ?? ((m: string) => process.stderr.write(`weir: fleet: ${m}\n`));
           say(

@@ -7,7 +7,7 @@
 export const HUB_DOMAIN = 'weir-hub';
 /** Site → manager: detections, audit, block requests, health — store-and-forward with exactly-once. */
 export const SITE_STREAM = 'WEIR_SITES';
-/** Manager → sites: signed policy, blocklist and permits documents, with history. */
+/** Manager → sites: signed policy, blocklist, permits and advisory bundle documents, with history. */
 export const STATE_BUCKET = 'WEIR_STATE';
 /** The KV bucket's own stream name (how JetStream names a bucket's stream). */
 export const STATE_STREAM = `KV_${STATE_BUCKET}`;
@@ -50,5 +50,5 @@ export function parseSiteSubject(subject: string): { site: string; kind: SiteKin
 }
 
 /** Keys of the state bucket: one per kind of document. */
-export const STATE_KINDS = ['policy', 'blocklist', 'permits'] as const;
+export const STATE_KINDS = ['policy', 'blocklist', 'permits', 'bundle'] as const;
 export type StateKind = (typeof STATE_KINDS)[number];

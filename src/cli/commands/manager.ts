@@ -11,6 +11,8 @@ import { ManagerRuntime } from '../../fleet/manager-runtime.js';
 import { inStore, withIdentity, type IdentityOpts } from '../identity.js';
 import { activePolicy } from '../../respond/change-control.js';
 import { carryOut, proveEnforcer } from '../enforcer.js';
+import { verifyBundle } from '../../assess/bundle/format.js';
+import { trustedKeys } from '../../store/bundle-store.js';
 
 function hostPort(s: string, what: string): { host: string; port: number } {
   const i = s.lastIndexOf(':');
@@ -312,6 +314,36 @@ export function registerManager(program: Command): void {
       withManager(o.dir, (m) => m.revokePermit(id)),
     );
     process.stdout.write(`permit ${id} revoked at every site (permits v${v})\n`);
+  });
+
+  const bundle = mgr.command('bundle').description('advisory bundles for every site');
+  withIdentity(
+    bundle
+      .command('push')
+      .description(
+        "send a signed advisory bundle (weir bundle make) to every site; each imports it as weir bundle import does, checking the publisher's signature and that it is newer (as a logged-in person allowed to enforce; audited)",
+      )
+      .argument('<file>')
+      .requiredOption('--dir <dir>', 'manager folder')
+      .option(
+        '--db <db>',
+        'store for the audit log, whose trusted bundle keys it must verify with (required)',
+      ),
+  ).action(async (file: string, o: IdentityOpts & { dir: string; db?: string }) => {
+    await proveEnforcer(o, 'manager bundle push');
+    const bytes = readFileSync(file);
+    // Checked here as the sites will check it, so a forged or unsigned bundle never leaves the manager.
+    const b = inStore(o.db!, (db) => verifyBundle(bytes, trustedKeys(db), null, file));
+    const v = await carryOut(
+      o,
+      'fleet.bundle.push',
+      file,
+      { sequence: b.header.sequence, publisher: b.header.publisher, key: b.header.keyId },
+      () => withManager(o.dir, (m) => m.pushBundle(bytes, file)),
+    );
+    process.stdout.write(
+      `bundle ${b.header.sequence} from ${b.header.publisher} (key ${b.header.keyId}) pushed to every site as bundle v${v}\n`,
+    );
   });
 
   const policy = mgr.command('policy').description("the fleet's policy");

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { importBundleBytes } from '../bundle-import.js';
 import { cliSettings } from '../settings.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -8,7 +9,7 @@ import { NodeRuntime } from '../../fleet/node-runtime.js';
 import { NODE_ENV } from '../../fleet/site-backend.js';
 import { checkSiteName } from '../../fleet/subjects.js';
 import { guardBlock } from '../../respond/block-impact.js';
-import { inStore } from '../identity.js';
+import { inStore, openExistingStore } from '../identity.js';
 
 export function registerNode(program: Command): void {
   program
@@ -77,6 +78,18 @@ export function registerNode(program: Command): void {
           local,
           refuseBlock,
           gateway: siteGateway(o.netns),
+          // Bundles the manager pushes go through this site's own bundle import (its trusted keys, audited).
+          importBundle:
+            db === undefined
+              ? null
+              : async (file, source) => {
+                  const s = openExistingStore(db);
+                  try {
+                    return (await importBundleBytes(s, file, `fleet:${site}`, source)).line;
+                  } finally {
+                    s.close();
+                  }
+                },
           onApplied: (d) => process.stderr.write(`weir node: applied ${d.kind} v${d.version}\n`),
           onRefused: (e, kind, rev) =>
             process.stderr.write(`weir node: REFUSED ${kind} at revision ${rev}: ${e.message}\n`),
