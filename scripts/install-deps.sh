@@ -48,4 +48,8 @@ fi
 if [ ! -d node_modules ] || [ package.json -nt node_modules/.package-lock.json ]; then
   npm install --no-fund --no-audit
 fi
+# The node-opcua peers of the OPC UA lab (fixture and gateway lab test), pinned apart from Weir's dependencies.
+if [ ! -d scripts/opcua-lab/node_modules/node-opcua ]; then
+  (cd scripts/opcua-lab && npm ci --no-fund --no-audit)
+fi
 npm run build --silent

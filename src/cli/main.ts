@@ -10,8 +10,8 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-buildProgram()
-  .parseAsync(process.argv)
+buildProgram(process.argv)
+  .then((program) => program.parseAsync(process.argv))
   .catch((err: unknown) => {
     process.stderr.write(`weir: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);

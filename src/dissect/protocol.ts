@@ -173,6 +173,16 @@ export interface ProtocolDescriptor<K extends string = string> {
    * it are enforced by port or refused as unenforceable).
    */
   gateway?: false;
+  /**
+   * A request whose content the gateway cannot read or trust (an OPC UA service on a Sign or SignAndEncrypt
+   * channel): it can be neither allowed nor refused by function, so the group's `secured_channels` decides.
+   */
+  opaque?(m: Message): boolean;
+  /**
+   * The finer key a policy's function list may name for a request that carries a sub-function worth limiting on
+   * its own (Modbus FC 90: each UMAS function), or -1. The key must be a code in `functions`.
+   */
+  subFunctionKey?(m: Message): number;
   /** Devices that serve it are outstations or RTUs of a SCADA master rather than PLCs of an HMI (DNP3, IEC 104). */
   outstation?: boolean;
   /** Every kind of malformation its dissector reports (the `kind` of each Message's anomaly). */

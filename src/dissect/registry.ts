@@ -268,6 +268,27 @@ export function functionCodeCategory(protocol: string, func: number): FunctionCa
   } as unknown as Message);
 }
 
+// ---- What the gateway cannot read, and finer function keys ----
+
+const OPAQUE = new Map<string, (m: Message) => boolean>();
+const SUB_KEY = new Map<string, (m: Message) => number>();
+for (const p of PROTOCOLS) {
+  if (p.opaque) OPAQUE.set(p.name, p.opaque);
+  if (p.subFunctionKey) SUB_KEY.set(p.name, p.subFunctionKey);
+}
+
+/** Whether a request's content cannot be judged (see ProtocolDescriptor.opaque). */
+export function isOpaque(m: Message): boolean {
+  const f = OPAQUE.get(m.protocol);
+  return f !== undefined && f(m);
+}
+
+/** The sub-function key a policy may list for a request (see ProtocolDescriptor.subFunctionKey), or -1. */
+export function subFunctionKey(m: Message): number {
+  const f = SUB_KEY.get(m.protocol);
+  return f === undefined ? -1 : f(m);
+}
+
 // ---- Engineering operations ----
 
 const OPS_BY_KEY = new Map<number, EngineeringOp>();

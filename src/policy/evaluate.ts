@@ -1,6 +1,12 @@
 import type { Message } from '../dissect/message.js';
 import type { FunctionCategory } from '../dissect/protocol.js';
-import { classifies, functionCategory, PROTOCOLS } from '../dissect/registry.js';
+import {
+  classifies,
+  functionCategory,
+  isOpaque,
+  PROTOCOLS,
+  subFunctionKey,
+} from '../dissect/registry.js';
 import { HostSet, parseCidr, type Cidr } from './hosts.js';
 import type { ContextGroup, Policy, TimeWindow, Zone } from './model.js';
 import { dayMask, inWindow, LocalClock } from './windows.js';
@@ -15,7 +21,9 @@ export type BlockReason =
   | 'protocol_not_allowed'
   | 'unknown_function'
   | 'malformed_pdu'
-  | 'not_a_request';
+  | 'not_a_request'
+  /** A request the gateway cannot read (OPC UA Sign/SignAndEncrypt) on a group that does not allow such. */
+  | 'secured_channel';
 
 /** What a read-only group admits: requests that read, identify, run the session or diagnose without change. */
 export const READ_ONLY_CATEGORIES: ReadonlySet<FunctionCategory> = new Set([
@@ -235,6 +243,7 @@ const RANK: Record<BlockReason, number> = {
   outside_window: 1,
   protocol_not_allowed: 2,
   not_a_request: 3,
+  secured_channel: 4,
   malformed_pdu: 4,
   unknown_function: 5,
   function_not_allowed: 6,
@@ -264,7 +273,13 @@ function groupRefuses(
   if (!same && FAMILY[m.protocol] !== g.protocol && FAMILY[g.protocol] !== m.protocol)
     return 'protocol_not_allowed';
   if (c.inspected && m.anomaly !== null) return 'malformed_pdu';
-  const listed = same && c.functions !== null && m.func >= 0 && c.functions.has(m.func);
+  // Unreadable content cannot be held to functions, addresses or read-only: the group says whether it passes.
+  if (same && isOpaque(m)) return g.securedChannels === 'allow' ? null : 'secured_channel';
+  const listed =
+    same &&
+    c.functions !== null &&
+    m.func >= 0 &&
+    (c.functions.has(m.func) || c.functions.has(subFunctionKey(m)));
   // Function and address lists speak the group protocol's language; other layers of the family pass.
   if (same && c.functions !== null && m.func >= 0 && !listed) return 'function_not_allowed';
   // A function the protocol's file does not know is only let through where the group names its code.

@@ -292,6 +292,7 @@ interface RawPolicy {
     addresses?: Record<string, Array<number | string>>;
     access?: 'read-only' | 'read-write';
     windows?: string[];
+    secured_channels?: 'allow' | 'refuse';
   }>;
   windows?: Array<{ name: string; days: Weekday[]; from: string; to: string; timezone?: string }>;
   decoys?: RawDecoySet[];
@@ -591,6 +592,11 @@ class Checker {
         });
       }
     }
+    if (g.secured_channels !== undefined && proto !== 'opcua')
+      this.err(
+        ['groups', i, 'secured_channels'],
+        'only OPC UA has secured channels the gateway cannot read: set `protocol: opcua` or remove it',
+      );
     g.windows?.forEach((w, j) => {
       if (!windowNames.has(w) && !this.cut('windows', w))
         this.err(['groups', i, 'windows', j], `no window named '${w}'${this.known('windows')}`);
@@ -608,6 +614,7 @@ class Checker {
       addresses,
       access: g.access ?? 'read-only',
       windows: g.windows,
+      ...(g.secured_channels !== undefined ? { securedChannels: g.secured_channels } : {}),
     };
   }
 

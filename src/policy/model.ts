@@ -75,6 +75,11 @@ export interface ContextGroup {
   access: 'read-only' | 'read-write';
   /** Only within these time windows (absent: always). */
   windows?: string[];
+  /**
+   * Requests the gateway cannot read (OPC UA services on a Sign or SignAndEncrypt channel): passed unjudged
+   * ('allow') or refused (absent: refused).
+   */
+  securedChannels?: 'allow' | 'refuse';
 }
 
 /** A recurring window in local time, e.g. Saturday 02:00–04:00 Europe/Berlin. */

@@ -26,6 +26,7 @@ export function severityOf(b: BlockedFlow): ViolationSeverity {
     b.reason === 'unknown_function'
   )
     return 'high';
-  if (b.func === null || c === 'unknown') return 'medium';
+  // A secured OPC UA channel: what it would have carried is unknown.
+  if (b.func === null || c === 'unknown' || b.reason === 'secured_channel') return 'medium';
   return 'low';
 }

@@ -13,6 +13,8 @@ const REASON: Record<BlockReason, string> = {
   unknown_function: 'function unknown to Weir and not named by the group',
   malformed_pdu: 'malformed request (no real client sends it)',
   not_a_request: 'a client sent something that is not a request',
+  secured_channel:
+    'OPC UA service on a Sign or SignAndEncrypt channel: its content cannot be judged, and the group does not allow such channels (secured_channels: allow)',
 };
 
 /** A blocked flow for people: one entry, or many refused connection attempts of one pair folded into one row. */

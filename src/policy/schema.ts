@@ -118,6 +118,7 @@ export const POLICY_SCHEMA = {
           ...PROTOCOL_SCOPE,
           transport: { enum: ['tcp', 'udp'] },
           windows: { type: 'array', minItems: 1, items: { type: 'string' } },
+          secured_channels: { enum: ['allow', 'refuse'] },
         },
       },
     },

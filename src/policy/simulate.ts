@@ -1,6 +1,6 @@
 import type { Packet } from '../dissect/packet.js';
 import type { Message } from '../dissect/message.js';
-import { functionCategory, functionLabel } from '../dissect/registry.js';
+import { functionCategory, functionLabel, subFunctionKey } from '../dissect/registry.js';
 import { EdgeTable, type EdgeAddress } from '../discover/edge-table.js';
 import type { Baseline } from '../discover/baseline.js';
 import { PollTimer } from '../discover/polling.js';
@@ -212,7 +212,10 @@ export class Simulator {
   ): void {
     const a = f.addr,
       zone = f.rules.zone!;
-    const key = m === null ? `${a.id}|${reason}` : `${a.id}|${reason}|${m.protocol}:${m.func}`;
+    // A request with a sub-function a policy can name (a UMAS function) is reported under that name, as listed.
+    const sub = m === null ? -1 : subFunctionKey(m);
+    const fn = m === null ? null : sub >= 0 ? sub : m.func;
+    const key = m === null ? `${a.id}|${reason}` : `${a.id}|${reason}|${m.protocol}:${fn}`;
     let x = this.acc.get(key);
     if (x === undefined) {
       const inBaseline =
@@ -231,11 +234,9 @@ export class Simulator {
           port: a.port,
           protocol: m?.protocol ?? '',
           reason,
-          func: m?.func ?? null,
+          func: fn,
           funcName:
-            m === null
-              ? null
-              : (functionLabel(m.protocol, m.func) ?? (m.funcName || String(m.func))),
+            m === null ? null : (functionLabel(m.protocol, fn!) ?? (m.funcName || String(m.func))),
           write,
           category: m === null ? null : functionCategory(m),
           probe: false,

@@ -46,7 +46,7 @@ test('output piped into `head -1` ends cleanly: exit 0, no EPIPE stack trace', a
   }
 });
 
-test('every command and subcommand has a description, every option a help text, and --help works', () => {
+test('every command and subcommand has a description, every option a help text, and --help works', async () => {
   const missing: string[] = [];
   const walk = (c: Command, trail: string[]): void => {
     const name = [...trail, c.name()].join(' ');
@@ -54,7 +54,7 @@ test('every command and subcommand has a description, every option a help text, 
     for (const o of c.options) if (!o.description) missing.push(`${name} ${o.flags}: no help text`);
     for (const sub of c.commands) walk(sub, [...trail, c.name()]);
   };
-  const program = buildProgram();
+  const program = await buildProgram();
   walk(program, []);
   assert.deepEqual(missing, []);
   // And the real CLI prints it, for a leaf deep in the tree.

@@ -158,8 +158,23 @@ test('what other layers read is derived from the descriptors', () => {
   assert.equal(serviceName('udp', 47809), 'bacnet');
   assert.equal(serviceName('tcp', 4840), 'opcua');
   assert.equal(industrialServices('tcp').get(20000), 'dnp3');
-  assert.deepEqual(gatewayProtocols, ['modbus', 's7comm', 'dnp3', 'enip', 'cip', 'iec104']);
+  assert.deepEqual(gatewayProtocols, [
+    'modbus',
+    's7comm',
+    'dnp3',
+    'enip',
+    'cip',
+    'iec104',
+    'opcua',
+    'fins',
+    'slmp',
+    'mms',
+  ]);
   assert.equal(gatewayDissector('cip')?.protocol, 'enip');
+  // MMS rides S7comm's COTP framing on port 102; the UMAS functions are policy keys of Modbus.
+  assert.equal(gatewayDissector('mms')?.protocol, 's7comm');
+  assert.equal(functionCode('modbus', 'umas_stop_plc'), (90 << 8) | 0x41);
+  assert.equal(functionLabel('modbus', (90 << 8) | 0x02), 'umas_read_id');
   assert.equal(functionCode('modbus', 'Read Holding Registers'), 3);
   assert.equal(functionLabel('s7comm', 0x29), 'plc_stop');
   assert.equal(functionCode('bacnet', 'who_is'), 256 + 8);

@@ -30,7 +30,7 @@ const TPKT = (body: Buffer): Buffer =>
 const dt = (data: Buffer): Buffer => TPKT(Buffer.concat([Buffer.from([2, 0xf0, 0x80]), data]));
 
 /** COTP CR/CC with the TSAPs IEC 61850 stacks use (0x0001 both ends) and TPDU size 1024. */
-function cotpConnect(type: 0xe0 | 0xd0): Buffer {
+export function cotpConnect(type: 0xe0 | 0xd0): Buffer {
   return TPKT(
     Buffer.from([
       0x11,
@@ -87,7 +87,7 @@ const initiateDetail = ber(
   ber(0x82, [0x03, 0xee, 0x1c, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x01, 0x01, 0x18]),
 );
 
-function connectRequest(): Buffer {
+export function connectRequest(): Buffer {
   const mms = ber(
     0xa8,
     int(0x80, 65000),
@@ -115,7 +115,7 @@ function connectRequest(): Buffer {
   return dt(spdu(0x0d, cp));
 }
 
-function connectAccept(): Buffer {
+export function connectAccept(): Buffer {
   const mms = ber(
     0xa9,
     int(0x80, 32000),

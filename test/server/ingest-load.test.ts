@@ -12,7 +12,7 @@ import { spoofedSourcesPcap, writeCapture } from '../helpers/hostile-captures.js
 const cli = process.env.WEIR_TEST_CLI ?? path.join(repoRoot, 'dist/src/cli/main.js');
 
 test(
-  'serve --capture of 200k spoofed senders: logins answer in well under a second while it ingests, and the store says what was capped',
+  'serve --capture of 200k spoofed senders: logins answer about as fast as when idle while it ingests, and the store says what was capped',
   { timeout: 180_000 },
   async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'weir-ingest-'));
@@ -59,12 +59,28 @@ test(
       }
       await finished;
       assert.ok(during.length >= 3, `logins during ingest: ${during.length}`);
-      // A login is one scrypt (N=2^17) on a 2-core machine shared with the ingest and other tests: the median
-      // says the server stays responsive (before: 13 s), the maximum allows for a busy moment.
-      const sorted = [...during].sort((a, b) => a - b);
+      // The same login with the ingest finished, on the same machine in the same minute: what a login costs
+      // here (one scrypt, N=2^17), however busy the shared machine is.
+      const after: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const s = Date.now();
+        const login = await fetch(`${url}/api/session`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ user: 'ana', password: 'ingest-password-12' }),
+        });
+        assert.equal(login.status, 200);
+        after.push(Date.now() - s);
+      }
+      // The ingest must not hold the event loop (before the fix a login waited 13 s behind it): compared with
+      // the idle login of this run, not with a fixed number of milliseconds a loaded machine may not give.
+      const median = (xs: number[]): number =>
+        [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+      const idle = median(after);
       assert.ok(
-        sorted[Math.floor(sorted.length / 2)]! < 1000 && sorted.at(-1)! < 3000,
-        `login times during ingest (ms): ${during.join(', ')}`,
+        median(during) < Math.max(1000, 4 * idle) &&
+          Math.max(...during) < Math.max(3000, 10 * idle),
+        `login times during ingest (ms): ${during.join(', ')}; after it: ${after.join(', ')}`,
       );
     } finally {
       srv.kill('SIGTERM');

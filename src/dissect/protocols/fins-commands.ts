@@ -93,6 +93,8 @@ const CATEGORY: Readonly<Record<number, FunctionCategory>> = {
 };
 
 export function finsCategory(m: Message): FunctionCategory {
+  // FINS/TCP's own handshake: the client sends its node address before any FINS frame.
+  if (m.func < 0 && m.fields?.tcp_command === 0) return 'session';
   return CATEGORY[m.func] ?? 'unknown';
 }
 

@@ -236,7 +236,6 @@ export const finsProtocol: ProtocolDescriptor<FinsAnomaly> = {
   category: finsCategory,
   operations: FINS_OPERATIONS,
   requestedMode: finsRequestedMode,
-  gateway: false,
   anomalies: FINS_ANOMALIES,
   stream: finsTcp,
   datagram: finsUdp,

@@ -671,7 +671,6 @@ export const mmsProtocol: ProtocolDescriptor<MmsAnomaly> = {
   carrier: 's7comm',
   // MMS is no S7 layer: an S7 group does not admit it (the gateway refuses it on an S7 conduit).
   foreign: true,
-  gateway: false,
   // IEDs serve the substation's SCADA/gateway, as outstations serve a master.
   outstation: true,
   serverPort: { transport: 'tcp', port: 102 },

@@ -77,6 +77,8 @@ const UMAS: Record<number, FunctionCategory> = {
 };
 
 export function modbusCategory(m: Message): FunctionCategory {
+  // A UMAS function's policy key (modbus-umas.ts umasKey), e.g. when a read-only group lists umas_stop_plc.
+  if (m.func >> 8 === 90) return UMAS[m.func & 0xff] ?? 'unknown';
   switch (m.func) {
     case 8:
       return m.subfunc < 0 ? 'unknown' : (DIAGNOSTICS[m.subfunc] ?? 'unknown');

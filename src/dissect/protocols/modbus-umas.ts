@@ -38,6 +38,13 @@ export const UMAS_FUNCTIONS: Readonly<Record<number, string>> = {
   0x73: 'GET_STATUS_MODULE',
 };
 
+/**
+ * The policy key of one UMAS function: FC 90 in the high byte, the UMAS function in the low one (above every
+ * Modbus function code, so a function list holds both).
+ */
+export const UMAS_KEY_BASE = 90 << 8;
+export const umasKey = (umasFunction: number): number => UMAS_KEY_BASE | (umasFunction & 0xff);
+
 /** Response status bytes. */
 export const UMAS_OK = 0xfe;
 export const UMAS_ERROR = 0xfd;

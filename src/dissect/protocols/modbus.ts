@@ -9,7 +9,7 @@ import {
 } from '../message.js';
 import { u16be, ascii } from '../bytes.js';
 import { modbusCategory } from './modbus-categories.js';
-import { umasRequest, umasResponse } from './modbus-umas.js';
+import { UMAS_FUNCTIONS, umasKey, umasRequest, umasResponse } from './modbus-umas.js';
 
 /** Public Modbus function codes (Modbus Application Protocol v1.1b3), names in Zeek ICSNPP style. */
 export const MODBUS_FUNCTIONS: Record<number, string> = {
@@ -276,6 +276,7 @@ function request(m: Message, b: Uint8Array, p: number, end: number): void {
       return;
     case FC_UMAS:
       // Schneider UMAS: session key and UMAS function follow; program transfer and start/stop travel here.
+      if (!need(m, n, 2)) return;
       umasRequest(m, b, p, end);
       if (m.subfunc >= 0) m.write = UMAS_WRITES.has(m.subfunc);
       return;
@@ -421,8 +422,15 @@ export const modbusProtocol: ProtocolDescriptor<ModbusAnomaly> = {
   serverPort: { transport: 'tcp', port: 502 },
   ports: { tcp: [502], udp: [] },
   etherTypes: [],
-  functions: MODBUS_FUNCTIONS,
+  // UMAS functions by key too, so a policy may allow 'umas_read_id' without all of FC 90.
+  functions: {
+    ...MODBUS_FUNCTIONS,
+    ...Object.fromEntries(
+      Object.entries(UMAS_FUNCTIONS).map(([f, n]) => [umasKey(Number(f)), `UMAS_${n}`]),
+    ),
+  },
   category: modbusCategory,
+  subFunctionKey: (m) => (m.func === FC_UMAS && m.subfunc >= 0 ? umasKey(m.subfunc) : -1),
   operations: OPERATIONS,
   requestedMode,
   anomalies: MODBUS_ANOMALIES,

@@ -357,6 +357,20 @@ const OPERATIONS = {
   506: { kind: 'config_change', what: 'deleted references from the address space' },
 } as const;
 
+/**
+ * A service on a channel under a security policy other than None. The mode (Sign or SignAndEncrypt) is inside the
+ * encrypted OPN, so no body there can be trusted: a ciphertext may start with a known service id by chance, or
+ * by a client grinding for one. Such services are not judged by function; the policy decides whether they pass.
+ */
+function opcuaOpaque(m: Message): boolean {
+  const f = m.fields;
+  if (f === null) return false;
+  // The OPN that opens such a channel names its policy in clear: refusing there spares the client a dead channel.
+  if (f.msg_type === 'OPN') return f.encrypted === true;
+  if (f.msg_type !== 'MSG') return false;
+  return f.encrypted === true || (f.security !== undefined && f.security !== 'None');
+}
+
 export const opcuaProtocol: ProtocolDescriptor<OpcuaAnomaly> = {
   name: 'opcua',
   title: 'OPC UA',
@@ -367,8 +381,8 @@ export const opcuaProtocol: ProtocolDescriptor<OpcuaAnomaly> = {
   functions: OPCUA_SERVICES,
   category: opcuaCategory,
   operations: OPERATIONS,
-  // Signed-and-encrypted services cannot be judged request by request, and chunked ones would need holding.
-  gateway: false,
+  // Chunked services are held by the gateway until their final chunk and judged whole.
+  opaque: opcuaOpaque,
   anomalies: OPCUA_ANOMALIES,
   stream: opcuaTcp,
 };

@@ -234,7 +234,6 @@ export const slmpProtocol: ProtocolDescriptor<SlmpAnomaly> = {
   category: slmpCategory,
   operations: SLMP_OPERATIONS,
   requestedMode: slmpRequestedMode,
-  gateway: false,
   anomalies: SLMP_ANOMALIES,
   stream: slmpTcp,
   datagram: slmpUdp,

@@ -2,6 +2,7 @@ import net from 'node:net';
 import { readdirSync, readFileSync } from 'node:fs';
 import { gatewayDissector } from '../../dissect/registry.js';
 import type { StreamDissector } from '../../dissect/protocol.js';
+import type { Message } from '../../dissect/message.js';
 import {
   CompiledPolicy,
   flowVerdict,
@@ -71,6 +72,15 @@ interface Conn {
 }
 
 const key = (server: string, port: number): string => `${server}:${port}`;
+
+/** What the log says of a refused secured channel: its security policy, and why it was not judged. */
+function securedWhy(m: Message): Record<string, unknown> {
+  const policy = m.fields?.security_policy ?? m.fields?.security ?? 'unknown';
+  return {
+    security_policy: policy,
+    why: `an OPC UA channel under ${String(policy)} (Sign or SignAndEncrypt): its services cannot be read, and the group does not say secured_channels: allow`,
+  };
+}
 
 /** Descriptors kept free for the log, the health record and nft (heartbeat) while connections fill the rest. */
 const FD_RESERVE = 24;
@@ -489,6 +499,7 @@ export class Gateway {
         func_name: m.funcName,
         targets: m.targets,
         reason: e.reason,
+        ...(e.reason === 'secured_channel' ? securedWhy(m) : {}),
         micros: Math.round(e.micros),
       });
     }

@@ -31,6 +31,14 @@ export interface InspectorOptions {
   now?: () => number;
 }
 
+/**
+ * Protocols whose connection cannot outlive a refused request. OPC UA numbers every chunk of a secure channel:
+ * a dropped service leaves a gap the server treats as an attack (node-opcua closes the channel: "Invalid Sequence
+ * Number"), and a ServiceFault in its place would need the server's own numbering. The gateway closes the
+ * connection at once, so the client learns of the refusal now instead of after a timeout on a dead channel.
+ */
+const CLOSE_ON_REFUSAL: ReadonlySet<string> = new Set(['opcua']);
+
 /** Buffered bytes without a whole PDU beyond this: no real client of these protocols sends it. */
 const MAX_PENDING = 1 << 17;
 /** A fragmented unit (COTP, DNP3 transport) larger than this, or in more pieces, is refused. */
@@ -168,10 +176,13 @@ export class StreamInspector {
     if (verdict === null) return { kind: 'forward', bytes: pdu };
     this.events.push({ kind: 'denied', reason: verdict, message: culprit!, micros: us });
     // Input no real client sends ends the connection; a request the groups do not allow is answered or dropped.
+    // A secured channel the group does not allow: nothing more on it could be judged, so the channel ends here.
     if (
       verdict === 'malformed_pdu' ||
       verdict === 'not_a_request' ||
-      verdict === 'unknown_function'
+      verdict === 'unknown_function' ||
+      verdict === 'secured_channel' ||
+      CLOSE_ON_REFUSAL.has(this.dissector.protocol)
     ) {
       this.closed = true;
       return { kind: 'close', reason: verdict };
