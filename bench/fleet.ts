@@ -310,7 +310,7 @@ Sites A and B are real \`weir node\` runtimes (leaf nats-server with mTLS to the
 nftables in network namespaces of their own (persistent \`nft -i\` session). Each trial blocks a new address through
 site A's FleetBackend. The path: A's local nft add (A contains at once, the manager not awaited) → A's outbox (sqlite)
 → A's leaf → hub stream WEIR_SITES → the manager's durable consumer → a new blocklist version signed (Ed25519) and
-put in the KV bucket WEIR_STATE (conditional on the last revision) → B's follower's KV watch through its leaf →
+put in the KV bucket WEIR_STATE (conditional on the last revision) → B's follower's own pull consumer (weir-site-B) through its leaf →
 signature check → B's nft add. Clock: from the \`block()\` call at A to \`nft monitor new elements\` in B's
 namespace announcing the element (stamped by a process that does nothing else; same machine clock). Milliseconds.
 

@@ -124,20 +124,37 @@ export class StateFollower {
         const consumer = await js.consumers.get(STATE_STREAM, name);
         told = false;
         while (!this.stopped) {
-          const batch = await consumer.fetch({ max_messages: 256, expires: 2000 });
+          // Heartbeats from the hub while a pull waits: a pull lost on the way (a link that flapped) ends in
+          // an error, not in a wait for ever; and whatever happens, no pull outlives its time by much.
+          const batch = await consumer.fetch({
+            max_messages: 256,
+            expires: 2000,
+            idle_heartbeat: 1000,
+          });
           this.wake = () => batch.stop();
+          let late = false;
+          const overdue = setTimeout(() => {
+            late = true;
+            batch.stop();
+          }, 5000);
           let n = 0;
-          for await (const m of batch) {
-            n++;
-            if (this.stopped) break;
-            const op = m.headers?.get('KV-Operation');
-            await this.take({
-              key: m.subject.startsWith(prefix) ? m.subject.slice(prefix.length) : m.subject,
-              revision: m.seq,
-              operation: op === 'DEL' || op === 'PURGE' ? op : 'PUT',
-              value: m.data,
-            });
+          try {
+            for await (const m of batch) {
+              n++;
+              if (this.stopped) break;
+              const op = m.headers?.get('KV-Operation');
+              await this.take({
+                key: m.subject.startsWith(prefix) ? m.subject.slice(prefix.length) : m.subject,
+                revision: m.seq,
+                operation: op === 'DEL' || op === 'PURGE' ? op : 'PUT',
+                value: m.data,
+              });
+            }
+          } finally {
+            clearTimeout(overdue);
           }
+          // Cut short, it may have dropped what the hub had sent already: start again from the cursor.
+          if (late && !this.stopped) throw new Error('a pull of the state stream overran its time');
           // A quiet spell: is the consumer still there (a hub that restarted has none)? Throws if not.
           if (n === 0 && !this.stopped) await consumer.info(false);
         }
