@@ -47,7 +47,12 @@ export function learnThenDetectAt(file: string, split: number): SplitResult {
         return;
       }
       if (engine === null) {
-        baseline = baselineFrom(inv.snapshot(), values.ranges(), { version: 1, sources: [file] });
+        baseline = baselineFrom(
+          inv.snapshot(),
+          values.ranges(),
+          { version: 1, sources: [file] },
+          inv.io.connections(),
+        );
         engine = new DetectionEngine(baseline);
       }
       detectFrames++;

@@ -58,19 +58,31 @@ for (let k = 0; k < perClient && n < EDGES; k++) {
 const built = Number(process.hrtime.bigint() - t0) / 1e9;
 const gc = (globalThis as { gc?: () => void }).gc;
 gc?.();
-const heapBuilt = process.memoryUsage().heapUsed;
-const snap = inv.snapshot();
+const { heapUsed: heapBuilt, rss: rssBuilt } = process.memoryUsage();
+// Read out as `weir discover --json` does: the assets held, each edge record built, serialised and dropped.
+const r = inv.readOut();
+let edges = 0,
+  jsonBytes = 0;
+for (const a of r.assets) jsonBytes += JSON.stringify(a).length;
+for (const e of r.edges()) {
+  edges++;
+  jsonBytes += JSON.stringify(e).length;
+}
+const readOutSeconds = Number(process.hrtime.bigint() - t0) / 1e9 - built;
 const ru = process.resourceUsage();
 const mem = process.memoryUsage();
 process.stdout.write(
   JSON.stringify({
     frames: n,
-    assets: snap.assets.length,
-    edges: snap.edges.length,
+    assets: r.assets.length,
+    edges,
     capped: inv.capped,
     maxRssBytes: ru.maxRSS * 1024,
     heapUsedBytes: mem.heapUsed,
     heapBuiltBytes: heapBuilt,
+    rssBuiltBytes: rssBuilt,
     seconds: built,
+    readOutSeconds,
+    jsonBytes,
   }) + '\n',
 );

@@ -9,8 +9,17 @@ import { protocolDescriptor } from '../src/dissect/registry.js';
 import type { Message, PduContext } from '../src/dissect/message.js';
 import { hartipSession } from '../test/fixtures-gen/hartip-session.js';
 import { slmpSession } from '../test/fixtures-gen/slmp-session.js';
-import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { writeFileSync, mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { DissectPipeline } from '../src/dissect/pipeline.js';
+import type { Frame } from '../src/capture/frame.js';
+import { mmsSession } from '../test/fixtures-gen/mms-session.js';
+import { gooseNormal, svStream } from '../test/fixtures-gen/goose-frames.js';
+import { profinetIoSession } from '../test/fixtures-gen/profinet-io-session.js';
+import { c37118Session } from '../test/fixtures-gen/c37118-session.js';
+import { umasSession } from '../test/fixtures-gen/umas-session.js';
+import { enipIoTiming } from '../test/fixtures-gen/enip-io-timing.js';
+import { sharedPcaps } from './results.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const tmp = mkdtempSync(path.join(tmpdir(), 'weir-bench-proto-'));
@@ -23,7 +32,15 @@ interface Pdu {
   b: Uint8Array;
   toServer: boolean;
   udp: boolean;
+  srcPort: number;
+  dstPort: number;
 }
+
+const gen = (name: string, data: Buffer): string => {
+  const f = path.join(tmp, name);
+  writeFileSync(f, data);
+  return f;
+};
 
 /** The protocol's payloads in a capture (whole TCP segments here are whole PDUs: the captures are not split). */
 function payloads(file: string, protocol: string): Pdu[] {
@@ -42,6 +59,8 @@ function payloads(file: string, protocol: string): Pdu[] {
       b: pkt.data.slice(pkt.payloadOffset, pkt.payloadOffset + pkt.payloadLength),
       toServer: ports.has(pkt.dstPort),
       udp: isUdp,
+      srcPort: pkt.srcPort,
+      dstPort: pkt.dstPort,
     });
   });
   return out;
@@ -68,6 +87,9 @@ function round(protocol: string, pdus: Pdu[], repeat: number): number {
     const states = d.stream ? [d.stream.newState(), d.stream.newState()] : [];
     for (const p of pdus) {
       out.length = 0;
+      // The ports choose the datagram dissector's path (EtherNet/IP: UDP 2222 is class 1 I/O).
+      ctx.srcPort = p.srcPort;
+      ctx.dstPort = p.dstPort;
       if (p.udp) {
         d.datagram!.dissect(p.b, 0, p.b.length, ctx, p.toServer, out);
         n++;
@@ -85,26 +107,82 @@ function round(protocol: string, pdus: Pdu[], repeat: number): number {
   return Number(process.hrtime.bigint() - t0) / Math.max(1, n);
 }
 
-const cases: [string, string][] = [
-  ['modbus', path.join(root, 'fixtures/plant.pcap')],
-  ['s7comm', path.join(root, 'fixtures/plant.pcap')],
-  ['opcua', path.join(root, 'fixtures/opcua-session.pcap')],
-  ['hartip', hartFile],
-  ['fins', path.join(root, 'fixtures/fins-session.pcap')],
-  ['slmp', slmpFile],
+// [label, descriptor whose dissector runs, capture]: MMS and S7comm-plus ride S7comm's TPKT/COTP dissector on
+// port 102, UMAS is Modbus function 90, class 1 I/O is EtherNet/IP on UDP 2222.
+const s7plus = path.join(sharedPcaps, 'icsnpp/s7comm_plus.pcap');
+const cases: [string, string, string | null][] = [
+  ['modbus', 'modbus', path.join(root, 'fixtures/plant.pcap')],
+  ['s7comm', 's7comm', path.join(root, 'fixtures/plant.pcap')],
+  ['opcua', 'opcua', path.join(root, 'fixtures/opcua-session.pcap')],
+  ['hartip', 'hartip', hartFile],
+  ['fins', 'fins', path.join(root, 'fixtures/fins-session.pcap')],
+  ['slmp', 'slmp', slmpFile],
+  ['mms (COTP on 102)', 's7comm', gen('mms.pcap', mmsSession())],
+  ['profinet_io CM (DCE/RPC)', 'profinet_io', gen('pnio.pcap', profinetIoSession())],
+  ['c37118', 'c37118', gen('c37.pcap', c37118Session())],
+  ['umas (Modbus 90)', 'modbus', gen('umas.pcap', umasSession())],
+  ['enip class 1 I/O', 'enip', gen('enip-io.pcap', enipIoTiming({ change: 'steady' }))],
+  ['s7comm_plus (real S7-1200)', 's7comm', existsSync(s7plus) ? s7plus : null],
 ];
 const rows: string[] = [
-  '| protocol | PDUs per round | ns per PDU (median of 5) |',
-  '| --- | --- | --- |',
+  '| protocol | dissector | PDUs per round | ns per PDU (median of 5) |',
+  '| --- | --- | --- | --- |',
 ];
-for (const [protocol, file] of cases) {
+for (const [label, protocol, file] of cases) {
+  if (file === null) {
+    rows.push(`| ${label} | ${protocol} | capture missing | |`);
+    continue;
+  }
   const pdus = payloads(file, protocol);
   const repeat = Math.max(1, Math.ceil(200_000 / Math.max(1, pdus.length)));
   round(protocol, pdus, Math.ceil(repeat / 4)); // warm-up
   const times = Array.from({ length: 5 }, () => round(protocol, pdus, repeat)).sort(
     (a, b) => a - b,
   );
-  rows.push(`| ${protocol} | ${pdus.length} × ${repeat} | ${times[2]!.toFixed(0)} |`);
+  rows.push(`| ${label} | ${protocol} | ${pdus.length} × ${repeat} | ${times[2]!.toFixed(0)} |`);
+}
+console.log(rows.join('\n'));
+
+// Protocols carried on Ethernet have no port framing: their frames go through the pipeline (link layer, then
+// the dissector), one pipeline per round, a frame at a time; the link decode is in the figure.
+function framesOf(file: string): Frame[] {
+  const out: Frame[] = [];
+  readCaptureSync(file, (f) =>
+    out.push({ ...f, data: f.data.slice(f.offset, f.offset + f.capLen), offset: 0 }),
+  );
+  return out;
+}
+
+function l2Round(frames: Frame[], protocol: string, repeat: number): number {
+  let n = 0;
+  const p = new DissectPipeline({
+    onMessage: (m) => {
+      if (m.protocol === protocol) n++;
+    },
+  });
+  const t0 = process.hrtime.bigint();
+  for (let k = 0; k < repeat; k++) for (const f of frames) p.push(f);
+  return Number(process.hrtime.bigint() - t0) / Math.max(1, n);
+}
+
+const l2: [string, string, string][] = [
+  ['goose', 'goose', gen('goose.pcap', gooseNormal())],
+  ['sv', 'sv', gen('sv.pcap', svStream())],
+  ['profinet_io RT and CM (all frames)', 'profinet_io', gen('pnio-all.pcap', profinetIoSession())],
+];
+const l2rows: string[] = [
+  '| protocol | frames per round | ns per message, link decode included (median of 5) |',
+  '| --- | --- | --- |',
+];
+for (const [label, protocol, file] of l2) {
+  const frames = framesOf(file);
+  const repeat = Math.max(1, Math.ceil(200_000 / frames.length));
+  l2Round(frames, protocol, Math.ceil(repeat / 4)); // warm-up
+  const times = Array.from({ length: 5 }, () => l2Round(frames, protocol, repeat)).sort(
+    (a, b) => a - b,
+  );
+  l2rows.push(`| ${label} | ${frames.length} × ${repeat} | ${times[2]!.toFixed(0)} |`);
 }
 rmSync(tmp, { recursive: true, force: true });
-console.log(rows.join('\n'));
+console.log('');
+console.log(l2rows.join('\n'));

@@ -2,7 +2,8 @@ import type { EnforcementBackend } from '../enforce/backend.js';
 import { NftBackend } from '../enforce/nft-backend.js';
 import type { NftFamily } from '../enforce/nft-ruleset.js';
 import { DEFAULT_STATE_DIR } from '../enforce/state.js';
-import { siteBackend } from '../fleet/site-backend.js';
+import { fleetNodeDir, siteBackend } from '../fleet/site-backend.js';
+import { cliSettings } from './settings.js';
 
 /** Where the CLI's enforcement commands act: the options every one of them takes. */
 export interface TargetOpts {
@@ -21,8 +22,9 @@ export function familyOf(family: string): NftFamily {
  * node, a test double) is chosen here, and every command follows.
  */
 export function enforcementBackend(o: TargetOpts): EnforcementBackend {
-  // On a fleet site (WEIR_FLEET_NODE), a block decided here goes fleet-wide too.
+  // On a fleet site (WEIR_FLEET_NODE or settings fleet.node_dir), a block decided here goes fleet-wide too.
   return siteBackend(
     new NftBackend({ family: familyOf(o.family), netns: o.netns }, o.stateDir ?? DEFAULT_STATE_DIR),
+    fleetNodeDir(cliSettings().fleet.node_dir),
   );
 }

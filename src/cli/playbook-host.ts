@@ -7,9 +7,11 @@ import { appendAudit } from '../store/audit-store.js';
 import { activePolicy } from '../respond/change-control.js';
 import { PlaybookRunner } from '../respond/playbooks.js';
 import { DEFAULT_STATE_DIR } from '../enforce/state.js';
-import { playbookBackend } from '../enforce/playbook-backend.js';
+import { playbookBackend, type playbookTarget } from '../enforce/playbook-backend.js';
+import type { EnforcementBackend } from '../enforce/backend.js';
 import { FleetBackend } from '../fleet/fleet-backend.js';
-import { nodeOutbox, NODE_ENV } from '../fleet/site-backend.js';
+import { fleetNodeDir, nodeOutbox } from '../fleet/site-backend.js';
+import { cliSettings } from './settings.js';
 import { parseCidr } from '../policy/hosts.js';
 import { neverBlockAddresses } from '../enforce/host-addresses.js';
 import type { Caller } from './identity.js';
@@ -53,6 +55,11 @@ export function startPlaybooks(
   caller: Caller,
   o: PlaybookHostOpts,
   onAction: (a: PlaybookActionRow) => void,
+  /**
+   * A fleet node's own enforcement (its FleetBackend over its nft target): the playbooks act through it, the
+   * node sends detections to the manager itself, and it closes the backend itself.
+   */
+  site?: { backend: EnforcementBackend; target: ReturnType<typeof playbookTarget> },
 ): { onDetection: (d: Detection) => void; close: () => Promise<void>; describe: string } {
   const active = activePolicy(db);
   if (active === null)
@@ -63,11 +70,14 @@ export function startPlaybooks(
     if (parseCidr(a) === null)
       throw new Error(`--never-block: '${a}' is not an address or a CIDR block`);
   // The enforcement backend itself: the runner takes the narrow PlaybookKernel part of its contract.
-  const nft = playbookBackend(o);
-  const target = nft.target;
-  // On a fleet site (WEIR_FLEET_NODE) the playbooks' blocks go fleet-wide and detections to the manager.
-  const fleet = process.env[NODE_ENV] ? nodeOutbox(process.env[NODE_ENV]) : null;
-  const backend = fleet ? new FleetBackend(nft, fleet) : nft;
+  const nft = site === undefined ? playbookBackend(o) : null;
+  const target = site?.target ?? nft!.target;
+  // On a fleet site (WEIR_FLEET_NODE or settings fleet.node_dir) the playbooks' blocks go fleet-wide and
+  // detections to the manager.
+  const nodeDir = site === undefined ? fleetNodeDir(cliSettings().fleet.node_dir) : null;
+  const fleet = nodeDir !== null ? nodeOutbox(nodeDir) : null;
+  const backend: EnforcementBackend =
+    site?.backend ?? (fleet ? new FleetBackend(nft!, fleet) : nft!);
   const protectedAddresses = neverBlockAddresses({
     netns: target.netns,
     stateDir: o.stateDir,
@@ -113,7 +123,7 @@ export function startPlaybooks(
     },
     close: async () => {
       await Promise.all(under);
-      backend.close();
+      if (site === undefined) backend.close();
       appendAudit(db, {
         actor: caller.name,
         action: 'playbooks.stopped',

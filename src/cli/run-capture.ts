@@ -179,10 +179,20 @@ export function warnCaptureErrors(results: FileResult[]): void {
 export async function runLive(
   iface: string,
   stages: Stage | readonly Stage[],
-  opts: { bpf?: string; seconds?: number; immediate?: boolean; flushMs?: number } = {},
+  opts: {
+    bpf?: string;
+    seconds?: number;
+    immediate?: boolean;
+    flushMs?: number;
+    /** Capture inside this network namespace. */
+    netns?: string;
+    /** Stops the capture too (a daemon stopping for its own reasons). */
+    signal?: AbortSignal;
+  } = {},
 ): Promise<FileResult> {
   const ac = new AbortController();
   const stop = () => ac.abort();
+  opts.signal?.addEventListener('abort', stop, { once: true });
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   const timer = opts.seconds !== undefined ? setTimeout(stop, opts.seconds * 1000) : null;
@@ -199,7 +209,7 @@ export async function runLive(
         lastTs = frame.ts;
         pipeline.push(frame);
       },
-      { bpf: opts.bpf, signal: ac.signal, immediate: opts.immediate },
+      { bpf: opts.bpf, signal: ac.signal, immediate: opts.immediate, netns: opts.netns },
     );
     const r = fileResult(`live:${iface}`, summary, pipeline.stats, firstTs, lastTs);
     await flusher.stop();
@@ -210,6 +220,7 @@ export async function runLive(
     if (timer) clearTimeout(timer);
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
+    opts.signal?.removeEventListener('abort', stop);
   }
 }
 

@@ -161,6 +161,32 @@ export const ATTACK_MAP: Readonly<Record<string, TypeMapping>> = {
   },
   // Publications flagged test/simulation are discarded by subscribers in normal mode: trips are blocked.
   goose_test_mode: { techniques: ['T0803', 'T0804'] }, // Block Command Message, Block Reporting Message
+  // EtherNet/IP cyclic I/O slower than its learned band or its RPI: a device or network overwhelmed, its
+  // consumer on stale I/O near the connection timeout.
+  io_interval_drift: { techniques: ['T0814'] }, // Denial of Service
+  // Far faster on one connection id: a second producer injecting datagrams. Outputs driven that way change I/O
+  // points repeatedly; inputs injected that way are spoofed telemetry.
+  io_rate_high: {
+    techniques: ['T0806', 'T0855'], // Brute Force I/O, Unauthorized Command Message
+    cases: [
+      {
+        when: 'inputs (target → originator) injected',
+        test: (d) => field(d, 'direction') === 'T->O',
+        techniques: ['T0856'], // Spoof Reporting Message
+      },
+    ],
+  },
+  // The datagrams stopped without a Forward_Close: outputs fall to their fault state, inputs go dark.
+  io_connection_stopped: {
+    techniques: ['T0814', 'T0827'], // Denial of Service, Loss of Control
+    cases: [
+      {
+        when: 'inputs (target → originator) stopped',
+        test: (d) => field(d, 'direction') === 'T->O',
+        techniques: ['T0814', 'T0829'], // Denial of Service, Loss of View
+      },
+    ],
+  },
 } satisfies Partial<Record<DetectionType, TypeMapping>>;
 
 /** The technique ids of one detection (an unmapped type gets none; the mapping test names it). */

@@ -44,6 +44,9 @@ export const DETECTION_TYPES = [
   'decoy_contact',
   'goose_sequence',
   'goose_test_mode',
+  'io_interval_drift',
+  'io_rate_high',
+  'io_connection_stopped',
 ] as const;
 export type DetectionType = (typeof DETECTION_TYPES)[number];
 

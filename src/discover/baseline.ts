@@ -1,4 +1,5 @@
 import type { Edge, InventorySnapshot } from './model.js';
+import { ioPeriod, type IoConnection } from './io-connections.js';
 
 /** What normal looks like on one edge, learned from traffic an analyst vouched for. */
 export interface EdgeProfile {
@@ -42,6 +43,33 @@ export interface Baseline {
   /** IP → MAC pairs seen (announced by ARP/DHCP or observed), for spoofing checks. */
   macs: Record<string, string>;
   edges: Record<string, EdgeProfile>;
+  /**
+   * EtherNet/IP class 0/1 I/O connection directions (by ioProfileKey): the interval their Forward_Open agreed
+   * and the one the producer kept. Absent in baselines learned before it was.
+   */
+  io?: Record<string, IoProfile>;
+}
+
+/** One direction of a cyclic I/O connection as learned: the agreed RPI and the observed interval and spread. */
+export interface IoProfile {
+  producer: string;
+  consumer: string;
+  direction: 'O->T' | 'T->O';
+  /** Actual packet interval the Forward_Open reply granted (µs). */
+  rpiUs: number;
+  packets: number;
+  /** Median gap between datagrams while learning (µs), and its interquartile range. */
+  intervalUs: number;
+  spreadUs: number;
+}
+
+/**
+ * Connection ids change with every Forward_Open, so a direction is known by its producer, consumer and granted
+ * RPI: a reconnect with the same settings is the same connection, two connections of a pair at different
+ * intervals stay apart.
+ */
+export function ioProfileKey(producer: string, consumer: string, rpiUs: number): string {
+  return `${producer}>${consumer}@${rpiUs}`;
 }
 
 export function functionKey(protocol: string, func: number): string {
@@ -53,6 +81,7 @@ export function baselineFrom(
   snap: InventorySnapshot,
   values: Map<string, Record<string, [number, number]>>,
   meta: { version: number; sources: string[]; note?: string },
+  ioConnections: readonly IoConnection[] = [],
 ): Baseline {
   const edges: Record<string, EdgeProfile> = {};
   let from = Infinity,
@@ -89,6 +118,23 @@ export function baselineFrom(
   for (const a of snap.assets) if (a.mac) for (const ip of a.ips) macs[ip] = a.mac;
   // Every address of every asset is known (an asset may have IPv4 and link-local IPv6 addresses).
   const assets = [...new Set(snap.assets.flatMap((a) => [a.id, ...a.ips]))];
+  // I/O directions with a steady interval; of several with one key (reconnects), the longest-running.
+  const io: Record<string, IoProfile> = {};
+  for (const c of ioConnections) {
+    const p = ioPeriod(c);
+    if (p === null) continue;
+    const k = ioProfileKey(c.producer, c.consumer, c.rpiUs);
+    if ((io[k]?.packets ?? 0) >= c.packets) continue;
+    io[k] = {
+      producer: c.producer,
+      consumer: c.consumer,
+      direction: c.direction,
+      rpiUs: c.rpiUs,
+      packets: c.packets,
+      intervalUs: p.medianUs,
+      spreadUs: p.spreadUs,
+    };
+  }
   return {
     version: meta.version,
     createdAt: new Date().toISOString(),
@@ -99,5 +145,6 @@ export function baselineFrom(
     assets,
     macs,
     edges,
+    ...(Object.keys(io).length ? { io } : {}),
   };
 }

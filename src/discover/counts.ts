@@ -1,4 +1,4 @@
-import type { Edge, InventorySnapshot } from './model.js';
+import type { Asset, Edge, InventorySnapshot } from './model.js';
 
 /**
  * What a probe and a scan are, defined once for every count Weir prints (discover, learn, simulate, drift, the
@@ -76,14 +76,23 @@ export interface InventoryCounts {
 }
 
 export function inventoryCounts(snap: InventorySnapshot): InventoryCounts {
-  const c = scanCounts(scansOf(snap.edges.filter(edgeIsProbe)));
-  const addresses = new Set(snap.assets.flatMap((a) => (a.ips.length ? a.ips : [a.id]))).size;
+  return countsOf(snap.assets, snap.edges.length, snap.edges.filter(edgeIsProbe));
+}
+
+/** The same counts from the assets, how many edges there are and which of them are probes (a streamed read-out). */
+export function countsOf(
+  assets: readonly Asset[],
+  edges: number,
+  probes: Iterable<ProbeAddress>,
+): InventoryCounts {
+  const c = scanCounts(scansOf(probes));
+  const addresses = new Set(assets.flatMap((a) => (a.ips.length ? a.ips : [a.id]))).size;
   return {
-    assets: snap.assets.length,
+    assets: assets.length,
     addresses,
-    edges: snap.edges.length,
+    edges,
     ...c,
-    rows: snap.edges.length - c.scanProbes + c.scans,
+    rows: edges - c.scanProbes + c.scans,
   };
 }
 

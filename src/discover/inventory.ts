@@ -11,7 +11,7 @@ import { MAX_RANGES, RangeSet } from './ranges.js';
 import { IDENTITY_PROTOCOLS, serviceName } from './services.js';
 import { EdgeTable, type EdgeAddress } from './edge-table.js';
 import { vendorOf } from './oui.js';
-import { inferRoles } from './roles.js';
+import { orderedStates, readOutOf, type InventoryReadOut } from './read-out.js';
 import { PollTimer } from './polling.js';
 import { anomalyKind } from './anomaly-kind.js';
 import { addBounded, countCapped, IDENTITY_KEYS, LIMITS, type Capped } from './merge.js';
@@ -305,9 +305,34 @@ export class Inventory {
 
   /** The inventory as plain data (fresh records), with roles inferred. */
   snapshot(): InventorySnapshot {
-    const snap = this.collect(false);
-    inferRoles(snap.assets, snap.edges);
-    return snap;
+    const r = this.readOut();
+    return { assets: r.assets, edges: [...r.edges()] };
+  }
+
+  /**
+   * The same records, read out for writing: the assets (roles inferred) held, each edge record built as it is
+   * taken, so a plant of a million edges never holds them all as records at once.
+   */
+  readOut(): InventoryReadOut {
+    const { out, byId, emit } = this.assetRecords(false);
+    // Who serves and who uses each industrial protocol, from the edges that carried its messages.
+    for (const es of this.edges.values()) {
+      if (es.protocols === null) continue;
+      for (const p of es.protocols) {
+        if (IDENTITY_PROTOCOLS.has(p)) continue;
+        const server = byId.get(es.server),
+          client = byId.get(es.client);
+        if (server) {
+          const a = emit(server);
+          if (!a.serves.includes(p)) a.serves.push(p);
+        }
+        if (client) {
+          const a = emit(client);
+          if (!a.uses.includes(p)) a.uses.push(p);
+        }
+      }
+    }
+    return readOutOf([...out.values()], this.edges.values(), edgeOut);
   }
 
   /**
@@ -316,7 +341,7 @@ export class Inventory {
    * since they depend on the merged facts.
    */
   takeDelta(): InventorySnapshot {
-    const snap = this.collect(true);
+    const snap = this.collectChanged();
     for (const s of this.allAssets()) {
       if (!s.dirty) continue;
       s.packetsSent = 0;
@@ -325,19 +350,38 @@ export class Inventory {
       s.bytesReceived = 0;
       s.dirty = false;
     }
-    for (const es of this.edges.values()) {
-      if (!es.dirty) continue;
-      es.packets = 0;
-      es.bytes = 0;
-      es.requests = 0;
-      es.responses = 0;
-      es.anomalies = 0;
-      es.anomalyKinds = null;
-      es.funcs = null;
-      es.targets = null;
-      es.dirty = false;
-    }
+    for (const es of this.edges.values()) if (es.dirty) restartEdge(es);
     return snap;
+  }
+
+  /**
+   * takeDelta read out for a store merge of any size: the changed assets as records (their counters restart
+   * now), the changed edges in the same order, each record built (and its counters restarted) as it is taken.
+   * An edge not taken stays changed for the next delta.
+   */
+  takeDeltaStream(): { assets: Asset[]; edges: Iterable<Edge> } {
+    const { out } = this.assetRecords(true);
+    const assets = sortByAddress([...out.values()], (a) => [a.id]);
+    for (const s of this.allAssets()) {
+      if (!s.dirty) continue;
+      s.packetsSent = 0;
+      s.bytesSent = 0;
+      s.packetsReceived = 0;
+      s.bytesReceived = 0;
+      s.dirty = false;
+    }
+    const dirty: EdgeState[] = [];
+    for (const es of this.edges.values()) if (es.dirty) dirty.push(es);
+    return {
+      assets,
+      edges: (function* () {
+        for (const es of orderedStates(dirty)) {
+          const e = edgeOut(es);
+          restartEdge(es);
+          yield e;
+        }
+      })(),
+    };
   }
 
   /** Assets and edges tracked now. */
@@ -345,8 +389,27 @@ export class Inventory {
     return { assets: this.assetCount, edges: this.edgeCount };
   }
 
-  /** Fresh records of the assets and edges (only the changed ones with `changedOnly`), addresses folded per device. */
-  private collect(changedOnly: boolean): InventorySnapshot {
+  /** Fresh records of the changed assets and edges, addresses folded per device. */
+  private collectChanged(): InventorySnapshot {
+    const { out } = this.assetRecords(true);
+    const edges: Edge[] = [];
+    for (const es of this.edges.values()) if (es.dirty) edges.push(edgeOut(es));
+    return {
+      assets: sortByAddress([...out.values()], (a) => [a.id]),
+      edges: sortByAddress(
+        edges,
+        (e) => [e.server, e.client],
+        (e) => e.port,
+      ),
+    };
+  }
+
+  /** Fresh asset records (only the changed ones with `changedOnly`), addresses folded per device. */
+  private assetRecords(changedOnly: boolean): {
+    out: Map<AssetState, Asset>;
+    byId: Map<string, AssetState>;
+    emit: (s: AssetState) => Asset;
+  } {
     const out = new Map<AssetState, Asset>();
     const emit = (s: AssetState): Asset => {
       let c = out.get(s);
@@ -392,35 +455,7 @@ export class Inventory {
       s.macVendor = vendorOf(s.id) ?? null;
       emit(s);
     }
-    const edges: Edge[] = [];
-    for (const es of this.edges.values()) {
-      if (changedOnly && !es.dirty) continue;
-      const e = edgeOut(es);
-      edges.push(e);
-      if (changedOnly) continue;
-      // Who serves and who uses each industrial protocol, from the edges that carried its messages.
-      for (const p of e.protocols) {
-        if (IDENTITY_PROTOCOLS.has(p)) continue;
-        const server = byId.get(e.server),
-          client = byId.get(e.client);
-        if (server) {
-          const a = emit(server);
-          if (!a.serves.includes(p)) a.serves.push(p);
-        }
-        if (client) {
-          const a = emit(client);
-          if (!a.uses.includes(p)) a.uses.push(p);
-        }
-      }
-    }
-    return {
-      assets: sortByAddress([...out.values()], (a) => [a.id]),
-      edges: sortByAddress(
-        edges,
-        (e) => [e.server, e.client],
-        (e) => e.port,
-      ),
-    };
+    return { out, byId, emit };
   }
 
   private placeAsset(s: AssetState, byMac: Map<string, AssetState>): void {
@@ -657,6 +692,19 @@ export class Inventory {
     if (n >= 0) this.assets4.set(n, s);
     else this.assetsText.set(ip, s);
   }
+}
+
+/** An edge's delta was taken: its counters and lists restart. */
+function restartEdge(es: EdgeState): void {
+  es.packets = 0;
+  es.bytes = 0;
+  es.requests = 0;
+  es.responses = 0;
+  es.anomalies = 0;
+  es.anomalyKinds = null;
+  es.funcs = null;
+  es.targets = null;
+  es.dirty = false;
 }
 
 function findFunction(

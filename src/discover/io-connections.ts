@@ -20,6 +20,33 @@ export interface IoConnection {
   /** Mean gap between this direction's datagrams (µs), 0 before the second one. */
   meanIntervalUs: number;
   lastTs: number;
+  /** Encapsulation sequence number of the last datagram (-1 before one): a mirrored duplicate repeats it. */
+  lastSeq: number;
+  /** The most recent gaps (µs, a ring of IO_GAP_SAMPLES), allocated with the second datagram. */
+  gaps: Float64Array | null;
+}
+
+/** Gaps kept per connection direction for its median and spread (a few seconds of a 10 ms connection). */
+export const IO_GAP_SAMPLES = 512;
+
+/**
+ * Median and interquartile range (µs) of `n` gaps held in a ring, or null with under 3: the interval a producer
+ * really keeps and how much it wanders.
+ */
+export function gapPeriod(
+  ring: Float64Array,
+  n: number,
+): { medianUs: number; spreadUs: number } | null {
+  const k = Math.min(n, ring.length);
+  if (k < 3) return null;
+  const xs = Array.from(ring.subarray(0, k)).sort((a, b) => a - b);
+  const q = (p: number): number => xs[Math.min(k - 1, Math.floor(p * (k - 1) + 0.5))]!;
+  return { medianUs: Math.round(q(0.5)), spreadUs: Math.round(q(0.75) - q(0.25)) };
+}
+
+/** The observed interval of one connection direction (null before three gaps). */
+export function ioPeriod(c: IoConnection): { medianUs: number; spreadUs: number } | null {
+  return c.gaps === null ? null : gapPeriod(c.gaps, c.packets - 1);
 }
 
 /**
@@ -57,9 +84,14 @@ export class IoConnections {
       this.unknown++;
       return this.pairs.has(pair(m.srcIp, m.dstIp)) ? null : undefined;
     }
+    // A duplicate (a SPAN port mirroring both directions of a link) is the same datagram: not counted twice.
+    const seq = typeof f.sequence === 'number' ? f.sequence : -1;
+    if (c.packets > 0 && seq !== -1 && seq === c.lastSeq) return c;
+    c.lastSeq = seq;
     if (c.packets > 0) {
       const gap = (m.ts - c.lastTs) * 1e6;
       c.meanIntervalUs += (gap - c.meanIntervalUs) / c.packets;
+      (c.gaps ??= new Float64Array(IO_GAP_SAMPLES))[(c.packets - 1) % IO_GAP_SAMPLES] = gap;
     }
     c.packets++;
     c.lastTs = m.ts;
@@ -92,6 +124,8 @@ export class IoConnections {
       packets: 0,
       meanIntervalUs: 0,
       lastTs: 0,
+      lastSeq: -1,
+      gaps: null,
     });
   }
 }

@@ -8,6 +8,8 @@ import { bridgeMac } from '../enforce/bridge-mac.js';
 import { parsePolicy } from '../policy/load.js';
 import { applyBundle, type BundleApplyOptions } from './apply-bundle.js';
 import { applyPermits, type PermitApplyOptions } from './apply-permits.js';
+import { guardBlock } from '../respond/block-impact.js';
+import { openStore } from '../store/db.js';
 import type { Blocklist } from './manager.js';
 import type { StateDoc } from './signed-doc.js';
 import type { Applied } from './state-follower.js';
@@ -42,6 +44,62 @@ export interface ApplierOptions {
   importBundle?: BundleApplyOptions['importBundle'];
   onBundleImported?: BundleApplyOptions['onBundleImported'];
   onBundleRefused?: BundleApplyOptions['onBundleRefused'];
+  /**
+   * Told each time this site's store could not be read for the guard (SQLite busy: a tool holds it locked).
+   * The document is not refused and not applied unchecked: it waits, and the guard is asked again after
+   * `waitMs`, until the store answers (the node reports the first wait to the manager).
+   */
+  onGuardBusy?: (address: string, attempt: number, waitMs: number, doc: StateDoc) => void;
+  /** Waits between guard attempts on a locked store: doubling from min to max (ms). */
+  busyBackoff?: { minMs: number; maxMs: number };
+  /** True once the node is stopping: a wait on a locked store ends (the document is taken again at start). */
+  stopping?: () => boolean;
+}
+
+/**
+ * This site's baseline check of a fleet block, as `weir node --db` runs it: the store opened for each check
+ * (the newest baseline, no lock held between checks) with a short busy wait, so a store another process holds
+ * locked throws SQLITE_BUSY quickly and the document waits with backoff instead of blocking the node.
+ */
+export function siteStoreGuard(dbPath: string, busyMs = 200): (address: string) => string | null {
+  return (address) => {
+    const db = openStore(dbPath, { busyTimeoutMs: busyMs });
+    try {
+      return guardBlock(db, address, false).refusal;
+    } finally {
+      db.close();
+    }
+  };
+}
+
+/** SQLite's answer when another process holds the store locked (SQLITE_BUSY, SQLITE_LOCKED and their kin). */
+export function storeBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^SQLITE_(BUSY|LOCKED)/.test(code);
+}
+
+/** The guard's verdict on one address, asked again with backoff while the store is locked. */
+async function guardWithRetry(
+  o: ApplierOptions,
+  address: string,
+  doc: StateDoc,
+): Promise<string | null> {
+  const min = o.busyBackoff?.minMs ?? 250;
+  const max = o.busyBackoff?.maxMs ?? 10_000;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return o.refuseBlock?.(address) ?? null;
+    } catch (err) {
+      if (!storeBusy(err)) throw err;
+      if (o.stopping?.() === true)
+        throw new Error(
+          `stopped while this site's store was locked (${doc.kind} v${doc.version} waits)`,
+        );
+      const waitMs = Math.min(max, min * 2 ** Math.min(attempt - 1, 20));
+      o.onGuardBusy?.(address, attempt, waitMs, doc);
+      await new Promise((r) => setTimeout(r, waitMs));
+    }
+  }
 }
 
 export function stateApplier(
@@ -54,14 +112,22 @@ export function stateApplier(
     const by = `manager ${doc.publisher} (${doc.kind} v${doc.version})`;
     if (doc.kind === 'blocklist') {
       const b = doc.body as Blocklist;
-      const live = b.entries.filter((e) => {
-        if (e.until <= nowS) return false;
-        const refusal = e.origin === o.site ? null : (o.refuseBlock?.(e.address) ?? null);
+      const live: Blocklist['entries'] = [];
+      for (const e of b.entries) {
+        if (e.until <= nowS) continue;
+        const refusal = e.origin === o.site ? null : await guardWithRetry(o, e.address, doc);
         if (refusal !== null) o.onBlockRefused?.(e.address, refusal, doc);
-        return refusal === null;
-      });
+        else live.push(e);
+      }
+      // A locked store may have held the guard a while: the time left is counted from now.
+      const atBlock = Math.floor(now() / 1000);
       for (const e of live)
-        await backend.block(e.address, e.until - nowS, `${by}: from ${e.origin}: ${e.comment}`);
+        if (e.until > atBlock)
+          await backend.block(
+            e.address,
+            e.until - atBlock,
+            `${by}: from ${e.origin}: ${e.comment}`,
+          );
       const keep = new Set(live.map((e) => e.address));
       for (const e of (prev?.body as Blocklist | undefined)?.entries ?? [])
         if (!keep.has(e.address) && e.until > nowS)

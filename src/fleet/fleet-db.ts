@@ -53,6 +53,52 @@ CREATE TABLE IF NOT EXISTS fleet_sites (
   health TEXT
 );
 CREATE TABLE IF NOT EXISTS fleet_state (kind TEXT PRIMARY KEY, version INTEGER NOT NULL, at INTEGER NOT NULL);
+-- Site side: what the site publisher last sent of each asset, edge and incident, and how far it has read.
+CREATE TABLE IF NOT EXISTS pub_items (
+  type TEXT NOT NULL,
+  key TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  PRIMARY KEY (type, key)
+);
+CREATE TABLE IF NOT EXISTS pub_marks (type TEXT PRIMARY KEY, mark TEXT NOT NULL);
+-- Manager side: every site's assets, edges and incidents (newest version wins), its audit chain verbatim, and
+-- what was refused.
+CREATE TABLE IF NOT EXISTS fleet_items (
+  site TEXT NOT NULL,
+  type TEXT NOT NULL,
+  key TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  deleted INTEGER NOT NULL,
+  doc TEXT NOT NULL,
+  updated INTEGER NOT NULL,
+  PRIMARY KEY (site, type, key)
+);
+CREATE INDEX IF NOT EXISTS fleet_items_type ON fleet_items (type, site);
+CREATE TABLE IF NOT EXISTS fleet_audit (
+  site TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  at TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  simulation_id TEXT,
+  details TEXT NOT NULL,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  key_id TEXT,
+  mac TEXT,
+  received INTEGER NOT NULL,
+  PRIMARY KEY (site, seq)
+);
+CREATE TABLE IF NOT EXISTS fleet_rejects (
+  site TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  n INTEGER NOT NULL,
+  last INTEGER NOT NULL,
+  PRIMARY KEY (site, kind, reason)
+);
 `;
 
 export function openFleetDb(file: string): FleetDb {

@@ -4,11 +4,8 @@
  * decided at one site into a new blocklist version every site applies.
  */
 import {
-  AckPolicy,
-  DeliverPolicy,
   nanos,
   StorageType,
-  type ConsumerMessages,
   type JetStreamClient,
   type JetStreamManager,
   type KV,
@@ -18,17 +15,11 @@ import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { keyIdOf } from '../assess/bundle/format.js';
 import { bundleBody, type BundleDocBody } from './bundle-doc.js';
 import type { FleetDb } from './fleet-db.js';
+import { SiteIngest } from './ingest.js';
 import type { SiteEnvelope } from './outbox.js';
 import { makePermit, type FleetPermit, type PermitGrant, type PermitsBody } from './permit-doc.js';
 import { signDoc, verifyDoc } from './signed-doc.js';
-import {
-  ALL_SITES,
-  INGEST_CONSUMER,
-  parseSiteSubject,
-  SITE_STREAM,
-  STATE_BUCKET,
-  type StateKind,
-} from './subjects.js';
+import { ALL_SITES, SITE_STREAM, STATE_BUCKET, type StateKind } from './subjects.js';
 
 /** One address blocked across the fleet. */
 export interface BlockEntry {
@@ -72,8 +63,7 @@ export interface ManagerOptions {
 export class FleetManager {
   private js: JetStreamClient;
   private kv: KV | null = null;
-  private messages: ConsumerMessages | null = null;
-  private ingesting: Promise<void> | null = null;
+  private intake: SiteIngest | null = null;
   /** State pushes run one after another: versions go out in the order they were decided. */
   private chain: Promise<unknown> = Promise.resolve();
   /** The state in force per kind, as this process last wrote or read it. */
@@ -83,8 +73,6 @@ export class FleetManager {
   >();
   /** This manager's own public key: what it recognises as its documents in the bucket. */
   private readonly own: ReadonlyMap<string, KeyObject>;
-  ingested = 0;
-  duplicates = 0;
   private readonly now: () => number;
   private readonly log: (m: string) => void;
 
@@ -249,109 +237,33 @@ export class FleetManager {
     return this.publish<BundleDocBody>('bundle', () => body);
   }
 
-  /** Take in the site stream from where this manager's durable consumer stopped. */
+  /** Take in the site stream (a batch per transaction, see ingest.ts) from where this manager stopped. */
   async startIngest(): Promise<void> {
-    const jsm = await this.nc.jetstreamManager();
-    try {
-      await jsm.consumers.info(SITE_STREAM, INGEST_CONSUMER);
-    } catch {
-      await jsm.consumers.add(SITE_STREAM, {
-        durable_name: INGEST_CONSUMER,
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.All,
-        ack_wait: nanos(30_000),
-        max_ack_pending: 20_000,
-      });
-    }
-    const consumer = await this.js.consumers.get(SITE_STREAM, INGEST_CONSUMER);
-    this.messages = await consumer.consume({ max_messages: 1000 });
-    this.ingesting = (async () => {
-      for await (const m of this.messages!) {
-        try {
-          await this.take(m.subject, m.data, m.seq);
-          m.ack();
-        } catch (e) {
-          // Left unacknowledged: JetStream delivers it again after ack_wait.
-          this.log(`record ${m.seq} on ${m.subject} not stored: ${(e as Error).message}`);
-        }
-      }
-    })();
+    this.intake = new SiteIngest(this.db, this.nc, {
+      block: (body, site) => this.block(body as BlockRequest, site),
+      onRecord: this.o.onRecord,
+      log: this.log,
+      now: this.now,
+    });
+    await this.intake.start();
   }
 
-  /** Store one record (once: by its id) and act on it; a record that is not one is logged and dropped. */
-  private async take(subject: string, data: Uint8Array, seq: number): Promise<void> {
-    const where = parseSiteSubject(subject);
-    let env: SiteEnvelope;
-    try {
-      env = JSON.parse(Buffer.from(data).toString('utf8')) as SiteEnvelope;
-    } catch {
-      this.log(`record ${seq} on ${subject}: not JSON; dropped`);
-      return;
-    }
-    // The hub lets a site publish only its own subjects; its ids must be its own too.
-    if (where === null || typeof env.id !== 'string' || !env.id.startsWith(`${where.site}:`)) {
-      this.log(`record ${seq} on ${subject}: id ${String(env.id)} is not that site's; dropped`);
-      return;
-    }
-    const received = this.now();
-    // A block is put into the blocklist before the record is stored: a crash in between makes JetStream
-    // deliver it again and the block is published again (harmless), never stored-but-not-acted-on.
-    if (where.kind === 'block' && !this.stored(env.id))
-      await this.block(env.body as BlockRequest, where.site);
-    const fresh =
-      this.db
-        .prepare(
-          'INSERT OR IGNORE INTO fleet_records (id, site, kind, body, stream_seq, at, received) VALUES (?, ?, ?, ?, ?, ?, ?)',
-        )
-        .run(env.id, where.site, where.kind, JSON.stringify(env.body), seq, env.at, received)
-        .changes === 1;
-    this.db
-      .prepare(
-        `INSERT INTO fleet_sites (site, last_seen, last_at, records, health) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (site) DO UPDATE SET last_seen = excluded.last_seen, last_at = max(last_at, excluded.last_at),
-           records = records + excluded.records, health = coalesce(excluded.health, health)`,
-      )
-      .run(
-        where.site,
-        received,
-        env.at,
-        fresh ? 1 : 0,
-        where.kind === 'health' ? JSON.stringify(env.body) : null,
-      );
-    if (!fresh) {
-      this.duplicates++;
-      return;
-    }
-    this.ingested++;
-    this.o.onRecord?.(where.site, env);
-    const ev = env.body as {
-      event?: string;
-      kind?: string;
-      version?: number;
-      message?: string;
-    } | null;
-    if (where.kind === 'audit' && ev?.event === 'fleet.state.refused')
-      this.log(`site ${where.site} refused a ${ev.kind} document (v${ev.version}): ${ev.message}`);
-    if (where.kind === 'audit' && ev?.event === 'fleet.policy.port_level')
-      this.log(
-        `site ${where.site} enforces policy v${ev.version} PORT-LEVEL ONLY for ${((ev as { groups?: Array<{ group: string }> }).groups ?? []).map((g) => g.group).join(', ')}: ${ev.message}`,
-      );
-    if (where.kind === 'audit' && ev?.event === 'fleet.bundle.refused')
-      this.log(
-        `site ${where.site} refused the advisory bundle of bundle v${ev.version}: ${ev.message}`,
-      );
-    if (where.kind === 'audit' && ev?.event === 'fleet.permit.refused')
-      this.log(
-        `site ${where.site} refused fleet permit ${String((ev as { permit?: string }).permit)} (permits v${ev.version}): ${ev.message}`,
-      );
-    if (where.kind === 'audit' && ev?.event === 'fleet.block.refused')
-      this.log(
-        `site ${where.site} kept a fleet block off (blocklist v${ev.version}): ${ev.message}`,
-      );
+  get ingested(): number {
+    return this.intake?.ingested ?? 0;
   }
 
-  private stored(id: string): boolean {
-    return this.db.prepare('SELECT 1 FROM fleet_records WHERE id = ?').get(id) !== undefined;
+  get duplicates(): number {
+    return this.intake?.duplicates ?? 0;
+  }
+
+  /** Bench: records per intake transaction at most (1: a commit per record). */
+  set ingestMaxBatch(n: number) {
+    if (this.intake) this.intake.maxBatch = n;
+  }
+
+  /** Transactions the intake committed (records per transaction = ingested / this). */
+  get ingestBatches(): number {
+    return this.intake?.batches ?? 0;
   }
 
   /** Per site: when it was last heard from, the time of its newest record, how many records, its health. */
@@ -382,8 +294,7 @@ export class FleetManager {
   }
 
   async stop(): Promise<void> {
-    await this.messages?.close();
-    await this.ingesting;
+    await this.intake?.stop();
     await this.chain;
   }
 }

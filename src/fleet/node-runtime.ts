@@ -1,7 +1,8 @@
 /**
  * `weir node --site NAME`: the site's leaf nats-server (local publish/subscribe that works with the hub away),
  * the site's outbox to the manager, the follower of the manager's signed state, and the site's enforcement
- * wrapped so that blocks decided here go fleet-wide.
+ * wrapped so that blocks decided here go fleet-wide. What the site captures runs through a SitePipeline
+ * (site-pipeline.ts) whose playbooks act through `backend` and whose detections go out through `outbox`.
  */
 import path from 'node:path';
 import { connect, type NatsConnection } from 'nats';
@@ -17,6 +18,8 @@ import { trustedKeys } from './signed-doc.js';
 import { StateFollower, type FollowerOptions } from './state-follower.js';
 import { HUB_DOMAIN, siteInbox, STATE_KINDS } from './subjects.js';
 import { zoneModes } from './site-view.js';
+import { SitePublisher, type PublisherOptions } from './site-publisher.js';
+import type { Db } from '../store/db.js';
 
 export interface NodeRunOptions {
   kit: SiteKit;
@@ -38,10 +41,20 @@ export interface NodeRunOptions {
   gateway?: ApplierOptions['gateway'];
   /** This site's guard on blocks decided elsewhere (see ApplierOptions.refuseBlock). */
   refuseBlock?: ApplierOptions['refuseBlock'];
+  /** Waits between guard attempts while the site's store is locked (default 250 ms doubling to 10 s). */
+  busyBackoff?: ApplierOptions['busyBackoff'];
+  /** The outbox's memory hold while the disk refuses records (see OutboxOptions.holdMax). */
+  outboxHoldMax?: number;
+  /** The site's store: its inventory, incidents and audit log go to the manager (site-publisher.ts). */
+  store?: Db;
+  publish?: PublisherOptions;
 }
 
 export class NodeRuntime {
   private health: NodeJS.Timeout | null = null;
+  private stopping = false;
+  /** Guard attempts that found the site's store locked, since start. */
+  guardBusy = 0;
 
   private constructor(
     readonly site: string,
@@ -52,6 +65,7 @@ export class NodeRuntime {
     readonly follower: StateFollower,
     /** What the site's playbooks and CLI enforce through. */
     readonly backend: FleetBackend,
+    readonly publisher: SitePublisher | null = null,
   ) {}
 
   static async start(o: NodeRunOptions): Promise<NodeRuntime> {
@@ -76,15 +90,34 @@ export class NodeRuntime {
       inboxPrefix: siteInbox(site),
     });
     const db = openFleetDb(path.join(o.dir, 'node.db'));
-    const outbox = new Outbox(db, site, { log: o.log });
+    const outbox = new Outbox(db, site, { log: o.log, holdMax: o.outboxHoldMax });
     const js = nc.jetstream({ domain: HUB_DOMAIN });
+    const say = o.log ?? ((m: string) => process.stderr.write(`weir: fleet: ${m}\n`));
+    let rt: NodeRuntime | null = null;
     const follower = new StateFollower(db, outbox, {
       trusted: trustedKeys([o.kit.managerKeyPem]),
       apply: stateApplier(o.local, {
         site,
         refuseBlock: o.refuseBlock,
+        busyBackoff: o.busyBackoff,
+        stopping: () => rt?.stopping ?? false,
+        // Not a refusal of the block: the document waits until this site can check it against its baseline.
+        onGuardBusy: (address, attempt, waitMs, doc) => {
+          if (rt !== null) rt.guardBusy++;
+          if (attempt === 1 || attempt % 10 === 0) {
+            say(
+              `the site store is locked: the fleet block of ${address} (${doc.kind} v${doc.version}) waits for this site's baseline check; attempt ${attempt}, again in ${waitMs} ms`,
+            );
+            outbox.add('audit', {
+              event: 'fleet.block.deferred',
+              address,
+              version: doc.version,
+              attempt,
+              message: `this site's store is locked: the block waits for the baseline check (retrying every ${waitMs} ms at most)`,
+            });
+          }
+        },
         onBlockRefused: (address, reason, doc) => {
-          const say = o.log ?? ((m: string) => process.stderr.write(`weir: fleet: ${m}\n`));
           say(`refused the fleet block of ${address} here: ${reason}`);
           outbox.add('audit', {
             event: 'fleet.block.refused',
@@ -137,7 +170,10 @@ export class NodeRuntime {
     });
     outbox.start(js);
     follower.start(js);
-    const rt = new NodeRuntime(
+    const publisher =
+      o.store && new SitePublisher(o.store, db, outbox, { log: o.log, ...o.publish });
+    publisher?.start();
+    rt = new NodeRuntime(
       site,
       leaf,
       nc,
@@ -145,11 +181,13 @@ export class NodeRuntime {
       outbox,
       follower,
       new FleetBackend(o.local, outbox),
+      publisher ?? null,
     );
-    rt.beat();
-    rt.health = setInterval(() => rt.beat(), o.healthEveryMs ?? 10_000);
-    rt.health.unref();
-    return rt;
+    const started = rt;
+    started.beat();
+    started.health = setInterval(() => started.beat(), o.healthEveryMs ?? 10_000);
+    started.health.unref();
+    return started;
   }
 
   /** A health record for the manager's sites page: what this site enforces and how far behind it is. */
@@ -169,6 +207,11 @@ export class NodeRuntime {
     }
     this.outbox.add('health', {
       pending: this.outbox.pending,
+      // Records the disk refused: held in memory (lost on a crash) and lost outright (the hold was full).
+      atRisk: this.outbox.atRisk,
+      lost: this.outbox.lost,
+      diskError: this.outbox.diskError,
+      guardBusy: this.guardBusy,
       stateRevision: this.follower.revision,
       applied: Object.fromEntries(
         STATE_KINDS.map((k) => [k, this.follower.applied(k)?.version ?? null]),
@@ -178,7 +221,9 @@ export class NodeRuntime {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     if (this.health) clearInterval(this.health);
+    this.publisher?.stop();
     await within(2000, this.follower.stop());
     await within(2000, this.outbox.stop());
     await within(2000, this.nc.close());

@@ -28,7 +28,27 @@ export interface OutboxOptions {
   maxBackoffMs?: number;
   /** How often an idle outbox looks for records other processes added (a CLI block at this site). */
   pollMs?: number;
+  /**
+   * Records held in memory while the disk refuses to record them (full, I/O error); beyond, new records are
+   * lost and counted. They are written, in order, before any newer one once the disk takes them again.
+   */
+  holdMax?: number;
+  /** How often a disk that still refuses is reported again (ms). */
+  reportEveryMs?: number;
   log?: (m: string) => void;
+}
+
+/** SQLite's answers when the disk cannot take a write (full, or failing): recording waits, enforcing goes on. */
+export function diskRefused(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^SQLITE_(FULL|IOERR)/.test(code);
+}
+
+interface HeldRecord {
+  id: string;
+  kind: SiteKind;
+  body: string;
+  at: number;
 }
 
 export class Outbox {
@@ -39,6 +59,15 @@ export class Outbox {
   private backoff: number;
   published = 0;
   lastError: string | null = null;
+  /** Records not on disk yet: the disk refused them (at risk until written: a crash now loses them). */
+  private readonly held: HeldRecord[] = [];
+  /** Records lost because the disk refused them and the memory hold was full, since start. */
+  lost = 0;
+  /** Records the disk refused at first, since start (held, then written or lost). */
+  refused = 0;
+  /** Why the disk refuses, while it does. */
+  diskError: string | null = null;
+  private lastReport = 0;
   private readonly o: Required<OutboxOptions>;
 
   constructor(
@@ -52,20 +81,90 @@ export class Outbox {
       minBackoffMs: o.minBackoffMs ?? 100,
       maxBackoffMs: o.maxBackoffMs ?? 2000,
       pollMs: o.pollMs ?? 100,
+      holdMax: o.holdMax ?? 10_000,
+      reportEveryMs: o.reportEveryMs ?? 10_000,
       log: o.log ?? ((m) => process.stderr.write(`weir: fleet: ${m}\n`)),
     };
     this.backoff = this.o.minBackoffMs;
     db.prepare('INSERT OR IGNORE INTO outbox_cursor (one, acked) VALUES (1, 0)').run();
   }
 
-  /** Keep a record for the manager; durable on return. */
-  add(kind: SiteKind, body: unknown, at = Date.now()): string {
-    const id = `${this.site}:${randomUUID()}`;
+  /**
+   * Keep a record for the manager: durable on return, unless the disk refuses it (full, failing). Then it is
+   * held in memory, counted and reported loudly as at risk, and written before any newer record once the disk
+   * takes writes again; never a throw, so what records (a block, a detection) is never stopped by the disk.
+   * Inside a caller's transaction a refusal is the caller's to handle (SQLite rolled it back whole).
+   * A caller that names the id (made from what the record is, so the same record always has the same id) may
+   * add it again: the copy is ignored here, by JetStream and by the manager.
+   */
+  add(kind: SiteKind, body: unknown, at = Date.now(), fixedId?: string): string {
+    const r: HeldRecord = {
+      id: fixedId ?? `${this.site}:${randomUUID()}`,
+      kind,
+      body: JSON.stringify(body),
+      at,
+    };
+    if (this.held.length > 0) this.writeHeld();
+    if (this.held.length === 0) {
+      try {
+        this.write(r);
+        this.wakeUp?.();
+        return r.id;
+      } catch (err) {
+        if (!diskRefused(err) || this.db.inTransaction) throw err;
+        this.diskError = (err as Error).message;
+      }
+    }
+    this.refused++;
+    if (this.held.length < this.o.holdMax) this.held.push(r);
+    else this.lost++;
+    this.report();
+    return r.id;
+  }
+
+  private write(r: HeldRecord): void {
     this.db
-      .prepare('INSERT INTO outbox (id, kind, body, at) VALUES (?, ?, ?, ?)')
-      .run(id, kind, JSON.stringify(body), at);
+      .prepare('INSERT OR IGNORE INTO outbox (id, kind, body, at) VALUES (?, ?, ?, ?)')
+      .run(r.id, r.kind, r.body, r.at);
+  }
+
+  /** Records at risk: held in memory because the disk refused them. */
+  get atRisk(): number {
+    return this.held.length;
+  }
+
+  /** Write what the disk refused, oldest first, in one transaction; true when nothing is held any more. */
+  writeHeld(): boolean {
+    if (this.held.length === 0) return true;
+    try {
+      this.db.transaction(() => {
+        for (const r of this.held) this.write(r);
+      })();
+    } catch (err) {
+      if (!diskRefused(err)) throw err;
+      this.diskError = (err as Error).message;
+      this.report();
+      return false;
+    }
+    const n = this.held.length;
+    this.held.length = 0;
+    this.diskError = null;
+    this.lastReport = 0; // the next refusal is news again
+    this.o.log(
+      `outbox: the disk takes records again: ${n} held records written${this.lost > 0 ? `; ${this.lost} records were LOST while it refused` : ''}`,
+    );
     this.wakeUp?.();
-    return id;
+    return true;
+  }
+
+  /** Loud, but not once per record: at the first refusal, then every reportEveryMs while it lasts. */
+  private report(): void {
+    const now = Date.now();
+    if (now - this.lastReport < this.o.reportEveryMs) return;
+    this.lastReport = now;
+    this.o.log(
+      `outbox: DISK REFUSES RECORDS (${this.diskError ?? 'unknown'}): ${this.held.length} records at risk, held in memory (at most ${this.o.holdMax})${this.lost > 0 ? `, ${this.lost} LOST` : ''}; enforcement goes on; free space on the node's disk`,
+    );
   }
 
   get acked(): number {
@@ -100,6 +199,12 @@ export class Outbox {
 
   private async loop(): Promise<void> {
     while (!this.stopped) {
+      if (this.held.length > 0)
+        try {
+          this.writeHeld();
+        } catch (e) {
+          this.o.log(`outbox: writing held records failed: ${(e as Error).message}`);
+        }
       const batch = this.next();
       if (batch.length === 0) {
         await this.idle(this.o.pollMs);

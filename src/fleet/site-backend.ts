@@ -24,10 +24,31 @@ export function nodeOutbox(dir: string): Outbox {
   return new Outbox(openFleetDb(path.join(dir, 'node.db')), checkSiteName(site));
 }
 
+/**
+ * The node folder this host enforces for, if it is a fleet site: WEIR_FLEET_NODE, else the settings'
+ * fleet.node_dir (a host set up once as a site stays one for every command and for serve); null: not a site.
+ */
+export function fleetNodeDir(setting = '', env = process.env[NODE_ENV]): string | null {
+  if (env !== undefined && env !== '') return env;
+  return setting !== '' ? setting : null;
+}
+
 export function siteBackend(
   local: EnforcementBackend,
-  dir: string | undefined = process.env[NODE_ENV],
+  dir: string | null | undefined = fleetNodeDir(),
 ): EnforcementBackend {
-  if (dir === undefined || dir === '') return local;
+  if (dir === undefined || dir === null || dir === '') return local;
   return new FleetBackend(local, nodeOutbox(dir));
+}
+
+/**
+ * The wrapper a long-running process (serve) puts around each enforcement backend it builds, one outbox for
+ * all of them; null when this host is not a fleet site.
+ */
+export function siteWrapper(
+  dir: string | null,
+): ((local: EnforcementBackend) => EnforcementBackend) | null {
+  if (dir === null) return null;
+  const outbox = nodeOutbox(dir); // a wrong folder fails at start, not at the first block
+  return (local) => new FleetBackend(local, outbox);
 }

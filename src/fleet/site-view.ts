@@ -5,12 +5,14 @@
  */
 import type { AppliedPolicy } from '../enforce/state.js';
 import { parsePolicy } from '../policy/load.js';
+import { DEFAULT_SETTINGS, type Settings } from '../settings/model.js';
 import type { FleetDb } from './fleet-db.js';
 import { STATE_KINDS, type StateKind } from './subjects.js';
 
-/** A site is stale after missing a few health beats (10 s each), cut off after missing many. */
-export const STALE_AFTER_S = 60;
-export const CUT_OFF_AFTER_S = 300;
+/** A site is stale after missing a few health beats, cut off after missing many (settings fleet.*). */
+export type HealthThresholds = Pick<Settings['fleet'], 'stale_after_s' | 'cut_off_after_s'>;
+export const STALE_AFTER_S = DEFAULT_SETTINGS.fleet.stale_after_s;
+export const CUT_OFF_AFTER_S = DEFAULT_SETTINGS.fleet.cut_off_after_s;
 
 export type SiteHealth = 'ok' | 'stale' | 'cut off';
 
@@ -40,9 +42,15 @@ export interface FleetView {
   sites: SiteView[];
 }
 
-export function healthOf(lastSeenMs: number, nowMs: number): SiteHealth {
+export function healthOf(
+  lastSeenMs: number,
+  nowMs: number,
+  t: HealthThresholds = DEFAULT_SETTINGS.fleet,
+): SiteHealth {
   const age = (nowMs - lastSeenMs) / 1000;
-  return age >= CUT_OFF_AFTER_S ? 'cut off' : age >= STALE_AFTER_S ? 'stale' : 'ok';
+  // A cut-off bound below the stale one would skip 'stale': it never comes before it.
+  const cutOff = Math.max(t.cut_off_after_s, t.stale_after_s);
+  return age >= cutOff ? 'cut off' : age >= t.stale_after_s ? 'stale' : 'ok';
 }
 
 const none = (): Record<StateKind, number | null> =>
@@ -74,7 +82,11 @@ function enforcementOf(e: unknown): SiteView['enforcement'] {
   };
 }
 
-export function readFleetView(db: FleetDb, nowMs: number): FleetView {
+export function readFleetView(
+  db: FleetDb,
+  nowMs: number,
+  thresholds: HealthThresholds = DEFAULT_SETTINGS.fleet,
+): FleetView {
   const latest = none();
   for (const r of db.prepare('SELECT kind, version FROM fleet_state').all() as Array<{
     kind: StateKind;
@@ -104,7 +116,7 @@ export function readFleetView(db: FleetDb, nowMs: number): FleetView {
       for (const k of STATE_KINDS) applied[k] = num((a as Record<string, unknown>)[k]);
     return {
       name: r.site,
-      health: healthOf(r.last_seen, nowMs),
+      health: healthOf(r.last_seen, nowMs, thresholds),
       lastSync: r.last_seen,
       lagSeconds: Math.max(0, Math.round((nowMs - r.last_at) / 1000)),
       backlog: num(h.pending),
@@ -116,7 +128,7 @@ export function readFleetView(db: FleetDb, nowMs: number): FleetView {
   return { latest, sites };
 }
 
-/** Records of one kind a site sent, newest first, each with the site's name. */
+/** Records of one kind a site (or every site: '*') sent, newest first, each with the site's name. */
 export function siteRecords(
   db: FleetDb,
   site: string,
@@ -124,16 +136,15 @@ export function siteRecords(
   limit: number,
   offset: number,
 ): { items: Array<Record<string, unknown> & { site: string }>; total: number } {
+  const [w, args] = site === '*' ? ['kind = ?', [kind]] : ['site = ? AND kind = ?', [site, kind]];
   const total = (
-    db
-      .prepare('SELECT count(*) AS n FROM fleet_records WHERE site = ? AND kind = ?')
-      .get(site, kind) as { n: number }
+    db.prepare(`SELECT count(*) AS n FROM fleet_records WHERE ${w}`).get(...args) as { n: number }
   ).n;
   const rows = db
     .prepare(
-      'SELECT body FROM fleet_records WHERE site = ? AND kind = ? ORDER BY at DESC, id LIMIT ? OFFSET ?',
+      `SELECT site, body FROM fleet_records WHERE ${w} ORDER BY at DESC, id LIMIT ? OFFSET ?`,
     )
-    .all(site, kind, limit, offset) as Array<{ body: string }>;
+    .all(...args, limit, offset) as Array<{ site: string; body: string }>;
   const items = rows.map((r) => {
     let b: unknown = null;
     try {
@@ -141,7 +152,7 @@ export function siteRecords(
     } catch {
       // kept as an empty record
     }
-    return { ...(b !== null && typeof b === 'object' ? b : {}), site };
+    return { ...(b !== null && typeof b === 'object' ? b : {}), site: r.site };
   });
   return { items, total };
 }

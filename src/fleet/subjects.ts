@@ -24,8 +24,19 @@ export const siteInbox = (site: string): string => `_INBOX.site-${site}`;
 /** The manager's durable consumer of the site stream. */
 export const INGEST_CONSUMER = 'weir-manager-ingest';
 
-/** Kinds of record a site sends to the manager. */
-export const SITE_KINDS = ['detection', 'audit', 'block', 'health'] as const;
+/**
+ * Kinds of record a site sends to the manager. 'audit' carries fleet events; 'auditlog' the site's own audit
+ * chain, verbatim; 'inventory' and 'incident' versioned copies of its assets, edges and incidents.
+ */
+export const SITE_KINDS = [
+  'detection',
+  'audit',
+  'block',
+  'health',
+  'inventory',
+  'incident',
+  'auditlog',
+] as const;
 export type SiteKind = (typeof SITE_KINDS)[number];
 
 /** Site names end up in subjects, file names and certificate subjects: keep them plain. */

@@ -50,6 +50,10 @@ export interface ServerOptions {
   iam?: RouteDeps['iam'];
   /** A fleet manager's folder: its sites on /api/sites (absent: this server runs no fleet). */
   fleetDir?: string;
+  /** When the sites page calls a site stale or cut off (default: settings fleet.*). */
+  fleetHealth?: RouteDeps['fleetHealth'];
+  /** On a fleet site: wraps the routes' enforcement so their blocks go fleet-wide (see RouteDeps). */
+  siteEnforcement?: RouteDeps['siteEnforcement'];
 }
 
 /**
@@ -109,6 +113,8 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     loginLimits: opts.loginLimits,
     iam: opts.iam,
     fleetDir: opts.fleetDir,
+    fleetHealth: opts.fleetHealth,
+    siteEnforcement: opts.siteEnforcement,
   };
   for (const plugin of ROUTE_PLUGINS) await app.register(plugin, deps);
 

@@ -3,6 +3,8 @@ import type { Db } from '../store/db.js';
 import type { LiveFeed } from './live.js';
 import type { LoginLimits } from './login-throttle.js';
 import type { Settings } from '../settings/model.js';
+import type { EnforcementBackend } from '../enforce/backend.js';
+import type { HealthThresholds } from '../fleet/site-view.js';
 
 /** What every route plugin gets: the store and where the enforcement host keeps its runtime state. */
 export interface RouteDeps {
@@ -22,6 +24,13 @@ export interface RouteDeps {
   iam?: Settings['iam'];
   /** A fleet manager's folder, whose manager.db the sites routes read (absent: no fleet here). */
   fleetDir?: string;
+  /** When the sites page calls a site stale or cut off (default: settings fleet.*). */
+  fleetHealth?: HealthThresholds;
+  /**
+   * Wraps the enforcement backend of every route that blocks, unblocks or permits: on a fleet site it sends
+   * blocks fleet-wide through the node (serve sets it; absent: this host's kernel only).
+   */
+  siteEnforcement?: (local: EnforcementBackend) => EnforcementBackend;
 }
 
 /**

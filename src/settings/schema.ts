@@ -274,6 +274,18 @@ export const SETTINGS_SECTIONS = {
       ),
     },
   ),
+  fleet: section("Fleet sites (weir node) and the manager's sites page.", {
+    node_dir: text(
+      '',
+      "This host is a fleet site: the folder of its `weir node` (--dir). Blocks made here (dashboard, playbooks, CLI) then go fleet-wide through that node ('' : not a site; the WEIR_FLEET_NODE variable wins).",
+    ),
+    health_every_s: int(10, 'A site sends the manager a health record this often (seconds).'),
+    stale_after_s: int(
+      60,
+      'A site the manager has not heard from for this many seconds is stale (a few missed health records)…',
+    ),
+    cut_off_after_s: int(300, '…and cut off after this many (never less than stale_after_s).'),
+  }),
   cli: section('The weir command.', {
     session_s: int(4 * 3600, 'A `weir login` session lasts this many seconds.', 60),
   }),

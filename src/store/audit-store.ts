@@ -30,7 +30,7 @@ export interface AuditEntry {
   keyId: string | null;
 }
 
-function entryHash(
+export function entryHash(
   prev: string,
   at: string,
   actor: string,

@@ -7,13 +7,21 @@ export type Db = Database.Database;
 export interface OpenOptions {
   /** Told when an existing store had to be made private (default: a line on stderr). */
   warn?: (msg: string) => void;
+  /**
+   * How long a statement waits for another process's lock before SQLITE_BUSY (default 5 s). A daemon that
+   * retries on its own (a fleet node) waits less: the wait blocks its event loop.
+   */
+  busyTimeoutMs?: number;
 }
 
 /** Open (creating if needed) a Weir store and bring its schema up to date. */
 export function openStore(path: string, opts: OpenOptions = {}): Db {
   if (isFile(path))
     keepPrivate(path, opts.warn ?? ((m) => process.stderr.write(`weir: warning: ${m}\n`)));
-  const db = new Database(path);
+  const db = new Database(
+    path,
+    opts.busyTimeoutMs !== undefined ? { timeout: opts.busyTimeoutMs } : {},
+  );
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');

@@ -33,6 +33,12 @@ export function loadInventory(db: Db): InventorySnapshot {
   return { assets, edges };
 }
 
+/** What a merge takes: the changed assets, and the changed edges as a list or as records built when pulled. */
+export interface InventoryDelta {
+  assets: Asset[];
+  edges: Iterable<Edge>;
+}
+
 /**
  * Merges an inventory delta (what one capture, or one second of a live capture, showed) into the store,
  * without erasing what other writers stored: each asset and edge is upserted and merged with its stored
@@ -46,17 +52,20 @@ export class InventoryMerge {
   private readonly touched = new Set<string>();
   private touchedList: string[] | null = null;
   private ai = 0;
-  private ei = 0;
   private ri = 0;
   private done = false;
   private readonly q;
   private readonly sides = new Map<string, Database.Statement<unknown[]>>();
+  /** The delta's edges, pulled a step at a time (a streamed delta builds each record as it is pulled). */
+  private readonly edges: Iterator<Edge>;
+  private edgesDone = false;
 
   constructor(
     private readonly db: Db,
-    private readonly delta: InventorySnapshot,
+    private readonly delta: InventoryDelta,
     private readonly captures: CaptureRecord[] = [],
   ) {
+    this.edges = delta.edges[Symbol.iterator]();
     this.q = {
       asset: db.prepare('SELECT doc FROM assets WHERE id = ?'),
       // The IP asset of a MAC: not a MAC-only record (id = mac) nor a link-local twin.
@@ -87,9 +96,13 @@ export class InventoryMerge {
     this.db
       .transaction(() => {
         let n = 0;
-        const { assets, edges } = this.delta;
+        const { assets } = this.delta;
         for (; n < rows && this.ai < assets.length; n++) this.mergeAssetRow(assets[this.ai++]!);
-        for (; n < rows && this.ei < edges.length; n++) this.mergeEdgeRow(edges[this.ei++]!);
+        for (; n < rows && !this.edgesDone; n++) {
+          const r = this.edges.next();
+          if (r.done) this.edgesDone = true;
+          else this.mergeEdgeRow(r.value);
+        }
         if (n < rows) {
           // Roles only once every edge is in: they depend on the asset's merged edges.
           const ids = (this.touchedList ??= [...this.touched]);
@@ -230,30 +243,41 @@ export class InventoryMerge {
 }
 
 /** The stored (merged) records of the assets and edges a delta named, in its order (for showing a run's result). */
-export function storedInventoryOf(db: Db, delta: InventorySnapshot): InventorySnapshot {
-  const asset = db.prepare('SELECT doc FROM assets WHERE id = ?'),
-    edge = db.prepare('SELECT doc FROM edges WHERE id = ?');
-  const assets: Asset[] = [],
-    edges: Edge[] = [];
+export function storedInventoryOf(
+  db: Db,
+  delta: { assets: Asset[]; edges: Iterable<{ id: string }> },
+): InventorySnapshot {
+  return { assets: storedAssetsOf(db, delta.assets), edges: [...storedEdgesOf(db, delta.edges)] };
+}
+
+/** The stored records of these assets, in their order, each once. */
+export function storedAssetsOf(db: Db, named: Asset[]): Asset[] {
+  const asset = db.prepare('SELECT doc FROM assets WHERE id = ?');
+  const assets: Asset[] = [];
   const seen = new Set<string>();
-  for (const a of delta.assets) {
+  for (const a of named) {
     const r = asset.get(a.id) as { doc: string } | undefined;
     if (r !== undefined && !seen.has(a.id)) {
       seen.add(a.id);
       assets.push(JSON.parse(r.doc) as Asset);
     }
   }
-  for (const e of delta.edges) {
+  return assets;
+}
+
+/** The stored records of these edges, in their order, each read when it is taken. */
+export function* storedEdgesOf(db: Db, named: Iterable<{ id: string }>): Generator<Edge> {
+  const edge = db.prepare('SELECT doc FROM edges WHERE id = ?');
+  for (const e of named) {
     const r = edge.get(e.id) as { doc: string } | undefined;
-    if (r !== undefined) edges.push(JSON.parse(r.doc) as Edge);
+    if (r !== undefined) yield JSON.parse(r.doc) as Edge;
   }
-  return { assets, edges };
 }
 
 /** Merge an inventory delta and its capture records into the store (see InventoryMerge), all at once. */
 export function mergeInventory(
   db: Db,
-  delta: InventorySnapshot,
+  delta: InventoryDelta,
   captures: CaptureRecord[] = [],
 ): Capped {
   const m = new InventoryMerge(db, delta, captures);
@@ -264,7 +288,7 @@ export function mergeInventory(
 /** The same, yielding to the event loop between steps, so a server stays responsive while it writes. */
 export async function mergeInventorySliced(
   db: Db,
-  delta: InventorySnapshot,
+  delta: InventoryDelta,
   captures: CaptureRecord[] = [],
 ): Promise<Capped> {
   const m = new InventoryMerge(db, delta, captures);

@@ -36,6 +36,8 @@ test(
       stopRunner = await startRunner(lab, auth, stateDir, lines);
       // The HMI goes on polling, as learned, all through the attack.
       const poller = lab.spawn('hmi', process.execPath, [agent, 'poll', HOSTS.plc1, '50', '14']);
+      // Listened for now: on a loaded machine the steps below can outlast the poller's 14 s.
+      const pollerClosed = new Promise((r) => poller.once('close', r));
       const answers: number[] = [];
       poller.stdout!.on('data', (d: Buffer) =>
         answers.push(...d.toString().trim().split('\n').filter(Boolean).map(Number)),
@@ -109,7 +111,7 @@ test(
       }
       assert.deepEqual(blocked, [intruder], lines.join('\n'));
       assert.equal(probe(), false, 'its next connection is dropped');
-      await new Promise((r) => poller.once('close', r));
+      await pollerClosed;
 
       assert.equal(await stopRunner(), 0);
       stopRunner = null;

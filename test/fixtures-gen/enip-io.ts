@@ -96,18 +96,33 @@ export function ioDatagram(id: number, seq: number, data: number[]): Buffer {
   ]);
 }
 
+/** The scanner's TCP session to the adapter up to the Forward_Open reply; `close` then sends a Forward_Close. */
+export class ForwardOpenSession {
+  private readonly f = new TcpFlow(SCANNER, ADAPTER);
+  private readonly session = 0x0badf00d;
+
+  open(): Buffer[] {
+    return [
+      ...this.f.handshake(),
+      this.f.send(true, encap(0x65, [1, 0, 0, 0], 0)),
+      this.f.send(false, encap(0x65, [1, 0, 0, 0], this.session)),
+      this.f.send(true, sendRR(forwardOpen, this.session)),
+      this.f.send(false, sendRR(forwardOpenReply, this.session)),
+    ];
+  }
+
+  /** Forward_Close request (connection serial, vendor, originator serial, empty path) to the Connection Manager. */
+  close(): Buffer {
+    const req = [0x4e, 0x02, 0x20, 0x06, 0x24, 0x01, 0x0a, 0x0e];
+    req.push(...le16(0x1234), ...le16(0x0001), ...le32(0x00abcdef), 0, 0);
+    return this.f.send(true, sendRR(req, this.session));
+  }
+}
+
 export function enipIoSession(): Buffer {
-  const f = new TcpFlow(SCANNER, ADAPTER);
-  const session = 0x0badf00d;
   const ioS = { ...SCANNER, port: 2222 },
     ioA = { ...ADAPTER, port: 2222 };
-  const frames = [
-    ...f.handshake(),
-    f.send(true, encap(0x65, [1, 0, 0, 0], 0)), // 4
-    f.send(false, encap(0x65, [1, 0, 0, 0], session)), // 5
-    f.send(true, sendRR(forwardOpen, session)), // 6
-    f.send(false, sendRR(forwardOpenReply, session)), // 7
-  ];
+  const frames = new ForwardOpenSession().open(); // frames 1-7
   for (let i = 1; i <= 3; i++) {
     frames.push(udp(ioS, ioA, ioDatagram(OT_ID, i, [1, 0, 0, 0, i, 0, 0, 0]))); // O→T run/idle header + data
     frames.push(udp(ioA, ioS, ioDatagram(TO_ID, i, [i, i, 0, 0])));

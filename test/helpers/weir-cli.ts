@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { repoRoot } from './paths.js';
 
-export const cli = path.join(repoRoot, 'dist/src/cli/main.js');
+// WEIR_TEST_CLI runs a test against another build (e.g. the one before a change, to take its output as the reference).
+export const cli = process.env.WEIR_TEST_CLI ?? path.join(repoRoot, 'dist/src/cli/main.js');
 
 export interface Run {
   code: number | null;

@@ -13,6 +13,8 @@ import { haveChromium, logIn, openDashboard, screenshotDir } from '../helpers/br
 import { buildServer } from '../../src/server/app.js';
 import { addUsers, freshStore, injectLogin, PASSWORD } from '../server/fixture.js';
 import { freePort, MemoryBackend, tempDir, until } from '../fleet/fleet-kit.js';
+import { seedSite } from '../fleet/site-store-kit.js';
+import { openStore } from '../../src/store/db.js';
 
 const detection = (site: string, n: number, type: string) => ({
   id: `${site}-d${n}`,
@@ -52,7 +54,10 @@ test(
     const { dir, db } = freshStore('weir-sites-web-');
     await addUsers(db, [['vera', ['viewer']]]);
     try {
-      for (const site of ['north', 'south'])
+      for (const site of ['north', 'south']) {
+        // Each site's own store: assets, edges, incidents and audit entries the manager aggregates.
+        const store = openStore(path.join(tempDir(`store-${site}`), 'weir.db'));
+        seedSite(store, site, site === 'north' ? 3 : 2, site === 'north' ? 4 : 1);
         nodes.push(
           await NodeRuntime.start({
             kit: readSiteKit(site, path.join(mdir, 'sites', site)),
@@ -61,9 +66,12 @@ test(
             hubUrls: [`nats-leaf://127.0.0.1:${leafPort}`],
             local: new MemoryBackend(),
             healthEveryMs: 300,
+            store,
+            publish: { everyMs: 200 },
             log: () => undefined,
           }),
         );
+      }
       const [north, south] = nodes as [NodeRuntime, NodeRuntime];
       north.outbox.add('detection', detection('north', 1, 'port_scan'));
       north.outbox.add('detection', detection('north', 2, 'write_to_plc'));
@@ -80,8 +88,16 @@ test(
         const n = mgr.db
           .prepare("SELECT count(*) AS n FROM fleet_records WHERE kind = 'detection'")
           .get() as { n: number };
+        const agg = mgr.db
+          .prepare("SELECT count(*) AS n FROM fleet_items WHERE type IN ('asset', 'incident')")
+          .get() as { n: number };
+        const audit = mgr.db.prepare('SELECT count(*) AS n FROM fleet_audit').get() as {
+          n: number;
+        };
         return (
           n.n === 3 &&
+          agg.n === 9 &&
+          audit.n === 5 &&
           v.latest.blocklist === 1 &&
           v.sites.length === 2 &&
           v.sites.every((s) => s.applied.blocklist === 1)
@@ -133,10 +149,56 @@ test(
       const southDet = await page.getByTestId('detections').innerText();
       assert.equal(southDet.trim().split('\n').length, 2, 'header and one detection');
       assert.doesNotMatch(southDet, /north/);
+      // Assets, incidents and the audit log of one site, then of all sites with a site column.
       await page.goto(`${url}#/assets`);
+      await page.getByText('Assets at site south').waitFor();
+      await page.getByText('south-plc-1', { exact: true }).waitFor();
+      const southAssets = await page.getByTestId('assets').innerText();
+      assert.match(southAssets, /south\s+10\.2\.0\.10\s+south-plc-0/);
+      assert.doesNotMatch(southAssets, /north/);
+      await page.getByTestId('site-filter').selectOption('north');
+      await page.getByText('Assets at site north').waitFor();
+      await page.getByText('north-plc-2', { exact: true }).waitFor();
+      const northAssets = await page.getByTestId('assets').innerText();
+      assert.equal(northAssets.trim().split('\n').length, 4, 'header and three assets');
+      assert.doesNotMatch(northAssets, /south/);
+      await page.goto(`${url}#/incidents`);
+      await page.getByText('Incidents at site north').waitFor();
+      await page.getByText('Writes to PLCs at north').waitFor();
+      const northInc = await page.getByTestId('incidents').innerText();
+      assert.match(northInc, /Scan at north/);
+      assert.doesNotMatch(northInc, /south/);
+      await page.goto(`${url}#/audit`);
+      await page.getByText('Audit log at site north').waitFor();
+      assert.match(
+        await page.getByTestId('site-chains').innerText(),
+        /Site north: audit chain intact at the manager: 4 entries, 1–4\./,
+      );
+      const northAudit = await page.getByTestId('audit').innerText();
+      assert.match(northAudit, /north change 3/);
+      assert.doesNotMatch(northAudit, /south/);
+      await page.getByTestId('site-filter').selectOption('*');
+      await page.getByText('Audit log at all sites').waitFor();
+      await page.getByText('south change 0').waitFor();
+      assert.match(
+        await page.getByTestId('site-chains').innerText(),
+        /Site south: audit chain intact/,
+      );
+      await page.goto(`${url}#/assets`);
+      await page.getByText('Assets at all sites').waitFor();
+      await page.getByText('5 assets').waitFor();
+      await page.goto(`${url}#/overview`);
+      await page.getByText('Overview of all sites').waitFor();
+      assert.match(
+        await page.locator('[data-testid=site-overview] tr[data-site=north]').innerText(),
+        /^north\s+3\s+3\s+2 \(1 open\)\s+2\s+intact, 4 entries\s+0$/,
+      );
+      await page.screenshot({ path: path.join(screenshotDir(), 'sites-all.png'), fullPage: true });
+      // A page the manager does not aggregate says so plainly.
+      await page.goto(`${url}#/flows`);
       assert.match(
         await page.getByTestId('not-aggregated').innerText(),
-        /Site south: this site's data is not aggregated yet/,
+        /All sites: the manager does not aggregate the flows page from sites/,
       );
       await page.getByTestId('site-filter').selectOption('');
       await page.goto(`${url}#/detections`);

@@ -17,6 +17,7 @@ import { Risk } from './pages/Risk';
 import { Playbooks } from './pages/Playbooks';
 import { Sites } from './pages/Sites';
 import { SiteDetections } from './pages/SiteDetections';
+import { SiteOverview } from './pages/SiteOverview';
 
 const PAGES: Array<[string, string]> = [
   ['overview', 'Overview'],
@@ -35,7 +36,15 @@ const PAGES: Array<[string, string]> = [
 ];
 
 /** Pages whose data the manager aggregates from sites; the others show this server's own data only. */
-const SITE_PAGES = new Set(['detections', 'sites']);
+const SITE_PAGES = new Set([
+  'overview',
+  'assets',
+  'map',
+  'incidents',
+  'detections',
+  'audit',
+  'sites',
+]);
 
 /** Hash routes (#/assets/10.0.0.5): the server serves one page, the browser keeps the place. */
 function useRoute(): string[] {
@@ -102,6 +111,7 @@ export function App() {
             onChange={(e) => setSite(e.target.value)}
           >
             <option value="">this server</option>
+            <option value="*">all sites</option>
             {sites.map((n) => (
               <option key={n} value={n}>
                 site {n}
@@ -114,20 +124,25 @@ export function App() {
         </span>
       </nav>
       <main>
-        {site !== '' && !SITE_PAGES.has(page) ? (
+        {site !== '' && (!SITE_PAGES.has(page) || arg) ? (
           <p className="notice" data-testid="not-aggregated">
-            Site {site}: this site's data is not aggregated yet for this page. Choose &quot;this
-            server&quot; to see this server's own {page}.
+            {site === '*' ? 'All sites' : `Site ${site}`}: the manager does not aggregate{' '}
+            {arg
+              ? `this ${page === 'assets' ? 'asset' : 'incident'}'s detail page`
+              : `the ${page} page`}{' '}
+            from sites. Choose &quot;this server&quot; to see this server's own.
           </p>
         ) : site !== '' && page === 'detections' ? (
           <SiteDetections site={site} />
+        ) : site !== '' && page === 'overview' ? (
+          <SiteOverview site={site} />
         ) : (
           <>
             {page === 'overview' && <Overview />}
-            {page === 'assets' && (arg ? <AssetPage id={arg} /> : <Assets />)}
-            {page === 'map' && <MapPage />}
+            {page === 'assets' && (arg ? <AssetPage id={arg} /> : <Assets site={site} />)}
+            {page === 'map' && <MapPage site={site} />}
             {page === 'flows' && <Flows />}
-            {page === 'incidents' && <Incidents me={me} id={arg} />}
+            {page === 'incidents' && <Incidents me={me} id={arg} site={site} />}
             {page === 'detections' && <Detections me={me} />}
             {page === 'sites' && <Sites />}
             {page === 'vulnerabilities' && <Vulnerabilities advisory={arg} />}
@@ -135,7 +150,7 @@ export function App() {
             {page === 'policy' && <PolicyPage />}
             {page === 'approvals' && <Approvals me={me} />}
             {page === 'playbooks' && <Playbooks me={me} />}
-            {page === 'audit' && <Audit />}
+            {page === 'audit' && <Audit site={site} />}
           </>
         )}
       </main>

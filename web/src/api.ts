@@ -129,6 +129,12 @@ export interface Page<T> {
 export const when = (ts: number): string =>
   new Date(ts * 1000).toISOString().replace('T', ' ').slice(0, 19);
 export const can = (me: Me, roles: string[]): boolean => me.roles.some((r) => roles.includes(r));
+/** The site filter's query parameter ('' : this server's own data; '*': all sites). */
+export const siteParam = (site: string): string =>
+  site ? `&site=${encodeURIComponent(site)}` : '';
+/** How a page names what the site filter chose. */
+export const siteLabel = (site: string): string => (site === '*' ? 'all sites' : `site ${site}`);
+
 /** A fleet site as the manager last heard from it (GET /api/sites). */
 export interface SiteView {
   name: string;

@@ -6,6 +6,8 @@ import { latestKnowledge } from '../../store/bundle-store.js';
 import { overlayOuiTable } from '../../discover/oui.js';
 import {
   mergeInventory,
+  storedAssetsOf,
+  storedEdgesOf,
   storedInventoryOf,
   type CaptureRecord,
 } from '../../store/inventory-store.js';
@@ -17,7 +19,14 @@ import type { Stage } from '../../dissect/stage.js';
 import { cliSettings } from '../settings.js';
 import { runCaptures, warnCaptureErrors, type FileResult } from '../run-capture.js';
 import { addCounts } from '../../capture/counts.js';
-import { edgeIsProbe, inventoryCounts, inventoryLine, scansOf } from '../../discover/counts.js';
+import {
+  countsOf,
+  edgeIsProbe,
+  inventoryCounts,
+  inventoryLine,
+  scansOf,
+  type InventoryCounts,
+} from '../../discover/counts.js';
 
 export function registerDiscover(program: Command): void {
   program
@@ -70,20 +79,50 @@ export function registerDiscover(program: Command): void {
           const stages: Stage[] = [inv];
           if (traffic) stages.push(traffic);
           const results = await runCaptures(files, stages, { afterFile });
-          let snap: InventorySnapshot;
+          let snap: InventorySnapshot | undefined;
           let stored: { assets: number; edges: number } | null = null;
           if (db) {
-            // Merged with what the store holds (other captures, a live follower); shown as merged.
-            const delta = inv.takeDelta();
+            // Merged with what the store holds (other captures, a live follower); shown as merged. The delta's
+            // edge records are built as the merge pulls them, a step at a time; only their ids are kept.
+            const delta = inv.takeDeltaStream();
+            const ids: string[] = [];
+            const edges = (function* () {
+              for (const e of delta.edges) {
+                ids.push(e.id);
+                yield e;
+              }
+            })();
             const records = results.map(captureRecord);
-            const capped = mergeInventory(db, delta, records);
+            const capped = mergeInventory(db, { assets: delta.assets, edges }, records);
             if (results.length > 0) addCounts(results.at(-1)!.capped, capped);
             if (traffic) addTraffic(db, traffic.take());
-            snap = storedInventoryOf(db, delta);
             stored = { assets: countRows(db, 'assets'), edges: countRows(db, 'edges') };
-          } else snap = inv.snapshot();
-          if (opts.json) await writeJson(snap, results);
-          else process.stdout.write(renderInventory(snap, results, stored));
+            const named = function* () {
+              for (const id of ids) yield { id };
+            };
+            if (opts.json) {
+              const assets = storedAssetsOf(db, delta.assets);
+              let n = 0;
+              const probes: Edge[] = [];
+              for (const e of storedEdgesOf(db, named())) {
+                n++;
+                if (edgeIsProbe(e)) probes.push(e);
+              }
+              await writeJson(
+                {
+                  assets,
+                  counts: countsOf(assets, n, probes),
+                  edges: () => storedEdgesOf(db, named()),
+                },
+                results,
+              );
+            } else snap = storedInventoryOf(db, { assets: delta.assets, edges: named() });
+          } else if (opts.json) {
+            // Without a store the JSON is written as the inventory is read out, one edge record at a time.
+            await writeJson(inv.readOut(), results);
+          }
+          if (!opts.json)
+            process.stdout.write(renderInventory(snap ?? inv.snapshot(), results, stored));
           warnCaptureErrors(results);
         } finally {
           db?.close();
@@ -96,27 +135,33 @@ export function registerDiscover(program: Command): void {
 const MAX_TABLE_ROWS = 5000;
 
 /** The inventory as one JSON document, written a slice at a time (with back-pressure), never as one string. */
-async function writeJson(snap: InventorySnapshot, results: FileResult[]): Promise<void> {
+async function writeJson(
+  r: { assets: Asset[]; counts: InventoryCounts; edges(): Iterable<Edge> },
+  results: FileResult[],
+): Promise<void> {
   const out = process.stdout;
   const put = async (text: string): Promise<void> => {
     if (!out.write(text)) await new Promise((r) => out.once('drain', r));
   };
-  const list = async (key: string, xs: unknown[], last: boolean): Promise<void> => {
+  const list = async (key: string, xs: Iterable<unknown>, last: boolean): Promise<void> => {
     await put(`${JSON.stringify(key)}: [`);
-    for (let i = 0; i < xs.length; i += 500) {
-      await put(
-        (i ? ',\n' : '\n') +
-          xs
-            .slice(i, i + 500)
-            .map((x) => JSON.stringify(x))
-            .join(',\n'),
-      );
+    let slice: string[] = [],
+      first = true;
+    const flush = async (): Promise<void> => {
+      await put((first ? '\n' : ',\n') + slice.join(',\n'));
+      first = false;
+      slice = [];
+    };
+    for (const x of xs) {
+      slice.push(JSON.stringify(x));
+      if (slice.length === 500) await flush();
     }
+    if (slice.length) await flush();
     await put(`\n]${last ? '' : ',\n'}`);
   };
-  await put(`{\n"counts": ${JSON.stringify(inventoryCounts(snap))},\n`);
-  await list('assets', snap.assets, false);
-  await list('edges', snap.edges, false);
+  await put(`{\n"counts": ${JSON.stringify(r.counts)},\n`);
+  await list('assets', r.assets, false);
+  await list('edges', r.edges(), false);
   await list('captures', results.map(captureJson), true);
   await put('\n}\n');
 }

@@ -48,11 +48,12 @@ export function registerLearn(program: Command): void {
           const results = await runCaptures(files, between(-Infinity, until, inv, values));
           const snap = inv.snapshot();
           const version = nextBaselineVersion(db);
-          const b = baselineFrom(snap, values.ranges(), {
-            version,
-            sources: files,
-            note: opts.note,
-          });
+          const b = baselineFrom(
+            snap,
+            values.ranges(),
+            { version, sources: files, note: opts.note },
+            inv.io.connections(),
+          );
           saveBaseline(db, b);
           warnCaptureErrors(results);
           const polled = Object.values(b.edges).filter((e) => e.pollInterval !== null).length;

@@ -25,6 +25,7 @@ import {
   withPlaybookOptions,
   type PlaybookHostOpts,
 } from '../playbook-host.js';
+import { fleetNodeDir, siteWrapper } from '../../fleet/site-backend.js';
 
 /** The built dashboard sits beside the compiled CLI: dist/web. */
 const webRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../web');
@@ -152,6 +153,9 @@ export function registerServe(program: Command): void {
         loginLimits: loginLimitsOf(settings.server.login),
         iam: settings.iam,
         fleetDir: o.fleetManager,
+        fleetHealth: settings.fleet,
+        // On a fleet site the dashboard's blocks go fleet-wide through the node, like the CLI's and playbooks'.
+        siteEnforcement: siteWrapper(fleetNodeDir(settings.fleet.node_dir)) ?? undefined,
       });
       await app.listen({ host: o.host, port: Number(o.port) });
       const bound = app.server.address();

@@ -17,6 +17,7 @@ import { dnp3Control } from './dnp3-control.js';
 import { protocolMismatch } from './protocol-mismatch.js';
 import { adsAddRoute } from './ads-route.js';
 import { gooseSequence } from './goose.js';
+import { ioTiming } from './io-timing.js';
 
 /** A fresh set of every detector (they hold per-run state), with these thresholds. */
 export function allDetectors(s: Settings['detect'] = DEFAULT_SETTINGS.detect): Detector[] {
@@ -39,5 +40,6 @@ export function allDetectors(s: Settings['detect'] = DEFAULT_SETTINGS.detect): D
     protocolMismatch(),
     adsAddRoute(),
     gooseSequence(),
+    ioTiming(),
   ];
 }

@@ -3,6 +3,8 @@ import { u16le, u32le } from '../bytes.js';
 /** Connection Manager services that open a connection (CIP Vol 1, 3-5.5.2 and 3-5.5.3). */
 export const SERVICE_FORWARD_OPEN = 0x54;
 export const SERVICE_LARGE_FORWARD_OPEN = 0x5b;
+/** The service that closes one on purpose (3-5.5.4). */
+export const SERVICE_FORWARD_CLOSE = 0x4e;
 
 type Fields = Record<string, string | number | boolean>;
 

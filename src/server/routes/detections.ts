@@ -1,5 +1,7 @@
 import type { RoutePlugin } from '../plugin.js';
 import { queryDetections } from '../../store/read-store.js';
+import { siteRecords } from '../../fleet/site-view.js';
+import { SITE_FILTER, withFleetDb } from '../fleet-read.js';
 import {
   learnDetection,
   learnPreview,
@@ -30,8 +32,8 @@ interface DetectionQuery {
 }
 
 /** Detections, and what an analyst does with one: each action role-checked and audited (in respond/). */
-export const detectionRoutes: RoutePlugin = async (app, { db }) => {
-  app.get<{ Querystring: DetectionQuery }>(
+export const detectionRoutes: RoutePlugin = async (app, { db, fleetDir }) => {
+  app.get<{ Querystring: DetectionQuery & { site?: string } }>(
     '/api/detections',
     {
       schema: {
@@ -39,10 +41,17 @@ export const detectionRoutes: RoutePlugin = async (app, { db }) => {
           status: { enum: ['open', 'acknowledged', 'learned', 'muted'] },
           severity: { enum: ['low', 'medium', 'high', 'critical'] },
           ...page,
+          ...SITE_FILTER,
         }),
       },
     },
-    async (req) => queryDetections(db, req.query),
+    // With a site: the copies the manager keeps of what the site detected (acted on at the site).
+    async (req) =>
+      req.query.site === undefined
+        ? queryDetections(db, req.query)
+        : withFleetDb(fleetDir, { items: [], total: 0 }, (f) =>
+            siteRecords(f, req.query.site!, 'detection', req.query.limit, req.query.offset),
+          ),
   );
 
   // What "learn" would make normal, for the confirmation the dashboard shows first.

@@ -14,6 +14,8 @@ import { CAN } from '../../respond/roles.js';
 import { getIncident, queryIncidents } from '../../store/incident-store.js';
 import { addIncidentNote, setIncidentStatus } from '../../respond/incident-book.js';
 import { NotFound } from '../../respond/detection-actions.js';
+import { fleetIncidents } from '../../fleet/aggregate-read.js';
+import { SITE_FILTER, withFleetDb } from '../fleet-read.js';
 import { INCIDENT_STATUSES, type IncidentStatus } from '../../detect/incident.js';
 import { tacticName, techniqueName } from '../../detect/attack-map.js';
 import { ATTACK_NOTICE } from '../../detect/attack-ics.js';
@@ -27,11 +29,31 @@ function names(tactics: string[], techniques: string[]) {
 }
 
 /** Incidents: list, one with its timeline, and the analysts' status changes and notes (audited). */
-export const incidentRoutes: RoutePlugin = async (app, { db }) => {
-  app.get<{ Querystring: { status?: IncidentStatus; limit: number; offset: number } }>(
+export const incidentRoutes: RoutePlugin = async (app, { db, fleetDir }) => {
+  app.get<{
+    Querystring: { status?: IncidentStatus; limit: number; offset: number; site?: string };
+  }>(
     '/api/incidents',
-    { schema: { querystring: query({ status: { enum: [...INCIDENT_STATUSES] }, ...page }) } },
+    {
+      schema: {
+        querystring: query({ status: { enum: [...INCIDENT_STATUSES] }, ...page, ...SITE_FILTER }),
+      },
+    },
     async (req) => {
+      if (req.query.site !== undefined) {
+        const site = req.query.site;
+        const p = withFleetDb(fleetDir, { total: 0, items: [] }, (f) =>
+          fleetIncidents(f, site, req.query),
+        );
+        return {
+          total: p.total,
+          notice: ATTACK_NOTICE,
+          items: p.items.map((i) => ({
+            ...i,
+            ...names(i.tactics as string[], i.techniques as string[]),
+          })),
+        };
+      }
       const p = queryIncidents(db, req.query);
       // The list needs no timeline: a page of busy incidents would otherwise carry all their evidence.
       return {

@@ -37,7 +37,7 @@ const ASK_PROPS = {
  * password). The person's outcome is audited by the permit service either way.
  */
 export const permitRoutes: RoutePlugin = async (app, deps) => {
-  const { db, stateDir } = deps;
+  const { db, stateDir, siteEnforcement } = deps;
   const iam = deps.iam ?? DEFAULT_SETTINGS.iam;
   const limit = { max: iam.portal.per_address_max, ms: iam.portal.per_address_s * 1000 };
   const tries = new Map<string, number[]>();
@@ -70,7 +70,9 @@ export const permitRoutes: RoutePlugin = async (app, deps) => {
       return { ok: false, reason: 'not_configured', detail: (err as Error).message };
     }
     if (active === null) return { ok: false, reason: 'not_configured', detail: 'no active policy' };
-    const backend = new NftBackend(playbookTarget({ stateDir }), stateDir);
+    const backend = (siteEnforcement ?? ((b) => b))(
+      new NftBackend(playbookTarget({ stateDir }), stateDir),
+    );
     try {
       return await new PermitService({
         policy: active.policy,

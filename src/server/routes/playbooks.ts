@@ -13,6 +13,7 @@ import { playbookBackend } from '../../enforce/playbook-backend.js';
  */
 export const playbookRoutes: RoutePlugin = async (app, deps) => {
   const { db, stateDir } = deps;
+  const site = deps.siteEnforcement ?? ((b) => b);
 
   app.get<{ Querystring: { limit: number } }>(
     '/api/playbooks',
@@ -34,7 +35,7 @@ export const playbookRoutes: RoutePlugin = async (app, deps) => {
     '/api/playbooks/actions/:id/undo',
     { preHandler: requireRole(CAN.enforce), schema: { params: ref(ID_PARAMS) } },
     async (req) => {
-      const backend = playbookBackend({ stateDir });
+      const backend = site(playbookBackend({ stateDir }));
       try {
         const c = req.caller!;
         return await undoPlaybookAction(

@@ -11,7 +11,7 @@ const SITE = { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,31}$' };
  * The fleet manager's sites (when `weir serve --fleet-manager DIR` names its folder) and what they sent. Read
  * from manager.db on each request: the manager (`weir manager run`) is a process of its own writing it.
  */
-export const siteRoutes: RoutePlugin = async (app, { fleetDir }) => {
+export const siteRoutes: RoutePlugin = async (app, { fleetDir, fleetHealth }) => {
   const withDb = <T>(empty: T, f: (db: FleetDb) => T): T => {
     if (fleetDir === undefined) return empty;
     const file = path.join(fleetDir, 'manager.db');
@@ -31,7 +31,7 @@ export const siteRoutes: RoutePlugin = async (app, { fleetDir }) => {
     };
     return {
       fleet: fleetDir !== undefined,
-      ...withDb(none, (db) => readFleetView(db, Date.now())),
+      ...withDb(none, (db) => readFleetView(db, Date.now(), fleetHealth)),
     };
   });
 

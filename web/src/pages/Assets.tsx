@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { useApi } from '../useApi';
-import type { Asset, Page } from '../api';
+import { siteLabel, siteParam, type Asset, type Page } from '../api';
 
 const ROLES = [
   '',
@@ -19,7 +19,8 @@ const ROLES = [
 ];
 const PAGE = 100;
 
-export function Assets() {
+/** The inventory; with a site chosen, the copy the manager keeps of that site's (or every site's). */
+export function Assets({ site = '' }: { site?: string }) {
   const [q, setQ] = useState('');
   const [role, setRole] = useState('');
   const [offset, setOffset] = useState(0);
@@ -29,10 +30,12 @@ export function Assets() {
     ...(q ? { q } : {}),
     ...(role ? { role } : {}),
   });
-  const { data, error } = useApi<Page<Asset>>(`/assets?${query}`);
+  const { data, error } = useApi<Page<Asset & { site?: string }>>(
+    `/assets?${query}${siteParam(site)}`,
+  );
   return (
     <section>
-      <h1>Assets</h1>
+      <h1>Assets{site ? ` at ${siteLabel(site)}` : ''}</h1>
       <div className="filters">
         <input
           placeholder="search address, name, vendor…"
@@ -64,6 +67,7 @@ export function Assets() {
         <table data-testid="assets">
           <thead>
             <tr>
+              {site && <th>site</th>}
               <th>address</th>
               <th>name</th>
               <th>role</th>
@@ -76,9 +80,14 @@ export function Assets() {
           </thead>
           <tbody>
             {data.items.map((a) => (
-              <tr key={a.id}>
+              <tr key={`${a.site ?? ''}/${a.id}`}>
+                {site && <td>{a.site}</td>}
                 <td>
-                  <a href={`#/assets/${encodeURIComponent(a.id)}`}>{a.ips[0] ?? a.id}</a>
+                  {site ? (
+                    (a.ips[0] ?? a.id)
+                  ) : (
+                    <a href={`#/assets/${encodeURIComponent(a.id)}`}>{a.ips[0] ?? a.id}</a>
+                  )}
                 </td>
                 <td>{a.hostnames[0] ?? ''}</td>
                 <td>{a.role}</td>

@@ -1,22 +1,23 @@
 import { useState } from 'react';
 import { useApi } from '../useApi';
-import { api, can, when, type Incident, type Me, type Page } from '../api';
+import { api, can, siteLabel, siteParam, when, type Incident, type Me, type Page } from '../api';
 
 const ACT = ['analyst', 'security', 'admin'];
 
 /** Incidents: detections correlated into cases, newest activity first. */
-export function Incidents({ me, id }: { me: Me; id?: string }) {
-  return id ? <IncidentPage me={me} id={id} /> : <IncidentList />;
+export function Incidents({ me, id, site = '' }: { me: Me; id?: string; site?: string }) {
+  return id ? <IncidentPage me={me} id={id} /> : <IncidentList site={site} />;
 }
 
-function IncidentList() {
+/** With a site chosen: the incidents the manager keeps of that site (or every site), read-only here. */
+function IncidentList({ site }: { site: string }) {
   const [status, setStatus] = useState('');
-  const { data, error } = useApi<Page<Incident> & { notice: string }>(
-    `/incidents?limit=200${status ? `&status=${status}` : ''}`,
+  const { data, error } = useApi<Page<Incident & { site?: string }> & { notice: string }>(
+    `/incidents?limit=200${status ? `&status=${status}` : ''}${siteParam(site)}`,
   );
   return (
     <section>
-      <h1>Incidents</h1>
+      <h1>Incidents{site ? ` at ${siteLabel(site)}` : ''}</h1>
       <div className="filters">
         <select value={status} onChange={(e) => setStatus(e.target.value)} aria-label="status">
           {['', 'open', 'acknowledged', 'contained', 'closed'].map((s) => (
@@ -32,6 +33,7 @@ function IncidentList() {
         <table data-testid="incidents">
           <thead>
             <tr>
+              {site && <th>site</th>}
               <th>last activity</th>
               <th>severity</th>
               <th>status</th>
@@ -43,12 +45,17 @@ function IncidentList() {
           </thead>
           <tbody>
             {data.items.map((i) => (
-              <tr key={i.id}>
+              <tr key={`${i.site ?? ''}/${i.id}`}>
+                {site && <td>{i.site}</td>}
                 <td>{when(i.lastSeen)}</td>
                 <td className={`sev ${i.severity}`}>{i.severity}</td>
                 <td>{i.status}</td>
                 <td>
-                  <a href={`#/incidents/${encodeURIComponent(i.id)}`}>{i.title}</a>
+                  {site ? (
+                    i.title
+                  ) : (
+                    <a href={`#/incidents/${encodeURIComponent(i.id)}`}>{i.title}</a>
+                  )}
                 </td>
                 <td>{i.tactics.map((t) => i.tacticNames[t] ?? t).join(' → ')}</td>
                 <td>{i.detectionIds.length}</td>

@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'react';
 import cytoscape from 'cytoscape';
 import { useApi } from '../useApi';
+import { siteLabel, siteParam } from '../api';
 
 interface MapData {
   totalPairs: number;
@@ -28,10 +29,12 @@ const ROLE_COLOR: Record<string, string> = {
 };
 
 /** Assets as nodes inside their zone, one line per communicating pair labelled by protocol; busiest first. */
-export function MapPage() {
+export function MapPage({ site = '' }: { site?: string }) {
   const [limit, setLimit] = useState(500);
   const [group, setGroup] = useState(false);
-  const { data, error } = useApi<MapData>(`/map?limit=${limit}${group ? '&group=true' : ''}`);
+  const { data, error } = useApi<MapData>(
+    `/map?limit=${limit}${group ? '&group=true' : ''}${siteParam(site)}`,
+  );
   const box = useRef<HTMLDivElement>(null);
   useEffect(() => {
     if (!data || !box.current) return;
@@ -122,7 +125,7 @@ export function MapPage() {
   }, [data]);
   return (
     <section>
-      <h1>Network map</h1>
+      <h1>Network map{site ? ` at ${siteLabel(site)}` : ''}</h1>
       {error && <p className="error">{error}</p>}
       <label>
         <input type="checkbox" checked={group} onChange={(e) => setGroup(e.target.checked)} /> show

@@ -1,20 +1,20 @@
 import { useApi } from '../useApi';
-import { when, type Detection, type Page } from '../api';
+import { siteLabel, siteParam, when, type Detection, type Page } from '../api';
 
 /**
- * Detections one fleet site sent to the manager (the site filter's detections page). Read-only here: the site
+ * Detections one fleet site (or every site) sent to the manager (the site filter's detections page). Read-only here: the site
  * acts on its own detections; the manager keeps copies.
  */
 export function SiteDetections({ site }: { site: string }) {
   const { data, error } = useApi<Page<Detection & { site: string }>>(
-    `/sites/${encodeURIComponent(site)}/detections?limit=200`,
+    `/detections?limit=200${siteParam(site)}`,
   );
   return (
     <section>
-      <h1>Detections at site {site}</h1>
+      <h1>Detections at {siteLabel(site)}</h1>
       {data && (
         <p>
-          {data.total} detections sent by {site} (acted on at the site)
+          {data.total} detections sent by {siteLabel(site)} (acted on at the site)
         </p>
       )}
       {error && <p className="error">{error}</p>}

@@ -1,0 +1,125 @@
+import type { Asset, Edge } from './model.js';
+import { countsOf, isProbe, type InventoryCounts } from './counts.js';
+import { inferRoles } from './roles.js';
+import { ipv4Number } from './address-scope.js';
+
+/**
+ * The inventory read out one edge record at a time. A plant of a million edges held as a million records at
+ * once doubled the sensor's memory; here only the asset records (a tenth as many) are held, and each edge record
+ * is built when it is taken and can be written and dropped. Same records and order as the eager read-out.
+ */
+export interface InventoryReadOut {
+  /** Every asset, roles inferred, in address order. */
+  readonly assets: Asset[];
+  readonly counts: InventoryCounts;
+  /** Every edge, in address order (server, client, then port), each record built as it is taken. */
+  edges(): Generator<Edge>;
+}
+
+/** What the read-out needs of the inventory's compact edge state. */
+export interface EdgeStateView {
+  client: string;
+  server: string;
+  port: number;
+  transport: string;
+  packets: number;
+  requests: number;
+  responses: number;
+  protocols: string[] | null;
+}
+
+/** Addresses in the inventory's order: IPv4 by number first, every other address after, as text. */
+class AddressOrder {
+  private readonly keys = new Map<string, number | string>();
+
+  key(s: string): number | string {
+    let k = this.keys.get(s);
+    if (k === undefined) {
+      const n = ipv4Number(s);
+      k = n >= 0 ? n : s;
+      this.keys.set(s, k);
+    }
+    return k;
+  }
+
+  cmp(a: string, b: string): number {
+    if (a === b) return 0;
+    const u = this.key(a),
+      v = this.key(b);
+    if (u === v) return 0;
+    if (typeof u === 'number' && typeof v === 'number') return u - v;
+    if (typeof u === 'number') return -1;
+    if (typeof v === 'number') return 1;
+    return u < v ? -1 : 1;
+  }
+}
+
+/**
+ * Read out assets (unsorted, serves and uses filled) and edge states (in the inventory's insertion order, which
+ * breaks ties as the eager stable sort did); `edgeOut` builds one edge's record.
+ */
+export function readOutOf<S extends EdgeStateView>(
+  assets: Asset[],
+  states: Iterable<S>,
+  edgeOut: (s: S) => Edge,
+): InventoryReadOut {
+  const order = new AddressOrder();
+  const byServer = new Map<string, S[]>(),
+    byClient = new Map<string, S[]>();
+  const probes: S[] = [];
+  let edgeCount = 0;
+  for (const s of states) {
+    edgeCount++;
+    push(byServer, s.server, s);
+    push(byClient, s.client, s);
+    const carried = (s.protocols?.length ?? 0) > 0 || s.requests + s.responses > 0;
+    if (isProbe(s.transport, s.packets, carried)) probes.push(s);
+  }
+  const global = (x: S, y: S): number =>
+    order.cmp(x.server, y.server) || order.cmp(x.client, y.client) || x.port - y.port;
+  // Each asset's role from the records of its own edges only, in the order the eager read-out listed them.
+  for (const a of assets) {
+    // Client lists first, then server lists, each in the order seen: edges alike in server, client and port
+    // enter in the order they were seen, and the stable sort keeps it, as the eager sort of all edges did.
+    const mine = new Set<S>();
+    for (const ip of a.ips) for (const s of byClient.get(ip) ?? []) mine.add(s);
+    for (const ip of a.ips) for (const s of byServer.get(ip) ?? []) mine.add(s);
+    inferRoles([a], [...mine].sort(global).map(edgeOut));
+  }
+  assets.sort((x, y) => order.cmp(x.id, y.id));
+  const counts = countsOf(assets, edgeCount, probes);
+  probes.length = 0;
+  return {
+    assets,
+    counts,
+    *edges() {
+      for (const s of inOrder(byServer, order)) yield edgeOut(s);
+    },
+  };
+}
+
+/** Edge states in the inventory's order (server, client, port; ties in the order seen), sorted a server at a time. */
+export function* orderedStates<S extends EdgeStateView>(states: Iterable<S>): Generator<S> {
+  const byServer = new Map<string, S[]>();
+  for (const s of states) push(byServer, s.server, s);
+  yield* inOrder(byServer, new AddressOrder());
+}
+
+function* inOrder<S extends EdgeStateView>(
+  byServer: Map<string, S[]>,
+  order: AddressOrder,
+): Generator<S> {
+  const servers = [...byServer.keys()].sort((a, b) => order.cmp(a, b));
+  for (const server of servers) {
+    // Stable: edges alike in client and port keep the order they were seen in.
+    const list = byServer.get(server)!;
+    list.sort((x, y) => order.cmp(x.client, y.client) || x.port - y.port);
+    yield* list;
+  }
+}
+
+function push<S>(m: Map<string, S[]>, k: string, s: S): void {
+  const l = m.get(k);
+  if (l === undefined) m.set(k, [s]);
+  else l.push(s);
+}

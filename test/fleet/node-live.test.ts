@@ -1,0 +1,181 @@
+// `weir node -i IF --playbooks`: the whole site in one process on live traffic. An attacker in a namespace of
+// its own scans the site's PLC address across a veth link; the node captures it in the site's namespace
+// (tcpdump through Weir's live path), detects the scan against its store's baseline, its playbook blocks the
+// source in the site's nftables, and the site's own store holds the inventory, the detection, its incident
+// and the audit of who started the playbooks, while the manager receives the detection and the block.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { addSite, openHome } from '../../src/fleet/home.js';
+import { ManagerRuntime } from '../../src/fleet/manager-runtime.js';
+import type { Blocklist } from '../../src/fleet/manager.js';
+import { openStore } from '../../src/store/db.js';
+import { saveBaseline } from '../../src/store/baseline-store.js';
+import { canBuildLab } from '../lab/plant.js';
+import { plantBaseline } from '../helpers/plant-fixtures.js';
+import { approvedStore } from '../helpers/approved-store.js';
+import { cli } from '../helpers/weir-cli.js';
+import { blockedIn, FLEET_POLICY } from './lab-sets.js';
+import { freePort, sleep, tempDir, until } from './fleet-kit.js';
+
+const SITE_POLICY = `weir: policy/1
+timezone: UTC
+zones:
+  - { name: supervisory, members: [10.77.0.10, 10.77.0.30], mode: monitor }
+  - name: control
+    members: [10.77.0.21, 10.77.0.40]
+    mode: monitor
+    playbooks:
+      - name: contain-scans
+        mode: act
+        on: [port_scan]
+        when: { min_severity: low, source_not_in: [supervisory] }
+        actions: [block_source]
+        block_ttl: 30m
+        rate_limit: { max: 50, per: 10m }
+`;
+
+const namespaces: string[] = [];
+const stops: Array<() => Promise<void>> = [];
+after(async () => {
+  for (const s of stops.reverse()) await s().catch(() => undefined);
+  for (const ns of namespaces) execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+});
+
+const ipIn = (ns: string, ...args: string[]): void => {
+  execFileSync('ip', ['netns', 'exec', ns, 'ip', ...args]);
+};
+
+test('weir node on a live interface: capture → detect → playbook block in the site kernel, with its own store, fleet-wide', async (t) => {
+  if (!canBuildLab()) {
+    if (process.env.CI === 'true') throw new Error('needs root, iproute2 and tcpdump');
+    return t.skip('needs root');
+  }
+  const tag = randomBytes(3).toString('hex');
+  const siteNs = `weir-fn-s-${tag}`;
+  const attNs = `weir-fn-x-${tag}`;
+  for (const ns of [siteNs, attNs]) {
+    execFileSync('ip', ['netns', 'add', ns]);
+    namespaces.push(ns);
+  }
+  // The site's PLC address on its end of the link; the attacker on the other.
+  execFileSync('ip', [
+    'link',
+    'add',
+    `wn${tag}`,
+    'netns',
+    siteNs,
+    'type',
+    'veth',
+    'peer',
+    'name',
+    `wx${tag}`,
+    'netns',
+    attNs,
+  ]);
+  ipIn(siteNs, 'addr', 'add', '10.77.0.21/24', 'dev', `wn${tag}`);
+  ipIn(siteNs, 'link', 'set', `wn${tag}`, 'up');
+  ipIn(attNs, 'addr', 'add', '10.77.0.66/24', 'dev', `wx${tag}`);
+  ipIn(attNs, 'link', 'set', `wx${tag}`, 'up');
+
+  const dir = tempDir('fleet-node-live');
+  const mdir = path.join(dir, 'manager');
+  addSite(openHome(mdir), 'a');
+  const leafPort = await freePort();
+  const mgr = await ManagerRuntime.start({
+    dir: mdir,
+    client: { host: '127.0.0.1', port: await freePort() },
+    leaf: { host: '127.0.0.1', port: leafPort },
+    log: () => undefined,
+  });
+  stops.push(() => mgr.stop());
+  const site = await approvedStore(dir, SITE_POLICY);
+  const seed = openStore(site.db);
+  saveBaseline(seed, plantBaseline());
+  seed.close();
+
+  const node: ChildProcess = spawn(
+    process.execPath,
+    [
+      cli,
+      'node',
+      '--site',
+      'a',
+      '--kit',
+      path.join(mdir, 'sites', 'a'),
+      '--dir',
+      path.join(dir, 'node'),
+      '--hub',
+      `nats-leaf://127.0.0.1:${leafPort}`,
+      '--listen',
+      String(await freePort()),
+      '--netns',
+      siteNs,
+      ...site.auth,
+      '--interface',
+      `wn${tag}`,
+      '--playbooks',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let err = '';
+  node.stderr!.on('data', (b: Buffer) => {
+    err += b.toString();
+  });
+  stops.push(
+    () =>
+      new Promise<void>((resolve) => {
+        if (node.exitCode !== null) return resolve();
+        node.once('exit', () => resolve());
+        node.kill('SIGTERM');
+      }),
+  );
+  await until('the node following its interface', () => /following live:/.test(err), 20_000).catch(
+    (e: Error) => assert.fail(`${e.message}\n${err}`),
+  );
+  await mgr.manager.publish('policy', () => ({ text: FLEET_POLICY(1), source: 'fleet.yaml' }));
+  await until('the site table loaded', () => /applied policy v1/.test(err), 20_000);
+  await sleep(700); // tcpdump attaches
+
+  // The attacker's SYN scan of 14 ports of the PLC address (the kernel there answers RST).
+  const scan = `const net=require('net');for(let i=0;i<14;i++){const s=net.connect({host:'10.77.0.21',port:20+i*7});s.on('error',()=>{});s.setTimeout(500,()=>s.destroy())}setTimeout(()=>process.exit(0),800)`;
+  execFileSync('ip', ['netns', 'exec', attNs, process.execPath, '-e', scan]);
+  await until(
+    '10.77.0.66 blocked in the site kernel',
+    () => blockedIn(siteNs).includes('10.77.0.66'),
+    15_000,
+  ).catch((e: Error) => assert.fail(`${e.message}\n${err}`));
+  await until('the block fleet-wide', async () =>
+    ((await mgr.manager.state<Blocklist>('blocklist'))?.body.entries ?? []).some(
+      (e) => e.address === '10.77.0.66' && e.origin === 'a',
+    ),
+  );
+  await until('the detection at the manager', () =>
+    (
+      mgr.db
+        .prepare("SELECT body FROM fleet_records WHERE site = 'a' AND kind = 'detection'")
+        .all() as Array<{ body: string }>
+    ).some((r) => /"type":"port_scan"/.test(r.body)),
+  );
+  // The site's own store: the inventory (written at the next flush), the detection, its incident, the audit.
+  await until('the attacker in the site inventory', () => {
+    const s = openStore(site.db);
+    try {
+      return s.prepare("SELECT 1 FROM assets WHERE id = '10.77.0.66'").get() !== undefined;
+    } finally {
+      s.close();
+    }
+  });
+  const s = openStore(site.db);
+  try {
+    assert.ok(
+      s.prepare("SELECT 1 FROM detections WHERE type = 'port_scan' AND src = '10.77.0.66'").get(),
+    );
+    assert.ok((s.prepare('SELECT count(*) AS n FROM incidents').get() as { n: number }).n >= 1);
+    assert.ok(s.prepare("SELECT 1 FROM audit_log WHERE action = 'playbooks.started'").get());
+  } finally {
+    s.close();
+  }
+});
