@@ -1,9 +1,10 @@
 // `npm run bench`: Weir against its peers on the same inputs in one run; results go to bench/RESULTS.md.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { makeBenchInput } from './make-input.js';
+import { recordMulticore } from './multicore.js';
 import { recordDetection } from './detect.js';
 import { recordItiQuality } from './iti-quality.js';
 import { recordPolicySimulation } from './policy.js';
@@ -29,22 +30,31 @@ const work = path.join(os.tmpdir(), 'weir-bench');
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const FRAMES = Number(process.env.BENCH_FRAMES ?? 1_000_000);
 
-function timeCommand(cmd: string, args: string[]): number {
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 26 });
-  const dt = Number(process.hrtime.bigint() - t0) / 1e9;
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr?.toString()}`);
-  return dt;
+/** CPU seconds (user + system) used by this process's waited-for children so far (Linux /proc, 1/100 s ticks). */
+function childCpu(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // After the command name: state is field 3, so cutime and cstime (fields 16, 17) sit at 13 and 14.
+  return (Number(f[13]) + Number(f[14])) / 100;
 }
 
-/** Pipeline and inventory only, in this process: the per-core rate without process start-up. */
+/** One whole command: CPU seconds (user + system) of the child, which is what compares on a shared machine. */
+function timeCommand(cmd: string, args: string[]): number {
+  const c0 = childCpu();
+  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 26 });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr?.toString()}`);
+  return childCpu() - c0;
+}
+
+/** Pipeline and inventory only, in this process: the per-core rate (CPU seconds) without process start-up. */
 function inProcess(file: string): { seconds: number; frames: number } {
   const inv = new Inventory();
   const p = new DissectPipeline([inv]);
-  const t0 = process.hrtime.bigint();
+  const c0 = process.cpuUsage();
   const summary = readCaptureSync(file, (f) => p.push(f));
   inv.snapshot();
-  return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, frames: summary.frames };
+  const c = process.cpuUsage(c0);
+  return { seconds: (c.user + c.system) / 1e6, frames: summary.frames };
 }
 
 async function main(): Promise<void> {
@@ -105,6 +115,10 @@ async function main(): Promise<void> {
     recordDetection(big, RUNS);
     return;
   }
+  if (process.env.BENCH_ONLY === 'multicore') {
+    recordMulticore(big, RUNS);
+    return;
+  }
   if (process.env.BENCH_ONLY === 'live') {
     await recordLiveRate(big);
     return;
@@ -130,52 +144,76 @@ async function main(): Promise<void> {
     return;
   }
   const cli = path.join(root, 'dist/src/cli/main.js');
+  // BENCH_BEFORE=path/to/an/earlier/dist: that build's `weir discover` interleaved with this one's.
+  const beforeDist = process.env.BENCH_BEFORE;
   const weirCli: number[] = [],
+    weirBefore: number[] = [],
     tshark: number[] = [],
     tsharkPhs: number[] = [],
     weirIn: number[] = [];
   for (let i = 0; i < RUNS; i++) {
     // Interleave the tools so machine noise hits both alike.
     weirCli.push(timeCommand(process.execPath, [cli, 'discover', big, '--json']));
+    if (beforeDist)
+      weirBefore.push(
+        timeCommand(process.execPath, [
+          path.join(beforeDist, 'src/cli/main.js'),
+          'discover',
+          big,
+          '--json',
+        ]),
+      );
     tshark.push(timeCommand('tshark', ['-r', big, '-q']));
     // -z io,phs makes tshark dissect every layer of every frame, as Weir does.
     tsharkPhs.push(timeCommand('tshark', ['-r', big, '-q', '-z', 'io,phs']));
     weirIn.push(inProcess(big).seconds);
     console.log(
-      `run ${i + 1}: weir discover ${weirCli.at(-1)!.toFixed(2)} s, tshark -q ${tshark.at(-1)!.toFixed(2)} s, in-process ${weirIn.at(-1)!.toFixed(2)} s`,
+      `run ${i + 1}: weir discover ${weirCli.at(-1)!.toFixed(2)} CPU s${beforeDist ? ` (previous build ${weirBefore.at(-1)!.toFixed(2)})` : ''}, tshark -q ${tshark.at(-1)!.toFixed(2)} CPU s, in-process ${weirIn.at(-1)!.toFixed(2)} CPU s`,
     );
   }
   const rate = (s: number) => Math.round(made.frames / s);
-  const rows = [
+  const rows: Array<[string, number, number]> = [
     ['weir discover (CLI, whole command, JSON out)', median(weirCli), rate(median(weirCli))],
+    ...(beforeDist
+      ? ([
+          [
+            'weir discover, previous build (CLI, whole command)',
+            median(weirBefore),
+            rate(median(weirBefore)),
+          ],
+        ] as Array<[string, number, number]>)
+      : []),
     ['weir pipeline + inventory (in-process, one core)', median(weirIn), rate(median(weirIn))],
     ['tshark -r FILE -q', median(tshark), rate(median(tshark))],
     ['tshark -r FILE -q -z io,phs (full dissection)', median(tsharkPhs), rate(median(tsharkPhs))],
-  ] as const;
+  ];
   const table = [
-    '| tool | median s | packets/s |',
+    '| tool | median CPU s | packets per CPU-second |',
     '| --- | ---: | ---: |',
     ...rows.map(([n, s, r]) => `| ${n} | ${s.toFixed(2)} | ${r.toLocaleString('en-US')} |`),
   ].join('\n');
   const ratio = median(tshark) / median(weirCli);
   const ratioPhs = median(tsharkPhs) / median(weirCli);
+  const list = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(', ');
   const section = [
     `## discover throughput (${new Date().toISOString().slice(0, 10)})`,
     '',
-    `Machine: ${machine()}.`,
+    `Machine: ${machine()}; shared with other sessions while measured, so CPU time (user + system) of each command is compared, not wall time.`,
     '',
-    `Input: ${made.frames.toLocaleString('en-US')} frames (${mib.toFixed(0)} MiB) built from the real captures in ../shared/pcaps (${sources.length} files), repeated ${made.reps}× with time moving forward and IPv4 addresses shifted per repetition (bench/make-input.ts). Median of ${RUNS} interleaved runs.`,
+    `Input: ${made.frames.toLocaleString('en-US')} frames (${mib.toFixed(0)} MiB) built from the real captures in ../shared/pcaps (${sources.length} files), repeated ${made.reps}× with time moving forward and IPv4 addresses shifted per repetition (bench/make-input.ts). Median of ${RUNS} interleaved runs; whole commands include Node start-up and module loading.`,
     '',
     table,
     '',
-    `weir discover vs tshark -q: **${ratio.toFixed(2)}×**; vs tshark with full dissection (-z io,phs): **${ratioPhs.toFixed(2)}×** (whole commands, same file, same run; >1 means Weir is faster). Per-run times: weir ${weirCli.map((x) => x.toFixed(2)).join(', ')}; tshark -q ${tshark.map((x) => x.toFixed(2)).join(', ')}; tshark -z io,phs ${tsharkPhs.map((x) => x.toFixed(2)).join(', ')}.`,
+    `weir discover vs tshark -q: **${ratio.toFixed(2)}×**; vs tshark with full dissection (-z io,phs): **${ratioPhs.toFixed(2)}×**${beforeDist ? `; vs the previous build: **${(median(weirBefore) / median(weirCli)).toFixed(2)}×**` : ''} (CPU time, same file, same run; >1 means this build is faster). Per-run CPU seconds: weir ${list(weirCli)}${beforeDist ? `; previous build ${list(weirBefore)}` : ''}; tshark -q ${list(tshark)}; tshark -z io,phs ${list(tsharkPhs)}; in-process ${list(weirIn)}.`,
     '',
-    `Targets (issue 2): ≥1,000,000 packets/s per core and ≥10× tshark. Reached: ${rate(median(weirIn)).toLocaleString('en-US')} packets/s in process on one core; see the ratios above.`,
+    `Targets (issue 2): ≥1,000,000 packets/s per core and ≥10× tshark. Reached: ${rate(median(weirIn)).toLocaleString('en-US')} packets per CPU-second in process on one core; see the ratios above.`,
     '',
   ].join('\n');
   console.log(section);
   writeSection('discover throughput', section);
+  if (process.env.BENCH_ONLY === 'discover') return;
   recordDetection(big, RUNS);
+  recordMulticore(big, RUNS);
   recordItiQuality();
   recordPolicySimulation(big, RUNS);
   await recordGateway(RUNS);

@@ -18,7 +18,7 @@ export interface FileResult {
   capped: Record<string, number>;
 }
 
-function fileResult(
+export function fileResult(
   source: string,
   summary: CaptureSummary,
   stats: DissectStats,

@@ -15,6 +15,79 @@ interface Open {
   d: Detection;
   points: Set<string> | null;
   explainMany: Finding['explainMany'];
+  /** What the id hashes (key and opening time), and the id once read or set. */
+  idSource: string;
+  id: string | undefined;
+  /** The explanation as last set or built; stale while `explainDue` (points were added since). */
+  explanation: string;
+  explainDue: boolean;
+}
+
+/** The 16-hex-digit id of a detection from its key and opening time (stable across runs and builds). */
+function detectionId(source: string): string {
+  return createHash('sha256').update(source).digest('hex').slice(0, 16);
+}
+
+/** Where a detection keeps its Open record: not enumerable, so JSON, spreads and comparisons never see it. */
+const OPEN = Symbol('open');
+type Lazy = Detection & { [OPEN]: Open };
+
+// One getter and setter pair for every detection (not closures per detection): the objects then share one
+// hidden class and stay fast objects.
+const ID: PropertyDescriptor = {
+  get(this: Lazy): string {
+    const o = this[OPEN];
+    return (o.id ??= detectionId(o.idSource));
+  },
+  set(this: Lazy, v: string) {
+    this[OPEN].id = v;
+  },
+  enumerable: true,
+  configurable: true,
+};
+const EXPLANATION: PropertyDescriptor = {
+  get(this: Lazy): string {
+    const o = this[OPEN];
+    if (o.explainDue) {
+      o.explainDue = false;
+      o.explanation = explainPoints(o);
+    }
+    return o.explanation;
+  },
+  set(this: Lazy, v: string) {
+    const o = this[OPEN];
+    o.explainDue = false;
+    o.explanation = v;
+  },
+  enumerable: true,
+  configurable: true,
+};
+
+/**
+ * The detection as stored and printed. Its id (a sha256) and its folded explanation are built when first
+ * read, not when it opens: a file run reads each detection once at the end, while it may open thousands and
+ * fold points into them for millions of messages. Both are own enumerable accessors, in the order of the plain
+ * record, so JSON, spreads, structured clones and deep comparisons see exactly the same object.
+ */
+function openDetection(f: Finding, zone: string | null, o: Open): Detection {
+  const d = {} as Lazy;
+  Object.defineProperty(d, OPEN, { value: o, enumerable: false });
+  Object.defineProperty(d, 'id', ID);
+  d.type = f.type;
+  d.severity = f.severity;
+  d.ts = f.ts;
+  d.lastTs = f.ts;
+  d.count = 1;
+  d.src = f.src;
+  d.dst = f.dst;
+  d.protocol = f.protocol;
+  d.detail = f.detail;
+  d.zone = zone;
+  d.evidence = { frames: [f.frame], fields: f.fields };
+  Object.defineProperty(d, 'explanation', EXPLANATION);
+  d.suggestedResponse = f.response;
+  d.techniques = [];
+  return d;
 }
 
 /**
@@ -72,31 +145,21 @@ export class Aggregator {
     if (o !== undefined) {
       this.closed.push(o.d);
     }
-    const det: Detection = {
-      // An escalation may open at the very time of the detection it follows: its id must differ.
-      id: createHash('sha256')
-        .update(
-          o !== undefined && o.d.ts === f.ts ? `${key}|${f.ts}|${f.severity}` : `${key}|${f.ts}`,
-        )
-        .digest('hex')
-        .slice(0, 16),
-      type: f.type,
-      severity: f.severity,
-      ts: f.ts,
-      lastTs: f.ts,
-      count: 1,
-      src: f.src,
-      dst: f.dst,
-      protocol: f.protocol,
-      detail: f.detail,
-      zone: this.zoneOf(f.dst) ?? this.zoneOf(f.src),
-      evidence: { frames: [f.frame], fields: f.fields },
+    // An escalation may open at the very time of the detection it follows: its id must differ.
+    const idSource =
+      o !== undefined && o.d.ts === f.ts ? `${key}|${f.ts}|${f.severity}` : `${key}|${f.ts}`;
+    const n: Open = {
+      d: null as unknown as Detection,
+      points: null,
+      explainMany: f.explainMany,
+      idSource,
+      id: undefined,
       explanation: f.explanation,
-      suggestedResponse: f.response,
-      techniques: [],
+      explainDue: false,
     };
+    const det = openDetection(f, this.zoneOf(f.dst) ?? this.zoneOf(f.src), n);
+    n.d = det;
     det.techniques = techniquesFor(det);
-    const n: Open = { d: det, points: null, explainMany: f.explainMany };
     if (f.point !== undefined) {
       n.points = new Set();
       det.evidence.fields = { ...f.fields, points: [], points_count: 0 };
@@ -152,13 +215,20 @@ function addPoint(o: Open, point: string, pointValue: number | undefined): void 
     listed.push(point);
     if (values !== undefined && pointValue !== undefined) values[point] = [pointValue, pointValue];
   }
-  if (points.size > 1 && o.explainMany !== undefined) {
-    const shown = listed.slice(0, POINTS_IN_TEXT).join(', ');
-    o.d.explanation = o.explainMany(
-      points.size > POINTS_IN_TEXT
-        ? `${shown} and ${points.size - POINTS_IN_TEXT}${fields.points_count_capped ? '+' : ''} more`
-        : shown,
-      points.size,
-    );
-  }
+  // The text is rebuilt when read (see openDetection): its list and count are those of the latest point.
+  if (points.size > 1 && o.explainMany !== undefined) o.explainDue = true;
+}
+
+/** The explanation of a detection folded over several points: the first few named, and how many in all. */
+function explainPoints(o: Open): string {
+  const fields = o.d.evidence.fields;
+  const listed = fields.points as string[];
+  const points = o.points!;
+  const shown = listed.slice(0, POINTS_IN_TEXT).join(', ');
+  return o.explainMany!(
+    points.size > POINTS_IN_TEXT
+      ? `${shown} and ${points.size - POINTS_IN_TEXT}${fields.points_count_capped ? '+' : ''} more`
+      : shown,
+    points.size,
+  );
 }

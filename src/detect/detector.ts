@@ -28,6 +28,8 @@ export interface EdgeRuntime {
   /** A packet from this end of the edge was already seen (for 'new-sender' detectors). */
   clientSent: boolean;
   serverSent: boolean;
+  /** A protocol of the edge's profile this edge's requests last used (engine: asks the profile once). */
+  knownProtocol: string;
   /** Read requests awaiting responses, to place response values on addresses (created on demand). */
   pending?: PendingReads;
   /** Until when (capture time) a function sweep on this edge carries the new functions (function_sweep). */
@@ -72,13 +74,33 @@ export interface DetectContext {
  * Which messages a detector's onMessage needs to see. The engine sorts messages once and calls only the
  * detectors that want them: at a million messages the calls themselves are most of the cost.
  */
-export type MessageInterest = 'all' | 'requests' | 'arp' | 'anomalies' | 'placed';
+export type MessageInterest =
+  | 'all'
+  | 'requests'
+  | 'operations'
+  | 'new-functions'
+  | 'writes'
+  | 'refusals'
+  | 'new-protocols'
+  | 'arp'
+  | 'anomalies'
+  | 'placed'
+  | 'placed-learned';
 
 /** One kind of detection. Pure logic over packets/messages and the baseline; no I/O. */
 export interface Detector {
   readonly name: string;
-  /** Default 'all'. 'requests': everything but responses; 'placed': messages with values or targets. */
+  /**
+   * Default 'all'. 'requests': everything but responses; 'placed': messages with values or targets. Narrower
+   * kinds of requests, so the common one (a known poll) reaches few detectors: 'operations' (engineering
+   * operations, ctx.operation set), 'new-functions' (no operation, an industrial function the edge's profile
+   * lacks or an edge without one), 'writes' (no operation, a write with targets), 'new-protocols' (on a
+   * profiled edge, not layer 2, in a protocol its profile lacks). 'refusals': responses with an exception.
+   * 'placed-learned': placed messages on an edge whose profile learned process values.
+   */
   readonly messages?: MessageInterest;
+  /** Only packets to these destination ports reach onPacket (with packets 'all'; default: every packet). */
+  readonly dstPorts?: readonly number[];
   /**
    * Default 'all'. 'unprofiled': only packets off any baseline edge (no edge, or an edge the baseline lacks).
    * 'new-sender': the first packet from each end of each edge, and every IP packet without an edge.

@@ -43,14 +43,55 @@ export interface EngineOptions {
   inventory?: Inventory;
   /** Addresses of the policy's decoys (every pool address): any packet to one is a decoy_contact. */
   decoys?: ReadonlySet<string>;
+  /**
+   * Run the decoy_contact detector for the decoys (default true). A sharded run (src/detect/shard-worker.ts)
+   * runs it in the workers only, while every engine still drops what the decoys themselves send.
+   */
+  decoyContact?: boolean;
 }
+
+/** Bits of a message's kind; a detector is called when its need's bit is in the message's mask. */
+const ALWAYS = 1,
+  OPERATION = 2,
+  NEW_FUNCTION = 4,
+  WRITE = 8,
+  REFUSAL = 16,
+  NEW_PROTOCOL = 32,
+  VALUED = 64;
+const NEED: Record<MessageInterest, number> = {
+  all: ALWAYS,
+  requests: ALWAYS,
+  operations: OPERATION,
+  'new-functions': NEW_FUNCTION,
+  writes: WRITE,
+  refusals: REFUSAL,
+  'new-protocols': NEW_PROTOCOL,
+  arp: ALWAYS,
+  anomalies: ALWAYS,
+  placed: ALWAYS,
+  'placed-learned': VALUED,
+};
+/** Interests served by the all-messages and by the requests pass, each pass in the detectors' order. */
+const ALL_PASS: readonly MessageInterest[] = ['all', 'refusals'];
+const REQUEST_PASS: readonly MessageInterest[] = [
+  'requests',
+  'operations',
+  'new-functions',
+  'writes',
+  'new-protocols',
+];
+const PLACED_PASS: readonly MessageInterest[] = ['placed', 'placed-learned'];
 
 /** The message detectors of one protocol, sorted once (see Detector.protocols). */
 interface Route {
   protocol: string;
   all: Detector[];
+  /** NEED bits of each detector of `all`. */
+  allNeeds: number[];
   requests: Detector[];
+  requestNeeds: number[];
   placed: Detector[];
+  placedNeeds: number[];
   anomalies: Detector[];
   arp: Detector[];
   /** functionKeyNumber(protocol, func) is keyBase + func. */
@@ -70,6 +111,9 @@ export class DetectionEngine implements DetectContext {
   private readonly detectors: Detector[];
   // Each hook only on the detectors that have it: the per-packet loop stays short.
   private readonly packetHooks: Detector[];
+  /** Packet hooks that want packets to some destination ports only, indexed by port (null: none). */
+  private readonly portHooks: (Detector[] | undefined)[] | null;
+  private readonly tickHooks: Detector[];
   private readonly unprofiledHooks: Detector[];
   private readonly newSenderHooks: Detector[];
   private readonly onAll: Detector[];
@@ -94,35 +138,61 @@ export class DetectionEngine implements DetectContext {
     private readonly opts: EngineOptions = {},
   ) {
     this.baseline = new CompiledBaseline(baseline);
-    this.decoys = decoysOffBaseline(opts.decoys ?? new Set(), baseline);
+    // Without decoys there is nothing to check against the baseline's thousands of addresses.
+    this.decoys =
+      opts.decoys !== undefined && opts.decoys.size > 0
+        ? decoysOffBaseline(opts.decoys, baseline)
+        : new Set();
     const settings = opts.settings ?? DEFAULT_SETTINGS.detect;
     this.detectors = [
       ...(opts.detectors ?? allDetectors(settings)),
-      ...(this.decoys.size > 0 ? [decoyContact(this.decoys)] : []),
+      ...(this.decoys.size > 0 && opts.decoyContact !== false ? [decoyContact(this.decoys)] : []),
     ];
-    this.packetHooks = this.detectors.filter((d) => d.onPacket && (d.packets ?? 'all') === 'all');
+    const everyPacket = this.detectors.filter((d) => d.onPacket && (d.packets ?? 'all') === 'all');
+    this.packetHooks = everyPacket.filter((d) => d.dstPorts === undefined);
+    const ported = everyPacket.filter((d) => d.dstPorts !== undefined);
+    // An array by port: one indexed load per packet, no hashing.
+    this.portHooks =
+      ported.length > 0 ? new Array<Detector[] | undefined>(65536).fill(undefined) : null;
+    for (const d of ported) for (const port of d.dstPorts!) (this.portHooks![port] ??= []).push(d);
+    this.tickHooks = this.detectors.filter((d) => d.tick !== undefined);
     this.unprofiledHooks = this.detectors.filter((d) => d.onPacket && d.packets === 'unprofiled');
     this.newSenderHooks = this.detectors.filter((d) => d.onPacket && d.packets === 'new-sender');
-    const wants = (i: MessageInterest): Detector[] =>
-      this.detectors.filter((d) => d.onMessage && (d.messages ?? 'all') === i);
-    this.onAll = wants('all');
-    this.onRequests = wants('requests');
+    const wants = (...i: readonly MessageInterest[]): Detector[] =>
+      this.detectors.filter((d) => d.onMessage && i.includes(d.messages ?? 'all'));
+    this.onAll = wants(...ALL_PASS);
+    this.onRequests = wants(...REQUEST_PASS);
     this.onArp = wants('arp');
     this.onAnomalies = wants('anomalies');
-    this.onPlaced = wants('placed');
+    this.onPlaced = wants(...PLACED_PASS);
     this.agg = new Aggregator(opts.windowSeconds ?? settings.fold_window_s, opts.zoneOf);
     this.mutes = opts.mutes ?? [];
     this.table = new EdgeTable<EdgeRuntime>((addr) => this.runtime(addr));
     this.inventory = opts.inventory;
   }
 
-  onPacket(pkt: Packet): void {
-    const ts = pkt.ts;
+  /**
+   * The capture clock: once a second the detectors' ticks. A shard worker calls it for the frames other
+   * workers own, so its ticks fall at the frames one engine's would.
+   */
+  clock(ts: number): void {
     if (ts > this.lastTs) this.lastTs = ts;
     if (ts >= this.nextTick) {
-      if (this.nextTick !== -Infinity) for (const d of this.detectors) d.tick?.(ts, this, false);
+      if (this.nextTick !== -Infinity) {
+        const t = this.tickHooks;
+        for (let i = 0; i < t.length; i++) t[i]!.tick!(ts, this, false);
+      }
       this.nextTick = ts + 1;
     }
+  }
+
+  /** A packet of an edge another shard keeps: its server end orients same-port peers here too. */
+  noteServer(src4: number, dst4: number, proto: number, srcPort: number, dstPort: number): void {
+    this.table.noteServer(src4, dst4, proto, srcPort, dstPort);
+  }
+
+  onPacket(pkt: Packet): void {
+    this.clock(pkt.ts);
     if (pkt.ipProto === 58 && isLinkHousekeeping(pkt)) {
       this.housekeeping(pkt);
       return;
@@ -146,6 +216,10 @@ export class DetectionEngine implements DetectContext {
       this.edge = undefined;
     }
     this.packetTo(this.packetHooks, pkt);
+    if (this.portHooks !== null) {
+      const h = this.portHooks[pkt.dstPort];
+      if (h !== undefined) this.packetTo(h, pkt);
+    }
     const e = this.edge;
     if (e === undefined || e.profile === null) this.packetTo(this.unprofiledHooks, pkt);
     if (e === undefined) {
@@ -161,14 +235,50 @@ export class DetectionEngine implements DetectContext {
     let r = this.lastRoute;
     if (r === undefined || r.protocol !== m.protocol) r = this.lastRoute = this.route(m.protocol);
     this.industrial = r.industrial;
-    this.dispatch(r.all, m);
-    if (m.role !== 'response' && r.requests.length > 0) {
-      this.funcKey = r.keyBase + m.func;
-      this.operation = operationOf(m, this.funcKey);
-      this.dispatch(r.requests, m);
+    const response = m.role === 'response';
+    if (r.all.length > 0)
+      this.dispatchTo(
+        r.all,
+        r.allNeeds,
+        response && m.exception > 0 ? ALWAYS | REFUSAL : ALWAYS,
+        m,
+      );
+    if (!response && r.requests.length > 0) {
+      const key = (this.funcKey = r.keyBase + m.func);
+      const op = (this.operation = operationOf(m, key));
+      let mask = ALWAYS;
+      if (op !== undefined) mask |= OPERATION;
+      else {
+        const e = this.edge;
+        if (
+          e !== undefined &&
+          m.func >= 0 &&
+          r.industrial &&
+          (e.profile === null || !e.profile.functions.has(key))
+        )
+          mask |= NEW_FUNCTION;
+        if (m.write && m.targets !== null) mask |= WRITE;
+      }
+      // A protocol once found in the edge's profile is remembered on the edge: the set is asked once.
+      const e = this.edge;
+      if (e !== undefined && e.profile !== null && m.transport !== 'l2') {
+        if (e.knownProtocol !== m.protocol) {
+          if (e.profile.protocols.has(m.protocol)) e.knownProtocol = m.protocol;
+          else mask |= NEW_PROTOCOL;
+        }
+      }
+      this.dispatchTo(r.requests, r.requestNeeds, mask, m);
       this.operation = undefined;
     }
-    if (m.values !== null || m.targets !== null) this.dispatch(r.placed, m);
+    if ((m.values !== null || m.targets !== null) && r.placed.length > 0) {
+      const p = this.edge?.profile;
+      this.dispatchTo(
+        r.placed,
+        r.placedNeeds,
+        p !== undefined && p !== null && p.hasValues ? ALWAYS | VALUED : ALWAYS,
+        m,
+      );
+    }
     if (m.anomaly !== null) this.dispatch(r.anomalies, m);
     this.dispatch(r.arp, m);
   }
@@ -179,11 +289,17 @@ export class DetectionEngine implements DetectContext {
     if (r === undefined) {
       const wanted = (d: Detector): boolean =>
         d.protocols === undefined || d.protocols.includes(protocol);
+      const all = this.onAll.filter(wanted);
+      const requests = this.onRequests.filter(wanted);
+      const placed = this.onPlaced.filter(wanted);
       r = {
         protocol,
-        all: this.onAll.filter(wanted),
-        requests: this.onRequests.filter(wanted),
-        placed: this.onPlaced.filter(wanted),
+        all,
+        allNeeds: all.map((d) => NEED[d.messages ?? 'all']),
+        requests,
+        requestNeeds: requests.map((d) => NEED[d.messages ?? 'all']),
+        placed,
+        placedNeeds: placed.map((d) => NEED[d.messages ?? 'all']),
         anomalies: this.onAnomalies.filter(wanted),
         arp: protocol === 'arp' ? this.onArp.filter(wanted) : [],
         keyBase: functionKeyNumber(protocol, 0),
@@ -211,6 +327,12 @@ export class DetectionEngine implements DetectContext {
     for (let i = 0; i < hooks.length; i++) hooks[i]!.onMessage!(m, this);
   }
 
+  /** Only the detectors whose need is among the message's kinds (mask of NEED bits). */
+  private dispatchTo(hooks: Detector[], needs: number[], mask: number, m: Message): void {
+    for (let i = 0; i < hooks.length; i++)
+      if ((needs[i]! & mask) !== 0) hooks[i]!.onMessage!(m, this);
+  }
+
   edges(): Iterable<EdgeRuntime> {
     return this.inventory !== undefined ? this.sharedEdges : this.table.values();
   }
@@ -231,6 +353,7 @@ export class DetectionEngine implements DetectContext {
       pollSilence: 0,
       clientSent: false,
       serverSent: false,
+      knownProtocol: '',
     };
   }
 
@@ -278,7 +401,7 @@ export class DetectionEngine implements DetectContext {
    * result) and return every detection.
    */
   finish(): Detection[] {
-    if (!this.finished) for (const d of this.detectors) d.tick?.(this.lastTs, this, true);
+    if (!this.finished) for (const d of this.tickHooks) d.tick!(this.lastTs, this, true);
     this.finished = true;
     return this.agg.all();
   }

@@ -2,14 +2,61 @@ import { functionKeyNumber } from '../dissect/registry.js';
 import type { Baseline, EdgeProfile } from '../discover/baseline.js';
 import { RangeSet } from '../discover/ranges.js';
 
-/** An edge profile in the form the hot path checks against. */
-export interface CompiledProfile {
-  learned: EdgeProfile;
-  functions: Set<number>;
-  protocols: Set<string>;
-  writes: Map<string, RangeSet>;
+/**
+ * An edge profile in the form the hot path checks against. Each part is compiled on its first use: a large
+ * baseline has thousands of edges, most of which only ever need their functions (or nothing, for an edge that
+ * carries no requests), so an edge showing up costs one lookup, not a compile of its whole profile.
+ */
+export class CompiledProfile {
+  private fns: Set<number> | null = null;
+  private protos: Set<string> | null = null;
+  private ws: Map<string, RangeSet> | null = null;
+  private valued: boolean | undefined = undefined;
   /** Learned value range per address space and address; built on first use (see pointsOf). */
-  values: Map<string, Map<number, [number, number]>> | null;
+  values: Map<string, Map<number, [number, number]>> | null = null;
+
+  constructor(
+    readonly learned: EdgeProfile,
+    private readonly keys: CompiledBaseline,
+  ) {}
+
+  /** functionKeyNumber of every function the edge used while learning. */
+  get functions(): Set<number> {
+    if (this.fns === null) {
+      const fns = new Set<number>();
+      for (const k of this.learned.functions) fns.add(this.keys.functionKey(k));
+      this.fns = fns;
+    }
+    return this.fns;
+  }
+
+  get protocols(): Set<string> {
+    return (this.protos ??= new Set(this.learned.protocols));
+  }
+
+  /** The edge learned process values (value_out_of_range has something to compare against). */
+  get hasValues(): boolean {
+    if (this.valued === undefined) {
+      this.valued = false;
+      for (const k in this.learned.values)
+        if (Object.hasOwn(this.learned.values, k)) {
+          this.valued = true;
+          break;
+        }
+    }
+    return this.valued;
+  }
+
+  /** Learned write ranges per address space. */
+  get writes(): Map<string, RangeSet> {
+    if (this.ws === null) {
+      const ws = new Map<string, RangeSet>();
+      for (const [space, ranges] of Object.entries(this.learned.writes))
+        ws.set(space, RangeSet.from(ranges));
+      this.ws = ws;
+    }
+    return this.ws;
+  }
 }
 
 export class CompiledBaseline {
@@ -27,7 +74,7 @@ export class CompiledBaseline {
   /** 'protocol:func' → functionKeyNumber: a plant has thousands of edges but few distinct functions. */
   private readonly functionKeys = new Map<string, number>();
 
-  private functionKey(k: string): number {
+  functionKey(k: string): number {
     let n = this.functionKeys.get(k);
     if (n === undefined) {
       const i = k.lastIndexOf(':');
@@ -37,20 +84,13 @@ export class CompiledBaseline {
     return n;
   }
 
-  /** The profile of an edge, compiled when the edge first shows up (most of a large baseline may stay idle). */
+  /**
+   * The profile of an edge when the edge first shows up (most of a large baseline may stay idle); its parts
+   * compile on first use.
+   */
   profile(id: string): CompiledProfile | null {
     const p = Object.hasOwn(this.baseline.edges, id) ? this.baseline.edges[id]! : undefined;
-    if (p === undefined) return null;
-    const writes = new Map<string, RangeSet>();
-    for (const [space, ranges] of Object.entries(p.writes))
-      writes.set(space, RangeSet.from(ranges));
-    return {
-      learned: p,
-      functions: new Set(p.functions.map((k) => this.functionKey(k))),
-      protocols: new Set(p.protocols),
-      writes,
-      values: null,
-    };
+    return p === undefined ? null : new CompiledProfile(p, this);
   }
 }
 

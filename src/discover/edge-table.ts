@@ -3,6 +3,10 @@ import { serverIsDst } from './services.js';
 
 export type EdgeTransport = 'tcp' | 'udp' | 'ip';
 
+/** Entries of the lookup cache (a power of two) and the hash shift that indexes them. */
+const SLOTS = 1 << 11;
+const SHIFT = 21;
+
 /** Where a packet sits on the communication map: its edge's identity and which way it travels. */
 export interface EdgeAddress {
   id: string;
@@ -25,16 +29,19 @@ export class EdgeTable<T> {
   /** IPv4 server endpoints (ip * 65536 + port) seen on edges with distinct ports, to orient same-port peers. */
   private readonly servers = new Set<number>();
   toServer = true;
-  // The last IPv4 edge found and the packet header that found it: requests and responses of one poll follow each
-  // other, so most lookups end here without the two map lookups on 48-bit keys. Same-port peers are never kept
-  // (their orientation can change as servers become known); edges are never removed, so a kept one stays valid.
-  private lastEdge: T | undefined = undefined;
-  private lastProto = -1;
-  private lastSrc = 0;
-  private lastDst = 0;
-  private lastSrcPort = 0;
-  private lastDstPort = 0;
-  private lastToServer = true;
+  // Recent IPv4 lookups, direct-mapped by packet header (protocol, addresses, ports) → edge and direction:
+  // the flows of a plant repeat, so most packets end here without the two map lookups on 48-bit keys (which box
+  // the key on every packet). A same-port peer's direction depends on the servers known when it was looked up,
+  // so its entry holds the size of that set (which only grows) and is stale once the set grew. Edges are never
+  // removed, so a cached one stays valid.
+  private readonly cEdge: (T | undefined)[] = new Array<T | undefined>(SLOTS).fill(undefined);
+  private readonly cSrc = new Uint32Array(SLOTS);
+  private readonly cDst = new Uint32Array(SLOTS);
+  private readonly cPorts = new Uint32Array(SLOTS);
+  private readonly cProto = new Uint8Array(SLOTS);
+  private readonly cToServer = new Uint8Array(SLOTS);
+  /** servers.size when a same-port entry was cached; -1 for entries whose direction the ports decide. */
+  private readonly cServers = new Int32Array(SLOTS);
 
   constructor(private readonly create: (addr: EdgeAddress, pkt: Packet) => T) {}
 
@@ -45,47 +52,35 @@ export class EdgeTable<T> {
 
   /** The edge of an IP packet, created on first sight only when `mayCreate` (a full table tracks no more). */
   find(pkt: Packet, mayCreate: boolean): T | undefined {
-    const proto = pkt.ipProto;
-    if (pkt.ipVersion === 4 && proto === this.lastProto && this.lastEdge !== undefined) {
-      const sp = pkt.srcPort,
-        dp = pkt.dstPort,
-        src = pkt.srcIp4,
-        dst = pkt.dstIp4;
-      if (
-        src === this.lastSrc &&
-        dst === this.lastDst &&
-        sp === this.lastSrcPort &&
-        dp === this.lastDstPort
-      ) {
-        this.toServer = this.lastToServer;
-        return this.lastEdge;
-      }
-      // The reply on a port-addressed edge is the same edge the other way.
-      if (
-        proto !== 6 && proto !== 17
-          ? false
-          : src === this.lastDst &&
-            dst === this.lastSrc &&
-            sp === this.lastDstPort &&
-            dp === this.lastSrcPort
-      ) {
-        this.toServer = !this.lastToServer;
-        return this.lastEdge;
-      }
+    if (pkt.ipVersion !== 4) return this.findSlow(pkt, mayCreate);
+    const proto = pkt.ipProto,
+      src = pkt.srcIp4,
+      dst = pkt.dstIp4,
+      sp = pkt.srcPort,
+      dp = pkt.dstPort;
+    const ports = ((sp << 16) | dp) >>> 0;
+    const i = Math.imul(src ^ Math.imul(dst, 0x85ebca6b) ^ ports ^ proto, 0x9e3779b1) >>> SHIFT;
+    const hit = this.cEdge[i];
+    if (
+      hit !== undefined &&
+      this.cSrc[i] === src &&
+      this.cDst[i] === dst &&
+      this.cPorts[i] === ports &&
+      this.cProto[i] === proto &&
+      (this.cServers[i] === -1 || this.cServers[i] === this.servers.size)
+    ) {
+      this.toServer = this.cToServer[i] === 1;
+      return hit;
     }
     const v = this.findSlow(pkt, mayCreate);
-    if (
-      pkt.ipVersion === 4 &&
-      v !== undefined &&
-      (pkt.srcPort !== pkt.dstPort || (proto !== 6 && proto !== 17))
-    ) {
-      this.lastEdge = v;
-      this.lastProto = proto;
-      this.lastSrc = pkt.srcIp4;
-      this.lastDst = pkt.dstIp4;
-      this.lastSrcPort = pkt.srcPort;
-      this.lastDstPort = pkt.dstPort;
-      this.lastToServer = this.toServer;
+    if (v !== undefined) {
+      this.cEdge[i] = v;
+      this.cSrc[i] = src;
+      this.cDst[i] = dst;
+      this.cPorts[i] = ports;
+      this.cProto[i] = proto;
+      this.cToServer[i] = this.toServer ? 1 : 0;
+      this.cServers[i] = sp === dp && (proto === 6 || proto === 17) ? this.servers.size : -1;
     }
     return v;
   }
@@ -122,8 +117,10 @@ export class EdgeTable<T> {
         }
         v = this.create(address(pkt, transport, port, proto, toServer), pkt);
         inner.set(k2, v);
-        if (transport !== 'ip' && pkt.srcPort !== pkt.dstPort) this.servers.add(k1);
       }
+      // Every packet to or from an ephemeral port shows who serves (not only an edge's first: a same-port
+      // exchange may have opened it), so the set is the same whichever thread saw which edge first.
+      if (transport !== 'ip' && pkt.srcPort !== pkt.dstPort) this.servers.add(k1);
       return v;
     }
     const client = toServer ? pkt.srcIp : pkt.dstIp,
@@ -136,6 +133,16 @@ export class EdgeTable<T> {
       this.text.set(key, v);
     }
     return v;
+  }
+
+  /**
+   * A packet of an edge kept elsewhere (another shard's): the server end of a port-addressed IPv4 edge becomes
+   * known here as if that edge were in this table, so same-port peers are oriented as one table would.
+   */
+  noteServer(src4: number, dst4: number, proto: number, srcPort: number, dstPort: number): void {
+    if ((proto !== 6 && proto !== 17) || srcPort === dstPort) return;
+    const toServer = serverIsDst(proto === 6 ? 'tcp' : 'udp', srcPort, dstPort);
+    this.servers.add(toServer ? dst4 * 65536 + dstPort : src4 * 65536 + srcPort);
   }
 
   /**

@@ -1,19 +1,11 @@
 import type { Packet } from '../dissect/packet.js';
-import { markMalformed, type IdentityFacts, type Message } from '../dissect/message.js';
-import {
-  SERVICE_FORWARD_OPEN,
-  SERVICE_LARGE_FORWARD_OPEN,
-} from '../dissect/protocols/cip-forward-open.js';
-import { IoConnections } from './io-connections.js';
-import { isIndustrialIndex, PROTOCOL_INDEX } from '../dissect/registry.js';
-import type { Asset, Edge, FunctionStats, InventorySnapshot, TargetRanges } from './model.js';
-import { MAX_RANGES, RangeSet } from './ranges.js';
-import { IDENTITY_PROTOCOLS, serviceName } from './services.js';
-import { EdgeTable, type EdgeAddress } from './edge-table.js';
+import type { IdentityFacts, Message } from '../dissect/message.js';
+import type { Asset, Edge, InventorySnapshot } from './model.js';
+import { IDENTITY_PROTOCOLS } from './services.js';
+import { EdgeBook, mergeEdgeRecords, type CurrentEdge, type EdgeRecord } from './edge-book.js';
 import { vendorOf } from './oui.js';
-import { orderedStates, readOutOf, type InventoryReadOut } from './read-out.js';
-import { PollTimer } from './polling.js';
-import { anomalyKind } from './anomaly-kind.js';
+import { U32Cache } from '../dissect/u32-cache.js';
+import { orderedStates, readOutOf, type EdgeStateView, type InventoryReadOut } from './read-out.js';
 import { addBounded, countCapped, IDENTITY_KEYS, LIMITS, type Capped } from './merge.js';
 import { refused, requestedMode } from './plc-mode.js';
 import { ipv4Number, isPublicIpv4 } from './address-scope.js';
@@ -64,36 +56,6 @@ interface AssetState {
   dirty: boolean;
 }
 
-/**
- * One conversation, kept compact like AssetState (its own fields are its address, so consumers sharing the
- * edge lookup get it without another object); the Edge record is built when the inventory is read.
- */
-interface EdgeState extends EdgeAddress {
-  protocol: string;
-  protocols: string[] | null;
-  packets: number;
-  bytes: number;
-  firstSeen: number;
-  lastSeen: number;
-  requests: number;
-  responses: number;
-  anomalies: number;
-  anomalyKinds: string[] | null;
-  /**
-   * Functions seen, allocated on the first message (most edges of a scan or flood never carry one). A short
-   * list, searched in order: an edge carries a handful of functions, and a map per edge costs far more.
-   */
-  funcs: FunctionStats[] | null;
-  /** Address ranges read and written per space, each set allocated on first use; a short list too. */
-  targets: SpaceRanges[] | null;
-  /** Allocated on the first industrial request. */
-  poll: PollTimer | null;
-  /** Per-edge state of a consumer riding on this inventory's edge lookup (the detection engine). */
-  slot: unknown;
-  /** Changed since the last takeDelta. */
-  dirty: boolean;
-}
-
 interface ModeAsked {
   protocol: string;
   /** Transaction id of the request (-1 when the protocol has none): the answer must carry the same. */
@@ -102,18 +64,7 @@ interface ModeAsked {
   beforeSource: string | undefined;
 }
 
-interface SpaceRanges {
-  space: string;
-  read: RangeSet | null;
-  write: RangeSet | null;
-}
-
-/** The edge of the packet just seen, for consumers that share the inventory's per-packet edge lookup. */
-export interface CurrentEdge {
-  addr: EdgeAddress;
-  toServer: boolean;
-  slot: unknown;
-}
+export type { CurrentEdge } from './edge-book.js';
 
 /**
  * Folds packets and messages into the asset inventory and the communication map. Passive: it only counts
@@ -123,6 +74,8 @@ export interface CurrentEdge {
  */
 export class Inventory {
   private readonly assets4 = new Map<number, AssetState>();
+  /** Recently seen IPv4 assets, in front of assets4 (assets are never removed, so an entry stays valid). */
+  private readonly recent4 = new U32Cache<AssetState>(12);
   private readonly assetsText = new Map<string, AssetState>();
   private readonly l2Assets = new Map<string, AssetState>();
   /** Source MAC → source IPs seen behind it (up to GATEWAY_MAC_IPS), to recognise gateways. */
@@ -134,29 +87,35 @@ export class Inventory {
   private sawPrivate4 = false;
   /** Source MACs that carried a public IPv4 address (routers, on a private network); bounded like macIps. */
   private readonly publicMacs = new Set<string>();
-  private readonly edges = new EdgeTable<EdgeState>((addr, pkt) => this.newEdge(addr, pkt.ts));
-  /** Edge of the packet being processed: its messages arrive right after it. */
-  private current: EdgeState | undefined;
   private readonly maxAssets: number;
-  private readonly maxEdges: number;
   private assetCount = 0;
-  private edgeCount = 0;
   /** What the bounds turned away, by kind (assets_not_tracked counts packets and facts of untracked senders). */
   readonly capped: Capped = {};
-  /** EtherNet/IP I/O connections opened by the Forward_Opens seen. */
-  readonly io = new IoConnections();
+  /**
+   * The edge half, or null when the edges are kept elsewhere (by shard workers, src/discover/shard.ts): this
+   * inventory then holds the asset half only, and its read-out takes the workers' edge records.
+   */
+  readonly edgeBook: EdgeBook | null;
 
-  constructor(limits: InventoryLimits = {}) {
+  constructor(limits: InventoryLimits = {}, opts: { edges?: boolean } = {}) {
     this.maxAssets = limits.maxAssets ?? DEFAULT_MAX_ASSETS;
-    this.maxEdges = limits.maxEdges ?? DEFAULT_MAX_EDGES;
+    this.edgeBook =
+      opts.edges === false ? null : new EdgeBook(limits.maxEdges ?? DEFAULT_MAX_EDGES, this.capped);
+  }
+
+  /** EtherNet/IP I/O connections opened by the Forward_Opens seen. */
+  get io(): EdgeBook['io'] {
+    if (this.edgeBook === null) throw new Error('this inventory keeps no edges');
+    return this.edgeBook.io;
   }
 
   onPacket(pkt: Packet): void {
-    this.current = undefined;
+    const eb = this.edgeBook;
+    eb?.clear();
     if (pkt.ipVersion === 0) return;
     if (!isHostAddress(pkt)) return;
     const src = this.sourceAsset(pkt);
-    const dst = pkt.ipVersion === 4 ? this.assets4.get(pkt.dstIp4) : this.assetsText.get(pkt.dstIp);
+    const dst = pkt.ipVersion === 4 ? this.asset4(pkt.dstIp4) : this.assetsText.get(pkt.dstIp);
     const ts = pkt.ts,
       len = pkt.wireLen;
     if (src !== undefined) {
@@ -170,19 +129,9 @@ export class Inventory {
       dst.bytesReceived += len;
       dst.dirty = true;
     }
-    if (pkt.fragment) return;
-
-    // An untracked sender starts no edge; a full edge table starts none either, and says so.
-    const e = this.edges.find(pkt, src !== undefined && this.edgeCount < this.maxEdges);
-    if (e === undefined) {
-      if (src !== undefined) countCapped(this.capped, 'edges_not_tracked');
-      return;
-    }
-    e.packets++;
-    e.bytes += len;
-    e.lastSeen = ts;
-    e.dirty = true;
-    this.current = e;
+    if (pkt.fragment || eb === null) return;
+    // An untracked sender starts no edge.
+    eb.onPacket(pkt, src !== undefined);
   }
 
   /**
@@ -191,121 +140,42 @@ export class Inventory {
    * and detection.
    */
   currentEdge(): CurrentEdge | undefined {
-    const es = this.current;
-    if (es === undefined) return undefined;
-    const c = this.cur;
-    c.addr = es;
-    c.toServer = this.edges.toServer;
-    c.slot = es.slot;
-    return c;
+    return this.edgeBook?.currentEdge();
   }
 
   /** Store a consumer's per-edge state on the current packet's edge. */
   setCurrentSlot(value: unknown): void {
-    if (this.current !== undefined) this.current.slot = value;
+    this.edgeBook?.setCurrentSlot(value);
   }
-
-  /** EtherNet/IP implicit I/O tied to its Forward_Open: the granted interval, or an unknown id flagged. */
-  private ioConnection(m: Message): void {
-    const c = this.io.onMessage(m);
-    if (c === null)
-      markMalformed(
-        m,
-        'io_unknown_connection',
-        `I/O on connection id 0x${Number(m.fields?.connection_id).toString(16)} that no Forward_Open between these hosts set up`,
-      );
-    else if (c !== undefined && m.fields !== null) m.fields.rpi_us = c.rpiUs;
-  }
-
-  private readonly cur: CurrentEdge = {
-    addr: null as unknown as EdgeAddress,
-    toServer: true,
-    slot: undefined,
-  };
 
   onMessage(m: Message): void {
-    if (
-      m.funcName === 'IO' ||
-      m.func === SERVICE_FORWARD_OPEN ||
-      m.func === SERVICE_LARGE_FORWARD_OPEN
-    )
-      this.ioConnection(m);
+    this.edgeBook?.onMessageFirst(m);
+    this.onAssetMessage(m);
+    this.edgeBook?.onMessage(m);
+  }
+
+  /** True when the asset half reads this message (identity facts, a mode asked or refused). */
+  static wantsMessage(m: Message): boolean {
+    return m.identity !== null || (m.role === 'request' ? requestedMode(m) !== null : refused(m));
+  }
+
+  /** The asset half of a message: identity facts and controller mode changes. */
+  onAssetMessage(m: Message): void {
     if (m.identity !== null) this.applyIdentity(m, m.identity);
     if (m.role === 'request' ? requestedMode(m) !== null : refused(m)) this.applyModeChange(m);
-    if (m.transport === 'l2') return;
-    const es = this.current;
-    if (es === undefined) return;
-    if (es.protocols === null || !es.protocols.includes(m.protocol))
-      this.addProtocol(es, m.protocol);
-
-    const pidx = PROTOCOL_INDEX[m.protocol] ?? 0;
-    // Lists start at their exact size ([x], not [] then push, which reserves 17 slots): a million edges
-    // each carrying one function, one protocol and one address space is a plant-sized inventory.
-    const funcs = es.funcs;
-    let f = funcs === null ? undefined : findFunction(funcs, m.protocol, m.func);
-    if (f === undefined && (funcs === null || funcs.length < LIMITS.functions)) {
-      f = {
-        protocol: m.protocol,
-        func: m.func,
-        name: m.funcName,
-        count: 0,
-        writes: 0,
-        exceptions: 0,
-      };
-      if (funcs === null) es.funcs = [f];
-      else funcs.push(f);
-    }
-    if (f !== undefined) {
-      f.count++;
-      if (m.write && m.role !== 'response') f.writes++;
-      if (m.exception !== -1) f.exceptions++;
-    } else countCapped(this.capped, 'edge_functions');
-    if (m.anomaly !== null) {
-      es.anomalies++;
-      addBounded(
-        (es.anomalyKinds ??= []),
-        anomalyKind(m.protocol, m.anomaly),
-        LIMITS.anomalyKinds,
-        this.capped,
-        'edge_anomaly_kinds',
-      );
-    }
-    if (m.role === 'request') es.requests++;
-    else if (m.role === 'response') es.responses++;
-
-    const targets = m.targets;
-    if (targets !== null) {
-      for (let i = 0; i < targets.length; i++) {
-        const t = targets[i]!;
-        const spaces = es.targets;
-        let sr = spaces === null ? undefined : findSpace(spaces, t.space);
-        if (sr === undefined) {
-          if (spaces !== null && spaces.length >= LIMITS.spaces) {
-            countCapped(this.capped, 'edge_address_spaces');
-            continue;
-          }
-          sr = { space: t.space, read: null, write: null };
-          if (spaces === null) es.targets = [sr];
-          else spaces.push(sr);
-        }
-        const set = m.write
-          ? (sr.write ??= new RangeSet(MAX_RANGES))
-          : (sr.read ??= new RangeSet(MAX_RANGES));
-        if (!set.add(t.start, t.count)) countCapped(this.capped, 'edge_address_ranges');
-      }
-    }
-    if (m.role === 'request' && isIndustrialIndex(pidx)) {
-      const start = targets !== null && targets.length > 0 ? targets[0]!.start : 0;
-      (es.poll ??= new PollTimer()).request(
-        (pidx * 256 + (m.func & 0xff)) * 16777216 + (start & 0xffffff),
-        m.ts,
-      );
-    }
   }
 
   /** The inventory as plain data (fresh records), with roles inferred. */
   snapshot(): InventorySnapshot {
-    const r = this.readOut();
+    return this.snapshotWith(null);
+  }
+
+  /**
+   * The snapshot, with the edges of shard workers (their EdgeBook records) when this inventory keeps no edge
+   * half of its own.
+   */
+  snapshotWith(shards: EdgeRecord[][] | null): InventorySnapshot {
+    const r = this.readOutWith(shards);
     return { assets: r.assets, edges: [...r.edges()] };
   }
 
@@ -314,9 +184,37 @@ export class Inventory {
    * taken, so a plant of a million edges never holds them all as records at once.
    */
   readOut(): InventoryReadOut {
+    return this.readOutWith(null);
+  }
+
+  /** readOut with the edges of shard workers (see snapshotWith). */
+  readOutWith(shards: EdgeRecord[][] | null): InventoryReadOut {
+    if (shards !== null) {
+      const edges = mergeEdgeRecords(shards);
+      return this.readOutOfStates(
+        () => edges,
+        (e) => e,
+      );
+    }
+    const eb = this.edgeBook;
+    if (eb === null)
+      return this.readOutOfStates(
+        (): Edge[] => [],
+        (e) => e,
+      );
+    return this.readOutOfStates(
+      () => eb.states(),
+      (es) => eb.build(es),
+    );
+  }
+
+  private readOutOfStates<S extends EdgeStateView>(
+    states: () => Iterable<S>,
+    build: (s: S) => Edge,
+  ): InventoryReadOut {
     const { out, byId, emit } = this.assetRecords(false);
     // Who serves and who uses each industrial protocol, from the edges that carried its messages.
-    for (const es of this.edges.values()) {
+    for (const es of states()) {
       if (es.protocols === null) continue;
       for (const p of es.protocols) {
         if (IDENTITY_PROTOCOLS.has(p)) continue;
@@ -332,7 +230,7 @@ export class Inventory {
         }
       }
     }
-    return readOutOf([...out.values()], this.edges.values(), edgeOut);
+    return readOutOf([...out.values()], states(), build);
   }
 
   /**
@@ -341,16 +239,24 @@ export class Inventory {
    * since they depend on the merged facts.
    */
   takeDelta(): InventorySnapshot {
-    const snap = this.collectChanged();
-    for (const s of this.allAssets()) {
-      if (!s.dirty) continue;
-      s.packetsSent = 0;
-      s.bytesSent = 0;
-      s.packetsReceived = 0;
-      s.bytesReceived = 0;
-      s.dirty = false;
-    }
-    for (const es of this.edges.values()) if (es.dirty) restartEdge(es);
+    return this.takeDeltaWith(null);
+  }
+
+  /** takeDelta with the edge deltas of shard workers (see snapshotWith). */
+  takeDeltaWith(shards: EdgeRecord[][] | null): InventorySnapshot {
+    const { out } = this.assetRecords(true);
+    const edges =
+      shards !== null ? mergeEdgeRecords(shards) : (this.edgeBook?.edgeList(true) ?? []);
+    const snap = {
+      assets: sortByAddress([...out.values()], (a) => [a.id]),
+      edges: sortByAddress(
+        edges,
+        (e) => [e.server, e.client],
+        (e) => e.port,
+      ),
+    };
+    this.restartAssets();
+    this.edgeBook?.resetDelta();
     return snap;
   }
 
@@ -360,8 +266,19 @@ export class Inventory {
    * An edge not taken stays changed for the next delta.
    */
   takeDeltaStream(): { assets: Asset[]; edges: Iterable<Edge> } {
+    return this.takeDeltaStreamWith(null);
+  }
+
+  /** takeDeltaStream with the edges of shard workers (see snapshotWith). */
+  takeDeltaStreamWith(shards: EdgeRecord[][] | null): { assets: Asset[]; edges: Iterable<Edge> } {
     const { out } = this.assetRecords(true);
     const assets = sortByAddress([...out.values()], (a) => [a.id]);
+    this.restartAssets();
+    if (shards !== null) return { assets, edges: orderedStates(mergeEdgeRecords(shards)) };
+    return { assets, edges: this.edgeBook?.takeDeltaStream() ?? [] };
+  }
+
+  private restartAssets(): void {
     for (const s of this.allAssets()) {
       if (!s.dirty) continue;
       s.packetsSent = 0;
@@ -370,38 +287,11 @@ export class Inventory {
       s.bytesReceived = 0;
       s.dirty = false;
     }
-    const dirty: EdgeState[] = [];
-    for (const es of this.edges.values()) if (es.dirty) dirty.push(es);
-    return {
-      assets,
-      edges: (function* () {
-        for (const es of orderedStates(dirty)) {
-          const e = edgeOut(es);
-          restartEdge(es);
-          yield e;
-        }
-      })(),
-    };
   }
 
   /** Assets and edges tracked now. */
   get size(): { assets: number; edges: number } {
-    return { assets: this.assetCount, edges: this.edgeCount };
-  }
-
-  /** Fresh records of the changed assets and edges, addresses folded per device. */
-  private collectChanged(): InventorySnapshot {
-    const { out } = this.assetRecords(true);
-    const edges: Edge[] = [];
-    for (const es of this.edges.values()) if (es.dirty) edges.push(edgeOut(es));
-    return {
-      assets: sortByAddress([...out.values()], (a) => [a.id]),
-      edges: sortByAddress(
-        edges,
-        (e) => [e.server, e.client],
-        (e) => e.port,
-      ),
-    };
+    return { assets: this.assetCount, edges: this.edgeBook?.size ?? 0 };
   }
 
   /** Fresh asset records (only the changed ones with `changedOnly`), addresses folded per device. */
@@ -491,6 +381,16 @@ export class Inventory {
     yield* this.l2Assets.values();
   }
 
+  /** The asset of an IPv4 address, through the recent-asset cache (a map lookup by address boxes the key). */
+  private asset4(n: number): AssetState | undefined {
+    let s = this.recent4.get(n);
+    if (s === undefined) {
+      s = this.assets4.get(n);
+      if (s !== undefined) this.recent4.set(n, s);
+    }
+    return s;
+  }
+
   /** Room for a new asset? When the table is full the refusal is counted. */
   private admit(): boolean {
     if (this.assetCount < this.maxAssets) {
@@ -502,7 +402,7 @@ export class Inventory {
   }
 
   private sourceAsset(pkt: Packet): AssetState | undefined {
-    let s = pkt.ipVersion === 4 ? this.assets4.get(pkt.srcIp4) : this.assetsText.get(pkt.srcIp);
+    let s = pkt.ipVersion === 4 ? this.asset4(pkt.srcIp4) : this.assetsText.get(pkt.srcIp);
     if (s === undefined) {
       if (!this.admit()) return undefined;
       s = newAsset(pkt.srcIp, pkt.ts);
@@ -529,48 +429,6 @@ export class Inventory {
       }
     }
     return s;
-  }
-
-  private newEdge(addr: EdgeAddress, ts: number): EdgeState {
-    this.edgeCount++;
-    const { id, client, server, transport, port, proto } = addr;
-    const protocol =
-      transport === 'ip'
-        ? ipProtoName(proto)
-        : (serviceName(transport, port) ?? `${transport}/${port}`);
-    return {
-      id,
-      client,
-      server,
-      transport,
-      port,
-      proto,
-      protocol,
-      protocols: null,
-      packets: 0,
-      bytes: 0,
-      firstSeen: ts,
-      lastSeen: ts,
-      requests: 0,
-      responses: 0,
-      anomalies: 0,
-      anomalyKinds: null,
-      funcs: null,
-      targets: null,
-      poll: null,
-      slot: undefined,
-      dirty: true,
-    };
-  }
-
-  private addProtocol(es: EdgeState, protocol: string): void {
-    let protocols = es.protocols;
-    if (protocols === null) es.protocols = protocols = [protocol];
-    else if (!protocols.includes(protocol)) protocols.push(protocol);
-    if (IDENTITY_PROTOCOLS.has(protocol)) return;
-    // The first industrial protocol names the edge (ENIP carries CIP: keep 'enip').
-    if (!protocols.some((p) => p !== protocol && !IDENTITY_PROTOCOLS.has(p)))
-      es.protocol = protocol;
   }
 
   /** The asset of an address named by a message, created when new (undefined when the table is full). */
@@ -629,12 +487,12 @@ export class Inventory {
     times.plcMode = m.ts;
   }
 
-  /** Record an identity fact unless a newer one is already known. */
+  /** Record an identity fact unless a newer one is already known; `source` is its text or the message disclosing it. */
   private setFact(
     s: AssetState,
     k: (typeof IDENTITY_KEYS)[number],
     v: string,
-    source: string,
+    source: string | Message,
     ts: number,
   ): void {
     const t = s.identityTimes?.[k];
@@ -643,7 +501,7 @@ export class Inventory {
     (s.identityTimes ??= {})[k] = ts;
     if (s.identity?.[k] === v) return;
     (s.identity ??= {})[k] = v;
-    (s.identitySources ??= {})[k] = source;
+    (s.identitySources ??= {})[k] = typeof source === 'string' ? source : identitySource(source);
   }
 
   private applyIdentity(m: Message, id: IdentityFacts): void {
@@ -675,10 +533,10 @@ export class Inventory {
         this.capped,
         'asset_hostnames',
       );
-    const source = `${m.protocol}${m.func >= 0 ? `:${m.func}` : ''} frame ${m.frame}`;
+    // The source text is built only when a fact changes: a device repeats the same facts (every I-Am).
     for (const k of IDENTITY_KEYS) {
       const v = id[k];
-      if (v !== undefined && v !== '') this.setFact(s, k, v, source, m.ts);
+      if (v !== undefined && v !== '') this.setFact(s, k, v, m, m.ts);
     }
   }
 
@@ -694,34 +552,9 @@ export class Inventory {
   }
 }
 
-/** An edge's delta was taken: its counters and lists restart. */
-function restartEdge(es: EdgeState): void {
-  es.packets = 0;
-  es.bytes = 0;
-  es.requests = 0;
-  es.responses = 0;
-  es.anomalies = 0;
-  es.anomalyKinds = null;
-  es.funcs = null;
-  es.targets = null;
-  es.dirty = false;
-}
-
-function findFunction(
-  funcs: FunctionStats[],
-  protocol: string,
-  func: number,
-): FunctionStats | undefined {
-  for (let i = 0; i < funcs.length; i++) {
-    const f = funcs[i]!;
-    if (f.func === func && f.protocol === protocol) return f;
-  }
-  return undefined;
-}
-
-function findSpace(spaces: SpaceRanges[], space: string): SpaceRanges | undefined {
-  for (let i = 0; i < spaces.length; i++) if (spaces[i]!.space === space) return spaces[i];
-  return undefined;
+/** Where an identity fact came from: protocol, function and frame. */
+function identitySource(m: Message): string {
+  return `${m.protocol}${m.func >= 0 ? `:${m.func}` : ''} frame ${m.frame}`;
 }
 
 function newAsset(ip: string, ts: number, mac: string | null = null): AssetState {
@@ -774,51 +607,6 @@ function assetOut(s: AssetState): Asset {
   };
 }
 
-/** The Edge record of a state: functions, ranges and the polling estimate filled in. */
-function edgeOut(es: EdgeState): Edge {
-  const { id, client, server, transport, port } = es;
-  const functions =
-    es.funcs === null
-      ? []
-      : es.funcs
-          .map((f) => ({ ...f }))
-          .sort((x, y) =>
-            x.protocol < y.protocol ? -1 : x.protocol > y.protocol ? 1 : x.func - y.func,
-          );
-  const targets: TargetRanges[] = [];
-  if (es.targets !== null) {
-    for (const { space, read, write } of es.targets) {
-      const rr = read?.toArray() ?? [],
-        wr = write?.toArray() ?? [];
-      if (rr.length) targets.push({ space, access: 'read', ranges: rr });
-      if (wr.length) targets.push({ space, access: 'write', ranges: wr });
-    }
-  }
-  const p = es.poll?.period() ?? null;
-  return {
-    id,
-    client,
-    server,
-    transport,
-    port,
-    protocol: es.protocol,
-    protocols: es.protocols ? [...es.protocols] : [],
-    packets: es.packets,
-    bytes: es.bytes,
-    firstSeen: es.firstSeen,
-    lastSeen: es.lastSeen,
-    functions,
-    targets,
-    requests: es.requests,
-    responses: es.responses,
-    pollInterval: p?.median ?? null,
-    pollJitter: p?.iqr ?? null,
-    maxRequestGap: es.poll ? Math.round(es.poll.maxGap * 1e6) / 1e6 : 0,
-    anomalies: es.anomalies,
-    anomalyKinds: es.anomalyKinds ? [...es.anomalyKinds] : [],
-  };
-}
-
 /** Fold what a layer-2-only record knows into the IP asset with the same MAC. */
 function mergeInto(into: Asset, from: Asset): void {
   for (const h of from.hostnames)
@@ -835,25 +623,12 @@ function mergeInto(into: Asset, from: Asset): void {
 }
 
 /** Unspecified, broadcast and multicast sources are not devices (DHCP clients without an address, odd stacks). */
-function isHostAddress(pkt: Packet): boolean {
+export function isHostAddress(pkt: Packet): boolean {
   if (pkt.ipVersion === 4) {
     const a = pkt.srcIp4;
     return a !== 0 && a !== 0xffffffff && a >>> 28 !== 0xe;
   }
   return pkt.srcIp !== '::' && !pkt.srcIp.startsWith('ff');
-}
-
-const IP_PROTOCOLS: Record<number, string> = {
-  1: 'icmp',
-  2: 'igmp',
-  47: 'gre',
-  50: 'esp',
-  58: 'icmpv6',
-  89: 'ospf',
-  112: 'vrrp',
-};
-function ipProtoName(p: number): string {
-  return IP_PROTOCOLS[p] ?? `ip/${p}`;
 }
 
 /** Sort by address keys (numeric for IPv4, text otherwise) computed once per item, then a number. */

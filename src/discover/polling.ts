@@ -9,47 +9,98 @@ const MAX_SIGNATURES = 1024;
  */
 export class PollTimer {
   // Allocated on the first request: most edges (scans, one-off connections) never poll.
-  private last: Map<number, number> | null = null;
+  /**
+   * Last time of each request signature: an open-addressing table of signatures and times (empty slots hold -1),
+   * kept at most half full. A Map would box each signature (above 2^30) and each time into heap numbers on
+   * every request.
+   */
+  private sigs: Float64Array | null = null;
+  private times: Float64Array | null = null;
+  private size = 0;
   private deltas: Float64Array | null = null;
   private n = 0;
   /** Longest pause between any two requests on the edge (bursty pollers pause between bursts). */
   private lastAny = -1;
   maxGap = 0;
 
-  /** The first request, kept without a map: most edges of a scan or flood send only one. */
+  /** The first request, kept without a table: most edges of a scan or flood send only one. */
   private firstSig = -1;
   private firstTs = 0;
 
   request(signature: number, ts: number): void {
     if (this.lastAny >= 0 && ts - this.lastAny > this.maxGap) this.maxGap = ts - this.lastAny;
     this.lastAny = ts;
-    if (this.last === null) {
+    if (this.sigs === null) {
       if (this.firstSig === -1) {
         this.firstSig = signature;
         this.firstTs = ts;
         return;
       }
-      this.last = new Map([[this.firstSig, this.firstTs]]);
+      this.reset(INITIAL_SLOTS);
+      this.put(this.firstSig, this.firstTs);
     }
-    const last = this.last;
-    const prev = last.get(signature);
-    if (prev !== undefined) {
-      const d = ts - prev;
-      if (d > 0) (this.deltas ??= new Float64Array(SAMPLES))[this.n++ % SAMPLES] = d;
-    } else if (last.size >= MAX_SIGNATURES) {
-      last.clear();
+    const sigs = this.sigs!,
+      mask = sigs.length - 1;
+    let i = slot(signature, mask);
+    for (;;) {
+      const s = sigs[i]!;
+      if (s === signature) {
+        const d = ts - this.times![i]!;
+        if (d > 0) (this.deltas ??= new Float64Array(SAMPLES))[this.n++ % SAMPLES] = d;
+        this.times![i] = ts;
+        return;
+      }
+      if (s === -1) break;
+      i = (i + 1) & mask;
     }
-    last.set(signature, ts);
+    // A new signature: past the bound the table starts over (the signatures before are forgotten).
+    if (this.size >= MAX_SIGNATURES) this.reset(INITIAL_SLOTS);
+    else if (2 * (this.size + 1) > sigs.length) this.grow();
+    this.put(signature, ts);
+  }
+
+  private reset(slots: number): void {
+    this.sigs = new Float64Array(slots).fill(-1);
+    this.times = new Float64Array(slots);
+    this.size = 0;
+  }
+
+  private put(signature: number, ts: number): void {
+    const sigs = this.sigs!,
+      mask = sigs.length - 1;
+    let i = slot(signature, mask);
+    while (sigs[i] !== -1) i = (i + 1) & mask;
+    sigs[i] = signature;
+    this.times![i] = ts;
+    this.size++;
+  }
+
+  private grow(): void {
+    const sigs = this.sigs!,
+      times = this.times!;
+    this.reset(sigs.length * 2);
+    for (let i = 0; i < sigs.length; i++) if (sigs[i] !== -1) this.put(sigs[i]!, times[i]!);
   }
 
   /** Median and interquartile range of the intervals, or null with under 3 samples. */
   period(): { median: number; iqr: number } | null {
     const k = Math.min(this.n, SAMPLES);
     if (k < 3 || this.deltas === null) return null;
-    const xs = Array.from(this.deltas.subarray(0, k)).sort((a, b) => a - b);
+    // A typed copy sorts numerically without a comparator call per comparison (deltas are positive numbers).
+    const xs = this.deltas.slice(0, k).sort();
     const q = (p: number) => xs[Math.min(k - 1, Math.floor(p * (k - 1) + 0.5))]!;
     return { median: round6(q(0.5)), iqr: round6(q(0.75) - q(0.25)) };
   }
+}
+
+/** Slots of a new signature table (a power of two); it doubles as it fills, up to twice MAX_SIGNATURES. */
+const INITIAL_SLOTS = 8;
+
+/** Home slot of a signature (a non-negative integer below 2^53): both 24-bit halves mixed. */
+function slot(signature: number, mask: number): number {
+  const lo = signature % 16777216,
+    hi = (signature - lo) / 16777216;
+  return (Math.imul(lo ^ Math.imul(hi, 0x85ebca6b), 0x9e3779b1) >>> 0) & mask;
 }
 
 function round6(x: number): number {

@@ -30,8 +30,15 @@ export class RangeSet {
       this.lastEnd = end;
       return true;
     }
-    let i = 0;
-    while (i < r.length && r[i + 1]! < start - 1) i += 2;
+    // The first range that ends at or after start - 1 (ends ascend: binary search over the pairs).
+    let lo = 0,
+      hi = r.length >> 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (r[2 * mid + 1]! < start - 1) lo = mid + 1;
+      else hi = mid;
+    }
+    const i = 2 * lo;
     let j = i;
     let s = start,
       e = end;
@@ -41,6 +48,12 @@ export class RangeSet {
       j += 2;
     }
     if (j === i && r.length >= 2 * this.max) return false;
+    // Already covered by one range: nothing to change (a splice would still allocate its removed list).
+    if (j === i + 2 && r[i] === s && r[i + 1] === e) {
+      this.lastStart = s;
+      this.lastEnd = e;
+      return true;
+    }
     r.splice(i, j - i, s, e);
     this.lastStart = s;
     this.lastEnd = e;

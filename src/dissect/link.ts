@@ -3,6 +3,7 @@ import { LinkType } from '../capture/frame.js';
 import type { Packet } from './packet.js';
 import { ipv4String, ipv6String, macString } from './bytes.js';
 import { llcType } from './link-dissector.js';
+import { U32Cache } from './u32-cache.js';
 
 // Text forms are cached: a plant has few addresses and every packet repeats them.
 const ip4Text = new Map<number, string>();
@@ -10,27 +11,43 @@ const macText = new Map<number, string>();
 // Large enough for a 100,000-device plant: past the limit the cache is cleared, and every edge and asset
 // would then hold its own copy of the same text.
 const CACHE_LIMIT = 1 << 17;
+// In front of the maps, direct-mapped: a hit allocates nothing (a map lookup by an address above 2^30 or a
+// 48-bit MAC boxes the key into a heap number on every packet).
+const ip4Recent = new U32Cache<string>(12);
+const MAC_SLOTS = 1 << 10;
+const macHi = new Int32Array(MAC_SLOTS);
+const macLo = new Int32Array(MAC_SLOTS);
+const macRecent: (string | undefined)[] = new Array<string | undefined>(MAC_SLOTS).fill(undefined);
 
 function ip4(n: number): string {
-  let s = ip4Text.get(n);
+  let s = ip4Recent.get(n);
+  if (s !== undefined) return s;
+  s = ip4Text.get(n);
   if (s === undefined) {
     s = ipv4String(n);
     if (ip4Text.size >= CACHE_LIMIT) ip4Text.clear();
     ip4Text.set(n, s);
   }
+  ip4Recent.set(n, s);
   return s;
 }
 
 function mac(b: Uint8Array, o: number): string {
-  const key =
-    ((b[o]! << 16) | (b[o + 1]! << 8) | b[o + 2]!) * 16777216 +
-    ((b[o + 3]! << 16) | (b[o + 4]! << 8) | b[o + 5]!);
+  const hi = (b[o]! << 16) | (b[o + 1]! << 8) | b[o + 2]!,
+    lo = (b[o + 3]! << 16) | (b[o + 4]! << 8) | b[o + 5]!;
+  const i = (Math.imul(hi ^ Math.imul(lo, 0x85ebca6b), 0x9e3779b1) >>> 22) & (MAC_SLOTS - 1);
+  const recent = macRecent[i];
+  if (recent !== undefined && macHi[i] === hi && macLo[i] === lo) return recent;
+  const key = hi * 16777216 + lo;
   let s = macText.get(key);
   if (s === undefined) {
     s = macString(b, o);
     if (macText.size >= CACHE_LIMIT) macText.clear();
     macText.set(key, s);
   }
+  macHi[i] = hi;
+  macLo[i] = lo;
+  macRecent[i] = s;
   return s;
 }
 

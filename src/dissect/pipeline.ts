@@ -19,6 +19,12 @@ import { DEFAULT_SETTINGS, type Settings } from '../settings/model.js';
 export type DissectLimits = Settings['dissect'];
 /** Address pairs whose datagram reassembly state is kept (oldest forgotten first). */
 const MAX_UDP_STATES = 4096;
+/** Entries of the recent-stream cache (a power of two). */
+const STREAM_SLOTS = 1 << 10;
+
+function streamSlot(src: number, dst: number, ports: number): number {
+  return Math.imul(src ^ Math.imul(dst, 0x85ebca6b) ^ ports, 0x9e3779b1) >>> 22;
+}
 
 export interface DissectStats {
   frames: number;
@@ -74,6 +80,16 @@ export class DissectPipeline {
   private readonly streams4 = new Map<number, Map<number, TcpHalfStream>>();
   private readonly streams6 = new Map<string, TcpHalfStream>();
   private streamCount = 0;
+  /**
+   * Recent IPv4 half-streams, direct-mapped by addresses and ports, in front of streams4 (whose 48-bit keys are
+   * boxed on every lookup). An entry goes when its stream is dropped; the whole cache when streams are swept.
+   */
+  private readonly recentStream: (TcpHalfStream | undefined)[] = new Array<
+    TcpHalfStream | undefined
+  >(STREAM_SLOTS).fill(undefined);
+  private readonly recentSrc = new Uint32Array(STREAM_SLOTS);
+  private readonly recentDst = new Uint32Array(STREAM_SLOTS);
+  private readonly recentPorts = new Uint32Array(STREAM_SLOTS);
   /** Capacity of the pending buffers of all tracked half-streams. */
   private buffered = 0;
   private readonly countAnomaly = (what: string): void => {
@@ -195,6 +211,16 @@ export class DissectPipeline {
 
   private stream(pkt: Packet, d: StreamDissector, toServer: boolean): TcpHalfStream {
     if (pkt.ipVersion === 4) {
+      const ports = ((pkt.srcPort << 16) | pkt.dstPort) >>> 0;
+      const i = streamSlot(pkt.srcIp4, pkt.dstIp4, ports);
+      const recent = this.recentStream[i];
+      if (
+        recent !== undefined &&
+        this.recentSrc[i] === pkt.srcIp4 &&
+        this.recentDst[i] === pkt.dstIp4 &&
+        this.recentPorts[i] === ports
+      )
+        return recent;
       const k1 = pkt.srcIp4 * 65536 + pkt.srcPort;
       const k2 = pkt.dstIp4 * 65536 + pkt.dstPort;
       let inner = this.streams4.get(k1);
@@ -207,7 +233,13 @@ export class DissectPipeline {
         s = newHalfStream(d, toServer);
         inner.set(k2, s);
         this.added(pkt.ts);
+        // A full table may have been swept, this new stream with it: cache only a tracked one.
+        if (this.streams4.get(k1)?.get(k2) !== s) return s;
       }
+      this.recentStream[i] = s;
+      this.recentSrc[i] = pkt.srcIp4;
+      this.recentDst[i] = pkt.dstIp4;
+      this.recentPorts[i] = ports;
       return s;
     }
     const key = `${pkt.srcIp}|${pkt.srcPort}|${pkt.dstIp}|${pkt.dstPort}`;
@@ -225,6 +257,7 @@ export class DissectPipeline {
     // Too many open streams (scan, flood, or capture without FINs): forget the idle ones; if that frees too
     // little, forget them all rather than grow without bound. Either way, counted.
     const before = this.streamCount;
+    this.recentStream.fill(undefined);
     const idle = (s: TcpHalfStream): boolean => {
       if (now - s.lastTs < this.idleStream || s.lastTs === 0) return false;
       this.forget(s);
@@ -275,6 +308,8 @@ export class DissectPipeline {
       const k2 = pkt.dstIp4 * 65536 + pkt.dstPort;
       const s = inner?.get(k2);
       if (s !== undefined) {
+        const i = streamSlot(pkt.srcIp4, pkt.dstIp4, ((pkt.srcPort << 16) | pkt.dstPort) >>> 0);
+        if (this.recentStream[i] === s) this.recentStream[i] = undefined;
         inner!.delete(k2);
         this.forget(s);
         if (inner!.size === 0) this.streams4.delete(k1);

@@ -147,6 +147,12 @@ export const SETTINGS_SECTIONS = {
       'Bytes all half-streams together may hold for incomplete PDUs.',
       65_536,
     ),
+    workers: int(
+      1,
+      'Worker threads weir discover and weir detect spread a capture over (by address pair; results are the same as on one thread); 1 keeps it all on one thread.',
+      1,
+      64,
+    ),
   }),
   ingest: section('Following live traffic (weir serve, weir detect --interface or on stdin).', {
     flush_ms: int(

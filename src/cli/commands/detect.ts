@@ -24,6 +24,14 @@ import { CompiledPolicy } from '../../policy/evaluate.js';
 import { decoyAddresses } from '../../policy/decoy-model.js';
 import { activePolicy } from '../../respond/change-control.js';
 import { between } from '../../dissect/stage.js';
+import { allDetectors } from '../../detect/detectors/index.js';
+import {
+  crossFlow,
+  mergeDetections,
+  type DetectShardInit,
+  type DetectShardResult,
+} from '../../detect/shard-split.js';
+import { runShardedCaptures, workerCount } from '../run-sharded.js';
 import { cliSettings } from '../settings.js';
 import { fileDetections, storeLookups } from '../../respond/incident-book.js';
 import { incidentSummary } from '../../detect/incident.js';
@@ -62,6 +70,10 @@ export function registerDetect(program: Command): void {
       "policy whose zones name each detection's zone (default: the active policy in the store)",
     )
     .option(
+      '--workers <n>',
+      'worker threads to spread capture files over, by address pair (same detections as one thread; default: settings dissect.workers, 1)',
+    )
+    .option(
       '--export-timeout <seconds>',
       'after capture files: how long to wait for --export receivers (what is not sent waits in the store for `weir export`)',
       '10',
@@ -81,6 +93,7 @@ export function registerDetect(program: Command): void {
           from?: string;
           policy?: string;
           exportTimeout: string;
+          workers?: string;
         } & PlaybookHostOpts &
           IdentityOpts &
           ExportOpts,
@@ -88,6 +101,11 @@ export function registerDetect(program: Command): void {
         if (!opts.interface && files.length === 0)
           throw new Error('give capture files, "-" for stdin, or --interface');
         const live = Boolean(opts.interface) || files.includes('-');
+        const workers = workerCount(opts.workers);
+        if (workers > 1 && (live || opts.export.length > 0))
+          throw new Error(
+            '--workers spreads capture files over threads; live input and --export run on one thread',
+          );
         if (opts.playbooks && !live)
           throw new Error(
             'playbooks act on live traffic only (--interface, or "-" for a stream on stdin), never on recorded captures',
@@ -136,6 +154,10 @@ export function registerDetect(program: Command): void {
             mutes: listMutes(db),
             zoneOf: zones ? (ip) => zones.zoneOf(ip)?.name ?? null : undefined,
             decoys: decoyAddresses(policy?.decoys),
+            // Sharded: this engine keeps the cross-flow detectors; the workers run the per-edge ones.
+            ...(workers > 1
+              ? { detectors: crossFlow(allDetectors(settings)), decoyContact: false }
+              : {}),
             onDetection:
               follow || exported !== null
                 ? (d) => {
@@ -149,6 +171,7 @@ export function registerDetect(program: Command): void {
           // Stages that follow the engine (exporters, playbooks) join this list; a live run flushes them.
           const stages = between(from, Infinity, engine);
           const flushMs = cliSettings().ingest.flush_ms;
+          let shards: DetectShardResult[] | null = null;
           if (opts.interface) {
             await runLive(opts.interface, stages, {
               bpf: opts.bpf,
@@ -157,6 +180,25 @@ export function registerDetect(program: Command): void {
               // Playbooks act on the frame as it arrives, not when the capture buffer next wakes up.
               immediate: playbooks !== null,
             });
+          } else if (workers > 1) {
+            const extra: DetectShardInit = {
+              baseline: b,
+              settings,
+              windowSeconds:
+                opts.window !== undefined ? Number(opts.window) : settings.fold_window_s,
+              mutes: listMutes(db),
+              decoys: [...decoyAddresses(policy?.decoys)],
+              from,
+            };
+            const r = await runShardedCaptures(files, workers, [stages], {
+              maxEdges: cliSettings().inventory.max_edges,
+              // The workers pass on only what is in the time slice (their own `between`).
+              onMessage: (m) => engine.onMessage(m),
+              worker: new URL('../../detect/shard-worker.js', import.meta.url),
+              extra,
+            });
+            shards = r.extras as DetectShardResult[];
+            warnCaptureErrors(r.results);
           } else {
             warnCaptureErrors(
               await runCaptures(files, stages, { flushMs: follow ? flushMs : undefined }),
@@ -164,7 +206,17 @@ export function registerDetect(program: Command): void {
           }
           await playbooks?.close();
           playbooksClosed = true;
-          const ds = engine.finish();
+          let ds = engine.finish();
+          let muted = engine.muted;
+          if (shards !== null) {
+            // The workers name no zones (the policy stays here): named as the engine would, dst first.
+            const zoneOf = (ip: string): string | null => zones?.zoneOf(ip)?.name ?? null;
+            for (const s of shards) {
+              for (const d of s.detections) d.zone = zoneOf(d.dst) ?? zoneOf(d.src);
+              muted += s.muted;
+            }
+            ds = mergeDetections([ds, ...shards.map((s) => s.detections)]);
+          }
           if (opts.save) {
             saveDetections(db, ds, b.version);
             // Detections are filed into incidents as they are stored (rebuild: `weir incidents rebuild`).
@@ -173,7 +225,7 @@ export function registerDetect(program: Command): void {
           }
           if (!follow) {
             if (opts.jsonl) for (const d of ds) out.write(JSON.stringify(d));
-            else out.write(renderDetections(ds, engine.muted));
+            else out.write(renderDetections(ds, muted));
           }
           await out.end();
           if (exporter !== null) {

@@ -18,6 +18,8 @@ import { trafficFor } from '../../respond/zones.js';
 import type { Stage } from '../../dissect/stage.js';
 import { cliSettings } from '../settings.js';
 import { runCaptures, warnCaptureErrors, type FileResult } from '../run-capture.js';
+import { runShardedCaptures, workerCount } from '../run-sharded.js';
+import type { EdgeRecord } from '../../discover/edge-book.js';
 import { addCounts } from '../../capture/counts.js';
 import {
   countsOf,
@@ -48,20 +50,33 @@ export function registerDiscover(program: Command): void {
       '--max-edges <n>',
       `edges tracked at most; beyond, new edges are counted as not tracked (default: settings inventory.max_edges, ${DEFAULT_MAX_EDGES})`,
     )
+    .option(
+      '--workers <n>',
+      'worker threads to spread the capture over, by address pair (same result as one thread; default: settings dissect.workers, 1)',
+    )
     .action(
       async (
         files: string[],
-        opts: { json?: boolean; db?: string; maxAssets?: string; maxEdges?: string },
+        opts: {
+          json?: boolean;
+          db?: string;
+          maxAssets?: string;
+          maxEdges?: string;
+          workers?: string;
+        },
       ) => {
         const bounds = cliSettings().inventory;
-        const inv = new Inventory({
+        const workers = workerCount(opts.workers);
+        const limits = {
           maxAssets:
             opts.maxAssets !== undefined
               ? positive(opts.maxAssets, '--max-assets')
               : bounds.max_assets,
           maxEdges:
             opts.maxEdges !== undefined ? positive(opts.maxEdges, '--max-edges') : bounds.max_edges,
-        });
+        };
+        // With workers, this inventory keeps the asset half; the workers keep the edges.
+        const inv = new Inventory(limits, { edges: workers === 1 });
         const db = opts.db ? openStore(opts.db) : null;
         // An OUI table that came in a signed bundle names NIC makers the built-in registry does not know yet.
         const oui = db ? latestKnowledge(db, 'oui') : null;
@@ -78,13 +93,24 @@ export function registerDiscover(program: Command): void {
           };
           const stages: Stage[] = [inv];
           if (traffic) stages.push(traffic);
-          const results = await runCaptures(files, stages, { afterFile });
+          let shardEdges: EdgeRecord[][] | null = null;
+          let results: FileResult[];
+          if (workers === 1) results = await runCaptures(files, stages, { afterFile });
+          else {
+            const r = await runShardedCaptures(files, workers, stages, {
+              maxEdges: limits.maxEdges,
+              onMessage: (m) => inv.onAssetMessage(m),
+              afterFile,
+            });
+            results = r.results;
+            shardEdges = r.edges;
+          }
           let snap: InventorySnapshot | undefined;
           let stored: { assets: number; edges: number } | null = null;
           if (db) {
             // Merged with what the store holds (other captures, a live follower); shown as merged. The delta's
             // edge records are built as the merge pulls them, a step at a time; only their ids are kept.
-            const delta = inv.takeDeltaStream();
+            const delta = inv.takeDeltaStreamWith(shardEdges);
             const ids: string[] = [];
             const edges = (function* () {
               for (const e of delta.edges) {
@@ -119,10 +145,12 @@ export function registerDiscover(program: Command): void {
             } else snap = storedInventoryOf(db, { assets: delta.assets, edges: named() });
           } else if (opts.json) {
             // Without a store the JSON is written as the inventory is read out, one edge record at a time.
-            await writeJson(inv.readOut(), results);
+            await writeJson(inv.readOutWith(shardEdges), results);
           }
           if (!opts.json)
-            process.stdout.write(renderInventory(snap ?? inv.snapshot(), results, stored));
+            process.stdout.write(
+              renderInventory(snap ?? inv.snapshotWith(shardEdges), results, stored),
+            );
           warnCaptureErrors(results);
         } finally {
           db?.close();

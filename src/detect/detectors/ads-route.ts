@@ -42,6 +42,7 @@ function text(v: Uint8Array | undefined): string {
 export function adsAddRoute(): Detector {
   return {
     name: 'ads_add_route',
+    dstPorts: [ADS_UDP_PORT],
     onPacket(pkt: Packet, ctx) {
       if (pkt.ipProto !== 17 || pkt.dstPort !== ADS_UDP_PORT || pkt.payloadLength < 24) return;
       const b = pkt.data,

@@ -215,10 +215,47 @@ const LOWER: Record<Severity, Severity> = {
   info: 'info',
 };
 
-/** An operation awaiting its response, so a refusal can be reported as a failed attempt. */
+/** What a finding about a request reads of it. */
+type Request = Pick<
+  Message,
+  | 'protocol'
+  | 'func'
+  | 'funcName'
+  | 'subfunc'
+  | 'targets'
+  | 'fields'
+  | 'srcIp'
+  | 'srcMac'
+  | 'dstIp'
+  | 'dstMac'
+  | 'ts'
+  | 'frame'
+>;
+
+/**
+ * An operation awaiting its response, so a refusal can be reported as a failed attempt. The request is copied:
+ * the message object is the dissector's to reuse once the hooks return.
+ */
 interface Pending {
   op: Op;
-  m: Message;
+  m: Request;
+}
+
+function requestOf(m: Message): Request {
+  return {
+    protocol: m.protocol,
+    func: m.func,
+    funcName: m.funcName,
+    subfunc: m.subfunc,
+    targets: m.targets,
+    fields: m.fields,
+    srcIp: m.srcIp,
+    srcMac: m.srcMac,
+    dstIp: m.dstIp,
+    dstMac: m.dstMac,
+    ts: m.ts,
+    frame: m.frame,
+  };
 }
 
 /** Where the answer to a request will be found: CIP by service, DNP3 by application sequence. */
@@ -246,7 +283,7 @@ export function engineeringOps(): Detector[] {
   const pending = new WeakMap<EdgeRuntime, Map<number, Pending>>();
   const requests: Detector = {
     name: 'engineering_ops',
-    messages: 'requests',
+    messages: 'operations',
     onMessage(m, ctx) {
       if (m.role === 'response') return;
       const op = ctx.operation;
@@ -255,14 +292,14 @@ export function engineeringOps(): Detector[] {
       if (e !== undefined && answered(m)) {
         let p = pending.get(e);
         if (p === undefined) pending.set(e, (p = new Map()));
-        p.set(pendingKey(m), { op, m });
+        p.set(pendingKey(m), { op, m: requestOf(m) });
       }
       report(m, op, ctx, false, -1);
     },
   };
   const outcomes: Detector = {
     name: 'engineering_outcome',
-    messages: 'all',
+    messages: 'refusals',
     protocols: ['cip', 'dnp3', 'modbus'],
     onMessage(m, ctx) {
       if (m.role !== 'response' || m.exception <= 0) return;
@@ -279,7 +316,7 @@ export function engineeringOps(): Detector[] {
 }
 
 function report(
-  m: Message,
+  m: Request,
   op: Op,
   ctx: DetectContext,
   failed: boolean,
@@ -341,7 +378,7 @@ function report(
  * generic table's name (EXECUTE_PCCC, READ_TAG…) is only right on the object it belongs to, so vendor objects
  * are named by class and code.
  */
-function serviceName(m: Message): string {
+function serviceName(m: Request): string {
   if (m.protocol === 'cip' && m.func >= 0x4b) {
     const cls = m.fields?.class_id;
     const tagged = m.fields?.tag !== undefined || cls === 0x6b || (m.func === 0x4b && cls === 0x67);

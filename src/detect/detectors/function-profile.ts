@@ -25,7 +25,7 @@ export function isNewFunction(m: Message, ctx: DetectContext, p: CompiledProfile
 export function functionOutsideProfile(): Detector {
   return {
     name: 'function_outside_profile',
-    messages: 'requests',
+    messages: 'new-functions',
     onMessage(m, ctx) {
       if (m.role === 'response') return;
       const p = ctx.edge?.profile;
@@ -34,6 +34,8 @@ export function functionOutsideProfile(): Detector {
       const until = ctx.edge!.sweepUntil;
       if (until !== undefined && m.ts <= until) return;
       const points = m.write && m.targets !== null ? targetLabels(m) : undefined;
+      // Copied for the text built later (explainMany): the message object is the dissector's to reuse.
+      const sent = `${m.srcIp} sent ${m.protocol} ${m.funcName || m.func} to ${m.dstIp}`;
       ctx.report({
         type: 'function_outside_profile',
         severity: m.write ? 'high' : 'medium',
@@ -50,7 +52,7 @@ export function functionOutsideProfile(): Detector {
         },
         explanation: `${m.srcIp} sent ${m.protocol} ${m.funcName || m.func} to ${m.dstIp}; this edge never used that function in the baseline.`,
         explainMany: (list, total) =>
-          `${m.srcIp} sent ${m.protocol} ${m.funcName || m.func} to ${m.dstIp}, writing ${total} points (${list}); this edge never used that function in the baseline.`,
+          `${sent}, writing ${total} points (${list}); this edge never used that function in the baseline.`,
         response: m.write
           ? 'Verify with operations that this write was intended; if not, block the function for this pair at the gateway.'
           : 'Check whether a new HMI screen or tool explains it; learn it or restrict the pair to its baseline functions.',

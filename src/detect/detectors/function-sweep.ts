@@ -28,7 +28,7 @@ export function functionSweep(): Detector {
   const state = new WeakMap<EdgeRuntime, Sweep>();
   return {
     name: 'function_sweep',
-    messages: 'requests',
+    messages: 'new-functions',
     onMessage(m: Message, ctx) {
       if (m.role === 'response' || m.func < 0 || !ctx.industrial) return;
       const e = ctx.edge;
@@ -57,6 +57,10 @@ export function functionSweep(): Detector {
       } else if (!fresh) return;
       e.sweepUntil = s.start + WINDOW;
       const funcs = [...s.funcs].sort((a, b) => a - b);
+      // Copied for the text built later (explainMany): the message object is the dissector's to reuse.
+      const src = m.srcIp,
+        dst = m.dstIp,
+        protocol = m.protocol;
       ctx.report({
         type: 'function_sweep',
         severity: 'high',
@@ -72,7 +76,7 @@ export function functionSweep(): Detector {
         },
         explanation: `${m.srcIp} tried ${s.funcs.size} ${m.protocol} functions ${p === null ? 'on a new edge' : 'this edge never used'} to ${m.dstIp} within ${WINDOW} s (${funcs.slice(0, 12).join(', ')}${funcs.length > 12 ? ', …' : ''}): a function sweep. ATT&CK for ICS T0888, T0846.`,
         explainMany: (list, total) =>
-          `${m.srcIp} swept ${total} ${m.protocol} functions on ${m.dstIp} (${list})${p === null ? ' on a new edge' : ', none in the profile'}. ATT&CK for ICS T0888, T0846.`,
+          `${src} swept ${total} ${protocol} functions on ${dst} (${list})${p === null ? ' on a new edge' : ', none in the profile'}. ATT&CK for ICS T0888, T0846.`,
         response:
           'Someone is mapping what the controller answers (a fuzzer or scanner): find the source and block it at the gateway.',
       });

@@ -46,6 +46,7 @@ export function gooseSequence(): Detector {
   return {
     name: 'goose_sequence',
     messages: 'placed',
+    protocols: ['goose'],
     onMessage(m, ctx) {
       if (m.protocol !== 'goose' || m.anomaly !== null) return;
       const st = num(m, 'st_num'),

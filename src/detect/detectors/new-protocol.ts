@@ -4,7 +4,7 @@ import { type Detector, seenIn } from '../detector.js';
 export function newProtocol(): Detector {
   return {
     name: 'new_protocol',
-    messages: 'requests',
+    messages: 'new-protocols',
     onMessage(m, ctx) {
       const p = ctx.edge?.profile;
       if (p === undefined || p === null || m.transport === 'l2' || p.protocols.has(m.protocol))

@@ -34,7 +34,7 @@ export function valueSeverity(excess: number, tolerance: number, write: boolean)
 export function valueOutOfRange(): Detector {
   return {
     name: 'value_out_of_range',
-    messages: 'placed',
+    messages: 'placed-learned',
     onMessage(m, ctx) {
       if (m.values === null && m.targets === null) return;
       const e = ctx.edge;
@@ -55,7 +55,9 @@ export function valueOutOfRange(): Detector {
         const excess = v < r[0] ? r[0] - v : v - r[1];
         if (excess <= tol) continue;
         const key = `${at.space}:${at.start + i}`;
-        const how = m.write ? 'was written as' : 'read';
+        // Copied for the text built later (explainMany): the message object is the dissector's to reuse.
+        const write = m.write;
+        const how = write ? 'was written as' : 'read';
         const band = `${r[0]}..${r[1]} by more than its tolerance of ${+tol.toFixed(3)} (the larger of the learned span, 5 % of the value and 1)`;
         ctx.report({
           type: 'value_out_of_range',
@@ -75,7 +77,7 @@ export function valueOutOfRange(): Detector {
           },
           explanation: `${key} on ${p.learned.server} ${how} ${v}, outside the learned range ${band}: ${+(excess / tol).toFixed(1)} tolerances out (up to 3 is low, up to 10 medium, beyond high; a write one step worse).`,
           explainMany: (list, total) =>
-            `${total} points on ${p.learned.server} ${m.write ? 'were written' : 'read'} outside their learned range and tolerance: ${list} (first: ${key} ${how} ${v}, outside the learned range ${band}).`,
+            `${total} points on ${p.learned.server} ${write ? 'were written' : 'read'} outside their learned range and tolerance: ${list} (first: ${key} ${how} ${v}, outside the learned range ${band}).`,
           response: m.write
             ? 'Ask operations whether this setpoint change was intended; an out-of-range write can damage equipment.'
             : 'Check the process: the value left its normal band (sensor fault, process upset, or manipulated logic).',

@@ -15,7 +15,7 @@ function writeFunction(m: Message): string {
 export function writeNewRange(): Detector {
   return {
     name: 'write_new_range',
-    messages: 'requests',
+    messages: 'writes',
     onMessage(m, ctx) {
       if (!m.write || m.role === 'response' || m.targets === null) return;
       const e = ctx.edge;
@@ -31,6 +31,9 @@ export function writeNewRange(): Detector {
         const t = m.targets[0]!;
         const point = rangeLabel(t.space, t.start, t.count);
         const how = `(${m.protocol} ${m.funcName || m.func})`;
+        // The text for many points is built later, from copies: the message object is the dissector's to reuse.
+        const src = m.srcIp,
+          dst = m.dstIp;
         ctx.report({
           type: 'write_new_range',
           severity: 'critical',
@@ -48,7 +51,7 @@ export function writeNewRange(): Detector {
           },
           explanation: `${m.srcIp} wrote ${rangeText(t.space, t.start, t.count)} on ${m.dstIp} ${how}, and this pair never communicated while the baseline was learned.`,
           explainMany: (list, total) =>
-            `${m.srcIp} wrote ${total} points (${list}) on ${m.dstIp} ${how}, and this pair never communicated while the baseline was learned.`,
+            `${src} wrote ${total} points (${list}) on ${dst} ${how}, and this pair never communicated while the baseline was learned.`,
           response:
             'Treat as unauthorised control until proven otherwise: verify the process value with operations and propose a block of the source.',
         });
@@ -64,6 +67,8 @@ export function writeNewRange(): Detector {
           ? ` (it writes ${known.map(([a, b]) => (a === b ? `${a}` : `${a}..${b}`)).join(', ')})`
           : '';
         const how = `(${m.protocol} ${m.funcName || m.func})`;
+        const src = m.srcIp,
+          dst = m.dstIp;
         ctx.report({
           type: 'write_new_range',
           severity: 'high',
@@ -81,7 +86,7 @@ export function writeNewRange(): Detector {
           },
           explanation: `${m.srcIp} wrote ${rangeText(t.space, t.start, t.count)} on ${m.dstIp} ${how}, where it never wrote before${before}.`,
           explainMany: (list, total) =>
-            `${m.srcIp} wrote ${total} points it never wrote before on ${m.dstIp} ${how}: ${list}${before}.`,
+            `${src} wrote ${total} points it never wrote before on ${dst} ${how}: ${list}${before}.`,
           response:
             'Confirm with the controls engineer; an unknown write can change the process. Block writes outside the profile at the gateway if unintended.',
         });

@@ -38,9 +38,10 @@ export const bacnet: DatagramDissector = {
     out.push(m);
     const fn = b[off + 1]!;
     const bvlcLen = u16be(b, off + 2);
-    const fields: Record<string, string | number | boolean> = {
-      bvlc_function: BVLC_FUNCTIONS[fn] ?? `BVLC_0x${fn.toString(16)}`,
-    };
+    // Started empty, then filled: an empty literal keeps four properties in the object itself, where one
+    // with a single property keeps only that one, and each property added later grows a separate store.
+    const fields: Record<string, string | number | boolean> = {};
+    fields.bvlc_function = BVLC_FUNCTIONS[fn] ?? `BVLC_0x${fn.toString(16)}`;
     m.fields = fields;
     m.role = fn === 0x0b || fn === 0x09 ? 'broadcast' : 'unknown';
     if (bvlcLen !== len)
@@ -238,11 +239,15 @@ function iAm(
   fields.segmentation = appValue(b, at, end);
   const vendor = appValue(b, at, end);
   fields.vendor_id = vendor;
-  m.identity = {
-    deviceType: 'bacnet-device',
-    ...(vendor >= 0 ? { vendor: BACNET_VENDORS[vendor] ?? `BACnet vendor ${vendor}` } : {}),
-    model: `device ${inst}`,
-  };
+  // Two literals, not a spread of an optional part: one shape each, no copy.
+  m.identity =
+    vendor >= 0
+      ? {
+          deviceType: 'bacnet-device',
+          vendor: BACNET_VENDORS[vendor] ?? `BACnet vendor ${vendor}`,
+          model: `device ${inst}`,
+        }
+      : { deviceType: 'bacnet-device', model: `device ${inst}` };
 }
 
 /** Error PDU: error class and code as two enumerated application tags; returns class * 256 + code. */

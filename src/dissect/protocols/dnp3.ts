@@ -141,12 +141,18 @@ function dissect(
     out.push(m);
     return;
   }
-  // Remove the block CRCs into a contiguous copy (small: at most 250 bytes).
+  // Remove the block CRCs into a contiguous copy (small: at most 250 bytes), checking each block's CRC in the
+  // same pass over its bytes (no view object per block).
   const data = new Uint8Array(user);
   for (let i = 0, q = off + 10; i < user; ) {
     const blk = Math.min(16, user - i);
-    if (!crcOk(b, q, blk)) crcBad = true;
-    data.set(b.subarray(q, q + blk), i);
+    let c = 0;
+    for (let k = 0; k < blk; k++) {
+      const x = b[q + k]!;
+      data[i + k] = x;
+      c = (c >>> 8) ^ CRC_TABLE[(c ^ x) & 0xff]!;
+    }
+    if ((~c & 0xffff) !== u16le(b, q + blk)) crcBad = true;
     i += blk;
     q += blk + 2;
   }

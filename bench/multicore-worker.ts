@@ -1,0 +1,96 @@
+// One timed discover pass in a fresh process, on one thread or sharded over worker threads (bench/multicore.ts).
+// Prints JSON: wall seconds, CPU seconds of the main thread, of each worker thread, and of the whole process.
+import { readCaptureSync } from '../src/capture/source.js';
+import { DissectPipeline } from '../src/dissect/pipeline.js';
+import { Inventory } from '../src/discover/inventory.js';
+import { ShardedRun } from '../src/discover/sharded.js';
+import { threadCpuSeconds } from '../src/discover/shard.js';
+import { DEFAULT_SETTINGS } from '../src/settings/model.js';
+import { readFileSync } from 'node:fs';
+import type { Baseline } from '../src/discover/baseline.js';
+import { DetectionEngine } from '../src/detect/engine.js';
+import { allDetectors } from '../src/detect/detectors/index.js';
+import {
+  crossFlow,
+  mergeDetections,
+  type DetectShardInit,
+  type DetectShardResult,
+} from '../src/detect/shard-split.js';
+
+const [n, file, baselineFile] = [Number(process.argv[2]), process.argv[3], process.argv[4]];
+if (!file || !(n >= 1)) throw new Error('usage: multicore-worker WORKERS FILE [BASELINE.json]');
+// With a baseline: the detect pass (the engine with its own edge table, as `weir detect` runs it).
+const baseline =
+  baselineFile !== undefined ? (JSON.parse(readFileSync(baselineFile, 'utf8')) as Baseline) : null;
+const t0 = process.hrtime.bigint();
+const c0 = process.cpuUsage();
+let workerCpu: number[] = [];
+let workerStart: number[] = [];
+// What the main thread had used before the pass: loading its modules.
+const mainStart = threadCpuSeconds();
+if (baseline !== null && n === 1) {
+  const engine = new DetectionEngine(baseline);
+  const p = new DissectPipeline([engine]);
+  readCaptureSync(file, (f) => p.push(f));
+  engine.finish();
+} else if (baseline !== null) {
+  const engine = new DetectionEngine(baseline, {
+    detectors: crossFlow(allDetectors()),
+    decoyContact: false,
+  });
+  const extra: DetectShardInit = {
+    baseline,
+    settings: DEFAULT_SETTINGS.detect,
+    windowSeconds: DEFAULT_SETTINGS.detect.fold_window_s,
+    mutes: [],
+    decoys: [],
+    from: -Infinity,
+  };
+  const run = new ShardedRun(n, {
+    maxEdges: DEFAULT_SETTINGS.inventory.max_edges,
+    dissect: DEFAULT_SETTINGS.dissect,
+    worker: new URL('../src/detect/shard-worker.js', import.meta.url),
+    extra,
+  });
+  await run.runFile(file, {
+    onPacket: (p) => engine.onPacket(p),
+    onMessage: (m) => engine.onMessage(m),
+  });
+  await run.finish();
+  mergeDetections([
+    engine.finish(),
+    ...(run.extras as DetectShardResult[]).map((s) => s.detections),
+  ]);
+  workerCpu = run.workerCpu;
+  workerStart = run.workerStartCpu;
+} else if (n === 1) {
+  const inv = new Inventory();
+  const p = new DissectPipeline([inv]);
+  readCaptureSync(file, (f) => p.push(f));
+  inv.snapshot();
+} else {
+  const inv = new Inventory({}, { edges: false });
+  const run = new ShardedRun(n, {
+    maxEdges: DEFAULT_SETTINGS.inventory.max_edges,
+    dissect: DEFAULT_SETTINGS.dissect,
+  });
+  await run.runFile(file, {
+    onPacket: (p) => inv.onPacket(p),
+    onMessage: (m) => inv.onAssetMessage(m),
+  });
+  const edges = await run.finish();
+  inv.snapshotWith(edges);
+  workerCpu = run.workerCpu;
+  workerStart = run.workerStartCpu;
+}
+const c = process.cpuUsage(c0);
+process.stdout.write(
+  JSON.stringify({
+    wall: Number(process.hrtime.bigint() - t0) / 1e9,
+    main: threadCpuSeconds(),
+    workers: workerCpu,
+    mainStart,
+    workerStart,
+    process: (c.user + c.system) / 1e6,
+  }) + '\n',
+);

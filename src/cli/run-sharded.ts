@@ -1,0 +1,66 @@
+import type { Message } from '../dissect/message.js';
+import { Stages, type Stage } from '../dissect/stage.js';
+import { ShardedRun } from '../discover/sharded.js';
+import type { EdgeRecord } from '../discover/edge-book.js';
+import { fileResult, type FileResult } from './run-capture.js';
+import { cliSettings } from './settings.js';
+
+/**
+ * runCaptures over `workers` threads sharded by address pair: the workers dissect and keep the edges, the
+ * main thread's stages see every packet in order and, through `onMessage`, the messages the asset half reads.
+ * Stages that want every message (the detection engine, a value recorder) cannot run here.
+ */
+export async function runShardedCaptures(
+  files: string[],
+  workers: number,
+  stages: readonly Stage[],
+  opts: {
+    maxEdges: number;
+    onMessage(m: Message): void;
+    afterFile?(r: FileResult): void;
+    /** The workers' module and what they start with (default: discovery's worker). */
+    worker?: URL;
+    extra?: unknown;
+  },
+): Promise<{ results: FileResult[]; edges: EdgeRecord[][]; extras: unknown[] }> {
+  const fanout = new Stages(stages);
+  const run = new ShardedRun(workers, {
+    maxEdges: opts.maxEdges,
+    dissect: cliSettings().dissect,
+    worker: opts.worker,
+    extra: opts.extra,
+  });
+  const results: FileResult[] = [];
+  let seen: Record<string, number> = {};
+  try {
+    for (const source of files) {
+      const f = await run.runFile(source, {
+        onPacket: (p) => fanout.onPacket(p),
+        onMessage: opts.onMessage,
+      });
+      const r = fileResult(source, f.summary, f.stats, f.firstTs, f.lastTs);
+      // What the workers' edge bounds turned away while reading this file (the main thread adds its own).
+      const now = run.capped;
+      for (const [k, v] of Object.entries(now))
+        if (v > (seen[k] ?? 0)) r.capped[k] = (r.capped[k] ?? 0) + v - (seen[k] ?? 0);
+      seen = now;
+      opts.afterFile?.(r);
+      results.push(r);
+    }
+    const edges = await run.finish();
+    await fanout.finish();
+    return { results, edges, extras: run.extras };
+  } finally {
+    await run.close();
+  }
+}
+
+/** Worker threads from --workers, else the settings' dissect.workers. */
+export function workerCount(flag: string | undefined): number {
+  if (flag === undefined) return cliSettings().dissect.workers;
+  const n = Number(flag);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`--workers takes a positive whole number, not '${flag}'`);
+  if (n > 64) throw new Error(`--workers takes at most 64, not '${flag}'`);
+  return n;
+}

@@ -1,0 +1,58 @@
+import type { Detection } from './detection.js';
+import type { Detector } from './detector.js';
+
+/**
+ * Detectors whose state spans address pairs: a sender's first packet anywhere (new asset), one source trying
+ * many hosts or ports (scan), layer-2 and address-assignment traffic (ARP, DHCP, DCP, GOOSE publishers). In a
+ * sharded run they stay on the main thread, which sees every frame; every other detector keeps its state per
+ * edge (per address pair), so it runs in the shard worker that owns the pair.
+ */
+export const CROSS_FLOW_DETECTORS: ReadonlySet<string> = new Set([
+  'new_asset',
+  'scan',
+  'arp_spoofing',
+  'address_assignment',
+  'dcp_set',
+  'goose_sequence',
+]);
+
+/** The protocols whose messages the cross-flow detectors read: the workers hand these to the main thread. */
+export const CROSS_FLOW_PROTOCOLS: ReadonlySet<string> = new Set([
+  'arp',
+  'dhcp',
+  'profinet_dcp',
+  'goose',
+]);
+
+export function crossFlow(ds: Detector[]): Detector[] {
+  return ds.filter((d) => CROSS_FLOW_DETECTORS.has(d.name));
+}
+
+export function perEdge(ds: Detector[]): Detector[] {
+  return ds.filter((d) => !CROSS_FLOW_DETECTORS.has(d.name));
+}
+
+/**
+ * The detections of the main thread's engine and the workers' in one list, ordered as one engine lists them
+ * (time, then id). Fold keys name the source and destination, so no detection is open in two engines.
+ */
+export function mergeDetections(lists: Detection[][]): Detection[] {
+  return lists.flat().sort((a, b) => a.ts - b.ts || (a.id < b.id ? -1 : 1));
+}
+
+/** What a detect shard worker is started with (beside its shard and bounds). */
+export interface DetectShardInit {
+  baseline: unknown;
+  settings: unknown;
+  windowSeconds: number;
+  mutes: unknown[];
+  decoys: string[];
+  /** Check only traffic from this time on (epoch seconds; -Infinity for all). */
+  from: number;
+}
+
+/** What a detect shard worker hands back at the end. */
+export interface DetectShardResult {
+  detections: Detection[];
+  muted: number;
+}

@@ -1,0 +1,463 @@
+import type { Packet } from '../dissect/packet.js';
+import { markMalformed, type Message } from '../dissect/message.js';
+import {
+  SERVICE_FORWARD_OPEN,
+  SERVICE_LARGE_FORWARD_OPEN,
+} from '../dissect/protocols/cip-forward-open.js';
+import { IoConnections } from './io-connections.js';
+import { isIndustrialIndex, PROTOCOL_INDEX } from '../dissect/registry.js';
+import type { Edge, FunctionStats, TargetRanges } from './model.js';
+import { MAX_RANGES, RangeSet } from './ranges.js';
+import { IDENTITY_PROTOCOLS, serviceName } from './services.js';
+import { EdgeTable, type EdgeAddress } from './edge-table.js';
+import { PollTimer } from './polling.js';
+import { anomalyKind } from './anomaly-kind.js';
+import { addBounded, countCapped, LIMITS, type Capped } from './merge.js';
+import { orderedStates } from './read-out.js';
+
+/**
+ * One conversation, kept compact (its own fields are its address, so consumers sharing the edge lookup get it
+ * without another object); the Edge record is built when the inventory is read.
+ */
+export interface EdgeState extends EdgeAddress {
+  protocol: string;
+  protocols: string[] | null;
+  packets: number;
+  bytes: number;
+  firstSeen: number;
+  lastSeen: number;
+  requests: number;
+  responses: number;
+  anomalies: number;
+  anomalyKinds: string[] | null;
+  /**
+   * Functions seen, allocated on the first message (most edges of a scan or flood never carry one). A short
+   * list, searched in order: an edge carries a handful of functions, and a map per edge costs far more.
+   */
+  funcs: FunctionStats[] | null;
+  /** Address ranges read and written per space, each set allocated on first use; a short list too. */
+  targets: SpaceRanges[] | null;
+  /** Allocated on the first industrial request. */
+  poll: PollTimer | null;
+  /** Per-edge state of a consumer riding on this inventory's edge lookup (the detection engine). */
+  slot: unknown;
+  /** Creation order across files (see EdgeBook.seqBase): merged shards sort ties as one table would. */
+  seq: number;
+  /** Changed since the last takeDelta. */
+  dirty: boolean;
+}
+
+interface SpaceRanges {
+  space: string;
+  read: RangeSet | null;
+  write: RangeSet | null;
+}
+
+/** The edge of the packet just seen, for consumers that share the inventory's per-packet edge lookup. */
+export interface CurrentEdge {
+  addr: EdgeAddress;
+  toServer: boolean;
+  slot: unknown;
+}
+
+/**
+ * An Edge record with what merging the records of several shards needs to order them as one table would:
+ * its IP protocol, whether its addresses are IPv4, and its creation order.
+ */
+export interface EdgeRecord {
+  edge: Edge;
+  proto: number;
+  v4: boolean;
+  seq: number;
+}
+
+/**
+ * The edge half of the inventory: conversations, their functions, ranges, polling and anomalies, and the
+ * EtherNet/IP I/O connections. Everything here is per address pair, so the edges of different pairs can be
+ * kept by different workers (src/discover/shard.ts) and merged: they are disjoint.
+ */
+export class EdgeBook {
+  private readonly edges = new EdgeTable<EdgeState>((addr, pkt) =>
+    this.newEdge(addr, pkt.ts, pkt.frame),
+  );
+  /** Edge of the packet being processed: its messages arrive right after it. */
+  private current: EdgeState | undefined;
+  private edgeCount = 0;
+  /** Added to a new edge's frame number for its creation order: a later file's frames count on from here. */
+  seqBase = 0;
+  /** EtherNet/IP I/O connections opened by the Forward_Opens seen. */
+  readonly io = new IoConnections();
+
+  constructor(
+    private readonly maxEdges: number,
+    private readonly capped: Capped,
+  ) {}
+
+  get size(): number {
+    return this.edgeCount;
+  }
+
+  /** Forget the current edge (a frame that is no edge's). */
+  clear(): void {
+    this.current = undefined;
+  }
+
+  /**
+   * The edge of a host's IP packet (not a non-first fragment); `srcTracked`: its sender is an inventory
+   * asset (an untracked sender starts no edge).
+   */
+  onPacket(pkt: Packet, srcTracked: boolean): void {
+    // A full edge table starts no edge either, and says so.
+    const e = this.edges.find(pkt, srcTracked && this.edgeCount < this.maxEdges);
+    if (e === undefined) {
+      this.current = undefined;
+      if (srcTracked) countCapped(this.capped, 'edges_not_tracked');
+      return;
+    }
+    e.packets++;
+    e.bytes += pkt.wireLen;
+    e.lastSeen = pkt.ts;
+    e.dirty = true;
+    this.current = e;
+  }
+
+  /**
+   * A host's IPv4 packet (not a non-first fragment) of an edge another worker keeps: its server end, made
+   * known here, orients same-port peers as one table would.
+   */
+  noteServer(src4: number, dst4: number, proto: number, srcPort: number, dstPort: number): void {
+    this.edges.noteServer(src4, dst4, proto, srcPort, dstPort);
+  }
+
+  /**
+   * The edge of the packet passed to the last onPacket (undefined for non-IP frames and untracked edges),
+   * with a slot where a consumer keeps its own per-edge state: one edge lookup per packet serves discovery
+   * and detection.
+   */
+  currentEdge(): CurrentEdge | undefined {
+    const es = this.current;
+    if (es === undefined) return undefined;
+    const c = this.cur;
+    c.addr = es;
+    c.toServer = this.edges.toServer;
+    c.slot = es.slot;
+    return c;
+  }
+
+  /** Store a consumer's per-edge state on the current packet's edge. */
+  setCurrentSlot(value: unknown): void {
+    if (this.current !== undefined) this.current.slot = value;
+  }
+
+  private readonly cur: CurrentEdge = {
+    addr: null as unknown as EdgeAddress,
+    toServer: true,
+    slot: undefined,
+  };
+
+  /** EtherNet/IP implicit I/O tied to its Forward_Open: the granted interval, or an unknown id flagged. */
+  private ioConnection(m: Message): void {
+    const c = this.io.onMessage(m);
+    if (c === null)
+      markMalformed(
+        m,
+        'io_unknown_connection',
+        `I/O on connection id 0x${Number(m.fields?.connection_id).toString(16)} that no Forward_Open between these hosts set up`,
+      );
+    else if (c !== undefined && m.fields !== null) m.fields.rpi_us = c.rpiUs;
+  }
+
+  /** EtherNet/IP I/O bookkeeping: before anyone else reads the message (it may mark it malformed). */
+  onMessageFirst(m: Message): void {
+    if (
+      m.funcName === 'IO' ||
+      m.func === SERVICE_FORWARD_OPEN ||
+      m.func === SERVICE_LARGE_FORWARD_OPEN
+    )
+      this.ioConnection(m);
+  }
+
+  /** A message's functions, ranges, polling and anomalies, on the edge of its packet. */
+  onMessage(m: Message): void {
+    if (m.transport === 'l2') return;
+    const es = this.current;
+    if (es === undefined) return;
+    if (es.protocols === null || !es.protocols.includes(m.protocol))
+      this.addProtocol(es, m.protocol);
+
+    const pidx = PROTOCOL_INDEX[m.protocol] ?? 0;
+    // Lists start at their exact size ([x], not [] then push, which reserves 17 slots): a million edges
+    // each carrying one function, one protocol and one address space is a plant-sized inventory.
+    const funcs = es.funcs;
+    let f = funcs === null ? undefined : findFunction(funcs, m.protocol, m.func);
+    if (f === undefined && (funcs === null || funcs.length < LIMITS.functions)) {
+      f = {
+        protocol: m.protocol,
+        func: m.func,
+        name: m.funcName,
+        count: 0,
+        writes: 0,
+        exceptions: 0,
+      };
+      if (funcs === null) es.funcs = [f];
+      else funcs.push(f);
+    }
+    if (f !== undefined) {
+      f.count++;
+      if (m.write && m.role !== 'response') f.writes++;
+      if (m.exception !== -1) f.exceptions++;
+    } else countCapped(this.capped, 'edge_functions');
+    if (m.anomaly !== null) {
+      es.anomalies++;
+      addBounded(
+        (es.anomalyKinds ??= []),
+        anomalyKind(m.protocol, m.anomaly),
+        LIMITS.anomalyKinds,
+        this.capped,
+        'edge_anomaly_kinds',
+      );
+    }
+    if (m.role === 'request') es.requests++;
+    else if (m.role === 'response') es.responses++;
+
+    const targets = m.targets;
+    if (targets !== null) {
+      for (let i = 0; i < targets.length; i++) {
+        const t = targets[i]!;
+        const spaces = es.targets;
+        let sr = spaces === null ? undefined : findSpace(spaces, t.space);
+        if (sr === undefined) {
+          if (spaces !== null && spaces.length >= LIMITS.spaces) {
+            countCapped(this.capped, 'edge_address_spaces');
+            continue;
+          }
+          sr = { space: t.space, read: null, write: null };
+          if (spaces === null) es.targets = [sr];
+          else spaces.push(sr);
+        }
+        const set = m.write
+          ? (sr.write ??= new RangeSet(MAX_RANGES))
+          : (sr.read ??= new RangeSet(MAX_RANGES));
+        if (!set.add(t.start, t.count)) countCapped(this.capped, 'edge_address_ranges');
+      }
+    }
+    if (m.role === 'request' && isIndustrialIndex(pidx)) {
+      const start = targets !== null && targets.length > 0 ? targets[0]!.start : 0;
+      (es.poll ??= new PollTimer()).request(
+        (pidx * 256 + (m.func & 0xff)) * 16777216 + (start & 0xffffff),
+        m.ts,
+      );
+    }
+  }
+
+  /** Fresh Edge records, in the table's order (only the changed ones with `changedOnly`). */
+  records(changedOnly: boolean): EdgeRecord[] {
+    const out: EdgeRecord[] = [];
+    for (const es of this.edges.values()) {
+      if (changedOnly && !es.dirty) continue;
+      out.push({ edge: edgeOut(es), proto: es.proto, v4: isV4(es.server), seq: es.seq });
+    }
+    return out;
+  }
+
+  /** Fresh Edge records in the table's order, without the merge keys (one inventory's own read-out). */
+  edgeList(changedOnly: boolean): Edge[] {
+    const out: Edge[] = [];
+    for (const es of this.edges.values()) if (!changedOnly || es.dirty) out.push(edgeOut(es));
+    return out;
+  }
+
+  /** After a delta was taken: counters and lists start over (merging into a store adds them up). */
+  resetDelta(): void {
+    for (const es of this.edges.values()) if (es.dirty) restartEdge(es);
+  }
+
+  /** The edge states in the table's order (for a read-out that builds each record as it is taken). */
+  states(): Iterable<EdgeState> {
+    return this.edges.values();
+  }
+
+  /** The Edge record of one state. */
+  build(es: EdgeState): Edge {
+    return edgeOut(es);
+  }
+
+  /**
+   * The changed edges in address order, each record built and its counters restarted as it is taken (a store
+   * merge of any size); an edge not taken stays changed for the next delta.
+   */
+  takeDeltaStream(): Iterable<Edge> {
+    const dirty: EdgeState[] = [];
+    for (const es of this.edges.values()) if (es.dirty) dirty.push(es);
+    return (function* () {
+      for (const es of orderedStates(dirty)) {
+        const e = edgeOut(es);
+        restartEdge(es);
+        yield e;
+      }
+    })();
+  }
+
+  private newEdge(addr: EdgeAddress, ts: number, frame: number): EdgeState {
+    this.edgeCount++;
+    const { id, client, server, transport, port, proto } = addr;
+    const protocol =
+      transport === 'ip'
+        ? ipProtoName(proto)
+        : (serviceName(transport, port) ?? `${transport}/${port}`);
+    return {
+      id,
+      client,
+      server,
+      transport,
+      port,
+      proto,
+      protocol,
+      protocols: null,
+      packets: 0,
+      bytes: 0,
+      firstSeen: ts,
+      lastSeen: ts,
+      requests: 0,
+      responses: 0,
+      anomalies: 0,
+      anomalyKinds: null,
+      funcs: null,
+      targets: null,
+      poll: null,
+      slot: undefined,
+      seq: this.seqBase + frame,
+      dirty: true,
+    };
+  }
+
+  private addProtocol(es: EdgeState, protocol: string): void {
+    let protocols = es.protocols;
+    if (protocols === null) es.protocols = protocols = [protocol];
+    else if (!protocols.includes(protocol)) protocols.push(protocol);
+    if (IDENTITY_PROTOCOLS.has(protocol)) return;
+    // The first industrial protocol names the edge (ENIP carries CIP: keep 'enip').
+    if (!protocols.some((p) => p !== protocol && !IDENTITY_PROTOCOLS.has(p)))
+      es.protocol = protocol;
+  }
+}
+
+/**
+ * The records of several shards in the order one EdgeTable would list them (EdgeTable.values): IPv4 edges
+ * first, by IP protocol, grouped by server end (server address and port, the groups in the order they were
+ * first created), each group in creation order; then the others in creation order. The address sort of the
+ * read-out keeps this order for ties, and the serves/uses lists of assets follow it.
+ */
+export function mergeEdgeRecords(parts: EdgeRecord[][]): Edge[] {
+  const all = parts.flat();
+  const groupKey = (r: EdgeRecord): string => `${r.proto}|${r.edge.server}|${r.edge.port}`;
+  const groupSeq = new Map<string, number>();
+  for (const r of all) {
+    if (!r.v4) continue;
+    const k = groupKey(r);
+    const g = groupSeq.get(k);
+    if (g === undefined || r.seq < g) groupSeq.set(k, r.seq);
+  }
+  const keyed = all.map((r) => ({ r, g: r.v4 ? groupSeq.get(groupKey(r))! : 0 }));
+  keyed.sort((a, b) => {
+    if (a.r.v4 !== b.r.v4) return a.r.v4 ? -1 : 1;
+    if (a.r.v4) {
+      if (a.r.proto !== b.r.proto) return a.r.proto - b.r.proto;
+      if (a.g !== b.g) return a.g - b.g;
+    }
+    return a.r.seq - b.r.seq;
+  });
+  return keyed.map((k) => k.r.edge);
+}
+
+/** An edge's delta was taken: its counters and lists restart. */
+function restartEdge(es: EdgeState): void {
+  es.packets = 0;
+  es.bytes = 0;
+  es.requests = 0;
+  es.responses = 0;
+  es.anomalies = 0;
+  es.anomalyKinds = null;
+  es.funcs = null;
+  es.targets = null;
+  es.dirty = false;
+}
+
+function isV4(ip: string): boolean {
+  return !ip.includes(':');
+}
+
+function findFunction(
+  funcs: FunctionStats[],
+  protocol: string,
+  func: number,
+): FunctionStats | undefined {
+  for (let i = 0; i < funcs.length; i++) {
+    const f = funcs[i]!;
+    if (f.func === func && f.protocol === protocol) return f;
+  }
+  return undefined;
+}
+
+function findSpace(spaces: SpaceRanges[], space: string): SpaceRanges | undefined {
+  for (let i = 0; i < spaces.length; i++) if (spaces[i]!.space === space) return spaces[i];
+  return undefined;
+}
+
+/** The Edge record of a state: functions, ranges and the polling estimate filled in. */
+function edgeOut(es: EdgeState): Edge {
+  const { id, client, server, transport, port } = es;
+  const functions =
+    es.funcs === null
+      ? []
+      : es.funcs
+          .map((f) => ({ ...f }))
+          .sort((x, y) =>
+            x.protocol < y.protocol ? -1 : x.protocol > y.protocol ? 1 : x.func - y.func,
+          );
+  const targets: TargetRanges[] = [];
+  if (es.targets !== null) {
+    for (const { space, read, write } of es.targets) {
+      const rr = read?.toArray() ?? [],
+        wr = write?.toArray() ?? [];
+      if (rr.length) targets.push({ space, access: 'read', ranges: rr });
+      if (wr.length) targets.push({ space, access: 'write', ranges: wr });
+    }
+  }
+  const p = es.poll?.period() ?? null;
+  return {
+    id,
+    client,
+    server,
+    transport,
+    port,
+    protocol: es.protocol,
+    protocols: es.protocols ? [...es.protocols] : [],
+    packets: es.packets,
+    bytes: es.bytes,
+    firstSeen: es.firstSeen,
+    lastSeen: es.lastSeen,
+    functions,
+    targets,
+    requests: es.requests,
+    responses: es.responses,
+    pollInterval: p?.median ?? null,
+    pollJitter: p?.iqr ?? null,
+    maxRequestGap: es.poll ? Math.round(es.poll.maxGap * 1e6) / 1e6 : 0,
+    anomalies: es.anomalies,
+    anomalyKinds: es.anomalyKinds ? [...es.anomalyKinds] : [],
+  };
+}
+
+const IP_PROTOCOLS: Record<number, string> = {
+  1: 'icmp',
+  2: 'igmp',
+  47: 'gre',
+  50: 'esp',
+  58: 'icmpv6',
+  89: 'ospf',
+  112: 'vrrp',
+};
+function ipProtoName(p: number): string {
+  return IP_PROTOCOLS[p] ?? `ip/${p}`;
+}

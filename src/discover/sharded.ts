@@ -1,0 +1,281 @@
+import { createReadStream } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import { CaptureParser } from '../capture/parser.js';
+import type { CaptureSummary } from '../capture/frame.js';
+import { addCounts } from '../capture/counts.js';
+import { decodeFrame } from '../dissect/link.js';
+import { newPacket, type Packet } from '../dissect/packet.js';
+import type { Message } from '../dissect/message.js';
+import type { DissectLimits, DissectStats } from '../dissect/pipeline.js';
+import type { EdgeRecord } from './edge-book.js';
+import type { FromShard, ShardInit, TaggedMessage, ToShard } from './shard-protocol.js';
+
+/** Bytes per chunk handed to the workers: large enough that the per-chunk round trip vanishes. */
+const CHUNK = 1024 * 1024;
+/** Chunks the workers may run ahead of the main thread (bounds the memory a fast reader holds). */
+const AHEAD = 8;
+
+/** What the main thread does with each frame and with the asset half's messages, in capture order. */
+export interface MainHooks {
+  onPacket(pkt: Packet): void;
+  onMessage(m: Message): void;
+}
+
+export interface ShardedFile {
+  summary: CaptureSummary;
+  /** The dissection statistics of all shards, added up. */
+  stats: DissectStats;
+  firstTs: number | null;
+  lastTs: number | null;
+}
+
+interface Pending {
+  k: number;
+  buf: SharedArrayBuffer;
+  len: number;
+  replies: number;
+  msgs: TaggedMessage[][];
+  done: Promise<void>;
+  resolve(): void;
+}
+
+/**
+ * A capture run spread over worker threads by address pair (src/discover/shard-worker.ts). The main thread
+ * reads the capture, shares each chunk with every worker, and then parses it itself, in order, for the asset
+ * half: every frame's header, and between them the messages the workers dissected for that frame. Workers run
+ * ahead by up to AHEAD chunks; the main thread waits for a chunk's messages before it walks the chunk, so the
+ * asset half sees packets and messages in exactly the order one thread would.
+ */
+export class ShardedRun {
+  private readonly workers: Worker[] = [];
+  private readonly replies: ((m: FromShard, w: number) => void)[] = [];
+  private failure: Error | null = null;
+  private fail!: (e: Error) => void;
+  private readonly failed: Promise<never>;
+  /** Per worker: what its bounds turned away so far (cumulative). */
+  private readonly edgeCapped: Record<string, number>[] = [];
+  private fileIndex = 0;
+  /** CPU seconds each worker thread used (known after finish; -1 where not measurable). */
+  workerCpu: number[] = [];
+  /** CPU seconds each worker had used by the first capture: its start-up (loading modules). */
+  workerStartCpu: number[] = [];
+
+  /** What each worker handed back at the end beside its edges (the detect worker: its detections). */
+  extras: unknown[] = [];
+
+  /**
+   * `worker`: the worker's module (default: discovery's, src/discover/shard-worker.ts); `extra`: what it is
+   * started with beside its shard and bounds.
+   */
+  constructor(
+    readonly n: number,
+    opts: { maxEdges: number; dissect: DissectLimits; worker?: URL; extra?: unknown },
+  ) {
+    this.failed = new Promise<never>((_, reject) => {
+      this.fail = (e) => {
+        if (this.failure === null) this.failure = e;
+        reject(e);
+      };
+    });
+    this.failed.catch(() => undefined);
+    // Each bound holds for the whole run: every worker gets its share.
+    const share = (v: number, min: number): number => Math.max(min, Math.ceil(v / n));
+    for (let i = 0; i < n; i++) {
+      const init: ShardInit = {
+        shard: i,
+        shards: n,
+        maxEdges: share(opts.maxEdges, 1),
+        dissect: {
+          ...opts.dissect,
+          max_tcp_streams: share(opts.dissect.max_tcp_streams, 16),
+          max_reassembly_bytes: share(opts.dissect.max_reassembly_bytes, 65_536),
+        },
+        extra: opts.extra,
+      };
+      const w = new Worker(opts.worker ?? new URL('./shard-worker.js', import.meta.url), {
+        workerData: init,
+      });
+      w.on('message', (m: FromShard) => {
+        if (m.t === 'error') this.fail(new Error(`shard worker ${i}: ${m.message}`));
+        else this.replies[i]?.(m, i);
+      });
+      w.on('error', (e) => this.fail(new Error(`shard worker ${i}: ${e.message}`)));
+      w.on('exit', (code) => {
+        if (code !== 0) this.fail(new Error(`shard worker ${i} exited with code ${code}`));
+      });
+      this.workers.push(w);
+      this.edgeCapped.push({});
+    }
+  }
+
+  /** What the workers' bounds turned away so far (edges, TCP state), added up. */
+  get capped(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const c of this.edgeCapped) addCounts(out, c);
+    return out;
+  }
+
+  private post(msg: ToShard): void {
+    for (const w of this.workers) w.postMessage(msg);
+  }
+
+  /** Wait for one reply of each worker, of the kind `pick` accepts. */
+  private gather<T>(pick: (m: FromShard) => T | undefined): Promise<T[]> {
+    const got: T[] = new Array(this.n);
+    let left = this.n;
+    return Promise.race([
+      this.failed,
+      new Promise<T[]>((resolve) => {
+        for (let i = 0; i < this.n; i++)
+          this.replies[i] = (m, w) => {
+            const v = pick(m);
+            if (v === undefined) return;
+            got[w] = v;
+            if (--left === 0) resolve(got);
+          };
+      }),
+    ]);
+  }
+
+  /** One capture file ('-' for stdin) through the shards; the main hooks see every frame in order. */
+  async runFile(source: string, hooks: MainHooks): Promise<ShardedFile> {
+    if (this.failure) throw this.failure;
+    this.post({ t: 'file', index: this.fileIndex++ });
+    const pending = new Map<number, Pending>();
+    for (let i = 0; i < this.n; i++)
+      this.replies[i] = (m) => {
+        if (m.t !== 'chunk') return;
+        const p = pending.get(m.k);
+        if (p === undefined) return;
+        p.msgs.push(m.msgs);
+        if (++p.replies === this.n) p.resolve();
+      };
+
+    const pkt = newPacket();
+    let queue: TaggedMessage[] = [];
+    let qi = 0;
+    let firstTs: number | null = null,
+      lastTs: number | null = null;
+    const parser = new CaptureParser((frame) => {
+      if (firstTs === null) firstTs = frame.ts;
+      lastTs = frame.ts;
+      decodeFrame(frame, pkt);
+      hooks.onPacket(pkt);
+      // This frame's messages, dissected by the worker that owns its address pair.
+      while (qi < queue.length && queue[qi]!.f <= frame.index) hooks.onMessage(queue[qi++]!.m);
+    });
+    const walk = async (p: Pending): Promise<void> => {
+      await Promise.race([this.failed, p.done]);
+      pending.delete(p.k);
+      // One frame belongs to one worker: sorting by frame (stable) interleaves the workers' lists in capture order.
+      queue = p.msgs.flat().sort((a, b) => a.f - b.f);
+      qi = 0;
+      parser.feed(new Uint8Array(p.buf, 0, p.len));
+    };
+
+    const order: Pending[] = [];
+    let k = 0;
+    const stream =
+      source === '-' ? process.stdin : createReadStream(source, { highWaterMark: CHUNK });
+    try {
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        if (parser.stopped) break;
+        const buf = new SharedArrayBuffer(chunk.length);
+        new Uint8Array(buf).set(chunk);
+        let resolve!: () => void;
+        const done = new Promise<void>((r) => (resolve = r));
+        const p: Pending = { k, buf, len: chunk.length, replies: 0, msgs: [], done, resolve };
+        pending.set(k, p);
+        order.push(p);
+        this.post({ t: 'chunk', k, buf, len: chunk.length });
+        k++;
+        if (order.length > AHEAD) await walk(order.shift()!);
+      }
+      while (order.length > 0) await walk(order.shift()!);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (err.code === 'ENOENT') throw new Error(`${source}: no such file`);
+      throw e;
+    } finally {
+      if (source !== '-') (stream as ReturnType<typeof createReadStream>).destroy();
+    }
+    const summary = parser.end();
+    const files = this.gather((m) => (m.t === 'file' ? m : undefined));
+    this.post({ t: 'endFile' });
+    const stats = emptyStats();
+    const got = await files;
+    got.forEach((f, i) => {
+      addStats(stats, f.stats);
+      this.edgeCapped[i] = f.capped;
+    });
+    // Keys in the order one pipeline would have counted them first.
+    stats.protocols = inFirstOrder(
+      stats.protocols,
+      got.map((f) => f.firsts.protocols),
+    );
+    stats.anomalies = inFirstOrder(
+      stats.anomalies,
+      got.map((f) => f.firsts.anomalies),
+    );
+    return { summary, stats, firstTs, lastTs };
+  }
+
+  /** The edge records of every shard; the workers end. */
+  async finish(): Promise<EdgeRecord[][]> {
+    if (this.failure) throw this.failure;
+    const edges = this.gather((m) => (m.t === 'edges' ? m : undefined));
+    this.post({ t: 'finish' });
+    const got = await edges;
+    this.workerCpu = got.map((g) => g.cpu);
+    this.workerStartCpu = got.map((g) => g.startCpu);
+    this.extras = got.map((g) => g.extra);
+    const out = got.map((g) => g.records);
+    await this.close();
+    return out;
+  }
+
+  /** End the workers (also after a failure). */
+  async close(): Promise<void> {
+    const ws = this.workers.splice(0);
+    await Promise.all(ws.map((w) => w.removeAllListeners('exit').terminate()));
+  }
+}
+
+function emptyStats(): DissectStats {
+  return {
+    frames: 0,
+    ipPackets: 0,
+    tcpSegments: 0,
+    udpDatagrams: 0,
+    messages: 0,
+    protocols: {},
+    anomalies: {},
+    capped: {},
+  };
+}
+
+function addStats(into: DissectStats, s: DissectStats): void {
+  into.frames += s.frames;
+  into.ipPackets += s.ipPackets;
+  into.tcpSegments += s.tcpSegments;
+  into.udpDatagrams += s.udpDatagrams;
+  into.messages += s.messages;
+  addCounts(into.protocols, s.protocols);
+  addCounts(into.anomalies, s.anomalies);
+  addCounts(into.capped, s.capped);
+}
+
+/** The counts with their keys listed by the frame that first counted them (ties: the first shard's order). */
+function inFirstOrder(
+  counts: Record<string, number>,
+  firsts: Record<string, number>[],
+): Record<string, number> {
+  const at = (k: string): number => {
+    let f = Infinity;
+    for (const x of firsts) if (x[k] !== undefined && x[k]! < f) f = x[k]!;
+    return f;
+  };
+  const out: Record<string, number> = {};
+  for (const k of Object.keys(counts).sort((a, b) => at(a) - at(b))) out[k] = counts[k]!;
+  return out;
+}
