@@ -22,8 +22,10 @@ const MAX_GROWTH_MB = 200;
 /**
  * The same for 200k forged senders at 20k tracked assets: V8 lets the heap run ahead of the garbage of 200k
  * distinct addresses (≈150 MB of peak alone for dissecting them); before the bounds this run took over 1.2 GB.
+ * On a loaded machine the collector's helper threads get less CPU and the heap runs further ahead (peaks of
+ * 320 MB over the small run were seen at load 15, unbounded growth never): the limit sits between that and 1.2 GB.
  */
-const MAX_FLOOD_GROWTH_MB = 300;
+const MAX_FLOOD_GROWTH_MB = 450;
 
 async function baselineRss(dir: string): Promise<number> {
   const r = await runMeasured(cli, ['discover', plant], dir);
