@@ -16,7 +16,7 @@ import { NodeRuntime } from '../src/fleet/node-runtime.js';
 import { Outbox } from '../src/fleet/outbox.js';
 import type { SiteEnvelope } from '../src/fleet/outbox.js';
 import { siteUser } from '../src/fleet/pki.js';
-import { HUB_DOMAIN } from '../src/fleet/subjects.js';
+import { HUB_DOMAIN, siteInbox } from '../src/fleet/subjects.js';
 import { canBuildLab } from '../test/lab/plant.js';
 import { freePort, sleep } from '../test/fleet/fleet-kit.js';
 import { startHub, type Topology } from './fleet-hub.js';
@@ -160,6 +160,7 @@ async function ingest(topology: Topology, nSites: number, rates: number[]): Prom
       const nc = await connect({
         servers: [hub.clientUrls[i % hub.clientUrls.length]!],
         user: siteUser(s),
+        inboxPrefix: siteInbox(s),
         name: `bench-site-${s}`,
         maxReconnectAttempts: -1,
       });
@@ -352,7 +353,7 @@ Sites A and B are real \`weir node\` runtimes (leaf nats-server with mTLS to the
 nftables in network namespaces of their own (persistent \`nft -i\` session). Each trial blocks a new address through
 site A's FleetBackend. The path: A's local nft add (A contains at once, the manager not awaited) → A's outbox (sqlite)
 → A's leaf → hub stream WEIR_SITES → the manager's durable consumer → a new blocklist version signed (Ed25519) and
-put in the KV bucket WEIR_STATE (conditional on the last revision) → B's follower's KV watch through its leaf →
+put in the KV bucket WEIR_STATE (conditional on the last revision) → B's follower's own pull consumer (weir-site-B) through its leaf →
 signature check → B's nft add. Clock: from the \`block()\` call at A to \`nft monitor new elements\` in B's
 namespace announcing the element (stamped by a process that does nothing else; same machine clock). Milliseconds.
 

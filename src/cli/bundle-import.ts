@@ -22,8 +22,18 @@ export function isBundleFile(p: string): boolean {
   }
 }
 
-export async function importBundleFile(db: Db, p: string, who: string): Promise<{ line: string }> {
-  const r = await importBundle(db, readFileSync(p), who, p);
+export function importBundleFile(db: Db, p: string, who: string): Promise<{ line: string }> {
+  return importBundleBytes(db, readFileSync(p), who, p);
+}
+
+/** Import a bundle's bytes (from a file, or pushed by the fleet manager); one line saying what it brought. */
+export async function importBundleBytes(
+  db: Db,
+  file: Buffer,
+  who: string,
+  source: string,
+): Promise<{ line: string }> {
+  const r = await importBundle(db, file, who, source);
   const a = r.advisories;
   const parts = [
     `bundle ${r.header.sequence} from ${r.header.publisher} (key ${r.header.keyId}) imported`,

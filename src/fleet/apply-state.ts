@@ -4,7 +4,10 @@
  */
 import { createHash } from 'node:crypto';
 import type { EnforcementBackend } from '../enforce/backend.js';
+import { bridgeMac } from '../enforce/bridge-mac.js';
 import { parsePolicy } from '../policy/load.js';
+import { applyBundle, type BundleApplyOptions } from './apply-bundle.js';
+import { applyPermits, type PermitApplyOptions } from './apply-permits.js';
 import { guardBlock } from '../respond/block-impact.js';
 import { openStore } from '../store/db.js';
 import type { Blocklist } from './manager.js';
@@ -16,21 +19,17 @@ export interface PolicyDocBody {
   source: string;
 }
 
-export interface PermitsDocBody {
-  permits: Array<{
-    client: string;
-    server: string;
-    transport: 'tcp' | 'udp';
-    port: number;
-    until: number;
-    comment: string;
-  }>;
-}
-
 export interface ApplierOptions {
   site: string;
   now?: () => number;
-  gatewayIp?: string | null;
+  /**
+   * This site's inline gateway (settings enforce.gateway_ip and enforce.bridge): the manager's policies steer
+   * groups with function, address or read-only limits to it, as `weir enforce apply --gateway-ip` does. Null:
+   * none here, so those groups are enforced port-level only, and `onPortLevel` is told which.
+   */
+  gateway?: { ip: string; bridge: string; netns?: string } | null;
+  /** Groups of a fleet policy enforced by client, server and port only because this site has no gateway. */
+  onPortLevel?: (groups: Array<{ group: string; why: string }>, doc: StateDoc) => void;
   /**
    * This site's own check of a fleet block (its baseline): a reason to refuse, or null. Sites reuse private
    * address plans, so an attacker's address at one site can be a PLC or an HMI at another; a block decided
@@ -39,6 +38,12 @@ export interface ApplierOptions {
   refuseBlock?: (address: string) => string | null;
   /** Told of each fleet block this site refused, with the reason (the node reports it to the manager). */
   onBlockRefused?: (address: string, reason: string, doc: StateDoc) => void;
+  /** Told of each fleet permit this site refused (ran out, not its zone, malformed). */
+  onPermitRefused?: PermitApplyOptions['onPermitRefused'];
+  /** Advisory bundles: this site's import into its store, and what to tell of the outcome. */
+  importBundle?: BundleApplyOptions['importBundle'];
+  onBundleImported?: BundleApplyOptions['onBundleImported'];
+  onBundleRefused?: BundleApplyOptions['onBundleRefused'];
   /**
    * Told each time this site's store could not be read for the guard (SQLite busy: a tool holds it locked).
    * The document is not refused and not applied unchecked: it waits, and the guard is asked again after
@@ -131,7 +136,8 @@ export function stateApplier(
       const p = doc.body as PolicyDocBody;
       const r = parsePolicy(p.text, p.source);
       if (!r.ok) throw new Error(`policy v${doc.version} from the manager does not load`);
-      await backend.apply({
+      const gw = o.gateway ?? null;
+      const out = await backend.apply({
         source: {
           policy: r.policy,
           text: p.text,
@@ -139,17 +145,29 @@ export function stateApplier(
           sha: createHash('sha256').update(p.text).digest('hex'),
         },
         actor: by,
-        gatewayIp: o.gatewayIp ?? null,
+        gatewayIp: gw?.ip ?? null,
         bridgeMac: () => {
-          throw new Error('fleet policies steer no traffic to a gateway');
+          if (gw === null)
+            throw new Error('this site runs no gateway (settings enforce.gateway_ip)');
+          return bridgeMac(gw.bridge, gw.netns);
         },
+        // A site without a gateway still enforces what the kernel can (client, server, port) rather than
+        // nothing; what that leaves unchecked is reported, never silent.
         portLevelOk: true,
         dryRun: false,
       });
+      const unchecked = (out?.plan?.portLevel ?? []).filter((g) =>
+        g.why.endsWith('accepted as port-level only'),
+      );
+      if (unchecked.length > 0) o.onPortLevel?.(unchecked, doc);
+    } else if (doc.kind === 'bundle') {
+      await applyBundle(doc, o);
     } else {
-      const body = doc.body as PermitsDocBody;
-      for (const p of body.permits)
-        if (p.until > nowS) await backend.permit(p, p.until - nowS, `${by}: ${p.comment}`);
+      await applyPermits(backend, doc, prev, {
+        site: o.site,
+        now: o.now,
+        onPermitRefused: o.onPermitRefused,
+      });
     }
   };
 }

@@ -221,5 +221,18 @@ export class SiteIngest {
       this.h.log(`site ${t.site} refused a ${ev.kind} document (v${ev.version}): ${ev.message}`);
     if (t.kind === 'audit' && ev?.event === 'fleet.block.refused')
       this.h.log(`site ${t.site} kept a fleet block off (blocklist v${ev.version}): ${ev.message}`);
+    // What a site could not put into force as sent (fleet-dist: permits, bundles, policies without a gateway).
+    if (t.kind === 'audit' && ev?.event === 'fleet.policy.port_level')
+      this.h.log(
+        `site ${t.site} enforces policy v${ev.version} PORT-LEVEL ONLY for ${((ev as { groups?: Array<{ group: string }> }).groups ?? []).map((g) => g.group).join(', ')}: ${ev.message}`,
+      );
+    if (t.kind === 'audit' && ev?.event === 'fleet.bundle.refused')
+      this.h.log(
+        `site ${t.site} refused the advisory bundle of bundle v${ev.version}: ${ev.message}`,
+      );
+    if (t.kind === 'audit' && ev?.event === 'fleet.permit.refused')
+      this.h.log(
+        `site ${t.site} refused fleet permit ${String((ev as { permit?: string }).permit)} (permits v${ev.version}): ${ev.message}`,
+      );
   }
 }

@@ -13,9 +13,11 @@ import {
 } from 'nats';
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { keyIdOf } from '../assess/bundle/format.js';
+import { bundleBody, type BundleDocBody } from './bundle-doc.js';
 import type { FleetDb } from './fleet-db.js';
 import { SiteIngest } from './ingest.js';
 import type { SiteEnvelope } from './outbox.js';
+import { makePermit, type FleetPermit, type PermitGrant, type PermitsBody } from './permit-doc.js';
 import { signDoc, verifyDoc } from './signed-doc.js';
 import { ALL_SITES, SITE_STREAM, STATE_BUCKET, type StateKind } from './subjects.js';
 
@@ -198,6 +200,41 @@ export class FleetManager {
         });
       return { entries };
     });
+  }
+
+  /**
+   * Grant a fleet permit (checked as a permit template is: functions, access, the TTL cap); the permits
+   * document's new version carries it, with every other permit still running. Resolves to it and the version.
+   */
+  async grantPermit(g: PermitGrant): Promise<{ permit: FleetPermit; version: number }> {
+    const nowS = Math.floor(this.now() / 1000);
+    const permit = makePermit(g, nowS);
+    const version = await this.publish<PermitsBody>('permits', (cur) => ({
+      permits: [...(cur?.permits ?? []).filter((p) => p.until > nowS), permit],
+    }));
+    return { permit, version };
+  }
+
+  /** Withdraw a fleet permit before it runs out: a new version without it (sites withdraw it at once). */
+  async revokePermit(id: string): Promise<number> {
+    const nowS = Math.floor(this.now() / 1000);
+    let found = false;
+    const version = await this.publish<PermitsBody>('permits', (cur) => {
+      const all = cur?.permits ?? [];
+      found = all.some((p) => p.id === id && p.until > nowS);
+      if (!found) throw new Error(`no running fleet permit '${id}'`);
+      return { permits: all.filter((p) => p.id !== id && p.until > nowS) };
+    });
+    return version;
+  }
+
+  /**
+   * Send an advisory bundle file (weir bundle make) to every site: a new version of the bundle document.
+   * The bundle keeps its publisher's signature; each site checks it against its own trusted keys.
+   */
+  pushBundle(file: Buffer, source = 'bundle'): Promise<number> {
+    const body = bundleBody(file, source);
+    return this.publish<BundleDocBody>('bundle', () => body);
   }
 
   /** Take in the site stream (a batch per transaction, see ingest.ts) from where this manager stopped. */

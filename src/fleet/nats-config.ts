@@ -5,10 +5,13 @@
  */
 import type { CertFiles } from './pki.js';
 import { siteUser } from './pki.js';
-import { HUB_DOMAIN, STATE_STREAM, siteSubtree } from './subjects.js';
+import { HUB_DOMAIN, STATE_STREAM, siteInbox, siteSubtree, stateConsumer } from './subjects.js';
 
 const q = (s: string): string => JSON.stringify(s);
 const list = (xs: string[]): string => `[${xs.map(q).join(', ')}]`;
+
+/** Advisory bundles travel in one message (fleet/bundle-doc.ts): 8 MiB, where nats-server's default is 1. */
+const MAX_PAYLOAD = 'max_payload: 8388608';
 
 export interface HostPort {
   host: string;
@@ -40,39 +43,68 @@ export interface HubConfig {
 }
 
 /**
- * What a site's leaf link may do on the hub: publish its own subtree and read (never write) the manager's
- * state bucket through JetStream's API; receive replies. Anything else it sends is dropped by the hub.
+ * What a site's leaf link may do on the hub: publish its own subtree; read the manager's state stream through
+ * its one consumer (made, read and deleted by that name alone: never another site's, never an unnamed one,
+ * never a purge, a delete of messages or a write to the bucket); receive replies under its own inbox prefix
+ * only (the manager's inboxes carry every site's records as it pulls them). Anything else it sends is
+ * dropped by the hub.
  */
 export function sitePermissions(site: string): { publish: string[]; subscribe: string[] } {
   const api = `$JS.${HUB_DOMAIN}.API`;
   const s = STATE_STREAM;
+  const c = stateConsumer(site);
   return {
     publish: [
       siteSubtree(site),
       `${api}.INFO`,
       `${api}.STREAM.INFO.${s}`,
-      `${api}.STREAM.MSG.GET.${s}`,
-      `${api}.DIRECT.GET.${s}.>`,
-      `${api}.CONSUMER.CREATE.${s}`,
-      `${api}.CONSUMER.CREATE.${s}.>`,
-      `${api}.CONSUMER.INFO.${s}.>`,
-      `${api}.CONSUMER.DELETE.${s}.>`,
-      `$JS.FC.${s}.>`,
-      `$JS.ACK.${s}.>`,
+      `${api}.CONSUMER.CREATE.${s}.${c}`,
+      `${api}.CONSUMER.INFO.${s}.${c}`,
+      `${api}.CONSUMER.DELETE.${s}.${c}`,
+      `${api}.CONSUMER.MSG.NEXT.${s}.${c}`,
     ],
-    subscribe: ['_INBOX.>', 'weir.fleet.>'],
+    subscribe: [`${siteInbox(site)}.>`],
   };
 }
 
-export function hubConfig(c: HubConfig): string {
+/** The hub's users: the manager's NKEY, and each site's certificate subject with its permissions. */
+export function hubAuthorization(
+  managerNkey: string,
+  sites: string[],
+  siteClients = false,
+): string {
   const users = [
-    `    { nkey: ${q(c.managerNkey)} }`,
-    ...c.sites.map((site) => {
+    `    { nkey: ${q(managerNkey)} }`,
+    ...sites.map((site) => {
       const p = sitePermissions(site);
-      const via = c.siteClients === true ? '' : ', allowed_connection_types: ["LEAFNODE"]';
+      const via = siteClients ? '' : ', allowed_connection_types: ["LEAFNODE"]';
       return `    { user: ${q(siteUser(site))}${via}, permissions: { publish: { allow: ${list(p.publish)} }, subscribe: { allow: ${list(p.subscribe)} } } }`;
     }),
   ];
+  return `${AUTH_BEGIN}${siteClients ? ' (site users also on the client port: bench only)' : ''}
+authorization {
+  users: [
+${users.join('\n')}
+  ]
+}
+`;
+}
+
+/** Where the hub configuration's users start: a live site add or remove rewrites from here to the end. */
+const AUTH_BEGIN = '# weir: hub users';
+
+/**
+ * `conf` (a hub configuration hubConfig wrote) with its users for `sites` instead: the rest of the file is
+ * kept byte for byte, so nats-server's reload changes the users and nothing else.
+ */
+export function withSites(conf: string, managerNkey: string, sites: string[]): string {
+  const at = conf.indexOf(AUTH_BEGIN);
+  if (at < 0) throw new Error('not a hub configuration weir wrote (no users section)');
+  const siteClients = conf.slice(at).split('\n', 1)[0]!.includes('bench only');
+  return conf.slice(0, at) + hubAuthorization(managerNkey, sites, siteClients);
+}
+
+export function hubConfig(c: HubConfig): string {
   const cluster = c.cluster
     ? `cluster {
   name: ${q(c.cluster.name)}
@@ -81,9 +113,10 @@ export function hubConfig(c: HubConfig): string {
 }
 `
     : '';
-  return `# Written by weir manager; rewritten when a site is added.
+  return `# Written by weir manager; its users are rewritten (and the server reloaded) when a site is added or removed.
 server_name: ${q(c.cluster?.serverName ?? 'weir-hub')}
 listen: ${q(`${c.client.host}:${c.client.port}`)}
+${MAX_PAYLOAD}
 ${c.pidFile ? `pid_file: ${q(c.pidFile)}\n` : ''}${c.monitorPort ? `http: ${q(`127.0.0.1:${c.monitorPort}`)}\n` : ''}jetstream {
   store_dir: ${q(c.storeDir)}
   domain: ${q(HUB_DOMAIN)}
@@ -99,12 +132,7 @@ ${c.leafAdvertise ? `  advertise: ${q(c.leafAdvertise)}\n` : ''}  tls {
     verify_and_map: true
   }
 }
-authorization {
-  users: [
-${users.join('\n')}
-  ]
-}
-`;
+${hubAuthorization(c.managerNkey, c.sites, c.siteClients === true)}`;
 }
 
 export interface LeafConfig {
@@ -120,6 +148,7 @@ export function leafConfig(c: LeafConfig): string {
   return `# Written by weir node for site ${c.site}: local publish/subscribe keeps working while the hub is away.
 server_name: ${q(`weir-site-${c.site}`)}
 listen: ${q(`${c.client.host}:${c.client.port}`)}
+${MAX_PAYLOAD}
 ${c.pidFile ? `pid_file: ${q(c.pidFile)}\n` : ''}leafnodes {
   reconnect: 1
   remotes: [

@@ -16,7 +16,7 @@ import { NatsServer, within } from './nats-server.js';
 import { Outbox } from './outbox.js';
 import { trustedKeys } from './signed-doc.js';
 import { StateFollower, type FollowerOptions } from './state-follower.js';
-import { HUB_DOMAIN, STATE_KINDS } from './subjects.js';
+import { HUB_DOMAIN, siteInbox, STATE_KINDS } from './subjects.js';
 import { zoneModes } from './site-view.js';
 import { SitePublisher, type PublisherOptions } from './site-publisher.js';
 import type { Db } from '../store/db.js';
@@ -35,6 +35,10 @@ export interface NodeRunOptions {
   log?: (m: string) => void;
   onApplied?: FollowerOptions['onApplied'];
   onRefused?: FollowerOptions['onRefused'];
+  /** Import a pushed advisory bundle into the site's store (see ApplierOptions.importBundle). */
+  importBundle?: ApplierOptions['importBundle'];
+  /** This site's gateway, which the manager's policies steer to (see ApplierOptions.gateway). */
+  gateway?: ApplierOptions['gateway'];
   /** This site's guard on blocks decided elsewhere (see ApplierOptions.refuseBlock). */
   refuseBlock?: ApplierOptions['refuseBlock'];
   /** Waits between guard attempts while the site's store is locked (default 250 ms doubling to 10 s). */
@@ -82,6 +86,8 @@ export class NodeRuntime {
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       name: `weir-node-${site}`,
+      // The hub sends this site's replies only under its own prefix (nats-config sitePermissions).
+      inboxPrefix: siteInbox(site),
     });
     const db = openFleetDb(path.join(o.dir, 'node.db'));
     const outbox = new Outbox(db, site, { log: o.log, holdMax: o.outboxHoldMax });
@@ -120,6 +126,43 @@ export class NodeRuntime {
             message: reason,
           });
         },
+        gateway: o.gateway ?? null,
+        importBundle: o.importBundle ?? null,
+        onBundleImported: (summary, doc) =>
+          outbox.add('audit', {
+            event: 'fleet.bundle.imported',
+            version: doc.version,
+            message: summary,
+          }),
+        onBundleRefused: (reason, message, doc) => {
+          const say = o.log ?? ((m: string) => process.stderr.write(`weir: fleet: ${m}\n`));
+          say(`refused the advisory bundle of bundle v${doc.version}: ${message}`);
+          outbox.add('audit', {
+            event: 'fleet.bundle.refused',
+            version: doc.version,
+            reason,
+            message,
+          });
+        },
+        onPortLevel: (groups, doc) => {
+          const say = o.log ?? ((m: string) => process.stderr.write(`weir: fleet: ${m}\n`));
+          say(
+            `policy v${doc.version} enforced PORT-LEVEL ONLY for ${groups.map((g) => g.group).join(', ')}: no gateway at this site`,
+          );
+          outbox.add('audit', {
+            event: 'fleet.policy.port_level',
+            version: doc.version,
+            groups,
+            message: 'no gateway at this site (settings enforce.gateway_ip)',
+          });
+        },
+        onPermitRefused: (permit, reason, doc) =>
+          outbox.add('audit', {
+            event: 'fleet.permit.refused',
+            permit: permit.id,
+            version: doc.version,
+            message: reason,
+          }),
       }),
       onApplied: o.onApplied,
       onRefused: o.onRefused,

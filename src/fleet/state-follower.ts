@@ -1,15 +1,29 @@
 /**
- * A site's view of the manager's signed state: watches the KV bucket (every version, in order, from where it
- * stopped), verifies each document (trusted Ed25519 key, kind, a version newer than the one applied) and hands
+ * A site's view of the manager's signed state: reads the KV bucket's stream through the site's own named
+ * consumer (every version, in order, from where it stopped), verifies each document (trusted Ed25519 key, kind, a version newer than the one applied) and hands
  * it to `apply`. A refused document is recorded in node.db, reported to the manager through the outbox (an
  * audit record, delivered exactly once like any other) and told to `onRefused`; it is never applied.
  */
 import type { KeyObject } from 'node:crypto';
-import type { JetStreamClient, KV, KvEntry, QueuedIterator } from 'nats';
+import { AckPolicy, DeliverPolicy, nanos, type JetStreamClient } from 'nats';
 import type { FleetDb } from './fleet-db.js';
 import type { Outbox } from './outbox.js';
 import { DocRefused, verifyDoc, type StateDoc } from './signed-doc.js';
-import { STATE_BUCKET, STATE_KINDS, type StateKind } from './subjects.js';
+import {
+  STATE_BUCKET,
+  STATE_KINDS,
+  STATE_STREAM,
+  stateConsumer,
+  type StateKind,
+} from './subjects.js';
+
+/** One entry of the state bucket as the follower reads it off its consumer. */
+interface StateEntry {
+  key: string;
+  revision: number;
+  operation: 'PUT' | 'DEL' | 'PURGE';
+  value: Uint8Array;
+}
 
 export interface Applied {
   kind: StateKind;
@@ -30,8 +44,8 @@ export interface FollowerOptions {
 
 export class StateFollower {
   private stopped = false;
-  private watch: QueuedIterator<KvEntry> | null = null;
   private running: Promise<void> | null = null;
+  private wake: (() => void) | null = null;
   private readonly log: (m: string) => void;
 
   constructor(
@@ -81,36 +95,85 @@ export class StateFollower {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.watch?.stop();
+    this.wake?.();
     await this.running;
   }
 
   /**
-   * Watch from the next revision; when the watch ends (the hub unreachable long enough for the client to give
-   * up on it) start again from where we are. Until then the node enforces what it last applied.
+   * Read the bucket's stream through this site's own consumer (the one name the hub lets it use), from the
+   * revision after the last one dealt with. When the hub is unreachable, or the consumer went away (the hub
+   * restarted, or dropped it after a long silence), make it again from where we are. Until then the node
+   * enforces what it last applied.
    */
   private async loop(js: JetStreamClient): Promise<void> {
-    let kv: KV | null = null;
+    const name = stateConsumer(this.outbox.site);
+    const prefix = `$KV.${STATE_BUCKET}.`;
     let told = false;
     while (!this.stopped) {
       try {
-        kv ??= await js.views.kv(STATE_BUCKET, { bindOnly: true });
-        const from = this.revision + 1;
-        this.watch = await kv.watch({ resumeFromRevision: from, ignoreDeletes: true });
+        const jsm = await js.jetstreamManager(false);
+        await jsm.consumers.delete(STATE_STREAM, name).catch(() => undefined);
+        await jsm.consumers.add(STATE_STREAM, {
+          name,
+          ack_policy: AckPolicy.None,
+          deliver_policy: DeliverPolicy.StartSequence,
+          opt_start_seq: this.revision + 1,
+          mem_storage: true,
+          inactive_threshold: nanos(120_000),
+        });
+        const consumer = await js.consumers.get(STATE_STREAM, name);
         told = false;
-        for await (const e of this.watch) {
-          if (this.stopped) break;
-          await this.take(e);
+        while (!this.stopped) {
+          // Heartbeats from the hub while a pull waits: a pull lost on the way (a link that flapped) ends in
+          // an error, not in a wait for ever; and whatever happens, no pull outlives its time by much.
+          const batch = await consumer.fetch({
+            max_messages: 256,
+            expires: 2000,
+            idle_heartbeat: 1000,
+          });
+          this.wake = () => batch.stop();
+          let late = false;
+          const overdue = setTimeout(() => {
+            late = true;
+            batch.stop();
+          }, 5000);
+          let n = 0;
+          try {
+            for await (const m of batch) {
+              n++;
+              if (this.stopped) break;
+              const op = m.headers?.get('KV-Operation');
+              await this.take({
+                key: m.subject.startsWith(prefix) ? m.subject.slice(prefix.length) : m.subject,
+                revision: m.seq,
+                operation: op === 'DEL' || op === 'PURGE' ? op : 'PUT',
+                value: m.data,
+              });
+            }
+          } finally {
+            clearTimeout(overdue);
+          }
+          // Cut short, it may have dropped what the hub had sent already: start again from the cursor.
+          if (late && !this.stopped) throw new Error('a pull of the state stream overran its time');
+          // A quiet spell: is the consumer still there (a hub that restarted has none)? Throws if not.
+          if (n === 0 && !this.stopped) await consumer.info(false);
         }
       } catch (e) {
-        if (!told) this.log(`state bucket not reachable (${(e as Error).message}); retrying`);
+        if (!told) this.log(`state stream not reachable (${(e as Error).message}); retrying`);
         told = true;
       }
-      if (!this.stopped) await new Promise((r) => setTimeout(r, this.o.retryMs ?? 500));
+      if (!this.stopped)
+        await new Promise<void>((r) => {
+          const t = setTimeout(r, this.o.retryMs ?? 500);
+          this.wake = () => {
+            clearTimeout(t);
+            r();
+          };
+        });
     }
   }
 
-  private async take(e: KvEntry): Promise<void> {
+  private async take(e: StateEntry): Promise<void> {
     if (e.revision <= this.revision) return;
     const kind = e.key as StateKind;
     const now = Date.now();

@@ -7,10 +7,20 @@
 export const HUB_DOMAIN = 'weir-hub';
 /** Site → manager: detections, audit, block requests, health — store-and-forward with exactly-once. */
 export const SITE_STREAM = 'WEIR_SITES';
-/** Manager → sites: signed policy, blocklist and permits documents, with history. */
+/** Manager → sites: signed policy, blocklist, permits and advisory bundle documents, with history. */
 export const STATE_BUCKET = 'WEIR_STATE';
 /** The KV bucket's own stream name (how JetStream names a bucket's stream). */
 export const STATE_STREAM = `KV_${STATE_BUCKET}`;
+/**
+ * The one consumer name a site may read the state stream through (the hub's permissions name it): a site can
+ * create, read and delete only this one, never another site's, so no site can disturb another's view of state.
+ */
+export const stateConsumer = (site: string): string => `weir-site-${site}`;
+/**
+ * The inbox prefix of a site's connections: replies to it (JetStream acks, API answers, pulled state) come
+ * back under it, and a site may subscribe only to its own, never to the manager's or another site's inboxes.
+ */
+export const siteInbox = (site: string): string => `_INBOX.site-${site}`;
 /** The manager's durable consumer of the site stream. */
 export const INGEST_CONSUMER = 'weir-manager-ingest';
 
@@ -51,5 +61,5 @@ export function parseSiteSubject(subject: string): { site: string; kind: SiteKin
 }
 
 /** Keys of the state bucket: one per kind of document. */
-export const STATE_KINDS = ['policy', 'blocklist', 'permits'] as const;
+export const STATE_KINDS = ['policy', 'blocklist', 'permits', 'bundle'] as const;
 export type StateKind = (typeof STATE_KINDS)[number];

@@ -209,6 +209,14 @@ export const SETTINGS_SECTIONS = {
       false,
       'Sensor-only stealth: the bridge carries no address and the host sends nothing on it (no ARP, ICMP or RST of its own); apply refuses a bridge with an address, the inet family and steering to the gateway.',
     ),
+    gateway_ip: text(
+      '',
+      "This site's inline gateway (the address weir gateway listens on): policies from the fleet manager steer groups with function, address or read-only limits to it. Empty: no gateway here, so those groups are enforced port-level only, and each apply says so to the manager.",
+    ),
+    bridge: text(
+      'br0',
+      'The bridge the gateway listens on (the bridge family steers frames to its MAC).',
+    ),
   }),
   server: section('The HTTP API and dashboard (weir serve).', {
     session_s: int(8 * 3600, 'A dashboard session lasts this many seconds after login.', 60),

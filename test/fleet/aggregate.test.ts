@@ -14,7 +14,7 @@ import { ManagerRuntime } from '../../src/fleet/manager-runtime.js';
 import { NodeRuntime } from '../../src/fleet/node-runtime.js';
 import { openFleetDb, type FleetDb } from '../../src/fleet/fleet-db.js';
 import { checkSiteChain, readRejects } from '../../src/fleet/aggregate-store.js';
-import { HUB_DOMAIN } from '../../src/fleet/subjects.js';
+import { HUB_DOMAIN, siteInbox } from '../../src/fleet/subjects.js';
 import { openStore } from '../../src/store/db.js';
 import { appendAudit } from '../../src/store/audit-store.js';
 import { saveIncidents } from '../../src/store/incident-store.js';
@@ -175,7 +175,11 @@ test(
     const storeA = openStore(path.join(tempDir('agg-attack-a'), 'weir.db'));
     const a = await site(mdir, 'a', leafPort, storeA);
     // A compromised process at site a, straight on a's leaf.
-    const nc = await connect({ servers: `127.0.0.1:${a.nc.info!.port}` });
+    // (a's own inbox prefix: the hub answers a site only under it)
+    const nc = await connect({
+      servers: `127.0.0.1:${a.nc.info!.port}`,
+      inboxPrefix: siteInbox('a'),
+    });
     stops.push(() => nc.close());
     const js = nc.jetstream({ domain: HUB_DOMAIN, timeout: 1500 });
     const rec = (id: string, kind: string, body: unknown): Uint8Array =>

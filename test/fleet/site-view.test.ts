@@ -47,7 +47,7 @@ test('sites with good, odd and missing health records; records carry the site', 
   site.run('c', NOW - 90_000, NOW - 90_000, 1, 'not json');
   db.prepare('INSERT INTO fleet_state (kind, version, at) VALUES (?, ?, ?)').run('policy', 3, NOW);
   const v = readFleetView(db, NOW);
-  assert.deepEqual(v.latest, { policy: 3, blocklist: null, permits: null });
+  assert.deepEqual(v.latest, { policy: 3, blocklist: null, permits: null, bundle: null });
   assert.deepEqual(v.sites[0], {
     name: 'a',
     health: 'ok',
@@ -55,7 +55,7 @@ test('sites with good, odd and missing health records; records carry the site', 
     lagSeconds: 7,
     backlog: 3,
     records: 10,
-    applied: { policy: 2, blocklist: 1, permits: null },
+    applied: { policy: 2, blocklist: 1, permits: null, bundle: null },
     enforcement: {
       loaded: true,
       gateway: 'up',

@@ -9,7 +9,7 @@ import { addSite, openHome, readSiteKit } from '../../src/fleet/home.js';
 import { ManagerRuntime } from '../../src/fleet/manager-runtime.js';
 import { NodeRuntime } from '../../src/fleet/node-runtime.js';
 import { siteUser } from '../../src/fleet/pki.js';
-import { HUB_DOMAIN, SITE_STREAM } from '../../src/fleet/subjects.js';
+import { HUB_DOMAIN, SITE_STREAM, siteInbox } from '../../src/fleet/subjects.js';
 import { freePort, MemoryBackend, tempDir, until } from './fleet-kit.js';
 
 const dir = tempDir('fleet-transport');
@@ -72,7 +72,7 @@ test('a site delivers its detections to the manager exactly once, and may not pu
   );
 
   // Straight onto the site's leaf, as a compromised process at site a would: under b's subject.
-  const nc = await connect({ servers: `127.0.0.1:${aPort}` });
+  const nc = await connect({ servers: `127.0.0.1:${aPort}`, inboxPrefix: siteInbox('a') });
   const js = nc.jetstream({ domain: HUB_DOMAIN, timeout: 1500 });
   await assert.rejects(
     js.publish(

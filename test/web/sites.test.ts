@@ -221,7 +221,7 @@ test('without a fleet manager the sites route says so and lists nothing', async 
     assert.equal(r.statusCode, 200);
     assert.deepEqual(r.json(), {
       fleet: false,
-      latest: { policy: null, blocklist: null, permits: null },
+      latest: { policy: null, blocklist: null, permits: null, bundle: null },
       sites: [],
     });
     assert.equal((await app.inject({ url: '/api/sites' })).statusCode, 401);

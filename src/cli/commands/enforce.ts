@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { bridgeMac } from '../../enforce/bridge-mac.js';
 import type { Command } from 'commander';
 import type { Db } from '../../store/db.js';
 import { parseDuration } from '../../policy/load.js';
@@ -61,15 +61,6 @@ function policyFrom(o: { policy?: string; db?: string }): ApplySource {
 /** Audit an enforcement action in the store, by the person proven at the start of the command. */
 function audit(o: object, action: string, subject: string, details: Record<string, unknown>): void {
   auditEnforcement(o, action, subject, details);
-}
-
-function bridgeMac(iface: string, netns?: string): string {
-  const cat = ['cat', `/sys/class/net/${iface}/address`];
-  return execFileSync(
-    netns ? 'ip' : cat[0]!,
-    netns ? ['netns', 'exec', netns, ...cat] : cat.slice(1),
-    { encoding: 'utf8' },
-  ).trim();
 }
 
 /** What the stealth bridge carries now (null: not in stealth, or the bridge is gone). */

@@ -5,11 +5,14 @@ import { connect, nkeyAuthenticator } from 'nats';
 import { parseDuration } from '../../policy/load.js';
 import { openFleetDb } from '../../fleet/fleet-db.js';
 import { addSite, openHome } from '../../fleet/home.js';
+import { reloadHub, removeSite } from '../../fleet/hub-reload.js';
 import { FleetManager } from '../../fleet/manager.js';
 import { ManagerRuntime } from '../../fleet/manager-runtime.js';
 import { inStore, withIdentity, type IdentityOpts } from '../identity.js';
 import { activePolicy } from '../../respond/change-control.js';
 import { carryOut, proveEnforcer } from '../enforcer.js';
+import { verifyBundle } from '../../assess/bundle/format.js';
+import { trustedKeys } from '../../store/bundle-store.js';
 
 function hostPort(s: string, what: string): { host: string; port: number } {
   const i = s.lastIndexOf(':');
@@ -66,14 +69,37 @@ export function registerManager(program: Command): void {
   site
     .command('add')
     .description(
-      'admit a site: its certificate, and a kit to carry to it (restart manager run to admit it)',
+      'admit a site: its certificate, and a kit to carry to it (a running hub takes it at once, no restart)',
     )
     .argument('<name>')
     .requiredOption('--dir <dir>', 'manager folder')
-    .action((name: string, o: { dir: string }) => {
-      const kit = addSite(openHome(o.dir), name);
-      process.stdout.write(`site ${kit.site}: kit in ${kit.dir}\n`);
+    .action(async (name: string, o: { dir: string }) => {
+      const home = openHome(o.dir);
+      const kit = addSite(home, name);
+      const live = await reloadHub(home);
+      process.stdout.write(
+        `site ${kit.site}: kit in ${kit.dir}; ${live === 'reloaded' ? 'admitted by the running hub' : 'admitted when manager run starts'}\n`,
+      );
     });
+
+  withIdentity(
+    site
+      .command('remove')
+      .description(
+        'take a site out: the running hub refuses it at once and its open link is closed (as a logged-in person allowed to enforce; audited)',
+      )
+      .argument('<name>')
+      .requiredOption('--dir <dir>', 'manager folder')
+      .option('--db <db>', 'store for the audit log (required)'),
+  ).action(async (name: string, o: IdentityOpts & { dir: string; db?: string }) => {
+    await proveEnforcer(o, 'manager site remove');
+    const live = await carryOut(o, 'fleet.site.remove', name, {}, () =>
+      removeSite(openHome(o.dir), name),
+    );
+    process.stdout.write(
+      `site ${name} removed${live === 'reloaded' ? ': cut off from the running hub' : ''}\n`,
+    );
+  });
 
   mgr
     .command('sites')
@@ -98,30 +124,49 @@ export function registerManager(program: Command): void {
     .option('--listen <host:port>', "the manager's client port", '127.0.0.1:4222')
     .option('--leaf <host:port>', 'where sites connect their leaf nodes', '0.0.0.0:7422')
     .option('--advertise <host:port>', 'the leafnode address sites are told of')
-    .action(async (o: { dir: string; listen: string; leaf: string; advertise?: string }) => {
-      const client = hostPort(o.listen, '--listen');
-      const rt = await ManagerRuntime.start({
-        dir: o.dir,
-        client,
-        leaf: hostPort(o.leaf, '--leaf'),
-        leafAdvertise: o.advertise,
-      });
-      writeFileSync(
-        path.join(o.dir, 'run.json'),
-        `${JSON.stringify({ client: `${client.host}:${client.port}`, pid: process.pid })}\n`,
-      );
-      process.stderr.write(
-        `weir manager: ready: hub ${o.listen}, leafnodes ${o.leaf}, ${rt.home.sites.length} sites\n`,
-      );
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
-      });
-      // A clean stop lets the outbox and the ingest finish their step; a stuck one must not keep the process.
-      setTimeout(() => process.exit(1), 5000).unref();
-      await rt.stop();
-      process.exit(0);
-    });
+    .option(
+      '--monitor <port>',
+      "the hub's monitor port on loopback (site remove uses it to close only the removed site's link)",
+    )
+    .action(
+      async (o: {
+        dir: string;
+        listen: string;
+        leaf: string;
+        advertise?: string;
+        monitor?: string;
+      }) => {
+        const client = hostPort(o.listen, '--listen');
+        const monitorPort = o.monitor === undefined ? undefined : Number(o.monitor);
+        if (
+          monitorPort !== undefined &&
+          !(Number.isInteger(monitorPort) && monitorPort > 0 && monitorPort < 65536)
+        )
+          throw new Error(`--monitor: a port, not '${o.monitor}'`);
+        const rt = await ManagerRuntime.start({
+          dir: o.dir,
+          client,
+          leaf: hostPort(o.leaf, '--leaf'),
+          leafAdvertise: o.advertise,
+          monitorPort,
+        });
+        writeFileSync(
+          path.join(o.dir, 'run.json'),
+          `${JSON.stringify({ client: `${client.host}:${client.port}`, pid: process.pid })}\n`,
+        );
+        process.stderr.write(
+          `weir manager: ready: hub ${o.listen}, leafnodes ${o.leaf}, ${rt.home.sites.length} sites\n`,
+        );
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', resolve);
+          process.once('SIGTERM', resolve);
+        });
+        // A clean stop lets the outbox and the ingest finish their step; a stuck one must not keep the process.
+        setTimeout(() => process.exit(1), 5000).unref();
+        await rt.stop();
+        process.exit(0);
+      },
+    );
 
   withIdentity(
     mgr
@@ -151,6 +196,155 @@ export function registerManager(program: Command): void {
       process.stdout.write(`${ip} blocked at every site for ${ttl}s (blocklist v${v})\n`);
     },
   );
+
+  const permit = mgr
+    .command('permit')
+    .description(
+      'temporary access at the sites, scoped like a permit template and lapsing by itself',
+    );
+  withIdentity(
+    permit
+      .command('grant')
+      .description(
+        'let one client reach one server of a zone at every site (or --site) for a while, its functions and registers only (as a logged-in person allowed to enforce; audited)',
+      )
+      .requiredOption('--dir <dir>', 'manager folder')
+      .option('--db <db>', 'store for the audit log (required)')
+      .requiredOption('--client <ip>', 'the address let in (an engineering laptop)')
+      .requiredOption('--server <ip>', 'the server it may reach')
+      .requiredOption('--zone <zone>', "the zone of the site's policy the server is in")
+      .requiredOption('--protocol <name>', 'e.g. modbus, s7comm, enip')
+      .requiredOption('--ttl <duration>', 'how long, at most 12h, e.g. 30m')
+      .option('--port <n>', "the server's port (default: the protocol's)", collect, [])
+      .option('--function <f>', 'an allowed function code or name (repeat)', collect, [])
+      .option(
+        '--registers <space:lo-hi>',
+        'allowed addresses, e.g. holding_register:100-109 (repeat)',
+        collect,
+        [],
+      )
+      .option('--access <access>', 'read-only or read-write', 'read-only')
+      .option('--site <name>', 'only this site (repeat; default every site)', collect, [])
+      .option('--reason <text>', 'why', ''),
+  ).action(
+    async (
+      o: IdentityOpts & {
+        dir: string;
+        db?: string;
+        client: string;
+        server: string;
+        zone: string;
+        protocol: string;
+        ttl: string;
+        port: string[];
+        function: string[];
+        registers: string[];
+        access: string;
+        site: string[];
+        reason: string;
+      },
+    ) => {
+      const caller = await proveEnforcer(o, 'manager permit grant');
+      const ttl = parseDuration(o.ttl);
+      if (!Number.isInteger(ttl) || ttl < 1)
+        throw new Error(`--ttl: a duration like 90s, 10m or 4h, not '${o.ttl}'`);
+      if (o.access !== 'read-only' && o.access !== 'read-write')
+        throw new Error(`--access: read-only or read-write, not '${o.access}'`);
+      const addresses: Record<string, string[]> = {};
+      for (const r of o.registers) {
+        const m = /^([a-z_]+):([0-9]+(?:-[0-9]+)?)$/.exec(r);
+        if (m === null) throw new Error(`--registers: SPACE:LO-HI, not '${r}'`);
+        (addresses[m[1]!] ??= []).push(m[2]!);
+      }
+      const details = {
+        client: o.client,
+        server: o.server,
+        zone: o.zone,
+        protocol: o.protocol,
+        functions: o.function,
+        registers: o.registers,
+        access: o.access,
+        ttl_s: ttl,
+        sites: o.site.length > 0 ? o.site : 'all',
+        reason: o.reason,
+      };
+      const { permit: p, version } = await carryOut(
+        o,
+        'fleet.permit.grant',
+        `${o.client} → ${o.server}`,
+        details,
+        () =>
+          withManager(o.dir, (m) =>
+            m.grantPermit({
+              client: o.client,
+              server: o.server,
+              zone: o.zone,
+              protocol: o.protocol,
+              ports: o.port.length > 0 ? o.port.map(Number) : undefined,
+              functions:
+                o.function.length > 0
+                  ? o.function.map((f) => (/^[0-9]+$/.test(f) ? Number(f) : f))
+                  : undefined,
+              addresses: o.registers.length > 0 ? addresses : undefined,
+              access: o.access as 'read-only' | 'read-write',
+              ttlSeconds: ttl,
+              grantedBy: caller.name,
+              comment: o.reason,
+              sites: o.site.length > 0 ? o.site : undefined,
+            }),
+          ),
+      );
+      process.stdout.write(
+        `permit ${p.id}: ${p.client} → ${p.server} ${p.protocol} ${p.transport}/${p.ports.join(',')} for ${ttl}s at ${o.site.length > 0 ? o.site.join(', ') : 'every site'} (permits v${version})\n`,
+      );
+    },
+  );
+  withIdentity(
+    permit
+      .command('revoke')
+      .description(
+        'withdraw a fleet permit at every site now (as a logged-in person allowed to enforce; audited)',
+      )
+      .argument('<id>')
+      .requiredOption('--dir <dir>', 'manager folder')
+      .option('--db <db>', 'store for the audit log (required)'),
+  ).action(async (id: string, o: IdentityOpts & { dir: string; db?: string }) => {
+    await proveEnforcer(o, 'manager permit revoke');
+    const v = await carryOut(o, 'fleet.permit.revoke', id, {}, () =>
+      withManager(o.dir, (m) => m.revokePermit(id)),
+    );
+    process.stdout.write(`permit ${id} revoked at every site (permits v${v})\n`);
+  });
+
+  const bundle = mgr.command('bundle').description('advisory bundles for every site');
+  withIdentity(
+    bundle
+      .command('push')
+      .description(
+        "send a signed advisory bundle (weir bundle make) to every site; each imports it as weir bundle import does, checking the publisher's signature and that it is newer (as a logged-in person allowed to enforce; audited)",
+      )
+      .argument('<file>')
+      .requiredOption('--dir <dir>', 'manager folder')
+      .option(
+        '--db <db>',
+        'store for the audit log, whose trusted bundle keys it must verify with (required)',
+      ),
+  ).action(async (file: string, o: IdentityOpts & { dir: string; db?: string }) => {
+    await proveEnforcer(o, 'manager bundle push');
+    const bytes = readFileSync(file);
+    // Checked here as the sites will check it, so a forged or unsigned bundle never leaves the manager.
+    const b = inStore(o.db!, (db) => verifyBundle(bytes, trustedKeys(db), null, file));
+    const v = await carryOut(
+      o,
+      'fleet.bundle.push',
+      file,
+      { sequence: b.header.sequence, publisher: b.header.publisher, key: b.header.keyId },
+      () => withManager(o.dir, (m) => m.pushBundle(bytes, file)),
+    );
+    process.stdout.write(
+      `bundle ${b.header.sequence} from ${b.header.publisher} (key ${b.header.keyId}) pushed to every site as bundle v${v}\n`,
+    );
+  });
 
   const policy = mgr.command('policy').description("the fleet's policy");
   withIdentity(

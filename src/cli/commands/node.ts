@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { importBundleBytes } from '../bundle-import.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { playbookBackend } from '../../enforce/playbook-backend.js';
@@ -133,6 +134,17 @@ export function registerNode(program: Command): void {
         // The site's inventory, incidents and audit log go to the manager (site-publisher.ts).
         store: store ?? undefined,
         healthEveryMs: settings.fleet.health_every_s * 1000,
+        // The manager's policies steer to this site's gateway (settings enforce.gateway_ip), if it runs one.
+        gateway:
+          settings.enforce.gateway_ip === ''
+            ? null
+            : { ip: settings.enforce.gateway_ip, bridge: settings.enforce.bridge, netns: o.netns },
+        // Bundles the manager pushes go through this site's own bundle import (its trusted keys, audited).
+        importBundle:
+          store === null
+            ? null
+            : async (file, source) =>
+                (await importBundleBytes(store, file, `fleet:${site}`, source)).line,
         onApplied: (d) => process.stderr.write(`weir node: applied ${d.kind} v${d.version}\n`),
         onRefused: (e, kind, rev) =>
           process.stderr.write(`weir node: REFUSED ${kind} at revision ${rev}: ${e.message}\n`),

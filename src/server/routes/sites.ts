@@ -25,7 +25,10 @@ export const siteRoutes: RoutePlugin = async (app, { fleetDir, fleetHealth }) =>
   };
 
   app.get('/api/sites', async (): Promise<FleetView & { fleet: boolean }> => {
-    const none: FleetView = { latest: { policy: null, blocklist: null, permits: null }, sites: [] };
+    const none: FleetView = {
+      latest: { policy: null, blocklist: null, permits: null, bundle: null },
+      sites: [],
+    };
     return {
       fleet: fleetDir !== undefined,
       ...withDb(none, (db) => readFleetView(db, Date.now(), fleetHealth)),

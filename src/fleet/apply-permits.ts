@@ -1,0 +1,90 @@
+/**
+ * How a site puts the manager's permits document into force: each permit for this site, still running, whose
+ * server is in the named zone of this site's own policy, goes into the scoped permit set with the time it has
+ * left (the kernel's element timeout ends it even if the manager is never heard from again); a permit that
+ * has run out, names another site's zone or is malformed is refused here and reported. Permits of the
+ * previous version that are gone from this one were revoked: they are withdrawn now.
+ */
+import type { EnforcementBackend, PermitFlow } from '../enforce/backend.js';
+import { parsePolicy } from '../policy/load.js';
+import { CompiledPolicy } from '../policy/evaluate.js';
+import { HostSet } from '../policy/hosts.js';
+import {
+  fleetPermitGroup,
+  permitProblem,
+  type FleetPermit,
+  type PermitsBody,
+} from './permit-doc.js';
+import type { StateDoc } from './signed-doc.js';
+import type { Applied } from './state-follower.js';
+
+export interface PermitApplyOptions {
+  site: string;
+  now?: () => number;
+  /** Told of each permit this site refused, with the reason (the node reports it to the manager). */
+  onPermitRefused?: (permit: FleetPermit, reason: string, doc: StateDoc) => void;
+}
+
+const flowsOf = (p: FleetPermit): PermitFlow[] =>
+  p.ports.map((port) => ({ client: p.client, server: p.server, transport: p.transport, port }));
+
+/** The reason `p`'s server is not in zone `p.zone` of the policy this site enforces (null: it is). */
+export function zoneRefusal(backend: EnforcementBackend, p: FleetPermit): string | null {
+  let text: string | undefined;
+  try {
+    const a = backend.status().applied;
+    text = a === null || a.removedAt !== undefined ? undefined : a.text;
+  } catch (e) {
+    return `this site's enforcement state is unreadable (${(e as Error).message})`;
+  }
+  if (text === undefined) return `no policy in force here to find zone '${p.zone}' in`;
+  const r = parsePolicy(text, 'applied');
+  if (!r.ok) return 'the policy in force here does not load';
+  const zone = r.policy.zones.find((z) => z.name === p.zone);
+  if (zone === undefined) return `this site has no zone '${p.zone}'`;
+  const set = new HostSet();
+  for (const b of new CompiledPolicy(r.policy).zoneBlocks(zone)) set.add(b);
+  return set.has(p.server) ? null : `${p.server} is not in zone '${p.zone}' here`;
+}
+
+export async function applyPermits(
+  backend: EnforcementBackend,
+  doc: StateDoc,
+  prev: Applied | null,
+  o: PermitApplyOptions,
+): Promise<void> {
+  const nowS = Math.floor((o.now ?? Date.now)() / 1000);
+  const by = `manager ${doc.publisher} (permits v${doc.version})`;
+  const mine = (p: FleetPermit): boolean => p.sites === undefined || p.sites.includes(o.site);
+  const body = doc.body as PermitsBody;
+  const list = Array.isArray(body?.permits) ? body.permits : [];
+  const live = new Set<string>();
+  for (const p of list) {
+    if (!mine(p)) continue;
+    const refusal =
+      permitProblem(p) ??
+      (p.until <= nowS ? `ran out ${nowS - p.until} s ago` : null) ??
+      zoneRefusal(backend, p);
+    if (refusal !== null) {
+      // Reported once: when the version that carries it first arrives.
+      if (!prevIds(prev).has(p.id)) o.onPermitRefused?.(p, refusal, doc);
+      continue;
+    }
+    live.add(p.id);
+    for (const flow of flowsOf(p))
+      await backend.permit(flow, p.until - nowS, `${by}: ${p.comment} (by ${p.grantedBy})`, {
+        group: fleetPermitGroup(p),
+        user: p.grantedBy,
+        directory: 'fleet',
+        template: `fleet-${p.id}`,
+      });
+  }
+  for (const p of (prev?.body as PermitsBody | undefined)?.permits ?? [])
+    if (mine(p) && !live.has(p.id) && p.until > nowS && permitProblem(p) === null)
+      for (const flow of flowsOf(p))
+        await backend.revokePermit(flow, `${by}: revoked`).catch(() => undefined);
+}
+
+function prevIds(prev: Applied | null): Set<string> {
+  return new Set(((prev?.body as PermitsBody | undefined)?.permits ?? []).map((p) => p.id));
+}
