@@ -69,9 +69,13 @@ function tail(file: string, from: number): string {
 export async function reloadHub(home: ManagerHome, timeoutMs = 10_000): Promise<ReloadOutcome> {
   const conf = path.join(home.dir, 'hub.conf');
   if (!existsSync(conf)) return 'not running';
-  writeFileSync(conf, withSites(readFileSync(conf, 'utf8'), home.nkeyPublic, home.sites, home.generations), {
-    mode: 0o600,
-  });
+  writeFileSync(
+    conf,
+    withSites(readFileSync(conf, 'utf8'), home.nkeyPublic, home.sites, home.generations),
+    {
+      mode: 0o600,
+    },
+  );
   const pid = hubPid(home.dir);
   if (pid === null) return 'not running';
   const log = path.join(home.dir, 'hub.log');
