@@ -66,6 +66,7 @@ export async function startHub(
           tls: hubTls(home),
           managerNkey: home.nkeyPublic,
           sites: home.sites,
+          generations: home.generations,
           siteClients: true,
           cluster: {
             name: 'weir-hub',

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { connect, type NatsConnection } from 'nats';
 import { NftBackend } from '../src/enforce/nft-backend.js';
 import { openFleetDb, type FleetDb } from '../src/fleet/fleet-db.js';
-import { readSiteKit } from '../src/fleet/home.js';
+import { generationOf, openHome, readSiteKit } from '../src/fleet/home.js';
 import { NodeRuntime } from '../src/fleet/node-runtime.js';
 import { Outbox } from '../src/fleet/outbox.js';
 import type { SiteEnvelope } from '../src/fleet/outbox.js';
@@ -155,11 +155,12 @@ async function ingest(topology: Topology, nSites: number, rates: number[]): Prom
     });
     stops.push(() => hub.stop());
     const sites: Array<{ nc: NatsConnection; db: FleetDb; outbox: Outbox }> = [];
+    const home = openHome(path.join(dir, 'manager'));
     for (const [i, s] of names.entries()) {
       // Each site as its own client of the hub, as its own site user (the permissions of its leaf link).
       const nc = await connect({
         servers: [hub.clientUrls[i % hub.clientUrls.length]!],
-        user: siteUser(s),
+        user: siteUser(s, generationOf(home, s)),
         inboxPrefix: siteInbox(s),
         name: `bench-site-${s}`,
         maxReconnectAttempts: -1,

@@ -18,6 +18,11 @@ export interface ManagerHome {
   signingKeyPem: string;
   publicKeyPem: string;
   sites: string[];
+  /**
+   * Per site name ever enrolled (removed ones too): its current enrolment's generation, the one the hub maps.
+   * A name absent here is generation 0 (a site enrolled before generations were kept).
+   */
+  generations: Record<string, number>;
 }
 
 const read = (f: string): string => readFileSync(f, 'utf8');
@@ -42,6 +47,10 @@ export function openHome(dir: string, hosts: string[] = ['127.0.0.1', 'localhost
   const sitesFile = path.join(dir, 'sites.json');
   const sites = existsSync(sitesFile) ? (JSON.parse(read(sitesFile)) as string[]) : [];
   const seed = read(seedFile).trim();
+  const genFile = path.join(dir, 'enrolments.json');
+  const generations = existsSync(genFile)
+    ? (JSON.parse(read(genFile)) as Record<string, number>)
+    : {};
   return {
     dir,
     pki,
@@ -50,8 +59,12 @@ export function openHome(dir: string, hosts: string[] = ['127.0.0.1', 'localhost
     signingKeyPem: read(signFile),
     publicKeyPem: read(pubFile),
     sites,
+    generations,
   };
 }
+
+/** The generation of a site's current enrolment. */
+export const generationOf = (h: ManagerHome, site: string): number => h.generations[site] ?? 0;
 
 export const hubTls = (h: ManagerHome): CertFiles => ({
   cert: path.join(h.pki, 'hub.pem'),
@@ -67,10 +80,20 @@ export interface SiteKit {
   managerKeyPem: string;
 }
 
-/** Register a site and write its kit to <dir>/sites/<site>/ (the hub's config must be rewritten to admit it). */
-export function addSite(h: ManagerHome, site: string): SiteKit {
+/**
+ * Register a site and write its kit to <dir>/sites/<site>/ (the hub's config must be rewritten to admit it).
+ * A name not enrolled now gets the next generation — a new certificate whose subject no earlier enrolment's
+ * has — recorded before it is issued, so a generation is never handed out twice; adding an enrolled site
+ * again writes its current kit.
+ */
+export function addSite(h: ManagerHome, site: string): SiteKit & { generation: number } {
   checkSiteName(site);
-  const certs = siteCert(h.pki, site);
+  if (!h.sites.includes(site)) {
+    h.generations[site] = generationOf(h, site) + 1;
+    writeFileSync(path.join(h.dir, 'enrolments.json'), `${JSON.stringify(h.generations)}\n`);
+  }
+  const generation = generationOf(h, site);
+  const certs = siteCert(h.pki, site, generation);
   const kitDir = path.join(h.dir, 'sites', site);
   mkdirSync(kitDir, { recursive: true, mode: 0o700 });
   const tls = {
@@ -87,7 +110,7 @@ export function addSite(h: ManagerHome, site: string): SiteKit {
     h.sites.sort();
     writeFileSync(path.join(h.dir, 'sites.json'), `${JSON.stringify(h.sites)}\n`);
   }
-  return { site, dir: kitDir, tls, managerKeyPem: h.publicKeyPem };
+  return { site, dir: kitDir, tls, managerKeyPem: h.publicKeyPem, generation };
 }
 
 /** A site's kit as the node reads it from its folder. */

@@ -21,7 +21,8 @@ import {
   closeSync,
 } from 'node:fs';
 import path from 'node:path';
-import type { ManagerHome } from './home.js';
+import { generationOf, type ManagerHome } from './home.js';
+import { dropSiteKey } from './pki.js';
 import { withSites } from './nats-config.js';
 import { checkSiteName, siteInbox } from './subjects.js';
 
@@ -68,9 +69,13 @@ function tail(file: string, from: number): string {
 export async function reloadHub(home: ManagerHome, timeoutMs = 10_000): Promise<ReloadOutcome> {
   const conf = path.join(home.dir, 'hub.conf');
   if (!existsSync(conf)) return 'not running';
-  writeFileSync(conf, withSites(readFileSync(conf, 'utf8'), home.nkeyPublic, home.sites), {
-    mode: 0o600,
-  });
+  writeFileSync(
+    conf,
+    withSites(readFileSync(conf, 'utf8'), home.nkeyPublic, home.sites, home.generations),
+    {
+      mode: 0o600,
+    },
+  );
   const pid = hubPid(home.dir);
   if (pid === null) return 'not running';
   const log = path.join(home.dir, 'hub.log');
@@ -168,7 +173,9 @@ function readdirSites(home: ManagerHome): string[] {
 
 /**
  * Take a site out of the fleet: off the site list and out of the hub's users (reloaded, and its open link
- * closed, if the hub runs), and its kit removed from the manager's folder. Its records stay in manager.db.
+ * closed, if the hub runs), and its kit and private key removed from the manager's folder. Its records stay in
+ * manager.db, and its generation in enrolments.json: enrolled again, the name gets a new one, so this
+ * enrolment's certificate is never mapped again.
  */
 export async function removeSite(home: ManagerHome, site: string): Promise<ReloadOutcome> {
   checkSiteName(site);
@@ -178,5 +185,6 @@ export async function removeSite(home: ManagerHome, site: string): Promise<Reloa
   const out = await reloadHub(home);
   if (out === 'reloaded') await cutRemovedLinks(home);
   rmSync(path.join(home.dir, 'sites', site), { recursive: true, force: true });
+  dropSiteKey(home.pki, site, generationOf(home, site));
   return out;
 }

@@ -51,6 +51,7 @@ export class ManagerRuntime {
           tls: hubTls(home),
           managerNkey: home.nkeyPublic,
           sites: home.sites,
+          generations: home.generations,
           siteClients: o.siteClients,
         }),
         { netns: o.netns, logFile: path.join(o.dir, 'hub.log') },

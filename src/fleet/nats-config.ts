@@ -32,6 +32,8 @@ export interface HubConfig {
   /** Public NKEY of the manager's own client. */
   managerNkey: string;
   sites: string[];
+  /** Each site's current enrolment generation (absent: 0); only that enrolment's certificate maps to the site. */
+  generations?: Record<string, number>;
   /** Cluster routes, for a hub of several servers (the bench's 3-server comparison). */
   cluster?: { name: string; listen: HostPort; routes: string[]; serverName: string };
   /**
@@ -71,6 +73,7 @@ export function sitePermissions(site: string): { publish: string[]; subscribe: s
 export function hubAuthorization(
   managerNkey: string,
   sites: string[],
+  generations: Record<string, number> = {},
   siteClients = false,
 ): string {
   const users = [
@@ -78,7 +81,7 @@ export function hubAuthorization(
     ...sites.map((site) => {
       const p = sitePermissions(site);
       const via = siteClients ? '' : ', allowed_connection_types: ["LEAFNODE"]';
-      return `    { user: ${q(siteUser(site))}${via}, permissions: { publish: { allow: ${list(p.publish)} }, subscribe: { allow: ${list(p.subscribe)} } } }`;
+      return `    { user: ${q(siteUser(site, generations[site] ?? 0))}${via}, permissions: { publish: { allow: ${list(p.publish)} }, subscribe: { allow: ${list(p.subscribe)} } } }`;
     }),
   ];
   return `${AUTH_BEGIN}${siteClients ? ' (site users also on the client port: bench only)' : ''}
@@ -97,11 +100,16 @@ const AUTH_BEGIN = '# weir: hub users';
  * `conf` (a hub configuration hubConfig wrote) with its users for `sites` instead: the rest of the file is
  * kept byte for byte, so nats-server's reload changes the users and nothing else.
  */
-export function withSites(conf: string, managerNkey: string, sites: string[]): string {
+export function withSites(
+  conf: string,
+  managerNkey: string,
+  sites: string[],
+  generations: Record<string, number>,
+): string {
   const at = conf.indexOf(AUTH_BEGIN);
   if (at < 0) throw new Error('not a hub configuration weir wrote (no users section)');
   const siteClients = conf.slice(at).split('\n', 1)[0]!.includes('bench only');
-  return conf.slice(0, at) + hubAuthorization(managerNkey, sites, siteClients);
+  return conf.slice(0, at) + hubAuthorization(managerNkey, sites, generations, siteClients);
 }
 
 export function hubConfig(c: HubConfig): string {
@@ -132,7 +140,7 @@ ${c.leafAdvertise ? `  advertise: ${q(c.leafAdvertise)}\n` : ''}  tls {
     verify_and_map: true
   }
 }
-${hubAuthorization(c.managerNkey, c.sites, c.siteClients === true)}`;
+${hubAuthorization(c.managerNkey, c.sites, c.generations, c.siteClients === true)}`;
 }
 
 export interface LeafConfig {

@@ -1,11 +1,13 @@
 /**
  * The fleet's own certificate authority, made with the system's openssl: the hub's leafnode port accepts only
- * site certificates it signed, and maps each certificate's subject (CN=site-<name>) to that site's NATS user and
- * its permissions (nats-server's verify_and_map). Debian's nats-server 2.9 cannot sign a leafnode link with a
+ * site certificates it signed, and maps each certificate's subject (CN=site-<name>.g<generation>) to that site's
+ * NATS user and its permissions (nats-server's verify_and_map). The generation counts the name's enrolments: the
+ * hub maps only the current one, so a certificate of an earlier enrolment (a removed site's kept key) never
+ * maps to anyone again — nats-server 2.9 checks no revocation list on leaf links, so this is the revocation. Debian's nats-server 2.9 cannot sign a leafnode link with a
  * bare NKEY, so sites authenticate their leaf link by mTLS; the manager's own client uses an NKEY.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { checkSiteName } from './subjects.js';
@@ -16,8 +18,19 @@ export interface CertFiles {
   ca: string;
 }
 
+/**
+ * A site's certificate name for one enrolment; generation 0 is a folder made before generations (CN=site-<name>).
+ * Site names have no dots, so no name of one generation is another's.
+ */
+export function siteCn(site: string, generation: number): string {
+  if (!Number.isInteger(generation) || generation < 0)
+    throw new Error(`site ${site}: enrolment generation ${generation} is not a whole number`);
+  return `site-${checkSiteName(site)}${generation === 0 ? '' : `.g${generation}`}`;
+}
+
 /** The distinguished name nats-server sees for a site's certificate (and the user it maps it to). */
-export const siteUser = (site: string): string => `CN=site-${checkSiteName(site)}`;
+export const siteUser = (site: string, generation: number): string =>
+  `CN=${siteCn(site, generation)}`;
 
 function openssl(args: string[], cwd: string): void {
   try {
@@ -93,7 +106,14 @@ export function hubCert(dir: string, hosts: string[]): CertFiles {
   );
 }
 
-/** A site's client certificate: what its leaf node presents to the hub. */
-export function siteCert(dir: string, site: string): CertFiles {
-  return issue(dir, `site-${checkSiteName(site)}`, `site-${site}`, 'extendedKeyUsage=clientAuth\n');
+/** A site's client certificate for one enrolment: what its leaf node presents to the hub. */
+export function siteCert(dir: string, site: string, generation: number): CertFiles {
+  const cn = siteCn(site, generation);
+  return issue(dir, cn, cn, 'extendedKeyUsage=clientAuth\n');
+}
+
+/** Forget an enrolment's private key (its kit went to the site; a removed site's key is of no more use here). */
+export function dropSiteKey(dir: string, site: string, generation: number): void {
+  const cn = siteCn(site, generation);
+  for (const ext of ['key', 'csr', 'ext']) rmSync(path.join(dir, `${cn}.${ext}`), { force: true });
 }

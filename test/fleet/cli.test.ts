@@ -118,7 +118,7 @@ test(
     const { auth, db: store } = await approvedStore(dir, POLICY(1));
     assert.equal((await weir(['manager', 'init', '--dir', mdir])).code, 0);
     for (const s of ['a', 'b']) {
-      const r = await weir(['manager', 'site', 'add', s, '--dir', mdir]);
+      const r = await weir(['manager', 'site', 'add', s, '--dir', mdir, ...auth]);
       assert.equal(r.code, 0, r.stderr);
     }
     const listen = `127.0.0.1:${await freePort()}`;

@@ -67,7 +67,11 @@ test('a site delivers its detections to the manager exactly once, and may not pu
   // Site users have no password (the leaf link's certificate is their proof): on the hub's client port, which
   // the manager's host exposes, nobody may connect as a site.
   await assert.rejects(
-    connect({ servers: hubClient, user: siteUser('a'), reconnect: false }),
+    connect({
+      servers: hubClient,
+      user: siteUser('a', mgr.home.generations.a ?? 0),
+      reconnect: false,
+    }),
     /Authorization Violation/i,
   );
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { connect, nkeyAuthenticator } from 'nats';
 import { parseDuration } from '../../policy/load.js';
 import { openFleetDb } from '../../fleet/fleet-db.js';
-import { addSite, openHome } from '../../fleet/home.js';
+import { addSite, generationOf, openHome } from '../../fleet/home.js';
 import { reloadHub, removeSite } from '../../fleet/hub-reload.js';
 import { FleetManager } from '../../fleet/manager.js';
 import { ManagerRuntime } from '../../fleet/manager-runtime.js';
@@ -66,21 +66,29 @@ export function registerManager(program: Command): void {
     });
 
   const site = mgr.command('site').description("the fleet's sites");
-  site
-    .command('add')
-    .description(
-      'admit a site: its certificate, and a kit to carry to it (a running hub takes it at once, no restart)',
-    )
-    .argument('<name>')
-    .requiredOption('--dir <dir>', 'manager folder')
-    .action(async (name: string, o: { dir: string }) => {
-      const home = openHome(o.dir);
+  withIdentity(
+    site
+      .command('add')
+      .description(
+        'admit a site: a certificate of its own (a new enrolment: no earlier one of the name is accepted again), and a kit to carry to it; a running hub takes it at once, no restart (as a logged-in person allowed to enforce; audited)',
+      )
+      .argument('<name>')
+      .requiredOption('--dir <dir>', 'manager folder')
+      .option('--db <db>', 'store for the audit log (required)'),
+  ).action(async (name: string, o: IdentityOpts & { dir: string; db?: string }) => {
+    await proveEnforcer(o, 'manager site add');
+    const home = openHome(o.dir);
+    // A name not enrolled now gets the next generation (addSite); adding an enrolled one rewrites its kit.
+    const generation = generationOf(home, name) + (home.sites.includes(name) ? 0 : 1);
+    // Audited with the name and the enrolment's generation only: the kit's key never enters the audit log.
+    const { kit, live } = await carryOut(o, 'fleet.site.add', name, { generation }, async () => {
       const kit = addSite(home, name);
-      const live = await reloadHub(home);
-      process.stdout.write(
-        `site ${kit.site}: kit in ${kit.dir}; ${live === 'reloaded' ? 'admitted by the running hub' : 'admitted when manager run starts'}\n`,
-      );
+      return { kit, live: await reloadHub(home) };
     });
+    process.stdout.write(
+      `site ${kit.site}: kit in ${kit.dir}; ${live === 'reloaded' ? 'admitted by the running hub' : 'admitted when manager run starts'}\n`,
+    );
+  });
 
   withIdentity(
     site
