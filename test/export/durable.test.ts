@@ -105,10 +105,15 @@ test('Weir killed (SIGKILL) mid-queue and restarted: by id at the receiver, none
   // Two kills at different depths of the queue, then a run that finishes it.
   for (const at of kills) {
     const child = spawn(process.execPath, args, { stdio: 'ignore' });
-    const until = Date.now() + 30_000;
-    while (receivedIds('det-d7').length < at && Date.now() < until) await sleep(20);
-    child.kill('SIGKILL');
-    await new Promise((r) => child.once('exit', r));
+    const exited = new Promise((r) => child.once('exit', r));
+    try {
+      const until = Date.now() + 30_000;
+      while (receivedIds('det-d7').length < at && Date.now() < until) await sleep(20);
+    } finally {
+      // A failed wait must not leave a --follow exporter running: the test file would never end.
+      child.kill('SIGKILL');
+      await exited;
+    }
     killedAt.push(receivedIds('det-d7').length);
   }
   assert.ok(

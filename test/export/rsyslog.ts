@@ -185,8 +185,10 @@ action(type="omfile" file="${this.out}" template="weirtest")
 
   received(): Received[] {
     if (!existsSync(this.out)) return [];
-    return readFileSync(this.out, 'utf8')
-      .split('\n')
+    // rsyslogd may be writing a line as we read: only whole lines (ended by a newline) are received.
+    const lines = readFileSync(this.out, 'utf8').split('\n');
+    lines.pop();
+    return lines
       .filter((l) => l.trim() !== '')
       .map((l) => {
         const r = JSON.parse(l) as Received & { pri: string | number };
