@@ -12,12 +12,13 @@ import { DissectPipeline } from '../dissect/pipeline.js';
 import { between, type Stage } from '../dissect/stage.js';
 import type { Baseline } from '../discover/baseline.js';
 import { copyMessage, RawIpv4, shardOf, shardOf4, threadCpuSeconds } from '../discover/shard.js';
-import type {
-  FromShard,
-  ShardInit,
-  TaggedMessage,
-  ToShard,
-  KeyFirsts,
+import {
+  anomalyCounts,
+  type FromShard,
+  type ShardInit,
+  type TaggedMessage,
+  type ToShard,
+  type KeyFirsts,
 } from '../discover/shard-protocol.js';
 import type { Settings } from '../settings/model.js';
 import { DetectionEngine, type Mute } from './engine.js';
@@ -98,16 +99,7 @@ port.on('message', (msg: ToShard) => {
         parser = new CaptureParser(onFrame);
         pipeline = new DissectPipeline(stages, init.dissect);
         firsts = { protocols: {}, anomalies: {} };
-        pipeline.stats.anomalies = new Proxy<Record<string, number>>(
-          {},
-          {
-            set(target, key: string, value: number): boolean {
-              if (!(key in target)) firsts.anomalies[key] ??= frameIndex;
-              target[key] = value;
-              return true;
-            },
-          },
-        );
+        pipeline.stats.anomalies = anomalyCounts(firsts, () => frameIndex);
         break;
       case 'chunk':
         parser!.feed(new Uint8Array(msg.buf, 0, msg.len));

@@ -38,3 +38,20 @@ export interface KeyFirsts {
   protocols: Record<string, number>;
   anomalies: Record<string, number>;
 }
+
+/**
+ * A shard's anomaly counts that note each new kind's first frame (`frame()` at the time) in `firsts`:
+ * anomalies are rare, so a trap on their counts costs nothing otherwise.
+ */
+export function anomalyCounts(firsts: KeyFirsts, frame: () => number): Record<string, number> {
+  return new Proxy<Record<string, number>>(
+    {},
+    {
+      set(target, key: string, value: number): boolean {
+        if (!(key in target)) firsts.anomalies[key] ??= frame();
+        target[key] = value;
+        return true;
+      },
+    },
+  );
+}

@@ -12,7 +12,14 @@ import type { Stage } from '../dissect/stage.js';
 import { EdgeBook } from './edge-book.js';
 import { Inventory, isHostAddress } from './inventory.js';
 import { copyMessage, RawIpv4, shardOf, shardOf4, threadCpuSeconds } from './shard.js';
-import type { KeyFirsts, ShardInit, ToShard, FromShard, TaggedMessage } from './shard-protocol.js';
+import {
+  anomalyCounts,
+  type KeyFirsts,
+  type ShardInit,
+  type ToShard,
+  type FromShard,
+  type TaggedMessage,
+} from './shard-protocol.js';
 
 /** CPU seconds this thread had used once its modules were loaded (its start-up). */
 const startCpu = threadCpuSeconds();
@@ -78,17 +85,7 @@ port.on('message', (msg: ToShard) => {
         parser = new CaptureParser(onFrame);
         pipeline = new DissectPipeline([edgeStage], init.dissect);
         firsts = { protocols: {}, anomalies: {} };
-        // Anomalies are rare: a trap on their counts notes each new kind's first frame at no cost otherwise.
-        pipeline.stats.anomalies = new Proxy<Record<string, number>>(
-          {},
-          {
-            set(target, key: string, value: number): boolean {
-              if (!(key in target)) firsts.anomalies[key] ??= frameIndex;
-              target[key] = value;
-              return true;
-            },
-          },
-        );
+        pipeline.stats.anomalies = anomalyCounts(firsts, () => frameIndex);
         break;
       case 'chunk':
         parser!.feed(new Uint8Array(msg.buf, 0, msg.len));
