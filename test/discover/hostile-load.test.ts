@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { repoRoot } from '../helpers/paths.js';
+// WEIR_TEST_CLI runs these against another build (e.g. to show they fail on an older one).
+import { cli } from '../helpers/weir-cli.js';
 import {
   pcapngOfUnknownBlocks,
   runMeasured,
@@ -14,8 +16,6 @@ import {
   writeCapture,
 } from '../helpers/hostile-captures.js';
 
-// WEIR_TEST_CLI runs these against another build (e.g. to show they fail on an older one).
-const cli = process.env.WEIR_TEST_CLI ?? path.join(repoRoot, 'dist/src/cli/main.js');
 const plant = path.join(repoRoot, 'fixtures/plant.pcap');
 /** Peak memory a hostile input may add over a small capture's run; generous for a noisy 2-core machine. */
 const MAX_GROWTH_MB = 200;

@@ -5,11 +5,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { repoRoot } from '../helpers/paths.js';
+// WEIR_TEST_CLI runs these against another build (e.g. to show they fail on an older one).
+import { cli } from '../helpers/weir-cli.js';
 import { spoofedSourcesPcap, writeCapture } from '../helpers/hostile-captures.js';
-
-// WEIR_TEST_CLI runs this against another build (e.g. to show it fails on an older one).
-const cli = process.env.WEIR_TEST_CLI ?? path.join(repoRoot, 'dist/src/cli/main.js');
 
 test(
   'serve --capture of 200k spoofed senders: logins answer about as fast as when idle while it ingests, and the store says what was capped',

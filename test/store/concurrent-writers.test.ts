@@ -8,10 +8,10 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Asset, Edge } from '../../src/discover/model.js';
 import { repoRoot, sharedCapture } from '../helpers/paths.js';
+// WEIR_TEST_CLI runs these against another build (e.g. to show they fail on an older one).
+import { cli } from '../helpers/weir-cli.js';
 
 const run = promisify(execFile);
-// WEIR_TEST_CLI runs this against another build (e.g. to show it fails on an older one).
-const cli = process.env.WEIR_TEST_CLI ?? path.join(repoRoot, 'dist/src/cli/main.js');
 const plant = path.join(repoRoot, 'fixtures/plant.pcap');
 
 interface Inv {
