@@ -3,7 +3,12 @@
  * Addresses repeat across sites (private address plans are reused), so every row names its site and the
  * merged view never joins rows of different sites.
  */
-import { checkSiteChain, readRejects, type ChainCheck, type Rejects } from './aggregate-store.js';
+import {
+  checkSiteChainCached,
+  readRejects,
+  type ChainCheck,
+  type Rejects,
+} from './aggregate-store.js';
 import type { FleetDb } from './fleet-db.js';
 
 /** A site's name, or '*' for all of them (no site can be named '*'). */
@@ -206,7 +211,7 @@ export function fleetAudit(db: FleetDb, sel: SiteSel, limit: number): FleetAudit
       .all(...args, limit) as Array<Row & { details: string }>
   ).map((r) => ({ ...r, details: parse(r.details) }));
   const sites = sel === ALL ? siteNames(db) : [sel];
-  return { items, chains: sites.map((s) => checkSiteChain(db, s)) };
+  return { items, chains: sites.map((s) => checkSiteChainCached(db, s)) };
 }
 
 export interface SiteSummary {
@@ -240,7 +245,7 @@ export function fleetOverview(
           r,
         ]),
       );
-      const chain = checkSiteChain(db, site);
+      const chain = checkSiteChainCached(db, site);
       return {
         site,
         assets: c.get('asset')?.n ?? 0,

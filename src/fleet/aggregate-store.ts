@@ -162,50 +162,135 @@ export interface ChainCheck {
 /** Walk one site's kept audit entries in order and say where the chain breaks or has holes. */
 export function checkSiteChain(db: FleetDb, site: string): ChainCheck {
   const rows = db
-    .prepare(
-      `SELECT seq, at, actor, action, subject, simulation_id AS sim, details, prev_hash AS prev, hash
-       FROM fleet_audit WHERE site = ? ORDER BY seq`,
-    )
-    .iterate(site) as IterableIterator<{
-    seq: number;
-    at: string;
-    actor: string;
-    action: string;
-    subject: string;
-    sim: string | null;
-    details: string;
-    prev: string;
-    hash: string;
-  }>;
+    .prepare(`SELECT ${CHAIN_COLS} FROM fleet_audit WHERE site = ? ORDER BY seq`)
+    .iterate(site) as IterableIterator<ChainRow>;
+  const w = walkChain(rows, null);
+  return {
+    site,
+    status: w.entries === 0 ? 'empty' : w.tampered ? 'tampered' : w.gaps ? 'incomplete' : 'intact',
+    entries: w.entries,
+    lastSeq: w.last?.seq ?? null,
+    problems: w.problems,
+  };
+}
+
+/** How often the cached check walks a site's whole chain again (an edit of an old entry in manager.db). */
+export const CHAIN_FULL_EVERY_MS = 10 * 60_000;
+
+interface ChainMark {
+  /** The end of the prefix from entry 1 found intact: entries up to it are not hashed again. */
+  seq: number;
+  hash: string;
+  entries: number;
+  /** When the whole chain was last walked. */
+  fullAt: number;
+}
+
+/** Per manager.db handle and site: how far the chain was found intact. In memory, so a writer of manager.db
+ * cannot move it; a restarted process walks each chain once in full. */
+const marks = new WeakMap<FleetDb, Map<string, ChainMark>>();
+
+/** Rows hashed by checkSiteChainCached (tests read it to see that only new entries are hashed). */
+export const chainStats = { hashed: 0, full: 0 };
+
+type ChainRow = {
+  seq: number;
+  at: string;
+  actor: string;
+  action: string;
+  subject: string;
+  sim: string | null;
+  details: string;
+  prev: string;
+  hash: string;
+};
+const CHAIN_COLS = `seq, at, actor, action, subject, simulation_id AS sim, details, prev_hash AS prev, hash`;
+
+/**
+ * checkSiteChain without walking the whole chain on every request: the entries after the last intact one
+ * are hashed (normally the few that arrived since), the end of the intact prefix is confirmed unchanged, and
+ * every `fullEveryMs` the whole chain is walked again, so an old entry edited in manager.db is still caught.
+ * Same answer as checkSiteChain, except an edit inside the intact prefix shows at the next full walk.
+ */
+export function checkSiteChainCached(
+  db: FleetDb,
+  site: string,
+  o: { now?: number; fullEveryMs?: number } = {},
+): ChainCheck {
+  const now = o.now ?? Date.now();
+  let bySite = marks.get(db);
+  if (bySite === undefined) marks.set(db, (bySite = new Map()));
+  let mark = bySite.get(site);
+  const endOf = mark
+    ? (db.prepare('SELECT hash FROM fleet_audit WHERE site = ? AND seq = ?').get(site, mark.seq) as
+        | { hash: string }
+        | undefined)
+    : undefined;
+  // No mark, time for a full walk, or the intact prefix's last entry changed or went: walk it all.
+  if (
+    mark === undefined ||
+    now - mark.fullAt >= (o.fullEveryMs ?? CHAIN_FULL_EVERY_MS) ||
+    endOf?.hash !== mark.hash
+  ) {
+    chainStats.full++;
+    mark = { seq: 0, hash: '', entries: 0, fullAt: now };
+    bySite.set(site, mark);
+  }
+  const rows = db
+    .prepare(`SELECT ${CHAIN_COLS} FROM fleet_audit WHERE site = ? AND seq > ? ORDER BY seq`)
+    .iterate(site, mark.seq) as IterableIterator<ChainRow>;
+  const tail = walkChain(rows, mark.seq === 0 ? null : { seq: mark.seq, hash: mark.hash });
+  // The prefix grows by the new entries that extend it intact.
+  mark.seq = tail.intactTo?.seq ?? mark.seq;
+  mark.hash = tail.intactTo?.hash ?? mark.hash;
+  const entries = mark.entries + tail.entries;
+  mark.entries += tail.intactCount;
+  return {
+    site,
+    status:
+      entries === 0 ? 'empty' : tail.tampered ? 'tampered' : tail.gaps ? 'incomplete' : 'intact',
+    entries,
+    lastSeq: tail.last?.seq ?? (mark.seq === 0 ? null : mark.seq),
+    problems: tail.problems,
+  };
+}
+
+/** Walk entries in order from `from` (the last entry before them, null: from the first) and note problems. */
+function walkChain(rows: Iterable<ChainRow>, from: { seq: number; hash: string } | null) {
   const problems: ChainCheck['problems'] = [];
   let tampered = false;
   let gaps = false;
-  let last = null as { seq: number; hash: string } | null;
+  let last = from;
+  let intactTo = null as { seq: number; hash: string } | null;
+  let intactCount = 0;
   let entries = 0;
   const note = (seq: number, problem: string): void => {
     if (problems.length < 50) problems.push({ seq, problem });
   };
   for (const r of rows) {
     entries++;
+    chainStats.hashed++;
+    let ok = true;
     const expect: number = (last?.seq ?? 0) + 1;
     if (r.seq !== expect) {
       gaps = true;
+      ok = false;
       note(r.seq, `entries ${expect}–${r.seq - 1} missing`);
     } else if (r.prev !== (last?.hash ?? '')) {
       tampered = true;
+      ok = false;
       note(r.seq, 'link broken: its previous hash is not the hash of the entry before');
     }
     if (entryHash(r.prev, r.at, r.actor, r.action, r.subject, r.sim, r.details) !== r.hash) {
       tampered = true;
+      ok = false;
       note(r.seq, 'hash does not match the entry');
+    }
+    if (ok && !tampered && !gaps) {
+      intactTo = { seq: r.seq, hash: r.hash };
+      intactCount++;
     }
     last = { seq: r.seq, hash: r.hash };
   }
-  return {
-    site,
-    status: entries === 0 ? 'empty' : tampered ? 'tampered' : gaps ? 'incomplete' : 'intact',
-    entries,
-    lastSeq: last?.seq ?? null,
-    problems,
-  };
+  return { problems, tampered, gaps, last, intactTo, intactCount, entries };
 }
