@@ -90,8 +90,11 @@ export class AggregateStore {
     };
   }
 
-  /** Keep an inventory, incident or audit record of `site` (throws Refused); inside the caller's transaction. */
-  take(site: string, kind: SiteKind, body: unknown, now: number): void {
+  /**
+   * Keep an inventory, incident or audit record of `site` (throws Refused); inside the caller's transaction.
+   * False when it changed nothing (a version or entry already kept): the record ledger may forget such records.
+   */
+  take(site: string, kind: SiteKind, body: unknown, now: number): boolean {
     if (kind === 'auditlog') {
       const a = checkAuditRecord(body);
       const r = this.q.audit.run(
@@ -115,10 +118,10 @@ export class AggregateStore {
         if (kept !== undefined && kept.hash !== a.hash)
           throw new Refused(`a different audit entry ${a.seq} than the one kept`);
       }
-      return;
+      return r.changes > 0;
     }
     const it = checkItem(kind, body);
-    this.q.item.run(
+    const r = this.q.item.run(
       site,
       it.type,
       it.key,
@@ -127,6 +130,7 @@ export class AggregateStore {
       JSON.stringify(it.doc),
       now,
     );
+    return r.changes > 0;
   }
 
   refuse(site: string, kind: string, reason: string, now: number): void {

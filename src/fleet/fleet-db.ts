@@ -99,6 +99,17 @@ CREATE TABLE IF NOT EXISTS fleet_rejects (
   last INTEGER NOT NULL,
   PRIMARY KEY (site, kind, reason)
 );
+-- Manager side: per site, what waits in the stream (held), how often its rate held it back (throttled), and
+-- whether a kind of its records is at the stream's bound (the hub refuses more; they wait in its outbox).
+CREATE TABLE IF NOT EXISTS fleet_intake (
+  site TEXT PRIMARY KEY,
+  held INTEGER NOT NULL,
+  throttled INTEGER NOT NULL,
+  at_bound TEXT,
+  bound_seen INTEGER NOT NULL,
+  at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS fleet_marks (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 `;
 
 export function openFleetDb(file: string): FleetDb {

@@ -6,22 +6,85 @@
  * Records that are not what they claim (not JSON, too large, an id of another site, a malformed inventory,
  * incident or audit record) are counted per site and reason, acknowledged and dropped: they never stop the
  * intake and are never redelivered forever.
+ *
+ * Each site is read through its own durable consumer (filtered on its subtree) at its own rate: a site
+ * flooding the manager waits in the stream behind its own records only, and every other site's go on being
+ * taken. What waits is counted per site (held), and so are the times its rate held it back (throttled).
+ * Each (site, kind) may hold a bounded number of records in the stream; at the bound the hub refuses the
+ * site's next ones, which stay in its outbox. Below each site's acknowledged floor nothing can be delivered
+ * again: that part of the stream is purged and the ledger of aggregated records is pruned there.
  */
 import {
   AckPolicy,
   DeliverPolicy,
   nanos,
-  type ConsumerMessages,
+  type ConsumerConfig,
+  type JetStreamManager,
   type JsMsg,
   type NatsConnection,
 } from 'nats';
 import { AggregateStore, MAX_RECORD_BYTES, Refused } from './aggregate-store.js';
+import type { Settings } from '../settings/model.js';
 import type { FleetDb } from './fleet-db.js';
 import type { SiteEnvelope } from './outbox.js';
-import { INGEST_CONSUMER, parseSiteSubject, SITE_STREAM, type SiteKind } from './subjects.js';
+import {
+  ALL_SITES,
+  INGEST_CONSUMER,
+  parseSiteSubject,
+  SITE_STREAM,
+  siteSubtree,
+  type SiteKind,
+} from './subjects.js';
 
 /** Records per transaction at most. */
 const MAX_BATCH = 1000;
+/** Records one pull of one site asks for at most. */
+const MAX_PULL = 500;
+
+/** What one site may cost the manager (settings fleet.ingest_per_site_per_s, ingest_burst_per_site…). */
+export interface IngestLimits {
+  perSitePerS: number;
+  burstPerSite: number;
+  /** Records of one (site, kind) the stream holds at most (the stream's max_msgs_per_subject). */
+  heldPerSiteKind: number;
+  pruneEveryMs: number;
+  /** How often new sites are looked for in the stream and the per-site counts written (ms). */
+  scanEveryMs: number;
+}
+
+export const DEFAULT_INGEST_LIMITS: IngestLimits = {
+  perSitePerS: 2000,
+  burstPerSite: 10_000,
+  heldPerSiteKind: 1_000_000,
+  pruneEveryMs: 60_000,
+  scanEveryMs: 1000,
+};
+
+/** The limits of the settings' fleet section. */
+export function ingestLimits(f: Settings['fleet']): IngestLimits {
+  return {
+    perSitePerS: f.ingest_per_site_per_s,
+    burstPerSite: f.ingest_burst_per_site,
+    heldPerSiteKind: f.held_per_site_kind,
+    pruneEveryMs: f.ledger_prune_every_s * 1000,
+    scanEveryMs: DEFAULT_INGEST_LIMITS.scanEveryMs,
+  };
+}
+
+/** The durable consumer the manager reads one site through. */
+export const siteIngestConsumer = (site: string): string => `${INGEST_CONSUMER}-${site}`;
+
+/** Per site: its pull loop's state and what the sites page shows of it. */
+interface SiteFeed {
+  site: string;
+  tokens: number;
+  refilled: number;
+  /** Records waiting in the stream for this site after its last pull. */
+  held: number;
+  throttled: number;
+  taken: number;
+  running: Promise<void>;
+}
 const AGGREGATED: ReadonlySet<SiteKind> = new Set(['inventory', 'incident', 'auditlog']);
 
 export interface IngestHooks {
@@ -46,7 +109,16 @@ export class SiteIngest {
   batches = 0;
   /** Records per transaction at most (the bench sets 1 to measure a commit per record beside it). */
   maxBatch = MAX_BATCH;
-  private messages: ConsumerMessages | null = null;
+  /** Ledger rows pruned and stream records purged (below sites' acknowledged floors). */
+  pruned = 0;
+  private readonly feeds = new Map<string, SiteFeed>();
+  private jsm: JetStreamManager | null = null;
+  private stopped = false;
+  private timers: NodeJS.Timeout[] = [];
+  /** Where the one consumer of all sites (before per-site consumers) had acknowledged up to. */
+  private legacyFloor = 0;
+  /** Rate and burst take effect at each site's next pull (the stream's bound is set by the manager's setup). */
+  limits: IngestLimits;
   private queue: JsMsg[] = [];
   private flushing: Promise<void> | null = null;
   private readonly agg: AggregateStore;
@@ -56,7 +128,9 @@ export class SiteIngest {
     private readonly db: FleetDb,
     private readonly nc: NatsConnection,
     private readonly h: IngestHooks,
+    limits: Partial<IngestLimits> = {},
   ) {
+    this.limits = { ...DEFAULT_INGEST_LIMITS, ...limits };
     this.agg = new AggregateStore(db);
     this.q = {
       stored: db.prepare('SELECT 1 FROM fleet_records WHERE id = ?'),
@@ -71,34 +145,205 @@ export class SiteIngest {
     };
   }
 
-  /** Take in the site stream from where the manager's durable consumer stopped. */
+  /** Take in the site stream, each site from where its durable consumer stopped. */
   async start(): Promise<void> {
-    const jsm = await this.nc.jetstreamManager();
-    try {
-      await jsm.consumers.info(SITE_STREAM, INGEST_CONSUMER);
-    } catch {
-      await jsm.consumers.add(SITE_STREAM, {
-        durable_name: INGEST_CONSUMER,
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.All,
-        ack_wait: nanos(30_000),
-        max_ack_pending: 20_000,
-      });
-    }
-    const consumer = await this.nc.jetstream().consumers.get(SITE_STREAM, INGEST_CONSUMER);
-    this.messages = await consumer.consume({
-      max_messages: MAX_BATCH,
-      // Messages of one pull arrive together: queue them, take them in one go on the next turn.
-      callback: (m) => {
-        this.queue.push(m);
-        this.flushing ??= new Promise<void>((r) => setImmediate(r)).then(() => this.flush());
-      },
-    });
+    this.jsm = await this.nc.jetstreamManager();
+    await this.retireLegacyConsumer();
+    await this.scan();
+    const every = (ms: number, f: () => Promise<void>): void => {
+      let busy = false;
+      const t = setInterval(() => {
+        if (busy) return;
+        busy = true;
+        f()
+          .catch((e: Error) => this.h.log(`intake: ${e.message}`))
+          .finally(() => (busy = false));
+      }, ms);
+      t.unref();
+      this.timers.push(t);
+    };
+    every(this.limits.scanEveryMs, () => this.scan());
+    every(this.limits.pruneEveryMs, async () => void (await this.prune()));
   }
 
   async stop(): Promise<void> {
-    await this.messages?.close();
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    await Promise.all([...this.feeds.values()].map((f) => f.running));
     await this.flushing;
+  }
+
+  /**
+   * A manager.db from before per-site consumers was read through one consumer of all sites: its acknowledged
+   * floor is kept (each site's consumer starts after it; what it took above it the ledger knows), then it goes.
+   */
+  private async retireLegacyConsumer(): Promise<void> {
+    const mark = this.db.prepare("SELECT value FROM fleet_marks WHERE name = 'legacy_floor'");
+    try {
+      const info = await this.jsm!.consumers.info(SITE_STREAM, INGEST_CONSUMER);
+      this.db
+        .prepare(
+          "INSERT INTO fleet_marks (name, value) VALUES ('legacy_floor', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        )
+        .run(info.ack_floor.stream_seq);
+      await this.jsm!.consumers.delete(SITE_STREAM, INGEST_CONSUMER);
+    } catch (e) {
+      if (!/not found/i.test((e as Error).message)) throw e;
+    }
+    this.legacyFloor = (mark.get() as { value: number } | undefined)?.value ?? 0;
+  }
+
+  /**
+   * Sites with records in the stream (or known from before) each get their consumer and pull loop; every site's
+   * held and throttled counts go to manager.db, and any kind of a site at the stream's bound is noted.
+   */
+  private async scan(): Promise<void> {
+    if (this.stopped) return;
+    const info = await this.jsm!.streams.info(SITE_STREAM, { subjects_filter: ALL_SITES });
+    const atBound = new Map<string, string[]>();
+    const sites = new Set(
+      (this.db.prepare('SELECT site FROM fleet_sites').all() as Array<{ site: string }>).map(
+        (r) => r.site,
+      ),
+    );
+    for (const [subject, n] of Object.entries(info.state.subjects ?? {})) {
+      const w = parseSiteSubject(subject);
+      if (w === null) continue;
+      sites.add(w.site);
+      if (n >= this.limits.heldPerSiteKind)
+        atBound.set(w.site, [...(atBound.get(w.site) ?? []), w.kind]);
+    }
+    for (const site of sites) if (!this.feeds.has(site)) await this.follow(site);
+    const now = this.h.now();
+    const put = this.db.prepare(
+      `INSERT INTO fleet_intake (site, held, throttled, at_bound, bound_seen, at) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (site) DO UPDATE SET held = excluded.held, throttled = excluded.throttled,
+         at_bound = excluded.at_bound, bound_seen = bound_seen + excluded.bound_seen, at = excluded.at`,
+    );
+    this.db.transaction(() => {
+      for (const f of this.feeds.values()) {
+        const kinds = atBound.get(f.site);
+        if (kinds !== undefined)
+          this.h.log(
+            `site ${f.site} is at the bound of ${this.limits.heldPerSiteKind} records waiting for ${kinds.join(', ')}: the hub refuses more, they wait in its outbox`,
+          );
+        put.run(f.site, f.held, f.throttled, kinds?.join(',') ?? null, kinds ? 1 : 0, now);
+      }
+    })();
+  }
+
+  private async follow(site: string): Promise<void> {
+    const name = siteIngestConsumer(site);
+    try {
+      await this.jsm!.consumers.info(SITE_STREAM, name);
+    } catch {
+      const c: Partial<ConsumerConfig> = {
+        durable_name: name,
+        filter_subject: siteSubtree(site),
+        ack_policy: AckPolicy.Explicit,
+        ack_wait: nanos(30_000),
+        max_ack_pending: 4 * MAX_PULL,
+        ...(this.legacyFloor > 0
+          ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.legacyFloor + 1 }
+          : { deliver_policy: DeliverPolicy.All }),
+      };
+      await this.jsm!.consumers.add(SITE_STREAM, c);
+    }
+    const feed: SiteFeed = {
+      site,
+      tokens: this.limits.burstPerSite,
+      refilled: Date.now(),
+      held: 0,
+      throttled: 0,
+      taken: 0,
+      running: Promise.resolve(),
+    };
+    this.feeds.set(site, feed);
+    feed.running = this.pull(feed).catch((e: Error) => {
+      // A loop that failed is started again by the next scan.
+      this.h.log(`intake of site ${site} stopped: ${e.message}`);
+      this.feeds.delete(site);
+    });
+  }
+
+  /** One site's loop: pull what its rate allows, hand it to the shared batch, wait for its commit. */
+  private async pull(f: SiteFeed): Promise<void> {
+    const consumer = await this.nc
+      .jetstream()
+      .consumers.get(SITE_STREAM, siteIngestConsumer(f.site));
+    while (!this.stopped) {
+      const { perSitePerS: rate, burstPerSite: burst } = this.limits;
+      const t = Date.now();
+      f.tokens = Math.min(burst, f.tokens + ((t - f.refilled) / 1000) * rate);
+      f.refilled = t;
+      if (f.tokens < 1) {
+        // Held back: what it sent stays in the stream (unacknowledged, nothing lost) until its rate allows.
+        if (f.held > 0) f.throttled++;
+        // (in short steps: a rate raised meanwhile takes effect at once)
+        await new Promise((r) =>
+          setTimeout(r, Math.min(250, Math.max(5, ((1 - f.tokens) / rate) * 1000))),
+        );
+        continue;
+      }
+      const want = Math.max(1, Math.min(MAX_PULL, Math.floor(f.tokens)));
+      const it = await consumer.fetch({ max_messages: want, expires: 2000 });
+      const got: JsMsg[] = [];
+      for await (const m of it) got.push(m);
+      if (got.length === 0) {
+        f.held = 0;
+        continue;
+      }
+      f.tokens -= got.length;
+      f.taken += got.length;
+      f.held = got[got.length - 1]!.info.pending;
+      this.queue.push(...got);
+      this.flushing ??= new Promise<void>((r) => setImmediate(r)).then(() => this.flush());
+      await this.flushing;
+    }
+  }
+
+  /** Per site: records waiting in the stream, and times its rate held it back. */
+  intake(): Array<{ site: string; held: number; throttled: number; taken: number }> {
+    return [...this.feeds.values()].map((f) => ({
+      site: f.site,
+      held: f.held,
+      throttled: f.throttled,
+      taken: f.taken,
+    }));
+  }
+
+  /**
+   * At or below a site's acknowledged floor its consumer never delivers again: purge that part of the stream
+   * (so what a site holds there is what waits) and forget the ledger rows of its aggregated records there
+   * (their tables keep them by version and sequence, so a copy sent again later is still taken once) and
+   * its older health records (the newest stays on the sites page). Detections, audit events and blocks are
+   * the manager's only copy and stay.
+   */
+  async prune(): Promise<number> {
+    let n = 0;
+    const ledger = this.db.prepare(
+      `DELETE FROM fleet_records WHERE site = ? AND stream_seq <= ? AND (kind IN ('inventory', 'incident', 'auditlog')
+         OR (kind = 'health' AND stream_seq < (SELECT max(stream_seq) FROM fleet_records WHERE site = ? AND kind = 'health')))`,
+    );
+    for (const f of [...this.feeds.values()]) {
+      if (this.stopped) break;
+      let floor: number;
+      try {
+        floor = (await this.jsm!.consumers.info(SITE_STREAM, siteIngestConsumer(f.site))).ack_floor
+          .stream_seq;
+      } catch {
+        continue;
+      }
+      if (floor === 0) continue;
+      n += ledger.run(f.site, floor, f.site).changes;
+      const r = await this.jsm!.streams.purge(SITE_STREAM, {
+        filter: siteSubtree(f.site),
+        seq: floor + 1,
+      });
+      n += r.purged;
+    }
+    this.pruned += n;
+    return n;
   }
 
   private async flush(): Promise<void> {
@@ -186,7 +431,11 @@ export class SiteIngest {
         }
         if (AGGREGATED.has(t.kind))
           try {
-            this.agg.take(t.site, t.kind, t.env.body, now);
+            // Kept already (its ledger row pruned, then the record delivered or sent again): taken once.
+            if (!this.agg.take(t.site, t.kind, t.env.body, now)) {
+              this.duplicates++;
+              continue;
+            }
           } catch (e) {
             if (!(e instanceof Refused)) throw e;
             this.refuse(t.m, t.site, t.kind, `malformed: ${e.message}`);

@@ -24,6 +24,7 @@ export interface ManagerRunOptions {
   siteClients?: boolean;
   log?: (m: string) => void;
   onRecord?: ManagerOptions['onRecord'];
+  ingest?: ManagerOptions['ingest'];
 }
 
 export class ManagerRuntime {
@@ -70,6 +71,7 @@ export class ManagerRuntime {
       log: o.log,
       onRecord: o.onRecord,
       replicas: o.replicas,
+      ingest: o.ingest,
     });
     await manager.setup();
     await manager.startIngest();

@@ -4,6 +4,7 @@
  * decided at one site into a new blocklist version every site applies.
  */
 import {
+  DiscardPolicy,
   nanos,
   StorageType,
   type JetStreamClient,
@@ -15,7 +16,7 @@ import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { keyIdOf } from '../assess/bundle/format.js';
 import { bundleBody, type BundleDocBody } from './bundle-doc.js';
 import type { FleetDb } from './fleet-db.js';
-import { SiteIngest } from './ingest.js';
+import { DEFAULT_INGEST_LIMITS, SiteIngest, type IngestLimits } from './ingest.js';
 import type { SiteEnvelope } from './outbox.js';
 import { makePermit, type FleetPermit, type PermitGrant, type PermitsBody } from './permit-doc.js';
 import { signDoc, verifyDoc } from './signed-doc.js';
@@ -58,6 +59,8 @@ export interface ManagerOptions {
   log?: (m: string) => void;
   /** Told about each record stored (first time only). */
   onRecord?: (site: string, env: SiteEnvelope) => void;
+  /** What one site may cost the intake (settings fleet.ingest_per_site_per_s and the rest). */
+  ingest?: Partial<IngestLimits>;
 }
 
 export class FleetManager {
@@ -97,6 +100,11 @@ export class FleetManager {
       storage: StorageType.File,
       duplicate_window: nanos(this.o.duplicateWindowMs ?? 3_600_000),
       num_replicas: this.o.replicas ?? 1,
+      // A site's records of one kind waiting for the manager are bounded: past it the hub refuses its next
+      // ones (they stay in its outbox) instead of dropping the oldest unread ones as the default would.
+      max_msgs_per_subject: this.o.ingest?.heldPerSiteKind ?? DEFAULT_INGEST_LIMITS.heldPerSiteKind,
+      discard: DiscardPolicy.New,
+      discard_new_per_subject: true,
     };
     try {
       await jsm.streams.info(SITE_STREAM);
@@ -239,12 +247,17 @@ export class FleetManager {
 
   /** Take in the site stream (a batch per transaction, see ingest.ts) from where this manager stopped. */
   async startIngest(): Promise<void> {
-    this.intake = new SiteIngest(this.db, this.nc, {
-      block: (body, site) => this.block(body as BlockRequest, site),
-      onRecord: this.o.onRecord,
-      log: this.log,
-      now: this.now,
-    });
+    this.intake = new SiteIngest(
+      this.db,
+      this.nc,
+      {
+        block: (body, site) => this.block(body as BlockRequest, site),
+        onRecord: this.o.onRecord,
+        log: this.log,
+        now: this.now,
+      },
+      this.o.ingest,
+    );
     await this.intake.start();
   }
 
@@ -259,6 +272,21 @@ export class FleetManager {
   /** Bench: records per intake transaction at most (1: a commit per record). */
   set ingestMaxBatch(n: number) {
     if (this.intake) this.intake.maxBatch = n;
+  }
+
+  /** Change the per-site rate and burst of the running intake. */
+  setIngestRate(perSitePerS: number, burstPerSite: number): void {
+    if (this.intake) Object.assign(this.intake.limits, { perSitePerS, burstPerSite });
+  }
+
+  /** Per site: records waiting in the stream and times its rate held it back. */
+  siteIntake(): ReturnType<SiteIngest['intake']> {
+    return this.intake?.intake() ?? [];
+  }
+
+  /** Purge the stream and prune the ledger below each site's acknowledged floor now (also on a timer). */
+  prune(): Promise<number> {
+    return this.intake?.prune() ?? Promise.resolve(0);
   }
 
   /** Transactions the intake committed (records per transaction = ingested / this). */

@@ -215,7 +215,9 @@ export class Outbox {
         this.backoff = this.o.minBackoffMs;
         this.lastError = null;
       } catch (e) {
-        const msg = (e as Error).message;
+        // JetStream's refusals come as '503' with the reason beside it (e.g. the stream's bound for a site).
+        const api = (e as { api_error?: { description?: string } }).api_error?.description;
+        const msg = api === undefined ? (e as Error).message : `JetStream refused: ${api}`;
         if (this.lastError !== msg) this.o.log(`outbox: ${msg}; ${this.pending} records wait`);
         this.lastError = msg;
         await this.idle(this.backoff);

@@ -291,6 +291,23 @@ export const SETTINGS_SECTIONS = {
       'A site the manager has not heard from for this many seconds is stale (a few missed health records)…',
     ),
     cut_off_after_s: int(300, '…and cut off after this many (never less than stale_after_s).'),
+    ingest_per_site_per_s: int(
+      2000,
+      "Records per second the manager takes from one site at most (a burst of ingest_burst_per_site first): a site sending faster waits in the manager's stream, counted as held on the sites page, and catches up when it slows; other sites are not held up.",
+    ),
+    ingest_burst_per_site: int(
+      10_000,
+      'Records a quiet site may send at once before its rate counts.',
+    ),
+    held_per_site_kind: int(
+      1_000_000,
+      "Records of one kind one site may have waiting in the manager's stream. At the bound the hub refuses that site's further records of that kind: they stay in the site's outbox (its backlog on the sites page) and the site shows as at the bound; nothing is dropped.",
+      100,
+    ),
+    ledger_prune_every_s: int(
+      60,
+      "How often the manager removes from its stream and its record ledger what can never be delivered again (at or below each site's acknowledged floor).",
+    ),
   }),
   cli: section('The weir command.', {
     session_s: int(4 * 3600, 'A `weir login` session lasts this many seconds.', 60),

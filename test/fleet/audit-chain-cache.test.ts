@@ -61,7 +61,9 @@ test('an old entry edited in manager.db is caught at the next full walk, and sta
   append(db, 'a', 1, 2000);
   assert.equal(checkSiteChainCached(db, 'a', { now: T0 }).status, 'intact');
   // Someone with write access to manager.db rewrites what entry 17 said (its stored hash left alone).
-  db.prepare("UPDATE fleet_audit SET subject = 'nothing happened' WHERE site = 'a' AND seq = 17").run();
+  db.prepare(
+    "UPDATE fleet_audit SET subject = 'nothing happened' WHERE site = 'a' AND seq = 17",
+  ).run();
   const later = T0 + CHAIN_FULL_EVERY_MS;
   const c = checkSiteChainCached(db, 'a', { now: later });
   assert.equal(c.status, 'tampered');
@@ -115,9 +117,9 @@ test('a gap is incomplete until the missing entries arrive; then intact, hashing
   // 51–60 still on their way, 61–70 already here (out of order delivery).
   const full = openFleetDb(':memory:');
   append(full, 'a', 1, 70);
-  const rows = full.prepare("SELECT * FROM fleet_audit WHERE site = 'a' AND seq > 50").all() as Array<
-    Record<string, unknown>
-  >;
+  const rows = full
+    .prepare("SELECT * FROM fleet_audit WHERE site = 'a' AND seq > 50")
+    .all() as Array<Record<string, unknown>>;
   const ins = db.prepare(
     `INSERT INTO fleet_audit (site, seq, at, actor, action, subject, simulation_id, details, prev_hash, hash,
        key_id, mac, received) VALUES (@site, @seq, @at, @actor, @action, @subject, @simulation_id, @details,

@@ -8,6 +8,8 @@ import { addSite, generationOf, openHome } from '../../fleet/home.js';
 import { reloadHub, removeSite } from '../../fleet/hub-reload.js';
 import { FleetManager } from '../../fleet/manager.js';
 import { ManagerRuntime } from '../../fleet/manager-runtime.js';
+import { ingestLimits } from '../../fleet/ingest.js';
+import { cliSettings } from '../settings.js';
 import { inStore, withIdentity, type IdentityOpts } from '../identity.js';
 import { activePolicy } from '../../respond/change-control.js';
 import { carryOut, proveEnforcer } from '../enforcer.js';
@@ -157,6 +159,7 @@ export function registerManager(program: Command): void {
           leaf: hostPort(o.leaf, '--leaf'),
           leafAdvertise: o.advertise,
           monitorPort,
+          ingest: ingestLimits(cliSettings().fleet),
         });
         writeFileSync(
           path.join(o.dir, 'run.json'),
