@@ -26,6 +26,12 @@ export interface SiteView {
   /** Records waiting in the site's outbox when it last reported (null: no health record yet). */
   backlog: number | null;
   records: number;
+  /**
+   * The manager's intake of the site: records waiting in the manager's stream (held back by its rate, or not
+   * yet taken), how often its rate held it back, and the kinds at the stream's bound (the hub refuses more of
+   * them; they wait in the site's outbox). Null: not yet read by this manager.
+   */
+  intake: { held: number; throttled: number; atBound: string[] } | null;
   /** State versions the site reports applied (null: none yet, or not reported). */
   applied: Record<StateKind, number | null>;
   enforcement: {
@@ -102,6 +108,23 @@ export function readFleetView(
     records: number;
     health: string | null;
   }>;
+  const intake = new Map(
+    (
+      db.prepare('SELECT site, held, throttled, at_bound FROM fleet_intake').all() as Array<{
+        site: string;
+        held: number;
+        throttled: number;
+        at_bound: string | null;
+      }>
+    ).map((r) => [
+      r.site,
+      {
+        held: r.held,
+        throttled: r.throttled,
+        atBound: r.at_bound === null ? [] : r.at_bound.split(','),
+      },
+    ]),
+  );
   const sites = rows.map((r): SiteView => {
     let h: Record<string, unknown> = {};
     try {
@@ -121,6 +144,7 @@ export function readFleetView(
       lagSeconds: Math.max(0, Math.round((nowMs - r.last_at) / 1000)),
       backlog: num(h.pending),
       records: r.records,
+      intake: intake.get(r.site) ?? null,
       applied,
       enforcement: enforcementOf(h.enforcement),
     };

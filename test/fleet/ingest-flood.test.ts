@@ -11,6 +11,7 @@ import { addSite, generationOf, openHome } from '../../src/fleet/home.js';
 import { ManagerRuntime } from '../../src/fleet/manager-runtime.js';
 import { openFleetDb } from '../../src/fleet/fleet-db.js';
 import { Outbox } from '../../src/fleet/outbox.js';
+import { readFleetView } from '../../src/fleet/site-view.js';
 import { siteUser } from '../../src/fleet/pki.js';
 import { HUB_DOMAIN, siteInbox } from '../../src/fleet/subjects.js';
 import { freePort, tempDir, until } from './fleet-kit.js';
@@ -137,6 +138,9 @@ test(
       const r = intake('flood');
       return r?.at_bound === 'detection' && r.bound_seen > 0;
     });
+    const shown = readFleetView(db, Date.now()).sites.find((s) => s.name === 'flood')!;
+    assert.deepEqual(shown.intake?.atBound, ['detection'], 'the sites page shows it');
+    assert.ok(shown.intake!.held > 0);
     // Other kinds of the same site and other sites go on.
     b.add('detection', { after: 1 });
     await until('b still taken', () => stored('b') === 51, 10_000);

@@ -55,6 +55,7 @@ test('sites with good, odd and missing health records; records carry the site', 
     lagSeconds: 7,
     backlog: 3,
     records: 10,
+    intake: null,
     applied: { policy: 2, blocklist: 1, permits: null, bundle: null },
     enforcement: {
       loaded: true,

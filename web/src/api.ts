@@ -144,6 +144,7 @@ export interface SiteView {
   lagSeconds: number;
   backlog: number | null;
   records: number;
+  intake: { held: number; throttled: number; atBound: string[] } | null;
   applied: Record<string, number | null>;
   enforcement: {
     loaded: boolean | null;

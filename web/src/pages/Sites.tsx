@@ -42,6 +42,7 @@ export function Sites() {
             <th>last sync</th>
             <th>lag</th>
             <th>outbox backlog</th>
+            <th>held at manager</th>
             <th>records</th>
             <th>policy</th>
             <th>blocklist</th>
@@ -61,6 +62,11 @@ export function Sites() {
               </td>
               <td>lag {ago(s.lagSeconds)}</td>
               <td>{s.backlog === null ? 'not reported' : `${s.backlog} waiting`}</td>
+              <td className="site-intake">
+                {s.intake === null
+                  ? '–'
+                  : `${s.intake.held} held${s.intake.throttled > 0 ? `, rate-limited ${s.intake.throttled}×` : ''}${s.intake.atBound.length > 0 ? `; AT BOUND (${s.intake.atBound.join(', ')}): the hub refuses more, they wait at the site` : ''}`}
+              </td>
               <td>{s.records}</td>
               <td>{version(s.applied.policy ?? null, data.latest.policy ?? null)}</td>
               <td>{version(s.applied.blocklist ?? null, data.latest.blocklist ?? null)}</td>
