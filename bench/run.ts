@@ -19,6 +19,7 @@ import { recordDecoyLatency } from './decoy.js';
 import { recordMemory } from './memory.js';
 import { recordLiveRate } from './live-rate.js';
 import { recordFleet } from './fleet.js';
+import { recordFleetFlood } from './fleet-flood.js';
 import { labPolicyStore } from '../test/enforce/lab-kit.js';
 import { machine, median, root, sharedPcaps, writeSection } from './results.js';
 import { readCaptureSync } from '../src/capture/source.js';
@@ -76,6 +77,11 @@ async function main(): Promise<void> {
   if (process.env.BENCH_ONLY === 'fleet') {
     await recordFleet(Number(process.env.BENCH_TRIALS ?? 40));
     // A site or manager connection left reconnecting to a stopped server must not keep the bench running.
+    process.exit(0);
+  }
+  // BENCH_ONLY=fleet-flood: 100 sites and a flooding one on a real hub (BENCH_BEFORE: an earlier dist beside).
+  if (process.env.BENCH_ONLY === 'fleet-flood') {
+    await recordFleetFlood();
     process.exit(0);
   }
   // BENCH_ONLY=memory builds its own synthetic plant: no capture needed.

@@ -213,7 +213,7 @@ export class SiteIngest {
       if (n >= this.limits.heldPerSiteKind)
         atBound.set(w.site, [...(atBound.get(w.site) ?? []), w.kind]);
     }
-    for (const site of sites) if (!this.feeds.has(site)) await this.follow(site);
+    await Promise.all([...sites].filter((s) => !this.feeds.has(s)).map((s) => this.follow(s)));
     const now = this.h.now();
     const put = this.db.prepare(
       `INSERT INTO fleet_intake (site, held, throttled, at_bound, bound_seen, at) VALUES (?, ?, ?, ?, ?, ?)
