@@ -1,17 +1,16 @@
 // Manager ingest with 100 simulated sites and one flooding site among them (issue 15), this build beside an
 // earlier one (BENCH_BEFORE=path/to/its/dist, e.g. /work/peer-main/dist): the earlier manager read every site
 // through one consumer in stream order, this one reads each site through its own at its own rate. Each site is a
-// real NATS client connection as its own site user with its own outbox (sqlite), as in bench/fleet.ts; the
+// real NATS client connection as its own site user publishing into JetStream (no outbox commit per record); the
 // flooding site publishes straight into JetStream as fast as it is acknowledged (a compromised node).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { connect, type NatsConnection } from 'nats';
-import { openFleetDb, type FleetDb } from '../src/fleet/fleet-db.js';
 import { addSite, generationOf, openHome } from '../src/fleet/home.js';
 import type { ManagerRunOptions, ManagerRuntime } from '../src/fleet/manager-runtime.js';
-import { Outbox, type SiteEnvelope } from '../src/fleet/outbox.js';
+import type { SiteEnvelope } from '../src/fleet/outbox.js';
 import { siteUser } from '../src/fleet/pki.js';
 import { HUB_DOMAIN, siteInbox } from '../src/fleet/subjects.js';
 import { freePort, sleep } from '../test/fleet/fleet-kit.js';
@@ -103,26 +102,27 @@ async function scenario(build: string, start: Start, round: number, seconds: num
       stops.push(() => nc.close());
       return nc;
     };
-    const sites: Outbox[] = [];
+    // Each site publishes its detections itself (its id as Nats-Msg-Id, as its outbox would) and stamps them as
+    // it sends: the site's own durable commit is left out so the hub and the manager are what is measured.
+    const sites: Array<(body: unknown) => void> = [];
+    let seq = 0;
     for (const s of names) {
-      const nc = await conn(s);
-      const db: FleetDb = openFleetDb(path.join(dir, `${s}.db`));
-      const o = new Outbox(db, s, { log: () => undefined });
-      o.start(nc.jetstream({ domain: HUB_DOMAIN }));
-      sites.push(o);
-      stops.push(async () => {
-        await o.stop();
-        db.close();
+      const js = (await conn(s)).jetstream({ domain: HUB_DOMAIN });
+      sites.push((body) => {
+        const id = `${s}:b-${seq++}`;
+        const env = { id, at: Date.now(), kind: 'detection', body };
+        void js
+          .publish(`weir.site.${s}.detection`, Buffer.from(JSON.stringify(env)), { msgID: id })
+          .catch(() => undefined);
       });
     }
-    // 300 records/s spread over the 100 sites in 100 ms ticks; resolves when all are stored or 60 s passed.
-    let seq = 0;
+    // 300 records/s spread over the 100 sites in 100 ms ticks.
     const paced = async (): Promise<number> => {
       const t0 = Date.now();
       let offered = 0;
       for (let tick = 0; tick < seconds * 10; tick++) {
         for (let k = 0; k < 3; k++) {
-          sites[(tick * 3 + k) % sites.length]!.add('detection', { n: seq++ });
+          sites[(tick * 3 + k) % sites.length]!({ n: offered });
           offered++;
         }
         await sleep(Math.max(0, t0 + (tick + 1) * 100 - Date.now()));
@@ -133,7 +133,7 @@ async function scenario(build: string, start: Start, round: number, seconds: num
       for (let w = 0; w < 1200 && stored < n; w++) await sleep(50);
     };
     // Every site heard from once first (a manager meets a site's consumer once, at its first record).
-    for (const o of sites) o.add('detection', { warmup: true });
+    for (const send of sites) send({ warmup: true });
     await waitStored(sites.length);
     lags = [];
     stored = 0;
@@ -174,7 +174,7 @@ async function scenario(build: string, start: Start, round: number, seconds: num
     const b0 = Date.now();
     const s0 = stored;
     let lastAt = b0;
-    for (const o of sites) for (let j = 0; j < 100; j++) o.add('detection', { burst: j });
+    for (const send of sites) for (let j = 0; j < 100; j++) send({ burst: j });
     for (let w = 0; w < 1200 && stored - s0 < 100 * sites.length; w++) {
       await sleep(20);
       if (stored > s0) lastAt = Date.now();
@@ -249,12 +249,14 @@ each run is in the table. \`node dist/bench/fleet-flood.js\` (or \`BENCH_ONLY=fl
 BENCH_BEFORE=${beforeDist ?? '(not set)'}; ${rounds} rounds, builds interleaved.
 
 One hub nats-server as \`weir manager run\` starts it and the manager on it (this bench's process), 100 sites
-s000–s099 each **its own NATS client connection as its own site user** with its own outbox (sqlite, a durable
-commit per record) and one more site, **flood**: a compromised node publishing detections straight into JetStream
+s000–s099 each **its own NATS client connection as its own site user**, publishing its detections into JetStream
+with their id as Nats-Msg-Id (as its outbox does, without the outbox's durable commit per record: on this shared
+machine those commits, not the manager, bound the earlier runs at 150–214 records/s) and one more site, **flood**: a compromised node publishing detections straight into JetStream
 as fast as they are acknowledged (500 in flight). Every run: (1) **quiet**: 300 records/s spread over the 100
 sites for ${seconds} s; (2) **flooded**: the same while flood publishes for those ${seconds} s; (3) **burst**: 100
-records at every one of the 100 sites at once (stored/s, the re-measure of bench/fleet.ts's burst). Lag: from the
-record's time at the site (set when its outbox stores it) to the manager having stored it (\`onRecord\`), ms.
+records at every one of the 100 sites at once (stored/s by the manager: the re-measure of bench/fleet.ts's burst
+without the sites' commits). Lag: from the
+record's time at the site (set as it publishes) to the manager having stored it (\`onRecord\`), ms.
 This build's limits are the defaults: 2,000 records/s per site after a burst of 10,000
 (settings \`fleet.ingest_per_site_per_s\`, \`ingest_burst_per_site\`).
 

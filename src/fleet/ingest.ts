@@ -19,6 +19,7 @@ import {
   DeliverPolicy,
   nanos,
   type ConsumerConfig,
+  type ConsumerMessages,
   type JetStreamManager,
   type JsMsg,
   type NatsConnection,
@@ -84,6 +85,8 @@ interface SiteFeed {
   throttled: number;
   taken: number;
   running: Promise<void>;
+  /** The pull waiting now (stopped at once on stop). */
+  pulling: ConsumerMessages | null;
 }
 const AGGREGATED: ReadonlySet<SiteKind> = new Set(['inventory', 'incident', 'auditlog']);
 
@@ -169,6 +172,7 @@ export class SiteIngest {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
+    for (const f of this.feeds.values()) f.pulling?.stop();
     await Promise.all([...this.feeds.values()].map((f) => f.running));
     await this.flushing;
   }
@@ -257,6 +261,7 @@ export class SiteIngest {
       throttled: 0,
       taken: 0,
       running: Promise.resolve(),
+      pulling: null,
     };
     this.feeds.set(site, feed);
     feed.running = this.pull(feed).catch((e: Error) => {
@@ -286,18 +291,24 @@ export class SiteIngest {
         continue;
       }
       const want = Math.max(1, Math.min(MAX_PULL, Math.floor(f.tokens)));
+      // A pull of what the rate allows; each record goes to the shared batch as it arrives (a pull not filled
+      // ends only when it expires, so waiting for the whole pull would delay a quiet site's records).
       const it = await consumer.fetch({ max_messages: want, expires: 2000 });
-      const got: JsMsg[] = [];
-      for await (const m of it) got.push(m);
-      if (got.length === 0) {
+      f.pulling = it;
+      let got = 0;
+      for await (const m of it) {
+        got++;
+        f.held = m.info.pending;
+        this.queue.push(m);
+        this.flushing ??= new Promise<void>((r) => setImmediate(r)).then(() => this.flush());
+      }
+      f.pulling = null;
+      if (got === 0) {
         f.held = 0;
         continue;
       }
-      f.tokens -= got.length;
-      f.taken += got.length;
-      f.held = got[got.length - 1]!.info.pending;
-      this.queue.push(...got);
-      this.flushing ??= new Promise<void>((r) => setImmediate(r)).then(() => this.flush());
+      f.tokens -= got;
+      f.taken += got;
       await this.flushing;
     }
   }

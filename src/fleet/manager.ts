@@ -96,6 +96,8 @@ export class FleetManager {
     const jsm: JetStreamManager = await this.nc.jetstreamManager();
     const stream = {
       name: SITE_STREAM,
+      // (A narrower list, one wildcard per kind, would not reach sites: the hub passes a leaf only interest its
+      // site may publish to, and `weir.site.*.detection` is not within `weir.site.NAME.>`.)
       subjects: [ALL_SITES],
       storage: StorageType.File,
       duplicate_window: nanos(this.o.duplicateWindowMs ?? 3_600_000),
