@@ -169,7 +169,7 @@ export function fleetPlaybooks(db: FleetDb, sel: SiteSel, limit: number) {
     policies.push({ site, policy: p.doc.sha.slice(0, 12) });
     for (const z of p.cp.policy.zones)
       for (const pb of z.playbooks ?? [])
-        playbooks.push({ site, zone: z.name, approvals: z.approvals, ...pb });
+        playbooks.push({ zone: z.name, approvals: z.approvals, ...pb, site });
   }
   return {
     policies,

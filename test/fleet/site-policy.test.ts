@@ -18,7 +18,7 @@ import { fleetPlaybooks, fleetPolicies, fleetProposals } from '../../src/fleet/p
 import { HUB_DOMAIN, siteInbox } from '../../src/fleet/subjects.js';
 import { openStore } from '../../src/store/db.js';
 import { setProposalStatus } from '../../src/store/change-store.js';
-import { freePort, tempDir, until, MemoryBackend } from './fleet-kit.js';
+import { freePort, Link, tempDir, until, MemoryBackend } from './fleet-kit.js';
 import { seedSite } from './site-store-kit.js';
 import { approve, playbookBlock, propose, setPolicy, SITE_POLICY } from './site-policy-kit.js';
 
@@ -304,11 +304,17 @@ groups: []
         note: '',
         doc: {},
         approvals: [],
+        site: 'b',
       },
     });
     const db = mgr.db;
     await until('the good proposal after them', () => fleetProposals(db, 'a').items.length === 1);
     assert.equal(policyVersion(db, 'a'), 7, 'the replayed v3 and the old v5 did not replace v7');
+    assert.equal(
+      fleetProposals(db, '*').items[0]!.site,
+      'a',
+      'the site named in the record is ignored',
+    );
     const pol = fleetPolicies(db, 'a').sites[0]!;
     assert.equal(pol.sha, sha256(v7));
     assert.equal(pol.zones.find((z) => z.name === 'control')!.mode, 'enforce');
@@ -345,5 +351,35 @@ groups: []
       9,
       reasons,
     );
+  },
+);
+
+test(
+  'a cut link: the ladder moved twice meanwhile; after the link returns the manager holds the newest, each version once',
+  { timeout: 60_000 },
+  async () => {
+    const { mdir, leafPort, mgr } = await manager('pol-cut', ['a']);
+    const link = await Link.open(leafPort);
+    stops.push(() => link.close());
+    const store = openStore(path.join(tempDir('pol-cut-a'), 'weir.db'));
+    seedSite(store, 'a', 2, 0);
+    setPolicy(store, SITE_POLICY('monitor'));
+    const a = await site(mdir, 'a', link.port, store);
+    const db = mgr.db;
+    await until('v1 arrived', () => policyVersion(db, 'a') === 1, 20_000);
+    link.cut();
+    setPolicy(store, SITE_POLICY('simulate'));
+    await until('v2 queued', () => a.outbox.pending >= 1, 10_000);
+    const sha3 = setPolicy(store, SITE_POLICY('enforce'));
+    await until('v3 queued', () => a.outbox.pending >= 2, 10_000);
+    assert.equal(policyVersion(db, 'a'), 1, 'nothing new while cut');
+    link.restore();
+    await until('v3 arrived', () => policyVersion(db, 'a') === 3, 30_000);
+    await a.outbox.drain(5000);
+    const p = fleetPolicies(db, 'a').sites[0]!;
+    assert.equal(p.sha, sha3);
+    assert.equal(p.zones[0]!.mode, 'enforce');
+    assert.equal(ledger(db, 'a', 'policy'), 3);
+    assert.equal(mgr.manager.duplicates, 0);
   },
 );
