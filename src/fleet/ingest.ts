@@ -88,7 +88,16 @@ interface SiteFeed {
   /** The pull waiting now (stopped at once on stop). */
   pulling: ConsumerMessages | null;
 }
-const AGGREGATED: ReadonlySet<SiteKind> = new Set(['inventory', 'incident', 'auditlog']);
+const AGGREGATED: ReadonlySet<SiteKind> = new Set([
+  'inventory',
+  'incident',
+  'auditlog',
+  'policy',
+  'proposal',
+  'playbook',
+]);
+/** The same, for SQL (the kinds whose ledger rows may go: their own tables keep them by version or sequence). */
+const AGGREGATED_SQL = [...AGGREGATED].map((k) => `'${k}'`).join(', ');
 
 export interface IngestHooks {
   /** Act on a site's block request (before its record is stored: a crash in between repeats the block). */
@@ -333,7 +342,7 @@ export class SiteIngest {
   async prune(): Promise<number> {
     let n = 0;
     const ledger = this.db.prepare(
-      `DELETE FROM fleet_records WHERE site = ? AND stream_seq <= ? AND (kind IN ('inventory', 'incident', 'auditlog')
+      `DELETE FROM fleet_records WHERE site = ? AND stream_seq <= ? AND (kind IN (${AGGREGATED_SQL})
          OR (kind = 'health' AND stream_seq < (SELECT max(stream_seq) FROM fleet_records WHERE site = ? AND kind = 'health')))`,
     );
     for (const f of [...this.feeds.values()]) {
