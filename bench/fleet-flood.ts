@@ -28,7 +28,7 @@ let n = 0, ok = 0;
 while (Date.now() < end) {
   const acks = [];
   for (let j = 0; j < 500; j++) {
-    const id = 'flood:f-' + n++;
+    const id = 'flood:f-' + (Number(process.env.FLOOD_FROM) + n++);
     const env = { id, at: Date.now(), kind: 'detection', body: { n } };
     acks.push(js.publish('weir.site.flood.detection', Buffer.from(JSON.stringify(env)), { msgID: id }).then(() => ok++, () => undefined));
   }
@@ -58,6 +58,9 @@ interface Run {
   /** From the flood's end to its last record stored (NaN: not within the wait). */
   floodCatchUpS: number;
   burstPerS: number;
+  /** Flood records waiting in the stream when the 100 sites began (scenario 3). */
+  backlogAtStart: number;
+  backlogged: number[];
   load: string;
 }
 
@@ -106,6 +109,7 @@ async function scenario(build: string, start: Start, round: number, seconds: num
     // it sends: the site's own durable commit is left out so the hub and the manager are what is measured.
     const sites: Array<(body: unknown) => void> = [];
     let seq = 0;
+    let floodSent = 0;
     for (const s of names) {
       const js = (await conn(s)).jetstream({ domain: HUB_DOMAIN });
       sites.push((body) => {
@@ -145,22 +149,30 @@ async function scenario(build: string, start: Start, round: number, seconds: num
     lags = [];
     const before = stored;
     // The flood from a process of its own (a node of its own), so it does not take this process's turns.
-    const child = spawn(process.execPath, ['--input-type=module', '-e', FLOOD_SCRIPT], {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: {
-        ...process.env,
-        FLOOD_URL: `127.0.0.1:${client.port}`,
-        FLOOD_USER: siteUser('flood', generationOf(home, 'flood')),
-        FLOOD_INBOX: siteInbox('flood'),
-        FLOOD_MS: String(seconds * 1000),
-      },
-    });
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    const flood = new Promise<number>((resolve) =>
-      child.once('exit', () => resolve(Number(out.trim()))),
-    );
+    const runFlood = (): Promise<number> => {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', FLOOD_SCRIPT], {
+        cwd: root,
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: {
+          ...process.env,
+          FLOOD_URL: `127.0.0.1:${client.port}`,
+          FLOOD_USER: siteUser('flood', generationOf(home, 'flood')),
+          FLOOD_INBOX: siteInbox('flood'),
+          FLOOD_MS: String(seconds * 1000),
+          FLOOD_FROM: String(floodSent),
+        },
+      });
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      return new Promise<number>((resolve) =>
+        child.once('exit', () => {
+          const n = Number(out.trim());
+          floodSent += 1_000_000;
+          resolve(n);
+        }),
+      );
+    };
+    const flood = runFlood();
     const offered = await paced();
     const floodPublished = await flood;
     const floodEnd = Date.now();
@@ -170,7 +182,17 @@ async function scenario(build: string, start: Start, round: number, seconds: num
     const storedNow = stored - before;
     for (let w = 0; w < 1800 && floodStored < floodPublished; w++) await sleep(50);
     const floodCatchUpS = floodStored >= floodPublished ? (lastFlood - floodEnd) / 1000 : NaN;
-    // 3. Burst: 100 at every site at once (the re-measure of bench/fleet.ts's burst, this bench's fleet).
+    // 3. A backlog: flood first (nothing else sending), then the 100 sites' paced records while it is taken.
+    const floodBefore = floodStored;
+    const backlogPublished = await runFlood();
+    const backlogAtStart = backlogPublished - (floodStored - floodBefore);
+    lags = [];
+    const before3 = stored;
+    const offered3 = await paced();
+    await waitStored(before3 + offered3);
+    const backlogged = lags;
+    for (let w = 0; w < 1800 && floodStored - floodBefore < backlogPublished; w++) await sleep(50);
+    // 4. Burst: 100 at every site at once (the re-measure of bench/fleet.ts's burst, this bench's fleet).
     const b0 = Date.now();
     const s0 = stored;
     let lastAt = b0;
@@ -191,6 +213,8 @@ async function scenario(build: string, start: Start, round: number, seconds: num
       floodTakenDuring,
       floodCatchUpS,
       burstPerS,
+      backlogAtStart,
+      backlogged,
       load: os
         .loadavg()
         .map((l) => l.toFixed(1))
@@ -228,13 +252,13 @@ export async function recordFleetFlood(): Promise<void> {
       const r = await scenario(name, start, round, seconds);
       runs.push(r);
       console.log(
-        `fleet-flood ${name} round ${round}: lag p99 quiet ${f1(pct(r.quiet, 99))} ms, flooded ${f1(pct(r.flooded, 99))} ms; flood ${r.floodPublished} published, ${r.floodTakenDuring} taken meanwhile, caught up in ${f1(r.floodCatchUpS)} s; burst ${f0(r.burstPerS)}/s`,
+        `fleet-flood ${name} round ${round}: lag p99 quiet ${f1(pct(r.quiet, 99))} ms, flooded ${f1(pct(r.flooded, 99))} ms; flood ${r.floodPublished} published, ${r.floodTakenDuring} taken meanwhile, caught up in ${f1(r.floodCatchUpS)} s; behind a backlog of ${r.backlogAtStart}: lag p99 ${f1(pct(r.backlogged, 99))} ms; burst ${f0(r.burstPerS)}/s`,
       );
     }
   const rows = runs
     .map(
       (r) =>
-        `| ${r.build} | ${r.round} | ${r.load} | ${f1(pct(r.quiet, 50))} / ${f1(pct(r.quiet, 99))} | ${f1(pct(r.flooded, 50))} / ${f1(pct(r.flooded, 99))} | ${r.stored} of ${r.offered} | ${f0(r.floodPublished)} | ${f0(r.floodTakenDuring)} | ${f1(r.floodCatchUpS)} | ${f0(r.burstPerS)} |`,
+        `| ${r.build} | ${r.round} | ${r.load} | ${f1(pct(r.quiet, 50))} / ${f1(pct(r.quiet, 99))} | ${f1(pct(r.flooded, 50))} / ${f1(pct(r.flooded, 99))} | ${r.stored} of ${r.offered} | ${f0(r.floodPublished)} | ${f0(r.floodTakenDuring)} | ${f1(r.floodCatchUpS)} | ${f0(r.backlogAtStart)} | ${f1(pct(r.backlogged, 50))} / ${f1(pct(r.backlogged, 99))} | ${f0(r.burstPerS)} |`,
     )
     .join('\n');
   const med = (b: string, f: (r: Run) => number): string =>
@@ -253,18 +277,21 @@ s000–s099 each **its own NATS client connection as its own site user**, publis
 with their id as Nats-Msg-Id (as its outbox does, without the outbox's durable commit per record: on this shared
 machine those commits, not the manager, bound the earlier runs at 150–214 records/s) and one more site, **flood**: a compromised node publishing detections straight into JetStream
 as fast as they are acknowledged (500 in flight). Every run: (1) **quiet**: 300 records/s spread over the 100
-sites for ${seconds} s; (2) **flooded**: the same while flood publishes for those ${seconds} s; (3) **burst**: 100
+sites for ${seconds} s; (2) **flooded**: the same while flood publishes for those ${seconds} s; (3) **behind a
+backlog**: flood publishes alone for ${seconds} s (faster than the manager takes it), then the 100 sites send as in
+(1) while the manager works through flood's backlog; (4) **burst**: 100
 records at every one of the 100 sites at once (stored/s by the manager: the re-measure of bench/fleet.ts's burst
 without the sites' commits). Lag: from the
 record's time at the site (set as it publishes) to the manager having stored it (\`onRecord\`), ms.
-This build's limits are the defaults: 2,000 records/s per site after a burst of 10,000
+This build's limits are the defaults: 1,000 records/s per site after a burst of 10,000
 (settings \`fleet.ingest_per_site_per_s\`, \`ingest_burst_per_site\`).
 
-| build | round | load | quiet lag p50 / p99 | flooded lag p50 / p99 | 100 sites' records stored | flood published | flood stored meanwhile | flood caught up after (s) | burst stored/s |
-| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+| build | round | load | quiet lag p50 / p99 | flooded lag p50 / p99 | 100 sites' records stored | flood published | flood stored meanwhile | flood caught up after (s) | flood backlog | lag p50 / p99 behind it | burst stored/s |
+| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 ${rows}
 
 Medians over the rounds, lag p99 of the 100 sites while flooded: ${builds.map(([b]) => `${b} **${med(b, (r) => pct(r.flooded, 99))} ms** (quiet ${med(b, (r) => pct(r.quiet, 99))} ms)`).join('; ')}.
+Behind a backlog: ${builds.map(([b]) => `${b} **${med(b, (r) => pct(r.backlogged, 99))} ms**`).join('; ')}.
 Burst stored/s: ${builds.map(([b]) => `${b} **${med(b, (r) => r.burstPerS)}**`).join('; ')}.
 
 Reading it: the earlier manager took the stream in order through one consumer, so the 100 sites' records waited

@@ -54,7 +54,7 @@ export interface IngestLimits {
 }
 
 export const DEFAULT_INGEST_LIMITS: IngestLimits = {
-  perSitePerS: 2000,
+  perSitePerS: 1000,
   burstPerSite: 10_000,
   heldPerSiteKind: 1_000_000,
   pruneEveryMs: 60_000,

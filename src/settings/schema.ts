@@ -292,7 +292,7 @@ export const SETTINGS_SECTIONS = {
     ),
     cut_off_after_s: int(300, '…and cut off after this many (never less than stale_after_s).'),
     ingest_per_site_per_s: int(
-      2000,
+      1000,
       "Records per second the manager takes from one site at most (a burst of ingest_burst_per_site first): a site sending faster waits in the manager's stream, counted as held on the sites page, and catches up when it slows; other sites are not held up.",
     ),
     ingest_burst_per_site: int(

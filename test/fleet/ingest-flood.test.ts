@@ -108,8 +108,11 @@ test(
     await until('b and c taken', () => stored('b') === 50 && stored('c') === 50, 20_000);
     const took = Date.now() - t0;
     const floodThen = stored('flood');
-    assert.ok(floodThen < 2500, `b and c were not queued behind the flood (${floodThen} of it in)`);
-    assert.ok(took < 5000, `b and c within ${took} ms while the flood waits`);
+    // (At its rate the flood takes over 7 s; the one consumer of before took b and c only after all of it.)
+    assert.ok(
+      floodThen < 2500,
+      `b and c were not queued behind the flood (${floodThen} of it in after ${took} ms)`,
+    );
     await until('the flood shown as held and throttled', () => {
       const r = intake('flood');
       return r !== undefined && r.held > 0 && r.throttled > 0;
