@@ -182,9 +182,12 @@ async function scenario(build: string, start: Start, round: number, seconds: num
     const storedNow = stored - before;
     for (let w = 0; w < 1800 && floodStored < floodPublished; w++) await sleep(50);
     const floodCatchUpS = floodStored >= floodPublished ? (lastFlood - floodEnd) / 1000 : NaN;
-    // 3. A backlog: flood first (nothing else sending), then the 100 sites' paced records while it is taken.
+    // 3. A backlog: flood sends while the manager's intake is stopped (a manager restarting, or a site coming
+    // back after a long cut with all it kept), then the intake starts and the 100 sites send while it is taken.
     const floodBefore = floodStored;
+    await mgr.manager.stop();
     const backlogPublished = await runFlood();
+    await mgr.manager.startIngest();
     const backlogAtStart = backlogPublished - (floodStored - floodBefore);
     lags = [];
     const before3 = stored;
@@ -278,8 +281,9 @@ with their id as Nats-Msg-Id (as its outbox does, without the outbox's durable c
 machine those commits, not the manager, bound the earlier runs at 150–214 records/s) and one more site, **flood**: a compromised node publishing detections straight into JetStream
 as fast as they are acknowledged (500 in flight). Every run: (1) **quiet**: 300 records/s spread over the 100
 sites for ${seconds} s; (2) **flooded**: the same while flood publishes for those ${seconds} s; (3) **behind a
-backlog**: flood publishes alone for ${seconds} s (faster than the manager takes it), then the 100 sites send as in
-(1) while the manager works through flood's backlog; (4) **burst**: 100
+backlog**: flood publishes for ${seconds} s while the manager's intake is stopped (a manager restarting, or a site
+back from a long cut with everything it kept), then the intake starts and the 100 sites send as in (1) while the
+manager works through flood's backlog; (4) **burst**: 100
 records at every one of the 100 sites at once (stored/s by the manager: the re-measure of bench/fleet.ts's burst
 without the sites' commits). Lag: from the
 record's time at the site (set as it publishes) to the manager having stored it (\`onRecord\`), ms.

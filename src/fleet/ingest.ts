@@ -87,6 +87,8 @@ interface SiteFeed {
   running: Promise<void>;
   /** The pull waiting now (stopped at once on stop). */
   pulling: ConsumerMessages | null;
+  /** What was last written to fleet_intake for it. */
+  written: string;
 }
 const AGGREGATED: ReadonlySet<SiteKind> = new Set([
   'inventory',
@@ -233,14 +235,22 @@ export class SiteIngest {
        ON CONFLICT (site) DO UPDATE SET held = excluded.held, throttled = excluded.throttled,
          at_bound = excluded.at_bound, bound_seen = bound_seen + excluded.bound_seen, at = excluded.at`,
     );
+    // Only what changed is written: a commit (an fsync) every scan would hold up the intake for nothing.
+    const changed = [...this.feeds.values()].flatMap((f) => {
+      const kinds = atBound.get(f.site)?.join(',') ?? null;
+      const row = `${f.held} ${f.throttled} ${kinds}`;
+      if (row === f.written && kinds === null) return [];
+      f.written = row;
+      return [{ f, kinds }];
+    });
+    if (changed.length === 0) return;
     this.db.transaction(() => {
-      for (const f of this.feeds.values()) {
-        const kinds = atBound.get(f.site);
-        if (kinds !== undefined)
+      for (const { f, kinds } of changed) {
+        if (kinds !== null)
           this.h.log(
-            `site ${f.site} is at the bound of ${this.limits.heldPerSiteKind} records waiting for ${kinds.join(', ')}: the hub refuses more, they wait in its outbox`,
+            `site ${f.site} is at the bound of ${this.limits.heldPerSiteKind} records waiting for ${kinds}: the hub refuses more, they wait in its outbox`,
           );
-        put.run(f.site, f.held, f.throttled, kinds?.join(',') ?? null, kinds ? 1 : 0, now);
+        put.run(f.site, f.held, f.throttled, kinds, kinds === null ? 0 : 1, now);
       }
     })();
   }
@@ -271,6 +281,7 @@ export class SiteIngest {
       taken: 0,
       running: Promise.resolve(),
       pulling: null,
+      written: '',
     };
     this.feeds.set(site, feed);
     feed.running = this.pull(feed).catch((e: Error) => {
