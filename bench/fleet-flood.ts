@@ -298,12 +298,11 @@ Medians over the rounds, lag p99 of the 100 sites while flooded: ${builds.map(([
 Behind a backlog: ${builds.map(([b]) => `${b} **${med(b, (r) => pct(r.backlogged, 99))} ms**`).join('; ')}.
 Burst stored/s: ${builds.map(([b]) => `${b} **${med(b, (r) => r.burstPerS)}**`).join('; ')}.
 
-Reading it: the earlier manager took the stream in order through one consumer, so the 100 sites' records waited
-behind everything flood had sent before them. This one pulls each site through its own consumer; flood is held to
-its rate (its excess stays in the stream, unacknowledged, counted as held on the sites page) and is taken in full
-after it lets up ("caught up after": from the end of the flood to its last record stored, at its rate; – : not
-within 90 s). Exactly-once of the flood and the bound on what one site may hold are shown by
-test/fleet/ingest-flood.test.ts, not here.
+How it differs: the earlier manager took the stream in order through one consumer (pulls of 1,000); this one
+pulls each site through its own consumer, flood held to its rate (its excess stays in the stream, unacknowledged,
+counted as held on the sites page) and taken in full after it lets up ("caught up after": from the end of the flood
+to its last record stored; – : not within 90 s). Exactly-once of the flood and the bound on what one site may hold
+are shown by test/fleet/ingest-flood.test.ts, not here.
 `,
   );
 }
