@@ -9,14 +9,14 @@ const SHIFT = 21;
 
 /** Where a packet sits on the communication map: its edge's identity and which way it travels. */
 export interface EdgeAddress {
-  id: string;
-  client: string;
-  server: string;
-  transport: EdgeTransport;
+  readonly id: string;
+  readonly client: string;
+  readonly server: string;
+  readonly transport: EdgeTransport;
   /** Server port (0 for IP protocols without ports). */
-  port: number;
+  readonly port: number;
   /** IP protocol number. */
-  proto: number;
+  readonly proto: number;
 }
 
 /**
@@ -169,16 +169,28 @@ function address(
   proto: number,
   toServer: boolean,
 ): EdgeAddress {
-  const client = toServer ? pkt.srcIp : pkt.dstIp,
-    server = toServer ? pkt.dstIp : pkt.srcIp;
-  return {
-    id: edgeId(client, server, transport, port, proto),
-    client,
-    server,
-    transport,
-    port,
-    proto,
-  };
+  return toServer
+    ? new Address(pkt.srcIp, pkt.dstIp, transport, port, proto)
+    : new Address(pkt.dstIp, pkt.srcIp, transport, port, proto);
+}
+
+/**
+ * An edge's address with its id joined when first asked: the inventory copies the parts into its own edge state
+ * and never asks (a million ids held as text were a tenth of a plant-sized inventory); other tables ask once.
+ */
+class Address implements EdgeAddress {
+  private text: string | undefined = undefined;
+  constructor(
+    readonly client: string,
+    readonly server: string,
+    readonly transport: EdgeTransport,
+    readonly port: number,
+    readonly proto: number,
+  ) {}
+
+  get id(): string {
+    return (this.text ??= edgeId(this.client, this.server, this.transport, this.port, this.proto));
+  }
 }
 
 export function edgeId(

@@ -23,21 +23,23 @@ export class PollTimer {
   private lastAny = -1;
   maxGap = 0;
 
-  /** The first request, kept without a table: most edges of a scan or flood send only one. */
+  /**
+   * The first request's signature, kept without a table: most edges of a scan or flood send only one. Its time
+   * is lastAny until the second request builds the table (a field less on every polled edge).
+   */
   private firstSig = -1;
-  private firstTs = 0;
 
   request(signature: number, ts: number): void {
-    if (this.lastAny >= 0 && ts - this.lastAny > this.maxGap) this.maxGap = ts - this.lastAny;
+    const prev = this.lastAny;
+    if (prev >= 0 && ts - prev > this.maxGap) this.maxGap = ts - prev;
     this.lastAny = ts;
     if (this.sigs === null) {
       if (this.firstSig === -1) {
         this.firstSig = signature;
-        this.firstTs = ts;
         return;
       }
       this.reset(INITIAL_SLOTS);
-      this.put(this.firstSig, this.firstTs);
+      this.put(this.firstSig, prev);
     }
     const sigs = this.sigs!,
       mask = sigs.length - 1;
