@@ -14,6 +14,7 @@ import { LIMITS } from '../../src/discover/merge.js';
 import { newPacket, type Packet } from '../../src/dissect/packet.js';
 import type { Message, Target } from '../../src/dissect/message.js';
 import type { Edge } from '../../src/discover/model.js';
+import { EdgeTable, type EdgeAddress } from '../../src/discover/edge-table.js';
 
 function packet(src: number, dst: number, sp: number, dp: number, ts: number): Packet {
   const p = newPacket();
@@ -151,4 +152,29 @@ test('an edge id is joined when asked and is the id the table names', () => {
   const [s] = [...book.states()];
   assert.equal(s!.id, '10.0.0.1>10.0.0.2/tcp/502');
   assert.equal(record(book, '10.0.0.2').id, '10.0.0.1>10.0.0.2/tcp/502');
+});
+
+test('a server of many clients (addresses above 2^31 too): each client keeps its one edge, listed in the order seen', () => {
+  const made: EdgeAddress[] = [];
+  const table = new EdgeTable<EdgeAddress>((addr) => {
+    made.push(addr);
+    return addr;
+  });
+  const server = 0x0a000001;
+  // 40 clients: past the few a server's flat list holds, so the list turns into a map midway.
+  const clients = Array.from({ length: 40 }, (_, i) => (0xc0a80000 + i * 257) >>> 0);
+  for (let round = 0; round < 3; round++)
+    for (const c of clients) {
+      // Each client on its own port so the direct-mapped cache does not answer for the table.
+      const sp = 40000 + round;
+      const there = table.find(packet(c, server, sp, 502, 0), true)!;
+      const back = table.find(packet(server, c, 502, sp, 0), true)!;
+      assert.equal(there, back);
+    }
+  assert.equal(made.length, clients.length);
+  assert.deepEqual([...table.values()], made);
+  assert.deepEqual(
+    made.map((a) => a.client),
+    clients.map((c) => [c >>> 24, (c >>> 16) & 255, (c >>> 8) & 255, c & 255].join('.')),
+  );
 });
