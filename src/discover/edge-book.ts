@@ -29,8 +29,8 @@ export class EdgeState implements EdgeAddress {
   lastSeen: number;
   requests = 0;
   responses = 0;
-  anomalies = 0;
-  anomalyKinds: string[] | null = null;
+  /** Malformed PDUs seen and their kinds, allocated on the first (most edges never carry one). */
+  anomaly: { count: number; kinds: string[] } | null = null;
   /**
    * Functions seen, allocated on the first message (most edges of a scan or flood never carry one): the one
    * function bare, more in a short list searched in order (a map per edge costs far more).
@@ -48,7 +48,6 @@ export class EdgeState implements EdgeAddress {
   constructor(
     readonly client: string,
     readonly server: string,
-    readonly transport: EdgeTransport,
     readonly port: number,
     readonly proto: number,
     public protocol: string,
@@ -57,6 +56,11 @@ export class EdgeState implements EdgeAddress {
     readonly seq: number,
   ) {
     this.lastSeen = firstSeen;
+  }
+
+  /** From the IP protocol, as the table named it: a field less on every edge. */
+  get transport(): EdgeTransport {
+    return this.proto === 6 ? 'tcp' : this.proto === 17 ? 'udp' : 'ip';
   }
 
   get id(): string {
@@ -221,9 +225,10 @@ export class EdgeBook {
       if (m.exception !== -1) f.exceptions++;
     } else countCapped(this.capped, 'edge_functions');
     if (m.anomaly !== null) {
-      es.anomalies++;
+      const a = (es.anomaly ??= { count: 0, kinds: [] });
+      a.count++;
       addBounded(
-        (es.anomalyKinds ??= []),
+        a.kinds,
         anomalyKind(m.protocol, m.anomaly),
         LIMITS.anomalyKinds,
         this.capped,
@@ -327,16 +332,7 @@ export class EdgeBook {
       transport === 'ip'
         ? ipProtoName(proto)
         : (serviceName(transport, port) ?? `${transport}/${port}`);
-    return new EdgeState(
-      client,
-      server,
-      transport,
-      port,
-      proto,
-      protocol,
-      ts,
-      this.seqBase + frame,
-    );
+    return new EdgeState(client, server, port, proto, protocol, ts, this.seqBase + frame);
   }
 
   private addProtocol(es: EdgeState, protocol: string): void {
@@ -383,8 +379,7 @@ function restartEdge(es: EdgeState): void {
   es.bytes = 0;
   es.requests = 0;
   es.responses = 0;
-  es.anomalies = 0;
-  es.anomalyKinds = null;
+  es.anomaly = null;
   es.funcs = null;
   es.targets = null;
   es.dirty = false;
@@ -486,8 +481,8 @@ function edgeOut(es: EdgeState): Edge {
     pollInterval: p?.median ?? null,
     pollJitter: p?.iqr ?? null,
     maxRequestGap: es.poll ? Math.round(es.poll.maxGap * 1e6) / 1e6 : 0,
-    anomalies: es.anomalies,
-    anomalyKinds: es.anomalyKinds ? [...es.anomalyKinds] : [],
+    anomalies: es.anomaly?.count ?? 0,
+    anomalyKinds: es.anomaly ? [...es.anomaly.kinds] : [],
   };
 }
 

@@ -114,7 +114,8 @@ export class EdgeTable<T> {
         v = this.create(address(pkt, transport, port, proto, toServer), pkt);
         if (inner === undefined) byServer.set(k1, [k2 | 0, v]);
         else if (inner instanceof Map) inner.set(k2 | 0, v);
-        else if (inner.length < 2 * FEW_CLIENTS) inner.push(k2 | 0, v);
+        // A list grown by push reserves half again plus 16 slots: copied at its exact size instead.
+        else if (inner.length < 2 * FEW_CLIENTS) byServer.set(k1, inner.concat(k2 | 0, v));
         else {
           const m = new Map<number, T>();
           for (let i = 0; i < inner.length; i += 2) m.set(inner[i] as number, inner[i + 1] as T);

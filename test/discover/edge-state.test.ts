@@ -178,3 +178,21 @@ test('a server of many clients (addresses above 2^31 too): each client keeps its
     clients.map((c) => [c >>> 24, (c >>> 16) & 255, (c >>> 8) & 255, c & 255].join('.')),
   );
 });
+
+test('malformed PDUs: counted with their kinds on the edge that carried them, none on the others, restarted by a delta', () => {
+  const book = new EdgeBook(100, {});
+  const bad = message('modbus', 3, 1);
+  bad.anomaly = { kind: 'byte_count_mismatch', detail: 'x' } as Message['anomaly'];
+  send(book, B, bad);
+  send(book, B, bad);
+  send(book, C, message('modbus', 3, 1));
+  const e = record(book, '10.0.0.2');
+  assert.equal(e.anomalies, 2);
+  assert.deepEqual(e.anomalyKinds, ['modbus: byte_count_mismatch']);
+  assert.equal(e.transport, 'tcp');
+  assert.equal(record(book, '10.0.0.3').anomalies, 0);
+  assert.deepEqual(record(book, '10.0.0.3').anomalyKinds, []);
+  book.resetDelta();
+  assert.equal(record(book, '10.0.0.2').anomalies, 0);
+  assert.deepEqual(record(book, '10.0.0.2').anomalyKinds, []);
+});
