@@ -119,6 +119,8 @@ interface Taken {
 export class SiteIngest {
   ingested = 0;
   duplicates = 0;
+  /** Aggregated records that changed nothing kept (older versions, copies of records already kept). */
+  superseded = 0;
   refused = 0;
   batches = 0;
   /** Records per transaction at most (the bench sets 1 to measure a commit per record beside it). */
@@ -462,9 +464,10 @@ export class SiteIngest {
         }
         if (AGGREGATED.has(t.kind))
           try {
-            // Kept already (its ledger row pruned, then the record delivered or sent again): taken once.
+            // Changed nothing (an older version, or one kept already whose ledger row was pruned and which was
+            // delivered or sent again): not a new record.
             if (!this.agg.take(t.site, t.kind, t.env.body, now)) {
-              this.duplicates++;
+              this.superseded++;
               continue;
             }
           } catch (e) {
