@@ -110,6 +110,16 @@ test(
           "UPDATE fleet_sites SET last_seen = last_seen - 600000, last_at = last_at - 600000 WHERE site = 'south'",
         )
         .run();
+      // What the manager's intake found of south before it went silent: a flood held back, at the stream's bound.
+      await until('the intake counts written', () =>
+        Boolean(mgr.db.prepare("SELECT 1 FROM fleet_intake WHERE site = 'north'").get()),
+      );
+      mgr.db
+        .prepare(
+          `INSERT INTO fleet_intake (site, held, throttled, at_bound, bound_seen, at) VALUES ('south', 1234, 5, 'detection', 1, 0)
+           ON CONFLICT (site) DO UPDATE SET held = 1234, throttled = 5, at_bound = 'detection'`,
+        )
+        .run();
     } finally {
       for (const n of nodes) await n.stop();
       await mgr.stop();
@@ -133,6 +143,8 @@ test(
       assert.match(southRow, /^south\s+CUT OFF\s/);
       assert.match(southRow, /\(1\d min ago\)\s+lag 1\d min/);
       assert.match(southRow, /v1 \(latest\)/);
+      assert.match(northRow, /\s0 held\s/);
+      assert.match(southRow, /1234 held, rate-limited 5×; AT BOUND \(detection\)/);
       await page.screenshot({ path: path.join(screenshotDir(), 'sites.png'), fullPage: true });
 
       // The site filter: detections of one site only; pages not aggregated say so.
