@@ -250,13 +250,11 @@ export class DetectionEngine implements DetectContext {
       if (op !== undefined) mask |= OPERATION;
       else {
         const e = this.edge;
-        if (
-          e !== undefined &&
-          m.func >= 0 &&
-          r.industrial &&
-          (e.profile === null || !e.profile.functions.has(key))
-        )
-          mask |= NEW_FUNCTION;
+        // The function a known poll repeats is remembered on the edge, like its protocol: no set lookup.
+        if (e !== undefined && m.func >= 0 && r.industrial && e.knownFunc !== key) {
+          if (e.profile !== null && e.profile.functions.has(key)) e.knownFunc = key;
+          else mask |= NEW_FUNCTION;
+        }
         if (m.write && m.targets !== null) mask |= WRITE;
       }
       // A protocol once found in the edge's profile is remembered on the edge: the set is asked once.
@@ -354,6 +352,11 @@ export class DetectionEngine implements DetectContext {
       clientSent: false,
       serverSent: false,
       knownProtocol: '',
+      knownFunc: -1,
+      // Present from the start (not added later by one detector): every runtime keeps one object layout, so the
+      // engine's and detectors' reads of it stay monomorphic.
+      pending: undefined,
+      sweepUntil: undefined,
     };
   }
 
