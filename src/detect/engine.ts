@@ -283,28 +283,31 @@ export class DetectionEngine implements DetectContext {
 
   /** The detectors that want this protocol's messages, sorted on its first message. */
   private route(protocol: string): Route {
-    let r = this.routes.get(protocol);
-    if (r === undefined) {
-      const wanted = (d: Detector): boolean =>
-        d.protocols === undefined || d.protocols.includes(protocol);
-      const all = this.onAll.filter(wanted);
-      const requests = this.onRequests.filter(wanted);
-      const placed = this.onPlaced.filter(wanted);
-      r = {
-        protocol,
-        all,
-        allNeeds: all.map((d) => NEED[d.messages ?? 'all']),
-        requests,
-        requestNeeds: requests.map((d) => NEED[d.messages ?? 'all']),
-        placed,
-        placedNeeds: placed.map((d) => NEED[d.messages ?? 'all']),
-        anomalies: this.onAnomalies.filter(wanted),
-        arp: protocol === 'arp' ? this.onArp.filter(wanted) : [],
-        keyBase: functionKeyNumber(protocol, 0),
-        industrial: isIndustrial(protocol),
-      };
-      this.routes.set(protocol, r);
-    }
+    // Called whenever the protocol changes between messages: the sorting (and the closure over `protocol`,
+    // whose context V8 allocates on every call of the function holding it) lives in newRoute.
+    return this.routes.get(protocol) ?? this.newRoute(protocol);
+  }
+
+  private newRoute(protocol: string): Route {
+    const wanted = (d: Detector): boolean =>
+      d.protocols === undefined || d.protocols.includes(protocol);
+    const all = this.onAll.filter(wanted);
+    const requests = this.onRequests.filter(wanted);
+    const placed = this.onPlaced.filter(wanted);
+    const r: Route = {
+      protocol,
+      all,
+      allNeeds: all.map((d) => NEED[d.messages ?? 'all']),
+      requests,
+      requestNeeds: requests.map((d) => NEED[d.messages ?? 'all']),
+      placed,
+      placedNeeds: placed.map((d) => NEED[d.messages ?? 'all']),
+      anomalies: this.onAnomalies.filter(wanted),
+      arp: protocol === 'arp' ? this.onArp.filter(wanted) : [],
+      keyBase: functionKeyNumber(protocol, 0),
+      industrial: isIndustrial(protocol),
+    };
+    this.routes.set(protocol, r);
     return r;
   }
 
