@@ -1,0 +1,271 @@
+// The site filter on flows, vulnerabilities, risk and the asset and incident detail pages, over a manager.db
+// filled as the manager's ingest fills it. Two sites reuse one address plan: 10.1.0.50 is a Siemens S7-300 at
+// north and a Rockwell 1756-ENBT at south, so any mix-up of sites shows as the wrong advisory. Vulnerabilities
+// and risk must equal what the single-host pages compute for the same inventory (one engine, not a copy).
+// Then the attacks: hostile `site` values on every route get 400/404 and never another site's data.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { mkdirSync, rmSync } from 'node:fs';
+import { openFleetDb } from '../../src/fleet/fleet-db.js';
+import { importFeed } from '../../src/assess/advisories/import.js';
+import { buildServer } from '../../src/server/app.js';
+import type { Db } from '../../src/store/db.js';
+import { addUsers, freshStore, injectLogin } from '../server/fixture.js';
+import { repoRoot } from '../helpers/paths.js';
+import { tempDir } from './fleet-kit.js';
+import { asset, putAsset, putEdge, seedSite } from './site-store-kit.js';
+import { carry } from './carry-kit.js';
+
+const S7 = { vendor: 'Siemens', product: 'CPU 315-2 PN/DP', firmware: 'V3.2.10' };
+const ENBT = { vendor: 'Rockwell Automation', product: '1756-ENBT', firmware: '6.1' };
+
+/** The twin address with a site's own device, and (north only) an engineering station writing to it. */
+function twin(db: Db, site: 'north' | 'south'): void {
+  putAsset(db, {
+    ...asset('10.1.0.50', `${site}-twin`),
+    identity: site === 'north' ? S7 : ENBT,
+  } as ReturnType<typeof asset>);
+  if (site !== 'north') return;
+  putEdge(db, '10.1.0.2', '10.1.0.50', 1000, 40);
+  const id = '10.1.0.2>10.1.0.50:502/tcp';
+  const doc = JSON.parse(
+    (db.prepare('SELECT doc FROM edges WHERE id = ?').get(id) as { doc: string }).doc,
+  ) as Record<string, unknown>;
+  doc.functions = [
+    {
+      protocol: 'modbus',
+      func: 6,
+      name: 'write_single_register',
+      count: 4,
+      writes: 4,
+      exceptions: 0,
+    },
+  ];
+  db.prepare('UPDATE edges SET doc = ? WHERE id = ?').run(JSON.stringify(doc), id);
+}
+
+function seed(site: 'north' | 'south') {
+  return (db: Db) => {
+    seedSite(db, site, 2, 1);
+    twin(db, site);
+  };
+}
+
+test('flows, vulnerabilities, risk, asset and incident pages per site; hostile site values refused', async () => {
+  const fleetDir = tempDir('pages-fleet');
+  mkdirSync(fleetDir, { recursive: true });
+  const mgrFile = path.join(fleetDir, 'manager.db');
+  carry('north', seed('north'), mgrFile);
+  carry('south', seed('south'), mgrFile);
+  const m = openFleetDb(mgrFile);
+  // North sent one open detection about its twin (detections are records, not items).
+  m.prepare(
+    `INSERT INTO fleet_records (id, site, kind, body, stream_seq, at, received) VALUES (?, 'north', 'detection', ?, 1, 1, 1)`,
+  ).run(
+    'north:det:1',
+    JSON.stringify({
+      id: 'north-d1',
+      type: 'write_to_plc',
+      severity: 'high',
+      status: 'open',
+      ts: 1_790_000_000,
+      src: '10.1.0.2',
+      dst: '10.1.0.50',
+      explanation: 'north writes',
+    }),
+  );
+  m.close();
+
+  const { dir, db } = freshStore('weir-site-pages-');
+  await importFeed(db, path.join(repoRoot, 'fixtures/advisories'));
+  await addUsers(db, [['vera', ['viewer']]]);
+  const app = await buildServer({ db, fleetDir });
+  const noFleet = await buildServer({ db });
+  try {
+    const cookie = await injectLogin(app, 'vera');
+    const get = async (url: string, a = app) => {
+      const r = await a.inject({ url, headers: { cookie } });
+      return { code: r.statusCode, text: r.body, body: r.json() as Record<string, any> };
+    };
+
+    // Flows: the sites' edges, one site or all with a site column and per-site totals.
+    const nf = await get('/api/flows?site=north');
+    if (nf.code !== 200) console.log(nf.text);
+    assert.equal(nf.code, 200);
+    assert.equal(nf.body.total, 3);
+    assert.ok(nf.body.items.every((f: { site: string }) => f.site === 'north'));
+    assert.deepEqual(nf.body.items[0], {
+      ...nf.body.items[0],
+      client: '10.1.0.2',
+      server: '10.1.0.50',
+      packets: 40,
+    });
+    assert.deepEqual(nf.body.sites, [{ site: 'north', flows: 3, packets: 60, bytes: 3600 }]);
+    const af = await get('/api/flows?site=*&q=10.1.0.5');
+    assert.deepEqual(
+      af.body.items.map((f: { site: string; server: string }) => `${f.site} ${f.server}`),
+      ['north 10.1.0.50'],
+    );
+    assert.deepEqual(
+      (await get('/api/flows?site=*')).body.sites.map((s: { site: string }) => s.site),
+      ['north', 'south'],
+    );
+
+    // Vulnerabilities: each site's twin matched on its own identity.
+    const advisoriesOf = (r: Record<string, any>) =>
+      r.report.assets.map(
+        (a: { site: string; assetId: string; findings: Array<{ advisoryId: string }> }) =>
+          `${a.site} ${a.assetId} ${a.findings
+            .map((f) => f.advisoryId)
+            .sort()
+            .join(',')}`,
+      );
+    const nv = (await get('/api/vulnerabilities?site=north')).body;
+    assert.equal(nv.imported, 3);
+    assert.deepEqual(advisoriesOf(nv), ['north 10.1.0.50 ICSA-19-043-04,ICSA-22-104-06']);
+    assert.deepEqual(nv.report.zonesUnknown, ['north']);
+    const sv = (await get('/api/vulnerabilities?site=south')).body;
+    assert.deepEqual(advisoriesOf(sv), ['south 10.1.0.50 ICSA-18-310-02']);
+    const all = (await get('/api/vulnerabilities?site=*&minConfidence=exact')).body;
+    assert.deepEqual(advisoriesOf(all), [
+      'north 10.1.0.50 ICSA-22-104-06',
+      'south 10.1.0.50 ICSA-18-310-02',
+    ]);
+    assert.deepEqual(
+      all.report.byAdvisory.map(
+        (a: { advisoryId: string; assets: Array<{ site: string }> }) =>
+          `${a.advisoryId} ${a.assets.map((x) => x.site).join(',')}`,
+      ),
+      ['ICSA-18-310-02 south', 'ICSA-22-104-06 north'],
+      'worst CVSS first, as on the single-host page',
+    );
+    const va = (await get('/api/vulnerabilities/assets/10.1.0.50?site=south')).body;
+    assert.deepEqual(
+      va.vulnerabilities.findings.map((f: { advisoryId: string }) => f.advisoryId),
+      ['ICSA-18-310-02'],
+    );
+
+    // Risk: the write path, the advisory and the open detection all count, at north only.
+    const nr = (await get('/api/risk?site=north')).body;
+    assert.deepEqual(nr.zonesUnknown, ['north']);
+    assert.deepEqual(nr.risk.zones, [], 'zones of an unknown policy are not invented');
+    const nt = nr.risk.assets.find((a: { assetId: string }) => a.assetId === '10.1.0.50');
+    assert.equal(nt.site, 'north');
+    assert.match(nt.detection.why, /1 open detection \(1 high\)/);
+    assert.match(nt.exposure.why, /write/);
+    assert.ok(nt.vulnerability.value > 0);
+    assert.ok(nr.exposure.paths.every((p: { site: string }) => p.site === 'north'));
+    assert.ok(nr.exposure.paths.length > 0);
+    assert.ok(nr.patchPlan.some((s: { assetId: string }) => s.assetId === '10.1.0.50'));
+    const sr = (await get('/api/risk?site=south')).body;
+    const st = sr.risk.assets.find((a: { assetId: string }) => a.assetId === '10.1.0.50');
+    assert.match(st.detection.why, /no open detections/);
+    assert.deepEqual(sr.exposure.paths, []);
+    const ar = (await get('/api/risk?site=*')).body;
+    assert.deepEqual(ar.zonesUnknown, ['north', 'south']);
+    assert.deepEqual(
+      ar.risk.assets
+        .filter((a: { assetId: string }) => a.assetId === '10.1.0.50')
+        .map((a: { site: string; score: number }) => `${a.site} ${a.score}`),
+      [`north ${nt.score}`, `south ${st.score}`],
+    );
+
+    // The same engines as the single-host pages: south's inventory in this server's own store scores the same.
+    seed('south')(db);
+    const localR = await get('/api/risk');
+    assert.equal(localR.code, 200, localR.text);
+    const local = localR.body;
+    const lt = local.risk.assets.find((a: { assetId: string }) => a.assetId === '10.1.0.50');
+    const { site: _s, ...stLocal } = st;
+    assert.deepEqual(lt, stLocal, 'one scoring code for a site asset and a local one');
+    const lv = (await get('/api/vulnerabilities')).body;
+    assert.deepEqual(
+      lv.report.assets.find((a: { assetId: string }) => a.assetId === '10.1.0.50').findings,
+      sv.report.assets[0].findings,
+    );
+
+    // Asset and incident detail pages: the URL names the site; ids are per site.
+    const na = (await get('/api/assets/10.1.0.50?site=north')).body;
+    assert.equal(na.site, 'north');
+    assert.deepEqual(na.asset.hostnames, ['north-twin']);
+    assert.deepEqual(
+      na.edges.map((e: { client: string }) => e.client),
+      ['10.1.0.2'],
+    );
+    assert.deepEqual(
+      na.detections.map((d: { id: string }) => d.id),
+      ['north-d1'],
+    );
+    const sa = (await get('/api/assets/10.1.0.50?site=south')).body;
+    assert.deepEqual(sa.asset.hostnames, ['south-twin']);
+    assert.deepEqual([sa.edges, sa.detections], [[], []]);
+    const ni = await get('/api/incidents/north-inc-1?site=north');
+    assert.equal(ni.code, 200);
+    assert.equal(ni.body.title, 'Writes to PLCs at north');
+    assert.equal(ni.body.site, 'north');
+    assert.deepEqual(ni.body.tacticNames, { 'impair-process-control': 'Impair Process Control' });
+    assert.equal((await get('/api/incidents/north-inc-1?site=south')).code, 404, 'not south’s');
+    assert.equal((await get('/api/assets/10.9.9.9?site=north')).code, 404);
+    assert.equal((await get('/api/assets/10.1.0.50?site=*')).code, 400, 'a detail names one site');
+    assert.equal((await get('/api/incidents/north-inc-1?site=*')).code, 400);
+
+    // Hostile site values on every route: 400 (not a site name) or 404 (no such site), never data.
+    const routes = [
+      '/api/flows',
+      '/api/vulnerabilities',
+      '/api/vulnerabilities/assets/10.1.0.50',
+      '/api/risk',
+      '/api/assets/10.1.0.50',
+      '/api/incidents/north-inc-1',
+      '/api/assets',
+      '/api/map',
+      '/api/incidents',
+      '/api/audit',
+      '/api/overview',
+      '/api/detections',
+    ];
+    const hostile: Array<[string, number]> = [
+      ['..', 400],
+      ['../south', 400],
+      ['north/../south', 400],
+      ["north' OR '1'='1", 400],
+      ['north%27%20OR%201%3D1--', 400],
+      ['north%00', 400],
+      ['%20north', 400],
+      ['NORTH', 400],
+      ['north*', 400],
+      ['%', 400],
+      ['', 400],
+      ['n'.repeat(33), 400],
+      ['x'.repeat(20_000), 400],
+      ['west', 404],
+      ['nort', 404],
+    ];
+    for (const route of routes)
+      for (const [site, code] of hostile) {
+        const r = await get(`${route}?site=${site}`);
+        assert.equal(r.code, code, `${route}?site=${site.slice(0, 40)}`);
+        assert.doesNotMatch(r.text, /10\.1\.0\.|10\.2\.0\.|-twin|north-|south-/, route);
+        assert.ok(r.text.length < 600, 'an error, not a page of data');
+      }
+    // Two site values: refused or the first one only, never both or the second.
+    for (const route of routes) {
+      const r = await get(`${route}?site=north&site=south`);
+      assert.ok(r.code === 400 || !/south/.test(r.text), `${route} with two sites`);
+    }
+    // No session: no data; no fleet: the filter says there is none.
+    for (const route of routes) {
+      assert.equal((await app.inject({ url: `${route}?site=north` })).statusCode, 401, route);
+      const nf = await get(`${route}?site=north`, noFleet);
+      assert.equal(nf.code, 400, route);
+      assert.match(String(nf.body.error), /runs no fleet manager/);
+    }
+  } finally {
+    await app.close();
+    await noFleet.close();
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(fleetDir, { recursive: true, force: true });
+  }
+});
