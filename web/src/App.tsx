@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useState, type ComponentType } from 'react';
 import { api, type FleetView, type Me } from './api';
 import { useLive } from './useLive';
 import { Login } from './pages/Login';
@@ -18,6 +18,11 @@ import { Playbooks } from './pages/Playbooks';
 import { Sites } from './pages/Sites';
 import { SiteDetections } from './pages/SiteDetections';
 import { SiteOverview } from './pages/SiteOverview';
+import { SiteFlows } from './pages/SiteFlows';
+import { SiteVulnerabilities } from './pages/SiteVulnerabilities';
+import { SiteRisk } from './pages/SiteRisk';
+import { SiteAsset } from './pages/SiteAsset';
+import { SiteIncident } from './pages/SiteIncident';
 
 const PAGES: Array<[string, string]> = [
   ['overview', 'Overview'],
@@ -40,11 +45,23 @@ const SITE_PAGES = new Set([
   'overview',
   'assets',
   'map',
+  'flows',
   'incidents',
   'detections',
+  'vulnerabilities',
+  'risk',
   'audit',
   'sites',
 ]);
+
+/** Pages of the site filter that show the site's copy in a page of their own. */
+const SITE_VIEWS: Record<string, ComponentType<{ site: string }>> = {
+  detections: SiteDetections,
+  overview: SiteOverview,
+  flows: SiteFlows,
+  vulnerabilities: SiteVulnerabilities,
+  risk: SiteRisk,
+};
 
 /** Hash routes (#/assets/10.0.0.5): the server serves one page, the browser keeps the place. */
 function useRoute(): string[] {
@@ -82,7 +99,10 @@ export function App() {
   }, []);
   if (me === undefined) return <p className="loading">Loading…</p>;
   if (me === null) return <Login onLogin={setMe} />;
-  const [page = 'overview', arg] = route;
+  const [page = 'overview', arg, what, id] = route;
+  // #/sites/NAME/assets/ID and #/sites/NAME/incidents/ID: a site's own detail pages (ids are per site).
+  const siteDetail = page === 'sites' && arg && id && (what === 'assets' || what === 'incidents');
+  const SiteView = site !== '' && !arg ? SITE_VIEWS[page] : undefined;
   const logout = async () => {
     await api('/session', { method: 'DELETE' });
     setMe(null);
@@ -124,18 +144,22 @@ export function App() {
         </span>
       </nav>
       <main>
-        {site !== '' && (!SITE_PAGES.has(page) || arg) ? (
+        {siteDetail ? (
+          what === 'assets' ? (
+            <SiteAsset site={arg} id={id} />
+          ) : (
+            <SiteIncident site={arg} id={id} />
+          )
+        ) : site !== '' && (!SITE_PAGES.has(page) || arg) ? (
           <p className="notice" data-testid="not-aggregated">
             {site === '*' ? 'All sites' : `Site ${site}`}: the manager does not aggregate{' '}
             {arg
-              ? `this ${page === 'assets' ? 'asset' : 'incident'}'s detail page`
+              ? `this ${page === 'assets' ? 'asset' : page === 'incidents' ? 'incident' : page === 'vulnerabilities' ? 'advisory' : page}'s detail page`
               : `the ${page} page`}{' '}
             from sites. Choose &quot;this server&quot; to see this server's own.
           </p>
-        ) : site !== '' && page === 'detections' ? (
-          <SiteDetections site={site} />
-        ) : site !== '' && page === 'overview' ? (
-          <SiteOverview site={site} />
+        ) : SiteView ? (
+          <SiteView site={site} />
         ) : (
           <>
             {page === 'overview' && <Overview />}

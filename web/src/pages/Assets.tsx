@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { useApi } from '../useApi';
-import { siteLabel, siteParam, type Asset, type Page } from '../api';
+import { siteHref, siteLabel, siteParam, type Asset, type Page } from '../api';
 
 const ROLES = [
   '',
@@ -83,8 +83,8 @@ export function Assets({ site = '' }: { site?: string }) {
               <tr key={`${a.site ?? ''}/${a.id}`}>
                 {site && <td>{a.site}</td>}
                 <td>
-                  {site ? (
-                    (a.ips[0] ?? a.id)
+                  {site && a.site ? (
+                    <a href={siteHref(a.site, 'assets', a.id)}>{a.ips[0] ?? a.id}</a>
                   ) : (
                     <a href={`#/assets/${encodeURIComponent(a.id)}`}>{a.ips[0] ?? a.id}</a>
                   )}

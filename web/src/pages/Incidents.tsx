@@ -1,6 +1,16 @@
 import { useState } from 'react';
 import { useApi } from '../useApi';
-import { api, can, siteLabel, siteParam, when, type Incident, type Me, type Page } from '../api';
+import {
+  api,
+  can,
+  siteHref,
+  siteLabel,
+  siteParam,
+  when,
+  type Incident,
+  type Me,
+  type Page,
+} from '../api';
 
 const ACT = ['analyst', 'security', 'admin'];
 
@@ -51,8 +61,8 @@ function IncidentList({ site }: { site: string }) {
                 <td className={`sev ${i.severity}`}>{i.severity}</td>
                 <td>{i.status}</td>
                 <td>
-                  {site ? (
-                    i.title
+                  {site && i.site ? (
+                    <a href={siteHref(i.site, 'incidents', i.id)}>{i.title}</a>
                   ) : (
                     <a href={`#/incidents/${encodeURIComponent(i.id)}`}>{i.title}</a>
                   )}
