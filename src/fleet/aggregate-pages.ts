@@ -205,8 +205,9 @@ export function fleetAsset(db: FleetDb, site: string, id: string) {
     .get(site, id) as { doc: string } | undefined;
   if (row === undefined) return null;
   const asset = siteAsset(parse(row.doc), id);
-  const ends = asset.ips.length > 0 ? asset.ips : [id];
-  const marks = ends.map(() => '?').join(', ');
+  // One JSON parameter, not one per address: a site can send an asset with thousands of addresses.
+  const ends = JSON.stringify(asset.ips.length > 0 ? asset.ips : [id]);
+  const marks = 'SELECT value FROM json_each(?)';
   const edges = (
     db
       .prepare(
@@ -214,7 +215,7 @@ export function fleetAsset(db: FleetDb, site: string, id: string) {
            AND (json_extract(doc, '$.client') IN (${marks}) OR json_extract(doc, '$.server') IN (${marks}))
          ORDER BY coalesce(json_extract(doc, '$.packets'), 0) DESC, key LIMIT 500`,
       )
-      .all(site, ...ends, ...ends) as Array<{ key: string; doc: string }>
+      .all(site, ends, ends) as Array<{ key: string; doc: string }>
   ).map((r) => siteEdge(parse(r.doc), r.key));
   const detections = (
     db
@@ -223,7 +224,7 @@ export function fleetAsset(db: FleetDb, site: string, id: string) {
            AND (json_extract(body, '$.src') IN (${marks}) OR json_extract(body, '$.dst') IN (${marks}))
          ORDER BY at DESC, id LIMIT 200`,
       )
-      .all(site, ...ends, ...ends) as Array<{ body: string }>
+      .all(site, ends, ends) as Array<{ body: string }>
   ).map((r) => {
     const d = parse(r.body);
     return {

@@ -7,6 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { rmSync } from 'node:fs';
+import { openFleetDb } from '../../src/fleet/fleet-db.js';
+import { AggregateStore } from '../../src/fleet/aggregate-store.js';
 import { importFeed } from '../../src/assess/advisories/import.js';
 import { buildServer } from '../../src/server/app.js';
 import { addUsers, freshStore, injectLogin } from '../server/fixture.js';
@@ -204,6 +206,86 @@ test('flows, vulnerabilities, risk, asset and incident pages per site; hostile s
   } finally {
     await app.close();
     await noFleet.close();
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(fleetDir, { recursive: true, force: true });
+  }
+});
+
+test('a site sending odd documents gets odd rows on flows, vulnerabilities, risk and its detail pages, never an error', async () => {
+  const fleetDir = tempDir('pages-odd');
+  fillTwinSites(fleetDir);
+  const m = openFleetDb(path.join(fleetDir, 'manager.db'));
+  const agg = new AggregateStore(m);
+  const many = ['10.5.0.1', ...Array.from({ length: 20_000 }, (_, i) => `a${i}`)];
+  const items: Array<[string, string, unknown]> = [
+    ['asset', '10.5.0.1', { ips: many, identity: { vendor: 7, model: ['x'] }, role: 'plc' }],
+    ['asset', '10.5.0.2', { ips: ['10.5.0.2'], identity: 'Siemens', role: {}, roleReasons: 'x' }],
+    ['edge', 'e1', { client: '10.5.0.2', server: '10.5.0.1', port: '502', functions: 'write' }],
+    [
+      'edge',
+      'e2',
+      {
+        client: '10.5.0.2',
+        server: '10.5.0.1',
+        packets: 'many',
+        functions: [null, 5, { func: 'x' }],
+      },
+    ],
+  ];
+  for (const [type, key, doc] of items)
+    agg.take('odd', 'inventory', { type, key, version: 1, doc }, 0);
+  agg.take(
+    'odd',
+    'incident',
+    {
+      type: 'incident',
+      key: 'i',
+      version: 1,
+      doc: { title: 1, timeline: [null, 'x', { evidence: 5, techniques: 'T0' }], assets: {} },
+    },
+    0,
+  );
+  m.prepare(
+    `INSERT INTO fleet_records (id, site, kind, body, stream_seq, at, received) VALUES ('odd:d', 'odd', 'detection', 'not json', 1, 1, 1)`,
+  ).run();
+  m.close();
+  const { dir, db } = freshStore('weir-site-pages-odd-');
+  await importFeed(db, path.join(repoRoot, 'fixtures/advisories'));
+  await addUsers(db, [['vera', ['viewer']]]);
+  const app = await buildServer({ db, fleetDir });
+  try {
+    const cookie = await injectLogin(app, 'vera');
+    const get = async (url: string) => {
+      const r = await app.inject({ url, headers: { cookie } });
+      assert.equal(r.statusCode, 200, `${url}: ${r.body.slice(0, 200)}`);
+      return r.json() as Record<string, any>;
+    };
+    const flows = await get('/api/flows?site=odd');
+    assert.equal(flows.total, 2);
+    assert.deepEqual(
+      flows.items.map((f: { port: number; packets: number }) => [f.port, f.packets]),
+      [
+        [0, 0],
+        [0, 0],
+      ],
+    );
+    assert.deepEqual((await get('/api/vulnerabilities?site=odd')).report.assets, []);
+    const risk = await get('/api/risk?site=odd');
+    assert.equal(risk.exposure.paths.length, 0, 'functions that are not a list write nothing');
+    await get('/api/risk?site=*');
+    await get('/api/vulnerabilities?site=*');
+    const a = await get('/api/assets/10.5.0.1?site=odd');
+    assert.equal(a.asset.ips.length, 20_001);
+    assert.equal(a.edges.length, 2);
+    assert.deepEqual((await get('/api/assets/10.5.0.2?site=odd')).asset.roleReasons, []);
+    const inc = await get('/api/incidents/i?site=odd');
+    assert.equal(inc.title, 'i');
+    assert.equal(inc.timeline.length, 1);
+    assert.deepEqual(inc.timeline[0].evidence, { frames: [], fields: {} });
+    assert.deepEqual(inc.assets, []);
+  } finally {
+    await app.close();
     db.close();
     rmSync(dir, { recursive: true, force: true });
     rmSync(fleetDir, { recursive: true, force: true });
