@@ -91,10 +91,15 @@ function siteEdge(d: Record<string, unknown>, key: string): Edge {
 }
 
 /** One site's inventory as the manager holds it, in the shapes the assess engines take. */
-export function siteInventory(db: FleetDb, site: string): { assets: Asset[]; edges: Edge[] } {
+export function siteInventory(
+  db: FleetDb,
+  site: string,
+  withEdges = true,
+): { assets: Asset[]; edges: Edge[] } {
+  const types = withEdges ? "('asset', 'edge')" : "('asset')";
   const rows = db
     .prepare(
-      "SELECT type, key, doc FROM fleet_items WHERE site = ? AND type IN ('asset', 'edge') AND deleted = 0 ORDER BY key",
+      `SELECT type, key, doc FROM fleet_items WHERE site = ? AND type IN ${types} AND deleted = 0 ORDER BY key`,
     )
     .all(site) as Array<{ type: string; key: string; doc: string }>;
   const assets: Asset[] = [];
@@ -313,7 +318,7 @@ export function fleetVulnerabilities(
 ) {
   const sites = sitesOf(db, sel).map((site) => {
     const policy = (o.policyOf ?? noPolicy)(site);
-    const r = assessVulnerabilities(siteInventory(db, site).assets, index, {
+    const r = assessVulnerabilities(siteInventory(db, site, false).assets, index, {
       minConfidence: o.minConfidence,
       now: o.now,
       policy,
