@@ -20,6 +20,7 @@ import {
   type SiteSel,
 } from './aggregate-read.js';
 import type { FleetDb } from './fleet-db.js';
+import { sitePolicy, siteZones } from './policy-read.js';
 
 /** Whether the manager knows a site of this name: one it heard from or holds records of. */
 export function siteKnown(db: FleetDb, site: string): boolean {
@@ -210,6 +211,7 @@ export function fleetAsset(db: FleetDb, site: string, id: string) {
     .get(site, id) as { doc: string } | undefined;
   if (row === undefined) return null;
   const asset = siteAsset(parse(row.doc), id);
+  const zone = siteZones(db)(site, asset.ips[0] ?? id);
   // One JSON parameter, not one per address: a site can send an asset with thousands of addresses.
   const ends = JSON.stringify(asset.ips.length > 0 ? asset.ips : [id]);
   const marks = 'SELECT value FROM json_each(?)';
@@ -241,7 +243,7 @@ export function fleetAsset(db: FleetDb, site: string, id: string) {
       status: str(d.status),
     };
   });
-  return { site, asset, edges, detections };
+  return { site, asset: { ...asset, zone }, edges, detections };
 }
 
 /** One site's incident with its timeline as the site sent it; null when unknown there. */
@@ -307,7 +309,11 @@ export function fleetIncident(db: FleetDb, site: string, id: string) {
 
 /** A site's policy as the manager knows it (null: not known; the pages then say so, never invent zones). */
 export type PolicyOf = (site: string) => Policy | null;
-const noPolicy: PolicyOf = () => null;
+/** The active policy each site sent (policy-read.ts), applied to that site's own assets only. */
+const keptPolicies =
+  (db: FleetDb): PolicyOf =>
+  (site) =>
+    sitePolicy(db, site)?.cp.policy ?? null;
 
 /** Each site's assets matched against the advisories with the single-host matching code; merged with a site column. */
 export function fleetVulnerabilities(
@@ -317,7 +323,7 @@ export function fleetVulnerabilities(
   o: { minConfidence: Confidence; now?: number; policyOf?: PolicyOf },
 ) {
   const sites = sitesOf(db, sel).map((site) => {
-    const policy = (o.policyOf ?? noPolicy)(site);
+    const policy = (o.policyOf ?? keptPolicies(db))(site);
     const r = assessVulnerabilities(siteInventory(db, site, false).assets, index, {
       minConfidence: o.minConfidence,
       now: o.now,
@@ -354,8 +360,8 @@ function mergeImpacts(sites: Array<{ site: string; report: VulnerabilityReport }
 
 /**
  * Risk per site asset with the single-host scoring: exposure paths over the site's own edges, its advisory
- * matches, the open detections it sent. Without the site's policy its zones are unknown: assets are scored
- * as in no zone and the site is listed in `zonesUnknown` so the page says so.
+ * matches, the open detections it sent, its own policy's zones. Without a policy from the site its zones are
+ * unknown: assets are scored as in no zone and the site is listed in `zonesUnknown` so the page says so.
  */
 export function fleetRisk(
   db: FleetDb,
@@ -364,7 +370,7 @@ export function fleetRisk(
   o: { now?: number; policyOf?: PolicyOf } = {},
 ) {
   const per = sitesOf(db, sel).map((site) => {
-    const policy = (o.policyOf ?? noPolicy)(site);
+    const policy = (o.policyOf ?? keptPolicies(db))(site);
     const inv = siteInventory(db, site);
     const exposure = exposurePaths(inv.assets, inv.edges, policy);
     const vulns = index ? assessVulnerabilities(inv.assets, index, { now: o.now, policy }) : null;
@@ -400,4 +406,19 @@ export function fleetRisk(
     },
     patchPlan: per.flatMap((s) => tag(s.site, s.patchPlan)),
   };
+}
+
+/** One site asset's advisories, matched and windowed as the site's page does (null: no such asset there). */
+export function fleetAssetVulnerabilities(
+  db: FleetDb,
+  site: string,
+  id: string,
+  index: AdvisoryIndex | null,
+  o: { minConfidence: Confidence; now?: number },
+) {
+  const a = fleetAsset(db, site, id);
+  if (a === null) return null;
+  if (index === null) return { maintenanceWindows: [], vulnerabilities: null };
+  const r = assessVulnerabilities([a.asset], index, { ...o, policy: keptPolicies(db)(site) });
+  return { maintenanceWindows: r.maintenanceWindows, vulnerabilities: r.assets[0] ?? null };
 }

@@ -8,6 +8,7 @@ import { Outbox } from '../../src/fleet/outbox.js';
 import { SitePublisher } from '../../src/fleet/site-publisher.js';
 import { openStore } from '../../src/store/db.js';
 import { tempDir } from './fleet-kit.js';
+import type { SiteKind } from '../../src/fleet/subjects.js';
 
 /** Publish a site's store into its outbox, and take the outbox's records straight into manager.db. */
 export function carry(
@@ -24,7 +25,7 @@ export function carry(
   const mgr = openFleetDb(mgrFile);
   const agg = new AggregateStore(mgr);
   const rows = fdb.prepare('SELECT kind, body FROM outbox ORDER BY seq').all() as Array<{
-    kind: 'inventory' | 'incident' | 'auditlog';
+    kind: SiteKind;
     body: string;
   }>;
   mgr.transaction(() => {

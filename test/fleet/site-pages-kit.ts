@@ -1,12 +1,13 @@
 // Two sites on one address plan for the fleet pages' tests: 10.1.0.50 is a Siemens S7-300 (written to by an
-// engineering station, with one open detection) at north and a Rockwell 1756-ENBT at south, so a mix-up of
-// sites shows as the wrong advisory, path or detection.
+// engineering station, with one open detection, in zone `control` of north's policy) at north and a Rockwell
+// 1756-ENBT at south (no policy sent), so a mix-up of sites shows as the wrong advisory, path, detection or zone.
 import path from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { openFleetDb } from '../../src/fleet/fleet-db.js';
 import type { Db } from '../../src/store/db.js';
 import { asset, putAsset, putEdge, seedSite } from './site-store-kit.js';
 import { carry } from './carry-kit.js';
+import { setPolicy, SITE_POLICY } from './site-policy-kit.js';
 
 const S7 = { vendor: 'Siemens', product: 'CPU 315-2 PN/DP', firmware: 'V3.2.10' };
 const ENBT = { vendor: 'Rockwell Automation', product: '1756-ENBT', firmware: '6.1' };
@@ -36,10 +37,12 @@ function twin(db: Db, site: 'north' | 'south'): void {
   db.prepare('UPDATE edges SET doc = ? WHERE id = ?').run(JSON.stringify(doc), id);
 }
 
-export function seed(site: 'north' | 'south') {
+/** North has an active policy (its 10.1.0.0/24 in zone `control`, SL unset); south sent none. */
+export function seed(site: 'north' | 'south', policy = site === 'north') {
   return (db: Db) => {
     seedSite(db, site, 2, 1);
     twin(db, site);
+    if (policy) setPolicy(db, SITE_POLICY('monitor', site));
   };
 }
 

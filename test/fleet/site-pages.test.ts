@@ -66,7 +66,8 @@ test('flows, vulnerabilities, risk, asset and incident pages per site; hostile s
     const nv = (await get('/api/vulnerabilities?site=north')).body;
     assert.equal(nv.imported, 3);
     assert.deepEqual(advisoriesOf(nv), ['north 10.1.0.50 ICSA-19-043-04,ICSA-22-104-06']);
-    assert.deepEqual(nv.report.zonesUnknown, ['north']);
+    assert.deepEqual(nv.report.zonesUnknown, [], 'north sent its policy');
+    assert.equal(nv.report.assets[0].zone, 'control');
     const sv = (await get('/api/vulnerabilities?site=south')).body;
     assert.deepEqual(advisoriesOf(sv), ['south 10.1.0.50 ICSA-18-310-02']);
     const all = (await get('/api/vulnerabilities?site=*&minConfidence=exact')).body;
@@ -90,10 +91,16 @@ test('flows, vulnerabilities, risk, asset and incident pages per site; hostile s
 
     // Risk: the write path, the advisory and the open detection all count, at north only.
     const nr = (await get('/api/risk?site=north')).body;
-    assert.deepEqual(nr.zonesUnknown, ['north']);
-    assert.deepEqual(nr.risk.zones, [], 'zones of an unknown policy are not invented');
+    assert.deepEqual(nr.zonesUnknown, []);
+    assert.deepEqual(
+      nr.risk.zones.map((z: { site: string; zone: string }) => `${z.site} ${z.zone}`),
+      ['north control'],
+      "north's own policy places its assets",
+    );
     const nt = nr.risk.assets.find((a: { assetId: string }) => a.assetId === '10.1.0.50');
     assert.equal(nt.site, 'north');
+    assert.equal(nt.zone, 'control');
+    assert.match(nt.consequence.why, /in zone control/);
     assert.match(nt.detection.why, /1 open detection \(1 high\)/);
     assert.match(nt.exposure.why, /write/);
     assert.ok(nt.vulnerability.value > 0);
@@ -103,9 +110,12 @@ test('flows, vulnerabilities, risk, asset and incident pages per site; hostile s
     const sr = (await get('/api/risk?site=south')).body;
     const st = sr.risk.assets.find((a: { assetId: string }) => a.assetId === '10.1.0.50');
     assert.match(st.detection.why, /no open detections/);
+    assert.deepEqual(sr.zonesUnknown, ['south']);
+    assert.deepEqual(sr.risk.zones, [], 'zones of a policy south never sent are not invented');
+    assert.equal(st.zone, null, "north's policy names 10.1.0.0/24: it never places south's twin");
     assert.deepEqual(sr.exposure.paths, []);
     const ar = (await get('/api/risk?site=*')).body;
-    assert.deepEqual(ar.zonesUnknown, ['north', 'south']);
+    assert.deepEqual(ar.zonesUnknown, ['south']);
     assert.deepEqual(
       ar.risk.assets
         .filter((a: { assetId: string }) => a.assetId === '10.1.0.50')
@@ -131,6 +141,7 @@ test('flows, vulnerabilities, risk, asset and incident pages per site; hostile s
     const na = (await get('/api/assets/10.1.0.50?site=north')).body;
     assert.equal(na.site, 'north');
     assert.deepEqual(na.asset.hostnames, ['north-twin']);
+    assert.equal(na.asset.zone, 'control');
     assert.deepEqual(
       na.edges.map((e: { client: string }) => e.client),
       ['10.1.0.2'],
@@ -141,6 +152,7 @@ test('flows, vulnerabilities, risk, asset and incident pages per site; hostile s
     );
     const sa = (await get('/api/assets/10.1.0.50?site=south')).body;
     assert.deepEqual(sa.asset.hostnames, ['south-twin']);
+    assert.equal(sa.asset.zone, null);
     assert.deepEqual([sa.edges, sa.detections], [[], []]);
     const ni = await get('/api/incidents/north-inc-1?site=north');
     assert.equal(ni.code, 200);

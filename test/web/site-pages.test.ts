@@ -61,18 +61,19 @@ test('flows, vulnerabilities, risk and the detail pages show only the chosen sit
     await page.getByText('Risk at site north').waitFor();
     await page.getByTestId('exposure-paths').waitFor();
     const nr = await page.getByTestId('risk-assets').innerText();
-    assert.match(nr, /north\s+\d+\s+10\.1\.0\.50 plc/);
+    assert.match(nr, /north\s+\d+\s+10\.1\.0\.50 plc\s+plc in zone control/);
     assert.match(nr, /1 open detection \(1 high\)/);
     assert.doesNotMatch(nr, /south/);
     assert.match(await page.getByTestId('exposure-paths').innerText(), /^north: /);
-    assert.match(
-      await page.getByTestId('zones-unknown').innerText(),
-      /zones of site north: risk is scored without zones/,
-    );
+    assert.match(await page.getByTestId('risk-zones').innerText(), /^north: control \d+/);
+    assert.equal(await page.getByTestId('zones-unknown').count(), 0, 'north sent its policy');
+    await pick('south');
+    await page.getByText('Risk at site south').waitFor();
+    await page.getByText(/zones of site south: risk is scored without zones/).waitFor();
     assert.equal(await page.getByTestId('risk-zones').count(), 0, 'no invented zones');
     await pick('*');
     await page.getByText('Risk at all sites').waitFor();
-    await page.getByText(/zones of site north, site south/).waitFor();
+    await page.getByText(/does not know the zones of site south:/).waitFor();
     const ar = await page.getByTestId('risk-assets').innerText();
     assert.match(ar, /north\s+\d+\s+10\.1\.0\.50/);
     assert.match(ar, /south\s+\d+\s+10\.1\.0\.50/);

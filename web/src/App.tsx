@@ -23,6 +23,7 @@ import { SiteVulnerabilities } from './pages/SiteVulnerabilities';
 import { SiteRisk } from './pages/SiteRisk';
 import { SiteAsset } from './pages/SiteAsset';
 import { SiteIncident } from './pages/SiteIncident';
+import { SiteApprovals, SitePlaybooks, SitePolicy } from './pages/SitePolicy';
 
 const PAGES: Array<[string, string]> = [
   ['overview', 'Overview'],
@@ -52,6 +53,9 @@ const SITE_PAGES = new Set([
   'risk',
   'audit',
   'sites',
+  'policy',
+  'approvals',
+  'playbooks',
 ]);
 
 /** Pages of the site filter that show the site's copy in a page of their own. */
@@ -171,9 +175,9 @@ export function App() {
             {page === 'sites' && <Sites />}
             {page === 'vulnerabilities' && <Vulnerabilities advisory={arg} />}
             {page === 'risk' && <Risk />}
-            {page === 'policy' && <PolicyPage />}
-            {page === 'approvals' && <Approvals me={me} />}
-            {page === 'playbooks' && <Playbooks me={me} />}
+            {page === 'policy' && (site ? <SitePolicy site={site} /> : <PolicyPage />)}
+            {page === 'approvals' && (site ? <SiteApprovals site={site} /> : <Approvals me={me} />)}
+            {page === 'playbooks' && (site ? <SitePlaybooks site={site} /> : <Playbooks me={me} />)}
             {page === 'audit' && <Audit site={site} />}
           </>
         )}

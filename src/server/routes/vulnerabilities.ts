@@ -3,9 +3,8 @@ import { getAdvisory, advisoryCount } from '../../store/advisory-store.js';
 import { getAsset } from '../../store/read-store.js';
 import { NotFound } from '../../respond/detection-actions.js';
 import { advisoryIndexOf, vulnerabilityReport } from '../../assess/vuln-report.js';
-import { fleetAsset, fleetVulnerabilities } from '../../fleet/aggregate-pages.js';
+import { fleetAssetVulnerabilities, fleetVulnerabilities } from '../../fleet/aggregate-pages.js';
 import { ONE_SITE, SITE_FILTER, withSite } from '../fleet-read.js';
-import { assessVulnerabilities } from '../../assess/vulnerabilities.js';
 import { CONFIDENCE_RANK, type Confidence } from '../../assess/advisories/match.js';
 import { params, query } from '../schemas.js';
 
@@ -55,19 +54,10 @@ export const vulnerabilityRoutes: RoutePlugin = async (app, { db, fleetDir }) =>
       const { minConfidence, site } = req.query;
       if (site !== undefined)
         return withSite(fleetDir, site, null, (f) => {
-          const a = fleetAsset(f, site, id);
-          if (a === null) throw new NotFound(`no asset ${id} at site ${site}`);
-          // The same matching as the site pages: this one asset against this server's advisories.
-          const r =
-            advisoryCount(db) > 0
-              ? assessVulnerabilities([a.asset], advisoryIndexOf(db), { minConfidence })
-              : null;
-          return {
-            assetId: id,
-            site,
-            maintenanceWindows: [],
-            vulnerabilities: r?.assets.find((a) => a.assetId === id) ?? null,
-          };
+          const index = advisoryCount(db) > 0 ? advisoryIndexOf(db) : null;
+          const r = fleetAssetVulnerabilities(f, site, id, index, { minConfidence });
+          if (r === null) throw new NotFound(`no asset ${id} at site ${site}`);
+          return { assetId: id, site, ...r };
         });
       if (getAsset(db, id) === null) throw new NotFound('no such asset');
       const r = advisoryCount(db) > 0 ? vulnerabilityReport(db, { minConfidence }) : null;

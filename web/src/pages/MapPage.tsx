@@ -44,9 +44,10 @@ export function MapPage({ site = '' }: { site?: string }) {
   const box = useRef<HTMLDivElement>(null);
   useEffect(() => {
     if (!data || !box.current) return;
-    const zones = [
-      ...new Set(data.nodes.map((n) => n.zone).filter((z): z is string => z !== null)),
-    ];
+    // All sites merged: each site's zones are its own, even where two sites use the same zone name.
+    const zoneOf = (n: MapData['nodes'][number]): string | null =>
+      n.zone === null ? null : site === '*' && n.site ? `${n.site}/${n.zone}` : n.zone;
+    const zones = [...new Set(data.nodes.map(zoneOf).filter((z): z is string => z !== null))];
     const big = data.nodes.length > 300;
     const cy = cytoscape({
       container: box.current,
@@ -61,7 +62,7 @@ export function MapPage({ site = '' }: { site?: string }) {
             href: n.site
               ? siteHref(n.site, 'assets', site === '*' ? n.id.slice(n.site.length + 1) : n.id)
               : `#/assets/${encodeURIComponent(n.id)}`,
-            ...(n.zone ? { parent: `zone:${n.zone}` } : {}),
+            ...(zoneOf(n) ? { parent: `zone:${zoneOf(n)}` } : {}),
           },
         })),
         ...data.edges.map((e) => ({
@@ -132,7 +133,7 @@ export function MapPage({ site = '' }: { site?: string }) {
       if (href) window.location.hash = href;
     });
     return () => cy.destroy();
-  }, [data]);
+  }, [data, site]);
   return (
     <section>
       <h1>Network map{site ? ` at ${siteLabel(site)}` : ''}</h1>
