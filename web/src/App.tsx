@@ -8,7 +8,7 @@ import { AssetPage } from './pages/AssetPage';
 import { MapPage } from './pages/MapPage';
 import { Flows } from './pages/Flows';
 import { Detections } from './pages/Detections';
-import { Incidents } from './pages/Incidents';
+import { IncidentPage, Incidents } from './pages/Incidents';
 import { PolicyPage } from './pages/PolicyPage';
 import { Approvals } from './pages/Approvals';
 import { Audit } from './pages/Audit';
@@ -20,9 +20,6 @@ import { SiteDetections } from './pages/SiteDetections';
 import { SiteOverview } from './pages/SiteOverview';
 import { SiteFlows } from './pages/SiteFlows';
 import { SiteVulnerabilities } from './pages/SiteVulnerabilities';
-import { SiteRisk } from './pages/SiteRisk';
-import { SiteAsset } from './pages/SiteAsset';
-import { SiteIncident } from './pages/SiteIncident';
 import { SiteApprovals, SitePlaybooks, SitePolicy } from './pages/SitePolicy';
 
 const PAGES: Array<[string, string]> = [
@@ -64,7 +61,7 @@ const SITE_VIEWS: Record<string, ComponentType<{ site: string }>> = {
   overview: SiteOverview,
   flows: SiteFlows,
   vulnerabilities: SiteVulnerabilities,
-  risk: SiteRisk,
+  risk: Risk,
 };
 
 /** Hash routes (#/assets/10.0.0.5): the server serves one page, the browser keeps the place. */
@@ -150,9 +147,9 @@ export function App() {
       <main>
         {siteDetail ? (
           what === 'assets' ? (
-            <SiteAsset site={arg} id={id} />
+            <AssetPage site={arg} id={id} />
           ) : (
-            <SiteIncident site={arg} id={id} />
+            <IncidentPage me={me} site={arg} id={id} />
           )
         ) : site !== '' && (!SITE_PAGES.has(page) || arg) ? (
           <p className="notice" data-testid="not-aggregated">
