@@ -1,5 +1,6 @@
 import { useState } from 'react';
 import { useApi } from '../useApi';
+import { Pager } from '../Pager';
 import { siteHref, siteLabel, siteParam, when, type Page } from '../api';
 
 interface Flow {
@@ -100,19 +101,7 @@ export function SiteFlows({ site }: { site: string }) {
           </tbody>
         </table>
       )}
-      {data && data.total > PAGE && (
-        <div className="pager">
-          <button disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE))}>
-            previous
-          </button>
-          <span>
-            {offset + 1}–{Math.min(offset + PAGE, data.total)} of {data.total}
-          </span>
-          <button disabled={offset + PAGE >= data.total} onClick={() => setOffset(offset + PAGE)}>
-            next
-          </button>
-        </div>
-      )}
+      {data && <Pager offset={offset} size={PAGE} total={data.total} onOffset={setOffset} />}
     </section>
   );
 }
