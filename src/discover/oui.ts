@@ -51,8 +51,24 @@ export function shorten(v: string): string {
   return v.replace(LEGAL_SUFFIX, '').trim().replace(LEGAL_SUFFIX, '').trim();
 }
 
+/**
+ * Answers by MAC text: a read-out asks once or twice per asset, often for the same router's MAC, and the text is
+ * normalised by a regular expression each time otherwise. Bounded; emptied when a bundle changes the names.
+ */
+const byMac = new Map<string, string | null>();
+const BY_MAC_LIMIT = 1 << 16;
+
 /** Vendor of a MAC address's OUI block; undefined for all-zero, locally administered, multicast or unknown MACs. */
 export function vendorOf(mac: string): string | undefined {
+  const known = byMac.get(mac);
+  if (known !== undefined) return known ?? undefined;
+  const v = vendorOfText(mac);
+  if (byMac.size >= BY_MAC_LIMIT) byMac.clear();
+  byMac.set(mac, v ?? null);
+  return v;
+}
+
+function vendorOfText(mac: string): string | undefined {
   const hex = mac.replace(/[^0-9a-fA-F]/g, '').toUpperCase();
   // All zeros is no NIC: loopback captures and some stacks fill it in (the block itself is Xerox's).
   if (hex.length !== 12 || hex === '000000000000') return undefined;
@@ -67,6 +83,7 @@ export function vendorOf(mac: string): string | undefined {
  * ("00:1B:1B<TAB>Siemens<TAB>Siemens AG") and Weir's own "001B1B<TAB>Siemens AG". Returns the entries read.
  */
 export function overlayOuiTable(text: string): number {
+  byMac.clear();
   let n = 0;
   for (const line of text.split('\n')) {
     const m =

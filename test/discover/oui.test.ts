@@ -30,6 +30,7 @@ test('every registry block names its vendor shortened, as when the whole table w
 
 test('a bundle entry wins over the registry, also for a block already asked for; blocks by vendor include it', () => {
   const siemens = vendorOf('00:1b:1b:00:00:01')!;
+  assert.equal(vendorOf('fc:ff:f0:12:34:56'), undefined, 'not registered (yet)');
   assert.match(siemens, /^Siemens/);
   assert.ok(ouiBlocksOf(siemens).includes('001B1B'));
   assert.equal(
