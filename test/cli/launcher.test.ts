@@ -1,7 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../helpers/paths.js';
@@ -45,7 +54,26 @@ test('commands that read packets get the sensor heap flags; the others run as be
       const args = [cmd, 'a file with spaces.pcap', '--json', '', '$HOME', '*'];
       assert.deepEqual(argsVia(launcher, args, node), [...SENSOR_FLAGS, main, ...args], cmd);
     }
-    for (const args of [['user', 'list'], ['--version'], [], ['discovery'], ['--', 'discover']])
+    // Past global options, as the CLI itself finds its command (src/cli/program.ts commandNamed).
+    for (const args of [
+      ['--config', 'x.yaml', 'discover', 'f.pcap'],
+      ['--audit-key=k', 'serve'],
+      ['--audit-key', 'k', 'detect', 'f'],
+    ])
+      assert.deepEqual(
+        argsVia(launcher, args, node),
+        [...SENSOR_FLAGS, main, ...args],
+        args.join(' '),
+      );
+    // A global option's value is no command: `--config discover` names the file discover.
+    assert.deepEqual(argsVia(launcher, ['--config', 'discover', 'user', 'list'], node), [
+      main,
+      '--config',
+      'discover',
+      'user',
+      'list',
+    ]);
+    for (const args of [['user', 'list'], ['--version'], [], ['discovery']])
       assert.deepEqual(argsVia(launcher, args, node), [main, ...args], args.join(' '));
     // npm links the launcher from node_modules/.bin (a symlink elsewhere): main.js is found beside the real file.
     const link = path.join(dir, 'weir');
@@ -55,6 +83,16 @@ test('commands that read packets get the sensor heap flags; the others run as be
       main,
       'discover',
       'x',
+    ]);
+    // An install under a folder whose name has spaces: main.js beside it, the path passed whole.
+    const spaced = path.join(dir, 'opt with spaces', 'weir');
+    mkdirSync(path.join(spaced, 'bin'), { recursive: true });
+    copyFileSync(launcher, path.join(spaced, 'bin/weir'));
+    assert.deepEqual(argsVia(path.join(spaced, 'bin/weir'), ['dissect', 'y'], node), [
+      ...SENSOR_FLAGS,
+      path.join(spaced, 'dist/src/cli/main.js'),
+      'dissect',
+      'y',
     ]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
