@@ -20,6 +20,7 @@ import { recordMemory } from './memory.js';
 import { recordLiveRate } from './live-rate.js';
 import { recordFleet } from './fleet.js';
 import { recordFleetFlood } from './fleet-flood.js';
+import { recordSitePages } from './site-pages.js';
 import { labPolicyStore } from '../test/enforce/lab-kit.js';
 import { machine, median, root, sharedPcaps, writeSection } from './results.js';
 import { readCaptureSync } from '../src/capture/source.js';
@@ -83,6 +84,11 @@ async function main(): Promise<void> {
   if (process.env.BENCH_ONLY === 'fleet-flood') {
     await recordFleetFlood();
     process.exit(0);
+  }
+  // BENCH_ONLY=site-pages: the manager's site pages over a synthetic manager.db.
+  if (process.env.BENCH_ONLY === 'site-pages') {
+    await recordSitePages(Math.min(RUNS, 5));
+    return;
   }
   // BENCH_ONLY=memory builds its own synthetic plant: no capture needed.
   if (process.env.BENCH_ONLY === 'memory') {
