@@ -73,7 +73,7 @@ test("a removed site's old certificate is refused when its name is enrolled agai
   const oldKit = path.join(dir, 'stolen-c');
   cpSync(path.join(mdir, 'sites', 'c'), oldKit, { recursive: true });
   await c1.stop();
-  assert.equal(await removeSite(home, 'c'), 'reloaded');
+  assert.equal((await removeSite(home, 'c')).live, 'reloaded');
   await until('c gone', async () => (await leafs()).length === 2, 5000);
   const abLinks = await links();
 
