@@ -9,11 +9,9 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash, X509Certificate } from 'node:crypto';
-import { addSite, openHome, readSiteKit } from '../../src/fleet/home.js';
 import { hubPid, reloadHub } from '../../src/fleet/hub-reload.js';
-import { ManagerRuntime } from '../../src/fleet/manager-runtime.js';
-import { NodeRuntime } from '../../src/fleet/node-runtime.js';
-import { freePort, MemoryBackend, sleep, tempDir, until } from './fleet-kit.js';
+import { sleep, tempDir, until } from './fleet-kit.js';
+import { liveHub } from './hub-kit.js';
 
 const dir = tempDir('fleet-leaf-close');
 const stops: Array<() => Promise<void>> = [];
@@ -23,38 +21,11 @@ after(async () => {
 });
 
 test('nats-server keeps a leaf link open when a reload takes its user out, and cannot reload leaf pins', async () => {
-  const mdir = path.join(dir, 'manager');
-  const home = openHome(mdir);
-  for (const s of ['a', 'b']) addSite(home, s);
-  const leafPort = await freePort();
-  const monitorPort = await freePort();
-  const mgr = await ManagerRuntime.start({
-    dir: mdir,
-    client: { host: '127.0.0.1', port: await freePort() },
-    leaf: { host: '127.0.0.1', port: leafPort },
-    monitorPort,
-    log: () => undefined,
-  });
-  stops.push(() => mgr.stop());
-  const leafs = async (): Promise<number> =>
-    (
-      (
-        (await (await fetch(`http://127.0.0.1:${monitorPort}/leafz`)).json()) as {
-          leafs?: unknown[];
-        }
-      ).leafs ?? []
-    ).length;
-  for (const s of ['a', 'b']) {
-    const rt = await NodeRuntime.start({
-      kit: readSiteKit(s, path.join(mdir, 'sites', s)),
-      dir: tempDir(`site-${s}`),
-      client: { host: '127.0.0.1', port: await freePort() },
-      hubUrls: [`nats-leaf://127.0.0.1:${leafPort}`],
-      local: new MemoryBackend(),
-      log: () => undefined,
-    });
-    stops.push(() => rt.stop());
-  }
+  const hub = await liveHub(dir, ['a', 'b']);
+  stops.push(() => hub.stop());
+  const { home, mdir } = hub;
+  const leafs = async (): Promise<number> => (await hub.links()).length;
+  for (const s of ['a', 'b']) await hub.node(s);
   await until('a and b linked', async () => (await leafs()) === 2);
 
   // (1) b's user out, reloaded: its link stays (the server re-checks client connections only).

@@ -9,16 +9,16 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { cpSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
-import { addSite, generationOf, openHome, readSiteKit } from '../../src/fleet/home.js';
+import { generationOf, openHome, readSiteKit } from '../../src/fleet/home.js';
 import { rekeySite } from '../../src/fleet/hub-reload.js';
-import { ManagerRuntime } from '../../src/fleet/manager-runtime.js';
-import { NodeRuntime } from '../../src/fleet/node-runtime.js';
+import type { NodeRuntime } from '../../src/fleet/node-runtime.js';
 import { siteCn } from '../../src/fleet/pki.js';
 import { connect } from 'nats';
 import { leafConfig } from '../../src/fleet/nats-config.js';
 import { NatsServer } from '../../src/fleet/nats-server.js';
 import { SITE_STREAM, STATE_STREAM, stateConsumer } from '../../src/fleet/subjects.js';
-import { freePort, MemoryBackend, sleep, tempDir, until } from './fleet-kit.js';
+import { freePort, sleep, tempDir, until } from './fleet-kit.js';
+import { liveHub } from './hub-kit.js';
 
 const dir = tempDir('fleet-rekey');
 const stops: Array<() => Promise<void>> = [];
@@ -27,51 +27,13 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-interface Leaf {
-  ip: string;
-  port: number;
-}
-
 test("a stolen key of an enrolled site: re-keyed, the thief's open link is cut and refused, the site keeps its state", async () => {
-  const mdir = path.join(dir, 'manager');
-  const home = openHome(mdir);
-  for (const s of ['a', 'c']) addSite(home, s);
-  const leafPort = await freePort();
-  const monitorPort = await freePort();
-  const mgr = await ManagerRuntime.start({
-    dir: mdir,
-    client: { host: '127.0.0.1', port: await freePort() },
-    leaf: { host: '127.0.0.1', port: leafPort },
-    monitorPort,
-    log: () => undefined,
-  });
-  stops.push(() => mgr.stop());
-  const leafs = async (): Promise<string[]> =>
-    (
-      ((await (await fetch(`http://127.0.0.1:${monitorPort}/leafz`)).json()) as { leafs?: Leaf[] })
-        .leafs ?? []
-    )
-      .map((l) => `${l.ip}:${l.port}`)
-      .sort();
-  const stored = (site: string): number =>
-    (
-      mgr.db
-        .prepare("SELECT count(*) AS n FROM fleet_records WHERE site = ? AND kind = 'detection'")
-        .get(site) as { n: number }
-    ).n;
-  const node = async (s: string, kitDir: string, siteDir: string): Promise<NodeRuntime> => {
-    const rt = await NodeRuntime.start({
-      kit: readSiteKit(s, kitDir),
-      dir: siteDir,
-      client: { host: '127.0.0.1', port: await freePort() },
-      hubUrls: [`nats-leaf://127.0.0.1:${leafPort}`],
-      local: new MemoryBackend(),
-      healthEveryMs: 500,
-      log: () => undefined,
-    });
-    stops.push(() => rt.stop());
-    return rt;
-  };
+  const hub = await liveHub(dir, ['a', 'c']);
+  stops.push(() => hub.stop());
+  const { home, mgr, mdir, leafPort, stored } = hub;
+  const leafs = hub.links;
+  const node = (s: string, kitDir: string, siteDir: string): Promise<NodeRuntime> =>
+    hub.node(s, { kitDir, dir: siteDir, more: { healthEveryMs: 500 } });
   const cDir = tempDir('site-c');
   const a = await node('a', path.join(mdir, 'sites', 'a'), tempDir('site-a'));
   await until('a linked', async () => (await leafs()).length === 1);
