@@ -11,10 +11,10 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { ChildProcess } from 'node:child_process';
 import { canBuildLab, HOSTS, Plant } from '../lab/plant.js';
 import { startPlcs } from '../lab/scenario.js';
 import { agent, cli, GATEWAY_IP, labPolicyStore, plantPolicy, sleep } from '../enforce/lab-kit.js';
+import { labWeir } from './lab-weir.js';
 
 const POLICY = plantPolicy(
   `  - { name: hmi-reads, conduit: sup-ctl, clients: [HMI-1], servers: [PLC-1], protocol: modbus,
@@ -49,23 +49,8 @@ test(
       settings,
       `weir: settings/1\nenforce:\n  gateway_ip: ${GATEWAY_IP}\n  bridge: br0\n`,
     );
-    const weir = (...args: string[]): string =>
-      lab.exec('fw', 'env', [`WEIR_CONFIG=${settings}`, process.execPath, cli, ...args]);
-    /** A weir process in the fw namespace; resolves once its stderr matches `ready`. */
-    const start = async (what: string, ready: RegExp, args: string[]): Promise<ChildProcess> => {
-      const c = lab.spawn('fw', 'env', [`WEIR_CONFIG=${settings}`, process.execPath, cli, ...args]);
-      let err = '';
-      c.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-      c.stdout!.resume();
-      for (let i = 0; i < 300 && !ready.test(err); i++) {
-        if (c.exitCode !== null) throw new Error(`${what} exited ${c.exitCode}: ${err}`);
-        await sleep(100);
-      }
-      if (!ready.test(err)) throw new Error(`${what} not ready: ${err}`);
-      (c as ChildProcess & { said: () => string }).said = () => err;
-      return c;
-    };
-    const said = (c: ChildProcess): string => (c as ChildProcess & { said: () => string }).said();
+    const w = labWeir(lab, settings);
+    const weir = (...args: string[]): string => w.run('fw', ...args);
     const probe = (host: 'hmi' | 'attacker', ...ops: string[]): Probe[] =>
       lab
         .exec(host, process.execPath, [agent, 'probe', HOSTS.plc1, ...ops], { timeoutMs: 20_000 })
@@ -89,7 +74,7 @@ test(
 
       weir('manager', 'init', '--dir', mdir);
       weir('manager', 'site', 'add', 'plant', '--dir', mdir, ...auth);
-      await start('the hub', /weir manager: ready/, [
+      await w.start('fw', /weir manager: ready/, [
         'manager',
         'run',
         '--dir',
@@ -101,7 +86,7 @@ test(
         '--monitor',
         '18222',
       ]);
-      const node = await start('the node', /weir node: ready/, [
+      const node = await w.start('fw', /weir node: ready/, [
         'node',
         '--site',
         'plant',
@@ -125,9 +110,9 @@ test(
         weir('manager', 'policy', 'push', '--dir', mdir, ...auth),
         /pushed to every site as v1/,
       );
-      for (let i = 0; i < 200 && !/applied policy v1/.test(said(node)); i++) await sleep(100);
-      assert.match(said(node), /applied policy v1/);
-      assert.doesNotMatch(said(node), /REFUSED|port-level/i, 'steered, not left to port level');
+      for (let i = 0; i < 200 && !/applied policy v1/.test(node.said()); i++) await sleep(100);
+      assert.match(node.said(), /applied policy v1/);
+      assert.doesNotMatch(node.said(), /REFUSED|port-level/i, 'steered, not left to port level');
       const gw = lab.spawn('fw', process.execPath, [
         cli,
         'gateway',

@@ -9,10 +9,10 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { ChildProcess } from 'node:child_process';
 import Database from 'better-sqlite3';
 import { canBuildLab, HOSTS, Plant, type Host } from '../lab/plant.js';
-import { cli, GATEWAY_IP, sleep } from '../enforce/lab-kit.js';
+import { GATEWAY_IP, sleep } from '../enforce/lab-kit.js';
+import { labWeir } from './lab-weir.js';
 import { approvedStore } from '../helpers/approved-store.js';
 
 const HUB = GATEWAY_IP;
@@ -35,27 +35,10 @@ test(
     const mdir = path.join(dir, 'manager');
     const settings = path.join(dir, 'weir.yaml');
     writeFileSync(settings, 'weir: settings/1\nfleet:\n  health_every_s: 1\n');
-    const env = [`WEIR_CONFIG=${settings}`, process.execPath, cli];
-    const weir = (host: Host | 'fw', ...args: string[]): string =>
-      lab.exec(host, 'env', [...env, ...args]);
-    const start = async (host: Host | 'fw', ready: RegExp, args: string[]) => {
-      const c = lab.spawn(host, 'env', [...env, ...args]);
-      let err = '';
-      c.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-      c.stdout!.resume();
-      for (let i = 0; i < 300 && !ready.test(err); i++) {
-        if (c.exitCode !== null) throw new Error(`${args[0]} exited ${c.exitCode}: ${err}`);
-        await sleep(100);
-      }
-      if (!ready.test(err)) throw new Error(`${args[0]} not ready: ${err}`);
-      return c;
-    };
-    const stop = (c: ChildProcess): Promise<void> =>
-      new Promise((r) => {
-        if (c.exitCode !== null) return r();
-        c.once('close', () => r());
-        c.kill('SIGTERM');
-      });
+    const w = labWeir(lab, settings);
+    const weir = w.run;
+    const start = w.start;
+    const stop = w.stop;
     const node = (host: Host, kit: string, nodeDir: string) =>
       start(host, /weir node: ready/, [
         'node',
@@ -140,7 +123,7 @@ test(
       await sleep(1500);
       const cut = records();
       await sleep(4000); // the thief's leaf retries every second, its node reports every second
-      assert.equal(thief.exitCode, null, 'the thief keeps trying');
+      assert.equal(thief.proc.exitCode, null, 'the thief keeps trying');
       assert.equal(links().length, 0, "the thief's old key is refused");
       assert.equal(records(), cut, 'nothing more from the old key');
 
