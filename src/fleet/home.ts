@@ -88,11 +88,40 @@ export interface SiteKit {
  */
 export function addSite(h: ManagerHome, site: string): SiteKit & { generation: number } {
   checkSiteName(site);
+  if (!h.sites.includes(site)) nextGeneration(h, site);
+  const kit = writeKit(h, site, generationOf(h, site));
   if (!h.sites.includes(site)) {
-    h.generations[site] = generationOf(h, site) + 1;
-    writeFileSync(path.join(h.dir, 'enrolments.json'), `${JSON.stringify(h.generations)}\n`);
+    h.sites.push(site);
+    h.sites.sort();
+    writeFileSync(path.join(h.dir, 'sites.json'), `${JSON.stringify(h.sites)}\n`);
   }
-  const generation = generationOf(h, site);
+  return kit;
+}
+
+/**
+ * A new key for an enrolled site whose key is stolen or suspected: the next generation (recorded before its
+ * certificate is issued, as addSite does) and its kit written over the site's kit folder. The site keeps its
+ * name, and so everything the fleet keeps by name: its subjects and state consumer, its records at the
+ * manager, its health. The hub must be rewritten to map only the new generation (hub-reload.ts rekeySite).
+ */
+export function newSiteKey(h: ManagerHome, site: string): SiteKit & { generation: number } {
+  checkSiteName(site);
+  if (!h.sites.includes(site)) throw new Error(`no site named '${site}'`);
+  nextGeneration(h, site);
+  return writeKit(h, site, generationOf(h, site));
+}
+
+function nextGeneration(h: ManagerHome, site: string): void {
+  h.generations[site] = generationOf(h, site) + 1;
+  writeFileSync(path.join(h.dir, 'enrolments.json'), `${JSON.stringify(h.generations)}\n`);
+}
+
+/** Issue (or reuse) one enrolment's certificate and copy it with the CA and the signing key into the kit. */
+function writeKit(
+  h: ManagerHome,
+  site: string,
+  generation: number,
+): SiteKit & { generation: number } {
   const certs = siteCert(h.pki, site, generation);
   const kitDir = path.join(h.dir, 'sites', site);
   mkdirSync(kitDir, { recursive: true, mode: 0o700 });
@@ -105,11 +134,6 @@ export function addSite(h: ManagerHome, site: string): SiteKit & { generation: n
   copyFileSync(certs.key, tls.key);
   copyFileSync(certs.ca, tls.ca);
   writeFileSync(path.join(kitDir, 'manager.pub.pem'), h.publicKeyPem);
-  if (!h.sites.includes(site)) {
-    h.sites.push(site);
-    h.sites.sort();
-    writeFileSync(path.join(h.dir, 'sites.json'), `${JSON.stringify(h.sites)}\n`);
-  }
   return { site, dir: kitDir, tls, managerKeyPem: h.publicKeyPem, generation };
 }
 

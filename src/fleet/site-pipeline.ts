@@ -9,23 +9,21 @@
  * written at the next flush that finds the store free.
  */
 import type { Db } from '../store/db.js';
-import { Inventory } from '../discover/inventory.js';
+import type { Inventory } from '../discover/inventory.js';
+import type { DetectionEngine } from '../detect/engine.js';
+import { saveDetections } from '../store/baseline-store.js';
+import type { CompiledPolicy } from '../policy/evaluate.js';
+import type { Stages } from '../dissect/stage.js';
+import type { TrafficSeries } from '../discover/zone-traffic.js';
+import { storeStages, type StoreStages } from '../respond/store-stages.js';
 import type { InventorySnapshot } from '../discover/model.js';
-import { DetectionEngine } from '../detect/engine.js';
 import type { Detection } from '../detect/detection.js';
 import { incidentSummary, type IncidentSummary } from '../detect/incident.js';
-import { latestBaseline, listMutes, saveDetections } from '../store/baseline-store.js';
 import { mergeInventorySliced, type CaptureRecord } from '../store/inventory-store.js';
 import { addTraffic } from '../store/traffic-store.js';
 import { addCounts } from '../capture/counts.js';
-import { activePolicy } from '../respond/change-control.js';
 import { fileDetections, storeLookups } from '../respond/incident-book.js';
-import { trafficFor } from '../respond/zones.js';
-import { CompiledPolicy } from '../policy/evaluate.js';
-import { decoyAddresses } from '../policy/decoy-model.js';
-import { Stages, type Stage } from '../dissect/stage.js';
 import { DEFAULT_SETTINGS, type Settings } from '../settings/model.js';
-import type { TrafficSeries } from '../discover/zone-traffic.js';
 import type { Outbox } from './outbox.js';
 import { storeBusy } from './apply-state.js';
 
@@ -65,10 +63,9 @@ export class SitePipeline {
   private writing: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
-  packets = 0;
-  messages = 0;
+  /** Frames and messages seen, the last frame's time (the stage set-up counts them). */
+  private readonly seen: StoreStages['seen'];
   detections = 0;
-  lastTs: number | null = null;
   /** Store writes that found it locked, since start. */
   busy = 0;
   private locked = false;
@@ -82,42 +79,33 @@ export class SitePipeline {
     this.log = o.log ?? ((m) => process.stderr.write(`weir node: ${m}\n`));
     this.watchers = o.watchers ?? [];
     this.flushMs = settings.ingest.flush_ms;
-    this.inv = new Inventory({
-      maxAssets: settings.inventory.max_assets,
-      maxEdges: settings.inventory.max_edges,
+    const set = storeStages(db, {
+      limits: {
+        maxAssets: settings.inventory.max_assets,
+        maxEdges: settings.inventory.max_edges,
+      },
+      detect: settings.detect,
+      onDetection: (d) => this.onDetection(d),
     });
-    const baseline = latestBaseline(db);
-    this.baselineVersion = baseline?.version ?? null;
-    const policy = activePolicy(db);
-    const zones = policy ? new CompiledPolicy(policy.policy) : null;
-    this.zones = zones;
-    this.engine =
-      baseline === null
-        ? null
-        : new DetectionEngine(baseline, {
-            settings: settings.detect,
-            windowSeconds: settings.detect.fold_window_s,
-            mutes: listMutes(db),
-            inventory: this.inv,
-            zoneOf: zones ? (ip) => zones.zoneOf(ip)?.name ?? null : undefined,
-            decoys: decoyAddresses(policy?.policy.decoys),
-            onDetection: (d) => this.onDetection(d),
-          });
-    this.traffic = trafficFor(db);
-    const counter: Stage = {
-      onPacket: (p) => {
-        this.packets++;
-        this.lastTs = p.ts;
-      },
-      onMessage: () => {
-        this.messages++;
-      },
-    };
-    // The engine shares the inventory's edge lookup, so it comes after it.
-    const stages: Stage[] = [counter, this.inv];
-    if (this.engine) stages.push(this.engine);
-    stages.push(this.traffic);
-    this.stages = new Stages(stages);
+    this.inv = set.inventory;
+    this.engine = set.engine;
+    this.zones = set.zones;
+    this.traffic = set.traffic;
+    this.baselineVersion = set.baselineVersion;
+    this.seen = set.seen;
+    this.stages = set.stages;
+  }
+
+  get packets(): number {
+    return this.seen.packets;
+  }
+
+  get messages(): number {
+    return this.seen.messages;
+  }
+
+  get lastTs(): number | null {
+    return this.seen.lastTs;
   }
 
   /** Detection runs only against a baseline: without one the site inventories and enforces, nothing more. */
@@ -206,10 +194,10 @@ export class SitePipeline {
       {
         source,
         format: null,
-        frames: this.packets,
-        messages: this.messages,
+        frames: this.seen.packets,
+        messages: this.seen.messages,
         firstTs: null,
-        lastTs: this.lastTs,
+        lastTs: this.seen.lastTs,
         error,
         anomalies: {},
         capped,

@@ -1,21 +1,19 @@
 import type { Db } from '../store/db.js';
-import { Inventory, type InventoryLimits } from '../discover/inventory.js';
-import { DetectionEngine } from '../detect/engine.js';
+import type { Inventory, InventoryLimits } from '../discover/inventory.js';
+import type { DetectionEngine } from '../detect/engine.js';
 import type { Detection } from '../detect/detection.js';
-import { latestBaseline, listMutes, saveDetections } from '../store/baseline-store.js';
+import { latestBaseline, saveDetections } from '../store/baseline-store.js';
 import { mergeInventorySliced, type CaptureRecord } from '../store/inventory-store.js';
 import { countRows } from '../store/read-store.js';
 import { addCounts } from '../capture/counts.js';
-import { activePolicy } from '../respond/change-control.js';
-import { CompiledPolicy } from '../policy/evaluate.js';
-import { decoyAddresses } from '../policy/decoy-model.js';
-import { Stages, type Stage } from '../dissect/stage.js';
+import type { CompiledPolicy } from '../policy/evaluate.js';
+import type { Stages, Stage } from '../dissect/stage.js';
 import { DEFAULT_SETTINGS, type Settings } from '../settings/model.js';
 import type { LiveFeed } from './live.js';
 import type { TrafficSeries } from '../discover/zone-traffic.js';
 import { addTraffic } from '../store/traffic-store.js';
-import { trafficFor } from '../respond/zones.js';
 import { fileDetections, storeLookups } from '../respond/incident-book.js';
+import { storeStages, type StoreStages } from '../respond/store-stages.js';
 import { incidentSummary, type IncidentSummary } from '../detect/incident.js';
 
 /** What the run that fed an ingest read, for its capture record (the CLI's FileResult fits). */
@@ -68,10 +66,9 @@ export class Ingest {
   private readonly inv: Inventory;
   private readonly engine: DetectionEngine | null;
   private readonly zones: CompiledPolicy | null;
-  private packets = 0;
-  private messages = 0;
+  /** Frames and messages seen, the last frame's time (the stage set-up counts them). */
+  private readonly seen: StoreStages['seen'];
   private detections = 0;
-  private lastTs: number | null = null;
   private timer: NodeJS.Timeout | null = null;
   private readonly traffic: TrafficSeries;
   /** The merge under way, if any: flushes never overlap. */
@@ -88,64 +85,45 @@ export class Ingest {
     private readonly source: string,
     opts: IngestOptions = {},
   ) {
-    this.inv = new Inventory(opts.limits);
     this.flushMs = opts.flushMs ?? DEFAULT_SETTINGS.ingest.flush_ms;
     const watchers = opts.watchers ?? [];
     this.watchers = watchers;
-    const baseline = latestBaseline(db);
-    const policy = activePolicy(db);
-    const zones = policy ? new CompiledPolicy(policy.policy) : null;
-    this.zones = zones;
-    this.engine =
-      baseline === null
-        ? null
-        : new DetectionEngine(baseline, {
-            settings: opts.detect,
-            mutes: listMutes(db),
-            inventory: this.inv,
-            zoneOf: zones ? (ip) => zones.zoneOf(ip)?.name ?? null : undefined,
-            decoys: decoyAddresses(policy?.policy.decoys),
-            onDetection: (d) => {
-              opts.first?.(d);
-              this.detections++;
-              saveDetections(db, [d], baseline.version);
-              const filed = fileDetections(db, [d], { lookups: storeLookups(db, zones) });
-              const inc = filed[0];
-              for (const w of watchers) {
-                w.onDetection(d);
-                w.onIncidents?.(filed.map(incidentSummary));
-              }
-              feed.publish({
-                type: 'detection',
-                detection: {
-                  id: d.id,
-                  type: d.type,
-                  severity: d.severity,
-                  src: d.src,
-                  dst: d.dst,
-                  explanation: d.explanation,
-                  ts: d.ts,
-                  techniques: d.techniques,
-                  incidentId: inc?.id ?? null,
-                },
-              });
-            },
-          });
-    this.traffic = trafficFor(db);
-    const counter: Stage = {
-      onPacket: (p) => {
-        this.packets++;
-        this.lastTs = p.ts;
+    const set = storeStages(db, {
+      limits: opts.limits,
+      detect: opts.detect,
+      more: opts.stages,
+      onDetection: (d) => {
+        opts.first?.(d);
+        this.detections++;
+        saveDetections(db, [d], set.baselineVersion);
+        const filed = fileDetections(db, [d], { lookups: storeLookups(db, set.zones) });
+        const inc = filed[0];
+        for (const w of watchers) {
+          w.onDetection(d);
+          w.onIncidents?.(filed.map(incidentSummary));
+        }
+        feed.publish({
+          type: 'detection',
+          detection: {
+            id: d.id,
+            type: d.type,
+            severity: d.severity,
+            src: d.src,
+            dst: d.dst,
+            explanation: d.explanation,
+            ts: d.ts,
+            techniques: d.techniques,
+            incidentId: inc?.id ?? null,
+          },
+        });
       },
-      onMessage: () => {
-        this.messages++;
-      },
-    };
-    // The engine shares the inventory's edge lookup, so it comes after it.
-    const stages: Stage[] = [counter, this.inv];
-    if (this.engine) stages.push(this.engine);
-    stages.push(this.traffic, ...(opts.stages ?? []));
-    this.stages = new Stages(stages);
+    });
+    this.inv = set.inventory;
+    this.engine = set.engine;
+    this.zones = set.zones;
+    this.traffic = set.traffic;
+    this.seen = set.seen;
+    this.stages = set.stages;
   }
 
   start(): void {
@@ -175,12 +153,12 @@ export class Ingest {
         this.feed.publish({
           type: 'stats',
           source: this.source,
-          packets: this.packets,
-          messages: this.messages,
+          packets: this.seen.packets,
+          messages: this.seen.messages,
           assets: countRows(this.db, 'assets'),
           edges: countRows(this.db, 'edges'),
           detections: this.detections,
-          lastTs: this.lastTs,
+          lastTs: this.seen.lastTs,
           capped: this.capped(),
         });
       })
@@ -212,10 +190,10 @@ export class Ingest {
     const record: CaptureRecord = {
       source: this.source,
       format: result?.summary.format ?? null,
-      frames: result?.summary.frames ?? this.packets,
-      messages: result?.stats.messages ?? this.messages,
+      frames: result?.summary.frames ?? this.seen.packets,
+      messages: result?.stats.messages ?? this.seen.messages,
       firstTs: result?.firstTs ?? null,
-      lastTs: result?.lastTs ?? this.lastTs,
+      lastTs: result?.lastTs ?? this.seen.lastTs,
       error,
       anomalies: { ...result?.summary.anomalies, ...result?.stats.anomalies },
       capped,

@@ -33,7 +33,7 @@ test('each enrolment of a name is a new generation; the hub maps only the curren
   );
   assert.match(users(dir), /"CN=site-a\.g1"/);
 
-  assert.equal(await removeSite(home, 'a'), 'not running');
+  assert.deepEqual(await removeSite(home, 'a'), { live: 'not running', links: null });
   assert.ok(
     !existsSync(path.join(home.pki, 'site-a.g1.key')),
     "the removed enrolment's key is gone",

@@ -153,7 +153,7 @@ test('manager permit grant/revoke: a proven enforcer, audited, scoped; site add/
     admin,
   ]);
   assert.equal(rm.code, 0, rm.stderr);
-  assert.match(rm.stdout, /site b removed: cut off from the running hub/);
+  assert.match(rm.stdout, /site b removed: refused by the running hub/);
   assert.equal(audit(db, 'fleet.site.remove').length, 1);
   // Enrolled again: a new generation, audited as such.
   const again = await addSite('b', ['--db', db, '--token-file', admin]);

@@ -7,11 +7,11 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { cpSync, rmSync } from 'node:fs';
-import { addSite, openHome, readSiteKit } from '../../src/fleet/home.js';
+import { addSite } from '../../src/fleet/home.js';
 import { reloadHub, removeSite } from '../../src/fleet/hub-reload.js';
-import { ManagerRuntime } from '../../src/fleet/manager-runtime.js';
-import { NodeRuntime } from '../../src/fleet/node-runtime.js';
-import { freePort, MemoryBackend, sleep, tempDir, until } from './fleet-kit.js';
+import type { NodeRuntime } from '../../src/fleet/node-runtime.js';
+import { sleep, tempDir, until } from './fleet-kit.js';
+import { liveHub } from './hub-kit.js';
 
 const dir = tempDir('fleet-reenrol');
 const stops: Array<() => Promise<void>> = [];
@@ -20,52 +20,16 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-interface Leaf {
-  ip: string;
-  port: number;
-}
-
 test("a removed site's old certificate is refused when its name is enrolled again", async () => {
-  const mdir = path.join(dir, 'manager');
-  const home = openHome(mdir);
-  for (const s of ['a', 'b', 'c']) addSite(home, s);
-  const leafPort = await freePort();
-  const monitorPort = await freePort();
-  const mgr = await ManagerRuntime.start({
-    dir: mdir,
-    client: { host: '127.0.0.1', port: await freePort() },
-    leaf: { host: '127.0.0.1', port: leafPort },
-    monitorPort,
-    log: () => undefined,
-  });
-  stops.push(() => mgr.stop());
-  const leafs = async (): Promise<Leaf[]> =>
-    ((await (await fetch(`http://127.0.0.1:${monitorPort}/leafz`)).json()) as { leafs?: Leaf[] })
-      .leafs ?? [];
-  const links = async (): Promise<string[]> =>
-    (await leafs()).map((l) => `${l.ip}:${l.port}`).sort();
-  const stored = (site: string): number =>
-    (
-      mgr.db
-        .prepare("SELECT count(*) AS n FROM fleet_records WHERE site = ? AND kind = 'detection'")
-        .get(site) as { n: number }
-    ).n;
-  const node = async (s: string, kitDir: string): Promise<NodeRuntime> => {
-    const rt = await NodeRuntime.start({
-      kit: readSiteKit(s, kitDir),
-      dir: tempDir(`site-${s}`),
-      client: { host: '127.0.0.1', port: await freePort() },
-      hubUrls: [`nats-leaf://127.0.0.1:${leafPort}`],
-      local: new MemoryBackend(),
-      log: () => undefined,
-    });
-    stops.push(() => rt.stop());
-    return rt;
-  };
+  const hub = await liveHub(dir, ['a', 'b', 'c']);
+  stops.push(() => hub.stop());
+  const { home, mdir, stored } = hub;
+  const links = hub.links;
+  const node = (s: string, kitDir: string): Promise<NodeRuntime> => hub.node(s, { kitDir });
   const a = await node('a', path.join(mdir, 'sites', 'a'));
   await node('b', path.join(mdir, 'sites', 'b'));
   const c1 = await node('c', path.join(mdir, 'sites', 'c'));
-  await until('a, b and c linked', async () => (await leafs()).length === 3);
+  await until('a, b and c linked', async () => (await links()).length === 3);
   c1.outbox.add('detection', { first: true });
   await until("c's first enrolment delivers", () => stored('c') === 1);
 
@@ -73,8 +37,8 @@ test("a removed site's old certificate is refused when its name is enrolled agai
   const oldKit = path.join(dir, 'stolen-c');
   cpSync(path.join(mdir, 'sites', 'c'), oldKit, { recursive: true });
   await c1.stop();
-  assert.equal(await removeSite(home, 'c'), 'reloaded');
-  await until('c gone', async () => (await leafs()).length === 2, 5000);
+  assert.equal((await removeSite(home, 'c')).live, 'reloaded');
+  await until('c gone', async () => (await links()).length === 2, 5000);
   const abLinks = await links();
 
   // c is enrolled again under the same name: a new kit.
@@ -94,7 +58,7 @@ test("a removed site's old certificate is refused when its name is enrolled agai
 
   // The new kit is admitted and delivers.
   const c2 = await node('c', path.join(mdir, 'sites', 'c'));
-  await until('the new kit linked', async () => (await leafs()).length === 3);
+  await until('the new kit linked', async () => (await links()).length === 3);
   c2.outbox.add('detection', { second: true });
   await until("c's new enrolment delivers", () => stored('c') === 2);
 

@@ -5,7 +5,7 @@ import { connect, nkeyAuthenticator } from 'nats';
 import { parseDuration } from '../../policy/load.js';
 import { openFleetDb } from '../../fleet/fleet-db.js';
 import { addSite, generationOf, openHome } from '../../fleet/home.js';
-import { reloadHub, removeSite } from '../../fleet/hub-reload.js';
+import { rekeySite, reloadHub, removeSite, type LinkClosure } from '../../fleet/hub-reload.js';
 import { FleetManager } from '../../fleet/manager.js';
 import { ManagerRuntime } from '../../fleet/manager-runtime.js';
 import { ingestLimits } from '../../fleet/ingest.js';
@@ -25,6 +25,34 @@ function hostPort(s: string, what: string): { host: string; port: number } {
 }
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+/** What the audit log keeps of a link closure. */
+function linksNote(l: LinkClosure | null): string {
+  if (l === null) return 'no hub running';
+  if (l.state === 'still open') return `STILL OPEN: ${l.reason}`;
+  if (l.state === 'none open') return 'none open';
+  return l.all ? 'every leaf link closed' : `${l.links} closed`;
+}
+
+/**
+ * Tell what became of the old links. One still open is said loudly, with what to do, and the command fails
+ * (exit 3): the old key's holder keeps the site's permissions on that link until it drops.
+ */
+function sayLinks(site: string, l: LinkClosure | null): void {
+  if (l === null || l.state === 'none open') return;
+  if (l.state === 'closed') {
+    process.stdout.write(
+      l.all
+        ? 'every leaf link closed (no --monitor port to tell them apart); the other sites reconnect at once\n'
+        : `${l.links} open link${l.links === 1 ? '' : 's'} of the old key closed\n`,
+    );
+    return;
+  }
+  process.stderr.write(
+    `weir: WARNING: ${l.links < 0 ? 'the leaf links' : `${l.links} link${l.links === 1 ? '' : 's'}`} of site ${site}'s old key could NOT be closed and stay open with its permissions (${l.reason}). nats-server 2.9 cannot close a leaf link itself: run 'ss -K -t sport = :LEAFPORT' as root on the hub's host, or restart weir manager run.\n`,
+  );
+  process.exitCode = 3;
+}
 
 /** A short-lived manager on the running hub (run.json), for one state change from the command line. */
 async function withManager<T>(dir: string, f: (m: FleetManager) => Promise<T>): Promise<T> {
@@ -103,12 +131,43 @@ export function registerManager(program: Command): void {
       .option('--db <db>', 'store for the audit log (required)'),
   ).action(async (name: string, o: IdentityOpts & { dir: string; db?: string }) => {
     await proveEnforcer(o, 'manager site remove');
-    const live = await carryOut(o, 'fleet.site.remove', name, {}, () =>
-      removeSite(openHome(o.dir), name),
-    );
+    const details: Record<string, unknown> = {};
+    const r = await carryOut(o, 'fleet.site.remove', name, details, async () => {
+      const r = await removeSite(openHome(o.dir), name);
+      details.links = linksNote(r.links);
+      return r;
+    });
     process.stdout.write(
-      `site ${name} removed${live === 'reloaded' ? ': cut off from the running hub' : ''}\n`,
+      `site ${name} removed${r.live === 'reloaded' ? ': refused by the running hub' : ''}\n`,
     );
+    sayLinks(name, r.links);
+  });
+
+  withIdentity(
+    site
+      .command('rekey')
+      .description(
+        "revoke an enrolled site's key (stolen or suspected) and give it a new one: a new generation the hub alone maps, the old key's open links closed, a kit for the site; its records, health and state stay (as a logged-in person allowed to enforce; audited)",
+      )
+      .argument('<name>')
+      .requiredOption('--dir <dir>', 'manager folder')
+      .option('--db <db>', 'store for the audit log (required)'),
+  ).action(async (name: string, o: IdentityOpts & { dir: string; db?: string }) => {
+    await proveEnforcer(o, 'manager site rekey');
+    const home = openHome(o.dir);
+    if (!home.sites.includes(name)) throw new Error(`no site named '${name}'`);
+    const previous = generationOf(home, name);
+    // Audited with the name and the generations only: the new kit's key never enters the audit log.
+    const details: Record<string, unknown> = { generation: previous + 1, previous };
+    const r = await carryOut(o, 'fleet.site.rekey', name, details, async () => {
+      const r = await rekeySite(home, name);
+      details.links = linksNote(r.links);
+      return r;
+    });
+    process.stdout.write(
+      `site ${name}: key of enrolment ${r.previous} revoked${r.live === 'reloaded' ? ' at the running hub' : ''}; new kit (enrolment ${r.generation}) in ${r.kit.dir}: install it at the site and restart weir node there\n`,
+    );
+    sayLinks(name, r.links);
   });
 
   mgr
