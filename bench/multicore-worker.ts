@@ -5,6 +5,7 @@ import { DissectPipeline } from '../src/dissect/pipeline.js';
 import { Inventory } from '../src/discover/inventory.js';
 import { ShardedRun } from '../src/discover/sharded.js';
 import { threadCpuSeconds } from '../src/discover/shard.js';
+import { detectRoute } from '../src/discover/shard-index.js';
 import { DEFAULT_SETTINGS } from '../src/settings/model.js';
 import { readFileSync } from 'node:fs';
 import type { Baseline } from '../src/discover/baseline.js';
@@ -51,6 +52,7 @@ if (baseline !== null && n === 1) {
     dissect: DEFAULT_SETTINGS.dissect,
     worker: new URL('../src/detect/shard-worker.js', import.meta.url),
     extra,
+    route: detectRoute(-Infinity),
   });
   await run.runFile(file, {
     onPacket: (p) => engine.onPacket(p),

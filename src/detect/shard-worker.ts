@@ -1,22 +1,21 @@
-// One shard of a sharded `weir detect` (src/discover/sharded.ts runs it): a worker thread that parses every
-// chunk of the capture, dissects the frames whose address pair hashes to it, and runs the per-edge detectors
-// on them; the capture clock (ticks) and same-port orientation follow every frame. The messages the main
-// thread's cross-flow detectors read go back per chunk, tagged with their frame.
+// One shard of a sharded `weir detect` (src/discover/sharded.ts runs it): a worker thread that dissects the
+// frames of each chunk the main thread routed to it and runs the per-edge detectors on them; the capture clock
+// (ticks) follows every frame's time and same-port orientation the server ends the main thread found on the
+// others, which stay unparsed. The messages the main thread's cross-flow detectors read go back per chunk,
+// tagged with their frame.
 import { parentPort, workerData } from 'node:worker_threads';
-import { CaptureParser } from '../capture/parser.js';
-import type { Frame } from '../capture/frame.js';
-import { decodeFrame } from '../dissect/link.js';
-import { newPacket, type Packet } from '../dissect/packet.js';
+import { newFrame } from '../capture/frame.js';
 import type { Message } from '../dissect/message.js';
 import { DissectPipeline } from '../dissect/pipeline.js';
 import { between, type Stage } from '../dissect/stage.js';
 import type { Baseline } from '../discover/baseline.js';
-import { copyMessage, RawIpv4, shardOf, shardOf4, threadCpuSeconds } from '../discover/shard.js';
+import { copyMessage, threadCpuSeconds } from '../discover/shard.js';
+import { ChunkView } from '../discover/shard-index.js';
 import {
   anomalyCounts,
   type FromShard,
   type ShardInit,
-  type TaggedMessage,
+  Forwarded,
   type ToShard,
   type KeyFirsts,
 } from '../discover/shard-protocol.js';
@@ -35,6 +34,9 @@ const startCpu = threadCpuSeconds();
 const init = workerData as ShardInit;
 const opts = init.extra as DetectShardInit;
 const port = parentPort!;
+// Same-port peers are oriented by the server ends the main thread marks: they must be the ones this engine notes.
+if (init.route.hostsOnly || init.route.from !== opts.from)
+  throw new Error('the detect shard needs detectRoute(from) (src/discover/shard-index.ts)');
 const settings = opts.settings as Settings['detect'];
 // Zones are the main thread's to name (the policy stays there): it fills them in on the merged detections.
 const engine = new DetectionEngine(opts.baseline as Baseline, {
@@ -45,17 +47,15 @@ const engine = new DetectionEngine(opts.baseline as Baseline, {
   detectors: perEdge(allDetectors(settings)),
 });
 const from = opts.from;
-const pkt: Packet = newPacket();
-const raw = new RawIpv4();
-let forwarded: TaggedMessage[] = [];
+const frame = newFrame();
+const forwarded = new Forwarded();
 let frameIndex = 0;
-let parser: CaptureParser | null = null;
 let pipeline: DissectPipeline | null = null;
 let firsts: KeyFirsts = { protocols: {}, anomalies: {} };
 
 const forward: Stage = {
   onMessage(m: Message): void {
-    if (CROSS_FLOW_PROTOCOLS.has(m.protocol)) forwarded.push({ f: frameIndex, m: copyMessage(m) });
+    if (CROSS_FLOW_PROTOCOLS.has(m.protocol)) forwarded.push(frameIndex, copyMessage(m), false);
   },
 };
 const stats: Stage = {
@@ -66,25 +66,22 @@ const stats: Stage = {
 // The forwarder first: the main thread's detectors get the message as the pipeline made it.
 const stages = [stats, between(from, Infinity, forward, engine)];
 
-function onFrame(frame: Frame): void {
-  if (raw.parse(frame)) {
-    if (shardOf4(raw.src, raw.dst, init.shards) === init.shard) {
+/** This worker's frames of a chunk, in order; of the others their time and the server ends they show first. */
+function walk(v: ChunkView): void {
+  const me = init.shard,
+    owner = v.owner,
+    server = v.server,
+    ts = v.ts;
+  for (let i = 0, n = v.count; i < n; i++) {
+    if (owner[i] === me) {
+      v.frame(i, frame);
       frameIndex = frame.index;
       pipeline!.push(frame);
-    } else if (frame.ts >= from) {
-      engine.clock(frame.ts);
-      if (!raw.fragment) engine.noteServer(raw.src, raw.dst, raw.proto, raw.srcPort, raw.dstPort);
+    } else if (ts[i]! >= from) {
+      engine.clock(ts[i]!);
+      // The main thread marks server ends only from `from` on, as this engine would note them.
+      if (server[i]! >= 0) engine.noteServerKey(server[i]!);
     }
-    return;
-  }
-  decodeFrame(frame, pkt);
-  if (shardOf(pkt, init.shards) === init.shard) {
-    frameIndex = frame.index;
-    pipeline!.push(frame);
-  } else if (frame.ts >= from) {
-    engine.clock(frame.ts);
-    if (pkt.ipVersion === 4 && !pkt.fragment)
-      engine.noteServer(pkt.srcIp4, pkt.dstIp4, pkt.ipProto, pkt.srcPort, pkt.dstPort);
   }
 }
 
@@ -96,18 +93,15 @@ port.on('message', (msg: ToShard) => {
   try {
     switch (msg.t) {
       case 'file':
-        parser = new CaptureParser(onFrame);
         pipeline = new DissectPipeline(stages, init.dissect);
         firsts = { protocols: {}, anomalies: {} };
         pipeline.stats.anomalies = anomalyCounts(firsts, () => frameIndex);
         break;
       case 'chunk':
-        parser!.feed(new Uint8Array(msg.buf, 0, msg.len));
-        send({ t: 'chunk', k: msg.k, msgs: forwarded });
-        forwarded = [];
+        walk(new ChunkView(msg.frames));
+        send({ t: 'chunk', k: msg.k, ...forwarded.take() });
         break;
       case 'endFile': {
-        parser!.end();
         const st = pipeline!.stats;
         send({
           t: 'file',
@@ -115,7 +109,6 @@ port.on('message', (msg: ToShard) => {
           firsts,
           capped: {},
         });
-        parser = null;
         pipeline = null;
         break;
       }

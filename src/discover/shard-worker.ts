@@ -1,37 +1,37 @@
-// One shard of a sharded run (src/discover/sharded.ts): a worker thread that parses every chunk of the capture,
-// dissects the frames whose address pair hashes to it (TCP reassembly, per-pair datagram state), keeps their
-// edges, and hands the main thread, per chunk, the few messages the asset half reads, tagged with their frame.
+// One shard of a sharded run (src/discover/sharded.ts): a worker thread that dissects the frames of each chunk
+// the main thread routed to it (TCP reassembly, per-pair datagram state), keeps their edges, and hands the main
+// thread, per chunk, the few messages the asset half reads, tagged with their frame. Foreign frames are skipped
+// unparsed; only the server ends they show (from the main thread's index) reach the edge table.
 import { parentPort, workerData } from 'node:worker_threads';
-import { CaptureParser } from '../capture/parser.js';
-import type { Frame } from '../capture/frame.js';
-import { decodeFrame } from '../dissect/link.js';
-import { newPacket, type Packet } from '../dissect/packet.js';
+import { newFrame } from '../capture/frame.js';
+import type { Packet } from '../dissect/packet.js';
 import type { Message } from '../dissect/message.js';
 import { DissectPipeline } from '../dissect/pipeline.js';
 import type { Stage } from '../dissect/stage.js';
 import { EdgeBook } from './edge-book.js';
 import { Inventory, isHostAddress } from './inventory.js';
-import { copyMessage, RawIpv4, shardOf, shardOf4, threadCpuSeconds } from './shard.js';
+import { copyAssetMessage, copyMessage, slimForAssets, threadCpuSeconds } from './shard.js';
+import { ChunkView } from './shard-index.js';
 import {
   anomalyCounts,
   type KeyFirsts,
   type ShardInit,
   type ToShard,
   type FromShard,
-  type TaggedMessage,
+  Forwarded,
 } from './shard-protocol.js';
 
 /** CPU seconds this thread had used once its modules were loaded (its start-up). */
 const startCpu = threadCpuSeconds();
 const init = workerData as ShardInit;
 const port = parentPort!;
+if (!init.route.hostsOnly || init.route.from !== -Infinity)
+  throw new Error('the inventory shard needs the inventory routing (src/discover/shard-index.ts)');
 const capped: Record<string, number> = {};
 const edges = new EdgeBook(init.maxEdges, capped);
-const pkt: Packet = newPacket();
-const raw = new RawIpv4();
-let forwarded: TaggedMessage[] = [];
+const frame = newFrame();
+const forwarded = new Forwarded();
 let frameIndex = 0;
-let parser: CaptureParser | null = null;
 let pipeline: DissectPipeline | null = null;
 /**
  * The frame at which each protocol and anomaly key of this file's statistics first counted: the main thread
@@ -49,27 +49,25 @@ const edgeStage: Stage = {
     if (firsts.protocols[m.protocol] === undefined) firsts.protocols[m.protocol] = frameIndex;
     edges.onMessageFirst(m);
     // Copied: the pipeline reuses its message objects. Only the rare messages the asset half reads travel.
-    if (Inventory.wantsMessage(m)) forwarded.push({ f: frameIndex, m: copyMessage(m) });
+    if (Inventory.wantsMessage(m)) {
+      const slim = slimForAssets(m);
+      forwarded.push(frameIndex, slim ? copyAssetMessage(m) : copyMessage(m), slim);
+    }
     edges.onMessage(m);
   },
 };
 
-function onFrame(frame: Frame): void {
-  if (raw.parse(frame)) {
-    if (shardOf4(raw.src, raw.dst, init.shards) === init.shard) {
+/** This worker's frames of a chunk, in order; of the others only the server ends they show first. */
+function walk(v: ChunkView): void {
+  const me = init.shard,
+    owner = v.owner,
+    server = v.server;
+  for (let i = 0, n = v.count; i < n; i++) {
+    if (owner[i] === me) {
+      v.frame(i, frame);
       frameIndex = frame.index;
       pipeline!.push(frame);
-    } else if (!raw.fragment && raw.fromHost)
-      edges.noteServer(raw.src, raw.dst, raw.proto, raw.srcPort, raw.dstPort);
-    return;
-  }
-  decodeFrame(frame, pkt);
-  if (shardOf(pkt, init.shards) === init.shard) {
-    frameIndex = frame.index;
-    pipeline!.push(frame);
-  } else if (pkt.ipVersion === 4 && !pkt.fragment && isHostAddress(pkt)) {
-    // Another shard keeps this edge; its server end still orients same-port peers here.
-    edges.noteServer(pkt.srcIp4, pkt.dstIp4, pkt.ipProto, pkt.srcPort, pkt.dstPort);
+    } else if (server[i]! >= 0) edges.noteServerKey(server[i]!);
   }
 }
 
@@ -82,18 +80,15 @@ port.on('message', (msg: ToShard) => {
     switch (msg.t) {
       case 'file':
         edges.seqBase = msg.index * 2 ** 32;
-        parser = new CaptureParser(onFrame);
         pipeline = new DissectPipeline([edgeStage], init.dissect);
         firsts = { protocols: {}, anomalies: {} };
         pipeline.stats.anomalies = anomalyCounts(firsts, () => frameIndex);
         break;
       case 'chunk':
-        parser!.feed(new Uint8Array(msg.buf, 0, msg.len));
-        send({ t: 'chunk', k: msg.k, msgs: forwarded });
-        forwarded = [];
+        walk(new ChunkView(msg.frames));
+        send({ t: 'chunk', k: msg.k, ...forwarded.take() });
         break;
       case 'endFile':
-        parser!.end();
         const st = pipeline!.stats;
         send({
           t: 'file',
@@ -101,7 +96,6 @@ port.on('message', (msg: ToShard) => {
           firsts,
           capped: { ...capped },
         });
-        parser = null;
         pipeline = null;
         break;
       case 'finish':

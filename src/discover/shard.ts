@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Packet } from '../dissect/packet.js';
 import type { Frame } from '../capture/frame.js';
 import type { Message } from '../dissect/message.js';
+import { PROTOCOLS } from '../dissect/registry.js';
 
 /**
  * The shard (0..n-1) of a decoded frame: a hash of its unordered IP address pair, so both directions of a
@@ -126,5 +127,49 @@ export function copyMessage(m: Message): Message {
     identity: m.identity === null ? null : { ...m.identity },
     anomaly: m.anomaly === null ? null : { ...m.anomaly },
     fields: m.fields === null ? null : { ...m.fields },
+  };
+}
+
+/** Protocols whose requests may ask a controller for a mode (requestedMode reads their fields). */
+const MODE_PROTOCOLS: ReadonlySet<string> = new Set(
+  PROTOCOLS.filter((p) => p.requestedMode !== undefined).map((p) => p.name),
+);
+
+/** Whether the asset half reads no more of the message than copyAssetMessage keeps. */
+export function slimForAssets(m: Message): boolean {
+  return m.role !== 'request' || !MODE_PROTOCOLS.has(m.protocol);
+}
+
+/**
+ * A copy of a message for the asset half of the inventory (Inventory.onAssetMessage), which reads its
+ * addresses, time, frame, function, transaction, exception and identity, and a request's fields only where the
+ * protocol names controller modes (slimForAssets tells which: those take copyMessage). The rest (fields, targets, values) stays behind: most of what the workers
+ * hand back are BACnet I-Ams and errors, and copying and cloning their field objects cost more than the rest.
+ */
+export function copyAssetMessage(m: Message): Message {
+  return {
+    frame: m.frame,
+    ts: m.ts,
+    protocol: m.protocol,
+    transport: m.transport,
+    srcMac: m.srcMac,
+    dstMac: m.dstMac,
+    srcIp: m.srcIp,
+    dstIp: m.dstIp,
+    srcPort: m.srcPort,
+    dstPort: m.dstPort,
+    role: m.role,
+    func: m.func,
+    funcName: m.funcName,
+    subfunc: m.subfunc,
+    unit: m.unit,
+    txId: m.txId,
+    exception: m.exception,
+    write: m.write,
+    targets: null,
+    values: null,
+    identity: m.identity === null ? null : { ...m.identity },
+    anomaly: null,
+    fields: null,
   };
 }

@@ -10,6 +10,7 @@ import { Inventory } from '../../src/discover/inventory.js';
 import { ValueRanges } from '../../src/discover/values.js';
 import { baselineFrom, type Baseline } from '../../src/discover/baseline.js';
 import { ShardedRun } from '../../src/discover/sharded.js';
+import { detectRoute } from '../../src/discover/shard-index.js';
 import { DetectionEngine } from '../../src/detect/engine.js';
 import { allDetectors } from '../../src/detect/detectors/index.js';
 import {
@@ -79,6 +80,7 @@ async function sharded(
     dissect: DEFAULT_SETTINGS.dissect,
     worker,
     extra,
+    route: detectRoute(from),
   });
   try {
     await run.runFile(file, {

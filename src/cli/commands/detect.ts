@@ -32,6 +32,7 @@ import {
   type DetectShardResult,
 } from '../../detect/shard-split.js';
 import { runShardedCaptures, workerCount } from '../run-sharded.js';
+import { detectRoute } from '../../discover/shard-index.js';
 import { cliSettings } from '../settings.js';
 import { fileDetections, storeLookups } from '../../respond/incident-book.js';
 import { incidentSummary } from '../../detect/incident.js';
@@ -196,6 +197,7 @@ export function registerDetect(program: Command): void {
               onMessage: (m) => engine.onMessage(m),
               worker: new URL('../../detect/shard-worker.js', import.meta.url),
               extra,
+              route: detectRoute(from),
             });
             shards = r.extras as DetectShardResult[];
             warnCaptureErrors(r.results);
