@@ -3,7 +3,7 @@ import { decodeFrame } from '../dissect/link.js';
 import { newPacket, type Packet } from '../dissect/packet.js';
 import { serverEndKey } from './edge-table.js';
 import { isHostAddress } from './inventory.js';
-import { RawIpv4, shardOf, shardOf4 } from './shard.js';
+import { pairHash, pairHash4, RawIpv4 } from './shard.js';
 
 /**
  * One chunk of a sharded run as the main thread parsed it: the frames' bytes back to back and, per frame, where
@@ -101,8 +101,9 @@ export function detectRoute(from: number): RouteRules {
 const RECENT = 1 << 12;
 
 /**
- * The main thread's routing: each frame's shard (the unordered IP address pair's hash, as shardOf) and the
- * server end its packet shows the first time in the run. The set of known server ends only grows and each
+ * The main thread's routing: each frame's shard (by the unordered IP address pair's hash; frames that are not
+ * IP go to shard 0) and the server end its packet shows the first time in the run. `share0` is shard 0's
+ * part of the address pairs when it is the main thread's own (which also keeps the asset half), else 1/n. The set of known server ends only grows and each
  * worker's table needs it as of every packet it looks up, so only a new one travels, at the frame showing it.
  */
 export class Router {
@@ -114,22 +115,35 @@ export class Router {
   owner = 0;
   server = -1;
 
+  /** Pairs whose hash's top 16 bits fall below this go to shard 0 (weighted split); -1: hash mod n. */
+  private readonly cut0: number;
+
   constructor(
     private readonly n: number,
     private readonly rules: RouteRules,
-  ) {}
+    share0?: number,
+  ) {
+    this.cut0 =
+      share0 === undefined || n < 2 ? -1 : Math.round(Math.min(1, Math.max(0, share0)) * 65536);
+  }
+
+  private pick(h: number): number {
+    if (this.n <= 1) return 0;
+    if (this.cut0 < 0) return h % this.n;
+    return h >>> 16 < this.cut0 ? 0 : 1 + ((h & 0xffff) % (this.n - 1));
+  }
 
   route(f: Frame): void {
     const raw = this.raw;
     let k = -1;
     if (raw.parse(f)) {
-      this.owner = shardOf4(raw.src, raw.dst, this.n);
+      this.owner = this.pick(pairHash4(raw.src, raw.dst));
       if (!raw.fragment && (!this.rules.hostsOnly || raw.fromHost) && f.ts >= this.rules.from)
         k = serverEndKey(raw.src, raw.dst, raw.proto, raw.srcPort, raw.dstPort);
     } else {
       const p = this.pkt;
       decodeFrame(f, p);
-      this.owner = shardOf(p, this.n);
+      this.owner = p.ipVersion === 0 ? 0 : this.pick(pairHash(p));
       if (
         p.ipVersion === 4 &&
         !p.fragment &&
@@ -151,31 +165,36 @@ export class Router {
   }
 }
 
-/** Spare room after a chunk's bytes for the frame that began in the chunk before (the parser's carry). */
-const SPILL = 64 * 1024;
-
 /**
- * Writes a chunk's bytes and per-frame columns straight into shared memory on the main thread: the file chunk
- * is copied once, whole, and a frame lies at its offset there; only a frame that began in the chunk before
- * (which the parser joined in its carry buffer) is copied after it.
+ * Writes a chunk's bytes and per-frame columns straight into shared memory on the main thread. The bytes are
+ * the capture file's, copied once per chunk: the end of the previous chunk the parser had not parsed yet
+ * (a record spanning the two, CaptureParser.pending) followed by this chunk, which is exactly the buffer the
+ * parser reads that chunk's frames from, so a frame's offset there is its offset in shared memory. A frame
+ * from anywhere else (never, with today's parser) is copied after it.
  */
 export class ChunkBuilder {
-  private chunk: Uint8Array | null = null;
   private bytesBuf = new SharedArrayBuffer(1);
   private bytes = new Uint8Array(this.bytesBuf);
+  /** Length of the copied file bytes; frames copied one by one go after them. */
+  private fileLen = 0;
   private used = 0;
   private n = 0;
   private cap = 0;
   private view: ChunkView | null = null;
   private lastCount = 1024;
 
-  /** Start a chunk: `chunk` is the buffer about to be fed to the parser. */
-  begin(chunk: Uint8Array): void {
-    this.chunk = chunk;
-    this.bytesBuf = new SharedArrayBuffer(chunk.length + SPILL);
+  /** Start a chunk: `pending` is what the parser still holds of the chunks before (CaptureParser.pending). */
+  begin(chunk: Uint8Array, pending: number): void {
+    const prev = this.bytes,
+      prevLen = this.fileLen;
+    if (pending > prevLen)
+      throw new Error('shard chunk: the parser holds bytes this builder never saw');
+    this.fileLen = pending + chunk.length;
+    this.bytesBuf = new SharedArrayBuffer(this.fileLen);
     this.bytes = new Uint8Array(this.bytesBuf);
-    this.bytes.set(chunk);
-    this.used = chunk.length;
+    if (pending > 0) this.bytes.set(prev.subarray(prevLen - pending, prevLen));
+    this.bytes.set(chunk, pending);
+    this.used = this.fileLen;
     this.n = 0;
     this.view = this.columns(Math.max(1024, this.lastCount + (this.lastCount >> 2)));
   }
@@ -185,17 +204,7 @@ export class ChunkBuilder {
     const v = this.view!;
     const i = this.n++;
     let off = f.offset;
-    if (f.data !== this.chunk) {
-      if (this.used + f.capLen > this.bytes.length) {
-        const b = new SharedArrayBuffer(Math.max(this.bytes.length * 2, this.used + f.capLen));
-        new Uint8Array(b).set(this.bytes.subarray(0, this.used));
-        this.bytesBuf = b;
-        this.bytes = new Uint8Array(b);
-      }
-      this.bytes.set(f.data.subarray(f.offset, f.offset + f.capLen), this.used);
-      off = this.used;
-      this.used += f.capLen;
-    }
+    if (f.data.length !== this.fileLen) off = this.copy(f);
     v.ts[i] = f.ts;
     v.num[i] = f.index;
     v.server[i] = server;
@@ -207,6 +216,21 @@ export class ChunkBuilder {
     v.owner[i] = owner;
   }
 
+  /** A frame from a buffer laid out otherwise, copied after the file bytes; its offset there. */
+  private copy(f: Frame): number {
+    const off = this.used,
+      len = f.capLen;
+    if (off + len > this.bytes.length) {
+      const b = new SharedArrayBuffer(Math.max(this.bytes.length * 2, off + len));
+      new Uint8Array(b).set(this.bytes.subarray(0, off));
+      this.bytesBuf = b;
+      this.bytes = new Uint8Array(b);
+    }
+    this.bytes.set(f.data.subarray(f.offset, f.offset + len), off);
+    this.used = off + len;
+    return off;
+  }
+
   get frames(): number {
     return this.n;
   }
@@ -214,7 +238,6 @@ export class ChunkBuilder {
   /** The chunk's frames, in shared memory. */
   take(): ChunkFrames {
     this.lastCount = this.n;
-    this.chunk = null;
     return { bytes: this.bytesBuf, index: this.view!.c.index, count: this.n, cap: this.cap };
   }
 

@@ -75,6 +75,9 @@ export interface ForwardedChunk {
 }
 
 export class Forwarded {
+  /** `json`: slim messages travel as text (to another thread); else every message stays an object. */
+  constructor(private readonly json = true) {}
+
   private slim: TaggedMessage[] = [];
   private full: TaggedMessage[] = [];
   private fullAt: number[] = [];
@@ -82,7 +85,7 @@ export class Forwarded {
 
   /** `slim`: the copy holds only JSON-safe values (no bytes, no undefined it depends on, no NaN). */
   push(f: number, m: Message, slim: boolean): void {
-    if (slim) this.slim.push({ f, m });
+    if (slim && this.json) this.slim.push({ f, m });
     else {
       this.full.push({ f, m });
       this.fullAt.push(this.n);

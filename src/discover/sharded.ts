@@ -9,6 +9,7 @@ import { newPacket, type Packet } from '../dissect/packet.js';
 import type { Message } from '../dissect/message.js';
 import type { DissectLimits, DissectStats } from '../dissect/pipeline.js';
 import type { EdgeRecord } from './edge-book.js';
+import type { ShardCore } from './shard-core.js';
 import {
   unpackForwarded,
   type FromShard,
@@ -27,6 +28,12 @@ import {
 
 /** Bytes per chunk handed to the workers: large enough that the per-chunk round trip vanishes. */
 const CHUNK = 1024 * 1024;
+/**
+ * Shard 0's part of the address pairs, times the shard count, when the main thread runs it: the main thread
+ * also reads and routes the capture and keeps the asset half (about as much again as its dissection share on
+ * the benchmark input), so it takes less than an even share.
+ */
+const MAIN_SHARE = 0.8;
 /** Chunks the workers may run ahead of the main thread (bounds the memory a fast reader holds). */
 const AHEAD = 8;
 
@@ -71,6 +78,8 @@ export class ShardedRun {
   /** Per worker: what its bounds turned away so far (cumulative). */
   private readonly edgeCapped: Record<string, number>[] = [];
   private fileIndex = 0;
+  /** Shard 0 when it runs on the main thread. */
+  private inline: ShardCore | null = null;
   /** Routes every frame; knows the server ends shown so far in the whole run (the workers' tables keep them). */
   private readonly router: Router;
   /** CPU seconds each worker thread used (known after finish; -1 where not measurable). */
@@ -94,10 +103,21 @@ export class ShardedRun {
       extra?: unknown;
       /** Which server ends the workers' tables note (default: the inventory's, every host from the start). */
       route?: RouteRules;
+      /**
+       * Run shard 0 on the main thread with this core (DiscoverShard, DetectShard) instead of on a worker:
+       * `n` shards then take n - 1 worker threads, and the main thread, which keeps the asset half too, gets
+       * a smaller share of the address pairs (`mainShare`, default MAIN_SHARE / n).
+       */
+      inline?: (init: ShardInit) => ShardCore;
+      mainShare?: number;
     },
   ) {
     const route = opts.route ?? INVENTORY_ROUTE;
-    this.router = new Router(n, route);
+    this.router = new Router(
+      n,
+      route,
+      opts.inline !== undefined ? (opts.mainShare ?? MAIN_SHARE / n) : undefined,
+    );
     this.failed = new Promise<never>((_, reject) => {
       this.fail = (e) => {
         if (this.failure === null) this.failure = e;
@@ -108,6 +128,7 @@ export class ShardedRun {
     // Each bound holds for the whole run: every worker gets its share.
     const share = (v: number, min: number): number => Math.max(min, Math.ceil(v / n));
     for (let i = 0; i < n; i++) {
+      this.edgeCapped.push({});
       const init: ShardInit = {
         shard: i,
         shards: n,
@@ -120,6 +141,10 @@ export class ShardedRun {
         route,
         extra: opts.extra,
       };
+      if (i === 0 && opts.inline !== undefined) {
+        this.inline = opts.inline(init);
+        continue;
+      }
       const w = new Worker(opts.worker ?? new URL('./shard-worker.js', import.meta.url), {
         workerData: init,
       });
@@ -132,7 +157,6 @@ export class ShardedRun {
         if (code !== 0) this.fail(new Error(`shard worker ${i} exited with code ${code}`));
       });
       this.workers.push(w);
-      this.edgeCapped.push({});
     }
   }
 
@@ -145,6 +169,17 @@ export class ShardedRun {
 
   private post(msg: ToShard): void {
     for (const w of this.workers) w.postMessage(msg);
+    if (this.inline === null) return;
+    // Shard 0 on this thread: its answer arrives as a worker's would, once the workers have their work.
+    let r: FromShard | null;
+    try {
+      r = this.inline.handle(msg);
+    } catch (e) {
+      const err = new Error(`shard 0 (main thread): ${(e as Error).message}`);
+      this.fail(err);
+      throw err;
+    }
+    if (r !== null) this.replies[0]?.(r, 0);
   }
 
   /** Wait for one reply of each worker, of the kind `pick` accepts. */
@@ -213,7 +248,7 @@ export class ShardedRun {
     try {
       for await (const chunk of stream as AsyncIterable<Buffer>) {
         if (parser.stopped) break;
-        builder.begin(chunk);
+        builder.begin(chunk, parser.pending);
         parser.feed(chunk);
         if (builder.frames === 0) continue;
         const frames = builder.take();
@@ -261,8 +296,9 @@ export class ShardedRun {
     const edges = this.gather((m) => (m.t === 'edges' ? m : undefined));
     this.post({ t: 'finish' });
     const got = await edges;
-    this.workerCpu = got.map((g) => g.cpu);
-    this.workerStartCpu = got.map((g) => g.startCpu);
+    const threads = this.inline === null ? got : got.slice(1);
+    this.workerCpu = threads.map((g) => g.cpu);
+    this.workerStartCpu = threads.map((g) => g.startCpu);
     this.extras = got.map((g) => g.extra);
     const out = got.map((g) => g.records);
     await this.close();

@@ -33,6 +33,7 @@ import {
 } from '../../detect/shard-split.js';
 import { runShardedCaptures, workerCount } from '../run-sharded.js';
 import { detectRoute } from '../../discover/shard-index.js';
+import { DetectShard } from '../../detect/shard-core.js';
 import { cliSettings } from '../settings.js';
 import { fileDetections, storeLookups } from '../../respond/incident-book.js';
 import { incidentSummary } from '../../detect/incident.js';
@@ -198,6 +199,7 @@ export function registerDetect(program: Command): void {
               worker: new URL('../../detect/shard-worker.js', import.meta.url),
               extra,
               route: detectRoute(from),
+              inline: (init) => new DetectShard(init, true),
             });
             shards = r.extras as DetectShardResult[];
             warnCaptureErrors(r.results);
