@@ -63,7 +63,7 @@ async function assertSame(files: string[], label: string): Promise<void> {
     [3, 1],
   ] as const)
     assert.equal(
-      await sharded(files, n, share ?? 0.8 / n),
+      await sharded(files, n, share ?? 0.4 / n),
       one,
       `${label}, ${n} shards, main thread's share ${share}`,
     );
