@@ -5,6 +5,7 @@
  */
 import { checkSiteChain, readRejects, type ChainCheck, type Rejects } from './aggregate-store.js';
 import type { FleetDb } from './fleet-db.js';
+import { siteZones } from './policy-read.js';
 
 /** A site's name, or '*' for all of them (no site can be named '*'). */
 export type SiteSel = string;
@@ -76,8 +77,9 @@ type Row = Record<string, unknown> & { site: string };
 export function fleetAssets(
   db: FleetDb,
   sel: SiteSel,
-  q: { q?: string; role?: string; limit: number; offset: number },
+  q: { q?: string; role?: string; zone?: string; limit: number; offset: number },
 ): { total: number; items: Row[] } {
+  const zoneOf = siteZones(db);
   let [w, args] = bySite(sel);
   args = [...args];
   if (q.role) {
@@ -91,12 +93,22 @@ export function fleetAssets(
   }
   const from = `FROM fleet_items WHERE type = 'asset' AND deleted = 0${w}`;
   const total = (db.prepare(`SELECT count(*) AS n ${from}`).get(...args) as { n: number }).n;
+  // Zones are not stored (each site's policy places its own assets): filtering by one reads every match.
   const items = (
     db
       .prepare(`SELECT site, key, doc ${from} ORDER BY site, key LIMIT ? OFFSET ?`)
-      .all(...args, q.limit, q.offset) as Array<{ site: string; key: string; doc: string }>
-  ).map((r) => ({ ...assetShape(parse(r.doc), r.key), zone: null, site: r.site }));
-  return { total, items };
+      .all(...args, q.zone ? -1 : q.limit, q.zone ? 0 : q.offset) as Array<{
+      site: string;
+      key: string;
+      doc: string;
+    }>
+  ).map((r) => {
+    const a = assetShape(parse(r.doc), r.key);
+    return { ...a, zone: zoneOf(r.site, (a.ips as string[])[0] ?? r.key), site: r.site };
+  });
+  if (!q.zone) return { total, items };
+  const inZone = items.filter((a) => a.zone === q.zone);
+  return { total: inZone.length, items: inZone.slice(q.offset, q.offset + q.limit) };
 }
 
 const TEXT_ENDS = "json_type(doc, '$.client') = 'text' AND json_type(doc, '$.server') = 'text'";
@@ -133,9 +145,10 @@ export function fleetMap(db: FleetDb, sel: SiteSel, limit: number) {
   const asset = db.prepare(
     "SELECT doc FROM fleet_items WHERE site = ? AND type = 'asset' AND key = ? AND deleted = 0",
   );
+  const zoneOf = siteZones(db);
   const nodes = new Map<
     string,
-    { id: string; role: string; name: string | null; zone: null; site: string }
+    { id: string; role: string; name: string | null; zone: string | null; site: string }
   >();
   for (const p of pairs)
     for (const ip of [p.client, p.server]) {
@@ -147,7 +160,7 @@ export function fleetMap(db: FleetDb, sel: SiteSel, limit: number) {
         id: k,
         role: typeof a.role === 'string' ? a.role : 'unknown',
         name: typeof names[0] === 'string' ? names[0] : null,
-        zone: null,
+        zone: zoneOf(p.site, ip),
         site: p.site,
       });
     }

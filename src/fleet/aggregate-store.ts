@@ -10,6 +10,7 @@ import { entryHash } from '../store/audit-store.js';
 import type { FleetDb } from './fleet-db.js';
 import type { AuditRecord, ItemRecord, ItemType } from './site-publisher.js';
 import type { SiteKind } from './subjects.js';
+import { policyDocProblem } from './site-policy-records.js';
 
 /** A record larger than this is refused (a site's documents are bounded far below it). */
 export const MAX_RECORD_BYTES = 256 * 1024;
@@ -28,6 +29,9 @@ const HEX64 = /^[0-9a-f]{64}$/;
 const TYPES_OF: Partial<Record<SiteKind, readonly ItemType[]>> = {
   inventory: ['asset', 'edge'],
   incident: ['incident'],
+  policy: ['policy'],
+  proposal: ['proposal'],
+  playbook: ['playbook'],
 };
 
 /** An inventory or incident record of that kind, or Refused. */
@@ -47,6 +51,8 @@ export function checkItem(kind: SiteKind, body: unknown): ItemRecord {
       doc: null,
     };
   if (!isObj(body.doc)) throw new Refused('no document');
+  const problem = policyDocProblem(body.type as string, body.key, body.doc);
+  if (problem !== null) throw new Refused(problem);
   return { type: body.type as ItemType, key: body.key, version: body.version, doc: body.doc };
 }
 

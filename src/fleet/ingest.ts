@@ -22,7 +22,14 @@ import { INGEST_CONSUMER, parseSiteSubject, SITE_STREAM, type SiteKind } from '.
 
 /** Records per transaction at most. */
 const MAX_BATCH = 1000;
-const AGGREGATED: ReadonlySet<SiteKind> = new Set(['inventory', 'incident', 'auditlog']);
+const AGGREGATED: ReadonlySet<SiteKind> = new Set([
+  'inventory',
+  'incident',
+  'auditlog',
+  'policy',
+  'proposal',
+  'playbook',
+]);
 
 export interface IngestHooks {
   /** Act on a site's block request (before its record is stored: a crash in between repeats the block). */

@@ -4,6 +4,8 @@
  * - assets, edges and incidents whose change mark (last seen; updated at) is at or past the last one read and
  *   whose content differs from what was last sent go out as the next version of that (type, key); a full
  *   sweep now and then also catches changes that did not move the mark and sends deletions as tombstones;
+ * - the active policy and the change proposals are read whole each tick (few rows), playbook actions by when
+ *   they were decided; each goes out the same way, as the next version of its key (site-policy-records.ts);
  * - audit entries past the last one sent go out verbatim (the manager checks the chain).
  * Each record's id is made from what it is (type, key, version; the audit sequence), and the outbox entries
  * and this publisher's own marks are written in one transaction of the site's fleet database: a crash leaves
@@ -15,8 +17,15 @@ import type { Db } from '../store/db.js';
 import type { FleetDb } from './fleet-db.js';
 import type { Outbox } from './outbox.js';
 import type { SiteKind } from './subjects.js';
+import {
+  activePolicyRows,
+  PLAYBOOK_SQL,
+  playbookRow,
+  proposalRows,
+  type SourceRow,
+} from './site-policy-records.js';
 
-export type ItemType = 'asset' | 'edge' | 'incident';
+export type ItemType = 'asset' | 'edge' | 'incident' | 'policy' | 'proposal' | 'playbook';
 
 /** What an inventory or incident record carries. */
 export interface ItemRecord {
@@ -53,7 +62,17 @@ export interface PublisherOptions {
   log?: (m: string) => void;
 }
 
-const SOURCES: Record<ItemType, { kind: SiteKind; sql: string; markSql: string }> = {
+interface Source {
+  kind: SiteKind;
+  sql: string;
+  markSql: string;
+  /** A row of `sql` as the record's (key, mark, doc), where the query does not give them as they are. */
+  row?: (r: Record<string, unknown>) => SourceRow;
+  /** Rows read whole every tick instead (few, with no change mark); deletions are caught on every tick too. */
+  read?: (store: Db) => SourceRow[];
+}
+
+const SOURCES: Record<ItemType, Source> = {
   asset: {
     kind: 'inventory',
     sql: 'SELECT id AS key, last_seen AS mark, doc FROM assets',
@@ -69,7 +88,13 @@ const SOURCES: Record<ItemType, { kind: SiteKind; sql: string; markSql: string }
     sql: 'SELECT id AS key, updated_at AS mark, doc FROM incidents',
     markSql: 'updated_at',
   },
+  policy: { kind: 'policy', sql: '', markSql: '', read: activePolicyRows },
+  proposal: { kind: 'proposal', sql: '', markSql: '', read: proposalRows },
+  playbook: { kind: 'playbook', sql: PLAYBOOK_SQL, markSql: 'at', row: playbookRow },
 };
+
+/** The policy first: zones of the site's assets at the manager come from it, so it does not wait behind them. */
+const ORDER: readonly ItemType[] = ['policy', 'proposal', 'asset', 'edge', 'incident', 'playbook'];
 
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
 
@@ -122,7 +147,7 @@ export class SitePublisher {
   /** One pass: what changed goes into the outbox; the number of records added. */
   tick(full = this.ticks++ % this.o.fullSweepEvery === 0): number {
     let budget = this.o.maxRecords;
-    for (const type of ['asset', 'edge', 'incident'] as const) {
+    for (const type of ORDER) {
       if (budget <= 0) break;
       budget -= this.items(type, full, budget);
     }
@@ -150,16 +175,20 @@ export class SitePublisher {
       .run(type, JSON.stringify(mark));
   }
 
-  private items(type: ItemType, full: boolean, budget: number): number {
+  private items(type: ItemType, fullSweep: boolean, budget: number): number {
     const src = SOURCES[type];
     const m = this.mark(type);
-    const rows = (
-      full || m === null
-        ? this.store.prepare(`${src.sql} ORDER BY ${src.markSql}, id`).all()
-        : this.store
-            .prepare(`${src.sql} WHERE ${src.markSql} >= ? ORDER BY ${src.markSql}, id`)
-            .all(JSON.parse(m))
-    ) as Array<{ key: string; mark: number | string; doc: string }>;
+    const full = fullSweep || src.read !== undefined;
+    const raw = (
+      src.read !== undefined
+        ? src.read(this.store)
+        : full || m === null
+          ? this.store.prepare(`${src.sql} ORDER BY ${src.markSql}, id`).all()
+          : this.store
+              .prepare(`${src.sql} WHERE ${src.markSql} >= ? ORDER BY ${src.markSql}, id`)
+              .all(JSON.parse(m))
+    ) as Array<Record<string, unknown>>;
+    const rows = (src.row && src.read === undefined ? raw.map(src.row) : raw) as SourceRow[];
     const sent = this.fleetDb.prepare(
       'SELECT digest, version FROM pub_items WHERE type = ? AND key = ?',
     );

@@ -26,7 +26,9 @@ export const INGEST_CONSUMER = 'weir-manager-ingest';
 
 /**
  * Kinds of record a site sends to the manager. 'audit' carries fleet events; 'auditlog' the site's own audit
- * chain, verbatim; 'inventory' and 'incident' versioned copies of its assets, edges and incidents.
+ * chain, verbatim; 'inventory' and 'incident' versioned copies of its assets, edges and incidents; 'policy',
+ * 'proposal' and 'playbook' versioned copies of its active policy (zones and their ladder modes), its change
+ * proposals with their approvals, and what its playbooks did.
  */
 export const SITE_KINDS = [
   'detection',
@@ -36,6 +38,9 @@ export const SITE_KINDS = [
   'inventory',
   'incident',
   'auditlog',
+  'policy',
+  'proposal',
+  'playbook',
 ] as const;
 export type SiteKind = (typeof SITE_KINDS)[number];
 

@@ -18,6 +18,7 @@ import { Playbooks } from './pages/Playbooks';
 import { Sites } from './pages/Sites';
 import { SiteDetections } from './pages/SiteDetections';
 import { SiteOverview } from './pages/SiteOverview';
+import { SiteApprovals, SitePlaybooks, SitePolicy } from './pages/SitePolicy';
 
 const PAGES: Array<[string, string]> = [
   ['overview', 'Overview'],
@@ -44,6 +45,9 @@ const SITE_PAGES = new Set([
   'detections',
   'audit',
   'sites',
+  'policy',
+  'approvals',
+  'playbooks',
 ]);
 
 /** Hash routes (#/assets/10.0.0.5): the server serves one page, the browser keeps the place. */
@@ -147,9 +151,9 @@ export function App() {
             {page === 'sites' && <Sites />}
             {page === 'vulnerabilities' && <Vulnerabilities advisory={arg} />}
             {page === 'risk' && <Risk />}
-            {page === 'policy' && <PolicyPage />}
-            {page === 'approvals' && <Approvals me={me} />}
-            {page === 'playbooks' && <Playbooks me={me} />}
+            {page === 'policy' && (site ? <SitePolicy site={site} /> : <PolicyPage />)}
+            {page === 'approvals' && (site ? <SiteApprovals site={site} /> : <Approvals me={me} />)}
+            {page === 'playbooks' && (site ? <SitePlaybooks site={site} /> : <Playbooks me={me} />)}
             {page === 'audit' && <Audit site={site} />}
           </>
         )}

@@ -12,13 +12,25 @@ import {
   type NoteBody,
   type ProposalParams,
 } from '../schemas.js';
+import { query } from '../schemas.js';
+import { fleetProposals } from '../../fleet/policy-read.js';
+import { SITE_FILTER, withFleetDb } from '../fleet-read.js';
 
 /**
  * The approvals queue. The route lets only the approving roles through (defence in depth); change control then
  * checks that the caller holds the role they approve in, is not the author, and that the proposal needs it.
+ * With `?site=`, the proposals sites sent the manager: read-only here (each is approved at its own site,
+ * where change control and its gates run; the manager has no signed path to approve for a site).
  */
-export const proposalRoutes: RoutePlugin = async (app, { db }) => {
-  app.get('/api/proposals', async () => ({ items: proposalsWithApprovals(db) }));
+export const proposalRoutes: RoutePlugin = async (app, { db, fleetDir }) => {
+  app.get<{ Querystring: { site?: string } }>(
+    '/api/proposals',
+    { schema: { querystring: query({ ...SITE_FILTER }) } },
+    async (req) =>
+      req.query.site === undefined
+        ? { items: proposalsWithApprovals(db) }
+        : withFleetDb(fleetDir, { items: [] }, (f) => fleetProposals(f, req.query.site!)),
+  );
 
   app.post<{ Params: ProposalParams; Body: { role: string; note?: string } }>(
     '/api/proposals/:id/approve',

@@ -5,7 +5,13 @@ import { siteLabel, siteParam } from '../api';
 
 interface MapData {
   totalPairs: number;
-  nodes: Array<{ id: string; role: string; name: string | null; zone: string | null }>;
+  nodes: Array<{
+    id: string;
+    role: string;
+    name: string | null;
+    zone: string | null;
+    site?: string;
+  }>;
   edges: Array<{
     id: string;
     client: string;
@@ -38,9 +44,10 @@ export function MapPage({ site = '' }: { site?: string }) {
   const box = useRef<HTMLDivElement>(null);
   useEffect(() => {
     if (!data || !box.current) return;
-    const zones = [
-      ...new Set(data.nodes.map((n) => n.zone).filter((z): z is string => z !== null)),
-    ];
+    // All sites merged: each site's zones are its own, even where two sites use the same zone name.
+    const zoneOf = (n: MapData['nodes'][number]): string | null =>
+      n.zone === null ? null : site === '*' && n.site ? `${n.site}/${n.zone}` : n.zone;
+    const zones = [...new Set(data.nodes.map(zoneOf).filter((z): z is string => z !== null))];
     const big = data.nodes.length > 300;
     const cy = cytoscape({
       container: box.current,
@@ -51,7 +58,7 @@ export function MapPage({ site = '' }: { site?: string }) {
             id: n.id,
             label: n.name ?? n.id,
             color: ROLE_COLOR[n.role] ?? '#7f8c8d',
-            ...(n.zone ? { parent: `zone:${n.zone}` } : {}),
+            ...(zoneOf(n) ? { parent: `zone:${zoneOf(n)}` } : {}),
           },
         })),
         ...data.edges.map((e) => ({
@@ -122,7 +129,7 @@ export function MapPage({ site = '' }: { site?: string }) {
       if (!id.startsWith('zone:')) window.location.hash = `#/assets/${encodeURIComponent(id)}`;
     });
     return () => cy.destroy();
-  }, [data]);
+  }, [data, site]);
   return (
     <section>
       <h1>Network map{site ? ` at ${siteLabel(site)}` : ''}</h1>
