@@ -73,7 +73,7 @@ export function registerDetect(program: Command): void {
     )
     .option(
       '--workers <n>',
-      'worker threads to spread capture files over, by address pair (same detections as one thread; default: settings dissect.workers, 1)',
+      'threads to spread capture files over, by address pair: the main thread and N - 1 workers (same detections as one thread; default: settings dissect.workers, 1)',
     )
     .option(
       '--export-timeout <seconds>',

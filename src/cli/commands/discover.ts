@@ -53,7 +53,7 @@ export function registerDiscover(program: Command): void {
     )
     .option(
       '--workers <n>',
-      'worker threads to spread the capture over, by address pair (same result as one thread; default: settings dissect.workers, 1)',
+      'threads to spread the capture over, by address pair: the main thread and N - 1 workers (same result as one thread; default: settings dissect.workers, 1)',
     )
     .action(
       async (
