@@ -61,7 +61,7 @@ if (baseline !== null && n === 1) {
     worker: new URL('../src/detect/shard-worker.js', import.meta.url),
     extra,
     route: detectRoute(-Infinity),
-    inline: inline ? (init) => new DetectShard(init, true) : undefined,
+    inline: inline ? (init) => new DetectShard(init) : undefined,
     mainShare,
   });
   await run.runFile(file, {

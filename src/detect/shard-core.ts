@@ -40,13 +40,13 @@ export class DetectShard implements ShardCore {
   private firsts: KeyFirsts = { protocols: {}, anomalies: {} };
   private readonly stages: Stage[];
 
-  /** `inline`: runs on the main thread (its start data is then the caller's own, not a copy). */
-  constructor(
-    private readonly init: ShardInit,
-    inline: boolean,
-  ) {
-    // A shard on the main thread gets its own copy, as a worker would: nothing is shared with the main engine.
-    const opts = (inline ? structuredClone(init.extra) : init.extra) as DetectShardInit;
+  /**
+   * On the main thread its start data is the caller's own objects, not a copy: the engine only reads the
+   * baseline, settings and mutes (its compiled profiles and per-edge state are its own), so the main thread's
+   * cross-flow engine and this one share them as two readers.
+   */
+  constructor(private readonly init: ShardInit) {
+    const opts = init.extra as DetectShardInit;
     // Same-port peers are oriented by the server ends the main thread marks: they must be the ones this engine notes.
     if (init.route.hostsOnly || init.route.from !== opts.from)
       throw new Error('the detect shard needs detectRoute(from) (src/discover/shard-index.ts)');

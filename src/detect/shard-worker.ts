@@ -2,4 +2,4 @@
 import { serveShard } from '../discover/shard-core.js';
 import { DetectShard } from './shard-core.js';
 
-serveShard((init, inline) => new DetectShard(init, inline));
+serveShard((init) => new DetectShard(init));

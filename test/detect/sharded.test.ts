@@ -84,7 +84,7 @@ async function sharded(
     worker,
     extra,
     route: detectRoute(from),
-    inline: inline === undefined ? undefined : (init) => new DetectShard(init, true),
+    inline: inline === undefined ? undefined : (init) => new DetectShard(init),
     mainShare: inline,
   });
   try {

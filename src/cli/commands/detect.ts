@@ -199,7 +199,7 @@ export function registerDetect(program: Command): void {
               worker: new URL('../../detect/shard-worker.js', import.meta.url),
               extra,
               route: detectRoute(from),
-              inline: (init) => new DetectShard(init, true),
+              inline: (init) => new DetectShard(init),
             });
             shards = r.extras as DetectShardResult[];
             warnCaptureErrors(r.results);
