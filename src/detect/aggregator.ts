@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { SEVERITY_RANK, type Detection, type Finding } from './detection.js';
 import { techniquesFor } from './attack-map.js';
 
@@ -15,17 +15,40 @@ interface Open {
   d: Detection;
   points: Set<string> | null;
   explainMany: Finding['explainMany'];
-  /** What the id hashes (key and opening time), and the id once read or set. */
-  idSource: string;
+  /**
+   * What the id hashes: the key, the opening time and, for an escalation opened at the very time of the
+   * detection it follows, the severity (null otherwise). The text is built with the id, when first read: the
+   * time's decimal form alone cost more than the rest of opening a detection.
+   */
+  key: string;
+  openedAt: number;
+  escalatedTo: Finding['severity'] | null;
+  /** The id once read or set. */
   id: string | undefined;
   /** The explanation as last set or built; stale while `explainDue` (points were added since). */
   explanation: string;
   explainDue: boolean;
 }
 
-/** The 16-hex-digit id of a detection from its key and opening time (stable across runs and builds). */
+/**
+ * The 16-hex-digit id of a detection from its key and opening time (stable across runs and builds). The one-shot
+ * hash: a Hash object per id cost more than the digest (thousands of ids are read when a run's detections sort).
+ */
 function detectionId(source: string): string {
-  return createHash('sha256').update(source).digest('hex').slice(0, 16);
+  return sha256Hex(source).slice(0, 16);
+}
+
+/** crypto.hash where Node has it (20.12 and later), else a Hash object: the same digest either way. */
+const sha256Hex: (s: string) => string =
+  typeof crypto.hash === 'function'
+    ? (s) => crypto.hash('sha256', s, 'hex')
+    : (s) => crypto.createHash('sha256').update(s).digest('hex');
+
+/** Key and opening time (and severity of a same-time escalation): what the id hashes. */
+function idSourceOf(o: Open): string {
+  return o.escalatedTo !== null
+    ? `${o.key}|${o.openedAt}|${o.escalatedTo}`
+    : `${o.key}|${o.openedAt}`;
 }
 
 /** Where a detection keeps its Open record: not enumerable, so JSON, spreads and comparisons never see it. */
@@ -37,7 +60,7 @@ type Lazy = Detection & { [OPEN]: Open };
 const ID: PropertyDescriptor = {
   get(this: Lazy): string {
     const o = this[OPEN];
-    return (o.id ??= detectionId(o.idSource));
+    return (o.id ??= detectionId(idSourceOf(o)));
   },
   set(this: Lazy, v: string) {
     this[OPEN].id = v;
@@ -145,14 +168,14 @@ export class Aggregator {
     if (o !== undefined) {
       this.closed.push(o.d);
     }
-    // An escalation may open at the very time of the detection it follows: its id must differ.
-    const idSource =
-      o !== undefined && o.d.ts === f.ts ? `${key}|${f.ts}|${f.severity}` : `${key}|${f.ts}`;
     const n: Open = {
       d: null as unknown as Detection,
       points: null,
       explainMany: f.explainMany,
-      idSource,
+      key,
+      openedAt: f.ts,
+      // An escalation may open at the very time of the detection it follows: its id must differ.
+      escalatedTo: o !== undefined && o.d.ts === f.ts ? f.severity : null,
       id: undefined,
       explanation: f.explanation,
       explainDue: false,

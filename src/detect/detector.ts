@@ -30,6 +30,8 @@ export interface EdgeRuntime {
   serverSent: boolean;
   /** A protocol of the edge's profile this edge's requests last used (engine: asks the profile once). */
   knownProtocol: string;
+  /** A function key of the edge's profile its requests last used (engine: asks the profile once per change). */
+  knownFunc: number;
   /** Read requests awaiting responses, to place response values on addresses (created on demand). */
   pending?: PendingReads;
   /** Until when (capture time) a function sweep on this edge carries the new functions (function_sweep). */

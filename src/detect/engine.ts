@@ -255,13 +255,11 @@ export class DetectionEngine implements DetectContext {
       if (op !== undefined) mask |= OPERATION;
       else {
         const e = this.edge;
-        if (
-          e !== undefined &&
-          m.func >= 0 &&
-          r.industrial &&
-          (e.profile === null || !e.profile.functions.has(key))
-        )
-          mask |= NEW_FUNCTION;
+        // The function a known poll repeats is remembered on the edge, like its protocol: no set lookup.
+        if (e !== undefined && m.func >= 0 && r.industrial && e.knownFunc !== key) {
+          if (e.profile !== null && e.profile.functions.has(key)) e.knownFunc = key;
+          else mask |= NEW_FUNCTION;
+        }
         if (m.write && m.targets !== null) mask |= WRITE;
       }
       // A protocol once found in the edge's profile is remembered on the edge: the set is asked once.
@@ -290,28 +288,31 @@ export class DetectionEngine implements DetectContext {
 
   /** The detectors that want this protocol's messages, sorted on its first message. */
   private route(protocol: string): Route {
-    let r = this.routes.get(protocol);
-    if (r === undefined) {
-      const wanted = (d: Detector): boolean =>
-        d.protocols === undefined || d.protocols.includes(protocol);
-      const all = this.onAll.filter(wanted);
-      const requests = this.onRequests.filter(wanted);
-      const placed = this.onPlaced.filter(wanted);
-      r = {
-        protocol,
-        all,
-        allNeeds: all.map((d) => NEED[d.messages ?? 'all']),
-        requests,
-        requestNeeds: requests.map((d) => NEED[d.messages ?? 'all']),
-        placed,
-        placedNeeds: placed.map((d) => NEED[d.messages ?? 'all']),
-        anomalies: this.onAnomalies.filter(wanted),
-        arp: protocol === 'arp' ? this.onArp.filter(wanted) : [],
-        keyBase: functionKeyNumber(protocol, 0),
-        industrial: isIndustrial(protocol),
-      };
-      this.routes.set(protocol, r);
-    }
+    // Called whenever the protocol changes between messages: the sorting (and the closure over `protocol`,
+    // whose context V8 allocates on every call of the function holding it) lives in newRoute.
+    return this.routes.get(protocol) ?? this.newRoute(protocol);
+  }
+
+  private newRoute(protocol: string): Route {
+    const wanted = (d: Detector): boolean =>
+      d.protocols === undefined || d.protocols.includes(protocol);
+    const all = this.onAll.filter(wanted);
+    const requests = this.onRequests.filter(wanted);
+    const placed = this.onPlaced.filter(wanted);
+    const r: Route = {
+      protocol,
+      all,
+      allNeeds: all.map((d) => NEED[d.messages ?? 'all']),
+      requests,
+      requestNeeds: requests.map((d) => NEED[d.messages ?? 'all']),
+      placed,
+      placedNeeds: placed.map((d) => NEED[d.messages ?? 'all']),
+      anomalies: this.onAnomalies.filter(wanted),
+      arp: protocol === 'arp' ? this.onArp.filter(wanted) : [],
+      keyBase: functionKeyNumber(protocol, 0),
+      industrial: isIndustrial(protocol),
+    };
+    this.routes.set(protocol, r);
     return r;
   }
 
@@ -359,6 +360,11 @@ export class DetectionEngine implements DetectContext {
       clientSent: false,
       serverSent: false,
       knownProtocol: '',
+      knownFunc: -1,
+      // Present from the start (not added later by one detector): every runtime keeps one object layout, so the
+      // engine's and detectors' reads of it stay monomorphic.
+      pending: undefined,
+      sweepUntil: undefined,
     };
   }
 

@@ -11,7 +11,7 @@ export interface Op {
   /** ATT&CK for ICS technique ids (until the mapping table keyed by detection type lands). */
   techniques: readonly string[];
   /** The operation's name when several requests make one operation (a download creates many objects). */
-  kind?: string;
+  kind?: string | undefined;
   /** The object a request touched within that operation, folded into the detection's evidence. */
-  point?: string;
+  point?: string | undefined;
 }

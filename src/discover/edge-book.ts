@@ -9,7 +9,7 @@ import { isIndustrialIndex, PROTOCOL_INDEX } from '../dissect/registry.js';
 import type { Edge, FunctionStats, TargetRanges } from './model.js';
 import { MAX_RANGES, RangeSet } from './ranges.js';
 import { IDENTITY_PROTOCOLS, serviceName } from './services.js';
-import { EdgeTable, type EdgeAddress } from './edge-table.js';
+import { EdgeTable, edgeId, type EdgeAddress, type EdgeTransport } from './edge-table.js';
 import { PollTimer } from './polling.js';
 import { anomalyKind } from './anomaly-kind.js';
 import { addBounded, countCapped, LIMITS, type Capped } from './merge.js';
@@ -17,34 +17,55 @@ import { orderedStates } from './read-out.js';
 
 /**
  * One conversation, kept compact (its own fields are its address, so consumers sharing the edge lookup get it
- * without another object); the Edge record is built when the inventory is read.
+ * without another object); the Edge record is built when the inventory is read. A plant holds a million of
+ * these, so what most edges carry once (one protocol, one function, one address space) is held bare rather than
+ * in a list of one, lists of protocols are shared, and the id is joined only when asked.
  */
-export interface EdgeState extends EdgeAddress {
-  protocol: string;
-  protocols: string[] | null;
-  packets: number;
-  bytes: number;
-  firstSeen: number;
+export class EdgeState implements EdgeAddress {
+  /** Protocols carried, in the order seen: a shared list (see protocolList), never written in place. */
+  protocols: readonly string[] | null = null;
+  packets = 0;
+  bytes = 0;
   lastSeen: number;
-  requests: number;
-  responses: number;
-  anomalies: number;
-  anomalyKinds: string[] | null;
+  requests = 0;
+  responses = 0;
+  /** Malformed PDUs seen and their kinds, allocated on the first (most edges never carry one). */
+  anomaly: { count: number; kinds: string[] } | null = null;
   /**
-   * Functions seen, allocated on the first message (most edges of a scan or flood never carry one). A short
-   * list, searched in order: an edge carries a handful of functions, and a map per edge costs far more.
+   * Functions seen, allocated on the first message (most edges of a scan or flood never carry one): the one
+   * function bare, more in a short list searched in order (a map per edge costs far more).
    */
-  funcs: FunctionStats[] | null;
-  /** Address ranges read and written per space, each set allocated on first use; a short list too. */
-  targets: SpaceRanges[] | null;
+  funcs: FunctionStats | FunctionStats[] | null = null;
+  /** Address ranges read and written per space, each set allocated on first use: one space bare, more in a list. */
+  targets: SpaceRanges | SpaceRanges[] | null = null;
   /** Allocated on the first industrial request. */
-  poll: PollTimer | null;
+  poll: PollTimer | null = null;
   /** Per-edge state of a consumer riding on this inventory's edge lookup (the detection engine). */
-  slot: unknown;
-  /** Creation order across files (see EdgeBook.seqBase): merged shards sort ties as one table would. */
-  seq: number;
+  slot: unknown = undefined;
   /** Changed since the last takeDelta. */
-  dirty: boolean;
+  dirty = true;
+
+  constructor(
+    readonly client: string,
+    readonly server: string,
+    readonly port: number,
+    readonly proto: number,
+    public protocol: string,
+    readonly firstSeen: number,
+    /** Creation order across files (see EdgeBook.seqBase): merged shards sort ties as one table would. */
+    readonly seq: number,
+  ) {
+    this.lastSeen = firstSeen;
+  }
+
+  /** From the IP protocol, as the table named it: a field less on every edge. */
+  get transport(): EdgeTransport {
+    return this.proto === 6 ? 'tcp' : this.proto === 17 ? 'udp' : 'ip';
+  }
+
+  get id(): string {
+    return edgeId(this.client, this.server, this.transport, this.port, this.proto);
+  }
 }
 
 interface SpaceRanges {
@@ -194,18 +215,14 @@ export class EdgeBook {
     // Lists start at their exact size ([x], not [] then push, which reserves 17 slots): a million edges
     // each carrying one function, one protocol and one address space is a plant-sized inventory.
     const funcs = es.funcs;
-    let f = funcs === null ? undefined : findFunction(funcs, m.protocol, m.func);
-    if (f === undefined && (funcs === null || funcs.length < LIMITS.functions)) {
-      f = {
-        protocol: m.protocol,
-        func: m.func,
-        name: m.funcName,
-        count: 0,
-        writes: 0,
-        exceptions: 0,
-      };
-      if (funcs === null) es.funcs = [f];
-      else funcs.push(f);
+    let f: FunctionStats | undefined;
+    if (funcs === null) f = es.funcs = newFunction(m);
+    else if (!Array.isArray(funcs)) {
+      if (funcs.func === m.func && funcs.protocol === m.protocol) f = funcs;
+      else if (LIMITS.functions > 1) es.funcs = [funcs, (f = newFunction(m))];
+    } else {
+      f = findFunction(funcs, m.protocol, m.func);
+      if (f === undefined && funcs.length < LIMITS.functions) funcs.push((f = newFunction(m)));
     }
     if (f !== undefined) {
       f.count++;
@@ -213,9 +230,10 @@ export class EdgeBook {
       if (m.exception !== -1) f.exceptions++;
     } else countCapped(this.capped, 'edge_functions');
     if (m.anomaly !== null) {
-      es.anomalies++;
+      const a = (es.anomaly ??= { count: 0, kinds: [] });
+      a.count++;
       addBounded(
-        (es.anomalyKinds ??= []),
+        a.kinds,
         anomalyKind(m.protocol, m.anomaly),
         LIMITS.anomalyKinds,
         this.capped,
@@ -230,15 +248,24 @@ export class EdgeBook {
       for (let i = 0; i < targets.length; i++) {
         const t = targets[i]!;
         const spaces = es.targets;
-        let sr = spaces === null ? undefined : findSpace(spaces, t.space);
+        let sr =
+          spaces === null
+            ? undefined
+            : Array.isArray(spaces)
+              ? findSpace(spaces, t.space)
+              : spaces.space === t.space
+                ? spaces
+                : undefined;
         if (sr === undefined) {
-          if (spaces !== null && spaces.length >= LIMITS.spaces) {
+          const n = spaces === null ? 0 : Array.isArray(spaces) ? spaces.length : 1;
+          if (n >= LIMITS.spaces) {
             countCapped(this.capped, 'edge_address_spaces');
             continue;
           }
           sr = { space: t.space, read: null, write: null };
-          if (spaces === null) es.targets = [sr];
-          else spaces.push(sr);
+          if (spaces === null) es.targets = sr;
+          else if (Array.isArray(spaces)) spaces.push(sr);
+          else es.targets = [spaces, sr];
         }
         const set = m.write
           ? (sr.write ??= new RangeSet(MAX_RANGES))
@@ -305,41 +332,17 @@ export class EdgeBook {
 
   private newEdge(addr: EdgeAddress, ts: number, frame: number): EdgeState {
     this.edgeCount++;
-    const { id, client, server, transport, port, proto } = addr;
+    const { client, server, transport, port, proto } = addr;
     const protocol =
       transport === 'ip'
         ? ipProtoName(proto)
         : (serviceName(transport, port) ?? `${transport}/${port}`);
-    return {
-      id,
-      client,
-      server,
-      transport,
-      port,
-      proto,
-      protocol,
-      protocols: null,
-      packets: 0,
-      bytes: 0,
-      firstSeen: ts,
-      lastSeen: ts,
-      requests: 0,
-      responses: 0,
-      anomalies: 0,
-      anomalyKinds: null,
-      funcs: null,
-      targets: null,
-      poll: null,
-      slot: undefined,
-      seq: this.seqBase + frame,
-      dirty: true,
-    };
+    return new EdgeState(client, server, port, proto, protocol, ts, this.seqBase + frame);
   }
 
   private addProtocol(es: EdgeState, protocol: string): void {
-    let protocols = es.protocols;
-    if (protocols === null) es.protocols = protocols = [protocol];
-    else if (!protocols.includes(protocol)) protocols.push(protocol);
+    const protocols = protocolList(es.protocols, protocol);
+    es.protocols = protocols;
     if (IDENTITY_PROTOCOLS.has(protocol)) return;
     // The first industrial protocol names the edge (ENIP carries CIP: keep 'enip').
     if (!protocols.some((p) => p !== protocol && !IDENTITY_PROTOCOLS.has(p)))
@@ -381,8 +384,7 @@ function restartEdge(es: EdgeState): void {
   es.bytes = 0;
   es.requests = 0;
   es.responses = 0;
-  es.anomalies = 0;
-  es.anomalyKinds = null;
+  es.anomaly = null;
   es.funcs = null;
   es.targets = null;
   es.dirty = false;
@@ -390,6 +392,40 @@ function restartEdge(es: EdgeState): void {
 
 function isV4(ip: string): boolean {
   return !ip.includes(':');
+}
+
+function newFunction(m: Message): FunctionStats {
+  return {
+    protocol: m.protocol,
+    func: m.func,
+    name: m.funcName,
+    count: 0,
+    writes: 0,
+    exceptions: 0,
+  };
+}
+
+/** Distinct protocol lists shared at most; past it an edge gets a list of its own (odd traffic stays bounded). */
+export const MAX_SHARED_PROTOCOL_LISTS = 4096;
+const sharedLists = new Map<string, readonly string[]>();
+
+/**
+ * `list` with `protocol` appended, as a shared list: a million edges carrying Modbus share one ['modbus'].
+ * Shared lists are frozen, so no edge can change another's.
+ */
+export function protocolList(list: readonly string[] | null, protocol: string): readonly string[] {
+  const key = list === null ? protocol : `${list.join('\0')}\0${protocol}`;
+  let shared = sharedLists.get(key);
+  if (shared === undefined) {
+    shared = Object.freeze(list === null ? [protocol] : [...list, protocol]);
+    if (sharedLists.size < MAX_SHARED_PROTOCOL_LISTS) sharedLists.set(key, shared);
+  }
+  return shared;
+}
+
+/** Distinct protocol lists shared now (bounded by MAX_SHARED_PROTOCOL_LISTS). */
+export function sharedProtocolLists(): number {
+  return sharedLists.size;
 }
 
 function findFunction(
@@ -412,17 +448,18 @@ function findSpace(spaces: SpaceRanges[], space: string): SpaceRanges | undefine
 /** The Edge record of a state: functions, ranges and the polling estimate filled in. */
 function edgeOut(es: EdgeState): Edge {
   const { id, client, server, transport, port } = es;
+  const funcs = es.funcs;
   const functions =
-    es.funcs === null
+    funcs === null
       ? []
-      : es.funcs
+      : (Array.isArray(funcs) ? funcs : [funcs])
           .map((f) => ({ ...f }))
           .sort((x, y) =>
             x.protocol < y.protocol ? -1 : x.protocol > y.protocol ? 1 : x.func - y.func,
           );
   const targets: TargetRanges[] = [];
   if (es.targets !== null) {
-    for (const { space, read, write } of es.targets) {
+    for (const { space, read, write } of Array.isArray(es.targets) ? es.targets : [es.targets]) {
       const rr = read?.toArray() ?? [],
         wr = write?.toArray() ?? [];
       if (rr.length) targets.push({ space, access: 'read', ranges: rr });
@@ -449,8 +486,8 @@ function edgeOut(es: EdgeState): Edge {
     pollInterval: p?.median ?? null,
     pollJitter: p?.iqr ?? null,
     maxRequestGap: es.poll ? Math.round(es.poll.maxGap * 1e6) / 1e6 : 0,
-    anomalies: es.anomalies,
-    anomalyKinds: es.anomalyKinds ? [...es.anomalyKinds] : [],
+    anomalies: es.anomaly?.count ?? 0,
+    anomalyKinds: es.anomaly ? [...es.anomaly.kinds] : [],
   };
 }
 

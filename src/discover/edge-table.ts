@@ -9,14 +9,14 @@ const SHIFT = 21;
 
 /** Where a packet sits on the communication map: its edge's identity and which way it travels. */
 export interface EdgeAddress {
-  id: string;
-  client: string;
-  server: string;
-  transport: EdgeTransport;
+  readonly id: string;
+  readonly client: string;
+  readonly server: string;
+  readonly transport: EdgeTransport;
   /** Server port (0 for IP protocols without ports). */
-  port: number;
+  readonly port: number;
   /** IP protocol number. */
-  proto: number;
+  readonly proto: number;
 }
 
 /**
@@ -24,7 +24,7 @@ export interface EdgeAddress {
  * per-packet lookup allocates nothing once the edge exists. `toServer` tells the direction of the last lookup.
  */
 export class EdgeTable<T> {
-  private readonly byProto: (Map<number, Map<number, T>> | undefined)[] = new Array(256);
+  private readonly byProto: (Map<number, Clients<T>> | undefined)[] = new Array(256);
   private readonly text = new Map<string, T>();
   /** IPv4 server endpoints (ip * 65536 + port) seen on edges with distinct ports, to orient same-port peers. */
   private readonly servers = new Set<number>();
@@ -106,17 +106,22 @@ export class EdgeTable<T> {
         this.byProto[proto] = byServer;
       }
       const k1 = (toServer ? pkt.dstIp4 : pkt.srcIp4) * 65536 + port;
-      let inner = byServer.get(k1);
+      const inner = byServer.get(k1);
       const k2 = toServer ? pkt.srcIp4 : pkt.dstIp4;
-      let v = inner?.get(k2);
+      let v = inner === undefined ? undefined : clientEdge(inner, k2);
       if (v === undefined) {
         if (!mayCreate) return undefined;
-        if (inner === undefined) {
-          inner = new Map();
-          byServer.set(k1, inner);
-        }
         v = this.create(address(pkt, transport, port, proto, toServer), pkt);
-        inner.set(k2, v);
+        if (inner === undefined) byServer.set(k1, [k2 | 0, v]);
+        else if (inner instanceof Map) inner.set(k2 | 0, v);
+        // A list grown by push reserves half again plus 16 slots: copied at its exact size instead.
+        else if (inner.length < 2 * FEW_CLIENTS) byServer.set(k1, inner.concat(k2 | 0, v));
+        else {
+          const m = new Map<number, T>();
+          for (let i = 0; i < inner.length; i += 2) m.set(inner[i] as number, inner[i + 1] as T);
+          m.set(k2 | 0, v);
+          byServer.set(k1, m);
+        }
       }
       // Every packet to or from an ephemeral port shows who serves (not only an edge's first: a same-port
       // exchange may have opened it), so the set is the same whichever thread saw which edge first.
@@ -161,7 +166,11 @@ export class EdgeTable<T> {
   }
 
   *values(): Iterable<T> {
-    for (const m of this.byProto) if (m) for (const inner of m.values()) yield* inner.values();
+    for (const m of this.byProto)
+      if (m)
+        for (const inner of m.values())
+          if (inner instanceof Map) yield* inner.values();
+          else for (let i = 1; i < inner.length; i += 2) yield inner[i] as T;
     yield* this.text.values();
   }
 }
@@ -183,6 +192,22 @@ export function serverEndKey(
     : src4 * 65536 + srcPort;
 }
 
+/**
+ * The edges of one IPv4 server end by client address: a few as a flat [client, edge, …] list in the order seen
+ * (a map each for 100,000 servers of a handful of clients was a tenth of a plant-sized inventory), a map past
+ * FEW_CLIENTS (insertion order kept, so the table lists edges alike either way). Client keys as int32 (`| 0`),
+ * which stay small integers in a list where uint32 above 2^31 would be boxed.
+ */
+type Clients<T> = Map<number, T> | (number | T)[];
+const FEW_CLIENTS = 16;
+
+function clientEdge<T>(c: Clients<T>, client: number): T | undefined {
+  const k = client | 0;
+  if (c instanceof Map) return c.get(k);
+  for (let i = 0; i < c.length; i += 2) if (c[i] === k) return c[i + 1] as T;
+  return undefined;
+}
+
 function address(
   pkt: Packet,
   transport: EdgeTransport,
@@ -190,16 +215,28 @@ function address(
   proto: number,
   toServer: boolean,
 ): EdgeAddress {
-  const client = toServer ? pkt.srcIp : pkt.dstIp,
-    server = toServer ? pkt.dstIp : pkt.srcIp;
-  return {
-    id: edgeId(client, server, transport, port, proto),
-    client,
-    server,
-    transport,
-    port,
-    proto,
-  };
+  return toServer
+    ? new Address(pkt.srcIp, pkt.dstIp, transport, port, proto)
+    : new Address(pkt.dstIp, pkt.srcIp, transport, port, proto);
+}
+
+/**
+ * An edge's address with its id joined when first asked: the inventory copies the parts into its own edge state
+ * and never asks (a million ids held as text were a tenth of a plant-sized inventory); other tables ask once.
+ */
+class Address implements EdgeAddress {
+  private text: string | undefined = undefined;
+  constructor(
+    readonly client: string,
+    readonly server: string,
+    readonly transport: EdgeTransport,
+    readonly port: number,
+    readonly proto: number,
+  ) {}
+
+  get id(): string {
+    return (this.text ??= edgeId(this.client, this.server, this.transport, this.port, this.proto));
+  }
 }
 
 export function edgeId(

@@ -8,46 +8,70 @@ const MAX_SIGNATURES = 1024;
  * start address): SCADA polls are periodic, so the median is the configured scan rate and the IQR its jitter.
  */
 export class PollTimer {
-  // Allocated on the first request: most edges (scans, one-off connections) never poll.
-  /**
-   * Last time of each request signature: an open-addressing table of signatures and times (empty slots hold -1),
-   * kept at most half full. A Map would box each signature (above 2^30) and each time into heap numbers on
-   * every request.
-   */
-  private sigs: Float64Array | null = null;
-  private times: Float64Array | null = null;
-  private size = 0;
-  private deltas: Float64Array | null = null;
-  private n = 0;
   /** Longest pause between any two requests on the edge (bursty pollers pause between bursts). */
-  private lastAny = -1;
   maxGap = 0;
-
-  /** The first request, kept without a table: most edges of a scan or flood send only one. */
+  /** Time of the last request of any signature (-1: none yet). */
+  private lastAny = -1;
+  /**
+   * The first request's signature, kept without a table: most edges of a scan or flood send only one (a plant
+   * of a million edges holds a million of these, so the table and its counters live apart). Its time is lastAny
+   * until the second request builds the table.
+   */
   private firstSig = -1;
-  private firstTs = 0;
+  // Allocated on the second request: most edges (scans, one-off connections) never poll.
+  private t: SignatureTable | null = null;
 
   request(signature: number, ts: number): void {
-    if (this.lastAny >= 0 && ts - this.lastAny > this.maxGap) this.maxGap = ts - this.lastAny;
+    const prev = this.lastAny;
+    if (prev >= 0 && ts - prev > this.maxGap) this.maxGap = ts - prev;
     this.lastAny = ts;
-    if (this.sigs === null) {
+    let t = this.t;
+    if (t === null) {
       if (this.firstSig === -1) {
         this.firstSig = signature;
-        this.firstTs = ts;
         return;
       }
-      this.reset(INITIAL_SLOTS);
-      this.put(this.firstSig, this.firstTs);
+      t = this.t = new SignatureTable();
+      t.put(this.firstSig, prev);
     }
-    const sigs = this.sigs!,
+    t.request(signature, ts);
+  }
+
+  /** Median and interquartile range of the intervals, or null with under 3 samples. */
+  period(): { median: number; iqr: number } | null {
+    const t = this.t;
+    if (t === null) return null;
+    const k = Math.min(t.n, SAMPLES);
+    if (k < 3 || t.deltas === null) return null;
+    // A typed copy sorts numerically without a comparator call per comparison (deltas are positive numbers).
+    const xs = t.deltas.slice(0, k).sort();
+    const q = (p: number) => xs[Math.min(k - 1, Math.floor(p * (k - 1) + 0.5))]!;
+    return { median: round6(q(0.5)), iqr: round6(q(0.75) - q(0.25)) };
+  }
+}
+
+/**
+ * Last time of each request signature: an open-addressing table of signatures and times (empty slots hold -1),
+ * kept at most half full, and the recent intervals between repeats. A Map would box each signature (above 2^30)
+ * and each time into heap numbers on every request.
+ */
+class SignatureTable {
+  sigs = new Float64Array(INITIAL_SLOTS).fill(-1);
+  times = new Float64Array(INITIAL_SLOTS);
+  size = 0;
+  deltas: Float64Array | null = null;
+  n = 0;
+
+  request(signature: number, ts: number): void {
+    const sigs = this.sigs,
       mask = sigs.length - 1;
     let i = slot(signature, mask);
     for (;;) {
       const s = sigs[i]!;
       if (s === signature) {
-        const d = ts - this.times![i]!;
+        const d = ts - this.times[i]!;
         if (d > 0) (this.deltas ??= new Float64Array(SAMPLES))[this.n++ % SAMPLES] = d;
-        this.times![i] = ts;
+        this.times[i] = ts;
         return;
       }
       if (s === -1) break;
@@ -65,31 +89,21 @@ export class PollTimer {
     this.size = 0;
   }
 
-  private put(signature: number, ts: number): void {
-    const sigs = this.sigs!,
+  put(signature: number, ts: number): void {
+    const sigs = this.sigs,
       mask = sigs.length - 1;
     let i = slot(signature, mask);
     while (sigs[i] !== -1) i = (i + 1) & mask;
     sigs[i] = signature;
-    this.times![i] = ts;
+    this.times[i] = ts;
     this.size++;
   }
 
   private grow(): void {
-    const sigs = this.sigs!,
-      times = this.times!;
+    const sigs = this.sigs,
+      times = this.times;
     this.reset(sigs.length * 2);
     for (let i = 0; i < sigs.length; i++) if (sigs[i] !== -1) this.put(sigs[i]!, times[i]!);
-  }
-
-  /** Median and interquartile range of the intervals, or null with under 3 samples. */
-  period(): { median: number; iqr: number } | null {
-    const k = Math.min(this.n, SAMPLES);
-    if (k < 3 || this.deltas === null) return null;
-    // A typed copy sorts numerically without a comparator call per comparison (deltas are positive numbers).
-    const xs = this.deltas.slice(0, k).sort();
-    const q = (p: number) => xs[Math.min(k - 1, Math.floor(p * (k - 1) + 0.5))]!;
-    return { median: round6(q(0.5)), iqr: round6(q(0.75) - q(0.25)) };
   }
 }
 

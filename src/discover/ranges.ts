@@ -5,11 +5,17 @@ export const MAX_RANGES = 1024;
  * A set of integer address ranges kept merged and sorted. Polling repeats the same ranges, so the common
  * case (range already covered) is answered without touching the list.
  */
+/** The list of a set with no range yet, shared (never written: the first add replaces it). */
+const EMPTY: number[] = [];
+
 export class RangeSet {
   /** Flat [start0, end0, start1, end1, …], inclusive ends, sorted, non-overlapping, non-adjacent. */
-  private r: number[] = [];
-  private lastStart = NaN;
-  private lastEnd = NaN;
+  private r: number[] = EMPTY;
+  /**
+   * Index of the pair the last add landed in (-1: none): polling repeats it. An index, not its two ends, since
+   * ends held as fields are boxed numbers on every edge.
+   */
+  private hit = -1;
 
   /** `max`: disjoint ranges kept at most (unbounded for sets built from trusted baselines). */
   constructor(private readonly max = Infinity) {}
@@ -21,13 +27,13 @@ export class RangeSet {
   add(start: number, count: number): boolean {
     if (count <= 0) return true;
     const end = start + count - 1;
-    if (start >= this.lastStart && end <= this.lastEnd) return true;
-    const r = this.r;
+    const r = this.r,
+      h = this.hit;
+    if (h >= 0 && start >= r[h]! && end <= r[h + 1]!) return true;
     // First range: an exact-size list (a grown one costs an edge of a flood several times more).
     if (r.length === 0) {
       this.r = [start, end];
-      this.lastStart = start;
-      this.lastEnd = end;
+      this.hit = 0;
       return true;
     }
     // The first range that ends at or after start - 1 (ends ascend: binary search over the pairs).
@@ -50,13 +56,11 @@ export class RangeSet {
     if (j === i && r.length >= 2 * this.max) return false;
     // Already covered by one range: nothing to change (a splice would still allocate its removed list).
     if (j === i + 2 && r[i] === s && r[i + 1] === e) {
-      this.lastStart = s;
-      this.lastEnd = e;
+      this.hit = i;
       return true;
     }
     r.splice(i, j - i, s, e);
-    this.lastStart = s;
-    this.lastEnd = e;
+    this.hit = i;
     return true;
   }
 

@@ -25,7 +25,7 @@ export interface EdgeStateView {
   packets: number;
   requests: number;
   responses: number;
-  protocols: string[] | null;
+  protocols: readonly string[] | null;
 }
 
 /** Addresses in the inventory's order: IPv4 by number first, every other address after, as text. */

@@ -177,6 +177,21 @@ const S7_PLUS_KEY = functionKeyNumber('s7comm_plus', 0) - 1;
 /** functionKeyNumber spaces protocols 0x20000 apart. */
 const SPAN = 0x20000;
 
+/**
+ * Every Op is built here, all fields present in one order: report() then reads one object layout, not one per
+ * table and spread (its property reads went megamorphic).
+ */
+function opOf(base: Omit<Op, 'what'>, what: string, kind?: string, point?: string): Op {
+  return {
+    type: base.type,
+    severity: base.severity,
+    what,
+    techniques: base.techniques,
+    kind: kind ?? base.kind,
+    point: point ?? base.point,
+  };
+}
+
 /** The engineering operation a request performs, if any; `key` is functionKeyNumber(m.protocol, m.func). */
 export function operationOf(m: Message, key: number): Op | undefined {
   if (key > CIP_KEY && key <= CIP_KEY + SPAN) {
@@ -184,24 +199,24 @@ export function operationOf(m: Message, key: number): Op | undefined {
     if (c === undefined) return undefined;
     const cls = m.fields?.class_id;
     const point = `class_0x${typeof cls === 'number' ? cls.toString(16) : '?'}/service_0x${m.func.toString(16)}`;
-    return { ...CIP[c.kind], what: c.what, kind: c.kind, point };
+    return opOf(CIP[c.kind], c.what, c.kind, point);
   }
   if (key > DNP3_KEY && key <= DNP3_KEY + SPAN) {
     const d = dnp3Operation(m);
-    return d === undefined ? undefined : { ...DNP3[d.kind], what: d.what };
+    return d === undefined ? undefined : opOf(DNP3[d.kind], d.what);
   }
   if ((key > S7_KEY && key <= S7_KEY + SPAN) || (key > S7_PLUS_KEY && key <= S7_PLUS_KEY + SPAN)) {
     const o = s7Operation(m);
-    return o === undefined ? undefined : { ...S7[o.kind], what: o.what };
+    return o === undefined ? undefined : opOf(S7[o.kind], o.what);
   }
   if (key === UMAS_KEY) {
     const u = umasOperation(m);
-    return u === undefined ? undefined : { ...UMAS[u.kind], what: u.what };
+    return u === undefined ? undefined : opOf(UMAS[u.kind], u.what);
   }
   const op = descriptorOperation(m, key);
   if (op === undefined) return undefined;
   const base = BY_KIND[op.kind];
-  return base === null || base === undefined ? undefined : { ...base, what: op.what };
+  return base === null || base === undefined ? undefined : opOf(base, op.what);
 }
 
 /** The engineering operation a request performs that is worth a detection (the name the registry's users know). */
@@ -294,7 +309,7 @@ export function engineeringOps(): Detector[] {
         if (p === undefined) pending.set(e, (p = new Map()));
         p.set(pendingKey(m), { op, m: requestOf(m) });
       }
-      report(m, op, ctx, false, -1);
+      report(m, op, ctx, false, -1, undefined, ctx.funcKey);
     },
   };
   const outcomes: Detector = {
@@ -322,9 +337,11 @@ function report(
   failed: boolean,
   status: number,
   responseFrame?: number,
+  /** functionKeyNumber(m.protocol, m.func) when the caller has it (the engine's ctx.funcKey for a request). */
+  key = functionKeyNumber(m.protocol, m.func),
 ): void {
   const engineering = ENGINEERING.has(op.type);
-  const usual = ctx.edge?.profile?.functions.has(functionKeyNumber(m.protocol, m.func)) ?? false;
+  const usual = ctx.edge?.profile?.functions.has(key) ?? false;
   // Probes and diagnostics this pair routinely sent while learning are normal; engineering operations never are.
   if (usual && !engineering && op.severity !== 'critical') return;
   const severity: Severity = usual ? LOWER[op.severity] : op.severity;

@@ -65,6 +65,8 @@ export function ioTiming(): Detector {
       const id = m.fields?.connection_id;
       if (typeof id !== 'number') return;
       const c = io.onMessage(m);
+      // Nothing watched, no agreement and nothing learned: no watch can start (below), so no key is built.
+      if (c == null && watches.size === 0 && ctx.baseline.baseline.io === undefined) return;
       const key = `${m.srcIp}|${id}`;
       let w = watches.get(key);
       if (w === undefined) {

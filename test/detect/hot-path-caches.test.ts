@@ -1,0 +1,103 @@
+// The detection hot path's remembered answers (issue 18) must never hide what the long way would report: an
+// attacker who interleaves a learned poll with unlearned functions, a consumer that edits a detection before its
+// id is read, operations of every protocol reaching the reporter as one object layout.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { Aggregator } from '../../src/detect/aggregator.js';
+import type { Finding } from '../../src/detect/detection.js';
+import type { Detector } from '../../src/detect/detector.js';
+import { DetectionEngine } from '../../src/detect/engine.js';
+import { operationOf } from '../../src/detect/detectors/engineering-ops.js';
+import { functionKeyNumber } from '../../src/dissect/registry.js';
+import { feed, msg, tcp, HMI, PLC, learn } from './synthetic.js';
+
+test('every unlearned function between learned polls reaches the new-function detectors (the edge remembers only known ones)', () => {
+  const seen: number[] = [];
+  const spy: Detector = {
+    name: 'spy',
+    messages: 'new-functions',
+    onMessage(m) {
+      seen.push(m.func);
+    },
+  };
+  const eng = new DetectionEngine(learn(), { detectors: [spy] });
+  // FC3 and FC6 were learned on this edge; FC16, FC15 and FC5 were not. The attacker hides each unlearned request
+  // right after a learned one, and repeats one unlearned function twice in a row.
+  const funcs = [3, 16, 3, 15, 6, 16, 16, 3, 5, 6, 3];
+  let ts = 5000;
+  for (const func of funcs) {
+    const p = tcp((ts += 0.05), HMI, 40000, PLC, 502);
+    feed(eng, p, msg(p, 'modbus', { role: 'request', func, unit: 1 }));
+  }
+  assert.deepEqual(seen, [16, 15, 16, 16, 5]);
+  // The engine's detections say the same: each unlearned function once per pair, counted.
+  const all = new DetectionEngine(learn());
+  ts = 5000;
+  for (const func of funcs) {
+    const p = tcp((ts += 0.05), HMI, 40000, PLC, 502);
+    feed(all, p, msg(p, 'modbus', { role: 'request', func, unit: 1 }));
+  }
+  const outside = all
+    .finish()
+    .filter((d) => d.type === 'function_outside_profile')
+    .map((d) => `${d.detail}×${d.count}`)
+    .sort();
+  assert.deepEqual(outside, ['modbus:15×1', 'modbus:16×3', 'modbus:5×1']);
+});
+
+function finding(ts: number, severity: Finding['severity']): Finding {
+  return {
+    type: 'cpu_stop',
+    severity,
+    ts,
+    frame: 1,
+    src: HMI,
+    dst: PLC,
+    protocol: 's7comm',
+    detail: 's7comm:41',
+    fields: {},
+    explanation: 'stopped',
+    response: 'check',
+  };
+}
+
+const sha = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 16);
+
+test("a detection's id hashes its key and opening time even when a consumer edits the record before reading it", () => {
+  const edited = new Aggregator(60).add(finding(1700000000.123456, 'high'))!;
+  edited.ts = 0; // a consumer (store, export) rewriting the record must not move its id
+  edited.lastTs = 5;
+  assert.equal(edited.id, sha(`cpu_stop|${HMI}|${PLC}|s7comm:41|1700000000.123456`));
+  // A worse finding at the very same time opens its own detection with its own id (never a duplicate).
+  const agg = new Aggregator(60);
+  const d = agg.add(finding(1700000000.123456, 'high'))!;
+  const worse = agg.add(finding(1700000000.123456, 'critical'))!;
+  assert.notEqual(worse, null);
+  assert.equal(worse.id, sha(`cpu_stop|${HMI}|${PLC}|s7comm:41|1700000000.123456|critical`));
+  assert.equal(d.id, edited.id);
+  // An id set by its owner (a stored detection read back) is kept.
+  worse.id = 'feedfacefeedface';
+  assert.equal(worse.id, 'feedfacefeedface');
+  assert.equal(JSON.parse(JSON.stringify(worse)).id, 'feedfacefeedface');
+});
+
+test('engineering operations of every protocol come as one object layout', () => {
+  const p = tcp(1, HMI, 40000, PLC, 20000);
+  const ops = [
+    // DNP3 cold restart, CIP Identity reset, a descriptor operation (Modbus FC8 diagnostics).
+    operationOf(msg(p, 'dnp3', { role: 'request', func: 13 }), functionKeyNumber('dnp3', 13)),
+    operationOf(
+      msg(p, 'cip', { role: 'request', func: 0x05, fields: { class_id: 1, instance_id: 1 } }),
+      functionKeyNumber('cip', 0x05),
+    ),
+    operationOf(msg(p, 'modbus', { role: 'request', func: 8 }), functionKeyNumber('modbus', 8)),
+  ];
+  for (const op of ops) assert.notEqual(op, undefined);
+  const layouts = new Set(ops.map((op) => Object.keys(op!).join(',')));
+  assert.deepEqual([...layouts], ['type,severity,what,techniques,kind,point']);
+  // The CIP operation keeps its kind and point; the others have none.
+  assert.equal(ops[1]!.kind, 'device_reset');
+  assert.equal(ops[1]!.point, 'class_0x1/service_0x5');
+  assert.equal(ops[0]!.point, undefined);
+});
