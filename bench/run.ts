@@ -19,6 +19,7 @@ import { recordDecoyLatency } from './decoy.js';
 import { recordMemory } from './memory.js';
 import { recordLiveRate } from './live-rate.js';
 import { recordFleet } from './fleet.js';
+import { recordSitePages } from './site-pages.js';
 import { labPolicyStore } from '../test/enforce/lab-kit.js';
 import { machine, median, root, sharedPcaps, writeSection } from './results.js';
 import { readCaptureSync } from '../src/capture/source.js';
@@ -77,6 +78,11 @@ async function main(): Promise<void> {
     await recordFleet(Number(process.env.BENCH_TRIALS ?? 40));
     // A site or manager connection left reconnecting to a stopped server must not keep the bench running.
     process.exit(0);
+  }
+  // BENCH_ONLY=site-pages: the manager's site pages over a synthetic manager.db.
+  if (process.env.BENCH_ONLY === 'site-pages') {
+    await recordSitePages(Math.min(RUNS, 5));
+    return;
   }
   // BENCH_ONLY=memory builds its own synthetic plant: no capture needed.
   if (process.env.BENCH_ONLY === 'memory') {

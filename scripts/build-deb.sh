@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Debian package of Weir with dpkg-deb, from the built tree (run `npm run build` first):
 #   /usr/lib/weir            dist (CLI, server, dashboard), data, production node_modules only
-#   /usr/bin/weir            the CLI on PATH (node /usr/lib/weir/dist/src/cli/main.js)
+#   /usr/bin/weir            the CLI on PATH (/usr/lib/weir/bin/weir: node /usr/lib/weir/dist/src/cli/main.js)
 #   /lib/systemd/system      weir-serve.service, weir-gateway.service
 #   /etc/weir/weir.yaml      settings (conffile, from weir.example.yaml); /etc/default/weir (conffile)
 #   /var/lib/weir            the store's folder, 0700 weir:weir (made by postinst)
@@ -23,7 +23,7 @@ stage=$(mktemp -d "${TMPDIR:-/tmp}/weir-deb.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
 lib=$stage/usr/lib/weir
 
-install -d "$lib/dist" "$lib/data" "$stage/DEBIAN" "$stage/usr/bin" "$stage/lib/systemd/system" \
+install -d "$lib/dist" "$lib/data" "$lib/bin" "$stage/DEBIAN" "$stage/usr/bin" "$stage/lib/systemd/system" \
   "$stage/usr/lib/tmpfiles.d" "$stage/etc/weir" "$stage/etc/default" "$stage/usr/share/doc/weir/examples"
 cp -a dist/src dist/web "$lib/dist/"
 find "$lib/dist" -name '*.map' -delete
@@ -49,6 +49,7 @@ rm "$stage/modules.txt"
 }
 
 install -m 0755 packaging/debian/weir "$stage/usr/bin/weir"
+install -m 0755 bin/weir "$lib/bin/weir"
 for u in "${UNITS[@]}"; do install -m 0644 "packaging/systemd/$u" "$stage/lib/systemd/system/$u"; done
 install -m 0644 packaging/tmpfiles/weir.conf "$stage/usr/lib/tmpfiles.d/weir.conf"
 install -m 0644 weir.example.yaml "$stage/etc/weir/weir.yaml"

@@ -27,12 +27,27 @@ export function planPatches(
 ): PatchStep[] {
   const riskOf = new Map(risks.map((r) => [r.assetId, r.score]));
   const window = vulns.maintenanceWindows.find((w) => w.nextStart !== null) ?? null;
+  // Edges by the addresses at their ends, in edge order: each asset reads only its own (the manager plans
+  // every site's patches per request; a scan of all edges per vulnerable asset grew as their product).
+  const touching = new Map<string, number[]>();
+  const note = (ip: string, i: number): void => {
+    const l = touching.get(ip);
+    if (l === undefined) touching.set(ip, [i]);
+    else if (l[l.length - 1] !== i) l.push(i);
+  };
+  edges.forEach((e, i) => {
+    note(e.server, i);
+    note(e.client, i);
+  });
   const steps: PatchStep[] = [];
   for (const a of vulns.assets) {
     const fixable = a.findings.filter((f) => f.fixAvailable);
     const ips = new Set(a.addresses);
     const interrupts: string[] = [];
-    for (const e of edges) {
+    const mine = new Set<number>();
+    for (const ip of ips) for (const i of touching.get(ip) ?? []) mine.add(i);
+    for (const i of [...mine].sort((x, y) => x - y)) {
+      const e = edges[i]!;
       if (ips.has(e.server)) {
         const period = e.pollInterval ? ` every ${e.pollInterval.toFixed(1)} s` : '';
         interrupts.push(

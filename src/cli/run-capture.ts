@@ -1,5 +1,4 @@
 import { statSync } from 'node:fs';
-import cliProgress from 'cli-progress';
 import { readCapture } from '../capture/source.js';
 import { liveCapture } from '../capture/live.js';
 import type { CaptureSummary } from '../capture/frame.js';
@@ -55,7 +54,9 @@ export async function runCaptures(
   const total = sizes.reduce((a, b) => a + b, 0);
   const showBar =
     (opts.progress ?? true) && process.stderr.isTTY === true && total > 8 * 1024 * 1024;
-  const bar = showBar
+  // Loaded only when a bar is shown (a terminal and a large input): its module tree costs ~20 ms of start-up.
+  const cliProgress = showBar ? (await import('cli-progress')).default : null;
+  const bar = cliProgress
     ? new cliProgress.SingleBar(
         {
           format: 'reading {bar} {percentage}% | {value}/{total} MiB | {file}',

@@ -211,7 +211,6 @@ export class EdgeBook {
     if (es.protocols === null || !es.protocols.includes(m.protocol))
       this.addProtocol(es, m.protocol);
 
-    const pidx = PROTOCOL_INDEX[m.protocol] ?? 0;
     // Lists start at their exact size ([x], not [] then push, which reserves 17 slots): a million edges
     // each carrying one function, one protocol and one address space is a plant-sized inventory.
     const funcs = es.funcs;
@@ -273,6 +272,8 @@ export class EdgeBook {
         if (!set.add(t.start, t.count)) countCapped(this.capped, 'edge_address_ranges');
       }
     }
+    // The protocol's index only for requests (a keyed lookup by name on every message cost ~1% of a pass).
+    const pidx = m.role === 'request' ? (PROTOCOL_INDEX[m.protocol] ?? 0) : 0;
     if (m.role === 'request' && isIndustrialIndex(pidx)) {
       const start = targets !== null && targets.length > 0 ? targets[0]!.start : 0;
       (es.poll ??= new PollTimer()).request(

@@ -14,7 +14,7 @@ export const ALL = '*';
 const bySite = (sel: SiteSel): [string, unknown[]] =>
   sel === ALL ? ['', []] : [' AND site = ?', [sel]];
 
-const parse = (doc: string): Record<string, unknown> => {
+export const parse = (doc: string): Record<string, unknown> => {
   try {
     const v: unknown = JSON.parse(doc);
     return v !== null && typeof v === 'object' ? (v as Record<string, unknown>) : {};
@@ -30,7 +30,7 @@ const strs = (v: unknown): string[] =>
 const strOr = (v: unknown, d: string | null): string | null => (typeof v === 'string' ? v : d);
 const numOr = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
 
-function assetShape(d: Record<string, unknown>, key: string): Record<string, unknown> {
+export function assetShape(d: Record<string, unknown>, key: string): Record<string, unknown> {
   const id =
     d.identity !== null && typeof d.identity === 'object' && !Array.isArray(d.identity)
       ? (d.identity as Record<string, unknown>)
@@ -50,7 +50,7 @@ function assetShape(d: Record<string, unknown>, key: string): Record<string, unk
   };
 }
 
-function incidentShape(d: Record<string, unknown>, key: string): Record<string, unknown> {
+export function incidentShape(d: Record<string, unknown>, key: string): Record<string, unknown> {
   return {
     ...d,
     id: key,

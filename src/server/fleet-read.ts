@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { openFleetDb, type FleetDb } from '../fleet/fleet-db.js';
+import { siteKnown } from '../fleet/aggregate-pages.js';
 
 /** One site's name, or '*' for all. */
 export const SITE_FILTER = { site: { type: 'string', pattern: '^(\\*|[a-z0-9][a-z0-9-]{0,31})$' } };
@@ -26,4 +27,30 @@ export function withFleetDb<T>(fleetDir: string | undefined, empty: T, f: (db: F
   } finally {
     db.close();
   }
+}
+
+/** One site only (a detail page: ids are per site). */
+export const ONE_SITE = { site: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,31}$' } };
+
+export class NoSuchSite extends Error {
+  readonly statusCode = 404;
+}
+
+/**
+ * Read one site's (or, with '*', every site's) data from manager.db. A site the manager never heard from is
+ * refused (404), so a mistyped or guessed name reads as unknown, never as a site with nothing in it.
+ */
+export function withSite<T>(
+  fleetDir: string | undefined,
+  site: string,
+  empty: T,
+  f: (db: FleetDb, site: string) => T,
+): T {
+  const known = (db: FleetDb): boolean => site === '*' || siteKnown(db, site);
+  const none = Symbol('none');
+  const r = withFleetDb<T | typeof none>(fleetDir, none, (db) => (known(db) ? f(db, site) : none));
+  if (r !== none) return r;
+  if (site === '*' && fleetDir !== undefined && !existsSync(path.join(fleetDir, 'manager.db')))
+    return empty;
+  throw new NoSuchSite(`no site ${site} at this manager`);
 }

@@ -1,5 +1,5 @@
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { LineCounter, parseDocument } from 'yaml';
 import { SETTINGS_SCHEMA, SETTINGS_VERSION } from './schema.js';
 import { withDefaults, DEFAULT_SETTINGS, type Settings, type SettingsFile } from './model.js';
@@ -14,8 +14,13 @@ export type SettingsResult =
   | { ok: true; settings: Settings; file: SettingsFile }
   | { ok: false; errors: FileError[] };
 
-const ajv = new Ajv({ allErrors: true, strict: true, verbose: true });
-const validate = ajv.compile(SETTINGS_SCHEMA);
+/** Compiled when a settings file is first parsed, not at every command's start-up (most run without a file). */
+let validator: ValidateFunction | null = null;
+function settingsValidator(): ValidateFunction {
+  return (validator ??= new Ajv({ allErrors: true, strict: true, verbose: true }).compile(
+    SETTINGS_SCHEMA,
+  ));
+}
 
 /** Parse and check a settings file's text; every problem is returned with file, line, column and field. */
 export function parseSettings(text: string, file: string): SettingsResult {
@@ -57,6 +62,7 @@ export function parseSettings(text: string, file: string): SettingsResult {
         },
       ],
     };
+  const validate = settingsValidator();
   if (!validate(raw)) {
     const errors = (validate.errors ?? []).map((e) =>
       shapeError(e, file, (p, key) => at(offsetOf(doc, p, key))),

@@ -14,32 +14,7 @@ import { buildServer } from '../../src/server/app.js';
 import { addUsers, freshStore, injectLogin } from '../server/fixture.js';
 import { tempDir } from './fleet-kit.js';
 import { asset, putAsset, seedSite } from './site-store-kit.js';
-
-/** Publish a site's store into its outbox, and take the outbox's records straight into manager.db. */
-function carry(site: string, seed: (db: ReturnType<typeof openStore>) => void, mgrFile: string) {
-  const store = openStore(path.join(tempDir(`route-${site}`), 'weir.db'));
-  seed(store);
-  const fdb = openFleetDb(':memory:');
-  const outbox = new Outbox(fdb, site, { log: () => undefined });
-  const pub = new SitePublisher(store, fdb, outbox, { log: () => undefined });
-  pub.tick(true);
-  const mgr = openFleetDb(mgrFile);
-  const agg = new AggregateStore(mgr);
-  const rows = fdb.prepare('SELECT kind, body FROM outbox ORDER BY seq').all() as Array<{
-    kind: 'inventory' | 'incident' | 'auditlog';
-    body: string;
-  }>;
-  mgr.transaction(() => {
-    for (const r of rows) agg.take(site, r.kind, JSON.parse(r.body), Date.now());
-    mgr
-      .prepare(
-        'INSERT OR IGNORE INTO fleet_sites (site, last_seen, last_at, records) VALUES (?, 0, 0, 0)',
-      )
-      .run(site);
-  })();
-  mgr.close();
-  return { store, fdb, outbox, pub };
-}
+import { carry } from './carry-kit.js';
 
 test('the site filter on assets, map, incidents, audit, detections and overview', async () => {
   const fleetDir = tempDir('route-fleet');

@@ -62,6 +62,8 @@ export function putEdge(
     bytes: packets * 60,
     firstSeen: 1,
     lastSeen,
+    functions: [],
+    targets: [],
   };
   db.prepare(
     `INSERT INTO edges (id, client, server, transport, port, protocol, packets, bytes, first_seen, last_seen, poll_interval, doc)

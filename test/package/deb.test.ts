@@ -94,6 +94,7 @@ test('the Debian package: build, dpkg -i, weir --version, units verified, servic
     const files = ok('dpkg-deb', ['-c', deb]);
     for (const f of [
       './usr/bin/weir',
+      './usr/lib/weir/bin/weir',
       './usr/lib/weir/dist/src/cli/main.js',
       './usr/lib/weir/dist/web/index.html',
       './usr/lib/weir/data/oui.tsv.gz',

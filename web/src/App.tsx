@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useState, type ComponentType } from 'react';
 import { api, type FleetView, type Me } from './api';
 import { useLive } from './useLive';
 import { Login } from './pages/Login';
@@ -8,7 +8,7 @@ import { AssetPage } from './pages/AssetPage';
 import { MapPage } from './pages/MapPage';
 import { Flows } from './pages/Flows';
 import { Detections } from './pages/Detections';
-import { Incidents } from './pages/Incidents';
+import { IncidentPage, Incidents } from './pages/Incidents';
 import { PolicyPage } from './pages/PolicyPage';
 import { Approvals } from './pages/Approvals';
 import { Audit } from './pages/Audit';
@@ -18,6 +18,8 @@ import { Playbooks } from './pages/Playbooks';
 import { Sites } from './pages/Sites';
 import { SiteDetections } from './pages/SiteDetections';
 import { SiteOverview } from './pages/SiteOverview';
+import { SiteFlows } from './pages/SiteFlows';
+import { SiteVulnerabilities } from './pages/SiteVulnerabilities';
 import { SiteApprovals, SitePlaybooks, SitePolicy } from './pages/SitePolicy';
 
 const PAGES: Array<[string, string]> = [
@@ -41,14 +43,26 @@ const SITE_PAGES = new Set([
   'overview',
   'assets',
   'map',
+  'flows',
   'incidents',
   'detections',
+  'vulnerabilities',
+  'risk',
   'audit',
   'sites',
   'policy',
   'approvals',
   'playbooks',
 ]);
+
+/** Pages of the site filter that show the site's copy in a page of their own. */
+const SITE_VIEWS: Record<string, ComponentType<{ site: string }>> = {
+  detections: SiteDetections,
+  overview: SiteOverview,
+  flows: SiteFlows,
+  vulnerabilities: SiteVulnerabilities,
+  risk: Risk,
+};
 
 /** Hash routes (#/assets/10.0.0.5): the server serves one page, the browser keeps the place. */
 function useRoute(): string[] {
@@ -86,7 +100,10 @@ export function App() {
   }, []);
   if (me === undefined) return <p className="loading">Loading…</p>;
   if (me === null) return <Login onLogin={setMe} />;
-  const [page = 'overview', arg] = route;
+  const [page = 'overview', arg, what, id] = route;
+  // #/sites/NAME/assets/ID and #/sites/NAME/incidents/ID: a site's own detail pages (ids are per site).
+  const siteDetail = page === 'sites' && arg && id && (what === 'assets' || what === 'incidents');
+  const SiteView = site !== '' && !arg ? SITE_VIEWS[page] : undefined;
   const logout = async () => {
     await api('/session', { method: 'DELETE' });
     setMe(null);
@@ -128,18 +145,22 @@ export function App() {
         </span>
       </nav>
       <main>
-        {site !== '' && (!SITE_PAGES.has(page) || arg) ? (
+        {siteDetail ? (
+          what === 'assets' ? (
+            <AssetPage site={arg} id={id} />
+          ) : (
+            <IncidentPage me={me} site={arg} id={id} />
+          )
+        ) : site !== '' && (!SITE_PAGES.has(page) || arg) ? (
           <p className="notice" data-testid="not-aggregated">
             {site === '*' ? 'All sites' : `Site ${site}`}: the manager does not aggregate{' '}
             {arg
-              ? `this ${page === 'assets' ? 'asset' : 'incident'}'s detail page`
+              ? `this ${page === 'assets' ? 'asset' : page === 'incidents' ? 'incident' : page === 'vulnerabilities' ? 'advisory' : page}'s detail page`
               : `the ${page} page`}{' '}
             from sites. Choose &quot;this server&quot; to see this server's own.
           </p>
-        ) : site !== '' && page === 'detections' ? (
-          <SiteDetections site={site} />
-        ) : site !== '' && page === 'overview' ? (
-          <SiteOverview site={site} />
+        ) : SiteView ? (
+          <SiteView site={site} />
         ) : (
           <>
             {page === 'overview' && <Overview />}

@@ -158,3 +158,7 @@ export interface FleetView {
   latest: Record<string, number | null>;
   sites: SiteView[];
 }
+
+/** A site's own asset or incident page: ids are per site, so the address names the site. */
+export const siteHref = (site: string, what: 'assets' | 'incidents', id: string): string =>
+  `#/sites/${encodeURIComponent(site)}/${what}/${encodeURIComponent(id)}`;

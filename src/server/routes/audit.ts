@@ -2,7 +2,7 @@ import type { RoutePlugin } from '../plugin.js';
 import { query } from '../schemas.js';
 import { auditReport } from '../../store/audit-store.js';
 import { fleetAudit } from '../../fleet/aggregate-read.js';
-import { SITE_FILTER, withFleetDb } from '../fleet-read.js';
+import { SITE_FILTER, withSite } from '../fleet-read.js';
 
 /** The audit log and its chain check. Read-only: any session. */
 export const auditRoutes: RoutePlugin = async (app, { db, fleetDir }) => {
@@ -20,7 +20,7 @@ export const auditRoutes: RoutePlugin = async (app, { db, fleetDir }) => {
     async (req) =>
       req.query.site === undefined
         ? auditReport(db, req.query.limit)
-        : withFleetDb(fleetDir, { items: [], chains: [] }, (f) =>
+        : withSite(fleetDir, req.query.site!, { items: [], chains: [] }, (f) =>
             fleetAudit(f, req.query.site!, req.query.limit),
           ),
   );

@@ -1,7 +1,7 @@
 import type { RoutePlugin } from '../plugin.js';
 import { queryDetections } from '../../store/read-store.js';
 import { siteRecords } from '../../fleet/site-view.js';
-import { SITE_FILTER, withFleetDb } from '../fleet-read.js';
+import { SITE_FILTER, withSite } from '../fleet-read.js';
 import {
   learnDetection,
   learnPreview,
@@ -49,7 +49,7 @@ export const detectionRoutes: RoutePlugin = async (app, { db, fleetDir }) => {
     async (req) =>
       req.query.site === undefined
         ? queryDetections(db, req.query)
-        : withFleetDb(fleetDir, { items: [], total: 0 }, (f) =>
+        : withSite(fleetDir, req.query.site!, { items: [], total: 0 }, (f) =>
             siteRecords(f, req.query.site!, 'detection', req.query.limit, req.query.offset),
           ),
   );

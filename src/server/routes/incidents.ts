@@ -15,7 +15,8 @@ import { getIncident, queryIncidents } from '../../store/incident-store.js';
 import { addIncidentNote, setIncidentStatus } from '../../respond/incident-book.js';
 import { NotFound } from '../../respond/detection-actions.js';
 import { fleetIncidents } from '../../fleet/aggregate-read.js';
-import { SITE_FILTER, withFleetDb } from '../fleet-read.js';
+import { fleetIncident } from '../../fleet/aggregate-pages.js';
+import { ONE_SITE, SITE_FILTER, withSite } from '../fleet-read.js';
 import { INCIDENT_STATUSES, type IncidentStatus } from '../../detect/incident.js';
 import { tacticName, techniqueName } from '../../detect/attack-map.js';
 import { ATTACK_NOTICE } from '../../detect/attack-ics.js';
@@ -42,7 +43,7 @@ export const incidentRoutes: RoutePlugin = async (app, { db, fleetDir }) => {
     async (req) => {
       if (req.query.site !== undefined) {
         const site = req.query.site;
-        const p = withFleetDb(fleetDir, { total: 0, items: [] }, (f) =>
+        const p = withSite(fleetDir, req.query.site!, { total: 0, items: [] }, (f) =>
           fleetIncidents(f, site, req.query),
         );
         return {
@@ -67,10 +68,18 @@ export const incidentRoutes: RoutePlugin = async (app, { db, fleetDir }) => {
     },
   );
 
-  app.get<{ Params: IdParams }>(
+  // With a site: that site's incident as it sent it (read-only here: the site acts on its incidents).
+  app.get<{ Params: IdParams; Querystring: { site?: string } }>(
     '/api/incidents/:id',
-    { schema: { params: ref(ID_PARAMS) } },
+    { schema: { params: ref(ID_PARAMS), querystring: query(ONE_SITE) } },
     async (req) => {
+      const { site } = req.query;
+      if (site !== undefined)
+        return withSite(fleetDir, site, null, (f) => {
+          const i = fleetIncident(f, site, req.params.id);
+          if (i === null) throw new NotFound(`no incident ${req.params.id} at site ${site}`);
+          return { ...i, ...names(i.tactics, i.techniques), notice: ATTACK_NOTICE };
+        });
       const i = getIncident(db, req.params.id);
       if (i === null) throw new NotFound(`no incident ${req.params.id}`);
       return { ...i, ...names(i.tactics, i.techniques), notice: ATTACK_NOTICE };

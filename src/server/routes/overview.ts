@@ -2,7 +2,7 @@ import type { RoutePlugin } from '../plugin.js';
 import { enforcementOf, overviewOf } from '../views/overview.js';
 import { fleetOverview } from '../../fleet/aggregate-read.js';
 import { query } from '../schemas.js';
-import { SITE_FILTER, withFleetDb } from '../fleet-read.js';
+import { SITE_FILTER, withSite } from '../fleet-read.js';
 
 /** The first page of the dashboard, and what the enforcement host runs. Read-only: any session. */
 export const overviewRoutes: RoutePlugin = async (app, { db, stateDir, fleetDir }) => {
@@ -12,7 +12,7 @@ export const overviewRoutes: RoutePlugin = async (app, { db, stateDir, fleetDir 
     async (req) =>
       req.query.site === undefined
         ? overviewOf(db, stateDir)
-        : withFleetDb(fleetDir, { sites: [], refused: [] }, (f) =>
+        : withSite(fleetDir, req.query.site!, { sites: [], refused: [] }, (f) =>
             fleetOverview(f, req.query.site!),
           ),
   );

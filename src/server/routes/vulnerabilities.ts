@@ -2,37 +2,63 @@ import type { RoutePlugin } from '../plugin.js';
 import { getAdvisory, advisoryCount } from '../../store/advisory-store.js';
 import { getAsset } from '../../store/read-store.js';
 import { NotFound } from '../../respond/detection-actions.js';
-import { vulnerabilityReport } from '../../assess/vuln-report.js';
+import { advisoryIndexOf, vulnerabilityReport } from '../../assess/vuln-report.js';
+import { fleetAssetVulnerabilities, fleetVulnerabilities } from '../../fleet/aggregate-pages.js';
+import { ONE_SITE, SITE_FILTER, withSite } from '../fleet-read.js';
 import { CONFIDENCE_RANK, type Confidence } from '../../assess/advisories/match.js';
 import { params, query } from '../schemas.js';
 
-const confidence = query({
+const minConfidence = {
   minConfidence: { type: 'string', enum: ['exact', 'family', 'possible'], default: 'family' },
-});
+};
 interface ConfidenceQuery {
   minConfidence: Confidence;
+  site?: string;
 }
 const advisoryId = { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$' };
 const assetId = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9:._-]+$' };
 
-/** Vulnerabilities of the plant's assets from the imported advisories: reads only, any role. */
-export const vulnerabilityRoutes: RoutePlugin = async (app, { db }) => {
+/**
+ * Vulnerabilities of the plant's assets from the imported advisories: reads only, any role. With a site: the
+ * site's assets (or every site's, with a site column) matched against this server's advisories by the same code.
+ */
+export const vulnerabilityRoutes: RoutePlugin = async (app, { db, fleetDir }) => {
   app.get<{ Querystring: ConfidenceQuery }>(
     '/api/vulnerabilities',
-    { schema: { querystring: confidence } },
+    { schema: { querystring: query({ ...minConfidence, ...SITE_FILTER }) } },
     async (req) => {
-      const { minConfidence } = req.query;
+      const { minConfidence, site } = req.query;
       const imported = advisoryCount(db);
+      if (site !== undefined) {
+        const report = withSite(fleetDir, site, null, (f) =>
+          imported > 0
+            ? fleetVulnerabilities(f, site, advisoryIndexOf(db), { minConfidence })
+            : null,
+        );
+        return { imported, site, report };
+      }
       return { imported, report: imported > 0 ? vulnerabilityReport(db, { minConfidence }) : null };
     },
   );
 
   app.get<{ Params: { id: string }; Querystring: ConfidenceQuery }>(
     '/api/vulnerabilities/assets/:id',
-    { schema: { params: params({ id: assetId }), querystring: confidence } },
+    {
+      schema: {
+        params: params({ id: assetId }),
+        querystring: query({ ...minConfidence, ...ONE_SITE }),
+      },
+    },
     async (req) => {
       const { id } = req.params;
-      const { minConfidence } = req.query;
+      const { minConfidence, site } = req.query;
+      if (site !== undefined)
+        return withSite(fleetDir, site, null, (f) => {
+          const index = advisoryCount(db) > 0 ? advisoryIndexOf(db) : null;
+          const r = fleetAssetVulnerabilities(f, site, id, index, { minConfidence });
+          if (r === null) throw new NotFound(`no asset ${id} at site ${site}`);
+          return { assetId: id, site, ...r };
+        });
       if (getAsset(db, id) === null) throw new NotFound('no such asset');
       const r = advisoryCount(db) > 0 ? vulnerabilityReport(db, { minConfidence }) : null;
       return {

@@ -1,21 +1,34 @@
 import { useApi } from '../useApi';
-import { when, type Asset, type Detection, type Edge } from '../api';
+import { siteHref, when, type Asset, type Detection, type Edge } from '../api';
 import { AssetVulnerabilities } from './Vulnerabilities';
 
-export function AssetPage({ id }: { id: string }) {
-  const { data, error } = useApi<{ asset: Asset; edges: Edge[]; detections: Detection[] }>(
-    `/assets/${encodeURIComponent(id)}`,
-  );
+/**
+ * One asset: this server's, or with `site` that site's as the manager holds it (ids are per site, so the
+ * address bar names the site: #/sites/NAME/assets/ID).
+ */
+export function AssetPage({ id, site = '' }: { id: string; site?: string }) {
+  const { data, error } = useApi<{
+    asset: Asset;
+    edges: Edge[];
+    detections: Array<Pick<Detection, 'id' | 'severity' | 'ts' | 'type' | 'explanation'>>;
+  }>(`/assets/${encodeURIComponent(id)}${site ? `?site=${encodeURIComponent(site)}` : ''}`);
   if (error) return <p className="error">{error}</p>;
   if (!data) return <p className="loading">Loading…</p>;
   const a = data.asset;
+  const end = (ip: string) => (site ? <a href={siteHref(site, 'assets', ip)}>{ip}</a> : ip);
   return (
     <section>
-      <h1>
+      {site && (
+        <p>
+          <a href="#/assets">← Assets</a>
+        </p>
+      )}
+      <h1 data-testid="asset-title">
         {a.hostnames[0] ?? a.ips[0] ?? a.id}{' '}
         <small>
           {a.role}
           {a.zone ? ` · zone ${a.zone}` : ''}
+          {site ? ` · site ${site}` : ''}
         </small>
       </h1>
       <table className="facts">
@@ -50,7 +63,7 @@ export function AssetPage({ id }: { id: string }) {
           </tr>
         </tbody>
       </table>
-      <AssetVulnerabilities id={a.id} />
+      <AssetVulnerabilities id={a.id} site={site} />
       <h2>Communication ({data.edges.length})</h2>
       <table data-testid="asset-edges">
         <thead>
@@ -66,8 +79,8 @@ export function AssetPage({ id }: { id: string }) {
         <tbody>
           {data.edges.map((e) => (
             <tr key={e.id}>
-              <td>{e.client}</td>
-              <td>{e.server}</td>
+              <td>{end(e.client)}</td>
+              <td>{end(e.server)}</td>
               <td>{e.protocol}</td>
               <td>
                 {e.transport}/{e.port}
@@ -84,10 +97,12 @@ export function AssetPage({ id }: { id: string }) {
           ))}
         </tbody>
       </table>
-      <h2>Detections ({data.detections.length})</h2>
-      <ul>
-        {data.detections.map((d) => (
-          <li key={d.id}>
+      <h2>
+        {site ? 'Detections the site sent' : 'Detections'} ({data.detections.length})
+      </h2>
+      <ul data-testid="asset-detections">
+        {data.detections.map((d, i) => (
+          <li key={`${d.id}-${i}`}>
             <span className={`sev ${d.severity}`}>{d.severity}</span> {when(d.ts)} {d.type}:{' '}
             {d.explanation}
           </li>

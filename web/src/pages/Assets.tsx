@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import { useApi } from '../useApi';
-import { siteLabel, siteParam, type Asset, type Page } from '../api';
+import { Pager } from '../Pager';
+import { siteHref, siteLabel, siteParam, type Asset, type Page } from '../api';
 
 const ROLES = [
   '',
@@ -83,8 +84,8 @@ export function Assets({ site = '' }: { site?: string }) {
               <tr key={`${a.site ?? ''}/${a.id}`}>
                 {site && <td>{a.site}</td>}
                 <td>
-                  {site ? (
-                    (a.ips[0] ?? a.id)
+                  {site && a.site ? (
+                    <a href={siteHref(a.site, 'assets', a.id)}>{a.ips[0] ?? a.id}</a>
                   ) : (
                     <a href={`#/assets/${encodeURIComponent(a.id)}`}>{a.ips[0] ?? a.id}</a>
                   )}
@@ -105,19 +106,7 @@ export function Assets({ site = '' }: { site?: string }) {
           </tbody>
         </table>
       )}
-      {data && data.total > PAGE && (
-        <div className="pager">
-          <button disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE))}>
-            previous
-          </button>
-          <span>
-            {offset + 1}–{Math.min(offset + PAGE, data.total)} of {data.total}
-          </span>
-          <button disabled={offset + PAGE >= data.total} onClick={() => setOffset(offset + PAGE)}>
-            next
-          </button>
-        </div>
-      )}
+      {data && <Pager offset={offset} size={PAGE} total={data.total} onOffset={setOffset} />}
     </section>
   );
 }

@@ -1,6 +1,16 @@
 import { useState } from 'react';
 import { useApi } from '../useApi';
-import { api, can, siteLabel, siteParam, when, type Incident, type Me, type Page } from '../api';
+import {
+  api,
+  can,
+  siteHref,
+  siteLabel,
+  siteParam,
+  when,
+  type Incident,
+  type Me,
+  type Page,
+} from '../api';
 
 const ACT = ['analyst', 'security', 'admin'];
 
@@ -51,8 +61,8 @@ function IncidentList({ site }: { site: string }) {
                 <td className={`sev ${i.severity}`}>{i.severity}</td>
                 <td>{i.status}</td>
                 <td>
-                  {site ? (
-                    i.title
+                  {site && i.site ? (
+                    <a href={siteHref(i.site, 'incidents', i.id)}>{i.title}</a>
                   ) : (
                     <a href={`#/incidents/${encodeURIComponent(i.id)}`}>{i.title}</a>
                   )}
@@ -70,9 +80,10 @@ function IncidentList({ site }: { site: string }) {
   );
 }
 
-function IncidentPage({ me, id }: { me: Me; id: string }) {
+/** One incident: this server's, or with `site` that site's as it sent it (read-only: acted on at the site). */
+export function IncidentPage({ me, id, site = '' }: { me: Me; id: string; site?: string }) {
   const { data, error, reload } = useApi<Incident & { notice: string }>(
-    `/incidents/${encodeURIComponent(id)}`,
+    `/incidents/${encodeURIComponent(id)}${site ? `?site=${encodeURIComponent(site)}` : ''}`,
   );
   const [msg, setMsg] = useState<string | null>(null);
   const [note, setNote] = useState('');
@@ -88,13 +99,19 @@ function IncidentPage({ me, id }: { me: Me; id: string }) {
   if (error) return <p className="error">{error}</p>;
   if (!data) return <p className="loading">Loading…</p>;
   const i = data;
-  const actions = can(me, ACT);
+  const actions = can(me, ACT) && !site;
   return (
     <section>
       <p>
         <a href="#/incidents">← Incidents</a>
       </p>
       <h1 data-testid="incident-title">{i.title}</h1>
+      {site && (
+        <p className="notice">
+          Site {site}'s incident, as the site last sent it. Status changes and notes are made at the
+          site.
+        </p>
+      )}
       {msg && (
         <p className="notice" role="status">
           {msg}
@@ -128,7 +145,13 @@ function IncidentPage({ me, id }: { me: Me; id: string }) {
               {i.assets.map((a) => (
                 <span key={a.address} className="asset-chip">
                   {a.part}{' '}
-                  <a href={`#/assets/${encodeURIComponent(a.address)}`}>
+                  <a
+                    href={
+                      site
+                        ? siteHref(site, 'assets', a.address)
+                        : `#/assets/${encodeURIComponent(a.address)}`
+                    }
+                  >
                     {a.name ? `${a.name} (${a.address})` : a.address}
                   </a>
                   {a.role && a.role !== 'unknown' ? ` [${a.role}]` : ''}{' '}
@@ -172,8 +195,8 @@ function IncidentPage({ me, id }: { me: Me; id: string }) {
       )}
       <h2>Timeline ({i.detectionIds.length} detections)</h2>
       <ol className="timeline" data-testid="incident-timeline">
-        {(i.timeline ?? []).map((s) => (
-          <li key={s.detectionId} id={`d-${s.detectionId}`}>
+        {(i.timeline ?? []).map((s, n) => (
+          <li key={`${s.detectionId}-${n}`} id={`d-${s.detectionId}`}>
             <span className="when">{when(s.ts)}</span>{' '}
             <span className={`sev ${s.severity}`}>{s.severity}</span> <b>{s.type}</b> {s.src} →{' '}
             {s.dst}
@@ -191,8 +214,8 @@ function IncidentPage({ me, id }: { me: Me; id: string }) {
       </ol>
       <h2>Notes</h2>
       <ul data-testid="incident-notes">
-        {i.notes.map((n) => (
-          <li key={`${n.at}-${n.by}`}>
+        {i.notes.map((n, k) => (
+          <li key={`${n.at}-${n.by}-${k}`}>
             {n.at.replace('T', ' ').slice(0, 19)} <b>{n.by}</b>: {n.text}
           </li>
         ))}

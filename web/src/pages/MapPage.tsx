@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'react';
 import cytoscape from 'cytoscape';
 import { useApi } from '../useApi';
-import { siteLabel, siteParam } from '../api';
+import { siteHref, siteLabel, siteParam } from '../api';
 
 interface MapData {
   totalPairs: number;
@@ -58,6 +58,10 @@ export function MapPage({ site = '' }: { site?: string }) {
             id: n.id,
             label: n.name ?? n.id,
             color: ROLE_COLOR[n.role] ?? '#7f8c8d',
+            // A site's node opens that site's asset page (merged ids are site/address).
+            href: n.site
+              ? siteHref(n.site, 'assets', site === '*' ? n.id.slice(n.site.length + 1) : n.id)
+              : `#/assets/${encodeURIComponent(n.id)}`,
             ...(zoneOf(n) ? { parent: `zone:${zoneOf(n)}` } : {}),
           },
         })),
@@ -125,8 +129,8 @@ export function MapPage({ site = '' }: { site?: string }) {
           },
     });
     cy.on('tap', 'node', (ev) => {
-      const id = ev.target.id();
-      if (!id.startsWith('zone:')) window.location.hash = `#/assets/${encodeURIComponent(id)}`;
+      const href = ev.target.data('href') as string | undefined;
+      if (href) window.location.hash = href;
     });
     return () => cy.destroy();
   }, [data, site]);

@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { useApi } from '../useApi';
 
-interface Cvss {
+export interface Cvss {
   score: number;
   severity: string;
   vector: string;
@@ -11,7 +11,7 @@ interface PatchWindow {
   when: string;
   nextStart: string | null;
 }
-interface Finding {
+export interface Finding {
   advisoryId: string;
   title: string;
   confidence: 'exact' | 'family' | 'possible';
@@ -23,7 +23,7 @@ interface Finding {
   window: PatchWindow | null;
   windowNote: string;
 }
-interface AssetVulns {
+export interface AssetVulns {
   assetId: string;
   addresses: string[];
   zone: string | null;
@@ -34,7 +34,7 @@ interface AssetVulns {
   worstCvss: Cvss | null;
   fixAvailable: boolean;
 }
-interface Impact {
+export interface Impact {
   advisoryId: string;
   title: string;
   cves: string[];
@@ -69,12 +69,13 @@ interface AdvisoryDetail {
   }>;
 }
 
-const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
-const score = (c: Cvss | null) => (c ? `${c.score.toFixed(1)} ${c.severity.toLowerCase()}` : '—');
-const sev = (c: Cvss | null) =>
+export const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+export const score = (c: Cvss | null) =>
+  c ? `${c.score.toFixed(1)} ${c.severity.toLowerCase()}` : '—';
+export const sev = (c: Cvss | null) =>
   !c ? '' : c.score >= 9 ? 'critical' : c.score >= 7 ? 'high' : c.score >= 4 ? 'medium' : 'low';
 
-const Head = ({ cols }: { cols: string[] }) => (
+export const Head = ({ cols }: { cols: string[] }) => (
   <thead>
     <tr>
       {cols.map((c) => (
@@ -91,11 +92,11 @@ const AdvisoryCell = ({ id, title }: { id: string; title: string }) => (
   </td>
 );
 
-const CvssCell = ({ cvss }: { cvss: Cvss | null }) => (
+export const CvssCell = ({ cvss }: { cvss: Cvss | null }) => (
   <td className={`sev-${sev(cvss)}`}>{score(cvss)}</td>
 );
 
-const WhyCell = ({ finding }: { finding: Finding }) => (
+export const WhyCell = ({ finding }: { finding: Finding }) => (
   <td className="why">
     {finding.cves.join(', ')}: {finding.reason}
   </td>
@@ -291,11 +292,13 @@ function Advisory({ id }: { id: string }) {
 }
 
 /** The vulnerabilities of one asset, for its page. */
-export function AssetVulnerabilities({ id }: { id: string }) {
+export function AssetVulnerabilities({ id, site = '' }: { id: string; site?: string }) {
   const { data } = useApi<{
     vulnerabilities: AssetVulns | null;
     maintenanceWindows: PatchWindow[];
-  }>(`/vulnerabilities/assets/${encodeURIComponent(id)}`);
+  }>(
+    `/vulnerabilities/assets/${encodeURIComponent(id)}${site ? `?site=${encodeURIComponent(site)}` : ''}`,
+  );
   if (!data) return null;
   const v = data.vulnerabilities;
   return (
