@@ -5,6 +5,9 @@ import { DissectPipeline } from '../src/dissect/pipeline.js';
 import { Inventory } from '../src/discover/inventory.js';
 import { ShardedRun } from '../src/discover/sharded.js';
 import { threadCpuSeconds } from '../src/discover/shard.js';
+import { detectRoute } from '../src/discover/shard-index.js';
+import { DiscoverShard } from '../src/discover/shard-core.js';
+import { DetectShard } from '../src/detect/shard-core.js';
 import { DEFAULT_SETTINGS } from '../src/settings/model.js';
 import { readFileSync } from 'node:fs';
 import type { Baseline } from '../src/discover/baseline.js';
@@ -18,6 +21,12 @@ import {
 } from '../src/detect/shard-split.js';
 
 const [n, file, baselineFile] = [Number(process.argv[2]), process.argv[3], process.argv[4]];
+// WEIR_SHARD_INLINE=0: every shard on a worker thread (the main thread only reads, routes and keeps the asset
+// half), as before shard 0 ran on the main thread; the default is as the CLI runs.
+const inline = process.env.WEIR_SHARD_INLINE !== '0';
+// WEIR_MAIN_SHARE: shard 0's part of the address pairs when inline (default: ShardedRun's).
+const mainShare =
+  process.env.WEIR_MAIN_SHARE !== undefined ? Number(process.env.WEIR_MAIN_SHARE) : undefined;
 if (!file || !(n >= 1)) throw new Error('usage: multicore-worker WORKERS FILE [BASELINE.json]');
 // With a baseline: the detect pass (the engine with its own edge table, as `weir detect` runs it).
 const baseline =
@@ -51,6 +60,9 @@ if (baseline !== null && n === 1) {
     dissect: DEFAULT_SETTINGS.dissect,
     worker: new URL('../src/detect/shard-worker.js', import.meta.url),
     extra,
+    route: detectRoute(-Infinity),
+    inline: inline ? (init) => new DetectShard(init) : undefined,
+    mainShare,
   });
   await run.runFile(file, {
     onPacket: (p) => engine.onPacket(p),
@@ -73,6 +85,8 @@ if (baseline !== null && n === 1) {
   const run = new ShardedRun(n, {
     maxEdges: DEFAULT_SETTINGS.inventory.max_edges,
     dissect: DEFAULT_SETTINGS.dissect,
+    inline: inline ? (init) => new DiscoverShard(init, true) : undefined,
+    mainShare,
   });
   await run.runFile(file, {
     onPacket: (p) => inv.onPacket(p),

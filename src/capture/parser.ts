@@ -50,6 +50,15 @@ export class CaptureParser {
 
   constructor(private readonly sink: FrameSink) {}
 
+  /**
+   * Bytes fed but not yet parsed (the start of a record that continues in the next chunk): the next feed
+   * parses them followed by that chunk, in one buffer, so its frames lie at the same offsets as in a copy of
+   * the last `pending` bytes fed followed by the chunk.
+   */
+  get pending(): number {
+    return this.carryLen;
+  }
+
   /** True once the input was rejected or found corrupt: nothing more will be parsed, so stop reading. */
   get stopped(): boolean {
     return this.halted;

@@ -2,6 +2,9 @@ import type { Message } from '../dissect/message.js';
 import { Stages, type Stage } from '../dissect/stage.js';
 import { ShardedRun } from '../discover/sharded.js';
 import type { EdgeRecord } from '../discover/edge-book.js';
+import type { RouteRules } from '../discover/shard-index.js';
+import type { ShardCore } from '../discover/shard-core.js';
+import type { ShardInit } from '../discover/shard-protocol.js';
 import { fileResult, type FileResult } from './run-capture.js';
 import { cliSettings } from './settings.js';
 
@@ -21,6 +24,10 @@ export async function runShardedCaptures(
     /** The workers' module and what they start with (default: discovery's worker). */
     worker?: URL;
     extra?: unknown;
+    /** Which server ends the workers' tables note (default: the inventory's). */
+    route?: RouteRules;
+    /** Shard 0 on the main thread (see ShardedRun): `workers` shards then take workers - 1 threads. */
+    inline?: (init: ShardInit) => ShardCore;
   },
 ): Promise<{ results: FileResult[]; edges: EdgeRecord[][]; extras: unknown[] }> {
   const fanout = new Stages(stages);
@@ -29,6 +36,8 @@ export async function runShardedCaptures(
     dissect: cliSettings().dissect,
     worker: opts.worker,
     extra: opts.extra,
+    route: opts.route,
+    inline: opts.inline,
   });
   const results: FileResult[] = [];
   let seen: Record<string, number> = {};

@@ -191,6 +191,11 @@ export class DetectionEngine implements DetectContext {
     this.table.noteServer(src4, dst4, proto, srcPort, dstPort);
   }
 
+  /** A server end (serverEndKey) the main thread worked out from a packet another shard keeps. */
+  noteServerKey(k: number): void {
+    this.table.noteServerKey(k);
+  }
+
   onPacket(pkt: Packet): void {
     this.clock(pkt.ts);
     if (pkt.ipProto === 58 && isLinkHousekeeping(pkt)) {

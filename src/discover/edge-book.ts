@@ -150,6 +150,11 @@ export class EdgeBook {
     this.edges.noteServer(src4, dst4, proto, srcPort, dstPort);
   }
 
+  /** A server end (serverEndKey) the main thread worked out from a packet another shard keeps. */
+  noteServerKey(k: number): void {
+    this.edges.noteServerKey(k);
+  }
+
   /**
    * The edge of the packet passed to the last onPacket (undefined for non-IP frames and untracked edges),
    * with a slot where a consumer keeps its own per-edge state: one edge lookup per packet serves discovery

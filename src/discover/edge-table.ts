@@ -145,9 +145,13 @@ export class EdgeTable<T> {
    * known here as if that edge were in this table, so same-port peers are oriented as one table would.
    */
   noteServer(src4: number, dst4: number, proto: number, srcPort: number, dstPort: number): void {
-    if ((proto !== 6 && proto !== 17) || srcPort === dstPort) return;
-    const toServer = serverIsDst(proto === 6 ? 'tcp' : 'udp', srcPort, dstPort);
-    this.servers.add(toServer ? dst4 * 65536 + dstPort : src4 * 65536 + srcPort);
+    const k = serverEndKey(src4, dst4, proto, srcPort, dstPort);
+    if (k >= 0) this.servers.add(k);
+  }
+
+  /** A server end (a serverEndKey) another thread worked out from a packet of an edge kept elsewhere. */
+  noteServerKey(k: number): void {
+    this.servers.add(k);
   }
 
   /**
@@ -169,6 +173,23 @@ export class EdgeTable<T> {
           else for (let i = 1; i < inner.length; i += 2) yield inner[i] as T;
     yield* this.text.values();
   }
+}
+
+/**
+ * The server end (ip * 65536 + port) an IPv4 packet between distinct TCP or UDP ports shows, or -1: what
+ * noteServer records, computable wherever the packet is routed.
+ */
+export function serverEndKey(
+  src4: number,
+  dst4: number,
+  proto: number,
+  srcPort: number,
+  dstPort: number,
+): number {
+  if ((proto !== 6 && proto !== 17) || srcPort === dstPort) return -1;
+  return serverIsDst(proto === 6 ? 'tcp' : 'udp', srcPort, dstPort)
+    ? dst4 * 65536 + dstPort
+    : src4 * 65536 + srcPort;
 }
 
 /**

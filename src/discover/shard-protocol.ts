@@ -1,6 +1,7 @@
 import type { Message } from '../dissect/message.js';
 import type { DissectLimits, DissectStats } from '../dissect/pipeline.js';
 import type { EdgeRecord } from './edge-book.js';
+import type { ChunkFrames, RouteRules } from './shard-index.js';
 
 /** What a shard worker is started with. */
 export interface ShardInit {
@@ -9,6 +10,8 @@ export interface ShardInit {
   /** This worker's part of the edge bound (the bounds hold for the whole run). */
   maxEdges: number;
   dissect: DissectLimits;
+  /** Which server ends the main thread marks for this worker's table (a worker checks they are its own). */
+  route: RouteRules;
   /** What the worker's own kind of run needs (the detect worker: its baseline and settings). */
   extra?: unknown;
 }
@@ -19,16 +22,19 @@ export interface TaggedMessage {
   m: Message;
 }
 
-/** Main thread → shard worker. Chunks are the capture's bytes, shared (not copied) between the workers. */
+/**
+ * Main thread → shard worker. A chunk is the main thread's parse of a stretch of the capture: its frames and
+ * per-frame columns (owner shard, server end), shared (not copied) between the workers.
+ */
 export type ToShard =
   | { t: 'file'; index: number }
-  | { t: 'chunk'; k: number; buf: SharedArrayBuffer; len: number }
+  | { t: 'chunk'; k: number; frames: ChunkFrames }
   | { t: 'endFile' }
   | { t: 'finish' };
 
 /** Shard worker → main thread. */
 export type FromShard =
-  | { t: 'chunk'; k: number; msgs: TaggedMessage[] }
+  | ({ t: 'chunk'; k: number } & ForwardedChunk)
   | { t: 'file'; stats: DissectStats; firsts: KeyFirsts; capped: Record<string, number> }
   | { t: 'edges'; records: EdgeRecord[]; cpu: number; startCpu: number; extra?: unknown }
   | { t: 'error'; message: string };
@@ -54,4 +60,61 @@ export function anomalyCounts(firsts: KeyFirsts, frame: () => number): Record<st
       },
     },
   );
+}
+
+/**
+ * The messages a worker hands back for one chunk, in its order. Those copied slim (plain strings and numbers,
+ * see copyAssetMessage) travel as one JSON text, which the threads write and read several times faster than
+ * the structured clone of as many objects; the rest (with fields that may hold bytes) are cloned, with their
+ * places in the list.
+ */
+export interface ForwardedChunk {
+  slim: string;
+  full: TaggedMessage[];
+  fullAt: number[];
+}
+
+export class Forwarded {
+  /** `json`: slim messages travel as text (to another thread); else every message stays an object. */
+  constructor(private readonly json = true) {}
+
+  private slim: TaggedMessage[] = [];
+  private full: TaggedMessage[] = [];
+  private fullAt: number[] = [];
+  private n = 0;
+
+  /** `slim`: the copy holds only JSON-safe values (no bytes, no undefined it depends on, no NaN). */
+  push(f: number, m: Message, slim: boolean): void {
+    if (slim && this.json) this.slim.push({ f, m });
+    else {
+      this.full.push({ f, m });
+      this.fullAt.push(this.n);
+    }
+    this.n++;
+  }
+
+  take(): ForwardedChunk {
+    const out: ForwardedChunk = {
+      slim: this.slim.length === 0 ? '' : JSON.stringify(this.slim),
+      full: this.full,
+      fullAt: this.fullAt,
+    };
+    this.slim = [];
+    this.full = [];
+    this.fullAt = [];
+    this.n = 0;
+    return out;
+  }
+}
+
+/** A worker's messages of a chunk back in its order. */
+export function unpackForwarded(c: ForwardedChunk): TaggedMessage[] {
+  const slim = c.slim === '' ? [] : (JSON.parse(c.slim) as TaggedMessage[]);
+  if (c.full.length === 0) return slim;
+  const out: TaggedMessage[] = new Array(slim.length + c.full.length);
+  let si = 0,
+    fi = 0;
+  for (let i = 0; i < out.length; i++)
+    out[i] = fi < c.full.length && c.fullAt[fi] === i ? c.full[fi++]! : slim[si++]!;
+  return out;
 }

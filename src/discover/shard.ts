@@ -2,33 +2,34 @@ import { readFileSync } from 'node:fs';
 import type { Packet } from '../dissect/packet.js';
 import type { Frame } from '../capture/frame.js';
 import type { Message } from '../dissect/message.js';
+import { PROTOCOLS } from '../dissect/registry.js';
 
 /**
- * The shard (0..n-1) of a decoded frame: a hash of its unordered IP address pair, so both directions of a
- * conversation, its TCP streams and every edge between the two hosts land on one worker. Frames that are
- * not IP (ARP, LLDP, GOOSE, DCP) all go to shard 0: their messages are about assets, which the main thread
- * keeps, and layer-2 dissection keeps no per-flow state worth spreading.
+ * Sharding key of a decoded frame: a hash of its unordered IP address pair, so both directions of a
+ * conversation, its TCP streams and every edge between the two hosts land on one shard (src/discover/
+ * shard-index.ts routes by it). Frames that are not IP (ARP, LLDP, GOOSE, DCP) all go to shard 0: their
+ * messages are about assets, which the main thread keeps, and layer-2 dissection keeps no per-flow state worth
+ * spreading. This is the hash for IP packets (IPv4 or text addresses).
  */
-export function shardOf(pkt: Packet, n: number): number {
-  if (n <= 1 || pkt.ipVersion === 0) return 0;
-  if (pkt.ipVersion === 4) return shardOf4(pkt.srcIp4, pkt.dstIp4, n);
+export function pairHash(pkt: Packet): number {
+  if (pkt.ipVersion === 4) return pairHash4(pkt.srcIp4, pkt.dstIp4);
   const a = pkt.srcIp,
     b = pkt.dstIp;
-  return mix(textHash(a < b ? a : b) ^ Math.imul(textHash(a < b ? b : a), 0x9e3779b1), n);
+  return mix(textHash(a < b ? a : b) ^ Math.imul(textHash(a < b ? b : a), 0x9e3779b1));
 }
 
-/** The shard of an IPv4 address pair (either direction). */
-export function shardOf4(a: number, b: number, n: number): number {
+/** A 32-bit hash of an unordered IPv4 address pair. */
+export function pairHash4(a: number, b: number): number {
   const lo = a < b ? a : b,
     hi = a < b ? b : a;
-  return mix(Math.imul(lo ^ Math.imul(hi, 0x9e3779b1), 0x85ebca6b), n);
+  return mix(Math.imul(lo ^ Math.imul(hi, 0x9e3779b1), 0x85ebca6b));
 }
 
-function mix(h: number, n: number): number {
+function mix(h: number): number {
   h ^= h >>> 15;
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 13;
-  return (h >>> 0) % n;
+  return h >>> 0;
 }
 
 /**
@@ -126,5 +127,49 @@ export function copyMessage(m: Message): Message {
     identity: m.identity === null ? null : { ...m.identity },
     anomaly: m.anomaly === null ? null : { ...m.anomaly },
     fields: m.fields === null ? null : { ...m.fields },
+  };
+}
+
+/** Protocols whose requests may ask a controller for a mode (requestedMode reads their fields). */
+const MODE_PROTOCOLS: ReadonlySet<string> = new Set(
+  PROTOCOLS.filter((p) => p.requestedMode !== undefined).map((p) => p.name),
+);
+
+/** Whether the asset half reads no more of the message than copyAssetMessage keeps. */
+export function slimForAssets(m: Message): boolean {
+  return m.role !== 'request' || !MODE_PROTOCOLS.has(m.protocol);
+}
+
+/**
+ * A copy of a message for the asset half of the inventory (Inventory.onAssetMessage), which reads its
+ * addresses, time, frame, function, transaction, exception and identity, and a request's fields only where the
+ * protocol names controller modes (slimForAssets tells which: those take copyMessage). The rest (fields, targets, values) stays behind: most of what the workers
+ * hand back are BACnet I-Ams and errors, and copying and cloning their field objects cost more than the rest.
+ */
+export function copyAssetMessage(m: Message): Message {
+  return {
+    frame: m.frame,
+    ts: m.ts,
+    protocol: m.protocol,
+    transport: m.transport,
+    srcMac: m.srcMac,
+    dstMac: m.dstMac,
+    srcIp: m.srcIp,
+    dstIp: m.dstIp,
+    srcPort: m.srcPort,
+    dstPort: m.dstPort,
+    role: m.role,
+    func: m.func,
+    funcName: m.funcName,
+    subfunc: m.subfunc,
+    unit: m.unit,
+    txId: m.txId,
+    exception: m.exception,
+    write: m.write,
+    targets: null,
+    values: null,
+    identity: m.identity === null ? null : { ...m.identity },
+    anomaly: null,
+    fields: null,
   };
 }

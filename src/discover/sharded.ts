@@ -3,15 +3,38 @@ import { Worker } from 'node:worker_threads';
 import { CaptureParser } from '../capture/parser.js';
 import type { CaptureSummary } from '../capture/frame.js';
 import { addCounts } from '../capture/counts.js';
+import { newFrame } from '../capture/frame.js';
 import { decodeFrame } from '../dissect/link.js';
 import { newPacket, type Packet } from '../dissect/packet.js';
 import type { Message } from '../dissect/message.js';
 import type { DissectLimits, DissectStats } from '../dissect/pipeline.js';
 import type { EdgeRecord } from './edge-book.js';
-import type { FromShard, ShardInit, TaggedMessage, ToShard } from './shard-protocol.js';
+import type { ShardCore } from './shard-core.js';
+import {
+  unpackForwarded,
+  type FromShard,
+  type ShardInit,
+  type TaggedMessage,
+  type ToShard,
+} from './shard-protocol.js';
+import {
+  ChunkBuilder,
+  ChunkView,
+  INVENTORY_ROUTE,
+  Router,
+  type ChunkFrames,
+  type RouteRules,
+} from './shard-index.js';
 
 /** Bytes per chunk handed to the workers: large enough that the per-chunk round trip vanishes. */
 const CHUNK = 1024 * 1024;
+/**
+ * Shard 0's part of the address pairs, times the shard count, when the main thread runs it: the main thread
+ * also reads and routes the capture and keeps the asset half and the read-out (on the benchmark input more
+ * CPU than dissecting half the pairs), so it takes well under an even share (0.2 of the pairs with 2 shards,
+ * which measured the least process CPU of 0.2 and 0.4).
+ */
+const MAIN_SHARE = 0.4;
 /** Chunks the workers may run ahead of the main thread (bounds the memory a fast reader holds). */
 const AHEAD = 8;
 
@@ -31,8 +54,7 @@ export interface ShardedFile {
 
 interface Pending {
   k: number;
-  buf: SharedArrayBuffer;
-  len: number;
+  frames: ChunkFrames;
   replies: number;
   msgs: TaggedMessage[][];
   done: Promise<void>;
@@ -41,10 +63,12 @@ interface Pending {
 
 /**
  * A capture run spread over worker threads by address pair (src/discover/shard-worker.ts). The main thread
- * reads the capture, shares each chunk with every worker, and then parses it itself, in order, for the asset
- * half: every frame's header, and between them the messages the workers dissected for that frame. Workers run
- * ahead by up to AHEAD chunks; the main thread waits for a chunk's messages before it walks the chunk, so the
- * asset half sees packets and messages in exactly the order one thread would.
+ * reads and parses the capture, routes each frame (its owner shard, a server end it shows first) and shares
+ * each chunk's frames and that index with every worker; a worker dissects its own frames and skips the others
+ * unparsed. The main thread then walks the chunk, in order, for the asset half: every frame's header, and
+ * between them the messages the workers dissected for that frame. Workers run ahead by up to AHEAD chunks; the
+ * main thread waits for a chunk's messages before it walks the chunk, so the asset half sees packets and
+ * messages in exactly the order one thread would.
  */
 export class ShardedRun {
   private readonly workers: Worker[] = [];
@@ -55,6 +79,10 @@ export class ShardedRun {
   /** Per worker: what its bounds turned away so far (cumulative). */
   private readonly edgeCapped: Record<string, number>[] = [];
   private fileIndex = 0;
+  /** Shard 0 when it runs on the main thread. */
+  private inline: ShardCore | null = null;
+  /** Routes every frame; knows the server ends shown so far in the whole run (the workers' tables keep them). */
+  private readonly router: Router;
   /** CPU seconds each worker thread used (known after finish; -1 where not measurable). */
   workerCpu: number[] = [];
   /** CPU seconds each worker had used by the first capture: its start-up (loading modules). */
@@ -69,8 +97,28 @@ export class ShardedRun {
    */
   constructor(
     readonly n: number,
-    opts: { maxEdges: number; dissect: DissectLimits; worker?: URL; extra?: unknown },
+    opts: {
+      maxEdges: number;
+      dissect: DissectLimits;
+      worker?: URL;
+      extra?: unknown;
+      /** Which server ends the workers' tables note (default: the inventory's, every host from the start). */
+      route?: RouteRules;
+      /**
+       * Run shard 0 on the main thread with this core (DiscoverShard, DetectShard) instead of on a worker:
+       * `n` shards then take n - 1 worker threads, and the main thread, which keeps the asset half too, gets
+       * a smaller share of the address pairs (`mainShare`, default MAIN_SHARE / n).
+       */
+      inline?: (init: ShardInit) => ShardCore;
+      mainShare?: number;
+    },
   ) {
+    const route = opts.route ?? INVENTORY_ROUTE;
+    this.router = new Router(
+      n,
+      route,
+      opts.inline !== undefined ? (opts.mainShare ?? MAIN_SHARE / n) : undefined,
+    );
     this.failed = new Promise<never>((_, reject) => {
       this.fail = (e) => {
         if (this.failure === null) this.failure = e;
@@ -81,6 +129,7 @@ export class ShardedRun {
     // Each bound holds for the whole run: every worker gets its share.
     const share = (v: number, min: number): number => Math.max(min, Math.ceil(v / n));
     for (let i = 0; i < n; i++) {
+      this.edgeCapped.push({});
       const init: ShardInit = {
         shard: i,
         shards: n,
@@ -90,8 +139,13 @@ export class ShardedRun {
           max_tcp_streams: share(opts.dissect.max_tcp_streams, 16),
           max_reassembly_bytes: share(opts.dissect.max_reassembly_bytes, 65_536),
         },
+        route,
         extra: opts.extra,
       };
+      if (i === 0 && opts.inline !== undefined) {
+        this.inline = opts.inline(init);
+        continue;
+      }
       const w = new Worker(opts.worker ?? new URL('./shard-worker.js', import.meta.url), {
         workerData: init,
       });
@@ -104,7 +158,6 @@ export class ShardedRun {
         if (code !== 0) this.fail(new Error(`shard worker ${i} exited with code ${code}`));
       });
       this.workers.push(w);
-      this.edgeCapped.push({});
     }
   }
 
@@ -117,6 +170,17 @@ export class ShardedRun {
 
   private post(msg: ToShard): void {
     for (const w of this.workers) w.postMessage(msg);
+    if (this.inline === null) return;
+    // Shard 0 on this thread: its answer arrives as a worker's would, once the workers have their work.
+    let r: FromShard | null;
+    try {
+      r = this.inline.handle(msg);
+    } catch (e) {
+      const err = new Error(`shard 0 (main thread): ${(e as Error).message}`);
+      this.fail(err);
+      throw err;
+    }
+    if (r !== null) this.replies[0]?.(r, 0);
   }
 
   /** Wait for one reply of each worker, of the kind `pick` accepts. */
@@ -147,30 +211,35 @@ export class ShardedRun {
         if (m.t !== 'chunk') return;
         const p = pending.get(m.k);
         if (p === undefined) return;
-        p.msgs.push(m.msgs);
+        p.msgs.push(unpackForwarded(m));
         if (++p.replies === this.n) p.resolve();
       };
 
     const pkt = newPacket();
-    let queue: TaggedMessage[] = [];
-    let qi = 0;
+    const frame = newFrame();
+    const router = this.router;
+    const builder = new ChunkBuilder();
     let firstTs: number | null = null,
       lastTs: number | null = null;
-    const parser = new CaptureParser((frame) => {
-      if (firstTs === null) firstTs = frame.ts;
-      lastTs = frame.ts;
-      decodeFrame(frame, pkt);
-      hooks.onPacket(pkt);
-      // This frame's messages, dissected by the worker that owns its address pair.
-      while (qi < queue.length && queue[qi]!.f <= frame.index) hooks.onMessage(queue[qi++]!.m);
+    const parser = new CaptureParser((f) => {
+      if (firstTs === null) firstTs = f.ts;
+      lastTs = f.ts;
+      router.route(f);
+      builder.add(f, router.owner, router.server);
     });
     const walk = async (p: Pending): Promise<void> => {
       await Promise.race([this.failed, p.done]);
       pending.delete(p.k);
       // One frame belongs to one worker: sorting by frame (stable) interleaves the workers' lists in capture order.
-      queue = p.msgs.flat().sort((a, b) => a.f - b.f);
-      qi = 0;
-      parser.feed(new Uint8Array(p.buf, 0, p.len));
+      const queue = p.msgs.length === 1 ? p.msgs[0]! : p.msgs.flat().sort((a, b) => a.f - b.f);
+      let qi = 0;
+      const v = new ChunkView(p.frames);
+      for (let i = 0, n = v.count; i < n; i++) {
+        decodeFrame(v.frame(i, frame), pkt);
+        hooks.onPacket(pkt);
+        // This frame's messages, dissected by the worker that owns its address pair.
+        while (qi < queue.length && queue[qi]!.f <= frame.index) hooks.onMessage(queue[qi++]!.m);
+      }
     };
 
     const order: Pending[] = [];
@@ -180,14 +249,16 @@ export class ShardedRun {
     try {
       for await (const chunk of stream as AsyncIterable<Buffer>) {
         if (parser.stopped) break;
-        const buf = new SharedArrayBuffer(chunk.length);
-        new Uint8Array(buf).set(chunk);
+        builder.begin(chunk, parser.pending);
+        parser.feed(chunk);
+        if (builder.frames === 0) continue;
+        const frames = builder.take();
         let resolve!: () => void;
         const done = new Promise<void>((r) => (resolve = r));
-        const p: Pending = { k, buf, len: chunk.length, replies: 0, msgs: [], done, resolve };
+        const p: Pending = { k, frames, replies: 0, msgs: [], done, resolve };
         pending.set(k, p);
         order.push(p);
-        this.post({ t: 'chunk', k, buf, len: chunk.length });
+        this.post({ t: 'chunk', k, frames });
         k++;
         if (order.length > AHEAD) await walk(order.shift()!);
       }
@@ -226,8 +297,9 @@ export class ShardedRun {
     const edges = this.gather((m) => (m.t === 'edges' ? m : undefined));
     this.post({ t: 'finish' });
     const got = await edges;
-    this.workerCpu = got.map((g) => g.cpu);
-    this.workerStartCpu = got.map((g) => g.startCpu);
+    const threads = this.inline === null ? got : got.slice(1);
+    this.workerCpu = threads.map((g) => g.cpu);
+    this.workerStartCpu = threads.map((g) => g.startCpu);
     this.extras = got.map((g) => g.extra);
     const out = got.map((g) => g.records);
     await this.close();

@@ -10,6 +10,8 @@ import { Inventory } from '../../src/discover/inventory.js';
 import { ValueRanges } from '../../src/discover/values.js';
 import { baselineFrom, type Baseline } from '../../src/discover/baseline.js';
 import { ShardedRun } from '../../src/discover/sharded.js';
+import { detectRoute } from '../../src/discover/shard-index.js';
+import { DetectShard } from '../../src/detect/shard-core.js';
 import { DetectionEngine } from '../../src/detect/engine.js';
 import { allDetectors } from '../../src/detect/detectors/index.js';
 import {
@@ -59,6 +61,8 @@ async function sharded(
   from: number,
   n: number,
   decoys: string[] = [],
+  /** Shard 0 on this thread with this share of the address pairs (as the CLI runs it); else all on workers. */
+  inline?: number,
 ): Promise<string> {
   const engine = new DetectionEngine(b, {
     settings,
@@ -79,6 +83,9 @@ async function sharded(
     dissect: DEFAULT_SETTINGS.dissect,
     worker,
     extra,
+    route: detectRoute(from),
+    inline: inline === undefined ? undefined : (init) => new DetectShard(init),
+    mainShare: inline,
   });
   try {
     await run.runFile(file, {
@@ -104,6 +111,16 @@ async function assertSame(file: string, label: string): Promise<number> {
   const one = oneThread(file, b, from);
   for (const n of [2, 3])
     assert.equal(await sharded(file, b, from, n), one, `${label}, ${n} workers`);
+  for (const [n, share] of [
+    [2, 0.4],
+    [2, 0],
+    [3, 1],
+  ] as const)
+    assert.equal(
+      await sharded(file, b, from, n, [], share),
+      one,
+      `${label}, ${n} shards, main thread's share ${share}`,
+    );
   return (JSON.parse(one) as { detections: unknown[] }).detections.length;
 }
 
@@ -185,4 +202,5 @@ test('decoys: contacts found in the workers, what a decoy sends dropped everywhe
   assert.ok(!parsed.detections.some((d) => d.src === '10.77.0.66' && d.type !== 'decoy_contact'));
   for (const n of [2, 3])
     assert.equal(await sharded(plant, b, from, n, decoys), one, `${n} workers`);
+  assert.equal(await sharded(plant, b, from, 2, decoys, 0.4), one, 'shard 0 on the main thread');
 });

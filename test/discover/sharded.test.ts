@@ -7,6 +7,7 @@ import { readCaptureSync } from '../../src/capture/source.js';
 import { DissectPipeline } from '../../src/dissect/pipeline.js';
 import { Inventory } from '../../src/discover/inventory.js';
 import { ShardedRun } from '../../src/discover/sharded.js';
+import { DiscoverShard } from '../../src/discover/shard-core.js';
 import { DEFAULT_SETTINGS } from '../../src/settings/model.js';
 import { makeBenchInput } from '../../bench/make-input.js';
 import { repoRoot, sharedCapture, sharedCaptures } from '../helpers/paths.js';
@@ -25,12 +26,17 @@ function oneThread(files: string[]): string {
   return JSON.stringify({ inventory: inv.snapshot(), stats });
 }
 
-/** The same through `n` shard workers. */
-async function sharded(files: string[], n: number): Promise<string> {
+/**
+ * The same through `n` shards: all on worker threads, or (`inline`) shard 0 on this thread with the given
+ * share of the address pairs, as the CLI runs them.
+ */
+async function sharded(files: string[], n: number, inline?: number): Promise<string> {
   const inv = new Inventory({}, { edges: false });
   const run = new ShardedRun(n, {
     maxEdges: DEFAULT_SETTINGS.inventory.max_edges,
     dissect: DEFAULT_SETTINGS.dissect,
+    inline: inline === undefined ? undefined : (init) => new DiscoverShard(init, true),
+    mainShare: inline,
   });
   try {
     const stats = [];
@@ -50,6 +56,17 @@ async function sharded(files: string[], n: number): Promise<string> {
 async function assertSame(files: string[], label: string): Promise<void> {
   const one = oneThread(files);
   for (const n of [2, 3]) assert.equal(await sharded(files, n), one, `${label}, ${n} workers`);
+  // Shard 0 on the main thread: its default share, and all pairs on it or none (every edge on one side).
+  for (const [n, share] of [
+    [2, undefined],
+    [2, 0],
+    [3, 1],
+  ] as const)
+    assert.equal(
+      await sharded(files, n, share ?? 0.4 / n),
+      one,
+      `${label}, ${n} shards, main thread's share ${share}`,
+    );
 }
 
 test('weir discover --json: the same bytes with 1, 2 and 3 workers on the plant fixture', async () => {

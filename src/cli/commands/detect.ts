@@ -32,6 +32,8 @@ import {
   type DetectShardResult,
 } from '../../detect/shard-split.js';
 import { runShardedCaptures, workerCount } from '../run-sharded.js';
+import { detectRoute } from '../../discover/shard-index.js';
+import { DetectShard } from '../../detect/shard-core.js';
 import { cliSettings } from '../settings.js';
 import { fileDetections, storeLookups } from '../../respond/incident-book.js';
 import { incidentSummary } from '../../detect/incident.js';
@@ -71,7 +73,7 @@ export function registerDetect(program: Command): void {
     )
     .option(
       '--workers <n>',
-      'worker threads to spread capture files over, by address pair (same detections as one thread; default: settings dissect.workers, 1)',
+      'threads to spread capture files over, by address pair: the main thread and N - 1 workers (same detections as one thread; default: settings dissect.workers, 1)',
     )
     .option(
       '--export-timeout <seconds>',
@@ -196,6 +198,8 @@ export function registerDetect(program: Command): void {
               onMessage: (m) => engine.onMessage(m),
               worker: new URL('../../detect/shard-worker.js', import.meta.url),
               extra,
+              route: detectRoute(from),
+              inline: (init) => new DetectShard(init),
             });
             shards = r.extras as DetectShardResult[];
             warnCaptureErrors(r.results);

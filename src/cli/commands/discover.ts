@@ -19,6 +19,7 @@ import type { Stage } from '../../dissect/stage.js';
 import { cliSettings } from '../settings.js';
 import { runCaptures, warnCaptureErrors, type FileResult } from '../run-capture.js';
 import { runShardedCaptures, workerCount } from '../run-sharded.js';
+import { DiscoverShard } from '../../discover/shard-core.js';
 import type { EdgeRecord } from '../../discover/edge-book.js';
 import { addCounts } from '../../capture/counts.js';
 import {
@@ -52,7 +53,7 @@ export function registerDiscover(program: Command): void {
     )
     .option(
       '--workers <n>',
-      'worker threads to spread the capture over, by address pair (same result as one thread; default: settings dissect.workers, 1)',
+      'threads to spread the capture over, by address pair: the main thread and N - 1 workers (same result as one thread; default: settings dissect.workers, 1)',
     )
     .action(
       async (
@@ -101,6 +102,7 @@ export function registerDiscover(program: Command): void {
               maxEdges: limits.maxEdges,
               onMessage: (m) => inv.onAssetMessage(m),
               afterFile,
+              inline: (init) => new DiscoverShard(init, true),
             });
             results = r.results;
             shardEdges = r.edges;

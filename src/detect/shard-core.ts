@@ -1,0 +1,131 @@
+import { newFrame } from '../capture/frame.js';
+import type { Message } from '../dissect/message.js';
+import { DissectPipeline } from '../dissect/pipeline.js';
+import { between, type Stage } from '../dissect/stage.js';
+import type { Baseline } from '../discover/baseline.js';
+import { copyMessage } from '../discover/shard.js';
+import type { ShardCore } from '../discover/shard-core.js';
+import { ChunkView } from '../discover/shard-index.js';
+import {
+  anomalyCounts,
+  Forwarded,
+  type FromShard,
+  type KeyFirsts,
+  type ShardInit,
+  type ToShard,
+} from '../discover/shard-protocol.js';
+import type { Settings } from '../settings/model.js';
+import { DetectionEngine, type Mute } from './engine.js';
+import { allDetectors } from './detectors/index.js';
+import {
+  CROSS_FLOW_PROTOCOLS,
+  perEdge,
+  type DetectShardInit,
+  type DetectShardResult,
+} from './shard-split.js';
+
+/**
+ * A detection shard: dissects the frames of each chunk the main thread routed to it and runs the per-edge
+ * detectors on them; the capture clock (ticks) follows every frame's time and same-port orientation the server
+ * ends the main thread found on the others, which stay unparsed. The messages the main thread's cross-flow
+ * detectors read go back per chunk, tagged with their frame.
+ */
+export class DetectShard implements ShardCore {
+  private readonly engine: DetectionEngine;
+  private readonly from: number;
+  private readonly frame = newFrame();
+  private readonly forwarded: Forwarded;
+  private frameIndex = 0;
+  private pipeline: DissectPipeline | null = null;
+  private firsts: KeyFirsts = { protocols: {}, anomalies: {} };
+  private readonly stages: Stage[];
+
+  /**
+   * On the main thread its start data is the caller's own objects, not a copy: the engine only reads the
+   * baseline, settings and mutes (its compiled profiles and per-edge state are its own), so the main thread's
+   * cross-flow engine and this one share them as two readers.
+   */
+  constructor(private readonly init: ShardInit) {
+    const opts = init.extra as DetectShardInit;
+    // Same-port peers are oriented by the server ends the main thread marks: they must be the ones this engine notes.
+    if (init.route.hostsOnly || init.route.from !== opts.from)
+      throw new Error('the detect shard needs detectRoute(from) (src/discover/shard-index.ts)');
+    const settings = opts.settings as Settings['detect'];
+    // Zones are the main thread's to name (the policy stays there): it fills them in on the merged detections.
+    this.engine = new DetectionEngine(opts.baseline as Baseline, {
+      settings,
+      windowSeconds: opts.windowSeconds,
+      mutes: opts.mutes as Mute[],
+      decoys: new Set(opts.decoys),
+      detectors: perEdge(allDetectors(settings)),
+    });
+    this.from = opts.from;
+    this.forwarded = new Forwarded(false);
+    const forward: Stage = {
+      onMessage: (m: Message): void => {
+        if (CROSS_FLOW_PROTOCOLS.has(m.protocol))
+          this.forwarded.push(this.frameIndex, copyMessage(m), false);
+      },
+    };
+    const stats: Stage = {
+      onMessage: (m: Message): void => {
+        if (this.firsts.protocols[m.protocol] === undefined)
+          this.firsts.protocols[m.protocol] = this.frameIndex;
+      },
+    };
+    // The forwarder first: the main thread's detectors get the message as the pipeline made it.
+    this.stages = [stats, between(this.from, Infinity, forward, this.engine)];
+  }
+
+  /** This shard's frames of a chunk, in order; of the others their time and the server ends they show first. */
+  private walk(v: ChunkView): void {
+    const me = this.init.shard,
+      owner = v.owner,
+      server = v.server,
+      ts = v.ts,
+      from = this.from,
+      engine = this.engine,
+      frame = this.frame,
+      pipeline = this.pipeline!;
+    for (let i = 0, n = v.count; i < n; i++) {
+      if (owner[i] === me) {
+        v.frame(i, frame);
+        this.frameIndex = frame.index;
+        pipeline.push(frame);
+      } else if (ts[i]! >= from) {
+        engine.clock(ts[i]!);
+        // The main thread marks server ends only from `from` on, as this engine would note them.
+        if (server[i]! >= 0) engine.noteServerKey(server[i]!);
+      }
+    }
+  }
+
+  handle(msg: ToShard): FromShard | null {
+    switch (msg.t) {
+      case 'file': {
+        const p = (this.pipeline = new DissectPipeline(this.stages, this.init.dissect));
+        const firsts = (this.firsts = { protocols: {}, anomalies: {} });
+        p.stats.anomalies = anomalyCounts(firsts, () => this.frameIndex);
+        return null;
+      }
+      case 'chunk':
+        this.walk(new ChunkView(msg.frames));
+        return { t: 'chunk', k: msg.k, ...this.forwarded.take() };
+      case 'endFile': {
+        const st = this.pipeline!.stats;
+        this.pipeline = null;
+        return {
+          t: 'file',
+          stats: { ...st, anomalies: { ...st.anomalies } },
+          firsts: this.firsts,
+          capped: {},
+        };
+      }
+      case 'finish': {
+        const engine = this.engine;
+        const result: DetectShardResult = { detections: engine.finish(), muted: engine.muted };
+        return { t: 'edges', records: [], cpu: -1, startCpu: -1, extra: result };
+      }
+    }
+  }
+}

@@ -1,0 +1,153 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { newFrame } from '../capture/frame.js';
+import type { Packet } from '../dissect/packet.js';
+import type { Message } from '../dissect/message.js';
+import { DissectPipeline } from '../dissect/pipeline.js';
+import type { Stage } from '../dissect/stage.js';
+import { EdgeBook } from './edge-book.js';
+import { Inventory, isHostAddress } from './inventory.js';
+import { copyAssetMessage, copyMessage, slimForAssets, threadCpuSeconds } from './shard.js';
+import { ChunkView } from './shard-index.js';
+import {
+  anomalyCounts,
+  Forwarded,
+  type FromShard,
+  type KeyFirsts,
+  type ShardInit,
+  type ToShard,
+} from './shard-protocol.js';
+
+/**
+ * One shard's work, on a worker thread (serveShard) or on the main thread itself (the shard the main thread
+ * keeps when it is one of the run's shards): each request of the main thread answered, or null.
+ */
+export interface ShardCore {
+  handle(msg: ToShard): FromShard | null;
+}
+
+/**
+ * Run a shard core as this worker thread's whole job. `make` builds it from the worker's start data; what it
+ * or a request throws goes back to the main thread as an error.
+ */
+export function serveShard(make: (init: ShardInit, inline: boolean) => ShardCore): void {
+  /** CPU seconds this thread had used once its modules were loaded (its start-up). */
+  const startCpu = threadCpuSeconds();
+  const port = parentPort!;
+  const send = (msg: FromShard): void => port.postMessage(msg);
+  let core: ShardCore | null = null;
+  try {
+    core = make(workerData as ShardInit, false);
+  } catch (e) {
+    send({ t: 'error', message: (e as Error).stack ?? String(e) });
+  }
+  port.on('message', (msg: ToShard) => {
+    if (core === null) return;
+    try {
+      const r = core.handle(msg);
+      if (r === null) return;
+      if (r.t === 'edges') {
+        r.cpu = threadCpuSeconds();
+        r.startCpu = startCpu;
+      }
+      send(r);
+    } catch (e) {
+      send({ t: 'error', message: (e as Error).stack ?? String(e) });
+    }
+  });
+}
+
+/**
+ * A discovery shard: dissects the frames of each chunk the main thread routed to it (TCP reassembly, per-pair
+ * datagram state), keeps their edges, and hands back, per chunk, the few messages the asset half reads, tagged
+ * with their frame. Foreign frames are skipped unparsed; only the server ends they show (from the main
+ * thread's index) reach the edge table.
+ */
+export class DiscoverShard implements ShardCore {
+  private readonly capped: Record<string, number> = {};
+  private readonly edges: EdgeBook;
+  private readonly frame = newFrame();
+  private readonly forwarded: Forwarded;
+  private frameIndex = 0;
+  private pipeline: DissectPipeline | null = null;
+  /**
+   * The frame at which each protocol and anomaly key of this file's statistics first counted: the main thread
+   * lists merged keys in that order, as one pipeline's statistics would list them.
+   */
+  private firsts: KeyFirsts = { protocols: {}, anomalies: {} };
+  private readonly stage: Stage;
+
+  /** `inline`: runs on the main thread, so its messages need no text form to travel. */
+  constructor(
+    private readonly init: ShardInit,
+    inline: boolean,
+  ) {
+    if (!init.route.hostsOnly || init.route.from !== -Infinity)
+      throw new Error(
+        'the inventory shard needs the inventory routing (src/discover/shard-index.ts)',
+      );
+    this.edges = new EdgeBook(init.maxEdges, this.capped);
+    this.forwarded = new Forwarded(!inline);
+    const edges = this.edges;
+    this.stage = {
+      onPacket(p: Packet): void {
+        edges.clear();
+        if (p.ipVersion === 0 || p.fragment || !isHostAddress(p)) return;
+        edges.onPacket(p, true);
+      },
+      onMessage: (m: Message): void => {
+        if (this.firsts.protocols[m.protocol] === undefined)
+          this.firsts.protocols[m.protocol] = this.frameIndex;
+        edges.onMessageFirst(m);
+        // Copied: the pipeline reuses its message objects. Only the rare messages the asset half reads travel.
+        if (Inventory.wantsMessage(m)) {
+          const slim = slimForAssets(m);
+          this.forwarded.push(this.frameIndex, slim ? copyAssetMessage(m) : copyMessage(m), slim);
+        }
+        edges.onMessage(m);
+      },
+    };
+  }
+
+  /** This shard's frames of a chunk, in order; of the others only the server ends they show first. */
+  private walk(v: ChunkView): void {
+    const me = this.init.shard,
+      owner = v.owner,
+      server = v.server,
+      frame = this.frame,
+      pipeline = this.pipeline!;
+    for (let i = 0, n = v.count; i < n; i++) {
+      if (owner[i] === me) {
+        v.frame(i, frame);
+        this.frameIndex = frame.index;
+        pipeline.push(frame);
+      } else if (server[i]! >= 0) this.edges.noteServerKey(server[i]!);
+    }
+  }
+
+  handle(msg: ToShard): FromShard | null {
+    switch (msg.t) {
+      case 'file': {
+        this.edges.seqBase = msg.index * 2 ** 32;
+        const p = (this.pipeline = new DissectPipeline([this.stage], this.init.dissect));
+        const firsts = (this.firsts = { protocols: {}, anomalies: {} });
+        p.stats.anomalies = anomalyCounts(firsts, () => this.frameIndex);
+        return null;
+      }
+      case 'chunk':
+        this.walk(new ChunkView(msg.frames));
+        return { t: 'chunk', k: msg.k, ...this.forwarded.take() };
+      case 'endFile': {
+        const st = this.pipeline!.stats;
+        this.pipeline = null;
+        return {
+          t: 'file',
+          stats: { ...st, anomalies: { ...st.anomalies } },
+          firsts: this.firsts,
+          capped: { ...this.capped },
+        };
+      }
+      case 'finish':
+        return { t: 'edges', records: this.edges.records(false), cpu: -1, startCpu: -1 };
+    }
+  }
+}
