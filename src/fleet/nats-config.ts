@@ -5,7 +5,14 @@
  */
 import type { CertFiles } from './pki.js';
 import { siteUser } from './pki.js';
-import { HUB_DOMAIN, STATE_STREAM, siteInbox, siteSubtree, stateConsumer } from './subjects.js';
+import {
+  HUB_DOMAIN,
+  SITE_KINDS,
+  STATE_STREAM,
+  siteInbox,
+  siteSubject,
+  stateConsumer,
+} from './subjects.js';
 
 const q = (s: string): string => JSON.stringify(s);
 const list = (xs: string[]): string => `[${xs.map(q).join(', ')}]`;
@@ -45,7 +52,8 @@ export interface HubConfig {
 }
 
 /**
- * What a site's leaf link may do on the hub: publish its own subtree; read the manager's state stream through
+ * What a site's leaf link may do on the hub: publish its own subject of each kind it sends (not its whole
+ * subtree: every made-up subject there would get its own per-subject cap in the site stream); read the manager's state stream through
  * its one consumer (made, read and deleted by that name alone: never another site's, never an unnamed one,
  * never a purge, a delete of messages or a write to the bucket); receive replies under its own inbox prefix
  * only (the manager's inboxes carry every site's records as it pulls them). Anything else it sends is
@@ -57,7 +65,7 @@ export function sitePermissions(site: string): { publish: string[]; subscribe: s
   const c = stateConsumer(site);
   return {
     publish: [
-      siteSubtree(site),
+      ...SITE_KINDS.map((k) => siteSubject(site, k)),
       `${api}.INFO`,
       `${api}.STREAM.INFO.${s}`,
       `${api}.CONSUMER.CREATE.${s}.${c}`,

@@ -104,6 +104,10 @@ test("a site reads state only through its own consumer and cannot touch another 
     js.publish(`$KV.${STATE_BUCKET}.blocklist`, Buffer.from('{"doc":"{}","sig":""}')),
   );
   await refused('read the site stream', jsm.streams.info('WEIR_SITES'));
+  // Made-up subjects under its own subtree: each would get a per-subject cap of its own in the site stream
+  // (a way around the bound on what one site may hold there), so only the kinds a site sends are allowed.
+  for (const junk of ['weir.site.a.junk-1', 'weir.site.a.detection.extra', 'weir.site.a.x.y'])
+    await refused(`publish to ${junk}`, js.publish(junk, Buffer.from('{}')));
 
   // Nothing of it happened: b's consumer is there and b still follows; the bucket has what the manager put.
   assert.ok(await mjsm.consumers.info(STATE_STREAM, stateConsumer('b')));
