@@ -89,6 +89,21 @@ test('flows, vulnerabilities, risk, asset and incident pages per site; hostile s
       ['ICSA-18-310-02'],
     );
 
+    // An advisory's page with a site chosen: the plant part lists that site's assets only.
+    const adv = async (id: string, site: string) =>
+      (await get(`/api/advisories/${id}?site=${encodeURIComponent(site)}`)).body.plant.map(
+        (x: { site: string; assetId: string }) => `${x.site} ${x.assetId}`,
+      );
+    assert.deepEqual(await adv('ICSA-18-310-02', 'south'), ['south 10.1.0.50']);
+    assert.deepEqual(await adv('ICSA-18-310-02', 'north'), [], "south's device is not north's");
+    assert.deepEqual(await adv('ICSA-22-104-06', 'north'), ['north 10.1.0.50']);
+    assert.deepEqual(await adv('ICSA-22-104-06', '*'), ['north 10.1.0.50']);
+    assert.deepEqual(
+      (await get('/api/advisories/ICSA-22-104-06')).body.plant,
+      [],
+      "this server's own page: the sites' assets are not its own",
+    );
+
     // Risk: the write path, the advisory and the open detection all count, at north only.
     const nr = (await get('/api/risk?site=north')).body;
     assert.deepEqual(nr.zonesUnknown, []);
@@ -178,6 +193,7 @@ test('flows, vulnerabilities, risk, asset and incident pages per site; hostile s
       '/api/audit',
       '/api/overview',
       '/api/detections',
+      '/api/advisories/ICSA-18-310-02',
     ];
     const hostile: Array<[string, number]> = [
       ['..', 400],

@@ -56,6 +56,16 @@ test('flows, vulnerabilities, risk and the detail pages show only the chosen sit
     const nv = await page.getByTestId('site-vulns').innerText();
     assert.match(nv, /north\s+10\.1\.0\.50\s+Siemens CPU 315-2 PN\/DP\s+V3\.2\.10/);
     assert.doesNotMatch(nv, /ICSA-18-310-02|south/);
+    // The advisory's own page keeps the site: north's asset, linked to north's asset page.
+    await page.getByTestId('site-advisories').getByRole('link', { name: 'ICSA-22-104-06' }).click();
+    await page.getByTestId('advisory-plant').waitFor();
+    const ap = await page.getByTestId('advisory-plant').innerText();
+    assert.match(ap, /north\s+10\.1\.0\.50\s+exact/);
+    assert.doesNotMatch(ap, /south/);
+    assert.equal(
+      await page.getByTestId('advisory-plant').getByRole('link').first().getAttribute('href'),
+      '#/sites/north/assets/10.1.0.50',
+    );
 
     await page.goto(`${url}#/risk`);
     await page.getByText('Risk at site north').waitFor();

@@ -151,7 +151,7 @@ export function App() {
           ) : (
             <IncidentPage me={me} site={arg} id={id} />
           )
-        ) : site !== '' && (!SITE_PAGES.has(page) || arg) ? (
+        ) : site !== '' && (!SITE_PAGES.has(page) || (arg && page !== 'vulnerabilities')) ? (
           <p className="notice" data-testid="not-aggregated">
             {site === '*' ? 'All sites' : `Site ${site}`}: the manager does not aggregate{' '}
             {arg
@@ -170,7 +170,7 @@ export function App() {
             {page === 'incidents' && <Incidents me={me} id={arg} site={site} />}
             {page === 'detections' && <Detections me={me} />}
             {page === 'sites' && <Sites />}
-            {page === 'vulnerabilities' && <Vulnerabilities advisory={arg} />}
+            {page === 'vulnerabilities' && <Vulnerabilities advisory={arg} site={site} />}
             {page === 'risk' && <Risk />}
             {page === 'policy' && (site ? <SitePolicy site={site} /> : <PolicyPage />)}
             {page === 'approvals' && (site ? <SiteApprovals site={site} /> : <Approvals me={me} />)}

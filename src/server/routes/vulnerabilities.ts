@@ -69,18 +69,31 @@ export const vulnerabilityRoutes: RoutePlugin = async (app, { db, fleetDir }) =>
     },
   );
 
-  app.get<{ Params: { id: string } }>(
+  app.get<{ Params: { id: string }; Querystring: { site?: string } }>(
     '/api/advisories/:id',
-    { schema: { params: params({ id: advisoryId }) } },
+    { schema: { params: params({ id: advisoryId }), querystring: query(SITE_FILTER) } },
     async (req) => {
       const { id } = req.params;
+      const { site } = req.query;
       const a = getAdvisory(db, id);
       if (a === null) throw new NotFound('no such advisory');
-      const r = vulnerabilityReport(db, { minConfidence: 'possible' });
-      const plant = r.assets.flatMap((x) =>
+      // With a site chosen, "in this plant" is that site's (or every site's) assets, matched by the same code.
+      const assets =
+        site === undefined
+          ? vulnerabilityReport(db, { minConfidence: 'possible' }).assets
+          : withSite(
+              fleetDir,
+              site,
+              [],
+              (f) =>
+                fleetVulnerabilities(f, site, advisoryIndexOf(db), { minConfidence: 'possible' })
+                  .assets,
+            );
+      const plant = assets.flatMap((x) =>
         x.findings
           .filter((f) => f.advisoryId === id)
           .map((f) => ({
+            ...('site' in x ? { site: x.site } : {}),
             assetId: x.assetId,
             addresses: x.addresses,
             zone: x.zone,

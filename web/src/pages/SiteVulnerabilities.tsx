@@ -76,7 +76,9 @@ export function SiteVulnerabilities({ site }: { site: string }) {
               {data.report.byAdvisory.map((a) => (
                 <tr key={a.advisoryId}>
                   <td>
-                    {a.advisoryId}
+                    <a href={`#/vulnerabilities/${encodeURIComponent(a.advisoryId)}`}>
+                      {a.advisoryId}
+                    </a>
                     <div className="muted">{a.title}</div>
                   </td>
                   <CvssCell cvss={a.cvss} />

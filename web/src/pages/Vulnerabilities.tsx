@@ -1,5 +1,6 @@
 import { useState } from 'react';
 import { useApi } from '../useApi';
+import { siteHref } from '../api';
 
 export interface Cvss {
   score: number;
@@ -60,6 +61,7 @@ interface AdvisoryDetail {
     remediations: Array<{ category: string; details: string; url: string | null }>;
   }>;
   plant: Array<{
+    site?: string;
     assetId: string;
     confidence: string;
     reason: string;
@@ -103,13 +105,13 @@ export const WhyCell = ({ finding }: { finding: Finding }) => (
 );
 
 /** Vulnerable assets and the advisories behind them: per asset, per advisory, and one advisory in full. */
-export function Vulnerabilities({ advisory }: { advisory?: string }) {
+export function Vulnerabilities({ advisory, site = '' }: { advisory?: string; site?: string }) {
   const [min, setMin] = useState('family');
   const [view, setView] = useState<'assets' | 'advisories'>('assets');
   const { data, error } = useApi<{ imported: number; report: Report | null }>(
     `/vulnerabilities?minConfidence=${min}`,
   );
-  if (advisory) return <Advisory id={advisory} />;
+  if (advisory) return <Advisory id={advisory} site={site} />;
   return (
     <section>
       <h1>Vulnerabilities</h1>
@@ -229,8 +231,11 @@ function ByAdvisory({ report }: { report: Report }) {
   );
 }
 
-function Advisory({ id }: { id: string }) {
-  const { data, error } = useApi<AdvisoryDetail>(`/advisories/${encodeURIComponent(id)}`);
+/** An advisory and the assets it concerns: this server's, or with a site chosen that site's (every site's for *). */
+function Advisory({ id, site }: { id: string; site: string }) {
+  const { data, error } = useApi<AdvisoryDetail>(
+    `/advisories/${encodeURIComponent(id)}${site ? `?site=${encodeURIComponent(site)}` : ''}`,
+  );
   return (
     <section>
       <p>
@@ -243,17 +248,37 @@ function Advisory({ id }: { id: string }) {
             {data.id}: {data.title}
           </h1>
           <p className="muted">Current release {data.currentRelease?.slice(0, 10) ?? 'unknown'}</p>
-          <h2>In this plant</h2>
+          <h2>
+            {site === '' ? 'In this plant' : site === '*' ? 'At all sites' : `At site ${site}`}
+          </h2>
           {data.plant.length === 0 ? (
             <p>No asset of the inventory matches this advisory.</p>
           ) : (
             <table data-testid="advisory-plant">
-              <Head cols={['asset', 'confidence', 'product named', 'fix / window', 'why']} />
+              <Head
+                cols={[
+                  ...(site ? ['site'] : []),
+                  'asset',
+                  'confidence',
+                  'product named',
+                  'fix / window',
+                  'why',
+                ]}
+              />
               <tbody>
                 {data.plant.map((p) => (
-                  <tr key={p.assetId}>
+                  <tr key={`${p.site ?? ''}/${p.assetId}`}>
+                    {p.site !== undefined && <td>{p.site}</td>}
                     <td>
-                      <a href={`#/assets/${encodeURIComponent(p.assetId)}`}>{p.assetId}</a>
+                      <a
+                        href={
+                          p.site !== undefined
+                            ? siteHref(p.site, 'assets', p.assetId)
+                            : `#/assets/${encodeURIComponent(p.assetId)}`
+                        }
+                      >
+                        {p.assetId}
+                      </a>
                     </td>
                     <td>{p.confidence}</td>
                     <td>{p.product}</td>
