@@ -1,19 +1,10 @@
-import { newFrame } from '../capture/frame.js';
 import type { Message } from '../dissect/message.js';
-import { DissectPipeline } from '../dissect/pipeline.js';
 import { between, type Stage } from '../dissect/stage.js';
 import type { Baseline } from '../discover/baseline.js';
 import { copyMessage } from '../discover/shard.js';
-import type { ShardCore } from '../discover/shard-core.js';
+import { PipelineShard } from '../discover/shard-core.js';
 import { ChunkView } from '../discover/shard-index.js';
-import {
-  anomalyCounts,
-  Forwarded,
-  type FromShard,
-  type KeyFirsts,
-  type ShardInit,
-  type ToShard,
-} from '../discover/shard-protocol.js';
+import type { FromShard, ShardInit } from '../discover/shard-protocol.js';
 import type { Settings } from '../settings/model.js';
 import { DetectionEngine, type Mute } from './engine.js';
 import { allDetectors } from './detectors/index.js';
@@ -30,14 +21,9 @@ import {
  * ends the main thread found on the others, which stay unparsed. The messages the main thread's cross-flow
  * detectors read go back per chunk, tagged with their frame.
  */
-export class DetectShard implements ShardCore {
+export class DetectShard extends PipelineShard {
   private readonly engine: DetectionEngine;
   private readonly from: number;
-  private readonly frame = newFrame();
-  private readonly forwarded: Forwarded;
-  private frameIndex = 0;
-  private pipeline: DissectPipeline | null = null;
-  private firsts: KeyFirsts = { protocols: {}, anomalies: {} };
   private readonly stages: Stage[];
 
   /**
@@ -45,7 +31,8 @@ export class DetectShard implements ShardCore {
    * baseline, settings and mutes (its compiled profiles and per-edge state are its own), so the main thread's
    * cross-flow engine and this one share them as two readers.
    */
-  constructor(private readonly init: ShardInit) {
+  constructor(init: ShardInit) {
+    super(init, false);
     const opts = init.extra as DetectShardInit;
     // Same-port peers are oriented by the server ends the main thread marks: they must be the ones this engine notes.
     if (init.route.hostsOnly || init.route.from !== opts.from)
@@ -60,25 +47,19 @@ export class DetectShard implements ShardCore {
       detectors: perEdge(allDetectors(settings)),
     });
     this.from = opts.from;
-    this.forwarded = new Forwarded(false);
     const forward: Stage = {
       onMessage: (m: Message): void => {
         if (CROSS_FLOW_PROTOCOLS.has(m.protocol))
           this.forwarded.push(this.frameIndex, copyMessage(m), false);
       },
     };
-    const stats: Stage = {
-      onMessage: (m: Message): void => {
-        if (this.firsts.protocols[m.protocol] === undefined)
-          this.firsts.protocols[m.protocol] = this.frameIndex;
-      },
-    };
+    const stats: Stage = { onMessage: (m: Message): void => this.noteProtocol(m) };
     // The forwarder first: the main thread's detectors get the message as the pipeline made it.
     this.stages = [stats, between(this.from, Infinity, forward, this.engine)];
   }
 
   /** This shard's frames of a chunk, in order; of the others their time and the server ends they show first. */
-  private walk(v: ChunkView): void {
+  protected walk(v: ChunkView): void {
     const me = this.init.shard,
       owner = v.owner,
       server = v.server,
@@ -100,32 +81,17 @@ export class DetectShard implements ShardCore {
     }
   }
 
-  handle(msg: ToShard): FromShard | null {
-    switch (msg.t) {
-      case 'file': {
-        const p = (this.pipeline = new DissectPipeline(this.stages, this.init.dissect));
-        const firsts = (this.firsts = { protocols: {}, anomalies: {} });
-        p.stats.anomalies = anomalyCounts(firsts, () => this.frameIndex);
-        return null;
-      }
-      case 'chunk':
-        this.walk(new ChunkView(msg.frames));
-        return { t: 'chunk', k: msg.k, ...this.forwarded.take() };
-      case 'endFile': {
-        const st = this.pipeline!.stats;
-        this.pipeline = null;
-        return {
-          t: 'file',
-          stats: { ...st, anomalies: { ...st.anomalies } },
-          firsts: this.firsts,
-          capped: {},
-        };
-      }
-      case 'finish': {
-        const engine = this.engine;
-        const result: DetectShardResult = { detections: engine.finish(), muted: engine.muted };
-        return { t: 'edges', records: [], cpu: -1, startCpu: -1, extra: result };
-      }
-    }
+  protected startFile(): Stage[] {
+    return this.stages;
+  }
+
+  protected capped(): Record<string, number> {
+    return {};
+  }
+
+  protected finish(): FromShard {
+    const engine = this.engine;
+    const result: DetectShardResult = { detections: engine.finish(), muted: engine.muted };
+    return { t: 'edges', records: [], cpu: -1, startCpu: -1, extra: result };
   }
 }

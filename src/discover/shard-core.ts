@@ -57,78 +57,48 @@ export function serveShard(make: (init: ShardInit, inline: boolean) => ShardCore
 }
 
 /**
- * A discovery shard: dissects the frames of each chunk the main thread routed to it (TCP reassembly, per-pair
- * datagram state), keeps their edges, and hands back, per chunk, the few messages the asset half reads, tagged
- * with their frame. Foreign frames are skipped unparsed; only the server ends they show (from the main
- * thread's index) reach the edge table.
+ * What the discovery and detection shards share: one dissect pipeline per file over the frames of each chunk
+ * the main thread routed here, the frame being pushed (messages are tagged with it), the frame at which each
+ * protocol and anomaly key of this file's statistics first counted (the main thread lists merged keys in that
+ * order, as one pipeline's statistics would list them), and the messages forwarded per chunk. What each walks
+ * of the foreign frames, its stages and its result are its own.
  */
-export class DiscoverShard implements ShardCore {
-  private readonly capped: Record<string, number> = {};
-  private readonly edges: EdgeBook;
-  private readonly frame = newFrame();
-  private readonly forwarded: Forwarded;
-  private frameIndex = 0;
-  private pipeline: DissectPipeline | null = null;
-  /**
-   * The frame at which each protocol and anomaly key of this file's statistics first counted: the main thread
-   * lists merged keys in that order, as one pipeline's statistics would list them.
-   */
-  private firsts: KeyFirsts = { protocols: {}, anomalies: {} };
-  private readonly stage: Stage;
+export abstract class PipelineShard implements ShardCore {
+  protected readonly frame = newFrame();
+  protected readonly forwarded: Forwarded;
+  protected frameIndex = 0;
+  protected pipeline: DissectPipeline | null = null;
+  protected firsts: KeyFirsts = { protocols: {}, anomalies: {} };
 
-  /** `inline`: runs on the main thread, so its messages need no text form to travel. */
+  /** `asText`: forwarded messages travel to another thread as text. */
   constructor(
-    private readonly init: ShardInit,
-    inline: boolean,
+    protected readonly init: ShardInit,
+    asText: boolean,
   ) {
-    if (!init.route.hostsOnly || init.route.from !== -Infinity)
-      throw new Error(
-        'the inventory shard needs the inventory routing (src/discover/shard-index.ts)',
-      );
-    this.edges = new EdgeBook(init.maxEdges, this.capped);
-    this.forwarded = new Forwarded(!inline);
-    const edges = this.edges;
-    this.stage = {
-      onPacket(p: Packet): void {
-        edges.clear();
-        if (p.ipVersion === 0 || p.fragment || !isHostAddress(p)) return;
-        edges.onPacket(p, true);
-      },
-      onMessage: (m: Message): void => {
-        if (this.firsts.protocols[m.protocol] === undefined)
-          this.firsts.protocols[m.protocol] = this.frameIndex;
-        edges.onMessageFirst(m);
-        // Copied: the pipeline reuses its message objects. Only the rare messages the asset half reads travel.
-        if (Inventory.wantsMessage(m)) {
-          const slim = slimForAssets(m);
-          this.forwarded.push(this.frameIndex, slim ? copyAssetMessage(m) : copyMessage(m), slim);
-        }
-        edges.onMessage(m);
-      },
-    };
+    this.forwarded = new Forwarded(asText);
   }
 
-  /** This shard's frames of a chunk, in order; of the others only the server ends they show first. */
-  private walk(v: ChunkView): void {
-    const me = this.init.shard,
-      owner = v.owner,
-      server = v.server,
-      frame = this.frame,
-      pipeline = this.pipeline!;
-    for (let i = 0, n = v.count; i < n; i++) {
-      if (owner[i] === me) {
-        v.frame(i, frame);
-        this.frameIndex = frame.index;
-        pipeline.push(frame);
-      } else if (server[i]! >= 0) this.edges.noteServerKey(server[i]!);
-    }
+  /** Notes the frame at which the message's protocol first counted in this file. */
+  protected noteProtocol(m: Message): void {
+    if (this.firsts.protocols[m.protocol] === undefined)
+      this.firsts.protocols[m.protocol] = this.frameIndex;
   }
+
+  /** This shard's frames of a chunk, in order, and what it notes of the others. */
+  protected abstract walk(v: ChunkView): void;
+  /** The stages of a new file's pipeline; `index` is the file's. */
+  protected abstract startFile(index: number): Stage[];
+  /** The records of a file capped (a copy). */
+  protected abstract capped(): Record<string, number>;
+  protected abstract finish(): FromShard;
 
   handle(msg: ToShard): FromShard | null {
     switch (msg.t) {
       case 'file': {
-        this.edges.seqBase = msg.index * 2 ** 32;
-        const p = (this.pipeline = new DissectPipeline([this.stage], this.init.dissect));
+        const p = (this.pipeline = new DissectPipeline(
+          this.startFile(msg.index),
+          this.init.dissect,
+        ));
         const firsts = (this.firsts = { protocols: {}, anomalies: {} });
         p.stats.anomalies = anomalyCounts(firsts, () => this.frameIndex);
         return null;
@@ -143,11 +113,80 @@ export class DiscoverShard implements ShardCore {
           t: 'file',
           stats: { ...st, anomalies: { ...st.anomalies } },
           firsts: this.firsts,
-          capped: { ...this.capped },
+          capped: this.capped(),
         };
       }
       case 'finish':
-        return { t: 'edges', records: this.edges.records(false), cpu: -1, startCpu: -1 };
+        return this.finish();
     }
+  }
+}
+
+/**
+ * A discovery shard: dissects the frames of each chunk the main thread routed to it (TCP reassembly, per-pair
+ * datagram state), keeps their edges, and hands back, per chunk, the few messages the asset half reads, tagged
+ * with their frame. Foreign frames are skipped unparsed; only the server ends they show (from the main
+ * thread's index) reach the edge table.
+ */
+export class DiscoverShard extends PipelineShard {
+  private readonly cappedRecords: Record<string, number> = {};
+  private readonly edges: EdgeBook;
+  private readonly stage: Stage;
+
+  /** `inline`: runs on the main thread, so its messages need no text form to travel. */
+  constructor(init: ShardInit, inline: boolean) {
+    super(init, !inline);
+    if (!init.route.hostsOnly || init.route.from !== -Infinity)
+      throw new Error(
+        'the inventory shard needs the inventory routing (src/discover/shard-index.ts)',
+      );
+    this.edges = new EdgeBook(init.maxEdges, this.cappedRecords);
+    const edges = this.edges;
+    this.stage = {
+      onPacket(p: Packet): void {
+        edges.clear();
+        if (p.ipVersion === 0 || p.fragment || !isHostAddress(p)) return;
+        edges.onPacket(p, true);
+      },
+      onMessage: (m: Message): void => {
+        this.noteProtocol(m);
+        edges.onMessageFirst(m);
+        // Copied: the pipeline reuses its message objects. Only the rare messages the asset half reads travel.
+        if (Inventory.wantsMessage(m)) {
+          const slim = slimForAssets(m);
+          this.forwarded.push(this.frameIndex, slim ? copyAssetMessage(m) : copyMessage(m), slim);
+        }
+        edges.onMessage(m);
+      },
+    };
+  }
+
+  /** This shard's frames of a chunk, in order; of the others only the server ends they show first. */
+  protected walk(v: ChunkView): void {
+    const me = this.init.shard,
+      owner = v.owner,
+      server = v.server,
+      frame = this.frame,
+      pipeline = this.pipeline!;
+    for (let i = 0, n = v.count; i < n; i++) {
+      if (owner[i] === me) {
+        v.frame(i, frame);
+        this.frameIndex = frame.index;
+        pipeline.push(frame);
+      } else if (server[i]! >= 0) this.edges.noteServerKey(server[i]!);
+    }
+  }
+
+  protected startFile(index: number): Stage[] {
+    this.edges.seqBase = index * 2 ** 32;
+    return [this.stage];
+  }
+
+  protected capped(): Record<string, number> {
+    return { ...this.cappedRecords };
+  }
+
+  protected finish(): FromShard {
+    return { t: 'edges', records: this.edges.records(false), cpu: -1, startCpu: -1 };
   }
 }

@@ -103,31 +103,7 @@ export function threadCpuSeconds(): number {
 
 /** A copy of a message the pipeline will reuse (field by field: far cheaper than structuredClone). */
 export function copyMessage(m: Message): Message {
-  return {
-    frame: m.frame,
-    ts: m.ts,
-    protocol: m.protocol,
-    transport: m.transport,
-    srcMac: m.srcMac,
-    dstMac: m.dstMac,
-    srcIp: m.srcIp,
-    dstIp: m.dstIp,
-    srcPort: m.srcPort,
-    dstPort: m.dstPort,
-    role: m.role,
-    func: m.func,
-    funcName: m.funcName,
-    subfunc: m.subfunc,
-    unit: m.unit,
-    txId: m.txId,
-    exception: m.exception,
-    write: m.write,
-    targets: m.targets === null ? null : m.targets.map((t) => ({ ...t })),
-    values: m.values === null ? null : m.values.slice(),
-    identity: m.identity === null ? null : { ...m.identity },
-    anomaly: m.anomaly === null ? null : { ...m.anomaly },
-    fields: m.fields === null ? null : { ...m.fields },
-  };
+  return copyOf(m, true);
 }
 
 /** Protocols whose requests may ask a controller for a mode (requestedMode reads their fields). */
@@ -147,6 +123,11 @@ export function slimForAssets(m: Message): boolean {
  * hand back are BACnet I-Ams and errors, and copying and cloning their field objects cost more than the rest.
  */
 export function copyAssetMessage(m: Message): Message {
+  return copyOf(m, false);
+}
+
+/** The two copies in one literal (one object shape for both); `full` keeps fields, targets, values and anomaly. */
+function copyOf(m: Message, full: boolean): Message {
   return {
     frame: m.frame,
     ts: m.ts,
@@ -166,10 +147,10 @@ export function copyAssetMessage(m: Message): Message {
     txId: m.txId,
     exception: m.exception,
     write: m.write,
-    targets: null,
-    values: null,
+    targets: !full || m.targets === null ? null : m.targets.map((t) => ({ ...t })),
+    values: !full || m.values === null ? null : m.values.slice(),
     identity: m.identity === null ? null : { ...m.identity },
-    anomaly: null,
-    fields: null,
+    anomaly: !full || m.anomaly === null ? null : { ...m.anomaly },
+    fields: !full || m.fields === null ? null : { ...m.fields },
   };
 }

@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { Db } from '../store/db.js';
 import { proposalsWithApprovals } from '../store/change-store.js';
+import { playbookActionFromRaw, type PlaybookActionRaw } from '../store/playbook-store.js';
 import { parsePolicy } from '../policy/load.js';
 import type { Policy } from '../policy/model.js';
 
@@ -70,26 +71,10 @@ export function playbookRow(r: Record<string, unknown>): SourceRow {
   } catch {
     // kept as no details
   }
-  const doc = {
-    id: r.id,
-    at: r.at,
-    zone: r.zone,
-    playbook: r.playbook,
-    policySha: r.policy_sha,
-    mode: r.mode,
-    kind: r.kind,
-    target: r.target,
-    ttlS: r.ttl_s,
-    expiresAt: r.expires_at,
-    detectionId: r.detection_id,
-    detectionType: r.detection_type,
-    detectionTs: r.detection_ts,
-    status: r.status,
-    reason: r.reason,
-    details,
-    undoneBy: r.undone_by,
-    undoneAt: r.undone_at,
-  };
+  const doc = playbookActionFromRaw(
+    r as unknown as PlaybookActionRaw,
+    details as Record<string, unknown>,
+  );
   return { key: String(r.key), mark: r.mark as number, doc: JSON.stringify(doc) };
 }
 

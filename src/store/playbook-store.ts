@@ -29,7 +29,8 @@ export interface PlaybookActionRow {
   undoneAt: string | null;
 }
 
-interface Raw {
+/** A playbook_actions row as the store holds it. */
+export interface PlaybookActionRaw {
   id: string;
   at: number;
   zone: string;
@@ -50,7 +51,14 @@ interface Raw {
   undone_at: string | null;
 }
 
-const fromRaw = (r: Raw): PlaybookActionRow => ({
+/**
+ * A stored row as an action; `details` is the row's parsed, unless the caller parsed it itself (the fleet's
+ * site publisher keeps a row whose details do not parse, with none).
+ */
+export const playbookActionFromRaw = (
+  r: PlaybookActionRaw,
+  details: Record<string, unknown> = JSON.parse(r.details) as Record<string, unknown>,
+): PlaybookActionRow => ({
   id: r.id,
   at: r.at,
   zone: r.zone,
@@ -66,10 +74,11 @@ const fromRaw = (r: Raw): PlaybookActionRow => ({
   detectionTs: r.detection_ts,
   status: r.status as PlaybookActionRow['status'],
   reason: r.reason,
-  details: JSON.parse(r.details) as Record<string, unknown>,
+  details,
   undoneBy: r.undone_by,
   undoneAt: r.undone_at,
 });
+const fromRaw = (r: PlaybookActionRaw): PlaybookActionRow => playbookActionFromRaw(r);
 
 export function insertPlaybookAction(db: Db, a: PlaybookActionRow): void {
   db.prepare(
@@ -81,7 +90,9 @@ export function insertPlaybookAction(db: Db, a: PlaybookActionRow): void {
 }
 
 export function getPlaybookAction(db: Db, id: string): PlaybookActionRow | null {
-  const r = db.prepare('SELECT * FROM playbook_actions WHERE id = ?').get(id) as Raw | undefined;
+  const r = db.prepare('SELECT * FROM playbook_actions WHERE id = ?').get(id) as
+    | PlaybookActionRaw
+    | undefined;
   return r ? fromRaw(r) : null;
 }
 
@@ -90,7 +101,7 @@ export function listPlaybookActions(db: Db, limit = 200): PlaybookActionRow[] {
   return (
     db
       .prepare('SELECT * FROM playbook_actions ORDER BY at DESC, id DESC LIMIT ?')
-      .all(limit) as Raw[]
+      .all(limit) as PlaybookActionRaw[]
   ).map(fromRaw);
 }
 
@@ -120,7 +131,7 @@ export function activePlaybookBlock(db: Db, target: string, now: number): Playbo
       `SELECT * FROM playbook_actions WHERE kind = 'block_source' AND target = ? AND status = 'done'
         AND expires_at > ? ORDER BY at DESC LIMIT 1`,
     )
-    .get(target, now) as Raw | undefined;
+    .get(target, now) as PlaybookActionRaw | undefined;
   return r ? fromRaw(r) : null;
 }
 
@@ -137,6 +148,6 @@ export function recentUndoneBlock(db: Db, target: string, since: number): Playbo
       `SELECT * FROM playbook_actions WHERE kind = 'block_source' AND target = ? AND status = 'undone'
         AND at >= ? ORDER BY at DESC LIMIT 1`,
     )
-    .get(target, since) as Raw | undefined;
+    .get(target, since) as PlaybookActionRaw | undefined;
   return r ? fromRaw(r) : null;
 }

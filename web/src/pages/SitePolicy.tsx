@@ -1,5 +1,13 @@
-import { siteLabel, siteParam, when } from '../api';
+import { siteLabel, siteParam } from '../api';
 import { useApi } from '../useApi';
+import {
+  ActionTable,
+  PlaybookTable,
+  ProposalTable,
+  type PlaybookAction,
+  type PlaybookDef,
+  type Proposal,
+} from '../ChangeTables';
 
 /** The manager shows a site's change control; it changes nothing of it. */
 function ReadOnly({ what }: { what: string }) {
@@ -94,19 +102,7 @@ export function SitePolicy({ site }: { site: string }) {
   );
 }
 
-interface SiteProposal {
-  site: string;
-  id: number;
-  kind: string;
-  zone: string | null;
-  status: string;
-  createdBy: string;
-  createdAt: string;
-  note: string;
-  requiredRoles: string[];
-  approvals: Array<{ user: string; role: string }>;
-  doc: Record<string, unknown>;
-}
+type SiteProposal = Proposal & { site: string };
 
 /** The chosen sites' change proposals and who approved them so far. */
 export function SiteApprovals({ site }: { site: string }) {
@@ -118,69 +114,13 @@ export function SiteApprovals({ site }: { site: string }) {
       <h1>Approvals at {siteLabel(site)}</h1>
       <ReadOnly what="proposals are approved or rejected" />
       {error && <p className="error">{error}</p>}
-      {data && (
-        <table data-testid="site-proposals">
-          <thead>
-            <tr>
-              <th>site</th>
-              <th>#</th>
-              <th>what</th>
-              <th>zone</th>
-              <th>by</th>
-              <th>status</th>
-              <th>needs</th>
-              <th>approved</th>
-            </tr>
-          </thead>
-          <tbody>
-            {data.items.map((p) => (
-              <tr key={`${p.site}/${p.id}`}>
-                <td>{p.site}</td>
-                <td>{p.id}</td>
-                <td>
-                  {p.kind}
-                  {p.doc.to ? ` → ${String(p.doc.to)}` : ''} <small>{p.note}</small>
-                </td>
-                <td>{p.zone ?? ''}</td>
-                <td>{p.createdBy}</td>
-                <td>{p.status}</td>
-                <td>{p.requiredRoles.join(', ')}</td>
-                <td>{p.approvals.map((a) => `${a.user} (${a.role})`).join(', ')}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      {data && <ProposalTable testId="site-proposals" items={data.items} bySite />}
     </section>
   );
 }
 
-interface SitePlaybook {
-  site: string;
-  zone: string;
-  name: string;
-  mode: string;
-  on: string[];
-  actions: string[];
-  blockTtl: number;
-  rateLimit: { max: number; per: number };
-  approvals: string[];
-}
-interface SiteAction {
-  site: string;
-  id: string;
-  at: number;
-  zone: string;
-  playbook: string;
-  mode: string;
-  kind: string;
-  target: string;
-  status: string;
-  reason: string;
-  detectionId: string;
-  detectionType: string;
-  undoneBy: string | null;
-}
+type SitePlaybook = PlaybookDef & { site: string };
+type SiteAction = PlaybookAction & { site: string };
 
 /** The chosen sites' pre-approved playbooks (from each one's policy) and what they did. */
 export function SitePlaybooks({ site }: { site: string }) {
@@ -201,74 +141,9 @@ export function SitePlaybooks({ site }: { site: string }) {
               ? 'No site has sent an active policy.'
               : `Pre-approved in ${data.policies.map((p) => `site ${p.site}'s policy ${p.policy}`).join(', ')}.`}
           </p>
-          <table data-testid="site-playbooks">
-            <thead>
-              <tr>
-                <th>site</th>
-                <th>zone</th>
-                <th>playbook</th>
-                <th>mode</th>
-                <th>on</th>
-                <th>does</th>
-                <th>limit</th>
-                <th>approved by</th>
-              </tr>
-            </thead>
-            <tbody>
-              {data.playbooks.map((p) => (
-                <tr key={`${p.site}/${p.zone}/${p.name}`}>
-                  <td>{p.site}</td>
-                  <td>{p.zone}</td>
-                  <td>{p.name}</td>
-                  <td>{p.mode}</td>
-                  <td>{p.on.join(', ')}</td>
-                  <td>
-                    {p.actions
-                      .map((x) => (x === 'block_source' ? `block source ${p.blockTtl} s` : x))
-                      .join(', ')}
-                  </td>
-                  <td>
-                    {p.rateLimit.max} per {p.rateLimit.per} s
-                  </td>
-                  <td>{p.approvals.join(', ')}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <PlaybookTable testId="site-playbooks" playbooks={data.playbooks} bySite />
           <h2>Actions</h2>
-          <table data-testid="site-playbook-actions">
-            <thead>
-              <tr>
-                <th>site</th>
-                <th>when</th>
-                <th>zone/playbook</th>
-                <th>action</th>
-                <th>target</th>
-                <th>status</th>
-                <th>detection</th>
-              </tr>
-            </thead>
-            <tbody>
-              {data.actions.map((a) => (
-                <tr key={`${a.site}/${a.id}`}>
-                  <td>{a.site}</td>
-                  <td>{when(a.at)}</td>
-                  <td>
-                    {a.zone}/{a.playbook} ({a.mode})
-                  </td>
-                  <td>{a.kind}</td>
-                  <td>{a.target}</td>
-                  <td title={a.reason}>
-                    {a.status}
-                    {a.undoneBy ? ` by ${a.undoneBy}` : ''}
-                  </td>
-                  <td>
-                    {a.detectionType} <code>{a.detectionId}</code>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <ActionTable testId="site-playbook-actions" actions={data.actions} bySite />
         </>
       )}
     </section>
