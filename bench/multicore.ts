@@ -127,14 +127,19 @@ export function recordMulticore(file: string, runs: number, counts = [1, 2]): st
         return `| ${kind} | ${build.name} | ${n} | ${threads} | ${f2(proc)} | **${f2(proc / oneProcess)}×** | ${f2(m(n, (p) => p.main))} | ${workerCpu} | ${f2(m(n, busiest))} | ${f2(oneCpu / m(n, busiest))}× | ${f2(m(n, (p) => p.wall))} | ${f2(one / m(n, (p) => p.wall))}× | ${cliCell} |`;
       });
     });
+  // The bench itself keeps up to 3 threads busy; a 1-minute load above that means other work shared the cores.
+  const shared = loads.some((l) => Number(l.split('/')[0]) > 3.5);
+  const how = shared
+    ? '**Shared with other work while measured**'
+    : '**Quiet while measured** (nothing but this bench running)';
   const section = [
     `## multi-core (${today()})`,
     '',
-    `Machine: ${machine()}. **Shared with seven other sessions while measured** (eight builds on 2 cores): load average (1/5/15 min) after each run: ${loads.join(', ')}. With more runnable threads than cores, wall times here measure the neighbours as much as Weir, so the figure compared is CPU time: of the whole process (every thread: main, workers, and V8's garbage-collector and compiler helpers; user + system from the start of the pass) and of each thread (from /proc/thread-self). On exactly 2 idle cores a sharded pass cannot take less wall time than its process CPU over 2, nor less than its busiest thread; **process CPU ÷ one thread's** is the figure to bring to 1.0 (1.8× on 2 cores needs it at about 1.1 with the threads balanced). The integrator should re-run it at a quiet moment (\`BENCH_ONLY=multicore npm run bench\`, with \`BENCH_BEFORE=<an earlier dist>\` for the previous build's rows) for the wall-clock ratio.`,
+    `Machine: ${machine()}. ${how}: load average (1/5/15 min) after each run: ${loads.join(', ')}. With more runnable threads than cores, wall times measure the neighbours as much as Weir, so the figure compared is also CPU time: of the whole process (every thread: main, workers, and V8's garbage-collector and compiler helpers; user + system from the start of the pass) and of each thread (from /proc/thread-self). On exactly 2 idle cores a sharded pass cannot take less wall time than its process CPU over 2, nor less than its busiest thread; **process CPU ÷ one thread's** is the figure to bring to 1.0 (1.8× on 2 cores needs it at about 1.1 with the threads balanced).${shared ? " Re-run it at a quiet moment (\`BENCH_ONLY=multicore npm run bench\`, with \`BENCH_BEFORE=<an earlier dist>\` for the previous build's rows) for the wall-clock ratio." : ' On a quiet machine the wall speed-up column is the measured ratio on these 2 cores.'}`,
     '',
     `Input: ${path.basename(file)}, the 1,000,000-frame benchmark input (bench/make-input.ts). A discover pass = read, dissect, discover and the inventory read-out (snapshot); a detect pass = read, dissect and the detection engine against a baseline learned from the same input, as \`weir detect\` runs it; each in a fresh process (bench/multicore-worker.ts), this build and the previous one interleaved. "shards" is \`--workers N\`; "worker threads" how many threads that starts beside the main thread (this build runs shard 0 on the main thread). The CLI column is \`weir discover --json --workers N\`, the whole command (start-up and JSON out included). Medians of ${runs} interleaved runs.`,
     '',
-    "| pass | build | shards | worker threads | process CPU s | process CPU ÷ one thread's | main thread CPU s | worker thread CPU s | busiest thread s | speed-up on idle cores, busiest thread (est.) | pass wall s | wall speed-up (shared machine) | CLI wall s |",
+    "| pass | build | shards | worker threads | process CPU s | process CPU ÷ one thread's | main thread CPU s | worker thread CPU s | busiest thread s | speed-up on idle cores, busiest thread (est.) | pass wall s | wall speed-up | CLI wall s |",
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |',
     ...rowsOf('discover', passes, true),
     ...rowsOf('detect', detects, false),
