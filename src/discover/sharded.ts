@@ -7,7 +7,7 @@ import { newFrame } from '../capture/frame.js';
 import { decodeFrame } from '../dissect/link.js';
 import { newPacket, type Packet } from '../dissect/packet.js';
 import type { Message } from '../dissect/message.js';
-import type { DissectLimits, DissectStats } from '../dissect/pipeline.js';
+import { emptyDissectStats, type DissectLimits, type DissectStats } from '../dissect/pipeline.js';
 import type { EdgeRecord } from './edge-book.js';
 import type { ShardCore } from './shard-core.js';
 import {
@@ -273,7 +273,7 @@ export class ShardedRun {
     const summary = parser.end();
     const files = this.gather((m) => (m.t === 'file' ? m : undefined));
     this.post({ t: 'endFile' });
-    const stats = emptyStats();
+    const stats = emptyDissectStats();
     const got = await files;
     got.forEach((f, i) => {
       addStats(stats, f.stats);
@@ -311,19 +311,6 @@ export class ShardedRun {
     const ws = this.workers.splice(0);
     await Promise.all(ws.map((w) => w.removeAllListeners('exit').terminate()));
   }
-}
-
-function emptyStats(): DissectStats {
-  return {
-    frames: 0,
-    ipPackets: 0,
-    tcpSegments: 0,
-    udpDatagrams: 0,
-    messages: 0,
-    protocols: {},
-    anomalies: {},
-    capped: {},
-  };
 }
 
 function addStats(into: DissectStats, s: DissectStats): void {

@@ -43,12 +43,9 @@ export interface DissectStats {
 /** What the pipeline feeds: one stage or a list of them (see stage.ts). */
 export type PipelineHooks = Stage;
 
-/**
- * Frame → Packet → PDUs. Owns TCP reassembly state; synchronous and allocation-light so it can sit on the
- * hot path of file reads and live capture alike.
- */
-export class DissectPipeline {
-  readonly stats: DissectStats = {
+/** Counts of a pass that has seen nothing yet (a pipeline's start; the sum of shards' counts). */
+export function emptyDissectStats(): DissectStats {
+  return {
     frames: 0,
     ipPackets: 0,
     tcpSegments: 0,
@@ -58,6 +55,14 @@ export class DissectPipeline {
     anomalies: {},
     capped: {},
   };
+}
+
+/**
+ * Frame → Packet → PDUs. Owns TCP reassembly state; synchronous and allocation-light so it can sit on the
+ * hot path of file reads and live capture alike.
+ */
+export class DissectPipeline {
+  readonly stats: DissectStats = emptyDissectStats();
   private readonly pkt = newPacket();
   private readonly out: Message[] = [];
   private readonly ctx: PduContext = {

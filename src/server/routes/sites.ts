@@ -1,7 +1,6 @@
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import type { RoutePlugin } from '../plugin.js';
-import { openFleetDb, type FleetDb } from '../../fleet/fleet-db.js';
+import type { FleetDb } from '../../fleet/fleet-db.js';
+import { withFleetDb } from '../fleet-read.js';
 import { readFleetView, siteRecords, type FleetView } from '../../fleet/site-view.js';
 import { page, params, query } from '../schemas.js';
 
@@ -12,17 +11,9 @@ const SITE = { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,31}$' };
  * from manager.db on each request: the manager (`weir manager run`) is a process of its own writing it.
  */
 export const siteRoutes: RoutePlugin = async (app, { fleetDir, fleetHealth }) => {
-  const withDb = <T>(empty: T, f: (db: FleetDb) => T): T => {
-    if (fleetDir === undefined) return empty;
-    const file = path.join(fleetDir, 'manager.db');
-    if (!existsSync(file)) return empty;
-    const db = openFleetDb(file);
-    try {
-      return f(db);
-    } finally {
-      db.close();
-    }
-  };
+  // A server without a fleet shows an empty sites page here (the site-filtered routes refuse instead).
+  const withDb = <T>(empty: T, f: (db: FleetDb) => T): T =>
+    fleetDir === undefined ? empty : withFleetDb(fleetDir, empty, f);
 
   app.get('/api/sites', async (): Promise<FleetView & { fleet: boolean }> => {
     const none: FleetView = {
