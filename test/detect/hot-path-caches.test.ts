@@ -10,7 +10,7 @@ import type { Detector } from '../../src/detect/detector.js';
 import { DetectionEngine } from '../../src/detect/engine.js';
 import { operationOf } from '../../src/detect/detectors/engineering-ops.js';
 import { functionKeyNumber } from '../../src/dissect/registry.js';
-import { feed, msg, tcp, HMI, PLC, learn } from './synthetic.js';
+import { feed, msg, tcp, udp, HMI, PLC, learn } from './synthetic.js';
 
 test('every unlearned function between learned polls reaches the new-function detectors (the edge remembers only known ones)', () => {
   const seen: number[] = [];
@@ -100,4 +100,36 @@ test('engineering operations of every protocol come as one object layout', () =>
   assert.equal(ops[1]!.kind, 'device_reset');
   assert.equal(ops[1]!.point, 'class_0x1/service_0x5');
   assert.equal(ops[0]!.point, undefined);
+});
+
+test('a descriptor operation is one Op per function, and each function still opens its own detection', () => {
+  // BACnet ReinitializeDevice (20) and DeviceCommunicationControl (17): descriptor operations, built once each.
+  const p = udp(1, HMI, 47808, PLC, 47808);
+  const restart = (): ReturnType<typeof operationOf> =>
+    operationOf(msg(p, 'bacnet', { role: 'request', func: 20 }), functionKeyNumber('bacnet', 20));
+  const first = restart();
+  assert.notEqual(first, undefined);
+  assert.equal(restart(), first);
+  assert.equal(first!.type, 'device_restart');
+  const dcc = operationOf(
+    msg(p, 'bacnet', { role: 'request', func: 17 }),
+    functionKeyNumber('bacnet', 17),
+  );
+  assert.equal(dcc!.type, 'config_change');
+  assert.notEqual(dcc, first);
+  // Through the engine: repeats fold into one detection per function, whose detail names the function.
+  const eng = new DetectionEngine(learn());
+  let ts = 5000;
+  for (const func of [20, 17, 20, 17, 20]) {
+    const q = udp((ts += 0.5), HMI, 47808, PLC, 47808);
+    feed(eng, q, msg(q, 'bacnet', { role: 'request', func }));
+  }
+  const ds = eng.finish().filter((d) => d.detail.startsWith('bacnet:'));
+  assert.deepEqual(
+    ds.map((d) => [d.type, d.detail, d.count]),
+    [
+      ['device_restart', 'bacnet:20', 3],
+      ['config_change', 'bacnet:17', 2],
+    ],
+  );
 });
