@@ -1,6 +1,5 @@
 import type { Message } from '../../dissect/message.js';
 import { functionKeyNumber, operationOf as descriptorOperation } from '../../dissect/registry.js';
-import type { EngineeringOp } from '../../dissect/protocol.js';
 import { cipOperation, type CipOperationKind } from '../../dissect/protocols/cip-operations.js';
 import { dnp3Operation, type Dnp3OperationKind } from '../../dissect/protocols/dnp3-operations.js';
 import { s7Operation, type S7OperationKind } from '../../dissect/protocols/s7comm-operations.js';
@@ -216,19 +215,9 @@ export function operationOf(m: Message, key: number): Op | undefined {
   }
   const op = descriptorOperation(m, key);
   if (op === undefined) return undefined;
-  // A descriptor's operation is one constant object per function: its Op is built once, not per request
-  // (a BACnet plant restarting devices or moving files sends thousands).
-  let o = DESCRIPTOR_OPS.get(op);
-  if (o === undefined) {
-    const base = BY_KIND[op.kind];
-    o = base === null || base === undefined ? null : opOf(base, op.what);
-    DESCRIPTOR_OPS.set(op, o);
-  }
-  return o ?? undefined;
+  const base = BY_KIND[op.kind];
+  return base === null || base === undefined ? undefined : opOf(base, op.what);
 }
-
-/** The Op of each descriptor operation (null: a kind that is no detection). Ops are read, never changed. */
-const DESCRIPTOR_OPS = new Map<EngineeringOp, Op | null>();
 
 /** The engineering operation a request performs that is worth a detection (the name the registry's users know). */
 export const reportedOperationOf = operationOf;
@@ -296,17 +285,6 @@ function answered(m: Message): boolean {
   );
 }
 
-/** 'protocol:func' of a request by its function key, built once per function (repeats fold on it). */
-const REQUEST_DETAIL = new Map<number, string>();
-
-function requestDetail(key: number, m: Request): string {
-  // Keys are unique per (protocol, func) for known protocols and 0 <= func + 1 < SPAN only.
-  if (key < SPAN || m.func < -1 || m.func + 1 >= SPAN) return `${m.protocol}:${m.func}`;
-  let d = REQUEST_DETAIL.get(key);
-  if (d === undefined) REQUEST_DETAIL.set(key, (d = `${m.protocol}:${m.func}`));
-  return d;
-}
-
 function techniquesText(op: Op): string {
   return `ATT&CK for ICS ${op.techniques.join(', ')}`;
 }
@@ -371,11 +349,7 @@ function report(
     dst = m.dstIp || m.dstMac;
   const frame = failed && responseFrame !== undefined ? responseFrame : m.frame;
   // A repeat (a download is thousands of object writes) folds without building its text and fields.
-  const detail = failed
-    ? `${m.protocol}:${op.kind ?? m.func}:failed`
-    : op.kind !== undefined
-      ? `${m.protocol}:${op.kind}`
-      : requestDetail(key, m);
+  const detail = `${m.protocol}:${op.kind ?? m.func}${failed ? ':failed' : ''}`;
   if (ctx.fold(op.type, src, dst, detail, severity, m.ts, frame, op.point)) return;
   const what = failed ? `made a failed attempt (${op.what})` : op.what;
   const refused = failed
