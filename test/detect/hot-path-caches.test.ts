@@ -8,8 +8,8 @@ import { Aggregator } from '../../src/detect/aggregator.js';
 import type { Finding } from '../../src/detect/detection.js';
 import type { Detector } from '../../src/detect/detector.js';
 import { DetectionEngine } from '../../src/detect/engine.js';
-import { operationOf } from '../../src/detect/detectors/engineering-ops.js';
-import { functionKeyNumber } from '../../src/dissect/registry.js';
+import { mayOperate, operationOf } from '../../src/detect/detectors/engineering-ops.js';
+import { functionKeyNumber, PROTOCOLS } from '../../src/dissect/registry.js';
 import { feed, msg, tcp, udp, HMI, PLC, learn } from './synthetic.js';
 
 test('every unlearned function between learned polls reaches the new-function detectors (the edge remembers only known ones)', () => {
@@ -131,4 +131,23 @@ test('descriptor operations (BACnet restart, communication control) fold per fun
       ['config_change', 'bacnet:17', 2],
     ],
   );
+});
+
+test('the engine skips operationOf only where it could find no operation (every protocol, every function below 256)', () => {
+  const p = udp(1, HMI, 40000, PLC, 47808);
+  let skipped = 0;
+  for (const d of PROTOCOLS) {
+    for (let func = 0; func < 256; func++) {
+      if (mayOperate(d.name, func)) continue;
+      skipped++;
+      const m = msg(p, d.name, { role: 'request', func, fields: { class_id: 1, instance_id: 1 } });
+      assert.equal(operationOf(m, functionKeyNumber(d.name, func)), undefined, `${d.name} ${func}`);
+    }
+    // Every operation a descriptor declares is still asked for.
+    for (const func of Object.keys(d.operations)) assert.ok(mayOperate(d.name, Number(func)));
+  }
+  assert.ok(skipped > 1000);
+  // BACnet ReadProperty (12) is skipped; ReinitializeDevice (20) is not.
+  assert.equal(mayOperate('bacnet', 12), false);
+  assert.equal(mayOperate('bacnet', 20), true);
 });
