@@ -26,7 +26,11 @@ export class EdgeState implements EdgeAddress {
   protocols: readonly string[] | null = null;
   packets = 0;
   bytes = 0;
-  lastSeen: number;
+  /**
+   * Initialised with a number, not left to the constructor: a class field declared bare is defined as undefined
+   * first, so V8 would keep it as a tagged field and box a fresh heap number on every packet's store.
+   */
+  lastSeen = 0;
   requests = 0;
   responses = 0;
   /** Malformed PDUs seen and their kinds, allocated on the first (most edges never carry one). */
