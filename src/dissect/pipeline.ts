@@ -72,6 +72,7 @@ export class DissectPipeline {
   private protoCounts = new Float64Array(32);
   private lastProto = '';
   private lastSlot = -1;
+  private readonly malformedKinds = new Map<string, string>();
   private readonly pkt = newPacket();
   private readonly out: Message[] = [];
   private readonly ctx: PduContext = {
@@ -138,6 +139,13 @@ export class DissectPipeline {
     // In first-seen order, so the record's keys come out in the order the protocols appeared.
     for (let i = 0; i < names.length; i++) into[names[i]!] = counts[i]!;
     return this.st;
+  }
+
+  /** '<protocol>_malformed', joined once per protocol (a joined key is flattened and hashed on every lookup). */
+  private malformedKind(p: string): string {
+    let k = this.malformedKinds.get(p);
+    if (k === undefined) this.malformedKinds.set(p, (k = `${p}_malformed`));
+    return k;
   }
 
   private protoSlot(p: string): number {
@@ -392,9 +400,11 @@ export class DissectPipeline {
         this.lastProto = p;
       }
       this.protoCounts[this.lastSlot]++;
-      if (m.anomaly !== null) this.countAnomaly(`${m.protocol}_malformed`);
+      if (m.anomaly !== null) this.countAnomaly(this.malformedKind(p));
       stages.onMessage(m);
     }
-    out.length = 0;
+    // Emptied by pops (inlined for an array of one or two), not `length = 0`, which calls the length setter
+    // (~2% of a pass).
+    while (out.length > 0) out.pop();
   }
 }
