@@ -6,6 +6,7 @@ import { EdgeBook, mergeEdgeRecords, type CurrentEdge, type EdgeRecord } from '.
 import { vendorOf } from './oui.js';
 import { U32Cache } from '../dissect/u32-cache.js';
 import { orderedStates, readOutOf, type EdgeStateView, type InventoryReadOut } from './read-out.js';
+import type { RoleEdge } from './roles.js';
 import { addBounded, countCapped, IDENTITY_KEYS, LIMITS, type Capped } from './merge.js';
 import { refused, requestedMode } from './plc-mode.js';
 import { ipv4Number, isPublicIpv4 } from './address-scope.js';
@@ -175,7 +176,18 @@ export class Inventory {
    * half of its own.
    */
   snapshotWith(shards: EdgeRecord[][] | null): InventorySnapshot {
-    const r = this.readOutWith(shards);
+    const eb = this.edgeBook;
+    if (shards !== null || eb === null) {
+      const r = this.readOutWith(shards);
+      return { assets: r.assets, edges: [...r.edges()] };
+    }
+    // Every record is held in the end anyway: each edge's is built once, and roles are read from the records.
+    const records = eb.edgeList(false);
+    const r = this.readOutOfStates(
+      () => records,
+      (e) => e,
+      null,
+    );
     return { assets: r.assets, edges: [...r.edges()] };
   }
 
@@ -194,6 +206,7 @@ export class Inventory {
       return this.readOutOfStates(
         () => edges,
         (e) => e,
+        null,
       );
     }
     const eb = this.edgeBook;
@@ -201,16 +214,20 @@ export class Inventory {
       return this.readOutOfStates(
         (): Edge[] => [],
         (e) => e,
+        null,
       );
+    // Roles read a view of each edge's state; its record is built once, when it is written.
     return this.readOutOfStates(
       () => eb.states(),
       (es) => eb.build(es),
+      (es) => eb.roleView(es),
     );
   }
 
   private readOutOfStates<S extends EdgeStateView>(
     states: () => Iterable<S>,
     build: (s: S) => Edge,
+    roleView: ((s: S) => RoleEdge) | null,
   ): InventoryReadOut {
     const { out, byId, emit } = this.assetRecords(false);
     // Who serves and who uses each industrial protocol, from the edges that carried its messages.
@@ -230,7 +247,7 @@ export class Inventory {
         }
       }
     }
-    return readOutOf([...out.values()], states(), build);
+    return readOutOf([...out.values()], states(), build, roleView);
   }
 
   /**

@@ -1,6 +1,6 @@
 import type { Asset, Edge } from './model.js';
 import { countsOf, isProbe, type InventoryCounts } from './counts.js';
-import { inferRoles } from './roles.js';
+import { roleOf, type RoleEdge } from './roles.js';
 import { ipv4Number } from './address-scope.js';
 
 /**
@@ -56,12 +56,18 @@ class AddressOrder {
 
 /**
  * Read out assets (unsorted, serves and uses filled) and edge states (in the inventory's insertion order, which
- * breaks ties as the eager stable sort did); `edgeOut` builds one edge's record.
+ * breaks ties as the eager stable sort did); `edgeOut` builds one edge's record. `roleView` gives what role
+ * inference reads of a state without building its record (null when the states are records already).
+ *
+ * Each edge is sorted once: a server's list by (client, port) serves both its role and the output order, a
+ * client's list by (server, port) its role. Ties keep the order seen, as the earlier sort of each asset's edges
+ * (client lists first, then server lists) did: edges alike in server, client and port all come from one list.
  */
 export function readOutOf<S extends EdgeStateView>(
   assets: Asset[],
   states: Iterable<S>,
   edgeOut: (s: S) => Edge,
+  roleView: ((s: S) => RoleEdge) | null,
 ): InventoryReadOut {
   const order = new AddressOrder();
   const byServer = new Map<string, S[]>(),
@@ -75,17 +81,27 @@ export function readOutOf<S extends EdgeStateView>(
     const carried = (s.protocols?.length ?? 0) > 0 || s.requests + s.responses > 0;
     if (isProbe(s.transport, s.packets, carried)) probes.push(s);
   }
-  const global = (x: S, y: S): number =>
-    order.cmp(x.server, y.server) || order.cmp(x.client, y.client) || x.port - y.port;
-  // Each asset's role from the records of its own edges only, in the order the eager read-out listed them.
+  const byClientPort = (x: S, y: S): number => order.cmp(x.client, y.client) || x.port - y.port;
+  const byServerPort = (x: S, y: S): number => order.cmp(x.server, y.server) || x.port - y.port;
+  for (const list of byServer.values()) if (list.length > 1) list.sort(byClientPort);
+  const view = (list: S[]): readonly RoleEdge[] =>
+    roleView === null ? (list as unknown as RoleEdge[]) : list.map(roleView);
   for (const a of assets) {
-    // Client lists first, then server lists, each in the order seen: edges alike in server, client and port
-    // enter in the order they were seen, and the stable sort keeps it, as the eager sort of all edges did.
-    const mine = new Set<S>();
-    for (const ip of a.ips) for (const s of byClient.get(ip) ?? []) mine.add(s);
-    for (const ip of a.ips) for (const s of byServer.get(ip) ?? []) mine.add(s);
-    inferRoles([a], [...mine].sort(global).map(edgeOut));
+    let cl: S[] = NONE,
+      sv: S[] = NONE;
+    for (const ip of a.ips) {
+      const c = byClient.get(ip);
+      // An address belongs to one asset: its client list is sorted once.
+      if (c !== undefined) {
+        if (c.length > 1) c.sort(byServerPort);
+        cl = cl === NONE ? c : cl.concat(c);
+      }
+      const v = byServer.get(ip);
+      if (v !== undefined) sv = sv === NONE ? v : sv.concat(v);
+    }
+    roleOf(a, view(cl), view(sv));
   }
+  byClient.clear();
   assets.sort((x, y) => order.cmp(x.id, y.id));
   const counts = countsOf(assets, edgeCount, probes);
   probes.length = 0;
@@ -93,10 +109,13 @@ export function readOutOf<S extends EdgeStateView>(
     assets,
     counts,
     *edges() {
-      for (const s of inOrder(byServer, order)) yield edgeOut(s);
+      const servers = [...byServer.keys()].sort((a, b) => order.cmp(a, b));
+      for (const server of servers) for (const s of byServer.get(server)!) yield edgeOut(s);
     },
   };
 }
+
+const NONE: never[] = [];
 
 /** Edge states in the inventory's order (server, client, port; ties in the order seen), sorted a server at a time. */
 export function* orderedStates<S extends EdgeStateView>(states: Iterable<S>): Generator<S> {

@@ -1,4 +1,4 @@
-import type { Asset, AssetRole, Edge } from './model.js';
+import type { Asset, AssetRole, FunctionStats } from './model.js';
 import { isIndustrial, isOutstationProtocol, operationOfFunction } from '../dissect/registry.js';
 
 /** A client that opened this many conversations carrying no application data is sweeping ports or hosts. */
@@ -6,10 +6,30 @@ const SCAN_PROBES = 16;
 /** A probe is a connection attempt: a handful of packets (SYN, RST, maybe a retry) and no dissected protocol. */
 const PROBE_PACKETS = 6;
 
+/**
+ * What a role is inferred from, of one edge: an Edge record has it all, and the inventory's read-out passes a
+ * view of its compact edge state instead of building the record for each end's role (see read-out.ts).
+ * `functions` (in record order) and `pollInterval` are read only for the edges an asset used as an industrial
+ * client, so a view can compute them when asked.
+ */
+export interface RoleEdge {
+  readonly client: string;
+  readonly server: string;
+  readonly transport: string;
+  readonly port: number;
+  readonly protocol: string;
+  readonly protocols: readonly string[];
+  readonly packets: number;
+  readonly requests: number;
+  readonly responses: number;
+  readonly functions: readonly FunctionStats[];
+  readonly pollInterval: number | null;
+}
+
 /** Infer each asset's role from its identity and behaviour, with the reasons in plain words. Mutates assets. */
-export function inferRoles(assets: Asset[], edges: Edge[]): void {
-  const asClient = new Map<string, Edge[]>(),
-    asServer = new Map<string, Edge[]>();
+export function inferRoles(assets: Asset[], edges: readonly RoleEdge[]): void {
+  const asClient = new Map<string, RoleEdge[]>(),
+    asServer = new Map<string, RoleEdge[]>();
   for (const e of edges) {
     push(asClient, e.client, e);
     push(asServer, e.server, e);
@@ -17,13 +37,25 @@ export function inferRoles(assets: Asset[], edges: Edge[]): void {
   for (const a of assets) {
     const cl = a.ips.flatMap((ip) => asClient.get(ip) ?? []);
     const sv = a.ips.flatMap((ip) => asServer.get(ip) ?? []);
-    const [role, reasons] = decide(a, cl, sv);
-    a.role = role;
-    a.roleReasons = reasons;
+    roleOf(a, cl, sv);
   }
 }
 
-function decide(a: Asset, client: Edge[], server: Edge[]): [AssetRole, string[]] {
+/**
+ * One asset's role from the edges it was the client of and those it served, each list in the inventory's edge
+ * order (the reasons name servers and functions in that order). Mutates the asset.
+ */
+export function roleOf(a: Asset, client: readonly RoleEdge[], server: readonly RoleEdge[]): void {
+  const [role, reasons] = decide(a, client, server);
+  a.role = role;
+  a.roleReasons = reasons;
+}
+
+function decide(
+  a: Asset,
+  client: readonly RoleEdge[],
+  server: readonly RoleEdge[],
+): [AssetRole, string[]] {
   const dt = (a.identity.deviceType ?? '').toLowerCase();
   if (/programmable logic controller|io-controller|\bplc\b|\bcpu\b/.test(dt))
     return ['plc', [`device reports type "${a.identity.deviceType}"`]];
@@ -48,7 +80,8 @@ function decide(a: Asset, client: Edge[], server: Edge[]): [AssetRole, string[]]
         engineering.push(`${f.name || `${f.protocol} ${f.func}`} to ${e.server}`);
     }
   }
-  const polled = used.filter((e) => e.pollInterval !== null && e.requests >= 10);
+  // Requests first: a view computes the polling period only when asked.
+  const polled = used.filter((e) => e.requests >= 10 && e.pollInterval !== null);
   const writes = used.reduce((n, e) => n + e.functions.reduce((m, f) => m + f.writes, 0), 0);
 
   if (servedProtos.length > 0 && !servedProtos.every((p) => p === 'bacnet')) {
@@ -132,7 +165,7 @@ function decide(a: Asset, client: Edge[], server: Edge[]): [AssetRole, string[]]
 }
 
 /** Why a client looks like a scanner (ports tried per host, hosts tried), or null. */
-function scanReason(client: Edge[]): string | null {
+function scanReason(client: readonly RoleEdge[]): string | null {
   const ports = new Map<string, Set<number>>();
   let probes = 0;
   for (const e of client) {
@@ -150,7 +183,7 @@ function scanReason(client: Edge[]): string | null {
     : `tried ${hosts.length} hosts (connection attempts only)`;
 }
 
-function push(m: Map<string, Edge[]>, k: string, e: Edge): void {
+function push(m: Map<string, RoleEdge[]>, k: string, e: RoleEdge): void {
   const l = m.get(k);
   if (l) l.push(e);
   else m.set(k, [e]);
