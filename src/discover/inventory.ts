@@ -230,23 +230,7 @@ export class Inventory {
     roleView: ((s: S) => RoleEdge) | null,
   ): InventoryReadOut {
     const { out, byId, emit } = this.assetRecords(false);
-    // Who serves and who uses each industrial protocol, from the edges that carried its messages.
-    for (const es of states()) {
-      if (es.protocols === null) continue;
-      for (const p of es.protocols) {
-        if (IDENTITY_PROTOCOLS.has(p)) continue;
-        const server = byId.get(es.server),
-          client = byId.get(es.client);
-        if (server) {
-          const a = emit(server);
-          if (!a.serves.includes(p)) a.serves.push(p);
-        }
-        if (client) {
-          const a = emit(client);
-          if (!a.uses.includes(p)) a.uses.push(p);
-        }
-      }
-    }
+    servesAndUses(states(), byId, emit);
     return readOutOf([...out.values()], states(), build, roleView);
   }
 
@@ -566,6 +550,37 @@ export class Inventory {
     const n = ipv4Number(ip);
     if (n >= 0) this.assets4.set(n, s);
     else this.assetsText.set(ip, s);
+  }
+}
+
+/**
+ * Who serves and who uses each industrial protocol, from the edges that carried its messages. A function of its
+ * own: its loop runs once per edge and is compiled on its own, with its feedback complete.
+ */
+function servesAndUses(
+  states: Iterable<EdgeStateView>,
+  byId: Map<string, AssetState>,
+  emit: (s: AssetState) => Asset,
+): void {
+  for (const es of states) {
+    const protocols = es.protocols;
+    if (protocols === null || protocols.length === 0) continue;
+    // Each end's record once per edge (emit keeps them), not once per protocol.
+    let server: Asset | null = null,
+      client: Asset | null = null,
+      looked = false;
+    for (const p of protocols) {
+      if (IDENTITY_PROTOCOLS.has(p)) continue;
+      if (!looked) {
+        looked = true;
+        const s = byId.get(es.server),
+          c = byId.get(es.client);
+        if (s !== undefined) server = emit(s);
+        if (c !== undefined) client = emit(c);
+      }
+      if (server !== null && !server.serves.includes(p)) server.serves.push(p);
+      if (client !== null && !client.uses.includes(p)) client.uses.push(p);
+    }
   }
 }
 

@@ -68,23 +68,25 @@ function decide(
     (e) => isIndustrial(e.protocol) && e.responses + e.requests > 0 && e.server !== e.client,
   );
   const servedProtos = uniq(served.map((e) => e.protocol));
-  const clients = uniq(served.map((e) => e.client));
   const used = client.filter((e) => isIndustrial(e.protocol) && e.requests > 0);
-
-  const engineering: string[] = [];
-  for (const e of used) {
-    for (const f of e.functions) {
-      // Functions that program, configure or probe a controller rather than run the process: the signature of
-      // an engineering workstation (the protocols' engineering operations, file housekeeping included).
-      if (f.count > 0 && operationOfFunction(f.protocol, f.func) !== undefined)
-        engineering.push(`${f.name || `${f.protocol} ${f.func}`} to ${e.server}`);
+  // What the client edges did, computed only where a rule reads it (most assets serve or speak BACnet only).
+  const engineeringOf = (): string[] => {
+    const engineering: string[] = [];
+    for (const e of used) {
+      for (const f of e.functions) {
+        // Functions that program, configure or probe a controller rather than run the process: the signature
+        // of an engineering workstation (the protocols' engineering operations, file housekeeping included).
+        if (f.count > 0 && operationOfFunction(f.protocol, f.func) !== undefined)
+          engineering.push(`${f.name || `${f.protocol} ${f.func}`} to ${e.server}`);
+      }
     }
-  }
-  // Requests first: a view computes the polling period only when asked.
-  const polled = used.filter((e) => e.requests >= 10 && e.pollInterval !== null);
-  const writes = used.reduce((n, e) => n + e.functions.reduce((m, f) => m + f.writes, 0), 0);
+    return engineering;
+  };
+  const writesOf = (): number =>
+    used.reduce((n, e) => n + e.functions.reduce((m, f) => m + f.writes, 0), 0);
 
   if (servedProtos.length > 0 && !servedProtos.every((p) => p === 'bacnet')) {
+    const clients = uniq(served.map((e) => e.client));
     const outstation = servedProtos.some(isOutstationProtocol);
     const reason = `serves ${servedProtos.join(', ')} to ${clients.length} client${clients.length === 1 ? '' : 's'}`;
     if (
@@ -97,6 +99,8 @@ function decide(
   }
   const scan = scanReason(client);
   if (scan !== null) {
+    const engineering = engineeringOf(),
+      writes = writesOf();
     // A real engineering workstation does not sweep the network; what else it did stays among the reasons.
     const also = [
       ...(engineering.length > 0
@@ -118,6 +122,8 @@ function decide(
     return ['bacnet_device', ['speaks BACnet/IP']];
   }
   if (used.length > 0) {
+    const engineering = engineeringOf(),
+      writes = writesOf();
     const servers = uniq(used.map((e) => e.server));
     if (engineering.length > 0)
       return [
@@ -129,6 +135,8 @@ function decide(
         'scada_server',
         [`master station for ${servers.length} outstation${servers.length === 1 ? '' : 's'}`],
       ];
+    // Requests first: a view computes the polling period only when asked.
+    const polled = used.filter((e) => e.requests >= 10 && e.pollInterval !== null);
     if (polled.length > 0) {
       const fastest = Math.min(...polled.map((e) => e.pollInterval!));
       const every = `polls ${polled.length} server${polled.length === 1 ? '' : 's'} (fastest every ${fastest.toFixed(3)} s)`;
@@ -166,21 +174,26 @@ function decide(
 
 /** Why a client looks like a scanner (ports tried per host, hosts tried), or null. */
 function scanReason(client: readonly RoleEdge[]): string | null {
-  const ports = new Map<string, Set<number>>();
+  // Counted first: most clients made no probe, and need no table of them.
   let probes = 0;
+  for (const e of client) if (isScanProbe(e)) probes++;
+  if (probes < SCAN_PROBES) return null;
+  const ports = new Map<string, Set<number>>();
   for (const e of client) {
-    if (e.transport === 'ip' || e.protocols.length > 0 || e.packets > PROBE_PACKETS) continue;
-    probes++;
+    if (!isScanProbe(e)) continue;
     let s = ports.get(e.server);
     if (s === undefined) ports.set(e.server, (s = new Set()));
     s.add(e.port);
   }
-  if (probes < SCAN_PROBES) return null;
   const hosts = [...ports.entries()].sort((x, y) => y[1].size - x[1].size);
   const [top, set] = hosts[0]!;
   return hosts.length === 1 || set.size >= SCAN_PROBES
     ? `tried ${set.size} ports on ${top}${hosts.length > 1 ? ` and ${hosts.length - 1} other host${hosts.length === 2 ? '' : 's'}` : ''} (connection attempts only)`
     : `tried ${hosts.length} hosts (connection attempts only)`;
+}
+
+function isScanProbe(e: RoleEdge): boolean {
+  return e.transport !== 'ip' && e.protocols.length === 0 && e.packets <= PROBE_PACKETS;
 }
 
 function push(m: Map<string, RoleEdge[]>, k: string, e: RoleEdge): void {
