@@ -42,16 +42,25 @@ class AddressOrder {
     return k;
   }
 
-  cmp(a: string, b: string): number {
-    if (a === b) return 0;
-    const u = this.key(a),
-      v = this.key(b);
-    if (u === v) return 0;
-    if (typeof u === 'number' && typeof v === 'number') return u - v;
-    if (typeof u === 'number') return -1;
-    if (typeof v === 'number') return 1;
-    return u < v ? -1 : 1;
+  /** Sorts xs by address (stable), each item's key looked up once rather than at every comparison. */
+  sort<T>(xs: T[], addr: (x: T) => string): T[] {
+    const keyed = xs.map((x) => ({ k: this.key(addr(x)), x }));
+    keyed.sort((p, q) => cmpKeys(p.k, q.k));
+    for (let i = 0; i < xs.length; i++) xs[i] = keyed[i]!.x;
+    return xs;
   }
+
+  cmp(a: string, b: string): number {
+    return a === b ? 0 : cmpKeys(this.key(a), this.key(b));
+  }
+}
+
+function cmpKeys(u: number | string, v: number | string): number {
+  if (u === v) return 0;
+  if (typeof u === 'number' && typeof v === 'number') return u - v;
+  if (typeof u === 'number') return -1;
+  if (typeof v === 'number') return 1;
+  return u < v ? -1 : 1;
 }
 
 /**
@@ -102,14 +111,14 @@ export function readOutOf<S extends EdgeStateView>(
     roleOf(a, view(cl), view(sv));
   }
   byClient.clear();
-  assets.sort((x, y) => order.cmp(x.id, y.id));
+  order.sort(assets, (a) => a.id);
   const counts = countsOf(assets, edgeCount, probes);
   probes.length = 0;
   return {
     assets,
     counts,
     *edges() {
-      const servers = [...byServer.keys()].sort((a, b) => order.cmp(a, b));
+      const servers = order.sort([...byServer.keys()], (a) => a);
       for (const server of servers) for (const s of byServer.get(server)!) yield edgeOut(s);
     },
   };
