@@ -59,7 +59,7 @@ export class PollTimer {
   }
 }
 
-/** Scratch space for period(): one read-out at a time, never re-entered. */
+/** Scratch space for period(), which is synchronous and calls nothing that could re-enter it. */
 const SCRATCH = new Float64Array(SAMPLES);
 
 /**
