@@ -4,6 +4,7 @@ import { functionKeyNumber, isIndustrial } from '../dissect/registry.js';
 import type { Baseline } from '../discover/baseline.js';
 import { EdgeTable, type EdgeAddress } from '../discover/edge-table.js';
 import type { Inventory } from '../discover/inventory.js';
+import type { IoConnections } from '../discover/io-connections.js';
 import { CompiledBaseline } from './profile.js';
 import { Aggregator } from './aggregator.js';
 import type { Detection, DetectionType, Finding } from './detection.js';
@@ -134,6 +135,7 @@ export class DetectionEngine implements DetectContext {
   private readonly mutes: Mute[];
   private nextTick = -Infinity;
   private readonly inventory: Inventory | undefined;
+  readonly ioConnections: IoConnections | null;
   private readonly sharedEdges: EdgeRuntime[] = [];
   private lastTs = 0;
   private finished = false;
@@ -174,6 +176,7 @@ export class DetectionEngine implements DetectContext {
     this.mutes = opts.mutes ?? [];
     this.table = new EdgeTable<EdgeRuntime>((addr) => this.runtime(addr));
     this.inventory = opts.inventory;
+    this.ioConnections = opts.inventory?.edgeBook?.io ?? null;
   }
 
   /**

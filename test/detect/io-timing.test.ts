@@ -119,6 +119,67 @@ test('a Forward_Close ends both directions on purpose: no stop is reported', () 
   assert.deepEqual(learnThenDetect('close'), []);
 });
 
+/**
+ * learnThenDetect with the engine beside an inventory (the bench's and `weir node`'s path): io_timing then reads
+ * the inventory's Forward_Open table instead of keeping its own.
+ */
+function learnThenDetectShared(change: IoChange): Detection[] {
+  const file = capture(change);
+  const split = IO_START + 20;
+  const learned = new Inventory();
+  const values = new ValueRanges();
+  const inv = new Inventory();
+  let engine: DetectionEngine | null = null;
+  const p = new DissectPipeline({
+    onPacket(pkt) {
+      if (pkt.ts < split) return learned.onPacket(pkt);
+      engine ??= new DetectionEngine(
+        baselineFrom(
+          learned.snapshot(),
+          values.ranges(),
+          { version: 1, sources: [file] },
+          learned.io.connections(),
+        ),
+        { inventory: inv },
+      );
+      inv.onPacket(pkt);
+      engine.onPacket(pkt);
+    },
+    onMessage(m) {
+      if (m.ts < split) {
+        learned.onMessage(m);
+        values.onMessage(m);
+        return;
+      }
+      inv.onMessage(m);
+      engine!.onMessage(m);
+    },
+  });
+  readCaptureSync(file, (f) => p.push(f));
+  return engine!.finish().filter((d) => IO_TYPES.has(d.type));
+}
+
+test('beside an inventory, io_timing reads its Forward_Open table and reports exactly the same', () => {
+  for (const change of ['slow', 'fast', 'stop', 'close'] as const) {
+    const own = learnThenDetect(change);
+    assert.equal(JSON.stringify(learnThenDetectShared(change)), JSON.stringify(own), change);
+    assert.equal(own.length, change === 'close' ? 0 : 1, change);
+  }
+  // Nothing learned: only the inventory's table knows the RPI the Forward_Open agreed.
+  const inv = new Inventory();
+  const engine = new DetectionEngine(
+    baselineFrom({ assets: [], edges: [] }, new Map(), { version: 1, sources: [] }),
+    { inventory: inv },
+  );
+  const p = new DissectPipeline([inv, engine]);
+  readCaptureSync(capture('slow'), (f) => p.push(f));
+  const ds = engine.finish().filter((d) => IO_TYPES.has(d.type));
+  assert.deepEqual(
+    ds.map((d) => [d.type, d.evidence.fields.rpi_us]),
+    [['io_interval_drift', OT_RPI]],
+  );
+});
+
 test('without a learned baseline the RPI agreed by the Forward_Open is the yardstick', () => {
   const engine = new DetectionEngine(
     baselineFrom({ assets: [], edges: [] }, new Map(), { version: 1, sources: [] }),
