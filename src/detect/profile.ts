@@ -20,12 +20,10 @@ export class CompiledProfile {
     private readonly keys: CompiledBaseline,
   ) {}
 
-  /** functionKeyNumber of every function the edge used while learning. */
+  /** functionKeyNumber of every function the edge used while learning (shared: never changed). */
   get functions(): Set<number> {
     if (this.fns === null) {
-      const fns = new Set<number>();
-      for (const k of this.learned.functions) fns.add(this.keys.functionKey(k));
-      this.fns = fns;
+      this.fns = this.keys.functionSet(this.learned.functions);
     }
     return this.fns;
   }
@@ -85,12 +83,32 @@ export class CompiledBaseline {
   }
 
   /**
+   * Function sets by learned list: thousands of edges repeat a few lists (the same poll), so each list is
+   * turned into numbers once and its set shared (read only) by every profile that learned it.
+   */
+  private readonly functionSets = new Map<string, Set<number>>();
+
+  functionSet(functions: readonly string[]): Set<number> {
+    const list = functions.length === 1 ? functions[0]! : functions.join(' ');
+    let fns = this.functionSets.get(list);
+    if (fns === undefined) {
+      fns = new Set<number>();
+      for (const k of functions) fns.add(this.functionKey(k));
+      this.functionSets.set(list, fns);
+    }
+    return fns;
+  }
+
+  /**
    * The profile of an edge when the edge first shows up (most of a large baseline may stay idle); its parts
    * compile on first use.
    */
   profile(id: string): CompiledProfile | null {
-    const p = Object.hasOwn(this.baseline.edges, id) ? this.baseline.edges[id]! : undefined;
-    return p === undefined ? null : new CompiledProfile(p, this);
+    // One lookup when the baseline lacks the edge; own-ness (a prototype name such as 'constructor') is asked
+    // only of what was found.
+    const edges = this.baseline.edges;
+    const p = edges[id];
+    return p !== undefined && Object.hasOwn(edges, id) ? new CompiledProfile(p, this) : null;
   }
 }
 
