@@ -17,6 +17,7 @@ import {
   type TaggedMessage,
   type ToShard,
 } from './shard-protocol.js';
+import { SlimReader } from './shard-slim.js';
 import {
   ChunkBuilder,
   ChunkView,
@@ -81,6 +82,8 @@ export class ShardedRun {
   private fileIndex = 0;
   /** Shard 0 when it runs on the main thread. */
   private inline: ShardCore | null = null;
+  /** Per shard: the string table of the slim messages it sent (kept across chunks and files). */
+  private readonly readers: SlimReader[] = [];
   /** Routes every frame; knows the server ends shown so far in the whole run (the workers' tables keep them). */
   private readonly router: Router;
   /** CPU seconds each worker thread used (known after finish; -1 where not measurable). */
@@ -130,6 +133,7 @@ export class ShardedRun {
     const share = (v: number, min: number): number => Math.max(min, Math.ceil(v / n));
     for (let i = 0; i < n; i++) {
       this.edgeCapped.push({});
+      this.readers.push(new SlimReader());
       const init: ShardInit = {
         shard: i,
         shards: n,
@@ -206,12 +210,13 @@ export class ShardedRun {
     if (this.failure) throw this.failure;
     this.post({ t: 'file', index: this.fileIndex++ });
     const pending = new Map<number, Pending>();
+    const readers = this.readers;
     for (let i = 0; i < this.n; i++)
       this.replies[i] = (m) => {
         if (m.t !== 'chunk') return;
         const p = pending.get(m.k);
         if (p === undefined) return;
-        p.msgs.push(unpackForwarded(m));
+        p.msgs.push(unpackForwarded(m, readers[i]!));
         if (++p.replies === this.n) p.resolve();
       };
 
