@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { CaptureParser } from '../capture/parser.js';
 import type { CaptureSummary } from '../capture/frame.js';
@@ -245,36 +245,54 @@ export class ShardedRun {
         // This frame's messages, dissected by the worker that owns its address pair.
         while (qi < queue.length && queue[qi]!.f <= frame.index) hooks.onMessage(queue[qi++]!.m);
       }
+      // Every shard answered for this chunk and the walk is over: its memory serves a later chunk.
+      builder.release(p.frames);
     };
 
     const order: Pending[] = [];
     let k = 0;
-    const stream =
-      source === '-' ? process.stdin : createReadStream(source, { highWaterMark: CHUNK });
-    try {
-      for await (const chunk of stream as AsyncIterable<Buffer>) {
+    // One chunk parsed, routed and handed to the shards; the oldest walked once the shards ran AHEAD.
+    const send = async (): Promise<void> => {
+      const frames = builder.take();
+      let resolve!: () => void;
+      const done = new Promise<void>((r) => (resolve = r));
+      const p: Pending = { k, frames, replies: 0, msgs: [], done, resolve };
+      pending.set(k, p);
+      order.push(p);
+      this.post({ t: 'chunk', k, frames });
+      k++;
+      if (order.length > AHEAD) await walk(order.shift()!);
+    };
+    if (source === '-') {
+      for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
         if (parser.stopped) break;
         builder.begin(chunk, parser.pending);
         parser.feed(chunk);
-        if (builder.frames === 0) continue;
-        const frames = builder.take();
-        let resolve!: () => void;
-        const done = new Promise<void>((r) => (resolve = r));
-        const p: Pending = { k, frames, replies: 0, msgs: [], done, resolve };
-        pending.set(k, p);
-        order.push(p);
-        this.post({ t: 'chunk', k, frames });
-        k++;
-        if (order.length > AHEAD) await walk(order.shift()!);
+        if (builder.frames > 0) await send();
       }
-      while (order.length > 0) await walk(order.shift()!);
-    } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      if (err.code === 'ENOENT') throw new Error(`${source}: no such file`);
-      throw e;
-    } finally {
-      if (source !== '-') (stream as ReturnType<typeof createReadStream>).destroy();
+    } else {
+      // A file: read straight into the chunks' shared memory, reused once a chunk is walked.
+      let fd: number;
+      try {
+        fd = openSync(source, 'r');
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        if (err.code === 'ENOENT') throw new Error(`${source}: no such file`);
+        throw e;
+      }
+      try {
+        for (;;) {
+          if (parser.stopped) break;
+          const chunk = builder.read(fd, parser.pending, CHUNK);
+          if (chunk === null) break;
+          parser.feed(chunk);
+          if (builder.frames > 0) await send();
+        }
+      } finally {
+        closeSync(fd);
+      }
     }
+    while (order.length > 0) await walk(order.shift()!);
     const summary = parser.end();
     const files = this.gather((m) => (m.t === 'file' ? m : undefined));
     this.post({ t: 'endFile' });
