@@ -21,11 +21,6 @@ import {
  * detectors read go back per chunk, tagged with their frame.
  */
 export class DetectShard extends PipelineShard {
-  /**
-   * 0.275 of the pairs with 2 shards (the asset half is lighter here: the cross-flow detectors only): main
-   * thread and worker CPU 0.65 / 0.73 s at 0.2, 0.63 / 0.75 at 0.15 on the benchmark input.
-   */
-  readonly mainShare = 0.55;
   private readonly engine: DetectionEngine;
   private readonly from: number;
   private readonly stages: Stage[];

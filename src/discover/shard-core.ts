@@ -23,11 +23,6 @@ import {
  */
 export interface ShardCore {
   handle(msg: ToShard): FromShard | null;
-  /**
-   * This kind of shard's part of the address pairs, times the shard count, when it runs on the main thread,
-   * which also reads, routes and keeps the asset half: tuned so the main thread and a worker are equally busy.
-   */
-  readonly mainShare?: number;
 }
 
 /**
@@ -134,11 +129,6 @@ export abstract class PipelineShard implements ShardCore {
  * thread's index) reach the edge table.
  */
 export class DiscoverShard extends PipelineShard {
-  /**
-   * 0.15 of the pairs with 2 shards: on the benchmark input, main thread and worker CPU 0.74 / 0.70 s at 0.15,
-   * 0.76 / 0.64 at 0.2, 0.70 / 0.72 at 0.1, process CPU the same (bench/RESULTS.md, multi-core).
-   */
-  readonly mainShare = 0.3;
   private readonly cappedRecords: Record<string, number> = {};
   private readonly edges: EdgeBook;
   private readonly stage: Stage;
