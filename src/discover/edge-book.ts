@@ -26,7 +26,11 @@ export class EdgeState implements EdgeAddress {
   protocols: readonly string[] | null = null;
   packets = 0;
   bytes = 0;
-  lastSeen: number;
+  /**
+   * Initialised with a number, not left to the constructor: a class field declared bare is defined as undefined
+   * first, so V8 would keep it as a tagged field and box a fresh heap number on every packet's store.
+   */
+  lastSeen = 0;
   requests = 0;
   responses = 0;
   /** Malformed PDUs seen and their kinds, allocated on the first (most edges never carry one). */
@@ -103,6 +107,9 @@ export class EdgeBook {
   );
   /** Edge of the packet being processed: its messages arrive right after it. */
   private current: EdgeState | undefined;
+  /** The protocol of the last request and its PROTOCOL_INDEX. */
+  private lastProto = '';
+  private lastIndex = 0;
   private edgeCount = 0;
   /** Added to a new edge's frame number for its creation order: a later file's frames count on from here. */
   seqBase = 0;
@@ -272,8 +279,16 @@ export class EdgeBook {
         if (!set.add(t.start, t.count)) countCapped(this.capped, 'edge_address_ranges');
       }
     }
-    // The protocol's index only for requests (a keyed lookup by name on every message cost ~1% of a pass).
-    const pidx = m.role === 'request' ? (PROTOCOL_INDEX[m.protocol] ?? 0) : 0;
+    // The protocol's index only for requests (a keyed lookup by name on every message cost ~1% of a pass), and
+    // looked up only when the protocol differs from the last request's.
+    let pidx = 0;
+    if (m.role === 'request') {
+      if (m.protocol !== this.lastProto) {
+        this.lastProto = m.protocol;
+        this.lastIndex = PROTOCOL_INDEX[m.protocol] ?? 0;
+      }
+      pidx = this.lastIndex;
+    }
     if (m.role === 'request' && isIndustrialIndex(pidx)) {
       const start = targets !== null && targets.length > 0 ? targets[0]!.start : 0;
       (es.poll ??= new PollTimer()).request(
