@@ -14,6 +14,7 @@ import { PollTimer } from './polling.js';
 import { anomalyKind } from './anomaly-kind.js';
 import { addBounded, countCapped, LIMITS, type Capped } from './merge.js';
 import { orderedStates } from './read-out.js';
+import type { RoleEdge } from './roles.js';
 
 /**
  * One conversation, kept compact (its own fields are its address, so consumers sharing the edge lookup get it
@@ -26,7 +27,11 @@ export class EdgeState implements EdgeAddress {
   protocols: readonly string[] | null = null;
   packets = 0;
   bytes = 0;
-  lastSeen: number;
+  /**
+   * Initialised with a number, not left to the constructor: a class field declared bare is defined as undefined
+   * first, so V8 would keep it as a tagged field and box a fresh heap number on every packet's store.
+   */
+  lastSeen = 0;
   requests = 0;
   responses = 0;
   /** Malformed PDUs seen and their kinds, allocated on the first (most edges never carry one). */
@@ -103,6 +108,9 @@ export class EdgeBook {
   );
   /** Edge of the packet being processed: its messages arrive right after it. */
   private current: EdgeState | undefined;
+  /** The protocol of the last request and its PROTOCOL_INDEX. */
+  private lastProto = '';
+  private lastIndex = 0;
   private edgeCount = 0;
   /** Added to a new edge's frame number for its creation order: a later file's frames count on from here. */
   seqBase = 0;
@@ -272,8 +280,16 @@ export class EdgeBook {
         if (!set.add(t.start, t.count)) countCapped(this.capped, 'edge_address_ranges');
       }
     }
-    // The protocol's index only for requests (a keyed lookup by name on every message cost ~1% of a pass).
-    const pidx = m.role === 'request' ? (PROTOCOL_INDEX[m.protocol] ?? 0) : 0;
+    // The protocol's index only for requests (a keyed lookup by name on every message cost ~1% of a pass), and
+    // looked up only when the protocol differs from the last request's.
+    let pidx = 0;
+    if (m.role === 'request') {
+      if (m.protocol !== this.lastProto) {
+        this.lastProto = m.protocol;
+        this.lastIndex = PROTOCOL_INDEX[m.protocol] ?? 0;
+      }
+      pidx = this.lastIndex;
+    }
     if (m.role === 'request' && isIndustrialIndex(pidx)) {
       const start = targets !== null && targets.length > 0 ? targets[0]!.start : 0;
       (es.poll ??= new PollTimer()).request(
@@ -313,6 +329,11 @@ export class EdgeBook {
   /** The Edge record of one state. */
   build(es: EdgeState): Edge {
     return edgeOut(es);
+  }
+
+  /** What role inference reads of one state, without building its record. */
+  roleView(es: EdgeState): RoleEdge {
+    return new StateRoleView(es);
   }
 
   /**
@@ -446,36 +467,86 @@ function findSpace(spaces: SpaceRanges[], space: string): SpaceRanges | undefine
   return undefined;
 }
 
+/**
+ * An edge state as role inference reads it (roles.ts RoleEdge): the counters are the state's, the functions in
+ * record order and the polling period computed only when asked (an asset's industrial client edges).
+ */
+class StateRoleView implements RoleEdge {
+  constructor(private readonly es: EdgeState) {}
+  get client(): string {
+    return this.es.client;
+  }
+  get server(): string {
+    return this.es.server;
+  }
+  get transport(): EdgeTransport {
+    return this.es.transport;
+  }
+  get port(): number {
+    return this.es.port;
+  }
+  get protocol(): string {
+    return this.es.protocol;
+  }
+  get protocols(): readonly string[] {
+    return this.es.protocols ?? NO_PROTOCOLS;
+  }
+  get packets(): number {
+    return this.es.packets;
+  }
+  get requests(): number {
+    return this.es.requests;
+  }
+  get responses(): number {
+    return this.es.responses;
+  }
+  get functions(): readonly FunctionStats[] {
+    const funcs = this.es.funcs;
+    return funcs === null
+      ? NO_FUNCTIONS
+      : Array.isArray(funcs)
+        ? sortFunctions([...funcs])
+        : [funcs];
+  }
+  get pollInterval(): number | null {
+    return this.es.poll?.period()?.median ?? null;
+  }
+}
+
+const NO_PROTOCOLS: readonly string[] = Object.freeze([]);
+const NO_FUNCTIONS: readonly FunctionStats[] = Object.freeze([]);
+
+/** Functions in record order: by protocol, then function code. */
+function sortFunctions(fs: FunctionStats[]): FunctionStats[] {
+  return fs.sort((x, y) =>
+    x.protocol < y.protocol ? -1 : x.protocol > y.protocol ? 1 : x.func - y.func,
+  );
+}
+
 /** The Edge record of a state: functions, ranges and the polling estimate filled in. */
 function edgeOut(es: EdgeState): Edge {
-  const { id, client, server, transport, port } = es;
   const funcs = es.funcs;
-  const functions =
+  const functions: FunctionStats[] =
     funcs === null
       ? []
-      : (Array.isArray(funcs) ? funcs : [funcs])
-          .map((f) => ({ ...f }))
-          .sort((x, y) =>
-            x.protocol < y.protocol ? -1 : x.protocol > y.protocol ? 1 : x.func - y.func,
-          );
+      : Array.isArray(funcs)
+        ? sortFunctions(funcs.map(copyFunction))
+        : [copyFunction(funcs)];
   const targets: TargetRanges[] = [];
   if (es.targets !== null) {
-    for (const { space, read, write } of Array.isArray(es.targets) ? es.targets : [es.targets]) {
-      const rr = read?.toArray() ?? [],
-        wr = write?.toArray() ?? [];
-      if (rr.length) targets.push({ space, access: 'read', ranges: rr });
-      if (wr.length) targets.push({ space, access: 'write', ranges: wr });
-    }
+    if (Array.isArray(es.targets)) for (const t of es.targets) addTargets(targets, t);
+    else addTargets(targets, es.targets);
   }
-  const p = es.poll?.period() ?? null;
+  const poll = es.poll;
+  const p = poll === null ? null : poll.period();
   return {
-    id,
-    client,
-    server,
-    transport,
-    port,
+    id: es.id,
+    client: es.client,
+    server: es.server,
+    transport: es.transport,
+    port: es.port,
     protocol: es.protocol,
-    protocols: es.protocols ? [...es.protocols] : [],
+    protocols: es.protocols !== null ? es.protocols.slice() : [],
     packets: es.packets,
     bytes: es.bytes,
     firstSeen: es.firstSeen,
@@ -484,12 +555,30 @@ function edgeOut(es: EdgeState): Edge {
     targets,
     requests: es.requests,
     responses: es.responses,
-    pollInterval: p?.median ?? null,
-    pollJitter: p?.iqr ?? null,
-    maxRequestGap: es.poll ? Math.round(es.poll.maxGap * 1e6) / 1e6 : 0,
-    anomalies: es.anomaly?.count ?? 0,
-    anomalyKinds: es.anomaly ? [...es.anomaly.kinds] : [],
+    pollInterval: p === null ? null : p.median,
+    pollJitter: p === null ? null : p.iqr,
+    maxRequestGap: poll !== null ? Math.round(poll.maxGap * 1e6) / 1e6 : 0,
+    anomalies: es.anomaly !== null ? es.anomaly.count : 0,
+    anomalyKinds: es.anomaly !== null ? es.anomaly.kinds.slice() : [],
   };
+}
+
+function copyFunction(f: FunctionStats): FunctionStats {
+  return {
+    protocol: f.protocol,
+    func: f.func,
+    name: f.name,
+    count: f.count,
+    writes: f.writes,
+    exceptions: f.exceptions,
+  };
+}
+
+function addTargets(out: TargetRanges[], { space, read, write }: SpaceRanges): void {
+  const rr = read?.toArray() ?? [],
+    wr = write?.toArray() ?? [];
+  if (rr.length) out.push({ space, access: 'read', ranges: rr });
+  if (wr.length) out.push({ space, access: 'write', ranges: wr });
 }
 
 const IP_PROTOCOLS: Record<number, string> = {

@@ -6,6 +6,7 @@ import { EdgeBook, mergeEdgeRecords, type CurrentEdge, type EdgeRecord } from '.
 import { vendorOf } from './oui.js';
 import { U32Cache } from '../dissect/u32-cache.js';
 import { orderedStates, readOutOf, type EdgeStateView, type InventoryReadOut } from './read-out.js';
+import type { RoleEdge } from './roles.js';
 import { addBounded, countCapped, IDENTITY_KEYS, LIMITS, type Capped } from './merge.js';
 import { refused, requestedMode } from './plc-mode.js';
 import { ipv4Number, isPublicIpv4 } from './address-scope.js';
@@ -175,7 +176,18 @@ export class Inventory {
    * half of its own.
    */
   snapshotWith(shards: EdgeRecord[][] | null): InventorySnapshot {
-    const r = this.readOutWith(shards);
+    const eb = this.edgeBook;
+    if (shards !== null || eb === null) {
+      const r = this.readOutWith(shards);
+      return { assets: r.assets, edges: [...r.edges()] };
+    }
+    // Every record is held in the end anyway: each edge's is built once, and roles are read from the records.
+    const records = eb.edgeList(false);
+    const r = this.readOutOfStates(
+      () => records,
+      (e) => e,
+      null,
+    );
     return { assets: r.assets, edges: [...r.edges()] };
   }
 
@@ -194,6 +206,7 @@ export class Inventory {
       return this.readOutOfStates(
         () => edges,
         (e) => e,
+        null,
       );
     }
     const eb = this.edgeBook;
@@ -201,36 +214,24 @@ export class Inventory {
       return this.readOutOfStates(
         (): Edge[] => [],
         (e) => e,
+        null,
       );
+    // Roles read a view of each edge's state; its record is built once, when it is written.
     return this.readOutOfStates(
       () => eb.states(),
       (es) => eb.build(es),
+      (es) => eb.roleView(es),
     );
   }
 
   private readOutOfStates<S extends EdgeStateView>(
     states: () => Iterable<S>,
     build: (s: S) => Edge,
+    roleView: ((s: S) => RoleEdge) | null,
   ): InventoryReadOut {
     const { out, byId, emit } = this.assetRecords(false);
-    // Who serves and who uses each industrial protocol, from the edges that carried its messages.
-    for (const es of states()) {
-      if (es.protocols === null) continue;
-      for (const p of es.protocols) {
-        if (IDENTITY_PROTOCOLS.has(p)) continue;
-        const server = byId.get(es.server),
-          client = byId.get(es.client);
-        if (server) {
-          const a = emit(server);
-          if (!a.serves.includes(p)) a.serves.push(p);
-        }
-        if (client) {
-          const a = emit(client);
-          if (!a.uses.includes(p)) a.uses.push(p);
-        }
-      }
-    }
-    return readOutOf([...out.values()], states(), build);
+    servesAndUses(states(), byId, emit);
+    return readOutOf([...out.values()], states(), build, roleView);
   }
 
   /**
@@ -549,6 +550,37 @@ export class Inventory {
     const n = ipv4Number(ip);
     if (n >= 0) this.assets4.set(n, s);
     else this.assetsText.set(ip, s);
+  }
+}
+
+/**
+ * Who serves and who uses each industrial protocol, from the edges that carried its messages. A function of its
+ * own: its loop runs once per edge and is compiled on its own, with its feedback complete.
+ */
+function servesAndUses(
+  states: Iterable<EdgeStateView>,
+  byId: Map<string, AssetState>,
+  emit: (s: AssetState) => Asset,
+): void {
+  for (const es of states) {
+    const protocols = es.protocols;
+    if (protocols === null || protocols.length === 0) continue;
+    // Each end's record once per edge (emit keeps them), not once per protocol.
+    let server: Asset | null = null,
+      client: Asset | null = null,
+      looked = false;
+    for (const p of protocols) {
+      if (IDENTITY_PROTOCOLS.has(p)) continue;
+      if (!looked) {
+        looked = true;
+        const s = byId.get(es.server),
+          c = byId.get(es.client);
+        if (s !== undefined) server = emit(s);
+        if (c !== undefined) client = emit(c);
+      }
+      if (server !== null && !server.serves.includes(p)) server.serves.push(p);
+      if (client !== null && !client.uses.includes(p)) client.uses.push(p);
+    }
   }
 }
 

@@ -43,11 +43,60 @@ export class PollTimer {
     if (t === null) return null;
     const k = Math.min(t.n, SAMPLES);
     if (k < 3 || t.deltas === null) return null;
-    // A typed copy sorts numerically without a comparator call per comparison (deltas are positive numbers).
-    const xs = t.deltas.slice(0, k).sort();
-    const q = (p: number) => xs[Math.min(k - 1, Math.floor(p * (k - 1) + 0.5))]!;
-    return { median: round6(q(0.5)), iqr: round6(q(0.75) - q(0.25)) };
+    // Three order statistics of at most 256 numbers: selected in a scratch copy instead of a full sort (the
+    // same values; deltas are positive numbers, never NaN), at the ranks the sorted list was read at.
+    const xs = SCRATCH;
+    xs.set(k === t.deltas.length ? t.deltas : t.deltas.subarray(0, k));
+    const r = (p: number): number => Math.min(k - 1, Math.floor(p * (k - 1) + 0.5));
+    const r1 = r(0.25),
+      r2 = r(0.5),
+      r3 = r(0.75);
+    // The median first: every rank below it then lies left of it, every rank above to its right.
+    const median = select(xs, 0, k - 1, r2);
+    const q1 = select(xs, 0, r2, r1);
+    const q3 = select(xs, r2, k - 1, r3);
+    return { median: round6(median), iqr: round6(q3 - q1) };
   }
+}
+
+/** Scratch space for period(), which is synchronous and calls nothing that could re-enter it. */
+const SCRATCH = new Float64Array(SAMPLES);
+
+/**
+ * The value of rank `n` among xs[lo..hi] once sorted, moving values within that span only (Hoare partition
+ * around the median of three; at most 256 values, so the quadratic worst case stays small).
+ */
+function select(xs: Float64Array, lo: number, hi: number, n: number): number {
+  while (hi > lo) {
+    const mid = (lo + hi) >>> 1;
+    // Median of three to xs[mid], and lo, hi ordered around it.
+    if (xs[mid]! < xs[lo]!) swap(xs, mid, lo);
+    if (xs[hi]! < xs[lo]!) swap(xs, hi, lo);
+    if (xs[hi]! < xs[mid]!) swap(xs, hi, mid);
+    const pivot = xs[mid]!;
+    let i = lo,
+      j = hi;
+    while (i <= j) {
+      while (xs[i]! < pivot) i++;
+      while (xs[j]! > pivot) j--;
+      if (i <= j) {
+        swap(xs, i, j);
+        i++;
+        j--;
+      }
+    }
+    // Now xs[lo..j] <= pivot <= xs[i..hi], and anything between j and i equals the pivot.
+    if (n <= j) hi = j;
+    else if (n >= i) lo = i;
+    else return xs[n]!;
+  }
+  return xs[lo]!;
+}
+
+function swap(xs: Float64Array, i: number, j: number): void {
+  const t = xs[i]!;
+  xs[i] = xs[j]!;
+  xs[j] = t;
 }
 
 /**

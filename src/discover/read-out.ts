@@ -1,6 +1,6 @@
 import type { Asset, Edge } from './model.js';
 import { countsOf, isProbe, type InventoryCounts } from './counts.js';
-import { inferRoles } from './roles.js';
+import { roleOf, type RoleEdge } from './roles.js';
 import { ipv4Number } from './address-scope.js';
 
 /**
@@ -42,26 +42,41 @@ class AddressOrder {
     return k;
   }
 
-  cmp(a: string, b: string): number {
-    if (a === b) return 0;
-    const u = this.key(a),
-      v = this.key(b);
-    if (u === v) return 0;
-    if (typeof u === 'number' && typeof v === 'number') return u - v;
-    if (typeof u === 'number') return -1;
-    if (typeof v === 'number') return 1;
-    return u < v ? -1 : 1;
+  /** Sorts xs by address (stable), each item's key looked up once rather than at every comparison. */
+  sort<T>(xs: T[], addr: (x: T) => string): T[] {
+    const keyed = xs.map((x) => ({ k: this.key(addr(x)), x }));
+    keyed.sort((p, q) => cmpKeys(p.k, q.k));
+    for (let i = 0; i < xs.length; i++) xs[i] = keyed[i]!.x;
+    return xs;
   }
+
+  cmp(a: string, b: string): number {
+    return a === b ? 0 : cmpKeys(this.key(a), this.key(b));
+  }
+}
+
+function cmpKeys(u: number | string, v: number | string): number {
+  if (u === v) return 0;
+  if (typeof u === 'number' && typeof v === 'number') return u - v;
+  if (typeof u === 'number') return -1;
+  if (typeof v === 'number') return 1;
+  return u < v ? -1 : 1;
 }
 
 /**
  * Read out assets (unsorted, serves and uses filled) and edge states (in the inventory's insertion order, which
- * breaks ties as the eager stable sort did); `edgeOut` builds one edge's record.
+ * breaks ties as the eager stable sort did); `edgeOut` builds one edge's record. `roleView` gives what role
+ * inference reads of a state without building its record (null when the states are records already).
+ *
+ * Each edge is sorted once: a server's list by (client, port) serves both its role and the output order, a
+ * client's list by (server, port) its role. Ties keep the order seen, as the earlier sort of each asset's edges
+ * (client lists first, then server lists) did: edges alike in server, client and port all come from one list.
  */
 export function readOutOf<S extends EdgeStateView>(
   assets: Asset[],
   states: Iterable<S>,
   edgeOut: (s: S) => Edge,
+  roleView: ((s: S) => RoleEdge) | null,
 ): InventoryReadOut {
   const order = new AddressOrder();
   const byServer = new Map<string, S[]>(),
@@ -75,28 +90,41 @@ export function readOutOf<S extends EdgeStateView>(
     const carried = (s.protocols?.length ?? 0) > 0 || s.requests + s.responses > 0;
     if (isProbe(s.transport, s.packets, carried)) probes.push(s);
   }
-  const global = (x: S, y: S): number =>
-    order.cmp(x.server, y.server) || order.cmp(x.client, y.client) || x.port - y.port;
-  // Each asset's role from the records of its own edges only, in the order the eager read-out listed them.
+  const byClientPort = (x: S, y: S): number => order.cmp(x.client, y.client) || x.port - y.port;
+  const byServerPort = (x: S, y: S): number => order.cmp(x.server, y.server) || x.port - y.port;
+  for (const list of byServer.values()) if (list.length > 1) list.sort(byClientPort);
+  const view = (list: S[]): readonly RoleEdge[] =>
+    roleView === null ? (list as unknown as RoleEdge[]) : list.map(roleView);
   for (const a of assets) {
-    // Client lists first, then server lists, each in the order seen: edges alike in server, client and port
-    // enter in the order they were seen, and the stable sort keeps it, as the eager sort of all edges did.
-    const mine = new Set<S>();
-    for (const ip of a.ips) for (const s of byClient.get(ip) ?? []) mine.add(s);
-    for (const ip of a.ips) for (const s of byServer.get(ip) ?? []) mine.add(s);
-    inferRoles([a], [...mine].sort(global).map(edgeOut));
+    let cl: S[] = NONE,
+      sv: S[] = NONE;
+    for (const ip of a.ips) {
+      const c = byClient.get(ip);
+      // An address belongs to one asset: its client list is sorted once.
+      if (c !== undefined) {
+        if (c.length > 1) c.sort(byServerPort);
+        cl = cl === NONE ? c : cl.concat(c);
+      }
+      const v = byServer.get(ip);
+      if (v !== undefined) sv = sv === NONE ? v : sv.concat(v);
+    }
+    roleOf(a, view(cl), view(sv));
   }
-  assets.sort((x, y) => order.cmp(x.id, y.id));
+  byClient.clear();
+  order.sort(assets, (a) => a.id);
   const counts = countsOf(assets, edgeCount, probes);
   probes.length = 0;
   return {
     assets,
     counts,
     *edges() {
-      for (const s of inOrder(byServer, order)) yield edgeOut(s);
+      const servers = order.sort([...byServer.keys()], (a) => a);
+      for (const server of servers) for (const s of byServer.get(server)!) yield edgeOut(s);
     },
   };
 }
+
+const NONE: never[] = [];
 
 /** Edge states in the inventory's order (server, client, port; ties in the order seen), sorted a server at a time. */
 export function* orderedStates<S extends EdgeStateView>(states: Iterable<S>): Generator<S> {

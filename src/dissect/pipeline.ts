@@ -62,7 +62,17 @@ export function emptyDissectStats(): DissectStats {
  * hot path of file reads and live capture alike.
  */
 export class DissectPipeline {
-  readonly stats: DissectStats = emptyDissectStats();
+  private readonly st: DissectStats = emptyDissectStats();
+  /**
+   * Messages per protocol, counted by slot (protocols in the order first seen) and written into
+   * `stats.protocols` when the stats are read: a keyed load and store by protocol name on every message cost
+   * ~3% of a pass. The last message's protocol and slot are kept, since consecutive messages mostly share one.
+   */
+  private readonly protoNames: string[] = [];
+  private protoCounts = new Float64Array(32);
+  private lastProto = '';
+  private lastSlot = -1;
+  private readonly malformedKinds = new Map<string, string>();
   private readonly pkt = newPacket();
   private readonly out: Message[] = [];
   private readonly ctx: PduContext = {
@@ -98,7 +108,7 @@ export class DissectPipeline {
   /** Capacity of the pending buffers of all tracked half-streams. */
   private buffered = 0;
   private readonly countAnomaly = (what: string): void => {
-    countKind(this.stats.anomalies, what, this.stats.capped);
+    countKind(this.st.anomalies, what, this.st.capped);
   };
 
   /** The stages every packet and message fan out to, in the order given. */
@@ -121,9 +131,39 @@ export class DissectPipeline {
     for (const b of linkBindings) this.byEtherType.set(b.key, b.dissector);
   }
 
+  /** What the pipeline saw so far (the same object on every read, brought up to date when read). */
+  get stats(): DissectStats {
+    const names = this.protoNames,
+      counts = this.protoCounts,
+      into = this.st.protocols;
+    // In first-seen order, so the record's keys come out in the order the protocols appeared.
+    for (let i = 0; i < names.length; i++) into[names[i]!] = counts[i]!;
+    return this.st;
+  }
+
+  /** '<protocol>_malformed', joined once per protocol (a joined key is flattened and hashed on every lookup). */
+  private malformedKind(p: string): string {
+    let k = this.malformedKinds.get(p);
+    if (k === undefined) this.malformedKinds.set(p, (k = `${p}_malformed`));
+    return k;
+  }
+
+  private protoSlot(p: string): number {
+    const names = this.protoNames;
+    const i = names.indexOf(p);
+    if (i >= 0) return i;
+    if (names.length === this.protoCounts.length) {
+      const grown = new Float64Array(names.length * 2);
+      grown.set(this.protoCounts);
+      this.protoCounts = grown;
+    }
+    names.push(p);
+    return names.length - 1;
+  }
+
   push(frame: Frame): void {
     const pkt = this.pkt;
-    const st = this.stats;
+    const st = this.st;
     st.frames++;
     decodeFrame(frame, pkt);
     if (pkt.anomaly !== null) this.countAnomaly(pkt.anomaly);
@@ -284,7 +324,7 @@ export class DissectPipeline {
   }
 
   private get capped(): Record<string, number> {
-    return this.stats.capped;
+    return this.st.capped;
   }
 
   /**
@@ -349,15 +389,22 @@ export class DissectPipeline {
   }
 
   private emit(out: Message[]): void {
-    const st = this.stats;
+    const st = this.st;
     const stages = this.stages;
     for (let i = 0; i < out.length; i++) {
       const m = out[i]!;
       st.messages++;
-      st.protocols[m.protocol] = (st.protocols[m.protocol] ?? 0) + 1;
-      if (m.anomaly !== null) this.countAnomaly(`${m.protocol}_malformed`);
+      const p = m.protocol;
+      if (p !== this.lastProto) {
+        this.lastSlot = this.protoSlot(p);
+        this.lastProto = p;
+      }
+      this.protoCounts[this.lastSlot]++;
+      if (m.anomaly !== null) this.countAnomaly(this.malformedKind(p));
       stages.onMessage(m);
     }
-    out.length = 0;
+    // Emptied by pops (inlined for an array of one or two), not `length = 0`, which calls the length setter
+    // (~2% of a pass).
+    while (out.length > 0) out.pop();
   }
 }

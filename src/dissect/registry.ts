@@ -318,6 +318,14 @@ for (const p of PROTOCOLS) if (p.requestedMode) MODES.set(p.name, p.requestedMod
 /** The mode a request puts its controller in, when it is a CPU stop or start; null for every other message. */
 export function requestedMode(m: Message): RequestedMode | null {
   if (m.role !== 'request') return null;
-  const f = MODES.get(m.protocol);
+  // Every request is asked this (the inventory's message handler): the last protocol's answer is kept, since
+  // consecutive requests mostly share one.
+  if (m.protocol !== lastModeProtocol) {
+    lastModeProtocol = m.protocol;
+    lastModeOf = MODES.get(m.protocol);
+  }
+  const f = lastModeOf;
   return f === undefined ? null : f(m);
 }
+let lastModeProtocol = '';
+let lastModeOf: ((m: Message) => RequestedMode | null) | undefined;

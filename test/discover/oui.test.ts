@@ -24,6 +24,17 @@ test('every registry block names its vendor shortened, as when the whole table w
     n++;
   }
   assert.ok(n > 20_000, `${n} blocks`);
+  // vendorOf finds a block by binary search over the lines: each block once, in order (scripts/gen-oui.mjs).
+  const blocks = text
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => l.slice(0, l.indexOf('\t')));
+  for (let i = 1; i < blocks.length; i++)
+    assert.ok(blocks[i - 1]! < blocks[i]!, `${blocks[i - 1]} before ${blocks[i]}`);
+  // Blocks not registered, below, between and above the registered ones.
+  for (const mac of ['00:00:00:00:00:04', 'fc:ff:f0:12:34:56', 'fc:ff:fc:00:00:01'])
+    if (!blocks.includes(mac.replace(/:/g, '').slice(0, 6).toUpperCase()))
+      assert.equal(vendorOf(mac), undefined, mac);
   assert.equal(vendorOf('00:00:00:00:00:00'), undefined);
   assert.equal(vendorOf('02:1b:1b:00:00:01'), undefined, 'locally administered');
 });

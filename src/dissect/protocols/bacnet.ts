@@ -29,6 +29,8 @@ export type BacnetAnomaly = (typeof BACNET_ANOMALIES)[number];
 
 const malformed: Malformed<BacnetAnomaly> = markMalformed;
 
+type Fields = Record<string, string | number | boolean>;
+
 /** BACnet/IP: BVLC, NPDU, APDU (UDP 47808). */
 export const bacnet: DatagramDissector = {
   protocol: 'bacnet',
@@ -38,11 +40,7 @@ export const bacnet: DatagramDissector = {
     out.push(m);
     const fn = b[off + 1]!;
     const bvlcLen = u16be(b, off + 2);
-    // Started empty, then filled: an empty literal keeps four properties in the object itself, where one
-    // with a single property keeps only that one, and each property added later grows a separate store.
-    const fields: Record<string, string | number | boolean> = {};
-    fields.bvlc_function = BVLC_FUNCTIONS[fn] ?? `BVLC_0x${fn.toString(16)}`;
-    m.fields = fields;
+    const bvlc = BVLC_FUNCTIONS[fn] ?? `BVLC_0x${fn.toString(16)}`;
     m.role = fn === 0x0b || fn === 0x09 ? 'broadcast' : 'unknown';
     if (bvlcLen !== len)
       malformed(m, 'bvlc_length_mismatch', `BVLC length ${bvlcLen} differs from datagram (${len})`);
@@ -50,10 +48,11 @@ export const bacnet: DatagramDissector = {
     let p = off + 4;
     if (fn === 0x04) p += 6;
     else if (fn !== 0x0a && fn !== 0x0b && fn !== 0x09) {
-      m.funcName = fields.bvlc_function as string;
+      m.fields = { bvlc_function: bvlc };
+      m.funcName = bvlc;
       return;
     }
-    npdu(m, b, p, end, fields);
+    npdu(m, b, p, end, bvlc);
   },
 };
 
@@ -63,48 +62,124 @@ export const bacnetLlc: LinkDissector = {
   dissect(b, off, len, ctx, out) {
     const m = newMessage(ctx, 'bacnet');
     out.push(m);
-    const fields: Record<string, string | number | boolean> = {
-      bvlc_function: 'none (BACnet/Ethernet)',
-    };
-    m.fields = fields;
     m.role = ctx.dstMac === 'ff:ff:ff:ff:ff:ff' ? 'broadcast' : 'unknown';
-    npdu(m, b, off, off + len, fields);
+    npdu(m, b, off, off + len, 'none (BACnet/Ethernet)');
   },
 };
 
-function npdu(
-  m: Message,
-  b: Uint8Array,
-  p: number,
-  end: number,
-  fields: Record<string, string | number | boolean>,
-): void {
+// The fields of a PDU are built in one object literal once the whole PDU is read (their order is the order
+// of the layers: BVLC, NPDU networks, APDU), so the common shapes are allocated whole with every property in
+// the object itself; rare paths (malformed, network messages, errors, I-Am) start from `head` and add the rest.
+// A network number absent from the NPDU is -1.
+
+/** The BVLC and NPDU fields: one literal per combination of destination and source network. */
+function head(bvlc: string, dnet: number, snet: number): Fields {
+  if (dnet < 0) return snet < 0 ? { bvlc_function: bvlc } : { bvlc_function: bvlc, snet };
+  return snet < 0 ? { bvlc_function: bvlc, dnet } : { bvlc_function: bvlc, dnet, snet };
+}
+
+/** head + the APDU type and service. */
+function service(bvlc: string, dnet: number, snet: number, type: string, svc: string): Fields {
+  if (dnet < 0)
+    return snet < 0
+      ? { bvlc_function: bvlc, pdu_type: type, pdu_service: svc }
+      : { bvlc_function: bvlc, snet, pdu_type: type, pdu_service: svc };
+  return snet < 0
+    ? { bvlc_function: bvlc, dnet, pdu_type: type, pdu_service: svc }
+    : { bvlc_function: bvlc, dnet, snet, pdu_type: type, pdu_service: svc };
+}
+
+/** service + the object of a read/write property style request or ack, and its property (-1: none). */
+function objectFields(
+  bvlc: string,
+  dnet: number,
+  snet: number,
+  type: string,
+  svc: string,
+  space: string,
+  inst: number,
+  property: number,
+): Fields {
+  if (property < 0) {
+    const f = service(bvlc, dnet, snet, type, svc);
+    f.object_type = space;
+    f.instance_number = inst;
+    return f;
+  }
+  if (dnet < 0)
+    return snet < 0
+      ? {
+          bvlc_function: bvlc,
+          pdu_type: type,
+          pdu_service: svc,
+          object_type: space,
+          instance_number: inst,
+          property,
+        }
+      : {
+          bvlc_function: bvlc,
+          snet,
+          pdu_type: type,
+          pdu_service: svc,
+          object_type: space,
+          instance_number: inst,
+          property,
+        };
+  return snet < 0
+    ? {
+        bvlc_function: bvlc,
+        dnet,
+        pdu_type: type,
+        pdu_service: svc,
+        object_type: space,
+        instance_number: inst,
+        property,
+      }
+    : {
+        bvlc_function: bvlc,
+        dnet,
+        snet,
+        pdu_type: type,
+        pdu_service: svc,
+        object_type: space,
+        instance_number: inst,
+        property,
+      };
+}
+
+function npdu(m: Message, b: Uint8Array, p: number, end: number, bvlc: string): void {
   if (end - p < 2 || b[p] !== 0x01) {
+    m.fields = { bvlc_function: bvlc };
     malformed(m, 'npdu_version', 'NPDU version is not 1');
     return;
   }
   const ctl = b[p + 1]!;
   p += 2;
+  let dnet = -1,
+    snet = -1;
   if (ctl & 0x20) {
     // destination network
     if (p + 3 > end) {
+      m.fields = head(bvlc, dnet, snet);
       malformed(m, 'npdu_truncated', 'NPDU destination truncated');
       return;
     }
-    fields.dnet = u16be(b, p);
+    dnet = u16be(b, p);
     p += 3 + b[p + 2]!;
   }
   if (ctl & 0x08) {
     // source network
     if (p + 3 > end) {
+      m.fields = head(bvlc, dnet, snet);
       malformed(m, 'npdu_truncated', 'NPDU source truncated');
       return;
     }
-    fields.snet = u16be(b, p);
+    snet = u16be(b, p);
     p += 3 + b[p + 2]!;
   }
   if (ctl & 0x20) p += 1; // hop count
   if (p > end) {
+    m.fields = head(bvlc, dnet, snet);
     malformed(m, 'npdu_truncated', 'NPDU truncated');
     return;
   }
@@ -112,10 +187,12 @@ function npdu(
     // network layer message, no APDU
     const t = p < end ? b[p]! : -1;
     m.funcName = `network-message-${t}`;
+    const fields = head(bvlc, dnet, snet);
     fields.network_message = t;
+    m.fields = fields;
     return;
   }
-  apdu(m, b, p, end, fields);
+  apdu(m, b, p, end, bvlc, dnet, snet);
 }
 
 function apdu(
@@ -123,14 +200,17 @@ function apdu(
   b: Uint8Array,
   p: number,
   end: number,
-  fields: Record<string, string | number | boolean>,
+  bvlc: string,
+  dnet: number,
+  snet: number,
 ): void {
   if (p >= end) {
+    m.fields = head(bvlc, dnet, snet);
     malformed(m, 'apdu_missing', 'APDU missing');
     return;
   }
   const type = b[p]! >> 4;
-  fields.pdu_type = PDU_TYPES[type] ?? `pdu-type-${type}`;
+  const pduType = PDU_TYPES[type] ?? `pdu-type-${type}`;
   let q = p,
     svc = -1;
   switch (type) {
@@ -167,7 +247,10 @@ function apdu(
       break;
     case 4:
     case 6:
-    case 7:
+    case 7: {
+      const fields = head(bvlc, dnet, snet);
+      fields.pdu_type = pduType;
+      m.fields = fields;
       if (p + 2 > end) break;
       m.txId = b[p + 1]!;
       m.role = 'response';
@@ -177,59 +260,59 @@ function apdu(
         fields.result_code = b[p + 2]!;
       }
       return;
-    default:
+    }
+    default: {
+      const fields = head(bvlc, dnet, snet);
+      fields.pdu_type = pduType;
+      m.fields = fields;
       malformed(m, 'apdu_type_unknown', `unknown APDU type ${type}`);
       return;
+    }
   }
   if (svc < 0) {
-    malformed(m, 'apdu_truncated', `${fields.pdu_type} truncated`);
+    const fields = head(bvlc, dnet, snet);
+    fields.pdu_type = pduType;
+    m.fields = fields;
+    malformed(m, 'apdu_truncated', `${pduType} truncated`);
     return;
   }
   m.func = svc;
   const unconfirmed = svc >= UNCONFIRMED_BASE;
   const code = unconfirmed ? svc - UNCONFIRMED_BASE : svc;
-  m.funcName = (unconfirmed ? UNCONFIRMED[code] : CONFIRMED[code]) ?? `service-${code}`;
-  fields.pdu_service = m.funcName;
-  if (fields.pdu_type === 'confirmed-request') m.write = CONFIRMED_WRITES.has(code);
+  const name = (unconfirmed ? UNCONFIRMED[code] : CONFIRMED[code]) ?? `service-${code}`;
+  m.funcName = name;
+  if (type === 0) m.write = CONFIRMED_WRITES.has(code);
   else if (unconfirmed) m.write = UNCONFIRMED_WRITES.has(code);
-  if (type === 0 || type === 3) objectAndProperty(m, b, q, end, fields);
-  else if (unconfirmed && code === 0) iAm(m, b, q, end, fields);
-}
-
-/** First context tags of read/write property style services: [0] object identifier, [1] property identifier. */
-function objectAndProperty(
-  m: Message,
-  b: Uint8Array,
-  q: number,
-  end: number,
-  fields: Record<string, string | number | boolean>,
-): void {
-  if (q + 5 > end || b[q] !== 0x0c) return; // context tag 0, length 4
-  const oid = u32be(b, q + 1);
-  const otype = oid >>> 22,
-    inst = oid & 0x3fffff;
-  const space = OBJECT_TYPES[otype] ?? `object-type-${otype}`;
-  fields.object_type = space;
-  fields.instance_number = inst;
-  m.targets = [{ space, start: inst, count: 1 }];
-  const t = q + 5;
-  if (t < end && (b[t]! & 0xf8) === 0x18) {
-    // context tag 1, length 1..4
-    const l = b[t]! & 7;
-    let v = 0;
-    for (let i = 0; i < l && t + 1 + i < end; i++) v = v * 256 + b[t + 1 + i]!;
-    fields.property = v;
+  if (type === 0 || type === 3) {
+    // First context tags of read/write property style services: [0] object identifier, [1] property identifier.
+    if (q + 5 > end || b[q] !== 0x0c) {
+      m.fields = service(bvlc, dnet, snet, pduType, name);
+      return;
+    }
+    const oid = u32be(b, q + 1);
+    const otype = oid >>> 22,
+      inst = oid & 0x3fffff;
+    const space = OBJECT_TYPES[otype] ?? `object-type-${otype}`;
+    m.targets = [{ space, start: inst, count: 1 }];
+    const t = q + 5;
+    let property = -1;
+    if (t < end && (b[t]! & 0xf8) === 0x18) {
+      // context tag 1, length 1..4
+      const l = b[t]! & 7;
+      let v = 0;
+      for (let i = 0; i < l && t + 1 + i < end; i++) v = v * 256 + b[t + 1 + i]!;
+      property = v;
+    }
+    m.fields = objectFields(bvlc, dnet, snet, pduType, name, space, inst, property);
+    return;
   }
+  const fields = service(bvlc, dnet, snet, pduType, name);
+  m.fields = fields;
+  if (unconfirmed && code === 0) iAm(m, b, q, end, fields);
 }
 
 /** I-Am: device object identifier, max APDU, segmentation, vendor id (application tags). */
-function iAm(
-  m: Message,
-  b: Uint8Array,
-  q: number,
-  end: number,
-  fields: Record<string, string | number | boolean>,
-): void {
+function iAm(m: Message, b: Uint8Array, q: number, end: number, fields: Fields): void {
   if (q + 5 > end || b[q] !== 0xc4) return;
   const inst = u32be(b, q + 1) & 0x3fffff;
   fields.instance_number = inst;

@@ -140,6 +140,21 @@ function parsePath(b: Uint8Array, p: number, end: number): Path {
   return r;
 }
 
+/** Address space names of class (and attribute) paths, kept: polling repeats a few, and each was built anew. */
+const CLASS_SPACES = new Map<number, string>();
+
+function classSpace(cls: number, attr: number): string {
+  const text = (): string => `class_0x${cls.toString(16)}${attr >= 0 ? `/attr_${attr}` : ''}`;
+  if (cls >= 4096 || attr >= 4095) return text();
+  const key = cls * 4096 + attr + 1;
+  let s = CLASS_SPACES.get(key);
+  if (s === undefined) {
+    if (CLASS_SPACES.size >= 4096) CLASS_SPACES.clear();
+    CLASS_SPACES.set(key, (s = text()));
+  }
+  return s;
+}
+
 /**
  * One CIP message (request or response) into `out`; Unconnected Send and Multiple Service Packet requests are
  * unwrapped into their embedded services as further messages, as tshark shows them.
@@ -160,15 +175,19 @@ export function dissectCip(
   m.func = response ? sc ^ RESPONSE_BIT : sc;
   m.funcName = CIP_SERVICES[m.func] ?? `SERVICE_0x${m.func.toString(16)}`;
   m.role = response ? 'response' : 'request';
-  const fields: Record<string, string | number | boolean> = { cip_service: m.funcName };
-  m.fields = fields;
   if (response) {
     if (end - p < 4) {
+      m.fields = { cip_service: m.funcName };
       malformed(m, 'response_header_truncated', 'CIP response header truncated');
       return;
     }
     const status = b[p + 2]!;
-    fields.cip_status = status;
+    // One literal (a later property would grow a separate store); a Forward_Open reply adds its own.
+    const fields: Record<string, string | number | boolean> = {
+      cip_service: m.funcName,
+      cip_status: status,
+    };
+    m.fields = fields;
     if (status !== 0) m.exception = status;
     const data = p + 4 + b[p + 3]! * 2;
     if (m.func === SERVICE_MULTIPLE_SERVICE_PACKET && status === 0 && depth < 2)
@@ -183,26 +202,36 @@ export function dissectCip(
   const words = b[p + 1]!;
   const pathEnd = p + 2 + words * 2;
   if (pathEnd > end) {
+    m.fields = { cip_service: m.funcName };
     malformed(m, 'request_path_overrun', 'CIP request path overruns the message');
     return;
   }
   const path = parsePath(b, p + 2, pathEnd);
-  if (path.cls >= 0) {
-    fields.class_id = path.cls;
-    fields.class_name = CLASS_NAMES[path.cls] ?? `0x${path.cls.toString(16)}`;
+  let fields: Record<string, string | number | boolean>;
+  if (path.cls >= 0 && path.inst >= 0 && path.attr < 0 && !path.tag)
+    // The common request (a service on a class instance), in one literal.
+    fields = {
+      cip_service: m.funcName,
+      class_id: path.cls,
+      class_name: CLASS_NAMES[path.cls] ?? `0x${path.cls.toString(16)}`,
+      instance_id: path.inst,
+    };
+  else {
+    fields = { cip_service: m.funcName };
+    if (path.cls >= 0) {
+      fields.class_id = path.cls;
+      fields.class_name = CLASS_NAMES[path.cls] ?? `0x${path.cls.toString(16)}`;
+    }
+    if (path.inst >= 0) fields.instance_id = path.inst;
+    if (path.attr >= 0) fields.attribute_id = path.attr;
+    if (path.tag) fields.tag = path.tag;
   }
-  if (path.inst >= 0) fields.instance_id = path.inst;
-  if (path.attr >= 0) fields.attribute_id = path.attr;
-  if (path.tag) fields.tag = path.tag;
+  m.fields = fields;
   m.write = WRITES.has(m.func);
   if (path.tag) m.targets = [{ space: `tag:${path.tag}`, start: 0, count: 1 }];
   else if (path.cls >= 0)
     m.targets = [
-      {
-        space: `class_0x${path.cls.toString(16)}${path.attr >= 0 ? `/attr_${path.attr}` : ''}`,
-        start: Math.max(0, path.inst),
-        count: 1,
-      },
+      { space: classSpace(path.cls, path.attr), start: Math.max(0, path.inst), count: 1 },
     ];
   if (
     (m.func === SERVICE_FORWARD_OPEN || m.func === SERVICE_LARGE_FORWARD_OPEN) &&

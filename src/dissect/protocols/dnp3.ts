@@ -97,6 +97,9 @@ interface Reassembly {
   crcBad: boolean;
 }
 
+/** The user data of one link frame, its block CRCs removed (a link length octet admits at most 250 bytes). */
+const USER_DATA = new Uint8Array(256);
+
 /** Application fragments larger than this are not DNP3 (the standard's maximum is 2048). */
 const MAX_FRAGMENT = 4096;
 /** Segments of one fragment: 2048 bytes need 9 full ones; more means a peer that never sends FIN. */
@@ -142,8 +145,10 @@ function dissect(
     return;
   }
   // Remove the block CRCs into a contiguous copy (small: at most 250 bytes), checking each block's CRC in the
-  // same pass over its bytes (no view object per block).
-  const data = new Uint8Array(user);
+  // same pass over its bytes (no view object per block). The copy goes into one scratch buffer, reused: a fresh
+  // array per frame is an off-heap store each scavenge has to sweep, and nothing keeps these bytes (segments of a
+  // longer fragment are copied into its joiner, and messages carry numbers and text, never views).
+  const data = USER_DATA;
   for (let i = 0, q = off + 10; i < user; ) {
     const blk = Math.min(16, user - i);
     let c = 0;
@@ -160,7 +165,7 @@ function dissect(
   const fir = (transport & 0x40) !== 0,
     fin = (transport & 0x80) !== 0,
     seq = transport & 0x3f;
-  let app: Uint8Array = data.subarray(1);
+  let app: Uint8Array = data.subarray(1, user);
   const link = { ctrl, src, dest, crcBad, fin };
   if (!(fir && fin)) {
     // Multi-frame fragment: join transport segments and report the fragment when its last segment arrives.
@@ -290,16 +295,12 @@ function application(
   const m = newMessage(ctx, 'dnp3');
   out.push(m);
   m.unit = link.dest;
-  const fields: Record<string, string | number | boolean> = {
-    link_dir: (link.ctrl & 0x80) !== 0,
-    src_addr: link.src,
-    dst_addr: link.dest,
-    transport_fin: link.fin,
-  };
-  m.fields = fields;
+  // Fields in one literal per shape (request, response), their order that of the PDU's layers.
+  const dir = (link.ctrl & 0x80) !== 0;
   if (link.crcBad) malformed(m, 'link_crc_mismatch', 'link CRC mismatch');
   const n = d.length;
   if (n < 2) {
+    m.fields = { link_dir: dir, src_addr: link.src, dst_addr: link.dest, transport_fin: link.fin };
     malformed(m, 'application_header_truncated', 'application header truncated');
     return;
   }
@@ -307,22 +308,45 @@ function application(
     fc = d[1]!;
   m.txId = ac & 0x0f;
   m.func = fc;
-  m.funcName = DNP3_FUNCTIONS[fc] ?? `FUNCTION_${fc}`;
-  fields.app_control = ac;
+  const name = DNP3_FUNCTIONS[fc] ?? `FUNCTION_${fc}`;
+  m.funcName = name;
   const response = fc >= FIRST_RESPONSE_FC;
   m.role = fc === FC_UNSOLICITED_RESPONSE ? 'unsolicited' : response ? 'response' : 'request';
-  fields[response ? 'fc_reply' : 'fc_request'] = m.funcName;
   let p = 2;
   if (response) {
     if (n < 4) {
+      m.fields = {
+        link_dir: dir,
+        src_addr: link.src,
+        dst_addr: link.dest,
+        transport_fin: link.fin,
+        app_control: ac,
+        fc_reply: name,
+      };
       malformed(m, 'iin_truncated', 'IIN truncated');
       return;
     }
-    fields.iin = (d[2]! << 8) | d[3]!;
+    m.fields = {
+      link_dir: dir,
+      src_addr: link.src,
+      dst_addr: link.dest,
+      transport_fin: link.fin,
+      app_control: ac,
+      fc_reply: name,
+      iin: (d[2]! << 8) | d[3]!,
+    };
     // IIN2: bit 0 function not supported, 1 object unknown, 2 parameter error.
     if (d[3]! & 0x07) m.exception = d[3]! & 0x07;
     p = 4;
   } else {
+    m.fields = {
+      link_dir: dir,
+      src_addr: link.src,
+      dst_addr: link.dest,
+      transport_fin: link.fin,
+      app_control: ac,
+      fc_request: name,
+    };
     m.write = DNP3_WRITES.has(fc);
   }
   m.targets = objectHeaders(d, p, n, m);
