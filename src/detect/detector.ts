@@ -5,7 +5,6 @@ import type { CompiledBaseline, CompiledProfile } from './profile.js';
 import type { Finding } from './detection.js';
 import type { PendingReads } from '../discover/values.js';
 import type { Op } from './operation.js';
-import type { IoConnections } from '../discover/io-connections.js';
 
 /** Per-edge state the engine keeps while detecting; detectors read and update their own fields. */
 export interface EdgeRuntime {
@@ -56,11 +55,6 @@ export interface DetectContext {
   readonly industrial: boolean;
   /** Every edge seen in this run, for sweeps. */
   edges(): Iterable<EdgeRuntime>;
-  /**
-   * The inventory's EtherNet/IP I/O connections, fed each message before the engine sees it (null: the engine
-   * runs without an inventory and a detector keeps its own table).
-   */
-  readonly ioConnections?: IoConnections | null;
   report(f: Finding): void;
   /**
    * Fold a repeat of an open detection from its folding fields alone, exactly as report() would fold the

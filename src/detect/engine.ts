@@ -4,7 +4,6 @@ import { functionKeyNumber, isIndustrial } from '../dissect/registry.js';
 import type { Baseline } from '../discover/baseline.js';
 import { EdgeTable, type EdgeAddress } from '../discover/edge-table.js';
 import type { Inventory } from '../discover/inventory.js';
-import type { IoConnections } from '../discover/io-connections.js';
 import { CompiledBaseline } from './profile.js';
 import { Aggregator } from './aggregator.js';
 import type { Detection, DetectionType, Finding } from './detection.js';
@@ -83,25 +82,15 @@ const REQUEST_PASS: readonly MessageInterest[] = [
 ];
 const PLACED_PASS: readonly MessageInterest[] = ['placed', 'placed-learned'];
 
-type MessageHook = NonNullable<Detector['onMessage']>;
-type PacketHook = NonNullable<Detector['onPacket']>;
-
-/**
- * The message detectors of one protocol, sorted once (see Detector.protocols). Each list comes with its
- * detectors' hooks in an array: every detector is an object of its own shape, so reading `onMessage` off it at
- * the one call site was a megamorphic property load per call.
- */
+/** The message detectors of one protocol, sorted once (see Detector.protocols). */
 interface Route {
   protocol: string;
   all: Detector[];
-  allFns: MessageHook[];
   /** NEED bits of each detector of `all`. */
   allNeeds: number[];
   requests: Detector[];
-  requestFns: MessageHook[];
   requestNeeds: number[];
   placed: Detector[];
-  placedFns: MessageHook[];
   placedNeeds: number[];
   anomalies: Detector[];
   arp: Detector[];
@@ -127,7 +116,6 @@ export class DetectionEngine implements DetectContext {
   private readonly detectors: Detector[];
   // Each hook only on the detectors that have it: the per-packet loop stays short.
   private readonly packetHooks: Detector[];
-  private readonly packetFns: PacketHook[];
   /** Packet hooks that want packets to some destination ports only, indexed by port (null: none). */
   private readonly portHooks: (Detector[] | undefined)[] | null;
   private readonly tickHooks: Detector[];
@@ -146,7 +134,6 @@ export class DetectionEngine implements DetectContext {
   private readonly mutes: Mute[];
   private nextTick = -Infinity;
   private readonly inventory: Inventory | undefined;
-  readonly ioConnections: IoConnections | null;
   private readonly sharedEdges: EdgeRuntime[] = [];
   private lastTs = 0;
   private finished = false;
@@ -168,7 +155,6 @@ export class DetectionEngine implements DetectContext {
     ];
     const everyPacket = this.detectors.filter((d) => d.onPacket && (d.packets ?? 'all') === 'all');
     this.packetHooks = everyPacket.filter((d) => d.dstPorts === undefined);
-    this.packetFns = this.packetHooks.map((d) => d.onPacket!);
     const ported = everyPacket.filter((d) => d.dstPorts !== undefined);
     // An array by port: one indexed load per packet, no hashing.
     this.portHooks =
@@ -188,7 +174,6 @@ export class DetectionEngine implements DetectContext {
     this.mutes = opts.mutes ?? [];
     this.table = new EdgeTable<EdgeRuntime>((addr) => this.runtime(addr));
     this.inventory = opts.inventory;
-    this.ioConnections = opts.inventory?.edgeBook?.io ?? null;
   }
 
   /**
@@ -240,8 +225,7 @@ export class DetectionEngine implements DetectContext {
     } else {
       this.edge = undefined;
     }
-    const fns = this.packetFns;
-    for (let i = 0; i < fns.length; i++) fns[i]!.call(this.packetHooks[i], pkt, this);
+    this.packetTo(this.packetHooks, pkt);
     if (this.portHooks !== null) {
       const h = this.portHooks[pkt.dstPort];
       if (h !== undefined) this.packetTo(h, pkt);
@@ -265,7 +249,6 @@ export class DetectionEngine implements DetectContext {
     if (r.all.length > 0)
       this.dispatchTo(
         r.all,
-        r.allFns,
         r.allNeeds,
         response && m.exception > 0 ? ALWAYS | REFUSAL : ALWAYS,
         m,
@@ -295,14 +278,13 @@ export class DetectionEngine implements DetectContext {
           else mask |= NEW_PROTOCOL;
         }
       }
-      this.dispatchTo(r.requests, r.requestFns, r.requestNeeds, mask, m);
+      this.dispatchTo(r.requests, r.requestNeeds, mask, m);
       this.operation = undefined;
     }
     if ((m.values !== null || m.targets !== null) && r.placed.length > 0) {
       const p = this.edge?.profile;
       this.dispatchTo(
         r.placed,
-        r.placedFns,
         r.placedNeeds,
         p !== undefined && p !== null && p.hasValues ? ALWAYS | VALUED : ALWAYS,
         m,
@@ -333,13 +315,10 @@ export class DetectionEngine implements DetectContext {
     const r: Route = {
       protocol,
       all,
-      allFns: messageHooks(all),
       allNeeds: all.map((d) => NEED[d.messages ?? 'all']),
       requests,
-      requestFns: messageHooks(requests),
       requestNeeds: requests.map((d) => NEED[d.messages ?? 'all']),
       placed,
-      placedFns: messageHooks(placed),
       placedNeeds: placed.map((d) => NEED[d.messages ?? 'all']),
       anomalies: this.onAnomalies.filter(wanted),
       arp: protocol === 'arp' ? this.onArp.filter(wanted) : [],
@@ -369,15 +348,9 @@ export class DetectionEngine implements DetectContext {
   }
 
   /** Only the detectors whose need is among the message's kinds (mask of NEED bits). */
-  private dispatchTo(
-    hooks: Detector[],
-    fns: MessageHook[],
-    needs: number[],
-    mask: number,
-    m: Message,
-  ): void {
-    for (let i = 0; i < fns.length; i++)
-      if ((needs[i]! & mask) !== 0) fns[i]!.call(hooks[i], m, this);
+  private dispatchTo(hooks: Detector[], needs: number[], mask: number, m: Message): void {
+    for (let i = 0; i < hooks.length; i++)
+      if ((needs[i]! & mask) !== 0) hooks[i]!.onMessage!(m, this);
   }
 
   edges(): Iterable<EdgeRuntime> {
@@ -457,10 +430,6 @@ export class DetectionEngine implements DetectContext {
     this.finished = true;
     return this.agg.all();
   }
-}
-
-function messageHooks(ds: Detector[]): MessageHook[] {
-  return ds.map((d) => d.onMessage!);
 }
 
 /** A server answers with SYN+ACK or data (any UDP reply counts); a RST from a closed port is no conversation. */

@@ -104,11 +104,8 @@ export class CompiledBaseline {
    * compile on first use.
    */
   profile(id: string): CompiledProfile | null {
-    // One lookup when the baseline lacks the edge; own-ness (a prototype name such as 'constructor') is asked
-    // only of what was found.
-    const edges = this.baseline.edges;
-    const p = edges[id];
-    return p !== undefined && Object.hasOwn(edges, id) ? new CompiledProfile(p, this) : null;
+    const p = Object.hasOwn(this.baseline.edges, id) ? this.baseline.edges[id]! : undefined;
+    return p === undefined ? null : new CompiledProfile(p, this);
   }
 }
 

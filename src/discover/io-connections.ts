@@ -98,17 +98,6 @@ export class IoConnections {
     return c;
   }
 
-  /**
-   * What onMessage returned for the I/O datagram of `producer` on `connectionId` (`key` is `producer|connectionId`),
-   * read without counting it: a reader of a table another stage feeds (the detection engine beside the
-   * inventory) keeps no second table.
-   */
-  lookup(key: string, producer: string, consumer: string): IoConnection | null | undefined {
-    const c = this.byKey.get(key);
-    if (c !== undefined) return c;
-    return this.pairs.has(pair(producer, consumer)) ? null : undefined;
-  }
-
   connections(): IoConnection[] {
     return [...this.byKey.values()];
   }

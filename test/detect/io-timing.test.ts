@@ -119,10 +119,7 @@ test('a Forward_Close ends both directions on purpose: no stop is reported', () 
   assert.deepEqual(learnThenDetect('close'), []);
 });
 
-/**
- * learnThenDetect with the engine beside an inventory (the bench's and `weir node`'s path): io_timing then reads
- * the inventory's Forward_Open table instead of keeping its own.
- */
+/** learnThenDetect with the engine beside an inventory (the bench's and `weir node`'s path). */
 function learnThenDetectShared(change: IoChange): Detection[] {
   const file = capture(change);
   const split = IO_START + 20;
@@ -159,13 +156,13 @@ function learnThenDetectShared(change: IoChange): Detection[] {
   return engine!.finish().filter((d) => IO_TYPES.has(d.type));
 }
 
-test('beside an inventory, io_timing reads its Forward_Open table and reports exactly the same', () => {
+test('beside an inventory (the shared edge path), io_timing reports exactly what it reports alone', () => {
   for (const change of ['slow', 'fast', 'stop', 'close'] as const) {
     const own = learnThenDetect(change);
     assert.equal(JSON.stringify(learnThenDetectShared(change)), JSON.stringify(own), change);
     assert.equal(own.length, change === 'close' ? 0 : 1, change);
   }
-  // Nothing learned: only the inventory's table knows the RPI the Forward_Open agreed.
+  // Nothing learned: the RPI the Forward_Open agreed is the yardstick on this path too.
   const inv = new Inventory();
   const engine = new DetectionEngine(
     baselineFrom({ assets: [], edges: [] }, new Map(), { version: 1, sources: [] }),

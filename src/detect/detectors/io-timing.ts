@@ -50,31 +50,24 @@ interface Watch {
  * datagrams stop without a Forward_Close (outputs fall to their fault state) are reported.
  */
 export function ioTiming(): Detector {
-  // Without an inventory beside the engine, a table of our own fed the same messages.
-  let own: IoConnections | null = null;
+  const io = new IoConnections();
   const watches = new Map<string, Watch>();
   return {
     name: 'io_timing',
     protocols: ['enip', 'cip'],
     onMessage(m, ctx) {
-      const shared = ctx.ioConnections ?? null;
       if (m.protocol === 'cip') {
-        if (shared === null) (own ??= new IoConnections()).onMessage(m);
+        io.onMessage(m);
         if (m.role === 'request' && m.func === SERVICE_FORWARD_CLOSE) closePair(watches, m);
         return;
       }
       if (m.funcName !== 'IO' || m.anomaly !== null) return;
       const id = m.fields?.connection_id;
       if (typeof id !== 'number') return;
-      // The inventory's table already took this datagram (its Forward_Opens are the ones seen here): only
-      // read what it returned; the key is the one the watches use.
-      const key = `${m.srcIp}|${id}`;
-      const c =
-        shared !== null
-          ? shared.lookup(key, m.srcIp, m.dstIp)
-          : (own ??= new IoConnections()).onMessage(m);
-      // Nothing watched, no agreement and nothing learned: no watch can start (below).
+      const c = io.onMessage(m);
+      // Nothing watched, no agreement and nothing learned: no watch can start (below), so no key is built.
       if (c == null && watches.size === 0 && ctx.baseline.baseline.io === undefined) return;
+      const key = `${m.srcIp}|${id}`;
       let w = watches.get(key);
       if (w === undefined) {
         const learned = profileFor(ctx, m, c ?? undefined);
