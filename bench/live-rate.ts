@@ -11,11 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { machine, root, today, writeSection } from './results.js';
-import {
-  CAPTURE_BUFFER_KIB,
-  captureCommand,
-  parseTcpdumpCounters,
-} from '../src/capture/live.js';
+import { CAPTURE_BUFFER_KIB, captureCommand, parseTcpdumpCounters } from '../src/capture/live.js';
 import { readCaptureSync } from '../src/capture/source.js';
 
 /**
