@@ -56,4 +56,4 @@ if [ ! -d scripts/opcua-lab/node_modules/node-opcua ]; then
   (cd scripts/opcua-lab && npm ci --no-fund --no-audit)
 fi
 npm run build --silent
-scripts/build-capture-helper.sh >/dev/null
+# npm run build above also built bin/weir-capture (scripts/build-capture-helper.sh), gcc and libpcap-dev being in now.
