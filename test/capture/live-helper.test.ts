@@ -50,7 +50,12 @@ function pidsIn(ns: string): string[] {
 }
 
 /** Captures UDP on the namespace's loopback; returns the destination ports seen and each frame's delay. */
-function capture(ns: string, bpf: string, helperName: CaptureHelper = 'weir-capture') {
+function capture(
+  ns: string,
+  bpf: string,
+  helperName: CaptureHelper = 'weir-capture',
+  immediate = false,
+) {
   const ac = new AbortController();
   const ports: number[] = [];
   const delays: number[] = []; // seconds from the kernel's time stamp to the frame reaching Weir
@@ -62,7 +67,7 @@ function capture(ns: string, bpf: string, helperName: CaptureHelper = 'weir-capt
       decodeFrame(f, pkt);
       if (pkt.ipProto === 17) ports.push(pkt.dstPort);
     },
-    { netns: ns, bpf, signal: ac.signal, helper: helperName },
+    { netns: ns, bpf, signal: ac.signal, helper: helperName, immediate },
   );
   return { ac, ports, delays, done };
 }
@@ -87,6 +92,24 @@ test(
       assert.equal(s.counters?.captured, 1, JSON.stringify(s.counters));
       assert.ok(s.counters.receivedByFilter >= 1);
       assert.equal(s.counters.droppedByKernel, 0);
+    });
+  },
+);
+
+test(
+  'weir-capture in immediate mode (-I) hands a lone frame on at once',
+  { skip, timeout: 60_000 },
+  async () => {
+    await inNamespace(async (ns) => {
+      const c = capture(ns, 'udp', 'weir-capture', true);
+      await sleep(1000);
+      sendUdp(ns, [47150]);
+      for (let i = 0; i < 30 && c.ports.length === 0; i++) await sleep(100);
+      c.ac.abort();
+      const s = await c.done;
+      assert.deepEqual(c.ports, [47150]);
+      assert.ok(c.delays[0] < 0.5, `lone frame waited ${c.delays[0].toFixed(3)} s`);
+      assert.equal(s.counters?.captured, 1);
     });
   },
 );
