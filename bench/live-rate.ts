@@ -1,25 +1,48 @@
-// Live capture at rate: the benchmark capture replayed with tcpreplay at rising packet rates into a veth pair
-// inside a network namespace this benchmark creates (never onto a real interface), captured on the other end by
-// Weir's live path and by dumpcap. Highest rate with every frame received and no drop counted, per tool.
+// Live capture at rate: frames of the benchmark capture sent at rising packet rates into a veth pair inside a
+// network namespace this benchmark creates (never onto a real interface), captured on the other end by Weir's live
+// path and by dumpcap. Highest rate with every frame received and no drop counted, per tool.
+//
+// Generator: trafgen (netsniff-ng) with the frames as a packet configuration it loads into memory and sends in a
+// loop: one sendto(2) per frame at a set rate (-b), or its mmap'd TX_RING with no rate ("max"). tcpreplay paces
+// every frame through its own timing loop and topped out near 100,000 pps on these cores.
+// BENCH_LIVE_GEN=tcpreplay uses tcpreplay instead.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { machine, root, today, writeSection } from './results.js';
-import { tcpdumpArgs } from '../src/capture/live.js';
+import { CAPTURE_BUFFER_KIB, parseTcpdumpCounters, tcpdumpArgs } from '../src/capture/live.js';
+import { readCaptureSync } from '../src/capture/source.js';
 
-const RATES = (process.env.BENCH_RATES ?? '25000,50000,100000,200000,400000')
-  .split(',')
-  .map(Number);
+/**
+ * Target rates: packets per second, or "max" (as fast as one generator process goes) and "max2" (two generator
+ * processes, one per core: faster than the readers can be given a core of their own, so where losses begin).
+ */
+const RATES = (process.env.BENCH_RATES ?? '100000,200000,300000,max,max2').split(',');
+const rateLabel = (r: string): string => (/^\d+$/.test(r) ? fmt(Number(r)) : r);
+const GEN = process.env.BENCH_LIVE_GEN === 'tcpreplay' ? 'tcpreplay' : 'trafgen';
+/** Distinct frames loaded by the generator (trafgen parses its configuration in about 2 s for 40,000). */
+const DISTINCT = Number(process.env.BENCH_LIVE_DISTINCT ?? 40_000);
+/** Frames sent per trial (the distinct frames in a loop). */
+const FRAMES = Number(process.env.BENCH_LIVE_FRAMES ?? 1_000_000);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 
-interface Outcome {
-  received: number;
-  /** Kernel/libpcap drop counters as the capture tool reported them at exit. */
-  dropped: number;
-  /** Frames tcpreplay sent and the rate it reached. */
+interface Sent {
   sent: number;
   actualPps: number;
+}
+
+interface Outcome extends Sent {
+  received: number;
+  /** CPU seconds (user + system) of the capture's processes: tcpdump + Weir, or dumpcap. */
+  cpu: number;
+  cpuNote?: string;
+  /** Kernel/libpcap drop counters as the capture tool reported them at exit. */
+  dropped: number;
+  /** Frames the kernel delivered to the capture end of the veth, and frames the veth itself dropped. */
+  delivered: number;
+  vethDropped: number;
 }
 
 function ns(name: string, ...cmd: string[]): string {
@@ -32,21 +55,94 @@ function makeLab(name: string): void {
   for (const i of ['lo', 'wr0', 'wr1']) ns(name, 'ip', 'link', 'set', i, 'up');
 }
 
-function replay(name: string, file: string, pps: number): { sent: number; actualPps: number } {
+/** The veth's counters: frames wr1 received, frames wr0 dropped on the way (the veth's own backlog overflow). */
+function counters(name: string): { rx: number; dropped: number } {
+  const read = (i: string, c: string) =>
+    Number(ns(name, 'cat', `/sys/class/net/${i}/statistics/${c}`).trim());
+  return { rx: read('wr1', 'rx_packets'), dropped: read('wr0', 'tx_dropped') };
+}
+
+function runGenerator(name: string, file: string, rate: string): Sent {
+  const pps = /^\d+$/.test(rate) ? Number(rate) : 0;
+  if (GEN === 'tcpreplay') {
+    const loops = Math.max(1, Math.round(FRAMES / DISTINCT));
+    const speed = pps > 0 ? `--pps=${pps}` : '--topspeed';
+    const r = spawnSync(
+      'ip',
+      [
+        'netns',
+        'exec',
+        name,
+        'tcpreplay',
+        '-i',
+        'wr0',
+        '--preload-pcap',
+        `--loop=${loops}`,
+        speed,
+        '--quiet',
+        file,
+      ],
+      { encoding: 'utf8' },
+    );
+    const out = `${r.stdout}${r.stderr}`;
+    if (r.status !== 0) throw new Error(`tcpreplay failed: ${out}`);
+    return {
+      sent: Number(/Actual: (\d+) packets/.exec(out)?.[1] ?? NaN),
+      actualPps: Number(/Rated: [\d.]+ Bps, [\d.]+ Mbps, ([\d.]+) pps/.exec(out)?.[1] ?? NaN),
+    };
+  }
+  // One process (-P 1) keeps the frames in order and leaves the other core to the reader ("max2": two). --no-sock-mem and
+  // --notouch-irq: trafgen would otherwise raise the machine's socket buffer limits and move NIC interrupts.
+  // (Given a pcap, trafgen sends each frame once, paced by its time stamps, and loads it in quadratic time.)
   const r = spawnSync(
     'ip',
-    ['netns', 'exec', name, 'tcpreplay', '-i', 'wr0', `--pps=${pps}`, '--quiet', file],
-    { encoding: 'utf8' },
+    [
+      'netns',
+      'exec',
+      name,
+      'trafgen',
+      '-i',
+      file,
+      '-o',
+      'wr0',
+      '-P',
+      rate === 'max2' ? '2' : '1',
+      '--no-sock-mem',
+      '--notouch-irq',
+      '-n',
+      String(FRAMES),
+      ...(pps > 0 ? ['-b', `${pps}pps`] : []),
+    ],
+    { encoding: 'utf8', timeout: 600_000, killSignal: 'SIGKILL' },
   );
   const out = `${r.stdout}${r.stderr}`;
-  if (r.status !== 0) throw new Error(`tcpreplay failed: ${out}`);
-  const sent = Number(/Actual: (\d+) packets/.exec(out)?.[1] ?? NaN);
-  const actualPps = Number(/Rated: [\d.]+ Bps, [\d.]+ Mbps, ([\d.]+) pps/.exec(out)?.[1] ?? NaN);
-  return { sent, actualPps };
+  // "      400000 packets outgoing" and "  1 sec, 123456 usec on CPU0 (400000 packets)": the send loop's own time.
+  const per = [...out.matchAll(/(\d+) sec, (\d+) usec on CPU\d+ \((\d+) packets\)/g)];
+  if (r.status !== 0 || per.length === 0) throw new Error(`trafgen failed: ${out}`);
+  const sent = per.reduce((n, m) => n + Number(m[3]), 0);
+  // Processes send side by side: the longest send loop is the time the whole burst took.
+  const secs = Math.max(...per.map((m) => Number(m[1]) + Number(m[2]) / 1e6));
+  return { sent, actualPps: sent / secs };
 }
 
 /** A capture started in the namespace; `stop` ends it and returns what it counted. */
-type Capture = () => Promise<{ received: number; dropped: number }>;
+type Capture = () => Promise<{ received: number; dropped: number; cpu: number; cpuNote?: string }>;
+
+/** CPU seconds a running process has used so far (`ip netns exec` execs the tool, so the pid is the tool's). */
+function cpuOf(pid: number | undefined): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return NaN;
+  }
+}
+
+/** "cpu 1.23 0.45" as GNU time prints it with `-f 'cpu %U %S'`. */
+function timeOutput(stderr: string): number {
+  const m = /cpu ([\d.]+) ([\d.]+)/.exec(stderr);
+  return m ? Number(m[1]) + Number(m[2]) : NaN;
+}
 
 /** Weir's live path: tcpdump writing pcap to a pipe (src/capture/live.ts), here into `weir discover -`. */
 function weirLive(name: string): Capture {
@@ -54,34 +150,59 @@ function weirLive(name: string): Capture {
   const tcpdump = spawn('ip', ['netns', 'exec', name, 'tcpdump', ...tcpdumpArgs('wr1')], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  // tcpdump's pipe goes straight to Weir (not relayed through this process, whose loop waits on tcpreplay).
-  const weir = spawn(process.execPath, [cli, 'discover', '-', '--json'], {
-    stdio: [tcpdump.stdout, 'pipe', 'pipe'],
-  });
+  // tcpdump's pipe goes straight to Weir (not relayed through this process, whose loop waits on the generator).
+  const weir = spawn(
+    '/usr/bin/time',
+    ['-f', 'cpu %U %S', process.execPath, cli, 'discover', '-', '--json'],
+    {
+      stdio: [tcpdump.stdout, 'pipe', 'pipe'],
+    },
+  );
   let err = '',
-    out = '';
+    out = '',
+    weirErr = '';
   tcpdump.stderr.on('data', (b: Buffer) => (err += b.toString()));
   weir.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  weir.stderr.on('data', (b: Buffer) => (weirErr += b.toString()));
   return async () => {
+    const tcpdumpCpu = cpuOf(tcpdump.pid);
     tcpdump.kill('SIGINT');
     await new Promise((r) => weir.on('close', r));
     const doc = JSON.parse(out) as { captures: { frames: number }[] };
     return {
       received: doc.captures[0]?.frames ?? 0,
-      dropped: Number(/(\d+) packets? dropped by kernel/.exec(err)?.[1] ?? NaN),
+      dropped: parseTcpdumpCounters(err)?.droppedByKernel ?? NaN,
+      cpu: tcpdumpCpu + timeOutput(weirErr),
+      cpuNote: `${tcpdumpCpu.toFixed(2)} + ${timeOutput(weirErr).toFixed(2)}`,
     };
   };
 }
 
-/** The Wireshark capture engine, writing pcapng to a file on tmpfs. */
+/** The Wireshark capture engine, writing pcapng to a file on tmpfs, with the same kernel ring size as Weir's tcpdump. */
 function dumpcap(name: string, dir: string): Capture {
   const file = path.join(dir, 'dumpcap.pcapng');
-  const p = spawn('ip', ['netns', 'exec', name, 'dumpcap', '-i', 'wr1', '-w', file], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const p = spawn(
+    'ip',
+    [
+      'netns',
+      'exec',
+      name,
+      'dumpcap',
+      '-i',
+      'wr1',
+      '-B',
+      String(CAPTURE_BUFFER_KIB / 1024),
+      '-w',
+      file,
+    ],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let err = '';
   p.stderr.on('data', (b: Buffer) => (err += b.toString()));
   return async () => {
+    const cpu = cpuOf(p.pid);
     p.kill('SIGINT');
     await new Promise((r) => p.on('close', r));
     // "Packets received/dropped on interface 'wr1': 100000/0 (pcap:0/dumpcap:0/flushed:0/ps_ifdrop:0)"
@@ -90,44 +211,96 @@ function dumpcap(name: string, dir: string): Capture {
         err,
       );
     if (!m) throw new Error(`dumpcap said: ${err}`);
-    return { received: Number(m[1]), dropped: Number(m[2]) + Number(m[6]) };
+    rmSync(file, { force: true });
+    return { received: Number(m[1]), dropped: Number(m[2]) + Number(m[6]), cpu };
   };
 }
+
+/** Nobody capturing: what the generator reaches into the veth on its own. */
+const nobody: Capture = () => Promise.resolve({ received: 0, dropped: 0, cpu: 0 });
 
 async function trial(
   name: string,
   file: string,
-  pps: number,
+  rate: string,
   start: () => Capture,
+  warmupMs: number,
 ): Promise<Outcome> {
   const stop = start();
-  await sleep(Number(process.env.BENCH_WARMUP_MS ?? 4000)); // the capture is listening (node start-up on a busy machine)
-  const r = replay(name, file, pps);
+  await sleep(warmupMs); // the capture is listening (node start-up on a busy machine)
+  const before = counters(name);
+  const r = runGenerator(name, file, rate);
   await sleep(1500); // the last frames reach the reader
+  const after = counters(name);
   const got = await stop();
-  return { ...got, ...r };
+  return {
+    ...got,
+    ...r,
+    delivered: after.rx - before.rx,
+    vethDropped: after.dropped - before.dropped,
+  };
 }
 
-export async function recordLiveRate(bigFile: string, frames = 500_000): Promise<void> {
+function loadNow(): string {
+  return os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' / ');
+}
+
+/** The first `count` Ethernet frames of a capture as a trafgen packet configuration, one `{ … }` per frame. */
+function writeTrafgenConfig(from: string, count: number, out: string): void {
+  const packets: string[] = [];
+  readCaptureSync(from, (f) => {
+    if (packets.length >= count || f.linkType !== 1) return;
+    const bytes: string[] = [];
+    for (let i = f.offset; i < f.offset + f.capLen; i++) bytes.push(`0x${f.data[i]!.toString(16)}`);
+    packets.push(`{ ${bytes.join(',')} }`);
+  });
+  writeFileSync(out, packets.join('\n') + '\n');
+}
+
+export async function recordLiveRate(bigFile: string): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'weir-rate-'));
-  const input = path.join(dir, 'input.pcap');
-  execFileSync('editcap', ['-r', bigFile, input, `1-${frames}`]);
+  const input = path.join(dir, GEN === 'trafgen' ? 'input.cfg' : 'input.pcap');
+  if (GEN === 'trafgen') writeTrafgenConfig(bigFile, DISTINCT, input);
+  else execFileSync('editcap', ['-r', bigFile, input, `1-${DISTINCT}`]);
   const name = `weir-rate-${process.pid}`;
   makeLab(name);
+  const warmup = Number(process.env.BENCH_WARMUP_MS ?? 4000);
+  const genRows: string[] = [];
   const rows: string[] = [];
+  /** Frames per CPU-second of each tool's processes, over all its trials: the rate one core could take. */
+  const cpuTotal: Record<string, { frames: number; cpu: number }> = {
+    weir: { frames: 0, cpu: 0 },
+    dumpcap: { frames: 0, cpu: 0 },
+  };
   const best: Record<string, number> = { weir: 0, dumpcap: 0 };
+  const firstLoss: Record<string, string> = { weir: 'none', dumpcap: 'none' };
+  const lossAt = (tool: string) => (firstLoss[tool] === 'none' ? 'none' : `${firstLoss[tool]} pps`);
+  const loadStart = loadNow();
   try {
-    for (const pps of RATES) {
+    for (const rate of RATES) {
+      const g = await trial(name, input, rate, () => nobody, 200);
+      genRows.push(
+        `| ${rateLabel(rate)} | ${fmt(g.actualPps)} | ${fmt(g.sent)} | ${fmt(g.delivered)} | ${g.vethDropped} |`,
+      );
+      console.log(genRows.at(-1));
+    }
+    for (const rate of RATES) {
       for (const [tool, start] of [
         ['weir', () => weirLive(name)],
         ['dumpcap', () => dumpcap(name, dir)],
       ] as const) {
-        const o = await trial(name, input, pps, start);
-        const clean = o.received >= o.sent && o.dropped === 0;
-        // tcpreplay shares the cores with the reader: the rate it reached is the rate that was taken.
+        const o = await trial(name, input, rate, start, warmup);
+        const clean = o.received >= o.sent && o.dropped === 0 && o.vethDropped === 0;
+        // The generator shares the cores with the reader: the rate it reached is the rate that was taken.
         if (clean && best[tool]! < o.actualPps) best[tool] = Math.round(o.actualPps);
+        if (!clean && firstLoss[tool] === 'none') firstLoss[tool] = fmt(o.actualPps);
+        cpuTotal[tool]!.frames += o.received;
+        cpuTotal[tool]!.cpu += o.cpu;
         rows.push(
-          `| ${pps.toLocaleString('en-US')} | ${Math.round(o.actualPps).toLocaleString('en-US')} | ${tool} | ${o.sent.toLocaleString('en-US')} | ${o.received.toLocaleString('en-US')} | ${o.dropped} | ${clean ? 'yes' : 'no'} |`,
+          `| ${rateLabel(rate)} | ${fmt(o.actualPps)} | ${tool} | ${fmt(o.sent)} | ${fmt(o.delivered)} | ${fmt(o.received)} | ${o.dropped} | ${o.sent - Math.min(o.sent, o.received)} | ${clean ? 'yes' : 'no'} | ${o.cpuNote ?? o.cpu.toFixed(2)} |`,
         );
         console.log(rows.at(-1));
       }
@@ -136,18 +309,33 @@ export async function recordLiveRate(bigFile: string, frames = 500_000): Promise
     spawnSync('ip', ['netns', 'del', name]);
     rmSync(dir, { recursive: true, force: true });
   }
+  const loadEnd = loadNow();
+  const generator =
+    GEN === 'trafgen'
+      ? `trafgen (netsniff-ng; one process; \`-b <rate>pps\`: one sendto(2) per frame; "max": no rate, its mmap'd TX_RING; "max2": the same from two processes)`
+      : 'tcpreplay (`--preload-pcap --loop`, `--pps` or `--topspeed` for "max")';
   const body = [
     `## live capture at rate (${today()})`,
     '',
-    `Machine: ${machine()}; **shared with other sessions while measured** (the replay, the kernel and the readers share 2 busy cores, so these are lower bounds).`,
+    `Machine: ${machine()}; load average (1/5/15 min) ${loadStart} at the start, ${loadEnd} at the end. The generator, the kernel's receive path (which runs on the sender's core for a veth) and the readers share these 2 cores, so on a shared machine these are lower bounds.`,
     '',
-    `The first ${frames.toLocaleString('en-US')} frames of the benchmark input replayed with tcpreplay (\`--pps\`) into one end of a veth pair inside a network namespace created for the run; the other end captured by Weir's live path and by dumpcap (Wireshark's capture engine), one after the other at each rate. Weir's live path is tcpdump writing pcap to a pipe that Weir reads (src/capture/live.ts; here \`tcpdump -U -w - | weir discover -\`, the same parser and pipeline): libpcap's TPACKET_V3 ring does the AF_PACKET work in C, the process boundary keeps a slow consumer from stalling the kernel side until the pipe buffer fills, and no native Node addon is needed. Drops: tcpdump's "dropped by kernel" and dumpcap's pcap/ps_ifdrop counters at exit; received: frames Weir parsed, packets dumpcap wrote. "clean" = every sent frame received, no drop counted.`,
+    `The first ${fmt(DISTINCT)} frames of the benchmark input, sent ${fmt(FRAMES)} times in a loop per trial by ${generator} into one end of a veth pair inside a network namespace created for the run; the other end captured by Weir's live path and by dumpcap (Wireshark's capture engine), one after the other at each rate. Weir's live path is tcpdump writing pcap to a pipe that Weir reads (src/capture/live.ts; here \`tcpdump -U -w - | weir discover -\`, the same parser and pipeline): libpcap's TPACKET_V3 ring does the AF_PACKET work in C, the process boundary keeps a slow consumer from stalling the kernel side until the pipe buffer and then the 32 MiB kernel ring fill, and no native Node addon is needed. Drops: tcpdump's "dropped by kernel" and dumpcap's pcap/ps_ifdrop counters at exit, the veth's own drops (wr0 tx_dropped); delivered: frames the capture end received (wr1 rx_packets); received: frames Weir parsed, packets dumpcap wrote; lost: sent minus received. "clean" = every sent frame received, no drop counted.`,
     '',
-    '| target pps | reached pps | tool | sent | received | dropped | clean |',
-    '| ---: | ---: | --- | ---: | ---: | ---: | --- |',
+    'The generator alone, nobody capturing:',
+    '',
+    '| target pps | reached pps | sent | delivered | veth dropped |',
+    '| ---: | ---: | ---: | ---: | ---: |',
+    ...genRows,
+    '',
+    'Capturing (each tool alone at each rate):',
+    '',
+    '| target pps | reached pps | tool | sent | delivered | received | dropped | lost | clean | reader CPU s (tcpdump + Weir) |',
+    '| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |',
     ...rows,
     '',
-    `Highest rate reached with nothing lost: Weir live **${best.weir!.toLocaleString('en-US')} pps**, dumpcap **${best.dumpcap!.toLocaleString('en-US')} pps** (target rates tried: ${RATES.map((r) => r.toLocaleString('en-US')).join(', ')}; on two shared cores tcpreplay itself falls short of the higher targets).`,
+    `Highest rate reached with nothing lost: Weir live **${fmt(best.weir!)} pps**, dumpcap **${fmt(best.dumpcap!)} pps**; first loss at Weir ${lossAt('weir')}, dumpcap ${lossAt('dumpcap')} (target rates tried: ${RATES.map(rateLabel).join(', ')}).`,
+    '',
+    `Reader CPU (user + system; tcpdump read from /proc just before it is stopped, Weir and dumpcap at exit; start-up and read-out included): over all trials Weir's path took **${fmt(cpuTotal.weir!.frames / cpuTotal.weir!.cpu)} frames per CPU-second**, dumpcap **${fmt(cpuTotal.dumpcap!.frames / cpuTotal.dumpcap!.cpu)}**: the rate each could keep up with on one core of its own, whatever the generator reaches.`,
     '',
   ].join('\n');
   console.log(body);

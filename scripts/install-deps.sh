@@ -15,6 +15,7 @@ APT_PACKAGES=(
   nmap              # scans against the lab in detection tests
   hyperfine         # whole-command timing in benchmarks
   tcpreplay         # replays the benchmark capture at set rates into a lab veth (live capture benchmark)
+  netsniff-ng       # trafgen: the live capture benchmark's faster generator (in-memory frames, one sendto or TX_RING)
   chromium          # headless browser for the dashboard tests (driven by playwright-core)
   iputils-arping    # ARP spoofing from the lab attacker in detection tests
   rsyslog           # the real syslog receiver of the SIEM export tests and benchmark

@@ -18,6 +18,33 @@ export interface LiveOptions {
   immediate?: boolean;
 }
 
+/** What tcpdump counted, from the statistics it prints on stderr when it stops (null when it printed none). */
+export interface LiveCounters {
+  /** Packets libpcap handed to tcpdump (all written to the pipe). */
+  captured: number;
+  /** Packets that passed the capture filter in the kernel. */
+  receivedByFilter: number;
+  /** Packets the kernel dropped because the capture ring was full: frames Weir never saw. */
+  droppedByKernel: number;
+}
+
+export interface LiveSummary extends CaptureSummary {
+  counters: LiveCounters | null;
+}
+
+/** tcpdump's closing statistics ("N packets captured", "N packets received by filter", "N packets dropped by kernel"). */
+export function parseTcpdumpCounters(stderr: string): LiveCounters | null {
+  const count = (what: string): number | null => {
+    const m = new RegExp(`(\\d+) packets? ${what}`).exec(stderr);
+    return m ? Number(m[1]) : null;
+  };
+  const captured = count('captured');
+  const receivedByFilter = count('received by filter');
+  const droppedByKernel = count('dropped by kernel');
+  if (captured === null || receivedByFilter === null || droppedByKernel === null) return null;
+  return { captured, receivedByFilter, droppedByKernel };
+}
+
 /** Kernel capture buffer (KiB): libpcap's 2 MiB default overflows in bursts while a busy core keeps the reader off it. */
 export const CAPTURE_BUFFER_KIB = 32768;
 
@@ -46,12 +73,13 @@ export function tcpdumpArgs(
 /**
  * Live capture through tcpdump writing pcap to a pipe (-U flushes per packet, so detections are not held back
  * by buffering). Passive: tcpdump only listens; on a SPAN/mirror port promiscuous mode is what we want.
+ * Resolves with the parser's summary and tcpdump's own counters, so frames the kernel dropped are counted.
  */
 export function liveCapture(
   iface: string,
   sink: FrameSink,
   opts: LiveOptions = {},
-): Promise<CaptureSummary> {
+): Promise<LiveSummary> {
   const args = tcpdumpArgs(iface, opts);
   const parser = new CaptureParser(sink);
   return new Promise((resolve, reject) => {
@@ -60,7 +88,7 @@ export function liveCapture(
           stdio: ['ignore', 'pipe', 'pipe'],
         })
       : spawn('tcpdump', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
+    let stderr = ''; // the last 8 KiB: error messages, then the closing statistics
     let aborted = false;
     child.stdout.on('data', (b: Buffer) => {
       parser.feed(b);
@@ -85,7 +113,7 @@ export function liveCapture(
       // tcpdump stopped by us leaves no partial-record error worth reporting beyond what the parser saw.
       if (!aborted && code !== 0 && s.frames === 0)
         reject(new Error(`tcpdump on ${iface} failed: ${stderr.trim().split('\n').pop() ?? code}`));
-      else resolve(s);
+      else resolve({ ...s, counters: parseTcpdumpCounters(stderr) });
     });
   });
 }

@@ -213,6 +213,12 @@ export async function runLive(
       { bpf: opts.bpf, signal: ac.signal, immediate: opts.immediate, netns: opts.netns },
     );
     const r = fileResult(`live:${iface}`, summary, pipeline.stats, firstTs, lastTs);
+    // Frames lost before Weir saw them (the kernel's capture ring was full): said, never silent.
+    const dropped = summary.counters?.droppedByKernel ?? 0;
+    if (dropped > 0)
+      process.stderr.write(
+        `weir: live:${iface}: ${dropped} frames dropped by the kernel (capture ring full)\n`,
+      );
     await flusher.stop();
     await fanout.finish();
     return r;

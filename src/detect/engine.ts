@@ -10,7 +10,7 @@ import type { Detection, DetectionType, Finding } from './detection.js';
 import type { DetectContext, Detector, EdgeRuntime, MessageInterest } from './detector.js';
 import { allDetectors } from './detectors/index.js';
 import { decoyContact, decoysOffBaseline } from './detectors/decoy-contact.js';
-import { isEngineeringOperation, operationOf } from './detectors/engineering-ops.js';
+import { isEngineeringOperation, mayOperate, operationOf } from './detectors/engineering-ops.js';
 import type { Op } from './operation.js';
 import { isLinkHousekeeping } from './housekeeping.js';
 import { DEFAULT_SETTINGS, type Settings } from '../settings/model.js';
@@ -96,6 +96,11 @@ interface Route {
   arp: Detector[];
   /** functionKeyNumber(protocol, func) is keyBase + func. */
   keyBase: number;
+  /**
+   * Per function code below 256: 0 not asked yet, 1 no request with it is an operation (operationOf is skipped),
+   * 2 ask operationOf. A known poll of a protocol with few operations (BACnet) then skips it.
+   */
+  operates: Uint8Array;
   industrial: boolean;
 }
 
@@ -250,7 +255,10 @@ export class DetectionEngine implements DetectContext {
       );
     if (!response && r.requests.length > 0) {
       const key = (this.funcKey = r.keyBase + m.func);
-      const op = (this.operation = operationOf(m, key));
+      const op = (this.operation =
+        m.func >= 0 && m.func < 256 && this.operates(r, m.func) === 1
+          ? undefined
+          : operationOf(m, key));
       let mask = ALWAYS;
       if (op !== undefined) mask |= OPERATION;
       else {
@@ -286,6 +294,11 @@ export class DetectionEngine implements DetectContext {
     this.dispatch(r.arp, m);
   }
 
+  private operates(r: Route, func: number): number {
+    const o = r.operates[func]!;
+    return o !== 0 ? o : (r.operates[func] = mayOperate(r.protocol, func) ? 2 : 1);
+  }
+
   /** The detectors that want this protocol's messages, sorted on its first message. */
   private route(protocol: string): Route {
     // Called whenever the protocol changes between messages: the sorting (and the closure over `protocol`,
@@ -310,6 +323,7 @@ export class DetectionEngine implements DetectContext {
       anomalies: this.onAnomalies.filter(wanted),
       arp: protocol === 'arp' ? this.onArp.filter(wanted) : [],
       keyBase: functionKeyNumber(protocol, 0),
+      operates: new Uint8Array(256),
       industrial: isIndustrial(protocol),
     };
     this.routes.set(protocol, r);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { liveCapture } from '../../src/capture/live.js';
+import { liveCapture, parseTcpdumpCounters } from '../../src/capture/live.js';
 import { decodeFrame } from '../../src/dissect/link.js';
 import { newPacket } from '../../src/dissect/packet.js';
 import { canBuildLab } from '../lab/plant.js';
@@ -39,8 +39,33 @@ test(
       clearTimeout(timer);
       assert.ok(summary.frames >= 5, `${summary.frames} frames`);
       assert.deepEqual([...new Set(ports)].sort(), [47000, 47001, 47002, 47003, 47004]);
+      // tcpdump's own counters come back with the summary: every packet it captured reached the parser
+      // (the parser may have stopped reading once we aborted), none dropped by the kernel at this rate.
+      assert.ok(summary.counters, 'tcpdump printed its statistics');
+      assert.ok(summary.counters.captured >= summary.frames, JSON.stringify(summary.counters));
+      assert.ok(summary.counters.receivedByFilter >= summary.counters.captured);
+      assert.equal(summary.counters.droppedByKernel, 0);
     } finally {
       execFileSync('ip', ['netns', 'del', ns]);
     }
   },
 );
+
+test("tcpdump's closing statistics are read into counters, and missing ones give null", () => {
+  // What tcpdump 4.99 prints on stderr when it stops (after its "listening on" line).
+  const stderr =
+    'tcpdump: listening on wr1, link-type EN10MB (Ethernet), snapshot length 262144 bytes\n' +
+    '728135 packets captured\n1000000 packets received by filter\n271865 packets dropped by kernel\n';
+  assert.deepEqual(parseTcpdumpCounters(stderr), {
+    captured: 728135,
+    receivedByFilter: 1000000,
+    droppedByKernel: 271865,
+  });
+  assert.deepEqual(
+    parseTcpdumpCounters(
+      '1 packet captured\n1 packet received by filter\n0 packets dropped by kernel\n',
+    ),
+    { captured: 1, receivedByFilter: 1, droppedByKernel: 0 },
+  );
+  assert.equal(parseTcpdumpCounters('tcpdump: wr9: No such device exists\n'), null);
+});

@@ -8,9 +8,9 @@ import { Aggregator } from '../../src/detect/aggregator.js';
 import type { Finding } from '../../src/detect/detection.js';
 import type { Detector } from '../../src/detect/detector.js';
 import { DetectionEngine } from '../../src/detect/engine.js';
-import { operationOf } from '../../src/detect/detectors/engineering-ops.js';
-import { functionKeyNumber } from '../../src/dissect/registry.js';
-import { feed, msg, tcp, HMI, PLC, learn } from './synthetic.js';
+import { mayOperate, operationOf } from '../../src/detect/detectors/engineering-ops.js';
+import { functionKeyNumber, PROTOCOLS } from '../../src/dissect/registry.js';
+import { feed, msg, tcp, udp, HMI, PLC, learn } from './synthetic.js';
 
 test('every unlearned function between learned polls reaches the new-function detectors (the edge remembers only known ones)', () => {
   const seen: number[] = [];
@@ -100,4 +100,54 @@ test('engineering operations of every protocol come as one object layout', () =>
   assert.equal(ops[1]!.kind, 'device_reset');
   assert.equal(ops[1]!.point, 'class_0x1/service_0x5');
   assert.equal(ops[0]!.point, undefined);
+});
+
+test('descriptor operations (BACnet restart, communication control) fold per function, each with its own detail', () => {
+  // BACnet ReinitializeDevice (20) and DeviceCommunicationControl (17), interleaved on one pair: a repeat must fold
+  // into its own function's detection, never into the other's (a reporter caching operations or fold keys per
+  // function must keep them apart).
+  const p = udp(1, HMI, 47808, PLC, 47808);
+  const restart = operationOf(
+    msg(p, 'bacnet', { role: 'request', func: 20 }),
+    functionKeyNumber('bacnet', 20),
+  );
+  const dcc = operationOf(
+    msg(p, 'bacnet', { role: 'request', func: 17 }),
+    functionKeyNumber('bacnet', 17),
+  );
+  assert.equal(restart!.type, 'device_restart');
+  assert.equal(dcc!.type, 'config_change');
+  const eng = new DetectionEngine(learn());
+  let ts = 5000;
+  for (const func of [20, 17, 20, 17, 20]) {
+    const q = udp((ts += 0.5), HMI, 47808, PLC, 47808);
+    feed(eng, q, msg(q, 'bacnet', { role: 'request', func }));
+  }
+  const ds = eng.finish().filter((d) => d.detail.startsWith('bacnet:'));
+  assert.deepEqual(
+    ds.map((d) => [d.type, d.detail, d.count]),
+    [
+      ['device_restart', 'bacnet:20', 3],
+      ['config_change', 'bacnet:17', 2],
+    ],
+  );
+});
+
+test('the engine skips operationOf only where it could find no operation (every protocol, every function below 256)', () => {
+  const p = udp(1, HMI, 40000, PLC, 47808);
+  let skipped = 0;
+  for (const d of PROTOCOLS) {
+    for (let func = 0; func < 256; func++) {
+      if (mayOperate(d.name, func)) continue;
+      skipped++;
+      const m = msg(p, d.name, { role: 'request', func, fields: { class_id: 1, instance_id: 1 } });
+      assert.equal(operationOf(m, functionKeyNumber(d.name, func)), undefined, `${d.name} ${func}`);
+    }
+    // Every operation a descriptor declares is still asked for.
+    for (const func of Object.keys(d.operations)) assert.ok(mayOperate(d.name, Number(func)));
+  }
+  assert.ok(skipped > 1000);
+  // BACnet ReadProperty (12) is skipped; ReinitializeDevice (20) is not.
+  assert.equal(mayOperate('bacnet', 12), false);
+  assert.equal(mayOperate('bacnet', 20), true);
 });

@@ -1,5 +1,9 @@
 import type { Message } from '../../dissect/message.js';
-import { functionKeyNumber, operationOf as descriptorOperation } from '../../dissect/registry.js';
+import {
+  functionKeyNumber,
+  operationOf as descriptorOperation,
+  operationOfFunction,
+} from '../../dissect/registry.js';
 import { cipOperation, type CipOperationKind } from '../../dissect/protocols/cip-operations.js';
 import { dnp3Operation, type Dnp3OperationKind } from '../../dissect/protocols/dnp3-operations.js';
 import { s7Operation, type S7OperationKind } from '../../dissect/protocols/s7comm-operations.js';
@@ -217,6 +221,17 @@ export function operationOf(m: Message, key: number): Op | undefined {
   if (op === undefined) return undefined;
   const base = BY_KIND[op.kind];
   return base === null || base === undefined ? undefined : opOf(base, op.what);
+}
+
+/** Protocols whose operations operationOf reads from the message itself, not only from the function code. */
+const READS_MESSAGE = new Set(['cip', 'dnp3', 's7comm', 's7comm_plus', 'modbus']);
+
+/**
+ * False when no request of this protocol and function can be an operation (operationOf returns undefined for
+ * every such message): only the function's descriptor entry decides for these protocols.
+ */
+export function mayOperate(protocol: string, func: number): boolean {
+  return READS_MESSAGE.has(protocol) || operationOfFunction(protocol, func) !== undefined;
 }
 
 /** The engineering operation a request performs that is worth a detection (the name the registry's users know). */
