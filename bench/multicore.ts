@@ -30,25 +30,28 @@ function pass(
   dist = path.join(root, 'dist'),
 ): Pass {
   const worker = path.join(dist, 'bench/multicore-worker.js');
-  const args = [worker, String(workers), file, ...(baseline !== undefined ? [baseline] : [])];
+  const args = [
+    ...LAUNCHER_FLAGS,
+    worker,
+    String(workers),
+    file,
+    ...(baseline !== undefined ? [baseline] : []),
+  ];
   const r = spawnSync(process.execPath, args, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`multicore-worker ${workers} failed: ${r.stderr}`);
   return JSON.parse(r.stdout) as Pass;
 }
 
+/** The Node flags bin/weir starts packet-reading commands with (its young generation): both builds get them. */
+const LAUNCHER_FLAGS = ['--min-semi-space-size=32', '--max-semi-space-size=32'];
+
+/** The whole command through the launcher, as a user runs it. */
 function cliWall(workers: number, file: string): number {
   const t0 = process.hrtime.bigint();
   const r = spawnSync(
-    process.execPath,
-    [
-      path.join(root, 'dist/src/cli/main.js'),
-      'discover',
-      '--json',
-      '--workers',
-      String(workers),
-      file,
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    path.join(root, 'bin/weir'),
+    ['discover', '--json', '--workers', String(workers), file],
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, WEIR_NODE: process.execPath } },
   );
   if (r.status !== 0) throw new Error(`weir discover --workers ${workers} failed: ${r.stderr}`);
   return Number(process.hrtime.bigint() - t0) / 1e9;
@@ -156,6 +159,6 @@ export function recordMulticore(file: string, runs: number, counts = [1, 2]): st
 
 const procs = (xs: Pass[]): string => xs.map((p) => f2(p.process)).join(', ');
 
-const NOTES = `How it is split (src/discover/sharded.ts, shard-index.ts, shard-core.ts): the main thread reads and parses the capture and routes each frame: its shard from a hash of the unordered IP address pair (frames that are not IP: shard 0), and the server end its packet shows when no earlier frame of the run showed it. Per 1 MiB chunk, the file bytes (copied once into a SharedArrayBuffer, laid out as the parser read them) and per-frame columns (time, frame number, offset, lengths, link type, owner shard, new server end) go to every worker without a copy; a worker dissects only its own frames and skips the others unparsed, reading of them only their time (detection's clock) and the server ends (same-port peers such as BACnet 47808↔47808 are oriented as one table would). TCP reassembly, per-pair datagram state, edges and per-edge detectors stay with the pair's shard. With \`--workers N\`, shard 0 runs on the main thread itself (N − 1 worker threads, so one isolate fewer starting, compiling and collecting garbage), with a smaller share of the address pairs (0.4 / N) because the main thread also reads, routes and keeps what spans pairs, in frame order: the asset half of the inventory (the MAC behind an address, gateway recognition, identity facts, admission under max_assets) and the cross-flow detectors (new asset, scans, ARP, DHCP, DCP, GOOSE), fed every frame's header and, between frames, the few messages they read, which the shards hand back per chunk tagged with their frame. Those messages (51,189 on this input, mostly BACnet I-Ams and errors) travel slim (no field objects, which the asset half does not read) as one JSON text per chunk instead of a structured clone of full message objects. Edges are disjoint and merged in the single table's order; detections sort by (time, id). Results are byte-identical to one thread (test/discover/sharded.test.ts, test/detect/sharded.test.ts: the plant fixture through the CLI, every capture in ../shared/pcaps and generated inputs, with every shard on a worker and with shard 0 on the main thread at its default share, all pairs and none; test/discover/shard-index.test.ts: the chunk columns against the parser at any chunk boundaries). Bounds (max_edges, TCP streams, reassembly bytes) are split evenly between the shards, so results can differ only where a bound is reached.
+const NOTES = `How it is split (src/discover/sharded.ts, shard-index.ts, shard-core.ts): the main thread reads and parses the capture and routes each frame: its shard from a hash of the unordered IP address pair (frames that are not IP: shard 0), and the server end its packet shows when no earlier frame of the run showed it. Per 1 MiB chunk, the file bytes (read straight into a SharedArrayBuffer, laid out as the parser reads them, and reused once every shard and the main thread are done with the chunk) and per-frame columns (time, frame number, offset, lengths, link type, owner shard, new server end) go to every worker without a copy; a worker dissects only its own frames and skips the others unparsed, reading of them only their time (detection's clock) and the server ends (same-port peers such as BACnet 47808↔47808 are oriented as one table would). TCP reassembly, per-pair datagram state, edges and per-edge detectors stay with the pair's shard. With \`--workers N\`, shard 0 runs on the main thread itself (N − 1 worker threads, so one isolate fewer starting, compiling and collecting garbage), and by default it takes none of the IP address pairs, only the frames that are not IP (any pair it dissected made its isolate optimise the dissectors a second time: 0.15–0.3 CPU s more for 5–20% of the pairs on this input), because the main thread reads, routes and keeps what spans pairs, in frame order: the asset half of the inventory (the MAC behind an address, gateway recognition, identity facts, admission under max_assets) and the cross-flow detectors (new asset, scans, ARP, DHCP, DCP, GOOSE), fed every frame's header and, between frames, the few messages they read, which the shards hand back per chunk tagged with their frame. Those messages (51,189 on this input, mostly BACnet I-Ams and errors) travel slim (no field objects, which the asset half does not read) as columns per chunk (numbers in a Float64Array, strings as indexes into a table each worker sends only the new entries of: src/discover/shard-slim.ts) instead of 23 MB of JSON text. Edges are disjoint and merged in the single table's order; detections sort by (time, id). Results are byte-identical to one thread (test/discover/sharded.test.ts, test/detect/sharded.test.ts: the plant fixture through the CLI, every capture in ../shared/pcaps and generated inputs, with every shard on a worker and with shard 0 on the main thread at its default share, all pairs and none; test/discover/shard-index.test.ts: the chunk columns against the parser at any chunk boundaries). Bounds (max_edges, TCP streams, reassembly bytes) are split evenly between the shards, so results can differ only where a bound is reached.
 
-What is left above one thread's CPU: the main thread still decodes every frame's header for the asset half (and its own shard's frames again in its pipeline), routes every frame, and keeps the read-out; the worker isolate starts (about 0.05–0.1 s of module loading), compiles the dissectors again and collects its own garbage; and V8's helper threads work for two heaps. Next steps: have the shards hand back the compact header records the asset half needs for their own frames instead of the main thread decoding every frame; one compiled baseline shared by the detect shards; a larger young generation for the sensor process (fewer scavenges; a start-up flag).`;
+What is left above one thread's CPU (V8 flags and per-thread CPU, this build): the worker isolate optimises the dissectors that one thread's pass optimises once (V8's concurrent compiler threads: with \`--no-concurrent-recompilation\` a 2-shard pass that still dissected on both threads took 0.4 and 0.27 s more on the main thread and the worker), plus the main thread's own routing, asset half and read-out code, warms up in the interpreter and loads its modules (0.07–0.1 s); the main thread decodes every frame's header for the asset half (about 8% of its CPU), routes every frame and keeps the read-out (0.1–0.15 s). \`--single-threaded-gc\` did not help here (process CPU 2.38 against 2.40 s discover, 2.26 against 2.23 detect, with more on the main and worker threads), so \`bin/weir\` does not pass it. Not done: shards handing the asset half compact header records of their frames (the main thread would still turn addresses and MACs into the same cached text decodeFrame builds, so it saves at most that 8%), and one baseline shared by the detect shards (its structured clone costs 0.03 s to write and 0.05 s to read; profiles compile per edge on first use, and each edge is used by one shard only).`;

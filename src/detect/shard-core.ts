@@ -1,7 +1,6 @@
 import type { Message } from '../dissect/message.js';
 import { between, type Stage } from '../dissect/stage.js';
 import type { Baseline } from '../discover/baseline.js';
-import { copyMessage } from '../discover/shard.js';
 import { PipelineShard } from '../discover/shard-core.js';
 import { ChunkView } from '../discover/shard-index.js';
 import type { FromShard, ShardInit } from '../discover/shard-protocol.js';
@@ -49,8 +48,7 @@ export class DetectShard extends PipelineShard {
     this.from = opts.from;
     const forward: Stage = {
       onMessage: (m: Message): void => {
-        if (CROSS_FLOW_PROTOCOLS.has(m.protocol))
-          this.forwarded.push(this.frameIndex, copyMessage(m), false);
+        if (CROSS_FLOW_PROTOCOLS.has(m.protocol)) this.forwarded.push(this.frameIndex, m, false);
       },
     };
     const stats: Stage = { onMessage: (m: Message): void => this.noteProtocol(m) };

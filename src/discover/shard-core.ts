@@ -6,7 +6,7 @@ import { DissectPipeline } from '../dissect/pipeline.js';
 import type { Stage } from '../dissect/stage.js';
 import { EdgeBook } from './edge-book.js';
 import { Inventory, isHostAddress } from './inventory.js';
-import { copyAssetMessage, copyMessage, slimForAssets, threadCpuSeconds } from './shard.js';
+import { slimForAssets, threadCpuSeconds } from './shard.js';
 import { ChunkView } from './shard-index.js';
 import {
   anomalyCounts,
@@ -70,12 +70,12 @@ export abstract class PipelineShard implements ShardCore {
   protected pipeline: DissectPipeline | null = null;
   protected firsts: KeyFirsts = { protocols: {}, anomalies: {} };
 
-  /** `asText`: forwarded messages travel to another thread as text. */
+  /** `columns`: forwarded messages travel to another thread as columns (src/discover/shard-slim.ts). */
   constructor(
     protected readonly init: ShardInit,
-    asText: boolean,
+    columns: boolean,
   ) {
-    this.forwarded = new Forwarded(asText);
+    this.forwarded = new Forwarded(columns);
   }
 
   /** Notes the frame at which the message's protocol first counted in this file. */
@@ -151,11 +151,8 @@ export class DiscoverShard extends PipelineShard {
       onMessage: (m: Message): void => {
         this.noteProtocol(m);
         edges.onMessageFirst(m);
-        // Copied: the pipeline reuses its message objects. Only the rare messages the asset half reads travel.
-        if (Inventory.wantsMessage(m)) {
-          const slim = slimForAssets(m);
-          this.forwarded.push(this.frameIndex, slim ? copyAssetMessage(m) : copyMessage(m), slim);
-        }
+        // Only the rare messages the asset half reads travel (copied: the pipeline reuses its message objects).
+        if (Inventory.wantsMessage(m)) this.forwarded.push(this.frameIndex, m, slimForAssets(m));
         edges.onMessage(m);
       },
     };

@@ -1,3 +1,4 @@
+import { readSync } from 'node:fs';
 import type { Frame } from '../capture/frame.js';
 import { decodeFrame } from '../dissect/link.js';
 import { newPacket, type Packet } from '../dissect/packet.js';
@@ -165,6 +166,18 @@ export class Router {
   }
 }
 
+/** Released buffers kept per kind: more than the chunks in flight (the workers run ahead by a few). */
+const POOL = 32;
+
+/** A released buffer of at least `size` bytes, else a new one (a little larger, so it serves later chunks). */
+function take(free: SharedArrayBuffer[], size: number): SharedArrayBuffer {
+  while (free.length > 0) {
+    const b = free.pop()!;
+    if (b.byteLength >= size) return b;
+  }
+  return new SharedArrayBuffer(size + (size >> 4));
+}
+
 /**
  * Writes a chunk's bytes and per-frame columns straight into shared memory on the main thread. The bytes are
  * the capture file's, copied once per chunk: the end of the previous chunk the parser had not parsed yet
@@ -182,19 +195,44 @@ export class ChunkBuilder {
   private cap = 0;
   private view: ChunkView | null = null;
   private lastCount = 1024;
+  /** Shared memory of released chunks, to reuse. */
+  private readonly freeBytes: SharedArrayBuffer[] = [];
+  private readonly freeIndex: SharedArrayBuffer[] = [];
 
   /** Start a chunk: `pending` is what the parser still holds of the chunks before (CaptureParser.pending). */
   begin(chunk: Uint8Array, pending: number): void {
+    this.start(pending, pending + chunk.length);
+    this.bytes.set(chunk, pending);
+  }
+
+  /**
+   * Start a chunk read from `fd` straight into shared memory (up to `size` bytes after the `pending` ones):
+   * the bytes read, for the parser, or null at the end of the input. No stream buffer and no copy of them,
+   * and the shared memory comes from chunks released before (release), so no fresh pages either.
+   */
+  read(fd: number, pending: number, size: number): Uint8Array | null {
+    this.start(pending, pending + size);
+    const n = readSync(fd, this.bytes, pending, size, null);
+    this.fileLen = this.used = pending + n;
+    return n === 0 ? null : this.bytes.subarray(pending, pending + n);
+  }
+
+  /** A chunk's shared memory, once every shard and the main thread are done with its frames, for a later one. */
+  release(c: ChunkFrames): void {
+    if (this.freeBytes.length < POOL) this.freeBytes.push(c.bytes);
+    if (this.freeIndex.length < POOL) this.freeIndex.push(c.index);
+  }
+
+  /** The new chunk's bytes begin with the parser's `pending` of the last one; room for `room` bytes. */
+  private start(pending: number, room: number): void {
     const prev = this.bytes,
       prevLen = this.fileLen;
     if (pending > prevLen)
       throw new Error('shard chunk: the parser holds bytes this builder never saw');
-    this.fileLen = pending + chunk.length;
-    this.bytesBuf = new SharedArrayBuffer(this.fileLen);
+    this.bytesBuf = take(this.freeBytes, room);
     this.bytes = new Uint8Array(this.bytesBuf);
     if (pending > 0) this.bytes.set(prev.subarray(prevLen - pending, prevLen));
-    this.bytes.set(chunk, pending);
-    this.used = this.fileLen;
+    this.fileLen = this.used = room;
     this.n = 0;
     this.view = this.columns(Math.max(1024, this.lastCount + (this.lastCount >> 2)));
   }
@@ -245,7 +283,7 @@ export class ChunkBuilder {
     this.cap = cap;
     const c: ChunkFrames = {
       bytes: this.bytesBuf,
-      index: new SharedArrayBuffer(cap * PER_FRAME),
+      index: take(this.freeIndex, cap * PER_FRAME),
       count: cap,
       cap,
     };

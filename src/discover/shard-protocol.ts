@@ -1,6 +1,8 @@
 import type { Message } from '../dissect/message.js';
 import type { DissectLimits, DissectStats } from '../dissect/pipeline.js';
 import type { EdgeRecord } from './edge-book.js';
+import { copyAssetMessage, copyMessage } from './shard.js';
+import { SlimReader, SlimWriter, slimIdentity, type SlimColumns } from './shard-slim.js';
 import type { ChunkFrames, RouteRules } from './shard-index.js';
 
 /** What a shard worker is started with. */
@@ -63,31 +65,34 @@ export function anomalyCounts(firsts: KeyFirsts, frame: () => number): Record<st
 }
 
 /**
- * The messages a worker hands back for one chunk, in its order. Those copied slim (plain strings and numbers,
- * see copyAssetMessage) travel as one JSON text, which the threads write and read several times faster than
- * the structured clone of as many objects; the rest (with fields that may hold bytes) are cloned, with their
- * places in the list.
+ * The messages a worker hands back for one chunk, in its order. Those the asset half reads slim (see
+ * copyAssetMessage) travel as columns of numbers and string indexes (src/discover/shard-slim.ts), which the
+ * threads write, clone and read far faster than JSON text or the structured clone of as many objects; the rest
+ * (with fields that may hold bytes) are cloned, with their places in the list.
  */
 export interface ForwardedChunk {
-  slim: string;
+  slim: SlimColumns | null;
   full: TaggedMessage[];
   fullAt: number[];
 }
 
 export class Forwarded {
-  /** `json`: slim messages travel as text (to another thread); else every message stays an object. */
-  constructor(private readonly json = true) {}
+  /** `columns`: slim messages travel as columns (to another thread); else every message stays an object. */
+  constructor(private readonly columns = true) {}
 
-  private slim: TaggedMessage[] = [];
+  private readonly slim = new SlimWriter();
   private full: TaggedMessage[] = [];
   private fullAt: number[] = [];
   private n = 0;
 
-  /** `slim`: the copy holds only JSON-safe values (no bytes, no undefined it depends on, no NaN). */
+  /**
+   * `slim`: the asset half reads no more of it than copyAssetMessage keeps. The message is read or copied now
+   * (the pipeline reuses its message objects).
+   */
   push(f: number, m: Message, slim: boolean): void {
-    if (slim && this.json) this.slim.push({ f, m });
+    if (slim && this.columns && slimIdentity(m)) this.slim.push(f, m);
     else {
-      this.full.push({ f, m });
+      this.full.push({ f, m: slim ? copyAssetMessage(m) : copyMessage(m) });
       this.fullAt.push(this.n);
     }
     this.n++;
@@ -95,11 +100,10 @@ export class Forwarded {
 
   take(): ForwardedChunk {
     const out: ForwardedChunk = {
-      slim: this.slim.length === 0 ? '' : JSON.stringify(this.slim),
+      slim: this.slim.count === 0 ? null : this.slim.take(),
       full: this.full,
       fullAt: this.fullAt,
     };
-    this.slim = [];
     this.full = [];
     this.fullAt = [];
     this.n = 0;
@@ -107,9 +111,9 @@ export class Forwarded {
   }
 }
 
-/** A worker's messages of a chunk back in its order. */
-export function unpackForwarded(c: ForwardedChunk): TaggedMessage[] {
-  const slim = c.slim === '' ? [] : (JSON.parse(c.slim) as TaggedMessage[]);
+/** One worker's messages of a chunk back in its order; `reader` keeps that worker's string table. */
+export function unpackForwarded(c: ForwardedChunk, reader: SlimReader): TaggedMessage[] {
+  const slim = c.slim === null ? [] : reader.read(c.slim);
   if (c.full.length === 0) return slim;
   const out: TaggedMessage[] = new Array(slim.length + c.full.length);
   let si = 0,

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CaptureParser } from '../../src/capture/parser.js';
 import { newFrame, type Frame } from '../../src/capture/frame.js';
@@ -78,6 +78,56 @@ test('chunk columns: every frame and its capture fields as the parser delivers t
     };
     for (const size of [() => 1 << 20, () => rnd(4096), () => rnd(40), () => 3])
       assert.deepEqual(throughChunks(file, size), direct, path.basename(file));
+  }
+});
+
+/**
+ * Every frame as the main thread reads a file into the chunks' shared memory (ChunkBuilder.read), `size` bytes
+ * at a time, each chunk read `ahead` chunks later and then released for reuse, as ShardedRun walks them.
+ */
+function throughReads(file: string, size: number, ahead: number): Seen[] {
+  const builder = new ChunkBuilder();
+  const parser = new CaptureParser((f) => builder.add(f, 0, -1));
+  const out: Seen[] = [];
+  const f = newFrame();
+  const queue: ChunkFrames[] = [];
+  const walk = (c: ChunkFrames): void => {
+    const v = new ChunkView(c);
+    for (let i = 0; i < v.count; i++) out.push(seen(v.frame(i, f)));
+    builder.release(c);
+  };
+  const fd = openSync(file, 'r');
+  try {
+    for (;;) {
+      const chunk = builder.read(fd, parser.pending, size);
+      if (chunk === null) break;
+      parser.feed(chunk);
+      if (builder.frames > 0) queue.push(builder.take());
+      if (queue.length > ahead) walk(queue.shift()!);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  while (queue.length > 0) walk(queue.shift()!);
+  parser.end();
+  return out;
+}
+
+test('chunk columns read from a file into reused shared memory: every frame as the parser delivers it', () => {
+  const files = [plant, sharedCapture('iti/beckoff__addroute1.pcapng')].filter(
+    (f): f is string => f !== null,
+  );
+  for (const file of files) {
+    const direct: Seen[] = [];
+    readCaptureSync(file, (f) => direct.push(seen(f)));
+    for (const [size, ahead] of [
+      [1 << 20, 8],
+      [4096, 0],
+      [4096, 3],
+      [333, 1],
+      [40, 2],
+    ] as const)
+      assert.deepEqual(throughReads(file, size, ahead), direct, `${path.basename(file)} ${size}`);
   }
 });
 
