@@ -13,6 +13,6 @@ if ! command -v "$cc" >/dev/null || ! echo '#include <pcap/pcap.h>' | "$cc" -E -
   exit 0
 fi
 mkdir -p "$(dirname "$out")"
-"$cc" -O2 -Wall -Wextra -o "$out.tmp" src/capture/weir-capture.c -lpcap
+"$cc" -O2 -Wall -Wextra -D_FORTIFY_SOURCE=2 -fstack-protector-strong -o "$out.tmp" src/capture/weir-capture.c -lpcap
 mv "$out.tmp" "$out"
 echo "$out"
