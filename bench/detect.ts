@@ -1,7 +1,9 @@
 // Detection: quality on real captures (learn on the first part, detect on the rest) and cost over discover.
+import os from 'node:os';
 import path from 'node:path';
 import { existsSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { launcherFlags } from './launcher-flags.js';
 import { readCaptureSync } from '../src/capture/source.js';
 import { DissectPipeline } from '../src/dissect/pipeline.js';
 import { Inventory } from '../src/discover/inventory.js';
@@ -165,7 +167,10 @@ export function detectionOverhead(file: string, runs: number): Overhead {
   );
   const pass = (dist: string, args: string[], into: PassTimes): void => {
     const worker = path.join(dist, 'bench/detect-cost-worker.js');
-    const r = spawnSync(process.execPath, [worker, ...args], { encoding: 'utf8' });
+    // Each build as its launcher starts `weir discover`/`weir detect` (its young generation and tier-up budget).
+    const r = spawnSync(process.execPath, [...launcherFlags(dist), worker, ...args], {
+      encoding: 'utf8',
+    });
     if (r.status !== 0) throw new Error(`detect-cost-worker ${args[0]} failed: ${r.stderr}`);
     const [wall, cpu] = r.stdout.trim().split(' ').map(Number);
     // An earlier build's worker printed wall seconds only: give it this build's worker (harness, not measured code).
@@ -199,7 +204,10 @@ const list = (xs: number[]): string => xs.map((t) => t.toFixed(2)).join(', ');
 
 export function recordDetection(bigFile: string, runs: number): void {
   const quality = detectionQuality();
+  const load0 = os.loadavg()[0]!;
   const o = detectionOverhead(bigFile, runs);
+  const load1 = os.loadavg()[0]!;
+  const flags = (dist: string): string => launcherFlags(dist).join(' ') || 'none';
   const rows: [string, PassTimes, PassTimes][] = [['this build', o.discover, o.withDetect]];
   if (o.before !== null) rows.push(['previous build', o.before.discover, o.before.withDetect]);
   const table = [
@@ -215,13 +223,13 @@ export function recordDetection(bigFile: string, runs: number): void {
   const body = [
     `## detection (${today()})`,
     '',
-    `Machine: ${machine()}; shared with other sessions while measured, so CPU time (user + system) of each pass is compared, not wall time.`,
+    `Machine: ${machine()}; load average (1 min) ${load0.toFixed(1)} before the cost runs and ${load1.toFixed(1)} after (${Math.max(load0, load1) > 1.5 ? 'other work was running' : 'nothing else running'}). CPU time (user + system) of each pass is compared, not wall time.`,
     '',
     'Quality: each capture is split at the middle of its time span; the first half is learned as the baseline (`weir learn --until 50%`), the second half is run through every detector (`weir detect --from 50%`). The public captures are short test traces, so a half is a very short learning window; the rate per 10k messages is dominated by that. The fixture plant.pcap ends with an engineering stop and an intruder (scan, unauthorised writes) in its second half. Judgements come from reading the cited frames.',
     '',
     quality,
     '',
-    `Cost: discover alone vs discover + all detectors on the ${o.frames.toLocaleString('en-US')}-frame benchmark input (baseline learned from the same input), one timed pass per fresh process, median of ${runs} interleaved runs${o.before !== null ? ', the previous build interleaved with this one' : ''}. **Detection adds ${ours.toFixed(0)}%** of CPU time (target ≤25%).`,
+    `Cost: discover alone vs discover + all detectors on the ${o.frames.toLocaleString('en-US')}-frame benchmark input (baseline learned from the same input), one timed pass per fresh process, median of ${runs} interleaved runs${o.before !== null ? ', the previous build interleaved with this one' : ''}, each build started with the Node flags its own launcher (bin/weir) gives \`weir discover\` and \`weir detect\` (this build: \`${flags(path.join(root, 'dist'))}\`${o.before !== null ? `; previous build: \`${flags(o.before.dist)}\`` : ''}). **Detection adds ${ours.toFixed(0)}%** of CPU time (target ≤25%).`,
     '',
     table,
     '',

@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { machine, root, today, writeSection } from './results.js';
-import { CAPTURE_BUFFER_KIB, parseTcpdumpCounters, tcpdumpArgs } from '../src/capture/live.js';
+import { CAPTURE_BUFFER_KIB, captureCommand, parseTcpdumpCounters } from '../src/capture/live.js';
 import { readCaptureSync } from '../src/capture/source.js';
 
 /**
@@ -38,6 +38,8 @@ interface Outcome extends Sent {
   /** CPU seconds (user + system) of the capture's processes: tcpdump + Weir, or dumpcap. */
   cpu: number;
   cpuNote?: string;
+  /** write(2) calls of the capture helper (weir-capture or tcpdump) into Weir's pipe, from /proc/PID/io. */
+  writes?: number;
   /** Kernel/libpcap drop counters as the capture tool reported them at exit. */
   dropped: number;
   /** Frames the kernel delivered to the capture end of the veth, and frames the veth itself dropped. */
@@ -126,7 +128,13 @@ function runGenerator(name: string, file: string, rate: string): Sent {
 }
 
 /** A capture started in the namespace; `stop` ends it and returns what it counted. */
-type Capture = () => Promise<{ received: number; dropped: number; cpu: number; cpuNote?: string }>;
+type Capture = () => Promise<{
+  received: number;
+  dropped: number;
+  cpu: number;
+  cpuNote?: string;
+  writes?: number;
+}>;
 
 /** CPU seconds a running process has used so far (`ip netns exec` execs the tool, so the pid is the tool's). */
 function cpuOf(pid: number | undefined): number {
@@ -138,42 +146,57 @@ function cpuOf(pid: number | undefined): number {
   }
 }
 
+/** write(2) calls a running process has made so far (syscw of /proc/PID/io). */
+function writesOf(pid: number | undefined): number {
+  try {
+    return Number(/syscw: (\d+)/.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1] ?? NaN);
+  } catch {
+    return NaN;
+  }
+}
+
 /** "cpu 1.23 0.45" as GNU time prints it with `-f 'cpu %U %S'`. */
 function timeOutput(stderr: string): number {
   const m = /cpu ([\d.]+) ([\d.]+)/.exec(stderr);
   return m ? Number(m[1]) + Number(m[2]) : NaN;
 }
 
-/** Weir's live path: tcpdump writing pcap to a pipe (src/capture/live.ts), here into `weir discover -`. */
-function weirLive(name: string): Capture {
+/**
+ * Weir's live path: a capture helper writing pcap to a pipe (src/capture/live.ts picks the program and its
+ * arguments), here into `weir discover -`: weir-capture (one write per captured batch) or tcpdump -U (per packet).
+ */
+function weirLive(name: string, helper: 'weir-capture' | 'tcpdump'): Capture {
   const cli = path.join(root, 'dist/src/cli/main.js');
-  const tcpdump = spawn('ip', ['netns', 'exec', name, 'tcpdump', ...tcpdumpArgs('wr1')], {
+  const { program, args } = captureCommand('wr1', { helper });
+  const capture = spawn('ip', ['netns', 'exec', name, program, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  // tcpdump's pipe goes straight to Weir (not relayed through this process, whose loop waits on the generator).
+  // The helper's pipe goes straight to Weir (not relayed through this process, whose loop waits on the generator).
   const weir = spawn(
     '/usr/bin/time',
     ['-f', 'cpu %U %S', process.execPath, cli, 'discover', '-', '--json'],
     {
-      stdio: [tcpdump.stdout, 'pipe', 'pipe'],
+      stdio: [capture.stdout, 'pipe', 'pipe'],
     },
   );
   let err = '',
     out = '',
     weirErr = '';
-  tcpdump.stderr.on('data', (b: Buffer) => (err += b.toString()));
+  capture.stderr.on('data', (b: Buffer) => (err += b.toString()));
   weir.stdout.on('data', (b: Buffer) => (out += b.toString()));
   weir.stderr.on('data', (b: Buffer) => (weirErr += b.toString()));
   return async () => {
-    const tcpdumpCpu = cpuOf(tcpdump.pid);
-    tcpdump.kill('SIGINT');
+    const helperCpu = cpuOf(capture.pid);
+    const writes = writesOf(capture.pid);
+    capture.kill('SIGINT');
     await new Promise((r) => weir.on('close', r));
     const doc = JSON.parse(out) as { captures: { frames: number }[] };
     return {
       received: doc.captures[0]?.frames ?? 0,
       dropped: parseTcpdumpCounters(err)?.droppedByKernel ?? NaN,
-      cpu: tcpdumpCpu + timeOutput(weirErr),
-      cpuNote: `${tcpdumpCpu.toFixed(2)} + ${timeOutput(weirErr).toFixed(2)}`,
+      cpu: helperCpu + timeOutput(weirErr),
+      cpuNote: `${helperCpu.toFixed(2)} + ${timeOutput(weirErr).toFixed(2)}`,
+      writes,
     };
   };
 }
@@ -271,12 +294,15 @@ export async function recordLiveRate(bigFile: string): Promise<void> {
   const genRows: string[] = [];
   const rows: string[] = [];
   /** Frames per CPU-second of each tool's processes, over all its trials: the rate one core could take. */
-  const cpuTotal: Record<string, { frames: number; cpu: number }> = {
-    weir: { frames: 0, cpu: 0 },
-    dumpcap: { frames: 0, cpu: 0 },
-  };
-  const best: Record<string, number> = { weir: 0, dumpcap: 0 };
-  const firstLoss: Record<string, string> = { weir: 'none', dumpcap: 'none' };
+  const TOOLS = ['weir', 'weir-tcpdump', 'dumpcap'] as const;
+  const cpuTotal: Record<string, { frames: number; cpu: number }> = {};
+  const best: Record<string, number> = {};
+  const firstLoss: Record<string, string> = {};
+  for (const t of TOOLS) {
+    cpuTotal[t] = { frames: 0, cpu: 0 };
+    best[t] = 0;
+    firstLoss[t] = 'none';
+  }
   const lossAt = (tool: string) => (firstLoss[tool] === 'none' ? 'none' : `${firstLoss[tool]} pps`);
   const loadStart = loadNow();
   try {
@@ -289,7 +315,8 @@ export async function recordLiveRate(bigFile: string): Promise<void> {
     }
     for (const rate of RATES) {
       for (const [tool, start] of [
-        ['weir', () => weirLive(name)],
+        ['weir', () => weirLive(name, 'weir-capture')],
+        ['weir-tcpdump', () => weirLive(name, 'tcpdump')],
         ['dumpcap', () => dumpcap(name, dir)],
       ] as const) {
         const o = await trial(name, input, rate, start, warmup);
@@ -300,7 +327,7 @@ export async function recordLiveRate(bigFile: string): Promise<void> {
         cpuTotal[tool]!.frames += o.received;
         cpuTotal[tool]!.cpu += o.cpu;
         rows.push(
-          `| ${rateLabel(rate)} | ${fmt(o.actualPps)} | ${tool} | ${fmt(o.sent)} | ${fmt(o.delivered)} | ${fmt(o.received)} | ${o.dropped} | ${o.sent - Math.min(o.sent, o.received)} | ${clean ? 'yes' : 'no'} | ${o.cpuNote ?? o.cpu.toFixed(2)} |`,
+          `| ${rateLabel(rate)} | ${fmt(o.actualPps)} | ${tool} | ${fmt(o.sent)} | ${fmt(o.delivered)} | ${fmt(o.received)} | ${o.dropped} | ${o.sent - Math.min(o.sent, o.received)} | ${clean ? 'yes' : 'no'} | ${o.cpuNote ?? o.cpu.toFixed(2)} | ${o.writes === undefined ? '' : fmt(o.writes)} |`,
         );
         console.log(rows.at(-1));
       }
@@ -319,7 +346,7 @@ export async function recordLiveRate(bigFile: string): Promise<void> {
     '',
     `Machine: ${machine()}; load average (1/5/15 min) ${loadStart} at the start, ${loadEnd} at the end. The generator, the kernel's receive path (which runs on the sender's core for a veth) and the readers share these 2 cores, so on a shared machine these are lower bounds.`,
     '',
-    `The first ${fmt(DISTINCT)} frames of the benchmark input, sent ${fmt(FRAMES)} times in a loop per trial by ${generator} into one end of a veth pair inside a network namespace created for the run; the other end captured by Weir's live path and by dumpcap (Wireshark's capture engine), one after the other at each rate. Weir's live path is tcpdump writing pcap to a pipe that Weir reads (src/capture/live.ts; here \`tcpdump -U -w - | weir discover -\`, the same parser and pipeline): libpcap's TPACKET_V3 ring does the AF_PACKET work in C, the process boundary keeps a slow consumer from stalling the kernel side until the pipe buffer and then the 32 MiB kernel ring fill, and no native Node addon is needed. Drops: tcpdump's "dropped by kernel" and dumpcap's pcap/ps_ifdrop counters at exit, the veth's own drops (wr0 tx_dropped); delivered: frames the capture end received (wr1 rx_packets); received: frames Weir parsed, packets dumpcap wrote; lost: sent minus received. "clean" = every sent frame received, no drop counted.`,
+    `The first ${fmt(DISTINCT)} frames of the benchmark input, sent ${fmt(FRAMES)} times in a loop per trial by ${generator} into one end of a veth pair inside a network namespace created for the run; the other end captured by Weir's live path with its own helper ("weir": weir-capture), by Weir's live path through tcpdump (its fallback, "weir-tcpdump") and by dumpcap (Wireshark's capture engine), one after the other at each rate. Weir's live path is a capture helper writing pcap to a pipe that Weir reads (src/capture/live.ts; here \`weir-capture -t 100 … | weir discover -\` or \`tcpdump -U -w - | weir discover -\`, the same parser and pipeline): weir-capture (src/capture/weir-capture.c) writes once per batch libpcap hands over (at most 100 ms after a frame arrived), tcpdump -U once per packet; libpcap's TPACKET_V3 ring does the AF_PACKET work in C, the process boundary keeps a slow consumer from stalling the kernel side until the pipe buffer and then the 32 MiB kernel ring fill, and no native Node addon is needed. Drops: the helper's "dropped by kernel" and dumpcap's pcap/ps_ifdrop counters at exit, the veth's own drops (wr0 tx_dropped); delivered: frames the capture end received (wr1 rx_packets); received: frames Weir parsed, packets dumpcap wrote; lost: sent minus received. "clean" = every sent frame received, no drop counted.`,
     '',
     'The generator alone, nobody capturing:',
     '',
@@ -329,13 +356,13 @@ export async function recordLiveRate(bigFile: string): Promise<void> {
     '',
     'Capturing (each tool alone at each rate):',
     '',
-    '| target pps | reached pps | tool | sent | delivered | received | dropped | lost | clean | reader CPU s (tcpdump + Weir) |',
-    '| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |',
+    '| target pps | reached pps | tool | sent | delivered | received | dropped | lost | clean | reader CPU s (helper + Weir) | helper write(2)s |',
+    '| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |',
     ...rows,
     '',
-    `Highest rate reached with nothing lost: Weir live **${fmt(best.weir!)} pps**, dumpcap **${fmt(best.dumpcap!)} pps**; first loss at Weir ${lossAt('weir')}, dumpcap ${lossAt('dumpcap')} (target rates tried: ${RATES.map(rateLabel).join(', ')}).`,
+    `Highest rate reached with nothing lost: Weir live (weir-capture) **${fmt(best.weir!)} pps**, Weir through tcpdump **${fmt(best['weir-tcpdump']!)} pps**, dumpcap **${fmt(best.dumpcap!)} pps**; first loss at Weir (weir-capture) ${lossAt('weir')}, through tcpdump ${lossAt('weir-tcpdump')}, dumpcap ${lossAt('dumpcap')} (target rates tried: ${RATES.map(rateLabel).join(', ')}).`,
     '',
-    `Reader CPU (user + system; tcpdump read from /proc just before it is stopped, Weir and dumpcap at exit; start-up and read-out included): over all trials Weir's path took **${fmt(cpuTotal.weir!.frames / cpuTotal.weir!.cpu)} frames per CPU-second**, dumpcap **${fmt(cpuTotal.dumpcap!.frames / cpuTotal.dumpcap!.cpu)}**: the rate each could keep up with on one core of its own, whatever the generator reaches.`,
+    `Reader CPU (user + system; the capture helper read from /proc just before it is stopped, Weir and dumpcap at exit; start-up and read-out included): over all trials Weir's path took **${fmt(cpuTotal.weir!.frames / cpuTotal.weir!.cpu)} frames per CPU-second** with weir-capture, ${fmt(cpuTotal['weir-tcpdump']!.frames / cpuTotal['weir-tcpdump']!.cpu)} through tcpdump, dumpcap **${fmt(cpuTotal.dumpcap!.frames / cpuTotal.dumpcap!.cpu)}**: the rate each could keep up with on one core of its own, whatever the generator reaches.`,
     '',
   ].join('\n');
   console.log(body);

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { machine, median, root, today, writeSection } from './results.js';
+import { launcherFlags } from './launcher-flags.js';
 import { readCaptureSync } from '../src/capture/source.js';
 import { DissectPipeline } from '../src/dissect/pipeline.js';
 import { Inventory } from '../src/discover/inventory.js';
@@ -31,7 +32,7 @@ function pass(
 ): Pass {
   const worker = path.join(dist, 'bench/multicore-worker.js');
   const args = [
-    ...LAUNCHER_FLAGS,
+    ...launcherFlags(dist),
     worker,
     String(workers),
     file,
@@ -41,9 +42,6 @@ function pass(
   if (r.status !== 0) throw new Error(`multicore-worker ${workers} failed: ${r.stderr}`);
   return JSON.parse(r.stdout) as Pass;
 }
-
-/** The Node flags bin/weir starts packet-reading commands with (its young generation): both builds get them. */
-const LAUNCHER_FLAGS = ['--min-semi-space-size=32', '--max-semi-space-size=32'];
 
 /** The whole command through the launcher, as a user runs it. */
 function cliWall(workers: number, file: string): number {

@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   tshark            # dissection oracle in tests, peer in benchmarks
-  tcpdump           # live capture and lab captures
+  tcpdump           # live capture (fallback) and lab captures
+  gcc               # builds weir-capture, the live capture helper (scripts/build-capture-helper.sh)
+  libpcap-dev       # its libpcap headers
   nftables          # enforcement backend
   iproute2          # network-namespace lab
   python3-pymodbus  # real Modbus/TCP peers in the lab
@@ -54,3 +56,4 @@ if [ ! -d scripts/opcua-lab/node_modules/node-opcua ]; then
   (cd scripts/opcua-lab && npm ci --no-fund --no-audit)
 fi
 npm run build --silent
+# npm run build above also built bin/weir-capture (scripts/build-capture-helper.sh), gcc and libpcap-dev being in now.

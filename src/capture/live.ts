@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { CaptureSummary, FrameSink } from './frame.js';
 import { CaptureParser } from './parser.js';
 
@@ -16,11 +18,21 @@ export interface LiveOptions {
    * fills or its timeout (up to a second) runs out: what an automatic response needs; costs a wake-up per packet.
    */
   immediate?: boolean;
+  /**
+   * Which program captures: 'weir-capture' (Weir's libpcap helper, one pipe write per captured batch), 'tcpdump'
+   * (-U: one write per packet), or 'auto' (default: the helper when it was built, else tcpdump).
+   */
+  helper?: CaptureHelper;
 }
 
-/** What tcpdump counted, from the statistics it prints on stderr when it stops (null when it printed none). */
+export type CaptureHelper = 'auto' | 'weir-capture' | 'tcpdump';
+
+/**
+ * What the capture helper counted, from the statistics it prints on stderr when it stops (tcpdump's wording,
+ * which weir-capture copies; null when it printed none).
+ */
 export interface LiveCounters {
-  /** Packets libpcap handed to tcpdump (all written to the pipe). */
+  /** Packets libpcap handed to the helper (all written to the pipe). */
   captured: number;
   /** Packets that passed the capture filter in the kernel. */
   receivedByFilter: number;
@@ -30,6 +42,8 @@ export interface LiveCounters {
 
 export interface LiveSummary extends CaptureSummary {
   counters: LiveCounters | null;
+  /** The program that captured. */
+  helper: 'weir-capture' | 'tcpdump';
 }
 
 /** tcpdump's closing statistics ("N packets captured", "N packets received by filter", "N packets dropped by kernel"). */
@@ -71,23 +85,79 @@ export function tcpdumpArgs(
 }
 
 /**
- * Live capture through tcpdump writing pcap to a pipe (-U flushes per packet, so detections are not held back
- * by buffering). Passive: tcpdump only listens; on a SPAN/mirror port promiscuous mode is what we want.
- * Resolves with the parser's summary and tcpdump's own counters, so frames the kernel dropped are counted.
+ * The longest a captured frame waits in the kernel's ring before weir-capture hands it on (libpcap's buffer
+ * timeout): bounds a lone frame's delay on a quiet link while letting a busy one go out in batches.
+ */
+export const HELPER_TIMEOUT_MS = 100;
+
+/** weir-capture's arguments: the same capture as tcpdumpArgs (whole frames, 32 MiB ring, promiscuous). */
+export function helperArgs(
+  iface: string,
+  opts: Pick<LiveOptions, 'snapLen' | 'immediate' | 'bpf'> = {},
+): string[] {
+  const args = ['-i', iface, '-s', String(opts.snapLen ?? 0), '-B', String(CAPTURE_BUFFER_KIB)];
+  args.push('-t', String(HELPER_TIMEOUT_MS));
+  if (opts.immediate) args.push('-I');
+  if (opts.bpf) args.push(...opts.bpf.split(/\s+/).filter(Boolean));
+  return args;
+}
+
+/**
+ * Where weir-capture is: $WEIR_CAPTURE_HELPER, else bin/weir-capture of this install (the repository's bin/ when
+ * built by scripts/build-capture-helper.sh, /usr/lib/weir/bin in the Debian package). Null when not executable.
+ */
+export function findCaptureHelper(env: NodeJS.ProcessEnv = process.env): string | null {
+  const path =
+    env.WEIR_CAPTURE_HELPER || fileURLToPath(new URL('../../../bin/weir-capture', import.meta.url));
+  try {
+    accessSync(path, constants.X_OK);
+    return path;
+  } catch {
+    return null;
+  }
+}
+
+/** The program and arguments of a live capture: weir-capture when asked for or found, tcpdump otherwise. */
+export function captureCommand(
+  iface: string,
+  opts: Pick<LiveOptions, 'snapLen' | 'immediate' | 'bpf' | 'helper'> = {},
+): { program: string; args: string[]; name: 'weir-capture' | 'tcpdump' } {
+  const want = opts.helper ?? 'auto';
+  if (want !== 'tcpdump') {
+    const helper = findCaptureHelper();
+    if (helper) return { program: helper, args: helperArgs(iface, opts), name: 'weir-capture' };
+    if (want === 'weir-capture')
+      throw new Error('weir-capture is not built (scripts/build-capture-helper.sh)');
+  }
+  return { program: 'tcpdump', args: tcpdumpArgs(iface, opts), name: 'tcpdump' };
+}
+
+/**
+ * Live capture through a helper writing pcap to a pipe: weir-capture (src/capture/weir-capture.c) flushes once
+ * per batch libpcap hands over, at most HELPER_TIMEOUT_MS after a frame arrived; tcpdump, the fallback, flushes
+ * per packet (-U). Either way detections are not held back by buffering on a quiet link. Passive: the helper
+ * only listens; on a SPAN/mirror port promiscuous mode is what we want. Resolves with the parser's summary and
+ * the helper's own counters, so frames the kernel dropped are counted.
  */
 export function liveCapture(
   iface: string,
   sink: FrameSink,
   opts: LiveOptions = {},
 ): Promise<LiveSummary> {
-  const args = tcpdumpArgs(iface, opts);
+  let cmd: ReturnType<typeof captureCommand>;
+  try {
+    cmd = captureCommand(iface, opts);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+  const { program, args, name } = cmd;
   const parser = new CaptureParser(sink);
   return new Promise((resolve, reject) => {
     const child = opts.netns
-      ? spawn('ip', ['netns', 'exec', opts.netns, 'tcpdump', ...args], {
+      ? spawn('ip', ['netns', 'exec', opts.netns, program, ...args], {
           stdio: ['ignore', 'pipe', 'pipe'],
         })
-      : spawn('tcpdump', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      : spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = ''; // the last 8 KiB: error messages, then the closing statistics
     let aborted = false;
     child.stdout.on('data', (b: Buffer) => {
@@ -106,14 +176,14 @@ export function liveCapture(
       if (opts.signal.aborted) stop();
       else opts.signal.addEventListener('abort', stop, { once: true });
     }
-    child.on('error', (e) => reject(new Error(`cannot start tcpdump: ${e.message}`)));
+    child.on('error', (e) => reject(new Error(`cannot start ${name}: ${e.message}`)));
     child.on('close', (code) => {
       opts.signal?.removeEventListener('abort', stop);
       const s = parser.end();
-      // tcpdump stopped by us leaves no partial-record error worth reporting beyond what the parser saw.
+      // A helper stopped by us leaves no partial-record error worth reporting beyond what the parser saw.
       if (!aborted && code !== 0 && s.frames === 0)
-        reject(new Error(`tcpdump on ${iface} failed: ${stderr.trim().split('\n').pop() ?? code}`));
-      else resolve({ ...s, counters: parseTcpdumpCounters(stderr) });
+        reject(new Error(`${name} on ${iface} failed: ${stderr.trim().split('\n').pop() ?? code}`));
+      else resolve({ ...s, counters: parseTcpdumpCounters(stderr), helper: name });
     });
   });
 }

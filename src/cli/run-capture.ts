@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import { readCapture } from '../capture/source.js';
-import { liveCapture } from '../capture/live.js';
+import { findCaptureHelper, liveCapture } from '../capture/live.js';
 import type { CaptureSummary } from '../capture/frame.js';
 import { DissectPipeline, type DissectStats } from '../dissect/pipeline.js';
 import { Stages, type Stage } from '../dissect/stage.js';
@@ -202,6 +202,12 @@ export async function runLive(
   const fanout = new Stages(stages);
   const pipeline = new DissectPipeline(fanout, cliSettings().dissect);
   const flusher = flushEvery(fanout, opts.flushMs);
+  // Said once at the start: through tcpdump every frame costs a pipe write, so the sensor's ceiling is lower.
+  if (findCaptureHelper() === null)
+    process.stderr.write(
+      `weir: live:${iface}: capturing through tcpdump (weir-capture not built: scripts/build-capture-helper.sh); ` +
+        'one pipe write per frame lowers the rate the sensor keeps up with\n',
+    );
   try {
     const summary = await liveCapture(
       iface,

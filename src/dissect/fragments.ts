@@ -55,6 +55,25 @@ export class FragmentJoiner {
     return whole;
   }
 
+  /**
+   * The joined unit as a view of the joiner's own buffer, which is kept for the stream's next unit: valid only
+   * until the next `add`, for a caller that decodes it at once and keeps no view of it. A multi-frame unit
+   * then costs no fresh buffer (an array buffer of more than 64 bytes lives outside the heap, and every
+   * scavenge sweeps the dead ones); the stream holds at most one buffer of the longest unit it joined.
+   */
+  takeTransient(): Uint8Array {
+    const whole = this.buf === null ? new Uint8Array(0) : this.buf.subarray(0, this.size);
+    this.restart();
+    return whole;
+  }
+
+  /** Start over with an empty unit, keeping the buffer (see takeTransient). */
+  restart(): void {
+    this.size = 0;
+    this.count = 0;
+    this.skipping = false;
+  }
+
   /** Give the unit up: free its bytes and skip its remaining fragments until `reset`. */
   skip(): void {
     this.buf = null;

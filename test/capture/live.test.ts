@@ -27,7 +27,7 @@ test(
             ports.push(pkt.dstPort);
           if (ports.length >= 5) ac.abort();
         },
-        { netns: ns, bpf: 'udp', signal: ac.signal },
+        { netns: ns, bpf: 'udp', signal: ac.signal, helper: 'tcpdump' },
       );
       // Give tcpdump a moment to open the interface, then send datagrams to the namespace's own loopback.
       const sender =

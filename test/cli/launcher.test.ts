@@ -17,7 +17,11 @@ import { repoRoot } from '../helpers/paths.js';
 
 const launcher = path.join(repoRoot, 'bin/weir');
 const main = path.join(repoRoot, 'dist/src/cli/main.js');
-const SENSOR_FLAGS = ['--min-semi-space-size=32', '--max-semi-space-size=32'];
+const SENSOR_FLAGS = [
+  '--min-semi-space-size=32',
+  '--max-semi-space-size=32',
+  '--interrupt-budget=450000',
+];
 
 /** A stand-in for Node.js that prints the arguments it was started with, one JSON array. */
 function fakeNode(dir: string): string {

@@ -68,6 +68,31 @@ test("a request in three transport segments is emitted at FIN with the whole fra
   );
 });
 
+test("fragments joined one after another on one stream decode as each alone: no byte of the last one's buffer carries over", () => {
+  // The joiner keeps its buffer for the stream's next fragment (FragmentJoiner.takeTransient): a long fragment
+  // first, then shorter and differently cut ones, each judged by what a fresh stream makes of it.
+  const many = Array.from({ length: 30 }, (_, i) => 200 + i);
+  const few = points.slice(0, 7);
+  const fragments = [
+    segments(OUTSTATION, MASTER, directOperate(many), 130),
+    segments(OUTSTATION, MASTER, directOperate(few, 4), 40),
+    segments(OUTSTATION, MASTER, directOperate(points, 5), 249),
+    segments(OUTSTATION, MASTER, directOperate(few, 6), 25),
+  ];
+  const alone = fragments.map((f) => feed(f).flat());
+  const state = dnp3Tcp.newState();
+  const together = fragments.map((f) => feed(f, state).flat());
+  assert.ok(
+    fragments.every((f) => f.length > 1),
+    'every fragment spans segments',
+  );
+  assert.deepEqual(together, alone);
+  assert.deepEqual(
+    together.map((o) => o.map((m) => [m.func, m.targets?.length, m.anomaly])),
+    [[[5, 30, null]], [[5, 7, null]], [[5, 20, null]], [[5, 7, null]]],
+  );
+});
+
 test('a segment out of sequence or without a first segment gives one anomaly per broken fragment', () => {
   const [a, b, c] = operate();
   const late = segments(OUTSTATION, MASTER, directOperate(points), 130, 9); // sequence 9..11

@@ -215,7 +215,7 @@ function joinSegment(
         'fragment_abandoned',
         `transport fragment abandoned after ${j.count} segments: a new first segment`,
       );
-    j.reset();
+    j.restart();
     r.seq = seq;
     r.src = link.src;
     r.dest = link.dest;
@@ -261,7 +261,8 @@ function joinSegment(
   r.crcBad ||= link.crcBad;
   if (!fin) return null;
   link.crcBad = r.crcBad;
-  return j.take();
+  // Decoded at once by application(), which keeps no view of it: the joiner's buffer serves the next fragment.
+  return j.takeTransient();
 }
 
 /** The first malformation found stays the message's anomaly. */
