@@ -141,10 +141,11 @@ export class Aggregator {
     ts: number,
     frame: number,
     point: Finding['point'],
+    pointValue?: number,
   ): boolean {
     const o = this.open.get(`${type}|${src}|${dst}|${detail}`);
     if (!this.folds(o, ts, severity)) return false;
-    foldInto(o!, ts, frame, point, undefined);
+    foldInto(o!, ts, frame, point, pointValue);
     return true;
   }
 

@@ -69,6 +69,7 @@ export interface DetectContext {
     ts: number,
     frame: number,
     point?: Finding['point'],
+    pointValue?: number,
   ): boolean;
 }
 

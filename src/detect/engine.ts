@@ -391,10 +391,11 @@ export class DetectionEngine implements DetectContext {
     ts: number,
     frame: number,
     point?: Finding['point'],
+    pointValue?: number,
   ): boolean {
     // Mutes look at the whole finding: with any in force, every finding takes the full path.
     if (this.mutes.length > 0) return false;
-    return this.agg.fold(type, src, dst, detail, severity, ts, frame, point);
+    return this.agg.fold(type, src, dst, detail, severity, ts, frame, point, pointValue);
   }
 
   report(f: Finding): void {

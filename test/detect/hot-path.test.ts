@@ -6,9 +6,11 @@ import { Aggregator } from '../../src/detect/aggregator.js';
 import type { Finding } from '../../src/detect/detection.js';
 import type { Detector } from '../../src/detect/detector.js';
 import { DetectionEngine } from '../../src/detect/engine.js';
+import type { Packet } from '../../src/dissect/packet.js';
+import type { Message } from '../../src/dissect/message.js';
 import { EdgeTable, type EdgeAddress } from '../../src/discover/edge-table.js';
 import { ipv4Number } from '../../src/discover/address-scope.js';
-import { feed, msg, tcp, udp, HMI, PLC, EWS, learn } from './synthetic.js';
+import { feed, msg, tcp, udp, HMI, PLC, EWS, EVIL, learn } from './synthetic.js';
 
 function finding(i: number): Finding {
   // Repeats of a few keys, some escalating, some past the window, some naming points.
@@ -45,6 +47,151 @@ test('folding a repeat from its folding fields gives the same detections as addi
     long.all().some((d) => d.count > 1),
     'some findings folded',
   );
+});
+
+test('folding a repeat keeps the extremes of each point exactly as adding the whole value finding does', () => {
+  // value_out_of_range folds from its folding fields with the point's value: the evidence's per-point
+  // [min, max] must move on every folded repeat, as add() moves it.
+  const long = new Aggregator(300),
+    short = new Aggregator(300);
+  for (let i = 0; i < 400; i++) {
+    const point = `holding_register:${i % 6}`;
+    const f: Finding = {
+      type: 'value_out_of_range',
+      severity: (['low', 'medium', 'high'] as const)[(i * 5) % 3]!,
+      ts: 1000 + i * 7,
+      frame: i + 1,
+      src: '10.0.0.1',
+      dst: '10.0.0.9',
+      protocol: 'modbus',
+      detail: `modbus:${3 + (i % 2)}`,
+      point,
+      pointValue: ((i * 37) % 101) - 50,
+      fields: { point, value: i },
+      explanation: `value ${i}`,
+      explainMany: (list, total) => `${total} points: ${list}`,
+      response: 'check',
+    };
+    long.add(f);
+    if (
+      !short.fold(f.type, f.src, f.dst, f.detail, f.severity, f.ts, f.frame, f.point, f.pointValue)
+    )
+      short.add(f);
+  }
+  const strip = (ds: ReturnType<Aggregator['all']>) => JSON.parse(JSON.stringify(ds));
+  assert.deepEqual(strip(short.all()), strip(long.all()));
+  assert.ok(
+    long
+      .all()
+      .some((d) => d.count > 1 && Object.keys(d.evidence.fields.point_values as object).length > 1),
+    'some findings folded over several points with values',
+  );
+});
+
+/** The long way: every finding built whole and added (fold always declines). */
+class NoFoldEngine extends DetectionEngine {
+  override fold(): boolean {
+    return false;
+  }
+}
+
+test('value, write-range and function detectors folding repeats give the detections of the long way', () => {
+  // Out-of-range reads polled again and again (values moving, so each point's extremes move), repeated writes to
+  // unlearned registers, an unlearned function repeated, on a learned edge and on a new one.
+  // One traffic list fed to both engines (the synthetic packets number their frames as they are made).
+  const traffic: [Packet, Message][] = [];
+  const push = (p: Packet, m: Message) => traffic.push([p, m]);
+  {
+    let tx = 0;
+    for (let t = 2000; t < 2060; t += 0.2) {
+      tx++;
+      const q = tcp(t, HMI, 40000, PLC, 502);
+      push(
+        q,
+        msg(q, 'modbus', {
+          role: 'request',
+          func: 3,
+          funcName: 'READ_HOLDING_REGISTERS',
+          unit: 1,
+          txId: tx,
+          targets: [{ space: 'holding_register', start: 0, count: 10 }],
+        }),
+      );
+      const r = tcp(t + 0.005, PLC, 502, HMI, 40000);
+      push(
+        r,
+        msg(r, 'modbus', {
+          role: 'response',
+          func: 3,
+          funcName: 'READ_HOLDING_REGISTERS',
+          unit: 1,
+          txId: tx,
+          values: [1, 2, 300 + (tx % 17), 4, 5, 6, 7 - (tx % 40), 8, 9, 500 + ((tx * 7) % 23)],
+        }),
+      );
+      if (tx % 3 === 0) {
+        const w = tcp(t + 0.1, HMI, 40000, PLC, 502);
+        push(
+          w,
+          msg(w, 'modbus', {
+            role: 'request',
+            func: 6,
+            funcName: 'WRITE_SINGLE_REGISTER',
+            unit: 1,
+            txId: 90000 + tx,
+            write: true,
+            targets: [{ space: 'holding_register', start: 200 + (tx % 9), count: 1 }],
+            values: [tx],
+          }),
+        );
+      }
+      if (tx % 4 === 0) {
+        const u = tcp(t + 0.15, HMI, 40000, PLC, 502);
+        push(
+          u,
+          msg(u, 'modbus', {
+            role: 'request',
+            func: 16,
+            funcName: 'WRITE_MULTIPLE_REGISTERS',
+            unit: 1,
+            txId: 80000 + tx,
+            write: true,
+            targets: [{ space: 'holding_register', start: 300 + (tx % 5), count: 2 }],
+            values: [tx, tx],
+          }),
+        );
+      }
+      if (tx % 5 === 0) {
+        const n = tcp(t + 0.17, EVIL, 41000, PLC, 502);
+        push(
+          n,
+          msg(n, 'modbus', {
+            role: 'request',
+            func: 6,
+            funcName: 'WRITE_SINGLE_REGISTER',
+            unit: 1,
+            txId: 70000 + tx,
+            write: true,
+            targets: [{ space: 'holding_register', start: 400 + (tx % 3), count: 1 }],
+            values: [tx],
+          }),
+        );
+      }
+    }
+  }
+  const run = (eng: DetectionEngine) => {
+    for (const [p, m] of traffic) feed(eng, p, m);
+    return JSON.parse(JSON.stringify(eng.finish())) as ReturnType<DetectionEngine['finish']>;
+  };
+  const baseline = learn();
+  const short = run(new DetectionEngine(baseline, { windowSeconds: 20 }));
+  const long = run(new NoFoldEngine(baseline, { windowSeconds: 20 }));
+  assert.deepEqual(short, long);
+  for (const type of ['value_out_of_range', 'write_new_range', 'function_outside_profile'])
+    assert.ok(
+      short.some((d) => d.type === type && d.count > 1),
+      `${type} folded repeats`,
+    );
 });
 
 test('a detector for one protocol sees only its messages; requests get the operation and key once', () => {

@@ -34,13 +34,18 @@ export function functionOutsideProfile(): Detector {
       const until = ctx.edge!.sweepUntil;
       if (until !== undefined && m.ts <= until) return;
       const points = m.write && m.targets !== null ? targetLabels(m) : undefined;
+      const severity = m.write ? 'high' : 'medium';
+      const detail = `${m.protocol}:${m.func}`;
+      // A repeat (an unlearned function polled every second) folds without its texts and fields.
+      const type = 'function_outside_profile';
+      if (ctx.fold(type, m.srcIp, m.dstIp, detail, severity, m.ts, m.frame, points)) return;
       // Copied for the text built later (explainMany): the message object is the dissector's to reuse.
       const sent = `${m.srcIp} sent ${m.protocol} ${m.funcName || m.func} to ${m.dstIp}`;
       ctx.report({
-        type: 'function_outside_profile',
-        severity: m.write ? 'high' : 'medium',
+        type,
+        severity,
         ...seenIn(m),
-        detail: `${m.protocol}:${m.func}`,
+        detail,
         ...(points !== undefined ? { point: points } : {}),
         fields: {
           func: m.func,

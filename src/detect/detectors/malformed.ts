@@ -11,13 +11,17 @@ export function malformedPdu(): Detector {
       if (m.fields?.foreign_protocol !== undefined) return; // protocol_mismatch names it
       const kind = anomalyKind(m.protocol, m.anomaly);
       if (ctx.edge?.profile?.learned.anomalyKinds.includes(kind)) return; // this device always did this while learning
+      const src = m.srcIp || m.srcMac,
+        dst = m.dstIp || m.dstMac;
+      // A repeat (a faulty device sends the same broken PDU every poll) folds without its text and fields.
+      if (ctx.fold('malformed_pdu', src, dst, kind, 'medium', m.ts, m.frame)) return;
       ctx.report({
         type: 'malformed_pdu',
         severity: 'medium',
         ts: m.ts,
         frame: m.frame,
-        src: m.srcIp || m.srcMac,
-        dst: m.dstIp || m.dstMac,
+        src,
+        dst,
         protocol: m.protocol,
         detail: kind,
         fields: {

@@ -55,15 +55,22 @@ export function valueOutOfRange(): Detector {
         const excess = v < r[0] ? r[0] - v : v - r[1];
         if (excess <= tol) continue;
         const key = `${at.space}:${at.start + i}`;
+        const severity = valueSeverity(excess, tol, m.write);
+        const detail = `${m.protocol}:${m.func}`;
+        // A repeat (a value stays out of its band for thousands of polls) folds without its texts and fields.
+        if (
+          ctx.fold('value_out_of_range', m.srcIp, m.dstIp, detail, severity, m.ts, m.frame, key, v)
+        )
+          continue;
         // Copied for the text built later (explainMany): the message object is the dissector's to reuse.
         const write = m.write;
         const how = write ? 'was written as' : 'read';
         const band = `${r[0]}..${r[1]} by more than its tolerance of ${+tol.toFixed(3)} (the larger of the learned span, 5 % of the value and 1)`;
         ctx.report({
           type: 'value_out_of_range',
-          severity: valueSeverity(excess, tol, m.write),
+          severity,
           ...seenIn(m),
-          detail: `${m.protocol}:${m.func}`,
+          detail,
           point: key,
           pointValue: v,
           fields: {

@@ -30,6 +30,9 @@ export function writeNewRange(): Detector {
         // is what can change the process.
         const t = m.targets[0]!;
         const point = rangeLabel(t.space, t.start, t.count);
+        const detail = writeFunction(m);
+        if (ctx.fold('write_new_range', m.srcIp, m.dstIp, detail, 'critical', m.ts, m.frame, point))
+          return;
         const how = `(${m.protocol} ${m.funcName || m.func})`;
         // The text for many points is built later, from copies: the message object is the dissector's to reuse.
         const src = m.srcIp,
@@ -38,7 +41,7 @@ export function writeNewRange(): Detector {
           type: 'write_new_range',
           severity: 'critical',
           ...seenIn(m),
-          detail: writeFunction(m),
+          detail,
           point,
           fields: {
             func: m.func,
@@ -61,8 +64,12 @@ export function writeNewRange(): Detector {
       if (isNewFunction(m, ctx, p)) return;
       for (const t of m.targets) {
         if (p.writes.get(t.space)?.covers(t.start, t.count)) continue;
-        const known = p.learned.writes[t.space];
         const point = rangeLabel(t.space, t.start, t.count);
+        const detail = writeFunction(m);
+        // A repeat folds without its texts and fields (the learned ranges listed in it are the costly part).
+        if (ctx.fold('write_new_range', m.srcIp, m.dstIp, detail, 'high', m.ts, m.frame, point))
+          continue;
+        const known = p.learned.writes[t.space];
         const before = known
           ? ` (it writes ${known.map(([a, b]) => (a === b ? `${a}` : `${a}..${b}`)).join(', ')})`
           : '';
@@ -73,7 +80,7 @@ export function writeNewRange(): Detector {
           type: 'write_new_range',
           severity: 'high',
           ...seenIn(m),
-          detail: writeFunction(m),
+          detail,
           point,
           fields: {
             func: m.func,
