@@ -223,7 +223,7 @@ export function recordDetection(bigFile: string, runs: number): void {
   const body = [
     `## detection (${today()})`,
     '',
-    `Machine: ${machine()}; load average (1 min) ${load0.toFixed(1)} before the cost runs and ${load1.toFixed(1)} after (${Math.max(load0, load1) > 1.5 ? 'other work was running' : 'nothing else running'}). CPU time (user + system) of each pass is compared, not wall time.`,
+    `Machine: ${machine()}; load average (1 min) ${load0.toFixed(1)} before the cost runs and ${load1.toFixed(1)} after (${Math.max(load0, load1) > 2.5 ? 'other work shared the cores' : 'nothing but this bench running: its own passes and their V8 threads make that load'}). CPU time (user + system) of each pass is compared, not wall time.`,
     '',
     'Quality: each capture is split at the middle of its time span; the first half is learned as the baseline (`weir learn --until 50%`), the second half is run through every detector (`weir detect --from 50%`). The public captures are short test traces, so a half is a very short learning window; the rate per 10k messages is dominated by that. The fixture plant.pcap ends with an engineering stop and an intruder (scan, unauthorised writes) in its second half. Judgements come from reading the cited frames.',
     '',

@@ -2,6 +2,7 @@
 // process (bench/memory-worker.ts), peak RSS against the 1 GiB target (issue 18).
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
+import { launcherFlags } from './launcher-flags.js';
 import { machine, root, today, writeSection } from './results.js';
 
 interface MemoryRun {
@@ -22,10 +23,14 @@ const GIB = 2 ** 30;
 
 function run(dist: string, assets: number, edges: number): MemoryRun {
   const worker = path.join(dist, 'bench/memory-worker.js');
-  const r = spawnSync(process.execPath, ['--expose-gc', worker, String(assets), String(edges)], {
-    encoding: 'utf8',
-    maxBuffer: 1 << 20,
-  });
+  const r = spawnSync(
+    process.execPath,
+    ['--expose-gc', ...launcherFlags(dist), worker, String(assets), String(edges)],
+    {
+      encoding: 'utf8',
+      maxBuffer: 1 << 20,
+    },
+  );
   if (r.status !== 0) throw new Error(`memory-worker failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim()) as MemoryRun;
 }
@@ -61,7 +66,7 @@ export function recordMemory(assets = 100_000, edges = 1_000_000): void {
   const body = [
     `## memory (${today()})`,
     '',
-    `Machine: ${machine()}; shared with other sessions while measured (memory does not depend on that).`,
+    `Machine: ${machine()}. Each build runs with the Node flags its own launcher (bin/weir) gives packet-reading commands (this build: \`${launcherFlags(path.join(root, 'dist')).join(' ') || 'none'}\`${before ? `; previous build: \`${launcherFlags(before).join(' ') || 'none'}\`` : ''}), as \`weir discover\` runs; peak RSS depends on when V8's full collections run, hence several processes.`,
     '',
     `Median of ${n} fresh process${n === 1 ? '' : 'es'} per build (the run of median peak RSS; peak RSS range over all runs), builds interleaved. An inventory of ${assets.toLocaleString('en-US')} assets and ${edges.toLocaleString('en-US')} edges, built from synthetic Ethernet/IPv4/TCP frames through the pipeline: every edge a Modbus/TCP client reading its own register range (so each carries a function, an address range and a polling timer), in a fresh process. "Heap, built" and "RSS, built" are after a full GC with the inventory held; "peak RSS" includes reading it out once as \`weir discover --json\` does (\`readOut()\`: the asset records held with their roles, each edge record built, serialised and dropped).`,
     '',

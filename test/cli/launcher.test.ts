@@ -21,6 +21,7 @@ const SENSOR_FLAGS = [
   '--min-semi-space-size=32',
   '--max-semi-space-size=32',
   '--interrupt-budget=450000',
+  '--heap-growing-percent=100',
 ];
 
 /** A stand-in for Node.js that prints the arguments it was started with, one JSON array. */
