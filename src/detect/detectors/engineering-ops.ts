@@ -223,7 +223,10 @@ export function operationOf(m: Message, key: number): Op | undefined {
   return base === null || base === undefined ? undefined : opOf(base, op.what);
 }
 
-/** Protocols whose operations operationOf reads from the message itself, not only from the function code. */
+/**
+ * Protocols whose operations operationOf reads from the message itself, not only from the function code. A protocol
+ * given content-dependent operations later must be listed here, or the engine's per-function shortcut skips them.
+ */
 const READS_MESSAGE = new Set(['cip', 'dnp3', 's7comm', 's7comm_plus', 'modbus']);
 
 /**
