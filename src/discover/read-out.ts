@@ -90,9 +90,8 @@ export function readOutOf<S extends EdgeStateView>(
     const carried = (s.protocols?.length ?? 0) > 0 || s.requests + s.responses > 0;
     if (isProbe(s.transport, s.packets, carried)) probes.push(s);
   }
-  const byClientPort = (x: S, y: S): number => order.cmp(x.client, y.client) || x.port - y.port;
   const byServerPort = (x: S, y: S): number => order.cmp(x.server, y.server) || x.port - y.port;
-  for (const list of byServer.values()) if (list.length > 1) list.sort(byClientPort);
+  sortServerLists(byServer, order);
   const view = (list: S[]): readonly RoleEdge[] =>
     roleView === null ? (list as unknown as RoleEdge[]) : list.map(roleView);
   for (const a of assets) {
@@ -118,8 +117,7 @@ export function readOutOf<S extends EdgeStateView>(
     assets,
     counts,
     *edges() {
-      const servers = order.sort([...byServer.keys()], (a) => a);
-      for (const server of servers) for (const s of byServer.get(server)!) yield edgeOut(s);
+      for (const s of inOrder(byServer, order)) yield edgeOut(s);
     },
   };
 }
@@ -130,20 +128,26 @@ const NONE: never[] = [];
 export function* orderedStates<S extends EdgeStateView>(states: Iterable<S>): Generator<S> {
   const byServer = new Map<string, S[]>();
   for (const s of states) push(byServer, s.server, s);
-  yield* inOrder(byServer, new AddressOrder());
+  const order = new AddressOrder();
+  sortServerLists(byServer, order);
+  yield* inOrder(byServer, order);
 }
 
+/** Each server's edges by (client, port); stable, so edges alike in client and port keep the order seen. */
+function sortServerLists<S extends EdgeStateView>(
+  byServer: Map<string, S[]>,
+  order: AddressOrder,
+): void {
+  const byClientPort = (x: S, y: S): number => order.cmp(x.client, y.client) || x.port - y.port;
+  for (const list of byServer.values()) if (list.length > 1) list.sort(byClientPort);
+}
+
+/** The edges of lists sorted by sortServerLists, a server at a time in address order. */
 function* inOrder<S extends EdgeStateView>(
   byServer: Map<string, S[]>,
   order: AddressOrder,
 ): Generator<S> {
-  const servers = [...byServer.keys()].sort((a, b) => order.cmp(a, b));
-  for (const server of servers) {
-    // Stable: edges alike in client and port keep the order they were seen in.
-    const list = byServer.get(server)!;
-    list.sort((x, y) => order.cmp(x.client, y.client) || x.port - y.port);
-    yield* list;
-  }
+  for (const server of order.sort([...byServer.keys()], (a) => a)) yield* byServer.get(server)!;
 }
 
 function push<S>(m: Map<string, S[]>, k: string, s: S): void {
