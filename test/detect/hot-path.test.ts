@@ -101,6 +101,31 @@ test('value, write-range and function detectors folding repeats give the detecti
   // One traffic list fed to both engines (the synthetic packets number their frames as they are made).
   const traffic: [Packet, Message][] = [];
   const push = (p: Packet, m: Message) => traffic.push([p, m]);
+  // A write request to the PLC: FC6 of one register or FC16 of as many as values.
+  const write = (
+    at: number,
+    src: string,
+    sport: number,
+    func: 6 | 16,
+    txId: number,
+    start: number,
+    values: number[],
+  ) => {
+    const w = tcp(at, src, sport, PLC, 502);
+    push(
+      w,
+      msg(w, 'modbus', {
+        role: 'request',
+        func,
+        funcName: func === 6 ? 'WRITE_SINGLE_REGISTER' : 'WRITE_MULTIPLE_REGISTERS',
+        unit: 1,
+        txId,
+        write: true,
+        targets: [{ space: 'holding_register', start, count: values.length }],
+        values,
+      }),
+    );
+  };
   {
     let tx = 0;
     for (let t = 2000; t < 2060; t += 0.2) {
@@ -129,54 +154,9 @@ test('value, write-range and function detectors folding repeats give the detecti
           values: [1, 2, 300 + (tx % 17), 4, 5, 6, 7 - (tx % 40), 8, 9, 500 + ((tx * 7) % 23)],
         }),
       );
-      if (tx % 3 === 0) {
-        const w = tcp(t + 0.1, HMI, 40000, PLC, 502);
-        push(
-          w,
-          msg(w, 'modbus', {
-            role: 'request',
-            func: 6,
-            funcName: 'WRITE_SINGLE_REGISTER',
-            unit: 1,
-            txId: 90000 + tx,
-            write: true,
-            targets: [{ space: 'holding_register', start: 200 + (tx % 9), count: 1 }],
-            values: [tx],
-          }),
-        );
-      }
-      if (tx % 4 === 0) {
-        const u = tcp(t + 0.15, HMI, 40000, PLC, 502);
-        push(
-          u,
-          msg(u, 'modbus', {
-            role: 'request',
-            func: 16,
-            funcName: 'WRITE_MULTIPLE_REGISTERS',
-            unit: 1,
-            txId: 80000 + tx,
-            write: true,
-            targets: [{ space: 'holding_register', start: 300 + (tx % 5), count: 2 }],
-            values: [tx, tx],
-          }),
-        );
-      }
-      if (tx % 5 === 0) {
-        const n = tcp(t + 0.17, EVIL, 41000, PLC, 502);
-        push(
-          n,
-          msg(n, 'modbus', {
-            role: 'request',
-            func: 6,
-            funcName: 'WRITE_SINGLE_REGISTER',
-            unit: 1,
-            txId: 70000 + tx,
-            write: true,
-            targets: [{ space: 'holding_register', start: 400 + (tx % 3), count: 1 }],
-            values: [tx],
-          }),
-        );
-      }
+      if (tx % 3 === 0) write(t + 0.1, HMI, 40000, 6, 90000 + tx, 200 + (tx % 9), [tx]);
+      if (tx % 4 === 0) write(t + 0.15, HMI, 40000, 16, 80000 + tx, 300 + (tx % 5), [tx, tx]);
+      if (tx % 5 === 0) write(t + 0.17, EVIL, 41000, 6, 70000 + tx, 400 + (tx % 3), [tx]);
     }
   }
   const run = (eng: DetectionEngine) => {
