@@ -161,22 +161,51 @@ export class CompiledBaseline {
     const anomalyList = (this.anomalyList = new Uint32Array(n));
     const nums = (this.nums = new Float64Array(n * NUMS));
     const byId = this.byId;
+    // Neighbouring edges mostly learned the same one-item lists (one protocol, one polled function): compared
+    // with the last edge's before the table is asked.
+    const none = Symbol('none');
+    let lastP: unknown = none,
+      lastPk = 0,
+      lastF: unknown = none,
+      lastFk = 0;
     for (let i = 0, o = 0; i < n; i++, o += NUMS) {
       const id = ids[i]!;
       const e = edges[id]!;
       byId.set(id, i);
       servers[i] = e.server;
-      protoList[i] = this.intern(e.protocols);
-      fnList[i] = this.intern(e.functions);
-      const ak = e.anomalyKinds;
+      const p = e.protocols,
+        f = e.functions,
+        ak = e.anomalyKinds;
+      if (p !== undefined && p.length === 1 && p[0] === lastP) protoList[i] = lastPk;
+      else {
+        lastPk = protoList[i] = this.intern(p);
+        lastP = p !== undefined && p.length === 1 ? p[0] : none;
+      }
+      if (f !== undefined && f.length === 1 && f[0] === lastF) fnList[i] = lastFk;
+      else {
+        lastFk = fnList[i] = this.intern(f);
+        lastF = f !== undefined && f.length === 1 ? f[0] : none;
+      }
       anomalyList[i] = ak === undefined || ak.length === 0 ? 0 : this.intern(ak);
       nums[o + POLL_INTERVAL] = e.pollInterval ?? NaN;
       nums[o + POLL_JITTER] = e.pollJitter ?? NaN;
       nums[o + MAX_GAP] = e.maxRequestGap;
       nums[o + RATE] = e.requestRate;
       nums[o + REQUESTS] = e.requests;
-      if (hasKey(e.writes)) this.writes.set(i, e.writes);
-      if (hasKey(e.values)) this.values.set(i, e.values);
+      const w = e.writes,
+        v = e.values;
+      if (w !== undefined && w !== null)
+        for (const k in w)
+          if (Object.hasOwn(w, k)) {
+            this.writes.set(i, w);
+            break;
+          }
+      if (v !== undefined && v !== null)
+        for (const k in v)
+          if (Object.hasOwn(v, k)) {
+            this.values.set(i, v);
+            break;
+          }
     }
   }
 
@@ -245,12 +274,6 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-function hasKey(o: object | undefined): boolean {
-  if (o === undefined || o === null) return false;
-  for (const k in o) if (Object.hasOwn(o, k)) return true;
-  return false;
 }
 
 /** Learned value ranges of a profile by space and address (the largest part of a profile, so built lazily). */

@@ -216,3 +216,43 @@ test('a baseline written before anomaly kinds and the longest pause were learned
   assert.ok(types.includes('function_outside_profile'), types.join());
   assert.ok(types.includes('malformed_pdu'), types.join());
 });
+
+test('neighbouring edges with the same, longer, shorter or no lists each keep their own', () => {
+  const lists: string[][] = [
+    ['modbus'],
+    ['modbus'],
+    ['modbus', 's7comm'],
+    ['modbus'],
+    ['s7comm'],
+    [],
+    ['modbus'],
+    ['s7comm', 'modbus'],
+    ['modbus', 's7comm'],
+  ];
+  const b = baselineOf(
+    lists.map((l, i) =>
+      profile(`10.0.0.${i + 1}>10.0.1.1/tcp/502`, {
+        protocols: l,
+        functions: l.map((p) => `${p}:3`),
+        anomalyKinds: l.map((p) => `${p}:bad_length`),
+      }),
+    ),
+  );
+  const cb = new CompiledBaseline(b);
+  lists.forEach((l, i) => {
+    const p = cb.profile(`10.0.0.${i + 1}>10.0.1.1/tcp/502`)!;
+    assert.deepEqual(p.learned.protocols, l, String(i));
+    assert.deepEqual(
+      p.learned.functions,
+      l.map((x) => `${x}:3`),
+      String(i),
+    );
+    assert.deepEqual(
+      p.learned.anomalyKinds,
+      l.map((x) => `${x}:bad_length`),
+      String(i),
+    );
+    assert.deepEqual([...p.protocols], l, String(i));
+    assert.equal(p.functions.size, l.length, String(i));
+  });
+});
