@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { liveCapture, parseTcpdumpCounters } from '../../src/capture/live.js';
+import { readFileSync } from 'node:fs';
+import { liveCapture, parseCountersLine, parseTcpdumpCounters } from '../../src/capture/live.js';
 import { decodeFrame } from '../../src/dissect/link.js';
 import { newPacket } from '../../src/dissect/packet.js';
 import { canBuildLab } from '../lab/plant.js';
@@ -33,6 +34,11 @@ test(
       const sender =
         "const d=require('dgram').createSocket('udp4');let i=0;const t=setInterval(()=>{d.send('weir',47000+(i%5),'127.0.0.1');if(++i>=40){clearInterval(t);d.close();}},100);";
       await new Promise((r) => setTimeout(r, 1000));
+      // tcpdump too gives root up once the interface is open (-Z from capture.user, default nobody).
+      const [pid] = execFileSync('ip', ['netns', 'pids', ns]).toString().split(/\s+/);
+      const uid = /^Uid:\s+(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]!;
+      const nobody = execFileSync('id', ['-u', 'nobody']).toString().trim();
+      assert.deepEqual(uid.split(/\s+/), [nobody, nobody, nobody, nobody]);
       execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', sender]);
       const timer = setTimeout(() => ac.abort(), 10_000);
       const summary = await done;
@@ -60,12 +66,23 @@ test("tcpdump's closing statistics are read into counters, and missing ones give
     captured: 728135,
     receivedByFilter: 1000000,
     droppedByKernel: 271865,
+    droppedByInterface: 0,
   });
+  assert.equal(
+    parseTcpdumpCounters(`${stderr}12 packets dropped by interface\n`)?.droppedByInterface,
+    12,
+  );
   assert.deepEqual(
     parseTcpdumpCounters(
       '1 packet captured\n1 packet received by filter\n0 packets dropped by kernel\n',
     ),
-    { captured: 1, receivedByFilter: 1, droppedByKernel: 0 },
+    { captured: 1, receivedByFilter: 1, droppedByKernel: 0, droppedByInterface: 0 },
   );
   assert.equal(parseTcpdumpCounters('tcpdump: wr9: No such device exists\n'), null);
+  // weir-capture's running counters (it prints them every second while capturing).
+  assert.deepEqual(
+    parseCountersLine('weir-capture: counters captured=5 received=7 dropped=2 ifdropped=1'),
+    { captured: 5, receivedByFilter: 7, droppedByKernel: 2, droppedByInterface: 1 },
+  );
+  assert.equal(parseCountersLine('weir-capture: listening on lo'), null);
 });

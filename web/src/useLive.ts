@@ -8,6 +8,16 @@ export interface LiveStats {
   edges: number;
   detections: number;
   lastTs: number | null;
+  /** A live capture's program and its counters (src/capture/live.ts CaptureStatus). */
+  capture?: {
+    program: 'weir-capture' | 'tcpdump';
+    counters: {
+      captured: number;
+      receivedByFilter: number;
+      droppedByKernel: number;
+      droppedByInterface: number;
+    } | null;
+  };
 }
 
 /**
