@@ -30,16 +30,23 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
-#include <time.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 static pcap_t *handle;
-static volatile sig_atomic_t stopping;
+static volatile sig_atomic_t stopping, counters_due;
 static unsigned long long captured;
 
 static void on_signal(int sig) {
   (void)sig;
   stopping = 1;
+  if (handle) pcap_breakloop(handle);
+}
+
+/* The counters' timer: an idle link leaves pcap_dispatch waiting for a block that never fills, so wake it. */
+static void on_alarm(int sig) {
+  (void)sig;
+  counters_due = 1;
   if (handle) pcap_breakloop(handle);
 }
 
@@ -206,22 +213,26 @@ int main(int argc, char **argv) {
                                                            : "?",
           timeout_ms, (unsigned)getuid(), (unsigned)getgid());
 
+  if (stats_s > 0) {
+    /* Counters while running, so the dashboard shows kernel drops as they happen, not only at the end. */
+    sa.sa_handler = on_alarm;
+    sa.sa_flags = SA_RESTART; /* a write to a full pipe resumes; poll wakes anyway (and through breakloop) */
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval every = {{stats_s, 0}, {stats_s, 0}};
+    setitimer(ITIMER_REAL, &every, NULL);
+  }
+
   int status = 0;
-  struct timespec last, now;
-  clock_gettime(CLOCK_MONOTONIC, &last);
   while (!stopping) {
     int n = pcap_dispatch(handle, -1, on_packet, (u_char *)dumper);
     if (n > 0 && pcap_dump_flush(dumper) < 0) break; /* reader gone */
-    if (stats_s > 0) {
-      /* Counters while running, so the dashboard shows kernel drops as they happen, not only at the end. */
-      clock_gettime(CLOCK_MONOTONIC, &now);
-      if (now.tv_sec - last.tv_sec >= stats_s) {
-        struct pcap_stat st;
-        if (pcap_stats(handle, &st) == 0) print_counters("counters", &st);
-        last = now;
-      }
+    if (counters_due) {
+      counters_due = 0;
+      struct pcap_stat st;
+      if (pcap_stats(handle, &st) == 0) print_counters("counters", &st);
     }
-    if (n == PCAP_ERROR_BREAK) break;
+    if (n == PCAP_ERROR_BREAK && stopping) break;
+    if (n == PCAP_ERROR_BREAK) continue; /* the counters' timer, not a stop */
     if (n < 0) {
       fprintf(stderr, "weir-capture: %s: %s\n", iface, pcap_geterr(handle));
       status = 1;

@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import {
   captureCommand,
   type CaptureStatus,
@@ -13,6 +15,7 @@ import {
 import { decodeFrame } from '../../src/dissect/link.js';
 import { newPacket } from '../../src/dissect/packet.js';
 import { canBuildLab } from '../lab/plant.js';
+import { repoRoot } from '../helpers/paths.js';
 
 // weir-capture (src/capture/weir-capture.c) is built by scripts/build-capture-helper.sh, which
 // scripts/install-deps.sh runs; under CI a missing helper fails rather than skips.
@@ -354,6 +357,75 @@ test(
       for (let i = 0; i < 30 && pidsIn(ns).length > 0; i++) await sleep(100);
       assert.deepEqual(pidsIn(ns), []);
     });
+  },
+);
+
+test(
+  'weir detect --interface: the interface going away is said on stderr with its reason, and the run exits 4 (incomplete)',
+  { skip, timeout: 90_000 },
+  async () => {
+    const cli = path.join(repoRoot, 'dist/src/cli/main.js');
+    const dir = mkdtempSync(path.join(tmpdir(), 'weir-lh-'));
+    const db = path.join(dir, 'weir.db');
+    try {
+      execFileSync(
+        process.execPath,
+        [cli, 'learn', path.join(repoRoot, 'fixtures/plant.pcap'), '--db', db, '--create'],
+        { stdio: 'ignore' },
+      );
+      await inNamespace(async (ns) => {
+        execFileSync('ip', [
+          '-n',
+          ns,
+          'link',
+          'add',
+          'cap0',
+          'type',
+          'veth',
+          'peer',
+          'name',
+          'gen0',
+        ]);
+        for (const i of ['cap0', 'gen0']) execFileSync('ip', ['-n', ns, 'link', 'set', i, 'up']);
+        execFileSync('ip', ['-n', ns, 'addr', 'add', '10.99.0.2/24', 'dev', 'gen0']);
+        const run = spawn(
+          'ip',
+          [
+            'netns',
+            'exec',
+            ns,
+            process.execPath,
+            cli,
+            'detect',
+            '--interface',
+            'cap0',
+            '--baseline',
+            db,
+          ],
+          {
+            stdio: ['ignore', 'ignore', 'pipe'],
+          },
+        );
+        let stderr = '';
+        run.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+        const exited = new Promise<number | null>((r) => run.on('close', r));
+        for (let i = 0; i < 100 && pidsIn(ns).length < 2; i++) await sleep(100); // Weir and its helper
+        await sleep(1000);
+        const js = `require('dgram').createSocket('udp4').send('weir',47400,'10.99.0.9',()=>process.exit(0))`;
+        execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', js]);
+        await sleep(1500); // ARP requests reach the capture and Weir
+        execFileSync('ip', ['-n', ns, 'link', 'del', 'gen0']);
+        const code = await exited;
+        assert.match(
+          stderr,
+          /weir: live:cap0: capture stopped after [1-9]\d* frames: weir-capture stopped: cap0: The interface (disappeared|went down)/,
+          stderr,
+        );
+        assert.equal(code, 4, stderr);
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   },
 );
 
