@@ -1,6 +1,7 @@
 import { useEffect, useState, type ComponentType } from 'react';
 import { api, type FleetView, type Me } from './api';
-import { useLive, type LiveStats } from './useLive';
+import { useLive } from './useLive';
+import { CaptureLine } from './CaptureLine';
 import { Login } from './pages/Login';
 import { Overview } from './pages/Overview';
 import { Assets } from './pages/Assets';
@@ -122,7 +123,12 @@ export function App() {
             {live.ended ? 'capture finished' : '● live'}: {live.stats.packets.toLocaleString()}{' '}
             packets, {live.stats.assets} assets, {live.stats.detections} new detections
             {live.lastDetection ? ` — last: ${live.lastDetection}` : ''}
-            {live.stats.capture && <CaptureLine capture={live.stats.capture} />}
+            {live.stats.capture && (
+              <>
+                {' — via '}
+                <CaptureLine capture={live.stats.capture} />
+              </>
+            )}
           </span>
         )}
         {sites.length > 0 && (
@@ -181,24 +187,5 @@ export function App() {
         )}
       </main>
     </div>
-  );
-}
-
-/**
- * Which program captures and what it lost: tcpdump costs ~2.6x the CPU per frame of weir-capture, and frames
- * dropped by the kernel or the interface were never seen by detection.
- */
-function CaptureLine({ capture }: { capture: NonNullable<LiveStats['capture']> }) {
-  const c = capture.counters;
-  const lost = c !== null && c.droppedByKernel + c.droppedByInterface > 0;
-  return (
-    <span data-testid="capture" className={lost ? 'capture-lost' : undefined}>
-      {' '}
-      — via {capture.program}
-      {capture.program === 'tcpdump' ? ' (fallback, more CPU per frame)' : ''}
-      {c !== null
-        ? `: ${c.receivedByFilter.toLocaleString()} received, ${c.droppedByKernel.toLocaleString()} dropped by kernel, ${c.droppedByInterface.toLocaleString()} by interface`
-        : ''}
-    </span>
   );
 }

@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'react';
+import type { CaptureView } from './api';
 
 export interface LiveStats {
   type: 'stats';
@@ -8,16 +9,8 @@ export interface LiveStats {
   edges: number;
   detections: number;
   lastTs: number | null;
-  /** A live capture's program and its counters (src/capture/live.ts CaptureStatus). */
-  capture?: {
-    program: 'weir-capture' | 'tcpdump';
-    counters: {
-      captured: number;
-      receivedByFilter: number;
-      droppedByKernel: number;
-      droppedByInterface: number;
-    } | null;
-  };
+  /** A live capture's program and its counters. */
+  capture?: CaptureView;
 }
 
 /**
