@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -295,6 +295,39 @@ test(
       assert.equal(await closed, 0, stderr);
       assert.ok(bytes > 24, 'the pcap header and a frame');
       assert.match(stderr, /^1 packets? captured$/m);
+    });
+  },
+);
+
+test(
+  'weir-capture refuses to capture when the switch to its user does not take (root without CAP_SETUID)',
+  { skip, timeout: 60_000 },
+  async () => {
+    await inNamespace(async (ns) => {
+      // Root whose bounding set lacks CAP_SETUID: the interface opens, setuid(nobody) fails.
+      const r = spawnSync(
+        'ip',
+        [
+          'netns',
+          'exec',
+          ns,
+          'setpriv',
+          '--bounding-set=-setuid',
+          helper!,
+          '-i',
+          'lo',
+          '-Z',
+          'nobody',
+        ],
+        { encoding: 'utf8', timeout: 10_000 },
+      );
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(
+        r.stderr,
+        /weir-capture: cannot switch to user nobody: Operation not permitted; not capturing/,
+      );
+      assert.doesNotMatch(r.stderr, /listening on/);
+      assert.equal(r.stdout, '', 'not a byte of capture written');
     });
   },
 );

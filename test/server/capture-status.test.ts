@@ -108,7 +108,7 @@ test(
 );
 
 test(
-  'the dashboard marks the tcpdump fallback and frames lost before Weir saw them',
+  'the dashboard marks the tcpdump fallback and frames lost before Weir saw them, and says why a capture stopped',
   { timeout: 60_000 },
   async (t) => {
     if (!haveChromium(t)) return;
@@ -136,6 +136,11 @@ test(
         'tcpdump (fallback, more CPU per frame): 1,000,000 received, 99,000 dropped by kernel, 1,000 by interface',
       );
       assert.equal(await shown.getAttribute('class'), 'capture-lost');
+      // The interface goes away: the run ends with the helper's reason, and the line says it stopped and why.
+      await ingest.finish('weir-capture stopped: eth1: The interface disappeared');
+      await dash.page
+        .getByText('capture stopped (weir-capture stopped: eth1: The interface disappeared)')
+        .waitFor();
       assert.deepEqual(dash.errors, []);
     } finally {
       await ingest.finish(null);

@@ -120,8 +120,13 @@ export function App() {
         ))}
         {live.stats && (
           <span className="live" data-testid="live">
-            {live.ended ? 'capture finished' : '● live'}: {live.stats.packets.toLocaleString()}{' '}
-            packets, {live.stats.assets} assets, {live.stats.detections} new detections
+            {live.endError !== null
+              ? `capture stopped (${live.endError})`
+              : live.ended
+                ? 'capture finished'
+                : '● live'}
+            : {live.stats.packets.toLocaleString()} packets, {live.stats.assets} assets,{' '}
+            {live.stats.detections} new detections
             {live.lastDetection ? ` — last: ${live.lastDetection}` : ''}
             {live.stats.capture && (
               <>

@@ -20,10 +20,13 @@ export interface LiveStats {
 export function useLive(enabled: boolean): {
   stats: LiveStats | null;
   ended: boolean;
+  /** Why the capture ended, when it failed (e.g. the interface went away). */
+  endError: string | null;
   lastDetection: string | null;
 } {
   const [stats, setStats] = useState<LiveStats | null>(null);
   const [ended, setEnded] = useState(false);
+  const [endError, setEndError] = useState<string | null>(null);
   const [lastDetection, setLast] = useState<string | null>(null);
   useEffect(() => {
     if (!enabled) return;
@@ -34,10 +37,13 @@ export function useLive(enabled: boolean): {
       const e = JSON.parse(String(m.data)) as Omit<Partial<LiveStats>, 'type'> & {
         type: string;
         detection?: { type: string; src: string; dst: string; severity: string };
+        error?: string | null;
       };
       if (e.type === 'stats') setStats(e as unknown as LiveStats);
-      else if (e.type === 'ended') setEnded(true);
-      else if (e.type === 'detection' && e.detection)
+      else if (e.type === 'ended') {
+        setEnded(true);
+        setEndError(e.error ?? null);
+      } else if (e.type === 'detection' && e.detection)
         setLast(
           `${e.detection.severity} ${e.detection.type} ${e.detection.src} → ${e.detection.dst}`,
         );
@@ -45,5 +51,5 @@ export function useLive(enabled: boolean): {
     };
     return () => ws.close();
   }, [enabled]);
-  return { stats, ended, lastDetection };
+  return { stats, ended, endError, lastDetection };
 }
