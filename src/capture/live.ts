@@ -29,7 +29,7 @@ export interface LiveOptions {
    * capture.user; default there). A Weir that is not root keeps its user; weir-capture drops every capability.
    */
   user?: string;
-  /** Told which program captures, at start, then of its counters as they come (weir-capture: every second). */
+  /** Told which program captures, at start, then of its counters every COUNTERS_EVERY_S, and at the end. */
   onStatus?: (s: CaptureStatus) => void;
 }
 
@@ -64,9 +64,10 @@ export interface LiveSummary extends CaptureSummary {
 
 /** tcpdump's closing statistics ("N packets captured", "N packets received by filter", "N packets dropped by kernel"). */
 export function parseTcpdumpCounters(stderr: string): LiveCounters | null {
+  // The last of each: tcpdump's running lines (SIGUSR1) come before its closing statistics.
   const count = (what: string): number | null => {
-    const m = new RegExp(`(\\d+) packets? ${what}`).exec(stderr);
-    return m ? Number(m[1]) : null;
+    const all = [...stderr.matchAll(new RegExp(`(\\d+) packets? ${what}`, 'g'))];
+    return all.length > 0 ? Number(all.at(-1)![1]) : null;
   };
   const captured = count('captured');
   const receivedByFilter = count('received by filter');
@@ -83,22 +84,28 @@ export function parseTcpdumpCounters(stderr: string): LiveCounters | null {
 
 /** weir-capture's counters line while it runs ("weir-capture: counters captured=N received=N dropped=N ifdropped=N"). */
 const COUNTERS_LINE =
-  /weir-capture: counters captured=(\d+) received=(\d+) dropped=(\d+) ifdropped=(\d+)/;
+  /^weir-capture: counters captured=(\d+) received=(\d+) dropped=(\d+) ifdropped=(\d+)$/;
+/** tcpdump's line on SIGUSR1 ("tcpdump: N packets captured, N packets received by filter, N packets dropped by kernel"). */
+const TCPDUMP_LINE =
+  /^tcpdump: (\d+) packets? captured, (\d+) packets? received by filter, (\d+) packets? dropped by kernel(?:, (\d+) packets? dropped by interface)?$/;
 
-/** The counters of one such line, or null. */
+/** The counters of one running line of either program, or null. */
 export function parseCountersLine(line: string): LiveCounters | null {
-  const m = COUNTERS_LINE.exec(line);
+  const m = COUNTERS_LINE.exec(line) ?? TCPDUMP_LINE.exec(line);
   return m
     ? {
         captured: Number(m[1]),
         receivedByFilter: Number(m[2]),
         droppedByKernel: Number(m[3]),
-        droppedByInterface: Number(m[4]),
+        droppedByInterface: Number(m[4] ?? 0),
       }
     : null;
 }
 
-/** How often (s) weir-capture prints its counters while capturing: a getsockopt, so every second is free. */
+/**
+ * How often (s) the running counters come: weir-capture prints them itself (a getsockopt, so every second is
+ * free); tcpdump is asked with SIGUSR1 once it listens (its handler is set by then).
+ */
 export const COUNTERS_EVERY_S = 1;
 
 /** Kernel capture buffer (KiB): libpcap's 2 MiB default overflows in bursts while a busy core keeps the reader off it. */
@@ -213,6 +220,7 @@ export function liveCapture(
     let stderr = ''; // the last 8 KiB: error messages, then the closing statistics
     let line = ''; // the stderr line being received, for the running counters
     let aborted = false;
+    let ask: NodeJS.Timeout | null = null; // tcpdump's counters, asked for every COUNTERS_EVERY_S
     opts.onStatus?.({ program: name, counters: null });
     child.stdout.on('data', (b: Buffer) => {
       parser.feed(b);
@@ -228,6 +236,8 @@ export function liveCapture(
       for (const l of lines) {
         const counters = parseCountersLine(l);
         if (counters) opts.onStatus({ program: name, counters });
+        else if (name === 'tcpdump' && ask === null && /^tcpdump: listening on /.test(l))
+          ask = setInterval(() => child.kill('SIGUSR1'), COUNTERS_EVERY_S * 1000);
       }
     });
     const stop = () => {
@@ -240,6 +250,7 @@ export function liveCapture(
     }
     child.on('error', (e) => reject(new Error(`cannot start ${name}: ${e.message}`)));
     child.on('close', (code) => {
+      if (ask !== null) clearInterval(ask);
       opts.signal?.removeEventListener('abort', stop);
       const s = parser.end();
       const counters = parseTcpdumpCounters(stderr);

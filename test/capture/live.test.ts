@@ -2,7 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { liveCapture, parseCountersLine, parseTcpdumpCounters } from '../../src/capture/live.js';
+import {
+  liveCapture,
+  parseCountersLine,
+  parseTcpdumpCounters,
+  type CaptureStatus,
+} from '../../src/capture/live.js';
 import { decodeFrame } from '../../src/dissect/link.js';
 import { newPacket } from '../../src/dissect/packet.js';
 import { canBuildLab } from '../lab/plant.js';
@@ -85,4 +90,62 @@ test("tcpdump's closing statistics are read into counters, and missing ones give
     { captured: 5, receivedByFilter: 7, droppedByKernel: 2, droppedByInterface: 1 },
   );
   assert.equal(parseCountersLine('weir-capture: listening on lo'), null);
+  // tcpdump's running line (on SIGUSR1), with and without interface drops.
+  assert.deepEqual(
+    parseCountersLine(
+      'tcpdump: 1 packet captured, 2 packets received by filter, 0 packets dropped by kernel',
+    ),
+    { captured: 1, receivedByFilter: 2, droppedByKernel: 0, droppedByInterface: 0 },
+  );
+  assert.deepEqual(
+    parseCountersLine(
+      'tcpdump: 5 packets captured, 9 packets received by filter, 3 packets dropped by kernel, 1 packet dropped by interface',
+    ),
+    { captured: 5, receivedByFilter: 9, droppedByKernel: 3, droppedByInterface: 1 },
+  );
+  // Running lines before the closing statistics: the closing ones count.
+  assert.deepEqual(
+    parseTcpdumpCounters(
+      'tcpdump: 0 packets captured, 2 packets received by filter, 0 packets dropped by kernel\n' +
+        '1 packet captured\n2 packets received by filter\n0 packets dropped by kernel\n',
+    ),
+    { captured: 1, receivedByFilter: 2, droppedByKernel: 0, droppedByInterface: 0 },
+  );
 });
+
+test(
+  'the tcpdump fallback reports its counters while it runs too (asked with SIGUSR1 once it listens)',
+  { skip, timeout: 60_000 },
+  async () => {
+    const ns = `weir-live-c-${process.pid}`;
+    execFileSync('ip', ['netns', 'add', ns]);
+    try {
+      execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+      const ac = new AbortController();
+      const statuses: CaptureStatus[] = [];
+      const done = liveCapture('lo', () => {}, {
+        netns: ns,
+        bpf: 'udp',
+        signal: ac.signal,
+        helper: 'tcpdump',
+        onStatus: (c) => statuses.push(c),
+      });
+      await new Promise((r) => setTimeout(r, 1000));
+      const sender =
+        "const d=require('dgram').createSocket('udp4');let i=0;const f=()=>{if(i++>=5){d.close();return;}d.send('weir',47020,'127.0.0.1',()=>setTimeout(f,20));};f();";
+      execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', sender]);
+      await new Promise((r) => setTimeout(r, 2500));
+      ac.abort();
+      const s = await done;
+      assert.deepEqual(statuses[0], { program: 'tcpdump', counters: null });
+      const running = statuses.slice(1, -1);
+      assert.ok(running.length >= 2, JSON.stringify(statuses));
+      assert.ok(running.every((r) => r.program === 'tcpdump' && r.counters !== null));
+      assert.ok(running.at(-1)!.counters!.receivedByFilter >= 5, JSON.stringify(running));
+      assert.deepEqual(statuses.at(-1), { program: 'tcpdump', counters: s.counters });
+      assert.equal(s.counters?.captured, 5, JSON.stringify(statuses));
+    } finally {
+      execFileSync('ip', ['netns', 'del', ns]);
+    }
+  },
+);
