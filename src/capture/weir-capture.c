@@ -224,8 +224,10 @@ int main(int argc, char **argv) {
 
   int status = 0;
   while (!stopping) {
+    unsigned long long before = captured;
     int n = pcap_dispatch(handle, -1, on_packet, (u_char *)dumper);
-    if (n > 0 && pcap_dump_flush(dumper) < 0) break; /* reader gone */
+    /* By what was dumped, not by n: a break (the counters' timer) mid-batch returns no count. */
+    if (captured != before && pcap_dump_flush(dumper) < 0) break; /* reader gone */
     if (counters_due) {
       counters_due = 0;
       struct pcap_stat st;
