@@ -89,8 +89,9 @@ const EXPLANATION: PropertyDescriptor = {
 /**
  * The detection as stored and printed. Its id (a sha256) and its folded explanation are built when first
  * read, not when it opens: a file run reads each detection once at the end, while it may open thousands and
- * fold points into them for millions of messages. Both are own enumerable accessors, in the order of the plain
- * record, so JSON, spreads, structured clones and deep comparisons see exactly the same object.
+ * fold points into them for millions of messages. Both are own enumerable accessors (the explanation only for a
+ * detection that folds points; a plain value otherwise), in the order of the plain record, so JSON, spreads,
+ * structured clones and deep comparisons see exactly the same object.
  */
 function openDetection(f: Finding, zone: string | null, o: Open): Detection {
   const d = {} as Lazy;
@@ -107,7 +108,10 @@ function openDetection(f: Finding, zone: string | null, o: Open): Detection {
   d.detail = f.detail;
   d.zone = zone;
   d.evidence = { frames: [f.frame], fields: f.fields };
-  Object.defineProperty(d, 'explanation', EXPLANATION);
+  // Only a detection that folds points rebuilds its text; the others keep it as a plain value (an accessor costs
+  // a runtime call to define).
+  if (o.explainMany !== undefined) Object.defineProperty(d, 'explanation', EXPLANATION);
+  else d.explanation = o.explanation;
   d.suggestedResponse = f.response;
   d.techniques = [];
   return d;
@@ -121,6 +125,15 @@ function openDetection(f: Finding, zone: string | null, o: Open): Detection {
 export class Aggregator {
   private readonly open = new Map<string, Open>();
   private readonly closed: Detection[] = [];
+  /**
+   * The key of the last fold() that declined and what it was made of: the finding built next (add) usually has
+   * the same four parts, and reuses the key instead of joining and hashing a second string.
+   */
+  private missKey = '';
+  private missType = '';
+  private missSrc = '';
+  private missDst = '';
+  private missDetail = '';
 
   constructor(
     private readonly windowSeconds: number,
@@ -143,8 +156,16 @@ export class Aggregator {
     point: Finding['point'],
     pointValue?: number,
   ): boolean {
-    const o = this.open.get(`${type}|${src}|${dst}|${detail}`);
-    if (!this.folds(o, ts, severity)) return false;
+    const key = `${type}|${src}|${dst}|${detail}`;
+    const o = this.open.get(key);
+    if (!this.folds(o, ts, severity)) {
+      this.missKey = key;
+      this.missType = type;
+      this.missSrc = src;
+      this.missDst = dst;
+      this.missDetail = detail;
+      return false;
+    }
     foldInto(o!, ts, frame, point, pointValue);
     return true;
   }
@@ -160,7 +181,13 @@ export class Aggregator {
   }
 
   add(f: Finding): Detection | null {
-    const key = `${f.type}|${f.src}|${f.dst}|${f.detail}`;
+    const key =
+      f.type === this.missType &&
+      f.src === this.missSrc &&
+      f.dst === this.missDst &&
+      f.detail === this.missDetail
+        ? this.missKey
+        : `${f.type}|${f.src}|${f.dst}|${f.detail}`;
     const o = this.open.get(key);
     if (this.folds(o, f.ts, f.severity)) {
       foldInto(o!, f.ts, f.frame, f.point, f.pointValue);
@@ -196,10 +223,31 @@ export class Aggregator {
 
   /** Every detection so far, in time order. */
   all(): Detection[] {
-    return [...this.closed, ...[...this.open.values()].map((o) => o.d)].sort(
-      (a, b) => a.ts - b.ts || (a.id < b.id ? -1 : 1),
-    );
+    const out = this.closed.slice();
+    for (const o of this.open.values()) out.push(o.d);
+    out.sort(byTime);
+    // Detections opened at the same time in id order: each id read once (it is a getter, and hashes on its first
+    // read), and only where times tie, not once per comparison.
+    for (let i = 0; i < out.length; ) {
+      let j = i + 1;
+      while (j < out.length && out[j]!.ts === out[i]!.ts) j++;
+      if (j - i > 1) {
+        const run = out.slice(i, j).map((d) => ({ id: d.id, d }));
+        run.sort(byId);
+        for (let k = 0; k < run.length; k++) out[i + k] = run[k]!.d;
+      }
+      i = j;
+    }
+    return out;
   }
+}
+
+function byTime(a: Detection, b: Detection): number {
+  return a.ts - b.ts;
+}
+
+function byId(a: { id: string }, b: { id: string }): number {
+  return a.id < b.id ? -1 : 1;
 }
 
 function foldInto(
