@@ -126,14 +126,16 @@ export class Aggregator {
   private readonly open = new Map<string, Open>();
   private readonly closed: Detection[] = [];
   /**
-   * The key of the last fold() that declined and what it was made of: the finding built next (add) usually has
-   * the same four parts, and reuses the key instead of joining and hashing a second string.
+   * The last key looked up, what it was made of and its open detection (undefined: none), kept equal to
+   * `open.get(lastKey)`: an operation repeated on one pair (thousands of object writes in a download) folds
+   * without joining and hashing its key again, and the finding built after a declined fold reuses it.
    */
-  private missKey = '';
-  private missType = '';
-  private missSrc = '';
-  private missDst = '';
-  private missDetail = '';
+  private lastKey = '';
+  private lastType = '';
+  private lastSrc = '';
+  private lastDst = '';
+  private lastDetail = '';
+  private lastOpen: Open | undefined = undefined;
 
   constructor(
     private readonly windowSeconds: number,
@@ -156,16 +158,8 @@ export class Aggregator {
     point: Finding['point'],
     pointValue?: number,
   ): boolean {
-    const key = `${type}|${src}|${dst}|${detail}`;
-    const o = this.open.get(key);
-    if (!this.folds(o, ts, severity)) {
-      this.missKey = key;
-      this.missType = type;
-      this.missSrc = src;
-      this.missDst = dst;
-      this.missDetail = detail;
-      return false;
-    }
+    const o = this.lookup(type, src, dst, detail);
+    if (!this.folds(o, ts, severity)) return false;
     foldInto(o!, ts, frame, point, pointValue);
     return true;
   }
@@ -180,15 +174,26 @@ export class Aggregator {
     );
   }
 
+  /** The open detection of these four parts (lastKey is then their key). */
+  private lookup(type: string, src: string, dst: string, detail: string): Open | undefined {
+    if (
+      type === this.lastType &&
+      src === this.lastSrc &&
+      dst === this.lastDst &&
+      detail === this.lastDetail
+    )
+      return this.lastOpen;
+    this.lastType = type;
+    this.lastSrc = src;
+    this.lastDst = dst;
+    this.lastDetail = detail;
+    this.lastKey = `${type}|${src}|${dst}|${detail}`;
+    return (this.lastOpen = this.open.get(this.lastKey));
+  }
+
   add(f: Finding): Detection | null {
-    const key =
-      f.type === this.missType &&
-      f.src === this.missSrc &&
-      f.dst === this.missDst &&
-      f.detail === this.missDetail
-        ? this.missKey
-        : `${f.type}|${f.src}|${f.dst}|${f.detail}`;
-    const o = this.open.get(key);
+    const o = this.lookup(f.type, f.src, f.dst, f.detail);
+    const key = this.lastKey;
     if (this.folds(o, f.ts, f.severity)) {
       foldInto(o!, f.ts, f.frame, f.point, f.pointValue);
       return null;
@@ -218,6 +223,7 @@ export class Aggregator {
       addPoints(n, f.point, f.pointValue);
     }
     this.open.set(key, n);
+    this.lastOpen = n;
     return det;
   }
 
