@@ -108,8 +108,8 @@ function openDetection(f: Finding, zone: string | null, o: Open): Detection {
   d.detail = f.detail;
   d.zone = zone;
   d.evidence = { frames: [f.frame], fields: f.fields };
-  // Only a detection that folds points rebuilds its text; the others keep it as a plain value (an accessor costs
-  // a runtime call to define).
+  // Only a detection that folds points with an explainMany rebuilds its text; the others keep it as a plain
+  // value (an accessor costs a runtime call to define).
   if (o.explainMany !== undefined) Object.defineProperty(d, 'explanation', EXPLANATION);
   else d.explanation = o.explanation;
   d.suggestedResponse = f.response;
@@ -204,7 +204,8 @@ export class Aggregator {
     const n: Open = {
       d: null as unknown as Detection,
       points: null,
-      explainMany: f.explainMany,
+      // Only points change the text (addPoint): without any, the explanation stays the finding's.
+      explainMany: f.point !== undefined ? f.explainMany : undefined,
       key,
       openedAt: f.ts,
       // An escalation may open at the very time of the detection it follows: its id must differ.

@@ -416,7 +416,8 @@ function report(
         : 'Note who is probing the device; repeated probes from unknown hosts precede attacks.',
       op.point,
       undefined,
-      op.kind !== undefined
+      // The text of several points folded: only an operation that names its point folds points.
+      op.kind !== undefined && op.point !== undefined
         ? (list: string, total: number) =>
             `${src} ${failed ? 'made failed attempts at a' : 'performed a'} ${op.kind!.replace(/_/g, ' ')} on ${dst}: ${total} object operations (${list})${usual ? '; this pair did so while the baseline was learned' : ''}. ${techniquesText(op)}.`
         : undefined,
