@@ -414,22 +414,7 @@ export class DetectionEngine implements DetectContext {
         // Program, firmware, mode, restart and configuration operations are never hidden: a mute (like a
         // maintenance window) only lowers them to low.
         if (!isEngineeringOperation(f.type)) return;
-        f = finding(
-          f.type,
-          'low',
-          f.ts,
-          f.frame,
-          f.src,
-          f.dst,
-          f.protocol,
-          f.detail,
-          { ...f.fields, muted: true },
-          f.explanation,
-          f.response,
-          f.point,
-          f.pointValue,
-          f.explainMany,
-        );
+        f = finding({ ...f, severity: 'low', fields: { ...f.fields, muted: true } });
         break;
       }
     }
