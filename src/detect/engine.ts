@@ -81,8 +81,6 @@ const REQUEST_PASS: readonly MessageInterest[] = [
   'new-protocols',
 ];
 const PLACED_PASS: readonly MessageInterest[] = ['placed', 'placed-learned'];
-/** Function codes −1 … OPERATES_SPAN − 2 have a place in a route's operates table (BACnet's unconfirmed services are 256 + service). */
-const OPERATES_SPAN = 512;
 
 /** The message detectors of one protocol, sorted once (see Detector.protocols). */
 interface Route {
@@ -92,27 +90,15 @@ interface Route {
   allNeeds: number[];
   requests: Detector[];
   requestNeeds: number[];
-  /**
-   * The detectors of `all`, `requests` and `placed` whose need is ALWAYS, in the same order: all that a message of
-   * the common kind (a known poll, a placed value on an edge that learned none) reaches. The engine calls them at
-   * call sites of their own, which see one or few detectors (timing, for requests) and so stay monomorphic and
-   * inlined, where the shared need-testing loop sees every detector's shape.
-   */
-  allAlways: Detector[];
-  requestsAlways: Detector[];
   placed: Detector[];
   placedNeeds: number[];
-  placedAlways: Detector[];
-  /** Some placed detector needs VALUED (value_out_of_range): only then is the edge's profile asked. */
-  placedValued: boolean;
   anomalies: Detector[];
   arp: Detector[];
   /** functionKeyNumber(protocol, func) is keyBase + func. */
   keyBase: number;
   /**
-   * Per function code + 1 below OPERATES_SPAN (−1, no function, included): 0 not asked yet, 1 no request with it is
-   * an operation (operationOf is skipped), 2 ask operationOf. A known poll of a protocol with few operations
-   * (BACnet) then skips it, and so do BACnet's unconfirmed services (256 and up) and I/O datagrams (−1).
+   * Per function code below 256: 0 not asked yet, 1 no request with it is an operation (operationOf is skipped),
+   * 2 ask operationOf. A known poll of a protocol with few operations (BACnet) then skips it.
    */
   operates: Uint8Array;
   industrial: boolean;
@@ -260,17 +246,17 @@ export class DetectionEngine implements DetectContext {
     if (r === undefined || r.protocol !== m.protocol) r = this.lastRoute = this.route(m.protocol);
     this.industrial = r.industrial;
     const response = m.role === 'response';
-    if (r.all.length > 0) {
-      if (response && m.exception > 0) this.dispatchTo(r.all, r.allNeeds, ALWAYS | REFUSAL, m);
-      else {
-        const a = r.allAlways;
-        for (let i = 0; i < a.length; i++) a[i]!.onMessage!(m, this);
-      }
-    }
+    if (r.all.length > 0)
+      this.dispatchTo(
+        r.all,
+        r.allNeeds,
+        response && m.exception > 0 ? ALWAYS | REFUSAL : ALWAYS,
+        m,
+      );
     if (!response && r.requests.length > 0) {
       const key = (this.funcKey = r.keyBase + m.func);
       const op = (this.operation =
-        m.func >= -1 && m.func < OPERATES_SPAN - 1 && this.operates(r, m.func) === 1
+        m.func >= 0 && m.func < 256 && this.operates(r, m.func) === 1
           ? undefined
           : operationOf(m, key));
       let mask = ALWAYS;
@@ -292,30 +278,25 @@ export class DetectionEngine implements DetectContext {
           else mask |= NEW_PROTOCOL;
         }
       }
-      if (mask !== ALWAYS) this.dispatchTo(r.requests, r.requestNeeds, mask, m);
-      else {
-        // A known poll: only the detectors every request reaches (timing), from a call site of their own.
-        const a = r.requestsAlways;
-        for (let i = 0; i < a.length; i++) a[i]!.onMessage!(m, this);
-      }
+      this.dispatchTo(r.requests, r.requestNeeds, mask, m);
       this.operation = undefined;
     }
     if ((m.values !== null || m.targets !== null) && r.placed.length > 0) {
-      const p = r.placedValued ? this.edge?.profile : undefined;
-      if (p !== undefined && p !== null && p.hasValues)
-        this.dispatchTo(r.placed, r.placedNeeds, ALWAYS | VALUED, m);
-      else {
-        const a = r.placedAlways;
-        for (let i = 0; i < a.length; i++) a[i]!.onMessage!(m, this);
-      }
+      const p = this.edge?.profile;
+      this.dispatchTo(
+        r.placed,
+        r.placedNeeds,
+        p !== undefined && p !== null && p.hasValues ? ALWAYS | VALUED : ALWAYS,
+        m,
+      );
     }
     if (m.anomaly !== null) this.dispatch(r.anomalies, m);
-    if (r.arp.length > 0) this.dispatch(r.arp, m);
+    this.dispatch(r.arp, m);
   }
 
   private operates(r: Route, func: number): number {
-    const o = r.operates[func + 1]!;
-    return o !== 0 ? o : (r.operates[func + 1] = mayOperate(r.protocol, func) ? 2 : 1);
+    const o = r.operates[func]!;
+    return o !== 0 ? o : (r.operates[func] = mayOperate(r.protocol, func) ? 2 : 1);
   }
 
   /** The detectors that want this protocol's messages, sorted on its first message. */
@@ -331,24 +312,18 @@ export class DetectionEngine implements DetectContext {
     const all = this.onAll.filter(wanted);
     const requests = this.onRequests.filter(wanted);
     const placed = this.onPlaced.filter(wanted);
-    const need = (d: Detector): number => NEED[d.messages ?? 'all'];
-    const always = (d: Detector): boolean => need(d) === ALWAYS;
     const r: Route = {
       protocol,
       all,
-      allNeeds: all.map(need),
+      allNeeds: all.map((d) => NEED[d.messages ?? 'all']),
       requests,
-      requestNeeds: requests.map(need),
-      allAlways: all.filter(always),
-      requestsAlways: requests.filter(always),
+      requestNeeds: requests.map((d) => NEED[d.messages ?? 'all']),
       placed,
-      placedNeeds: placed.map(need),
-      placedAlways: placed.filter(always),
-      placedValued: placed.some((d) => need(d) === VALUED),
+      placedNeeds: placed.map((d) => NEED[d.messages ?? 'all']),
       anomalies: this.onAnomalies.filter(wanted),
       arp: protocol === 'arp' ? this.onArp.filter(wanted) : [],
       keyBase: functionKeyNumber(protocol, 0),
-      operates: new Uint8Array(OPERATES_SPAN),
+      operates: new Uint8Array(256),
       industrial: isIndustrial(protocol),
     };
     this.routes.set(protocol, r);
