@@ -137,7 +137,7 @@ type Capture = () => Promise<{
 }>;
 
 /** CPU seconds a running process has used so far (`ip netns exec` execs the tool, so the pid is the tool's). */
-function cpuOf(pid: number | undefined): number {
+export function cpuOf(pid: number | undefined): number {
   try {
     const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
     return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
@@ -272,7 +272,7 @@ function loadNow(): string {
 }
 
 /** The first `count` Ethernet frames of a capture as a trafgen packet configuration, one `{ … }` per frame. */
-function writeTrafgenConfig(from: string, count: number, out: string): void {
+export function writeTrafgenConfig(from: string, count: number, out: string): void {
   const packets: string[] = [];
   readCaptureSync(from, (f) => {
     if (packets.length >= count || f.linkType !== 1) return;

@@ -52,6 +52,9 @@ install -m 0755 packaging/debian/weir "$stage/usr/bin/weir"
 install -m 0755 bin/weir "$lib/bin/weir"
 # The live capture helper, built here for this machine (libpcap0.8 comes with tcpdump; the units' ambient
 # CAP_NET_RAW reaches it as it reaches tcpdump): without gcc and libpcap-dev the package captures through tcpdump.
+# The units run Weir as weir, not root: the helper keeps that user and drops the capabilities once the interface
+# is open. No file capabilities on it, on purpose: executing a file that has them clears the ambient set the
+# units hand down (and NoNewPrivileges=yes ignores them), and they would let any local user open a capture.
 scripts/build-capture-helper.sh "$lib/bin/weir-capture" >/dev/null
 for u in "${UNITS[@]}"; do install -m 0644 "packaging/systemd/$u" "$stage/lib/systemd/system/$u"; done
 install -m 0644 packaging/tmpfiles/weir.conf "$stage/usr/lib/tmpfiles.d/weir.conf"

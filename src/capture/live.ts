@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_SETTINGS } from '../settings/model.js';
 import type { CaptureSummary, FrameSink } from './frame.js';
 import { CaptureParser } from './parser.js';
 
@@ -23,6 +24,19 @@ export interface LiveOptions {
    * (-U: one write per packet), or 'auto' (default: the helper when it was built, else tcpdump).
    */
   helper?: CaptureHelper;
+  /**
+   * The user the capture program becomes once the interface is open, when Weir runs as root (settings'
+   * capture.user; default there). A Weir that is not root keeps its user; weir-capture drops every capability.
+   */
+  user?: string;
+  /** Told which program captures, at start, then of its counters every COUNTERS_EVERY_S, and at the end. */
+  onStatus?: (s: CaptureStatus) => void;
+}
+
+/** What a sensor shows of its capture: the program and, once it has counted, its counters. */
+export interface CaptureStatus {
+  program: 'weir-capture' | 'tcpdump';
+  counters: LiveCounters | null;
 }
 
 export type CaptureHelper = 'auto' | 'weir-capture' | 'tcpdump';
@@ -38,6 +52,8 @@ export interface LiveCounters {
   receivedByFilter: number;
   /** Packets the kernel dropped because the capture ring was full: frames Weir never saw. */
   droppedByKernel: number;
+  /** Packets the interface (its driver, its NIC) dropped before the kernel saw them. */
+  droppedByInterface: number;
 }
 
 export interface LiveSummary extends CaptureSummary {
@@ -48,28 +64,66 @@ export interface LiveSummary extends CaptureSummary {
 
 /** tcpdump's closing statistics ("N packets captured", "N packets received by filter", "N packets dropped by kernel"). */
 export function parseTcpdumpCounters(stderr: string): LiveCounters | null {
+  // The last of each: tcpdump's running lines (SIGUSR1) come before its closing statistics.
   const count = (what: string): number | null => {
-    const m = new RegExp(`(\\d+) packets? ${what}`).exec(stderr);
-    return m ? Number(m[1]) : null;
+    const all = [...stderr.matchAll(new RegExp(`(\\d+) packets? ${what}`, 'g'))];
+    return all.length > 0 ? Number(all.at(-1)![1]) : null;
   };
   const captured = count('captured');
   const receivedByFilter = count('received by filter');
   const droppedByKernel = count('dropped by kernel');
   if (captured === null || receivedByFilter === null || droppedByKernel === null) return null;
-  return { captured, receivedByFilter, droppedByKernel };
+  // Printed only when not zero, by tcpdump and weir-capture alike.
+  return {
+    captured,
+    receivedByFilter,
+    droppedByKernel,
+    droppedByInterface: count('dropped by interface') ?? 0,
+  };
 }
+
+/** weir-capture's counters line while it runs ("weir-capture: counters captured=N received=N dropped=N ifdropped=N"). */
+const COUNTERS_LINE =
+  /^weir-capture: counters captured=(\d+) received=(\d+) dropped=(\d+) ifdropped=(\d+)$/;
+/** tcpdump's line on SIGUSR1 ("tcpdump: N packets captured, N packets received by filter, N packets dropped by kernel"). */
+const TCPDUMP_LINE =
+  /^tcpdump: (\d+) packets? captured, (\d+) packets? received by filter, (\d+) packets? dropped by kernel(?:, (\d+) packets? dropped by interface)?$/;
+
+/** The counters of one running line of either program, or null. */
+export function parseCountersLine(line: string): LiveCounters | null {
+  const m = COUNTERS_LINE.exec(line) ?? TCPDUMP_LINE.exec(line);
+  return m
+    ? {
+        captured: Number(m[1]),
+        receivedByFilter: Number(m[2]),
+        droppedByKernel: Number(m[3]),
+        droppedByInterface: Number(m[4] ?? 0),
+      }
+    : null;
+}
+
+/**
+ * How often (s) the running counters come: weir-capture prints them itself (a getsockopt, so every second is
+ * free); tcpdump is asked with SIGUSR1 once it listens (its handler is set by then).
+ */
+export const COUNTERS_EVERY_S = 1;
 
 /** Kernel capture buffer (KiB): libpcap's 2 MiB default overflows in bursts while a busy core keeps the reader off it. */
 export const CAPTURE_BUFFER_KIB = 32768;
 
-/** tcpdump's arguments for Weir's live path: pcap to stdout, flushed per packet, a large kernel ring. */
+/**
+ * tcpdump's arguments for Weir's live path: pcap to stdout, flushed per packet, a large kernel ring, and (when
+ * started as root) the user it becomes once the interface is open (-Z).
+ */
 export function tcpdumpArgs(
   iface: string,
-  opts: Pick<LiveOptions, 'snapLen' | 'immediate' | 'bpf'> = {},
+  opts: Pick<LiveOptions, 'snapLen' | 'immediate' | 'bpf' | 'user'> = {},
 ): string[] {
   const args = [
     '-i',
     iface,
+    '-Z',
+    opts.user ?? DEFAULT_SETTINGS.capture.user,
     '-U',
     '-n',
     '-B',
@@ -90,13 +144,17 @@ export function tcpdumpArgs(
  */
 export const HELPER_TIMEOUT_MS = 100;
 
-/** weir-capture's arguments: the same capture as tcpdumpArgs (whole frames, 32 MiB ring, promiscuous). */
+/**
+ * weir-capture's arguments: the same capture as tcpdumpArgs (whole frames, 32 MiB ring, promiscuous, -Z), and
+ * its counters every COUNTERS_EVERY_S.
+ */
 export function helperArgs(
   iface: string,
-  opts: Pick<LiveOptions, 'snapLen' | 'immediate' | 'bpf'> = {},
+  opts: Pick<LiveOptions, 'snapLen' | 'immediate' | 'bpf' | 'user'> = {},
 ): string[] {
-  const args = ['-i', iface, '-s', String(opts.snapLen ?? 0), '-B', String(CAPTURE_BUFFER_KIB)];
-  args.push('-t', String(HELPER_TIMEOUT_MS));
+  const args = ['-i', iface, '-Z', opts.user ?? DEFAULT_SETTINGS.capture.user];
+  args.push('-s', String(opts.snapLen ?? 0), '-B', String(CAPTURE_BUFFER_KIB));
+  args.push('-t', String(HELPER_TIMEOUT_MS), '-S', String(COUNTERS_EVERY_S));
   if (opts.immediate) args.push('-I');
   if (opts.bpf) args.push(...opts.bpf.split(/\s+/).filter(Boolean));
   return args;
@@ -120,7 +178,7 @@ export function findCaptureHelper(env: NodeJS.ProcessEnv = process.env): string 
 /** The program and arguments of a live capture: weir-capture when asked for or found, tcpdump otherwise. */
 export function captureCommand(
   iface: string,
-  opts: Pick<LiveOptions, 'snapLen' | 'immediate' | 'bpf' | 'helper'> = {},
+  opts: Pick<LiveOptions, 'snapLen' | 'immediate' | 'bpf' | 'helper' | 'user'> = {},
 ): { program: string; args: string[]; name: 'weir-capture' | 'tcpdump' } {
   const want = opts.helper ?? 'auto';
   if (want !== 'tcpdump') {
@@ -137,7 +195,8 @@ export function captureCommand(
  * per batch libpcap hands over, at most HELPER_TIMEOUT_MS after a frame arrived; tcpdump, the fallback, flushes
  * per packet (-U). Either way detections are not held back by buffering on a quiet link. Passive: the helper
  * only listens; on a SPAN/mirror port promiscuous mode is what we want. Resolves with the parser's summary and
- * the helper's own counters, so frames the kernel dropped are counted.
+ * the helper's own counters, so frames the kernel dropped are counted. A helper that stops by itself after
+ * frames came (the interface went away) resolves with the summary's error naming why: the run stopped early.
  */
 export function liveCapture(
   iface: string,
@@ -159,14 +218,27 @@ export function liveCapture(
         })
       : spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = ''; // the last 8 KiB: error messages, then the closing statistics
+    let line = ''; // the stderr line being received, for the running counters
     let aborted = false;
+    let ask: NodeJS.Timeout | null = null; // tcpdump's counters, asked for every COUNTERS_EVERY_S
+    opts.onStatus?.({ program: name, counters: null });
     child.stdout.on('data', (b: Buffer) => {
       parser.feed(b);
       if (parser.stopped && !aborted) stop();
     });
     child.stderr.on('data', (b: Buffer) => {
-      stderr += b.toString();
+      const text = b.toString();
+      stderr += text;
       if (stderr.length > 8192) stderr = stderr.slice(-8192);
+      if (!opts.onStatus) return;
+      const lines = (line + text).split('\n');
+      line = lines.pop()!.slice(-1024);
+      for (const l of lines) {
+        const counters = parseCountersLine(l);
+        if (counters) opts.onStatus({ program: name, counters });
+        else if (name === 'tcpdump' && ask === null && /^tcpdump: listening on /.test(l))
+          ask = setInterval(() => child.kill('SIGUSR1'), COUNTERS_EVERY_S * 1000);
+      }
     });
     const stop = () => {
       aborted = true;
@@ -178,12 +250,33 @@ export function liveCapture(
     }
     child.on('error', (e) => reject(new Error(`cannot start ${name}: ${e.message}`)));
     child.on('close', (code) => {
+      if (ask !== null) clearInterval(ask);
       opts.signal?.removeEventListener('abort', stop);
       const s = parser.end();
+      const counters = parseTcpdumpCounters(stderr);
+      if (counters) opts.onStatus?.({ program: name, counters });
+      // The helper's own last word before its closing statistics (its error, when it failed).
+      const said =
+        stderr
+          .trim()
+          .split('\n')
+          .filter((l) => !/^\d+ packets? /.test(l))
+          .pop() ?? `exit ${code}`;
       // A helper stopped by us leaves no partial-record error worth reporting beyond what the parser saw.
       if (!aborted && code !== 0 && s.frames === 0)
-        reject(new Error(`${name} on ${iface} failed: ${stderr.trim().split('\n').pop() ?? code}`));
-      else resolve({ ...s, counters: parseTcpdumpCounters(stderr), helper: name });
+        reject(new Error(`${name} on ${iface} failed: ${said}`));
+      else if (!aborted && code !== 0 && s.error === null)
+        resolve({
+          ...s,
+          error: {
+            reason: `${name} stopped: ${said.replace(/^weir-capture: /, '')}`,
+            byteOffset: s.bytes,
+            framesBefore: s.frames,
+          },
+          counters,
+          helper: name,
+        });
+      else resolve({ ...s, counters, helper: name });
     });
   });
 }

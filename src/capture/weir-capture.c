@@ -6,27 +6,47 @@
  * waiting for more traffic. At exit it prints libpcap's counters on stderr in tcpdump's wording, so Weir reads
  * them the same way ("N packets captured", "N packets received by filter", "N packets dropped by kernel").
  *
- * Usage: weir-capture -i IFACE [-s SNAPLEN] [-B BUFFER_KIB] [-t TIMEOUT_MS] [-I] [BPF expression ...]
+ * It parses hostile networks' traffic only through libpcap, but keeps no privilege it does not need for that:
+ * once the interface is open and its filter set, it gives up root for USER (-Z, as tcpdump -Z: supplementary
+ * groups cleared, then setgid, setuid) and every capability (a non-root Weir hands CAP_NET_RAW/CAP_NET_ADMIN
+ * down as ambient capabilities: there is no user to switch from, and those are dropped), sets no_new_privs,
+ * then checks that it all took (not root, setuid(0) fails, no capability left) and refuses to capture if not.
+ *
+ * Usage: weir-capture -i IFACE [-Z USER] [-s SNAPLEN] [-B BUFFER_KIB] [-t TIMEOUT_MS] [-S SECONDS] [-I] [BPF ...]
+ *   -Z  the user to run as once the interface is open, when started as root (default: nobody).
+ *   -S  also print the counters every SECONDS while capturing ("weir-capture: counters ..."); 0: only at exit.
  *   -I  immediate mode: each packet handed over as it arrives (still one write per dispatched batch).
  * Stops on SIGINT/SIGTERM/SIGHUP, when stdout closes (EPIPE), or when its parent dies.
  * Built by scripts/build-capture-helper.sh (gcc, libpcap-dev); Weir falls back to tcpdump without it.
  */
 #include <errno.h>
+#include <grp.h>
+#include <linux/capability.h>
 #include <pcap/pcap.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 static pcap_t *handle;
-static volatile sig_atomic_t stopping;
+static volatile sig_atomic_t stopping, counters_due;
 static unsigned long long captured;
 
 static void on_signal(int sig) {
   (void)sig;
   stopping = 1;
+  if (handle) pcap_breakloop(handle);
+}
+
+/* The counters' timer: an idle link leaves pcap_dispatch waiting for a block that never fills, so wake it. */
+static void on_alarm(int sig) {
+  (void)sig;
+  counters_due = 1;
   if (handle) pcap_breakloop(handle);
 }
 
@@ -36,17 +56,82 @@ static void on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *b
 }
 
 static void usage(void) {
-  fprintf(stderr,
-          "usage: weir-capture -i IFACE [-s SNAPLEN] [-B BUFFER_KIB] [-t TIMEOUT_MS] [-I] [BPF expression]\n");
+  fprintf(stderr, "usage: weir-capture -i IFACE [-Z USER] [-s SNAPLEN] [-B BUFFER_KIB] [-t TIMEOUT_MS] "
+                  "[-S SECONDS] [-I] [BPF expression]\n");
   exit(2);
 }
 
+/* Die with the parent: armed at start and again after the credential change, which clears it. */
+static void follow_parent(void) {
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (getppid() == 1) exit(1);
+}
+
+/* The process's capability sets (permitted, effective) as 64-bit masks; -1 when they cannot be read. */
+static int read_caps(unsigned long long *permitted, unsigned long long *effective) {
+  struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[2];
+  if (syscall(SYS_capget, &hdr, data) != 0) return -1;
+  *permitted = data[0].permitted | (unsigned long long)data[1].permitted << 32;
+  *effective = data[0].effective | (unsigned long long)data[1].effective << 32;
+  return 0;
+}
+
+/*
+ * After the interface is open and filtered, nothing more needs privilege (reading the ring, pcap_stats and
+ * closing do not). Root becomes `pw` with no supplementary groups; any uid loses every capability (ambient,
+ * permitted, effective, inheritable) and may gain none by exec. Then it is checked; a failure is an error,
+ * never a capture with privileges kept.
+ */
+static int drop_privileges(const struct passwd *pw) {
+  int was_root = geteuid() == 0 || getuid() == 0;
+  if (was_root) {
+    /* Nothing this process runs later may regain a dropped capability through the bounding set. */
+    for (int c = 0; c <= 63; c++) prctl(PR_CAPBSET_DROP, c, 0, 0, 0);
+    if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+      fprintf(stderr, "weir-capture: cannot switch to user %s: %s; not capturing\n", pw->pw_name, strerror(errno));
+      return -1;
+    }
+  }
+  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct none[2];
+  memset(none, 0, sizeof none);
+  if (syscall(SYS_capset, &hdr, none) != 0) {
+    fprintf(stderr, "weir-capture: cannot drop capabilities: %s; not capturing\n", strerror(errno));
+    return -1;
+  }
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+    fprintf(stderr, "weir-capture: cannot set no_new_privs: %s; not capturing\n", strerror(errno));
+    return -1;
+  }
+  /* Verify, as tcpdump's -Z does not: root must be gone for good, and no capability left. */
+  unsigned long long prm = 1, eff = 1;
+  int regained = setuid(0) == 0 || seteuid(0) == 0 || setgid(0) == 0;
+  if (getuid() == 0 || geteuid() == 0 || getgid() == 0 || getegid() == 0 || regained ||
+      read_caps(&prm, &eff) != 0 || prm != 0 || eff != 0 ||
+      (was_root && (getuid() != pw->pw_uid || getgid() != pw->pw_gid))) {
+    fprintf(stderr, "weir-capture: privileges not dropped (uid %u, gid %u, capabilities %llx); not capturing\n",
+            (unsigned)geteuid(), (unsigned)getegid(), eff | prm);
+    return -1;
+  }
+  follow_parent();
+  return 0;
+}
+
+static void print_counters(const char *prefix, const struct pcap_stat *st) {
+  fprintf(stderr, "weir-capture: %s captured=%llu received=%u dropped=%u ifdropped=%u\n", prefix, captured,
+          st->ps_recv, st->ps_drop, st->ps_ifdrop);
+}
+
 int main(int argc, char **argv) {
-  const char *iface = NULL;
-  int snaplen = 262144, buffer_kib = 32768, timeout_ms = 100, immediate = 0, opt;
-  while ((opt = getopt(argc, argv, "+i:s:B:t:I")) != -1) {
+  const char *iface = NULL, *user = "nobody";
+  int snaplen = 262144, buffer_kib = 32768, timeout_ms = 100, immediate = 0, stats_s = 0, opt;
+  while ((opt = getopt(argc, argv, "+i:Z:s:B:t:S:I")) != -1) {
     switch (opt) {
     case 'i': iface = optarg; break;
+    case 'Z': user = optarg; break;
+    case 'S': stats_s = atoi(optarg); break;
     case 's': snaplen = atoi(optarg); break;
     case 'B': buffer_kib = atoi(optarg); break;
     case 't': timeout_ms = atoi(optarg); break;
@@ -54,12 +139,20 @@ int main(int argc, char **argv) {
     default: usage();
     }
   }
-  if (!iface || timeout_ms <= 0 || buffer_kib <= 0) usage();
+  if (!iface || timeout_ms <= 0 || buffer_kib <= 0 || stats_s < 0) usage();
   if (snaplen <= 0) snaplen = 262144; /* 0 means whole frames, as for tcpdump -s 0 */
 
   /* Weir stopping without a word (SIGKILL) must not leave a capture running behind it. */
-  prctl(PR_SET_PDEATHSIG, SIGTERM);
-  if (getppid() == 1) return 1;
+  follow_parent();
+
+  /* The user to become, looked up before the interface is opened: a wrong name captures nothing. */
+  errno = 0;
+  struct passwd *pw = getpwnam(user);
+  if (!pw || pw->pw_uid == 0 || pw->pw_gid == 0) {
+    fprintf(stderr, "weir-capture: %s user \"%s\" to run as (capture.user); not capturing\n",
+            pw ? "root is no" : "no such", user);
+    return 1;
+  }
 
   /* The filter: the remaining words joined, as tcpdump joins its trailing arguments. */
   size_t len = 1;
@@ -96,6 +189,7 @@ int main(int argc, char **argv) {
     }
     pcap_freecode(&prog);
   }
+  if (drop_privileges(pw) != 0) return 1;
 
   /* stdout fully buffered with room for a large batch: a batch goes out in one or a few write(2) calls. */
   static char outbuf[1 << 20];
@@ -114,16 +208,33 @@ int main(int argc, char **argv) {
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGHUP, &sa, NULL);
   signal(SIGPIPE, SIG_IGN); /* a closed pipe shows as a failed flush, then we stop */
-  fprintf(stderr, "weir-capture: listening on %s, link-type %s, timeout %d ms\n", iface,
+  fprintf(stderr, "weir-capture: listening on %s, link-type %s, timeout %d ms, as uid %u gid %u\n", iface,
           pcap_datalink_val_to_name(pcap_datalink(handle)) ? pcap_datalink_val_to_name(pcap_datalink(handle))
                                                            : "?",
-          timeout_ms);
+          timeout_ms, (unsigned)getuid(), (unsigned)getgid());
+
+  if (stats_s > 0) {
+    /* Counters while running, so the dashboard shows kernel drops as they happen, not only at the end. */
+    sa.sa_handler = on_alarm;
+    sa.sa_flags = SA_RESTART; /* a write to a full pipe resumes; poll wakes anyway (and through breakloop) */
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval every = {{stats_s, 0}, {stats_s, 0}};
+    setitimer(ITIMER_REAL, &every, NULL);
+  }
 
   int status = 0;
   while (!stopping) {
+    unsigned long long before = captured;
     int n = pcap_dispatch(handle, -1, on_packet, (u_char *)dumper);
-    if (n > 0 && pcap_dump_flush(dumper) < 0) break; /* reader gone */
-    if (n == PCAP_ERROR_BREAK) break;
+    /* By what was dumped, not by n: a break (the counters' timer) mid-batch returns no count. */
+    if (captured != before && pcap_dump_flush(dumper) < 0) break; /* reader gone */
+    if (counters_due) {
+      counters_due = 0;
+      struct pcap_stat st;
+      if (pcap_stats(handle, &st) == 0) print_counters("counters", &st);
+    }
+    if (n == PCAP_ERROR_BREAK && stopping) break;
+    if (n == PCAP_ERROR_BREAK) continue; /* the counters' timer, not a stop */
     if (n < 0) {
       fprintf(stderr, "weir-capture: %s: %s\n", iface, pcap_geterr(handle));
       status = 1;

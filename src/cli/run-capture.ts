@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import { readCapture } from '../capture/source.js';
-import { findCaptureHelper, liveCapture } from '../capture/live.js';
+import { findCaptureHelper, liveCapture, type CaptureStatus } from '../capture/live.js';
 import type { CaptureSummary } from '../capture/frame.js';
 import { DissectPipeline, type DissectStats } from '../dissect/pipeline.js';
 import { Stages, type Stage } from '../dissect/stage.js';
@@ -189,6 +189,8 @@ export async function runLive(
     netns?: string;
     /** Stops the capture too (a daemon stopping for its own reasons). */
     signal?: AbortSignal;
+    /** Told the capture program and its counters (the dashboard shows them). */
+    onStatus?: (s: CaptureStatus) => void;
   } = {},
 ): Promise<FileResult> {
   const ac = new AbortController();
@@ -216,9 +218,21 @@ export async function runLive(
         lastTs = frame.ts;
         pipeline.push(frame);
       },
-      { bpf: opts.bpf, signal: ac.signal, immediate: opts.immediate, netns: opts.netns },
+      {
+        bpf: opts.bpf,
+        signal: ac.signal,
+        immediate: opts.immediate,
+        netns: opts.netns,
+        user: cliSettings().capture.user,
+        onStatus: opts.onStatus,
+      },
     );
     const r = fileResult(`live:${iface}`, summary, pipeline.stats, firstTs, lastTs);
+    // The capture program left on its own (the interface went away): said, with its reason.
+    if (summary.error)
+      process.stderr.write(
+        `weir: live:${iface}: capture stopped after ${summary.frames} frames: ${summary.error.reason}\n`,
+      );
     // Frames lost before Weir saw them (the kernel's capture ring was full): said, never silent.
     const dropped = summary.counters?.droppedByKernel ?? 0;
     if (dropped > 0)

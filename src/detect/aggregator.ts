@@ -89,8 +89,9 @@ const EXPLANATION: PropertyDescriptor = {
 /**
  * The detection as stored and printed. Its id (a sha256) and its folded explanation are built when first
  * read, not when it opens: a file run reads each detection once at the end, while it may open thousands and
- * fold points into them for millions of messages. Both are own enumerable accessors, in the order of the plain
- * record, so JSON, spreads, structured clones and deep comparisons see exactly the same object.
+ * fold points into them for millions of messages. Both are own enumerable accessors (the explanation only for a
+ * detection that folds points; a plain value otherwise), in the order of the plain record, so JSON, spreads,
+ * structured clones and deep comparisons see exactly the same object.
  */
 function openDetection(f: Finding, zone: string | null, o: Open): Detection {
   const d = {} as Lazy;
@@ -107,7 +108,10 @@ function openDetection(f: Finding, zone: string | null, o: Open): Detection {
   d.detail = f.detail;
   d.zone = zone;
   d.evidence = { frames: [f.frame], fields: f.fields };
-  Object.defineProperty(d, 'explanation', EXPLANATION);
+  // Only a detection that folds points with an explainMany rebuilds its text; the others keep it as a plain
+  // value (an accessor costs a runtime call to define).
+  if (o.explainMany !== undefined) Object.defineProperty(d, 'explanation', EXPLANATION);
+  else d.explanation = o.explanation;
   d.suggestedResponse = f.response;
   d.techniques = [];
   return d;
@@ -121,6 +125,17 @@ function openDetection(f: Finding, zone: string | null, o: Open): Detection {
 export class Aggregator {
   private readonly open = new Map<string, Open>();
   private readonly closed: Detection[] = [];
+  /**
+   * The last key looked up, what it was made of and its open detection (undefined: none), kept equal to
+   * `open.get(lastKey)`: an operation repeated on one pair (thousands of object writes in a download) folds
+   * without joining and hashing its key again, and the finding built after a declined fold reuses it.
+   */
+  private lastKey = '';
+  private lastType = '';
+  private lastSrc = '';
+  private lastDst = '';
+  private lastDetail = '';
+  private lastOpen: Open | undefined = undefined;
 
   constructor(
     private readonly windowSeconds: number,
@@ -143,7 +158,7 @@ export class Aggregator {
     point: Finding['point'],
     pointValue?: number,
   ): boolean {
-    const o = this.open.get(`${type}|${src}|${dst}|${detail}`);
+    const o = this.lookup(type, src, dst, detail);
     if (!this.folds(o, ts, severity)) return false;
     foldInto(o!, ts, frame, point, pointValue);
     return true;
@@ -159,9 +174,26 @@ export class Aggregator {
     );
   }
 
+  /** The open detection of these four parts (lastKey is then their key). */
+  private lookup(type: string, src: string, dst: string, detail: string): Open | undefined {
+    if (
+      type === this.lastType &&
+      src === this.lastSrc &&
+      dst === this.lastDst &&
+      detail === this.lastDetail
+    )
+      return this.lastOpen;
+    this.lastType = type;
+    this.lastSrc = src;
+    this.lastDst = dst;
+    this.lastDetail = detail;
+    this.lastKey = `${type}|${src}|${dst}|${detail}`;
+    return (this.lastOpen = this.open.get(this.lastKey));
+  }
+
   add(f: Finding): Detection | null {
-    const key = `${f.type}|${f.src}|${f.dst}|${f.detail}`;
-    const o = this.open.get(key);
+    const o = this.lookup(f.type, f.src, f.dst, f.detail);
+    const key = this.lastKey;
     if (this.folds(o, f.ts, f.severity)) {
       foldInto(o!, f.ts, f.frame, f.point, f.pointValue);
       return null;
@@ -172,7 +204,8 @@ export class Aggregator {
     const n: Open = {
       d: null as unknown as Detection,
       points: null,
-      explainMany: f.explainMany,
+      // Only points change the text (addPoint): without any, the explanation stays the finding's.
+      explainMany: f.point !== undefined ? f.explainMany : undefined,
       key,
       openedAt: f.ts,
       // An escalation may open at the very time of the detection it follows: its id must differ.
@@ -191,15 +224,37 @@ export class Aggregator {
       addPoints(n, f.point, f.pointValue);
     }
     this.open.set(key, n);
+    this.lastOpen = n;
     return det;
   }
 
   /** Every detection so far, in time order. */
   all(): Detection[] {
-    return [...this.closed, ...[...this.open.values()].map((o) => o.d)].sort(
-      (a, b) => a.ts - b.ts || (a.id < b.id ? -1 : 1),
-    );
+    const out = this.closed.slice();
+    for (const o of this.open.values()) out.push(o.d);
+    out.sort(byTime);
+    // Detections opened at the same time in id order: each id read once (it is a getter, and hashes on its first
+    // read), and only where times tie, not once per comparison.
+    for (let i = 0; i < out.length; ) {
+      let j = i + 1;
+      while (j < out.length && out[j]!.ts === out[i]!.ts) j++;
+      if (j - i > 1) {
+        const run = out.slice(i, j).map((d) => ({ id: d.id, d }));
+        run.sort(byId);
+        for (let k = 0; k < run.length; k++) out[i + k] = run[k]!.d;
+      }
+      i = j;
+    }
+    return out;
   }
+}
+
+function byTime(a: Detection, b: Detection): number {
+  return a.ts - b.ts;
+}
+
+function byId(a: { id: string }, b: { id: string }): number {
+  return a.id < b.id ? -1 : 1;
 }
 
 function foldInto(

@@ -119,8 +119,3 @@ export interface Detector {
   /** Called about once a second of capture time, and once at the end with `final`. */
   tick?(ts: number, ctx: DetectContext, final: boolean): void;
 }
-
-/** Where a finding about one message was seen: its time, frame, pair and protocol, as every such finding reports. */
-export function seenIn(m: Message): Pick<Finding, 'ts' | 'frame' | 'src' | 'dst' | 'protocol'> {
-  return { ts: m.ts, frame: m.frame, src: m.srcIp, dst: m.dstIp, protocol: m.protocol };
-}

@@ -7,7 +7,7 @@ import type { Inventory } from '../discover/inventory.js';
 import type { EdgeBook } from '../discover/edge-book.js';
 import { CompiledBaseline } from './profile.js';
 import { Aggregator } from './aggregator.js';
-import type { Detection, DetectionType, Finding } from './detection.js';
+import { finding, type Detection, type DetectionType, type Finding } from './detection.js';
 import type { DetectContext, Detector, EdgeRuntime, MessageInterest } from './detector.js';
 import { allDetectors } from './detectors/index.js';
 import { decoyContact, decoysOffBaseline } from './detectors/decoy-contact.js';
@@ -420,7 +420,22 @@ export class DetectionEngine implements DetectContext {
         // Program, firmware, mode, restart and configuration operations are never hidden: a mute (like a
         // maintenance window) only lowers them to low.
         if (!isEngineeringOperation(f.type)) return;
-        f = { ...f, severity: 'low', fields: { ...f.fields, muted: true } };
+        f = finding(
+          f.type,
+          'low',
+          f.ts,
+          f.frame,
+          f.src,
+          f.dst,
+          f.protocol,
+          f.detail,
+          { ...f.fields, muted: true },
+          f.explanation,
+          f.response,
+          f.point,
+          f.pointValue,
+          f.explainMany,
+        );
         break;
       }
     }

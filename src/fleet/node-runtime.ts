@@ -20,6 +20,7 @@ import { HUB_DOMAIN, siteInbox, STATE_KINDS } from './subjects.js';
 import { zoneModes } from './site-view.js';
 import { SitePublisher, type PublisherOptions } from './site-publisher.js';
 import type { Db } from '../store/db.js';
+import type { CaptureStatus } from '../capture/live.js';
 
 export interface NodeRunOptions {
   kit: SiteKit;
@@ -55,6 +56,8 @@ export class NodeRuntime {
   private stopping = false;
   /** Guard attempts that found the site's store locked, since start. */
   guardBusy = 0;
+  /** The live capture's program and latest counters (set by `weir node -i`), reported with the health. */
+  capture: CaptureStatus | null = null;
 
   private constructor(
     readonly site: string,
@@ -217,6 +220,7 @@ export class NodeRuntime {
         STATE_KINDS.map((k) => [k, this.follower.applied(k)?.version ?? null]),
       ),
       enforcement,
+      capture: this.capture,
     });
   }
 

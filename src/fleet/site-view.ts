@@ -41,6 +41,18 @@ export interface SiteView {
     zones: Array<{ name: string; mode: string }>;
     error?: string;
   } | null;
+  /** The site's live capture: its program and counters (null: not capturing live, or not reported). */
+  capture: SiteCapture | null;
+}
+
+export interface SiteCapture {
+  program: 'weir-capture' | 'tcpdump';
+  counters: {
+    captured: number;
+    receivedByFilter: number;
+    droppedByKernel: number;
+    droppedByInterface: number;
+  } | null;
 }
 
 export interface FleetView {
@@ -63,6 +75,31 @@ const none = (): Record<StateKind, number | null> =>
   Object.fromEntries(STATE_KINDS.map((k) => [k, null])) as Record<StateKind, number | null>;
 
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+/** A site's capture as its health record says; anything not of the expected shape reads as not reported. */
+function captureOf(c: unknown): SiteCapture | null {
+  if (c === null || typeof c !== 'object') return null;
+  const o = c as Record<string, unknown>;
+  if (o.program !== 'weir-capture' && o.program !== 'tcpdump') return null;
+  const k = o.counters;
+  if (k === null || typeof k !== 'object') return { program: o.program, counters: null };
+  const n = k as Record<string, unknown>;
+  const [captured, receivedByFilter, droppedByKernel, droppedByInterface] = [
+    n.captured,
+    n.receivedByFilter,
+    n.droppedByKernel,
+    n.droppedByInterface,
+  ].map(num);
+  return captured === null ||
+    receivedByFilter === null ||
+    droppedByKernel === null ||
+    droppedByInterface === null
+    ? { program: o.program, counters: null }
+    : {
+        program: o.program,
+        counters: { captured, receivedByFilter, droppedByKernel, droppedByInterface },
+      };
+}
 
 /** Health records come from sites: anything not of the expected shape reads as not reported. */
 function enforcementOf(e: unknown): SiteView['enforcement'] {
@@ -147,6 +184,7 @@ export function readFleetView(
       intake: intake.get(r.site) ?? null,
       applied,
       enforcement: enforcementOf(h.enforcement),
+      capture: captureOf(h.capture),
     };
   });
   return { latest, sites };

@@ -15,6 +15,7 @@ import { addTraffic } from '../store/traffic-store.js';
 import { fileDetections, storeLookups } from '../respond/incident-book.js';
 import { storeStages, type StoreStages } from '../respond/store-stages.js';
 import { incidentSummary, type IncidentSummary } from '../detect/incident.js';
+import type { CaptureStatus } from '../capture/live.js';
 
 /** What the run that fed an ingest read, for its capture record (the CLI's FileResult fits). */
 export interface IngestResult {
@@ -78,6 +79,8 @@ export class Ingest {
   private readonly watchers: DetectionWatcher[];
   /** Bounds the merges reached (lists per stored record). */
   private readonly mergeCapped: Record<string, number> = {};
+  /** The live capture's program and latest counters, shown with the stats (none for a file). */
+  private capture: CaptureStatus | null = null;
 
   constructor(
     private readonly db: Db,
@@ -126,6 +129,11 @@ export class Ingest {
     this.stages = set.stages;
   }
 
+  /** The capture program and its counters, as the live capture reports them. */
+  setCapture(c: CaptureStatus): void {
+    this.capture = c;
+  }
+
   start(): void {
     this.schedule(this.flushMs);
   }
@@ -160,6 +168,7 @@ export class Ingest {
           detections: this.detections,
           lastTs: this.seen.lastTs,
           capped: this.capped(),
+          ...(this.capture !== null ? { capture: this.capture } : {}),
         });
       })
       .catch((err: Error) => {

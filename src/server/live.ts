@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { CaptureStatus } from '../capture/live.js';
 
 /** Events the dashboard receives while a capture is being followed. */
 export type LiveEvent =
@@ -13,6 +14,8 @@ export type LiveEvent =
       lastTs: number | null;
       /** What bounds cut short so far (assets and edges not tracked, …), by kind. */
       capped: Record<string, number>;
+      /** A live capture's program and its counters (received, dropped by the kernel and the interface). */
+      capture?: CaptureStatus;
     }
   | {
       type: 'detection';

@@ -161,6 +161,12 @@ export const SETTINGS_SECTIONS = {
       100,
     ),
   }),
+  capture: section('Live capture (weir serve, weir detect and weir node with --interface).', {
+    user: text(
+      'nobody',
+      'The user the capture program (weir-capture, or tcpdump) becomes once the interface is open, when Weir runs as root; not root itself. A Weir that is not root (the Debian package runs it as weir with CAP_NET_RAW) keeps its own user, and weir-capture drops every capability.',
+    ),
+  }),
   gateway: section('The inline protocol gateway (weir gateway).', {
     rate: int(
       2000,

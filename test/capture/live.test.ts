@@ -1,7 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { liveCapture, parseTcpdumpCounters } from '../../src/capture/live.js';
+import { readFileSync } from 'node:fs';
+import {
+  liveCapture,
+  parseCountersLine,
+  parseTcpdumpCounters,
+  type CaptureStatus,
+} from '../../src/capture/live.js';
 import { decodeFrame } from '../../src/dissect/link.js';
 import { newPacket } from '../../src/dissect/packet.js';
 import { canBuildLab } from '../lab/plant.js';
@@ -33,6 +39,11 @@ test(
       const sender =
         "const d=require('dgram').createSocket('udp4');let i=0;const t=setInterval(()=>{d.send('weir',47000+(i%5),'127.0.0.1');if(++i>=40){clearInterval(t);d.close();}},100);";
       await new Promise((r) => setTimeout(r, 1000));
+      // tcpdump too gives root up once the interface is open (-Z from capture.user, default nobody).
+      const [pid] = execFileSync('ip', ['netns', 'pids', ns]).toString().split(/\s+/);
+      const uid = /^Uid:\s+(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]!;
+      const nobody = execFileSync('id', ['-u', 'nobody']).toString().trim();
+      assert.deepEqual(uid.split(/\s+/), [nobody, nobody, nobody, nobody]);
       execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', sender]);
       const timer = setTimeout(() => ac.abort(), 10_000);
       const summary = await done;
@@ -60,12 +71,81 @@ test("tcpdump's closing statistics are read into counters, and missing ones give
     captured: 728135,
     receivedByFilter: 1000000,
     droppedByKernel: 271865,
+    droppedByInterface: 0,
   });
+  assert.equal(
+    parseTcpdumpCounters(`${stderr}12 packets dropped by interface\n`)?.droppedByInterface,
+    12,
+  );
   assert.deepEqual(
     parseTcpdumpCounters(
       '1 packet captured\n1 packet received by filter\n0 packets dropped by kernel\n',
     ),
-    { captured: 1, receivedByFilter: 1, droppedByKernel: 0 },
+    { captured: 1, receivedByFilter: 1, droppedByKernel: 0, droppedByInterface: 0 },
   );
   assert.equal(parseTcpdumpCounters('tcpdump: wr9: No such device exists\n'), null);
+  // weir-capture's running counters (it prints them every second while capturing).
+  assert.deepEqual(
+    parseCountersLine('weir-capture: counters captured=5 received=7 dropped=2 ifdropped=1'),
+    { captured: 5, receivedByFilter: 7, droppedByKernel: 2, droppedByInterface: 1 },
+  );
+  assert.equal(parseCountersLine('weir-capture: listening on lo'), null);
+  // tcpdump's running line (on SIGUSR1), with and without interface drops.
+  assert.deepEqual(
+    parseCountersLine(
+      'tcpdump: 1 packet captured, 2 packets received by filter, 0 packets dropped by kernel',
+    ),
+    { captured: 1, receivedByFilter: 2, droppedByKernel: 0, droppedByInterface: 0 },
+  );
+  assert.deepEqual(
+    parseCountersLine(
+      'tcpdump: 5 packets captured, 9 packets received by filter, 3 packets dropped by kernel, 1 packet dropped by interface',
+    ),
+    { captured: 5, receivedByFilter: 9, droppedByKernel: 3, droppedByInterface: 1 },
+  );
+  // Running lines before the closing statistics: the closing ones count.
+  assert.deepEqual(
+    parseTcpdumpCounters(
+      'tcpdump: 0 packets captured, 2 packets received by filter, 0 packets dropped by kernel\n' +
+        '1 packet captured\n2 packets received by filter\n0 packets dropped by kernel\n',
+    ),
+    { captured: 1, receivedByFilter: 2, droppedByKernel: 0, droppedByInterface: 0 },
+  );
 });
+
+test(
+  'the tcpdump fallback reports its counters while it runs too (asked with SIGUSR1 once it listens)',
+  { skip, timeout: 60_000 },
+  async () => {
+    const ns = `weir-live-c-${process.pid}`;
+    execFileSync('ip', ['netns', 'add', ns]);
+    try {
+      execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+      const ac = new AbortController();
+      const statuses: CaptureStatus[] = [];
+      const done = liveCapture('lo', () => {}, {
+        netns: ns,
+        bpf: 'udp',
+        signal: ac.signal,
+        helper: 'tcpdump',
+        onStatus: (c) => statuses.push(c),
+      });
+      await new Promise((r) => setTimeout(r, 1000));
+      const sender =
+        "const d=require('dgram').createSocket('udp4');let i=0;const f=()=>{if(i++>=5){d.close();return;}d.send('weir',47020,'127.0.0.1',()=>setTimeout(f,20));};f();";
+      execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', sender]);
+      await new Promise((r) => setTimeout(r, 2500));
+      ac.abort();
+      const s = await done;
+      assert.deepEqual(statuses[0], { program: 'tcpdump', counters: null });
+      const running = statuses.slice(1, -1);
+      assert.ok(running.length >= 2, JSON.stringify(statuses));
+      assert.ok(running.every((r) => r.program === 'tcpdump' && r.counters !== null));
+      assert.ok(running.at(-1)!.counters!.receivedByFilter >= 5, JSON.stringify(running));
+      assert.deepEqual(statuses.at(-1), { program: 'tcpdump', counters: s.counters });
+      assert.equal(s.counters?.captured, 5, JSON.stringify(statuses));
+    } finally {
+      execFileSync('ip', ['netns', 'del', ns]);
+    }
+  },
+);

@@ -49,6 +49,48 @@ test('folding a repeat from its folding fields gives the same detections as addi
   );
 });
 
+test('repeats in runs on one pair fold as the long way does, across escalations and reopened windows', () => {
+  // The aggregator keeps the last key it looked up with its open detection, so a run of repeats folds without
+  // building the key: a run continues past an escalation (a new detection opens under the same key) and past the
+  // fold window (the key reopens), and other pairs interleave. The long way adds every finding whole, each after
+  // a lookup of a key that never opens, so none of its lookups finds the last key.
+  const cached = new Aggregator(60),
+    long = new Aggregator(60);
+  let ts = 1000;
+  for (let run = 0; run < 120; run++) {
+    const pair = (run * 7) % 3;
+    const repeats = 1 + ((run * 5) % 9);
+    for (let k = 0; k < repeats; k++) {
+      ts += run % 11 === 0 && k === 2 ? 90 : 3; // now and then past the window mid-run
+      const severity = (['low', 'medium', 'high'] as const)[k === 4 ? 2 : (run + k) % 2]!;
+      const f: Finding = {
+        type: 'program_download',
+        severity,
+        ts,
+        frame: run * 100 + k,
+        src: `10.0.0.${pair}`,
+        dst: '10.0.0.9',
+        protocol: 's7comm',
+        detail: `s7comm:${pair === 2 ? 'download' : 'upload'}`,
+        point: k % 3 === 0 ? `db:${run % 4}` : undefined,
+        pointValue: undefined,
+        fields: { run, k },
+        explanation: `run ${run} repeat ${k}`,
+        explainMany: (list, total) => `${total} points: ${list}`,
+        response: 'check',
+      };
+      long.fold('new_asset', 'nobody', 'nowhere', '', 'info', ts, 0, undefined);
+      long.add(f);
+      if (!cached.fold(f.type, f.src, f.dst, f.detail, f.severity, f.ts, f.frame, f.point))
+        cached.add(f);
+    }
+  }
+  const strip = (ds: ReturnType<Aggregator['all']>) => JSON.parse(JSON.stringify(ds));
+  const all = long.all();
+  assert.deepEqual(strip(cached.all()), strip(all));
+  assert.ok(all.length > 3 && all.some((d) => d.count > 3), 'runs folded, and keys reopened');
+});
+
 test('folding a repeat keeps the extremes of each point exactly as adding the whole value finding does', () => {
   // value_out_of_range folds from its folding fields with the point's value: the evidence's per-point
   // [min, max] must move on every folded repeat, as add() moves it.

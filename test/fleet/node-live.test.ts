@@ -19,6 +19,8 @@ import { approvedStore } from '../helpers/approved-store.js';
 import { cli } from '../helpers/weir-cli.js';
 import { blockedIn, FLEET_POLICY } from './lab-sets.js';
 import { freePort, sleep, tempDir, until } from './fleet-kit.js';
+import { readFleetView } from '../../src/fleet/site-view.js';
+import { findCaptureHelper } from '../../src/capture/live.js';
 
 const SITE_POLICY = `weir: policy/1
 timezone: UTC
@@ -158,6 +160,16 @@ test('weir node on a live interface: capture → detect → playbook block in th
         .prepare("SELECT body FROM fleet_records WHERE site = 'a' AND kind = 'detection'")
         .all() as Array<{ body: string }>
     ).some((r) => /"type":"port_scan"/.test(r.body)),
+  );
+  // The site's health tells the manager which program captures and what it counted (the sites page shows it).
+  const program = findCaptureHelper() ? 'weir-capture' : 'tcpdump';
+  await until(
+    "the site's capture at the manager",
+    () => {
+      const c = readFleetView(mgr.db, Date.now()).sites.find((x) => x.name === 'a')?.capture;
+      return c?.program === program && (c.counters?.receivedByFilter ?? 0) > 0;
+    },
+    25_000,
   );
   // The site's own store: the inventory (written at the next flush), the detection, its incident, the audit.
   await until('the attacker in the site inventory', () => {

@@ -41,9 +41,19 @@ test('sites with good, odd and missing health records; records carry the site', 
         blocked: 1,
         zones: [{ name: 'cell', mode: 'enforce' }, { name: 7 }],
       },
+      capture: {
+        program: 'weir-capture',
+        counters: { captured: 9, receivedByFilter: 10, droppedByKernel: 1, droppedByInterface: 0 },
+      },
     }),
   );
-  site.run('b', NOW - 400_000, NOW - 400_000, 1, '{"pending":"x","applied":[1],"enforcement":5}');
+  site.run(
+    'b',
+    NOW - 400_000,
+    NOW - 400_000,
+    1,
+    '{"pending":"x","applied":[1],"enforcement":5,"capture":{"program":"rm -rf","counters":{}}}',
+  );
   site.run('c', NOW - 90_000, NOW - 90_000, 1, 'not json');
   db.prepare('INSERT INTO fleet_state (kind, version, at) VALUES (?, ?, ?)').run('policy', 3, NOW);
   const v = readFleetView(db, NOW);
@@ -63,12 +73,18 @@ test('sites with good, odd and missing health records; records carry the site', 
       blocked: 1,
       zones: [{ name: 'cell', mode: 'enforce' }],
     },
+    capture: {
+      program: 'weir-capture',
+      counters: { captured: 9, receivedByFilter: 10, droppedByKernel: 1, droppedByInterface: 0 },
+    },
   });
   assert.deepEqual(
-    v.sites.slice(1).map((s) => [s.name, s.health, s.backlog, s.applied.policy, s.enforcement]),
+    v.sites
+      .slice(1)
+      .map((s) => [s.name, s.health, s.backlog, s.applied.policy, s.enforcement, s.capture]),
     [
-      ['b', 'cut off', null, null, null],
-      ['c', 'stale', null, null, null],
+      ['b', 'cut off', null, null, null, null],
+      ['c', 'stale', null, null, null, null],
     ],
   );
 
@@ -110,4 +126,26 @@ zones:
   assert.deepEqual(zoneModes({ ...applied, removedAt: 'now' }), []);
   assert.deepEqual(zoneModes({ ...applied, text: 'zones: [' }), []);
   assert.deepEqual(zoneModes(null), []);
+});
+
+test("a site's capture: the program and counters as reported; odd counters read as none, an odd program as not reported", () => {
+  const db = openFleetDb(':memory:');
+  const site = db.prepare(
+    'INSERT INTO fleet_sites (site, last_seen, last_at, records, health) VALUES (?, ?, ?, ?, ?)',
+  );
+  const health = (capture: unknown) => JSON.stringify({ pending: 0, capture });
+  site.run('a', NOW, NOW, 1, health({ program: 'tcpdump', counters: null }));
+  site.run('b', NOW, NOW, 1, health({ program: 'tcpdump', counters: { captured: '1e9' } }));
+  site.run('c', NOW, NOW, 1, health({ program: 'nc', counters: null }));
+  site.run('d', NOW, NOW, 1, health(null));
+  assert.deepEqual(
+    readFleetView(db, NOW).sites.map((s) => [s.name, s.capture]),
+    [
+      ['a', { program: 'tcpdump', counters: null }],
+      ['b', { program: 'tcpdump', counters: null }],
+      ['c', null],
+      ['d', null],
+    ],
+  );
+  db.close();
 });

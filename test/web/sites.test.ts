@@ -73,6 +73,16 @@ test(
         );
       }
       const [north, south] = nodes as [NodeRuntime, NodeRuntime];
+      // North follows its SPAN port through weir-capture (as `weir node -i` sets it); south captures nothing live.
+      north.capture = {
+        program: 'weir-capture',
+        counters: {
+          captured: 5000,
+          receivedByFilter: 5000,
+          droppedByKernel: 0,
+          droppedByInterface: 0,
+        },
+      };
       north.outbox.add('detection', detection('north', 1, 'port_scan'));
       north.outbox.add('detection', detection('north', 2, 'write_to_plc'));
       south.outbox.add('detection', detection('south', 1, 'new_talker'));
@@ -138,6 +148,8 @@ test(
       const southRow = await page.locator('tr[data-site=south]').innerText();
       assert.match(northRow, /^north\s+ok\s/);
       assert.match(northRow, /lag \d+ s/);
+      assert.match(northRow, /weir-capture: 5,000 received, 0 dropped by kernel, 0 by interface/);
+      assert.match(southRow, /not reported\s*$/);
       assert.match(northRow, /\d+ waiting/);
       assert.match(northRow, /none published\s+v1 \(latest\)/);
       assert.match(southRow, /^south\s+CUT OFF\s/);

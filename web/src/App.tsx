@@ -1,6 +1,7 @@
 import { useEffect, useState, type ComponentType } from 'react';
 import { api, type FleetView, type Me } from './api';
 import { useLive } from './useLive';
+import { CaptureLine } from './CaptureLine';
 import { Login } from './pages/Login';
 import { Overview } from './pages/Overview';
 import { Assets } from './pages/Assets';
@@ -119,9 +120,20 @@ export function App() {
         ))}
         {live.stats && (
           <span className="live" data-testid="live">
-            {live.ended ? 'capture finished' : '● live'}: {live.stats.packets.toLocaleString()}{' '}
-            packets, {live.stats.assets} assets, {live.stats.detections} new detections
+            {live.endError !== null
+              ? `capture stopped (${live.endError})`
+              : live.ended
+                ? 'capture finished'
+                : '● live'}
+            : {live.stats.packets.toLocaleString()} packets, {live.stats.assets} assets,{' '}
+            {live.stats.detections} new detections
             {live.lastDetection ? ` — last: ${live.lastDetection}` : ''}
+            {live.stats.capture && (
+              <>
+                {' — via '}
+                <CaptureLine capture={live.stats.capture} />
+              </>
+            )}
           </span>
         )}
         {sites.length > 0 && (

@@ -153,6 +153,18 @@ export interface SiteView {
     zones: Array<{ name: string; mode: string }>;
     error?: string;
   } | null;
+  /** The site's live capture (null: not capturing live, or not reported). */
+  capture: CaptureView | null;
+}
+/** A live capture's program and its counters (src/capture/live.ts CaptureStatus). */
+export interface CaptureView {
+  program: 'weir-capture' | 'tcpdump';
+  counters: {
+    captured: number;
+    receivedByFilter: number;
+    droppedByKernel: number;
+    droppedByInterface: number;
+  } | null;
 }
 export interface FleetView {
   fleet: boolean;

@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'react';
+import type { CaptureView } from './api';
 
 export interface LiveStats {
   type: 'stats';
@@ -8,6 +9,8 @@ export interface LiveStats {
   edges: number;
   detections: number;
   lastTs: number | null;
+  /** A live capture's program and its counters. */
+  capture?: CaptureView;
 }
 
 /**
@@ -17,10 +20,13 @@ export interface LiveStats {
 export function useLive(enabled: boolean): {
   stats: LiveStats | null;
   ended: boolean;
+  /** Why the capture ended, when it failed (e.g. the interface went away). */
+  endError: string | null;
   lastDetection: string | null;
 } {
   const [stats, setStats] = useState<LiveStats | null>(null);
   const [ended, setEnded] = useState(false);
+  const [endError, setEndError] = useState<string | null>(null);
   const [lastDetection, setLast] = useState<string | null>(null);
   useEffect(() => {
     if (!enabled) return;
@@ -31,10 +37,13 @@ export function useLive(enabled: boolean): {
       const e = JSON.parse(String(m.data)) as Omit<Partial<LiveStats>, 'type'> & {
         type: string;
         detection?: { type: string; src: string; dst: string; severity: string };
+        error?: string | null;
       };
       if (e.type === 'stats') setStats(e as unknown as LiveStats);
-      else if (e.type === 'ended') setEnded(true);
-      else if (e.type === 'detection' && e.detection)
+      else if (e.type === 'ended') {
+        setEnded(true);
+        setEndError(e.error ?? null);
+      } else if (e.type === 'detection' && e.detection)
         setLast(
           `${e.detection.severity} ${e.detection.type} ${e.detection.src} → ${e.detection.dst}`,
         );
@@ -42,5 +51,5 @@ export function useLive(enabled: boolean): {
     };
     return () => ws.close();
   }, [enabled]);
-  return { stats, ended, lastDetection };
+  return { stats, ended, endError, lastDetection };
 }

@@ -7,7 +7,12 @@ import {
   listMutes,
   saveDetections,
 } from '../../store/baseline-store.js';
-import { runCaptures, runLive, warnCaptureErrors } from '../run-capture.js';
+import {
+  EXIT_CAPTURE_INCOMPLETE,
+  runCaptures,
+  runLive,
+  warnCaptureErrors,
+} from '../run-capture.js';
 import { LineWriter } from '../line-writer.js';
 import { renderColumns } from '../columns.js';
 import { parseTimeArg } from '../time-arg.js';
@@ -175,13 +180,15 @@ export function registerDetect(program: Command): void {
           const flushMs = cliSettings().ingest.flush_ms;
           let shards: DetectShardResult[] | null = null;
           if (opts.interface) {
-            await runLive(opts.interface, stages, {
+            const live = await runLive(opts.interface, stages, {
               bpf: opts.bpf,
               seconds: opts.duration ? Number(opts.duration) : undefined,
               flushMs,
               // Playbooks act on the frame as it arrives, not when the capture buffer next wakes up.
               immediate: playbooks !== null,
             });
+            // The capture stopped by itself (runLive said why): the run covers only part of the time asked for.
+            if (live.summary.error && !process.exitCode) process.exitCode = EXIT_CAPTURE_INCOMPLETE;
           } else if (workers > 1) {
             const extra: DetectShardInit = {
               baseline: b,

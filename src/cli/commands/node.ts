@@ -191,6 +191,7 @@ export function registerNode(program: Command): void {
                 flushMs: settings.ingest.flush_ms,
                 netns: o.netns,
                 signal: ac.signal,
+                onStatus: (c) => (rt.capture = c),
               })
             : runCaptures([o.capture!], pipeline.stages, {
                 progress: false,

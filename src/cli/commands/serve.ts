@@ -216,7 +216,11 @@ export function registerServe(program: Command): void {
         });
         ingest.start();
         const run = o.interface
-          ? runLive(o.interface, ingest.stages, { bpf: o.bpf, immediate: playbooks !== null })
+          ? runLive(o.interface, ingest.stages, {
+              bpf: o.bpf,
+              immediate: playbooks !== null,
+              onStatus: (c) => ingest.setCapture(c),
+            })
           : runCaptures([o.capture!], ingest.stages, { progress: false }).then((r) => r[0]!);
         run.then(
           async (r) => {

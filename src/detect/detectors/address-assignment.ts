@@ -1,5 +1,6 @@
 import { vendorOf } from '../../discover/oui.js';
 import type { Detector } from '../detector.js';
+import { finding } from '../detection.js';
 
 /** OUI vendors whose NICs sit in controllers, I/O and drives (Rockwell's BOOTP/DHCP tool, Siemens PST, …). */
 const AUTOMATION =
@@ -36,28 +37,29 @@ export function addressAssignment(): Detector {
       if (before === id.ip || (!moved && !automation)) return;
       const server = m.srcIp || m.srcMac;
       const how = m.func === -1 ? 'BOOTP' : `DHCP ${m.funcName}`;
-      ctx.report({
-        type: 'network_config_change',
-        severity: moved ? 'high' : 'medium',
-        ts: m.ts,
-        frame: m.frame,
-        src: server,
-        dst: id.ip,
-        protocol: 'dhcp',
-        detail: `address:${id.mac}>${id.ip}`,
-        fields: {
-          mac: id.mac,
-          vendor: vendor ?? null,
-          assigned_ip: id.ip,
-          previous_ip: before ?? null,
-          hostname: id.hostname ?? null,
-          message: how,
-          attack: TECHNIQUES,
-        },
-        explanation: `${server} assigned ${id.ip} to ${id.mac}${vendor ? ` (${vendor})` : ''}${id.hostname ? `, "${id.hostname}"` : ''} by ${how}${moved ? `; the baseline knows this device as ${before}` : ''}. ATT&CK for ICS ${TECHNIQUES.join(', ')}.`,
-        response:
+      ctx.report(
+        finding(
+          'network_config_change',
+          moved ? 'high' : 'medium',
+          m.ts,
+          m.frame,
+          server,
+          id.ip,
+          'dhcp',
+          `address:${id.mac}>${id.ip}`,
+          {
+            mac: id.mac,
+            vendor: vendor ?? null,
+            assigned_ip: id.ip,
+            previous_ip: before ?? null,
+            hostname: id.hostname ?? null,
+            message: how,
+            attack: TECHNIQUES,
+          },
+          `${server} assigned ${id.ip} to ${id.mac}${vendor ? ` (${vendor})` : ''}${id.hostname ? `, "${id.hostname}"` : ''} by ${how}${moved ? `; the baseline knows this device as ${before}` : ''}. ATT&CK for ICS ${TECHNIQUES.join(', ')}.`,
           'Check that this address change of a control device was planned; a wrong address cuts the device off its HMI and peers.',
-      });
+        ),
+      );
     },
   };
 }
@@ -82,20 +84,21 @@ export function dcpSet(): Detector {
           : name !== undefined
             ? `renamed it "${String(name)}"`
             : 'changed its DCP parameters';
-      ctx.report({
-        type: 'network_config_change',
-        severity: 'high',
-        ts: m.ts,
-        frame: m.frame,
-        src: m.srcMac,
-        dst: m.dstMac,
-        protocol: 'profinet_dcp',
-        detail: `dcp:set`,
-        fields: { ...(m.fields ?? {}), ip: ip ?? null, attack: TECHNIQUES },
-        explanation: `${m.srcMac} sent a PROFINET DCP Set to ${m.dstMac} and ${what}. ATT&CK for ICS ${TECHNIQUES.join(', ')}.`,
-        response:
+      ctx.report(
+        finding(
+          'network_config_change',
+          'high',
+          m.ts,
+          m.frame,
+          m.srcMac,
+          m.dstMac,
+          'profinet_dcp',
+          `dcp:set`,
+          { ...(m.fields ?? {}), ip: ip ?? null, attack: TECHNIQUES },
+          `${m.srcMac} sent a PROFINET DCP Set to ${m.dstMac} and ${what}. ATT&CK for ICS ${TECHNIQUES.join(', ')}.`,
           'Check that this device change was planned; a PROFINET device with a new address or name falls out of its IO controller.',
-      });
+        ),
+      );
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { Packet } from '../../dissect/packet.js';
 import type { Detector } from '../detector.js';
+import { finding } from '../detection.js';
 
 /** Beckhoff ADS discovery/route service on UDP 48899: magic, invoke id, service id (6 = AddRoute). */
 const ADS_UDP_PORT = 48899;
@@ -52,26 +53,27 @@ export function adsAddRoute(): Detector {
       const t = tags(b, o + 20, end);
       const route = text(t.get(0x0c)),
         user = text(t.get(0x0d));
-      ctx.report({
-        type: 'config_change',
-        severity: 'high',
-        ts: pkt.ts,
-        frame: pkt.frame,
-        src: pkt.srcIp,
-        dst: pkt.dstIp,
-        protocol: 'ads',
-        detail: 'ads:add_route',
-        fields: {
-          route_name: route,
-          user,
-          password_sent: t.has(0x02),
-          ams_net_id: [...b.subarray(o + 12, o + 18)].join('.'),
-          attack: TECHNIQUES,
-        },
-        explanation: `${pkt.srcIp} added an ADS route${route ? ` "${route}"` : ''} on the Beckhoff controller ${pkt.dstIp}${user ? ` as user "${user}"` : ''}${t.has(0x02) ? ' with a clear-text password' : ''}: the route lets it program and control the PLC. ATT&CK for ICS ${TECHNIQUES.join(', ')}.`,
-        response:
+      ctx.report(
+        finding(
+          'config_change',
+          'high',
+          pkt.ts,
+          pkt.frame,
+          pkt.srcIp,
+          pkt.dstIp,
+          'ads',
+          'ads:add_route',
+          {
+            route_name: route,
+            user,
+            password_sent: t.has(0x02),
+            ams_net_id: [...b.subarray(o + 12, o + 18)].join('.'),
+            attack: TECHNIQUES,
+          },
+          `${pkt.srcIp} added an ADS route${route ? ` "${route}"` : ''} on the Beckhoff controller ${pkt.dstIp}${user ? ` as user "${user}"` : ''}${t.has(0x02) ? ' with a clear-text password' : ''}: the route lets it program and control the PLC. ATT&CK for ICS ${TECHNIQUES.join(', ')}.`,
           'Check that this engineering station should reach the controller; remove unknown routes in TwinCAT and change the credentials that were sent in clear.',
-      });
+        ),
+      );
     },
   };
 }

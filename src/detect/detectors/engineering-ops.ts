@@ -9,7 +9,7 @@ import { dnp3Operation, type Dnp3OperationKind } from '../../dissect/protocols/d
 import { s7Operation, type S7OperationKind } from '../../dissect/protocols/s7comm-operations.js';
 import { umasOperation, type UmasOperationKind } from '../../dissect/protocols/modbus-umas.js';
 import { FC_UMAS } from '../../dissect/protocols/modbus.js';
-import type { DetectionType, Severity } from '../detection.js';
+import { finding, type DetectionType, type Severity } from '../detection.js';
 import type { DetectContext, Detector, EdgeRuntime } from '../detector.js';
 import type { Op } from '../operation.js';
 
@@ -373,39 +373,56 @@ function report(
   const refused = failed
     ? `; the device refused it (status 0x${status.toString(16).padStart(2, '0')}${responseFrame !== undefined ? `, frame ${responseFrame}` : ''})`
     : '';
-  ctx.report({
-    type: op.type,
-    severity,
-    ts: m.ts,
-    frame,
-    src,
-    dst,
-    protocol: m.protocol,
-    detail,
-    ...(op.point !== undefined ? { point: op.point } : {}),
-    fields: {
-      func: m.func,
-      func_name: m.funcName,
-      subfunc: m.subfunc,
-      targets: m.targets,
-      in_baseline: usual,
-      outcome: failed ? 'failed' : 'sent',
-      ...(failed ? { status, request_frame: m.frame } : {}),
-      attack: op.techniques,
-      ...(m.fields ?? {}),
-    },
-    explanation: `${src} ${what} on ${dst} (${m.protocol} ${serviceName(m)})${refused}${usual ? '; this pair did so while the baseline was learned' : ''}. ${techniquesText(op)}.`,
-    ...(op.kind !== undefined
-      ? {
-          explainMany: (list: string, total: number) =>
-            `${src} ${failed ? 'made failed attempts at a' : 'performed a'} ${op.kind!.replace(/_/g, ' ')} on ${dst}: ${total} object operations (${list})${usual ? '; this pair did so while the baseline was learned' : ''}. ${techniquesText(op)}.`,
-        }
-      : {}),
-    response:
+  // One literal per outcome, the dissector's fields copied after: no spreads building temporary objects inside
+  // the literal (after a spread, V8 defines each later property through the runtime).
+  const fields: Record<string, unknown> = failed
+    ? {
+        func: m.func,
+        func_name: m.funcName,
+        subfunc: m.subfunc,
+        targets: m.targets,
+        in_baseline: usual,
+        outcome: 'failed',
+        status,
+        request_frame: m.frame,
+        attack: op.techniques,
+      }
+    : {
+        func: m.func,
+        func_name: m.funcName,
+        subfunc: m.subfunc,
+        targets: m.targets,
+        in_baseline: usual,
+        outcome: 'sent',
+        attack: op.techniques,
+      };
+  // The dissector's fields last, overriding a same-named key in place, as a spread would (they are built by
+  // code from fixed names, so no key is a setter).
+  if (m.fields) Object.assign(fields, m.fields);
+  ctx.report(
+    finding(
+      op.type,
+      severity,
+      m.ts,
+      frame,
+      src,
+      dst,
+      m.protocol,
+      detail,
+      fields,
+      `${src} ${what} on ${dst} (${m.protocol} ${serviceName(m)})${refused}${usual ? '; this pair did so while the baseline was learned' : ''}. ${techniquesText(op)}.`,
       op.severity === 'critical' || op.severity === 'high'
         ? 'Check the change request and the engineer on shift; if nobody owns this change, isolate the source and verify the controller program and mode.'
         : 'Note who is probing the device; repeated probes from unknown hosts precede attacks.',
-  });
+      op.point,
+      undefined,
+      // The text of several points folded: only an operation that names its point folds points.
+      op.kind !== undefined && op.point !== undefined
+        ? (list: string, total: number) =>
+            `${src} ${failed ? 'made failed attempts at a' : 'performed a'} ${op.kind!.replace(/_/g, ' ')} on ${dst}: ${total} object operations (${list})${usual ? '; this pair did so while the baseline was learned' : ''}. ${techniquesText(op)}.`
+        : undefined,
+    ),
+  );
 }
 
 /**

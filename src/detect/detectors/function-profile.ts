@@ -1,7 +1,8 @@
 import type { Message } from '../../dissect/message.js';
-import { type DetectContext, type Detector, seenIn } from '../detector.js';
+import { type DetectContext, type Detector } from '../detector.js';
 import type { CompiledProfile } from '../profile.js';
 import { targetLabels } from './targets.js';
+import { finding } from '../detection.js';
 
 /**
  * Does this request use an industrial function the edge's profile lacks (and that is no engineering operation,
@@ -41,27 +42,34 @@ export function functionOutsideProfile(): Detector {
       if (ctx.fold(type, m.srcIp, m.dstIp, detail, severity, m.ts, m.frame, points)) return;
       // Copied for the text built later (explainMany): the message object is the dissector's to reuse.
       const sent = `${m.srcIp} sent ${m.protocol} ${m.funcName || m.func} to ${m.dstIp}`;
-      ctx.report({
-        type,
-        severity,
-        ...seenIn(m),
-        detail,
-        ...(points !== undefined ? { point: points } : {}),
-        fields: {
-          func: m.func,
-          func_name: m.funcName,
-          unit: m.unit,
-          targets: m.targets,
-          write: m.write,
-          baseline_functions: p.learned.functions,
-        },
-        explanation: `${m.srcIp} sent ${m.protocol} ${m.funcName || m.func} to ${m.dstIp}; this edge never used that function in the baseline.`,
-        explainMany: (list, total) =>
-          `${sent}, writing ${total} points (${list}); this edge never used that function in the baseline.`,
-        response: m.write
-          ? 'Verify with operations that this write was intended; if not, block the function for this pair at the gateway.'
-          : 'Check whether a new HMI screen or tool explains it; learn it or restrict the pair to its baseline functions.',
-      });
+      ctx.report(
+        finding(
+          type,
+          severity,
+          m.ts,
+          m.frame,
+          m.srcIp,
+          m.dstIp,
+          m.protocol,
+          detail,
+          {
+            func: m.func,
+            func_name: m.funcName,
+            unit: m.unit,
+            targets: m.targets,
+            write: m.write,
+            baseline_functions: p.learned.functions,
+          },
+          `${m.srcIp} sent ${m.protocol} ${m.funcName || m.func} to ${m.dstIp}; this edge never used that function in the baseline.`,
+          m.write
+            ? 'Verify with operations that this write was intended; if not, block the function for this pair at the gateway.'
+            : 'Check whether a new HMI screen or tool explains it; learn it or restrict the pair to its baseline functions.',
+          points !== undefined ? points : undefined,
+          undefined,
+          (list, total) =>
+            `${sent}, writing ${total} points (${list}); this edge never used that function in the baseline.`,
+        ),
+      );
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { Message } from '../../dissect/message.js';
-import { type Detector, type EdgeRuntime, seenIn } from '../detector.js';
+import { type Detector, type EdgeRuntime } from '../detector.js';
+import { finding } from '../detection.js';
 
 /** Window over which a client's new functions on one edge are counted. */
 const WINDOW = 60;
@@ -61,25 +62,30 @@ export function functionSweep(): Detector {
       const src = m.srcIp,
         dst = m.dstIp,
         protocol = m.protocol;
-      ctx.report({
-        type: 'function_sweep',
-        severity: 'high',
-        ...seenIn(m),
-        detail: `${m.protocol}:sweep`,
-        // The first finding names every function so far; later ones add theirs to the same detection.
-        point: first ? funcs.map((f) => `${m.protocol}:${f}`) : `${m.protocol}:${m.func}`,
-        fields: {
-          known_edge: p !== null,
-          functions_in_window: s.funcs.size,
-          window_s: WINDOW,
-          attack: ['T0888', 'T0846'],
-        },
-        explanation: `${m.srcIp} tried ${s.funcs.size} ${m.protocol} functions ${p === null ? 'on a new edge' : 'this edge never used'} to ${m.dstIp} within ${WINDOW} s (${funcs.slice(0, 12).join(', ')}${funcs.length > 12 ? ', …' : ''}): a function sweep. ATT&CK for ICS T0888, T0846.`,
-        explainMany: (list, total) =>
-          `${src} swept ${total} ${protocol} functions on ${dst} (${list})${p === null ? ' on a new edge' : ', none in the profile'}. ATT&CK for ICS T0888, T0846.`,
-        response:
+      ctx.report(
+        finding(
+          'function_sweep',
+          'high',
+          m.ts,
+          m.frame,
+          m.srcIp,
+          m.dstIp,
+          m.protocol,
+          `${m.protocol}:sweep`,
+          {
+            known_edge: p !== null,
+            functions_in_window: s.funcs.size,
+            window_s: WINDOW,
+            attack: ['T0888', 'T0846'],
+          },
+          `${m.srcIp} tried ${s.funcs.size} ${m.protocol} functions ${p === null ? 'on a new edge' : 'this edge never used'} to ${m.dstIp} within ${WINDOW} s (${funcs.slice(0, 12).join(', ')}${funcs.length > 12 ? ', …' : ''}): a function sweep. ATT&CK for ICS T0888, T0846.`,
           'Someone is mapping what the controller answers (a fuzzer or scanner): find the source and block it at the gateway.',
-      });
+          first ? funcs.map((f) => `${m.protocol}:${f}`) : `${m.protocol}:${m.func}`,
+          undefined,
+          (list, total) =>
+            `${src} swept ${total} ${protocol} functions on ${dst} (${list})${p === null ? ' on a new edge' : ', none in the profile'}. ATT&CK for ICS T0888, T0846.`,
+        ),
+      );
     },
   };
 }

@@ -1,6 +1,6 @@
 import type { Message } from '../../dissect/message.js';
 import type { Detector, DetectContext } from '../detector.js';
-import type { Severity } from '../detection.js';
+import { finding, type Severity } from '../detection.js';
 import { gooseKey } from '../../dissect/protocols/goose.js';
 
 /** Publishers tracked at once; beyond this the oldest is forgotten (a flood of forged gocbRefs costs bounded memory). */
@@ -179,26 +179,28 @@ function report(
   explanation: string,
 ): void {
   const test = kind === 'test_mode';
-  ctx.report({
-    type: test ? 'goose_test_mode' : 'goose_sequence',
-    severity,
-    ts: m.ts,
-    frame: m.frame,
-    src: m.srcMac,
-    dst: m.dstMac,
-    protocol: 'goose',
-    detail: `goose:${kind}:${ref(m)}`,
-    fields: {
-      anomaly: kind,
-      appid: m.unit,
-      gocb_ref: m.fields?.gocb_ref,
-      go_id: m.fields?.go_id,
-      ...fields,
-      attack: ATTACK[kind],
-    },
-    explanation,
-    response: test
-      ? 'Confirm with the protection engineers that a test is under way; otherwise take the IED out of test mode and find who set it.'
-      : "Find the sender of the frame (switch port of the MAC); compare with the IED's own event log. Forged GOOSE trips breakers and defeats interlocks.",
-  });
+  ctx.report(
+    finding(
+      test ? 'goose_test_mode' : 'goose_sequence',
+      severity,
+      m.ts,
+      m.frame,
+      m.srcMac,
+      m.dstMac,
+      'goose',
+      `goose:${kind}:${ref(m)}`,
+      {
+        anomaly: kind,
+        appid: m.unit,
+        gocb_ref: m.fields?.gocb_ref,
+        go_id: m.fields?.go_id,
+        ...fields,
+        attack: ATTACK[kind],
+      },
+      explanation,
+      test
+        ? 'Confirm with the protection engineers that a test is under way; otherwise take the IED out of test mode and find who set it.'
+        : "Find the sender of the frame (switch port of the MAC); compare with the IED's own event log. Forged GOOSE trips breakers and defeats interlocks.",
+    ),
+  );
 }

@@ -1,5 +1,6 @@
 import type { Detector } from '../detector.js';
 import { anomalyKind } from '../../discover/anomaly-kind.js';
+import { finding } from '../detection.js';
 
 /** PDUs that break their protocol's rules: fuzzing, exploits against parsers, or broken devices. */
 export function malformedPdu(): Detector {
@@ -15,25 +16,26 @@ export function malformedPdu(): Detector {
         dst = m.dstIp || m.dstMac;
       // A repeat (a faulty device sends the same broken PDU every poll) folds without its text and fields.
       if (ctx.fold('malformed_pdu', src, dst, kind, 'medium', m.ts, m.frame)) return;
-      ctx.report({
-        type: 'malformed_pdu',
-        severity: 'medium',
-        ts: m.ts,
-        frame: m.frame,
-        src,
-        dst,
-        protocol: m.protocol,
-        detail: kind,
-        fields: {
-          anomaly: m.anomaly.detail,
-          anomaly_kind: m.anomaly.kind,
-          func: m.func,
-          func_name: m.funcName,
-        },
-        explanation: `${m.protocol} message from ${m.srcIp || m.srcMac} to ${m.dstIp || m.dstMac} is malformed: ${m.anomaly.detail}.`,
-        response:
+      ctx.report(
+        finding(
+          'malformed_pdu',
+          'medium',
+          m.ts,
+          m.frame,
+          src,
+          dst,
+          m.protocol,
+          kind,
+          {
+            anomaly: m.anomaly.detail,
+            anomaly_kind: m.anomaly.kind,
+            func: m.func,
+            func_name: m.funcName,
+          },
+          `${m.protocol} message from ${m.srcIp || m.srcMac} to ${m.dstIp || m.dstMac} is malformed: ${m.anomaly.detail}.`,
           'Look at the frames: malformed industrial PDUs can crash controllers. Find the sender and stop it if it is not a known faulty device.',
-      });
+        ),
+      );
     },
   };
 }

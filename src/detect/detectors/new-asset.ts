@@ -1,5 +1,6 @@
 import type { Detector } from '../detector.js';
 import { isLinkLocal6 } from '../housekeeping.js';
+import { finding } from '../detection.js';
 
 /** A device that sends traffic but is not in the baseline: a new laptop, a rogue device, an attacker. */
 export function newAsset(): Detector {
@@ -16,24 +17,25 @@ export function newAsset(): Detector {
       // A known device's IPv6 link-local address is that device, not a new one: the MAC says which.
       if (pkt.ipVersion === 6 && isLinkLocal6(ip) && ctx.baseline.knownMacs.has(pkt.srcMac)) return;
       reported.add(ip);
-      ctx.report({
-        type: 'new_asset',
-        severity: 'medium',
-        ts: pkt.ts,
-        frame: pkt.frame,
-        src: ip,
-        dst: pkt.dstIp,
-        protocol: 'ip',
-        detail: '',
-        fields: {
+      ctx.report(
+        finding(
+          'new_asset',
+          'medium',
+          pkt.ts,
+          pkt.frame,
           ip,
-          mac: pkt.srcMac,
-          first_contact: `${pkt.dstIp}${pkt.dstPort ? `:${pkt.dstPort}` : ''}`,
-        },
-        explanation: `${ip}${pkt.srcMac ? ` (${pkt.srcMac})` : ''} sent traffic but is not in the baseline inventory.`,
-        response:
+          pkt.dstIp,
+          'ip',
+          '',
+          {
+            ip,
+            mac: pkt.srcMac,
+            first_contact: `${pkt.dstIp}${pkt.dstPort ? `:${pkt.dstPort}` : ''}`,
+          },
+          `${ip}${pkt.srcMac ? ` (${pkt.srcMac})` : ''} sent traffic but is not in the baseline inventory.`,
           'Identify the device and its owner; if it belongs, learn it into the baseline, otherwise isolate its switch port.',
-      });
+        ),
+      );
     },
   };
 }

@@ -1,5 +1,5 @@
-import { type Detector, seenIn } from '../detector.js';
-import type { Severity } from '../detection.js';
+import type { Detector } from '../detector.js';
+import { finding, type Severity } from '../detection.js';
 import { placeValues } from '../../discover/values.js';
 import { pointsOf } from '../profile.js';
 
@@ -66,29 +66,35 @@ export function valueOutOfRange(): Detector {
         const write = m.write;
         const how = write ? 'was written as' : 'read';
         const band = `${r[0]}..${r[1]} by more than its tolerance of ${+tol.toFixed(3)} (the larger of the learned span, 5 % of the value and 1)`;
-        ctx.report({
-          type: 'value_out_of_range',
-          severity,
-          ...seenIn(m),
-          detail,
-          point: key,
-          pointValue: v,
-          fields: {
-            point: key,
-            value: v,
-            learned_min: r[0],
-            learned_max: r[1],
-            tolerance: tol,
-            write: m.write,
-            func_name: m.funcName,
-          },
-          explanation: `${key} on ${p.learned.server} ${how} ${v}, outside the learned range ${band}: ${+(excess / tol).toFixed(1)} tolerances out (up to 3 is low, up to 10 medium, beyond high; a write one step worse).`,
-          explainMany: (list, total) =>
-            `${total} points on ${p.learned.server} ${write ? 'were written' : 'read'} outside their learned range and tolerance: ${list} (first: ${key} ${how} ${v}, outside the learned range ${band}).`,
-          response: m.write
-            ? 'Ask operations whether this setpoint change was intended; an out-of-range write can damage equipment.'
-            : 'Check the process: the value left its normal band (sensor fault, process upset, or manipulated logic).',
-        });
+        ctx.report(
+          finding(
+            'value_out_of_range',
+            severity,
+            m.ts,
+            m.frame,
+            m.srcIp,
+            m.dstIp,
+            m.protocol,
+            detail,
+            {
+              point: key,
+              value: v,
+              learned_min: r[0],
+              learned_max: r[1],
+              tolerance: tol,
+              write: m.write,
+              func_name: m.funcName,
+            },
+            `${key} on ${p.learned.server} ${how} ${v}, outside the learned range ${band}: ${+(excess / tol).toFixed(1)} tolerances out (up to 3 is low, up to 10 medium, beyond high; a write one step worse).`,
+            m.write
+              ? 'Ask operations whether this setpoint change was intended; an out-of-range write can damage equipment.'
+              : 'Check the process: the value left its normal band (sensor fault, process upset, or manipulated logic).',
+            key,
+            v,
+            (list, total) =>
+              `${total} points on ${p.learned.server} ${write ? 'were written' : 'read'} outside their learned range and tolerance: ${list} (first: ${key} ${how} ${v}, outside the learned range ${band}).`,
+          ),
+        );
       }
     },
   };

@@ -1,6 +1,7 @@
 import type { Detector } from '../detector.js';
 import { TcpFlag } from '../../dissect/packet.js';
 import { DEFAULT_SETTINGS, type Settings } from '../../settings/model.js';
+import { finding } from '../detection.js';
 
 /**
  * The thresholds (settings `detect.scan`): within `window_s` seconds, `ports_per_host` distinct ports on one
@@ -49,25 +50,26 @@ export function scans(s: ScanSettings = DEFAULT_SETTINGS.detect.scan): Detector 
       w.targets.add(target);
       if (w.targets.size < ARP_SWEEP || w.reported) return;
       w.reported = true;
-      ctx.report({
-        type: 'host_scan',
-        severity: 'high',
-        ts: m.ts,
-        frame: m.frame,
-        src: sender,
-        dst: 'arp',
-        protocol: 'arp',
-        detail: 'arp',
-        fields: {
-          hosts_probed: w.targets.size,
-          sample_hosts: [...w.targets].slice(0, 20),
-          mac: m.srcMac,
-          window_s: WINDOW,
-        },
-        explanation: `${sender} (${m.srcMac}) asked ARP for ${w.targets.size} addresses within ${WINDOW} s: a host sweep.`,
-        response:
+      ctx.report(
+        finding(
+          'host_scan',
+          'high',
+          m.ts,
+          m.frame,
+          sender,
+          'arp',
+          'arp',
+          'arp',
+          {
+            hosts_probed: w.targets.size,
+            sample_hosts: [...w.targets].slice(0, 20),
+            mac: m.srcMac,
+            window_s: WINDOW,
+          },
+          `${sender} (${m.srcMac}) asked ARP for ${w.targets.size} addresses within ${WINDOW} s: a host sweep.`,
           'A sweep maps the plant before an attack: identify the source and block it unless it is an approved scan.',
-      });
+        ),
+      );
     },
     onPacket(pkt, ctx) {
       let port: number;
@@ -109,24 +111,25 @@ export function scans(s: ScanSettings = DEFAULT_SETTINGS.detect.scan): Detector 
         ports.add(port);
         if (ports.size >= VERTICAL && !w.reportedHosts.has(dst)) {
           w.reportedHosts.add(dst);
-          ctx.report({
-            type: 'port_scan',
-            severity: 'high',
-            ts: pkt.ts,
-            frame: pkt.frame,
-            src,
-            dst,
-            protocol: pkt.ipProto === 6 ? 'tcp' : 'udp',
-            detail: '',
-            fields: {
-              ports_probed: ports.size,
-              sample_ports: [...ports].slice(0, 20),
-              window_s: WINDOW,
-            },
-            explanation: `${src} probed at least ${ports.size} ${pkt.ipProto === 6 ? 'TCP' : 'UDP'} ports on ${dst} within ${WINDOW} s.`,
-            response:
+          ctx.report(
+            finding(
+              'port_scan',
+              'high',
+              pkt.ts,
+              pkt.frame,
+              src,
+              dst,
+              pkt.ipProto === 6 ? 'tcp' : 'udp',
+              '',
+              {
+                ports_probed: ports.size,
+                sample_ports: [...ports].slice(0, 20),
+                window_s: WINDOW,
+              },
+              `${src} probed at least ${ports.size} ${pkt.ipProto === 6 ? 'TCP' : 'UDP'} ports on ${dst} within ${WINDOW} s.`,
               'Scanning a control network is reconnaissance: identify the source; if it is not an approved assessment, block it and check what it reached.',
-          });
+            ),
+          );
         }
       }
       let hosts = w.hostsByPort.get(port);
@@ -151,25 +154,26 @@ export function scans(s: ScanSettings = DEFAULT_SETTINGS.detect.scan): Detector 
               : pkt.ipProto === 6
                 ? 'tcp'
                 : 'udp';
-        ctx.report({
-          type: 'host_scan',
-          severity: 'high',
-          ts: pkt.ts,
-          frame: pkt.frame,
-          src,
-          dst: port < 0 ? proto : `*:${port}`,
-          protocol: proto,
-          detail: String(port),
-          fields: {
-            hosts_probed: hosts.size,
-            sample_hosts: [...hosts].slice(0, 20),
-            port,
-            window_s: WINDOW,
-          },
-          explanation: `${src} swept ${hosts.size} hosts with ${what} within ${WINDOW} s.`,
-          response:
+        ctx.report(
+          finding(
+            'host_scan',
+            'high',
+            pkt.ts,
+            pkt.frame,
+            src,
+            port < 0 ? proto : `*:${port}`,
+            proto,
+            String(port),
+            {
+              hosts_probed: hosts.size,
+              sample_hosts: [...hosts].slice(0, 20),
+              port,
+              window_s: WINDOW,
+            },
+            `${src} swept ${hosts.size} hosts with ${what} within ${WINDOW} s.`,
             'A sweep maps the plant before an attack: identify the source and block it unless it is an approved scan.',
-        });
+          ),
+        );
       }
     },
   };

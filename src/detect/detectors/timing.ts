@@ -1,6 +1,7 @@
 import type { Detector, EdgeRuntime } from '../detector.js';
 import type { EdgeProfile } from '../../discover/baseline.js';
 import { DEFAULT_SETTINGS, type Settings } from '../../settings/model.js';
+import { finding } from '../detection.js';
 
 /**
  * The thresholds (settings `detect.timing`): silence longer than `silent_periods` polling periods, at least
@@ -73,24 +74,25 @@ export function timing(t: TimingSettings = DEFAULT_SETTINGS.detect.timing): Dete
       e.bucketRequests++;
       const limit = e.floodLimit;
       if (e.bucketRequests === limit) {
-        ctx.report({
-          type: 'flood',
-          severity: 'high',
-          ts,
-          frame: m.frame,
-          src: e.addr.client,
-          dst: e.addr.server,
-          protocol: m.protocol,
-          detail: '',
-          fields: {
-            requests_in_1s: e.bucketRequests,
-            limit,
-            learned_rate: e.profile?.learned.requestRate ?? null,
-          },
-          explanation: `${e.addr.client} sent over ${limit} ${m.protocol} requests to ${e.addr.server} within one second${e.profile ? ` (learned rate ${e.profile.learned.requestRate.toFixed(1)}/s)` : ''}.`,
-          response:
+        ctx.report(
+          finding(
+            'flood',
+            'high',
+            ts,
+            m.frame,
+            e.addr.client,
+            e.addr.server,
+            m.protocol,
+            '',
+            {
+              requests_in_1s: e.bucketRequests,
+              limit,
+              learned_rate: e.profile?.learned.requestRate ?? null,
+            },
+            `${e.addr.client} sent over ${limit} ${m.protocol} requests to ${e.addr.server} within one second${e.profile ? ` (learned rate ${e.profile.learned.requestRate.toFixed(1)}/s)` : ''}.`,
             "A request flood can starve a controller's communication processor: find the source and rate-limit or block it.",
-        });
+          ),
+        );
       }
     },
     tick(ts, ctx) {
@@ -107,24 +109,25 @@ export function timing(t: TimingSettings = DEFAULT_SETTINGS.detect.timing): Dete
         polled.delete(e);
         e.watched = false;
         e.pollingStoppedReported = true;
-        ctx.report({
-          type: 'polling_stopped',
-          severity: 'high',
-          ts,
-          frame: 0,
-          src: e.addr.client,
-          dst: e.addr.server,
-          protocol: e.profile!.learned.protocols[0] ?? '',
-          detail: '',
-          fields: {
-            poll_interval: period,
-            silent_for_s: Math.round((ts - e.lastRequest) * 1000) / 1000,
-            last_request: e.lastRequest,
-          },
-          explanation: `${e.addr.client} stopped polling ${e.addr.server}: it polled every ${period.toFixed(3)} s and has been silent for ${(ts - e.lastRequest).toFixed(1)} s.`,
-          response:
+        ctx.report(
+          finding(
+            'polling_stopped',
+            'high',
+            ts,
+            0,
+            e.addr.client,
+            e.addr.server,
+            e.profile!.learned.protocols[0] ?? '',
+            '',
+            {
+              poll_interval: period,
+              silent_for_s: Math.round((ts - e.lastRequest) * 1000) / 1000,
+              last_request: e.lastRequest,
+            },
+            `${e.addr.client} stopped polling ${e.addr.server}: it polled every ${period.toFixed(3)} s and has been silent for ${(ts - e.lastRequest).toFixed(1)} s.`,
             'Check the HMI/SCADA and the controller: a stopped poll means operators may be blind to this part of the process.',
-        });
+          ),
+        );
       }
     },
   };

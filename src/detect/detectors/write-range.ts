@@ -1,7 +1,8 @@
 import type { Message } from '../../dissect/message.js';
-import { type Detector, seenIn } from '../detector.js';
+import type { Detector } from '../detector.js';
 import { isNewFunction } from './function-profile.js';
 import { rangeLabel, rangeText } from './targets.js';
+import { finding } from '../detection.js';
 
 /** The function a write used: findings on many points of one function fold into one detection. */
 function writeFunction(m: Message): string {
@@ -37,27 +38,33 @@ export function writeNewRange(): Detector {
         // The text for many points is built later, from copies: the message object is the dissector's to reuse.
         const src = m.srcIp,
           dst = m.dstIp;
-        ctx.report({
-          type: 'write_new_range',
-          severity: 'critical',
-          ...seenIn(m),
-          detail,
-          point,
-          fields: {
-            func: m.func,
-            func_name: m.funcName,
-            space: t.space,
-            start: t.start,
-            count: t.count,
-            values: m.values,
-            baseline_writes: [],
-          },
-          explanation: `${m.srcIp} wrote ${rangeText(t.space, t.start, t.count)} on ${m.dstIp} ${how}, and this pair never communicated while the baseline was learned.`,
-          explainMany: (list, total) =>
-            `${src} wrote ${total} points (${list}) on ${dst} ${how}, and this pair never communicated while the baseline was learned.`,
-          response:
+        ctx.report(
+          finding(
+            'write_new_range',
+            'critical',
+            m.ts,
+            m.frame,
+            m.srcIp,
+            m.dstIp,
+            m.protocol,
+            detail,
+            {
+              func: m.func,
+              func_name: m.funcName,
+              space: t.space,
+              start: t.start,
+              count: t.count,
+              values: m.values,
+              baseline_writes: [],
+            },
+            `${m.srcIp} wrote ${rangeText(t.space, t.start, t.count)} on ${m.dstIp} ${how}, and this pair never communicated while the baseline was learned.`,
             'Treat as unauthorised control until proven otherwise: verify the process value with operations and propose a block of the source.',
-        });
+            point,
+            undefined,
+            (list, total) =>
+              `${src} wrote ${total} points (${list}) on ${dst} ${how}, and this pair never communicated while the baseline was learned.`,
+          ),
+        );
         return;
       }
       // A write with a function the edge never used is one function_outside_profile finding listing its ranges.
@@ -76,27 +83,33 @@ export function writeNewRange(): Detector {
         const how = `(${m.protocol} ${m.funcName || m.func})`;
         const src = m.srcIp,
           dst = m.dstIp;
-        ctx.report({
-          type: 'write_new_range',
-          severity: 'high',
-          ...seenIn(m),
-          detail,
-          point,
-          fields: {
-            func: m.func,
-            func_name: m.funcName,
-            space: t.space,
-            start: t.start,
-            count: t.count,
-            values: m.values,
-            baseline_writes: known ?? [],
-          },
-          explanation: `${m.srcIp} wrote ${rangeText(t.space, t.start, t.count)} on ${m.dstIp} ${how}, where it never wrote before${before}.`,
-          explainMany: (list, total) =>
-            `${src} wrote ${total} points it never wrote before on ${dst} ${how}: ${list}${before}.`,
-          response:
+        ctx.report(
+          finding(
+            'write_new_range',
+            'high',
+            m.ts,
+            m.frame,
+            m.srcIp,
+            m.dstIp,
+            m.protocol,
+            detail,
+            {
+              func: m.func,
+              func_name: m.funcName,
+              space: t.space,
+              start: t.start,
+              count: t.count,
+              values: m.values,
+              baseline_writes: known ?? [],
+            },
+            `${m.srcIp} wrote ${rangeText(t.space, t.start, t.count)} on ${m.dstIp} ${how}, where it never wrote before${before}.`,
             'Confirm with the controls engineer; an unknown write can change the process. Block writes outside the profile at the gateway if unintended.',
-        });
+            point,
+            undefined,
+            (list, total) =>
+              `${src} wrote ${total} points it never wrote before on ${dst} ${how}: ${list}${before}.`,
+          ),
+        );
       }
     },
   };

@@ -1,5 +1,6 @@
 import { useApi } from '../useApi';
 import type { FleetView } from '../api';
+import { CaptureLine } from '../CaptureLine';
 
 const ago = (s: number): string =>
   s < 120 ? `${s} s` : s < 7200 ? `${Math.round(s / 60)} min` : `${Math.round(s / 3600)} h`;
@@ -47,6 +48,7 @@ export function Sites() {
             <th>policy</th>
             <th>blocklist</th>
             <th>enforcement per zone</th>
+            <th>capture</th>
           </tr>
         </thead>
         <tbody>
@@ -80,6 +82,9 @@ export function Sites() {
                       : s.enforcement.zones.length === 0
                         ? `loaded (zones not reported), gateway ${s.enforcement.gateway ?? '?'}`
                         : `${s.enforcement.zones.map((z) => `${z.name}: ${z.mode}`).join(', ')}; gateway ${s.enforcement.gateway ?? '?'}`}
+              </td>
+              <td className="site-capture">
+                {s.capture === null ? 'not reported' : <CaptureLine capture={s.capture} />}
               </td>
             </tr>
           ))}
