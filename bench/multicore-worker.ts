@@ -35,12 +35,21 @@ const t0 = process.hrtime.bigint();
 const c0 = process.cpuUsage();
 let workerCpu: number[] = [];
 let workerStart: number[] = [];
+/** Frames read (the input's size, for rates). */
+let frames = 0;
+/** Main-thread CPU seconds of the inventory read-out (discover passes): the same work at any shard count. */
+let readOut = 0;
+const timed = (f: () => unknown): void => {
+  const r0 = threadCpuSeconds();
+  f();
+  readOut = threadCpuSeconds() - r0;
+};
 // What the main thread had used before the pass: loading its modules.
 const mainStart = threadCpuSeconds();
 if (baseline !== null && n === 1) {
   const engine = new DetectionEngine(baseline);
   const p = new DissectPipeline([engine]);
-  readCaptureSync(file, (f) => p.push(f));
+  frames = readCaptureSync(file, (f) => p.push(f)).frames;
   engine.finish();
 } else if (baseline !== null) {
   const engine = new DetectionEngine(baseline, {
@@ -64,10 +73,11 @@ if (baseline !== null && n === 1) {
     inline: inline ? (init) => new DetectShard(init) : undefined,
     mainShare,
   });
-  await run.runFile(file, {
+  const r = await run.runFile(file, {
     onPacket: (p) => engine.onPacket(p),
     onMessage: (m) => engine.onMessage(m),
   });
+  frames = r.summary.frames;
   await run.finish();
   mergeDetections([
     engine.finish(),
@@ -78,8 +88,8 @@ if (baseline !== null && n === 1) {
 } else if (n === 1) {
   const inv = new Inventory();
   const p = new DissectPipeline([inv]);
-  readCaptureSync(file, (f) => p.push(f));
-  inv.snapshot();
+  frames = readCaptureSync(file, (f) => p.push(f)).frames;
+  timed(() => inv.snapshot());
 } else {
   const inv = new Inventory({}, { edges: false });
   const run = new ShardedRun(n, {
@@ -88,12 +98,13 @@ if (baseline !== null && n === 1) {
     inline: inline ? (init) => new DiscoverShard(init, true) : undefined,
     mainShare,
   });
-  await run.runFile(file, {
+  const r = await run.runFile(file, {
     onPacket: (p) => inv.onPacket(p),
     onMessage: (m) => inv.onAssetMessage(m),
   });
+  frames = r.summary.frames;
   const edges = await run.finish();
-  inv.snapshotWith(edges);
+  timed(() => inv.snapshotWith(edges));
   workerCpu = run.workerCpu;
   workerStart = run.workerStartCpu;
 }
@@ -105,6 +116,8 @@ process.stdout.write(
     workers: workerCpu,
     mainStart,
     workerStart,
+    readOut,
+    frames,
     process: (c.user + c.system) / 1e6,
   }) + '\n',
 );

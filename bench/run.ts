@@ -59,6 +59,22 @@ function inProcess(file: string): { seconds: number; frames: number } {
   return { seconds: (c.user + c.system) / 1e6, frames: summary.frames };
 }
 
+/**
+ * The multi-core section's longer input (fixed against per-frame costs): BENCH_MC_LONG names it (made there
+ * with BENCH_MC_LONG_FRAMES frames, default 5,000,000, when missing; "0": none), default in the bench's work
+ * folder; BENCH_MC_LONG_RUNS runs (default 5).
+ */
+async function multicoreLong(
+  sources: string[],
+): Promise<{ file: string; runs: number } | undefined> {
+  const named = process.env.BENCH_MC_LONG;
+  if (named === '0') return undefined;
+  const frames = Number(process.env.BENCH_MC_LONG_FRAMES ?? 5_000_000);
+  const file = named ?? path.join(work, `ics-${frames}.pcap`);
+  if (!existsSync(file)) await makeBenchInput(sources, frames, file);
+  return { file, runs: Number(process.env.BENCH_MC_LONG_RUNS ?? 5) };
+}
+
 async function main(): Promise<void> {
   // BENCH_ONLY=advisories needs the CSAF corpus, not the packet input: measured before that is built.
   if (process.env.BENCH_ONLY === 'advisories') {
@@ -128,7 +144,7 @@ async function main(): Promise<void> {
     return;
   }
   if (process.env.BENCH_ONLY === 'multicore') {
-    recordMulticore(big, RUNS);
+    recordMulticore(big, RUNS, await multicoreLong(sources));
     return;
   }
   if (process.env.BENCH_ONLY === 'live') {
@@ -225,7 +241,7 @@ async function main(): Promise<void> {
   writeSection('discover throughput', section);
   if (process.env.BENCH_ONLY === 'discover') return;
   recordDetection(big, RUNS);
-  recordMulticore(big, RUNS);
+  recordMulticore(big, RUNS, await multicoreLong(sources));
   recordItiQuality();
   recordPolicySimulation(big, RUNS);
   await recordGateway(RUNS);

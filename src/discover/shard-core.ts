@@ -46,6 +46,8 @@ export function serveShard(make: (init: ShardInit, inline: boolean) => ShardCore
       const r = core.handle(msg);
       if (r === null) return;
       if (r.t === 'edges') {
+        r.json = JSON.stringify(r.records);
+        r.records = [];
         r.cpu = threadCpuSeconds();
         r.startCpu = startCpu;
       }

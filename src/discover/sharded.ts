@@ -326,7 +326,9 @@ export class ShardedRun {
     this.workerCpu = threads.map((g) => g.cpu);
     this.workerStartCpu = threads.map((g) => g.startCpu);
     this.extras = got.map((g) => g.extra);
-    const out = got.map((g) => g.records);
+    const out = got.map((g) =>
+      g.json !== undefined ? (JSON.parse(g.json) as EdgeRecord[]) : g.records,
+    );
     await this.close();
     return out;
   }
