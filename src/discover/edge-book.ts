@@ -178,6 +178,20 @@ export class EdgeBook {
     return c;
   }
 
+  /**
+   * The current packet's edge itself (its address and the consumer slot on it; undefined as for currentEdge),
+   * for a consumer that reads it on every packet: no CurrentEdge filled (three stores a packet, each with
+   * V8's write barrier), and the consumer sets `slot` on it directly. The detection engine's per-packet read.
+   */
+  currentState(): (EdgeAddress & { slot: unknown }) | undefined {
+    return this.current;
+  }
+
+  /** Direction of the current packet on its edge (with currentState). */
+  currentToServer(): boolean {
+    return this.edges.toServer;
+  }
+
   /** Store a consumer's per-edge state on the current packet's edge. */
   setCurrentSlot(value: unknown): void {
     if (this.current !== undefined) this.current.slot = value;

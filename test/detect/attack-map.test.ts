@@ -39,7 +39,7 @@ function knowledgeBase(): Map<string, StixObject> | null {
 
 /**
  * Every detection type there is, read from the source: the DetectionType union and every type a detector
- * reports (`type: '…'`, or `finding('…', …)`). Read from the source so a type added anywhere is caught even
+ * reports (`type: '…'` in a table or a `finding({ type: '…', … })`). Read from the source so a type added anywhere is caught even
  * before anyone maps it.
  */
 function detectionTypes(): Map<string, string> {
@@ -52,8 +52,8 @@ function detectionTypes(): Map<string, string> {
   const dir = path.join(repoRoot, 'src/detect/detectors');
   for (const f of readdirSync(dir).filter((n) => n.endsWith('.ts'))) {
     const text = readFileSync(path.join(dir, f), 'utf8');
-    // `type: '…'` in a table, or the first argument of finding(…), which builds every finding.
-    for (const m of text.matchAll(/(?:\btype:\s*|\bfinding\(\s*)'([a-z0-9_]+)'/g))
+    // `type: '…'` in a table or in the fields given to finding(…), which builds every finding.
+    for (const m of text.matchAll(/\btype:\s*'([a-z0-9_]+)'/g))
       if (!where.has(m[1]!)) where.set(m[1]!, `src/detect/detectors/${f}`);
   }
   return where;

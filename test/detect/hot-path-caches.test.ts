@@ -10,7 +10,7 @@ import type { Detector } from '../../src/detect/detector.js';
 import { DetectionEngine } from '../../src/detect/engine.js';
 import { mayOperate, operationOf } from '../../src/detect/detectors/engineering-ops.js';
 import { functionKeyNumber, PROTOCOLS } from '../../src/dissect/registry.js';
-import { feed, msg, tcp, udp, HMI, PLC, learn } from './synthetic.js';
+import { feed, msg, tcp, udp, HMI, PLC, learn, normalTraffic } from './synthetic.js';
 
 test('every unlearned function between learned polls reaches the new-function detectors (the edge remembers only known ones)', () => {
   const seen: number[] = [];
@@ -133,11 +133,13 @@ test('descriptor operations (BACnet restart, communication control) fold per fun
   );
 });
 
-test('the engine skips operationOf only where it could find no operation (every protocol, every function below 256)', () => {
+test('mayOperate is false only where operationOf finds no operation (every protocol, functions -1 to 510)', () => {
   const p = udp(1, HMI, 40000, PLC, 47808);
   let skipped = 0;
   for (const d of PROTOCOLS) {
-    for (let func = 0; func < 256; func++) {
+    // The engine's table covers 0..255; -1 (I/O datagrams) and BACnet's unconfirmed services (256 + n) are checked
+    // too, for a wider table (tried in session 8 and not kept: no CPU gain).
+    for (let func = -1; func < 511; func++) {
       if (mayOperate(d.name, func)) continue;
       skipped++;
       const m = msg(p, d.name, { role: 'request', func, fields: { class_id: 1, instance_id: 1 } });
@@ -150,4 +152,90 @@ test('the engine skips operationOf only where it could find no operation (every 
   // BACnet ReadProperty (12) is skipped; ReinitializeDevice (20) is not.
   assert.equal(mayOperate('bacnet', 12), false);
   assert.equal(mayOperate('bacnet', 20), true);
+  assert.equal(mayOperate('bacnet', 256), false);
+});
+
+/** One Modbus request from the HMI to the PLC. */
+function request(eng: DetectionEngine, ts: number, set: Partial<Parameters<typeof msg>[2]>): void {
+  const q = tcp(ts, HMI, 40000, PLC, 502);
+  feed(eng, q, msg(q, 'modbus', { role: 'request', unit: 1, ...set }));
+}
+
+test('after a long steady poll (the known-poll fast path) every attack on the edge still reaches its detector', () => {
+  // Twenty minutes of the learned poll (6,000 requests, each one the fast path: learned function, no operation, no
+  // write), then on the same edge: a write to a register never written, an unlearned function, an engineering
+  // operation, a flood, and finally the poll going silent. Each must be reported as on a fresh edge.
+  const eng = new DetectionEngine(learn());
+  let t = normalTraffic(eng, 5000, 1200);
+  request(eng, (t += 0.01), {
+    func: 6,
+    funcName: 'WRITE_SINGLE_REGISTER',
+    write: true,
+    targets: [{ space: 'holding_register', start: 400, count: 1 }],
+    values: [1],
+  });
+  request(eng, (t += 0.01), {
+    func: 16,
+    funcName: 'WRITE_MULTIPLE_REGISTERS',
+    write: true,
+    targets: [{ space: 'holding_register', start: 0, count: 2 }],
+    values: [1, 2],
+  });
+  // FC8 diagnostics (restart communications): an engineering operation by function code alone.
+  request(eng, (t += 0.01), { func: 8, subfunc: 1, funcName: 'DIAGNOSTICS' });
+  // The learned poll, but a hundred times in half a second: a flood.
+  for (let i = 0; i < 100; i++)
+    request(eng, (t += 0.005), {
+      func: 3,
+      targets: [{ space: 'holding_register', start: 0, count: 10 }],
+    });
+  // Then silence on the edge while other traffic keeps the clock moving.
+  for (let s = 1; s <= 60; s++) eng.onPacket(udp(t + s, HMI, 123, '10.1.0.1', 123));
+  const types = new Set(eng.finish().map((d) => `${d.type} ${d.detail}`));
+  for (const want of [
+    'write_new_range modbus:6',
+    'function_outside_profile modbus:16',
+    'flood ',
+    'polling_stopped ',
+  ])
+    assert.ok(types.has(want), `${want} missing from ${[...types].join(', ')}`);
+  assert.ok(
+    [...types].some((x) => x.startsWith('device_restart') || x.includes('modbus:8')),
+    `no FC8 operation in ${[...types].join(', ')}`,
+  );
+});
+
+test('BACnet polls skip the operation check, and a restart, an unconfirmed service or an I/O datagram after them does not', () => {
+  // The engine's per-function operates table must keep -1 (no function), 0..255 and BACnet's unconfirmed services
+  // (256 + n) apart (a table folding them modulo 256, or widened to cover them, must not skip the restart below),
+  // and a function with an operation is asked for however many polls of functions without one came before.
+  const seen: string[] = [];
+  const spy: Detector = {
+    name: 'spy',
+    messages: 'operations',
+    onMessage(m, ctx) {
+      seen.push(`${m.protocol}:${m.func}:${ctx.operation?.type}`);
+    },
+  };
+  const eng = new DetectionEngine(learn(), { detectors: [spy] });
+  let ts = 7000;
+  const bacnet = (func: number, role: 'request' | 'unsolicited' = 'request'): void => {
+    const q = udp((ts += 0.1), HMI, 47808, PLC, 47808);
+    feed(eng, q, msg(q, 'bacnet', { role, func }));
+  };
+  for (let i = 0; i < 500; i++) bacnet(12);
+  for (let i = 0; i < 50; i++) bacnet(256, 'unsolicited');
+  // Unconfirmed services whose numbers fall on the operations' numbers modulo 256 (a table folding them together
+  // would skip the restart below).
+  for (const func of [256 + 20, 256 + 17, 256 + 7]) bacnet(func, 'unsolicited');
+  for (let i = 0; i < 50; i++) bacnet(-1, 'unsolicited');
+  bacnet(20);
+  bacnet(12);
+  bacnet(17);
+  bacnet(7);
+  assert.deepEqual(seen, [
+    'bacnet:20:device_restart',
+    'bacnet:17:config_change',
+    'bacnet:7:file_transfer',
+  ]);
 });

@@ -38,16 +38,16 @@ export function addressAssignment(): Detector {
       const server = m.srcIp || m.srcMac;
       const how = m.func === -1 ? 'BOOTP' : `DHCP ${m.funcName}`;
       ctx.report(
-        finding(
-          'network_config_change',
-          moved ? 'high' : 'medium',
-          m.ts,
-          m.frame,
-          server,
-          id.ip,
-          'dhcp',
-          `address:${id.mac}>${id.ip}`,
-          {
+        finding({
+          type: 'network_config_change',
+          severity: moved ? 'high' : 'medium',
+          ts: m.ts,
+          frame: m.frame,
+          src: server,
+          dst: id.ip,
+          protocol: 'dhcp',
+          detail: `address:${id.mac}>${id.ip}`,
+          fields: {
             mac: id.mac,
             vendor: vendor ?? null,
             assigned_ip: id.ip,
@@ -56,9 +56,10 @@ export function addressAssignment(): Detector {
             message: how,
             attack: TECHNIQUES,
           },
-          `${server} assigned ${id.ip} to ${id.mac}${vendor ? ` (${vendor})` : ''}${id.hostname ? `, "${id.hostname}"` : ''} by ${how}${moved ? `; the baseline knows this device as ${before}` : ''}. ATT&CK for ICS ${TECHNIQUES.join(', ')}.`,
-          'Check that this address change of a control device was planned; a wrong address cuts the device off its HMI and peers.',
-        ),
+          explanation: `${server} assigned ${id.ip} to ${id.mac}${vendor ? ` (${vendor})` : ''}${id.hostname ? `, "${id.hostname}"` : ''} by ${how}${moved ? `; the baseline knows this device as ${before}` : ''}. ATT&CK for ICS ${TECHNIQUES.join(', ')}.`,
+          response:
+            'Check that this address change of a control device was planned; a wrong address cuts the device off its HMI and peers.',
+        }),
       );
     },
   };
@@ -85,19 +86,20 @@ export function dcpSet(): Detector {
             ? `renamed it "${String(name)}"`
             : 'changed its DCP parameters';
       ctx.report(
-        finding(
-          'network_config_change',
-          'high',
-          m.ts,
-          m.frame,
-          m.srcMac,
-          m.dstMac,
-          'profinet_dcp',
-          `dcp:set`,
-          { ...(m.fields ?? {}), ip: ip ?? null, attack: TECHNIQUES },
-          `${m.srcMac} sent a PROFINET DCP Set to ${m.dstMac} and ${what}. ATT&CK for ICS ${TECHNIQUES.join(', ')}.`,
-          'Check that this device change was planned; a PROFINET device with a new address or name falls out of its IO controller.',
-        ),
+        finding({
+          type: 'network_config_change',
+          severity: 'high',
+          ts: m.ts,
+          frame: m.frame,
+          src: m.srcMac,
+          dst: m.dstMac,
+          protocol: 'profinet_dcp',
+          detail: `dcp:set`,
+          fields: { ...(m.fields ?? {}), ip: ip ?? null, attack: TECHNIQUES },
+          explanation: `${m.srcMac} sent a PROFINET DCP Set to ${m.dstMac} and ${what}. ATT&CK for ICS ${TECHNIQUES.join(', ')}.`,
+          response:
+            'Check that this device change was planned; a PROFINET device with a new address or name falls out of its IO controller.',
+        }),
       );
     },
   };

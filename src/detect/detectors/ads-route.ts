@@ -54,25 +54,26 @@ export function adsAddRoute(): Detector {
       const route = text(t.get(0x0c)),
         user = text(t.get(0x0d));
       ctx.report(
-        finding(
-          'config_change',
-          'high',
-          pkt.ts,
-          pkt.frame,
-          pkt.srcIp,
-          pkt.dstIp,
-          'ads',
-          'ads:add_route',
-          {
+        finding({
+          type: 'config_change',
+          severity: 'high',
+          ts: pkt.ts,
+          frame: pkt.frame,
+          src: pkt.srcIp,
+          dst: pkt.dstIp,
+          protocol: 'ads',
+          detail: 'ads:add_route',
+          fields: {
             route_name: route,
             user,
             password_sent: t.has(0x02),
             ams_net_id: [...b.subarray(o + 12, o + 18)].join('.'),
             attack: TECHNIQUES,
           },
-          `${pkt.srcIp} added an ADS route${route ? ` "${route}"` : ''} on the Beckhoff controller ${pkt.dstIp}${user ? ` as user "${user}"` : ''}${t.has(0x02) ? ' with a clear-text password' : ''}: the route lets it program and control the PLC. ATT&CK for ICS ${TECHNIQUES.join(', ')}.`,
-          'Check that this engineering station should reach the controller; remove unknown routes in TwinCAT and change the credentials that were sent in clear.',
-        ),
+          explanation: `${pkt.srcIp} added an ADS route${route ? ` "${route}"` : ''} on the Beckhoff controller ${pkt.dstIp}${user ? ` as user "${user}"` : ''}${t.has(0x02) ? ' with a clear-text password' : ''}: the route lets it program and control the PLC. ATT&CK for ICS ${TECHNIQUES.join(', ')}.`,
+          response:
+            'Check that this engineering station should reach the controller; remove unknown routes in TwinCAT and change the credentials that were sent in clear.',
+        }),
       );
     },
   };

@@ -20,35 +20,37 @@ export function arpSpoofing(): Detector {
       seen.set(ip, mac);
       if (known !== undefined && known !== mac) {
         ctx.report(
-          finding(
-            'arp_spoofing',
-            'high',
-            m.ts,
-            m.frame,
-            mac,
-            ip,
-            'arp',
-            `${ip}|${mac}`,
-            { ip, claimed_by: mac, baseline_mac: known },
-            `${mac} claims ${ip} in ARP, but ${ip} belongs to ${known} in the baseline: traffic for ${ip} may be redirected through ${mac}.`,
-            'Find the port of the claiming MAC on the switch and isolate it; check the ARP tables of the affected controllers and HMIs.',
-          ),
+          finding({
+            type: 'arp_spoofing',
+            severity: 'high',
+            ts: m.ts,
+            frame: m.frame,
+            src: mac,
+            dst: ip,
+            protocol: 'arp',
+            detail: `${ip}|${mac}`,
+            fields: { ip, claimed_by: mac, baseline_mac: known },
+            explanation: `${mac} claims ${ip} in ARP, but ${ip} belongs to ${known} in the baseline: traffic for ${ip} may be redirected through ${mac}.`,
+            response:
+              'Find the port of the claiming MAC on the switch and isolate it; check the ARP tables of the affected controllers and HMIs.',
+          }),
         );
       } else if (known === undefined && prev !== undefined && prev !== mac) {
         ctx.report(
-          finding(
-            'ip_conflict',
-            'medium',
-            m.ts,
-            m.frame,
-            mac,
-            ip,
-            'arp',
-            ip,
-            { ip, macs: [prev, mac] },
-            `${ip} is claimed by both ${prev} and ${mac}.`,
-            'Two devices share an address (misconfiguration or spoofing): find both and correct the addressing.',
-          ),
+          finding({
+            type: 'ip_conflict',
+            severity: 'medium',
+            ts: m.ts,
+            frame: m.frame,
+            src: mac,
+            dst: ip,
+            protocol: 'arp',
+            detail: ip,
+            fields: { ip, macs: [prev, mac] },
+            explanation: `${ip} is claimed by both ${prev} and ${mac}.`,
+            response:
+              'Two devices share an address (misconfiguration or spoofing): find both and correct the addressing.',
+          }),
         );
       }
     },

@@ -22,43 +22,45 @@ export function decoyContact(decoys: ReadonlySet<string>): Detector {
         return;
       if (ctx.baseline.assets.has(sender)) return;
       ctx.report(
-        finding(
-          'decoy_contact',
-          'critical',
-          m.ts,
-          m.frame,
-          sender,
-          target,
-          'arp',
-          '',
-          { decoy: target, arp: 'who-has', mac: m.srcMac },
-          `${sender} asked by ARP for decoy ${target}: no device of the plant looks for a decoy.`,
-          'Treat the source as an intruder or a compromised host: block it (the zone playbook may already have) and find the device behind it.',
-        ),
+        finding({
+          type: 'decoy_contact',
+          severity: 'critical',
+          ts: m.ts,
+          frame: m.frame,
+          src: sender,
+          dst: target,
+          protocol: 'arp',
+          detail: '',
+          fields: { decoy: target, arp: 'who-has', mac: m.srcMac },
+          explanation: `${sender} asked by ARP for decoy ${target}: no device of the plant looks for a decoy.`,
+          response:
+            'Treat the source as an intruder or a compromised host: block it (the zone playbook may already have) and find the device behind it.',
+        }),
       );
     },
     onPacket(pkt, ctx) {
       if (pkt.ipVersion === 0 || !decoys.has(pkt.dstIp) || decoys.has(pkt.srcIp)) return;
       const port = pkt.dstPort;
       ctx.report(
-        finding(
-          'decoy_contact',
-          'critical',
-          pkt.ts,
-          pkt.frame,
-          pkt.srcIp,
-          pkt.dstIp,
-          'ip',
-          '',
-          {
+        finding({
+          type: 'decoy_contact',
+          severity: 'critical',
+          ts: pkt.ts,
+          frame: pkt.frame,
+          src: pkt.srcIp,
+          dst: pkt.dstIp,
+          protocol: 'ip',
+          detail: '',
+          fields: {
             decoy: pkt.dstIp,
             ...(port ? { port } : {}),
             ip_proto: pkt.ipProto,
             mac: pkt.srcMac,
           },
-          `${pkt.srcIp} contacted decoy ${pkt.dstIp}${port ? ` on port ${port}` : ''}: no device of the plant talks to a decoy.`,
-          'Treat the source as an intruder or a compromised host: block it (the zone playbook may already have) and find the device behind it.',
-        ),
+          explanation: `${pkt.srcIp} contacted decoy ${pkt.dstIp}${port ? ` on port ${port}` : ''}: no device of the plant talks to a decoy.`,
+          response:
+            'Treat the source as an intruder or a compromised host: block it (the zone playbook may already have) and find the device behind it.',
+        }),
       );
     },
   };

@@ -72,24 +72,25 @@ export function dnp3Control(): Detector {
         if (s.unanswered >= UNANSWERED && !s.storm) {
           s.storm = true;
           ctx.report(
-            finding(
-              'flood',
-              'high',
-              m.ts,
-              s.firstFrame,
-              m.srcIp,
-              m.dstIp,
-              'dnp3',
-              'dnp3:unanswered',
-              {
+            finding({
+              type: 'flood',
+              severity: 'high',
+              ts: m.ts,
+              frame: s.firstFrame,
+              src: m.srcIp,
+              dst: m.dstIp,
+              protocol: 'dnp3',
+              detail: 'dnp3:unanswered',
+              fields: {
                 unanswered_requests: s.unanswered,
                 since: s.firstUnanswered,
                 last_frame: m.frame,
                 attack: ['T0814'],
               },
-              `${m.srcIp} sent ${s.unanswered} DNP3 requests in ${(m.ts - s.firstUnanswered).toFixed(1)} s to ${m.dstIp} without one response in between; a master keeps one request outstanding, so this is a request flood or a fuzzer. ATT&CK for ICS T0814.`,
-              'Find the source; an outstation flooded with requests stops answering its real master. Rate-limit or block it.',
-            ),
+              explanation: `${m.srcIp} sent ${s.unanswered} DNP3 requests in ${(m.ts - s.firstUnanswered).toFixed(1)} s to ${m.dstIp} without one response in between; a master keeps one request outstanding, so this is a request flood or a fuzzer. ATT&CK for ICS T0814.`,
+              response:
+                'Find the source; an outstation flooded with requests stops answering its real master. Rate-limit or block it.',
+            }),
           );
         }
       }
@@ -107,25 +108,26 @@ export function dnp3Control(): Detector {
       if (direct && e.profile?.functions.has(functionKeyNumber('dnp3', m.func))) return; // a pair that routinely operates directly
       const points = targetLabels(m);
       ctx.report(
-        finding(
-          'operate_without_select',
-          'high',
-          m.ts,
-          m.frame,
-          m.srcIp,
-          m.dstIp,
-          'dnp3',
-          `dnp3:${m.func}`,
-          {
+        finding({
+          type: 'operate_without_select',
+          severity: 'high',
+          ts: m.ts,
+          frame: m.frame,
+          src: m.srcIp,
+          dst: m.dstIp,
+          protocol: 'dnp3',
+          detail: `dnp3:${m.func}`,
+          fields: {
             func: m.func,
             func_name: m.funcName,
             targets: m.targets,
             attack: ['T0855', 'T0831'],
           },
-          `${m.srcIp} sent ${m.funcName} to ${m.dstIp} ${direct ? 'directly, bypassing select-before-operate on a pair that never did so' : `with no SELECT in the ${SELECT_TIMEOUT} s before it`}. ATT&CK for ICS T0855, T0831.`,
-          'Confirm with operations that this control was intended; unselected operates are how a rogue master drives outputs.',
-          points.length ? points : undefined,
-        ),
+          explanation: `${m.srcIp} sent ${m.funcName} to ${m.dstIp} ${direct ? 'directly, bypassing select-before-operate on a pair that never did so' : `with no SELECT in the ${SELECT_TIMEOUT} s before it`}. ATT&CK for ICS T0855, T0831.`,
+          response:
+            'Confirm with operations that this control was intended; unselected operates are how a rogue master drives outputs.',
+          point: points.length ? points : undefined,
+        }),
       );
     },
   };

@@ -400,28 +400,29 @@ function report(
   // code from fixed names, so no key is a setter).
   if (m.fields) Object.assign(fields, m.fields);
   ctx.report(
-    finding(
-      op.type,
+    finding({
+      type: op.type,
       severity,
-      m.ts,
+      ts: m.ts,
       frame,
       src,
       dst,
-      m.protocol,
+      protocol: m.protocol,
       detail,
       fields,
-      `${src} ${what} on ${dst} (${m.protocol} ${serviceName(m)})${refused}${usual ? '; this pair did so while the baseline was learned' : ''}. ${techniquesText(op)}.`,
-      op.severity === 'critical' || op.severity === 'high'
-        ? 'Check the change request and the engineer on shift; if nobody owns this change, isolate the source and verify the controller program and mode.'
-        : 'Note who is probing the device; repeated probes from unknown hosts precede attacks.',
-      op.point,
-      undefined,
+      explanation: `${src} ${what} on ${dst} (${m.protocol} ${serviceName(m)})${refused}${usual ? '; this pair did so while the baseline was learned' : ''}. ${techniquesText(op)}.`,
+      response:
+        op.severity === 'critical' || op.severity === 'high'
+          ? 'Check the change request and the engineer on shift; if nobody owns this change, isolate the source and verify the controller program and mode.'
+          : 'Note who is probing the device; repeated probes from unknown hosts precede attacks.',
+      point: op.point,
       // The text of several points folded: only an operation that names its point folds points.
-      op.kind !== undefined && op.point !== undefined
-        ? (list: string, total: number) =>
-            `${src} ${failed ? 'made failed attempts at a' : 'performed a'} ${op.kind!.replace(/_/g, ' ')} on ${dst}: ${total} object operations (${list})${usual ? '; this pair did so while the baseline was learned' : ''}. ${techniquesText(op)}.`
-        : undefined,
-    ),
+      explainMany:
+        op.kind !== undefined && op.point !== undefined
+          ? (list: string, total: number) =>
+              `${src} ${failed ? 'made failed attempts at a' : 'performed a'} ${op.kind!.replace(/_/g, ' ')} on ${dst}: ${total} object operations (${list})${usual ? '; this pair did so while the baseline was learned' : ''}. ${techniquesText(op)}.`
+          : undefined,
+    }),
   );
 }
 

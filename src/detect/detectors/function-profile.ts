@@ -43,16 +43,16 @@ export function functionOutsideProfile(): Detector {
       // Copied for the text built later (explainMany): the message object is the dissector's to reuse.
       const sent = `${m.srcIp} sent ${m.protocol} ${m.funcName || m.func} to ${m.dstIp}`;
       ctx.report(
-        finding(
+        finding({
           type,
           severity,
-          m.ts,
-          m.frame,
-          m.srcIp,
-          m.dstIp,
-          m.protocol,
+          ts: m.ts,
+          frame: m.frame,
+          src: m.srcIp,
+          dst: m.dstIp,
+          protocol: m.protocol,
           detail,
-          {
+          fields: {
             func: m.func,
             func_name: m.funcName,
             unit: m.unit,
@@ -60,15 +60,14 @@ export function functionOutsideProfile(): Detector {
             write: m.write,
             baseline_functions: p.learned.functions,
           },
-          `${m.srcIp} sent ${m.protocol} ${m.funcName || m.func} to ${m.dstIp}; this edge never used that function in the baseline.`,
-          m.write
+          explanation: `${m.srcIp} sent ${m.protocol} ${m.funcName || m.func} to ${m.dstIp}; this edge never used that function in the baseline.`,
+          response: m.write
             ? 'Verify with operations that this write was intended; if not, block the function for this pair at the gateway.'
             : 'Check whether a new HMI screen or tool explains it; learn it or restrict the pair to its baseline functions.',
-          points !== undefined ? points : undefined,
-          undefined,
-          (list, total) =>
+          point: points !== undefined ? points : undefined,
+          explainMany: (list, total) =>
             `${sent}, writing ${total} points (${list}); this edge never used that function in the baseline.`,
-        ),
+        }),
       );
     },
   };

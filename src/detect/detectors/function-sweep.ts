@@ -63,28 +63,28 @@ export function functionSweep(): Detector {
         dst = m.dstIp,
         protocol = m.protocol;
       ctx.report(
-        finding(
-          'function_sweep',
-          'high',
-          m.ts,
-          m.frame,
-          m.srcIp,
-          m.dstIp,
-          m.protocol,
-          `${m.protocol}:sweep`,
-          {
+        finding({
+          type: 'function_sweep',
+          severity: 'high',
+          ts: m.ts,
+          frame: m.frame,
+          src: m.srcIp,
+          dst: m.dstIp,
+          protocol: m.protocol,
+          detail: `${m.protocol}:sweep`,
+          fields: {
             known_edge: p !== null,
             functions_in_window: s.funcs.size,
             window_s: WINDOW,
             attack: ['T0888', 'T0846'],
           },
-          `${m.srcIp} tried ${s.funcs.size} ${m.protocol} functions ${p === null ? 'on a new edge' : 'this edge never used'} to ${m.dstIp} within ${WINDOW} s (${funcs.slice(0, 12).join(', ')}${funcs.length > 12 ? ', …' : ''}): a function sweep. ATT&CK for ICS T0888, T0846.`,
-          'Someone is mapping what the controller answers (a fuzzer or scanner): find the source and block it at the gateway.',
-          first ? funcs.map((f) => `${m.protocol}:${f}`) : `${m.protocol}:${m.func}`,
-          undefined,
-          (list, total) =>
+          explanation: `${m.srcIp} tried ${s.funcs.size} ${m.protocol} functions ${p === null ? 'on a new edge' : 'this edge never used'} to ${m.dstIp} within ${WINDOW} s (${funcs.slice(0, 12).join(', ')}${funcs.length > 12 ? ', …' : ''}): a function sweep. ATT&CK for ICS T0888, T0846.`,
+          response:
+            'Someone is mapping what the controller answers (a fuzzer or scanner): find the source and block it at the gateway.',
+          point: first ? funcs.map((f) => `${m.protocol}:${f}`) : `${m.protocol}:${m.func}`,
+          explainMany: (list, total) =>
             `${src} swept ${total} ${protocol} functions on ${dst} (${list})${p === null ? ' on a new edge' : ', none in the profile'}. ATT&CK for ICS T0888, T0846.`,
-        ),
+        }),
       );
     },
   };

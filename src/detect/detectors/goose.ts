@@ -180,16 +180,16 @@ function report(
 ): void {
   const test = kind === 'test_mode';
   ctx.report(
-    finding(
-      test ? 'goose_test_mode' : 'goose_sequence',
+    finding({
+      type: test ? 'goose_test_mode' : 'goose_sequence',
       severity,
-      m.ts,
-      m.frame,
-      m.srcMac,
-      m.dstMac,
-      'goose',
-      `goose:${kind}:${ref(m)}`,
-      {
+      ts: m.ts,
+      frame: m.frame,
+      src: m.srcMac,
+      dst: m.dstMac,
+      protocol: 'goose',
+      detail: `goose:${kind}:${ref(m)}`,
+      fields: {
         anomaly: kind,
         appid: m.unit,
         gocb_ref: m.fields?.gocb_ref,
@@ -198,9 +198,9 @@ function report(
         attack: ATTACK[kind],
       },
       explanation,
-      test
+      response: test
         ? 'Confirm with the protection engineers that a test is under way; otherwise take the IED out of test mode and find who set it.'
         : "Find the sender of the frame (switch port of the MAC); compare with the IED's own event log. Forged GOOSE trips breakers and defeats interlocks.",
-    ),
+    }),
   );
 }

@@ -210,59 +210,62 @@ function report(
   };
   if (pace === 'fast') {
     ctx.report(
-      finding(
-        'io_rate_high',
-        'high',
-        m.ts,
-        m.frame,
-        w.producer,
-        w.consumer,
-        'enip',
-        detailOf(w),
+      finding({
+        type: 'io_rate_high',
+        severity: 'high',
+        ts: m.ts,
+        frame: m.frame,
+        src: w.producer,
+        dst: w.consumer,
+        protocol: 'enip',
+        detail: detailOf(w),
         fields,
-        `I/O from ${w.producer} to ${w.consumer} (connection 0x${w.connectionId.toString(16)}, ${w.direction || 'direction unknown'}) now arrives every ${ms(observed.medianUs)} (${against}): far faster than it ever ran.`,
-        'Twice the pace on one connection id is often a second sender injecting I/O datagrams: compare the source MACs and the data, and check the originator for a changed RPI.',
-      ),
+        explanation: `I/O from ${w.producer} to ${w.consumer} (connection 0x${w.connectionId.toString(16)}, ${w.direction || 'direction unknown'}) now arrives every ${ms(observed.medianUs)} (${against}): far faster than it ever ran.`,
+        response:
+          'Twice the pace on one connection id is often a second sender injecting I/O datagrams: compare the source MACs and the data, and check the originator for a changed RPI.',
+      }),
     );
     return;
   }
   ctx.report(
-    finding(
-      'io_interval_drift',
-      'medium',
-      m.ts,
-      m.frame,
-      w.producer,
-      w.consumer,
-      'enip',
-      detailOf(w),
+    finding({
+      type: 'io_interval_drift',
+      severity: 'medium',
+      ts: m.ts,
+      frame: m.frame,
+      src: w.producer,
+      dst: w.consumer,
+      protocol: 'enip',
+      detail: detailOf(w),
       fields,
-      `I/O from ${w.producer} to ${w.consumer} (connection 0x${w.connectionId.toString(16)}, ${w.direction || 'direction unknown'}) now arrives every ${ms(observed.medianUs)} (${against}).`,
-      'A producer slower than its RPI leaves the consumer working on stale I/O and near its connection timeout: check the device and network load (a flood, a busy switch, a faulty adapter).',
-    ),
+      explanation: `I/O from ${w.producer} to ${w.consumer} (connection 0x${w.connectionId.toString(16)}, ${w.direction || 'direction unknown'}) now arrives every ${ms(observed.medianUs)} (${against}).`,
+      response:
+        'A producer slower than its RPI leaves the consumer working on stale I/O and near its connection timeout: check the device and network load (a flood, a busy switch, a faulty adapter).',
+    }),
   );
 }
 
 function reportStop(ctx: DetectContext, w: Watch, ts: number, silentS: number): void {
   ctx.report(
-    finding(
-      'io_connection_stopped',
-      'high',
+    finding({
+      type: 'io_connection_stopped',
+      severity: 'high',
       ts,
-      w.lastFrame,
-      w.producer,
-      w.consumer,
-      'enip',
-      detailOf(w),
-      {
+      frame: w.lastFrame,
+      src: w.producer,
+      dst: w.consumer,
+      protocol: 'enip',
+      detail: detailOf(w),
+      fields: {
         ...evidence(w),
         silent_for_s: Math.round(silentS * 1000) / 1000,
         last_datagram: w.lastTs,
       },
-      `I/O from ${w.producer} to ${w.consumer} (connection 0x${w.connectionId.toString(16)}, ${w.direction || 'direction unknown'}) stopped ${silentS.toFixed(2)} s ago without a Forward_Close; it ran every ${ms(expectedUs(w))}.`,
-      w.direction === 'T->O'
-        ? 'The controller no longer receives these inputs and acts on their fault values: check the adapter, its power and its link.'
-        : 'The adapter no longer receives these outputs and has set them to their fault state: check the controller (stopped, reprogrammed, or its connection blocked).',
-    ),
+      explanation: `I/O from ${w.producer} to ${w.consumer} (connection 0x${w.connectionId.toString(16)}, ${w.direction || 'direction unknown'}) stopped ${silentS.toFixed(2)} s ago without a Forward_Close; it ran every ${ms(expectedUs(w))}.`,
+      response:
+        w.direction === 'T->O'
+          ? 'The controller no longer receives these inputs and acts on their fault values: check the adapter, its power and its link.'
+          : 'The adapter no longer receives these outputs and has set them to their fault state: check the controller (stopped, reprogrammed, or its connection blocked).',
+    }),
   );
 }

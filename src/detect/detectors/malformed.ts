@@ -17,24 +17,25 @@ export function malformedPdu(): Detector {
       // A repeat (a faulty device sends the same broken PDU every poll) folds without its text and fields.
       if (ctx.fold('malformed_pdu', src, dst, kind, 'medium', m.ts, m.frame)) return;
       ctx.report(
-        finding(
-          'malformed_pdu',
-          'medium',
-          m.ts,
-          m.frame,
+        finding({
+          type: 'malformed_pdu',
+          severity: 'medium',
+          ts: m.ts,
+          frame: m.frame,
           src,
           dst,
-          m.protocol,
-          kind,
-          {
+          protocol: m.protocol,
+          detail: kind,
+          fields: {
             anomaly: m.anomaly.detail,
             anomaly_kind: m.anomaly.kind,
             func: m.func,
             func_name: m.funcName,
           },
-          `${m.protocol} message from ${m.srcIp || m.srcMac} to ${m.dstIp || m.dstMac} is malformed: ${m.anomaly.detail}.`,
-          'Look at the frames: malformed industrial PDUs can crash controllers. Find the sender and stop it if it is not a known faulty device.',
-        ),
+          explanation: `${m.protocol} message from ${m.srcIp || m.srcMac} to ${m.dstIp || m.dstMac} is malformed: ${m.anomaly.detail}.`,
+          response:
+            'Look at the frames: malformed industrial PDUs can crash controllers. Find the sender and stop it if it is not a known faulty device.',
+        }),
       );
     },
   };

@@ -18,23 +18,24 @@ export function newAsset(): Detector {
       if (pkt.ipVersion === 6 && isLinkLocal6(ip) && ctx.baseline.knownMacs.has(pkt.srcMac)) return;
       reported.add(ip);
       ctx.report(
-        finding(
-          'new_asset',
-          'medium',
-          pkt.ts,
-          pkt.frame,
-          ip,
-          pkt.dstIp,
-          'ip',
-          '',
-          {
+        finding({
+          type: 'new_asset',
+          severity: 'medium',
+          ts: pkt.ts,
+          frame: pkt.frame,
+          src: ip,
+          dst: pkt.dstIp,
+          protocol: 'ip',
+          detail: '',
+          fields: {
             ip,
             mac: pkt.srcMac,
             first_contact: `${pkt.dstIp}${pkt.dstPort ? `:${pkt.dstPort}` : ''}`,
           },
-          `${ip}${pkt.srcMac ? ` (${pkt.srcMac})` : ''} sent traffic but is not in the baseline inventory.`,
-          'Identify the device and its owner; if it belongs, learn it into the baseline, otherwise isolate its switch port.',
-        ),
+          explanation: `${ip}${pkt.srcMac ? ` (${pkt.srcMac})` : ''} sent traffic but is not in the baseline inventory.`,
+          response:
+            'Identify the device and its owner; if it belongs, learn it into the baseline, otherwise isolate its switch port.',
+        }),
       );
     },
   };

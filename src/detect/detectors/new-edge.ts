@@ -24,21 +24,21 @@ export function newEdge(): Detector {
       const service = ip !== null ? ip.label : (named ?? `${a.transport}/${a.port}`);
       const ics = named !== undefined && industrialServiceNames.has(named);
       ctx.report(
-        finding(
-          'new_edge',
-          ics ? 'high' : 'medium',
-          pkt.ts,
-          pkt.frame,
-          a.client,
-          a.server,
-          ip !== null ? ip.name : (named ?? a.transport),
-          a.id,
-          { edge: a.id, transport: a.transport, port: a.port },
-          `${a.client} talked to ${a.server} over ${service}, a conversation not in the baseline.`,
-          ics
+        finding({
+          type: 'new_edge',
+          severity: ics ? 'high' : 'medium',
+          ts: pkt.ts,
+          frame: pkt.frame,
+          src: a.client,
+          dst: a.server,
+          protocol: ip !== null ? ip.name : (named ?? a.transport),
+          detail: a.id,
+          fields: { edge: a.id, transport: a.transport, port: a.port },
+          explanation: `${a.client} talked to ${a.server} over ${service}, a conversation not in the baseline.`,
+          response: ics
             ? 'Confirm with the controls engineer whether this client should reach this controller; if not, propose a block of the pair.'
             : 'Check whether the connection is expected; learn it into the baseline or propose a block.',
-        ),
+        }),
       );
     },
   };

@@ -11,19 +11,20 @@ export function newProtocol(): Detector {
       if (p === undefined || p === null || m.transport === 'l2' || p.protocols.has(m.protocol))
         return;
       ctx.report(
-        finding(
-          'new_protocol',
-          'high',
-          m.ts,
-          m.frame,
-          m.srcIp,
-          m.dstIp,
-          m.protocol,
-          m.protocol,
-          { protocol: m.protocol, baseline_protocols: [...p.protocols] },
-          `${m.srcIp} → ${m.dstIp} carried ${m.protocol}, but this edge only ever used ${[...p.protocols].join(', ')}.`,
-          'Find the program that generated it; unexpected protocols on control edges often mean new tooling or an intruder.',
-        ),
+        finding({
+          type: 'new_protocol',
+          severity: 'high',
+          ts: m.ts,
+          frame: m.frame,
+          src: m.srcIp,
+          dst: m.dstIp,
+          protocol: m.protocol,
+          detail: m.protocol,
+          fields: { protocol: m.protocol, baseline_protocols: [...p.protocols] },
+          explanation: `${m.srcIp} → ${m.dstIp} carried ${m.protocol}, but this edge only ever used ${[...p.protocols].join(', ')}.`,
+          response:
+            'Find the program that generated it; unexpected protocols on control edges often mean new tooling or an intruder.',
+        }),
       );
     },
   };

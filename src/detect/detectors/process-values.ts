@@ -67,16 +67,16 @@ export function valueOutOfRange(): Detector {
         const how = write ? 'was written as' : 'read';
         const band = `${r[0]}..${r[1]} by more than its tolerance of ${+tol.toFixed(3)} (the larger of the learned span, 5 % of the value and 1)`;
         ctx.report(
-          finding(
-            'value_out_of_range',
+          finding({
+            type: 'value_out_of_range',
             severity,
-            m.ts,
-            m.frame,
-            m.srcIp,
-            m.dstIp,
-            m.protocol,
+            ts: m.ts,
+            frame: m.frame,
+            src: m.srcIp,
+            dst: m.dstIp,
+            protocol: m.protocol,
             detail,
-            {
+            fields: {
               point: key,
               value: v,
               learned_min: r[0],
@@ -85,15 +85,15 @@ export function valueOutOfRange(): Detector {
               write: m.write,
               func_name: m.funcName,
             },
-            `${key} on ${p.learned.server} ${how} ${v}, outside the learned range ${band}: ${+(excess / tol).toFixed(1)} tolerances out (up to 3 is low, up to 10 medium, beyond high; a write one step worse).`,
-            m.write
+            explanation: `${key} on ${p.learned.server} ${how} ${v}, outside the learned range ${band}: ${+(excess / tol).toFixed(1)} tolerances out (up to 3 is low, up to 10 medium, beyond high; a write one step worse).`,
+            response: m.write
               ? 'Ask operations whether this setpoint change was intended; an out-of-range write can damage equipment.'
               : 'Check the process: the value left its normal band (sensor fault, process upset, or manipulated logic).',
-            key,
-            v,
-            (list, total) =>
+            point: key,
+            pointValue: v,
+            explainMany: (list, total) =>
               `${total} points on ${p.learned.server} ${write ? 'were written' : 'read'} outside their learned range and tolerance: ${list} (first: ${key} ${how} ${v}, outside the learned range ${band}).`,
-          ),
+          }),
         );
       }
     },

@@ -14,19 +14,20 @@ export function protocolMismatch(): Detector {
       if (typeof foreign !== 'string') return;
       const port = ctx.toServer ? m.dstPort : m.srcPort;
       ctx.report(
-        finding(
-          'protocol_mismatch',
-          'high',
-          m.ts,
-          m.frame,
-          m.srcIp,
-          m.dstIp,
-          m.protocol,
-          `${m.protocol}:${foreign}`,
-          { port, expected: m.protocol, found: foreign, attack: ['T0869', 'T0885'] },
-          `${m.srcIp} sent ${foreign.toUpperCase()} to ${m.dstIp} on ${m.transport}/${port}, the ${m.protocol} port: the payload is not ${m.protocol}. ATT&CK for ICS T0869, T0885.`,
-          'Find what runs this traffic: a tunnel through an allowed industrial conduit or a scanner. Block it at the gateway, which only passes the port’s own protocol.',
-        ),
+        finding({
+          type: 'protocol_mismatch',
+          severity: 'high',
+          ts: m.ts,
+          frame: m.frame,
+          src: m.srcIp,
+          dst: m.dstIp,
+          protocol: m.protocol,
+          detail: `${m.protocol}:${foreign}`,
+          fields: { port, expected: m.protocol, found: foreign, attack: ['T0869', 'T0885'] },
+          explanation: `${m.srcIp} sent ${foreign.toUpperCase()} to ${m.dstIp} on ${m.transport}/${port}, the ${m.protocol} port: the payload is not ${m.protocol}. ATT&CK for ICS T0869, T0885.`,
+          response:
+            'Find what runs this traffic: a tunnel through an allowed industrial conduit or a scanner. Block it at the gateway, which only passes the port’s own protocol.',
+        }),
       );
     },
   };

@@ -51,24 +51,25 @@ export function scans(s: ScanSettings = DEFAULT_SETTINGS.detect.scan): Detector 
       if (w.targets.size < ARP_SWEEP || w.reported) return;
       w.reported = true;
       ctx.report(
-        finding(
-          'host_scan',
-          'high',
-          m.ts,
-          m.frame,
-          sender,
-          'arp',
-          'arp',
-          'arp',
-          {
+        finding({
+          type: 'host_scan',
+          severity: 'high',
+          ts: m.ts,
+          frame: m.frame,
+          src: sender,
+          dst: 'arp',
+          protocol: 'arp',
+          detail: 'arp',
+          fields: {
             hosts_probed: w.targets.size,
             sample_hosts: [...w.targets].slice(0, 20),
             mac: m.srcMac,
             window_s: WINDOW,
           },
-          `${sender} (${m.srcMac}) asked ARP for ${w.targets.size} addresses within ${WINDOW} s: a host sweep.`,
-          'A sweep maps the plant before an attack: identify the source and block it unless it is an approved scan.',
-        ),
+          explanation: `${sender} (${m.srcMac}) asked ARP for ${w.targets.size} addresses within ${WINDOW} s: a host sweep.`,
+          response:
+            'A sweep maps the plant before an attack: identify the source and block it unless it is an approved scan.',
+        }),
       );
     },
     onPacket(pkt, ctx) {
@@ -112,23 +113,24 @@ export function scans(s: ScanSettings = DEFAULT_SETTINGS.detect.scan): Detector 
         if (ports.size >= VERTICAL && !w.reportedHosts.has(dst)) {
           w.reportedHosts.add(dst);
           ctx.report(
-            finding(
-              'port_scan',
-              'high',
-              pkt.ts,
-              pkt.frame,
+            finding({
+              type: 'port_scan',
+              severity: 'high',
+              ts: pkt.ts,
+              frame: pkt.frame,
               src,
               dst,
-              pkt.ipProto === 6 ? 'tcp' : 'udp',
-              '',
-              {
+              protocol: pkt.ipProto === 6 ? 'tcp' : 'udp',
+              detail: '',
+              fields: {
                 ports_probed: ports.size,
                 sample_ports: [...ports].slice(0, 20),
                 window_s: WINDOW,
               },
-              `${src} probed at least ${ports.size} ${pkt.ipProto === 6 ? 'TCP' : 'UDP'} ports on ${dst} within ${WINDOW} s.`,
-              'Scanning a control network is reconnaissance: identify the source; if it is not an approved assessment, block it and check what it reached.',
-            ),
+              explanation: `${src} probed at least ${ports.size} ${pkt.ipProto === 6 ? 'TCP' : 'UDP'} ports on ${dst} within ${WINDOW} s.`,
+              response:
+                'Scanning a control network is reconnaissance: identify the source; if it is not an approved assessment, block it and check what it reached.',
+            }),
           );
         }
       }
@@ -155,24 +157,25 @@ export function scans(s: ScanSettings = DEFAULT_SETTINGS.detect.scan): Detector 
                 ? 'tcp'
                 : 'udp';
         ctx.report(
-          finding(
-            'host_scan',
-            'high',
-            pkt.ts,
-            pkt.frame,
+          finding({
+            type: 'host_scan',
+            severity: 'high',
+            ts: pkt.ts,
+            frame: pkt.frame,
             src,
-            port < 0 ? proto : `*:${port}`,
-            proto,
-            String(port),
-            {
+            dst: port < 0 ? proto : `*:${port}`,
+            protocol: proto,
+            detail: String(port),
+            fields: {
               hosts_probed: hosts.size,
               sample_hosts: [...hosts].slice(0, 20),
               port,
               window_s: WINDOW,
             },
-            `${src} swept ${hosts.size} hosts with ${what} within ${WINDOW} s.`,
-            'A sweep maps the plant before an attack: identify the source and block it unless it is an approved scan.',
-          ),
+            explanation: `${src} swept ${hosts.size} hosts with ${what} within ${WINDOW} s.`,
+            response:
+              'A sweep maps the plant before an attack: identify the source and block it unless it is an approved scan.',
+          }),
         );
       }
     },

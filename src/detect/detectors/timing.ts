@@ -75,23 +75,24 @@ export function timing(t: TimingSettings = DEFAULT_SETTINGS.detect.timing): Dete
       const limit = e.floodLimit;
       if (e.bucketRequests === limit) {
         ctx.report(
-          finding(
-            'flood',
-            'high',
+          finding({
+            type: 'flood',
+            severity: 'high',
             ts,
-            m.frame,
-            e.addr.client,
-            e.addr.server,
-            m.protocol,
-            '',
-            {
+            frame: m.frame,
+            src: e.addr.client,
+            dst: e.addr.server,
+            protocol: m.protocol,
+            detail: '',
+            fields: {
               requests_in_1s: e.bucketRequests,
               limit,
               learned_rate: e.profile?.learned.requestRate ?? null,
             },
-            `${e.addr.client} sent over ${limit} ${m.protocol} requests to ${e.addr.server} within one second${e.profile ? ` (learned rate ${e.profile.learned.requestRate.toFixed(1)}/s)` : ''}.`,
-            "A request flood can starve a controller's communication processor: find the source and rate-limit or block it.",
-          ),
+            explanation: `${e.addr.client} sent over ${limit} ${m.protocol} requests to ${e.addr.server} within one second${e.profile ? ` (learned rate ${e.profile.learned.requestRate.toFixed(1)}/s)` : ''}.`,
+            response:
+              "A request flood can starve a controller's communication processor: find the source and rate-limit or block it.",
+          }),
         );
       }
     },
@@ -110,23 +111,24 @@ export function timing(t: TimingSettings = DEFAULT_SETTINGS.detect.timing): Dete
         e.watched = false;
         e.pollingStoppedReported = true;
         ctx.report(
-          finding(
-            'polling_stopped',
-            'high',
+          finding({
+            type: 'polling_stopped',
+            severity: 'high',
             ts,
-            0,
-            e.addr.client,
-            e.addr.server,
-            e.profile!.learned.protocols[0] ?? '',
-            '',
-            {
+            frame: 0,
+            src: e.addr.client,
+            dst: e.addr.server,
+            protocol: e.profile!.learned.protocols[0] ?? '',
+            detail: '',
+            fields: {
               poll_interval: period,
               silent_for_s: Math.round((ts - e.lastRequest) * 1000) / 1000,
               last_request: e.lastRequest,
             },
-            `${e.addr.client} stopped polling ${e.addr.server}: it polled every ${period.toFixed(3)} s and has been silent for ${(ts - e.lastRequest).toFixed(1)} s.`,
-            'Check the HMI/SCADA and the controller: a stopped poll means operators may be blind to this part of the process.',
-          ),
+            explanation: `${e.addr.client} stopped polling ${e.addr.server}: it polled every ${period.toFixed(3)} s and has been silent for ${(ts - e.lastRequest).toFixed(1)} s.`,
+            response:
+              'Check the HMI/SCADA and the controller: a stopped poll means operators may be blind to this part of the process.',
+          }),
         );
       }
     },

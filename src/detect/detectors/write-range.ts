@@ -39,16 +39,16 @@ export function writeNewRange(): Detector {
         const src = m.srcIp,
           dst = m.dstIp;
         ctx.report(
-          finding(
-            'write_new_range',
-            'critical',
-            m.ts,
-            m.frame,
-            m.srcIp,
-            m.dstIp,
-            m.protocol,
+          finding({
+            type: 'write_new_range',
+            severity: 'critical',
+            ts: m.ts,
+            frame: m.frame,
+            src: m.srcIp,
+            dst: m.dstIp,
+            protocol: m.protocol,
             detail,
-            {
+            fields: {
               func: m.func,
               func_name: m.funcName,
               space: t.space,
@@ -57,13 +57,13 @@ export function writeNewRange(): Detector {
               values: m.values,
               baseline_writes: [],
             },
-            `${m.srcIp} wrote ${rangeText(t.space, t.start, t.count)} on ${m.dstIp} ${how}, and this pair never communicated while the baseline was learned.`,
-            'Treat as unauthorised control until proven otherwise: verify the process value with operations and propose a block of the source.',
+            explanation: `${m.srcIp} wrote ${rangeText(t.space, t.start, t.count)} on ${m.dstIp} ${how}, and this pair never communicated while the baseline was learned.`,
+            response:
+              'Treat as unauthorised control until proven otherwise: verify the process value with operations and propose a block of the source.',
             point,
-            undefined,
-            (list, total) =>
+            explainMany: (list, total) =>
               `${src} wrote ${total} points (${list}) on ${dst} ${how}, and this pair never communicated while the baseline was learned.`,
-          ),
+          }),
         );
         return;
       }
@@ -84,16 +84,16 @@ export function writeNewRange(): Detector {
         const src = m.srcIp,
           dst = m.dstIp;
         ctx.report(
-          finding(
-            'write_new_range',
-            'high',
-            m.ts,
-            m.frame,
-            m.srcIp,
-            m.dstIp,
-            m.protocol,
+          finding({
+            type: 'write_new_range',
+            severity: 'high',
+            ts: m.ts,
+            frame: m.frame,
+            src: m.srcIp,
+            dst: m.dstIp,
+            protocol: m.protocol,
             detail,
-            {
+            fields: {
               func: m.func,
               func_name: m.funcName,
               space: t.space,
@@ -102,13 +102,13 @@ export function writeNewRange(): Detector {
               values: m.values,
               baseline_writes: known ?? [],
             },
-            `${m.srcIp} wrote ${rangeText(t.space, t.start, t.count)} on ${m.dstIp} ${how}, where it never wrote before${before}.`,
-            'Confirm with the controls engineer; an unknown write can change the process. Block writes outside the profile at the gateway if unintended.',
+            explanation: `${m.srcIp} wrote ${rangeText(t.space, t.start, t.count)} on ${m.dstIp} ${how}, where it never wrote before${before}.`,
+            response:
+              'Confirm with the controls engineer; an unknown write can change the process. Block writes outside the profile at the gateway if unintended.',
             point,
-            undefined,
-            (list, total) =>
+            explainMany: (list, total) =>
               `${src} wrote ${total} points it never wrote before on ${dst} ${how}: ${list}${before}.`,
-          ),
+          }),
         );
       }
     },
