@@ -366,7 +366,7 @@ export class DetectionEngine implements DetectContext {
   private runtime(addr: EdgeAddress): EdgeRuntime {
     return {
       addr,
-      profile: this.baseline.profile(addr.id),
+      profile: this.baseline.profileOf(addr),
       answered: false,
       newEdgeReported: false,
       lastRequest: 0,

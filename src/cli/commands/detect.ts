@@ -129,7 +129,7 @@ export function registerDetect(program: Command): void {
         let playbooksClosed = false;
         let closePlaybooks: (() => Promise<void>) | null = null;
         try {
-          const b = opts.version ? baselineVersion(db, Number(opts.version)) : latestBaseline(db);
+          let b = opts.version ? baselineVersion(db, Number(opts.version)) : latestBaseline(db);
           if (!b)
             throw new Error(
               `no baseline${opts.version ? ` version ${opts.version}` : ''} in ${opts.baseline}: run \`weir learn\` first`,
@@ -175,6 +175,11 @@ export function registerDetect(program: Command): void {
                   }
                 : undefined,
           });
+          // The engine keeps its own compiled baseline: unless workers need the parsed one, it is dropped before the
+          // pass, not promoted out of the young generation by the pass's first collections and marked through it.
+          const version = b.version;
+          const shardBaseline = workers > 1 ? b : null;
+          b = null;
           // Stages that follow the engine (exporters, playbooks) join this list; a live run flushes them.
           const stages = between(from, Infinity, engine);
           const flushMs = cliSettings().ingest.flush_ms;
@@ -191,7 +196,7 @@ export function registerDetect(program: Command): void {
             if (live.summary.error && !process.exitCode) process.exitCode = EXIT_CAPTURE_INCOMPLETE;
           } else if (workers > 1) {
             const extra: DetectShardInit = {
-              baseline: b,
+              baseline: shardBaseline!,
               settings,
               windowSeconds:
                 opts.window !== undefined ? Number(opts.window) : settings.fold_window_s,
@@ -229,7 +234,7 @@ export function registerDetect(program: Command): void {
             ds = mergeDetections([ds, ...shards.map((s) => s.detections)]);
           }
           if (opts.save) {
-            saveDetections(db, ds, b.version);
+            saveDetections(db, ds, version);
             // Detections are filed into incidents as they are stored (rebuild: `weir incidents rebuild`).
             const incidents = fileDetections(db, ds, { lookups: storeLookups(db, zones) });
             exporter?.offerIncidents(incidents.map(incidentSummary));

@@ -1,5 +1,5 @@
 import type { Detector, EdgeRuntime } from '../detector.js';
-import type { EdgeProfile } from '../../discover/baseline.js';
+import type { LearnedEdge } from '../profile.js';
 import { DEFAULT_SETTINGS, type Settings } from '../../settings/model.js';
 import { finding } from '../detection.js';
 
@@ -15,7 +15,7 @@ export type TimingSettings = Settings['detect']['timing'];
 const DUE_MARGIN_S = 0.001;
 
 /** A learned edge counts as polled when it repeated requests on a steady period (SCADA scan, not a burst). */
-function isPolled(p: EdgeProfile, t: TimingSettings): boolean {
+function isPolled(p: LearnedEdge, t: TimingSettings): boolean {
   return (
     p.pollInterval !== null &&
     p.pollInterval >= t.min_poll_period_s &&
@@ -25,7 +25,7 @@ function isPolled(p: EdgeProfile, t: TimingSettings): boolean {
 }
 
 /** Quiet for many periods, and clearly longer than any pause the edge took while learning. */
-function silenceOf(p: EdgeProfile, t: TimingSettings): number {
+function silenceOf(p: LearnedEdge, t: TimingSettings): number {
   return Math.max(
     t.silent_periods * p.pollInterval!,
     t.min_silence_s,
