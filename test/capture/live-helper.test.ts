@@ -669,3 +669,63 @@ test(
     }
   },
 );
+
+test(
+  'weir detect --interface: a frozen capture is warned of and its recovery said; a SIGTERM from another process of the capture user ends the run as failed, never as a normal end',
+  { skip: skipOwn, timeout: 90_000 },
+  async () => {
+    const cli = path.join(repoRoot, 'dist/src/cli/main.js');
+    const dir = mkdtempSync(path.join(tmpdir(), 'weir-lh-'));
+    const db = path.join(dir, 'weir.db');
+    try {
+      execFileSync(
+        process.execPath,
+        [cli, 'learn', path.join(repoRoot, 'fixtures/plant.pcap'), '--db', db, '--create'],
+        { stdio: 'ignore' },
+      );
+      await inNamespace(async (ns) => {
+        const run = spawn(
+          'ip',
+          [
+            'netns',
+            'exec',
+            ns,
+            process.execPath,
+            cli,
+            'detect',
+            '--interface',
+            'lo',
+            '--baseline',
+            db,
+          ],
+          { stdio: ['ignore', 'ignore', 'pipe'] },
+        );
+        let stderr = '';
+        run.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+        const exited = new Promise<number | null>((r) => run.on('close', r));
+        for (let i = 0; i < 100 && pidsIn(ns).length < 2; i++) await sleep(100); // Weir and its helper
+        await sleep(1500); // listening, counting
+        const pids = pidsIn(ns).map(Number);
+        const helperPid = pids.find((p) =>
+          readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith(helper!),
+        )!;
+        assert.ok(helperPid, `the helper among ${pids.join(' ')}`);
+        process.kill(helperPid, 'SIGSTOP');
+        for (let i = 0; i < 60 && !/capture stalled/.test(stderr); i++) await sleep(100);
+        assert.match(
+          stderr,
+          /weir: live:lo: warning: capture stalled: no counters from weir-capture for \d+ s/,
+        );
+        process.kill(helperPid, 'SIGCONT');
+        for (let i = 0; i < 30 && !/running again/.test(stderr); i++) await sleep(100);
+        assert.match(stderr, /weir: live:lo: capture running again after \d+ s stalled/);
+        killAs(helperPid, 'TERM');
+        const code = await exited;
+        assert.notEqual(code, 0, stderr);
+        assert.match(stderr, /stopped by signal 15 from pid \d+ uid \d+/, stderr);
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
