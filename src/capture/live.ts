@@ -145,6 +145,10 @@ export function stopReason(
     .split('\n')
     .filter((l) => l !== '' && !NOT_A_REASON.some((re) => re.test(l)))
     .pop();
+  // tcpdump's -Z with an account that is missing: say how to make it, as weir-capture does.
+  const user = said !== undefined ? /^tcpdump: Couldn't find user '([^']+)'/.exec(said) : null;
+  if (user)
+    return `${said} (capture.user; create it: adduser --system --group --no-create-home --home /nonexistent --shell /usr/sbin/nologin ${user[1]}, as scripts/install-deps.sh and the Debian package do)`;
   if (said !== undefined) return said;
   return code === 0 ? 'exited (code 0) without being asked to stop' : `exit ${code}`;
 }

@@ -296,8 +296,8 @@ int main(int argc, char **argv) {
    * The timer: counters printed every stats_s (so the dashboard shows kernel drops as they happen, and a
    * silence shows a stalled helper), and the kernel counters read at least every STATS_EVERY_S regardless.
    */
-  int tick_s = stats_s > 0 && stats_s < STATS_EVERY_S ? stats_s : STATS_EVERY_S;
-  int ticks_per_print = stats_s > 0 ? (stats_s + tick_s - 1) / tick_s : 0, ticks = 0;
+  int tick_s = stats_s == 0 ? STATS_EVERY_S : stats_s <= STATS_EVERY_S ? stats_s : 1;
+  int ticks_per_print = stats_s / tick_s, ticks = 0; /* exactly every stats_s; 0: never */
   struct sigaction alarm_sa;
   memset(&alarm_sa, 0, sizeof alarm_sa);
   alarm_sa.sa_handler = on_alarm;

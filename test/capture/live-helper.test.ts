@@ -371,6 +371,11 @@ test(
       assert.equal(statuses[1]!.state, 'stopped', 'never listened, never counted');
       assert.equal(statuses[1]!.counters, null);
       assert.match(statuses[1]!.reason!, /no such user "no-such-weir-user".*adduser --system/);
+      // The tcpdump fallback's -Z with the same missing account: its error, and how to create the account.
+      await assert.rejects(
+        liveCapture('lo', () => {}, { netns: ns, helper: 'tcpdump', user: 'no-such-weir-user' }),
+        /tcpdump on lo failed: tcpdump: Couldn't find user 'no-such-weir-user' \(capture\.user; create it: adduser --system/,
+      );
       await assert.rejects(
         liveCapture('lo', () => {}, { netns: ns, helper: 'weir-capture', user: 'root' }),
         /root is no user "root" to run as/,
@@ -566,10 +571,11 @@ for (const helperName of ['weir-capture', 'tcpdump'] as const)
             new RegExp(`^weir-capture stopped: stopped by signal 15 from pid \\d+ uid ${own}$`),
           );
         // tcpdump stops with exit 0 on SIGTERM; Weir did not ask, so it is an early stop all the same.
+        // (A SIGUSR1 of Weir's asking its counters can land as it closes: it then says pcap_stats failed.)
         else
-          assert.equal(
+          assert.match(
             s.error.reason,
-            'tcpdump stopped: exited (code 0) without being asked to stop',
+            /^tcpdump stopped: (exited \(code 0\) without being asked to stop|pcap_stats: .*)$/,
           );
         const last = c.statuses.at(-1)!;
         assert.equal(last.state, 'stopped');
@@ -592,7 +598,7 @@ test(
       const stalled = c.statuses.findIndex((s) => s.state === 'stalled');
       assert.ok(stalled >= 0, `stalled: ${JSON.stringify(c.statuses)}`);
       const after = (Date.now() - t0) / 1000;
-      assert.ok(after >= 2 && after <= 4.5, `stalled after ${after.toFixed(1)} s`);
+      assert.ok(after >= 1.5 && after <= 4.5, `stalled after ${after.toFixed(1)} s`);
       assert.match(c.statuses[stalled]!.reason!, /no counters from weir-capture for \d+ s/);
       assert.equal(c.statuses.filter((s) => s.state === 'stalled').length, 1, 'said once');
       process.kill(c.pid, 'SIGCONT');
