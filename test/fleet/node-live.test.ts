@@ -190,4 +190,24 @@ test('weir node on a live interface: capture → detect → playbook block in th
   } finally {
     s.close();
   }
+
+  // The site's interface goes away: its capture ends, and the manager must not keep showing its last counters
+  // as if the site still saw its traffic. The record says stopped, and why.
+  const running = readFleetView(mgr.db, Date.now()).sites.find((x) => x.name === 'a')?.capture;
+  assert.equal(running?.state, 'running');
+  assert.equal(running?.stale, false);
+  ipIn(siteNs, 'link', 'del', `wn${tag}`);
+  await until(
+    "the site's capture stopped at the manager",
+    () =>
+      readFleetView(mgr.db, Date.now()).sites.find((x) => x.name === 'a')?.capture?.state ===
+      'stopped',
+    15_000,
+  ).catch((e: Error) => assert.fail(`${e.message}\n${err}`));
+  const stopped = readFleetView(mgr.db, Date.now()).sites.find((x) => x.name === 'a')!.capture!;
+  assert.equal(stopped.program, program);
+  assert.ok(stopped.reason !== null && stopped.reason.length > 0, `a reason: ${stopped.reason}`);
+  assert.equal(stopped.stale, false);
+  // The node itself keeps running: still enforcing and syncing.
+  assert.equal(node.exitCode, null);
 });
