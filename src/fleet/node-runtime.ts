@@ -199,6 +199,11 @@ export class NodeRuntime {
   /** The live capture's status as it reports it; a change of state goes to the manager at once. */
   captureStatus(s: CaptureStatus, at = Date.now()): void {
     const was = this.capture?.state;
+    // A capture stopped stays stopped: its closing counters may still come after the stop was said.
+    if (was === 'stopped') {
+      if (s.counters !== null) this.capture = { ...this.capture!, counters: s.counters };
+      return;
+    }
     this.capture = captureRecord(s, at);
     if (was !== undefined && was !== this.capture.state) this.beatNow();
   }
