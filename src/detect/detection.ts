@@ -78,6 +78,17 @@ export interface Finding {
   explainMany?: (list: string, total: number) => string;
 }
 
+/** Where a message-driven finding was seen: spread into finding()'s init (the copy keeps one layout). */
+export function seenIn(m: {
+  ts: number;
+  frame: number;
+  srcIp: string;
+  dstIp: string;
+  protocol: string;
+}): Pick<Finding, 'ts' | 'frame' | 'src' | 'dst' | 'protocol'> {
+  return { ts: m.ts, frame: m.frame, src: m.srcIp, dst: m.dstIp, protocol: m.protocol };
+}
+
 /**
  * Every finding is built here, from its fields by name: the copy has all fields in one order (the optional ones
  * undefined when absent), so the engine's report() and the aggregator read one object layout. A literal per

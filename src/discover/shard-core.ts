@@ -11,6 +11,7 @@ import { ChunkView } from './shard-index.js';
 import {
   anomalyCounts,
   Forwarded,
+  packEdges,
   type FromShard,
   type KeyFirsts,
   type ShardInit,
@@ -46,8 +47,9 @@ export function serveShard(make: (init: ShardInit, inline: boolean) => ShardCore
       const r = core.handle(msg);
       if (r === null) return;
       if (r.t === 'edges') {
-        r.json = JSON.stringify(r.records);
-        r.records = [];
+        const packed = packEdges(r.records);
+        r.records = packed.records;
+        r.json = packed.json;
         r.cpu = threadCpuSeconds();
         r.startCpu = startCpu;
       }

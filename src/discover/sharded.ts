@@ -11,6 +11,7 @@ import { emptyDissectStats, type DissectLimits, type DissectStats } from '../dis
 import type { EdgeRecord } from './edge-book.js';
 import type { ShardCore } from './shard-core.js';
 import {
+  unpackEdges,
   unpackForwarded,
   type FromShard,
   type ShardInit,
@@ -326,9 +327,7 @@ export class ShardedRun {
     this.workerCpu = threads.map((g) => g.cpu);
     this.workerStartCpu = threads.map((g) => g.startCpu);
     this.extras = got.map((g) => g.extra);
-    const out = got.map((g) =>
-      g.json !== undefined ? (JSON.parse(g.json) as EdgeRecord[]) : g.records,
-    );
+    const out = got.map(unpackEdges);
     await this.close();
     return out;
   }

@@ -17,7 +17,7 @@ import { Outbox } from './outbox.js';
 import { trustedKeys } from './signed-doc.js';
 import { StateFollower, type FollowerOptions } from './state-follower.js';
 import { HUB_DOMAIN, siteInbox, STATE_KINDS } from './subjects.js';
-import { zoneModes } from './site-view.js';
+import { captureRecord, zoneModes, type SiteCaptureRecord } from './site-view.js';
 import { SitePublisher, type PublisherOptions } from './site-publisher.js';
 import type { Db } from '../store/db.js';
 import type { CaptureStatus } from '../capture/live.js';
@@ -56,8 +56,11 @@ export class NodeRuntime {
   private stopping = false;
   /** Guard attempts that found the site's store locked, since start. */
   guardBusy = 0;
-  /** The live capture's program and latest counters (set by `weir node -i`), reported with the health. */
-  capture: CaptureStatus | null = null;
+  /**
+   * The live capture's program, latest counters, state and when last heard of (set by `weir node -i` through
+   * captureStatus/captureStopped), reported with the health.
+   */
+  capture: SiteCaptureRecord | null = null;
 
   private constructor(
     readonly site: string,
@@ -191,6 +194,37 @@ export class NodeRuntime {
     started.health = setInterval(() => started.beat(), o.healthEveryMs ?? 10_000);
     started.health.unref();
     return started;
+  }
+
+  /** The live capture's status as it reports it; a change of state goes to the manager at once. */
+  captureStatus(s: CaptureStatus, at = Date.now()): void {
+    const was = this.capture?.state;
+    // A capture stopped stays stopped: its closing counters may still come after the stop was said.
+    if (was === 'stopped') {
+      if (s.counters !== null) this.capture = { ...this.capture!, counters: s.counters };
+      return;
+    }
+    this.capture = captureRecord(s, at);
+    if (was !== undefined && was !== this.capture.state) this.beatNow();
+  }
+
+  /**
+   * The live capture ended or never started (`program` names it when it never reported): stopped, with why, told
+   * to the manager at once, so the sites page does not show the last counters of a capture that no longer runs.
+   */
+  captureStopped(reason: string, program: SiteCaptureRecord['program'], at = Date.now()): void {
+    this.capture = {
+      program: this.capture?.program ?? program,
+      counters: this.capture?.counters ?? null,
+      state: 'stopped',
+      reason,
+      at,
+    };
+    this.beatNow();
+  }
+
+  private beatNow(): void {
+    if (!this.stopping) this.beat();
   }
 
   /** A health record for the manager's sites page: what this site enforces and how far behind it is. */

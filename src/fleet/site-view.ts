@@ -3,14 +3,19 @@
  * last heard from each site, lag, the state versions each applied against the manager's latest, and what each
  * enforces per zone (from its newest health record). Also the per-zone modes a site reports.
  */
+import type { CaptureStatus, LiveCounters } from '../capture/live.js';
 import type { AppliedPolicy } from '../enforce/state.js';
 import { parsePolicy } from '../policy/load.js';
 import { DEFAULT_SETTINGS, type Settings } from '../settings/model.js';
 import type { FleetDb } from './fleet-db.js';
 import { STATE_KINDS, type StateKind } from './subjects.js';
 
-/** A site is stale after missing a few health beats, cut off after missing many (settings fleet.*). */
-export type HealthThresholds = Pick<Settings['fleet'], 'stale_after_s' | 'cut_off_after_s'>;
+/**
+ * A site is stale after missing a few health beats, cut off after missing many (settings fleet.*). The health
+ * period (default the settings' default) ages a site's capture record: see CAPTURE_STALE_BEATS.
+ */
+export type HealthThresholds = Pick<Settings['fleet'], 'stale_after_s' | 'cut_off_after_s'> &
+  Partial<Pick<Settings['fleet'], 'health_every_s'>>;
 export const STALE_AFTER_S = DEFAULT_SETTINGS.fleet.stale_after_s;
 export const CUT_OFF_AFTER_S = DEFAULT_SETTINGS.fleet.cut_off_after_s;
 
@@ -45,14 +50,47 @@ export interface SiteView {
   capture: SiteCapture | null;
 }
 
-export interface SiteCapture {
-  program: 'weir-capture' | 'tcpdump';
-  counters: {
-    captured: number;
-    receivedByFilter: number;
-    droppedByKernel: number;
-    droppedByInterface: number;
-  } | null;
+/**
+ * Running: the program reports its counters; stalled: it runs but reports nothing (the capture side says so);
+ * stopped: it ended, and Weir did not ask (the interface went away, the program failed to start or died).
+ */
+export type CaptureState = 'running' | 'stalled' | 'stopped';
+
+/** What a site node sends of its live capture in its health record (node-runtime.ts). */
+export interface SiteCaptureRecord extends Omit<CaptureStatus, 'state' | 'reason'> {
+  state: CaptureState;
+  /** Why it stalled or stopped (null while running). */
+  reason: string | null;
+  /** When the site last heard from the capture (ms, site clock). */
+  at: number;
+}
+
+/** A site's capture as the manager reads it: `at` null when not reported; stale when not heard of lately. */
+export interface SiteCapture extends Omit<SiteCaptureRecord, 'at'> {
+  at: number | null;
+  /**
+   * A capture said to run that the site has not heard from for more than CAPTURE_STALE_BEATS health periods
+   * (or that carries no time): what it counted may no longer hold. A stopped capture is never stale: it is final.
+   */
+  stale: boolean;
+}
+
+/** Health periods without news of a running capture after which its record reads as stale. */
+export const CAPTURE_STALE_BEATS = 3;
+/** Longest reason kept from a site's record (the page shows it whole). */
+const REASON_MAX = 300;
+
+/** A capture status from src/capture (its `state` and `reason` when it has them) as a site's record. */
+export function captureRecord(s: CaptureStatus, at: number): SiteCaptureRecord {
+  const x = s as CaptureStatus & { state?: unknown; reason?: unknown };
+  const state: CaptureState = x.state === 'stalled' || x.state === 'stopped' ? x.state : 'running';
+  return {
+    program: s.program,
+    counters: s.counters,
+    state,
+    reason: state !== 'running' && typeof x.reason === 'string' ? x.reason : null,
+    at,
+  };
 }
 
 export interface FleetView {
@@ -75,30 +113,46 @@ const none = (): Record<StateKind, number | null> =>
   Object.fromEntries(STATE_KINDS.map((k) => [k, null])) as Record<StateKind, number | null>;
 
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+/** A count: a non-negative safe integer, else null. */
+const count = (v: unknown): number | null =>
+  typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : null;
 
-/** A site's capture as its health record says; anything not of the expected shape reads as not reported. */
-function captureOf(c: unknown): SiteCapture | null {
-  if (c === null || typeof c !== 'object') return null;
-  const o = c as Record<string, unknown>;
-  if (o.program !== 'weir-capture' && o.program !== 'tcpdump') return null;
-  const k = o.counters;
-  if (k === null || typeof k !== 'object') return { program: o.program, counters: null };
+function countersOf(k: unknown): LiveCounters | null {
+  if (k === null || typeof k !== 'object') return null;
   const n = k as Record<string, unknown>;
   const [captured, receivedByFilter, droppedByKernel, droppedByInterface] = [
     n.captured,
     n.receivedByFilter,
     n.droppedByKernel,
     n.droppedByInterface,
-  ].map(num);
+  ].map(count);
   return captured === null ||
     receivedByFilter === null ||
     droppedByKernel === null ||
     droppedByInterface === null
-    ? { program: o.program, counters: null }
-    : {
-        program: o.program,
-        counters: { captured, receivedByFilter, droppedByKernel, droppedByInterface },
-      };
+    ? null
+    : { captured, receivedByFilter, droppedByKernel, droppedByInterface };
+}
+
+/**
+ * A site's capture as its health record says; an odd program or state reads as not reported, odd counters as
+ * none, an odd time as none (then stale unless stopped). A record without a state (a node from before states)
+ * reads as running.
+ */
+function captureOf(c: unknown, nowMs: number, healthEveryS: number): SiteCapture | null {
+  if (c === null || typeof c !== 'object') return null;
+  const o = c as Record<string, unknown>;
+  if (o.program !== 'weir-capture' && o.program !== 'tcpdump') return null;
+  const state = o.state === undefined ? 'running' : o.state;
+  if (state !== 'running' && state !== 'stalled' && state !== 'stopped') return null;
+  const at = count(o.at);
+  const reason =
+    state !== 'running' && typeof o.reason === 'string' && o.reason.length > 0
+      ? o.reason.slice(0, REASON_MAX)
+      : null;
+  const stale =
+    state !== 'stopped' && (at === null || nowMs - at > CAPTURE_STALE_BEATS * healthEveryS * 1000);
+  return { program: o.program, counters: countersOf(o.counters), state, reason, at, stale };
 }
 
 /** Health records come from sites: anything not of the expected shape reads as not reported. */
@@ -184,7 +238,11 @@ export function readFleetView(
       intake: intake.get(r.site) ?? null,
       applied,
       enforcement: enforcementOf(h.enforcement),
-      capture: captureOf(h.capture),
+      capture: captureOf(
+        h.capture,
+        nowMs,
+        thresholds.health_every_s ?? DEFAULT_SETTINGS.fleet.health_every_s,
+      ),
     };
   });
   return { latest, sites };

@@ -190,4 +190,95 @@ test('weir node on a live interface: capture → detect → playbook block in th
   } finally {
     s.close();
   }
+
+  // The site's interface goes away: its capture ends, and the manager must not keep showing its last counters
+  // as if the site still saw its traffic. The record says stopped, and why.
+  const running = readFleetView(mgr.db, Date.now()).sites.find((x) => x.name === 'a')?.capture;
+  assert.equal(running?.state, 'running');
+  assert.equal(running?.stale, false);
+  ipIn(siteNs, 'link', 'del', `wn${tag}`);
+  await until(
+    "the site's capture stopped at the manager",
+    () =>
+      readFleetView(mgr.db, Date.now()).sites.find((x) => x.name === 'a')?.capture?.state ===
+      'stopped',
+    15_000,
+  ).catch((e: Error) => assert.fail(`${e.message}\n${err}`));
+  const stopped = readFleetView(mgr.db, Date.now()).sites.find((x) => x.name === 'a')!.capture!;
+  assert.equal(stopped.program, program);
+  assert.ok(stopped.reason !== null && stopped.reason.length > 0, `a reason: ${stopped.reason}`);
+  assert.equal(stopped.stale, false);
+  // The node itself keeps running: still enforcing and syncing.
+  assert.equal(node.exitCode, null);
+});
+
+test('weir node on an interface it cannot capture: the manager reads its capture as stopped, with why', async (t) => {
+  if (!canBuildLab()) {
+    if (process.env.CI === 'true') throw new Error('needs root, iproute2 and tcpdump');
+    return t.skip('needs root');
+  }
+  const tag = randomBytes(3).toString('hex');
+  const siteNs = `weir-fn-f-${tag}`;
+  execFileSync('ip', ['netns', 'add', siteNs]);
+  namespaces.push(siteNs);
+  const dir = tempDir('fleet-node-nocap');
+  const mdir = path.join(dir, 'manager');
+  addSite(openHome(mdir), 'a');
+  const leafPort = await freePort();
+  const mgr = await ManagerRuntime.start({
+    dir: mdir,
+    client: { host: '127.0.0.1', port: await freePort() },
+    leaf: { host: '127.0.0.1', port: leafPort },
+    log: () => undefined,
+  });
+  stops.push(() => mgr.stop());
+  const site = await approvedStore(dir, SITE_POLICY);
+  const node: ChildProcess = spawn(
+    process.execPath,
+    [
+      cli,
+      'node',
+      '--site',
+      'a',
+      '--kit',
+      path.join(mdir, 'sites', 'a'),
+      '--dir',
+      path.join(dir, 'node'),
+      '--hub',
+      `nats-leaf://127.0.0.1:${leafPort}`,
+      '--listen',
+      String(await freePort()),
+      '--netns',
+      siteNs,
+      ...site.auth,
+      // No such interface in the site's namespace: the capture program fails to start.
+      '--interface',
+      `wgone${tag}`,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let err = '';
+  node.stderr!.on('data', (b: Buffer) => {
+    err += b.toString();
+  });
+  stops.push(
+    () =>
+      new Promise<void>((resolve) => {
+        if (node.exitCode !== null) return resolve();
+        node.once('exit', () => resolve());
+        node.kill('SIGTERM');
+      }),
+  );
+  await until(
+    "the site's capture stopped at the manager",
+    () =>
+      readFleetView(mgr.db, Date.now()).sites.find((x) => x.name === 'a')?.capture?.state ===
+      'stopped',
+    25_000,
+  ).catch((e: Error) => assert.fail(`${e.message}\n${err}`));
+  const c = readFleetView(mgr.db, Date.now()).sites.find((x) => x.name === 'a')!.capture!;
+  assert.equal(c.program, findCaptureHelper() ? 'weir-capture' : 'tcpdump');
+  assert.match(c.reason ?? '', new RegExp(`wgone${tag}`));
+  assert.equal(c.counters, null);
+  assert.equal(node.exitCode, null, 'the node keeps enforcing and syncing');
 });

@@ -3,7 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openFleetDb } from '../../src/fleet/fleet-db.js';
+import type { CaptureStatus } from '../../src/capture/live.js';
 import {
+  captureRecord,
   CUT_OFF_AFTER_S,
   healthOf,
   readFleetView,
@@ -44,6 +46,9 @@ test('sites with good, odd and missing health records; records carry the site', 
       capture: {
         program: 'weir-capture',
         counters: { captured: 9, receivedByFilter: 10, droppedByKernel: 1, droppedByInterface: 0 },
+        state: 'running',
+        reason: null,
+        at: NOW - 6000,
       },
     }),
   );
@@ -76,6 +81,10 @@ test('sites with good, odd and missing health records; records carry the site', 
     capture: {
       program: 'weir-capture',
       counters: { captured: 9, receivedByFilter: 10, droppedByKernel: 1, droppedByInterface: 0 },
+      state: 'running',
+      reason: null,
+      at: NOW - 6000,
+      stale: false,
     },
   });
   assert.deepEqual(
@@ -133,19 +142,143 @@ test("a site's capture: the program and counters as reported; odd counters read 
   const site = db.prepare(
     'INSERT INTO fleet_sites (site, last_seen, last_at, records, health) VALUES (?, ?, ?, ?, ?)',
   );
-  const health = (capture: unknown) => JSON.stringify({ pending: 0, capture });
+  const health = (capture: unknown) =>
+    JSON.stringify({
+      pending: 0,
+      capture: capture !== null && typeof capture === 'object' ? { at: NOW, ...capture } : capture,
+    });
+  const counters = { captured: 5, receivedByFilter: 6, droppedByKernel: 0, droppedByInterface: 1 };
   site.run('a', NOW, NOW, 1, health({ program: 'tcpdump', counters: null }));
   site.run('b', NOW, NOW, 1, health({ program: 'tcpdump', counters: { captured: '1e9' } }));
   site.run('c', NOW, NOW, 1, health({ program: 'nc', counters: null }));
   site.run('d', NOW, NOW, 1, health(null));
-  assert.deepEqual(
-    readFleetView(db, NOW).sites.map((s) => [s.name, s.capture]),
-    [
-      ['a', { program: 'tcpdump', counters: null }],
-      ['b', { program: 'tcpdump', counters: null }],
-      ['c', null],
-      ['d', null],
-    ],
+  // Counts are non-negative safe integers: a negative, fractional or huge one reads as not reported.
+  site.run(
+    'e',
+    NOW,
+    NOW,
+    1,
+    health({ program: 'tcpdump', counters: { ...counters, droppedByInterface: -5 } }),
   );
+  site.run(
+    'f',
+    NOW,
+    NOW,
+    1,
+    health({ program: 'tcpdump', counters: { ...counters, captured: 1.5 } }),
+  );
+  site.run(
+    'g',
+    NOW,
+    NOW,
+    1,
+    health({ program: 'tcpdump', counters: { ...counters, captured: 2 ** 60 } }),
+  );
+  site.run('h', NOW, NOW, 1, health({ program: 'tcpdump', counters }));
+  const got = readFleetView(db, NOW).sites.map((s) => [s.name, s.capture]);
+  const tcpdump = (c: unknown) => ({
+    program: 'tcpdump',
+    counters: c,
+    state: 'running',
+    reason: null,
+    at: NOW,
+    stale: false,
+  });
+  assert.deepEqual(got, [
+    ['a', tcpdump(null)],
+    ['b', tcpdump(null)],
+    ['c', null],
+    ['d', null],
+    ['e', tcpdump(null)],
+    ['f', tcpdump(null)],
+    ['g', tcpdump(null)],
+    ['h', tcpdump(counters)],
+  ]);
   db.close();
+});
+
+test("a site's capture state: stopped and stalled with why; a running one not heard of for three health periods is stale; hostile values", () => {
+  const db = openFleetDb(':memory:');
+  const site = db.prepare(
+    'INSERT INTO fleet_sites (site, last_seen, last_at, records, health) VALUES (?, ?, ?, ?, ?)',
+  );
+  const health = (capture: unknown) => JSON.stringify({ pending: 0, capture });
+  const counters = { captured: 5, receivedByFilter: 6, droppedByKernel: 0, droppedByInterface: 0 };
+  const base = { program: 'weir-capture', counters };
+  const period = 10; // seconds between health records (fleet.health_every_s)
+  const rows: Array<[string, unknown]> = [
+    [
+      'a',
+      {
+        ...base,
+        state: 'stopped',
+        reason: 'weir-capture stopped: wn0: The interface disappeared',
+        at: NOW - 3_600_000,
+      },
+    ],
+    ['b', { ...base, state: 'stalled', reason: 'no counters for 5 s', at: NOW - 1000 }],
+    [
+      'c',
+      { ...base, state: 'running', reason: 'ignored while running', at: NOW - 3 * period * 1000 },
+    ],
+    ['d', { ...base, state: 'running', reason: null, at: NOW - 3 * period * 1000 - 1 }],
+    // A node from before states: running; with no time it cannot be told fresh, so stale.
+    ['e', base],
+    ['f', { ...base, state: 'exploded', at: NOW }],
+    ['g', { ...base, state: 'stopped', reason: 7, at: 'yesterday' }],
+    ['h', { ...base, state: 'stalled', reason: 'x'.repeat(5000), at: -1 }],
+    ['i', { ...base, state: ['running'], at: NOW }],
+  ];
+  for (const [name, c] of rows) site.run(name, NOW, NOW, 1, health(c));
+  const got = Object.fromEntries(
+    readFleetView(db, NOW, {
+      stale_after_s: 60,
+      cut_off_after_s: 300,
+      health_every_s: period,
+    }).sites.map((s) => [s.name, s.capture]),
+  );
+  const seen = (state: string, reason: string | null, at: number | null, stale: boolean) => ({
+    ...base,
+    state,
+    reason,
+    at,
+    stale,
+  });
+  assert.deepEqual(got, {
+    // Stopped is final: never stale however old.
+    a: seen(
+      'stopped',
+      'weir-capture stopped: wn0: The interface disappeared',
+      NOW - 3_600_000,
+      false,
+    ),
+    b: seen('stalled', 'no counters for 5 s', NOW - 1000, false),
+    c: seen('running', null, NOW - 30_000, false),
+    d: seen('running', null, NOW - 30_001, true),
+    e: seen('running', null, null, true),
+    f: null,
+    g: seen('stopped', null, null, false),
+    h: seen('stalled', 'x'.repeat(300), null, true),
+    i: null,
+  });
+  db.close();
+});
+
+test('a capture status from src/capture as a site record: no state reads as running, a stop carries its reason', () => {
+  const counters = { captured: 1, receivedByFilter: 1, droppedByKernel: 0, droppedByInterface: 0 };
+  assert.deepEqual(captureRecord({ program: 'weir-capture', counters }, NOW), {
+    program: 'weir-capture',
+    counters,
+    state: 'running',
+    reason: null,
+    at: NOW,
+  });
+  const stalled = { program: 'tcpdump', counters: null, state: 'stalled', reason: 'silent' };
+  assert.deepEqual(captureRecord(stalled as unknown as CaptureStatus, NOW), {
+    program: 'tcpdump',
+    counters: null,
+    state: 'stalled',
+    reason: 'silent',
+    at: NOW,
+  });
 });

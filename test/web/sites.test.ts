@@ -9,6 +9,7 @@ import { addSite, openHome, readSiteKit } from '../../src/fleet/home.js';
 import { ManagerRuntime } from '../../src/fleet/manager-runtime.js';
 import { NodeRuntime } from '../../src/fleet/node-runtime.js';
 import { readFleetView } from '../../src/fleet/site-view.js';
+import { openFleetDb } from '../../src/fleet/fleet-db.js';
 import { haveChromium, logIn, openDashboard, screenshotDir } from '../helpers/browser.js';
 import { buildServer } from '../../src/server/app.js';
 import { addUsers, freshStore, injectLogin, PASSWORD } from '../server/fixture.js';
@@ -74,7 +75,7 @@ test(
       }
       const [north, south] = nodes as [NodeRuntime, NodeRuntime];
       // North follows its SPAN port through weir-capture (as `weir node -i` sets it); south captures nothing live.
-      north.capture = {
+      north.captureStatus({
         program: 'weir-capture',
         counters: {
           captured: 5000,
@@ -82,7 +83,13 @@ test(
           droppedByKernel: 0,
           droppedByInterface: 0,
         },
-      };
+      });
+      // South's interface went away before it went silent: its capture stopped, with why.
+      south.captureStatus({
+        program: 'weir-capture',
+        counters: { captured: 70, receivedByFilter: 70, droppedByKernel: 0, droppedByInterface: 0 },
+      });
+      south.captureStopped('weir-capture stopped: eth2: The interface disappeared', 'weir-capture');
       north.outbox.add('detection', detection('north', 1, 'port_scan'));
       north.outbox.add('detection', detection('north', 2, 'write_to_plc'));
       south.outbox.add('detection', detection('south', 1, 'new_talker'));
@@ -149,7 +156,20 @@ test(
       assert.match(northRow, /^north\s+ok\s/);
       assert.match(northRow, /lag \d+ s/);
       assert.match(northRow, /weir-capture: 5,000 received, 0 dropped by kernel, 0 by interface/);
-      assert.match(southRow, /not reported\s*$/);
+      assert.match(
+        southRow,
+        /weir-capture: stopped \(weir-capture stopped: eth2: The interface disappeared\); last counted 70 received, 0 dropped by kernel, 0 by interface\s*$/,
+      );
+      assert.equal(
+        await page.locator('tr[data-site=north] [data-testid=capture-blind]').count(),
+        0,
+      );
+      const southBlind = page.locator('tr[data-site=south] [data-testid=capture-blind]');
+      assert.equal(await southBlind.getAttribute('class'), 'capture-blind');
+      assert.equal(
+        await southBlind.evaluate((e) => getComputedStyle(e).backgroundColor),
+        'rgb(192, 57, 43)',
+      );
       assert.match(northRow, /\d+ waiting/);
       assert.match(northRow, /none published\s+v1 \(latest\)/);
       assert.match(southRow, /^south\s+CUT OFF\s/);
@@ -158,6 +178,35 @@ test(
       assert.match(northRow, /\s0 held\s/);
       assert.match(southRow, /1234 held, rate-limited 5×; AT BOUND \(detection\)/);
       await page.screenshot({ path: path.join(screenshotDir(), 'sites.png'), fullPage: true });
+      // North's capture stalls, then says it runs but is not heard of for minutes: both in red.
+      const setNorthCapture = (patch: Record<string, unknown>) => {
+        const fdb = openFleetDb(path.join(mdir, 'manager.db'));
+        try {
+          const row = fdb.prepare("SELECT health FROM fleet_sites WHERE site = 'north'").get() as {
+            health: string;
+          };
+          const h = JSON.parse(row.health) as { capture: Record<string, unknown> };
+          h.capture = { ...h.capture, ...patch };
+          fdb
+            .prepare("UPDATE fleet_sites SET health = ? WHERE site = 'north'")
+            .run(JSON.stringify(h));
+        } finally {
+          fdb.close();
+        }
+      };
+      const northBlind = page.locator('tr[data-site=north] [data-testid=capture-blind]');
+      setNorthCapture({ state: 'stalled', reason: 'no counters for 5 s', at: Date.now() });
+      await page.reload();
+      await northBlind.waitFor();
+      assert.match(
+        await page.locator('tr[data-site=north]').innerText(),
+        /weir-capture: stalled \(no counters for 5 s\); last counted 5,000 received/,
+      );
+      assert.equal(await northBlind.getAttribute('class'), 'capture-blind');
+      setNorthCapture({ state: 'running', reason: null, at: Date.now() - 120_000 });
+      await page.reload();
+      await page.getByText(/stale: no news since/).waitFor();
+      assert.match(await northBlind.innerText(), /^stale: no news since /);
 
       // The site filter: detections of one site only; pages not aggregated say so.
       await page.goto(`${url}#/detections`);

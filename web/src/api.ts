@@ -156,7 +156,11 @@ export interface SiteView {
   /** The site's live capture (null: not capturing live, or not reported). */
   capture: CaptureView | null;
 }
-/** A live capture's program and its counters (src/capture/live.ts CaptureStatus). */
+/**
+ * A live capture's program and its counters (src/capture/live.ts CaptureStatus); a site's also its state, why it
+ * stalled or stopped, when last heard of and whether that is too long ago (src/fleet/site-view.ts SiteCapture).
+ * No state: running.
+ */
 export interface CaptureView {
   program: 'weir-capture' | 'tcpdump';
   counters: {
@@ -165,6 +169,11 @@ export interface CaptureView {
     droppedByKernel: number;
     droppedByInterface: number;
   } | null;
+  state?: 'running' | 'stalled' | 'stopped';
+  reason?: string | null;
+  /** Epoch ms. */
+  at?: number | null;
+  stale?: boolean;
 }
 export interface FleetView {
   fleet: boolean;

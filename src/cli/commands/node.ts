@@ -15,6 +15,7 @@ import { openExistingStore, STORE_HINT, withIdentity, type IdentityOpts } from '
 import { proveEnforcer } from '../enforcer.js';
 import { actionLine, startPlaybooks } from '../playbook-host.js';
 import { runCaptures, runLive } from '../run-capture.js';
+import { findCaptureHelper } from '../../capture/live.js';
 import { cliSettings } from '../settings.js';
 
 /** How long the node waits on a locked site store before it counts the attempt busy and retries later. */
@@ -191,20 +192,28 @@ export function registerNode(program: Command): void {
                 flushMs: settings.ingest.flush_ms,
                 netns: o.netns,
                 signal: ac.signal,
-                onStatus: (c) => (rt.capture = c),
+                onStatus: (c) => rt.captureStatus(c),
               })
             : runCaptures([o.capture!], pipeline.stages, {
                 progress: false,
                 flushMs: settings.ingest.flush_ms,
               }).then((r) => r[0]!);
+        // The sites page must not show the last counters of a capture that ended: it is stopped, with why.
+        const stopped = (reason: string) => {
+          if (o.interface !== undefined)
+            rt.captureStopped(reason, findCaptureHelper() ? 'weir-capture' : 'tcpdump');
+        };
         following = run.then(
           async (r) => {
+            // No error: asked to stop (this node stopping), or an exit live.ts did not flag.
+            stopped(r.summary.error?.reason ?? 'the capture ended');
             await pipeline.finish(source, r.summary.error?.reason ?? null);
             process.stderr.write(
               `weir node: finished following ${source}: ${r.summary.frames} frames, ${pipeline.detections} detections; still enforcing and syncing\n`,
             );
           },
           async (err: Error) => {
+            stopped(err.message);
             await pipeline.finish(source, err.message);
             process.stderr.write(`weir node: following ${source} failed: ${err.message}\n`);
           },

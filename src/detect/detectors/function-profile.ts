@@ -2,7 +2,7 @@ import type { Message } from '../../dissect/message.js';
 import { type DetectContext, type Detector } from '../detector.js';
 import type { CompiledProfile } from '../profile.js';
 import { targetLabels } from './targets.js';
-import { finding } from '../detection.js';
+import { finding, seenIn } from '../detection.js';
 
 /**
  * Does this request use an industrial function the edge's profile lacks (and that is no engineering operation,
@@ -46,11 +46,7 @@ export function functionOutsideProfile(): Detector {
         finding({
           type,
           severity,
-          ts: m.ts,
-          frame: m.frame,
-          src: m.srcIp,
-          dst: m.dstIp,
-          protocol: m.protocol,
+          ...seenIn(m),
           detail,
           fields: {
             func: m.func,

@@ -1,6 +1,6 @@
 import type { Message } from '../../dissect/message.js';
 import { type Detector, type EdgeRuntime } from '../detector.js';
-import { finding } from '../detection.js';
+import { finding, seenIn } from '../detection.js';
 
 /** Window over which a client's new functions on one edge are counted. */
 const WINDOW = 60;
@@ -66,11 +66,7 @@ export function functionSweep(): Detector {
         finding({
           type: 'function_sweep',
           severity: 'high',
-          ts: m.ts,
-          frame: m.frame,
-          src: m.srcIp,
-          dst: m.dstIp,
-          protocol: m.protocol,
+          ...seenIn(m),
           detail: `${m.protocol}:sweep`,
           fields: {
             known_edge: p !== null,

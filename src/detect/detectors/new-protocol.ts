@@ -1,5 +1,5 @@
 import type { Detector } from '../detector.js';
-import { finding } from '../detection.js';
+import { finding, seenIn } from '../detection.js';
 
 /** A known edge starts speaking a protocol it never used (e.g. S7 over a Modbus pair, or a tunnel). */
 export function newProtocol(): Detector {
@@ -14,11 +14,7 @@ export function newProtocol(): Detector {
         finding({
           type: 'new_protocol',
           severity: 'high',
-          ts: m.ts,
-          frame: m.frame,
-          src: m.srcIp,
-          dst: m.dstIp,
-          protocol: m.protocol,
+          ...seenIn(m),
           detail: m.protocol,
           fields: { protocol: m.protocol, baseline_protocols: [...p.protocols] },
           explanation: `${m.srcIp} → ${m.dstIp} carried ${m.protocol}, but this edge only ever used ${[...p.protocols].join(', ')}.`,

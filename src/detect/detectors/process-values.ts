@@ -1,5 +1,5 @@
 import type { Detector } from '../detector.js';
-import { finding, type Severity } from '../detection.js';
+import { finding, seenIn, type Severity } from '../detection.js';
 import { placeValues } from '../../discover/values.js';
 import { pointsOf } from '../profile.js';
 
@@ -70,11 +70,7 @@ export function valueOutOfRange(): Detector {
           finding({
             type: 'value_out_of_range',
             severity,
-            ts: m.ts,
-            frame: m.frame,
-            src: m.srcIp,
-            dst: m.dstIp,
-            protocol: m.protocol,
+            ...seenIn(m),
             detail,
             fields: {
               point: key,

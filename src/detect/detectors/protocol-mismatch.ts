@@ -1,5 +1,5 @@
 import type { Detector } from '../detector.js';
-import { finding } from '../detection.js';
+import { finding, seenIn } from '../detection.js';
 
 /**
  * Another protocol on an industrial port (TLS, HTTP, DCE/RPC, NFS, RDP… to tcp/502, 102, 20000, 44818, 2404):
@@ -17,11 +17,7 @@ export function protocolMismatch(): Detector {
         finding({
           type: 'protocol_mismatch',
           severity: 'high',
-          ts: m.ts,
-          frame: m.frame,
-          src: m.srcIp,
-          dst: m.dstIp,
-          protocol: m.protocol,
+          ...seenIn(m),
           detail: `${m.protocol}:${foreign}`,
           fields: { port, expected: m.protocol, found: foreign, attack: ['T0869', 'T0885'] },
           explanation: `${m.srcIp} sent ${foreign.toUpperCase()} to ${m.dstIp} on ${m.transport}/${port}, the ${m.protocol} port: the payload is not ${m.protocol}. ATT&CK for ICS T0869, T0885.`,

@@ -2,11 +2,28 @@ import type { Message } from '../../dissect/message.js';
 import type { Detector } from '../detector.js';
 import { isNewFunction } from './function-profile.js';
 import { rangeLabel, rangeText } from './targets.js';
-import { finding } from '../detection.js';
+import { finding, seenIn } from '../detection.js';
 
 /** The function a write used: findings on many points of one function fold into one detection. */
 function writeFunction(m: Message): string {
   return `${m.protocol}:${m.func}`;
+}
+
+/** A write finding's evidence: the range written, the values, and the ranges this pair wrote while learning. */
+function writeFields(
+  m: Message,
+  t: NonNullable<Message['targets']>[number],
+  baselineWrites: unknown[],
+): Record<string, unknown> {
+  return {
+    func: m.func,
+    func_name: m.funcName,
+    space: t.space,
+    start: t.start,
+    count: t.count,
+    values: m.values,
+    baseline_writes: baselineWrites,
+  };
 }
 
 /**
@@ -42,21 +59,9 @@ export function writeNewRange(): Detector {
           finding({
             type: 'write_new_range',
             severity: 'critical',
-            ts: m.ts,
-            frame: m.frame,
-            src: m.srcIp,
-            dst: m.dstIp,
-            protocol: m.protocol,
+            ...seenIn(m),
             detail,
-            fields: {
-              func: m.func,
-              func_name: m.funcName,
-              space: t.space,
-              start: t.start,
-              count: t.count,
-              values: m.values,
-              baseline_writes: [],
-            },
+            fields: writeFields(m, t, []),
             explanation: `${m.srcIp} wrote ${rangeText(t.space, t.start, t.count)} on ${m.dstIp} ${how}, and this pair never communicated while the baseline was learned.`,
             response:
               'Treat as unauthorised control until proven otherwise: verify the process value with operations and propose a block of the source.',
@@ -87,21 +92,9 @@ export function writeNewRange(): Detector {
           finding({
             type: 'write_new_range',
             severity: 'high',
-            ts: m.ts,
-            frame: m.frame,
-            src: m.srcIp,
-            dst: m.dstIp,
-            protocol: m.protocol,
+            ...seenIn(m),
             detail,
-            fields: {
-              func: m.func,
-              func_name: m.funcName,
-              space: t.space,
-              start: t.start,
-              count: t.count,
-              values: m.values,
-              baseline_writes: known ?? [],
-            },
+            fields: writeFields(m, t, known ?? []),
             explanation: `${m.srcIp} wrote ${rangeText(t.space, t.start, t.count)} on ${m.dstIp} ${how}, where it never wrote before${before}.`,
             response:
               'Confirm with the controls engineer; an unknown write can change the process. Block writes outside the profile at the gateway if unintended.',
