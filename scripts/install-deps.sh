@@ -25,7 +25,7 @@ APT_PACKAGES=(
   nats-server       # the fleet's transport: hub, site leaf nodes, JetStream (weir manager / weir node)
   openssl           # the fleet's certificate authority (site leaf links are mTLS)
   systemd           # systemd-analyze verify on the units in the package test (PID 1 need not be systemd)
-  adduser           # the package's postinst creates the weir system user with it (a Depends of the .deb)
+  adduser           # creates the weir-capture user below; the package's postinst creates weir and weir-capture with it
   slapd             # real LDAP directory of the permit tests (started by each test, own config and port)
   ldap-utils        # ldapsearch/ldapadd, to look at that directory by hand
   freeradius        # real RADIUS server of the permit tests (freeradius -X -d <temp config>)
@@ -46,6 +46,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# The account the live capture runs as once its interface is open (capture.user), when Weir runs as root: a
+# system user of its own, no home, no shell, own group. Not the shared `nobody`: any other process running as
+# nobody could signal or trace the capture (stop it silently, or freeze it).
+if ! getent passwd weir-capture >/dev/null; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: need root to create the weir-capture system user (capture.user)" >&2
+    exit 1
+  fi
+  adduser --system --group --no-create-home --home /nonexistent --shell /usr/sbin/nologin \
+    --gecos "Weir live capture" weir-capture >/dev/null
 fi
 
 if [ ! -d node_modules ] || [ package.json -nt node_modules/.package-lock.json ]; then

@@ -33,11 +33,21 @@ export interface LiveOptions {
   onStatus?: (s: CaptureStatus) => void;
 }
 
-/** What a sensor shows of its capture: the program and, once it has counted, its counters. */
+/**
+ * What a sensor shows of its capture: the program, once it has counted its counters, and its state: 'running',
+ * 'stalled' (the program is there but its running counters stopped coming for STALL_AFTER_S: frozen by
+ * SIGSTOP, or stuck), or 'stopped' (its last word: the reason when Weir did not ask for the stop).
+ */
 export interface CaptureStatus {
   program: 'weir-capture' | 'tcpdump';
   counters: LiveCounters | null;
+  /** Always set by liveCapture; a record without it (an older node's) reads as 'running'. */
+  state?: CaptureState;
+  /** Why it stalled or stopped (absent while running). */
+  reason?: string;
 }
+
+export type CaptureState = 'running' | 'stalled' | 'stopped';
 
 export type CaptureHelper = 'auto' | 'weir-capture' | 'tcpdump';
 
@@ -107,6 +117,41 @@ export function parseCountersLine(line: string): LiveCounters | null {
  * free); tcpdump is asked with SIGUSR1 once it listens (its handler is set by then).
  */
 export const COUNTERS_EVERY_S = 1;
+
+/** A live capture whose running counters stopped coming for this long (three of their periods) has stalled. */
+export const STALL_AFTER_S = 3 * COUNTERS_EVERY_S;
+
+/** What weir-capture and tcpdump say that is not a reason for stopping: counters and their start-up line. */
+const NOT_A_REASON = [
+  /^\d+ packets? /,
+  COUNTERS_LINE,
+  TCPDUMP_LINE,
+  /^(weir-capture|tcpdump): listening on /,
+  /^tcpdump: (verbose output suppressed|data link type)/,
+];
+
+/**
+ * Why a capture program Weir did not stop ended: the signal that killed it (it could say nothing), else its
+ * last line that is not counters, else its exit code.
+ */
+export function stopReason(
+  stderr: string,
+  code: number | null,
+  signal: NodeJS.Signals | null,
+): string {
+  if (signal !== null) return `killed by ${signal}`;
+  const said = stderr
+    .trim()
+    .split('\n')
+    .filter((l) => l !== '' && !NOT_A_REASON.some((re) => re.test(l)))
+    .pop();
+  // tcpdump's -Z with an account that is missing: say how to make it, as weir-capture does.
+  const user = said !== undefined ? /^tcpdump: Couldn't find user '([^']+)'/.exec(said) : null;
+  if (user)
+    return `${said} (capture.user; create it: adduser --system --group --no-create-home --home /nonexistent --shell /usr/sbin/nologin ${user[1]}, as scripts/install-deps.sh and the Debian package do)`;
+  if (said !== undefined) return said;
+  return code === 0 ? 'exited (code 0) without being asked to stop' : `exit ${code}`;
+}
 
 /** Kernel capture buffer (KiB): libpcap's 2 MiB default overflows in bursts while a busy core keeps the reader off it. */
 export const CAPTURE_BUFFER_KIB = 32768;
@@ -221,7 +266,30 @@ export function liveCapture(
     let line = ''; // the stderr line being received, for the running counters
     let aborted = false;
     let ask: NodeJS.Timeout | null = null; // tcpdump's counters, asked for every COUNTERS_EVERY_S
-    opts.onStatus?.({ program: name, counters: null });
+    // The stall watch: from the program's first sign of listening, its counters come every COUNTERS_EVERY_S.
+    let lastSign: number | null = null;
+    let last: LiveCounters | null = null;
+    let state: CaptureState = 'running';
+    const tell = (st: CaptureState, counters: LiveCounters | null, reason?: string) => {
+      state = st;
+      opts.onStatus?.({
+        program: name,
+        counters,
+        state: st,
+        ...(reason !== undefined ? { reason } : {}),
+      });
+    };
+    const watch = setInterval(() => {
+      if (lastSign === null || state !== 'running') return;
+      const quiet = (Date.now() - lastSign) / 1000;
+      if (quiet >= STALL_AFTER_S)
+        tell(
+          'stalled',
+          last,
+          `no counters from ${name} for ${Math.floor(quiet)} s while it runs (frozen or stuck): frames are not being captured`,
+        );
+    }, 250);
+    tell('running', null);
     child.stdout.on('data', (b: Buffer) => {
       parser.feed(b);
       if (parser.stopped && !aborted) stop();
@@ -230,14 +298,19 @@ export function liveCapture(
       const text = b.toString();
       stderr += text;
       if (stderr.length > 8192) stderr = stderr.slice(-8192);
-      if (!opts.onStatus) return;
       const lines = (line + text).split('\n');
       line = lines.pop()!.slice(-1024);
       for (const l of lines) {
         const counters = parseCountersLine(l);
-        if (counters) opts.onStatus({ program: name, counters });
-        else if (name === 'tcpdump' && ask === null && /^tcpdump: listening on /.test(l))
-          ask = setInterval(() => child.kill('SIGUSR1'), COUNTERS_EVERY_S * 1000);
+        if (counters) {
+          lastSign = Date.now();
+          last = counters;
+          tell('running', counters);
+        } else if (/^(weir-capture|tcpdump): listening on /.test(l)) {
+          lastSign = Date.now();
+          if (name === 'tcpdump' && ask === null)
+            ask = setInterval(() => child.kill('SIGUSR1'), COUNTERS_EVERY_S * 1000);
+        }
       }
     });
     const stop = () => {
@@ -248,24 +321,24 @@ export function liveCapture(
       if (opts.signal.aborted) stop();
       else opts.signal.addEventListener('abort', stop, { once: true });
     }
-    child.on('error', (e) => reject(new Error(`cannot start ${name}: ${e.message}`)));
-    child.on('close', (code) => {
+    child.on('error', (e) => {
+      clearInterval(watch);
+      if (ask !== null) clearInterval(ask);
+      reject(new Error(`cannot start ${name}: ${e.message}`));
+    });
+    child.on('close', (code, signal) => {
+      clearInterval(watch);
       if (ask !== null) clearInterval(ask);
       opts.signal?.removeEventListener('abort', stop);
       const s = parser.end();
       const counters = parseTcpdumpCounters(stderr);
-      if (counters) opts.onStatus?.({ program: name, counters });
-      // The helper's own last word before its closing statistics (its error, when it failed).
-      const said =
-        stderr
-          .trim()
-          .split('\n')
-          .filter((l) => !/^\d+ packets? /.test(l))
-          .pop() ?? `exit ${code}`;
-      // A helper stopped by us leaves no partial-record error worth reporting beyond what the parser saw.
-      if (!aborted && code !== 0 && s.frames === 0)
+      // Any end Weir did not ask for is an early stop, whatever the exit code: a capture program that another
+      // process stopped (even cleanly, with exit 0) means detection stopped, and must never read as finished.
+      const said = aborted ? undefined : stopReason(stderr, code, signal);
+      tell('stopped', counters ?? last, said);
+      if (said !== undefined && s.frames === 0)
         reject(new Error(`${name} on ${iface} failed: ${said}`));
-      else if (!aborted && code !== 0 && s.error === null)
+      else if (said !== undefined && s.error === null)
         resolve({
           ...s,
           error: {

@@ -13,10 +13,15 @@
  * then checks that it all took (not root, setuid(0) fails, no capability left) and refuses to capture if not.
  *
  * Usage: weir-capture -i IFACE [-Z USER] [-s SNAPLEN] [-B BUFFER_KIB] [-t TIMEOUT_MS] [-S SECONDS] [-I] [BPF ...]
- *   -Z  the user to run as once the interface is open, when started as root (default: nobody).
+ *   -Z  the user to run as once the interface is open, when started as root (default: weir-capture, a system
+ *       account of its own: the shared `nobody` would let any other nobody process signal or trace it).
  *   -S  also print the counters every SECONDS while capturing ("weir-capture: counters ..."); 0: only at exit.
  *   -I  immediate mode: each packet handed over as it arrives (still one write per dispatched batch).
- * Stops on SIGINT/SIGTERM/SIGHUP, when stdout closes (EPIPE), or when its parent dies.
+ * Stops on SIGINT/SIGTERM/SIGHUP from its parent (Weir) or the kernel (its parent died), exiting 0; the same
+ * signals from any other process stop it too (they cannot be refused) but it says who sent them and exits 3,
+ * so Weir reports an early stop, never a normal end. Also stops when stdout closes (EPIPE).
+ * libpcap's kernel counters are 32-bit and wrap (at 1.48 Mpps within the hour): it reads them at least every
+ * STATS_EVERY_S seconds and keeps 64-bit totals.
  * Built by scripts/build-capture-helper.sh (gcc, libpcap-dev); Weir falls back to tcpdump without it.
  */
 #include <errno.h>
@@ -36,11 +41,55 @@
 static pcap_t *handle;
 static volatile sig_atomic_t stopping, counters_due;
 static unsigned long long captured;
+/* Who started us: a stop signal from anyone else is reported as such (read before the handler is set). */
+static pid_t parent;
+/* A stop signal that neither the parent nor the kernel sent: its number, sender pid and uid. */
+static volatile sig_atomic_t foreign_sig, foreign_pid, foreign_uid;
 
-static void on_signal(int sig) {
-  (void)sig;
+static void on_signal(int sig, siginfo_t *si, void *ctx) {
+  (void)ctx;
+  /* The kernel's PDEATHSIG comes as SI_USER from the dying parent's pid; SI_KERNEL or pid 0: the kernel. */
+  int ours = si == NULL || si->si_code == SI_KERNEL || si->si_pid == 0 || si->si_pid == parent;
+  if (!ours && !foreign_sig) {
+    foreign_sig = sig;
+    foreign_pid = si->si_pid;
+    foreign_uid = (sig_atomic_t)si->si_uid;
+  }
   stopping = 1;
   if (handle) pcap_breakloop(handle);
+}
+
+/* Read the kernel counters at least this often: a 32-bit counter cannot wrap twice between two readings. */
+#define STATS_EVERY_S 2
+
+/* libpcap's counters, kept as 64-bit totals across the 32-bit kernel counters' wraps. */
+struct totals {
+  unsigned long long recv, drop, ifdrop;
+  unsigned int last_recv, last_drop, last_ifdrop;
+};
+
+/* Add what a 32-bit counter moved since its last reading (modulo 2^32: a wrap adds the small remainder). */
+static void accumulate(unsigned long long *total, unsigned int *last, unsigned int now) {
+  *total += (unsigned int)(now - *last);
+  *last = now;
+}
+
+static void add_stats(struct totals *t, const struct pcap_stat *st) {
+  accumulate(&t->recv, &t->last_recv, st->ps_recv);
+  accumulate(&t->drop, &t->last_drop, st->ps_drop);
+  accumulate(&t->ifdrop, &t->last_ifdrop, st->ps_ifdrop);
+}
+
+/* A number argument in [min, max], or a usage error. */
+static long number(const char *s, long min, long max, const char *what) {
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
+    fprintf(stderr, "weir-capture: %s \"%s\": not a number from %ld to %ld\n", what, s, min, max);
+    exit(2);
+  }
+  return v;
 }
 
 /* The counters' timer: an idle link leaves pcap_dispatch waiting for a block that never fills, so wake it. */
@@ -83,13 +132,13 @@ static int read_caps(unsigned long long *permitted, unsigned long long *effectiv
  * permitted, effective, inheritable) and may gain none by exec. Then it is checked; a failure is an error,
  * never a capture with privileges kept.
  */
-static int drop_privileges(const struct passwd *pw) {
+static int drop_privileges(uid_t to_uid, gid_t to_gid, const char *to_name) {
   int was_root = geteuid() == 0 || getuid() == 0;
   if (was_root) {
     /* Nothing this process runs later may regain a dropped capability through the bounding set. */
     for (int c = 0; c <= 63; c++) prctl(PR_CAPBSET_DROP, c, 0, 0, 0);
-    if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
-      fprintf(stderr, "weir-capture: cannot switch to user %s: %s; not capturing\n", pw->pw_name, strerror(errno));
+    if (setgroups(0, NULL) != 0 || setgid(to_gid) != 0 || setuid(to_uid) != 0) {
+      fprintf(stderr, "weir-capture: cannot switch to user %s: %s; not capturing\n", to_name, strerror(errno));
       return -1;
     }
   }
@@ -110,7 +159,7 @@ static int drop_privileges(const struct passwd *pw) {
   int regained = setuid(0) == 0 || seteuid(0) == 0 || setgid(0) == 0;
   if (getuid() == 0 || geteuid() == 0 || getgid() == 0 || getegid() == 0 || regained ||
       read_caps(&prm, &eff) != 0 || prm != 0 || eff != 0 ||
-      (was_root && (getuid() != pw->pw_uid || getgid() != pw->pw_gid))) {
+      (was_root && (getuid() != to_uid || getgid() != to_gid))) {
     fprintf(stderr, "weir-capture: privileges not dropped (uid %u, gid %u, capabilities %llx); not capturing\n",
             (unsigned)geteuid(), (unsigned)getegid(), eff | prm);
     return -1;
@@ -119,39 +168,68 @@ static int drop_privileges(const struct passwd *pw) {
   return 0;
 }
 
-static void print_counters(const char *prefix, const struct pcap_stat *st) {
-  fprintf(stderr, "weir-capture: %s captured=%llu received=%u dropped=%u ifdropped=%u\n", prefix, captured,
-          st->ps_recv, st->ps_drop, st->ps_ifdrop);
+static void print_counters(const char *prefix, const struct totals *t) {
+  fprintf(stderr, "weir-capture: %s captured=%llu received=%llu dropped=%llu ifdropped=%llu\n", prefix, captured,
+          t->recv, t->drop, t->ifdrop);
+}
+
+/* Tests the wrap arithmetic: `--self-test-wrap A B ...` feeds the readings in turn and prints the total. */
+static int self_test_wrap(int argc, char **argv) {
+  unsigned long long total = 0;
+  unsigned int last = 0;
+  for (int i = 2; i < argc; i++) accumulate(&total, &last, (unsigned int)number(argv[i], 0, 4294967295L, "reading"));
+  printf("%llu\n", total);
+  return 0;
 }
 
 int main(int argc, char **argv) {
-  const char *iface = NULL, *user = "nobody";
+  if (argc >= 2 && strcmp(argv[1], "--self-test-wrap") == 0) return self_test_wrap(argc, argv);
+  const char *iface = NULL, *user = "weir-capture";
   int snaplen = 262144, buffer_kib = 32768, timeout_ms = 100, immediate = 0, stats_s = 0, opt;
   while ((opt = getopt(argc, argv, "+i:Z:s:B:t:S:I")) != -1) {
     switch (opt) {
     case 'i': iface = optarg; break;
     case 'Z': user = optarg; break;
-    case 'S': stats_s = atoi(optarg); break;
-    case 's': snaplen = atoi(optarg); break;
-    case 'B': buffer_kib = atoi(optarg); break;
-    case 't': timeout_ms = atoi(optarg); break;
+    case 'S': stats_s = (int)number(optarg, 0, 3600, "-S (seconds)"); break;
+    case 's': snaplen = (int)number(optarg, 0, 262144, "-s (snap length)"); break;
+    case 'B': buffer_kib = (int)number(optarg, 1, 4194304, "-B (buffer KiB)"); break;
+    case 't': timeout_ms = (int)number(optarg, 1, 60000, "-t (timeout ms)"); break;
     case 'I': immediate = 1; break;
     default: usage();
     }
   }
-  if (!iface || timeout_ms <= 0 || buffer_kib <= 0 || stats_s < 0) usage();
-  if (snaplen <= 0) snaplen = 262144; /* 0 means whole frames, as for tcpdump -s 0 */
+  if (!iface) usage();
+  if (snaplen == 0) snaplen = 262144; /* 0 means whole frames, as for tcpdump -s 0 */
 
   /* Weir stopping without a word (SIGKILL) must not leave a capture running behind it. */
+  parent = getppid();
   follow_parent();
 
-  /* The user to become, looked up before the interface is opened: a wrong name captures nothing. */
-  errno = 0;
-  struct passwd *pw = getpwnam(user);
-  if (!pw || pw->pw_uid == 0 || pw->pw_gid == 0) {
-    fprintf(stderr, "weir-capture: %s user \"%s\" to run as (capture.user); not capturing\n",
-            pw ? "root is no" : "no such", user);
-    return 1;
+  /*
+   * The user to become, looked up before the interface is opened (a wrong name captures nothing), and only
+   * when there is root to give up: a non-root Weir (the Debian units: weir with ambient capabilities) keeps
+   * its own user and needs no account. Copied at once: getpwnam's buffer is static, and libpcap may reuse it.
+   */
+  uid_t to_uid = 0;
+  gid_t to_gid = 0;
+  char to_name[256] = "";
+  if (getuid() == 0 || geteuid() == 0) {
+    errno = 0;
+    struct passwd *pw = getpwnam(user);
+    if (!pw || pw->pw_uid == 0 || pw->pw_gid == 0) {
+      if (pw)
+        fprintf(stderr, "weir-capture: root is no user \"%s\" to run as (capture.user); not capturing\n", user);
+      else
+        fprintf(stderr,
+                "weir-capture: no such user \"%s\" to run as (capture.user); not capturing (create it: "
+                "adduser --system --group --no-create-home --home /nonexistent --shell /usr/sbin/nologin %s, "
+                "as scripts/install-deps.sh and the Debian package do)\n",
+                user, user);
+      return 1;
+    }
+    to_uid = pw->pw_uid;
+    to_gid = pw->pw_gid;
+    snprintf(to_name, sizeof to_name, "%s", pw->pw_name);
   }
 
   /* The filter: the remaining words joined, as tcpdump joins its trailing arguments. */
@@ -189,7 +267,7 @@ int main(int argc, char **argv) {
     }
     pcap_freecode(&prog);
   }
-  if (drop_privileges(pw) != 0) return 1;
+  if (drop_privileges(to_uid, to_gid, to_name) != 0) return 1;
 
   /* stdout fully buffered with room for a large batch: a batch goes out in one or a few write(2) calls. */
   static char outbuf[1 << 20];
@@ -203,7 +281,8 @@ int main(int argc, char **argv) {
 
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal; /* no SA_RESTART: a blocked poll returns */
+  sa.sa_sigaction = on_signal; /* no SA_RESTART: a blocked poll returns */
+  sa.sa_flags = SA_SIGINFO;    /* who sent it */
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGHUP, &sa, NULL);
@@ -213,15 +292,22 @@ int main(int argc, char **argv) {
                                                            : "?",
           timeout_ms, (unsigned)getuid(), (unsigned)getgid());
 
-  if (stats_s > 0) {
-    /* Counters while running, so the dashboard shows kernel drops as they happen, not only at the end. */
-    sa.sa_handler = on_alarm;
-    sa.sa_flags = SA_RESTART; /* a write to a full pipe resumes; poll wakes anyway (and through breakloop) */
-    sigaction(SIGALRM, &sa, NULL);
-    struct itimerval every = {{stats_s, 0}, {stats_s, 0}};
-    setitimer(ITIMER_REAL, &every, NULL);
-  }
+  /*
+   * The timer: counters printed every stats_s (so the dashboard shows kernel drops as they happen, and a
+   * silence shows a stalled helper), and the kernel counters read at least every STATS_EVERY_S regardless.
+   */
+  int tick_s = stats_s == 0 ? STATS_EVERY_S : stats_s <= STATS_EVERY_S ? stats_s : 1;
+  int ticks_per_print = stats_s / tick_s, ticks = 0; /* exactly every stats_s; 0: never */
+  struct sigaction alarm_sa;
+  memset(&alarm_sa, 0, sizeof alarm_sa);
+  alarm_sa.sa_handler = on_alarm;
+  alarm_sa.sa_flags = SA_RESTART; /* a write to a full pipe resumes; poll wakes anyway (and through breakloop) */
+  sigaction(SIGALRM, &alarm_sa, NULL);
+  struct itimerval every = {{tick_s, 0}, {tick_s, 0}};
+  setitimer(ITIMER_REAL, &every, NULL);
 
+  struct totals totals;
+  memset(&totals, 0, sizeof totals);
   int status = 0;
   while (!stopping) {
     unsigned long long before = captured;
@@ -231,7 +317,13 @@ int main(int argc, char **argv) {
     if (counters_due) {
       counters_due = 0;
       struct pcap_stat st;
-      if (pcap_stats(handle, &st) == 0) print_counters("counters", &st);
+      if (pcap_stats(handle, &st) == 0) {
+        add_stats(&totals, &st);
+        if (ticks_per_print > 0 && ++ticks >= ticks_per_print) {
+          ticks = 0;
+          print_counters("counters", &totals);
+        }
+      }
     }
     if (n == PCAP_ERROR_BREAK && stopping) break;
     if (n == PCAP_ERROR_BREAK) continue; /* the counters' timer, not a stop */
@@ -244,10 +336,17 @@ int main(int argc, char **argv) {
   pcap_dump_flush(dumper);
 
   struct pcap_stat st;
+  if (foreign_sig) {
+    /* Not Weir asking: another process (same uid, or root) stopped the capture. Said, and not a clean end. */
+    fprintf(stderr, "weir-capture: stopped by signal %d from pid %d uid %d\n", (int)foreign_sig, (int)foreign_pid,
+            (int)foreign_uid);
+    status = 3;
+  }
   if (pcap_stats(handle, &st) == 0) {
-    fprintf(stderr, "%llu packets captured\n%u packets received by filter\n%u packets dropped by kernel\n",
-            captured, st.ps_recv, st.ps_drop);
-    if (st.ps_ifdrop) fprintf(stderr, "%u packets dropped by interface\n", st.ps_ifdrop);
+    add_stats(&totals, &st);
+    fprintf(stderr, "%llu packets captured\n%llu packets received by filter\n%llu packets dropped by kernel\n",
+            captured, totals.recv, totals.drop);
+    if (totals.ifdrop) fprintf(stderr, "%llu packets dropped by interface\n", totals.ifdrop);
   }
   pcap_close(handle);
   return status;

@@ -210,6 +210,7 @@ export async function runLive(
       `weir: live:${iface}: capturing through tcpdump (weir-capture not built: scripts/build-capture-helper.sh); ` +
         'one pipe write per frame lowers the rate the sensor keeps up with\n',
     );
+  let stalled: number | null = null; // since when the capture program has stalled
   try {
     const summary = await liveCapture(
       iface,
@@ -224,7 +225,19 @@ export async function runLive(
         immediate: opts.immediate,
         netns: opts.netns,
         user: cliSettings().capture.user,
-        onStatus: opts.onStatus,
+        onStatus: (c) => {
+          // A stall is said as it happens (the dashboard shows it from the status): detection is not running.
+          if (c.state === 'stalled' && stalled === null) {
+            stalled = Date.now();
+            process.stderr.write(`weir: live:${iface}: warning: capture stalled: ${c.reason}\n`);
+          } else if (c.state === 'running' && stalled !== null) {
+            process.stderr.write(
+              `weir: live:${iface}: capture running again after ${Math.round((Date.now() - stalled) / 1000)} s stalled\n`,
+            );
+            stalled = null;
+          }
+          opts.onStatus?.(c);
+        },
       },
     );
     const r = fileResult(`live:${iface}`, summary, pipeline.stats, firstTs, lastTs);

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, openSync, readSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { LineCounter, parseDocument } from 'yaml';
 import { SETTINGS_SCHEMA, SETTINGS_VERSION } from './schema.js';
@@ -91,6 +91,34 @@ function meaningErrors(s: Settings): Array<{ path: string[]; message: string }> 
       path: ['gateway', 'heartbeat_ms'],
       message: `must be shorter than gateway.lease_ms (${s.gateway.lease_ms}), or the lease lapses between renewals`,
     });
+  const user = s.capture.user;
+  // Given to the capture program as -Z USER: a name, never an option, and never root.
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$/.test(user))
+    out.push({
+      path: ['capture', 'user'],
+      message: `${JSON.stringify(user)} is not a user name (letters, digits, _ . -; not starting with - or .)`,
+    });
+  else if (user === 'root' || rootNames().has(user))
+    out.push({
+      path: ['capture', 'user'],
+      message: `must not be root (${user} has uid 0): the capture program parses the network's traffic and gives up root for this user`,
+    });
+  return out;
+}
+
+/** Names with uid 0 in the local account list (root, and aliases such as toor); none when it cannot be read. */
+function rootNames(): Set<string> {
+  const out = new Set<string>();
+  let text = '';
+  try {
+    text = readFileSync('/etc/passwd', 'utf8');
+  } catch {
+    return out;
+  }
+  for (const line of text.split('\n')) {
+    const [name, , uid] = line.split(':');
+    if (name && uid === '0') out.add(name);
+  }
   return out;
 }
 

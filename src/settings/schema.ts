@@ -163,8 +163,8 @@ export const SETTINGS_SECTIONS = {
   }),
   capture: section('Live capture (weir serve, weir detect and weir node with --interface).', {
     user: text(
-      'nobody',
-      'The user the capture program (weir-capture, or tcpdump) becomes once the interface is open, when Weir runs as root; not root itself. A Weir that is not root (the Debian package runs it as weir with CAP_NET_RAW) keeps its own user, and weir-capture drops every capability.',
+      'weir-capture',
+      'The user the capture program (weir-capture, or tcpdump) becomes once the interface is open, when Weir runs as root: a system account of its own (the Debian package and scripts/install-deps.sh create it; elsewhere: adduser --system --group --no-create-home --home /nonexistent --shell /usr/sbin/nologin weir-capture). Never root, and better not the shared nobody, whose other processes could stop or freeze the capture. A Weir that is not root (the Debian package runs it as weir with CAP_NET_RAW) keeps its own user, and weir-capture drops every capability.',
     ),
   }),
   gateway: section('The inline protocol gateway (weir gateway).', {

@@ -10,6 +10,7 @@ import {
   findCaptureHelper,
   helperArgs,
   liveCapture,
+  stopReason,
   type CaptureHelper,
 } from '../../src/capture/live.js';
 import { decodeFrame } from '../../src/dissect/link.js';
@@ -194,10 +195,19 @@ async function helperPid(ns: string): Promise<string> {
 
 const nobody = execFileSync('id', ['-u', 'nobody']).toString().trim();
 const nogroup = execFileSync('id', ['-g', 'nobody']).toString().trim();
+/** capture.user's default: the capture's own system account (scripts/install-deps.sh creates it). */
+const ownUser = spawnSync('id', ['-u', 'weir-capture'], { encoding: 'utf8' });
+const own = ownUser.stdout.trim();
+const ownGroup = spawnSync('id', ['-g', 'weir-capture'], { encoding: 'utf8' }).stdout.trim();
+const skipOwn =
+  skip ||
+  (ownUser.status !== 0 && process.env.CI !== 'true'
+    ? 'no weir-capture user (scripts/install-deps.sh creates it)'
+    : false);
 
 test(
-  'weir-capture started as root gives root up once the interface is open: no root uid or gid, no groups, no capabilities, and frames still arrive',
-  { skip, timeout: 60_000 },
+  'weir-capture started as root gives root up once the interface is open (to its own weir-capture user by default): no root uid or gid, no groups, no capabilities, and frames still arrive',
+  { skip: skipOwn, timeout: 60_000 },
   async () => {
     await inNamespace(async (ns) => {
       const statuses: CaptureStatus[] = [];
@@ -215,7 +225,6 @@ test(
           bpf: 'udp',
           signal: ac.signal,
           helper: 'weir-capture',
-          user: 'nobody',
           onStatus: (c) => statuses.push(c),
         },
       );
@@ -224,10 +233,10 @@ test(
       const cred = credentials(pid);
       assert.deepEqual(
         cred.Uid!.split(/\s+/),
-        [nobody, nobody, nobody, nobody],
+        [own, own, own, own],
         'real, effective, saved, fs uid',
       );
-      assert.deepEqual(cred.Gid!.split(/\s+/), [nogroup, nogroup, nogroup, nogroup]);
+      assert.deepEqual(cred.Gid!.split(/\s+/), [ownGroup, ownGroup, ownGroup, ownGroup]);
       assert.equal(cred.Groups, '', 'no supplementary groups');
       for (const set of ['CapInh', 'CapPrm', 'CapEff', 'CapAmb'])
         assert.equal(cred[set], '0000000000000000', `${set} empty`);
@@ -240,11 +249,18 @@ test(
       assert.deepEqual(ports, [47300, 47301]);
       assert.equal(s.counters?.captured, 2);
       // The dashboard's status: the program at once, then counters while running, then the closing ones.
-      assert.deepEqual(statuses[0], { program: 'weir-capture', counters: null });
+      assert.deepEqual(statuses[0], { program: 'weir-capture', counters: null, state: 'running' });
       const running = statuses.slice(1, -1);
       assert.ok(running.length >= 1, `counters while running: ${JSON.stringify(statuses)}`);
+      assert.ok(running.every((r) => r.state === 'running'));
       assert.equal(running.at(-1)!.counters!.captured, 2);
-      assert.deepEqual(statuses.at(-1), { program: 'weir-capture', counters: s.counters });
+      // Stopped as asked: no reason, the closing counters.
+      assert.deepEqual(statuses.at(-1), {
+        program: 'weir-capture',
+        counters: s.counters,
+        state: 'stopped',
+      });
+      assert.equal(s.error, null);
       assert.equal(s.counters.droppedByInterface, 0);
     });
   },
@@ -273,6 +289,9 @@ test(
           helper!,
           '-i',
           'lo',
+          // Not root: there is no user to switch to, so a missing one does not matter (not even looked up).
+          '-Z',
+          'no-such-weir-user',
           'udp',
         ],
         { stdio: ['ignore', 'pipe', 'pipe'] },
@@ -347,10 +366,15 @@ test(
         }),
         /weir-capture on lo failed: .*no such user "no-such-weir-user" to run as \(capture\.user\); not capturing/,
       );
-      assert.deepEqual(
-        statuses,
-        [{ program: 'weir-capture', counters: null }],
-        'never listened, never counted',
+      assert.equal(statuses.length, 2, JSON.stringify(statuses));
+      assert.deepEqual(statuses[0], { program: 'weir-capture', counters: null, state: 'running' });
+      assert.equal(statuses[1]!.state, 'stopped', 'never listened, never counted');
+      assert.equal(statuses[1]!.counters, null);
+      assert.match(statuses[1]!.reason!, /no such user "no-such-weir-user".*adduser --system/);
+      // The tcpdump fallback's -Z with the same missing account: its error, and how to create the account.
+      await assert.rejects(
+        liveCapture('lo', () => {}, { netns: ns, helper: 'tcpdump', user: 'no-such-weir-user' }),
+        /tcpdump on lo failed: tcpdump: Couldn't find user 'no-such-weir-user' \(capture\.user; create it: adduser --system/,
       );
       await assert.rejects(
         liveCapture('lo', () => {}, { netns: ns, helper: 'weir-capture', user: 'root' }),
@@ -467,7 +491,7 @@ test('the capture program: weir-capture when built, tcpdump when asked for or wh
     '-i',
     'eth1',
     '-Z',
-    'nobody',
+    'weir-capture',
     '-s',
     '0',
     '-B',
@@ -494,3 +518,220 @@ test('the capture program: weir-capture when built, tcpdump when asked for or wh
   }
   if (helper) assert.equal(captureCommand('eth1').name, 'weir-capture');
 });
+
+/** Statuses of a live capture on the namespace's loopback, and its helper's pid once it listens and counts. */
+async function watched(ns: string, helperName: CaptureHelper = 'weir-capture') {
+  const statuses: CaptureStatus[] = [];
+  const ac = new AbortController();
+  const seen = { frames: 0 };
+  const done = liveCapture('lo', () => seen.frames++, {
+    netns: ns,
+    bpf: 'udp',
+    signal: ac.signal,
+    helper: helperName,
+    onStatus: (c) => statuses.push(c),
+  });
+  const pid = await helperPid(ns);
+  for (let i = 0; i < 50 && !statuses.some((s) => s.counters !== null); i++) await sleep(100);
+  assert.ok(
+    statuses.some((s) => s.counters !== null),
+    `counting: ${JSON.stringify(statuses)}`,
+  );
+  return { statuses, ac, done, seen, pid: Number(pid) };
+}
+
+/** Sends `sig` to `pid` from a process running as the capture user: as any other process of that user could. */
+function killAs(pid: number, sig: string): void {
+  const r = spawnSync('kill', [`-${sig}`, String(pid)], {
+    uid: Number(own),
+    gid: Number(ownGroup),
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 0, `kill as weir-capture: ${r.stderr}`);
+}
+
+for (const helperName of ['weir-capture', 'tcpdump'] as const)
+  test(
+    `${helperName}: a SIGTERM from another process of the capture user is an early stop with its reason, never a normal end`,
+    { skip: skipOwn, timeout: 60_000 },
+    async () => {
+      await inNamespace(async (ns) => {
+        const c = await watched(ns, helperName);
+        sendUdp(ns, [47500]); // one frame: the run then resolves, with its error
+        for (let i = 0; i < 30 && c.seen.frames === 0; i++) await sleep(100);
+        assert.equal(c.seen.frames, 1, 'the frame reached Weir');
+        killAs(c.pid, 'TERM');
+        const s = await c.done;
+        assert.ok(s.error !== null, `an early stop, not "capture finished": ${JSON.stringify(s)}`);
+        assert.equal(s.error.framesBefore, s.frames);
+        if (helperName === 'weir-capture')
+          // The helper names who stopped it (exit 3), so the reason is its word, not a guess.
+          assert.match(
+            s.error.reason,
+            new RegExp(`^weir-capture stopped: stopped by signal 15 from pid \\d+ uid ${own}$`),
+          );
+        // tcpdump stops with exit 0 on SIGTERM; Weir did not ask, so it is an early stop all the same.
+        // (A SIGUSR1 of Weir's asking its counters can land as it closes: it then says pcap_stats failed.)
+        else
+          assert.match(
+            s.error.reason,
+            /^tcpdump stopped: (exited \(code 0\) without being asked to stop|pcap_stats: .*)$/,
+          );
+        const last = c.statuses.at(-1)!;
+        assert.equal(last.state, 'stopped');
+        assert.ok(last.reason, 'the status carries the reason');
+        assert.deepEqual(pidsIn(ns), []);
+      });
+    },
+  );
+
+test(
+  'weir-capture: SIGSTOP (frozen, while the dashboard would show it live) reads as stalled within a few seconds; SIGCONT as running again',
+  { skip: skipOwn, timeout: 60_000 },
+  async () => {
+    await inNamespace(async (ns) => {
+      const c = await watched(ns);
+      const t0 = Date.now();
+      process.kill(c.pid, 'SIGSTOP');
+      for (let i = 0; i < 60 && !c.statuses.some((s) => s.state === 'stalled'); i++)
+        await sleep(100);
+      const stalled = c.statuses.findIndex((s) => s.state === 'stalled');
+      assert.ok(stalled >= 0, `stalled: ${JSON.stringify(c.statuses)}`);
+      const after = (Date.now() - t0) / 1000;
+      assert.ok(after >= 1.5 && after <= 4.5, `stalled after ${after.toFixed(1)} s`);
+      assert.match(c.statuses[stalled]!.reason!, /no counters from weir-capture for \d+ s/);
+      assert.equal(c.statuses.filter((s) => s.state === 'stalled').length, 1, 'said once');
+      process.kill(c.pid, 'SIGCONT');
+      for (let i = 0; i < 30 && c.statuses.at(-1)!.state !== 'running'; i++) await sleep(100);
+      assert.equal(c.statuses.at(-1)!.state, 'running', JSON.stringify(c.statuses.slice(stalled)));
+      c.ac.abort();
+      const s = await c.done;
+      assert.equal(s.error, null, 'stopped as asked');
+    });
+  },
+);
+
+test(
+  'weir-capture: SIGKILL (it can say nothing) is an early stop whose reason names SIGKILL, not its last counters line',
+  { skip, timeout: 60_000 },
+  async () => {
+    await inNamespace(async (ns) => {
+      const c = await watched(ns);
+      await sleep(1200); // a running counters line is the helper's last word
+      process.kill(c.pid, 'SIGKILL');
+      // No frame came: the run fails outright, with the reason.
+      await assert.rejects(c.done, /^Error: weir-capture on lo failed: killed by SIGKILL$/);
+      assert.equal(c.statuses.at(-1)!.state, 'stopped');
+      assert.equal(c.statuses.at(-1)!.reason, 'killed by SIGKILL');
+    });
+  },
+);
+
+test('why a capture program stopped: the signal, else its last line that is no counters, else the exit code', () => {
+  const running =
+    'weir-capture: listening on lo, link-type EN10MB, timeout 100 ms, as uid 106 gid 109\n' +
+    'weir-capture: counters captured=3 received=3 dropped=0 ifdropped=0\n';
+  assert.equal(stopReason(running, null, 'SIGKILL'), 'killed by SIGKILL');
+  assert.equal(stopReason(running, 1, null), 'exit 1');
+  assert.equal(
+    stopReason(
+      running + 'weir-capture: lo: The interface went down\n3 packets captured\n',
+      1,
+      null,
+    ),
+    'weir-capture: lo: The interface went down',
+  );
+  assert.equal(
+    stopReason(
+      'tcpdump: listening on lo, link-type EN10MB (Ethernet), snapshot length 262144 bytes\n' +
+        'tcpdump: 5 packets captured, 6 packets received by filter, 0 packets dropped by kernel\n' +
+        '5 packets captured\n6 packets received by filter\n0 packets dropped by kernel\n',
+      0,
+      null,
+    ),
+    'exited (code 0) without being asked to stop',
+  );
+});
+
+test(
+  "weir-capture's 64-bit totals across the kernel's 32-bit counter wrap, and its number options checked",
+  { skip: helper ? false : 'weir-capture not built', timeout: 30_000 },
+  () => {
+    const wrap = (...readings: string[]) =>
+      spawnSync(helper!, ['--self-test-wrap', ...readings], { encoding: 'utf8' }).stdout.trim();
+    assert.equal(wrap('4294967290', '5'), '4294967301');
+    assert.equal(wrap('10', '20', '20', '4294967295', '0'), '4294967296');
+    assert.equal(wrap('100'), '100');
+    for (const bad of [
+      ['-B', '0'],
+      ['-B', '12abc'],
+      ['-s', '-1'],
+      ['-t', '99999999999'],
+      ['-S', 'x'],
+    ]) {
+      const r = spawnSync(helper!, ['-i', 'lo', ...bad], { encoding: 'utf8' });
+      assert.equal(r.status, 2, `${bad.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /weir-capture: -[BstS] \(.*\) ".*": not a number from/);
+    }
+  },
+);
+
+test(
+  'weir detect --interface: a frozen capture is warned of and its recovery said; a SIGTERM from another process of the capture user ends the run as failed, never as a normal end',
+  { skip: skipOwn, timeout: 90_000 },
+  async () => {
+    const cli = path.join(repoRoot, 'dist/src/cli/main.js');
+    const dir = mkdtempSync(path.join(tmpdir(), 'weir-lh-'));
+    const db = path.join(dir, 'weir.db');
+    try {
+      execFileSync(
+        process.execPath,
+        [cli, 'learn', path.join(repoRoot, 'fixtures/plant.pcap'), '--db', db, '--create'],
+        { stdio: 'ignore' },
+      );
+      await inNamespace(async (ns) => {
+        const run = spawn(
+          'ip',
+          [
+            'netns',
+            'exec',
+            ns,
+            process.execPath,
+            cli,
+            'detect',
+            '--interface',
+            'lo',
+            '--baseline',
+            db,
+          ],
+          { stdio: ['ignore', 'ignore', 'pipe'] },
+        );
+        let stderr = '';
+        run.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+        const exited = new Promise<number | null>((r) => run.on('close', r));
+        for (let i = 0; i < 100 && pidsIn(ns).length < 2; i++) await sleep(100); // Weir and its helper
+        await sleep(1500); // listening, counting
+        const pids = pidsIn(ns).map(Number);
+        const helperPid = pids.find((p) =>
+          readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith(helper!),
+        )!;
+        assert.ok(helperPid, `the helper among ${pids.join(' ')}`);
+        process.kill(helperPid, 'SIGSTOP');
+        for (let i = 0; i < 60 && !/capture stalled/.test(stderr); i++) await sleep(100);
+        assert.match(
+          stderr,
+          /weir: live:lo: warning: capture stalled: no counters from weir-capture for \d+ s/,
+        );
+        process.kill(helperPid, 'SIGCONT');
+        for (let i = 0; i < 30 && !/running again/.test(stderr); i++) await sleep(100);
+        assert.match(stderr, /weir: live:lo: capture running again after \d+ s stalled/);
+        killAs(helperPid, 'TERM');
+        const code = await exited;
+        assert.notEqual(code, 0, stderr);
+        assert.match(stderr, /stopped by signal 15 from pid \d+ uid \d+/, stderr);
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

@@ -39,11 +39,11 @@ test(
       const sender =
         "const d=require('dgram').createSocket('udp4');let i=0;const t=setInterval(()=>{d.send('weir',47000+(i%5),'127.0.0.1');if(++i>=40){clearInterval(t);d.close();}},100);";
       await new Promise((r) => setTimeout(r, 1000));
-      // tcpdump too gives root up once the interface is open (-Z from capture.user, default nobody).
+      // tcpdump too gives root up once the interface is open (-Z from capture.user, default weir-capture).
       const [pid] = execFileSync('ip', ['netns', 'pids', ns]).toString().split(/\s+/);
       const uid = /^Uid:\s+(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]!;
-      const nobody = execFileSync('id', ['-u', 'nobody']).toString().trim();
-      assert.deepEqual(uid.split(/\s+/), [nobody, nobody, nobody, nobody]);
+      const own = execFileSync('id', ['-u', 'weir-capture']).toString().trim();
+      assert.deepEqual(uid.split(/\s+/), [own, own, own, own]);
       execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', sender]);
       const timer = setTimeout(() => ac.abort(), 10_000);
       const summary = await done;
@@ -137,12 +137,16 @@ test(
       await new Promise((r) => setTimeout(r, 2500));
       ac.abort();
       const s = await done;
-      assert.deepEqual(statuses[0], { program: 'tcpdump', counters: null });
+      assert.deepEqual(statuses[0], { program: 'tcpdump', counters: null, state: 'running' });
       const running = statuses.slice(1, -1);
       assert.ok(running.length >= 2, JSON.stringify(statuses));
       assert.ok(running.every((r) => r.program === 'tcpdump' && r.counters !== null));
       assert.ok(running.at(-1)!.counters!.receivedByFilter >= 5, JSON.stringify(running));
-      assert.deepEqual(statuses.at(-1), { program: 'tcpdump', counters: s.counters });
+      assert.deepEqual(statuses.at(-1), {
+        program: 'tcpdump',
+        counters: s.counters,
+        state: 'stopped',
+      });
       assert.equal(s.counters?.captured, 5, JSON.stringify(statuses));
     } finally {
       execFileSync('ip', ['netns', 'del', ns]);

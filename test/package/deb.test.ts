@@ -79,6 +79,7 @@ test('the Debian package: build, dpkg -i, weir --version, units verified, servic
     );
   assert.equal(installed('weir'), null, 'a weir package is installed here already');
   const userBefore = hasUser('weir');
+  const captureUserBefore = hasUser('weir-capture');
   const dir = mkdtempSync(path.join(tmpdir(), 'weir-deb-'));
   chmodSync(dir, 0o755); // the weir user sends to the notify socket in here
   try {
@@ -129,6 +130,9 @@ test('the Debian package: build, dpkg -i, weir --version, units verified, servic
     assert.equal(ok('/usr/bin/weir', ['--version']).trim(), version);
     assert.equal(ok('weir', ['--version']).trim(), version, 'the CLI is on PATH');
     assert.ok(hasUser('weir'), 'a weir system user');
+    // capture.user's default: the live capture's own account, not the shared nobody.
+    assert.ok(hasUser('weir-capture'), 'a weir-capture system user');
+    assert.match(ok('getent', ['passwd', 'weir-capture']), /:\/usr\/sbin\/nologin\n?$/);
     const data = statSync('/var/lib/weir');
     assert.equal((data.mode & 0o777).toString(8), '700');
     assert.equal(ok('stat', ['-c', '%U:%G', '/var/lib/weir']).trim(), 'weir:weir');
@@ -318,6 +322,8 @@ test('the Debian package: build, dpkg -i, weir --version, units verified, servic
     }
     if (!userBefore && hasUser('weir')) sh('userdel', ['weir']);
     if (!userBefore) sh('groupdel', ['weir']);
+    if (!captureUserBefore && hasUser('weir-capture')) sh('userdel', ['weir-capture']);
+    if (!captureUserBefore) sh('groupdel', ['weir-capture']);
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -79,6 +79,17 @@ test('invalid files: every problem with file:line:col, the field and what is wro
   assert.deepEqual(errorsOf('weir: settings/1\ngateway:\n  lease_ms: 300\n  heartbeat_ms: 400\n'), [
     'weir.yaml:4:17: gateway.heartbeat_ms: must be shorter than gateway.lease_ms (300), or the lease lapses between renewals',
   ]);
+  // capture.user is handed to the capture program as -Z: never root (tcpdump would keep it), never an option.
+  assert.deepEqual(errorsOf('weir: settings/1\ncapture:\n  user: root\n'), [
+    "weir.yaml:3:9: capture.user: must not be root (root has uid 0): the capture program parses the network's traffic and gives up root for this user",
+  ]);
+  assert.deepEqual(errorsOf('weir: settings/1\ncapture:\n  user: "-v"\n'), [
+    'weir.yaml:3:9: capture.user: "-v" is not a user name (letters, digits, _ . -; not starting with - or .)',
+  ]);
+  assert.equal(
+    parseSettings('weir: settings/1\ncapture:\n  user: weir-capture\n', 'weir.yaml').ok,
+    true,
+  );
   assert.deepEqual(errorsOf(''), [
     'weir.yaml:1:1: a settings file is a mapping that starts with `weir: settings/1`',
   ]);

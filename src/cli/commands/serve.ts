@@ -225,6 +225,11 @@ export function registerServe(program: Command): void {
         run.then(
           async (r) => {
             await ingest.finish(r.summary.error?.reason ?? null, r);
+            // A capture that stopped by itself (or was stopped by another process) is no finish: detection stopped.
+            if (r.summary.error !== null)
+              process.stderr.write(
+                `weir: following ${follow} stopped early after ${r.summary.frames} frames: ${r.summary.error.reason}; nothing more is followed\n`,
+              );
             process.stdout.write(`finished following ${follow}: ${r.summary.frames} frames\n`);
           },
           async (err: Error) => {
