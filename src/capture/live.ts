@@ -279,9 +279,15 @@ export function liveCapture(
         ...(reason !== undefined ? { reason } : {}),
       });
     };
+    let lastTick = Date.now();
     const watch = setInterval(() => {
-      if (lastSign === null || state !== 'running') return;
-      const quiet = (Date.now() - lastSign) / 1000;
+      const now = Date.now();
+      // A late tick means Weir itself was busy (its event loop blocked): the program's counters may be waiting
+      // in the pipe behind this timer. Read them first (the next tick), rather than call the program stalled.
+      const late = now - lastTick > 1000;
+      lastTick = now;
+      if (late || lastSign === null || state !== 'running') return;
+      const quiet = (now - lastSign) / 1000;
       if (quiet >= STALL_AFTER_S)
         tell(
           'stalled',

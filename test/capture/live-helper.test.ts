@@ -612,6 +612,36 @@ test(
 );
 
 test(
+  'weir-capture: a Weir busy for longer than the stall window (its event loop blocked) does not take the helper for stalled',
+  { skip: skipOwn, timeout: 60_000 },
+  async () => {
+    await inNamespace(async (ns) => {
+      const c = await watched(ns);
+      for (let i = 0; i < 30 && !c.statuses.some((s) => s.counters !== null); i++) await sleep(100);
+      assert.ok(
+        c.statuses.some((s) => s.counters !== null),
+        'running counters came before the busy spell',
+      );
+      try {
+        // A long synchronous spell (a big store write, a slow dissector): the helper's counters wait in the pipe.
+        const until = Date.now() + 4_500;
+        while (Date.now() < until);
+        await sleep(1_500);
+        assert.deepEqual(
+          c.statuses.filter((s) => s.state === 'stalled'),
+          [],
+          'the helper kept counting; Weir was the one not reading',
+        );
+      } finally {
+        c.ac.abort();
+      }
+      const s = await c.done;
+      assert.equal(s.error, null, 'stopped as asked');
+    });
+  },
+);
+
+test(
   'weir-capture: SIGKILL (it can say nothing) is an early stop whose reason names SIGKILL, not its last counters line',
   { skip, timeout: 60_000 },
   async () => {
