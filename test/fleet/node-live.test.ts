@@ -50,6 +50,72 @@ const ipIn = (ns: string, ...args: string[]): void => {
   execFileSync('ip', ['netns', 'exec', ns, 'ip', ...args]);
 };
 
+/**
+ * A manager and a site node following `iface` inside `siteNs` (the site's store approved, the plant baseline
+ * seeded when asked); both stopped after the test. `err` reads the node's stderr so far.
+ */
+async function startSite(
+  label: string,
+  siteNs: string,
+  iface: string,
+  opts: { baseline?: boolean; playbooks?: boolean } = {},
+) {
+  const dir = tempDir(label);
+  const mdir = path.join(dir, 'manager');
+  addSite(openHome(mdir), 'a');
+  const leafPort = await freePort();
+  const mgr = await ManagerRuntime.start({
+    dir: mdir,
+    client: { host: '127.0.0.1', port: await freePort() },
+    leaf: { host: '127.0.0.1', port: leafPort },
+    log: () => undefined,
+  });
+  stops.push(() => mgr.stop());
+  const site = await approvedStore(dir, SITE_POLICY);
+  if (opts.baseline) {
+    const seed = openStore(site.db);
+    saveBaseline(seed, plantBaseline());
+    seed.close();
+  }
+  const node: ChildProcess = spawn(
+    process.execPath,
+    [
+      cli,
+      'node',
+      '--site',
+      'a',
+      '--kit',
+      path.join(mdir, 'sites', 'a'),
+      '--dir',
+      path.join(dir, 'node'),
+      '--hub',
+      `nats-leaf://127.0.0.1:${leafPort}`,
+      '--listen',
+      String(await freePort()),
+      '--netns',
+      siteNs,
+      ...site.auth,
+      '--interface',
+      iface,
+      ...(opts.playbooks ? ['--playbooks'] : []),
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let err = '';
+  node.stderr!.on('data', (b: Buffer) => {
+    err += b.toString();
+  });
+  stops.push(
+    () =>
+      new Promise<void>((resolve) => {
+        if (node.exitCode !== null) return resolve();
+        node.once('exit', () => resolve());
+        node.kill('SIGTERM');
+      }),
+  );
+  return { mgr, site, node, err: () => err };
+}
+
 test('weir node on a live interface: capture → detect → playbook block in the site kernel, with its own store, fleet-wide', async (t) => {
   if (!canBuildLab()) {
     if (process.env.CI === 'true') throw new Error('needs root, iproute2 and tcpdump');
@@ -82,63 +148,17 @@ test('weir node on a live interface: capture → detect → playbook block in th
   ipIn(attNs, 'addr', 'add', '10.77.0.66/24', 'dev', `wx${tag}`);
   ipIn(attNs, 'link', 'set', `wx${tag}`, 'up');
 
-  const dir = tempDir('fleet-node-live');
-  const mdir = path.join(dir, 'manager');
-  addSite(openHome(mdir), 'a');
-  const leafPort = await freePort();
-  const mgr = await ManagerRuntime.start({
-    dir: mdir,
-    client: { host: '127.0.0.1', port: await freePort() },
-    leaf: { host: '127.0.0.1', port: leafPort },
-    log: () => undefined,
+  const { mgr, site, node, err } = await startSite('fleet-node-live', siteNs, `wn${tag}`, {
+    baseline: true,
+    playbooks: true,
   });
-  stops.push(() => mgr.stop());
-  const site = await approvedStore(dir, SITE_POLICY);
-  const seed = openStore(site.db);
-  saveBaseline(seed, plantBaseline());
-  seed.close();
-
-  const node: ChildProcess = spawn(
-    process.execPath,
-    [
-      cli,
-      'node',
-      '--site',
-      'a',
-      '--kit',
-      path.join(mdir, 'sites', 'a'),
-      '--dir',
-      path.join(dir, 'node'),
-      '--hub',
-      `nats-leaf://127.0.0.1:${leafPort}`,
-      '--listen',
-      String(await freePort()),
-      '--netns',
-      siteNs,
-      ...site.auth,
-      '--interface',
-      `wn${tag}`,
-      '--playbooks',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let err = '';
-  node.stderr!.on('data', (b: Buffer) => {
-    err += b.toString();
-  });
-  stops.push(
-    () =>
-      new Promise<void>((resolve) => {
-        if (node.exitCode !== null) return resolve();
-        node.once('exit', () => resolve());
-        node.kill('SIGTERM');
-      }),
-  );
-  await until('the node following its interface', () => /following live:/.test(err), 20_000).catch(
-    (e: Error) => assert.fail(`${e.message}\n${err}`),
-  );
+  await until(
+    'the node following its interface',
+    () => /following live:/.test(err()),
+    20_000,
+  ).catch((e: Error) => assert.fail(`${e.message}\n${err()}`));
   await mgr.manager.publish('policy', () => ({ text: FLEET_POLICY(1), source: 'fleet.yaml' }));
-  await until('the site table loaded', () => /applied policy v1/.test(err), 20_000);
+  await until('the site table loaded', () => /applied policy v1/.test(err()), 20_000);
   await sleep(700); // tcpdump attaches
 
   // The attacker's SYN scan of 14 ports of the PLC address (the kernel there answers RST).
@@ -148,7 +168,7 @@ test('weir node on a live interface: capture → detect → playbook block in th
     '10.77.0.66 blocked in the site kernel',
     () => blockedIn(siteNs).includes('10.77.0.66'),
     15_000,
-  ).catch((e: Error) => assert.fail(`${e.message}\n${err}`));
+  ).catch((e: Error) => assert.fail(`${e.message}\n${err()}`));
   await until('the block fleet-wide', async () =>
     ((await mgr.manager.state<Blocklist>('blocklist'))?.body.entries ?? []).some(
       (e) => e.address === '10.77.0.66' && e.origin === 'a',
@@ -203,7 +223,7 @@ test('weir node on a live interface: capture → detect → playbook block in th
       readFleetView(mgr.db, Date.now()).sites.find((x) => x.name === 'a')?.capture?.state ===
       'stopped',
     15_000,
-  ).catch((e: Error) => assert.fail(`${e.message}\n${err}`));
+  ).catch((e: Error) => assert.fail(`${e.message}\n${err()}`));
   const stopped = readFleetView(mgr.db, Date.now()).sites.find((x) => x.name === 'a')!.capture!;
   assert.equal(stopped.program, program);
   assert.ok(stopped.reason !== null && stopped.reason.length > 0, `a reason: ${stopped.reason}`);
@@ -221,61 +241,15 @@ test('weir node on an interface it cannot capture: the manager reads its capture
   const siteNs = `weir-fn-f-${tag}`;
   execFileSync('ip', ['netns', 'add', siteNs]);
   namespaces.push(siteNs);
-  const dir = tempDir('fleet-node-nocap');
-  const mdir = path.join(dir, 'manager');
-  addSite(openHome(mdir), 'a');
-  const leafPort = await freePort();
-  const mgr = await ManagerRuntime.start({
-    dir: mdir,
-    client: { host: '127.0.0.1', port: await freePort() },
-    leaf: { host: '127.0.0.1', port: leafPort },
-    log: () => undefined,
-  });
-  stops.push(() => mgr.stop());
-  const site = await approvedStore(dir, SITE_POLICY);
-  const node: ChildProcess = spawn(
-    process.execPath,
-    [
-      cli,
-      'node',
-      '--site',
-      'a',
-      '--kit',
-      path.join(mdir, 'sites', 'a'),
-      '--dir',
-      path.join(dir, 'node'),
-      '--hub',
-      `nats-leaf://127.0.0.1:${leafPort}`,
-      '--listen',
-      String(await freePort()),
-      '--netns',
-      siteNs,
-      ...site.auth,
-      // No such interface in the site's namespace: the capture program fails to start.
-      '--interface',
-      `wgone${tag}`,
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let err = '';
-  node.stderr!.on('data', (b: Buffer) => {
-    err += b.toString();
-  });
-  stops.push(
-    () =>
-      new Promise<void>((resolve) => {
-        if (node.exitCode !== null) return resolve();
-        node.once('exit', () => resolve());
-        node.kill('SIGTERM');
-      }),
-  );
+  // No such interface in the site's namespace: the capture program fails to start.
+  const { mgr, node, err } = await startSite('fleet-node-nocap', siteNs, `wgone${tag}`);
   await until(
     "the site's capture stopped at the manager",
     () =>
       readFleetView(mgr.db, Date.now()).sites.find((x) => x.name === 'a')?.capture?.state ===
       'stopped',
     25_000,
-  ).catch((e: Error) => assert.fail(`${e.message}\n${err}`));
+  ).catch((e: Error) => assert.fail(`${e.message}\n${err()}`));
   const c = readFleetView(mgr.db, Date.now()).sites.find((x) => x.name === 'a')!.capture!;
   assert.equal(c.program, findCaptureHelper() ? 'weir-capture' : 'tcpdump');
   assert.match(c.reason ?? '', new RegExp(`wgone${tag}`));
