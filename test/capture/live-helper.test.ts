@@ -417,19 +417,29 @@ test(
   },
 );
 
+const cli = path.join(repoRoot, 'dist/src/cli/main.js');
+
+/** A store that learned the plant fixture, for `weir detect --interface` runs; removed afterwards. */
+async function withLearnedStore(run: (db: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'weir-lh-'));
+  const db = path.join(dir, 'weir.db');
+  try {
+    execFileSync(
+      process.execPath,
+      [cli, 'learn', path.join(repoRoot, 'fixtures/plant.pcap'), '--db', db, '--create'],
+      { stdio: 'ignore' },
+    );
+    await run(db);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 test(
   'weir detect --interface: the interface going away is said on stderr with its reason, and the run exits 4 (incomplete)',
   { skip, timeout: 90_000 },
   async () => {
-    const cli = path.join(repoRoot, 'dist/src/cli/main.js');
-    const dir = mkdtempSync(path.join(tmpdir(), 'weir-lh-'));
-    const db = path.join(dir, 'weir.db');
-    try {
-      execFileSync(
-        process.execPath,
-        [cli, 'learn', path.join(repoRoot, 'fixtures/plant.pcap'), '--db', db, '--create'],
-        { stdio: 'ignore' },
-      );
+    await withLearnedStore(async (db) => {
       await inNamespace(async (ns) => {
         execFileSync('ip', [
           '-n',
@@ -480,9 +490,7 @@ test(
         );
         assert.equal(code, 4, stderr);
       });
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   },
 );
 
@@ -710,15 +718,7 @@ test(
   'weir detect --interface: a frozen capture is warned of and its recovery said; a SIGTERM from another process of the capture user ends the run as failed, never as a normal end',
   { skip: skipOwn, timeout: 90_000 },
   async () => {
-    const cli = path.join(repoRoot, 'dist/src/cli/main.js');
-    const dir = mkdtempSync(path.join(tmpdir(), 'weir-lh-'));
-    const db = path.join(dir, 'weir.db');
-    try {
-      execFileSync(
-        process.execPath,
-        [cli, 'learn', path.join(repoRoot, 'fixtures/plant.pcap'), '--db', db, '--create'],
-        { stdio: 'ignore' },
-      );
+    await withLearnedStore(async (db) => {
       await inNamespace(async (ns) => {
         const run = spawn(
           'ip',
@@ -760,8 +760,6 @@ test(
         assert.notEqual(code, 0, stderr);
         assert.match(stderr, /stopped by signal 15 from pid \d+ uid \d+/, stderr);
       });
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   },
 );
