@@ -9,7 +9,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { cpuOf, writeTrafgenConfig } from './live-rate.js';
+import { cpuOf, trafgenArgs, writeTrafgenConfig } from './live-rate.js';
 import { parseTcpdumpCounters } from '../src/capture/live.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
@@ -59,24 +59,7 @@ async function trial(
     const closed = new Promise((r) => helper.on('close', r));
     await sleep(1000);
     // Spawned, not spawnSync: this process keeps draining the helper's pipe while the frames go out.
-    const g = spawn(
-      'ip',
-      [
-        'netns',
-        'exec',
-        name,
-        'trafgen',
-        '-i',
-        cfg,
-        '-o',
-        'wr0',
-        '-P',
-        '1',
-        '--no-sock-mem',
-        '--notouch-irq',
-      ].concat(['-n', String(FRAMES), '-b', `${PPS}pps`]),
-      { stdio: 'ignore' },
-    );
+    const g = spawn('ip', trafgenArgs(name, cfg, 1, FRAMES, PPS), { stdio: 'ignore' });
     const code = await new Promise((r) => g.on('close', r));
     if (code !== 0) throw new Error(`trafgen failed: exit ${String(code)}`);
     await sleep(500);

@@ -93,30 +93,13 @@ function runGenerator(name: string, file: string, rate: string): Sent {
       actualPps: Number(/Rated: [\d.]+ Bps, [\d.]+ Mbps, ([\d.]+) pps/.exec(out)?.[1] ?? NaN),
     };
   }
-  // One process (-P 1) keeps the frames in order and leaves the other core to the reader ("max2": two). --no-sock-mem and
-  // --notouch-irq: trafgen would otherwise raise the machine's socket buffer limits and move NIC interrupts.
+  // One process (-P 1) keeps the frames in order and leaves the other core to the reader ("max2": two).
   // (Given a pcap, trafgen sends each frame once, paced by its time stamps, and loads it in quadratic time.)
-  const r = spawnSync(
-    'ip',
-    [
-      'netns',
-      'exec',
-      name,
-      'trafgen',
-      '-i',
-      file,
-      '-o',
-      'wr0',
-      '-P',
-      rate === 'max2' ? '2' : '1',
-      '--no-sock-mem',
-      '--notouch-irq',
-      '-n',
-      String(FRAMES),
-      ...(pps > 0 ? ['-b', `${pps}pps`] : []),
-    ],
-    { encoding: 'utf8', timeout: 600_000, killSignal: 'SIGKILL' },
-  );
+  const r = spawnSync('ip', trafgenArgs(name, file, rate === 'max2' ? 2 : 1, FRAMES, pps), {
+    encoding: 'utf8',
+    timeout: 600_000,
+    killSignal: 'SIGKILL',
+  });
   const out = `${r.stdout}${r.stderr}`;
   // "      400000 packets outgoing" and "  1 sec, 123456 usec on CPU0 (400000 packets)": the send loop's own time.
   const per = [...out.matchAll(/(\d+) sec, (\d+) usec on CPU\d+ \((\d+) packets\)/g)];
@@ -135,6 +118,37 @@ type Capture = () => Promise<{
   cpuNote?: string;
   writes?: number;
 }>;
+
+/**
+ * `ip netns exec NS trafgen ...` sending FRAMES frames of `cfg` out of wr0 from `procs` processes, at `pps` (0:
+ * as fast as it can). --no-sock-mem and --notouch-irq: trafgen would otherwise raise the machine's socket
+ * buffer limits and move NIC interrupts.
+ */
+export function trafgenArgs(
+  ns: string,
+  cfg: string,
+  procs: number,
+  frames: number,
+  pps: number,
+): string[] {
+  return [
+    'netns',
+    'exec',
+    ns,
+    'trafgen',
+    '-i',
+    cfg,
+    '-o',
+    'wr0',
+    '-P',
+    String(procs),
+    '--no-sock-mem',
+    '--notouch-irq',
+    '-n',
+    String(frames),
+    ...(pps > 0 ? ['-b', `${pps}pps`] : []),
+  ];
+}
 
 /** CPU seconds a running process has used so far (`ip netns exec` execs the tool, so the pid is the tool's). */
 export function cpuOf(pid: number | undefined): number {
