@@ -18,7 +18,7 @@ import { trafficFor } from '../../respond/zones.js';
 import type { Stage } from '../../dissect/stage.js';
 import { cliSettings } from '../settings.js';
 import { runCaptures, warnCaptureErrors, type FileResult } from '../run-capture.js';
-import { runShardedCaptures, workerCount } from '../run-sharded.js';
+import { AssetBooksInexact, runShardedCaptures, workerCount } from '../run-sharded.js';
 import { DiscoverShard } from '../../discover/shard-core.js';
 import type { EdgeRecord } from '../../discover/edge-book.js';
 import { addCounts } from '../../capture/counts.js';
@@ -77,7 +77,7 @@ export function registerDiscover(program: Command): void {
             opts.maxEdges !== undefined ? positive(opts.maxEdges, '--max-edges') : bounds.max_edges,
         };
         // With workers, this inventory keeps the asset half; the workers keep the edges.
-        const inv = new Inventory(limits, { edges: workers === 1 });
+        let inv = new Inventory(limits, { edges: workers === 1 });
         const db = opts.db ? openStore(opts.db) : null;
         // An OUI table that came in a signed bundle names NIC makers the built-in registry does not know yet.
         const oui = db ? latestKnowledge(db, 'oui') : null;
@@ -96,17 +96,29 @@ export function registerDiscover(program: Command): void {
           if (traffic) stages.push(traffic);
           let shardEdges: EdgeRecord[][] | null = null;
           let results: FileResult[];
-          if (workers === 1) results = await runCaptures(files, stages, { afterFile });
-          else {
-            const r = await runShardedCaptures(files, workers, stages, {
-              maxEdges: limits.maxEdges,
-              onMessage: (m) => inv.onAssetMessage(m),
-              afterFile,
-              inline: (init) => new DiscoverShard(init, true),
-            });
+          // The shards keep the asset half's packet facts too (merged per file) where the main thread needs no
+          // packet of its own (no traffic per zone) and each file can be read again (not standard input).
+          const books = traffic === null && !files.includes('-');
+          let r: Awaited<ReturnType<typeof runShardedCaptures>> | null = null;
+          if (workers > 1)
+            try {
+              r = await runShardedCaptures(files, workers, stages, {
+                maxEdges: limits.maxEdges,
+                onMessage: (m) => inv.onAssetMessage(m),
+                afterFile,
+                inline: (init) => new DiscoverShard(init, true),
+                ...(books ? { assets: { inventory: inv, maxAssets: limits.maxAssets } } : {}),
+              });
+            } catch (e) {
+              if (!(e instanceof AssetBooksInexact)) throw e;
+              // A bound the books cannot merge exactly (a flood of senders or MACs): one thread, from the start.
+              inv = new Inventory(limits);
+              seen = {};
+            }
+          if (r !== null) {
             results = r.results;
             shardEdges = r.edges;
-          }
+          } else results = await runCaptures(files, [inv], { afterFile });
           let snap: InventorySnapshot | undefined;
           let stored: { assets: number; edges: number } | null = null;
           if (db) {
