@@ -25,9 +25,9 @@ const [n, file, baselineFile] = [Number(process.argv[2]), process.argv[3], proce
 // WEIR_SHARD_INLINE=0: every shard on a worker thread (the main thread only reads, routes and keeps the asset
 // half), as before shard 0 ran on the main thread; the default is as the CLI runs.
 const inline = process.env.WEIR_SHARD_INLINE !== '0';
-// WEIR_BOOKS=0: the main thread keeps the asset half (decodes every frame), as before the shards kept its packet
-// facts (src/discover/asset-book.ts); the default is as the CLI runs a capture file.
-const books = process.env.WEIR_BOOKS !== '0';
+// WEIR_BOOKS=1: the shards keep the asset half's packet facts (src/discover/asset-book.ts), merged per file on
+// the main thread, which then decodes no frame; the default is as the CLI runs (the main thread keeps it).
+const books = process.env.WEIR_BOOKS === '1';
 // WEIR_MAIN_SHARE: shard 0's part of the address pairs when inline (default: ShardedRun's).
 const mainShare =
   process.env.WEIR_MAIN_SHARE !== undefined ? Number(process.env.WEIR_MAIN_SHARE) : undefined;

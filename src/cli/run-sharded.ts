@@ -1,8 +1,6 @@
 import type { Message } from '../dissect/message.js';
 import { Stages, type Stage } from '../dissect/stage.js';
 import { ShardedRun } from '../discover/sharded.js';
-import { mergeAssetBooks, type MergeState } from '../discover/asset-merge.js';
-import type { Inventory } from '../discover/inventory.js';
 import type { EdgeRecord } from '../discover/edge-book.js';
 import type { RouteRules } from '../discover/shard-index.js';
 import type { ShardCore } from '../discover/shard-core.js';
@@ -30,12 +28,6 @@ export async function runShardedCaptures(
     route?: RouteRules;
     /** Shard 0 on the main thread (see ShardedRun): `workers` shards then take workers - 1 threads. */
     inline?: (init: ShardInit) => ShardCore;
-    /**
-     * The shards keep the asset half's packet facts, merged into this inventory per file (src/discover/
-     * asset-merge.ts); the main stages then see no packets. Throws AssetBooksInexact where the merge cannot
-     * give one thread's result (the caller runs the captures another way, with a fresh inventory).
-     */
-    assets?: { inventory: Inventory; maxAssets: number; mainShare?: number };
   },
 ): Promise<{ results: FileResult[]; edges: EdgeRecord[][]; extras: unknown[] }> {
   const fanout = new Stages(stages);
@@ -46,11 +38,7 @@ export async function runShardedCaptures(
     extra: opts.extra,
     route: opts.route,
     inline: opts.inline,
-    ...(opts.assets !== undefined
-      ? { books: 2 * opts.assets.maxAssets + 1024, mainShare: opts.assets.mainShare }
-      : {}),
   });
-  const merge: MergeState = { oddAsset: false };
   const results: FileResult[] = [];
   let seen: Record<string, number> = {};
   try {
@@ -59,11 +47,6 @@ export async function runShardedCaptures(
         onPacket: (p) => fanout.onPacket(p),
         onMessage: opts.onMessage,
       });
-      if (
-        opts.assets !== undefined &&
-        !mergeAssetBooks(opts.assets.inventory, f.books, f.messages, merge)
-      )
-        throw new AssetBooksInexact(source);
       const r = fileResult(source, f.summary, f.stats, f.firstTs, f.lastTs);
       // What the workers' edge bounds turned away while reading this file (the main thread adds its own).
       const now = run.capped;
@@ -78,13 +61,6 @@ export async function runShardedCaptures(
     return { results, edges, extras: run.extras };
   } finally {
     await run.close();
-  }
-}
-
-/** The shards' asset facts of a file could not be merged into one thread's result (see mergeAssetBooks). */
-export class AssetBooksInexact extends Error {
-  constructor(source: string) {
-    super(`${source}: the shards' asset facts need one thread (a bound reached)`);
   }
 }
 

@@ -18,7 +18,7 @@ import { trafficFor } from '../../respond/zones.js';
 import type { Stage } from '../../dissect/stage.js';
 import { cliSettings } from '../settings.js';
 import { runCaptures, warnCaptureErrors, type FileResult } from '../run-capture.js';
-import { AssetBooksInexact, runShardedCaptures, workerCount } from '../run-sharded.js';
+import { runShardedCaptures, workerCount } from '../run-sharded.js';
 import { DiscoverShard } from '../../discover/shard-core.js';
 import type { EdgeRecord } from '../../discover/edge-book.js';
 import { addCounts } from '../../capture/counts.js';
@@ -84,7 +84,7 @@ export function registerDiscover(program: Command): void {
         if (oui) overlayOuiTable(oui.data.toString('utf8'));
         try {
           // With a store, traffic per zone and minute is kept too (for the dashboard's flows chart).
-          const traffic = db ? trafficFor(db) : null;
+          let traffic = db ? trafficFor(db) : null;
           // Bounds the inventory reached while reading each file are reported with that file.
           let seen: Record<string, number> = {};
           const afterFile = (r: FileResult): void => {
@@ -92,33 +92,29 @@ export function registerDiscover(program: Command): void {
               if (v > (seen[k] ?? 0)) r.capped[k] = (r.capped[k] ?? 0) + v - (seen[k] ?? 0);
             seen = { ...inv.capped };
           };
-          const stages: Stage[] = [inv];
-          if (traffic) stages.push(traffic);
+          const stages = (): Stage[] => (traffic ? [inv, traffic] : [inv]);
           let shardEdges: EdgeRecord[][] | null = null;
-          let results: FileResult[];
-          // The shards keep the asset half's packet facts too (merged per file) where the main thread needs no
-          // packet of its own (no traffic per zone) and each file can be read again (not standard input).
-          const books = traffic === null && !files.includes('-');
-          let r: Awaited<ReturnType<typeof runShardedCaptures>> | null = null;
-          if (workers > 1)
-            try {
-              r = await runShardedCaptures(files, workers, stages, {
-                maxEdges: limits.maxEdges,
-                onMessage: (m) => inv.onAssetMessage(m),
-                afterFile,
-                inline: (init) => new DiscoverShard(init, true),
-                ...(books ? { assets: { inventory: inv, maxAssets: limits.maxAssets } } : {}),
-              });
-            } catch (e) {
-              if (!(e instanceof AssetBooksInexact)) throw e;
-              // A bound the books cannot merge exactly (a flood of senders or MACs): one thread, from the start.
+          let results: FileResult[] | null = null;
+          if (workers > 1) {
+            const r = await runShardedCaptures(files, workers, stages(), {
+              maxEdges: limits.maxEdges,
+              onMessage: (m) => inv.onAssetMessage(m),
+              afterFile,
+              inline: (init) => new DiscoverShard(init, true),
+            });
+            // A sender max_assets turned away starts no edge on one thread, but the shards (which see no
+            // asset table) started its edges: a flood of spoofed senders past the bound would change the
+            // result. Read the files again on one thread (standard input cannot be: its result stands).
+            if ((inv.capped.assets_not_tracked ?? 0) > 0 && !files.includes('-')) {
               inv = new Inventory(limits);
+              traffic = db ? trafficFor(db) : null;
               seen = {};
+            } else {
+              results = r.results;
+              shardEdges = r.edges;
             }
-          if (r !== null) {
-            results = r.results;
-            shardEdges = r.edges;
-          } else results = await runCaptures(files, [inv], { afterFile });
+          }
+          results ??= await runCaptures(files, stages(), { afterFile });
           let snap: InventorySnapshot | undefined;
           let stored: { assets: number; edges: number } | null = null;
           if (db) {
