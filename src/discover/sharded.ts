@@ -42,7 +42,8 @@ const CHUNK = 1024 * 1024;
 const MAIN_SHARE = 0;
 /**
  * The same when the shards keep the asset half's packet facts (ShardedRun's `books`): the main thread then
- * only reads and routes, so it takes its part of the pairs.
+ * only reads and routes, yet pairs it dissects still cost it about twice what they save the worker (5M-frame
+ * input: 15% of the pairs, main thread +0.6 CPU s, worker -0.29 s; bench/RESULTS.md, "mc9 round"): none.
  */
 const BOOKS_MAIN_SHARE = 0;
 /** Chunks the workers may run ahead of the main thread (bounds the memory a fast reader holds). */
@@ -130,7 +131,9 @@ export class ShardedRun {
       /**
        * The shards keep the asset half's packet facts (src/discover/asset-book.ts, for at most this many
        * addresses each) and runFile hands them back with the messages instead of walking every frame: the
-       * main thread then only reads and routes (MainHooks.onPacket is not called).
+       * main thread then only reads and routes (MainHooks.onPacket is not called); the caller merges them per
+       * file (mergeAssetBooks). Not the CLI's way: measured no cheaper (the worker takes on what the main thread
+       * saves), it is there for splits where the main thread takes pairs.
        */
       books?: number;
     },
