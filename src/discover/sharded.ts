@@ -154,8 +154,10 @@ export class ShardedRun {
       };
     });
     this.failed.catch(() => undefined);
-    // Each bound holds for the whole run: every worker gets its share.
-    const share = (v: number, min: number): number => Math.max(min, Math.ceil(v / n));
+    // Each bound holds for the whole run: every worker gets its share, rounded down, so that whenever one
+    // thread's table would overflow (more than v held at once: the shards together hold the same) some shard's
+    // overflows too and says so in `capped`; the caller then runs the file on one thread (boundsSplit).
+    const share = (v: number, min: number): number => Math.max(min, Math.floor(v / n));
     for (let i = 0; i < n; i++) {
       this.edgeCapped.push({});
       this.readers.push(new SlimReader());
@@ -165,8 +167,8 @@ export class ShardedRun {
         maxEdges: share(opts.maxEdges, 1),
         dissect: {
           ...opts.dissect,
-          max_tcp_streams: share(opts.dissect.max_tcp_streams, 16),
-          max_reassembly_bytes: share(opts.dissect.max_reassembly_bytes, 65_536),
+          max_tcp_streams: share(opts.dissect.max_tcp_streams, 1),
+          max_reassembly_bytes: share(opts.dissect.max_reassembly_bytes, 1),
         },
         route,
         extra: opts.extra,
