@@ -112,8 +112,7 @@ export function healthOf(
 const none = (): Record<StateKind, number | null> =>
   Object.fromEntries(STATE_KINDS.map((k) => [k, null])) as Record<StateKind, number | null>;
 
-const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-/** A count: a non-negative safe integer, else null. */
+/** A count or version: a non-negative safe integer, else null (a site's record is not trusted to be sane). */
 const count = (v: unknown): number | null =>
   typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : null;
 
@@ -173,7 +172,7 @@ function enforcementOf(e: unknown): SiteView['enforcement'] {
   return {
     loaded: typeof o.loaded === 'boolean' ? o.loaded : null,
     gateway: typeof o.gateway === 'string' ? o.gateway : null,
-    blocked: num(o.blocked),
+    blocked: count(o.blocked),
     zones,
     ...(typeof o.error === 'string' ? { error: o.error } : {}),
   };
@@ -227,13 +226,13 @@ export function readFleetView(
     const applied = none();
     const a = h.applied;
     if (a !== null && typeof a === 'object')
-      for (const k of STATE_KINDS) applied[k] = num((a as Record<string, unknown>)[k]);
+      for (const k of STATE_KINDS) applied[k] = count((a as Record<string, unknown>)[k]);
     return {
       name: r.site,
       health: healthOf(r.last_seen, nowMs, thresholds),
       lastSync: r.last_seen,
       lagSeconds: Math.max(0, Math.round((nowMs - r.last_at) / 1000)),
-      backlog: num(h.pending),
+      backlog: count(h.pending),
       records: r.records,
       intake: intake.get(r.site) ?? null,
       applied,

@@ -282,3 +282,45 @@ test('a capture status from src/capture as a site record: no state reads as runn
     at: NOW,
   });
 });
+
+test('hostile health numbers: a negative, fractional, huge or infinite pending, applied version or blocked count reads as not reported', () => {
+  const db = openFleetDb(':memory:');
+  const site = db.prepare(
+    'INSERT INTO fleet_sites (site, last_seen, last_at, records, health) VALUES (?, ?, ?, ?, ?)',
+  );
+  const health = (pending: string, applied: string, blocked: string) =>
+    `{"pending":${pending},"applied":${applied},"enforcement":{"loaded":true,"gateway":"up","blocked":${blocked},"zones":[]}}`;
+  // Written as JSON text: 1e400 parses to Infinity, which JSON.stringify could not write.
+  site.run(
+    'a',
+    NOW,
+    NOW,
+    1,
+    health('-3', '{"policy":-1,"blocklist":2.5,"permits":1e400,"bundle":7}', '-2'),
+  );
+  site.run('b', NOW, NOW, 1, health('1.5', '{"policy":9007199254740993,"blocklist":"4"}', '0.5'));
+  site.run('c', NOW, NOW, 1, health('1e400', '{"policy":0}', '1e400'));
+  site.run('d', NOW, NOW, 1, health('"7"', 'null', '"3"'));
+  site.run('e', NOW, NOW, 1, health('0', '{"policy":3,"blocklist":0}', '12'));
+  const got = readFleetView(db, NOW).sites.map((s) => [
+    s.name,
+    s.backlog,
+    s.applied,
+    s.enforcement?.blocked,
+  ]);
+  const applied = (o: Partial<Record<string, number>>) => ({
+    policy: null,
+    blocklist: null,
+    permits: null,
+    bundle: null,
+    ...o,
+  });
+  assert.deepEqual(got, [
+    ['a', null, applied({ bundle: 7 }), null],
+    ['b', null, applied({}), null],
+    ['c', null, applied({ policy: 0 }), null],
+    ['d', null, applied({}), null],
+    ['e', 0, applied({ policy: 3, blocklist: 0 }), 12],
+  ]);
+  db.close();
+});
