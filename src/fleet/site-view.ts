@@ -61,7 +61,7 @@ export interface SiteCaptureRecord extends Omit<CaptureStatus, 'state' | 'reason
   state: CaptureState;
   /** Why it stalled or stopped (null while running). */
   reason: string | null;
-  /** When the site last heard from the capture (ms, site clock). */
+  /** When the site last heard from the capture (ms, site clock: shown, never compared with the manager's). */
   at: number;
 }
 
@@ -134,11 +134,27 @@ function countersOf(k: unknown): LiveCounters | null {
 }
 
 /**
+ * When a site's newest health record was made (site clock) and when the manager received it (its own clock).
+ * Staleness adds the capture's age on the site (the record's time less the capture's: one clock, so a skew
+ * cancels) to the record's age at the manager (now less its receipt: the manager's clock alone). Time the record
+ * spent in transit is not counted: it cannot be told without comparing the two clocks.
+ */
+interface HealthSeen {
+  made: number;
+  received: number;
+}
+
+/**
  * A site's capture as its health record says; an odd program or state reads as not reported, odd counters as
  * none, an odd time as none (then stale unless stopped). A record without a state (a node from before states)
  * reads as running.
  */
-function captureOf(c: unknown, nowMs: number, healthEveryS: number): SiteCapture | null {
+function captureOf(
+  c: unknown,
+  seen: HealthSeen,
+  nowMs: number,
+  healthEveryS: number,
+): SiteCapture | null {
   if (c === null || typeof c !== 'object') return null;
   const o = c as Record<string, unknown>;
   if (o.program !== 'weir-capture' && o.program !== 'tcpdump') return null;
@@ -149,8 +165,9 @@ function captureOf(c: unknown, nowMs: number, healthEveryS: number): SiteCapture
     state !== 'running' && typeof o.reason === 'string' && o.reason.length > 0
       ? o.reason.slice(0, REASON_MAX)
       : null;
+  const age = at === null ? null : Math.max(0, seen.made - at) + Math.max(0, nowMs - seen.received);
   const stale =
-    state !== 'stopped' && (at === null || nowMs - at > CAPTURE_STALE_BEATS * healthEveryS * 1000);
+    state !== 'stopped' && (age === null || age > CAPTURE_STALE_BEATS * healthEveryS * 1000);
   return { program: o.program, counters: countersOf(o.counters), state, reason, at, stale };
 }
 
@@ -215,6 +232,19 @@ export function readFleetView(
       },
     ]),
   );
+  // Each site's newest health record in the ledger (ingest keeps it): its time on the site and its receipt.
+  const healthSeen = new Map(
+    (
+      db
+        .prepare(
+          `SELECT r.site, r.at, r.received FROM fleet_records r
+             JOIN (SELECT site, max(stream_seq) AS seq FROM fleet_records WHERE kind = 'health' GROUP BY site) n
+               ON r.site = n.site AND r.stream_seq = n.seq
+           WHERE r.kind = 'health'`,
+        )
+        .all() as Array<{ site: string; at: number; received: number }>
+    ).map((r) => [r.site, { made: r.at, received: r.received }]),
+  );
   const sites = rows.map((r): SiteView => {
     let h: Record<string, unknown> = {};
     try {
@@ -239,6 +269,8 @@ export function readFleetView(
       enforcement: enforcementOf(h.enforcement),
       capture: captureOf(
         h.capture,
+        // Without its record in the ledger, the site's newest record and the manager's last news of it.
+        healthSeen.get(r.site) ?? { made: r.last_at, received: r.last_seen },
         nowMs,
         thresholds.health_every_s ?? DEFAULT_SETTINGS.fleet.health_every_s,
       ),
