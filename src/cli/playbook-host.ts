@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { Db } from '../store/db.js';
 import type { Baseline } from '../discover/baseline.js';
+import type { CompiledBaseline } from '../detect/profile.js';
 import type { Detection } from '../detect/detection.js';
 import type { PlaybookActionRow } from '../store/playbook-store.js';
 import { appendAudit } from '../store/audit-store.js';
@@ -60,6 +61,11 @@ export function startPlaybooks(
    * node sends detections to the manager itself, and it closes the backend itself.
    */
   site?: { backend: EnforcementBackend; target: ReturnType<typeof playbookTarget> },
+  /**
+   * The detection engine's compiled baseline (`weir detect`), shared: the playbooks then keep no baseline of
+   * their own. Without it they compile `baseline`; either way they keep no parsed record of it.
+   */
+  compiled?: CompiledBaseline,
 ): { onDetection: (d: Detection) => void; close: () => Promise<void>; describe: string } {
   const active = activePolicy(db);
   if (active === null)
@@ -87,6 +93,7 @@ export function startPlaybooks(
     db,
     active: { policy: active.policy, sha: active.sha },
     baseline,
+    ...(compiled !== undefined ? { compiled } : {}),
     kernel: backend,
     protectedAddresses,
     onAction,

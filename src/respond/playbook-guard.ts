@@ -1,34 +1,47 @@
 import type { Baseline } from '../discover/baseline.js';
+import { CompiledBaseline } from '../detect/profile.js';
 import { canonicalIp, HostSet, isUnicastHost, parseCidr } from '../policy/hosts.js';
 import type { Playbook } from '../policy/playbook-model.js';
 import type { CutFlow } from './block-impact.js';
+
+/** A learned flow as the guard keeps it: its ends and service; its lists and count are read from the compiled baseline. */
+interface Flow {
+  readonly id: string;
+  readonly client: string;
+  readonly server: string;
+  readonly service: string;
+}
 
 /**
  * The guard rails a playbook's block passes before anything reaches the kernel. Pure: the runner gives it the
  * baseline and the addresses that must never be blocked; it answers with the refusal, or null.
  */
 export class BlockGuard {
-  private readonly flows = new Map<string, CutFlow[]>();
+  /** The learned flows of each address (as client or server), in the baseline's order. */
+  private readonly flows = new Map<string, Flow[]>();
   private readonly protectedSet = new HostSet();
 
+  /**
+   * `baseline`, as parsed, is read here and not kept: a live run keeps its compiled form (`compiled`: the
+   * detection engine's, shared; compiled here when not given) instead of the parsed document.
+   */
   constructor(
     baseline: Baseline,
     /** The enforcement host's own addresses, its gateway and router, the manager: never blocked by a playbook. */
     readonly protectedAddresses: readonly string[],
+    private readonly compiled: CompiledBaseline = new CompiledBaseline(baseline),
   ) {
-    for (const e of Object.values(baseline.edges)) {
-      const f: CutFlow = {
-        client: e.client,
-        server: e.server,
-        service: `${e.transport}/${e.port}`,
-        protocols: e.protocols,
-        functions: e.functions,
-        requests: e.requests,
-      };
-      for (const ip of new Set([e.client, e.server])) {
-        const list = this.flows.get(ip) ?? [];
-        list.push(f);
-        this.flows.set(ip, list);
+    // Thousands of edges share a handful of services: one string each.
+    const services = new Map<string, string>();
+    for (const [id, e] of Object.entries(baseline.edges)) {
+      const text = `${e.transport}/${e.port}`;
+      let service = services.get(text);
+      if (service === undefined) services.set(text, (service = text));
+      const f: Flow = { id, client: e.client, server: e.server, service };
+      for (const ip of e.client === e.server ? [e.client] : [e.client, e.server]) {
+        const list = this.flows.get(ip);
+        if (list === undefined) this.flows.set(ip, [f]);
+        else list.push(f);
       }
     }
     for (const p of protectedAddresses) {
@@ -39,7 +52,19 @@ export class BlockGuard {
 
   /** Learned-normal flows a block of `ip` would cut. */
   cuts(ip: string): CutFlow[] {
-    return this.flows.get(ip) ?? [];
+    return (this.flows.get(ip) ?? []).map((f) => {
+      // Compiled from the same baseline, so always found; were it not, the flow still counts (and refuses).
+      const l = this.compiled.profile(f.id)?.learned;
+      return {
+        client: f.client,
+        server: f.server,
+        service: f.service,
+        // Copies: the compiled lists are shared between edges (and frozen).
+        protocols: l ? [...l.protocols] : [],
+        functions: l ? [...l.functions] : [],
+        requests: l?.requests ?? 0,
+      };
+    });
   }
 
   /** Why `pb` may not block `ip`, or null when it may. */
