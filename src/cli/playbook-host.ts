@@ -61,10 +61,7 @@ export function startPlaybooks(
    * node sends detections to the manager itself, and it closes the backend itself.
    */
   site?: { backend: EnforcementBackend; target: ReturnType<typeof playbookTarget> },
-  /**
-   * The detection engine's compiled baseline (`weir detect`), shared: the playbooks then keep no baseline of
-   * their own. Without it they compile `baseline`; either way they keep no parsed record of it.
-   */
+  /** The detection engine's compiled baseline (`weir detect`): the playbooks share its asset set. */
   compiled?: CompiledBaseline,
 ): { onDetection: (d: Detection) => void; close: () => Promise<void>; describe: string } {
   const active = activePolicy(db);

@@ -1,47 +1,49 @@
 import type { Baseline } from '../discover/baseline.js';
-import { CompiledBaseline } from '../detect/profile.js';
 import { canonicalIp, HostSet, isUnicastHost, parseCidr } from '../policy/hosts.js';
 import type { Playbook } from '../policy/playbook-model.js';
 import type { CutFlow } from './block-impact.js';
 
-/** A learned flow as the guard keeps it: its ends and service; its lists and count are read from the compiled baseline. */
-interface Flow {
-  readonly id: string;
-  readonly client: string;
-  readonly server: string;
-  readonly service: string;
-}
-
 /**
  * The guard rails a playbook's block passes before anything reaches the kernel. Pure: the runner gives it the
- * baseline and the addresses that must never be blocked; it answers with the refusal, or null.
+ * baseline and the addresses that must never be blocked; it answers with the refusal, or null. It reads the
+ * baseline once and keeps only the learned flows' ends, service, lists and count (a live run keeps no parsed
+ * document: thousands of edge records with their reads, writes and values).
  */
 export class BlockGuard {
   /** The learned flows of each address (as client or server), in the baseline's order. */
-  private readonly flows = new Map<string, Flow[]>();
+  private readonly flows = new Map<string, Readonly<CutFlow>[]>();
   private readonly protectedSet = new HostSet();
 
-  /**
-   * `baseline`, as parsed, is read here and not kept: a live run keeps its compiled form (`compiled`: the
-   * detection engine's, shared; compiled here when not given) instead of the parsed document.
-   */
   constructor(
     baseline: Baseline,
     /** The enforcement host's own addresses, its gateway and router, the manager: never blocked by a playbook. */
     readonly protectedAddresses: readonly string[],
-    private readonly compiled: CompiledBaseline = new CompiledBaseline(baseline),
   ) {
-    // Thousands of edges share a handful of services: one string each.
+    // Thousands of edges repeat a few services and lists: one frozen copy of each (handed out as copies).
     const services = new Map<string, string>();
-    for (const [id, e] of Object.entries(baseline.edges)) {
+    const lists = new Map<string, string[]>();
+    const list = (l: readonly string[]): string[] => {
+      const k = l.join('\u0000');
+      let one = lists.get(k);
+      if (one === undefined) lists.set(k, (one = Object.freeze([...l]) as string[]));
+      return one;
+    };
+    for (const e of Object.values(baseline.edges)) {
       const text = `${e.transport}/${e.port}`;
       let service = services.get(text);
       if (service === undefined) services.set(text, (service = text));
-      const f: Flow = { id, client: e.client, server: e.server, service };
+      const f: Readonly<CutFlow> = Object.freeze({
+        client: e.client,
+        server: e.server,
+        service,
+        protocols: list(e.protocols),
+        functions: list(e.functions),
+        requests: e.requests,
+      });
       for (const ip of e.client === e.server ? [e.client] : [e.client, e.server]) {
-        const list = this.flows.get(ip);
-        if (list === undefined) this.flows.set(ip, [f]);
-        else list.push(f);
+        const at = this.flows.get(ip);
+        if (at === undefined) this.flows.set(ip, [f]);
+        else at.push(f);
       }
     }
     for (const p of protectedAddresses) {
@@ -50,21 +52,13 @@ export class BlockGuard {
     }
   }
 
-  /** Learned-normal flows a block of `ip` would cut. */
+  /** Learned-normal flows a block of `ip` would cut (copies: the caller's to keep or change). */
   cuts(ip: string): CutFlow[] {
-    return (this.flows.get(ip) ?? []).map((f) => {
-      // Compiled from the same baseline, so always found; were it not, the flow still counts (and refuses).
-      const l = this.compiled.profile(f.id)?.learned;
-      return {
-        client: f.client,
-        server: f.server,
-        service: f.service,
-        // Copies: the compiled lists are shared between edges (and frozen).
-        protocols: l ? [...l.protocols] : [],
-        functions: l ? [...l.functions] : [],
-        requests: l?.requests ?? 0,
-      };
-    });
+    return (this.flows.get(ip) ?? []).map((f) => ({
+      ...f,
+      protocols: [...f.protocols],
+      functions: [...f.functions],
+    }));
   }
 
   /** Why `pb` may not block `ip`, or null when it may. */

@@ -10,7 +10,7 @@ import {
 } from '../store/playbook-store.js';
 import { SEVERITY_RANK, type Detection } from '../detect/detection.js';
 import type { Baseline } from '../discover/baseline.js';
-import { CompiledBaseline } from '../detect/profile.js';
+import type { CompiledBaseline } from '../detect/profile.js';
 import type { Policy, Zone } from '../policy/model.js';
 import type { Playbook, PlaybookActionKind } from '../policy/playbook-model.js';
 import { CompiledPolicy } from '../policy/evaluate.js';
@@ -23,9 +23,10 @@ export interface PlaybookRunnerOptions {
   active: { policy: Policy; sha: string };
   /**
    * The baseline the detections were judged against: its flows are never cut by a playbook. Read at the start,
-   * not kept: the runner keeps `compiled` (the detection engine's, shared), or compiles it.
+   * not kept (a live run would otherwise keep the whole parsed document for its lifetime).
    */
   baseline: Baseline;
+  /** The detection engine's compiled baseline (`weir detect`): its asset set is shared, not built again. */
   compiled?: CompiledBaseline;
   kernel: PlaybookKernel;
   /** Addresses and blocks never blocked: the enforcement host, its gateway and router, the manager. */
@@ -60,12 +61,11 @@ export class PlaybookRunner {
   constructor(opts: PlaybookRunnerOptions) {
     const { baseline, compiled, ...o } = opts;
     this.o = o;
-    const b = compiled ?? new CompiledBaseline(baseline);
-    this.assets = b.assets;
+    this.assets = compiled?.assets ?? new Set(baseline.assets);
     for (const z of o.active.policy.zones) if (z.playbooks?.length) this.zones.set(z.name, z);
     const cp = new CompiledPolicy(o.active.policy);
     this.zoneOf = (ip) => cp.zoneOf(ip)?.name ?? null;
-    this.guard = new BlockGuard(baseline, o.protectedAddresses, b);
+    this.guard = new BlockGuard(baseline, o.protectedAddresses);
     this.now = o.now ?? (() => Date.now() / 1000);
   }
 
