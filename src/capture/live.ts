@@ -139,6 +139,9 @@ export function stopReason(
   code: number | null,
   signal: NodeJS.Signals | null,
 ): string {
+  // SIGSYS: weir-capture made a system call its confinement forbids (a bug, or an exploit of its parsing).
+  if (signal === 'SIGSYS')
+    return 'killed by SIGSYS: a system call outside its allow-list (seccomp confinement)';
   if (signal !== null) return `killed by ${signal}`;
   const said = stderr
     .trim()
