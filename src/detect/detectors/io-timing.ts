@@ -53,17 +53,11 @@ interface Watch {
 export function ioTiming(): Detector {
   const io = new IoConnections();
   const watches = new Map<string, Watch>();
-  // Until a CIP reply that may carry a Forward_Open's connections is fed, the table holds no connection and no
-  // host pair, so every datagram's lookup answers undefined: skipped (two key strings a datagram on plants whose
-  // connections opened before the capture). Set for any successful reply with fields: a superset of those
-  // IoConnections learns from, so the skip never answers for a table that could know the datagram.
-  let mayKnow = false;
   return {
     name: 'io_timing',
     protocols: ['enip', 'cip'],
     onMessage(m, ctx) {
       if (m.protocol === 'cip') {
-        if (m.role === 'response' && m.exception === -1 && m.fields !== null) mayKnow = true;
         io.onMessage(m);
         if (m.role === 'request' && m.func === SERVICE_FORWARD_CLOSE) closePair(watches, m);
         return;
@@ -71,7 +65,10 @@ export function ioTiming(): Detector {
       if (m.funcName !== 'IO' || m.anomaly !== null) return;
       const id = m.fields?.connection_id;
       if (typeof id !== 'number') return;
-      const c = mayKnow ? io.onMessage(m) : undefined;
+      // Until a Forward_Open reply fills the table every lookup answers undefined: skipped, with its two key
+      // strings a datagram (plants whose connections opened before the capture; the table's `unknown` count, the
+      // only other effect, is not read here).
+      const c = io.empty ? undefined : io.onMessage(m);
       // Nothing watched, no agreement and nothing learned: no watch can start (below), so no key is built.
       if (c == null && watches.size === 0 && ctx.baseline.baseline.io === undefined) return;
       const key = `${m.srcIp}|${id}`;
