@@ -348,23 +348,6 @@ export function engineeringOps(): Detector[] {
   return [requests, outcomes];
 }
 
-/** The last detail built and what it was built of: repeats of one operation reuse the string (no join per fold). */
-let lastProtocol = '';
-let lastWhat: string | number = '';
-let lastFailed = false;
-let lastDetail = '';
-
-/** 'protocol:kind-or-function', with ':failed' for a refused attempt: what separates operations on one pair. */
-function detailOf(protocol: string, what: string | number, failed: boolean): string {
-  if (protocol !== lastProtocol || what !== lastWhat || failed !== lastFailed) {
-    lastProtocol = protocol;
-    lastWhat = what;
-    lastFailed = failed;
-    lastDetail = `${protocol}:${what}${failed ? ':failed' : ''}`;
-  }
-  return lastDetail;
-}
-
 function report(
   m: Request,
   op: Op,
@@ -384,7 +367,7 @@ function report(
     dst = m.dstIp || m.dstMac;
   const frame = failed && responseFrame !== undefined ? responseFrame : m.frame;
   // A repeat (a download is thousands of object writes) folds without building its text and fields.
-  const detail = detailOf(m.protocol, op.kind ?? m.func, failed);
+  const detail = `${m.protocol}:${op.kind ?? m.func}${failed ? ':failed' : ''}`;
   if (ctx.fold(op.type, src, dst, detail, severity, m.ts, frame, op.point)) return;
   const what = failed ? `made a failed attempt (${op.what})` : op.what;
   const refused = failed
