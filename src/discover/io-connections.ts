@@ -98,6 +98,11 @@ export class IoConnections {
     return c;
   }
 
+  /** No connection and no host pair known yet: onMessage answers undefined for every datagram (only counts it). */
+  get empty(): boolean {
+    return this.byKey.size === 0 && this.pairs.size === 0;
+  }
+
   connections(): IoConnection[] {
     return [...this.byKey.values()];
   }

@@ -120,6 +120,23 @@ test(
           v.sites.every((s) => s.applied.blocklist === 1)
         );
       });
+      // North's capture counts again now, so its record is fresh when the page is read: a capture goes stale
+      // after three health periods (30 s) without news, and a loaded machine can take that long to get here.
+      const fresh = Date.now();
+      north.captureStatus({
+        program: 'weir-capture',
+        counters: {
+          captured: 5000,
+          receivedByFilter: 5000,
+          droppedByKernel: 0,
+          droppedByInterface: 0,
+        },
+      });
+      await until("north's fresh capture record at the manager", () =>
+        readFleetView(mgr.db, Date.now()).sites.some(
+          (s) => s.name === 'north' && (s.capture?.at ?? 0) >= fresh,
+        ),
+      );
       // South goes silent; ten minutes of silence stand for themselves by moving its times back.
       await nodes.pop()!.stop();
       mgr.db

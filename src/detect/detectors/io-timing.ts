@@ -65,7 +65,10 @@ export function ioTiming(): Detector {
       if (m.funcName !== 'IO' || m.anomaly !== null) return;
       const id = m.fields?.connection_id;
       if (typeof id !== 'number') return;
-      const c = io.onMessage(m);
+      // Until a Forward_Open reply fills the table every lookup answers undefined: skipped, with its two key
+      // strings a datagram (plants whose connections opened before the capture; the table's `unknown` count, the
+      // only other effect, is not read here).
+      const c = io.empty ? undefined : io.onMessage(m);
       // Nothing watched, no agreement and nothing learned: no watch can start (below), so no key is built.
       if (c == null && watches.size === 0 && ctx.baseline.baseline.io === undefined) return;
       const key = `${m.srcIp}|${id}`;
