@@ -12,6 +12,8 @@ import { functionKeyNumber, isIndustrial } from '../../src/dissect/registry.js';
 import { DetectionEngine } from '../../src/detect/engine.js';
 import type { DetectContext, Detector, MessageInterest } from '../../src/detect/detector.js';
 import { operationOf } from '../../src/detect/detectors/engineering-ops.js';
+import { Inventory } from '../../src/discover/inventory.js';
+import { Stages } from '../../src/dissect/stage.js';
 import { feed, msg, tcp, udp, HMI, PLC, EVIL, learn } from './synthetic.js';
 
 const INTERESTS: MessageInterest[] = [
@@ -75,7 +77,10 @@ const PASS: Record<MessageInterest, number> = {
   arp: 4,
 };
 
-function run(steps: (send: Sender) => void): { want: string[]; got: string[]; checked: number } {
+function run(
+  steps: (send: Sender) => void,
+  shared = false,
+): { want: string[]; got: string[]; checked: number } {
   const want: string[] = [];
   const got: string[] = [];
   let checked = 0;
@@ -103,8 +108,11 @@ function run(steps: (send: Sender) => void): { want: string[]; got: string[]; ch
     },
   };
   // The referee first: it is in the all pass, which runs first, and it logs before any spy of that message.
-  const eng = new DetectionEngine(learn(), { detectors: [referee, ...spies] });
-  steps((pkt, protocol, set) => feed(eng, pkt, msg(pkt, protocol, set)));
+  // With an inventory, the engine reads the inventory's edges (and settles learned ones: its packet fast path).
+  const inv = shared ? new Inventory() : undefined;
+  const eng = new DetectionEngine(learn(), { detectors: [referee, ...spies], inventory: inv });
+  const both = inv === undefined ? eng : new Stages([inv, eng]);
+  steps((pkt, protocol, set) => feed(both, pkt, msg(pkt, protocol, set)));
   eng.finish();
   return { want, got, checked };
 }
@@ -128,123 +136,230 @@ const POLL: Partial<Message> = {
   targets: [{ space: 'holding_register', start: 0, count: 10 }],
 };
 
-test('after thousands of learned polls, every hostile message reaches exactly the detectors its kind names', () => {
-  const r = run((send) => {
-    let ts = 5000;
-    const rnd = lcg(18);
-    const toPlc = (): ReturnType<typeof tcp> => tcp((ts += 0.01), HMI, 40000, PLC, 502);
-    const fromPlc = (): ReturnType<typeof tcp> => tcp((ts += 0.001), PLC, 502, HMI, 40000);
-    // The attacks, each after a long warm run of the learned poll and its answer on the same edge.
-    const attacks: ((i: number) => void)[] = [
-      // A write to a register never written, with a learned and an unlearned function.
-      () =>
-        send(toPlc(), 'modbus', {
-          role: 'request',
-          func: 6,
-          write: true,
-          targets: [{ space: 'holding_register', start: 400, count: 1 }],
-          values: [1],
-        }),
-      () =>
-        send(toPlc(), 'modbus', {
-          role: 'request',
-          func: 16,
-          write: true,
-          targets: [{ space: 'holding_register', start: 0, count: 2 }],
-          values: [1, 2],
-        }),
-      // An unlearned function, twice in a row, then the learned one, then the unlearned one again (the edge's
-      // remembered function flips back and forth).
-      () => {
-        send(toPlc(), 'modbus', { role: 'request', func: 4, unit: 1 });
-        send(toPlc(), 'modbus', { role: 'request', func: 4, unit: 1 });
-        send(toPlc(), 'modbus', POLL);
-        send(toPlc(), 'modbus', { role: 'request', func: 4, unit: 1 });
+for (const shared of [false, true])
+  test(`after thousands of learned polls, every hostile message reaches exactly the detectors its kind names (${shared ? "the inventory's edges" : 'own edge table'})`, () => {
+    const r = run((send) => {
+      let ts = 5000;
+      const rnd = lcg(18);
+      const toPlc = (): ReturnType<typeof tcp> => tcp((ts += 0.01), HMI, 40000, PLC, 502);
+      const fromPlc = (): ReturnType<typeof tcp> => tcp((ts += 0.001), PLC, 502, HMI, 40000);
+      // The attacks, each after a long warm run of the learned poll and its answer on the same edge.
+      const attacks: ((i: number) => void)[] = [
+        // A write to a register never written, with a learned and an unlearned function.
+        () =>
+          send(toPlc(), 'modbus', {
+            role: 'request',
+            func: 6,
+            write: true,
+            targets: [{ space: 'holding_register', start: 400, count: 1 }],
+            values: [1],
+          }),
+        () =>
+          send(toPlc(), 'modbus', {
+            role: 'request',
+            func: 16,
+            write: true,
+            targets: [{ space: 'holding_register', start: 0, count: 2 }],
+            values: [1, 2],
+          }),
+        // An unlearned function, twice in a row, then the learned one, then the unlearned one again (the edge's
+        // remembered function flips back and forth).
+        () => {
+          send(toPlc(), 'modbus', { role: 'request', func: 4, unit: 1 });
+          send(toPlc(), 'modbus', { role: 'request', func: 4, unit: 1 });
+          send(toPlc(), 'modbus', POLL);
+          send(toPlc(), 'modbus', { role: 'request', func: 4, unit: 1 });
+        },
+        // An engineering operation by function code (diagnostics).
+        () => send(toPlc(), 'modbus', { role: 'request', func: 8, subfunc: 1, unit: 1 }),
+        // A value out of the learned range, and a refusal.
+        () =>
+          send(fromPlc(), 'modbus', {
+            role: 'response',
+            func: 3,
+            values: [1, 2, 3, 4, 5, 6, 7, 8, 9, 99999],
+          }),
+        () => send(fromPlc(), 'modbus', { role: 'response', func: 16, exception: 2 }),
+        // Another protocol on the learned edge (its profile knows only Modbus), then Modbus again.
+        () => {
+          send(toPlc(), 's7comm', { role: 'request', func: 4 });
+          send(toPlc(), 'modbus', POLL);
+          send(toPlc(), 's7comm', { role: 'request', func: 4 });
+        },
+        // A malformed request.
+        () =>
+          send(toPlc(), 'modbus', {
+            role: 'request',
+            func: 3,
+            anomaly: { kind: 'bad_length', detail: 'x' },
+          }),
+        // The same poll from an unlearned client (an edge without a profile), then the learned client again.
+        () => {
+          send(tcp((ts += 0.01), EVIL, 40001, PLC, 502), 'modbus', POLL);
+          send(toPlc(), 'modbus', POLL);
+          send(tcp((ts += 0.01), EVIL, 40001, PLC, 502), 'modbus', {
+            role: 'request',
+            func: 6,
+            write: true,
+            targets: [{ space: 'holding_register', start: 100, count: 1 }],
+          });
+        },
+        // BACnet unconfirmed services and an I/O-style request without a function, on a UDP edge.
+        () => {
+          const q = (): ReturnType<typeof udp> => udp((ts += 0.01), HMI, 47808, PLC, 47808);
+          send(q(), 'bacnet', { role: 'request', func: 12 });
+          send(q(), 'bacnet', { role: 'unsolicited', func: 256 + 20 });
+          send(q(), 'bacnet', { role: 'request', func: 20 });
+          send(q(), 'bacnet', { role: 'unsolicited', func: -1 });
+          send(q(), 'bacnet', {
+            role: 'request',
+            func: 15,
+            write: true,
+            targets: [{ space: 'analog_value', start: 1, count: 1 }],
+          });
+        },
+        // A layer-2 message on no edge, and an ARP request.
+        () => {
+          const p = tcp((ts += 0.01), HMI, 0, PLC, 0);
+          p.ipVersion = 0;
+          send(p, 'goose', { role: 'unsolicited', func: 0, transport: 'l2', values: [1] });
+          const a = tcp((ts += 0.01), HMI, 0, PLC, 0);
+          a.ipVersion = 0;
+          send(a, 'arp', { role: 'request', func: 1, transport: 'l2' });
+        },
+      ];
+      for (let round = 0; round < 40; round++) {
+        // A warm run of the learned poll and its answer (up to 300 pairs).
+        const n = 1 + Math.floor(rnd() * 300);
+        for (let i = 0; i < n; i++) {
+          send(toPlc(), 'modbus', POLL);
+          send(fromPlc(), 'modbus', {
+            role: 'response',
+            func: 3,
+            values: [1, 2, 3, 4, 5, 6, 7, 8, 9, 50],
+          });
+        }
+        attacks[Math.floor(rnd() * attacks.length)]!(round);
+      }
+      // Every attack at least once, each after a warm poll.
+      for (const a of attacks) {
+        for (let i = 0; i < 50; i++) send(toPlc(), 'modbus', POLL);
+        a(0);
+      }
+    }, shared);
+    assert.ok(r.checked > 5000, `only ${r.checked} messages`);
+    assert.equal(r.got.length, r.want.length);
+    assert.deepEqual(r.got, r.want);
+    // Every interest was met at least once (the test exercises every pass).
+    for (const i of INTERESTS)
+      assert.ok(
+        r.got.some((g) => g.includes(`:${i}#`)),
+        `${i} never reached`,
+      );
+  });
+
+test("a settled edge's packets (the engine's packet fast path) reach port and every-packet detectors, and the edge each hook sees is the long way's", () => {
+  // The same hostile sequence through an engine reading the inventory's edges (where learned, answered edges
+  // whose ends were both heard take the fast path) and through one with its own edge table (always the long
+  // way): every packet and message hook must see the same packets, edges and directions.
+  const trace = (
+    shared: boolean,
+    everyPacket: boolean,
+    ports: boolean,
+    opening: number,
+  ): string[] => {
+    const log: string[] = [];
+    // Frames counted from this trace's first (the builders number frames across the whole test file).
+    let base = -1;
+    const f = (frame: number): number => frame - (base < 0 ? (base = frame) : base);
+    const at = (ctx: DetectContext): string =>
+      `${ctx.edge?.addr.id ?? '-'}:${ctx.toServer}:${ctx.edge?.profile ? 'learned' : 'new'}:${ctx.edge?.answered}`;
+    const packetSpy = (name: string, set: Partial<Detector>): Detector => ({
+      name,
+      ...set,
+      onPacket(pkt, ctx) {
+        log.push(`${name} ${f(pkt.frame)} ${at(ctx)}`);
       },
-      // An engineering operation by function code (diagnostics).
-      () => send(toPlc(), 'modbus', { role: 'request', func: 8, subfunc: 1, unit: 1 }),
-      // A value out of the learned range, and a refusal.
-      () =>
-        send(fromPlc(), 'modbus', {
-          role: 'response',
-          func: 3,
-          values: [1, 2, 3, 4, 5, 6, 7, 8, 9, 99999],
-        }),
-      () => send(fromPlc(), 'modbus', { role: 'response', func: 16, exception: 2 }),
-      // Another protocol on the learned edge (its profile knows only Modbus), then Modbus again.
-      () => {
-        send(toPlc(), 's7comm', { role: 'request', func: 4 });
-        send(toPlc(), 'modbus', POLL);
-        send(toPlc(), 's7comm', { role: 'request', func: 4 });
-      },
-      // A malformed request.
-      () =>
-        send(toPlc(), 'modbus', {
-          role: 'request',
-          func: 3,
-          anomaly: { kind: 'bad_length', detail: 'x' },
-        }),
-      // The same poll from an unlearned client (an edge without a profile), then the learned client again.
-      () => {
-        send(tcp((ts += 0.01), EVIL, 40001, PLC, 502), 'modbus', POLL);
-        send(toPlc(), 'modbus', POLL);
-        send(tcp((ts += 0.01), EVIL, 40001, PLC, 502), 'modbus', {
-          role: 'request',
-          func: 6,
-          write: true,
-          targets: [{ space: 'holding_register', start: 100, count: 1 }],
-        });
-      },
-      // BACnet unconfirmed services and an I/O-style request without a function, on a UDP edge.
-      () => {
-        const q = (): ReturnType<typeof udp> => udp((ts += 0.01), HMI, 47808, PLC, 47808);
-        send(q(), 'bacnet', { role: 'request', func: 12 });
-        send(q(), 'bacnet', { role: 'unsolicited', func: 256 + 20 });
-        send(q(), 'bacnet', { role: 'request', func: 20 });
-        send(q(), 'bacnet', { role: 'unsolicited', func: -1 });
-        send(q(), 'bacnet', {
-          role: 'request',
-          func: 15,
-          write: true,
-          targets: [{ space: 'analog_value', start: 1, count: 1 }],
-        });
-      },
-      // A layer-2 message on no edge, and an ARP request.
-      () => {
-        const p = tcp((ts += 0.01), HMI, 0, PLC, 0);
-        p.ipVersion = 0;
-        send(p, 'goose', { role: 'unsolicited', func: 0, transport: 'l2', values: [1] });
-        const a = tcp((ts += 0.01), HMI, 0, PLC, 0);
-        a.ipVersion = 0;
-        send(a, 'arp', { role: 'request', func: 1, transport: 'l2' });
+    });
+    const detectors: Detector[] = [
+      packetSpy('unprofiled', { packets: 'unprofiled' }),
+      packetSpy('new-sender', { packets: 'new-sender' }),
+      {
+        name: 'messages',
+        onMessage(m, ctx) {
+          log.push(`message ${f(m.frame)} ${at(ctx)}`);
+        },
       },
     ];
-    for (let round = 0; round < 40; round++) {
-      // A warm run of the learned poll and its answer (up to 300 pairs).
-      const n = 1 + Math.floor(rnd() * 300);
+    // A port detector on the poll's server port only: the answers still take the fast path.
+    if (ports) detectors.push(packetSpy('port502', { dstPorts: [502] }));
+    if (everyPacket) detectors.push(packetSpy('every', {}));
+    const inv = shared ? new Inventory() : undefined;
+    const eng = new DetectionEngine(learn(), { detectors, inventory: inv });
+    const both = inv === undefined ? eng : new Stages([inv, eng]);
+    let ts = 5000;
+    const poll = (n: number): void => {
       for (let i = 0; i < n; i++) {
-        send(toPlc(), 'modbus', POLL);
-        send(fromPlc(), 'modbus', {
-          role: 'response',
-          func: 3,
-          values: [1, 2, 3, 4, 5, 6, 7, 8, 9, 50],
-        });
+        const q = tcp((ts += 0.2), HMI, 40000, PLC, 502);
+        feed(both, q, msg(q, 'modbus', POLL));
+        const a = tcp((ts += 0.005), PLC, 502, HMI, 40000);
+        feed(both, a, msg(a, 'modbus', { role: 'response', func: 3, values: [1] }));
       }
-      attacks[Math.floor(rnd() * attacks.length)]!(round);
+    };
+    // The server end first, with resets only (heard from, not answered) or with data (answered), then the client:
+    // the edge must not settle before it is answered, nor before its client was heard.
+    for (let i = 0; i < 3; i++)
+      feed(both, tcp((ts += 0.01), PLC, 502, HMI, 40000, opening, opening === 0x04 ? 0 : 12));
+    for (let i = 0; i < 3; i++) {
+      const q = tcp((ts += 0.01), HMI, 40000, PLC, 502);
+      feed(both, q, msg(q, 'modbus', POLL));
     }
-    // Every attack at least once, each after a warm poll.
-    for (const a of attacks) {
-      for (let i = 0; i < 50; i++) send(toPlc(), 'modbus', POLL);
-      a(0);
+    poll(500);
+    // An unlearned edge answered both ways, many times: answered and heard from both ends, but never settled.
+    for (let i = 0; i < 30; i++) {
+      feed(both, tcp((ts += 0.01), EVIL, 40001, PLC, 502));
+      feed(both, tcp((ts += 0.01), PLC, 502, EVIL, 40001));
     }
-  });
-  assert.ok(r.checked > 5000, `only ${r.checked} messages`);
-  assert.equal(r.got.length, r.want.length);
-  assert.deepEqual(r.got, r.want);
-  // Every interest was met at least once (the test exercises every pass).
-  for (const i of INTERESTS)
-    assert.ok(
-      r.got.some((g) => g.includes(`:${i}#`)),
-      `${i} never reached`,
-    );
+    // A new client on the learned server port, a SYN nobody answers, the server reaching the client's port as a
+    // server of its own, ICMPv6 link housekeeping and an echo, each between stretches of the settled poll.
+    feed(both, tcp((ts += 0.01), EVIL, 40001, PLC, 502));
+    poll(20);
+    feed(both, tcp((ts += 0.01), HMI, 40002, PLC, 503, 0x02));
+    poll(20);
+    feed(both, tcp((ts += 0.01), PLC, 41000, HMI, 40000, 0x02));
+    feed(both, tcp((ts += 0.01), HMI, 40000, PLC, 41000, 0x12));
+    poll(20);
+    const icmp6 = tcp((ts += 0.01), HMI, 0, PLC, 0);
+    icmp6.ipVersion = 6;
+    icmp6.ipProto = 58;
+    icmp6.srcIp = 'fe80::1';
+    icmp6.dstIp = 'ff02::1';
+    feed(both, icmp6);
+    poll(20);
+    both.finish?.();
+    return log;
+  };
+  for (const [everyPacket, ports] of [
+    [false, false],
+    [false, true],
+    [true, false],
+    [true, true],
+  ]) {
+    for (const opening of [0x04, 0x18])
+      assert.deepEqual(
+        trace(true, everyPacket!, ports!, opening),
+        trace(false, everyPacket!, ports!, opening),
+      );
+    const fast = trace(true, everyPacket!, ports!, 0x04);
+    // Every packet to port 502 (the settled poll's requests included) reached the port detector.
+    if (ports)
+      assert.equal(fast.filter((l) => l.startsWith('port502 ')).length, 3 + 500 + 20 * 4 + 31);
+    if (everyPacket)
+      assert.equal(fast.filter((l) => l.startsWith('every ')).length, 6 + 2 * 580 + 60 + 5);
+    // Every message saw its edge and direction, and the new client was a new sender.
+    assert.equal(fast.filter((l) => l.startsWith('message ')).length, 3 + 2 * 580);
+    // The unlearned edge's every packet reached the unprofiled detectors.
+    assert.ok(fast.filter((l) => l.startsWith('unprofiled ') && l.includes(EVIL)).length >= 61);
+    assert.ok(fast.some((l) => l.startsWith('new-sender ') && l.includes(EVIL)));
+  }
 });
