@@ -231,7 +231,11 @@ export class DetectionEngine implements DetectContext {
     const s = this.book !== null ? this.book.currentState() : undefined;
     if (s !== undefined && pkt.ipProto !== 58) {
       const rt = s.slot as EdgeRuntime | undefined;
-      if (rt !== undefined && rt.settled && (this.quietPorts || this.portHooks![pkt.dstPort] === undefined)) {
+      if (
+        rt !== undefined &&
+        rt.settled &&
+        (this.quietPorts || this.portHooks![pkt.dstPort] === undefined)
+      ) {
         this.edge = rt;
         this.toServer = this.book!.currentToServer();
         return;
