@@ -298,64 +298,56 @@ export class DetectionEngine implements DetectContext {
     }
   }
 
-  /**
-   * Kept small for the same reason as onPacket: V8 inlines it with the inventory's message hook into the
-   * pipeline's fan-out, and the whole path here (~4 times this size) left the pipeline's own per-frame steps
-   * (emit, the UDP path) out of the frame loop. Each pass is its own method, called only when the route has
-   * detectors for it.
-   */
   onMessage(m: Message): void {
     let r = this.lastRoute;
     if (r === undefined || r.protocol !== m.protocol) r = this.lastRoute = this.route(m.protocol);
     this.industrial = r.industrial;
-    if (r.all.length > 0) this.allPass(r, m);
-    if (m.role !== 'response' && r.requests.length > 0) this.requestPass(r, m);
-    if (r.placedAny !== 0 && (m.values !== null || m.targets !== null)) this.placedPass(r, m);
+    const response = m.role === 'response';
+    if (r.all.length > 0)
+      this.dispatchTo(
+        r.all,
+        r.allNeeds,
+        response && m.exception > 0 ? ALWAYS | REFUSAL : ALWAYS,
+        m,
+      );
+    if (!response && r.requests.length > 0) {
+      const key = (this.funcKey = r.keyBase + m.func);
+      const op = (this.operation =
+        m.func >= 0 && m.func < 256 && this.operates(r, m.func) === 1
+          ? undefined
+          : operationOf(m, key));
+      let mask = ALWAYS;
+      if (op !== undefined) mask |= OPERATION;
+      else {
+        const e = this.edge;
+        // The function a known poll repeats is remembered on the edge, like its protocol: no set lookup.
+        if (e !== undefined && m.func >= 0 && r.industrial && e.knownFunc !== key) {
+          if (e.profile !== null && e.profile.functions.has(key)) e.knownFunc = key;
+          else mask |= NEW_FUNCTION;
+        }
+        if (m.write && m.targets !== null) mask |= WRITE;
+      }
+      // A protocol once found in the edge's profile is remembered on the edge: the set is asked once.
+      const e = this.edge;
+      if (e !== undefined && e.profile !== null && m.transport !== 'l2') {
+        if (e.knownProtocol !== m.protocol) {
+          if (e.profile.protocols.has(m.protocol)) e.knownProtocol = m.protocol;
+          else mask |= NEW_PROTOCOL;
+        }
+      }
+      if (mask === ALWAYS) this.plain(r.plainRequests, m);
+      else this.dispatchTo(r.requests, r.requestNeeds, mask, m);
+      this.operation = undefined;
+    }
+    if (m.values !== null || m.targets !== null) {
+      // Most placed messages are on edges that learned no values, which no placed detector of most protocols
+      // wants (value_out_of_range needs learned values): no call then.
+      const p = this.edge?.profile;
+      const mask = p !== undefined && p !== null && p.hasValues ? ALWAYS | VALUED : ALWAYS;
+      if ((r.placedAny & mask) !== 0) this.dispatchTo(r.placed, r.placedNeeds, mask, m);
+    }
     if (m.anomaly !== null && r.anomalies.length > 0) this.dispatch(r.anomalies, m);
     if (r.arp.length > 0) this.dispatch(r.arp, m);
-  }
-
-  private allPass(r: Route, m: Message): void {
-    const refusal = m.role === 'response' && m.exception > 0;
-    this.dispatchTo(r.all, r.allNeeds, refusal ? ALWAYS | REFUSAL : ALWAYS, m);
-  }
-
-  private requestPass(r: Route, m: Message): void {
-    const key = (this.funcKey = r.keyBase + m.func);
-    const op = (this.operation =
-      m.func >= 0 && m.func < 256 && this.operates(r, m.func) === 1
-        ? undefined
-        : operationOf(m, key));
-    let mask = ALWAYS;
-    if (op !== undefined) mask |= OPERATION;
-    else {
-      const e = this.edge;
-      // The function a known poll repeats is remembered on the edge, like its protocol: no set lookup.
-      if (e !== undefined && m.func >= 0 && r.industrial && e.knownFunc !== key) {
-        if (e.profile !== null && e.profile.functions.has(key)) e.knownFunc = key;
-        else mask |= NEW_FUNCTION;
-      }
-      if (m.write && m.targets !== null) mask |= WRITE;
-    }
-    // A protocol once found in the edge's profile is remembered on the edge: the set is asked once.
-    const e = this.edge;
-    if (e !== undefined && e.profile !== null && m.transport !== 'l2') {
-      if (e.knownProtocol !== m.protocol) {
-        if (e.profile.protocols.has(m.protocol)) e.knownProtocol = m.protocol;
-        else mask |= NEW_PROTOCOL;
-      }
-    }
-    if (mask === ALWAYS) this.plain(r.plainRequests, m);
-    else this.dispatchTo(r.requests, r.requestNeeds, mask, m);
-    this.operation = undefined;
-  }
-
-  private placedPass(r: Route, m: Message): void {
-    // Most placed messages are on edges that learned no values, which no placed detector of most protocols
-    // wants (value_out_of_range needs learned values): no call then.
-    const p = this.edge?.profile;
-    const mask = p !== undefined && p !== null && p.hasValues ? ALWAYS | VALUED : ALWAYS;
-    if ((r.placedAny & mask) !== 0) this.dispatchTo(r.placed, r.placedNeeds, mask, m);
   }
 
   private operates(r: Route, func: number): number {
