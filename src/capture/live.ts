@@ -121,6 +121,13 @@ export const COUNTERS_EVERY_S = 1;
 /** A live capture whose running counters stopped coming for this long (three of their periods) has stalled. */
 export const STALL_AFTER_S = 3 * COUNTERS_EVERY_S;
 
+/**
+ * A capture program that has not said it listens this long after it was started is stuck opening the interface
+ * (or frozen before it got there): shown stalled, not running. Longer than STALL_AFTER_S: starting a process
+ * in a namespace and activating a ring takes seconds on a loaded sensor.
+ */
+export const STARTING_STALL_AFTER_S = 10;
+
 /** What weir-capture and tcpdump say that is not a reason for stopping: counters and their start-up line. */
 const NOT_A_REASON = [
   /^\d+ packets? /,
@@ -279,14 +286,25 @@ export function liveCapture(
         ...(reason !== undefined ? { reason } : {}),
       });
     };
-    let lastTick = Date.now();
+    const started = Date.now();
+    let lastTick = started;
     const watch = setInterval(() => {
       const now = Date.now();
       // A late tick means Weir itself was busy (its event loop blocked): the program's counters may be waiting
       // in the pipe behind this timer. Read them first (the next tick), rather than call the program stalled.
       const late = now - lastTick > 1000;
       lastTick = now;
-      if (late || lastSign === null || state !== 'running') return;
+      if (late || state !== 'running') return;
+      if (lastSign === null) {
+        const waited = (now - started) / 1000;
+        if (waited >= STARTING_STALL_AFTER_S)
+          tell(
+            'stalled',
+            null,
+            `${name} has not started listening after ${Math.floor(waited)} s (stuck opening the interface, or frozen): frames are not being captured`,
+          );
+        return;
+      }
       const quiet = (now - lastSign) / 1000;
       if (quiet >= STALL_AFTER_S)
         tell(
@@ -314,6 +332,7 @@ export function liveCapture(
           tell('running', counters);
         } else if (/^(weir-capture|tcpdump): listening on /.test(l)) {
           lastSign = Date.now();
+          if (state === 'stalled') tell('running', last); // late, but listening now
           if (name === 'tcpdump' && ask === null)
             ask = setInterval(() => child.kill('SIGUSR1'), COUNTERS_EVERY_S * 1000);
         }

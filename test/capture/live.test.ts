@@ -1,8 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import {
+  STARTING_STALL_AFTER_S,
   liveCapture,
   parseCountersLine,
   parseTcpdumpCounters,
@@ -150,6 +153,44 @@ test(
       assert.equal(s.counters?.captured, 5, JSON.stringify(statuses));
     } finally {
       execFileSync('ip', ['netns', 'del', ns]);
+    }
+  },
+);
+
+test(
+  'a capture program that starts but never starts listening (stuck opening the interface) is shown stalled, not running',
+  { timeout: 60_000 },
+  async () => {
+    // The fault: a program in weir-capture's place that never gets as far as listening. Nothing real hangs on
+    // demand in pcap_activate, so a stand-in that only sleeps takes its place (no traffic, no namespace needed).
+    const dir = mkdtempSync(path.join(tmpdir(), 'weir-stuck-'));
+    const stuck = path.join(dir, 'weir-capture');
+    writeFileSync(stuck, '#!/bin/sh\nexec sleep 60\n', { mode: 0o755 });
+    const was = process.env.WEIR_CAPTURE_HELPER;
+    process.env.WEIR_CAPTURE_HELPER = stuck;
+    try {
+      const ac = new AbortController();
+      const statuses: CaptureStatus[] = [];
+      const t0 = Date.now();
+      const done = liveCapture('lo', () => {}, {
+        signal: ac.signal,
+        helper: 'weir-capture',
+        onStatus: (c) => statuses.push(c),
+      });
+      for (let i = 0; i < 200 && !statuses.some((s) => s.state === 'stalled'); i++)
+        await new Promise((r) => setTimeout(r, 100));
+      const stalled = statuses.find((s) => s.state === 'stalled');
+      assert.ok(stalled, JSON.stringify(statuses));
+      const after = (Date.now() - t0) / 1000;
+      assert.ok(after >= STARTING_STALL_AFTER_S - 0.5, `stalled after ${after.toFixed(1)} s`);
+      assert.match(stalled.reason!, /weir-capture has not started listening after \d+ s/);
+      ac.abort();
+      const s = await done;
+      assert.equal(s.frames, 0);
+    } finally {
+      if (was === undefined) delete process.env.WEIR_CAPTURE_HELPER;
+      else process.env.WEIR_CAPTURE_HELPER = was;
+      rmSync(dir, { recursive: true, force: true });
     }
   },
 );

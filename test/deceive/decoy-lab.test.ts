@@ -62,7 +62,9 @@ test(
       return t.skip('needs root to build network namespaces');
     }
     const dir = mkdtempSync(path.join(tmpdir(), 'weir-decoylab-'));
-    const auth = await labPolicyStore(dir, DECOY_POLICY('1w'));
+    // Ten years: the schedule moves decoys at each period's boundary counted from the epoch (a week's falls on
+    // Thursday 00:00 UTC), so a short period could move them mid-test; this test moves them itself (SIGUSR2).
+    const auth = await labPolicyStore(dir, DECOY_POLICY('520w'));
     const db = auth[auth.indexOf('--db') + 1]!;
     const stateDir = path.join(dir, 'state');
     const lab = Plant.up();
@@ -288,13 +290,13 @@ test(
         `const s=require('net').connect({host:'${now}',port:502});s.on('connect',()=>s.end());s.on('error',()=>{});setTimeout(()=>process.exit(0),500)`,
       ]);
       let blocked: string[] = [];
-      for (let i = 0; i < 50 && !blocked.includes(HOSTS.attacker); i++) {
+      for (let i = 0; i < 300 && !blocked.includes(HOSTS.attacker); i++) {
         blocked = blockedNow(lab);
         await sleep(100);
       }
       assert.deepEqual(blocked, [HOSTS.attacker], lines.join('\n'));
       // The runner reports after the kernel has the element: its line may follow the block by a moment.
-      for (let i = 0; i < 50 && !lines.some((l) => l.includes('decoy_contact')); i++)
+      for (let i = 0; i < 300 && !lines.some((l) => l.includes('decoy_contact')); i++)
         await sleep(100);
       assert.ok(
         lines.some((l) => l.includes('decoy_contact')),

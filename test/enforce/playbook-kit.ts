@@ -6,6 +6,7 @@ import path from 'node:path';
 import { HOSTS, type Plant } from '../lab/plant.js';
 import { runAgent } from '../lab/scenario.js';
 import { cli, sleep } from './lab-kit.js';
+import { captureListening } from '../helpers/capture-ready.js';
 
 /** The lab plant with pre-approved playbooks in its control zone (both zones only monitor: no allowlist drops). */
 export const PLAYBOOK_POLICY = (rateMax = 10): string => `weir: policy/1
@@ -97,7 +98,7 @@ export async function startRunner(
     await sleep(100);
   }
   assert.match(err, acting);
-  await sleep(700); // tcpdump attaches
+  await captureListening(lab.ns('fw'));
   return () =>
     new Promise((resolve) => {
       if (c.exitCode !== null) return resolve(c.exitCode);

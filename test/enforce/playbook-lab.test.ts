@@ -7,6 +7,7 @@ import { canBuildLab, HOSTS, Plant } from '../lab/plant.js';
 import { runAgent, startPlcs } from '../lab/scenario.js';
 import { agent, cli, labPolicyStore, sleep } from './lab-kit.js';
 import { blockedNow, learnNormal, PLAYBOOK_POLICY, reaches, startRunner } from './playbook-kit.js';
+import { captureListening } from '../helpers/capture-ready.js';
 
 test(
   'playbook lab: a scanning intruder is blocked by the kernel at once and its packets dropped, the HMI keeps polling; undo lets it back; an unknown host writing to the PLC is blocked too, by detect and by serve',
@@ -35,8 +36,8 @@ test(
       const lines: string[] = [];
       stopRunner = await startRunner(lab, auth, stateDir, lines);
       // The HMI goes on polling, as learned, all through the attack.
-      const poller = lab.spawn('hmi', process.execPath, [agent, 'poll', HOSTS.plc1, '50', '14']);
-      // Listened for now: on a loaded machine the steps below can outlast the poller's 14 s.
+      // It polls until stopped below: a fixed run (14 s once) ended before the block on a loaded machine.
+      const poller = lab.spawn('hmi', process.execPath, [agent, 'poll', HOSTS.plc1, '50', '300']);
       const pollerClosed = new Promise((r) => poller.once('close', r));
       const answers: number[] = [];
       poller.stdout!.on('data', (d: Buffer) =>
@@ -51,7 +52,7 @@ test(
         { timeoutMs: 60_000 },
       );
       let blocked: string[] = [];
-      for (let i = 0; i < 50 && !blocked.includes(HOSTS.attacker); i++) {
+      for (let i = 0; i < 300 && !blocked.includes(HOSTS.attacker); i++) {
         blocked = blockedNow(lab);
         await sleep(100);
       }
@@ -81,9 +82,9 @@ test(
       assert.match(weirIn('playbook', 'actions', '--db', db), new RegExp(block.id));
 
       // The HMI's learned polling went on: answers after the block, no gap.
-      await sleep(1500);
-      const after = answers.filter((a) => a > blockedAt);
-      assert.ok(after.length >= 10, `HMI answers after the block: ${after.length}`);
+      const after = (): number[] => answers.filter((a) => a > blockedAt);
+      for (let i = 0; i < 150 && after().length < 10; i++) await sleep(100);
+      assert.ok(after().length >= 10, `HMI answers after the block: ${after().length}`);
       assert.ok(!blockedNow(lab).includes(HOSTS.hmi));
 
       // One command undoes it (a person allowed to enforce); the attacker reaches the PLC again.
@@ -105,12 +106,13 @@ test(
       ]);
       await runAgent(lab, 'attacker', 'attacker-write', HOSTS.plc1);
       const intruder = HOSTS.attacker.replace(/\.66$/, '.67');
-      for (let i = 0; i < 50 && !blocked.includes(intruder); i++) {
+      for (let i = 0; i < 300 && !blocked.includes(intruder); i++) {
         blocked = blockedNow(lab);
         await sleep(100);
       }
       assert.deepEqual(blocked, [intruder], lines.join('\n'));
       assert.equal(probe(), false, 'its next connection is dropped');
+      poller.kill();
       await pollerClosed;
 
       assert.equal(await stopRunner(), 0);
@@ -141,12 +143,12 @@ test(
       for (let i = 0; i < 100 && !/playbooks of policy/.test(serveOut.join('')); i++)
         await sleep(100);
       assert.match(serveOut.join(''), /acting control\/contain-scans/, serveOut.join(''));
-      await sleep(1000);
+      await captureListening(lab.ns('fw'));
       const third = HOSTS.attacker.replace(/\.66$/, '.68');
       lab.exec('attacker', 'ip', ['addr', 'flush', 'dev', 'eth0']);
       lab.exec('attacker', 'ip', ['addr', 'add', `${third}/24`, 'dev', 'eth0']);
       await runAgent(lab, 'attacker', 'attacker-write', HOSTS.plc1);
-      for (let i = 0; i < 50 && !blocked.includes(third); i++) {
+      for (let i = 0; i < 300 && !blocked.includes(third); i++) {
         blocked = blockedNow(lab);
         await sleep(100);
       }

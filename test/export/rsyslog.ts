@@ -151,7 +151,7 @@ action(type="omfile" file="${this.out}" template="weirtest")
     );
   }
 
-  /** Start rsyslogd and wait until its TCP and TLS ports accept. */
+  /** Start rsyslogd and wait until its TCP and TLS ports accept and its UDP port is bound. */
   async start(): Promise<void> {
     const args = [
       '-n',
@@ -167,7 +167,8 @@ action(type="omfile" file="${this.out}" template="weirtest")
     const until = Date.now() + 10_000;
     for (;;) {
       if (p.exitCode !== null) throw new Error(`rsyslogd exited ${p.exitCode}: ${err}`);
-      if ((await accepts(this.tcpPort)) && (await accepts(this.tlsPort))) return;
+      if ((await accepts(this.tcpPort)) && (await accepts(this.tlsPort)) && udpBound(this.udpPort))
+        return;
       if (Date.now() > until) throw new Error(`rsyslogd did not listen within 10 s: ${err}`);
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -205,6 +206,17 @@ action(type="omfile" file="${this.out}" template="weirtest")
       await new Promise((res) => setTimeout(res, 100));
     }
   }
+}
+
+/**
+ * Whether a UDP socket is bound to `port` on this host (read from /proc/net/udp, not by binding or sending: a
+ * datagram sent before rsyslogd binds is lost, and a bind of our own could take the port from it).
+ */
+function udpBound(port: number): boolean {
+  const local = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  return readFileSync('/proc/net/udp', 'utf8')
+    .split('\n')
+    .some((l) => l.trim().split(/\s+/)[1]?.endsWith(local));
 }
 
 function accepts(port: number): Promise<boolean> {

@@ -132,7 +132,7 @@ test('fleet-wide containment, and a site cut off keeps enforcing, then delivers 
   // Containment: a block decided at site A is in site B's kernel blocklist.
   await A.rt.backend.block('10.78.0.66', 600, 'playbook contain-scans: port_scan');
   assert.deepEqual(blocked(A.ns), ['10.78.0.66']);
-  await until('10.78.0.66 in site B nftables', () => blocked(B.ns).includes('10.78.0.66'), 5000);
+  await until('10.78.0.66 in site B nftables', () => blocked(B.ns).includes('10.78.0.66'), 20_000);
 
   // Partition: site A's link to the hub is cut while it sees attacks.
   A.link.cut();

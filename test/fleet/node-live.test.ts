@@ -18,9 +18,10 @@ import { plantBaseline } from '../helpers/plant-fixtures.js';
 import { approvedStore } from '../helpers/approved-store.js';
 import { cli } from '../helpers/weir-cli.js';
 import { blockedIn, FLEET_POLICY } from './lab-sets.js';
-import { freePort, sleep, tempDir, until } from './fleet-kit.js';
+import { freePort, tempDir, until } from './fleet-kit.js';
 import { readFleetView } from '../../src/fleet/site-view.js';
 import { findCaptureHelper } from '../../src/capture/live.js';
+import { captureListening } from '../helpers/capture-ready.js';
 
 const SITE_POLICY = `weir: policy/1
 timezone: UTC
@@ -159,7 +160,7 @@ test('weir node on a live interface: capture → detect → playbook block in th
   ).catch((e: Error) => assert.fail(`${e.message}\n${err()}`));
   await mgr.manager.publish('policy', () => ({ text: FLEET_POLICY(1), source: 'fleet.yaml' }));
   await until('the site table loaded', () => /applied policy v1/.test(err()), 20_000);
-  await sleep(700); // tcpdump attaches
+  await captureListening(siteNs);
 
   // The attacker's SYN scan of 14 ports of the PLC address (the kernel there answers RST).
   const scan = `const net=require('net');for(let i=0;i<14;i++){const s=net.connect({host:'10.77.0.21',port:20+i*7});s.on('error',()=>{});s.setTimeout(500,()=>s.destroy())}setTimeout(()=>process.exit(0),800)`;

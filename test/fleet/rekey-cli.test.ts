@@ -111,7 +111,7 @@ test('site rekey: gated, audited without keys; a link it cannot close is reporte
   assert.equal(ok.code, 0, ok.stderr);
   assert.match(ok.stdout, /1 open link of the old key closed/);
   assert.equal(generation(), 3);
-  await until('c cut off', async () => (await leafs()) === 0, 5000);
+  await until('c cut off', async () => (await leafs()) === 0, 20_000);
   await sleep(2500);
   assert.equal(await leafs(), 0, 'the old kit is refused');
 

@@ -17,7 +17,7 @@ import { siteStoreGuard } from '../../src/fleet/apply-state.js';
 import { canBuildLab } from '../lab/plant.js';
 import { plantBaseline } from '../helpers/plant-fixtures.js';
 import { blockedIn, FLEET_POLICY, lockStore } from './lab-sets.js';
-import { freePort, sleep, tempDir, until } from './fleet-kit.js';
+import { freePort, tempDir, until } from './fleet-kit.js';
 
 const namespaces: string[] = [];
 const stops: Array<() => Promise<void>> = [];
@@ -96,7 +96,8 @@ test('a fleet block arriving while the site store is locked is reported, retried
       .filter((e) => e.event === 'fleet.block.deferred');
   await until('the manager sees the site report the wait', () => deferred().length > 0, 15_000);
   assert.equal(deferred()[0]!.address, '10.77.0.66');
-  await sleep(1500); // several retries with the store still locked
+  // Several retries with the store still locked.
+  await until('three attempts', () => rt.guardBusy >= 3, 15_000).catch(() => undefined);
   assert.ok(rt.guardBusy >= 3, `retried (${rt.guardBusy} attempts)`);
   assert.ok(!blockedIn(ns).includes('10.77.0.66'), 'never applied unchecked');
   assert.ok(

@@ -114,7 +114,7 @@ overlay memberof
         await admin.bind(`cn=admin,${BASE_DN}`, 'admin-secret');
         break;
       } catch (err) {
-        if (i > 100 || child.exitCode !== null) throw new Error(`slapd did not start: ${out}`);
+        if (i > 600 || child.exitCode !== null) throw new Error(`slapd did not start: ${out}`);
         await sleep(50);
       }
     }

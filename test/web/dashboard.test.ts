@@ -181,7 +181,7 @@ test(
         ['#/approvals', /Approvals/],
       ] as const) {
         await page.click(`a[href="${href}"]`);
-        await page.waitForTimeout(300);
+        await page.locator('main').filter({ hasText: check }).waitFor();
         assert.match(await page.locator('main').innerText(), check);
         await shot(href.slice(2));
       }
