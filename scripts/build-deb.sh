@@ -52,6 +52,7 @@ install -m 0755 packaging/debian/weir "$stage/usr/bin/weir"
 install -m 0755 bin/weir "$lib/bin/weir"
 # The live capture helper, built here for this machine (libpcap0.8 comes with tcpdump; the units' ambient
 # CAP_NET_RAW reaches it as it reaches tcpdump): without gcc and libpcap-dev the package captures through tcpdump.
+# With libseccomp-dev it confines its system calls once listening (it links libseccomp2, a Depends below).
 # The units run Weir as weir, not root: the helper keeps that user and drops the capabilities once the interface
 # is open. No file capabilities on it, on purpose: executing a file that has them clears the ambient set the
 # units hand down (and NoNewPrivileges=yes ignores them), and they would let any local user open a capture.
@@ -82,7 +83,7 @@ Version: $version
 Architecture: $arch
 Maintainer: Weir maintainers <weir@localhost>
 Installed-Size: $size
-Depends: nodejs (>= 20), adduser, nftables, tcpdump, iproute2
+Depends: nodejs (>= 20), adduser, nftables, tcpdump, iproute2, libseccomp2
 Suggests: nats-server, systemd-timesyncd | chrony
 Section: net
 Priority: optional

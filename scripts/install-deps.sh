@@ -9,6 +9,7 @@ APT_PACKAGES=(
   tcpdump           # live capture (fallback) and lab captures
   gcc               # builds weir-capture, the live capture helper (scripts/build-capture-helper.sh)
   libpcap-dev       # its libpcap headers
+  libseccomp-dev    # its system-call confinement once capturing (weir-capture.c confine)
   nftables          # enforcement backend
   iproute2          # network-namespace lab
   python3-pymodbus  # real Modbus/TCP peers in the lab

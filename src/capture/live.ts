@@ -146,6 +146,9 @@ export function stopReason(
   code: number | null,
   signal: NodeJS.Signals | null,
 ): string {
+  // SIGSYS: weir-capture made a system call its confinement forbids (a bug, or an exploit of its parsing).
+  if (signal === 'SIGSYS')
+    return 'killed by SIGSYS: a system call outside its allow-list (seccomp confinement)';
   if (signal !== null) return `killed by ${signal}`;
   const said = stderr
     .trim()
@@ -217,14 +220,20 @@ export function helperArgs(
  * built by scripts/build-capture-helper.sh, /usr/lib/weir/bin in the Debian package). Null when not executable.
  */
 export function findCaptureHelper(env: NodeJS.ProcessEnv = process.env): string | null {
-  const path =
-    env.WEIR_CAPTURE_HELPER || fileURLToPath(new URL('../../../bin/weir-capture', import.meta.url));
+  const path = captureHelperPath(env);
   try {
     accessSync(path, constants.X_OK);
     return path;
   } catch {
     return null;
   }
+}
+
+/** Where weir-capture is looked for (`weir doctor` checks it there), executable or not. */
+export function captureHelperPath(env: NodeJS.ProcessEnv = process.env): string {
+  return (
+    env.WEIR_CAPTURE_HELPER || fileURLToPath(new URL('../../../bin/weir-capture', import.meta.url))
+  );
 }
 
 /** The program and arguments of a live capture: weir-capture when asked for or found, tcpdump otherwise. */

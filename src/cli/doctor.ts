@@ -85,6 +85,10 @@ export interface DoctorOptions {
   /** The capture interface (SPAN port or bridge) to try; null: not given. */
   iface: string | null;
   dataDir: string;
+  /** The account the capture program becomes (settings capture.user). */
+  captureUser: string;
+  /** Where weir-capture, the live capture helper, is looked for. */
+  captureHelper: string;
 }
 
 const GiB = 1024 ** 3;
@@ -188,6 +192,118 @@ export function captureCheck(h: Host, iface: string | null, needed: boolean): Fi
     fix: /permi|not permitted/i.test(why)
       ? 'run as root, or as the weir-serve service (AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN)'
       : 'check the interface with `tcpdump -i IFACE -c 1` and fix what it says',
+  };
+}
+
+/** The command that makes the capture account, as scripts/install-deps.sh and the Debian package run it. */
+const addCaptureUser = (user: string) =>
+  `adduser --system --group --no-create-home --home /nonexistent --shell /usr/sbin/nologin ${user} (as scripts/install-deps.sh and the Debian package do)`;
+
+/**
+ * The account a root Weir hands the capture to (capture.user): it must exist and be neither root nor of root's
+ * group (weir-capture refuses both, so live capture would stop at once). A non-root Weir (the Debian units) keeps
+ * its own user, but the package makes the account all the same, so a missing one is a broken install.
+ */
+export function captureUserCheck(h: Host, user: string, needed: boolean): Finding {
+  const check = 'capture user';
+  const g = h.run('getent', ['passwd', user]);
+  let line: string | null | undefined;
+  if (!g.missing && g.status === 0) line = firstLine(g.stdout);
+  else if (!g.missing && g.status === 2)
+    line = null; // getent: no such key
+  else {
+    const passwd = h.read('/etc/passwd');
+    if (passwd !== null) line = passwd.split('\n').find((l) => l.split(':')[0] === user) ?? null;
+  }
+  if (line === undefined)
+    return {
+      check,
+      verdict: 'unknown',
+      detail: `cannot tell whether the account '${user}' (capture.user) exists: no getent and no /etc/passwd`,
+      fix: `getent passwd ${user}`,
+    };
+  if (line === null)
+    return {
+      check,
+      verdict: needed ? 'fail' : 'warn',
+      detail: `no account '${user}' (capture.user): a Weir running as root stops live capture at once, having no one to hand it to`,
+      fix: addCaptureUser(user),
+    };
+  const [, , uidText, gidText] = line.split(':');
+  const uid = /^\d+$/.test(uidText ?? '') ? Number(uidText) : NaN;
+  const gid = /^\d+$/.test(gidText ?? '') ? Number(gidText) : NaN;
+  if (Number.isNaN(uid) || Number.isNaN(gid))
+    return {
+      check,
+      verdict: 'unknown',
+      detail: `the account '${user}' (capture.user) reads oddly: ${line}`,
+      fix: `getent passwd ${user}`,
+    };
+  if (uid === 0 || gid === 0)
+    return {
+      check,
+      verdict: 'fail',
+      detail: `'${user}' (capture.user) has ${uid === 0 ? 'uid 0: it is root' : "gid 0: root's group"}; the capture program parses the network's traffic and refuses to keep root`,
+      fix: `set capture.user to an account of its own: ${addCaptureUser('weir-capture')}`,
+    };
+  if (user === 'nobody' || uid === 65534)
+    return {
+      check,
+      verdict: 'warn',
+      detail: `'${user}' (capture.user) is the shared nobody: its other processes could stop or freeze the capture`,
+      fix: `set capture.user to an account of its own: ${addCaptureUser('weir-capture')}`,
+    };
+  return {
+    check,
+    verdict: 'ok',
+    detail: `${user} (uid ${uid}, gid ${gid}): the capture program becomes it once the interface is open`,
+  };
+}
+
+/**
+ * weir-capture, the live capture helper: built, runnable (its arithmetic self-test proves it loads, libpcap
+ * included) and writable by its owner only, since a root Weir starts it. Without it live capture falls back to
+ * tcpdump (one pipe write per packet), so its absence warns; a helper others could replace fails.
+ */
+export function captureHelperCheck(h: Host, path: string): Finding {
+  const check = 'capture helper';
+  if (!h.exists(path))
+    return {
+      check,
+      verdict: 'warn',
+      detail: `${path} is not built: live capture uses tcpdump, one pipe write per packet`,
+      fix: 'scripts/build-capture-helper.sh (needs gcc and libpcap-dev), or install the Debian package',
+    };
+  const m = h.mode(path);
+  if (m === null)
+    return {
+      check,
+      verdict: 'unknown',
+      detail: `cannot read the mode of ${path}`,
+      fix: `ls -l ${path}`,
+    };
+  if ((m & 0o022) !== 0)
+    return {
+      check,
+      verdict: 'fail',
+      detail: `${path} is mode ${m.toString(8)}, writable by others: whoever replaces it runs as the user who starts Weir (root, or weir with CAP_NET_RAW)`,
+      fix: `chmod go-w ${path} (and check who changed it)`,
+    };
+  if ((m & 0o111) === 0)
+    return {
+      check,
+      verdict: 'warn',
+      detail: `${path} is mode ${m.toString(8)}, not executable: live capture uses tcpdump`,
+      fix: `chmod 0755 ${path}`,
+    };
+  const t = h.run(path, ['--self-test-wrap', '7']);
+  if (t.status === 0 && t.stdout.trim() === '7')
+    return { check, verdict: 'ok', detail: `${path} runs` };
+  return {
+    check,
+    verdict: 'warn',
+    detail: `${path} does not run: ${firstLine(t.stderr) || (t.missing ? 'not found' : `exit ${t.status}`)}; live capture uses tcpdump`,
+    fix: 'apt-get install libpcap0.8 (the helper links libpcap), or rebuild it: scripts/build-capture-helper.sh',
   };
 }
 
@@ -300,6 +416,8 @@ export function runDoctor(o: DoctorOptions, h: Host = realHost): Finding[] {
     ...diskCheck(h, o.dataDir),
     clockCheck(h),
     captureCheck(h, o.iface, has('sensor')),
+    captureUserCheck(h, o.captureUser, has('sensor')),
+    captureHelperCheck(h, o.captureHelper),
     nftablesCheck(h, has('enforcement')),
     brNetfilterCheck(h, has('enforcement')),
     natsCheck(h, has('fleet')),

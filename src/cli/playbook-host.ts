@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { Db } from '../store/db.js';
 import type { Baseline } from '../discover/baseline.js';
+import type { CompiledBaseline } from '../detect/profile.js';
 import type { Detection } from '../detect/detection.js';
 import type { PlaybookActionRow } from '../store/playbook-store.js';
 import { appendAudit } from '../store/audit-store.js';
@@ -60,6 +61,8 @@ export function startPlaybooks(
    * node sends detections to the manager itself, and it closes the backend itself.
    */
   site?: { backend: EnforcementBackend; target: ReturnType<typeof playbookTarget> },
+  /** The detection engine's compiled baseline (`weir detect`): the playbooks share its asset set. */
+  compiled?: CompiledBaseline,
 ): { onDetection: (d: Detection) => void; close: () => Promise<void>; describe: string } {
   const active = activePolicy(db);
   if (active === null)
@@ -87,6 +90,7 @@ export function startPlaybooks(
     db,
     active: { policy: active.policy, sha: active.sha },
     baseline,
+    ...(compiled !== undefined ? { compiled } : {}),
     kernel: backend,
     protectedAddresses,
     onAction,

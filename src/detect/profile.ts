@@ -5,7 +5,7 @@ import { RangeSet } from '../discover/ranges.js';
 
 /**
  * What detectors read of an edge's learned profile (timing thresholds, texts and fields of findings), with the
- * names the baseline file uses. Lists are shared by every edge that learned the same one: read only.
+ * names the baseline file uses. Lists are shared by every edge that learned the same one: frozen.
  */
 export interface LearnedEdge {
   readonly server: string;
@@ -137,7 +137,7 @@ export class CompiledBaseline {
   private readonly writes = new Map<number, Record<string, Array<[number, number]>>>();
   private readonly values = new Map<number, Record<string, [number, number]>>();
   /** Distinct lists (index 0 the empty list), and the index of each by its text. */
-  private readonly lists: (readonly string[])[] = [[]];
+  private readonly lists: (readonly string[])[] = [EMPTY_LIST];
   private readonly listIndex = new Map<unknown, number>();
   /** Compiled sets per list index, built on first use. */
   private readonly fnSets: (Set<number> | undefined)[] = [];
@@ -252,17 +252,23 @@ export class CompiledBaseline {
     return (this.protoSets[k] ??= new Set(this.lists[k]));
   }
 
-  /** The index of a list equal to this one (kept as parsed the first time it is seen). */
+  /**
+   * The index of a list equal to this one. A frozen copy is kept the first time it is seen: every edge that
+   * learned it shares it, and evidence hands it out, so a push into it in place must throw rather than widen
+   * the others' profiles; and the parsed baseline stays its owner's to change.
+   */
   private intern(list: readonly string[] | undefined): number {
     if (list === undefined || list.length === 0) return 0;
     const text: unknown = list.length === 1 ? list[0] : list.join('\u0000');
     const k = this.listIndex.get(text);
     if (k !== undefined && sameList(this.lists[k]!, list)) return k;
-    this.lists.push(list);
+    this.lists.push(Object.freeze(list.slice()));
     if (k === undefined) this.listIndex.set(text, this.lists.length - 1);
     return this.lists.length - 1;
   }
 }
+
+const EMPTY_LIST: readonly string[] = Object.freeze([]);
 
 /** 'protocol:func' → functionKeyNumber. */
 function functionKeyOf(k: string): number {

@@ -61,7 +61,7 @@ export interface SiteCaptureRecord extends Omit<CaptureStatus, 'state' | 'reason
   state: CaptureState;
   /** Why it stalled or stopped (null while running). */
   reason: string | null;
-  /** When the site last heard from the capture (ms, site clock). */
+  /** When the site last heard from the capture (ms, site clock: shown, never compared with the manager's). */
   at: number;
 }
 
@@ -112,8 +112,7 @@ export function healthOf(
 const none = (): Record<StateKind, number | null> =>
   Object.fromEntries(STATE_KINDS.map((k) => [k, null])) as Record<StateKind, number | null>;
 
-const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-/** A count: a non-negative safe integer, else null. */
+/** A count or version: a non-negative safe integer, else null (a site's record is not trusted to be sane). */
 const count = (v: unknown): number | null =>
   typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : null;
 
@@ -135,11 +134,27 @@ function countersOf(k: unknown): LiveCounters | null {
 }
 
 /**
+ * When a site's newest health record was made (site clock) and when the manager received it (its own clock).
+ * Staleness adds the capture's age on the site (the record's time less the capture's: one clock, so a skew
+ * cancels) to the record's age at the manager (now less its receipt: the manager's clock alone). Time the record
+ * spent in transit is not counted: it cannot be told without comparing the two clocks.
+ */
+interface HealthSeen {
+  made: number;
+  received: number;
+}
+
+/**
  * A site's capture as its health record says; an odd program or state reads as not reported, odd counters as
  * none, an odd time as none (then stale unless stopped). A record without a state (a node from before states)
  * reads as running.
  */
-function captureOf(c: unknown, nowMs: number, healthEveryS: number): SiteCapture | null {
+function captureOf(
+  c: unknown,
+  seen: HealthSeen,
+  nowMs: number,
+  healthEveryS: number,
+): SiteCapture | null {
   if (c === null || typeof c !== 'object') return null;
   const o = c as Record<string, unknown>;
   if (o.program !== 'weir-capture' && o.program !== 'tcpdump') return null;
@@ -150,8 +165,9 @@ function captureOf(c: unknown, nowMs: number, healthEveryS: number): SiteCapture
     state !== 'running' && typeof o.reason === 'string' && o.reason.length > 0
       ? o.reason.slice(0, REASON_MAX)
       : null;
+  const age = at === null ? null : Math.max(0, seen.made - at) + Math.max(0, nowMs - seen.received);
   const stale =
-    state !== 'stopped' && (at === null || nowMs - at > CAPTURE_STALE_BEATS * healthEveryS * 1000);
+    state !== 'stopped' && (age === null || age > CAPTURE_STALE_BEATS * healthEveryS * 1000);
   return { program: o.program, counters: countersOf(o.counters), state, reason, at, stale };
 }
 
@@ -173,7 +189,7 @@ function enforcementOf(e: unknown): SiteView['enforcement'] {
   return {
     loaded: typeof o.loaded === 'boolean' ? o.loaded : null,
     gateway: typeof o.gateway === 'string' ? o.gateway : null,
-    blocked: num(o.blocked),
+    blocked: count(o.blocked),
     zones,
     ...(typeof o.error === 'string' ? { error: o.error } : {}),
   };
@@ -216,6 +232,19 @@ export function readFleetView(
       },
     ]),
   );
+  // Each site's newest health record in the ledger (ingest keeps it): its time on the site and its receipt.
+  const healthSeen = new Map(
+    (
+      db
+        .prepare(
+          `SELECT r.site, r.at, r.received FROM fleet_records r
+             JOIN (SELECT site, max(stream_seq) AS seq FROM fleet_records WHERE kind = 'health' GROUP BY site) n
+               ON r.site = n.site AND r.stream_seq = n.seq
+           WHERE r.kind = 'health'`,
+        )
+        .all() as Array<{ site: string; at: number; received: number }>
+    ).map((r) => [r.site, { made: r.at, received: r.received }]),
+  );
   const sites = rows.map((r): SiteView => {
     let h: Record<string, unknown> = {};
     try {
@@ -227,19 +256,21 @@ export function readFleetView(
     const applied = none();
     const a = h.applied;
     if (a !== null && typeof a === 'object')
-      for (const k of STATE_KINDS) applied[k] = num((a as Record<string, unknown>)[k]);
+      for (const k of STATE_KINDS) applied[k] = count((a as Record<string, unknown>)[k]);
     return {
       name: r.site,
       health: healthOf(r.last_seen, nowMs, thresholds),
       lastSync: r.last_seen,
       lagSeconds: Math.max(0, Math.round((nowMs - r.last_at) / 1000)),
-      backlog: num(h.pending),
+      backlog: count(h.pending),
       records: r.records,
       intake: intake.get(r.site) ?? null,
       applied,
       enforcement: enforcementOf(h.enforcement),
       capture: captureOf(
         h.capture,
+        // Without its record in the ledger, the site's newest record and the manager's last news of it.
+        healthSeen.get(r.site) ?? { made: r.last_at, received: r.last_seen },
         nowMs,
         thresholds.health_every_s ?? DEFAULT_SETTINGS.fleet.health_every_s,
       ),

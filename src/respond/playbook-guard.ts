@@ -5,10 +5,13 @@ import type { CutFlow } from './block-impact.js';
 
 /**
  * The guard rails a playbook's block passes before anything reaches the kernel. Pure: the runner gives it the
- * baseline and the addresses that must never be blocked; it answers with the refusal, or null.
+ * baseline and the addresses that must never be blocked; it answers with the refusal, or null. It reads the
+ * baseline once and keeps only the learned flows' ends, service, lists and count (a live run keeps no parsed
+ * document: thousands of edge records with their reads, writes and values).
  */
 export class BlockGuard {
-  private readonly flows = new Map<string, CutFlow[]>();
+  /** The learned flows of each address (as client or server), in the baseline's order. */
+  private readonly flows = new Map<string, Readonly<CutFlow>[]>();
   private readonly protectedSet = new HostSet();
 
   constructor(
@@ -16,19 +19,31 @@ export class BlockGuard {
     /** The enforcement host's own addresses, its gateway and router, the manager: never blocked by a playbook. */
     readonly protectedAddresses: readonly string[],
   ) {
+    // Thousands of edges repeat a few services and lists: one frozen copy of each (handed out as copies).
+    const services = new Map<string, string>();
+    const lists = new Map<string, string[]>();
+    const list = (l: readonly string[]): string[] => {
+      const k = l.join('\u0000');
+      let one = lists.get(k);
+      if (one === undefined) lists.set(k, (one = Object.freeze([...l]) as string[]));
+      return one;
+    };
     for (const e of Object.values(baseline.edges)) {
-      const f: CutFlow = {
+      const text = `${e.transport}/${e.port}`;
+      let service = services.get(text);
+      if (service === undefined) services.set(text, (service = text));
+      const f: Readonly<CutFlow> = Object.freeze({
         client: e.client,
         server: e.server,
-        service: `${e.transport}/${e.port}`,
-        protocols: e.protocols,
-        functions: e.functions,
+        service,
+        protocols: list(e.protocols),
+        functions: list(e.functions),
         requests: e.requests,
-      };
-      for (const ip of new Set([e.client, e.server])) {
-        const list = this.flows.get(ip) ?? [];
-        list.push(f);
-        this.flows.set(ip, list);
+      });
+      for (const ip of e.client === e.server ? [e.client] : [e.client, e.server]) {
+        const at = this.flows.get(ip);
+        if (at === undefined) this.flows.set(ip, [f]);
+        else at.push(f);
       }
     }
     for (const p of protectedAddresses) {
@@ -37,9 +52,13 @@ export class BlockGuard {
     }
   }
 
-  /** Learned-normal flows a block of `ip` would cut. */
+  /** Learned-normal flows a block of `ip` would cut (copies: the caller's to keep or change). */
   cuts(ip: string): CutFlow[] {
-    return this.flows.get(ip) ?? [];
+    return (this.flows.get(ip) ?? []).map((f) => ({
+      ...f,
+      protocols: [...f.protocols],
+      functions: [...f.functions],
+    }));
   }
 
   /** Why `pb` may not block `ip`, or null when it may. */

@@ -10,6 +10,7 @@ import {
 } from '../store/playbook-store.js';
 import { SEVERITY_RANK, type Detection } from '../detect/detection.js';
 import type { Baseline } from '../discover/baseline.js';
+import type { CompiledBaseline } from '../detect/profile.js';
 import type { Policy, Zone } from '../policy/model.js';
 import type { Playbook, PlaybookActionKind } from '../policy/playbook-model.js';
 import { CompiledPolicy } from '../policy/evaluate.js';
@@ -20,8 +21,13 @@ export interface PlaybookRunnerOptions {
   db: Db;
   /** The store's active policy (approved through change control) and its hash. */
   active: { policy: Policy; sha: string };
-  /** The baseline the detections were judged against: its flows are never cut by a playbook. */
+  /**
+   * The baseline the detections were judged against: its flows are never cut by a playbook. Read at the start,
+   * not kept (a live run would otherwise keep the whole parsed document for its lifetime).
+   */
   baseline: Baseline;
+  /** The detection engine's compiled baseline (`weir detect`): its asset set is shared, not built again. */
+  compiled?: CompiledBaseline;
   kernel: PlaybookKernel;
   /** Addresses and blocks never blocked: the enforcement host, its gateway and router, the manager. */
   protectedAddresses: readonly string[];
@@ -48,11 +54,18 @@ export class PlaybookRunner {
   /** Addresses whose block is on its way to the kernel (not yet recorded). */
   private readonly inFlight = new Set<string>();
 
-  constructor(private readonly o: PlaybookRunnerOptions) {
+  private readonly o: Omit<PlaybookRunnerOptions, 'baseline' | 'compiled'>;
+  /** Every asset of the baseline. */
+  private readonly assets: ReadonlySet<string>;
+
+  constructor(opts: PlaybookRunnerOptions) {
+    const { baseline, compiled, ...o } = opts;
+    this.o = o;
+    this.assets = compiled?.assets ?? new Set(baseline.assets);
     for (const z of o.active.policy.zones) if (z.playbooks?.length) this.zones.set(z.name, z);
     const cp = new CompiledPolicy(o.active.policy);
     this.zoneOf = (ip) => cp.zoneOf(ip)?.name ?? null;
-    this.guard = new BlockGuard(o.baseline, o.protectedAddresses);
+    this.guard = new BlockGuard(baseline, o.protectedAddresses);
     this.now = o.now ?? (() => Date.now() / 1000);
   }
 
@@ -94,7 +107,7 @@ export class PlaybookRunner {
       const z = this.zoneOf(d.src);
       if (z !== null && pb.sourceNotIn.includes(z)) return false;
     }
-    if (pb.sourceUnknown && this.o.baseline.assets.includes(d.src)) return false;
+    if (pb.sourceUnknown && this.assets.has(d.src)) return false;
     return true;
   }
 

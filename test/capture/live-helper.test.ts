@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -679,6 +679,10 @@ test('why a capture program stopped: the signal, else its last line that is no c
     'weir-capture: listening on lo, link-type EN10MB, timeout 100 ms, as uid 106 gid 109\n' +
     'weir-capture: counters captured=3 received=3 dropped=0 ifdropped=0\n';
   assert.equal(stopReason(running, null, 'SIGKILL'), 'killed by SIGKILL');
+  assert.equal(
+    stopReason(running, null, 'SIGSYS'),
+    'killed by SIGSYS: a system call outside its allow-list (seccomp confinement)',
+  );
   assert.equal(stopReason(running, 1, null), 'exit 1');
   assert.equal(
     stopReason(
@@ -777,6 +781,99 @@ test(
         assert.notEqual(code, 0, stderr);
         assert.match(stderr, /stopped by signal 15 from pid \d+ uid \d+/, stderr);
       });
+    });
+  },
+);
+
+test(
+  'weir-capture confines itself once listening (seccomp): it keeps capturing and counting, and a forbidden system call (opening a file) kills it, an early stop with its reason',
+  { skip: skipOwn, timeout: 60_000 },
+  async () => {
+    await inNamespace(async (ns) => {
+      // Run straight: it says it is confined, captures and counts; -X makes it open a file at its first counters
+      // tick, which its allow-list answers with SIGSYS.
+      const direct = spawn(
+        'ip',
+        ['netns', 'exec', ns, helper!, '-X', '-i', 'lo', '-Z', 'weir-capture', '-S', '1', 'udp'],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let said = '';
+      let pcapBytes = 0;
+      direct.stderr.on('data', (b: Buffer) => (said += b.toString()));
+      direct.stdout.on('data', (b: Buffer) => (pcapBytes += b.length));
+      const ended = await new Promise<[number | null, NodeJS.Signals | null]>((r) =>
+        direct.on('close', (code, signal) => r([code, signal])),
+      );
+      assert.deepEqual(ended, [null, 'SIGSYS'], said);
+      assert.match(said, /^weir-capture: listening on lo, .*, confined to its system calls\n/);
+      assert.equal(pcapBytes, 24, 'the pcap file header was written before');
+      assert.deepEqual(pidsIn(ns), []);
+    });
+    // Through Weir: a wrapper with -X stands in for the helper. The stop is early, with why.
+    const dir = mkdtempSync(path.join(tmpdir(), 'weir-seccomp-'));
+    const wrapper = path.join(dir, 'weir-capture');
+    writeFileSync(wrapper, `#!/bin/sh\nexec ${JSON.stringify(helper)} -X "$@"\n`, { mode: 0o755 });
+    const saved = process.env.WEIR_CAPTURE_HELPER;
+    process.env.WEIR_CAPTURE_HELPER = wrapper;
+    try {
+      await inNamespace(async (ns) => {
+        const statuses: CaptureStatus[] = [];
+        const run = liveCapture('lo', () => {}, {
+          netns: ns,
+          bpf: 'udp',
+          helper: 'weir-capture',
+          onStatus: (c) => statuses.push(c),
+        });
+        const why = 'killed by SIGSYS: a system call outside its allow-list (seccomp confinement)';
+        await assert.rejects(
+          run,
+          new RegExp(`weir-capture on lo failed: ${why.replace(/[()]/g, '\\$&')}$`),
+        );
+        assert.equal(statuses.at(-1)!.state, 'stopped');
+        assert.equal(statuses.at(-1)!.reason, why);
+        assert.deepEqual(pidsIn(ns), []);
+      });
+    } finally {
+      if (saved === undefined) delete process.env.WEIR_CAPTURE_HELPER;
+      else process.env.WEIR_CAPTURE_HELPER = saved;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  'weir-capture confined: a link that goes down and comes back (a SPAN cable flap) does not kill it; it captures on',
+  { skip: skipOwn, timeout: 60_000 },
+  async () => {
+    await inNamespace(async (ns) => {
+      execFileSync('ip', ['-n', ns, 'link', 'add', 'cap0', 'type', 'veth', 'peer', 'name', 'gen0']);
+      execFileSync('ip', ['-n', ns, 'link', 'set', 'cap0', 'up']);
+      execFileSync('ip', ['-n', ns, 'link', 'set', 'gen0', 'up']);
+      execFileSync('ip', ['-n', ns, 'addr', 'add', '10.99.0.2/24', 'dev', 'gen0']);
+      const ac = new AbortController();
+      let frames = 0;
+      const done = liveCapture('cap0', () => frames++, {
+        netns: ns,
+        helper: 'weir-capture',
+        signal: ac.signal,
+      });
+      await helperPid(ns);
+      await sleep(500);
+      // While it is down libpcap polls the interface's flags (ioctl) and the socket's address: allowed.
+      execFileSync('ip', ['-n', ns, 'link', 'set', 'cap0', 'down']);
+      await sleep(2500); // counters ticks and the poll loop, all while down
+      execFileSync('ip', ['-n', ns, 'link', 'set', 'cap0', 'up']);
+      await sleep(500);
+      const js = `require('dgram').createSocket('udp4').send('weir',47400,'10.99.0.9',(e,)=>process.exit(0))`;
+      for (let i = 0; i < 40 && frames === 0; i++) {
+        if (i % 10 === 0) execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', js]);
+        await sleep(100);
+      }
+      assert.ok(frames > 0, 'frames after the link came back');
+      ac.abort();
+      const s = await done;
+      assert.equal(s.error, null, JSON.stringify(s.error));
+      assert.deepEqual(pidsIn(ns), []);
     });
   },
 );

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { runDoctor, type DoctorOptions, type Host, type Ran } from '../../src/cli/doctor.js';
@@ -15,6 +15,7 @@ const ran = (o: Partial<Ran>): Ran => ({
   ...o,
 });
 const GiB = 1024 ** 3;
+const HELPER = '/usr/lib/weir/bin/weir-capture';
 
 /** A host that has everything; each test takes one thing away. */
 function host(over: Partial<Host> & { commands?: Record<string, Ran> } = {}): Host {
@@ -25,19 +26,24 @@ function host(over: Partial<Host> & { commands?: Record<string, Ran> } = {}): Ho
     'tcpdump -i eth1 -c 1 -w /dev/null': ran({ status: null, timedOut: true }),
     'timedatectl show -p NTPSynchronized --value': ran({ stdout: 'yes\n' }),
     'nats-server --version': ran({ stdout: 'nats-server: v2.10.20\n' }),
+    'getent passwd weir-capture': ran({
+      stdout: 'weir-capture:x:106:109:Weir live capture,,,:/nonexistent:/usr/sbin/nologin\n',
+    }),
+    [`${HELPER} --self-test-wrap 7`]: ran({ stdout: '7\n' }),
     ...over.commands,
   };
   const files = new Set([
     '/var/lib/weir',
     '/sys/class/net/eth1',
     '/proc/sys/net/bridge/bridge-nf-call-iptables',
+    HELPER,
   ]);
   return {
     run: (cmd, args) => commands[[cmd, ...args].join(' ')] ?? ran({ status: null, missing: true }),
     exists: (p) => files.has(p),
     read: () => null,
     disk: () => ({ free: 40 * GiB, total: 60 * GiB }),
-    mode: () => 0o700,
+    mode: (p) => (p === HELPER ? 0o755 : 0o700),
     nodeVersion: '20.19.0',
     ...over,
   };
@@ -46,6 +52,8 @@ const opts: DoctorOptions = {
   roles: ['sensor', 'enforcement'],
   iface: 'eth1',
   dataDir: '/var/lib/weir',
+  captureUser: 'weir-capture',
+  captureHelper: HELPER,
 };
 const find = (h: Host, check: string, o = opts) => runDoctor(o, h).filter((f) => f.check === check);
 
@@ -118,6 +126,36 @@ test('each missing thing fails with how to fix it', () => {
       /timesyncd|chrony/,
     ],
     ['node', host({ nodeVersion: '18.19.0' }), /nodejs/],
+    [
+      'capture user',
+      host({ commands: { 'getent passwd weir-capture': ran({ status: 2 }) } }),
+      /^adduser --system --group --no-create-home --home \/nonexistent --shell \/usr\/sbin\/nologin weir-capture/,
+    ],
+    [
+      'capture user',
+      host({
+        commands: {
+          'getent passwd weir-capture': ran({ stdout: 'weir-capture:x:0:0::/root:/bin/sh\n' }),
+        },
+      }),
+      /adduser --system/,
+    ],
+    [
+      'capture user',
+      // A gid of 0 is root's group: the helper refuses it too.
+      host({
+        commands: {
+          'getent passwd weir-capture': ran({ stdout: 'weir-capture:x:106:0::/x:/bin/false\n' }),
+        },
+      }),
+      /adduser --system/,
+    ],
+    [
+      'capture helper',
+      // Anyone may replace the program a root Weir starts.
+      host({ mode: (p) => (p === HELPER ? 0o777 : 0o700) }),
+      /^chmod go-w \/usr\/lib\/weir\/bin\/weir-capture/,
+    ],
   ];
   for (const [check, h, fix] of cases) {
     const f = find(h, check);
@@ -159,6 +197,100 @@ test('what only another role needs warns instead of failing; a clock nobody can 
   assert.equal(find(host(), 'capture', { ...opts, iface: 'eth9' })[0]!.verdict, 'fail');
 });
 
+test('the capture account and helper: missing, not runnable or odd answers warn or fail with the fix; never ok unchecked', () => {
+  const user = (h: Host, o = opts) => find(h, 'capture user', o)[0]!;
+  const helper = (h: Host, o = opts) => find(h, 'capture helper', o)[0]!;
+  assert.deepEqual(user(host()), {
+    check: 'capture user',
+    verdict: 'ok',
+    detail:
+      'weir-capture (uid 106, gid 109): the capture program becomes it once the interface is open',
+  });
+  assert.equal(helper(host()).verdict, 'ok');
+  assert.match(helper(host()).detail, /\/usr\/lib\/weir\/bin\/weir-capture/);
+  // A missing account fails a sensor, warns elsewhere; the fix names the configured user, not the default.
+  const gone = host({ commands: { 'getent passwd weir-capture': ran({ status: 2 }) } });
+  assert.equal(user(gone, { ...opts, roles: ['enforcement'] }).verdict, 'warn');
+  const named = user(host({ commands: { 'getent passwd cap-x': ran({ status: 2 }) } }), {
+    ...opts,
+    captureUser: 'cap-x',
+  });
+  assert.equal(named.verdict, 'fail');
+  assert.match(named.detail, /no account 'cap-x' \(capture\.user\)/);
+  assert.match(named.fix!, /nologin cap-x/);
+  // The shared nobody works but is weak: its other processes could signal or trace the capture.
+  const nobody = user(
+    host({
+      commands: {
+        'getent passwd nobody': ran({
+          stdout: 'nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n',
+        }),
+      },
+    }),
+    { ...opts, captureUser: 'nobody' },
+  );
+  assert.equal(nobody.verdict, 'warn');
+  // No getent: /etc/passwd is read instead; neither: unknown, never ok.
+  const noGetent = { 'getent passwd weir-capture': ran({ status: null, missing: true }) };
+  assert.equal(
+    user(
+      host({
+        commands: noGetent,
+        read: (p) =>
+          p === '/etc/passwd'
+            ? 'root:x:0:0::/root:/bin/sh\nweir-capture:x:106:109::/nonexistent:/usr/sbin/nologin\n'
+            : null,
+      }),
+    ).verdict,
+    'ok',
+  );
+  assert.equal(
+    user(
+      host({
+        commands: noGetent,
+        read: (p) => (p === '/etc/passwd' ? 'root:x:0:0::/root:/bin/sh\n' : null),
+      }),
+    ).verdict,
+    'fail',
+  );
+  assert.equal(user(host({ commands: noGetent })).verdict, 'unknown');
+  // A garbled answer is no account.
+  assert.equal(
+    user(
+      host({ commands: { 'getent passwd weir-capture': ran({ stdout: 'weir-capture:x:abc\n' }) } }),
+    ).verdict,
+    'unknown',
+  );
+  // Helper: not built warns (tcpdump captures instead); not executable warns; built but failing to run
+  // (a missing libpcap) warns with what it said.
+  const notBuilt = helper(host({ exists: (p) => p !== HELPER }));
+  assert.equal(notBuilt.verdict, 'warn');
+  assert.match(notBuilt.fix!, /scripts\/build-capture-helper\.sh/);
+  const notExec = helper(host({ mode: (p) => (p === HELPER ? 0o644 : 0o700) }));
+  assert.equal(notExec.verdict, 'warn');
+  assert.match(notExec.fix!, /chmod 0755/);
+  const broken = helper(
+    host({
+      commands: {
+        [`${HELPER} --self-test-wrap 7`]: ran({
+          status: 127,
+          stderr: `${HELPER}: error while loading shared libraries: libpcap.so.0.8: cannot open shared object file\n`,
+        }),
+      },
+    }),
+  );
+  assert.equal(broken.verdict, 'warn');
+  assert.match(broken.detail, /libpcap\.so\.0\.8/);
+  assert.match(broken.fix!, /libpcap/);
+  // Group-writable is as bad as world-writable: fails even where capture is not this host's job.
+  const groupW = helper(host({ mode: (p) => (p === HELPER ? 0o775 : 0o700) }), {
+    ...opts,
+    roles: ['fleet'],
+  });
+  assert.equal(groupW.verdict, 'fail');
+  assert.match(groupW.detail, /writable by others/);
+});
+
 test('weir doctor on this machine: real checks, JSON, exit status follows the failures', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'weir-doctor-'));
   try {
@@ -188,6 +320,8 @@ test('weir doctor on this machine: real checks, JSON, exit status follows the fa
       'nftables',
       'br_netfilter',
       'nats-server',
+      'capture user',
+      'capture helper',
     ])
       assert.ok(checks.includes(c), c);
     const v = (c: string) => out.findings.find((f) => f.check === c)!.verdict;
@@ -198,6 +332,20 @@ test('weir doctor on this machine: real checks, JSON, exit status follows the fa
     const missing = await weir(['doctor', '--data-dir', path.join(dir, 'nope')]);
     assert.equal(missing.code, 1);
     assert.match(missing.stdout, /fail\s+data dir .*does not exist\n\s+fix: install -d -m 0700/);
+    // This machine has the weir-capture account (scripts/install-deps.sh); capture.user from the settings file
+    // names one that does not exist, and $WEIR_CAPTURE_HELPER a helper that is not there.
+    assert.equal(v('capture user'), 'ok', r.stdout);
+    const conf = path.join(dir, 'weir.yaml');
+    writeFileSync(conf, 'weir: settings/1\ncapture:\n  user: weir-no-such-user\n');
+    const noUser = await weir(['doctor', '--role', 'sensor', '--data-dir', dir], {
+      env: { WEIR_CONFIG: conf, WEIR_CAPTURE_HELPER: path.join(dir, 'no-helper') },
+    });
+    assert.equal(noUser.code, 1, noUser.stdout);
+    assert.match(
+      noUser.stdout,
+      /fail\s+capture user\s+no account 'weir-no-such-user' \(capture\.user\).*\n\s+fix: adduser --system --group --no-create-home --home \/nonexistent --shell \/usr\/sbin\/nologin weir-no-such-user/,
+    );
+    assert.match(noUser.stdout, /warn\s+capture helper\s+.*no-helper.* not built/);
     const badRole = await weir(['doctor', '--role', 'plc']);
     assert.notEqual(badRole.code, 0);
     assert.match(badRole.stderr, /'plc' is not one of sensor, enforcement, fleet/);

@@ -8,6 +8,7 @@ import { DissectPipeline } from '../../src/dissect/pipeline.js';
 import { Inventory } from '../../src/discover/inventory.js';
 import { ShardedRun } from '../../src/discover/sharded.js';
 import { DiscoverShard } from '../../src/discover/shard-core.js';
+import { mergeAssetBooks } from '../../src/discover/asset-merge.js';
 import { DEFAULT_SETTINGS } from '../../src/settings/model.js';
 import { makeBenchInput } from '../../bench/make-input.js';
 import { repoRoot, sharedCapture, sharedCaptures } from '../helpers/paths.js';
@@ -30,14 +31,21 @@ function oneThread(files: string[]): string {
  * The same through `n` shards: all on worker threads, or (`inline`) shard 0 on this thread with the given
  * share of the address pairs, as the CLI runs them.
  */
-async function sharded(files: string[], n: number, inline?: number): Promise<string> {
+async function sharded(
+  files: string[],
+  n: number,
+  inline?: number,
+  books = false,
+): Promise<string> {
   const inv = new Inventory({}, { edges: false });
   const run = new ShardedRun(n, {
     maxEdges: DEFAULT_SETTINGS.inventory.max_edges,
     dissect: DEFAULT_SETTINGS.dissect,
     inline: inline === undefined ? undefined : (init) => new DiscoverShard(init, true),
     mainShare: inline,
+    ...(books ? { books: 2 * DEFAULT_SETTINGS.inventory.max_assets + 1024 } : {}),
   });
+  const merge = { oddAsset: false };
   try {
     const stats = [];
     for (const f of files) {
@@ -45,6 +53,8 @@ async function sharded(files: string[], n: number, inline?: number): Promise<str
         onPacket: (p) => inv.onPacket(p),
         onMessage: (m) => inv.onAssetMessage(m),
       });
+      // The shards' asset facts (the CLI's way for capture files), merged per file.
+      if (books) assert.ok(mergeAssetBooks(inv, r.books, r.messages, merge), 'books merge exactly');
       stats.push(r.stats);
     }
     return JSON.stringify({ inventory: inv.snapshotWith(await run.finish()), stats });
@@ -66,6 +76,18 @@ async function assertSame(files: string[], label: string): Promise<void> {
       await sharded(files, n, share ?? 0.4 / n),
       one,
       `${label}, ${n} shards, main thread's share ${share}`,
+    );
+  // The shards keep the asset half's packet facts (as the CLI runs capture files): any share of the pairs.
+  for (const [n, share] of [
+    [2, undefined],
+    [2, 0],
+    [2, 0.5],
+    [3, 1],
+  ] as const)
+    assert.equal(
+      await sharded(files, n, share, true),
+      one,
+      `${label}, ${n} shards with asset books, main thread's share ${share}`,
     );
 }
 

@@ -282,3 +282,148 @@ test('a capture status from src/capture as a site record: no state reads as runn
     at: NOW,
   });
 });
+
+test('hostile health numbers: a negative, fractional, huge or infinite pending, applied version or blocked count reads as not reported', () => {
+  const db = openFleetDb(':memory:');
+  const site = db.prepare(
+    'INSERT INTO fleet_sites (site, last_seen, last_at, records, health) VALUES (?, ?, ?, ?, ?)',
+  );
+  const health = (pending: string, applied: string, blocked: string) =>
+    `{"pending":${pending},"applied":${applied},"enforcement":{"loaded":true,"gateway":"up","blocked":${blocked},"zones":[]}}`;
+  // Written as JSON text: 1e400 parses to Infinity, which JSON.stringify could not write.
+  site.run(
+    'a',
+    NOW,
+    NOW,
+    1,
+    health('-3', '{"policy":-1,"blocklist":2.5,"permits":1e400,"bundle":7}', '-2'),
+  );
+  site.run('b', NOW, NOW, 1, health('1.5', '{"policy":9007199254740993,"blocklist":"4"}', '0.5'));
+  site.run('c', NOW, NOW, 1, health('1e400', '{"policy":0}', '1e400'));
+  site.run('d', NOW, NOW, 1, health('"7"', 'null', '"3"'));
+  site.run('e', NOW, NOW, 1, health('0', '{"policy":3,"blocklist":0}', '12'));
+  const got = readFleetView(db, NOW).sites.map((s) => [
+    s.name,
+    s.backlog,
+    s.applied,
+    s.enforcement?.blocked,
+  ]);
+  const applied = (o: Partial<Record<string, number>>) => ({
+    policy: null,
+    blocklist: null,
+    permits: null,
+    bundle: null,
+    ...o,
+  });
+  assert.deepEqual(got, [
+    ['a', null, applied({ bundle: 7 }), null],
+    ['b', null, applied({}), null],
+    ['c', null, applied({ policy: 0 }), null],
+    ['d', null, applied({}), null],
+    ['e', 0, applied({ policy: 3, blocklist: 0 }), 12],
+  ]);
+  db.close();
+});
+
+test("a capture's staleness does not trust the site's clock: the manager's own time of receipt of the health record counts", () => {
+  const db = openFleetDb(':memory:');
+  const period = 10;
+  const limitMs = 3 * period * 1000; // CAPTURE_STALE_BEATS health periods
+  const SKEW = 3_600_000; // an hour
+  const counters = { captured: 5, receivedByFilter: 5, droppedByKernel: 0, droppedByInterface: 0 };
+  // One site's newest health record: made at `made` (site clock), received by the manager at `received`, its
+  // capture last heard of at `heard` (site clock).
+  const put = (name: string, made: number, received: number, heard: number) => {
+    const body = {
+      pending: 0,
+      capture: { program: 'weir-capture', counters, state: 'running', reason: null, at: heard },
+    };
+    db.prepare(
+      'INSERT INTO fleet_sites (site, last_seen, last_at, records, health) VALUES (?, ?, ?, ?, ?)',
+    ).run(name, received, made, 2, JSON.stringify(body));
+    const rec = db.prepare(
+      'INSERT INTO fleet_records (id, site, kind, body, stream_seq, at, received) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    );
+    // An older health record (its times must not be the ones read) and the newest.
+    rec.run(`${name}:1`, name, 'health', '{}', 1, made - 60_000, received - 60_000);
+    rec.run(`${name}:2`, name, 'health', JSON.stringify(body), 2, made, received);
+  };
+  const view = (now: number) =>
+    Object.fromEntries(
+      readFleetView(db, now, {
+        stale_after_s: 60,
+        cut_off_after_s: 300,
+        health_every_s: period,
+      }).sites.map((s) => [s.name, [s.capture?.at, s.capture?.stale]]),
+    );
+  // Site "ahead" runs an hour fast, "behind" an hour slow, "true" on time; each heard from its capture a second
+  // before it made the record, which the manager received at NOW.
+  put('ahead', NOW + SKEW, NOW, NOW + SKEW - 1000);
+  put('behind', NOW - SKEW, NOW, NOW - SKEW - 1000);
+  put('true', NOW, NOW, NOW - 1000);
+  // Just received: all fresh (the slow site no longer looks stale); the site's own time is what is shown.
+  assert.deepEqual(view(NOW), {
+    ahead: [NOW + SKEW - 1000, false],
+    behind: [NOW - SKEW - 1000, false],
+    true: [NOW - 1000, false],
+  });
+  // Nothing more from any of them: at the limit still fresh, past it all stale (the fast site no longer looks
+  // fresh for an hour).
+  assert.deepEqual(view(NOW + limitMs - 1000), {
+    ahead: [NOW + SKEW - 1000, false],
+    behind: [NOW - SKEW - 1000, false],
+    true: [NOW - 1000, false],
+  });
+  assert.deepEqual(view(NOW + limitMs - 999), {
+    ahead: [NOW + SKEW - 1000, true],
+    behind: [NOW - SKEW - 1000, true],
+    true: [NOW - 1000, true],
+  });
+  db.close();
+});
+
+test("a capture's staleness: the site's own age of its capture counts, measured on the site's clock alone; a time after the record's reads as now", () => {
+  const db = openFleetDb(':memory:');
+  const period = 10;
+  const counters = { captured: 5, receivedByFilter: 5, droppedByKernel: 0, droppedByInterface: 0 };
+  const put = (name: string, made: number, received: number, heard: number) => {
+    const body = {
+      pending: 0,
+      capture: { program: 'tcpdump', counters, state: 'running', reason: null, at: heard },
+    };
+    db.prepare(
+      'INSERT INTO fleet_sites (site, last_seen, last_at, records, health) VALUES (?, ?, ?, ?, ?)',
+    ).run(name, received, made, 1, JSON.stringify(body));
+    db.prepare(
+      'INSERT INTO fleet_records (id, site, kind, body, stream_seq, at, received) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ).run(`${name}:1`, name, 'health', JSON.stringify(body), 1, made, received);
+  };
+  const T = NOW + 7_200_000; // a site clock two hours fast
+  // The site still beats, but its capture went quiet 31 s before the record (site clock): stale on arrival.
+  put('quiet', T, NOW, T - 31_000);
+  // Quiet 20 s on the site, and the record 10 s old at the manager: 30 s, at the limit.
+  put('edge', T, NOW - 10_000, T - 20_000);
+  put('over', T, NOW - 10_001, T - 20_000);
+  // A capture time after the record's own (the site's clock stepped back between the two): no older than the record.
+  put('stepped', T, NOW - 1000, T + 600_000);
+  // No record in the ledger (a manager from before it kept one): the site's newest record time and when the
+  // manager last heard from the site stand in.
+  db.prepare(
+    'INSERT INTO fleet_sites (site, last_seen, last_at, records, health) VALUES (?, ?, ?, ?, ?)',
+  ).run(
+    'unledgered',
+    NOW - 5000,
+    T,
+    1,
+    JSON.stringify({ capture: { program: 'tcpdump', counters, state: 'running', at: T - 26_000 } }),
+  );
+  const got = Object.fromEntries(
+    readFleetView(db, NOW, {
+      stale_after_s: 60,
+      cut_off_after_s: 300,
+      health_every_s: period,
+    }).sites.map((s) => [s.name, s.capture?.stale]),
+  );
+  assert.deepEqual(got, { edge: false, over: true, quiet: true, stepped: false, unledgered: true });
+  db.close();
+});

@@ -91,7 +91,10 @@ test('the Debian package: build, dpkg -i, weir --version, units verified, servic
     ).version;
     const control = ok('dpkg-deb', ['-f', deb]);
     assert.match(control, new RegExp(`^Version: ${version.replace(/\./g, '\\.')}$`, 'm'));
-    assert.match(control, /^Depends: nodejs \(>= 20\), adduser, nftables, tcpdump, iproute2$/m);
+    assert.match(
+      control,
+      /^Depends: nodejs \(>= 20\), adduser, nftables, tcpdump, iproute2, libseccomp2$/m,
+    );
     const files = ok('dpkg-deb', ['-c', deb]);
     for (const f of [
       './usr/bin/weir',

@@ -141,20 +141,11 @@ export function registerDetect(program: Command): void {
           const out = new LineWriter(process.stdout);
           const follow = live;
           const settings = cliSettings().detect;
-          const playbooks =
-            caller !== null
-              ? startPlaybooks(db, b, caller, opts, (a) =>
-                  process.stderr.write(`${actionLine(a)}\n`),
-                )
-              : null;
-          if (playbooks !== null) {
-            closePlaybooks = playbooks.close;
-            process.stderr.write(`${playbooks.describe}\n`);
-          }
+          // Started once the engine is built: they share its compiled baseline.
+          let playbooks: ReturnType<typeof startPlaybooks> | null = null;
           const exporter =
             opts.export.length > 0 ? new Exporter(db, sinkSpecs(opts.export, opts)) : null;
           const exported = exporter !== null ? new LiveDetections(exporter) : null;
-          exporter?.start();
           const engine = new DetectionEngine(b, {
             settings,
             windowSeconds: opts.window !== undefined ? Number(opts.window) : settings.fold_window_s,
@@ -175,6 +166,21 @@ export function registerDetect(program: Command): void {
                   }
                 : undefined,
           });
+          if (caller !== null) {
+            playbooks = startPlaybooks(
+              db,
+              b,
+              caller,
+              opts,
+              (a) => process.stderr.write(`${actionLine(a)}\n`),
+              undefined,
+              engine.baseline,
+            );
+            closePlaybooks = playbooks.close;
+            process.stderr.write(`${playbooks.describe}\n`);
+          }
+          // Started once nothing before the pass can refuse (the playbooks' policy), as before.
+          exporter?.start();
           // The engine keeps its own compiled baseline: unless workers need the parsed one, it is dropped before the
           // pass, not promoted out of the young generation by the pass's first collections and marked through it.
           const version = b.version;

@@ -77,14 +77,14 @@ export function registerDiscover(program: Command): void {
             opts.maxEdges !== undefined ? positive(opts.maxEdges, '--max-edges') : bounds.max_edges,
         };
         // With workers, this inventory keeps the asset half; the workers keep the edges.
-        const inv = new Inventory(limits, { edges: workers === 1 });
+        let inv = new Inventory(limits, { edges: workers === 1 });
         const db = opts.db ? openStore(opts.db) : null;
         // An OUI table that came in a signed bundle names NIC makers the built-in registry does not know yet.
         const oui = db ? latestKnowledge(db, 'oui') : null;
         if (oui) overlayOuiTable(oui.data.toString('utf8'));
         try {
           // With a store, traffic per zone and minute is kept too (for the dashboard's flows chart).
-          const traffic = db ? trafficFor(db) : null;
+          let traffic = db ? trafficFor(db) : null;
           // Bounds the inventory reached while reading each file are reported with that file.
           let seen: Record<string, number> = {};
           const afterFile = (r: FileResult): void => {
@@ -92,21 +92,29 @@ export function registerDiscover(program: Command): void {
               if (v > (seen[k] ?? 0)) r.capped[k] = (r.capped[k] ?? 0) + v - (seen[k] ?? 0);
             seen = { ...inv.capped };
           };
-          const stages: Stage[] = [inv];
-          if (traffic) stages.push(traffic);
+          const stages = (): Stage[] => (traffic ? [inv, traffic] : [inv]);
           let shardEdges: EdgeRecord[][] | null = null;
-          let results: FileResult[];
-          if (workers === 1) results = await runCaptures(files, stages, { afterFile });
-          else {
-            const r = await runShardedCaptures(files, workers, stages, {
+          let results: FileResult[] | null = null;
+          if (workers > 1) {
+            const r = await runShardedCaptures(files, workers, stages(), {
               maxEdges: limits.maxEdges,
               onMessage: (m) => inv.onAssetMessage(m),
               afterFile,
               inline: (init) => new DiscoverShard(init, true),
             });
-            results = r.results;
-            shardEdges = r.edges;
+            // A sender max_assets turned away starts no edge on one thread, but the shards (which see no
+            // asset table) started its edges: a flood of spoofed senders past the bound would change the
+            // result. Read the files again on one thread (standard input cannot be: its result stands).
+            if ((inv.capped.assets_not_tracked ?? 0) > 0 && !files.includes('-')) {
+              inv = new Inventory(limits);
+              traffic = db ? trafficFor(db) : null;
+              seen = {};
+            } else {
+              results = r.results;
+              shardEdges = r.edges;
+            }
           }
+          results ??= await runCaptures(files, stages(), { afterFile });
           let snap: InventorySnapshot | undefined;
           let stored: { assets: number; edges: number } | null = null;
           if (db) {
