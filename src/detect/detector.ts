@@ -28,6 +28,11 @@ export interface EdgeRuntime {
   /** A packet from this end of the edge was already seen (for 'new-sender' detectors). */
   clientSent: boolean;
   serverSent: boolean;
+  /**
+   * Engine: answered, both ends heard, learned, and no every-packet detector: a packet of this edge needs no
+   * per-packet step but the port detectors (see DetectionEngine.onPacket).
+   */
+  settled: boolean;
   /** A protocol of the edge's profile this edge's requests last used (engine: asks the profile once). */
   knownProtocol: string;
   /** A function key of the edge's profile its requests last used (engine: asks the profile once per change). */

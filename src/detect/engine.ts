@@ -91,8 +91,15 @@ interface Route {
   allNeeds: number[];
   requests: Detector[];
   requestNeeds: number[];
+  /**
+   * The request detectors a plain request reaches (mask ALWAYS: no operation, known function, no write, known
+   * protocol), in the detectors' order: the known poll, most requests, calls them from a site of its own.
+   */
+  plainRequests: Detector[];
   placed: Detector[];
   placedNeeds: number[];
+  /** NEED bits of any placed detector: a placed message is dispatched only when its mask meets them. */
+  placedAny: number;
   anomalies: Detector[];
   arp: Detector[];
   /** functionKeyNumber(protocol, func) is keyBase + func. */
@@ -119,6 +126,8 @@ export class DetectionEngine implements DetectContext {
   private readonly packetHooks: Detector[];
   /** Packet hooks that want packets to some destination ports only, indexed by port (null: none). */
   private readonly portHooks: (Detector[] | undefined)[] | null;
+  /** No packet detector wants packets by destination port (portHooks is null). */
+  private readonly quietPorts: boolean;
   private readonly tickHooks: Detector[];
   private readonly unprofiledHooks: Detector[];
   private readonly newSenderHooks: Detector[];
@@ -163,6 +172,7 @@ export class DetectionEngine implements DetectContext {
     this.portHooks =
       ported.length > 0 ? new Array<Detector[] | undefined>(65536).fill(undefined) : null;
     for (const d of ported) for (const port of d.dstPorts!) (this.portHooks![port] ??= []).push(d);
+    this.quietPorts = this.portHooks === null;
     this.tickHooks = this.detectors.filter((d) => d.tick !== undefined);
     this.unprofiledHooks = this.detectors.filter((d) => d.onPacket && d.packets === 'unprofiled');
     this.newSenderHooks = this.detectors.filter((d) => d.onPacket && d.packets === 'new-sender');
@@ -186,13 +196,16 @@ export class DetectionEngine implements DetectContext {
    */
   clock(ts: number): void {
     if (ts > this.lastTs) this.lastTs = ts;
-    if (ts >= this.nextTick) {
-      if (this.nextTick !== -Infinity) {
-        const t = this.tickHooks;
-        for (let i = 0; i < t.length; i++) t[i]!.tick!(ts, this, false);
-      }
-      this.nextTick = ts + 1;
+    // The ticks apart: this runs inlined in every packet's hook (see onPacket).
+    if (ts >= this.nextTick) this.tick(ts);
+  }
+
+  private tick(ts: number): void {
+    if (this.nextTick !== -Infinity) {
+      const t = this.tickHooks;
+      for (let i = 0; i < t.length; i++) t[i]!.tick!(ts, this, false);
     }
+    this.nextTick = ts + 1;
   }
 
   /** A packet of an edge another shard keeps: its server end orients same-port peers here too. */
@@ -205,8 +218,34 @@ export class DetectionEngine implements DetectContext {
     this.table.noteServerKey(k);
   }
 
+  /**
+   * Most packets are on a settled edge (learned, answered, both ends heard): then no packet detector but the
+   * every-packet and port ones can want them, and with none of those (or none for this port) only the current
+   * edge is set. This hook is kept this small because V8 inlines it, with the inventory's packet hook, into the
+   * pipeline's fan-out under one inlining budget: the whole hook (~4 times this size) left the inventory's own
+   * callees (its source asset, the edge book's hook) out of it, which cost discover's code more than the hook
+   * itself (bench/RESULTS.md, detection, engpath round). Everything else is in packetSlow, called rarely.
+   */
   onPacket(pkt: Packet): void {
     this.clock(pkt.ts);
+    const s = this.book !== null ? this.book.currentState() : undefined;
+    if (s !== undefined && pkt.ipProto !== 58) {
+      const rt = s.slot as EdgeRuntime | undefined;
+      if (
+        rt !== undefined &&
+        rt.settled &&
+        (this.quietPorts || this.portHooks![pkt.dstPort] === undefined)
+      ) {
+        this.edge = rt;
+        this.toServer = this.book!.currentToServer();
+        return;
+      }
+    }
+    this.packetSlow(pkt);
+  }
+
+  /** onPacket's every step, for packets off a settled edge or with packet detectors to call. */
+  private packetSlow(pkt: Packet): void {
     if (pkt.ipProto === 58 && isLinkHousekeeping(pkt)) {
       this.housekeeping(pkt);
       return;
@@ -240,10 +279,22 @@ export class DetectionEngine implements DetectContext {
     if (e === undefined || e.profile === null) this.packetTo(this.unprofiledHooks, pkt);
     if (e === undefined) {
       if (pkt.ipVersion !== 0) this.packetTo(this.newSenderHooks, pkt);
-    } else if (this.toServer ? !e.clientSent : !e.serverSent) {
-      if (this.toServer) e.clientSent = true;
-      else e.serverSent = true;
-      this.packetTo(this.newSenderHooks, pkt);
+    } else {
+      if (this.toServer ? !e.clientSent : !e.serverSent) {
+        if (this.toServer) e.clientSent = true;
+        else e.serverSent = true;
+        this.packetTo(this.newSenderHooks, pkt);
+      }
+      // Each of these only ever turns true (and the profile is fixed): once all hold, the unprofiled, new-sender
+      // and answered steps above do nothing for this edge's packets. Every-packet detectors keep it unsettled.
+      if (
+        e.answered &&
+        e.clientSent &&
+        e.serverSent &&
+        e.profile !== null &&
+        this.packetHooks.length === 0
+      )
+        e.settled = true;
     }
   }
 
@@ -284,20 +335,19 @@ export class DetectionEngine implements DetectContext {
           else mask |= NEW_PROTOCOL;
         }
       }
-      this.dispatchTo(r.requests, r.requestNeeds, mask, m);
+      if (mask === ALWAYS) this.plain(r.plainRequests, m);
+      else this.dispatchTo(r.requests, r.requestNeeds, mask, m);
       this.operation = undefined;
     }
-    if ((m.values !== null || m.targets !== null) && r.placed.length > 0) {
+    if (m.values !== null || m.targets !== null) {
+      // Most placed messages are on edges that learned no values, which no placed detector of most protocols
+      // wants (value_out_of_range needs learned values): no call then.
       const p = this.edge?.profile;
-      this.dispatchTo(
-        r.placed,
-        r.placedNeeds,
-        p !== undefined && p !== null && p.hasValues ? ALWAYS | VALUED : ALWAYS,
-        m,
-      );
+      const mask = p !== undefined && p !== null && p.hasValues ? ALWAYS | VALUED : ALWAYS;
+      if ((r.placedAny & mask) !== 0) this.dispatchTo(r.placed, r.placedNeeds, mask, m);
     }
-    if (m.anomaly !== null) this.dispatch(r.anomalies, m);
-    this.dispatch(r.arp, m);
+    if (m.anomaly !== null && r.anomalies.length > 0) this.dispatch(r.anomalies, m);
+    if (r.arp.length > 0) this.dispatch(r.arp, m);
   }
 
   private operates(r: Route, func: number): number {
@@ -318,14 +368,18 @@ export class DetectionEngine implements DetectContext {
     const all = this.onAll.filter(wanted);
     const requests = this.onRequests.filter(wanted);
     const placed = this.onPlaced.filter(wanted);
+    const requestNeeds = requests.map((d) => NEED[d.messages ?? 'all']);
+    const placedNeeds = placed.map((d) => NEED[d.messages ?? 'all']);
     const r: Route = {
       protocol,
       all,
       allNeeds: all.map((d) => NEED[d.messages ?? 'all']),
       requests,
-      requestNeeds: requests.map((d) => NEED[d.messages ?? 'all']),
+      requestNeeds,
+      plainRequests: requests.filter((_, i) => (requestNeeds[i]! & ALWAYS) !== 0),
       placed,
-      placedNeeds: placed.map((d) => NEED[d.messages ?? 'all']),
+      placedNeeds,
+      placedAny: placedNeeds.reduce((a, n) => a | n, 0),
       anomalies: this.onAnomalies.filter(wanted),
       arp: protocol === 'arp' ? this.onArp.filter(wanted) : [],
       keyBase: functionKeyNumber(protocol, 0),
@@ -350,6 +404,11 @@ export class DetectionEngine implements DetectContext {
   }
 
   private dispatch(hooks: Detector[], m: Message): void {
+    for (let i = 0; i < hooks.length; i++) hooks[i]!.onMessage!(m, this);
+  }
+
+  /** dispatch for plain requests: a call site of its own, which sees few detectors (the timing one). */
+  private plain(hooks: Detector[], m: Message): void {
     for (let i = 0; i < hooks.length; i++) hooks[i]!.onMessage!(m, this);
   }
 
@@ -379,6 +438,7 @@ export class DetectionEngine implements DetectContext {
       pollSilence: 0,
       clientSent: false,
       serverSent: false,
+      settled: false,
       knownProtocol: '',
       knownFunc: -1,
       // Present from the start (not added later by one detector): every runtime keeps one object layout, so the
