@@ -154,19 +154,24 @@ export class ShardedRun {
       };
     });
     this.failed.catch(() => undefined);
-    // Each bound holds for the whole run: every worker gets its share.
-    const share = (v: number, min: number): number => Math.max(min, Math.ceil(v / n));
+    // Each bound holds for the whole run: every shard that takes address pairs gets its share, rounded down, so
+    // that whenever one thread's table would overflow (more than v held at once: the shards together hold the
+    // same) some shard's overflows too and says so in `capped`; the caller then runs the file on one thread
+    // (boundsSplit). Shard 0 at share 0 (the CLI's) sees no IP frame, so it holds no stream and no edge.
+    const pairShards = this.router.shard0TakesPairs ? n : n - 1;
+    const share = (v: number, i: number): number =>
+      i === 0 && pairShards < n ? 1 : Math.max(1, Math.floor(v / pairShards));
     for (let i = 0; i < n; i++) {
       this.edgeCapped.push({});
       this.readers.push(new SlimReader());
       const init: ShardInit = {
         shard: i,
         shards: n,
-        maxEdges: share(opts.maxEdges, 1),
+        maxEdges: share(opts.maxEdges, i),
         dissect: {
           ...opts.dissect,
-          max_tcp_streams: share(opts.dissect.max_tcp_streams, 16),
-          max_reassembly_bytes: share(opts.dissect.max_reassembly_bytes, 65_536),
+          max_tcp_streams: share(opts.dissect.max_tcp_streams, i),
+          max_reassembly_bytes: share(opts.dissect.max_reassembly_bytes, i),
         },
         route,
         extra: opts.extra,
