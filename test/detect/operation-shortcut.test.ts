@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Message } from '../../src/dissect/message.js';
-import { functionKeyNumber } from '../../src/dissect/registry.js';
+import { functionKeyNumber, PROTOCOLS } from '../../src/dissect/registry.js';
 import { DetectionEngine } from '../../src/detect/engine.js';
 import type { Detector } from '../../src/detect/detector.js';
 import { mayOperate, operationOf } from '../../src/detect/detectors/engineering-ops.js';
@@ -152,5 +152,41 @@ test('operations hidden among thousands of CIP and DNP3 polls (same codes, same 
   // Reset, set time, lock, firmware, DNP3 clock and file writes, restarts and unsolicited off each reached it.
   for (const type of ['device_restart', 'time_change', 'controller_lock', 'firmware_change', 'file_transfer', 'unsolicited_control'])
     assert.ok(want.some((w) => w.endsWith(`:${type}`)), `${type} never sent`);
+  assert.deepEqual(seen, want);
+});
+
+test("the engine's per-function table asks operationOf for every code that may operate, next to warm codes that do not (codes -1 to 1023)", () => {
+  // An off-by-one in the table's index would let a code borrow its neighbour's "never an operation": each code that
+  // may operate is sent right after both neighbours, many times, on one edge of every protocol.
+  const seen: string[] = [];
+  const spy: Detector = {
+    name: 'spy',
+    messages: 'operations',
+    onMessage(m) {
+      seen.push(`${m.frame}`);
+    },
+  };
+  const eng = new DetectionEngine(learn(), { detectors: [spy] });
+  const want: string[] = [];
+  let ts = 5000;
+  let frame = 0;
+  for (const d of PROTOCOLS) {
+    const send = (func: number): void => {
+      const p = tcp((ts += 0.001), HMI, 40000, PLC, 502);
+      p.frame = ++frame;
+      const m = msg(p, d.name, { role: 'request', func, fields: { class_id: 1, instance_id: 1 } });
+      if (operationOf(m, functionKeyNumber(d.name, func)) !== undefined) want.push(`${m.frame}`);
+      feed(eng, p, m);
+    };
+    for (let func = -1; func < 1024; func++) {
+      if (!mayOperate(d.name, func)) continue;
+      for (let i = 0; i < 3; i++) {
+        send(func - 1);
+        send(func + 1);
+        send(func);
+      }
+    }
+  }
+  assert.ok(want.length > 100, `only ${want.length} operations`);
   assert.deepEqual(seen, want);
 });
