@@ -4,7 +4,6 @@ import { readCaptureSync } from '../src/capture/source.js';
 import { DissectPipeline } from '../src/dissect/pipeline.js';
 import { Inventory } from '../src/discover/inventory.js';
 import { ShardedRun } from '../src/discover/sharded.js';
-import { mergeAssetBooks } from '../src/discover/asset-merge.js';
 import { threadCpuSeconds } from '../src/discover/shard.js';
 import { detectRoute } from '../src/discover/shard-index.js';
 import { DiscoverShard } from '../src/discover/shard-core.js';
@@ -25,9 +24,6 @@ const [n, file, baselineFile] = [Number(process.argv[2]), process.argv[3], proce
 // WEIR_SHARD_INLINE=0: every shard on a worker thread (the main thread only reads, routes and keeps the asset
 // half), as before shard 0 ran on the main thread; the default is as the CLI runs.
 const inline = process.env.WEIR_SHARD_INLINE !== '0';
-// WEIR_BOOKS=1: the shards keep the asset half's packet facts (src/discover/asset-book.ts), merged per file on
-// the main thread, which then decodes no frame; the default is as the CLI runs (the main thread keeps it).
-const books = process.env.WEIR_BOOKS === '1';
 // WEIR_MAIN_SHARE: shard 0's part of the address pairs when inline (default: ShardedRun's).
 const mainShare =
   process.env.WEIR_MAIN_SHARE !== undefined ? Number(process.env.WEIR_MAIN_SHARE) : undefined;
@@ -101,14 +97,11 @@ if (baseline !== null && n === 1) {
     dissect: DEFAULT_SETTINGS.dissect,
     inline: inline ? (init) => new DiscoverShard(init, true) : undefined,
     mainShare,
-    ...(books ? { books: 2 * DEFAULT_SETTINGS.inventory.max_assets + 1024 } : {}),
   });
   const r = await run.runFile(file, {
     onPacket: (p) => inv.onPacket(p),
     onMessage: (m) => inv.onAssetMessage(m),
   });
-  if (books && !mergeAssetBooks(inv, r.books, r.messages, { oddAsset: false }))
-    throw new Error('the asset books of this input need one thread');
   frames = r.summary.frames;
   const edges = await run.finish();
   timed(() => inv.snapshotWith(edges));

@@ -64,6 +64,18 @@ export async function runShardedCaptures(
   }
 }
 
+/**
+ * The bounds ShardedRun splits between the shards (each holds its share): one thread's result can differ once
+ * one was reached, so the caller reads the files again on one thread. Shares are rounded down, so one thread
+ * reaching a bound means some shard reached its share: no shard capped, no bound of one thread's was reached.
+ */
+const SPLIT_BOUNDS = ['tcp_streams', 'tcp_buffered_bytes', 'edges_not_tracked'] as const;
+
+/** True when a sharded run reached a bound split between its shards (SPLIT_BOUNDS). */
+export function boundsSplit(results: readonly FileResult[]): boolean {
+  return results.some((r) => SPLIT_BOUNDS.some((k) => (r.capped[k] ?? 0) > 0));
+}
+
 /** Worker threads from --workers, else the settings' dissect.workers. */
 export function workerCount(flag: string | undefined): number {
   if (flag === undefined) return cliSettings().dissect.workers;

@@ -155,41 +155,6 @@ export class Inventory {
     this.edgeBook?.onMessage(m);
   }
 
-  /**
-   * A sharded run's replay of one packet sent (src/discover/asset-merge.ts): what onPacket does for its sender
-   * (admission, first and last seen, the MAC behind the address) without counting it. False when not tracked.
-   */
-  replaySource(pkt: Packet): boolean {
-    const s = this.sourceAsset(pkt);
-    if (s === undefined) return false;
-    s.lastSeen = pkt.ts;
-    s.dirty = true;
-    return true;
-  }
-
-  /** A sharded run's packet counts for the asset at `ip` (src/discover/asset-merge.ts); false when not tracked. */
-  addPacketCounts(
-    ip: string,
-    sent: number,
-    bytesSent: number,
-    recv: number,
-    bytesRecv: number,
-  ): boolean {
-    const s = this.lookupText(ip);
-    if (s === undefined) return false;
-    s.packetsSent += sent;
-    s.bytesSent += bytesSent;
-    s.packetsReceived += recv;
-    s.bytesReceived += bytesRecv;
-    if (sent > 0 || recv > 0) s.dirty = true;
-    return true;
-  }
-
-  /** Whether an asset is tracked at this address. */
-  hasAssetAt(ip: string): boolean {
-    return this.lookupText(ip) !== undefined;
-  }
-
   /** True when the asset half reads this message (identity facts, a mode asked or refused). */
   static wantsMessage(m: Message): boolean {
     return m.identity !== null || (m.role === 'request' ? requestedMode(m) !== null : refused(m));

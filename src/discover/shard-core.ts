@@ -4,7 +4,6 @@ import type { Packet } from '../dissect/packet.js';
 import type { Message } from '../dissect/message.js';
 import { DissectPipeline } from '../dissect/pipeline.js';
 import type { Stage } from '../dissect/stage.js';
-import { AssetBook, type AssetBookData } from './asset-book.js';
 import { EdgeBook } from './edge-book.js';
 import { Inventory, isHostAddress } from './inventory.js';
 import { slimForAssets, threadCpuSeconds } from './shard.js';
@@ -96,10 +95,6 @@ export abstract class PipelineShard implements ShardCore {
   /** The records of a file capped (a copy). */
   protected abstract capped(): Record<string, number>;
   protected abstract finish(): FromShard;
-  /** What else a file's answer carries (the discovery shard's asset book). */
-  protected fileFacts(): { books?: AssetBookData } {
-    return {};
-  }
 
   handle(msg: ToShard): FromShard | null {
     switch (msg.t) {
@@ -123,7 +118,6 @@ export abstract class PipelineShard implements ShardCore {
           stats: { ...st, anomalies: { ...st.anomalies } },
           firsts: this.firsts,
           capped: this.capped(),
-          ...this.fileFacts(),
         };
       }
       case 'finish':
@@ -142,8 +136,6 @@ export class DiscoverShard extends PipelineShard {
   private readonly cappedRecords: Record<string, number> = {};
   private readonly edges: EdgeBook;
   private readonly stage: Stage;
-  /** The asset half's packet facts of this shard's frames, when the shards keep them (ShardInit.books). */
-  private readonly book: AssetBook | null;
 
   /** `inline`: runs on the main thread, so its messages need no text form to travel. */
   constructor(init: ShardInit, inline: boolean) {
@@ -154,14 +146,10 @@ export class DiscoverShard extends PipelineShard {
       );
     this.edges = new EdgeBook(init.maxEdges, this.cappedRecords);
     const edges = this.edges;
-    const book = (this.book = init.books !== undefined ? new AssetBook(init.books) : null);
     this.stage = {
       onPacket(p: Packet): void {
         edges.clear();
-        if (p.ipVersion === 0 || !isHostAddress(p)) return;
-        // Fragments count for the assets (as Inventory.onPacket counts them), not for the edges.
-        book?.onPacket(p);
-        if (p.fragment) return;
+        if (p.ipVersion === 0 || p.fragment || !isHostAddress(p)) return;
         edges.onPacket(p, true);
       },
       onMessage: (m: Message): void => {
@@ -197,10 +185,6 @@ export class DiscoverShard extends PipelineShard {
 
   protected capped(): Record<string, number> {
     return { ...this.cappedRecords };
-  }
-
-  protected override fileFacts(): { books?: AssetBookData } {
-    return this.book === null ? {} : { books: this.book.take() };
   }
 
   protected finish(): FromShard {

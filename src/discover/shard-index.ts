@@ -128,6 +128,11 @@ export class Router {
       share0 === undefined || n < 2 ? -1 : Math.round(Math.min(1, Math.max(0, share0)) * 65536);
   }
 
+  /** Whether shard 0 gets address pairs (not when it is the main thread's at share 0: frames that are not IP only). */
+  get shard0TakesPairs(): boolean {
+    return this.cut0 !== 0;
+  }
+
   private pick(h: number): number {
     if (this.n <= 1) return 0;
     if (this.cut0 < 0) return h % this.n;

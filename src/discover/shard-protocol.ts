@@ -1,6 +1,5 @@
 import type { Message } from '../dissect/message.js';
 import type { DissectLimits, DissectStats } from '../dissect/pipeline.js';
-import type { AssetBookData } from './asset-book.js';
 import type { EdgeRecord } from './edge-book.js';
 import { copyAssetMessage, copyMessage } from './shard.js';
 import { SlimReader, SlimWriter, slimIdentity, type SlimColumns } from './shard-slim.js';
@@ -17,11 +16,6 @@ export interface ShardInit {
   route: RouteRules;
   /** What the worker's own kind of run needs (the detect worker: its baseline and settings). */
   extra?: unknown;
-  /**
-   * Discovery: the shard keeps the asset half's packet facts of its frames (src/discover/asset-book.ts) for
-   * at most this many addresses, handed back per file; unset: the main thread keeps the asset half.
-   */
-  books?: number;
 }
 
 /** A message for the asset half, with the frame whose dissection produced it (the order it is applied in). */
@@ -43,14 +37,7 @@ export type ToShard =
 /** Shard worker → main thread. */
 export type FromShard =
   | ({ t: 'chunk'; k: number } & ForwardedChunk)
-  | {
-      t: 'file';
-      stats: DissectStats;
-      firsts: KeyFirsts;
-      capped: Record<string, number>;
-      /** The file's asset facts (a discovery shard started with `books`). */
-      books?: AssetBookData;
-    }
+  | { t: 'file'; stats: DissectStats; firsts: KeyFirsts; capped: Record<string, number> }
   | {
       t: 'edges';
       records: EdgeRecord[];

@@ -8,7 +8,6 @@ import { decodeFrame } from '../dissect/link.js';
 import { newPacket, type Packet } from '../dissect/packet.js';
 import type { Message } from '../dissect/message.js';
 import { emptyDissectStats, type DissectLimits, type DissectStats } from '../dissect/pipeline.js';
-import type { AssetBookData } from './asset-book.js';
 import type { EdgeRecord } from './edge-book.js';
 import type { ShardCore } from './shard-core.js';
 import {
@@ -40,12 +39,6 @@ const CHUNK = 1024 * 1024;
  * against 1.83 s, though the worker then had less to do), and 15–20% as before 0.2–0.3 s more.
  */
 const MAIN_SHARE = 0;
-/**
- * The same when the shards keep the asset half's packet facts (ShardedRun's `books`): the main thread then
- * only reads and routes, yet pairs it dissects still cost it about twice what they save the worker (5M-frame
- * input: 15% of the pairs, main thread +0.6 CPU s, worker -0.29 s; bench/RESULTS.md, "mc9 round"): none.
- */
-const BOOKS_MAIN_SHARE = 0;
 /** Chunks the workers may run ahead of the main thread (bounds the memory a fast reader holds). */
 const AHEAD = 8;
 
@@ -61,9 +54,6 @@ export interface ShardedFile {
   stats: DissectStats;
   firstTs: number | null;
   lastTs: number | null;
-  /** With `books`: each shard's asset facts of the file, and the asset half's messages in frame order. */
-  books: AssetBookData[];
-  messages: Message[];
 }
 
 interface Pending {
@@ -99,7 +89,6 @@ export class ShardedRun {
   private readonly readers: SlimReader[] = [];
   /** Routes every frame; knows the server ends shown so far in the whole run (the workers' tables keep them). */
   private readonly router: Router;
-  private readonly books: boolean;
   /** CPU seconds each worker thread used (known after finish; -1 where not measurable). */
   workerCpu: number[] = [];
   /** CPU seconds each worker had used by the first capture: its start-up (loading modules). */
@@ -128,24 +117,13 @@ export class ShardedRun {
        */
       inline?: (init: ShardInit) => ShardCore;
       mainShare?: number;
-      /**
-       * The shards keep the asset half's packet facts (src/discover/asset-book.ts, for at most this many
-       * addresses each) and runFile hands them back with the messages instead of walking every frame: the
-       * main thread then only reads and routes (MainHooks.onPacket is not called); the caller merges them per
-       * file (mergeAssetBooks). Not the CLI's way: measured no cheaper (the worker takes on what the main thread
-       * saves), it is there for splits where the main thread takes pairs.
-       */
-      books?: number;
     },
   ) {
-    this.books = opts.books !== undefined;
     const route = opts.route ?? INVENTORY_ROUTE;
     this.router = new Router(
       n,
       route,
-      opts.inline !== undefined
-        ? (opts.mainShare ?? (opts.books !== undefined ? BOOKS_MAIN_SHARE : MAIN_SHARE) / n)
-        : undefined,
+      opts.inline !== undefined ? (opts.mainShare ?? MAIN_SHARE / n) : undefined,
     );
     this.failed = new Promise<never>((_, reject) => {
       this.fail = (e) => {
@@ -154,23 +132,27 @@ export class ShardedRun {
       };
     });
     this.failed.catch(() => undefined);
-    // Each bound holds for the whole run: every worker gets its share.
-    const share = (v: number, min: number): number => Math.max(min, Math.ceil(v / n));
+    // Each bound holds for the whole run: every shard that takes address pairs gets its share, rounded down, so
+    // that whenever one thread's table would overflow (more than v held at once: the shards together hold the
+    // same) some shard's overflows too and says so in `capped`; the caller then runs the file on one thread
+    // (boundsSplit). Shard 0 at share 0 (the CLI's) sees no IP frame, so it holds no stream and no edge.
+    const pairShards = this.router.shard0TakesPairs ? n : n - 1;
+    const share = (v: number, i: number): number =>
+      i === 0 && pairShards < n ? 1 : Math.max(1, Math.floor(v / pairShards));
     for (let i = 0; i < n; i++) {
       this.edgeCapped.push({});
       this.readers.push(new SlimReader());
       const init: ShardInit = {
         shard: i,
         shards: n,
-        maxEdges: share(opts.maxEdges, 1),
+        maxEdges: share(opts.maxEdges, i),
         dissect: {
           ...opts.dissect,
-          max_tcp_streams: share(opts.dissect.max_tcp_streams, 16),
-          max_reassembly_bytes: share(opts.dissect.max_reassembly_bytes, 65_536),
+          max_tcp_streams: share(opts.dissect.max_tcp_streams, i),
+          max_reassembly_bytes: share(opts.dissect.max_reassembly_bytes, i),
         },
         route,
         extra: opts.extra,
-        ...(opts.books !== undefined ? { books: opts.books } : {}),
       };
       if (i === 0 && opts.inline !== undefined) {
         this.inline = opts.inline(init);
@@ -248,8 +230,6 @@ export class ShardedRun {
 
     const pkt = newPacket();
     const frame = newFrame();
-    const books = this.books;
-    const messages: Message[] = [];
     const router = this.router;
     const builder = new ChunkBuilder();
     let firstTs: number | null = null,
@@ -265,11 +245,6 @@ export class ShardedRun {
       pending.delete(p.k);
       // One frame belongs to one worker: sorting by frame (stable) interleaves the workers' lists in capture order.
       const queue = p.msgs.length === 1 ? p.msgs[0]! : p.msgs.flat().sort((a, b) => a.f - b.f);
-      if (books) {
-        for (const t of queue) messages.push(t.m);
-        builder.release(p.frames);
-        return;
-      }
       let qi = 0;
       const v = new ChunkView(p.frames);
       for (let i = 0, n = v.count; i < n; i++) {
@@ -331,11 +306,9 @@ export class ShardedRun {
     this.post({ t: 'endFile' });
     const stats = emptyDissectStats();
     const got = await files;
-    const fileBooks: AssetBookData[] = [];
     got.forEach((f, i) => {
       addStats(stats, f.stats);
       this.edgeCapped[i] = f.capped;
-      if (f.books !== undefined) fileBooks.push(f.books);
     });
     // Keys in the order one pipeline would have counted them first.
     stats.protocols = inFirstOrder(
@@ -346,7 +319,7 @@ export class ShardedRun {
       stats.anomalies,
       got.map((f) => f.firsts.anomalies),
     );
-    return { summary, stats, firstTs, lastTs, books: fileBooks, messages };
+    return { summary, stats, firstTs, lastTs };
   }
 
   /** The edge records of every shard; the workers end. */

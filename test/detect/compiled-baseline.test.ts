@@ -9,30 +9,12 @@ import { edgeId, type EdgeAddress, type EdgeTransport } from '../../src/discover
 import { CompiledBaseline, pointsOf } from '../../src/detect/profile.js';
 import { DetectionEngine } from '../../src/detect/engine.js';
 import { feed, learn, msg, tcp, HMI, PLC } from './synthetic.js';
+import { learnedEdge } from '../helpers/edge-profile.js';
 
 function profile(id: string, over: Partial<EdgeProfile> = {}): EdgeProfile {
   const [client, rest] = id.split('>') as [string, string];
-  return {
-    id,
-    client,
-    server: rest.split('/')[0]!,
-    transport: 'tcp',
-    port: 502,
-    protocols: ['modbus'],
-    functions: ['modbus:3'],
-    reads: { holding_register: [[0, 9]] },
-    writes: {},
-    values: {},
-    pollInterval: null,
-    pollJitter: null,
-    maxRequestGap: 0,
-    requestRate: 1,
-    requests: 10,
-    anomalyKinds: [],
-    firstSeen: 1,
-    lastSeen: 2,
-    ...over,
-  };
+  const ends = { id, client, server: rest.split('/')[0]!, transport: 'tcp' as const, port: 502 };
+  return learnedEdge(ends, { reads: { holding_register: [[0, 9]] }, ...over });
 }
 
 function baselineOf(edges: EdgeProfile[]): Baseline {

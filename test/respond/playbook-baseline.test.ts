@@ -18,6 +18,7 @@ import type { Detection } from '../../src/detect/detection.js';
 import { openStore } from '../../src/store/db.js';
 import { parsePolicy } from '../../src/policy/load.js';
 import { plantBaseline } from '../helpers/plant-fixtures.js';
+import { learnedEdge } from '../helpers/edge-profile.js';
 
 function edge(
   client: string,
@@ -27,27 +28,8 @@ function edge(
   proto: number,
   over: Partial<EdgeProfile> = {},
 ): EdgeProfile {
-  return {
-    id: edgeId(client, server, transport, port, proto),
-    client,
-    server,
-    transport,
-    port,
-    protocols: ['modbus'],
-    functions: ['modbus:3'],
-    reads: {},
-    writes: {},
-    values: {},
-    pollInterval: null,
-    pollJitter: null,
-    maxRequestGap: 0,
-    requestRate: 1,
-    requests: 10,
-    anomalyKinds: [],
-    firstSeen: 1,
-    lastSeen: 2,
-    ...over,
-  };
+  const id = edgeId(client, server, transport, port, proto);
+  return learnedEdge({ id, client, server, transport, port }, over);
 }
 
 /** The plant's baseline plus edges of every transport, IPv6, shared and empty lists. */

@@ -75,15 +75,17 @@ test(
       }
       const [north, south] = nodes as [NodeRuntime, NodeRuntime];
       // North follows its SPAN port through weir-capture (as `weir node -i` sets it); south captures nothing live.
-      north.captureStatus({
-        program: 'weir-capture',
-        counters: {
-          captured: 5000,
-          receivedByFilter: 5000,
-          droppedByKernel: 0,
-          droppedByInterface: 0,
-        },
-      });
+      const northCounting = (): void =>
+        north.captureStatus({
+          program: 'weir-capture',
+          counters: {
+            captured: 5000,
+            receivedByFilter: 5000,
+            droppedByKernel: 0,
+            droppedByInterface: 0,
+          },
+        });
+      northCounting();
       // South's interface went away before it went silent: its capture stopped, with why.
       south.captureStatus({
         program: 'weir-capture',
@@ -123,15 +125,7 @@ test(
       // North's capture counts again now, so its record is fresh when the page is read: a capture goes stale
       // after three health periods (30 s) without news, and a loaded machine can take that long to get here.
       const fresh = Date.now();
-      north.captureStatus({
-        program: 'weir-capture',
-        counters: {
-          captured: 5000,
-          receivedByFilter: 5000,
-          droppedByKernel: 0,
-          droppedByInterface: 0,
-        },
-      });
+      northCounting();
       await until("north's fresh capture record at the manager", () =>
         readFleetView(mgr.db, Date.now()).sites.some(
           (s) => s.name === 'north' && (s.capture?.at ?? 0) >= fresh,

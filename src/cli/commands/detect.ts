@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { DetectionEngine } from '../../detect/engine.js';
+import { DetectionEngine, type EngineOptions } from '../../detect/engine.js';
 import type { Detection } from '../../detect/detection.js';
 import {
   latestBaseline,
@@ -36,7 +36,7 @@ import {
   type DetectShardInit,
   type DetectShardResult,
 } from '../../detect/shard-split.js';
-import { runShardedCaptures, workerCount } from '../run-sharded.js';
+import { boundsSplit, runShardedCaptures, workerCount } from '../run-sharded.js';
 import { detectRoute } from '../../discover/shard-index.js';
 import { DetectShard } from '../../detect/shard-core.js';
 import { cliSettings } from '../settings.js';
@@ -146,14 +146,14 @@ export function registerDetect(program: Command): void {
           const exporter =
             opts.export.length > 0 ? new Exporter(db, sinkSpecs(opts.export, opts)) : null;
           const exported = exporter !== null ? new LiveDetections(exporter) : null;
-          const engine = new DetectionEngine(b, {
+          // Sharded: this engine keeps the cross-flow detectors; the workers run the per-edge ones.
+          const engineOpts = (sharded: boolean): EngineOptions => ({
             settings,
             windowSeconds: opts.window !== undefined ? Number(opts.window) : settings.fold_window_s,
             mutes: listMutes(db),
             zoneOf: zones ? (ip) => zones.zoneOf(ip)?.name ?? null : undefined,
             decoys: decoyAddresses(policy?.decoys),
-            // Sharded: this engine keeps the cross-flow detectors; the workers run the per-edge ones.
-            ...(workers > 1
+            ...(sharded
               ? { detectors: crossFlow(allDetectors(settings)), decoyContact: false }
               : {}),
             onDetection:
@@ -166,6 +166,7 @@ export function registerDetect(program: Command): void {
                   }
                 : undefined,
           });
+          let engine = new DetectionEngine(b, engineOpts(workers > 1));
           if (caller !== null) {
             playbooks = startPlaybooks(
               db,
@@ -187,7 +188,7 @@ export function registerDetect(program: Command): void {
           const shardBaseline = workers > 1 ? b : null;
           b = null;
           // Stages that follow the engine (exporters, playbooks) join this list; a live run flushes them.
-          const stages = between(from, Infinity, engine);
+          let stages = between(from, Infinity, engine);
           const flushMs = cliSettings().ingest.flush_ms;
           let shards: DetectShardResult[] | null = null;
           if (opts.interface) {
@@ -219,8 +220,16 @@ export function registerDetect(program: Command): void {
               route: detectRoute(from),
               inline: (init) => new DetectShard(init),
             });
-            shards = r.extras as DetectShardResult[];
-            warnCaptureErrors(r.results);
+            // A bound split between the shards was reached (a flood of TCP streams, say): one thread's result
+            // could differ, so the files are read again on one thread (boundsSplit).
+            if (boundsSplit(r.results)) {
+              engine = new DetectionEngine(shardBaseline!, engineOpts(false));
+              stages = between(from, Infinity, engine);
+              warnCaptureErrors(await runCaptures(files, stages));
+            } else {
+              shards = r.extras as DetectShardResult[];
+              warnCaptureErrors(r.results);
+            }
           } else {
             warnCaptureErrors(
               await runCaptures(files, stages, { flushMs: follow ? flushMs : undefined }),
