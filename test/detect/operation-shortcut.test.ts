@@ -14,11 +14,21 @@ import { feed, msg, tcp, HMI, PLC, EVIL, learn } from './synthetic.js';
 
 /** CIP classes with operations (Identity, NVS, lock, clock, time sync, TCP/IP, Logix program objects) and others. */
 const CIP_CLASSES = [
-  0x01, 0x02, 0x04, 0x06, 0x43, 0x68, 0x69, 0x6a, 0x6b, 0x6c, 0x6d, 0x72, 0x74, 0x7e, 0x8b, 0x8e, 0xa1, 0xa2,
-  0xa3, 0xac, 0xf5, 0xf6,
+  0x01, 0x02, 0x04, 0x06, 0x43, 0x68, 0x69, 0x6a, 0x6b, 0x6c, 0x6d, 0x72, 0x74, 0x7e, 0x8b, 0x8e,
+  0xa1, 0xa2, 0xa3, 0xac, 0xf5, 0xf6,
 ];
 /** DNP3 object groups a request may carry: time (g50), files (g70), controls, analog outputs, class data. */
-const DNP3_SPACES = ['g50v1', 'g50v3', 'g50v4', 'g70v2', 'g70v3', 'g12v1', 'g41v2', 'g60v1', 'g1v2'];
+const DNP3_SPACES = [
+  'g50v1',
+  'g50v3',
+  'g50v4',
+  'g70v2',
+  'g70v3',
+  'g12v1',
+  'g41v2',
+  'g60v1',
+  'g1v2',
+];
 
 /** Every message shape a request with this function code can take, as far as the operation readers look. */
 function shapes(protocol: 'cip' | 'dnp3', func: number): Message[] {
@@ -97,7 +107,11 @@ test('operations hidden among thousands of CIP and DNP3 polls (same codes, same 
   const want: string[] = [];
   let ts = 5000;
   let frame = 0;
-  const send = (client: string, port: number, set: Partial<Message> & { protocol: 'cip' | 'dnp3' }) => {
+  const send = (
+    client: string,
+    port: number,
+    set: Partial<Message> & { protocol: 'cip' | 'dnp3' },
+  ) => {
     const p = tcp((ts += 0.01), client, 40000, PLC, port);
     p.frame = ++frame;
     const { protocol, ...rest } = set;
@@ -109,23 +123,74 @@ test('operations hidden among thousands of CIP and DNP3 polls (same codes, same 
   const cipPoll = (): void =>
     send(HMI, 44818, { protocol: 'cip', func: 0x03, fields: { class_id: 0x04, instance_id: 100 } });
   const dnp3Poll = (): void =>
-    send(HMI, 20000, { protocol: 'dnp3', func: 1, targets: [{ space: 'g30v1', start: 0, count: 10 }] });
+    send(HMI, 20000, {
+      protocol: 'dnp3',
+      func: 1,
+      targets: [{ space: 'g30v1', start: 0, count: 10 }],
+    });
   const attacks: (() => void)[] = [
     // CIP: a Get on classes that have operations (still none), then the operations themselves on the polled edge.
-    () => send(HMI, 44818, { protocol: 'cip', func: 0x03, fields: { class_id: 0x8b, attribute_id: 6 } }),
-    () => send(HMI, 44818, { protocol: 'cip', func: 0x01, fields: { class_id: 0x01, instance_id: 1 } }),
-    () => send(HMI, 44818, { protocol: 'cip', func: 0x05, fields: { class_id: 0x01, instance_id: 1 } }),
-    () => send(HMI, 44818, { protocol: 'cip', func: 0x10, fields: { class_id: 0x8b, attribute_id: 6 } }),
-    () => send(HMI, 44818, { protocol: 'cip', func: 0x4b, fields: { class_id: 0x74, instance_id: 1 } }),
-    () => send(HMI, 44818, { protocol: 'cip', func: 0x4b, fields: { class_id: 0xa1, instance_id: 1 } }),
+    () =>
+      send(HMI, 44818, {
+        protocol: 'cip',
+        func: 0x03,
+        fields: { class_id: 0x8b, attribute_id: 6 },
+      }),
+    () =>
+      send(HMI, 44818, { protocol: 'cip', func: 0x01, fields: { class_id: 0x01, instance_id: 1 } }),
+    () =>
+      send(HMI, 44818, { protocol: 'cip', func: 0x05, fields: { class_id: 0x01, instance_id: 1 } }),
+    () =>
+      send(HMI, 44818, {
+        protocol: 'cip',
+        func: 0x10,
+        fields: { class_id: 0x8b, attribute_id: 6 },
+      }),
+    () =>
+      send(HMI, 44818, { protocol: 'cip', func: 0x4b, fields: { class_id: 0x74, instance_id: 1 } }),
+    () =>
+      send(HMI, 44818, { protocol: 'cip', func: 0x4b, fields: { class_id: 0xa1, instance_id: 1 } }),
     // DNP3: WRITE with the poll's objects (none), with a clock and with file objects; SELECT/OPERATE; restarts.
-    () => send(HMI, 20000, { protocol: 'dnp3', func: 2, write: true, targets: [{ space: 'g30v1', start: 0, count: 1 }] }),
-    () => send(HMI, 20000, { protocol: 'dnp3', func: 2, write: true, targets: [{ space: 'g50v1', start: 0, count: 1 }] }),
-    () => send(HMI, 20000, { protocol: 'dnp3', func: 2, write: true, targets: [{ space: 'g70v3', start: 0, count: 1 }] }),
-    () => send(HMI, 20000, { protocol: 'dnp3', func: 3, targets: [{ space: 'g12v1', start: 0, count: 1 }] }),
-    () => send(HMI, 20000, { protocol: 'dnp3', func: 4, targets: [{ space: 'g12v1', start: 0, count: 1 }] }),
+    () =>
+      send(HMI, 20000, {
+        protocol: 'dnp3',
+        func: 2,
+        write: true,
+        targets: [{ space: 'g30v1', start: 0, count: 1 }],
+      }),
+    () =>
+      send(HMI, 20000, {
+        protocol: 'dnp3',
+        func: 2,
+        write: true,
+        targets: [{ space: 'g50v1', start: 0, count: 1 }],
+      }),
+    () =>
+      send(HMI, 20000, {
+        protocol: 'dnp3',
+        func: 2,
+        write: true,
+        targets: [{ space: 'g70v3', start: 0, count: 1 }],
+      }),
+    () =>
+      send(HMI, 20000, {
+        protocol: 'dnp3',
+        func: 3,
+        targets: [{ space: 'g12v1', start: 0, count: 1 }],
+      }),
+    () =>
+      send(HMI, 20000, {
+        protocol: 'dnp3',
+        func: 4,
+        targets: [{ space: 'g12v1', start: 0, count: 1 }],
+      }),
     () => send(HMI, 20000, { protocol: 'dnp3', func: 13 }),
-    () => send(HMI, 20000, { protocol: 'dnp3', func: 21, targets: [{ space: 'g60v2', start: 0, count: 1 }] }),
+    () =>
+      send(HMI, 20000, {
+        protocol: 'dnp3',
+        func: 21,
+        targets: [{ space: 'g60v2', start: 0, count: 1 }],
+      }),
     // Both protocols flipping on one edge (the DNP3 port carrying CIP and back), and a client never seen.
     () => {
       send(HMI, 20000, { protocol: 'cip', func: 0x05, fields: { class_id: 0x01, instance_id: 1 } });
@@ -135,7 +200,7 @@ test('operations hidden among thousands of CIP and DNP3 polls (same codes, same 
     () => send(EVIL, 44818, { protocol: 'cip', func: 0x05, fields: { class_id: 0x01 } }),
   ];
   let s = 18;
-  const rnd = (): number => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const rnd = (): number => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
   for (let round = 0; round < 60; round++) {
     const n = 1 + Math.floor(rnd() * 200);
     for (let i = 0; i < n; i++) {
@@ -150,8 +215,18 @@ test('operations hidden among thousands of CIP and DNP3 polls (same codes, same 
   }
   assert.ok(frame > 5000);
   // Reset, set time, lock, firmware, DNP3 clock and file writes, restarts and unsolicited off each reached it.
-  for (const type of ['device_restart', 'time_change', 'controller_lock', 'firmware_change', 'file_transfer', 'unsolicited_control'])
-    assert.ok(want.some((w) => w.endsWith(`:${type}`)), `${type} never sent`);
+  for (const type of [
+    'device_restart',
+    'time_change',
+    'controller_lock',
+    'firmware_change',
+    'file_transfer',
+    'unsolicited_control',
+  ])
+    assert.ok(
+      want.some((w) => w.endsWith(`:${type}`)),
+      `${type} never sent`,
+    );
   assert.deepEqual(seen, want);
 });
 
