@@ -189,7 +189,8 @@ export function tcpdumpArgs(
     String(opts.snapLen ?? 0),
   ];
   if (opts.immediate) args.push('--immediate-mode');
-  if (opts.bpf) args.push(...opts.bpf.split(/\s+/).filter(Boolean));
+  // After `--`: a filter's words are never read as options (a filter "-Z root" would change the user).
+  if (opts.bpf) args.push('--', ...opts.bpf.split(/\s+/).filter(Boolean));
   return args;
 }
 
@@ -211,7 +212,8 @@ export function helperArgs(
   args.push('-s', String(opts.snapLen ?? 0), '-B', String(CAPTURE_BUFFER_KIB));
   args.push('-t', String(HELPER_TIMEOUT_MS), '-S', String(COUNTERS_EVERY_S));
   if (opts.immediate) args.push('-I');
-  if (opts.bpf) args.push(...opts.bpf.split(/\s+/).filter(Boolean));
+  // After `--`: a filter's words are never read as options (a filter "-Z root" would change the user).
+  if (opts.bpf) args.push('--', ...opts.bpf.split(/\s+/).filter(Boolean));
   return args;
 }
 

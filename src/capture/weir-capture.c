@@ -14,12 +14,16 @@
  * Built with libseccomp (WEIR_SECCOMP), it then confines itself to the few system calls capturing needs (see
  * confine): a non-root Weir's helper keeps that uid (weir, which owns the store), so its file access must go too.
  *
- * Usage: weir-capture -i IFACE [-Z USER] [-s SNAPLEN] [-B BUFFER_KIB] [-t TIMEOUT_MS] [-S SECONDS] [-I] [-X] [BPF ...]
+ * Usage: weir-capture -i IFACE [-Z USER] [-s SNAPLEN] [-B BUFFER_KIB] [-t TIMEOUT_MS] [-S SECONDS] [-I] [-X WHAT]
+ *                     [--] [BPF ...]
+ *        weir-capture --features   (prints "features: seccomp" when built confined, "features:" when not)
  *   -Z  the user to run as once the interface is open, when started as root (default: weir-capture, a system
  *       account of its own: the shared `nobody` would let any other nobody process signal or trace it).
  *   -S  also print the counters every SECONDS while capturing ("weir-capture: counters ..."); 0: only at exit.
  *   -I  immediate mode: each packet handed over as it arrives (still one write per dispatched batch).
- *   -X  tests only: at the first counters tick, open a file, which the confinement must punish with death.
+ *   -X  tests only: at the first counters tick, make a system call the confinement must punish with death:
+ *       `open` (a file), `write-socket` (the packet socket, its fd number with high bits set: the kernel reads
+ *       only the low 32), `fanout` (a packet socket option that is not the counters' nor the ring's).
  * Stops on SIGINT/SIGTERM/SIGHUP from its parent (Weir) or the kernel (its parent died), exiting 0; the same
  * signals from any other process stop it too (they cannot be refused) but it says who sent them and exits 3,
  * so Weir reports an early stop, never a normal end. Also stops when stdout closes (EPIPE).
@@ -28,6 +32,7 @@
  * Built by scripts/build-capture-helper.sh (gcc, libpcap-dev, libseccomp-dev); Weir falls back to tcpdump
  * without it.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -102,15 +107,20 @@ static int sysfs_fd[2] = {-1, -1};
 static long long sysfs_dropped;
 static struct pcap_stat kernel_totals;
 
+/* -1 when unreadable (the interface went away and its sysfs file with it): the caller keeps its base. */
 static long long sysfs_count(int fd) {
   char b[32];
-  ssize_t n = fd < 0 ? -1 : pread(fd, b, sizeof b - 1, 0);
-  if (n <= 0) return 0;
+  if (fd < 0) return 0;
+  ssize_t n = pread(fd, b, sizeof b - 1, 0);
+  if (n <= 0) return -1;
   b[n] = '\0';
   return strtoll(b, NULL, 10);
 }
 
-static long long sysfs_drops(void) { return sysfs_count(sysfs_fd[0]) + sysfs_count(sysfs_fd[1]); }
+static long long sysfs_drops(void) {
+  long long a = sysfs_count(sysfs_fd[0]), b = sysfs_count(sysfs_fd[1]);
+  return a < 0 || b < 0 ? -1 : a + b;
+}
 
 /* The interface's drop counters (NIC ring overruns), as a base: what libpcap counts from its start. */
 static void open_sysfs_drops(const char *iface) {
@@ -121,12 +131,16 @@ static void open_sysfs_drops(const char *iface) {
       sysfs_fd[i] = open(path, O_RDONLY | O_CLOEXEC);
   }
   sysfs_dropped = sysfs_drops();
+  if (sysfs_dropped < 0) { /* unreadable from the start: no interface drops to count (as "any" has none) */
+    for (int i = 0; i < 2; i++) close(sysfs_fd[i]), sysfs_fd[i] = -1;
+    sysfs_dropped = 0;
+  }
 }
 
 static int kernel_stats(struct pcap_stat *st) {
-  long long was = sysfs_dropped;
-  sysfs_dropped = sysfs_drops();
-  kernel_totals.ps_ifdrop += (u_int)(sysfs_dropped - was);
+  long long now = sysfs_drops();
+  if (now >= sysfs_dropped) kernel_totals.ps_ifdrop += (u_int)(now - sysfs_dropped);
+  if (now >= 0) sysfs_dropped = now; /* a failed or reset read adds nothing (never 2^32 - was) */
   struct tpacket_stats_v3 k;
   socklen_t len = sizeof k;
   if (getsockopt(pcap_fileno(handle), SOL_PACKET, PACKET_STATISTICS, &k, &len) != 0) return -1;
@@ -162,7 +176,7 @@ static void on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *b
 
 static void usage(void) {
   fprintf(stderr, "usage: weir-capture -i IFACE [-Z USER] [-s SNAPLEN] [-B BUFFER_KIB] [-t TIMEOUT_MS] "
-                  "[-S SECONDS] [-I] [-X] [BPF expression]\n");
+                  "[-S SECONDS] [-I] [-X WHAT] [--] [BPF expression]\n");
   exit(2);
 }
 
@@ -237,25 +251,44 @@ static int confine(void) {
   scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
   if (!ctx) return -1;
   int sock = pcap_fileno(handle), rc = 0;
-  const int anywhere[] = {SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(read), SCMP_SYS(pread64), SCMP_SYS(close),
-                          SCMP_SYS(munmap), SCMP_SYS(madvise), SCMP_SYS(brk), SCMP_SYS(rt_sigreturn),
-                          SCMP_SYS(rt_sigprocmask), SCMP_SYS(restart_syscall), SCMP_SYS(clock_gettime),
-                          SCMP_SYS(gettimeofday), SCMP_SYS(exit), SCMP_SYS(exit_group)};
+  /*
+   * 32-bit builds return from signal handlers through sigreturn and have mmap2 and the *_time64 calls; uname is
+   * what libpcap calls before it reports a corrupted ring frame (so that ends as libpcap's error, not SIGSYS).
+   */
+  const int anywhere[] = {SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(ppoll_time64), SCMP_SYS(read),
+                          SCMP_SYS(pread64), SCMP_SYS(close), SCMP_SYS(munmap), SCMP_SYS(madvise), SCMP_SYS(brk),
+                          SCMP_SYS(rt_sigreturn), SCMP_SYS(sigreturn), SCMP_SYS(rt_sigprocmask),
+                          SCMP_SYS(restart_syscall), SCMP_SYS(clock_gettime), SCMP_SYS(clock_gettime64),
+                          SCMP_SYS(gettimeofday), SCMP_SYS(uname), SCMP_SYS(exit), SCMP_SYS(exit_group)};
   /* A call this architecture lacks (poll on arm64: ppoll only) has a negative pseudo-number: nothing to allow. */
   for (size_t i = 0; i < sizeof anywhere / sizeof anywhere[0]; i++)
     if (anywhere[i] >= 0) rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, anywhere[i], 0);
-  /* Writes to anything but the packet socket (which would put frames on the monitored network). */
-  rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, SCMP_A0(SCMP_CMP_NE, (scmp_datum_t)sock));
   /*
-   * The packet socket's own options only: its counters, and the ring's teardown at close. When its interface
-   * goes away or down, libpcap reads the socket's error and address, and polls the interface's flags.
+   * Writes to the descriptors open now (stdout, stderr, libpcap's breakloop eventfd, ...), each by its exact
+   * number, never the packet socket (which would put frames on the monitored network). Named one by one, not
+   * "not the socket": the filter compares all 64 bits of the argument while the kernel reads only the low 32,
+   * so the socket's number with high bits set would pass a not-equal rule and still reach the socket.
    */
-  rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(getsockopt), 2, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)sock),
-                         SCMP_A1(SCMP_CMP_EQ, SOL_PACKET));
+  DIR *fds = opendir("/proc/self/fd");
+  if (!fds) rc = -1;
+  for (struct dirent *e; fds && (e = readdir(fds)) != NULL;) {
+    char *end;
+    long fd = strtol(e->d_name, &end, 10);
+    if (*end != '\0' || e->d_name[0] == '\0' || fd == sock || fd == dirfd(fds)) continue;
+    rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fd));
+  }
+  if (fds) closedir(fds);
+  /*
+   * The packet socket's own options only: its counters (PACKET_STATISTICS), and the ring's teardown at close
+   * (PACKET_RX_RING); nothing that would add a TX ring, a fanout group or a membership. When its interface goes
+   * away or down, libpcap reads the socket's error and address, and polls the interface's flags.
+   */
+  rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(getsockopt), 3, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)sock),
+                         SCMP_A1(SCMP_CMP_EQ, SOL_PACKET), SCMP_A2(SCMP_CMP_EQ, PACKET_STATISTICS));
   rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(getsockopt), 3, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)sock),
                          SCMP_A1(SCMP_CMP_EQ, SOL_SOCKET), SCMP_A2(SCMP_CMP_EQ, SO_ERROR));
-  rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(setsockopt), 2, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)sock),
-                         SCMP_A1(SCMP_CMP_EQ, SOL_PACKET));
+  rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(setsockopt), 3, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)sock),
+                         SCMP_A1(SCMP_CMP_EQ, SOL_PACKET), SCMP_A2(SCMP_CMP_EQ, PACKET_RX_RING));
   rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(getsockname), 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)sock));
   rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)sock),
                          SCMP_A1(SCMP_CMP_EQ, SIOCGIFFLAGS));
@@ -266,6 +299,21 @@ static int confine(void) {
   return rc == 0 ? 0 : -1;
 }
 #endif
+
+/* -X WHAT (tests only): what an exploit in the helper would try; each must be refused by death. */
+static void try_forbidden(const char *what) {
+  int sock = pcap_fileno(handle);
+  if (strcmp(what, "open") == 0) close(open("/etc/hostname", O_RDONLY));
+  if (strcmp(what, "write-socket") == 0) {
+    static const unsigned char frame[60] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    /* 1 << 32 where long is 64-bit (on 32-bit builds the test makes no sense: 0, a plain refused write) */
+    syscall(SYS_write, (unsigned long)sock | (((unsigned long)1 << 31) << 1), frame, sizeof frame);
+  }
+  if (strcmp(what, "fanout") == 0) {
+    int fanout = 4242 | (PACKET_FANOUT_HASH << 16);
+    setsockopt(sock, SOL_PACKET, PACKET_FANOUT, &fanout, sizeof fanout);
+  }
+}
 
 static void print_counters(const char *prefix, const struct totals *t) {
   fprintf(stderr, "weir-capture: %s captured=%llu received=%llu dropped=%llu ifdropped=%llu\n", prefix, captured,
@@ -283,9 +331,18 @@ static int self_test_wrap(int argc, char **argv) {
 
 int main(int argc, char **argv) {
   if (argc >= 2 && strcmp(argv[1], "--self-test-wrap") == 0) return self_test_wrap(argc, argv);
+  if (argc == 2 && strcmp(argv[1], "--features") == 0) {
+#ifdef WEIR_SECCOMP
+    puts("features: seccomp");
+#else
+    puts("features:");
+#endif
+    return 0;
+  }
   const char *iface = NULL, *user = "weir-capture";
-  int snaplen = 262144, buffer_kib = 32768, timeout_ms = 100, immediate = 0, stats_s = 0, forbidden = 0, opt;
-  while ((opt = getopt(argc, argv, "+i:Z:s:B:t:S:IX")) != -1) {
+  int snaplen = 262144, buffer_kib = 32768, timeout_ms = 100, immediate = 0, stats_s = 0, opt;
+  const char *forbidden = NULL;
+  while ((opt = getopt(argc, argv, "+i:Z:s:B:t:S:IX:")) != -1) {
     switch (opt) {
     case 'i': iface = optarg; break;
     case 'Z': user = optarg; break;
@@ -294,7 +351,11 @@ int main(int argc, char **argv) {
     case 'B': buffer_kib = (int)number(optarg, 1, 4194304, "-B (buffer KiB)"); break;
     case 't': timeout_ms = (int)number(optarg, 1, 60000, "-t (timeout ms)"); break;
     case 'I': immediate = 1; break;
-    case 'X': forbidden = 1; break;
+    case 'X':
+      if (strcmp(optarg, "open") != 0 && strcmp(optarg, "write-socket") != 0 && strcmp(optarg, "fanout") != 0)
+        usage();
+      forbidden = optarg;
+      break;
     default: usage();
     }
   }
@@ -431,7 +492,7 @@ int main(int argc, char **argv) {
     if (counters_due) {
       counters_due = 0;
       /* -X (tests only): a system call outside the allow-list, once capturing: it must kill the helper. */
-      if (forbidden) close(open("/etc/hostname", O_RDONLY));
+      if (forbidden) try_forbidden(forbidden);
       struct pcap_stat st;
       if (kernel_stats(&st) == 0) {
         add_stats(&totals, &st);

@@ -9,6 +9,7 @@ import {
   type CaptureStatus,
   findCaptureHelper,
   helperArgs,
+  tcpdumpArgs,
   liveCapture,
   stopReason,
   type CaptureHelper,
@@ -517,10 +518,17 @@ test('the capture program: weir-capture when built, tcpdump when asked for or wh
     '-S',
     '1',
     '-I',
+    '--',
     'tcp',
     'port',
     '502',
   ]);
+  // A filter is a filter, never options: words after `--` (a filter "-Z root" would have changed the user).
+  for (const args of [
+    helperArgs('eth1', { bpf: '-Z root' }),
+    tcpdumpArgs('eth1', { bpf: '-Z root' }),
+  ])
+    assert.deepEqual(args.slice(-3), ['--', '-Z', 'root']);
   assert.equal(captureCommand('eth1', { helper: 'tcpdump' }).name, 'tcpdump');
   const saved = process.env.WEIR_CAPTURE_HELPER;
   try {
@@ -789,30 +797,48 @@ test(
   'weir-capture confines itself once listening (seccomp): it keeps capturing and counting, and a forbidden system call (opening a file) kills it, an early stop with its reason',
   { skip: skipOwn, timeout: 60_000 },
   async () => {
-    await inNamespace(async (ns) => {
-      // Run straight: it says it is confined, captures and counts; -X makes it open a file at its first counters
-      // tick, which its allow-list answers with SIGSYS.
-      const direct = spawn(
-        'ip',
-        ['netns', 'exec', ns, helper!, '-X', '-i', 'lo', '-Z', 'weir-capture', '-S', '1', 'udp'],
-        { stdio: ['ignore', 'pipe', 'pipe'] },
-      );
-      let said = '';
-      let pcapBytes = 0;
-      direct.stderr.on('data', (b: Buffer) => (said += b.toString()));
-      direct.stdout.on('data', (b: Buffer) => (pcapBytes += b.length));
-      const ended = await new Promise<[number | null, NodeJS.Signals | null]>((r) =>
-        direct.on('close', (code, signal) => r([code, signal])),
-      );
-      assert.deepEqual(ended, [null, 'SIGSYS'], said);
-      assert.match(said, /^weir-capture: listening on lo, .*, confined to its system calls\n/);
-      assert.equal(pcapBytes, 24, 'the pcap file header was written before');
-      assert.deepEqual(pidsIn(ns), []);
-    });
-    // Through Weir: a wrapper with -X stands in for the helper. The stop is early, with why.
+    // Run straight: it says it is confined, captures and counts; -X makes it try, at its first counters tick,
+    // what an exploit would: open a file, write a frame to the packet socket (its fd number with high bits
+    // set, which the kernel cuts to the socket's), join a fanout group. Its allow-list answers each with SIGSYS.
+    for (const what of ['open', 'write-socket', 'fanout'])
+      await inNamespace(async (ns) => {
+        const direct = spawn(
+          'ip',
+          [
+            'netns',
+            'exec',
+            ns,
+            helper!,
+            '-X',
+            what,
+            '-i',
+            'lo',
+            '-Z',
+            'weir-capture',
+            '-S',
+            '1',
+            'udp',
+          ],
+          { stdio: ['ignore', 'pipe', 'pipe'] },
+        );
+        let said = '';
+        let pcapBytes = 0;
+        direct.stderr.on('data', (b: Buffer) => (said += b.toString()));
+        direct.stdout.on('data', (b: Buffer) => (pcapBytes += b.length));
+        const ended = await new Promise<[number | null, NodeJS.Signals | null]>((r) =>
+          direct.on('close', (code, signal) => r([code, signal])),
+        );
+        assert.deepEqual(ended, [null, 'SIGSYS'], `${what}: ${said}`);
+        assert.match(said, /^weir-capture: listening on lo, .*, confined to its system calls\n/);
+        assert.equal(pcapBytes, 24, 'the pcap file header was written before');
+        assert.deepEqual(pidsIn(ns), []);
+      });
+    // Through Weir: a wrapper with -X open stands in for the helper. The stop is early, with why.
     const dir = mkdtempSync(path.join(tmpdir(), 'weir-seccomp-'));
     const wrapper = path.join(dir, 'weir-capture');
-    writeFileSync(wrapper, `#!/bin/sh\nexec ${JSON.stringify(helper)} -X "$@"\n`, { mode: 0o755 });
+    writeFileSync(wrapper, `#!/bin/sh\nexec ${JSON.stringify(helper)} -X open "$@"\n`, {
+      mode: 0o755,
+    });
     const saved = process.env.WEIR_CAPTURE_HELPER;
     process.env.WEIR_CAPTURE_HELPER = wrapper;
     try {

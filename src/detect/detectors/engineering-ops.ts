@@ -4,8 +4,16 @@ import {
   operationOf as descriptorOperation,
   operationOfFunction,
 } from '../../dissect/registry.js';
-import { cipOperation, type CipOperationKind } from '../../dissect/protocols/cip-operations.js';
-import { dnp3Operation, type Dnp3OperationKind } from '../../dissect/protocols/dnp3-operations.js';
+import {
+  cipOperation,
+  isCipRead,
+  type CipOperationKind,
+} from '../../dissect/protocols/cip-operations.js';
+import {
+  dnp3MayOperate,
+  dnp3Operation,
+  type Dnp3OperationKind,
+} from '../../dissect/protocols/dnp3-operations.js';
 import { s7Operation, type S7OperationKind } from '../../dissect/protocols/s7comm-operations.js';
 import { umasOperation, type UmasOperationKind } from '../../dissect/protocols/modbus-umas.js';
 import { FC_UMAS } from '../../dissect/protocols/modbus.js';
@@ -234,6 +242,13 @@ const READS_MESSAGE = new Set(['cip', 'dnp3', 's7comm', 's7comm_plus', 'modbus']
  * every such message): only the function's descriptor entry decides for these protocols.
  */
 export function mayOperate(protocol: string, func: number): boolean {
+  // A CIP or DNP3 function code in its span is decided by cipOperation or dnp3Operation alone (see operationOf),
+  // and each rules out some codes whatever the message holds: CIP's Get services (the polled Get_Attribute_List),
+  // DNP3's READ, SELECT and OPERATE. Together ~73,000 of the benchmark's 493,180 requests.
+  if (func >= 0 && func < SPAN) {
+    if (protocol === 'cip') return !isCipRead(func);
+    if (protocol === 'dnp3') return dnp3MayOperate(func);
+  }
   return READS_MESSAGE.has(protocol) || operationOfFunction(protocol, func) !== undefined;
 }
 

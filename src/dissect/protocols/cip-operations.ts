@@ -29,6 +29,11 @@ const READS = new Set([0x01, 0x03, 0x0e, 0x11, 0x18, 0x55]);
 /** Set_Attribute_All, Set_Attribute_List, Set_Attribute_Single, Set_Member. */
 const SETS = new Set([0x02, 0x04, 0x10, 0x19]);
 
+/** A Get-type service: cipOperation finds no operation in a request with it, whatever its class (read first). */
+export function isCipRead(svc: number): boolean {
+  return READS.has(svc);
+}
+
 /**
  * Logix program structure (task 0x68, program 0x69, routine/code 0x6A, symbol 0x6B, template 0x6C, and the
  * controller's data/memory objects 0x6D–0x7E, 0x72 and module configuration 0xA2/0xA3): a download creates,

@@ -40,6 +40,11 @@ const BY_FUNCTION: Record<number, Dnp3Operation> = {
   30: { kind: 'file_operation', what: 'aborted a file transfer' },
 };
 
+/** False when dnp3Operation finds no operation in any request with this function code (READ, SELECT, OPERATE…). */
+export function dnp3MayOperate(func: number): boolean {
+  return BY_FUNCTION[func] !== undefined || func === 2;
+}
+
 /** The operation a DNP3 request performs, or undefined for reads, controls and process writes. */
 export function dnp3Operation(m: Message): Dnp3Operation | undefined {
   if (m.protocol !== 'dnp3' || m.role !== 'request') return undefined;
