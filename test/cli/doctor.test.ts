@@ -333,6 +333,8 @@ test('weir doctor on this machine: real checks, JSON, exit status follows the fa
     const v = (c: string) => out.findings.find((f) => f.check === c)!.verdict;
     assert.equal(v('node'), 'ok');
     assert.equal(v('data dir'), 'ok', 'mkdtemp makes 0700 folders');
+    // The helper npm run build made answers --features (ok when built with libseccomp-dev, else warn).
+    assert.match(v('capture helper'), /^(ok|warn)$/, r.stdout);
     // As root (CI, this machine) capture on loopback is allowed, and tcpdump really opened it.
     if (process.getuid?.() === 0) assert.equal(v('capture'), 'ok', r.stdout);
     const missing = await weir(['doctor', '--data-dir', path.join(dir, 'nope')]);
