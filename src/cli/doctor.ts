@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync, statfsSync } from 'node:fs';
+import { dirname } from 'node:path';
 
 /**
  * `weir doctor`: what this host must have for the jobs it is given, each checked for real (a command run, a
@@ -34,6 +35,10 @@ export interface Host {
   /** Free and total bytes of the file system holding `dir`, or null when it cannot be read. */
   disk(dir: string): { free: number; total: number } | null;
   mode(path: string): number | null;
+  /** The uid owning `path`, or null when it cannot be read. */
+  owner(path: string): number | null;
+  /** The uid running Weir (this process). */
+  uid: number;
   nodeVersion: string;
 }
 
@@ -77,6 +82,14 @@ export const realHost: Host = {
       return null;
     }
   },
+  owner(path) {
+    try {
+      return statSync(path).uid;
+    } catch {
+      return null;
+    }
+  },
+  uid: process.getuid?.() ?? -1,
   nodeVersion: process.versions.node,
 };
 
@@ -262,8 +275,10 @@ export function captureUserCheck(h: Host, user: string, needed: boolean): Findin
 
 /**
  * weir-capture, the live capture helper: built, runnable (its arithmetic self-test proves it loads, libpcap
- * included) and writable by its owner only, since a root Weir starts it. Without it live capture falls back to
- * tcpdump (one pipe write per packet), so its absence warns; a helper others could replace fails.
+ * included), confined by seccomp, and replaceable by no one but root or the user running Weir, since a root Weir
+ * starts it: the file and its folder writable by their owner only, each owned by root or that user. Not built or
+ * not executable, live capture falls back to tcpdump (one pipe write per packet), so that warns; an executable
+ * helper is used as it is, so one that does not run fails (live capture would fail).
  */
 export function captureHelperCheck(h: Host, path: string): Finding {
   const check = 'capture helper';
@@ -274,21 +289,37 @@ export function captureHelperCheck(h: Host, path: string): Finding {
       detail: `${path} is not built: live capture uses tcpdump, one pipe write per packet`,
       fix: 'scripts/build-capture-helper.sh (needs gcc and libpcap-dev), or install the Debian package',
     };
-  const m = h.mode(path);
-  if (m === null)
-    return {
-      check,
-      verdict: 'unknown',
-      detail: `cannot read the mode of ${path}`,
-      fix: `ls -l ${path}`,
-    };
-  if ((m & 0o022) !== 0)
-    return {
-      check,
-      verdict: 'fail',
-      detail: `${path} is mode ${m.toString(8)}, writable by others: whoever replaces it runs as the user who starts Weir (root, or weir with CAP_NET_RAW)`,
-      fix: `chmod go-w ${path} (and check who changed it)`,
-    };
+  const dir = dirname(path);
+  const trusted = (uid: number): boolean => uid === 0 || uid === h.uid;
+  for (const [p, what] of [
+    [path, path],
+    [dir, `the folder ${dir}`],
+  ] as const) {
+    const m = h.mode(p);
+    const uid = h.owner(p);
+    if (m === null || uid === null)
+      return {
+        check,
+        verdict: 'unknown',
+        detail: `cannot read the mode or owner of ${p}`,
+        fix: `ls -ld ${p}`,
+      };
+    if ((m & 0o022) !== 0)
+      return {
+        check,
+        verdict: 'fail',
+        detail: `${what} is mode ${m.toString(8)}, writable by others: whoever replaces ${p === path ? 'it' : 'the helper in it'} runs as the user who starts Weir (root, or weir with CAP_NET_RAW)`,
+        fix: `chmod go-w ${p} (and check who changed it)`,
+      };
+    if (!trusted(uid))
+      return {
+        check,
+        verdict: 'fail',
+        detail: `${what} is owned by uid ${uid}, neither root nor the user running Weir (uid ${h.uid}): that user can replace ${p === path ? 'it' : 'the helper in it'}, and it runs as the user who starts Weir`,
+        fix: `chown root:root ${p} (or install the Debian package, whose helper root owns)`,
+      };
+  }
+  const m = h.mode(path)!;
   if ((m & 0o111) === 0)
     return {
       check,
@@ -297,14 +328,32 @@ export function captureHelperCheck(h: Host, path: string): Finding {
       fix: `chmod 0755 ${path}`,
     };
   const t = h.run(path, ['--self-test-wrap', '7']);
-  if (t.status === 0 && t.stdout.trim() === '7')
-    return { check, verdict: 'ok', detail: `${path} runs` };
-  return {
-    check,
-    verdict: 'warn',
-    detail: `${path} does not run: ${firstLine(t.stderr) || (t.missing ? 'not found' : `exit ${t.status}`)}; live capture uses tcpdump`,
-    fix: 'apt-get install libpcap0.8 (the helper links libpcap), or rebuild it: scripts/build-capture-helper.sh',
-  };
+  if (t.status !== 0 || t.stdout.trim() !== '7')
+    return {
+      check,
+      verdict: 'fail',
+      detail: `${path} does not run: ${firstLine(t.stderr) || (t.missing ? 'not found' : `exit ${t.status}`)}; live capture fails (an executable helper is always the one used)`,
+      fix: 'apt-get install libpcap0.8 (the helper links libpcap), or rebuild it: scripts/build-capture-helper.sh (or remove it, and live capture uses tcpdump)',
+    };
+  // `features: seccomp` when built with libseccomp, `features:` without; an older helper knows no --features.
+  const f = h.run(path, ['--features']);
+  const line = f.status === 0 ? /^features:(.*)$/m.exec(f.stdout) : null;
+  if (!line)
+    return {
+      check,
+      verdict: 'unknown',
+      detail: `${path} runs but does not say whether it is confined by seccomp (--features: ${firstLine(f.stderr) || firstLine(f.stdout) || `exit ${f.status}`}; an older helper)`,
+      fix: 'rebuild it: npm run build (scripts/build-capture-helper.sh)',
+    };
+  if (!line[1]!.trim().split(/\s+/).includes('seccomp'))
+    return {
+      check,
+      verdict: 'warn',
+      detail:
+        'weir-capture is not confined to its system calls (built without libseccomp-dev: scripts/install-deps.sh installs it; rebuild with npm run build)',
+      fix: 'scripts/install-deps.sh (or apt-get install libseccomp-dev), then npm run build',
+    };
+  return { check, verdict: 'ok', detail: `${path} runs, confined by seccomp` };
 }
 
 export function diskCheck(h: Host, dir: string): Finding[] {

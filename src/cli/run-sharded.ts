@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import type { Message } from '../dissect/message.js';
 import { Stages, type Stage } from '../dissect/stage.js';
 import { ShardedRun } from '../discover/sharded.js';
@@ -74,6 +75,29 @@ const SPLIT_BOUNDS = ['tcp_streams', 'tcp_buffered_bytes', 'edges_not_tracked'] 
 /** True when a sharded run reached a bound split between its shards (SPLIT_BOUNDS). */
 export function boundsSplit(results: readonly FileResult[]): boolean {
   return results.some((r) => SPLIT_BOUNDS.some((k) => (r.capped[k] ?? 0) > 0));
+}
+
+/**
+ * True when every input can be read a second time: regular files only. Standard input, a named FIFO (a second
+ * open blocks until another writer comes) and a shell's `<(zcat x.gz)` (a drained pipe) cannot: there the
+ * sharded result must stand.
+ */
+export function readableTwice(files: readonly string[]): boolean {
+  return files.every((f) => {
+    if (f === '-') return false;
+    try {
+      return statSync(f).isFile();
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Said when a split bound was reached but the input cannot be read again on one thread (readableTwice). */
+export function warnNotReadAgain(): void {
+  process.stderr.write(
+    "weir: warning: the result may differ from one thread's: a bound was reached on input that cannot be read twice (standard input, a pipe or FIFO); give regular files, or --workers 1, for one thread's result\n",
+  );
 }
 
 /** Worker threads from --workers, else the settings' dissect.workers. */

@@ -45,6 +45,8 @@ CREATE TABLE IF NOT EXISTS fleet_records (
   received INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS fleet_records_site ON fleet_records (site, kind, received);
+-- A site's newest record of a kind by arrival (rowid, the index's implied last column): one search, no sort.
+CREATE INDEX IF NOT EXISTS fleet_records_arrival ON fleet_records (site, kind);
 CREATE TABLE IF NOT EXISTS fleet_sites (
   site TEXT PRIMARY KEY,
   last_seen INTEGER NOT NULL,

@@ -101,6 +101,20 @@ const AGGREGATED: ReadonlySet<SiteKind> = new Set([
 /** The same, for SQL (the kinds whose ledger rows may go: their own tables keep them by version or sequence). */
 const AGGREGATED_SQL = [...AGGREGATED].map((k) => `'${k}'`).join(', ');
 
+/**
+ * Forget a site's ledger rows at or below its acknowledged stream floor: aggregated kinds, and health records but
+ * the newest. Newest by arrival (rowid), not by stream sequence: a recreated stream restarts its numbering, and
+ * the old stream's high row would otherwise stay "newest" while the new ones were deleted.
+ */
+export function pruneLedger(db: FleetDb, site: string, floor: number): number {
+  return db
+    .prepare(
+      `DELETE FROM fleet_records WHERE site = ? AND stream_seq <= ? AND (kind IN (${AGGREGATED_SQL})
+         OR (kind = 'health' AND rowid < (SELECT max(rowid) FROM fleet_records WHERE site = ? AND kind = 'health')))`,
+    )
+    .run(site, floor, site).changes;
+}
+
 export interface IngestHooks {
   /** Act on a site's block request (before its record is stored: a crash in between repeats the block). */
   block(body: unknown, site: string): Promise<unknown>;
@@ -354,10 +368,6 @@ export class SiteIngest {
    */
   async prune(): Promise<number> {
     let n = 0;
-    const ledger = this.db.prepare(
-      `DELETE FROM fleet_records WHERE site = ? AND stream_seq <= ? AND (kind IN (${AGGREGATED_SQL})
-         OR (kind = 'health' AND stream_seq < (SELECT max(stream_seq) FROM fleet_records WHERE site = ? AND kind = 'health')))`,
-    );
     for (const f of [...this.feeds.values()]) {
       if (this.stopped) break;
       let floor: number;
@@ -368,7 +378,7 @@ export class SiteIngest {
         continue;
       }
       if (floor === 0) continue;
-      n += ledger.run(f.site, floor, f.site).changes;
+      n += pruneLedger(this.db, f.site, floor);
       const r = await this.jsm!.streams.purge(SITE_STREAM, {
         filter: siteSubtree(f.site),
         seq: floor + 1,

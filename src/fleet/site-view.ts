@@ -195,6 +195,22 @@ function enforcementOf(e: unknown): SiteView['enforcement'] {
   };
 }
 
+/**
+ * A site's newest health record: newest by arrival (rowid), not by stream sequence, which restarts when the
+ * JetStream stream is recreated. One index search per site (fleet_records_arrival: site, kind, then rowid).
+ */
+export const NEWEST_HEALTH_SQL = `SELECT at, received FROM fleet_records WHERE site = ? AND kind = 'health'
+  ORDER BY rowid DESC LIMIT 1`;
+
+export function newestHealth(
+  db: FleetDb,
+  site: string,
+  q = db.prepare(NEWEST_HEALTH_SQL),
+): HealthSeen | null {
+  const r = q.get(site) as { at: number; received: number } | undefined;
+  return r === undefined ? null : { made: r.at, received: r.received };
+}
+
 export function readFleetView(
   db: FleetDb,
   nowMs: number,
@@ -233,18 +249,8 @@ export function readFleetView(
     ]),
   );
   // Each site's newest health record in the ledger (ingest keeps it): its time on the site and its receipt.
-  const healthSeen = new Map(
-    (
-      db
-        .prepare(
-          `SELECT r.site, r.at, r.received FROM fleet_records r
-             JOIN (SELECT site, max(stream_seq) AS seq FROM fleet_records WHERE kind = 'health' GROUP BY site) n
-               ON r.site = n.site AND r.stream_seq = n.seq
-           WHERE r.kind = 'health'`,
-        )
-        .all() as Array<{ site: string; at: number; received: number }>
-    ).map((r) => [r.site, { made: r.at, received: r.received }]),
-  );
+  const newestOf = db.prepare(NEWEST_HEALTH_SQL);
+  const newest = new Map(rows.map((r) => [r.site, newestHealth(db, r.site, newestOf)]));
   const sites = rows.map((r): SiteView => {
     let h: Record<string, unknown> = {};
     try {
@@ -270,7 +276,7 @@ export function readFleetView(
       capture: captureOf(
         h.capture,
         // Without its record in the ledger, the site's newest record and the manager's last news of it.
-        healthSeen.get(r.site) ?? { made: r.last_at, received: r.last_seen },
+        newest.get(r.site) ?? { made: r.last_at, received: r.last_seen },
         nowMs,
         thresholds.health_every_s ?? DEFAULT_SETTINGS.fleet.health_every_s,
       ),

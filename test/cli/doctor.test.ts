@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { runDoctor, type DoctorOptions, type Host, type Ran } from '../../src/cli/doctor.js';
@@ -30,6 +30,7 @@ function host(over: Partial<Host> & { commands?: Record<string, Ran> } = {}): Ho
       stdout: 'weir-capture:x:106:109:Weir live capture,,,:/nonexistent:/usr/sbin/nologin\n',
     }),
     [`${HELPER} --self-test-wrap 7`]: ran({ stdout: '7\n' }),
+    [`${HELPER} --features`]: ran({ stdout: 'features: seccomp\n' }),
     ...over.commands,
   };
   const files = new Set([
@@ -43,7 +44,9 @@ function host(over: Partial<Host> & { commands?: Record<string, Ran> } = {}): Ho
     exists: (p) => files.has(p),
     read: () => null,
     disk: () => ({ free: 40 * GiB, total: 60 * GiB }),
-    mode: (p) => (p === HELPER ? 0o755 : 0o700),
+    mode: (p) => (p === HELPER ? 0o755 : p === path.dirname(HELPER) ? 0o755 : 0o700),
+    owner: () => 0,
+    uid: 0,
     nodeVersion: '20.19.0',
     ...over,
   };
@@ -279,8 +282,11 @@ test('the capture account and helper: missing, not runnable or odd answers warn 
       },
     }),
   );
-  assert.equal(broken.verdict, 'warn');
+  // Executable but not running, live capture fails (findCaptureHelper takes any executable file; no tcpdump).
+  assert.equal(broken.verdict, 'fail');
   assert.match(broken.detail, /libpcap\.so\.0\.8/);
+  assert.doesNotMatch(broken.detail, /tcpdump/);
+  assert.match(broken.detail, /live capture fails/);
   assert.match(broken.fix!, /libpcap/);
   // Group-writable is as bad as world-writable: fails even where capture is not this host's job.
   const groupW = helper(host({ mode: (p) => (p === HELPER ? 0o775 : 0o700) }), {
@@ -327,6 +333,8 @@ test('weir doctor on this machine: real checks, JSON, exit status follows the fa
     const v = (c: string) => out.findings.find((f) => f.check === c)!.verdict;
     assert.equal(v('node'), 'ok');
     assert.equal(v('data dir'), 'ok', 'mkdtemp makes 0700 folders');
+    // The helper npm run build made answers --features (ok when built with libseccomp-dev, else warn).
+    assert.match(v('capture helper'), /^(ok|warn)$/, r.stdout);
     // As root (CI, this machine) capture on loopback is allowed, and tcpdump really opened it.
     if (process.getuid?.() === 0) assert.equal(v('capture'), 'ok', r.stdout);
     const missing = await weir(['doctor', '--data-dir', path.join(dir, 'nope')]);
@@ -349,6 +357,77 @@ test('weir doctor on this machine: real checks, JSON, exit status follows the fa
     const badRole = await weir(['doctor', '--role', 'plc']);
     assert.notEqual(badRole.code, 0);
     assert.match(badRole.stderr, /'plc' is not one of sensor, enforcement, fleet/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the capture helper: an owner other than root or the user running Weir, or a folder others can write, fails (they could replace what a root Weir starts)', () => {
+  const helper = (h: Host) => find(h, 'capture helper')[0]!;
+  const dir = path.dirname(HELPER);
+  // Built by user dev (uid 1000) in a checkout, run by a root Weir: dev can replace it.
+  const dev = helper(host({ owner: (p) => (p === HELPER ? 1000 : 0), uid: 0 }));
+  assert.equal(dev.verdict, 'fail');
+  assert.match(dev.detail, /owned by uid 1000/);
+  assert.match(dev.fix!, /chown root/);
+  // The user running Weir owns it: ok (a weir account running its own build).
+  assert.equal(helper(host({ owner: () => 1000, uid: 1000 })).verdict, 'ok');
+  assert.equal(helper(host({ owner: (p) => (p === HELPER ? 0 : 1000), uid: 1000 })).verdict, 'ok');
+  // Owner unreadable: unknown, never ok.
+  assert.equal(helper(host({ owner: () => null })).verdict, 'unknown');
+  // The folder: group- or other-writable lets others rename a file of their own over the helper.
+  for (const m of [0o775, 0o757, 0o1777]) {
+    const f = helper(host({ mode: (p) => (p === HELPER ? 0o755 : p === dir ? m : 0o700) }));
+    assert.equal(f.verdict, 'fail', m.toString(8));
+    assert.match(f.detail, new RegExp(`${dir} .*writable by others`));
+    assert.match(f.fix!, /chmod go-w/);
+  }
+  // A folder owned by someone else than root or the user running Weir: they can replace the helper too.
+  const folderDev = helper(host({ owner: (p) => (p === dir ? 1000 : 0), uid: 0 }));
+  assert.equal(folderDev.verdict, 'fail');
+  assert.match(folderDev.detail, /folder .* owned by uid 1000/);
+});
+
+test('the capture helper: built without libseccomp warns with the fix; an older helper without --features is unknown', () => {
+  const helper = (h: Host) => find(h, 'capture helper')[0]!;
+  const features = (r: Ran) => host({ commands: { [`${HELPER} --features`]: r } });
+  assert.equal(helper(features(ran({ stdout: 'features: seccomp\n' }))).verdict, 'ok');
+  const plain = helper(features(ran({ stdout: 'features:\n' })));
+  assert.equal(plain.verdict, 'warn');
+  assert.match(
+    plain.detail,
+    /weir-capture is not confined to its system calls \(built without libseccomp-dev: scripts\/install-deps\.sh installs it; rebuild with npm run build\)/,
+  );
+  assert.match(plain.fix!, /scripts\/install-deps\.sh/);
+  const older = helper(
+    features(ran({ status: 2, stderr: "weir-capture: unknown option '--features'\n" })),
+  );
+  assert.equal(older.verdict, 'unknown');
+  assert.match(older.detail, /--features/);
+  // Garbled answers are not ok either.
+  assert.equal(helper(features(ran({ stdout: 'hello\n' }))).verdict, 'unknown');
+});
+
+test('the capture helper on this machine: a script owned by root in a 0755 folder that answers --features', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'weir-doctor-helper-'));
+  try {
+    chmodSync(dir, 0o755);
+    const h = path.join(dir, 'weir-capture');
+    const script = (features: string) =>
+      writeFileSync(
+        h,
+        `#!/bin/sh\ncase "$1" in --self-test-wrap) echo "$2";; --features) echo '${features}';; *) exit 2;; esac\n`,
+        { mode: 0o755 },
+      );
+    script('features: seccomp');
+    const o = { ...opts, captureHelper: h };
+    const check = () => runDoctor(o).find((f) => f.check === 'capture helper')!;
+    assert.equal(check().verdict, 'ok', check().detail);
+    script('features:');
+    assert.equal(check().verdict, 'warn');
+    chmodSync(dir, 0o775);
+    assert.equal(check().verdict, 'fail');
+    assert.match(check().detail, /writable by others/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

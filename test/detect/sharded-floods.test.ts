@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spoofedSourcesPcap } from '../helpers/hostile-captures.js';
+import { fedFifo } from '../helpers/fifo.js';
 import { weir } from '../helpers/weir-cli.js';
 
 /**
@@ -233,6 +234,42 @@ test('a flood of spoofed senders: detect with workers equals one thread (no asse
     assert.equal(outs[1], outs[0], '--workers 2');
     assert.equal(outs[2], outs[0], '--workers 3');
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a TCP-stream flood from a named FIFO: detect --workers 3 keeps the sharded result (a FIFO cannot be read twice), ends, exits as one thread and says the result may differ', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'weir-shard-floods-fifo-'));
+  const data = tcpPcap(attack(3, 40));
+  const fifo = fedFifo(dir, 'attack.pcap', data);
+  try {
+    const normal = path.join(dir, 'normal.pcap');
+    writeFileSync(normal, tcpPcap(polls(1_700_000_000, 50, 1000)));
+    const db = path.join(dir, 'w.db');
+    const config = path.join(dir, 'weir.yaml');
+    writeFileSync(config, 'weir: settings/1\ndissect:\n  max_tcp_streams: 64\n');
+    const env = { WEIR_CONFIG: config };
+    const l = await weir(['learn', '--db', db, '--create', normal], { env });
+    assert.equal(l.code, 0, l.stderr);
+    const file = path.join(dir, 'attack.pcap.file');
+    writeFileSync(file, data);
+    const args = ['detect', '--baseline', db, '--no-save', '--jsonl'];
+    const one = await weir([...args, file], { env });
+    assert.equal(one.code, 0, one.stderr);
+    // Before the fix the FIFO's second open blocked forever (killed here after 30 s: code null).
+    const r = await weir([...args, '--workers', '3', fifo.path], { env, timeoutMs: 30_000 });
+    await fifo.written;
+    assert.equal(r.code, one.code, r.stderr);
+    assert.match(
+      r.stderr,
+      /result may differ from one thread's: a bound was reached on input that cannot be read twice/,
+    );
+    // A regular file is read again: one thread's detections, no warning.
+    const again = await weir([...args, '--workers', '3', file], { env });
+    assert.equal(again.stdout, one.stdout);
+    assert.doesNotMatch(again.stderr, /cannot be read twice/);
+  } finally {
+    fifo.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -13,6 +13,7 @@ import { makeBenchInput } from '../../bench/make-input.js';
 import { repoRoot, sharedCapture, sharedCaptures } from '../helpers/paths.js';
 import { weir } from '../helpers/weir-cli.js';
 import { spoofedSourcesPcap } from '../helpers/hostile-captures.js';
+import { fedFifo } from '../helpers/fifo.js';
 
 const plant = path.join(repoRoot, 'fixtures/plant.pcap');
 
@@ -177,6 +178,46 @@ test('a flood of spoofed senders past max_assets: weir discover --workers 2 give
       assert.equal(outs[1], outs[0], `--max-assets ${bound}`);
     }
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the same flood from a named FIFO and from standard input: weir discover --workers 2 keeps the sharded result (the input cannot be read twice), ends, exits as one thread and says the result may differ', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'weir-shard-fifo-'));
+  const data = spoofedSourcesPcap(3000);
+  const fifo = fedFifo(dir, 'flood.pcap', data);
+  try {
+    const file = path.join(dir, 'file.pcap');
+    writeFileSync(file, data);
+    const args = ['discover', '--json', '--max-assets', '500'];
+    const one = await weir([...args, file]);
+    assert.equal(one.code, 0, one.stderr);
+    assert.doesNotMatch(one.stderr, /cannot be read twice/);
+    // Before the fix the FIFO's second open blocked forever (killed here after 30 s: code null).
+    const viaFifo = await weir([...args, '--workers', '2', fifo.path], { timeoutMs: 30_000 });
+    await fifo.written;
+    const viaStdin = await weir([...args, '--workers', '2', '-'], {
+      input: data,
+      timeoutMs: 30_000,
+    });
+    for (const [label, r] of [
+      ['FIFO', viaFifo],
+      ['stdin', viaStdin],
+    ] as const) {
+      assert.equal(r.code, one.code, `${label}: ${r.stderr}`);
+      assert.match(
+        r.stderr,
+        /result may differ from one thread's: a bound was reached on input that cannot be read twice/,
+        label,
+      );
+      assert.ok(JSON.parse(r.stdout).assets.length > 0, label);
+    }
+    // A regular file is read again: one thread's bytes, no warning.
+    const again = await weir([...args, '--workers', '2', file]);
+    assert.equal(again.stdout, one.stdout);
+    assert.doesNotMatch(again.stderr, /cannot be read twice/);
+  } finally {
+    fifo.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -14,7 +14,7 @@ export interface Run {
 /** Run the real `weir` CLI; `input` goes to its standard input (a password, say). Never throws on exit codes. */
 export function weir(
   args: string[],
-  o: { input?: string; env?: Record<string, string>; timeoutMs?: number } = {},
+  o: { input?: string | Buffer; env?: Record<string, string>; timeoutMs?: number } = {},
 ): Promise<Run> {
   return new Promise((resolve, reject) => {
     const c = spawn(process.execPath, [cli, ...args], {

@@ -36,7 +36,13 @@ import {
   type DetectShardInit,
   type DetectShardResult,
 } from '../../detect/shard-split.js';
-import { boundsSplit, runShardedCaptures, workerCount } from '../run-sharded.js';
+import {
+  boundsSplit,
+  readableTwice,
+  runShardedCaptures,
+  warnNotReadAgain,
+  workerCount,
+} from '../run-sharded.js';
 import { detectRoute } from '../../discover/shard-index.js';
 import { DetectShard } from '../../detect/shard-core.js';
 import { cliSettings } from '../settings.js';
@@ -221,12 +227,15 @@ export function registerDetect(program: Command): void {
               inline: (init) => new DetectShard(init),
             });
             // A bound split between the shards was reached (a flood of TCP streams, say): one thread's result
-            // could differ, so the files are read again on one thread (boundsSplit).
-            if (boundsSplit(r.results)) {
+            // could differ, so the files are read again on one thread (boundsSplit), unless they cannot be read
+            // twice (a FIFO, a pipe): then the sharded result stands, said so.
+            const differ = boundsSplit(r.results);
+            if (differ && readableTwice(files)) {
               engine = new DetectionEngine(shardBaseline!, engineOpts(false));
               stages = between(from, Infinity, engine);
               warnCaptureErrors(await runCaptures(files, stages));
             } else {
+              if (differ) warnNotReadAgain();
               shards = r.extras as DetectShardResult[];
               warnCaptureErrors(r.results);
             }

@@ -18,7 +18,13 @@ import { trafficFor } from '../../respond/zones.js';
 import type { Stage } from '../../dissect/stage.js';
 import { cliSettings } from '../settings.js';
 import { runCaptures, warnCaptureErrors, type FileResult } from '../run-capture.js';
-import { boundsSplit, runShardedCaptures, workerCount } from '../run-sharded.js';
+import {
+  boundsSplit,
+  readableTwice,
+  runShardedCaptures,
+  warnNotReadAgain,
+  workerCount,
+} from '../run-sharded.js';
 import { DiscoverShard } from '../../discover/shard-core.js';
 import type { EdgeRecord } from '../../discover/edge-book.js';
 import { addCounts } from '../../capture/counts.js';
@@ -105,15 +111,14 @@ export function registerDiscover(program: Command): void {
             // A sender max_assets turned away starts no edge on one thread, but the shards (which see no
             // asset table) started its edges: a flood of spoofed senders past the bound would change the
             // result. So would any bound split between the shards (boundsSplit). Read the files again on one
-            // thread (standard input cannot be: its result stands).
-            if (
-              ((inv.capped.assets_not_tracked ?? 0) > 0 || boundsSplit(r.results)) &&
-              !files.includes('-')
-            ) {
+            // thread; input that cannot be read twice (stdin, a FIFO, a pipe) keeps the sharded result, said so.
+            const differ = (inv.capped.assets_not_tracked ?? 0) > 0 || boundsSplit(r.results);
+            if (differ && readableTwice(files)) {
               inv = new Inventory(limits);
               traffic = db ? trafficFor(db) : null;
               seen = {};
             } else {
+              if (differ) warnNotReadAgain();
               results = r.results;
               shardEdges = r.edges;
             }
