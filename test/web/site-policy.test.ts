@@ -145,8 +145,20 @@ test(
         /north\s+1\s+zone_promotion → enforce control to enforce\s+control\s+eve\s+open\s+security, engineering\s+olga \(security\)/,
       );
       assert.equal(await page.getByRole('button', { name: /Approve/ }).count(), 0);
+      // A slow manager: south's answer takes a while. Meanwhile north's proposals must not stand under
+      // "Approvals at site south" (the page once kept the previous answer until the new one came).
+      await page.route(/\/api\/proposals\?site=south/, async (r) => {
+        await new Promise((res) => setTimeout(res, 1500));
+        await r.continue();
+      });
       await page.getByTestId('site-filter').selectOption('south');
       await page.getByText('Approvals at site south').waitFor();
+      assert.equal(
+        await page.getByTestId('site-proposals').count(),
+        0,
+        'nothing shown while loading',
+      );
+      await page.getByTestId('site-proposals').waitFor();
       assert.equal(
         (await page.getByTestId('site-proposals').innerText()).trim().split('\n').length,
         1,

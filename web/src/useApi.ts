@@ -1,26 +1,31 @@
 import { useCallback, useEffect, useState } from 'react';
 import { api } from './api';
 
-/** Load an API resource; `reload` fetches it again after an action. */
+/**
+ * Load an API resource; `reload` fetches it again after an action. What it returns is always the current path's:
+ * when the path changes (another site or filter chosen), the previous answer is not shown under the new heading
+ * while the new one loads (a slow manager showed north's proposals as "Approvals at site south").
+ */
 export function useApi<T>(path: string): {
   data: T | null;
   error: string | null;
   reload: () => void;
 } {
-  const [data, setData] = useState<T | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const [got, setGot] = useState<{ path: string; data: T | null; error: string | null }>({
+    path,
+    data: null,
+    error: null,
+  });
   const [tick, setTick] = useState(0);
   useEffect(() => {
     let live = true;
     api<T>(path).then(
       (d) => {
-        if (live) {
-          setData(d);
-          setError(null);
-        }
+        if (live) setGot({ path, data: d, error: null });
       },
       (e: Error) => {
-        if (live) setError(e.message);
+        if (live)
+          setGot((g) => ({ path, data: g.path === path ? g.data : null, error: e.message }));
       },
     );
     return () => {
@@ -45,5 +50,7 @@ export function useApi<T>(path: string): {
       window.clearTimeout(pending);
     };
   }, []);
-  return { data, error, reload: useCallback(() => setTick((t) => t + 1), []) };
+  const reload = useCallback(() => setTick((t) => t + 1), []);
+  const mine = got.path === path;
+  return { data: mine ? got.data : null, error: mine ? got.error : null, reload };
 }
