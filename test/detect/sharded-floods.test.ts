@@ -156,17 +156,28 @@ function attack(pairs: number, perPair: number): Segment[] {
   return segs;
 }
 
+const STREAMS_64 = 'dissect:\n  max_tcp_streams: 64\n';
+
+/** A store in `dir` that learned 50 normal polls, and the environment giving Weir these settings. */
+async function learnedIn(
+  dir: string,
+  settings: string,
+): Promise<{ db: string; env: Record<string, string> }> {
+  const normal = path.join(dir, 'normal.pcap');
+  writeFileSync(normal, tcpPcap(polls(1_700_000_000, 50, 1000)));
+  const db = path.join(dir, 'w.db');
+  const config = path.join(dir, 'weir.yaml');
+  writeFileSync(config, `weir: settings/1\n${settings}`);
+  const env = { WEIR_CONFIG: config };
+  const l = await weir(['learn', '--db', db, '--create', normal], { env });
+  assert.equal(l.code, 0, l.stderr);
+  return { db, env };
+}
+
 test('a TCP-stream flood past max_tcp_streams: detect and discover with workers equal one thread', async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'weir-shard-floods-'));
   try {
-    const normal = path.join(dir, 'normal.pcap');
-    writeFileSync(normal, tcpPcap(polls(1_700_000_000, 50, 1000)));
-    const db = path.join(dir, 'w.db');
-    const config = path.join(dir, 'weir.yaml');
-    writeFileSync(config, 'weir: settings/1\ndissect:\n  max_tcp_streams: 64\n');
-    const env = { WEIR_CONFIG: config };
-    const l = await weir(['learn', '--db', db, '--create', normal], { env });
-    assert.equal(l.code, 0, l.stderr);
+    const { db, env } = await learnedIn(dir, STREAMS_64);
     // One pair's 60 streams fill a shard's share (32) but not one thread's table (64); four pairs' 100 fill both.
     for (const [pairs, perPair] of [
       [1, 60],
@@ -208,15 +219,8 @@ test('a TCP-stream flood past max_tcp_streams: detect and discover with workers 
 test('a flood of spoofed senders: detect with workers equals one thread (no asset or edge bound in detect)', async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'weir-shard-floods-'));
   try {
-    const normal = path.join(dir, 'normal.pcap');
-    writeFileSync(normal, tcpPcap(polls(1_700_000_000, 50, 1000)));
-    const db = path.join(dir, 'w.db');
-    const config = path.join(dir, 'weir.yaml');
     // Bounds the flood passes: detect keeps no asset table, and its edge state is not bounded by max_edges.
-    writeFileSync(config, 'weir: settings/1\ninventory:\n  max_assets: 500\n  max_edges: 500\n');
-    const env = { WEIR_CONFIG: config };
-    const l = await weir(['learn', '--db', db, '--create', normal], { env });
-    assert.equal(l.code, 0, l.stderr);
+    const { db, env } = await learnedIn(dir, 'inventory:\n  max_assets: 500\n  max_edges: 500\n');
     const flood = path.join(dir, 'flood.pcap');
     writeFileSync(flood, spoofedSourcesPcap(3000));
     const outs: string[] = [];
@@ -243,14 +247,7 @@ test('a TCP-stream flood from a named FIFO: detect --workers 3 keeps the sharded
   const data = tcpPcap(attack(3, 40));
   const fifo = fedFifo(dir, 'attack.pcap', data);
   try {
-    const normal = path.join(dir, 'normal.pcap');
-    writeFileSync(normal, tcpPcap(polls(1_700_000_000, 50, 1000)));
-    const db = path.join(dir, 'w.db');
-    const config = path.join(dir, 'weir.yaml');
-    writeFileSync(config, 'weir: settings/1\ndissect:\n  max_tcp_streams: 64\n');
-    const env = { WEIR_CONFIG: config };
-    const l = await weir(['learn', '--db', db, '--create', normal], { env });
-    assert.equal(l.code, 0, l.stderr);
+    const { db, env } = await learnedIn(dir, STREAMS_64);
     const file = path.join(dir, 'attack.pcap.file');
     writeFileSync(file, data);
     const args = ['detect', '--baseline', db, '--no-save', '--jsonl'];
