@@ -17,6 +17,7 @@ import {
 import { decodeFrame } from '../../src/dissect/link.js';
 import { newPacket } from '../../src/dissect/packet.js';
 import { canBuildLab } from '../lab/plant.js';
+import { captureListening } from '../helpers/capture-ready.js';
 import { repoRoot } from '../helpers/paths.js';
 
 // weir-capture (src/capture/weir-capture.c) is built by scripts/build-capture-helper.sh, which
@@ -194,14 +195,10 @@ async function helperPid(ns: string): Promise<string> {
   return pids[0]!;
 }
 
-/**
- * The helper in the namespace once it has given up its capabilities (and root, when it had it): that comes
- * right after pcap_activate and the filter, so from then on it captures. Polled, not slept for: a loaded
- * machine can take seconds to get there.
- */
+/** The namespace's one process, the helper, once it captures (test/helpers/capture-ready.ts). */
 async function capturing(ns: string): Promise<string> {
   const pid = await helperPid(ns);
-  for (let i = 0; i < 100 && credentials(pid).CapEff !== '0000000000000000'; i++) await sleep(100);
+  assert.equal(await captureListening(ns), pid);
   return pid;
 }
 
@@ -762,17 +759,12 @@ test(
         const exited = new Promise<number | null>((r) => run.on('close', r));
         for (let i = 0; i < 100 && pidsIn(ns).length < 2; i++) await sleep(100); // Weir and its helper
         const pids = pidsIn(ns).map(Number);
-        const helperPid = pids.find((p) =>
-          readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith(helper!),
-        )!;
-        assert.ok(helperPid, `the helper among ${pids.join(' ')}`);
         // Listening (it has given up its capabilities right before saying so), then one counters line.
-        for (
-          let i = 0;
-          i < 100 && credentials(String(helperPid)).CapEff !== '0000000000000000';
-          i++
-        )
-          await sleep(100);
+        const helperPid = Number(await captureListening(ns));
+        assert.ok(
+          readFileSync(`/proc/${helperPid}/cmdline`, 'utf8').startsWith(helper!),
+          `the helper among ${pids.join(' ')}`,
+        );
         await sleep(1500);
         process.kill(helperPid, 'SIGSTOP');
         // Stalled 3 s after its last counters line (10 s had it been frozen before it said it listens).

@@ -18,11 +18,11 @@ function proc(pid: string): { argv0: string; capEff: string } | null {
 }
 
 /**
- * Resolves once a capture program (weir-capture or the tcpdump fallback) runs in namespace `ns` with no
- * capabilities left: both give them up right after opening the interface and setting the filter, so from then
- * on they capture. Throws after `ms`.
+ * Resolves with its pid once a capture program (weir-capture or the tcpdump fallback) runs in namespace `ns`
+ * with no capabilities left: both give them up right after opening the interface and setting the filter, so
+ * from then on they capture. Throws after `ms`.
  */
-export async function captureListening(ns: string, ms = 30_000): Promise<void> {
+export async function captureListening(ns: string, ms = 30_000): Promise<string> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     const pids = execFileSync('ip', ['netns', 'pids', ns]).toString().split(/\s+/).filter(Boolean);
@@ -30,7 +30,7 @@ export async function captureListening(ns: string, ms = 30_000): Promise<void> {
       const p = proc(pid);
       if (p && /(^|\/)(weir-capture|tcpdump)$/.test(p.argv0) && /^0+$/.test(p.capEff)) {
         await sleep(100); // its "listening" line follows the drop at once
-        return;
+        return pid;
       }
     }
     await sleep(100);
