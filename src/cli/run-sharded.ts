@@ -78,11 +78,25 @@ export function boundsSplit(results: readonly FileResult[]): boolean {
 }
 
 /**
+ * Whether the caller must read `files` again on one thread because the sharded result may differ from one
+ * thread's (`differ`): only when they can be read twice (readableTwice); otherwise the sharded result stands,
+ * and stderr says so.
+ */
+export function readAgainOnOneThread(differ: boolean, files: readonly string[]): boolean {
+  if (!differ) return false;
+  if (readableTwice(files)) return true;
+  process.stderr.write(
+    "weir: warning: the result may differ from one thread's: a bound was reached on input that cannot be read twice (standard input, a pipe or FIFO); give regular files, or --workers 1, for one thread's result\n",
+  );
+  return false;
+}
+
+/**
  * True when every input can be read a second time: regular files only. Standard input, a named FIFO (a second
  * open blocks until another writer comes) and a shell's `<(zcat x.gz)` (a drained pipe) cannot: there the
  * sharded result must stand.
  */
-export function readableTwice(files: readonly string[]): boolean {
+function readableTwice(files: readonly string[]): boolean {
   return files.every((f) => {
     if (f === '-') return false;
     try {
@@ -91,13 +105,6 @@ export function readableTwice(files: readonly string[]): boolean {
       return false;
     }
   });
-}
-
-/** Said when a split bound was reached but the input cannot be read again on one thread (readableTwice). */
-export function warnNotReadAgain(): void {
-  process.stderr.write(
-    "weir: warning: the result may differ from one thread's: a bound was reached on input that cannot be read twice (standard input, a pipe or FIFO); give regular files, or --workers 1, for one thread's result\n",
-  );
 }
 
 /** Worker threads from --workers, else the settings' dissect.workers. */

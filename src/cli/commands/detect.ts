@@ -38,9 +38,8 @@ import {
 } from '../../detect/shard-split.js';
 import {
   boundsSplit,
-  readableTwice,
+  readAgainOnOneThread,
   runShardedCaptures,
-  warnNotReadAgain,
   workerCount,
 } from '../run-sharded.js';
 import { detectRoute } from '../../discover/shard-index.js';
@@ -229,13 +228,11 @@ export function registerDetect(program: Command): void {
             // A bound split between the shards was reached (a flood of TCP streams, say): one thread's result
             // could differ, so the files are read again on one thread (boundsSplit), unless they cannot be read
             // twice (a FIFO, a pipe): then the sharded result stands, said so.
-            const differ = boundsSplit(r.results);
-            if (differ && readableTwice(files)) {
+            if (readAgainOnOneThread(boundsSplit(r.results), files)) {
               engine = new DetectionEngine(shardBaseline!, engineOpts(false));
               stages = between(from, Infinity, engine);
               warnCaptureErrors(await runCaptures(files, stages));
             } else {
-              if (differ) warnNotReadAgain();
               shards = r.extras as DetectShardResult[];
               warnCaptureErrors(r.results);
             }

@@ -20,9 +20,8 @@ import { cliSettings } from '../settings.js';
 import { runCaptures, warnCaptureErrors, type FileResult } from '../run-capture.js';
 import {
   boundsSplit,
-  readableTwice,
+  readAgainOnOneThread,
   runShardedCaptures,
-  warnNotReadAgain,
   workerCount,
 } from '../run-sharded.js';
 import { DiscoverShard } from '../../discover/shard-core.js';
@@ -113,12 +112,11 @@ export function registerDiscover(program: Command): void {
             // result. So would any bound split between the shards (boundsSplit). Read the files again on one
             // thread; input that cannot be read twice (stdin, a FIFO, a pipe) keeps the sharded result, said so.
             const differ = (inv.capped.assets_not_tracked ?? 0) > 0 || boundsSplit(r.results);
-            if (differ && readableTwice(files)) {
+            if (readAgainOnOneThread(differ, files)) {
               inv = new Inventory(limits);
               traffic = db ? trafficFor(db) : null;
               seen = {};
             } else {
-              if (differ) warnNotReadAgain();
               results = r.results;
               shardEdges = r.edges;
             }
