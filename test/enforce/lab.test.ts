@@ -248,7 +248,10 @@ test(
       // A fault in inspection: traffic passes (even what policy would refuse) and the window is logged.
       await stopGateway();
       const faultLog = path.join(dir, 'gateway-fault.jsonl');
+      // The switch is refused without the test environment (test/cli/gateway-fault-switch.test.ts).
+      process.env.WEIR_TEST_FAULTS = '1';
       stopGateway = startGateway(faultLog, '--inject-fault', 'throw');
+      delete process.env.WEIR_TEST_FAULTS;
       for (let i = 0; i < 300 && !events(faultLog).some((e) => e.event === 'gateway_started'); i++)
         await sleep(100);
       assert.ok(

@@ -1,5 +1,5 @@
 import { bridgeMac } from '../../enforce/bridge-mac.js';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { Db } from '../../store/db.js';
 import { parseDuration } from '../../policy/load.js';
 import type { DenyMode } from '../../enforce/gateway/inspector.js';
@@ -423,10 +423,8 @@ export function registerEnforce(program: Command): void {
       '--log-max-mb <n>',
       'rotate the log beyond this size (default: settings gateway.log_max_mb)',
     )
-    .option(
-      '--inject-fault <kind>',
-      'test only: make inspection throw, to prove the gateway fails open',
-    )
+    // Test only, and hidden: it makes inspection throw on every PDU, so everything passes unchecked.
+    .addOption(new Option('--inject-fault <kind>').hideHelp())
     .action(
       async (
         o: IdentityOpts & {
@@ -445,6 +443,17 @@ export function registerEnforce(program: Command): void {
       ) => {
         if (o.deny !== 'exception' && o.deny !== 'drop')
           throw new Error('--deny is exception or drop');
+        // A line in the service's arguments must never be able to turn inspection off: the switch also needs
+        // the test environment, and says so loudly when used.
+        if (o.injectFault !== undefined) {
+          if (process.env.WEIR_TEST_FAULTS !== '1')
+            throw new Error(
+              '--inject-fault is a test switch (every PDU would pass uninspected); it needs WEIR_TEST_FAULTS=1',
+            );
+          process.stderr.write(
+            `weir gateway: TEST FAULT INJECTION ON (${o.injectFault}): every PDU fails open\n`,
+          );
+        }
         const gw = cliSettings().gateway;
         // With a store, the person starting the gateway is proven and its start and stop are audited there; without
         // one it follows what an audited `enforce apply` loaded (--state-dir), as a service would.
