@@ -140,6 +140,51 @@ test('a refused request is never forwarded, however long inspection takes; only 
   assert.match(faulty.events[0]!.reason, /inspection failed: boom/);
 });
 
+test('a fault in framing never forwards what was already refused; the unjudged rest fails open, then the connection ends', () => {
+  // A dissector whose framing throws on the third PDU (Weir's own fault, as no input found so far makes it).
+  let calls = 0;
+  const broken: StreamDissector = {
+    ...modbus,
+    pduLength: (b, o, n) => {
+      if (++calls === 3) throw new Error('framing bug');
+      return modbus.pduLength(b, o, n);
+    },
+  };
+  const ins = inspector(broken, '10.0.0.10', { deny: 'drop' });
+  const read = req(1, 3, 0, 2),
+    refused = req(2, 6, 500, 1),
+    after = req(3, 6, 501, 1);
+  const acts = ins.push(cat(read, refused, after));
+  assert.deepEqual(kinds(acts), ['forward', 'drop', 'forward', 'close']);
+  // The refused write never passes; only the bytes nobody could judge go on, and say so.
+  assert.deepEqual(forwarded(acts), [...read, ...after]);
+  assert.ok(ins.events.some((e) => e.kind === 'fail_open' && /framing bug/.test(e.reason)));
+  assert.deepEqual(
+    ins.push(req(4, 3, 0, 1)),
+    [],
+    'nothing more is judged or passed on this connection',
+  );
+});
+
+test('a framing fault passes held fragments nobody judged, once, with the bytes after them', () => {
+  let calls = 0;
+  const broken: StreamDissector = {
+    ...s7comm,
+    pduLength: (b, o, n) => {
+      if (++calls === 2) throw new Error('framing bug');
+      return s7comm.pduLength(b, o, n);
+    },
+  };
+  const ins = historian(broken);
+  const job = s7Job(1, [0xf0, 0, 0, 1, 0, 1, 0x01, 0xe0]);
+  const first = cotpData(job.slice(0, 6), { eot: false }),
+    second = cotpData(job.slice(6));
+  assert.deepEqual(ins.push(first), [], 'a fragment waits for the rest of its unit');
+  const acts = ins.push(second);
+  assert.deepEqual(kinds(acts), ['forward', 'close']);
+  assert.deepEqual(forwarded(acts), [...first, ...second]);
+});
+
 /** Framing bypasses (item 2): hostile framing first, then a write the historian may not make; nothing after the junk passes. */
 const BYPASSES: Array<{ name: string; d: StreamDissector; junk: Uint8Array; write: Uint8Array }> = [
   {

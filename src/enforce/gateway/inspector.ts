@@ -56,6 +56,8 @@ export class StreamInspector {
   private closed = false;
   private held: Uint8Array[] = [];
   private heldBytes = 0;
+  /** Where in the current read the last judged unit ended (-1: none yet). */
+  private judgedTo = -1;
   /** The dissector's per-direction state (fragments being joined), as the reassembler keeps it. */
   private readonly state: unknown;
   private frame = 0;
@@ -73,8 +75,39 @@ export class StreamInspector {
   /** Feed bytes from the client; returns what to send on, in order. After a `close` action nothing more passes. */
   push(chunk: Uint8Array): Action[] {
     if (this.closed) return [];
-    const buf = this.pending.length ? concat(this.pending, chunk) : chunk;
     const out: Action[] = [];
+    // Fragments held from earlier reads: not in `buf`, and unjudged until a unit of this read completes them.
+    const carried = this.held.length ? this.held.slice() : null;
+    let buf = chunk;
+    this.judgedTo = -1;
+    try {
+      buf = this.pending.length ? concat(this.pending, chunk) : chunk;
+      return this.frameAll(buf, out);
+    } catch (err) {
+      const rest = this.judgedTo < 0 ? [...(carried ?? []), buf] : [buf.subarray(this.judgedTo)];
+      return this.framingFault(out, rest, err as Error);
+    }
+  }
+
+  /**
+   * Our own fault while framing (judging catches its own): what was already judged keeps its verdict, so a
+   * refused request never goes with the rest. The bytes nobody could judge pass (fail-open, reported); with the
+   * framing lost nothing after them could be judged, so the connection then ends (the client reconnects afresh).
+   */
+  private framingFault(out: Action[], rest: Uint8Array[], err: Error): Action[] {
+    this.closed = true;
+    this.pending = new Uint8Array(0);
+    this.held = [];
+    this.heldBytes = 0;
+    this.events.push({ kind: 'fail_open', reason: `framing failed: ${err.message}`, micros: 0 });
+    const bytes = concatAll(rest);
+    if (bytes.length > 0) out.push({ kind: 'forward', bytes });
+    out.push({ kind: 'close', reason: 'inspection fault: framing lost' });
+    return out;
+  }
+
+  /** Frame and judge the PDUs of `buf`; `judgedTo` follows each judged unit's end (what a framing fault leaves). */
+  private frameAll(buf: Uint8Array, out: Action[]): Action[] {
     let off = 0;
     while (off < buf.length) {
       const len = this.dissector.pduLength(buf, off, buf.length - off);
@@ -97,6 +130,7 @@ export class StreamInspector {
       this.heldBytes = 0;
       const a = this.judge(unit);
       out.push(a);
+      this.judgedTo = off;
       if (a.kind === 'close') {
         this.closed = true;
         return out;
