@@ -103,7 +103,7 @@ const AGGREGATED_SQL = [...AGGREGATED].map((k) => `'${k}'`).join(', ');
 
 /**
  * Forget a site's ledger rows at or below its acknowledged stream floor: aggregated kinds, and health records but
- * the newest. Newest by arrival (rowid), not by stream sequence: a recreated stream restarts its numbering, and
+ * the newest. Newest by arrival (the rowid: fleet_records' `arrival`), not by stream sequence: a recreated stream restarts its numbering, and
  * the old stream's high row would otherwise stay "newest" while the new ones were deleted.
  */
 export function pruneLedger(db: FleetDb, site: string, floor: number): number {

@@ -196,8 +196,9 @@ function enforcementOf(e: unknown): SiteView['enforcement'] {
 }
 
 /**
- * A site's newest health record: newest by arrival (rowid), not by stream sequence, which restarts when the
- * JetStream stream is recreated. One index search per site (fleet_records_arrival: site, kind, then rowid).
+ * A site's newest health record: newest by arrival (the rowid: fleet_records' `arrival`), not by stream sequence,
+ * which restarts when the JetStream stream is recreated. One index search per site (fleet_records_arrival: site,
+ * kind, then the rowid).
  */
 export const NEWEST_HEALTH_SQL = `SELECT at, received FROM fleet_records WHERE site = ? AND kind = 'health'
   ORDER BY rowid DESC LIMIT 1`;
