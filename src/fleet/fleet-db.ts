@@ -66,6 +66,15 @@ CREATE TABLE IF NOT EXISTS fleet_sites (
   records INTEGER NOT NULL,
   health TEXT
 );
+-- Per site, its newest record (by its own time, as fleet_sites.last_at): how long it had waited on the site when
+-- sent (the site's clock alone) and when the hub stored it (the manager's side): its lag without either clock's
+-- offset. Only records stamped when sent (SENT_HEADER) count; without, the lag reads the two clocks as one.
+CREATE TABLE IF NOT EXISTS fleet_lag (
+  site TEXT PRIMARY KEY,
+  at INTEGER NOT NULL,
+  age INTEGER NOT NULL,
+  stored INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS fleet_state (kind TEXT PRIMARY KEY, version INTEGER NOT NULL, at INTEGER NOT NULL);
 -- Site side: what the site publisher last sent of each asset, edge and incident, and how far it has read.
 CREATE TABLE IF NOT EXISTS pub_items (
