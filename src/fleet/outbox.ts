@@ -9,7 +9,7 @@
  *   before its acknowledgement, so nothing is lost.
  */
 import { randomUUID } from 'node:crypto';
-import { headers, type JetStreamClient } from 'nats';
+import { headers, type JetStreamClient, type MsgHdrs } from 'nats';
 import type { FleetDb } from './fleet-db.js';
 import { siteSubject, SITE_STREAM, type SiteKind } from './subjects.js';
 
@@ -241,13 +241,14 @@ export class Outbox {
    */
   private async send(batch: OutboxRecord[]): Promise<void> {
     const js = this.js!;
-    const sent = headers();
-    sent.set(SENT_HEADER, String(this.o.now()));
+    const sent = String(this.o.now());
     const acks = batch.map((r) =>
       js
         .publish(siteSubject(this.site, r.kind), envelope(r), {
           msgID: r.id,
-          headers: sent,
+          // A set of headers per record: publish writes the record's id into the set it is given (it encodes
+          // the message before the next publish today, but nothing promises that).
+          headers: sentHeaders(sent),
           expect: { streamName: SITE_STREAM },
           timeout: this.o.ackTimeoutMs,
         })
@@ -292,6 +293,12 @@ export class Outbox {
     while (this.pending > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
     return this.pending;
   }
+}
+
+function sentHeaders(sent: string): MsgHdrs {
+  const h = headers();
+  h.set(SENT_HEADER, sent);
+  return h;
 }
 
 /** What goes on the wire: the record with its id and time, so the manager stores exactly what the site had. */
