@@ -70,7 +70,14 @@ export async function runShardedCaptures(
  * one was reached, so the caller reads the files again on one thread. Shares are rounded down, so one thread
  * reaching a bound means some shard reached its share: no shard capped, no bound of one thread's was reached.
  */
-const SPLIT_BOUNDS = ['tcp_streams', 'tcp_buffered_bytes', 'edges_not_tracked'] as const;
+const SPLIT_BOUNDS = [
+  'tcp_streams',
+  'tcp_buffered_bytes',
+  'edges_not_tracked',
+  'io_connections',
+  'io_watches',
+  'udp_states',
+] as const;
 
 /** True when a sharded run reached a bound split between its shards (SPLIT_BOUNDS). */
 export function boundsSplit(results: readonly FileResult[]): boolean {

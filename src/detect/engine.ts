@@ -121,6 +121,8 @@ export class DetectionEngine implements DetectContext {
   operation: Op | undefined = undefined;
   industrial = false;
   muted = 0;
+  /** What the default detectors' own bounds forgot (io_timing's tables), counted like the inventory's. */
+  readonly capped: Record<string, number> = {};
   private readonly detectors: Detector[];
   // Each hook only on the detectors that have it: the per-packet loop stays short.
   private readonly packetHooks: Detector[];
@@ -162,7 +164,7 @@ export class DetectionEngine implements DetectContext {
         : new Set();
     const settings = opts.settings ?? DEFAULT_SETTINGS.detect;
     this.detectors = [
-      ...(opts.detectors ?? allDetectors(settings)),
+      ...(opts.detectors ?? allDetectors(settings, { capped: this.capped })),
       ...(this.decoys.size > 0 && opts.decoyContact !== false ? [decoyContact(this.decoys)] : []),
     ];
     const everyPacket = this.detectors.filter((d) => d.onPacket && (d.packets ?? 'all') === 'all');

@@ -24,6 +24,8 @@ export class DetectShard extends PipelineShard {
   private readonly engine: DetectionEngine;
   private readonly from: number;
   private readonly stages: Stage[];
+  /** What this shard's detectors' bounds forgot (cumulative over the files). */
+  private readonly cappedRecords: Record<string, number> = {};
 
   /**
    * On the main thread its start data is the caller's own objects, not a copy: the engine only reads the
@@ -43,7 +45,13 @@ export class DetectShard extends PipelineShard {
       windowSeconds: opts.windowSeconds,
       mutes: opts.mutes as Mute[],
       decoys: new Set(opts.decoys),
-      detectors: perEdge(allDetectors(settings)),
+      // The I/O tables' share of their bound: reaching it is counted, and the run then reads again on one thread.
+      detectors: perEdge(
+        allDetectors(settings, {
+          maxIoConnections: init.maxIoConnections,
+          capped: this.cappedRecords,
+        }),
+      ),
     });
     this.from = opts.from;
     const forward: Stage = {
@@ -84,7 +92,7 @@ export class DetectShard extends PipelineShard {
   }
 
   protected capped(): Record<string, number> {
-    return {};
+    return { ...this.cappedRecords };
   }
 
   protected finish(): FromShard {

@@ -4,7 +4,7 @@ import {
   SERVICE_FORWARD_OPEN,
   SERVICE_LARGE_FORWARD_OPEN,
 } from '../dissect/protocols/cip-forward-open.js';
-import { IoConnections } from './io-connections.js';
+import { IoConnections, MAX_IO_CONNECTIONS } from './io-connections.js';
 import { isIndustrialIndex, PROTOCOL_INDEX } from '../dissect/registry.js';
 import type { Edge, FunctionStats, TargetRanges } from './model.js';
 import { MAX_RANGES, RangeSet } from './ranges.js';
@@ -115,12 +115,16 @@ export class EdgeBook {
   /** Added to a new edge's frame number for its creation order: a later file's frames count on from here. */
   seqBase = 0;
   /** EtherNet/IP I/O connections opened by the Forward_Opens seen. */
-  readonly io = new IoConnections();
+  readonly io: IoConnections;
 
+  /** `maxIoConnections`: the I/O connection table's bound (a shard's share of it in a sharded run). */
   constructor(
     private readonly maxEdges: number,
     private readonly capped: Capped,
-  ) {}
+    maxIoConnections = MAX_IO_CONNECTIONS,
+  ) {
+    this.io = new IoConnections(maxIoConnections, capped);
+  }
 
   get size(): number {
     return this.edgeCount;

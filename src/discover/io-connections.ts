@@ -1,7 +1,11 @@
 import type { Message } from '../dissect/message.js';
+import { countCapped, type Capped } from './merge.js';
 
-/** Connection directions kept before the table is reset. */
-const MAX_CONNECTIONS = 8192;
+/**
+ * Connection directions kept before the table is reset. A sharded run gives each shard its share (the keys are
+ * per address pair), so one thread's reset means some shard's (see ShardedRun): the run then reads again on one.
+ */
+export const MAX_IO_CONNECTIONS = 8192;
 
 function pair(a: string, b: string): string {
   return a < b ? `${a}|${b}` : `${b}|${a}`;
@@ -55,6 +59,12 @@ export function ioPeriod(c: IoConnection): { medianUs: number; spreadUs: number 
  * Ids are scoped by producer: O→T datagrams come from the originator, T→O ones from the target.
  */
 export class IoConnections {
+  /** `capped`: where a reset counts the directions it forgot (`io_connections`). */
+  constructor(
+    private readonly max = MAX_IO_CONNECTIONS,
+    private readonly capped: Capped = {},
+  ) {}
+
   private readonly byKey = new Map<string, IoConnection>();
   /** Host pairs a Forward_Open reply was seen between: only there is an unknown id out of place. */
   private readonly pairs = new Set<string>();
@@ -114,8 +124,9 @@ export class IoConnections {
     direction: IoConnection['direction'],
     rpiUs: number,
   ): void {
-    // Bounded: a flood of Forward_Open replies must not grow memory without end.
-    if (this.byKey.size >= MAX_CONNECTIONS) {
+    // Bounded: a flood of Forward_Open replies must not grow memory without end; what is forgotten is counted.
+    if (this.byKey.size >= this.max) {
+      countCapped(this.capped, 'io_connections', this.byKey.size);
       this.byKey.clear();
       this.pairs.clear();
     }

@@ -144,7 +144,7 @@ export class DiscoverShard extends PipelineShard {
       throw new Error(
         'the inventory shard needs the inventory routing (src/discover/shard-index.ts)',
       );
-    this.edges = new EdgeBook(init.maxEdges, this.cappedRecords);
+    this.edges = new EdgeBook(init.maxEdges, this.cappedRecords, init.maxIoConnections);
     const edges = this.edges;
     this.stage = {
       onPacket(p: Packet): void {

@@ -11,6 +11,8 @@ export interface ShardInit {
   shards: number;
   /** This worker's part of the edge bound (the bounds hold for the whole run). */
   maxEdges: number;
+  /** This worker's part of the EtherNet/IP I/O connection bound (IoConnections, io_timing's watches). */
+  maxIoConnections: number;
   dissect: DissectLimits;
   /** Which server ends the main thread marks for this worker's table (a worker checks they are its own). */
   route: RouteRules;

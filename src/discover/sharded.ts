@@ -7,8 +7,14 @@ import { newFrame } from '../capture/frame.js';
 import { decodeFrame } from '../dissect/link.js';
 import { newPacket, type Packet } from '../dissect/packet.js';
 import type { Message } from '../dissect/message.js';
-import { emptyDissectStats, type DissectLimits, type DissectStats } from '../dissect/pipeline.js';
+import {
+  emptyDissectStats,
+  MAX_UDP_STATES,
+  type DissectLimits,
+  type DissectStats,
+} from '../dissect/pipeline.js';
 import type { EdgeRecord } from './edge-book.js';
+import { MAX_IO_CONNECTIONS } from './io-connections.js';
 import type { ShardCore } from './shard-core.js';
 import {
   unpackEdges,
@@ -146,10 +152,12 @@ export class ShardedRun {
         shard: i,
         shards: n,
         maxEdges: share(opts.maxEdges, i),
+        maxIoConnections: share(MAX_IO_CONNECTIONS, i),
         dissect: {
           ...opts.dissect,
           max_tcp_streams: share(opts.dissect.max_tcp_streams, i),
           max_reassembly_bytes: share(opts.dissect.max_reassembly_bytes, i),
+          max_udp_states: share(opts.dissect.max_udp_states ?? MAX_UDP_STATES, i),
         },
         route,
         extra: opts.extra,

@@ -16,9 +16,12 @@ import { DEFAULT_SETTINGS, type Settings } from '../settings/model.js';
  * the table is full (pollers talk far more often); bytes all half-streams together may hold for incomplete
  * PDUs (each holds at most 64 KiB).
  */
-export type DissectLimits = Settings['dissect'];
-/** Address pairs whose datagram reassembly state is kept (oldest forgotten first). */
-const MAX_UDP_STATES = 4096;
+export type DissectLimits = Settings['dissect'] & {
+  /** Datagram states kept (default MAX_UDP_STATES; a sharded run gives each shard its share). */
+  max_udp_states?: number;
+};
+/** Directions of address pairs whose datagram reassembly state is kept (oldest forgotten first). */
+export const MAX_UDP_STATES = 4096;
 /** Entries of the recent-stream cache (a power of two). */
 const STREAM_SLOTS = 1 << 10;
 
@@ -117,6 +120,7 @@ export class DissectPipeline {
   private readonly maxStreams: number;
   private readonly idleStream: number;
   private readonly maxBuffered: number;
+  private readonly maxUdpStates: number;
 
   constructor(
     stages: Stage | readonly Stage[] = [],
@@ -125,6 +129,7 @@ export class DissectPipeline {
     this.maxStreams = limits.max_tcp_streams;
     this.idleStream = limits.idle_stream_s;
     this.maxBuffered = limits.max_reassembly_bytes;
+    this.maxUdpStates = limits.max_udp_states ?? MAX_UDP_STATES;
     this.stages = stages instanceof Stages ? stages : new Stages(stages);
     for (const b of streamBindings) this.tcpByPort[b.key] = b.dissector;
     for (const b of datagramBindings) this.udpByPort[b.key] = b.dissector;
@@ -240,9 +245,10 @@ export class DissectPipeline {
       const key = `${pkt.srcIp}|${pkt.dstIp}`;
       state = this.udpState.get(key);
       if (state === undefined) {
-        if (this.udpState.size >= MAX_UDP_STATES) {
+        if (this.udpState.size >= this.maxUdpStates) {
           this.udpState.delete(this.udpState.keys().next().value!);
           this.countAnomaly('udp_state_evicted');
+          this.capped.udp_states = (this.capped.udp_states ?? 0) + 1;
         }
         this.udpState.set(key, (state = {}));
       }

@@ -8,6 +8,28 @@ import { closeSync, constants, openSync } from 'node:fs';
 
 export type FleetDb = Database.Database;
 
+/**
+ * The manager's ledger of site records. `arrival` orders them as they came (the newest health record of a site,
+ * the prune); as the INTEGER PRIMARY KEY it is the rowid itself, so no VACUUM or rebuild renumbers it (SQLite
+ * keeps other tables' rowids only as an implementation detail). Queries say `rowid`: that reads a ledger not yet
+ * rebuilt (keepArrivalOrder) the same way.
+ */
+const FLEET_RECORDS_COLUMNS = `
+  arrival INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  site TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  body TEXT NOT NULL,
+  stream_seq INTEGER NOT NULL,
+  at INTEGER NOT NULL,
+  received INTEGER NOT NULL
+`;
+const FLEET_RECORDS_INDEXES = `
+CREATE INDEX IF NOT EXISTS fleet_records_site ON fleet_records (site, kind, received);
+-- A site's newest record of a kind by arrival (the rowid, the index's implied last column): one search, no sort.
+CREATE INDEX IF NOT EXISTS fleet_records_arrival ON fleet_records (site, kind);
+`;
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS outbox (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -35,24 +57,23 @@ CREATE TABLE IF NOT EXISTS state_log (
   at INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS state_cursor (one INTEGER PRIMARY KEY CHECK (one = 1), revision INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS fleet_records (
-  id TEXT PRIMARY KEY,
-  site TEXT NOT NULL,
-  kind TEXT NOT NULL,
-  body TEXT NOT NULL,
-  stream_seq INTEGER NOT NULL,
-  at INTEGER NOT NULL,
-  received INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS fleet_records_site ON fleet_records (site, kind, received);
--- A site's newest record of a kind by arrival (rowid, the index's implied last column): one search, no sort.
-CREATE INDEX IF NOT EXISTS fleet_records_arrival ON fleet_records (site, kind);
+CREATE TABLE IF NOT EXISTS fleet_records (${FLEET_RECORDS_COLUMNS});
+${FLEET_RECORDS_INDEXES}
 CREATE TABLE IF NOT EXISTS fleet_sites (
   site TEXT PRIMARY KEY,
   last_seen INTEGER NOT NULL,
   last_at INTEGER NOT NULL,
   records INTEGER NOT NULL,
   health TEXT
+);
+-- Per site, its newest record (by its own time, as fleet_sites.last_at): how long it had waited on the site when
+-- sent (the site's clock alone) and when the hub stored it (the manager's side): its lag without either clock's
+-- offset. Only records stamped when sent (SENT_HEADER) count; without, the lag reads the two clocks as one.
+CREATE TABLE IF NOT EXISTS fleet_lag (
+  site TEXT PRIMARY KEY,
+  at INTEGER NOT NULL,
+  age INTEGER NOT NULL,
+  stored INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS fleet_state (kind TEXT PRIMARY KEY, version INTEGER NOT NULL, at INTEGER NOT NULL);
 -- Site side: what the site publisher last sent of each asset, edge and incident, and how far it has read.
@@ -128,4 +149,23 @@ export function openFleetDb(file: string): FleetDb {
   db.pragma('synchronous = FULL');
   db.exec(SCHEMA);
   return db;
+}
+
+/**
+ * A manager.db made before `arrival` (fleet_records keyed by its text id, arrival only in the implicit rowid) is
+ * rebuilt once with each row's rowid as its arrival: the order stays exactly as it was, and from then on is
+ * declared. In one transaction; the manager runs it as it starts (readers work on either form). True if rebuilt.
+ */
+export function keepArrivalOrder(db: FleetDb): boolean {
+  const has = db.prepare("SELECT 1 FROM pragma_table_info('fleet_records') WHERE name = 'arrival'");
+  if (has.get() !== undefined) return false;
+  db.transaction(() => {
+    db.exec(`CREATE TABLE fleet_records_rebuilt (${FLEET_RECORDS_COLUMNS});
+      INSERT INTO fleet_records_rebuilt (arrival, id, site, kind, body, stream_seq, at, received)
+        SELECT rowid, id, site, kind, body, stream_seq, at, received FROM fleet_records;
+      DROP TABLE fleet_records;
+      ALTER TABLE fleet_records_rebuilt RENAME TO fleet_records;
+      ${FLEET_RECORDS_INDEXES}`);
+  }).immediate();
+  return true;
 }

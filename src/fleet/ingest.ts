@@ -17,6 +17,7 @@
 import {
   AckPolicy,
   DeliverPolicy,
+  millis,
   nanos,
   type ConsumerConfig,
   type ConsumerMessages,
@@ -27,7 +28,7 @@ import {
 import { AggregateStore, MAX_RECORD_BYTES, Refused } from './aggregate-store.js';
 import type { Settings } from '../settings/model.js';
 import type { FleetDb } from './fleet-db.js';
-import type { SiteEnvelope } from './outbox.js';
+import { SENT_HEADER, type SiteEnvelope } from './outbox.js';
 import {
   ALL_SITES,
   INGEST_CONSUMER,
@@ -103,7 +104,7 @@ const AGGREGATED_SQL = [...AGGREGATED].map((k) => `'${k}'`).join(', ');
 
 /**
  * Forget a site's ledger rows at or below its acknowledged stream floor: aggregated kinds, and health records but
- * the newest. Newest by arrival (rowid), not by stream sequence: a recreated stream restarts its numbering, and
+ * the newest. Newest by arrival (the rowid: fleet_records' `arrival`), not by stream sequence: a recreated stream restarts its numbering, and
  * the old stream's high row would otherwise stay "newest" while the new ones were deleted.
  */
 export function pruneLedger(db: FleetDb, site: string, floor: number): number {
@@ -128,6 +129,8 @@ interface Taken {
   site: string;
   kind: SiteKind;
   env: SiteEnvelope;
+  /** The site's clock when it sent the record (SENT_HEADER), null without. */
+  sent: number | null;
 }
 
 export class SiteIngest {
@@ -166,6 +169,11 @@ export class SiteIngest {
       stored: db.prepare('SELECT 1 FROM fleet_records WHERE id = ?'),
       record: db.prepare(
         'INSERT OR IGNORE INTO fleet_records (id, site, kind, body, stream_seq, at, received) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
+      lag: db.prepare(
+        `INSERT INTO fleet_lag (site, at, age, stored) VALUES (?, ?, ?, ?)
+         ON CONFLICT (site) DO UPDATE SET at = excluded.at, age = excluded.age, stored = excluded.stored
+         WHERE excluded.at >= fleet_lag.at`,
       ),
       site: db.prepare(
         `INSERT INTO fleet_sites (site, last_seen, last_at, records, health) VALUES (?, ?, ?, ?, ?)
@@ -433,7 +441,14 @@ export class SiteIngest {
       return this.refuse(m, where.site, where.kind, "id is not the site's");
     if (typeof env.at !== 'number' || !Number.isFinite(env.at))
       return this.refuse(m, where.site, where.kind, 'no time');
-    return { m, site: where.site, kind: where.kind, env };
+    const sent = Number(m.headers?.get(SENT_HEADER) || NaN);
+    return {
+      m,
+      site: where.site,
+      kind: where.kind,
+      env,
+      sent: Number.isFinite(sent) ? sent : null,
+    };
   }
 
   private async takeBatch(msgs: JsMsg[]): Promise<void> {
@@ -462,11 +477,15 @@ export class SiteIngest {
     }
     const fresh: Taken[] = [];
     this.db.transaction(() => {
-      const perSite = new Map<string, { lastAt: number; n: number; health: string | null }>();
+      const perSite = new Map<
+        string,
+        { lastAt: number; n: number; health: string | null; newest: Taken | null }
+      >();
       for (const t of ok) {
         acks.push(t.m);
-        const s = perSite.get(t.site) ?? { lastAt: 0, n: 0, health: null };
+        const s = perSite.get(t.site) ?? { lastAt: 0, n: 0, health: null, newest: null };
         perSite.set(t.site, s);
+        if (t.env.at >= s.lastAt) s.newest = t;
         s.lastAt = Math.max(s.lastAt, t.env.at);
         if (this.q.stored.get(t.env.id) !== undefined) {
           this.duplicates++;
@@ -492,7 +511,18 @@ export class SiteIngest {
         if (t.kind === 'health') s.health = JSON.stringify(t.env.body);
         fresh.push(t);
       }
-      for (const [site, s] of perSite) this.q.site.run(site, now, s.lastAt, s.n, s.health);
+      for (const [site, s] of perSite) {
+        this.q.site.run(site, now, s.lastAt, s.n, s.health);
+        // The newest record's wait on the site (its clock alone) and its time in the hub's stream since (ours).
+        const n = s.newest;
+        if (n?.sent != null)
+          this.q.lag.run(
+            site,
+            n.env.at,
+            Math.max(0, n.sent - n.env.at),
+            millis(n.m.info.timestampNanos),
+          );
+      }
       for (const [site, kind, reason] of this.refusals) this.agg.refuse(site, kind, reason, now);
     })();
     this.refused += this.refusals.length;

@@ -1,7 +1,7 @@
 /** `weir manager run`: the hub nats-server of the manager's folder, and the manager on it. */
 import path from 'node:path';
 import { connect, nkeyAuthenticator, type NatsConnection } from 'nats';
-import { openFleetDb, type FleetDb } from './fleet-db.js';
+import { keepArrivalOrder, openFleetDb, type FleetDb } from './fleet-db.js';
 import { hubTls, openHome, type ManagerHome } from './home.js';
 import { FleetManager, type ManagerOptions } from './manager.js';
 import { hubConfig, type HostPort } from './nats-config.js';
@@ -65,6 +65,8 @@ export class ManagerRuntime {
       name: 'weir-manager',
     });
     const db = openFleetDb(path.join(o.dir, 'manager.db'));
+    if (keepArrivalOrder(db))
+      o.log?.('manager.db: the ledger now keeps its arrival order (rebuilt once)');
     const manager = new FleetManager(db, nc, {
       publisher: 'weir-manager',
       signingKeyPem: home.signingKeyPem,

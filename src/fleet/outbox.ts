@@ -9,7 +9,7 @@
  *   before its acknowledgement, so nothing is lost.
  */
 import { randomUUID } from 'node:crypto';
-import type { JetStreamClient } from 'nats';
+import { headers, type JetStreamClient, type MsgHdrs } from 'nats';
 import type { FleetDb } from './fleet-db.js';
 import { siteSubject, SITE_STREAM, type SiteKind } from './subjects.js';
 
@@ -36,7 +36,15 @@ export interface OutboxOptions {
   /** How often a disk that still refuses is reported again (ms). */
   reportEveryMs?: number;
   log?: (m: string) => void;
+  /** The site's clock (ms): the time of a record added without one, and the send stamp (default Date.now). */
+  now?: () => number;
 }
+
+/**
+ * The header a site stamps each record with as it publishes it: its clock then. With the record's own time (the
+ * same clock) it tells the manager how long the record waited on the site, whatever the two clocks read.
+ */
+export const SENT_HEADER = 'Weir-Sent';
 
 /** SQLite's answers when the disk cannot take a write (full, or failing): recording waits, enforcing goes on. */
 export function diskRefused(err: unknown): boolean {
@@ -84,6 +92,7 @@ export class Outbox {
       holdMax: o.holdMax ?? 10_000,
       reportEveryMs: o.reportEveryMs ?? 10_000,
       log: o.log ?? ((m) => process.stderr.write(`weir: fleet: ${m}\n`)),
+      now: o.now ?? Date.now,
     };
     this.backoff = this.o.minBackoffMs;
     db.prepare('INSERT OR IGNORE INTO outbox_cursor (one, acked) VALUES (1, 0)').run();
@@ -97,7 +106,7 @@ export class Outbox {
    * A caller that names the id (made from what the record is, so the same record always has the same id) may
    * add it again: the copy is ignored here, by JetStream and by the manager.
    */
-  add(kind: SiteKind, body: unknown, at = Date.now(), fixedId?: string): string {
+  add(kind: SiteKind, body: unknown, at = this.o.now(), fixedId?: string): string {
     const r: HeldRecord = {
       id: fixedId ?? `${this.site}:${randomUUID()}`,
       kind,
@@ -232,10 +241,14 @@ export class Outbox {
    */
   private async send(batch: OutboxRecord[]): Promise<void> {
     const js = this.js!;
+    const sent = String(this.o.now());
     const acks = batch.map((r) =>
       js
         .publish(siteSubject(this.site, r.kind), envelope(r), {
           msgID: r.id,
+          // A set of headers per record: publish writes the record's id into the set it is given (it encodes
+          // the message before the next publish today, but nothing promises that).
+          headers: sentHeaders(sent),
           expect: { streamName: SITE_STREAM },
           timeout: this.o.ackTimeoutMs,
         })
@@ -280,6 +293,12 @@ export class Outbox {
     while (this.pending > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
     return this.pending;
   }
+}
+
+function sentHeaders(sent: string): MsgHdrs {
+  const h = headers();
+  h.set(SENT_HEADER, sent);
+  return h;
 }
 
 /** What goes on the wire: the record with its id and time, so the manager stores exactly what the site had. */

@@ -26,7 +26,11 @@ export interface SiteView {
   health: SiteHealth;
   /** When the manager last received anything from the site (ms). */
   lastSync: number;
-  /** Seconds since the site's newest record was made, as of now. */
+  /**
+   * Seconds since the site's newest record was made, as of now: how long it waited on the site (the site's clock)
+   * plus the time since the hub stored it (the manager's); from a site that stamps no send time, the manager's
+   * clock against the site's.
+   */
   lagSeconds: number;
   /** Records waiting in the site's outbox when it last reported (null: no health record yet). */
   backlog: number | null;
@@ -196,8 +200,9 @@ function enforcementOf(e: unknown): SiteView['enforcement'] {
 }
 
 /**
- * A site's newest health record: newest by arrival (rowid), not by stream sequence, which restarts when the
- * JetStream stream is recreated. One index search per site (fleet_records_arrival: site, kind, then rowid).
+ * A site's newest health record: newest by arrival (the rowid: fleet_records' `arrival`), not by stream sequence,
+ * which restarts when the JetStream stream is recreated. One index search per site (fleet_records_arrival: site,
+ * kind, then the rowid).
  */
 export const NEWEST_HEALTH_SQL = `SELECT at, received FROM fleet_records WHERE site = ? AND kind = 'health'
   ORDER BY rowid DESC LIMIT 1`;
@@ -248,6 +253,16 @@ export function readFleetView(
       },
     ]),
   );
+  const lags = new Map(
+    (
+      db.prepare('SELECT site, at, age, stored FROM fleet_lag').all() as Array<{
+        site: string;
+        at: number;
+        age: number;
+        stored: number;
+      }>
+    ).map((l) => [l.site, l]),
+  );
   // Each site's newest health record in the ledger (ingest keeps it): its time on the site and its receipt.
   const newestOf = db.prepare(NEWEST_HEALTH_SQL);
   const newest = new Map(rows.map((r) => [r.site, newestHealth(db, r.site, newestOf)]));
@@ -267,7 +282,7 @@ export function readFleetView(
       name: r.site,
       health: healthOf(r.last_seen, nowMs, thresholds),
       lastSync: r.last_seen,
-      lagSeconds: Math.max(0, Math.round((nowMs - r.last_at) / 1000)),
+      lagSeconds: lagOf(r, lags.get(r.site), nowMs),
       backlog: count(h.pending),
       records: r.records,
       intake: intake.get(r.site) ?? null,
@@ -283,6 +298,23 @@ export function readFleetView(
     };
   });
   return { latest, sites };
+}
+
+/**
+ * Lag without trusting the site's clock against the manager's: the newest record's wait on the site when sent
+ * (both times the site's) and its time since the hub stored it (both the manager's side). A site that stamps no
+ * send time (older nodes), or whose stamped record is not its newest, is read as before.
+ */
+function lagOf(
+  r: { last_at: number },
+  l: { at: number; age: number; stored: number } | undefined,
+  nowMs: number,
+): number {
+  const ms =
+    l !== undefined && l.at === r.last_at
+      ? l.age + Math.max(0, nowMs - l.stored)
+      : nowMs - r.last_at;
+  return Math.max(0, Math.round(ms / 1000));
 }
 
 /** Records of one kind a site (or every site: '*') sent, newest first, each with the site's name. */

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { restartablePort } from '../helpers/ports.js';
 
 /** One message as rsyslog parsed it (RFC 5424 fields), written by the test's own template. */
 export interface Received {
@@ -119,9 +120,10 @@ export class Rsyslog {
   async init(): Promise<void> {
     mkdirSync(path.join(this.dir, 'work'), { recursive: true });
     this.certs = makeCerts(this.dir);
-    this.tcpPort = await freePort();
-    this.tlsPort = await freePort();
-    this.udpPort = await freePort();
+    // Stopped and started again on the same ports (receiver down): not ports the OS hands out meanwhile.
+    this.tcpPort = await restartablePort();
+    this.tlsPort = await restartablePort();
+    this.udpPort = await restartablePort();
     const c = this.certs;
     const prop = (out: string, name: string, extra = '') =>
       `property(outname="${out}" name="${name}" format="jsonf"${extra})`;

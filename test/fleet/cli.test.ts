@@ -15,6 +15,7 @@ import { cli, person, weir } from '../helpers/weir-cli.js';
 import { openFleetDb } from '../../src/fleet/fleet-db.js';
 import { Outbox } from '../../src/fleet/outbox.js';
 import { freePort, sleep, tempDir, until } from './fleet-kit.js';
+import { restartablePort } from '../helpers/ports.js';
 
 const POLICY = (n: number): string => `weir: policy/1
 zones:
@@ -121,8 +122,9 @@ test(
       const r = await weir(['manager', 'site', 'add', s, '--dir', mdir, ...auth]);
       assert.equal(r.code, 0, r.stderr);
     }
-    const listen = `127.0.0.1:${await freePort()}`;
-    const leaf = `127.0.0.1:${await freePort()}`;
+    // The manager is killed and started again on these: not ports the OS hands out meanwhile.
+    const listen = `127.0.0.1:${await restartablePort()}`;
+    const leaf = `127.0.0.1:${await restartablePort()}`;
     pidFiles.push(path.join(mdir, 'hub.pid'));
     const mgrArgs = ['manager', 'run', '--dir', mdir, '--listen', listen, '--leaf', leaf];
     let mgr = await daemon(mgrArgs);

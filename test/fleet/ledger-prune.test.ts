@@ -17,6 +17,7 @@ import { auditId, itemId } from '../../src/fleet/site-publisher.js';
 import { HUB_DOMAIN, siteInbox } from '../../src/fleet/subjects.js';
 import { openStore } from '../../src/store/db.js';
 import { freePort, MemoryBackend, tempDir, until } from './fleet-kit.js';
+import { restartablePort } from '../helpers/ports.js';
 import { seedSite } from './site-store-kit.js';
 
 const stops: Array<() => Promise<void>> = [];
@@ -50,8 +51,9 @@ test(
       config,
       'weir: settings/1\nfleet:\n  ledger_prune_every_s: 1\n  ingest_per_site_per_s: 400\n  ingest_burst_per_site: 400\n',
     );
-    const listen = `127.0.0.1:${await freePort()}`;
-    const leafPort = await freePort();
+    // The manager and its hub are killed and started again on these: not ports the OS hands out meanwhile.
+    const listen = `127.0.0.1:${await restartablePort()}`;
+    const leafPort = await restartablePort();
     const children = new Set<ChildProcess>();
     stops.push(async () => {
       for (const c of children) c.kill('SIGKILL');

@@ -120,12 +120,17 @@ export function writeCapture(file: string, bytes: Buffer): string {
   return file;
 }
 
-/** A `weir` CLI run with its wall time and peak resident memory (reported by the child itself at exit). */
+/** A `weir` CLI run with its wall time, CPU time and peak resident memory (the last two reported by the child at exit). */
 export interface MeasuredRun {
   code: number | null;
   stdout: string;
   stderr: string;
   ms: number;
+  /**
+   * User + system CPU time of the child (ms): what the run itself cost. Unlike the wall time it does not grow
+   * with the other load on a shared machine, so a bound on it holds as tight under load as idle.
+   */
+  cpuMs: number;
   maxRssMB: number;
 }
 
@@ -142,7 +147,7 @@ export function runMeasured(
   const preload = path.join(dir, 'maxrss.mjs');
   writeFileSync(
     preload,
-    "import { writeSync } from 'node:fs';\nprocess.on('exit', () => writeSync(2, `\\nweir-test-maxrss=${process.resourceUsage().maxRSS}\\n`));\n",
+    "import { writeSync } from 'node:fs';\nprocess.on('exit', () => { const u = process.resourceUsage(); writeSync(2, `\\nweir-test-maxrss=${u.maxRSS} weir-test-cpu=${u.userCPUTime + u.systemCPUTime}\\n`); });\n",
   );
   const t0 = Date.now();
   const child = spawn(process.execPath, ['--import', pathToFileURL(preload).href, cli, ...args], {
@@ -161,11 +166,13 @@ export function runMeasured(
       clearTimeout(timer);
       const stderr = Buffer.concat(err).toString();
       const kb = Number(/weir-test-maxrss=(\d+)/.exec(stderr)?.[1] ?? NaN);
+      const cpuUs = Number(/weir-test-cpu=(\d+)/.exec(stderr)?.[1] ?? NaN);
       resolve({
         code,
         stdout: Buffer.concat(out).toString(),
         stderr,
         ms: Date.now() - t0,
+        cpuMs: cpuUs / 1000,
         maxRssMB: kb / 1024,
       });
     }),

@@ -12,6 +12,7 @@ import {
   runCaptures,
   runLive,
   warnCaptureErrors,
+  type FileResult,
 } from '../run-capture.js';
 import { LineWriter } from '../line-writer.js';
 import { renderColumns } from '../columns.js';
@@ -196,6 +197,13 @@ export function registerDetect(program: Command): void {
           let stages = between(from, Infinity, engine);
           const flushMs = cliSettings().ingest.flush_ms;
           let shards: DetectShardResult[] | null = null;
+          // What the engine's own bounds forgot while reading each file is reported with that file.
+          let seen: Record<string, number> = {};
+          const afterFile = (r: FileResult): void => {
+            for (const [k, v] of Object.entries(engine.capped))
+              if (v > (seen[k] ?? 0)) r.capped[k] = (r.capped[k] ?? 0) + v - (seen[k] ?? 0);
+            seen = { ...engine.capped };
+          };
           if (opts.interface) {
             const live = await runLive(opts.interface, stages, {
               bpf: opts.bpf,
@@ -231,14 +239,18 @@ export function registerDetect(program: Command): void {
             if (readAgainOnOneThread(boundsSplit(r.results), files)) {
               engine = new DetectionEngine(shardBaseline!, engineOpts(false));
               stages = between(from, Infinity, engine);
-              warnCaptureErrors(await runCaptures(files, stages));
+              seen = {};
+              warnCaptureErrors(await runCaptures(files, stages, { afterFile }));
             } else {
               shards = r.extras as DetectShardResult[];
               warnCaptureErrors(r.results);
             }
           } else {
             warnCaptureErrors(
-              await runCaptures(files, stages, { flushMs: follow ? flushMs : undefined }),
+              await runCaptures(files, stages, {
+                flushMs: follow ? flushMs : undefined,
+                afterFile,
+              }),
             );
           }
           await playbooks?.close();

@@ -18,9 +18,23 @@ import { protocolMismatch } from './protocol-mismatch.js';
 import { adsAddRoute } from './ads-route.js';
 import { gooseSequence } from './goose.js';
 import { ioTiming } from './io-timing.js';
+import type { Capped } from '../../discover/merge.js';
 
-/** A fresh set of every detector (they hold per-run state), with these thresholds. */
-export function allDetectors(s: Settings['detect'] = DEFAULT_SETTINGS.detect): Detector[] {
+/** Bounds of the detectors' own tables that a sharded run splits between its shards (see ShardedRun). */
+export interface DetectorBounds {
+  /** EtherNet/IP I/O connection directions known and watched (io_timing; default MAX_IO_CONNECTIONS). */
+  maxIoConnections?: number;
+  capped?: Capped;
+}
+
+/**
+ * A fresh set of every detector (they hold per-run state), with these thresholds; `bounds`: the bounds of the
+ * detectors' own tables and where they count what a bound forgot (the engine's `capped`).
+ */
+export function allDetectors(
+  s: Settings['detect'] = DEFAULT_SETTINGS.detect,
+  bounds: DetectorBounds = {},
+): Detector[] {
   return [
     newAsset(),
     newEdge(),
@@ -40,6 +54,6 @@ export function allDetectors(s: Settings['detect'] = DEFAULT_SETTINGS.detect): D
     protocolMismatch(),
     adsAddRoute(),
     gooseSequence(),
-    ioTiming(),
+    ioTiming({ maxConnections: bounds.maxIoConnections, capped: bounds.capped }),
   ];
 }

@@ -1,6 +1,12 @@
 import type { Message } from '../../dissect/message.js';
 import type { Detector, DetectContext } from '../detector.js';
-import { gapPeriod, IoConnections, type IoConnection } from '../../discover/io-connections.js';
+import {
+  gapPeriod,
+  IoConnections,
+  MAX_IO_CONNECTIONS,
+  type IoConnection,
+} from '../../discover/io-connections.js';
+import { countCapped, type Capped } from '../../discover/merge.js';
 import { ioProfileKey, type IoProfile } from '../../discover/baseline.js';
 import { SERVICE_FORWARD_CLOSE } from '../../dissect/protocols/cip-forward-open.js';
 import { finding } from '../detection.js';
@@ -20,8 +26,6 @@ const FAST_FRACTION = 0.5;
  */
 const STOP_INTERVALS = 16;
 const STOP_MIN_S = 0.25;
-/** Connection directions watched at once; a flood of Forward_Open replies costs bounded memory. */
-const MAX_WATCHED = 8192;
 
 type Pace = 'ok' | 'slow' | 'fast';
 
@@ -44,14 +48,26 @@ interface Watch {
 }
 
 /**
+ * Connection directions known and watched at once (default MAX_IO_CONNECTIONS each: a flood of Forward_Open
+ * replies costs bounded memory; a sharded run gives each shard its share), and where a reset counts what it
+ * forgot (`io_connections`, `io_watches`).
+ */
+export interface IoTimingBounds {
+  maxConnections?: number;
+  capped?: Capped;
+}
+
+/**
  * EtherNet/IP cyclic I/O against its agreed and learned pace: each connection direction's producer sends at the
  * RPI its Forward_Open granted, so the baseline keeps the interval it really kept. A producer drifting slower
  * than the learned band or the RPI (an overloaded adapter or network: the consumer's outputs or inputs go stale),
  * one running far faster (a second producer injecting datagrams on the connection), and a connection whose
  * datagrams stop without a Forward_Close (outputs fall to their fault state) are reported.
  */
-export function ioTiming(): Detector {
-  const io = new IoConnections();
+export function ioTiming(bounds: IoTimingBounds = {}): Detector {
+  const max = bounds.maxConnections ?? MAX_IO_CONNECTIONS;
+  const capped = bounds.capped ?? {};
+  const io = new IoConnections(max, capped);
   const watches = new Map<string, Watch>();
   return {
     name: 'io_timing',
@@ -77,7 +93,10 @@ export function ioTiming(): Detector {
         const learned = profileFor(ctx, m, c ?? undefined);
         // Watched when its agreement or its learned pace is known.
         if (c == null && learned === null) return;
-        if (watches.size >= MAX_WATCHED) watches.clear();
+        if (watches.size >= max) {
+          countCapped(capped, 'io_watches', watches.size);
+          watches.clear();
+        }
         w = {
           producer: m.srcIp,
           consumer: m.dstIp,
