@@ -32,7 +32,7 @@ export async function recordDecoyLatency(trials: number): Promise<void> {
   const monitor = lab.spawn('fw', process.execPath, ['-e', NFT_STAMP_SCRIPT]);
   try {
     await startPlcs(lab);
-    await learnPlant(lab, dir, db);
+    await learnPlant(lab, dir, auth);
     lab.exec('fw', process.execPath, [
       cli,
       'enforce',

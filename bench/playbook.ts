@@ -47,7 +47,7 @@ export async function recordPlaybookLatency(
   const monitor = lab.spawn('fw', process.execPath, ['-e', NFT_STAMP_SCRIPT]);
   try {
     await startPlcs(lab);
-    await learnNormal(lab, dir, db, 5);
+    await learnNormal(lab, dir, auth, 5);
     lab.exec('fw', process.execPath, [
       cli,
       'enforce',

@@ -10,7 +10,6 @@ import {
   approvalsOf,
   getProposal,
   insertProposal,
-  latestSimulation,
   policyText,
   savePolicyText,
   saveSimulation,
@@ -19,12 +18,15 @@ import {
   userRoles,
   type ProposalRow,
 } from '../store/change-store.js';
-import { humanDuration, parsePolicy } from '../policy/load.js';
+import { parsePolicy } from '../policy/load.js';
 import { PolicyInvalid } from '../policy/errors.js';
 import { ZONE_MODES, type Policy, type ZoneMode } from '../policy/model.js';
 import type { SimulationResult } from '../policy/simulate.js';
 import { placementProblems } from '../policy/decoy-placement.js';
 import { latestBaseline } from '../store/baseline-store.js';
+import type { Baseline } from '../discover/baseline.js';
+import { changeRules, ladderJumps } from './change-rules.js';
+import { baselineDigest, judgeEvidence } from './evidence.js';
 
 /** A change-control rule said no; the message says which and what would satisfy it. */
 export class ChangeRefused extends Error {}
@@ -71,12 +73,15 @@ export function recordSimulation(
     policy: Policy;
     result: SimulationResult;
     captures: string[];
-    baselineVersion: number | null;
+    /** The baseline the replay was judged against (its version and content are recorded). */
+    baseline: Baseline | null;
     actor: string;
   },
 ): string {
   const { sha, rulesSha } = policyHashes(s.policy, s.text);
   const r = s.result;
+  const baselineVersion = s.baseline?.version ?? null;
+  const baselineSha256 = s.baseline === null ? null : baselineDigest(s.baseline);
   const id = `sim-${sha256(`${sha}|${s.captures.join('|')}|${Date.now()}|${Math.random()}`).slice(0, 12)}`;
   savePolicyText(db, { sha, rulesSha, source: s.source, text: s.text });
   saveSimulation(
@@ -85,7 +90,8 @@ export function recordSimulation(
       id,
       policySha: sha,
       rulesSha,
-      baselineVersion: s.baselineVersion,
+      baselineVersion,
+      baselineSha256,
       createdAt: new Date().toISOString(),
       captures: s.captures,
       firstTs: r.firstTs,
@@ -106,14 +112,18 @@ export function recordSimulation(
       captures: s.captures,
       packets: r.packets,
       span_s: r.lastTs - r.firstTs,
-      baseline_version: s.baselineVersion,
+      baseline_version: baselineVersion,
+      baseline_sha256: baselineSha256,
       zones: r.zones,
     },
   });
   return id;
 }
 
-/** Propose a new policy text. The roles to approve are those of every zone the change touches. */
+/**
+ * Propose a new policy text. The roles to approve are those of every zone the change touches, as the policy in
+ * force and the proposed one name them; no zone climbs more than one rung of the ladder from where it stands.
+ */
 export function submitPolicy(
   db: Db,
   s: { text: string; source: string; actor: string; note?: string },
@@ -126,9 +136,9 @@ export function submitPolicy(
   const learned = policy.decoys?.length ? latestBaseline(db) : null;
   const misplaced = learned ? placementProblems(policy.decoys!, learned) : [];
   if (misplaced.length) throw new ChangeRefused(misplaced.map((p) => p.message).join('\n'));
-  const touched =
-    active === null ? policy.zones.map((z) => z.name) : touchedZones(active.policy, policy);
-  const roles = requiredRoles(policy, touched);
+  const jumps = ladderJumps(active?.policy ?? null, policy);
+  if (jumps.length) throw new ChangeRefused(jumps.join('\n'));
+  const { touched, roles } = changeRules(active?.policy ?? null, policy);
   savePolicyText(db, { sha, rulesSha, source: s.source, text: s.text });
   const id = insertProposal(db, {
     kind: 'policy_change',
@@ -255,8 +265,10 @@ export function rejectProposal(db: Db, s: { id: number; actor: string; note?: st
 }
 
 /**
- * Make an approved proposal the active policy. Every zone that would enforce needs the latest simulation of
- * these rules, against a baseline, over at least the zone's window, to show no baseline flow blocked.
+ * Make an approved proposal the active policy. The rules come from the policy in force, checked again here (a
+ * proposal stored under older rules gains nothing): its approvers, the ladder, and for every zone that would
+ * enforce, simulations of these rules against the store's current baseline, one over at least the zone's window
+ * (the longer of in force and proposed), none blocking a baseline flow.
  */
 export function applyProposal(
   db: Db,
@@ -279,47 +291,21 @@ export function applyProposal(
     );
   const t = policyText(db, p.policySha)!;
   const policy = load(t.text, t.source);
+  const inForce = active === null ? null : activePolicy(db)!.policy;
+  const problems = inForceProblems(db, p, inForce, policy);
+  if (problems.length > 0) refuseApply(db, s, null, problems);
   const enforcing = policy.zones.filter((z) => z.mode === 'enforce');
   let simId: string | null = null;
   if (enforcing.length > 0) {
-    const sim = latestSimulation(db, t.rulesSha);
-    const problems: string[] = [];
-    if (sim === null)
-      problems.push(
-        'these rules were never simulated: run `weir policy simulate --db` on recorded traffic',
-      );
-    else {
-      simId = sim.id;
-      if (sim.baselineVersion === null)
-        problems.push(
-          `simulation ${sim.id} ran without a baseline, so it cannot tell legitimate flows`,
-        );
-      for (const z of enforcing) {
-        const span = sim.lastTs - sim.firstTs;
-        if (span < z.simulationWindow) {
-          const need = humanDuration(z.simulationWindow);
-          problems.push(
-            `zone ${z.name}: simulation ${sim.id} covers ${humanDuration(span)} of traffic, the zone requires ${need}: ` +
-              `record at least ${need} of traffic and simulate on it, or lower \`simulation_window\` of zone ${z.name} in the policy (and propose again)`,
-          );
-        }
-        const zs = sim.zones[z.name];
-        if (zs !== undefined && zs.baselineBlocked > 0)
-          problems.push(
-            `zone ${z.name}: simulation ${sim.id} blocks ${zs.baselineBlocked} baseline flow(s)`,
-          );
-      }
-    }
-    if (problems.length > 0) {
-      appendAudit(db, {
-        actor: s.actor,
-        action: 'proposal.apply_refused',
-        subject: `proposal ${s.id}`,
-        simulationId: simId,
-        details: { problems },
-      });
-      throw new ChangeRefused(`proposal ${s.id} cannot be applied:\n  ${problems.join('\n  ')}`);
-    }
+    const windowOf = (name: string, proposed: number): number =>
+      Math.max(proposed, inForce?.zones.find((z) => z.name === name)?.simulationWindow ?? 0);
+    const judged = judgeEvidence(
+      db,
+      t.rulesSha,
+      enforcing.map((z) => ({ name: z.name, window: windowOf(z.name, z.simulationWindow) })),
+    );
+    simId = judged.simulationId;
+    if (judged.problems.length > 0) refuseApply(db, s, simId, judged.problems);
   }
   db.transaction(() => {
     setActivePolicy(db, p.policySha, p.id);
@@ -339,6 +325,42 @@ export function applyProposal(
   })();
   anchorAudit(db);
   return { simulationId: simId };
+}
+
+/** The approvers and the ladder as the policy in force rules them, against what the proposal carries. */
+function inForceProblems(
+  db: Db,
+  p: ProposalRow,
+  inForce: Policy | null,
+  proposed: Policy,
+): string[] {
+  const { roles } = changeRules(inForce, proposed);
+  const given = new Set(approvalsOf(db, p.id).map((a) => a.role));
+  const missing = roles.filter((r) => !given.has(r));
+  return [
+    ...(missing.length
+      ? [
+          `the policy in force makes this change need the approval of ${roles.join(', ')}; missing: ${missing.join(', ')} (propose it again)`,
+        ]
+      : []),
+    ...ladderJumps(inForce, proposed),
+  ];
+}
+
+function refuseApply(
+  db: Db,
+  s: { id: number; actor: string },
+  simId: string | null,
+  problems: string[],
+): never {
+  appendAudit(db, {
+    actor: s.actor,
+    action: 'proposal.apply_refused',
+    subject: `proposal ${s.id}`,
+    simulationId: simId,
+    details: { problems },
+  });
+  throw new ChangeRefused(`proposal ${s.id} cannot be applied:\n  ${problems.join('\n  ')}`);
 }
 
 type AppliedProposal = {
@@ -476,43 +498,6 @@ function openProposal(db: Db, id: number): ProposalRow {
   if (p === null) throw new ChangeRefused(`no proposal ${id}`);
   if (p.status !== 'open') throw new ChangeRefused(`proposal ${id} is ${p.status}`);
   return p;
-}
-
-/** Zones whose definition changed, or that a changed context group reaches through its conduit. */
-function touchedZones(a: Policy, b: Policy): string[] {
-  const out = new Set<string>();
-  const za = new Map(a.zones.map((z) => [z.name, JSON.stringify(z)]));
-  for (const z of b.zones) if (za.get(z.name) !== JSON.stringify(z)) out.add(z.name);
-  for (const z of a.zones) if (!b.zones.some((y) => y.name === z.name)) out.add(z.name);
-  const conduits = new Map([...a.conduits, ...b.conduits].map((c) => [c.name, c]));
-  const ga = new Map(a.groups.map((g) => [g.name, JSON.stringify(g)]));
-  const gb = new Map(b.groups.map((g) => [g.name, JSON.stringify(g)]));
-  const changed = [
-    ...b.groups.filter((g) => ga.get(g.name) !== gb.get(g.name)),
-    ...a.groups.filter((g) => !gb.has(g.name)),
-  ];
-  for (const g of changed) {
-    const c = g.conduit !== undefined ? conduits.get(g.conduit) : undefined;
-    if (c) {
-      out.add(c.from);
-      out.add(c.to);
-    } else for (const z of b.zones) out.add(z.name); // a group without conduit can reach any zone
-  }
-  if (JSON.stringify(a.windows) !== JSON.stringify(b.windows))
-    for (const z of b.zones) out.add(z.name);
-  // Decoys answer inside their zone: adding, moving or removing them is that zone's change.
-  const da = new Map((a.decoys ?? []).map((d) => [d.name, JSON.stringify(d)]));
-  const dbs = new Set((b.decoys ?? []).map((d) => d.name));
-  for (const d of b.decoys ?? []) if (da.get(d.name) !== JSON.stringify(d)) out.add(d.zone);
-  for (const d of a.decoys ?? []) if (!dbs.has(d.name)) out.add(d.zone);
-  return [...out].sort();
-}
-
-function requiredRoles(p: Policy, zones: string[]): string[] {
-  const roles = new Set<string>();
-  for (const z of p.zones) if (zones.includes(z.name)) for (const r of z.approvals) roles.add(r);
-  if (roles.size === 0) roles.add('security');
-  return [...roles].sort();
 }
 
 /** The policy text with one zone's mode changed, comments and layout kept. */

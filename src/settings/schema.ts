@@ -223,6 +223,12 @@ export const SETTINGS_SECTIONS = {
       'br0',
       'The bridge the gateway listens on (the bridge family steers frames to its MAC).',
     ),
+    max_permit_s: int(
+      4 * 3600,
+      "A direct permit (weir permit) lasts at most this many seconds: it lets one flow around the context groups and the gateway on one person's word. At most 12 h, as every permit; longer access is a context group to approve.",
+      60,
+      12 * 3600,
+    ),
   }),
   server: section('The HTTP API and dashboard (weir serve).', {
     session_s: int(8 * 3600, 'A dashboard session lasts this many seconds after login.', 60),

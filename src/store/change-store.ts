@@ -21,6 +21,8 @@ export interface SimulationRow {
   policySha: string;
   rulesSha: string;
   baselineVersion: number | null;
+  /** Digest of the baseline's content (null: none, or recorded before digests were kept). */
+  baselineSha256: string | null;
   createdAt: string;
   captures: string[];
   firstTs: number;
@@ -94,13 +96,14 @@ export function setActivePolicy(db: Db, sha: string, proposalId: number | null):
 
 export function saveSimulation(db: Db, s: SimulationRow, doc: unknown): void {
   db.prepare(
-    `INSERT INTO simulations (id, policy_sha256, rules_sha256, baseline_version, created_at, captures, first_ts, last_ts, packets, blocked_flows, baseline_blocked, zones, doc)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO simulations (id, policy_sha256, rules_sha256, baseline_version, baseline_sha256, created_at, captures, first_ts, last_ts, packets, blocked_flows, baseline_blocked, zones, doc)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   ).run(
     s.id,
     s.policySha,
     s.rulesSha,
     s.baselineVersion,
+    s.baselineSha256,
     s.createdAt,
     JSON.stringify(s.captures),
     s.firstTs,
@@ -113,7 +116,7 @@ export function saveSimulation(db: Db, s: SimulationRow, doc: unknown): void {
   );
 }
 
-const SIM_COLUMNS = `id, policy_sha256 AS policySha, rules_sha256 AS rulesSha, baseline_version AS baselineVersion, created_at AS createdAt, captures,
+const SIM_COLUMNS = `id, policy_sha256 AS policySha, rules_sha256 AS rulesSha, baseline_version AS baselineVersion, baseline_sha256 AS baselineSha256, created_at AS createdAt, captures,
   first_ts AS firstTs, last_ts AS lastTs, packets, blocked_flows AS blockedFlows, baseline_blocked AS baselineBlocked, zones`;
 
 function simRow(r: Record<string, unknown> | undefined): SimulationRow | null {
@@ -125,15 +128,15 @@ function simRow(r: Record<string, unknown> | undefined): SimulationRow | null {
   };
 }
 
-/** The most recent simulation of a rule set (modes aside: promoting a zone does not change what it allows). */
-export function latestSimulation(db: Db, rulesSha: string): SimulationRow | null {
-  return simRow(
+/** Every simulation of a rule set, newest first (modes aside: promoting a zone does not change what it allows). */
+export function simulationsOf(db: Db, rulesSha: string): SimulationRow[] {
+  return (
     db
       .prepare(
-        `SELECT ${SIM_COLUMNS} FROM simulations WHERE rules_sha256 = ? ORDER BY created_at DESC, rowid DESC LIMIT 1`,
+        `SELECT ${SIM_COLUMNS} FROM simulations WHERE rules_sha256 = ? ORDER BY created_at DESC, rowid DESC`,
       )
-      .get(rulesSha) as Record<string, unknown> | undefined,
-  );
+      .all(rulesSha) as Array<Record<string, unknown>>
+  ).map((r) => simRow(r)!);
 }
 
 export function insertProposal(

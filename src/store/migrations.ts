@@ -333,4 +333,9 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX incident_detections_incident ON incident_detections(incident_id);
   `,
+  // 13: a simulation names the baseline it was judged against by its content, not only its version number
+  // (another store's v1 is not this store's v1): change control counts only evidence against the current one.
+  `
+  ALTER TABLE simulations ADD COLUMN baseline_sha256 TEXT;
+  `,
 ];

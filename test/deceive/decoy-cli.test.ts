@@ -30,7 +30,7 @@ test('weir decoy plan: clones of the plant PLCs, stable within a period, moved b
       dir,
       POLICY('10.77.0.51, 10.77.0.52, 10.77.0.53, 10.77.0.54'),
     );
-    await weirOk(['learn', plant, '--db', db, '--until', '50%']);
+    await weirOk(['learn', plant, '--until', '50%', ...auth]);
     await weirOk(['discover', plant, '--db', db]);
     const plan = async (at: string): Promise<PlannedDecoy[]> =>
       JSON.parse(

@@ -50,10 +50,12 @@ decoys:
 `;
 
 /**
- * Learn the plant into `db`: the HMI's polling, the historian, and the engineering workstation identifying the
- * PLCs (Modbus device identification, S7 SZL reads), so the inventory knows who they are. Returns the capture.
+ * Learn the plant into the store, as the person `auth` proves (--db STORE --token-file FILE): the HMI's polling,
+ * the historian, and the engineering workstation identifying the PLCs (Modbus device identification, S7 SZL
+ * reads), so the inventory knows who they are. Returns the capture.
  */
-export async function learnPlant(lab: Plant, dir: string, db: string): Promise<string> {
+export async function learnPlant(lab: Plant, dir: string, auth: string[]): Promise<string> {
+  const db = auth[auth.indexOf('--db') + 1]!;
   const pcap = path.join(dir, 'normal.pcap');
   const stop = lab.capture(pcap);
   await sleep(300);
@@ -64,7 +66,7 @@ export async function learnPlant(lab: Plant, dir: string, db: string): Promise<s
   ]);
   await sleep(300);
   await stop();
-  execFileSync(process.execPath, [cli, 'learn', pcap, '--db', db], { stdio: 'pipe' });
+  execFileSync(process.execPath, [cli, 'learn', pcap, ...auth], { stdio: 'pipe' });
   execFileSync(process.execPath, [cli, 'discover', pcap, '--db', db], { stdio: 'pipe' });
   return pcap;
 }

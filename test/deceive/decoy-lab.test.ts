@@ -72,7 +72,7 @@ test(
     let stopRunner: (() => Promise<number | null>) | null = null;
     try {
       await startPlcs(lab);
-      const normal = await learnPlant(lab, dir, db);
+      const normal = await learnPlant(lab, dir, auth);
       const sensorNs = sensor(lab);
       decoys = await runDecoys(lab, sensorNs, auth, stateDir);
       const first = decoys.placements[0]!;

@@ -39,8 +39,16 @@ zones:
         rate_limit: { max: ${rateMax}, per: 10m }
 `;
 
-/** Learn the plant's normal (the HMI polling PLC 1) into `db`: a capture on the bridge, then `weir learn`. */
-export async function learnNormal(lab: Plant, dir: string, db: string, seconds = 6): Promise<void> {
+/**
+ * Learn the plant's normal (the HMI polling PLC 1) into the store: a capture on the bridge, then `weir learn` as
+ * the person `auth` proves (--db STORE --token-file FILE).
+ */
+export async function learnNormal(
+  lab: Plant,
+  dir: string,
+  auth: string[],
+  seconds = 6,
+): Promise<void> {
   const pcap = path.join(dir, 'normal.pcap');
   const stop = lab.capture(pcap);
   await sleep(300);
@@ -50,7 +58,7 @@ export async function learnNormal(lab: Plant, dir: string, db: string, seconds =
   ]);
   await sleep(300);
   await stop();
-  execFileSync(process.execPath, [cli, 'learn', pcap, '--db', db], { stdio: 'pipe' });
+  execFileSync(process.execPath, [cli, 'learn', pcap, ...auth], { stdio: 'pipe' });
 }
 
 /** `weir detect --interface br0 --playbooks` on the enforcement host; resolves once the playbooks run. */

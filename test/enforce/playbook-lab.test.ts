@@ -28,7 +28,7 @@ test(
     let stopRunner: (() => Promise<number | null>) | null = null;
     try {
       await startPlcs(lab);
-      await learnNormal(lab, dir, db);
+      await learnNormal(lab, dir, auth);
       weirIn('enforce', 'apply', ...auth, '--family', 'bridge', '--state-dir', stateDir);
       assert.deepEqual(blockedNow(lab), []);
       assert.equal(probe(), true, 'before: the attacker reaches the PLC');

@@ -4,7 +4,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { openStore } from '../../src/store/db.js';
-import { addUser, listProposals } from '../../src/store/change-store.js';
+import {
+  addUser,
+  insertProposal,
+  listProposals,
+  savePolicyText,
+} from '../../src/store/change-store.js';
+import { latestBaseline, saveBaseline } from '../../src/store/baseline-store.js';
+import type { Baseline } from '../../src/discover/baseline.js';
 import { listAudit, verifyAudit } from '../../src/store/audit-store.js';
 import { parsePolicy } from '../../src/policy/load.js';
 import type { SimulationResult } from '../../src/policy/simulate.js';
@@ -13,6 +20,7 @@ import {
   applyProposal,
   approveProposal,
   ChangeRefused,
+  policyHashes,
   promoteZone,
   recordSimulation,
   submitPolicy,
@@ -28,6 +36,21 @@ conduits:
 groups:
   - { name: hmi, conduit: sup-ctl, clients: [10.77.0.10], servers: [10.77.0.21], protocol: modbus, access: read-write }
 `;
+
+/** A baseline as `weir learn` stores it (what it holds does not matter here, only which one it is). */
+function baseline(version = 1): Baseline {
+  return {
+    version,
+    createdAt: '2026-11-01T00:00:00Z',
+    sources: ['week.pcap'],
+    note: '',
+    from: 1_700_000_000,
+    to: 1_700_600_000,
+    assets: [],
+    macs: {},
+    edges: {},
+  };
+}
 
 function result(span: number, baselineBlocked: number): SimulationResult {
   return {
@@ -119,16 +142,36 @@ test('change control: role approvals, the ladder one rung at a time, enforce onl
       captures: ['week.pcap'],
       actor: 'alice',
     };
-    recordSimulation(db, { ...base, result: result(3600, 0), baselineVersion: null });
+    const b1 = baseline(1);
+    saveBaseline(db, b1);
+    recordSimulation(db, { ...base, result: result(3600, 0), baseline: null });
     refuse(() => applyProposal(db, { id: toEnforce, actor: 'alice' }), /without a baseline/);
-    recordSimulation(db, { ...base, result: result(60, 0), baselineVersion: 3 });
+    recordSimulation(db, { ...base, result: result(60, 0), baseline: b1 });
     refuse(
       () => applyProposal(db, { id: toEnforce, actor: 'alice' }),
       /zone control: simulation \S+ covers 1 min of traffic, the zone requires 10 min: record at least 10 min of traffic and simulate on it, or lower `simulation_window` of zone control/,
     );
-    recordSimulation(db, { ...base, result: result(3600, 2), baselineVersion: 3 });
+    const cuts = recordSimulation(db, { ...base, result: result(3600, 2), baseline: b1 });
     refuse(() => applyProposal(db, { id: toEnforce, actor: 'alice' }), /blocks 2 baseline flow/);
-    const clean = recordSimulation(db, { ...base, result: result(3600, 0), baselineVersion: 3 });
+    // The review's F6: a clean run on other traffic, or against another store's baseline of the same version
+    // number, does not outweigh the cuts already shown against this store's baseline.
+    recordSimulation(db, { ...base, result: result(3600, 0), baseline: b1 });
+    refuse(
+      () => applyProposal(db, { id: toEnforce, actor: 'alice' }),
+      new RegExp(`zone control: simulation ${cuts} blocks 2 baseline flow`),
+    );
+    const foreign = { ...baseline(1), sources: ['other-site.pcap'], edges: {} };
+    saveBaseline(db, { ...baseline(2), note: 'relearned after the historian moved' });
+    recordSimulation(db, { ...base, result: result(3600, 0), baseline: foreign });
+    refuse(
+      () => applyProposal(db, { id: toEnforce, actor: 'alice' }),
+      /simulation \S+ was judged against another baseline \(v1 [0-9a-f]{12}\), not the store's current one \(v2 [0-9a-f]{12}\): simulate again with --db/,
+    );
+    const clean = recordSimulation(db, {
+      ...base,
+      result: result(3600, 0),
+      baseline: latestBaseline(db),
+    });
     assert.equal(applyProposal(db, { id: toEnforce, actor: 'alice' }).simulationId, clean);
     assert.equal(activePolicy(db)!.policy.zones.find((z) => z.name === 'control')!.mode, 'enforce');
 
@@ -170,6 +213,146 @@ test('change control: role approvals, the ladder one rung at a time, enforce onl
     db.exec('DROP TRIGGER audit_log_no_update');
     db.prepare("UPDATE audit_log SET details = '{}' WHERE seq = 2").run();
     assert.deepEqual(verifyAudit(db), { seq: 2, problem: 'content does not match its hash' });
+  } finally {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** A policy of the review's cc.mjs: sup → ctl, the control zone's mode, approvals and window as given. */
+const ctlPolicy = (
+  mode: string,
+  approvals: string,
+  extra = '',
+  window = '10m',
+): string => `weir: policy/1
+zones:
+  - { name: sup, members: [10.0.0.40], mode: monitor, approvals: [${approvals}] }
+  - { name: ctl, members: [10.0.1.0/24], mode: ${mode}, approvals: [${approvals}], simulation_window: ${window} }
+conduits: [{ name: c, from: sup, to: ctl }]
+groups:
+  - { name: g, conduit: c, clients: [10.0.0.40], servers: [10.0.1.5], protocol: modbus${extra} }
+`;
+
+test('a policy change is governed by the policy in force: its approvers, its ladder and its simulation window', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'weir-cc-inforce-'));
+  const db = openStore(path.join(dir, 'weir.db'));
+  try {
+    addUser(db, 'mallory', ['security']);
+    addUser(db, 'sam', ['security']);
+    addUser(db, 'eve', ['engineering']);
+    addUser(db, 'otto', ['operations']);
+    const refuse = (fn: () => unknown, re: RegExp): void =>
+      assert.throws(fn, (e: unknown) => e instanceof ChangeRefused && re.test(e.message));
+    const roles = (id: number): string[] =>
+      listProposals(db).find((p) => p.id === id)!.requiredRoles;
+    const all = 'security, engineering, operations';
+    const approveAll = (id: number): void => {
+      approveProposal(db, { id, actor: 'sam', role: 'security' });
+      approveProposal(db, { id, actor: 'eve', role: 'engineering' });
+      approveProposal(db, { id, actor: 'otto', role: 'operations' });
+    };
+
+    // Zones not in force stand below the ladder: a first policy starts them in observe.
+    refuse(
+      () =>
+        submitPolicy(db, { text: ctlPolicy('simulate', all), source: 'v0.yaml', actor: 'mallory' }),
+      /zone ctl is not in the policy in force, so it starts in observe/,
+    );
+    const v1text = ctlPolicy('observe', all).replace('mode: monitor', 'mode: observe');
+    const v1 = submitPolicy(db, { text: v1text, source: 'v1.yaml', actor: 'mallory' });
+    approveAll(v1);
+    applyProposal(db, { id: v1, actor: 'sam' });
+    // What lies outside the zones (here the time zone every window is read in) is every zone's change.
+    const tz = submitPolicy(db, {
+      text: v1text.replace('weir: policy/1\n', 'weir: policy/1\ntimezone: Europe/Berlin\n'),
+      source: 'tz.yaml',
+      actor: 'mallory',
+    });
+    assert.deepEqual(roles(tz), ['engineering', 'operations', 'security']);
+
+    // The review's v2: ctl straight to simulate, approvals narrowed, group widened.
+    refuse(
+      () =>
+        submitPolicy(db, {
+          text: ctlPolicy('simulate', 'security', ', access: read-write'),
+          source: 'v2.yaml',
+          actor: 'mallory',
+        }),
+      /zone ctl is in observe in the policy in force; the ladder goes observe → monitor → simulate → enforce one rung at a time \(next: monitor\)/,
+    );
+    // Without the jump: the zones' owners in force still approve the narrowing of their own approvals.
+    const v2 = submitPolicy(db, {
+      text: ctlPolicy('observe', 'security', ', access: read-write').replace(
+        'mode: monitor',
+        'mode: observe',
+      ),
+      source: 'v2.yaml',
+      actor: 'mallory',
+    });
+    assert.deepEqual(roles(v2), ['engineering', 'operations', 'security']);
+    approveProposal(db, { id: v2, actor: 'sam', role: 'security' });
+    refuse(
+      () => applyProposal(db, { id: v2, actor: 'sam' }),
+      /waiting for: engineering, operations/,
+    );
+
+    // A proposal stored with the roles the change chose for itself (before this rule) is refused at apply.
+    const active = activePolicy(db)!;
+    const forged = ctlPolicy('observe', 'security', ', access: read-write', '1s').replace(
+      'mode: monitor',
+      'mode: observe',
+    );
+    const fp = parsePolicy(forged, 'v3.yaml');
+    assert.ok(fp.ok);
+    const { sha, rulesSha } = policyHashes(fp.policy, forged);
+    savePolicyText(db, { sha, rulesSha, source: 'v3.yaml', text: forged });
+    const old = insertProposal(db, {
+      kind: 'policy_change',
+      zone: null,
+      policySha: sha,
+      baseSha: active.sha,
+      requiredRoles: ['security'],
+      createdBy: 'mallory',
+      note: '',
+      doc: { touched_zones: ['ctl', 'sup'] },
+    });
+    approveProposal(db, { id: old, actor: 'sam', role: 'security' });
+    refuse(
+      () => applyProposal(db, { id: old, actor: 'sam' }),
+      /the policy in force makes this change need the approval of engineering, operations, security; missing: engineering, operations/,
+    );
+    assert.equal(activePolicy(db)!.sha, active.sha, 'nothing applied');
+
+    // Up to simulate one rung at a time, then a change that lowers the window in the same breath as enforcing.
+    for (const mode of ['monitor', 'simulate'] as const) {
+      const id = promoteZone(db, { zone: 'ctl', to: mode, actor: 'mallory' });
+      approveAll(id);
+      applyProposal(db, { id, actor: 'sam' });
+    }
+    const text = ctlPolicy('enforce', all, '', '1s').replace('mode: monitor', 'mode: observe');
+    const v4 = submitPolicy(db, { text, source: 'v4.yaml', actor: 'mallory' });
+    approveAll(v4);
+    const p4 = parsePolicy(text, 'v4.yaml');
+    assert.ok(p4.ok);
+    const b = baseline();
+    saveBaseline(db, b);
+    recordSimulation(db, {
+      text,
+      source: 'v4.yaml',
+      policy: p4.policy,
+      result: {
+        ...result(60, 0),
+        zones: { ctl: { mode: 'enforce', flows: 3, blockedFlows: 0, baselineBlocked: 0 } },
+      },
+      captures: ['minute.pcap'],
+      baseline: b,
+      actor: 'mallory',
+    });
+    refuse(
+      () => applyProposal(db, { id: v4, actor: 'sam' }),
+      /zone ctl: simulation \S+ covers 1 min of traffic, the zone requires 10 min/,
+    );
   } finally {
     db.close();
     rmSync(dir, { recursive: true, force: true });

@@ -1,7 +1,7 @@
 import { bridgeMac } from '../../enforce/bridge-mac.js';
 import { Option, type Command } from 'commander';
 import type { Db } from '../../store/db.js';
-import { parseDuration } from '../../policy/load.js';
+import { humanDuration, parseDuration } from '../../policy/load.js';
 import type { DenyMode } from '../../enforce/gateway/inspector.js';
 import {
   DEFAULT_STATE_DIR,
@@ -359,7 +359,10 @@ export function registerEnforce(program: Command): void {
     .argument('<client>')
     .argument('<server>')
     .argument('<service>', 'tcp/PORT or udp/PORT')
-    .requiredOption('--ttl <duration>', 'how long')
+    .requiredOption(
+      '--ttl <duration>',
+      'how long, at most settings enforce.max_permit_s (default 4 h, never over 12 h)',
+    )
     .option('--db <db>', 'store for the audit log (required)')
     .option('--reason <text>', 'why')
     .action(
@@ -374,7 +377,19 @@ export function registerEnforce(program: Command): void {
         const m = /^(tcp|udp)\/([0-9]{1,5})$/.exec(service);
         if (!m) throw new Error(`service '${service}' is not tcp/PORT or udp/PORT`);
         const ttl = ttlOf(o.ttl);
+        const max = cliSettings().enforce.max_permit_s;
         await proveEnforcer(o, 'permit');
+        // One person's word lets this flow around the groups and the gateway: only for a short while.
+        if (ttl > max) {
+          audit(o, 'flow.permit_refused', `${client} → ${server} ${service}`, {
+            ttl_s: ttl,
+            max_permit_s: max,
+            reason: o.reason ?? '',
+          });
+          throw new Error(
+            `a direct permit lasts at most ${humanDuration(max)} here (settings enforce.max_permit_s), not ${humanDuration(ttl)}: longer access is a context group to approve (weir policy submit)`,
+          );
+        }
         await carryOut(
           o,
           'flow.permitted',

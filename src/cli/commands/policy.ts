@@ -1,4 +1,5 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, realpathSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Command } from 'commander';
 import type { Db } from '../../store/db.js';
 import { baselineVersion, latestBaseline } from '../../store/baseline-store.js';
@@ -65,6 +66,12 @@ function describeAuditCheck(c: AuditCheck): string {
     `  proves: ${c.proves}`,
     `  does not prove: ${c.doesNotProve}`,
   ].join('\n');
+}
+
+/** Two names of one file (symlinks and relative paths resolved); a missing file is only itself. */
+function sameFile(a: string, b: string): boolean {
+  const real = (f: string): string => (existsSync(f) ? realpathSync(f) : path.resolve(f));
+  return real(a) === real(b);
 }
 
 function withDb<T>(path: string, fn: (db: Db) => T | Promise<T>): Promise<T> {
@@ -190,12 +197,12 @@ export function registerPolicy(program: Command): void {
     .requiredOption('--capture <files...>', 'capture files to replay')
     .option(
       '--baseline <db>',
-      'store with the baseline: marks blocked flows that are learned normal traffic',
+      'store with the baseline: marks blocked flows that are learned normal traffic (default: --db)',
     )
     .option('--version <n>', 'baseline version (default: latest)')
     .option(
       '--db <db>',
-      'record the simulation in this store (evidence for change control; needs a logged-in person)',
+      "record the simulation in this store (evidence for change control, judged against this store's own baseline; needs a logged-in person)",
     )
     .option('--json', 'print JSON')
     .option('--html <file>', 'also write an HTML report')
@@ -206,6 +213,11 @@ export function registerPolicy(program: Command): void {
       if (opts.passwordStdin && opts.capture.includes('-'))
         throw new Error(
           'standard input cannot carry both a capture and a password: log in first (weir login)',
+        );
+      // Evidence is bound to what it claims: a store's change control counts only its own baseline.
+      if (opts.db && opts.baseline && !sameFile(opts.baseline, opts.db))
+        throw new Error(
+          `evidence recorded in ${opts.db} is judged against that store's own baseline: leave out --baseline (or simulate without --db to compare with ${opts.baseline})`,
         );
       // Prove who records the evidence before spending minutes on the replay.
       const recorder = opts.db
@@ -220,11 +232,17 @@ export function registerPolicy(program: Command): void {
       const from = opts.from !== undefined ? parseTimeArg(opts.from, opts.capture) : -Infinity;
       const until = opts.until !== undefined ? parseTimeArg(opts.until, opts.capture) : Infinity;
       let baseline: Baseline | null = null;
-      if (opts.baseline) {
-        baseline = await withDb(opts.baseline, (db) =>
+      const baselineStore = opts.baseline ?? opts.db;
+      if (baselineStore) {
+        baseline = await withDb(baselineStore, (db) =>
           opts.version ? baselineVersion(db, Number(opts.version)) : latestBaseline(db),
         );
-        if (!baseline) throw new Error(`no baseline in ${opts.baseline}`);
+        if (!baseline && opts.baseline)
+          throw new Error(`no baseline in ${opts.baseline}: run \`weir learn\` first`);
+        if (!baseline)
+          process.stderr.write(
+            `warning: ${baselineStore} holds no baseline, so this simulation cannot tell learned-normal flows (change control will not count it)\n`,
+          );
       }
       const r = await simulate(p, opts.capture, baseline, from, until);
       let simulationId: string | undefined;
@@ -236,7 +254,7 @@ export function registerPolicy(program: Command): void {
             policy: p,
             result: r,
             captures: opts.capture,
-            baselineVersion: baseline?.version ?? null,
+            baseline,
             actor: recorder,
           }),
         );

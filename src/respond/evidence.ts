@@ -1,0 +1,85 @@
+import { createHash } from 'node:crypto';
+import type { Db } from '../store/db.js';
+import type { Baseline } from '../discover/baseline.js';
+import { humanDuration } from '../policy/load.js';
+import { latestBaseline } from '../store/baseline-store.js';
+import { simulationsOf, type SimulationRow } from '../store/change-store.js';
+
+/** Which baseline a simulation was judged against, by content: another store's v1 is not this store's v1. */
+export const baselineDigest = (b: Baseline): string =>
+  createHash('sha256').update(JSON.stringify(b)).digest('hex');
+
+/** A zone the change would enforce, with the simulated traffic it needs (the longer of in force and proposed). */
+export interface EnforcingZone {
+  name: string;
+  window: number;
+}
+
+const span = (s: SimulationRow): number => s.lastTs - s.firstTs;
+const flowsOf = (s: SimulationRow, zone: string): number => s.zones[zone]?.flows ?? 0;
+const cutsOf = (s: SimulationRow, zone: string): number => s.zones[zone]?.baselineBlocked ?? 0;
+
+/**
+ * Whether the recorded simulations of these rules show that enforcing the zones cuts no learned-normal flow.
+ * Only simulations against the store's current baseline count. A baseline flow that any of them shows
+ * blocked refuses: a clean replay of other traffic does not make that flow less normal. The evidence is the
+ * newest of them that covers each zone's window and saw the zone's traffic.
+ */
+export function judgeEvidence(
+  db: Db,
+  rulesSha: string,
+  zones: EnforcingZone[],
+): { simulationId: string | null; problems: string[] } {
+  const sims = simulationsOf(db, rulesSha);
+  if (sims.length === 0)
+    return {
+      simulationId: null,
+      problems: [
+        'these rules were never simulated: run `weir policy simulate --db` on recorded traffic',
+      ],
+    };
+  const current = latestBaseline(db);
+  const digest = current === null ? null : baselineDigest(current);
+  const bound = sims.filter((s) => digest !== null && s.baselineSha256 === digest);
+  if (bound.length === 0) {
+    const s = sims[0]!;
+    const used = `v${s.baselineVersion} ${s.baselineSha256?.slice(0, 12) ?? '(content unknown)'}`;
+    return {
+      simulationId: s.id,
+      problems: [
+        s.baselineVersion === null
+          ? `simulation ${s.id} ran without a baseline, so it cannot tell legitimate flows`
+          : current === null
+            ? `simulation ${s.id} was judged against a baseline (${used}) this store does not hold: learn the plant's baseline here, then simulate with --db`
+            : `simulation ${s.id} was judged against another baseline (${used}), not the store's current one (v${current.version} ${digest!.slice(0, 12)}): simulate again with --db`,
+      ],
+    };
+  }
+  const problems: string[] = [];
+  for (const z of zones) {
+    const cut = bound.find((s) => cutsOf(s, z.name) > 0);
+    if (cut !== undefined)
+      problems.push(
+        `zone ${z.name}: simulation ${cut.id} blocks ${cutsOf(cut, z.name)} baseline flow(s)`,
+      );
+  }
+  const covering = bound.find((s) =>
+    zones.every((z) => span(s) >= z.window && flowsOf(s, z.name) > 0),
+  );
+  const evidence = covering ?? bound[0]!;
+  if (covering === undefined)
+    for (const z of zones) {
+      if (span(evidence) < z.window) {
+        const need = humanDuration(z.window);
+        problems.push(
+          `zone ${z.name}: simulation ${evidence.id} covers ${humanDuration(span(evidence))} of traffic, the zone requires ${need}: ` +
+            `record at least ${need} of traffic and simulate on it, or lower \`simulation_window\` of zone ${z.name} in a change of its own (the longer of the windows in force and proposed applies)`,
+        );
+      }
+      if (flowsOf(evidence, z.name) === 0)
+        problems.push(
+          `zone ${z.name}: simulation ${evidence.id} saw no traffic of the zone, so it cannot tell what enforcing it cuts: simulate on traffic the zone carries`,
+        );
+    }
+  return { simulationId: evidence.id, problems };
+}
