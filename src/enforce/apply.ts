@@ -1,9 +1,11 @@
+import { rmSync } from 'node:fs';
 import { CompiledPolicy } from '../policy/evaluate.js';
 import type { Policy } from '../policy/model.js';
 import { compileRuleset, type CompiledRuleset } from './nft-ruleset.js';
 import { applyRuleset, type ApplyResult, type NftTarget } from './nft.js';
 import { enforcementPlan, type EnforcementPlan } from './steer.js';
 import {
+  appliedFile,
   gatewayState,
   readApplied,
   readHealth,
@@ -57,7 +59,8 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * Load a policy on the enforcement host so that the kernel and the gateway run the same one: refuse what
  * nothing would enforce, switch a running gateway first (its checks are the finer ones, so for a moment the
  * new fine rules meet the old coarse ones, never the reverse), then load the ruleset in one transaction.
- * If the gateway does not take the new policy in time, nothing changes.
+ * If the gateway does not take the new policy in time, nothing changes; if the kernel then refuses the ruleset,
+ * the gateway and the applied record are switched back to the policy the kernel still runs.
  */
 export async function applyEnforcement(r: HostApplyRequest): Promise<ApplyOutcome> {
   if (r.stealth) checkStealth(r, r.stealth);
@@ -114,9 +117,38 @@ export async function applyEnforcement(r: HostApplyRequest): Promise<ApplyOutcom
     }
     gateway = 'reloaded';
   }
-  const result = applyRuleset(r.target, ruleset);
+  let result: ApplyResult;
+  try {
+    result = applyRuleset(r.target, ruleset);
+  } catch (err) {
+    // The kernel kept the old ruleset: the gateway and the record must not stay on the new policy.
+    if (gateway !== 'reloaded') throw err;
+    const back = await switchBack(r, previous, gw.state === 'up' ? gw.health.pid : 0);
+    throw new Error(`${(err as Error).message}\n${back}`);
+  }
   writeApplied(r.stateDir, { ...applied, netns: r.target.netns, rulesetDigest: result.digest });
   return { plan, ruleset, result, gateway };
+}
+
+/**
+ * After a failed kernel load: put the applied record back and switch the gateway back to what the kernel still
+ * runs. Says what became of it; a gateway that does not switch back is named loudly (it runs rules the kernel
+ * does not, until restarted).
+ */
+async function switchBack(
+  r: HostApplyRequest,
+  previous: AppliedPolicy | null,
+  pid: number,
+): Promise<string> {
+  if (previous === null) {
+    rmSync(appliedFile(r.stateDir), { force: true });
+    return `nothing was applied before: the applied record is removed, but the running gateway (pid ${pid}) keeps the new policy until it is stopped`;
+  }
+  writeApplied(r.stateDir, previous);
+  const ok = await reloadGateway(r.stateDir, pid, previous.sha, r.reloadTimeoutMs ?? 5000);
+  return ok.ok
+    ? `the gateway is back on policy ${previous.sha.slice(0, 12)} (${previous.source}), which the kernel still runs`
+    : `THE GATEWAY DID NOT SWITCH BACK (pid ${pid}: ${ok.why}): it runs the new policy while the kernel runs ${previous.sha.slice(0, 12)}; restart it (systemctl restart weir-gateway)`;
 }
 
 /**

@@ -119,9 +119,14 @@ export function stateApplier(
         if (refusal !== null) o.onBlockRefused?.(e.address, refusal, doc);
         else live.push(e);
       }
+      // One kernel element per address, for the longest of its entries (one per origin): adding an element
+      // again sets its timeout, so a shorter entry applied after a longer one would cut the block short.
+      const longest = new Map<string, Blocklist['entries'][number]>();
+      for (const e of live)
+        if ((longest.get(e.address)?.until ?? -Infinity) < e.until) longest.set(e.address, e);
       // A locked store may have held the guard a while: the time left is counted from now.
       const atBlock = Math.floor(now() / 1000);
-      for (const e of live)
+      for (const e of longest.values())
         if (e.until > atBlock)
           await backend.block(
             e.address,

@@ -15,6 +15,7 @@ import type {
   TemporaryPermit,
   UnblockResult,
 } from '../enforce/backend.js';
+import { checkTtl, FLEET_BLOCK_COMMENT_MAX } from './block-request.js';
 import type { BlockRequest } from './manager.js';
 import type { Outbox } from './outbox.js';
 
@@ -42,8 +43,14 @@ export class FleetBackend implements EnforcementBackend {
   }
 
   async block(address: string, ttlSeconds: number, comment = ''): Promise<BlockResult> {
+    // The manager refuses a fleet block longer than its cap: say so here, before anything is blocked.
+    checkTtl(ttlSeconds);
     const r = await this.local.block(address, ttlSeconds, comment);
-    this.outbox.add('block', { address, ttlSeconds, comment } satisfies BlockRequest);
+    this.outbox.add('block', {
+      address,
+      ttlSeconds,
+      comment: comment.slice(0, FLEET_BLOCK_COMMENT_MAX),
+    } satisfies BlockRequest);
     return r;
   }
 
@@ -52,7 +59,7 @@ export class FleetBackend implements EnforcementBackend {
     this.outbox.add('block', {
       address,
       ttlSeconds: 0,
-      comment,
+      comment: comment.slice(0, FLEET_BLOCK_COMMENT_MAX),
       unblock: true,
     } satisfies BlockRequest);
     return r;

@@ -464,12 +464,18 @@ export class SiteIngest {
       else if (t.kind === 'block' && this.q.stored.get(t.env.id) === undefined) blocks.push(t);
       else ok.push(t);
     }
-    // Blocks act before their record is stored; one that fails stays unacknowledged (delivered again).
+    // Blocks act before their record is stored; one that fails stays unacknowledged (delivered again), one the
+    // manager refuses (not a host, too long, another's block) is counted against the site and not stored.
     for (const t of blocks) {
       try {
         await this.h.block(t.env.body, t.site);
         ok.push(t);
       } catch (e) {
+        if (e instanceof Refused) {
+          this.refuse(t.m, t.site, t.kind, e.message);
+          acks.push(t.m);
+          continue;
+        }
         this.h.log(
           `block from ${t.site} (record ${t.m.seq}) not published: ${(e as Error).message}`,
         );

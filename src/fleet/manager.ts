@@ -14,6 +14,8 @@ import {
 } from 'nats';
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { keyIdOf } from '../assess/bundle/format.js';
+import { Refused } from './aggregate-store.js';
+import { checkBlockRequest, soundEntry } from './block-request.js';
 import { bundleBody, type BundleDocBody } from './bundle-doc.js';
 import type { FleetDb } from './fleet-db.js';
 import { DEFAULT_INGEST_LIMITS, SiteIngest, type IngestLimits } from './ingest.js';
@@ -194,22 +196,64 @@ export class FleetManager {
     return p;
   }
 
-  /** Add (or lift) a fleet-wide block; the blocklist's new version goes to every site. */
+  /**
+   * Add a fleet-wide block (origin: a site, or `manager:<person>`); the blocklist's new version goes to every
+   * site. Each origin keeps its own entry per address: a new block replaces only that origin's, so nobody
+   * shortens another's block. `unblock` here is the manager's operator lifting every entry for the address.
+   */
   block(req: BlockRequest, origin: string): Promise<number> {
+    const r = checkBlockRequest(req);
+    if (r.unblock === true) return this.unblock(r.address, origin);
     const nowS = Math.floor(this.now() / 1000);
     return this.publish<Blocklist>('blocklist', (cur) => {
-      const entries = (cur?.entries ?? []).filter(
-        (e) => e.until > nowS && e.address !== req.address,
+      const entries = this.live(cur, nowS).filter(
+        (e) => !(e.address === r.address && e.origin === origin),
       );
-      if (req.unblock !== true)
-        entries.push({
-          address: req.address,
-          until: nowS + req.ttlSeconds,
-          origin,
-          comment: req.comment,
-        });
+      entries.push({ address: r.address, until: nowS + r.ttlSeconds, origin, comment: r.comment });
       return { entries };
     });
+  }
+
+  /** The manager's operator lifts an address fleet-wide, whoever blocked it (`by` names who, for the log). */
+  unblock(address: string, by: string): Promise<number> {
+    const ip = checkBlockRequest({ address, unblock: true }).address;
+    const nowS = Math.floor(this.now() / 1000);
+    return this.publish<Blocklist>('blocklist', (cur) => {
+      const entries = this.live(cur, nowS);
+      const lifted = entries.filter((e) => e.address === ip);
+      if (lifted.length > 0)
+        this.log(`${by} lifted ${ip} (blocked by ${lifted.map((e) => e.origin).join(', ')})`);
+      return { entries: entries.filter((e) => e.address !== ip) };
+    });
+  }
+
+  /**
+   * A site's block record: checked as input (its node may be an attacker's), and a site lifts only its own
+   * entries; a block another site or the manager placed is lifted by the manager's operator. Refused records
+   * throw Refused (the intake counts them against the site).
+   */
+  private siteBlock(body: unknown, site: string): Promise<number> {
+    const r = checkBlockRequest(body);
+    if (r.unblock !== true) return this.block(r, site);
+    const nowS = Math.floor(this.now() / 1000);
+    return this.publish<Blocklist>('blocklist', (cur) => {
+      const entries = this.live(cur, nowS);
+      const others = entries.filter((e) => e.address === r.address && e.origin !== site);
+      if (others.length > 0 && !entries.some((e) => e.address === r.address && e.origin === site))
+        throw new Refused(
+          `a site lifts only its own blocks: ${r.address} was blocked by ${others.map((e) => e.origin).join(', ')}`,
+        );
+      return { entries: entries.filter((e) => !(e.address === r.address && e.origin === site)) };
+    });
+  }
+
+  /** The entries still running, less any that could never have been accepted (written before the checks). */
+  private live(cur: Blocklist | null, nowS: number): BlockEntry[] {
+    const all = (cur?.entries ?? []).filter((e) => e.until > nowS);
+    const sound = all.filter((e) => soundEntry(e, nowS));
+    if (sound.length < all.length)
+      this.log(`dropped ${all.length - sound.length} malformed blocklist entr(ies)`);
+    return sound;
   }
 
   /**
@@ -253,7 +297,7 @@ export class FleetManager {
       this.db,
       this.nc,
       {
-        block: (body, site) => this.block(body as BlockRequest, site),
+        block: (body, site) => this.siteBlock(body, site),
         onRecord: this.o.onRecord,
         log: this.log,
         now: this.now,

@@ -281,6 +281,14 @@ test(
     );
     // Converged: both sites hold the blocks and the same policy.
     assert.ok(blocked(B.ns).includes('10.78.0.66') && blocked(B.ns).includes('10.78.0.99'));
+    // The manager's operator lifts it at every site (a site lifts only its own: site-block-rogue.test).
+    const mu = await weir(['manager', 'unblock', '10.78.0.99', '--dir', mdir, ...auth]);
+    assert.equal(mu.code, 0, mu.stderr);
+    await until(
+      '10.78.0.99 lifted at both sites',
+      () => !blocked(A.ns).includes('10.78.0.99') && !blocked(B.ns).includes('10.78.0.99'),
+      10_000,
+    );
     mdb.close();
     for (const n of [A, B]) await stop(n.d.c);
     await stop(mgr.c);

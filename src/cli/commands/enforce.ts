@@ -166,22 +166,33 @@ export function registerEnforce(program: Command): void {
         const caller = o.dryRun ? null : await proveEnforcer(o, 'enforce apply');
         const backend = enforcementBackend(o);
         const src = policyFrom(o);
-        const out = await backend.apply({
-          source: src,
-          actor: caller?.name ?? 'dry run',
-          gatewayIp: o.gatewayIp ?? null,
-          bridgeMac: () => bridgeMac(o.bridge, o.netns),
-          portLevelOk: o.portLevelOk === true,
-          dryRun: o.dryRun === true,
-          ...(o.stealth === true || cliSettings().enforce.stealth
-            ? {
-                stealth: {
-                  bridge: o.bridge,
-                  addresses: () => bridgeAddresses(o.bridge, o.netns),
-                },
-              }
-            : {}),
-        });
+        let out;
+        try {
+          out = await backend.apply({
+            source: src,
+            actor: caller?.name ?? 'dry run',
+            gatewayIp: o.gatewayIp ?? null,
+            bridgeMac: () => bridgeMac(o.bridge, o.netns),
+            portLevelOk: o.portLevelOk === true,
+            dryRun: o.dryRun === true,
+            ...(o.stealth === true || cliSettings().enforce.stealth
+              ? {
+                  stealth: {
+                    bridge: o.bridge,
+                    addresses: () => bridgeAddresses(o.bridge, o.netns),
+                  },
+                }
+              : {}),
+          });
+        } catch (err) {
+          // A failed apply is audited too (what the host then runs is in the message: the apply puts back what it can).
+          if (caller !== null)
+            audit(o, 'enforcement.applied.failed', backend.name, {
+              policy: src.sha.slice(0, 12),
+              error: (err as Error).message,
+            });
+          throw err;
+        }
         const rs = out.ruleset;
         for (const w of rs.warnings) process.stderr.write(`warning: ${w}\n`);
         if (o.dryRun) {

@@ -267,6 +267,24 @@ export function registerManager(program: Command): void {
     },
   );
 
+  withIdentity(
+    mgr
+      .command('unblock')
+      .description(
+        'lift a block at every site, whoever placed it (as a logged-in person allowed to enforce; audited); a site lifts only its own',
+      )
+      .argument('<ip>')
+      .requiredOption('--dir <dir>', 'manager folder')
+      .option('--db <db>', 'store for the audit log (required)')
+      .option('--reason <text>', 'why', ''),
+  ).action(async (ip: string, o: IdentityOpts & { dir: string; db?: string; reason: string }) => {
+    const caller = await proveEnforcer(o, 'manager unblock');
+    const v = await carryOut(o, 'fleet.unblock', ip, { reason: o.reason }, () =>
+      withManager(o.dir, (m) => m.unblock(ip, `manager:${caller.name}`)),
+    );
+    process.stdout.write(`${ip} lifted at every site (blocklist v${v})\n`);
+  });
+
   const permit = mgr
     .command('permit')
     .description(

@@ -73,6 +73,14 @@ interface Conn {
 
 const key = (server: string, port: number): string => `${server}:${port}`;
 
+/** Whether a permit looked up again is the grant the connection holds (the reader re-reads its file on change). */
+const samePermit = (a: ScopedPermitRecord, b: ScopedPermitRecord): boolean =>
+  a === b ||
+  (a.grantedAt === b.grantedAt &&
+    a.user === b.user &&
+    a.template === b.template &&
+    JSON.stringify(a.group) === JSON.stringify(b.group));
+
 /** What the log says of a refused secured channel: its security policy, and why it was not judged. */
 function securedWhy(m: Message): Record<string, unknown> {
   const policy = m.fields?.security_policy ?? m.fields?.security ?? 'unknown';
@@ -244,16 +252,13 @@ export class Gateway {
       }
   }
 
-  private rulesFor(clientIp: string, t: GatewayTarget): FlowRules {
-    return this.withPermit(this.policy.rules(clientIp, t.server, 'tcp', t.port), null);
-  }
-
   private readonly permitGroups = new Map<string, CompiledGroup>();
 
   /** The flow's rules widened by a scoped permit's group (compiled once per permit, under this policy). */
   private withPermit(rules: FlowRules, p: ScopedPermitRecord | null): FlowRules {
     if (p === null) return rules;
-    const k = `${JSON.stringify(p.flow)}@${p.grantedAt}`;
+    // Two grants of a flow may share a second: the key is the whole grant, not its time.
+    const k = JSON.stringify([p.flow, p.grantedAt, p.user, p.template, p.group]);
     let g = this.permitGroups.get(k);
     if (g === undefined) {
       if (this.permitGroups.size > 1000) this.permitGroups.clear();
@@ -267,11 +272,22 @@ export class Gateway {
     return this.opts.permits?.find(clientIp, t.server, t.port) ?? null;
   }
 
-  /** A connection let in by a permit that has lapsed or was revoked: judged again without it. */
-  private permitEnded(c: Conn): boolean {
+  /**
+   * The permit a connection holds, looked up again at each of its requests: lapsed or revoked, the connection is
+   * judged without it; replaced by another grant for the flow (a narrower template, say), under that one. A flow
+   * no longer allowed is closed (true). Rights never outlive the permit that gave them.
+   */
+  private permitChanged(c: Conn): boolean {
     const p = c.permit!;
-    if (this.permitOf(c.clientIp, c.target) !== null) return false;
-    const rules = this.rulesFor(c.clientIp, c.target);
+    const next = this.permitOf(c.clientIp, c.target);
+    if (next !== null && samePermit(next, p)) {
+      c.permit = next;
+      return false;
+    }
+    const rules = this.withPermit(
+      this.policy.rules(c.clientIp, c.target.server, 'tcp', c.target.port),
+      next,
+    );
     const base = {
       client: c.clientIp,
       server: c.target.server,
@@ -280,17 +296,32 @@ export class Gateway {
       directory: p.directory,
       template: p.template,
     };
-    c.permit = null;
+    c.permit = next;
     if (typeof flowVerdict(rules, Date.now() / 1000) === 'string') {
       this.opts.log({
         event: 'connection_closed',
         ...base,
-        reason: 'the permit that let this flow in has lapsed or was revoked',
+        reason:
+          next === null
+            ? 'the permit that let this flow in has lapsed or was revoked'
+            : `the permit that let this flow in was replaced by ${next.template}'s, which does not allow it`,
       });
       this.end(c);
       return true;
     }
-    this.opts.log({ event: 'permit_ended', ...base });
+    this.opts.log(
+      next === null
+        ? { event: 'permit_ended', ...base }
+        : {
+            event: 'permit_changed',
+            ...base,
+            user: next.user,
+            directory: next.directory,
+            template: next.template,
+            until: next.until,
+            previous: { user: p.user, template: p.template, granted_at: p.grantedAt },
+          },
+    );
     c.inspector.rules = rules;
     return false;
   }
@@ -404,7 +435,7 @@ export class Gateway {
   }
 
   private onData(c: Conn, chunk: Buffer): void {
-    if (c.permit !== null && this.permitEnded(c)) return;
+    if (c.permit !== null && this.permitChanged(c)) return;
     const { client, upstream, clientIp, target: t, inspector } = c;
     let actions;
     try {

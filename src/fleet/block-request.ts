@@ -1,0 +1,62 @@
+/**
+ * What the manager accepts from a site's 'block' record before it goes into the signed blocklist every site
+ * applies. A site's node may be in an attacker's hands, so its record is input, not a decision: one host
+ * address, a whole number of seconds within the fleet's cap, a bounded comment; anything else is refused.
+ */
+import { Refused } from './aggregate-store.js';
+import { canonicalIp, isUnicastHost } from '../policy/hosts.js';
+import type { BlockEntry, BlockRequest } from './manager.js';
+
+/** A fleet-wide block lasts at most this long (the dashboard's longest proposed block); longer is a policy. */
+export const FLEET_BLOCK_MAX_S = 30 * 86400;
+/** Longest comment carried into the blocklist. */
+export const FLEET_BLOCK_COMMENT_MAX = 1024;
+
+const isObj = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The canonical host address, or why it is none. */
+function hostOf(v: unknown): string {
+  const ip = typeof v === 'string' && v.length <= 64 ? canonicalIp(v) : null;
+  if (ip === null) throw new Refused(`not an IPv4 or IPv6 address: ${String(v).slice(0, 64)}`);
+  if (!isUnicastHost(ip)) throw new Refused(`${ip} is not a unicast host address`);
+  return ip;
+}
+
+/** A site's block request in canonical form, or Refused with the reason. */
+export function checkBlockRequest(body: unknown): BlockRequest {
+  if (!isObj(body)) throw new Refused('a block record is an object');
+  const address = hostOf(body.address);
+  const comment = body.comment ?? '';
+  if (typeof comment !== 'string' || comment.length > FLEET_BLOCK_COMMENT_MAX)
+    throw new Refused(`the comment is text of at most ${FLEET_BLOCK_COMMENT_MAX} characters`);
+  if (body.unblock !== undefined && typeof body.unblock !== 'boolean')
+    throw new Refused('unblock is true or false');
+  if (body.unblock === true) return { address, ttlSeconds: 0, comment, unblock: true };
+  checkTtl(body.ttlSeconds);
+  return { address, ttlSeconds: body.ttlSeconds as number, comment };
+}
+
+/** A fleet block's time: whole seconds, 1 s to FLEET_BLOCK_MAX_S. */
+export function checkTtl(ttl: unknown): void {
+  if (!Number.isSafeInteger(ttl) || (ttl as number) < 1 || (ttl as number) > FLEET_BLOCK_MAX_S)
+    throw new Refused(
+      `a fleet block lasts 1 s to ${FLEET_BLOCK_MAX_S / 86400} d in whole seconds, not ${String(ttl).slice(0, 32)}`,
+    );
+}
+
+/** Whether an entry already in the blocklist could have been accepted (entries from before these checks). */
+export function soundEntry(e: BlockEntry, nowS: number): boolean {
+  try {
+    return (
+      hostOf(e.address) === e.address &&
+      Number.isSafeInteger(e.until) &&
+      e.until <= nowS + FLEET_BLOCK_MAX_S &&
+      typeof e.origin === 'string' &&
+      typeof e.comment === 'string' &&
+      e.comment.length <= FLEET_BLOCK_COMMENT_MAX
+    );
+  } catch {
+    return false;
+  }
+}
