@@ -144,6 +144,12 @@ export interface ProtocolDescriptor<K extends string = string> {
    * S7comm on ISO-on-TCP 102): a policy group for the carrier does not admit it, nor a group for it the carrier.
    */
   foreign?: true;
+  /**
+   * An inner protocol that rides beside its carrier (S7comm-plus beside S7comm on 102), not inside it as CIP rides
+   * in EtherNet/IP: a carrier's group whose function or address list cannot name its requests does not admit it,
+   * and a group for it does not admit the carrier's requests.
+   */
+  sibling?: true;
   /** The server port a policy group naming this protocol gets when it names no ports; null when none. */
   serverPort: { transport: 'tcp' | 'udp'; port: number } | null;
   /** Every port the pipeline dissects this protocol on (a carried layer lists none). */

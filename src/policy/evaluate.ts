@@ -66,6 +66,9 @@ const FAMILY: Record<string, string> = Object.fromEntries(
   PROTOCOLS.flatMap((p) => (p.carrier !== undefined && !p.foreign ? [[p.name, p.carrier]] : [])),
 );
 
+/** Inner protocols beside their carrier rather than inside it (see ProtocolDescriptor.sibling). */
+const SIBLING: ReadonlySet<string> = new Set(PROTOCOLS.flatMap((p) => (p.sibling ? [p.name] : [])));
+
 /** A loaded policy in the form the simulator and the gateway check traffic against. */
 export class CompiledPolicy {
   readonly groups: CompiledGroup[];
@@ -271,6 +274,16 @@ function groupRefuses(
   if (g.protocol === undefined) return readOnlyRefusal(g, category);
   const same = m.protocol === g.protocol;
   if (!same && FAMILY[m.protocol] !== g.protocol && FAMILY[g.protocol] !== m.protocol)
+    return 'protocol_not_allowed';
+  // A sibling is another protocol on the carrier's port, not a layer of it: a group for the sibling speaks for
+  // none of the carrier's requests, and a carrier's group with function or address limits cannot name the
+  // sibling's (S7comm-plus SetVariable would pass an S7comm group listing read_var); only an unlimited one,
+  // which stands for the whole port, admits it, under its access.
+  if (
+    !same &&
+    (SIBLING.has(g.protocol) ||
+      (SIBLING.has(m.protocol) && (c.functions !== null || c.addresses !== null)))
+  )
     return 'protocol_not_allowed';
   if (c.inspected && m.anomaly !== null) return 'malformed_pdu';
   // Unreadable content cannot be held to functions, addresses or read-only: the group says whether it passes.

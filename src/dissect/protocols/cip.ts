@@ -44,16 +44,30 @@ export const CIP_SERVICES: Record<number, string> = {
   0x4c: 'READ_TAG',
   0x4d: 'WRITE_TAG',
   0x4e: 'FORWARD_CLOSE',
-  0x4f: 'READ_MODIFY_WRITE_TAG',
   0x52: 'UNCONNECTED_SEND',
   0x53: 'WRITE_TAG_FRAGMENTED',
   0x54: 'FORWARD_OPEN',
   0x55: 'GET_INSTANCE_ATTRIBUTE_LIST',
   0x5b: 'LARGE_FORWARD_OPEN',
+  // 0x4E off the Connection Manager: the Logix Read Modify Write Tag service (1756-PM020), see OTHER_OBJECT.
+  0x14e: 'READ_MODIFY_WRITE_TAG',
 };
 const WRITES = new Set([
   0x02, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0d, 0x10, 0x15, 0x19, 0x1a, 0x1b, 0x4d, 0x4f, 0x53,
+  0x14e,
 ]);
+/**
+ * Service codes 0x4B–0x63 are object-specific: Forward_Close (0x4E), Forward_Open (0x54) and Large_Forward_Open
+ * (0x5B) are those services on the Connection Manager only, and on a tag 0x4E sets and clears bits of it. Sent to
+ * any other object, the code gets this bit, so a function list naming `forward_close` does not admit it.
+ */
+const OTHER_OBJECT = 0x100;
+const CONNECTION_MANAGER_ONLY = new Set([0x4e, 0x54, 0x5b]);
+/**
+ * Unconnected Send and Multiple Service Packet wrappers unwrapped inside one another, at most (UCS → MSP → UCS →
+ * service is three). A deeper one is not walked, so it is malformed: the gateway refuses what it did not read.
+ */
+const MAX_NESTING = 3;
 /** Services and classes the dissector unwraps: a response sets the service's top bit. */
 const RESPONSE_BIT = 0x80;
 const SERVICE_RESET = 0x05;
@@ -64,12 +78,22 @@ const SERVICE_UNCONNECTED_SEND = 0x52;
 const CLASS_CONNECTION_MANAGER = 0x06;
 /** Path segment: ANSI extended symbolic (a tag name). */
 const SEGMENT_ANSI_SYMBOLIC = 0x91;
+/** Logical segment, special type: the electronic key (key format 4, 8 bytes of key: vendor … minor revision). */
+const SEGMENT_ELECTRONIC_KEY = 0x34;
+const KEY_FORMAT_4 = 4;
+const KEY_SEGMENT_LENGTH = 10;
 
 /** Kinds of malformed CIP message (the `kind` of a Message's anomaly). */
 export const CIP_ANOMALIES = [
   'response_header_truncated',
   'request_path_overrun',
   'embedded_request_overrun',
+  /** A path segment Weir cannot read (unknown type, reserved format) or one that overruns the path. */
+  'request_path_unreadable',
+  /** A Multiple Service Packet whose count or offsets overrun it, or whose services are out of order or overlap. */
+  'service_packet_invalid',
+  /** Wrappers nested deeper than the dissector unwraps. */
+  'embedded_too_deep',
 ] as const;
 export type CipAnomaly = (typeof CIP_ANOMALIES)[number];
 
@@ -96,47 +120,54 @@ interface Path {
   inst: number;
   attr: number;
   tag: string;
+  /** Why the path cannot be read to its end ('' when it can): what follows would be addressed unread. */
+  bad: string;
 }
 
+/** The request path, segment by segment; a segment Weir cannot size or name ends the walk with `bad` set. */
 function parsePath(b: Uint8Array, p: number, end: number): Path {
-  const r: Path = { cls: -1, inst: -1, attr: -1, tag: '' };
+  const r: Path = { cls: -1, inst: -1, attr: -1, tag: '', bad: '' };
   while (p < end) {
     const s = b[p]!;
     const type = s & 0xfc;
+    let len: number;
     if (s === SEGMENT_ANSI_SYMBOLIC) {
       // ANSI extended symbolic segment (a tag name)
       const n = b[p + 1] ?? 0;
+      len = 2 + n + (n & 1);
+      if (p + len > end) break;
       r.tag = r.tag ? `${r.tag}.${ascii(b, p + 2, n)}` : ascii(b, p + 2, n);
-      p += 2 + n + (n & 1);
-      continue;
-    }
-    if (type === 0x20 || type === 0x24 || type === 0x30 || type === 0x2c || type === 0x28) {
+    } else if (type === 0x20 || type === 0x24 || type === 0x30 || type === 0x2c || type === 0x28) {
       const fmt = s & 3;
-      let v: number, len: number;
-      if (fmt === 0) {
-        v = b[p + 1] ?? 0;
-        len = 2;
-      } else if (fmt === 1) {
-        v = p + 4 <= end ? u16le(b, p + 2) : 0;
-        len = 4;
-      } else {
-        v = p + 6 <= end ? u32le(b, p + 2) : 0;
-        len = 6;
+      if (fmt === 3) {
+        r.bad = `reserved logical format in segment 0x${s.toString(16)}`;
+        return r;
       }
+      len = fmt === 0 ? 2 : fmt === 1 ? 4 : 6;
+      if (p + len > end) break;
+      const v = fmt === 0 ? b[p + 1]! : fmt === 1 ? u16le(b, p + 2) : u32le(b, p + 2);
       if (type === 0x20) r.cls = v;
       else if (type === 0x24 || type === 0x2c) r.inst = v;
       else if (type === 0x30) r.attr = v;
-      p += len;
-      continue;
-    }
-    if ((s & 0xe0) === 0x00) {
-      // port segment: port, link address (extended forms are rare on plant networks)
+    } else if (s === SEGMENT_ELECTRONIC_KEY && b[p + 1] === KEY_FORMAT_4) {
+      // The device checks the key and refuses a mismatch; the path goes on after it.
+      len = KEY_SEGMENT_LENGTH;
+      if (p + len > end) break;
+    } else if ((s & 0xe0) === 0x00) {
+      // Port segment: [extended link address size], [16-bit port when the port id is 15], link address, pad.
       const ext = (s & 0x10) !== 0;
-      p += ext ? 2 + (b[p + 1] ?? 0) + ((b[p + 1] ?? 0) & 1) : 2;
-      continue;
+      const wide = (s & 0x0f) === 0x0f ? 2 : 0;
+      const link = ext ? (b[p + 1] ?? 0) : 1;
+      const body = 1 + (ext ? 1 : 0) + wide + link;
+      len = body + (body & 1);
+      if (p + len > end) break;
+    } else {
+      r.bad = `path segment 0x${s.toString(16)} Weir cannot read`;
+      return r;
     }
-    break;
+    p += len;
   }
+  if (p < end) r.bad = `path segment 0x${b[p]!.toString(16)} overruns the path`;
   return r;
 }
 
@@ -190,8 +221,8 @@ export function dissectCip(
     m.fields = fields;
     if (status !== 0) m.exception = status;
     const data = p + 4 + b[p + 3]! * 2;
-    if (m.func === SERVICE_MULTIPLE_SERVICE_PACKET && status === 0 && depth < 2)
-      multiple(b, data, end, ctx, out, depth);
+    if (m.func === SERVICE_MULTIPLE_SERVICE_PACKET && status === 0 && depth < MAX_NESTING)
+      multiple(m, b, data, end, ctx, out, depth);
     else if (
       status === 0 &&
       (m.func === SERVICE_FORWARD_OPEN || m.func === SERVICE_LARGE_FORWARD_OPEN)
@@ -207,6 +238,10 @@ export function dissectCip(
     return;
   }
   const path = parsePath(b, p + 2, pathEnd);
+  if (CONNECTION_MANAGER_ONLY.has(m.func) && path.cls !== CLASS_CONNECTION_MANAGER) {
+    m.func |= OTHER_OBJECT;
+    m.funcName = CIP_SERVICES[m.func] ?? `SERVICE_0x${sc.toString(16)}`;
+  }
   let fields: Record<string, string | number | boolean>;
   if (path.cls >= 0 && path.inst >= 0 && path.attr < 0 && !path.tag)
     // The common request (a service on a class instance), in one literal.
@@ -238,23 +273,37 @@ export function dissectCip(
     path.cls === CLASS_CONNECTION_MANAGER
   )
     forwardOpenRequest(fields, b, pathEnd, end, m.func === SERVICE_LARGE_FORWARD_OPEN);
-  if (depth >= 2) return;
-  if (
-    m.func === SERVICE_UNCONNECTED_SEND &&
-    path.cls === CLASS_CONNECTION_MANAGER &&
-    pathEnd + 4 <= end
-  ) {
-    const size = u16le(b, pathEnd + 2);
-    const inner = pathEnd + 4;
-    if (inner + size <= end) dissectCip(b, inner, inner + size, ctx, out, depth + 1);
-    else malformed(m, 'embedded_request_overrun', 'embedded request overruns Unconnected Send');
-  } else if (m.func === SERVICE_MULTIPLE_SERVICE_PACKET) {
-    multiple(b, pathEnd, end, ctx, out, depth);
+  // A path read only in part addresses an object Weir cannot name: nothing about the request can be judged.
+  if (path.bad) {
+    malformed(m, 'request_path_unreadable', `CIP request path: ${path.bad}`);
+    return;
   }
+  const send = m.func === SERVICE_UNCONNECTED_SEND && path.cls === CLASS_CONNECTION_MANAGER;
+  if (!send && m.func !== SERVICE_MULTIPLE_SERVICE_PACKET) return;
+  if (depth >= MAX_NESTING) {
+    malformed(m, 'embedded_too_deep', `${m.funcName} nested more than ${MAX_NESTING} deep`);
+    return;
+  }
+  if (!send) {
+    multiple(m, b, pathEnd, end, ctx, out, depth);
+    return;
+  }
+  // Unconnected Send data: priority/tick, timeout ticks, embedded message size, the message, then the route.
+  const size = pathEnd + 4 <= end ? u16le(b, pathEnd + 2) : -1;
+  const inner = pathEnd + 4;
+  if (size >= 0 && inner + size <= end) dissectCip(b, inner, inner + size, ctx, out, depth + 1);
+  else malformed(m, 'embedded_request_overrun', 'embedded request overruns Unconnected Send');
 }
 
-/** Multiple Service Packet body: count, offsets from the start of the body, then the services. */
+/**
+ * Multiple Service Packet body: count, offsets from the start of the body, then the services. A device runs each
+ * service at its own offset, so every one must be walked: the offsets must rise strictly, start after the offset
+ * table and end inside the body, each service at least a service code and path size long. Otherwise a service
+ * could hide in bytes read as another's data (or be read twice), and the packet is malformed. Walking is linear
+ * in the bytes: no byte starts two services.
+ */
 function multiple(
+  m: Message,
   b: Uint8Array,
   d: number,
   end: number,
@@ -262,13 +311,33 @@ function multiple(
   out: Message[],
   depth: number,
 ): void {
-  if (d + 2 > end) return;
+  if (d + 2 > end) {
+    malformed(m, 'service_packet_invalid', 'Multiple Service Packet without a service count');
+    return;
+  }
   const n = u16le(b, d);
-  if (d + 2 + 2 * n > end) return;
-  for (let i = 0; i < n && i < 200; i++) {
+  const table = d + 2 + 2 * n;
+  if (table > end) {
+    malformed(m, 'service_packet_invalid', `${n} service offsets overrun the packet`);
+    return;
+  }
+  let last = table;
+  for (let i = 0; i < n; i++) {
     const start = d + u16le(b, d + 2 + 2 * i);
     const stop = i + 1 < n ? d + u16le(b, d + 4 + 2 * i) : end;
-    if (start < d + 2 + 2 * n || stop > end || stop <= start) continue;
+    if (start < last || stop > end || stop - start < 2) {
+      malformed(
+        m,
+        'service_packet_invalid',
+        `service ${i + 1} of ${n} at offset ${start - d} is out of order, overlaps or overruns the packet`,
+      );
+      return;
+    }
+    last = stop;
+  }
+  for (let i = 0; i < n; i++) {
+    const start = d + u16le(b, d + 2 + 2 * i);
+    const stop = i + 1 < n ? d + u16le(b, d + 4 + 2 * i) : end;
     dissectCip(b, start, stop, ctx, out, depth + 1);
   }
 }

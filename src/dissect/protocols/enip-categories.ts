@@ -13,7 +13,11 @@ const COMMANDS: Record<number, FunctionCategory> = {
   0x64: 'identity',
 };
 
-/** CIP services (Volume 1 Appendix A, Logix tag services). */
+/**
+ * CIP services (Volume 1 Appendix A, Logix tag services). 0x4E, 0x54 and 0x5B are the Connection Manager's
+ * (Forward_Close, Forward_Open, Large_Forward_Open); on any other object the dissector adds 0x100 to the code:
+ * 0x14E is Read Modify Write Tag, 0x154 and 0x15B are unknown.
+ */
 const SERVICES: Record<number, FunctionCategory> = {
   0x01: 'read',
   0x03: 'read',
@@ -36,6 +40,7 @@ const SERVICES: Record<number, FunctionCategory> = {
   0x4d: 'write',
   0x4f: 'write',
   0x53: 'write',
+  0x14e: 'write',
   0x05: 'control',
   0x06: 'control',
   0x07: 'control',

@@ -155,3 +155,14 @@ export const U_FUNCTIONS: Record<number, string> = {
   0x40: 'TESTFR_ACT',
   0x80: 'TESTFR_CON',
 };
+
+/** Counter interrogation command: its qualifier (QCC) says in bits 7–6 (FRZ) what it does to the totals. */
+export const C_CI_NA_1 = 101;
+/** FRZ 0 reads, 1 freezes, 2 freezes and resets, 3 resets the integrated totals (IEC 60870-5-101 7.2.6.23). */
+export const COUNTER_FRZ = ['READ', 'FREEZE', 'FREEZE_RESET', 'RESET'] as const;
+/** The policy key of a counter interrogation by its FRZ: the type id in the high byte, above every type id. */
+export const counterKey = (frz: number): number => (C_CI_NA_1 << 8) | (frz & 3);
+/** Names of the counter interrogation keys, for function lists (`c_ci_na_1_read` admits plain reads only). */
+export const COUNTER_KEY_NAMES: Readonly<Record<number, string>> = Object.fromEntries(
+  COUNTER_FRZ.map((n, frz) => [counterKey(frz), `C_CI_NA_1_${n}`]),
+);

@@ -1,7 +1,16 @@
 import type { ProtocolDescriptor, StreamDissector } from '../protocol.js';
-import { newMessage, type Target, markMalformed, type Malformed } from '../message.js';
+import { newMessage, type Target, markMalformed, type Malformed, unwalked } from '../message.js';
 import { u16le, u24le } from '../bytes.js';
-import { CAUSES, ELEMENT_SIZE, TYPE_NAMES, U_FUNCTIONS } from './iec104-tables.js';
+import {
+  C_CI_NA_1,
+  CAUSES,
+  COUNTER_FRZ,
+  COUNTER_KEY_NAMES,
+  counterKey,
+  ELEMENT_SIZE,
+  TYPE_NAMES,
+  U_FUNCTIONS,
+} from './iec104-tables.js';
 import { iec104Category } from './iec104-categories.js';
 
 /**
@@ -136,11 +145,16 @@ export const iec104: StreamDissector<null> = {
     let p = a + 6;
     if (n === 0) return;
     if (size === undefined) {
+      // Objects of a size Weir does not know (file transfer): only the first address can be read, the others
+      // cannot be held to an address list.
       if (p + 3 <= end) m.targets = [{ space: 'ioa', start: u24le(b, p), count: 1 }];
+      if (n > 1) (m.targets ??= []).push(unwalked());
       return;
     }
     const values: number[] = [];
     const targets: Target[] = [];
+    // A counter interrogation's FRZ, the strongest of its objects' (one object is the rule; more are not trusted).
+    let frz = -1;
     if (sq) {
       if (p + 3 + n * size > end)
         malformed(m, 'objects_truncated', 'information objects truncated');
@@ -148,6 +162,7 @@ export const iec104: StreamDissector<null> = {
       targets.push({ space: 'ioa', start: ioa, count: n });
       p += 3;
       for (let i = 0; i < n && p + size <= end; i++, p += size) {
+        if (type === C_CI_NA_1) frz = Math.max(frz, b[p]! >> 6);
         const v = value(b, p, type);
         if (v !== null) values.push(v);
       }
@@ -159,12 +174,19 @@ export const iec104: StreamDissector<null> = {
         const last = targets[targets.length - 1];
         if (last && last.start + last.count === ioa) last.count++;
         else targets.push({ space: 'ioa', start: ioa, count: 1 });
+        if (type === C_CI_NA_1) frz = Math.max(frz, b[p + 3]! >> 6);
         const v = value(b, p + 3, type);
         if (v !== null) values.push(v);
       }
     }
     m.targets = targets.length ? targets : null;
     if (values.length) m.values = values;
+    if (frz >= 0) {
+      m.subfunc = frz;
+      fields.counter_frz = COUNTER_FRZ[frz]!;
+      // Freeze with reset and reset zero the station's integrated totals (energy, flow): a change, not a read.
+      if (frz >= 2 && activation) m.write = true;
+    }
   },
 };
 
@@ -230,8 +252,9 @@ export const iec104Protocol: ProtocolDescriptor<Iec104Anomaly> = {
   serverPort: { transport: 'tcp', port: 2404 },
   ports: { tcp: [2404], udp: [] },
   etherTypes: [],
-  functions: TYPE_NAMES,
+  functions: { ...TYPE_NAMES, ...COUNTER_KEY_NAMES },
   category: iec104Category,
+  subFunctionKey: (m) => (m.func === C_CI_NA_1 && m.subfunc >= 0 ? counterKey(m.subfunc) : -1),
   operations: OPERATIONS,
   anomalies: IEC104_ANOMALIES,
   stream: iec104,

@@ -27,13 +27,15 @@ function userdata(group: number, sub: number): FunctionCategory {
     case 3:
       return sub >= 1 && sub <= 3 ? 'identity' : 'unknown'; // list blocks, block info
     case 4:
+      // SZL, message service, diagnostic message, alarm query read; ALARM_8 lock/unlock and acknowledge act on
+      // the CPU's alarms; the rest are indications the CPU sends, never a client.
       return sub === 1
         ? 'identity'
         : sub === 2 || sub === 3 || sub === 0x13
           ? 'diagnostic'
-          : sub === 0x0b
+          : sub === 7 || sub === 8 || sub === 0x0b
             ? 'control'
-            : 'diagnostic';
+            : 'unknown';
     case 5:
       return 'config'; // PLC password: changes what the session may do
     case 6:

@@ -521,6 +521,7 @@ export const s7commPlusProtocol: ProtocolDescriptor<S7commPlusAnomaly> = {
   title: 'S7comm-plus',
   industrial: true,
   carrier: 's7comm',
+  sibling: true,
   // Not steered to the inline gateway yet: a group naming it is enforced by port or reported unenforceable.
   gateway: false,
   serverPort: { transport: 'tcp', port: 102 },
