@@ -60,6 +60,10 @@ export class StreamInspector {
   private readonly state: unknown;
   private frame = 0;
   readonly events: InspectorEvent[] = [];
+  /** Inspection time spent so far (µs), for the throttle: a client is charged for what its PDUs cost to judge. */
+  spentMicros = 0;
+  /** The last push stopped at its time slice with bytes left unjudged: push again (no new bytes) to go on. */
+  backlog = false;
 
   constructor(
     private readonly dissector: StreamDissector,
@@ -70,13 +74,26 @@ export class StreamInspector {
     this.state = dissector.newState();
   }
 
-  /** Feed bytes from the client; returns what to send on, in order. After a `close` action nothing more passes. */
-  push(chunk: Uint8Array): Action[] {
+  /**
+   * Feed bytes from the client; returns what to send on, in order. After a `close` action nothing more passes.
+   * Judging stops once `sliceMicros` of inspection are spent in this call (at least one PDU when above zero):
+   * the rest waits, `backlog` says so, and a later push (of new bytes or none) goes on where this one stopped.
+   */
+  push(chunk: Uint8Array, sliceMicros = Infinity): Action[] {
     if (this.closed) return [];
-    const buf = this.pending.length ? concat(this.pending, chunk) : chunk;
+    const buf =
+      chunk.length === 0 ? this.pending : this.pending.length ? concat(this.pending, chunk) : chunk;
     const out: Action[] = [];
+    const until = this.spentMicros + sliceMicros;
+    this.backlog = false;
     let off = 0;
     while (off < buf.length) {
+      if (this.spentMicros >= until) {
+        // Out of time for now: unjudged bytes stay here, not forwarded (the caller stops reading meanwhile).
+        this.backlog = true;
+        this.pending = buf.subarray(off);
+        return out;
+      }
       const len = this.dissector.pduLength(buf, off, buf.length - off);
       if (len < 0) return this.refuse(out, `bytes that are not ${this.dissector.protocol}`);
       if (len === 0 || off + len > buf.length) break;
@@ -144,14 +161,17 @@ export class StreamInspector {
       }
     } catch (err) {
       // Our own fault: the unit goes through unchecked, and the window is reported.
+      const us = micros(t0);
+      this.spentMicros += us;
       this.events.push({
         kind: 'fail_open',
         reason: `inspection failed: ${(err as Error).message}`,
-        micros: micros(t0),
+        micros: us,
       });
       return { kind: 'forward', bytes: unit.length === 1 ? unit[0]! : concatAll(unit) };
     }
     const us = micros(t0);
+    this.spentMicros += us;
     if (us > this.opts.budgetMicros)
       this.events.push({
         kind: 'slow',
