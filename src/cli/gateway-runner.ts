@@ -31,6 +31,10 @@ export interface GatewayRun {
   /** Idle connections are closed after this many seconds; a client may hold this many at once. */
   idleSeconds: number;
   perClientConnections: number;
+  /** Connections at once, all clients together (within the descriptor limit). */
+  maxConnections: number;
+  /** Inspection time (µs) one request includes; beyond, the client is charged for the time. */
+  requestMicros: number;
   /** Where the policy comes from: a loader called at start and on every reload (SIGHUP). */
   load: () => { text: string; source: string; sha: string };
   fault?: () => void;
@@ -80,11 +84,18 @@ export async function runGateway(o: GatewayRun): Promise<void> {
     listenIp: o.listen,
     deny: o.deny,
     budgetMicros: o.budgetMicros,
-    throttle: { rate: o.rate, burst: o.rate * 2, refusalCost: o.refusalCost },
+    throttle: {
+      rate: o.rate,
+      burst: o.rate * 2,
+      refusalCost: o.refusalCost,
+      requestMicros: o.requestMicros,
+    },
     failOpenQuietSeconds: o.failOpenQuietSeconds,
     idleSeconds: o.idleSeconds,
     perClientConnections: o.perClientConnections,
-    // Set once `die` exists below; exhaustion is our own fault, handled like any other.
+    maxConnections: o.maxConnections,
+    // Set once `die` exists below. Exhaustion despite the connection limits is our own fault, handled like any
+    // other; clients filling the gateway up to those limits are shed by the gateway itself.
     onExhausted: (reason) => onExhausted(reason),
     log: (e) => {
       log.write(e);

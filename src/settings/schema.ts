@@ -177,6 +177,11 @@ export const SETTINGS_SECTIONS = {
       'A refused request costs this many allowed ones: a client that keeps being refused slows down fast.',
       1,
     ),
+    request_us: int(
+      50,
+      'Inspection time (µs) one request includes; a PDU that takes longer to judge costs one more request per request_us, so one client may use at most rate × request_us of inspection per second (default 10% of a core).',
+      1,
+    ),
     budget_us: int(
       2000,
       'Inspection time per PDU (µs) beyond which a slow_inspection event is logged (the verdict holds).',
@@ -208,6 +213,11 @@ export const SETTINGS_SECTIONS = {
     per_client_connections: int(
       128,
       'Connections at once one client address may hold through the gateway, all servers together; more are refused for that client only (a SCADA server holds one or two per PLC it polls: raise this for one that polls more than about 60 PLCs).',
+    ),
+    max_connections: int(
+      10000,
+      'Connections at once through the gateway, all clients together, and never more than its descriptor limit leaves room for (the unit sets LimitNOFILE=65536). When full, a client holding fewer connections takes the place of the longest-idle one of the client holding the most; otherwise it is refused (gateway_full). The gateway keeps running and inspecting either way.',
+      1,
     ),
   }),
   enforce: section('Enforcement on this host (weir enforce apply).', {

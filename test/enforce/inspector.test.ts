@@ -439,3 +439,25 @@ test('fuzz: whatever a client sends, every forwarded unit is one the policy allo
     }
   }
 });
+
+test('judging in time slices: a push stops at its slice, the rest waits unjudged and later pushes go on, same verdicts', () => {
+  const pdus = [req(1, 3, 0, 10), req(2, 6, 50, 7), req(3, 6, 500, 1), req(4, 3, 5, 1)];
+  const whole = inspector().push(cat(...pdus));
+  const ins = inspector();
+  assert.deepEqual(
+    ins.push(cat(...pdus), 0),
+    [],
+    'no time left: nothing judged, nothing forwarded',
+  );
+  assert.equal(ins.backlog, true);
+  const sliced: Action[] = [];
+  for (let i = 0; i < 10 && (i === 0 || ins.backlog); i++) {
+    const out = ins.push(new Uint8Array(0), 1e-6);
+    assert.ok(out.length <= 1, 'a slice judges at least one PDU, here no more');
+    sliced.push(...out);
+  }
+  assert.equal(ins.backlog, false);
+  assert.deepEqual(kinds(sliced), kinds(whole));
+  assert.deepEqual(forwarded(sliced), forwarded(whole));
+  assert.ok(ins.spentMicros > 0, 'the inspection time is counted, for the throttle');
+});

@@ -516,6 +516,8 @@ export function registerEnforce(program: Command): void {
           failOpenQuietSeconds: gw.fail_open_quiet_s,
           idleSeconds: gw.idle_s,
           perClientConnections: gw.per_client_connections,
+          maxConnections: gw.max_connections,
+          requestMicros: gw.request_us,
           log: o.log ?? null,
           logMaxBytes: (positive(o.logMaxMb, '--log-max-mb') ?? gw.log_max_mb) * 1024 * 1024,
           load,

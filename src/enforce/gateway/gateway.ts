@@ -36,8 +36,15 @@ export interface GatewayOptions {
   /** Connections at once per client address; more are refused for that client (gateway.per_client_connections). */
   perClientConnections?: number;
   /**
-   * The gateway ran out of file descriptors or socket buffers (many clients, each within its cap): it can serve
-   * nobody now, which is its own fault — the runner stops steering so traffic goes direct, and says so.
+   * Connections at once, all clients together (gateway.max_connections); never more than the descriptor limit
+   * leaves room for. When full, a client holding fewer connections than the largest holder takes the place of
+   * that holder's longest-idle one; anyone else is refused. Clients' load is shed, never a reason to fail open.
+   */
+  maxConnections?: number;
+  /**
+   * The gateway ran out of file descriptors or socket buffers although its connection limits keep it below
+   * them (a leak, a limit lowered under it, the system's file table full): it can serve nobody now, which is its
+   * own fault — the runner stops steering so traffic goes direct, and says so.
    */
   onExhausted?: (reason: string) => void;
 }
@@ -53,6 +60,10 @@ export interface GatewayStats {
   capped: number;
   /** Connections closed for being idle. */
   idleClosed: number;
+  /** Connections refused because the gateway held its maximum and no client held more than its share. */
+  full: number;
+  /** Idle connections of the largest holder closed to make room for a client holding fewer. */
+  shed: number;
 }
 
 interface Listener {
@@ -69,6 +80,10 @@ interface Conn {
   inspector: StreamInspector;
   /** The scoped permit the connection was let in by (or widened by), while it lasts. */
   permit: ScopedPermitRecord | null;
+  /** When the client last sent bytes (ms): the longest-idle connection is shed first. */
+  lastRequest: number;
+  /** The server does not take more now: reading from the client waits for its drain. */
+  upstreamFull: boolean;
 }
 
 const key = (server: string, port: number): string => `${server}:${port}`;
@@ -92,6 +107,12 @@ function securedWhy(m: Message): Record<string, unknown> {
 
 /** Descriptors kept free for the log, the health record and nft (heartbeat) while connections fill the rest. */
 const FD_RESERVE = 24;
+/**
+ * Inspection time (µs) per turn of the event loop, all connections together: the loop also renews the kernel
+ * steering leases and serves every other client, so a chunk of costly PDUs is judged in slices, not in one go.
+ */
+const TURN_MICROS = 10_000;
+const NO_BYTES = new Uint8Array(0);
 
 /** Open descriptors now and the soft limit, from /proc (Linux); no limit known elsewhere. */
 function descriptorBudget(): { base: number; limit: number } {
@@ -122,11 +143,18 @@ export class Gateway {
     throttled: 0,
     capped: 0,
     idleClosed: 0,
+    full: 0,
+    shed: 0,
   };
   private readonly listeners = new Map<string, Listener>();
   private readonly conns = new Set<Conn>();
-  /** Open connections per client address (the per-client cap). */
-  private readonly perClient = new Map<string, number>();
+  /** Open connections per client address (the per-client cap, shedding). */
+  private readonly byClient = new Map<string, Set<Conn>>();
+  /** Connections with bytes left unjudged at the end of their slice, in the order they are served. */
+  private readonly waiting = new Set<Conn>();
+  /** Inspection time spent in this turn of the event loop, and whether its end is scheduled. */
+  private turnMicros = 0;
+  private turnScheduled = false;
   private exhaustedOnce = false;
   /** Descriptors open before any connection, and the process's limit (RLIMIT_NOFILE, soft). */
   private readonly fds = descriptorBudget();
@@ -142,6 +170,7 @@ export class Gateway {
       rate,
       burst: 2 * rate,
       refusalCost: DEFAULT_SETTINGS.gateway.refusal_cost,
+      requestMicros: DEFAULT_SETTINGS.gateway.request_us,
       ...opts.throttle,
     });
     this.windows = new FailOpenWindows(
@@ -162,7 +191,25 @@ export class Gateway {
       targets: this.targets.map(
         (t) => `${t.listenIp}:${t.listenPort} → ${t.server}:${t.port} (${t.protocol})`,
       ),
+      max_connections: this.maxConnections(),
+      per_client_connections: this.perClientCap(),
+      descriptors: Number.isFinite(this.fds.limit) ? this.fds.limit : null,
     });
+  }
+
+  private perClientCap(): number {
+    return this.opts.perClientConnections ?? DEFAULT_SETTINGS.gateway.per_client_connections;
+  }
+
+  /** Connections at once: the setting, within what the descriptor limit leaves (two per connection). */
+  private maxConnections(): number {
+    const room = Math.floor(
+      (this.fds.limit - this.fds.base - this.listeners.size - FD_RESERVE) / 2,
+    );
+    return Math.max(
+      0,
+      Math.min(this.opts.maxConnections ?? DEFAULT_SETTINGS.gateway.max_connections, room),
+    );
   }
 
   /**
@@ -205,6 +252,7 @@ export class Gateway {
     );
     this.listeners.clear();
     for (const t of this.paused.values()) clearTimeout(t);
+    this.paused.clear();
     this.windows.closeAll();
   }
 
@@ -328,20 +376,12 @@ export class Gateway {
 
   private accept(client: net.Socket, l: Listener): void {
     this.stats.connections++;
-    // Node never hears of an accept that failed for want of descriptors (libuv closes such connections at once):
-    // the gateway would refuse everyone in silence. Count our own, and call it exhaustion before the kernel does.
-    const fds = this.fds.base + this.listeners.size + 2 * (this.conns.size + 1);
-    if (fds + FD_RESERVE >= this.fds.limit) {
-      this.exhaust(`descriptors: ${fds} of ${this.fds.limit} (EMFILE ahead)`);
-      client.destroy();
-      return;
-    }
     const t = l.target;
     const clientIp = (client.remoteAddress ?? '').replace(/^::ffff:/, '');
     client.on('error', () => client.destroy());
     // One client holding many connections (idle or not) would exhaust the gateway for every other client.
-    const cap = this.opts.perClientConnections ?? DEFAULT_SETTINGS.gateway.per_client_connections;
-    const held = this.perClient.get(clientIp) ?? 0;
+    const cap = this.perClientCap();
+    const held = this.byClient.get(clientIp)?.size ?? 0;
     if (held >= cap) {
       this.stats.capped++;
       this.opts.log({
@@ -368,6 +408,25 @@ export class Gateway {
         port: t.port,
         reason: flow,
         zone: rules.zone?.name,
+      });
+      client.resetAndDestroy();
+      return;
+    }
+    // Node never hears of an accept that failed for want of descriptors (libuv closes such connections at once):
+    // the gateway would refuse everyone in silence. So it stays below its limit by its own count, and many clients
+    // at once are load to shed — refused or made room for, logged — not a fault to fail open on.
+    const max = this.maxConnections();
+    if (this.conns.size >= max && !this.shedFor(clientIp, held, t)) {
+      this.stats.full++;
+      this.opts.log({
+        event: 'connection_refused',
+        client: clientIp,
+        server: t.server,
+        port: t.port,
+        reason: 'gateway_full',
+        open: this.conns.size,
+        max,
+        clients: this.byClient.size,
       });
       client.resetAndDestroy();
       return;
@@ -400,9 +459,20 @@ export class Gateway {
       },
       { deny: this.opts.deny, budgetMicros: this.opts.budgetMicros, fault: this.opts.fault },
     );
-    const c: Conn = { client, upstream, clientIp, target: t, inspector, permit };
+    const c: Conn = {
+      client,
+      upstream,
+      clientIp,
+      target: t,
+      inspector,
+      permit,
+      lastRequest: Date.now(),
+      upstreamFull: false,
+    };
     this.conns.add(c);
-    this.perClient.set(clientIp, held + 1);
+    let mine = this.byClient.get(clientIp);
+    if (mine === undefined) this.byClient.set(clientIp, (mine = new Set()));
+    mine.add(c);
     const end = (): void => this.end(c);
     client.setTimeout((this.opts.idleSeconds ?? DEFAULT_SETTINGS.gateway.idle_s) * 1000, () => {
       this.stats.idleClosed++;
@@ -431,21 +501,63 @@ export class Gateway {
     upstream.on('close', end);
     upstream.pipe(client);
     client.on('data', (chunk: Buffer) => this.onData(c, chunk));
-    if (!this.paused.has(clientIp)) client.resume();
+    this.flow(c);
+  }
+
+  /**
+   * The gateway is full: make room for `clientIp` (holding `held`) by closing the longest-idle connection of the
+   * client holding the most, if that one holds more than the newcomer would. Many addresses of an allowed range
+   * filling the gateway thus end up with even shares, and a client arriving later still gets in.
+   */
+  private shedFor(clientIp: string, held: number, t: GatewayTarget): boolean {
+    let most: Set<Conn> | null = null;
+    let holder = '';
+    for (const [ip, cs] of this.byClient)
+      if (most === null || cs.size > most.size) [most, holder] = [cs, ip];
+    if (most === null || most.size <= held + 1) return false;
+    let idlest: Conn | null = null;
+    for (const c of most) if (idlest === null || c.lastRequest < idlest.lastRequest) idlest = c;
+    this.stats.shed++;
+    this.opts.log({
+      event: 'connection_closed',
+      client: holder,
+      server: idlest!.target.server,
+      port: idlest!.target.port,
+      reason: 'shed',
+      open: most.size,
+      idle_s: Math.round((Date.now() - idlest!.lastRequest) / 1000),
+      for_client: clientIp,
+      for_server: t.server,
+    });
+    this.end(idlest!);
+    return true;
   }
 
   private onData(c: Conn, chunk: Buffer): void {
     if (c.permit !== null && this.permitChanged(c)) return;
-    const { client, upstream, clientIp, target: t, inspector } = c;
+    c.lastRequest = Date.now();
+    this.inspect(c, chunk);
+  }
+
+  /**
+   * Judge what the client sent, within what is left of this turn's inspection time; what is left over waits in
+   * the inspector (the client is not read meanwhile) and is judged in a later turn, round-robin with the other
+   * connections. The client is charged for the inspection time as well as for its requests.
+   */
+  private inspect(c: Conn, chunk: Uint8Array): void {
+    const { upstream, client, clientIp, target: t, inspector } = c;
+    const before = inspector.spentMicros;
     let actions;
     try {
-      actions = inspector.push(chunk);
+      actions = inspector.push(chunk, Math.max(0, TURN_MICROS - this.turnMicros));
     } catch (err) {
       // The inspector itself broke (our fault): these bytes pass, the window is logged.
       this.stats.failOpen++;
       this.windows.note(clientIp, t.server, t.port, `inspector error: ${(err as Error).message}`);
       actions = [{ kind: 'forward' as const, bytes: chunk }];
     }
+    const spent = inspector.spentMicros - before;
+    this.turnMicros += spent;
     this.report(c, inspector.events.splice(0));
     let requests = 0,
       refused = 0;
@@ -458,10 +570,11 @@ export class Gateway {
       if (a.kind === 'forward') {
         requests++;
         this.stats.pdusForwarded++;
-        if (!upstream.write(a.bytes) && !client.isPaused()) {
-          client.pause();
+        if (!upstream.write(a.bytes) && !c.upstreamFull) {
+          c.upstreamFull = true;
           upstream.once('drain', () => {
-            if (!this.paused.has(clientIp)) client.resume();
+            c.upstreamFull = false;
+            this.flow(c);
           });
         }
         continue;
@@ -470,8 +583,35 @@ export class Gateway {
       this.stats.pdusDenied++;
       if (a.kind === 'reply') client.write(a.bytes);
     }
-    const wait = this.throttle.spend(clientIp, requests, refused);
+    const wait = this.throttle.spend(clientIp, requests, refused, spent);
     if (wait > 0) this.pauseClient(clientIp, t, wait);
+    if (inspector.backlog) this.waiting.add(c);
+    if (spent > 0 || (inspector.backlog && !this.paused.has(clientIp))) this.endTurn();
+    this.flow(c);
+  }
+
+  /** Read from the client unless it is throttled, has bytes waiting for judgement, or its server is full. */
+  private flow(c: Conn): void {
+    if (c.client.destroyed) return;
+    const hold = c.inspector.backlog || c.upstreamFull || this.paused.has(c.clientIp);
+    if (hold) c.client.pause();
+    else if (c.client.isPaused()) c.client.resume();
+  }
+
+  /** At the end of this turn of the event loop: a new turn's inspection time, spent on the waiting first. */
+  private endTurn(): void {
+    if (this.turnScheduled) return;
+    this.turnScheduled = true;
+    setImmediate(() => {
+      this.turnScheduled = false;
+      this.turnMicros = 0;
+      for (const c of [...this.waiting]) {
+        if (this.turnMicros >= TURN_MICROS) break;
+        if (this.paused.has(c.clientIp)) continue; // throttled: its timer brings it back
+        this.waiting.delete(c);
+        if (this.conns.has(c)) this.inspect(c, NO_BYTES);
+      }
+    });
   }
 
   /** Stop reading from every connection of a client until its budget refills. */
@@ -485,15 +625,18 @@ export class Gateway {
       port: t.port,
       pause_ms: ms,
     });
-    for (const c of this.conns) if (c.clientIp === clientIp) c.client.pause();
+    const mine = (): Conn[] => [...(this.byClient.get(clientIp) ?? [])];
     this.paused.set(
       clientIp,
       setTimeout(() => {
         this.paused.delete(clientIp);
-        for (const c of this.conns)
-          if (c.clientIp === clientIp && !c.client.destroyed) c.client.resume();
+        for (const c of mine()) {
+          this.flow(c);
+          if (this.waiting.has(c)) this.endTurn();
+        }
       }, ms),
     );
+    for (const c of mine()) this.flow(c);
   }
 
   private report(c: Conn, events: InspectorEvent[]): void {
@@ -536,7 +679,10 @@ export class Gateway {
     }
   }
 
-  /** Out of descriptors or buffers: tell the runner once (it stops steering); other errors are the peer's. */
+  /**
+   * Out of descriptors or buffers although the connection limits keep the gateway below them: its own fault.
+   * Tell the runner once (it stops steering); other errors are the peer's.
+   */
   private exhausted(err: NodeJS.ErrnoException, where: string): void {
     if (err.code !== 'EMFILE' && err.code !== 'ENFILE' && err.code !== 'ENOBUFS') return;
     this.exhaust(`${where}: ${err.code}`);
@@ -545,16 +691,19 @@ export class Gateway {
   private exhaust(what: string): void {
     if (this.exhaustedOnce) return;
     this.exhaustedOnce = true;
-    const reason = `${what} with ${this.conns.size} connections open from ${this.perClient.size} clients`;
+    const reason = `${what} with ${this.conns.size} connections open from ${this.byClient.size} clients (limit ${this.maxConnections()})`;
     this.opts.log({ event: 'gateway_exhausted', reason });
+    // It can serve nobody now: free the descriptors, so that the fault can still be recorded on the way out.
+    for (const c of [...this.conns]) this.end(c);
     this.opts.onExhausted?.(reason);
   }
 
   private end(c: Conn): void {
     if (!this.conns.delete(c)) return;
-    const n = (this.perClient.get(c.clientIp) ?? 1) - 1;
-    if (n > 0) this.perClient.set(c.clientIp, n);
-    else this.perClient.delete(c.clientIp);
+    this.waiting.delete(c);
+    const mine = this.byClient.get(c.clientIp);
+    mine?.delete(c);
+    if (mine?.size === 0) this.byClient.delete(c.clientIp);
     c.client.destroy();
     c.upstream.destroy();
   }

@@ -62,6 +62,10 @@ export class StreamInspector {
   private readonly state: unknown;
   private frame = 0;
   readonly events: InspectorEvent[] = [];
+  /** Inspection time spent so far (µs), for the throttle: a client is charged for what its PDUs cost to judge. */
+  spentMicros = 0;
+  /** The last push stopped at its time slice with bytes left unjudged: push again (no new bytes) to go on. */
+  backlog = false;
 
   constructor(
     private readonly dissector: StreamDissector,
@@ -72,8 +76,12 @@ export class StreamInspector {
     this.state = dissector.newState();
   }
 
-  /** Feed bytes from the client; returns what to send on, in order. After a `close` action nothing more passes. */
-  push(chunk: Uint8Array): Action[] {
+  /**
+   * Feed bytes from the client; returns what to send on, in order. After a `close` action nothing more passes.
+   * Judging stops once `sliceMicros` of inspection are spent in this call (at least one PDU when above zero):
+   * the rest waits, `backlog` says so, and a later push (of new bytes or none) goes on where this one stopped.
+   */
+  push(chunk: Uint8Array, sliceMicros = Infinity): Action[] {
     if (this.closed) return [];
     const out: Action[] = [];
     // Fragments held from earlier reads: not in `buf`, and unjudged until a unit of this read completes them.
@@ -81,8 +89,13 @@ export class StreamInspector {
     let buf = chunk;
     this.judgedTo = -1;
     try {
-      buf = this.pending.length ? concat(this.pending, chunk) : chunk;
-      return this.frameAll(buf, out);
+      buf =
+        chunk.length === 0
+          ? this.pending
+          : this.pending.length
+            ? concat(this.pending, chunk)
+            : chunk;
+      return this.frameAll(buf, out, sliceMicros);
     } catch (err) {
       const rest = this.judgedTo < 0 ? [...(carried ?? []), buf] : [buf.subarray(this.judgedTo)];
       return this.framingFault(out, rest, err as Error);
@@ -96,6 +109,7 @@ export class StreamInspector {
    */
   private framingFault(out: Action[], rest: Uint8Array[], err: Error): Action[] {
     this.closed = true;
+    this.backlog = false;
     this.pending = new Uint8Array(0);
     this.held = [];
     this.heldBytes = 0;
@@ -107,9 +121,17 @@ export class StreamInspector {
   }
 
   /** Frame and judge the PDUs of `buf`; `judgedTo` follows each judged unit's end (what a framing fault leaves). */
-  private frameAll(buf: Uint8Array, out: Action[]): Action[] {
+  private frameAll(buf: Uint8Array, out: Action[], sliceMicros: number): Action[] {
+    const until = this.spentMicros + sliceMicros;
+    this.backlog = false;
     let off = 0;
     while (off < buf.length) {
+      if (this.spentMicros >= until) {
+        // Out of time for now: unjudged bytes stay here, not forwarded (the caller stops reading meanwhile).
+        this.backlog = true;
+        this.pending = buf.subarray(off);
+        return out;
+      }
       const len = this.dissector.pduLength(buf, off, buf.length - off);
       if (len < 0) return this.refuse(out, `bytes that are not ${this.dissector.protocol}`);
       if (len === 0 || off + len > buf.length) break;
@@ -178,14 +200,17 @@ export class StreamInspector {
       }
     } catch (err) {
       // Our own fault: the unit goes through unchecked, and the window is reported.
+      const us = micros(t0);
+      this.spentMicros += us;
       this.events.push({
         kind: 'fail_open',
         reason: `inspection failed: ${(err as Error).message}`,
-        micros: micros(t0),
+        micros: us,
       });
       return { kind: 'forward', bytes: unit.length === 1 ? unit[0]! : concatAll(unit) };
     }
     const us = micros(t0);
+    this.spentMicros += us;
     if (us > this.opts.budgetMicros)
       this.events.push({
         kind: 'slow',
