@@ -118,3 +118,32 @@ test('through the launcher the real CLI runs, with the flags, and its output is 
   const bad = spawnSync(launcher, ['discover', path.join(repoRoot, 'no-such.pcap'), '--json']);
   assert.notEqual(bad.status, 0);
 });
+
+test('commands that read packets get the malloc tunables, after any the caller set; the others none', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'weir-launcher-'));
+  try {
+    const node = path.join(dir, 'fake-node');
+    writeFileSync(
+      node,
+      `#!${process.execPath}\nprocess.stdout.write(JSON.stringify(process.env.GLIBC_TUNABLES ?? null));\n`,
+    );
+    chmodSync(node, 0o755);
+    const tunables = (args: string[], set?: string): string | null => {
+      const env: NodeJS.ProcessEnv = { ...process.env, WEIR_NODE: node };
+      delete env.GLIBC_TUNABLES;
+      if (set !== undefined) env.GLIBC_TUNABLES = set;
+      return JSON.parse(execFileSync(launcher, args, { env }).toString()) as string | null;
+    };
+    const MALLOC = 'glibc.malloc.trim_threshold=268435456:glibc.malloc.mmap_threshold=33554432';
+    for (const cmd of ['discover', 'dissect', 'learn', 'detect', 'serve', 'node'])
+      assert.equal(tunables([cmd, 'f.pcap']), MALLOC, cmd);
+    assert.equal(
+      tunables(['discover', 'f'], 'glibc.cpu.hwcaps=-AVX2'),
+      `glibc.cpu.hwcaps=-AVX2:${MALLOC}`,
+    );
+    assert.equal(tunables(['user', 'list']), null);
+    assert.equal(tunables(['user', 'list'], 'glibc.cpu.hwcaps=-AVX2'), 'glibc.cpu.hwcaps=-AVX2');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
