@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { existsSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { launcherFlags } from './launcher-flags.js';
+import { launcherEnv, launcherFlags } from './launcher-flags.js';
 import { readCaptureSync } from '../src/capture/source.js';
 import { DissectPipeline } from '../src/dissect/pipeline.js';
 import { Inventory } from '../src/discover/inventory.js';
@@ -170,6 +170,7 @@ export function detectionOverhead(file: string, runs: number): Overhead {
     // Each build as its launcher starts `weir discover`/`weir detect` (its young generation and tier-up budget).
     const r = spawnSync(process.execPath, [...launcherFlags(dist), worker, ...args], {
       encoding: 'utf8',
+      env: launcherEnv(dist),
     });
     if (r.status !== 0) throw new Error(`detect-cost-worker ${args[0]} failed: ${r.stderr}`);
     const [wall, cpu] = r.stdout.trim().split(' ').map(Number);

@@ -20,3 +20,22 @@ export function launcherFlags(dist: string): string[] {
   }
   return [];
 }
+
+/**
+ * The environment a build's launcher adds for packet-reading commands (its GLIBC_TUNABLES line, if any), on top
+ * of this process's, so a bench measures each build's malloc settings as `weir discover` gets them.
+ */
+export function launcherEnv(dist: string): NodeJS.ProcessEnv {
+  let text: string;
+  try {
+    text = readFileSync(path.join(path.dirname(dist), 'bin/weir'), 'utf8');
+  } catch {
+    return { ...process.env };
+  }
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.GLIBC_TUNABLES;
+  // The first branch of the launcher's case, the packet-reading commands, sets it as ${GLIBC_TUNABLES:+…:}VALUE.
+  const m = /^\s*GLIBC_TUNABLES=\$\{GLIBC_TUNABLES:\+\$GLIBC_TUNABLES:\}(\S+)\s*$/m.exec(text);
+  if (m) env.GLIBC_TUNABLES = m[1]!;
+  return env;
+}

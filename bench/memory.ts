@@ -2,7 +2,7 @@
 // process (bench/memory-worker.ts), peak RSS against the 1 GiB target (issue 18).
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { launcherFlags } from './launcher-flags.js';
+import { launcherEnv, launcherFlags } from './launcher-flags.js';
 import { machine, root, today, writeSection } from './results.js';
 
 interface MemoryRun {
@@ -29,6 +29,7 @@ function run(dist: string, assets: number, edges: number): MemoryRun {
     {
       encoding: 'utf8',
       maxBuffer: 1 << 20,
+      env: launcherEnv(dist),
     },
   );
   if (r.status !== 0) throw new Error(`memory-worker failed: ${r.stderr}`);

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { machine, median, root, today, writeSection } from './results.js';
-import { launcherFlags } from './launcher-flags.js';
+import { launcherEnv, launcherFlags } from './launcher-flags.js';
 import { readCaptureSync } from '../src/capture/source.js';
 import { DissectPipeline } from '../src/dissect/pipeline.js';
 import { Inventory } from '../src/discover/inventory.js';
@@ -60,7 +60,7 @@ function pass(v: Variant, file: string, baseline?: string, dist = path.join(root
     file,
     ...(baseline !== undefined ? [baseline] : []),
   ];
-  const r = spawnSync('taskset', args, { encoding: 'utf8' });
+  const r = spawnSync('taskset', args, { encoding: 'utf8', env: launcherEnv(dist) });
   if (r.error)
     throw new Error(`taskset (util-linux) is needed to pin passes to cores: ${r.error.message}`);
   if (r.status !== 0)
