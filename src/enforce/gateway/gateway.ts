@@ -609,7 +609,10 @@ export class Gateway {
         if (this.turnMicros >= TURN_MICROS) break;
         if (this.paused.has(c.clientIp)) continue; // throttled: its timer brings it back
         this.waiting.delete(c);
-        if (this.conns.has(c)) this.inspect(c, NO_BYTES);
+        if (!this.conns.has(c)) continue;
+        // Bytes held over from an earlier turn are judged under the permit in force now, not the one they came under.
+        if (c.permit !== null && this.permitChanged(c)) continue;
+        this.inspect(c, NO_BYTES);
       }
     });
   }
