@@ -5,7 +5,24 @@
  */
 import { Refused } from './aggregate-store.js';
 import { canonicalIp, isUnicastHost } from '../policy/hosts.js';
-import type { BlockEntry, BlockRequest } from './manager.js';
+
+/** One address blocked across the fleet. */
+export interface BlockEntry {
+  address: string;
+  /** Epoch seconds at which it lapses. */
+  until: number;
+  /** The site that decided it (or 'manager'). */
+  origin: string;
+  comment: string;
+}
+
+/** What a site's 'block' record carries (its FleetBackend writes it). */
+export interface BlockRequest {
+  address: string;
+  ttlSeconds: number;
+  comment: string;
+  unblock?: boolean;
+}
 
 /** A fleet-wide block lasts at most this long (the dashboard's longest proposed block); longer is a policy. */
 export const FLEET_BLOCK_MAX_S = 30 * 86400;

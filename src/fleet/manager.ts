@@ -15,7 +15,14 @@ import {
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { keyIdOf } from '../assess/bundle/format.js';
 import { Refused } from './aggregate-store.js';
-import { checkBlockRequest, soundEntry } from './block-request.js';
+import {
+  checkBlockRequest,
+  soundEntry,
+  type BlockEntry,
+  type BlockRequest,
+} from './block-request.js';
+// The block record's shapes live beside their checks; callers keep importing them from here.
+export type { BlockEntry, BlockRequest } from './block-request.js';
 import { bundleBody, type BundleDocBody } from './bundle-doc.js';
 import type { FleetDb } from './fleet-db.js';
 import { DEFAULT_INGEST_LIMITS, SiteIngest, type IngestLimits } from './ingest.js';
@@ -24,26 +31,8 @@ import { makePermit, type FleetPermit, type PermitGrant, type PermitsBody } from
 import { signDoc, verifyDoc } from './signed-doc.js';
 import { ALL_SITES, SITE_STREAM, STATE_BUCKET, type StateKind } from './subjects.js';
 
-/** One address blocked across the fleet. */
-export interface BlockEntry {
-  address: string;
-  /** Epoch seconds at which it lapses. */
-  until: number;
-  /** The site that decided it (or 'manager'). */
-  origin: string;
-  comment: string;
-}
-
 export interface Blocklist {
   entries: BlockEntry[];
-}
-
-/** What a site's 'block' record carries (its FleetBackend writes it). */
-export interface BlockRequest {
-  address: string;
-  ttlSeconds: number;
-  comment: string;
-  unblock?: boolean;
 }
 
 export interface ManagerOptions {
