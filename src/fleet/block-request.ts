@@ -62,18 +62,49 @@ export function checkTtl(ttl: unknown): void {
     );
 }
 
-/** Whether an entry already in the blocklist could have been accepted (entries from before these checks). */
-export function soundEntry(e: BlockEntry, nowS: number): boolean {
+/** Live entries one site may hold in the fleet blocklist: a site's node reports one plant, it is not a feed. */
+export const FLEET_BLOCKS_PER_SITE = 4096;
+
+/** The manager's own entries (`manager` or `manager:<person>`; site names never hold a colon). */
+const byManager = (origin: string): boolean =>
+  origin === 'manager' || origin.startsWith('manager:');
+
+/**
+ * An entry already in the blocklist as these checks hold it. Entries from before them are carried over, not
+ * dropped: dropping would lift a deliberate block at every site. The address takes its canonical form, a
+ * site's time is cut to the cap (the manager's own is its operator's earlier decision), the comment to its
+ * bound. Only an entry whose address is no unicast host or whose time is no number is dropped (null).
+ */
+export function carriedEntry(e: BlockEntry, nowS: number): BlockEntry | null {
+  let address: string;
   try {
-    return (
-      hostOf(e.address) === e.address &&
-      Number.isSafeInteger(e.until) &&
-      e.until <= nowS + FLEET_BLOCK_MAX_S &&
-      typeof e.origin === 'string' &&
-      typeof e.comment === 'string' &&
-      e.comment.length <= FLEET_BLOCK_COMMENT_MAX
-    );
+    address = hostOf(e.address);
   } catch {
-    return false;
+    return null;
   }
+  if (!Number.isSafeInteger(e.until) || typeof e.origin !== 'string' || e.origin.length === 0)
+    return null;
+  const until = byManager(e.origin) ? e.until : Math.min(e.until, nowS + FLEET_BLOCK_MAX_S);
+  const comment = typeof e.comment === 'string' ? e.comment.slice(0, FLEET_BLOCK_COMMENT_MAX) : '';
+  return { address, until, origin: e.origin, comment };
+}
+
+/**
+ * The blocklist's entries with `origin`'s block of `r.address` in place of its earlier one (nobody else's
+ * entry changes). A site beyond FLEET_BLOCKS_PER_SITE live entries is Refused (its node may be an attacker's,
+ * and every version re-signs and re-applies the whole list).
+ */
+export function withBlock(
+  entries: readonly BlockEntry[],
+  r: BlockRequest,
+  origin: string,
+  nowS: number,
+): BlockEntry[] {
+  const next = entries.filter((e) => !(e.address === r.address && e.origin === origin));
+  if (!byManager(origin) && next.filter((e) => e.origin === origin).length >= FLEET_BLOCKS_PER_SITE)
+    throw new Refused(
+      `site ${origin} already holds ${FLEET_BLOCKS_PER_SITE} fleet blocks: ${r.address} refused`,
+    );
+  next.push({ address: r.address, until: nowS + r.ttlSeconds, origin, comment: r.comment });
+  return next;
 }

@@ -17,7 +17,8 @@ import { keyIdOf } from '../assess/bundle/format.js';
 import { Refused } from './aggregate-store.js';
 import {
   checkBlockRequest,
-  soundEntry,
+  carriedEntry,
+  withBlock,
   type BlockEntry,
   type BlockRequest,
 } from './block-request.js';
@@ -194,13 +195,9 @@ export class FleetManager {
     const r = checkBlockRequest(req);
     if (r.unblock === true) return this.unblock(r.address, origin);
     const nowS = Math.floor(this.now() / 1000);
-    return this.publish<Blocklist>('blocklist', (cur) => {
-      const entries = this.live(cur, nowS).filter(
-        (e) => !(e.address === r.address && e.origin === origin),
-      );
-      entries.push({ address: r.address, until: nowS + r.ttlSeconds, origin, comment: r.comment });
-      return { entries };
-    });
+    return this.publish<Blocklist>('blocklist', (cur) => ({
+      entries: withBlock(this.live(cur, nowS), r, origin, nowS),
+    }));
   }
 
   /** The manager's operator lifts an address fleet-wide, whoever blocked it (`by` names who, for the log). */
@@ -236,13 +233,17 @@ export class FleetManager {
     });
   }
 
-  /** The entries still running, less any that could never have been accepted (written before the checks). */
+  /** The entries still running, as the checks hold them (entries written before the checks carried over). */
   private live(cur: Blocklist | null, nowS: number): BlockEntry[] {
-    const all = (cur?.entries ?? []).filter((e) => e.until > nowS);
-    const sound = all.filter((e) => soundEntry(e, nowS));
-    if (sound.length < all.length)
-      this.log(`dropped ${all.length - sound.length} malformed blocklist entr(ies)`);
-    return sound;
+    const out: BlockEntry[] = [];
+    for (const e of cur?.entries ?? []) {
+      if (!(e.until > nowS)) continue;
+      const c = carriedEntry(e, nowS);
+      if (c === null)
+        this.log(`dropped a blocklist entry that names no host: ${JSON.stringify(e)}`);
+      else if (c.until > nowS) out.push(c);
+    }
+    return out;
   }
 
   /**
