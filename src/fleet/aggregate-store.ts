@@ -11,11 +11,13 @@ import type { FleetDb } from './fleet-db.js';
 import type { AuditRecord, ItemRecord, ItemType } from './site-publisher.js';
 import type { SiteKind } from './subjects.js';
 import { policyDocProblem } from './site-policy-records.js';
+import { Refused } from './refused.js';
 
 /** A record larger than this is refused (a site's documents are bounded far below it). */
 export const MAX_RECORD_BYTES = 256 * 1024;
 
-export class Refused extends Error {}
+// Refused has its own module, so that checks such as block-request.ts need not load the store.
+export { Refused };
 
 const isObj = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -3,7 +3,7 @@
  * applies. A site's node may be in an attacker's hands, so its record is input, not a decision: one host
  * address, a whole number of seconds within the fleet's cap, a bounded comment; anything else is refused.
  */
-import { Refused } from './aggregate-store.js';
+import { Refused } from './refused.js';
 import { canonicalIp, isUnicastHost } from '../policy/hosts.js';
 
 /** One address blocked across the fleet. */

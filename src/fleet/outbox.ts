@@ -9,7 +9,8 @@
  *   before its acknowledgement, so nothing is lost.
  */
 import { randomUUID } from 'node:crypto';
-import { headers, type JetStreamClient, type MsgHdrs } from 'nats';
+// nats only as types here: the gateway loads this module (through the site backend) and must not load NATS.
+import type { JetStreamClient, MsgHdrs } from 'nats';
 import type { FleetDb } from './fleet-db.js';
 import { siteSubject, SITE_STREAM, type SiteKind } from './subjects.js';
 
@@ -241,6 +242,8 @@ export class Outbox {
    */
   private async send(batch: OutboxRecord[]): Promise<void> {
     const js = this.js!;
+    // Loaded already by whoever connected `js`: this only names it.
+    const { headers } = await import('nats');
     const sent = String(this.o.now());
     const acks = batch.map((r) =>
       js
@@ -248,7 +251,7 @@ export class Outbox {
           msgID: r.id,
           // A set of headers per record: publish writes the record's id into the set it is given (it encodes
           // the message before the next publish today, but nothing promises that).
-          headers: sentHeaders(sent),
+          headers: sentHeaders(headers(), sent),
           expect: { streamName: SITE_STREAM },
           timeout: this.o.ackTimeoutMs,
         })
@@ -295,8 +298,8 @@ export class Outbox {
   }
 }
 
-function sentHeaders(sent: string): MsgHdrs {
-  const h = headers();
+/** A new header set `h` with the send stamp. */
+function sentHeaders(h: MsgHdrs, sent: string): MsgHdrs {
   h.set(SENT_HEADER, sent);
   return h;
 }

@@ -450,7 +450,12 @@ export function registerEnforce(program: Command): void {
       'rotate the log beyond this size (default: settings gateway.log_max_mb)',
     )
     // Test only, and hidden: it makes inspection throw on every PDU, so everything passes unchecked.
-    .addOption(new Option('--inject-fault <kind>').hideHelp())
+    .addOption(
+      new Option(
+        '--inject-fault <kind>',
+        'test only (needs WEIR_TEST_FAULTS=1): make inspection throw, to prove the gateway fails open',
+      ).hideHelp(),
+    )
     .action(
       async (
         o: IdentityOpts & {

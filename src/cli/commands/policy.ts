@@ -501,21 +501,32 @@ export function registerPolicy(program: Command): void {
         await withDb(opts.db, (db) => {
           const entries = listAudit(db, 100_000);
           if (opts.json) for (const e of entries) process.stdout.write(`${JSON.stringify(e)}\n`);
-          else
+          else {
+            // The simulation column only when an entry cites one (a narrow screen's records leave it out anyway).
+            const sims = entries.some((e) => e.simulationId);
             process.stdout.write(
               `${renderColumns(
-                ['seq', 'at', 'actor', 'action', 'subject', 'simulation', 'details'],
+                [
+                  'seq',
+                  'at',
+                  'actor',
+                  'action',
+                  'subject',
+                  ...(sims ? ['simulation'] : []),
+                  'details',
+                ],
                 entries.map((e) => [
                   String(e.seq),
                   e.at,
                   e.actor,
                   e.action,
                   e.subject,
-                  e.simulationId ?? '',
+                  ...(sims ? [e.simulationId ?? ''] : []),
                   JSON.stringify(e.details),
                 ]),
               )}\n`,
             );
+          }
           const c = checkAudit(db);
           process.stderr.write(`${describeAuditCheck(c)}\n`);
           if (c.status === 'tampered') process.exitCode = 2;
