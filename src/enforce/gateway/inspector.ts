@@ -108,11 +108,7 @@ export class StreamInspector {
    * framing lost nothing after them could be judged, so the connection then ends (the client reconnects afresh).
    */
   private framingFault(out: Action[], rest: Uint8Array[], err: Error): Action[] {
-    this.closed = true;
-    this.backlog = false;
-    this.pending = new Uint8Array(0);
-    this.held = [];
-    this.heldBytes = 0;
+    this.stop();
     this.events.push({ kind: 'fail_open', reason: `framing failed: ${err.message}`, micros: 0 });
     const bytes = concatAll(rest);
     if (bytes.length > 0) out.push({ kind: 'forward', bytes });
@@ -168,12 +164,19 @@ export class StreamInspector {
   }
 
   private refuse(out: Action[], reason: string): Action[] {
-    this.closed = true;
-    this.pending = new Uint8Array(0);
-    this.held = [];
+    this.stop();
     this.events.push({ kind: 'refused', reason, micros: 0 });
     out.push({ kind: 'close', reason });
     return out;
+  }
+
+  /** Nothing more passes: what was buffered or held is dropped with the connection. */
+  private stop(): void {
+    this.closed = true;
+    this.backlog = false;
+    this.pending = new Uint8Array(0);
+    this.held = [];
+    this.heldBytes = 0;
   }
 
   /** Judge one unit (a PDU, or the fragments of one): every request in it must be allowed. */
