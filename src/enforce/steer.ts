@@ -42,7 +42,8 @@ export function enforcementPlan(
     const servers = enforcedServers(cp, c);
     if (servers === null) continue;
     const g = c.group;
-    const limits = c.functions !== null || c.addresses !== null || g.access === 'read-only';
+    const limits =
+      c.functions !== null || c.addresses !== null || c.units !== null || g.access === 'read-only';
     const protocol = g.protocol !== undefined ? gatewayDissector(g.protocol)?.protocol : undefined;
     if (c.inspected && protocol !== undefined) {
       if (listenIp === null) {

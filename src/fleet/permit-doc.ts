@@ -29,6 +29,8 @@ export interface FleetPermit {
   ports: number[];
   functions?: number[];
   addresses?: AddressRanges;
+  /** Stations behind the server address (Modbus unit ids, DNP3 link, IEC 104 common addresses; absent: any). */
+  units?: number[];
   access: 'read-only' | 'read-write';
   /** Epoch seconds at which it lapses everywhere (a site that applies it late gets what is left). */
   until: number;
@@ -53,6 +55,7 @@ export interface PermitGrant {
   functions?: Array<number | string>;
   /** Per address space, 'lo-hi' or a single address. */
   addresses?: Record<string, Array<number | string>>;
+  units?: number[];
   access?: 'read-only' | 'read-write';
   ttlSeconds: number;
   grantedBy: string;
@@ -82,6 +85,7 @@ function asTemplate(g: PermitGrant | FleetPermit, ttl: number): PermitTemplate {
               ),
             ]),
           ),
+    units: g.units,
     access: g.access,
     max_ttl: ttl,
   };
@@ -121,6 +125,7 @@ export function makePermit(g: PermitGrant, nowS: number): FleetPermit {
     ports: t.ports,
     functions: t.functions,
     addresses: t.addresses,
+    ...(t.units !== undefined ? { units: t.units } : {}),
     access: t.access,
     until: nowS + g.ttlSeconds,
     grantedBy: g.grantedBy,
@@ -142,6 +147,7 @@ export function fleetPermitGroup(p: FleetPermit): ContextGroup {
     ports: p.ports,
     functions: p.functions,
     addresses: p.addresses,
+    ...(p.units !== undefined ? { units: p.units } : {}),
     access: p.access,
     maxTtl: MAX_PERMIT_TTL,
   };

@@ -42,6 +42,8 @@ export interface CompiledGroup {
   windows: Array<{ w: TimeWindow; mask: number; clock: LocalClock }>;
   /** Addresses per space as sorted [lo, hi] ranges. */
   addresses: Map<string, Array<[number, number]>> | null;
+  /** Station addresses (unit ids, link or common addresses) it may reach, or null for any. */
+  units: Set<number> | null;
   /**
    * Checked request by request by the inline gateway (a TCP protocol whose file classifies its requests): such
    * groups refuse what a real client never sends — malformed PDUs, unknown functions, responses.
@@ -112,6 +114,7 @@ export class CompiledPolicy {
             Object.entries(g.addresses).map(([k, v]) => [k, [...v].sort((a, b) => a[0] - b[0])]),
           )
         : null,
+      units: g.units ? new Set(g.units) : null,
       inspected: isInspected(g),
     }));
     this.conduits = new Map(policy.conduits.map((c) => [c.name, c]));
@@ -299,6 +302,10 @@ function groupRefuses(
   if (c.inspected && category === 'unknown' && !listed) return 'unknown_function';
   if (readOnly && !READ_ONLY_CATEGORIES.has(category)) return 'write_not_allowed';
   if (!same) return null;
+  // A station the group does not name (another slave behind a Modbus gateway, a broadcast unit or link
+  // address) is another device: its registers are not the ones the address list speaks of. Link upkeep
+  // without a station (IEC 104 U/S frames) names none.
+  if (c.units !== null && m.unit >= 0 && !c.units.has(m.unit)) return 'address_not_allowed';
   if (c.addresses !== null && m.targets !== null) {
     for (const t of m.targets) {
       // More addresses than the dissector walked: none of them can be held to the list.

@@ -33,6 +33,7 @@ import type {
 } from './playbook-model.js';
 import type { Severity } from '../detect/detection.js';
 import { errorPath, pruneToShape, type Path, type Pruned } from './shape-prune.js';
+import { unitsProblem } from './units.js';
 
 /** Server port and transport of each industrial protocol, used when a group names a protocol but no ports. */
 export const PROTOCOL_PORTS = serverPorts;
@@ -302,6 +303,7 @@ interface RawPolicy {
     ports?: number[];
     functions?: Array<number | string>;
     addresses?: Record<string, Array<number | string>>;
+    units?: number[];
     access?: 'read-only' | 'read-write';
     windows?: string[];
     secured_channels?: 'allow' | 'refuse';
@@ -604,6 +606,11 @@ class Checker {
         });
       }
     }
+    if (g.units !== undefined) {
+      const bad = unitsProblem(proto, g.units);
+      if (bad !== null)
+        this.err(['groups', i, 'units', ...(bad.at !== undefined ? [bad.at] : [])], bad.why);
+    }
     if (g.secured_channels !== undefined && proto !== 'opcua')
       this.err(
         ['groups', i, 'secured_channels'],
@@ -624,6 +631,7 @@ class Checker {
       protocol: proto,
       functions,
       addresses,
+      ...(g.units !== undefined ? { units: [...new Set(g.units)] } : {}),
       access: g.access ?? 'read-only',
       windows: g.windows,
       ...(g.secured_channels !== undefined ? { securedChannels: g.secured_channels } : {}),

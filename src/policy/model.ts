@@ -71,6 +71,8 @@ export interface ContextGroup {
   functions?: number[];
   /** Allowed addresses per space (absent: any address). */
   addresses?: AddressRanges;
+  /** Stations behind the server address it may reach (Modbus unit ids, DNP3 link, IEC 104 common addresses; absent: any). */
+  units?: number[];
   /** read-only refuses every write (function codes that change the device). */
   access: 'read-only' | 'read-write';
   /** Only within these time windows (absent: always). */
@@ -130,6 +132,8 @@ export interface PermitTemplate {
   functions?: number[];
   /** Allowed addresses per space, inclusive ranges. */
   addresses?: AddressRanges;
+  /** Stations behind the server address it may reach (absent: any). */
+  units?: number[];
   access: 'read-only' | 'read-write';
   /** A permit lasts at most this many seconds. */
   maxTtl: number;

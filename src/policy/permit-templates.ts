@@ -2,6 +2,7 @@ import { functionCode, functionCodeCategory, serverPorts } from '../dissect/regi
 import { HostSet, parseCidr } from './hosts.js';
 import type { AddressRanges, ContextGroup, PermitTemplate, Policy } from './model.js';
 import { HOST_LIST, NAME as name, PROTOCOL_SCOPE } from './schema-parts.js';
+import { unitsProblem } from './units.js';
 
 export type { PermitTemplate };
 
@@ -46,6 +47,7 @@ export interface RawPermitTemplate {
   ports?: number[];
   functions?: Array<number | string>;
   addresses?: Record<string, Array<number | string>>;
+  units?: number[];
   access?: 'read-only' | 'read-write';
   max_ttl: number | string;
   windows?: string[];
@@ -130,6 +132,10 @@ export function checkTemplates(
           return [lo, hi ?? lo] as [number, number];
         });
     }
+    if (t.units !== undefined) {
+      const bad = unitsProblem(t.protocol, t.units);
+      if (bad !== null) err(bad.at !== undefined ? at('units', bad.at) : at('units'), bad.why);
+    }
     const names = new Set(p.windows.map((w) => w.name));
     t.windows?.forEach((w, j) => {
       if (!names.has(w)) err(at('windows', j), `no window named '${w}'`);
@@ -152,6 +158,7 @@ export function checkTemplates(
       ports: t.ports ?? known?.ports ?? [],
       functions: functions?.filter((f) => f >= 0),
       addresses,
+      ...(t.units !== undefined ? { units: [...new Set(t.units)] } : {}),
       access,
       maxTtl,
       windows: t.windows,
@@ -180,6 +187,7 @@ export function permitGroup(t: PermitTemplate, client: string, server: string): 
     protocol: t.protocol,
     functions: t.functions,
     addresses: t.addresses,
+    ...(t.units !== undefined ? { units: t.units } : {}),
     access: t.access,
     windows: t.windows,
   };

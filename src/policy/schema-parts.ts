@@ -44,5 +44,11 @@ export const PROTOCOL_SCOPE = {
     type: 'object',
     additionalProperties: { type: 'array', minItems: 1, items: ADDRESS },
   },
+  /** Station addresses (Modbus unit ids, DNP3 link addresses, IEC 104 common addresses); absent: any. */
+  units: {
+    type: 'array',
+    minItems: 1,
+    items: { type: 'integer', minimum: 0, maximum: 65535 },
+  },
   access: { enum: ['read-only', 'read-write'] },
 } as const;

@@ -85,8 +85,10 @@ export function policyToYaml(p: Policy, header?: string): string {
                   ),
                 }
               : {}),
+            ...(g.units ? { units: g.units } : {}),
             access: g.access,
             ...(g.windows ? { windows: g.windows } : {}),
+            ...(g.securedChannels ? { secured_channels: g.securedChannels } : {}),
           })),
         }
       : {}),
@@ -145,6 +147,7 @@ export function policyToYaml(p: Policy, header?: string): string {
                   ),
                 }
               : {}),
+            ...(t.units ? { units: t.units } : {}),
             access: t.access,
             max_ttl: duration(t.maxTtl),
             ...(t.windows ? { windows: t.windows } : {}),

@@ -311,6 +311,12 @@ export function registerManager(program: Command): void {
         collect,
         [],
       )
+      .option(
+        '--unit <n>',
+        'a station it may reach behind the server: Modbus unit id, DNP3 link or IEC 104 common address (repeat; default any)',
+        collect,
+        [],
+      )
       .option('--access <access>', 'read-only or read-write', 'read-only')
       .option('--site <name>', 'only this site (repeat; default every site)', collect, [])
       .option('--reason <text>', 'why', ''),
@@ -327,6 +333,7 @@ export function registerManager(program: Command): void {
         port: string[];
         function: string[];
         registers: string[];
+        unit: string[];
         access: string;
         site: string[];
         reason: string;
@@ -344,6 +351,11 @@ export function registerManager(program: Command): void {
         if (m === null) throw new Error(`--registers: SPACE:LO-HI, not '${r}'`);
         (addresses[m[1]!] ??= []).push(m[2]!);
       }
+      const units = o.unit.map((u) => {
+        if (!/^[0-9]+$/.test(u))
+          throw new Error(`--unit: a station address (a number), not '${u}'`);
+        return Number(u);
+      });
       const details = {
         client: o.client,
         server: o.server,
@@ -351,6 +363,7 @@ export function registerManager(program: Command): void {
         protocol: o.protocol,
         functions: o.function,
         registers: o.registers,
+        units: o.unit,
         access: o.access,
         ttl_s: ttl,
         sites: o.site.length > 0 ? o.site : 'all',
@@ -374,6 +387,7 @@ export function registerManager(program: Command): void {
                   ? o.function.map((f) => (/^[0-9]+$/.test(f) ? Number(f) : f))
                   : undefined,
               addresses: o.registers.length > 0 ? addresses : undefined,
+              units: units.length > 0 ? units : undefined,
               access: o.access as 'read-only' | 'read-write',
               ttlSeconds: ttl,
               grantedBy: caller.name,
