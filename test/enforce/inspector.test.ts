@@ -313,6 +313,22 @@ test('malformed requests and responses sent by a client close the connection', (
   assert.deepEqual(kinds(response.push(req(1, 3, 0, 1))), ['forward']);
 });
 
+test('a Modbus read whose MBAP length also covers a whole write is refused, not forwarded as a read (review 12, L8)', () => {
+  // A server that frames by the function's own length would take the tail for its next request.
+  const write = modbusRequest(2, 6, [0, 5, 0, 99]);
+  const read = [0, 0, 0, 10];
+  const smuggled = modbusRequest(1, 3, [...read, ...write], {
+    length: 2 + read.length + write.length,
+  });
+  const h = historian(modbus);
+  const out = h.push(smuggled);
+  assert.deepEqual(forwarded(out), [], 'nothing of it reaches the PLC');
+  assert.equal(out.at(-1)!.kind, 'close');
+  assert.match(h.events.map((e) => e.reason).join(','), /malformed/);
+  // A read of exactly its layout still passes.
+  assert.deepEqual(kinds(historian(modbus).push(req(3, 3, 0, 10))), ['forward']);
+});
+
 test('fragmented S7 jobs are judged whole: held until the last fragment, never forwarded piecemeal (item 3)', () => {
   const job = s7WriteVar(7, 1, 8, [99]);
   const ins = historian(s7comm);

@@ -96,6 +96,7 @@ export const MODBUS_ANOMALIES = [
   'byte_count_overrun',
   'device_id_truncated',
   'pdu_oversize',
+  'trailing_bytes',
 ] as const;
 export type ModbusAnomaly = (typeof MODBUS_ANOMALIES)[number];
 
@@ -160,6 +161,19 @@ function bits(b: Uint8Array, p: number, n: number, end: number): number[] {
   return v;
 }
 
+/**
+ * A request of fixed layout that the MBAP length says runs on: a server that frames by the function's own
+ * length would take the rest for its next request (a write behind a read), so it cannot pass as the read.
+ */
+function exact(m: Message, have: number, want: number): void {
+  if (have > want && m.anomaly === null)
+    malformed(
+      m,
+      'trailing_bytes',
+      `${m.funcName} request runs ${have - want} bytes past its ${want}-byte layout`,
+    );
+}
+
 function need(m: Message, have: number, want: number): boolean {
   if (have >= want) return true;
   malformed(m, 'truncated', `${m.funcName} truncated: ${have} of ${want} bytes`);
@@ -186,6 +200,7 @@ function request(m: Message, b: Uint8Array, p: number, end: number): void {
       const max = m.func <= 2 ? 2000 : 125;
       if (qty === 0 || qty > max)
         malformed(m, 'quantity_out_of_range', `quantity ${qty} outside 1..${max}`);
+      exact(m, n, 4);
       return;
     }
     case 5: {
@@ -196,6 +211,7 @@ function request(m: Message, b: Uint8Array, p: number, end: number): void {
       m.values = [v === COIL_ON ? 1 : 0];
       if (v !== COIL_ON && v !== 0)
         malformed(m, 'coil_value_invalid', `coil value 0x${v.toString(16)} is neither ON nor OFF`);
+      exact(m, n, 4);
       return;
     }
     case 6:
@@ -203,6 +219,7 @@ function request(m: Message, b: Uint8Array, p: number, end: number): void {
       m.write = true;
       m.targets = range('holding_register', u16be(b, p), 1);
       m.values = [u16be(b, p + 2)];
+      exact(m, n, 4);
       return;
     case 15:
     case 16: {
@@ -220,6 +237,7 @@ function request(m: Message, b: Uint8Array, p: number, end: number): void {
           'byte_count_mismatch',
           `byte count ${byteCount} does not match quantity ${qty}`,
         );
+      exact(m, n, 5 + byteCount);
       return;
     }
     case 8:
@@ -232,6 +250,7 @@ function request(m: Message, b: Uint8Array, p: number, end: number): void {
       m.write = true;
       m.targets = range('holding_register', u16be(b, p), 1);
       m.fields = { and_mask: u16be(b, p + 2), or_mask: u16be(b, p + 4) };
+      exact(m, n, 6);
       return;
     case 23: {
       // Read start, read quantity, write start, write quantity, write byte count, then the registers written.
@@ -249,11 +268,20 @@ function request(m: Message, b: Uint8Array, p: number, end: number): void {
         write_start: u16be(b, p + 4),
         write_quantity: writeQuantity,
       };
+      exact(m, n, 9 + b[p + 8]!);
       return;
     }
     case 24:
       if (!need(m, n, 2)) return;
       m.targets = range('fifo', u16be(b, p), 1);
+      exact(m, n, 2);
+      return;
+    case 7:
+    case 11:
+    case 12:
+    case 17:
+      // Read exception status, comm event counter/log, report server id: the function code alone.
+      exact(m, n, 0);
       return;
     case 20:
     case 21: {
