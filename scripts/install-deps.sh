@@ -20,7 +20,7 @@ APT_PACKAGES=(
   tcpreplay         # replays the benchmark capture at set rates into a lab veth (live capture benchmark)
   netsniff-ng       # trafgen: the live capture benchmark's faster generator (in-memory frames, one sendto or TX_RING)
   chromium          # headless browser for the dashboard tests (driven by playwright-core)
-  iputils-arping    # ARP spoofing from the lab attacker in detection tests
+  iputils-arping    # decoys' ARP probe before taking an address (arping -D); ARP spoofing in detection tests
   rsyslog           # the real syslog receiver of the SIEM export tests and benchmark
   rsyslog-gnutls    # its TLS driver (gtls), for syslog over TLS
   nats-server       # the fleet's transport: hub, site leaf nodes, JetStream (weir manager / weir node)

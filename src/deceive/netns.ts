@@ -1,7 +1,13 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { DecoyIdentity } from './identity-model.js';
+import { probeAddress } from './probe.js';
 import type { DecoyContact } from './server.js';
+
+/** What start() found instead of a free address: the MAC of the device that answered the probe for it. */
+export interface AddressHeld {
+  heldBy: string;
+}
 
 function ip(...args: string[]): void {
   execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -21,8 +27,10 @@ export class DecoyHost {
   ) {}
 
   /**
-   * Build the namespace and start `serve` (the weir CLI's `decoy serve`, given as argv) inside it; resolves
-   * once the responder listens. `onContact` hears each touch the responder saw.
+   * Build the namespace, probe the decoy's address from it (RFC 5227) and, when nobody holds it, take it and start
+   * `serve` (the weir CLI's `decoy serve`, given as argv) inside; resolves once the responder listens, or with
+   * the holder's MAC (and nothing left behind) when a device answered the probe. `onContact` hears each touch
+   * the responder saw.
    */
   static async start(
     ns: string,
@@ -30,7 +38,7 @@ export class DecoyHost {
     identity: DecoyIdentity,
     serve: string[],
     onContact: (c: DecoyContact) => void,
-  ): Promise<DecoyHost> {
+  ): Promise<DecoyHost | AddressHeld> {
     const h = new DecoyHost(ns, identity);
     const link = `wd${ns.slice(-10)}`.slice(0, 15);
     try {
@@ -64,8 +72,15 @@ export class DecoyHost {
       } catch {
         /* a kernel without IPv6 has nothing to silence */
       }
-      ip('-n', ns, 'addr', 'add', `${identity.ip}/32`, 'dev', 'eth0');
+      // Up without an address first: the probe goes out with the decoy's MAC, and nothing answers for the
+      // address until the probe says it is free.
       ip('-n', ns, 'link', 'set', 'eth0', 'up');
+      const holder = await probeAddress(ns, 'eth0', identity.ip);
+      if (holder !== null) {
+        await h.stop();
+        return { heldBy: holder };
+      }
+      ip('-n', ns, 'addr', 'add', `${identity.ip}/32`, 'dev', 'eth0');
       // Everyone on the segment is on-link: replies find their way by ARP, as a device on the LAN does.
       ip('-n', ns, 'route', 'add', 'default', 'dev', 'eth0');
       const c = spawn('ip', ['netns', 'exec', ns, ...serve], { stdio: ['pipe', 'pipe', 'pipe'] });

@@ -25,6 +25,8 @@ export function planDecoys(
   ts: number,
   /** Extra moves asked for by hand (weir decoy run on SIGUSR2) within the current period. */
   bump = 0,
+  /** Pool addresses a device holds (seen in the inventory, answered a probe, claimed one by ARP): never a decoy's. */
+  avoid: ReadonlySet<string> = new Set(),
 ): PlannedDecoy[] {
   const compiled = new CompiledPolicy(policy);
   const out: PlannedDecoy[] = [];
@@ -33,7 +35,7 @@ export function planDecoys(
       a.ips.some((ip) => compiled.zoneOf(ip)?.name === set.zone),
     );
     const epoch = rotationEpoch(set, ts, policy.windows) + bump;
-    for (const slot of slots(set, epoch, secret))
+    for (const slot of slots(set, epoch, secret, avoid))
       out.push({ slot, identity: identityFor(set, slot, zone, baseline) });
   }
   return out;

@@ -60,9 +60,15 @@ const HTTP_PORTS = [80, 8080, 8000, 8081, 8888];
 
 /**
  * The decoys of a set in a period: `active` addresses drawn from the pool, each with a fresh identity seed. The
- * draw depends on a secret of the installation, so an attacker who knows the policy cannot predict it.
+ * draw depends on a secret of the installation, so an attacker who knows the policy cannot predict it. Addresses
+ * in `avoid` (held by a device) are never drawn; a pool with too few free addresses gives fewer slots.
  */
-export function slots(set: DecoySet, epoch: number, secret: string): Slot[] {
+export function slots(
+  set: DecoySet,
+  epoch: number,
+  secret: string,
+  avoid: ReadonlySet<string> = new Set(),
+): Slot[] {
   const rng = new Rng(`${secret}/${set.name}/${epoch}`);
   const pool = [...set.pool];
   // Fisher–Yates with the period's generator; the first `active` addresses are this period's decoys.
@@ -70,13 +76,24 @@ export function slots(set: DecoySet, epoch: number, secret: string): Slot[] {
     const j = rng.int(0, i);
     [pool[i], pool[j]] = [pool[j]!, pool[i]!];
   }
-  return pool.slice(0, set.active).map((ip, slot) => ({
-    set: set.name,
-    zone: set.zone,
-    slot,
-    epoch,
-    ip,
-    seed: `${secret}/${set.name}/${epoch}/${slot}`,
-    httpPort: set.rotate ? rng.pick(HTTP_PORTS) : 80,
-  }));
+  // A held address gives its slot the next free address beyond the period's first `active`: the other slots
+  // keep address and identity.
+  const spare = pool.slice(set.active).filter((ip) => !avoid.has(ip));
+  const out: Slot[] = [];
+  pool.slice(0, set.active).forEach((drawn, slot) => {
+    const httpPort = set.rotate ? rng.pick(HTTP_PORTS) : 80;
+    const ip = avoid.has(drawn) ? spare.shift() : drawn;
+    if (ip !== undefined)
+      out.push({
+        set: set.name,
+        zone: set.zone,
+        slot,
+        epoch,
+        ip,
+        // A replacement is another unit (its own MAC and serial), not the withdrawn decoy moved.
+        seed: `${secret}/${set.name}/${epoch}/${slot}${ip === drawn ? '' : `/${ip}`}`,
+        httpPort,
+      });
+  });
+  return out;
 }

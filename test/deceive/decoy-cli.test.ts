@@ -1,5 +1,6 @@
 // `weir decoy plan` on the bundled plant capture (no root needed): decoys cloned from the discovered PLCs, the
-// same plan for the same instant, another after a rotation, and a decoy address that normal traffic uses refused.
+// same plan for the same instant, another after a rotation, a decoy address that normal traffic uses refused, and
+// one a device of the inventory holds passed over.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -74,6 +75,17 @@ test('weir decoy plan: clones of the plant PLCs, stable within a period, moved b
       /10\.77\.0\.30 is used by baseline flow 10\.77\.0\.30 → 10\.77\.0\.2[12] tcp\/(502|102)/,
     );
     assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+
+    // 10.77.0.66 came up after the learning (the second half of the capture): not in the baseline, so the policy
+    // may name it, but the inventory knows a device there and no decoy takes its address.
+    activate(db, POLICY('10.77.0.51, 10.77.0.66'));
+    const h = await weirOk(['decoy', 'plan', '--db', db, '--state-dir', dir, '--json']);
+    assert.deepEqual(
+      (JSON.parse(h.stdout) as PlannedDecoy[]).map((p) => p.identity.ip),
+      ['10.77.0.51'],
+    );
+    assert.match(h.stderr, /10\.77\.0\.66 is held by [0-9a-f:]{17} in the inventory/);
+    assert.match(h.stderr, /'plc-decoys' runs 1 of its 2 decoys/);
 
     // Change control refuses such a policy before anyone reviews it.
     writeFileSync(path.join(dir, 'bad.yaml'), POLICY('10.77.0.30, 10.77.0.52'));

@@ -171,11 +171,15 @@ export async function runDecoys(
       }
     }
   });
-  for (let i = 0; i < 150 && r.placements.length === 0; i++) {
+  // Each decoy probes its address first (RFC 5227: ~3 s), once more for each address a device answered for.
+  for (let i = 0; i < 300 && r.placements.length === 0; i++) {
     if (child.exitCode !== null) throw new Error(`decoy run exited: ${err}`);
     await sleep(100);
   }
-  if (r.placements.length === 0) throw new Error(`decoys not placed: ${err}`);
+  if (r.placements.length === 0) {
+    await r.stop();
+    throw new Error(`decoys not placed: ${err}`);
+  }
   return r;
 }
 

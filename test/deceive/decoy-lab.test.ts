@@ -222,7 +222,8 @@ test(
       const before = inventoryOf(nmap(lab, scanArgs));
       assert.ok(before.size >= 4, `the attacker's inventory: ${[...before.keys()].join(' ')}`);
       decoys.child.kill('SIGUSR2'); // move now, as the schedule would at the next period
-      for (let i = 0; i < 100 && decoys.placements.length < 2; i++) await sleep(100);
+      // A rotation probes each new address first (RFC 5227, ~3 s).
+      for (let i = 0; i < 300 && decoys.placements.length < 2; i++) await sleep(100);
       assert.ok(decoys.placements.length >= 2, `rotated: ${decoys.stderr()}`);
       const after = inventoryOf(nmap(lab, scanArgs));
       const wrong = [...before].filter(([k, v]) => after.get(k) !== v).map(([k]) => k);

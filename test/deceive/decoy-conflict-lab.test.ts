@@ -1,0 +1,187 @@
+// Decoys and real devices on the same pool addresses (rev12 R6): a device that holds a pool address before the
+// decoys start keeps it (the RFC 5227 probe hears it, the decoy takes another pool address), and a device that
+// claims a running decoy's address gets it (the decoy withdraws at its gratuitous ARP and reports decoy_conflict).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { canBuildLab, Plant } from '../lab/plant.js';
+import { startPlcs } from '../lab/scenario.js';
+import { cli, labPolicyStore, sleep } from '../enforce/lab-kit.js';
+import {
+  DECOY_POLICY,
+  learnPlant,
+  MODBUS_POOL,
+  runDecoys,
+  S7_POOL,
+  sensor,
+  type RunningDecoys,
+} from './decoy-kit.js';
+
+let lab: Plant | null = null;
+let dir = '';
+let auth: string[] = [];
+let sensorNs = '';
+let devices = 0;
+
+/** A device plugged into the plant's switch after the baseline: its own namespace holding `addr`; its MAC. */
+function device(p: Plant, addr: string): { ns: string; mac: string } {
+  const ns = `${p.prefix}-dev${devices}`;
+  const outer = `vd${p.prefix.slice(-6)}${devices++}`;
+  const run = (...a: string[]) => execFileSync('ip', a, { stdio: ['ignore', 'pipe', 'pipe'] });
+  run('netns', 'add', ns);
+  run('-n', p.ns('fw'), 'link', 'add', outer, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
+  run('-n', p.ns('fw'), 'link', 'set', outer, 'master', 'br0');
+  run('-n', p.ns('fw'), 'link', 'set', outer, 'up');
+  run('-n', ns, 'addr', 'add', `${addr}/24`, 'dev', 'eth0');
+  run('-n', ns, 'link', 'set', 'eth0', 'up');
+  const mac = /link\/ether ([0-9a-f:]{17})/.exec(
+    run('-n', ns, 'link', 'show', 'eth0').toString(),
+  )![1]!;
+  return { ns, mac };
+}
+
+/** The MACs that answer ARP for `addr`, asked from the attacker's host (arping exits 1 when none answers). */
+function arpOwners(p: Plant, addr: string): string[] {
+  let out = '';
+  try {
+    out = p.exec('attacker', 'arping', ['-c', '3', '-w', '4', '-I', 'eth0', addr]);
+  } catch (e) {
+    out = String((e as { stdout?: Buffer }).stdout ?? '');
+  }
+  return [
+    ...new Set(
+      [...out.matchAll(/reply from \S+ \[([0-9A-Fa-f:]{17})\]/g)].map((m) => m[1]!.toLowerCase()),
+    ),
+  ].sort();
+}
+
+before(async () => {
+  if (!canBuildLab()) return;
+  dir = mkdtempSync(path.join(tmpdir(), 'weir-decoyconflict-'));
+  // Ten years: no scheduled move during the test; every move here comes from a conflict.
+  auth = await labPolicyStore(dir, DECOY_POLICY('520w'));
+  lab = Plant.up();
+  await startPlcs(lab);
+  await learnPlant(lab, dir, auth);
+  sensorNs = sensor(lab);
+});
+
+after(async () => {
+  await lab?.down();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test(
+  'a device commissioned after the baseline on the address the schedule gives a decoy keeps it: the decoy takes another pool address',
+  { timeout: 300_000 },
+  async (t) => {
+    if (lab === null) {
+      if (process.env.CI === 'true') throw new Error('the decoy lab needs root and iproute2');
+      return t.skip('needs root to build network namespaces');
+    }
+    const stateDir = path.join(dir, 'state-a');
+    const db = auth[auth.indexOf('--db') + 1]!;
+    const planned = JSON.parse(
+      execFileSync(process.execPath, [
+        cli,
+        'decoy',
+        'plan',
+        '--db',
+        db,
+        '--state-dir',
+        stateDir,
+        '--json',
+      ]).toString(),
+    ) as Array<{ slot: { set: string; ip: string } }>;
+    const target = planned.find((p) => p.slot.set === 'modbus-decoys')!.slot.ip;
+    // Silent: it never spoke while the sensor listened, so neither the baseline nor the inventory knows it.
+    const plc = device(lab, target);
+    let decoys: RunningDecoys | null = null;
+    try {
+      decoys = await runDecoys(lab, sensorNs, auth, stateDir);
+      const placed = decoys.placements[0]!.get('modbus-decoys');
+      t.diagnostic(decoys.stderr());
+      assert.ok(placed !== undefined && MODBUS_POOL.includes(placed), decoys.stderr());
+      assert.notEqual(placed, target, `the decoy took ${target}, held by ${plc.mac}`);
+      assert.deepEqual(
+        arpOwners(lab, target),
+        [plc.mac],
+        'only the device answers for its address',
+      );
+      assert.match(decoys.stderr(), new RegExp(`${target.replace(/\./g, '\\.')} .*${plc.mac}`));
+    } finally {
+      await decoys?.stop();
+      execFileSync('ip', ['netns', 'del', plc.ns]);
+    }
+  },
+);
+
+test(
+  "a device that claims a running decoy's address (gratuitous ARP) gets it: the decoy withdraws, reports decoy_conflict, and the set moves to a free pool address",
+  { timeout: 300_000 },
+  async (t) => {
+    if (lab === null) {
+      if (process.env.CI === 'true') throw new Error('the decoy lab needs root and iproute2');
+      return t.skip('needs root to build network namespaces');
+    }
+    const stateDir = path.join(dir, 'state-b');
+    let decoys: RunningDecoys | null = null;
+    try {
+      decoys = await runDecoys(lab, sensorNs, auth, stateDir);
+      const s7 = decoys.placements[0]!.get('s7-decoys')!;
+      const mb = decoys.placements[0]!.get('modbus-decoys')!;
+      assert.ok(S7_POOL.includes(s7), decoys.stderr());
+      assert.equal(arpOwners(lab, s7).length, 1, 'the decoy answers for its address');
+      // A replacement unit comes up on the address and announces it, as a PLC does at power-up.
+      const plc = device(lab, s7);
+      execFileSync('ip', ['netns', 'exec', plc.ns, 'arping', '-U', '-c', '2', '-I', 'eth0', s7], {
+        stdio: 'ignore',
+      });
+      const conflicts = () =>
+        (decoys!.contacts as unknown as Array<Record<string, unknown>>).filter(
+          (c) => c.type === 'decoy_conflict',
+        );
+      for (let i = 0; i < 100 && conflicts().length === 0; i++) await sleep(100);
+      t.diagnostic(decoys.stderr());
+      assert.equal(conflicts().length, 1, decoys.stderr());
+      assert.deepEqual(
+        { ...conflicts()[0], ts: undefined },
+        {
+          type: 'decoy_conflict',
+          set: 's7-decoys',
+          decoy: s7,
+          decoyMac: conflicts()[0]!.decoyMac,
+          claimedBy: plc.mac,
+          arp: 'gratuitous',
+          ts: undefined,
+        },
+      );
+      // The decoy is gone from the address: only the device answers for it now.
+      let owners: string[] = [];
+      for (let i = 0; i < 20 && (owners = arpOwners(lab, s7)).join() !== plc.mac; i++)
+        await sleep(200);
+      assert.deepEqual(owners, [plc.mac]);
+      // The set keeps its decoy, on another pool address; the Modbus decoy was not disturbed.
+      for (let i = 0; i < 150 && decoys.placements.length < 2; i++) await sleep(100);
+      const moved = decoys.placements.at(-1)!;
+      assert.ok(
+        S7_POOL.includes(moved.get('s7-decoys')!) && moved.get('s7-decoys') !== s7,
+        decoys.stderr(),
+      );
+      assert.equal(moved.get('modbus-decoys'), mb);
+      const audit = execFileSync(process.execPath, [
+        cli,
+        'policy',
+        'audit',
+        '--db',
+        auth[auth.indexOf('--db') + 1]!,
+      ]).toString();
+      assert.match(audit, /decoys\.withdrawn/);
+    } finally {
+      await decoys?.stop();
+    }
+  },
+);
