@@ -13,9 +13,8 @@ import { ShardedRun } from '../../src/discover/sharded.js';
 import { detectRoute } from '../../src/discover/shard-index.js';
 import { DetectShard } from '../../src/detect/shard-core.js';
 import { DetectionEngine } from '../../src/detect/engine.js';
-import { allDetectors } from '../../src/detect/detectors/index.js';
 import {
-  crossFlow,
+  mainThreadDetectors,
   mergeDetections,
   type DetectShardInit,
   type DetectShardResult,
@@ -54,7 +53,10 @@ function oneThread(file: string, b: Baseline, from: number, decoys: string[] = [
   return JSON.stringify({ detections: engine.finish(), muted: engine.muted });
 }
 
-/** As `weir detect --workers n` runs it: cross-flow detectors here, per-edge ones in the shard workers. */
+/**
+ * As `weir detect --workers n` runs it: cross-flow detectors and group I/O here, per-edge ones in the shard
+ * workers.
+ */
 async function sharded(
   file: string,
   b: Baseline,
@@ -67,7 +69,7 @@ async function sharded(
   const engine = new DetectionEngine(b, {
     settings,
     decoys: new Set(decoys),
-    detectors: crossFlow(allDetectors(settings)),
+    detectors: mainThreadDetectors(settings, {}),
     decoyContact: false,
   });
   const extra: DetectShardInit = {
