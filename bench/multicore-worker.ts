@@ -53,7 +53,6 @@ if (baseline !== null && n === 1) {
 } else if (baseline !== null) {
   const engine = new DetectionEngine(baseline, {
     detectors: mainThreadDetectors(DEFAULT_SETTINGS.detect, {}),
-    decoyContact: false,
   });
   const extra: DetectShardInit = {
     baseline,

@@ -46,6 +46,9 @@ export class DetectShard extends PipelineShard {
       windowSeconds: opts.windowSeconds,
       mutes: opts.mutes as Mute[],
       decoys: new Set(opts.decoys),
+      // Contact with a decoy is the main thread's to find: it sees the ARP frames and every pair's packets, which
+      // one detection folds together (an ARP who-has and the SYN after it), while the shards each see one.
+      decoyContact: false,
       // The I/O tables' share of their bound: reaching it is counted, and the run then reads again on one thread.
       detectors: perEdge(
         allDetectors(settings, {

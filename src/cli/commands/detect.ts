@@ -151,7 +151,7 @@ export function registerDetect(program: Command): void {
           const exporter =
             opts.export.length > 0 ? new Exporter(db, sinkSpecs(opts.export, opts)) : null;
           const exported = exporter !== null ? new LiveDetections(exporter) : null;
-          // Sharded: this engine keeps the cross-flow detectors and group I/O's; the workers run the per-edge ones.
+          // Sharded: this engine keeps the cross-flow detectors, group I/O's and decoy contact; the workers the per-edge ones.
           // Its io_timing counts what its bounds forgot here (the engine's own `capped` is its default detectors').
           const mainCapped: Record<string, number> = {};
           const engineOpts = (sharded: boolean): EngineOptions => ({
@@ -160,9 +160,7 @@ export function registerDetect(program: Command): void {
             mutes: listMutes(db),
             zoneOf: zones ? (ip) => zones.zoneOf(ip)?.name ?? null : undefined,
             decoys: decoyAddresses(policy?.decoys),
-            ...(sharded
-              ? { detectors: mainThreadDetectors(settings, mainCapped), decoyContact: false }
-              : {}),
+            ...(sharded ? { detectors: mainThreadDetectors(settings, mainCapped) } : {}),
             onDetection:
               follow || exported !== null
                 ? (d) => {
