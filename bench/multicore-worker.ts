@@ -12,9 +12,8 @@ import { DEFAULT_SETTINGS } from '../src/settings/model.js';
 import { readFileSync } from 'node:fs';
 import type { Baseline } from '../src/discover/baseline.js';
 import { DetectionEngine } from '../src/detect/engine.js';
-import { allDetectors } from '../src/detect/detectors/index.js';
 import {
-  crossFlow,
+  mainThreadDetectors,
   mergeDetections,
   type DetectShardInit,
   type DetectShardResult,
@@ -53,8 +52,7 @@ if (baseline !== null && n === 1) {
   engine.finish();
 } else if (baseline !== null) {
   const engine = new DetectionEngine(baseline, {
-    detectors: crossFlow(allDetectors()),
-    decoyContact: false,
+    detectors: mainThreadDetectors(DEFAULT_SETTINGS.detect, {}),
   });
   const extra: DetectShardInit = {
     baseline,

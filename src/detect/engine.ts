@@ -46,7 +46,7 @@ export interface EngineOptions {
   decoys?: ReadonlySet<string>;
   /**
    * Run the decoy_contact detector for the decoys (default true). A sharded run (src/detect/shard-worker.ts)
-   * runs it in the workers only, while every engine still drops what the decoys themselves send.
+   * runs it on the main thread only, while every engine still drops what the decoys themselves send.
    */
   decoyContact?: boolean;
 }

@@ -1,6 +1,7 @@
 import type { Message } from '../dissect/message.js';
 import { between, type Stage } from '../dissect/stage.js';
 import type { Baseline } from '../discover/baseline.js';
+import { isGroupIoMessage } from '../discover/io-connections.js';
 import { PipelineShard } from '../discover/shard-core.js';
 import { ChunkView } from '../discover/shard-index.js';
 import type { FromShard, ShardInit } from '../discover/shard-protocol.js';
@@ -17,8 +18,8 @@ import {
 /**
  * A detection shard: dissects the frames of each chunk the main thread routed to it and runs the per-edge
  * detectors on them; the capture clock (ticks) follows every frame's time and same-port orientation the server
- * ends the main thread found on the others, which stay unparsed. The messages the main thread's cross-flow
- * detectors read go back per chunk, tagged with their frame.
+ * ends the main thread found on the others, which stay unparsed. The messages the main thread's detectors read
+ * (the cross-flow ones' and group I/O's, see mainThreadDetectors) go back per chunk, tagged with their frame.
  */
 export class DetectShard extends PipelineShard {
   private readonly engine: DetectionEngine;
@@ -45,18 +46,24 @@ export class DetectShard extends PipelineShard {
       windowSeconds: opts.windowSeconds,
       mutes: opts.mutes as Mute[],
       decoys: new Set(opts.decoys),
+      // Contact with a decoy is the main thread's to find: it sees the ARP frames and every pair's packets, which
+      // one detection folds together (an ARP who-has and the SYN after it), while the shards each see one.
+      decoyContact: false,
       // The I/O tables' share of their bound: reaching it is counted, and the run then reads again on one thread.
       detectors: perEdge(
         allDetectors(settings, {
           maxIoConnections: init.maxIoConnections,
           capped: this.cappedRecords,
+          // I/O sent to a group is the main thread's (mainThreadDetectors).
+          ioScope: 'pair',
         }),
       ),
     });
     this.from = opts.from;
     const forward: Stage = {
       onMessage: (m: Message): void => {
-        if (CROSS_FLOW_PROTOCOLS.has(m.protocol)) this.forwarded.push(this.frameIndex, m, false);
+        if (CROSS_FLOW_PROTOCOLS.has(m.protocol) || isGroupIoMessage(m))
+          this.forwarded.push(this.frameIndex, m, false);
       },
     };
     const stats: Stage = { onMessage: (m: Message): void => this.noteProtocol(m) };

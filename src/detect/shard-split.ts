@@ -1,5 +1,8 @@
 import type { Detection } from './detection.js';
 import type { Detector } from './detector.js';
+import { allDetectors } from './detectors/index.js';
+import type { Capped } from '../discover/merge.js';
+import type { Settings } from '../settings/model.js';
 
 /**
  * Detectors whose state spans address pairs: a sender's first packet anywhere (new asset), one source trying
@@ -24,12 +27,24 @@ export const CROSS_FLOW_PROTOCOLS: ReadonlySet<string> = new Set([
   'goose',
 ]);
 
-export function crossFlow(ds: Detector[]): Detector[] {
-  return ds.filter((d) => CROSS_FLOW_DETECTORS.has(d.name));
-}
-
 export function perEdge(ds: Detector[]): Detector[] {
   return ds.filter((d) => !CROSS_FLOW_DETECTORS.has(d.name));
+}
+
+/**
+ * The main thread's detectors in a sharded run: the cross-flow ones, and io_timing over the I/O that targets
+ * send to multicast or broadcast groups. Such datagrams travel between the target and the group, the
+ * Forward_Opens that set them up between each originator and the target: three address pairs, so no shard
+ * is sure to see both. The workers hand the main thread every group datagram and Forward_Open reply
+ * (isGroupIoMessage), which it reads in capture order as one thread does, and watch the point-to-point I/O
+ * themselves (perEdge with `ioScope: 'pair'`). Routing by the target instead would need the target of every
+ * point-to-point datagram, which its addresses do not tell; this costs a copy of a few messages, no re-read.
+ * `capped`: where its I/O tables count what their bounds forgot (the main thread holds them whole).
+ */
+export function mainThreadDetectors(s: Settings['detect'], capped: Capped): Detector[] {
+  return allDetectors(s, { ioScope: 'group', capped }).filter(
+    (d) => CROSS_FLOW_DETECTORS.has(d.name) || d.name === 'io_timing',
+  );
 }
 
 /**

@@ -4,7 +4,7 @@ import {
   SERVICE_FORWARD_OPEN,
   SERVICE_LARGE_FORWARD_OPEN,
 } from '../dissect/protocols/cip-forward-open.js';
-import { IoConnections, MAX_IO_CONNECTIONS } from './io-connections.js';
+import { IoConnections, MAX_IO_CONNECTIONS, type IoScope } from './io-connections.js';
 import { isIndustrialIndex, PROTOCOL_INDEX } from '../dissect/registry.js';
 import type { Edge, FunctionStats, TargetRanges } from './model.js';
 import { MAX_RANGES, RangeSet } from './ranges.js';
@@ -117,13 +117,17 @@ export class EdgeBook {
   /** EtherNet/IP I/O connections opened by the Forward_Opens seen. */
   readonly io: IoConnections;
 
-  /** `maxIoConnections`: the I/O connection table's bound (a shard's share of it in a sharded run). */
+  /**
+   * `maxIoConnections`: the I/O connection table's bound (a shard's share of it in a sharded run); `ioScope`:
+   * which I/O it keeps (a shard worker: point-to-point only).
+   */
   constructor(
     private readonly maxEdges: number,
     private readonly capped: Capped,
     maxIoConnections = MAX_IO_CONNECTIONS,
+    ioScope: IoScope = 'all',
   ) {
-    this.io = new IoConnections(maxIoConnections, capped);
+    this.io = new IoConnections(maxIoConnections, capped, ioScope);
   }
 
   get size(): number {

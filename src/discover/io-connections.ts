@@ -2,8 +2,9 @@ import type { Message } from '../dissect/message.js';
 import { countCapped, type Capped } from './merge.js';
 
 /**
- * Connection directions kept before the table is reset. A sharded run gives each shard its share (the keys are
- * per address pair), so one thread's reset means some shard's (see ShardedRun): the run then reads again on one.
+ * Connection directions kept before a table is reset. A sharded run gives each shard its share of the
+ * point-to-point table (the keys are per address pair), so one thread's reset means some shard's (see
+ * ShardedRun): the run then reads again on one. The group table is held whole by the main thread (IoScope).
  */
 export const MAX_IO_CONNECTIONS = 8192;
 
@@ -54,27 +55,72 @@ export function ioPeriod(c: IoConnection): { medianUs: number; spreadUs: number 
 }
 
 /**
+ * Which I/O a table keeps. `all`: one thread's. A sharded run splits it by where the messages meet: `pair`, the
+ * point-to-point I/O of the address pairs a shard worker owns (a datagram and the Forward_Open that set it up
+ * are between the same two hosts); `group`, the T→O I/O a target sends to a multicast or broadcast group, whose
+ * datagrams travel between the target and the group but whose Forward_Opens (one per originator sharing it)
+ * travel between each originator and the target: only the main thread, which every shard hands these
+ * messages, sees both in capture order (src/detect/shard-core.ts).
+ */
+export type IoScope = 'all' | 'pair' | 'group';
+
+/**
+ * A destination that is a group, not a host: IPv4 multicast (224.0.0.0/4), the limited broadcast, IPv6
+ * multicast (ff00::/8). Read from the text on every I/O datagram, so by character codes.
+ */
+export function isGroupAddress(ip: string): boolean {
+  const c0 = ip.charCodeAt(0);
+  if (c0 === 50 && ip.charCodeAt(3) === 46) {
+    // '2xy.': 224–239.
+    const c1 = ip.charCodeAt(1),
+      c2 = ip.charCodeAt(2);
+    if (c1 === 50) return c2 >= 52 && c2 <= 57;
+    if (c1 === 51) return c2 >= 48 && c2 <= 57;
+    return ip === '255.255.255.255';
+  }
+  return c0 === 102 && ip.charCodeAt(1) === 102 && ip.includes(':');
+}
+
+/** Whether a message is group I/O or a Forward_Open reply that may set some up: what the `group` scope reads. */
+export function isGroupIoMessage(m: Message): boolean {
+  if (m.protocol === 'enip') return m.funcName === 'IO' && isGroupAddress(m.dstIp);
+  return (
+    m.protocol === 'cip' &&
+    m.role === 'response' &&
+    m.exception === -1 &&
+    m.fields !== null &&
+    typeof m.fields.ot_api_us === 'number'
+  );
+}
+
+/**
  * Ties EtherNet/IP implicit I/O datagrams (UDP 2222) to the Forward_Open that set their connection up, so each
  * cyclic message is known with its granted interval and datagrams on connection ids nobody opened are counted.
- * Ids are scoped by producer: O→T datagrams come from the originator, T→O ones from the target.
+ * Point-to-point I/O is keyed by producer, consumer and id: O→T ids are chosen by each target and T→O ids by
+ * each originator, so one producer may use an id towards two hosts. T→O I/O to a group is keyed by producer
+ * (the target, which chose that id) and id: every originator's Forward_Open sharing the connection names it.
  */
 export class IoConnections {
-  /** `capped`: where a reset counts the directions it forgot (`io_connections`). */
+  /** `capped`: where a reset counts the directions it forgot (`io_connections`); `scope`: see IoScope. */
   constructor(
     private readonly max = MAX_IO_CONNECTIONS,
     private readonly capped: Capped = {},
+    private readonly scope: IoScope = 'all',
   ) {}
 
-  private readonly byKey = new Map<string, IoConnection>();
+  /** Point-to-point directions by `producer|consumer|id`. */
+  private readonly byPair = new Map<string, IoConnection>();
   /** Host pairs a Forward_Open reply was seen between: only there is an unknown id out of place. */
   private readonly pairs = new Set<string>();
+  /** T→O directions as a group's datagrams name them, by `producer|id` (the latest Forward_Open's). */
+  private readonly byGroup = new Map<string, IoConnection>();
   /** Datagrams whose connection id no Forward_Open seen set up (a capture starting mid-connection, or injection). */
   unknown = 0;
 
   /**
    * Feed every message; returns the connection an I/O datagram belongs to, null when its id is unknown between
-   * hosts whose connections were seen being opened (spoofed or injected I/O), undefined otherwise (not I/O, or
-   * hosts whose Forward_Open came before the capture).
+   * hosts whose connections were seen being opened (spoofed or injected I/O), undefined otherwise (not I/O, I/O
+   * outside this table's scope, or hosts whose Forward_Open came before the capture).
    */
   onMessage(m: Message): IoConnection | null | undefined {
     const f = m.fields;
@@ -82,17 +128,32 @@ export class IoConnections {
     if (m.protocol === 'cip' && m.role === 'response' && m.exception === -1) {
       if (typeof f.ot_api_us !== 'number' || typeof f.to_connection_id !== 'number')
         return undefined;
-      // The reply travels target → originator.
-      this.add(m.dstIp, m.srcIp, Number(f.ot_connection_id), 'O->T', f.ot_api_us);
-      this.add(m.srcIp, m.dstIp, f.to_connection_id, 'T->O', Number(f.to_api_us));
+      // The reply travels target → originator. O→T is point-to-point on EtherNet/IP; T→O may go to a group.
+      const toId = f.to_connection_id,
+        toUs = Number(f.to_api_us);
+      if (this.scope !== 'group') {
+        this.addPair(m.dstIp, m.srcIp, Number(f.ot_connection_id), 'O->T', f.ot_api_us);
+        this.addPair(m.srcIp, m.dstIp, toId, 'T->O', toUs);
+      }
+      if (this.scope !== 'pair') this.addGroup(m.srcIp, m.dstIp, toId, toUs);
       return undefined;
     }
     if (m.protocol !== 'enip' || m.funcName !== 'IO' || typeof f.connection_id !== 'number')
       return undefined;
-    const c = this.byKey.get(`${m.srcIp}|${f.connection_id}`);
+    const group = isGroupAddress(m.dstIp);
+    if (group ? this.scope === 'pair' : this.scope === 'group') return undefined;
+    // No Forward_Open seen (most captures begin mid-connection): no key to build (pairs fill with byPair).
+    if (this.byPair.size === 0 && this.byGroup.size === 0) {
+      this.unknown++;
+      return undefined;
+    }
+    const c = group
+      ? this.byGroup.get(`${m.srcIp}|${f.connection_id}`)
+      : this.byPair.get(`${m.srcIp}|${m.dstIp}|${f.connection_id}`);
     if (c === undefined) {
       this.unknown++;
-      return this.pairs.has(pair(m.srcIp, m.dstIp)) ? null : undefined;
+      // No Forward_Open travels between a host and a group: its unknown ids are not out of place.
+      return !group && this.pairs.has(pair(m.srcIp, m.dstIp)) ? null : undefined;
     }
     // A duplicate (a SPAN port mirroring both directions of a link) is the same datagram: not counted twice.
     const seq = typeof f.sequence === 'number' ? f.sequence : -1;
@@ -110,14 +171,15 @@ export class IoConnections {
 
   /** No connection and no host pair known yet: onMessage answers undefined for every datagram (only counts it). */
   get empty(): boolean {
-    return this.byKey.size === 0 && this.pairs.size === 0;
+    return this.byPair.size === 0 && this.pairs.size === 0 && this.byGroup.size === 0;
   }
 
+  /** Every direction known, point-to-point then group (a group's has packets only where its I/O went to one). */
   connections(): IoConnection[] {
-    return [...this.byKey.values()];
+    return [...this.byPair.values(), ...this.byGroup.values()];
   }
 
-  private add(
+  private addPair(
     producer: string,
     consumer: string,
     connectionId: number,
@@ -125,23 +187,49 @@ export class IoConnections {
     rpiUs: number,
   ): void {
     // Bounded: a flood of Forward_Open replies must not grow memory without end; what is forgotten is counted.
-    if (this.byKey.size >= this.max) {
-      countCapped(this.capped, 'io_connections', this.byKey.size);
-      this.byKey.clear();
+    if (this.byPair.size >= this.max) {
+      countCapped(this.capped, 'io_connections', this.byPair.size);
+      this.byPair.clear();
       this.pairs.clear();
     }
     this.pairs.add(pair(producer, consumer));
-    this.byKey.set(`${producer}|${connectionId}`, {
-      producer,
-      consumer,
-      connectionId,
-      direction,
-      rpiUs,
-      packets: 0,
-      meanIntervalUs: 0,
-      lastTs: 0,
-      lastSeq: -1,
-      gaps: null,
-    });
+    this.byPair.set(
+      `${producer}|${consumer}|${connectionId}`,
+      newConnection(producer, consumer, connectionId, direction, rpiUs),
+    );
   }
+
+  /** A T→O direction as datagrams to a group would name it; a later originator's reply replaces it. */
+  private addGroup(producer: string, consumer: string, connectionId: number, rpiUs: number): void {
+    // Its own bound: each reply adds one here and two point-to-point, so that table always resets first.
+    if (this.byGroup.size >= this.max) {
+      countCapped(this.capped, 'io_connections', this.byGroup.size);
+      this.byGroup.clear();
+    }
+    this.byGroup.set(
+      `${producer}|${connectionId}`,
+      newConnection(producer, consumer, connectionId, 'T->O', rpiUs),
+    );
+  }
+}
+
+function newConnection(
+  producer: string,
+  consumer: string,
+  connectionId: number,
+  direction: IoConnection['direction'],
+  rpiUs: number,
+): IoConnection {
+  return {
+    producer,
+    consumer,
+    connectionId,
+    direction,
+    rpiUs,
+    packets: 0,
+    meanIntervalUs: 0,
+    lastTs: 0,
+    lastSeq: -1,
+    gaps: null,
+  };
 }

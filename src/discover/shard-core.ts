@@ -144,7 +144,8 @@ export class DiscoverShard extends PipelineShard {
       throw new Error(
         'the inventory shard needs the inventory routing (src/discover/shard-index.ts)',
       );
-    this.edges = new EdgeBook(init.maxEdges, this.cappedRecords, init.maxIoConnections);
+    // The I/O a target sends to a group is told apart only on one thread (IoScope): a worker keeps point-to-point.
+    this.edges = new EdgeBook(init.maxEdges, this.cappedRecords, init.maxIoConnections, 'pair');
     const edges = this.edges;
     this.stage = {
       onPacket(p: Packet): void {

@@ -10,9 +10,9 @@ import { ioTiming } from '../../src/detect/detectors/io-timing.js';
 import { Inventory } from '../../src/discover/inventory.js';
 import { baselineFrom } from '../../src/discover/baseline.js';
 import { pcapAt } from '../fixtures-gen/enip-io-timing.js';
-import { ioDatagram } from '../fixtures-gen/enip-io.js';
-import { TcpFlow, udp, type Endpoint } from '../fixtures-gen/pcap-writer.js';
-import { class0, dnp3Request, sendRRData } from '../helpers/ics-frames.js';
+import { udp } from '../fixtures-gen/pcap-writer.js';
+import { host, ioFrame, replyFrame } from '../helpers/enip-io-frames.js';
+import { class0, dnp3Request } from '../helpers/ics-frames.js';
 import { weir } from '../helpers/weir-cli.js';
 
 /**
@@ -25,47 +25,6 @@ import { weir } from '../helpers/weir-cli.js';
  * could not tell. Now each shard holds its share of the bound, counts a reset (`io_connections`,
  * `io_watches`), and the run reads the files again on one thread.
  */
-
-const le16 = (n: number): number[] => [n & 255, (n >> 8) & 255];
-const le32 = (n: number): number[] => [n & 255, (n >> 8) & 255, (n >> 16) & 255, (n >>> 24) & 255];
-
-/** A successful Forward_Open reply (CIP Vol 1 3-5.5.2): both connection ids, serials, both intervals (µs). */
-function forwardOpenReply(otId: number, toId: number, rpiUs: number): number[] {
-  return [
-    0xd4,
-    0,
-    0,
-    0,
-    ...le32(otId),
-    ...le32(toId),
-    ...le16(0x1234),
-    ...le16(0x0001),
-    ...le32(0x00abcdef),
-    ...le32(rpiUs),
-    ...le32(rpiUs),
-    0,
-    0,
-  ];
-}
-
-const host = (ip: string, n: number): Endpoint => {
-  const [a, b, c, d] = ip.split('.').map(Number) as [number, number, number, number];
-  const mac = `02:00:${[a, b, c, d].map((x) => x.toString(16).padStart(2, '0')).join(':')}`;
-  return { mac, ip, port: n };
-};
-
-/** The adapter's reply to the scanner's Forward_Open, mid-connection (its TCP session began before the capture). */
-function replyFrame(scanner: string, adapter: string, otId: number, toId: number): Buffer {
-  const flow = new TcpFlow(host(scanner, 50200), host(adapter, 44818));
-  return flow.send(
-    false,
-    Buffer.from(sendRRData(0x0badf00d, forwardOpenReply(otId, toId, 10_000))),
-  );
-}
-
-function ioFrame(src: string, dst: string, id: number, seq: number): Buffer {
-  return udp(host(src, 2222), host(dst, 2222), ioDatagram(id, seq, [1, 0, 0, 0, seq & 255, 0]));
-}
 
 const SCANNER = '10.45.0.10',
   ADAPTER = '10.45.0.20',
@@ -161,7 +120,8 @@ test('io_timing counts what its bounds forget: connection directions (io_connect
   const dir = mkdtempSync(path.join(os.tmpdir(), 'weir-io-bounds-'));
   try {
     // Three connections, each opened and then sending one datagram: with room for two directions, each reply
-    // after the first resets the table, and the third watch resets the watches.
+    // after the first resets the point-to-point table (2 + 2 forgotten), the third the table of T→O directions
+    // as a group's datagrams would name them (one a reply: 2 forgotten), and the third watch the watches.
     const frames: Array<[number, Buffer]> = [];
     for (let k = 0; k < 3; k++) {
       const a = `10.70.0.${k + 1}`,
@@ -177,7 +137,7 @@ test('io_timing counts what its bounds forget: connection directions (io_connect
     const p = new DissectPipeline([engine]);
     readCaptureSync(file, (f) => p.push(f));
     engine.finish();
-    assert.deepEqual(capped, { io_connections: 4, io_watches: 2 });
+    assert.deepEqual(capped, { io_connections: 6, io_watches: 2 });
     // The engine's own detectors count into the engine's `capped` (the default bound is not reached here).
     const own = new DetectionEngine(b);
     const q = new DissectPipeline([own]);

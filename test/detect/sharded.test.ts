@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { readCaptureSync } from '../../src/capture/source.js';
@@ -13,15 +13,15 @@ import { ShardedRun } from '../../src/discover/sharded.js';
 import { detectRoute } from '../../src/discover/shard-index.js';
 import { DetectShard } from '../../src/detect/shard-core.js';
 import { DetectionEngine } from '../../src/detect/engine.js';
-import { allDetectors } from '../../src/detect/detectors/index.js';
 import {
-  crossFlow,
+  mainThreadDetectors,
   mergeDetections,
   type DetectShardInit,
   type DetectShardResult,
 } from '../../src/detect/shard-split.js';
 import { DEFAULT_SETTINGS } from '../../src/settings/model.js';
 import { makeBenchInput } from '../../bench/make-input.js';
+import { ethernet, mac, pcap, TcpFlow, type Endpoint } from '../fixtures-gen/pcap-writer.js';
 import { repoRoot, sharedCapture, sharedCaptures } from '../helpers/paths.js';
 import { weir } from '../helpers/weir-cli.js';
 
@@ -54,7 +54,10 @@ function oneThread(file: string, b: Baseline, from: number, decoys: string[] = [
   return JSON.stringify({ detections: engine.finish(), muted: engine.muted });
 }
 
-/** As `weir detect --workers n` runs it: cross-flow detectors here, per-edge ones in the shard workers. */
+/**
+ * As `weir detect --workers n` runs it: cross-flow detectors, group I/O and decoy contact here, per-edge ones in
+ * the shard workers.
+ */
 async function sharded(
   file: string,
   b: Baseline,
@@ -67,8 +70,7 @@ async function sharded(
   const engine = new DetectionEngine(b, {
     settings,
     decoys: new Set(decoys),
-    detectors: crossFlow(allDetectors(settings)),
-    decoyContact: false,
+    detectors: mainThreadDetectors(settings, {}),
   });
   const extra: DetectShardInit = {
     baseline: b,
@@ -187,7 +189,7 @@ test('sharded detection equals one thread on a generated larger input', async ()
   }
 });
 
-test('decoys: contacts found in the workers, what a decoy sends dropped everywhere, as on one thread', async () => {
+test('decoys: contacts found on the main thread, what a decoy sends dropped everywhere, as on one thread', async () => {
   const plant = path.join(repoRoot, 'fixtures/plant.pcap');
   const from = midpoint(plant);
   const b = learn(plant, from);
@@ -203,4 +205,54 @@ test('decoys: contacts found in the workers, what a decoy sends dropped everywhe
   for (const n of [2, 3])
     assert.equal(await sharded(plant, b, from, n, decoys), one, `${n} workers`);
   assert.equal(await sharded(plant, b, from, 2, decoys, 0.4), one, 'shard 0 on the main thread');
+});
+
+/** An ARP who-has from `sender` for `target` (broadcast). */
+function arpWhoHas(sender: Endpoint, target: string): Buffer {
+  const ip = (s: string): number[] => s.split('.').map(Number);
+  const body = Buffer.from([
+    ...[0, 1, 8, 0, 6, 4, 0, 1],
+    ...mac(sender.mac),
+    ...ip(sender.ip),
+    ...[0, 0, 0, 0, 0, 0],
+    ...ip(target),
+  ]);
+  return ethernet('ff:ff:ff:ff:ff:ff', sender.mac, 0x0806, body);
+}
+
+test('decoys: an ARP who-has and the packets after it fold into one contact, as on one thread', async () => {
+  // Found this way (main at cf3ab60, before this test): layer-2 frames go to shard 0, an IP pair to the shard
+  // of its hash, and both halves of decoy_contact ran in every shard. An intruder's ARP for a decoy and its
+  // SYN to the decoy a moment later name the same source and destination, so one engine folds them into one
+  // detection, but the shards reported them apart: two detections where one thread has one.
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'weir-shard-decoy-arp-'));
+  try {
+    const plc: Endpoint = { mac: '02:00:0a:4e:00:01', ip: '10.78.0.1', port: 502 };
+    const hmi: Endpoint = { mac: '02:00:0a:4e:00:02', ip: '10.78.0.2', port: 40000 };
+    const intruder: Endpoint = { mac: '02:00:0a:4e:00:63', ip: '10.78.0.99', port: 41000 };
+    const decoys = [10, 11, 12, 13, 14, 15, 16, 17].map((d) => `10.78.0.${d}`);
+    const frames: Buffer[] = [...new TcpFlow(hmi, plc).handshake()];
+    for (const d of decoys) {
+      frames.push(arpWhoHas(intruder, d));
+      frames.push(
+        new TcpFlow(intruder, { mac: '02:00:0a:4e:00:ee', ip: d, port: 502 }).handshake()[0]!,
+      );
+    }
+    const file = path.join(dir, 'decoy-arp.pcap');
+    writeFileSync(file, pcap(frames, 1_767_225_600, 0.1));
+    const from = 1_767_225_600 + 0.25;
+    const b = learn(file, from);
+    const one = oneThread(file, b, from, decoys);
+    const found = (JSON.parse(one) as { detections: { type: string; count: number }[] }).detections;
+    // Each decoy once, its ARP and its SYN folded (the intruder is also a new asset and a host scan).
+    assert.deepEqual(
+      found.filter((d) => d.type === 'decoy_contact').map((d) => d.count),
+      decoys.map(() => 2),
+    );
+    for (const n of [2, 3])
+      assert.equal(await sharded(file, b, from, n, decoys), one, `${n} workers`);
+    assert.equal(await sharded(file, b, from, 3, decoys, 0), one, 'shard 0 on the main thread');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

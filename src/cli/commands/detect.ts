@@ -30,9 +30,8 @@ import { CompiledPolicy } from '../../policy/evaluate.js';
 import { decoyAddresses } from '../../policy/decoy-model.js';
 import { activePolicy } from '../../respond/change-control.js';
 import { between } from '../../dissect/stage.js';
-import { allDetectors } from '../../detect/detectors/index.js';
 import {
-  crossFlow,
+  mainThreadDetectors,
   mergeDetections,
   type DetectShardInit,
   type DetectShardResult,
@@ -152,16 +151,16 @@ export function registerDetect(program: Command): void {
           const exporter =
             opts.export.length > 0 ? new Exporter(db, sinkSpecs(opts.export, opts)) : null;
           const exported = exporter !== null ? new LiveDetections(exporter) : null;
-          // Sharded: this engine keeps the cross-flow detectors; the workers run the per-edge ones.
+          // Sharded: this engine keeps the cross-flow detectors, group I/O's and decoy contact; the workers the per-edge ones.
+          // Its io_timing counts what its bounds forgot here (the engine's own `capped` is its default detectors').
+          const mainCapped: Record<string, number> = {};
           const engineOpts = (sharded: boolean): EngineOptions => ({
             settings,
             windowSeconds: opts.window !== undefined ? Number(opts.window) : settings.fold_window_s,
             mutes: listMutes(db),
             zoneOf: zones ? (ip) => zones.zoneOf(ip)?.name ?? null : undefined,
             decoys: decoyAddresses(policy?.decoys),
-            ...(sharded
-              ? { detectors: crossFlow(allDetectors(settings)), decoyContact: false }
-              : {}),
+            ...(sharded ? { detectors: mainThreadDetectors(settings, mainCapped) } : {}),
             onDetection:
               follow || exported !== null
                 ? (d) => {
@@ -199,10 +198,11 @@ export function registerDetect(program: Command): void {
           let shards: DetectShardResult[] | null = null;
           // What the engine's own bounds forgot while reading each file is reported with that file.
           let seen: Record<string, number> = {};
+          let capped = workers > 1 ? mainCapped : engine.capped;
           const afterFile = (r: FileResult): void => {
-            for (const [k, v] of Object.entries(engine.capped))
+            for (const [k, v] of Object.entries(capped))
               if (v > (seen[k] ?? 0)) r.capped[k] = (r.capped[k] ?? 0) + v - (seen[k] ?? 0);
-            seen = { ...engine.capped };
+            seen = { ...capped };
           };
           if (opts.interface) {
             const live = await runLive(opts.interface, stages, {
@@ -232,6 +232,7 @@ export function registerDetect(program: Command): void {
               extra,
               route: detectRoute(from),
               inline: (init) => new DetectShard(init),
+              afterFile,
             });
             // A bound split between the shards was reached (a flood of TCP streams, say): one thread's result
             // could differ, so the files are read again on one thread (boundsSplit), unless they cannot be read
@@ -239,6 +240,7 @@ export function registerDetect(program: Command): void {
             if (readAgainOnOneThread(boundsSplit(r.results), files)) {
               engine = new DetectionEngine(shardBaseline!, engineOpts(false));
               stages = between(from, Infinity, engine);
+              capped = engine.capped;
               seen = {};
               warnCaptureErrors(await runCaptures(files, stages, { afterFile }));
             } else {

@@ -19,12 +19,15 @@ import { adsAddRoute } from './ads-route.js';
 import { gooseSequence } from './goose.js';
 import { ioTiming } from './io-timing.js';
 import type { Capped } from '../../discover/merge.js';
+import type { IoScope } from '../../discover/io-connections.js';
 
 /** Bounds of the detectors' own tables that a sharded run splits between its shards (see ShardedRun). */
 export interface DetectorBounds {
   /** EtherNet/IP I/O connection directions known and watched (io_timing; default MAX_IO_CONNECTIONS). */
   maxIoConnections?: number;
   capped?: Capped;
+  /** Which EtherNet/IP I/O io_timing watches (default all; a sharded run splits it, src/detect/shard-split.ts). */
+  ioScope?: IoScope;
 }
 
 /**
@@ -54,6 +57,10 @@ export function allDetectors(
     protocolMismatch(),
     adsAddRoute(),
     gooseSequence(),
-    ioTiming({ maxConnections: bounds.maxIoConnections, capped: bounds.capped }),
+    ioTiming({
+      maxConnections: bounds.maxIoConnections,
+      capped: bounds.capped,
+      scope: bounds.ioScope,
+    }),
   ];
 }

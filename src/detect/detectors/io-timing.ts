@@ -3,8 +3,10 @@ import type { Detector, DetectContext } from '../detector.js';
 import {
   gapPeriod,
   IoConnections,
+  isGroupAddress,
   MAX_IO_CONNECTIONS,
   type IoConnection,
+  type IoScope,
 } from '../../discover/io-connections.js';
 import { countCapped, type Capped } from '../../discover/merge.js';
 import { ioProfileKey, type IoProfile } from '../../discover/baseline.js';
@@ -55,6 +57,11 @@ interface Watch {
 export interface IoTimingBounds {
   maxConnections?: number;
   capped?: Capped;
+  /**
+   * Which I/O it watches (IoScope): all of it on one thread; in a sharded run the workers watch point-to-point
+   * I/O and the main thread the I/O sent to groups (src/detect/shard-split.ts).
+   */
+  scope?: IoScope;
 }
 
 /**
@@ -67,27 +74,35 @@ export interface IoTimingBounds {
 export function ioTiming(bounds: IoTimingBounds = {}): Detector {
   const max = bounds.maxConnections ?? MAX_IO_CONNECTIONS;
   const capped = bounds.capped ?? {};
-  const io = new IoConnections(max, capped);
-  const watches = new Map<string, Watch>();
+  const scope = bounds.scope ?? 'all';
+  const io = new IoConnections(max, capped, scope);
+  // Point-to-point and group I/O apart, each with its bound: the two halves of a sharded run keep one each.
+  const pairWatches = new Map<string, Watch>(),
+    groupWatches = new Map<string, Watch>();
   return {
     name: 'io_timing',
     protocols: ['enip', 'cip'],
     onMessage(m, ctx) {
       if (m.protocol === 'cip') {
         io.onMessage(m);
-        if (m.role === 'request' && m.func === SERVICE_FORWARD_CLOSE) closePair(watches, m);
+        // A Forward_Close names two hosts: no group watch has a host as its consumer.
+        if (m.role === 'request' && m.func === SERVICE_FORWARD_CLOSE) closePair(pairWatches, m);
         return;
       }
       if (m.funcName !== 'IO' || m.anomaly !== null) return;
       const id = m.fields?.connection_id;
       if (typeof id !== 'number') return;
+      const group = isGroupAddress(m.dstIp);
+      if (group ? scope === 'pair' : scope === 'group') return;
+      const watches = group ? groupWatches : pairWatches;
       // Until a Forward_Open reply fills the table every lookup answers undefined: skipped, with its two key
       // strings a datagram (plants whose connections opened before the capture; the table's `unknown` count, the
       // only other effect, is not read here).
       const c = io.empty ? undefined : io.onMessage(m);
       // Nothing watched, no agreement and nothing learned: no watch can start (below), so no key is built.
       if (c == null && watches.size === 0 && ctx.baseline.baseline.io === undefined) return;
-      const key = `${m.srcIp}|${id}`;
+      // By both ends: a producer may use one id towards two consumers (each target picks the O→T ids).
+      const key = `${m.srcIp}|${m.dstIp}|${id}`;
       let w = watches.get(key);
       if (w === undefined) {
         const learned = profileFor(ctx, m, c ?? undefined);
@@ -134,16 +149,22 @@ export function ioTiming(bounds: IoTimingBounds = {}): Detector {
       if (pace !== 'ok') report(ctx, w, pace, observed, m);
     },
     tick(ts, ctx) {
-      for (const w of watches.values()) {
-        if (w.stopped || w.closed || expectedUs(w) <= 0) continue;
-        const silentS = ts - w.lastTs;
-        if (silentS <= stopAfterS(w)) continue;
-        w.stopped = true;
-        w.pace = 'ok';
-        reportStop(ctx, w, ts, silentS);
-      }
+      stops(pairWatches, ts, ctx);
+      stops(groupWatches, ts, ctx);
     },
   };
+}
+
+/** Watched directions silent past their stop time, each reported once. */
+function stops(watches: Map<string, Watch>, ts: number, ctx: DetectContext): void {
+  for (const w of watches.values()) {
+    if (w.stopped || w.closed || expectedUs(w) <= 0) continue;
+    const silentS = ts - w.lastTs;
+    if (silentS <= stopAfterS(w)) continue;
+    w.stopped = true;
+    w.pace = 'ok';
+    reportStop(ctx, w, ts, silentS);
+  }
 }
 
 function seqOf(m: Message): number {
