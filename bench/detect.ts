@@ -168,9 +168,9 @@ export function detectionOverhead(file: string, runs: number): Overhead {
   const pass = (dist: string, args: string[], into: PassTimes): void => {
     const worker = path.join(dist, 'bench/detect-cost-worker.js');
     // Each build as its launcher starts `weir discover`/`weir detect` (its young generation and tier-up budget).
-    const r = spawnSync(process.execPath, [...launcherFlags(dist), worker, ...args], {
+    const r = spawnSync(process.execPath, [...launcherFlags(dist, args[0]), worker, ...args], {
       encoding: 'utf8',
-      env: launcherEnv(dist),
+      env: launcherEnv(dist, args[0]),
     });
     if (r.status !== 0) throw new Error(`detect-cost-worker ${args[0]} failed: ${r.stderr}`);
     const [wall, cpu] = r.stdout.trim().split(' ').map(Number);
@@ -208,7 +208,11 @@ export function recordDetection(bigFile: string, runs: number): void {
   const load0 = os.loadavg()[0]!;
   const o = detectionOverhead(bigFile, runs);
   const load1 = os.loadavg()[0]!;
-  const flags = (dist: string): string => launcherFlags(dist).join(' ') || 'none';
+  const flags = (dist: string): string => {
+    const discover = launcherFlags(dist, 'discover').join(' ') || 'none';
+    const detect = launcherFlags(dist, 'detect').join(' ') || 'none';
+    return discover === detect ? discover : `${discover}\`; detect: \`${detect}`;
+  };
   const rows: [string, PassTimes, PassTimes][] = [['this build', o.discover, o.withDetect]];
   if (o.before !== null) rows.push(['previous build', o.before.discover, o.before.withDetect]);
   const table = [

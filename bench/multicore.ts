@@ -54,13 +54,17 @@ function pass(v: Variant, file: string, baseline?: string, dist = path.join(root
     '-c',
     v.cores,
     process.execPath,
-    ...launcherFlags(dist),
+    // As `weir detect` starts when a baseline is given, else as `weir discover`.
+    ...launcherFlags(dist, baseline !== undefined ? 'detect' : 'discover'),
     worker,
     String(v.shards),
     file,
     ...(baseline !== undefined ? [baseline] : []),
   ];
-  const r = spawnSync('taskset', args, { encoding: 'utf8', env: launcherEnv(dist) });
+  const r = spawnSync('taskset', args, {
+    encoding: 'utf8',
+    env: launcherEnv(dist, baseline !== undefined ? 'detect' : 'discover'),
+  });
   if (r.error)
     throw new Error(`taskset (util-linux) is needed to pin passes to cores: ${r.error.message}`);
   if (r.status !== 0)

@@ -14,6 +14,7 @@ import {
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../helpers/paths.js';
+import { launcherEnv, launcherFlags } from '../../bench/launcher-flags.js';
 
 const launcher = path.join(repoRoot, 'bin/weir');
 const main = path.join(repoRoot, 'dist/src/cli/main.js');
@@ -23,6 +24,9 @@ const SENSOR_FLAGS = [
   '--interrupt-budget=450000',
   '--heap-growing-percent=100',
 ];
+/** `weir detect` keeps its compiled baseline and per-edge state: its first full collection waits for 96 MB. */
+const DETECT_FLAGS = [...SENSOR_FLAGS, '--initial-old-space-size=96'];
+const flagsOf = (cmd: string): string[] => (cmd === 'detect' ? DETECT_FLAGS : SENSOR_FLAGS);
 
 /** A stand-in for Node.js that prints the arguments it was started with, one JSON array. */
 function fakeNode(dir: string): string {
@@ -57,17 +61,20 @@ test('commands that read packets get the sensor heap flags; the others run as be
     const node = fakeNode(dir);
     for (const cmd of ['discover', 'dissect', 'learn', 'detect', 'serve', 'node']) {
       const args = [cmd, 'a file with spaces.pcap', '--json', '', '$HOME', '*'];
-      assert.deepEqual(argsVia(launcher, args, node), [...SENSOR_FLAGS, main, ...args], cmd);
+      assert.deepEqual(argsVia(launcher, args, node), [...flagsOf(cmd), main, ...args], cmd);
+      // The benches start each build's passes with the flags its launcher gives the command.
+      assert.deepEqual(launcherFlags(path.join(repoRoot, 'dist'), cmd), flagsOf(cmd), cmd);
     }
+    assert.deepEqual(launcherFlags(path.join(repoRoot, 'dist'), 'user'), []);
     // Past global options, as the CLI itself finds its command (src/cli/program.ts commandNamed).
-    for (const args of [
-      ['--config', 'x.yaml', 'discover', 'f.pcap'],
-      ['--audit-key=k', 'serve'],
-      ['--audit-key', 'k', 'detect', 'f'],
-    ])
+    for (const [cmd, args] of [
+      ['discover', ['--config', 'x.yaml', 'discover', 'f.pcap']],
+      ['serve', ['--audit-key=k', 'serve']],
+      ['detect', ['--audit-key', 'k', 'detect', 'f']],
+    ] as const)
       assert.deepEqual(
-        argsVia(launcher, args, node),
-        [...SENSOR_FLAGS, main, ...args],
+        argsVia(launcher, [...args], node),
+        [...flagsOf(cmd), main, ...args],
         args.join(' '),
       );
     // A global option's value is no command: `--config discover` names the file discover.
@@ -114,6 +121,27 @@ test('through the launcher the real CLI runs, with the flags, and its output is 
   const launched = execFileSync(launcher, ['discover', plant, '--json']);
   assert.ok(direct.length > 1000);
   assert.equal(launched.toString(), direct.toString());
+  // `weir detect` has a heap flag of its own: its detections are the same as well.
+  const dir = mkdtempSync(path.join(tmpdir(), 'weir-launcher-'));
+  try {
+    const db = path.join(dir, 'b.db');
+    execFileSync(process.execPath, [
+      main,
+      'learn',
+      plant,
+      '--db',
+      db,
+      '--create',
+      '--until',
+      '50%',
+    ]);
+    const detect = ['detect', plant, '--baseline', db, '--from', '50%', '--jsonl', '--no-save'];
+    const found = execFileSync(process.execPath, [main, ...detect]);
+    assert.ok(found.toString().split('\n').length > 5);
+    assert.equal(execFileSync(launcher, detect).toString(), found.toString());
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
   // A bad command still fails as the CLI does, with its exit code passed on.
   const bad = spawnSync(launcher, ['discover', path.join(repoRoot, 'no-such.pcap'), '--json']);
   assert.notEqual(bad.status, 0);
@@ -135,8 +163,10 @@ test('commands that read a capture and end get the malloc tunables, after any th
       return JSON.parse(execFileSync(launcher, args, { env }).toString()) as string | null;
     };
     const MALLOC = 'glibc.malloc.trim_threshold=268435456:glibc.malloc.mmap_threshold=33554432';
-    for (const cmd of ['discover', 'dissect', 'learn', 'detect'])
+    for (const cmd of ['discover', 'dissect', 'learn', 'detect']) {
       assert.equal(tunables([cmd, 'f.pcap']), MALLOC, cmd);
+      assert.equal(launcherEnv(path.join(repoRoot, 'dist'), cmd).GLIBC_TUNABLES, MALLOC, cmd);
+    }
     // Long-running sensors keep glibc's defaults: they would hold on to up to 256 MiB of freed memory.
     for (const cmd of ['serve', 'node']) assert.equal(tunables([cmd, 'f.pcap']), null, cmd);
     assert.equal(
