@@ -34,7 +34,7 @@ groups:
 
 test(
   'ruleset lab: a server cannot open its client, double tags and IPv6 do not cross an enforcing bridge; allowed flows keep working',
-  { timeout: 180_000 },
+  { timeout: 300_000 },
   async (t) => {
     if (!canBuildLab()) {
       if (process.env.CI === 'true') throw new Error('the ruleset lab needs root and iproute2');
