@@ -152,7 +152,7 @@ export function brNetfilterCheck(h: Host, needed: boolean): Finding {
     check,
     verdict: needed ? 'fail' : 'warn',
     detail:
-      'the br_netfilter module is not loaded: a bridging enforcement host cannot hand steered frames to the gateway',
+      'the br_netfilter module is not loaded: a bridging enforcement host cannot tell replies from new connections (enforce apply refuses) nor hand steered frames to the gateway',
     fix: 'modprobe br_netfilter && echo br_netfilter > /etc/modules-load.d/weir.conf (loaded at every boot)',
   };
 }

@@ -12,6 +12,35 @@ export const TABLE = 'weir';
 export const STEALTH_RULE = 'stealth: the host sends nothing on the bridge';
 /** Packet mark of frames the bridge hands to the gateway ("WE"). */
 const STEER_MARK = 0x5745;
+/**
+ * Mark bit of replies of tracked connections. The bridge family has no conntrack on this kernel (no
+ * nf_conntrack_bridge); br_netfilter tracks bridged IP in the IP hooks, where a chain of the companion inet
+ * table sets this bit for the bridge's forward chain (which runs after it) to read.
+ */
+const REPLY_MARK = 0x10000;
+/** Comments of the rules that refuse what the ruleset cannot judge; status lists them by this prefix. */
+export const REFUSED = 'refused: ';
+export const WOULD_REFUSE = 'would refuse: ';
+const TAGGED = 'frames still VLAN-tagged after the kernel strips one tag (stacked 802.1Q/802.1ad)';
+const IPV6 = 'IPv6 (the policy names no IPv6 address; neighbour discovery passes)';
+/** ICMPv6 that IPv6 needs on a link (neighbour discovery, router discovery, multicast listeners). */
+const ICMPV6_LINK = [
+  // In type order, as nft lists them back (types 130-137, 143).
+  'mld-listener-query',
+  'mld-listener-report',
+  'mld-listener-done',
+  'nd-router-solicit',
+  'nd-router-advert',
+  'nd-neighbor-solicit',
+  'nd-neighbor-advert',
+  'nd-redirect',
+  'mld2-listener-report',
+];
+
+/** Families of Weir's tables: the filter table, the steering NAT table and, on a bridge, the conntrack table. */
+export function tableFamilies(fam: NftFamily): string[] {
+  return fam === 'bridge' ? ['bridge', 'ip', 'inet'] : ['inet', 'ip'];
+}
 
 /** Inline gateway: PDUs of these servers are steered to it while its heartbeat keeps their leases alive. */
 export interface SteerPlan {
@@ -46,6 +75,8 @@ export interface CompiledRuleset {
   simulated: string[];
   /** Compiled for sensor-only stealth. */
   stealth: boolean;
+  /** What the ruleset refuses (or, with only simulating zones, would refuse) because it cannot judge it. */
+  refused: string[];
 }
 
 type Expr = Record<string, unknown>;
@@ -89,7 +120,8 @@ const WEEK = 7 * 1440;
 
 /**
  * Compile the zones in simulate and enforce mode into one nftables table: allowlists as concatenated interval
- * sets (client . server . protocol . port, answered in both directions without conntrack), time-windowed groups
+ * sets (client . server . protocol . port; the other direction only for replies of tracked connections, so a
+ * group's server cannot open its client from the group's port), time-windowed groups
  * as rules with meta day/hour in UTC, a blocklist and temporary permits with per-element timeouts, a drop with
  * a log line for enforce zones and a log line only ("would block") for simulate zones. Pure.
  */
@@ -117,6 +149,14 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
     { delete: { table: { family: fam, name: TABLE } } },
     { add: { table: { family: fam, name: TABLE } } },
   ];
+  const refused: string[] = [];
+  const established = match({ ct: { key: 'state' } }, ['established', 'related'], 'in');
+  // A reply: a packet of a connection conntrack has seen answered (never the first packet of one).
+  const reply: Expr[] =
+    fam === 'bridge'
+      ? [match({ '&': [{ meta: { key: 'mark' } }, REPLY_MARK] }, REPLY_MARK)]
+      : [established];
+  if (fam === 'bridge') cmds.push(...replyMarking(established));
   const set = (name: string, type: string | string[], flags: string[], elem?: unknown[]): void => {
     cmds.push({
       add: { set: { ...t, name, type, flags, ...(elem && elem.length ? { elem } : {}) } },
@@ -137,7 +177,9 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
   const v4 = (hs: Cidr[]): Cidr[] => hs.filter((c) => c.family === 'ipv4');
   for (const z of zones)
     if (cp.zoneBlocks(z).some((c) => c.family === 'ipv6'))
-      warnings.push(`zone ${z.name}: IPv6 members are not enforced by the nftables backend`);
+      warnings.push(
+        `zone ${z.name}: IPv6 members are not enforced by the nftables backend, and as the policy names IPv6 it is not refused either: IPv6 passes unchecked`,
+      );
   const zoneSet = (name: string, zs: Zone[]): void =>
     set(
       name,
@@ -292,6 +334,24 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
       },
     },
   });
+  const limit = { limit: { rate: opts.logRate ?? 20, burst: 5, per: 'second' } };
+  if (fam === 'bridge' && active.length > 0) {
+    // One tag is stripped into metadata before these hooks; a frame still tagged hides its IP header from every
+    // rule below, and Linux hosts strip an 802.1p outer tag and accept what is inside.
+    const tagged = match({ meta: { key: 'protocol' } }, { set: ['8021q', '8021ad'] });
+    if (enforced.length > 0) {
+      rule('guard', [tagged, limit, { log: { prefix: 'weir-block ' } }], 'refused tagged: log');
+      rule('guard', [tagged, counter, { drop: null }], REFUSED + TAGGED);
+      refused.push(REFUSED + TAGGED);
+    } else {
+      rule(
+        'guard',
+        [tagged, limit, { log: { prefix: 'weir-would-block ' } }, counter],
+        WOULD_REFUSE + TAGGED,
+      );
+      refused.push(WOULD_REFUSE + TAGGED);
+    }
+  }
   rule(
     'guard',
     [match(payload('ip', 'saddr'), '@blocklist'), counter, { drop: null }],
@@ -323,22 +383,43 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
   }
   cmds.push({
     add: {
-      chain: { ...t, name: 'forward', type: 'filter', hook: 'forward', prio: 0, policy: 'accept' },
+      chain: {
+        ...t,
+        name: 'forward',
+        type: 'filter',
+        hook: 'forward',
+        // On a bridge: after br_netfilter's forward hook (priority 0; equal priorities run newest first), in
+        // whose IP hooks the replies chain marks replies.
+        prio: fam === 'bridge' ? 1 : 0,
+        policy: 'accept',
+      },
     },
   });
   rule('forward', [match(FLOW, '@permits'), { accept: null }], 'temporary permit');
-  rule('forward', [match(REVERSE, '@permits'), { accept: null }], 'temporary permit (replies)');
+  rule(
+    'forward',
+    [...reply, match(REVERSE, '@permits'), { accept: null }],
+    'temporary permit (replies)',
+  );
   rule('forward', [match(FLOW6, '@permits6'), counter, { accept: null }], 'temporary IPv6 permit');
   rule(
     'forward',
-    [match(REVERSE6, '@permits6'), counter, { accept: null }],
+    [...reply, match(REVERSE6, '@permits6'), counter, { accept: null }],
     'temporary IPv6 permit (replies)',
   );
   rule('forward', [match(FLOW, '@permits_scoped'), { accept: null }], 'scoped permit');
-  rule('forward', [match(REVERSE, '@permits_scoped'), { accept: null }], 'scoped permit (replies)');
+  rule(
+    'forward',
+    [...reply, match(REVERSE, '@permits_scoped'), { accept: null }],
+    'scoped permit (replies)',
+  );
   for (const name of allowSets) {
     rule('forward', [match(FLOW, `@${name}`), { accept: null }], 'context groups');
-    rule('forward', [match(REVERSE, `@${name}`), { accept: null }], 'context groups (replies)');
+    rule(
+      'forward',
+      [...reply, match(REVERSE, `@${name}`), { accept: null }],
+      'context groups (replies)',
+    );
   }
   for (const { name, w } of windowSets) {
     for (const span of utcSpans(w, opts.utcOffset ?? utcOffsetOf)) {
@@ -349,7 +430,7 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
       rule('forward', [...when, match(FLOW, `@${name}`), { accept: null }], `window ${w.name}`);
       rule(
         'forward',
-        [...when, match(REVERSE, `@${name}`), { accept: null }],
+        [...when, ...reply, match(REVERSE, `@${name}`), { accept: null }],
         `window ${w.name} (replies)`,
       );
     }
@@ -382,7 +463,6 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
         `inside zone ${z.name}`,
       );
   }
-  const limit = { limit: { rate: opts.logRate ?? 20, burst: 5, per: 'second' } };
   // The server's zone decides; a client's zone decides only for servers outside every zone (as in simulation).
   const toZone = (setName: string): Expr[][] => [
     [match(payload('ip', 'daddr'), `@${setName}`)],
@@ -398,13 +478,78 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
     rule('forward', [...cond, limit, { log: { prefix: 'weir-block ' } }], 'enforce: log');
     rule('forward', [...cond, counter, { drop: null }], 'enforce: drop');
   }
+  // Zones are IPv4 and nothing here knows their hosts' IPv6 addresses (link-local ones always exist): unless
+  // the policy names IPv6, IPv6 crossing the host is refused while a zone enforces (temporary IPv6 permits,
+  // above, still pass), so an enforced PLC is not open over IPv6.
+  const namesV6 =
+    zones.some((z) => cp.zoneBlocks(z).some((c) => c.family === 'ipv6')) ||
+    cp.groups.some((g) =>
+      [...g.clients.blocks, ...g.servers.blocks].some((c) => c.family === 'ipv6'),
+    );
+  if (active.length > 0 && !namesV6) {
+    const ip6 = match({ meta: { key: 'protocol' } }, 'ip6');
+    rule(
+      'forward',
+      [match(payload('icmpv6', 'type'), { set: ICMPV6_LINK }), { accept: null }],
+      'IPv6 neighbour discovery',
+    );
+    if (enforced.length > 0) {
+      rule('forward', [ip6, limit, { log: { prefix: 'weir-block ' } }], 'refused IPv6: log');
+      rule('forward', [ip6, counter, { drop: null }], REFUSED + IPV6);
+      refused.push(REFUSED + IPV6);
+    } else {
+      rule(
+        'forward',
+        [ip6, limit, { log: { prefix: 'weir-would-block ' } }, counter],
+        WOULD_REFUSE + IPV6,
+      );
+      refused.push(WOULD_REFUSE + IPV6);
+    }
+  }
   return {
     json: { nftables: cmds },
     warnings,
     enforced: enforced.map((z) => z.name),
     simulated: simulated.map((z) => z.name),
     stealth: opts.stealth === true,
+    refused,
   };
+}
+
+/**
+ * The bridge's companion table: its chain sits in the IP forward hook that br_netfilter runs for bridged frames
+ * and marks replies of tracked connections for the bridge's forward chain.
+ */
+function replyMarking(established: Expr): unknown[] {
+  const t = { family: 'inet', table: TABLE };
+  const mark = { meta: { key: 'mark' } };
+  return [
+    { add: { table: { family: 'inet', name: TABLE } } },
+    { delete: { table: { family: 'inet', name: TABLE } } },
+    { add: { table: { family: 'inet', name: TABLE } } },
+    {
+      add: {
+        chain: {
+          ...t,
+          name: 'replies',
+          type: 'filter',
+          hook: 'forward',
+          prio: 0,
+          policy: 'accept',
+        },
+      },
+    },
+    {
+      add: {
+        rule: {
+          ...t,
+          chain: 'replies',
+          expr: [established, { mangle: { key: mark, value: { '|': [mark, REPLY_MARK] } } }],
+          comment: 'replies of tracked connections, for the bridge chains',
+        },
+      },
+    },
+  ];
 }
 
 /** A group matters for the ruleset when one of its ends is in an active zone. */

@@ -3,7 +3,16 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { STEALTH_RULE, TABLE, type CompiledRuleset, type NftFamily } from './nft-ruleset.js';
+import { ensureBridgeConntrack } from './bridge-netfilter.js';
+import {
+  REFUSED,
+  STEALTH_RULE,
+  TABLE,
+  WOULD_REFUSE,
+  tableFamilies,
+  type CompiledRuleset,
+  type NftFamily,
+} from './nft-ruleset.js';
 
 /** Where nft runs: the host, or a network namespace (labs, tests). */
 export interface NftTarget {
@@ -51,10 +60,10 @@ const DYNAMIC = new Set([
   'gw_port',
 ]);
 
-/** Weir's tables as loaded now (both the filter table and the steering NAT table), or [] when absent. */
+/** Weir's tables as loaded now (the filter table and its companions, see tableFamilies), or [] when absent. */
 export function loadedObjects(target: NftTarget): Obj[] {
   const out: Obj[] = [];
-  for (const family of [target.family, 'ip']) {
+  for (const family of tableFamilies(target.family)) {
     const r = run(target, ['-j', 'list', 'table', family, TABLE]);
     // Not allowed to look is not "nothing loaded": say so rather than report an empty host.
     if (!r.ok && /not permitted|must be root/i.test(r.stderr))
@@ -109,6 +118,8 @@ export interface ApplyResult {
   digest: string;
   added: string[];
   removed: string[];
+  /** Host settings the load switched on (a bridge needs br_netfilter's conntrack to tell replies). */
+  switchedOn: string[];
 }
 
 /**
@@ -117,6 +128,7 @@ export interface ApplyResult {
  * afterwards is not what was compiled, the previous tables are put back and the apply fails.
  */
 export function applyRuleset(target: NftTarget, r: CompiledRuleset): ApplyResult {
+  const switchedOn = target.family === 'bridge' ? ensureBridgeConntrack(target) : [];
   const before = loadedObjects(target);
   const want = fingerprint(r.json.nftables.map((c) => c as Obj));
   const have = fingerprint(before);
@@ -124,7 +136,7 @@ export function applyRuleset(target: NftTarget, r: CompiledRuleset): ApplyResult
   const removed = [...have].filter((l) => !want.has(l));
   const digest = digestOf(want);
   if (before.length > 0 && added.length === 0 && removed.length === 0)
-    return { changed: false, digest, added, removed };
+    return { changed: false, digest, added, removed, switchedOn };
   // Carry only into sets the new ruleset still has (a ruleset without steering has no gateway leases).
   const defined = new Set(
     r.json.nftables.map((c) => {
@@ -137,14 +149,17 @@ export function applyRuleset(target: NftTarget, r: CompiledRuleset): ApplyResult
     const e = (c as Obj).add.element;
     return defined.has(`${e.family} ${e.name}`);
   });
-  const extraTables =
-    before.some((o) => o.table?.family === 'ip') &&
-    !r.json.nftables.some((c) => (c as Obj).add?.table?.family === 'ip')
-      ? [
-          { add: { table: { family: 'ip', name: TABLE } } },
-          { delete: { table: { family: 'ip', name: TABLE } } },
-        ]
-      : [];
+  // Companion tables the new ruleset no longer has (no steering: no NAT table) go in the same transaction.
+  const extraTables = tableFamilies(target.family)
+    .filter(
+      (fam) =>
+        before.some((o) => o.table?.family === fam) &&
+        !r.json.nftables.some((c) => (c as Obj).add?.table?.family === fam),
+    )
+    .flatMap((fam) => [
+      { add: { table: { family: fam, name: TABLE } } },
+      { delete: { table: { family: fam, name: TABLE } } },
+    ]);
   loadJson(target, { nftables: [...extraTables, ...r.json.nftables, ...carried] });
   const after = fingerprint(loadedObjects(target));
   const missing = [...want].filter((l) => !after.has(l));
@@ -154,7 +169,7 @@ export function applyRuleset(target: NftTarget, r: CompiledRuleset): ApplyResult
       `the kernel holds a different ruleset than compiled (${missing.length} differences:\n${missing.join('\n')}); previous ruleset restored`,
     );
   }
-  return { changed: true, digest, added, removed };
+  return { changed: true, digest, added, removed, switchedOn };
 }
 
 function digestOf(lines: Set<string>): string {
@@ -206,7 +221,7 @@ function withTimeLeft(e: unknown): unknown {
 /** Put a listed ruleset back (objects as `nft -j list` gives them, re-added in order). */
 function restore(target: NftTarget, objs: Obj[]): void {
   const cmds: unknown[] = [];
-  for (const fam of new Set([target.family, 'ip']))
+  for (const fam of tableFamilies(target.family))
     cmds.push(
       { add: { table: { family: fam, name: TABLE } } },
       { delete: { table: { family: fam, name: TABLE } } },
@@ -226,7 +241,7 @@ function restore(target: NftTarget, objs: Obj[]): void {
 /** Remove Weir's tables: traffic flows as before enforcement. */
 export function removeRuleset(target: NftTarget): boolean {
   let any = false;
-  for (const family of [target.family, 'ip'])
+  for (const family of tableFamilies(target.family))
     if (run(target, ['delete', 'table', family, TABLE]).ok) any = true;
   return any;
 }
@@ -320,6 +335,8 @@ export interface EnforcementStatus {
    * backend has no stealth mode, read as off).
    */
   stealth?: { on: boolean; heldBack: number };
+  /** What the loaded ruleset refuses (or would refuse) because it cannot judge it: IPv6, stacked VLAN tags. */
+  refused?: string[];
 }
 
 export function status(target: NftTarget): EnforcementStatus {
@@ -336,6 +353,7 @@ export function statusOf(objs: Obj[], family: NftFamily): EnforcementStatus {
     steered: [],
     live: [],
     stealth: { on: false, heldBack: 0 },
+    refused: [],
   };
   const pair = (e: Obj): string => {
     const v = (e.elem?.val ?? e) as Obj;
@@ -359,6 +377,9 @@ export function statusOf(objs: Obj[], family: NftFamily): EnforcementStatus {
         | { packets: number; bytes: number }
         | undefined;
       if (o.rule.comment === STEALTH_RULE) out.stealth = { on: true, heldBack: c?.packets ?? 0 };
+      const comment = String(o.rule.comment ?? '');
+      if (comment.startsWith(REFUSED) || comment.startsWith(WOULD_REFUSE))
+        out.refused!.push(comment);
       if (c)
         out.counters.push({
           rule: String(o.rule.comment ?? o.rule.chain),

@@ -1,6 +1,8 @@
 // IPv6 sources are blockable end to end: `weir block/unblock/permit` from the CLI and a playbook's block_source
 // on a live detection, against the kernel of a lab bridge whose hosts speak IPv6 (ULA addresses that exist only
-// in the lab's namespaces). Before, an attacker using IPv6 walked past every block.
+// in the lab's namespaces). Before, an attacker using IPv6 walked past every block. And while a zone enforces
+// and the policy names no IPv6, IPv6 is refused outright (review 12 R3): the zones are IPv4 and nothing knows
+// their hosts' IPv6 addresses, so an "enforced" PLC was open over IPv6.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -47,6 +49,12 @@ groups:
   - { name: ews, conduit: sup-ctl, clients: [EWS-1], servers: [PLC-1, PLC-2], ports: [502, 102], access: read-write }
 `;
 
+/** The same plant with the hosts' IPv6 addresses named: IPv6 is then not refused (and said to pass unchecked). */
+const POLICY6 = POLICY.replace(
+  'members: [HMI-1, EWS-1]',
+  `members: [HMI-1, EWS-1, '${V6.hmi!}', '${V6.attacker!}']`,
+).replace('members: [PLC-1, PLC-2]', `members: [PLC-1, PLC-2, '${V6.plc1!}']`);
+
 const scan = (src: string): Detection => ({
   id: `d-v6-${src}`,
   type: 'port_scan',
@@ -92,10 +100,59 @@ test(
       }
     };
     const db = openStore(path.join(dir, 'weir.db'));
+    const kernelPermits = (): number =>
+      (JSON.parse(weir('enforce', 'status', '--json')) as { permits: unknown[] }).permits.length;
     try {
       for (const [host, addr] of Object.entries(V6) as Array<[Host, string]>)
         lab.exec(host, 'ip', ['addr', 'add', `${addr}/64`, 'dev', 'eth0', 'nodad']);
-      weir('enforce', 'apply', ...auth, '--family', 'bridge', '--bridge', 'br0', '--port-level-ok');
+      const apply = (): string =>
+        weir(
+          'enforce',
+          'apply',
+          ...auth,
+          '--family',
+          'bridge',
+          '--bridge',
+          'br0',
+          '--port-level-ok',
+        );
+      // The policy names no IPv6 and control enforces: IPv6 is refused, neighbour discovery still answers.
+      assert.match(apply(), /refused: IPv6 \(the policy names no IPv6 address/);
+      assert.match(weir('enforce', 'status'), /refused: IPv6/);
+      for (let i = 0; i < 5; i++) {
+        assert.equal(
+          reaches('attacker', V6.plc1!),
+          false,
+          'the attacker reaches the PLC over IPv6',
+        );
+        assert.equal(reaches('hmi', V6.plc1!), false);
+      }
+      assert.match(
+        lab.exec('attacker', 'ip', ['-6', 'neigh', 'show', V6.plc1!]),
+        /lladdr/,
+        'neighbour discovery resolves the PLC',
+      );
+
+      // A temporary IPv6 permit passes the refusal: listed with its time, its flow counted as it passes.
+      weir('permit', V6.attacker!, V6.plc1!, 'tcp/502', '--ttl', '60s', ...auth);
+      const nmap = lab.exec('attacker', 'nmap', ['-6', '-n', '-Pn', '-sT', '-p', '502', V6.plc1!]);
+      assert.match(
+        nmap,
+        /502\/tcp\s+closed/,
+        'the permitted flow reaches the PLC (nothing listens on IPv6)',
+      );
+      const st = JSON.parse(weir('enforce', 'status', '--json')) as {
+        permits: Array<{ flow: string; expiresIn: number }>;
+        counters: Array<{ rule: string; packets: number }>;
+      };
+      assert.equal(st.permits.length, 1);
+      assert.match(st.permits[0]!.flow, /fd00:77::66.*fd00:77::21/);
+      assert.ok(st.counters.find((c) => c.rule === 'temporary IPv6 permit')!.packets >= 1);
+      assert.ok(st.counters.find((c) => /^refused: IPv6/.test(c.rule))!.packets >= 5);
+
+      // With the hosts' IPv6 addresses named, IPv6 is not refused (the apply warns it passes unchecked).
+      await labPolicyStore(dir, POLICY6);
+      assert.doesNotMatch(apply(), /refused: IPv6/);
       let up = false;
       for (let i = 0; i < 20 && !up; i++)
         up = reaches('attacker', V6.plc1!) || (await sleep(200), false);
@@ -113,24 +170,10 @@ test(
       weir('unblock', 'fd00:77::66', ...auth);
       assert.equal(reaches('attacker', V6.plc1!), true, 'unblocked');
 
-      // A temporary IPv6 permit: listed with its time, its flow counted as it passes.
-      weir('permit', V6.attacker!, V6.plc1!, 'tcp/502', '--ttl', '60s', ...auth);
-      const nmap = lab.exec('attacker', 'nmap', ['-6', '-n', '-Pn', '-sT', '-p', '502', V6.plc1!]);
-      assert.match(
-        nmap,
-        /502\/tcp\s+closed/,
-        'the permitted flow reaches the PLC (nothing listens on IPv6)',
-      );
-      const st = JSON.parse(weir('enforce', 'status', '--json')) as {
-        permits: Array<{ flow: string; expiresIn: number }>;
-        counters: Array<{ rule: string; packets: number }>;
-      };
-      assert.equal(st.permits.length, 1);
-      assert.match(st.permits[0]!.flow, /fd00:77::66.*fd00:77::21/);
-      assert.ok(st.counters.find((c) => c.rule === 'temporary IPv6 permit')!.packets >= 1);
+      assert.equal(kernelPermits(), 1, 'the IPv6 permit survives the policy switch');
 
       // A playbook acts on an IPv6 scanner: blocked in the kernel, its IPv6 permit revoked.
-      const r = parsePolicy(POLICY, 'p.yaml');
+      const r = parsePolicy(POLICY6, 'p.yaml');
       assert.ok(r.ok);
       const kernel = new NftBackend({ family: 'bridge', netns: lab.ns('fw') }, stateDir, {
         persistent: true,

@@ -126,6 +126,103 @@ test('the ruleset holds the groups of active zones as set elements, windows as t
   assert.match(steered, /"right":"@gw_live"/, 'steering only while the gateway renews its leases');
 });
 
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Cmd = { add?: Obj };
+const rulesOf = (rs: { json: { nftables: unknown[] } }): Obj[] =>
+  (rs.json.nftables as Cmd[]).filter((c) => c.add?.rule).map((c) => c.add!.rule as Obj);
+
+test('replies pass only as replies of tracked connections; a server cannot open its client from the group port (review 12 R1)', () => {
+  const cp = policy();
+  for (const family of ['bridge', 'inet'] as const) {
+    const rules = rulesOf(compileRuleset(cp, { family }));
+    const replies = rules.filter(
+      (r) => /\(replies\)$/.test(String(r.comment)) && r.chain === 'forward',
+    );
+    assert.ok(replies.length >= 5, family);
+    for (const r of replies) {
+      const text = JSON.stringify(r.expr);
+      // On a bridge conntrack is read through the mark its inet companion chain sets; a router reads it itself.
+      assert.match(
+        text,
+        family === 'bridge'
+          ? /"&":\[\{"meta":\{"key":"mark"\}\},65536\]/
+          : /"key":"state"\}\},"right":\["established","related"\]/,
+        `${family} ${r.comment}`,
+      );
+    }
+  }
+  const bridge = compileRuleset(cp, { family: 'bridge' }).json.nftables as Cmd[];
+  const chains = bridge.filter((c) => c.add?.chain).map((c) => c.add!.chain);
+  assert.deepEqual(
+    chains.filter((c) => c.hook === 'forward').map((c) => `${c.family} ${c.name} ${c.prio}`),
+    ['inet replies 0', 'bridge forward 1'],
+    "the bridge's forward chain runs after br_netfilter's IP hooks, which mark the replies",
+  );
+});
+
+test('stacked VLAN tags and IPv6 are refused while a zone enforces, only logged while zones simulate, untouched in monitor (review 12 R2, R3)', () => {
+  const compile = (text: string, family: 'bridge' | 'inet' = 'bridge') => {
+    const r = parsePolicy(text, 'p.yaml');
+    assert.ok(r.ok);
+    return compileRuleset(new CompiledPolicy(r.policy), { family });
+  };
+  // Drops besides "enforce: drop", which matches the set of enforced zones (empty unless one enforces).
+  const drops = (rs: ReturnType<typeof compile>): string[] =>
+    rulesOf(rs)
+      .filter((r) => (r.expr as Array<Record<string, unknown>>).some((e) => 'drop' in e))
+      .map((r) => String(r.comment))
+      .filter((c) => c !== 'enforce: drop');
+  const enforcing = compile(POLICY);
+  assert.deepEqual(enforcing.refused, [
+    'refused: frames still VLAN-tagged after the kernel strips one tag (stacked 802.1Q/802.1ad)',
+    'refused: IPv6 (the policy names no IPv6 address; neighbour discovery passes)',
+  ]);
+  const guard = rulesOf(enforcing).filter((r) => r.chain === 'guard');
+  assert.match(
+    JSON.stringify(guard[1]!.expr),
+    /"key":"protocol"\}\},"right":\{"set":\["8021q","8021ad"\]\}/,
+  );
+  assert.ok(drops(enforcing).includes(enforcing.refused[1]!));
+  assert.deepEqual(
+    compile(POLICY, 'inet').refused,
+    [enforcing.refused[1]],
+    'a router forwards no frames: only IPv6 is refused there',
+  );
+  // Simulate and monitor drop nothing: the would-be refusals are logged and counted.
+  const simulating = compile(POLICY.replace('mode: enforce', 'mode: simulate'));
+  assert.deepEqual(simulating.enforced, []);
+  assert.deepEqual(drops(simulating), [
+    'blocked source',
+    'blocked source (replies)',
+    'blocked IPv6 source',
+    'blocked IPv6 source (replies)',
+  ]);
+  assert.deepEqual(
+    simulating.refused.map((x) => x.split(' (')[0]),
+    [
+      'would refuse: frames still VLAN-tagged after the kernel strips one tag',
+      'would refuse: IPv6',
+    ],
+  );
+  const monitoring = compile(
+    POLICY.replace('mode: enforce', 'mode: monitor').replace('mode: simulate', 'mode: monitor'),
+  );
+  assert.deepEqual(monitoring.refused, []);
+  assert.equal(drops(monitoring).length, 4, 'blocks only');
+  // A policy that names IPv6 is not refused IPv6, and is told that IPv6 then passes unchecked.
+  const named = compile(
+    POLICY.replace(
+      'members: [10.77.0.16/28, 10.77.0.21]',
+      'members: [10.77.0.16/28, 10.77.0.21, fd00:77::/64]',
+    ),
+  );
+  assert.deepEqual(named.refused, [enforcing.refused[0]]);
+  assert.ok(
+    named.warnings.some((w) => /zone ctl: .*IPv6 passes unchecked/.test(w)),
+    named.warnings.join('\n'),
+  );
+});
+
 test('enforcement plan: limits nothing would check are refused by name, never widened to a port allow (item 6)', () => {
   const r = parsePolicy(
     `weir: policy/1

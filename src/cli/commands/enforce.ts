@@ -218,6 +218,9 @@ export function registerEnforce(program: Command): void {
             ? `loaded: ${r.added.length} rules/elements added, ${r.removed.length} removed; enforcing ${rs.enforced.join(', ') || 'no zone'}; simulating ${rs.simulated.join(', ') || 'no zone'}${steered ? `; ${steered} server(s) steered to the gateway` : ''}\n`
             : 'unchanged: the loaded ruleset already matches the policy\n',
         );
+        for (const x of r.switchedOn)
+          process.stdout.write(`  set ${x} (conntrack tells replies from new connections)\n`);
+        for (const x of rs.refused) process.stdout.write(`  ${x}\n`);
         if (rs.stealth)
           process.stdout.write(
             `  stealth: bridge ${o.bridge} carries no address; the host sends nothing on it\n`,
@@ -272,6 +275,7 @@ export function registerEnforce(program: Command): void {
         `blocked sources: ${s.blocked.map((b) => `${b.ip}${b.expiresIn !== null ? ` (${b.expiresIn} s left)` : ''}`).join(', ') || 'none'}\n`,
       );
       process.stdout.write(`permits: ${s.permits.length}\n`);
+      for (const x of s.refused ?? []) process.stdout.write(`${x}\n`);
       for (const c of s.counters)
         if (c.packets > 0) process.stdout.write(`  ${c.rule}: ${c.packets} packets\n`);
     });

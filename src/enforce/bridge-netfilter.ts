@@ -1,0 +1,59 @@
+// The bridge ruleset tells a reply from a new connection by conntrack, which bridged frames meet only through
+// br_netfilter (it hands them to the IP hooks; the bridge family has no conntrack of its own on this kernel).
+// Without it every reply of an allowed flow would be refused, so a bridge ruleset is loaded only with it on.
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { NftTarget } from './nft.js';
+
+/** What conntrack must see: bridged IPv4 and IPv6, VLAN-tagged frames (one tag, stripped by the kernel) too. */
+const KNOBS = [
+  'bridge-nf-call-iptables',
+  'bridge-nf-call-ip6tables',
+  'bridge-nf-filter-vlan-tagged',
+];
+
+function sysctl(target: NftTarget, knob: string, value?: '1'): string | null {
+  const file = `/proc/sys/net/bridge/${knob}`;
+  if (!target.netns) {
+    try {
+      if (value) writeFileSync(file, value);
+      return readFileSync(file, 'utf8').trim();
+    } catch {
+      return null;
+    }
+  }
+  // /proc/sys/net shows the network namespace of the reader: read and write from inside it.
+  const r = spawnSync(
+    'ip',
+    [
+      'netns',
+      'exec',
+      target.netns,
+      'sh',
+      '-c',
+      value ? `echo ${value} > ${file} && cat ${file}` : `cat ${file}`,
+    ],
+    { encoding: 'utf8', timeout: 10_000 },
+  );
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
+/**
+ * Switch on what the bridge ruleset needs (in the target's network namespace). Returns the settings it switched
+ * on, to be said in the apply's output; throws when br_netfilter is not loaded at all.
+ */
+export function ensureBridgeConntrack(target: NftTarget): string[] {
+  const on: string[] = [];
+  for (const knob of KNOBS) {
+    const now = sysctl(target, knob);
+    if (now === null)
+      throw new Error(
+        'br_netfilter is not loaded: the bridge ruleset tells replies from new connections by conntrack, which bridged traffic meets only through it (modprobe br_netfilter, list it in /etc/modules-load.d, and apply again)',
+      );
+    if (now === '1') continue;
+    if (sysctl(target, knob, '1') !== '1')
+      throw new Error(`cannot set net.bridge.${knob}=1, which the bridge ruleset needs`);
+    on.push(`net.bridge.${knob}=1`);
+  }
+  return on;
+}
