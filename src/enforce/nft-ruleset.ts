@@ -277,8 +277,8 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
         },
       },
     });
-    // Router mode: connections that went direct while unsteered are reset once their server is leased (R9).
-    if (fam === 'inet') cmds.push(...staleDirectRules(TABLE, gw));
+    // Connections that went direct while unsteered are reset once their server is leased (R9).
+    cmds.push(...staleDirectRules(TABLE, gw, fam === 'bridge' ? STEER_MARK : null));
   }
 
   // Blocked sources are cut before anything else, steering to the gateway included.
