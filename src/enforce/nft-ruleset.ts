@@ -2,6 +2,7 @@ import type { CompiledPolicy, CompiledGroup } from '../policy/evaluate.js';
 import { ipv4Span, networkOf, type Cidr } from '../policy/hosts.js';
 import { dayMask, hhmm } from '../policy/windows.js';
 import { packFlows, type FlowElem } from './nft-sets.js';
+import { staleDirectRules } from './nft-stale.js';
 import type { TimeWindow, Zone } from '../policy/model.js';
 
 /** Where the enforcement host sits: a bridge between plant segments, or a router between subnets. */
@@ -318,6 +319,8 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
         },
       },
     });
+    // Connections that went direct while unsteered are reset once their server is leased (R9).
+    cmds.push(...staleDirectRules(TABLE, gw, fam === 'bridge' ? STEER_MARK : null));
   }
 
   // Blocked sources are cut before anything else, steering to the gateway included.

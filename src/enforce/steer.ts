@@ -1,4 +1,5 @@
 import type { CompiledGroup, CompiledPolicy } from '../policy/evaluate.js';
+import type { PermitTemplate } from '../policy/model.js';
 import { ipv4Span } from '../policy/hosts.js';
 import { gatewayDissector, gatewayProtocols } from '../dissect/registry.js';
 
@@ -104,7 +105,8 @@ export function enforcementPlan(
 /**
  * Permit templates open servers to people for a while, limited to functions and registers: those servers are
  * steered to the gateway too (it judges each request of a permitted flow by the permit's group), whether or
- * not a context group names them; without a gateway such a template is enforced by flow only, or refused.
+ * not a context group names them; without a gateway such a template is enforced by flow only, or refused. A
+ * limited template on a protocol the gateway cannot read is refused like such a group, never widened.
  */
 function permitTargets(
   cp: CompiledPolicy,
@@ -115,9 +117,19 @@ function permitTargets(
 ): void {
   for (const t of cp.policy.permitTemplates ?? []) {
     const servers = t.servers.filter((s) => cp.zoneOf(s)?.mode === 'enforce');
+    if (servers.length === 0) continue;
     const protocol = gatewayDissector(t.protocol)?.protocol;
-    if (servers.length === 0 || protocol === undefined || t.transport !== 'tcp') continue;
     const name = `permit template ${t.name}`;
+    if (protocol === undefined || t.transport !== 'tcp') {
+      const why = unjudgedLimits(t);
+      if (why !== null) plan.unenforceable.push({ group: name, why });
+      else
+        plan.portLevel.push({
+          group: name,
+          why: `${t.protocol} is permitted whole (read-write, no function or address list)`,
+        });
+      continue;
+    }
     if (listenIp === null) {
       const why = `${t.protocol} requests of its permits are limited, and no gateway is given (--gateway-ip)`;
       if (opts.portLevelOk)
@@ -131,6 +143,18 @@ function permitTargets(
         if (!seen.has(k)) seen.set(k, { server, port, protocol, listenIp });
       }
   }
+}
+
+/**
+ * Why a permit template's limits would not hold, or null when they do (or it has none): a permit opens its
+ * flow in the kernel, and only the gateway can hold it to reads or to functions and registers. Such limits on
+ * a protocol it cannot read would be a full grant under a read-only name: refused at apply and at grant.
+ */
+export function unjudgedLimits(t: PermitTemplate): string | null {
+  if (gatewayDissector(t.protocol) !== undefined && t.transport === 'tcp') return null;
+  if (t.access !== 'read-only' && t.functions === undefined && t.addresses === undefined)
+    return null;
+  return `its permits are limited (${t.access === 'read-only' ? 'read-only' : 'functions/registers'}), but the gateway reads ${gatewayProtocols.join(', ')} over TCP, not ${t.protocol} over ${t.transport}: a permit would open the whole protocol; make it \`access: read-write\` with no function or address list (a permit by flow), or keep zone ${t.zone} in simulate`;
 }
 
 /** The group's server addresses that sit in an enforcing zone, or null when none does. */

@@ -1,5 +1,6 @@
 import { isIPv4 } from 'node:net';
 import type { EnforcementBackend, PermitResult } from '../enforce/backend.js';
+import { unjudgedLimits } from '../enforce/steer.js';
 import { CompiledPolicy, groupOpenAt, type CompiledGroup } from '../policy/evaluate.js';
 import { inWindow } from '../policy/windows.js';
 import { HostSet, parseCidr } from '../policy/hosts.js';
@@ -16,7 +17,8 @@ export type PermitRefusal =
   | 'bad_credentials'
   | 'directory_unreachable'
   | 'not_in_group'
-  | 'enforcement_failed';
+  | 'enforcement_failed'
+  | 'limits_not_enforceable';
 
 export interface PermitRequest {
   user: string;
@@ -122,6 +124,17 @@ export class PermitService {
         ok: false,
         reason: 'unknown_template',
         detail: `no permit template '${r.template}'`,
+      };
+    // Belt and braces to `enforce apply`, which refuses such a template: never hand out a "read-only" BACnet
+    // permit that the kernel would carry out as full access.
+    const unjudged = t.servers.some((s) => this.cp.zoneOf(s)?.mode === 'enforce')
+      ? unjudgedLimits(t)
+      : null;
+    if (unjudged !== null)
+      return {
+        ok: false,
+        reason: 'limits_not_enforceable',
+        detail: `template ${t.name}: ${unjudged}`,
       };
     if (!isIPv4(r.client))
       return { ok: false, reason: 'bad_client', detail: `'${r.client}' is not an IPv4 address` };

@@ -150,6 +150,76 @@ test("a template's servers are steered to the gateway, even when no context grou
   );
 });
 
+test('a limited template on a protocol the gateway cannot read is refused at apply and at grant, never widened', async () => {
+  // Review 12, R10: BACnet (UDP), HART-IP and S7comm-plus have no gateway dissector; a permit opens the flow in
+  // the kernel, so "read-only" there would be full access (WriteProperty, ReinitializeDevice, program download).
+  const text = `weir: policy/1
+zones:
+  - { name: eng, members: [10.0.0.0/28] }
+  - { name: ctl, members: [10.0.0.21, 10.0.0.22], mode: enforce }
+  - { name: lab, members: [10.0.0.40], mode: simulate }
+permit_templates:
+  - { name: bms-look, directory_groups: [g], zone: ctl, servers: [10.0.0.21], protocol: bacnet, max_ttl: 1h }
+  - { name: hart-look, directory_groups: [g], zone: ctl, servers: [10.0.0.21], protocol: hartip, access: read-only, max_ttl: 1h }
+  - { name: s7p-fn, directory_groups: [g], zone: ctl, servers: [10.0.0.22], protocol: s7comm_plus, access: read-write, functions: [0x04ca], max_ttl: 1h }
+  - { name: bms-full, directory_groups: [g], zone: ctl, servers: [10.0.0.21], protocol: bacnet, access: read-write, max_ttl: 1h }
+  - { name: lab-look, directory_groups: [g], zone: lab, servers: [10.0.0.40], protocol: bacnet, max_ttl: 1h }
+  - { name: plc-look, directory_groups: [g], zone: ctl, servers: [10.0.0.22], protocol: modbus, max_ttl: 1h }
+`;
+  const r = parsePolicy(text, 'p.yaml');
+  assert.ok(r.ok, JSON.stringify(!r.ok && r.errors));
+  const cp = new CompiledPolicy(r.policy);
+  for (const opts of [{}, { portLevelOk: true }]) {
+    const plan = enforcementPlan(cp, '10.0.0.2', opts);
+    assert.deepEqual(
+      plan.unenforceable.map((u) => u.group),
+      ['permit template bms-look', 'permit template hart-look', 'permit template s7p-fn'],
+    );
+    assert.match(plan.unenforceable[0]!.why, /read-only.*not bacnet over udp.*access: read-write/);
+    // Read-write and whole: enforced by flow, and said so; the modbus one is steered as before.
+    assert.deepEqual(
+      plan.portLevel.map((u) => u.group),
+      ['permit template bms-full'],
+    );
+    assert.deepEqual(
+      plan.targets.map((x) => `${x.server}:${x.port}`),
+      ['10.0.0.22:502'],
+    );
+  }
+  const opened: string[] = [];
+  const service = new PermitService({
+    policy: r.policy,
+    directory: {
+      kind: 'test',
+      verify: async (user: string) => ({ ok: true as const, user, groups: ['g'] }),
+    },
+    backend: {
+      permit: async (flow: PermitFlow, ttl: number) => {
+        opened.push(`${flow.server}:${flow.port}`);
+        return { flow, ttlSeconds: ttl, until: 0, comment: '' };
+      },
+      revokePermit: async () => undefined,
+    } as unknown as EnforcementBackend,
+    audit: () => undefined,
+  });
+  const ask = (template: string) =>
+    service.request({ user: 'u', password: 'p', client: '10.0.0.5', template, via: 'test' });
+  const refused = await ask('bms-look');
+  assert.equal(!refused.ok && refused.reason, 'limits_not_enforceable');
+  assert.match(
+    !refused.ok ? refused.detail : '',
+    /bms-look.*a permit would open the whole protocol/,
+  );
+  assert.equal((await ask('s7p-fn')).ok, false);
+  assert.deepEqual(opened, [], 'nothing reached the kernel');
+  assert.ok((await ask('bms-full')).ok, 'a read-write template is a permit by flow');
+  assert.ok(
+    (await ask('lab-look')).ok,
+    'a zone in simulate enforces nothing: the permit is a record',
+  );
+  assert.ok((await ask('plc-look')).ok);
+});
+
 test('a permit of a windowed template ends with its window at the latest', async () => {
   // The directory and the kernel are stand-ins here: the real ones are in ldap-/radius-permit.test.ts.
   const text = `weir: policy/1

@@ -1,0 +1,114 @@
+// Bridge: a connection that went direct while the gateway was down is reset once the gateway is back, instead of
+// hanging until TCP gives up (its frames are steered to the host, meet an un-NATed conntrack entry and were
+// dropped). Review 12, R9 (bridge part). Real peers: the lab plant, pymodbus PLCs, the weir gateway.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { canBuildLab, HOSTS, Plant } from '../lab/plant.js';
+import { startPlcs } from '../lab/scenario.js';
+import { agent, cli, GATEWAY_IP, labPolicyStore, plantPolicy, sleep } from './lab-kit.js';
+
+const POLICY =
+  plantPolicy(`  - { name: historian-reads, conduit: sup-ctl, clients: [HIST-1], servers: [PLC-1], protocol: modbus, access: read-only }
+`);
+
+test(
+  'bridge: a connection opened while the gateway was down is reset once it is back, not left hanging',
+  { timeout: 240_000 },
+  async (t) => {
+    if (!canBuildLab()) {
+      if (process.env.CI === 'true') throw new Error('the enforcement lab needs root and iproute2');
+      return t.skip('needs root to build network namespaces');
+    }
+    const dir = mkdtempSync(path.join(tmpdir(), 'weir-bstale-'));
+    const state = path.join(dir, 'state'),
+      go = path.join(dir, 'go'),
+      log = path.join(dir, 'gw.jsonl');
+    const lab = Plant.up();
+    const probe = (...ops: string[]): Array<{ ok: boolean; data?: number[] }> =>
+      lab
+        .exec('historian', process.execPath, [agent, 'probe', HOSTS.plc1, ...ops], {
+          timeoutMs: 20_000,
+        })
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { ok: boolean; data?: number[] });
+    const started = (): number =>
+      existsSync(log) ? readFileSync(log, 'utf8').split('gateway_started').length : 0;
+    const startGateway = async (): Promise<ChildProcess> => {
+      const k = started();
+      const g = lab.spawn('fw', process.execPath, [
+        cli,
+        'gateway',
+        '--state-dir',
+        state,
+        '--listen',
+        GATEWAY_IP,
+        '--log',
+        log,
+      ]);
+      g.stdout!.resume();
+      g.stderr!.resume();
+      for (let i = 0; i < 150 && started() === k; i++) await sleep(100);
+      await sleep(800);
+      return g;
+    };
+    try {
+      await startPlcs(lab);
+      lab.exec('fw', 'ip', ['addr', 'add', `${GATEWAY_IP}/24`, 'dev', 'br0']);
+      const auth = await labPolicyStore(dir, POLICY);
+      lab.exec('fw', process.execPath, [
+        cli,
+        'enforce',
+        'apply',
+        ...auth,
+        '--family',
+        'bridge',
+        '--gateway-ip',
+        GATEWAY_IP,
+        '--bridge',
+        'br0',
+        '--state-dir',
+        state,
+      ]);
+      const g1 = await startGateway();
+      assert.equal(probe('write:6:77')[0]!.ok, false, 'the gateway refuses a read-only write');
+      g1.kill('SIGKILL');
+      await sleep(2500);
+      assert.equal(probe('write:7:88')[0]!.ok, true, 'the gateway down, traffic goes direct');
+
+      const before = probe('read:5:4')[0]!.data;
+      const old = lab.spawn('historian', 'python3', [
+        '-c',
+        `import socket, time, os, json
+s = socket.create_connection(('${HOSTS.plc1}', 502)); s.settimeout(5)
+s.send(bytes([0,1,0,0,0,6,1,3,0,0,0,1])); print(json.dumps({'read': s.recv(64).hex()}), flush=True)
+while not os.path.exists('${go}'): time.sleep(0.1)
+try:
+    s.send(bytes([0,2,0,0,0,6,1,6,0,5,0,99])); print(json.dumps({'answer': s.recv(64).hex()}), flush=True)
+except Exception as e:
+    print(json.dumps({'error': type(e).__name__}), flush=True)
+`,
+      ]);
+      let out = '';
+      old.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      old.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+      for (let i = 0; i < 50 && !out.includes('read'); i++) await sleep(100);
+      assert.match(out, /"read": "0001/, 'the old connection is open');
+
+      await startGateway();
+      assert.equal(probe('write:6:77')[0]!.ok, false, 'new connections are judged again');
+      writeFileSync(go, '');
+      await new Promise<void>((r) => (old.exitCode !== null ? r() : old.once('exit', () => r())));
+      // Before: a 5 s timeout (the frames vanished); now the client is told at once and reconnects.
+      assert.match(out, /"error": "ConnectionResetError"/, out);
+      assert.deepEqual(probe('read:5:4')[0]!.data, before, 'registers untouched');
+    } finally {
+      await lab.down();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
