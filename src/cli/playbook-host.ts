@@ -14,7 +14,8 @@ import { FleetBackend } from '../fleet/fleet-backend.js';
 import { fleetNodeDir, nodeOutbox } from '../fleet/site-backend.js';
 import { cliSettings } from './settings.js';
 import { parseCidr } from '../policy/hosts.js';
-import { neverBlockAddresses } from '../enforce/host-addresses.js';
+import { liveNeverBlock } from '../enforce/host-addresses.js';
+import { zoneSubnets } from '../respond/playbook-guard.js';
 import type { Caller } from './identity.js';
 
 export interface PlaybookHostOpts {
@@ -81,10 +82,13 @@ export function startPlaybooks(
   const fleet = nodeDir !== null ? nodeOutbox(nodeDir) : null;
   const backend: EnforcementBackend =
     site?.backend ?? (fleet ? new FleetBackend(nft!, fleet) : nft!);
-  const protectedAddresses = neverBlockAddresses({
+  // Read again for the blocks (the gateway may be applied, an address or a route change after the start).
+  const protectedAddresses = liveNeverBlock({
     netns: target.netns,
     stateDir: o.stateDir,
     extra: o.neverBlock,
+    gatewayIp: cliSettings().enforce.gateway_ip,
+    subnets: zoneSubnets(active.policy),
   });
   const runner = new PlaybookRunner({
     db,
@@ -110,7 +114,7 @@ export function startPlaybooks(
       policy: active.sha.slice(0, 12),
       act: s.act,
       simulate: s.simulate,
-      never_block: protectedAddresses,
+      never_block: protectedAddresses().addresses,
       baseline_version: baseline.version,
     },
   });

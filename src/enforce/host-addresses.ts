@@ -1,5 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readApplied } from './state.js';
+import { parsePolicy } from '../policy/load.js';
+import { zoneSubnets, type NeverBlock } from '../respond/playbook-guard.js';
 
 function ipJson(netns: string | undefined, args: string[]): unknown[] {
   try {
@@ -14,23 +16,71 @@ function ipJson(netns: string | undefined, args: string[]): unknown[] {
 }
 
 /**
- * Addresses a playbook must never block, as this enforcement host sees them: its own addresses, the routers of
- * its default routes, the gateway `enforce apply` set up, plus those given (the manager, other infrastructure).
- * Blocking any of them would cut Weir off from the plant it protects, or the plant from its way out.
+ * What no block may hit, as this enforcement host sees it now: its own addresses and their subnets (network and
+ * broadcast addresses), the routers of its IPv4 and IPv6 default routes, the gateway `enforce apply` set up and
+ * the one the settings name, plus those given (the fleet hub/manager, other infrastructure) and the zones' blocks.
+ * Blocking any of them would cut Weir off from the plant it protects, or the plant from its way out. Read again
+ * for each block: addresses, routes and the gateway change while a runner or a node runs.
  */
+export function hostNeverBlock(o: {
+  netns?: string;
+  stateDir: string;
+  extra: readonly string[];
+  /** settings enforce.gateway_ip ('' or absent: none). */
+  gatewayIp?: string;
+  /** The zones' member blocks (address/prefix): their network and broadcast addresses too. */
+  subnets?: readonly string[];
+}): NeverBlock {
+  const out = new Set<string>(o.extra);
+  const subnets = new Set<string>(o.subnets ?? []);
+  for (const link of ipJson(o.netns, ['addr']) as Array<{
+    addr_info?: Array<{ local?: string; prefixlen?: number }>;
+  }>)
+    for (const a of link.addr_info ?? [])
+      if (a.local) {
+        out.add(a.local);
+        if (a.prefixlen !== undefined) subnets.add(`${a.local}/${a.prefixlen}`);
+      }
+  for (const family of [[], ['-6']])
+    for (const r of ipJson(o.netns, [...family, 'route', 'show', 'default']) as Array<{
+      gateway?: string;
+    }>)
+      if (r.gateway) out.add(r.gateway);
+  const applied = readApplied(o.stateDir);
+  if (applied?.gatewayIp) out.add(applied.gatewayIp);
+  if (o.gatewayIp) out.add(o.gatewayIp);
+  // The zones of the policy in force here (a stealth bridge has no subnet of its own to read).
+  if (applied && applied.removedAt === undefined) {
+    const r = parsePolicy(applied.text, applied.source);
+    if (r.ok) for (const s of zoneSubnets(r.policy)) subnets.add(s);
+  }
+  return { addresses: [...out], subnets: [...subnets] };
+}
+
+/**
+ * hostNeverBlock read again when a block asks, at most once a second: a burst of detections (a sweep) asks for
+ * each, and each read runs `ip` three times on the event loop.
+ */
+export function liveNeverBlock(o: Parameters<typeof hostNeverBlock>[0]): () => NeverBlock {
+  let at = -Infinity;
+  let last: NeverBlock | null = null;
+  return () => {
+    const now = performance.now();
+    if (last === null || now - at > 1000) {
+      last = hostNeverBlock(o);
+      at = now;
+    }
+    return last;
+  };
+}
+
+/** The addresses of hostNeverBlock (a host's own, routers, gateway, those given). */
 export function neverBlockAddresses(o: {
   netns?: string;
   stateDir: string;
   extra: readonly string[];
 }): string[] {
-  const out = new Set<string>(o.extra);
-  for (const link of ipJson(o.netns, ['addr']) as Array<{ addr_info?: Array<{ local?: string }> }>)
-    for (const a of link.addr_info ?? []) if (a.local) out.add(a.local);
-  for (const r of ipJson(o.netns, ['route', 'show', 'default']) as Array<{ gateway?: string }>)
-    if (r.gateway) out.add(r.gateway);
-  const applied = readApplied(o.stateDir);
-  if (applied?.gatewayIp) out.add(applied.gatewayIp);
-  return [...out];
+  return [...hostNeverBlock(o).addresses];
 }
 
 /**

@@ -9,6 +9,7 @@ import { parsePolicy } from '../policy/load.js';
 import { applyBundle, type BundleApplyOptions } from './apply-bundle.js';
 import { applyPermits, type PermitApplyOptions } from './apply-permits.js';
 import { guardBlock } from '../respond/block-impact.js';
+import { neverBlockRefusal, type NeverBlock } from '../respond/playbook-guard.js';
 import { openStore } from '../store/db.js';
 import type { Blocklist } from './manager.js';
 import type { StateDoc } from './signed-doc.js';
@@ -36,6 +37,12 @@ export interface ApplierOptions {
    * elsewhere must never cut what this site learned as normal.
    */
   refuseBlock?: (address: string) => string | null;
+  /**
+   * What this site never blocks, read for each blocklist document (its own addresses and subnets, routers,
+   * gateway, the hub it reaches the manager by): refused before the baseline guard, whoever decided the block.
+   * Absent: only what no site ever blocks (not one unicast host) is refused.
+   */
+  neverBlock?: () => NeverBlock;
   /** Told of each fleet block this site refused, with the reason (the node reports it to the manager). */
   onBlockRefused?: (address: string, reason: string, doc: StateDoc) => void;
   /** Told of each fleet permit this site refused (ran out, not its zone, malformed). */
@@ -113,9 +120,14 @@ export function stateApplier(
     if (doc.kind === 'blocklist') {
       const b = doc.body as Blocklist;
       const live: Blocklist['entries'] = [];
+      const never = o.neverBlock?.() ?? { addresses: [], subnets: [] };
       for (const e of b.entries) {
         if (e.until <= nowS) continue;
-        const refusal = e.origin === o.site ? null : await guardWithRetry(o, e.address, doc);
+        // This site's gateway, host, router or hub is never blocked, even by its own earlier decision (the
+        // gateway may have been set up since); others' blocks also pass this site's baseline.
+        const refusal =
+          neverBlockRefusal(e.address, never) ??
+          (e.origin === o.site ? null : await guardWithRetry(o, e.address, doc));
         if (refusal !== null) o.onBlockRefused?.(e.address, refusal, doc);
         else live.push(e);
       }

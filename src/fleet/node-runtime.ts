@@ -42,6 +42,8 @@ export interface NodeRunOptions {
   gateway?: ApplierOptions['gateway'];
   /** This site's guard on blocks decided elsewhere (see ApplierOptions.refuseBlock). */
   refuseBlock?: ApplierOptions['refuseBlock'];
+  /** What this site never blocks, whoever decided the block (see ApplierOptions.neverBlock). */
+  neverBlock?: ApplierOptions['neverBlock'];
   /** Waits between guard attempts while the site's store is locked (default 250 ms doubling to 10 s). */
   busyBackoff?: ApplierOptions['busyBackoff'];
   /** The outbox's memory hold while the disk refuses records (see OutboxOptions.holdMax). */
@@ -105,6 +107,7 @@ export class NodeRuntime {
       apply: stateApplier(o.local, {
         site,
         refuseBlock: o.refuseBlock,
+        neverBlock: o.neverBlock,
         busyBackoff: o.busyBackoff,
         stopping: () => rt?.stopping ?? false,
         // Not a refusal of the block: the document waits until this site can check it against its baseline.

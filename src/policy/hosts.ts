@@ -93,12 +93,17 @@ export function canonicalIp(a: string): string | null {
   return new URL(`http://[${a}]/`).hostname.slice(1, -1);
 }
 
-/** Whether an address names one unicast host (not unspecified, loopback, multicast, broadcast, link-local IPv6). */
+/**
+ * Whether an address names one unicast host: not unspecified or "this network" (0/8), loopback, link-local
+ * (169.254/16, fe80::/10), multicast, reserved or broadcast.
+ */
 export function isUnicastHost(ip: string): boolean {
   const v = isIP(ip);
   if (v === 4) {
-    const first = Number(ip.split('.')[0]);
-    return ip !== '0.0.0.0' && ip !== '255.255.255.255' && first !== 127 && first < 224;
+    const [first, second] = ip.split('.').map(Number) as [number, number];
+    // 169.254/16 is what a device falls back to without DHCP (PROFINET and BACnet devices do): blocking it
+    // blocks whichever device has the address now, on a link, with nothing routed to tell.
+    return first !== 0 && first !== 127 && first < 224 && !(first === 169 && second === 254);
   }
   if (v !== 6) return false;
   const c = canonicalIp(ip);

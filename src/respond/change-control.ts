@@ -3,6 +3,7 @@ import { isMap, isSeq, parseDocument } from 'yaml';
 import type { Db } from '../store/db.js';
 import { anchorAudit, appendAudit } from '../store/audit-store.js';
 import { guardBlock, type CutFlow } from './block-impact.js';
+import { neverBlockRefusal, type NeverBlock } from './playbook-guard.js';
 import { audited } from './audited.js';
 import {
   activePolicySha,
@@ -276,6 +277,8 @@ export function applyProposal(
     id: number;
     actor: string;
     confirmCutsBaseline?: boolean;
+    /** What the enforcement host never blocks now (its addresses, subnets, routers, gateway): refused first. */
+    neverBlock?: NeverBlock;
     carryOutBlock?: (b: { ip: string; ttl: number }) => void;
   },
 ): AppliedProposal {
@@ -391,6 +394,8 @@ export async function applyProposalVia(
     id: number;
     actor: string;
     confirmCutsBaseline?: boolean;
+    /** What the enforcement host never blocks now (its addresses, subnets, routers, gateway): refused first. */
+    neverBlock?: NeverBlock;
     carryOutBlock: (b: { ip: string; ttl: number }) => Promise<unknown>;
   },
 ): Promise<AppliedProposal> {
@@ -424,6 +429,8 @@ function applyBlock(
   s: {
     actor: string;
     confirmCutsBaseline?: boolean;
+    /** What the enforcement host never blocks now (its addresses, subnets, routers, gateway): refused first. */
+    neverBlock?: NeverBlock;
     carryOutBlock?: (b: { ip: string; ttl: number }) => void;
   },
 ): { simulationId: null; block: { ip: string; ttl: number }; cutsBaseline?: CutFlow[] } {
@@ -441,9 +448,20 @@ function applyBlock(
 function checkBlock(
   db: Db,
   p: ProposalRow,
-  s: { actor: string; confirmCutsBaseline?: boolean },
+  s: { actor: string; confirmCutsBaseline?: boolean; neverBlock?: NeverBlock },
 ): { block: { ip: string; ttl: number }; cuts: CutFlow[] } {
   const block = { ip: String(p.doc.ip), ttl: Number(p.doc.ttl_s) };
+  // Approved or not, a block never hits the host, its gateway, routers or a subnet's own addresses.
+  const never = neverBlockRefusal(block.ip, s.neverBlock ?? { addresses: [], subnets: [] });
+  if (never !== null) {
+    appendAudit(db, {
+      actor: s.actor,
+      action: 'proposal.apply_refused',
+      subject: `proposal ${p.id}`,
+      details: { problems: [never], ...block },
+    });
+    throw new ChangeRefused(`proposal ${p.id}: ${never}`);
+  }
   const { cuts, refusal } = guardBlock(db, block.ip, s.confirmCutsBaseline === true);
   if (refusal !== null) {
     appendAudit(db, {

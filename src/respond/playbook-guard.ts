@@ -1,24 +1,92 @@
 import type { Baseline } from '../discover/baseline.js';
-import { canonicalIp, HostSet, isUnicastHost, parseCidr } from '../policy/hosts.js';
+import {
+  canonicalIp,
+  HostSet,
+  intToIpv4,
+  ipv4ToInt,
+  ipv4Span,
+  isUnicastHost,
+  parseCidr,
+} from '../policy/hosts.js';
+import type { Policy } from '../policy/model.js';
 import type { Playbook } from '../policy/playbook-model.js';
 import type { CutFlow } from './block-impact.js';
 
 /**
- * The guard rails a playbook's block passes before anything reaches the kernel. Pure: the runner gives it the
- * baseline and the addresses that must never be blocked; it answers with the refusal, or null. It reads the
- * baseline once and keeps only the learned flows' ends, service, lists and count (a live run keeps no parsed
- * document: thousands of edge records with their reads, writes and values).
+ * What no block may ever hit, as the enforcement host sees it at the moment of the block (its addresses, routes
+ * and gateway change while Weir runs, so it is read again for each block).
+ */
+export interface NeverBlock {
+  /**
+   * Addresses and blocks: the host's own, its default routers, its inline gateway, the fleet manager/hub and
+   * what the operator named (--never-block).
+   */
+  addresses: readonly string[];
+  /** IPv4 subnets (address/prefix) of the host's links and the zones: their network and broadcast addresses. */
+  subnets: readonly string[];
+}
+
+/** The zones' member blocks (address/prefix): their network and broadcast addresses are never blocked. */
+export function zoneSubnets(policy: Policy | null | undefined): string[] {
+  return (policy?.zones ?? []).flatMap((z) => z.members.filter((m) => m.includes('/')));
+}
+
+/** A NeverBlock read when asked (the host's view now), or fixed addresses (tests, a host that has none). */
+export type NeverBlockSource = readonly string[] | (() => NeverBlock);
+
+export const neverBlockOf = (s: NeverBlockSource): NeverBlock =>
+  typeof s === 'function' ? s() : { addresses: s, subnets: [] };
+
+/**
+ * The one refusal every block passes, whoever asks (a playbook, `weir block`, an approved block proposal, a
+ * block from the fleet): why `ip` may never be blocked here, or null. Not overridable: blocking any of these cuts
+ * Weir off from the plant, the plant from its way out, or every device of a subnet at once.
+ */
+export function neverBlockRefusal(ip: string, never: NeverBlock): string | null {
+  if (canonicalIp(ip) === null)
+    return `'${ip}' is not an IPv4 or IPv6 address the blocklist can hold`;
+  if (!isUnicastHost(ip))
+    return `${ip} is not a unicast host address (unspecified, loopback, link-local, multicast or broadcast)`;
+  const protectedSet = new HostSet();
+  for (const p of never.addresses) {
+    const c = parseCidr(p);
+    if (c !== null) protectedSet.add(c);
+  }
+  if (protectedSet.has(ip))
+    return `${ip} is the enforcement host, its gateway or router, or the manager: never blocked`;
+  const at = ip.includes('.') ? ipv4ToInt(ip) : null;
+  if (at !== null)
+    for (const s of never.subnets) {
+      const c = parseCidr(s);
+      // A /31 or /32 has no network or broadcast address (RFC 3021).
+      if (c === null || c.family !== 'ipv4' || c.prefix > 30) continue;
+      const { lo, hi } = ipv4Span(c);
+      if (at === lo || at === hi)
+        return `${ip} is the ${at === lo ? 'network' : 'broadcast'} address of ${intToIpv4(lo)}/${c.prefix}: a block would cut every device's traffic to it, not one host`;
+    }
+  return null;
+}
+
+/**
+ * The guard rails a playbook's block passes before anything reaches the kernel: the one refusal above (read
+ * again at each block), the baseline's devices and flows, and the evidence (a spoofable contact never blocks a
+ * known device). It reads the baseline once and keeps only the learned flows' ends, service, lists and count
+ * (a live run keeps no parsed document: thousands of edge records with their reads, writes and values).
  */
 export class BlockGuard {
   /** The learned flows of each address (as client or server), in the baseline's order. */
   private readonly flows = new Map<string, Readonly<CutFlow>[]>();
-  private readonly protectedSet = new HostSet();
+  /** Every device of the baseline (with or without learned IP flows). */
+  private readonly assets: ReadonlySet<string>;
 
   constructor(
     baseline: Baseline,
-    /** The enforcement host's own addresses, its gateway and router, the manager: never blocked by a playbook. */
-    readonly protectedAddresses: readonly string[],
+    /** What is never blocked, read again at each block (see NeverBlock). */
+    readonly never: NeverBlockSource,
+    /** The baseline's devices, when the caller holds them already (the detection engine's compiled set). */
+    assets?: ReadonlySet<string>,
   ) {
+    this.assets = assets ?? new Set(baseline.assets);
     // Thousands of edges repeat a few services and lists: one frozen copy of each (handed out as copies).
     const services = new Map<string, string>();
     const lists = new Map<string, string[]>();
@@ -46,10 +114,6 @@ export class BlockGuard {
         else at.push(f);
       }
     }
-    for (const p of protectedAddresses) {
-      const c = parseCidr(p);
-      if (c !== null) this.protectedSet.add(c);
-    }
   }
 
   /** Learned-normal flows a block of `ip` would cut (copies: the caller's to keep or change). */
@@ -61,21 +125,31 @@ export class BlockGuard {
     }));
   }
 
-  /** Why `pb` may not block `ip`, or null when it may. */
-  refusal(pb: Playbook, ip: string): { reason: string; cuts: CutFlow[] } | null {
-    if (canonicalIp(ip) === null)
-      return { reason: `'${ip}' is not an IPv4 or IPv6 address the blocklist can hold`, cuts: [] };
-    if (!isUnicastHost(ip)) return { reason: `${ip} is not a unicast host address`, cuts: [] };
-    if (this.protectedSet.has(ip))
-      return {
-        reason: `${ip} is the enforcement host, its gateway or the manager: a playbook never blocks those`,
-        cuts: [],
-      };
+  /**
+   * Why `pb` may not block `ip`, or null when it may. `spoofable`: the detection's only evidence is a packet
+   * whose source address nobody proved (UDP, ICMP, raw IP, a TCP segment without a completed handshake).
+   */
+  refusal(pb: Playbook, ip: string, spoofable = false): { reason: string; cuts: CutFlow[] } | null {
+    const never = neverBlockRefusal(ip, neverBlockOf(this.never));
+    if (never !== null) return { reason: never, cuts: [] };
     const cuts = this.cuts(ip);
     if (cuts.length > 0 && !named(pb, ip))
       return {
         reason: `${ip} has ${cuts.length} baseline flow(s); a playbook never cuts learned-normal traffic unless its may_block names the address`,
         cuts,
+      };
+    // A device the baseline knows without learned IP flows (a PROFINET IO device or GOOSE IED whose cyclic
+    // traffic is layer 2, a silent hot-standby partner) is as much the plant as one with flows.
+    if (this.assets.has(ip) && !named(pb, ip))
+      return {
+        reason: `${ip} is a device of the baseline (no learned IP flows); a playbook never blocks a known device unless its may_block names the address`,
+        cuts: [],
+      };
+    // Even named, a known device is blocked only on evidence its address was not borrowed.
+    if (spoofable && (this.assets.has(ip) || this.flows.has(ip)))
+      return {
+        reason: `${ip} is a device of the baseline and the contact's source can be spoofed (no completed TCP handshake): reported, not blocked on it`,
+        cuts: [],
       };
     return null;
   }

@@ -14,7 +14,7 @@ import type { CompiledBaseline } from '../detect/profile.js';
 import type { Policy, Zone } from '../policy/model.js';
 import type { Playbook, PlaybookActionKind } from '../policy/playbook-model.js';
 import { CompiledPolicy } from '../policy/evaluate.js';
-import { BlockGuard } from './playbook-guard.js';
+import { BlockGuard, type NeverBlockSource } from './playbook-guard.js';
 import { permitName, type PlaybookKernel, type TemporaryPermit } from './playbook-kernel.js';
 
 export interface PlaybookRunnerOptions {
@@ -29,8 +29,11 @@ export interface PlaybookRunnerOptions {
   /** The detection engine's compiled baseline (`weir detect`): its asset set is shared, not built again. */
   compiled?: CompiledBaseline;
   kernel: PlaybookKernel;
-  /** Addresses and blocks never blocked: the enforcement host, its gateway and router, the manager. */
-  protectedAddresses: readonly string[];
+  /**
+   * Never blocked: the enforcement host, its gateway and routers, the manager, the subnets' network and broadcast
+   * addresses. A function is asked again at each block (the host's addresses and gateway change while it runs).
+   */
+  protectedAddresses: NeverBlockSource;
   /** Every action, carried out, simulated or refused: the event other parts (SIEM, dashboards) pick up. */
   onAction?: (a: PlaybookActionRow) => void;
   /** Wall clock in epoch seconds (tests move it). */
@@ -65,7 +68,7 @@ export class PlaybookRunner {
     for (const z of o.active.policy.zones) if (z.playbooks?.length) this.zones.set(z.name, z);
     const cp = new CompiledPolicy(o.active.policy);
     this.zoneOf = (ip) => cp.zoneOf(ip)?.name ?? null;
-    this.guard = new BlockGuard(baseline, o.protectedAddresses);
+    this.guard = new BlockGuard(baseline, o.protectedAddresses, this.assets);
     this.now = o.now ?? (() => Date.now() / 1000);
   }
 
@@ -147,7 +150,8 @@ export class PlaybookRunner {
   private async block(zone: string, pb: Playbook, d: Detection): Promise<PlaybookActionRow> {
     const ip = d.src;
     const base = { kind: 'block_source' as const, target: ip };
-    const g = this.guard.refusal(pb, ip);
+    // A decoy contact by UDP, ICMP or raw IP (or TCP without a completed handshake) names a source nobody proved.
+    const g = this.guard.refusal(pb, ip, d.evidence.fields.spoofable === true);
     if (g !== null)
       return this.record(zone, pb, d, {
         ...base,

@@ -13,6 +13,7 @@ import { canBuildLab } from '../lab/plant.js';
 import { plantBaseline, policyText } from '../helpers/plant-fixtures.js';
 import { person, weir, weirOk } from '../helpers/weir-cli.js';
 import { activate } from '../helpers/approved-store.js';
+import { writeApplied } from '../../src/enforce/state.js';
 
 const withBaseline = (db: string): void => {
   const d = openStore(db);
@@ -257,6 +258,99 @@ test('every enforcement action needs --db and a person allowed to enforce; block
       assert.equal((blocked.details.cuts_baseline as unknown[]).length, 2);
       assert.equal(blocked.details.reason, 'PLC compromised');
       assert.equal(checkAudit(d2).status, 'intact');
+    } finally {
+      d2.close();
+    }
+  } finally {
+    execFileSync('ip', ['netns', 'del', ns]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("weir block and an approved block proposal refuse this host's address, its gateway and its subnet's broadcast address, audited (rev12 R4)", async (t) => {
+  if (!canBuildLab()) {
+    if (process.env.CI === 'true')
+      throw new Error('this test needs root and iproute2 for its network namespace');
+    return t.skip('needs root to create a network namespace');
+  }
+  const dir = mkdtempSync(path.join(tmpdir(), 'weir-enforce-never-'));
+  const ns = `weir-nb-${randomBytes(3).toString('hex')}`;
+  execFileSync('ip', ['netns', 'add', ns]);
+  try {
+    execFileSync('ip', ['-n', ns, 'addr', 'add', '10.77.0.3/24', 'dev', 'lo']);
+    const db = path.join(dir, 'weir.db');
+    const root = await person(db, dir, 'root', ['admin'], { admin: '' });
+    const sec = await person(db, dir, 'sec', ['security'], { admin: root });
+    activate(db, policyText('enforce'));
+    withBaseline(db);
+    // The gateway `enforce apply` set up on this host (its state dir), after any proposal was made.
+    const stateDir = path.join(dir, 'state');
+    writeApplied(stateDir, {
+      sha: 'a'.repeat(64),
+      source: 'plant.yaml',
+      text: policyText('enforce'),
+      appliedAt: new Date().toISOString(),
+      actor: 'sec',
+      family: 'inet',
+      netns: ns,
+      gatewayIp: '10.77.0.2',
+    });
+    const here = ['--family', 'inet', '--netns', ns, '--state-dir', stateDir];
+    const auth = ['--db', db, '--token-file', sec];
+    for (const [ip, why] of [
+      ['10.77.0.2', /10\.77\.0\.2 is the enforcement host, its gateway or router/],
+      ['10.77.0.3', /10\.77\.0\.3 is the enforcement host/],
+      ['10.77.0.255', /broadcast address of 10\.77\.0\.0\/24/],
+    ] as const) {
+      const r = await weir([
+        'block',
+        ip,
+        '--ttl',
+        '10m',
+        '--confirm-cuts-baseline',
+        ...auth,
+        ...here,
+      ]);
+      assert.equal(r.code, 1, r.stdout);
+      assert.match(r.stderr, why);
+    }
+    const d = openStore(db);
+    const sha = (d.prepare('SELECT sha256 FROM active_policy').get() as { sha256: string }).sha256;
+    const id = insertProposal(d, {
+      kind: 'source_block',
+      zone: 'control',
+      policySha: sha,
+      baseSha: sha,
+      requiredRoles: ['security'],
+      createdBy: 'sec',
+      note: '',
+      doc: { ip: '10.77.0.2', ttl_s: 600 },
+    });
+    d.prepare("UPDATE proposals SET status = 'approved' WHERE id = ?").run(id);
+    d.close();
+    const r = await weir([
+      'policy',
+      'apply',
+      String(id),
+      '--confirm-cuts-baseline',
+      ...auth,
+      ...here,
+    ]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /10\.77\.0\.2 is the enforcement host, its gateway or router/);
+    const d2 = openStore(db);
+    try {
+      const log = listAudit(d2).filter((e) => !['user.added', 'login'].includes(e.action));
+      assert.deepEqual(
+        log.map((e) => `${e.actor} ${e.action} ${e.subject}`),
+        [
+          'sec source.block_refused 10.77.0.2',
+          'sec source.block_refused 10.77.0.3',
+          'sec source.block_refused 10.77.0.255',
+          `sec proposal.apply_refused proposal ${id}`,
+        ],
+      );
+      assert.match(String(log[0]!.details.never_block), /gateway/);
     } finally {
       d2.close();
     }

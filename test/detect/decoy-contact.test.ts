@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DetectionEngine } from '../../src/detect/engine.js';
 import { feed, tcp, udp, EVIL, HMI, PLC, learn, normalTraffic } from './synthetic.js';
-import { newPacket } from '../../src/dissect/packet.js';
+import { newPacket, TcpFlag } from '../../src/dissect/packet.js';
 import { newMessage } from '../../src/dissect/message.js';
 import { ATTACK_MAP } from '../../src/detect/attack-map.js';
 
@@ -100,4 +100,47 @@ test('a decoy address the baseline knows is never watched: normal traffic cannot
     ds.map((d) => d.dst),
     [DECOY],
   );
+});
+
+test('a contact from a device of the baseline is spoofable (reported, marked) unless it completes the decoy handshake; an unknown source is a contact as before (rev12 R5)', () => {
+  const eng = new DetectionEngine(learn(), { decoys: new Set([DECOY]) });
+  let t = normalTraffic(eng, 2000, 5);
+  // One forged datagram "from" the HMI, a forged SYN, and an ACK that guesses the decoy's sequence number wrong.
+  feed(eng, udp((t += 0.1), HMI, 47808, DECOY, 47808));
+  feed(eng, tcp((t += 0.1), PLC, 40001, DECOY, 502, TcpFlag.SYN));
+  const synAck = tcp((t += 0.001), DECOY, 502, PLC, 40001, TcpFlag.SYN | TcpFlag.ACK, 0);
+  synAck.tcpSeq = 1000;
+  feed(eng, synAck);
+  const guess = tcp((t += 0.001), PLC, 40001, DECOY, 502, TcpFlag.ACK, 0);
+  guess.tcpAck = 5;
+  feed(eng, guess);
+  let ds = eng.finish().filter((d) => d.type === 'decoy_contact');
+  assert.deepEqual(
+    ds.map((d) => `${d.src} ${d.evidence.fields.spoofable === true} ${d.detail}`).sort(),
+    [`${HMI} true spoofable`, `${PLC} true spoofable`],
+  );
+  assert.match(ds[0]!.explanation, /may be spoofed/);
+
+  // The PLC's own stack completes the handshake (ACK of the decoy's ISN + 1): a contact of its own.
+  const eng2 = new DetectionEngine(learn(), { decoys: new Set([DECOY]) });
+  t = normalTraffic(eng2, 2000, 5);
+  feed(eng2, tcp((t += 0.1), PLC, 40002, DECOY, 502, TcpFlag.SYN));
+  const sa = tcp((t += 0.001), DECOY, 502, PLC, 40002, TcpFlag.SYN | TcpFlag.ACK, 0);
+  sa.tcpSeq = 0xffffffff;
+  feed(eng2, sa);
+  const ack = tcp((t += 0.001), PLC, 40002, DECOY, 502, TcpFlag.ACK, 0);
+  ack.tcpAck = 0;
+  feed(eng2, ack);
+  // An unknown source: one datagram is a contact, as before.
+  feed(eng2, udp((t += 0.1), EVIL, 47808, DECOY, 47808));
+  ds = eng2.finish().filter((d) => d.type === 'decoy_contact');
+  const proven = ds.find((d) => d.src === PLC && d.evidence.fields.spoofable !== true)!;
+  assert.equal(proven.evidence.fields.tcp_handshake, 'completed');
+  assert.ok(
+    ds.some((d) => d.src === PLC && d.evidence.fields.spoofable === true),
+    'the SYN was',
+  );
+  const evil = ds.find((d) => d.src === EVIL)!;
+  assert.equal(evil.evidence.fields.spoofable, undefined);
+  assert.equal(evil.detail, '');
 });

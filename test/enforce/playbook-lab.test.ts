@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { canBuildLab, HOSTS, Plant } from '../lab/plant.js';
+import { DECOY_POLICY, MODBUS_POOL } from '../deceive/decoy-kit.js';
 import { runAgent, startPlcs } from '../lab/scenario.js';
 import { agent, cli, labPolicyStore, sleep } from './lab-kit.js';
 import { blockedNow, learnNormal, PLAYBOOK_POLICY, reaches, startRunner } from './playbook-kit.js';
@@ -163,6 +164,109 @@ test(
         'playbooks.stopped',
       ])
         assert.match(audit, new RegExp(a.replace('.', '\\.')), audit);
+    } finally {
+      await stopRunner?.();
+      await lab.down();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+/** One UDP datagram from `from` (any source address: a raw frame) to `to`:`port`, sent by `host` to every port. */
+function sendUdpAs(lab: Plant, host: 'attacker', from: string, to: string, port: number): void {
+  const py = `import socket,struct,sys
+src,dst,port=sys.argv[1],sys.argv[2],int(sys.argv[3])
+s=socket.socket(socket.AF_PACKET,socket.SOCK_RAW);s.bind(('eth0',0))
+udp=struct.pack('!HHHH',47808,port,12,0)+b'weir'
+h=struct.pack('!BBHHHBBH4s4s',0x45,0,20+len(udp),7,0,64,17,0,socket.inet_aton(src),socket.inet_aton(dst))
+w=struct.unpack('!10H',h);t=sum(w);t=(t>>16)+(t&0xffff);t+=t>>16
+h=h[:10]+struct.pack('!H',~t&0xffff)+h[12:]
+s.send(b'\\xff'*6+s.getsockname()[4]+b'\\x08\\x00'+h+udp)`;
+  lab.exec(host, '/usr/bin/python3', ['-c', py, from, to, String(port)]);
+}
+
+test(
+  'playbook lab: a UDP datagram to a decoy in the name of the HMI (a device of the baseline the playbook may block) is reported as spoofable and blocks nothing; the HMI keeps polling; the same from an unknown address is blocked (rev12 R5)',
+  { timeout: 240_000 },
+  async (t) => {
+    if (!canBuildLab()) {
+      if (process.env.CI === 'true') throw new Error('the playbook lab needs root and iproute2');
+      return t.skip('needs root to build network namespaces');
+    }
+    const dir = mkdtempSync(path.join(tmpdir(), 'weir-pblab-spoof-'));
+    // The decoy playbook, whose approvers named the HMI as blockable (a compromised HMI is to be cut off).
+    const policy = DECOY_POLICY().replace(
+      '        block_ttl: 10m\n',
+      `        may_block: [${HOSTS.hmi}]\n        block_ttl: 10m\n`,
+    );
+    assert.match(policy, /may_block/);
+    const auth = await labPolicyStore(dir, policy);
+    const db = auth[auth.indexOf('--db') + 1]!;
+    const stateDir = path.join(dir, 'state');
+    const lab = Plant.up();
+    const weirIn = (...args: string[]): string => lab.exec('fw', process.execPath, [cli, ...args]);
+    let stopRunner: (() => Promise<number | null>) | null = null;
+    try {
+      await startPlcs(lab);
+      await learnNormal(lab, dir, auth);
+      weirIn('enforce', 'apply', ...auth, '--family', 'bridge', '--state-dir', stateDir);
+      const lines: string[] = [];
+      stopRunner = await startRunner(
+        lab,
+        auth,
+        stateDir,
+        lines,
+        undefined,
+        /acting control\/decoy-touch/,
+      );
+      const poller = lab.spawn('hmi', process.execPath, [agent, 'poll', HOSTS.plc1, '50', '300']);
+      const pollerClosed = new Promise((r) => poller.once('close', r));
+      const answers: number[] = [];
+      poller.stdout!.on('data', (d: Buffer) =>
+        answers.push(...d.toString().trim().split('\n').filter(Boolean).map(Number)),
+      );
+      await sleep(1000);
+
+      const decoy = MODBUS_POOL[0]!;
+      const refusedHmi = new RegExp(`block ${HOSTS.hmi.replace(/\./g, '\\.')}.*refused.*spoofed`);
+      for (let i = 0; i < 100 && !lines.some((l) => refusedHmi.test(l)); i++) {
+        if (i % 10 === 0) sendUdpAs(lab, 'attacker', HOSTS.hmi, decoy, 502);
+        await sleep(100);
+      }
+      assert.ok(
+        lines.some((l) => refusedHmi.test(l)),
+        `the playbook refused to block the HMI on a spoofable contact:\n${lines.join('\n')}`,
+      );
+      const after = Date.now();
+      await sleep(1500);
+      assert.ok(!blockedNow(lab).includes(HOSTS.hmi), 'the HMI is not blocked');
+      assert.ok(answers.filter((a) => a > after).length >= 5, 'the HMI kept polling');
+
+      // The same datagram from an address the plant does not know: a contact, blocked as before.
+      const stranger = `${HOSTS.attacker.replace(/\.66$/, '.69')}`;
+      let blocked: string[] = [];
+      for (let i = 0; i < 100 && !blocked.includes(stranger); i++) {
+        if (i % 10 === 0) sendUdpAs(lab, 'attacker', stranger, decoy, 502);
+        await sleep(100);
+        blocked = blockedNow(lab);
+      }
+      assert.deepEqual(blocked, [stranger], lines.join('\n'));
+      poller.kill();
+      await pollerClosed;
+      assert.equal(await stopRunner(), 0);
+      stopRunner = null;
+      // The detection itself is reported (its JSON line when it is written out), marked spoofable.
+      assert.ok(
+        lines.some(
+          (l) =>
+            l.includes('decoy_contact') &&
+            l.includes(`"src":"${HOSTS.hmi}"`) &&
+            l.includes('"spoofable":true'),
+        ),
+        lines.join('\n'),
+      );
+      const audit = weirIn('policy', 'audit', '--db', db);
+      assert.match(audit, /playbook\.block_source\.refused/, audit);
     } finally {
       await stopRunner?.();
       await lab.down();

@@ -55,3 +55,54 @@ test("a fleet block of this site's PLC is refused here and reported; the attacke
     db.close();
   }
 });
+
+test("a fleet block of this site's gateway, own address, router or hub is refused here and reported, before and without the baseline guard (rev12 R4)", async () => {
+  const db = openStore(path.join(tempDir('fleet-never'), 'site.db'));
+  try {
+    saveBaseline(db, plantBaseline());
+    const until = Math.floor(Date.now() / 1000) + 600;
+    const entries: Blocklist['entries'] = [
+      { address: '10.77.0.21', until, origin: 'a', comment: 'decoy contact at site a' },
+      { address: '10.77.0.2', until, origin: 'a', comment: 'decoy contact at site a' },
+      { address: '10.77.0.1', until, origin: 'manager:sam', comment: '' },
+      { address: '192.0.2.7', until, origin: 'a', comment: 'the hub, as site a saw it' },
+      { address: '10.77.0.255', until, origin: 'a', comment: 'spoofed broadcast source' },
+      // This site's own earlier block of an address that has since become its gateway.
+      { address: '10.77.0.3', until, origin: 'b', comment: 'playbook at b' },
+      { address: '10.77.0.66', until, origin: 'a', comment: 'playbook at a' },
+    ];
+    // The site as `weir node --db` wires it: its store's baseline guard, and what the host never blocks (read
+    // for each document: a second gateway, .3, is set up between the two).
+    let second: string[] = [];
+    const never = () => ({
+      addresses: ['10.77.0.1', '10.77.0.2', '192.0.2.7', ...second],
+      subnets: ['10.77.0.1/24'],
+    });
+    for (const withBaseline of [true, false]) {
+      const be = new MemoryBackend();
+      const refused: string[] = [];
+      second = [];
+      const apply = stateApplier(be, {
+        site: 'b',
+        ...(withBaseline ? { refuseBlock: (ip: string) => guardBlock(db, ip, false).refusal } : {}),
+        neverBlock: never,
+        onBlockRefused: (ip, reason) => refused.push(`${ip}: ${reason.split('\n')[0]}`),
+      });
+      await apply(blocklist(1, entries.slice(0, 5).concat(entries.slice(6))), null);
+      second = ['10.77.0.3'];
+      await apply(blocklist(2, entries), null);
+      // Without a store (--without-baseline-guard) the PLC is blocked as before; the host's own never are.
+      assert.deepEqual(
+        [...be.blocks.keys()].sort(),
+        withBaseline ? ['10.77.0.66'] : ['10.77.0.21', '10.77.0.66'],
+      );
+      const said = refused.join('\n');
+      for (const a of ['10.77.0.2', '10.77.0.1', '192.0.2.7', '10.77.0.255', '10.77.0.3'])
+        assert.match(said, new RegExp(`^${a.replace(/\./g, '\\.')}: `, 'm'), said);
+      assert.match(said, /10\.77\.0\.255: .*broadcast address/);
+      assert.equal(/10\.77\.0\.21: blocking/.test(said), withBaseline);
+    }
+  } finally {
+    db.close();
+  }
+});

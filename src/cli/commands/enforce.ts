@@ -12,7 +12,9 @@ import {
   writeHealth,
   type AppliedPolicy,
 } from '../../enforce/state.js';
-import { bridgeAddresses } from '../../enforce/host-addresses.js';
+import { bridgeAddresses, hostNeverBlock } from '../../enforce/host-addresses.js';
+import { neverBlockRefusal, zoneSubnets } from '../../respond/playbook-guard.js';
+import { activePolicy } from '../../respond/change-control.js';
 import { canonicalIp } from '../../policy/hosts.js';
 import type { ApplySource } from '../../enforce/backend.js';
 import { enforcementBackend, familyOf, type TargetOpts } from '../enforcement.js';
@@ -319,6 +321,7 @@ export function registerEnforce(program: Command): void {
     .requiredOption('--ttl <duration>', 'how long, e.g. 90s, 10m, 4h')
     .option('--db <db>', 'store for the audit log and the baseline (required)')
     .option('--reason <text>', 'why')
+    .option('--state-dir <dir>', 'runtime state of this enforcement host', DEFAULT_STATE_DIR)
     .option(
       '--confirm-cuts-baseline',
       'block even though the address has learned-normal (baseline) flows, which are listed',
@@ -326,19 +329,45 @@ export function registerEnforce(program: Command): void {
     .action(
       async (
         given: string,
-        o: EnforceOpts & { ttl: string; reason?: string; confirmCutsBaseline?: boolean },
+        o: EnforceOpts & {
+          ttl: string;
+          reason?: string;
+          confirmCutsBaseline?: boolean;
+          stateDir: string;
+        },
       ) => {
         // One spelling for the baseline, the audit and the kernel (IPv6 as RFC 5952 writes it).
         const ip = canonicalIp(given) ?? given;
         const ttl = ttlOf(o.ttl);
         await proveEnforcer(o, 'block');
-        const g = withStore(o.db!, (db) => guardBlock(db, ip, o.confirmCutsBaseline === true));
+        // The refusal every block passes (this host, its subnets, routers and gateway), then the baseline's.
+        const { g, never } = withStore(o.db!, (db) => ({
+          g: guardBlock(db, ip, o.confirmCutsBaseline === true),
+          never: neverBlockRefusal(
+            ip,
+            hostNeverBlock({
+              netns: o.netns,
+              stateDir: o.stateDir,
+              extra: [],
+              gatewayIp: cliSettings().enforce.gateway_ip,
+              subnets: zoneSubnets(activePolicy(db)?.policy),
+            }),
+          ),
+        }));
         const details = {
           ttl_s: ttl,
           reason: o.reason ?? '',
           baseline_version: g.baselineVersion,
           cuts_baseline: g.cuts,
         };
+        if (never !== null) {
+          audit(o, 'source.block_refused', ip, {
+            ...details,
+            cuts_baseline: [],
+            never_block: never,
+          });
+          throw new Error(never);
+        }
         if (g.refusal !== null) {
           audit(o, 'source.block_refused', ip, details);
           throw new Error(g.refusal);

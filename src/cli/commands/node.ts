@@ -9,6 +9,9 @@ import { NODE_ENV } from '../../fleet/site-backend.js';
 import { SitePipeline, type SiteWatcher } from '../../fleet/site-pipeline.js';
 import { checkSiteName } from '../../fleet/subjects.js';
 import { siteStoreGuard } from '../../fleet/apply-state.js';
+import { liveNeverBlock } from '../../enforce/host-addresses.js';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import { latestBaseline } from '../../store/baseline-store.js';
 import { DEFAULT_STATE_DIR } from '../../enforce/state.js';
 import { openExistingStore, STORE_HINT, withIdentity, type IdentityOpts } from '../identity.js';
@@ -85,7 +88,7 @@ export function registerNode(program: Command): void {
     )
     .option(
       '--never-block <ip>',
-      'an address playbooks must never block besides this host, its routers and gateway; repeatable',
+      'an address never blocked here, by a playbook or a fleet block, besides this host, its subnets, routers, gateway and hub; repeatable',
       (v: string, all: string[]) => [...all, v],
       [] as string[],
     )
@@ -125,6 +128,10 @@ export function registerNode(program: Command): void {
       writeFileSync(path.join(o.dir, 'site.json'), `${JSON.stringify({ site })}\n`);
       const stateDir = o.stateDir ?? path.join(o.dir, 'enforce');
       const local = playbookBackend({ stateDir, family: o.family, netns: o.netns });
+      // The hub this site reaches the manager by is never blocked here (a block from anywhere would cut the
+      // site off from its manager): its addresses as given, or as they resolve now.
+      const hubs = await hubAddresses(o.hub);
+      const neverBlock = [...o.neverBlock, ...hubs];
       const rt = await NodeRuntime.start({
         kit: readSiteKit(site, o.kit),
         dir: o.dir,
@@ -132,6 +139,12 @@ export function registerNode(program: Command): void {
         hubUrls: o.hub,
         local,
         refuseBlock,
+        neverBlock: liveNeverBlock({
+          netns: o.netns,
+          stateDir,
+          extra: neverBlock,
+          gatewayIp: settings.enforce.gateway_ip,
+        }),
         // The site's inventory, incidents and audit log go to the manager (site-publisher.ts).
         store: store ?? undefined,
         healthEveryMs: settings.fleet.health_every_s * 1000,
@@ -165,7 +178,7 @@ export function registerNode(program: Command): void {
             store,
             baseline,
             caller,
-            { stateDir: stateDir ?? DEFAULT_STATE_DIR, neverBlock: o.neverBlock, netns: o.netns },
+            { stateDir: stateDir ?? DEFAULT_STATE_DIR, neverBlock, netns: o.netns },
             (a) => process.stderr.write(`${actionLine(a)}\n`),
             { backend: rt.backend, target: local.target },
           );
@@ -233,4 +246,20 @@ export function registerNode(program: Command): void {
       store?.close();
       process.exit(0);
     });
+}
+
+/** The addresses of the hub URLs (nats-leaf://host:port): literal, or resolved now; a name that does not resolve is left out. */
+async function hubAddresses(urls: readonly string[]): Promise<string[]> {
+  const out = new Set<string>();
+  for (const u of urls) {
+    let host: string;
+    try {
+      host = new URL(u).hostname.replace(/^\[|\]$/g, '');
+    } catch {
+      continue;
+    }
+    if (isIP(host) !== 0) out.add(host);
+    else for (const a of await lookup(host, { all: true }).catch(() => [])) out.add(a.address);
+  }
+  return [...out];
 }

@@ -19,6 +19,7 @@ import { plainSummary, TABLE_HEAD, tableRows, toHtml, toJson } from '../../polic
 import { DRIFT_VIOLATED, driftOf, driftSummary } from '../../assess/drift.js';
 import { exposurePaths, policyEffect } from '../../assess/exposure.js';
 import {
+  activePolicy,
   applyProposalVia,
   approveProposal,
   promoteZone,
@@ -29,6 +30,10 @@ import {
 import { runCaptures, warnCaptureErrors } from '../run-capture.js';
 import { CAN } from '../../respond/roles.js';
 import { describeCuts } from '../../respond/block-impact.js';
+import { zoneSubnets } from '../../respond/playbook-guard.js';
+import { hostNeverBlock } from '../../enforce/host-addresses.js';
+import { DEFAULT_STATE_DIR } from '../../enforce/state.js';
+import { cliSettings } from '../settings.js';
 import { asCaller, openExistingStore, withIdentity, type IdentityOpts } from '../identity.js';
 import { between } from '../../dissect/stage.js';
 import { enforcementBackend } from '../enforcement.js';
@@ -399,6 +404,7 @@ export function registerPolicy(program: Command): void {
     .requiredOption('--db <db>', 'store')
     .option('--family <family>', 'nftables family for an approved block: bridge or inet', 'bridge')
     .option('--netns <name>', 'network namespace of the enforcement host (labs)')
+    .option('--state-dir <dir>', 'runtime state of this enforcement host', DEFAULT_STATE_DIR)
     .option(
       '--confirm-cuts-baseline',
       'carry out an approved block even though it cuts learned-normal (baseline) flows',
@@ -406,7 +412,12 @@ export function registerPolicy(program: Command): void {
     .action(
       (
         id: string,
-        opts: ChangeOpts & { family: string; netns?: string; confirmCutsBaseline?: boolean },
+        opts: ChangeOpts & {
+          family: string;
+          netns?: string;
+          stateDir: string;
+          confirmCutsBaseline?: boolean;
+        },
       ) =>
         asCaller(opts.db, opts, CAN.propose, 'apply proposals', async (db, who) => {
           if (opts.family !== 'bridge' && opts.family !== 'inet')
@@ -416,6 +427,14 @@ export function registerPolicy(program: Command): void {
             id: proposalId(id),
             actor: who.name,
             confirmCutsBaseline: opts.confirmCutsBaseline,
+            // What this host never blocks, read now (the gateway may have been set up since the proposal).
+            neverBlock: hostNeverBlock({
+              netns: opts.netns,
+              stateDir: opts.stateDir,
+              extra: [],
+              gatewayIp: cliSettings().enforce.gateway_ip,
+              subnets: zoneSubnets(activePolicy(db)?.policy),
+            }),
             carryOutBlock: (b) => backend.block(b.ip, b.ttl, `proposal ${id}`),
           });
           if (r.block) {
