@@ -27,6 +27,7 @@ import { latestBaseline } from '../store/baseline-store.js';
 import type { Baseline } from '../discover/baseline.js';
 import { changeRules, ladderJumps } from './change-rules.js';
 import { baselineDigest, judgeEvidence } from './evidence.js';
+import { DEFAULT_SETTINGS } from '../settings/model.js';
 
 /** A change-control rule said no; the message says which and what would satisfy it. */
 export class ChangeRefused extends Error {}
@@ -277,6 +278,8 @@ export function applyProposal(
     actor: string;
     confirmCutsBaseline?: boolean;
     carryOutBlock?: (b: { ip: string; ttl: number }) => void;
+    /** Share (%) of an enforcing zone's baseline flows a simulation must carry (settings enforce.simulation_coverage_pct). */
+    coveragePct?: number;
   },
 ): AppliedProposal {
   const p = approvedProposal(db, s.id);
@@ -303,6 +306,7 @@ export function applyProposal(
       db,
       t.rulesSha,
       enforcing.map((z) => ({ name: z.name, window: windowOf(z.name, z.simulationWindow) })),
+      s.coveragePct ?? DEFAULT_SETTINGS.enforce.simulation_coverage_pct,
     );
     simId = judged.simulationId;
     if (judged.problems.length > 0) refuseApply(db, s, simId, judged.problems);
@@ -392,6 +396,7 @@ export async function applyProposalVia(
     actor: string;
     confirmCutsBaseline?: boolean;
     carryOutBlock: (b: { ip: string; ttl: number }) => Promise<unknown>;
+    coveragePct?: number;
   },
 ): Promise<AppliedProposal> {
   const p = approvedProposal(db, s.id);
@@ -400,6 +405,7 @@ export async function applyProposalVia(
       id: s.id,
       actor: s.actor,
       confirmCutsBaseline: s.confirmCutsBaseline,
+      coveragePct: s.coveragePct,
     });
   const { block, cuts } = checkBlock(db, p, s);
   try {

@@ -1,4 +1,5 @@
 import type { Db } from './db.js';
+import type { ZoneCounts } from '../policy/simulate.js';
 
 export type ProposalStatus = 'open' | 'approved' | 'applied' | 'rejected';
 
@@ -30,10 +31,7 @@ export interface SimulationRow {
   packets: number;
   blockedFlows: number;
   baselineBlocked: number;
-  zones: Record<
-    string,
-    { mode: string; flows: number; blockedFlows: number; baselineBlocked: number }
-  >;
+  zones: Record<string, Omit<ZoneCounts, 'mode'> & { mode: string }>;
 }
 
 export function addUser(db: Db, name: string, roles: string[]): void {

@@ -32,6 +32,7 @@ import { describeCuts } from '../../respond/block-impact.js';
 import { asCaller, openExistingStore, withIdentity, type IdentityOpts } from '../identity.js';
 import { between } from '../../dissect/stage.js';
 import { enforcementBackend } from '../enforcement.js';
+import { cliSettings } from '../settings.js';
 import { invalidFile } from '../../settings/yaml-errors.js';
 import { parseTimeArg } from '../time-arg.js';
 import { renderColumns } from '../columns.js';
@@ -417,6 +418,7 @@ export function registerPolicy(program: Command): void {
             actor: who.name,
             confirmCutsBaseline: opts.confirmCutsBaseline,
             carryOutBlock: (b) => backend.block(b.ip, b.ttl, `proposal ${id}`),
+            coveragePct: cliSettings().enforce.simulation_coverage_pct,
           });
           if (r.block) {
             if (r.cutsBaseline)
