@@ -15,6 +15,7 @@ import {
   saveSimulation,
   setActivePolicy,
   setProposalStatus,
+  rolesSince,
   userRoles,
   type ProposalRow,
 } from '../store/change-store.js';
@@ -230,6 +231,20 @@ export function approveProposal(
     throw new ChangeRefused('the author of a proposal cannot approve it');
   if (!p.requiredRoles.includes(s.role))
     throw new ChangeRefused(`proposal ${s.id} needs ${p.requiredRoles.join(', ')}, not ${s.role}`);
+  // The review's L5: an admin who makes (or re-roles) accounts after seeing a proposal could satisfy every rule.
+  const since = rolesSince(db, s.actor)![s.role]!;
+  if (since > p.createdAt) {
+    const reason = `${s.actor} was given the ${s.role} role after proposal ${s.id} was made (${since.slice(0, 19)}Z, proposal ${p.createdAt.slice(0, 19)}Z): an approval counts only from an account that held its role then; another ${s.role} approves, or the change is proposed again`;
+    audited(db, () =>
+      appendAudit(db, {
+        actor: s.actor,
+        action: 'proposal.approval_refused',
+        subject: `proposal ${s.id}`,
+        details: { role: s.role, role_since: since, proposal_created: p.createdAt, reason },
+      }),
+    );
+    throw new ChangeRefused(reason);
+  }
   const given = approvalsOf(db, s.id);
   if (given.some((a) => a.role === s.role))
     throw new ChangeRefused(`the ${s.role} approval of proposal ${s.id} is already given`);
