@@ -538,6 +538,7 @@ export function registerEnforce(program: Command): void {
                 throw new Error(`injected fault (${o.injectFault})`);
               }
             : undefined,
+          testFault: o.injectFault,
         });
         if (o.db) audit(o, 'gateway.stopped', o.listen, {});
       },
