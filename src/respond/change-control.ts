@@ -26,7 +26,7 @@ import type { SimulationResult } from '../policy/simulate.js';
 import { placementProblems } from '../policy/decoy-placement.js';
 import { latestBaseline } from '../store/baseline-store.js';
 import type { Baseline } from '../discover/baseline.js';
-import { changeRules, ladderJumps } from './change-rules.js';
+import { changeRules, ladderJumps, onlyStepsDown } from './change-rules.js';
 import { baselineDigest, judgeEvidence } from './evidence.js';
 import { DEFAULT_SETTINGS } from '../settings/model.js';
 
@@ -312,7 +312,9 @@ export function applyProposal(
   const inForce = active === null ? null : activePolicy(db)!.policy;
   const problems = inForceProblems(db, p, inForce, policy);
   if (problems.length > 0) refuseApply(db, s, null, problems);
-  const enforcing = policy.zones.filter((z) => z.mode === 'enforce');
+  // Zones stepping down, nothing else changed: what still enforces, enforces as it did.
+  const stepsDown = onlyStepsDown(inForce, policy);
+  const enforcing = stepsDown ? [] : policy.zones.filter((z) => z.mode === 'enforce');
   let simId: string | null = null;
   if (enforcing.length > 0) {
     const windowOf = (name: string, proposed: number): number =>
@@ -339,6 +341,7 @@ export function applyProposal(
         kind: p.kind,
         zone: p.zone,
         approvals: approversOf(db, p.id),
+        ...(stepsDown ? { simulation: 'not needed: zones only step down the ladder' } : {}),
       },
     });
   })();
