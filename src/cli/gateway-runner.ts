@@ -38,6 +38,8 @@ export interface GatewayRun {
   /** Where the policy comes from: a loader called at start and on every reload (SIGHUP). */
   load: () => { text: string; source: string; sha: string };
   fault?: () => void;
+  /** The test switch `--inject-fault` behind `fault`, kept in the health record so status pages show it. */
+  testFault?: string;
   /** Events of permitted connections (refused requests, ends), for the audit log under the person's name. */
   permitEvents?: (event: Record<string, unknown>) => void;
 }
@@ -140,6 +142,7 @@ export async function runGateway(o: GatewayRun): Promise<void> {
         stats: { ...gw.stats },
         failOpenOpen: gw.windows.count,
         log: log.health,
+        ...(o.testFault !== undefined ? { testFault: o.testFault } : {}),
         ...extra,
       });
     } catch {

@@ -66,6 +66,11 @@ export interface BlockResult {
 export interface UnblockResult {
   address: string;
   comment: string;
+  /**
+   * At a fleet site: the other origins (the manager, other sites) whose live blocks of the address keep it in
+   * this site's kernel; only this site's own entry was lifted. Absent: lifted here.
+   */
+  keptBy?: string[];
 }
 
 export interface PermitFlow {

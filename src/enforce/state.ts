@@ -54,6 +54,11 @@ export interface GatewayHealth {
   /** Fail-open windows still open (per client and server). */
   failOpenOpen: number;
   log: { lost: number; error: string | null };
+  /**
+   * Set while the test switch `--inject-fault` (WEIR_TEST_FAULTS=1) makes inspection fail on every PDU: the
+   * gateway runs and steers, and passes everything uninspected.
+   */
+  testFault?: string;
   /** Set when the gateway stopped on purpose (SIGTERM) or on a fault it could report. */
   stoppedAt?: string;
   stopReason?: string;
@@ -125,12 +130,26 @@ export function downReason(h: GatewayHealth): string {
     : `steering not renewed: ${h.steering.error ?? 'unknown'}`;
 }
 
+/** The test switch, said where people look (null: off). */
+export function testFaultNote(h: GatewayHealth): string | null {
+  return h.testFault === undefined
+    ? null
+    : `TEST FAULT INJECTION ON (${h.testFault}): every PDU passes uninspected`;
+}
+
 /** One line for people: what the gateway does to plant traffic right now. */
 export function describeGateway(s: GatewayState): string {
   if (s.state === 'none') return 'gateway: not running on this host (no health record)';
   const h = s.health;
   const targets = `${h.targets.length} steered server${h.targets.length === 1 ? '' : 's'}`;
+  const fault = testFaultNote(h);
   if (s.state === 'up')
-    return `gateway: up since ${h.startedAt} (pid ${h.pid}, policy ${h.policySha.slice(0, 12)}, ${targets})`;
-  return `gateway: DOWN since ${s.since} (${downReason(h)}); traffic to ${targets} passing uninspected, kernel rules still in force`;
+    return `gateway: up since ${h.startedAt} (pid ${h.pid}, policy ${h.policySha.slice(0, 12)}, ${targets})${fault ? `; ${fault}` : ''}`;
+  return `gateway: DOWN since ${s.since} (${downReason(h)}); traffic to ${targets} passing uninspected, kernel rules still in force${fault ? `; ${fault}` : ''}`;
+}
+
+/** The gateway's state in a word for a site's health (the manager's sites page), and the test switch if on. */
+export function gatewaySummary(s: GatewayState): string {
+  const fault = s.state === 'none' ? null : testFaultNote(s.health);
+  return fault === null ? s.state : `${s.state}, ${fault}`;
 }

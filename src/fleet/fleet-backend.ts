@@ -18,6 +18,8 @@ import type {
 import { checkTtl, FLEET_BLOCK_COMMENT_MAX } from './block-request.js';
 import type { BlockRequest } from './manager.js';
 import type { Outbox } from './outbox.js';
+import { blocksInForce, ownBlockUnsent } from './site-blocks.js';
+import { canonicalIp } from '../policy/hosts.js';
 
 export class FleetBackend implements EnforcementBackend {
   readonly name: string;
@@ -54,8 +56,24 @@ export class FleetBackend implements EnforcementBackend {
     return r;
   }
 
+  /**
+   * Lift this site's block. While another origin (the manager, another site) still blocks the address, the
+   * kernel entry stays (the next blocklist version sets its time to theirs) and only this site's own entry is
+   * lifted fleet-wide; with no entry of its own there is nothing to send (the manager would refuse it).
+   */
   async unblock(address: string, comment = ''): Promise<UnblockResult> {
-    const r = await this.local.unblock(address, comment);
+    const ip = canonicalIp(address) ?? address;
+    const inForce = blocksInForce(this.outbox.db, Math.floor(Date.now() / 1000)).filter(
+      (e) => e.address === ip,
+    );
+    const keptBy = [
+      ...new Set(inForce.filter((e) => e.origin !== this.outbox.site).map((e) => e.origin)),
+    ].sort();
+    const mine =
+      inForce.some((e) => e.origin === this.outbox.site) || ownBlockUnsent(this.outbox, ip);
+    const r: UnblockResult =
+      keptBy.length > 0 ? { address, comment, keptBy } : await this.local.unblock(address, comment);
+    if (keptBy.length > 0 && !mine) return r;
     this.outbox.add('block', {
       address,
       ttlSeconds: 0,

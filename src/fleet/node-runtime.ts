@@ -7,6 +7,7 @@
 import path from 'node:path';
 import { connect, type NatsConnection } from 'nats';
 import type { EnforcementBackend } from '../enforce/backend.js';
+import { gatewaySummary } from '../enforce/state.js';
 import { stateApplier, type ApplierOptions } from './apply-state.js';
 import { FleetBackend } from './fleet-backend.js';
 import { openFleetDb, type FleetDb } from './fleet-db.js';
@@ -239,7 +240,7 @@ export class NodeRuntime {
         loaded: s.loaded,
         policy: s.applied?.sha ?? null,
         blocked: s.blocked.length,
-        gateway: s.gateway.state,
+        gateway: gatewaySummary(s.gateway),
         zones: s.loaded ? zoneModes(s.applied) : [],
       };
     } catch (e) {

@@ -80,7 +80,8 @@ export class Outbox {
   private readonly o: Required<OutboxOptions>;
 
   constructor(
-    private readonly db: FleetDb,
+    /** The node's store (node.db): the outbox, and the documents the node applied. */
+    readonly db: FleetDb,
     readonly site: string,
     o: OutboxOptions = {},
   ) {
@@ -187,6 +188,16 @@ export class Outbox {
         n: number;
       }
     ).n;
+  }
+
+  /** Bodies of the records of one kind not yet acknowledged by the manager (written or held), oldest first. */
+  unsent(kind: SiteKind): unknown[] {
+    const written = this.db
+      .prepare('SELECT body FROM outbox WHERE seq > ? AND kind = ? ORDER BY seq')
+      .all(this.acked, kind) as Array<{ body: string }>;
+    return [...written, ...this.held.filter((r) => r.kind === kind)].map(
+      (r) => JSON.parse(r.body) as unknown,
+    );
   }
 
   /** Records not yet acknowledged, oldest first. */

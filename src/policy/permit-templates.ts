@@ -192,3 +192,22 @@ export function permitGroup(t: PermitTemplate, client: string, server: string): 
     windows: t.windows,
   };
 }
+
+/**
+ * Warnings about templates that load but may vouch for more people than meant: a directory group named by its
+ * CN alone matches that CN in any OU (whoever may create groups in some OU can make one), so it is named here
+ * with the DN to use instead. RADIUS answers plain values (Class, Filter-Id): there a name is all there is.
+ */
+export function templateWarnings(p: Pick<Policy, 'permitTemplates'>): string[] {
+  const out: string[] = [];
+  (p.permitTemplates ?? []).forEach((t, i) =>
+    t.directoryGroups.forEach((g, j) => {
+      if (g.includes('=')) return;
+      out.push(
+        `permit_templates[${i}] (${t.name}).directory_groups[${j}]: '${g}' names a group by its CN alone, so a group of that name in any OU vouches: ` +
+          `name it by its DN (e.g. "cn=${g},ou=groups,dc=plant,dc=local"), unless it is a RADIUS Class or Filter-Id value, which has none`,
+      );
+    }),
+  );
+  return out;
+}

@@ -97,7 +97,30 @@ export interface ZoneCounts {
   /** Absent in simulations recorded before scans were counted. */
   scans?: number;
   scanProbes?: number;
+  /**
+   * Coverage of the baseline (absent without one, and in simulations recorded before it was counted): the
+   * learned flows this zone decides, how many the replay saw, their learned requests (each flow at least 1) and
+   * those of the flows seen, and the heaviest flows not seen. A replay that spans the window with a few packets
+   * of one flow tells nothing about what enforcing cuts of the others.
+   */
+  baselineFlows?: number;
+  baselineSeen?: number;
+  baselineRequests?: number;
+  baselineRequestsSeen?: number;
+  unseen?: UnseenFlow[];
 }
+
+/** A learned flow of a zone the replay did not carry. */
+export interface UnseenFlow {
+  client: string;
+  server: string;
+  transport: string;
+  port: number;
+  requests: number;
+}
+
+/** Unseen flows kept per zone (heaviest first): enough to say what the replay misses. */
+const UNSEEN_LISTED = 10;
 
 interface FlowState {
   addr: EdgeAddress;
@@ -130,6 +153,7 @@ export class Simulator {
   private readonly unzoned = new Set<string>();
   private readonly clock: LocalClock;
   private readonly baselineFns: Map<string, Set<string>> | null;
+  private readonly baseline: Baseline | null;
   packets = 0;
   messages = 0;
   private firstTs = Infinity;
@@ -149,6 +173,7 @@ export class Simulator {
       return { addr, rules, seen: false, messages: 0, carried: null };
     });
     this.clock = new LocalClock(policy.policy.timezone);
+    this.baseline = baseline;
     this.baselineFns = baseline
       ? new Map(Object.values(baseline.edges).map((e) => [e.id, new Set(e.functions)]))
       : null;
@@ -265,6 +290,50 @@ export class Simulator {
     if (b.frames.length < SAMPLE_FRAMES) b.frames.push(frame);
   }
 
+  /** How much of each zone's learned traffic the replay carried (see ZoneCounts). */
+  private coverage(zones: SimulationResult['zones']): void {
+    const seen = new Set<string>();
+    for (const f of this.edges.values()) if (f.seen) seen.add(f.addr.id);
+    const unseen = new Map<string, UnseenFlow[]>();
+    for (const z of Object.values(zones))
+      Object.assign(z, {
+        baselineFlows: 0,
+        baselineSeen: 0,
+        baselineRequests: 0,
+        baselineRequestsSeen: 0,
+      });
+    for (const e of Object.values(this.baseline!.edges)) {
+      const r = this.policy.rules(e.client, e.server, e.transport, e.port);
+      if (r.open || r.zone === null) continue;
+      const z = zones[r.zone.name]!;
+      const weight = Math.max(e.requests, 1);
+      z.baselineFlows!++;
+      z.baselineRequests! += weight;
+      if (seen.has(e.id)) {
+        z.baselineSeen!++;
+        z.baselineRequestsSeen! += weight;
+      } else {
+        const list = unseen.get(r.zone.name) ?? [];
+        list.push({
+          client: e.client,
+          server: e.server,
+          transport: e.transport,
+          port: e.port,
+          requests: e.requests,
+        });
+        unseen.set(r.zone.name, list);
+      }
+    }
+    for (const [name, z] of Object.entries(zones))
+      z.unseen = (unseen.get(name) ?? [])
+        .sort(
+          (a, b) =>
+            b.requests - a.requests ||
+            `${a.client}>${a.server}:${a.port}`.localeCompare(`${b.client}>${b.server}:${b.port}`),
+        )
+        .slice(0, UNSEEN_LISTED);
+  }
+
   result(): SimulationResult {
     const blocked = [...this.acc.values()]
       .map(({ b, f, poll }) => {
@@ -309,6 +378,7 @@ export class Simulator {
       z.blockedFlows++;
       if (base) z.baselineBlocked++;
     }
+    if (this.baseline !== null) this.coverage(zones);
     const scanOf = scansOf(blocked.filter((b) => b.probe));
     for (const z of new Set(blocked.map((b) => b.zone)))
       Object.assign(zones[z]!, scanCounts(new Map([...scanOf].filter(([b]) => b.zone === z))));

@@ -16,6 +16,7 @@ import {
   saveSimulation,
   setActivePolicy,
   setProposalStatus,
+  rolesSince,
   userRoles,
   type ProposalRow,
 } from '../store/change-store.js';
@@ -26,8 +27,9 @@ import type { SimulationResult } from '../policy/simulate.js';
 import { placementProblems } from '../policy/decoy-placement.js';
 import { latestBaseline } from '../store/baseline-store.js';
 import type { Baseline } from '../discover/baseline.js';
-import { changeRules, ladderJumps } from './change-rules.js';
+import { changeRules, ladderJumps, onlyStepsDown } from './change-rules.js';
 import { baselineDigest, judgeEvidence } from './evidence.js';
+import { DEFAULT_SETTINGS } from '../settings/model.js';
 
 /** A change-control rule said no; the message says which and what would satisfy it. */
 export class ChangeRefused extends Error {}
@@ -230,6 +232,20 @@ export function approveProposal(
     throw new ChangeRefused('the author of a proposal cannot approve it');
   if (!p.requiredRoles.includes(s.role))
     throw new ChangeRefused(`proposal ${s.id} needs ${p.requiredRoles.join(', ')}, not ${s.role}`);
+  // The review's L5: an admin who makes (or re-roles) accounts after seeing a proposal could satisfy every rule.
+  const since = rolesSince(db, s.actor)![s.role]!;
+  if (since > p.createdAt) {
+    const reason = `${s.actor} was given the ${s.role} role after proposal ${s.id} was made (${since.slice(0, 19)}Z, proposal ${p.createdAt.slice(0, 19)}Z): an approval counts only from an account that held its role then; another ${s.role} approves, or the change is proposed again`;
+    audited(db, () =>
+      appendAudit(db, {
+        actor: s.actor,
+        action: 'proposal.approval_refused',
+        subject: `proposal ${s.id}`,
+        details: { role: s.role, role_since: since, proposal_created: p.createdAt, reason },
+      }),
+    );
+    throw new ChangeRefused(reason);
+  }
   const given = approvalsOf(db, s.id);
   if (given.some((a) => a.role === s.role))
     throw new ChangeRefused(`the ${s.role} approval of proposal ${s.id} is already given`);
@@ -280,6 +296,8 @@ export function applyProposal(
     /** What the enforcement host never blocks now (its addresses, subnets, routers, gateway): refused first. */
     neverBlock?: NeverBlock;
     carryOutBlock?: (b: { ip: string; ttl: number }) => void;
+    /** Share (%) of an enforcing zone's baseline flows a simulation must carry (settings enforce.simulation_coverage_pct). */
+    coveragePct?: number;
   },
 ): AppliedProposal {
   const p = approvedProposal(db, s.id);
@@ -297,7 +315,9 @@ export function applyProposal(
   const inForce = active === null ? null : activePolicy(db)!.policy;
   const problems = inForceProblems(db, p, inForce, policy);
   if (problems.length > 0) refuseApply(db, s, null, problems);
-  const enforcing = policy.zones.filter((z) => z.mode === 'enforce');
+  // Zones stepping down, nothing else changed: what still enforces, enforces as it did.
+  const stepsDown = onlyStepsDown(inForce, policy);
+  const enforcing = stepsDown ? [] : policy.zones.filter((z) => z.mode === 'enforce');
   let simId: string | null = null;
   if (enforcing.length > 0) {
     const windowOf = (name: string, proposed: number): number =>
@@ -306,6 +326,7 @@ export function applyProposal(
       db,
       t.rulesSha,
       enforcing.map((z) => ({ name: z.name, window: windowOf(z.name, z.simulationWindow) })),
+      s.coveragePct ?? DEFAULT_SETTINGS.enforce.simulation_coverage_pct,
     );
     simId = judged.simulationId;
     if (judged.problems.length > 0) refuseApply(db, s, simId, judged.problems);
@@ -323,6 +344,7 @@ export function applyProposal(
         kind: p.kind,
         zone: p.zone,
         approvals: approversOf(db, p.id),
+        ...(stepsDown ? { simulation: 'not needed: zones only step down the ladder' } : {}),
       },
     });
   })();
@@ -397,6 +419,7 @@ export async function applyProposalVia(
     /** What the enforcement host never blocks now (its addresses, subnets, routers, gateway): refused first. */
     neverBlock?: NeverBlock;
     carryOutBlock: (b: { ip: string; ttl: number }) => Promise<unknown>;
+    coveragePct?: number;
   },
 ): Promise<AppliedProposal> {
   const p = approvedProposal(db, s.id);
@@ -405,6 +428,7 @@ export async function applyProposalVia(
       id: s.id,
       actor: s.actor,
       confirmCutsBaseline: s.confirmCutsBaseline,
+      coveragePct: s.coveragePct,
     });
   const { block, cuts } = checkBlock(db, p, s);
   try {

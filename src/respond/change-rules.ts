@@ -95,3 +95,19 @@ export function ladderJumps(inForce: Policy | null, proposed: Policy): string[] 
   }
   return out;
 }
+
+/**
+ * Whether the change only moves zones down the ladder (toward observe) and changes nothing else, playbooks
+ * included: it cuts no flow that the policy in force does not cut already, so it needs no new simulation (a
+ * relearned baseline would otherwise hold a zone in enforce until someone records one). Removing a zone or a
+ * group is not such a change: the flows it governed may fall to another zone's rules.
+ */
+export function onlyStepsDown(inForce: Policy | null, proposed: Policy): boolean {
+  if (inForce === null) return false;
+  const rest = (p: Policy): string =>
+    JSON.stringify({ ...p, zones: p.zones.map((z) => ({ ...z, mode: undefined })) });
+  if (rest(inForce) !== rest(proposed)) return false;
+  return proposed.zones.every(
+    (z, i) => ZONE_MODES.indexOf(z.mode) <= ZONE_MODES.indexOf(inForce.zones[i]!.mode),
+  );
+}

@@ -19,16 +19,45 @@ const span = (s: SimulationRow): number => s.lastTs - s.firstTs;
 const flowsOf = (s: SimulationRow, zone: string): number => s.zones[zone]?.flows ?? 0;
 const cutsOf = (s: SimulationRow, zone: string): number => s.zones[zone]?.baselineBlocked ?? 0;
 
+/** Whether the replay carried at least `pct`% of the zone's baseline flows, by count and by learned requests. */
+function covers(s: SimulationRow, zone: string, pct: number): boolean {
+  const z = s.zones[zone];
+  if (z?.baselineFlows === undefined) return false;
+  return (
+    z.baselineSeen! * 100 >= pct * z.baselineFlows &&
+    z.baselineRequestsSeen! * 100 >= pct * z.baselineRequests!
+  );
+}
+
+/** Why a replay is too thin for a zone, naming the learned flows it did not carry. */
+function thin(s: SimulationRow, zone: string, pct: number): string {
+  const z = s.zones[zone];
+  if (z?.baselineFlows === undefined)
+    return `zone ${zone}: simulation ${s.id} was recorded before Weir counted which baseline flows a replay carries: simulate again with --db`;
+  const share = (a: number, b: number): number => Math.floor((a * 100) / b);
+  const unseen = (z.unseen ?? []).map(
+    (f) => `${f.client} → ${f.server} ${f.transport}/${f.port} (${f.requests} requests)`,
+  );
+  const more = z.baselineFlows - z.baselineSeen! - unseen.length;
+  return (
+    `zone ${zone}: simulation ${s.id} saw ${z.baselineSeen} of the zone's ${z.baselineFlows} baseline flows (${share(z.baselineSeen!, z.baselineFlows)}%) ` +
+    `carrying ${share(z.baselineRequestsSeen!, z.baselineRequests!)}% of their learned requests; at least ${pct}% of both are required (settings enforce.simulation_coverage_pct): ` +
+    `simulate on traffic the zone really carries over its window. Not seen: ${unseen.join(', ')}${more > 0 ? `, and ${more} more` : ''}`
+  );
+}
+
 /**
  * Whether the recorded simulations of these rules show that enforcing the zones cuts no learned-normal flow.
  * Only simulations against the store's current baseline count. A baseline flow that any of them shows
  * blocked refuses: a clean replay of other traffic does not make that flow less normal. The evidence is the
- * newest of them that covers each zone's window and saw the zone's traffic.
+ * newest of them that covers each zone's window and carried at least `coveragePct`% of the zone's baseline flows
+ * (by count and by learned requests).
  */
 export function judgeEvidence(
   db: Db,
   rulesSha: string,
   zones: EnforcingZone[],
+  coveragePct: number,
 ): { simulationId: string | null; problems: string[] } {
   const sims = simulationsOf(db, rulesSha);
   if (sims.length === 0)
@@ -64,7 +93,9 @@ export function judgeEvidence(
       );
   }
   const covering = bound.find((s) =>
-    zones.every((z) => span(s) >= z.window && flowsOf(s, z.name) > 0),
+    zones.every(
+      (z) => span(s) >= z.window && flowsOf(s, z.name) > 0 && covers(s, z.name, coveragePct),
+    ),
   );
   const evidence = covering ?? bound[0]!;
   if (covering === undefined)
@@ -80,6 +111,8 @@ export function judgeEvidence(
         problems.push(
           `zone ${z.name}: simulation ${evidence.id} saw no traffic of the zone, so it cannot tell what enforcing it cuts: simulate on traffic the zone carries`,
         );
+      else if (!covers(evidence, z.name, coveragePct))
+        problems.push(thin(evidence, z.name, coveragePct));
     }
   return { simulationId: evidence.id, problems };
 }

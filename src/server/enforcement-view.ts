@@ -46,8 +46,16 @@ export interface EnforcementView {
         policySha: string;
         denied: number;
         failOpen: number;
+        /** The test switch --inject-fault: the gateway passes every PDU uninspected (null: off). */
+        testFault: string | null;
       }
-    | { state: 'down'; since: string; servers: number; reason: string };
+    | {
+        state: 'down';
+        since: string;
+        servers: number;
+        reason: string;
+        testFault: string | null;
+      };
   /** One plain sentence for the overview. */
   text: string;
 }
@@ -163,7 +171,11 @@ function describe(
     parts.push(
       `GATEWAY DOWN since ${gateway.since} (${gateway.reason}): traffic to ${gateway.servers} guarded server port(s) passes uninspected; the kernel allowlists still hold.`,
     );
-  if (gateway.state === 'up')
+  if (gateway.state !== 'none' && gateway.testFault !== null)
+    parts.push(
+      `The gateway runs with TEST FAULT INJECTION ON (${gateway.testFault}): every PDU passes uninspected.`,
+    );
+  else if (gateway.state === 'up')
     parts.push(
       `The gateway checks every request to ${gateway.servers} server port(s), up since ${gateway.since}: ${gateway.denied} refused, ${gateway.failOpen} passed unchecked on its own faults.`,
     );
@@ -181,6 +193,13 @@ function gatewayView(s: GatewayState): EnforcementView['gateway'] {
       policySha: s.health.policySha,
       denied: s.health.stats.pdusDenied ?? 0,
       failOpen: s.health.stats.failOpen ?? 0,
+      testFault: s.health.testFault ?? null,
     };
-  return { state: 'down', since: s.since, servers, reason: downReason(s.health) };
+  return {
+    state: 'down',
+    since: s.since,
+    servers,
+    reason: downReason(s.health),
+    testFault: s.health.testFault ?? null,
+  };
 }

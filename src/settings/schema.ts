@@ -233,6 +233,12 @@ export const SETTINGS_SECTIONS = {
       'br0',
       'The bridge the gateway listens on (the bridge family steers frames to its MAC).',
     ),
+    simulation_coverage_pct: int(
+      80,
+      "A simulation is evidence for enforcing a zone only when its replay carries at least this share (%) of the zone's baseline flows, by count and by their learned requests (a few packets spread over the window show nothing of what enforcing cuts in the flows they leave out).",
+      1,
+      100,
+    ),
     max_permit_s: int(
       4 * 3600,
       "A direct permit (weir permit) lasts at most this many seconds: it lets one flow around the context groups and the gateway on one person's word. At most 12 h, as every permit; longer access is a context group to approve.",

@@ -1,4 +1,5 @@
 import type { Db } from './db.js';
+import type { ZoneCounts } from '../policy/simulate.js';
 
 export type ProposalStatus = 'open' | 'approved' | 'applied' | 'rejected';
 
@@ -30,29 +31,39 @@ export interface SimulationRow {
   packets: number;
   blockedFlows: number;
   baselineBlocked: number;
-  zones: Record<
-    string,
-    { mode: string; flows: number; blockedFlows: number; baselineBlocked: number }
-  >;
+  zones: Record<string, Omit<ZoneCounts, 'mode'> & { mode: string }>;
+}
+
+/** When each role was given: kept for roles a change keeps, now for the roles it adds. */
+function grantTimes(db: Db, name: string, roles: string[], now: string): string {
+  const was = rolesSince(db, name) ?? {};
+  return JSON.stringify(Object.fromEntries(roles.map((r) => [r, was[r] ?? now])));
 }
 
 export function addUser(db: Db, name: string, roles: string[]): void {
+  const now = new Date().toISOString();
   db.prepare(
-    'INSERT INTO users (name, roles, created_at) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET roles = excluded.roles',
-  ).run(name, JSON.stringify(roles), new Date().toISOString());
+    'INSERT INTO users (name, roles, created_at, roles_at) VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET roles = excluded.roles, roles_at = excluded.roles_at',
+  ).run(name, JSON.stringify(roles), now, grantTimes(db, name, roles, now));
 }
 
 /** Add a new person; an existing name is an error (changing roles is its own, audited step). */
 export function insertUser(db: Db, name: string, roles: string[]): void {
-  db.prepare('INSERT INTO users (name, roles, created_at) VALUES (?, ?, ?)').run(
+  const now = new Date().toISOString();
+  db.prepare('INSERT INTO users (name, roles, created_at, roles_at) VALUES (?, ?, ?, ?)').run(
     name,
     JSON.stringify(roles),
-    new Date().toISOString(),
+    now,
+    JSON.stringify(Object.fromEntries(roles.map((r) => [r, now]))),
   );
 }
 
 export function setUserRoles(db: Db, name: string, roles: string[]): void {
-  db.prepare('UPDATE users SET roles = ? WHERE name = ?').run(JSON.stringify(roles), name);
+  db.prepare('UPDATE users SET roles = ?, roles_at = ? WHERE name = ?').run(
+    JSON.stringify(roles),
+    grantTimes(db, name, roles, new Date().toISOString()),
+    name,
+  );
 }
 
 export function userRoles(db: Db, name: string): string[] | null {
@@ -60,6 +71,21 @@ export function userRoles(db: Db, name: string): string[] | null {
     | { roles: string }
     | undefined;
   return r ? (JSON.parse(r.roles) as string[]) : null;
+}
+
+/**
+ * Since when the person has held each role they hold (ISO time); an account from before these were kept
+ * counts from its creation. Null: no such person.
+ */
+export function rolesSince(db: Db, name: string): Record<string, string> | null {
+  const r = db
+    .prepare('SELECT roles, created_at AS createdAt, roles_at AS rolesAt FROM users WHERE name = ?')
+    .get(name) as { roles: string; createdAt: string; rolesAt: string | null } | undefined;
+  if (r === undefined) return null;
+  const at = r.rolesAt === null ? {} : (JSON.parse(r.rolesAt) as Record<string, string>);
+  return Object.fromEntries(
+    (JSON.parse(r.roles) as string[]).map((role) => [role, at[role] ?? r.createdAt]),
+  );
 }
 
 export function savePolicyText(

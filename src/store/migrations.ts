@@ -338,4 +338,9 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE simulations ADD COLUMN baseline_sha256 TEXT;
   `,
+  // 14: when each person was given each role they hold (JSON: role → ISO time), so an approval counts only from
+  // an account that held its role when the proposal was made. Accounts from before count from their creation.
+  `
+  ALTER TABLE users ADD COLUMN roles_at TEXT;
+  `,
 ];

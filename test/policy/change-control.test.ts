@@ -9,6 +9,7 @@ import {
   insertProposal,
   listProposals,
   savePolicyText,
+  setActivePolicy,
 } from '../../src/store/change-store.js';
 import { latestBaseline, saveBaseline } from '../../src/store/baseline-store.js';
 import type { Baseline } from '../../src/discover/baseline.js';
@@ -52,6 +53,15 @@ function baseline(version = 1): Baseline {
   };
 }
 
+/** Coverage of a baseline that holds no flow of the zone (as baseline() here): nothing to miss. */
+const COVERED = {
+  baselineFlows: 0,
+  baselineSeen: 0,
+  baselineRequests: 0,
+  baselineRequestsSeen: 0,
+  unseen: [],
+};
+
 function result(span: number, baselineBlocked: number): SimulationResult {
   return {
     packets: 1000,
@@ -63,8 +73,14 @@ function result(span: number, baselineBlocked: number): SimulationResult {
     hosts: [],
     unzonedHosts: [],
     zones: {
-      supervisory: { mode: 'observe', flows: 1, blockedFlows: 0, baselineBlocked: 0 },
-      control: { mode: 'observe', flows: 2, blockedFlows: baselineBlocked, baselineBlocked },
+      supervisory: { mode: 'observe', flows: 1, blockedFlows: 0, baselineBlocked: 0, ...COVERED },
+      control: {
+        mode: 'observe',
+        flows: 2,
+        blockedFlows: baselineBlocked,
+        baselineBlocked,
+        ...COVERED,
+      },
     },
   };
 }
@@ -343,7 +359,9 @@ test('a policy change is governed by the policy in force: its approvers, its lad
       policy: p4.policy,
       result: {
         ...result(60, 0),
-        zones: { ctl: { mode: 'enforce', flows: 3, blockedFlows: 0, baselineBlocked: 0 } },
+        zones: {
+          ctl: { mode: 'enforce', flows: 3, blockedFlows: 0, baselineBlocked: 0, ...COVERED },
+        },
       },
       captures: ['minute.pcap'],
       baseline: b,
@@ -352,6 +370,109 @@ test('a policy change is governed by the policy in force: its approvers, its lad
     refuse(
       () => applyProposal(db, { id: v4, actor: 'sam' }),
       /zone ctl: simulation \S+ covers 1 min of traffic, the zone requires 10 min/,
+    );
+  } finally {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('simulation evidence must carry most of each enforcing zone’s baseline flows, by count and by learned requests', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'weir-cc-coverage-'));
+  const db = openStore(path.join(dir, 'weir.db'));
+  try {
+    addUser(db, 'mallory', ['security']);
+    addUser(db, 'sam', ['security']);
+    const stored = (text: string) => {
+      const parsed = parsePolicy(text, 'p.yaml');
+      assert.ok(parsed.ok);
+      const h = policyHashes(parsed.policy, text);
+      savePolicyText(db, { ...h, source: 'p.yaml', text });
+      return { policy: parsed.policy, sha: h.sha };
+    };
+    const inForce = stored(ctlPolicy('simulate', 'security'));
+    setActivePolicy(db, inForce.sha, null);
+    const text = ctlPolicy('enforce', 'security');
+    const parsed = stored(text);
+    const id = insertProposal(db, {
+      kind: 'policy_change',
+      zone: null,
+      policySha: parsed.sha,
+      baseSha: inForce.sha,
+      requiredRoles: ['security'],
+      createdBy: 'mallory',
+      note: '',
+      doc: {},
+    });
+    approveProposal(db, { id, actor: 'sam', role: 'security' });
+    const b = baseline();
+    saveBaseline(db, b);
+    const record = (zone: Record<string, unknown>): string =>
+      recordSimulation(db, {
+        text,
+        source: 'p.yaml',
+        policy: parsed.policy,
+        result: {
+          ...result(3600, 0),
+          zones: {
+            ctl: { mode: 'enforce', flows: 4, blockedFlows: 0, baselineBlocked: 0, ...zone },
+          },
+        },
+        captures: ['hour.pcap'],
+        baseline: b,
+        actor: 'mallory',
+      });
+    const refusal = (): string => {
+      try {
+        applyProposal(db, { id, actor: 'sam' });
+      } catch (e) {
+        assert.ok(e instanceof ChangeRefused);
+        return e.message;
+      }
+      return 'applied';
+    };
+    // Recorded before coverage was counted: it cannot say what it missed.
+    const old = record({});
+    assert.match(
+      refusal(),
+      new RegExp(`simulation ${old} was recorded before Weir counted which baseline flows`),
+    );
+    // Nine of ten flows, but not the one carrying most of the zone's requests.
+    const light = {
+      client: '10.0.0.40',
+      server: '10.0.1.5',
+      transport: 'tcp',
+      port: 502,
+      requests: 9000,
+    };
+    record({
+      baselineFlows: 10,
+      baselineSeen: 9,
+      baselineRequests: 9900,
+      baselineRequestsSeen: 900,
+      unseen: [light],
+    });
+    assert.match(
+      refusal(),
+      /saw 9 of the zone's 10 baseline flows \(90%\) carrying 9% of their learned requests; at least 80% of both/,
+    );
+    assert.match(refusal(), /Not seen: 10\.0\.0\.40 → 10\.0\.1\.5 tcp\/502 \(9000 requests\)/);
+    // A plant's own bar (settings enforce.simulation_coverage_pct) is the caller's to pass.
+    assert.throws(
+      () => applyProposal(db, { id, actor: 'sam', coveragePct: 10 }),
+      /at least 10% of both/,
+    );
+    const good = record({
+      baselineFlows: 10,
+      baselineSeen: 8,
+      baselineRequests: 9900,
+      baselineRequestsSeen: 9800,
+      unseen: [],
+    });
+    assert.equal(applyProposal(db, { id, actor: 'sam' }).simulationId, good);
+    assert.equal(
+      listAudit(db).filter((e) => e.action === 'proposal.apply_refused').length >= 3,
+      true,
     );
   } finally {
     db.close();

@@ -394,8 +394,15 @@ export function registerEnforce(program: Command): void {
     .action(async (given: string, o: EnforceOpts) => {
       const ip = canonicalIp(given) ?? given;
       await proveEnforcer(o, 'unblock');
-      await carryOut(o, 'source.unblocked', ip, {}, () => enforcementBackend(o).unblock(ip));
-      process.stdout.write(`${ip} unblocked\n`);
+      const r = await carryOut(o, 'source.unblocked', ip, {}, () =>
+        enforcementBackend(o).unblock(ip),
+      );
+      // A fleet site lifts only its own block: another origin's keeps the address blocked here.
+      process.stdout.write(
+        r.keptBy
+          ? `${ip}: this site's block lifted; still blocked here by ${r.keptBy.join(', ')} (lifted when they lift theirs, or by the manager: weir manager unblock)\n`
+          : `${ip} unblocked\n`,
+      );
     });
 
   withIdentity(withTarget(program.command('permit')))
@@ -564,6 +571,7 @@ export function registerEnforce(program: Command): void {
                 throw new Error(`injected fault (${o.injectFault})`);
               }
             : undefined,
+          testFault: o.injectFault,
         });
         if (o.db) audit(o, 'gateway.stopped', o.listen, {});
       },

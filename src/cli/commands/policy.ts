@@ -14,6 +14,7 @@ import { ZONE_MODES, type ZoneMode } from '../../policy/model.js';
 import { CompiledPolicy } from '../../policy/evaluate.js';
 import { Simulator, type SimulationResult } from '../../policy/simulate.js';
 import { proposePolicy } from '../../policy/propose.js';
+import { templateWarnings } from '../../policy/permit-templates.js';
 import { policyToYaml } from '../../policy/write.js';
 import { plainSummary, TABLE_HEAD, tableRows, toHtml, toJson } from '../../policy/report.js';
 import { DRIFT_VIOLATED, driftOf, driftSummary } from '../../assess/drift.js';
@@ -37,6 +38,7 @@ import { cliSettings } from '../settings.js';
 import { asCaller, openExistingStore, withIdentity, type IdentityOpts } from '../identity.js';
 import { between } from '../../dissect/stage.js';
 import { enforcementBackend } from '../enforcement.js';
+import { cliSettings } from '../settings.js';
 import { invalidFile } from '../../settings/yaml-errors.js';
 import { parseTimeArg } from '../time-arg.js';
 import { renderColumns } from '../columns.js';
@@ -139,11 +141,12 @@ export function registerPolicy(program: Command): void {
           continue;
         }
         const r = parsePolicy(text, f);
-        if (r.ok)
+        if (r.ok) {
           process.stdout.write(
             `${f}: ok (${r.policy.zones.length} zones, ${r.policy.conduits.length} conduits, ${r.policy.groups.length} context groups, ${r.policy.windows.length} windows)\n`,
           );
-        else {
+          for (const w of templateWarnings(r.policy)) process.stderr.write(`${f}: warning: ${w}\n`);
+        } else {
           bad++;
           for (const e of r.errors) process.stderr.write(`${formatPolicyError(e)}\n`);
         }
@@ -436,6 +439,7 @@ export function registerPolicy(program: Command): void {
               subnets: zoneSubnets(activePolicy(db)?.policy),
             }),
             carryOutBlock: (b) => backend.block(b.ip, b.ttl, `proposal ${id}`),
+            coveragePct: cliSettings().enforce.simulation_coverage_pct,
           });
           if (r.block) {
             if (r.cutsBaseline)

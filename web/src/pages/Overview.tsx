@@ -8,8 +8,8 @@ interface Enforcement {
   };
   gateway:
     | { state: 'none' }
-    | { state: 'up'; since: string; servers: number }
-    | { state: 'down'; since: string; servers: number; reason: string };
+    | { state: 'up'; since: string; servers: number; testFault: string | null }
+    | { state: 'down'; since: string; servers: number; reason: string; testFault: string | null };
   /** The server's own sentence: what the enforcement host runs right now, or that it is unknown. */
   text: string;
 }
@@ -34,6 +34,12 @@ export function Overview() {
   return (
     <section>
       <h1>Overview</h1>
+      {data.enforcement.gateway.state !== 'none' && data.enforcement.gateway.testFault !== null && (
+        <p className="alert" role="alert" data-testid="gateway-test-fault">
+          Gateway runs with TEST FAULT INJECTION ON ({data.enforcement.gateway.testFault}): every
+          PDU passes uninspected. Restart it without --inject-fault.
+        </p>
+      )}
       {data.enforcement.gateway.state === 'down' && (
         <p className="alert" role="alert" data-testid="gateway-down">
           Gateway down since {data.enforcement.gateway.since} ({data.enforcement.gateway.reason}):

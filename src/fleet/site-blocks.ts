@@ -1,0 +1,30 @@
+/**
+ * What a site knows of the fleet blocks of an address: the entries of the blocklist version it last applied
+ * (one per origin), and its own block records still on their way to the manager.
+ */
+import { canonicalIp } from '../policy/hosts.js';
+import type { BlockEntry } from './block-request.js';
+import type { FleetDb } from './fleet-db.js';
+import type { Outbox } from './outbox.js';
+
+/** The entries of the blocklist this node last applied that still run at `nowS` (none before the first). */
+export function blocksInForce(db: FleetDb, nowS: number): BlockEntry[] {
+  const r = db.prepare("SELECT body FROM state_applied WHERE kind = 'blocklist'").get() as
+    | { body: string }
+    | undefined;
+  if (r === undefined) return [];
+  const entries = (JSON.parse(r.body) as { entries?: unknown }).entries;
+  return Array.isArray(entries)
+    ? (entries as BlockEntry[]).filter((e) => typeof e?.address === 'string' && e.until > nowS)
+    : [];
+}
+
+/** Whether the last record this site has not yet delivered for `ip` is a block of its own (not a lift). */
+export function ownBlockUnsent(outbox: Outbox, ip: string): boolean {
+  let last: boolean | null = null;
+  for (const b of outbox.unsent('block')) {
+    const r = b as { address?: unknown; unblock?: unknown } | null;
+    if (typeof r?.address === 'string' && canonicalIp(r.address) === ip) last = r.unblock !== true;
+  }
+  return last === true;
+}
