@@ -38,7 +38,6 @@ import { cliSettings } from '../settings.js';
 import { asCaller, openExistingStore, withIdentity, type IdentityOpts } from '../identity.js';
 import { between } from '../../dissect/stage.js';
 import { enforcementBackend } from '../enforcement.js';
-import { cliSettings } from '../settings.js';
 import { invalidFile } from '../../settings/yaml-errors.js';
 import { parseTimeArg } from '../time-arg.js';
 import { renderColumns } from '../columns.js';
