@@ -16,6 +16,7 @@ import type { Playbook, PlaybookActionKind } from '../policy/playbook-model.js';
 import { CompiledPolicy } from '../policy/evaluate.js';
 import { BlockGuard } from './playbook-guard.js';
 import { permitName, type PlaybookKernel, type TemporaryPermit } from './playbook-kernel.js';
+import { restsOnSpoofableProbes, spoofRefusal } from './spoofable.js';
 
 export interface PlaybookRunnerOptions {
   db: Db;
@@ -155,6 +156,17 @@ export class PlaybookRunner {
         reason: g.reason,
         details: g.cuts.length ? { cuts_baseline: g.cuts } : {},
       });
+    // A spoofable detection never blocks the holder of a live permit (a forged source must not end a session).
+    if (restsOnSpoofableProbes(d)) {
+      let why: string | null;
+      try {
+        why = spoofRefusal(d, ip, await this.o.kernel.permits());
+      } catch (err) {
+        why = `cannot read the permits to check ${ip} holds none: ${(err as Error).message}`;
+      }
+      if (why !== null)
+        return this.record(zone, pb, d, { ...base, status: 'refused', reason: why });
+    }
     const now = this.now();
     const undone = recentUndoneBlock(this.o.db, ip, now - pb.blockTtl);
     if (undone !== null)
@@ -226,6 +238,7 @@ export class PlaybookRunner {
       ];
     }
     const out: PlaybookActionRow[] = [];
+    const spoofable = spoofRefusal(d, d.src, permits);
     for (const p of permits) {
       const base = {
         kind: 'revoke_permits' as const,
@@ -235,6 +248,10 @@ export class PlaybookRunner {
           permit_expires_at: p.expiresIn !== null ? this.now() + p.expiresIn : null,
         },
       };
+      if (spoofable !== null) {
+        out.push(this.record(zone, pb, d, { ...base, status: 'refused', reason: spoofable }));
+        continue;
+      }
       if (this.rateLimited(zone, pb) !== null) {
         out.push(
           this.record(zone, pb, d, { ...base, status: 'refused', reason: this.limitReason(pb) }),

@@ -38,7 +38,7 @@ zones:
     playbooks:
       - name: contain
         mode: act
-        on: [port_scan]
+        on: [port_scan, new_edge]
         actions: [block_source, revoke_permits, notify]
         block_ttl: 5m
 conduits:
@@ -47,9 +47,9 @@ groups:
   - { name: ews, conduit: sup-ctl, clients: [EWS-1], servers: [PLC-1, PLC-2], ports: [502, 102], access: read-write }
 `;
 
-const scan = (src: string): Detection => ({
-  id: `d-v6-${src}`,
-  type: 'port_scan',
+const scan = (src: string, type: Detection['type'] = 'port_scan'): Detection => ({
+  id: `d-v6-${src}-${type}`,
+  type,
   severity: 'high',
   ts: Date.now() / 1000,
   lastTs: Date.now() / 1000,
@@ -129,7 +129,8 @@ test(
       assert.match(st.permits[0]!.flow, /fd00:77::66.*fd00:77::21/);
       assert.ok(st.counters.find((c) => c.rule === 'temporary IPv6 permit')!.packets >= 1);
 
-      // A playbook acts on an IPv6 scanner: blocked in the kernel, its IPv6 permit revoked.
+      // A playbook acts on an IPv6 source: blocked in the kernel, its IPv6 permit revoked. (A new edge, which takes
+      // a session: a scan, which a forged source can fake, revokes no live permit — playbook-spoof.test.ts.)
       const r = parsePolicy(POLICY, 'p.yaml');
       assert.ok(r.ok);
       const kernel = new NftBackend({ family: 'bridge', netns: lab.ns('fw') }, stateDir, {
@@ -145,7 +146,7 @@ test(
         });
         for (const refused of ['fe80::1', 'ff02::1', '::1'])
           assert.equal((await runner.onDetection(scan(refused)))[0]!.status, 'refused', refused);
-        const rows = await runner.onDetection(scan(V6.attacker!));
+        const rows = await runner.onDetection(scan(V6.attacker!, 'new_edge'));
         assert.deepEqual(
           rows.map((a) => `${a.kind}:${a.status}`),
           ['block_source:done', 'revoke_permits:done', 'notify:done'],
