@@ -6,9 +6,9 @@ import type { TemporaryPermit } from './playbook-kernel.js';
  * detector counts bare SYNs, UDP datagrams, ICMP echoes and ARP requests, none of which needs an answer to
  * reach the sensor. Such a detection says someone probed, not that its source address did.
  */
-const SPOOFABLE = new Set<Detection['type']>(['port_scan', 'host_scan']);
+export const SPOOFABLE_TYPES: ReadonlySet<Detection['type']> = new Set(['port_scan', 'host_scan']);
 
-export const restsOnSpoofableProbes = (d: Detection): boolean => SPOOFABLE.has(d.type);
+export const restsOnSpoofableProbes = (d: Detection): boolean => SPOOFABLE_TYPES.has(d.type);
 
 /**
  * Why a playbook may not act on `address` for this detection, or null: a live permit is a person's approved

@@ -12,6 +12,7 @@ import { listAudit } from '../../src/store/audit-store.js';
 import { parsePolicy } from '../../src/policy/load.js';
 import { PlaybookRunner } from '../../src/respond/playbooks.js';
 import type { PlaybookKernel, TemporaryPermit } from '../../src/respond/playbook-kernel.js';
+import { PermitView } from '../../src/respond/permit-view.js';
 import type { Detection } from '../../src/detect/detection.js';
 import { plantBaseline } from '../helpers/plant-fixtures.js';
 
@@ -60,7 +61,7 @@ function runner(permits: TemporaryPermit[]) {
     db,
     calls,
     run,
-    done: () => (db.close(), rmSync(dir, { recursive: true, force: true })),
+    done: () => (run.close(), db.close(), rmSync(dir, { recursive: true, force: true })),
   };
 }
 
@@ -127,4 +128,27 @@ test('scanners without a permit are still blocked; a detection resting on a sess
   } finally {
     s.done();
   }
+});
+
+test('the permit view answers from its list while young, reads the kernel again once older, and never trusts a failed read', async () => {
+  let t = 0,
+    reads = 0,
+    fail = false;
+  const view = new PermitView(
+    async () => {
+      reads++;
+      if (fail) throw new Error('nft gone');
+      return [PERMIT];
+    },
+    2000,
+    () => t,
+  );
+  assert.deepEqual(await view.current(), [PERMIT]);
+  t = 1500;
+  assert.deepEqual(await view.current(), [PERMIT]);
+  assert.equal(reads, 1, 'young enough: no nft process on the block path');
+  t = 2500;
+  fail = true;
+  await assert.rejects(view.current(), /nft gone/, 'too old, and the fresh read failed');
+  assert.equal(reads, 2);
 });
