@@ -131,6 +131,7 @@ export function startPlaybooks(
     },
     close: async () => {
       await Promise.all(under);
+      runner.close();
       if (site === undefined) backend.close();
       appendAudit(db, {
         actor: caller.name,

@@ -16,6 +16,8 @@ import type { Playbook, PlaybookActionKind } from '../policy/playbook-model.js';
 import { CompiledPolicy } from '../policy/evaluate.js';
 import { BlockGuard, type NeverBlockSource } from './playbook-guard.js';
 import { permitName, type PlaybookKernel, type TemporaryPermit } from './playbook-kernel.js';
+import { restsOnSpoofableProbes, spoofRefusal, SPOOFABLE_TYPES } from './spoofable.js';
+import { PermitView } from './permit-view.js';
 
 export interface PlaybookRunnerOptions {
   db: Db;
@@ -60,6 +62,8 @@ export class PlaybookRunner {
   private readonly o: Omit<PlaybookRunnerOptions, 'baseline' | 'compiled'>;
   /** Every asset of the baseline. */
   private readonly assets: ReadonlySet<string>;
+  /** Who holds a live permit, kept warm when a playbook blocks on scans (which a forged source can fake). */
+  private readonly permitView: PermitView;
 
   constructor(opts: PlaybookRunnerOptions) {
     const { baseline, compiled, ...o } = opts;
@@ -70,6 +74,20 @@ export class PlaybookRunner {
     this.zoneOf = (ip) => cp.zoneOf(ip)?.name ?? null;
     this.guard = new BlockGuard(baseline, o.protectedAddresses, this.assets);
     this.now = o.now ?? (() => Date.now() / 1000);
+    this.permitView = new PermitView(() => o.kernel.permits());
+    const blocksOnScans = [...this.zones.values()].some((z) =>
+      z.playbooks!.some(
+        (pb) =>
+          pb.actions.includes('block_source') &&
+          pb.on.some((t) => SPOOFABLE_TYPES.has(t as Detection['type'])),
+      ),
+    );
+    if (blocksOnScans) this.permitView.start();
+  }
+
+  /** Stop keeping the permits warm (a runner that is done). */
+  close(): void {
+    this.permitView.stop();
   }
 
   /** How many playbooks run, by mode (for the line a runner prints when it starts). */
@@ -98,8 +116,11 @@ export class PlaybookRunner {
   ): Promise<PlaybookActionRow[]> {
     const out: PlaybookActionRow[] = [];
     const order: PlaybookActionKind[] = ['block_source', 'revoke_permits', 'notify'];
+    // The live permits, read from the kernel once per run, when a revocation lists them.
+    let read: Promise<TemporaryPermit[]> | null = null;
+    const permits = (): Promise<TemporaryPermit[]> => (read ??= this.o.kernel.permits());
     for (const kind of order)
-      if (pb.actions.includes(kind)) out.push(...(await this.run(zone, pb, kind, d)));
+      if (pb.actions.includes(kind)) out.push(...(await this.run(zone, pb, kind, d, permits)));
     return out;
   }
 
@@ -119,6 +140,7 @@ export class PlaybookRunner {
     pb: Playbook,
     kind: PlaybookActionKind,
     d: Detection,
+    permits: () => Promise<TemporaryPermit[]>,
   ): Promise<PlaybookActionRow[]> {
     if (kind === 'block_source') return [await this.block(zone, pb, d)];
     // A notice changes nothing on the host: it is not rate limited (the detections it follows are folded already).
@@ -131,7 +153,7 @@ export class PlaybookRunner {
           reason: d.explanation,
         }),
       ];
-    return this.revokePermits(zone, pb, d);
+    return this.revokePermits(zone, pb, d, permits);
   }
 
   /** 'refused' when the playbook has used its rate limit (blocks and revocations in the window), else null. */
@@ -159,6 +181,17 @@ export class PlaybookRunner {
         reason: g.reason,
         details: g.cuts.length ? { cuts_baseline: g.cuts } : {},
       });
+    // A spoofable detection never blocks the holder of a live permit (a forged source must not end a session).
+    if (restsOnSpoofableProbes(d)) {
+      let why: string | null;
+      try {
+        why = spoofRefusal(d, ip, this.permitView.fresh() ?? (await this.permitView.current()));
+      } catch (err) {
+        why = `cannot read the permits to check ${ip} holds none: ${(err as Error).message}`;
+      }
+      if (why !== null)
+        return this.record(zone, pb, d, { ...base, status: 'refused', reason: why });
+    }
     const now = this.now();
     const undone = recentUndoneBlock(this.o.db, ip, now - pb.blockTtl);
     if (undone !== null)
@@ -213,12 +246,11 @@ export class PlaybookRunner {
     zone: string,
     pb: Playbook,
     d: Detection,
+    live: () => Promise<TemporaryPermit[]>,
   ): Promise<PlaybookActionRow[]> {
     let permits: TemporaryPermit[];
     try {
-      permits = (await this.o.kernel.permits()).filter(
-        (p) => p.client === d.src || p.server === d.src,
-      );
+      permits = (await live()).filter((p) => p.client === d.src || p.server === d.src);
     } catch (err) {
       return [
         this.record(zone, pb, d, {
@@ -230,6 +262,7 @@ export class PlaybookRunner {
       ];
     }
     const out: PlaybookActionRow[] = [];
+    const spoofable = spoofRefusal(d, d.src, permits);
     for (const p of permits) {
       const base = {
         kind: 'revoke_permits' as const,
@@ -239,6 +272,10 @@ export class PlaybookRunner {
           permit_expires_at: p.expiresIn !== null ? this.now() + p.expiresIn : null,
         },
       };
+      if (spoofable !== null) {
+        out.push(this.record(zone, pb, d, { ...base, status: 'refused', reason: spoofable }));
+        continue;
+      }
       if (this.rateLimited(zone, pb) !== null) {
         out.push(
           this.record(zone, pb, d, { ...base, status: 'refused', reason: this.limitReason(pb) }),

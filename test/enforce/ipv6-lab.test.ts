@@ -40,7 +40,7 @@ zones:
     playbooks:
       - name: contain
         mode: act
-        on: [port_scan]
+        on: [port_scan, new_edge]
         actions: [block_source, revoke_permits, notify]
         block_ttl: 5m
 conduits:
@@ -55,9 +55,9 @@ const POLICY6 = POLICY.replace(
   `members: [HMI-1, EWS-1, '${V6.hmi!}', '${V6.attacker!}']`,
 ).replace('members: [PLC-1, PLC-2]', `members: [PLC-1, PLC-2, '${V6.plc1!}']`);
 
-const scan = (src: string): Detection => ({
-  id: `d-v6-${src}`,
-  type: 'port_scan',
+const scan = (src: string, type: Detection['type'] = 'port_scan'): Detection => ({
+  id: `d-v6-${src}-${type}`,
+  type,
   severity: 'high',
   ts: Date.now() / 1000,
   lastTs: Date.now() / 1000,
@@ -172,7 +172,8 @@ test(
 
       assert.equal(kernelPermits(), 1, 'the IPv6 permit survives the policy switch');
 
-      // A playbook acts on an IPv6 scanner: blocked in the kernel, its IPv6 permit revoked.
+      // A playbook acts on an IPv6 source: blocked in the kernel, its IPv6 permit revoked. (A new edge, which takes
+      // a session: a scan, which a forged source can fake, revokes no live permit — playbook-spoof.test.ts.)
       const r = parsePolicy(POLICY6, 'p.yaml');
       assert.ok(r.ok);
       const kernel = new NftBackend({ family: 'bridge', netns: lab.ns('fw') }, stateDir, {
@@ -188,7 +189,7 @@ test(
         });
         for (const refused of ['fe80::1', 'ff02::1', '::1'])
           assert.equal((await runner.onDetection(scan(refused)))[0]!.status, 'refused', refused);
-        const rows = await runner.onDetection(scan(V6.attacker!));
+        const rows = await runner.onDetection(scan(V6.attacker!, 'new_edge'));
         assert.deepEqual(
           rows.map((a) => `${a.kind}:${a.status}`),
           ['block_source:done', 'revoke_permits:done', 'notify:done'],

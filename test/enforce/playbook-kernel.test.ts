@@ -35,7 +35,7 @@ zones:
     playbooks:
       - name: contain
         mode: ${mode}
-        on: [port_scan]
+        on: [port_scan, new_edge]
         actions: [block_source, revoke_permits, notify]
         block_ttl: 5m
         ${mayBlock}
@@ -44,9 +44,9 @@ groups:
 `;
 
 let n = 0;
-const det = (src: string): Detection => ({
+const det = (src: string, type: Detection['type'] = 'port_scan'): Detection => ({
   id: `d-k${++n}`,
-  type: 'port_scan',
+  type,
   severity: 'high',
   ts: Date.now() / 1000,
   lastTs: Date.now() / 1000,
@@ -74,17 +74,20 @@ test('playbooks against the real kernel: simulate changes nothing, baseline flow
   const db = openStore(path.join(dir, 'weir.db'));
   // The enforcement backend itself, over its persistent nft session, as the playbook host hands it in.
   const kernel = new NftBackend(target, dir, { persistent: true });
+  const runners: PlaybookRunner[] = [];
   const runner = (mode: string, mayBlock = '') => {
     const text = POLICY(mode, mayBlock);
     const r = parsePolicy(text, 'p.yaml');
     if (!r.ok) throw new Error(JSON.stringify(r.errors));
-    return new PlaybookRunner({
+    const made = new PlaybookRunner({
       db,
       active: { policy: r.policy, sha: 'b'.repeat(64) },
       baseline: plantBaseline(),
       kernel,
       protectedAddresses: neverBlockAddresses({ netns: ns, stateDir: dir, extra: ['10.77.0.5'] }),
     });
+    runners.push(made);
+    return made;
   };
   try {
     const r = parsePolicy(POLICY('act'), 'p.yaml');
@@ -98,7 +101,7 @@ test('playbooks against the real kernel: simulate changes nothing, baseline flow
     execFileSync('ip', ['-n', ns, 'addr', 'add', '10.77.0.3/24', 'dev', 'lo']);
 
     // Simulate: recorded, nothing in the kernel.
-    const sim = await runner('simulate').onDetection(det('10.77.0.66'));
+    const sim = await runner('simulate').onDetection(det('10.77.0.66', 'new_edge'));
     assert.deepEqual(
       sim.map((a) => a.status),
       ['simulated', 'simulated', 'simulated'],
@@ -118,8 +121,17 @@ test('playbooks against the real kernel: simulate changes nothing, baseline flow
     assert.equal(manager!.status, 'refused', 'an address given with --never-block');
     assert.deepEqual(status(target).blocked, []);
 
-    // The attacker: blocked in the kernel with its ttl, its permit revoked.
-    const rows = await act.onDetection(det('10.77.0.66'));
+    // A scan "from" the permit's holder (a forged source can fake one) neither blocks it nor revokes its permit.
+    const spoofed = await act.onDetection(det('10.77.0.66'));
+    assert.deepEqual(
+      spoofed.map((a) => `${a.kind}:${a.status}`),
+      ['block_source:refused', 'revoke_permits:refused', 'notify:done'],
+    );
+    assert.deepEqual(status(target).blocked, []);
+    assert.equal(status(target).permits.length, 1, 'the permit is untouched');
+
+    // The attacker, seen in a session of its own: blocked in the kernel with its ttl, its permit revoked.
+    const rows = await act.onDetection(det('10.77.0.66', 'new_edge'));
     assert.deepEqual(
       rows.map((a) => `${a.kind}:${a.status}`),
       ['block_source:done', 'revoke_permits:done', 'notify:done'],
@@ -224,6 +236,7 @@ test('playbooks against the real kernel: simulate changes nothing, baseline flow
     assert.equal(permits.length, 1);
     assert.ok(permits[0]!.expiresIn! > 580, JSON.stringify(permits));
   } finally {
+    for (const r of runners) r.close();
     kernel.close();
     db.close();
     execFileSync('ip', ['netns', 'del', ns]);

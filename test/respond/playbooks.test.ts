@@ -261,7 +261,7 @@ test('simulate: every decision is recorded and audited as it would be, and the k
     s.kernel.permitList = [
       { client: '10.77.0.66', server: '10.77.0.21', transport: 'tcp', port: 502, expiresIn: 300 },
     ];
-    const rows = await s.runner.onDetection(det('10.77.0.66'));
+    const rows = await s.runner.onDetection(det('10.77.0.66', 'new_edge'));
     assert.deepEqual(
       rows.map((a) => `${a.kind}:${a.status}`),
       ['block_source:simulated', 'revoke_permits:simulated', 'notify:simulated'],
@@ -284,7 +284,8 @@ test('undo: a person allowed to enforce lifts the block (audited); viewers may n
     s.kernel.permitList = [
       { client: '10.77.0.66', server: '10.77.0.21', transport: 'tcp', port: 502, expiresIn: 300 },
     ];
-    const rows = await s.runner.onDetection(det('10.77.0.66'));
+    // A new edge takes a session; a scan, which a forged source can fake, revokes no permit (playbook-spoof.test.ts).
+    const rows = await s.runner.onDetection(det('10.77.0.66', 'new_edge'));
     const block = rows.find((r) => r.kind === 'block_source')!;
     const revoke = rows.find((r) => r.kind === 'revoke_permits')!;
     const notice = rows.find((r) => r.kind === 'notify')!;

@@ -15,6 +15,7 @@ import { StreamInspector, type DenyMode, type InspectorEvent } from './inspector
 import { ClientThrottle, type ThrottleOptions } from './throttle.js';
 import { FailOpenWindows } from './fail-open.js';
 import { DEFAULT_SETTINGS } from '../../settings/model.js';
+import { namesClient } from './named-clients.js';
 
 export interface GatewayOptions {
   policy: CompiledPolicy;
@@ -37,8 +38,10 @@ export interface GatewayOptions {
   perClientConnections?: number;
   /**
    * Connections at once, all clients together (gateway.max_connections); never more than the descriptor limit
-   * leaves room for. When full, a client holding fewer connections than the largest holder takes the place of
-   * that holder's longest-idle one; anyone else is refused. Clients' load is shed, never a reason to fail open.
+   * leaves room for. When full, room is made by who, not by count: clients a group names by their own address
+   * (or a scoped permit names) are shed last and admitted up to their own cap; connections that never carried a
+   * request, then other range-admitted clients' (the largest holder's longest-idle), give way first; anyone else
+   * is refused. Clients' load is shed, never a reason to fail open.
    */
   maxConnections?: number;
   /**
@@ -84,6 +87,13 @@ interface Conn {
   lastRequest: number;
   /** The server does not take more now: reading from the client waits for its drain. */
   upstreamFull: boolean;
+  /**
+   * A group names the client by its own address for this server, or a scoped permit does: the plant's own
+   * pollers (SCADA, historian), shed only after every range-admitted connection.
+   */
+  named: boolean;
+  /** At least one request of it was judged and forwarded. */
+  spoke: boolean;
 }
 
 const key = (server: string, port: number): string => `${server}:${port}`;
@@ -150,6 +160,10 @@ export class Gateway {
   private readonly conns = new Set<Conn>();
   /** Open connections per client address (the per-client cap, shedding). */
   private readonly byClient = new Map<string, Set<Conn>>();
+  /** The same, of connections not named (range-admitted): what a full gateway sheds first. */
+  private readonly unnamedBy = new Map<string, Set<Conn>>();
+  /** Unnamed connections that never carried a request, oldest first: the first to give way. */
+  private readonly mute = new Set<Conn>();
   /** Connections with bytes left unjudged at the end of their slice, in the order they are served. */
   private readonly waiting = new Set<Conn>();
   /** Inspection time spent in this turn of the event loop, and whether its end is scheduled. */
@@ -237,7 +251,10 @@ export class Gateway {
           reason: 'the new policy no longer allows this flow through the gateway',
         });
         this.end(c);
-      } else c.inspector.rules = rules;
+      } else {
+        c.inspector.rules = rules;
+        this.classify(c, rules);
+      }
     }
     this.opts.log({
       event: 'gateway_reloaded',
@@ -371,7 +388,30 @@ export class Gateway {
           },
     );
     c.inspector.rules = rules;
+    this.classify(c, rules);
     return false;
+  }
+
+  /** File a connection as named or not (at accept, and again when its policy or permit changes). */
+  private classify(c: Conn, rules: FlowRules): void {
+    this.unfile(c);
+    c.named = c.permit !== null || namesClient(rules.groups, c.clientIp);
+    this.file(c);
+  }
+
+  private file(c: Conn): void {
+    if (c.named) return;
+    let mine = this.unnamedBy.get(c.clientIp);
+    if (mine === undefined) this.unnamedBy.set(c.clientIp, (mine = new Set()));
+    mine.add(c);
+    if (!c.spoke) this.mute.add(c);
+  }
+
+  private unfile(c: Conn): void {
+    this.mute.delete(c);
+    const mine = this.unnamedBy.get(c.clientIp);
+    mine?.delete(c);
+    if (mine?.size === 0) this.unnamedBy.delete(c.clientIp);
   }
 
   private accept(client: net.Socket, l: Listener): void {
@@ -416,7 +456,8 @@ export class Gateway {
     // the gateway would refuse everyone in silence. So it stays below its limit by its own count, and many clients
     // at once are load to shed — refused or made room for, logged — not a fault to fail open on.
     const max = this.maxConnections();
-    if (this.conns.size >= max && !this.shedFor(clientIp, held, t)) {
+    const named = permit !== null || namesClient(rules.groups, clientIp);
+    if (this.conns.size >= max && !this.shedFor(clientIp, held, named, t)) {
       this.stats.full++;
       this.opts.log({
         event: 'connection_refused',
@@ -427,6 +468,7 @@ export class Gateway {
         open: this.conns.size,
         max,
         clients: this.byClient.size,
+        named,
       });
       client.resetAndDestroy();
       return;
@@ -468,8 +510,11 @@ export class Gateway {
       permit,
       lastRequest: Date.now(),
       upstreamFull: false,
+      named,
+      spoke: false,
     };
     this.conns.add(c);
+    this.file(c);
     let mine = this.byClient.get(clientIp);
     if (mine === undefined) this.byClient.set(clientIp, (mine = new Set()));
     mine.add(c);
@@ -505,32 +550,66 @@ export class Gateway {
   }
 
   /**
-   * The gateway is full: make room for `clientIp` (holding `held`) by closing the longest-idle connection of the
-   * client holding the most, if that one holds more than the newcomer would. Many addresses of an allowed range
-   * filling the gateway thus end up with even shares, and a client arriving later still gets in.
+   * The gateway is full: make room for `clientIp` (holding `held`) by closing one connection, chosen by who holds
+   * it rather than by count — the client holding the most is, by construction, the plant's hub (a SCADA server
+   * polling many PLCs), so a count alone would let anyone with spare addresses of an allowed range cut it.
+   *  1. an unnamed connection that never carried a request, oldest first (for an unnamed newcomer, only of a
+   *     client holding at least as many as the newcomer then will);
+   *  2. the longest-idle connection of the unnamed client holding the most (for an unnamed newcomer, only if that
+   *     client holds more than the newcomer then will: even shares among range-admitted clients);
+   *  3. for a named newcomer only, the same among named clients: even shares among the plant's own pollers.
+   * A named client below its cap is thus always admitted while any range-admitted connection is open; an unnamed
+   * one never takes a named client's place.
    */
-  private shedFor(clientIp: string, held: number, t: GatewayTarget): boolean {
-    let most: Set<Conn> | null = null;
-    let holder = '';
-    for (const [ip, cs] of this.byClient)
-      if (most === null || cs.size > most.size) [most, holder] = [cs, ip];
-    if (most === null || most.size <= held + 1) return false;
-    let idlest: Conn | null = null;
-    for (const c of most) if (idlest === null || c.lastRequest < idlest.lastRequest) idlest = c;
+  private shedFor(clientIp: string, held: number, named: boolean, t: GatewayTarget): boolean {
+    const fair = (size: number): boolean => named || size >= held + 1;
+    let victim: Conn | null = null;
+    let why = 'never carried a request';
+    for (const c of this.mute)
+      if (c.clientIp !== clientIp && fair(this.unnamedBy.get(c.clientIp)!.size)) {
+        victim = c;
+        break;
+      }
+    if (victim === null) {
+      why = 'range-admitted, holding the most';
+      victim = this.idlestOfLargest(this.unnamedBy, (size) => named || size > held + 1, clientIp);
+    }
+    if (victim === null && named) {
+      why = 'named, holding the most';
+      victim = this.idlestOfLargest(this.byClient, (size) => size > held + 1, clientIp);
+    }
+    if (victim === null) return false;
     this.stats.shed++;
     this.opts.log({
       event: 'connection_closed',
-      client: holder,
-      server: idlest!.target.server,
-      port: idlest!.target.port,
+      client: victim.clientIp,
+      server: victim.target.server,
+      port: victim.target.port,
       reason: 'shed',
-      open: most.size,
-      idle_s: Math.round((Date.now() - idlest!.lastRequest) / 1000),
+      why,
+      open: this.byClient.get(victim.clientIp)!.size,
+      idle_s: Math.round((Date.now() - victim.lastRequest) / 1000),
       for_client: clientIp,
       for_server: t.server,
+      for_named: named,
     });
-    this.end(idlest!);
+    this.end(victim);
     return true;
+  }
+
+  /** The longest-idle connection of the client holding the most in `by`, if its count passes `enough`. */
+  private idlestOfLargest(
+    by: Map<string, Set<Conn>>,
+    enough: (size: number) => boolean,
+    except: string,
+  ): Conn | null {
+    let most: Set<Conn> | null = null;
+    for (const [ip, cs] of by)
+      if (ip !== except && (most === null || cs.size > most.size)) most = cs;
+    if (most === null || !enough(most.size)) return null;
+    let idlest: Conn | null = null;
+    for (const c of most) if (idlest === null || c.lastRequest < idlest.lastRequest) idlest = c;
+    return idlest;
   }
 
   private onData(c: Conn, chunk: Buffer): void {
@@ -569,6 +648,10 @@ export class Gateway {
       }
       if (a.kind === 'forward') {
         requests++;
+        if (!c.spoke) {
+          c.spoke = true;
+          this.mute.delete(c);
+        }
         this.stats.pdusForwarded++;
         if (!upstream.write(a.bytes) && !c.upstreamFull) {
           c.upstreamFull = true;
@@ -704,6 +787,7 @@ export class Gateway {
   private end(c: Conn): void {
     if (!this.conns.delete(c)) return;
     this.waiting.delete(c);
+    this.unfile(c);
     const mine = this.byClient.get(c.clientIp);
     mine?.delete(c);
     if (mine?.size === 0) this.byClient.delete(c.clientIp);

@@ -1,0 +1,154 @@
+// Spoofed SYNs "from" a maintenance laptop must not end its permit or block it mid-session (review 12, R12). The
+// scan detector counts bare SYNs, UDP datagrams and ICMP echoes per source address — all sendable with a forged
+// source — and the README's playbook (source_unknown: a laptop holding a permit is no baseline asset) would
+// withdraw every permit to or from that address and block it. Against a kernel that records what it is told.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { openStore } from '../../src/store/db.js';
+import { listAudit } from '../../src/store/audit-store.js';
+import { parsePolicy } from '../../src/policy/load.js';
+import { PlaybookRunner } from '../../src/respond/playbooks.js';
+import type { PlaybookKernel, TemporaryPermit } from '../../src/respond/playbook-kernel.js';
+import { PermitView } from '../../src/respond/permit-view.js';
+import type { Detection } from '../../src/detect/detection.js';
+import { plantBaseline } from '../helpers/plant-fixtures.js';
+
+const POLICY = `weir: policy/1
+timezone: UTC
+assets: [{ name: HMI-1, ip: 10.77.0.10 }, { name: PLC-1, ip: 10.77.0.21 }, { name: EWS-1, ip: 10.77.0.30 }]
+zones:
+  - { name: supervisory, members: [HMI-1, EWS-1], mode: monitor }
+  - name: control
+    members: [PLC-1]
+    mode: monitor
+    playbooks:
+      - name: contain
+        mode: act
+        on: [port_scan, host_scan, new_edge]
+        when: { min_severity: medium, source_not_in: [supervisory] }
+        actions: [block_source, revoke_permits, notify]
+        block_ttl: 15m
+        rate_limit: { max: 5, per: 10m }
+`;
+
+const LAPTOP = '10.77.0.77',
+  PLC = '10.77.0.21';
+
+function runner(permits: TemporaryPermit[]) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'weir-spoof-'));
+  const db = openStore(path.join(dir, 'w.db'));
+  const r = parsePolicy(POLICY, 'p.yaml');
+  if (!r.ok) throw new Error(JSON.stringify(r.errors));
+  const calls: string[] = [];
+  const kernel: PlaybookKernel = {
+    block: async (a, t) => void calls.push(`block ${a} ${t}`),
+    unblock: async () => undefined,
+    permits: async () => permits,
+    revokePermit: async (p) => void calls.push(`revoke ${p.client}>${p.server}`),
+    restorePermit: async () => undefined,
+  };
+  const run = new PlaybookRunner({
+    db,
+    active: { policy: r.policy, sha: 'x'.repeat(64) },
+    baseline: plantBaseline(),
+    kernel,
+    protectedAddresses: [],
+  });
+  return {
+    db,
+    calls,
+    run,
+    done: () => (run.close(), db.close(), rmSync(dir, { recursive: true, force: true })),
+  };
+}
+
+const det = (src: string, type: Detection['type'] = 'port_scan'): Detection => ({
+  id: `d-${src}-${type}`,
+  type,
+  severity: 'high',
+  ts: Date.now() / 1000,
+  lastTs: Date.now() / 1000,
+  count: 1,
+  src,
+  dst: PLC,
+  protocol: 'tcp',
+  detail: '',
+  zone: 'control',
+  evidence: { frames: [1], fields: {} },
+  explanation: 'SYNs to 20 ports',
+  suggestedResponse: '',
+  techniques: [],
+});
+
+const PERMIT: TemporaryPermit = {
+  client: LAPTOP,
+  server: PLC,
+  transport: 'tcp',
+  port: 102,
+  expiresIn: 5400,
+};
+
+test('a scan "from" a laptop holding a live permit neither revokes the permit nor blocks it: refused, recorded, notified', async () => {
+  const s = runner([PERMIT]);
+  try {
+    const rows = await s.run.onDetection(det(LAPTOP));
+    assert.deepEqual(s.calls, [], 'the kernel was told nothing');
+    assert.deepEqual(
+      rows.map((a) => `${a.kind}:${a.status}`),
+      ['block_source:refused', 'revoke_permits:refused', 'notify:done'],
+    );
+    for (const a of rows.slice(0, 2)) assert.match(a.reason, /forged source address.*live permit/);
+    assert.ok(listAudit(s.db).some((e) => e.action === 'playbook.revoke_permits.refused'));
+  } finally {
+    s.done();
+  }
+});
+
+test('a sweep with the PLC as forged source does not revoke the permits to the PLC', async () => {
+  const s = runner([PERMIT]);
+  try {
+    const rows = await s.run.onDetection(det(PLC, 'host_scan'));
+    assert.ok(!s.calls.some((c) => c.startsWith('revoke')), JSON.stringify(s.calls));
+    assert.equal(rows.find((a) => a.kind === 'revoke_permits')?.status, 'refused');
+  } finally {
+    s.done();
+  }
+});
+
+test('scanners without a permit are still blocked; a detection resting on a session still revokes', async () => {
+  const s = runner([PERMIT]);
+  try {
+    await s.run.onDetection(det('10.77.0.66'));
+    assert.deepEqual(s.calls, ['block 10.77.0.66 900']);
+    await s.run.onDetection(det(LAPTOP, 'new_edge'));
+    assert.deepEqual(s.calls.slice(1), [`block ${LAPTOP} 900`, `revoke ${LAPTOP}>${PLC}`]);
+  } finally {
+    s.done();
+  }
+});
+
+test('the permit view answers from its list while young, reads the kernel again once older, and never trusts a failed read', async () => {
+  let t = 0,
+    reads = 0,
+    fail = false;
+  const view = new PermitView(
+    async () => {
+      reads++;
+      if (fail) throw new Error('nft gone');
+      return [PERMIT];
+    },
+    2000,
+    () => t,
+  );
+  assert.deepEqual(await view.current(), [PERMIT]);
+  t = 1500;
+  assert.deepEqual(await view.current(), [PERMIT]);
+  assert.equal(reads, 1, 'young enough: no nft process on the block path');
+  t = 2500;
+  fail = true;
+  await assert.rejects(view.current(), /nft gone/, 'too old, and the fresh read failed');
+  assert.equal(reads, 2);
+});
