@@ -3,7 +3,11 @@
 // Without it every reply of an allowed flow would be refused, so a bridge ruleset is loaded only with it on.
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import type { NftTarget } from './nft.js';
+
+/** Where the settings live: the host's network namespace, or a named one (nft.ts's NftTarget fits). */
+interface Netns {
+  netns?: string;
+}
 
 /** What conntrack must see: bridged IPv4 and IPv6, VLAN-tagged frames (one tag, stripped by the kernel) too. */
 const KNOBS = [
@@ -12,7 +16,7 @@ const KNOBS = [
   'bridge-nf-filter-vlan-tagged',
 ];
 
-function sysctl(target: NftTarget, knob: string, value?: '1'): string | null {
+function sysctl(target: Netns, knob: string, value?: '1'): string | null {
   const file = `/proc/sys/net/bridge/${knob}`;
   if (!target.netns) {
     try {
@@ -42,7 +46,7 @@ function sysctl(target: NftTarget, knob: string, value?: '1'): string | null {
  * Switch on what the bridge ruleset needs (in the target's network namespace). Returns the settings it switched
  * on, to be said in the apply's output; throws when br_netfilter is not loaded at all.
  */
-export function ensureBridgeConntrack(target: NftTarget): string[] {
+export function ensureBridgeConntrack(target: Netns): string[] {
   const on: string[] = [];
   for (const knob of KNOBS) {
     const now = sysctl(target, knob);
