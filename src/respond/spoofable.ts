@@ -2,13 +2,21 @@ import type { Detection } from '../detect/detection.js';
 import type { TemporaryPermit } from './playbook-kernel.js';
 
 /**
- * Detections that rest on probes anyone on the segment can send with a forged source address: the scan
+ * Detections that may rest on probes anyone on the segment can send with a forged source address: the scan
  * detector counts bare SYNs, UDP datagrams, ICMP echoes and ARP requests, none of which needs an answer to
- * reach the sensor. Such a detection says someone probed, not that its source address did.
+ * reach the sensor; a decoy contact is one packet, a UDP datagram or a SYN as easily as a session. Such a
+ * detection says someone probed, not that its source address did.
  */
-export const SPOOFABLE_TYPES: ReadonlySet<Detection['type']> = new Set(['port_scan', 'host_scan']);
+export const SPOOFABLE_TYPES: ReadonlySet<Detection['type']> = new Set([
+  'port_scan',
+  'host_scan',
+  'decoy_contact',
+]);
 
-export const restsOnSpoofableProbes = (d: Detection): boolean => SPOOFABLE_TYPES.has(d.type);
+/** A decoy contact is its source's own only once that source completed the decoy's TCP handshake. */
+export const restsOnSpoofableProbes = (d: Detection): boolean =>
+  SPOOFABLE_TYPES.has(d.type) &&
+  !(d.type === 'decoy_contact' && d.evidence.fields['tcp_handshake'] === 'completed');
 
 /**
  * Why a playbook may not act on `address` for this detection, or null: a live permit is a person's approved

@@ -27,7 +27,7 @@ zones:
     playbooks:
       - name: contain
         mode: act
-        on: [port_scan, host_scan, new_edge]
+        on: [port_scan, host_scan, new_edge, decoy_contact]
         when: { min_severity: medium, source_not_in: [supervisory] }
         actions: [block_source, revoke_permits, notify]
         block_ttl: 15m
@@ -125,6 +125,30 @@ test('scanners without a permit are still blocked; a detection resting on a sess
     assert.deepEqual(s.calls, ['block 10.77.0.66 900']);
     await s.run.onDetection(det(LAPTOP, 'new_edge'));
     assert.deepEqual(s.calls.slice(1), [`block ${LAPTOP} 900`, `revoke ${LAPTOP}>${PLC}`]);
+  } finally {
+    s.done();
+  }
+});
+
+test('a decoy contact "from" a permit holder acts only once its source completed the handshake (review 12b, B4)', async () => {
+  const s = runner([PERMIT]);
+  try {
+    // One forged UDP datagram to a decoy in the laptop's name.
+    const rows = await s.run.onDetection(det(LAPTOP, 'decoy_contact'));
+    assert.deepEqual(s.calls, [], 'the kernel was told nothing');
+    assert.deepEqual(
+      rows.map((a) => `${a.kind}:${a.status}`),
+      ['block_source:refused', 'revoke_permits:refused', 'notify:done'],
+    );
+    // A contact whose source answered the decoy's SYN-ACK is its own: acted on.
+    const proven = det(LAPTOP, 'decoy_contact');
+    proven.id = 'd-proven';
+    proven.evidence.fields = { tcp_handshake: 'completed' };
+    await s.run.onDetection(proven);
+    assert.deepEqual(s.calls, [`block ${LAPTOP} 900`, `revoke ${LAPTOP}>${PLC}`]);
+    // A source holding no permit is blocked on any contact, as before.
+    await s.run.onDetection(det('10.77.0.66', 'decoy_contact'));
+    assert.equal(s.calls.at(-1), 'block 10.77.0.66 900');
   } finally {
     s.done();
   }
