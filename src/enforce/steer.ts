@@ -152,7 +152,12 @@ function permitTargets(
  */
 export function unjudgedLimits(t: PermitTemplate): string | null {
   if (gatewayDissector(t.protocol) !== undefined && t.transport === 'tcp') return null;
-  if (t.access !== 'read-only' && t.functions === undefined && t.addresses === undefined)
+  if (
+    t.access !== 'read-only' &&
+    t.functions === undefined &&
+    t.addresses === undefined &&
+    t.units === undefined
+  )
     return null;
   return `its permits are limited (${t.access === 'read-only' ? 'read-only' : 'functions/registers'}), but the gateway reads ${gatewayProtocols.join(', ')} over TCP, not ${t.protocol} over ${t.transport}: a permit would open the whole protocol; make it \`access: read-write\` with no function or address list (a permit by flow), or keep zone ${t.zone} in simulate`;
 }

@@ -11,6 +11,7 @@ import { CompiledPolicy } from '../policy/evaluate.js';
 import { HostSet } from '../policy/hosts.js';
 import {
   fleetPermitGroup,
+  isLimited,
   permitProblem,
   type FleetPermit,
   type PermitsBody,
@@ -47,6 +48,25 @@ export function zoneRefusal(backend: EnforcementBackend, p: FleetPermit): string
   return set.has(p.server) ? null : `${p.server} is not in zone '${p.zone}' here`;
 }
 
+/**
+ * The reason a limited permit cannot be held here (null: it can): only the gateway judges functions, registers,
+ * stations and read-only, and it judges only the server·ports this site's ruleset steers to it. Anywhere else
+ * the kernel would let the whole protocol through on the permit.
+ */
+export function steerRefusal(backend: EnforcementBackend, p: FleetPermit): string | null {
+  if (!isLimited(p)) return null;
+  let steered: ReadonlySet<string>;
+  try {
+    steered = new Set(backend.status().steered ?? []);
+  } catch (e) {
+    return `this site's enforcement state is unreadable (${(e as Error).message})`;
+  }
+  const open = p.ports.filter((port) => !steered.has(`${p.server}:${port}`));
+  return open.length === 0
+    ? null
+    : `the permit is limited, but no gateway here judges ${open.map((port) => `${p.server}:${port}`).join(', ')}: it would open the whole protocol`;
+}
+
 export async function applyPermits(
   backend: EnforcementBackend,
   doc: StateDoc,
@@ -64,7 +84,8 @@ export async function applyPermits(
     const refusal =
       permitProblem(p) ??
       (p.until <= nowS ? `ran out ${nowS - p.until} s ago` : null) ??
-      zoneRefusal(backend, p);
+      zoneRefusal(backend, p) ??
+      steerRefusal(backend, p);
     if (refusal !== null) {
       // Reported once: when the version that carries it first arrives.
       if (!prevIds(prev).has(p.id)) o.onPermitRefused?.(p, refusal, doc);

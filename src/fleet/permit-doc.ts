@@ -16,6 +16,7 @@ import {
   type PermitTemplate,
   type RawPermitTemplate,
 } from '../policy/permit-templates.js';
+import { unjudgedLimits } from '../enforce/steer.js';
 import { checkSiteName } from './subjects.js';
 
 export interface FleetPermit {
@@ -115,6 +116,9 @@ export function makePermit(g: PermitGrant, nowS: number): FleetPermit {
   g.sites?.forEach(checkSiteName);
   const t = asTemplate(g, g.ttlSeconds);
   if (t.ports.length === 0) throw new Error(`permit refused: no port for ${g.protocol}`);
+  // A limit nothing can judge would open the whole protocol: refused, as for a policy's templates.
+  const unjudged = unjudgedLimits(t);
+  if (unjudged !== null) throw new Error(`permit refused: ${unjudged}`);
   return {
     id: randomBytes(6).toString('hex'),
     client: g.client,
@@ -136,7 +140,18 @@ export function makePermit(g: PermitGrant, nowS: number): FleetPermit {
 
 /** The context group a site judges the permitted flow's requests by (the gateway reads it). */
 export function fleetPermitGroup(p: FleetPermit): ContextGroup {
-  const t: PermitTemplate = {
+  return permitGroup(fleetTemplate(p), p.client, p.server);
+}
+
+/** Whether the permit is limited (functions, registers, stations or read-only): only a gateway can hold it. */
+export const isLimited = (p: FleetPermit): boolean =>
+  p.access === 'read-only' ||
+  p.functions !== undefined ||
+  p.addresses !== undefined ||
+  p.units !== undefined;
+
+function fleetTemplate(p: FleetPermit): PermitTemplate {
+  return {
     name: `fleet-${p.id}`,
     directoryGroups: ['fleet'],
     zone: p.zone,
@@ -151,7 +166,6 @@ export function fleetPermitGroup(p: FleetPermit): ContextGroup {
     access: p.access,
     maxTtl: MAX_PERMIT_TTL,
   };
-  return permitGroup(t, p.client, p.server);
 }
 
 /**

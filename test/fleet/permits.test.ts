@@ -30,11 +30,17 @@ zones:
   - { name: cell, members: [${cidr}], mode: enforce }
 `;
 
-/** A site's enforcement that records permits with their scope, under a policy with zone 'cell'. */
+/**
+ * A site's enforcement that records permits with their scope, under a policy with zone 'cell', its gateway
+ * judging the server·ports `steered` lists.
+ */
 class PermitBackend extends MemoryBackend {
   readonly given: Array<{ flow: PermitFlow; ttl: number; scope?: PermitScope }> = [];
   readonly revoked: PermitFlow[] = [];
-  constructor(private readonly text: string) {
+  constructor(
+    private readonly text: string,
+    private readonly steered: string[] = ['10.70.0.5:502'],
+  ) {
     super();
   }
   override permit(
@@ -51,7 +57,11 @@ class PermitBackend extends MemoryBackend {
     return Promise.resolve();
   }
   override status(): HostStatus {
-    return { ...super.status(), applied: { text: this.text, sha: 'x' } } as unknown as HostStatus;
+    return {
+      ...super.status(),
+      applied: { text: this.text, sha: 'x' },
+      steered: this.steered,
+    } as unknown as HostStatus;
   }
 }
 
@@ -83,7 +93,7 @@ test('a fleet permit reaches the sites whose zone holds the server, scoped and t
   // Site a's cell holds 10.70.0.5; site b reuses the zone name for another address plan.
   const be = {
     a: new PermitBackend(policy('10.70.0.0/28')),
-    b: new PermitBackend(policy('10.80.0.0/28')),
+    b: new PermitBackend(policy('10.80.0.0/28'), ['10.80.0.5:502']),
   };
   const rt: Record<string, NodeRuntime> = {};
   for (const s of ['a', 'b'] as const) {
@@ -174,4 +184,50 @@ test('a site refuses a permit that has run out or is malformed, even when the do
   const why: string[] = [];
   await applyPermits(bare, doc, null, { site: 'a', onPermitRefused: (_p, w) => why.push(w) });
   assert.match(why.at(-1)!, /no policy in force here/);
+});
+
+test('a limited permit nothing can judge is refused: at the manager for a protocol the gateway cannot read, at a site whose gateway does not judge the server (review 12b, B7)', async () => {
+  const nowS = Math.floor(Date.now() / 1000);
+  assert.throws(
+    () =>
+      makePermit(
+        { ...grant, protocol: 'bacnet', functions: undefined, addresses: undefined },
+        nowS,
+      ),
+    /permit refused: .*limited.*bacnet/,
+  );
+  // Read-write with no lists is a permit by flow: the kernel holds it whole.
+  const byFlow = makePermit(
+    { ...grant, functions: undefined, addresses: undefined, access: 'read-write' },
+    nowS,
+  );
+  const limited = { ...makePermit(grant, nowS), id: 'f00d' };
+  const doc = {
+    format: 'weir-state/1' as const,
+    kind: 'permits' as const,
+    version: 4,
+    issued: '',
+    publisher: 'm',
+    keyId: 'k',
+    body: { permits: [limited, byFlow] },
+  };
+  const unsteered = new PermitBackend(policy('10.70.0.0/28'), []);
+  const refused: string[] = [];
+  await applyPermits(unsteered, doc, null, {
+    site: 'a',
+    onPermitRefused: (p, why) => refused.push(`${p.id}: ${why}`),
+  });
+  assert.deepEqual(refused, [
+    'f00d: the permit is limited, but no gateway here judges 10.70.0.5:502: it would open the whole protocol',
+  ]);
+  assert.deepEqual(
+    unsteered.given.map((g) => g.flow.server),
+    ['10.70.0.5'],
+    'only the permit by flow',
+  );
+  // Where the gateway judges the server, the limited permit goes in, scoped.
+  const steered = new PermitBackend(policy('10.70.0.0/28'));
+  await applyPermits(steered, doc, null, { site: 'a' });
+  assert.equal(steered.given.length, 2);
+  assert.ok(steered.given[0]!.scope !== undefined);
 });
