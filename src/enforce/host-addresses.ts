@@ -3,14 +3,16 @@ import { readApplied } from './state.js';
 import { parsePolicy } from '../policy/load.js';
 import { zoneSubnets, type NeverBlock } from '../respond/playbook-guard.js';
 
-function ipJson(netns: string | undefined, args: string[]): unknown[] {
+/** `ip -j …` parsed; a failure (no `ip`, a namespace gone, a timeout) is noted in `failed`, not taken for "none". */
+function ipJson(netns: string | undefined, args: string[], failed: string[]): unknown[] {
   try {
     const out = execFileSync('ip', [...(netns ? ['-n', netns] : []), '-j', ...args], {
       encoding: 'utf8',
       timeout: 10_000,
     });
     return JSON.parse(out || '[]') as unknown[];
-  } catch {
+  } catch (e) {
+    failed.push(`ip ${args.join(' ')}: ${(e as Error).message.split('\n')[0]}`);
     return [];
   }
 }
@@ -33,7 +35,8 @@ export function hostNeverBlock(o: {
 }): NeverBlock {
   const out = new Set<string>(o.extra);
   const subnets = new Set<string>(o.subnets ?? []);
-  for (const link of ipJson(o.netns, ['addr']) as Array<{
+  const failed: string[] = [];
+  for (const link of ipJson(o.netns, ['addr'], failed) as Array<{
     addr_info?: Array<{ local?: string; prefixlen?: number }>;
   }>)
     for (const a of link.addr_info ?? [])
@@ -41,8 +44,13 @@ export function hostNeverBlock(o: {
         out.add(a.local);
         if (a.prefixlen !== undefined) subnets.add(`${a.local}/${a.prefixlen}`);
       }
+  // A host with IPv6 switched off answers `ip -6 route` with an error: it has no IPv6 router to spare.
   for (const family of [[], ['-6']])
-    for (const r of ipJson(o.netns, [...family, 'route', 'show', 'default']) as Array<{
+    for (const r of ipJson(
+      o.netns,
+      [...family, 'route', 'show', 'default'],
+      family.length > 0 ? [] : failed,
+    ) as Array<{
       gateway?: string;
     }>)
       if (r.gateway) out.add(r.gateway);
@@ -54,7 +62,11 @@ export function hostNeverBlock(o: {
     const r = parsePolicy(applied.text, applied.source);
     if (r.ok) for (const s of zoneSubnets(r.policy)) subnets.add(s);
   }
-  return { addresses: [...out], subnets: [...subnets] };
+  return {
+    addresses: [...out],
+    subnets: [...subnets],
+    ...(failed.length > 0 ? { unreadable: failed.join('; ') } : {}),
+  };
 }
 
 /**

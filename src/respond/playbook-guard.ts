@@ -24,6 +24,8 @@ export interface NeverBlock {
   addresses: readonly string[];
   /** IPv4 subnets (address/prefix) of the host's links and the zones: their network and broadcast addresses. */
   subnets: readonly string[];
+  /** Why the host's own addresses or routes could not be read: then no block is safe to make. */
+  unreadable?: string;
 }
 
 /** The zones' member blocks (address/prefix): their network and broadcast addresses are never blocked. */
@@ -47,6 +49,9 @@ export function neverBlockRefusal(ip: string, never: NeverBlock): string | null 
     return `'${ip}' is not an IPv4 or IPv6 address the blocklist can hold`;
   if (!isUnicastHost(ip))
     return `${ip} is not a unicast host address (unspecified, loopback, link-local, multicast or broadcast)`;
+  // Without the host's own addresses and routers the set is not whole: refusing a block is the safe side.
+  if (never.unreadable !== undefined)
+    return `this host's addresses and routes cannot be read (${never.unreadable}): no block is made until they can`;
   const protectedSet = new HostSet();
   for (const p of never.addresses) {
     const c = parseCidr(p);

@@ -209,3 +209,18 @@ test("an approved block proposal of the host's gateway or a subnet broadcast is 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a host whose addresses cannot be read refuses every block rather than guess (review 12b, B6)', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'weir-nb-'));
+  try {
+    // A namespace that is not there: `ip` fails, as it would when missing, timed out or its namespace gone.
+    const never = hostNeverBlock({ netns: 'weir-no-such-ns-b6', stateDir: dir, extra: [] });
+    assert.match(String(never.unreadable), /ip addr/);
+    assert.match(
+      String(neverBlockRefusal('10.77.0.66', never)),
+      /addresses and routes cannot be read.*no block is made/,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
