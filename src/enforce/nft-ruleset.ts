@@ -484,12 +484,7 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
   // Zones are IPv4 and nothing here knows their hosts' IPv6 addresses (link-local ones always exist): unless
   // the policy names IPv6, IPv6 crossing the host is refused while a zone enforces (temporary IPv6 permits,
   // above, still pass), so an enforced PLC is not open over IPv6.
-  const namesV6 =
-    zones.some((z) => cp.zoneBlocks(z).some((c) => c.family === 'ipv6')) ||
-    cp.groups.some((g) =>
-      [...g.clients.blocks, ...g.servers.blocks].some((c) => c.family === 'ipv6'),
-    );
-  if (active.length > 0 && !namesV6) {
+  if (active.length > 0 && !cp.namesIpv6()) {
     const ip6 = match({ meta: { key: 'protocol' } }, 'ip6');
     rule(
       'forward',

@@ -137,6 +137,19 @@ export class CompiledPolicy {
   private readonly wide: CompiledGroup[] = [];
 
   /** The address blocks of a zone (named assets resolved). */
+  /**
+   * Whether the policy names any IPv6 host (a zone member, a group's client or server). Zones are IPv4
+   * otherwise, and the kernel then refuses IPv6 crossing the host while a zone enforces.
+   */
+  namesIpv6(): boolean {
+    return (
+      this.zoneSets.some(([, s]) => s.blocks.some((c) => c.family === 'ipv6')) ||
+      this.groups.some((g) =>
+        [...g.clients.blocks, ...g.servers.blocks].some((c) => c.family === 'ipv6'),
+      )
+    );
+  }
+
   zoneBlocks(z: Zone): Cidr[] {
     return this.zoneSets.find(([x]) => x === z)?.[1].blocks ?? [];
   }

@@ -28,7 +28,8 @@ import { placementProblems } from '../policy/decoy-placement.js';
 import { latestBaseline } from '../store/baseline-store.js';
 import type { Baseline } from '../discover/baseline.js';
 import { changeRules, ladderJumps, onlyStepsDown } from './change-rules.js';
-import { baselineDigest, judgeEvidence } from './evidence.js';
+import { baselineDigest, ipv6Cuts, judgeEvidence } from './evidence.js';
+import { CompiledPolicy } from '../policy/evaluate.js';
 import { DEFAULT_SETTINGS } from '../settings/model.js';
 
 /** A change-control rule said no; the message says which and what would satisfy it. */
@@ -329,6 +330,8 @@ export function applyProposal(
       s.coveragePct ?? DEFAULT_SETTINGS.enforce.simulation_coverage_pct,
     );
     simId = judged.simulationId;
+    const v6 = ipv6Cuts(latestBaseline(db), new CompiledPolicy(policy));
+    if (v6 !== null) judged.problems.push(v6);
     if (judged.problems.length > 0) refuseApply(db, s, simId, judged.problems);
   }
   db.transaction(() => {

@@ -4,6 +4,7 @@ import type { Baseline } from '../discover/baseline.js';
 import { humanDuration } from '../policy/load.js';
 import { latestBaseline } from '../store/baseline-store.js';
 import { simulationsOf, type SimulationRow } from '../store/change-store.js';
+import type { CompiledPolicy } from '../policy/evaluate.js';
 
 /** Which baseline a simulation was judged against, by content: another store's v1 is not this store's v1. */
 export const baselineDigest = (b: Baseline): string =>
@@ -115,4 +116,27 @@ export function judgeEvidence(
         problems.push(thin(evidence, z.name, coveragePct));
     }
   return { simulationId: evidence.id, problems };
+}
+
+/**
+ * The kernel refuses IPv6 crossing the host while a zone enforces and the policy names no IPv6 host (zones are
+ * IPv4; nftables cannot tell an enforced PLC's link-local address from another's). The simulator judges flows
+ * by the policy's zones, where an IPv6 flow is in none: so the baseline's IPv6 flows are checked here, or
+ * enforcing would cut them with the simulation saying nothing.
+ */
+export function ipv6Cuts(baseline: Baseline | null, cp: CompiledPolicy): string | null {
+  if (baseline === null || cp.namesIpv6()) return null;
+  // TCP and UDP: ICMPv6 link upkeep (neighbour and router discovery, multicast listener reports, the bulk of
+  // an IPv6 baseline's 'ip' flows) still passes the kernel.
+  const v6 = Object.values(baseline.edges).filter(
+    (e) =>
+      (e.transport === 'tcp' || e.transport === 'udp') &&
+      (e.client.includes(':') || e.server.includes(':')),
+  );
+  if (v6.length === 0) return null;
+  const some = v6
+    .slice(0, 5)
+    .map((e) => `${e.client} → ${e.server} ${e.transport}/${e.port}`)
+    .join(', ');
+  return `enforcing refuses IPv6 crossing this host (the policy names no IPv6 host), and the baseline holds ${v6.length} IPv6 flow(s): ${some}${v6.length > 5 ? ', …' : ''}; name those hosts' IPv6 addresses in the zones and groups, or keep every zone below enforce`;
 }
