@@ -68,6 +68,9 @@ export type IoScope = 'all' | 'pair' | 'group';
  * A destination that is a group, not a host: IPv4 multicast (224.0.0.0/4), the limited broadcast, IPv6
  * multicast (ff00::/8). Read from the text on every I/O datagram, so by character codes.
  */
+/** 'f' (IPv6 text is lower case): a named constant, not a number that reads like a port. */
+const CHAR_F = 'f'.charCodeAt(0);
+
 export function isGroupAddress(ip: string): boolean {
   const c0 = ip.charCodeAt(0);
   if (c0 === 50 && ip.charCodeAt(3) === 46) {
@@ -78,7 +81,7 @@ export function isGroupAddress(ip: string): boolean {
     if (c1 === 51) return c2 >= 48 && c2 <= 57;
     return ip === '255.255.255.255';
   }
-  return c0 === 102 && ip.charCodeAt(1) === 102 && ip.includes(':');
+  return c0 === CHAR_F && ip.charCodeAt(1) === CHAR_F && ip.includes(':');
 }
 
 /** Whether a message is group I/O or a Forward_Open reply that may set some up: what the `group` scope reads. */
