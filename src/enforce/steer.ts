@@ -150,15 +150,18 @@ function permitTargets(
  * flow in the kernel, and only the gateway can hold it to reads or to functions and registers. Such limits on
  * a protocol it cannot read would be a full grant under a read-only name: refused at apply and at grant.
  */
+/** Whether a permit's scope is limited (read-only, functions, registers, stations): only a gateway holds it. */
+export const hasLimits = (
+  t: Pick<PermitTemplate, 'access' | 'functions' | 'addresses' | 'units'>,
+): boolean =>
+  t.access === 'read-only' ||
+  t.functions !== undefined ||
+  t.addresses !== undefined ||
+  t.units !== undefined;
+
 export function unjudgedLimits(t: PermitTemplate): string | null {
   if (gatewayDissector(t.protocol) !== undefined && t.transport === 'tcp') return null;
-  if (
-    t.access !== 'read-only' &&
-    t.functions === undefined &&
-    t.addresses === undefined &&
-    t.units === undefined
-  )
-    return null;
+  if (!hasLimits(t)) return null;
   return `its permits are limited (${t.access === 'read-only' ? 'read-only' : 'functions/registers'}), but the gateway reads ${gatewayProtocols.join(', ')} over TCP, not ${t.protocol} over ${t.transport}: a permit would open the whole protocol; make it \`access: read-write\` with no function or address list (a permit by flow), or keep zone ${t.zone} in simulate`;
 }
 

@@ -6,12 +6,12 @@
  * previous version that are gone from this one were revoked: they are withdrawn now.
  */
 import type { EnforcementBackend, PermitFlow } from '../enforce/backend.js';
+import { hasLimits } from '../enforce/steer.js';
 import { parsePolicy } from '../policy/load.js';
 import { CompiledPolicy } from '../policy/evaluate.js';
 import { HostSet } from '../policy/hosts.js';
 import {
   fleetPermitGroup,
-  isLimited,
   permitProblem,
   type FleetPermit,
   type PermitsBody,
@@ -54,7 +54,7 @@ export function zoneRefusal(backend: EnforcementBackend, p: FleetPermit): string
  * the kernel would let the whole protocol through on the permit.
  */
 export function steerRefusal(backend: EnforcementBackend, p: FleetPermit): string | null {
-  if (!isLimited(p)) return null;
+  if (!hasLimits(p)) return null;
   let steered: ReadonlySet<string>;
   try {
     steered = new Set(backend.status().steered ?? []);

@@ -143,13 +143,6 @@ export function fleetPermitGroup(p: FleetPermit): ContextGroup {
   return permitGroup(fleetTemplate(p), p.client, p.server);
 }
 
-/** Whether the permit is limited (functions, registers, stations or read-only): only a gateway can hold it. */
-export const isLimited = (p: FleetPermit): boolean =>
-  p.access === 'read-only' ||
-  p.functions !== undefined ||
-  p.addresses !== undefined ||
-  p.units !== undefined;
-
 function fleetTemplate(p: FleetPermit): PermitTemplate {
   return {
     name: `fleet-${p.id}`,
