@@ -42,6 +42,8 @@ import {
 const MAX_BATCH = 1000;
 /** Records one pull of one site asks for at most. */
 const MAX_PULL = 500;
+/** A record delivered and not acknowledged (a manager killed mid-batch) comes again after this. */
+export const INGEST_ACK_WAIT_MS = 30_000;
 
 /** What one site may cost the manager (settings fleet.ingest_per_site_per_s, ingest_burst_per_site…). */
 export interface IngestLimits {
@@ -288,7 +290,7 @@ export class SiteIngest {
         durable_name: name,
         filter_subject: siteSubtree(site),
         ack_policy: AckPolicy.Explicit,
-        ack_wait: nanos(30_000),
+        ack_wait: nanos(INGEST_ACK_WAIT_MS),
         max_ack_pending: 4 * MAX_PULL,
         ...(this.legacyFloor > 0
           ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.legacyFloor + 1 }
