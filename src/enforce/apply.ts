@@ -126,7 +126,12 @@ export async function applyEnforcement(r: HostApplyRequest): Promise<ApplyOutcom
     const back = await switchBack(r, previous, gw.state === 'up' ? gw.health.pid : 0);
     throw new Error(`${(err as Error).message}\n${back}`);
   }
-  writeApplied(r.stateDir, { ...applied, netns: r.target.netns, rulesetDigest: result.digest });
+  writeApplied(r.stateDir, {
+    ...applied,
+    netns: r.target.netns,
+    rulesetDigest: result.digest,
+    ...(ruleset.windowsValidUntil !== null ? { windowsValidUntil: ruleset.windowsValidUntil } : {}),
+  });
   return { plan, ruleset, result, gateway };
 }
 

@@ -1,8 +1,9 @@
 import type { CompiledPolicy, CompiledGroup } from '../policy/evaluate.js';
 import { ipv4Span, networkOf, type Cidr } from '../policy/hosts.js';
-import { dayMask, hhmm } from '../policy/windows.js';
+import { hhmm } from '../policy/windows.js';
 import { packFlows, type FlowElem } from './nft-sets.js';
 import { staleDirectRules } from './nft-stale.js';
+import { nftTime, utcOffsetOf, windowSchedule, type OffsetOf } from './nft-windows.js';
 import type { TimeWindow, Zone } from '../policy/model.js';
 
 /** Where the enforcement host sits: a bridge between plant segments, or a router between subnets. */
@@ -58,8 +59,10 @@ export interface CompileOptions {
   steer?: SteerPlan;
   /** Rate of "blocked"/"would block" log lines per second (the kernel drops the excess, not the verdicts). */
   logRate?: number;
-  /** Seconds east of UTC for each time zone now; windows are compiled to UTC (recompile when offsets change). */
-  utcOffset?: (timezone: string, at: Date) => number;
+  /** Seconds east of UTC of a time zone at an instant; windows are compiled to UTC for each offset ahead. */
+  utcOffset?: OffsetOf;
+  /** The instant the windows are compiled from (now). */
+  at?: Date;
   /**
    * Sensor-only stealth (bridge family): the host sends nothing through the bridge ports — no ARP, no ICMP, no
    * RST, nothing a stray process on the host might emit — so the bridge cannot be found from the plant.
@@ -78,6 +81,11 @@ export interface CompiledRuleset {
   stealth: boolean;
   /** What the ruleset refuses (or, with only simulating zones, would refuse) because it cannot judge it. */
   refused: string[];
+  /**
+   * The first UTC offset change of a window's time zone that the timed rules do not cover (ISO time), null when
+   * none is due within years: re-apply before it.
+   */
+  windowsValidUntil: string | null;
 }
 
 type Expr = Record<string, unknown>;
@@ -117,7 +125,6 @@ const REVERSE6 = {
   ],
 };
 const DAYS = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'];
-const WEEK = 7 * 1440;
 
 /**
  * Compile the zones in simulate and enforce mode into one nftables table: allowlists as concatenated interval
@@ -424,9 +431,17 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
       'context groups (replies)',
     );
   }
+  let windowsValidUntil: number | null = null;
   for (const { name, w } of windowSets) {
-    for (const span of utcSpans(w, opts.utcOffset ?? utcOffsetOf)) {
+    const schedule = windowSchedule(w, opts.utcOffset ?? utcOffsetOf, opts.at);
+    if (schedule.validUntil !== null)
+      windowsValidUntil = Math.min(windowsValidUntil ?? Infinity, schedule.validUntil);
+    for (const { since, until, span } of schedule.periods.flatMap((p) =>
+      p.spans.map((span) => ({ ...p, span })),
+    )) {
       const when = [
+        ...(since === null ? [] : [match({ meta: { key: 'time' } }, nftTime(since), '>=')]),
+        ...(until === null ? [] : [match({ meta: { key: 'time' } }, nftTime(until), '<')]),
         match({ meta: { key: 'day' } }, DAYS[span.day]),
         match({ meta: { key: 'hour' } }, { range: [hhmmss(span.from), hhmmss(span.to)] }),
       ];
@@ -511,6 +526,8 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
     simulated: simulated.map((z) => z.name),
     stealth: opts.stealth === true,
     refused,
+    windowsValidUntil:
+      windowsValidUntil === null ? null : new Date(windowsValidUntil).toISOString(),
   };
 }
 
@@ -586,49 +603,6 @@ function mergeIntervals(cs: Cidr[]): Cidr[] {
   const out: typeof spans = [];
   for (const s of spans) if (out.length === 0 || s.lo > out.at(-1)!.hi) out.push(s);
   return out.map((s) => s.c);
-}
-
-/** A window's local days and hours as UTC [day, from, to) spans in minutes, split at UTC midnight. */
-export function utcSpans(
-  w: TimeWindow,
-  offsetOf: (tz: string, at: Date) => number,
-  at = new Date(),
-): Array<{ day: number; from: number; to: number }> {
-  const off = Math.round(offsetOf(w.timezone, at) / 60);
-  const mask = dayMask(w);
-  const out: Array<{ day: number; from: number; to: number }> = [];
-  for (let d = 0; d < 7; d++) {
-    if ((mask & (1 << d)) === 0) continue;
-    const len = w.to > w.from ? w.to - w.from : 1440 - w.from + w.to;
-    let start = (((d * 1440 + w.from - off) % WEEK) + WEEK) % WEEK;
-    let left = len;
-    while (left > 0) {
-      const day = Math.floor(start / 1440),
-        inDay = start % 1440;
-      const take = Math.min(left, 1440 - inDay);
-      out.push({ day, from: inDay, to: inDay + take });
-      left -= take;
-      start = (start + take) % WEEK;
-    }
-  }
-  return out;
-}
-
-/** Seconds east of UTC of a time zone at an instant (Intl, no tz database of our own). */
-export function utcOffsetOf(timezone: string, at: Date): number {
-  const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone: timezone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: 'numeric',
-    day: 'numeric',
-    hour: 'numeric',
-    minute: 'numeric',
-    second: 'numeric',
-  }).formatToParts(at);
-  const v = (k: string): number => Number(parts.find((p) => p.type === k)!.value);
-  const local = Date.UTC(v('year'), v('month') - 1, v('day'), v('hour'), v('minute'), v('second'));
-  return Math.round((local - at.getTime()) / 1000);
 }
 
 /** Time of day as nft lists it back ("21:00"; the end of a day is "23:59:59"). */

@@ -23,6 +23,8 @@ export interface AppliedPolicy {
   stealth?: { bridge: string };
   /** Digest of the ruleset as loaded (nft.ts kernelDigest gives the kernel's current one to compare). */
   rulesetDigest?: string;
+  /** Time windows' timed rules cover their zones' UTC offsets until then (a later DST change needs a re-apply). */
+  windowsValidUntil?: string;
   /** Set by `enforce remove`: nothing of Weir's is loaded since. */
   removedAt?: string;
   removedBy?: string;
@@ -152,4 +154,17 @@ export function describeGateway(s: GatewayState): string {
 export function gatewaySummary(s: GatewayState): string {
   const fault = s.state === 'none' ? null : testFaultNote(s.health);
   return fault === null ? s.state : `${s.state}, ${fault}`;
+}
+
+/** How long before the first offset change the timed rules do not cover status starts asking for a re-apply. */
+const WINDOWS_NOTICE_MS = 30 * 86_400_000;
+
+/** A sentence for status when the applied time windows near or pass the end of their compiled offsets. */
+export function windowsNotice(a: AppliedPolicy | null, now = Date.now()): string | null {
+  if (a === null || a.removedAt !== undefined || a.windowsValidUntil === undefined) return null;
+  const end = Date.parse(a.windowsValidUntil);
+  if (now < end - WINDOWS_NOTICE_MS) return null;
+  return now < end
+    ? `time windows: compiled for their zones' UTC offsets until ${a.windowsValidUntil}; re-apply the policy before then`
+    : `time windows: a UTC offset change at ${a.windowsValidUntil} is not compiled in, so windowed groups open an hour off; re-apply the policy`;
 }

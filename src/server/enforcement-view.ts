@@ -2,6 +2,7 @@ import {
   downReason,
   gatewayState,
   readApplied,
+  windowsNotice,
   type AppliedPolicy,
   type GatewayState,
 } from '../enforce/state.js';
@@ -128,7 +129,9 @@ export function enforcementView(stateDir: string, activeSha: string | null): Enf
             live: live!,
           };
   const gateway = gatewayView(gatewayState(stateDir));
-  return { kernel, gateway, text: describe(kernel, gateway, activeSha) };
+  const windows = windowsNotice(a);
+  const text = describe(kernel, gateway, activeSha);
+  return { kernel, gateway, text: windows === null ? text : `${text} ${capital(windows)}.` };
 }
 
 function describe(
@@ -203,3 +206,5 @@ function gatewayView(s: GatewayState): EnforcementView['gateway'] {
     testFault: s.health.testFault ?? null,
   };
 }
+
+const capital = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);

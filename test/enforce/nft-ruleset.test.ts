@@ -8,10 +8,12 @@ import path from 'node:path';
 import { parsePolicy } from '../../src/policy/load.js';
 import { CompiledPolicy } from '../../src/policy/evaluate.js';
 import type { TimeWindow } from '../../src/policy/model.js';
-import { compileRuleset, utcOffsetOf, utcSpans } from '../../src/enforce/nft-ruleset.js';
+import { compileRuleset } from '../../src/enforce/nft-ruleset.js';
+import { utcOffsetOf, utcSpans, windowSchedule } from '../../src/enforce/nft-windows.js';
 import { enforcementPlan, gatewayTargets } from '../../src/enforce/steer.js';
 import { applyRuleset, blockSource, removeRuleset, status } from '../../src/enforce/nft.js';
 import { canBuildLab } from '../lab/plant.js';
+import { windowsNotice, type AppliedPolicy } from '../../src/enforce/state.js';
 
 const POLICY = `weir: policy/1
 timezone: Europe/Berlin
@@ -63,6 +65,52 @@ test('time zones: windows become UTC spans for the offset in force, split at mid
     ),
     [{ day: 6, from: 23 * 60 + 30, to: 1440 }],
   );
+});
+
+test('time windows are compiled for each stretch of one UTC offset ahead, bounded by meta time (review 12, L2)', () => {
+  const w: TimeWindow = {
+    name: 'm',
+    days: ['sat'],
+    from: 22 * 60,
+    to: 2 * 60,
+    timezone: 'Europe/Berlin',
+  };
+  const s = windowSchedule(w, utcOffsetOf, new Date('2026-01-15T12:00:00Z'));
+  const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
+  assert.deepEqual(
+    s.periods.map((p) => [iso(p.since), iso(p.until), p.spans.length]),
+    [
+      [null, '2026-03-29T01:00:00.000Z', 2],
+      ['2026-03-29T01:00:00.000Z', '2026-10-25T01:00:00.000Z', 1],
+      ['2026-10-25T01:00:00.000Z', '2027-03-28T01:00:00.000Z', 2],
+      ['2027-03-28T01:00:00.000Z', '2027-10-31T01:00:00.000Z', 1],
+      ['2027-10-31T01:00:00.000Z', null, 2],
+    ],
+    'winter 21:00–01:00 UTC (two spans), summer 20:00–24:00 (one)',
+  );
+  assert.equal(iso(s.validUntil), '2028-03-26T01:00:00.000Z', 'the first change not compiled in');
+  // A zone without DST keeps one open stretch: the rules are the plain day/hour ones.
+  const utc = windowSchedule(
+    { ...w, timezone: 'UTC' },
+    utcOffsetOf,
+    new Date('2026-01-15T12:00:00Z'),
+  );
+  assert.deepEqual(utc.periods.length, 1);
+  assert.equal(utc.validUntil, null);
+  const cp = policy();
+  const rs = compileRuleset(cp, { family: 'inet', at: new Date('2026-01-15T12:00:00Z') });
+  assert.equal(rs.windowsValidUntil, '2028-03-26T01:00:00.000Z');
+  const text = JSON.stringify(rs.json);
+  assert.match(text, /"op":"<","left":\{"meta":\{"key":"time"\}\},"right":"2026-03-29 01:00:00"/);
+  assert.match(text, /"op":">=","left":\{"meta":\{"key":"time"\}\},"right":"2027-10-31 01:00:00"/);
+  // Status asks for a re-apply 30 days before the first change not compiled in, and says so plainly after it.
+  const applied = { windowsValidUntil: rs.windowsValidUntil! } as AppliedPolicy;
+  assert.equal(windowsNotice(applied, Date.parse('2028-01-01T00:00:00Z')), null);
+  assert.match(
+    windowsNotice(applied, Date.parse('2028-03-01T00:00:00Z'))!,
+    /re-apply the policy before then/,
+  );
+  assert.match(windowsNotice(applied, Date.parse('2028-04-01T00:00:00Z'))!, /open an hour off/);
 });
 
 test('the ruleset holds the groups of active zones as set elements, windows as timed rules, and zones by mode', () => {

@@ -8,6 +8,7 @@ import {
   describeGateway,
   processAlive,
   readApplied,
+  windowsNotice,
   readHealth,
   writeHealth,
   type AppliedPolicy,
@@ -253,7 +254,7 @@ export function registerEnforce(program: Command): void {
       } = enforcementBackend(o).status();
       if (o.json) {
         process.stdout.write(
-          `${JSON.stringify({ ...s, stealth: { ...stealth, bridge: applied?.stealth?.bridge ?? null, addresses: stealthAddresses(stealth.on, applied, o.netns) }, applied: applied && { sha: applied.sha, source: applied.source, appliedAt: applied.appliedAt, actor: applied.actor }, gateway, uninspected }, null, 1)}\n`,
+          `${JSON.stringify({ ...s, stealth: { ...stealth, bridge: applied?.stealth?.bridge ?? null, addresses: stealthAddresses(stealth.on, applied, o.netns) }, applied: applied && { sha: applied.sha, source: applied.source, appliedAt: applied.appliedAt, actor: applied.actor, windowsValidUntil: applied.windowsValidUntil ?? null }, windows: windowsNotice(applied), gateway, uninspected }, null, 1)}\n`,
         );
         return;
       }
@@ -266,6 +267,8 @@ export function registerEnforce(program: Command): void {
           `policy: ${applied.sha.slice(0, 12)} from ${applied.source}, applied ${applied.appliedAt} by ${applied.actor}\n`,
         );
       process.stdout.write(`${describeStealth(stealth, applied, o.netns)}\n`);
+      const windows = windowsNotice(applied);
+      if (windows !== null) process.stdout.write(`${windows}\n`);
       if (s.steered.length > 0) {
         process.stdout.write(`${describeGateway(gateway)}\n`);
         if (uninspected)
