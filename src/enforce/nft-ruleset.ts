@@ -24,6 +24,7 @@ const REPLY_MARK = 0x10000;
 export const REFUSED = 'refused: ';
 export const WOULD_REFUSE = 'would refuse: ';
 const TAGGED = 'frames still VLAN-tagged after the kernel strips one tag (stacked 802.1Q/802.1ad)';
+const SPOOFED_GATEWAY = "the gateway's address from a bridge port (spoofed)";
 const IPV6 = 'IPv6 (the policy names no IPv6 address; neighbour discovery passes)';
 /** ICMPv6 that IPv6 needs on a link (neighbour discovery, router discovery, multicast listeners). */
 const ICMPV6_LINK = [
@@ -158,6 +159,7 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
     { add: { table: { family: fam, name: TABLE } } },
   ];
   const refused: string[] = [];
+  const counter = { counter: null };
   const established = match({ ct: { key: 'state' } }, ['established', 'related'], 'in');
   // A reply: a packet of a connection conntrack has seen answered (never the first packet of one).
   const reply: Expr[] =
@@ -261,6 +263,14 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
           },
         },
       });
+      // The gateway's own frames leave through the host (bridge output), never through a port: a frame from a
+      // port carrying its address is spoofed, and would otherwise skip the gateway (review 12, L7).
+      rule(
+        'steer',
+        [match(payload('ip', 'saddr'), gw), counter, { drop: null }],
+        REFUSED + SPOOFED_GATEWAY,
+      );
+      refused.push(REFUSED + SPOOFED_GATEWAY);
       // A temporary permit overrides the groups, the gateway's checks included: such flows stay on the bridge.
       rule(
         'steer',
@@ -270,7 +280,6 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
       rule(
         'steer',
         [
-          match(payload('ip', 'saddr'), gw, '!='),
           match(dest, '@gw_live'),
           { mangle: { key: { meta: { key: 'mark' } }, value: STEER_MARK } },
           { mangle: { key: { meta: { key: 'pkttype' } }, value: 'host' } },
@@ -331,7 +340,6 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
   }
 
   // Blocked sources are cut before anything else, steering to the gateway included.
-  const counter = { counter: null };
   cmds.push({
     add: {
       chain: {
