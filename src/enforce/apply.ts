@@ -1,3 +1,4 @@
+import { readConntrack } from './conntrack-load.js';
 import { rmSync } from 'node:fs';
 import { CompiledPolicy } from '../policy/evaluate.js';
 import type { Policy } from '../policy/model.js';
@@ -131,6 +132,7 @@ export async function applyEnforcement(r: HostApplyRequest): Promise<ApplyOutcom
     netns: r.target.netns,
     rulesetDigest: result.digest,
     ...(ruleset.windowsValidUntil !== null ? { windowsValidUntil: ruleset.windowsValidUntil } : {}),
+    conntrackDroppedAtApply: readConntrack(r.target.netns)?.dropped ?? 0,
   });
   return { plan, ruleset, result, gateway };
 }

@@ -1,3 +1,4 @@
+import type { ConntrackLoad } from './conntrack-load.js';
 import type { EnforcementStatus } from './nft.js';
 import type { ApplyOutcome, ApplyRequest, ApplySource } from './apply.js';
 import type { AppliedPolicy, GatewayState } from './state.js';
@@ -96,6 +97,8 @@ export interface HostStatus extends EnforcementStatus {
   gateway: GatewayState;
   /** Steering is set up but no gateway holds a lease: steered traffic passes uninspected now. */
   uninspected: boolean;
+  /** The connection-tracking table replies depend on (drops counted since the policy was applied); null: unread. */
+  conntrack: ConntrackLoad | null;
 }
 
 export type { ApplyOutcome, ApplyRequest, ApplySource, TemporaryPermit };

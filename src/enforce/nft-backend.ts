@@ -1,3 +1,4 @@
+import { readConntrack } from './conntrack-load.js';
 import { canonicalIp } from '../policy/hosts.js';
 import type {
   BlockResult,
@@ -175,12 +176,19 @@ export class NftBackend implements EnforcementBackend {
       uninspected && gw.state === 'up'
         ? { state: 'down' as const, since: gw.health.beatAt, health: gw.health }
         : gw;
+    const applied = readApplied(this.stateDir);
+    const ct = s.loaded ? readConntrack(this.target.netns) : null;
     return {
       ...s,
       digest: loadedDigest(objs),
-      applied: readApplied(this.stateDir),
+      applied,
       gateway,
       uninspected,
+      // The kernel counts drops since it started; what matters is since this policy went in.
+      conntrack: ct && {
+        ...ct,
+        dropped: Math.max(0, ct.dropped - (applied?.conntrackDroppedAtApply ?? 0)),
+      },
     };
   }
 

@@ -25,6 +25,8 @@ export interface AppliedPolicy {
   rulesetDigest?: string;
   /** Time windows' timed rules cover their zones' UTC offsets until then (a later DST change needs a re-apply). */
   windowsValidUntil?: string;
+  /** The kernel's count of connections dropped on a full conntrack table when this was applied. */
+  conntrackDroppedAtApply?: number;
   /** Set by `enforce remove`: nothing of Weir's is loaded since. */
   removedAt?: string;
   removedBy?: string;

@@ -7,6 +7,7 @@ import {
   type GatewayState,
 } from '../enforce/state.js';
 import { NftBackend } from '../enforce/nft-backend.js';
+import { conntrackNotice } from '../enforce/conntrack-load.js';
 import type { EnforcementBackend } from '../enforce/backend.js';
 import type { NftFamily } from '../enforce/nft-ruleset.js';
 
@@ -20,6 +21,8 @@ export interface KernelReading {
   dropped: number;
   wouldBlock: number;
   blockedSources: number;
+  /** The conntrack table nearly full, or connections dropped on it since the apply (null: all well). */
+  conntrack: string | null;
   error: string | null;
 }
 
@@ -89,6 +92,7 @@ function readKernel(a: AppliedPolicy, stateDir: string): KernelReading {
       dropped: counter('enforce: drop'),
       wouldBlock: counter('simulate: log only'),
       blockedSources: s.blocked.length,
+      conntrack: conntrackNotice(s.conntrack),
       error: null,
     };
   } catch (err) {
@@ -99,6 +103,7 @@ function readKernel(a: AppliedPolicy, stateDir: string): KernelReading {
       dropped: 0,
       wouldBlock: 0,
       blockedSources: 0,
+      conntrack: null,
       error: (err as Error).message,
     };
   }
@@ -169,6 +174,7 @@ function describe(
       parts.push(
         `The kernel runs ${which}: ${l.dropped} packet(s) dropped, ${l.wouldBlock} would-block logged, ${l.blockedSources} source(s) blocked.`,
       );
+    if (l.conntrack !== null) parts.push(`${capital(l.conntrack)}.`);
   }
   if (gateway.state === 'down')
     parts.push(

@@ -14,6 +14,7 @@ import {
   type AppliedPolicy,
 } from '../../enforce/state.js';
 import { bridgeAddresses, hostNeverBlock } from '../../enforce/host-addresses.js';
+import { conntrackNotice } from '../../enforce/conntrack-load.js';
 import { neverBlockRefusal, zoneSubnets } from '../../respond/playbook-guard.js';
 import { activePolicy } from '../../respond/change-control.js';
 import { canonicalIp } from '../../policy/hosts.js';
@@ -249,12 +250,13 @@ export function registerEnforce(program: Command): void {
         gateway,
         uninspected,
         digest: _digest,
+        conntrack,
         stealth = { on: false, heldBack: 0 },
         ...s
       } = enforcementBackend(o).status();
       if (o.json) {
         process.stdout.write(
-          `${JSON.stringify({ ...s, stealth: { ...stealth, bridge: applied?.stealth?.bridge ?? null, addresses: stealthAddresses(stealth.on, applied, o.netns) }, applied: applied && { sha: applied.sha, source: applied.source, appliedAt: applied.appliedAt, actor: applied.actor, windowsValidUntil: applied.windowsValidUntil ?? null }, windows: windowsNotice(applied), gateway, uninspected }, null, 1)}\n`,
+          `${JSON.stringify({ ...s, stealth: { ...stealth, bridge: applied?.stealth?.bridge ?? null, addresses: stealthAddresses(stealth.on, applied, o.netns) }, applied: applied && { sha: applied.sha, source: applied.source, appliedAt: applied.appliedAt, actor: applied.actor, windowsValidUntil: applied.windowsValidUntil ?? null }, windows: windowsNotice(applied), conntrack, gateway, uninspected }, null, 1)}\n`,
         );
         return;
       }
@@ -269,6 +271,8 @@ export function registerEnforce(program: Command): void {
       process.stdout.write(`${describeStealth(stealth, applied, o.netns)}\n`);
       const windows = windowsNotice(applied);
       if (windows !== null) process.stdout.write(`${windows}\n`);
+      const ct = conntrackNotice(conntrack);
+      if (ct !== null) process.stdout.write(`${ct}\n`);
       if (s.steered.length > 0) {
         process.stdout.write(`${describeGateway(gateway)}\n`);
         if (uninspected)
