@@ -98,6 +98,7 @@ test('playbooks against the real kernel: simulate changes nothing, baseline flow
       { client: '10.77.0.66', server: '10.77.0.21', transport: 'tcp', port: 502 },
       600,
     );
+    const grantedAt = Date.now();
     execFileSync('ip', ['-n', ns, 'addr', 'add', '10.77.0.3/24', 'dev', 'lo']);
 
     // Simulate: recorded, nothing in the kernel.
@@ -141,7 +142,7 @@ test('playbooks against the real kernel: simulate changes nothing, baseline flow
       st.blocked.map((b) => b.ip),
       ['10.77.0.66'],
     );
-    assert.ok(st.blocked[0]!.expiresIn! > 290 && st.blocked[0]!.expiresIn! <= 300);
+    assert.ok(st.blocked[0]!.expiresIn! > 280 && st.blocked[0]!.expiresIn! <= 300);
     assert.equal(st.permits.length, 0, 'the permit is revoked');
 
     // Named by the approvers, an address with baseline flows may be blocked.
@@ -234,7 +235,12 @@ test('playbooks against the real kernel: simulate changes nothing, baseline flow
     await undoPlaybookAction(db, { id: rows[1]!.id, actor: 'sam', roles: ['security'] }, kernel);
     const permits = status(target).permits;
     assert.equal(permits.length, 1);
-    assert.ok(permits[0]!.expiresIn! > 580, JSON.stringify(permits));
+    // What it had left is 600 s less the time since the grant (this test is slow under load: compare with that).
+    const left = 600 - (Date.now() - grantedAt) / 1000;
+    assert.ok(
+      permits[0]!.expiresIn! > left - 10 && permits[0]!.expiresIn! <= left + 2,
+      `${JSON.stringify(permits)}: about ${Math.round(left)} s left`,
+    );
   } finally {
     for (const r of runners) r.close();
     kernel.close();
