@@ -108,6 +108,12 @@ export interface ZoneCounts {
   baselineRequests?: number;
   baselineRequestsSeen?: number;
   unseen?: UnseenFlow[];
+  /**
+   * Learned flows the replay did not carry and could not be expected to: while learning they fell silent for
+   * longer than the replay spans (monthly backups, vendor sessions). They are left out of the counts above; a
+   * replay that does carry one counts it.
+   */
+  baselineOccasional?: number;
 }
 
 /** A learned flow of a zone the replay did not carry. */
@@ -301,11 +307,20 @@ export class Simulator {
         baselineSeen: 0,
         baselineRequests: 0,
         baselineRequestsSeen: 0,
+        baselineOccasional: 0,
       });
-    for (const e of Object.values(this.baseline!.edges)) {
+    const b = this.baseline!;
+    const replay = Number.isFinite(this.firstTs) ? this.lastTs - this.firstTs : 0;
+    for (const e of Object.values(b.edges)) {
       const r = this.policy.rules(e.client, e.server, e.transport, e.port);
       if (r.open || r.zone === null) continue;
       const z = zones[r.zone.name]!;
+      // Its longest learned silence, the learning window's edges included: a replay shorter than that may miss it.
+      const silence = Math.max(e.maxRequestGap, e.firstSeen - b.from, b.to - e.lastSeen);
+      if (!seen.has(e.id) && silence >= replay && silence > 0) {
+        z.baselineOccasional!++;
+        continue;
+      }
       const weight = Math.max(e.requests, 1);
       z.baselineFlows!++;
       z.baselineRequests! += weight;

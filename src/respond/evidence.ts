@@ -20,7 +20,10 @@ const span = (s: SimulationRow): number => s.lastTs - s.firstTs;
 const flowsOf = (s: SimulationRow, zone: string): number => s.zones[zone]?.flows ?? 0;
 const cutsOf = (s: SimulationRow, zone: string): number => s.zones[zone]?.baselineBlocked ?? 0;
 
-/** Whether the replay carried at least `pct`% of the zone's baseline flows, by count and by learned requests. */
+/**
+ * Whether the replay carried at least `pct`% of the zone's baseline flows, by count and by learned requests
+ * (flows silent while learning for longer than the replay spans are not counted unless it carried them).
+ */
 function covers(s: SimulationRow, zone: string, pct: number): boolean {
   const z = s.zones[zone];
   if (z?.baselineFlows === undefined) return false;
@@ -43,7 +46,10 @@ function thin(s: SimulationRow, zone: string, pct: number): string {
   return (
     `zone ${zone}: simulation ${s.id} saw ${z.baselineSeen} of the zone's ${z.baselineFlows} baseline flows (${share(z.baselineSeen!, z.baselineFlows)}%) ` +
     `carrying ${share(z.baselineRequestsSeen!, z.baselineRequests!)}% of their learned requests; at least ${pct}% of both are required (settings enforce.simulation_coverage_pct): ` +
-    `simulate on traffic the zone really carries over its window. Not seen: ${unseen.join(', ')}${more > 0 ? `, and ${more} more` : ''}`
+    `simulate on traffic the zone really carries over its window. Not seen: ${unseen.join(', ')}${more > 0 ? `, and ${more} more` : ''}` +
+    (z.baselineOccasional
+      ? ` (${z.baselineOccasional} learned flow(s) silent for longer than the replay spans are not counted)`
+      : '')
   );
 }
 

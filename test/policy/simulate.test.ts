@@ -225,3 +225,48 @@ windows:
   assert.ok(d.violations.length > 0);
   assert.deepEqual(d.unusedGroups, ['historian'], 'the historian group never let anything through');
 });
+
+test('coverage leaves out learned flows the replay could not be expected to carry: silent longer than it spans (review 12b, B9)', () => {
+  const { policy, baseline } = proposeFromFirstHalf(plant);
+  const [first, last] = timeSpan(plant);
+  // The last 10 s of the capture: a replay shorter than the learning window.
+  const from = last - 10;
+  const plain = simulate(policy, plant, baseline, from);
+  const zone = Object.entries(plain.zones).find(([, z]) => (z.baselineFlows ?? 0) > 0)![0];
+  const some = Object.values(baseline.edges).find(
+    (e) =>
+      new CompiledPolicy(policy).rules(e.client, e.server, e.transport, e.port).zone?.name === zone,
+  )!;
+  const b = structuredClone(baseline);
+  // A monthly backup: one burst early in learning, silent since (longer than the replay spans).
+  b.edges['monthly'] = {
+    ...some,
+    id: 'monthly',
+    client: '10.77.0.99',
+    firstSeen: b.from + 1,
+    lastSeen: b.from + 2,
+    maxRequestGap: 0.5,
+  };
+  // A steady poller of the whole learning window that the replay does not carry: it still counts, as unseen.
+  b.edges['steady'] = {
+    ...some,
+    id: 'steady',
+    client: '10.77.0.98',
+    firstSeen: b.from,
+    lastSeen: b.to,
+    maxRequestGap: 1,
+  };
+  const r = simulate(policy, plant, b, from);
+  const z = r.zones[zone]!;
+  const p = plain.zones[zone]!;
+  assert.ok(10 < b.to - b.from - 2, 'the replay spans less than the backup kept silent');
+  assert.equal(z.baselineOccasional, p.baselineOccasional! + 1, 'the backup is left out');
+  assert.equal(z.baselineFlows, p.baselineFlows! + 1, 'the steady poller counts');
+  assert.equal(z.baselineSeen, p.baselineSeen);
+  assert.ok(z.unseen!.some((u) => u.client === '10.77.0.98'));
+  assert.ok(!z.unseen!.some((u) => u.client === '10.77.0.99'));
+  // Replayed over the whole capture, the burst falls inside the replay's span... and was still not carried:
+  // a replay as long as its silence should have seen it, so it counts again.
+  const whole = simulate(policy, plant, { ...b, from: first, to: last }, -Infinity);
+  assert.equal(whole.zones[zone]!.baselineOccasional ?? 0, 0);
+});
