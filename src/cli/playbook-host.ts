@@ -131,7 +131,6 @@ export function startPlaybooks(
     },
     close: async () => {
       await Promise.all(under);
-      runner.close();
       if (site === undefined) backend.close();
       appendAudit(db, {
         actor: caller.name,

@@ -29,7 +29,14 @@ import {
   type DynamicSet,
   type NftTarget,
 } from './nft.js';
-import { addScope, revokeScope, scopeOf } from './permit-scopes.js';
+import {
+  addPlain,
+  addScope,
+  PermitRecords,
+  revokePlain,
+  revokeScope,
+  scopeOf,
+} from './permit-scopes.js';
 import { TABLE } from './nft-ruleset.js';
 import { NftSession } from './nft-session.js';
 import { gatewayState, readApplied, writeApplied } from './state.js';
@@ -52,6 +59,7 @@ export class NftBackend implements EnforcementBackend {
   readonly name = 'nftables';
   private readonly now: () => number;
   private readonly session: NftSession | null;
+  private readonly records: PermitRecords;
 
   constructor(
     readonly target: NftTarget,
@@ -61,6 +69,7 @@ export class NftBackend implements EnforcementBackend {
   ) {
     this.now = o.now ?? Date.now;
     this.session = o.persistent === true ? new NftSession(target) : null;
+    this.records = new PermitRecords(stateDir);
     // Start nft now, so the first block does not wait for it to start.
     void this.session?.run('list tables').catch(() => undefined);
   }
@@ -114,13 +123,15 @@ export class NftBackend implements EnforcementBackend {
     checkTtl(ttlSeconds);
     const f = flowOf(flow);
     const until = this.seconds() + ttlSeconds;
-    // The gateway learns the scope before the kernel lets the flow in, so no request passes unjudged by it.
+    // The gateway learns the scope before the kernel lets the flow in, so no request passes unjudged by it; a
+    // permit without one is recorded first too, so whoever reads the records (the playbooks) never misses it.
     if (scope !== undefined)
       addScope(
         this.stateDir,
         { ...scope, flow: f, until, grantedAt: this.seconds() },
         this.seconds(),
       );
+    else addPlain(this.stateDir, { flow: f, until, grantedAt: this.seconds() }, this.seconds());
     // Scoped permits (from templates, IPv4) have a set of their own; others one per address family.
     const set: DynamicSet = scope !== undefined ? 'permits_scoped' : permitSetOf(f.client);
     // A permit given again for the same flow takes its new time: nft would keep the old element's timeout.
@@ -140,10 +151,19 @@ export class NftBackend implements EnforcementBackend {
     return [...plain, ...scoped];
   }
 
+  grantedPermits(): TemporaryPermit[] {
+    const now = this.now() / 1000;
+    return this.records.live(now).map((r) => ({
+      ...r.flow,
+      expiresIn: Math.max(0, Math.ceil(r.until - now)),
+    }));
+  }
+
   async revokePermit(p: PermitFlow, comment = ''): Promise<void> {
     const f = flowOf(p);
     // The gateway stops honouring the scope at once, whatever happens to the kernel element.
     const scoped = revokeScope(this.stateDir, f, comment || 'revoked', this.seconds()) !== null;
+    if (!scoped) revokePlain(this.stateDir, f, comment || 'revoked', this.seconds());
     await this.dropElement(scoped ? 'permits_scoped' : permitSetOf(f.client), f);
   }
 

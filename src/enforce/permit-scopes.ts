@@ -14,7 +14,8 @@ import type { PermitFlow, PermitScope } from './backend.js';
 
 export type { PermitScope };
 
-export interface ScopedPermitRecord extends PermitScope {
+/** Weir's own record of a permit it gave, written before the kernel lets the flow in. */
+export interface PermitRecord {
   flow: PermitFlow;
   /** Epoch seconds at which it lapses. */
   until: number;
@@ -24,7 +25,14 @@ export interface ScopedPermitRecord extends PermitScope {
   revokeReason?: string;
 }
 
+export interface ScopedPermitRecord extends PermitScope, PermitRecord {}
+
 const FILE = 'permits.json';
+/**
+ * Permits without a scope (`weir permit`, fleet permits without limits): only the kernel acts on them, so the
+ * gateway never reads this file; the playbooks do, to know who holds a permit without listing the kernel.
+ */
+const PLAIN_FILE = 'permits-plain.json';
 /** Expired and revoked records are kept this long (a playbook's undo may put a revoked permit back). */
 const KEEP_S = 24 * 3600;
 
@@ -35,20 +43,26 @@ const same = (a: PermitFlow, b: PermitFlow): boolean =>
   a.port === b.port;
 
 export function readScopes(stateDir: string): ScopedPermitRecord[] {
-  const f = path.join(stateDir, FILE);
-  if (!existsSync(f)) return [];
   try {
-    const v = JSON.parse(readFileSync(f, 'utf8')) as unknown;
-    return Array.isArray(v) ? (v as ScopedPermitRecord[]) : [];
+    return readRecords(stateDir, FILE) as ScopedPermitRecord[];
   } catch {
     return [];
   }
 }
 
-function writeScopes(stateDir: string, list: ScopedPermitRecord[], now: number): void {
+/** The records of one file; throws when it exists but cannot be read (the playbooks then cannot tell). */
+function readRecords(stateDir: string, file: string): PermitRecord[] {
+  const f = path.join(stateDir, file);
+  if (!existsSync(f)) return [];
+  const v = JSON.parse(readFileSync(f, 'utf8')) as unknown;
+  if (!Array.isArray(v)) throw new Error(`${f} holds no list of permits`);
+  return v as PermitRecord[];
+}
+
+function writeScopes(stateDir: string, list: PermitRecord[], now: number, file = FILE): void {
   mkdirSync(stateDir, { recursive: true });
   const kept = list.filter((r) => Math.max(r.until, r.revokedAt ?? 0) + KEEP_S > now);
-  const f = path.join(stateDir, FILE);
+  const f = path.join(stateDir, file);
   const tmp = `${f}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify(kept), { mode: 0o640 });
   renameSync(tmp, f);
@@ -63,9 +77,9 @@ const LOCK_STALE_MS = 30_000;
  * Read-modify-write of the records under an exclusive lock file: a revocation lost to a concurrent grant would
  * leave the gateway honouring a permit that was withdrawn.
  */
-function locked<T>(stateDir: string, change: () => T): T {
+function locked<T>(stateDir: string, change: () => T, file = FILE): T {
   mkdirSync(stateDir, { recursive: true });
-  const lock = path.join(stateDir, `${FILE}.lock`);
+  const lock = path.join(stateDir, `${file}.lock`);
   const start = Date.now();
   for (;;) {
     try {
@@ -115,28 +129,115 @@ export function revokeScope(
   });
 }
 
+/** Record a permit without a scope (a later grant of the same flow replaces the earlier). */
+export function addPlain(stateDir: string, r: PermitRecord, now: number): void {
+  locked(
+    stateDir,
+    () =>
+      writeScopes(
+        stateDir,
+        [
+          ...readPlain(stateDir).filter((x) => !same(x.flow, r.flow)),
+          { flow: r.flow, until: r.until, grantedAt: r.grantedAt },
+        ],
+        now,
+        PLAIN_FILE,
+      ),
+    PLAIN_FILE,
+  );
+}
+
+/** Mark a permit without a scope withdrawn (false: none recorded for the flow). */
+export function revokePlain(
+  stateDir: string,
+  flow: PermitFlow,
+  reason: string,
+  now: number,
+): boolean {
+  return locked(
+    stateDir,
+    () => {
+      const list = readPlain(stateDir);
+      const r = list.find((x) => same(x.flow, flow) && x.revokedAt === undefined);
+      if (r === undefined) return false;
+      r.revokedAt = now;
+      r.revokeReason = reason;
+      writeScopes(stateDir, list, now, PLAIN_FILE);
+      return true;
+    },
+    PLAIN_FILE,
+  );
+}
+
+function readPlain(stateDir: string): PermitRecord[] {
+  try {
+    return readRecords(stateDir, PLAIN_FILE);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Every permit of both files in force now by the records (neither revoked nor lapsed), re-read only when a
+ * file changed: a stat per file per look, no process. A file that cannot be read throws.
+ */
+export class PermitRecords {
+  private stamp = '';
+  private list: PermitRecord[] = [];
+
+  constructor(private readonly stateDir: string) {}
+
+  live(nowS: number): PermitRecord[] {
+    const s = [FILE, PLAIN_FILE].map((f) => stampOf(path.join(this.stateDir, f))).join('/');
+    if (s !== this.stamp) {
+      this.list = [...readRecords(this.stateDir, FILE), ...readRecords(this.stateDir, PLAIN_FILE)];
+      this.stamp = s;
+    }
+    return this.list.filter((r) => r.revokedAt === undefined && r.until > nowS);
+  }
+}
+
+function stampOf(f: string): string {
+  try {
+    const st = statSync(f);
+    return `${st.mtimeMs}:${st.size}:${st.ino}`;
+  } catch {
+    return 'none';
+  }
+}
+
 /** The latest record of a flow, live or not (an undo restores the scope it had). */
 export function scopeOf(stateDir: string, flow: PermitFlow): ScopedPermitRecord | null {
   const mine = readScopes(stateDir).filter((x) => same(x.flow, flow));
   return mine.at(-1) ?? null;
 }
 
+/** One grant, as a key: a later grant of the same flow is another record with its own deadline. */
+const grantKey = (r: ScopedPermitRecord): string =>
+  `${r.flow.client}|${r.flow.server}|${r.flow.transport}|${r.flow.port}|${r.grantedAt}|${r.until}|${r.template}`;
+
 /**
  * The gateway's view: the permit in force for a flow now, read again only when the file changed (a revocation
- * reaches the next request).
+ * reaches the next request). A permit ends by the earlier of its wall-clock time and a deadline on the monotonic
+ * clock, set when the reader first sees the grant to the time it has left — never more than it was granted for —
+ * so stepping the host's clock back (an unauthenticated NTP answer) does not keep an expired permit's rights alive.
  */
 export class ScopeReader {
   private stamp = '';
   private list: ScopedPermitRecord[] = [];
+  /** Per grant: when it ends on the monotonic clock (seconds). */
+  private readonly deadlines = new Map<string, number>();
 
   constructor(
     private readonly stateDir: string,
     private readonly now: () => number = () => Date.now() / 1000,
+    private readonly monotonic: () => number = () => performance.now() / 1000,
   ) {}
 
   find(client: string, server: string, port: number): ScopedPermitRecord | null {
     this.refresh();
     const t = this.now();
+    const m = this.monotonic();
     return (
       this.list.find(
         (r) =>
@@ -145,21 +246,26 @@ export class ScopeReader {
           r.flow.port === port &&
           r.flow.transport === 'tcp' &&
           r.revokedAt === undefined &&
-          r.until > t,
+          r.until > t &&
+          this.deadlines.get(grantKey(r))! > m,
       ) ?? null
     );
   }
 
   private refresh(): void {
-    let s = '';
-    try {
-      const st = statSync(path.join(this.stateDir, FILE));
-      s = `${st.mtimeMs}:${st.size}:${st.ino}`;
-    } catch {
-      s = 'none';
-    }
+    const s = stampOf(path.join(this.stateDir, FILE));
     if (s === this.stamp) return;
     this.stamp = s;
     this.list = readScopes(this.stateDir);
+    const t = this.now();
+    const m = this.monotonic();
+    const seen = new Set<string>();
+    for (const r of this.list) {
+      const k = grantKey(r);
+      seen.add(k);
+      if (!this.deadlines.has(k))
+        this.deadlines.set(k, m + Math.min(r.until - t, r.until - r.grantedAt));
+    }
+    for (const k of this.deadlines.keys()) if (!seen.has(k)) this.deadlines.delete(k);
   }
 }

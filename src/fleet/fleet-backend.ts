@@ -91,6 +91,10 @@ export class FleetBackend implements EnforcementBackend {
     return this.local.permits();
   }
 
+  grantedPermits(): TemporaryPermit[] {
+    return this.local.grantedPermits();
+  }
+
   revokePermit(p: PermitFlow, comment?: string): Promise<void> {
     return this.local.revokePermit(p, comment);
   }

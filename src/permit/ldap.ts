@@ -17,6 +17,11 @@ export interface LdapOptions {
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+/** The "Who am I?" extended operation (RFC 4532). */
+const WHO_AM_I = '1.3.6.1.4.1.4203.1.11.3';
+
+/** A bind template that is a DN (uid={user},ou=people,…), not a name the directory maps (user@domain, DOMAIN\user). */
+const isDnTemplate = (t: string): boolean => t.includes('=') && !t.startsWith('{user}@');
 
 /** RFC 4514: a value inside a DN escapes these (a name like "a,ou=admins" must stay one value). */
 function escapeDnValue(v: string): string {
@@ -65,9 +70,7 @@ export class LdapDirectory implements Directory {
     });
     const bindAs = this.o.bindDn.replaceAll(
       '{user}',
-      this.o.bindDn.includes('=') && !this.o.bindDn.startsWith('{user}@')
-        ? escapeDnValue(user)
-        : user,
+      isDnTemplate(this.o.bindDn) ? escapeDnValue(user) : user,
     );
     try {
       try {
@@ -78,16 +81,10 @@ export class LdapDirectory implements Directory {
         return { ok: false, reason: 'unreachable', detail: (err as Error).message };
       }
       const groups = new Set<string>();
-      const u = escapeFilterValue(user);
-      const found = await client.search(this.o.baseDn, {
-        scope: 'sub',
-        filter: this.o.userFilter.replaceAll('{user}', u),
-        attributes: ['memberOf'],
-        sizeLimit: 2,
-      });
-      const entry = found.searchEntries[0];
-      const dn = entry?.dn ?? bindAs;
-      for (const g of [entry?.memberOf ?? []].flat()) groups.add(String(g));
+      const own = await this.boundEntry(client, bindAs, user);
+      if (typeof own === 'string') return { ok: false, reason: 'bad_answer', detail: own };
+      const dn = own.dn;
+      for (const g of [own.memberOf ?? []].flat()) groups.add(String(g));
       const listed = await client.search(this.o.baseDn, {
         scope: 'sub',
         filter: this.o.groupFilter.replaceAll('{dn}', escapeFilterValue(dn)),
@@ -101,5 +98,49 @@ export class LdapDirectory implements Directory {
     } finally {
       await client.unbind().catch(() => undefined);
     }
+  }
+
+  /**
+   * The directory entry of the account that bound, whose groups are the person's (a reason when it cannot be
+   * told). With a DN bind template it is that DN's own entry; otherwise (user@domain, DOMAIN\user) the directory
+   * is asked who the bind was (RFC 4532): a DN is read as such; a name (Active Directory's "u:DOMAIN\name") must
+   * be the one entry the user filter finds, and that entry must carry it. Another entry with the same name
+   * elsewhere under the base (another OU, a self-service area) never lends its groups.
+   */
+  private async boundEntry(
+    client: Client,
+    bindAs: string,
+    user: string,
+  ): Promise<{ dn: string; memberOf?: unknown } | string> {
+    let dn: string | null = isDnTemplate(this.o.bindDn) ? bindAs : null;
+    let account: string | null = null;
+    if (dn === null) {
+      const who = String((await client.exop(WHO_AM_I)).value ?? '');
+      if (who.startsWith('dn:')) dn = who.slice(3);
+      else if (who.startsWith('u:')) account = who.slice(2).replace(/^.*\\/, '');
+      else return `the directory did not say who bound as ${bindAs} ('${who}')`;
+    }
+    if (dn !== null) {
+      const found = await client.search(dn, {
+        scope: 'base',
+        filter: '(objectClass=*)',
+        attributes: ['memberOf'],
+      });
+      const e = found.searchEntries[0];
+      return e === undefined ? `no entry ${dn} to read the groups of` : e;
+    }
+    const found = await client.search(this.o.baseDn, {
+      scope: 'sub',
+      filter: this.o.userFilter.replaceAll('{user}', escapeFilterValue(user)),
+      attributes: ['memberOf', 'sAMAccountName', 'uid'],
+      sizeLimit: 2,
+    });
+    if (found.searchEntries.length !== 1)
+      return `the user filter finds ${found.searchEntries.length === 0 ? 'no entry' : 'more than one entry'} for ${user}: the groups of the account that bound cannot be told`;
+    const e = found.searchEntries[0]!;
+    const names = [e.sAMAccountName, e.uid].flat().map((n) => String(n ?? '').toLowerCase());
+    if (!names.includes(account!.toLowerCase()))
+      return `the entry the user filter finds (${e.dn}) is not the account that bound (${account})`;
+    return e;
   }
 }

@@ -1,61 +1,68 @@
 import type { TemporaryPermit } from './playbook-kernel.js';
 
+/** How often a failed listing of the kernel's permits (the seed) is tried again, at most. */
+const SEED_RETRY_MS = 10_000;
+
+const flowKey = (p: TemporaryPermit): string => `${p.client}|${p.server}|${p.transport}|${p.port}`;
+
 /**
- * The live permits as the kernel last listed them, kept warm in the background: a scan's block must know at
- * once whether its source holds one (listing the kernel's sets starts nft processes, tens of milliseconds and
- * far more on a loaded host, which the detection → block path cannot wait for). A list older than `maxAgeMs`
- * is not trusted: the caller waits for a fresh one. So a permit granted within that time may be missed — the
- * price of blocking within milliseconds; its holder is then treated like any source without a permit.
+ * Who holds a live permit, for a block that rests on a forgeable signal: Weir's own records of the permits it
+ * granted, looked at on every question (a stat of the record files, re-read when they changed; no process, no
+ * timer). A grant is recorded before the kernel lets its flow in, so no permit in force is missed, however
+ * fresh. Permits the kernel holds without a record — given by a Weir before records were kept — are listed from
+ * the kernel once at start and kept until their kernel time runs out (on the monotonic clock): erring on the
+ * side of not blocking a permit holder on a signal anyone can forge.
  */
 export class PermitView {
-  private list: TemporaryPermit[] | null = null;
-  /** When the read that gave `list` started (ms): its age is counted from then. */
-  private at = -Infinity;
-  private reading: Promise<TemporaryPermit[]> | null = null;
-  private timer: NodeJS.Timeout | null = null;
+  private seeds: Array<{ p: TemporaryPermit; endsMs: number }> | null = null;
+  private seeding: Promise<void> | null = null;
+  private seedTriedAt = -Infinity;
 
   constructor(
-    private readonly read: () => Promise<TemporaryPermit[]>,
-    private readonly maxAgeMs = 2000,
+    /** Weir's records (sync; throws when they cannot be read). */
+    private readonly records: () => TemporaryPermit[],
+    /** The kernel's listing (starts processes): read once, for the permits that have no record. */
+    private readonly kernel: () => Promise<TemporaryPermit[]>,
     private readonly clock: () => number = () => performance.now(),
   ) {}
 
-  /** Read now and every half `maxAgeMs` from here on (the timer does not keep the process alive). */
+  /** List the kernel's permits once, in the background. */
   start(): void {
-    if (this.timer !== null) return;
-    this.refresh().catch(() => undefined);
-    this.timer = setInterval(
-      () => this.refresh().catch(() => undefined),
-      this.maxAgeMs / 2,
-    ).unref();
+    this.seed();
   }
 
-  stop(): void {
-    if (this.timer !== null) clearInterval(this.timer);
-    this.timer = null;
+  /**
+   * The kernel's listing while it is under way and nothing is known of it yet (the first questions after the
+   * start wait for it); null once it is in, or while its last try failed (the records answer alone meanwhile).
+   */
+  seeded(): Promise<void> | null {
+    return this.seeds === null ? this.seeding : null;
   }
 
-  /** The kept list when it is young enough, else null: no await, so a block decided on it waits for nothing. */
-  fresh(): TemporaryPermit[] | null {
-    return this.list !== null && this.clock() - this.at <= this.maxAgeMs ? this.list : null;
+  /** The permits in force now; throws when the records cannot be read. */
+  current(): TemporaryPermit[] {
+    const recorded = this.records();
+    if (this.seeds === null) this.seed();
+    const now = this.clock();
+    const seen = new Set(recorded.map(flowKey));
+    const out = [...recorded];
+    for (const s of this.seeds ?? [])
+      if (s.endsMs > now && !seen.has(flowKey(s.p))) {
+        seen.add(flowKey(s.p));
+        out.push({ ...s.p, expiresIn: Math.ceil((s.endsMs - now) / 1000) });
+      }
+    return out;
   }
 
-  /** The permits, from the kept list when it is young enough, else from a fresh read (rejects when that fails). */
-  current(): Promise<TemporaryPermit[]> {
-    const l = this.fresh();
-    return l !== null ? Promise.resolve(l) : this.refresh();
-  }
-
-  private refresh(): Promise<TemporaryPermit[]> {
-    if (this.reading !== null) return this.reading;
-    const started = this.clock();
-    this.reading = this.read()
-      .then((l) => {
-        this.list = l;
-        this.at = started;
-        return l;
+  private seed(): void {
+    if (this.seeding !== null || this.clock() - this.seedTriedAt < SEED_RETRY_MS) return;
+    const at = (this.seedTriedAt = this.clock());
+    this.seeding = this.kernel()
+      .then((list) => {
+        // No timeout known (nft left it out): kept a day, the longest a permit is given for.
+        this.seeds = list.map((p) => ({ p, endsMs: at + (p.expiresIn ?? 86_400) * 1000 }));
       })
-      .finally(() => (this.reading = null));
-    return this.reading;
+      .catch(() => undefined)
+      .finally(() => (this.seeding = null));
   }
 }

@@ -20,8 +20,13 @@ export interface PlaybookKernel {
    */
   block(address: string, ttlSeconds: number, reason: string): Promise<unknown>;
   unblock(address: string, reason: string): Promise<unknown>;
-  /** Temporary permits (`weir permit`) in force now. */
+  /** Temporary permits (`weir permit`) in force now, as the kernel lists them. */
   permits(): Promise<TemporaryPermit[]>;
+  /**
+   * The same from Weir's own records of what it granted (written before the kernel lets a flow in, so no permit
+   * in force is missing), read at once without starting a process; throws when the records cannot be read.
+   */
+  grantedPermits(): TemporaryPermit[];
   revokePermit(p: TemporaryPermit, reason: string): Promise<void>;
   restorePermit(p: TemporaryPermit, ttlSeconds: number, reason: string): Promise<void>;
 }

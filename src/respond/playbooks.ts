@@ -62,7 +62,7 @@ export class PlaybookRunner {
   private readonly o: Omit<PlaybookRunnerOptions, 'baseline' | 'compiled'>;
   /** Every asset of the baseline. */
   private readonly assets: ReadonlySet<string>;
-  /** Who holds a live permit, kept warm when a playbook blocks on scans (which a forged source can fake). */
+  /** Who holds a live permit, asked when a playbook blocks on scans (which a forged source can fake). */
   private readonly permitView: PermitView;
 
   constructor(opts: PlaybookRunnerOptions) {
@@ -74,7 +74,10 @@ export class PlaybookRunner {
     this.zoneOf = (ip) => cp.zoneOf(ip)?.name ?? null;
     this.guard = new BlockGuard(baseline, o.protectedAddresses, this.assets);
     this.now = o.now ?? (() => Date.now() / 1000);
-    this.permitView = new PermitView(() => o.kernel.permits());
+    this.permitView = new PermitView(
+      () => o.kernel.grantedPermits(),
+      () => o.kernel.permits(),
+    );
     const blocksOnScans = [...this.zones.values()].some((z) =>
       z.playbooks!.some(
         (pb) =>
@@ -83,11 +86,6 @@ export class PlaybookRunner {
       ),
     );
     if (blocksOnScans) this.permitView.start();
-  }
-
-  /** Stop keeping the permits warm (a runner that is done). */
-  close(): void {
-    this.permitView.stop();
   }
 
   /** How many playbooks run, by mode (for the line a runner prints when it starts). */
@@ -185,7 +183,9 @@ export class PlaybookRunner {
     if (restsOnSpoofableProbes(d)) {
       let why: string | null;
       try {
-        why = spoofRefusal(d, ip, this.permitView.fresh() ?? (await this.permitView.current()));
+        const seeding = this.permitView.seeded();
+        if (seeding !== null) await seeding;
+        why = spoofRefusal(d, ip, this.permitView.current());
       } catch (err) {
         why = `cannot read the permits to check ${ip} holds none: ${(err as Error).message}`;
       }

@@ -276,7 +276,7 @@ export const SETTINGS_SECTIONS = {
         base_dn: text('', 'Where people and groups are looked up, e.g. dc=plant,dc=local.'),
         user_filter: text(
           '(|(uid={user})(sAMAccountName={user}))',
-          "Finds the person's entry under base_dn (for its memberOf).",
+          "With a bind_dn that is no DN ({user}@domain): finds the person's entry under base_dn (for its memberOf); more than one entry, or one that is not the account that bound, is refused. A DN bind_dn's own entry is read instead.",
         ),
         group_filter: text(
           '(|(member={dn})(uniqueMember={dn}))',
@@ -304,6 +304,18 @@ export const SETTINGS_SECTIONS = {
         {
           per_address_max: int(5, 'Permit requests from one address within the window.'),
           per_address_s: int(60, 'The window (seconds).'),
+          per_account_free: int(
+            5,
+            'Wrong passwords in a row for one account (from any address) before its checks wait.',
+          ),
+          per_account_delay_s: int(
+            30,
+            'The wait after the next wrong password (seconds); it doubles with each further one.',
+          ),
+          per_account_delay_max_s: int(
+            900,
+            "The longest wait (seconds). An address that won a permit for the account, and an operator's POST /api/permits, never wait.",
+          ),
         },
       ),
     },

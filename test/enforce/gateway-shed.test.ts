@@ -11,6 +11,7 @@ import net from 'node:net';
 import { parsePolicy } from '../../src/policy/load.js';
 import { CompiledPolicy } from '../../src/policy/evaluate.js';
 import { Gateway } from '../../src/enforce/gateway/gateway.js';
+import type { ScopedPermitRecord } from '../../src/enforce/permit-scopes.js';
 import { sleep } from './lab-kit.js';
 
 const base = `127.${20 + Math.floor(Math.random() * 200)}.${Math.floor(Math.random() * 250)}`;
@@ -20,6 +21,26 @@ const PLC = `${base}.21`,
 /** An HMI of the range that polls, and the range's spare addresses an attacker takes. */
 const HMI = `${base}.33`;
 const spare = (i: number): string => `${base}.${40 + i}`;
+/** A vendor's laptop outside every group's range: a scoped permit lets it in (review 12b, B12). */
+const VENDOR = `${base}.100`;
+const VENDOR_PERMIT: ScopedPermitRecord = {
+  flow: { client: VENDOR, server: PLC, transport: 'tcp', port: 502 },
+  group: {
+    name: 'permit-vendor',
+    clients: [VENDOR],
+    servers: [PLC],
+    transport: 'tcp',
+    ports: [502],
+    protocol: 'modbus',
+    functions: [3],
+    access: 'read-only',
+  },
+  user: 'vendor',
+  directory: 'ldap',
+  template: 'vendor-read',
+  until: Math.floor(Date.now() / 1000) + 3600,
+  grantedAt: Math.floor(Date.now() / 1000),
+};
 const POLICY = `weir: policy/1
 zones:
   - { name: sup, members: [${SCADA}, ${base}.32/27], mode: monitor }
@@ -60,6 +81,7 @@ async function lab(
     maxConnections: max,
     perClientConnections: 16,
     log: (e) => ev.push(e),
+    permits: { find: (client) => (client === VENDOR ? VENDOR_PERMIT : null) },
   });
   await gw.start();
   const port = gw.targets[0]!.listenPort;
@@ -141,6 +163,49 @@ test(
       assert.equal(late.gone, false);
       assert.equal(hmi.filter((x) => !x.gone).length, 3);
       assert.equal(attackers.filter((x) => !x.gone).length, 2);
+    });
+  },
+);
+
+test(
+  'a scoped permit holder filling a full gateway never sheds the SCADA server a group names; it takes range connections only (review 12b, B12)',
+  { timeout: 30_000 },
+  async () => {
+    await lab(12, async (open, gw, ev) => {
+      const scada: Sock[] = [];
+      for (let i = 0; i < 10; i++) scada.push(await open(SCADA));
+      const hmi = await open(HMI);
+      const idle = await open(spare(0));
+      await sleep(100);
+      // The vendor's laptop opens up to its own cap (16) while the gateway is full.
+      const vendor: Sock[] = [];
+      for (let i = 0; i < 16; i++) {
+        vendor.push(await open(VENDOR));
+        await sleep(20);
+      }
+      await sleep(300);
+      assert.equal(scada.filter((x) => !x.gone).length, 10, 'SCADA keeps every connection');
+      assert.equal(idle.gone, true, 'a range connection gave way to the permit holder');
+      assert.equal(hmi.gone, true, 'so did the range HMI');
+      assert.equal(
+        vendor.filter((x) => !x.gone).length,
+        2,
+        'the permit holder got the range places only',
+      );
+      for (const e of ev.filter((x) => x.reason === 'shed'))
+        assert.notEqual(e.client, SCADA, JSON.stringify(e));
+      const full = ev.filter((e) => e.reason === 'gateway_full' && e.client === VENDOR);
+      assert.equal(full.length, 14);
+      assert.equal(full[0]!.rank, 'permit');
+      // SCADA, short of its cap, reconnects in place of a permit holder's connection.
+      const again = await open(SCADA);
+      await sleep(300);
+      assert.equal(again.gone, false, 'SCADA reconnects although the gateway is full');
+      assert.equal(vendor.filter((x) => !x.gone).length, 1);
+      const shed = ev.filter((e) => e.reason === 'shed').at(-1)!;
+      assert.equal(shed.client, VENDOR);
+      assert.equal(shed.why, 'permit holder, holding the most');
+      assert.ok(gw.stats.shed >= 3);
     });
   },
 );

@@ -74,20 +74,17 @@ test('playbooks against the real kernel: simulate changes nothing, baseline flow
   const db = openStore(path.join(dir, 'weir.db'));
   // The enforcement backend itself, over its persistent nft session, as the playbook host hands it in.
   const kernel = new NftBackend(target, dir, { persistent: true });
-  const runners: PlaybookRunner[] = [];
   const runner = (mode: string, mayBlock = '') => {
     const text = POLICY(mode, mayBlock);
     const r = parsePolicy(text, 'p.yaml');
     if (!r.ok) throw new Error(JSON.stringify(r.errors));
-    const made = new PlaybookRunner({
+    return new PlaybookRunner({
       db,
       active: { policy: r.policy, sha: 'b'.repeat(64) },
       baseline: plantBaseline(),
       kernel,
       protectedAddresses: neverBlockAddresses({ netns: ns, stateDir: dir, extra: ['10.77.0.5'] }),
     });
-    runners.push(made);
-    return made;
   };
   try {
     const r = parsePolicy(POLICY('act'), 'p.yaml');
@@ -242,7 +239,6 @@ test('playbooks against the real kernel: simulate changes nothing, baseline flow
       `${JSON.stringify(permits)}: about ${Math.round(left)} s left`,
     );
   } finally {
-    for (const r of runners) r.close();
     kernel.close();
     db.close();
     execFileSync('ip', ['netns', 'del', ns]);

@@ -90,6 +90,9 @@ export class MemoryBackend implements EnforcementBackend {
   permits(): Promise<TemporaryPermit[]> {
     return Promise.resolve([]);
   }
+  grantedPermits(): TemporaryPermit[] {
+    return [];
+  }
   revokePermit(): Promise<void> {
     return Promise.resolve();
   }

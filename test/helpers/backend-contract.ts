@@ -102,11 +102,17 @@ export async function backendContract(b: EnforcementBackend): Promise<void> {
     [flow],
   );
   assert.ok(listedPermits[0]!.expiresIn !== null && listedPermits[0]!.expiresIn <= 600);
+  // Weir's own records say the same, without listing the kernel.
+  const granted = () => b.grantedPermits().map(({ expiresIn: _, ...f }) => f);
+  assert.deepEqual(granted(), [flow]);
+  assert.ok(b.grantedPermits()[0]!.expiresIn! <= 600);
   await b.revokePermit(listedPermits[0]!, 'playbook: revoke');
   assert.deepEqual(await b.permits(), []);
+  assert.deepEqual(granted(), []);
   await b.restorePermit(flow, 120, 'undo');
   const restored = await b.permits();
   assert.equal(restored.length, 1);
+  assert.deepEqual(granted(), [flow]);
   assert.ok(restored[0]!.expiresIn !== null && restored[0]!.expiresIn <= 120);
   await assert.rejects(b.permit({ ...flow, port: 70000 }, 60), /not a port/);
   await b.revokePermit(flow);

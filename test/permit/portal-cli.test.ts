@@ -12,7 +12,7 @@ import { DEFAULT_SETTINGS } from '../../src/settings/model.js';
 import { SESSION_COOKIE } from '../../src/server/auth.js';
 import { weir } from '../helpers/weir-cli.js';
 import { BASE_DN, hasPeers, startSlapd } from './peers.js';
-import { CLIENT, lastAudit, PLC, scopedElements, startPermitLab } from './permit-kit.js';
+import { auditOf, CLIENT, lastAudit, PLC, scopedElements, startPermitLab } from './permit-kit.js';
 
 test(
   'the access portal and `weir permit-request`: directory-checked, rate-limited, audited',
@@ -36,7 +36,7 @@ test(
     const iam = {
       ...DEFAULT_SETTINGS.iam,
       ldap,
-      portal: { per_address_max: 3, per_address_s: 60 },
+      portal: { ...DEFAULT_SETTINGS.iam.portal, per_address_max: 3, per_address_s: 60 },
     };
     const app = await buildServer({ db: lab.db, stateDir: lab.stateDir, iam });
     t.after(async () => {
@@ -138,6 +138,61 @@ test(
           [['alice', 'active']],
         );
         assert.ok(!list.body.includes('alice-pw'));
+      },
+    );
+
+    await t.test(
+      'many addresses guessing one account wait longer after each wrong password, unseen by the directory and audited; the address that won a permit for it never waits (review 12, L4)',
+      async () => {
+        const portal = { ...iam.portal, per_account_free: 2, per_account_delay_s: 1 };
+        const app2 = await buildServer({
+          db: lab.db,
+          stateDir: lab.stateDir,
+          iam: { ...iam, portal },
+        });
+        try {
+          const from = (ip: string, password: string) =>
+            app2.inject({
+              method: 'POST',
+              url: '/portal',
+              remoteAddress: ip,
+              headers: { 'content-type': 'application/x-www-form-urlencoded' },
+              payload: new URLSearchParams({
+                user: 'alice',
+                password,
+                template: 'plc-maint',
+                ttl_s: '60',
+              }).toString(),
+            });
+          const checked = () =>
+            auditOf(lab.db, 'permit.refused').length + auditOf(lab.db, 'permit.granted').length;
+          assert.equal((await from('127.0.0.4', 'alice-pw')).statusCode, 200, "alice's laptop");
+          assert.equal((await from('127.0.0.1', 'guess-1')).statusCode, 403);
+          assert.equal((await from('127.0.0.3', 'guess-2')).statusCode, 403);
+          let a = lastAudit(lab.db, 'permit.account_delayed');
+          assert.equal(a.subject, 'ldap:alice');
+          assert.deepEqual([a.details.wrong_in_a_row, a.details.delay_s], [2, 1]);
+          // Now even the right password waits, from any other address, and the directory hears nothing.
+          const seen = checked();
+          const held = await from('127.0.0.3', 'alice-pw');
+          assert.equal(held.statusCode, 429);
+          assert.match(held.body, /Too many wrong passwords for this account/);
+          assert.equal(held.headers['retry-after'], '1');
+          assert.equal(checked(), seen, 'not sent to the directory');
+          // A delay, not a lock: once it has passed the account is checked again (and waits twice as long).
+          await new Promise((r) => setTimeout(r, 1100));
+          assert.equal((await from('127.0.0.3', 'guess-3')).statusCode, 403);
+          a = lastAudit(lab.db, 'permit.account_delayed');
+          assert.deepEqual(
+            [a.details.wrong_in_a_row, a.details.delay_s, a.details.turned_away_before],
+            [3, 2, 1],
+          );
+          assert.equal((await from('127.0.0.1', 'alice-pw')).statusCode, 429);
+          // Alice's own laptop, which won a permit for her account, is never held.
+          assert.equal((await from('127.0.0.4', 'alice-pw')).statusCode, 200);
+        } finally {
+          await app2.close();
+        }
       },
     );
 

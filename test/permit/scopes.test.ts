@@ -80,3 +80,35 @@ test('the gateway reader honours a permit until it lapses or is revoked', () => 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('stepping the gateway host clock back does not keep an expired permit alive (review 12, L3)', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'weir-scopes-'));
+  try {
+    let wall = 1000,
+      mono = 50;
+    const reader = new ScopeReader(
+      dir,
+      () => wall,
+      () => mono,
+    );
+    addScope(dir, rec('10.0.0.5', 1060), 1000);
+    assert.equal(reader.find('10.0.0.5', '10.0.0.21', 502)?.user, 'alice', 'granted for 60 s');
+    // 61 s pass; meanwhile a forged NTP answer steps the wall clock back by ten minutes.
+    mono += 61;
+    wall = 1061 - 600;
+    assert.equal(reader.find('10.0.0.5', '10.0.0.21', 502), null, 'lapsed by the monotonic clock');
+    // A reader that first sees a grant after the clock went back gives it no more than it was granted for.
+    addScope(dir, rec('10.0.0.7', 1060), 400);
+    let m = 0;
+    const late = new ScopeReader(
+      dir,
+      () => 400,
+      () => m,
+    );
+    assert.ok(late.find('10.0.0.7', '10.0.0.21', 502));
+    m = 61;
+    assert.equal(late.find('10.0.0.7', '10.0.0.21', 502), null, 'at most its 60 s');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -95,6 +95,9 @@ class Kernel implements PlaybookKernel {
   async permits() {
     return [];
   }
+  grantedPermits() {
+    return [];
+  }
   async revokePermit(): Promise<void> {}
   async restorePermit(): Promise<void> {}
 }

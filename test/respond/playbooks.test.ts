@@ -30,6 +30,9 @@ class RecordingKernel implements PlaybookKernel {
   async permits(): Promise<TemporaryPermit[]> {
     return this.permitList;
   }
+  grantedPermits(): TemporaryPermit[] {
+    return this.permitList;
+  }
   async revokePermit(p: TemporaryPermit): Promise<void> {
     this.calls.push(`revoke ${p.client}>${p.server}`);
     this.permitList = this.permitList.filter((x) => x !== p);

@@ -39,9 +39,9 @@ export interface GatewayOptions {
   /**
    * Connections at once, all clients together (gateway.max_connections); never more than the descriptor limit
    * leaves room for. When full, room is made by who, not by count: clients a group names by their own address
-   * (or a scoped permit names) are shed last and admitted up to their own cap; connections that never carried a
-   * request, then other range-admitted clients' (the largest holder's longest-idle), give way first; anyone else
-   * is refused. Clients' load is shed, never a reason to fail open.
+   * are shed last and admitted up to their own cap; then scoped permit holders (never in a named client's place);
+   * connections that never carried a request, then other range-admitted clients' (the largest holder's
+   * longest-idle), give way first; anyone else is refused. Clients' load is shed, never a reason to fail open.
    */
   maxConnections?: number;
   /**
@@ -87,16 +87,29 @@ interface Conn {
   lastRequest: number;
   /** The server does not take more now: reading from the client waits for its drain. */
   upstreamFull: boolean;
-  /**
-   * A group names the client by its own address for this server, or a scoped permit does: the plant's own
-   * pollers (SCADA, historian), shed only after every range-admitted connection.
-   */
-  named: boolean;
+  /** Who holds it, for shedding (see `Rank`). */
+  rank: Rank;
   /** At least one request of it was judged and forwarded. */
   spoke: boolean;
 }
 
 const key = (server: string, port: number): string => `${server}:${port}`;
+
+/**
+ * Who holds a connection, for a full gateway: NAMED, a group of the policy names the client by its own address
+ * for this server (the plant's own pollers: SCADA, historian); PERMIT, a scoped permit lets it in (a vendor's
+ * laptop: temporary, vouched for by a directory, not written into the policy by the plant's engineers); RANGE,
+ * admitted only as an address of an allowed range. A newcomer never sheds a connection of a higher rank.
+ */
+const RANGE = 0,
+  PERMIT = 1,
+  NAMED = 2;
+type Rank = typeof RANGE | typeof PERMIT | typeof NAMED;
+const RANK_NAME = ['range', 'permit', 'named'] as const;
+
+/** The rank, by the policy's own groups: a permit's group names its client too, but does not make it the plant's. */
+const rankOf = (policyRules: FlowRules, clientIp: string, permit: unknown): Rank =>
+  namesClient(policyRules.groups, clientIp) ? NAMED : permit !== null ? PERMIT : RANGE;
 
 /** Whether a permit looked up again is the grant the connection holds (the reader re-reads its file on change). */
 const samePermit = (a: ScopedPermitRecord, b: ScopedPermitRecord): boolean =>
@@ -160,9 +173,11 @@ export class Gateway {
   private readonly conns = new Set<Conn>();
   /** Open connections per client address (the per-client cap, shedding). */
   private readonly byClient = new Map<string, Set<Conn>>();
-  /** The same, of connections not named (range-admitted): what a full gateway sheds first. */
+  /** The same, of range-admitted connections: what a full gateway sheds first. */
   private readonly unnamedBy = new Map<string, Set<Conn>>();
-  /** Unnamed connections that never carried a request, oldest first: the first to give way. */
+  /** The same, of connections a scoped permit lets in: shed before any connection a group names. */
+  private readonly permitBy = new Map<string, Set<Conn>>();
+  /** Range-admitted connections that never carried a request, oldest first: the first to give way. */
   private readonly mute = new Set<Conn>();
   /** Connections with bytes left unjudged at the end of their slice, in the order they are served. */
   private readonly waiting = new Set<Conn>();
@@ -235,10 +250,8 @@ export class Gateway {
     this.permitGroups.clear();
     for (const c of [...this.conns]) {
       c.permit = this.permitOf(c.clientIp, c.target);
-      const rules = this.withPermit(
-        this.policy.rules(c.clientIp, c.target.server, 'tcp', c.target.port),
-        c.permit,
-      );
+      const own = this.policy.rules(c.clientIp, c.target.server, 'tcp', c.target.port);
+      const rules = this.withPermit(own, c.permit);
       if (
         typeof flowVerdict(rules, Date.now() / 1000) === 'string' ||
         !this.listeners.has(key(c.target.server, c.target.port))
@@ -253,7 +266,7 @@ export class Gateway {
         this.end(c);
       } else {
         c.inspector.rules = rules;
-        this.classify(c, rules);
+        this.classify(c, own);
       }
     }
     this.opts.log({
@@ -349,10 +362,8 @@ export class Gateway {
       c.permit = next;
       return false;
     }
-    const rules = this.withPermit(
-      this.policy.rules(c.clientIp, c.target.server, 'tcp', c.target.port),
-      next,
-    );
+    const own = this.policy.rules(c.clientIp, c.target.server, 'tcp', c.target.port);
+    const rules = this.withPermit(own, next);
     const base = {
       client: c.clientIp,
       server: c.target.server,
@@ -388,30 +399,33 @@ export class Gateway {
           },
     );
     c.inspector.rules = rules;
-    this.classify(c, rules);
+    this.classify(c, own);
     return false;
   }
 
-  /** File a connection as named or not (at accept, and again when its policy or permit changes). */
-  private classify(c: Conn, rules: FlowRules): void {
+  /** File a connection by rank (at accept, and again when its policy or permit changes): `own`, the policy's rules. */
+  private classify(c: Conn, own: FlowRules): void {
     this.unfile(c);
-    c.named = c.permit !== null || namesClient(rules.groups, c.clientIp);
+    c.rank = rankOf(own, c.clientIp, c.permit);
     this.file(c);
   }
 
   private file(c: Conn): void {
-    if (c.named) return;
-    let mine = this.unnamedBy.get(c.clientIp);
-    if (mine === undefined) this.unnamedBy.set(c.clientIp, (mine = new Set()));
+    if (c.rank === NAMED) return;
+    const by = c.rank === PERMIT ? this.permitBy : this.unnamedBy;
+    let mine = by.get(c.clientIp);
+    if (mine === undefined) by.set(c.clientIp, (mine = new Set()));
     mine.add(c);
-    if (!c.spoke) this.mute.add(c);
+    if (c.rank === RANGE && !c.spoke) this.mute.add(c);
   }
 
   private unfile(c: Conn): void {
     this.mute.delete(c);
-    const mine = this.unnamedBy.get(c.clientIp);
-    mine?.delete(c);
-    if (mine?.size === 0) this.unnamedBy.delete(c.clientIp);
+    for (const by of [this.unnamedBy, this.permitBy]) {
+      const mine = by.get(c.clientIp);
+      mine?.delete(c);
+      if (mine?.size === 0) by.delete(c.clientIp);
+    }
   }
 
   private accept(client: net.Socket, l: Listener): void {
@@ -437,7 +451,8 @@ export class Gateway {
       return;
     }
     const permit = this.permitOf(clientIp, t);
-    const rules = this.withPermit(this.policy.rules(clientIp, t.server, 'tcp', t.port), permit);
+    const own = this.policy.rules(clientIp, t.server, 'tcp', t.port);
+    const rules = this.withPermit(own, permit);
     const flow = flowVerdict(rules, Date.now() / 1000);
     if (typeof flow === 'string') {
       this.stats.refused++;
@@ -456,8 +471,8 @@ export class Gateway {
     // the gateway would refuse everyone in silence. So it stays below its limit by its own count, and many clients
     // at once are load to shed — refused or made room for, logged — not a fault to fail open on.
     const max = this.maxConnections();
-    const named = permit !== null || namesClient(rules.groups, clientIp);
-    if (this.conns.size >= max && !this.shedFor(clientIp, held, named, t)) {
+    const rank = rankOf(own, clientIp, permit);
+    if (this.conns.size >= max && !this.shedFor(clientIp, held, rank, t)) {
       this.stats.full++;
       this.opts.log({
         event: 'connection_refused',
@@ -468,7 +483,7 @@ export class Gateway {
         open: this.conns.size,
         max,
         clients: this.byClient.size,
-        named,
+        rank: RANK_NAME[rank],
       });
       client.resetAndDestroy();
       return;
@@ -510,7 +525,7 @@ export class Gateway {
       permit,
       lastRequest: Date.now(),
       upstreamFull: false,
-      named,
+      rank,
       spoke: false,
     };
     this.conns.add(c);
@@ -550,19 +565,24 @@ export class Gateway {
   }
 
   /**
-   * The gateway is full: make room for `clientIp` (holding `held`) by closing one connection, chosen by who holds
-   * it rather than by count — the client holding the most is, by construction, the plant's hub (a SCADA server
-   * polling many PLCs), so a count alone would let anyone with spare addresses of an allowed range cut it.
-   *  1. an unnamed connection that never carried a request, oldest first (for an unnamed newcomer, only of a
+   * The gateway is full: make room for `clientIp` (holding `held`, of rank `rank`) by closing one connection,
+   * chosen by who holds it rather than by count — the client holding the most is, by construction, the plant's
+   * hub (a SCADA server polling many PLCs), so a count alone would let anyone with spare addresses of an allowed
+   * range cut it.
+   *  1. a range-admitted connection that never carried a request, oldest first (for a range newcomer, only of a
    *     client holding at least as many as the newcomer then will);
-   *  2. the longest-idle connection of the unnamed client holding the most (for an unnamed newcomer, only if that
-   *     client holds more than the newcomer then will: even shares among range-admitted clients);
-   *  3. for a named newcomer only, the same among named clients: even shares among the plant's own pollers.
-   * A named client below its cap is thus always admitted while any range-admitted connection is open; an unnamed
-   * one never takes a named client's place.
+   *  2. the longest-idle connection of the range-admitted client holding the most (for a range newcomer, only if
+   *     that client holds more than the newcomer then will: even shares among range-admitted clients);
+   *  3. for a named newcomer, the same among permit holders, whatever they hold;
+   *  4. for a permit holder, the same among permit holders, and for a named newcomer among named clients, only
+   *     of a client holding more than the newcomer then will: even shares among equals.
+   * A client is thus always admitted below its cap while a connection of a lower rank is open, and never takes
+   * the place of a higher rank: a permit holder cannot push a SCADA server a group names down to its own count.
    */
-  private shedFor(clientIp: string, held: number, named: boolean, t: GatewayTarget): boolean {
-    const fair = (size: number): boolean => named || size >= held + 1;
+  private shedFor(clientIp: string, held: number, rank: Rank, t: GatewayTarget): boolean {
+    const above = rank > RANGE;
+    const fair = (size: number): boolean => above || size >= held + 1;
+    const more = (size: number): boolean => size > held + 1;
     let victim: Conn | null = null;
     let why = 'never carried a request';
     for (const c of this.mute)
@@ -572,11 +592,15 @@ export class Gateway {
       }
     if (victim === null) {
       why = 'range-admitted, holding the most';
-      victim = this.idlestOfLargest(this.unnamedBy, (size) => named || size > held + 1, clientIp);
+      victim = this.idlestOfLargest(this.unnamedBy, (size) => above || more(size), clientIp);
     }
-    if (victim === null && named) {
+    if (victim === null && rank > RANGE) {
+      why = 'permit holder, holding the most';
+      victim = this.idlestOfLargest(this.permitBy, (s) => rank === NAMED || more(s), clientIp);
+    }
+    if (victim === null && rank === NAMED) {
       why = 'named, holding the most';
-      victim = this.idlestOfLargest(this.byClient, (size) => size > held + 1, clientIp);
+      victim = this.idlestOfLargest(this.byClient, more, clientIp);
     }
     if (victim === null) return false;
     this.stats.shed++;
@@ -591,7 +615,7 @@ export class Gateway {
       idle_s: Math.round((Date.now() - victim.lastRequest) / 1000),
       for_client: clientIp,
       for_server: t.server,
-      for_named: named,
+      for_rank: RANK_NAME[rank],
     });
     this.end(victim);
     return true;

@@ -12,6 +12,7 @@ import { readScopes } from '../../enforce/permit-scopes.js';
 import { directoryFrom } from '../../permit/directories.js';
 import { PermitService, type PermitOutcome } from '../../permit/service.js';
 import { portalPage } from '../views/portal.js';
+import { AccountDelay } from '../account-delay.js';
 
 interface AskBody {
   user: string;
@@ -32,7 +33,8 @@ const ASK_PROPS = {
 /**
  * Temporary permits for people a directory (LDAP/AD, RADIUS) vouches for, from the active policy's
  * permit_templates. The access portal (/portal) is the one public part: its form, and its submission — which
- * lets in only the address the request comes from, and is rate-limited per address. The API route asks for a
+ * lets in only the address the request comes from, and is rate-limited per address and slowed per account
+ * (AccountDelay). The API route asks for a
  * session allowed to enforce (an operator acting for a person, who still gives the person's directory
  * password). The person's outcome is audited by the permit service either way.
  */
@@ -41,6 +43,11 @@ export const permitRoutes: RoutePlugin = async (app, deps) => {
   const iam = deps.iam ?? DEFAULT_SETTINGS.iam;
   const limit = { max: iam.portal.per_address_max, ms: iam.portal.per_address_s * 1000 };
   const tries = new Map<string, number[]>();
+  const accounts = new AccountDelay({
+    free: iam.portal.per_account_free,
+    baseS: iam.portal.per_account_delay_s,
+    maxS: iam.portal.per_account_delay_max_s,
+  });
 
   /** Requests of one address within the window; beyond the maximum it waits (directory guessing is slow). */
   const throttled = (ip: string): number => {
@@ -131,8 +138,45 @@ export const permitRoutes: RoutePlugin = async (app, deps) => {
         return page(reply, 429, `Too many requests from ${ip}; try again in ${wait} s.`, ip);
       }
       if (!isIPv4(ip)) return page(reply, 400, 'Permits are given to IPv4 clients only.', ip);
+      // Many addresses guessing one account's password: its checks wait, and the directory never sees them.
+      let kind: string;
+      try {
+        kind = directoryFrom(iam, req.body.directory).kind;
+      } catch {
+        kind = req.body.directory ?? 'none';
+      }
+      const account = `${kind}:${req.body.user.toLowerCase()}`;
+      const slot = accounts.reserve(account, ip);
+      if (!slot.ok) {
+        reply.header('retry-after', String(slot.retryAfter));
+        return page(
+          reply,
+          429,
+          `Too many wrong passwords for this account; try again in ${slot.retryAfter} s.`,
+          ip,
+        );
+      }
       const ttl = req.body.ttl_s === undefined ? undefined : Number(req.body.ttl_s);
-      const out = await ask({ ...req.body, ttl_s: ttl || undefined }, ip, `portal ${ip}`);
+      let out: Awaited<ReturnType<typeof ask>> | null = null;
+      try {
+        out = await ask({ ...req.body, ttl_s: ttl || undefined }, ip, `portal ${ip}`);
+      } finally {
+        const delayed = slot.done(outcomeOf(out));
+        if (delayed !== null)
+          appendAudit(db, {
+            actor: `portal:${ip}`,
+            action: 'permit.account_delayed',
+            subject: account,
+            details: {
+              user: req.body.user,
+              directory: kind,
+              from: ip,
+              wrong_in_a_row: delayed.failures,
+              delay_s: delayed.delayS,
+              turned_away_before: delayed.turnedAway,
+            },
+          });
+      }
       if (out.ok)
         return page(
           reply,
@@ -195,6 +239,16 @@ export const permitRoutes: RoutePlugin = async (app, deps) => {
     }));
   });
 };
+
+/** What a permit request says of the password: wrong, right (the directory vouched), or nothing. */
+function outcomeOf(
+  out: PermitOutcome | { ok: false; reason: 'not_configured' } | null,
+): 'wrong' | 'right' | 'other' {
+  if (out === null) return 'other';
+  if (out.ok || out.reason === 'not_in_group' || out.reason === 'enforcement_failed')
+    return 'right';
+  return out.reason === 'bad_credentials' ? 'wrong' : 'other';
+}
 
 /** The address a request came from, as the kernel sees it (IPv4-mapped IPv6 unwrapped). */
 const clientOf = (ip: string): string => ip.replace(/^::ffff:/, '');
