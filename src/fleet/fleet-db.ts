@@ -45,6 +45,8 @@ CREATE TABLE IF NOT EXISTS state_applied (
   revision INTEGER NOT NULL,
   digest TEXT NOT NULL,
   body TEXT NOT NULL,
+  -- What of body the site holds in force when less than all of it (a blocklist less the entries it refused).
+  held TEXT,
   at INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS state_log (
@@ -148,6 +150,12 @@ export function openFleetDb(file: string): FleetDb {
   // FULL: a record the manager acknowledged to JetStream, or a site's outbox entry, survives a power cut too.
   db.pragma('synchronous = FULL');
   db.exec(SCHEMA);
+  // A node.db made before state_applied.held: the column is added (null: as before, the whole body).
+  if (
+    db.prepare("SELECT 1 FROM pragma_table_info('state_applied') WHERE name = 'held'").get() ===
+    undefined
+  )
+    db.exec('ALTER TABLE state_applied ADD COLUMN held TEXT');
   return db;
 }
 

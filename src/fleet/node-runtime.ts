@@ -257,6 +257,8 @@ export class NodeRuntime {
       applied: Object.fromEntries(
         STATE_KINDS.map((k) => [k, this.follower.applied(k)?.version ?? null]),
       ),
+      // Newer versions the manager published that this site refused or could not put into force.
+      notInForce: this.follower.notInForce(),
       enforcement,
       capture: this.capture,
     });

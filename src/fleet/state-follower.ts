@@ -2,7 +2,10 @@
  * A site's view of the manager's signed state: reads the KV bucket's stream through the site's own named
  * consumer (every version, in order, from where it stopped), verifies each document (trusted Ed25519 key, kind, a version newer than the one applied) and hands
  * it to `apply`. A refused document is recorded in node.db, reported to the manager through the outbox (an
- * audit record, delivered exactly once like any other) and told to `onRefused`; it is never applied.
+ * audit record, delivered exactly once like any other) and told to `onRefused`; it is never applied. A verified
+ * document this site cannot put into force (`apply` throws: a bridge host without br_netfilter, nft refusing the
+ * ruleset) is refused the same way, as `not-applied`: the site keeps enforcing what it had, and the documents
+ * after it (blocks, lifts, permits) are not held up behind it; the next version of its kind is tried afresh.
  */
 import type { KeyObject } from 'node:crypto';
 import { AckPolicy, DeliverPolicy, nanos, type JetStreamClient } from 'nats';
@@ -30,12 +33,18 @@ export interface Applied {
   version: number;
   revision: number;
   body: unknown;
+  /** What of `body` this site holds in force, when less than all of it (null: all of it, or not recorded). */
+  held: unknown;
 }
 
 export interface FollowerOptions {
   trusted: ReadonlyMap<string, KeyObject>;
-  /** Put a verified document into force (it may throw: it is retried on the next start, never skipped). */
-  apply: (doc: StateDoc, previous: Applied | null) => Promise<void>;
+  /**
+   * Put a verified document into force. It may return what of it this site holds in force when that is less
+   * than the whole (recorded as `held`: a blocklist without the entries this site refused). It may throw: the
+   * document is then refused as `not-applied` (while the node is stopping, it is taken again at the next start).
+   */
+  apply: (doc: StateDoc, previous: Applied | null) => Promise<{ held?: unknown } | void>;
   onApplied?: (doc: StateDoc, revision: number) => void;
   onRefused?: (e: DocRefused, kind: string, revision: number) => void;
   log?: (m: string) => void;
@@ -65,9 +74,36 @@ export class StateFollower {
 
   applied(kind: StateKind): Applied | null {
     const r = this.db
-      .prepare('SELECT version, revision, body FROM state_applied WHERE kind = ?')
-      .get(kind) as { version: number; revision: number; body: string } | undefined;
-    return r ? { kind, version: r.version, revision: r.revision, body: JSON.parse(r.body) } : null;
+      .prepare('SELECT version, revision, body, held FROM state_applied WHERE kind = ?')
+      .get(kind) as
+      | { version: number; revision: number; body: string; held: string | null }
+      | undefined;
+    return r
+      ? {
+          kind,
+          version: r.version,
+          revision: r.revision,
+          body: JSON.parse(r.body),
+          held: r.held === null ? null : JSON.parse(r.held),
+        }
+      : null;
+  }
+
+  /**
+   * Per kind, the newest version this site refused or could not apply that no applied version has passed: what
+   * the manager published and this site does not run (for the health record and the CLI).
+   */
+  notInForce(): Array<{ kind: string; version: number; reason: string }> {
+    return this.db
+      .prepare(
+        `SELECT l.kind, l.version, l.reason FROM state_log l
+         WHERE l.verdict = 'refused' AND l.version IS NOT NULL
+           AND l.seq = (SELECT max(seq) FROM state_log WHERE kind = l.kind AND verdict = 'refused'
+                        AND version IS NOT NULL)
+           AND l.version > coalesce((SELECT version FROM state_applied a WHERE a.kind = l.kind), 0)
+         ORDER BY l.kind`,
+      )
+      .all() as Array<{ kind: string; version: number; reason: string }>;
   }
 
   /** What happened to each version seen, oldest first (for tests, the CLI and the dashboard). */
@@ -187,35 +223,44 @@ export class StateFollower {
       doc = verifyDoc(e.value, kind, this.o.trusted, prev?.version ?? 0);
     } catch (err) {
       if (!(err instanceof DocRefused)) throw err;
-      this.db.transaction(() => {
-        this.db
-          .prepare(
-            'INSERT INTO state_log (kind, version, revision, verdict, reason, at) VALUES (?, ?, ?, ?, ?, ?)',
-          )
-          .run(kind, err.version, e.revision, 'refused', `${err.reason}: ${err.message}`, now);
-        this.outbox.add('audit', {
-          event: 'fleet.state.refused',
-          kind,
-          version: err.version,
-          revision: e.revision,
-          reason: err.reason,
-          message: err.message,
-        });
-        this.advance(e.revision);
-      })();
-      this.log(`refused ${kind} at revision ${e.revision}: ${err.message}`);
-      this.o.onRefused?.(err, kind, e.revision);
+      this.refuse(kind, e.revision, err, now);
       return;
     }
-    await this.o.apply(doc, prev);
+    let held: unknown = null;
+    try {
+      held = (await this.o.apply(doc, prev))?.held ?? null;
+    } catch (err) {
+      // Stopping (a wait on a locked store cut short): not the document's fault, take it again at the next start.
+      if (this.stopped) throw err;
+      const why = (err as Error).message;
+      this.refuse(
+        kind,
+        e.revision,
+        new DocRefused(
+          'not-applied',
+          `this site could not put it into force (${why}); it keeps enforcing ${prev === null ? 'no fleet ' + kind : `${kind} v${prev.version}`}`,
+          doc.version,
+        ),
+        now,
+      );
+      return;
+    }
     this.db.transaction(() => {
       this.db
         .prepare(
-          `INSERT INTO state_applied (kind, version, revision, digest, body, at) VALUES (?, ?, ?, ?, ?, ?)
+          `INSERT INTO state_applied (kind, version, revision, digest, body, held, at) VALUES (?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (kind) DO UPDATE SET version = excluded.version, revision = excluded.revision,
-             digest = excluded.digest, body = excluded.body, at = excluded.at`,
+             digest = excluded.digest, body = excluded.body, held = excluded.held, at = excluded.at`,
         )
-        .run(kind, doc.version, e.revision, doc.keyId, JSON.stringify(doc.body), now);
+        .run(
+          kind,
+          doc.version,
+          e.revision,
+          doc.keyId,
+          JSON.stringify(doc.body),
+          held === null ? null : JSON.stringify(held),
+          now,
+        );
       this.db
         .prepare(
           'INSERT INTO state_log (kind, version, revision, verdict, reason, at) VALUES (?, ?, ?, ?, ?, ?)',
@@ -230,6 +275,28 @@ export class StateFollower {
       this.advance(e.revision);
     })();
     this.o.onApplied?.(doc, e.revision);
+  }
+
+  /** Record a refused document, report it to the manager, move past it. */
+  private refuse(kind: string, revision: number, err: DocRefused, now: number): void {
+    this.db.transaction(() => {
+      this.db
+        .prepare(
+          'INSERT INTO state_log (kind, version, revision, verdict, reason, at) VALUES (?, ?, ?, ?, ?, ?)',
+        )
+        .run(kind, err.version, revision, 'refused', `${err.reason}: ${err.message}`, now);
+      this.outbox.add('audit', {
+        event: 'fleet.state.refused',
+        kind,
+        version: err.version,
+        revision: revision,
+        reason: err.reason,
+        message: err.message,
+      });
+      this.advance(revision);
+    })();
+    this.log(`refused ${kind} at revision ${revision}: ${err.message}`);
+    this.o.onRefused?.(err, kind, revision);
   }
 
   private advance(revision: number): void {
