@@ -58,6 +58,15 @@ CREATE TABLE IF NOT EXISTS state_log (
   reason TEXT NOT NULL,
   at INTEGER NOT NULL
 );
+-- A verified document the site could not put into force (refused as not-applied), newest per kind: tried again.
+CREATE TABLE IF NOT EXISTS state_retry (
+  kind TEXT PRIMARY KEY,
+  revision INTEGER NOT NULL,
+  value BLOB NOT NULL,
+  attempts INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  due INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS state_cursor (one INTEGER PRIMARY KEY CHECK (one = 1), revision INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS fleet_records (${FLEET_RECORDS_COLUMNS});
 ${FLEET_RECORDS_INDEXES}

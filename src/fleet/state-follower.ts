@@ -5,7 +5,9 @@
  * audit record, delivered exactly once like any other) and told to `onRefused`; it is never applied. A verified
  * document this site cannot put into force (`apply` throws: a bridge host without br_netfilter, nft refusing the
  * ruleset) is refused the same way, as `not-applied`: the site keeps enforcing what it had, and the documents
- * after it (blocks, lifts, permits) are not held up behind it; the next version of its kind is tried afresh.
+ * after it (blocks, lifts, permits) are not held up behind it. It is tried again (at each start, and with
+ * backoff from half a second up to `retryNotAppliedMs`: a passing fault heals at once, a host fixed later — br_netfilter
+ * loaded — within that time) until it applies or a newer version of its kind does.
  */
 import type { KeyObject } from 'node:crypto';
 import { AckPolicy, DeliverPolicy, nanos, type JetStreamClient } from 'nats';
@@ -49,10 +51,14 @@ export interface FollowerOptions {
   onRefused?: (e: DocRefused, kind: string, revision: number) => void;
   log?: (m: string) => void;
   retryMs?: number;
+  /** The longest wait between tries of a document refused as `not-applied` (default a minute). */
+  retryNotAppliedMs?: number;
 }
 
 export class StateFollower {
   private stopped = false;
+  /** Whether the not-applied documents were tried since this start (then only those whose wait is over). */
+  private started = false;
   private running: Promise<void> | null = null;
   private wake: (() => void) | null = null;
   private readonly log: (m: string) => void;
@@ -147,6 +153,7 @@ export class StateFollower {
     let told = false;
     while (!this.stopped) {
       try {
+        await this.retryNotApplied(); // also while the hub is out of reach
         const jsm = await js.jetstreamManager(false);
         await jsm.consumers.delete(STATE_STREAM, name).catch(() => undefined);
         await jsm.consumers.add(STATE_STREAM, {
@@ -160,6 +167,7 @@ export class StateFollower {
         const consumer = await js.consumers.get(STATE_STREAM, name);
         told = false;
         while (!this.stopped) {
+          await this.retryNotApplied();
           // Heartbeats from the hub while a pull waits: a pull lost on the way (a link that flapped) ends in
           // an error, not in a wait for ever; and whatever happens, no pull outlives its time by much.
           const batch = await consumer.fetch({
@@ -233,18 +241,88 @@ export class StateFollower {
       // Stopping (a wait on a locked store cut short): not the document's fault, take it again at the next start.
       if (this.stopped) throw err;
       const why = (err as Error).message;
-      this.refuse(
-        kind,
-        e.revision,
-        new DocRefused(
-          'not-applied',
-          `this site could not put it into force (${why}); it keeps enforcing ${prev === null ? 'no fleet ' + kind : `${kind} v${prev.version}`}`,
-          doc.version,
-        ),
-        now,
-      );
+      this.db.transaction(() => {
+        this.db
+          .prepare(
+            `INSERT INTO state_retry (kind, revision, value, attempts, reason, due) VALUES (?, ?, ?, 1, ?, ?)
+             ON CONFLICT (kind) DO UPDATE SET revision = excluded.revision, value = excluded.value,
+               attempts = 1, reason = excluded.reason, due = excluded.due`,
+          )
+          .run(kind, e.revision, Buffer.from(e.value), why, now + this.backoff(1));
+        this.refuse(
+          kind,
+          e.revision,
+          new DocRefused(
+            'not-applied',
+            `this site could not put it into force (${why}); it keeps enforcing ${prev === null ? 'no fleet ' + kind : `${kind} v${prev.version}`} and tries again`,
+            doc.version,
+          ),
+          now,
+        );
+      })();
       return;
     }
+    this.commit(kind, doc, e.revision, held, now);
+  }
+
+  /** The wait before try `attempt + 1`: doubling from half a second to `retryNotAppliedMs`. */
+  private backoff(attempt: number): number {
+    return Math.min(this.o.retryNotAppliedMs ?? 60_000, 500 * 2 ** Math.min(attempt - 1, 20));
+  }
+
+  /**
+   * Try again the documents refused as `not-applied` (one per kind, the newest) whose wait is over; at a start
+   * every one. A newer version of the kind applied since drops it; a failure again is counted, not reported.
+   */
+  private async retryNotApplied(): Promise<void> {
+    const now = Date.now();
+    const rows = this.db
+      .prepare(
+        'SELECT kind, revision, value, attempts FROM state_retry WHERE due <= ? ORDER BY revision',
+      )
+      .all(this.started ? now : Number.MAX_SAFE_INTEGER) as Array<{
+      kind: StateKind;
+      revision: number;
+      value: Buffer;
+      attempts: number;
+    }>;
+    this.started = true;
+    for (const r of rows) {
+      if (this.stopped) return;
+      const prev = this.applied(r.kind);
+      let doc: StateDoc;
+      try {
+        doc = verifyDoc(new Uint8Array(r.value), r.kind, this.o.trusted, prev?.version ?? 0);
+      } catch {
+        // Passed by a newer version applied since (or no longer trusted): nothing left to try.
+        this.db.prepare('DELETE FROM state_retry WHERE kind = ?').run(r.kind);
+        continue;
+      }
+      let held: unknown = null;
+      try {
+        held = (await this.o.apply(doc, prev))?.held ?? null;
+      } catch (err) {
+        if (this.stopped) throw err;
+        this.db
+          .prepare(
+            'UPDATE state_retry SET attempts = attempts + 1, reason = ?, due = ? WHERE kind = ?',
+          )
+          .run((err as Error).message, Date.now() + this.backoff(r.attempts + 1), r.kind);
+        continue;
+      }
+      this.log(`applied ${r.kind} v${doc.version} on a retry (refused as not-applied before)`);
+      this.commit(r.kind, doc, r.revision, held, Date.now());
+    }
+  }
+
+  /** Record a document put into force (and drop any older one of its kind waiting for a retry). */
+  private commit(
+    kind: StateKind,
+    doc: StateDoc,
+    revision: number,
+    held: unknown,
+    now: number,
+  ): void {
     this.db.transaction(() => {
       this.db
         .prepare(
@@ -255,7 +333,7 @@ export class StateFollower {
         .run(
           kind,
           doc.version,
-          e.revision,
+          revision,
           doc.keyId,
           JSON.stringify(doc.body),
           held === null ? null : JSON.stringify(held),
@@ -265,16 +343,17 @@ export class StateFollower {
         .prepare(
           'INSERT INTO state_log (kind, version, revision, verdict, reason, at) VALUES (?, ?, ?, ?, ?, ?)',
         )
-        .run(kind, doc.version, e.revision, 'applied', `signed by ${doc.keyId}`, now);
+        .run(kind, doc.version, revision, 'applied', `signed by ${doc.keyId}`, now);
       this.outbox.add('audit', {
         event: 'fleet.state.applied',
         kind,
         version: doc.version,
-        revision: e.revision,
+        revision: revision,
       });
-      this.advance(e.revision);
+      this.db.prepare('DELETE FROM state_retry WHERE kind = ?').run(kind);
+      this.advance(revision);
     })();
-    this.o.onApplied?.(doc, e.revision);
+    this.o.onApplied?.(doc, revision);
   }
 
   /** Record a refused document, report it to the manager, move past it. */

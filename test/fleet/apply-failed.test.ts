@@ -2,7 +2,8 @@
 // every policy) used to be retried every 500 ms for ever, and the ordered state stream held every later
 // document behind it: fleet blocks and their lifts stopped reaching the site. Now it is refused as
 // `not-applied` with the reason, reported to the manager and in the site's health, the site keeps enforcing
-// what it had, and the documents after it go on. Real nats-server, manager and site node.
+// what it had, the documents after it go on, and it is tried again until it applies or a newer version does.
+// Real nats-server, manager and site node.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -56,6 +57,7 @@ test('a fleet policy a site cannot apply is refused and reported, and later bloc
     local: be,
     log: () => undefined,
     healthEveryMs: 200,
+    retryNotAppliedMs: 300,
   });
   stops.push(() => rt.stop());
 
@@ -96,10 +98,27 @@ test('a fleet policy a site cannot apply is refused and reported, and later bloc
     return h.notInForce?.some((f) => f.kind === 'policy' && f.version === 2) === true;
   });
 
-  // Fixed (br_netfilter loaded): the next version applies, and nothing is left outstanding.
+  // Still broken: tried again, not applied, not reported again.
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.deepEqual(be.applied, [POLICY(1)]);
+  assert.equal(rt.follower.history().filter((h) => h.verdict === 'refused').length, 1);
+  // Fixed (br_netfilter loaded): v2 applies on its own, with no new version from the manager.
   be.broken = false;
-  await mgr.manager.publish('policy', () => ({ text: POLICY(3), source: 'p3.yaml' }));
-  await until('v3 applied', () => be.applied.length === 2);
-  assert.deepEqual(be.applied, [POLICY(1), POLICY(3)]);
+  await until('v2 applied on a retry', () => be.applied.length === 2);
+  assert.deepEqual(be.applied, [POLICY(1), POLICY(2)]);
+  assert.equal(rt.follower.applied('policy')?.version, 2);
   assert.deepEqual(rt.follower.notInForce(), []);
+  await mgr.manager.publish('policy', () => ({ text: POLICY(3), source: 'p3.yaml' }));
+  await until('v3 applied', () => be.applied.length === 3);
+  assert.deepEqual(be.applied, [POLICY(1), POLICY(2), POLICY(3)]);
+
+  // A failed version passed by a newer one is dropped, not applied over it.
+  be.broken = true;
+  await mgr.manager.publish('policy', () => ({ text: POLICY(4), source: 'p4.yaml' }));
+  await until('v4 refused', () => rt.follower.notInForce().some((f) => f.version === 4));
+  be.broken = false;
+  await mgr.manager.publish('policy', () => ({ text: POLICY(5), source: 'p5.yaml' }));
+  await until('v5 applied', () => rt.follower.applied('policy')?.version === 5);
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.equal(be.applied.at(-1), POLICY(5), 'v4 is never applied over v5');
 });
