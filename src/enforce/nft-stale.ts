@@ -7,8 +7,11 @@
  * Router (inet): a forwarded packet to or from a live-leased server·port is, by that fact, not going through
  * the gateway (traffic to a gateway on this host is delivered locally after DNAT; one on another host is left
  * out by its address), so it is dropped and its sender gets a TCP reset: the client at its next request (which
- * never reaches the PLC) reconnects — through the gateway; the server at its next packet (a keepalive) frees
- * the connection. While the leases are lapsed the rules match nothing: the gateway's fail-open is kept.
+ * never reaches the PLC) reconnects — through the gateway. The PLC must be told too: Modbus, S7 and EtherNet/IP
+ * servers send nothing unasked, often with no keepalive, and allow few connections (4–16), so a half left open
+ * holds a slot for hours and the gateway's own connects are refused (review 12b, B2). So the client's packet is
+ * also sent on to the server as a reset (see `resetBoth`). The server's own rule stays for the server that
+ * speaks first. While the leases are lapsed the rules match nothing: the gateway's fail-open is kept.
  */
 export function staleDirectRules(
   table: string,
@@ -24,7 +27,7 @@ export function staleDirectRules(
     add: { rule: { family: 'ip', table, chain, expr, comment } },
   });
   const reset = [{ counter: null }, { reject: { type: 'tcp reset' } }];
-  if (bridgeMark !== null) return bridgeStale(table, bridgeMark, rule, notDnat, reset);
+  if (bridgeMark !== null) return bridgeStale(table, bridgeMark, rule, notDnat, resetBoth);
   return [
     {
       add: {
@@ -44,9 +47,9 @@ export function staleDirectRules(
         { match: { op: '!=', left: ip('saddr'), right: gatewayIp } },
         notDnat,
         { match: { op: '==', left: { concat: [ip('daddr'), tcp('dport')] }, right: '@gw_port' } },
-        ...reset,
+        ...resetBoth,
       ],
-      'direct connection to a steered server: reset, the client reconnects through the gateway',
+      'direct connection to a steered server: reset both ends, the client reconnects through the gateway',
     ),
     rule(
       [
@@ -61,10 +64,30 @@ export function staleDirectRules(
 }
 
 /**
+ * A stale client packet resets both ends. Its sequence number is exactly what the server expects next, so a copy
+ * of it with RST set is a reset the server takes (RFC 5961: an exact match; one merely in the window draws a
+ * challenge ACK, which the server-side rule answers with an exact reset). The copy is made with `dup` (routed
+ * to the server, untracked) after its flags are set to RST|ACK; the packet itself then gets back a plain ACK flag
+ * and is rejected, so the client gets its reset (`reject` answers no RST, and takes its sequence from the ACK).
+ * Any data the packet carried goes to the server only inside a RST, which no TCP stack hands to the application:
+ * the refused request never reaches the PLC. The copy goes to the server's address as next hop, so the server
+ * must be on a link of this host (as a PLC behind a router-mode gateway or on the bridge is); where it is not,
+ * the copy is lost and the server's end stays open as before.
+ */
+const tcpFlags = { payload: { protocol: 'tcp', field: 'flags' } };
+const resetBoth: unknown[] = [
+  { counter: null },
+  { mangle: { key: tcpFlags, value: { '|': ['rst', 'ack'] } } },
+  { dup: { addr: { payload: { protocol: 'ip', field: 'daddr' } } } },
+  { mangle: { key: tcpFlags, value: 'ack' } },
+  { reject: { type: 'tcp reset' } },
+];
+
+/**
  * Bridge: a frame of a stale direct connection is steered to this host like any other (marked), meets its
  * un-NATed conntrack entry and would be dropped by routing (no forwarding), so the client hung until TCP gave
- * up (minutes) instead of reconnecting. A marked packet that was not DNATed is such a one: reset it. The
- * server's side is reset by the client's own stack when the server next sends. Permitted flows are never marked.
+ * up (minutes) instead of reconnecting. A marked packet that was not DNATed is such a one: reset both its ends
+ * (`resetBoth`; the host reaches the PLC over the bridge, as its gateway does). Permitted flows are never marked.
  */
 function bridgeStale(
   table: string,
@@ -94,7 +117,7 @@ function bridgeStale(
         notDnat,
         ...reset,
       ],
-      'direct connection to a steered server: reset, the client reconnects through the gateway',
+      'direct connection to a steered server: reset both ends, the client reconnects through the gateway',
     ),
   ];
 }

@@ -112,7 +112,7 @@ async function guardWithRetry(
 export function stateApplier(
   backend: EnforcementBackend,
   o: ApplierOptions = { site: '' },
-): (doc: StateDoc, prev: Applied | null) => Promise<void> {
+): (doc: StateDoc, prev: Applied | null) => Promise<{ held?: unknown } | void> {
   const now = o.now ?? Date.now;
   return async (doc, prev) => {
     const nowS = Math.floor(now() / 1000);
@@ -149,6 +149,8 @@ export function stateApplier(
       for (const e of (prev?.body as Blocklist | undefined)?.entries ?? [])
         if (!keep.has(e.address) && e.until > nowS)
           await backend.unblock(e.address, `${by}: lifted`).catch(() => undefined);
+      // What this site holds: a later unblock here is kept only by other origins' entries it really runs.
+      if (live.length < b.entries.length) return { held: { entries: live } };
     } else if (doc.kind === 'policy') {
       const p = doc.body as PolicyDocBody;
       const r = parsePolicy(p.text, p.source);

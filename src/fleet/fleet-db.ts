@@ -45,6 +45,8 @@ CREATE TABLE IF NOT EXISTS state_applied (
   revision INTEGER NOT NULL,
   digest TEXT NOT NULL,
   body TEXT NOT NULL,
+  -- What of body the site holds in force when less than all of it (a blocklist less the entries it refused).
+  held TEXT,
   at INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS state_log (
@@ -55,6 +57,15 @@ CREATE TABLE IF NOT EXISTS state_log (
   verdict TEXT NOT NULL,
   reason TEXT NOT NULL,
   at INTEGER NOT NULL
+);
+-- A verified document the site could not put into force (refused as not-applied), newest per kind: tried again.
+CREATE TABLE IF NOT EXISTS state_retry (
+  kind TEXT PRIMARY KEY,
+  revision INTEGER NOT NULL,
+  value BLOB NOT NULL,
+  attempts INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  due INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS state_cursor (one INTEGER PRIMARY KEY CHECK (one = 1), revision INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS fleet_records (${FLEET_RECORDS_COLUMNS});
@@ -148,6 +159,12 @@ export function openFleetDb(file: string): FleetDb {
   // FULL: a record the manager acknowledged to JetStream, or a site's outbox entry, survives a power cut too.
   db.pragma('synchronous = FULL');
   db.exec(SCHEMA);
+  // A node.db made before state_applied.held: the column is added (null: as before, the whole body).
+  if (
+    db.prepare("SELECT 1 FROM pragma_table_info('state_applied') WHERE name = 'held'").get() ===
+    undefined
+  )
+    db.exec('ALTER TABLE state_applied ADD COLUMN held TEXT');
   return db;
 }
 

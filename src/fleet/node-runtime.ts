@@ -37,6 +37,8 @@ export interface NodeRunOptions {
   log?: (m: string) => void;
   onApplied?: FollowerOptions['onApplied'];
   onRefused?: FollowerOptions['onRefused'];
+  /** How often a document this site could not put into force is tried again (FollowerOptions). */
+  retryNotAppliedMs?: number;
   /** Import a pushed advisory bundle into the site's store (see ApplierOptions.importBundle). */
   importBundle?: ApplierOptions['importBundle'];
   /** This site's gateway, which the manager's policies steer to (see ApplierOptions.gateway). */
@@ -177,6 +179,7 @@ export class NodeRuntime {
       onApplied: o.onApplied,
       onRefused: o.onRefused,
       log: o.log,
+      retryNotAppliedMs: o.retryNotAppliedMs,
     });
     outbox.start(js);
     follower.start(js);
@@ -257,6 +260,8 @@ export class NodeRuntime {
       applied: Object.fromEntries(
         STATE_KINDS.map((k) => [k, this.follower.applied(k)?.version ?? null]),
       ),
+      // Newer versions the manager published that this site refused or could not put into force.
+      notInForce: this.follower.notInForce(),
       enforcement,
       capture: this.capture,
     });

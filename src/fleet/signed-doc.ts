@@ -24,7 +24,14 @@ export interface SignedEnvelope {
   sig: string;
 }
 
-export type Refusal = 'malformed' | 'unknown-key' | 'forged' | 'wrong-kind' | 'replayed';
+/** Why a site refused a document: its signature or form, or (`not-applied`) this site could not put it in force. */
+export type Refusal =
+  | 'malformed'
+  | 'unknown-key'
+  | 'forged'
+  | 'wrong-kind'
+  | 'replayed'
+  | 'not-applied';
 
 export class DocRefused extends Error {
   constructor(

@@ -7,13 +7,17 @@ import type { BlockEntry } from './block-request.js';
 import type { FleetDb } from './fleet-db.js';
 import type { Outbox } from './outbox.js';
 
-/** The entries of the blocklist this node last applied that still run at `nowS` (none before the first). */
+/**
+ * The entries of the blocklist this node last applied that it holds in force at `nowS` (none before the first):
+ * not those it refused (never-block, its baseline), which are in no kernel here and keep nothing here.
+ */
 export function blocksInForce(db: FleetDb, nowS: number): BlockEntry[] {
-  const r = db.prepare("SELECT body FROM state_applied WHERE kind = 'blocklist'").get() as
-    | { body: string }
+  const r = db.prepare("SELECT body, held FROM state_applied WHERE kind = 'blocklist'").get() as
+    | { body: string; held: string | null }
     | undefined;
   if (r === undefined) return [];
-  const entries = (JSON.parse(r.body) as { entries?: unknown }).entries;
+  // Applied before `held` was recorded: the whole document, as before, until the next version.
+  const entries = (JSON.parse(r.held ?? r.body) as { entries?: unknown }).entries;
   return Array.isArray(entries)
     ? (entries as BlockEntry[]).filter((e) => typeof e?.address === 'string' && e.until > nowS)
     : [];

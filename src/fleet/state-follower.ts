@@ -2,7 +2,12 @@
  * A site's view of the manager's signed state: reads the KV bucket's stream through the site's own named
  * consumer (every version, in order, from where it stopped), verifies each document (trusted Ed25519 key, kind, a version newer than the one applied) and hands
  * it to `apply`. A refused document is recorded in node.db, reported to the manager through the outbox (an
- * audit record, delivered exactly once like any other) and told to `onRefused`; it is never applied.
+ * audit record, delivered exactly once like any other) and told to `onRefused`; it is never applied. A verified
+ * document this site cannot put into force (`apply` throws: a bridge host without br_netfilter, nft refusing the
+ * ruleset) is refused the same way, as `not-applied`: the site keeps enforcing what it had, and the documents
+ * after it (blocks, lifts, permits) are not held up behind it. It is tried again (at each start, and with
+ * backoff from half a second up to `retryNotAppliedMs`: a passing fault heals at once, a host fixed later — br_netfilter
+ * loaded — within that time) until it applies or a newer version of its kind does.
  */
 import type { KeyObject } from 'node:crypto';
 import { AckPolicy, DeliverPolicy, nanos, type JetStreamClient } from 'nats';
@@ -30,20 +35,30 @@ export interface Applied {
   version: number;
   revision: number;
   body: unknown;
+  /** What of `body` this site holds in force, when less than all of it (null: all of it, or not recorded). */
+  held: unknown;
 }
 
 export interface FollowerOptions {
   trusted: ReadonlyMap<string, KeyObject>;
-  /** Put a verified document into force (it may throw: it is retried on the next start, never skipped). */
-  apply: (doc: StateDoc, previous: Applied | null) => Promise<void>;
+  /**
+   * Put a verified document into force. It may return what of it this site holds in force when that is less
+   * than the whole (recorded as `held`: a blocklist without the entries this site refused). It may throw: the
+   * document is then refused as `not-applied` (while the node is stopping, it is taken again at the next start).
+   */
+  apply: (doc: StateDoc, previous: Applied | null) => Promise<{ held?: unknown } | void>;
   onApplied?: (doc: StateDoc, revision: number) => void;
   onRefused?: (e: DocRefused, kind: string, revision: number) => void;
   log?: (m: string) => void;
   retryMs?: number;
+  /** The longest wait between tries of a document refused as `not-applied` (default a minute). */
+  retryNotAppliedMs?: number;
 }
 
 export class StateFollower {
   private stopped = false;
+  /** Whether the not-applied documents were tried since this start (then only those whose wait is over). */
+  private started = false;
   private running: Promise<void> | null = null;
   private wake: (() => void) | null = null;
   private readonly log: (m: string) => void;
@@ -65,9 +80,36 @@ export class StateFollower {
 
   applied(kind: StateKind): Applied | null {
     const r = this.db
-      .prepare('SELECT version, revision, body FROM state_applied WHERE kind = ?')
-      .get(kind) as { version: number; revision: number; body: string } | undefined;
-    return r ? { kind, version: r.version, revision: r.revision, body: JSON.parse(r.body) } : null;
+      .prepare('SELECT version, revision, body, held FROM state_applied WHERE kind = ?')
+      .get(kind) as
+      | { version: number; revision: number; body: string; held: string | null }
+      | undefined;
+    return r
+      ? {
+          kind,
+          version: r.version,
+          revision: r.revision,
+          body: JSON.parse(r.body),
+          held: r.held === null ? null : JSON.parse(r.held),
+        }
+      : null;
+  }
+
+  /**
+   * Per kind, the newest version this site refused or could not apply that no applied version has passed: what
+   * the manager published and this site does not run (for the health record and the CLI).
+   */
+  notInForce(): Array<{ kind: string; version: number; reason: string }> {
+    return this.db
+      .prepare(
+        `SELECT l.kind, l.version, l.reason FROM state_log l
+         WHERE l.verdict = 'refused' AND l.version IS NOT NULL
+           AND l.seq = (SELECT max(seq) FROM state_log WHERE kind = l.kind AND verdict = 'refused'
+                        AND version IS NOT NULL)
+           AND l.version > coalesce((SELECT version FROM state_applied a WHERE a.kind = l.kind), 0)
+         ORDER BY l.kind`,
+      )
+      .all() as Array<{ kind: string; version: number; reason: string }>;
   }
 
   /** What happened to each version seen, oldest first (for tests, the CLI and the dashboard). */
@@ -111,6 +153,7 @@ export class StateFollower {
     let told = false;
     while (!this.stopped) {
       try {
+        await this.retryNotApplied(); // also while the hub is out of reach
         const jsm = await js.jetstreamManager(false);
         await jsm.consumers.delete(STATE_STREAM, name).catch(() => undefined);
         await jsm.consumers.add(STATE_STREAM, {
@@ -124,6 +167,7 @@ export class StateFollower {
         const consumer = await js.consumers.get(STATE_STREAM, name);
         told = false;
         while (!this.stopped) {
+          await this.retryNotApplied();
           // Heartbeats from the hub while a pull waits: a pull lost on the way (a link that flapped) ends in
           // an error, not in a wait for ever; and whatever happens, no pull outlives its time by much.
           const batch = await consumer.fetch({
@@ -187,49 +231,151 @@ export class StateFollower {
       doc = verifyDoc(e.value, kind, this.o.trusted, prev?.version ?? 0);
     } catch (err) {
       if (!(err instanceof DocRefused)) throw err;
+      this.refuse(kind, e.revision, err, now);
+      return;
+    }
+    let held: unknown = null;
+    try {
+      held = (await this.o.apply(doc, prev))?.held ?? null;
+    } catch (err) {
+      // Stopping (a wait on a locked store cut short): not the document's fault, take it again at the next start.
+      if (this.stopped) throw err;
+      const why = (err as Error).message;
       this.db.transaction(() => {
         this.db
           .prepare(
-            'INSERT INTO state_log (kind, version, revision, verdict, reason, at) VALUES (?, ?, ?, ?, ?, ?)',
+            `INSERT INTO state_retry (kind, revision, value, attempts, reason, due) VALUES (?, ?, ?, 1, ?, ?)
+             ON CONFLICT (kind) DO UPDATE SET revision = excluded.revision, value = excluded.value,
+               attempts = 1, reason = excluded.reason, due = excluded.due`,
           )
-          .run(kind, err.version, e.revision, 'refused', `${err.reason}: ${err.message}`, now);
-        this.outbox.add('audit', {
-          event: 'fleet.state.refused',
+          .run(kind, e.revision, Buffer.from(e.value), why, now + this.backoff(1));
+        this.refuse(
           kind,
-          version: err.version,
-          revision: e.revision,
-          reason: err.reason,
-          message: err.message,
-        });
-        this.advance(e.revision);
+          e.revision,
+          new DocRefused(
+            'not-applied',
+            `this site could not put it into force (${why}); it keeps enforcing ${prev === null ? 'no fleet ' + kind : `${kind} v${prev.version}`} and tries again`,
+            doc.version,
+          ),
+          now,
+        );
       })();
-      this.log(`refused ${kind} at revision ${e.revision}: ${err.message}`);
-      this.o.onRefused?.(err, kind, e.revision);
       return;
     }
-    await this.o.apply(doc, prev);
+    this.commit(kind, doc, e.revision, held, now);
+  }
+
+  /** The wait before try `attempt + 1`: doubling from half a second to `retryNotAppliedMs`. */
+  private backoff(attempt: number): number {
+    return Math.min(this.o.retryNotAppliedMs ?? 60_000, 500 * 2 ** Math.min(attempt - 1, 20));
+  }
+
+  /**
+   * Try again the documents refused as `not-applied` (one per kind, the newest) whose wait is over; at a start
+   * every one. A newer version of the kind applied since drops it; a failure again is counted, not reported.
+   */
+  private async retryNotApplied(): Promise<void> {
+    const now = Date.now();
+    const rows = this.db
+      .prepare(
+        'SELECT kind, revision, value, attempts FROM state_retry WHERE due <= ? ORDER BY revision',
+      )
+      .all(this.started ? now : Number.MAX_SAFE_INTEGER) as Array<{
+      kind: StateKind;
+      revision: number;
+      value: Buffer;
+      attempts: number;
+    }>;
+    this.started = true;
+    for (const r of rows) {
+      if (this.stopped) return;
+      const prev = this.applied(r.kind);
+      let doc: StateDoc;
+      try {
+        doc = verifyDoc(new Uint8Array(r.value), r.kind, this.o.trusted, prev?.version ?? 0);
+      } catch {
+        // Passed by a newer version applied since (or no longer trusted): nothing left to try.
+        this.db.prepare('DELETE FROM state_retry WHERE kind = ?').run(r.kind);
+        continue;
+      }
+      let held: unknown = null;
+      try {
+        held = (await this.o.apply(doc, prev))?.held ?? null;
+      } catch (err) {
+        if (this.stopped) throw err;
+        this.db
+          .prepare(
+            'UPDATE state_retry SET attempts = attempts + 1, reason = ?, due = ? WHERE kind = ?',
+          )
+          .run((err as Error).message, Date.now() + this.backoff(r.attempts + 1), r.kind);
+        continue;
+      }
+      this.log(`applied ${r.kind} v${doc.version} on a retry (refused as not-applied before)`);
+      this.commit(r.kind, doc, r.revision, held, Date.now());
+    }
+  }
+
+  /** Record a document put into force (and drop any older one of its kind waiting for a retry). */
+  private commit(
+    kind: StateKind,
+    doc: StateDoc,
+    revision: number,
+    held: unknown,
+    now: number,
+  ): void {
     this.db.transaction(() => {
       this.db
         .prepare(
-          `INSERT INTO state_applied (kind, version, revision, digest, body, at) VALUES (?, ?, ?, ?, ?, ?)
+          `INSERT INTO state_applied (kind, version, revision, digest, body, held, at) VALUES (?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (kind) DO UPDATE SET version = excluded.version, revision = excluded.revision,
-             digest = excluded.digest, body = excluded.body, at = excluded.at`,
+             digest = excluded.digest, body = excluded.body, held = excluded.held, at = excluded.at`,
         )
-        .run(kind, doc.version, e.revision, doc.keyId, JSON.stringify(doc.body), now);
+        .run(
+          kind,
+          doc.version,
+          revision,
+          doc.keyId,
+          JSON.stringify(doc.body),
+          held === null ? null : JSON.stringify(held),
+          now,
+        );
       this.db
         .prepare(
           'INSERT INTO state_log (kind, version, revision, verdict, reason, at) VALUES (?, ?, ?, ?, ?, ?)',
         )
-        .run(kind, doc.version, e.revision, 'applied', `signed by ${doc.keyId}`, now);
+        .run(kind, doc.version, revision, 'applied', `signed by ${doc.keyId}`, now);
       this.outbox.add('audit', {
         event: 'fleet.state.applied',
         kind,
         version: doc.version,
-        revision: e.revision,
+        revision: revision,
       });
-      this.advance(e.revision);
+      this.db.prepare('DELETE FROM state_retry WHERE kind = ?').run(kind);
+      this.advance(revision);
     })();
-    this.o.onApplied?.(doc, e.revision);
+    this.o.onApplied?.(doc, revision);
+  }
+
+  /** Record a refused document, report it to the manager, move past it. */
+  private refuse(kind: string, revision: number, err: DocRefused, now: number): void {
+    this.db.transaction(() => {
+      this.db
+        .prepare(
+          'INSERT INTO state_log (kind, version, revision, verdict, reason, at) VALUES (?, ?, ?, ?, ?, ?)',
+        )
+        .run(kind, err.version, revision, 'refused', `${err.reason}: ${err.message}`, now);
+      this.outbox.add('audit', {
+        event: 'fleet.state.refused',
+        kind,
+        version: err.version,
+        revision: revision,
+        reason: err.reason,
+        message: err.message,
+      });
+      this.advance(revision);
+    })();
+    this.log(`refused ${kind} at revision ${revision}: ${err.message}`);
+    this.o.onRefused?.(err, kind, revision);
   }
 
   private advance(revision: number): void {

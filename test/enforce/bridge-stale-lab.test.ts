@@ -81,11 +81,23 @@ test(
       assert.equal(probe('write:7:88')[0]!.ok, true, 'the gateway down, traffic goes direct');
 
       const before = probe('read:5:4')[0]!.data;
+      // From here PLC-1 takes one Modbus connection at a time, as small PLCs allow few (its own kernel counts
+      // them and refuses the next with a reset); the probes before have closed theirs.
+      for (
+        let i = 0;
+        i < 50 && /:502\s/.test(lab.exec('plc1', 'ss', ['-Htn', '( sport = :502 )']));
+        i++
+      )
+        await sleep(100);
+      lab.exec('plc1', 'nft', [
+        'add table inet plc; add chain inet plc in { type filter hook input priority 0; };',
+        'add rule inet plc in tcp dport 502 ct state new ct count over 1 counter reject with tcp reset',
+      ]);
       const old = lab.spawn('historian', 'python3', [
         '-c',
         `import socket, time, os, json
 s = socket.create_connection(('${HOSTS.plc1}', 502)); s.settimeout(5)
-s.send(bytes([0,1,0,0,0,6,1,3,0,0,0,1])); print(json.dumps({'read': s.recv(64).hex()}), flush=True)
+s.send(bytes([0,1,0,0,0,6,1,3,0,0,0,1])); print(json.dumps({'read': s.recv(64).hex(), 'port': s.getsockname()[1]}), flush=True)
 while not os.path.exists('${go}'): time.sleep(0.1)
 try:
     s.send(bytes([0,2,0,0,0,6,1,6,0,5,0,99])); print(json.dumps({'answer': s.recv(64).hex()}), flush=True)
@@ -98,6 +110,20 @@ except Exception as e:
       old.stderr!.on('data', (d: Buffer) => (out += d.toString()));
       for (let i = 0; i < 50 && !out.includes('read'); i++) await sleep(100);
       assert.match(out, /"read": "0001/, 'the old connection is open');
+      // The PLC's end must be reset too: a half left open holds one of its few connection slots (review 12b, B2).
+      const port = (JSON.parse(out.split('\n')[0]!) as { port: number }).port;
+      const plcEnd = (): string =>
+        lab.exec('plc1', 'ss', [
+          '-Htn',
+          'state',
+          'established',
+          `( sport = :502 and dport = :${port} )`,
+        ]);
+      assert.match(
+        plcEnd(),
+        new RegExp(`${HOSTS.historian}:${port}`),
+        'the PLC holds the old connection',
+      );
 
       await startGateway();
       assert.equal(probe('write:6:77')[0]!.ok, false, 'new connections are judged again');
@@ -105,7 +131,18 @@ except Exception as e:
       await new Promise<void>((r) => (old.exitCode !== null ? r() : old.once('exit', () => r())));
       // Before: a 5 s timeout (the frames vanished); now the client is told at once and reconnects.
       assert.match(out, /"error": "ConnectionResetError"/, out);
-      assert.deepEqual(probe('read:5:4')[0]!.data, before, 'registers untouched');
+      // The old connection's slot is free again: the gateway reaches the PLC (a moment for the PLC to close).
+      let after = probe('read:5:4')[0]!;
+      for (let i = 0; i < 20 && !after.ok; i++) {
+        await sleep(250);
+        after = probe('read:5:4')[0]!;
+      }
+      assert.deepEqual(after.data, before, 'read through the gateway; registers untouched');
+      assert.equal(
+        plcEnd().trim(),
+        '',
+        "the PLC's end of the old connection is reset too, its slot freed",
+      );
     } finally {
       await lab.down();
       rmSync(dir, { recursive: true, force: true });

@@ -41,7 +41,7 @@ const POLICY_V1 = POLICY.replace(
 // A client that opens one Modbus connection, reads, waits for `go`, then writes twice on the same connection.
 const OLD_CONNECTION = (go: string): string => `import socket, time, os, json
 s = socket.create_connection(('${PLC}', 502)); s.settimeout(3)
-s.send(bytes([0,1,0,0,0,6,1,3,0,0,0,1])); print(json.dumps({'read': s.recv(64).hex()}), flush=True)
+s.send(bytes([0,1,0,0,0,6,1,3,0,0,0,1])); print(json.dumps({'read': s.recv(64).hex(), 'port': s.getsockname()[1]}), flush=True)
 while not os.path.exists('${go}'): time.sleep(0.1)
 for i, reg in enumerate((5, 8)):
     try:
@@ -155,12 +155,26 @@ async function staleConnection(change: 'outage' | 'policy'): Promise<void> {
       assert.equal(probe('write:7:88')[0]!.ok, true, 'v1 lets the historian write');
     }
     const before = probe('read:5:4')[0]!.data;
+    // From here the PLC takes one Modbus connection at a time, as small PLCs allow few (its own kernel counts
+    // them and refuses the next with a reset); the probes before have closed theirs.
+    for (let i = 0; i < 50 && /:502\s/.test(inNs(NS.plc, 'ss', ['-Htn', '( sport = :502 )'])); i++)
+      await sleep(100);
+    inNs(NS.plc, 'nft', [
+      'add table inet plc; add chain inet plc in { type filter hook input priority 0; };',
+      'add rule inet plc in tcp dport 502 ct state new ct count over 1 counter reject with tcp reset',
+    ]);
     const old = bg(NS.cli, 'python3', ['-c', OLD_CONNECTION(go)]);
     let out = '';
     old.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     old.stderr!.on('data', (d: Buffer) => (out += d.toString()));
     for (let i = 0; i < 50 && !out.includes('read'); i++) await sleep(100);
     assert.match(out, /"read": "0001/, 'the old connection is open');
+    // The PLC's end of it: PLCs allow few connections (4–16) and never send unasked, so a half left open
+    // holds a slot until TCP keepalive (hours, or never) and the gateway's own connects are refused (review 12b, B2).
+    const port = (JSON.parse(out.split('\n')[0]!) as { port: number }).port;
+    const plcEnd = (): string =>
+      inNs(NS.plc, 'ss', ['-Htn', 'state', 'established', `( sport = :502 and dport = :${port} )`]);
+    assert.match(plcEnd(), new RegExp(`${HIST}:${port}`), 'the PLC holds the old connection');
 
     if (change === 'outage') await startGateway();
     else {
@@ -183,7 +197,18 @@ async function staleConnection(change: 'outage' | 'policy'): Promise<void> {
         w.answer === undefined || w.answer === '',
         `write of register ${w.write} on the old connection reached the PLC: ${w.answer}`,
       );
-    assert.deepEqual(probe('read:5:4')[0]!.data, before, 'registers 5..8 untouched');
+    // The old connection's slot is free again: the gateway reaches the PLC (a moment for the PLC to close).
+    let after = probe('read:5:4')[0]!;
+    for (let i = 0; i < 20 && !after.ok; i++) {
+      await sleep(250);
+      after = probe('read:5:4')[0]!;
+    }
+    assert.deepEqual(after.data, before, 'read through the gateway; registers 5..8 untouched');
+    assert.equal(
+      plcEnd().trim(),
+      '',
+      "the PLC's end of the old connection is reset too, its slot freed",
+    );
   } finally {
     for (const p of procs) p.kill('SIGKILL');
     for (const n of Object.values(NS))

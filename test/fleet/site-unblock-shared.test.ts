@@ -97,3 +97,59 @@ test("a site's unblock of an address others also block lifts only its own entry 
   );
   assert.ok(a.local.blocks.has('10.66.0.11') && b.local.blocks.has('10.66.0.9'));
 });
+
+// Review 12b, B3: the manager's entry for an address this site's baseline guard refused is in no kernel here, so
+// it keeps nothing here. Before, the site's unblock counted it ("still blocked here by manager:root") and left
+// its own kernel entry in place until the next blocklist version, or the TTL while cut off from the manager.
+test("a site's unblock is not kept by another origin's entry that this site refused", async () => {
+  const mdir = path.join(dir, 'manager-refused');
+  addSite(openHome(mdir), 'c');
+  const leafPort = await freePort();
+  const mgr = await ManagerRuntime.start({
+    dir: mdir,
+    client: { host: '127.0.0.1', port: await freePort() },
+    leaf: { host: '127.0.0.1', port: leafPort },
+    log: () => undefined,
+  });
+  stops.push(() => mgr.stop());
+  const PLC = '10.66.1.21';
+  const local = new MemoryBackend();
+  const refusedHere: string[] = [];
+  const rt = await NodeRuntime.start({
+    kit: readSiteKit('c', path.join(mdir, 'sites', 'c')),
+    dir: tempDir('shared-unblock-c'),
+    client: { host: '127.0.0.1', port: await freePort() },
+    hubUrls: [`nats-leaf://127.0.0.1:${leafPort}`],
+    local,
+    // At site c the address is a PLC of its baseline.
+    refuseBlock: (address) => {
+      if (address !== PLC) return null;
+      refusedHere.push(address);
+      return 'a device of this site baseline';
+    },
+    log: () => undefined,
+  });
+  stops.push(() => rt.stop());
+  const entries = (): Blocklist['entries'] =>
+    (rt.follower.applied('blocklist')?.body as Blocklist | undefined)?.entries ?? [];
+
+  await mgr.manager.block(
+    { address: PLC, ttlSeconds: 86400, comment: 'attacker elsewhere' },
+    'manager:root',
+  );
+  await until(
+    'c refused the manager entry',
+    () => refusedHere.length > 0 && entries().length === 1,
+  );
+  assert.ok(!local.blocks.has(PLC), "c's guard kept the manager's block off");
+  // c's own person blocks it anyway (`weir block --confirm-cuts-baseline`): c's entry is what holds the kernel.
+  await rt.backend.block(PLC, 600, 'contain at c');
+  await until('c sees its own entry', () => entries().some((e) => e.origin === 'c'));
+  assert.ok(local.blocks.has(PLC));
+
+  const r = await rt.backend.unblock(PLC, 'released at c');
+  assert.equal(r.keptBy, undefined, 'the refused manager entry keeps nothing here');
+  assert.ok(!local.blocks.has(PLC), "c's kernel entry is lifted at once");
+  await until('the lift is fleet-wide', () => !entries().some((e) => e.origin === 'c'));
+  assert.ok(!local.blocks.has(PLC), 'and stays lifted');
+});
