@@ -2,7 +2,7 @@ import { readConntrack } from './conntrack-load.js';
 import { rmSync } from 'node:fs';
 import { CompiledPolicy } from '../policy/evaluate.js';
 import type { Policy } from '../policy/model.js';
-import { compileRuleset, type CompiledRuleset } from './nft-ruleset.js';
+import { compileRuleset, REFUSED, type CompiledRuleset } from './nft-ruleset.js';
 import { applyRuleset, type ApplyResult, type NftTarget } from './nft.js';
 import { enforcementPlan, type EnforcementPlan } from './steer.js';
 import {
@@ -52,6 +52,11 @@ export interface ApplyOutcome {
   result: ApplyResult | null;
   /** What the running gateway did: reloaded to this policy, or none ran. */
   gateway: 'reloaded' | 'not running';
+  /**
+   * Refusals of this ruleset that the one applied before from the same policy text did not have: this build of
+   * Weir refuses more than the approved change was simulated with (an upgrade). Said and audited, not hidden.
+   */
+  newRefusals: string[];
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -82,7 +87,12 @@ export async function applyEnforcement(r: HostApplyRequest): Promise<ApplyOutcom
     bridgeMac: steer && r.target.family === 'bridge' ? r.bridgeMac() : undefined,
     stealth: r.stealth !== undefined,
   });
-  if (r.dryRun) return { plan, ruleset, result: null, gateway: 'not running' };
+  const before = readApplied(r.stateDir);
+  const newRefusals =
+    before?.sha === r.source.sha && before.removedAt === undefined && before.refused !== undefined
+      ? ruleset.refused.filter((x) => x.startsWith(REFUSED) && !before.refused!.includes(x))
+      : [];
+  if (r.dryRun) return { plan, ruleset, result: null, gateway: 'not running', newRefusals };
 
   const applied: AppliedPolicy = {
     sha: r.source.sha,
@@ -94,7 +104,7 @@ export async function applyEnforcement(r: HostApplyRequest): Promise<ApplyOutcom
     gatewayIp: r.gatewayIp,
     ...(r.stealth ? { stealth: { bridge: r.stealth.bridge } } : {}),
   };
-  const previous = readApplied(r.stateDir);
+  const previous = before;
   const gw = gatewayState(r.stateDir);
   let gateway: ApplyOutcome['gateway'] = 'not running';
   if (gw.state === 'up') {
@@ -133,8 +143,9 @@ export async function applyEnforcement(r: HostApplyRequest): Promise<ApplyOutcom
     rulesetDigest: result.digest,
     ...(ruleset.windowsValidUntil !== null ? { windowsValidUntil: ruleset.windowsValidUntil } : {}),
     conntrackDroppedAtApply: readConntrack(r.target.netns)?.dropped ?? 0,
+    refused: ruleset.refused,
   });
-  return { plan, ruleset, result, gateway };
+  return { plan, ruleset, result, gateway, newRefusals };
 }
 
 /**

@@ -216,6 +216,7 @@ export function registerEnforce(program: Command): void {
           port_level: out.plan.portLevel.map((g) => g.group),
           gateway: out.gateway,
           stealth: out.ruleset.stealth,
+          ...(out.newRefusals.length > 0 ? { new_refusals: out.newRefusals } : {}),
         });
         process.stdout.write(
           r.changed
@@ -225,6 +226,10 @@ export function registerEnforce(program: Command): void {
         for (const x of r.switchedOn)
           process.stdout.write(`  set ${x} (conntrack tells replies from new connections)\n`);
         for (const x of rs.refused) process.stdout.write(`  ${x}\n`);
+        for (const x of out.newRefusals)
+          process.stderr.write(
+            `warning: new in this build of Weir, not in the ruleset this policy ran with before: ${x}\n`,
+          );
         if (rs.stealth)
           process.stdout.write(
             `  stealth: bridge ${o.bridge} carries no address; the host sends nothing on it\n`,
