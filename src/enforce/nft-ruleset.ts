@@ -20,6 +20,22 @@ const STEER_MARK = 0x5745;
  * table sets this bit for the bridge's forward chain (which runs after it) to read.
  */
 const REPLY_MARK = 0x10000;
+/**
+ * Mark bits 17-29 of a bridged frame: the bridge port it came in on (bits 0-12 of the port's ifindex; the
+ * compare is done bit by bit, as nft compares a register with constants only). Conntrack keeps those of a
+ * connection's first frame in the ct mark (Weir uses no other ct mark bits), and a reply counts as one only when
+ * it leaves by that port: a packet spoofed in a client's name from another port no longer makes the server's
+ * next packet a "reply" (review 12b, B0). Ports whose ifindexes agree in bits 0-12 are not told apart.
+ */
+const PORT_SHIFT = 17;
+const PORT_BITS = 13;
+const PORT_MASK = 0x3ffe0000;
+/** Mark bit of bridged packets conntrack relates to a tracked connection (ICMP errors), for the bridge chain. */
+const RELATED_MARK = 0x40000000; // not bit 31: nft lists a top-bit test as a prefix
+const MARK = { meta: { key: 'mark' } };
+const IFINDEX_ALL = 0x7fffffff;
+/** Comment of the router's refusal of packets from a source with no route back through the interface. */
+export const SPOOFED = 'spoofed source (no route back to it through the interface it came in on)';
 /** Comments of the rules that refuse what the ruleset cannot judge; status lists them by this prefix. */
 export const REFUSED = 'refused: ';
 export const WOULD_REFUSE = 'would refuse: ';
@@ -125,6 +141,15 @@ const REVERSE6 = {
     payload('th', 'sport'),
   ],
 };
+/** Bit i of the ifindex of meta `key`, written as nft lists it back (numbers, never interface names). */
+const ifBit = (key: 'iif' | 'oif', i: number, set: boolean): Expr =>
+  match({ '|': [{ meta: { key } }, IFINDEX_ALL - 2 ** i] }, IFINDEX_ALL, set ? '==' : '!=');
+const portBit = (i: number): number => 2 ** (PORT_SHIFT + i);
+const markHas = (bits: number, on = true): Expr => match({ '&': [MARK, bits] }, on ? bits : 0);
+const markOr = (bits: number): Expr => ({ mangle: { key: MARK, value: { '|': [MARK, bits] } } });
+const markClear = (bits: number): Expr => ({
+  mangle: { key: MARK, value: { '&': [MARK, 0xffffffff - bits] } },
+});
 const DAYS = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'];
 
 /**
@@ -166,7 +191,7 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
     fam === 'bridge'
       ? [match({ '&': [{ meta: { key: 'mark' } }, REPLY_MARK] }, REPLY_MARK)]
       : [established];
-  if (fam === 'bridge') cmds.push(...replyMarking(established));
+  if (fam === 'bridge') cmds.push(...replyMarking());
   const set = (name: string, type: string | string[], flags: string[], elem?: unknown[]): void => {
     cmds.push({
       add: { set: { ...t, name, type, flags, ...(elem && elem.length ? { elem } : {}) } },
@@ -413,6 +438,33 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
       },
     },
   });
+  if (fam === 'bridge') cmds.push(...portTying(t));
+  else {
+    // Strict reverse path: a source this host would not route back through the interface the packet came in on
+    // is spoofed (review 12b, B0: a packet in a PLC's name from the historian's side made the historian's next
+    // packet a conntrack "reply" to any PLC port). Steered legs end or start on this host and never pass here.
+    const spoofed = match({ fib: { result: 'oif', flags: ['saddr', 'iif'] } }, false);
+    const involves = (setName: string): Expr[][] => [
+      [match(payload('ip', 'saddr'), `@${setName}`)],
+      [match(payload('ip', 'daddr'), `@${setName}`)],
+    ];
+    for (const cond of involves('enforced')) {
+      rule(
+        'forward',
+        [spoofed, ...cond, limit, { log: { prefix: 'weir-block ' } }],
+        'spoofed: log',
+      );
+      rule('forward', [spoofed, ...cond, counter, { drop: null }], REFUSED + SPOOFED);
+    }
+    for (const cond of involves('simulated'))
+      rule(
+        'forward',
+        [spoofed, ...cond, limit, { log: { prefix: 'weir-would-block ' } }, counter],
+        WOULD_REFUSE + SPOOFED,
+      );
+    if (enforced.length > 0) refused.push(REFUSED + SPOOFED);
+    else if (simulated.length > 0) refused.push(WOULD_REFUSE + SPOOFED);
+  }
   rule('forward', [match(FLOW, '@permits'), { accept: null }], 'temporary permit');
   rule(
     'forward',
@@ -461,16 +513,18 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
       );
     }
   }
-  // ICMP errors keep TCP working (path MTU, unreachable); echo is not part of any context group.
+  // ICMP errors keep TCP working (path MTU, unreachable), but only about a connection conntrack tracks: not
+  // from anyone to anyone (review 12, L1). Echo is not part of any context group.
   rule(
     'forward',
     [
+      fam === 'bridge' ? markHas(RELATED_MARK) : match({ ct: { key: 'state' } }, 'related', 'in'),
       match(payload('icmp', 'type'), {
         set: ['destination-unreachable', 'time-exceeded', 'parameter-problem'],
       }),
       { accept: null },
     ],
-    'ICMP errors',
+    'ICMP errors of tracked connections',
   );
   for (const z of zones.filter(
     (x) => x.internal === 'allow' && (x.mode === 'enforce' || x.mode === 'simulate'),
@@ -543,9 +597,16 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
  * The bridge's companion table: its chain sits in the IP forward hook that br_netfilter runs for bridged frames
  * and marks replies of tracked connections for the bridge's forward chain.
  */
-function replyMarking(established: Expr): unknown[] {
+function replyMarking(): unknown[] {
   const t = { family: 'inet', table: TABLE };
-  const mark = { meta: { key: 'mark' } };
+  const rule = (chain: string, expr: Expr[], comment?: string): unknown => ({
+    add: { rule: { ...t, chain, expr, ...(comment ? { comment } : {}) } },
+  });
+  const ctMark = { ct: { key: 'mark' } };
+  const state = (s: string): Expr => match({ ct: { key: 'state' } }, s, 'in');
+  const copy = Array.from({ length: PORT_BITS }, (_, i) =>
+    rule('reply', [match({ '&': [ctMark, portBit(i)] }, portBit(i)), markOr(portBit(i))]),
+  );
   return [
     { add: { table: { family: 'inet', name: TABLE } } },
     { delete: { table: { family: 'inet', name: TABLE } } },
@@ -562,16 +623,75 @@ function replyMarking(established: Expr): unknown[] {
         },
       },
     },
+    { add: { chain: { ...t, name: 'reply' } } },
+    rule(
+      'replies',
+      [state('new'), { mangle: { key: ctMark, value: { '&': [MARK, PORT_MASK] } } }],
+      "a connection's first frame: the bridge port it came in on",
+    ),
+    rule('replies', [state('related'), markOr(RELATED_MARK)], 'related to a tracked connection'),
+    rule(
+      'replies',
+      [
+        match({ ct: { key: 'direction' } }, 'reply'),
+        state('established'),
+        { jump: { target: 'reply' } },
+      ],
+      'replies of tracked connections, for the bridge chains',
+    ),
+    // The meta mark carries the port this frame came in on; a reply carries its connection's first port instead.
+    rule('reply', [markClear(PORT_MASK)]),
+    ...copy,
+    rule('reply', [markOr(REPLY_MARK)]),
+  ];
+}
+
+/**
+ * Bridge: the port each frame came in on, into the mark (before conntrack and the steering, which replaces the
+ * mark of the frames it steers), and a reply's mark taken back unless it leaves by its connection's first port.
+ */
+function portTying(t: { family: NftFamily; table: string }): unknown[] {
+  const rule = (chain: string, expr: Expr[], comment?: string): unknown => ({
+    add: { rule: { ...t, chain, expr, ...(comment ? { comment } : {}) } },
+  });
+  const bits = Array.from({ length: PORT_BITS }, (_, i) => i);
+  return [
     {
       add: {
-        rule: {
+        chain: {
           ...t,
-          chain: 'replies',
-          expr: [established, { mangle: { key: mark, value: { '|': [mark, REPLY_MARK] } } }],
-          comment: 'replies of tracked connections, for the bridge chains',
+          name: 'ports',
+          type: 'filter',
+          hook: 'prerouting',
+          prio: -310,
+          policy: 'accept',
         },
       },
     },
+    rule(
+      'ports',
+      [markClear(PORT_MASK + RELATED_MARK + REPLY_MARK)],
+      "Weir's mark bits start clear",
+    ),
+    ...bits.map((i) => rule('ports', [ifBit('iif', i, true), markOr(portBit(i))])),
+    { add: { chain: { ...t, name: 'reply_port' } } },
+    rule(
+      'forward',
+      [
+        markHas(REPLY_MARK),
+        match({ '&': [MARK, PORT_MASK] }, 0, '!='),
+        { jump: { target: 'reply_port' } },
+      ],
+      'replies leave by the port their connection came in on',
+    ),
+    ...bits.flatMap((i) => [
+      rule('reply_port', [
+        ifBit('oif', i, true),
+        markHas(portBit(i), false),
+        markClear(REPLY_MARK),
+      ]),
+      rule('reply_port', [ifBit('oif', i, false), markHas(portBit(i)), markClear(REPLY_MARK)]),
+    ]),
   ];
 }
 

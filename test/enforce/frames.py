@@ -1,9 +1,11 @@
 # Raw frames for the ruleset lab (test/enforce/ruleset-holes-lab.test.ts), stdlib only.
 #   frames.py send IFACE DSTMAC SRCIP DSTIP SPORT DPORT TAGS TEXT   one IPv4/UDP frame; TAGS: none | 0 | 0,0 | s0,0
 #                                                                  (a leading "s" makes that tag 802.1ad)
+#   frames.py syn IFACE DSTMAC SRCIP DSTIP SPORT DPORT             one IPv4 TCP SYN (any source address)
+#   frames.py icmp IFACE DSTMAC SRCIP DSTIP TEXT                  one ICMP port unreachable quoting DSTIP:502 -> SRCIP
 #   frames.py l2 IFACE DSTMAC ETHERTYPE TAGS TEXT                  one layer-2 frame (PROFINET, GOOSE) with TEXT
 #   frames.py listen PORT SECS [6]                                 print "GOT addr port text" per UDP datagram
-#   frames.py sniff IFACE SECS TEXT                                print "GOT" when a frame carrying TEXT arrives
+#   frames.py sniff IFACE SECS TEXT                                print "GOT" when a frame carrying TEXT arrives (not sent)
 #   frames.py serve tcp|udp PORT SECS                              TCP: accept, send "hi"; UDP: answer "hi" (dual-stack)
 #   frames.py ask tcp|udp HOST PORT SPORT                          connect/send from SPORT (0: any), print "ANSWER text"
 import socket, struct, sys, time
@@ -40,6 +42,26 @@ if cmd == 'send':
                       socket.inet_aton(sip), socket.inet_aton(dip))
     hdr = hdr[:10] + struct.pack('!H', csum(hdr)) + hdr[12:]
     s.send(bytes.fromhex(dmac.replace(':', '')) + smac + tags(spec) + struct.pack('!H', 0x0800) + hdr + udp)
+elif cmd == 'syn':
+    ifc, dmac, sip, dip, sport, dport = sys.argv[2:8]
+    s, smac = raw(ifc)
+    src, dst = socket.inet_aton(sip), socket.inet_aton(dip)
+    tcp = struct.pack('!HHIIBBHHH', int(sport), int(dport), 0x1000, 0, 5 << 4, 0x02, 64240, 0, 0)
+    tcp = tcp[:16] + struct.pack('!H', csum(src + dst + struct.pack('!BBH', 0, 6, len(tcp)) + tcp)) + tcp[18:]
+    hdr = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(tcp), 1, 0, 64, 6, 0, src, dst)
+    hdr = hdr[:10] + struct.pack('!H', csum(hdr)) + hdr[12:]
+    s.send(bytes.fromhex(dmac.replace(':', '')) + smac + struct.pack('!H', 0x0800) + hdr + tcp)
+elif cmd == 'icmp':
+    ifc, dmac, sip, dip, text = sys.argv[2:7]
+    s, smac = raw(ifc)
+    src, dst = socket.inet_aton(sip), socket.inet_aton(dip)
+    inner = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 48, 2, 0, 64, 6, 0, dst, src)
+    inner = inner[:10] + struct.pack('!H', csum(inner)) + inner[12:] + struct.pack('!HHI', 502, 40000, 1)
+    icmp = struct.pack('!BBHI', 3, 3, 0, 0) + inner + text.encode()
+    icmp = icmp[:2] + struct.pack('!H', csum(icmp)) + icmp[4:]
+    hdr = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(icmp), 1, 0, 64, 1, 0, src, dst)
+    hdr = hdr[:10] + struct.pack('!H', csum(hdr)) + hdr[12:]
+    s.send(bytes.fromhex(dmac.replace(':', '')) + smac + struct.pack('!H', 0x0800) + hdr + icmp)
 elif cmd == 'l2':
     ifc, dmac, etype, spec, text = sys.argv[2:7]
     s, smac = raw(ifc)
@@ -70,7 +92,8 @@ elif cmd == 'sniff':
     end = time.time() + secs
     while time.time() < end:
         try:
-            if text in s.recv(2000):
+            d, a = s.recvfrom(2000)
+            if a[2] != socket.PACKET_OUTGOING and text in d:
                 print('GOT', flush=True)
         except socket.timeout:
             pass

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { parsePolicy } from '../../src/policy/load.js';
 import { CompiledPolicy } from '../../src/policy/evaluate.js';
 import type { TimeWindow } from '../../src/policy/model.js';
-import { compileRuleset } from '../../src/enforce/nft-ruleset.js';
+import { compileRuleset, SPOOFED } from '../../src/enforce/nft-ruleset.js';
 import { utcOffsetOf, utcSpans, windowSchedule } from '../../src/enforce/nft-windows.js';
 import { enforcementPlan, gatewayTargets } from '../../src/enforce/steer.js';
 import { applyRuleset, blockSource, removeRuleset, status } from '../../src/enforce/nft.js';
@@ -208,6 +208,46 @@ test('replies pass only as replies of tracked connections; a server cannot open 
   );
 });
 
+test('a spoofed first packet makes no reply: on a bridge a reply must leave by the port its connection came in on, a router refuses spoofed sources (enforce drops, simulate logs); ICMP errors only of tracked connections (review 12b B0, review 12 L1)', () => {
+  const cp = policy();
+  const bridge = rulesOf(compileRuleset(cp, { family: 'bridge' }));
+  // Every frame's port goes into the mark, bit by bit (nft compares a register with constants only).
+  assert.equal(bridge.filter((r) => r.chain === 'ports').length, 1 + 13);
+  const conntrack = JSON.stringify(bridge.filter((r) => r.chain === 'replies').map((r) => r.expr));
+  assert.match(conntrack, /"right":"new"\}\},\{"mangle":\{"key":\{"ct":\{"key":"mark"\}\}/);
+  assert.match(
+    conntrack,
+    /"key":"direction"\}\},"right":"reply"/,
+    'replies only in the reply direction',
+  );
+  const forward = bridge.filter((r) => r.chain === 'forward' && r.family === 'bridge');
+  assert.equal(
+    forward[0]!.comment,
+    'replies leave by the port their connection came in on',
+    'checked before any reply rule',
+  );
+  assert.equal(bridge.filter((r) => r.chain === 'reply_port').length, 2 * 13);
+  const icmp = (rules: Obj[]): string =>
+    JSON.stringify(rules.find((r) => /^ICMP errors/.test(String(r.comment)))!.expr);
+  assert.match(icmp(bridge), /"&":\[\{"meta":\{"key":"mark"\}\},1073741824\]/);
+  const router = rulesOf(compileRuleset(cp, { family: 'inet' }));
+  assert.match(icmp(router), /"key":"state"\}\},"right":"related"/);
+  // The router: strict reverse path before any accept, dropping only where a zone enforces.
+  const fwd = router.filter((r) => r.chain === 'forward');
+  const spoofed = fwd.filter((r) => /"fib"/.test(JSON.stringify(r.expr)));
+  assert.ok(fwd.indexOf(spoofed[0]!) === 0, 'before the permits and groups');
+  const drops = (rs: Obj[]): string[] =>
+    rs.filter((r) => (r.expr as Obj[]).some((e) => 'drop' in e)).map((r) => JSON.stringify(r.expr));
+  assert.equal(drops(spoofed).length, 2);
+  for (const d of drops(spoofed)) assert.match(d, /"@enforced"/);
+  assert.ok(
+    spoofed.some(
+      (r) => /"@simulated"/.test(JSON.stringify(r.expr)) && /would refuse/.test(r.comment),
+    ),
+  );
+  assert.ok(!bridge.some((r) => /"fib"/.test(JSON.stringify(r.expr))), 'a bridge does not route');
+});
+
 test('stacked VLAN tags and IPv6 are refused while a zone enforces, only logged while zones simulate, untouched in monitor (review 12 R2, R3)', () => {
   const compile = (text: string, family: 'bridge' | 'inet' = 'bridge') => {
     const r = parsePolicy(text, 'p.yaml');
@@ -233,8 +273,8 @@ test('stacked VLAN tags and IPv6 are refused while a zone enforces, only logged 
   assert.ok(drops(enforcing).includes(enforcing.refused[1]!));
   assert.deepEqual(
     compile(POLICY, 'inet').refused,
-    [enforcing.refused[1]],
-    'a router forwards no frames: only IPv6 is refused there',
+    [`refused: ${SPOOFED}`, enforcing.refused[1]],
+    'a router forwards no frames: only IPv6 (and spoofed sources) are refused there',
   );
   // Simulate and monitor drop nothing: the would-be refusals are logged and counted.
   const simulating = compile(POLICY.replace('mode: enforce', 'mode: simulate'));

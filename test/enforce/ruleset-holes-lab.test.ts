@@ -109,6 +109,39 @@ test(
           'x',
         );
       });
+    /** A packet in PLC-1's name to HIST-1 from the attacker's port, addressed to PLC-1's MAC (PLC-1 drops it). */
+    const spoof = (proto: 'tcp' | 'udp', sport: number, dport: number): void => {
+      const [cmd, tail] = proto === 'udp' ? ['send', ['none', 'x']] : ['syn', []];
+      frames(
+        'attacker',
+        cmd,
+        'eth0',
+        mac('plc1'),
+        HOSTS.plc1,
+        HOSTS.historian,
+        String(sport),
+        String(dport),
+        ...tail,
+      );
+    };
+    /** `spoof`, then `from` asks a server on `to`: the answer, or NONE. */
+    const afterSpoof = async (
+      proto: 'tcp' | 'udp',
+      spoofSport: number,
+      spoofDport: number,
+      from: Host,
+      to: Host,
+      askProto: 'tcp' | 'udp',
+      port: number,
+      sport: number,
+    ): Promise<string> => {
+      let answer = '';
+      await reached(to, ['serve', askProto, String(port), '15'], () => {
+        spoof(proto, spoofSport, spoofDport);
+        answer = ask(from, askProto, HOSTS[to], port, sport);
+      });
+      return answer;
+    };
     // Every check is collected, so one run names every hole (and, before the fixes, every one that was open).
     const holes: string[] = [];
     const check = (ok: boolean, what: string): void => {
@@ -156,6 +189,70 @@ test(
       check(
         !(await delivered('historian', HOSTS.historian, 'plc1', 40000, 2222, 'none')),
         'HIST-1 from sport 40000 reaches udp/2222 on PLC-1',
+      );
+
+      // B0 (review 12b): one spoofed packet in PLC-1's name (addressed to PLC-1's MAC, which discards it) first
+      // makes the server's next packet a conntrack "reply"; a reply must leave by the port its connection's first
+      // packet came in on. UDP and TCP (simultaneous open), the attacker alone or with the group's server.
+      check(
+        /^NONE/.test(await afterSpoof('udp', 2224, 123, 'historian', 'plc1', 'udp', 2224, 123)),
+        'B0: after a spoofed PLC-1:2224 -> HIST-1:123, HIST-1 from sport 123 reaches udp/2224 on PLC-1',
+      );
+      check(
+        !(await reached('plc1', ['listen', '47808', '15'], () => {
+          spoof('udp', 47808, 123);
+          frames(
+            'attacker',
+            'send',
+            'eth0',
+            mac('plc1'),
+            HOSTS.historian,
+            HOSTS.plc1,
+            '123',
+            '47808',
+            'none',
+            'x',
+          );
+        })),
+        'B0: the attacker, after a spoofed PLC-1:47808 -> HIST-1:123, reaches BACnet udp/47808 on PLC-1 as HIST-1:123',
+      );
+      check(
+        /^NONE/.test(await afterSpoof('tcp', 102, 5450, 'historian', 'plc1', 'tcp', 102, 5450)),
+        'B0: after a spoofed SYN PLC-1:102 -> HIST-1:5450, HIST-1 from sport 5450 connects to S7 tcp/102 on PLC-1 (simultaneous open)',
+      );
+
+      // L1 (review 12): an ICMP error about no tracked connection does not reach the enforced PLC; one about a
+      // connection conntrack tracks does (HIST-1 has no NTP server: PLC-1 learns "port unreachable" at once).
+      check(
+        !(await reached('plc1', ['sniff', 'eth0', '15', 'weir-icmp-l1'], () => {
+          frames(
+            'attacker',
+            'icmp',
+            'eth0',
+            mac('plc1'),
+            HOSTS.attacker,
+            HOSTS.plc1,
+            'weir-icmp-l1',
+          );
+        })),
+        'L1: the attacker delivers "port unreachable" to PLC-1',
+      );
+      check(
+        await reached('plc1', ['sniff', 'eth0', '15', 'weir-l1-tracked'], () => {
+          frames(
+            'plc1',
+            'send',
+            'eth0',
+            mac('historian'),
+            HOSTS.plc1,
+            HOSTS.historian,
+            '40001',
+            '123',
+            'none',
+            'weir-l1-tracked',
+          );
+        }),
+        'L1: the port unreachable of a tracked connection (PLC-1 -> HIST-1 udp/123) does not reach PLC-1',
       );
 
       // R2: frames still tagged after the kernel strips one tag are dropped; single-tagged ones are judged as before.
@@ -223,6 +320,24 @@ test(
           .exec('attacker', 'ip', ['-6', 'neigh', 'show', 'dev', 'eth0'])
           .includes(`${plcLl} lladdr ${mac('plc1')}`),
         'neighbour discovery does not resolve PLC-1',
+      );
+      // B0: a zone that simulates drops nothing — the same sequence still passes (logged as "would block").
+      const simAuth = await labPolicyStore(dir, POLICY.replace('mode: enforce', 'mode: simulate'));
+      weir(
+        'enforce',
+        'apply',
+        ...simAuth,
+        '--family',
+        'bridge',
+        '--bridge',
+        'br0',
+        '--port-level-ok',
+      );
+      check(
+        /^ANSWER hi/.test(
+          await afterSpoof('udp', 2225, 123, 'historian', 'plc1', 'udp', 2225, 123),
+        ),
+        'B0: a simulating zone drops the reply that follows a spoofed packet',
       );
       assert.deepEqual(holes, []);
     } finally {
