@@ -4,6 +4,8 @@ import { dayMask, hhmm } from '../policy/windows.js';
 import { packFlows, type FlowElem } from './nft-sets.js';
 import { staleDirectRules } from './nft-stale.js';
 import type { TimeWindow, Zone } from '../policy/model.js';
+import { layer2Zones } from '../policy/layer2.js';
+import { layer2Rules } from './nft-layer2.js';
 
 /** Where the enforcement host sits: a bridge between plant segments, or a router between subnets. */
 export type NftFamily = 'bridge' | 'inet';
@@ -78,6 +80,8 @@ export interface CompiledRuleset {
   stealth: boolean;
   /** What the ruleset refuses (or, with only simulating zones, would refuse) because it cannot judge it. */
   refused: string[];
+  /** What it does not filter at layer 2 (bridge family; see nft-layer2.ts). */
+  unfiltered: string[];
 }
 
 type Expr = Record<string, unknown>;
@@ -355,6 +359,13 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
       refused.push(WOULD_REFUSE + TAGGED);
     }
   }
+  // Frames below IP to the members of active zones (R8): DCP Set/Reset, GOOSE/SV publishers, unknown ethertypes.
+  const l2 =
+    fam === 'bridge' ? layer2Rules(layer2Zones(cp), TABLE, limit, REFUSED, WOULD_REFUSE) : null;
+  if (l2) {
+    cmds.push(...l2.cmds);
+    refused.push(...l2.refused);
+  }
   rule(
     'guard',
     [match(payload('ip', 'saddr'), '@blocklist'), counter, { drop: null }],
@@ -511,6 +522,7 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
     simulated: simulated.map((z) => z.name),
     stealth: opts.stealth === true,
     refused,
+    unfiltered: l2?.unfiltered ?? [],
   };
 }
 

@@ -1,3 +1,4 @@
+import { LAYER2_KIND_TEXT } from './layer2.js';
 import type { BlockReason } from './evaluate.js';
 import type { BlockedFlow, SimulationResult } from './simulate.js';
 import { scanNote, scansOf } from '../discover/counts.js';
@@ -264,4 +265,12 @@ ${sections || '<p>No flow would be blocked.</p>'}
   }</p>
 </body></html>
 `;
+}
+
+/** Frames below IP the layer-2 rules would refuse, one line per zone, kind, sender and destination. */
+export function layer2Lines(r: SimulationResult): string[] {
+  return (r.layer2 ?? []).map(
+    (x) =>
+      `  ${x.zone} (${x.mode}): ${LAYER2_KIND_TEXT[x.kind]}: ${x.src} -> ${x.dst}, ethertype 0x${x.etherType.toString(16).padStart(4, '0')}, ${x.frames} frame(s)`,
+  );
 }

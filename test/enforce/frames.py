@@ -2,6 +2,7 @@
 #   frames.py send IFACE DSTMAC SRCIP DSTIP SPORT DPORT TAGS TEXT   one IPv4/UDP frame; TAGS: none | 0 | 0,0 | s0,0
 #                                                                  (a leading "s" makes that tag 802.1ad)
 #   frames.py l2 IFACE DSTMAC ETHERTYPE TAGS TEXT                  one layer-2 frame (PROFINET, GOOSE) with TEXT
+#   frames.py hex IFACE DSTMAC ETHERTYPE TAGS HEX                  one layer-2 frame with HEX as payload (DCP, GOOSE)
 #   frames.py listen PORT SECS [6]                                 print "GOT addr port text" per UDP datagram
 #   frames.py sniff IFACE SECS TEXT                                print "GOT" when a frame carrying TEXT arrives
 #   frames.py serve tcp|udp PORT SECS                              TCP: accept, send "hi"; UDP: answer "hi" (dual-stack)
@@ -44,6 +45,11 @@ elif cmd == 'l2':
     ifc, dmac, etype, spec, text = sys.argv[2:7]
     s, smac = raw(ifc)
     body = text.encode().ljust(46, b'\0')
+    s.send(bytes.fromhex(dmac.replace(':', '')) + smac + tags(spec) + struct.pack('!H', int(etype, 16)) + body)
+elif cmd == 'hex':
+    ifc, dmac, etype, spec, data = sys.argv[2:7]
+    s, smac = raw(ifc)
+    body = bytes.fromhex(data).ljust(46, b'\0')
     s.send(bytes.fromhex(dmac.replace(':', '')) + smac + tags(spec) + struct.pack('!H', int(etype, 16)) + body)
 elif cmd == 'listen':
     port, secs = int(sys.argv[2]), float(sys.argv[3])

@@ -1,4 +1,5 @@
 import { bridgeMac } from '../../enforce/bridge-mac.js';
+import { NOT_FILTERED } from '../../enforce/nft-layer2.js';
 import { Option, type Command } from 'commander';
 import type { Db } from '../../store/db.js';
 import { humanDuration, parseDuration } from '../../policy/load.js';
@@ -223,6 +224,7 @@ export function registerEnforce(program: Command): void {
         for (const x of r.switchedOn)
           process.stdout.write(`  set ${x} (conntrack tells replies from new connections)\n`);
         for (const x of rs.refused) process.stdout.write(`  ${x}\n`);
+        for (const x of rs.unfiltered) process.stdout.write(`  ${x}\n`);
         if (rs.stealth)
           process.stdout.write(
             `  stealth: bridge ${o.bridge} carries no address; the host sends nothing on it\n`,
@@ -278,6 +280,8 @@ export function registerEnforce(program: Command): void {
       );
       process.stdout.write(`permits: ${s.permits.length}\n`);
       for (const x of s.refused ?? []) process.stdout.write(`${x}\n`);
+      for (const x of s.layer2 ?? [])
+        if (x.startsWith(NOT_FILTERED)) process.stdout.write(`${x}\n`);
       for (const c of s.counters)
         if (c.packets > 0) process.stdout.write(`  ${c.rule}: ${c.packets} packets\n`);
     });
