@@ -151,7 +151,13 @@ export function layer2Rules(
     `${COUNTED}layer 2 PROFINET DCP Set/Reset passed (from engineering MACs, or to MACs of no active zone)`,
   );
   rule(
-    [match(proto, '@l2_known', '!='), limit, { log: { prefix: 'weir-l2-unknown ' } }, counter],
+    [
+      match(proto, '@l2_known', '!='),
+      // A plant may carry a steady stream of these (LLC, vendor protocols): a trickle of lines, every frame counted.
+      { limit: { rate: 1, burst: 5, per: 'second' } },
+      { log: { prefix: 'weir-l2-unknown ' } },
+      counter,
+    ],
     `${COUNTED}layer 2 frames of ethertypes Weir does not know (passed unless a zone drops them)`,
   );
   unfiltered.push(BLOCKED_UNFILTERED);
