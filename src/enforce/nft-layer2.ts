@@ -27,6 +27,8 @@ type Expr = Record<string, unknown>;
 const match = (left: unknown, right: unknown, op = '=='): Expr => ({ match: { op, left, right } });
 const raw = (offset: number, len: number): Expr => ({ payload: { base: 'nh', offset, len } });
 const proto = { meta: { key: 'protocol' } };
+/** The I/G bit of a destination MAC: set for multicast and broadcast. */
+const GROUP_BIT = '01:00:00:00:00:00';
 const ether = (field: 'saddr' | 'daddr'): Expr => ({ payload: { protocol: 'ether', field } });
 /** An ethertype as nft lists it back (its own names for a few, the number for the rest), so applies compare. */
 const NFT_NAMES: Record<number, string> = {
@@ -129,6 +131,15 @@ export function layer2Rules(
         `layer 2: unknown ethertypes (802.3/LLC, S7 over ISO) to zone ${z.zone}`,
       );
   });
+  // DCP Set is unicast by its standard; sent to a group address it would rename or reset every device that
+  // takes it. Nothing legitimate does that: refused while a zone whose members are known by MAC enforces.
+  const known = active.filter((z) => z.members.length > 0);
+  if (known.length > 0)
+    refuse(
+      [match({ '&': [ether('daddr'), GROUP_BIT] }, GROUP_BIT), ...dcpSet],
+      known.some((z) => z.mode === 'enforce'),
+      'layer 2: PROFINET DCP Set/Reset to a multicast or broadcast address',
+    );
   const goose = match(proto, { set: IEC61850_ETHERTYPES });
   const named = active.filter((z) => z.publishers !== null);
   const pubs = publishersOf(zones);

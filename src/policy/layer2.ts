@@ -1,3 +1,4 @@
+import { PROTOCOLS, PROTOCOL_INDEX } from '../dissect/registry.js';
 import type { CompiledPolicy } from './evaluate.js';
 import type { Zone, ZoneMode } from './model.js';
 
@@ -8,15 +9,18 @@ import type { Zone, ZoneMode } from './model.js';
  * not know logged (or dropped where the zone asks). One place for the ruleset and the simulator. Pure.
  */
 
+/** A link protocol's EtherType, as its descriptor declares it (knowledge lives in dissect/protocols). */
+const etherTypeOf = (name: string): number => PROTOCOLS[PROTOCOL_INDEX[name]! - 1]!.etherTypes[0]!;
+
 export const ETHERTYPE = {
   ipv4: 0x0800,
-  arp: 0x0806,
   ipv6: 0x86dd,
-  profinet: 0x8892,
-  goose: 0x88b8,
+  profinet: etherTypeOf('profinet_dcp'),
+  goose: etherTypeOf('goose'),
+  /** GSE management (IEC 61850-8-1), which Weir does not dissect. */
   gse: 0x88b9,
-  sv: 0x88ba,
-} as const;
+  sv: etherTypeOf('sv'),
+};
 
 /** IEC 61850 GOOSE, GSE management and Sampled Values: trip and measurement traffic of a substation. */
 export const IEC61850_ETHERTYPES: number[] = [ETHERTYPE.goose, ETHERTYPE.gse, ETHERTYPE.sv];
@@ -27,8 +31,25 @@ export const IEC61850_ETHERTYPES: number[] = [ETHERTYPE.goose, ETHERTYPE.gse, ET
  * and the VLAN tags (judged by the tag rules).
  */
 export const KNOWN_ETHERTYPES = [
-  0x0800, 0x0806, 0x8100, 0x86dd, 0x8809, 0x888e, 0x8892, 0x88a4, 0x88a8, 0x88b8, 0x88b9, 0x88ba,
-  0x88cc, 0x88e3, 0x88f7, 0x88fb, 0x892f,
+  ...new Set([
+    ETHERTYPE.ipv4,
+    etherTypeOf('arp'),
+    0x8100,
+    ETHERTYPE.ipv6,
+    0x8809,
+    0x888e,
+    ETHERTYPE.profinet,
+    0x88a4,
+    0x88a8,
+    ETHERTYPE.goose,
+    ETHERTYPE.gse,
+    ETHERTYPE.sv,
+    etherTypeOf('lldp'),
+    0x88e3,
+    0x88f7,
+    0x88fb,
+    0x892f,
+  ]),
 ];
 
 /** DCP frame ids (PROFINET frame id 0xfefc-0xfeff: Hello, Get/Set, Identify request, Identify response). */
@@ -112,6 +133,7 @@ export class Layer2Judge {
   private readonly byMember = new Map<string, Layer2Zone>();
   private readonly publishers: Set<string> | null;
   private readonly publisherZone: Layer2Zone | null;
+  private readonly firstZone: Layer2Zone | null;
   private readonly known = new Set(KNOWN_ETHERTYPES);
 
   constructor(readonly zones: Layer2Zone[]) {
@@ -121,6 +143,9 @@ export class Layer2Judge {
     this.publishers = pubs === null ? null : new Set(pubs);
     // The zone a refused GOOSE is reported under: the most enforcing of those naming publishers.
     const rank: Record<ZoneMode, number> = { observe: 0, monitor: 1, simulate: 2, enforce: 3 };
+    this.firstZone =
+      zones.filter((z) => z.members.length > 0).sort((a, b) => rank[b.mode] - rank[a.mode])[0] ??
+      null;
     this.publisherZone =
       zones.filter((z) => z.publishers !== null).sort((a, b) => rank[b.mode] - rank[a.mode])[0] ??
       null;
@@ -137,8 +162,12 @@ export class Layer2Judge {
   ): Layer2Verdict | null {
     if (etherType === ETHERTYPE.ipv4 || etherType === ETHERTYPE.ipv6) return null;
     const z = this.byMember.get(dst);
-    if (z !== undefined && isDcpSet(etherType, b, off, len) && !z.engineering.includes(src))
+    const set = isDcpSet(etherType, b, off, len);
+    if (z !== undefined && set && !z.engineering.includes(src))
       return { zone: z.zone, mode: z.mode, kind: 'dcp_set' };
+    // A Set to a group address (DCP Set is unicast): refused whoever sends it, reported under the most enforcing zone.
+    if (set && this.firstZone !== null && (parseInt(dst.slice(0, 2), 16) & 1) === 1)
+      return { zone: this.firstZone.zone, mode: this.firstZone.mode, kind: 'dcp_set' };
     if (
       this.publishers !== null &&
       IEC61850_ETHERTYPES.includes(etherType) &&

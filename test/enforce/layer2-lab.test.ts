@@ -130,6 +130,10 @@ test(
         /refused: layer 2: PROFINET DCP Set\/Reset to zone control/.test(applied),
         `apply says DCP Set is refused: ${applied}`,
       );
+      check(
+        /refused: layer 2: PROFINET DCP Set\/Reset to a multicast/.test(applied),
+        'apply says DCP Set to group addresses is refused',
+      );
       check(/refused: layer 2: GOOSE\/SV/.test(applied), 'apply says forged GOOSE is refused');
       check(
         /not filtered: layer 2 frames of blocked sources/.test(applied),
@@ -147,6 +151,10 @@ test(
       check(
         !(await crosses('hmi', 'plc1', macs.plc1!, '8892', '0', dcpSet)),
         'R8: DCP Set (priority-tagged) from HMI-1, not named engineering, reaches PLC-1',
+      );
+      check(
+        !(await crosses('attacker', 'plc1', 'ff:ff:ff:ff:ff:ff', '8892', 'none', dcpSet)),
+        'R8: DCP Set to the broadcast address reaches PLC-1',
       );
       check(
         !(await crosses('attacker', 'plc1', '01:0c:cd:01:00:01', '88b8', 'none', goose)),
@@ -244,7 +252,8 @@ test(
       );
 
       // The recorded traffic, simulated against the enforcing policy, shows the layer-2 refusals.
-      await sleep(300);
+      // tcpdump may not have written the last frames yet: the counts below leave the monitor phase's out.
+      await sleep(1500);
       await stop();
       const file = path.join(dir, 'enforce.yaml');
       writeFileSync(file, policy(macs, 'enforce'));
@@ -257,12 +266,12 @@ test(
           .reduce((s, r) => s + r.frames, 0);
       const attacker = mac('attacker');
       check(
-        rows('dcp_set', attacker) >= 3,
+        rows('dcp_set', attacker) >= 2,
         `simulation shows the attacker's DCP Sets: ${JSON.stringify(report.layer2)}`,
       );
       check(rows('dcp_set', macs.hmi!) >= 1, "simulation shows HMI-1's DCP Set");
       check(
-        rows('goose_publisher', attacker) >= 4,
+        rows('goose_publisher', attacker) >= 3,
         `simulation shows the forged GOOSE/SV: ${JSON.stringify(report.layer2)}`,
       );
       check(

@@ -81,6 +81,11 @@ test('judge: DCP Set/Reset to a member only from engineering; Identify, response
     'a Set under another DCP frame id',
   );
   assert.equal(judge(0x8892, EWS, PLC1, dcp(0xfefd, 4, 0)), null, 'the engineering station');
+  assert.equal(
+    judge(0x8892, EWS, 'ff:ff:ff:ff:ff:ff', dcp(0xfefd, 4, 0)),
+    'dcp_set',
+    'a Set to a group address, whoever sends it',
+  );
   assert.equal(judge(0x8892, PLC1, EWS, dcp(0xfefd, 4, 1)), null, 'the response goes back');
   assert.equal(judge(0x8892, PLC2, PLC1, dcp(0xfefd, 4, 1)), null, 'a Set response is no Set');
   assert.equal(judge(0x8892, HMI, '01:0e:cf:00:00:00', dcp(0xfefe, 5, 0)), null, 'Identify');
@@ -125,6 +130,7 @@ test('ruleset: the layer-2 chain drops in enforce, logs in simulate, is absent i
   const enforcing = compileRuleset(compiled(policyText('enforce')), { family: 'bridge' });
   assert.deepEqual(drops(enforcing), [
     'refused: layer 2: PROFINET DCP Set/Reset to zone ctl from a MAC not named engineering',
+    'refused: layer 2: PROFINET DCP Set/Reset to a multicast or broadcast address',
     'refused: layer 2: GOOSE/SV from a MAC no zone names as a publisher',
   ]);
   assert.ok(enforcing.refused.includes(drops(enforcing)[0]!));
@@ -139,6 +145,7 @@ test('ruleset: the layer-2 chain drops in enforce, logs in simulate, is absent i
     simulating.refused.filter((x) => /layer 2/.test(x)),
     [
       'would refuse: layer 2: PROFINET DCP Set/Reset to zone ctl from a MAC not named engineering',
+      'would refuse: layer 2: PROFINET DCP Set/Reset to a multicast or broadcast address',
       'would refuse: layer 2: GOOSE/SV from a MAC no zone names as a publisher',
     ],
   );
@@ -151,6 +158,7 @@ test('ruleset: the layer-2 chain drops in enforce, logs in simulate, is absent i
   assert.deepEqual(drops(unnamed), [
     'refused: layer 2: PROFINET DCP Set/Reset to zone ctl from a MAC not named engineering',
     'refused: layer 2: unknown ethertypes (802.3/LLC, S7 over ISO) to zone ctl',
+    'refused: layer 2: PROFINET DCP Set/Reset to a multicast or broadcast address',
   ]);
   assert.ok(
     unnamed.unfiltered.some((x) => /GOOSE\/SV: no zone in simulate or enforce names/.test(x)),
