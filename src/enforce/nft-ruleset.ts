@@ -5,6 +5,8 @@ import { packFlows, type FlowElem } from './nft-sets.js';
 import { staleDirectRules } from './nft-stale.js';
 import { nftTime, utcOffsetOf, windowSchedule, type OffsetOf } from './nft-windows.js';
 import type { TimeWindow, Zone } from '../policy/model.js';
+import { layer2Zones } from '../policy/layer2.js';
+import { layer2Rules } from './nft-layer2.js';
 
 /** Where the enforcement host sits: a bridge between plant segments, or a router between subnets. */
 export type NftFamily = 'bridge' | 'inet';
@@ -103,6 +105,8 @@ export interface CompiledRuleset {
    * none is due within years: re-apply before it.
    */
   windowsValidUntil: string | null;
+  /** What it does not filter at layer 2 (bridge family; see nft-layer2.ts). */
+  unfiltered: string[];
 }
 
 type Expr = Record<string, unknown>;
@@ -395,6 +399,13 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
       refused.push(WOULD_REFUSE + TAGGED);
     }
   }
+  // Frames below IP to the members of active zones (R8): DCP Set/Reset, GOOSE/SV publishers, unknown ethertypes.
+  const l2 =
+    fam === 'bridge' ? layer2Rules(layer2Zones(cp), TABLE, limit, REFUSED, WOULD_REFUSE) : null;
+  if (l2) {
+    cmds.push(...l2.cmds);
+    refused.push(...l2.refused);
+  }
   rule(
     'guard',
     [match(payload('ip', 'saddr'), '@blocklist'), counter, { drop: null }],
@@ -590,6 +601,7 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
     refused,
     windowsValidUntil:
       windowsValidUntil === null ? null : new Date(windowsValidUntil).toISOString(),
+    unfiltered: l2?.unfiltered ?? [],
   };
 }
 

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ensureBridgeConntrack } from './bridge-netfilter.js';
+import { BLOCKED_UNFILTERED, COUNTED, LAYER2_CHAIN, NOT_FILTERED } from './nft-layer2.js';
 import {
   REFUSED,
   STEALTH_RULE,
@@ -337,6 +338,8 @@ export interface EnforcementStatus {
   stealth?: { on: boolean; heldBack: number };
   /** What the loaded ruleset refuses (or would refuse) because it cannot judge it: IPv6, stacked VLAN tags. */
   refused?: string[];
+  /** Layer 2 (bridge): what passes unfiltered or is only counted, by the comments of the layer-2 chain. */
+  layer2?: string[];
 }
 
 export function status(target: NftTarget): EnforcementStatus {
@@ -354,6 +357,7 @@ export function statusOf(objs: Obj[], family: NftFamily): EnforcementStatus {
     live: [],
     stealth: { on: false, heldBack: 0 },
     refused: [],
+    layer2: [],
   };
   const pair = (e: Obj): string => {
     const v = (e.elem?.val ?? e) as Obj;
@@ -380,6 +384,10 @@ export function statusOf(objs: Obj[], family: NftFamily): EnforcementStatus {
       const comment = String(o.rule.comment ?? '');
       if (comment.startsWith(REFUSED) || comment.startsWith(WOULD_REFUSE))
         out.refused!.push(comment);
+      if (comment.startsWith(NOT_FILTERED) || comment.startsWith(COUNTED))
+        out.layer2!.push(comment);
+      if (o.rule.chain === LAYER2_CHAIN && !out.layer2!.includes(BLOCKED_UNFILTERED))
+        out.layer2!.push(BLOCKED_UNFILTERED);
       if (c)
         out.counters.push({
           rule: String(o.rule.comment ?? o.rule.chain),

@@ -35,6 +35,9 @@ import type { Severity } from '../detect/detection.js';
 import { errorPath, pruneToShape, type Path, type Pruned } from './shape-prune.js';
 import { unitsProblem } from './units.js';
 
+/** An Ethernet address as policies write it. */
+const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
+
 /** Server port and transport of each industrial protocol, used when a group names a protocol but no ports. */
 export const PROTOCOL_PORTS = serverPorts;
 
@@ -279,7 +282,7 @@ interface RawPolicy {
   weir: string;
   site?: string;
   timezone?: string;
-  assets?: Array<{ name: string; ip: string; role?: string }>;
+  assets?: Array<{ name: string; ip: string; role?: string; mac?: string }>;
   zones: Array<{
     name: string;
     description?: string;
@@ -290,6 +293,11 @@ interface RawPolicy {
     approvals?: ApproverRole[];
     simulation_window?: number | string;
     playbooks?: RawPlaybook[];
+    layer2?: {
+      engineering?: string[];
+      publishers?: string[];
+      unknown_ethertypes?: 'log' | 'drop';
+    };
   }>;
   conduits?: Array<{ name: string; from: string; to: string; description?: string }>;
   groups?: Array<{
@@ -377,8 +385,26 @@ class Checker {
     assets.forEach((a, i) => {
       if (parseCidr(a.ip)?.prefix !== (a.ip.includes(':') ? 128 : 32) || a.ip.includes('/'))
         this.err(['assets', i, 'ip'], `'${a.ip}' is not an IP address`);
+      if (a.mac !== undefined && !MAC.test(a.mac))
+        this.err(['assets', i, 'mac'], `'${a.mac}' is not a MAC address (aa:bb:cc:dd:ee:ff)`);
     });
     const assetIps = new Map(assets.map((a) => [a.name, a.ip]));
+    const assetMacs = new Map(assets.map((a) => [a.name, a.mac?.toLowerCase()]));
+    /** Layer-2 senders: MACs, or named assets with a MAC. */
+    const macList = (list: string[] | undefined, at: Path): string[] =>
+      (list ?? []).flatMap((m, j) => {
+        if (MAC.test(m)) return [m.toLowerCase()];
+        const named = assetMacs.get(m);
+        if (named !== undefined) return [named];
+        if (!this.cut('assets', m))
+          this.err(
+            [...at, j],
+            assetMacs.has(m)
+              ? `asset '${m}' has no mac`
+              : `'${m}' is not a MAC address or a named asset`,
+          );
+        return [];
+      });
 
     this.unique('zones', r.zones);
     const zoneSets = new Map<string, HostSet>();
@@ -415,6 +441,24 @@ class Checker {
         approvals: z.approvals ?? DEFAULT_APPROVALS,
         simulationWindow: window,
         ...(z.playbooks !== undefined ? { playbooks: [] as Playbook[] } : {}),
+        ...(z.layer2 !== undefined
+          ? {
+              layer2: {
+                engineering: macList(z.layer2.engineering, ['zones', i, 'layer2', 'engineering']),
+                ...(z.layer2.publishers !== undefined
+                  ? {
+                      publishers: macList(z.layer2.publishers, [
+                        'zones',
+                        i,
+                        'layer2',
+                        'publishers',
+                      ]),
+                    }
+                  : {}),
+                unknownEthertypes: z.layer2.unknown_ethertypes ?? 'log',
+              },
+            }
+          : {}),
       };
     });
     // Playbooks refer to zones and assets; every zone is known by now.
@@ -492,7 +536,7 @@ class Checker {
       policy: {
         site: r.site ?? '',
         timezone,
-        assets: assets.map((a) => ({ ...a })),
+        assets: assets.map((a) => ({ ...a, ...(a.mac ? { mac: a.mac.toLowerCase() } : {}) })),
         zones,
         conduits: conduits.map((c) => ({ ...c })),
         groups,

@@ -19,6 +19,8 @@ export interface NamedAsset {
   name: string;
   ip: string;
   role?: string;
+  /** Its Ethernet address (lowercase, colon-separated): layer-2 filtering knows zone members and senders by it. */
+  mac?: string;
 }
 
 export interface Zone {
@@ -37,6 +39,21 @@ export interface Zone {
   simulationWindow: number;
   /** Pre-approved playbooks: what Weir may do on its own in this zone (absent: nothing). */
   playbooks?: Playbook[];
+  /** Layer-2 rules for frames to the zone's members (absent: the defaults of ZoneLayer2). */
+  layer2?: ZoneLayer2;
+}
+
+/**
+ * What may reach a zone's members below IP (bridge family), by MAC: members are the zone's assets with a `mac`.
+ * PROFINET DCP Set (rename, re-address, reset to factory) only from `engineering`; GOOSE/SV only from `publishers`.
+ */
+export interface ZoneLayer2 {
+  /** MACs of the engineering stations and IO controllers that may send DCP Set/Reset to the members. */
+  engineering: string[];
+  /** MACs of the GOOSE/SV publishers (absent: GOOSE/SV not filtered). */
+  publishers?: string[];
+  /** Frames of ethertypes Weir does not know (802.3/LLC included: S7 over ISO) to the members: logged, or dropped. */
+  unknownEthertypes: 'log' | 'drop';
 }
 
 /** A path between two zones that context groups may use. */

@@ -67,7 +67,8 @@ export function proposePolicy(
     while (used.has(n)) n = `${base}-${i++}`;
     used.add(n);
     names.set(ip, n);
-    named.push({ name: n, ip, ...(a ? { role: a.role } : {}) });
+    // The MAC (none for hosts behind a router) lets the zone's layer-2 rules know the asset's frames.
+    named.push({ name: n, ip, ...(a ? { role: a.role } : {}), ...(a?.mac ? { mac: a.mac } : {}) });
   }
 
   const tierOf = (ip: string): string => TIER[byIp.get(ip)?.role ?? 'unknown'];

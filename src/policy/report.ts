@@ -1,3 +1,4 @@
+import { LAYER2_KIND_TEXT } from './layer2.js';
 import type { BlockReason } from './evaluate.js';
 import type { BlockedFlow, SimulationResult } from './simulate.js';
 import { scanNote, scansOf } from '../discover/counts.js';
@@ -161,8 +162,11 @@ export function plainSummary(r: SimulationResult): string {
   const c = breakCounts(r, rows.length);
   const span =
     r.lastTs > r.firstTs ? ` over ${fmtSpan(r.lastTs - r.firstTs)} of recorded traffic` : '';
-  if (r.blocked.length === 0)
+  const l2 = (r.layer2 ?? []).reduce((n, x) => n + x.frames, 0);
+  if (r.blocked.length === 0 && l2 === 0)
     return `Nothing would break: the policy allows every flow${span} (${r.packets.toLocaleString('en-US')} packets).`;
+  if (r.blocked.length === 0)
+    return `Every IP flow is allowed${span} (${r.packets.toLocaleString('en-US')} packets), but ${l2} layer-2 frame(s) would be refused (listed below).`;
   const base = c.baselineFlows ? `, ${c.baselineFlows} of them learned as normal` : '';
   const lines = [`${breakLine(c, `would break${span}`)}${base}:`];
   for (const b of rows.slice(0, 10))
@@ -264,4 +268,12 @@ ${sections || '<p>No flow would be blocked.</p>'}
   }</p>
 </body></html>
 `;
+}
+
+/** Frames below IP the layer-2 rules would refuse, one line per zone, kind, sender and destination. */
+export function layer2Lines(r: SimulationResult): string[] {
+  return (r.layer2 ?? []).map(
+    (x) =>
+      `  ${x.zone} (${x.mode}): ${LAYER2_KIND_TEXT[x.kind]}: ${x.src} -> ${x.dst}, ethertype 0x${x.etherType.toString(16).padStart(4, '0')}, ${x.frames} frame(s)`,
+  );
 }

@@ -62,7 +62,12 @@ export const POLICY_SCHEMA = {
         type: 'object',
         additionalProperties: false,
         required: ['name', 'ip'],
-        properties: { name, ip: { type: 'string' }, role: { type: 'string' } },
+        properties: {
+          name,
+          ip: { type: 'string' },
+          role: { type: 'string' },
+          mac: { type: 'string' },
+        },
       },
     },
     zones: {
@@ -86,6 +91,15 @@ export const POLICY_SCHEMA = {
           },
           simulation_window: duration,
           playbooks: { type: 'array', items: playbook },
+          layer2: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              engineering: { type: 'array', items: { type: 'string' } },
+              publishers: { type: 'array', items: { type: 'string' } },
+              unknown_ethertypes: { enum: ['log', 'drop'] },
+            },
+          },
         },
       },
     },

@@ -15,6 +15,7 @@ import type { ZoneMode } from './model.js';
 import { LocalClock } from './windows.js';
 import { isProbe, scanCounts, scansOf } from '../discover/counts.js';
 import type { FunctionCategory } from '../dissect/protocol.js';
+import { Layer2Judge, layer2Zones, type Layer2Kind } from './layer2.js';
 
 const SAMPLE_FRAMES = 5;
 
@@ -87,6 +88,23 @@ export interface SimulationResult {
    * of scans (see discover/counts), which reports show as one row per scan.
    */
   zones: Record<string, ZoneCounts>;
+  /** Frames below IP the policy's layer-2 rules would refuse (absent in simulations recorded before them). */
+  layer2?: Layer2Refusal[];
+}
+
+/** Frames of one sender to one destination that a zone's layer-2 rule would refuse (see policy/layer2.ts). */
+export interface Layer2Refusal {
+  zone: string;
+  mode: ZoneMode;
+  kind: Layer2Kind;
+  src: string;
+  dst: string;
+  /** EtherType after VLAN tags (802.3/LLC frames: the link decoder's code). */
+  etherType: number;
+  frames: number;
+  firstTs: number;
+  lastTs: number;
+  samples: number[];
 }
 
 export interface ZoneCounts {
@@ -160,6 +178,8 @@ export class Simulator {
   private readonly clock: LocalClock;
   private readonly baselineFns: Map<string, Set<string>> | null;
   private readonly baseline: Baseline | null;
+  private readonly l2: Layer2Judge;
+  private readonly l2Refused = new Map<string, Layer2Refusal>();
   packets = 0;
   messages = 0;
   private firstTs = Infinity;
@@ -179,6 +199,7 @@ export class Simulator {
       return { addr, rules, seen: false, messages: 0, carried: null };
     });
     this.clock = new LocalClock(policy.policy.timezone);
+    this.l2 = new Layer2Judge(layer2Zones(policy));
     this.baseline = baseline;
     this.baselineFns = baseline
       ? new Map(Object.values(baseline.edges).map((e) => [e.id, new Set(e.functions)]))
@@ -191,7 +212,11 @@ export class Simulator {
     if (ts < this.firstTs) this.firstTs = ts;
     if (ts > this.lastTs) this.lastTs = ts;
     this.current = undefined;
-    if (pkt.ipVersion === 0 || pkt.fragment) return;
+    if (pkt.ipVersion === 0) {
+      this.judgeLayer2(pkt);
+      return;
+    }
+    if (pkt.fragment) return;
     const f = this.edges.lookup(pkt);
     this.current = f;
     this.toServer = this.edges.toServer;
@@ -226,6 +251,36 @@ export class Simulator {
       return;
     }
     this.block(f, v, m, m.frame, m.ts, m.write, 'request');
+  }
+
+  private judgeLayer2(pkt: Packet): void {
+    const v = this.l2.judge(
+      pkt.etherType,
+      pkt.srcMac,
+      pkt.dstMac,
+      pkt.data,
+      pkt.payloadOffset,
+      pkt.payloadLength,
+    );
+    if (v === null) return;
+    const key = `${v.zone}|${v.kind}|${pkt.srcMac}|${pkt.dstMac}|${pkt.etherType}`;
+    let r = this.l2Refused.get(key);
+    if (r === undefined) {
+      r = {
+        ...v,
+        src: pkt.srcMac,
+        dst: pkt.dstMac,
+        etherType: pkt.etherType,
+        frames: 0,
+        firstTs: pkt.ts,
+        lastTs: pkt.ts,
+        samples: [],
+      };
+      this.l2Refused.set(key, r);
+    }
+    r.frames++;
+    r.lastTs = pkt.ts;
+    if (r.samples.length < SAMPLE_FRAMES) r.samples.push(pkt.frame);
   }
 
   private use(group: string): void {
@@ -409,6 +464,9 @@ export class Simulator {
         this.policy.groups.map((g) => [g.group.name, this.groupUse.get(g.group.name) ?? 0]),
       ),
       zones,
+      layer2: [...this.l2Refused.values()].sort(
+        (a, b) => a.zone.localeCompare(b.zone) || b.frames - a.frames,
+      ),
     };
   }
 }

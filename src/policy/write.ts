@@ -15,6 +15,7 @@ export function policyToYaml(p: Policy, header?: string): string {
             name: a.name,
             ip: a.ip,
             ...(a.role ? { role: a.role } : {}),
+            ...(a.mac ? { mac: a.mac } : {}),
           })),
         }
       : {}),
@@ -44,6 +45,15 @@ export function policyToYaml(p: Policy, header?: string): string {
               ...(b.mayBlock.length ? { may_block: b.mayBlock } : {}),
               rate_limit: { max: b.rateLimit.max, per: duration(b.rateLimit.per) },
             })),
+          }
+        : {}),
+      ...(z.layer2
+        ? {
+            layer2: {
+              engineering: z.layer2.engineering,
+              ...(z.layer2.publishers ? { publishers: z.layer2.publishers } : {}),
+              unknown_ethertypes: z.layer2.unknownEthertypes,
+            },
           }
         : {}),
     })),

@@ -4,6 +4,7 @@
 #   frames.py syn IFACE DSTMAC SRCIP DSTIP SPORT DPORT             one IPv4 TCP SYN (any source address)
 #   frames.py icmp IFACE DSTMAC SRCIP DSTIP TEXT                  one ICMP port unreachable quoting DSTIP:502 -> SRCIP
 #   frames.py l2 IFACE DSTMAC ETHERTYPE TAGS TEXT                  one layer-2 frame (PROFINET, GOOSE) with TEXT
+#   frames.py hex IFACE DSTMAC ETHERTYPE TAGS HEX                  one layer-2 frame with HEX as payload (DCP, GOOSE)
 #   frames.py listen PORT SECS [6]                                 print "GOT addr port text" per UDP datagram
 #   frames.py sniff IFACE SECS TEXT                                print "GOT" when a frame carrying TEXT arrives (not sent)
 #   frames.py serve tcp|udp PORT SECS                              TCP: accept, send "hi"; UDP: answer "hi" (dual-stack)
@@ -66,6 +67,11 @@ elif cmd == 'l2':
     ifc, dmac, etype, spec, text = sys.argv[2:7]
     s, smac = raw(ifc)
     body = text.encode().ljust(46, b'\0')
+    s.send(bytes.fromhex(dmac.replace(':', '')) + smac + tags(spec) + struct.pack('!H', int(etype, 16)) + body)
+elif cmd == 'hex':
+    ifc, dmac, etype, spec, data = sys.argv[2:7]
+    s, smac = raw(ifc)
+    body = bytes.fromhex(data).ljust(46, b'\0')
     s.send(bytes.fromhex(dmac.replace(':', '')) + smac + tags(spec) + struct.pack('!H', int(etype, 16)) + body)
 elif cmd == 'listen':
     port, secs = int(sys.argv[2]), float(sys.argv[3])

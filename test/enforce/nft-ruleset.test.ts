@@ -203,8 +203,8 @@ test('replies pass only as replies of tracked connections; a server cannot open 
   const chains = bridge.filter((c) => c.add?.chain).map((c) => c.add!.chain);
   assert.deepEqual(
     chains.filter((c) => c.hook === 'forward').map((c) => `${c.family} ${c.name} ${c.prio}`),
-    ['inet replies 0', 'bridge forward 1'],
-    "the bridge's forward chain runs after br_netfilter's IP hooks, which mark the replies",
+    ['inet replies 0', 'bridge layer2 -10', 'bridge forward 1'],
+    "the bridge's forward chain runs after br_netfilter's IP hooks, which mark the replies (the layer-2 chain judges no IP)",
   );
 });
 

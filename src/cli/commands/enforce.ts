@@ -1,4 +1,5 @@
 import { bridgeMac } from '../../enforce/bridge-mac.js';
+import { NOT_FILTERED } from '../../enforce/nft-layer2.js';
 import { Option, type Command } from 'commander';
 import type { Db } from '../../store/db.js';
 import { humanDuration, parseDuration } from '../../policy/load.js';
@@ -226,6 +227,7 @@ export function registerEnforce(program: Command): void {
         for (const x of r.switchedOn)
           process.stdout.write(`  set ${x} (conntrack tells replies from new connections)\n`);
         for (const x of rs.refused) process.stdout.write(`  ${x}\n`);
+        for (const x of rs.unfiltered) process.stdout.write(`  ${x}\n`);
         for (const x of out.newRefusals)
           process.stderr.write(
             `warning: new in this build of Weir, not in the ruleset this policy ran with before: ${x}\n`,
@@ -290,6 +292,8 @@ export function registerEnforce(program: Command): void {
       );
       process.stdout.write(`permits: ${s.permits.length}\n`);
       for (const x of s.refused ?? []) process.stdout.write(`${x}\n`);
+      for (const x of s.layer2 ?? [])
+        if (x.startsWith(NOT_FILTERED)) process.stdout.write(`${x}\n`);
       for (const c of s.counters)
         if (c.packets > 0) process.stdout.write(`  ${c.rule}: ${c.packets} packets\n`);
     });

@@ -16,7 +16,14 @@ import { Simulator, type SimulationResult } from '../../policy/simulate.js';
 import { proposePolicy } from '../../policy/propose.js';
 import { templateWarnings } from '../../policy/permit-templates.js';
 import { policyToYaml } from '../../policy/write.js';
-import { plainSummary, TABLE_HEAD, tableRows, toHtml, toJson } from '../../policy/report.js';
+import {
+  plainSummary,
+  TABLE_HEAD,
+  tableRows,
+  toHtml,
+  toJson,
+  layer2Lines,
+} from '../../policy/report.js';
 import { DRIFT_VIOLATED, driftOf, driftSummary } from '../../assess/drift.js';
 import { exposurePaths, policyEffect } from '../../assess/exposure.js';
 import {
@@ -290,6 +297,11 @@ export function registerPolicy(program: Command): void {
               `… ${rows.length - MAX_TABLE_ROWS} more rows not shown (--json lists them all)\n`,
             );
         }
+        const l2 = layer2Lines(r);
+        if (l2.length)
+          process.stdout.write(
+            `\nlayer 2: frames enforcing would refuse (the kernel drops them in enforce zones, logs them in simulate zones):\n${l2.join('\n')}\n`,
+          );
         const store = opts.db ?? opts.baseline;
         if (store) {
           // Next to what the policy would block: what it does to who can write to the controllers.
