@@ -64,8 +64,16 @@ export class CaptureParser {
     return this.halted;
   }
 
-  feed(chunk: Uint8Array): void {
-    if (this.halted || chunk.length === 0) return;
+  feed(input: Uint8Array): void {
+    if (this.halted || input.length === 0) return;
+    // Frames are views of a chunk or of the carry (a plain Uint8Array), as are the reassembly buffers behind
+    // them: a Node Buffer chunk (streams, readSync) is viewed as a plain Uint8Array too, so every dissector's
+    // byte reads see one object layout. A Buffer is another V8 map: the first frame read from the carry (a
+    // record across a chunk boundary) threw away the optimised DNP3 and BACnet dissectors ("wrong map").
+    const chunk =
+      input.constructor === Uint8Array
+        ? input
+        : new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
     this.summary.bytes += chunk.length;
     if (this.carryLen > 0) {
       // A record spans the chunk boundary: continue in the carry buffer (one copy of this chunk).
