@@ -5,6 +5,9 @@ import { countKind } from './counts.js';
 /** Records longer than this are corrupt, whatever the header claims (pcapng max is far smaller in practice). */
 const MAX_RECORD = 256 * 1024 * 1024;
 
+/** Bytes of a new chunk copied at a time behind a carried record to complete it (most records are far shorter). */
+const CARRY_STEP = 4096;
+
 /** Distinct unknown block types kept as evidence; the count itself has one key whatever the types. */
 const MAX_BLOCK_TYPES_LISTED = 8;
 
@@ -64,25 +67,44 @@ export class CaptureParser {
     return this.halted;
   }
 
-  feed(chunk: Uint8Array): void {
-    if (this.halted || chunk.length === 0) return;
+  feed(input: Uint8Array): void {
+    if (this.halted || input.length === 0) return;
+    // Frames are views of a chunk or of the carry (a plain Uint8Array), as are the reassembly buffers behind
+    // them: a Node Buffer chunk (streams, readSync) is viewed as a plain Uint8Array too, so every dissector's
+    // byte reads see one object layout. A Buffer is another V8 map: the first frame read from the carry (a
+    // record across a chunk boundary) threw away the optimised DNP3 and BACnet dissectors ("wrong map").
+    const chunk =
+      input.constructor === Uint8Array
+        ? input
+        : new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
     this.summary.bytes += chunk.length;
-    if (this.carryLen > 0) {
-      // A record spans the chunk boundary: continue in the carry buffer (one copy of this chunk).
-      const need = this.carryLen + chunk.length;
+    let rest = chunk;
+    // A record spans the chunk boundary: complete it in the carry with this chunk's bytes, a step at a time, then
+    // parse the rest of the chunk where it lies. (Copying the whole chunk behind the carry, as before, copied
+    // nearly every byte of a file read in chunks once more.)
+    while (this.carryLen > 0 && rest.length > 0) {
+      const old = this.carryLen;
+      const k = Math.min(rest.length, CARRY_STEP);
+      const need = old + k;
       if (this.carry.length < need) {
         const grown = new Uint8Array(Math.max(need, this.carry.length * 2));
-        grown.set(this.carry.subarray(0, this.carryLen));
+        grown.set(this.carry.subarray(0, old));
         this.carry = grown;
       }
-      this.carry.set(chunk, this.carryLen);
+      this.carry.set(k === rest.length ? rest : rest.subarray(0, k), old);
       const used = this.parse(this.carry.subarray(0, need));
       if (this.halted) return;
-      this.carry.copyWithin(0, used, need);
-      this.carryLen = need - used;
-      return;
+      if (used >= old) {
+        // The carried record is complete: the chunk's bytes past what the carry consumed are parsed in place.
+        this.carryLen = 0;
+        rest = rest.subarray(used - old);
+      } else {
+        if (used > 0) this.carry.copyWithin(0, used, need);
+        this.carryLen = need - used;
+        rest = rest.subarray(k);
+      }
     }
-    this.parseChunk(chunk);
+    if (rest.length > 0) this.parseChunk(rest);
   }
 
   private parseChunk(chunk: Uint8Array): void {

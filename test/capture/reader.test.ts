@@ -176,6 +176,53 @@ test('feeding in chunks of every size from 1 to 64 bytes gives the same frames a
   }
 });
 
+test('records longer than the carry step, across chunks of any size, arrive whole and as plain Uint8Arrays', () => {
+  // A pcap of frames from 60 to 20,000 bytes (the carry completes a record 4 KiB at a time), each filled with
+  // bytes from its index, fed as one Buffer and in Buffer chunks of sizes around and past that step.
+  const lens = [60, 1514, 4095, 4096, 4097, 9000, 20000, 61, 8191, 12289, 100, 16384];
+  const parts: Buffer[] = [];
+  const hdr = Buffer.alloc(24);
+  hdr.writeUInt32LE(0xa1b2c3d4, 0);
+  hdr.writeUInt32LE(262144, 16);
+  hdr.writeUInt32LE(1, 20);
+  parts.push(hdr);
+  lens.forEach((len, i) => {
+    const rec = Buffer.alloc(16 + len);
+    rec.writeUInt32LE(1700000000 + i, 0);
+    rec.writeUInt32LE(len, 8);
+    rec.writeUInt32LE(len, 12);
+    for (let j = 0; j < len; j++) rec[16 + j] = (i * 31 + j) & 0xff;
+    parts.push(rec);
+  });
+  const bytes = Buffer.concat(parts);
+  const frames = (size: number): string[] => {
+    const out: string[] = [];
+    const p = new CaptureParser((fr) => {
+      assert.equal(fr.data.constructor, Uint8Array);
+      const d = fr.data.subarray(fr.offset, fr.offset + fr.capLen);
+      out.push(`${fr.index} ${fr.capLen} ${Buffer.from(d).toString('base64')}`);
+    });
+    for (let o = 0; o < bytes.length; o += size) p.feed(bytes.subarray(o, o + size));
+    assert.equal(p.end().error, null, `chunk ${size}`);
+    return out;
+  };
+  const whole = frames(bytes.length);
+  assert.equal(whole.length, lens.length);
+  for (const size of [100, 1000, 4095, 4096, 4097, 5000, 8192, 9999, 20016, 65536])
+    assert.deepEqual(frames(size), whole, `chunk ${size}`);
+  // A capture cut inside a long record reports the bytes left, whatever the chunks.
+  for (const size of [1000, 4096, 7000]) {
+    const p = new CaptureParser(() => undefined);
+    const cut = bytes.length - 5000;
+    for (let o = 0; o < cut; o += size) p.feed(bytes.subarray(o, Math.min(o + size, cut)));
+    assert.match(
+      p.end().error!.reason,
+      new RegExp(`truncated record: ${16 + 16384 - 5000} bytes left`),
+      `chunk ${size}`,
+    );
+  }
+});
+
 test('truncated files: every good frame is delivered, then the stop is reported with its offset', (t) => {
   const f = sharedCapture('icsnpp/modbus_example.pcap');
   const g = sharedCapture('ics-pcap/s7_1200_hmi_timer_sync.pcapng');
