@@ -1,4 +1,5 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { createInterface } from 'node:readline';
 import type { DecoyIdentity } from './identity-model.js';
 import { probeAddress } from './probe.js';
@@ -9,8 +10,15 @@ export interface AddressHeld {
   heldBy: string;
 }
 
-function ip(...args: string[]): void {
-  execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+const run = promisify(execFile);
+
+/**
+ * `ip` with these arguments. Asynchronous, never execFileSync: a synchronous child runs its own event loop, and a
+ * probe's arping that exits meanwhile was seen left a zombie whose exit the main loop never heard, hanging the
+ * placement (with cover probes, many namespaces are built while probes run).
+ */
+async function ip(...args: string[]): Promise<void> {
+  await run('ip', args);
 }
 
 /**
@@ -40,49 +48,16 @@ export class DecoyHost {
     onContact: (c: DecoyContact) => void,
   ): Promise<DecoyHost | AddressHeld> {
     const h = new DecoyHost(ns, identity);
-    const link = `wd${ns.slice(-10)}`.slice(0, 15);
     try {
-      ip('netns', 'add', ns);
-      ip(
-        'link',
-        'add',
-        'link',
-        parent,
-        'name',
-        link,
-        'address',
-        identity.mac,
-        'type',
-        'macvlan',
-        'mode',
-        'bridge',
-      );
-      ip('link', 'set', link, 'netns', ns);
-      ip('-n', ns, 'link', 'set', 'lo', 'up');
-      ip('-n', ns, 'link', 'set', link, 'name', 'eth0');
-      // IPv4 only: a link-local IPv6 address would announce the decoy (neighbour discovery, MLD) unasked.
-      try {
-        execFileSync(
-          'ip',
-          ['netns', 'exec', ns, 'sh', '-c', 'echo 1 > /proc/sys/net/ipv6/conf/eth0/disable_ipv6'],
-          {
-            stdio: ['ignore', 'ignore', 'pipe'],
-          },
-        );
-      } catch {
-        /* a kernel without IPv6 has nothing to silence */
-      }
-      // Up without an address first: the probe goes out with the decoy's MAC, and nothing answers for the
-      // address until the probe says it is free.
-      ip('-n', ns, 'link', 'set', 'eth0', 'up');
+      await DecoyHost.build(ns, parent, identity.mac);
       const holder = await probeAddress(ns, 'eth0', identity.ip);
       if (holder !== null) {
         await h.stop();
         return { heldBy: holder };
       }
-      ip('-n', ns, 'addr', 'add', `${identity.ip}/32`, 'dev', 'eth0');
+      await ip('-n', ns, 'addr', 'add', `${identity.ip}/32`, 'dev', 'eth0');
       // Everyone on the segment is on-link: replies find their way by ARP, as a device on the LAN does.
-      ip('-n', ns, 'route', 'add', 'default', 'dev', 'eth0');
+      await ip('-n', ns, 'route', 'add', 'default', 'dev', 'eth0');
       const c = spawn('ip', ['netns', 'exec', ns, ...serve], { stdio: ['pipe', 'pipe', 'pipe'] });
       h.child = c;
       c.stdin!.end(JSON.stringify(identity));
@@ -114,6 +89,69 @@ export class DecoyHost {
     }
   }
 
+  /**
+   * The namespace `ns` with a macvlan of `parent` as its eth0, wearing `mac`, up and without an address: what a
+   * decoy probes from, and a cover probe too (both look the same on the wire).
+   */
+  private static async build(ns: string, parent: string, mac: string): Promise<void> {
+    const link = `wd${ns.slice(-10)}`.slice(0, 15);
+    await ip('netns', 'add', ns);
+    await ip(
+      'link',
+      'add',
+      'link',
+      parent,
+      'name',
+      link,
+      'address',
+      mac,
+      'type',
+      'macvlan',
+      'mode',
+      'bridge',
+    );
+    await ip('link', 'set', link, 'netns', ns);
+    await ip('-n', ns, 'link', 'set', 'lo', 'up');
+    await ip('-n', ns, 'link', 'set', link, 'name', 'eth0');
+    // IPv4 only: a link-local IPv6 address would announce the decoy (neighbour discovery, MLD) unasked.
+    try {
+      await ip(
+        'netns',
+        'exec',
+        ns,
+        'sh',
+        '-c',
+        'echo 1 > /proc/sys/net/ipv6/conf/eth0/disable_ipv6',
+      );
+    } catch {
+      /* a kernel without IPv6 has nothing to silence */
+    }
+    // Up without an address: the probe goes out with this MAC, and nothing answers for the address.
+    await ip('-n', ns, 'link', 'set', 'eth0', 'up');
+  }
+
+  /**
+   * A cover probe: the RFC 5227 probe a decoy sends, for `address` from `mac`, with no decoy after it (see
+   * coverProbes); resolves with the MAC that answered (a device holds the address) or null.
+   */
+  static async probeOnly(
+    ns: string,
+    parent: string,
+    mac: string,
+    address: string,
+  ): Promise<string | null> {
+    try {
+      await DecoyHost.build(ns, parent, mac);
+      return await probeAddress(ns, 'eth0', address);
+    } finally {
+      try {
+        await ip('netns', 'del', ns);
+      } catch {
+        /* never built */
+      }
+    }
+  }
+
   async stop(): Promise<void> {
     const c = this.child;
     if (c !== null && c.exitCode === null && c.signalCode === null)
@@ -124,7 +162,7 @@ export class DecoyHost {
       });
     try {
       // Deleting the namespace deletes the macvlan in it.
-      ip('netns', 'del', this.ns);
+      await ip('netns', 'del', this.ns);
     } catch {
       /* never built */
     }

@@ -121,6 +121,9 @@ export const ATTACK_MAP: Readonly<Record<string, TypeMapping>> = {
   host_scan: { techniques: ['T0846'] },
   // Anything reaching a decoy: nobody legitimate knows it exists, so the touch is discovery or lateral reach.
   decoy_contact: { techniques: ['T0846', 'T0888'] }, // Remote System Discovery, Remote System Information Discovery
+  // A decoy's address claimed by ARP (`weir decoy run` withdrew it): a MAC taking an address that is not its own,
+  // and the ARP it forges to do so is the cache poisoning of Adversary-in-the-Middle.
+  decoy_conflict: { techniques: ['T0849', 'T0830'] }, // Masquerading, Adversary-in-the-Middle
   value_out_of_range: {
     techniques: ['T0831'], // Manipulation of Control (a reported value out of its band)
     cases: [

@@ -42,6 +42,7 @@ export const DETECTION_TYPES = [
   'arp_spoofing',
   'ip_conflict',
   'decoy_contact',
+  'decoy_conflict',
   'goose_sequence',
   'goose_test_mode',
   'io_interval_drift',

@@ -1,13 +1,17 @@
 // Decoys and real devices on the same pool addresses (rev12 R6): a device that holds a pool address before the
 // decoys start keeps it (the RFC 5227 probe hears it, the decoy takes another pool address), and a device that
 // claims a running decoy's address gets it (the decoy withdraws at its gratuitous ARP and reports decoy_conflict).
+// Review 12b B5: an attacker's forged claim is a stored detection, the address comes back once a re-probe finds
+// it silent, and the placement's probes name the whole pool, not where the decoys went.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { canBuildLab, Plant } from '../lab/plant.js';
+import { openStore } from '../../src/store/db.js';
+import type { Detection } from '../../src/detect/detection.js';
 import { startPlcs } from '../lab/scenario.js';
 import { cli, labPolicyStore, sleep } from '../enforce/lab-kit.js';
 import {
@@ -156,6 +160,7 @@ test(
           decoyMac: conflicts()[0]!.decoyMac,
           claimedBy: plc.mac,
           arp: 'gratuitous',
+          reprobeAfter: 600,
           ts: undefined,
         },
       );
@@ -181,6 +186,120 @@ test(
       ]).toString();
       assert.match(audit, /decoys\.withdrawn/);
     } finally {
+      await decoys?.stop();
+    }
+  },
+);
+
+/** A passive listener on the attacker's host: the addresses of the RFC 5227 probes (who-has X tell 0.0.0.0). */
+async function listenForProbes(
+  p: Plant,
+): Promise<{ probed: Set<string>; stop: () => Promise<void> }> {
+  const probed = new Set<string>();
+  const c = spawn(
+    'ip',
+    ['netns', 'exec', p.ns('attacker'), 'tcpdump', '-l', '-n', '-i', 'eth0', 'arp'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let err = '';
+  c.stdout!.on('data', (d: Buffer) => {
+    for (const m of d.toString().matchAll(/who-has ([0-9.]+)(?: \([0-9a-f:]+\))? tell 0\.0\.0\.0/g))
+      probed.add(m[1]!);
+  });
+  c.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  for (let i = 0; i < 100 && !/listening on/.test(err); i++) await sleep(100);
+  return {
+    probed,
+    stop: () =>
+      new Promise((resolve) => {
+        if (c.exitCode !== null) return resolve();
+        c.once('close', () => resolve());
+        c.kill('SIGTERM');
+      }),
+  };
+}
+
+test(
+  "an attacker's forged ARP for a running decoy: a stored decoy_conflict detection (ATT&CK), and once the attacker is silent the re-probe gives the address back; a listener hears the whole pool probed, not the decoys' addresses",
+  { timeout: 300_000 },
+  async (t) => {
+    if (lab === null) {
+      if (process.env.CI === 'true') throw new Error('the decoy lab needs root and iproute2');
+      return t.skip('needs root to build network namespaces');
+    }
+    const stateDir = path.join(dir, 'state-c');
+    const db = auth[auth.indexOf('--db') + 1]!;
+    const listener = await listenForProbes(lab);
+    let decoys: RunningDecoys | null = null;
+    try {
+      decoys = await runDecoys(lab, sensorNs, auth, stateDir, ['--reprobe-after', '8']);
+      await sleep(500);
+      await listener.stop();
+      const first = decoys.placements[0]!;
+      const s7 = first.get('s7-decoys')!;
+      t.diagnostic(
+        `probed: ${[...listener.probed].sort().join(' ')}; placed: ${[...first.values()].join(' ')}`,
+      );
+      // Every pool address was probed (the sets' pools are 3 with 1 active: 2 covers each), so the probes
+      // do not single out the drawn addresses.
+      for (const a of [...MODBUS_POOL, ...S7_POOL])
+        assert.ok(listener.probed.has(a), `${a} was not probed: ${[...listener.probed].join(' ')}`);
+
+      // The attacker claims the S7 decoy's address for a moment (an unsolicited ARP reply), then goes silent.
+      const attackerMac = /link\/ether ([0-9a-f:]{17})/.exec(
+        lab.exec('attacker', 'ip', ['link', 'show', 'eth0']),
+      )![1]!;
+      lab.exec('attacker', 'ip', ['addr', 'add', `${s7}/32`, 'dev', 'eth0']);
+      try {
+        lab.exec('attacker', 'arping', ['-A', '-c', '1', '-I', 'eth0', s7]);
+      } finally {
+        lab.exec('attacker', 'ip', ['addr', 'del', `${s7}/32`, 'dev', 'eth0']);
+      }
+      const conflicts = () =>
+        (decoys!.contacts as unknown as Array<Record<string, unknown>>).filter(
+          (c) => c.type === 'decoy_conflict' && c.claimedBy === attackerMac,
+        );
+      for (let i = 0; i < 100 && conflicts().length === 0; i++) await sleep(100);
+      assert.equal(conflicts().length, 1, decoys.stderr());
+      // The withdrawal is a detection in the store (dashboard, incidents, SIEM), not only a line on stdout.
+      let stored: Detection[] = [];
+      for (let i = 0; i < 50 && stored.length === 0; i++) {
+        const s = openStore(db);
+        try {
+          stored = (
+            s.prepare("SELECT doc FROM detections WHERE type = 'decoy_conflict'").all() as Array<{
+              doc: string;
+            }>
+          )
+            .map((r) => JSON.parse(r.doc) as Detection)
+            .filter((d) => d.src === attackerMac);
+        } finally {
+          s.close();
+        }
+        if (stored.length === 0) await sleep(100);
+      }
+      assert.equal(stored.length, 1, decoys.stderr());
+      const d = stored[0]!;
+      assert.equal(d.dst, s7);
+      // The lab's attacker host is in the inventory (it spoke while the plant was learned): medium; unknown, high.
+      assert.equal(d.severity, d.evidence.fields.claimer_known === true ? 'medium' : 'high');
+      assert.equal(d.zone, 'control');
+      assert.deepEqual(d.techniques, ['T0849', 'T0830']);
+      assert.equal(d.evidence.fields.claimed_by, attackerMac);
+      // The set moved on; the attacker stays silent, so the re-probe (8 s on) finds the address free and the
+      // period's draw takes it again.
+      let back = false;
+      for (let i = 0; i < 400 && !back; i++) {
+        back = decoys.placements.length > 2 && decoys.placements.at(-1)!.get('s7-decoys') === s7;
+        if (!back) await sleep(100);
+      }
+      t.diagnostic(decoys.stderr());
+      assert.ok(back, `the decoy did not come back to ${s7}: ${decoys.stderr()}`);
+      assert.match(decoys.stderr(), new RegExp(`free again.*${s7.replace(/\./g, '\\.')}`));
+    } finally {
+      await listener.stop();
       await decoys?.stop();
     }
   },

@@ -113,6 +113,8 @@ export async function runDecoys(
   sensorNs: string,
   auth: string[],
   stateDir: string,
+  /** More options of `weir decoy run`. */
+  extra: string[] = [],
 ): Promise<RunningDecoys> {
   const child = spawn(
     'ip',
@@ -133,6 +135,7 @@ export async function runDecoys(
       '1',
       '--netns-prefix',
       `${lab.prefix}-d`,
+      ...extra,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -171,8 +174,9 @@ export async function runDecoys(
       }
     }
   });
-  // Each decoy probes its address first (RFC 5227: ~3 s), once more for each address a device answered for.
-  for (let i = 0; i < 300 && r.placements.length === 0; i++) {
+  // Each decoy probes its address first (RFC 5227: ~3 s), once more for each address a device answered for;
+  // cover probes go out beside them (more namespaces to build: slow on a loaded host).
+  for (let i = 0; i < 600 && r.placements.length === 0; i++) {
     if (child.exitCode !== null) throw new Error(`decoy run exited: ${err}`);
     await sleep(100);
   }

@@ -7,7 +7,10 @@ import { activePolicy } from '../../respond/change-control.js';
 import { latestBaseline } from '../../store/baseline-store.js';
 import { loadInventory } from '../../store/inventory-store.js';
 import { DEFAULT_STATE_DIR } from '../../enforce/state.js';
-import { planDecoys, type PlannedDecoy } from '../../deceive/plan.js';
+import { planDecoys, PoolProbes, type PlannedDecoy } from '../../deceive/plan.js';
+import { ClaimBook, conflictDetection, REPROBE_AFTER_S } from '../../deceive/conflict.js';
+import { saveDetections } from '../../store/baseline-store.js';
+import { fileDetections, storeLookups } from '../../respond/incident-book.js';
 import { heldAddresses, placementProblems } from '../../policy/decoy-placement.js';
 import { serveDecoy } from '../../deceive/server.js';
 import { DecoyHost } from '../../deceive/netns.js';
@@ -15,6 +18,7 @@ import { ArpWatch } from '../../deceive/arp-watch.js';
 import type { ArpClaim } from '../../deceive/arp-claim.js';
 import type { DecoyIdentity } from '../../deceive/identity-model.js';
 import type { Db } from '../../store/db.js';
+import type { Detection } from '../../detect/detection.js';
 import { openExistingStore, STORE_HINT, withIdentity, type IdentityOpts } from '../identity.js';
 import { auditEnforcement, proveEnforcer } from '../enforcer.js';
 import { renderColumns } from '../columns.js';
@@ -36,12 +40,16 @@ function decoySecret(stateDir: string): string {
 interface Placement {
   planned: PlannedDecoy[];
   notes: string[];
+  /** Cover probes and re-probes of pool addresses (MACs of the decoys' kind). */
+  probes: PoolProbes;
+  /** The addresses passed over (held by devices): no cover probe goes there. */
+  avoid: ReadonlySet<string>;
 }
 
 /**
  * The decoys of the active policy at `ts`, refused when any pool address is one the baseline uses; pool
  * addresses a device of the inventory holds, and those in `claimed` (a device answered a probe or claimed one
- * by ARP during this run), are passed over.
+ * by ARP during this run, and its claim has not lapsed), are passed over.
  */
 function plan(
   db: Db,
@@ -66,7 +74,7 @@ function plan(
   const notes = held.map((h) => h.message);
   for (const [address, mac] of claimed)
     notes.push(
-      `${address} is held by ${mac} (it answered or claimed it by ARP): no decoy takes it`,
+      `${address} is held by ${mac} (it answered or claimed it by ARP): no decoy takes it until it is probed again`,
     );
   for (const set of sets) {
     const n = planned.filter((p) => p.slot.set === set.name).length;
@@ -75,7 +83,40 @@ function plan(
         `decoy set '${set.name}' runs ${n} of its ${set.active} decoys: the rest of its pool is held by devices`,
       );
   }
-  return { planned, notes };
+  return {
+    planned,
+    notes,
+    probes: new PoolProbes(active.policy, inventory, baseline),
+    avoid,
+  };
+}
+
+/**
+ * A decoy withdrawn for a claim, as a detection in the store (the dashboard, the incidents and the SIEM export
+ * read it there); severity by whether the inventory knows the claimer and how many decoys it claimed.
+ */
+function recordConflict(
+  db: Db,
+  c: ArpClaim,
+  x: PlannedDecoy,
+  claimedByMac: readonly string[],
+  backAfterS: number,
+): Detection {
+  const asset = loadInventory(db).assets.find((a) => a.mac === c.mac);
+  const d = conflictDetection({
+    claim: c,
+    ts: Date.now() / 1000,
+    set: x.slot.set,
+    zone: x.slot.zone,
+    decoyMac: x.identity.mac,
+    knownAs: asset === undefined ? null : asset.ips,
+    claimedByMac,
+    backAfterS,
+  });
+  const v = db.prepare('SELECT MAX(version) AS v FROM baselines').get() as { v: number | null };
+  saveDetections(db, [d], v.v);
+  fileDetections(db, [d], { lookups: storeLookups(db) });
+  return d;
 }
 
 /**
@@ -174,6 +215,11 @@ export function registerDecoy(program: Command): void {
       .option('--state-dir <dir>', 'runtime state (installation secret)', DEFAULT_STATE_DIR)
       .option('--check-every <s>', 'how often to look for a new rotation period (seconds)', '15')
       .option(
+        '--reprobe-after <s>',
+        'a pool address a device claimed is probed again after this long (seconds; doubles while it keeps answering)',
+        String(REPROBE_AFTER_S),
+      )
+      .option(
         '--netns-prefix <p>',
         "names of the decoys' network namespaces start with this",
         'weir-decoy',
@@ -185,6 +231,7 @@ export function registerDecoy(program: Command): void {
         parent: string;
         stateDir: string;
         checkEvery: string;
+        reprobeAfter: string;
         netnsPrefix: string;
       },
     ) => {
@@ -194,8 +241,13 @@ export function registerDecoy(program: Command): void {
       const keyOf = (p: PlannedDecoy): string =>
         `${p.slot.set}/${p.slot.epoch}/${p.slot.slot}/${p.identity.ip}`;
       let hosts: Array<{ key: string; p: PlannedDecoy; h: DecoyHost }> = [];
-      /** Pool addresses a device holds, found this run (probe answered, ARP claim) → its MAC. */
-      const claimed = new Map<string, string>();
+      const reprobeAfter = Number(o.reprobeAfter);
+      if (!(reprobeAfter > 0))
+        throw new Error(`--reprobe-after: '${o.reprobeAfter}' is not a number of seconds`);
+      /** Pool addresses a device holds, found this run (probe answered, ARP claim), each until a re-probe. */
+      const claims = new ClaimBook(reprobeAfter);
+      /** MAC → the decoy addresses it claimed this run (one MAC claiming several is clearing the decoys). */
+      const byMac = new Map<string, Set<string>>();
       let watch: ArpWatch | null = null;
       let current = '';
       let started = false;
@@ -208,11 +260,15 @@ export function registerDecoy(program: Command): void {
       // One placement at a time: the first, the schedule's, a hand move, the one after a withdrawal.
       let busy = true;
       let again = false;
+      let stopping = false;
+      /** The placement under way: a stop waits for it, or a decoy it starts would outlive the run. */
+      let inflight: Promise<unknown> = Promise.resolve();
       const tick = (): void => {
+        if (stopping) return;
         if (busy) return void (again = true);
         busy = true;
         again = false;
-        place()
+        inflight = place()
           .catch((e: Error) => process.stderr.write(`decoy rotation failed: ${e.message}\n`))
           .finally(() => {
             busy = false;
@@ -234,7 +290,9 @@ export function registerDecoy(program: Command): void {
         const x = hosts.find((y) => y.p.identity.ip === c.address);
         if (x === undefined) return;
         watch?.unwatch(c.address);
-        claimed.set(c.address, c.mac);
+        const backAfterS = claims.claim(c.address, c.mac, Date.now() / 1000);
+        const mine = byMac.get(c.mac) ?? new Set<string>();
+        byMac.set(c.mac, mine.add(c.address));
         hosts = hosts.filter((y) => y !== x);
         current = '';
         await x.h.stop();
@@ -246,25 +304,77 @@ export function registerDecoy(program: Command): void {
           decoyMac: x.p.identity.mac,
           claimedBy: c.mac,
           arp: c.kind,
+          reprobeAfter: backAfterS,
         };
         process.stdout.write(`${JSON.stringify(event)}\n`);
         process.stderr.write(
-          `decoy ${c.address} (${x.p.slot.set}) withdrawn: ${c.mac} claims the address (${c.kind} ARP)\n`,
+          `decoy ${c.address} (${x.p.slot.set}) withdrawn: ${c.mac} claims the address (${c.kind} ARP); probed again in ${backAfterS} s\n`,
         );
-        auditEnforcement(o, 'decoys.withdrawn', o.parent, event);
+        // A withdrawal is a detection, not only a line here: forged claims must not take decoys away unseen.
+        let detection: Detection | null = null;
+        const db = openExistingStore(o.db, STORE_HINT);
+        try {
+          detection = recordConflict(db, c, x.p, [...mine], backAfterS);
+        } catch (e) {
+          report(new Error(`the decoy_conflict detection was not stored: ${(e as Error).message}`));
+        } finally {
+          db.close();
+        }
+        auditEnforcement(o, 'decoys.withdrawn', o.parent, {
+          ...event,
+          ...(detection ? { detection: detection.id, severity: detection.severity } : {}),
+        });
         why = 'address conflict';
         tick();
       };
       // Without the watch a device taking a decoy's address would go unnoticed: no watch, no decoys.
       const lost = async (reason: string): Promise<void> => {
         watch = null;
-        await stopAll();
         process.stderr.write(
           `decoys withdrawn: the ARP watch on ${o.parent} stopped (${reason}); they return when it runs again\n`,
         );
+        await stopAll();
         auditEnforcement(o, 'decoys.withdrawn', o.parent, {
           reason: `ARP watch stopped: ${reason}`,
         });
+      };
+      /** Re-probe the claimed addresses that are due; true when one came free (the placement is drawn again). */
+      const reprobe = async (probes: PoolProbes): Promise<boolean> => {
+        const now = Date.now() / 1000;
+        const due: Array<{ ip: string; mac: string }> = [];
+        for (const ip of claims.due(now)) {
+          const p = probes.of(ip);
+          // No set's pool holds it any more (a new policy): nothing to give back.
+          if (p === null) claims.release(ip);
+          else due.push(p);
+        }
+        const answers = await Promise.allSettled(
+          due.map((p) =>
+            DecoyHost.probeOnly(`${o.netnsPrefix}-${tag}${n++}`, o.parent, p.mac, p.ip),
+          ),
+        );
+        const freed: string[] = [];
+        answers.forEach((r, i) => {
+          const ip = due[i]!.ip;
+          if (r.status === 'rejected') {
+            claims.postpone(ip, now);
+            return report(new Error(`re-probe of ${ip}: ${(r.reason as Error).message}`));
+          }
+          if (r.value === null) {
+            claims.release(ip);
+            return void freed.push(ip);
+          }
+          const wait = claims.claim(ip, r.value, Date.now() / 1000);
+          process.stderr.write(
+            `decoy pool address ${ip} still held by ${r.value} (re-probe answered): probed again in ${wait} s\n`,
+          );
+        });
+        if (freed.length === 0) return false;
+        process.stderr.write(
+          `decoy pool addresses free again (nobody answered the re-probe): ${freed.join(', ')}\n`,
+        );
+        why = `re-probe: ${freed.join(', ')} free again`;
+        return true;
       };
       const place = async (): Promise<void> => {
         watch ??= await ArpWatch.start(
@@ -278,10 +388,12 @@ export function registerDecoy(program: Command): void {
           const db = openExistingStore(o.db, STORE_HINT);
           let placement: Placement;
           try {
-            placement = plan(db, secret, Date.now() / 1000, bump, claimed);
+            placement = plan(db, secret, Date.now() / 1000, bump, claims.held());
           } finally {
             db.close();
           }
+          // Claims due for their re-probe: asked alone first, so no running decoy moves for a device still there.
+          if (await reprobe(placement.probes)) continue;
           const { planned, notes } = placement;
           const key = planned.map(keyOf).join(',');
           if (key === current) return;
@@ -295,6 +407,19 @@ export function registerDecoy(program: Command): void {
           current = '';
           const fresh = planned.filter((p) => !hosts.some((y) => y.key === keyOf(p)));
           for (const p of fresh) w.ownMac(p.identity.mac);
+          // Cover probes beside the decoys' own, at the same time from MACs of the same kind: a listener
+          // hears the set's pool probed, not where the decoys went.
+          const covers = placement.probes.covers(
+            fresh,
+            new Set(planned.map((p) => p.identity.ip)),
+            placement.avoid,
+          );
+          for (const cv of covers) w.ownMac(cv.mac);
+          const covered = Promise.allSettled(
+            covers.map((cv) =>
+              DecoyHost.probeOnly(`${o.netnsPrefix}-${tag}${n++}`, o.parent, cv.mac, cv.ip),
+            ),
+          );
           const results = await Promise.allSettled(
             fresh.map((p) =>
               DecoyHost.start(
@@ -309,12 +434,22 @@ export function registerDecoy(program: Command): void {
           const failed = results.find((r) => r.status === 'rejected');
           const up: typeof hosts = [];
           let held = false;
+          (await covered).forEach((r, i) => {
+            const cv = covers[i]!;
+            if (r.status === 'rejected')
+              return report(new Error(`cover probe of ${cv.ip}: ${(r.reason as Error).message}`));
+            if (r.value === null) return;
+            claims.claim(cv.ip, r.value, Date.now() / 1000);
+            process.stderr.write(
+              `decoy set '${cv.set}': ${cv.ip} answered a cover probe from ${r.value} (a device holds it): no decoy takes it\n`,
+            );
+          });
           results.forEach((r, i) => {
             if (r.status !== 'fulfilled') return;
             const p = fresh[i]!;
             if (r.value instanceof DecoyHost) return void up.push({ key: keyOf(p), p, h: r.value });
             held = true;
-            claimed.set(p.identity.ip, r.value.heldBy);
+            claims.claim(p.identity.ip, r.value.heldBy, Date.now() / 1000);
             process.stderr.write(
               `decoy set '${p.slot.set}': ${p.identity.ip} answered the ARP probe from ${r.value.heldBy} (a device holds it): no decoy takes it\n`,
             );
@@ -330,7 +465,11 @@ export function registerDecoy(program: Command): void {
             await stopAll();
             throw (failed as PromiseRejectedResult).reason;
           }
-          for (const x of up) w.watch(x.p.identity.ip, x.p.identity.mac);
+          for (const x of up) {
+            w.watch(x.p.identity.ip, x.p.identity.mac);
+            // Nobody answered its probe: whoever claimed the address before is gone.
+            claims.release(x.p.identity.ip);
+          }
           if (held) continue;
           started = true;
           current = key;
@@ -371,6 +510,9 @@ export function registerDecoy(program: Command): void {
         process.once('SIGTERM', resolve);
       });
       clearInterval(timer);
+      stopping = true;
+      // A placement may have chained another (again): wait until none is under way.
+      for (let seen: Promise<unknown> | null = null; seen !== inflight; ) await (seen = inflight);
       const w = watch as ArpWatch | null;
       watch = null;
       w?.stop();
