@@ -84,7 +84,7 @@ Architecture: $arch
 Maintainer: Weir maintainers <weir@localhost>
 Installed-Size: $size
 Depends: nodejs (>= 20), adduser, nftables, tcpdump, iproute2, libseccomp2
-Recommends: iputils-arping
+Recommends: iputils-arping | arping
 Suggests: nats-server, systemd-timesyncd | chrony
 Section: net
 Priority: optional

@@ -95,8 +95,8 @@ test('the Debian package: build, dpkg -i, weir --version, units verified, servic
       control,
       /^Depends: nodejs \(>= 20\), adduser, nftables, tcpdump, iproute2, libseccomp2$/m,
     );
-    // Decoys probe an address before taking it (RFC 5227, arping -D); without it they refuse to start.
-    assert.match(control, /^Recommends: iputils-arping$/m);
+    // Decoys probe an address before taking it (RFC 5227; iputils' or Habets' arping); without one they refuse to start.
+    assert.match(control, /^Recommends: iputils-arping \| arping$/m);
     const files = ok('dpkg-deb', ['-c', deb]);
     for (const f of [
       './usr/bin/weir',
