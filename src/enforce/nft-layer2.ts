@@ -6,6 +6,7 @@ import {
   IEC61850_ETHERTYPES,
   KNOWN_ETHERTYPES,
   publishersOf,
+  undeclaredPublishers,
   type Layer2Zone,
 } from '../policy/layer2.js';
 
@@ -121,9 +122,13 @@ export function layer2Rules(
     const to = match(ether('daddr'), `@${members}`);
     refuse(
       [to, match(ether('saddr'), `@${eng}`, '!='), ...dcpSet],
-      z.mode === 'enforce',
+      z.dcpMode === 'enforce',
       `layer 2: PROFINET DCP Set/Reset to zone ${z.zone} from a MAC not named engineering`,
     );
+    if (z.mode === 'enforce' && z.dcpMode !== 'enforce')
+      unfiltered.push(
+        `${NOT_FILTERED}layer 2 PROFINET DCP Set/Reset to zone ${z.zone}: logged only until its layer2.engineering names the engineering stations and IO controllers`,
+      );
     if (z.unknownEthertypes === 'drop')
       refuse(
         [to, match(proto, '@l2_known', '!=')],
@@ -137,7 +142,7 @@ export function layer2Rules(
   if (known.length > 0)
     refuse(
       [match({ '&': [ether('daddr'), GROUP_BIT] }, GROUP_BIT), ...dcpSet],
-      known.some((z) => z.mode === 'enforce'),
+      known.some((z) => z.dcpMode === 'enforce'),
       'layer 2: PROFINET DCP Set/Reset to a multicast or broadcast address',
     );
   const goose = match(proto, { set: IEC61850_ETHERTYPES });
@@ -145,11 +150,17 @@ export function layer2Rules(
   const pubs = publishersOf(zones);
   if (named.length > 0 && pubs !== null) {
     set('l2_publishers', 'ether_addr', pubs);
+    const undeclared = undeclaredPublishers(zones);
+    const enforcing = named.some((z) => z.mode === 'enforce');
     refuse(
       [goose, match(ether('saddr'), '@l2_publishers', '!=')],
-      named.some((z) => z.mode === 'enforce'),
+      enforcing && undeclared.length === 0,
       'layer 2: GOOSE/SV from a MAC no zone names as a publisher',
     );
+    if (enforcing && undeclared.length > 0)
+      unfiltered.push(
+        `${NOT_FILTERED}layer 2 GOOSE/SV from unnamed publishers: logged only while zones ${undeclared.join(', ')} name none (publishers: [] for a zone without)`,
+      );
   } else {
     const what = 'layer 2 GOOSE/SV: no zone in simulate or enforce names its publishers';
     rule([goose, counter], NOT_FILTERED + what);

@@ -66,6 +66,12 @@ export interface Layer2Zone {
   /** MACs of the zone's assets: frames to these are the zone's. */
   members: string[];
   engineering: string[];
+  /**
+   * How DCP Set/Reset to the zone is judged: as the zone's mode once its `layer2.engineering` names who may set
+   * and reset (an empty list included), else logged only: an IO controller's Set at a device's start-up is normal
+   * and rarely in a replay, so dropping it by default could keep a replaced device off its line (review 13, H1).
+   */
+  dcpMode: ZoneMode;
   /** GOOSE/SV publishers (null: the zone names none, so GOOSE/SV to it is not filtered). */
   publishers: string[] | null;
   unknownEthertypes: 'log' | 'drop';
@@ -82,6 +88,7 @@ export function layer2Zones(cp: CompiledPolicy): Layer2Zone[] {
       mode: z.mode,
       members: [...members].sort(),
       engineering: [...new Set(z.layer2?.engineering ?? [])].sort(),
+      dcpMode: z.layer2?.engineering !== undefined || z.mode !== 'enforce' ? z.mode : 'simulate',
       publishers: z.layer2?.publishers ? [...new Set(z.layer2.publishers)].sort() : null,
       unknownEthertypes: z.layer2?.unknownEthertypes ?? 'log',
     };
@@ -97,6 +104,14 @@ export function publishersOf(zs: Layer2Zone[]): string[] | null {
   if (!zs.some((z) => z.publishers !== null)) return null;
   return [...new Set(zs.flatMap((z) => z.publishers ?? []))].sort();
 }
+
+/**
+ * Zones that name no publishers. A bridge-wide GOOSE/SV drop would cut theirs (an IED of a monitor zone, one
+ * replaced since), so GOOSE/SV is dropped only when every zone names its publishers (`publishers: []` for a zone
+ * with none) and one of those enforces; until then it is logged only (review 13, H2).
+ */
+export const undeclaredPublishers = (zs: Layer2Zone[]): string[] =>
+  zs.filter((z) => z.publishers === null).map((z) => z.zone);
 
 export type Layer2Kind = 'dcp_set' | 'goose_publisher' | 'unknown_ethertype';
 
@@ -134,6 +149,7 @@ export class Layer2Judge {
   private readonly publishers: Set<string> | null;
   private readonly publisherZone: Layer2Zone | null;
   private readonly firstZone: Layer2Zone | null;
+  private readonly gooseMode: ZoneMode;
   private readonly known = new Set(KNOWN_ETHERTYPES);
 
   constructor(readonly zones: Layer2Zone[]) {
@@ -143,12 +159,16 @@ export class Layer2Judge {
     this.publishers = pubs === null ? null : new Set(pubs);
     // The zone a refused GOOSE is reported under: the most enforcing of those naming publishers.
     const rank: Record<ZoneMode, number> = { observe: 0, monitor: 1, simulate: 2, enforce: 3 };
-    this.firstZone =
-      zones.filter((z) => z.members.length > 0).sort((a, b) => rank[b.mode] - rank[a.mode])[0] ??
-      null;
     this.publisherZone =
       zones.filter((z) => z.publishers !== null).sort((a, b) => rank[b.mode] - rank[a.mode])[0] ??
       null;
+    const m = this.publisherZone?.mode ?? 'observe';
+    this.gooseMode = m === 'enforce' && undeclaredPublishers(zones).length > 0 ? 'simulate' : m;
+    // The zone a group-address Set is reported under: the most enforcing by its DCP mode.
+    this.firstZone =
+      zones
+        .filter((z) => z.members.length > 0)
+        .sort((a, b) => rank[b.dcpMode] - rank[a.dcpMode])[0] ?? null;
   }
 
   /** `etherType` after VLAN tags; the payload starts at `off`. LLC frames carry the link decoder's codes. */
@@ -164,10 +184,10 @@ export class Layer2Judge {
     const z = this.byMember.get(dst);
     const set = isDcpSet(etherType, b, off, len);
     if (z !== undefined && set && !z.engineering.includes(src))
-      return { zone: z.zone, mode: z.mode, kind: 'dcp_set' };
+      return { zone: z.zone, mode: z.dcpMode, kind: 'dcp_set' };
     // A Set to a group address (DCP Set is unicast): refused whoever sends it, reported under the most enforcing zone.
     if (set && this.firstZone !== null && (parseInt(dst.slice(0, 2), 16) & 1) === 1)
-      return { zone: this.firstZone.zone, mode: this.firstZone.mode, kind: 'dcp_set' };
+      return { zone: this.firstZone.zone, mode: this.firstZone.dcpMode, kind: 'dcp_set' };
     if (
       this.publishers !== null &&
       IEC61850_ETHERTYPES.includes(etherType) &&
@@ -175,7 +195,7 @@ export class Layer2Judge {
     )
       return {
         zone: this.publisherZone!.zone,
-        mode: this.publisherZone!.mode,
+        mode: this.gooseMode,
         kind: 'goose_publisher',
       };
     if (z !== undefined && z.unknownEthertypes === 'drop' && !this.known.has(etherType))

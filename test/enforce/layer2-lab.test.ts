@@ -39,7 +39,7 @@ assets:
   - { name: PLC-1, ip: ${HOSTS.plc1}, mac: "${macs.plc1}" }
   - { name: PLC-2, ip: ${HOSTS.plc2}, mac: "${macs.plc2}" }
 zones:
-  - { name: supervisory, members: [HMI-1, EWS-1, HIST-1], mode: monitor }
+  - { name: supervisory, members: [HMI-1, EWS-1, HIST-1], mode: monitor, layer2: { publishers: [] } }
   - name: control
     members: [PLC-1, PLC-2]
     mode: ${control}

@@ -17,6 +17,7 @@ const PLC1 = '02:00:00:00:00:21',
 const policyText = (
   mode: string,
   layer2 = '{ engineering: [EWS-1], publishers: [PLC-2] }',
+  others = '',
 ): string => `weir: policy/1
 timezone: UTC
 assets:
@@ -26,12 +27,12 @@ assets:
   - { name: PLC-2, ip: 10.77.0.22, mac: "${PLC2}" }
   - { name: PLC-3, ip: 10.77.1.23 }
 zones:
-  - { name: sup, members: [HMI-1, EWS-1], mode: monitor }
+  - { name: sup, members: [HMI-1, EWS-1], mode: monitor${others} }
   - name: ctl
     members: [PLC-1, PLC-2]
     mode: ${mode}
     layer2: ${layer2}
-  - { name: far, members: [PLC-3], mode: enforce }
+  - { name: far, members: [PLC-3], mode: enforce${others} }
 `;
 
 function compiled(text: string): CompiledPolicy {
@@ -127,7 +128,11 @@ test('ruleset: the layer-2 chain drops in enforce, logs in simulate, is absent i
     rules(rs)
       .filter((r) => r.expr.some((e) => 'drop' in e))
       .map((r) => r.comment!);
-  const enforcing = compileRuleset(compiled(policyText('enforce')), { family: 'bridge' });
+  // Every zone names its publishers (none for sup and far): GOOSE/SV is dropped bridge-wide.
+  const DECLARED = ', layer2: { publishers: [] }';
+  const enforcing = compileRuleset(compiled(policyText('enforce', undefined, DECLARED)), {
+    family: 'bridge',
+  });
   assert.deepEqual(drops(enforcing), [
     'refused: layer 2: PROFINET DCP Set/Reset to zone ctl from a MAC not named engineering',
     'refused: layer 2: PROFINET DCP Set/Reset to a multicast or broadcast address',
@@ -162,5 +167,62 @@ test('ruleset: the layer-2 chain drops in enforce, logs in simulate, is absent i
   ]);
   assert.ok(
     unnamed.unfiltered.some((x) => /GOOSE\/SV: no zone in simulate or enforce names/.test(x)),
+  );
+});
+
+test('safe defaults (review 13, H1, H2): DCP Set/Reset is logged only until a zone names its engineering stations; GOOSE/SV is logged only until every zone names its publishers', () => {
+  type Rule = { chain: string; expr: Array<Record<string, unknown>>; comment?: string };
+  const drops = (rs: ReturnType<typeof compileRuleset>): string[] =>
+    (rs.json.nftables as Array<{ add?: { rule?: Rule } }>)
+      .map((c) => c.add?.rule)
+      .filter((r): r is Rule => r !== undefined && r.chain === 'layer2')
+      .filter((r) => r.expr.some((e) => 'drop' in e))
+      .map((r) => r.comment!);
+  // What `policy propose` writes: MACs, no layer2 section. The IO controller's Set at a device's start-up passes.
+  const proposed = compiled(policyText('enforce', '{}').replace('    layer2: {}\n', ''));
+  const rs = compileRuleset(proposed, { family: 'bridge' });
+  assert.deepEqual(drops(rs), [], 'nothing dropped at layer 2 by default');
+  assert.ok(
+    rs.refused.includes(
+      'would refuse: layer 2: PROFINET DCP Set/Reset to zone ctl from a MAC not named engineering',
+    ),
+  );
+  assert.ok(
+    rs.unfiltered.some((x) =>
+      /DCP Set\/Reset to zone ctl: logged only until its layer2.engineering/.test(x),
+    ),
+  );
+  const j = new Layer2Judge(layer2Zones(proposed));
+  assert.deepEqual(j.judge(0x8892, ATTACKER, PLC1, dcp(0xfefd, 4, 0), 0, 12), {
+    zone: 'ctl',
+    mode: 'simulate',
+    kind: 'dcp_set',
+  });
+  // Publishers named by the enforcing zone, but sup and far name none: their IEDs' GOOSE would be cut.
+  const partial = compiled(policyText('enforce'));
+  const ps = compileRuleset(partial, { family: 'bridge' });
+  assert.ok(
+    !drops(ps).some((x) => /GOOSE/.test(x)),
+    'GOOSE not dropped while a zone names no publishers',
+  );
+  assert.ok(
+    ps.refused.includes('would refuse: layer 2: GOOSE/SV from a MAC no zone names as a publisher'),
+  );
+  assert.ok(
+    ps.unfiltered.some((x) =>
+      /GOOSE\/SV from unnamed publishers: logged only while zones sup, far name none/.test(x),
+    ),
+    ps.unfiltered.join('\n'),
+  );
+  assert.equal(
+    new Layer2Judge(layer2Zones(partial)).judge(
+      0x88b8,
+      ATTACKER,
+      '01:0c:cd:01:00:01',
+      dcp(1, 0, 0),
+      0,
+      12,
+    )?.mode,
+    'simulate',
   );
 });
