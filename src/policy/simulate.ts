@@ -2,7 +2,7 @@ import type { Packet } from '../dissect/packet.js';
 import type { Message } from '../dissect/message.js';
 import { functionCategory, functionLabel, subFunctionKey } from '../dissect/registry.js';
 import { EdgeTable, type EdgeAddress } from '../discover/edge-table.js';
-import type { Baseline } from '../discover/baseline.js';
+import type { Baseline, EdgeProfile } from '../discover/baseline.js';
 import { PollTimer } from '../discover/polling.js';
 import {
   flowVerdict,
@@ -132,6 +132,11 @@ export interface ZoneCounts {
    * replay that does carry one counts it.
    */
   baselineOccasional?: number;
+  /**
+   * Of those, the ones the rules themselves would cut (no group allows the flow, or a function it used): judged
+   * from the baseline alone, so leaving them out of the counts never lets a change through unseen (review 13, M6).
+   */
+  occasionalCut?: UnseenFlow[];
 }
 
 /** A learned flow of a zone the replay did not carry. */
@@ -374,6 +379,14 @@ export class Simulator {
       const silence = Math.max(e.maxRequestGap, e.firstSeen - b.from, b.to - e.lastSeen);
       if (!seen.has(e.id) && silence >= replay && silence > 0) {
         z.baselineOccasional!++;
+        if (rulesCut(r, e))
+          (z.occasionalCut ??= []).push({
+            client: e.client,
+            server: e.server,
+            transport: e.transport,
+            port: e.port,
+            requests: e.requests,
+          });
         continue;
       }
       const weight = Math.max(e.requests, 1);
@@ -469,4 +482,21 @@ export class Simulator {
       ),
     };
   }
+}
+
+/**
+ * Whether the rules alone cut a learned flow: no group allows its client, server and port, or one of the
+ * function codes it used is in no allowing group's list (windows, addresses and access are left to replays).
+ */
+function rulesCut(r: FlowRules, e: EdgeProfile): boolean {
+  if (r.groups.length === 0) return true;
+  if (r.groups.some((g) => g.functions === null)) return false;
+  return e.functions.some((f) => {
+    const at = f.lastIndexOf(':');
+    const protocol = f.slice(0, at),
+      code = Number(f.slice(at + 1));
+    // Only against groups of that very protocol: another layer's codes (EtherNet/IP under CIP) are not judged here.
+    const mine = r.groups.filter((g) => g.group.protocol === protocol);
+    return Number.isInteger(code) && mine.length > 0 && !mine.some((g) => g.functions!.has(code));
+  });
 }

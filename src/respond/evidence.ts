@@ -99,6 +99,20 @@ export function judgeEvidence(
         `zone ${z.name}: simulation ${cut.id} blocks ${cutsOf(cut, z.name)} baseline flow(s)`,
       );
   }
+  // Flows the replay could not be expected to carry are judged by the rules alone (see ZoneCounts.occasionalCut).
+  for (const z of zones) {
+    const by = bound.find((s) => (s.zones[z.name]?.occasionalCut ?? []).length > 0);
+    const cut = by?.zones[z.name]?.occasionalCut ?? [];
+    if (by !== undefined)
+      problems.push(
+        `zone ${z.name}: the rules would cut ${cut.length} learned flow(s) too occasional for simulation ${by.id} to carry: ` +
+          cut
+            .slice(0, 5)
+            .map((f) => `${f.client} → ${f.server} ${f.transport}/${f.port}`)
+            .join(', ') +
+          (cut.length > 5 ? `, and ${cut.length - 5} more` : ''),
+      );
+  }
   const covering = bound.find((s) =>
     zones.every(
       (z) => span(s) >= z.window && flowsOf(s, z.name) > 0 && covers(s, z.name, coveragePct),

@@ -377,60 +377,66 @@ test('a policy change is governed by the policy in force: its approvers, its lad
   }
 });
 
+/** A store with the ctl zone simulating in force and an approved change to enforce it; simulations recorded on it. */
+function coverageLab(dir: string) {
+  const db = openStore(path.join(dir, 'weir.db'));
+  addUser(db, 'mallory', ['security']);
+  addUser(db, 'sam', ['security']);
+  const stored = (text: string) => {
+    const parsed = parsePolicy(text, 'p.yaml');
+    assert.ok(parsed.ok);
+    const h = policyHashes(parsed.policy, text);
+    savePolicyText(db, { ...h, source: 'p.yaml', text });
+    return { policy: parsed.policy, sha: h.sha };
+  };
+  const inForce = stored(ctlPolicy('simulate', 'security'));
+  setActivePolicy(db, inForce.sha, null);
+  const text = ctlPolicy('enforce', 'security');
+  const parsed = stored(text);
+  const id = insertProposal(db, {
+    kind: 'policy_change',
+    zone: null,
+    policySha: parsed.sha,
+    baseSha: inForce.sha,
+    requiredRoles: ['security'],
+    createdBy: 'mallory',
+    note: '',
+    doc: {},
+  });
+  approveProposal(db, { id, actor: 'sam', role: 'security' });
+  const b = baseline();
+  saveBaseline(db, b);
+  const record = (zone: Record<string, unknown>): string =>
+    recordSimulation(db, {
+      text,
+      source: 'p.yaml',
+      policy: parsed.policy,
+      result: {
+        ...result(3600, 0),
+        zones: {
+          ctl: { mode: 'enforce', flows: 4, blockedFlows: 0, baselineBlocked: 0, ...zone },
+        },
+      },
+      captures: ['hour.pcap'],
+      baseline: b,
+      actor: 'mallory',
+    });
+  const refusal = (): string => {
+    try {
+      applyProposal(db, { id, actor: 'sam' });
+    } catch (e) {
+      assert.ok(e instanceof ChangeRefused);
+      return e.message;
+    }
+    return 'applied';
+  };
+  return { db, id, record, refusal };
+}
+
 test('simulation evidence must carry most of each enforcing zone’s baseline flows, by count and by learned requests', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'weir-cc-coverage-'));
-  const db = openStore(path.join(dir, 'weir.db'));
+  const { db, id, record, refusal } = coverageLab(dir);
   try {
-    addUser(db, 'mallory', ['security']);
-    addUser(db, 'sam', ['security']);
-    const stored = (text: string) => {
-      const parsed = parsePolicy(text, 'p.yaml');
-      assert.ok(parsed.ok);
-      const h = policyHashes(parsed.policy, text);
-      savePolicyText(db, { ...h, source: 'p.yaml', text });
-      return { policy: parsed.policy, sha: h.sha };
-    };
-    const inForce = stored(ctlPolicy('simulate', 'security'));
-    setActivePolicy(db, inForce.sha, null);
-    const text = ctlPolicy('enforce', 'security');
-    const parsed = stored(text);
-    const id = insertProposal(db, {
-      kind: 'policy_change',
-      zone: null,
-      policySha: parsed.sha,
-      baseSha: inForce.sha,
-      requiredRoles: ['security'],
-      createdBy: 'mallory',
-      note: '',
-      doc: {},
-    });
-    approveProposal(db, { id, actor: 'sam', role: 'security' });
-    const b = baseline();
-    saveBaseline(db, b);
-    const record = (zone: Record<string, unknown>): string =>
-      recordSimulation(db, {
-        text,
-        source: 'p.yaml',
-        policy: parsed.policy,
-        result: {
-          ...result(3600, 0),
-          zones: {
-            ctl: { mode: 'enforce', flows: 4, blockedFlows: 0, baselineBlocked: 0, ...zone },
-          },
-        },
-        captures: ['hour.pcap'],
-        baseline: b,
-        actor: 'mallory',
-      });
-    const refusal = (): string => {
-      try {
-        applyProposal(db, { id, actor: 'sam' });
-      } catch (e) {
-        assert.ok(e instanceof ChangeRefused);
-        return e.message;
-      }
-      return 'applied';
-    };
     // Recorded before coverage was counted: it cannot say what it missed.
     const old = record({});
     assert.match(
@@ -474,6 +480,31 @@ test('simulation evidence must carry most of each enforcing zone’s baseline fl
       listAudit(db).filter((e) => e.action === 'proposal.apply_refused').length >= 3,
       true,
     );
+  } finally {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('learned flows too occasional for the replay are judged by the rules: one the rules cut refuses the change (review 13, M6)', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'weir-cc-occasional-'));
+  const { db, record, refusal } = coverageLab(dir);
+  try {
+    const backup = {
+      client: '10.0.0.40',
+      server: '10.0.1.5',
+      transport: 'tcp',
+      port: 445,
+      requests: 12,
+    };
+    record({ ...COVERED, baselineOccasional: 1, occasionalCut: [backup] });
+    assert.match(
+      refusal(),
+      /zone ctl: the rules would cut 1 learned flow\(s\) too occasional for simulation \S+ to carry: 10\.0\.0\.40 → 10\.0\.1\.5 tcp\/445/,
+    );
+    // A later replay that leaves it out again does not make it less cut.
+    record({ ...COVERED, baselineOccasional: 1 });
+    assert.match(refusal(), /would cut 1 learned flow/);
   } finally {
     db.close();
     rmSync(dir, { recursive: true, force: true });

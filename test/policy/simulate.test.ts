@@ -242,11 +242,12 @@ test('coverage leaves out learned flows the replay could not be expected to carr
   b.edges['monthly'] = {
     ...some,
     id: 'monthly',
-    client: '10.77.0.99',
     firstSeen: b.from + 1,
     lastSeen: b.from + 2,
     maxRequestGap: 0.5,
   };
+  // Another, on a port no group allows: left out of the counts too, but the rules alone say it would be cut.
+  b.edges['monthly-cut'] = { ...b.edges['monthly'], id: 'monthly-cut', port: 9999 };
   // A steady poller of the whole learning window that the replay does not carry: it still counts, as unseen.
   b.edges['steady'] = {
     ...some,
@@ -260,11 +261,16 @@ test('coverage leaves out learned flows the replay could not be expected to carr
   const z = r.zones[zone]!;
   const p = plain.zones[zone]!;
   assert.ok(10 < b.to - b.from - 2, 'the replay spans less than the backup kept silent');
-  assert.equal(z.baselineOccasional, p.baselineOccasional! + 1, 'the backup is left out');
+  assert.equal(z.baselineOccasional, p.baselineOccasional! + 2, 'the backups are left out');
+  assert.deepEqual(
+    (z.occasionalCut ?? []).map((f) => `${f.client}:${f.port}`),
+    [`${some.client}:9999`],
+    'only the one no group allows is cut (judged by the rules)',
+  );
   assert.equal(z.baselineFlows, p.baselineFlows! + 1, 'the steady poller counts');
   assert.equal(z.baselineSeen, p.baselineSeen);
   assert.ok(z.unseen!.some((u) => u.client === '10.77.0.98'));
-  assert.ok(!z.unseen!.some((u) => u.client === '10.77.0.99'));
+  assert.ok(!z.unseen!.some((u) => u.port === 9999 || u.client === some.client));
   // Replayed over the whole capture, the burst falls inside the replay's span... and was still not carried:
   // a replay as long as its silence should have seen it, so it counts again.
   const whole = simulate(policy, plant, { ...b, from: first, to: last }, -Infinity);
