@@ -88,9 +88,10 @@ export async function applyEnforcement(r: HostApplyRequest): Promise<ApplyOutcom
     stealth: r.stealth !== undefined,
   });
   const before = readApplied(r.stateDir);
+  // A record of an older build holds no list: every refusal is then one it may not have run with (review 13, M8).
   const newRefusals =
-    before?.sha === r.source.sha && before.removedAt === undefined && before.refused !== undefined
-      ? ruleset.refused.filter((x) => x.startsWith(REFUSED) && !before.refused!.includes(x))
+    before?.sha === r.source.sha && before.removedAt === undefined
+      ? ruleset.refused.filter((x) => x.startsWith(REFUSED) && !(before.refused ?? []).includes(x))
       : [];
   if (r.dryRun) return { plan, ruleset, result: null, gateway: 'not running', newRefusals };
 

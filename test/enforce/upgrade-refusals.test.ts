@@ -63,6 +63,14 @@ test('re-applying a policy after an upgrade names the refusals it did not run wi
     rec.refused = rec.refused.filter((x) => x !== ipv6);
     writeFileSync(appliedFile(dir), JSON.stringify(rec));
     assert.deepEqual((await backend.apply(req)).newRefusals, [ipv6]);
+    // A record of a build before this check holds no list: every refusal is named.
+    const older = JSON.parse(readFileSync(appliedFile(dir), 'utf8')) as { refused?: string[] };
+    delete older.refused;
+    writeFileSync(appliedFile(dir), JSON.stringify(older));
+    assert.deepEqual(
+      (await backend.apply(req)).newRefusals,
+      first.ruleset.refused.filter((x) => x.startsWith('refused: ')),
+    );
   } finally {
     backend.close();
     execFileSync('ip', ['netns', 'del', ns]);
