@@ -3,7 +3,7 @@ import { rmSync } from 'node:fs';
 import { CompiledPolicy } from '../policy/evaluate.js';
 import type { Policy } from '../policy/model.js';
 import { compileRuleset, REFUSED, type CompiledRuleset } from './nft-ruleset.js';
-import { applyRuleset, type ApplyResult, type NftTarget } from './nft.js';
+import { applyRuleset, checkRuleset, type ApplyResult, type NftTarget } from './nft.js';
 import { enforcementPlan, type EnforcementPlan } from './steer.js';
 import {
   appliedFile,
@@ -106,6 +106,8 @@ export async function applyEnforcement(r: HostApplyRequest): Promise<ApplyOutcom
     ...(r.stealth ? { stealth: { bridge: r.stealth.bridge } } : {}),
   };
   const previous = before;
+  // Before the gateway is switched: a ruleset the kernel would refuse leaves everything as it is.
+  checkRuleset(r.target, ruleset);
   const gw = gatewayState(r.stateDir);
   let gateway: ApplyOutcome['gateway'] = 'not running';
   if (gw.state === 'up') {

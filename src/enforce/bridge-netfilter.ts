@@ -46,14 +46,19 @@ function sysctl(target: Netns, knob: string, value?: '1'): string | null {
  * Switch on what the bridge ruleset needs (in the target's network namespace). Returns the settings it switched
  * on, to be said in the apply's output; throws when br_netfilter is not loaded at all.
  */
+const NOT_LOADED =
+  'br_netfilter is not loaded: the bridge ruleset tells replies from new connections by conntrack, which bridged traffic meets only through it (modprobe br_netfilter, list it in /etc/modules-load.d, and apply again)';
+
+/** Throws when br_netfilter is not loaded (read only: before anything of an apply changes). */
+export function checkBridgeNetfilter(target: Netns): void {
+  if (sysctl(target, KNOBS[0]!) === null) throw new Error(NOT_LOADED);
+}
+
 export function ensureBridgeConntrack(target: Netns): string[] {
   const on: string[] = [];
   for (const knob of KNOBS) {
     const now = sysctl(target, knob);
-    if (now === null)
-      throw new Error(
-        'br_netfilter is not loaded: the bridge ruleset tells replies from new connections by conntrack, which bridged traffic meets only through it (modprobe br_netfilter, list it in /etc/modules-load.d, and apply again)',
-      );
+    if (now === null) throw new Error(NOT_LOADED);
     if (now === '1') continue;
     if (sysctl(target, knob, '1') !== '1')
       throw new Error(`cannot set net.bridge.${knob}=1, which the bridge ruleset needs`);

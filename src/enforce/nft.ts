@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ensureBridgeConntrack } from './bridge-netfilter.js';
+import { checkBridgeNetfilter, ensureBridgeConntrack } from './bridge-netfilter.js';
 import { BLOCKED_UNFILTERED, COUNTED, LAYER2_CHAIN, NOT_FILTERED } from './nft-layer2.js';
 import {
   REFUSED,
@@ -35,17 +35,27 @@ function run(target: NftTarget, args: string[]): { ok: boolean; stdout: string; 
   return { ok: r.status === 0, stdout: r.stdout, stderr: r.stderr.trim() };
 }
 
-/** Load a libnftables JSON document from a file, as one kernel transaction. */
-function loadJson(target: NftTarget, doc: unknown): void {
+/** Load a libnftables JSON document from a file, as one kernel transaction (`check`: nft -c, nothing loaded). */
+function loadJson(target: NftTarget, doc: unknown, check = false): void {
   const dir = mkdtempSync(path.join(tmpdir(), 'weir-nft-'));
   try {
     const file = path.join(dir, 'ruleset.json');
     writeFileSync(file, JSON.stringify(doc));
-    const r = run(target, ['-j', '-f', file]);
+    const r = run(target, [...(check ? ['-c'] : []), '-j', '-f', file]);
     if (!r.ok) throw new Error(`nft refused the ruleset: ${r.stderr}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * What would make the load fail, found before anything changes: a bridge without br_netfilter, a ruleset nft
+ * refuses. An apply asks first, so a running gateway is never switched to a policy the kernel then refuses
+ * (and back: each switch ends the connections the other policy refuses; a fleet site retries, review 13 M7).
+ */
+export function checkRuleset(target: NftTarget, r: CompiledRuleset): void {
+  if (target.family === 'bridge') checkBridgeNetfilter(target);
+  loadJson(target, r.json, true);
 }
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
