@@ -24,7 +24,14 @@ export function familyOf(family: string): NftFamily {
 export function enforcementBackend(o: TargetOpts): EnforcementBackend {
   // On a fleet site (WEIR_FLEET_NODE or settings fleet.node_dir), a block decided here goes fleet-wide too.
   return siteBackend(
-    new NftBackend({ family: familyOf(o.family), netns: o.netns }, o.stateDir ?? DEFAULT_STATE_DIR),
+    new NftBackend(
+      {
+        family: familyOf(o.family),
+        netns: o.netns,
+        looseReversePath: cliSettings().enforce.loose_reverse_path,
+      },
+      o.stateDir ?? DEFAULT_STATE_DIR,
+    ),
     fleetNodeDir(cliSettings().fleet.node_dir),
   );
 }

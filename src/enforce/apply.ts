@@ -86,6 +86,7 @@ export async function applyEnforcement(r: HostApplyRequest): Promise<ApplyOutcom
     steer,
     bridgeMac: steer && r.target.family === 'bridge' ? r.bridgeMac() : undefined,
     stealth: r.stealth !== undefined,
+    looseReversePath: r.target.looseReversePath === true,
   });
   const before = readApplied(r.stateDir);
   // A record of an older build holds no list: every refusal is then one it may not have run with (review 13, M8).

@@ -38,6 +38,9 @@ const MARK = { meta: { key: 'mark' } };
 const IFINDEX_ALL = 0x7fffffff;
 /** Comment of the router's refusal of packets from a source with no route back through the interface. */
 export const SPOOFED = 'spoofed source (no route back to it through the interface it came in on)';
+/** The same check, loose (settings enforce.loose_reverse_path): only sources with no route back at all. */
+export const SPOOFED_LOOSE =
+  'spoofed source (no route back to it; loose check, asymmetric routing allowed)';
 /** Comments of the rules that refuse what the ruleset cannot judge; status lists them by this prefix. */
 export const REFUSED = 'refused: ';
 export const WOULD_REFUSE = 'would refuse: ';
@@ -87,6 +90,8 @@ export interface CompileOptions {
    * RST, nothing a stray process on the host might emit — so the bridge cannot be found from the plant.
    */
   stealth?: boolean;
+  /** Router family: a source passes the spoofing check with any route back (loose), not only through its interface. */
+  looseReversePath?: boolean;
 }
 
 export interface CompiledRuleset {
@@ -454,7 +459,12 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
     // Strict reverse path: a source this host would not route back through the interface the packet came in on
     // is spoofed (review 12b, B0: a packet in a PLC's name from the historian's side made the historian's next
     // packet a conntrack "reply" to any PLC port). Steered legs end or start on this host and never pass here.
-    const spoofed = match({ fib: { result: 'oif', flags: ['saddr', 'iif'] } }, false);
+    const loose = opts.looseReversePath === true;
+    const what = loose ? SPOOFED_LOOSE : SPOOFED;
+    const spoofed = match(
+      { fib: { result: 'oif', flags: loose ? ['saddr'] : ['saddr', 'iif'] } },
+      false,
+    );
     const involves = (setName: string): Expr[][] => [
       [match(payload('ip', 'saddr'), `@${setName}`)],
       [match(payload('ip', 'daddr'), `@${setName}`)],
@@ -465,16 +475,16 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
         [spoofed, ...cond, limit, { log: { prefix: 'weir-block ' } }],
         'spoofed: log',
       );
-      rule('forward', [spoofed, ...cond, counter, { drop: null }], REFUSED + SPOOFED);
+      rule('forward', [spoofed, ...cond, counter, { drop: null }], REFUSED + what);
     }
     for (const cond of involves('simulated'))
       rule(
         'forward',
         [spoofed, ...cond, limit, { log: { prefix: 'weir-would-block ' } }, counter],
-        WOULD_REFUSE + SPOOFED,
+        WOULD_REFUSE + what,
       );
-    if (enforced.length > 0) refused.push(REFUSED + SPOOFED);
-    else if (simulated.length > 0) refused.push(WOULD_REFUSE + SPOOFED);
+    if (enforced.length > 0) refused.push(REFUSED + what);
+    else if (simulated.length > 0) refused.push(WOULD_REFUSE + what);
   }
   rule('forward', [match(FLOW, '@permits'), { accept: null }], 'temporary permit');
   rule(

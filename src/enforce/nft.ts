@@ -19,6 +19,8 @@ import {
 export interface NftTarget {
   family: NftFamily;
   netns?: string;
+  /** Router family: reverse-path check loose (any route back) instead of strict (settings enforce.loose_reverse_path). */
+  looseReversePath?: boolean;
 }
 
 function run(target: NftTarget, args: string[]): { ok: boolean; stdout: string; stderr: string } {

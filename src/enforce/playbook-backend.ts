@@ -12,8 +12,13 @@ export function playbookBackend(o: {
   stateDir: string;
   family?: string;
   netns?: string;
+  looseReversePath?: boolean;
 }): NftBackend {
-  return new NftBackend(playbookTarget(o), o.stateDir, { persistent: true });
+  return new NftBackend(
+    { ...playbookTarget(o), looseReversePath: o.looseReversePath === true },
+    o.stateDir,
+    { persistent: true },
+  );
 }
 
 /** Where the kernel side of the playbooks lives: as given, else as `enforce apply` loaded it (else bridge). */

@@ -233,6 +233,10 @@ export const SETTINGS_SECTIONS = {
       'br0',
       'The bridge the gateway listens on (the bridge family steers frames to its MAC).',
     ),
+    loose_reverse_path: flag(
+      false,
+      'Router family: a source passes the spoofing check when this host has any route back to it (loose), not only one through the interface it came in on (strict). For plants with asymmetric routing (VRRP pairs, a second uplink), where strict drops real traffic; loose still refuses unroutable sources, not a plant address spoofed from the wrong side.',
+    ),
     simulation_coverage_pct: int(
       80,
       "A simulation is evidence for enforcing a zone only when its replay carries at least this share (%) of the zone's baseline flows, by count and by their learned requests (a few packets spread over the window show nothing of what enforcing cuts in the flows they leave out).",

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { parsePolicy } from '../../src/policy/load.js';
 import { CompiledPolicy } from '../../src/policy/evaluate.js';
 import type { TimeWindow } from '../../src/policy/model.js';
-import { compileRuleset, SPOOFED } from '../../src/enforce/nft-ruleset.js';
+import { compileRuleset, SPOOFED, SPOOFED_LOOSE } from '../../src/enforce/nft-ruleset.js';
 import { utcOffsetOf, utcSpans, windowSchedule } from '../../src/enforce/nft-windows.js';
 import { enforcementPlan, gatewayTargets } from '../../src/enforce/steer.js';
 import { applyRuleset, blockSource, removeRuleset, status } from '../../src/enforce/nft.js';
@@ -496,4 +496,20 @@ test('stealth: the bridge table holds back every frame the host itself sends; ro
     execFileSync('ip', ['netns', 'del', ns]);
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('router: the reverse-path check is strict by default and loose on request (review 13, M3: asymmetric routing)', () => {
+  const fibFlags = (rs: ReturnType<typeof compileRuleset>): unknown[] =>
+    rulesOf(rs)
+      .flatMap((r) => r.expr as Obj[])
+      .filter((e) => e.match?.left?.fib)
+      .map((e) => e.match.left.fib.flags);
+  const strict = compileRuleset(policy(), { family: 'inet' });
+  assert.ok(fibFlags(strict).length > 0);
+  assert.ok(fibFlags(strict).every((f) => JSON.stringify(f) === '["saddr","iif"]'));
+  assert.ok(strict.refused.includes(`refused: ${SPOOFED}`));
+  const loose = compileRuleset(policy(), { family: 'inet', looseReversePath: true });
+  assert.ok(fibFlags(loose).every((f) => JSON.stringify(f) === '["saddr"]'));
+  assert.ok(loose.refused.includes(`refused: ${SPOOFED_LOOSE}`));
+  assert.ok(!loose.refused.includes(`refused: ${SPOOFED}`));
 });

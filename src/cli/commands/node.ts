@@ -127,7 +127,12 @@ export function registerNode(program: Command): void {
       mkdirSync(o.dir, { recursive: true, mode: 0o700 });
       writeFileSync(path.join(o.dir, 'site.json'), `${JSON.stringify({ site })}\n`);
       const stateDir = o.stateDir ?? path.join(o.dir, 'enforce');
-      const local = playbookBackend({ stateDir, family: o.family, netns: o.netns });
+      const local = playbookBackend({
+        stateDir,
+        family: o.family,
+        netns: o.netns,
+        looseReversePath: settings.enforce.loose_reverse_path,
+      });
       // The hub this site reaches the manager by is never blocked here (a block from anywhere would cut the
       // site off from its manager): its addresses as given, or as they resolve now.
       const hubs = await hubAddresses(o.hub);
