@@ -164,7 +164,12 @@ export function openFleetDb(file: string): FleetDb {
     db.prepare("SELECT 1 FROM pragma_table_info('state_applied') WHERE name = 'held'").get() ===
     undefined
   )
-    db.exec('ALTER TABLE state_applied ADD COLUMN held TEXT');
+    try {
+      db.exec('ALTER TABLE state_applied ADD COLUMN held TEXT');
+    } catch (e) {
+      // Another process (the node runtime, a `weir fleet` command) opening the same old store added it first.
+      if (!/duplicate column name/.test((e as Error).message)) throw e;
+    }
   return db;
 }
 

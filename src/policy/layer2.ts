@@ -27,8 +27,8 @@ export const IEC61850_ETHERTYPES: number[] = [ETHERTYPE.goose, ETHERTYPE.gse, ET
 
 /**
  * Ethertypes a plant's layer 2 carries and Weir knows (everything else is "unknown": counted, logged, dropped only
- * where a zone asks): IPv4, ARP, IPv6, 802.1X, LACP, PROFINET, EtherCAT, GOOSE/GSE/SV, LLDP, MRP, PTP, PRP, HSR,
- * and the VLAN tags (judged by the tag rules).
+ * where a zone asks): IPv4, ARP, IPv6, 802.1X, LACP, PROFINET, EtherCAT, POWERLINK, GOOSE/GSE/SV, LLDP, SERCOS III,
+ * MRP, MACsec, PTP, PRP, HSR, CC-Link IE, and the VLAN tags (judged by the tag rules).
  */
 export const KNOWN_ETHERTYPES = [
   ...new Set([
@@ -41,13 +41,17 @@ export const KNOWN_ETHERTYPES = [
     ETHERTYPE.profinet,
     0x88a4,
     0x88a8,
+    0x88ab,
     ETHERTYPE.goose,
     ETHERTYPE.gse,
     ETHERTYPE.sv,
     etherTypeOf('lldp'),
+    0x88cd,
     0x88e3,
+    0x88e5,
     0x88f7,
     0x88fb,
+    0x890f,
     0x892f,
   ]),
 ];
