@@ -46,10 +46,7 @@ test(
     });
     const lab = Plant.up();
     const target = { family: 'bridge' as const, netns: lab.ns('fw') };
-    const mac = (h: Host): string =>
-      (
-        JSON.parse(lab.exec(h, 'ip', ['-j', 'link', 'show', 'eth0'])) as Array<{ address: string }>
-      )[0]!.address;
+    const mac = (h: Host): string => lab.mac(h);
     /** One raw UDP frame from the attacker's port with source `src`, to a listener on PLC-1:2222. */
     const delivered = async (src: string): Promise<boolean> => {
       const p = lab.spawn('plc1', 'python3', [FRAMES, 'listen', '2222', '10']);

@@ -49,10 +49,7 @@ test(
         ...args,
         ...(args[0] === 'enforce' ? ['--state-dir', stateDir] : []),
       ]);
-    const mac = (h: Host): string =>
-      (
-        JSON.parse(lab.exec(h, 'ip', ['-j', 'link', 'show', 'eth0'])) as Array<{ address: string }>
-      )[0]!.address;
+    const mac = (h: Host): string => lab.mac(h);
     const frames = (h: Host, ...args: string[]): string =>
       lab.exec(h, 'python3', [FRAMES, ...args], { timeoutMs: 10_000 });
     /** Run a listener or server on `h` while `act` runs; whether anything reached it. */

@@ -85,6 +85,14 @@ export class Plant {
     }).toString();
   }
 
+  /** The MAC of a host's interface (what frames to it are addressed to). */
+  mac(host: Host): string {
+    const links = JSON.parse(this.exec(host, 'ip', ['-j', 'link', 'show', 'eth0'])) as Array<{
+      address: string;
+    }>;
+    return links[0]!.address;
+  }
+
   /** Start a long-running process inside a host namespace; stopped by down(). */
   spawn(host: Host | 'fw', cmd: string, args: string[]): ChildProcess {
     const c = spawn('ip', ['netns', 'exec', this.ns(host), cmd, ...args], {
