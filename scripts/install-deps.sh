@@ -21,6 +21,7 @@ APT_PACKAGES=(
   netsniff-ng       # trafgen: the live capture benchmark's faster generator (in-memory frames, one sendto or TX_RING)
   chromium          # headless browser for the dashboard tests (driven by playwright-core)
   iputils-arping    # decoys' ARP probe before taking an address (arping -D); ARP spoofing in detection tests
+  libnet1           # the library of Habets' arping, unpacked below for the probe test
   rsyslog           # the real syslog receiver of the SIEM export tests and benchmark
   rsyslog-gnutls    # its TLS driver (gtls), for syslog over TLS
   nats-server       # the fleet's transport: hub, site leaf nodes, JetStream (weir manager / weir node)
@@ -47,6 +48,21 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# Thomas Habets' arping, the other arping Debian ships (package arping), conflicts with iputils-arping, so it is
+# unpacked here, not installed: the decoy probe test runs a real probe with each (test/deceive/probe.test.ts).
+HABETS_DIR=.deps/habets-arping
+if [ ! -x "$HABETS_DIR/usr/sbin/arping" ]; then
+  tmp=$(mktemp -d)
+  chmod 755 "$tmp" # apt's _apt user writes the download
+  if (cd "$tmp" && apt-get download -q arping >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get download -q arping; }); then
+    mkdir -p "$HABETS_DIR"
+    dpkg-deb -x "$tmp"/arping_*.deb "$HABETS_DIR"
+  else
+    echo "install-deps: could not download Habets' arping (package arping); its probe test will not run" >&2
+  fi
+  rm -rf "$tmp"
 fi
 
 # The account the live capture runs as once its interface is open (capture.user), when Weir runs as root: a

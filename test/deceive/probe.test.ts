@@ -4,11 +4,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { arpingKind, probeArgs, readProbe } from '../../src/deceive/probe.js';
+import { repoRoot } from '../helpers/paths.js';
 
 const IPUTILS_V = 'arping from iputils 20221126\nlibcap: yes, IDN: yes, NLS: no, error.h: yes\n';
 const HABETS_V = `ARPing 2.23, by Thomas Habets <thomas@habets.se>
@@ -133,8 +134,17 @@ test("a real probe with the host's arping: the held address names its holder, th
   assert.deepEqual(probeBoth(null), ['holder', null]);
 });
 
-test("a real probe with Habets' arping (WEIR_TEST_HABETS_ARPING names its binary)", (t) => {
-  const bin = process.env.WEIR_TEST_HABETS_ARPING;
-  if (!root || !bin) return t.skip("needs root and Habets' arping (package arping)");
+// scripts/install-deps.sh unpacks Habets' arping beside iputils' (the packages conflict); WEIR_TEST_HABETS_ARPING
+// may name another binary.
+const habets =
+  process.env.WEIR_TEST_HABETS_ARPING ?? path.join(repoRoot, '.deps/habets-arping/usr/sbin/arping');
+
+test("a real probe with Habets' arping (unpacked by install-deps)", (t) => {
+  if (!root || !existsSync(habets)) {
+    if (process.env.CI === 'true')
+      throw new Error(`needs root and Habets' arping at ${habets} (scripts/install-deps.sh)`);
+    return t.skip("needs root and Habets' arping (scripts/install-deps.sh unpacks it)");
+  }
+  const bin = habets;
   assert.deepEqual(probeBoth(bin), ['holder', null]);
 });
