@@ -318,6 +318,10 @@ export class StateFollower {
   private async rejudge(policy: number): Promise<void> {
     for (const kind of ['permits', 'blocklist'] as const) {
       if (this.stopped) return;
+      // A newer version waits for a retry: it is tried at once, under this policy, rather than the older one
+      // judged again (which would lift or revoke what the newer one put in).
+      if (this.db.prepare('UPDATE state_retry SET due = 0 WHERE kind = ?').run(kind).changes > 0)
+        continue;
       const prev = this.applied(kind);
       if (prev === null) continue;
       const keyId = (

@@ -216,11 +216,22 @@ test('a blocklist that failed half-way: what it put in is held, and a later vers
 
   // L3: the manager's site view says which version a site could not apply, and why.
   be.failOn.add(X);
-  await mgr.manager.publish<Blocklist>('blocklist', () => ({ entries: [entry(X)] }));
+  await mgr.manager.publish<Blocklist>('blocklist', () => ({ entries: [X, Y].map(entry) }));
   await until('the site view shows blocklist v4 not in force', () => {
     const s = readFleetView(mgr.db, Date.now()).sites.find((x) => x.name === 'p');
     return s?.notInForce.some((f) => f.kind === 'blocklist' && f.version === 4) === true;
   });
   const shown = readFleetView(mgr.db, Date.now()).sites.find((x) => x.name === 'p')!;
   assert.match(shown.notInForce[0]!.reason, /^not-applied: .*could not block 10\.77\.1\.10/);
+
+  // A policy put into force judges the blocklist again, but v4 waits for a retry: v4 is tried under it, not v3
+  // judged again (which would lift the block of Y that v4 put in).
+  assert.ok(be.blocks.has(Y));
+  const liftsOfY = (): number => be.log.filter((l) => l === `unblock ${Y}`).length;
+  const before = liftsOfY();
+  await mgr.manager.publish('policy', () => ({ text: POLICY(1), source: 'p1.yaml' }));
+  await until('the policy applied', () => rt.follower.applied('policy')?.version === 1);
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(liftsOfY(), before, 'Y is never lifted');
+  assert.ok(be.blocks.has(Y));
 });
