@@ -3,7 +3,9 @@
  * server is in the named zone of this site's own policy, goes into the scoped permit set with the time it has
  * left (the kernel's element timeout ends it even if the manager is never heard from again); a permit that
  * has run out, names another site's zone or is malformed is refused here and reported. Permits of the
- * previous version that are gone from this one were revoked: they are withdrawn now.
+ * previous version, or granted by a version that failed half-way since, that are gone from this one were revoked:
+ * they are withdrawn now. A permit the host fails to grant does not stop the others nor the withdrawals: the
+ * document then fails as `PartlyApplied`, naming what it holds beyond the version applied.
  */
 import type { EnforcementBackend, PermitFlow } from '../enforce/backend.js';
 import { hasLimits } from '../enforce/steer.js';
@@ -17,7 +19,7 @@ import {
   type PermitsBody,
 } from './permit-doc.js';
 import type { StateDoc } from './signed-doc.js';
-import type { Applied } from './state-follower.js';
+import { PartlyApplied, type Applied } from './state-follower.js';
 
 export interface PermitApplyOptions {
   site: string;
@@ -71,6 +73,7 @@ export async function applyPermits(
   backend: EnforcementBackend,
   doc: StateDoc,
   prev: Applied | null,
+  partial: unknown,
   o: PermitApplyOptions,
 ): Promise<void> {
   const nowS = Math.floor((o.now ?? Date.now)() / 1000);
@@ -79,6 +82,9 @@ export async function applyPermits(
   const body = doc.body as PermitsBody;
   const list = Array.isArray(body?.permits) ? body.permits : [];
   const live = new Set<string>();
+  /** Permits this document could not grant (in whole or in part), with why. */
+  const failed = new Map<string, string>();
+  const granted: FleetPermit[] = [];
   for (const p of list) {
     if (!mine(p)) continue;
     const refusal =
@@ -87,25 +93,61 @@ export async function applyPermits(
       zoneRefusal(backend, p) ??
       steerRefusal(backend, p);
     if (refusal !== null) {
-      // Reported once: when the version that carries it first arrives.
-      if (!prevIds(prev).has(p.id)) o.onPermitRefused?.(p, refusal, doc);
+      // Reported once: when the version that carries it first arrives, and when it is judged again (a new policy).
+      if (!prevIds(prev).has(p.id) || prev?.version === doc.version)
+        o.onPermitRefused?.(p, refusal, doc);
       continue;
     }
     live.add(p.id);
+    let some = false;
     for (const flow of flowsOf(p))
-      await backend.permit(flow, p.until - nowS, `${by}: ${p.comment} (by ${p.grantedBy})`, {
-        group: fleetPermitGroup(p),
-        user: p.grantedBy,
-        directory: 'fleet',
-        template: `fleet-${p.id}`,
-      });
+      try {
+        await backend.permit(flow, p.until - nowS, `${by}: ${p.comment} (by ${p.grantedBy})`, {
+          group: fleetPermitGroup(p),
+          user: p.grantedBy,
+          directory: 'fleet',
+          template: `fleet-${p.id}`,
+        });
+        some = true;
+      } catch (err) {
+        failed.set(p.id, `could not grant permit ${p.id} (${(err as Error).message})`);
+      }
+    if (some) granted.push(p);
   }
-  for (const p of (prev?.body as PermitsBody | undefined)?.permits ?? [])
-    if (mine(p) && !live.has(p.id) && p.until > nowS && permitProblem(p) === null)
+  // Withdrawn: what the version applied or a half-failed one since granted that this one does not (review 13, M4).
+  const was = permitsOf(partial);
+  const revoked = new Set<string>();
+  for (const p of [...permitsOf(prev?.body), ...was])
+    if (
+      mine(p) &&
+      !live.has(p.id) &&
+      !revoked.has(p.id) &&
+      p.until > nowS &&
+      permitProblem(p) === null
+    ) {
+      revoked.add(p.id);
       for (const flow of flowsOf(p))
         await backend.revokePermit(flow, `${by}: revoked`).catch(() => undefined);
+    }
+  if (failed.size > 0)
+    // Held beyond the version applied: what this one granted, and what a half-failed one granted that this one
+    // could not grant again (its kernel element and record are as they were).
+    throw new PartlyApplied(
+      `${[...failed.values()].join('; ')}; ${live.size - failed.size} of ${live.size} permits granted`,
+      {
+        permits: [
+          ...granted,
+          ...was.filter((p) => failed.has(p.id) && !granted.some((g) => g.id === p.id)),
+        ],
+      },
+    );
 }
 
+const permitsOf = (body: unknown): FleetPermit[] => {
+  const p = (body as Partial<PermitsBody> | null | undefined)?.permits;
+  return Array.isArray(p) ? p : [];
+};
+
 function prevIds(prev: Applied | null): Set<string> {
-  return new Set(((prev?.body as PermitsBody | undefined)?.permits ?? []).map((p) => p.id));
+  return new Set(permitsOf(prev?.body).map((p) => p.id));
 }

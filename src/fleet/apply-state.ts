@@ -13,7 +13,7 @@ import { neverBlockRefusal, type NeverBlock } from '../respond/playbook-guard.js
 import { openStore } from '../store/db.js';
 import type { Blocklist } from './manager.js';
 import type { StateDoc } from './signed-doc.js';
-import type { Applied } from './state-follower.js';
+import { PartlyApplied, type Applied } from './state-follower.js';
 
 export interface PolicyDocBody {
   text: string;
@@ -112,45 +112,12 @@ async function guardWithRetry(
 export function stateApplier(
   backend: EnforcementBackend,
   o: ApplierOptions = { site: '' },
-): (doc: StateDoc, prev: Applied | null) => Promise<{ held?: unknown } | void> {
-  const now = o.now ?? Date.now;
-  return async (doc, prev) => {
-    const nowS = Math.floor(now() / 1000);
+): (doc: StateDoc, prev: Applied | null, partial?: unknown) => Promise<{ held?: unknown } | void> {
+  return async (doc, prev, partial) => {
     const by = `manager ${doc.publisher} (${doc.kind} v${doc.version})`;
     if (doc.kind === 'blocklist') {
-      const b = doc.body as Blocklist;
-      const live: Blocklist['entries'] = [];
-      const never = o.neverBlock?.() ?? { addresses: [], subnets: [] };
-      for (const e of b.entries) {
-        if (e.until <= nowS) continue;
-        // This site's gateway, host, router or hub is never blocked, even by its own earlier decision (the
-        // gateway may have been set up since); others' blocks also pass this site's baseline.
-        const refusal =
-          neverBlockRefusal(e.address, never) ??
-          (e.origin === o.site ? null : await guardWithRetry(o, e.address, doc));
-        if (refusal !== null) o.onBlockRefused?.(e.address, refusal, doc);
-        else live.push(e);
-      }
-      // One kernel element per address, for the longest of its entries (one per origin): adding an element
-      // again sets its timeout, so a shorter entry applied after a longer one would cut the block short.
-      const longest = new Map<string, Blocklist['entries'][number]>();
-      for (const e of live)
-        if ((longest.get(e.address)?.until ?? -Infinity) < e.until) longest.set(e.address, e);
-      // A locked store may have held the guard a while: the time left is counted from now.
-      const atBlock = Math.floor(now() / 1000);
-      for (const e of longest.values())
-        if (e.until > atBlock)
-          await backend.block(
-            e.address,
-            e.until - atBlock,
-            `${by}: from ${e.origin}: ${e.comment}`,
-          );
-      const keep = new Set(live.map((e) => e.address));
-      for (const e of (prev?.body as Blocklist | undefined)?.entries ?? [])
-        if (!keep.has(e.address) && e.until > nowS)
-          await backend.unblock(e.address, `${by}: lifted`).catch(() => undefined);
-      // What this site holds: a later unblock here is kept only by other origins' entries it really runs.
-      if (live.length < b.entries.length) return { held: { entries: live } };
+      const held = await applyBlocklist(backend, o, doc, prev, partial);
+      if (held !== null) return { held };
     } else if (doc.kind === 'policy') {
       const p = doc.body as PolicyDocBody;
       const r = parsePolicy(p.text, p.source);
@@ -182,7 +149,7 @@ export function stateApplier(
     } else if (doc.kind === 'bundle') {
       await applyBundle(doc, o);
     } else {
-      await applyPermits(backend, doc, prev, {
+      await applyPermits(backend, doc, prev, partial, {
         site: o.site,
         now: o.now,
         onPermitRefused: o.onPermitRefused,
@@ -190,3 +157,89 @@ export function stateApplier(
     }
   };
 }
+
+/**
+ * A blocklist into force: each live entry this site does not refuse is blocked (one kernel element per address);
+ * what the last version applied, or a version that failed half-way since, put in and this one no longer holds is
+ * lifted. One address that cannot be judged or blocked does not stop the others, nor the lifts: the document then
+ * fails as `PartlyApplied`, naming what it holds beyond the version applied. Returns what of the document this
+ * site holds when less than all of it (null: all).
+ */
+async function applyBlocklist(
+  backend: EnforcementBackend,
+  o: ApplierOptions,
+  doc: StateDoc,
+  prev: Applied | null,
+  partial: unknown,
+): Promise<{ entries: Blocklist['entries'] } | null> {
+  const now = o.now ?? Date.now;
+  const nowS = Math.floor(now() / 1000);
+  const by = `manager ${doc.publisher} (${doc.kind} v${doc.version})`;
+  const b = doc.body as Blocklist;
+  const live: Blocklist['entries'] = [];
+  /** Addresses this document could not judge or block, with why: their kernel elements stay as they were. */
+  const failed = new Map<string, string>();
+  const never = o.neverBlock?.() ?? { addresses: [], subnets: [] };
+  for (const e of b.entries) {
+    if (e.until <= nowS) continue;
+    // This site's gateway, host, router or hub is never blocked, even by its own earlier decision (the
+    // gateway may have been set up since); others' blocks also pass this site's baseline.
+    let refusal: string | null;
+    try {
+      refusal =
+        neverBlockRefusal(e.address, never) ??
+        (e.origin === o.site ? null : await guardWithRetry(o, e.address, doc));
+    } catch (err) {
+      if (o.stopping?.() === true) throw err;
+      failed.set(e.address, `could not check ${e.address} (${(err as Error).message})`);
+      continue;
+    }
+    if (refusal !== null) o.onBlockRefused?.(e.address, refusal, doc);
+    else live.push(e);
+  }
+  // One kernel element per address, for the longest of its entries (one per origin): adding an element
+  // again sets its timeout, so a shorter entry applied after a longer one would cut the block short.
+  const longest = new Map<string, Blocklist['entries'][number]>();
+  for (const e of live)
+    if ((longest.get(e.address)?.until ?? -Infinity) < e.until) longest.set(e.address, e);
+  // A locked store may have held the guard a while: the time left is counted from now.
+  const atBlock = Math.floor(now() / 1000);
+  const put = new Set<string>();
+  for (const e of longest.values()) {
+    if (e.until <= atBlock) continue;
+    try {
+      await backend.block(e.address, e.until - atBlock, `${by}: from ${e.origin}: ${e.comment}`);
+      put.add(e.address);
+    } catch (err) {
+      failed.set(e.address, `could not block ${e.address} (${(err as Error).message})`);
+    }
+  }
+  // Lifted: what the version applied or a half-failed one since holds that this one does not (review 13, M4).
+  const was = entriesOf(partial);
+  const keep = new Set([...live.map((e) => e.address), ...failed.keys()]);
+  const lifted = new Set<string>();
+  for (const e of [...entriesOf(prev?.body), ...was])
+    if (!keep.has(e.address) && e.until > nowS && !lifted.has(e.address)) {
+      lifted.add(e.address);
+      await backend.unblock(e.address, `${by}: lifted`).catch(() => undefined);
+    }
+  if (failed.size > 0)
+    // Held beyond the version applied: what this one put in, and what a half-failed one put in at an address
+    // this one left as it was.
+    throw new PartlyApplied(
+      `${[...failed.values()].join('; ')}; ${put.size} of ${put.size + failed.size} blocks in force`,
+      {
+        entries: [
+          ...live.filter((e) => put.has(e.address)),
+          ...was.filter((e) => failed.has(e.address)),
+        ],
+      },
+    );
+  // What this site holds: a later unblock here is kept only by other origins' entries it really runs.
+  return live.length < b.entries.length ? { entries: live } : null;
+}
+
+const entriesOf = (body: unknown): Blocklist['entries'] => {
+  const e = (body as Partial<Blocklist> | null | undefined)?.entries;
+  return Array.isArray(e) ? e : [];
+};

@@ -67,6 +67,9 @@ CREATE TABLE IF NOT EXISTS state_retry (
   reason TEXT NOT NULL,
   due INTEGER NOT NULL
 );
+-- What documents refused as not-applied put in force before they failed (blocks, permits), beyond state_applied:
+-- the next version of the kind lifts and revokes against it too; cleared when a version of the kind applies.
+CREATE TABLE IF NOT EXISTS state_partial (kind TEXT PRIMARY KEY, held TEXT NOT NULL, at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS state_cursor (one INTEGER PRIMARY KEY CHECK (one = 1), revision INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS fleet_records (${FLEET_RECORDS_COLUMNS});
 ${FLEET_RECORDS_INDEXES}

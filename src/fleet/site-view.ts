@@ -1,7 +1,7 @@
 /**
  * The manager's sites as the dashboard shows them, read from manager.db: health by how long ago the manager
- * last heard from each site, lag, the state versions each applied against the manager's latest, and what each
- * enforces per zone (from its newest health record). Also the per-zone modes a site reports.
+ * last heard from each site, lag, the state versions each applied against the manager's latest (and those it could
+ * not put into force, with why), and what each enforces per zone (from its newest health record). Also the per-zone modes a site reports.
  */
 import type { CaptureStatus, LiveCounters } from '../capture/live.js';
 import type { AppliedPolicy } from '../enforce/state.js';
@@ -43,6 +43,11 @@ export interface SiteView {
   intake: { held: number; throttled: number; atBound: string[] } | null;
   /** State versions the site reports applied (null: none yet, or not reported). */
   applied: Record<StateKind, number | null>;
+  /**
+   * Per kind, a newer version the site refused or could not put into force (what it runs instead is `applied`),
+   * with the site's reason (review 13, L3). Empty: none, or not reported.
+   */
+  notInForce: Array<{ kind: StateKind; version: number; reason: string }>;
   enforcement: {
     loaded: boolean | null;
     gateway: string | null;
@@ -175,6 +180,20 @@ function captureOf(
   return { program: o.program, counters: countersOf(o.counters), state, reason, at, stale };
 }
 
+/** A site's `notInForce` list (node-runtime.ts): entries not of the expected shape are left out. */
+function notInForceOf(v: unknown): SiteView['notInForce'] {
+  if (!Array.isArray(v)) return [];
+  const out: SiteView['notInForce'] = [];
+  for (const x of v as unknown[]) {
+    const o = (x ?? {}) as Record<string, unknown>;
+    const version = count(o.version);
+    if (!(STATE_KINDS as readonly unknown[]).includes(o.kind) || version === null) continue;
+    const reason = typeof o.reason === 'string' ? o.reason.slice(0, REASON_MAX) : '';
+    out.push({ kind: o.kind as StateKind, version, reason });
+  }
+  return out.slice(0, STATE_KINDS.length);
+}
+
 /** Health records come from sites: anything not of the expected shape reads as not reported. */
 function enforcementOf(e: unknown): SiteView['enforcement'] {
   if (e === null || typeof e !== 'object') return null;
@@ -287,6 +306,7 @@ export function readFleetView(
       records: r.records,
       intake: intake.get(r.site) ?? null,
       applied,
+      notInForce: notInForceOf(h.notInForce),
       enforcement: enforcementOf(h.enforcement),
       capture: captureOf(
         h.capture,

@@ -7,7 +7,11 @@
  * ruleset) is refused the same way, as `not-applied`: the site keeps enforcing what it had, and the documents
  * after it (blocks, lifts, permits) are not held up behind it. It is tried again (at each start, and with
  * backoff from half a second up to `retryNotAppliedMs`: a passing fault heals at once, a host fixed later — br_netfilter
- * loaded — within that time) until it applies or a newer version of its kind does.
+ * loaded — within that time) until it applies or a newer version of its kind does. What such a document put in force
+ * before it failed (`PartlyApplied`: blocks, permits) is recorded as `partial`: the next version of its kind lifts
+ * and revokes against it too, not only against the version applied. Once a policy is put into force, the permits
+ * and blocklist applied are judged again under it (the zones a permit's server and a block's address are checked
+ * against are the policy's).
  */
 import type { KeyObject } from 'node:crypto';
 import { AckPolicy, DeliverPolicy, nanos, type JetStreamClient } from 'nats';
@@ -39,14 +43,33 @@ export interface Applied {
   held: unknown;
 }
 
+/**
+ * A document put into force only in part before it failed: `partial` is what of its kind this site now holds
+ * beyond the version applied (what it and earlier failed versions put in and nothing lifted since).
+ */
+export class PartlyApplied extends Error {
+  constructor(
+    message: string,
+    readonly partial: unknown,
+  ) {
+    super(message);
+  }
+}
+
 export interface FollowerOptions {
   trusted: ReadonlyMap<string, KeyObject>;
   /**
    * Put a verified document into force. It may return what of it this site holds in force when that is less
    * than the whole (recorded as `held`: a blocklist without the entries this site refused). It may throw: the
-   * document is then refused as `not-applied` (while the node is stopping, it is taken again at the next start).
+   * document is then refused as `not-applied` (while the node is stopping, it is taken again at the next start);
+   * a `PartlyApplied` says what it put in all the same. `partial` is what documents of the kind that failed
+   * half-way put in force beyond `previous` (null: nothing): lifts and revocations count it as held.
    */
-  apply: (doc: StateDoc, previous: Applied | null) => Promise<{ held?: unknown } | void>;
+  apply: (
+    doc: StateDoc,
+    previous: Applied | null,
+    partial: unknown,
+  ) => Promise<{ held?: unknown } | void>;
   onApplied?: (doc: StateDoc, revision: number) => void;
   onRefused?: (e: DocRefused, kind: string, revision: number) => void;
   log?: (m: string) => void;
@@ -93,6 +116,14 @@ export class StateFollower {
           held: r.held === null ? null : JSON.parse(r.held),
         }
       : null;
+  }
+
+  /** What documents of `kind` that failed half-way put in force beyond the version applied (null: nothing). */
+  partial(kind: StateKind): unknown {
+    const r = this.db.prepare('SELECT held FROM state_partial WHERE kind = ?').get(kind) as
+      | { held: string }
+      | undefined;
+    return r === undefined ? null : JSON.parse(r.held);
   }
 
   /**
@@ -236,8 +267,9 @@ export class StateFollower {
     }
     let held: unknown = null;
     try {
-      held = (await this.o.apply(doc, prev))?.held ?? null;
+      held = (await this.o.apply(doc, prev, this.partial(kind)))?.held ?? null;
     } catch (err) {
+      this.keepPartial(kind, err);
       // Stopping (a wait on a locked store cut short): not the document's fault, take it again at the next start.
       if (this.stopped) throw err;
       const why = (err as Error).message;
@@ -254,7 +286,7 @@ export class StateFollower {
           e.revision,
           new DocRefused(
             'not-applied',
-            `this site could not put it into force (${why}); it keeps enforcing ${prev === null ? 'no fleet ' + kind : `${kind} v${prev.version}`} and tries again`,
+            `this site could not put it into force (${why}); it keeps enforcing ${prev === null ? 'no fleet ' + kind : `${kind} v${prev.version}`}${err instanceof PartlyApplied ? ' with what this version put in' : ''} and tries again`,
             doc.version,
           ),
           now,
@@ -263,6 +295,72 @@ export class StateFollower {
       return;
     }
     this.commit(kind, doc, e.revision, held, now);
+    if (kind === 'policy') await this.rejudge(doc.version);
+  }
+
+  /** Record what a document that failed half-way put in force (a `PartlyApplied`; any other failure put nothing in). */
+  private keepPartial(kind: StateKind, err: unknown): void {
+    if (!(err instanceof PartlyApplied)) return;
+    this.db
+      .prepare(
+        `INSERT INTO state_partial (kind, held, at) VALUES (?, ?, ?)
+         ON CONFLICT (kind) DO UPDATE SET held = excluded.held, at = excluded.at`,
+      )
+      .run(kind, JSON.stringify(err.partial), Date.now());
+  }
+
+  /**
+   * Judge the permits and blocklist applied again under a policy just put into force (review 13, L10): a permit's
+   * zone and the zones' addresses no block may hit are read from the policy in force, and those documents were
+   * judged under the one before (a policy that applied only on a retry comes after them). A failure is logged and
+   * audited; what it changed stays recorded (held, partial), and the next version of the kind judges again.
+   */
+  private async rejudge(policy: number): Promise<void> {
+    for (const kind of ['permits', 'blocklist'] as const) {
+      if (this.stopped) return;
+      // A newer version waits for a retry: it is tried at once, under this policy, rather than the older one
+      // judged again (which would lift or revoke what the newer one put in).
+      if (this.db.prepare('UPDATE state_retry SET due = 0 WHERE kind = ?').run(kind).changes > 0)
+        continue;
+      const prev = this.applied(kind);
+      if (prev === null) continue;
+      const keyId = (
+        this.db.prepare('SELECT digest FROM state_applied WHERE kind = ?').get(kind) as {
+          digest: string;
+        }
+      ).digest;
+      const doc: StateDoc = {
+        format: 'weir-state/1',
+        kind,
+        version: prev.version,
+        issued: '',
+        publisher: `key ${keyId}, judged again under policy v${policy}`,
+        keyId,
+        body: prev.body,
+      };
+      let failed: string | null = null;
+      try {
+        const held = (await this.o.apply(doc, prev, this.partial(kind)))?.held ?? null;
+        this.db.transaction(() => {
+          this.db
+            .prepare('UPDATE state_applied SET held = ? WHERE kind = ?')
+            .run(held === null ? null : JSON.stringify(held), kind);
+          this.db.prepare('DELETE FROM state_partial WHERE kind = ?').run(kind);
+        })();
+      } catch (err) {
+        this.keepPartial(kind, err);
+        if (this.stopped) throw err;
+        failed = (err as Error).message;
+        this.log(`${kind} v${prev.version} judged again under policy v${policy}: ${failed}`);
+      }
+      this.outbox.add('audit', {
+        event: 'fleet.state.rejudged',
+        kind,
+        version: prev.version,
+        policy,
+        ...(failed === null ? {} : { message: failed }),
+      });
+    }
   }
 
   /** The wait before try `attempt + 1`: doubling from half a second to `retryNotAppliedMs`. */
@@ -300,8 +398,9 @@ export class StateFollower {
       }
       let held: unknown = null;
       try {
-        held = (await this.o.apply(doc, prev))?.held ?? null;
+        held = (await this.o.apply(doc, prev, this.partial(r.kind)))?.held ?? null;
       } catch (err) {
+        this.keepPartial(r.kind, err);
         if (this.stopped) throw err;
         this.db
           .prepare(
@@ -312,10 +411,14 @@ export class StateFollower {
       }
       this.log(`applied ${r.kind} v${doc.version} on a retry (refused as not-applied before)`);
       this.commit(r.kind, doc, r.revision, held, Date.now());
+      if (r.kind === 'policy') await this.rejudge(doc.version);
     }
   }
 
-  /** Record a document put into force (and drop any older one of its kind waiting for a retry). */
+  /**
+   * Record a document put into force (and drop any older one of its kind waiting for a retry, and what failed
+   * versions had put in: this one lifted or holds it).
+   */
   private commit(
     kind: StateKind,
     doc: StateDoc,
@@ -351,6 +454,7 @@ export class StateFollower {
         revision: revision,
       });
       this.db.prepare('DELETE FROM state_retry WHERE kind = ?').run(kind);
+      this.db.prepare('DELETE FROM state_partial WHERE kind = ?').run(kind);
       this.advance(revision);
     })();
     this.o.onApplied?.(doc, revision);

@@ -11,6 +11,9 @@ import { rmSync } from 'node:fs';
 import { addSite, openHome, readSiteKit } from '../../src/fleet/home.js';
 import { ManagerRuntime } from '../../src/fleet/manager-runtime.js';
 import { NodeRuntime } from '../../src/fleet/node-runtime.js';
+import type { Blocklist } from '../../src/fleet/manager.js';
+import { blocksInForce } from '../../src/fleet/site-blocks.js';
+import { readFleetView } from '../../src/fleet/site-view.js';
 import { freePort, MemoryBackend, tempDir, until } from './fleet-kit.js';
 
 const dir = tempDir('fleet-apply-failed');
@@ -121,4 +124,114 @@ test('a fleet policy a site cannot apply is refused and reported, and later bloc
   await until('v5 applied', () => rt.follower.applied('policy')?.version === 5);
   await new Promise((r) => setTimeout(r, 1000));
   assert.equal(be.applied.at(-1), POLICY(5), 'v4 is never applied over v5');
+});
+
+/** A site whose kernel refuses to block some addresses (an nft session error on that element). */
+class FailingBlocks extends MemoryBackend {
+  readonly failOn = new Set<string>();
+  override block(
+    address: string,
+    ttlSeconds: number,
+    comment = '',
+  ): ReturnType<MemoryBackend['block']> {
+    if (this.failOn.has(address))
+      return Promise.reject(new Error(`nft: could not add ${address} to the blocked set`));
+    return super.block(address, ttlSeconds, comment);
+  }
+}
+
+// Review 13, M4 and L9: a blocklist that failed half-way (refused as not-applied) had put its first blocks in the
+// kernel, but the next version lifted only what the last APPLIED version held: a host it lifted stayed cut while
+// the manager and the site said it was not blocked, and the site's own unblock check (B3) did not see the block.
+test('a blocklist that failed half-way: what it put in is held, and a later version lifts it', async () => {
+  const mdir = path.join(dir, 'manager-partial');
+  addSite(openHome(mdir), 'p');
+  const leafPort = await freePort();
+  const mgr = await ManagerRuntime.start({
+    dir: mdir,
+    client: { host: '127.0.0.1', port: await freePort() },
+    leaf: { host: '127.0.0.1', port: leafPort },
+    log: () => undefined,
+  });
+  stops.push(() => mgr.stop());
+  const be = new FailingBlocks();
+  const rt = await NodeRuntime.start({
+    kit: readSiteKit('p', path.join(mdir, 'sites', 'p')),
+    dir: tempDir('apply-failed-p'),
+    client: { host: '127.0.0.1', port: await freePort() },
+    hubUrls: [`nats-leaf://127.0.0.1:${leafPort}`],
+    local: be,
+    log: () => undefined,
+    healthEveryMs: 200,
+    retryNotAppliedMs: 300,
+  });
+  stops.push(() => rt.stop());
+  const [X, Y, Z] = ['10.77.1.10', '10.77.1.11', '10.77.1.12'];
+  const until_ = Math.floor(Date.now() / 1000) + 3600;
+  const entry = (address: string): Blocklist['entries'][number] => ({
+    address,
+    until: until_,
+    origin: 'manager:root',
+    comment: 'attacker',
+  });
+
+  // v1 blocks X, Y and Z; the kernel refuses Y.
+  be.failOn.add(Y);
+  await mgr.manager.publish<Blocklist>('blocklist', () => ({ entries: [X, Y, Z].map(entry) }));
+  await until('v1 refused as not-applied', () =>
+    rt.follower.notInForce().some((f) => f.kind === 'blocklist' && f.version === 1),
+  );
+  assert.ok(be.blocks.has(X) && be.blocks.has(Z), 'the blocks after the failed one go in too');
+  assert.ok(!be.blocks.has(Y));
+  assert.equal(rt.follower.applied('blocklist'), null);
+  assert.match(rt.follower.notInForce()[0]!.reason, /could not block 10\.77\.1\.11.*2 of 3/);
+  // L9: what v1 put in is held here (a site's unblock of X is kept by the manager's entry).
+  assert.deepEqual(
+    blocksInForce(rt.db, Math.floor(Date.now() / 1000))
+      .map((e) => e.address)
+      .sort(),
+    [X, Z],
+  );
+  const kept = await rt.backend.unblock(X, 'not ours');
+  assert.deepEqual(kept.keptBy, ['manager:root']);
+  assert.ok(be.blocks.has(X));
+
+  // v2 lifts X (Y still refused by the kernel): X is unblocked even though no version applied held it.
+  await mgr.manager.publish<Blocklist>('blocklist', () => ({ entries: [Y, Z].map(entry) }));
+  await until('v2 lifted X', () => !be.blocks.has(X));
+  await until('v2 refused as not-applied', () =>
+    rt.follower.notInForce().some((f) => f.kind === 'blocklist' && f.version === 2),
+  );
+  assert.ok(be.blocks.has(Z));
+  assert.deepEqual(
+    blocksInForce(rt.db, Math.floor(Date.now() / 1000)).map((e) => e.address),
+    [Z],
+  );
+  // The kernel takes Y again: v2 applies on a retry; v3 lifts everything.
+  be.failOn.clear();
+  await until('v2 applied on a retry', () => rt.follower.applied('blocklist')?.version === 2);
+  assert.ok(be.blocks.has(Y) && be.blocks.has(Z));
+  await mgr.manager.publish<Blocklist>('blocklist', () => ({ entries: [] }));
+  await until('v3 lifted Y and Z', () => be.blocks.size === 0);
+
+  // L3: the manager's site view says which version a site could not apply, and why.
+  be.failOn.add(X);
+  await mgr.manager.publish<Blocklist>('blocklist', () => ({ entries: [X, Y].map(entry) }));
+  await until('the site view shows blocklist v4 not in force', () => {
+    const s = readFleetView(mgr.db, Date.now()).sites.find((x) => x.name === 'p');
+    return s?.notInForce.some((f) => f.kind === 'blocklist' && f.version === 4) === true;
+  });
+  const shown = readFleetView(mgr.db, Date.now()).sites.find((x) => x.name === 'p')!;
+  assert.match(shown.notInForce[0]!.reason, /^not-applied: .*could not block 10\.77\.1\.10/);
+
+  // A policy put into force judges the blocklist again, but v4 waits for a retry: v4 is tried under it, not v3
+  // judged again (which would lift the block of Y that v4 put in).
+  assert.ok(be.blocks.has(Y));
+  const liftsOfY = (): number => be.log.filter((l) => l === `unblock ${Y}`).length;
+  const before = liftsOfY();
+  await mgr.manager.publish('policy', () => ({ text: POLICY(1), source: 'p1.yaml' }));
+  await until('the policy applied', () => rt.follower.applied('policy')?.version === 1);
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(liftsOfY(), before, 'Y is never lifted');
+  assert.ok(be.blocks.has(Y));
 });

@@ -10,6 +10,7 @@ import { addSite, openHome, readSiteKit } from '../../src/fleet/home.js';
 import { ManagerRuntime } from '../../src/fleet/manager-runtime.js';
 import { NodeRuntime } from '../../src/fleet/node-runtime.js';
 import { makePermit, type FleetPermit } from '../../src/fleet/permit-doc.js';
+import { blocksInForce } from '../../src/fleet/site-blocks.js';
 import type {
   HostStatus,
   PermitFlow,
@@ -43,12 +44,16 @@ class PermitBackend extends MemoryBackend {
   ) {
     super();
   }
+  /** Servers whose permits the host fails to write (a full state disk, an nft session error). */
+  readonly failOn = new Set<string>();
   override permit(
     flow: PermitFlow,
     ttlSeconds: number,
     comment = '',
     scope?: PermitScope,
   ): Promise<PermitResult> {
+    if (this.failOn.has(flow.server))
+      return Promise.reject(new Error(`could not write the permit record for ${flow.server}`));
     this.given.push({ flow, ttl: ttlSeconds, scope });
     return Promise.resolve({ flow, ttlSeconds, until: 0, comment });
   }
@@ -59,7 +64,8 @@ class PermitBackend extends MemoryBackend {
   override status(): HostStatus {
     return {
       ...super.status(),
-      applied: { text: this.text, sha: 'x' },
+      // The policy the site last applied (a fleet policy), else the one it was set up with.
+      applied: { text: this.applied.at(-1) ?? this.text, sha: 'x' },
       steered: this.steered,
     } as unknown as HostStatus;
   }
@@ -171,7 +177,7 @@ test('a site refuses a permit that has run out or is malformed, even when the do
     keyId: 'k',
     body: { permits: [stale, odd, fresh] },
   };
-  await applyPermits(be, doc, null, {
+  await applyPermits(be, doc, null, null, {
     site: 'a',
     onPermitRefused: (p, why) => refused.push(`${p.id}: ${why}`),
   });
@@ -182,7 +188,7 @@ test('a site refuses a permit that has run out or is malformed, even when the do
   // No policy in force here: no zone to check the server against, so nothing is let through.
   const bare = new MemoryBackend();
   const why: string[] = [];
-  await applyPermits(bare, doc, null, { site: 'a', onPermitRefused: (_p, w) => why.push(w) });
+  await applyPermits(bare, doc, null, null, { site: 'a', onPermitRefused: (_p, w) => why.push(w) });
   assert.match(why.at(-1)!, /no policy in force here/);
 });
 
@@ -213,7 +219,7 @@ test('a limited permit nothing can judge is refused: at the manager for a protoc
   };
   const unsteered = new PermitBackend(policy('10.70.0.0/28'), []);
   const refused: string[] = [];
-  await applyPermits(unsteered, doc, null, {
+  await applyPermits(unsteered, doc, null, null, {
     site: 'a',
     onPermitRefused: (p, why) => refused.push(`${p.id}: ${why}`),
   });
@@ -227,7 +233,129 @@ test('a limited permit nothing can judge is refused: at the manager for a protoc
   );
   // Where the gateway judges the server, the limited permit goes in, scoped.
   const steered = new PermitBackend(policy('10.70.0.0/28'));
-  await applyPermits(steered, doc, null, { site: 'a' });
+  await applyPermits(steered, doc, null, null, { site: 'a' });
   assert.equal(steered.given.length, 2);
   assert.ok(steered.given[0]!.scope !== undefined);
+});
+
+// Review 13, M4: a permits document that failed half-way (refused as not-applied) had granted its first permits,
+// but a later revocation was computed from the last APPLIED version only: the revoked permit stayed live in the
+// kernel and in the gateway's records until its own time ran out, while the manager said it was withdrawn.
+test('a permits document that failed half-way: a later revocation withdraws what it granted', async () => {
+  const mdir = path.join(dir, 'manager-partial');
+  addSite(openHome(mdir), 'a');
+  const leafPort = await freePort();
+  const mgr = await ManagerRuntime.start({
+    dir: mdir,
+    client: { host: '127.0.0.1', port: await freePort() },
+    leaf: { host: '127.0.0.1', port: leafPort },
+    log: () => undefined,
+  });
+  stops.push(() => mgr.stop());
+  const be = new PermitBackend(policy('10.70.0.0/28'), ['10.70.0.5:502', '10.70.0.6:502']);
+  const rt = await NodeRuntime.start({
+    kit: readSiteKit('a', path.join(mdir, 'sites', 'a')),
+    dir: tempDir('site-partial'),
+    client: { host: '127.0.0.1', port: await freePort() },
+    hubUrls: [`nats-leaf://127.0.0.1:${leafPort}`],
+    local: be,
+    log: () => undefined,
+    retryNotAppliedMs: 300,
+  });
+  stops.push(() => rt.stop());
+  const nowS = Math.floor(Date.now() / 1000);
+  const first = makePermit(grant, nowS);
+  const second = makePermit({ ...grant, server: '10.70.0.6' }, nowS);
+  // v1 grants both; the host fails to write the second.
+  be.failOn.add('10.70.0.6');
+  await mgr.manager.publish('permits', () => ({ permits: [first, second] }));
+  await until('v1 refused as not-applied', () =>
+    rt.follower.notInForce().some((f) => f.kind === 'permits' && f.version === 1),
+  );
+  assert.deepEqual(
+    be.given.map((g) => g.flow.server),
+    ['10.70.0.5'],
+    'the first permit is live',
+  );
+  // An incident: the first is revoked (v2), while the second still fails.
+  await mgr.manager.revokePermit(first.id);
+  await until('v2 withdrew the first permit', () =>
+    be.revoked.some((f) => f.server === '10.70.0.5'),
+  );
+  assert.deepEqual(be.revoked[0], {
+    client: '10.70.0.100',
+    server: '10.70.0.5',
+    transport: 'tcp',
+    port: 502,
+  });
+});
+
+// Review 13, L10: a policy refused as not-applied that applies later on a retry comes after the permits judged
+// meanwhile against the old one: a permit refused as "not its zone" (a zone only the new policy has) stayed
+// refused until the manager published another permits version.
+test('permits are judged again when a policy that applied on a retry puts their zone in force', async () => {
+  const mdir = path.join(dir, 'manager-rejudge');
+  addSite(openHome(mdir), 'a');
+  const leafPort = await freePort();
+  const mgr = await ManagerRuntime.start({
+    dir: mdir,
+    client: { host: '127.0.0.1', port: await freePort() },
+    leaf: { host: '127.0.0.1', port: leafPort },
+    log: () => undefined,
+  });
+  stops.push(() => mgr.stop());
+  class Flaky extends PermitBackend {
+    broken = false;
+    override apply(req: Parameters<PermitBackend['apply']>[0]): ReturnType<PermitBackend['apply']> {
+      if (this.broken) return Promise.reject(new Error('br_netfilter is not loaded'));
+      return super.apply(req);
+    }
+  }
+  const be = new Flaky(policy('10.70.0.0/28'), ['10.90.0.5:502']);
+  const rt = await NodeRuntime.start({
+    kit: readSiteKit('a', path.join(mdir, 'sites', 'a')),
+    dir: tempDir('site-rejudge'),
+    client: { host: '127.0.0.1', port: await freePort() },
+    hubUrls: [`nats-leaf://127.0.0.1:${leafPort}`],
+    local: be,
+    log: () => undefined,
+    retryNotAppliedMs: 300,
+    // As hostNeverBlock: the network and broadcast addresses of the zones in force are never blocked.
+    neverBlock: () => ({
+      addresses: [],
+      subnets: (be.applied.at(-1) ?? '').includes('line2') ? ['10.90.0.0/28'] : [],
+    }),
+  });
+  stops.push(() => rt.stop());
+  // Policy v1 (zone cell) is in force; v2 adds zone line2 but this host cannot load it yet.
+  await mgr.manager.publish('policy', () => ({ text: policy('10.70.0.0/28'), source: 'p1.yaml' }));
+  await until('policy v1 applied', () => rt.follower.applied('policy')?.version === 1);
+  be.broken = true;
+  const two = `${policy('10.70.0.0/28')}  - { name: line2, members: [10.90.0.0/28], mode: enforce }\n`;
+  await mgr.manager.publish('policy', () => ({ text: two, source: 'p2.yaml' }));
+  await until('policy v2 refused', () =>
+    rt.follower.notInForce().some((f) => f.kind === 'policy' && f.version === 2),
+  );
+  await mgr.manager.grantPermit({
+    ...grant,
+    zone: 'line2',
+    server: '10.90.0.5',
+    client: '10.90.0.100',
+  });
+  await until('permits v1 applied', () => rt.follower.applied('permits')?.version === 1);
+  assert.equal(be.given.length, 0, 'refused: no zone line2 in the policy in force');
+  // A block of what is line2's broadcast address passes under v1.
+  await mgr.manager.block(
+    { address: '10.90.0.15', ttlSeconds: 600, comment: 'spoofed' },
+    'manager:root',
+  );
+  await until('blocklist v1 applied', () => be.blocks.has('10.90.0.15'));
+  // The host can load it now: policy v2 applies on a retry, and the permit is judged again under it.
+  be.broken = false;
+  await until('policy v2 applied on a retry', () => rt.follower.applied('policy')?.version === 2);
+  await until('the permit is granted under policy v2', () => be.given.length === 1);
+  assert.equal(be.given[0]!.flow.server, '10.90.0.5');
+  // The blocklist too: line2's broadcast address is never blocked under v2, so it is lifted, and not held.
+  await until('the block is lifted under policy v2', () => !be.blocks.has('10.90.0.15'));
+  assert.deepEqual(blocksInForce(rt.db, Math.floor(Date.now() / 1000)), []);
 });

@@ -37,6 +37,14 @@ test('sites with good, odd and missing health records; records carry the site', 
       pending: 3,
       stateRevision: 4,
       applied: { policy: 2, blocklist: 1, permits: null },
+      // What the site could not put into force (review 13, L3); odd entries are left out.
+      notInForce: [
+        { kind: 'policy', version: 3, reason: 'not-applied: br_netfilter is not loaded' },
+        { kind: 'rm -rf', version: 1, reason: 'x' },
+        { kind: 'blocklist', version: -1, reason: 'x' },
+        { kind: 'permits', version: 2, reason: 'x'.repeat(400) },
+        null,
+      ],
       enforcement: {
         loaded: true,
         gateway: 'up',
@@ -72,6 +80,10 @@ test('sites with good, odd and missing health records; records carry the site', 
     records: 10,
     intake: null,
     applied: { policy: 2, blocklist: 1, permits: null, bundle: null },
+    notInForce: [
+      { kind: 'policy', version: 3, reason: 'not-applied: br_netfilter is not loaded' },
+      { kind: 'permits', version: 2, reason: 'x'.repeat(300) },
+    ],
     enforcement: {
       loaded: true,
       gateway: 'up',
@@ -90,10 +102,18 @@ test('sites with good, odd and missing health records; records carry the site', 
   assert.deepEqual(
     v.sites
       .slice(1)
-      .map((s) => [s.name, s.health, s.backlog, s.applied.policy, s.enforcement, s.capture]),
+      .map((s) => [
+        s.name,
+        s.health,
+        s.backlog,
+        s.applied.policy,
+        s.enforcement,
+        s.capture,
+        s.notInForce,
+      ]),
     [
-      ['b', 'cut off', null, null, null, null],
-      ['c', 'stale', null, null, null, null],
+      ['b', 'cut off', null, null, null, null, []],
+      ['c', 'stale', null, null, null, null, []],
     ],
   );
 

@@ -153,6 +153,26 @@ test(
       await mgr.stop();
     }
 
+    // South could not put policy v2 into force before it went silent: the page says which and why (L3).
+    const fdb = openFleetDb(path.join(mdir, 'manager.db'));
+    try {
+      const sh = fdb.prepare("SELECT health FROM fleet_sites WHERE site = 'south'").get() as {
+        health: string;
+      };
+      const notInForce = [
+        {
+          kind: 'policy',
+          version: 2,
+          reason:
+            'not-applied: this site could not put it into force (br_netfilter is not loaded); it keeps enforcing no fleet policy and tries again',
+        },
+      ];
+      fdb
+        .prepare("UPDATE fleet_sites SET health = ? WHERE site = 'south'")
+        .run(JSON.stringify({ ...(JSON.parse(sh.health) as object), notInForce }));
+    } finally {
+      fdb.close();
+    }
     const { url, page, errors, close } = await openDashboard(db, dir, { fleetDir: mdir });
     try {
       await logIn(page, url, 'vera', PASSWORD);
@@ -182,7 +202,8 @@ test(
         'rgb(192, 57, 43)',
       );
       assert.match(northRow, /\d+ waiting/);
-      assert.match(northRow, /none published\s+v1 \(latest\)/);
+      assert.match(northRow, /none published\s+v1 \(latest\)\s+–\s/);
+      assert.match(southRow, /policy v2 NOT IN FORCE: not-applied: .*br_netfilter is not loaded/);
       assert.match(southRow, /^south\s+CUT OFF\s/);
       assert.match(southRow, /\(1\d min ago\)\s+lag 1\d min/);
       assert.match(southRow, /v1 \(latest\)/);

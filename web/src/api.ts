@@ -146,6 +146,8 @@ export interface SiteView {
   records: number;
   intake: { held: number; throttled: number; atBound: string[] } | null;
   applied: Record<string, number | null>;
+  /** Newer versions the site refused or could not put into force, with its reason (src/fleet/site-view.ts). */
+  notInForce: Array<{ kind: string; version: number; reason: string }>;
   enforcement: {
     loaded: boolean | null;
     gateway: string | null;

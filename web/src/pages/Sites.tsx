@@ -47,6 +47,7 @@ export function Sites() {
             <th>records</th>
             <th>policy</th>
             <th>blocklist</th>
+            <th>not in force</th>
             <th>enforcement per zone</th>
             <th>capture</th>
           </tr>
@@ -72,6 +73,15 @@ export function Sites() {
               <td>{s.records}</td>
               <td>{version(s.applied.policy ?? null, data.latest.policy ?? null)}</td>
               <td>{version(s.applied.blocklist ?? null, data.latest.blocklist ?? null)}</td>
+              <td className="site-not-in-force">
+                {(s.notInForce ?? []).length === 0
+                  ? '–'
+                  : s.notInForce.map((f) => (
+                      <div key={f.kind}>
+                        {f.kind} v{f.version} NOT IN FORCE: {f.reason}
+                      </div>
+                    ))}
+              </td>
               <td>
                 {s.enforcement === null
                   ? 'not reported'
