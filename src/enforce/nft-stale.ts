@@ -27,7 +27,10 @@ export function staleDirectRules(
     add: { rule: { family: 'ip', table, chain, expr, comment } },
   });
   const reset = [{ counter: null }, { reject: { type: 'tcp reset' } }];
-  if (bridgeMark !== null) return bridgeStale(table, bridgeMark, rule, notDnat, resetBoth);
+  // The PLC's reset leaves by the device the packet would: on a bridge the one it came in on (its IP hooks see
+  // the bridge as the input device), on a router the one routing chose for it (review 13, M2).
+  if (bridgeMark !== null)
+    return bridgeStale(table, bridgeMark, rule, notDnat, resetBoth({ meta: { key: 'iif' } }));
   return [
     {
       add: {
@@ -47,7 +50,7 @@ export function staleDirectRules(
         { match: { op: '!=', left: ip('saddr'), right: gatewayIp } },
         notDnat,
         { match: { op: '==', left: { concat: [ip('daddr'), tcp('dport')] }, right: '@gw_port' } },
-        ...resetBoth,
+        ...resetBoth({ meta: { key: 'oif' } }),
       ],
       'direct connection to a steered server: reset both ends, the client reconnects through the gateway',
     ),
@@ -66,19 +69,40 @@ export function staleDirectRules(
 /**
  * A stale client packet resets both ends. Its sequence number is exactly what the server expects next, so a copy
  * of it with RST set is a reset the server takes (RFC 5961: an exact match; one merely in the window draws a
- * challenge ACK, which the server-side rule answers with an exact reset). The copy is made with `dup` (routed
- * to the server, untracked) after its flags are set to RST|ACK; the packet itself then gets back a plain ACK flag
- * and is rejected, so the client gets its reset (`reject` answers no RST, and takes its sequence from the ACK).
- * Any data the packet carried goes to the server only inside a RST, which no TCP stack hands to the application:
- * the refused request never reaches the PLC. The copy goes to the server's address as next hop, so the server
- * must be on a link of this host (as a PLC behind a router-mode gateway or on the bridge is); where it is not,
- * the copy is lost and the server's end stays open as before.
+ * challenge ACK, which the server-side rule answers with an exact reset). The copy is made with `dup` after its
+ * flags are set to RST|ACK; the packet itself then gets back a plain ACK flag and is rejected, so the client gets
+ * its reset (`reject` answers no RST, and takes its sequence from the ACK).
+ *
+ * Where the copy goes: `dup` routes it by the host's table to the server's address as next hop, and it leaves
+ * untracked. So it is bound to `device` (only routes out of it count; with none, the server is taken to be on
+ * its link) — the bridge it came in on, or the router's output interface for the packet — else a bridge host
+ * whose route to the PLC is its management NIC's default route sent it there: the PLC's end stayed open and a
+ * client's bytes went to the IT LAN. And it carries the addresses and ports the PLC knows the connection by
+ * (conntrack's reply tuple), which differ where this router NATs towards the PLC: the copy is never NATed itself
+ * (untracked), and the PLC ignores a reset for a connection it does not have. The packet's own addresses are put
+ * back from the original tuple before the client's reset.
+ *
+ * What the copy carries: `dup` cannot cut a packet, so any data the stale packet held — the client's request,
+ * which nothing has judged — reaches the PLC inside that RST. A conformant TCP stack (Linux's, in the labs)
+ * discards a RST's data and never hands it to the application; a PLC's embedded stack is trusted to do the same.
  */
 const tcpFlags = { payload: { protocol: 'tcp', field: 'flags' } };
-const resetBoth: unknown[] = [
+const fromCt = (
+  protocol: string,
+  field: string,
+  key: string,
+  dir: 'original' | 'reply',
+): unknown => ({
+  mangle: { key: { payload: { protocol, field } }, value: { ct: { key, dir } } },
+});
+const resetBoth = (device: unknown): unknown[] => [
   { counter: null },
   { mangle: { key: tcpFlags, value: { '|': ['rst', 'ack'] } } },
-  { dup: { addr: { payload: { protocol: 'ip', field: 'daddr' } } } },
+  fromCt('ip', 'saddr', 'ip daddr', 'reply'),
+  fromCt('tcp', 'sport', 'proto-dst', 'reply'),
+  { dup: { addr: { payload: { protocol: 'ip', field: 'daddr' } }, dev: device } },
+  fromCt('ip', 'saddr', 'ip saddr', 'original'),
+  fromCt('tcp', 'sport', 'proto-src', 'original'),
   { mangle: { key: tcpFlags, value: 'ack' } },
   { reject: { type: 'tcp reset' } },
 ];

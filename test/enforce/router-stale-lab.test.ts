@@ -52,8 +52,12 @@ for i, reg in enumerate((5, 8)):
     time.sleep(1)
 `;
 
-/** A router between the historian's and the PLC's subnets; `change` is what happens between the two halves. */
-async function staleConnection(change: 'outage' | 'policy'): Promise<void> {
+/**
+ * A router between the historian's and the PLC's subnets; `change` is what happens between the two halves;
+ * `nat`: the router masquerades towards the PLC (a common IT/OT boundary), so the PLC knows the connection by the
+ * router's address.
+ */
+async function staleConnection(change: 'outage' | 'policy', nat = false): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'weir-rstale-'));
   const state = path.join(dir, 'state'),
     go = path.join(dir, 'go'),
@@ -119,6 +123,11 @@ async function staleConnection(change: 'outage' | 'policy'): Promise<void> {
     ip('-n', NS.cli, 'route', 'add', 'default', 'via', '10.79.1.1');
     ip('-n', NS.plc, 'route', 'add', 'default', 'via', GW);
     inNs(NS.fw, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+    if (nat)
+      inNs(NS.fw, 'nft', [
+        'add table ip masq; add chain ip masq post { type nat hook postrouting priority 100; };',
+        'add rule ip masq post oifname b0 masquerade',
+      ]);
     const plc = bg(NS.plc, '/usr/bin/python3', [
       path.resolve('test/lab/agents/modbus_server.py'),
       PLC,
@@ -174,7 +183,9 @@ async function staleConnection(change: 'outage' | 'policy'): Promise<void> {
     const port = (JSON.parse(out.split('\n')[0]!) as { port: number }).port;
     const plcEnd = (): string =>
       inNs(NS.plc, 'ss', ['-Htn', 'state', 'established', `( sport = :502 and dport = :${port} )`]);
-    assert.match(plcEnd(), new RegExp(`${HIST}:${port}`), 'the PLC holds the old connection');
+    // Masquerading keeps the client's port where it is free, as here.
+    const peer = nat ? GW : HIST;
+    assert.match(plcEnd(), new RegExp(`${peer}:${port}`), 'the PLC holds the old connection');
 
     if (change === 'outage') await startGateway();
     else {
@@ -241,5 +252,13 @@ test(
   { timeout: 180_000 },
   async (t) => {
     if (lab(t)) await staleConnection('policy');
+  },
+);
+
+test(
+  "router mode: where the router masquerades towards the PLC, the PLC's end is reset by the address it knows",
+  { timeout: 180_000 },
+  async (t) => {
+    if (lab(t)) await staleConnection('outage', true);
   },
 );
