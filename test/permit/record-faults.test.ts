@@ -198,6 +198,15 @@ for (const fault of ['full', 'read-only'] as const)
       // Outside that mount namespace the folder holds no record of it: status names the permit.
       const s = b.status() as { unrecordedPermits?: string[] };
       assert.deepEqual(s.unrecordedPermits, ['10.77.0.5 → 10.77.0.21 tcp/502']);
+      const text = execFileSync(
+        process.execPath,
+        [cli, 'enforce', 'status', '--family', 'inet', '--netns', ns, '--state-dir', state],
+        { encoding: 'utf8' },
+      );
+      assert.match(
+        text,
+        /permit 10\.77\.0\.5 → 10\.77\.0\.21 tcp\/502: in the kernel, NOT in Weir's records/,
+      );
     } finally {
       execFileSync('ip', ['netns', 'del', ns]);
       rmSync(dir, { recursive: true, force: true });
