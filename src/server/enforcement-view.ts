@@ -120,7 +120,7 @@ function permitRecordsNotice(unrecorded: string[] = [], problems: string[] = [])
   const parts = [...problems.map((p) => `${capital(p)}.`)];
   if (unrecorded.length > 0)
     parts.unshift(
-      `${unrecorded.length} permit(s) in the kernel are NOT in Weir's records (${unrecorded.join(', ')}): the state folder was full or read-only when they were given.`,
+      `${unrecorded.length} permit(s) in the kernel are NOT in Weir's records (${unrecorded.join(', ')}): given while the state folder was full or read-only, with another state folder, or by an older Weir.`,
     );
   return parts.length > 0 ? parts.join(' ') : null;
 }
