@@ -146,10 +146,20 @@ export async function applyEnforcement(r: HostApplyRequest): Promise<ApplyOutcom
     netns: r.target.netns,
     rulesetDigest: result.digest,
     ...(ruleset.windowsValidUntil !== null ? { windowsValidUntil: ruleset.windowsValidUntil } : {}),
-    conntrackDroppedAtApply: readConntrack(r.target.netns)?.dropped ?? 0,
+    ...conntrackBaseline(readConntrack(r.target.netns)),
     refused: ruleset.refused,
   });
   return { plan, ruleset, result, gateway, newRefusals };
+}
+
+/** The kernel's count of full-table drops now, and which run of the counters it belongs to. */
+function conntrackBaseline(
+  ct: ReturnType<typeof readConntrack>,
+): Pick<AppliedPolicy, 'conntrackDroppedAtApply' | 'conntrackEpochAtApply'> {
+  return {
+    conntrackDroppedAtApply: ct?.dropped ?? 0,
+    ...(ct?.epoch !== undefined ? { conntrackEpochAtApply: ct.epoch } : {}),
+  };
 }
 
 /**

@@ -86,6 +86,11 @@ export interface PermitResult {
   ttlSeconds: number;
   until: number;
   comment: string;
+  /**
+   * Granted, but Weir's record of it was not written (a full or read-only state folder) or the records file
+   * could not be parsed and was set aside: what happened, for the output and the audit.
+   */
+  recordFault?: { unrecorded: boolean; message: string };
 }
 
 export interface HostStatus extends EnforcementStatus {
@@ -99,6 +104,13 @@ export interface HostStatus extends EnforcementStatus {
   uninspected: boolean;
   /** The connection-tracking table replies depend on (drops counted since the policy was applied); null: unread. */
   conntrack: ConntrackLoad | null;
+  /**
+   * Permits the kernel holds that Weir's records lack (their record could not be written), as `a → b tcp/502`;
+   * absent when the records cannot be read (then `permitRecords` says why).
+   */
+  unrecordedPermits?: string[];
+  /** What is wrong with the permit records: unreadable, or files set aside. */
+  permitRecords?: string[];
 }
 
 export type { ApplyOutcome, ApplyRequest, ApplySource, TemporaryPermit };

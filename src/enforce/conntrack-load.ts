@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 
 // Replies pass only for connections conntrack tracks, so a full table is an outage: the kernel drops new
 // connections it cannot track, plant traffic included, and any host of the plant can fill it (review 12b, B10).
@@ -8,6 +8,8 @@ import { readFileSync } from 'node:fs';
 const COUNT = '/proc/sys/net/netfilter/nf_conntrack_count';
 const MAX = '/proc/sys/net/netfilter/nf_conntrack_max';
 const STAT = '/proc/net/stat/nf_conntrack';
+/** Changes at each boot: the kernel's counters start again from 0. */
+const BOOT_ID = '/proc/sys/kernel/random/boot_id';
 
 export interface ConntrackLoad {
   entries: number;
@@ -16,6 +18,11 @@ export interface ConntrackLoad {
   dropped: number;
   /** Entries evicted early to make room (unconfirmed, unreplied ones). */
   earlyDropped: number;
+  /**
+   * Which run of the counters this is: the boot id and the network namespace (a reboot, or a namespace made
+   * again, starts them from 0). Absent when unread.
+   */
+  epoch?: string;
 }
 
 /** Fill at which status warns: beyond it, a burst of new connections meets a full table. */
@@ -44,15 +51,23 @@ export function parseConntrack(count: string, max: string, stat: string): Conntr
 }
 
 /** The table of the enforcement namespace (or this one), null when conntrack is not loaded or unreadable. */
-export function readConntrack(netns?: string): ConntrackLoad | null {
+export function readConntrack(
+  netns?: string,
+  o: { bootIdFile?: string } = {},
+): ConntrackLoad | null {
+  const bootIdFile = o.bootIdFile ?? BOOT_ID;
   try {
     if (netns === undefined)
-      return parseConntrack(
-        readFileSync(COUNT, 'utf8'),
-        readFileSync(MAX, 'utf8'),
-        readFileSync(STAT, 'utf8'),
+      return withEpoch(
+        parseConntrack(
+          readFileSync(COUNT, 'utf8'),
+          readFileSync(MAX, 'utf8'),
+          readFileSync(STAT, 'utf8'),
+        ),
+        bootIdFile,
+        readlinkSync('/proc/self/ns/net'),
       );
-    // One process reads all three inside the namespace; "--" lines split them.
+    // One process reads all three inside the namespace, and which namespace it is; "--" lines split them.
     const out = execFileSync(
       'ip',
       [
@@ -61,15 +76,40 @@ export function readConntrack(netns?: string): ConntrackLoad | null {
         netns,
         'sh',
         '-c',
-        `cat ${COUNT}; echo --; cat ${MAX}; echo --; cat ${STAT}`,
+        `cat ${COUNT}; echo --; cat ${MAX}; echo --; cat ${STAT}; echo --; readlink /proc/self/ns/net`,
       ],
       { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 },
     );
-    const [count = '', max = '', stat = ''] = out.split('--\n');
-    return parseConntrack(count, max, stat);
+    const [count = '', max = '', stat = '', ns = ''] = out.split('--\n');
+    return withEpoch(parseConntrack(count, max, stat), bootIdFile, ns);
   } catch {
     return null;
   }
+}
+
+function withEpoch(c: ConntrackLoad, bootIdFile: string, ns: string): ConntrackLoad {
+  try {
+    return { ...c, epoch: `${readFileSync(bootIdFile, 'utf8').trim()} ${ns.trim()}` };
+  } catch {
+    return c;
+  }
+}
+
+/**
+ * The kernel's drops since the policy went in: its count less the count at the apply, when both are of one run
+ * of the counters. After a reboot (or the namespace made again) the count starts from 0, so a baseline of an
+ * earlier run would hide every drop until the new count passed it (review 13, L2): then all drops count.
+ */
+export function dropsSinceApply(
+  ct: ConntrackLoad,
+  applied: { conntrackDroppedAtApply?: number; conntrackEpochAtApply?: string } | null,
+): number {
+  const base = applied?.conntrackDroppedAtApply ?? 0;
+  const sameRun =
+    applied?.conntrackEpochAtApply === undefined || ct.epoch === undefined
+      ? ct.dropped >= base // a record of an older build: a count below its baseline started again
+      : applied.conntrackEpochAtApply === ct.epoch;
+  return sameRun ? Math.max(0, ct.dropped - base) : ct.dropped;
 }
 
 /** A line for status when the table is nearly full or has dropped connections; null when all is well. */

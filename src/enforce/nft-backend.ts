@@ -1,4 +1,4 @@
-import { readConntrack } from './conntrack-load.js';
+import { dropsSinceApply, readConntrack } from './conntrack-load.js';
 import { canonicalIp } from '../policy/hosts.js';
 import type {
   BlockResult,
@@ -26,6 +26,7 @@ import {
   unsteer,
   blockSetOf,
   permitSetOf,
+  permitsIn,
   type DynamicSet,
   type NftTarget,
 } from './nft.js';
@@ -33,6 +34,7 @@ import {
   addPlain,
   addScope,
   PermitRecords,
+  recordsSetAside,
   revokePlain,
   revokeScope,
   scopeOf,
@@ -123,15 +125,34 @@ export class NftBackend implements EnforcementBackend {
     checkTtl(ttlSeconds);
     const f = flowOf(flow);
     const until = this.seconds() + ttlSeconds;
-    // The gateway learns the scope before the kernel lets the flow in, so no request passes unjudged by it; a
-    // permit without one is recorded first too, so whoever reads the records (the playbooks) never misses it.
-    if (scope !== undefined)
-      addScope(
+    // The gateway learns the scope before the kernel lets the flow in, so no request passes unjudged by it: a
+    // scope that cannot be recorded refuses the permit (the gateway could not honour it anyway).
+    let recordFault: PermitResult['recordFault'];
+    if (scope !== undefined) {
+      const c = addScope(
         this.stateDir,
         { ...scope, flow: f, until, grantedAt: this.seconds() },
         this.seconds(),
       );
-    else addPlain(this.stateDir, { flow: f, until, grantedAt: this.seconds() }, this.seconds());
+      if (c.setAside !== null) recordFault = setAsideFault(c.setAside);
+    } else {
+      // A permit without one is recorded first too, so whoever reads the records (the playbooks) never misses
+      // it. But it is the emergency path: a fault of our own disk does not refuse it (the playbooks' permit
+      // view lists the kernel too, within seconds); the caller says it loudly.
+      try {
+        const c = addPlain(
+          this.stateDir,
+          { flow: f, until, grantedAt: this.seconds() },
+          this.seconds(),
+        );
+        if (c.setAside !== null) recordFault = setAsideFault(c.setAside);
+      } catch (err) {
+        recordFault = {
+          unrecorded: true,
+          message: `NOT RECORDED in ${this.stateDir} (${(err as Error).message}): the kernel holds the permit, but Weir's records do not; playbooks that block on forgeable signals learn of it only from the kernel's listing, within ${RELIST_S} s`,
+        };
+      }
+    }
     // Scoped permits (from templates, IPv4) have a set of their own; others one per address family.
     const set: DynamicSet = scope !== undefined ? 'permits_scoped' : permitSetOf(f.client);
     // A permit given again for the same flow takes its new time: nft would keep the old element's timeout.
@@ -141,7 +162,7 @@ export class NftBackend implements EnforcementBackend {
         `add element ${this.set(set)} { ${elementOf(f)} timeout ${ttlSeconds}s }`,
       );
     else permitFlow(this.target, f, ttlSeconds, scope !== undefined);
-    return { flow: f, ttlSeconds, until, comment };
+    return { flow: f, ttlSeconds, until, comment, ...(recordFault ? { recordFault } : {}) };
   }
 
   async permits(): Promise<TemporaryPermit[]> {
@@ -162,9 +183,31 @@ export class NftBackend implements EnforcementBackend {
   async revokePermit(p: PermitFlow, comment = ''): Promise<void> {
     const f = flowOf(p);
     // The gateway stops honouring the scope at once, whatever happens to the kernel element.
-    const scoped = revokeScope(this.stateDir, f, comment || 'revoked', this.seconds()) !== null;
-    if (!scoped) revokePlain(this.stateDir, f, comment || 'revoked', this.seconds());
-    await this.dropElement(scoped ? 'permits_scoped' : permitSetOf(f.client), f);
+    let scoped: boolean | null = null;
+    let fault: Error | null = null;
+    try {
+      scoped = revokeScope(this.stateDir, f, comment || 'revoked', this.seconds()) !== null;
+      if (!scoped && !revokePlain(this.stateDir, f, comment || 'revoked', this.seconds()))
+        scoped = null;
+    } catch (err) {
+      fault = err as Error;
+    }
+    // A revocation is never held up by our own disk: the kernel element goes whatever the records say. With no
+    // record to tell which set holds it, from both.
+    if (scoped !== null)
+      await this.dropElement(scoped ? 'permits_scoped' : permitSetOf(f.client), f);
+    else {
+      const dropped = await Promise.allSettled([
+        this.dropElement('permits_scoped', f),
+        this.dropElement(permitSetOf(f.client), f),
+      ]);
+      if (dropped.every((d) => d.status === 'rejected'))
+        throw (dropped[1] as PromiseRejectedResult).reason as Error;
+    }
+    if (fault !== null)
+      process.stderr.write(
+        `weir: permit ${f.client} → ${f.server} ${f.transport}/${f.port} withdrawn from the kernel, but its record in ${this.stateDir} could not be marked: ${fault.message}\n`,
+      );
   }
 
   private async dropElement(set: DynamicSet, f: PermitFlow): Promise<void> {
@@ -182,7 +225,11 @@ export class NftBackend implements EnforcementBackend {
       rec !== null && rec.revokedAt !== undefined
         ? { group: rec.group, user: rec.user, directory: rec.directory, template: rec.template }
         : undefined;
-    await this.permit(f, Math.max(1, Math.floor(ttlSeconds)), comment, scope);
+    const r = await this.permit(f, Math.max(1, Math.floor(ttlSeconds)), comment, scope);
+    if (r.recordFault)
+      process.stderr.write(
+        `weir: permit ${f.client} → ${f.server} ${f.transport}/${f.port} restored: ${r.recordFault.message}\n`,
+      );
   }
 
   status(): HostStatus {
@@ -204,11 +251,34 @@ export class NftBackend implements EnforcementBackend {
       applied,
       gateway,
       uninspected,
+      ...this.recordsStatus(objs),
       // The kernel counts drops since it started; what matters is since this policy went in.
-      conntrack: ct && {
-        ...ct,
-        dropped: Math.max(0, ct.dropped - (applied?.conntrackDroppedAtApply ?? 0)),
-      },
+      conntrack: ct && { ...ct, dropped: dropsSinceApply(ct, applied) },
+    };
+  }
+
+  /** The kernel's permits that the records lack, and what is wrong with the records (for status). */
+  private recordsStatus(
+    objs: Parameters<typeof permitsIn>[0],
+  ): Pick<HostStatus, 'unrecordedPermits' | 'permitRecords'> {
+    const problems = recordsSetAside(this.stateDir).map(
+      (a) => `permit records that could not be parsed were set aside: ${a}`,
+    );
+    let recorded: TemporaryPermit[];
+    try {
+      recorded = this.grantedPermits();
+    } catch (err) {
+      problems.unshift(`permit records unreadable: ${(err as Error).message}`);
+      return { permitRecords: problems };
+    }
+    const key = (p: PermitFlow): string =>
+      `${canonicalIp(p.client) ?? p.client} → ${canonicalIp(p.server) ?? p.server} ${p.transport}/${p.port}`;
+    const known = new Set(recorded.map(key));
+    return {
+      unrecordedPermits: permitsIn(objs)
+        .map(key)
+        .filter((k) => !known.has(k)),
+      ...(problems.length ? { permitRecords: problems } : {}),
     };
   }
 
@@ -224,6 +294,14 @@ export class NftBackend implements EnforcementBackend {
     return Math.floor(this.now() / 1000);
   }
 }
+
+/** How often, at most, the playbooks' permit view lists the kernel (respond/permit-view.ts), in seconds. */
+const RELIST_S = 10;
+
+const setAsideFault = (aside: string): NonNullable<PermitResult['recordFault']> => ({
+  unrecorded: false,
+  message: `the permit records could not be parsed and were set aside as ${aside} (the permits in it stay in the kernel until they lapse; the playbooks learn of them from the kernel's listing)`,
+});
 
 /** A block or permit lapses by itself: a timeout of zero or less (or none) would make it forever. */
 function checkTtl(ttl: number): void {

@@ -452,6 +452,12 @@ export function listPermitSet(target: NftTarget, set: DynamicSet): Promise<Liste
   );
 }
 
+/** The temporary permits (every permit set) of a listing of the whole table. */
+export function permitsIn(objs: Obj[]): ListedPermit[] {
+  const sets = new Set(['permits', 'permits6', 'permits_scoped']);
+  return permitsOf({ nftables: objs.filter((o) => sets.has(String(o.set?.name))) });
+}
+
 function permitsOf(doc: { nftables: Obj[] }): ListedPermit[] {
   const out: ListedPermit[] = [];
   for (const o of doc.nftables)

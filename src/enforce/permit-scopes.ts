@@ -3,6 +3,7 @@ import {
   existsSync,
   mkdirSync,
   openSync,
+  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
@@ -50,13 +51,44 @@ export function readScopes(stateDir: string): ScopedPermitRecord[] {
   }
 }
 
+/** A records file whose text is no list of permits (torn, edited by hand): not a disk fault. */
+class Unparsable extends Error {}
+
 /** The records of one file; throws when it exists but cannot be read (the playbooks then cannot tell). */
 function readRecords(stateDir: string, file: string): PermitRecord[] {
   const f = path.join(stateDir, file);
   if (!existsSync(f)) return [];
-  const v = JSON.parse(readFileSync(f, 'utf8')) as unknown;
-  if (!Array.isArray(v)) throw new Error(`${f} holds no list of permits`);
+  const text = readFileSync(f, 'utf8');
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (err) {
+    throw new Unparsable(`${f} cannot be parsed: ${(err as Error).message}`);
+  }
+  if (!Array.isArray(v)) throw new Unparsable(`${f} holds no list of permits`);
   return v as PermitRecord[];
+}
+
+/** What a change of the records did besides the change: a file it could not parse, set aside (the path). */
+export interface RecordChange {
+  setAside: string | null;
+}
+
+/**
+ * The records a writer changes. A file that cannot be parsed is renamed aside whole and the change starts from
+ * none: overwriting it with the new record alone would lose every other permit in it, all still live in the
+ * kernel (the kernel listing and the file set aside keep them known). Other read errors throw.
+ */
+function readForChange(stateDir: string, file: string): { list: PermitRecord[] } & RecordChange {
+  try {
+    return { list: readRecords(stateDir, file), setAside: null };
+  } catch (err) {
+    if (!(err instanceof Unparsable)) throw err;
+    const f = path.join(stateDir, file);
+    const aside = `${f}.unreadable-${Date.now()}`;
+    renameSync(f, aside);
+    return { list: [], setAside: aside };
+  }
 }
 
 function writeScopes(stateDir: string, list: PermitRecord[], now: number, file = FILE): void {
@@ -64,8 +96,14 @@ function writeScopes(stateDir: string, list: PermitRecord[], now: number, file =
   const kept = list.filter((r) => Math.max(r.until, r.revokedAt ?? 0) + KEEP_S > now);
   const f = path.join(stateDir, file);
   const tmp = `${f}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(kept), { mode: 0o640 });
-  renameSync(tmp, f);
+  try {
+    writeFileSync(tmp, JSON.stringify(kept), { mode: 0o640 });
+    renameSync(tmp, f);
+  } catch (err) {
+    // A full folder leaves half a temporary file: it would only take more of the space.
+    rmSync(tmp, { force: true });
+    throw err;
+  }
 }
 
 /** How long a writer waits for another (the CLI, the server, the playbook runner may write at once). */
@@ -105,10 +143,12 @@ function locked<T>(stateDir: string, change: () => T, file = FILE): T {
 }
 
 /** Record a permit given (a later grant of the same flow replaces the earlier). */
-export function addScope(stateDir: string, r: ScopedPermitRecord, now: number): void {
-  locked(stateDir, () =>
-    writeScopes(stateDir, [...readScopes(stateDir).filter((x) => !same(x.flow, r.flow)), r], now),
-  );
+export function addScope(stateDir: string, r: ScopedPermitRecord, now: number): RecordChange {
+  return locked(stateDir, () => {
+    const { list, setAside } = readForChange(stateDir, FILE);
+    writeScopes(stateDir, [...list.filter((x) => !same(x.flow, r.flow)), r], now);
+    return { setAside };
+  });
 }
 
 /** Mark a permit withdrawn; returns its record (null: no scoped permit for this flow). */
@@ -119,7 +159,7 @@ export function revokeScope(
   now: number,
 ): ScopedPermitRecord | null {
   return locked(stateDir, () => {
-    const list = readScopes(stateDir);
+    const list = readForChange(stateDir, FILE).list as ScopedPermitRecord[];
     const r = list.find((x) => same(x.flow, flow) && x.revokedAt === undefined);
     if (r === undefined) return null;
     r.revokedAt = now;
@@ -130,19 +170,22 @@ export function revokeScope(
 }
 
 /** Record a permit without a scope (a later grant of the same flow replaces the earlier). */
-export function addPlain(stateDir: string, r: PermitRecord, now: number): void {
-  locked(
+export function addPlain(stateDir: string, r: PermitRecord, now: number): RecordChange {
+  return locked(
     stateDir,
-    () =>
+    () => {
+      const { list, setAside } = readForChange(stateDir, PLAIN_FILE);
       writeScopes(
         stateDir,
         [
-          ...readPlain(stateDir).filter((x) => !same(x.flow, r.flow)),
+          ...list.filter((x) => !same(x.flow, r.flow)),
           { flow: r.flow, until: r.until, grantedAt: r.grantedAt },
         ],
         now,
         PLAIN_FILE,
-      ),
+      );
+      return { setAside };
+    },
     PLAIN_FILE,
   );
 }
@@ -157,7 +200,7 @@ export function revokePlain(
   return locked(
     stateDir,
     () => {
-      const list = readPlain(stateDir);
+      const { list } = readForChange(stateDir, PLAIN_FILE);
       const r = list.find((x) => same(x.flow, flow) && x.revokedAt === undefined);
       if (r === undefined) return false;
       r.revokedAt = now;
@@ -167,14 +210,6 @@ export function revokePlain(
     },
     PLAIN_FILE,
   );
-}
-
-function readPlain(stateDir: string): PermitRecord[] {
-  try {
-    return readRecords(stateDir, PLAIN_FILE);
-  } catch {
-    return [];
-  }
 }
 
 /**
@@ -203,6 +238,17 @@ function stampOf(f: string): string {
     return `${st.mtimeMs}:${st.size}:${st.ino}`;
   } catch {
     return 'none';
+  }
+}
+
+/** Records files set aside because they could not be parsed (kept for a person to read; status names them). */
+export function recordsSetAside(stateDir: string): string[] {
+  try {
+    return readdirSync(stateDir)
+      .filter((f) => /^permits(-plain)?\.json\.unreadable-[0-9]+$/.test(f))
+      .map((f) => path.join(stateDir, f));
+  } catch {
+    return [];
   }
 }
 

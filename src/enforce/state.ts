@@ -27,6 +27,8 @@ export interface AppliedPolicy {
   windowsValidUntil?: string;
   /** The kernel's count of connections dropped on a full conntrack table when this was applied. */
   conntrackDroppedAtApply?: number;
+  /** Which run of that count it was (boot id and namespace): another run's count is no baseline. */
+  conntrackEpochAtApply?: string;
   /** What the ruleset refused (or would) because it cannot judge it, as compiled by the build that applied it. */
   refused?: string[];
   /** Set by `enforce remove`: nothing of Weir's is loaded since. */

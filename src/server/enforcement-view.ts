@@ -23,6 +23,8 @@ export interface KernelReading {
   blockedSources: number;
   /** The conntrack table nearly full, or connections dropped on it since the apply (null: all well). */
   conntrack: string | null;
+  /** Permits the kernel holds that Weir's records lack, or the records' own fault (null: none). */
+  permitRecords: string | null;
   error: string | null;
 }
 
@@ -93,6 +95,7 @@ function readKernel(a: AppliedPolicy, stateDir: string): KernelReading {
       wouldBlock: counter('simulate: log only'),
       blockedSources: s.blocked.length,
       conntrack: conntrackNotice(s.conntrack),
+      permitRecords: permitRecordsNotice(s.unrecordedPermits, s.permitRecords),
       error: null,
     };
   } catch (err) {
@@ -104,11 +107,22 @@ function readKernel(a: AppliedPolicy, stateDir: string): KernelReading {
       wouldBlock: 0,
       blockedSources: 0,
       conntrack: null,
+      permitRecords: null,
       error: (err as Error).message,
     };
   }
   cache.set(key, { at: Date.now(), reading });
   return reading;
+}
+
+/** A sentence when the kernel holds permits Weir has no record of, or the records are at fault. */
+function permitRecordsNotice(unrecorded: string[] = [], problems: string[] = []): string | null {
+  const parts = [...problems.map((p) => `${capital(p)}.`)];
+  if (unrecorded.length > 0)
+    parts.unshift(
+      `${unrecorded.length} permit(s) in the kernel are NOT in Weir's records (${unrecorded.join(', ')}): given while the state folder was full or read-only, with another state folder, or by an older Weir.`,
+    );
+  return parts.length > 0 ? parts.join(' ') : null;
 }
 
 export function enforcementView(stateDir: string, activeSha: string | null): EnforcementView {
@@ -175,6 +189,7 @@ function describe(
         `The kernel runs ${which}: ${l.dropped} packet(s) dropped, ${l.wouldBlock} would-block logged, ${l.blockedSources} source(s) blocked.`,
       );
     if (l.conntrack !== null) parts.push(`${capital(l.conntrack)}.`);
+    if (l.permitRecords !== null) parts.push(l.permitRecords);
   }
   if (gateway.state === 'down')
     parts.push(

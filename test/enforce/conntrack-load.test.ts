@@ -9,8 +9,12 @@ import { parsePolicy } from '../../src/policy/load.js';
 import { CompiledPolicy } from '../../src/policy/evaluate.js';
 import { compileRuleset } from '../../src/enforce/nft-ruleset.js';
 import { applyRuleset } from '../../src/enforce/nft.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import {
   conntrackNotice,
+  dropsSinceApply,
   parseConntrack,
   readConntrack,
 } from '../../src/enforce/conntrack-load.js';
@@ -73,8 +77,38 @@ groups:
     assert.ok(c.entries >= 1, `an entry tracked (${c.entries})`);
     assert.ok(c.max > 0);
     assert.equal(c.dropped, 0);
+    assert.match(c.epoch ?? '', /^[0-9a-f-]{36} net:\[[0-9]+\]$/, 'boot id and namespace');
+    assert.notEqual(
+      c.epoch,
+      readConntrack()?.epoch,
+      'another namespace: another run of the counters',
+    );
     assert.equal(readConntrack('weir-no-such-ns'), null, 'unreadable: null, not a throw');
   } finally {
     execFileSync('ip', ['netns', 'del', ns]);
+  }
+});
+
+test('conntrack: a baseline taken in another boot is not subtracted: drops after a reboot show (review 13, L2)', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'weir-boot-'));
+  try {
+    const bootId = path.join(dir, 'boot_id');
+    writeFileSync(bootId, 'aaaaaaaa-0000-4000-8000-000000000001\n');
+    const atApply = readConntrack(undefined, { bootIdFile: bootId });
+    // Applied long ago: the kernel had counted 5000 drops by then.
+    const applied = { conntrackDroppedAtApply: 5000, conntrackEpochAtApply: atApply?.epoch };
+    const now = parseConntrack('65536\n', '65536\n', STAT);
+    // Same boot, counter still at 5018: 18 since the apply.
+    assert.equal(dropsSinceApply({ ...now, dropped: 5018, epoch: atApply?.epoch }, applied), 18);
+    // The host rebooted (a new boot id): the kernel counts from 0 again, and its 18 drops are all since.
+    writeFileSync(bootId, 'bbbbbbbb-0000-4000-8000-000000000002\n');
+    const later = readConntrack(undefined, { bootIdFile: bootId });
+    if (atApply !== null && later !== null) assert.notEqual(later.epoch, atApply.epoch);
+    assert.equal(dropsSinceApply({ ...now, epoch: later?.epoch ?? 'other' }, applied), 18);
+    // A record from a build that kept no boot id: a counter below its baseline restarted.
+    assert.equal(dropsSinceApply(now, { conntrackDroppedAtApply: 5000 }), 18);
+    assert.equal(dropsSinceApply({ ...now, dropped: 5018 }, { conntrackDroppedAtApply: 5000 }), 18);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -291,6 +291,11 @@ export function registerEnforce(program: Command): void {
         `blocked sources: ${s.blocked.map((b) => `${b.ip}${b.expiresIn !== null ? ` (${b.expiresIn} s left)` : ''}`).join(', ') || 'none'}\n`,
       );
       process.stdout.write(`permits: ${s.permits.length}\n`);
+      for (const x of s.unrecordedPermits ?? [])
+        process.stdout.write(
+          `  permit ${x}: in the kernel, NOT in Weir's records (given while the state folder was full or read-only, with another --state-dir, or by an older Weir)\n`,
+        );
+      for (const x of s.permitRecords ?? []) process.stdout.write(`  ${x}\n`);
       for (const x of s.refused ?? []) process.stdout.write(`${x}\n`);
       for (const x of s.layer2 ?? [])
         if (x.startsWith(NOT_FILTERED)) process.stdout.write(`${x}\n`);
@@ -432,6 +437,7 @@ export function registerEnforce(program: Command): void {
     )
     .option('--db <db>', 'store for the audit log (required)')
     .option('--reason <text>', 'why')
+    .option('--state-dir <dir>', 'runtime state of this enforcement host', DEFAULT_STATE_DIR)
     .action(
       async (
         givenClient: string,
@@ -457,7 +463,7 @@ export function registerEnforce(program: Command): void {
             `a direct permit lasts at most ${humanDuration(max)} here (settings enforce.max_permit_s), not ${humanDuration(ttl)}: longer access is a context group to approve (weir policy submit)`,
           );
         }
-        await carryOut(
+        const granted = await carryOut(
           o,
           'flow.permitted',
           `${client} → ${server} ${service}`,
@@ -470,6 +476,17 @@ export function registerEnforce(program: Command): void {
             ),
         );
         process.stdout.write(`${client} → ${server} ${service} permitted for ${ttl} s\n`);
+        // Our own disk's fault does not refuse an emergency permit, but it is said and audited.
+        const fault = granted.recordFault;
+        if (fault !== undefined) {
+          process.stderr.write(`warning: ${fault.message}\n`);
+          audit(
+            o,
+            fault.unrecorded ? 'flow.permit_unrecorded' : 'permit.records_set_aside',
+            `${client} → ${server} ${service}`,
+            { ttl_s: ttl, error: fault.message },
+          );
+        }
       },
     );
 
