@@ -94,15 +94,18 @@ export class DecoyHost {
    * decoy probes from, and a cover probe too (both look the same on the wire).
    */
   private static async build(ns: string, parent: string, mac: string): Promise<void> {
-    const link = `wd${ns.slice(-10)}`.slice(0, 15);
     await ip('netns', 'add', ns);
+    // Made inside the namespace at once: no step leaves a macvlan wearing a decoy's MAC in the sensor's own
+    // namespace when a later one fails (deleting the namespace deletes it).
     await ip(
       'link',
       'add',
       'link',
       parent,
       'name',
-      link,
+      'eth0',
+      'netns',
+      ns,
       'address',
       mac,
       'type',
@@ -110,9 +113,7 @@ export class DecoyHost {
       'mode',
       'bridge',
     );
-    await ip('link', 'set', link, 'netns', ns);
     await ip('-n', ns, 'link', 'set', 'lo', 'up');
-    await ip('-n', ns, 'link', 'set', link, 'name', 'eth0');
     // IPv4 only: a link-local IPv6 address would announce the decoy (neighbour discovery, MLD) unasked.
     try {
       await ip(
