@@ -18,15 +18,17 @@ export interface ArpClaim {
   kind: ArpClaimKind;
 }
 
-/**
- * The claim an ARP frame makes on one of the `watched` addresses (address → the decoy MAC that holds it) by a MAC
- * that is none of `own` (every decoy's, so a decoy's own replies and probes are no claim); null for any other frame.
- */
-export function arpClaim(
-  f: Frame,
-  watched: ReadonlyMap<string, string>,
-  own: ReadonlySet<string>,
-): ArpClaim | null {
+/** What the ARP watch heard: the sender's MAC and address (0.0.0.0 for a probe) and the address asked for. */
+export interface ArpHeard {
+  mac: string;
+  sender: string;
+  target: string;
+  /** 1 request (a probe too), 2 reply. */
+  op: number;
+}
+
+/** The ARP of a frame (sender MAC and address, target address, op), or null for any other frame. */
+export function arpOf(f: Frame): ArpHeard | null {
   const pkt = newPacket();
   decodeFrame(f, pkt);
   if (pkt.etherType !== 0x0806) return null;
@@ -45,17 +47,37 @@ export function arpClaim(
   arp.dissect(pkt.data, pkt.payloadOffset, pkt.payloadLength, ctx, out);
   const m = out[0];
   if (m === undefined || m.anomaly !== null || m.fields === null) return null;
-  const mac = String(m.fields.sender_mac);
-  const sender = String(m.fields.sender_ip);
-  const target = String(m.fields.target_ip);
-  if (own.has(mac)) return null;
+  return {
+    mac: String(m.fields.sender_mac),
+    sender: String(m.fields.sender_ip),
+    target: String(m.fields.target_ip),
+    op: m.func,
+  };
+}
+
+/**
+ * The claim an ARP frame makes on one of the `watched` addresses (address → the decoy MAC that holds it) by a MAC
+ * that is none of `own` (every decoy's, so a decoy's own replies and probes are no claim); null for any other frame.
+ */
+export function arpClaim(
+  f: Frame,
+  watched: ReadonlyMap<string, string>,
+  own: ReadonlySet<string>,
+): ArpClaim | null {
+  const a = arpOf(f);
+  return a === null || own.has(a.mac) ? null : claimOf(a, watched);
+}
+
+/** The claim `a` (from a MAC not the decoys') makes on a `watched` address, or null. */
+export function claimOf(a: ArpHeard, watched: ReadonlyMap<string, string>): ArpClaim | null {
+  const { mac, sender, target } = a;
   if (watched.has(sender))
     return {
       address: sender,
       mac,
-      kind: sender === target ? 'gratuitous' : m.func === 2 ? 'reply' : 'request',
+      kind: sender === target ? 'gratuitous' : a.op === 2 ? 'reply' : 'request',
     };
-  if (sender === '0.0.0.0' && m.func === 1 && watched.has(target))
+  if (sender === '0.0.0.0' && a.op === 1 && watched.has(target))
     return { address: target, mac, kind: 'probe' };
   return null;
 }

@@ -1,11 +1,12 @@
 import { liveCapture, STARTING_STALL_AFTER_S } from '../capture/live.js';
-import { arpClaim, type ArpClaim } from './arp-claim.js';
+import { arpOf, claimOf, type ArpClaim, type ArpHeard } from './arp-claim.js';
 
 /**
  * The decoys' ear on the segment: ARP on the interface they hang off (a capture of ARP only, passive), told to
  * `onClaim` when a device other than a decoy says a decoy's address is its own. A decoy must give way then:
  * it is the one that should not be there. `onStop` hears a watch that ended without being asked, with why:
- * decoys without it would not notice a device taking their address.
+ * decoys without it would not notice a device taking their address. `onHeard` hears every ARP frame of a MAC
+ * not the decoys' (claims too, after `onClaim`): what keeps a claimed address its device's.
  */
 export class ArpWatch {
   /** Address → the MAC of the decoy on it. */
@@ -21,6 +22,7 @@ export class ArpWatch {
     iface: string,
     onClaim: (c: ArpClaim) => void,
     onStop: (reason: string) => void,
+    onHeard: (a: ArpHeard) => void = () => {},
   ): Promise<ArpWatch> {
     const w = new ArpWatch();
     return new Promise((resolve, reject) => {
@@ -36,8 +38,11 @@ export class ArpWatch {
       liveCapture(
         iface,
         (f) => {
-          const c = arpClaim(f, w.watched, w.own);
+          const a = arpOf(f);
+          if (a === null || w.own.has(a.mac)) return;
+          const c = claimOf(a, w.watched);
           if (c !== null) onClaim(c);
+          onHeard(a);
         },
         {
           bpf: 'arp',

@@ -12,6 +12,10 @@ export interface AddressHeld {
 
 const run = promisify(execFile);
 
+/** nftables in a decoy's namespace: ARP probes (RFC 5227: sender address 0.0.0.0) get no answer. */
+const IGNORE_PROBES =
+  'add table arp weir_decoy; add chain arp weir_decoy in { type filter hook input priority 0; policy accept; }; add rule arp weir_decoy in arp saddr ip 0.0.0.0 drop';
+
 /**
  * `ip` with these arguments. Asynchronous, never execFileSync: a synchronous child runs its own event loop, and a
  * probe's arping that exits meanwhile was seen left a zombie whose exit the main loop never heard, hanging the
@@ -55,6 +59,14 @@ export class DecoyHost {
         await h.stop();
         return { heldBy: holder };
       }
+      // A device probing its own address (RFC 5227 ACD, as EtherNet/IP devices do at boot) must hear no answer
+      // from a decoy, or it stays off the network: the decoy's kernel ignores ARP probes (sender 0.0.0.0), and
+      // the ARP watch withdraws the decoy on the probe. No such rule, no decoy.
+      await run('ip', ['netns', 'exec', ns, 'nft', IGNORE_PROBES]).catch((e: Error) => {
+        throw new Error(
+          `decoy ${identity.ip}: nft could not make it ignore ARP probes (${e.message.trim()}): a decoy that answers a device's address conflict detection keeps the device off the network`,
+        );
+      });
       await ip('-n', ns, 'addr', 'add', `${identity.ip}/32`, 'dev', 'eth0');
       // Everyone on the segment is on-link: replies find their way by ARP, as a device on the LAN does.
       await ip('-n', ns, 'route', 'add', 'default', 'dev', 'eth0');
@@ -94,15 +106,18 @@ export class DecoyHost {
    * decoy probes from, and a cover probe too (both look the same on the wire).
    */
   private static async build(ns: string, parent: string, mac: string): Promise<void> {
-    const link = `wd${ns.slice(-10)}`.slice(0, 15);
     await ip('netns', 'add', ns);
+    // Made inside the namespace at once: no step leaves a macvlan wearing a decoy's MAC in the sensor's own
+    // namespace when a later one fails (deleting the namespace deletes it).
     await ip(
       'link',
       'add',
       'link',
       parent,
       'name',
-      link,
+      'eth0',
+      'netns',
+      ns,
       'address',
       mac,
       'type',
@@ -110,9 +125,7 @@ export class DecoyHost {
       'mode',
       'bridge',
     );
-    await ip('link', 'set', link, 'netns', ns);
     await ip('-n', ns, 'link', 'set', 'lo', 'up');
-    await ip('-n', ns, 'link', 'set', link, 'name', 'eth0');
     // IPv4 only: a link-local IPv6 address would announce the decoy (neighbour discovery, MLD) unasked.
     try {
       await ip(

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { canBuildLab, Plant } from '../lab/plant.js';
 import { openStore } from '../../src/store/db.js';
 import type { Detection } from '../../src/detect/detection.js';
+import { RELEASE_QUIET_S } from '../../src/deceive/conflict.js';
 import { startPlcs } from '../lab/scenario.js';
 import { cli, labPolicyStore, sleep } from '../enforce/lab-kit.js';
 import {
@@ -30,8 +31,8 @@ let auth: string[] = [];
 let sensorNs = '';
 let devices = 0;
 
-/** A device plugged into the plant's switch after the baseline: its own namespace holding `addr`; its MAC. */
-function device(p: Plant, addr: string): { ns: string; mac: string } {
+/** A device plugged into the plant's switch after the baseline: its own namespace holding `addr` (null: none yet). */
+function device(p: Plant, addr: string | null): { ns: string; mac: string } {
   const ns = `${p.prefix}-dev${devices}`;
   const outer = `vd${p.prefix.slice(-6)}${devices++}`;
   const run = (...a: string[]) => execFileSync('ip', a, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -39,7 +40,7 @@ function device(p: Plant, addr: string): { ns: string; mac: string } {
   run('-n', p.ns('fw'), 'link', 'add', outer, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
   run('-n', p.ns('fw'), 'link', 'set', outer, 'master', 'br0');
   run('-n', p.ns('fw'), 'link', 'set', outer, 'up');
-  run('-n', ns, 'addr', 'add', `${addr}/24`, 'dev', 'eth0');
+  if (addr !== null) run('-n', ns, 'addr', 'add', `${addr}/24`, 'dev', 'eth0');
   run('-n', ns, 'link', 'set', 'eth0', 'up');
   const mac = /link\/ether ([0-9a-f:]{17})/.exec(
     run('-n', ns, 'link', 'show', 'eth0').toString(),
@@ -160,7 +161,8 @@ test(
           decoyMac: conflicts()[0]!.decoyMac,
           claimedBy: plc.mac,
           arp: 'gratuitous',
-          reprobeAfter: 600,
+          // Given back no sooner than the quiet time after the claimer was last heard (review 13, M5).
+          reprobeAfter: RELEASE_QUIET_S,
           ts: undefined,
         },
       );
@@ -234,7 +236,12 @@ test(
     const listener = await listenForProbes(lab);
     let decoys: RunningDecoys | null = null;
     try {
-      decoys = await runDecoys(lab, sensorNs, auth, stateDir, ['--reprobe-after', '8']);
+      decoys = await runDecoys(lab, sensorNs, auth, stateDir, [
+        '--reprobe-after',
+        '8',
+        '--release-quiet',
+        '8',
+      ]);
       await sleep(500);
       await listener.stop();
       const first = decoys.placements[0]!;
@@ -288,8 +295,8 @@ test(
       assert.equal(d.zone, 'control');
       assert.deepEqual(d.techniques, ['T0849', 'T0830']);
       assert.equal(d.evidence.fields.claimed_by, attackerMac);
-      // The set moved on; the attacker stays silent, so the re-probe (8 s on) finds the address free and the
-      // period's draw takes it again.
+      // The set moved on; the attacker stays silent, so the re-probe (8 s on, nothing heard from it for 8 s)
+      // finds the address free and the period's draw takes it again.
       let back = false;
       for (let i = 0; i < 400 && !back; i++) {
         back = decoys.placements.length > 2 && decoys.placements.at(-1)!.get('s7-decoys') === s7;
@@ -301,6 +308,115 @@ test(
     } finally {
       await listener.stop();
       await decoys?.stop();
+    }
+  },
+);
+
+/** An RFC 5227 probe for `addr` from a device's namespace (ACD at boot); the MAC that answered, or null. */
+function acdProbe(ns: string, addr: string): string | null {
+  try {
+    execFileSync('ip', [
+      'netns',
+      'exec',
+      ns,
+      'arping',
+      '-D',
+      '-c',
+      '3',
+      '-w',
+      '4',
+      '-I',
+      'eth0',
+      addr,
+    ]);
+    return null;
+  } catch (e) {
+    const out = String((e as { stdout?: Buffer }).stdout ?? '');
+    return /reply from \S+ \[([0-9A-Fa-f:]{17})\]/.exec(out)?.[1]?.toLowerCase() ?? `error: ${out}`;
+  }
+}
+
+test(
+  "review 13 M5: a device that took a decoy's address and then went silent (powered off for maintenance) keeps it through unanswered re-probes; back, its address conflict detection hears no decoy",
+  { timeout: 300_000 },
+  async (t) => {
+    if (lab === null) {
+      if (process.env.CI === 'true') throw new Error('the decoy lab needs root and iproute2');
+      return t.skip('needs root to build network namespaces');
+    }
+    const stateDir = path.join(dir, 'state-d');
+    let decoys: RunningDecoys | null = null;
+    let plc: { ns: string; mac: string } | null = null;
+    try {
+      // A short re-probe wait: before the fix the first unanswered re-probe gave the address back.
+      decoys = await runDecoys(lab, sensorNs, auth, stateDir, ['--reprobe-after', '3']);
+      const s7 = decoys.placements[0]!.get('s7-decoys')!;
+      plc = device(lab, s7);
+      execFileSync('ip', ['netns', 'exec', plc.ns, 'arping', '-U', '-c', '2', '-I', 'eth0', s7], {
+        stdio: 'ignore',
+      });
+      const conflicts = () =>
+        (decoys!.contacts as unknown as Array<Record<string, unknown>>).filter(
+          (c) => c.type === 'decoy_conflict' && c.claimedBy === plc!.mac,
+        );
+      for (let i = 0; i < 100 && conflicts().length === 0; i++) await sleep(100);
+      assert.equal(conflicts().length, 1, decoys.stderr());
+      // Powered off for maintenance: nothing from it, no answer to any probe.
+      execFileSync('ip', ['-n', plc.ns, 'link', 'set', 'eth0', 'down']);
+      // Many re-probe waits (3 s each, a probe takes ~4 s): the address stays the device's.
+      await sleep(20_000);
+      t.diagnostic(decoys.stderr());
+      assert.doesNotMatch(decoys.stderr(), /free again/);
+      assert.ok(
+        decoys.placements.slice(1).every((p) => p.get('s7-decoys') !== s7),
+        `a decoy went back onto ${s7}: ${decoys.stderr()}`,
+      );
+      // Back from maintenance: an EtherNet/IP device probes its address first (ACD) and must hear nobody.
+      execFileSync('ip', ['-n', plc.ns, 'link', 'set', 'eth0', 'up']);
+      assert.equal(acdProbe(plc.ns, s7), null, "a decoy answered the returning device's ACD probe");
+    } finally {
+      await decoys?.stop();
+      if (plc !== null) execFileSync('ip', ['netns', 'del', plc.ns]);
+    }
+  },
+);
+
+test(
+  "review 13 M5: a device booting onto a running decoy's address probes it first (RFC 5227 ACD): the decoy does not answer the probe, withdraws, and the device takes the address",
+  { timeout: 300_000 },
+  async (t) => {
+    if (lab === null) {
+      if (process.env.CI === 'true') throw new Error('the decoy lab needs root and iproute2');
+      return t.skip('needs root to build network namespaces');
+    }
+    const stateDir = path.join(dir, 'state-e');
+    let decoys: RunningDecoys | null = null;
+    let dev: { ns: string; mac: string } | null = null;
+    try {
+      decoys = await runDecoys(lab, sensorNs, auth, stateDir);
+      const mb = decoys.placements[0]!.get('modbus-decoys')!;
+      assert.equal(arpOwners(lab, mb).length, 1, 'the decoy answers for its address');
+      // The device is up but has not taken its address yet: ACD comes first.
+      dev = device(lab, null);
+      const answered = acdProbe(dev.ns, mb);
+      t.diagnostic(decoys.stderr());
+      assert.equal(
+        answered,
+        null,
+        `the decoy answered the device's ACD probe: the device would stay off the network`,
+      );
+      const conflicts = () =>
+        (decoys!.contacts as unknown as Array<Record<string, unknown>>).filter(
+          (c) => c.type === 'decoy_conflict' && c.claimedBy === dev!.mac,
+        );
+      for (let i = 0; i < 100 && conflicts().length === 0; i++) await sleep(100);
+      assert.equal(conflicts()[0]?.arp, 'probe', decoys.stderr());
+      // No conflict: the device takes its address, and only it answers there.
+      execFileSync('ip', ['-n', dev.ns, 'addr', 'add', `${mb}/24`, 'dev', 'eth0']);
+      assert.deepEqual(arpOwners(lab, mb), [dev.mac]);
+    } finally {
+      await decoys?.stop();
+      if (dev !== null) execFileSync('ip', ['netns', 'del', dev.ns]);
     }
   },
 );

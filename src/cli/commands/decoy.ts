@@ -8,14 +8,19 @@ import { latestBaseline } from '../../store/baseline-store.js';
 import { loadInventory } from '../../store/inventory-store.js';
 import { DEFAULT_STATE_DIR } from '../../enforce/state.js';
 import { planDecoys, PoolProbes, type PlannedDecoy } from '../../deceive/plan.js';
-import { ClaimBook, conflictDetection, REPROBE_AFTER_S } from '../../deceive/conflict.js';
+import {
+  ClaimBook,
+  conflictDetection,
+  RELEASE_QUIET_S,
+  REPROBE_AFTER_S,
+} from '../../deceive/conflict.js';
 import { saveDetections } from '../../store/baseline-store.js';
 import { fileDetections, storeLookups } from '../../respond/incident-book.js';
 import { heldAddresses, placementProblems } from '../../policy/decoy-placement.js';
 import { serveDecoy } from '../../deceive/server.js';
 import { DecoyHost } from '../../deceive/netns.js';
 import { ArpWatch } from '../../deceive/arp-watch.js';
-import type { ArpClaim } from '../../deceive/arp-claim.js';
+import type { ArpClaim, ArpHeard } from '../../deceive/arp-claim.js';
 import type { DecoyIdentity } from '../../deceive/identity-model.js';
 import type { Db } from '../../store/db.js';
 import type { Detection } from '../../detect/detection.js';
@@ -44,6 +49,8 @@ interface Placement {
   probes: PoolProbes;
   /** The addresses passed over (held by devices): no cover probe goes there. */
   avoid: ReadonlySet<string>;
+  /** Every set's pool. */
+  pool: ReadonlySet<string>;
 }
 
 /**
@@ -74,7 +81,7 @@ function plan(
   const notes = held.map((h) => h.message);
   for (const [address, mac] of claimed)
     notes.push(
-      `${address} is held by ${mac} (it answered or claimed it by ARP): no decoy takes it until it is probed again`,
+      `${address} is held by ${mac} (it answered a probe, or spoke from or probed for it by ARP): no decoy takes it until a re-probe finds it gone`,
     );
   for (const set of sets) {
     const n = planned.filter((p) => p.slot.set === set.name).length;
@@ -88,6 +95,7 @@ function plan(
     notes,
     probes: new PoolProbes(active.policy, inventory, baseline),
     avoid,
+    pool: new Set(sets.flatMap((set) => set.pool)),
   };
 }
 
@@ -100,7 +108,7 @@ function recordConflict(
   c: ArpClaim,
   x: PlannedDecoy,
   claimedByMac: readonly string[],
-  backAfterS: number,
+  backAfterS: number | null,
 ): Detection {
   const asset = loadInventory(db).assets.find((a) => a.mac === c.mac);
   const d = conflictDetection({
@@ -220,6 +228,11 @@ export function registerDecoy(program: Command): void {
         String(REPROBE_AFTER_S),
       )
       .option(
+        '--release-quiet <s>',
+        'a claimed pool address comes back to the decoys only when a re-probe goes unanswered and nothing was heard from its claimer or for it this long (seconds)',
+        String(RELEASE_QUIET_S),
+      )
+      .option(
         '--netns-prefix <p>',
         "names of the decoys' network namespaces start with this",
         'weir-decoy',
@@ -232,6 +245,7 @@ export function registerDecoy(program: Command): void {
         stateDir: string;
         checkEvery: string;
         reprobeAfter: string;
+        releaseQuiet: string;
         netnsPrefix: string;
       },
     ) => {
@@ -244,8 +258,13 @@ export function registerDecoy(program: Command): void {
       const reprobeAfter = Number(o.reprobeAfter);
       if (!(reprobeAfter > 0))
         throw new Error(`--reprobe-after: '${o.reprobeAfter}' is not a number of seconds`);
+      const releaseQuiet = Number(o.releaseQuiet);
+      if (!(releaseQuiet >= 0))
+        throw new Error(`--release-quiet: '${o.releaseQuiet}' is not a number of seconds`);
       /** Pool addresses a device holds, found this run (probe answered, ARP claim), each until a re-probe. */
-      const claims = new ClaimBook(reprobeAfter);
+      const claims = new ClaimBook(reprobeAfter, releaseQuiet);
+      /** The pools of the last placement: a device speaking from or probing for one of them holds it. */
+      let pool: ReadonlySet<string> = new Set();
       /** MAC → the decoy addresses it claimed this run (one MAC claiming several is clearing the decoys). */
       const byMac = new Map<string, Set<string>>();
       let watch: ArpWatch | null = null;
@@ -308,7 +327,7 @@ export function registerDecoy(program: Command): void {
         };
         process.stdout.write(`${JSON.stringify(event)}\n`);
         process.stderr.write(
-          `decoy ${c.address} (${x.p.slot.set}) withdrawn: ${c.mac} claims the address (${c.kind} ARP); probed again in ${backAfterS} s\n`,
+          `decoy ${c.address} (${x.p.slot.set}) withdrawn: ${c.mac} claims the address (${c.kind} ARP); ${backAfterS === null ? 'claimed before in this run: no decoy goes there again until the run ends' : `probed again in ${backAfterS} s at the earliest`}\n`,
         );
         // A withdrawal is a detection, not only a line here: forged claims must not take decoys away unseen.
         let detection: Detection | null = null;
@@ -326,6 +345,19 @@ export function registerDecoy(program: Command): void {
         });
         why = 'address conflict';
         tick();
+      };
+      // Any ARP of a device keeps its claims; one speaking from a free pool address, or probing for it (RFC 5227
+      // ACD: about to take it), holds it from now: no decoy or probe of ours may get in a device's way there.
+      const heard = (a: ArpHeard): void => {
+        const now = Date.now() / 1000;
+        claims.hear(a, now);
+        const address = a.sender === '0.0.0.0' ? (a.op === 1 ? a.target : '') : a.sender;
+        if (!pool.has(address) || claims.holds(address)) return;
+        if (hosts.some((y) => y.p.identity.ip === address)) return;
+        const wait = claims.claim(address, a.mac, now);
+        process.stderr.write(
+          `decoy pool address ${address} is in use: ${a.mac} ${a.sender === '0.0.0.0' ? 'probes for it' : 'speaks from it'} (ARP); no decoy takes it${wait === null ? ' again in this run' : ` for ${wait} s at least`}\n`,
+        );
       };
       // Without the watch a device taking a decoy's address would go unnoticed: no watch, no decoys.
       const lost = async (reason: string): Promise<void> => {
@@ -346,7 +378,11 @@ export function registerDecoy(program: Command): void {
           const p = probes.of(ip);
           // No set's pool holds it any more (a new policy): nothing to give back.
           if (p === null) claims.release(ip);
-          else due.push(p);
+          else {
+            // A probe of ours, not a device's.
+            watch?.ownMac(p.mac);
+            due.push(p);
+          }
         }
         const answers = await Promise.allSettled(
           due.map((p) =>
@@ -361,17 +397,18 @@ export function registerDecoy(program: Command): void {
             return report(new Error(`re-probe of ${ip}: ${(r.reason as Error).message}`));
           }
           if (r.value === null) {
+            // Silent for the quiet time too (due() says so): gone, not only powered off for a while.
             claims.release(ip);
             return void freed.push(ip);
           }
           const wait = claims.claim(ip, r.value, Date.now() / 1000);
           process.stderr.write(
-            `decoy pool address ${ip} still held by ${r.value} (re-probe answered): probed again in ${wait} s\n`,
+            `decoy pool address ${ip} still held by ${r.value} (re-probe answered): ${wait === null ? 'held for the rest of the run' : `probed again in ${wait} s at the earliest`}\n`,
           );
         });
         if (freed.length === 0) return false;
         process.stderr.write(
-          `decoy pool addresses free again (nobody answered the re-probe): ${freed.join(', ')}\n`,
+          `decoy pool addresses free again (nobody answered the re-probe, nothing heard for ${releaseQuiet} s): ${freed.join(', ')}\n`,
         );
         why = `re-probe: ${freed.join(', ')} free again`;
         return true;
@@ -381,6 +418,7 @@ export function registerDecoy(program: Command): void {
           o.parent,
           (c) => void withdraw(c).catch(report),
           (r) => void lost(r).catch(report),
+          heard,
         );
         const w = watch;
         // Each round passes over the addresses the last one found held, so it ends within the pool's size.
@@ -392,6 +430,7 @@ export function registerDecoy(program: Command): void {
           } finally {
             db.close();
           }
+          pool = placement.pool;
           // Claims due for their re-probe: asked alone first, so no running decoy moves for a device still there.
           if (await reprobe(placement.probes)) continue;
           const { planned, notes } = placement;
@@ -438,7 +477,7 @@ export function registerDecoy(program: Command): void {
             const cv = covers[i]!;
             if (r.status === 'rejected')
               return report(new Error(`cover probe of ${cv.ip}: ${(r.reason as Error).message}`));
-            if (r.value === null) return;
+            if (r.value === null || claims.holds(cv.ip)) return;
             claims.claim(cv.ip, r.value, Date.now() / 1000);
             process.stderr.write(
               `decoy set '${cv.set}': ${cv.ip} answered a cover probe from ${r.value} (a device holds it): no decoy takes it\n`,
@@ -449,7 +488,8 @@ export function registerDecoy(program: Command): void {
             const p = fresh[i]!;
             if (r.value instanceof DecoyHost) return void up.push({ key: keyOf(p), p, h: r.value });
             held = true;
-            claims.claim(p.identity.ip, r.value.heldBy, Date.now() / 1000);
+            if (!claims.holds(p.identity.ip))
+              claims.claim(p.identity.ip, r.value.heldBy, Date.now() / 1000);
             process.stderr.write(
               `decoy set '${p.slot.set}': ${p.identity.ip} answered the ARP probe from ${r.value.heldBy} (a device holds it): no decoy takes it\n`,
             );
@@ -466,9 +506,17 @@ export function registerDecoy(program: Command): void {
             throw (failed as PromiseRejectedResult).reason;
           }
           for (const x of up) {
-            w.watch(x.p.identity.ip, x.p.identity.mac);
-            // Nobody answered its probe: whoever claimed the address before is gone.
-            claims.release(x.p.identity.ip);
+            if (!claims.holds(x.p.identity.ip)) {
+              w.watch(x.p.identity.ip, x.p.identity.mac);
+              continue;
+            }
+            // A device spoke from or probed for the address while its decoy was placed: the device wins.
+            hosts = hosts.filter((y) => y !== x);
+            await x.h.stop();
+            held = true;
+            process.stderr.write(
+              `decoy set '${x.p.slot.set}': ${x.p.identity.ip} was claimed while its decoy started: the decoy gives way\n`,
+            );
           }
           if (held) continue;
           started = true;
