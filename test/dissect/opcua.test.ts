@@ -233,3 +233,58 @@ test('a service of 300 chunks is one message: its start dissected, the rest coun
   assert.equal(m.fields!.clipped, true);
   assert.equal(m.anomaly, null, 'clipping is Weir’s bound, not the sender’s fault');
 });
+
+/** A WriteRequest (policy None) of `values` WriteValues, each an array of Null whose count is `count`. */
+function nullArrayWrite(count: number, values: number): Uint8Array {
+  const b: number[] = [];
+  const u32 = (n: number) =>
+    b.push(n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff);
+  b.push(0x01, 0x00, 0xa1, 0x02); // TypeId 673, WriteRequest
+  b.push(0x00, 0x00, ...new Array(8).fill(0)); // header: token, timestamp
+  u32(1); // handle
+  u32(0); // return diagnostics
+  u32(-1); // audit entry id: null
+  u32(0); // timeout hint
+  b.push(0x00, 0x00, 0x00); // no additional header
+  u32(values);
+  for (let i = 0; i < values; i++) {
+    b.push(0x00, 85); // NodeId i=85
+    u32(13); // Value
+    u32(-1); // no index range
+    b.push(0x01, 0x80); // DataValue with a value: a Variant array of Null
+    u32(count);
+  }
+  return chunk('F', 1, 1, Uint8Array.from(b));
+}
+
+test(
+  'an array of Null longer than its PDU is malformed, and its walk is bounded by the PDU (review 14, G1)',
+  { timeout: 20_000 },
+  () => {
+    const d = protocolDescriptor('opcua')!.stream!;
+    const ctx = pduContext();
+    // Before: Null elements take no byte, so the count check never fired and 5 bytes asked for 2^31 turns (~20 s
+    // here) of the gateway's event loop, past its steering lease: every steered flow failed open.
+    for (const [count, values] of [
+      [0x7fffffff, 1],
+      [0x7fffffff, 5],
+      [1_000_000, 3],
+    ] as const) {
+      const pdu = nullArrayWrite(count, values);
+      assert.equal(d.pduLength(pdu, 0, pdu.length), pdu.length);
+      const out: Message[] = [];
+      const t0 = process.hrtime.bigint();
+      d.dissect(pdu, 0, pdu.length, ctx, true, out, d.newState());
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      assert.equal(out.length, 1);
+      assert.equal(out[0]!.funcName, 'WriteRequest', 'still a write, judged as one');
+      assert.ok(out[0]!.anomaly !== null, `count ${count}: malformed`);
+      assert.ok(ms < 1000, `count ${count} × ${values}: ${ms.toFixed(0)} ms`);
+    }
+    // An empty array of Null is well formed.
+    const out: Message[] = [];
+    const ok = nullArrayWrite(0, 1);
+    d.dissect(ok, 0, ok.length, ctx, true, out, d.newState());
+    assert.equal(out[0]!.anomaly, null);
+  },
+);

@@ -226,9 +226,12 @@ export class UaReader {
     }
     const enc = this.u8();
     const type = enc & 0x3f;
-    const n = enc & 0x80 ? this.count(0) : 1;
-    for (let i = 0; i < n && !this.overrun; i++)
-      if (!this.scalar(type, i === 0 ? values : null, objects, depth)) return false;
+    // Every element takes a byte or more except Null, which takes none: an array of Null longer than the bytes
+    // left is malformed, or its walk would cost up to 2^31 turns for a 5-byte count (review 14, G1).
+    const n = enc & 0x80 ? this.count(1) : 1;
+    if (type !== 0)
+      for (let i = 0; i < n && !this.overrun; i++)
+        if (!this.scalar(type, i === 0 ? values : null, objects, depth)) return false;
     if (enc & 0x40) for (let i = 0, d = this.count(4); i < d; i++) this.skip(4);
     return !this.overrun;
   }
