@@ -25,15 +25,25 @@ const REPLY_MARK = 0x10000;
 /**
  * Mark bits 17-29 of a bridged frame: the bridge port it came in on (bits 0-12 of the port's ifindex; the
  * compare is done bit by bit, as nft compares a register with constants only). Conntrack keeps those of a
- * connection's first frame in the ct mark (Weir uses no other ct mark bits), and a reply counts as one only when
- * it leaves by that port: a packet spoofed in a client's name from another port no longer makes the server's
- * next packet a "reply" (review 12b, B0). Ports whose ifindexes agree in bits 0-12 are not told apart.
+ * connection's first frame in the same bits of the ct mark (other ct mark bits are left as they are), and a
+ * reply counts as one only when it leaves by that port: a packet spoofed in a client's name from another port no
+ * longer makes the server's next packet a "reply" (review 12b, B0). Ports whose ifindexes agree in bits 0-12 are
+ * not told apart. A reply that leaves by another port (the bridge flooding it, a MAC that moved) loses the port
+ * bits as well as REPLY_MARK, so the forward chain drops it without a log line where a zone enforces.
  */
 const PORT_SHIFT = 17;
 const PORT_BITS = 13;
 const PORT_MASK = 0x3ffe0000;
 /** Mark bit of bridged packets conntrack relates to a tracked connection (ICMP errors), for the bridge chain. */
 const RELATED_MARK = 0x40000000; // not bit 31: nft lists a top-bit test as a prefix
+/**
+ * Ct mark bit of a TCP connection conntrack picked up mid-stream (its first packet had no SYN): running before
+ * conntrack was on (the first apply, a zone simulating), or after a flush. Its "original" direction is whichever
+ * side spoke first then, often the server (IEC 104 spontaneous data, DNP3 unsolicited): such a packet that enters by
+ * the connection's first port counts as a reply, unless it is a SYN (review 13, M1). TCP only: a server-side host
+ * cannot open a TCP connection without a SYN, while one UDP packet would do (review 12b, B0).
+ */
+const CT_PICKUP = 0x10000;
 const MARK = { meta: { key: 'mark' } };
 const IFINDEX_ALL = 0x7fffffff;
 /** Comment of the router's refusal of packets from a source with no route back through the interface. */
@@ -41,6 +51,9 @@ export const SPOOFED = 'spoofed source (no route back to it through the interfac
 /** The same check, loose (settings enforce.loose_reverse_path): only sources with no route back at all. */
 export const SPOOFED_LOOSE =
   'spoofed source (no route back to it; loose check, asymmetric routing allowed)';
+/** Comment (after "enforce: "/"simulate: ") of the bridge's quiet rule for replies copied to other ports. */
+export const ELSEWHERE =
+  "replies by another port than their connection's (flooded copies; not logged)";
 /** Comments of the rules that refuse what the ruleset cannot judge; status lists them by this prefix. */
 export const REFUSED = 'refused: ';
 export const WOULD_REFUSE = 'would refuse: ';
@@ -569,6 +582,18 @@ export function compileRuleset(cp: CompiledPolicy, opts: CompileOptions): Compil
     [match(payload('ip', 'daddr'), `@${setName}`)],
     [match(payload('ip', 'saddr'), `@${setName}`), match(payload('ip', 'daddr'), '@zoned', '!=')],
   ];
+  if (fam === 'bridge') {
+    // A reply that leaves by another port than its connection's (reply_port took its marks): mostly the bridge
+    // flooding a reply whose client MAC aged out of its table, a copy to every other port while the right one gets
+    // its own. Counted apart and never logged (review 13, L4); simulate zones still drop nothing.
+    const elsewhere = markHas(REPLY_MARK + PORT_MASK, false);
+    if (simulated.length > 0)
+      for (const cond of toZone('simulated'))
+        rule('forward', [elsewhere, ...cond, counter, { accept: null }], `simulate: ${ELSEWHERE}`);
+    if (enforced.length > 0)
+      for (const cond of toZone('enforced'))
+        rule('forward', [elsewhere, ...cond, counter, { drop: null }], `enforce: ${ELSEWHERE}`);
+  }
   for (const cond of toZone('simulated'))
     rule(
       'forward',
@@ -626,9 +651,13 @@ function replyMarking(): unknown[] {
   });
   const ctMark = { ct: { key: 'mark' } };
   const state = (s: string): Expr => match({ ct: { key: 'state' } }, s, 'in');
-  const copy = Array.from({ length: PORT_BITS }, (_, i) =>
-    rule('reply', [match({ '&': [ctMark, portBit(i)] }, portBit(i)), markOr(portBit(i))]),
-  );
+  const ctHas = (bits: number, on = true): Expr => match({ '&': [ctMark, bits] }, on ? bits : 0);
+  const ctOr = (bits: number): Expr => ({
+    mangle: { key: ctMark, value: { '|': [ctMark, bits] } },
+  });
+  const noSyn = match(payload('tcp', 'flags'), 'syn', '!');
+  const bits = Array.from({ length: PORT_BITS }, (_, i) => portBit(i));
+  const copy = bits.map((b) => rule('reply', [ctHas(b), markOr(b)]));
   return [
     { add: { table: { family: 'inet', name: TABLE } } },
     { delete: { table: { family: 'inet', name: TABLE } } },
@@ -646,11 +675,19 @@ function replyMarking(): unknown[] {
       },
     },
     { add: { chain: { ...t, name: 'reply' } } },
+    { add: { chain: { ...t, name: 'first' } } },
+    { add: { chain: { ...t, name: 'pickup' } } },
     rule(
       'replies',
-      [state('new'), { mangle: { key: ctMark, value: { '&': [MARK, PORT_MASK] } } }],
+      [state('new'), { jump: { target: 'first' } }],
       "a connection's first frame: the bridge port it came in on",
     ),
+    // Only Weir's bits of the ct mark are written (review 13, L5), bit by bit as nft combines no two registers.
+    rule('first', [
+      { mangle: { key: ctMark, value: { '&': [ctMark, 0xffffffff - PORT_MASK - CT_PICKUP] } } },
+    ]),
+    ...bits.map((b) => rule('first', [markHas(b), ctOr(b)])),
+    rule('first', [noSyn, ctOr(CT_PICKUP)], 'TCP picked up mid-stream (no SYN)'),
     rule('replies', [state('related'), markOr(RELATED_MARK)], 'related to a tracked connection'),
     rule(
       'replies',
@@ -661,6 +698,24 @@ function replyMarking(): unknown[] {
       ],
       'replies of tracked connections, for the bridge chains',
     ),
+    rule(
+      'replies',
+      [
+        match({ ct: { key: 'direction' } }, 'original'),
+        state('established'),
+        ctHas(CT_PICKUP),
+        noSyn,
+        { jump: { target: 'pickup' } },
+      ],
+      'TCP picked up mid-stream: a packet by its first port counts as a reply',
+    ),
+    // Entering by another port than the connection's first: not a reply. By that port: a reply, with no port to
+    // leave by (it leaves by the other side's).
+    ...bits.flatMap((b) => [
+      rule('pickup', [markHas(b), ctHas(b, false), { return: null }]),
+      rule('pickup', [markHas(b, false), ctHas(b), { return: null }]),
+    ]),
+    rule('pickup', [markClear(PORT_MASK), markOr(REPLY_MARK)]),
     // The meta mark carries the port this frame came in on; a reply carries its connection's first port instead.
     rule('reply', [markClear(PORT_MASK)]),
     ...copy,
@@ -710,9 +765,15 @@ function portTying(t: { family: NftFamily; table: string }): unknown[] {
       rule('reply_port', [
         ifBit('oif', i, true),
         markHas(portBit(i), false),
-        markClear(REPLY_MARK),
+        markClear(REPLY_MARK + PORT_MASK),
+        { return: null },
       ]),
-      rule('reply_port', [ifBit('oif', i, false), markHas(portBit(i)), markClear(REPLY_MARK)]),
+      rule('reply_port', [
+        ifBit('oif', i, false),
+        markHas(portBit(i)),
+        markClear(REPLY_MARK + PORT_MASK),
+        { return: null },
+      ]),
     ]),
   ];
 }

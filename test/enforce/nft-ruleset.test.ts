@@ -8,7 +8,12 @@ import path from 'node:path';
 import { parsePolicy } from '../../src/policy/load.js';
 import { CompiledPolicy } from '../../src/policy/evaluate.js';
 import type { TimeWindow } from '../../src/policy/model.js';
-import { compileRuleset, SPOOFED, SPOOFED_LOOSE } from '../../src/enforce/nft-ruleset.js';
+import {
+  compileRuleset,
+  ELSEWHERE,
+  SPOOFED,
+  SPOOFED_LOOSE,
+} from '../../src/enforce/nft-ruleset.js';
 import { utcOffsetOf, utcSpans, windowSchedule } from '../../src/enforce/nft-windows.js';
 import { enforcementPlan, gatewayTargets } from '../../src/enforce/steer.js';
 import { applyRuleset, blockSource, removeRuleset, status } from '../../src/enforce/nft.js';
@@ -214,7 +219,7 @@ test('a spoofed first packet makes no reply: on a bridge a reply must leave by t
   // Every frame's port goes into the mark, bit by bit (nft compares a register with constants only).
   assert.equal(bridge.filter((r) => r.chain === 'ports').length, 1 + 13);
   const conntrack = JSON.stringify(bridge.filter((r) => r.chain === 'replies').map((r) => r.expr));
-  assert.match(conntrack, /"right":"new"\}\},\{"mangle":\{"key":\{"ct":\{"key":"mark"\}\}/);
+  assert.match(conntrack, /"right":"new"\}\},\{"jump":\{"target":"first"\}\}/);
   assert.match(
     conntrack,
     /"key":"direction"\}\},"right":"reply"/,
@@ -246,6 +251,59 @@ test('a spoofed first packet makes no reply: on a bridge a reply must leave by t
     ),
   );
   assert.ok(!bridge.some((r) => /"fib"/.test(JSON.stringify(r.expr))), 'a bridge does not route');
+});
+
+test("bridge: a TCP connection picked up mid-stream counts its first port's packets as replies (never a SYN); only Weir's ct mark bits are written; replies copied to other ports are dropped without a log line (review 13, M1, L5, L4)", () => {
+  const cp = policy();
+  const bridge = rulesOf(compileRuleset(cp, { family: 'bridge' }));
+  const inChain = (name: string): string[] =>
+    bridge.filter((r) => r.chain === name).map((r) => JSON.stringify(r.expr));
+  // L5: the first rule clears Weir's bits of the ct mark only (ports 17-29, pickup 16); each is then set alone.
+  const first = inChain('first');
+  assert.match(first[0]!, /"&":\[\{"ct":\{"key":"mark"\}\},3221291007\]/);
+  assert.equal(first.filter((r) => /"\|":\[\{"ct":\{"key":"mark"\}\}/.test(r)).length, 13 + 1);
+  assert.ok(
+    !JSON.stringify(bridge).includes('"key":{"ct":{"key":"mark"}},"value":{"&":[{"meta"'),
+    'no ct mark from the whole meta mark',
+  );
+  // M1: picked up = first packet without SYN; such a connection's original direction counts by its first port.
+  assert.match(
+    first.at(-1)!,
+    /"op":"!","left":\{"payload":\{"protocol":"tcp","field":"flags"\}\},"right":"syn"/,
+  );
+  const pickup = inChain('replies').find((r) => /"right":"original"/.test(r))!;
+  assert.match(pickup, /"right":"established"/);
+  assert.match(pickup, /"&":\[\{"ct":\{"key":"mark"\}\},65536\]\},"right":65536/);
+  assert.match(pickup, /"right":"syn"/, 'a SYN never counts: no connection is opened that way');
+  const port = inChain('pickup');
+  assert.equal(
+    port.filter((r) => /"return"/.test(r)).length,
+    2 * 13,
+    'entering by another port: no reply',
+  );
+  assert.match(port.at(-1)!, /"mangle".*65536/);
+  // L4: a reply leaving by another port loses its port bits too; dropped quietly, only where a zone enforces.
+  for (const r of inChain('reply_port'))
+    assert.match(r, /"&":\[\{"meta":\{"key":"mark"\}\},3221291007\]/);
+  const quiet = (rs: Obj[], mode: string): Obj[] =>
+    rs.filter((r) => r.comment === `${mode}: ${ELSEWHERE}`);
+  const enforcing = quiet(bridge, 'enforce');
+  assert.equal(enforcing.length, 2);
+  for (const r of enforcing) {
+    const text = JSON.stringify(r.expr);
+    assert.match(text, /"drop"/);
+    assert.ok(!/"log"/.test(text));
+  }
+  const all = bridge.filter((r) => r.chain === 'forward' && r.family === 'bridge');
+  assert.ok(all.indexOf(enforcing[0]!) < all.findIndex((r) => r.comment === 'enforce: log'));
+  assert.equal(quiet(bridge, 'simulate').length, 2, 'the simulating zone: counted, passed');
+  const parsed = parsePolicy(POLICY.replace(/mode: enforce/g, 'mode: simulate'), 'p.yaml');
+  assert.ok(parsed.ok);
+  const sim = rulesOf(compileRuleset(new CompiledPolicy(parsed.policy), { family: 'bridge' }));
+  assert.equal(quiet(sim, 'enforce').length, 0);
+  for (const r of quiet(sim, 'simulate')) assert.match(JSON.stringify(r.expr), /"accept"/);
+  assert.equal(quiet(sim, 'simulate').length, 2);
+  assert.equal(quiet(rulesOf(compileRuleset(cp, { family: 'inet' })), 'enforce').length, 0);
 });
 
 test('stacked VLAN tags and IPv6 are refused while a zone enforces, only logged while zones simulate, untouched in monitor (review 12 R2, R3)', () => {
