@@ -323,7 +323,7 @@ function groupRefuses(
     for (const t of m.targets) {
       // More addresses than the dissector walked: none of them can be held to the list.
       if (t.space === UNWALKED) return 'address_not_allowed';
-      if (t.count === 0) continue; // a whole-class or all-objects request names no address range
+      if (t.count === 0) continue; // a DNP3 class request (g60) names no points
       const ranges = c.addresses.get(t.space);
       if (ranges === undefined || !covered(ranges, t.start, t.start + Math.max(1, t.count) - 1))
         return 'address_not_allowed';

@@ -295,18 +295,18 @@ test('IEC 104 counter interrogation: a freeze or a reset of the integrated total
     return kinds(ins.push(pdu));
   };
   assert.deepEqual(judge('10.0.0.25', counters(0)), ['forward'], 'FRZ 0 reads');
-  assert.deepEqual(judge('10.0.0.25', counters(1)), ['drop:write_not_allowed'], 'freeze');
-  assert.deepEqual(judge('10.0.0.25', counters(2)), ['drop:write_not_allowed'], 'freeze+reset');
-  assert.deepEqual(judge('10.0.0.25', counters(3)), ['drop:write_not_allowed'], 'reset');
+  assert.deepEqual(judge('10.0.0.25', counters(1)), ['close:write_not_allowed'], 'freeze');
+  assert.deepEqual(judge('10.0.0.25', counters(2)), ['close:write_not_allowed'], 'freeze+reset');
+  assert.deepEqual(judge('10.0.0.25', counters(3)), ['close:write_not_allowed'], 'reset');
   // A second object does not hide a reset behind a read.
   assert.deepEqual(judge('10.0.0.25', counters(0, [0, 0, 0, 0x05 | (3 << 6)])), [
-    'drop:write_not_allowed',
+    'close:write_not_allowed',
   ]);
   // A read-write group lists which counter interrogations it allows.
   assert.deepEqual(judge('10.0.0.29', counters(0)), ['forward']);
   assert.deepEqual(judge('10.0.0.29', counters(1)), ['forward']);
-  assert.deepEqual(judge('10.0.0.29', counters(2)), ['drop:function_not_allowed']);
-  assert.deepEqual(judge('10.0.0.29', counters(3)), ['drop:function_not_allowed']);
+  assert.deepEqual(judge('10.0.0.29', counters(2)), ['close:function_not_allowed']);
+  assert.deepEqual(judge('10.0.0.29', counters(3)), ['close:function_not_allowed']);
 });
 
 test('IEC 104 objects of a size Weir does not know: only one can be held to an address list', () => {
@@ -321,8 +321,8 @@ test('IEC 104 objects of a size Weir does not know: only one can be held to an a
     return kinds(ins.push(pdu));
   };
   assert.deepEqual(judge(call([5])), ['forward']);
-  assert.deepEqual(judge(call([500])), ['drop:address_not_allowed']);
-  assert.deepEqual(judge(call([5, 500])), ['drop:address_not_allowed'], 'the second object');
+  assert.deepEqual(judge(call([500])), ['close:address_not_allowed']);
+  assert.deepEqual(judge(call([5, 500])), ['close:address_not_allowed'], 'the second object');
 });
 
 test('policy: a read-only group cannot list a counter reset', () => {

@@ -266,7 +266,7 @@ test('IEC 104 through the gateway: link upkeep and interrogation pass a read-onl
     'forward',
   ]);
   const acts = ins.push(Uint8Array.from(singleCommand));
-  assert.deepEqual(kinds(acts), ['drop'], 'a single command (C_SC_NA_1) is a control request');
+  assert.deepEqual(kinds(acts), ['close'], 'a single command (C_SC_NA_1) is a control request');
   assert.equal(ins.events.at(-1)!.reason, 'write_not_allowed');
   // A monitor-direction ASDU sent by the controlling station is nothing a real client sends.
   assert.equal(
@@ -275,6 +275,44 @@ test('IEC 104 through the gateway: link upkeep and interrogation pass a read-onl
       .at(-1)!.kind,
     'close',
   );
+});
+
+test('IEC 104: a refused command closes the connection at once, never leaves a hole in the send sequence (review 14, L6)', () => {
+  // Every I-frame carries N(S): dropping command k alone makes the station see k+1 out of sequence and the
+  // client's t1 kill the link ~15 s later, untied to the refusal. Frames before it pass; nothing after it does.
+  const startdt = [0x68, 4, 0x07, 0, 0, 0];
+  const gi = (ns: number): number[] => [
+    0x68,
+    14,
+    ns << 1,
+    0,
+    0,
+    0,
+    100,
+    1,
+    6,
+    0,
+    1,
+    0,
+    0,
+    0,
+    0,
+    20,
+  ];
+  const command = [0x68, 14, 2, 0, 0, 0, 45, 1, 6, 0, 1, 0, 0x10, 0x27, 0, 1];
+  for (const deny of ['drop', 'exception'] as const) {
+    const ins = historian(iec104, { deny });
+    const acts = ins.push(cat(startdt, gi(0), command, gi(2)));
+    assert.deepEqual(kinds(acts), ['forward', 'forward', 'close'], deny);
+    assert.deepEqual(forwarded(acts), [...startdt, ...gi(0)]);
+    const denied = ins.events.filter((e) => e.kind === 'denied');
+    assert.deepEqual(
+      denied.map((e) => [e.reason, e.message?.funcName]),
+      [['write_not_allowed', 'C_SC_NA_1']],
+      'the refusal is logged with the command',
+    );
+    assert.deepEqual(ins.push(Uint8Array.from(gi(2))), [], 'nothing passes a closed connection');
+  }
 });
 
 test('read-only is an allow-list: UMAS writes, MEI 13 and unknown function codes are refused (item 7)', () => {

@@ -355,6 +355,8 @@ function application(
 
 /** Object headers walked per request at most. */
 const MAX_TARGETS = 32;
+/** Point indexes of one group: 32-bit (qualifiers 0x02, 0x09, prefix code 3), so "all points" is 0..2^32-1. */
+export const ALL_POINTS = 2 ** 32;
 
 /**
  * Walk object headers: group, variation, qualifier and range; stops at objects of unknown size, and says so
@@ -394,7 +396,16 @@ function objectHeaders(d: Uint8Array, p: number, end: number, m: Message): Targe
       count = stop - start + 1;
       p += 2 * w;
     } else if (range === 6) {
-      count = 0;
+      // "All points of this group": neither a range nor objects follow. A class object (g60) names no points; on
+      // any other group of a request it is every index there is, the widest range, never none. In a response it
+      // is not valid and names nothing.
+      if (prefix !== 0) {
+        cut = true;
+        break; // an index prefix on "all points" has no meaning an outstation agrees on
+      }
+      const all = m.role === 'request' && g !== 60;
+      targets.push({ space: `g${g}v${v}`, start: 0, count: all ? ALL_POINTS : 0 });
+      continue;
     } else if (range === 7 || range === 8 || range === 9) {
       const w = range === 7 ? 1 : range === 8 ? 2 : 4;
       if (p + w > end) {
@@ -441,7 +452,7 @@ function objectHeaders(d: Uint8Array, p: number, end: number, m: Message): Targe
       continue;
     }
     if (read) {
-      targets.push({ space, start, count: range === 6 ? 0 : count });
+      targets.push({ space, start, count });
       continue; // READ carries headers only
     }
     // A header announcing more objects than the fragment holds (a CROB header for 2 points with 1 present):
@@ -457,7 +468,7 @@ function objectHeaders(d: Uint8Array, p: number, end: number, m: Message): Targe
       if (present > 0) targets.push({ space, start, count: present });
       break;
     }
-    targets.push({ space, start, count: range === 6 ? 0 : count });
+    targets.push({ space, start, count });
     if (size === undefined) {
       cut = p < end; // data of a size this walk does not know, and whatever follows it
       break;

@@ -34,10 +34,13 @@ export interface InspectorOptions {
 /**
  * Protocols whose connection cannot outlive a refused request. OPC UA numbers every chunk of a secure channel:
  * a dropped service leaves a gap the server treats as an attack (node-opcua closes the channel: "Invalid Sequence
- * Number"), and a ServiceFault in its place would need the server's own numbering. The gateway closes the
- * connection at once, so the client learns of the refusal now instead of after a timeout on a dead channel.
+ * Number"), and a ServiceFault in its place would need the server's own numbering. IEC 104 numbers every I-frame
+ * (N(S)/N(R)): after a dropped command the station sees the next frame out of sequence (the standard says close)
+ * and the client's t1 ends the link ~15 s later, untied to the refusal; a negative confirmation from the gateway
+ * would need both directions renumbered for the rest of the connection. The gateway closes the connection at
+ * once, so the client learns of the refusal now instead of after a timeout on a dead channel.
  */
-const CLOSE_ON_REFUSAL: ReadonlySet<string> = new Set(['opcua']);
+const CLOSE_ON_REFUSAL: ReadonlySet<string> = new Set(['opcua', 'iec104']);
 
 /** Buffered bytes without a whole PDU beyond this: no real client of these protocols sends it. */
 const MAX_PENDING = 1 << 17;
