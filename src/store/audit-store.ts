@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Db } from './db.js';
+import { escapeControls } from './untrusted-text.js';
 import {
   AuditKeyProblem,
   auditHeadPath,
@@ -62,6 +63,8 @@ export function appendAudit(
   },
 ): AuditEntry {
   const key = auditKeyForAppend(db);
+  // Who acted is a name we know; should one ever carry a control or bidi mark, it is kept escaped.
+  const actor = escapeControls(e.actor);
   const entry = db
     .transaction(() => {
       const last = db.prepare('SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1').get() as
@@ -71,17 +74,17 @@ export function appendAudit(
       const at = new Date().toISOString();
       const details = JSON.stringify(e.details ?? {});
       const sim = e.simulationId ?? null;
-      const hash = entryHash(prev, at, e.actor, e.action, e.subject, sim, details);
+      const hash = entryHash(prev, at, actor, e.action, e.subject, sim, details);
       const mac = entryMac(key, key.id, hash);
       const r = db
         .prepare(
           'INSERT INTO audit_log (at, actor, action, subject, simulation_id, details, prev_hash, hash, key_id, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
         )
-        .run(at, e.actor, e.action, e.subject, sim, details, prev, hash, key.id, mac);
+        .run(at, actor, e.action, e.subject, sim, details, prev, hash, key.id, mac);
       return {
         seq: Number(r.lastInsertRowid),
         at,
-        actor: e.actor,
+        actor,
         action: e.action,
         subject: e.subject,
         simulationId: sim,
