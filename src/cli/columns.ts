@@ -1,3 +1,5 @@
+import { escapeControls } from '../store/untrusted-text.js';
+
 /**
  * Plain aligned columns (the kubectl/ps style) for tables that can hold thousands of rows: a boxed table
  * library measures every cell many times and takes seconds there; this is one pass for widths, one for output.
@@ -7,10 +9,13 @@
  */
 export function renderColumns(
   head: string[],
-  rows: string[][],
+  shown: string[][],
   gap = 2,
   width: number | null = terminalWidth(),
 ): string {
+  // A cell may hold what a stranger typed (a portal user name in the audit log): no terminal escape or bidi
+  // mark reaches the screen, where it could erase or forge lines.
+  const rows = shown.map((r) => r.map(escapeControls));
   const natural = head.map((h) => h.length);
   for (const r of rows)
     for (let i = 0; i < r.length; i++) if (r[i]!.length > natural[i]!) natural[i] = r[i]!.length;

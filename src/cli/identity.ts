@@ -4,6 +4,7 @@ import { openStore, type Db } from '../store/db.js';
 import { userRoles } from '../store/change-store.js';
 import { passwordHash, sessionOf } from '../store/session-store.js';
 import { appendAudit } from '../store/audit-store.js';
+import { untrustedText } from '../store/untrusted-text.js';
 import { tokenHash, verifyPassword } from '../server/passwords.js';
 import { defaultTokenFile, loadToken } from './token-file.js';
 import { passwordFromStdin, promptPassword } from './password-input.js';
@@ -48,7 +49,13 @@ export async function checkPassword(db: Db, user: string, password: string): Pro
   const stored = passwordHash(db, user);
   const ok = await verifyPassword(password, stored ?? NO_USER);
   if (!ok || stored === null) {
-    appendAudit(db, { actor: user, action: 'login.failed', subject: 'cli', details: {} });
+    // The name is a claim, not an identity (as on the dashboard): never the actor, escaped where it is kept.
+    appendAudit(db, {
+      actor: 'unauthenticated',
+      action: 'login.failed',
+      subject: 'cli',
+      details: { claimedUser: untrustedText(user) },
+    });
     throw new NotAuthorized('wrong user or password');
   }
   return { name: user, roles: userRoles(db, user) ?? [], via: 'password' };

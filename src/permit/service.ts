@@ -7,6 +7,7 @@ import { HostSet, parseCidr } from '../policy/hosts.js';
 import type { Policy } from '../policy/model.js';
 import { permitGroup, type PermitTemplate } from '../policy/permit-templates.js';
 import { inGroup, type Directory } from './directory.js';
+import { untrustedText } from '../store/untrusted-text.js';
 
 /** Why a permit was not given. The person sees one plain "refused"; the audit log keeps which. */
 export type PermitRefusal =
@@ -29,7 +30,10 @@ export interface PermitRequest {
   template: string;
   /** Shorter than the template's maximum, if the person asks for less. */
   ttlSeconds?: number;
-  /** Where the request came from, for the audit: 'cli', 'api' (and the session user) or 'portal' (and address). */
+  /**
+   * Where the request came from, as we know it: 'cli', 'api <session user>' or 'portal <address>'. It is the
+   * audit's actor (`portal:<address>`) until the directory vouches for the person: a refused name is a claim.
+   */
   via: string;
 }
 
@@ -78,15 +82,21 @@ export class PermitService {
 
   async request(r: PermitRequest): Promise<PermitOutcome> {
     const out = await this.decide(r);
-    const subject = `${r.client} ${r.template}`;
-    const actor = `${this.o.directory.kind}:${r.user}`;
+    // Escaped and cut: the portal's visitor typed these (a refused name may be anything, ESC and bidi marks too).
+    const user = untrustedText(r.user, 128);
+    const subject = untrustedText(`${r.client} ${r.template}`, 96);
+    // The person only once the directory vouched for them (granted, or a right password outside the group).
+    const vouched = out.ok || out.reason === 'not_in_group' || out.reason === 'enforcement_failed';
+    const actor = vouched
+      ? `${this.o.directory.kind}:${user}`
+      : untrustedText(r.via.replace(' ', ':'), 96);
     if (out.ok)
       this.o.audit({
         actor,
         action: 'permit.granted',
         subject,
         details: {
-          user: r.user,
+          user,
           directory: this.o.directory.kind,
           via: r.via,
           client: r.client,
@@ -105,13 +115,13 @@ export class PermitService {
         action: 'permit.refused',
         subject,
         details: {
-          user: r.user,
+          user,
           directory: this.o.directory.kind,
           via: r.via,
-          client: r.client,
-          template: r.template,
+          client: untrustedText(r.client, 64),
+          template: untrustedText(r.template, 64),
           reason: out.reason,
-          detail: out.detail,
+          detail: untrustedText(out.detail, 256),
         },
       });
     return out;

@@ -31,6 +31,11 @@ export interface AuditHead {
   at: string;
   keyId: string;
   mac: string;
+  /**
+   * The first keyed entry: an entry from here on without a MAC was stripped of it, never "from before the key".
+   * Absent in heads written before it was recorded (then the anchored entry itself, which was keyed, bounds it).
+   */
+  keyedFrom?: number;
 }
 
 export class AuditKeyProblem extends Error {}
@@ -45,9 +50,10 @@ export function auditKeyPath(db: Db): string | null {
 }
 
 /** The head file sits next to the key (it is checked with it), named after the store it anchors. */
-export function auditHeadPath(db: Db, key: AuditKey): string | null {
-  if (key.path === null || db.memory) return null;
-  return path.join(path.dirname(key.path), `${path.basename(db.name)}.audit-head`);
+export function auditHeadPath(db: Db, key: AuditKey | null): string | null {
+  const keyPath = key === null ? auditKeyPath(db) : key.path;
+  if (keyPath === null || db.memory) return null;
+  return path.join(path.dirname(keyPath), `${path.basename(db.name)}.audit-head`);
 }
 
 const keyIdOf = (secret: Buffer): string =>
@@ -154,8 +160,10 @@ export function newAuditKey(db: Db): AuditKey {
   return k;
 }
 
-const headText = (seq: number, hash: string, at: string, keyId: string): string =>
-  `weir-audit-head/1|${seq}|${hash}|${at}|${keyId}`;
+const headText = (h: Omit<AuditHead, 'mac'>): string =>
+  h.keyedFrom === undefined
+    ? `weir-audit-head/1|${h.seq}|${h.hash}|${h.at}|${h.keyId}`
+    : `weir-audit-head/2|${h.seq}|${h.hash}|${h.at}|${h.keyId}|${h.keyedFrom}`;
 
 export function readHead(file: string): AuditHead | 'missing' | 'unreadable' {
   let raw: string;
@@ -171,23 +179,33 @@ export function readHead(file: string): AuditHead | 'missing' | 'unreadable' {
       typeof h.hash !== 'string' ||
       typeof h.at !== 'string' ||
       typeof h.key_id !== 'string' ||
-      typeof h.mac !== 'string'
+      typeof h.mac !== 'string' ||
+      (h.keyed_from !== undefined && typeof h.keyed_from !== 'number')
     )
       return 'unreadable';
-    return { seq: h.seq, hash: h.hash, at: h.at, keyId: h.key_id, mac: h.mac };
+    const head: AuditHead = { seq: h.seq, hash: h.hash, at: h.at, keyId: h.key_id, mac: h.mac };
+    if (typeof h.keyed_from === 'number') head.keyedFrom = h.keyed_from;
+    return head;
   } catch {
     return 'unreadable';
   }
 }
 
 export function headSigned(k: AuditKey, h: AuditHead): boolean {
-  return h.keyId === k.id && macMatches(h.mac, hmac(k, headText(h.seq, h.hash, h.at, h.keyId)));
+  return h.keyId === k.id && macMatches(h.mac, hmac(k, headText(h)));
 }
 
 /** Write the head atomically (temp file, fsync, rename): a crash leaves the old head or the new one. */
-export function writeHead(file: string, k: AuditKey, seq: number, hash: string): void {
+export function writeHead(
+  file: string,
+  k: AuditKey,
+  seq: number,
+  hash: string,
+  keyedFrom: number,
+): void {
   const at = new Date().toISOString();
-  const body = `${JSON.stringify({ seq, hash, at, key_id: k.id, mac: hmac(k, headText(seq, hash, at, k.id)) })}\n`;
+  const mac = hmac(k, headText({ seq, hash, at, keyId: k.id, keyedFrom }));
+  const body = `${JSON.stringify({ seq, hash, at, key_id: k.id, keyed_from: keyedFrom, mac })}\n`;
   const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   const fd = openSync(tmp, 'w', 0o600);
   try {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Db } from './db.js';
+import { escapeControls } from './untrusted-text.js';
 import {
   AuditKeyProblem,
   auditHeadPath,
@@ -62,6 +63,8 @@ export function appendAudit(
   },
 ): AuditEntry {
   const key = auditKeyForAppend(db);
+  // Who acted is a name we know; should one ever carry a control or bidi mark, it is kept escaped.
+  const actor = escapeControls(e.actor);
   const entry = db
     .transaction(() => {
       const last = db.prepare('SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1').get() as
@@ -71,17 +74,17 @@ export function appendAudit(
       const at = new Date().toISOString();
       const details = JSON.stringify(e.details ?? {});
       const sim = e.simulationId ?? null;
-      const hash = entryHash(prev, at, e.actor, e.action, e.subject, sim, details);
+      const hash = entryHash(prev, at, actor, e.action, e.subject, sim, details);
       const mac = entryMac(key, key.id, hash);
       const r = db
         .prepare(
           'INSERT INTO audit_log (at, actor, action, subject, simulation_id, details, prev_hash, hash, key_id, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
         )
-        .run(at, e.actor, e.action, e.subject, sim, details, prev, hash, key.id, mac);
+        .run(at, actor, e.action, e.subject, sim, details, prev, hash, key.id, mac);
       return {
         seq: Number(r.lastInsertRowid),
         at,
-        actor: e.actor,
+        actor,
         action: e.action,
         subject: e.subject,
         simulationId: sim,
@@ -124,8 +127,11 @@ export function anchorAudit(db: Db): void {
       ).n;
       if (keyed > (unanchored.get(db) ?? 0)) return;
     } else if (!headSigned(key, h) || h.seq > last.seq || hashAt(db, h.seq) !== h.hash) return;
+    // Where keying began is carried from head to head, never re-read from MACs someone may have stripped.
+    const keyedFrom =
+      h === 'missing' ? firstKeyed(db, last.seq) : (h.keyedFrom ?? firstKeyed(db, h.seq));
     try {
-      writeHead(file, key, last.seq, last.hash);
+      writeHead(file, key, last.seq, last.hash, keyedFrom);
     } catch (err) {
       throw new Error(
         `audit entry ${last.seq} is written, but its head could not be anchored in ${file}: ${(err as Error).message}`,
@@ -134,6 +140,17 @@ export function anchorAudit(db: Db): void {
     unanchored.set(db, 0);
   }).immediate();
 }
+
+/** The first keyed entry, at most `bound` (an entry known to have been keyed). */
+const firstKeyed = (db: Db, bound: number): number =>
+  Math.min(
+    bound,
+    (
+      db.prepare('SELECT MIN(seq) AS s FROM audit_log WHERE mac IS NOT NULL').get() as {
+        s: number | null;
+      }
+    ).s ?? bound,
+  );
 
 const hashAt = (db: Db, seq: number): string | null =>
   (db.prepare('SELECT hash FROM audit_log WHERE seq = ?').get(seq) as { hash: string } | undefined)
@@ -217,6 +234,15 @@ export function checkAudit(db: Db): AuditCheck {
     else throw err;
   }
   out.keyId = key?.id ?? null;
+  // The head is read first: once a head exists, the log was keyed, whatever the store's rows say now. Someone
+  // holding only the database can strip every MAC and re-hash the chain; they cannot move the signed head.
+  const file = auditHeadPath(db, key);
+  const h = file === null ? 'missing' : readHead(file);
+  const head = typeof h === 'object' ? h : null;
+  if (head !== null) out.head = { seq: head.seq, at: head.at };
+  const signed = head !== null && key !== null && headSigned(key, head);
+  // Entries from here on must carry a MAC; "unkeyed" can only mean "before it".
+  const keyedFrom = signed ? (head.keyedFrom ?? head.seq) : null;
   let prev = '';
   let last: Row | null = null;
   let earlierKey = 0;
@@ -237,6 +263,12 @@ export function checkAudit(db: Db): AuditCheck {
           r.seq,
           'entry has no MAC although earlier entries are keyed: it was written without the key',
         );
+      if (keyedFrom !== null && r.seq >= keyedFrom)
+        return fail(
+          'tampered',
+          r.seq,
+          `entry has no MAC although the signed head says the log is keyed from entry ${keyedFrom}: its MAC was stripped or it was written without the key`,
+        );
       out.unkeyed++;
     } else {
       out.keyed++;
@@ -255,27 +287,28 @@ export function checkAudit(db: Db): AuditCheck {
     out.notes.push(
       `${out.unkeyed} entr${out.unkeyed === 1 ? 'y was' : 'ies were'} written before the store was keyed (unkeyed: checked by the hash chain only)`,
     );
-  if (out.keyed === 0) {
-    out.notes.push('no entry is keyed yet: the next change keys the log');
-    return out;
-  }
-  if (key === null)
-    return fail(
+  const keyMissing = (): AuditCheck =>
+    fail(
       'unverifiable',
       null,
       keyProblem ??
         `the audit key ${auditKeyPath(db) ?? ''} is missing, so the keyed entries cannot be verified (restore it, or point WEIR_AUDIT_KEY or --audit-key at it)`,
     );
-  // The last entry's MAC covers, through the chain, every entry before it — including those made with an earlier key.
-  if (last!.keyId !== key.id)
-    return fail('tampered', last!.seq, 'the last entry is not keyed with the current key');
-  if (earlierKey > 0)
-    out.notes.push(
-      `${earlierKey} entr${earlierKey === 1 ? 'y was' : 'ies were'} keyed with an earlier key (covered by the chain up to later keyed entries)`,
-    );
-  const file = auditHeadPath(db, key);
+  if (out.keyed === 0 && h === 'missing') {
+    out.notes.push('no entry is keyed yet: the next change keys the log');
+    return out;
+  }
+  if (key === null) return keyMissing();
+  if (out.keyed > 0) {
+    // The last entry's MAC covers, through the chain, every entry before it — including those made with an earlier key.
+    if (last!.keyId !== key.id)
+      return fail('tampered', last!.seq, 'the last entry is not keyed with the current key');
+    if (earlierKey > 0)
+      out.notes.push(
+        `${earlierKey} entr${earlierKey === 1 ? 'y was' : 'ies were'} keyed with an earlier key (covered by the chain up to later keyed entries)`,
+      );
+  }
   if (file === null) return out;
-  const h = readHead(file);
   if (h === 'missing')
     return fail(
       'tampered',
@@ -283,14 +316,16 @@ export function checkAudit(db: Db): AuditCheck {
       `the head file ${file} is missing: removed entries at the end cannot be ruled out`,
     );
   if (h === 'unreadable') return fail('tampered', null, `the head file ${file} is unreadable`);
-  out.head = { seq: h.seq, at: h.at };
-  if (!headSigned(key, h))
+  if (!signed)
     return fail('tampered', null, `the head file ${file} is not signed with the audit key`);
-  if (h.seq > last!.seq)
+  const end = last?.seq ?? 0;
+  if (h.seq > end)
     return fail(
       'tampered',
-      last!.seq,
-      `the head anchors entry ${h.seq}, but the log ends at ${last!.seq}: entries were removed or the store was rolled back`,
+      last?.seq ?? null,
+      last === null
+        ? `the head anchors entry ${h.seq}, but the log is empty: entries were removed or the store was replaced`
+        : `the head anchors entry ${h.seq}, but the log ends at ${end}: entries were removed or the store was rolled back`,
     );
   if (hashAt(db, h.seq) !== h.hash)
     return fail(
@@ -298,7 +333,7 @@ export function checkAudit(db: Db): AuditCheck {
       h.seq,
       `entry ${h.seq} is not the one the head anchors: the store was rolled back or rewritten`,
     );
-  if (h.seq < last!.seq)
+  if (h.seq < end)
     out.notes.push(
       `entries after ${h.seq} are not anchored in the head yet (a writer stopped before anchoring); their MACs check`,
     );
@@ -341,7 +376,7 @@ export function reanchorAudit(
     },
   });
   const file = auditHeadPath(db, key);
-  if (file !== null) writeHead(file, key, entry.seq, entry.hash);
+  if (file !== null) writeHead(file, key, entry.seq, entry.hash, firstKeyed(db, entry.seq));
   unanchored.set(db, 0);
   return entry;
 }

@@ -66,6 +66,20 @@ test('state changes from the CLI need a proven person: a bare --as is refused, o
     });
     assert.match(r.stderr, /wrong user or password/);
     assert.equal(audit(db).at(-1)!.action, 'login.failed');
+    // A claimed name is never the actor (review 14, L1): kept escaped in details, as on the dashboard.
+    assert.equal(audit(db).at(-1)!.actor, 'unauthenticated');
+    assert.equal(audit(db).at(-1)!.details.claimedUser, 'alice');
+    r = await weir(
+      ['policy', 'submit', policy, '--db', db, '--as', 'x\u001b[2Kroot', '--password-stdin'],
+      {
+        input: 'guess\n',
+      },
+    );
+    assert.match(r.stderr, /wrong user or password/);
+    assert.deepEqual(
+      [audit(db).at(-1)!.actor, audit(db).at(-1)!.details.claimedUser],
+      ['unauthenticated', 'x\\u001b[2Kroot'],
+    );
     r = await weirOk(
       ['policy', 'submit', policy, '--db', db, '--as', 'alice', '--password-stdin'],
       { input: 'alice-password-123\n' },

@@ -108,7 +108,9 @@ test(
         assert.equal(out.ok, false);
         assert.equal(!out.ok && out.reason, 'bad_credentials');
         const a = lastAudit(lab.db, 'permit.refused');
-        assert.equal(a.actor, 'ldap:alice');
+        // Not vouched for: the actor is where the request came from; the name is the claim (review 14, L1).
+        assert.equal(a.actor, 'test');
+        assert.equal(a.details.user, 'alice');
         assert.equal(a.details.reason, 'bad_credentials');
         assert.equal(a.details.client, '127.0.0.3');
         assert.ok(!JSON.stringify(a).includes('not-her-password'), 'the password is never audited');

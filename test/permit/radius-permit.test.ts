@@ -65,7 +65,7 @@ test(
       const out = await ask(service(secretFile), 'carol', 'guess', '127.0.0.3');
       assert.equal(!out.ok && out.reason, 'bad_credentials');
       const a = lastAudit(lab.db, 'permit.refused');
-      assert.equal(a.actor, 'radius:carol');
+      assert.equal(a.actor, 'test', 'not vouched for: where the request came from (review 14, L1)');
       assert.equal(a.details.reason, 'bad_credentials');
       assert.ok(!JSON.stringify(a).includes('guess'));
       assert.deepEqual(scopedElements(lab.ns), []);
@@ -78,7 +78,8 @@ test(
         assert.equal(out.ok, false);
         assert.equal(!out.ok && out.reason, 'directory_unreachable');
         const a = lastAudit(lab.db, 'permit.refused');
-        assert.equal(a.actor, 'radius:carol');
+        assert.equal(a.actor, 'test');
+        assert.equal(a.details.user, 'carol');
         assert.ok(!JSON.stringify(a).includes('not-the-secret'), 'the secret is never audited');
         assert.ok(!JSON.stringify(a).includes(SECRET));
         assert.deepEqual(scopedElements(lab.ns), []);

@@ -348,3 +348,105 @@ test('an admin re-anchors after restoring a backup; the entry records what the h
       restored.close();
     }
   }));
+
+/** Review 14, A1: strip every MAC (and key_id), edit and re-hash — what holding only the database allows. */
+function unkey(raw: Database.Database, edit: (raw: Database.Database) => void): void {
+  edit(raw);
+  raw.exec('UPDATE audit_log SET mac = NULL, key_id = NULL');
+  rehashFrom(raw, 1);
+}
+
+test('a keyed log rewritten as "unkeyed" without the key is tampered, not intact (review 14, A1)', () =>
+  inDir((dir) => {
+    const file = storeWith(dir, 3);
+    attacker(file, (raw) =>
+      unkey(raw, (r) => {
+        r.prepare('DELETE FROM audit_log WHERE seq = 3').run();
+        r.prepare("UPDATE audit_log SET actor = 'carol' WHERE seq = 1").run();
+      }),
+    );
+    const c = check(file);
+    assert.equal(c.status, 'tampered', JSON.stringify(c));
+    assert.match(
+      c.problem!.problem,
+      /head says the log is keyed from entry 1|head anchors entry 3/,
+    );
+  }));
+
+test('MACs stripped, nothing else changed: still tampered; the unkeyed count is not believed', () =>
+  inDir((dir) => {
+    const file = storeWith(dir, 4);
+    attacker(file, (raw) => unkey(raw, () => undefined));
+    const c = check(file);
+    assert.equal(c.status, 'tampered', JSON.stringify(c));
+    assert.equal(c.problem!.seq, 1);
+    assert.match(
+      c.problem!.problem,
+      /no MAC although the signed head says the log is keyed from entry 1/,
+    );
+  }));
+
+test('an emptied log is tampered while the head anchors entries', () =>
+  inDir((dir) => {
+    const file = storeWith(dir, 3);
+    attacker(file, (raw) => raw.exec('DELETE FROM audit_log'));
+    const c = check(file);
+    assert.equal(c.status, 'tampered', JSON.stringify(c));
+    assert.match(c.problem!.problem, /head anchors entry 3, but the log is empty/);
+    unlinkSync(`${file}.audit-key`);
+    assert.equal(check(file).status, 'unverifiable', 'a head without its key: not intact either');
+  }));
+
+test('where keying began is in the signed head: entries before it stay "unkeyed", after it they must be keyed', () =>
+  inDir((dir) => {
+    const file = path.join(dir, 'old.db');
+    const db: Db = openStore(file);
+    const r = {
+      at: new Date().toISOString(),
+      actor: 'alice',
+      action: 'x',
+      subject: 's',
+      sim: null,
+      details: '{}',
+    };
+    db.prepare(
+      'INSERT INTO audit_log (at, actor, action, subject, simulation_id, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    ).run(r.at, r.actor, r.action, r.subject, r.sim, r.details, '', sha('', r));
+    appendAudit(db, { actor: 'bob', action: 'proposal.approved', subject: 'proposal 1' });
+    appendAudit(db, { actor: 'bob', action: 'policy.applied', subject: 'proposal 1' });
+    db.close();
+    const head = JSON.parse(readFileSync(`${file}.audit-head`, 'utf8')) as { keyed_from: number };
+    assert.equal(head.keyed_from, 2);
+    assert.deepEqual([check(file).status, check(file).unkeyed], ['intact', 1]);
+    // Stripping the MAC of entry 2 alone (its content unchanged) shows.
+    attacker(file, (raw) =>
+      raw.exec('UPDATE audit_log SET mac = NULL, key_id = NULL WHERE seq = 2'),
+    );
+    assert.match(check(file).problem!.problem, /keyed from entry 2/);
+  }));
+
+test('a head written before keyed_from was recorded still verifies, bounds keying at its entry, and is carried on', () =>
+  inDir((dir) => {
+    const file = storeWith(dir, 3);
+    const key = Buffer.from(readFileSync(`${file}.audit-key`, 'utf8').trim(), 'hex');
+    const h = JSON.parse(readFileSync(`${file}.audit-head`, 'utf8')) as Record<string, unknown>;
+    const mac = createHmac('sha256', key)
+      .update(`weir-audit-head/1|${h.seq}|${h.hash}|${h.at}|${h.key_id}`)
+      .digest('hex');
+    const v1 = { seq: h.seq, hash: h.hash, at: h.at, key_id: h.key_id, mac };
+    writeFileSync(`${file}.audit-head`, JSON.stringify(v1));
+    assert.equal(check(file).status, 'intact');
+    // Dropping keyed_from from a v2 head does not pass as a v1 head.
+    writeFileSync(`${file}.audit-head`, JSON.stringify({ ...h, keyed_from: undefined }));
+    assert.match(check(file).problem!.problem, /not signed/);
+    writeFileSync(`${file}.audit-head`, JSON.stringify(v1));
+    const db = openStore(file);
+    appendAudit(db, { actor: 'alice', action: 'login', subject: 'cli' });
+    db.close();
+    const next = JSON.parse(readFileSync(`${file}.audit-head`, 'utf8')) as Record<string, unknown>;
+    assert.deepEqual([next.seq, next.keyed_from], [4, 1]);
+    attacker(file, (raw) =>
+      raw.exec('UPDATE audit_log SET mac = NULL, key_id = NULL WHERE seq = 3'),
+    );
+    assert.equal(check(file).status, 'tampered');
+  }));

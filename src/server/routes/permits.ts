@@ -13,6 +13,7 @@ import { directoryFrom } from '../../permit/directories.js';
 import { PermitService, type PermitOutcome } from '../../permit/service.js';
 import { portalPage } from '../views/portal.js';
 import { AccountDelay } from '../account-delay.js';
+import { untrustedText } from '../untrusted.js';
 
 interface AskBody {
   user: string;
@@ -166,9 +167,9 @@ export const permitRoutes: RoutePlugin = async (app, deps) => {
           appendAudit(db, {
             actor: `portal:${ip}`,
             action: 'permit.account_delayed',
-            subject: account,
+            subject: untrustedText(account, 140),
             details: {
-              user: req.body.user,
+              user: untrustedText(req.body.user, 128),
               directory: kind,
               from: ip,
               wrong_in_a_row: delayed.failures,
