@@ -90,7 +90,7 @@ const HEX64 = /^[0-9a-f]{64}$/;
 const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
 
 const PROPOSAL_KINDS = ['policy_change', 'zone_promotion', 'source_block'];
-const PROPOSAL_STATUS = ['open', 'approved', 'applied', 'rejected'];
+const PROPOSAL_STATUS = ['open', 'approved', 'applied', 'rejected', 'withdrawn'];
 const ACTION_MODES = ['simulate', 'act'];
 const ACTION_KINDS = ['block_source', 'revoke_permits', 'notify'];
 const ACTION_STATUS = ['done', 'simulated', 'refused', 'failed', 'undone'];

@@ -5,6 +5,8 @@ import { anchorAudit, appendAudit } from '../store/audit-store.js';
 import { guardBlock, type CutFlow } from './block-impact.js';
 import { neverBlockRefusal, type NeverBlock } from './playbook-guard.js';
 import { audited } from './audited.js';
+import { describeLapsed, lapsedApprovals, standingRoles } from './approval-standing.js';
+import { CAN } from './roles.js';
 import {
   activePolicySha,
   addApproval,
@@ -254,7 +256,7 @@ export function approveProposal(
     throw new ChangeRefused(`${s.actor} already approved proposal ${s.id} in another role`);
   db.transaction(() => {
     addApproval(db, { proposalId: s.id, user: s.actor, role: s.role, note: s.note ?? '' });
-    const have = new Set([...given.map((a) => a.role), s.role]);
+    const have = new Set([...standingRoles(db, p), s.role]);
     const complete = p.requiredRoles.every((r) => have.has(r));
     if (complete) setProposalStatus(db, s.id, 'approved');
     appendAudit(db, {
@@ -269,7 +271,7 @@ export function approveProposal(
 }
 
 export function rejectProposal(db: Db, s: { id: number; actor: string; note?: string }): void {
-  openProposal(db, s.id);
+  const p = closableProposal(db, s.id, s.actor, 'reject');
   if (userRoles(db, s.actor) === null) throw new ChangeRefused(`unknown user '${s.actor}'`);
   audited(db, () => {
     setProposalStatus(db, s.id, 'rejected');
@@ -277,7 +279,7 @@ export function rejectProposal(db: Db, s: { id: number; actor: string; note?: st
       actor: s.actor,
       action: 'proposal.rejected',
       subject: `proposal ${s.id}`,
-      details: { note: s.note ?? '' },
+      details: { note: s.note ?? '', ...closedFrom(db, p) },
     });
   });
 }
@@ -302,6 +304,7 @@ export function applyProposal(
   },
 ): AppliedProposal {
   const p = approvedProposal(db, s.id);
+  refuseLapsed(db, p, s);
   if (p.kind === 'source_block') {
     // A block changes no rule of the policy: the caller carries it out on the enforcement host.
     return applyBlock(db, p, s);
@@ -426,6 +429,7 @@ export async function applyProposalVia(
   },
 ): Promise<AppliedProposal> {
   const p = approvedProposal(db, s.id);
+  refuseLapsed(db, p, s);
   if (p.kind !== 'source_block')
     return applyProposal(db, {
       id: s.id,
@@ -552,4 +556,63 @@ function withZoneMode(text: string, zone: string, mode: ZoneMode): string {
   if (!isSeq(zones)) throw new ChangeRefused('active policy has no zones list');
   for (const z of zones.items) if (isMap(z) && z.get('name') === zone) z.set('mode', mode);
   return doc.toString();
+}
+
+/** Review 14 C3: an approval counts at apply only while its giver exists and still holds the role (audited). */
+function refuseLapsed(db: Db, p: ProposalRow, s: { id: number; actor: string }): void {
+  const why = describeLapsed(p.id, lapsedApprovals(db, p));
+  if (why !== null) refuseApply(db, s, null, [why]);
+}
+
+/**
+ * A proposal that can be closed without being applied: an open one, or an approved one not yet applied (its
+ * approvals may no longer count, or the plant may have changed its mind). Closing an approved one undoes other
+ * people's approvals, so it takes an approving role or an admin, or its author withdrawing it.
+ */
+function closableProposal(
+  db: Db,
+  id: number,
+  actor: string,
+  how: 'reject' | 'withdraw',
+): ProposalRow {
+  const p = getProposal(db, id);
+  if (p === null) throw new ChangeRefused(`no proposal ${id}`);
+  if (p.status !== 'open' && p.status !== 'approved')
+    throw new ChangeRefused(`proposal ${id} is ${p.status}`);
+  const roles = userRoles(db, actor);
+  if (roles === null) throw new ChangeRefused(`unknown user '${actor}'`);
+  if (how === 'withdraw' && p.createdBy !== actor)
+    throw new ChangeRefused(
+      `only its author (${p.createdBy}) withdraws proposal ${id}; others reject it`,
+    );
+  if (
+    how === 'reject' &&
+    p.status === 'approved' &&
+    !roles.some((r) => (CAN.propose as readonly string[]).includes(r))
+  )
+    throw new ChangeRefused(
+      `proposal ${id} is approved: rejecting it takes an approving role (${CAN.propose.join(', ')}); ${actor} holds ${roles.join(', ') || 'none'}`,
+    );
+  return p;
+}
+
+/** For the audit: an approved proposal closed unapplied, and which of its approvals no longer counted. */
+function closedFrom(db: Db, p: ProposalRow): Record<string, unknown> {
+  if (p.status !== 'approved') return {};
+  const lapsed = lapsedApprovals(db, p);
+  return { was: 'approved', ...(lapsed.length ? { lapsed_approvals: lapsed } : {}) };
+}
+
+/** The author takes back a proposal not yet applied, open or approved (audited, with the note). */
+export function withdrawProposal(db: Db, s: { id: number; actor: string; note?: string }): void {
+  const p = closableProposal(db, s.id, s.actor, 'withdraw');
+  audited(db, () => {
+    setProposalStatus(db, s.id, 'withdrawn');
+    appendAudit(db, {
+      actor: s.actor,
+      action: 'proposal.withdrawn',
+      subject: `proposal ${s.id}`,
+      details: { note: s.note ?? '', ...closedFrom(db, p) },
+    });
+  });
 }

@@ -1,7 +1,7 @@
 import type { Db } from './db.js';
 import type { ZoneCounts } from '../policy/simulate.js';
 
-export type ProposalStatus = 'open' | 'approved' | 'applied' | 'rejected';
+export type ProposalStatus = 'open' | 'approved' | 'applied' | 'rejected' | 'withdrawn';
 
 export interface ProposalRow {
   id: number;

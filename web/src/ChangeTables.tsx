@@ -53,6 +53,8 @@ export interface Proposal {
   requiredRoles: string[];
   approvals: Array<{ user: string; role: string }>;
   doc: Record<string, unknown>;
+  /** Why approvals given no longer count (their giver was removed or lost the role): it cannot be applied. */
+  lapsed?: string;
 }
 
 const key = (site: string | undefined, ...rest: Array<string | number>): string =>
@@ -199,7 +201,10 @@ export function ProposalTable<P extends Proposal>({
             </td>
             <td>{p.zone ?? ''}</td>
             <td>{p.createdBy}</td>
-            <td>{p.status}</td>
+            <td>
+              {p.status}
+              {p.lapsed && <small data-testid="lapsed"> {p.lapsed}</small>}
+            </td>
             <td>{p.requiredRoles.join(', ')}</td>
             <td>{p.approvals.map((a) => `${a.user} (${a.role})`).join(', ')}</td>
             {action && <td>{action(p)}</td>}

@@ -34,6 +34,7 @@ import {
   recordSimulation,
   rejectProposal,
   submitPolicy,
+  withdrawProposal,
 } from '../../respond/change-control.js';
 import { runCaptures, warnCaptureErrors } from '../run-capture.js';
 import { CAN } from '../../respond/roles.js';
@@ -48,6 +49,7 @@ import { enforcementBackend } from '../enforcement.js';
 import { invalidFile } from '../../settings/yaml-errors.js';
 import { parseTimeArg } from '../time-arg.js';
 import { renderColumns } from '../columns.js';
+import { describeLapsed, lapsedApprovals } from '../../respond/approval-standing.js';
 
 /** Read and check a policy file; print every error with file, line and field, and fail. */
 export function readPolicyFile(file: string): { policy: Policy; text: string } {
@@ -399,7 +401,9 @@ export function registerPolicy(program: Command): void {
     );
 
   withIdentity(policy.command('reject'))
-    .description('close an open proposal without applying it (audited, with the note)')
+    .description(
+      'close an open or approved-but-unapplied proposal without applying it (audited, with the note; an approved one takes an approving role or admin)',
+    )
     .argument('<id>')
     .requiredOption('--db <db>', 'store')
     .option('--note <text>', 'why')
@@ -407,6 +411,20 @@ export function registerPolicy(program: Command): void {
       asCaller(opts.db, opts, CAN.propose, 'reject proposals', (db, who) => {
         rejectProposal(db, { id: proposalId(id), actor: who.name, note: opts.note });
         process.stdout.write(`proposal ${id} rejected\n`);
+      }),
+    );
+
+  withIdentity(policy.command('withdraw'))
+    .description(
+      'take back your own proposal, open or approved but not applied (audited, with the note)',
+    )
+    .argument('<id>')
+    .requiredOption('--db <db>', 'store')
+    .option('--note <text>', 'why')
+    .action((id: string, opts: ChangeOpts) =>
+      asCaller(opts.db, opts, null, 'withdraw proposals', (db, who) => {
+        withdrawProposal(db, { id: proposalId(id), actor: who.name, note: opts.note });
+        process.stdout.write(`proposal ${id} withdrawn\n`);
       }),
     );
 
@@ -490,6 +508,13 @@ export function registerPolicy(program: Command): void {
         process.stdout.write(
           `${renderColumns(['id', 'kind', 'zone', 'status', 'by', 'created', 'needs', 'approved', 'note'], rows)}\n`,
         );
+        // Why an approval given no longer counts (review 14 C3): its giver was removed or lost the role.
+        for (const p of listProposals(db).filter(
+          (p) => p.status === 'open' || p.status === 'approved',
+        )) {
+          const why = describeLapsed(p.id, lapsedApprovals(db, p));
+          if (why !== null) process.stdout.write(`${why}\n`);
+        }
       }),
     );
 

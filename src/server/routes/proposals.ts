@@ -1,6 +1,8 @@
 import type { RoutePlugin } from '../plugin.js';
-import { proposalsWithApprovals } from '../../store/change-store.js';
-import { approveProposal, rejectProposal } from '../../respond/change-control.js';
+import { proposalsWithApprovals, type ProposalRow } from '../../store/change-store.js';
+import type { Db } from '../../store/db.js';
+import { approveProposal, rejectProposal, withdrawProposal } from '../../respond/change-control.js';
+import { describeLapsed, lapsedApprovals } from '../../respond/approval-standing.js';
 import { CAN } from '../../respond/roles.js';
 import { requireRole } from '../auth.js';
 import {
@@ -28,7 +30,7 @@ export const proposalRoutes: RoutePlugin = async (app, { db, fleetDir }) => {
     { schema: { querystring: query({ ...SITE_FILTER }) } },
     async (req) =>
       req.query.site === undefined
-        ? { items: proposalsWithApprovals(db) }
+        ? { items: proposalsWithApprovals(db).map((p) => withLapsed(db, p)) }
         : withFleetDb(fleetDir, { items: [] }, (f) => fleetProposals(f, req.query.site!)),
   );
 
@@ -67,4 +69,28 @@ export const proposalRoutes: RoutePlugin = async (app, { db, fleetDir }) => {
       return { ok: true };
     },
   );
+
+  // The author takes back their own proposal (open, or approved and not applied); change control checks authorship.
+  app.post<{ Params: ProposalParams; Body: NoteBody }>(
+    '/api/proposals/:id/withdraw',
+    {
+      preHandler: requireRole([...new Set([...CAN.propose, ...CAN.actOnDetections])]),
+      schema: { params: ref(PROPOSAL_PARAMS), body: ref(NOTE_BODY) },
+    },
+    async (req) => {
+      withdrawProposal(db, {
+        id: Number(req.params.id),
+        actor: req.caller!.name,
+        note: req.body?.note,
+      });
+      return { ok: true };
+    },
+  );
 };
+
+/** An open or approved proposal whose approvals no longer all count says why (review 14 C3). */
+function withLapsed<P extends ProposalRow>(db: Db, p: P): P & { lapsed?: string } {
+  if (p.status !== 'open' && p.status !== 'approved') return p;
+  const why = describeLapsed(p.id, lapsedApprovals(db, p));
+  return why === null ? p : { ...p, lapsed: why };
+}
