@@ -17,6 +17,7 @@ import type { LoginLimits } from './login-throttle.js';
 import { installSecurityHeaders } from './headers.js';
 import { installHostCheck } from './hosts.js';
 import type { LiveFeed } from './live.js';
+import { TrustedProxies } from './proxy.js';
 import { DEFAULT_STATE_DIR } from '../enforce/state.js';
 import {
   capConnections,
@@ -36,6 +37,8 @@ export interface ServerOptions {
   secureCookies?: boolean;
   /** Serve HTTPS with this key and certificate (PEM). */
   https?: { key: string; cert: string };
+  /** The reverse proxy in front: only its X-Forwarded-For names the client (default: none, the peer is the client). */
+  trustedProxies?: TrustedProxies;
   /** Host names (beyond loopback and the listen address) browsers may use to reach this server. */
   allowedHosts?: readonly string[];
   /** Timeouts and connection caps (defaults: CONNECTION_LIMITS). */
@@ -64,17 +67,20 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   const tls = opts.https !== undefined;
   const limits = { ...CONNECTION_LIMITS, ...opts.limits };
   const { server: serverOptions, ...timeouts } = timeoutOptions(limits);
+  const proxies = opts.trustedProxies ?? new TrustedProxies([]);
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: 64 * 1024,
     routerOptions: { maxParamLength: 200 },
-    trustProxy: false,
+    // req.ip is the peer, or (from a named proxy) the rightmost X-Forwarded-For entry that is no named proxy.
+    trustProxy: proxies.any ? (address: string) => proxies.has(address) : false,
     ...timeouts,
     ...(opts.https
       ? { https: { key: opts.https.key, cert: opts.https.cert, ...serverOptions } }
       : { http: serverOptions }),
   });
-  capConnections(app.server, limits);
+  // The proxy carries every client's connections: only the total cap applies to it.
+  capConnections(app.server, limits, (address) => proxies.has(address));
   const secureCookies = tls || (opts.secureCookies ?? false);
   // Order matters: headers first (refusals carry them too), then the Host/Origin check, then the session.
   installSecurityHeaders(app);
@@ -107,6 +113,13 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     db,
     stateDir: opts.stateDir ?? DEFAULT_STATE_DIR,
     secureCookies,
+    trustedProxies: proxies,
+    // Cookies for HTTPS on a plain-HTTP listener: a TLS proxy is in front, and without its name every portal
+    // request seems to come from it (a permit would open the PLCs to the proxy host).
+    portalOff:
+      secureCookies && !tls && !proxies.any
+        ? 'this server sits behind a TLS proxy (--secure-cookies without --tls) that is not named with --trusted-proxy, so it cannot tell your address'
+        : undefined,
     feed: opts.feed,
     heartbeatSeconds: limits.heartbeatSeconds,
     sessionSeconds: opts.sessionSeconds,

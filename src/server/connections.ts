@@ -59,11 +59,17 @@ export function timeoutOptions(l: ConnectionLimits): {
 /**
  * Caps what one client can hold: beyond `perAddress` connections from one address, or `maxConnections` in
  * all, a new connection is closed at once, so sockets held open by one host cannot starve everyone else.
+ * An `uncapped` peer (the trusted proxy, which carries everyone's connections) meets the total cap only.
  */
-export function capConnections(server: Server, l: ConnectionLimits): void {
+export function capConnections(
+  server: Server,
+  l: ConnectionLimits,
+  uncapped: (address: string | undefined) => boolean = () => false,
+): void {
   server.maxConnections = l.maxConnections;
   const open = new Map<string, number>();
   server.on('connection', (socket) => {
+    if (uncapped(socket.remoteAddress)) return;
     const who = socket.remoteAddress ?? '';
     const n = (open.get(who) ?? 0) + 1;
     if (n > l.perAddress) {

@@ -5,6 +5,7 @@ import type { LoginLimits } from './login-throttle.js';
 import type { Settings } from '../settings/model.js';
 import type { EnforcementBackend } from '../enforce/backend.js';
 import type { HealthThresholds } from '../fleet/site-view.js';
+import type { TrustedProxies } from './proxy.js';
 
 /** What every route plugin gets: the store and where the enforcement host keeps its runtime state. */
 export interface RouteDeps {
@@ -12,6 +13,10 @@ export interface RouteDeps {
   stateDir: string;
   /** Session cookies only over HTTPS (the server sets it when it serves TLS or sits behind a TLS proxy). */
   secureCookies?: boolean;
+  /** The reverse proxy whose X-Forwarded-For is believed (none: the peer is the client). */
+  trustedProxies?: TrustedProxies;
+  /** Why the access portal is off on this server (it cannot tell a client's address); absent: it is on. */
+  portalOff?: string;
   /** Live events of a followed capture, pushed over /api/live; absent when nothing is followed. */
   feed?: LiveFeed;
   /** Seconds between pings of the live WebSocket (the server passes its connection limits' value). */

@@ -252,6 +252,10 @@ export const SETTINGS_SECTIONS = {
   }),
   server: section('The HTTP API and dashboard (weir serve).', {
     session_s: int(8 * 3600, 'A dashboard session lasts this many seconds after login.', 60),
+    trusted_proxy: text(
+      '',
+      'The reverse proxy in front of weir serve (addresses or CIDR ranges, comma-separated; --trusted-proxy overrides): only from these peers is X-Forwarded-For believed as the client address the login throttle, the audit log and the access portal use. Empty: the connecting address is the client, and with --secure-cookies but no --tls the portal is off (it would permit the proxy).',
+    ),
     login: section('Failed logins allowed before passwords are no longer checked.', {
       per_address_max: int(10, 'Failed logins from one address within the address window.'),
       per_address_s: int(60, 'The address window (seconds).'),

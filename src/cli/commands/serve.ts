@@ -5,6 +5,7 @@ import { openStore } from '../../store/db.js';
 import { buildServer } from '../../server/app.js';
 import { LiveFeed } from '../../server/live.js';
 import { loadTls, selfSignedTls } from '../../server/tls.js';
+import { TrustedProxies } from '../../server/proxy.js';
 import { Ingest } from '../../server/ingest.js';
 import { runCaptures, runLive } from '../run-capture.js';
 import { listUsers } from '../../store/session-store.js';
@@ -39,6 +40,7 @@ interface ServeOptions {
   tlsCert?: string;
   tlsKey?: string;
   allowedHost: string[];
+  trustedProxy: string[];
   capture?: string;
   interface?: string;
   bpf?: string;
@@ -90,6 +92,12 @@ export function registerServe(program: Command): void {
       'send session cookies only over HTTPS (behind a TLS proxy; implied by TLS)',
     )
     .option(
+      '--trusted-proxy <addr>',
+      'the reverse proxy in front (address or CIDR; repeatable; default: settings server.trusted_proxy): only its X-Forwarded-For is believed as the client address',
+      (v: string, all: string[]) => [...all, v],
+      [] as string[],
+    )
+    .option(
       '--capture <file>',
       'follow this capture ("-" for a stream on stdin, e.g. from tcpdump -w -) and push what it shows live',
     )
@@ -111,6 +119,7 @@ export function registerServe(program: Command): void {
       if ((o.tlsCert === undefined) !== (o.tlsKey === undefined))
         throw new Error('--tls-cert and --tls-key go together');
       const settings = cliSettings();
+      const proxies = TrustedProxies.parse(settings.server.trusted_proxy, o.trustedProxy);
       if (o.playbooks && !o.interface && o.capture !== '-')
         throw new Error(
           '--playbooks acts on live traffic only: give --interface, or --capture - for a stream on stdin (never a recorded file)',
@@ -144,6 +153,7 @@ export function registerServe(program: Command): void {
         webRoot,
         logger: o.logJson === true,
         secureCookies: o.secureCookies,
+        trustedProxies: proxies,
         feed,
         allowedHosts: o.allowedHost,
         https: tls ?? undefined,
@@ -168,6 +178,14 @@ export function registerServe(program: Command): void {
       if (tls === null && !o.secureCookies && !isLoopback(o.host))
         warn(
           `plain HTTP on ${o.host}: passwords and session cookies cross the network readable; use --tls (or a TLS proxy and --secure-cookies)`,
+        );
+      if (proxies.any)
+        process.stdout.write(
+          `client addresses from X-Forwarded-For of ${proxies.names.join(', ')} only\n`,
+        );
+      else if (tls === null && o.secureCookies)
+        warn(
+          '--secure-cookies without --tls: behind a TLS proxy, name it with --trusted-proxy ADDR; until then every request seems to come from the proxy, so one guesser there locks every login out (the per-address throttle), the audit log names the proxy, and the access portal is off (it would permit the proxy)',
         );
       if (tls !== null) {
         process.stdout.write(

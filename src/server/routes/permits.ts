@@ -1,4 +1,4 @@
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isIPv4 } from 'node:net';
 import type { RoutePlugin } from '../plugin.js';
 import { PUBLIC, requireRole } from '../auth.js';
@@ -34,13 +34,14 @@ const ASK_PROPS = {
 /**
  * Temporary permits for people a directory (LDAP/AD, RADIUS) vouches for, from the active policy's
  * permit_templates. The access portal (/portal) is the one public part: its form, and its submission — which
- * lets in only the address the request comes from, and is rate-limited per address and slowed per account
+ * lets in only the address the request comes from (the peer, or the client a --trusted-proxy names; refused when
+ * that address is not known), and is rate-limited per address and slowed per account
  * (AccountDelay). The API route asks for a
  * session allowed to enforce (an operator acting for a person, who still gives the person's directory
  * password). The person's outcome is audited by the permit service either way.
  */
 export const permitRoutes: RoutePlugin = async (app, deps) => {
-  const { db, stateDir, siteEnforcement } = deps;
+  const { db, stateDir, siteEnforcement, portalOff, trustedProxies } = deps;
   const iam = deps.iam ?? DEFAULT_SETTINGS.iam;
   const limit = { max: iam.portal.per_address_max, ms: iam.portal.per_address_s * 1000 };
   const tries = new Map<string, number[]>();
@@ -116,7 +117,29 @@ export const permitRoutes: RoutePlugin = async (app, deps) => {
       .type('text/html; charset=utf-8')
       .send(portalPage({ templates: templateNames(), client: ip, message }));
 
-  app.get('/portal', PUBLIC, async (req, reply) => page(reply, 200, null, clientOf(req.ip)));
+  /**
+   * Why this request's client address is not known, or null. A permit opens PLCs to the address: it must be the
+   * person's, never a proxy's, and never one a client wrote in a header the server has no reason to believe.
+   */
+  const unknownClient = (req: FastifyRequest): string | null => {
+    if (portalOff !== undefined) return portalOff;
+    const peer = req.socket.remoteAddress;
+    const forwarded =
+      req.headers['x-forwarded-for'] !== undefined || req.headers.forwarded !== undefined;
+    if (forwarded && !trustedProxies?.has(peer))
+      return `this request came through a proxy (it carries X-Forwarded-For) from ${clientOf(peer ?? '?')}, which is not named with --trusted-proxy, so Weir cannot tell your address`;
+    if (trustedProxies?.has(req.ip))
+      return 'the proxy did not say whose request this is (no X-Forwarded-For beyond its own address)';
+    return null;
+  };
+  const portalRefused = (reply: FastifyReply, reason: string, ip: string) =>
+    page(reply, 503, `The access portal is off: ${reason}. Ask the plant security team.`, ip);
+
+  app.get('/portal', PUBLIC, async (req, reply) => {
+    const ip = clientOf(req.ip);
+    const off = unknownClient(req);
+    return off !== null ? portalRefused(reply, off, ip) : page(reply, 200, null, ip);
+  });
 
   app.post<{ Body: AskBody }>(
     '/portal',
@@ -133,6 +156,8 @@ export const permitRoutes: RoutePlugin = async (app, deps) => {
     },
     async (req, reply) => {
       const ip = clientOf(req.ip);
+      const off = unknownClient(req);
+      if (off !== null) return portalRefused(reply, off, ip);
       const wait = throttled(ip);
       if (wait > 0) {
         reply.header('retry-after', String(wait));
