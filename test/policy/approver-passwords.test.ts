@@ -4,8 +4,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { openStore } from '../../src/store/db.js';
-import { listAudit } from '../../src/store/audit-store.js';
+import Database from 'better-sqlite3';
+import { applyMigrations, openStore } from '../../src/store/db.js';
+import { appendAudit, listAudit } from '../../src/store/audit-store.js';
+import { passwordSetBy } from '../../src/store/session-store.js';
 import { approvalsOf } from '../../src/store/change-store.js';
 import { addPerson, changeOwnPassword, resetPassword } from '../../src/respond/users.js';
 import { approveProposal, ChangeRefused, submitPolicy } from '../../src/respond/change-control.js';
@@ -77,6 +79,34 @@ test('an approval counts only from a password its holder set, or one set before 
     }
     assert.equal(approvalsOf(db, id).length, 3);
     assert.ok(listAudit(db).some((e) => e.action === 'user.password_changed' && e.actor === 'bob'));
+  } finally {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a store from before keeps who set each password, read from its audit log', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'weir-approver-passwords-upgrade-'));
+  const db = new Database(path.join(dir, 'weir.db'));
+  try {
+    applyMigrations(db, 14);
+    for (const n of ['alice', 'bob', 'carl'])
+      db.prepare(
+        "INSERT INTO users (name, roles, created_at, password_hash) VALUES (?, '[\"security\"]', 't', ?)",
+      ).run(n, n === 'carl' ? null : 'x');
+    appendAudit(db, { actor: 'alice', action: 'user.added', subject: 'bob', details: {} });
+    appendAudit(db, {
+      actor: 'root',
+      action: 'user.password_reset',
+      subject: 'alice',
+      details: {},
+    });
+    appendAudit(db, { actor: 'bob', action: 'user.password_set', subject: 'bob', details: {} });
+    appendAudit(db, { actor: 'root', action: 'user.added', subject: 'carl', details: {} });
+    applyMigrations(db);
+    assert.equal(passwordSetBy(db, 'bob')?.by, 'bob', 'the latest entry counts');
+    assert.equal(passwordSetBy(db, 'alice')?.by, 'root');
+    assert.equal(passwordSetBy(db, 'carl'), null, 'no password, nobody set it');
   } finally {
     db.close();
     rmSync(dir, { recursive: true, force: true });
