@@ -21,14 +21,18 @@ export function familyOf(family: string): NftFamily {
  * The enforcement backend the CLI's commands use; the only place that picks one. Another backend (a fleet
  * node, a test double) is chosen here, and every command follows.
  */
-export function enforcementBackend(o: TargetOpts): EnforcementBackend {
+export function enforcementBackend(
+  o: TargetOpts,
+  /** The store's rule where the command has a store (enforce apply); else what the settings say. */
+  looseReversePath = cliSettings().enforce.loose_reverse_path,
+): EnforcementBackend {
   // On a fleet site (WEIR_FLEET_NODE or settings fleet.node_dir), a block decided here goes fleet-wide too.
   return siteBackend(
     new NftBackend(
       {
         family: familyOf(o.family),
         netns: o.netns,
-        looseReversePath: cliSettings().enforce.loose_reverse_path,
+        looseReversePath,
       },
       o.stateDir ?? DEFAULT_STATE_DIR,
     ),

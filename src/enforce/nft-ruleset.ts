@@ -48,7 +48,7 @@ const MARK = { meta: { key: 'mark' } };
 const IFINDEX_ALL = 0x7fffffff;
 /** Comment of the router's refusal of packets from a source with no route back through the interface. */
 export const SPOOFED = 'spoofed source (no route back to it through the interface it came in on)';
-/** The same check, loose (settings enforce.loose_reverse_path): only sources with no route back at all. */
+/** The same check, loose (the store's rule loose_reverse_path: weir policy rules): only sources with no route back at all. */
 export const SPOOFED_LOOSE =
   'spoofed source (no route back to it; loose check, asymmetric routing allowed)';
 /** Comment (after "enforce: "/"simulate: ") of the bridge's quiet rule for replies copied to other ports. */

@@ -32,7 +32,8 @@ import type { Baseline } from '../discover/baseline.js';
 import { changeRules, ladderJumps, onlyStepsDown } from './change-rules.js';
 import { baselineDigest, ipv6Cuts, judgeEvidence } from './evidence.js';
 import { CompiledPolicy } from '../policy/evaluate.js';
-import { DEFAULT_SETTINGS } from '../settings/model.js';
+import { passwordSetBy } from '../store/session-store.js';
+import { changeRule } from '../store/change-rules-store.js';
 
 /** A change-control rule said no; the message says which and what would satisfy it. */
 export class ChangeRefused extends Error {}
@@ -237,18 +238,23 @@ export function approveProposal(
     throw new ChangeRefused(`proposal ${s.id} needs ${p.requiredRoles.join(', ')}, not ${s.role}`);
   // The review's L5: an admin who makes (or re-roles) accounts after seeing a proposal could satisfy every rule.
   const since = rolesSince(db, s.actor)![s.role]!;
-  if (since > p.createdAt) {
-    const reason = `${s.actor} was given the ${s.role} role after proposal ${s.id} was made (${since.slice(0, 19)}Z, proposal ${p.createdAt.slice(0, 19)}Z): an approval counts only from an account that held its role then; another ${s.role} approves, or the change is proposed again`;
-    audited(db, () =>
-      appendAudit(db, {
-        actor: s.actor,
-        action: 'proposal.approval_refused',
-        subject: `proposal ${s.id}`,
-        details: { role: s.role, role_since: since, proposal_created: p.createdAt, reason },
-      }),
+  if (since > p.createdAt)
+    refuseApproval(
+      db,
+      s,
+      `${s.actor} was given the ${s.role} role after proposal ${s.id} was made (${since.slice(0, 19)}Z, proposal ${p.createdAt.slice(0, 19)}Z): an approval counts only from an account that held its role then; another ${s.role} approves, or the change is proposed again`,
+      { role_since: since, proposal_created: p.createdAt },
     );
-    throw new ChangeRefused(reason);
-  }
+  // Review 14 C2: an admin who resets an approver's password can log in as them. An approval counts only from a
+  // password its holder set themself, or one set by someone else than the author before the proposal was made.
+  const pw = passwordSetBy(db, s.actor);
+  if (pw !== null && pw.by !== s.actor && (pw.by === p.createdBy || pw.at > p.createdAt))
+    refuseApproval(
+      db,
+      s,
+      `${s.actor}'s password was last set by ${pw.by} (${pw.at.slice(0, 19)}Z)${pw.by === p.createdBy ? ', the author of the proposal' : ` after proposal ${s.id} was made (${p.createdAt.slice(0, 19)}Z)`}: the approval counts once ${s.actor} sets their own password (\`weir user passwd\`, or PUT /api/me/password)`,
+      { password_set_by: pw.by, password_set_at: pw.at, proposal_created: p.createdAt },
+    );
   const given = approvalsOf(db, s.id);
   if (given.some((a) => a.role === s.role))
     throw new ChangeRefused(`the ${s.role} approval of proposal ${s.id} is already given`);
@@ -268,6 +274,23 @@ export function approveProposal(
   })();
   anchorAudit(db);
   return getProposal(db, s.id)!;
+}
+
+function refuseApproval(
+  db: Db,
+  s: { id: number; actor: string; role: string },
+  reason: string,
+  facts: Record<string, string>,
+): never {
+  audited(db, () =>
+    appendAudit(db, {
+      actor: s.actor,
+      action: 'proposal.approval_refused',
+      subject: `proposal ${s.id}`,
+      details: { role: s.role, ...facts, reason },
+    }),
+  );
+  throw new ChangeRefused(reason);
 }
 
 export function rejectProposal(db: Db, s: { id: number; actor: string; note?: string }): void {
@@ -299,8 +322,6 @@ export function applyProposal(
     /** What the enforcement host never blocks now (its addresses, subnets, routers, gateway): refused first. */
     neverBlock?: NeverBlock;
     carryOutBlock?: (b: { ip: string; ttl: number }) => void;
-    /** Share (%) of an enforcing zone's baseline flows a simulation must carry (settings enforce.simulation_coverage_pct). */
-    coveragePct?: number;
   },
 ): AppliedProposal {
   const p = approvedProposal(db, s.id);
@@ -323,6 +344,8 @@ export function applyProposal(
   const stepsDown = onlyStepsDown(inForce, policy);
   const enforcing = stepsDown ? [] : policy.zones.filter((z) => z.mode === 'enforce');
   let simId: string | null = null;
+  // The bar is the store's (set by an admin, audited), never the caller's settings file (review 14 C1).
+  const coveragePct = changeRule(db, 'simulation_coverage_pct');
   if (enforcing.length > 0) {
     const windowOf = (name: string, proposed: number): number =>
       Math.max(proposed, inForce?.zones.find((z) => z.name === name)?.simulationWindow ?? 0);
@@ -330,7 +353,7 @@ export function applyProposal(
       db,
       t.rulesSha,
       enforcing.map((z) => ({ name: z.name, window: windowOf(z.name, z.simulationWindow) })),
-      s.coveragePct ?? DEFAULT_SETTINGS.enforce.simulation_coverage_pct,
+      coveragePct,
     );
     simId = judged.simulationId;
     const v6 = ipv6Cuts(latestBaseline(db), new CompiledPolicy(policy));
@@ -351,6 +374,7 @@ export function applyProposal(
         zone: p.zone,
         approvals: approversOf(db, p.id),
         ...(stepsDown ? { simulation: 'not needed: zones only step down the ladder' } : {}),
+        ...(enforcing.length > 0 ? { simulation_coverage_pct: coveragePct } : {}),
       },
     });
   })();
@@ -425,7 +449,6 @@ export async function applyProposalVia(
     /** What the enforcement host never blocks now (its addresses, subnets, routers, gateway): refused first. */
     neverBlock?: NeverBlock;
     carryOutBlock: (b: { ip: string; ttl: number }) => Promise<unknown>;
-    coveragePct?: number;
   },
 ): Promise<AppliedProposal> {
   const p = approvedProposal(db, s.id);
@@ -435,7 +458,6 @@ export async function applyProposalVia(
       id: s.id,
       actor: s.actor,
       confirmCutsBaseline: s.confirmCutsBaseline,
-      coveragePct: s.coveragePct,
     });
   const { block, cuts } = checkBlock(db, p, s);
   try {

@@ -45,7 +45,7 @@ function thin(s: SimulationRow, zone: string, pct: number): string {
   const more = z.baselineFlows - z.baselineSeen! - unseen.length;
   return (
     `zone ${zone}: simulation ${s.id} saw ${z.baselineSeen} of the zone's ${z.baselineFlows} baseline flows (${share(z.baselineSeen!, z.baselineFlows)}%) ` +
-    `carrying ${share(z.baselineRequestsSeen!, z.baselineRequests!)}% of their learned requests; at least ${pct}% of both are required (settings enforce.simulation_coverage_pct): ` +
+    `carrying ${share(z.baselineRequestsSeen!, z.baselineRequests!)}% of their learned requests; at least ${pct}% of both are required (this store's rule simulation_coverage_pct: \`weir policy rules\`): ` +
     `simulate on traffic the zone really carries over its window. Not seen: ${unseen.join(', ')}${more > 0 ? `, and ${more} more` : ''}` +
     (z.baselineOccasional
       ? ` (${z.baselineOccasional} learned flow(s) silent for longer than the replay spans are not counted)`

@@ -21,7 +21,7 @@ export function addPerson(
   return audited(db, () => {
     if (userRoles(db, s.name) !== null) throw new ChangeRefused(`${s.name} exists already`);
     insertUser(db, s.name, s.roles);
-    setPasswordHash(db, s.name, s.passwordHash);
+    setPasswordHash(db, s.name, s.passwordHash, s.actor);
     appendAudit(db, {
       actor: s.actor,
       action: 'user.added',
@@ -38,10 +38,27 @@ export function resetPassword(
 ): void {
   audited(db, () => {
     if (!listUsers(db).some((u) => u.name === s.name)) throw new NotFound(`no user ${s.name}`);
-    setPasswordHash(db, s.name, s.passwordHash);
+    setPasswordHash(db, s.name, s.passwordHash, s.actor);
     appendAudit(db, {
       actor: s.actor,
       action: 'user.password_reset',
+      subject: s.name,
+      details: {},
+    });
+  });
+}
+
+/**
+ * A person sets their own password (having proven the current one): the only password an approval counts from
+ * once someone else has set it (review 14 C2).
+ */
+export function changeOwnPassword(db: Db, s: { name: string; passwordHash: string }): void {
+  audited(db, () => {
+    if (!listUsers(db).some((u) => u.name === s.name)) throw new NotFound(`no user ${s.name}`);
+    setPasswordHash(db, s.name, s.passwordHash, s.name);
+    appendAudit(db, {
+      actor: s.name,
+      action: 'user.password_changed',
       subject: s.name,
       details: {},
     });

@@ -235,11 +235,11 @@ export const SETTINGS_SECTIONS = {
     ),
     loose_reverse_path: flag(
       false,
-      'Router family: a source passes the spoofing check when this host has any route back to it (loose), not only one through the interface it came in on (strict). For plants with asymmetric routing (VRRP pairs, a second uplink), where strict drops real traffic; loose still refuses unroutable sources, not a plant address spoofed from the wrong side.',
+      "Router family: a source passes the spoofing check when this host has any route back to it (loose), not only one through the interface it came in on (strict). For plants with asymmetric routing (VRRP pairs, a second uplink), where strict drops real traffic; loose still refuses unroutable sources, not a plant address spoofed from the wrong side. Read here only by a fleet site (weir node); weir enforce apply takes the store's rule (weir policy rules --loose-reverse-path, admin, audited) and refuses a file that asks for loose where the store says strict.",
     ),
     simulation_coverage_pct: int(
       80,
-      "A simulation is evidence for enforcing a zone only when its replay carries at least this share (%) of the zone's baseline flows, by count and by their learned requests (a few packets spread over the window show nothing of what enforcing cuts in the flows they leave out).",
+      "A simulation is evidence for enforcing a zone only when its replay carries at least this share (%) of the zone's baseline flows, by count and by their learned requests (a few packets spread over the window show nothing of what enforcing cuts in the flows they leave out). No longer read: the share is the store's rule (weir policy rules --simulation-coverage-pct, admin, audited); a file naming another value is told so.",
       1,
       100,
     ),

@@ -343,4 +343,22 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE users ADD COLUMN roles_at TEXT;
   `,
+  // 15: who last set each password and when (an approval counts only from a password its holder set, review 14
+  // C2), filled from the audit log for passwords set before; and the change-control rules an admin sets in the
+  // store, audited, instead of each caller's settings file (review 14 C1).
+  `
+  ALTER TABLE users ADD COLUMN password_set_by TEXT;
+  ALTER TABLE users ADD COLUMN password_set_at TEXT;
+  UPDATE users SET (password_set_by, password_set_at) = (
+    SELECT actor, at FROM audit_log
+    WHERE subject = users.name AND action IN ('user.added', 'user.password_reset', 'user.password_set', 'user.password_changed')
+    ORDER BY seq DESC LIMIT 1
+  ) WHERE password_hash IS NOT NULL;
+  CREATE TABLE change_rules (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    set_by TEXT NOT NULL,
+    set_at TEXT NOT NULL
+  );
+  `,
 ];

@@ -11,9 +11,22 @@ function userSig(roles: string, passwordHash: string | null): string {
     .digest('hex');
 }
 
-/** Set a user's password; their sessions end (see userSig). */
-export function setPasswordHash(db: Db, user: string, hash: string): void {
-  db.prepare('UPDATE users SET password_hash = ? WHERE name = ?').run(hash, user);
+/**
+ * Set a user's password, recording who set it (`by`: the user themself unless named) and when; their sessions
+ * end (see userSig).
+ */
+export function setPasswordHash(db: Db, user: string, hash: string, by: string = user): void {
+  db.prepare(
+    'UPDATE users SET password_hash = ?, password_set_by = ?, password_set_at = ? WHERE name = ?',
+  ).run(hash, by, new Date().toISOString(), user);
+}
+
+/** Who last set the user's password and when (null: no password, or set before this was kept). */
+export function passwordSetBy(db: Db, user: string): { by: string; at: string } | null {
+  const r = db
+    .prepare('SELECT password_set_by AS by, password_set_at AS at FROM users WHERE name = ?')
+    .get(user) as { by: string | null; at: string | null } | undefined;
+  return r?.by && r.at ? { by: r.by, at: r.at } : null;
 }
 
 /**

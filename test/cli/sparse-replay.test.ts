@@ -6,6 +6,8 @@ import path from 'node:path';
 import { repoRoot } from '../helpers/paths.js';
 import { person, weir, weirOk } from '../helpers/weir-cli.js';
 import { activate } from '../helpers/approved-store.js';
+import { openStore } from '../../src/store/db.js';
+import { listAudit } from '../../src/store/audit-store.js';
 
 const plant = path.join(repoRoot, 'fixtures/plant.pcap');
 
@@ -77,11 +79,54 @@ test('a sparse replay that spans the window but misses most of the zone’s base
     assert.equal(r.code, 1, `a sparse replay must not be evidence: ${r.stdout}`);
     assert.match(
       r.stderr,
-      /zone ctl: simulation sim-[0-9a-f]{12} saw 1 of the zone's 5 baseline flows \(20%\) carrying \d+% of their learned requests; at least 80% of both are required \(settings enforce\.simulation_coverage_pct\)/,
+      /zone ctl: simulation sim-[0-9a-f]{12} saw 1 of the zone's 5 baseline flows \(20%\) carrying \d+% of their learned requests; at least 80% of both are required \(this store's rule simulation_coverage_pct: `weir policy rules`\)/,
     );
     // It says which flows it did not see, heaviest first.
     assert.match(r.stderr, /Not seen: 10\.77\.0\.40 → 10\.77\.0\.22 tcp\/102 \(27 requests\)/);
     assert.match(r.stderr, /10\.77\.0\.30 → 10\.77\.0\.21 tcp\/502 \(2 requests\)/);
+
+    // The bar is the store's rule, set by an admin and audited; the caller's settings file does not lower it
+    // (review 14 C1): the file is still read without error, and says what it no longer decides.
+    const settings = path.join(dir, 'weir.yaml');
+    writeFileSync(settings, 'weir: settings/1\nenforce:\n  simulation_coverage_pct: 1\n');
+    r = await weir(['--config', settings, 'policy', 'apply', '1', ...as('sam')]);
+    assert.equal(r.code, 1, `a settings file must not lower the bar: ${r.stdout}`);
+    assert.match(
+      r.stderr,
+      /enforce\.simulation_coverage_pct \(1\) in .*weir\.yaml is no longer read: this store's rule is 80%; an admin sets it in the store: weir policy rules --db .* --simulation-coverage-pct VALUE \(audited\)/,
+    );
+    assert.match(r.stderr, /at least 80% of both are required/);
+    r = await weir(['policy', 'rules', '--simulation-coverage-pct', '1', ...as('sam')]);
+    assert.match(r.stderr, /sam \(security\) may not set change-control rules: that needs admin/);
+    await weirOk([
+      'policy',
+      'rules',
+      '--simulation-coverage-pct',
+      '1',
+      '--db',
+      db,
+      '--token-file',
+      root,
+    ]);
+    assert.match(
+      (await weirOk(['policy', 'rules', '--db', db])).stdout,
+      /simulation_coverage_pct: 1%\nloose_reverse_path: off \(strict\)/,
+    );
+    r = await weirOk(['policy', 'apply', '1', ...as('sam')]);
+    assert.match(r.stdout, /proposal 1 applied \(evidence: sim-[0-9a-f]{12}\)/);
+    const d = openStore(db);
+    try {
+      const log = listAudit(d);
+      const set = log.find((e) => e.action === 'change_rules.set')!;
+      assert.deepEqual(
+        [set.actor, set.subject, set.details],
+        ['root', 'simulation_coverage_pct', { from: 80, to: 1 }],
+      );
+      const applied = log.find((e) => e.action === 'policy.applied')!;
+      assert.equal(applied.details.simulation_coverage_pct, 1, 'the bar used is on record');
+    } finally {
+      d.close();
+    }
 
     // The replay of the plant's own traffic sees every one of them.
     const full = await weirOk([
@@ -98,12 +143,6 @@ test('a sparse replay that spans the window but misses most of the zone’s base
     assert.equal(ctl.baselineFlows, 5);
     assert.equal(ctl.baselineSeen, 5);
     assert.deepEqual(ctl.unseen, []);
-
-    // The bar is a setting: a plant that accepts thinner evidence says so in weir.yaml.
-    const settings = path.join(dir, 'weir.yaml');
-    writeFileSync(settings, 'weir: settings/1\nenforce:\n  simulation_coverage_pct: 10\n');
-    r = await weirOk(['--config', settings, 'policy', 'apply', '1', ...as('sam')]);
-    assert.match(r.stdout, /proposal 1 applied \(evidence: sim-[0-9a-f]{12}\)/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

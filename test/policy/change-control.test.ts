@@ -14,6 +14,7 @@ import {
 import { latestBaseline, saveBaseline } from '../../src/store/baseline-store.js';
 import type { Baseline } from '../../src/discover/baseline.js';
 import { listAudit, verifyAudit } from '../../src/store/audit-store.js';
+import { setChangeRule } from '../../src/store/change-rules-store.js';
 import { parsePolicy } from '../../src/policy/load.js';
 import type { SimulationResult } from '../../src/policy/simulate.js';
 import {
@@ -463,11 +464,10 @@ test('simulation evidence must carry most of each enforcing zone’s baseline fl
       /saw 9 of the zone's 10 baseline flows \(90%\) carrying 9% of their learned requests; at least 80% of both/,
     );
     assert.match(refusal(), /Not seen: 10\.0\.0\.40 → 10\.0\.1\.5 tcp\/502 \(9000 requests\)/);
-    // A plant's own bar (settings enforce.simulation_coverage_pct) is the caller's to pass.
-    assert.throws(
-      () => applyProposal(db, { id, actor: 'sam', coveragePct: 10 }),
-      /at least 10% of both/,
-    );
+    // A plant's own bar is the store's rule (set by an admin, audited), not the caller's (review 14 C1).
+    setChangeRule(db, 'simulation_coverage_pct', 10, 'root');
+    assert.throws(() => applyProposal(db, { id, actor: 'sam' }), /at least 10% of both/);
+    setChangeRule(db, 'simulation_coverage_pct', 80, 'root');
     const good = record({
       baselineFlows: 10,
       baselineSeen: 8,
@@ -476,6 +476,9 @@ test('simulation evidence must carry most of each enforcing zone’s baseline fl
       unseen: [],
     });
     assert.equal(applyProposal(db, { id, actor: 'sam' }).simulationId, good);
+    // The bar the change was judged by is on record.
+    const applied = listAudit(db).find((e) => e.action === 'policy.applied')!;
+    assert.equal(applied.details.simulation_coverage_pct, 80);
     assert.equal(
       listAudit(db).filter((e) => e.action === 'proposal.apply_refused').length >= 3,
       true,

@@ -15,6 +15,7 @@ import {
   setPasswordHash,
 } from '../../src/store/session-store.js';
 import { listAudit } from '../../src/store/audit-store.js';
+import { submitPolicy } from '../../src/respond/change-control.js';
 import { addUsers, freshStore, PASSWORD } from './fixture.js';
 
 let dir: string, db: Db, app: FastifyInstance;
@@ -171,4 +172,41 @@ test('passwords are hashed with scrypt N=2^17, r=8, p=1; an older, cheaper hash 
     false,
     'a stored hash cannot make the server allocate gigabytes',
   );
+});
+
+// Review 14 C2, through the API as the review's repro does it: reset, log in as the approver, approve.
+test('an admin who proposes cannot approve as an approver whose password they reset; the approver sets their own', async () => {
+  await addUsers(db, [['bert', ['security']]]);
+  await new Promise((r) => setTimeout(r, 5));
+  const id = submitPolicy(db, {
+    text: 'weir: policy/1\nzones:\n  - { name: ctl, members: [10.0.0.0/24], mode: observe, approvals: [security] }\n',
+    source: 'p.yaml',
+    actor: 'root',
+  });
+  await new Promise((r) => setTimeout(r, 5));
+  const root = await login('root');
+  const reset = await call(root, 'PUT', '/api/users/bert/password', {
+    password: 'root now knows it',
+  });
+  assert.equal(reset.statusCode, 200, reset.body);
+  let bert = await login('bert', 'root now knows it');
+  const r = await call(bert, 'POST', `/api/proposals/${id}/approve`, { role: 'security' });
+  assert.notEqual(r.statusCode, 200, r.body);
+  assert.match(r.body, /bert's password was last set by root/);
+  // Setting one's own password needs the current one.
+  const wrong = await call(bert, 'PUT', '/api/me/password', {
+    current: 'not it at all',
+    password: 'only bert knows this',
+  });
+  assert.equal(wrong.statusCode, 403, wrong.body);
+  const own = await call(bert, 'PUT', '/api/me/password', {
+    current: 'root now knows it',
+    password: 'only bert knows this',
+  });
+  assert.equal(own.statusCode, 200, own.body);
+  assert.equal(await me(bert), 401, 'a password change ends the sessions');
+  bert = await login('bert', 'only bert knows this');
+  const ok = await call(bert, 'POST', `/api/proposals/${id}/approve`, { role: 'security' });
+  assert.equal(ok.statusCode, 200, ok.body);
+  assert.match(ok.body, /"status":"approved"/);
 });

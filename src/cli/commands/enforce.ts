@@ -28,6 +28,7 @@ import { describeCuts, guardBlock } from '../../respond/block-impact.js';
 import { openExistingStore, withIdentity, type IdentityOpts } from '../identity.js';
 import { auditEnforcement, carryOut, proveEnforcer } from '../enforcer.js';
 import { readPolicyFile } from './policy.js';
+import { storeLooseReversePath } from './change-rules.js';
 import { openStore } from '../../store/db.js';
 import { appendAudit } from '../../store/audit-store.js';
 import { PermitRefusalAudit } from '../../permit/refusal-audit.js';
@@ -169,7 +170,12 @@ export function registerEnforce(program: Command): void {
           },
       ) => {
         const caller = o.dryRun ? null : await proveEnforcer(o, 'enforce apply');
-        const backend = enforcementBackend(o);
+        // The reverse-path mode is the store's rule, not the caller's settings file (review 14 C1).
+        const loose =
+          o.db === undefined
+            ? cliSettings().enforce.loose_reverse_path
+            : withStore(o.db, (db) => storeLooseReversePath(db, o.db!));
+        const backend = enforcementBackend(o, loose);
         const src = policyFrom(o);
         let out;
         try {
@@ -217,6 +223,7 @@ export function registerEnforce(program: Command): void {
           port_level: out.plan.portLevel.map((g) => g.group),
           gateway: out.gateway,
           stealth: out.ruleset.stealth,
+          reverse_path: loose ? 'loose' : 'strict',
           ...(out.newRefusals.length > 0 ? { new_refusals: out.newRefusals } : {}),
         });
         process.stdout.write(

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import type { Db } from '../../store/db.js';
 import { baselineVersion, latestBaseline } from '../../store/baseline-store.js';
 import { loadInventory } from '../../store/inventory-store.js';
-import { approvalsOf, listProposals } from '../../store/change-store.js';
+import { approvalsOf, getProposal, listProposals } from '../../store/change-store.js';
 import { checkAudit, listAudit, reanchorAudit, type AuditCheck } from '../../store/audit-store.js';
 import type { Baseline } from '../../discover/baseline.js';
 import { parsePolicy, readPolicyText } from '../../policy/load.js';
@@ -43,7 +43,14 @@ import { zoneSubnets } from '../../respond/playbook-guard.js';
 import { hostNeverBlock } from '../../enforce/host-addresses.js';
 import { DEFAULT_STATE_DIR } from '../../enforce/state.js';
 import { cliSettings } from '../settings.js';
-import { asCaller, openExistingStore, withIdentity, type IdentityOpts } from '../identity.js';
+import {
+  asCaller,
+  openExistingStore,
+  requireRole,
+  withIdentity,
+  type IdentityOpts,
+} from '../identity.js';
+import { registerChangeRules, storeCoveragePct } from './change-rules.js';
 import { between } from '../../dissect/stage.js';
 import { enforcementBackend } from '../enforcement.js';
 import { invalidFile } from '../../settings/yaml-errors.js';
@@ -132,6 +139,7 @@ export function registerPolicy(program: Command): void {
   const policy = program
     .command('policy')
     .description('policy as code: validate, propose, simulate, drift and change control');
+  registerChangeRules(policy);
 
   policy
     .command('validate')
@@ -454,7 +462,11 @@ export function registerPolicy(program: Command): void {
         asCaller(opts.db, opts, CAN.propose, 'apply proposals', async (db, who) => {
           if (opts.family !== 'bridge' && opts.family !== 'inet')
             throw new Error('--family is bridge or inet');
+          // An approved block acts on the enforcement host: that is an enforcer's job (review 14 L4).
+          if (getProposal(db, proposalId(id))?.kind === 'source_block')
+            requireRole(who, CAN.enforce, 'carry out an approved block');
           const backend = enforcementBackend(opts);
+          storeCoveragePct(db, opts.db);
           const r = await applyProposalVia(db, {
             id: proposalId(id),
             actor: who.name,
@@ -468,7 +480,6 @@ export function registerPolicy(program: Command): void {
               subnets: zoneSubnets(activePolicy(db)?.policy),
             }),
             carryOutBlock: (b) => backend.block(b.ip, b.ttl, `proposal ${id}`),
-            coveragePct: cliSettings().enforce.simulation_coverage_pct,
           });
           if (r.block) {
             if (r.cutsBaseline)

@@ -8,7 +8,8 @@ import { anchorAudit, appendAudit } from '../../store/audit-store.js';
 import { CAN, isUserRole, USER_ROLES } from '../../respond/roles.js';
 import { hashPassword } from '../../server/passwords.js';
 import { asCaller, NotAuthorized, withIdentity, type Caller } from '../identity.js';
-import { passwordFromStdin } from '../password-input.js';
+import { passwordFromStdin, promptPassword } from '../password-input.js';
+import { changeOwnPassword } from '../../respond/users.js';
 import { renderColumns } from '../columns.js';
 
 interface AddOpts {
@@ -60,7 +61,7 @@ function addOrChange(
   const before = userRoles(db, name);
   if (before === null) {
     insertUser(db, name, roles);
-    if (hash !== null) setPasswordHash(db, name, hash);
+    if (hash !== null) setPasswordHash(db, name, hash, caller.name);
     appendAudit(db, {
       actor: caller.name,
       action: 'user.added',
@@ -82,7 +83,7 @@ function addOrChange(
     changed.push(`roles were ${before.join(', ')}`);
   }
   if (hash !== null) {
-    setPasswordHash(db, name, hash);
+    setPasswordHash(db, name, hash, caller.name);
     appendAudit(db, {
       actor: caller.name,
       action: 'user.password_set',
@@ -144,6 +145,31 @@ export function registerUser(program: Command): void {
       process.stdout.write(
         `${name}: ${roles.join(', ')}${hash !== null ? ' (password set)' : ''} — ${done}\n`,
       );
+    });
+
+  withIdentity(user.command('passwd'), { passwordStdin: false })
+    .description(
+      'set your own password (after an admin set it, your approvals count only once you have)',
+    )
+    .requiredOption('--db <db>', 'store')
+    .option('--password-stdin', 'read the new password (≥12 characters) from standard input')
+    .action(async (opts: AddOpts) => {
+      const password = opts.passwordStdin
+        ? passwordFromStdin()
+        : await promptPassword('new password: ');
+      if (password.length < 12) throw new Error('a password has at least 12 characters');
+      const hash = await hashPassword(password);
+      const who = await asCaller(
+        opts.db,
+        { as: opts.as, tokenFile: opts.tokenFile },
+        null,
+        'set a password',
+        (db, caller) => {
+          changeOwnPassword(db, { name: caller.name, passwordHash: hash });
+          return caller.name;
+        },
+      );
+      process.stdout.write(`${who}: password set; log in again\n`);
     });
 
   withIdentity(user.command('remove'))

@@ -1,14 +1,20 @@
 import type { RoutePlugin } from '../plugin.js';
-import { listUsers } from '../../store/session-store.js';
-import { addPerson, changeRoles, removePerson, resetPassword } from '../../respond/users.js';
+import { listUsers, passwordHash } from '../../store/session-store.js';
+import {
+  addPerson,
+  changeOwnPassword,
+  changeRoles,
+  removePerson,
+  resetPassword,
+} from '../../respond/users.js';
 import { CAN } from '../../respond/roles.js';
 import { requireRole } from '../auth.js';
-import { hashPassword } from '../passwords.js';
+import { hashPassword, verifyPassword } from '../passwords.js';
 import { body, ref, ROLES, USER_PARAMS, type UserParams } from '../schemas.js';
 
 const password = { type: 'string', minLength: 12, maxLength: 256 };
 
-/** People and their roles, for admins only. Any change of password or roles ends that user's sessions. */
+/** People and their roles, for admins only; each person's own password. Any change of password or roles ends that user's sessions. */
 export const userRoutes: RoutePlugin = async (app, { db }) => {
   const admin = { preHandler: requireRole(CAN.manageUsers) };
 
@@ -45,6 +51,26 @@ export const userRoutes: RoutePlugin = async (app, { db }) => {
         passwordHash: await hashPassword(req.body.password),
       });
       return { ok: true };
+    },
+  );
+
+  // Anyone logged in sets their own password, proving the current one (a left-open session alone does not do).
+  app.put<{ Body: { current: string; password: string } }>(
+    '/api/me/password',
+    {
+      schema: {
+        body: body(['current', 'password'], {
+          current: { type: 'string', minLength: 1, maxLength: 256 },
+          password,
+        }),
+      },
+    },
+    async (req, reply) => {
+      const name = req.caller!.name;
+      if (!(await verifyPassword(req.body.current, passwordHash(db, name) ?? '')))
+        return reply.code(403).send({ error: 'the current password is wrong' });
+      changeOwnPassword(db, { name, passwordHash: await hashPassword(req.body.password) });
+      return { ok: true, note: 'password changed: log in again' };
     },
   );
 
