@@ -97,6 +97,8 @@ export const MODBUS_ANOMALIES = [
   'device_id_truncated',
   'pdu_oversize',
   'trailing_bytes',
+  'exception_in_request',
+  'reference_type_invalid',
 ] as const;
 export type ModbusAnomaly = (typeof MODBUS_ANOMALIES)[number];
 
@@ -125,6 +127,16 @@ export const modbus: StreamDissector<null> = {
     if (fc & EXCEPTION_BIT) {
       m.func = fc ^ EXCEPTION_BIT;
       m.funcName = FUNC_NAMES[m.func]!;
+      // Only a server answers with the exception bit. From a client it is no request Weir can judge (its
+      // addresses are never read), and a server that masks the bit would run it as the plain function.
+      if (toServer) {
+        malformed(
+          m,
+          'exception_in_request',
+          `function code 0x${fc.toString(16)} carries the exception bit`,
+        );
+        return;
+      }
       m.exception = end > p ? b[p]! : -1;
       if (end <= p) malformed(m, 'exception_without_code', 'exception response without code');
       else oversize(m, len);
@@ -244,6 +256,8 @@ function request(m: Message, b: Uint8Array, p: number, end: number): void {
       if (!need(m, n, 2)) return;
       m.subfunc = u16be(b, p);
       m.write = DIAG_WRITES.has(m.subfunc);
+      // Return Query Data (0) echoes any data; every other sub-function carries one 2-byte data field.
+      if (m.subfunc !== 0) exact(m, n, 4);
       return;
     case 22:
       if (!need(m, n, 6)) return;
@@ -268,6 +282,12 @@ function request(m: Message, b: Uint8Array, p: number, end: number): void {
         write_start: u16be(b, p + 4),
         write_quantity: writeQuantity,
       };
+      if (b[p + 8]! !== writeQuantity * 2)
+        malformed(
+          m,
+          'byte_count_mismatch',
+          `byte count ${b[p + 8]!} does not match write quantity ${writeQuantity}`,
+        );
       exact(m, n, 9 + b[p + 8]!);
       return;
     }
@@ -284,26 +304,15 @@ function request(m: Message, b: Uint8Array, p: number, end: number): void {
       exact(m, n, 0);
       return;
     case 20:
-    case 21: {
-      if (!need(m, n, 1)) return;
-      m.write = m.func === 21;
-      // Sub-requests: reference type 6, file number, record number, record length.
-      const targets: Target[] = [];
-      let q = p + 1;
-      while (q + 7 <= end && targets.length < 35) {
-        const recLen = u16be(b, q + 5);
-        targets.push({ space: `file_${u16be(b, q + 1)}`, start: u16be(b, q + 3), count: recLen });
-        q += 7 + (m.func === 21 ? recLen * 2 : 0);
-      }
-      if (q + 7 <= end) targets.push(unwalked());
-      m.targets = targets.length ? targets : null;
+    case 21:
+      fileRecords(m, b, p, end);
       return;
-    }
     case 43:
       if (!need(m, n, 1)) return;
       m.subfunc = b[p]!;
-      if (m.subfunc === MEI_READ_DEVICE_ID && n >= 3)
-        m.fields = { read_device_id_code: b[p + 1]!, object_id: b[p + 2]! };
+      if (m.subfunc !== MEI_READ_DEVICE_ID || !need(m, n, 3)) return;
+      m.fields = { read_device_id_code: b[p + 1]!, object_id: b[p + 2]! };
+      exact(m, n, 3);
       return;
     case FC_UMAS:
       // Schneider UMAS: session key and UMAS function follow; program transfer and start/stop travel here.
@@ -314,6 +323,45 @@ function request(m: Message, b: Uint8Array, p: number, end: number): void {
     default:
       return;
   }
+}
+
+/** File record reference type, the only one the spec defines. */
+const FILE_REFERENCE_TYPE = 6;
+
+/**
+ * FC 20/21 requests: a byte count, then sub-requests (reference type 6, file number, record number, record
+ * length, and for FC 21 the record's words). The byte count must be the rest of the PDU and the last sub-request
+ * must end where the PDU does: a server that frames by the byte count would run any bytes after as a request.
+ */
+function fileRecords(m: Message, b: Uint8Array, p: number, end: number): void {
+  if (!need(m, end - p, 1)) return;
+  m.write = m.func === 21;
+  const byteCount = b[p]!;
+  if (byteCount !== end - p - 1)
+    malformed(
+      m,
+      'byte_count_mismatch',
+      `byte count ${byteCount} does not match the ${end - p - 1} bytes after it`,
+    );
+  const targets: Target[] = [];
+  let q = p + 1;
+  while (q + 7 <= end && targets.length < 35) {
+    if (b[q] !== FILE_REFERENCE_TYPE && m.anomaly === null)
+      malformed(m, 'reference_type_invalid', `reference type ${b[q]!} is not 6`);
+    const recLen = u16be(b, q + 5);
+    targets.push({ space: `file_${u16be(b, q + 1)}`, start: u16be(b, q + 3), count: recLen });
+    q += 7 + (m.func === 21 ? recLen * 2 : 0);
+  }
+  if (q + 7 <= end) targets.push(unwalked());
+  else if (q !== end && m.anomaly === null)
+    malformed(
+      m,
+      q > end ? 'truncated' : 'trailing_bytes',
+      q > end
+        ? `${m.funcName} sub-request runs ${q - end} bytes past the PDU`
+        : `${m.funcName} runs ${end - q} bytes past its last whole sub-request`,
+    );
+  m.targets = targets.length ? targets : null;
 }
 
 function response(m: Message, b: Uint8Array, p: number, end: number): void {

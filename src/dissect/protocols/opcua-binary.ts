@@ -5,6 +5,8 @@ const MAX_TEXT = 512;
 /** Nesting bound for recursive encodings (DiagnosticInfo, Variant in DataValue): hostile depth is an overrun. */
 const MAX_DEPTH = 8;
 const utf8 = new TextDecoder('utf-8', { fatal: false });
+/** Node ids must keep every byte: invalid UTF-8 read as U+FFFD would make two ids one address. */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * A cursor over OPC UA Binary (Part 6 §5.2): little-endian scalars, int32-length strings (-1 = null), NodeIds in
@@ -87,15 +89,21 @@ export class UaReader {
     return n;
   }
 
-  /** A NodeId as text ('i=2258', 'ns=1;s=Setpoint'); numeric ids also give `lastNumeric`, else -1. */
+  /**
+   * A NodeId as text ('i=2258', 'ns=1;s=Setpoint', 'ns=3;b=<base64>'); numeric ids also give `lastNumeric`,
+   * else -1. `lastExact` is false when the text does not stand for that one id alone (a string id longer than
+   * MAX_TEXT bytes or not valid UTF-8, an opaque id longer than MAX_TEXT): such an id cannot be held to a list.
+   */
   lastNumeric = -1;
   lastNamespace = 0;
+  lastExact = true;
   nodeId(): string {
     const enc = this.u8();
     return this.nodeIdBody(enc & 0x0f);
   }
   private nodeIdBody(kind: number): string {
     this.lastNumeric = -1;
+    this.lastExact = true;
     let ns = 0,
       id: string;
     switch (kind) {
@@ -115,7 +123,7 @@ export class UaReader {
         break;
       case 3:
         ns = this.u16();
-        id = `s=${this.string()}`;
+        id = `s=${this.idText()}`;
         break;
       case 4:
         ns = this.u16();
@@ -123,7 +131,7 @@ export class UaReader {
         break;
       case 5:
         ns = this.u16();
-        id = `b=${this.skipBytes()}bytes`;
+        id = `b=${this.opaqueId()}`;
         break;
       default:
         this.overrun = true;
@@ -132,6 +140,32 @@ export class UaReader {
     }
     this.lastNamespace = ns;
     return ns === 0 ? id : `ns=${ns};${id}`;
+  }
+  /** A string NodeId's text, whole; too long or not UTF-8 clears `lastExact` (the text is then a prefix). */
+  private idText(): string {
+    const n = this.length();
+    if (!this.need(n)) return '';
+    const bytes = this.b.subarray(this.p, this.p + Math.min(n, MAX_TEXT));
+    this.p += n;
+    if (n > MAX_TEXT) this.lastExact = false;
+    try {
+      return strictUtf8.decode(bytes);
+    } catch {
+      this.lastExact = false;
+      return utf8.decode(bytes);
+    }
+  }
+  /** An opaque (ByteString) NodeId in base64, as OPC UA writes it (Part 6 §5.3.1.10). */
+  private opaqueId(): string {
+    const n = this.length();
+    if (!this.need(n)) return '';
+    const at = this.p;
+    this.p += n;
+    if (n > MAX_TEXT) {
+      this.lastExact = false;
+      return `${n}bytes`;
+    }
+    return Buffer.from(this.b.buffer, this.b.byteOffset + at, n).toString('base64');
   }
   private guid(): string {
     if (!this.need(16)) return '';

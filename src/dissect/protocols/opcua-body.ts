@@ -26,6 +26,8 @@ const malformed: Malformed<OpcuaAnomaly> = markMalformed;
 /** Targets and values kept per message: a Read of thousands of nodes is summarised, not copied. */
 const MAX_TARGETS = 32;
 const MAX_VALUES = 64;
+/** Between a Call's object and method in its address ('ns=2;s=Valve1|ns=2;s=Open'). */
+export const CALL_SEPARATOR = '|';
 /** Encoding ids of the structures that carry a server's build information (Part 5 §12.4, §12.10). */
 const BUILD_INFO = 340;
 const SERVER_STATUS = 864;
@@ -102,11 +104,13 @@ function request(m: Message, r: UaReader, func: number): void {
       let walked = 0; // nodes whose id and attribute were read whole
       for (let i = 0; i < n && !r.overrun; i++) {
         const node = r.nodeId();
+        const exact = r.lastExact;
         const attribute = r.u32();
-        if (!r.overrun) walked++;
+        if (!r.overrun && exact) walked++;
         r.skipBytes(); // index range
         r.qualifiedName(); // data encoding
-        if (targets.length < MAX_TARGETS) targets.push({ space: node, start: attribute, count: 1 });
+        if (targets.length < MAX_TARGETS && exact)
+          targets.push({ space: node, start: attribute, count: 1 });
       }
       f.nodes = n;
       if (walked < n || n > MAX_TARGETS) targets.push(unwalked());
@@ -120,10 +124,12 @@ function request(m: Message, r: UaReader, func: number): void {
       let walked = 0;
       for (let i = 0; i < n && !r.overrun; i++) {
         const node = r.nodeId();
+        const exact = r.lastExact;
         const attribute = r.u32();
-        if (!r.overrun) walked++;
+        if (!r.overrun && exact) walked++;
         r.skipBytes();
-        if (targets.length < MAX_TARGETS) targets.push({ space: node, start: attribute, count: 1 });
+        if (targets.length < MAX_TARGETS && exact)
+          targets.push({ space: node, start: attribute, count: 1 });
         // A value cut off by the join limit ends the walk; the nodes after it were not read.
         if (!r.dataValue(values.length < MAX_VALUES ? values : null, null)) break;
       }
@@ -140,13 +146,18 @@ function request(m: Message, r: UaReader, func: number): void {
       let walked = 0;
       for (let i = 0; i < n && !r.overrun; i++) {
         const object = r.nodeId();
+        const objectExact = r.lastExact;
         const method = r.nodeId();
-        if (!r.overrun) walked++;
+        // A method declared on a type is called on any instance: the address is the pair, object first. An
+        // object whose text holds the separator could be read as another pair, so it is not held to a list.
+        const exact = objectExact && r.lastExact && !object.includes(CALL_SEPARATOR);
+        if (!r.overrun && exact) walked++;
         if (i === 0) {
           f.object_id = object;
           f.method_id = method;
         }
-        if (targets.length < MAX_TARGETS) targets.push({ space: method, start: 0, count: 1 });
+        if (targets.length < MAX_TARGETS && exact)
+          targets.push({ space: `${object}${CALL_SEPARATOR}${method}`, start: 0, count: 1 });
         let ok = true;
         for (let k = 0, a = r.count(1); k < a && ok; k++)
           ok = r.variant(values.length < MAX_VALUES ? values : null, null);
