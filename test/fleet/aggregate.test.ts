@@ -10,7 +10,6 @@ import path from 'node:path';
 import { connect } from 'nats';
 import { cli } from '../helpers/weir-cli.js';
 import { addSite, openHome, readSiteKit } from '../../src/fleet/home.js';
-import { ManagerRuntime } from '../../src/fleet/manager-runtime.js';
 import { NodeRuntime } from '../../src/fleet/node-runtime.js';
 import { openFleetDb, type FleetDb } from '../../src/fleet/fleet-db.js';
 import { checkSiteChain, readRejects } from '../../src/fleet/aggregate-store.js';
@@ -19,6 +18,7 @@ import { openStore } from '../../src/store/db.js';
 import { appendAudit } from '../../src/store/audit-store.js';
 import { saveIncidents } from '../../src/store/incident-store.js';
 import { freePort, Link, MemoryBackend, tempDir, until } from './fleet-kit.js';
+import { startManager } from './hub-kit.js';
 import { asset, incident, putAsset, putEdge, seedSite } from './site-store-kit.js';
 
 const stops: Array<() => Promise<void>> = [];
@@ -66,14 +66,7 @@ test(
     const home = openHome(mdir);
     addSite(home, 'a');
     addSite(home, 'b');
-    const leafPort = await freePort();
-    const mgr = await ManagerRuntime.start({
-      dir: mdir,
-      client: { host: '127.0.0.1', port: await freePort() },
-      leaf: { host: '127.0.0.1', port: leafPort },
-      log: () => undefined,
-    });
-    stops.push(() => mgr.stop());
+    const { mgr, leafPort } = await startManager(mdir, stops);
     const link = await Link.open(leafPort);
     stops.push(() => link.close());
     const storeA = openStore(path.join(tempDir('agg-store-a'), 'weir.db'));
@@ -164,14 +157,7 @@ test(
     const home = openHome(mdir);
     addSite(home, 'a');
     addSite(home, 'b');
-    const leafPort = await freePort();
-    const mgr = await ManagerRuntime.start({
-      dir: mdir,
-      client: { host: '127.0.0.1', port: await freePort() },
-      leaf: { host: '127.0.0.1', port: leafPort },
-      log: () => undefined,
-    });
-    stops.push(() => mgr.stop());
+    const { mgr, leafPort } = await startManager(mdir, stops);
     const storeA = openStore(path.join(tempDir('agg-attack-a'), 'weir.db'));
     const a = await site(mdir, 'a', leafPort, storeA);
     // A compromised process at site a, straight on a's leaf.

@@ -9,12 +9,12 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { rmSync } from 'node:fs';
 import { addSite, openHome, readSiteKit } from '../../src/fleet/home.js';
-import { ManagerRuntime } from '../../src/fleet/manager-runtime.js';
 import { NodeRuntime } from '../../src/fleet/node-runtime.js';
 import type { Blocklist } from '../../src/fleet/manager.js';
 import { blocksInForce } from '../../src/fleet/site-blocks.js';
 import { readFleetView } from '../../src/fleet/site-view.js';
 import { freePort, MemoryBackend, tempDir, until } from './fleet-kit.js';
+import { startManager } from './hub-kit.js';
 
 const dir = tempDir('fleet-apply-failed');
 const stops: Array<() => Promise<void>> = [];
@@ -42,15 +42,8 @@ class NoBrNetfilter extends MemoryBackend {
 test('a fleet policy a site cannot apply is refused and reported, and later blocks still reach it', async () => {
   const mdir = path.join(dir, 'manager');
   addSite(openHome(mdir), 'a');
-  const leafPort = await freePort();
   const logs: string[] = [];
-  const mgr = await ManagerRuntime.start({
-    dir: mdir,
-    client: { host: '127.0.0.1', port: await freePort() },
-    leaf: { host: '127.0.0.1', port: leafPort },
-    log: (m) => logs.push(m),
-  });
-  stops.push(() => mgr.stop());
+  const { mgr, leafPort } = await startManager(mdir, stops, (m) => logs.push(m));
   const be = new NoBrNetfilter();
   const rt = await NodeRuntime.start({
     kit: readSiteKit('a', path.join(mdir, 'sites', 'a')),
@@ -146,14 +139,7 @@ class FailingBlocks extends MemoryBackend {
 test('a blocklist that failed half-way: what it put in is held, and a later version lifts it', async () => {
   const mdir = path.join(dir, 'manager-partial');
   addSite(openHome(mdir), 'p');
-  const leafPort = await freePort();
-  const mgr = await ManagerRuntime.start({
-    dir: mdir,
-    client: { host: '127.0.0.1', port: await freePort() },
-    leaf: { host: '127.0.0.1', port: leafPort },
-    log: () => undefined,
-  });
-  stops.push(() => mgr.stop());
+  const { mgr, leafPort } = await startManager(mdir, stops);
   const be = new FailingBlocks();
   const rt = await NodeRuntime.start({
     kit: readSiteKit('p', path.join(mdir, 'sites', 'p')),

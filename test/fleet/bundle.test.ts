@@ -12,12 +12,12 @@ import { addTrustedKey, lastBundleSequence } from '../../src/store/bundle-store.
 import { getAdvisory } from '../../src/store/advisory-store.js';
 import { openStore } from '../../src/store/db.js';
 import { addSite, openHome, readSiteKit } from '../../src/fleet/home.js';
-import { ManagerRuntime } from '../../src/fleet/manager-runtime.js';
 import { NodeRuntime } from '../../src/fleet/node-runtime.js';
 import { signDoc } from '../../src/fleet/signed-doc.js';
 import { STATE_BUCKET } from '../../src/fleet/subjects.js';
 import { repoRoot } from '../helpers/paths.js';
 import { freePort, MemoryBackend, tempDir, until } from './fleet-kit.js';
+import { startManager } from './hub-kit.js';
 
 const dir = tempDir('fleet-bundle');
 const stops: Array<() => Promise<void>> = [];
@@ -47,15 +47,8 @@ test('a pushed bundle is imported at the site; forged, tampered, untrusted, olde
   const mdir = path.join(dir, 'manager');
   const home = openHome(mdir);
   addSite(home, 'a');
-  const leafPort = await freePort();
   const logs: string[] = [];
-  const mgr = await ManagerRuntime.start({
-    dir: mdir,
-    client: { host: '127.0.0.1', port: await freePort() },
-    leaf: { host: '127.0.0.1', port: leafPort },
-    log: (m) => logs.push(m),
-  });
-  stops.push(() => mgr.stop());
+  const { mgr, leafPort } = await startManager(mdir, stops, (m) => logs.push(m));
   // Site a's store trusts the feed's publisher key.
   const publisher = key();
   const store = openStore(path.join(dir, 'site-a.db'));

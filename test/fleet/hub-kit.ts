@@ -25,20 +25,35 @@ export interface LiveHub {
   stop(): Promise<void>;
 }
 
-export async function liveHub(dir: string, sites: string[]): Promise<LiveHub> {
-  const mdir = path.join(dir, 'manager');
-  const home = openHome(mdir);
-  for (const s of sites) addSite(home, s);
+/**
+ * A manager on loopback ports of its own, for the folder `mdir` (sites added by the caller), stopped with the
+ * test's other `stops`. `leafPort` is where site nodes link.
+ */
+export async function startManager(
+  mdir: string,
+  stops: { push(stop: () => Promise<void>): unknown },
+  log: (m: string) => void = () => undefined,
+  more: { monitorPort?: number } = {},
+): Promise<{ mgr: ManagerRuntime; leafPort: number }> {
   const leafPort = await freePort();
-  const monitorPort = await freePort();
   const mgr = await ManagerRuntime.start({
     dir: mdir,
     client: { host: '127.0.0.1', port: await freePort() },
     leaf: { host: '127.0.0.1', port: leafPort },
-    monitorPort,
-    log: () => undefined,
+    ...more,
+    log,
   });
-  const stops: Array<() => Promise<void>> = [() => mgr.stop()];
+  stops.push(() => mgr.stop());
+  return { mgr, leafPort };
+}
+
+export async function liveHub(dir: string, sites: string[]): Promise<LiveHub> {
+  const mdir = path.join(dir, 'manager');
+  const home = openHome(mdir);
+  for (const s of sites) addSite(home, s);
+  const monitorPort = await freePort();
+  const stops: Array<() => Promise<void>> = [];
+  const { mgr, leafPort } = await startManager(mdir, stops, undefined, { monitorPort });
   return {
     home,
     mgr,

@@ -9,7 +9,6 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { addSite, openHome } from '../../src/fleet/home.js';
-import { ManagerRuntime } from '../../src/fleet/manager-runtime.js';
 import type { Blocklist } from '../../src/fleet/manager.js';
 import { openStore } from '../../src/store/db.js';
 import { saveBaseline } from '../../src/store/baseline-store.js';
@@ -19,6 +18,7 @@ import { approvedStore } from '../helpers/approved-store.js';
 import { cli } from '../helpers/weir-cli.js';
 import { blockedIn, FLEET_POLICY } from './lab-sets.js';
 import { freePort, tempDir, until } from './fleet-kit.js';
+import { startManager } from './hub-kit.js';
 import { readFleetView } from '../../src/fleet/site-view.js';
 import { findCaptureHelper } from '../../src/capture/live.js';
 import { captureListening } from '../helpers/capture-ready.js';
@@ -64,14 +64,7 @@ async function startSite(
   const dir = tempDir(label);
   const mdir = path.join(dir, 'manager');
   addSite(openHome(mdir), 'a');
-  const leafPort = await freePort();
-  const mgr = await ManagerRuntime.start({
-    dir: mdir,
-    client: { host: '127.0.0.1', port: await freePort() },
-    leaf: { host: '127.0.0.1', port: leafPort },
-    log: () => undefined,
-  });
-  stops.push(() => mgr.stop());
+  const { mgr, leafPort } = await startManager(mdir, stops);
   const site = await approvedStore(dir, SITE_POLICY);
   if (opts.baseline) {
     const seed = openStore(site.db);

@@ -7,7 +7,6 @@ import path from 'node:path';
 import { rmSync } from 'node:fs';
 import { applyPermits } from '../../src/fleet/apply-permits.js';
 import { addSite, openHome, readSiteKit } from '../../src/fleet/home.js';
-import { ManagerRuntime } from '../../src/fleet/manager-runtime.js';
 import { NodeRuntime } from '../../src/fleet/node-runtime.js';
 import { makePermit, type FleetPermit } from '../../src/fleet/permit-doc.js';
 import { blocksInForce } from '../../src/fleet/site-blocks.js';
@@ -18,6 +17,7 @@ import type {
   PermitScope,
 } from '../../src/enforce/backend.js';
 import { freePort, MemoryBackend, tempDir, until } from './fleet-kit.js';
+import { startManager } from './hub-kit.js';
 
 const dir = tempDir('fleet-permits');
 const stops: Array<() => Promise<void>> = [];
@@ -87,15 +87,8 @@ test('a fleet permit reaches the sites whose zone holds the server, scoped and t
   const mdir = path.join(dir, 'manager');
   const home = openHome(mdir);
   for (const s of ['a', 'b']) addSite(home, s);
-  const leafPort = await freePort();
   const logs: string[] = [];
-  const mgr = await ManagerRuntime.start({
-    dir: mdir,
-    client: { host: '127.0.0.1', port: await freePort() },
-    leaf: { host: '127.0.0.1', port: leafPort },
-    log: (m) => logs.push(m),
-  });
-  stops.push(() => mgr.stop());
+  const { mgr, leafPort } = await startManager(mdir, stops, (m) => logs.push(m));
   // Site a's cell holds 10.70.0.5; site b reuses the zone name for another address plan.
   const be = {
     a: new PermitBackend(policy('10.70.0.0/28')),
@@ -244,14 +237,7 @@ test('a limited permit nothing can judge is refused: at the manager for a protoc
 test('a permits document that failed half-way: a later revocation withdraws what it granted', async () => {
   const mdir = path.join(dir, 'manager-partial');
   addSite(openHome(mdir), 'a');
-  const leafPort = await freePort();
-  const mgr = await ManagerRuntime.start({
-    dir: mdir,
-    client: { host: '127.0.0.1', port: await freePort() },
-    leaf: { host: '127.0.0.1', port: leafPort },
-    log: () => undefined,
-  });
-  stops.push(() => mgr.stop());
+  const { mgr, leafPort } = await startManager(mdir, stops);
   const be = new PermitBackend(policy('10.70.0.0/28'), ['10.70.0.5:502', '10.70.0.6:502']);
   const rt = await NodeRuntime.start({
     kit: readSiteKit('a', path.join(mdir, 'sites', 'a')),
@@ -296,14 +282,7 @@ test('a permits document that failed half-way: a later revocation withdraws what
 test('permits are judged again when a policy that applied on a retry puts their zone in force', async () => {
   const mdir = path.join(dir, 'manager-rejudge');
   addSite(openHome(mdir), 'a');
-  const leafPort = await freePort();
-  const mgr = await ManagerRuntime.start({
-    dir: mdir,
-    client: { host: '127.0.0.1', port: await freePort() },
-    leaf: { host: '127.0.0.1', port: leafPort },
-    log: () => undefined,
-  });
-  stops.push(() => mgr.stop());
+  const { mgr, leafPort } = await startManager(mdir, stops);
   class Flaky extends PermitBackend {
     broken = false;
     override apply(req: Parameters<PermitBackend['apply']>[0]): ReturnType<PermitBackend['apply']> {

@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { rmSync } from 'node:fs';
 import { addSite, openHome, readSiteKit } from '../../src/fleet/home.js';
-import { ManagerRuntime } from '../../src/fleet/manager-runtime.js';
 import { NodeRuntime } from '../../src/fleet/node-runtime.js';
 import { readRejects, type Rejects } from '../../src/fleet/aggregate-store.js';
 import { FLEET_BLOCK_MAX_S } from '../../src/fleet/block-request.js';
 import type { Blocklist } from '../../src/fleet/manager.js';
 import { freePort, MemoryBackend, tempDir, until } from './fleet-kit.js';
+import { startManager } from './hub-kit.js';
 
 const dir = tempDir('fleet-rogue-block');
 const stops: Array<() => Promise<void>> = [];
@@ -26,14 +26,7 @@ test('a rogue site can neither lift nor shorten blocks it did not place, nor wri
   const mdir = path.join(dir, 'manager');
   const home = openHome(mdir);
   for (const s of ['a', 'b']) addSite(home, s);
-  const leafPort = await freePort();
-  const mgr = await ManagerRuntime.start({
-    dir: mdir,
-    client: { host: '127.0.0.1', port: await freePort() },
-    leaf: { host: '127.0.0.1', port: leafPort },
-    log: () => undefined,
-  });
-  stops.push(() => mgr.stop());
+  const { mgr, leafPort } = await startManager(mdir, stops);
   const sites: Record<string, { rt: NodeRuntime; local: MemoryBackend }> = {};
   for (const s of ['a', 'b']) {
     const local = new MemoryBackend();

@@ -9,7 +9,6 @@ import path from 'node:path';
 import { rmSync } from 'node:fs';
 import { AckPolicy, connect, type NatsConnection } from 'nats';
 import { addSite, openHome, readSiteKit } from '../../src/fleet/home.js';
-import { ManagerRuntime } from '../../src/fleet/manager-runtime.js';
 import { NodeRuntime } from '../../src/fleet/node-runtime.js';
 import {
   HUB_DOMAIN,
@@ -19,6 +18,7 @@ import {
   stateConsumer,
 } from '../../src/fleet/subjects.js';
 import { freePort, MemoryBackend, sleep, tempDir, until } from './fleet-kit.js';
+import { startManager } from './hub-kit.js';
 
 const dir = tempDir('fleet-perms');
 const stops: Array<() => Promise<void>> = [];
@@ -31,14 +31,7 @@ test("a site reads state only through its own consumer and cannot touch another 
   const mdir = path.join(dir, 'manager');
   const home = openHome(mdir);
   for (const s of ['a', 'b']) addSite(home, s);
-  const leafPort = await freePort();
-  const mgr = await ManagerRuntime.start({
-    dir: mdir,
-    client: { host: '127.0.0.1', port: await freePort() },
-    leaf: { host: '127.0.0.1', port: leafPort },
-    log: () => undefined,
-  });
-  stops.push(() => mgr.stop());
+  const { mgr, leafPort } = await startManager(mdir, stops);
   const nodes: Record<string, { rt: NodeRuntime; port: number }> = {};
   for (const s of ['a', 'b']) {
     const port = await freePort();

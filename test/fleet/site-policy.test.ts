@@ -9,7 +9,6 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { connect } from 'nats';
 import { addSite, openHome, readSiteKit } from '../../src/fleet/home.js';
-import { ManagerRuntime } from '../../src/fleet/manager-runtime.js';
 import { NodeRuntime } from '../../src/fleet/node-runtime.js';
 import type { FleetDb } from '../../src/fleet/fleet-db.js';
 import { readRejects } from '../../src/fleet/aggregate-store.js';
@@ -19,6 +18,7 @@ import { HUB_DOMAIN, siteInbox } from '../../src/fleet/subjects.js';
 import { openStore } from '../../src/store/db.js';
 import { setProposalStatus } from '../../src/store/change-store.js';
 import { freePort, Link, tempDir, until, MemoryBackend } from './fleet-kit.js';
+import { startManager } from './hub-kit.js';
 import { seedSite } from './site-store-kit.js';
 import { approve, playbookBlock, propose, setPolicy, SITE_POLICY } from './site-policy-kit.js';
 
@@ -43,14 +43,7 @@ async function manager(name: string, sites: string[]) {
   const mdir = path.join(tempDir(name), 'manager');
   const home = openHome(mdir);
   for (const s of sites) addSite(home, s);
-  const leafPort = await freePort();
-  const mgr = await ManagerRuntime.start({
-    dir: mdir,
-    client: { host: '127.0.0.1', port: await freePort() },
-    leaf: { host: '127.0.0.1', port: leafPort },
-    log: () => undefined,
-  });
-  stops.push(() => mgr.stop());
+  const { mgr, leafPort } = await startManager(mdir, stops);
   return { mdir, leafPort, mgr };
 }
 

@@ -7,7 +7,6 @@ import path from 'node:path';
 import { rmSync } from 'node:fs';
 import { AckPolicy, DeliverPolicy, connect } from 'nats';
 import { addSite, openHome, readSiteKit } from '../../src/fleet/home.js';
-import { ManagerRuntime } from '../../src/fleet/manager-runtime.js';
 import { NodeRuntime } from '../../src/fleet/node-runtime.js';
 import {
   HUB_DOMAIN,
@@ -17,6 +16,7 @@ import {
   stateConsumer,
 } from '../../src/fleet/subjects.js';
 import { freePort, MemoryBackend, sleep, tempDir, until } from './fleet-kit.js';
+import { startManager } from './hub-kit.js';
 
 const dir = tempDir('fleet-push');
 const stops: Array<() => Promise<void>> = [];
@@ -29,14 +29,7 @@ test("a site's own consumer turned into a push consumer cannot purge the state o
   const mdir = path.join(dir, 'manager');
   const home = openHome(mdir);
   for (const s of ['a', 'b']) addSite(home, s);
-  const leafPort = await freePort();
-  const mgr = await ManagerRuntime.start({
-    dir: mdir,
-    client: { host: '127.0.0.1', port: await freePort() },
-    leaf: { host: '127.0.0.1', port: leafPort },
-    log: () => undefined,
-  });
-  stops.push(() => mgr.stop());
+  const { mgr, leafPort } = await startManager(mdir, stops);
   const port = await freePort();
   const rt = await NodeRuntime.start({
     kit: readSiteKit('a', path.join(mdir, 'sites', 'a')),

@@ -8,11 +8,11 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { rmSync } from 'node:fs';
 import { addSite, openHome, readSiteKit } from '../../src/fleet/home.js';
-import { ManagerRuntime } from '../../src/fleet/manager-runtime.js';
 import { NodeRuntime } from '../../src/fleet/node-runtime.js';
 import { readRejects } from '../../src/fleet/aggregate-store.js';
 import type { Blocklist } from '../../src/fleet/manager.js';
 import { freePort, MemoryBackend, tempDir, until } from './fleet-kit.js';
+import { startManager } from './hub-kit.js';
 
 const dir = tempDir('fleet-shared-unblock');
 const stops: Array<() => Promise<void>> = [];
@@ -25,14 +25,7 @@ test("a site's unblock of an address others also block lifts only its own entry 
   const mdir = path.join(dir, 'manager');
   const home = openHome(mdir);
   for (const s of ['a', 'b']) addSite(home, s);
-  const leafPort = await freePort();
-  const mgr = await ManagerRuntime.start({
-    dir: mdir,
-    client: { host: '127.0.0.1', port: await freePort() },
-    leaf: { host: '127.0.0.1', port: leafPort },
-    log: () => undefined,
-  });
-  stops.push(() => mgr.stop());
+  const { mgr, leafPort } = await startManager(mdir, stops);
   const sites: Record<string, { rt: NodeRuntime; local: MemoryBackend }> = {};
   for (const s of ['a', 'b']) {
     const local = new MemoryBackend();
@@ -104,14 +97,7 @@ test("a site's unblock of an address others also block lifts only its own entry 
 test("a site's unblock is not kept by another origin's entry that this site refused", async () => {
   const mdir = path.join(dir, 'manager-refused');
   addSite(openHome(mdir), 'c');
-  const leafPort = await freePort();
-  const mgr = await ManagerRuntime.start({
-    dir: mdir,
-    client: { host: '127.0.0.1', port: await freePort() },
-    leaf: { host: '127.0.0.1', port: leafPort },
-    log: () => undefined,
-  });
-  stops.push(() => mgr.stop());
+  const { mgr, leafPort } = await startManager(mdir, stops);
   const PLC = '10.66.1.21';
   const local = new MemoryBackend();
   const refusedHere: string[] = [];

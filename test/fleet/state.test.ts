@@ -6,11 +6,11 @@ import path from 'node:path';
 import { rmSync } from 'node:fs';
 import { generateKeyPairSync } from 'node:crypto';
 import { addSite, openHome, readSiteKit } from '../../src/fleet/home.js';
-import { ManagerRuntime } from '../../src/fleet/manager-runtime.js';
 import { NodeRuntime } from '../../src/fleet/node-runtime.js';
 import { signDoc } from '../../src/fleet/signed-doc.js';
 import { STATE_BUCKET } from '../../src/fleet/subjects.js';
 import { freePort, MemoryBackend, tempDir, until } from './fleet-kit.js';
+import { startManager } from './hub-kit.js';
 
 const dir = tempDir('fleet-state');
 const stops: Array<() => Promise<void>> = [];
@@ -28,15 +28,8 @@ test('signed state is applied in order; forged and replayed documents are refuse
   const mdir = path.join(dir, 'manager');
   const home = openHome(mdir);
   for (const s of ['a', 'b']) addSite(home, s);
-  const leafPort = await freePort();
   const logs: string[] = [];
-  const mgr = await ManagerRuntime.start({
-    dir: mdir,
-    client: { host: '127.0.0.1', port: await freePort() },
-    leaf: { host: '127.0.0.1', port: leafPort },
-    log: (m) => logs.push(m),
-  });
-  stops.push(() => mgr.stop());
+  const { mgr, leafPort } = await startManager(mdir, stops, (m) => logs.push(m));
   const nodes: Record<string, { rt: NodeRuntime; be: MemoryBackend }> = {};
   for (const s of ['a', 'b']) {
     const be = new MemoryBackend();

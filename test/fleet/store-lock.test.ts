@@ -9,7 +9,6 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { NftBackend } from '../../src/enforce/nft-backend.js';
 import { addSite, openHome, readSiteKit } from '../../src/fleet/home.js';
-import { ManagerRuntime } from '../../src/fleet/manager-runtime.js';
 import { NodeRuntime } from '../../src/fleet/node-runtime.js';
 import { openStore } from '../../src/store/db.js';
 import { saveBaseline } from '../../src/store/baseline-store.js';
@@ -18,6 +17,7 @@ import { canBuildLab } from '../lab/plant.js';
 import { plantBaseline } from '../helpers/plant-fixtures.js';
 import { blockedIn, FLEET_POLICY, lockStore } from './lab-sets.js';
 import { freePort, tempDir, until } from './fleet-kit.js';
+import { startManager } from './hub-kit.js';
 
 const namespaces: string[] = [];
 const stops: Array<() => Promise<void>> = [];
@@ -34,14 +34,7 @@ test('a fleet block arriving while the site store is locked is reported, retried
   const tag = randomBytes(3).toString('hex');
   const mdir = path.join(tempDir('fleet-lock'), 'manager');
   addSite(openHome(mdir), 'b');
-  const leafPort = await freePort();
-  const mgr = await ManagerRuntime.start({
-    dir: mdir,
-    client: { host: '127.0.0.1', port: await freePort() },
-    leaf: { host: '127.0.0.1', port: leafPort },
-    log: () => undefined,
-  });
-  stops.push(() => mgr.stop());
+  const { mgr, leafPort } = await startManager(mdir, stops);
   const ns = `weir-fk-b-${tag}`;
   execFileSync('ip', ['netns', 'add', ns]);
   namespaces.push(ns);
