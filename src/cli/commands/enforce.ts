@@ -28,7 +28,7 @@ import { describeCuts, guardBlock } from '../../respond/block-impact.js';
 import { openExistingStore, withIdentity, type IdentityOpts } from '../identity.js';
 import { auditEnforcement, carryOut, proveEnforcer } from '../enforcer.js';
 import { readPolicyFile } from './policy.js';
-import { storeLooseReversePath } from './change-rules.js';
+import { storeLooseReversePath } from '../change-rules.js';
 import { openStore } from '../../store/db.js';
 import { appendAudit } from '../../store/audit-store.js';
 import { PermitRefusalAudit } from '../../permit/refusal-audit.js';

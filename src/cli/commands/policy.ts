@@ -50,7 +50,7 @@ import {
   withIdentity,
   type IdentityOpts,
 } from '../identity.js';
-import { registerChangeRules, storeCoveragePct } from './change-rules.js';
+import { registerChangeRules, storeCoveragePct } from '../change-rules.js';
 import { between } from '../../dissect/stage.js';
 import { enforcementBackend } from '../enforcement.js';
 import { invalidFile } from '../../settings/yaml-errors.js';

@@ -1,16 +1,16 @@
 import type { Command } from 'commander';
-import type { Db } from '../../store/db.js';
+import type { Db } from '../store/db.js';
 import {
   CHANGE_RULES,
   changeRule,
   setChangeRule,
   type ChangeRule,
-} from '../../store/change-rules-store.js';
-import { appendAudit } from '../../store/audit-store.js';
-import { audited } from '../../respond/audited.js';
-import { CAN } from '../../respond/roles.js';
-import { asCaller, inStore, withIdentity, type IdentityOpts } from '../identity.js';
-import { cliSettings, settingsSource } from '../settings.js';
+} from '../store/change-rules-store.js';
+import { appendAudit } from '../store/audit-store.js';
+import { audited } from '../respond/audited.js';
+import { CAN } from '../respond/roles.js';
+import { asCaller, inStore, withIdentity, type IdentityOpts } from './identity.js';
+import { cliSettings, settingsSource } from './settings.js';
 
 /**
  * The change-control rules live in the store, set by an admin and audited (review 14 C1): the settings file is
@@ -48,10 +48,11 @@ export function storeLooseReversePath(db: Db, dbPath: string): boolean {
 
 const RULE_OPTS: Record<
   ChangeRule,
-  { flag: string; parse: (v: string) => number; show: (n: number) => string }
+  { flag: string; help: string; parse: (v: string) => number; show: (n: number) => string }
 > = {
   simulation_coverage_pct: {
     flag: '--simulation-coverage-pct <pct>',
+    help: "share (%) of a zone's baseline flows a simulation must carry before a change to the zone applies",
     parse: (v) => {
       const n = Number(v);
       const r = CHANGE_RULES.simulation_coverage_pct;
@@ -63,6 +64,7 @@ const RULE_OPTS: Record<
   },
   loose_reverse_path: {
     flag: '--loose-reverse-path <on|off>',
+    help: 'router enforcement: on = loose reverse-path check (any route back, for asymmetric routing), off = strict',
     parse: (v) => {
       if (v !== 'on' && v !== 'off') throw new Error('--loose-reverse-path is on or off');
       return v === 'on' ? 1 : 0;
@@ -80,7 +82,8 @@ export function registerChangeRules(policy: Command): void {
       "show or set this store's change-control rules: the share of a zone's baseline flows a simulation must carry, and the router reverse-path mode (setting them: admin only, audited)",
     )
     .requiredOption('--db <db>', 'store');
-  for (const k of Object.keys(RULE_OPTS) as ChangeRule[]) cmd.option(RULE_OPTS[k].flag);
+  for (const k of Object.keys(RULE_OPTS) as ChangeRule[])
+    cmd.option(RULE_OPTS[k].flag, RULE_OPTS[k].help);
   cmd.action(async (o: IdentityOpts & { db: string } & Record<string, string | undefined>) => {
     const asked = (Object.keys(RULE_OPTS) as ChangeRule[]).filter(
       (k) => o[optName(k)] !== undefined,
