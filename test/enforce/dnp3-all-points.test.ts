@@ -1,6 +1,7 @@
 // DNP3 qualifier 0x06 ("all points of this group") on a point group is every index of it, the widest range there
 // is (review 14, D1): a group that lets SCADA freeze-and-clear counters 0-5 must not pass "freeze and clear every
-// counter". Class objects (g60) name no points and keep passing. The gateway, the simulation and a policy learned
+// counter". Class objects (g60) and the other objects without a point index (device attributes, time, files, IIN,
+// authentication...) name no points and keep passing. The gateway, the simulation and a policy learned
 // from traffic judge the same targets.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -77,6 +78,12 @@ test('DNP3 "all points" (qualifier 0x06) on a point group names every index; on 
     { space: 'g20v0', start: 0, count: ALL_POINTS },
   ]);
   assert.deepEqual(dissect(READ, [60, 1, ALL]).targets, [{ space: 'g60v1', start: 0, count: 0 }]);
+  for (const g of [0, 50, 51, 52, 60, 70, 80, 90, 91, 120])
+    assert.equal(
+      dissect(READ, [g, g === 0 ? 254 : 1, ALL]).targets?.[0]?.count,
+      0,
+      `g${g}: no points`,
+    );
   // No objects follow qualifier 0x06, whatever the object's size: the headers after it are walked and judged.
   assert.deepEqual(dissect(ASSIGN_CLASS, [60, 2, ALL, 30, 0, ALL, 60, 3, ALL, 1, 0, ALL]).targets, [
     { space: 'g60v2', start: 0, count: 0 },
@@ -101,6 +108,10 @@ test('gateway: freeze-and-clear or read of all points is refused unless the addr
     'class poll',
   );
   assert.ok(passes('10.0.0.10', ENABLE_UNSOLICITED, [60, 2, ALL, 60, 3, ALL, 60, 4, ALL]));
+  // Nor do the other objects without a point index (review 14b, F2): all device attributes, read by masters at
+  // every connect, passed before and must keep passing under a list of point indexes.
+  assert.ok(passes('10.0.0.10', READ, [0, 254, ALL]), 'READ g0v254: every device attribute');
+  assert.ok(passes('10.0.0.10', READ, [80, 1, ALL]), 'READ g80v1: the internal indications');
   // A list that names the whole index space admits it.
   assert.ok(passes('10.0.0.40', FREEZE_CLEAR, [20, 0, ALL]), 'g20v0 0-4294967295 listed');
 });

@@ -357,6 +357,8 @@ function application(
 const MAX_TARGETS = 32;
 /** Point indexes of one group: 32-bit (qualifiers 0x02, 0x09, prefix code 3), so "all points" is 0..2^32-1. */
 export const ALL_POINTS = 2 ** 32;
+/** Object groups with no point index (IEEE 1815): device attributes, time, CTO, delay, class, file, IIN, application, status of operations, authentication. */
+const POINTLESS_GROUPS = new Set([0, 50, 51, 52, 60, 70, 80, 90, 91, 120]);
 
 /**
  * Walk object headers: group, variation, qualifier and range; stops at objects of unknown size, and says so
@@ -396,14 +398,15 @@ function objectHeaders(d: Uint8Array, p: number, end: number, m: Message): Targe
       count = stop - start + 1;
       p += 2 * w;
     } else if (range === 6) {
-      // "All points of this group": neither a range nor objects follow. A class object (g60) names no points; on
-      // any other group of a request it is every index there is, the widest range, never none. In a response it
-      // is not valid and names nothing.
+      // "All points of this group": neither a range nor objects follow. On a point group of a request it is every
+      // index there is, the widest range, never none. Objects with no point index (class data, device attributes
+      // — READ g0v254 at every connect —, time, files, IIN, application ids, authentication) name no points: a
+      // list of indexes cannot hold them (review 14b, F2). In a response it is not valid and names nothing.
       if (prefix !== 0) {
         cut = true;
         break; // an index prefix on "all points" has no meaning an outstation agrees on
       }
-      const all = m.role === 'request' && g !== 60;
+      const all = m.role === 'request' && !POINTLESS_GROUPS.has(g);
       targets.push({ space: `g${g}v${v}`, start: 0, count: all ? ALL_POINTS : 0 });
       continue;
     } else if (range === 7 || range === 8 || range === 9) {
