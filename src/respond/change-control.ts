@@ -32,7 +32,7 @@ import type { Baseline } from '../discover/baseline.js';
 import { changeRules, ladderJumps, onlyStepsDown } from './change-rules.js';
 import { baselineDigest, ipv6Cuts, judgeEvidence } from './evidence.js';
 import { CompiledPolicy } from '../policy/evaluate.js';
-import { passwordSetBy } from '../store/session-store.js';
+import { passwordResetBy, passwordSetBy } from '../store/session-store.js';
 import { changeRule } from '../store/change-rules-store.js';
 
 /** A change-control rule said no; the message says which and what would satisfy it. */
@@ -244,6 +244,16 @@ export function approveProposal(
       s,
       `${s.actor} was given the ${s.role} role after proposal ${s.id} was made (${since.slice(0, 19)}Z, proposal ${p.createdAt.slice(0, 19)}Z): an approval counts only from an account that held its role then; another ${s.role} approves, or the change is proposed again`,
       { role_since: since, proposal_created: p.createdAt },
+    );
+  // Review 14b F1: the author resets the approver's password after proposing, logs in as them and "sets their
+  // own": the last setter is then the approver. A reset by the author after the proposal taints it for good.
+  const reset = passwordResetBy(db, s.actor);
+  if (reset !== null && reset.by === p.createdBy && reset.at > p.createdAt)
+    refuseApproval(
+      db,
+      s,
+      `${s.actor}'s password was reset by ${reset.by}, the author of proposal ${s.id}, after it was made (${reset.at.slice(0, 19)}Z): ${s.actor}'s approval of it does not count, whoever set the password since; another ${s.role} approves, or the change is proposed again`,
+      { password_reset_by: reset.by, password_reset_at: reset.at, proposal_created: p.createdAt },
     );
   // Review 14 C2: an admin who resets an approver's password can log in as them. An approval counts only from a
   // password its holder set themself, or one set by someone else than the author before the proposal was made.

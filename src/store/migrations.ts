@@ -361,4 +361,17 @@ export const MIGRATIONS: readonly string[] = [
     set_at TEXT NOT NULL
   );
   `,
+  // 16: the last time someone other than its holder set each password, kept apart from the last setter: a
+  // holder's own change after a reset must not hide that the proposal's author reset it (review 14b F1: reset,
+  // log in as the approver, "set your own", approve). Filled from the audit log.
+  `
+  ALTER TABLE users ADD COLUMN password_reset_by TEXT;
+  ALTER TABLE users ADD COLUMN password_reset_at TEXT;
+  UPDATE users SET (password_reset_by, password_reset_at) = (
+    SELECT actor, at FROM audit_log
+    WHERE subject = users.name AND actor <> users.name
+      AND action IN ('user.added', 'user.password_reset', 'user.password_set')
+    ORDER BY seq DESC LIMIT 1
+  );
+  `,
 ];

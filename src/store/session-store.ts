@@ -16,9 +16,25 @@ function userSig(roles: string, passwordHash: string | null): string {
  * end (see userSig).
  */
 export function setPasswordHash(db: Db, user: string, hash: string, by: string = user): void {
+  const at = new Date().toISOString();
   db.prepare(
     'UPDATE users SET password_hash = ?, password_set_by = ?, password_set_at = ? WHERE name = ?',
-  ).run(hash, by, new Date().toISOString(), user);
+  ).run(hash, by, at, user);
+  // Set by someone else: kept apart, so the holder's own change afterwards does not hide who knew it.
+  if (by !== user)
+    db.prepare('UPDATE users SET password_reset_by = ?, password_reset_at = ? WHERE name = ?').run(
+      by,
+      at,
+      user,
+    );
+}
+
+/** The last time someone other than the holder set the user's password, and who (null: never). */
+export function passwordResetBy(db: Db, user: string): { by: string; at: string } | null {
+  const r = db
+    .prepare('SELECT password_reset_by AS by, password_reset_at AS at FROM users WHERE name = ?')
+    .get(user) as { by: string | null; at: string | null } | undefined;
+  return r?.by && r.at ? { by: r.by, at: r.at } : null;
 }
 
 /** Who last set the user's password and when (null: no password, or set before this was kept). */

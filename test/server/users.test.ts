@@ -175,7 +175,7 @@ test('passwords are hashed with scrypt N=2^17, r=8, p=1; an older, cheaper hash 
 });
 
 // Review 14 C2, through the API as the review's repro does it: reset, log in as the approver, approve.
-test('an admin who proposes cannot approve as an approver whose password they reset; the approver sets their own', async () => {
+test('an admin who proposes cannot approve as an approver whose password they reset, even after a self-change; later proposals count', async () => {
   await addUsers(db, [['bert', ['security']]]);
   await new Promise((r) => setTimeout(r, 5));
   const id = submitPolicy(db, {
@@ -192,7 +192,7 @@ test('an admin who proposes cannot approve as an approver whose password they re
   let bert = await login('bert', 'root now knows it');
   const r = await call(bert, 'POST', `/api/proposals/${id}/approve`, { role: 'security' });
   assert.notEqual(r.statusCode, 200, r.body);
-  assert.match(r.body, /bert's password was last set by root/);
+  assert.match(r.body, /bert's password was reset by root, the author of proposal/);
   // Setting one's own password needs the current one.
   const wrong = await call(bert, 'PUT', '/api/me/password', {
     current: 'not it at all',
@@ -206,7 +206,19 @@ test('an admin who proposes cannot approve as an approver whose password they re
   assert.equal(own.statusCode, 200, own.body);
   assert.equal(await me(bert), 401, 'a password change ends the sessions');
   bert = await login('bert', 'only bert knows this');
-  const ok = await call(bert, 'POST', `/api/proposals/${id}/approve`, { role: 'security' });
+  // Not for this proposal (review 14b, F1): the author reset bert's password after proposing, so the author could
+  // as well have logged in as bert and "set his own"; nothing tells the two apart.
+  const still = await call(bert, 'POST', `/api/proposals/${id}/approve`, { role: 'security' });
+  assert.notEqual(still.statusCode, 200, still.body);
+  assert.match(still.body, /reset by root, the author of proposal \d+, after it was made/);
+  // A proposal made after bert set his own password: his approval counts.
+  await new Promise((r) => setTimeout(r, 5));
+  const next = submitPolicy(db, {
+    text: 'weir: policy/1\nzones:\n  - { name: ctl, members: [10.0.1.0/24], mode: observe, approvals: [security] }\n',
+    source: 'p2.yaml',
+    actor: 'root',
+  });
+  const ok = await call(bert, 'POST', `/api/proposals/${next}/approve`, { role: 'security' });
   assert.equal(ok.statusCode, 200, ok.body);
   assert.match(ok.body, /"status":"approved"/);
 });
