@@ -2,7 +2,7 @@ import type { ConntrackLoad } from './conntrack-load.js';
 import type { EnforcementStatus } from './nft.js';
 import type { ApplyOutcome, ApplyRequest, ApplySource } from './apply.js';
 import type { AppliedPolicy, GatewayState } from './state.js';
-import type { PlaybookKernel, TemporaryPermit } from '../respond/playbook-kernel.js';
+import type { PlaybookKernel, RevokedPermit, TemporaryPermit } from '../respond/playbook-kernel.js';
 import type { ContextGroup } from '../policy/model.js';
 
 /**
@@ -46,10 +46,15 @@ export interface EnforcementBackend extends PlaybookKernel {
   ): Promise<PermitResult>;
   /** The temporary permits in force now, with the seconds each has left. */
   permits(): Promise<TemporaryPermit[]>;
-  /** Withdraw one temporary permit before its time runs out (a playbook's revoke_permits). */
-  revokePermit(p: PermitFlow, comment?: string): Promise<void>;
-  /** Put a revoked permit back for `ttlSeconds` (a playbook action undone). */
-  restorePermit(p: PermitFlow, ttlSeconds: number, comment?: string): Promise<void>;
+  /** Withdraw one temporary permit before its time runs out (a playbook's revoke_permits); says which set held it. */
+  revokePermit(p: PermitFlow, comment?: string): Promise<RevokedPermit | void>;
+  /** Put a revoked permit back for `ttlSeconds`, as it was revoked, never wider (a playbook action undone). */
+  restorePermit(
+    p: PermitFlow,
+    ttlSeconds: number,
+    comment?: string,
+    revoked?: RevokedPermit,
+  ): Promise<void>;
   /** What the host runs now: rules, blocks, permits, counters, gateway, and the policy applied. */
   status(): HostStatus;
   /** Let go of what the backend holds open (a persistent nft process); it may be used again afterwards. */
@@ -113,7 +118,7 @@ export interface HostStatus extends EnforcementStatus {
   permitRecords?: string[];
 }
 
-export type { ApplyOutcome, ApplyRequest, ApplySource, TemporaryPermit };
+export type { ApplyOutcome, ApplyRequest, ApplySource, RevokedPermit, TemporaryPermit };
 
 /**
  * What a scoped permit lets through beyond its flow: the functions and registers of the template it came from,

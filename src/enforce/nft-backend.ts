@@ -7,6 +7,7 @@ import type {
   PermitFlow,
   PermitResult,
   PermitScope,
+  RevokedPermit,
   TemporaryPermit,
   UnblockResult,
   ApplyRequest,
@@ -34,11 +35,14 @@ import {
   addPlain,
   addScope,
   PermitRecords,
+  plainRevoked,
   recordsSetAside,
   revokePlain,
   revokeScope,
   scopeOf,
+  type ScopedPermitRecord,
 } from './permit-scopes.js';
+import { RestoreRefused } from '../respond/playbook-kernel.js';
 import { TABLE } from './nft-ruleset.js';
 import { NftSession } from './nft-session.js';
 import { gatewayState, readApplied, writeApplied } from './state.js';
@@ -180,34 +184,41 @@ export class NftBackend implements EnforcementBackend {
     }));
   }
 
-  async revokePermit(p: PermitFlow, comment = ''): Promise<void> {
+  async revokePermit(p: PermitFlow, comment = ''): Promise<RevokedPermit> {
     const f = flowOf(p);
     // The gateway stops honouring the scope at once, whatever happens to the kernel element.
-    let scoped: boolean | null = null;
+    let rec: ScopedPermitRecord | null = null;
+    let plain = false;
     let fault: Error | null = null;
     try {
-      scoped = revokeScope(this.stateDir, f, comment || 'revoked', this.seconds()) !== null;
-      if (!scoped && !revokePlain(this.stateDir, f, comment || 'revoked', this.seconds()))
-        scoped = null;
+      rec = revokeScope(this.stateDir, f, comment || 'revoked', this.seconds());
+      if (rec === null) plain = revokePlain(this.stateDir, f, comment || 'revoked', this.seconds());
     } catch (err) {
       fault = err as Error;
+      // Unmarked (a full or read-only folder) but perhaps readable: the scope, for the undo.
+      rec ??= scopeOf(this.stateDir, f);
     }
     // A revocation is never held up by our own disk: the kernel element goes whatever the records say. With no
-    // record to tell which set holds it, from both.
-    if (scoped !== null)
-      await this.dropElement(scoped ? 'permits_scoped' : permitSetOf(f.client), f);
-    else {
-      const dropped = await Promise.allSettled([
+    // record to tell which set holds it, from both; the kernel's answer says which did (the undo needs it).
+    let set: RevokedPermit['set'];
+    if (fault === null && (rec !== null || plain)) {
+      set = rec !== null ? 'permits_scoped' : 'permits';
+      await this.dropElement(set === 'permits' ? permitSetOf(f.client) : set, f);
+    } else {
+      const [s, pl] = await Promise.allSettled([
         this.dropElement('permits_scoped', f),
         this.dropElement(permitSetOf(f.client), f),
       ]);
-      if (dropped.every((d) => d.status === 'rejected'))
-        throw (dropped[1] as PromiseRejectedResult).reason as Error;
+      if (s.status === 'rejected' && pl.status === 'rejected') throw pl.reason as Error;
+      set = s.status === 'fulfilled' ? 'permits_scoped' : 'permits';
     }
     if (fault !== null)
       process.stderr.write(
         `weir: permit ${f.client} → ${f.server} ${f.transport}/${f.port} withdrawn from the kernel, but its record in ${this.stateDir} could not be marked: ${fault.message}\n`,
       );
+    return set === 'permits_scoped' && rec !== null
+      ? { set, scope: { ...scopeFields(rec) } }
+      : { set };
   }
 
   private async dropElement(set: DynamicSet, f: PermitFlow): Promise<void> {
@@ -216,20 +227,35 @@ export class NftBackend implements EnforcementBackend {
     else revokeFlow(this.target, f, set === 'permits_scoped');
   }
 
-  async restorePermit(p: PermitFlow, ttlSeconds: number, comment = ''): Promise<void> {
+  async restorePermit(
+    p: PermitFlow,
+    ttlSeconds: number,
+    comment = '',
+    revoked?: RevokedPermit,
+  ): Promise<void> {
     // A permit restored keeps the rule of every permit: it lapses by itself (at least a second); a scoped
-    // one comes back with its scope, never wider.
+    // one comes back with its scope, never wider: a plain permit passes the gateway, straight to the PLC.
     const f = flowOf(p);
-    const rec = scopeOf(this.stateDir, f);
-    const scope =
-      rec !== null && rec.revokedAt !== undefined
-        ? { group: rec.group, user: rec.user, directory: rec.directory, template: rec.template }
-        : undefined;
+    const name = `${f.client} → ${f.server} ${f.transport}/${f.port}`;
+    let scope: PermitScope | undefined;
+    if (revoked?.set !== 'permits') {
+      const rec = scopeOf(this.stateDir, f);
+      scope =
+        (revoked?.scope as PermitScope | undefined) ??
+        (rec !== null && rec.revokedAt !== undefined ? scopeFields(rec) : undefined);
+      if (scope === undefined && revoked?.set === 'permits_scoped')
+        throw new RestoreRefused(
+          `the permit ${name} was scoped (the gateway judged its requests) and its scope cannot be read from ${this.stateDir}: it is not put back as a plain permit, which would pass the gateway; grant it again from its template`,
+        );
+      // Not told which set held it (an action recorded by an older build): only what the records show.
+      if (scope === undefined && revoked === undefined && !plainRevoked(this.stateDir, f))
+        throw new RestoreRefused(
+          `the records in ${this.stateDir} do not show whether the permit ${name} was scoped: it is not put back, lest a scoped permit return plain; grant it again`,
+        );
+    }
     const r = await this.permit(f, Math.max(1, Math.floor(ttlSeconds)), comment, scope);
     if (r.recordFault)
-      process.stderr.write(
-        `weir: permit ${f.client} → ${f.server} ${f.transport}/${f.port} restored: ${r.recordFault.message}\n`,
-      );
+      process.stderr.write(`weir: permit ${name} restored: ${r.recordFault.message}\n`);
   }
 
   status(): HostStatus {
@@ -294,6 +320,13 @@ export class NftBackend implements EnforcementBackend {
     return Math.floor(this.now() / 1000);
   }
 }
+
+const scopeFields = (r: ScopedPermitRecord): PermitScope => ({
+  group: r.group,
+  user: r.user,
+  directory: r.directory,
+  template: r.template,
+});
 
 /** How often, at most, the playbooks' permit view lists the kernel (respond/permit-view.ts), in seconds. */
 const RELIST_S = 10;

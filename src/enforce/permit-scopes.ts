@@ -151,7 +151,11 @@ export function addScope(stateDir: string, r: ScopedPermitRecord, now: number): 
   });
 }
 
-/** Mark a permit withdrawn; returns its record (null: no scoped permit for this flow). */
+/**
+ * Mark a permit withdrawn; returns its record (null: no scoped permit for this flow). A file that cannot be parsed
+ * throws and stays where it is: set aside, it would read as "no such record", and the undo could not find the
+ * scope of what it puts back.
+ */
 export function revokeScope(
   stateDir: string,
   flow: PermitFlow,
@@ -159,7 +163,7 @@ export function revokeScope(
   now: number,
 ): ScopedPermitRecord | null {
   return locked(stateDir, () => {
-    const list = readForChange(stateDir, FILE).list as ScopedPermitRecord[];
+    const list = readRecords(stateDir, FILE) as ScopedPermitRecord[];
     const r = list.find((x) => same(x.flow, flow) && x.revokedAt === undefined);
     if (r === undefined) return null;
     r.revokedAt = now;
@@ -190,7 +194,7 @@ export function addPlain(stateDir: string, r: PermitRecord, now: number): Record
   );
 }
 
-/** Mark a permit without a scope withdrawn (false: none recorded for the flow). */
+/** Mark a permit without a scope withdrawn (false: none recorded for the flow; unparsable throws, as above). */
 export function revokePlain(
   stateDir: string,
   flow: PermitFlow,
@@ -200,7 +204,7 @@ export function revokePlain(
   return locked(
     stateDir,
     () => {
-      const { list } = readForChange(stateDir, PLAIN_FILE);
+      const list = readRecords(stateDir, PLAIN_FILE);
       const r = list.find((x) => same(x.flow, flow) && x.revokedAt === undefined);
       if (r === undefined) return false;
       r.revokedAt = now;
@@ -256,6 +260,18 @@ export function recordsSetAside(stateDir: string): string[] {
 export function scopeOf(stateDir: string, flow: PermitFlow): ScopedPermitRecord | null {
   const mine = readScopes(stateDir).filter((x) => same(x.flow, flow));
   return mine.at(-1) ?? null;
+}
+
+/** Whether the latest plain record of a flow is a revoked one (an undo that was not told the set asks this). */
+export function plainRevoked(stateDir: string, flow: PermitFlow): boolean {
+  try {
+    const r = readRecords(stateDir, PLAIN_FILE)
+      .filter((x) => same(x.flow, flow))
+      .at(-1);
+    return r?.revokedAt !== undefined;
+  } catch {
+    return false;
+  }
 }
 
 /** One grant, as a key: a later grant of the same flow is another record with its own deadline. */

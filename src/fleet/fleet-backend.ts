@@ -12,6 +12,7 @@ import type {
   HostStatus,
   PermitFlow,
   PermitResult,
+  RevokedPermit,
   TemporaryPermit,
   UnblockResult,
 } from '../enforce/backend.js';
@@ -95,12 +96,17 @@ export class FleetBackend implements EnforcementBackend {
     return this.local.grantedPermits();
   }
 
-  revokePermit(p: PermitFlow, comment?: string): Promise<void> {
+  revokePermit(p: PermitFlow, comment?: string): Promise<RevokedPermit | void> {
     return this.local.revokePermit(p, comment);
   }
 
-  restorePermit(p: PermitFlow, ttlSeconds: number, comment?: string): Promise<void> {
-    return this.local.restorePermit(p, ttlSeconds, comment);
+  restorePermit(
+    p: PermitFlow,
+    ttlSeconds: number,
+    comment?: string,
+    revoked?: RevokedPermit,
+  ): Promise<void> {
+    return this.local.restorePermit(p, ttlSeconds, comment, revoked);
   }
 
   status(): HostStatus {

@@ -27,9 +27,32 @@ export interface PlaybookKernel {
    * in force is missing), read at once without starting a process; throws when the records cannot be read.
    */
   grantedPermits(): TemporaryPermit[];
-  revokePermit(p: TemporaryPermit, reason: string): Promise<void>;
-  restorePermit(p: TemporaryPermit, ttlSeconds: number, reason: string): Promise<void>;
+  /** Withdraw a permit; says which set held it where the backend can tell (void: it cannot). */
+  revokePermit(p: TemporaryPermit, reason: string): Promise<RevokedPermit | void>;
+  /**
+   * Put a revoked permit back as it was (`revoked`: what revokePermit said): a scoped one with its scope, never
+   * wider; throws RestoreRefused when that cannot be done.
+   */
+  restorePermit(
+    p: TemporaryPermit,
+    ttlSeconds: number,
+    reason: string,
+    revoked?: RevokedPermit,
+  ): Promise<void>;
 }
+
+/**
+ * Which of the kernel's sets held a revoked permit: `permits_scoped` (the gateway judges each request by its
+ * scope) or `permits` (plain, past the gateway); a scoped one's scope as recorded, when it could be read. Opaque
+ * here (enforce's PermitScope): the playbook action keeps it in its details for the undo.
+ */
+export interface RevokedPermit {
+  set: 'permits_scoped' | 'permits';
+  scope?: Readonly<Record<string, unknown>>;
+}
+
+/** An undo that would put a permit back wider than it was revoked (a scoped one without its scope). */
+export class RestoreRefused extends Error {}
 
 export const permitName = (
   p: Pick<TemporaryPermit, 'client' | 'server' | 'transport' | 'port'>,

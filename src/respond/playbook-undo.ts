@@ -8,7 +8,12 @@ import {
 import { ChangeRefused } from './change-control.js';
 import { CAN } from './roles.js';
 import { NotFound } from './detection-actions.js';
-import type { PlaybookKernel, TemporaryPermit } from './playbook-kernel.js';
+import {
+  RestoreRefused,
+  type PlaybookKernel,
+  type RevokedPermit,
+  type TemporaryPermit,
+} from './playbook-kernel.js';
 
 /**
  * A person takes back what a playbook did: the block is lifted, the revoked permit returns for the time it had
@@ -53,10 +58,12 @@ export async function undoPlaybookAction(
       restoredFor = until === null ? 3600 : Math.floor(until - now);
       if (restoredFor < 1)
         refuse(`the permit ${a.target} would have run out at ${iso(until!)}: nothing to restore`);
-      await kernel.restorePermit({ ...p, expiresIn: null }, restoredFor, why);
+      const revoked = a.details.revoked as RevokedPermit | undefined;
+      await kernel.restorePermit({ ...p, expiresIn: null }, restoredFor, why, revoked);
     }
   } catch (err) {
     if (err instanceof ChangeRefused) throw err;
+    if (err instanceof RestoreRefused) refuse(err.message);
     appendAudit(db, {
       actor: s.actor,
       action: 'playbook.undo_failed',

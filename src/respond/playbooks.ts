@@ -288,8 +288,10 @@ export class PlaybookRunner {
         continue;
       }
       try {
-        await this.o.kernel.revokePermit(p, why);
-        out.push(this.record(zone, pb, d, { ...base, status: 'done', reason: why }));
+        // Which set held it (and a scoped one's scope): the undo restores it as it was, never wider.
+        const revoked = await this.o.kernel.revokePermit(p, why);
+        const details = revoked ? { ...base.details, revoked } : base.details;
+        out.push(this.record(zone, pb, d, { ...base, details, status: 'done', reason: why }));
       } catch (err) {
         out.push(
           this.record(zone, pb, d, { ...base, status: 'failed', reason: (err as Error).message }),

@@ -15,6 +15,7 @@ import {
   addScope,
   PermitRecords,
   readScopes,
+  recordsSetAside,
   type ScopedPermitRecord,
 } from '../../src/enforce/permit-scopes.js';
 import { PermitView } from '../../src/respond/permit-view.js';
@@ -22,7 +23,7 @@ import type { TemporaryPermit } from '../../src/respond/playbook-kernel.js';
 import { parsePolicy } from '../../src/policy/load.js';
 import { CompiledPolicy } from '../../src/policy/evaluate.js';
 import { compileRuleset } from '../../src/enforce/nft-ruleset.js';
-import { applyRuleset } from '../../src/enforce/nft.js';
+import { applyRuleset, listPermitSet } from '../../src/enforce/nft.js';
 import { NftBackend } from '../../src/enforce/nft-backend.js';
 import { openStore } from '../../src/store/db.js';
 import { listAudit } from '../../src/store/audit-store.js';
@@ -206,6 +207,58 @@ for (const fault of ['full', 'read-only'] as const)
       assert.match(
         text,
         /permit 10\.77\.0\.5 → 10\.77\.0\.21 tcp\/502: in the kernel, NOT in Weir's records/,
+      );
+    } finally {
+      execFileSync('ip', ['netns', 'del', ns]);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+// Review 14b, F6: a revocation that cannot mark the records still drops the kernel element; its undo must never
+// put a scoped permit back as a plain one (the steer chain passes a plain permit straight to the PLC).
+for (const fault of ['unparsable', 'unwritable'] as const)
+  test(`a scoped permit revoked while permits.json is ${fault} is restored with its scope or not at all, never plain`, async (t) => {
+    if (!canBuildLab()) {
+      if (process.env.CI === 'true') throw new Error('needs root and iproute2');
+      return t.skip('needs root');
+    }
+    const dir = mkdtempSync(path.join(tmpdir(), 'weir-records-'));
+    const ns = `weir-rsc-${randomBytes(3).toString('hex')}`;
+    execFileSync('ip', ['netns', 'add', ns]);
+    const target = { family: 'inet' as const, netns: ns };
+    try {
+      const r = parsePolicy(POLICY, 'p.yaml');
+      assert.ok(r.ok);
+      applyRuleset(target, compileRuleset(new CompiledPolicy(r.policy), { family: 'inet' }));
+      const b = new NftBackend(target, dir);
+      const now = Math.floor(Date.now() / 1000);
+      const { group, user, directory, template } = scoped('10.77.0.5', now + 600);
+      await b.permit(flow('10.77.0.5'), 600, 'alice: plc-maint', {
+        group,
+        user,
+        directory,
+        template,
+      });
+      const file = path.join(dir, 'permits.json');
+      const tmp = path.join(dir, `permits.json.${process.pid}.tmp`);
+      const torn = '[{"flow":{"client":"10.77.0.5"';
+      if (fault === 'unparsable') writeFileSync(file, torn);
+      else mkdirSync(tmp); // the write of the marked records fails (EISDIR), as on a full or read-only folder
+      const revoked = await b.revokePermit(flow('10.77.0.5'), 'playbook');
+      assert.equal((await b.permits()).length, 0, 'the kernel element is gone all the same');
+      assert.equal(revoked.set, 'permits_scoped', 'the kernel said which set held it');
+      if (fault === 'unparsable') {
+        assert.equal(readFileSync(file, 'utf8'), torn, 'not set aside on the revoke path');
+        assert.deepEqual(recordsSetAside(dir), []);
+      } else rmSync(tmp, { recursive: true });
+      const undo = b.restorePermit(flow('10.77.0.5'), 300, 'undo', revoked);
+      if (fault === 'unparsable') await assert.rejects(undo, /scope/);
+      else await undo;
+      assert.deepEqual(await listPermitSet(target, 'permits'), [], 'never restored plain');
+      assert.equal(
+        (await listPermitSet(target, 'permits_scoped')).length,
+        fault === 'unparsable' ? 0 : 1,
+        'restored with its scope where it was read',
       );
     } finally {
       execFileSync('ip', ['netns', 'del', ns]);

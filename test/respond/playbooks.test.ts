@@ -9,7 +9,12 @@ import { listPlaybookActions } from '../../src/store/playbook-store.js';
 import { parsePolicy } from '../../src/policy/load.js';
 import { PlaybookRunner } from '../../src/respond/playbooks.js';
 import { undoPlaybookAction } from '../../src/respond/playbook-undo.js';
-import type { PlaybookKernel, TemporaryPermit } from '../../src/respond/playbook-kernel.js';
+import {
+  RestoreRefused,
+  type PlaybookKernel,
+  type RevokedPermit,
+  type TemporaryPermit,
+} from '../../src/respond/playbook-kernel.js';
 import type { Detection } from '../../src/detect/detection.js';
 import { plantBaseline } from '../helpers/plant-fixtures.js';
 
@@ -33,11 +38,16 @@ class RecordingKernel implements PlaybookKernel {
   grantedPermits(): TemporaryPermit[] {
     return this.permitList;
   }
-  async revokePermit(p: TemporaryPermit): Promise<void> {
+  async revokePermit(p: TemporaryPermit, _why?: string): Promise<RevokedPermit | void> {
     this.calls.push(`revoke ${p.client}>${p.server}`);
     this.permitList = this.permitList.filter((x) => x !== p);
   }
-  async restorePermit(p: TemporaryPermit, ttl: number): Promise<void> {
+  async restorePermit(
+    p: TemporaryPermit,
+    ttl: number,
+    _why?: string,
+    _revoked?: RevokedPermit,
+  ): Promise<void> {
     this.calls.push(`restore ${p.client}>${p.server} ${ttl}`);
     this.permitList.push({ ...p, expiresIn: ttl });
   }
@@ -345,6 +355,46 @@ test('undo: a person allowed to enforce lifts the block (audited); viewers may n
         .map((a) => a.status),
       ['refused', 'undone'],
     );
+  } finally {
+    s.done();
+  }
+});
+
+// Review 14b, F6: the undo restores a revoked permit as the kernel held it; one it cannot restore without going
+// wider (a scoped permit whose scope is lost) is refused, audited, and the action stays done.
+test('undo: a revoked permit goes back with what the kernel said of it; a restore that would go wider is refused and audited', async () => {
+  const s = setup(POLICY('act'));
+  try {
+    const told: unknown[] = [];
+    const scope = { template: 'plc-maint', user: 'alice' };
+    let refuse = false;
+    s.kernel.revokePermit = async (p) => {
+      s.kernel.permitList = s.kernel.permitList.filter((x) => x !== p);
+      return { set: 'permits_scoped', scope };
+    };
+    s.kernel.restorePermit = async (_p, _ttl, _why, revoked) => {
+      told.push(revoked);
+      if (refuse) throw new RestoreRefused('its scope cannot be read: not put back plain');
+    };
+    s.kernel.permitList = [
+      { client: '10.77.0.66', server: '10.77.0.21', transport: 'tcp', port: 502, expiresIn: 300 },
+    ];
+    const rows = await s.runner.onDetection(det('10.77.0.66', 'new_edge'));
+    const revoke = rows.find((r) => r.kind === 'revoke_permits')!;
+    assert.equal(revoke.status, 'done');
+    assert.deepEqual(revoke.details.revoked, { set: 'permits_scoped', scope }, 'kept for the undo');
+    refuse = true;
+    await assert.rejects(
+      undoPlaybookAction(s.db, { id: revoke.id, actor: 'sam', roles: ['security'] }, s.kernel),
+      /not put back plain/,
+    );
+    assert.deepEqual(told, [{ set: 'permits_scoped', scope }]);
+    const e = listAudit(s.db).find((x) => x.action === 'playbook.undo_refused')!;
+    assert.match(String(e.details.reason), /not put back plain/);
+    assert.equal(listPlaybookActions(s.db).find((a) => a.id === revoke.id)!.status, 'done');
+    refuse = false;
+    await undoPlaybookAction(s.db, { id: revoke.id, actor: 'sam', roles: ['security'] }, s.kernel);
+    assert.equal(told.length, 2);
   } finally {
     s.done();
   }
