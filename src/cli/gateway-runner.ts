@@ -10,6 +10,8 @@ import type { NftFamily } from '../enforce/nft-ruleset.js';
 import { readApplied, writeHealth, type GatewayHealth } from '../enforce/state.js';
 import { SystemdNotifier } from './sd-notify.js';
 import { ScopeReader } from '../enforce/permit-scopes.js';
+import { legacyAddressWarnings } from '../policy/legacy-addresses.js';
+import type { Policy } from '../policy/model.js';
 
 export interface GatewayRun {
   listen: string;
@@ -58,12 +60,23 @@ export function appliedSource(
   };
 }
 
-function compile(src: { text: string; source: string; sha: string }): CompiledPolicy {
+function compile(
+  src: { text: string; source: string; sha: string },
+  log: EventLog,
+): CompiledPolicy {
   const r = parsePolicy(src.text, src.source);
   if (!r.ok) throw new Error(`${src.source} is not a valid policy`);
   if (policyHashes(r.policy, src.text).sha !== src.sha)
     throw new Error(`${src.source}: text does not match its hash`);
+  logUpgradeWarnings(r.policy, src.sha, log);
   return new CompiledPolicy(r.policy);
+}
+
+/** Addresses in an older build's forms are judged the new way from now on: said at start and reload (review 14b, F2). */
+function logUpgradeWarnings(p: Policy, sha: string, log: EventLog): void {
+  const warnings = legacyAddressWarnings(p);
+  if (warnings.length > 0)
+    log.write({ event: 'policy_upgrade_warning', policy: sha.slice(0, 12), warnings });
 }
 
 /**
@@ -81,7 +94,7 @@ export async function runGateway(o: GatewayRun): Promise<void> {
   let onExhausted: (reason: string) => void = () => undefined;
   const targetsOf = (cp: CompiledPolicy) => enforcementPlan(cp, o.listen).targets;
   const gw = new Gateway({
-    policy: compile(src),
+    policy: compile(src, log),
     targetsOf,
     listenIp: o.listen,
     deny: o.deny,
@@ -181,7 +194,7 @@ export async function runGateway(o: GatewayRun): Promise<void> {
     void (async () => {
       try {
         const next = o.load();
-        await gw.reload(compile(next));
+        await gw.reload(compile(next, log));
         src = next;
         reloadError = null;
         leases();

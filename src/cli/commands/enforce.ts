@@ -32,6 +32,8 @@ import { storeLooseReversePath } from '../change-rules.js';
 import { openStore } from '../../store/db.js';
 import { appendAudit } from '../../store/audit-store.js';
 import { PermitRefusalAudit } from '../../permit/refusal-audit.js';
+import { legacyAddressWarnings } from '../../policy/legacy-addresses.js';
+import { parsePolicy } from '../../policy/load.js';
 
 type EnforceOpts = TargetOpts & IdentityOpts & { db?: string };
 
@@ -98,6 +100,13 @@ function describeStealth(
   if (addrs.length > 0)
     return `stealth: on, BROKEN: bridge ${bridge} carries ${addrs.join(', ')} (the host still sends nothing on it); ${held}`;
   return `stealth: on (bridge ${bridge} carries no address; ${held})`;
+}
+
+/** Addresses of the applied policy in an older build's forms (review 14b, F2); an unreadable text names none. */
+function appliedUpgradeWarnings(applied: AppliedPolicy | null): string[] {
+  if (applied === null || applied.removedAt !== undefined) return [];
+  const r = parsePolicy(applied.text, applied.source);
+  return r.ok ? legacyAddressWarnings(r.policy) : [];
 }
 
 /** A numeric option given on the command line, or undefined to take the setting. */
@@ -206,6 +215,9 @@ export function registerEnforce(program: Command): void {
         }
         const rs = out.ruleset;
         for (const w of rs.warnings) process.stderr.write(`warning: ${w}\n`);
+        // Addresses in an older build's forms: refused now where they passed, unsimulated (review 14b, F2).
+        const upgrade = legacyAddressWarnings(src.policy);
+        for (const w of upgrade) process.stderr.write(`upgrade: ${w}\n`);
         if (o.dryRun) {
           process.stdout.write(`${JSON.stringify(rs.json, null, 1)}\n`);
           return;
@@ -225,6 +237,7 @@ export function registerEnforce(program: Command): void {
           stealth: out.ruleset.stealth,
           reverse_path: loose ? 'loose' : 'strict',
           ...(out.newRefusals.length > 0 ? { new_refusals: out.newRefusals } : {}),
+          ...(upgrade.length > 0 ? { upgrade_warnings: upgrade } : {}),
         });
         process.stdout.write(
           r.changed
@@ -268,9 +281,10 @@ export function registerEnforce(program: Command): void {
         stealth = { on: false, heldBack: 0 },
         ...s
       } = enforcementBackend(o).status();
+      const upgrade = appliedUpgradeWarnings(applied);
       if (o.json) {
         process.stdout.write(
-          `${JSON.stringify({ ...s, stealth: { ...stealth, bridge: applied?.stealth?.bridge ?? null, addresses: stealthAddresses(stealth.on, applied, o.netns) }, applied: applied && { sha: applied.sha, source: applied.source, appliedAt: applied.appliedAt, actor: applied.actor, windowsValidUntil: applied.windowsValidUntil ?? null }, windows: windowsNotice(applied), conntrack, gateway, uninspected }, null, 1)}\n`,
+          `${JSON.stringify({ ...s, upgradeWarnings: upgrade, stealth: { ...stealth, bridge: applied?.stealth?.bridge ?? null, addresses: stealthAddresses(stealth.on, applied, o.netns) }, applied: applied && { sha: applied.sha, source: applied.source, appliedAt: applied.appliedAt, actor: applied.actor, windowsValidUntil: applied.windowsValidUntil ?? null }, windows: windowsNotice(applied), conntrack, gateway, uninspected }, null, 1)}\n`,
         );
         return;
       }
@@ -282,6 +296,7 @@ export function registerEnforce(program: Command): void {
         process.stdout.write(
           `policy: ${applied.sha.slice(0, 12)} from ${applied.source}, applied ${applied.appliedAt} by ${applied.actor}\n`,
         );
+      for (const w of upgrade) process.stdout.write(`upgrade: ${w}\n`);
       process.stdout.write(`${describeStealth(stealth, applied, o.netns)}\n`);
       const windows = windowsNotice(applied);
       if (windows !== null) process.stdout.write(`${windows}\n`);

@@ -15,6 +15,7 @@ import { CompiledPolicy } from '../../policy/evaluate.js';
 import { Simulator, type SimulationResult } from '../../policy/simulate.js';
 import { proposePolicy } from '../../policy/propose.js';
 import { templateWarnings } from '../../policy/permit-templates.js';
+import { legacyAddressWarnings } from '../../policy/legacy-addresses.js';
 import { policyToYaml } from '../../policy/write.js';
 import {
   plainSummary,
@@ -162,6 +163,8 @@ export function registerPolicy(program: Command): void {
             `${f}: ok (${r.policy.zones.length} zones, ${r.policy.conduits.length} conduits, ${r.policy.groups.length} context groups, ${r.policy.windows.length} windows)\n`,
           );
           for (const w of templateWarnings(r.policy)) process.stderr.write(`${f}: warning: ${w}\n`);
+          for (const w of legacyAddressWarnings(r.policy))
+            process.stderr.write(`${f}: upgrade: ${w}\n`);
         } else {
           bad++;
           for (const e of r.errors) process.stderr.write(`${formatPolicyError(e)}\n`);
@@ -268,6 +271,7 @@ export function registerPolicy(program: Command): void {
             `warning: ${baselineStore} holds no baseline, so this simulation cannot tell learned-normal flows (change control will not count it)\n`,
           );
       }
+      for (const w of legacyAddressWarnings(p)) process.stderr.write(`upgrade: ${w}\n`);
       const r = await simulate(p, opts.capture, baseline, from, until);
       let simulationId: string | undefined;
       if (opts.db && recorder !== null)
