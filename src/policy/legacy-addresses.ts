@@ -1,4 +1,6 @@
 import type { AddressRanges, Policy } from './model.js';
+// DNP3 objects with no point index: "all points" on them names nothing and passes any list.
+import { POINTLESS_GROUPS } from '../dissect/protocols/dnp3.js';
 
 /**
  * Address lists written for an older Weir, whose text this build reads another way (review 14b, F2): a policy
@@ -13,12 +15,6 @@ const OLD_OPAQUE = /(^|;)b=\d+bytes$/;
 const CALL_SEPARATOR = '|';
 /** Every index of a DNP3 point group: what qualifier 0x06 ("all points") on it now names. */
 const ALL_INDEXES: [number, number] = [0, 2 ** 32 - 1];
-/**
- * DNP3 objects with no point index: "all points" on them names nothing and passes any list. The same set as
- * dnp3.ts's POINTLESS_GROUPS (device attributes, time, CTO, delay, class, file, IIN, application, status of
- * operations, authentication).
- */
-const POINTLESS_GROUPS = new Set([0, 50, 51, 52, 60, 70, 80, 90, 91, 120]);
 /** Functions whose requests carry "all points" on point groups: READ, the freezes, ASSIGN_CLASS. */
 const ALL_POINTS_FUNCTIONS = [1, 7, 8, 9, 10, 11, 12, 22];
 

@@ -358,7 +358,7 @@ const MAX_TARGETS = 32;
 /** Point indexes of one group: 32-bit (qualifiers 0x02, 0x09, prefix code 3), so "all points" is 0..2^32-1. */
 export const ALL_POINTS = 2 ** 32;
 /** Object groups with no point index (IEEE 1815): device attributes, time, CTO, delay, class, file, IIN, application, status of operations, authentication. */
-const POINTLESS_GROUPS = new Set([0, 50, 51, 52, 60, 70, 80, 90, 91, 120]);
+export const POINTLESS_GROUPS = new Set([0, 50, 51, 52, 60, 70, 80, 90, 91, 120]);
 
 /**
  * Walk object headers: group, variation, qualifier and range; stops at objects of unknown size, and says so
