@@ -123,3 +123,22 @@ test('a feed whose session holds keeps streaming across heartbeats', async () =>
   assert.deepEqual(live.got, ['still-here']);
   live.ws.close();
 });
+
+// Review 14b, L-b: the session is checked from the heartbeat timer and from the feed's publisher; a store that
+// cannot answer (busy, gone) must not throw there, where it would end the server or the capture's ingest.
+test('a session check the store cannot answer closes the feed with 1011 and never throws into the publisher', async () => {
+  const { live } = await openLive('root');
+  const prepare = db.prepare;
+  db.prepare = (() => {
+    throw new Error('database is locked');
+  }) as typeof db.prepare;
+  try {
+    assert.doesNotThrow(() => feed.publish(detection('unchecked')));
+  } finally {
+    db.prepare = prepare;
+  }
+  const c = await closedWithin(live, 3000);
+  assert.notEqual(c, 'still open');
+  assert.equal((c as { code: number }).code, 1011);
+  assert.deepEqual(live.got, [], 'nothing is sent on a session that could not be checked');
+});

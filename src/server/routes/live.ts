@@ -30,9 +30,18 @@ export const liveRoutes: RoutePlugin = async (
     const hash = token ? tokenHash(token) : null;
     // One store lookup per turn of the event loop: a burst of events published together shares it.
     let checked: boolean | null = null;
+    let failed: string | null = null;
     const sessionHolds = (): boolean => {
       if (checked !== null) return checked;
-      const s = hash === null ? null : sessionOf(db, hash);
+      let s: ReturnType<typeof sessionOf>;
+      try {
+        s = hash === null ? null : sessionOf(db, hash);
+      } catch (err) {
+        // Called from a timer or the feed's publisher: a throw there (a busy store) would end the server or the
+        // capture's ingest. A session that cannot be checked reads nothing; the page says to reconnect.
+        failed = (err as Error).message;
+        s = null;
+      }
       // Every role reads the feed; a session left with none reads nothing.
       checked = s !== null && s.roles.some((r) => (USER_ROLES as readonly string[]).includes(r));
       setImmediate(() => {
@@ -44,7 +53,8 @@ export const liveRoutes: RoutePlugin = async (
     const endSession = (): void => {
       if (closed) return;
       closed = true;
-      socket.close(1008, 'session ended: log in again');
+      if (failed !== null) socket.close(1011, 'the session could not be checked: reconnect');
+      else socket.close(1008, 'session ended: log in again');
     };
     let alive = true;
     socket.on('pong', () => {
