@@ -12,7 +12,8 @@ export const CAN: Record<
   | 'enforce'
   | 'manageUsers'
   | 'updateKnowledge'
-  | 'trustKeys',
+  | 'trustKeys'
+  | 'ownAccount',
   readonly UserRole[]
 > = {
   actOnDetections: ['analyst', 'security', 'admin'],
@@ -26,6 +27,8 @@ export const CAN: Record<
   updateKnowledge: ['analyst', 'security', 'admin'],
   /** Choosing whose signed bundles the store accepts. */
   trustKeys: ['security', 'admin'],
+  /** One's own account (setting one's own password): every role. */
+  ownAccount: USER_ROLES,
 };
 
 export function isUserRole(r: string): r is UserRole {

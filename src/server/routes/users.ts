@@ -58,6 +58,7 @@ export const userRoutes: RoutePlugin = async (app, { db }) => {
   app.put<{ Body: { current: string; password: string } }>(
     '/api/me/password',
     {
+      preHandler: requireRole(CAN.ownAccount),
       schema: {
         body: body(['current', 'password'], {
           current: { type: 'string', minLength: 1, maxLength: 256 },
