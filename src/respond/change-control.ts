@@ -246,13 +246,15 @@ export function approveProposal(
       { role_since: since, proposal_created: p.createdAt },
     );
   // Review 14b F1: the author resets the approver's password after proposing, logs in as them and "sets their
-  // own": the last setter is then the approver. A reset by the author after the proposal taints it for good.
+  // own": the last setter is then the approver. Nothing tells that from the holder's own change, and the reset can
+  // come through a second admin account the author makes, so any reset by someone else after the proposal was
+  // made leaves that account's approval of it void for good.
   const reset = passwordResetBy(db, s.actor);
-  if (reset !== null && reset.by === p.createdBy && reset.at > p.createdAt)
+  if (reset !== null && reset.at > p.createdAt)
     refuseApproval(
       db,
       s,
-      `${s.actor}'s password was reset by ${reset.by}, the author of proposal ${s.id}, after it was made (${reset.at.slice(0, 19)}Z): ${s.actor}'s approval of it does not count, whoever set the password since; another ${s.role} approves, or the change is proposed again`,
+      `${s.actor}'s password was reset by ${reset.by}${reset.by === p.createdBy ? `, the author of proposal ${s.id},` : ''} after proposal ${s.id} was made (${reset.at.slice(0, 19)}Z): ${s.actor}'s approval of it does not count, whoever set the password since; another ${s.role} approves, or the change is proposed again`,
       { password_reset_by: reset.by, password_reset_at: reset.at, proposal_created: p.createdAt },
     );
   // Review 14 C2: an admin who resets an approver's password can log in as them. An approval counts only from a

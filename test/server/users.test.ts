@@ -210,7 +210,10 @@ test('an admin who proposes cannot approve as an approver whose password they re
   // as well have logged in as bert and "set his own"; nothing tells the two apart.
   const still = await call(bert, 'POST', `/api/proposals/${id}/approve`, { role: 'security' });
   assert.notEqual(still.statusCode, 200, still.body);
-  assert.match(still.body, /reset by root, the author of proposal \d+, after it was made/);
+  assert.match(
+    still.body,
+    /reset by root, the author of proposal \d+, after proposal \d+ was made/,
+  );
   // A proposal made after bert set his own password: his approval counts.
   await new Promise((r) => setTimeout(r, 5));
   const next = submitPolicy(db, {
