@@ -257,14 +257,14 @@ export function approveProposal(
       `${s.actor}'s password was reset by ${reset.by}${reset.by === p.createdBy ? `, the author of proposal ${s.id},` : ''} after proposal ${s.id} was made (${reset.at.slice(0, 19)}Z): ${s.actor}'s approval of it does not count, whoever set the password since; another ${s.role} approves, or the change is proposed again`,
       { password_reset_by: reset.by, password_reset_at: reset.at, proposal_created: p.createdAt },
     );
-  // Review 14 C2: an admin who resets an approver's password can log in as them. An approval counts only from a
-  // password its holder set themself, or one set by someone else than the author before the proposal was made.
+  // Review 14 C2: a password the author set before the proposal is the author's to know until its holder sets
+  // their own (one anybody else set after the proposal is refused above, for good).
   const pw = passwordSetBy(db, s.actor);
-  if (pw !== null && pw.by !== s.actor && (pw.by === p.createdBy || pw.at > p.createdAt))
+  if (pw !== null && pw.by !== s.actor && pw.by === p.createdBy)
     refuseApproval(
       db,
       s,
-      `${s.actor}'s password was last set by ${pw.by} (${pw.at.slice(0, 19)}Z)${pw.by === p.createdBy ? ', the author of the proposal' : ` after proposal ${s.id} was made (${p.createdAt.slice(0, 19)}Z)`}: the approval counts once ${s.actor} sets their own password (\`weir user passwd\`, or PUT /api/me/password)`,
+      `${s.actor}'s password was last set by ${pw.by} (${pw.at.slice(0, 19)}Z), the author of the proposal: the approval counts once ${s.actor} sets their own password (\`weir user passwd\`, or PUT /api/me/password)`,
       { password_set_by: pw.by, password_set_at: pw.at, proposal_created: p.createdAt },
     );
   const given = approvalsOf(db, s.id);
