@@ -339,7 +339,7 @@ function readOnlyRefusal(g: ContextGroup, category: FunctionCategory): BlockReas
 }
 
 /** Whether sorted ranges cover lo..hi entirely (adjacent ranges join). */
-function covered(ranges: Array<[number, number]>, lo: number, hi: number): boolean {
+export function covered(ranges: Array<[number, number]>, lo: number, hi: number): boolean {
   let need = lo;
   for (const [a, b] of ranges) {
     if (a > need) return false;

@@ -1,4 +1,5 @@
 import type { AddressRanges, Policy } from './model.js';
+import { covered } from './evaluate.js';
 // DNP3 objects with no point index: "all points" on them names nothing and passes any list.
 import { POINTLESS_GROUPS } from '../dissect/protocols/dnp3.js';
 
@@ -78,13 +79,11 @@ function dnp3(who: string, g: Limited): string[] {
   ];
 }
 
-/** Whether the (sorted, inclusive) ranges hold lo..hi whole. */
+/** Whether the ranges, as a policy file writes them (any order), cover lo..hi. */
 function covers(ranges: Array<[number, number]>, [lo, hi]: [number, number]): boolean {
-  let need = lo;
-  for (const [a, b] of [...ranges].sort((x, y) => x[0] - y[0])) {
-    if (a > need) return false;
-    if (b >= need) need = b + 1;
-    if (need > hi) return true;
-  }
-  return need > hi;
+  return covered(
+    [...ranges].sort((x, y) => x[0] - y[0]),
+    lo,
+    hi,
+  );
 }
